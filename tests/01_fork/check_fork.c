@@ -1,0 +1,423 @@
+// check_fork.c - tests for lesson 01: mp_fork_call, mp_exitcode, mp_waitpid.
+//
+// Tests of mp_fork_call reap with the raw waitpid, and tests of mp_waitpid
+// start children with the raw fork, so that each function is judged alone.
+#define _GNU_SOURCE
+#include "fork.h"
+#include "harness.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- helpers */
+
+static int
+return_zero(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+// Wait for pid with the raw waitpid; fail the test if that is impossible.
+static int
+raw_wait(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        ck_assert_msg(errno == EINTR,
+                      "waitpid(%d) failed (%s): mp_fork_call must return the "
+                      "pid of a child of the caller",
+                      (int)pid, strerror(errno));
+    return st;
+}
+
+// Start a raw child that ends as told: exit with code, or die of sig.
+static pid_t
+raw_child(int code, int sig)
+{
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0) {
+        if (sig != 0) {
+            struct rlimit none = {0, 0};
+            setrlimit(RLIMIT_CORE, &none); // no core file from SIGSEGV
+            signal(sig, SIG_DFL);
+            raise(sig);
+        }
+        _exit(code);
+    }
+    return pid;
+}
+
+// A ticking clock: SIGALRM every millisecond, each tick one byte into a
+// pipe.  The handler is installed without SA_RESTART, so every tick makes
+// a blocked waitpid() fail with EINTR.
+static int ticks[2] = {-1, -1};
+
+static void
+on_tick(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (write(ticks[1], "t", 1) < 0) // full pipe: the tick is not needed
+        errno = saved;
+    errno = saved;
+}
+
+static void
+ticks_start(void)
+{
+    ck_assert_msg(pipe(ticks) == 0, "pipe failed");
+    struct sigaction sa = {.sa_handler = on_tick}; // no SA_RESTART
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval every_ms = {{0, 1000}, {0, 1000}};
+    setitimer(ITIMER_REAL, &every_ms, NULL);
+}
+
+static void
+ticks_stop(void)
+{
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_IGN);
+    close(ticks[0]);
+    close(ticks[1]);
+}
+
+// A raw child that lives for n ticks (at least n ms) and exits with code.
+static pid_t
+ticking_child(int n, int code)
+{
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0) {
+        char c;
+        for (int got = 0; got < n;) {
+            ssize_t r = read(ticks[0], &c, 1);
+            if (r == 0)
+                break; // the test is over and closed the clock
+            got += r == 1;
+        }
+        _exit(code);
+    }
+    return pid;
+}
+
+/* -------------------------------------------------------- mp_fork_call */
+
+struct ids {
+    pid_t self, parent;
+};
+
+static int
+report_ids(void *arg)
+{
+    int fd = *(int *)arg;
+    struct ids me = {getpid(), getppid()};
+    return write(fd, &me, sizeof me) == (ssize_t)sizeof me ? 0 : 1;
+}
+
+// Run report_ids in a child through mp_fork_call; return what it saw.
+static struct ids
+child_ids(pid_t *pid)
+{
+    int p[2];
+    ck_assert_msg(pipe(p) == 0, "pipe failed");
+    *pid = mp_fork_call(report_ids, &p[1]);
+    close(p[1]);
+    ck_assert_msg(*pid > 0, "mp_fork_call returned %d, expected the child's "
+                            "pid (> 0). Is fork() called at all?",
+                  (int)*pid);
+    struct ids seen = {0, 0};
+    ssize_t n = read(p[0], &seen, sizeof seen);
+    close(p[0]);
+    raw_wait(*pid);
+    ck_assert_msg(n == (ssize_t)sizeof seen,
+                  "the child never ran its target (read %zd bytes): does "
+                  "the child call target(arg)?",
+                  n);
+    return seen;
+}
+
+FL_TEST(test_mp_fork_call_returns_the_childs_pid)
+{
+    pid_t pid;
+    struct ids seen = child_ids(&pid);
+    ck_assert_msg(seen.self == pid,
+                  "the child's getpid() is %d but mp_fork_call returned %d: "
+                  "in the parent, return the value fork() gave it",
+                  (int)seen.self, (int)pid);
+}
+
+FL_TEST(test_mp_fork_call_child_parent_is_the_caller)
+{
+    pid_t pid;
+    struct ids seen = child_ids(&pid);
+    ck_assert_msg(seen.parent == getpid(),
+                  "the child's getppid() is %d, expected the caller's pid "
+                  "%d: the child must be forked by the caller itself",
+                  (int)seen.parent, (int)getpid());
+}
+
+static int counter = 1;
+
+static int
+write_counter(void *arg)
+{
+    (void)arg;
+    counter = 42;
+    return counter;
+}
+
+FL_TEST(test_mp_fork_call_child_writes_stay_in_the_child)
+{
+    pid_t pid = mp_fork_call(write_counter, NULL);
+    ck_assert_msg(pid > 0, "mp_fork_call returned %d", (int)pid);
+    int st = raw_wait(pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 42,
+                  "the child should exit with its target's return value 42 "
+                  "(raw status 0x%x): end the child with _exit(target(arg))",
+                  st);
+    fl_expect_int(counter, 1, "the parent's counter after the child set it",
+                  "a forked child has its own copy of memory; did you use "
+                  "vfork() or a thread instead of fork()?");
+}
+
+static int
+exit_three(void *arg)
+{
+    (void)arg;
+    return 3;
+}
+
+FL_TEST(test_mp_fork_call_child_exits_with_the_targets_value)
+{
+    pid_t pid = mp_fork_call(exit_three, NULL);
+    ck_assert_msg(pid > 0, "mp_fork_call returned %d", (int)pid);
+    int st = raw_wait(pid);
+    ck_assert_msg(WIFEXITED(st), "the child was killed by %s",
+                  fl_signame(WTERMSIG(st)));
+    fl_expect_int(WEXITSTATUS(st), 3, "the child's exit status",
+                  "the child must end with _exit(target(arg)); a child that "
+                  "returned into the caller ends some other way");
+}
+
+// Prints around a fork while stdout is a pipe, so fully buffered.
+static int
+print_child(void *arg)
+{
+    (void)arg;
+    printf("child|");
+    return 0;
+}
+
+static int
+print_around_fork(void *arg)
+{
+    (void)arg;
+    printf("before|");
+    pid_t pid = mp_fork_call(print_child, NULL);
+    if (pid > 0)
+        raw_wait(pid);
+    printf("parent|");
+    return pid > 0 ? 0 : 1;
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+FL_TEST(test_mp_fork_call_prints_buffered_output_once)
+{
+    fl_child r;
+    fl_run_in_child(print_around_fork, NULL, 3000, 1, &r);
+    ck_assert_msg(r.returned && r.value == 0,
+                  "mp_fork_call failed in a process whose stdout is a pipe");
+    ck_assert_msg(count(r.out, "before|") == 1,
+                  "printf(\"before|\") ran once before the fork, yet the "
+                  "output was \"%s\": stdio's buffer was copied into the "
+                  "child and flushed twice. Call fflush(NULL) before fork().",
+                  r.out);
+}
+
+FL_TEST(test_mp_fork_call_keeps_the_childs_output)
+{
+    fl_child r;
+    fl_run_in_child(print_around_fork, NULL, 3000, 1, &r);
+    ck_assert_msg(r.returned && r.value == 0,
+                  "mp_fork_call failed in a process whose stdout is a pipe");
+    ck_assert_msg(count(r.out, "child|") == 1,
+                  "the child printed \"child|\" once, but the output was "
+                  "\"%s\": _exit() does not flush stdio, so the child must "
+                  "fflush() what it printed before calling _exit().",
+                  r.out);
+}
+
+static void
+say_atexit(void)
+{
+    printf("atexit|");
+}
+
+static int
+fork_with_atexit(void *arg)
+{
+    (void)arg;
+    atexit(say_atexit);
+    pid_t pid = mp_fork_call(return_zero, NULL);
+    if (pid > 0)
+        raw_wait(pid);
+    fflush(NULL);
+    return pid > 0 ? 0 : 1;
+}
+
+FL_TEST(test_mp_fork_call_child_skips_atexit_handlers)
+{
+    fl_child r;
+    fl_run_in_child(fork_with_atexit, NULL, 3000, 1, &r);
+    ck_assert_msg(r.returned && r.value == 0, "mp_fork_call failed");
+    ck_assert_msg(count(r.out, "atexit|") == 0,
+                  "the parent's atexit handler ran in the child (output "
+                  "\"%s\"): the child must end with _exit(), which skips "
+                  "atexit handlers, not exit().",
+                  r.out);
+}
+
+FL_TEST(test_mp_fork_call_returns_only_in_the_parent)
+{
+    pid_t pid = mp_fork_call(return_zero, NULL);
+    ck_assert_msg(pid > 0, "mp_fork_call returned %d in the parent",
+                  (int)pid);
+    int st = raw_wait(pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the child ended with raw status 0x%x instead of exiting "
+                  "with its target's value 0: did the child return from "
+                  "mp_fork_call and run the caller's code?",
+                  st);
+}
+
+/* --------------------------------------------------------- mp_exitcode */
+
+FL_TEST(test_mp_exitcode_decodes_normal_exits)
+{
+    static const int codes[] = {0, 3, 255};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        int st = raw_wait(raw_child(codes[i], 0));
+        int got = mp_exitcode(st);
+        ck_assert_msg(got == codes[i],
+                      "child exited with %d (raw status 0x%x) but "
+                      "mp_exitcode gave %d: use WIFEXITED and WEXITSTATUS",
+                      codes[i], st, got);
+    }
+}
+
+FL_TEST(test_mp_exitcode_gives_minus_the_signal)
+{
+    static const int sigs[] = {SIGTERM, SIGKILL, SIGSEGV};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        int st = raw_wait(raw_child(0, sigs[i]));
+        int got = mp_exitcode(st);
+        ck_assert_msg(got == -sigs[i],
+                      "child killed by %s (raw status 0x%x): expected %d, "
+                      "got %d. Python's exitcode is minus the signal: use "
+                      "WIFSIGNALED and WTERMSIG",
+                      fl_signame(sigs[i]), st, -sigs[i], got);
+    }
+}
+
+/* ---------------------------------------------------------- mp_waitpid */
+
+FL_TEST(test_mp_waitpid_returns_the_exit_code)
+{
+    int got = mp_waitpid(raw_child(3, 0));
+    fl_expect_int(got, 3, "mp_waitpid of a child that exited with 3",
+                  "return mp_exitcode() of the status waitpid filled in");
+    got = mp_waitpid(raw_child(0, SIGKILL));
+    fl_expect_int(got, -SIGKILL, "mp_waitpid of a child killed by SIGKILL",
+                  "a signal gives minus its number");
+}
+
+FL_TEST(test_mp_waitpid_waits_until_the_child_ends)
+{
+    ticks_start();
+    pid_t pid = ticking_child(100, 5); // alive for at least 100 ms
+    int got = mp_waitpid(pid);
+    int alive = fl_alive(pid);
+    ticks_stop();
+    ck_assert_msg(!alive && got == 5,
+                  "mp_waitpid returned %d while the child was %s; expected "
+                  "5 once it had ended. waitpid without WNOHANG blocks until "
+                  "the child ends.",
+                  got, alive ? "still running" : "gone");
+    ck_assert_msg(!fl_zombie(pid), "the child is a zombie: it was not reaped");
+}
+
+FL_TEST(test_mp_waitpid_retries_when_a_signal_interrupts)
+{
+    ticks_start(); // SIGALRM every ms while the child lives
+    pid_t pid = ticking_child(50, 7);
+    int got = mp_waitpid(pid);
+    ticks_stop();
+    if (got != 7)
+        raw_wait(pid);
+    fl_expect_int(got, 7, "mp_waitpid while signals keep arriving",
+                  got == -EINTR ? "waitpid failed with EINTR because a "
+                                  "signal handler ran: call it again"
+                                : "");
+}
+
+FL_TEST(test_mp_waitpid_waits_for_that_child_only)
+{
+    ticks_start();
+    pid_t slow = ticking_child(100, 1);
+    pid_t quick = raw_child(2, 0);
+    while (!fl_zombie(quick)) // until the quick one has ended, unreaped
+        sched_yield();
+    int got = mp_waitpid(slow);
+    ticks_stop();
+    raw_wait(quick);
+    fl_expect_int(got, 1, "mp_waitpid(slow) while another child had ended",
+                  "wait() reaps whichever child ends first; waitpid(pid, "
+                  "...) waits for that child");
+}
+
+FL_TEST(test_mp_waitpid_rejects_a_non_child)
+{
+    int got = mp_waitpid(getppid());
+    fl_expect_int(got, -ECHILD, "mp_waitpid of the caller's own parent",
+                  "when waitpid fails, return -errno (here -ECHILD)");
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_fork_call_returns_the_childs_pid, 5),
+    FL_CASE(test_mp_fork_call_child_parent_is_the_caller, 5),
+    FL_CASE(test_mp_fork_call_child_writes_stay_in_the_child, 5),
+    FL_CASE(test_mp_fork_call_child_exits_with_the_targets_value, 5),
+    FL_CASE(test_mp_fork_call_prints_buffered_output_once, 5),
+    FL_CASE(test_mp_fork_call_keeps_the_childs_output, 5),
+    FL_CASE(test_mp_fork_call_child_skips_atexit_handlers, 5),
+    FL_CASE(test_mp_fork_call_returns_only_in_the_parent, 5),
+    FL_CASE(test_mp_exitcode_decodes_normal_exits, 5),
+    FL_CASE(test_mp_exitcode_gives_minus_the_signal, 5),
+    FL_CASE(test_mp_waitpid_returns_the_exit_code, 5),
+    FL_CASE(test_mp_waitpid_waits_until_the_child_ends, 5),
+    FL_CASE(test_mp_waitpid_retries_when_a_signal_interrupts, 5),
+    FL_CASE(test_mp_waitpid_waits_for_that_child_only, 5),
+    FL_CASE(test_mp_waitpid_rejects_a_non_child, 5),
+};
+
+FL_MAIN("01_fork", cases)

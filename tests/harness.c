@@ -1,0 +1,591 @@
+// harness.c - what every forklings test runs around its body.
+//
+// Why this exists: Check's fork mode judges a test by its process's exit
+// status, and code that is learning to fork gets that wrong in every way a
+// test can be fooled.  A parent that takes the child's path calls exit(0)
+// and the test "passes"; a child that forgets _exit returns into the test
+// and runs its assertions twice; a missing waitpid leaves a zombie nobody
+// notices.  The harness closes those holes in one place:
+//
+//   - a test passes only through fl_end, which ends the process with
+//     FL_EXIT_PASS; any other exit reads as an early exit and fl_main turns
+//     Check's terse message into one that teaches;
+//   - the test process becomes a subreaper, so every process the code under
+//     test leaves behind, even a setsid daemon, is a child we can see, judge
+//     and kill;
+//   - descriptors and IPC names are compared with a snapshot taken before
+//     the body ran.
+//
+// What it trades: tests run in the same process as the student's code, so
+// deliberate forgery from inside that process cannot be stopped here.  The
+// grader's containment and hidden tests deal with that; this file deals
+// with honest mistakes.
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_FDS 1024
+#define MSG_MAX 2048
+
+// State shared by the test process and any child that strays from it.
+struct fl_shared {
+    volatile pid_t stray; // a child that returned into the test body
+};
+
+static pid_t test_pid;                // the Check child running the test
+static struct fl_shared *shared;      // MAP_SHARED: survives fork
+static unsigned char fds_before[MAX_FDS];
+static char prefix[64];
+static int result_fd = -1;
+
+/* ---------------------------------------------------------------- /proc */
+
+// Read "/proc/PID/stat": the state letter and the parent pid.
+static int
+proc_stat(pid_t pid, char *state, pid_t *ppid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    // The command name may hold spaces and ')': skip to the last ')'.
+    char *p = strrchr(buf, ')');
+    int pp;
+    if (p == NULL || sscanf(p + 1, " %c %d", state, &pp) != 2)
+        return -1;
+    *ppid = pp;
+    return 0;
+}
+
+pid_t
+fl_ppid_of(pid_t pid)
+{
+    char st;
+    pid_t pp;
+    return proc_stat(pid, &st, &pp) == 0 ? pp : -1;
+}
+
+int
+fl_zombie(pid_t pid)
+{
+    char st;
+    pid_t pp;
+    return proc_stat(pid, &st, &pp) == 0 && (st == 'Z' || st == 'X');
+}
+
+int
+fl_alive(pid_t pid)
+{
+    char st;
+    pid_t pp;
+    return proc_stat(pid, &st, &pp) == 0 && st != 'Z' && st != 'X';
+}
+
+// Fill kids with the pids whose parent is `parent`; return the count.
+static int
+children_of(pid_t parent, pid_t *kids, int max)
+{
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (fl_ppid_of(pid) == parent)
+            kids[n++] = pid;
+    }
+    closedir(d);
+    return n;
+}
+
+const char *
+fl_signame(int sig)
+{
+    static char buf[32];
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev == NULL) {
+        snprintf(buf, sizeof buf, "signal %d", sig);
+        return buf;
+    }
+    snprintf(buf, sizeof buf, "SIG%s", abbrev);
+    return buf;
+}
+
+/* ------------------------------------------------------------- children */
+
+int
+fl_kill_children(void)
+{
+    pid_t kids[256];
+    int total = 0, n;
+    // Killing a child reparents its own children to us (we are a
+    // subreaper), so repeat until a scan finds nobody.
+    while ((n = children_of(getpid(), kids, 256)) > 0) {
+        for (int i = 0; i < n; i++)
+            kill(kids[i], SIGKILL);
+        for (int i = 0; i < n; i++)
+            while (waitpid(kids[i], NULL, 0) < 0 && errno == EINTR)
+                ;
+        total += n;
+    }
+    return total;
+}
+
+static int
+pidfd_open_(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+// The child side of fl_run_in_child: run fn and report its return value
+// on `rep`; a child that never writes there exited (or died) on its own.
+static void
+child_side(int (*fn)(void *), void *arg, int capture, int out[2], int rep[2])
+{
+    setpgid(0, 0);
+    close(rep[0]);
+    if (capture) {
+        close(out[0]);
+        dup2(out[1], STDOUT_FILENO);
+        dup2(out[1], STDERR_FILENO);
+        close(out[1]);
+    }
+    int v = fn(arg);
+    fflush(NULL);
+    if (write(rep[1], &v, sizeof v) != (ssize_t)sizeof v)
+        _exit(126);
+    _exit(0);
+}
+
+// Read the capture pipe and the report pipe until both are at EOF, the
+// child has exited, or the deadline passes.  A daemon may keep the capture
+// pipe open after the child is gone: the child's exit ends the wait.
+static void
+collect(fl_child *res, int outfd, int repfd, int pfd, long deadline)
+{
+    int open_out = outfd >= 0, open_rep = 1, child_done = 0;
+    while ((open_out || open_rep) && !child_done) {
+        struct pollfd p[3] = {{repfd, POLLIN, 0}, {pfd, POLLIN, 0},
+                              {outfd, POLLIN, 0}};
+        long left = deadline - now_ms();
+        if (left <= 0) {
+            res->timed_out = 1;
+            return;
+        }
+        int np = open_out ? 3 : 2;
+        p[0].fd = open_rep ? repfd : -1;
+        if (poll(p, (nfds_t)np, (int)left) < 0 && errno != EINTR)
+            return;
+        if (p[0].revents) {
+            if (read(repfd, &res->value, sizeof res->value) ==
+                (ssize_t)sizeof res->value)
+                res->returned = 1;
+            open_rep = 0;
+        }
+        if (np == 3 && p[2].revents) {
+            char sink[4096];
+            size_t room = sizeof res->out - 1 - res->out_len;
+            ssize_t n = read(outfd, room ? res->out + res->out_len : sink,
+                             room ? room : sizeof sink);
+            if (n <= 0)
+                open_out = 0;
+            else if (room)
+                res->out_len += (size_t)n;
+        }
+        child_done = p[1].revents != 0;
+    }
+    // Whatever is already in the pipes when the child has gone.
+    if (outfd >= 0) {
+        fcntl(outfd, F_SETFL, O_NONBLOCK);
+        size_t room = sizeof res->out - 1 - res->out_len;
+        ssize_t n;
+        while (room && (n = read(outfd, res->out + res->out_len, room)) > 0) {
+            res->out_len += (size_t)n;
+            room -= (size_t)n;
+        }
+    }
+    if (open_rep) {
+        fcntl(repfd, F_SETFL, O_NONBLOCK);
+        if (read(repfd, &res->value, sizeof res->value) ==
+            (ssize_t)sizeof res->value)
+            res->returned = 1;
+    }
+}
+
+void
+fl_run_in_child(int (*fn)(void *), void *arg, int timeout_ms, int capture,
+                fl_child *res)
+{
+    int out[2] = {-1, -1}, rep[2];
+    memset(res, 0, sizeof *res);
+    ck_assert_msg(pipe2(rep, O_CLOEXEC) == 0, "harness: pipe failed");
+    if (capture)
+        ck_assert_msg(pipe2(out, O_CLOEXEC) == 0, "harness: pipe failed");
+    fflush(NULL); // or the child would print our buffered output again
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "harness: fork failed: %s", strerror(errno));
+    if (pid == 0)
+        child_side(fn, arg, capture, out, rep);
+    setpgid(pid, pid); // also done by the child: whoever runs first
+    close(rep[1]);
+    if (capture)
+        close(out[1]);
+    int pfd = pidfd_open_(pid);
+    collect(res, out[0], rep[0], pfd, now_ms() + timeout_ms);
+    if (res->timed_out)
+        kill(-pid, SIGKILL);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    res->exited = WIFEXITED(st);
+    res->status = WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st);
+    res->out[res->out_len] = '\0';
+    close(pfd);
+    close(rep[0]);
+    if (capture)
+        close(out[0]);
+}
+
+/* ---------------------------------------------------- descriptors, IPC */
+
+static void
+snapshot_fds(unsigned char *open_fds)
+{
+    memset(open_fds, 0, MAX_FDS);
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return;
+    int self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (isdigit((unsigned char)e->d_name[0]) && fd != self &&
+            fd < MAX_FDS)
+            open_fds[fd] = 1;
+    }
+    closedir(d);
+}
+
+// Append a line to msg (bounded).
+static void
+note(char *msg, const char *fmt, ...)
+{
+    size_t len = strlen(msg);
+    if (len + 1 >= MSG_MAX)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + len, MSG_MAX - len, fmt, ap);
+    va_end(ap);
+}
+
+static void
+check_fds(char *msg)
+{
+    unsigned char now[MAX_FDS];
+    snapshot_fds(now);
+    for (int fd = 0; fd < MAX_FDS; fd++) {
+        if (!now[fd] || fds_before[fd])
+            continue;
+        char path[64], target[256] = "?";
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 1] = '\0';
+        note(msg, "File descriptor %d (%s) was left open: close every "
+                  "descriptor you open, in the parent and in the child. ",
+             fd, target);
+        close(fd);
+    }
+}
+
+// Remove, and complain about, entries of dir whose names start with pre.
+static void
+check_names(char *msg, const char *dir, const char *pre)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, pre, strlen(pre)) != 0)
+            continue;
+        note(msg, "%s/%s was left behind: unlink named IPC objects "
+                  "(shm_unlink, sem_unlink, mq_unlink) when done. ",
+             dir, e->d_name);
+        unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
+static void
+check_ipc(char *msg)
+{
+    char sem[80];
+    snprintf(sem, sizeof sem, "sem.%s", prefix);
+    check_names(msg, "/dev/shm", prefix);
+    check_names(msg, "/dev/shm", sem);
+    check_names(msg, "/dev/mqueue", prefix);
+}
+
+const char *
+fl_ipc_prefix(void)
+{
+    return prefix;
+}
+
+/* -------------------------------------------------- around each test */
+
+static void
+at_exit(void)
+{
+    // A child of the test process that calls exit(), or fails a
+    // ck_assert (Check then calls exit), has returned into the test body.
+    if (shared != NULL && getpid() != test_pid && shared->stray == 0)
+        shared->stray = getpid();
+}
+
+void
+fl_begin(const char *name)
+{
+    (void)name;
+    if (result_fd >= 0)
+        close(result_fd); // the code under test never holds the verdicts
+    result_fd = -1;
+    prctl(PR_SET_DUMPABLE, 1);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    test_pid = getpid();
+    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(shared != MAP_FAILED, "harness: mmap failed");
+    shared->stray = 0;
+    atexit(at_exit);
+    snapshot_fds(fds_before);
+}
+
+static void
+check_children(char *msg)
+{
+    pid_t kids[64];
+    int n = children_of(getpid(), kids, 64);
+    for (int i = 0; i < n; i++) {
+        if (fl_zombie(kids[i]))
+            note(msg, "Child %d was never waited for and is a zombie: "
+                      "every fork needs a waitpid. ",
+                 (int)kids[i]);
+        else
+            note(msg, "Process %d that the code started is still "
+                      "running after it returned: wait for your children, "
+                      "or end them. ",
+                 (int)kids[i]);
+    }
+    fl_kill_children();
+}
+
+void
+fl_end(void)
+{
+    if (getpid() != test_pid) {
+        shared->stray = getpid();
+        _exit(FL_EXIT_STRAY);
+    }
+    char msg[MSG_MAX] = "";
+    if (shared->stray)
+        note(msg, "A child process (pid %d) came back into the test "
+                  "instead of ending: the child's path after fork must end "
+                  "with _exit(), never return to the caller. ",
+             (int)shared->stray);
+    check_children(msg);
+    check_fds(msg);
+    check_ipc(msg);
+    ck_assert_msg(msg[0] == '\0', "%s", msg);
+    fflush(NULL);
+    _exit(FL_EXIT_PASS);
+}
+
+/* ---------------------------------------------------------- the runner */
+
+// Turn Check's message for an abnormal end into one that teaches.
+static void
+explain(const char *ck, double timeout, char *out, size_t size)
+{
+    int v;
+    if (sscanf(ck, "Early exit with return value %d", &v) == 1) {
+        if (v == FL_EXIT_STRAY)
+            snprintf(out, size, "%s", ck);
+        else
+            snprintf(out, size,
+                     "The function ended the test process with exit status "
+                     "%d before the test finished: did the parent take the "
+                     "child's path, or call exit() where it should return?",
+                     v);
+    } else if (sscanf(ck, "Received signal %d", &v) == 1) {
+        snprintf(out, size,
+                 "The test process was killed by %s (%s)%s", fl_signame(v),
+                 strsignal(v),
+                 v == SIGKILL ? ": did the code kill its own process group "
+                                "(kill(0, ...)) or pass a pid of 0 or -1 "
+                                "to kill()?"
+                 : v == SIGSEGV ? ": a bad pointer, or a child that used "
+                                  "memory the parent had freed?"
+                 : v == SIGPIPE ? ": it wrote to a pipe whose read end is "
+                                  "closed; ignore SIGPIPE and handle EPIPE."
+                                : ".");
+    } else if (strcmp(ck, "Test timeout expired") == 0) {
+        snprintf(out, size,
+                 "The test did not finish within %.1f s: something blocks "
+                 "for ever. A waitpid on a child that never exits? A read "
+                 "from a pipe whose write end is still open somewhere?",
+                 timeout);
+    } else {
+        snprintf(out, size, "%s", ck);
+    }
+}
+
+// One verdict record: NAME TAB PASS|FAIL TAB MESSAGE NEWLINE, the message
+// on one line.
+static void
+record(FILE *f, const char *name, int pass, const char *msg)
+{
+    fprintf(f, "%s\t%s\t", name, pass ? "PASS" : "FAIL");
+    for (const char *p = msg; *p; p++)
+        fputc(*p == '\n' || *p == '\t' ? ' ' : *p, f);
+    fputc('\n', f);
+    fflush(f);
+}
+
+static int
+run_case(SRunner *sr, const fl_case *c, FILE *results)
+{
+    srunner_run(sr, NULL, (*c->test)->name, CK_SILENT);
+    TestResult **all = srunner_results(sr);
+    TestResult *tr = all[srunner_ntests_run(sr) - 1];
+    free(all);
+    int pass = tr_rtype(tr) == CK_PASS;
+    char msg[MSG_MAX];
+    if (pass)
+        snprintf(msg, sizeof msg, "passed");
+    else if (tr_rtype(tr) == CK_ERROR)
+        explain(tr_msg(tr), c->timeout_s, msg, sizeof msg);
+    else
+        snprintf(msg, sizeof msg, "%s", tr_msg(tr));
+    if (results != NULL)
+        record(results, (*c->test)->name, pass, msg);
+    printf("%s %s%s%s\n", pass ? "PASS" : "FAIL", (*c->test)->name,
+           pass ? "" : "\n     ", pass ? "" : msg);
+    fflush(stdout);
+    return pass;
+}
+
+static const fl_case *
+find_case(const fl_case *cases, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp((*cases[i].test)->name, name) == 0)
+            return &cases[i];
+    return NULL;
+}
+
+static SRunner *
+make_runner(const char *lesson, const fl_case *cases, size_t n)
+{
+    Suite *s = suite_create(lesson);
+    for (size_t i = 0; i < n; i++) {
+        // One test case per test, named after it, so that one can run alone.
+        TCase *tc = tcase_create((*cases[i].test)->name);
+        tcase_set_timeout(tc, cases[i].timeout_s);
+        tcase_add_exit_test(tc, *cases[i].test, FL_EXIT_PASS);
+        suite_add_tcase(s, tc);
+    }
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_FORK); // the harness depends on it
+    return sr;
+}
+
+static void
+setup_run(void)
+{
+    const char *p = getenv(FL_PREFIX_ENV);
+    if (p != NULL && *p != '\0' && strchr(p, '/') == NULL)
+        snprintf(prefix, sizeof prefix, "%s", p);
+    else
+        snprintf(prefix, sizeof prefix, "fl.%d.", (int)getpid());
+    setenv(FL_PREFIX_ENV, prefix, 1);
+    const char *fd = getenv(FL_RESULT_FD_ENV);
+    if (fd != NULL && fcntl(atoi(fd), F_GETFD) >= 0)
+        result_fd = atoi(fd);
+    unsetenv(FL_RESULT_FD_ENV);
+    // Same-uid code cannot open our /proc/PID/fd while we are not
+    // dumpable; each test process turns it back on for itself.
+    prctl(PR_SET_DUMPABLE, 0);
+    signal(SIGPIPE, SIG_IGN); // a dead grader must not kill a verdict
+}
+
+int
+fl_main(int argc, char **argv, const char *lesson, const fl_case *cases,
+        size_t n)
+{
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", (*cases[i].test)->name);
+        return 0;
+    }
+    setup_run();
+    FILE *results = result_fd >= 0 ? fdopen(result_fd, "w") : NULL;
+    SRunner *sr = make_runner(lesson, cases, n);
+    int failed = 0, ran = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (argc > 1) // only the tests named on the command line
+            continue;
+        failed += !run_case(sr, &cases[i], results);
+        ran++;
+    }
+    for (int a = 1; a < argc; a++) {
+        const fl_case *c = find_case(cases, n, argv[a]);
+        if (c == NULL) {
+            fprintf(stderr, "%s: no test named %s (try --list)\n", argv[0],
+                    argv[a]);
+            failed++;
+            continue;
+        }
+        failed += !run_case(sr, c, results);
+        ran++;
+    }
+    printf("%s: %d passed, %d failed\n", lesson, ran - failed, failed);
+    srunner_free(sr);
+    if (results != NULL)
+        fclose(results);
+    return failed ? 1 : 0;
+}
