@@ -43,10 +43,17 @@
 #define MAX_FDS 1024
 #define MSG_MAX 2048
 
-// State shared by the test process and any child that strays from it.
+// State shared by the runner, the test process and any child that strays
+// from it: created by the runner, so that it survives both forks.
 struct fl_shared {
-    volatile pid_t stray; // a child that returned into the test body
+    volatile pid_t stray; // a child that came back into the test body
 };
+
+#define STRAY_MSG                                                              \
+    "A child process (pid %d) came back into the test: after fork, the "      \
+    "child's path must end with _exit(). It returned to the caller, or "     \
+    "called exit() and ran the parent's exit handlers. "
+
 
 static pid_t test_pid;                // the Check child running the test
 static struct fl_shared *shared;      // MAP_SHARED: survives fork
@@ -387,9 +394,7 @@ fl_begin(const char *name)
     prctl(PR_SET_DUMPABLE, 1);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     test_pid = getpid();
-    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE,
-                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert_msg(shared != MAP_FAILED, "harness: mmap failed");
+    ck_assert_msg(shared != NULL, "harness: run the tests through fl_main");
     shared->stray = 0;
     atexit(at_exit);
     snapshot_fds(fds_before);
@@ -423,10 +428,7 @@ fl_end(void)
     }
     char msg[MSG_MAX] = "";
     if (shared->stray)
-        note(msg, "A child process (pid %d) came back into the test "
-                  "instead of ending: the child's path after fork must end "
-                  "with _exit(), never return to the caller. ",
-             (int)shared->stray);
+        note(msg, STRAY_MSG, (int)shared->stray);
     check_children(msg);
     check_fds(msg);
     check_ipc(msg);
@@ -489,18 +491,24 @@ record(FILE *f, const char *name, int pass, const char *msg)
 static int
 run_case(SRunner *sr, const fl_case *c, FILE *results)
 {
+    shared->stray = 0;
     srunner_run(sr, NULL, (*c->test)->name, CK_SILENT);
     TestResult **all = srunner_results(sr);
     TestResult *tr = all[srunner_ntests_run(sr) - 1];
     free(all);
     int pass = tr_rtype(tr) == CK_PASS;
-    char msg[MSG_MAX];
+    char msg[MSG_MAX] = "", why[MSG_MAX];
+    // A stray child's failed assertion reaches Check too, and reads as if
+    // the caller had failed it: say first that a child strayed.
+    if (!pass && shared->stray && strstr(tr_msg(tr), "came back") == NULL)
+        note(msg, STRAY_MSG "Then: ", (int)shared->stray);
     if (pass)
-        snprintf(msg, sizeof msg, "passed");
+        snprintf(why, sizeof why, "passed");
     else if (tr_rtype(tr) == CK_ERROR)
-        explain(tr_msg(tr), c->timeout_s, msg, sizeof msg);
+        explain(tr_msg(tr), c->timeout_s, why, sizeof why);
     else
-        snprintf(msg, sizeof msg, "%s", tr_msg(tr));
+        snprintf(why, sizeof why, "%s", tr_msg(tr));
+    note(msg, "%s", why);
     if (results != NULL)
         record(results, (*c->test)->name, pass, msg);
     printf("%s %s%s%s\n", pass ? "PASS" : "FAIL", (*c->test)->name,
@@ -547,6 +555,12 @@ setup_run(void)
     if (fd != NULL && fcntl(atoi(fd), F_GETFD) >= 0)
         result_fd = atoi(fd);
     unsetenv(FL_RESULT_FD_ENV);
+    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) {
+        perror("harness: mmap");
+        exit(2);
+    }
     // Same-uid code cannot open our /proc/PID/fd while we are not
     // dumpable; each test process turns it back on for itself.
     prctl(PR_SET_DUMPABLE, 0);

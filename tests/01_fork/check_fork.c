@@ -101,6 +101,7 @@ ticking_child(int n, int code)
     ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
     if (pid == 0) {
         char c;
+        close(ticks[1]); // so that the clock's EOF can reach us
         for (int got = 0; got < n;) {
             ssize_t r = read(ticks[0], &c, 1);
             if (r == 0)
@@ -113,6 +114,19 @@ ticking_child(int n, int code)
 }
 
 /* -------------------------------------------------------- mp_fork_call */
+
+// mp_fork_call, failing the test unless it gave a pid.
+static pid_t
+start(mp_target target, void *arg)
+{
+    pid_t pid = mp_fork_call(target, arg);
+    ck_assert_msg(pid > 0,
+                  "mp_fork_call returned %d, expected the child's pid (> 0) "
+                  "in the parent. 0 is what fork() gives the child, which "
+                  "must never return; a negative value is -errno.",
+                  (int)pid);
+    return pid;
+}
 
 struct ids {
     pid_t self, parent;
@@ -132,11 +146,8 @@ child_ids(pid_t *pid)
 {
     int p[2];
     ck_assert_msg(pipe(p) == 0, "pipe failed");
-    *pid = mp_fork_call(report_ids, &p[1]);
+    *pid = start(report_ids, &p[1]);
     close(p[1]);
-    ck_assert_msg(*pid > 0, "mp_fork_call returned %d, expected the child's "
-                            "pid (> 0). Is fork() called at all?",
-                  (int)*pid);
     struct ids seen = {0, 0};
     ssize_t n = read(p[0], &seen, sizeof seen);
     close(p[0]);
@@ -180,8 +191,7 @@ write_counter(void *arg)
 
 FL_TEST(test_mp_fork_call_child_writes_stay_in_the_child)
 {
-    pid_t pid = mp_fork_call(write_counter, NULL);
-    ck_assert_msg(pid > 0, "mp_fork_call returned %d", (int)pid);
+    pid_t pid = start(write_counter, NULL);
     int st = raw_wait(pid);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 42,
                   "the child should exit with its target's return value 42 "
@@ -201,8 +211,7 @@ exit_three(void *arg)
 
 FL_TEST(test_mp_fork_call_child_exits_with_the_targets_value)
 {
-    pid_t pid = mp_fork_call(exit_three, NULL);
-    ck_assert_msg(pid > 0, "mp_fork_call returned %d", (int)pid);
+    pid_t pid = start(exit_three, NULL);
     int st = raw_wait(pid);
     ck_assert_msg(WIFEXITED(st), "the child was killed by %s",
                   fl_signame(WTERMSIG(st)));
@@ -299,9 +308,7 @@ FL_TEST(test_mp_fork_call_child_skips_atexit_handlers)
 
 FL_TEST(test_mp_fork_call_returns_only_in_the_parent)
 {
-    pid_t pid = mp_fork_call(return_zero, NULL);
-    ck_assert_msg(pid > 0, "mp_fork_call returned %d in the parent",
-                  (int)pid);
+    pid_t pid = start(return_zero, NULL);
     int st = raw_wait(pid);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "the child ended with raw status 0x%x instead of exiting "

@@ -1,0 +1,172 @@
+# Makefile - forklings: build, grade and test the course.  `make help`.
+#
+# One non-recursive Makefile.  Everything it makes goes under build/:
+#   build/obj/<dir>/...   objects (+ .d dependency files)
+#   build/bin/<dir>/...   test programs and demos, per source tree
+#   build/grade/          the grader's report and results.json
+# Lessons are found from tests/NN_topic/points; L=01 limits a target to one.
+
+CC       ?= cc
+BUILD    := build
+CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L
+WARN     := -Wall -Wextra -Werror -pedantic
+OPT      ?= -O2 -g
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+CFLAGS_ALL    = $(CSTD) $(WARN) $(OPT) -MMD -MP
+
+SUBMISSION ?= .
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+ALL_LESSONS := $(patsubst tests/%/points,%,$(wildcard tests/[0-9][0-9]_*/points))
+ifneq ($(L),)
+LESSONS := $(filter $(L) $(L)_%,$(ALL_LESSONS))
+ifeq ($(LESSONS),)
+$(error No lesson matches L=$(L); lessons: $(ALL_LESSONS))
+endif
+else
+LESSONS := $(ALL_LESSONS)
+endif
+
+# The topic of a lesson: 03_start_methods -> start_methods.
+topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
+
+.DEFAULT_GOAL := all
+.PHONY: all help deps grade check demo test docs coverage clean
+
+help: ## List the targets
+	@echo "forklings - process-based parallelism in C, from fork() up"
+	@echo
+	@echo "Students:"
+	@echo "  make deps         install Check, Doxygen, graphviz, gcovr (apt-get)"
+	@echo "  make grade        grade your lessons/ (L=01: one lesson)"
+	@echo "  make check L=01   the same, one lesson, and the failing tests in full"
+	@echo "  make demo L=01    run the lesson's demo with your code"
+	@echo "  make docs         build the docs site into build/docs/html"
+	@echo
+	@echo "Instructors and course developers:"
+	@echo "  make grade SUBMISSION=DIR   grade another tree (a student's clone)"
+	@echo "  make all          build stubs, solutions, tests, demos, grader"
+	@echo "  make test         the course's own tests (what CI runs)"
+	@echo "  make coverage     line coverage of solutions and grader (gcovr)"
+	@echo "  make clean        remove build/"
+	@echo
+	@echo "Options: L=NN (one lesson), V=1 (show commands), SUBMISSION=DIR"
+
+deps: ## Install the dependencies
+	$(Q)sh tests/deps.sh
+
+# ---------------------------------------------------------------- compile
+
+$(BUILD)/obj/tests/harness.o: tests/harness.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Itests -c $< -o $@
+
+# Per lesson: the test object, the stub's and solution's programs, demos.
+define lesson_rules
+$(1)_T := $(call topic,$(1))
+$(BUILD)/obj/tests/$(1)/%.o: tests/$(1)/%.c
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  CC      $$<")
+	$(Q)$$(CC) $$(CFLAGS_ALL) $$(CHECK_CFLAGS) -Ilessons/$(1) -Itests -c $$< -o $$@
+$(BUILD)/obj/lessons/$(1)/%.o: lessons/$(1)/%.c
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  CC      $$<")
+	$(Q)$$(CC) $$(CFLAGS_ALL) -Ilessons/$(1) -c $$< -o $$@
+$(BUILD)/obj/solutions/$(1)/%.o: solutions/$(1)/%.c
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  CC      $$<")
+	$(Q)$$(CC) $$(CFLAGS_ALL) -Ilessons/$(1) -c $$< -o $$@
+$(BUILD)/bin/%/$(1)/check_$$($(1)_T): $(BUILD)/obj/tests/$(1)/check_$$($(1)_T).o \
+		$(BUILD)/obj/%/$(1)/$$($(1)_T).o $(BUILD)/obj/tests/harness.o
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  LD      $$@")
+	$(Q)$$(CC) $$^ $$(CHECK_LIBS) -o $$@
+$(BUILD)/bin/%/$(1)/demo: $(BUILD)/obj/tests/$(1)/demo_$$($(1)_T).o \
+		$(BUILD)/obj/%/$(1)/$$($(1)_T).o
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  LD      $$@")
+	$(Q)$$(CC) $$^ -o $$@
+PROGRAMS += $(foreach t,lessons solutions,\
+	$(BUILD)/bin/$(t)/$(1)/check_$$($(1)_T) $(BUILD)/bin/$(t)/$(1)/demo)
+TEST_OBJS += $(BUILD)/obj/tests/$(1)/check_$$($(1)_T).o
+endef
+$(foreach l,$(ALL_LESSONS),$(eval $(call lesson_rules,$(l))))
+
+# ----------------------------------------------------------------- grader
+
+GRADER_SRC := $(wildcard grader/*.c)
+GRADER_OBJ := $(GRADER_SRC:%.c=$(BUILD)/obj/%.o)
+GRADER     := $(BUILD)/bin/grader
+# Paths are built in PATH_MAX buffers; gcc's guess at the longest possible
+# snprintf result (several PATH_MAX inputs) is not a bug.
+GRADER_CFLAGS := -Wno-format-truncation
+
+$(BUILD)/obj/grader/%.o: grader/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(GRADER_CFLAGS) -Igrader \
+	    -DFL_CSTD='"$(CSTD)"' -DFL_CHECK_LIBS='"$(CHECK_LIBS)"' -c $< -o $@
+
+$(GRADER): $(GRADER_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@
+
+all: $(PROGRAMS) $(GRADER)
+
+GRADE_ARGS = --course . --submission $(SUBMISSION) --objdir $(BUILD)/obj \
+	--out $(BUILD)/grade --cc $(CC) $(if $(L),--lesson $(L))
+
+grade: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o ## Grade lessons/
+	$(Q)$(GRADER) $(GRADE_ARGS)
+
+check: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
+	$(Q)$(GRADER) $(GRADE_ARGS) --verbose
+
+demo: $(foreach l,$(LESSONS),$(BUILD)/bin/lessons/$(l)/demo)
+	$(Q)for d in $^; do echo "== $$d"; ./$$d; done
+
+# ------------------------------------------------------------ the course
+
+test: all $(TEST_OBJS) ## The course's own tests
+	$(Q)LESSONS="$(LESSONS)" BUILD=$(BUILD) sh tests/selftest.sh
+
+docs: ## The docs site (Doxygen)
+	@mkdir -p $(BUILD)/docs
+	$(Q)DOCS_OUT=$(BUILD)/docs doxygen docs/Doxyfile
+
+# Coverage: solutions and grader built with --coverage.  A child that ends
+# with _exit would lose its counters, so _exit is wrapped to dump them.
+COV := $(BUILD)/cov
+COV_FLAGS := $(CSTD) -O0 -g --coverage
+COV_LINK  := --coverage -Wl,--wrap=_exit
+
+$(COV)/gcov_exit.o: tests/gcov_exit.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(COV_FLAGS) -c $< -o $@
+
+$(COV)/%/check: tests/%/*.c solutions/%/*.c tests/harness.c $(COV)/gcov_exit.o
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(COV_FLAGS) $(CHECK_CFLAGS) -Ilessons/$* -Itests \
+	    $(filter-out %/demo_$(call topic,$*).c,$(filter %.c,$^)) \
+	    $(COV)/gcov_exit.o $(COV_LINK) $(CHECK_LIBS) -o $@
+
+$(COV)/grader: $(GRADER_SRC)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(COV_FLAGS) -Igrader -DFL_CSTD='"$(CSTD)"' \
+	    -DFL_CHECK_LIBS='"$(CHECK_LIBS)"' $^ --coverage -o $@
+
+coverage: $(foreach l,$(LESSONS),$(COV)/$(l)/check) $(COV)/grader \
+		$(TEST_OBJS) $(BUILD)/obj/tests/harness.o
+	$(Q)COV=$(COV) LESSONS="$(LESSONS)" BUILD=$(BUILD) sh tests/coverage.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,33 @@
+// grader.h - what the grader knows about each lesson and test.
+#ifndef FORKLINGS_GRADER_H
+#define FORKLINGS_GRADER_H
+
+#include <stddef.h>
+
+/// One test, as the lesson's points file declares it, and its verdict.
+typedef struct {
+    char name[128];
+    int points;
+    char ref[256];   ///< where to read: "README.md#section" or "hints.md"
+    int passed;
+    char *message;   ///< what happened (for a failure), malloc'd
+    double seconds;
+} gr_test;
+
+/// One lesson and its tests.
+typedef struct {
+    char name[64];   ///< "01_fork"
+    char title[128]; ///< from the lesson README's first heading
+    gr_test *tests;
+    size_t ntests;
+    char *problem;   ///< a build problem (compile errors), or NULL
+} gr_lesson;
+
+/// Print the terminal report; verbose lists passing tests too.
+void report_terminal(const gr_lesson *ls, size_t n, int verbose, int color);
+
+/// Write Gradescope's results.json; returns 0 or -1.
+int report_json(const char *path, const gr_lesson *ls, size_t n,
+                double seconds);
+
+#endif

@@ -1,0 +1,164 @@
+// report.c - the grader's two outputs: a table for people, JSON for
+// Gradescope.
+#include "grader.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int
+lesson_points(const gr_lesson *l, int earned)
+{
+    int sum = 0;
+    for (size_t i = 0; i < l->ntests; i++)
+        sum += (!earned || l->tests[i].passed) ? l->tests[i].points : 0;
+    return sum;
+}
+
+// Print text wrapped at about 72 columns, each line indented.
+static void
+wrapped(const char *text, const char *indent)
+{
+    int col = 0;
+    printf("%s", indent);
+    for (const char *p = text; *p;) {
+        size_t word = strcspn(p, " \n");
+        if (col > 0 && col + (int)word > 68) {
+            printf("\n%s", indent);
+            col = 0;
+        }
+        printf("%.*s", (int)word, p);
+        col += (int)word;
+        p += word;
+        if (*p == '\n') {
+            printf("\n%s", indent);
+            col = 0;
+            p++;
+        } else if (*p == ' ') {
+            if (col > 0) {
+                putchar(' ');
+                col++;
+            }
+            p++;
+        }
+    }
+    putchar('\n');
+}
+
+static void
+print_problem(const char *problem)
+{
+    // A compiler's output keeps its own layout; show its first lines.
+    int lines = 0;
+    for (const char *p = problem; *p && lines < 20; lines++) {
+        size_t len = strcspn(p, "\n");
+        printf("      %.*s\n", (int)len, p);
+        p += len + (p[len] == '\n');
+    }
+}
+
+static void
+print_lesson(const gr_lesson *l, int verbose, int color)
+{
+    const char *red = color ? "\033[31m" : "", *green = color ? "\033[32m" : "",
+               *bold = color ? "\033[1m" : "", *off = color ? "\033[0m" : "";
+    int got = lesson_points(l, 1), max = lesson_points(l, 0);
+    printf("%s%-10s %-48s %3d/%-3d%s\n", bold, l->name, l->title, got, max,
+           off);
+    if (l->problem != NULL) {
+        printf("   %sdoes not build%s: fix this first\n", red, off);
+        print_problem(l->problem);
+        return;
+    }
+    for (size_t i = 0; i < l->ntests; i++) {
+        const gr_test *t = &l->tests[i];
+        if (t->passed && !verbose)
+            continue;
+        printf("   %s%s%s %-54s %2d/%-2d\n", t->passed ? green : red,
+               t->passed ? "PASS" : "FAIL", off, t->name,
+               t->passed ? t->points : 0, t->points);
+        if (t->passed)
+            continue;
+        wrapped(t->message ? t->message : "(no verdict)", "        ");
+        printf("        read: lessons/%s/%s   hint: make hint L=%.2s\n",
+               l->name, t->ref, l->name);
+    }
+}
+
+void
+report_terminal(const gr_lesson *ls, size_t n, int verbose, int color)
+{
+    int got = 0, max = 0, passed = 0, failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        print_lesson(&ls[i], verbose, color);
+        got += lesson_points(&ls[i], 1);
+        max += lesson_points(&ls[i], 0);
+        for (size_t j = 0; j < ls[i].ntests; j++) {
+            passed += ls[i].tests[j].passed;
+            failed += !ls[i].tests[j].passed;
+        }
+    }
+    printf("\nScore: %d/%d\n", got, max);
+    printf("%d passed, %d failed\n", passed, failed);
+}
+
+static void
+json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void
+json_test(FILE *f, const gr_lesson *l, const gr_test *t, int first)
+{
+    char name[256], out[8192];
+    snprintf(name, sizeof name, "%s: %s", l->name, t->name);
+    if (t->passed)
+        snprintf(out, sizeof out, "passed");
+    else if (l->problem != NULL)
+        snprintf(out, sizeof out, "The lesson does not build:\n%s",
+                 l->problem);
+    else
+        snprintf(out, sizeof out, "%s\nRead: lessons/%s/%s",
+                 t->message ? t->message : "(no verdict)", l->name, t->ref);
+    fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
+    json_string(f, name);
+    fprintf(f, ", \"score\": %d, \"max_score\": %d, \"status\": \"%s\", "
+               "\"visibility\": \"visible\", \"output\": ",
+            t->passed ? t->points : 0, t->points,
+            t->passed ? "passed" : "failed");
+    json_string(f, out);
+    fputc('}', f);
+}
+
+int
+report_json(const char *path, const gr_lesson *ls, size_t n, double seconds)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    int got = 0, max = 0, first = 1;
+    for (size_t i = 0; i < n; i++) {
+        got += lesson_points(&ls[i], 1);
+        max += lesson_points(&ls[i], 0);
+    }
+    fprintf(f, "{\n  \"score\": %d,\n  \"max_score\": %d,\n"
+               "  \"execution_time\": %.2f,\n  \"visibility\": \"visible\",\n"
+               "  \"tests\": [",
+            got, max, seconds);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < ls[i].ntests; j++, first = 0)
+            json_test(f, &ls[i], &ls[i].tests[j], first);
+    fprintf(f, "\n  ]\n}\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
