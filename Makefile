@@ -36,7 +36,7 @@ endif
 topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 
 .DEFAULT_GOAL := all
-.PHONY: all help deps grade check demo test docs coverage clean
+.PHONY: all help deps grade check demo hint test docs coverage clean
 
 help: ## List the targets
 	@echo "forklings - process-based parallelism in C, from fork() up"
@@ -46,6 +46,7 @@ help: ## List the targets
 	@echo "  make grade        grade your lessons/ (L=01: one lesson)"
 	@echo "  make check L=01   the same, one lesson, and the failing tests in full"
 	@echo "  make demo L=01    run the lesson's demo with your code"
+	@echo "  make hint L=01    one more hint each time (RESET=1 starts over)"
 	@echo "  make docs         build the docs site into build/docs/html"
 	@echo
 	@echo "Instructors and course developers:"
@@ -55,7 +56,8 @@ help: ## List the targets
 	@echo "  make coverage     line coverage of solutions and grader (gcovr)"
 	@echo "  make clean        remove build/"
 	@echo
-	@echo "Options: L=NN (one lesson), V=1 (show commands), SUBMISSION=DIR"
+	@echo "Options: L=NN (one lesson), T=TEXT (tests whose names contain it),"
+	@echo "         V=1 (show commands), SUBMISSION=DIR"
 
 deps: ## Install the dependencies
 	$(Q)sh tests/deps.sh
@@ -121,7 +123,7 @@ $(GRADER): $(GRADER_OBJ)
 all: $(PROGRAMS) $(GRADER)
 
 GRADE_ARGS = --course . --submission $(SUBMISSION) --objdir $(BUILD)/obj \
-	--out $(BUILD)/grade --cc $(CC) $(if $(L),--lesson $(L))
+	--out $(BUILD)/grade --cc $(CC) $(if $(L),--lesson $(L)) $(if $(T),--test $(T))
 
 grade: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o ## Grade lessons/
 	$(Q)$(GRADER) $(GRADE_ARGS)
@@ -131,6 +133,10 @@ check: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
 
 demo: $(foreach l,$(LESSONS),$(BUILD)/bin/lessons/$(l)/demo)
 	$(Q)for d in $^; do echo "== $$d"; ./$$d; done
+
+hint:
+	@test -n "$(L)" || { echo "usage: make hint L=NN"; exit 2; }
+	$(Q)for l in $(LESSONS); do BUILD=$(BUILD) sh tests/hint.sh $$l; done
 
 # ------------------------------------------------------------ the course
 

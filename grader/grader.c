@@ -47,7 +47,7 @@
 
 static struct {
     char course[PATH_MAX], submission[PATH_MAX], objdir[PATH_MAX];
-    char out[PATH_MAX], lesson[64], cc[64];
+    char out[PATH_MAX], lesson[64], cc[64], test[128];
     int verbose;
 } opt = {.cc = "cc"};
 
@@ -105,7 +105,8 @@ read_points(gr_lesson *l)
     while (fgets(line, sizeof line, f) != NULL) {
         gr_test t = {.ref = "README.md"};
         if (line[0] == '#' ||
-            sscanf(line, "%127s %d %255s", t.name, &t.points, t.ref) < 2)
+            sscanf(line, "%127s %d %255s", t.name, &t.points, t.ref) < 2 ||
+            (opt.test[0] && strstr(t.name, opt.test) == NULL))
             continue;
         if (l->ntests == cap) {
             cap = cap ? 2 * cap : 16;
@@ -298,9 +299,8 @@ no_verdict(const sb_result *r)
     const char *tail = r->out_len > 600 ? r->out + r->out_len - 600 : r->out;
     int n;
     if (r->timed_out)
-        n = asprintf(&msg, "The test program did not finish within %d s "
-                           "and was killed, with everything it started.",
-                     TEST_WALL_MS / 1000);
+        n = asprintf(&msg, "The test program did not finish in time and "
+                           "was killed, with everything it started.");
     else if (!r->exited)
         n = asprintf(&msg, "The test program was killed by %s before it "
                            "could report: did the code kill its parent, its "
@@ -327,11 +327,19 @@ run_test(gr_test *t, const char *bin)
     snprintf(pe, sizeof pe, "FORKLINGS_PREFIX=%s", prefix);
     snprintf(home, sizeof home, "HOME=%s", rundir);
     snprintf(tmp, sizeof tmp, "TMPDIR=%s", rundir);
+    // CK_TIMEOUT_MULTIPLIER scales every Check timeout (slow machines,
+    // valgrind); the grader's own wall clock follows it.
+    const char *mult = getenv("CK_TIMEOUT_MULTIPLIER");
+    double scale = mult != NULL && atof(mult) > 0 ? atof(mult) : 1.0;
+    char km[64];
+    snprintf(km, sizeof km, "CK_TIMEOUT_MULTIPLIER=%g", scale);
     char *env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", pe, home, tmp,
-                   "FL_RESULT_FD=3", NULL};
+                   "FL_RESULT_FD=3", km, NULL};
+    int wall = (int)(TEST_WALL_MS * scale);
     char *argv[] = {(char *)bin, t->name, NULL};
     sb_spec s = {.argv = argv, .envp = env, .cwd = rundir,
-                 .wall_ms = TEST_WALL_MS, .untrusted = 1, .prefix = prefix,
+                 .wall_ms = wall < 3000 ? 3000 : wall, .untrusted = 1,
+                 .prefix = prefix,
                  .out_cap = OUT_CAP};
     sb_result r;
     double start = now_s();
@@ -411,8 +419,10 @@ usage(void)
 {
     fprintf(stderr,
             "usage: grader --course DIR --objdir DIR --out DIR\n"
-            "              [--submission DIR] [--lesson NN] [--cc CC] [--verbose]\n"
-            "Grades DIR/lessons/NN_topic/topic.c with the course's tests.\n");
+            "              [--submission DIR] [--lesson NN] [--test TEXT]\n"
+            "              [--cc CC] [--verbose]\n"
+            "Grades DIR/lessons/NN_topic/topic.c with the course's tests;\n"
+            "--test keeps only the tests whose names contain TEXT.\n");
     exit(2);
 }
 
@@ -444,6 +454,8 @@ parse_args(int argc, char **argv)
             set_path(opt.objdir, v);
         else if (strcmp(a, "--out") == 0)
             snprintf(opt.out, sizeof opt.out, "%s", v);
+        else if (strcmp(a, "--test") == 0)
+            snprintf(opt.test, sizeof opt.test, "%s", v);
         else if (strcmp(a, "--cc") == 0)
             snprintf(opt.cc, sizeof opt.cc, "%s", v);
         else if (strcmp(a, "--lesson") == 0)

@@ -302,9 +302,11 @@ sb_rmtree(const char *path)
 }
 
 // Remove entries of dir named with the prefix or, as root, owned by the
-// sandbox uid (a student's leak need not use the prefix).
+// sandbox uid (a student's leak need not use the prefix).  Without root,
+// since > 0 also removes what our uid created in dir during the run.
 static void
-sweep(const char *dir, const char *prefix, const char *prefix2)
+sweep(const char *dir, const char *prefix, const char *prefix2,
+      time_t since)
 {
     DIR *d = opendir(dir);
     if (d == NULL)
@@ -321,7 +323,8 @@ sweep(const char *dir, const char *prefix, const char *prefix2)
                                           strlen(prefix)) == 0) ||
                     (prefix2[0] && strncmp(e->d_name, prefix2,
                                            strlen(prefix2)) == 0);
-        int owned = dropping && lstat(path, &st) == 0 && st.st_uid == run_uid;
+        int owned = lstat(path, &st) == 0 && st.st_uid == run_uid &&
+                    (dropping || (since > 0 && st.st_ctime >= since));
         if (named || owned)
             sb_rmtree(path);
     }
@@ -329,13 +332,13 @@ sweep(const char *dir, const char *prefix, const char *prefix2)
 }
 
 static void
-remove_ipc(const char *prefix)
+remove_ipc(const char *prefix, time_t since)
 {
     char sem[160];
     snprintf(sem, sizeof sem, "sem.%s", prefix);
-    sweep("/dev/shm", prefix, sem);
-    sweep("/dev/mqueue", prefix, "");
-    sweep("/tmp", prefix, "");
+    sweep("/dev/shm", prefix, sem, since);
+    sweep("/dev/mqueue", prefix, "", since);
+    sweep("/tmp", prefix, "", 0); // others' temp files are not ours to judge
 }
 
 char *
@@ -469,6 +472,7 @@ sb_run(const sb_spec *s, sb_result *r)
     if (pipe2(out, O_CLOEXEC) < 0 ||
         (s->untrusted && pipe2(ver, O_CLOEXEC) < 0))
         return -1;
+    time_t started = time(NULL);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0)
@@ -509,7 +513,7 @@ sb_run(const sb_spec *s, sb_result *r)
     if (pfd >= 0)
         close(pfd);
     if (s->prefix != NULL && s->prefix[0] != '\0')
-        remove_ipc(s->prefix);
+        remove_ipc(s->prefix, s->untrusted ? started : 0);
     if (r->out == NULL)
         r->out = strdup("");
     if (r->verdicts == NULL)

@@ -143,6 +143,21 @@ fl_signame(int sig)
     return buf;
 }
 
+const char *
+fl_ret(long long v)
+{
+    static char bufs[4][96];
+    static int next;
+    char *b = bufs[next++ % 4];
+    const char *name = v < 0 && v > -4096 ? strerrorname_np((int)-v) : NULL;
+    if (name == NULL)
+        snprintf(b, sizeof bufs[0], "%lld", v);
+    else
+        snprintf(b, sizeof bufs[0], "%lld (-%s%s)", v, name,
+                 v == -ENOSYS ? ": not written yet, still the stub" : "");
+    return b;
+}
+
 /* ------------------------------------------------------------- children */
 
 int
@@ -325,6 +340,11 @@ check_fds(char *msg)
     unsigned char now[MAX_FDS];
     snapshot_fds(now);
     for (int fd = 0; fd < MAX_FDS; fd++) {
+        if (!now[fd] && fds_before[fd])
+            note(msg, "File descriptor %d was open before the call and is "
+                      "closed after it: close only the descriptors you "
+                      "opened. ",
+                 fd);
         if (!now[fd] || fds_before[fd])
             continue;
         char path[64], target[256] = "?";
@@ -466,6 +486,9 @@ explain(const char *ck, double timeout, char *out, size_t size)
                                   "closed; ignore SIGPIPE and handle EPIPE."
                                 : ".");
     } else if (strcmp(ck, "Test timeout expired") == 0) {
+        const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+        if (m != NULL && atof(m) > 0)
+            timeout *= atof(m);
         snprintf(out, size,
                  "The test did not finish within %.1f s: something blocks "
                  "for ever. A waitpid on a child that never exits? A read "

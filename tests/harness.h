@@ -113,13 +113,17 @@ pid_t fl_ppid_of(pid_t pid);
 /// Name a signal: "SIGTERM", ... ("signal N" when unknown).
 const char *fl_signame(int sig);
 
+/// A return value as a reader wants it: "3", or "-38 (-ENOSYS: not
+/// written yet)" for a negative errno.  Four calls may share one message.
+const char *fl_ret(long long value);
+
 /// Fail unless got == want, saying what was expected, what happened and
 /// the likely mistake.
 #define fl_expect_int(got, want, what, hint)                                   \
     do {                                                                       \
         long long fl_g_ = (long long)(got), fl_w_ = (long long)(want);         \
-        ck_assert_msg(fl_g_ == fl_w_, "%s: expected %lld, got %lld. %s",       \
-                      (what), fl_w_, fl_g_, (hint));                           \
+        ck_assert_msg(fl_g_ == fl_w_, "%s: expected %s, got %s. %s", (what),   \
+                      fl_ret(fl_w_), fl_ret(fl_g_), (hint));                   \
     } while (0)
 
 #endif

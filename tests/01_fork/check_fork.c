@@ -121,10 +121,10 @@ start(mp_target target, void *arg)
 {
     pid_t pid = mp_fork_call(target, arg);
     ck_assert_msg(pid > 0,
-                  "mp_fork_call returned %d, expected the child's pid (> 0) "
+                  "mp_fork_call returned %s, expected the child's pid (> 0) "
                   "in the parent. 0 is what fork() gives the child, which "
                   "must never return; a negative value is -errno.",
-                  (int)pid);
+                  fl_ret(pid));
     return pid;
 }
 
@@ -327,8 +327,8 @@ FL_TEST(test_mp_exitcode_decodes_normal_exits)
         int got = mp_exitcode(st);
         ck_assert_msg(got == codes[i],
                       "child exited with %d (raw status 0x%x) but "
-                      "mp_exitcode gave %d: use WIFEXITED and WEXITSTATUS",
-                      codes[i], st, got);
+                      "mp_exitcode gave %s: use WIFEXITED and WEXITSTATUS",
+                      codes[i], st, fl_ret(got));
     }
 }
 
@@ -340,9 +340,9 @@ FL_TEST(test_mp_exitcode_gives_minus_the_signal)
         int got = mp_exitcode(st);
         ck_assert_msg(got == -sigs[i],
                       "child killed by %s (raw status 0x%x): expected %d, "
-                      "got %d. Python's exitcode is minus the signal: use "
+                      "got %s. Python's exitcode is minus the signal: use "
                       "WIFSIGNALED and WTERMSIG",
-                      fl_signame(sigs[i]), st, -sigs[i], got);
+                      fl_signame(sigs[i]), st, -sigs[i], fl_ret(got));
     }
 }
 
@@ -366,10 +366,10 @@ FL_TEST(test_mp_waitpid_waits_until_the_child_ends)
     int alive = fl_alive(pid);
     ticks_stop();
     ck_assert_msg(!alive && got == 5,
-                  "mp_waitpid returned %d while the child was %s; expected "
+                  "mp_waitpid returned %s while the child was %s; expected "
                   "5 once it had ended. waitpid without WNOHANG blocks until "
                   "the child ends.",
-                  got, alive ? "still running" : "gone");
+                  fl_ret(got), alive ? "still running" : "gone");
     ck_assert_msg(!fl_zombie(pid), "the child is a zombie: it was not reaped");
 }
 

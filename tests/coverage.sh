@@ -1,0 +1,29 @@
+#!/bin/sh
+# coverage.sh - line coverage of the solutions (floor 90%) and the grader.
+#
+# `make coverage` builds each lesson's tests with its reference solution
+# and --coverage (children that _exit still dump their counters: see
+# gcov_exit.c), runs them, grades the solutions with a coverage build of
+# the grader, and reports with gcovr into build/coverage/.
+set -u
+COV=${COV:-build/cov}
+BUILD=${BUILD:-build}
+FLOOR=90
+OUT=$BUILD/coverage
+find "$COV" -name '*.gcda' -delete 2>/dev/null
+mkdir -p "$OUT" "$COV/sub"
+for l in $LESSONS; do
+    "$COV/$l/check" >"$COV/$l/log" 2>&1 || { cat "$COV/$l/log"; exit 1; }
+    mkdir -p "$COV/sub/lessons/$l"
+    cp "solutions/$l/${l#*_}.c" "$COV/sub/lessons/$l/"
+done
+"$COV/grader" --course . --submission "$COV/sub" --objdir "$BUILD/obj" \
+    --out "$COV/grade" >"$COV/grade.log" 2>&1 || { cat "$COV/grade.log"; exit 1; }
+
+gcovr -r . --object-directory "$COV" --filter 'grader/' \
+    --html-details "$OUT/grader.html" --print-summary -o "$OUT/grader.txt" |
+    sed 's/^/grader: /'
+gcovr -r . --object-directory "$COV" --filter 'solutions/' \
+    --html-details "$OUT/index.html" --print-summary \
+    --fail-under-line "$FLOOR" -o "$OUT/solutions.txt" |
+    sed 's/^/solutions: /'

@@ -1,0 +1,34 @@
+#!/bin/sh
+# deps.sh - install what forklings needs: `make deps` runs this.
+#
+# Check (the unit test framework), pkg-config (to find it), Doxygen and
+# graphviz (the docs site), gcovr (coverage) and patch (to make mutants),
+# all Debian/Ubuntu packages.  Uses sudo when not root.
+set -e
+PKGS="build-essential check pkg-config doxygen graphviz gcovr patch"
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    cat >&2 <<MSG
+make deps: this machine has no apt-get.  Install these yourself, then run
+make grade:
+  a C compiler and make, Check (>= 0.13) with pkg-config, Doxygen and
+  graphviz, gcovr, patch
+  Fedora:  sudo dnf install gcc make check-devel pkgconf doxygen graphviz gcovr patch
+  Arch:    sudo pacman -S base-devel check pkgconf doxygen graphviz gcovr patch
+  macOS cannot run the course: it needs Linux (use a Linux VM or WSL2).
+MSG
+    exit 1
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+        echo "make deps: not root and no sudo; as root run: apt-get install $PKGS" >&2
+        exit 1
+    fi
+    SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+echo "make deps: installed $PKGS"

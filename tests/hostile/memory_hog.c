@@ -1,0 +1,34 @@
+// memory_hog.c - hostile submission for the grader's self-test: takes memory until there is none.
+#define _GNU_SOURCE
+#include "fork.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+pid_t
+mp_fork_call(mp_target target, void *arg)
+{
+    (void)target;
+    (void)arg;
+    for (;;) {
+        char *p = malloc(1 << 20);
+        if (p == NULL)
+            return -ENOMEM;
+        memset(p, 1, 1 << 20);
+    }
+}
+
+int
+mp_exitcode(int wstatus)
+{
+    (void)wstatus;
+    return -ENOSYS;
+}
+
+int
+mp_waitpid(pid_t pid)
+{
+    (void)pid;
+    return -ENOSYS;
+}

@@ -1,0 +1,273 @@
+#!/bin/sh
+# selftest.sh - the course's own tests: what `make test` (and CI) runs.
+#
+# It proves the course, not just the code: every lesson has all its parts;
+# the points files match the tests; the reference solutions score full
+# marks and the pristine stubs zero, through the real grader; every mutant
+# (a solution with a classic mistake) loses points; the hostile battery is
+# contained and leaves nothing behind; the demos print the classic output;
+# the docs build without a warning; coverage stays above its floor; and,
+# when run as root, grading also works for a user who is not.
+# Ends with "N passed, M failed"; exits 1 if anything failed.
+set -u
+
+BUILD=${BUILD:-build}
+LESSONS=${LESSONS:-$(cd tests && ls -d [0-9][0-9]_* 2>/dev/null)}
+GRADER=$BUILD/bin/grader
+CSTD="-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pedantic"
+T=$(mktemp -d /tmp/forklings-selftest.XXXXXX) || exit 1
+chmod 755 "$T"
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+passed=0
+failed=0
+
+ok() {
+    passed=$((passed + 1))
+    echo "ok   $1"
+}
+
+no() {
+    failed=$((failed + 1))
+    echo "FAIL $1"
+    [ -n "${2:-}" ] && printf '%s\n' "$2" | head -30 | sed 's/^/     /'
+    return 0
+}
+
+# check NAME COMMAND...: one test that passes when COMMAND succeeds.
+check() {
+    name=$1
+    shift
+    if "$@" >"$T/log" 2>&1; then ok "$name"; else no "$name" "$(tail -20 "$T/log")"; fi
+}
+
+topic() { echo "${1#*_}"; }
+
+# A submission tree holding every lesson's reference solution.
+solution_tree() {
+    for l in $LESSONS; do
+        mkdir -p "$1/lessons/$l"
+        cp "solutions/$l/$(topic "$l").c" "$1/lessons/$l/"
+    done
+}
+
+# grade TREE OUT [ARGS...]: run the grader; its report goes to OUT.txt.
+grade() {
+    tree=$1 out=$2
+    shift 2
+    timeout 600 "$GRADER" --course . --submission "$tree" \
+        --objdir "$BUILD/obj" --out "$out" "$@" >"$out.txt" 2>&1
+}
+
+json_field() { sed -n "s/^  \"$2\": \\([0-9]*\\),*\$/\\1/p" "$1/results.json"; }
+
+# ------------------------------------------------------------ structure
+
+for l in $LESSONS; do
+    t=$(topic "$l")
+    missing=""
+    for f in lessons/$l/README.md lessons/$l/hints.md lessons/$l/$t.h \
+        lessons/$l/$t.c solutions/$l/$t.c tests/$l/check_$t.c tests/$l/points; do
+        [ -f "$f" ] || missing="$missing $f"
+    done
+    ls tests/$l/mutants/*.patch >/dev/null 2>&1 || missing="$missing mutants"
+    if [ -z "$missing" ]; then ok "$l has every part"; else no "$l has every part" "missing:$missing"; fi
+
+    check "$l stub differs from the solution and marks each edit with TODO(${l%%_*})" \
+        sh -c "! cmp -s lessons/$l/$t.c solutions/$l/$t.c && grep -q 'TODO(${l%%_*})' lessons/$l/$t.c"
+
+    "$BUILD/bin/solutions/$l/check_$t" --list | sort >"$T/listed"
+    grep -v '^#' "tests/$l/points" | awk 'NF { print $1 }' | sort >"$T/pointed"
+    check "$l points file names exactly the tests in check_$t.c" \
+        diff "$T/listed" "$T/pointed"
+done
+
+# ------------------------------------------------- solutions and stubs
+
+mkdir -p "$T/solutions"
+solution_tree "$T/solutions"
+grade "$T/solutions" "$T/g-solutions"
+s=$(json_field "$T/g-solutions" score)
+m=$(json_field "$T/g-solutions" max_score)
+if [ -n "$s" ] && [ "$s" = "$m" ]; then
+    ok "reference solutions score full marks ($s/$m)"
+else
+    no "reference solutions score full marks (${s:-?}/${m:-?})" "$(cat "$T/g-solutions.txt")"
+fi
+
+start=$(date +%s)
+grade . "$T/g-stubs"
+rc=$?
+took=$(($(date +%s) - start))
+s=$(json_field "$T/g-stubs" score)
+if [ "$rc" = 0 ] && [ "$s" = 0 ] && [ "$took" -lt 60 ]; then
+    ok "pristine stubs score zero, grader exits 0, in ${took}s"
+else
+    no "pristine stubs score zero, grader exits 0 (rc=$rc score=${s:-?} ${took}s)" \
+        "$(tail -20 "$T/g-stubs.txt")"
+fi
+
+for l in $LESSONS; do
+    t=$(topic "$l")
+    check "$l stub demo fails fast instead of hanging" \
+        sh -c "! timeout 10 $BUILD/bin/lessons/$l/demo"
+done
+
+# ------------------------------------------------------------- mutants
+
+for l in $LESSONS; do
+    t=$(topic "$l")
+    full=$(grep -v '^#' "tests/$l/points" | awk 'NF { s += $2 } END { print s }')
+    for p in tests/"$l"/mutants/*.patch; do
+        name="$l mutant $(basename "$p" .patch)"
+        tree="$T/m"
+        rm -rf "$tree" "$tree.out"
+        mkdir -p "$tree/lessons/$l"
+        src="$tree/lessons/$l/$t.c"
+        if ! patch -s -o "$src" "solutions/$l/$t.c" <"$p" >"$T/log" 2>&1; then
+            no "$name: patch applies" "$(cat "$T/log")"
+            continue
+        fi
+        # A mutant that does not compile would lose points for nothing.
+        if ! ${CC:-cc} $CSTD -I"lessons/$l" -c "$src" -o "$T/m.o" >"$T/log" 2>&1; then
+            no "$name: compiles cleanly" "$(cat "$T/log")"
+            continue
+        fi
+        grade "$tree" "$tree.out" --lesson "$l"
+        s=$(json_field "$tree.out" score)
+        caught=$(grep -c '"status": "failed"' "$tree.out/results.json")
+        if [ -n "$s" ] && [ "$s" -lt "$full" ]; then
+            ok "$name loses points ($s/$full, $caught tests fail)"
+        else
+            no "$name loses points (${s:-?}/$full)" "$(head -1 "$p")"
+        fi
+    done
+done
+
+# ---------------------------------------------------------------- demos
+
+for l in $LESSONS; do
+    t=$(topic "$l")
+    [ -f "tests/$l/demo.expect" ] || continue
+    timeout 10 "$BUILD/bin/solutions/$l/demo" >"$T/demo.out" 2>/dev/null
+    n=$(grep -c . "tests/$l/demo.expect")
+    good=1
+    i=1
+    while [ "$i" -le "$n" ]; do
+        want=$(sed -n "${i}p" "tests/$l/demo.expect")
+        sed -n "${i}p" "$T/demo.out" | grep -Eq "$want" || good=0
+        i=$((i + 1))
+    done
+    [ "$(grep -c . "$T/demo.out")" = "$n" ] || good=0
+    if [ $good = 1 ]; then ok "$l demo prints the classic output"; else
+        no "$l demo prints the classic output" "$(cat "$T/demo.out")"; fi
+done
+
+# ------------------------------------------------------- grader itself
+
+check "grader without arguments explains itself and exits 2" \
+    sh -c "$GRADER >/dev/null 2>&1; [ \$? = 2 ]"
+check "grader refuses a lesson that does not exist with exit 2" \
+    sh -c "$GRADER --course . --objdir $BUILD/obj --out $T/x --lesson 99 2>/dev/null; [ \$? = 2 ]"
+
+first=$(echo "$LESSONS" | head -1)
+ft=$(topic "$first")
+mkdir -p "$T/broken/lessons/$first"
+printf 'int oops(void) { return }\n' >"$T/broken/lessons/$first/$ft.c"
+grade "$T/broken" "$T/g-broken" --lesson "$first"
+check "a lesson that does not compile is reported with the compiler's file:line" \
+    grep -q "lessons/$first/$ft.c:1:" "$T/g-broken.txt"
+mkdir -p "$T/empty"
+grade "$T/empty" "$T/g-empty"
+check "a submission missing its files scores zero and says what is missing" \
+    sh -c "grep -q 'is missing from the submission' $T/g-empty.txt && grep -q '^Score: 0/' $T/g-empty.txt"
+if command -v python3 >/dev/null; then
+    check "results.json is valid JSON in Gradescope's shape" python3 -c "
+import json, sys
+r = json.load(open('$T/g-solutions/results.json'))
+assert {'score', 'max_score', 'execution_time', 'tests'} <= set(r)
+for t in r['tests']:
+    assert {'name', 'score', 'max_score', 'status', 'output', 'visibility'} <= set(t)
+assert r['score'] == sum(t['score'] for t in r['tests'])"
+fi
+check "the grader's report ends with the N passed, M failed line" \
+    sh -c "tail -1 $T/g-solutions.txt | grep -Eq '^[0-9]+ passed, 0 failed$'"
+
+# ------------------------------------------------------ hostile battery
+
+# Processes, IPC objects and temp files a run may have left behind.
+leftovers() {
+    if [ "$(id -u)" = 0 ]; then
+        ps -eo uid=,pid=,comm= | awk '$1 >= 61000 && $1 < 61200'
+    else
+        grep -l 'FORKLINGS_PREFIX=fl\.' /proc/[0-9]*/environ 2>/dev/null |
+            grep -v "/proc/$$/"
+    fi
+    ls /dev/shm /dev/mqueue 2>/dev/null | grep -E '^(sem\.)?(fl\.|forklings)'
+    ls -d /tmp/forklings-run.* /tmp/forklings-grade.* 2>/dev/null
+    find /tmp -maxdepth 3 -name planted 2>/dev/null
+}
+
+hostile_lesson=01_fork
+for h in tests/hostile/*.c; do
+    name=$(basename "$h" .c)
+    tree="$T/h"
+    rm -rf "$tree" "$tree.out"
+    mkdir -p "$tree/lessons/$hostile_lesson"
+    cp "$h" "$tree/lessons/$hostile_lesson/fork.c"
+    case $name in
+    fork_bomb | infinite_loop | memory_hog | output_flood)
+        only=test_mp_fork_call_returns_the ;; # each test waits for a timeout
+    *) only=test_mp_fork_call ;;
+    esac
+    start=$(date +%s)
+    CK_TIMEOUT_MULTIPLIER=0.2 grade "$tree" "$tree.out" --lesson "$hostile_lesson" --test "$only"
+    rc=$?
+    took=$(($(date +%s) - start))
+    s=$(json_field "$tree.out" score)
+    left=$(leftovers)
+    if [ "$rc" = 0 ] && [ "$s" = 0 ] && [ -z "$left" ]; then
+        ok "hostile $name: contained, scores 0, nothing left (${took}s)"
+    else
+        no "hostile $name: contained, scores 0, nothing left (rc=$rc score=${s:-?} ${took}s)" \
+            "$left$(tail -8 "$tree.out.txt")"
+    fi
+done
+
+# ------------------------------------------------------- not as root
+
+# As root, grade once more as an ordinary user, in a copy of the course.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    u="setpriv --reuid=65534 --regid=65534 --clear-groups"
+    mkdir -p "$T/user"
+    tar --exclude=./build --exclude=./.git -cf - . | tar -C "$T/user" -xf -
+    mkdir -p "$T/user/sub"
+    solution_tree "$T/user/sub"
+    mkdir -p "$T/user/bad/lessons/$hostile_lesson"
+    cp tests/hostile/setsid_daemon.c "$T/user/bad/lessons/$hostile_lesson/fork.c"
+    chown -R 65534:65534 "$T/user"
+    check "as a user who is not root, solutions score full marks" \
+        sh -c "cd $T/user && $u env HOME=$T/user make -s grade SUBMISSION=sub >log 2>&1; grep -q '^[0-9]* passed, 0 failed' log || { cat log; exit 1; }"
+    check "as a user who is not root, a setsid daemon is contained" \
+        sh -c "cd $T/user && $u env HOME=$T/user make -s grade SUBMISSION=bad L=01 >log 2>&1; grep -q '^Score: 0/' log || { cat log; exit 1; }; ! grep -l 'FORKLINGS_PREFIX=fl\.' /proc/[0-9]*/environ 2>/dev/null"
+fi
+
+# ------------------------------------------------------ docs, coverage
+
+if command -v doxygen >/dev/null; then
+    check "docs build with no warnings (WARN_AS_ERROR)" make -s docs BUILD="$BUILD"
+    # Doxygen names a source's page after its path: no page may name them.
+    check "docs leave the solutions out" \
+        sh -c "! ls $BUILD/docs/html | grep -q solutions"
+else
+    no "docs build" "doxygen is not installed: run make deps"
+fi
+if command -v gcovr >/dev/null; then
+    check "coverage of the solutions is at least 90% of lines" make -s coverage BUILD="$BUILD"
+else
+    no "coverage" "gcovr is not installed: run make deps"
+fi
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
