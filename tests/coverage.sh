@@ -21,9 +21,11 @@ done
     --out "$COV/grade" >"$COV/grade.log" 2>&1 || { cat "$COV/grade.log"; exit 1; }
 
 gcovr -r . --object-directory "$COV" --filter 'grader/' \
-    --html-details "$OUT/grader.html" --print-summary -o "$OUT/grader.txt" |
-    sed 's/^/grader: /'
+    --html-details "$OUT/grader.html" --print-summary >"$OUT/grader.txt"
+sed 's/^/grader: /' "$OUT/grader.txt"
 gcovr -r . --object-directory "$COV" --filter 'solutions/' \
     --html-details "$OUT/index.html" --print-summary \
-    --fail-under-line "$FLOOR" -o "$OUT/solutions.txt" |
-    sed 's/^/solutions: /'
+    --fail-under-line "$FLOOR" >"$OUT/solutions.txt" 2>&1
+status=$?
+sed 's/^/solutions: /' "$OUT/solutions.txt"
+exit $status

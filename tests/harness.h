@@ -21,6 +21,17 @@
 #ifndef FORKLINGS_HARNESS_H
 #define FORKLINGS_HARNESS_H
 
+/**
+ * @file harness.h
+ * @brief The shared test harness: how every lesson's tests are written.
+ *
+ * A lesson's `check_topic.c` defines each test with FL_TEST, lists them
+ * with FL_CASE in a table, and ends with FL_MAIN.  The harness judges each
+ * test in its own process and fails it, with a message that teaches, when
+ * the code under test exits early, lets a child return into the test, or
+ * leaves a zombie, a running process, a descriptor or an IPC name behind.
+ */
+
 #include <check.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -37,7 +48,8 @@
 /// Environment variable naming the descriptor that receives verdicts.
 #define FL_RESULT_FD_ENV "FL_RESULT_FD"
 
-/// Define a test: `FL_TEST(test_mp_thing_does_x) { ... }`.
+/// Define a test: `FL_TEST(test_mp_thing_does_x) { ... }`; the name says
+/// what the test checks, as a sentence.
 #define FL_TEST(name)                                                          \
     static void name##_body(void);                                             \
     START_TEST(name)                                                           \
@@ -51,14 +63,15 @@
 
 /// One entry of a lesson's test table: the test and its timeout in seconds.
 typedef struct {
-    const TTest *const *test; // the variable START_TEST defines
-    double timeout_s;
+    const TTest *const *test; ///< the variable that FL_TEST defines
+    double timeout_s;         ///< Check's timeout for the test, in seconds
 } fl_case;
 
 /// An entry of the test table for a test defined with FL_TEST.
 #define FL_CASE(name, seconds) {&name, (seconds)}
 
-/// The main function of a lesson's test program.
+/// The main function of a lesson's test program: `FL_MAIN("01_fork",
+/// cases)`.  See fl_main.
 #define FL_MAIN(lesson, cases)                                                 \
     int main(int argc, char **argv)                                            \
     {                                                                          \
@@ -77,48 +90,109 @@ typedef struct {
     size_t out_len;   ///< bytes in out
 } fl_child;
 
-// Called by FL_TEST; not for direct use.
+/**
+ * @brief Start a test: called by FL_TEST before the body, not by tests.
+ * @param name the test's name.
+ */
 void fl_begin(const char *name);
+
+/**
+ * @brief End a test: called by FL_TEST after the body, not by tests.
+ *
+ * Fails the test for a stray child, a zombie or running process, an
+ * opened or closed descriptor, or an IPC name left behind; otherwise ends
+ * the process with FL_EXIT_PASS.
+ */
 void fl_end(void);
 
-/// Run the lesson's tests: `prog --list`, `prog [TEST...]`.
+/**
+ * @brief Run a lesson's tests.
+ *
+ * `prog --list` prints the test names; `prog` runs every test, `prog NAME
+ * ...` the named ones.  When FL_RESULT_FD names an open descriptor, one
+ * verdict line per test goes there: `NAME TAB PASS|FAIL TAB MESSAGE`.
+ *
+ * @param argc   from main.
+ * @param argv   from main.
+ * @param lesson the lesson's name, "01_fork".
+ * @param cases  the lesson's test table.
+ * @param ncases entries in cases.
+ * @return 0 if every test run passed, 1 if not.
+ */
 int fl_main(int argc, char **argv, const char *lesson, const fl_case *cases,
             size_t ncases);
 
-/// The per-run prefix for named IPC objects (no slash, e.g. "fl.123.").
+/**
+ * @brief The per-run prefix for named IPC objects.
+ * @return a prefix without a slash, "fl.123.4." say; the grader removes
+ *         every object whose name starts with it.
+ */
 const char *fl_ipc_prefix(void);
 
-/// Run fn(arg) in a child process and report what happened.
-///
-/// The child has its own process group; with capture set, its stdout and
-/// stderr go to res->out.  A child still running after timeout_ms is killed
-/// with its process group.  Use this for code that may exit, crash, change
-/// stdio or daemonize.
+/**
+ * @brief Run fn(arg) in a child process and report what happened.
+ *
+ * The child has its own process group; with capture set, its stdout and
+ * stderr go to res->out.  A child still running after timeout_ms is killed
+ * with its process group.  Use this for code that may exit, crash, change
+ * stdio or daemonize.
+ *
+ * @param fn         the code to run; its return value is res->value.
+ * @param arg        passed to fn.
+ * @param timeout_ms how long the child may run.
+ * @param capture    1 to capture stdout and stderr into res->out.
+ * @param res        filled in with what happened.
+ */
 void fl_run_in_child(int (*fn)(void *), void *arg, int timeout_ms,
                      int capture, fl_child *res);
 
-/// Kill and reap every child of the test process (daemons included, since
-/// the test process is a subreaper).  Returns how many there were.
+/**
+ * @brief Kill and reap every child of the test process.
+ *
+ * Daemons count: the test process is a subreaper, so they are its children.
+ * @return how many processes were killed.
+ */
 int fl_kill_children(void);
 
-/// 1 if pid names a live process (not a zombie), else 0.
+/**
+ * @brief Whether a process is alive.
+ * @param pid the process.
+ * @return 1 if pid names a live process (not a zombie), else 0.
+ * @note Reads /proc: kill(pid, 0) also succeeds on a zombie.
+ */
 int fl_alive(pid_t pid);
 
-/// 1 if pid is a zombie, else 0.
+/**
+ * @brief Whether a process is a zombie.
+ * @param pid the process.
+ * @return 1 if pid has ended and not been reaped, else 0.
+ */
 int fl_zombie(pid_t pid);
 
-/// The parent pid of pid as /proc shows it, or -1.
+/**
+ * @brief The parent of a process.
+ * @param pid the process.
+ * @return its parent's pid as /proc shows it, or -1 if it is gone.
+ */
 pid_t fl_ppid_of(pid_t pid);
 
-/// Name a signal: "SIGTERM", ... ("signal N" when unknown).
+/**
+ * @brief Name a signal.
+ * @param sig a signal number.
+ * @return "SIGTERM" and so on, or "signal N" when the number is unknown.
+ */
 const char *fl_signame(int sig);
 
-/// A return value as a reader wants it: "3", or "-38 (-ENOSYS: not
-/// written yet)" for a negative errno.  Four calls may share one message.
+/**
+ * @brief Show a return value as a reader wants it.
+ * @param value a lesson function's return value.
+ * @return "3", or "-38 (-ENOSYS: not written yet, still the stub)" for a
+ *         negative errno; four results may be used in one message.
+ */
 const char *fl_ret(long long value);
 
-/// Fail unless got == want, saying what was expected, what happened and
-/// the likely mistake.
+/// Fail unless got == want, saying what was expected (want), what happened
+/// (got), what was measured (what) and the likely mistake (hint).
 #define fl_expect_int(got, want, what, hint)                                   \
     do {                                                                       \
         long long fl_g_ = (long long)(got), fl_w_ = (long long)(want);         \

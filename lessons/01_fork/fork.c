@@ -13,8 +13,7 @@
 pid_t
 mp_fork_call(mp_target target, void *arg)
 {
-    if (target == NULL)
-        return -EINVAL;
+    // TODO(01): reject a NULL target with -EINVAL.
     // TODO(01): flush every stdio stream (fflush(NULL)) before fork():
     // whatever is still buffered would be copied into the child and
     // printed twice.
@@ -24,6 +23,7 @@ mp_fork_call(mp_target target, void *arg)
     // and end with _exit(status).  Never return, never call exit():
     // the parent's atexit handlers must not run twice.
     // TODO(01): in the parent, return the child's pid.
+    (void)target;
     (void)arg;
     return -ENOSYS;
 }
@@ -40,10 +40,11 @@ mp_exitcode(int wstatus)
 int
 mp_waitpid(pid_t pid)
 {
-    if (pid <= 0)
-        return -EINVAL;
+    // TODO(01): reject pid <= 0 with -EINVAL: to waitpid(), 0 and -1 mean
+    // "any child" (of the group), which would reap someone else's child.
     // TODO(01): waitpid(pid, &status, 0) until it succeeds: when a signal
     // interrupts it, it fails with EINTR and must be called again.  Any
     // other failure is returned as -errno.
+    (void)pid;
     return -ENOSYS;
 }

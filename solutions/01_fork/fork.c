@@ -13,6 +13,7 @@
 pid_t
 mp_fork_call(mp_target target, void *arg)
 {
+    // TODO(01): reject a NULL target with -EINVAL.
     if (target == NULL)
         return -EINVAL;
     // TODO(01): flush every stdio stream (fflush(NULL)) before fork():
@@ -51,6 +52,8 @@ mp_exitcode(int wstatus)
 int
 mp_waitpid(pid_t pid)
 {
+    // TODO(01): reject pid <= 0 with -EINVAL: to waitpid(), 0 and -1 mean
+    // "any child" (of the group), which would reap someone else's child.
     if (pid <= 0)
         return -EINVAL;
     // TODO(01): waitpid(pid, &status, 0) until it succeeds: when a signal

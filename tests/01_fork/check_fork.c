@@ -409,6 +409,48 @@ FL_TEST(test_mp_waitpid_rejects_a_non_child)
                   "when waitpid fails, return -errno (here -ECHILD)");
 }
 
+FL_TEST(test_mp_waitpid_rejects_pids_that_mean_any_child)
+{
+    pid_t child = raw_child(4, 0);
+    while (!fl_zombie(child)) // it has ended: a wrong wait would reap it
+        sched_yield();
+    int any = mp_waitpid(-1), group = mp_waitpid(0);
+    int reaped = !fl_zombie(child);
+    if (!reaped)
+        raw_wait(child);
+    ck_assert_msg(any == -EINVAL && group == -EINVAL && !reaped,
+                  "mp_waitpid(-1) gave %s and mp_waitpid(0) gave %s, "
+                  "expected -EINVAL for both%s. To waitpid(), -1 means any "
+                  "child and 0 any child in the group: check pid > 0 first.",
+                  fl_ret(any), fl_ret(group),
+                  reaped ? ", and another child was reaped" : "");
+}
+
+FL_TEST(test_mp_fork_call_rejects_a_null_target)
+{
+    pid_t pid = mp_fork_call(NULL, NULL);
+    if (pid > 0)
+        raw_wait(pid);
+    fl_expect_int(pid, -EINVAL, "mp_fork_call(NULL, NULL)",
+                  "check the target before forking: a child that calls a "
+                  "NULL function dies of SIGSEGV");
+}
+
+FL_TEST(test_mp_exitcode_rejects_a_stopped_status)
+{
+    pid_t pid = raw_child(0, SIGSTOP);
+    int st;
+    while (waitpid(pid, &st, WUNTRACED) < 0 && errno == EINTR)
+        ;
+    kill(pid, SIGKILL);
+    raw_wait(pid);
+    int got = mp_exitcode(st);
+    fl_expect_int(got, -EINVAL, "mp_exitcode of a stopped child's status",
+                  "a stopped child has neither exited nor been killed: "
+                  "when neither WIFEXITED nor WIFSIGNALED holds, return "
+                  "-EINVAL");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_fork_call_returns_the_childs_pid, 5),
     FL_CASE(test_mp_fork_call_child_parent_is_the_caller, 5),
@@ -425,6 +467,9 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_waitpid_retries_when_a_signal_interrupts, 5),
     FL_CASE(test_mp_waitpid_waits_for_that_child_only, 5),
     FL_CASE(test_mp_waitpid_rejects_a_non_child, 5),
+    FL_CASE(test_mp_waitpid_rejects_pids_that_mean_any_child, 5),
+    FL_CASE(test_mp_fork_call_rejects_a_null_target, 5),
+    FL_CASE(test_mp_exitcode_rejects_a_stopped_status, 5),
 };
 
 FL_MAIN("01_fork", cases)
