@@ -36,6 +36,8 @@ endif
 topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 
 .DEFAULT_GOAL := all
+# Keep every object: none is a throwaway intermediate.
+.SECONDARY:
 .PHONY: all help deps grade check demo hint test docs coverage clean
 
 help: ## List the targets
