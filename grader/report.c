@@ -14,32 +14,32 @@ lesson_points(const gr_lesson *l, int earned)
     return sum;
 }
 
-// Print text wrapped at about 72 columns, each line indented.
+// Print text wrapped at about 76 columns, each line indented; newlines in
+// the text are kept.
 static void
 wrapped(const char *text, const char *indent)
 {
     int col = 0;
     printf("%s", indent);
     for (const char *p = text; *p;) {
+        if (*p == ' ' || *p == '\n') {
+            if (*p++ == '\n') {
+                printf("\n%s", indent);
+                col = 0;
+            }
+            continue;
+        }
         size_t word = strcspn(p, " \n");
-        if (col > 0 && col + (int)word > 68) {
+        if (col > 0 && col + 1 + (int)word > 68) {
             printf("\n%s", indent);
             col = 0;
+        } else if (col > 0) {
+            putchar(' ');
+            col++;
         }
         printf("%.*s", (int)word, p);
         col += (int)word;
         p += word;
-        if (*p == '\n') {
-            printf("\n%s", indent);
-            col = 0;
-            p++;
-        } else if (*p == ' ') {
-            if (col > 0) {
-                putchar(' ');
-                col++;
-            }
-            p++;
-        }
     }
     putchar('\n');
 }
@@ -62,7 +62,7 @@ print_lesson(const gr_lesson *l, int verbose, int color)
     const char *red = color ? "\033[31m" : "", *green = color ? "\033[32m" : "",
                *bold = color ? "\033[1m" : "", *off = color ? "\033[0m" : "";
     int got = lesson_points(l, 1), max = lesson_points(l, 0);
-    printf("%s%-10s %-48s %3d/%-3d%s\n", bold, l->name, l->title, got, max,
+    printf("%s%-10s %-48s %3d/%d%s\n", bold, l->name, l->title, got, max,
            off);
     if (l->problem != NULL) {
         printf("   %sdoes not build%s: fix this first\n", red, off);
@@ -73,7 +73,7 @@ print_lesson(const gr_lesson *l, int verbose, int color)
         const gr_test *t = &l->tests[i];
         if (t->passed && !verbose)
             continue;
-        printf("   %s%s%s %-54s %2d/%-2d\n", t->passed ? green : red,
+        printf("   %s%s%s %-54s %2d/%d\n", t->passed ? green : red,
                t->passed ? "PASS" : "FAIL", off, t->name,
                t->passed ? t->points : 0, t->points);
         if (t->passed)

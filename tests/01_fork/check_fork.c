@@ -348,6 +348,17 @@ FL_TEST(test_mp_exitcode_gives_minus_the_signal)
 
 /* ---------------------------------------------------------- mp_waitpid */
 
+#define EINTR_HINT                                                             \
+    "waitpid failed with EINTR because a signal handler ran (this test "       \
+    "keeps a timer ticking): call it again"
+
+// The likely mistake behind a wrong result: EINTR has one of its own.
+static const char *
+wait_hint(int got, const char *otherwise)
+{
+    return got == -EINTR ? EINTR_HINT : otherwise;
+}
+
 FL_TEST(test_mp_waitpid_returns_the_exit_code)
 {
     int got = mp_waitpid(raw_child(3, 0));
@@ -367,9 +378,10 @@ FL_TEST(test_mp_waitpid_waits_until_the_child_ends)
     ticks_stop();
     ck_assert_msg(!alive && got == 5,
                   "mp_waitpid returned %s while the child was %s; expected "
-                  "5 once it had ended. waitpid without WNOHANG blocks until "
-                  "the child ends.",
-                  fl_ret(got), alive ? "still running" : "gone");
+                  "5 once it had ended. %s",
+                  fl_ret(got), alive ? "still running" : "gone",
+                  wait_hint(got, "waitpid without WNOHANG blocks until the "
+                                 "child ends."));
     ck_assert_msg(!fl_zombie(pid), "the child is a zombie: it was not reaped");
 }
 
@@ -382,9 +394,7 @@ FL_TEST(test_mp_waitpid_retries_when_a_signal_interrupts)
     if (got != 7)
         raw_wait(pid);
     fl_expect_int(got, 7, "mp_waitpid while signals keep arriving",
-                  got == -EINTR ? "waitpid failed with EINTR because a "
-                                  "signal handler ran: call it again"
-                                : "");
+                  wait_hint(got, ""));
 }
 
 FL_TEST(test_mp_waitpid_waits_for_that_child_only)
@@ -398,8 +408,8 @@ FL_TEST(test_mp_waitpid_waits_for_that_child_only)
     ticks_stop();
     raw_wait(quick);
     fl_expect_int(got, 1, "mp_waitpid(slow) while another child had ended",
-                  "wait() reaps whichever child ends first; waitpid(pid, "
-                  "...) waits for that child");
+                  wait_hint(got, "wait() reaps whichever child ends first; "
+                                 "waitpid(pid, ...) waits for that child"));
 }
 
 FL_TEST(test_mp_waitpid_rejects_a_non_child)
