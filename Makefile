@@ -46,7 +46,7 @@ help: ## List the targets
 	@echo "Students:"
 	@echo "  make deps         install Check, Doxygen, graphviz, gcovr (apt-get)"
 	@echo "  make grade        grade your lessons/ (L=01: one lesson)"
-	@echo "  make check L=01   the same, one lesson, and the failing tests in full"
+	@echo "  make check L=01   grade one lesson, listing every test"
 	@echo "  make demo L=01    run the lesson's demo with your code"
 	@echo "  make hint L=01    one more hint each time (RESET=1 starts over)"
 	@echo "  make docs         build the docs site into build/docs/html"

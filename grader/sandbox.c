@@ -323,8 +323,13 @@ sweep(const char *dir, const char *prefix, const char *prefix2,
                                           strlen(prefix)) == 0) ||
                     (prefix2[0] && strncmp(e->d_name, prefix2,
                                            strlen(prefix2)) == 0);
+        // Another run's prefixed objects are that run's to remove: a
+        // concurrent grader of the same user must not lose them.
+        int other_run = strncmp(e->d_name, "fl.", 3) == 0 ||
+                        strncmp(e->d_name, "sem.fl.", 7) == 0;
         int owned = lstat(path, &st) == 0 && st.st_uid == run_uid &&
-                    (dropping || (since > 0 && st.st_ctime >= since));
+                    (dropping ||
+                     (since > 0 && st.st_ctime >= since && !other_run));
         if (named || owned)
             sb_rmtree(path);
     }

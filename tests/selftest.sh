@@ -211,6 +211,9 @@ leftovers() {
 hostile_lesson=01_fork
 for h in tests/hostile/*.c; do
     name=$(basename "$h" .c)
+    # Without a sandbox uid, kill(-1) would reach the student's own
+    # processes: an honest limit of non-root grading (see README).
+    [ "$name" = kill_everyone ] && [ "$(id -u)" != 0 ] && continue
     tree="$T/h"
     rm -rf "$tree" "$tree.out"
     mkdir -p "$tree/lessons/$hostile_lesson"
