@@ -217,7 +217,7 @@ for h in tests/hostile/*.c; do
     tree="$T/h"
     rm -rf "$tree" "$tree.out"
     mkdir -p "$tree/lessons/$hostile_lesson"
-    cp "$h" "$tree/lessons/$hostile_lesson/fork.c"
+    cat tests/hostile/common.inc "$h" >"$tree/lessons/$hostile_lesson/fork.c"
     case $name in
     fork_bomb | infinite_loop | memory_hog | output_flood)
         only=test_mp_fork_call_returns_the ;; # each test waits for a timeout
@@ -247,7 +247,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     mkdir -p "$T/user/sub"
     solution_tree "$T/user/sub"
     mkdir -p "$T/user/bad/lessons/$hostile_lesson"
-    cp tests/hostile/setsid_daemon.c "$T/user/bad/lessons/$hostile_lesson/fork.c"
+    cat tests/hostile/common.inc tests/hostile/setsid_daemon.c \
+        >"$T/user/bad/lessons/$hostile_lesson/fork.c"
     chown -R 65534:65534 "$T/user"
     check "as a user who is not root, solutions score full marks" \
         sh -c "cd $T/user && $u env HOME=$T/user make -s grade SUBMISSION=sub >log 2>&1; grep -q '^[0-9]* passed, 0 failed' log || { cat log; exit 1; }"

@@ -1,19 +1,8 @@
-// leaked_shm.c - hostile submission for the grader's self-test: creates shared memory, with and without the run's prefix, and never unlinks it.
-#define _GNU_SOURCE
-#include "fork.h"
-
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
+// leaked_shm.c - hostile submission for the grader's self-test: creates shared
+// memory, with and without the run's prefix, and never unlinks it.
 pid_t
 mp_fork_call(mp_target target, void *arg)
 {
-    (void)target;
-    (void)arg;
     char name[128];
     const char *prefix = getenv("FORKLINGS_PREFIX");
     snprintf(name, sizeof name, "/%sleak", prefix ? prefix : "");
@@ -23,23 +12,5 @@ mp_fork_call(mp_target target, void *arg)
         close(a);
     if (b >= 0)
         close(b);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(target(arg));
-    return pid;
-}
-
-int
-mp_exitcode(int wstatus)
-{
-    (void)wstatus;
-    return -ENOSYS;
-}
-
-int
-mp_waitpid(pid_t pid)
-{
-    (void)pid;
-    return -ENOSYS;
+    return honest_fork_call(target, arg);
 }
