@@ -14,6 +14,7 @@ OPT      ?= -O2 -g
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 CFLAGS_ALL    = $(CSTD) $(WARN) $(OPT) -MMD -MP
+HAVE_CHECK   := $(shell pkg-config --exists check 2>/dev/null && echo yes)
 
 SUBMISSION ?= .
 ifeq ($(V),1)
@@ -38,7 +39,8 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 .DEFAULT_GOAL := all
 # Keep every object: none is a throwaway intermediate.
 .SECONDARY:
-.PHONY: all help deps grade check demo hint test docs coverage clean
+.PHONY: all help deps grade check demo hint test docs coverage clean \
+	need-check
 
 help: ## List the targets
 	@echo "forklings - process-based parallelism in C, from fork() up"
@@ -66,7 +68,15 @@ deps: ## Install the dependencies
 
 # ---------------------------------------------------------------- compile
 
-$(BUILD)/obj/tests/harness.o: tests/harness.c
+# Whatever uses Check says how to get it, instead of "check.h: No such file".
+need-check:
+ifneq ($(HAVE_CHECK),yes)
+	@echo "Check, the C unit-test framework, is not installed (pkg-config" >&2
+	@echo "cannot find it). Run: make deps" >&2
+	@exit 1
+endif
+
+$(BUILD)/obj/tests/harness.o: tests/harness.c | need-check
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Itests -c $< -o $@
@@ -74,7 +84,7 @@ $(BUILD)/obj/tests/harness.o: tests/harness.c
 # Per lesson: the test object, the stub's and solution's programs, demos.
 define lesson_rules
 $(1)_T := $(call topic,$(1))
-$(BUILD)/obj/tests/$(1)/%.o: tests/$(1)/%.c
+$(BUILD)/obj/tests/$(1)/%.o: tests/$(1)/%.c | need-check
 	@mkdir -p $$(@D)
 	@$$(if $(Q),echo "  CC      $$<")
 	$(Q)$$(CC) $$(CFLAGS_ALL) $$(CHECK_CFLAGS) -Ilessons/$(1) -Itests -c $$< -o $$@
