@@ -56,7 +56,8 @@ help: ## List the targets
 	@echo "Instructors and course developers:"
 	@echo "  make grade SUBMISSION=DIR   grade another tree (a student's clone)"
 	@echo "  make all          build stubs, solutions, tests, demos, grader"
-	@echo "  make test         the course's own tests (what CI runs)"
+	@echo "  make test         the course's own tests (what CI runs);"
+	@echo "                    L=NN: one lesson, without the grader battery"
 	@echo "  make coverage     line coverage of solutions and grader (gcovr)"
 	@echo "  make clean        remove build/"
 	@echo
@@ -153,7 +154,8 @@ hint:
 # ------------------------------------------------------------ the course
 
 test: all $(TEST_OBJS) ## The course's own tests
-	$(Q)LESSONS="$(LESSONS)" BUILD=$(BUILD) sh tests/selftest.sh
+	$(Q)LESSONS="$(LESSONS)" BUILD=$(BUILD) ONLY_LESSONS=$(if $(L),1) \
+	    sh tests/selftest.sh
 
 docs: ## The docs site (Doxygen)
 	@mkdir -p $(BUILD)/docs

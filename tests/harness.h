@@ -79,6 +79,17 @@ typedef struct {
                        sizeof(cases) / sizeof((cases)[0]));                    \
     }
 
+/// Like FL_MAIN, but calls `init(argc, argv)` first: a lesson whose code
+/// re-executes the test program (spawn, say) dispatches there to the child's
+/// entry point before any test runs.
+#define FL_MAIN_INIT(lesson, cases, init)                                      \
+    int main(int argc, char **argv)                                            \
+    {                                                                          \
+        init(argc, argv);                                                      \
+        return fl_main(argc, argv, (lesson), (cases),                          \
+                       sizeof(cases) / sizeof((cases)[0]));                    \
+    }
+
 /// What happened to code run by fl_run_in_child.
 typedef struct {
     int returned;     ///< 1 if the function returned (did not exit itself)
