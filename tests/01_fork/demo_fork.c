@@ -13,6 +13,7 @@
 // child ended in Python's terms.
 #include "fork.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,7 +32,10 @@ main(void)
     printf("PID of Parent process is : %d\n", (int)getpid());
     pid_t pid = mp_fork_call(child, NULL);
     if (pid < 0) {
-        fprintf(stderr, "mp_fork_call: %s\n", strerror((int)-pid));
+        fprintf(stderr, "mp_fork_call: %s%s\n", strerror((int)-pid),
+                pid == -ENOSYS ? ": fill in the TODO(01)s in "
+                                 "lessons/01_fork/fork.c first"
+                               : "");
         return 1;
     }
     int code = mp_waitpid(pid);
