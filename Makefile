@@ -39,7 +39,7 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 .DEFAULT_GOAL := all
 # Keep every object: none is a throwaway intermediate.
 .SECONDARY:
-.PHONY: all help deps grade check demo hint test docs coverage clean \
+.PHONY: all help deps grade check demo hint test docs coverage clean grade-class \
 	need-check
 
 help: ## List the targets
@@ -55,6 +55,10 @@ help: ## List the targets
 	@echo
 	@echo "Instructors and course developers:"
 	@echo "  make grade SUBMISSION=DIR   grade another tree (a student's clone)"
+	@echo "  make grade-class SUBMISSIONS=DIR   grade every tree in DIR, in"
+	@echo "                    parallel (JOBS=N), into build/class/gradebook.csv"
+	@echo "  HIDDEN=DIR        with grade targets: add an instructor's hidden"
+	@echo "                    tests from DIR/NN_topic/ (check_*.c and points)"
 	@echo "  make all          build stubs, solutions, tests, demos, grader"
 	@echo "  make test         the course's own tests (what CI runs);"
 	@echo "                    L=NN: one lesson, without the grader battery"
@@ -121,12 +125,14 @@ GRADER     := $(BUILD)/bin/grader
 # Paths are built in PATH_MAX buffers; gcc's guess at the longest possible
 # snprintf result (several PATH_MAX inputs) is not a bug.
 GRADER_CFLAGS := -Wno-format-truncation
+# How the grader compiles and links student code and (hidden) tests.
+GRADER_DEFS := -DFL_CSTD='"$(CSTD)"' -DFL_CHECK_LIBS='"$(CHECK_LIBS)"' \
+	-DFL_CHECK_CFLAGS='"$(CHECK_CFLAGS)"'
 
 $(BUILD)/obj/grader/%.o: grader/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS_ALL) $(GRADER_CFLAGS) -Igrader \
-	    -DFL_CSTD='"$(CSTD)"' -DFL_CHECK_LIBS='"$(CHECK_LIBS)"' -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(GRADER_CFLAGS) -Igrader $(GRADER_DEFS) -c $< -o $@
 
 $(GRADER): $(GRADER_OBJ)
 	@mkdir -p $(@D)
@@ -135,14 +141,20 @@ $(GRADER): $(GRADER_OBJ)
 
 all: $(PROGRAMS) $(GRADER)
 
-GRADE_ARGS = --course . --submission $(SUBMISSION) --objdir $(BUILD)/obj \
-	--out $(BUILD)/grade --cc $(CC) $(if $(L),--lesson $(L)) $(if $(T),--test $(T))
+GRADE_OPTS = --course . --objdir $(BUILD)/obj --cc $(CC) \
+	$(if $(L),--lesson $(L)) $(if $(T),--test $(T)) $(if $(HIDDEN),--hidden $(HIDDEN))
+GRADE_ARGS = $(GRADE_OPTS) --submission $(SUBMISSION) --out $(BUILD)/grade
 
 grade: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o ## Grade lessons/
 	$(Q)$(GRADER) $(GRADE_ARGS)
 
 check: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
 	$(Q)$(GRADER) $(GRADE_ARGS) --verbose
+
+grade-class: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-class SUBMISSIONS=DIR"; exit 2; }
+	$(Q)$(GRADER) $(GRADE_OPTS) --class $(SUBMISSIONS) --out $(BUILD)/class \
+	    $(if $(JOBS),--jobs $(JOBS))
 
 demo: $(foreach l,$(LESSONS),$(BUILD)/bin/lessons/$(l)/demo)
 	$(Q)for d in $^; do echo "== $$d"; ./$$d; done
@@ -179,8 +191,7 @@ $(COV)/%/check: tests/%/*.c solutions/%/*.c tests/harness.c $(COV)/gcov_exit.o
 
 $(COV)/grader: $(GRADER_SRC)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(COV_FLAGS) -Igrader -DFL_CSTD='"$(CSTD)"' \
-	    -DFL_CHECK_LIBS='"$(CHECK_LIBS)"' $^ --coverage -o $@
+	$(Q)$(CC) $(COV_FLAGS) -Igrader $(GRADER_DEFS) $^ --coverage -o $@
 
 coverage: $(foreach l,$(LESSONS),$(COV)/$(l)/check) $(COV)/grader \
 		$(TEST_OBJS) $(BUILD)/obj/tests/harness.o

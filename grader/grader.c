@@ -39,6 +39,9 @@
 #ifndef FL_CHECK_LIBS
 #define FL_CHECK_LIBS "-pthread -lcheck -lrt -lm -lsubunit"
 #endif
+#ifndef FL_CHECK_CFLAGS
+#define FL_CHECK_CFLAGS "-pthread"
+#endif
 
 #define TEST_WALL_MS 20000    // a test's Check timeout is far shorter
 #define BUILD_WALL_MS 60000
@@ -48,7 +51,8 @@
 static struct {
     char course[PATH_MAX], submission[PATH_MAX], objdir[PATH_MAX];
     char out[PATH_MAX], lesson[64], cc[64], test[128];
-    int verbose;
+    char hidden[PATH_MAX], class[PATH_MAX];
+    int verbose, quiet, jobs;
 } opt = {.cc = "cc"};
 
 static char *workdir; // binaries, removed at exit
@@ -92,18 +96,19 @@ topic_of(const char *lesson)
     return u != NULL ? u + 1 : lesson;
 }
 
-// Read tests/NAME/points: "test_name points where-to-read" per line.
+// Read DIR/NAME/points: "test_name points where-to-read" per line; the
+// tests are added to the lesson's.
 static int
-read_points(gr_lesson *l)
+read_points(gr_lesson *l, const char *dir, int hidden)
 {
     char path[PATH_MAX], line[512];
-    snprintf(path, sizeof path, "%s/tests/%s/points", opt.course, l->name);
+    snprintf(path, sizeof path, "%s/%s/points", dir, l->name);
     FILE *f = fopen(path, "re");
     if (f == NULL)
         return -1;
-    size_t cap = 0;
+    size_t cap = l->ntests;
     while (fgets(line, sizeof line, f) != NULL) {
-        gr_test t = {.ref = "README.md"};
+        gr_test t = {.ref = "README.md", .hidden = hidden};
         if (line[0] == '#' ||
             sscanf(line, "%127s %d %255s", t.name, &t.points, t.ref) < 2 ||
             (opt.test[0] && strstr(t.name, opt.test) == NULL))
@@ -116,6 +121,7 @@ read_points(gr_lesson *l)
             l->tests = grown;
         }
         l->tests[l->ntests++] = t;
+        l->nhidden += hidden;
     }
     fclose(f);
     return l->ntests > 0 ? 0 : -1;
@@ -212,12 +218,12 @@ add_words(char **argv, int n, int max, char *words)
     return n;
 }
 
+// Compile the student's file in dir into topic.o; NULL or the errors.
 static char *
-compile_and_link(gr_lesson *l, const char *dir)
+compile_student(gr_lesson *l, const char *dir)
 {
     const char *t = topic_of(l->name);
-    char src[PATH_MAX], obj[PATH_MAX], tobj[PATH_MAX], hobj[PATH_MAX];
-    char bin[PATH_MAX], cstd[] = FL_CSTD, libs[] = FL_CHECK_LIBS;
+    char src[PATH_MAX], obj[PATH_MAX], cstd[] = FL_CSTD;
     char *log = NULL;
     snprintf(src, sizeof src, "lessons/%s/%s.c", l->name, t);
     snprintf(obj, sizeof obj, "%s.o", t);
@@ -229,15 +235,78 @@ compile_and_link(gr_lesson *l, const char *dir)
     cc[n] = NULL;
     if (run_build(cc, dir, &log) < 0)
         return log ? log : strdup("the compiler could not be run");
-    snprintf(tobj, sizeof tobj, "%s/tests/%s/check_%s.o", opt.objdir,
-             l->name, t);
+    return NULL;
+}
+
+// Link (or compile and link) the sources in srcs with the student's object
+// and the harness into dir/bin; NULL or the errors.
+static char *
+link_tests(gr_lesson *l, const char *dir, char **srcs, const char *bin)
+{
+    char obj[PATH_MAX], hobj[PATH_MAX], inc1[PATH_MAX + 8], inc2[PATH_MAX + 8];
+    char cstd[] = FL_CSTD, cflags[] = FL_CHECK_CFLAGS, libs[] = FL_CHECK_LIBS;
+    char *log = NULL, *ld[96] = {opt.cc};
+    snprintf(obj, sizeof obj, "%s.o", topic_of(l->name));
     snprintf(hobj, sizeof hobj, "%s/tests/harness.o", opt.objdir);
-    snprintf(bin, sizeof bin, "check_%s", t);
-    char *ld[32] = {opt.cc, obj, tobj, hobj, "-o", bin};
-    ld[add_words(ld, 6, 32, libs)] = NULL;
+    snprintf(inc1, sizeof inc1, "-I%s/lessons/%s", opt.course, l->name);
+    snprintf(inc2, sizeof inc2, "-I%s/tests", opt.course);
+    int n = add_words(ld, 1, 96, cstd);
+    n = add_words(ld, n, 96, cflags);
+    ld[n++] = inc1;
+    ld[n++] = inc2;
+    for (int i = 0; srcs[i] != NULL && n < 80; i++)
+        ld[n++] = srcs[i];
+    ld[n++] = obj;
+    ld[n++] = hobj;
+    ld[n++] = "-o";
+    ld[n++] = (char *)bin;
+    ld[add_words(ld, n, 96, libs)] = NULL;
     if (run_build(ld, dir, &log) < 0)
         return log ? log : strdup("the linker could not be run");
     return NULL;
+}
+
+// The hidden tests' sources: every .c file in the hidden dir's lesson dir.
+static int
+hidden_sources(gr_lesson *l, char **srcs, int max)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%s", opt.hidden, l->name);
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL && n < max - 1) {
+        size_t len = strlen(e->d_name);
+        if (len > 2 && strcmp(e->d_name + len - 2, ".c") == 0 &&
+            asprintf(&srcs[n], "%s/%s", dir, e->d_name) > 0)
+            n++;
+    }
+    if (d != NULL)
+        closedir(d);
+    srcs[n] = NULL;
+    return n;
+}
+
+static char *
+compile_and_link(gr_lesson *l, const char *dir)
+{
+    const char *t = topic_of(l->name);
+    char tobj[PATH_MAX], bin[PATH_MAX], *srcs[16] = {tobj, NULL};
+    char *problem = compile_student(l, dir);
+    if (problem != NULL)
+        return problem;
+    snprintf(tobj, sizeof tobj, "%s/tests/%s/check_%s.o", opt.objdir,
+             l->name, t);
+    snprintf(bin, sizeof bin, "check_%s", t);
+    if ((problem = link_tests(l, dir, srcs, bin)) != NULL || !l->nhidden)
+        return problem;
+    // An instructor's hidden tests: their own program, built the same way.
+    if (hidden_sources(l, srcs, 16) == 0)
+        return strdup("the hidden tests have a points file but no .c file");
+    problem = link_tests(l, dir, srcs, "check_hidden");
+    for (int i = 0; srcs[i] != NULL; i++)
+        free(srcs[i]);
+    return problem;
 }
 
 // Build the lesson's test program in workdir/NAME; NULL or a problem.
@@ -363,7 +432,7 @@ run_test(gr_test *t, const char *bin)
 static void
 grade_lesson(gr_lesson *l)
 {
-    char bin[PATH_MAX];
+    char bin[PATH_MAX], hidden[PATH_MAX + 16];
     read_title(l);
     l->problem = build_lesson(l, bin, sizeof bin);
     if (l->problem != NULL) {
@@ -371,8 +440,9 @@ grade_lesson(gr_lesson *l)
             l->tests[i].message = strdup("the lesson does not build");
         return;
     }
+    snprintf(hidden, sizeof hidden, "%s/%s/check_hidden", workdir, l->name);
     for (size_t i = 0; i < l->ntests; i++)
-        run_test(&l->tests[i], bin);
+        run_test(&l->tests[i], l->tests[i].hidden ? hidden : bin);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -405,8 +475,11 @@ find_lessons(gr_lesson *ls)
             continue;
         memset(&ls[n], 0, sizeof ls[n]);
         snprintf(ls[n].name, sizeof ls[n].name, "%s", e->d_name);
-        if (read_points(&ls[n]) == 0)
-            n++;
+        if (read_points(&ls[n], path, 0) < 0)
+            continue;
+        if (opt.hidden[0])
+            read_points(&ls[n], opt.hidden, 1);
+        n++;
     }
     if (d != NULL)
         closedir(d);
@@ -419,10 +492,13 @@ usage(void)
 {
     fprintf(stderr,
             "usage: grader --course DIR --objdir DIR --out DIR\n"
-            "              [--submission DIR] [--lesson NN] [--test TEXT]\n"
-            "              [--cc CC] [--verbose]\n"
+            "              [--submission DIR | --class DIR [--jobs N]]\n"
+            "              [--lesson NN] [--test TEXT] [--hidden DIR]\n"
+            "              [--cc CC] [--verbose] [--quiet]\n"
             "Grades DIR/lessons/NN_topic/topic.c with the course's tests;\n"
-            "--test keeps only the tests whose names contain TEXT.\n");
+            "--test keeps only the tests whose names contain TEXT;\n"
+            "--hidden adds an instructor's tests from DIR/NN_topic/;\n"
+            "--class grades every submission in DIR into a gradebook.\n");
     exit(2);
 }
 
@@ -440,8 +516,8 @@ parse_args(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--verbose") == 0) {
-            opt.verbose = 1;
+        if (strcmp(a, "--verbose") == 0 || strcmp(a, "--quiet") == 0) {
+            *(a[2] == 'v' ? &opt.verbose : &opt.quiet) = 1;
             continue;
         }
         if (v == NULL)
@@ -454,6 +530,12 @@ parse_args(int argc, char **argv)
             set_path(opt.objdir, v);
         else if (strcmp(a, "--out") == 0)
             snprintf(opt.out, sizeof opt.out, "%s", v);
+        else if (strcmp(a, "--hidden") == 0)
+            set_path(opt.hidden, v);
+        else if (strcmp(a, "--class") == 0)
+            set_path(opt.class, v);
+        else if (strcmp(a, "--jobs") == 0)
+            opt.jobs = atoi(v);
         else if (strcmp(a, "--test") == 0)
             snprintf(opt.test, sizeof opt.test, "%s", v);
         else if (strcmp(a, "--cc") == 0)
@@ -475,6 +557,8 @@ main(int argc, char **argv)
 {
     static gr_lesson ls[MAX_LESSONS];
     parse_args(argc, argv);
+    if (opt.class[0])
+        return grade_class(opt.class, opt.out, opt.jobs, argv);
     double start = now_s();
     size_t n = find_lessons(ls);
     if (n == 0) {
@@ -494,11 +578,14 @@ main(int argc, char **argv)
     signal(SIGHUP, on_signal);
     for (size_t i = 0; i < n; i++)
         grade_lesson(&ls[i]);
-    report_terminal(ls, n, opt.verbose, isatty(STDOUT_FILENO));
-    char json[PATH_MAX + 16];
+    if (!opt.quiet)
+        report_terminal(ls, n, opt.verbose, isatty(STDOUT_FILENO));
+    char json[PATH_MAX + 16], tsv[PATH_MAX + 16];
     snprintf(json, sizeof json, "%s/results.json", opt.out);
-    if (report_json(json, ls, n, now_s() - start) < 0) {
-        fprintf(stderr, "grader: cannot write %s\n", json);
+    snprintf(tsv, sizeof tsv, "%s/scores.tsv", opt.out);
+    if (report_json(json, ls, n, now_s() - start) < 0 ||
+        report_tsv(tsv, ls, n) < 0) {
+        fprintf(stderr, "grader: cannot write %s\n", opt.out);
         return 1;
     }
     return 0;

@@ -10,6 +10,7 @@ typedef struct {
     int points;
     char ref[256];   ///< where to read: "README.md#section" or "hints.md"
     int passed;
+    int hidden;      ///< an instructor's hidden test (--hidden DIR)
     char *message;   ///< what happened (for a failure), malloc'd
     double seconds;
 } gr_test;
@@ -21,6 +22,7 @@ typedef struct {
     gr_test *tests;
     size_t ntests;
     char *problem;   ///< a build problem (compile errors), or NULL
+    int nhidden;     ///< how many of tests are hidden ones
 } gr_lesson;
 
 /// Print the terminal report; verbose lists passing tests too.
@@ -29,5 +31,14 @@ void report_terminal(const gr_lesson *ls, size_t n, int verbose, int color);
 /// Write Gradescope's results.json; returns 0 or -1.
 int report_json(const char *path, const gr_lesson *ls, size_t n,
                 double seconds);
+
+/// Write scores.tsv, what `--class` aggregates: "L lesson got max" and
+/// "T lesson test passed" lines.  Returns 0 or -1.
+int report_tsv(const char *path, const gr_lesson *ls, size_t n);
+
+/// Grade every submission under dir in parallel (`--class`): argv is the
+/// grader's own command line, reused for each student.  Returns the exit
+/// status for main.
+int grade_class(const char *dir, const char *out, int jobs, char **argv);
 
 #endif

@@ -73,14 +73,16 @@ print_lesson(const gr_lesson *l, int verbose, int color)
         const gr_test *t = &l->tests[i];
         if (t->passed && !verbose)
             continue;
-        printf("   %s%s%s %-54s %2d/%d\n", t->passed ? green : red,
+        printf("   %s%s%s %-54s %2d/%d%s\n", t->passed ? green : red,
                t->passed ? "PASS" : "FAIL", off, t->name,
-               t->passed ? t->points : 0, t->points);
+               t->passed ? t->points : 0, t->points,
+               t->hidden ? " (hidden)" : "");
         if (t->passed)
             continue;
         wrapped(t->message ? t->message : "(no verdict)", "        ");
-        printf("        read: lessons/%s/%s   hint: make hint L=%.2s\n",
-               l->name, t->ref, l->name);
+        if (!t->hidden)
+            printf("        read: lessons/%s/%s   hint: make hint L=%.2s\n",
+                   l->name, t->ref, l->name);
     }
 }
 
@@ -134,9 +136,9 @@ json_test(FILE *f, const gr_lesson *l, const gr_test *t, int first)
     fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
     json_string(f, name);
     fprintf(f, ", \"score\": %d, \"max_score\": %d, \"status\": \"%s\", "
-               "\"visibility\": \"visible\", \"output\": ",
+               "\"visibility\": \"%s\", \"output\": ",
             t->passed ? t->points : 0, t->points,
-            t->passed ? "passed" : "failed");
+            t->passed ? "passed" : "failed", t->hidden ? "hidden" : "visible");
     json_string(f, out);
     fputc('}', f);
 }
@@ -160,5 +162,21 @@ report_json(const char *path, const gr_lesson *ls, size_t n, double seconds)
         for (size_t j = 0; j < ls[i].ntests; j++, first = 0)
             json_test(f, &ls[i], &ls[i].tests[j], first);
     fprintf(f, "\n  ]\n}\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int
+report_tsv(const char *path, const gr_lesson *ls, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "L\t%s\t%d\t%d\n", ls[i].name, lesson_points(&ls[i], 1),
+                lesson_points(&ls[i], 0));
+        for (size_t j = 0; j < ls[i].ntests; j++)
+            fprintf(f, "T\t%s\t%s\t%d\n", ls[i].name, ls[i].tests[j].name,
+                    ls[i].tests[j].passed);
+    }
     return fclose(f) == 0 ? 0 : -1;
 }

@@ -204,6 +204,40 @@ fi
 check "the grader's report ends with the N passed, M failed line" \
     sh -c "tail -1 $T/g-solutions.txt | grep -Eq '^[0-9]+ passed, 0 failed$'"
 
+# ----------------------------------------------- class, hidden tests
+
+# A class of five: full marks, nothing submitted, a classic mistake, a
+# lingering daemon, a compile error.  Each row must be right, whatever
+# the others did.
+C="$T/class"
+mkdir -p "$C/alice" "$C/bob" "$C/carol/lessons/01_fork" "$C/dave/lessons/01_fork" \
+    "$C/erin/lessons/01_fork"
+solution_tree "$C/alice"
+patch -s -o "$C/carol/lessons/01_fork/fork.c" solutions/01_fork/fork.c \
+    <tests/01_fork/mutants/wait_any.patch
+cat tests/hostile/common.inc tests/hostile/setsid_daemon.c >"$C/dave/lessons/01_fork/fork.c"
+echo 'this is not C' >"$C/erin/lessons/01_fork/fork.c"
+timeout 300 "$GRADER" --course . --objdir "$BUILD/obj" --class "$C" \
+    --out "$T/class-out" --lesson 01 --jobs 2 >"$T/class.txt" 2>&1
+book="$T/class-out/gradebook.csv"
+row() { grep "^\"$1\"," "$book" | cut -d, -f"$2"; }
+full=$(grep -v '^#' tests/01_fork/points | awk 'NF { s += $2 } END { print s }')
+check "grade-class writes one gradebook row per student, all graded" \
+    sh -c "[ \$(grep -c ',graded\$' $book) = 5 ] && [ \$(wc -l <$book) = 6 ]"
+check "grade-class: the full solution scores full, the others what they earn" \
+    sh -c "[ '$(row alice 3)' = $full ] && [ '$(row bob 3)' = 0 ] && \
+        [ '$(row carol 3)' -gt 0 ] && [ '$(row carol 3)' -lt $full ] && \
+        [ '$(row dave 3)' = 0 ] && [ '$(row erin 3)' = 0 ]"
+check "grade-class summary names the most failed test" \
+    grep -q 'failed by 4 of 5' "$T/class-out/summary.md"
+check "grade-class leaves nothing running" sh -c "[ -z \"\$(ps -eo uid= | awk '\$1 >= 61000 && \$1 < 61200')\" ]"
+
+grade "$T/solutions" "$T/g-hidden" --lesson 01 --hidden tests/hidden-example
+hs=$(json_field "$T/g-hidden" score)
+hm=$(json_field "$T/g-hidden" max_score)
+check "hidden tests add to the score and are hidden in results.json ($hs/$hm)" \
+    sh -c "[ '$hs' = '$hm' ] && [ '$hm' -gt $full ] && grep -q '\"visibility\": \"hidden\"' $T/g-hidden/results.json"
+
 # ------------------------------------------------------ hostile battery
 
 # Processes, IPC objects and temp files a run may have left behind.
