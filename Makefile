@@ -40,6 +40,7 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 # Keep every object: none is a throwaway intermediate.
 .SECONDARY:
 .PHONY: all help deps grade check demo hint test docs coverage clean grade-class \
+	progress watch list reset \
 	need-check
 
 help: ## List the targets
@@ -51,6 +52,10 @@ help: ## List the targets
 	@echo "  make check L=01   grade one lesson, listing every test"
 	@echo "  make demo L=01    run the lesson's demo with your code"
 	@echo "  make hint L=01    one more hint each time (RESET=1 starts over)"
+	@echo "  make watch        re-check the current lesson on every save"
+	@echo "  make progress     a table of lessons with points, and a progress bar"
+	@echo "  make list         the lessons, and where to read each"
+	@echo "  make reset L=01   restore the lesson's stub (your file is backed up)"
 	@echo "  make docs         build the docs site into build/docs/html"
 	@echo
 	@echo "Instructors and course developers:"
@@ -150,6 +155,19 @@ grade: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o ## Grade lessons/
 
 check: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
 	$(Q)$(GRADER) $(GRADE_ARGS) --verbose
+
+progress: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
+	$(Q)$(GRADER) $(GRADE_ARGS) --summary
+
+watch: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
+	$(Q)$(GRADER) $(GRADE_ARGS) --watch
+
+list: $(GRADER)
+	$(Q)$(GRADER) --course . --list
+
+reset:
+	@test -n "$(L)" || { echo "usage: make reset L=NN"; exit 2; }
+	$(Q)for l in $(LESSONS); do BUILD=$(BUILD) sh tests/reset.sh $$l; done
 
 grade-class: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-class SUBMISSIONS=DIR"; exit 2; }

@@ -52,7 +52,7 @@ static struct {
     char course[PATH_MAX], submission[PATH_MAX], objdir[PATH_MAX];
     char out[PATH_MAX], lesson[64], cc[64], test[128];
     char hidden[PATH_MAX], class[PATH_MAX];
-    int verbose, quiet, jobs;
+    int verbose, quiet, jobs, watch, summary, list;
 } opt = {.cc = "cc"};
 
 static char *workdir; // binaries, removed at exit
@@ -429,7 +429,19 @@ run_test(gr_test *t, const char *bin)
     rundir = NULL;
 }
 
-static void
+void
+lesson_clear(gr_lesson *l)
+{
+    free(l->problem);
+    l->problem = NULL;
+    for (size_t i = 0; i < l->ntests; i++) {
+        free(l->tests[i].message);
+        l->tests[i].message = NULL;
+        l->tests[i].passed = 0;
+    }
+}
+
+void
 grade_lesson(gr_lesson *l)
 {
     char bin[PATH_MAX], hidden[PATH_MAX + 16];
@@ -494,11 +506,15 @@ usage(void)
             "usage: grader --course DIR --objdir DIR --out DIR\n"
             "              [--submission DIR | --class DIR [--jobs N]]\n"
             "              [--lesson NN] [--test TEXT] [--hidden DIR]\n"
-            "              [--cc CC] [--verbose] [--quiet]\n"
+            "              [--cc CC] [--verbose | --quiet | --summary]\n"
+            "              [--watch | --list]\n"
             "Grades DIR/lessons/NN_topic/topic.c with the course's tests;\n"
             "--test keeps only the tests whose names contain TEXT;\n"
             "--hidden adds an instructor's tests from DIR/NN_topic/;\n"
-            "--class grades every submission in DIR into a gradebook.\n");
+            "--class grades every submission in DIR into a gradebook;\n"
+            "--summary prints a line per lesson and the progress bar;\n"
+            "--watch re-grades the current lesson each time it is saved;\n"
+            "--list lists the lessons without grading.\n");
     exit(2);
 }
 
@@ -516,8 +532,14 @@ parse_args(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--verbose") == 0 || strcmp(a, "--quiet") == 0) {
-            *(a[2] == 'v' ? &opt.verbose : &opt.quiet) = 1;
+        int *flag = strcmp(a, "--verbose") == 0   ? &opt.verbose
+                    : strcmp(a, "--quiet") == 0   ? &opt.quiet
+                    : strcmp(a, "--watch") == 0   ? &opt.watch
+                    : strcmp(a, "--summary") == 0 ? &opt.summary
+                    : strcmp(a, "--list") == 0    ? &opt.list
+                                                  : NULL;
+        if (flag != NULL) {
+            *flag = 1;
             continue;
         }
         if (v == NULL)
@@ -546,7 +568,7 @@ parse_args(int argc, char **argv)
             usage();
         i++;
     }
-    if (!opt.course[0] || !opt.objdir[0] || !opt.out[0])
+    if (!opt.course[0] || (!opt.list && (!opt.objdir[0] || !opt.out[0])))
         usage();
     if (!opt.submission[0])
         snprintf(opt.submission, sizeof opt.submission, "%s", opt.course);
@@ -566,6 +588,14 @@ main(int argc, char **argv)
                 opt.course);
         return 2;
     }
+    if (opt.list) {
+        for (size_t i = 0; i < n; i++) {
+            read_title(&ls[i]);
+            printf("  %-10s %-46s lessons/%s/README.md\n", ls[i].name,
+                   ls[i].title, ls[i].name);
+        }
+        return 0;
+    }
     mkdir(opt.out, 0755);
     if (sb_init() < 0 || (workdir = sb_mkdtemp("grade", 0)) == NULL ||
         chmod(workdir, 0755) < 0) {
@@ -576,9 +606,13 @@ main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
+    if (opt.watch)
+        return watch_lessons(ls, n, opt.submission);
     for (size_t i = 0; i < n; i++)
         grade_lesson(&ls[i]);
-    if (!opt.quiet)
+    if (opt.summary)
+        report_progress(ls, n, 1);
+    else if (!opt.quiet)
         report_terminal(ls, n, opt.verbose, isatty(STDOUT_FILENO));
     char json[PATH_MAX + 16], tsv[PATH_MAX + 16];
     snprintf(json, sizeof json, "%s/results.json", opt.out);

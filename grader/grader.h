@@ -25,6 +25,18 @@ typedef struct {
     int nhidden;     ///< how many of tests are hidden ones
 } gr_lesson;
 
+/// Build a lesson's tests with the submission's file and run them all.
+void grade_lesson(gr_lesson *l);
+
+/// Forget a lesson's results, to grade it again.
+void lesson_clear(gr_lesson *l);
+
+/// `--watch`: grade, then re-grade the current lesson on every save.
+int watch_lessons(gr_lesson *ls, size_t n, const char *submission);
+
+/// Print the progress bar; with table, a line per lesson before it.
+void report_progress(const gr_lesson *ls, size_t n, int table);
+
 /// Print the terminal report; verbose lists passing tests too.
 void report_terminal(const gr_lesson *ls, size_t n, int verbose, int color);
 

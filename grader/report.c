@@ -180,3 +180,34 @@ report_tsv(const char *path, const gr_lesson *ls, size_t n)
     }
     return fclose(f) == 0 ? 0 : -1;
 }
+
+static int
+lesson_done(const gr_lesson *l)
+{
+    return l->problem == NULL && lesson_points(l, 1) == lesson_points(l, 0);
+}
+
+void
+report_progress(const gr_lesson *ls, size_t n, int table)
+{
+    int got = 0, max = 0, done = 0;
+    for (size_t i = 0; i < n; i++) {
+        int g = lesson_points(&ls[i], 1), m = lesson_points(&ls[i], 0);
+        if (table)
+            printf("  %-10s %-46s %3d/%-3d %s\n", ls[i].name, ls[i].title, g,
+                   m, lesson_done(&ls[i]) ? "done"
+                   : ls[i].problem    ? "does not build"
+                   : g > 0            ? "in progress"
+                                      : "to do");
+        got += g;
+        max += m;
+        done += lesson_done(&ls[i]);
+    }
+    char bar[41];
+    int filled = max ? 40 * got / max : 0;
+    for (int i = 0; i < 40; i++)
+        bar[i] = i < filled ? '#' : '-';
+    bar[40] = '\0';
+    printf("%sProgress: [%s] %d/%zu lessons done, %d/%d points\n",
+           table ? "\n" : "", bar, done, n, got, max);
+}

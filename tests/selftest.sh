@@ -238,6 +238,45 @@ hm=$(json_field "$T/g-hidden" max_score)
 check "hidden tests add to the score and are hidden in results.json ($hs/$hm)" \
     sh -c "[ '$hs' = '$hm' ] && [ '$hm' -gt $full ] && grep -q '\"visibility\": \"hidden\"' $T/g-hidden/results.json"
 
+# ------------------------------------------------ the student's loop
+
+# make watch: start on the stub, save a mistake, then the answer; the
+# watcher must re-test on each save and end when every lesson passes.
+W="$T/watch"
+mkdir -p "$W/lessons/01_fork"
+cp lessons/01_fork/fork.c "$W/lessons/01_fork/"
+mkfifo "$T/watch.fifo"
+timeout 120 "$GRADER" --course . --objdir "$BUILD/obj" --out "$T/watch-out" \
+    --submission "$W" --lesson 01 --watch >"$T/watch.fifo" 2>&1 &
+saves=0
+passed_all=no
+while IFS= read -r line; do
+    case $line in
+    "Waiting for a save"*)
+        saves=$((saves + 1))
+        if [ $saves = 1 ]; then
+            patch -s -o "$W/lessons/01_fork/fork.c" solutions/01_fork/fork.c \
+                <tests/01_fork/mutants/wait_any.patch
+        else
+            cp solutions/01_fork/fork.c "$W/lessons/01_fork/"
+        fi
+        ;;
+    "Every lesson passes"*) passed_all=yes ;;
+    esac
+done <"$T/watch.fifo"
+wait
+check "make watch re-tests on every save and moves on when a lesson passes" \
+    sh -c "[ $saves = 2 ] && [ $passed_all = yes ]"
+
+if git rev-parse --git-dir >/dev/null 2>&1; then
+    git clone -q . "$T/clone"
+    echo '/* my attempt */' >>"$T/clone/lessons/01_fork/fork.c"
+    (cd "$T/clone" && YES=1 make -s reset L=01 BUILD="$T/clone-build") >"$T/log" 2>&1
+    check "make reset restores the stub and keeps the student's file" \
+        sh -c "cmp -s lessons/01_fork/fork.c $T/clone/lessons/01_fork/fork.c &&
+            grep -q 'my attempt' $T/clone-build/backup/01_fork/fork.c.*"
+fi
+
 # ------------------------------------------------------ hostile battery
 
 # Processes, IPC objects and temp files a run may have left behind.
