@@ -40,7 +40,7 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 # Keep every object: none is a throwaway intermediate.
 .SECONDARY:
 .PHONY: all help deps grade check demo hint test docs coverage clean grade-class \
-	progress watch list reset \
+	progress watch list reset grader gradescope classroom \
 	need-check
 
 help: ## List the targets
@@ -62,6 +62,8 @@ help: ## List the targets
 	@echo "  make grade SUBMISSION=DIR   grade another tree (a student's clone)"
 	@echo "  make grade-class SUBMISSIONS=DIR   grade every tree in DIR, in"
 	@echo "                    parallel (JOBS=N), into build/class/gradebook.csv"
+	@echo "  make gradescope   a Gradescope autograder bundle (build/gradescope/)"
+	@echo "  make classroom    regenerate the GitHub Classroom workflow"
 	@echo "  HIDDEN=DIR        with grade targets: add an instructor's hidden"
 	@echo "                    tests from DIR/NN_topic/ (check_*.c and points)"
 	@echo "  make all          build stubs, solutions, tests, demos, grader"
@@ -71,6 +73,7 @@ help: ## List the targets
 	@echo "  make clean        remove build/"
 	@echo
 	@echo "Options: L=NN (one lesson), T=TEXT (tests whose names contain it),"
+	@echo "         ONLY=TEST (that test alone), STRICT=1 (exit 1 unless all pass),"
 	@echo "         V=1 (show commands), SUBMISSION=DIR"
 
 deps: ## Install the dependencies
@@ -146,20 +149,27 @@ $(GRADER): $(GRADER_OBJ)
 
 all: $(PROGRAMS) $(GRADER)
 
+GRADE_OUT ?= $(BUILD)/grade
 GRADE_OPTS = --course . --objdir $(BUILD)/obj --cc $(CC) \
-	$(if $(L),--lesson $(L)) $(if $(T),--test $(T)) $(if $(HIDDEN),--hidden $(HIDDEN))
-GRADE_ARGS = $(GRADE_OPTS) --submission $(SUBMISSION) --out $(BUILD)/grade
+	$(if $(L),--lesson $(L)) $(if $(T),--test $(T)) $(if $(ONLY),--only $(ONLY)) \
+	$(if $(HIDDEN),--hidden $(HIDDEN)) $(if $(STRICT),--strict)
+GRADE_ARGS = $(GRADE_OPTS) --submission $(SUBMISSION) --out $(GRADE_OUT)
+GRADE_DEPS = $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
 
-grade: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o ## Grade lessons/
+# Everything grading needs, and no more (no solutions): what autograders build.
+grader: $(GRADE_DEPS)
+
+
+grade: $(GRADE_DEPS)
 	$(Q)$(GRADER) $(GRADE_ARGS)
 
-check: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
+check: $(GRADE_DEPS)
 	$(Q)$(GRADER) $(GRADE_ARGS) --verbose
 
-progress: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
+progress: $(GRADE_DEPS)
 	$(Q)$(GRADER) $(GRADE_ARGS) --summary
 
-watch: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
+watch: $(GRADE_DEPS)
 	$(Q)$(GRADER) $(GRADE_ARGS) --watch
 
 list: $(GRADER)
@@ -169,7 +179,7 @@ reset:
 	@test -n "$(L)" || { echo "usage: make reset L=NN"; exit 2; }
 	$(Q)for l in $(LESSONS); do BUILD=$(BUILD) sh tests/reset.sh $$l; done
 
-grade-class: $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
+grade-class: $(GRADE_DEPS)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-class SUBMISSIONS=DIR"; exit 2; }
 	$(Q)$(GRADER) $(GRADE_OPTS) --class $(SUBMISSIONS) --out $(BUILD)/class \
 	    $(if $(JOBS),--jobs $(JOBS))
@@ -180,6 +190,16 @@ demo: $(foreach l,$(LESSONS),$(BUILD)/bin/lessons/$(l)/demo)
 hint:
 	@test -n "$(L)" || { echo "usage: make hint L=NN"; exit 2; }
 	$(Q)for l in $(LESSONS); do BUILD=$(BUILD) sh tests/hint.sh $$l; done
+
+# ------------------------------------------------------ autograders
+
+GS := $(BUILD)/gradescope
+gradescope: ## Gradescope autograder bundle
+	$(Q)BUILD=$(BUILD) HIDDEN=$(HIDDEN) sh grader/gradescope/bundle.sh $(GS)
+
+classroom: ## GitHub Classroom workflow, one step per test
+	$(Q)sh grader/classroom.sh >.github/workflows/classroom.yml
+	@echo "wrote .github/workflows/classroom.yml"
 
 # ------------------------------------------------------------ the course
 

@@ -50,9 +50,9 @@
 
 static struct {
     char course[PATH_MAX], submission[PATH_MAX], objdir[PATH_MAX];
-    char out[PATH_MAX], lesson[64], cc[64], test[128];
+    char out[PATH_MAX], lesson[64], cc[64], test[128], only[128];
     char hidden[PATH_MAX], class[PATH_MAX];
-    int verbose, quiet, jobs, watch, summary, list;
+    int verbose, quiet, jobs, watch, summary, list, strict;
 } opt = {.cc = "cc"};
 
 static char *workdir; // binaries, removed at exit
@@ -111,7 +111,8 @@ read_points(gr_lesson *l, const char *dir, int hidden)
         gr_test t = {.ref = "README.md", .hidden = hidden};
         if (line[0] == '#' ||
             sscanf(line, "%127s %d %255s", t.name, &t.points, t.ref) < 2 ||
-            (opt.test[0] && strstr(t.name, opt.test) == NULL))
+            (opt.test[0] && strstr(t.name, opt.test) == NULL) ||
+            (opt.only[0] && strcmp(t.name, opt.only) != 0))
             continue;
         if (l->ntests == cap) {
             cap = cap ? 2 * cap : 16;
@@ -507,14 +508,16 @@ usage(void)
             "              [--submission DIR | --class DIR [--jobs N]]\n"
             "              [--lesson NN] [--test TEXT] [--hidden DIR]\n"
             "              [--cc CC] [--verbose | --quiet | --summary]\n"
-            "              [--watch | --list]\n"
+            "              [--watch | --list] [--only TEST] [--strict]\n"
             "Grades DIR/lessons/NN_topic/topic.c with the course's tests;\n"
             "--test keeps only the tests whose names contain TEXT;\n"
             "--hidden adds an instructor's tests from DIR/NN_topic/;\n"
             "--class grades every submission in DIR into a gradebook;\n"
             "--summary prints a line per lesson and the progress bar;\n"
             "--watch re-grades the current lesson each time it is saved;\n"
-            "--list lists the lessons without grading.\n");
+            "--list lists the lessons without grading;\n"
+            "--only keeps the one test named TEST;\n"
+            "--strict exits 1 unless every test graded passed.\n");
     exit(2);
 }
 
@@ -537,6 +540,7 @@ parse_args(int argc, char **argv)
                     : strcmp(a, "--watch") == 0   ? &opt.watch
                     : strcmp(a, "--summary") == 0 ? &opt.summary
                     : strcmp(a, "--list") == 0    ? &opt.list
+                    : strcmp(a, "--strict") == 0  ? &opt.strict
                                                   : NULL;
         if (flag != NULL) {
             *flag = 1;
@@ -558,6 +562,8 @@ parse_args(int argc, char **argv)
             set_path(opt.class, v);
         else if (strcmp(a, "--jobs") == 0)
             opt.jobs = atoi(v);
+        else if (strcmp(a, "--only") == 0)
+            snprintf(opt.only, sizeof opt.only, "%s", v);
         else if (strcmp(a, "--test") == 0)
             snprintf(opt.test, sizeof opt.test, "%s", v);
         else if (strcmp(a, "--cc") == 0)
@@ -622,5 +628,9 @@ main(int argc, char **argv)
         fprintf(stderr, "grader: cannot write %s\n", opt.out);
         return 1;
     }
+    for (size_t i = 0; opt.strict && i < n; i++)
+        for (size_t j = 0; j < ls[i].ntests; j++)
+            if (!ls[i].tests[j].passed)
+                return 1; // e.g. GitHub Classroom: a test step fails
     return 0;
 }

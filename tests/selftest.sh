@@ -238,6 +238,33 @@ hm=$(json_field "$T/g-hidden" max_score)
 check "hidden tests add to the score and are hidden in results.json ($hs/$hm)" \
     sh -c "[ '$hs' = '$hm' ] && [ '$hm' -gt $full ] && grep -q '\"visibility\": \"hidden\"' $T/g-hidden/results.json"
 
+# ------------------------------------------------------ autograders
+
+if command -v zip >/dev/null && command -v unzip >/dev/null; then
+    make -s gradescope BUILD="$BUILD" HIDDEN=tests/hidden-example >/dev/null
+    mkdir -p "$T/ag/source" "$T/ag/submission"
+    (cd "$T/ag/source" && unzip -q "$OLDPWD/$BUILD/gradescope/autograder.zip")
+    check "the Gradescope bundle has setup.sh, run_autograder, no solutions" \
+        sh -c "[ -x $T/ag/source/setup.sh ] && [ -x $T/ag/source/run_autograder ] &&
+            [ ! -e $T/ag/source/solutions ] && ! find $T/ag/source -name '*.patch' | grep -q ."
+    # As Gradescope would: loose files uploaded, results in results/.
+    cp "solutions/$first/$ft.c" "$T/ag/submission/"
+    (cd "$T/ag/source" && make -s grader >/dev/null 2>&1 &&
+        AUTOGRADER_ROOT="$T/ag" ./run_autograder >"$T/ag.log" 2>&1)
+    as=$(json_field "$T/ag/results" score)
+    am=$(json_field "$T/ag/results" max_score)
+    check "Gradescope's run_autograder grades loose files into results.json ($as/$am)" \
+        sh -c "[ -n '$as' ] && [ '$as' = '$am' ] && grep -q hidden $T/ag/results/results.json"
+else
+    no "Gradescope bundle" "zip and unzip are not installed: run make deps"
+fi
+sh grader/classroom.sh >"$T/classroom.yml"
+check "the GitHub Classroom workflow is up to date (make classroom)" \
+    diff -u .github/workflows/classroom.yml "$T/classroom.yml"
+steps=$(grep -c 'autograding-command-grader' "$T/classroom.yml")
+tests=$(cat tests/[0-9][0-9]_*/points | grep -v '^#' | awk 'NF >= 2' | wc -l)
+check "the Classroom workflow has one step per test ($steps)" [ "$steps" = "$tests" ]
+
 # ------------------------------------------------ the student's loop
 
 # make watch: start on the stub, save a mistake, then the answer; the
