@@ -39,7 +39,8 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 .DEFAULT_GOAL := all
 # Keep every object: none is a throwaway intermediate.
 .SECONDARY:
-.PHONY: all help deps grade check demo hint test docs coverage clean grade-class \
+.PHONY: all help deps grade check demo hint test docs docs-solutions coverage \
+	clean grade-class \
 	progress watch list reset grader gradescope classroom \
 	need-check
 
@@ -70,6 +71,7 @@ help: ## List the targets
 	@echo "  make test         the course's own tests (what CI runs);"
 	@echo "                    L=NN: one lesson, without the grader battery"
 	@echo "  make coverage     line coverage of solutions and grader (gcovr)"
+	@echo "  make docs-solutions   the docs site with the solutions"
 	@echo "  make clean        remove build/"
 	@echo
 	@echo "Options: L=NN (one lesson), T=TEXT (tests whose names contain it),"
@@ -208,8 +210,12 @@ test: all $(TEST_OBJS) ## The course's own tests
 	    sh tests/selftest.sh
 
 docs: ## The docs site (Doxygen)
-	@mkdir -p $(BUILD)/docs
-	$(Q)DOCS_OUT=$(BUILD)/docs doxygen docs/Doxyfile
+	$(Q)sh docs/build.sh $(BUILD)/docs
+	@echo "docs: $(BUILD)/docs/html/index.html"
+
+docs-solutions: ## The docs site with the solutions, for instructors
+	$(Q)SOLUTIONS=1 sh docs/build.sh $(BUILD)/docs-solutions
+	@echo "docs: $(BUILD)/docs-solutions/html/index.html"
 
 # Coverage: solutions and grader built with --coverage.  A child that ends
 # with _exit would lose its counters, so _exit is wrapped to dump them.

@@ -1,12 +1,12 @@
 #!/bin/sh
 # deps.sh - install what forklings needs: `make deps` runs this.
 #
-# Check (the unit test framework), pkg-config (to find it), Doxygen and
-# graphviz (the docs site), gcovr (coverage), patch (to make mutants) and
-# zip (Gradescope takes its autograder as a zip),
-# all Debian/Ubuntu packages.  Uses sudo when not root.
+# Check (the unit test framework), pkg-config (to find it), Doxygen, its
+# doxygen-awesome-css theme and graphviz (the docs site), gcovr (coverage),
+# patch (to make mutants) and zip (Gradescope takes its autograder as a
+# zip): all Debian/Ubuntu packages.  Uses sudo when not root.
 set -e
-PKGS="build-essential check pkg-config doxygen graphviz gcovr patch zip"
+PKGS="build-essential check pkg-config doxygen doxygen-awesome-css graphviz gcovr patch zip"
 
 if ! command -v apt-get >/dev/null 2>&1; then
     cat >&2 <<MSG

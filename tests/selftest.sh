@@ -373,9 +373,21 @@ fi # ONLY_LESSONS
 
 if command -v doxygen >/dev/null; then
     check "docs build with no warnings (WARN_AS_ERROR)" make -s docs BUILD="$BUILD"
-    # Doxygen names a source's page after its path: no page may name them.
+    check "docs: every local link and image resolves" \
+        sh docs/linkcheck.sh "$BUILD/docs/html"
+    check "docs: each lesson is a page linked to its hints and back" \
+        sh -c "for l in $LESSONS; do n=\${l%%_*};
+            grep -q 'href=\"hints\$n.html\"' $BUILD/docs/html/lesson\$n.html &&
+            grep -q 'href=\"lesson\$n.html\"' $BUILD/docs/html/hints\$n.html || exit 1; done"
+    # Doxygen names a file's page after it (fork.c: fork_8c.html): the
+    # students' site has headers only, never a .c file.
     check "docs leave the solutions out" \
-        sh -c "! ls $BUILD/docs/html | grep -q solutions"
+        sh -c "! ls $BUILD/docs/html | grep -q '_8c'"
+    if [ "${ONLY_LESSONS:-}" != 1 ]; then
+        check "docs-solutions puts the solutions in, for instructors" \
+            sh -c "make -s docs-solutions BUILD=$BUILD >/dev/null 2>&1 &&
+                ls $BUILD/docs-solutions/html | grep -q '_8c_source.html'"
+    fi
 else
     no "docs build" "doxygen is not installed: run make deps"
 fi

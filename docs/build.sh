@@ -1,0 +1,84 @@
+#!/bin/sh
+# build.sh - build the docs site: `make docs` (and `make docs-solutions`).
+#
+# Doxygen reads a tree made here, not the repository's Markdown as it is:
+# every lesson's README is called README.md, which Doxygen cannot tell apart
+# in links, so each page gets an id (lesson01, hints01, ...), previous and
+# next links, and its hints as a subpage.  The README becomes the main page
+# with the lessons listed in order; the instructor guide, the Python map
+# and the coverage report hang off it.  With SOLUTIONS=1 the solutions go
+# in too, for instructors: never in the students' site.
+# (printf, not echo: the echo of dash turns the \r of \ref into a return.)
+set -eu
+OUT=$1
+SRC=$OUT/src
+rm -rf "$SRC"
+mkdir -p "$SRC"
+
+lessons=$(cd lessons && ls -d [0-9][0-9]_* | sort)
+nn() { echo "${1%%_*}"; }
+title() { head -1 "lessons/$1/README.md" | sed 's/^# *//'; }
+
+# The main page: the README, its lesson table linked, then the page tree.
+sed_links=""
+for l in $lessons; do
+    n=$(nn "$l")
+    sed_links="$sed_links;s/^| $n | \\([^|]*[^ |]\\) *|/| $n | \\\\ref lesson$n \"\\1\" |/"
+done
+sed "${sed_links#;}" README.md >"$SRC/index.md"
+{
+    echo
+    echo "## The site"
+    echo
+    for l in $lessons; do printf '%s\n' "- \\subpage lesson$(nn "$l")"; done
+    printf '%s\n' "- \\subpage python_map" "- \\subpage instructors"
+    if [ -f "$OUT/../coverage/index.html" ]; then
+        echo "- [Coverage report of the solutions](../../coverage/index.html)"
+    fi
+} >>"$SRC/index.md"
+
+prev=""
+set -- $lessons
+while [ $# -gt 0 ]; do
+    l=$1
+    shift
+    n=$(nn "$l")
+    next=${1:-}
+    {
+        sed -e "1s/\$/ {#lesson$n}/" \
+            -e "s/\\[hints\\](hints.md)/\\\\ref hints$n \"hints\"/g" \
+            "lessons/$l/README.md"
+        echo
+        echo "---"
+        echo
+        nav="Hints: \\ref hints$n \"$(head -1 "lessons/$l/hints.md" | sed 's/^# *//')\""
+        [ -n "$prev" ] && nav="Previous: \\ref lesson$(nn "$prev") \"$(title "$prev")\" · $nav"
+        [ -n "$next" ] && nav="$nav · Next: \\ref lesson$(nn "$next") \"$(title "$next")\""
+        printf '%s\n\n%s\n' "$nav" "- \\subpage hints$n"
+    } >"$SRC/lesson$n.md"
+    {
+        sed "1s/\$/ {#hints$n}/" "lessons/$l/hints.md"
+        echo
+        echo "---"
+        echo
+        printf '%s\n' "Back to \\ref lesson$n \"$(title "$l")\""
+    } >"$SRC/hints$n.md"
+    prev=$l
+done
+sed '1s/$/ {#instructors}/' docs/instructors.md >"$SRC/instructors.md"
+sed '1s/$/ {#python_map}/' docs/python-map.md >"$SRC/python_map.md"
+
+inputs="$SRC tests/harness.h"
+for l in $lessons; do inputs="$inputs lessons/$l/${l#*_}.h"; done
+if [ "${SOLUTIONS:-}" = 1 ]; then
+    for l in $lessons; do inputs="$inputs solutions/$l/${l#*_}.c"; done
+fi
+theme=""
+for css in /usr/share/doxygen-awesome-css/doxygen-awesome.css \
+    /usr/share/doxygen-awesome-css/doxygen-awesome-sidebar-only.css; do
+    [ -f "$css" ] && theme="$theme $css"
+done
+DOCS_OUT=$OUT DOCS_INPUT=$inputs DOCS_MAIN=$SRC/index.md DOCS_THEME=$theme \
+    DOCS_WERROR=$([ "${SOLUTIONS:-}" = 1 ] && echo NO || echo YES) \
+    DOCS_ALL=$([ "${SOLUTIONS:-}" = 1 ] && echo YES || echo NO) \
+    doxygen docs/Doxyfile
