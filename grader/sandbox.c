@@ -49,7 +49,8 @@
 static uid_t run_uid;          // who untrusted code runs as
 static int dropping;           // 1 when run_uid is a sandbox uid
 static int lock_fd = -1;       // held while we own run_uid
-static char lock_path[64];
+static char lock_path[64];     // in /tmp whatever TMPDIR: graders share it
+static char tmp_base[512] = "/tmp"; // TMPDIR: where runs' directories go
 
 /* ------------------------------------------------------------- helpers */
 
@@ -171,6 +172,9 @@ sb_init(void)
         return -1;
     }
     signal(SIGPIPE, SIG_IGN);
+    const char *t = getenv("TMPDIR");
+    if (t != NULL && t[0] == '/')
+        snprintf(tmp_base, sizeof tmp_base, "%s", t);
     run_uid = getuid();
     if (geteuid() != 0)
         return 0;
@@ -343,14 +347,14 @@ remove_ipc(const char *prefix, time_t since)
     snprintf(sem, sizeof sem, "sem.%s", prefix);
     sweep("/dev/shm", prefix, sem, since);
     sweep("/dev/mqueue", prefix, "", since);
-    sweep("/tmp", prefix, "", 0); // others' temp files are not ours to judge
+    sweep(tmp_base, prefix, "", 0); // others' temp files are not ours to judge
 }
 
 char *
 sb_mkdtemp(const char *tag, int for_sandbox)
 {
-    char tmpl[256];
-    snprintf(tmpl, sizeof tmpl, "/tmp/forklings-%s.XXXXXX", tag);
+    char tmpl[600];
+    snprintf(tmpl, sizeof tmpl, "%s/forklings-%s.XXXXXX", tmp_base, tag);
     if (mkdtemp(tmpl) == NULL)
         return NULL;
     if (for_sandbox && dropping && chown(tmpl, run_uid, run_uid) < 0) {

@@ -20,6 +20,11 @@ GRADER=$BUILD/bin/grader
 CSTD="-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pedantic"
 T=$(mktemp -d /tmp/forklings-selftest.XXXXXX) || exit 1
 chmod 755 "$T"
+# Graders keep their run directories here, so that what a run leaves
+# behind is told apart from what other graders on this machine are doing.
+mkdir -p "$T/tmp"
+chmod 755 "$T/tmp"
+export TMPDIR="$T/tmp"
 trap 'rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
 passed=0
@@ -67,6 +72,23 @@ ONE=""
 if [ "${ONLY_LESSONS:-}" = 1 ] && [ "$(echo $LESSONS | wc -w)" = 1 ]; then
     ONE="--lesson $LESSONS"
 fi
+
+# leftovers OUT: what the grader run that wrote OUT/run.txt left behind:
+# processes of its sandbox uid (as root) or with its IPC prefix in their
+# environment, its IPC objects, its temporary directories.
+leftovers() {
+    uid=$(awk '$1 == "uid" { print $2 }' "$1/run.txt" 2>/dev/null)
+    prefix=$(awk '$1 == "prefix" { print $2 }' "$1/run.txt" 2>/dev/null)
+    [ -n "$prefix" ] || { echo "no $1/run.txt"; return; }
+    if [ "$uid" -ge 61000 ] 2>/dev/null; then # a sandbox uid: all its own
+        ps -eo uid=,pid=,comm= | awk -v u="$uid" '$1 == u'
+    fi
+    grep -l "FORKLINGS_PREFIX=$prefix" /proc/[0-9]*/environ 2>/dev/null |
+        grep -v "/proc/$$/"
+    ls /dev/shm /dev/mqueue 2>/dev/null | grep -F -e "$prefix" -e forklings-hostile
+    ls -d "$TMPDIR"/forklings-run.* "$TMPDIR"/forklings-grade.* 2>/dev/null
+    find "$TMPDIR" /tmp -maxdepth 3 -name planted 2>/dev/null
+}
 
 json_field() { sed -n "s/^  \"$2\": \\([0-9]*\\),*\$/\\1/p" "$1/results.json"; }
 
@@ -230,7 +252,13 @@ check "grade-class: the full solution scores full, the others what they earn" \
         [ '$(row dave 3)' = 0 ] && [ '$(row erin 3)' = 0 ]"
 check "grade-class summary names the most failed test" \
     grep -q 'failed by 4 of 5' "$T/class-out/summary.md"
-check "grade-class leaves nothing running" sh -c "[ -z \"\$(ps -eo uid= | awk '\$1 >= 61000 && \$1 < 61200')\" ]"
+class_clean() {
+    for d in "$T"/class-out/*/; do
+        left=$(leftovers "$d")
+        [ -z "$left" ] || { echo "$d: $left"; return 1; }
+    done
+}
+check "grade-class leaves nothing behind" class_clean
 
 grade "$T/solutions" "$T/g-hidden" --lesson 01 --hidden tests/hidden-example
 hs=$(json_field "$T/g-hidden" score)
@@ -306,18 +334,6 @@ fi
 
 # ------------------------------------------------------ hostile battery
 
-# Processes, IPC objects and temp files a run may have left behind.
-leftovers() {
-    if [ "$(id -u)" = 0 ]; then
-        ps -eo uid=,pid=,comm= | awk '$1 >= 61000 && $1 < 61200'
-    else
-        grep -l 'FORKLINGS_PREFIX=fl\.' /proc/[0-9]*/environ 2>/dev/null |
-            grep -v "/proc/$$/"
-    fi
-    ls /dev/shm /dev/mqueue 2>/dev/null | grep -E '^(sem\.)?(fl\.|forklings)'
-    ls -d /tmp/forklings-run.* /tmp/forklings-grade.* 2>/dev/null
-    find /tmp -maxdepth 3 -name planted 2>/dev/null
-}
 
 hostile_lesson=01_fork
 for h in tests/hostile/*.c; do
@@ -339,7 +355,7 @@ for h in tests/hostile/*.c; do
     rc=$?
     took=$(($(date +%s) - start))
     s=$(json_field "$tree.out" score)
-    left=$(leftovers)
+    left=$(leftovers "$tree.out")
     if [ "$rc" = 0 ] && [ "$s" = 0 ] && [ -z "$left" ]; then
         ok "hostile $name: contained, scores 0, nothing left (${took}s)"
     else
@@ -362,9 +378,15 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
         >"$T/user/bad/lessons/$hostile_lesson/fork.c"
     chown -R 65534:65534 "$T/user"
     check "as a user who is not root, solutions score full marks" \
-        sh -c "cd $T/user && $u env HOME=$T/user make -s grade SUBMISSION=sub >log 2>&1; grep -q '^[0-9]* passed, 0 failed' log || { cat log; exit 1; }"
-    check "as a user who is not root, a setsid daemon is contained" \
-        sh -c "cd $T/user && $u env HOME=$T/user make -s grade SUBMISSION=bad L=01 >log 2>&1; grep -q '^Score: 0/' log || { cat log; exit 1; }; ! grep -l 'FORKLINGS_PREFIX=fl\.' /proc/[0-9]*/environ 2>/dev/null"
+        sh -c "cd $T/user && $u env HOME=$T/user TMPDIR=/tmp make -s grade SUBMISSION=sub >log 2>&1; grep -q '^[0-9]* passed, 0 failed' log || { cat log; exit 1; }"
+    nonroot_daemon() {
+        (cd "$T/user" && $u env HOME="$T/user" TMPDIR=/tmp \
+            make -s grade SUBMISSION=bad L=01 >log 2>&1)
+        grep -q '^Score: 0/' "$T/user/log" || { cat "$T/user/log"; return 1; }
+        left=$(leftovers "$T/user/build/grade")
+        [ -z "$left" ] || { echo "left behind: $left"; return 1; }
+    }
+    check "as a user who is not root, a setsid daemon is contained" nonroot_daemon
 fi
 
 fi # ONLY_LESSONS
@@ -375,10 +397,15 @@ if command -v doxygen >/dev/null; then
     check "docs build with no warnings (WARN_AS_ERROR)" make -s docs BUILD="$BUILD"
     check "docs: every local link and image resolves" \
         sh docs/linkcheck.sh "$BUILD/docs/html"
-    check "docs: each lesson is a page linked to its hints and back" \
-        sh -c "for l in $LESSONS; do n=\${l%%_*};
-            grep -q 'href=\"hints\$n.html\"' $BUILD/docs/html/lesson\$n.html &&
-            grep -q 'href=\"lesson\$n.html\"' $BUILD/docs/html/hints\$n.html || exit 1; done"
+    pages_linked() {
+        for l in $LESSONS; do
+            n=${l%%_*}
+            grep -q "href=\"hints$n.html\"" "$BUILD/docs/html/lesson$n.html" &&
+                grep -q "href=\"lesson$n.html\"" "$BUILD/docs/html/hints$n.html" ||
+                { echo "lesson$n.html and hints$n.html do not link each other"; return 1; }
+        done
+    }
+    check "docs: each lesson is a page linked to its hints and back" pages_linked
     # Doxygen names a file's page after it (fork.c: fork_8c.html): the
     # students' site has headers only, never a .c file.
     check "docs leave the solutions out" \
