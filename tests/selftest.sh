@@ -393,6 +393,12 @@ fi # ONLY_LESSONS
 
 # ------------------------------------------------------ docs, coverage
 
+# Coverage first: the docs link its report.
+if command -v gcovr >/dev/null; then
+    check "coverage of the solutions is at least 90% of lines" make -s coverage BUILD="$BUILD"
+else
+    no "coverage" "gcovr is not installed: run make deps"
+fi
 if command -v doxygen >/dev/null; then
     check "docs build with no warnings (WARN_AS_ERROR)" make -s docs BUILD="$BUILD"
     check "docs: every local link and image resolves" \
@@ -417,11 +423,6 @@ if command -v doxygen >/dev/null; then
     fi
 else
     no "docs build" "doxygen is not installed: run make deps"
-fi
-if command -v gcovr >/dev/null; then
-    check "coverage of the solutions is at least 90% of lines" make -s coverage BUILD="$BUILD"
-else
-    no "coverage" "gcovr is not installed: run make deps"
 fi
 
 echo
