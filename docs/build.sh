@@ -68,7 +68,7 @@ done
 sed '1s/$/ {#instructors}/' docs/instructors.md >"$SRC/instructors.md"
 sed '1s/$/ {#python_map}/' docs/python-map.md >"$SRC/python_map.md"
 
-inputs="$SRC tests/harness.h"
+inputs="$SRC tests/harness.h $(ls lessons/*.h 2>/dev/null | tr '\n' ' ')"
 for l in $lessons; do inputs="$inputs lessons/$l/${l#*_}.h"; done
 if [ "${SOLUTIONS:-}" = 1 ]; then
     for l in $lessons; do inputs="$inputs solutions/$l/${l#*_}.c"; done

@@ -310,6 +310,27 @@ compile_and_link(gr_lesson *l, const char *dir)
     return problem;
 }
 
+// The headers every lesson may use (lessons/mp_ipc.h), pristine, into
+// DIR/lessons/, where a lesson's header finds them as "../name.h".
+static void
+copy_shared_headers(const char *dir)
+{
+    char from[PATH_MAX], to[PATH_MAX * 2], src[PATH_MAX];
+    snprintf(src, sizeof src, "%s/lessons", opt.course);
+    DIR *d = opendir(src);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 3 || strcmp(e->d_name + len - 2, ".h") != 0)
+            continue;
+        snprintf(from, sizeof from, "%s/%s", src, e->d_name);
+        snprintf(to, sizeof to, "%s/lessons/%s", dir, e->d_name);
+        copy_file(from, to, 0644);
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
 // Build the lesson's test program in workdir/NAME; NULL or a problem.
 static char *
 build_lesson(gr_lesson *l, char *bin, size_t size)
@@ -337,6 +358,7 @@ build_lesson(gr_lesson *l, char *bin, size_t size)
     snprintf(to, sizeof to, "%s/%s.h", sub, t);
     if (copy_file(from, to, 0644) < 0)
         return strdup("the course's header is missing: is --course right?");
+    copy_shared_headers(dir);
     char *problem = compile_and_link(l, dir);
     snprintf(bin, size, "%s/check_%s", dir, t);
     return problem;

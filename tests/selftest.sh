@@ -113,6 +113,13 @@ for l in $LESSONS; do
         diff "$T/listed" "$T/pointed"
 done
 
+for h in lessons/*.h; do
+    [ -f "$h" ] || continue
+    printf '#include "%s"\nint main(void) { return 0; }\n' "$h" >"$T/h.c"
+    check "shared header $h compiles alone, warning-free" \
+        ${CC:-cc} $CSTD -I. -c "$T/h.c" -o "$T/h.o"
+done
+
 # ------------------------------------------------- solutions and stubs
 
 mkdir -p "$T/solutions"
