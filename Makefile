@@ -39,7 +39,7 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 .DEFAULT_GOAL := all
 # Keep every object: none is a throwaway intermediate.
 .SECONDARY:
-.PHONY: all help deps grade check demo hint test docs docs-solutions coverage \
+.PHONY: all help deps grade check demo hint test docs docs-solutions coverage bench \
 	clean grade-class \
 	progress watch list reset grader gradescope classroom \
 	need-check
@@ -71,6 +71,7 @@ help: ## List the targets
 	@echo "  make test         the course's own tests (what CI runs);"
 	@echo "                    L=NN: one lesson, without the grader battery"
 	@echo "  make coverage     line coverage of solutions and grader (gcovr)"
+	@echo "  make bench        reference code against Python multiprocessing (QUICK=1)"
 	@echo "  make docs-solutions   the docs site with the solutions"
 	@echo "  make clean        remove build/"
 	@echo
@@ -202,6 +203,20 @@ gradescope: ## Gradescope autograder bundle
 classroom: ## GitHub Classroom workflow, one step per test
 	$(Q)sh grader/classroom.sh >.github/workflows/classroom.yml
 	@echo "wrote .github/workflows/classroom.yml"
+
+# ----------------------------------------------------------------- bench
+
+# One benchmark program per lesson it measures, linked with its solution.
+BENCH_PROGS := $(patsubst tests/bench/bench_%.c,$(BUILD)/bin/bench/bench_%,\
+	$(wildcard tests/bench/bench_*.c))
+$(BUILD)/bin/bench/bench_%: tests/bench/bench_%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)l=$$(ls -d solutions/$*_*); $(CC) $(CFLAGS_ALL) -I$${l#solutions/} \
+	    -Ilessons/$${l#solutions/} $< $$l/*.c -o $@
+
+bench: $(BENCH_PROGS) ## Reference code against Python, side by side
+	$(Q)BUILD=$(BUILD) QUICK=$(QUICK) sh tests/bench/bench.sh
 
 # ------------------------------------------------------------ the course
 

@@ -398,6 +398,18 @@ fi
 
 fi # ONLY_LESSONS
 
+# ---------------------------------------------------------------- bench
+
+if [ "${ONLY_LESSONS:-}" != 1 ]; then
+    bench_table() {
+        make -s bench QUICK=1 BUILD="$BUILD" >/dev/null 2>&1 &&
+            grep -q '^| operation | unit | Python | C | C/Python | OS limit |' \
+                "$BUILD/bench/results.md" &&
+            [ "$(grep -c '^| [a-z].* | [0-9]' "$BUILD/bench/results.md")" -ge 1 ]
+    }
+    check "make bench QUICK=1 runs and writes its table" bench_table
+fi
+
 # ------------------------------------------------------ docs, coverage
 
 # Coverage first: the docs link its report.
