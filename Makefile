@@ -12,7 +12,9 @@ CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L
 WARN     := -Wall -Wextra -Werror -pedantic
 OPT      ?= -O2 -g
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
-CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+# pkg-config gives -pthread to the compile only; tests that start threads
+# need it at the link too (glibc before 2.34 keeps pthreads out of libc).
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null) -pthread
 CFLAGS_ALL    = $(CSTD) $(WARN) $(OPT) -MMD -MP
 HAVE_CHECK   := $(shell pkg-config --exists check 2>/dev/null && echo yes)
 

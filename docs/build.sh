@@ -15,7 +15,10 @@ SRC=$OUT/src
 rm -rf "$SRC"
 mkdir -p "$SRC"
 
-lessons=$(cd lessons && ls -d [0-9][0-9]_* | sort)
+# Lessons with both a README and hints: a half-written one waits.
+lessons=$(cd lessons && for l in [0-9][0-9]_*; do
+    [ -f "$l/README.md" ] && [ -f "$l/hints.md" ] && echo "$l"
+done)
 nn() { echo "${1%%_*}"; }
 title() { head -1 "lessons/$1/README.md" | sed 's/^# *//'; }
 
