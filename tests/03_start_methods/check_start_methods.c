@@ -1,0 +1,844 @@
+// check_start_methods.c - tests for lesson 03: fork, spawn and forkserver.
+//
+// This program is also the child that spawn starts and the fork server:
+// main (FL_MAIN_INIT) calls init() first, which registers the targets
+// below and hands over to mp_spawn_main(), exactly as a student's program
+// must.  Tests of mp_start reap fork and spawn children with the raw
+// waitpid where they can, so that mp_start is judged without mp_join.
+#define _GNU_SOURCE
+#include "start_methods.h"
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- targets */
+
+static int global_flag; // 0 in a fresh image; tests set it to 7 first
+static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+exit_with(const char *arg)
+{
+    return atoi(arg);
+}
+
+static int
+die_by(const char *arg)
+{
+    int sig = atoi(arg);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return 100;
+}
+
+static int
+read_global(const char *arg)
+{
+    (void)arg;
+    return global_flag;
+}
+
+// Exit codes of the targets below, chosen apart from 1, which is what a
+// spawned child that wrongly went on into main (fl_main) exits with.
+#define FD_OPEN 10      // fd_is_open: the descriptor is open
+#define WRITE_FAILED 11 // write_ok: the write failed
+#define BY_CALLER 20    // whose_child: our parent is the caller
+#define BY_OTHER 21     // whose_child: our parent is neither
+
+static int
+fd_is_open(const char *arg)
+{
+    return fcntl(atoi(arg), F_GETFD) >= 0 ? FD_OPEN : 0;
+}
+
+static int
+write_ok(const char *arg)
+{
+    return write(atoi(arg), "ok", 2) == 2 ? 0 : WRITE_FAILED;
+}
+
+// arg is "SERVER CALLER": 0 if our parent is SERVER.
+static int
+whose_child(const char *arg)
+{
+    int server = 0, caller = 0;
+    if (sscanf(arg, "%d %d", &server, &caller) != 2)
+        return BY_OTHER;
+    pid_t parent = getppid();
+    return parent == server ? 0 : parent == caller ? BY_CALLER : BY_OTHER;
+}
+
+static int
+take_mutex(const char *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&held);
+    pthread_mutex_unlock(&held);
+    return 0;
+}
+
+static int
+wait_forever(const char *arg)
+{
+    (void)arg;
+    for (;;)
+        pause(); // until a signal ends the process
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    mp_target fn;
+} registry[] = {
+    {"exit_with", exit_with},     {"die_by", die_by},
+    {"read_global", read_global}, {"fd_is_open", fd_is_open},
+    {"write_ok", write_ok},       {"whose_child", whose_child},
+    {"take_mutex", take_mutex},   {"wait_forever", wait_forever},
+};
+
+#define NREGISTERED ((int)(sizeof registry / sizeof registry[0]))
+
+// Every process runs this first: the test program, each spawned child and
+// the fork server.  A spawned child never comes back from mp_spawn_main.
+static void
+init(int argc, char **argv)
+{
+    for (int i = 0; i < NREGISTERED; i++)
+        mp_register(registry[i].name, registry[i].fn);
+    mp_spawn_main(argc, argv);
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static const char *
+method_name(enum mp_method m)
+{
+    return m == MP_FORK    ? "MP_FORK"
+           : m == MP_SPAWN ? "MP_SPAWN"
+                           : "MP_FORKSERVER";
+}
+
+// Show what mp_join returned, where minus a signal and -errno look alike:
+// "-9 (SIGKILL, or -EBADF)"; four results may be used in one message.
+static const char *
+code_str(int v)
+{
+    static char bufs[4][96];
+    static int next;
+    char *b = bufs[next++ % 4];
+    if (v >= -31 && v < 0) {
+        const char *e = strerrorname_np(-v);
+        snprintf(b, sizeof bufs[0], "%d (%s, or -%s)", v, fl_signame(-v),
+                 e ? e : "?");
+        return b;
+    }
+    snprintf(b, sizeof bufs[0], "%s", fl_ret(v));
+    return b;
+}
+
+// mp_start, failing the test unless it gave a pid.
+static pid_t
+start(enum mp_method m, const char *name, const char *arg, const int *fds,
+      int nfds)
+{
+    pid_t pid = mp_start(m, name, arg, fds, nfds);
+    if (pid <= 0 && m == MP_FORKSERVER)
+        mp_forkserver_stop();
+    ck_assert_msg(pid > 0,
+                  "mp_start(%s, \"%s\", %s%s%s) returned %s, expected the "
+                  "child's pid (> 0)%s",
+                  method_name(m), name, arg ? "\"" : "", arg ? arg : "NULL",
+                  arg ? "\"" : "", fl_ret(pid),
+                  pid == -EPIPE ? ". The fork server is gone, or never had "
+                                  "its end of the socket: spawn it keeping "
+                                  "sv[1] (adddup2), and let it serve()"
+                                : "");
+    return pid;
+}
+
+// Wait for pid with the raw waitpid; fail the test if that is impossible.
+static int
+raw_wait(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        ck_assert_msg(errno == EINTR,
+                      "waitpid(%d) failed (%s): mp_start must return the "
+                      "pid of a child of the caller",
+                      (int)pid, strerror(errno));
+    return st;
+}
+
+// A raw child that exits with code, or dies of sig.
+static pid_t
+raw_child(int code, int sig)
+{
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0) {
+        if (sig != 0) {
+            signal(sig, SIG_DFL);
+            raise(sig);
+        }
+        _exit(code);
+    }
+    return pid;
+}
+
+// How a raw wait status reads, for messages; one buffer per call site.
+static const char *
+how(int st, char *buf, size_t size)
+{
+    if (WIFSIGNALED(st))
+        snprintf(buf, size, "was killed by %s", fl_signame(WTERMSIG(st)));
+    else if (WEXITSTATUS(st) == MP_EXIT_NO_TARGET)
+        snprintf(buf, size,
+                 "exited with %d (MP_EXIT_NO_TARGET: the "
+                 "spawned child did not find the name)",
+                 MP_EXIT_NO_TARGET);
+    else if (WEXITSTATUS(st) == 1)
+        snprintf(buf, size,
+                 "exited with 1 (did mp_spawn_main return "
+                 "instead of ending with _exit()? the child then "
+                 "ran main, the test program, again)");
+    else
+        snprintf(buf, size, "exited with %d", WEXITSTATUS(st));
+    return buf;
+}
+
+// Start name under method and return its raw wait status.
+static int
+run_raw(enum mp_method m, const char *name, const char *arg)
+{
+    return raw_wait(start(m, name, arg, NULL, 0));
+}
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+// A thread that locks `held`, says so through a pipe, and keeps it until
+// told to let go: a lock held by another thread at the moment of a start.
+struct holder {
+    pthread_t thread;
+    int locked[2];  // the thread writes one byte once it holds the mutex
+    int release[2]; // closing release[1] makes it unlock and end
+};
+
+static void *
+hold(void *arg)
+{
+    struct holder *h = arg;
+    char c;
+    pthread_mutex_lock(&held);
+    if (write(h->locked[1], "L", 1) != 1)
+        abort();
+    while (read(h->release[0], &c, 1) < 0 && errno == EINTR)
+        ;
+    pthread_mutex_unlock(&held);
+    return NULL;
+}
+
+static void
+holder_start(struct holder *h)
+{
+    char c;
+    ck_assert_msg(pipe2(h->locked, O_CLOEXEC) == 0 &&
+                      pipe2(h->release, O_CLOEXEC) == 0,
+                  "pipe failed");
+    ck_assert_msg(pthread_create(&h->thread, NULL, hold, h) == 0,
+                  "pthread_create failed");
+    ck_assert_msg(read(h->locked[0], &c, 1) == 1, "the holder never locked");
+}
+
+static void
+holder_stop(struct holder *h)
+{
+    close(h->release[1]);
+    pthread_join(h->thread, NULL);
+    close(h->release[0]);
+    close(h->locked[0]);
+    close(h->locked[1]);
+}
+
+/* --------------------------------------------------------- mp_register */
+
+#define NOT_TAKEN                                                              \
+    "a name never registered reads as taken: does find() return NULL when "    \
+    "no name matches?"
+
+FL_TEST(test_mp_register_rejects_invalid_names)
+{
+    char longest[MP_NAME_MAX], too_long[MP_NAME_MAX + 1];
+    memset(longest, 'n', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    memset(too_long, 'n', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+    fl_expect_int(mp_register(NULL, exit_with), -EINVAL,
+                  "mp_register(NULL, fn)", "check the name first");
+    fl_expect_int(mp_register("x", NULL), -EINVAL, "mp_register(\"x\", NULL)",
+                  "a NULL target could never run");
+    fl_expect_int(mp_register("", exit_with), -EINVAL, "mp_register(\"\", fn)",
+                  "an empty name is no name");
+    fl_expect_int(mp_register(too_long, exit_with), -ENAMETOOLONG,
+                  "mp_register of a name of MP_NAME_MAX characters",
+                  "the table keeps MP_NAME_MAX bytes, NUL included");
+    int got = mp_register(longest, exit_with);
+    fl_expect_int(got, 0, "mp_register of a name of MP_NAME_MAX - 1 characters",
+                  got == -EEXIST ? NOT_TAKEN
+                                 : "that name and its NUL fit: check "
+                                   "strlen(name) >= MP_NAME_MAX, not >");
+}
+
+FL_TEST(test_mp_register_rejects_a_name_taken)
+{
+    int got = mp_register("twice", exit_with);
+    fl_expect_int(got, 0, "the first mp_register(\"twice\", ...)",
+                  got == -EEXIST ? NOT_TAKEN : "");
+    fl_expect_int(mp_register("twice", die_by), -EEXIST,
+                  "a second mp_register(\"twice\", ...)",
+                  "one name, one target: use find() before adding");
+}
+
+FL_TEST(test_mp_register_rejects_a_full_table)
+{
+    // init() registered NREGISTERED names already in this process.
+    int added = 0, got = 0;
+    char name[MP_NAME_MAX];
+    while (added <= MP_MAX_TARGETS) {
+        snprintf(name, sizeof name, "fill%d", added);
+        if ((got = mp_register(name, exit_with)) != 0)
+            break;
+        added++;
+    }
+    ck_assert_msg(got == -ENOSPC && added == MP_MAX_TARGETS - NREGISTERED,
+                  "with %d names registered, %d more were accepted, then "
+                  "mp_register gave %s; expected %d more, then -ENOSPC: "
+                  "the table holds MP_MAX_TARGETS entries",
+                  NREGISTERED, added, fl_ret(got),
+                  MP_MAX_TARGETS - NREGISTERED);
+}
+
+/* ------------------------------------------------------- mp_spawn_main */
+
+FL_TEST(test_mp_spawn_main_returns_in_a_process_not_spawned)
+{
+    char *plain[] = {"check_start_methods", NULL};
+    char *named[] = {"check_start_methods", "test_something", NULL};
+    fl_expect_int(mp_spawn_main(1, plain), 0,
+                  "mp_spawn_main(1, {\"check_start_methods\"})",
+                  "without MP_SPAWN_FLAG in argv[1], return 0 at once");
+    fl_expect_int(mp_spawn_main(2, named), 0,
+                  "mp_spawn_main with argv[1] = \"test_something\"",
+                  "only MP_SPAWN_FLAG or MP_FORKSERVER_FLAG in argv[1] "
+                  "make this process a child");
+}
+
+// In a child of the test: mp_spawn_main as a spawned child would call it.
+static int
+act_spawned(void *arg)
+{
+    char *argv[] = {"check_start_methods", MP_SPAWN_FLAG, arg, "3", NULL};
+    return 1000 + mp_spawn_main(4, argv); // only if it returned
+}
+
+FL_TEST(test_mp_spawn_main_runs_the_named_target_and_exits)
+{
+    fl_child r;
+    fl_run_in_child(act_spawned, "exit_with", 3000, 0, &r);
+    ck_assert_msg(!r.returned,
+                  "mp_spawn_main returned %s in a spawned child: it must "
+                  "run the target and end the process with _exit(), or the "
+                  "child goes on to run main, the parent's program",
+                  fl_ret(r.value - 1000));
+    ck_assert_msg(r.exited && r.status == 3,
+                  "with argv {prog, MP_SPAWN_FLAG, \"exit_with\", \"3\"} the "
+                  "process should exit with 3, the target's value; it %s %d",
+                  r.exited ? "exited with" : "was killed by signal", r.status);
+}
+
+FL_TEST(test_mp_spawn_main_exits_127_for_an_unknown_name)
+{
+    fl_child r;
+    fl_run_in_child(act_spawned, "no_such_target", 3000, 0, &r);
+    ck_assert_msg(!r.returned && r.exited && r.status == MP_EXIT_NO_TARGET,
+                  "with argv {prog, MP_SPAWN_FLAG, \"no_such_target\", \"3\"} "
+                  "the process should _exit(MP_EXIT_NO_TARGET); it %s %d. A "
+                  "name find() does not know must not run another target",
+                  r.returned ? "returned"
+                  : r.exited ? "exited with"
+                             : "was killed by signal",
+                  r.returned ? r.value - 1000 : r.status);
+}
+
+/* ------------------------------------------------- mp_start, arguments */
+
+FL_TEST(test_mp_start_rejects_an_unregistered_name)
+{
+    static const enum mp_method methods[] = {MP_FORK, MP_SPAWN, MP_FORKSERVER};
+    for (int i = 0; i < 3; i++) {
+        pid_t pid = mp_start(methods[i], "no_such_target", NULL, NULL, 0);
+        int server = mp_forkserver_stop() == 0;
+        int left = fl_kill_children();
+        ck_assert_msg(pid == -ENOENT && !server && left == 0,
+                      "mp_start(%s, \"no_such_target\") returned %s, "
+                      "expected -ENOENT%s%s. find() the name before "
+                      "starting anything, and never fall back on another "
+                      "target",
+                      method_name(methods[i]), fl_ret(pid),
+                      server ? "; it also started the fork server" : "",
+                      left ? "; a process was left running" : "");
+    }
+}
+
+FL_TEST(test_mp_start_rejects_invalid_arguments)
+{
+    char big[MP_ARG_MAX + 1];
+    memset(big, 'x', MP_ARG_MAX);
+    big[MP_ARG_MAX] = '\0';
+    int in = 0, unopened = 999;
+    const struct {
+        enum mp_method m;
+        const char *name, *arg;
+        const int *fds;
+        int nfds, want;
+        const char *what;
+    } bad[] = {
+        {MP_FORK, NULL, "0", NULL, 0, -EINVAL, "a NULL name"},
+        {(enum mp_method)42, "exit_with", "0", NULL, 0, -EINVAL, "method 42"},
+        {MP_SPAWN, "exit_with", "0", NULL, -1, -EINVAL, "npass = -1"},
+        {MP_SPAWN, "exit_with", "0", NULL, 1, -EINVAL,
+         "pass_fds = NULL with npass = 1"},
+        {MP_FORKSERVER, "exit_with", "0", &in, 1, -EINVAL,
+         "pass_fds under MP_FORKSERVER"},
+        {MP_SPAWN, "exit_with", "0", &unopened, 1, -EBADF,
+         "pass_fds = {999}, not open"},
+        {MP_FORK, "exit_with", big, NULL, 0, -E2BIG,
+         "an arg of MP_ARG_MAX characters"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pid_t pid = mp_start(bad[i].m, bad[i].name, bad[i].arg, bad[i].fds,
+                             bad[i].nfds);
+        mp_forkserver_stop();
+        fl_kill_children();
+        ck_assert_msg(pid == bad[i].want,
+                      "mp_start with %s returned %s, expected %s: check the "
+                      "arguments first, in the order mp_start's doc gives",
+                      bad[i].what, fl_ret(pid), fl_ret(bad[i].want));
+    }
+}
+
+/* -------------------------------------------------------- mp_start fork */
+
+FL_TEST(test_mp_start_fork_child_sees_a_global_set_before_start)
+{
+    global_flag = 7;
+    char why[160];
+    int st = run_raw(MP_FORK, "read_global", NULL);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 7,
+                  "a fork child exits with the global it sees, which the "
+                  "caller set to 7 before the start; the child %s. fork() "
+                  "copies the caller's memory as it is at that moment",
+                  how(st, why, sizeof why));
+}
+
+FL_TEST(test_mp_start_fork_child_deadlocks_on_a_mutex_held_at_fork)
+{
+    struct holder h;
+    holder_start(&h); // another thread holds `held` from now on
+    pid_t pid = mp_start(MP_FORK, "take_mutex", NULL, NULL, 0);
+    int got = pid > 0 ? mp_join(MP_FORK, pid, 100) : pid;
+    int alive = pid > 0 && fl_alive(pid);
+    if (got == -ETIMEDOUT)
+        kill(pid, SIGKILL); // it would wait for ever
+    int end = got == -ETIMEDOUT ? mp_join(MP_FORK, pid, -1) : 0;
+    holder_stop(&h);
+    fl_kill_children();
+    ck_assert_msg(pid > 0, "mp_start(MP_FORK, \"take_mutex\") returned %s",
+                  fl_ret(pid));
+    ck_assert_msg(got == -ETIMEDOUT && alive,
+                  "the child was forked while another thread held a mutex, "
+                  "then locked it: it should still be blocked 100 ms later "
+                  "(the owner thread was not copied, so nobody unlocks), and "
+                  "mp_join(MP_FORK, pid, 100) should give -ETIMEDOUT; it "
+                  "gave %s. Does MP_FORK really fork()? Does mp_join time "
+                  "out (pidfd and poll)?",
+                  fl_ret(got));
+    ck_assert_msg(end == -SIGKILL,
+                  "mp_join of the stuck child after SIGKILL: expected -9, "
+                  "got %s. A child killed by a signal gives minus the signal",
+                  code_str(end));
+}
+
+/* ------------------------------------------------------- mp_start spawn */
+
+FL_TEST(test_mp_start_spawn_child_misses_a_global_set_before_start)
+{
+    global_flag = 7;
+    char why[160];
+    int st = run_raw(MP_SPAWN, "read_global", NULL);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "a spawned child exits with the global it sees; the "
+                  "caller set it to 7, a fresh program has 0. The child %s. "
+                  "Spawn must run the program again (posix_spawn of "
+                  "/proc/self/exe), not fork()",
+                  how(st, why, sizeof why));
+}
+
+FL_TEST(test_mp_start_spawn_child_exits_with_the_targets_value)
+{
+    char why[160];
+    int st = run_raw(MP_SPAWN, "exit_with", "3");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3,
+                  "a spawned child running exit_with(\"3\") %s, expected to "
+                  "exit with 3: the name and \"3\" go in argv, and "
+                  "mp_spawn_main _exit()s with the target's value",
+                  how(st, why, sizeof why));
+    st = run_raw(MP_SPAWN, "die_by", "15");
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM,
+                  "a spawned child running die_by(\"15\") %s, expected to "
+                  "be killed by SIGTERM",
+                  how(st, why, sizeof why));
+}
+
+FL_TEST(test_mp_start_spawn_closes_fds_not_passed)
+{
+    int p[2];
+    ck_assert_msg(pipe(p) == 0, "pipe failed"); // no O_CLOEXEC: inherited
+    char arg[16], why[160];
+    snprintf(arg, sizeof arg, "%d", p[1]);
+    pid_t pid = mp_start(MP_SPAWN, "fd_is_open", arg, NULL, 0);
+    int st = pid > 0 ? raw_wait(pid) : 0;
+    close(p[0]);
+    close(p[1]);
+    ck_assert_msg(pid > 0, "mp_start(MP_SPAWN, \"fd_is_open\") returned %s",
+                  fl_ret(pid));
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "fd %d, a pipe opened without O_CLOEXEC and not in "
+                  "pass_fds, must be closed in the spawned child; the child "
+                  "%s (%d: it was open). Add a close action "
+                  "(posix_spawn_file_actions_addclose) for every descriptor "
+                  "not passed: exec keeps those without close-on-exec",
+                  p[1], how(st, why, sizeof why), FD_OPEN);
+}
+
+FL_TEST(test_mp_start_spawn_keeps_the_fds_passed)
+{
+    int p[2];
+    ck_assert_msg(pipe2(p, O_CLOEXEC) == 0, "pipe failed");
+    char arg[16], got[8] = "", why[160];
+    snprintf(arg, sizeof arg, "%d", p[1]);
+    pid_t pid = mp_start(MP_SPAWN, "write_ok", arg, &p[1], 1);
+    close(p[1]); // the child holds the only write end now
+    ssize_t n = pid > 0 ? read(p[0], got, sizeof got - 1) : -1;
+    int st = pid > 0 ? raw_wait(pid) : 0;
+    close(p[0]);
+    ck_assert_msg(pid > 0, "mp_start(MP_SPAWN, \"write_ok\", fd) returned %s",
+                  fl_ret(pid));
+    ck_assert_msg(n == 2 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "fd %d, passed in pass_fds, should be open in the spawned "
+                  "child at the same number; the child wrote %zd bytes and "
+                  "%s. The fd is O_CLOEXEC, so exec closes it unless a "
+                  "posix_spawn_file_actions_adddup2(&fa, fd, fd) clears the "
+                  "flag",
+                  p[1], n, how(st, why, sizeof why));
+}
+
+FL_TEST(test_mp_start_spawn_child_is_not_deadlocked_by_a_held_mutex)
+{
+    struct holder h;
+    holder_start(&h); // another thread holds `held` from now on
+    pid_t pid = mp_start(MP_SPAWN, "take_mutex", NULL, NULL, 0);
+    long t0 = now_ms();
+    int got = pid > 0 ? mp_join(MP_SPAWN, pid, 3000) : pid;
+    long took = now_ms() - t0;
+    if (got == -ETIMEDOUT)
+        kill(pid, SIGKILL);
+    if (got == -ETIMEDOUT)
+        raw_wait(pid);
+    holder_stop(&h);
+    ck_assert_msg(got != -ETIMEDOUT || took >= 2900,
+                  "mp_join(MP_SPAWN, pid, 3000) gave -ETIMEDOUT after %ld "
+                  "ms, before its timeout: wait on a pidfd with poll() for "
+                  "the whole timeout",
+                  took);
+    ck_assert_msg(pid > 0, "mp_start(MP_SPAWN, \"take_mutex\") returned %s",
+                  fl_ret(pid));
+    ck_assert_msg(got == 0,
+                  "a spawned child locks a mutex that another thread of the "
+                  "caller held at the start: in a fresh image it is "
+                  "unlocked, and the child should exit with 0. mp_join gave "
+                  "%s%s",
+                  code_str(got),
+                  got == -ETIMEDOUT ? ": the child was stuck on the copy of "
+                                      "a locked mutex. Spawn must exec, not "
+                                      "fork"
+                                    : "");
+}
+
+FL_TEST(test_mp_start_spawn_child_misses_targets_registered_late)
+{
+    int got = mp_register("late", exit_with);
+    fl_expect_int(got, 0, "mp_register(\"late\", ...) in the test",
+                  got == -EEXIST ? NOT_TAKEN : "");
+    char why[160];
+    int st = run_raw(MP_SPAWN, "late", "5");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == MP_EXIT_NO_TARGET,
+                  "\"late\" was registered in the caller only, after "
+                  "startup: a spawned child, a fresh program, does not know "
+                  "it and should exit with MP_EXIT_NO_TARGET; it %s. Did "
+                  "spawn fork() instead of exec?",
+                  how(st, why, sizeof why));
+}
+
+/* ---------------------------------------------------------- forkserver */
+
+FL_TEST(test_mp_forkserver_start_starts_one_server)
+{
+    pid_t first = mp_forkserver_start(), again = mp_forkserver_start();
+    pid_t parent = first > 0 ? fl_ppid_of(first) : -1;
+    int stopped = mp_forkserver_stop();
+    int gone = first > 0 && !fl_alive(first) && !fl_zombie(first);
+    fl_kill_children();
+    ck_assert_msg(first > 0,
+                  "mp_forkserver_start returned %s, expected the "
+                  "server's pid",
+                  fl_ret(first));
+    ck_assert_msg(again == first,
+                  "a second mp_forkserver_start returned %s, the first %d: "
+                  "start the server once, then return the running one's pid",
+                  fl_ret(again), (int)first);
+    ck_assert_msg(parent == getpid(),
+                  "the server's parent is %d, expected the caller %d",
+                  (int)parent, (int)getpid());
+    ck_assert_msg(stopped == 0 && gone,
+                  "mp_forkserver_stop returned %s and the server is %s: send "
+                  "OP_STOP, close the socket and reap the server",
+                  fl_ret(stopped), gone ? "gone" : "still there");
+}
+
+FL_TEST(test_mp_start_forkserver_child_parent_is_the_server)
+{
+    pid_t server = mp_forkserver_start();
+    ck_assert_msg(server > 0, "mp_forkserver_start returned %s",
+                  fl_ret(server));
+    char arg[64];
+    snprintf(arg, sizeof arg, "%d %d", (int)server, (int)getpid());
+    pid_t pid = start(MP_FORKSERVER, "whose_child", arg, NULL, 0);
+    int got = mp_join(MP_FORKSERVER, pid, -1);
+    int stopped = mp_forkserver_stop();
+    fl_kill_children();
+    ck_assert_msg(got == 0,
+                  "the child's parent should be the server %d; mp_join "
+                  "gave %s%s",
+                  (int)server, code_str(got),
+                  got == BY_CALLER ? ": its parent is the caller. The "
+                                     "server must fork the child, not "
+                                     "mp_start"
+                  : got == -ECHILD ? ": the server has no such child. The "
+                                     "server must fork it, not mp_start"
+                                   : "");
+    fl_expect_int(stopped, 0, "mp_forkserver_stop", "");
+}
+
+FL_TEST(test_mp_start_forkserver_child_misses_a_global_set_before_start)
+{
+    global_flag = 7; // before the server starts, on first use
+    pid_t pid = start(MP_FORKSERVER, "read_global", NULL, NULL, 0);
+    int got = mp_join(MP_FORKSERVER, pid, -1);
+    mp_forkserver_stop();
+    fl_kill_children();
+    ck_assert_msg(got == 0,
+                  "a forkserver child exits with the global it sees; the "
+                  "caller set it to 7, the server is a fresh program where "
+                  "it is 0. mp_join gave %s%s",
+                  code_str(got),
+                  got == 7 ? ": was the server forked from the caller "
+                             "instead of spawned?"
+                           : "");
+}
+
+FL_TEST(test_mp_join_gives_pythons_exit_codes_under_forkserver)
+{
+    static const struct {
+        const char *name, *arg;
+        int want;
+    } runs[] = {{"exit_with", "0", 0},
+                {"exit_with", "3", 3},
+                {"die_by", "15", -SIGTERM}};
+    for (int i = 0; i < 3; i++) {
+        pid_t pid = start(MP_FORKSERVER, runs[i].name, runs[i].arg, NULL, 0);
+        int got = mp_join(MP_FORKSERVER, pid, -1);
+        if (got != runs[i].want) {
+            mp_forkserver_stop();
+            fl_kill_children();
+        }
+        ck_assert_msg(got == runs[i].want,
+                      "%s(\"%s\") under MP_FORKSERVER: expected exit code "
+                      "%d, got %s. The server reaps the child and sends "
+                      "Python's code: the status if it exited, minus the "
+                      "signal if one killed it",
+                      runs[i].name, runs[i].arg, runs[i].want, code_str(got));
+    }
+    fl_expect_int(mp_forkserver_stop(), 0, "mp_forkserver_stop", "");
+}
+
+FL_TEST(test_mp_join_times_out_under_forkserver)
+{
+    pid_t pid = start(MP_FORKSERVER, "wait_forever", NULL, NULL, 0);
+    int got = mp_join(MP_FORKSERVER, pid, 50);
+    int alive = fl_alive(pid);
+    kill(pid, SIGKILL);
+    int end = mp_join(MP_FORKSERVER, pid, -1);
+    mp_forkserver_stop();
+    fl_kill_children();
+    ck_assert_msg(got == -ETIMEDOUT && alive,
+                  "mp_join(MP_FORKSERVER, pid, 50) of a child that never "
+                  "ends gave %s, expected -ETIMEDOUT: pass the timeout to "
+                  "the server, which waits that long",
+                  code_str(got));
+    ck_assert_msg(end == -SIGKILL,
+                  "mp_join(MP_FORKSERVER) after SIGKILL: expected -9, got "
+                  "%s. The server reports minus the signal",
+                  code_str(end));
+}
+
+FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
+{
+    pid_t server = mp_forkserver_start();
+    ck_assert_msg(server > 0, "mp_forkserver_start returned %s",
+                  fl_ret(server));
+    pid_t pid = start(MP_FORKSERVER, "exit_with", "0", NULL, 0);
+    int stopped = mp_forkserver_stop(), again = mp_forkserver_stop();
+    const char *child = fl_zombie(pid)  ? "a zombie nobody reaped"
+                        : fl_alive(pid) ? "still running"
+                                        : "gone";
+    const char *srv = fl_zombie(server)  ? "a zombie nobody reaped"
+                      : fl_alive(server) ? "still running"
+                                         : "gone";
+    fl_kill_children();
+    ck_assert_msg(stopped == 0 && strcmp(child, "gone") == 0 &&
+                      strcmp(srv, "gone") == 0,
+                  "after mp_forkserver_stop (which gave %s), the child never "
+                  "joined is %s, and the server %s. Before it ends, the "
+                  "server must reap every child still there (waitpid(-1) "
+                  "until ECHILD); the caller must reap the server",
+                  fl_ret(stopped), child, srv);
+    fl_expect_int(again, -ESRCH, "mp_forkserver_stop with no server",
+                  "forget the server's pid once it is reaped");
+}
+
+/* --------------------------------------------------------------- mp_join */
+
+FL_TEST(test_mp_join_gives_pythons_exit_codes)
+{
+    static const struct {
+        int code, sig, want;
+    } runs[] = {
+        {0, 0, 0}, {3, 0, 3}, {0, SIGTERM, -SIGTERM}, {0, SIGKILL, -SIGKILL}};
+    for (int i = 0; i < 4; i++) {
+        enum mp_method m = i % 2 ? MP_SPAWN : MP_FORK; // both: the caller's
+        pid_t pid = raw_child(runs[i].code, runs[i].sig);
+        int got = mp_join(m, pid, -1);
+        if (got != runs[i].want)
+            fl_kill_children();
+        ck_assert_msg(got == runs[i].want,
+                      "mp_join(%s) of a child that %s %d: expected %d, got "
+                      "%s. Python's exit code is the status if it exited, "
+                      "minus the signal if one killed it",
+                      method_name(m),
+                      runs[i].sig ? "was killed by signal" : "exited with",
+                      runs[i].sig ? runs[i].sig : runs[i].code, runs[i].want,
+                      code_str(got));
+    }
+}
+
+FL_TEST(test_mp_join_times_out_while_the_child_runs)
+{
+    int p[2];
+    ck_assert_msg(pipe(p) == 0, "pipe failed");
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed");
+    if (pid == 0) { // ends when the test closes the write end
+        char c;
+        close(p[1]);
+        while (read(p[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(p[0]);
+    int polled = mp_join(MP_FORK, pid, 0);
+    long t0 = now_ms();
+    int waited = mp_join(MP_FORK, pid, 50);
+    long took = now_ms() - t0;
+    close(p[1]);
+    int ended = mp_join(MP_FORK, pid, -1);
+    if (ended != 0)
+        fl_kill_children();
+    fl_expect_int(polled, -ETIMEDOUT, "mp_join(pid, 0) of a running child",
+                  "0 means poll: the child runs, so -ETIMEDOUT");
+    ck_assert_msg(waited == -ETIMEDOUT && took >= 45,
+                  "mp_join(pid, 50) of a running child gave %s after %ld "
+                  "ms; expected -ETIMEDOUT after at least 50 ms. Wait on a "
+                  "pidfd with poll() for the whole timeout",
+                  fl_ret(waited), took);
+    fl_expect_int(ended, 0, "mp_join(pid, -1) once the child could end",
+                  "-1 waits for ever");
+}
+
+FL_TEST(test_mp_join_rejects_a_process_that_is_not_a_child)
+{
+    fl_expect_int(mp_join(MP_FORK, getppid(), -1), -ECHILD,
+                  "mp_join of the caller's own parent",
+                  "when waitpid fails, return -errno");
+    fl_expect_int(mp_join(MP_FORK, 0, -1), -EINVAL, "mp_join(MP_FORK, 0)",
+                  "to waitpid, 0 means any child of the group");
+    fl_expect_int(mp_join(MP_FORK, -1, -1), -EINVAL, "mp_join(MP_FORK, -1)",
+                  "to waitpid, -1 means any child");
+    fl_expect_int(mp_join(MP_FORKSERVER, getppid(), -1), -ECHILD,
+                  "mp_join(MP_FORKSERVER) with no server running",
+                  "no server, so no child of the server");
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_register_rejects_invalid_names, 5),
+    FL_CASE(test_mp_register_rejects_a_name_taken, 5),
+    FL_CASE(test_mp_register_rejects_a_full_table, 5),
+    FL_CASE(test_mp_spawn_main_returns_in_a_process_not_spawned, 5),
+    FL_CASE(test_mp_spawn_main_runs_the_named_target_and_exits, 5),
+    FL_CASE(test_mp_spawn_main_exits_127_for_an_unknown_name, 5),
+    FL_CASE(test_mp_start_rejects_an_unregistered_name, 5),
+    FL_CASE(test_mp_start_rejects_invalid_arguments, 5),
+    FL_CASE(test_mp_start_fork_child_sees_a_global_set_before_start, 5),
+    FL_CASE(test_mp_start_fork_child_deadlocks_on_a_mutex_held_at_fork, 5),
+    FL_CASE(test_mp_start_spawn_child_misses_a_global_set_before_start, 5),
+    FL_CASE(test_mp_start_spawn_child_exits_with_the_targets_value, 5),
+    FL_CASE(test_mp_start_spawn_closes_fds_not_passed, 5),
+    FL_CASE(test_mp_start_spawn_keeps_the_fds_passed, 5),
+    FL_CASE(test_mp_start_spawn_child_is_not_deadlocked_by_a_held_mutex, 8),
+    FL_CASE(test_mp_start_spawn_child_misses_targets_registered_late, 5),
+    FL_CASE(test_mp_forkserver_start_starts_one_server, 5),
+    FL_CASE(test_mp_start_forkserver_child_parent_is_the_server, 5),
+    FL_CASE(test_mp_start_forkserver_child_misses_a_global_set_before_start, 5),
+    FL_CASE(test_mp_join_gives_pythons_exit_codes_under_forkserver, 5),
+    FL_CASE(test_mp_join_times_out_under_forkserver, 5),
+    FL_CASE(test_mp_forkserver_stop_reaps_children_never_joined, 5),
+    FL_CASE(test_mp_join_gives_pythons_exit_codes, 5),
+    FL_CASE(test_mp_join_times_out_while_the_child_runs, 5),
+    FL_CASE(test_mp_join_rejects_a_process_that_is_not_a_child, 5),
+};
+
+FL_MAIN_INIT("03_start_methods", cases, init)
