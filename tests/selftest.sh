@@ -210,7 +210,7 @@ check "grader without arguments explains itself and exits 2" \
 check "grader refuses a lesson that does not exist with exit 2" \
     sh -c "$GRADER --course . --objdir $BUILD/obj --out $T/x --lesson 99 2>/dev/null; [ \$? = 2 ]"
 
-first=$(echo "$LESSONS" | head -1)
+first=$(echo $LESSONS | awk "{ print \$1 }") # the first lesson
 ft=$(topic "$first")
 mkdir -p "$T/broken/lessons/$first"
 printf 'int oops(void) { return }\n' >"$T/broken/lessons/$first/$ft.c"
