@@ -283,7 +283,7 @@ if command -v zip >/dev/null && command -v unzip >/dev/null; then
         sh -c "[ -x $T/ag/source/setup.sh ] && [ -x $T/ag/source/run_autograder ] &&
             [ ! -e $T/ag/source/solutions ] && ! find $T/ag/source -name '*.patch' | grep -q ."
     # As Gradescope would: loose files uploaded, results in results/.
-    cp "solutions/$first/$ft.c" "$T/ag/submission/"
+    for l in $LESSONS; do cp "solutions/$l/$(topic "$l").c" "$T/ag/submission/"; done
     (cd "$T/ag/source" && make -s grader >/dev/null 2>&1 &&
         AUTOGRADER_ROOT="$T/ag" ./run_autograder >"$T/ag.log" 2>&1)
     as=$(json_field "$T/ag/results" score)
