@@ -1,0 +1,1437 @@
+// check_pipes.c - tests for lesson 04: mp_pipe and the Connection calls.
+//
+// Where a test can judge one function alone, the other side of the pipe is
+// raw test code: frames are written and read with plain write() and read()
+// on mp_conn_fileno(), and children are started with the raw fork.  Every
+// wait has a bound: a mistake that would block for ever (EOF that never
+// comes) is shown with a poll that times out, or in a child that is killed.
+#define _GNU_SOURCE
+#include "pipes.h"
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEED "Hello from the sender process!"
+#define WORKER "Hello from worker"
+#define MIB (1 << 20)
+
+/* ------------------------------------------------------------- helpers */
+
+static long long
+now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+// mp_pipe, failing the test unless it made both ends.
+static void
+pair(int duplex, mp_conn **a, mp_conn **b)
+{
+    *a = *b = NULL;
+    int r = mp_pipe(duplex, a, b);
+    ck_assert_msg(r == 0 && *a != NULL && *b != NULL,
+                  "mp_pipe(%d, &a, &b) returned %s%s, expected 0 with both "
+                  "ends set",
+                  duplex, fl_ret(r), r == 0 ? " but left an end NULL" : "");
+}
+
+// The descriptor under an end, failing the test if there is none.
+static int
+fd_of(mp_conn *c)
+{
+    int fd = mp_conn_fileno(c);
+    ck_assert_msg(fd >= 0,
+                  "mp_conn_fileno returned %s, expected the end's "
+                  "descriptor: the tests write raw frames through it",
+                  fl_ret(fd));
+    return fd;
+}
+
+// Raw write of every byte, whatever signals do; 0 or -1.
+static int
+raw_write(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+// Raw read of len bytes unless EOF comes first; the count read, or -1.
+static ssize_t
+raw_read(int fd, void *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+static void
+put_header(unsigned char *h, uint32_t len)
+{
+    h[0] = (unsigned char)(len >> 24);
+    h[1] = (unsigned char)(len >> 16);
+    h[2] = (unsigned char)(len >> 8);
+    h[3] = (unsigned char)len;
+}
+
+// Write a whole frame the raw way: header, then the message.
+static int
+raw_frame(int fd, const void *msg, size_t len)
+{
+    unsigned char h[MP_FRAME_HEADER];
+    put_header(h, (uint32_t)len);
+    return raw_write(fd, h, sizeof h) == 0 ? raw_write(fd, msg, len) : -1;
+}
+
+// A reproducible pattern that repeats neither every 256 bytes nor ever.
+static void
+fill(unsigned char *p, size_t len, unsigned seed)
+{
+    uint32_t x = seed * 2654435761u + 1u;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = (unsigned char)(x >> 16);
+    }
+}
+
+// Index of the first byte where a and b differ, or -1.
+static long
+first_diff(const unsigned char *a, const unsigned char *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return (long)i;
+    return -1;
+}
+
+static unsigned char *
+xmalloc(size_t len)
+{
+    unsigned char *p = malloc(len);
+    ck_assert_msg(p != NULL, "malloc(%zu) failed", len);
+    return p;
+}
+
+// Fork a raw child that runs fn(arg) and exits with its value.
+static pid_t
+raw_child(int (*fn)(void *), void *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0)
+        _exit(fn(arg));
+    return pid;
+}
+
+// Reap pid with the raw waitpid: its exit status, or 128 + the signal.
+static int
+reap(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// In a raw child: close this process's copy of an end it does not use.
+static void
+child_close(mp_conn *c)
+{
+    int fd = mp_conn_fileno(c);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void
+stop(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    reap(pid);
+}
+
+// Whether fd has an event for a reader right now (data or EOF).
+static int
+readable_now(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1;
+}
+
+// A ticking clock, as in lesson 01: SIGALRM every millisecond, each tick
+// one byte into a pipe.  The handler is installed without SA_RESTART, so
+// every tick makes a blocked read, write or poll fail with EINTR.
+static int ticks[2] = {-1, -1};
+
+static void
+on_tick(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (write(ticks[1], "t", 1) < 0) // full pipe: the tick is not needed
+        errno = saved;
+    errno = saved;
+}
+
+static void
+ticks_start(void)
+{
+    ck_assert_msg(pipe(ticks) == 0, "pipe failed");
+    struct sigaction sa = {.sa_handler = on_tick}; // no SA_RESTART
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval every_ms = {{0, 1000}, {0, 1000}};
+    setitimer(ITIMER_REAL, &every_ms, NULL);
+}
+
+static void
+ticks_stop(void)
+{
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_IGN);
+    close(ticks[0]);
+    close(ticks[1]);
+}
+
+// In a child of a ticking test: wait for n ticks (at least n ms).
+static void
+wait_ticks(int n)
+{
+    char c;
+    for (int got = 0; got < n;) {
+        ssize_t r = read(ticks[0], &c, 1);
+        if (r == 0)
+            return; // the clock was stopped: the test is over
+        got += r == 1;
+    }
+}
+
+#define EINTR_HINT                                                             \
+    "a signal handler ran (this test keeps a timer ticking, without "          \
+    "SA_RESTART) and a system call failed with EINTR: call it again"
+
+/* -------------------------------------------------------------- mp_pipe */
+
+// The raw child of the seed test: the sender, then the worker.
+static int
+seed_child(void *arg)
+{
+    mp_conn **ends = arg;
+    char buf[64] = "";
+    child_close(ends[0]); // the parent's end
+    if (mp_send_bytes(ends[1], SEED, strlen(SEED)) != 0)
+        return 1;
+    ssize_t n = mp_recv_bytes(ends[1], buf, sizeof buf - 1);
+    if (n != 4 || memcmp(buf, "ping", 4) != 0)
+        return 2;
+    return mp_send_bytes(ends[1], WORKER, strlen(WORKER)) == 0 ? 0 : 3;
+}
+
+FL_TEST(test_mp_pipe_duplex_carries_the_seed_messages_both_ways)
+{
+    mp_conn *ends[2];
+    pair(1, &ends[0], &ends[1]);
+    pid_t pid = raw_child(seed_child, ends);
+    mp_conn_close(ends[1]); // the child's end: a child that fails gives EOF
+    char seed[64] = "", reply[64] = "";
+    ssize_t n1 = mp_recv_bytes(ends[0], seed, sizeof seed - 1);
+    int sent = mp_send_bytes(ends[0], "ping", 4);
+    ssize_t n2 =
+        sent == 0 ? mp_recv_bytes(ends[0], reply, sizeof reply - 1) : -1;
+    mp_conn_close(ends[0]);
+    int st = reap(pid);
+    ck_assert_msg(n1 == (ssize_t)strlen(SEED) && strcmp(seed, SEED) == 0,
+                  "the child sent \"%s\"; the parent's mp_recv_bytes "
+                  "returned %s with \"%s\"",
+                  SEED, fl_ret(n1), seed);
+    ck_assert_msg(sent == 0 && st == 0,
+                  "the parent sent \"ping\" back (mp_send_bytes returned "
+                  "%s); the child %s. Both ends of a duplex pipe (a "
+                  "socketpair) send and receive.",
+                  fl_ret(sent),
+                  st == 2   ? "did not receive it whole"
+                  : st == 3 ? "could not reply"
+                  : st == 0 ? "was fine"
+                            : "failed");
+    ck_assert_msg(n2 == (ssize_t)strlen(WORKER) && strcmp(reply, WORKER) == 0,
+                  "the child replied \"%s\"; the parent received %s: \"%s\"",
+                  WORKER, fl_ret(n2), reply);
+}
+
+FL_TEST(test_mp_pipe_one_way_carries_messages_from_b_to_a)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    char buf[64] = "";
+    int sent = mp_send_bytes(b, SEED, strlen(SEED));
+    ssize_t n = sent == 0 ? mp_recv_bytes(a, buf, sizeof buf - 1) : -1;
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(sent == 0,
+                  "mp_send_bytes on b of a one-way pipe returned %s, "
+                  "expected 0. As in Python's Pipe(False), a receives and b "
+                  "sends: pipe() gives fds[0] to read (a), fds[1] to write "
+                  "(b).",
+                  fl_ret(sent));
+    ck_assert_msg(n == (ssize_t)strlen(SEED) && strcmp(buf, SEED) == 0,
+                  "sent \"%s\" on b; mp_recv_bytes on a returned %s: \"%s\"",
+                  SEED, fl_ret(n), buf);
+}
+
+FL_TEST(test_mp_pipe_one_way_refuses_the_wrong_direction)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    char buf[8];
+    int sent = mp_send_bytes(a, "x", 1);
+    ssize_t got = mp_recv_bytes(b, buf, sizeof buf);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(sent == -EBADF && got == -EBADF,
+                  "on a one-way pipe, mp_send_bytes(a) returned %s and "
+                  "mp_recv_bytes(b) returned %s; expected -EBADF for both. "
+                  "Pipe(False) is one-way: use pipe(), whose ends cannot "
+                  "be used the wrong way, not a socketpair.",
+                  fl_ret(sent), fl_ret(got));
+}
+
+FL_TEST(test_mp_pipe_rejects_null_pointers)
+{
+    mp_conn *a = NULL, *b = NULL;
+    int r1 = mp_pipe(1, NULL, &b);
+    int r2 = mp_pipe(0, &a, NULL);
+    ck_assert_msg(r1 == -EINVAL && r2 == -EINVAL,
+                  "mp_pipe(1, NULL, &b) returned %s and mp_pipe(0, &a, NULL) "
+                  "%s; expected -EINVAL for both, before anything is made",
+                  fl_ret(r1), fl_ret(r2));
+}
+
+// In a child: mp_pipe with no descriptor left.  0 if both kinds fail
+// with -EMFILE and leave the ends untouched; else what went wrong.
+static int
+pipe_without_fds(void *arg)
+{
+    (void)arg;
+    int lowest = open("/dev/null", O_RDONLY); // the lowest free number
+    close(lowest);
+    struct rlimit lim, old;
+    getrlimit(RLIMIT_NOFILE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)lowest; // every number below it is in use
+    setrlimit(RLIMIT_NOFILE, &lim);
+    mp_conn *a = NULL, *b = NULL;
+    int r1 = mp_pipe(0, &a, &b);
+    int r2 = mp_pipe(1, &a, &b);
+    setrlimit(RLIMIT_NOFILE, &old);
+    if (r1 != -EMFILE)
+        return r1;
+    if (r2 != -EMFILE)
+        return r2;
+    return a == NULL && b == NULL ? 0 : 1;
+}
+
+FL_TEST(test_mp_pipe_gives_emfile_when_out_of_descriptors)
+{
+    fl_child res;
+    fl_run_in_child(pipe_without_fds, NULL, 3000, 0, &res);
+    ck_assert_msg(res.returned,
+                  "mp_pipe, out of descriptors, ended the process (%s)",
+                  res.exited ? "it exited" : fl_signame(res.status));
+    ck_assert_msg(res.value != 1,
+                  "mp_pipe failed but set *a or *b: set them only once "
+                  "both ends are made");
+    fl_expect_int(res.value, 0,
+                  "mp_pipe with no descriptor left (RLIMIT_NOFILE)",
+                  "when pipe() or socketpair() fails, free what was "
+                  "allocated (one fail: label) and return -errno, here "
+                  "-EMFILE");
+}
+
+/* ------------------------------------------------ framing: send, recv */
+
+FL_TEST(test_mp_send_bytes_frames_each_message_with_its_length)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    int r1 = mp_send_bytes(b, "Hello", 5);
+    int r2 = mp_send_bytes(b, "pipe", 4);
+    unsigned char got[64] = {0};
+    int fd = fd_of(a);
+    ssize_t n = readable_now(fd) ? read(fd, got, sizeof got) : 0;
+    mp_conn_close(a);
+    mp_conn_close(b);
+    static const unsigned char want[] = {0, 0, 0, 5, 'H', 'e', 'l', 'l', 'o',
+                                         0, 0, 0, 4, 'p', 'i', 'p', 'e'};
+    ck_assert_msg(r1 == 0 && r2 == 0, "mp_send_bytes returned %s and %s",
+                  fl_ret(r1), fl_ret(r2));
+    ck_assert_msg(n == (ssize_t)sizeof want && memcmp(got, want, n) == 0,
+                  "sent \"Hello\" then \"pipe\"; the pipe held %zd bytes "
+                  "(expected 17: each message after a 4-byte big-endian "
+                  "length, 00 00 00 05 Hello 00 00 00 04 pipe). Without a "
+                  "length the reader cannot tell where a message ends: a "
+                  "pipe is a stream of bytes.",
+                  n);
+}
+
+FL_TEST(test_mp_recv_bytes_keeps_message_boundaries)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    static const char *msgs[] = {"one", "two", SEED};
+    unsigned char wire[128];
+    size_t at = 0;
+    for (int i = 0; i < 3; i++) { // three frames in ONE raw write
+        put_header(wire + at, (uint32_t)strlen(msgs[i]));
+        memcpy(wire + at + MP_FRAME_HEADER, msgs[i], strlen(msgs[i]));
+        at += MP_FRAME_HEADER + strlen(msgs[i]);
+    }
+    ck_assert(raw_write(fd_of(b), wire, at) == 0);
+    mp_conn_close(b); // all three are in the pipe
+    char got[3][64] = {""};
+    ssize_t n[3];
+    for (int i = 0; i < 3; i++)
+        n[i] = mp_recv_bytes(a, got[i], sizeof got[i] - 1);
+    mp_conn_close(a);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(n[i] == (ssize_t)strlen(msgs[i]) &&
+                          strcmp(got[i], msgs[i]) == 0,
+                      "three framed messages arrived in one burst; call %d "
+                      "of mp_recv_bytes returned %s \"%s\", expected \"%s\". "
+                      "Read the 4-byte header, then exactly that many bytes.",
+                      i + 1, fl_ret(n[i]), got[i], msgs[i]);
+}
+
+// Raw writer of one 1 MiB frame, in odd-sized pieces, then "end".
+static int
+big_frame_writer(void *arg)
+{
+    mp_conn **ends = arg;
+    int fd = mp_conn_fileno(ends[1]);
+    child_close(ends[0]);
+    unsigned char *msg = xmalloc(MIB), h[MP_FRAME_HEADER];
+    fill(msg, MIB, 1);
+    put_header(h, MIB);
+    if (raw_write(fd, h, sizeof h) < 0)
+        return 1;
+    for (size_t at = 0; at < MIB; at += 7777)
+        if (raw_write(fd, msg + at, MIB - at < 7777 ? MIB - at : 7777) < 0)
+            return 1;
+    return raw_frame(fd, "end", 3) < 0;
+}
+
+FL_TEST(test_mp_recv_bytes_reads_a_1_mib_message_whole)
+{
+    mp_conn *ends[2];
+    pair(0, &ends[0], &ends[1]);
+    fd_of(ends[1]);
+    pid_t pid = raw_child(big_frame_writer, ends);
+    mp_conn_close(ends[1]);
+    unsigned char *got = xmalloc(MIB + 16), *want = xmalloc(MIB);
+    fill(want, MIB, 1);
+    memset(got, 0, MIB + 16);
+    ssize_t n = mp_recv_bytes(ends[0], got, MIB + 16);
+    long bad = n == MIB ? first_diff(got, want, MIB) : -1;
+    char end[8] = "";
+    ssize_t n2 = n == MIB ? mp_recv_bytes(ends[0], end, sizeof end - 1) : 0;
+    mp_conn_close(ends[0]);
+    reap(pid);
+    ck_assert_msg(n == MIB,
+                  "a 1 MiB message came through a pipe that holds 64 KiB; "
+                  "mp_recv_bytes returned %s, expected %d. One read() "
+                  "returns what the pipe holds: loop until every byte is in.",
+                  fl_ret(n), MIB);
+    ck_assert_msg(bad < 0,
+                  "the 1 MiB message differs from what was sent at byte %ld: "
+                  "each read must go on where the last one stopped",
+                  bad);
+    ck_assert_msg(n2 == 3 && strcmp(end, "end") == 0,
+                  "after the 1 MiB message, the next one (\"end\") came as "
+                  "%s \"%s\": the big message was not read to its end",
+                  fl_ret(n2), end);
+}
+
+// Raw reader of one frame of want_len bytes, in small pieces.  0: whole;
+// 1: bad header; 2: cut short (EOF); 3: wrong bytes.
+static int
+check_frame(int fd, size_t want_len, unsigned seed)
+{
+    unsigned char h[MP_FRAME_HEADER], want_h[MP_FRAME_HEADER];
+    put_header(want_h, (uint32_t)want_len);
+    if (raw_read(fd, h, sizeof h) != sizeof h || memcmp(h, want_h, 4) != 0)
+        return 1;
+    unsigned char *got = xmalloc(want_len), *want = xmalloc(want_len);
+    fill(want, want_len, seed);
+    for (size_t at = 0; at < want_len;) {
+        size_t chunk = want_len - at < 1000 ? want_len - at : 1000;
+        ssize_t n = raw_read(fd, got + at, chunk);
+        if (n < (ssize_t)chunk)
+            return 2;
+        at += chunk;
+    }
+    return memcmp(got, want, want_len) == 0 ? 0 : 3;
+}
+
+static const char *
+frame_problem(int st)
+{
+    switch (st) {
+    case 0:
+        return "it arrived whole";
+    case 1:
+        return "its header was not 4 bytes of length, big-endian";
+    case 2:
+        return "the frame was cut short: the sender stopped before the end";
+    case 3:
+        return "its bytes differ from what was sent";
+    default:
+        return "the reader failed";
+    }
+}
+
+static int
+big_frame_reader(void *arg)
+{
+    mp_conn **ends = arg;
+    child_close(ends[1]);
+    return check_frame(mp_conn_fileno(ends[0]), MIB, 2);
+}
+
+FL_TEST(test_mp_send_bytes_writes_a_1_mib_message_whole)
+{
+    mp_conn *ends[2];
+    pair(0, &ends[0], &ends[1]);
+    fd_of(ends[0]);
+    pid_t pid = raw_child(big_frame_reader, ends);
+    mp_conn_close(ends[0]); // a reader that gives up gives EPIPE
+    unsigned char *msg = xmalloc(MIB);
+    fill(msg, MIB, 2);
+    int r = mp_send_bytes(ends[1], msg, MIB);
+    mp_conn_close(ends[1]);
+    int st = reap(pid);
+    ck_assert_msg(r == 0 && st == 0,
+                  "mp_send_bytes of 1 MiB through a 64 KiB pipe returned %s, "
+                  "and for the reader in another process %s. Write the "
+                  "header and the message in one writev, and loop until "
+                  "every byte has gone.",
+                  fl_ret(r), frame_problem(st));
+}
+
+/* ---------------------------------------------------------- signals */
+
+#define SLOW_LEN 200000
+
+// Raw writer of one frame in three parts, ticks apart.
+static int
+slow_writer(void *arg)
+{
+    mp_conn **ends = arg;
+    int fd = mp_conn_fileno(ends[1]);
+    child_close(ends[0]);
+    close(ticks[1]); // so that the clock's EOF can reach us
+    unsigned char *msg = xmalloc(SLOW_LEN), h[MP_FRAME_HEADER];
+    fill(msg, SLOW_LEN, 3);
+    put_header(h, SLOW_LEN);
+    wait_ticks(10); // the reader waits for the header, interrupted
+    if (raw_write(fd, h, sizeof h) < 0)
+        return 1;
+    wait_ticks(10);
+    if (raw_write(fd, msg, SLOW_LEN / 2) < 0)
+        return 1;
+    wait_ticks(10); // the reader waits mid-message, interrupted
+    return raw_write(fd, msg + SLOW_LEN / 2, SLOW_LEN - SLOW_LEN / 2) < 0;
+}
+
+FL_TEST(test_mp_recv_bytes_retries_when_a_signal_interrupts)
+{
+    mp_conn *ends[2];
+    pair(0, &ends[0], &ends[1]);
+    unsigned char *got = xmalloc(SLOW_LEN), *want = xmalloc(SLOW_LEN);
+    fill(want, SLOW_LEN, 3);
+    fd_of(ends[1]);
+    ticks_start();
+    pid_t pid = raw_child(slow_writer, ends);
+    mp_conn_close(ends[1]);
+    ssize_t n = mp_recv_bytes(ends[0], got, SLOW_LEN);
+    ticks_stop();
+    mp_conn_close(ends[0]);
+    reap(pid);
+    ck_assert_msg(n == SLOW_LEN && first_diff(got, want, SLOW_LEN) < 0,
+                  "a message of %d bytes arrived in three parts while "
+                  "signals kept coming; mp_recv_bytes returned %s%s. %s",
+                  SLOW_LEN, fl_ret(n),
+                  n == SLOW_LEN ? " with the wrong bytes" : "",
+                  n == -EINTR ? EINTR_HINT
+                              : "Loop on read() until the whole message "
+                                "is in, and call it again after EINTR.");
+}
+
+// Raw reader of one 1 MiB frame that starts only once the writer is stuck.
+static int
+late_reader(void *arg)
+{
+    mp_conn **ends = arg;
+    child_close(ends[1]);
+    close(ticks[1]);
+    wait_ticks(10); // meanwhile the writer fills the pipe and is interrupted
+    return check_frame(mp_conn_fileno(ends[0]), MIB, 4);
+}
+
+FL_TEST(test_mp_send_bytes_finishes_when_a_signal_interrupts)
+{
+    mp_conn *ends[2];
+    pair(0, &ends[0], &ends[1]);
+    unsigned char *msg = xmalloc(MIB);
+    fill(msg, MIB, 4);
+    fd_of(ends[0]);
+    ticks_start();
+    pid_t pid = raw_child(late_reader, ends);
+    mp_conn_close(ends[0]); // a reader that gives up gives EPIPE
+    int r = mp_send_bytes(ends[1], msg, MIB);
+    ticks_stop();
+    mp_conn_close(ends[1]); // a short frame now ends in EOF for the reader
+    int st = reap(pid);
+    ck_assert_msg(r == 0 && st == 0,
+                  "mp_send_bytes of 1 MiB while signals kept coming returned "
+                  "%s, and for the reader %s. %s",
+                  fl_ret(r), frame_problem(st),
+                  r == -EINTR ? EINTR_HINT
+                              : "A signal that arrives while the pipe is "
+                                "full cuts the write short: writev returns "
+                                "how much went. Step over it and write the "
+                                "rest, until every byte has gone.");
+}
+
+/* -------------------------------------------------- SIGPIPE and EPIPE */
+
+// In a child: send on b, whose peer is closed, with SIGPIPE's default
+// action (death) in force, as in a program that never touched it.
+static int
+send_to_closed_peer(void *arg)
+{
+    mp_conn *b = arg;
+    signal(SIGPIPE, SIG_DFL); // the harness ignores it: undo that
+    return mp_send_bytes(b, SEED, strlen(SEED));
+}
+
+static void
+expect_epipe(int duplex)
+{
+    mp_conn *a, *b;
+    pair(duplex, &a, &b);
+    mp_conn_close(a); // before the fork: no copy of it is left anywhere
+    fl_child res;
+    fl_run_in_child(send_to_closed_peer, b, 3000, 0, &res);
+    mp_conn_close(b);
+    const char *how =
+        duplex ? "send with sendmsg(..., MSG_NOSIGNAL)"
+               : "block SIGPIPE around the write (pthread_sigmask), and "
+                 "after EPIPE take the pending SIGPIPE with sigtimedwait "
+                 "before restoring the mask";
+    ck_assert_msg(res.exited || res.status != SIGPIPE,
+                  "mp_send_bytes to a %s whose other end is closed killed "
+                  "the process with SIGPIPE; expected -EPIPE. To survive "
+                  "without changing SIGPIPE's disposition, %s.",
+                  duplex ? "socketpair" : "pipe", how);
+    ck_assert_msg(res.returned && res.value == -EPIPE,
+                  "mp_send_bytes to a %s whose other end is closed: "
+                  "expected -EPIPE, got %s",
+                  duplex ? "socketpair" : "pipe",
+                  res.returned ? fl_ret(res.value)
+                  : res.exited ? "an exit"
+                               : fl_signame(res.status));
+}
+
+FL_TEST(test_mp_send_bytes_gives_epipe_when_the_reader_has_closed)
+{
+    expect_epipe(0);
+}
+
+FL_TEST(test_mp_send_bytes_gives_epipe_when_the_duplex_peer_has_closed)
+{
+    expect_epipe(1);
+}
+
+// In a child: after an EPIPE, SIGPIPE must be as the caller left it:
+// default action, not blocked.  0 if so; 2: no EPIPE; 3: disposition
+// changed; 4: left blocked.
+static int
+sigpipe_after_epipe(void *arg)
+{
+    mp_conn *b = arg;
+    sigset_t none, mask;
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, now;
+    sigemptyset(&dfl.sa_mask);
+    sigemptyset(&none);
+    sigaction(SIGPIPE, &dfl, NULL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int r = mp_send_bytes(b, "x", 1);
+    sigaction(SIGPIPE, NULL, &now);
+    sigprocmask(SIG_BLOCK, NULL, &mask);
+    if (r != -EPIPE)
+        return 2;
+    if (now.sa_handler != SIG_DFL)
+        return 3;
+    return sigismember(&mask, SIGPIPE) ? 4 : 0;
+}
+
+static const char *
+sigpipe_problem(int code)
+{
+    switch (code) {
+    case 2:
+        return "mp_send_bytes did not return -EPIPE";
+    case 3:
+        return "its disposition was changed (to SIG_IGN?). It belongs to "
+               "the caller: block SIGPIPE around the write instead";
+    case 4:
+        return "it was left blocked: restore the old mask after the write";
+    default:
+        return "?";
+    }
+}
+
+FL_TEST(test_mp_send_bytes_leaves_sigpipe_as_it_found_it)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    mp_conn_close(a);
+    fl_child res;
+    fl_run_in_child(sigpipe_after_epipe, b, 3000, 0, &res);
+    mp_conn_close(b);
+    ck_assert_msg(res.returned && res.value == 0,
+                  "a program with SIGPIPE at its default action called "
+                  "mp_send_bytes on a pipe whose reader had closed. After "
+                  "the call, SIGPIPE should be as before; instead %s%s.",
+                  res.returned ? sigpipe_problem(res.value)
+                               : "the process was killed by ",
+                  res.returned ? "" : fl_signame(res.status));
+}
+
+/* -------------------------------------------------- truncated frames */
+
+FL_TEST(test_mp_recv_bytes_reports_a_truncated_message)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    unsigned char part[MP_FRAME_HEADER + 10];
+    put_header(part, 100); // says 100 bytes, then only 10 come
+    memcpy(part + MP_FRAME_HEADER, "0123456789", 10);
+    ck_assert(raw_write(fd_of(b), part, sizeof part) == 0);
+    mp_conn_close(b); // the sender dies mid-message
+    char buf[128];
+    ssize_t n = mp_recv_bytes(a, buf, sizeof buf);
+    mp_conn_close(a);
+    fl_expect_int(n, -EPROTO,
+                  "mp_recv_bytes of a frame that announced 100 bytes, then "
+                  "10 bytes and EOF",
+                  "a message is whole or it is an error: returning the 10 "
+                  "bytes would pass a broken message off as a good one");
+}
+
+FL_TEST(test_mp_recv_bytes_reports_a_truncated_message_too_big_to_fit)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    unsigned char part[MP_FRAME_HEADER + 10];
+    put_header(part, 100);
+    memcpy(part + MP_FRAME_HEADER, "0123456789", 10);
+    ck_assert(raw_write(fd_of(b), part, sizeof part) == 0);
+    mp_conn_close(b);
+    char buf[4];
+    ssize_t n = mp_recv_bytes(a, buf, sizeof buf);
+    mp_conn_close(a);
+    fl_expect_int(n, -EPROTO,
+                  "mp_recv_bytes into 4 bytes of a frame that announced 100 "
+                  "bytes, then 10 bytes and EOF",
+                  "skipping a message too big for the buffer also meets "
+                  "the EOF: the frame is truncated, -EPROTO");
+}
+
+FL_TEST(test_mp_recv_bytes_rejects_a_frame_with_a_bad_length)
+{
+    static const uint32_t bad[] = {0, 0x80000000u};
+    ssize_t n[2];
+    for (int i = 0; i < 2; i++) {
+        mp_conn *a, *b;
+        pair(0, &a, &b);
+        unsigned char h[MP_FRAME_HEADER + 4];
+        put_header(h, bad[i]);
+        memcpy(h + MP_FRAME_HEADER, "abcd", 4);
+        ck_assert(raw_write(fd_of(b), h, sizeof h) == 0);
+        mp_conn_close(b);
+        char buf[16];
+        n[i] = mp_recv_bytes(a, buf, sizeof buf);
+        mp_conn_close(a);
+    }
+    ck_assert_msg(n[0] == -EPROTO && n[1] == -EPROTO,
+                  "a header of length 0 gave %s and one of 2^31 gave %s; "
+                  "expected -EPROTO for both: no frame of ours has those "
+                  "lengths (0 is refused by the sender, and the most is "
+                  "MP_MSG_MAX), so the stream is not ours or out of step",
+                  fl_ret(n[0]), fl_ret(n[1]));
+}
+
+FL_TEST(test_mp_recv_bytes_rejects_null_arguments)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    char buf[4];
+    ssize_t r1 = mp_recv_bytes(NULL, buf, sizeof buf);
+    ssize_t r2 = mp_recv_bytes(a, NULL, sizeof buf);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(r1 == -EINVAL && r2 == -EINVAL,
+                  "mp_recv_bytes with a NULL conn returned %s, with a NULL "
+                  "buffer %s; expected -EINVAL for both, before any read",
+                  fl_ret(r1), fl_ret(r2));
+}
+
+FL_TEST(test_mp_recv_bytes_reports_a_truncated_header)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    ck_assert(raw_write(fd_of(b), "\0\0", 2) == 0);
+    mp_conn_close(b); // the sender dies after half a header
+    char buf[128];
+    ssize_t n = mp_recv_bytes(a, buf, sizeof buf);
+    mp_conn_close(a);
+    fl_expect_int(n, -EPROTO,
+                  "mp_recv_bytes after 2 of the header's 4 bytes, then EOF",
+                  "EOF is 0 only between messages; in the middle of a "
+                  "header it is a truncated frame");
+}
+
+/* ---------------------------------------------------------------- EOF */
+
+FL_TEST(test_mp_recv_bytes_returns_0_at_eof)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    ck_assert(raw_frame(fd_of(b), "last", 4) == 0);
+    mp_conn_close(b); // the only sending end
+    char buf[16] = "";
+    ssize_t n1 = mp_recv_bytes(a, buf, sizeof buf - 1);
+    ssize_t n2 = mp_recv_bytes(a, buf, sizeof buf - 1);
+    ssize_t n3 = mp_recv_bytes(a, buf, sizeof buf - 1);
+    mp_conn_close(a);
+    ck_assert_msg(n1 == 4 && strcmp(buf, "last") == 0,
+                  "a message sent before the close must still arrive: "
+                  "got %s",
+                  fl_ret(n1));
+    ck_assert_msg(n2 == 0 && n3 == 0,
+                  "after the last message, with every sending end closed, "
+                  "mp_recv_bytes returned %s, then %s; expected 0 (EOF), "
+                  "each time. read() returns 0 at EOF; no header byte at all "
+                  "is EOF, not an error.",
+                  fl_ret(n2), fl_ret(n3));
+}
+
+FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    ck_assert(raw_frame(fd_of(b), "0123456789", 10) == 0);
+    ck_assert(raw_frame(fd_of(b), "ok", 2) == 0);
+    mp_conn_close(b);
+    char buf[4] = "";
+    ssize_t n1 = mp_recv_bytes(a, buf, 4);
+    ssize_t n2 = mp_recv_bytes(a, buf, 4);
+    mp_conn_close(a);
+    ck_assert_msg(n1 == -EMSGSIZE,
+                  "mp_recv_bytes of a 10-byte message into 4 bytes returned "
+                  "%s; expected -EMSGSIZE",
+                  fl_ret(n1));
+    ck_assert_msg(n2 == 2 && memcmp(buf, "ok", 2) == 0,
+                  "after the message that did not fit, the next one (\"ok\") "
+                  "came as %s: read and throw away the rest of a message "
+                  "that does not fit, so that the next header is where the "
+                  "next read starts",
+                  fl_ret(n2));
+}
+
+FL_TEST(test_mp_send_bytes_rejects_an_empty_or_oversized_message)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    char one = 'x';
+    int empty = mp_send_bytes(b, &one, 0);
+    int huge = mp_send_bytes(b, &one, (size_t)MP_MSG_MAX + 1); // not read
+    int null = mp_send_bytes(NULL, &one, 1);
+    int wrote = readable_now(fd_of(a));
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(empty == -EINVAL && huge == -EMSGSIZE && null == -EINVAL,
+                  "mp_send_bytes of 0 bytes returned %s (expected -EINVAL: "
+                  "an empty message would read as EOF), of MP_MSG_MAX + 1 "
+                  "bytes %s (expected -EMSGSIZE: the length must fit the "
+                  "header), with a NULL conn %s (expected -EINVAL)",
+                  fl_ret(empty), fl_ret(huge), fl_ret(null));
+    ck_assert_msg(!wrote, "a refused message still wrote to the pipe: check "
+                          "the arguments before writing anything");
+}
+
+/* ------------------------------------------------------- PIPE_BUF */
+
+#define WRITERS 4
+#define PER_WRITER 200
+#define SMALL_MAX (PIPE_BUF - MP_FRAME_HEADER)
+
+struct small_job {
+    mp_conn *a, *b;
+    int id;
+};
+
+// Message seq of writer id: its length, then id, seq and a pattern.
+static size_t
+small_msg(unsigned char *m, int id, int seq)
+{
+    size_t len = 8 + (size_t)(seq * 997 + id * 131) % (SMALL_MAX - 7);
+    if (seq % 4 == 0)
+        len = SMALL_MAX; // a whole PIPE_BUF frame: still atomic
+    fill(m, len, (unsigned)(id * 100000 + seq));
+    m[0] = (unsigned char)id;
+    m[1] = (unsigned char)(seq >> 8);
+    m[2] = (unsigned char)seq;
+    return len;
+}
+
+static int
+small_writer(void *arg)
+{
+    struct small_job *job = arg;
+    unsigned char m[SMALL_MAX];
+    child_close(job->a);
+    for (int seq = 0; seq < PER_WRITER; seq++) {
+        size_t len = small_msg(m, job->id, seq);
+        if (mp_send_bytes(job->b, m, len) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+// Check one message from the shared pipe; NULL if it is the next one of
+// its writer, else what is wrong with it.
+static const char *
+small_check(const unsigned char *got, ssize_t n, int *next)
+{
+    unsigned char want[SMALL_MAX];
+    if (n < 8)
+        return "a message shorter than any that was sent";
+    int id = got[0], seq = got[1] << 8 | got[2];
+    if (id < 1 || id > WRITERS || seq != next[id])
+        return "a message that no writer sent next";
+    size_t len = small_msg(want, id, seq);
+    if ((size_t)n != len || memcmp(got, want, len) != 0)
+        return "a message mixed with bytes of another";
+    next[id]++;
+    return NULL;
+}
+
+FL_TEST(test_mp_send_bytes_keeps_small_frames_whole_with_several_writers)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    struct small_job jobs[WRITERS];
+    pid_t pids[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        jobs[i] = (struct small_job){a, b, i + 1};
+        pids[i] = raw_child(small_writer, &jobs[i]);
+    }
+    mp_conn_close(b);
+    int next[WRITERS + 1] = {0};
+    unsigned char got[SMALL_MAX];
+    const char *bad = NULL;
+    ssize_t n = 0;
+    int i;
+    for (i = 0; i < WRITERS * PER_WRITER && bad == NULL; i++) {
+        n = mp_recv_bytes(a, got, sizeof got);
+        bad = n < 0 ? "an error" : small_check(got, n, next);
+    }
+    mp_conn_close(a); // any writer still busy now gets EPIPE
+    for (int w = 0; w < WRITERS; w++)
+        if (bad != NULL)
+            stop(pids[w]);
+        else
+            reap(pids[w]);
+    ck_assert_msg(bad == NULL,
+                  "%d processes sent %d messages each, of up to %d bytes, "
+                  "through one pipe. Message %d (mp_recv_bytes returned %s) "
+                  "was %s. A write of at most PIPE_BUF (%d) bytes to a pipe "
+                  "is atomic: send each frame, header and message, in ONE "
+                  "writev, or another writer's bytes get in between.",
+                  WRITERS, PER_WRITER, SMALL_MAX, i, fl_ret(n), bad, PIPE_BUF);
+}
+
+/* ------------------------------------------------------------ speed */
+
+#define STREAM_MSGS 16 // 1 MiB messages per timed run
+#define STREAM_RUNS 7  // timed runs of each kind, alternating
+#define STREAM_FLOOR 4 // framed may take at most 4 times raw (25%)
+
+// One timed run: a child writes STREAM_MSGS messages of 1 MiB, raw or
+// framed, and the parent reads them.  Returns the time in us from the go
+// to the last byte; a run that passes `budget` stops early and returns an
+// estimate of its whole time.  -1 on a wrong result.
+static long long
+timed_run(int framed, long long budget, const unsigned char *src,
+          unsigned char *dst)
+{
+    int p[2], go[2];
+    mp_conn *a = NULL, *b = NULL;
+    ck_assert(pipe(go) == 0);
+    if (framed) {
+        pair(0, &a, &b);
+        p[0] = fd_of(a);
+        p[1] = fd_of(b);
+    } else {
+        ck_assert(pipe(p) == 0);
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        char c;
+        close(p[0]);
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1)
+            _exit(1);
+        for (int i = 0; i < STREAM_MSGS; i++)
+            if (framed ? mp_send_bytes(b, src, MIB) != 0
+                       : raw_write(p[1], src, MIB) != 0)
+                _exit(1);
+        _exit(0);
+    }
+    if (framed)
+        mp_conn_close(b);
+    else
+        close(p[1]);
+    close(go[0]);
+    int done = 0, ok = 1;
+    long long t0 = now_us(), t = 0;
+    ck_assert(write(go[1], "g", 1) == 1);
+    while (done < STREAM_MSGS && ok && (t = now_us() - t0) <= budget) {
+        ssize_t n =
+            framed ? mp_recv_bytes(a, dst, MIB) : raw_read(p[0], dst, MIB);
+        ok = n == MIB;
+        done++;
+        t = now_us() - t0;
+    }
+    ok = ok && (!framed || done < STREAM_MSGS || memcmp(dst, src, MIB) == 0);
+    if (framed)
+        mp_conn_close(a);
+    else
+        close(p[0]);
+    close(go[1]);
+    if (done < STREAM_MSGS || !ok)
+        stop(pid);
+    else
+        ok = reap(pid) == 0;
+    return !ok ? -1 : t * STREAM_MSGS / (done ? done : 1);
+}
+
+static int
+cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static double
+median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    return v[n / 2];
+}
+
+// Keep this process and its children on the CPU it runs on.  Whether the
+// scheduler puts a pipe's reader and writer on one core or on two changes
+// its speed several times over, from one run to the next: that would
+// swamp the comparison.
+static void
+stay_on_this_cpu(void)
+{
+    int cpu = sched_getcpu();
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    if (cpu >= 0) {
+        CPU_SET(cpu, &one);
+        sched_setaffinity(0, sizeof one, &one); // if refused, run anyway
+    }
+}
+
+// Raw and framed runs alternate, and each framed run is compared with the
+// raw run just before it: a machine that is busy for a while slows both.
+FL_TEST(test_mp_send_bytes_streams_1_mib_messages_near_pipe_speed)
+{
+    stay_on_this_cpu();
+    unsigned char *src = xmalloc(MIB), *dst = xmalloc(MIB);
+    fill(src, MIB, 5);
+    memset(dst, 0, MIB); // touch every page before timing
+    double raw[STREAM_RUNS], framed[STREAM_RUNS], ratio[STREAM_RUNS];
+    int slow = 0, runs = 0;
+    while (runs < STREAM_RUNS && slow <= STREAM_RUNS / 2) {
+        long long r = timed_run(0, 60000000, src, dst);
+        ck_assert_msg(r > 0, "the raw pipe run failed");
+        // Slack for a loaded machine; the byte-a-time mistake is far over.
+        long long budget = STREAM_FLOOR * r + 50000;
+        long long f = timed_run(1, budget, src, dst);
+        ck_assert_msg(f > 0,
+                      "streaming %d messages of 1 MiB through "
+                      "mp_send_bytes and mp_recv_bytes did not deliver them "
+                      "whole",
+                      STREAM_MSGS);
+        raw[runs] = r / 1e3;
+        framed[runs] = f / 1e3;
+        ratio[runs] = 100.0 * r / f;
+        slow += ratio[runs] < 100.0 / STREAM_FLOOR;
+        runs++;
+    }
+    double pct = median(ratio, runs);
+    ck_assert_msg(pct >= 100.0 / STREAM_FLOOR,
+                  "%d MiB through a raw pipe took %.1f ms; through "
+                  "mp_send_bytes and mp_recv_bytes %.1f ms (medians of %d "
+                  "alternating runs): %.1f%% of raw, expected at least "
+                  "%d%%. Send header and message in one writev, read the "
+                  "message straight into the caller's buffer, and never a "
+                  "byte at a time.",
+                  STREAM_MSGS, median(raw, runs), median(framed, runs), runs,
+                  pct, 100 / STREAM_FLOOR);
+}
+
+/* -------------------------------------------------------------- mp_poll */
+
+struct poll_result {
+    mp_conn *a;     // the end to poll
+    int timeout_ms; // the timeout to give mp_poll
+    int ticking;    // 1: keep signals coming while mp_poll waits
+    int r;          // what mp_poll returned
+    long long ms;   // how long it took
+};
+
+static int
+poll_child(void *arg)
+{
+    struct poll_result *res = arg;
+    if (res->ticking)
+        ticks_start();
+    long long t0 = now_us();
+    res->r = mp_poll(res->a, res->timeout_ms);
+    res->ms = (now_us() - t0) / 1000;
+    if (res->ticking)
+        ticks_stop();
+    return 0;
+}
+
+// mp_poll(a, timeout_ms) run in a child, since a wrong one may wait for
+// ever.  Fails the test if it was still waiting after 3 s, or crashed.
+static struct poll_result
+poll_in_child(mp_conn *a, int timeout_ms, int ticking, const char *hint)
+{
+    struct poll_result *res = mmap(NULL, sizeof *res, PROT_READ | PROT_WRITE,
+                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(res != MAP_FAILED, "mmap failed");
+    *res = (struct poll_result){a, timeout_ms, ticking, -1000, -1};
+    fl_child child;
+    fl_run_in_child(poll_child, res, 3000, 0, &child);
+    struct poll_result got = *res;
+    munmap(res, sizeof *res);
+    ck_assert_msg(!child.timed_out,
+                  "mp_poll(a, %d)%s was still waiting after 3 s: %s",
+                  timeout_ms, ticking ? " with signals arriving" : "", hint);
+    ck_assert_msg(child.returned, "mp_poll(a, %d) ended the process (%s)",
+                  timeout_ms,
+                  child.exited ? "it exited" : fl_signame(child.status));
+    return got;
+}
+
+static void
+expect_timeout(int ticking, const char *hint)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    struct poll_result got = poll_in_child(a, 100, ticking, hint);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(got.r == 0 && got.ms >= 90,
+                  "mp_poll(a, 100)%s on a pipe where nothing comes returned "
+                  "%s after %lld ms; expected 0 after about 100 ms. %s",
+                  ticking ? " with signals arriving" : "", fl_ret(got.r),
+                  got.ms, got.r == -EINTR ? EINTR_HINT : hint);
+}
+
+FL_TEST(test_mp_poll_returns_0_when_the_timeout_expires)
+{
+    expect_timeout(0, "pass the timeout, in ms, to poll()");
+}
+
+FL_TEST(test_mp_poll_keeps_its_deadline_when_signals_interrupt)
+{
+    expect_timeout(1, "after EINTR, poll again for the time left until the "
+                      "deadline, not the whole timeout: restarted each "
+                      "time, it never ends while signals keep coming");
+}
+
+// Raw child holding a copy of the sending end until told to go.
+static int
+hold_copy(void *arg)
+{
+    int *go = arg;
+    char c;
+    close(go[1]);
+    return read(go[0], &c, 1) < 0; // returns on a byte or on EOF
+}
+
+FL_TEST(test_mp_poll_sees_no_eof_while_a_copy_of_the_write_end_is_open)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    int go[2];
+    ck_assert(pipe(go) == 0);
+    pid_t pid = raw_child(hold_copy, go); // it has a copy of b
+    close(go[0]);
+    mp_conn_close(b); // the parent's copy; the child's is still open
+    struct poll_result early = poll_in_child(a, 100, 0,
+                                             "pass the timeout, "
+                                             "in ms, to poll()");
+    ck_assert(write(go[1], "g", 1) == 1);
+    reap(pid); // now no copy is left
+    struct poll_result late = poll_in_child(a, 2000, 0, "");
+    char buf[8];
+    ssize_t n = late.r == 1 ? mp_recv_bytes(a, buf, sizeof buf) : -1;
+    close(go[1]);
+    mp_conn_close(a);
+    ck_assert_msg(early.r == 0,
+                  "while a child still held a copy of the sending end, "
+                  "mp_poll(a, 100) returned %s; expected 0 (timeout): there "
+                  "is no message and no EOF yet",
+                  fl_ret(early.r));
+    ck_assert_msg(late.r == 1 && n == 0,
+                  "once every copy of the sending end was closed, mp_poll "
+                  "returned %s and mp_recv_bytes %s; expected 1, then 0 "
+                  "(EOF): poll reports POLLHUP as readable",
+                  fl_ret(late.r), fl_ret(n));
+}
+
+FL_TEST(test_mp_poll_returns_1_when_a_message_is_waiting)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    ck_assert(raw_frame(fd_of(b), "x", 1) == 0);
+    int now = mp_poll(a, 0), ever = mp_poll(a, -1);
+    int bad = mp_poll(a, -2);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(now == 1 && ever == 1,
+                  "with a message waiting, mp_poll(a, 0) returned %s and "
+                  "mp_poll(a, -1) %s; expected 1 for both, at once",
+                  fl_ret(now), fl_ret(ever));
+    fl_expect_int(bad, -EINVAL, "mp_poll(a, -2)",
+                  "-1 means for ever; below that is not a timeout");
+}
+
+/* ----------------------------------------------------- mp_conn_fork */
+
+static int
+send_seed(mp_conn *conn, void *arg)
+{
+    (void)arg;
+    return mp_send_bytes(conn, SEED, strlen(SEED)) == 0 ? 7 : 1;
+}
+
+FL_TEST(test_mp_conn_fork_runs_the_target_with_the_childs_end)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    pid_t pid = mp_conn_fork(a, b, send_seed, NULL);
+    ck_assert_msg(pid > 0, "mp_conn_fork returned %s, expected a pid",
+                  fl_ret(pid));
+    char buf[64] = "";
+    ssize_t n = mp_recv_bytes(a, buf, sizeof buf - 1);
+    mp_conn_close(a);
+    int st = reap(pid);
+    ck_assert_msg(n == (ssize_t)strlen(SEED) && strcmp(buf, SEED) == 0,
+                  "the target sent \"%s\" on its end; the parent received "
+                  "%s \"%s\"",
+                  SEED, fl_ret(n), buf);
+    fl_expect_int(st, 7, "the child's exit status",
+                  "the child ends with _exit(target(give, arg))");
+}
+
+static int
+do_nothing(mp_conn *conn, void *arg)
+{
+    (void)conn;
+    (void)arg;
+    return 0;
+}
+
+FL_TEST(test_mp_conn_fork_closes_the_childs_end_in_the_parent)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    pid_t pid = mp_conn_fork(a, b, do_nothing, NULL);
+    ck_assert_msg(pid > 0, "mp_conn_fork returned %s, expected a pid",
+                  fl_ret(pid));
+    reap(pid); // the child, and its copy of b, are gone
+    int eof = readable_now(fd_of(a));
+    char buf[8];
+    ssize_t n = eof ? mp_recv_bytes(a, buf, sizeof buf) : -1;
+    mp_conn_close(a);
+    ck_assert_msg(eof && n == 0,
+                  "the child has exited, yet the parent sees no EOF on its "
+                  "end: the parent still holds the child's end (a copy of "
+                  "the sending end). mp_conn_fork must close give in the "
+                  "parent.");
+}
+
+// Target: once told the parent closed its end, is EOF there at once?
+static int
+sees_eof(mp_conn *conn, void *arg)
+{
+    int *go = arg;
+    char c;
+    if (read(go[0], &c, 1) != 1)
+        return 2;
+    int fd = mp_conn_fileno(conn);
+    if (!readable_now(fd))
+        return 1; // no EOF: somebody still holds the other end
+    return read(fd, &c, 1) == 0 ? 0 : 3;
+}
+
+FL_TEST(test_mp_conn_fork_closes_the_parents_end_in_the_child)
+{
+    mp_conn *a, *b;
+    pair(1, &a, &b);
+    int go[2];
+    ck_assert(pipe(go) == 0);
+    pid_t pid = mp_conn_fork(a, b, sees_eof, go);
+    ck_assert_msg(pid > 0, "mp_conn_fork returned %s, expected a pid",
+                  fl_ret(pid));
+    mp_conn_close(a); // the parent's end: now no copy should be left
+    ck_assert(write(go[1], "g", 1) == 1);
+    int st = reap(pid);
+    close(go[0]);
+    close(go[1]);
+    ck_assert_msg(st == 0, "the parent closed its end, yet the child %s. %s",
+                  st == 1 ? "saw no EOF on its own" : "failed",
+                  st == 1 ? "The child still holds a copy of the parent's "
+                            "end: mp_conn_fork must close keep in the "
+                            "child, or a child reading until EOF blocks for "
+                            "ever."
+                          : "");
+}
+
+FL_TEST(test_mp_conn_fork_rejects_null_arguments)
+{
+    mp_conn *a, *b;
+    pair(1, &a, &b);
+    pid_t r[4] = {mp_conn_fork(NULL, b, do_nothing, NULL),
+                  mp_conn_fork(a, NULL, do_nothing, NULL),
+                  mp_conn_fork(a, b, NULL, NULL),
+                  mp_conn_fork(a, a, do_nothing, NULL)};
+    for (int i = 0; i < 4; i++)
+        if (r[i] > 0)
+            reap(r[i]);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(r[0] == -EINVAL && r[1] == -EINVAL && r[2] == -EINVAL &&
+                      r[3] == -EINVAL,
+                  "mp_conn_fork with a NULL keep, a NULL give, a NULL "
+                  "target, and keep == give returned %s, %s, %s, %s; "
+                  "expected -EINVAL each time, before forking",
+                  fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
+}
+
+/* ----------------------------------------------------- mp_conn_close */
+
+FL_TEST(test_mp_conn_close_releases_the_descriptor)
+{
+    mp_conn *a, *b;
+    pair(1, &a, &b);
+    int fd = fd_of(a);
+    int r = mp_conn_close(a);
+    int still_open = fcntl(fd, F_GETFD) >= 0;
+    mp_conn_close(b);
+    int null = mp_conn_close(NULL);
+    ck_assert_msg(r == 0 && !still_open,
+                  "mp_conn_close returned %s and descriptor %d is %s; "
+                  "expected 0 and closed",
+                  fl_ret(r), fd, still_open ? "still open" : "closed");
+    fl_expect_int(null, 0, "mp_conn_close(NULL)",
+                  "like free(NULL), closing nothing does nothing");
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_pipe_duplex_carries_the_seed_messages_both_ways, 5),
+    FL_CASE(test_mp_pipe_one_way_carries_messages_from_b_to_a, 5),
+    FL_CASE(test_mp_pipe_one_way_refuses_the_wrong_direction, 5),
+    FL_CASE(test_mp_pipe_rejects_null_pointers, 5),
+    FL_CASE(test_mp_pipe_gives_emfile_when_out_of_descriptors, 5),
+    FL_CASE(test_mp_send_bytes_frames_each_message_with_its_length, 5),
+    FL_CASE(test_mp_recv_bytes_keeps_message_boundaries, 5),
+    FL_CASE(test_mp_recv_bytes_reads_a_1_mib_message_whole, 5),
+    FL_CASE(test_mp_send_bytes_writes_a_1_mib_message_whole, 5),
+    FL_CASE(test_mp_recv_bytes_retries_when_a_signal_interrupts, 5),
+    FL_CASE(test_mp_send_bytes_finishes_when_a_signal_interrupts, 5),
+    FL_CASE(test_mp_send_bytes_gives_epipe_when_the_reader_has_closed, 5),
+    FL_CASE(test_mp_send_bytes_gives_epipe_when_the_duplex_peer_has_closed, 5),
+    FL_CASE(test_mp_send_bytes_leaves_sigpipe_as_it_found_it, 5),
+    FL_CASE(test_mp_recv_bytes_reports_a_truncated_message, 5),
+    FL_CASE(test_mp_recv_bytes_reports_a_truncated_message_too_big_to_fit, 5),
+    FL_CASE(test_mp_recv_bytes_reports_a_truncated_header, 5),
+    FL_CASE(test_mp_recv_bytes_rejects_a_frame_with_a_bad_length, 5),
+    FL_CASE(test_mp_recv_bytes_returns_0_at_eof, 5),
+    FL_CASE(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer, 5),
+    FL_CASE(test_mp_send_bytes_rejects_an_empty_or_oversized_message, 5),
+    FL_CASE(test_mp_recv_bytes_rejects_null_arguments, 5),
+    FL_CASE(test_mp_send_bytes_keeps_small_frames_whole_with_several_writers,
+            10),
+    FL_CASE(test_mp_send_bytes_streams_1_mib_messages_near_pipe_speed, 15),
+    FL_CASE(test_mp_poll_returns_0_when_the_timeout_expires, 5),
+    FL_CASE(test_mp_poll_keeps_its_deadline_when_signals_interrupt, 5),
+    FL_CASE(test_mp_poll_returns_1_when_a_message_is_waiting, 5),
+    FL_CASE(test_mp_poll_sees_no_eof_while_a_copy_of_the_write_end_is_open, 10),
+    FL_CASE(test_mp_conn_fork_runs_the_target_with_the_childs_end, 5),
+    FL_CASE(test_mp_conn_fork_closes_the_childs_end_in_the_parent, 5),
+    FL_CASE(test_mp_conn_fork_closes_the_parents_end_in_the_child, 5),
+    FL_CASE(test_mp_conn_fork_rejects_null_arguments, 5),
+    FL_CASE(test_mp_conn_close_releases_the_descriptor, 5),
+};
+
+FL_MAIN("04_pipes", cases)
