@@ -17,7 +17,7 @@ mkdir -p "$SRC"
 
 # Lessons with both a README and hints: a half-written one waits.
 lessons=$(cd lessons && for l in [0-9][0-9]_*; do
-    [ -f "$l/README.md" ] && [ -f "$l/hints.md" ] && echo "$l"
+    if [ -f "$l/README.md" ] && [ -f "$l/hints.md" ]; then echo "$l"; fi
 done)
 nn() { echo "${1%%_*}"; }
 title() { head -1 "lessons/$1/README.md" | sed 's/^# *//'; }
