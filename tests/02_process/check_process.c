@@ -1,0 +1,1106 @@
+// check_process.c - tests for lesson 02: the mp_process object.
+//
+// Each function is judged alone where it can be.  Tests of
+// mp_process_start reap the child with the raw waitpid.  Tests of join,
+// is_alive and the exit code "adopt" a child started with the raw fork:
+// they fill in a process object by hand, as process.h documents its
+// fields, so that a broken start cannot cost join its points.  The
+// terminate-then-join and kill-then-join tests run the whole story, as
+// Python's examples do.
+#define _GNU_SOURCE
+#include "process.h"
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- helpers */
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int
+return_zero(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int
+return_code(void *arg)
+{
+    return *(int *)arg;
+}
+
+// A child that dies of a real segfault (and leaves no core file).
+static int
+segfault(void *arg)
+{
+    (void)arg;
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    volatile int *volatile bad = NULL; // or the store is dropped
+    *bad = 1;
+    return 0;
+}
+
+// A child that works for a while (200 ms) and exits with 5.
+static int
+work_a_while(void *arg)
+{
+    (void)arg;
+    poll(NULL, 0, 200);
+    return 5;
+}
+
+// Wait for pid with the raw waitpid; fail the test if that is impossible.
+static int
+raw_wait(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        ck_assert_msg(errno == EINTR,
+                      "waitpid(%d) failed (%s): the process object's pid "
+                      "must be the pid of a child of the caller",
+                      (int)pid, strerror(errno));
+    return st;
+}
+
+// Start fn(arg) in a child with the raw fork, not with the lesson's code.
+static pid_t
+raw_start(int (*fn)(void *), void *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0)
+        _exit(fn(arg));
+    return pid;
+}
+
+// Fill in p by hand as a started process whose child is pid (0: a process
+// that was never started), as process.h documents the fields.
+static void
+adopt(mp_process *p, pid_t pid)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "Adopted-%d", (int)pid);
+    p->pid = pid;
+    p->exitcode = MP_EXITCODE_NONE;
+}
+
+// Block until pid has ended, without reaping it: its pidfd turns readable.
+static void
+until_ended(pid_t pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    ck_assert_msg(fd >= 0, "pidfd_open(%d) failed: %s", (int)pid,
+                  strerror(errno));
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+        ;
+    close(fd);
+}
+
+static void
+init_or_fail(mp_process *p, mp_target target, void *arg, const char *name)
+{
+    int r = mp_process_init(p, target, arg, name);
+    ck_assert_msg(r == 0, "mp_process_init returned %s, expected 0", fl_ret(r));
+}
+
+static void
+start_or_fail(mp_process *p)
+{
+    pid_t me = getpid();
+    int r = mp_process_start(p);
+    if (getpid() != me) // a child came back: exit() tells the harness
+        exit(FL_EXIT_STRAY);
+    ck_assert_msg(r == 0,
+                  "mp_process_start returned %s, expected 0 in the parent",
+                  fl_ret(r));
+}
+
+static const char *
+code_str(int code)
+{
+    static char buf[4][48];
+    static int next;
+    char *b = buf[next++ % 4];
+    if (code == MP_EXITCODE_NONE)
+        snprintf(b, sizeof buf[0], "MP_EXITCODE_NONE");
+    else
+        snprintf(b, sizeof buf[0], "%d", code);
+    return b;
+}
+
+// Fail unless the exit code is want, saying what it was.
+#define expect_code(p, want, what, hint)                                       \
+    do {                                                                       \
+        int c_ = mp_process_exitcode(p);                                       \
+        ck_assert_msg(c_ == (want), "%s: expected exit code %s, got %s. %s",   \
+                      (what), code_str(want), code_str(c_), (hint));           \
+    } while (0)
+
+// The child ended as raw status st: in words, for a message.
+static const char *
+ended(int st)
+{
+    static char buf[96];
+    if (WIFEXITED(st))
+        snprintf(buf, sizeof buf, "exited with status %d%s", WEXITSTATUS(st),
+                 WEXITSTATUS(st) == FL_EXIT_STRAY ? " (it came back into "
+                                                    "the test)"
+                                                  : "");
+    else
+        snprintf(buf, sizeof buf, "was killed by %s", fl_signame(WTERMSIG(st)));
+    return buf;
+}
+
+/* A gate: a child that waits until the test closes the write end of a
+ * pipe, then exits with `code`; after limit_ms it gives up waiting. */
+struct gate {
+    int fd[2];    // the child reads fd[0]; the test holds fd[1]
+    int code;     // the child's exit status
+    int limit_ms; // the child stops waiting after this long (-1: never)
+};
+
+static void
+gate_open(struct gate *g, int code, int limit_ms)
+{
+    ck_assert_msg(pipe(g->fd) == 0, "pipe failed: %s", strerror(errno));
+    g->code = code;
+    g->limit_ms = limit_ms;
+}
+
+static int
+gate_child(void *arg)
+{
+    struct gate *g = arg;
+    close(g->fd[1]); // or EOF could never come
+    struct pollfd pfd = {.fd = g->fd[0], .events = POLLIN};
+    long end = now_ms() + g->limit_ms;
+    int left = g->limit_ms;
+    while (poll(&pfd, 1, left) < 0) // EINTR: wait for the time left
+        if (g->limit_ms >= 0)
+            left = end > now_ms() ? (int)(end - now_ms()) : 0;
+    return g->code;
+}
+
+// Let the child go: close our write end, so that it reads EOF.
+static void
+gate_release(struct gate *g)
+{
+    if (g->fd[1] >= 0)
+        close(g->fd[1]);
+    g->fd[1] = -1;
+}
+
+static void
+gate_close(struct gate *g)
+{
+    gate_release(g);
+    if (g->fd[0] >= 0)
+        close(g->fd[0]);
+    g->fd[0] = -1;
+}
+
+// Read what a child wrote into fd until EOF, as a string.
+static void
+read_report(int fd, char *buf, size_t size)
+{
+    size_t got = 0;
+    while (got < size - 1) {
+        ssize_t n = read(fd, buf + got, size - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+}
+
+/* -------------------------------------------------------------- names */
+
+FL_TEST(test_mp_process_init_names_processes_from_1)
+{
+    mp_process p[3];
+    char want[16];
+    for (int i = 0; i < 3; i++) {
+        init_or_fail(&p[i], return_zero, NULL, NULL);
+        snprintf(want, sizeof want, "Process-%d", i + 1);
+        ck_assert_msg(strcmp(mp_process_name(&p[i]), want) == 0,
+                      "process object number %d is named \"%s\", expected "
+                      "\"%s\". Python counts from 1: take the counter's "
+                      "next value (++counter), not its current one.",
+                      i + 1, mp_process_name(&p[i]), want);
+    }
+}
+
+struct my_process {
+    mp_process base; // first: a pointer to it is a pointer to the whole
+    int rounds;
+};
+
+static int
+my_run(mp_process *self)
+{
+    struct my_process *me = (struct my_process *)self;
+    return me->rounds * 2;
+}
+
+FL_TEST(test_mp_process_init_subclass_names_after_the_class)
+{
+    struct my_process w[5];
+    char want[16];
+    for (int i = 0; i < 5; i++) {
+        int r = mp_process_init_subclass(&w[i].base, "MyProcess", my_run, NULL);
+        ck_assert_msg(r == 0,
+                      "mp_process_init_subclass returned %s, expected 0",
+                      fl_ret(r));
+        snprintf(want, sizeof want, "MyProcess-%d", i + 1);
+        ck_assert_msg(strcmp(mp_process_name(&w[i].base), want) == 0,
+                      "the subclass's process number %d is named \"%s\", "
+                      "expected \"%s\": the default name is the class name, "
+                      "a dash, and the counter's next value (from 1)",
+                      i + 1, mp_process_name(&w[i].base), want);
+    }
+    mp_process p;
+    init_or_fail(&p, return_zero, NULL, NULL);
+    ck_assert_msg(strcmp(mp_process_name(&p), "Process-6") == 0,
+                  "after five MyProcess objects, a plain one is named "
+                  "\"%s\", expected \"Process-6\": Python has one counter "
+                  "for every class, not one per class",
+                  mp_process_name(&p));
+}
+
+FL_TEST(test_mp_process_init_keeps_a_given_name)
+{
+    mp_process p;
+    init_or_fail(&p, return_zero, NULL, "fetcher");
+    ck_assert_msg(strcmp(mp_process_name(&p), "fetcher") == 0,
+                  "a process named \"fetcher\" is called \"%s\": copy the "
+                  "given name into p->name",
+                  mp_process_name(&p));
+}
+
+FL_TEST(test_mp_process_init_rejects_a_name_too_long)
+{
+    char longest[MP_NAME_MAX], too_long[MP_NAME_MAX + 1];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    memset(too_long, 'b', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+    mp_process p;
+    int r = mp_process_init(&p, return_zero, NULL, longest);
+    ck_assert_msg(r == 0 && strcmp(mp_process_name(&p), longest) == 0,
+                  "a name of %d characters fits in MP_NAME_MAX (%d) bytes "
+                  "with its NUL, yet mp_process_init returned %s",
+                  MP_NAME_MAX - 1, MP_NAME_MAX, fl_ret(r));
+    r = mp_process_init(&p, return_zero, NULL, too_long);
+    fl_expect_int(r, -ENAMETOOLONG,
+                  "mp_process_init with a name of MP_NAME_MAX characters",
+                  "The name and its NUL do not fit in p->name: snprintf "
+                  "returns the length it needed, compare it with the size");
+}
+
+static int
+my_noop_run(mp_process *self)
+{
+    (void)self;
+    return 0;
+}
+
+FL_TEST(test_mp_process_init_rejects_a_missing_function)
+{
+    mp_process p;
+    int no_target = mp_process_init(&p, NULL, NULL, NULL);
+    int no_run = mp_process_init_subclass(&p, "MyProcess", NULL, NULL);
+    int no_cls = mp_process_init_subclass(&p, NULL, my_noop_run, NULL);
+    int no_p = mp_process_init(NULL, return_zero, NULL, NULL);
+    ck_assert_msg(no_target == -EINVAL && no_run == -EINVAL &&
+                      no_cls == -EINVAL && no_p == -EINVAL,
+                  "expected -EINVAL for a NULL target (got %s), a NULL run "
+                  "(got %s), a NULL class name (got %s) and a NULL process "
+                  "(got %s): a child that calls a NULL function dies of "
+                  "SIGSEGV, so refuse it before anything else",
+                  fl_ret(no_target), fl_ret(no_run), fl_ret(no_cls),
+                  fl_ret(no_p));
+}
+
+FL_TEST(test_mp_process_init_leaves_the_exit_code_unknown)
+{
+    mp_process p;
+    memset(&p, 0, sizeof p); // what a static or calloc'd object holds
+    init_or_fail(&p, return_zero, NULL, NULL);
+    expect_code(&p, MP_EXITCODE_NONE, "a process object just set up",
+                "An exit code of 0 says \"exited with status 0\": set it "
+                "to MP_EXITCODE_NONE, Python's None");
+    fl_expect_int(mp_process_pid(&p), 0, "the pid of a process not started",
+                  "Set p->pid to 0 until start.");
+}
+
+FL_TEST(test_mp_process_calls_reject_a_null_process)
+{
+    const char *names[] = {"run",      "start",     "join",
+                           "is_alive", "terminate", "kill"};
+    int got[] = {mp_process_run(NULL),       mp_process_start(NULL),
+                 mp_process_join(NULL, 0),   mp_process_is_alive(NULL),
+                 mp_process_terminate(NULL), mp_process_kill(NULL)};
+    for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
+        ck_assert_msg(got[i] == -EINVAL,
+                      "mp_process_%s(NULL) returned %s, expected -22 "
+                      "(-EINVAL): check p before using it",
+                      names[i], fl_ret(got[i]));
+}
+
+/* ----------------------------------------------------------------- run */
+
+struct probe {
+    pid_t ran_in; // the pid of the process the target ran in
+};
+
+static int
+record_pid(void *arg)
+{
+    ((struct probe *)arg)->ran_in = getpid();
+    return 5;
+}
+
+FL_TEST(test_mp_process_run_calls_the_target_in_the_caller)
+{
+    struct probe seen = {0};
+    mp_process p;
+    init_or_fail(&p, record_pid, &seen, NULL);
+    int r = mp_process_run(&p);
+    ck_assert_msg(r == 5 && seen.ran_in == getpid(),
+                  "mp_process_run returned %s, and the target ran in pid "
+                  "%d; expected 5 from a target run in the caller (%d). "
+                  "run() is the method, not start(): it calls "
+                  "target(arg) where it is called.",
+                  fl_ret(r), (int)seen.ran_in, (int)getpid());
+    fl_expect_int(mp_process_pid(&p), 0, "the pid after run() alone",
+                  "run() starts no process.");
+}
+
+/* --------------------------------------------------------------- start */
+
+struct ids {
+    pid_t self, parent;
+};
+
+static int
+report_ids(void *arg)
+{
+    int fd = *(int *)arg;
+    struct ids me = {getpid(), getppid()};
+    return write(fd, &me, sizeof me) == (ssize_t)sizeof me ? 0 : 1;
+}
+
+FL_TEST(test_mp_process_start_runs_the_target_in_a_child)
+{
+    int fds[2];
+    ck_assert_msg(pipe(fds) == 0, "pipe failed");
+    mp_process p;
+    init_or_fail(&p, report_ids, &fds[1], NULL);
+    start_or_fail(&p);
+    close(fds[1]);
+    struct ids seen = {0, 0};
+    ssize_t n = read(fds[0], &seen, sizeof seen);
+    close(fds[0]);
+    pid_t pid = mp_process_pid(&p);
+    int st = raw_wait(pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the child %s; expected it to exit with 0, the value its "
+                  "target returned",
+                  ended(st));
+    ck_assert_msg(n == (ssize_t)sizeof seen,
+                  "the child never ran the target (read %zd bytes): does "
+                  "the child call p->run(p)?",
+                  n);
+    ck_assert_msg(seen.self == pid && seen.parent == getpid(),
+                  "the target ran in pid %d (parent %d); expected the "
+                  "child's pid %d, kept in p->pid, with the caller %d as "
+                  "its parent",
+                  (int)seen.self, (int)seen.parent, (int)pid, (int)getpid());
+}
+
+FL_TEST(test_mp_process_start_child_ends_with_the_run_value)
+{
+    int three = 3;
+    mp_process p;
+    init_or_fail(&p, return_code, &three, NULL);
+    start_or_fail(&p);
+    int st = raw_wait(mp_process_pid(&p));
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3,
+                  "the child %s; expected it to exit with 3, its run's "
+                  "value. The child must end with _exit(p->run(p)): a "
+                  "child that returns from mp_process_start runs the "
+                  "caller's code a second time.",
+                  ended(st));
+}
+
+FL_TEST(test_mp_process_start_calls_the_subclass_run)
+{
+    struct my_process w;
+    int r = mp_process_init_subclass(&w.base, "MyProcess", my_run, NULL);
+    ck_assert_msg(r == 0, "mp_process_init_subclass returned %s, expected 0",
+                  fl_ret(r));
+    w.rounds = 21; // my_run returns rounds * 2
+    start_or_fail(&w.base);
+    int st = raw_wait(mp_process_pid(&w.base));
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 42,
+                  "the child %s; expected exit status 42 from the "
+                  "subclass's run, which reads a field of the whole "
+                  "struct. The child must call p->run(p), not the "
+                  "target.",
+                  ended(st));
+}
+
+FL_TEST(test_mp_process_start_rejects_a_second_start)
+{
+    struct gate g;
+    gate_open(&g, 0, -1);
+    mp_process p;
+    init_or_fail(&p, gate_child, &g, NULL);
+    start_or_fail(&p);
+    pid_t first = mp_process_pid(&p);
+    int again = mp_process_start(&p);
+    pid_t now = mp_process_pid(&p);
+    gate_close(&g);
+    raw_wait(now);
+    int extra = waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD;
+    if (extra)
+        fl_kill_children();
+    ck_assert_msg(again == -EALREADY && !extra && now == first,
+                  "a second mp_process_start returned %s, expected "
+                  "-EALREADY%s%s. A process starts once: check p->pid "
+                  "before forking.",
+                  fl_ret(again), extra ? "; it forked a second child" : "",
+                  now != first ? " and lost the first child's pid" : "");
+}
+
+static int
+print_child(void *arg)
+{
+    (void)arg;
+    printf("child|");
+    return 0;
+}
+
+// Prints around a start while stdout is a pipe, so fully buffered.
+static int
+print_around_start(void *arg)
+{
+    (void)arg;
+    mp_process p;
+    printf("before|");
+    int r = mp_process_init(&p, print_child, NULL, NULL);
+    if (r == 0)
+        r = mp_process_start(&p);
+    if (r == 0)
+        raw_wait(mp_process_pid(&p));
+    printf("parent|");
+    return r;
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+FL_TEST(test_mp_process_start_prints_buffered_output_once)
+{
+    fl_child r;
+    fl_run_in_child(print_around_start, NULL, 3000, 1, &r);
+    ck_assert_msg(r.returned && r.value == 0,
+                  "in a process whose stdout is a pipe, mp_process_init "
+                  "and mp_process_start gave %s, expected 0",
+                  r.returned ? fl_ret(r.value) : "no answer (it died)");
+    ck_assert_msg(count(r.out, "before|") == 1,
+                  "printf(\"before|\") ran once before the start, yet the "
+                  "output was \"%s\": stdio's buffer was copied into the "
+                  "child and flushed twice. Call fflush(NULL) before "
+                  "fork().",
+                  r.out);
+}
+
+FL_TEST(test_mp_process_start_keeps_the_childs_output)
+{
+    fl_child r;
+    fl_run_in_child(print_around_start, NULL, 3000, 1, &r);
+    ck_assert_msg(r.returned && r.value == 0,
+                  "in a process whose stdout is a pipe, mp_process_init "
+                  "and mp_process_start gave %s, expected 0",
+                  r.returned ? fl_ret(r.value) : "no answer (it died)");
+    ck_assert_msg(count(r.out, "child|") == 1,
+                  "the child printed \"child|\" once, but the output was "
+                  "\"%s\": _exit() does not flush stdio, so the child must "
+                  "fflush() what run printed before calling _exit().",
+                  r.out);
+}
+
+static int
+report_current_name(void *arg)
+{
+    int fd = *(int *)arg;
+    const char *name = mp_process_name(mp_current_process());
+    size_t len = strlen(name);
+    return write(fd, name, len) == (ssize_t)len ? 0 : 1;
+}
+
+FL_TEST(test_mp_process_start_makes_the_child_its_own_current_process)
+{
+    int fds[2];
+    ck_assert_msg(pipe(fds) == 0, "pipe failed");
+    mp_process p;
+    init_or_fail(&p, report_current_name, &fds[1], "Sentry");
+    start_or_fail(&p);
+    close(fds[1]);
+    char seen[MP_NAME_MAX + 1];
+    read_report(fds[0], seen, sizeof seen);
+    close(fds[0]);
+    int st = raw_wait(mp_process_pid(&p));
+    ck_assert_msg(WIFEXITED(st), "the child %s while it asked for its own name",
+                  ended(st));
+    ck_assert_msg(strcmp(seen, "Sentry") == 0,
+                  "in the child, mp_process_name(mp_current_process()) is "
+                  "\"%s\", expected \"Sentry\": in the child, before run, "
+                  "make p the current process (current = p).",
+                  seen);
+    const char *here = mp_process_name(mp_current_process());
+    ck_assert_msg(strcmp(here, "MainProcess") == 0,
+                  "in the parent, the current process is \"%s\" after a "
+                  "start, expected \"MainProcess\": only the child's "
+                  "current process changes",
+                  here);
+}
+
+static int
+report_new_name(void *arg)
+{
+    int fd = *(int *)arg;
+    mp_process q;
+    char msg[MP_NAME_MAX + 32];
+    int r = mp_process_init(&q, return_zero, NULL, NULL);
+    if (r == 0)
+        snprintf(msg, sizeof msg, "%s", mp_process_name(&q));
+    else
+        snprintf(msg, sizeof msg, "(mp_process_init returned %d)", r);
+    size_t len = strlen(msg);
+    return write(fd, msg, len) == (ssize_t)len ? 0 : 1;
+}
+
+FL_TEST(test_mp_process_start_restarts_numbering_in_the_child)
+{
+    int fds[2];
+    ck_assert_msg(pipe(fds) == 0, "pipe failed");
+    mp_process first, second;
+    init_or_fail(&first, return_zero, NULL, NULL);
+    init_or_fail(&second, report_new_name, &fds[1], NULL);
+    start_or_fail(&second);
+    close(fds[1]);
+    char seen[MP_NAME_MAX + 32];
+    read_report(fds[0], seen, sizeof seen);
+    close(fds[0]);
+    raw_wait(mp_process_pid(&second));
+    ck_assert_msg(strcmp(seen, "Process-2:1") == 0,
+                  "the first process object made by the child Process-2 is "
+                  "named \"%s\", expected \"Process-2:1\". The counter "
+                  "belongs to the process that makes the objects: in the "
+                  "child, set it back to 0 and make p the current process, "
+                  "whose identity (\"2\") comes first.",
+                  seen);
+}
+
+/* ---------------------------------------------------------------- join */
+
+FL_TEST(test_mp_process_join_gives_the_exit_status)
+{
+    static int codes[] = {0, 3, 255};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        mp_process p;
+        adopt(&p, raw_start(return_code, &codes[i]));
+        int r = mp_process_join(&p, -1);
+        if (r != 0)
+            raw_wait(mp_process_pid(&p));
+        fl_expect_int(r, 0, "mp_process_join(p, -1) of a child that exits",
+                      "Join returns 0 once the child has ended; the exit "
+                      "code is read with mp_process_exitcode.");
+        ck_assert_msg(mp_process_exitcode(&p) == codes[i],
+                      "the child exited with %d, but the exit code is %s: "
+                      "keep WEXITSTATUS(status) in p->exitcode",
+                      codes[i], code_str(mp_process_exitcode(&p)));
+    }
+}
+
+FL_TEST(test_mp_process_join_gives_minus_the_signal_of_a_crash)
+{
+    mp_process p;
+    adopt(&p, raw_start(segfault, NULL));
+    int r = mp_process_join(&p, -1);
+    if (r != 0)
+        raw_wait(mp_process_pid(&p));
+    fl_expect_int(r, 0, "mp_process_join(p, -1) of a child that crashed",
+                  "A crash is an end like any other.");
+    expect_code(&p, -SIGSEGV, "a child killed by SIGSEGV",
+                "Python's exitcode is minus the signal: when WIFSIGNALED, "
+                "keep -WTERMSIG(status); WEXITSTATUS means nothing then.");
+}
+
+FL_TEST(test_mp_process_join_waits_for_the_end)
+{
+    mp_process p;
+    pid_t pid = raw_start(work_a_while, NULL); // 200 ms, then exits 5
+    adopt(&p, pid);
+    int r = mp_process_join(&p, -1);
+    int alive = fl_alive(pid), zombie = fl_zombie(pid);
+    if (alive || zombie)
+        raw_wait(pid);
+    ck_assert_msg(r == 0 && !alive && !zombie,
+                  "mp_process_join(p, -1) returned %s while the child was "
+                  "%s; expected 0 once it had ended and been reaped. A "
+                  "timeout of -1 waits for ever (poll's -1 does).",
+                  fl_ret(r),
+                  alive    ? "still running"
+                  : zombie ? "a zombie"
+                           : "gone");
+    expect_code(&p, 5, "after mp_process_join(p, -1)",
+                "Keep the decoded status in p->exitcode.");
+}
+
+FL_TEST(test_mp_process_join_times_out_while_the_child_runs)
+{
+    struct gate g;
+    gate_open(&g, 4, 3000); // the child gives up waiting after 3 s
+    pid_t pid = raw_start(gate_child, &g);
+    close(g.fd[0]);
+    g.fd[0] = -1;
+    mp_process p;
+    adopt(&p, pid);
+    long t0 = now_ms();
+    int r = mp_process_join(&p, 200);
+    long took = now_ms() - t0;
+    int alive = fl_alive(pid);
+    int code = mp_process_exitcode(&p);
+    gate_close(&g); // let the child go
+    int last = r == -ETIMEDOUT ? mp_process_join(&p, -1) : 0;
+    if (fl_alive(pid) || fl_zombie(pid))
+        raw_wait(pid);
+    ck_assert_msg(r == -ETIMEDOUT && took >= 150 && took < 2500,
+                  "mp_process_join(p, 200) while the child runs: expected "
+                  "-ETIMEDOUT after about 200 ms, got %s after %ld ms. %s",
+                  fl_ret(r), took,
+                  took >= 2500      ? "It waited for the child to end: a "
+                                      "blocking waitpid ignores the timeout; "
+                                      "poll a pidfd with it instead."
+                  : r == -ETIMEDOUT ? "It did not wait: poll the pidfd "
+                                      "with the timeout."
+                  : r == 0          ? "Return -ETIMEDOUT when poll returns 0."
+                                    : "");
+    ck_assert_msg(alive && code == MP_EXITCODE_NONE,
+                  "after a join that timed out the child is %s and the "
+                  "exit code is %s; expected it running and "
+                  "MP_EXITCODE_NONE",
+                  alive ? "running" : "gone", code_str(code));
+    fl_expect_int(last, 0,
+                  "mp_process_join(p, -1) after a join timed out and the "
+                  "child was let go",
+                  "A timeout leaves the process as it was: joinable.");
+    expect_code(&p, 4, "after the child was let go and joined",
+                "join(p, -1) after a timeout must reap the child.");
+}
+
+FL_TEST(test_mp_process_join_again_gives_the_same_exit_code)
+{
+    static int three = 3;
+    mp_process p;
+    adopt(&p, raw_start(return_code, &three));
+    int first = mp_process_join(&p, -1);
+    if (first != 0)
+        raw_wait(mp_process_pid(&p));
+    int second = mp_process_join(&p, -1);
+    int third = mp_process_join(&p, 0);
+    ck_assert_msg(first == 0 && second == 0 && third == 0,
+                  "joining an ended process three times gave %s, %s and "
+                  "%s; expected 0 each time. Once reaped, the child is "
+                  "gone (a second waitpid fails with ECHILD): when the "
+                  "exit code is known, return 0 at once.",
+                  fl_ret(first), fl_ret(second), fl_ret(third));
+    expect_code(&p, 3, "after three joins", "Keep the exit code.");
+}
+
+FL_TEST(test_mp_process_join_rejects_a_process_not_started)
+{
+    static int four = 4;
+    pid_t other = raw_start(return_code, &four);
+    until_ended(other); // it has ended: a wrong wait would reap it
+    mp_process p;
+    adopt(&p, 0);
+    int r = mp_process_join(&p, -1);
+    int reaped = !fl_zombie(other);
+    if (!reaped)
+        raw_wait(other);
+    ck_assert_msg(r == -EINVAL && !reaped,
+                  "mp_process_join of a process never started returned %s, "
+                  "expected -EINVAL%s. Its pid is 0, and to waitpid 0 "
+                  "means any child in the group: check before waiting.",
+                  fl_ret(r), reaped ? ", and another child was reaped" : "");
+}
+
+// A ticking clock: SIGALRM every millisecond, each tick one byte into a
+// pipe.  The handler is installed without SA_RESTART, so every tick makes
+// a blocked poll() or waitpid() fail with EINTR.
+static int ticks[2] = {-1, -1};
+
+static void
+on_tick(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (write(ticks[1], "t", 1) < 0) // full pipe: the tick is not needed
+        errno = saved;
+    errno = saved;
+}
+
+static void
+ticks_start(void)
+{
+    ck_assert_msg(pipe(ticks) == 0, "pipe failed");
+    struct sigaction sa = {.sa_handler = on_tick}; // no SA_RESTART
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval every_ms = {{0, 1000}, {0, 1000}};
+    setitimer(ITIMER_REAL, &every_ms, NULL);
+}
+
+static void
+ticks_stop(void)
+{
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_IGN);
+    close(ticks[0]);
+    close(ticks[1]);
+}
+
+// A child that lives for 50 ticks (at least 50 ms), then exits with 7.
+static int
+ticking_child(void *arg)
+{
+    (void)arg;
+    char c;
+    close(ticks[1]); // so that the clock's EOF can reach us
+    for (int got = 0; got < 50;) {
+        ssize_t r = read(ticks[0], &c, 1);
+        if (r == 0)
+            break; // the test is over and closed the clock
+        got += r == 1;
+    }
+    return 7;
+}
+
+FL_TEST(test_mp_process_join_retries_when_a_signal_interrupts)
+{
+    ticks_start();
+    mp_process p;
+    adopt(&p, raw_start(ticking_child, NULL));
+    int r = mp_process_join(&p, 10000);
+    ticks_stop();
+    if (r != 0)
+        raw_wait(mp_process_pid(&p));
+    fl_expect_int(r, 0, "mp_process_join(p, 10000) while signals keep arriving",
+                  r == -EINTR ? "poll failed with EINTR because a signal "
+                                "handler ran (this test keeps a timer "
+                                "ticking): poll again, for the time left."
+                              : "");
+    expect_code(&p, 7, "after the join", "");
+}
+
+// How many descriptors this process has open.
+static int
+open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    ck_assert_msg(d != NULL, "cannot read /proc/self/fd");
+    int n = 0;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n;
+}
+
+FL_TEST(test_mp_process_join_leaves_nothing_behind)
+{
+    enum { N = 3 };
+    struct gate g;
+    gate_open(&g, 0, 3000); // the children give up waiting after 3 s
+    mp_process *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = malloc(sizeof *p[i]);
+        ck_assert_msg(p[i] != NULL, "malloc failed");
+        adopt(p[i], raw_start(gate_child, &g));
+    }
+    int before = open_fds(), peeks[N], joins[N];
+    for (int i = 0; i < N; i++)
+        peeks[i] = mp_process_join(p[i], 0); // still running: times out
+    gate_close(&g);
+    for (int i = 0; i < N; i++) {
+        joins[i] = mp_process_join(p[i], -1);
+        if (joins[i] != 0)
+            raw_wait(mp_process_pid(p[i]));
+        free(p[i]); // freed after join: nothing may be left
+    }
+    int after = open_fds() + 2; // gate_close closed two of ours
+    int zombies = waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD;
+    if (zombies)
+        fl_kill_children();
+    for (int i = 0; i < N; i++) {
+        fl_expect_int(peeks[i], -ETIMEDOUT,
+                      "mp_process_join(p, 0) while the child runs",
+                      "A timeout of 0 only looks.");
+        fl_expect_int(joins[i], 0, "mp_process_join(p, -1)", "");
+    }
+    ck_assert_msg(after == before && !zombies,
+                  "after three processes were joined and freed, %d "
+                  "descriptors were left open%s: close the pidfd on every "
+                  "path of join, the timeout's too",
+                  after - before, zombies ? " and a child was not reaped" : "");
+}
+
+/* ------------------------------------------------------------ is_alive */
+
+FL_TEST(test_mp_process_is_alive_is_true_while_running)
+{
+    struct gate g;
+    gate_open(&g, 0, -1);
+    mp_process p;
+    adopt(&p, raw_start(gate_child, &g));
+    int alive = mp_process_is_alive(&p);
+    int again = mp_process_is_alive(&p);
+    gate_close(&g);
+    if (fl_alive(mp_process_pid(&p)) || fl_zombie(mp_process_pid(&p)))
+        raw_wait(mp_process_pid(&p));
+    ck_assert_msg(alive == 1 && again == 1,
+                  "mp_process_is_alive of a running child gave %s, then "
+                  "%s; expected 1 both times. waitpid with WNOHANG returns "
+                  "0 while the child runs.",
+                  fl_ret(alive), fl_ret(again));
+}
+
+FL_TEST(test_mp_process_is_alive_is_false_before_start)
+{
+    static int four = 4;
+    pid_t other = raw_start(return_code, &four);
+    until_ended(other); // it has ended: a wrong wait would reap it
+    mp_process p;
+    adopt(&p, 0);
+    int alive = mp_process_is_alive(&p);
+    int reaped = !fl_zombie(other);
+    if (!reaped)
+        raw_wait(other);
+    ck_assert_msg(alive == 0 && !reaped,
+                  "mp_process_is_alive of a process never started gave %s, "
+                  "expected 0%s: there is no child to ask about (and to "
+                  "waitpid, pid 0 means any child in the group)",
+                  fl_ret(alive),
+                  reaped ? ", and another child was reaped" : "");
+}
+
+FL_TEST(test_mp_process_is_alive_is_false_once_the_child_has_ended)
+{
+    static int three = 3;
+    mp_process p;
+    pid_t pid = raw_start(return_code, &three);
+    adopt(&p, pid);
+    until_ended(pid); // a zombie now: ended, not yet reaped
+    int alive = mp_process_is_alive(&p);
+    if (fl_zombie(pid))
+        raw_wait(pid);
+    ck_assert_msg(alive == 0,
+                  "mp_process_is_alive of a child that has ended gave %s, "
+                  "expected 0. kill(pid, 0) succeeds on a zombie: ask "
+                  "waitpid(pid, &status, WNOHANG) instead.",
+                  fl_ret(alive));
+}
+
+FL_TEST(test_mp_process_is_alive_keeps_the_exit_code_it_reaps)
+{
+    static int three = 3;
+    mp_process p;
+    pid_t pid = raw_start(return_code, &three);
+    adopt(&p, pid);
+    until_ended(pid);
+    int alive = mp_process_is_alive(&p);
+    int zombie = fl_zombie(pid);
+    int code = mp_process_exitcode(&p);
+    int join = mp_process_join(&p, -1);
+    if (fl_zombie(pid))
+        raw_wait(pid);
+    ck_assert_msg(alive == 0 && !zombie && code == 3 && join == 0,
+                  "after mp_process_is_alive gave %s, the child was %s and "
+                  "the exit code %s; then join returned %s. Expected 0, "
+                  "reaped, 3 and 0: when waitpid(WNOHANG) reaps the child, "
+                  "keep its exit code, or the next join's waitpid fails "
+                  "with ECHILD.",
+                  fl_ret(alive), zombie ? "a zombie" : "reaped", code_str(code),
+                  fl_ret(join));
+}
+
+FL_TEST(test_mp_process_is_alive_reports_a_child_reaped_elsewhere)
+{
+    static int three = 3;
+    mp_process p;
+    pid_t pid = raw_start(return_code, &three);
+    adopt(&p, pid);
+    raw_wait(pid); // other code reaps it: a wait(), or SIGCHLD ignored
+    int alive = mp_process_is_alive(&p);
+    fl_expect_int(alive, -ECHILD,
+                  "mp_process_is_alive of a child that other code reaped",
+                  "waitpid fails with ECHILD: return -errno, not 1 (Python's "
+                  "is_alive would say True for ever) nor 0 (the exit code "
+                  "is lost).");
+}
+
+/* -------------------------------------------------- terminate and kill */
+
+FL_TEST(test_mp_process_terminate_then_join_gives_minus_15)
+{
+    // A child inherits its parent's signal handlers, and Check's SIGTERM
+    // handler would end the whole test: the child gets the default one.
+    signal(SIGTERM, SIG_DFL);
+    struct gate g;
+    gate_open(&g, 0, -1);
+    mp_process p;
+    init_or_fail(&p, gate_child, &g, NULL);
+    start_or_fail(&p);
+    int t = mp_process_terminate(&p);
+    int j = mp_process_join(&p, 5000);
+    gate_close(&g);
+    if (j != 0)
+        fl_kill_children();
+    ck_assert_msg(t == 0 && j == 0,
+                  "mp_process_terminate returned %s and the join after it "
+                  "%s; expected 0 and 0. A process that was started can be "
+                  "signalled until it is reaped.",
+                  fl_ret(t), fl_ret(j));
+    expect_code(&p, -SIGTERM, "terminate, then join",
+                mp_process_exitcode(&p) == -SIGKILL
+                    ? "Terminate sends SIGTERM, a request the child may "
+                      "catch; SIGKILL is for mp_process_kill."
+                    : "Send SIGTERM; Python reports a signal as minus its "
+                      "number (WIFSIGNALED, WTERMSIG).");
+}
+
+FL_TEST(test_mp_process_kill_then_join_gives_minus_9)
+{
+    struct gate g;
+    gate_open(&g, 0, -1);
+    mp_process p;
+    init_or_fail(&p, gate_child, &g, NULL);
+    start_or_fail(&p);
+    int k = mp_process_kill(&p);
+    int j = mp_process_join(&p, 5000);
+    gate_close(&g);
+    if (j != 0)
+        fl_kill_children();
+    ck_assert_msg(k == 0 && j == 0,
+                  "mp_process_kill returned %s and the join after it %s; "
+                  "expected 0 and 0",
+                  fl_ret(k), fl_ret(j));
+    expect_code(&p, -SIGKILL, "kill, then join",
+                "Kill sends SIGKILL; Python reports a signal as minus its "
+                "number.");
+}
+
+FL_TEST(test_mp_process_terminate_rejects_a_process_not_started)
+{
+    // Survive a kill(0, SIGTERM), which would reach this whole group.
+    signal(SIGTERM, SIG_IGN);
+    mp_process p;
+    adopt(&p, 0);
+    int t = mp_process_terminate(&p);
+    fl_expect_int(t, -EINVAL, "mp_process_terminate of a process never started",
+                  "Its pid is 0, and kill(0, SIGTERM) signals every process "
+                  "in the caller's group, the caller included: check that "
+                  "the process was started.");
+}
+
+FL_TEST(test_mp_process_terminate_after_the_end_sends_nothing)
+{
+    mp_process p;
+    adopt(&p, raw_start(return_zero, NULL));
+    int j = mp_process_join(&p, -1);
+    if (j != 0)
+        raw_wait(mp_process_pid(&p));
+    fl_expect_int(j, 0, "mp_process_join(p, -1) of a child that exits",
+                  "Join returns 0 once the child has ended.");
+    int t = mp_process_terminate(&p), k = mp_process_kill(&p);
+    ck_assert_msg(t == 0 && k == 0,
+                  "after the child was joined, mp_process_terminate "
+                  "returned %s and mp_process_kill %s; expected 0 from "
+                  "both, sending nothing. The child was reaped: its pid is "
+                  "free, and may already name another process.",
+                  fl_ret(t), fl_ret(k));
+    expect_code(&p, 0, "after terminate and kill of an ended process",
+                "A signal sent after the end changes nothing.");
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_process_init_names_processes_from_1, 5),
+    FL_CASE(test_mp_process_init_subclass_names_after_the_class, 5),
+    FL_CASE(test_mp_process_init_keeps_a_given_name, 5),
+    FL_CASE(test_mp_process_init_rejects_a_name_too_long, 5),
+    FL_CASE(test_mp_process_init_rejects_a_missing_function, 5),
+    FL_CASE(test_mp_process_init_leaves_the_exit_code_unknown, 5),
+    FL_CASE(test_mp_process_calls_reject_a_null_process, 5),
+    FL_CASE(test_mp_process_run_calls_the_target_in_the_caller, 5),
+    FL_CASE(test_mp_process_start_runs_the_target_in_a_child, 5),
+    FL_CASE(test_mp_process_start_child_ends_with_the_run_value, 5),
+    FL_CASE(test_mp_process_start_calls_the_subclass_run, 5),
+    FL_CASE(test_mp_process_start_rejects_a_second_start, 5),
+    FL_CASE(test_mp_process_start_prints_buffered_output_once, 5),
+    FL_CASE(test_mp_process_start_keeps_the_childs_output, 5),
+    FL_CASE(test_mp_process_start_makes_the_child_its_own_current_process, 5),
+    FL_CASE(test_mp_process_start_restarts_numbering_in_the_child, 5),
+    FL_CASE(test_mp_process_join_gives_the_exit_status, 5),
+    FL_CASE(test_mp_process_join_gives_minus_the_signal_of_a_crash, 5),
+    FL_CASE(test_mp_process_join_waits_for_the_end, 5),
+    FL_CASE(test_mp_process_join_times_out_while_the_child_runs, 10),
+    FL_CASE(test_mp_process_join_again_gives_the_same_exit_code, 5),
+    FL_CASE(test_mp_process_join_rejects_a_process_not_started, 5),
+    FL_CASE(test_mp_process_join_retries_when_a_signal_interrupts, 5),
+    FL_CASE(test_mp_process_join_leaves_nothing_behind, 10),
+    FL_CASE(test_mp_process_is_alive_is_true_while_running, 5),
+    FL_CASE(test_mp_process_is_alive_is_false_before_start, 5),
+    FL_CASE(test_mp_process_is_alive_is_false_once_the_child_has_ended, 5),
+    FL_CASE(test_mp_process_is_alive_keeps_the_exit_code_it_reaps, 5),
+    FL_CASE(test_mp_process_is_alive_reports_a_child_reaped_elsewhere, 5),
+    FL_CASE(test_mp_process_terminate_then_join_gives_minus_15, 5),
+    FL_CASE(test_mp_process_kill_then_join_gives_minus_9, 5),
+    FL_CASE(test_mp_process_terminate_rejects_a_process_not_started, 5),
+    FL_CASE(test_mp_process_terminate_after_the_end_sends_nothing, 5),
+};
+
+FL_MAIN("02_process", cases)
