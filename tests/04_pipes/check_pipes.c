@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -998,6 +999,72 @@ FL_TEST(test_mp_send_bytes_keeps_small_frames_whole_with_several_writers)
                   WRITERS, PER_WRITER, SMALL_MAX, i, fl_ret(n), bad, PIPE_BUF);
 }
 
+/* A frame that cannot fit must not be begun.  Fill the pipe until only 4
+ * bytes are free in its last page: a header written on its own fits there,
+ * a whole frame of at most PIPE_BUF bytes cannot, so an atomic writev
+ * blocks with nothing written.  This makes the window the several-writers
+ * test waits for happen on every run. */
+struct one_frame {
+    mp_conn *a, *b;
+};
+
+static int
+send_one_frame(void *arg)
+{
+    struct one_frame *f = arg;
+    unsigned char m[100];
+    child_close(f->a);
+    memset(m, 'm', sizeof m);
+    return mp_send_bytes(f->b, m, sizeof m) == 0 ? 0 : 1;
+}
+
+// The state letter of pid in /proc ('R', 'S', 'Z', ...), or 0.
+static char
+proc_state(pid_t pid)
+{
+    char path[64], buf[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p != NULL && p[1] == ' ' ? p[2] : 0;
+}
+
+FL_TEST(test_mp_send_bytes_writes_header_and_message_at_once)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    int wfd = fd_of(b), rfd = fd_of(a);
+    int size = fcntl(wfd, F_GETPIPE_SZ);
+    ck_assert_msg(size > 4, "F_GETPIPE_SZ failed: %s", strerror(errno));
+    unsigned char *junk = calloc(1, (size_t)size);
+    ck_assert_msg(junk != NULL && write(wfd, junk, (size_t)size - 4) ==
+                                      size - 4,
+                  "could not fill the pipe");
+    free(junk);
+    struct one_frame f = {a, b};
+    pid_t pid = raw_child(send_one_frame, &f);
+    while (proc_state(pid) != 'S' && !fl_zombie(pid)) // blocked in its write
+        sched_yield();
+    int queued = -1;
+    ioctl(rfd, FIONREAD, &queued);
+    stop(pid);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(queued == size - 4,
+                  "with 4 bytes free in the pipe, mp_send_bytes of a 100-byte "
+                  "message wrote %d bytes and waited for the rest: the 4-byte "
+                  "header went in on its own, so another writer's frame can "
+                  "come between it and its message. Send header and message "
+                  "in ONE writev: a write of at most PIPE_BUF bytes to a pipe "
+                  "is all or nothing.",
+                  queued - (size - 4));
+}
+
 /* ------------------------------------------------------------ speed */
 
 #define STREAM_MSGS 16 // 1 MiB messages per timed run
@@ -1420,6 +1487,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer, 5),
     FL_CASE(test_mp_send_bytes_rejects_an_empty_or_oversized_message, 5),
     FL_CASE(test_mp_recv_bytes_rejects_null_arguments, 5),
+    FL_CASE(test_mp_send_bytes_writes_header_and_message_at_once, 5),
     FL_CASE(test_mp_send_bytes_keeps_small_frames_whole_with_several_writers,
             10),
     FL_CASE(test_mp_send_bytes_streams_1_mib_messages_near_pipe_speed, 15),
