@@ -19,7 +19,26 @@ def start_join(n):
         p.join()
 
 
-OPS = {"start_join": start_join}
+MIB = 1 << 20
+
+
+def sender(conn, n):
+    msg = b"x" * MIB
+    for _ in range(n):
+        conn.send_bytes(msg)
+
+
+def pipe_stream(n):
+    a, b = mp.Pipe(duplex=False)
+    p = mp.Process(target=sender, args=(b, n))
+    p.start()
+    b.close()
+    for _ in range(n):
+        a.recv_bytes()
+    p.join()
+
+
+OPS = {"start_join": start_join, "pipe_stream": pipe_stream}
 
 if __name__ == "__main__":
     mp.set_start_method("fork")  # the method the lessons build first

@@ -65,6 +65,8 @@ row() {
     echo
     echo "| operation | unit | Python | C | C/Python | OS limit |"
     echo "|---|---|---|---|---|---|"
-    row "process start + join (lesson 01)" "per second" 2000 start_join \
-        bench_01 start_join bench_01 raw_fork
+    row "process start + join (lesson 02)" "per second" 2000 start_join \
+        bench_02 start_join bench_01 raw_fork
+    row "pipe, 1 MiB messages (lesson 04)" "MiB/s" 2000 pipe_stream \
+        bench_04 pipe_stream bench_04 raw_pipe
 } | tee "$OUT/results.md"
