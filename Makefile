@@ -123,12 +123,16 @@ $(BUILD)/bin/%/$(1)/demo: $(BUILD)/obj/tests/$(1)/demo_$$($(1)_T).o \
 		$(BUILD)/obj/%/$(1)/$$($(1)_T).o
 	@mkdir -p $$(@D)
 	@$$(if $(Q),echo "  LD      $$@")
-	$(Q)$$(CC) $$^ -o $$@
+	$(Q)$$(CC) $$^ -pthread -lrt -o $$@
 PROGRAMS += $(foreach t,lessons solutions,\
 	$(BUILD)/bin/$(t)/$(1)/check_$$($(1)_T) $(BUILD)/bin/$(t)/$(1)/demo)
 TEST_OBJS += $(BUILD)/obj/tests/$(1)/check_$$($(1)_T).o
 endef
 $(foreach l,$(ALL_LESSONS),$(eval $(call lesson_rules,$(l))))
+# What the lessons chosen with L= need (all of them without L=).
+L_TEST_OBJS := $(foreach l,$(LESSONS),$(BUILD)/obj/tests/$(l)/check_$(call topic,$(l)).o)
+L_PROGRAMS := $(foreach l,$(LESSONS),$(foreach t,lessons solutions,\
+	$(BUILD)/bin/$(t)/$(l)/check_$(call topic,$(l)) $(BUILD)/bin/$(t)/$(l)/demo))
 
 # ----------------------------------------------------------------- grader
 
@@ -159,7 +163,7 @@ GRADE_OPTS = --course . --objdir $(BUILD)/obj --cc $(CC) \
 	$(if $(L),--lesson $(L)) $(if $(T),--test $(T)) $(if $(ONLY),--only $(ONLY)) \
 	$(if $(HIDDEN),--hidden $(HIDDEN)) $(if $(STRICT),--strict)
 GRADE_ARGS = $(GRADE_OPTS) --submission $(SUBMISSION) --out $(GRADE_OUT)
-GRADE_DEPS = $(GRADER) $(TEST_OBJS) $(BUILD)/obj/tests/harness.o
+GRADE_DEPS = $(GRADER) $(L_TEST_OBJS) $(BUILD)/obj/tests/harness.o
 
 # Everything grading needs, and no more (no solutions): what autograders build.
 grader: $(GRADE_DEPS)
@@ -215,14 +219,14 @@ $(BUILD)/bin/bench/bench_%: tests/bench/bench_%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)l=$$(ls -d solutions/$*_*); $(CC) $(CFLAGS_ALL) -I$${l#solutions/} \
-	    -Ilessons/$${l#solutions/} $< $$l/*.c -o $@
+	    -Ilessons/$${l#solutions/} $< $$l/*.c -pthread -lrt -lm -o $@
 
 bench: $(BENCH_PROGS) ## Reference code against Python, side by side
 	$(Q)BUILD=$(BUILD) QUICK=$(QUICK) sh tests/bench/bench.sh
 
 # ------------------------------------------------------------ the course
 
-test: all $(TEST_OBJS) ## The course's own tests
+test: $(L_PROGRAMS) $(GRADER) $(L_TEST_OBJS) $(BUILD)/obj/tests/harness.o ## The course's own tests
 	$(Q)LESSONS="$(LESSONS)" BUILD=$(BUILD) ONLY_LESSONS=$(if $(L),1) \
 	    sh tests/selftest.sh
 
@@ -255,7 +259,7 @@ $(COV)/grader: $(GRADER_SRC)
 	$(Q)$(CC) $(COV_FLAGS) -Igrader $(GRADER_DEFS) $^ --coverage -o $@
 
 coverage: $(foreach l,$(LESSONS),$(COV)/$(l)/check) $(COV)/grader \
-		$(TEST_OBJS) $(BUILD)/obj/tests/harness.o
+		$(L_TEST_OBJS) $(BUILD)/obj/tests/harness.o
 	$(Q)COV=$(COV) LESSONS="$(LESSONS)" BUILD=$(BUILD) sh tests/coverage.sh
 
 clean:
