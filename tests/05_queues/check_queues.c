@@ -1,0 +1,1436 @@
+// check_queues.c - tests for lesson 05: the bounded queue between processes.
+//
+// Children are raw forks that report through memory the test maps
+// MAP_SHARED itself, so that a broken queue cannot hide its own failure.
+// Nothing here sleeps to synchronise: the tests wait on pidfds, or poll
+// /proc until a child is asleep in the queue (state S) or stopped (T).
+#define _GNU_SOURCE
+#include "queues.h"
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MSG 64 // max_msg of the small queues, and their buffers
+
+/* ------------------------------------------------------------- helpers */
+
+static double
+now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+// A queue from mp_queue_create, or a failed test.
+static mp_queue *
+make(size_t maxsize, size_t max_msg)
+{
+    mp_queue *q = NULL;
+    int rc = mp_queue_create(&q, maxsize, max_msg);
+    ck_assert_msg(rc == 0 && q != NULL,
+                  "mp_queue_create(&q, %zu, %zu) returned %s%s, expected 0 "
+                  "and a queue",
+                  maxsize, max_msg, fl_ret(rc),
+                  rc == 0 ? " but left q NULL" : "");
+    return q;
+}
+
+// Memory that the test shares with its children, for their reports.
+static void *
+shared(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(p != MAP_FAILED, "mmap failed: %s", strerror(errno));
+    return p;
+}
+
+// Start a raw child that runs fn(arg) and exits with its value.
+static pid_t
+start(int (*fn)(void *), void *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0)
+        _exit(fn(arg));
+    return pid;
+}
+
+// Python's p.join(timeout): wait at most ms for pid to end.  Its exit code
+// (minus the signal that killed it) once reaped, or -ETIMEDOUT while it
+// still runs.
+static int
+join(pid_t pid, int ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    ck_assert_msg(fd >= 0, "pidfd_open(%d) failed: %s", (int)pid,
+                  strerror(errno));
+    struct pollfd p = {fd, POLLIN, 0};
+    double end = now_ms() + ms;
+    int n;
+    do {
+        double left = end - now_ms();
+        n = poll(&p, 1, left > 0 ? (int)left + 1 : 0);
+    } while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n == 0)
+        return -ETIMEDOUT;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        ck_assert_msg(errno == EINTR, "waitpid: %s", strerror(errno));
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+}
+
+// A process's state from /proc/PID/stat (R, S, T, Z...), or 0 if gone.
+static char
+state_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); // the name may hold spaces and ')'
+    return p != NULL && p[1] == ' ' ? p[2] : 0;
+}
+
+// Poll /proc until pid is in one of the states in want ("S", "SZ"...);
+// the state seen, or 0 if it never was within 3 s.
+static char
+await_state(pid_t pid, const char *want)
+{
+    double end = now_ms() + 3000;
+    for (;;) {
+        char s = state_of(pid);
+        if (s != 0 && strchr(want, s) != NULL)
+            return s;
+        if (now_ms() > end)
+            return 0;
+        sched_yield();
+    }
+}
+
+// End every child and fail the test with msg.
+#define FAIL_KILLING(...)                                                      \
+    do {                                                                       \
+        fl_kill_children();                                                    \
+        ck_abort_msg(__VA_ARGS__);                                             \
+    } while (0)
+
+// One queue call made in a child, with what it returned and how long it
+// took: lives in shared memory so that the parent can read it.
+struct call {
+    mp_queue *q;
+    int timeout_ms;
+    char msg[MSG]; // in: what to put; out: what get got
+    size_t len;    // in: the length to put
+    long rc;       // what the call returned
+    double ms;     // how long it took
+};
+
+static struct call *
+new_call(mp_queue *q, int timeout_ms, const char *msg)
+{
+    struct call *c = shared(sizeof *c);
+    c->q = q;
+    c->timeout_ms = timeout_ms;
+    c->rc = -1000000; // never returned
+    if (msg != NULL) {
+        c->len = strlen(msg);
+        memcpy(c->msg, msg, c->len);
+    }
+    return c;
+}
+
+static int
+do_put(void *arg)
+{
+    struct call *c = arg;
+    double t0 = now_ms();
+    c->rc = mp_queue_put(c->q, c->msg, c->len, c->timeout_ms);
+    c->ms = now_ms() - t0;
+    return 0;
+}
+
+static int
+do_get(void *arg)
+{
+    struct call *c = arg;
+    double t0 = now_ms();
+    c->rc = (long)mp_queue_get(c->q, c->msg, sizeof c->msg, c->timeout_ms);
+    c->ms = now_ms() - t0;
+    return 0;
+}
+
+// Put the string s, which must succeed at once.
+static void
+put_now(mp_queue *q, const char *s)
+{
+    int rc = mp_queue_put(q, s, strlen(s), 0);
+    ck_assert_msg(rc == 0,
+                  "mp_queue_put(q, \"%s\", %zu, 0) on a queue with room "
+                  "returned %s, expected 0",
+                  s, strlen(s), fl_ret(rc));
+}
+
+// Get a message within timeout_ms and fail unless it is the string want.
+static void
+get_expect(mp_queue *q, const char *want, int timeout_ms, const char *hint)
+{
+    char buf[MSG + 1];
+    ssize_t n = mp_queue_get(q, buf, MSG, timeout_ms);
+    size_t wl = strlen(want);
+    if (n >= 0 && n <= MSG)
+        buf[n] = '\0';
+    ck_assert_msg(n == (ssize_t)wl && memcmp(buf, want, wl) == 0,
+                  "mp_queue_get expected \"%s\" (%zu bytes), got %s%s%s%s. %s",
+                  want, wl, fl_ret(n), n >= 0 ? " bytes \"" : "",
+                  n >= 0 && n <= MSG ? buf : "", n >= 0 ? "\"" : "", hint);
+}
+
+/* ------------------------------------------------------------- create */
+
+FL_TEST(test_mp_queue_create_rejects_bad_sizes)
+{
+    mp_queue *q = NULL;
+    int no_q = mp_queue_create(NULL, 4, MSG);
+    int no_size = mp_queue_create(&q, 0, MSG);
+    int no_msg = mp_queue_create(&q, 4, 0);
+    ck_assert_msg(no_q == -EINVAL && no_size == -EINVAL && no_msg == -EINVAL,
+                  "mp_queue_create(NULL, 4, 64) gave %s, (&q, 0, 64) gave "
+                  "%s and (&q, 4, 0) gave %s; expected -EINVAL for each: "
+                  "check qp, maxsize and max_msg before mapping anything",
+                  fl_ret(no_q), fl_ret(no_size), fl_ret(no_msg));
+}
+
+FL_TEST(test_mp_queue_create_refuses_sizes_that_overflow)
+{
+    // 2^60 messages of 16 bytes (8 + 8) are 2^64 bytes: 0 in a size_t.
+    mp_queue *q = NULL;
+    size_t many = (SIZE_MAX >> 4) + 1;
+    int rc = mp_queue_create(&q, many, 8);
+    if (rc == 0)
+        mp_queue_destroy(q);
+    fl_expect_int(rc, -ENOMEM, "mp_queue_create(&q, 2^60, 8)",
+                  "maxsize * (header + max_msg) overflows a size_t and "
+                  "wraps to a tiny size; check before multiplying (is "
+                  "slot > (SIZE_MAX - sizeof(mp_queue)) / maxsize?)");
+    rc = mp_queue_create(&q, 1, SIZE_MAX - 2);
+    if (rc == 0)
+        mp_queue_destroy(q);
+    fl_expect_int(rc, -ENOMEM, "mp_queue_create(&q, 1, SIZE_MAX - 2)",
+                  "header + max_msg overflows a size_t too");
+}
+
+/* ----------------------------------------------------------- put, get */
+
+FL_TEST(test_mp_queue_put_then_get_returns_the_same_bytes)
+{
+    mp_queue *q = make(4, MSG);
+    char big[MSG + 1];
+    for (int i = 0; i < MSG; i++)
+        big[i] = (char)('a' + i % 26);
+    big[MSG] = '\0';
+    put_now(q, "hello");
+    put_now(q, big);
+    put_now(q, "!");
+    get_expect(q, "hello", 0, "messages come out first in, first out");
+    get_expect(q, big, 0, "a message of exactly max_msg bytes must fit");
+    get_expect(q, "!", 0, "messages come out first in, first out");
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_put_refuses_a_message_larger_than_max_msg)
+{
+    mp_queue *q = make(4, 16);
+    char buf[32] = "seventeen bytes!!";
+    int rc = mp_queue_put(q, buf, 17, 0);
+    ssize_t left = mp_queue_get(q, buf, sizeof buf, 0);
+    fl_expect_int(rc, -EMSGSIZE, "mp_queue_put of 17 bytes, max_msg 16",
+                  "check len against max_msg before taking the lock, as "
+                  "mq_send does");
+    fl_expect_int(left, -EAGAIN, "mp_queue_get(timeout 0) after the refusal",
+                  "a refused message must not be queued");
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_get_refuses_a_buffer_smaller_than_max_msg)
+{
+    mp_queue *q = make(4, 16);
+    put_now(q, "abc");
+    char buf[16];
+    ssize_t n = mp_queue_get(q, buf, 15, 0);
+    fl_expect_int(n, -EMSGSIZE, "mp_queue_get with cap 15, max_msg 16",
+                  "the buffer must hold any message (cap >= max_msg), as "
+                  "mq_receive asks; check before waiting");
+    get_expect(q, "abc", 0, "a refused get must leave the message queued");
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_put_rejects_bad_arguments)
+{
+    mp_queue *q = make(4, MSG);
+    int no_q = mp_queue_put(NULL, "x", 1, 0);
+    int no_buf = mp_queue_put(q, NULL, 3, 0);
+    int bad_t = mp_queue_put(q, "x", 1, -2);
+    char buf[MSG];
+    ssize_t left = mp_queue_get(q, buf, MSG, 0);
+    ck_assert_msg(no_q == -EINVAL && no_buf == -EINVAL && bad_t == -EINVAL,
+                  "mp_queue_put(NULL, \"x\", 1, 0) gave %s, (q, NULL, 3, 0) "
+                  "gave %s and (q, \"x\", 1, -2) gave %s; expected -EINVAL "
+                  "for each (-1 is the only negative timeout)",
+                  fl_ret(no_q), fl_ret(no_buf), fl_ret(bad_t));
+    fl_expect_int(left, -EAGAIN, "mp_queue_get(timeout 0) after the refusals",
+                  "a refused put must not queue anything");
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_get_rejects_bad_arguments)
+{
+    mp_queue *q = make(4, MSG);
+    put_now(q, "kept");
+    char buf[MSG];
+    ssize_t no_q = mp_queue_get(NULL, buf, MSG, 0);
+    ssize_t no_buf = mp_queue_get(q, NULL, MSG, 0);
+    ssize_t bad_t = mp_queue_get(q, buf, MSG, -7);
+    ck_assert_msg(no_q == -EINVAL && no_buf == -EINVAL && bad_t == -EINVAL,
+                  "mp_queue_get(NULL, buf, 64, 0) gave %s, (q, NULL, 64, 0) "
+                  "gave %s and (q, buf, 64, -7) gave %s; expected -EINVAL "
+                  "for each",
+                  fl_ret(no_q), fl_ret(no_buf), fl_ret(bad_t));
+    get_expect(q, "kept", 0, "a refused get must not take a message");
+    mp_queue_destroy(q);
+}
+
+// Byte k of message i: a pattern that shows where bytes came from.
+static unsigned char
+pattern(unsigned i, size_t k)
+{
+    return (unsigned char)(i * 131u + (unsigned)k * 7u + (unsigned)(k >> 8));
+}
+
+// Where msg differs from message i from byte `from` to n, or -1.
+static long
+mismatch(const unsigned char *msg, unsigned i, size_t from, size_t n)
+{
+    for (size_t k = from; k < n; k++)
+        if (msg[k] != pattern(i, k))
+            return (long)k;
+    return -1;
+}
+
+// A check run in a child, since a corrupt ring can make get copy a wild
+// length and crash: what went wrong, in shared memory.
+struct verdict {
+    mp_queue *q;
+    char msg[1024];
+};
+
+static int
+fail_with(struct verdict *v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->msg, sizeof v->msg, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+// Run fn(v) in a child with a new queue in v->q; fail with its verdict,
+// or with `crashed` if it died.  The child may not use ck_assert.
+static void
+judge_in_child(int (*fn)(void *), size_t maxsize, size_t max_msg,
+               const char *crashed)
+{
+    struct verdict *v = shared(sizeof *v);
+    v->q = make(maxsize, max_msg);
+    fl_child r;
+    fl_run_in_child(fn, v, 4000, 0, &r);
+    if (!r.returned)
+        ck_abort_msg("%s (the child %s %s)", crashed,
+                     r.timed_out ? "was still running after" : "was killed by",
+                     r.timed_out ? "4 s" : fl_signame(r.status));
+    ck_assert_msg(r.value == 0, "%s", v->msg);
+    mp_queue_destroy(v->q);
+}
+
+#define HOLD_N 5
+#define HOLD_SIZE 100
+
+static int
+fill_and_drain(void *arg)
+{
+    struct verdict *v = arg;
+    mp_queue *q = v->q;
+    unsigned char buf[HOLD_SIZE];
+    for (unsigned i = 0; i < HOLD_N; i++) {
+        for (size_t k = 0; k < HOLD_SIZE; k++)
+            buf[k] = pattern(i, k);
+        int rc = mp_queue_put(q, buf, HOLD_SIZE, 0);
+        if (rc != 0)
+            return fail_with(v,
+                             "put %u of 5 (100 bytes each) into a queue made "
+                             "for 5 messages of 100 bytes returned %s, "
+                             "expected 0",
+                             i + 1, fl_ret(rc));
+    }
+    int over = mp_queue_put(q, "x", 1, 0);
+    if (over != -EAGAIN)
+        return fail_with(v,
+                         "a sixth put (timeout 0) into a queue made for 5 "
+                         "returned %s, expected -EAGAIN: the queue is full "
+                         "when count == maxsize (an off-by-one lets one more "
+                         "in)",
+                         fl_ret(over));
+    for (unsigned i = 0; i < HOLD_N; i++) {
+        ssize_t n = mp_queue_get(q, buf, HOLD_SIZE, 0);
+        long bad = n == HOLD_SIZE ? mismatch(buf, i, 0, HOLD_SIZE) : 0;
+        if (n != HOLD_SIZE || bad >= 0)
+            return fail_with(v,
+                             "message %u of 5 came back as %s bytes%s%ld: "
+                             "the ring must have room for maxsize messages of "
+                             "max_msg bytes AND their length headers, or later "
+                             "puts overwrite earlier ones",
+                             i + 1, fl_ret(n),
+                             bad >= 0 ? ", wrong from byte " : "",
+                             bad >= 0 ? bad : 0L);
+    }
+    return 0;
+}
+
+FL_TEST(test_mp_queue_put_holds_maxsize_messages_of_max_msg_bytes)
+{
+    judge_in_child(fill_and_drain, HOLD_N, HOLD_SIZE,
+                   "reading back 5 messages of 100 bytes from a full queue "
+                   "of 5 crashed: a length header was overwritten, so get "
+                   "copied a wild length. The ring needs maxsize * (HDR + "
+                   "max_msg) bytes");
+}
+
+#define WRAP_SIZE 50
+
+static int
+wrap_around(void *arg)
+{
+    // Odd lengths move every message, and its length header, across the
+    // ring's end sooner or later.
+    struct verdict *v = arg;
+    mp_queue *q = v->q;
+    unsigned char buf[WRAP_SIZE];
+    unsigned next_put = 0;
+    for (unsigned i = 0; i < 600; i++) {
+        while (next_put < i + 2) {
+            size_t n = 1 + (next_put * 7u) % WRAP_SIZE;
+            for (size_t k = 0; k < n; k++)
+                buf[k] = pattern(next_put, k);
+            int rc = mp_queue_put(q, buf, n, 0);
+            if (rc != 0)
+                return fail_with(v,
+                                 "put %u (2 messages queued, maxsize 3) "
+                                 "returned %s",
+                                 next_put, fl_ret(rc));
+            next_put++;
+        }
+        size_t want = 1 + (i * 7u) % WRAP_SIZE;
+        ssize_t n = mp_queue_get(q, buf, WRAP_SIZE, 0);
+        long bad = n == (ssize_t)want ? mismatch(buf, i, 0, want) : 0;
+        if (n != (ssize_t)want || bad >= 0)
+            return fail_with(v,
+                             "message %u (%zu bytes) came back as %s bytes"
+                             "%s%ld. A message, or its length, that runs past "
+                             "the end of the ring continues at its start: copy "
+                             "it in two parts, both ways, and wrap head and "
+                             "tail",
+                             i, want, fl_ret(n),
+                             bad >= 0 ? ", wrong from byte " : "",
+                             bad >= 0 ? bad : 0L);
+    }
+    return 0;
+}
+
+FL_TEST(test_mp_queue_get_reassembles_messages_that_wrap_around)
+{
+    judge_in_child(wrap_around, 3, WRAP_SIZE,
+                   "putting and getting 600 messages of 1 to 50 bytes "
+                   "through a queue of 3 crashed: a message or length that "
+                   "runs past the end of the ring was read from beyond it. "
+                   "Copy in two parts, and wrap head and tail");
+}
+
+/* ------------------------------------------------------------ timeouts */
+
+// Run c's call in a child (at most 4 s) and fail if it never returned.
+static void
+call_in_child(int (*fn)(void *), struct call *c, const char *what)
+{
+    fl_child r;
+    fl_run_in_child(fn, c, 4000, 0, &r);
+    if (r.timed_out)
+        ck_abort_msg("%s was still blocked after 4 s. A deadline read from "
+                     "CLOCK_REALTIME lies decades ahead on CLOCK_MONOTONIC, "
+                     "the clock the condition variable waits on; and a "
+                     "timeout of 0 must not wait at all",
+                     what);
+    ck_assert_msg(r.returned, "%s: the child %s %d", what,
+                  r.exited ? "exited with" : "was killed by signal", r.status);
+}
+
+FL_TEST(test_mp_queue_put_polls_a_full_queue)
+{
+    mp_queue *q = make(1, MSG);
+    put_now(q, "fills it");
+    struct call *c = new_call(q, 0, "one more");
+    call_in_child(do_put, c, "mp_queue_put(timeout 0) on a full queue");
+    fl_expect_int(c->rc, -EAGAIN, "mp_queue_put(timeout 0) on a full queue",
+                  "a poll of a full queue returns -EAGAIN at once (Python's "
+                  "queue.Full), without waiting");
+    ck_assert_msg(c->ms < 1000,
+                  "the poll took %.0f ms: timeout 0 must not wait", c->ms);
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_get_polls_an_empty_queue)
+{
+    mp_queue *q = make(4, MSG);
+    struct call *c = new_call(q, 0, NULL);
+    call_in_child(do_get, c, "mp_queue_get(timeout 0) on an empty queue");
+    fl_expect_int(c->rc, -EAGAIN, "mp_queue_get(timeout 0) on an empty queue",
+                  "a poll of an empty queue returns -EAGAIN at once "
+                  "(Python's queue.Empty), without waiting");
+    ck_assert_msg(c->ms < 1000,
+                  "the poll took %.0f ms: timeout 0 must not wait", c->ms);
+    mp_queue_destroy(q);
+}
+
+#define TIMEOUT 300 // ms, for the tests of timeouts
+
+static void
+expect_timeout(struct call *c, const char *what)
+{
+    fl_expect_int(c->rc, -ETIMEDOUT, what,
+                  "when the deadline passes with the queue still full (or "
+                  "empty), return -ETIMEDOUT");
+    ck_assert_msg(c->ms >= TIMEOUT - 5,
+                  "%s returned after %.1f ms, before its %d ms had passed. "
+                  "pthread_cond_timedwait takes an ABSOLUTE time: now + "
+                  "timeout on the condition's clock, set to CLOCK_MONOTONIC "
+                  "with pthread_condattr_setclock (a relative time, or a "
+                  "deadline on another clock, lies in the past)",
+                  what, c->ms, TIMEOUT);
+    ck_assert_msg(c->ms < TIMEOUT + 2500,
+                  "%s returned after %.0f ms, long after its %d ms: is the "
+                  "deadline computed once, before the loop, on "
+                  "CLOCK_MONOTONIC?",
+                  what, c->ms, TIMEOUT);
+}
+
+FL_TEST(test_mp_queue_put_times_out_on_a_full_queue)
+{
+    mp_queue *q = make(1, MSG);
+    put_now(q, "fills it");
+    struct call *c = new_call(q, TIMEOUT, "one more");
+    call_in_child(do_put, c, "mp_queue_put(timeout 300 ms) on a full queue");
+    expect_timeout(c, "mp_queue_put(timeout 300 ms) on a full queue");
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_get_times_out_on_an_empty_queue)
+{
+    mp_queue *q = make(4, MSG);
+    struct call *c = new_call(q, TIMEOUT, NULL);
+    call_in_child(do_get, c, "mp_queue_get(timeout 300 ms) on an empty queue");
+    expect_timeout(c, "mp_queue_get(timeout 300 ms) on an empty queue");
+    mp_queue_destroy(q);
+}
+
+/* --------------------------------------------------- across processes */
+
+FL_TEST(test_mp_queue_put_in_a_child_reaches_the_parent)
+{
+    mp_queue *q = make(4, MSG);
+    struct call *c = new_call(q, 0, "from the child");
+    pid_t pid = start(do_put, c);
+    int code = join(pid, 3000);
+    if (code == -ETIMEDOUT)
+        FAIL_KILLING("a child's put into an empty queue never returned");
+    fl_expect_int(c->rc, 0, "the child's mp_queue_put into an empty queue", "");
+    get_expect(q, "from the child", 2000,
+               "the queue must live in memory that parent and child share: "
+               "mmap it MAP_SHARED | MAP_ANONYMOUS before fork. A "
+               "MAP_PRIVATE (or malloc'd) queue is copied on write, so the "
+               "child wrote into its own copy");
+    mp_queue_destroy(q);
+}
+
+// Start c's call in a child and wait until it is asleep in the queue.
+static pid_t
+start_blocked(int (*fn)(void *), struct call *c, const char *what)
+{
+    pid_t pid = start(fn, c);
+    char s = await_state(pid, "SZ");
+    if (s != 'S') {
+        join(pid, 3000);
+        FAIL_KILLING("%s should block, but it %s (returned %s)", what,
+                     s == 'Z' ? "returned at once" : "never slept",
+                     fl_ret(c->rc));
+    }
+    return pid;
+}
+
+FL_TEST(test_mp_queue_get_wakes_when_a_message_arrives)
+{
+    mp_queue *q = make(4, MSG);
+    struct call *c = new_call(q, -1, NULL);
+    pid_t pid =
+        start_blocked(do_get, c, "mp_queue_get(timeout -1) on an empty queue");
+    put_now(q, "wake up");
+    if (join(pid, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("a child waiting in mp_queue_get never woke up after "
+                     "the parent's put. After adding a message, signal "
+                     "not_empty when a getter waits (count the waiters "
+                     "while they wait); and only a condition variable "
+                     "made PTHREAD_PROCESS_SHARED wakes another process");
+    ck_assert_msg(c->rc == 7 && memcmp(c->msg, "wake up", 7) == 0,
+                  "the woken get returned %s (\"%.*s\"), expected 7 "
+                  "(\"wake up\")",
+                  fl_ret(c->rc), c->rc > 0 && c->rc <= MSG ? (int)c->rc : 0,
+                  c->msg);
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_put_wakes_when_room_appears)
+{
+    mp_queue *q = make(1, MSG);
+    put_now(q, "first");
+    struct call *c = new_call(q, -1, "second");
+    pid_t pid =
+        start_blocked(do_put, c, "mp_queue_put(timeout -1) on a full queue");
+    get_expect(q, "first", 0, "");
+    if (join(pid, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("a child waiting in mp_queue_put on a full queue never "
+                     "woke up after the parent's get made room. After "
+                     "taking a message, signal not_full when a putter "
+                     "waits; and make the condition PTHREAD_PROCESS_SHARED");
+    fl_expect_int(c->rc, 0, "the woken put", "");
+    get_expect(q, "second", 0, "");
+    mp_queue_destroy(q);
+}
+
+// Steal the wake-up of a child waiting in the queue: stop it, wake it
+// (a put for a getter, a get for a putter), undo that at once, and let
+// it run again.  It must find its condition false and wait again.
+static void
+steal_wakeup(pid_t pid, struct call *c, mp_queue *q, int getter)
+{
+    const char *what = getter ? "mp_queue_get" : "mp_queue_put";
+    kill(pid, SIGSTOP);
+    ck_assert_msg(await_state(pid, "T") == 'T', "the child never stopped");
+    if (getter) { // give it a message, then take it back
+        put_now(q, "stolen");
+        get_expect(q, "stolen", 0, "");
+    } else { // a putter: make room, then fill it again
+        get_expect(q, "first", 0, "");
+        put_now(q, "stealer");
+    }
+    kill(pid, SIGCONT);
+    char s = await_state(pid, "SZ");
+    if (s != 'S')
+        FAIL_KILLING("%s returned %s after a wake-up whose %s had been "
+                     "taken by another process before it ran. Wake-ups are "
+                     "hints: test the condition in a while loop around "
+                     "pthread_cond_wait, never in an if",
+                     what, fl_ret(c->rc), getter ? "message" : "room");
+}
+
+FL_TEST(test_mp_queue_get_waits_again_after_a_stolen_wakeup)
+{
+    mp_queue *q = make(4, MSG);
+    struct call *c = new_call(q, -1, NULL);
+    pid_t pid = start_blocked(do_get, c, "mp_queue_get on an empty queue");
+    steal_wakeup(pid, c, q, 1);
+    put_now(q, "second");
+    if (join(pid, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("the getter never woke up for the second message: "
+                     "after a put, signal not_empty while a getter waits");
+    ck_assert_msg(c->rc == 6 && memcmp(c->msg, "second", 6) == 0,
+                  "the getter returned %s, expected 6 (\"second\")",
+                  fl_ret(c->rc));
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_put_waits_again_after_a_stolen_wakeup)
+{
+    mp_queue *q = make(1, MSG);
+    put_now(q, "first");
+    struct call *c = new_call(q, -1, "second");
+    pid_t pid = start_blocked(do_put, c, "mp_queue_put on a full queue");
+    steal_wakeup(pid, c, q, 0);
+    get_expect(q, "stealer", 0, "");
+    if (join(pid, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("the putter never woke up when room appeared again: "
+                     "after a get, signal not_full while a putter waits");
+    fl_expect_int(c->rc, 0, "the putter's mp_queue_put", "");
+    get_expect(q, "second", 0, "");
+    mp_queue_destroy(q);
+}
+
+/* ---------------------------------------------- producers and consumers */
+
+static int
+seed_producer(void *arg)
+{
+    mp_queue *q = arg;
+    char item[8];
+    for (int i = 0; i < 5; i++) {
+        int n = snprintf(item, sizeof item, "%d", i);
+        if (mp_queue_put(q, item, (size_t)n, -1) != 0)
+            return 1;
+    }
+    return mp_queue_put(q, NULL, 0, -1) != 0; // the sentinel
+}
+
+static void
+print_consumed(const void *msg, size_t len, void *arg)
+{
+    (void)arg;
+    printf("Consumed %.*s\n", (int)len, (const char *)msg);
+}
+
+static int
+seed_consumer(void *arg)
+{
+    return (int)mp_queue_consume(arg, print_consumed, NULL);
+}
+
+FL_TEST(test_mp_queue_consume_prints_consumed_0_to_4)
+{
+    mp_queue *q = make(8, 16);
+    pid_t producer = start(seed_producer, q);
+    fl_child r;
+    fl_run_in_child(seed_consumer, q, 3000, 1, &r);
+    int code = join(producer, 3000);
+    if (code == -ETIMEDOUT || r.timed_out)
+        FAIL_KILLING("the consumer %s and the producer %s: did "
+                     "mp_queue_consume stop at the empty message?",
+                     r.timed_out ? "never returned" : "returned",
+                     code == -ETIMEDOUT ? "never ended" : "ended");
+    fl_expect_int(code, 0, "the producer's exit code (0: its puts worked)", "");
+    ck_assert_msg(r.returned && r.value == 5 &&
+                      strcmp(r.out, "Consumed 0\nConsumed 1\nConsumed 2\n"
+                                    "Consumed 3\nConsumed 4\n") == 0,
+                  "expected mp_queue_consume to return 5 after printing "
+                  "\"Consumed 0\" to \"Consumed 4\" in order; it returned "
+                  "%s and printed \"%s\"",
+                  r.returned ? fl_ret(r.value) : "nothing", r.out);
+    mp_queue_destroy(q);
+}
+
+static void
+print_bar(const void *msg, size_t len, void *arg)
+{
+    (void)arg;
+    printf("%.*s|", (int)len, (const char *)msg);
+}
+
+static int
+bar_consumer(void *arg)
+{
+    return (int)mp_queue_consume(arg, print_bar, NULL);
+}
+
+FL_TEST(test_mp_queue_consume_stops_at_its_sentinel)
+{
+    mp_queue *q = make(8, 16);
+    put_now(q, "a");
+    put_now(q, "b");
+    put_now(q, "");
+    put_now(q, "c");
+    put_now(q, "");
+    fl_child r;
+    fl_run_in_child(bar_consumer, q, 3000, 1, &r);
+    if (r.timed_out)
+        ck_abort_msg("mp_queue_consume never returned (it printed \"%s\"): "
+                     "it must stop at the first empty message",
+                     r.out);
+    ck_assert_msg(r.returned && r.value == 2 && strcmp(r.out, "a|b|") == 0,
+                  "with \"a\", \"b\", a sentinel, \"c\", a sentinel queued, "
+                  "mp_queue_consume should hand \"a\" and \"b\" to fn and "
+                  "return 2; it returned %s and fn saw \"%s\" (printed with "
+                  "| after each)",
+                  r.returned ? fl_ret(r.value) : "nothing", r.out);
+    get_expect(q, "c", 0,
+               "consume must take its own sentinel and leave "
+               "the next messages for the next consumer");
+    get_expect(q, "", 0, "");
+    mp_queue_destroy(q);
+}
+
+struct consumed {
+    mp_queue *q;
+    long ret;     // what mp_queue_consume returned
+    char seen[8]; // the messages fn saw, concatenated
+};
+
+static void
+remember(const void *msg, size_t len, void *arg)
+{
+    struct consumed *c = arg;
+    size_t used = strlen(c->seen);
+    if (used + len < sizeof c->seen)
+        memcpy(c->seen + used, msg, len);
+}
+
+static int
+remembering_consumer(void *arg)
+{
+    struct consumed *c = arg;
+    c->ret = mp_queue_consume(c->q, remember, c);
+    return 0;
+}
+
+FL_TEST(test_mp_queue_consume_waits_for_the_sentinel_on_an_empty_queue)
+{
+    struct consumed *c = shared(sizeof *c);
+    c->q = make(4, 16);
+    c->ret = -1000;
+    pid_t pid = start(remembering_consumer, c);
+    char s = await_state(pid, "SZ");
+    if (s != 'S') {
+        join(pid, 3000);
+        FAIL_KILLING("mp_queue_consume on an empty queue returned %s before "
+                     "any sentinel came. An empty queue does not mean the "
+                     "producers are done (they may not have started): "
+                     "wait with timeout -1, and stop only at the sentinel, "
+                     "never on `while not q.empty()`",
+                     fl_ret(c->ret));
+    }
+    put_now(c->q, "x");
+    put_now(c->q, "y");
+    put_now(c->q, "");
+    if (join(pid, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("mp_queue_consume, waiting on an empty queue, never "
+                     "returned after x, y and its sentinel were put: does "
+                     "put signal not_empty while a getter waits?");
+    ck_assert_msg(c->ret == 2 && strcmp(c->seen, "xy") == 0,
+                  "mp_queue_consume returned %s after seeing \"%s\"; "
+                  "expected 2 after \"xy\"",
+                  fl_ret(c->ret), c->seen);
+    mp_queue_destroy(c->q);
+}
+
+FL_TEST(test_mp_queue_consume_rejects_a_null_queue_or_function)
+{
+    mp_queue *q = make(4, 16);
+    long no_q = mp_queue_consume(NULL, print_bar, NULL);
+    long no_fn = mp_queue_consume(q, NULL, NULL);
+    ck_assert_msg(no_q == -EINVAL && no_fn == -EINVAL,
+                  "mp_queue_consume(NULL, fn, NULL) gave %s and (q, NULL, "
+                  "NULL) gave %s; expected -EINVAL for both",
+                  fl_ret(no_q), fl_ret(no_fn));
+    mp_queue_destroy(q);
+}
+
+// 3 producers x 1000 items, 2 consumers, one sentinel each.  The race
+// window is widened on purpose: items are kilobytes long, so copying one
+// takes a while, and producers and consumers do little else (each
+// producer's bytes are computed once), so that two processes are in
+// put or get at the same moment many times in every run.
+#define PRODUCERS 3
+#define CONSUMERS 2
+#define ITEMS 1000
+#define ITEM_MAX 16384
+#define ITEM_HEAD (2 * sizeof(int)) // the producer, the item's number
+#define NOT_DONE LONG_MIN
+
+struct job { // what a producer or writer child is to do
+    mp_queue *q;
+    int id;
+};
+
+// A starting gate: children forked after gate_open wait in gate_wait
+// until the parent calls gate_release, and then all start at once.
+static int gate[2] = {-1, -1};
+
+static void
+gate_open(void)
+{
+    ck_assert_msg(pipe(gate) == 0, "pipe failed: %s", strerror(errno));
+}
+
+static void
+gate_wait(void)
+{
+    char c;
+    close(gate[1]);
+    while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+        ; // EOF: the parent closed its write end
+    close(gate[0]);
+}
+
+static void
+gate_release(void)
+{
+    close(gate[0]);
+    close(gate[1]);
+}
+
+struct tally { // one consumer's view, in shared memory
+    mp_queue *q;
+    unsigned char seen[PRODUCERS][ITEMS];
+    int last[PRODUCERS];
+    long items, torn, disorder, strange;
+    long ret; // what mp_queue_consume returned, NOT_DONE until then
+};
+
+// Each producer's bytes, made before the fork: a torn item shows another
+// producer's bytes, or the wrong length.
+static unsigned char payload[PRODUCERS][ITEM_MAX];
+
+static void
+make_payloads(void)
+{
+    for (int p = 0; p < PRODUCERS; p++)
+        for (size_t k = 0; k < ITEM_MAX; k++)
+            payload[p][k] = (unsigned char)(p * 89 + (int)k * 13 + 1);
+}
+
+static size_t
+item_len(int p, int i)
+{
+    return ITEM_HEAD + 8192 + (size_t)((i * 37 + p * 101) % 8000);
+}
+
+static int
+producer(void *arg)
+{
+    const struct job *j = arg;
+    int p = j->id;
+    unsigned char *buf = payload[p];
+    memcpy(buf, &p, sizeof p);
+    gate_wait();
+    for (int i = 0; i < ITEMS; i++) {
+        memcpy(buf + sizeof p, &i, sizeof i);
+        if (mp_queue_put(j->q, buf, item_len(p, i), -1) != 0)
+            return 2;
+    }
+    return 0;
+}
+
+static void
+count_item(const void *msg, size_t len, void *arg)
+{
+    struct tally *t = arg;
+    const unsigned char *m = msg;
+    int p, i;
+    if (len < ITEM_HEAD) {
+        t->strange++;
+        return;
+    }
+    memcpy(&p, m, sizeof p);
+    memcpy(&i, m + sizeof p, sizeof i);
+    if (p < 0 || p >= PRODUCERS || i < 0 || i >= ITEMS) {
+        t->strange++;
+        return;
+    }
+    t->torn +=
+        len != item_len(p, i) ||
+        memcmp(m + ITEM_HEAD, payload[p] + ITEM_HEAD, len - ITEM_HEAD) != 0;
+    t->items++;
+    t->disorder += i <= t->last[p];
+    t->last[p] = i;
+    if (t->seen[p][i] < 255)
+        t->seen[p][i]++;
+}
+
+static int
+consumer(void *arg)
+{
+    struct tally *t = arg;
+    t->ret = mp_queue_consume(t->q, count_item, t);
+    return 0;
+}
+
+// Join every pid by the deadline; how many were still running (killed).
+static int
+join_all(pid_t *pids, int n, double deadline, int *codes)
+{
+    int late = 0;
+    for (int i = 0; i < n; i++) {
+        double left = deadline - now_ms();
+        codes[i] = join(pids[i], left > 0 ? (int)left : 0);
+        late += codes[i] == -ETIMEDOUT;
+    }
+    return late;
+}
+
+FL_TEST(test_mp_queue_put_from_3_producers_to_2_consumers_loses_nothing)
+{
+    mp_queue *q = make(8, ITEM_MAX);
+    struct tally *t = shared(sizeof(struct tally) * CONSUMERS);
+    make_payloads();
+    struct job jobs[PRODUCERS];
+    pid_t cons[CONSUMERS], prod[PRODUCERS];
+    int ccode[CONSUMERS], pcode[PRODUCERS];
+    for (int c = 0; c < CONSUMERS; c++) {
+        t[c].q = q;
+        t[c].ret = NOT_DONE;
+        for (int p = 0; p < PRODUCERS; p++)
+            t[c].last[p] = -1;
+        cons[c] = start(consumer, &t[c]);
+    }
+    gate_open();
+    for (int p = 0; p < PRODUCERS; p++) {
+        jobs[p] = (struct job){q, p};
+        prod[p] = start(producer, &jobs[p]);
+    }
+    gate_release(); // the producers start together
+    double deadline = now_ms() + 5000;
+    int late = join_all(prod, PRODUCERS, deadline, pcode);
+    int producers_late = late;
+    int early = -1, early_code = 0; // a consumer that ended with no sentinel
+    for (int c = 0; c < CONSUMERS && early < 0; c++)
+        if (fl_zombie(cons[c]) || t[c].ret != NOT_DONE)
+            early = c;
+    if (early >= 0)
+        early_code = join(cons[early], 1000);
+    for (int c = 0; c < CONSUMERS && !late && early < 0; c++)
+        late = mp_queue_put(q, NULL, 0, 3000) != 0; // one sentinel each
+    if (!late && early < 0)
+        late = join_all(cons, CONSUMERS, deadline, ccode);
+    if (late || early >= 0)
+        fl_kill_children();
+    long lost = 0, dup = 0, torn = 0, disorder = 0, strange = 0;
+    int first_p = -1, first_i = -1;
+    for (int p = 0; p < PRODUCERS; p++)
+        for (int i = 0; i < ITEMS; i++) {
+            int seen = t[0].seen[p][i] + t[1].seen[p][i];
+            if (seen > 1 && first_p < 0) {
+                first_p = p;
+                first_i = i;
+            }
+            lost += seen == 0;
+            dup += seen > 1;
+        }
+    for (int c = 0; c < CONSUMERS; c++) {
+        torn += t[c].torn;
+        disorder += t[c].disorder;
+        strange += t[c].strange;
+    }
+    char first[64] = "";
+    if (first_p >= 0)
+        snprintf(first, sizeof first, " (the first: producer %d item %d)",
+                 first_p, first_i);
+    ck_assert_msg(dup + torn + disorder + strange == 0 &&
+                      (late || early >= 0 || lost == 0),
+                  "3 producers x 1000 items to 2 consumers: %ld torn, %ld "
+                  "duplicated%s, %ld out of their producer's order, %ld "
+                  "unrecognisable, %ld never arrived%s. Every read and write "
+                  "of the ring, head, tail and count must happen with the "
+                  "mutex held, from the wait to the signal, and the wait "
+                  "must be a while loop",
+                  torn, dup, first, disorder, strange, lost,
+                  late || early >= 0 ? " (then the test stopped: a torn length "
+                                       "can read as a sentinel nobody sent)"
+                                     : "");
+    ck_assert_msg(early < 0,
+                  "consumer %d ended (%s) after %ld items, before any "
+                  "sentinel was "
+                  "put: %s. A get that goes on while the queue is still "
+                  "empty (an if instead of a while around the wait) reads "
+                  "stale bytes as a length; so does a ring written outside "
+                  "the lock",
+                  early + 1, early_code < 0 ? fl_signame(-early_code) : "exit",
+                  early >= 0 ? t[early].items : 0L,
+                  early_code < 0 ? "a get copied a wild length"
+                                 : "a get handed it an empty message nobody "
+                                   "sent");
+    ck_assert_msg(!producers_late,
+                  "the producers had not finished after 5 s, although every "
+                  "item that arrived was whole: a wake-up was lost. Signal "
+                  "after every put and get when someone waits, and make the "
+                  "mutex and both conditions PTHREAD_PROCESS_SHARED");
+    ck_assert_msg(!late,
+                  "the producers finished and one sentinel per consumer was "
+                  "put, but the consumers had not ended 5 s after the start: "
+                  "does mp_queue_consume stop at its sentinel (and take no "
+                  "other)? Or was a wake-up lost?");
+    for (int p = 0; p < PRODUCERS; p++)
+        fl_expect_int(pcode[p], 0, "a producer's exit code (2: a put failed)",
+                      "");
+    ck_assert_msg(t[0].ret + t[1].ret == PRODUCERS * ITEMS,
+                  "the consumers' mp_queue_consume returned %s and %s, "
+                  "expected a total of 3000",
+                  fl_ret(t[0].ret), fl_ret(t[1].ret));
+    mp_queue_destroy(q);
+}
+
+// Writers of 16 KiB messages, far larger than PIPE_BUF (4 KiB).
+#define WRITERS 4
+#define BIG 16384
+#define BIGS 40
+
+static int
+big_writer(void *arg)
+{
+    const struct job *j = arg;
+    static unsigned char buf[BIG];
+    gate_wait();
+    for (unsigned i = 0; i < BIGS; i++) {
+        unsigned id = (unsigned)j->id * 1000 + i;
+        for (size_t k = 0; k < BIG; k++)
+            buf[k] = pattern(id, k);
+        memcpy(buf, &id, sizeof id);
+        if (mp_queue_put(j->q, buf, BIG, -1) != 0)
+            return 2;
+    }
+    return 0;
+}
+
+// What the reader of the large messages found, in shared memory.
+struct big_report {
+    mp_queue *q;
+    int got;         // messages read, whole and in order
+    long rc;         // what a failed get returned
+    unsigned writer; // the last message's writer and number
+    unsigned msg;
+    long torn_at; // where that message was torn
+    int due;      // the number that writer's next message should have had
+};
+
+static int
+big_reader(void *arg)
+{
+    struct big_report *r = arg;
+    static unsigned char buf[BIG];
+    int next[WRITERS] = {0};
+    for (; r->got < WRITERS * BIGS; r->got++) {
+        ssize_t n = mp_queue_get(r->q, buf, BIG, 5000);
+        if (n != BIG) {
+            r->rc = n;
+            return 1;
+        }
+        unsigned id;
+        memcpy(&id, buf, sizeof id);
+        r->writer = id / 1000;
+        r->msg = id % 1000;
+        r->torn_at =
+            r->writer < WRITERS ? mismatch(buf, id, sizeof id, BIG) : 0;
+        if (r->torn_at >= 0)
+            return 2;
+        r->due = next[r->writer]++;
+        if (r->due != (int)r->msg)
+            return 3;
+    }
+    return 0;
+}
+
+FL_TEST(test_mp_queue_put_never_tears_large_messages)
+{
+    struct big_report *r = shared(sizeof *r);
+    mp_queue *q = r->q = make(4, BIG);
+    struct job jobs[WRITERS];
+    pid_t pids[WRITERS];
+    int codes[WRITERS];
+    gate_open();
+    for (int i = 0; i < WRITERS; i++) {
+        jobs[i] = (struct job){q, i};
+        pids[i] = start(big_writer, &jobs[i]);
+    }
+    gate_release();
+    int code = join(start(big_reader, r), 8000);
+    if (code != 0)
+        fl_kill_children();
+    const char *lock = "Copy each message in and out with the mutex held, the "
+                       "whole of it: a pipe keeps writes of up to PIPE_BUF "
+                       "bytes whole, only a lock keeps any size whole";
+    if (code == -ETIMEDOUT)
+        ck_abort_msg("4 writers x 40 messages of 16 KiB: the reader had read "
+                     "%d of 160 after 8 s. A lost wake-up, or a torn length "
+                     "header read as the wrong size. %s",
+                     r->got, lock);
+    if (code < 0)
+        ck_abort_msg("the reader was killed by %s after %d of 160 messages "
+                     "of 16 KiB: a torn length header makes get copy past "
+                     "the buffer. %s",
+                     fl_signame(-code), r->got, lock);
+    if (code == 1)
+        ck_abort_msg("message %d of 160 (16 KiB each): get (timeout 5 s) "
+                     "returned %s. A lost wake-up (see the ..._wakes_... "
+                     "tests) or a deadline in the past (see the timeout "
+                     "tests)?",
+                     r->got + 1, fl_ret(r->rc));
+    if (code == 2)
+        ck_abort_msg("message %d of 160 (16 KiB each) is torn at byte %ld "
+                     "(writer %u's message %u, by its first bytes): another "
+                     "writer's bytes got into it. %s",
+                     r->got + 1, r->torn_at, r->writer, r->msg, lock);
+    if (code == 3)
+        ck_abort_msg("writer %u's message %u arrived when its message %d was "
+                     "due: messages were lost, doubled or reordered. %s, and "
+                     "wait in a while loop",
+                     r->writer, r->msg, r->due, lock);
+    if (join_all(pids, WRITERS, now_ms() + 3000, codes) > 0)
+        FAIL_KILLING("a writer never ended after all its messages were read");
+    mp_queue_destroy(q);
+}
+
+/* ------------------------------------------- join before drain: deadlock */
+
+static int
+ten_puts(void *arg)
+{
+    mp_queue *q = arg;
+    for (int i = 0; i < 10; i++)
+        if (mp_queue_put(q, &i, sizeof i, -1) != 0)
+            return 2;
+    return 0;
+}
+
+FL_TEST(test_mp_queue_put_blocks_a_producer_until_the_queue_is_drained)
+{
+    mp_queue *q = make(4, MSG);
+    pid_t pid = start(ten_puts, q);
+    char s = await_state(pid, "SZ");
+    // Python's p.join(timeout=0.2) before reading the queue.
+    int code = s == 'S' ? join(pid, 200) : join(pid, 3000);
+    if (code != -ETIMEDOUT)
+        FAIL_KILLING("a producer putting 10 messages into a queue of 4 ended "
+                     "(exit code %d) before anyone read: put with timeout -1 "
+                     "must block while the queue is full. That block is why "
+                     "joining a producer before draining its queue deadlocks",
+                     code);
+    char buf[MSG];
+    int i = -1;
+    for (int want = 0; want < 10; want++) {
+        ssize_t n = mp_queue_get(q, buf, MSG, 3000);
+        memcpy(&i, buf, sizeof i);
+        if (n == -ETIMEDOUT)
+            FAIL_KILLING("draining the queue, message %d of 10 never came: "
+                         "the producer blocked in put was not woken when "
+                         "get made room (signal not_full while a putter "
+                         "waits), or get's 3 s deadline is wrong",
+                         want);
+        if (n != sizeof i || i != want)
+            FAIL_KILLING("draining message %d of 10: mp_queue_get returned %s "
+                         "(value %d), expected 4 bytes (value %d)",
+                         want, fl_ret(n), i, want);
+    }
+    code = join(pid, 3000);
+    if (code == -ETIMEDOUT)
+        FAIL_KILLING("the queue was drained but the producer still waits in "
+                     "put: get must signal not_full when a putter waits");
+    fl_expect_int(code, 0, "the producer's exit code once drained", "");
+    mp_queue_destroy(q);
+}
+
+/* ---------------------------------------------------- snapshots, speed */
+
+FL_TEST(test_mp_queue_qsize_counts_the_messages)
+{
+    mp_queue *q = make(4, MSG);
+    long before = mp_queue_qsize(q);
+    put_now(q, "1");
+    put_now(q, "2");
+    put_now(q, "3");
+    long three = mp_queue_qsize(q);
+    char buf[MSG];
+    mp_queue_get(q, buf, MSG, 0);
+    long two = mp_queue_qsize(q);
+    long none = mp_queue_qsize(NULL);
+    ck_assert_msg(before == 0 && three == 3 && two == 2 && none == -EINVAL,
+                  "mp_queue_qsize gave %s when empty, %s after 3 puts, %s "
+                  "after a get, %s for NULL; expected 0, 3, 2, -EINVAL",
+                  fl_ret(before), fl_ret(three), fl_ret(two), fl_ret(none));
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_empty_is_true_only_without_messages)
+{
+    mp_queue *q = make(4, MSG);
+    int before = mp_queue_empty(q);
+    put_now(q, "x");
+    int with = mp_queue_empty(q);
+    char buf[MSG];
+    mp_queue_get(q, buf, MSG, 0);
+    int after = mp_queue_empty(q);
+    int none = mp_queue_empty(NULL);
+    ck_assert_msg(before == 1 && with == 0 && after == 1 && none == -EINVAL,
+                  "mp_queue_empty gave %s when empty, %s with a message, %s "
+                  "after the get, %s for NULL; expected 1, 0, 1, -EINVAL",
+                  fl_ret(before), fl_ret(with), fl_ret(after), fl_ret(none));
+    mp_queue_destroy(q);
+}
+
+#define ROUNDS 1000 // round trips of the ping-pong test
+
+struct pingpong {
+    mp_queue *ping, *pong;
+    int to[2], from[2]; // the pipes for the same game
+};
+
+static int
+echo_queue(void *arg)
+{
+    struct pingpong *g = arg;
+    char b[8];
+    for (int i = 0; i < ROUNDS; i++)
+        if (mp_queue_get(g->ping, b, 8, -1) != 1 ||
+            mp_queue_put(g->pong, b, 1, -1) != 0)
+            return 2;
+    return 0;
+}
+
+static int
+echo_pipe(void *arg)
+{
+    struct pingpong *g = arg;
+    char b;
+    close(g->to[1]);
+    close(g->from[0]);
+    for (int i = 0; i < ROUNDS; i++)
+        if (read(g->to[0], &b, 1) != 1 || write(g->from[1], &b, 1) != 1)
+            return 2;
+    return 0;
+}
+
+// Milliseconds for ROUNDS round trips through the queues (or pipes).
+static double
+play(struct pingpong *g, int queues)
+{
+    pid_t pid = start(queues ? echo_queue : echo_pipe, g);
+    if (!queues) {
+        close(g->to[0]);
+        close(g->from[1]);
+    }
+    double t0 = now_ms();
+    char b[8] = "x";
+    long rc = 1;
+    for (int i = 0; i < ROUNDS && rc == 1; i++) {
+        if (!queues)
+            rc = write(g->to[1], b, 1) == 1 && read(g->from[0], b, 1) == 1;
+        else if ((rc = mp_queue_put(g->ping, b, 1, 5000)) == 0)
+            rc = mp_queue_get(g->pong, b, 8, 5000);
+    }
+    double ms = now_ms() - t0;
+    if (!queues) {
+        close(g->to[1]);
+        close(g->from[0]);
+    }
+    if (rc != 1 || join(pid, 5000) != 0)
+        FAIL_KILLING("the %s ping-pong failed: a put or a get (timeout 5 s) "
+                     "returned %s. A lost wake-up (see the ..._wakes_... "
+                     "tests) or a deadline in the past (see the timeout "
+                     "tests)?",
+                     queues ? "queue" : "pipe", fl_ret(rc));
+    return ms;
+}
+
+FL_TEST(test_mp_queue_get_wakes_as_fast_as_a_pipe)
+{
+    struct pingpong g = {make(1, 8), make(1, 8), {-1, -1}, {-1, -1}};
+    ck_assert_msg(pipe(g.to) == 0 && pipe(g.from) == 0, "pipe failed");
+    double pipe_ms = play(&g, 0);
+    double queue_ms = play(&g, 1);
+    ck_assert_msg(queue_ms < 500 || queue_ms < 10 * pipe_ms,
+                  "%d round trips took %.0f ms through two queues, %.0f ms "
+                  "through two pipes: a waiting process must sleep on the "
+                  "condition variable and be woken by the signal, not poll "
+                  "with sleeps",
+                  ROUNDS, queue_ms, pipe_ms);
+    mp_queue_destroy(g.ping);
+    mp_queue_destroy(g.pong);
+}
+
+/* -------------------------------------------------------------- destroy */
+
+// Lines in /proc/self/maps: one per mapping.  read(), not stdio, which
+// would allocate (and maybe map) while we count.
+static int
+mappings(void)
+{
+    static char buf[1 << 16];
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    ck_assert_msg(fd >= 0, "cannot open /proc/self/maps");
+    int lines = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+    close(fd);
+    return lines;
+}
+
+FL_TEST(test_mp_queue_destroy_unmaps_the_queue)
+{
+    free(malloc(64)); // so that malloc's own first mapping comes before
+    int before = mappings();
+    mp_queue *q = make(4, MSG);
+    int during = mappings();
+    int rc = mp_queue_destroy(q);
+    int after = mappings();
+    int none = mp_queue_destroy(NULL);
+    fl_expect_int(rc, 0, "mp_queue_destroy of a queue", "");
+    fl_expect_int(none, -EINVAL, "mp_queue_destroy(NULL)", "");
+    ck_assert_msg(after == before,
+                  "the process had %d mappings before mp_queue_create, %d "
+                  "with the queue, %d after mp_queue_destroy: munmap the "
+                  "whole mapping (its size was saved in the queue)",
+                  before, during, after);
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_queue_create_rejects_bad_sizes, 5),
+    FL_CASE(test_mp_queue_create_refuses_sizes_that_overflow, 5),
+    FL_CASE(test_mp_queue_put_then_get_returns_the_same_bytes, 5),
+    FL_CASE(test_mp_queue_put_refuses_a_message_larger_than_max_msg, 5),
+    FL_CASE(test_mp_queue_get_refuses_a_buffer_smaller_than_max_msg, 5),
+    FL_CASE(test_mp_queue_put_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_queue_get_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_queue_put_holds_maxsize_messages_of_max_msg_bytes, 5),
+    FL_CASE(test_mp_queue_get_reassembles_messages_that_wrap_around, 5),
+    FL_CASE(test_mp_queue_put_polls_a_full_queue, 8),
+    FL_CASE(test_mp_queue_get_polls_an_empty_queue, 8),
+    FL_CASE(test_mp_queue_put_times_out_on_a_full_queue, 8),
+    FL_CASE(test_mp_queue_get_times_out_on_an_empty_queue, 8),
+    FL_CASE(test_mp_queue_put_in_a_child_reaches_the_parent, 8),
+    FL_CASE(test_mp_queue_get_wakes_when_a_message_arrives, 8),
+    FL_CASE(test_mp_queue_put_wakes_when_room_appears, 8),
+    FL_CASE(test_mp_queue_get_waits_again_after_a_stolen_wakeup, 10),
+    FL_CASE(test_mp_queue_put_waits_again_after_a_stolen_wakeup, 10),
+    FL_CASE(test_mp_queue_consume_prints_consumed_0_to_4, 8),
+    FL_CASE(test_mp_queue_consume_stops_at_its_sentinel, 8),
+    FL_CASE(test_mp_queue_consume_waits_for_the_sentinel_on_an_empty_queue, 8),
+    FL_CASE(test_mp_queue_consume_rejects_a_null_queue_or_function, 5),
+    FL_CASE(test_mp_queue_put_from_3_producers_to_2_consumers_loses_nothing,
+            15),
+    FL_CASE(test_mp_queue_put_never_tears_large_messages, 12),
+    FL_CASE(test_mp_queue_put_blocks_a_producer_until_the_queue_is_drained, 10),
+    FL_CASE(test_mp_queue_qsize_counts_the_messages, 5),
+    FL_CASE(test_mp_queue_empty_is_true_only_without_messages, 5),
+    FL_CASE(test_mp_queue_get_wakes_as_fast_as_a_pipe, 15),
+    FL_CASE(test_mp_queue_destroy_unmaps_the_queue, 5),
+};
+
+FL_MAIN("05_queues", cases)
