@@ -1,0 +1,1247 @@
+// check_events.c - tests for lesson 07: mp_event, a flag processes wait for.
+//
+// The event's layout is public (events.h), so the tests can judge each
+// function alone: the tests of set, clear, is_set, wait and destroy work
+// on an event that the test makes itself (raw_event: the same mutex,
+// condition variable and flag, set up by hand), and play the other side
+// with raw pthread calls.  Only the tests of mp_event_create, and the few
+// that tell Python's whole story, use mp_event_create.
+//
+// Races are made to happen, not hoped for.  A test that needs a process
+// to be asleep in a wait looks at /proc until it is (state S); one that
+// needs a process to have woken up and gone back to sleep watches its
+// count of voluntary context switches; a test that needs a set to land
+// between a waiter's look at the flag and its sleep holds the event's
+// lock itself across that window.  Nothing sleeps to synchronise.
+//
+// Every process a test starts reports through its own pipe, and a test
+// waits for it with a bound: a wait that never ends is shown as a
+// process still waiting, then killed.  A waiter killed in its wait leaves
+// the condition variable unusable (glibc keeps count of its waiters in
+// it), so after a kill a test only unmaps the event.
+#define _GNU_SOURCE
+#include "events.h"
+#include "harness.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- helpers */
+
+static long long
+now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+// The moment ms from now on CLOCK_MONOTONIC, for pthread_cond_timedwait.
+static struct timespec
+mono_after(int ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+// An event made by the test, not by mp_event_create: shared memory, a
+// process-shared mutex, a process-shared condition variable on
+// CLOCK_MONOTONIC, a clear flag.  The tests of the other functions use it,
+// so that a broken create cannot cost them their points.
+static mp_event *
+raw_event(void)
+{
+    mp_event *ev = mmap(NULL, sizeof *ev, PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(ev != MAP_FAILED, "mmap failed: %s", strerror(errno));
+    pthread_mutexattr_t ma;
+    pthread_condattr_t ca;
+    int r = pthread_mutexattr_init(&ma) ||
+            pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) ||
+            pthread_mutex_init(&ev->lock, &ma) || pthread_condattr_init(&ca) ||
+            pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED) ||
+            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
+            pthread_cond_init(&ev->cond, &ca);
+    ck_assert_msg(r == 0, "the test could not set up its own event");
+    pthread_mutexattr_destroy(&ma);
+    pthread_condattr_destroy(&ca);
+    ev->flag = 0;
+    return ev;
+}
+
+// mp_event_create, failing the test unless it made an event.
+static mp_event *
+made_event(void)
+{
+    mp_event *ev = NULL;
+    int r = mp_event_create(&ev);
+    ck_assert_msg(r == 0 && ev != NULL,
+                  "mp_event_create(&ev) returned %s%s, expected 0 with ev "
+                  "set",
+                  fl_ret(r), r == 0 ? " but left ev NULL" : "");
+    return ev;
+}
+
+// Unmap an event without mp_event_destroy: the tests of the other
+// functions do not rely on it, and it is safe after a waiter was killed.
+static void
+forget(mp_event *ev)
+{
+    munmap(ev, sizeof *ev);
+}
+
+static void
+raw_lock(mp_event *ev)
+{
+    int r = pthread_mutex_lock(&ev->lock);
+    ck_assert_msg(r == 0, "the test could not lock ev->lock: %s", strerror(r));
+}
+
+static void
+raw_unlock(mp_event *ev)
+{
+    pthread_mutex_unlock(&ev->lock);
+}
+
+// What a correct set does, done by the test: flag, then broadcast.
+static void
+raw_set(mp_event *ev)
+{
+    raw_lock(ev);
+    ev->flag = 1;
+    pthread_cond_broadcast(&ev->cond);
+    raw_unlock(ev);
+}
+
+// A wake-up with nothing to wake up for: the flag stays as it is.
+static void
+raw_broadcast(mp_event *ev)
+{
+    raw_lock(ev);
+    pthread_cond_broadcast(&ev->cond);
+    raw_unlock(ev);
+}
+
+// The state letter of pid in /proc ('R', 'S', 'Z', ...), or 0 if gone.
+static char
+proc_state(pid_t pid)
+{
+    char path[64], buf[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p != NULL && p[1] == ' ' ? p[2] : 0;
+}
+
+// How many times pid has gone to sleep (its voluntary context switches),
+// or -1 if it is gone.
+static long
+sleeps_of(pid_t pid)
+{
+    char path[64], line[128];
+    long n = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+// Whether a child's write to the event's memory reaches this process.
+static int
+shared_with_children(mp_event *ev)
+{
+    int was = ev->flag;
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0) {
+        ev->flag = 42;
+        _exit(0);
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    int shared = ev->flag == 42;
+    ev->flag = was;
+    return shared;
+}
+
+#define NOT_SHARED                                                             \
+    "The event is not in shared memory, so the child used a copy of its "      \
+    "own: map it MAP_SHARED | MAP_ANONYMOUS."
+
+// Spin until pid sleeps, having gone to sleep more than `after` times
+// (-1: any sleep), or has ended; at most 3 s.  Its state letter then.
+static char
+until_asleep(pid_t pid, long after)
+{
+    long long end = now_us() + 3000000;
+    for (;;) {
+        long n = sleeps_of(pid); // first: a sleep counted, then the state
+        char s = proc_state(pid);
+        if ((s == 'S' && n > after) || s == 'Z' || s == 0 || now_us() > end)
+            return s;
+        sched_yield();
+    }
+}
+
+/* A kid: a child process that runs one function on an event and reports
+ * what it returned, and how long it took, through its own pipe. */
+struct report {
+    int value;    // what the function returned
+    int extra;    // whatever the function put in kid_extra
+    long long us; // how long the call took
+};
+
+struct kid {
+    pid_t pid;
+    int fd;            // the read end of the kid's pipe
+    int reported;      // 1 once the report is in
+    struct report rep; // the report
+};
+
+typedef int (*kid_fn)(mp_event *ev, int arg);
+
+static int kid_extra;       // set by a kid's function, in the kid
+static long long kid_t0_us; // when the call began: a function may move it
+
+static void
+kid_start(struct kid *k, kid_fn fn, mp_event *ev, int arg)
+{
+    int p[2];
+    ck_assert_msg(pipe(p) == 0, "pipe failed: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0) {
+        close(p[0]);
+        struct report rep = {0, 0, 0};
+        kid_t0_us = now_us();
+        rep.value = fn(ev, arg);
+        rep.us = now_us() - kid_t0_us;
+        rep.extra = kid_extra;
+        _exit(write(p[1], &rep, sizeof rep) == (ssize_t)sizeof rep ? 0 : 1);
+    }
+    close(p[1]);
+    *k = (struct kid){.pid = pid, .fd = p[0]};
+}
+
+// Whether the kid has reported, waiting up to limit_ms for it.
+static int
+kid_wait(struct kid *k, int limit_ms)
+{
+    if (k->reported)
+        return 1;
+    struct pollfd p = {.fd = k->fd, .events = POLLIN};
+    long long end = now_us() + limit_ms * 1000LL;
+    int n;
+    while ((n = poll(&p, 1, limit_ms)) < 0 && errno == EINTR)
+        limit_ms = end > now_us() ? (int)((end - now_us()) / 1000) : 0;
+    if (n == 1 && read(k->fd, &k->rep, sizeof k->rep) == sizeof k->rep)
+        k->reported = 1;
+    return k->reported;
+}
+
+// Reap the kid, killing it first if it never reported; 1 if killed.
+static int
+kid_end(struct kid *k)
+{
+    int killed = !k->reported;
+    if (killed)
+        kill(k->pid, SIGKILL);
+    while (waitpid(k->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(k->fd);
+    return killed;
+}
+
+// The kids' functions.
+static int
+kid_wait_for(mp_event *ev, int timeout_ms)
+{
+    return mp_event_wait(ev, timeout_ms);
+}
+
+static int
+kid_set(mp_event *ev, int arg)
+{
+    (void)arg;
+    return mp_event_set(ev);
+}
+
+static int
+kid_clear(mp_event *ev, int arg)
+{
+    (void)arg;
+    return mp_event_clear(ev);
+}
+
+// A correct waiter, written with raw pthread calls.
+static int
+kid_raw_wait(mp_event *ev, int arg)
+{
+    (void)arg;
+    if (pthread_mutex_lock(&ev->lock) != 0)
+        return -1;
+    while (!ev->flag)
+        pthread_cond_wait(&ev->cond, &ev->lock);
+    pthread_mutex_unlock(&ev->lock);
+    return 1;
+}
+
+static double
+ms(long long us)
+{
+    return us / 1000.0;
+}
+
+// What a kid's wait did, for a message: "returned 0 after 12.3 ms", or
+// "was still waiting after 3000 ms" when it never reported.
+static const char *
+said(const struct kid *k, int limit_ms)
+{
+    static char buf[4][96];
+    static int next;
+    char *b = buf[next++ % 4];
+    if (k->reported)
+        snprintf(b, sizeof buf[0], "returned %s after %.1f ms",
+                 fl_ret(k->rep.value), ms(k->rep.us));
+    else
+        snprintf(b, sizeof buf[0], "was still waiting after %d ms", limit_ms);
+    return b;
+}
+
+#define CLOCK_HINT                                                             \
+    "The condition variable must read CLOCK_MONOTONIC "                        \
+    "(pthread_condattr_setclock), the deadline must come from "                \
+    "CLOCK_MONOTONIC too, and it must be absolute: now + timeout, not the "    \
+    "timeout alone."
+
+#define NSEC_HINT                                                              \
+    "pthread_cond_timedwait refused the deadline (EINVAL): tv_nsec went "      \
+    "over one billion. Carry the overflow into tv_sec."
+
+// The likely mistake behind a timed wait on a clear event that went
+// wrong (timeout_ms: what it was given), or `otherwise`.
+static const char *
+timing_hint(const struct kid *k, int timeout_ms, const char *otherwise)
+{
+    if (!k->reported)
+        return "Its deadline lies far ahead. " CLOCK_HINT;
+    if (k->rep.value == -EINVAL)
+        return NSEC_HINT;
+    if (k->rep.value == 0 && k->rep.us < timeout_ms * 1000LL)
+        return "It gave up before its time. " CLOCK_HINT;
+    return otherwise;
+}
+
+// Fail the test unless the kid, waiting on a clear event, fell asleep
+// (state s) instead of returning at once.
+static void
+expect_asleep(struct kid *k, char s, mp_event *ev, const char *call)
+{
+    if (s == 'S')
+        return;
+    int got = kid_wait(k, 1000);
+    kid_end(k);
+    forget(ev);
+    char did[96];
+    if (got)
+        snprintf(did, sizeof did, "returned %s after %.1f ms, awake",
+                 fl_ret(k->rep.value), k->rep.us / 1000.0);
+    else
+        snprintf(did, sizeof did, "%s",
+                 s == 0 || s == 'Z' ? "ended without returning"
+                                    : "kept running, awake, for 3 s");
+    int at_once = got && k->rep.us < 50000;
+    ck_assert_msg(0,
+                  "%s on a clear event %s, instead of sleeping until the "
+                  "event was set. %s",
+                  call, did,
+                  got && k->rep.value == -EINVAL ? NSEC_HINT
+                  : at_once && k->rep.value == 0
+                      ? "It gave up at once. " CLOCK_HINT
+                  : at_once ? ""
+                            : "Sleep in pthread_cond_timedwait, never in a "
+                              "busy loop.");
+}
+
+/* ------------------------------------------------------ mp_event_create */
+
+FL_TEST(test_mp_event_create_starts_clear)
+{
+    mp_event *ev = made_event();
+    int flag = ev->flag;
+    forget(ev);
+    fl_expect_int(flag, 0, "ev->flag of a new event",
+                  "an event starts clear, as Python's Event() does");
+}
+
+FL_TEST(test_mp_event_create_rejects_a_null_pointer)
+{
+    fl_expect_int(mp_event_create(NULL), -EINVAL, "mp_event_create(NULL)",
+                  "there is nowhere to put the event: check evp first");
+}
+
+// In a child: mp_event_create with no address space left.  0 if it
+// gives -ENOMEM and leaves ev alone; else what went wrong.
+static int
+create_without_memory(void *arg)
+{
+    (void)arg;
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (f == NULL || fscanf(f, "%ld", &pages) != 1)
+        return 100;
+    fclose(f);
+    struct rlimit lim;
+    getrlimit(RLIMIT_AS, &lim);
+    lim.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+    setrlimit(RLIMIT_AS, &lim); // no new mapping fits any more
+    mp_event *ev = NULL;
+    int r = mp_event_create(&ev);
+    if (r != -ENOMEM)
+        return r == 0 ? 101 : r;
+    return ev == NULL ? 0 : 102;
+}
+
+FL_TEST(test_mp_event_create_gives_enomem_when_memory_runs_out)
+{
+    fl_child res;
+    fl_run_in_child(create_without_memory, NULL, 3000, 0, &res);
+    ck_assert_msg(res.returned,
+                  "mp_event_create with no address space left ended the "
+                  "process (%s)",
+                  res.exited ? "it exited" : fl_signame(res.status));
+    ck_assert_msg(res.value != 102,
+                  "mp_event_create failed but set ev: set it only once the "
+                  "event is made");
+    ck_assert_msg(res.value != 101,
+                  "mp_event_create with no address space left (RLIMIT_AS) "
+                  "returned 0: where did the memory come from?");
+    fl_expect_int(res.value, 0,
+                  "mp_event_create with no address space left (RLIMIT_AS)",
+                  "when mmap fails (MAP_FAILED, not NULL), return -errno, "
+                  "here -ENOMEM");
+}
+
+static int
+kid_raw_raise(mp_event *ev, int arg)
+{
+    (void)arg;
+    if (pthread_mutex_lock(&ev->lock) != 0)
+        return -1;
+    ev->flag = 1;
+    pthread_mutex_unlock(&ev->lock);
+    return 0;
+}
+
+FL_TEST(test_mp_event_create_shares_the_event_with_children)
+{
+    mp_event *ev = made_event();
+    struct kid k;
+    kid_start(&k, kid_raw_raise, ev, 0);
+    int done = kid_wait(&k, 3000);
+    kid_end(&k);
+    int flag = ev->flag;
+    forget(ev);
+    ck_assert_msg(done, "a child that locked ev->lock to set the flag never "
+                        "finished");
+    ck_assert_msg(flag == 1,
+                  "a child forked after mp_event_create set ev->flag to 1; "
+                  "the parent still reads %d: the child wrote to a copy of "
+                  "its own. Map the event with MAP_SHARED | MAP_ANONYMOUS "
+                  "(not MAP_PRIVATE, not malloc), so that every process "
+                  "forked later works on the same memory.",
+                  flag);
+}
+
+FL_TEST(test_mp_event_create_makes_a_lock_other_processes_can_wait_for)
+{
+    mp_event *ev = made_event();
+    raw_lock(ev);
+    struct kid k;
+    kid_start(&k, kid_raw_raise, ev, 0); // it locks ev->lock too
+    char s = until_asleep(k.pid, -1);    // blocked: the test holds it
+    raw_unlock(ev);
+    int done = kid_wait(&k, 2000);
+    kid_end(&k);
+    int shared = shared_with_children(ev);
+    forget(ev);
+    ck_assert_msg(shared || (s == 'S' && done), NOT_SHARED);
+    ck_assert_msg(s == 'S' && done,
+                  "a child blocked on ev->lock while the test held it, and "
+                  "%s. The mutex is not shared by processes: without "
+                  "pthread_mutexattr_setpshared(&attr, "
+                  "PTHREAD_PROCESS_SHARED), glibc wakes only waiters of "
+                  "the process that unlocks.",
+                  s != 'S' ? "did not even wait for it"
+                           : "still slept 2 s after the test unlocked it");
+}
+
+FL_TEST(test_mp_event_create_makes_a_condition_other_processes_can_wake)
+{
+    mp_event *ev = made_event();
+    struct kid k;
+    kid_start(&k, kid_raw_wait, ev, 0);
+    until_asleep(k.pid, -1); // asleep on ev->cond
+    raw_lock(ev);
+    ev->flag = 1;
+    raw_unlock(ev);
+    pthread_cond_broadcast(&ev->cond); // after the unlock: the lock is free
+    int woke = kid_wait(&k, 2000);
+    kid_end(&k);
+    int shared = shared_with_children(ev);
+    forget(ev);
+    ck_assert_msg(woke || shared, NOT_SHARED);
+    ck_assert_msg(woke,
+                  "a child slept on ev->cond; the test set the flag and "
+                  "broadcast, and the child slept on for 2 s. The condition "
+                  "variable is not shared by processes: "
+                  "pthread_condattr_setpshared(&attr, "
+                  "PTHREAD_PROCESS_SHARED) before pthread_cond_init.");
+}
+
+FL_TEST(test_mp_event_create_times_the_condition_on_the_monotonic_clock)
+{
+    mp_event *ev = made_event();
+    raw_lock(ev);
+    struct timespec d = mono_after(100);
+    long long t0 = now_us();
+    int r;
+    while ((r = pthread_cond_timedwait(&ev->cond, &ev->lock, &d)) == 0)
+        ; // a spurious wake-up: nobody else is here
+    long long took = now_us() - t0;
+    raw_unlock(ev);
+    forget(ev);
+    ck_assert_msg(r == ETIMEDOUT && took >= 100000,
+                  "pthread_cond_timedwait on ev->cond with a deadline 100 ms "
+                  "ahead on CLOCK_MONOTONIC returned %s after %.1f ms; "
+                  "expected ETIMEDOUT after 100 ms. The condition variable "
+                  "reads CLOCK_REALTIME, where that deadline (seconds since "
+                  "boot) is decades past: pthread_condattr_setclock(&attr, "
+                  "CLOCK_MONOTONIC).",
+                  r == ETIMEDOUT ? "ETIMEDOUT" : strerror(r), ms(took));
+}
+
+/* -------------------------------------------------------- mp_event_set */
+
+FL_TEST(test_mp_event_set_raises_the_flag)
+{
+    mp_event *ev = raw_event();
+    int r1 = mp_event_set(ev);
+    int f1 = ev->flag;
+    int r2 = mp_event_set(ev);
+    int f2 = ev->flag;
+    forget(ev);
+    ck_assert_msg(r1 == 0 && f1 == 1,
+                  "mp_event_set returned %s and left ev->flag at %d; "
+                  "expected 0 and a flag of 1",
+                  fl_ret(r1), f1);
+    ck_assert_msg(r2 == 0 && f2 == 1,
+                  "mp_event_set on an event already set returned %s and "
+                  "left ev->flag at %d; expected 0 and 1: setting it again "
+                  "changes nothing",
+                  fl_ret(r2), f2);
+}
+
+#define WAITERS 8
+
+FL_TEST(test_mp_event_set_wakes_all_8_waiting_processes)
+{
+    mp_event *ev = raw_event();
+    struct kid k[WAITERS];
+    for (int i = 0; i < WAITERS; i++)
+        kid_start(&k[i], kid_raw_wait, ev, 0);
+    for (int i = 0; i < WAITERS; i++)
+        until_asleep(k[i].pid, -1); // all 8 asleep on ev->cond
+    int r = mp_event_set(ev);
+    long long end = now_us() + (r == 0 ? 3000000 : 0);
+    int woke = 0;
+    for (int i = 0; i < WAITERS; i++) {
+        long long left = end - now_us();
+        woke += kid_wait(&k[i], left > 0 ? (int)(left / 1000) : 0);
+    }
+    if (woke < WAITERS) // let the others go, as a correct set would
+        raw_set(ev);
+    for (int i = 0; i < WAITERS; i++) {
+        kid_wait(&k[i], 2000);
+        kid_end(&k[i]);
+    }
+    forget(ev);
+    ck_assert_msg(woke == WAITERS,
+                  "%d processes slept on ev->cond; one mp_event_set "
+                  "(returned %s) woke %d of them within 3 s. %s",
+                  WAITERS, fl_ret(r), woke,
+                  woke == 1   ? "pthread_cond_signal wakes ONE waiter: "
+                                "pthread_cond_broadcast wakes them all."
+                  : woke == 0 ? "Set the flag, under the lock, then "
+                                "pthread_cond_broadcast."
+                              : "Use pthread_cond_broadcast, once.");
+}
+
+// The test plays a waiter that has looked at the flag (clear) and is
+// about to sleep: it holds the lock across that window while a child
+// calls mp_event_set.  A set that waits for the lock lands after the test
+// is asleep and wakes it; one that does not is lost.
+FL_TEST(test_mp_event_set_changes_the_flag_under_the_lock)
+{
+    mp_event *ev = raw_event();
+    raw_lock(ev); // the test looks: the flag is clear
+    struct kid k;
+    kid_start(&k, kid_set, ev, 0);
+    until_asleep(k.pid, -1); // blocked on the lock, or done without it
+    struct timespec d = mono_after(1000);
+    long long t0 = now_us();
+    int r;
+    do // sleep without looking again: the look was before the set began
+        r = pthread_cond_timedwait(&ev->cond, &ev->lock, &d);
+    while (r == 0 && !ev->flag);
+    long long took = now_us() - t0;
+    raw_unlock(ev);
+    int done = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(done && k.rep.value == 0, "mp_event_set returned %s",
+                  done ? fl_ret(k.rep.value)
+                       : "nothing: it never "
+                         "returned");
+    ck_assert_msg(r == 0,
+                  "the test held ev->lock, had seen the flag clear and was "
+                  "about to sleep on ev->cond, as a waiter does; meanwhile "
+                  "a child called mp_event_set. The set did not wait for "
+                  "the lock: it raised the flag and broadcast while nobody "
+                  "slept yet, and the test slept through to its timeout "
+                  "(%.0f ms): a lost wake-up. Change the flag only while "
+                  "holding ev->lock.",
+                  ms(took));
+}
+
+/* ------------------------------------------------------ mp_event_clear */
+
+FL_TEST(test_mp_event_clear_lowers_the_flag)
+{
+    mp_event *ev = raw_event();
+    ev->flag = 1;
+    int r1 = mp_event_clear(ev);
+    int f1 = ev->flag;
+    int r2 = mp_event_clear(ev);
+    int f2 = ev->flag;
+    forget(ev);
+    ck_assert_msg(r1 == 0 && f1 == 0,
+                  "mp_event_clear on a set event returned %s and left "
+                  "ev->flag at %d; expected 0 and a flag of 0",
+                  fl_ret(r1), f1);
+    ck_assert_msg(r2 == 0 && f2 == 0,
+                  "mp_event_clear on a clear event returned %s and left "
+                  "ev->flag at %d; expected 0 and 0",
+                  fl_ret(r2), f2);
+}
+
+FL_TEST(test_mp_event_clear_makes_wait_time_out_again)
+{
+    mp_event *ev = made_event();
+    struct kid before, after;
+    int s = mp_event_set(ev);
+    kid_start(&before, kid_wait_for, ev, 0);
+    int got1 = kid_wait(&before, 2000);
+    kid_end(&before);
+    int c = mp_event_clear(ev);
+    kid_start(&after, kid_wait_for, ev, 100);
+    int got2 = kid_wait(&after, 3000);
+    kid_end(&after);
+    forget(ev);
+    ck_assert_msg(s == 0 && got1 && before.rep.value == 1,
+                  "after mp_event_set (returned %s), mp_event_wait(ev, 0) "
+                  "returned %s; expected 1",
+                  fl_ret(s), got1 ? fl_ret(before.rep.value) : "nothing");
+    ck_assert_msg(c == 0 && got2 && after.rep.value == 0 &&
+                      after.rep.us >= 100000,
+                  "after mp_event_set then mp_event_clear (returned %s), "
+                  "mp_event_wait(ev, 100) %s; expected 0 after 100 ms. %s",
+                  fl_ret(c), said(&after, 3000),
+                  timing_hint(&after, 100,
+                              "Clear must lower the flag, so that waits "
+                              "block again."));
+}
+
+/* ----------------------------------------------------- mp_event_is_set */
+
+FL_TEST(test_mp_event_is_set_reports_the_flag)
+{
+    mp_event *ev = raw_event();
+    int clear = mp_event_is_set(ev);
+    ev->flag = 1;
+    int set = mp_event_is_set(ev);
+    ev->flag = 0;
+    int again = mp_event_is_set(ev);
+    forget(ev);
+    ck_assert_msg(clear == 0 && set == 1 && again == 0,
+                  "with ev->flag 0, then 1, then 0, mp_event_is_set "
+                  "returned %s, %s, %s; expected 0, 1, 0",
+                  fl_ret(clear), fl_ret(set), fl_ret(again));
+}
+
+FL_TEST(test_mp_event_is_set_sees_a_set_and_a_clear_made_by_a_child)
+{
+    mp_event *ev = made_event();
+    struct kid k;
+    kid_start(&k, kid_set, ev, 0);
+    kid_wait(&k, 2000);
+    kid_end(&k);
+    int after_set = mp_event_is_set(ev);
+    kid_start(&k, kid_clear, ev, 0);
+    kid_wait(&k, 2000);
+    kid_end(&k);
+    int after_clear = mp_event_is_set(ev);
+    forget(ev);
+    ck_assert_msg(after_set == 1 && after_clear == 0,
+                  "a child called mp_event_set, then another "
+                  "mp_event_clear; in the parent, mp_event_is_set returned "
+                  "%s after the set and %s after the clear, expected 1 then "
+                  "0. %s",
+                  fl_ret(after_set), fl_ret(after_clear),
+                  after_set == 0 ? "The children's changes do not reach the "
+                                   "parent: is the event in MAP_SHARED "
+                                   "memory?"
+                  : after_clear == 1 ? "mp_event_clear must lower the flag."
+                                     : "");
+}
+
+/* ------------------------------------------------------- mp_event_wait */
+
+FL_TEST(test_mp_event_wait_returns_1_at_once_when_already_set)
+{
+    mp_event *ev = raw_event();
+    ev->flag = 1;
+    struct kid timed, ever;
+    kid_start(&timed, kid_wait_for, ev, 5000);
+    kid_start(&ever, kid_wait_for, ev, -1);
+    int got1 = kid_wait(&timed, 2000), got2 = kid_wait(&ever, 2000);
+    kid_end(&timed);
+    kid_end(&ever);
+    forget(ev);
+    ck_assert_msg(got1 && timed.rep.value == 1 && timed.rep.us < 1000000,
+                  "on a set event, mp_event_wait(ev, 5000) %s; expected 1 "
+                  "at once: look at the flag before waiting",
+                  said(&timed, 2000));
+    ck_assert_msg(got2 && ever.rep.value == 1,
+                  "on a set event, mp_event_wait(ev, -1) %s; expected 1 at "
+                  "once",
+                  said(&ever, 2000));
+}
+
+FL_TEST(test_mp_event_wait_times_out_after_the_timeout)
+{
+    mp_event *ev = raw_event();
+    struct kid k;
+    kid_start(&k, kid_wait_for, ev, 200);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(
+        got && k.rep.value == 0 && k.rep.us >= 200000 && k.rep.us <= 700000,
+        "mp_event_wait(ev, 200) on a clear event %s; expected 0 "
+        "after 200 ms (never before it, at most 500 ms after). %s",
+        said(&k, 3000),
+        timing_hint(&k, 200,
+                    k.rep.value == 1 ? "Nobody set it: return the flag, not "
+                                       "whether the wait was woken."
+                                     : ""));
+}
+
+// In the kid: a timeout whose deadline crosses into the next second, so
+// that its tv_nsec overflows unless carried.  The timeout goes in
+// kid_extra.
+static int
+kid_wait_across_a_second(mp_event *ev, int arg)
+{
+    (void)arg;
+    long phase;
+    do { // between 60 and 950 ms into a second: a spin of at most 110 ms
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        phase = t.tv_nsec / 1000000;
+    } while (phase < 60 || phase >= 950);
+    kid_extra = (int)(1050 - phase); // 100..990 ms: now + it passes a second
+    kid_t0_us = now_us();
+    return mp_event_wait(ev, kid_extra);
+}
+
+FL_TEST(test_mp_event_wait_carries_nanoseconds_into_seconds)
+{
+    mp_event *ev = raw_event();
+    struct kid k;
+    kid_start(&k, kid_wait_across_a_second, ev, 0);
+    int got = kid_wait(&k, 4000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(got && k.rep.value == 0 && k.rep.us >= k.rep.extra * 1000LL,
+                  "mp_event_wait(ev, %d), whose deadline falls in the next "
+                  "second, %s; expected 0 after %d ms. %s",
+                  k.rep.extra, said(&k, 4000), k.rep.extra,
+                  timing_hint(&k, k.rep.extra, ""));
+}
+
+FL_TEST(test_mp_event_wait_with_timeout_0_only_looks)
+{
+    mp_event *ev = raw_event();
+    struct kid clear, set;
+    kid_start(&clear, kid_wait_for, ev, 0);
+    int got1 = kid_wait(&clear, 2000);
+    kid_end(&clear);
+    if (!got1) { // it was killed in its wait: start again, clean
+        forget(ev);
+        ev = raw_event();
+    }
+    ev->flag = 1;
+    kid_start(&set, kid_wait_for, ev, 0);
+    int got2 = kid_wait(&set, 2000);
+    kid_end(&set);
+    forget(ev);
+    ck_assert_msg(got1 && clear.rep.value == 0 && clear.rep.us < 500000,
+                  "mp_event_wait(ev, 0) on a clear event %s; expected 0 at "
+                  "once: 0 means look, do not wait (-1 is for ever)",
+                  said(&clear, 2000));
+    ck_assert_msg(got2 && set.rep.value == 1,
+                  "mp_event_wait(ev, 0) on a set event %s; expected 1",
+                  said(&set, 2000));
+}
+
+FL_TEST(test_mp_event_wait_returns_1_when_another_process_sets_it)
+{
+    mp_event *ev = raw_event();
+    struct kid k;
+    kid_start(&k, kid_wait_for, ev, -1);
+    expect_asleep(&k, until_asleep(k.pid, -1), ev, "mp_event_wait(ev, -1)");
+    raw_set(ev); // lock, flag = 1, broadcast, unlock
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(got && k.rep.value == 1,
+                  "a child slept in mp_event_wait(ev, -1); the test set "
+                  "the flag and broadcast on ev->cond; the wait then %s, "
+                  "expected 1 soon after the set. With -1, sleep with "
+                  "pthread_cond_wait on ev->cond, so that a broadcast wakes "
+                  "you, and return 1 once the flag is set.",
+                  said(&k, 3000));
+}
+
+// A wake-up with the flag still clear, as a spurious wake-up (or a set
+// undone by a clear before the waiter ran) gives.  The test then waits
+// until the waiter has either returned or gone back to sleep.
+FL_TEST(test_mp_event_wait_sleeps_again_after_a_spurious_wake_up)
+{
+    mp_event *ev = raw_event();
+    struct kid k;
+    kid_start(&k, kid_wait_for, ev, 5000);
+    expect_asleep(&k, until_asleep(k.pid, -1), ev, "mp_event_wait(ev, 5000)");
+    long slept = sleeps_of(k.pid);
+    raw_broadcast(ev); // wake it, flag still clear
+    char s = until_asleep(k.pid, slept);
+    int early = kid_wait(&k, 0);
+    if (!early && s == 'S')
+        raw_set(ev); // now for real
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(!early,
+                  "the test woke mp_event_wait(ev, 5000) with a broadcast "
+                  "on ev->cond, leaving the flag clear, and the wait "
+                  "returned %s after %.1f ms. A waiter can wake with the "
+                  "flag still clear (a spurious wake-up, or a set undone by "
+                  "a clear before it ran): look at the flag again after "
+                  "every wake-up and wait again while it is clear. while "
+                  "(!flag), not if (!flag).",
+                  fl_ret(k.rep.value), ms(k.rep.us));
+    ck_assert_msg(got && k.rep.value == 1,
+                  "after a spurious wake-up the wait went back to sleep, "
+                  "but when the test then set the event it %s, expected 1",
+                  said(&k, 3000));
+}
+
+// A stream of wake-ups, none with the flag set, must not stretch the
+// timeout: the deadline is fixed when the wait begins.
+FL_TEST(test_mp_event_wait_keeps_its_deadline_through_spurious_wake_ups)
+{
+    mp_event *ev = raw_event();
+    struct kid k;
+    kid_start(&k, kid_wait_for, ev, 200);
+    expect_asleep(&k, until_asleep(k.pid, -1), ev, "mp_event_wait(ev, 200)");
+    long long end = now_us() + 2000000;
+    long wakes = 0;
+    while (!kid_wait(&k, 0) && now_us() < end) {
+        raw_broadcast(ev);
+        wakes++;
+        sched_yield();
+    }
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(ev);
+    int early = got && k.rep.us < 200000;
+    ck_assert_msg(got && k.rep.value == 0 && !early && k.rep.us < 1500000,
+                  "the test woke mp_event_wait(ev, 200) again and again "
+                  "(%ld broadcast%s, the flag always clear) for as long as it "
+                  "waited, up to 2 s; the wait %s, expected 0 after 200 ms. "
+                  "%s",
+                  wakes, wakes == 1 ? "" : "s", said(&k, 5000),
+                  early ? "A wake-up with the flag clear is no reason to "
+                          "return: wait again, while (!flag), not if."
+                        : "Take the deadline once, before the loop: "
+                          "computed again after each wake-up, a stream of "
+                          "wake-ups keeps pushing it away.");
+}
+
+// The wait times out while the test holds the lock; by the time the
+// waiter has the lock back, the test has set the flag.  The event is set:
+// the answer is 1, as Python's wait returns the flag.
+FL_TEST(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes)
+{
+    mp_event *ev = raw_event();
+    struct kid k;
+    kid_start(&k, kid_wait_for, ev, 100);
+    expect_asleep(&k, until_asleep(k.pid, -1), ev, "mp_event_wait(ev, 100)");
+    long slept = sleeps_of(k.pid);
+    raw_lock(ev);
+    until_asleep(k.pid, slept); // timed out, now waiting for the lock
+    ev->flag = 1;
+    raw_unlock(ev);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(got && k.rep.value == 1,
+                  "mp_event_wait(ev, 100) timed out, and before it had the "
+                  "lock back the test set the flag; the wait %s, expected "
+                  "1. After the wait ends, for whatever reason, the flag is "
+                  "the answer: ETIMEDOUT with the flag set is still 1.",
+                  said(&k, 3000));
+}
+
+// The waiter starts while the test holds the lock; the test sets the flag
+// before letting go.  A waiter that looked at the flag without the lock
+// saw it clear, and sleeps through the set.
+FL_TEST(test_mp_event_wait_checks_the_flag_under_the_lock)
+{
+    mp_event *ev = raw_event();
+    raw_lock(ev);
+    struct kid k;
+    kid_start(&k, kid_wait_for, ev, 2000);
+    until_asleep(k.pid, -1); // blocked on the lock the test holds
+    ev->flag = 1;
+    pthread_cond_broadcast(&ev->cond);
+    raw_unlock(ev);
+    int got = kid_wait(&k, 4000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(!got || k.rep.value >= 0,
+                  "mp_event_wait(ev, 2000) returned %s; expected 1",
+                  fl_ret(k.rep.value));
+    ck_assert_msg(got && k.rep.value == 1 && k.rep.us < 1000000,
+                  "mp_event_wait(ev, 2000) began while the test held "
+                  "ev->lock; the test set the flag and broadcast before "
+                  "unlocking. The wait %s; expected 1 at once. It looked "
+                  "at the flag before it had the lock, saw it clear, then "
+                  "slept through the set: a lost wake-up. Lock first, then "
+                  "look, then sleep: pthread_cond_timedwait lets go of the "
+                  "lock only once you are asleep.",
+                  said(&k, 4000));
+}
+
+static int
+kid_bad_timeout(mp_event *ev, int arg)
+{
+    (void)arg;
+    return mp_event_wait(ev, -2);
+}
+
+FL_TEST(test_mp_event_wait_rejects_a_bad_timeout)
+{
+    mp_event *ev = raw_event();
+    struct kid k;
+    kid_start(&k, kid_bad_timeout, ev, 0);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(got && k.rep.value == -EINVAL,
+                  "mp_event_wait(ev, -2) %s; expected -EINVAL at once: "
+                  "-1 means for ever, and below that is no timeout",
+                  said(&k, 2000));
+}
+
+FL_TEST(test_mp_event_calls_reject_a_null_event)
+{
+    const char *names[] = {"set(NULL)", "clear(NULL)", "is_set(NULL)",
+                           "wait(NULL, 0)"};
+    int got[] = {mp_event_set(NULL), mp_event_clear(NULL),
+                 mp_event_is_set(NULL), mp_event_wait(NULL, 0)};
+    for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
+        ck_assert_msg(got[i] == -EINVAL,
+                      "mp_event_%s returned %s, expected -22 (-EINVAL): "
+                      "check ev before using it",
+                      names[i], fl_ret(got[i]));
+}
+
+/* ---------------------------------------------------- speed: ping-pong */
+
+#define PP_ROUNDS 2000 // round trips per timed run
+#define PP_RUNS 5      // timed runs of each kind, alternating
+#define PP_LIMIT 10    // events may take at most 10 times a pipe's time
+
+// One timed run of PP_ROUNDS round trips between this process and a
+// child: over two events (each process waits on one, clears it, sets the
+// other), or over two pipes, a byte each way.  The time in us; a run
+// that passes `budget` stops early and returns an estimate of its whole
+// time.  -1 if the run went wrong.
+static long long
+ping_pong(int events, long long budget)
+{
+    mp_event *ping = events ? made_event() : NULL;
+    mp_event *pong = events ? made_event() : NULL;
+    int p1[2] = {-1, -1}, p2[2] = {-1, -1};
+    ck_assert(events || (pipe(p1) == 0 && pipe(p2) == 0));
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed");
+    if (pid == 0) {
+        char c;
+        for (int i = 0; i < PP_ROUNDS; i++)
+            if (events
+                    ? mp_event_wait(ping, 2000) != 1 ||
+                          mp_event_clear(ping) != 0 || mp_event_set(pong) != 0
+                    : read(p1[0], &c, 1) != 1 || write(p2[1], &c, 1) != 1)
+                _exit(1);
+        _exit(0);
+    }
+    int done = 0, ok = 1;
+    long long t0 = now_us(), t = 0;
+    while (done < PP_ROUNDS && ok && t <= budget) {
+        char c = 'x';
+        ok = events
+                 ? mp_event_set(ping) == 0 && mp_event_wait(pong, 2000) == 1 &&
+                       mp_event_clear(pong) == 0
+                 : write(p1[1], &c, 1) == 1 && read(p2[0], &c, 1) == 1;
+        done += ok;
+        t = now_us() - t0;
+    }
+    if (done < PP_ROUNDS)
+        kill(pid, SIGKILL);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (events) {
+        forget(ping);
+        forget(pong);
+    } else {
+        close(p1[0]);
+        close(p1[1]);
+        close(p2[0]);
+        close(p2[1]);
+    }
+    if (!ok)
+        return -1;
+    return t * PP_ROUNDS / (done ? done : 1);
+}
+
+static int
+cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static double
+median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    return v[n / 2];
+}
+
+// Keep this process and its children on the CPU it runs on: whether the
+// two sides share a core or not changes a wake-up's cost several times
+// over, from one run to the next, and would swamp the comparison.
+static void
+stay_on_this_cpu(void)
+{
+    int cpu = sched_getcpu();
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    if (cpu >= 0) {
+        CPU_SET(cpu, &one);
+        sched_setaffinity(0, sizeof one, &one); // if refused, run anyway
+    }
+}
+
+// Pipe and event runs alternate, and each event run is compared with the
+// pipe run just before it: a machine that is busy for a while slows both.
+FL_TEST(test_mp_event_wait_wakes_about_as_fast_as_a_pipe)
+{
+    stay_on_this_cpu();
+    double pipe_us[PP_RUNS], event_us[PP_RUNS], ratio[PP_RUNS];
+    for (int i = 0; i < PP_RUNS; i++) {
+        long long p = ping_pong(0, 60000000);
+        ck_assert_msg(p > 0, "the pipe ping-pong failed");
+        long long e = ping_pong(1, PP_LIMIT * p + 50000);
+        ck_assert_msg(e > 0,
+                      "%d round trips between two processes, each waiting "
+                      "on one event, clearing it and setting the other, "
+                      "went wrong: an mp_event call failed or a wait timed "
+                      "out (events made by mp_event_create: its own tests "
+                      "say more)",
+                      PP_ROUNDS);
+        pipe_us[i] = (double)p / PP_ROUNDS;
+        event_us[i] = (double)e / PP_ROUNDS;
+        ratio[i] = (double)e / p;
+    }
+    double r = median(ratio, PP_RUNS), ev_us = median(event_us, PP_RUNS);
+    ck_assert_msg(r <= PP_LIMIT,
+                  "a round trip between two processes took %.1f us over two "
+                  "events (set, wait, clear) and %.1f us over two pipes "
+                  "(medians of %d alternating runs): %.1f times a pipe's, "
+                  "expected at most %d. %s",
+                  ev_us, median(pipe_us, PP_RUNS), PP_RUNS, r, PP_LIMIT,
+                  ev_us > 500000
+                      ? "Each wait ran to its 2 s timeout: a set in one "
+                        "process never woke the other. Is the condition "
+                        "variable shared by processes?"
+                      : "Sleep on the condition variable and let the "
+                        "broadcast wake you: polling the flag with sleeps, "
+                        "or spinning, is far slower.");
+}
+
+/* ---------------------------------------------------- mp_event_destroy */
+
+FL_TEST(test_mp_event_destroy_unmaps_the_event)
+{
+    mp_event *ev = raw_event();
+    long page = sysconf(_SC_PAGESIZE);
+    void *start = (void *)((unsigned long)ev & ~(unsigned long)(page - 1));
+    int r = mp_event_destroy(ev);
+    unsigned char v;
+    int mapped = mincore(start, 1, &v) == 0;
+    if (mapped)
+        forget(ev);
+    int null = mp_event_destroy(NULL);
+    ck_assert_msg(r == 0 && !mapped,
+                  "mp_event_destroy returned %s and the event's page is "
+                  "%s; expected 0 and unmapped: munmap it",
+                  fl_ret(r), mapped ? "still mapped" : "gone");
+    fl_expect_int(null, 0, "mp_event_destroy(NULL)",
+                  "like free(NULL), destroying nothing does nothing");
+}
+
+static int
+destroy_misaligned(void *arg)
+{
+    return mp_event_destroy((mp_event *)((char *)arg + 8));
+}
+
+FL_TEST(test_mp_event_destroy_rejects_a_pointer_it_did_not_make)
+{
+    mp_event *ev = raw_event();
+    fl_child res;
+    fl_run_in_child(destroy_misaligned, ev, 2000, 0, &res);
+    forget(ev);
+    ck_assert_msg(res.returned, "mp_event_destroy(ev + 8 bytes) %s",
+                  res.timed_out ? "was still running 2 s later"
+                  : res.exited  ? "exited"
+                                : fl_signame(res.status));
+    fl_expect_int(res.value, -EINVAL,
+                  "mp_event_destroy of a pointer 8 bytes into an event",
+                  "munmap fails with EINVAL on an address that does not "
+                  "start a page: return -errno");
+}
+
+static int
+destroy_in_child(void *arg)
+{
+    return mp_event_destroy(arg);
+}
+
+FL_TEST(test_mp_event_destroy_returns_after_a_waiter_was_killed)
+{
+    mp_event *ev = raw_event();
+    struct kid k;
+    kid_start(&k, kid_raw_wait, ev, 0);
+    until_asleep(k.pid, -1); // asleep on ev->cond
+    kid_end(&k);             // never reported: killed in its wait
+    fl_child res;
+    fl_run_in_child(destroy_in_child, ev, 2000, 0, &res);
+    forget(ev); // the child unmapped its own copy of the mapping only
+    ck_assert_msg(!res.timed_out,
+                  "a process was killed while it waited on ev->cond (as "
+                  "terminate() does to a worker), then mp_event_destroy "
+                  "was still running 2 s later. glibc's "
+                  "pthread_cond_destroy waits for every waiter to leave, "
+                  "and a killed one never does: do not call it. Unmapping "
+                  "the page is all the cleanup there is.");
+    ck_assert_msg(res.returned && res.value == 0,
+                  "mp_event_destroy after a waiter was killed %s %s, "
+                  "expected 0",
+                  res.returned ? "returned" : "ended the process:",
+                  res.returned ? fl_ret(res.value)
+                  : res.exited ? "it exited"
+                               : fl_signame(res.status));
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_event_create_starts_clear, 5),
+    FL_CASE(test_mp_event_create_rejects_a_null_pointer, 5),
+    FL_CASE(test_mp_event_create_gives_enomem_when_memory_runs_out, 5),
+    FL_CASE(test_mp_event_create_shares_the_event_with_children, 5),
+    FL_CASE(test_mp_event_create_makes_a_lock_other_processes_can_wait_for, 10),
+    FL_CASE(test_mp_event_create_makes_a_condition_other_processes_can_wake,
+            10),
+    FL_CASE(test_mp_event_create_times_the_condition_on_the_monotonic_clock, 5),
+    FL_CASE(test_mp_event_set_raises_the_flag, 5),
+    FL_CASE(test_mp_event_set_wakes_all_8_waiting_processes, 15),
+    FL_CASE(test_mp_event_set_changes_the_flag_under_the_lock, 10),
+    FL_CASE(test_mp_event_clear_lowers_the_flag, 5),
+    FL_CASE(test_mp_event_clear_makes_wait_time_out_again, 10),
+    FL_CASE(test_mp_event_is_set_reports_the_flag, 5),
+    FL_CASE(test_mp_event_is_set_sees_a_set_and_a_clear_made_by_a_child, 10),
+    FL_CASE(test_mp_event_wait_returns_1_at_once_when_already_set, 10),
+    FL_CASE(test_mp_event_wait_times_out_after_the_timeout, 10),
+    FL_CASE(test_mp_event_wait_carries_nanoseconds_into_seconds, 10),
+    FL_CASE(test_mp_event_wait_with_timeout_0_only_looks, 10),
+    FL_CASE(test_mp_event_wait_returns_1_when_another_process_sets_it, 10),
+    FL_CASE(test_mp_event_wait_sleeps_again_after_a_spurious_wake_up, 10),
+    FL_CASE(test_mp_event_wait_keeps_its_deadline_through_spurious_wake_ups,
+            10),
+    FL_CASE(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes, 10),
+    FL_CASE(test_mp_event_wait_checks_the_flag_under_the_lock, 10),
+    FL_CASE(test_mp_event_wait_rejects_a_bad_timeout, 5),
+    FL_CASE(test_mp_event_calls_reject_a_null_event, 5),
+    FL_CASE(test_mp_event_wait_wakes_about_as_fast_as_a_pipe, 20),
+    FL_CASE(test_mp_event_destroy_unmaps_the_event, 5),
+    FL_CASE(test_mp_event_destroy_rejects_a_pointer_it_did_not_make, 5),
+    FL_CASE(test_mp_event_destroy_returns_after_a_waiter_was_killed, 10),
+};
+
+FL_MAIN("07_events", cases)
