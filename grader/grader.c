@@ -52,7 +52,7 @@ static struct {
     char course[PATH_MAX], submission[PATH_MAX], objdir[PATH_MAX];
     char out[PATH_MAX], lesson[64], cc[64], test[128], only[128];
     char hidden[PATH_MAX], class[PATH_MAX];
-    int verbose, quiet, jobs, watch, summary, list, strict;
+    int verbose, quiet, jobs, watch, summary, list, strict, fail_fast;
 } opt = {.cc = "cc"};
 
 static char *workdir; // binaries, removed at exit
@@ -476,8 +476,16 @@ grade_lesson(gr_lesson *l)
         return;
     }
     snprintf(hidden, sizeof hidden, "%s/%s/check_hidden", workdir, l->name);
-    for (size_t i = 0; i < l->ntests; i++)
+    size_t i = 0;
+    for (; i < l->ntests; i++) {
         run_test(&l->tests[i], l->tests[i].hidden ? hidden : bin);
+        if (opt.fail_fast && !l->tests[i].passed)
+            break;
+    }
+    // With --fail-fast, the tests after the first failure score nothing.
+    for (i = i < l->ntests ? i + 1 : i; i < l->ntests; i++)
+        l->tests[i].message = strdup("not run: --fail-fast stopped this "
+                                     "lesson at its first failing test");
 }
 
 /* ---------------------------------------------------------------- main */
@@ -545,6 +553,7 @@ usage(void)
             "              [--lesson NN] [--test TEXT] [--hidden DIR]\n"
             "              [--cc CC] [--verbose | --quiet | --summary]\n"
             "              [--watch | --list] [--only TEST] [--strict]\n"
+            "              [--fail-fast]\n"
             "Grades DIR/lessons/NN_topic/topic.c with the course's tests;\n"
             "--test keeps only the tests whose names contain TEXT;\n"
             "--hidden adds an instructor's tests from DIR/NN_topic/;\n"
@@ -553,7 +562,8 @@ usage(void)
             "--watch re-grades the current lesson each time it is saved;\n"
             "--list lists the lessons without grading;\n"
             "--only keeps the one test named TEST;\n"
-            "--strict exits 1 unless every test graded passed.\n");
+            "--strict exits 1 unless every test graded passed;\n"
+            "--fail-fast stops a lesson at its first failing test.\n");
     exit(2);
 }
 
@@ -577,7 +587,8 @@ parse_args(int argc, char **argv)
                     : strcmp(a, "--summary") == 0 ? &opt.summary
                     : strcmp(a, "--list") == 0    ? &opt.list
                     : strcmp(a, "--strict") == 0  ? &opt.strict
-                                                  : NULL;
+                    : strcmp(a, "--fail-fast") == 0 ? &opt.fail_fast
+                                                    : NULL;
         if (flag != NULL) {
             *flag = 1;
             continue;
