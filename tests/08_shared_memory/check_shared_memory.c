@@ -1,0 +1,1348 @@
+// check_shared_memory.c - tests for lesson 08: Value, Array and SharedMemory.
+//
+// Children are started with the raw fork and report through their exit
+// status; the test process judges.  Groups of children ("crowds") wait at
+// a gate, a pipe the test closes once all are forked, so that they run at
+// the same time; a crowd that is still running after a generous deadline is
+// killed and reported (a lock that never wakes its waiters).
+//
+// A lost update is a race, and a race shows only when it happens.  So the
+// race tests make it happen on every run: between its read and its write,
+// each increment waits (up to a millisecond) until some other process has
+// read the value too.  Code that holds the lock from the read to the write
+// makes every such wait run out: no other process can read meanwhile, and
+// the count is exact.  Code that lets go of the lock in between, or never
+// takes it, lets the others in, and loses updates every time.
+//
+// The unrelated process of the named-segment tests is this program run
+// again through /proc/self/exe with PEER_FLAG: main (FL_MAIN_INIT) calls
+// init(), which sends it to peer_raw() or peer_open() before any test
+// runs.  It shares no memory with the test; it knows the segment's name
+// from its argv, and nothing else.
+#define _GNU_SOURCE
+#include "shared_memory.h"
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CROWD 8        // processes in a crowd
+#define ROUNDS 16      // increments per process in the race tests
+#define WINDOW_US 1000 // how long an increment waits for another reader
+#define ADDS 10000     // increments per process in the counting tests
+#define CROWD_LIMIT_MS 5000
+#define PEER_FLAG "--shm-peer"
+#define GREETING "hello from the creator"
+#define REPLY "hello from a stranger"
+
+/* ------------------------------------------------------------- helpers */
+
+static long long
+now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+// mp_array_create, failing the test unless it made the array.
+static mp_array *
+new_array(mp_typecode type, size_t n, const void *init, int with_lock)
+{
+    mp_array *a = NULL;
+    int r = mp_array_create(&a, type, n, init, with_lock);
+    ck_assert_msg(r == 0 && a != NULL,
+                  "mp_array_create(&a, '%c', %zu, %s, %d) returned %s, "
+                  "expected 0 with a set",
+                  (char)type, n, init ? "init" : "NULL", with_lock,
+                  r == 0 ? "0 but left a NULL" : fl_ret(r));
+    return a;
+}
+
+// A page of shared memory that the test and its children share, made
+// here, not by the code under test.
+static void *
+test_shared(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(p != MAP_FAILED, "mmap failed: %s", strerror(errno));
+    return p;
+}
+
+// Whether the page holding p is mapped in this process.
+static int
+mapped(const void *p)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    void *base = (void *)((uintptr_t)p & ~(uintptr_t)(page - 1));
+    return msync(base, (size_t)page, MS_ASYNC) == 0 || errno != ENOMEM;
+}
+
+// Fork a raw child that runs fn(arg) and exits with its value.
+static pid_t
+raw_child(int (*fn)(void *), void *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0)
+        _exit(fn(arg));
+    return pid;
+}
+
+// Reap pid with the raw waitpid: its exit status, or 128 + the signal.
+static int
+reap(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// An mp_update_fn that only counts its calls.
+static void
+count_calls(void *value, void *arg)
+{
+    (void)value;
+    ++*(int *)arg;
+}
+
+/* -------------------------------------------------------------- crowds */
+
+// CROWD children that start together and run fn(arg) each.
+struct crowd {
+    pid_t pid[CROWD];
+    int status[CROWD]; // exit status, 128 + signal, or -1 if killed late
+    int late;          // children still running at the deadline
+    int failed;        // children that ended with a status other than 0
+    int worst;         // the first such status
+};
+
+static void
+crowd_run(struct crowd *c, int (*fn)(void *), void *arg)
+{
+    int gate[2];
+    memset(c, 0, sizeof *c);
+    ck_assert_msg(pipe(gate) == 0, "pipe failed: %s", strerror(errno));
+    fflush(NULL);
+    for (int k = 0; k < CROWD; k++) {
+        c->pid[k] = fork();
+        ck_assert_msg(c->pid[k] >= 0, "fork failed: %s", strerror(errno));
+        if (c->pid[k] == 0) {
+            char b;
+            close(gate[1]);
+            while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+                ; // EOF: every child is forked, go
+            _exit(fn(arg));
+        }
+    }
+    close(gate[0]);
+    close(gate[1]); // the start
+    long long deadline = now_us() + CROWD_LIMIT_MS * 1000LL;
+    for (int k = 0; k < CROWD; k++) {
+        int fd = (int)syscall(SYS_pidfd_open, c->pid[k], 0);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        long long left = (deadline - now_us()) / 1000;
+        int done = fd >= 0 && poll(&p, 1, left > 0 ? (int)left : 0) == 1;
+        if (fd >= 0)
+            close(fd);
+        if (!done) {
+            kill(c->pid[k], SIGKILL);
+            c->late++;
+        }
+        c->status[k] = reap(c->pid[k]);
+        if (!done)
+            c->status[k] = -1;
+        else if (c->status[k] != 0 && c->failed++ == 0)
+            c->worst = c->status[k];
+    }
+}
+
+// Fail the test if some child of the crowd hung or failed.  what says
+// what each child did; codes explains the statuses 1, 2, 3.
+static void
+crowd_ok(const struct crowd *c, const char *what, const char *codes)
+{
+    ck_assert_msg(c->late == 0,
+                  "%d of %d processes that %s were still running after "
+                  "%d ms and were killed: waiting for a lock that nobody "
+                  "holds? A mutex in shared memory must be "
+                  "PTHREAD_PROCESS_SHARED, or a waiter in one process may "
+                  "never be woken by an unlock in another.",
+                  c->late, CROWD, what, CROWD_LIMIT_MS);
+    ck_assert_msg(c->failed == 0,
+                  "%d of %d processes that %s failed; the first ended with "
+                  "%s %d (%s)",
+                  c->failed, CROWD, what, c->worst > 128 ? "signal" : "status",
+                  c->worst > 128 ? c->worst - 128 : c->worst,
+                  c->worst > 128 ? fl_signame(c->worst - 128) : codes);
+}
+
+/* --------------------------------------------- widening the race window */
+
+// Shared by a crowd: how many reads its members have made so far.
+struct race {
+    _Atomic int reads;
+    mp_value *v;
+};
+
+static struct race *
+race_new(mp_value *v)
+{
+    struct race *r = test_shared(sizeof *r);
+    atomic_init(&r->reads, 0);
+    r->v = v;
+    return r;
+}
+
+// Called between a read and its write: count this read, then wait until
+// another process reads too, or WINDOW_US have passed.  Under a lock held
+// from the read to the write, nobody can read meanwhile: the wait runs out.
+static void
+widen(struct race *r)
+{
+    int mine = atomic_fetch_add(&r->reads, 1) + 1;
+    long long end = now_us() + WINDOW_US;
+    while (atomic_load(&r->reads) == mine && now_us() < end)
+        sched_yield();
+}
+
+// A crowd member: ROUNDS increments as get, then set, with the window
+// widened in between.  1: mp_value_get failed; 2: mp_value_set failed.
+static int
+get_then_set(void *arg)
+{
+    struct race *r = arg;
+    for (int k = 0; k < ROUNDS; k++) {
+        int32_t x = 0;
+        if (mp_value_get(r->v, &x) != 0)
+            return 1;
+        widen(r);
+        x++;
+        if (mp_value_set(r->v, &x) != 0)
+            return 2;
+    }
+    return 0;
+}
+
+// An mp_update_fn: increment an int32_t, with the window widened.
+static void
+slow_increment(void *value, void *arg)
+{
+    int32_t x;
+    memcpy(&x, value, sizeof x);
+    widen(arg);
+    x++;
+    memcpy(value, &x, sizeof x);
+}
+
+// A crowd member: ROUNDS increments through mp_value_update.
+static int
+update_slowly(void *arg)
+{
+    struct race *r = arg;
+    for (int k = 0; k < ROUNDS; k++)
+        if (mp_value_update(r->v, slow_increment, r) != 0)
+            return 1;
+    return 0;
+}
+
+// Run a race crowd on a fresh int32 value; return the final count.
+static int32_t
+race(int with_lock, int (*member)(void *), const char *what, const char *codes)
+{
+    mp_value *v;
+    int32_t zero = 0, got = -1;
+    int r = mp_value_create(&v, MP_INT32, &zero, with_lock);
+    ck_assert_msg(r == 0,
+                  "mp_value_create(&v, MP_INT32, &zero, %d) "
+                  "returned %s, expected 0",
+                  with_lock, fl_ret(r));
+    struct race *rc = race_new(v);
+    struct crowd c;
+    crowd_run(&c, member, rc);
+    int g = mp_value_get(v, &got);
+    mp_value_destroy(v);
+    munmap(rc, sizeof *rc);
+    crowd_ok(&c, what, codes);
+    ck_assert_msg(g == 0, "mp_value_get returned %s", fl_ret(g));
+    return got;
+}
+
+/* ------------------------------------------------------ the peer process */
+
+// Run this program again as an unrelated process: argv is PEER_FLAG, the
+// mode, the segment's name and its size.  Its exit status, or 128 + the
+// signal that killed it.
+static int
+run_peer(const char *mode, const char *name, size_t size)
+{
+    char len[32];
+    snprintf(len, sizeof len, "%zu", size);
+    char *argv[] = {"check_shared_memory", PEER_FLAG, (char *)mode,
+                    (char *)name,          len,       NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0) {
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    return reap(pid);
+}
+
+// The peer, mode "raw": open the segment with raw calls, check its size
+// and the creator's greeting, and reply at offset 100.
+static int
+peer_raw(const char *name, size_t size)
+{
+    int fd = shm_open(name, O_RDWR, 0);
+    if (fd < 0)
+        return 2;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || (size_t)st.st_size != size)
+        return 3;
+    char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return 3;
+    int ok = memcmp(p, GREETING, sizeof GREETING) == 0 && p[size - 1] == 'Z';
+    memcpy(p + 100, REPLY, sizeof REPLY);
+    munmap(p, size);
+    return ok ? 0 : 4;
+}
+
+// The peer, mode "open": map the segment with mp_shm_open, check its size
+// and the greeting, and reply at offset 100.
+static int
+peer_open(const char *name, size_t size)
+{
+    mp_shm s;
+    memset(&s, 0, sizeof s);
+    if (mp_shm_open(&s, name) != 0 || s.buf == NULL)
+        return 2;
+    char *p = s.buf;
+    int code = s.size != size                              ? 3
+               : memcmp(p, GREETING, sizeof GREETING) != 0 ? 4
+               : p[size - 1] != 'Z'                        ? 4
+                                                           : 0;
+    if (code != 3)
+        memcpy(p + 100, REPLY, sizeof REPLY);
+    if (mp_shm_close(&s) != 0)
+        return 5;
+    return code;
+}
+
+static void
+init(int argc, char **argv)
+{
+    if (argc == 5 && strcmp(argv[1], PEER_FLAG) == 0) {
+        size_t size = (size_t)strtoull(argv[4], NULL, 10);
+        _exit(strcmp(argv[2], "raw") == 0 ? peer_raw(argv[3], size)
+                                          : peer_open(argv[3], size));
+    }
+}
+
+static const char *
+peer_says(int st)
+{
+    switch (st) {
+    case 0:
+        return "it saw the segment and replied";
+    case 2:
+        return "it could not open the segment by its name";
+    case 3:
+        return "the segment's size was not the size it was created with";
+    case 4:
+        return "it did not find the creator's bytes in it";
+    case 5:
+        return "mp_shm_close failed";
+    case 127:
+        return "it could not be started (exec of /proc/self/exe failed)";
+    default:
+        return st > 128 ? fl_signame(st - 128) : "it failed";
+    }
+}
+
+/* ---------------------------------------------------------- typecodes */
+
+FL_TEST(test_mp_typecode_size_gives_each_types_size)
+{
+    int i = mp_typecode_size(MP_INT32), q = mp_typecode_size(MP_INT64);
+    int d = mp_typecode_size(MP_DOUBLE), x = mp_typecode_size('x');
+    ck_assert_msg(i == 4 && q == 8 && d == 8,
+                  "mp_typecode_size gave %s for MP_INT32, %s for MP_INT64, "
+                  "%s for MP_DOUBLE; expected 4, 8, 8: sizeof(int32_t), "
+                  "sizeof(int64_t), sizeof(double)",
+                  fl_ret(i), fl_ret(q), fl_ret(d));
+    fl_expect_int(x, -EINVAL, "mp_typecode_size('x')",
+                  "only 'i', 'q' and 'd' are typecodes here");
+}
+
+/* ------------------------------------------------------------- create */
+
+FL_TEST(test_mp_array_create_copies_the_initial_values)
+{
+    int32_t init[5] = {0, 1, 2, 3, 4}, got[5] = {9, 9, 9, 9, 9};
+    mp_array *a = new_array(MP_INT32, 5, init, 1);
+    mp_array *z = new_array(MP_DOUBLE, 3, NULL, 1);
+    long len = mp_array_len(a), zlen = mp_array_len(z);
+    int r = 0;
+    for (int k = 0; k < 5 && r == 0; k++)
+        r = mp_array_get(a, (size_t)k, &got[k]);
+    double zero[3] = {1, 1, 1};
+    for (int k = 0; k < 3 && r == 0; k++)
+        r = mp_array_get(z, (size_t)k, &zero[k]);
+    mp_array_destroy(a);
+    mp_array_destroy(z);
+    ck_assert_msg(len == 5 && zlen == 3,
+                  "mp_array_len gave %s and %s, expected 5 and 3", fl_ret(len),
+                  fl_ret(zlen));
+    ck_assert_msg(r == 0, "mp_array_get returned %s", fl_ret(r));
+    ck_assert_msg(memcmp(got, init, sizeof init) == 0,
+                  "Array('i', [0, 1, 2, 3, 4]) holds [%d, %d, %d, %d, %d] "
+                  "as mp_array_get reads it: copy the n initial elements "
+                  "in, and find element i at i * 4 bytes",
+                  got[0], got[1], got[2], got[3], got[4]);
+    ck_assert_msg(zero[0] == 0 && zero[1] == 0 && zero[2] == 0,
+                  "Array('d', 3), made with a NULL init, holds [%g, %g, "
+                  "%g] as mp_array_get reads it (into doubles set to 1); "
+                  "expected zeros, 8 bytes each",
+                  zero[0], zero[1], zero[2]);
+}
+
+FL_TEST(test_mp_array_create_rejects_bad_arguments)
+{
+    mp_array *a = NULL;
+    int r1 = mp_array_create(NULL, MP_INT32, 4, NULL, 1);
+    int r2 = mp_array_create(&a, 'x', 4, NULL, 1);
+    int r3 = mp_array_create(&a, 'f', 4, NULL, 0);
+    ck_assert_msg(r1 == -EINVAL && r2 == -EINVAL && r3 == -EINVAL,
+                  "mp_array_create with a NULL ap, typecode 'x' and "
+                  "typecode 'f' returned %s, %s, %s; expected -EINVAL each "
+                  "time, before mapping anything",
+                  fl_ret(r1), fl_ret(r2), fl_ret(r3));
+}
+
+FL_TEST(test_mp_array_create_refuses_a_size_that_overflows)
+{
+    mp_array *a = NULL;
+    // n * 8 is 2^64 + 8: in a size_t it wraps around to 8.
+    size_t wraps = SIZE_MAX / 8 + 2;
+    int r1 = mp_array_create(&a, MP_INT64, wraps, NULL, 1);
+    if (r1 == 0)
+        mp_array_destroy(a);
+    int r2 = mp_array_create(&a, MP_INT64, SIZE_MAX / 16, NULL, 1);
+    if (r2 == 0)
+        mp_array_destroy(a);
+    ck_assert_msg(r1 == -ENOMEM,
+                  "mp_array_create(&a, MP_INT64, SIZE_MAX / 8 + 2, ...) "
+                  "returned %s, expected -ENOMEM. n * 8 does not fit in a "
+                  "size_t: it wraps around to a small number, and a small "
+                  "mapping would be handed out for a huge array. Check "
+                  "n against (SIZE_MAX - header) / size first.",
+                  fl_ret(r1));
+    fl_expect_int(r2, -ENOMEM, "mp_array_create of 2^60 int64 elements",
+                  "when mmap fails, return -errno");
+}
+
+FL_TEST(test_mp_array_calls_reject_a_null_array)
+{
+    int32_t x = 1;
+    int r[8] = {
+        (int)mp_array_len(NULL),   mp_array_get(NULL, 0, &x),
+        mp_array_set(NULL, 0, &x), mp_array_update(NULL, 0, count_calls, &x),
+        mp_array_add(NULL, 0, &x), mp_array_lock(NULL),
+        mp_array_unlock(NULL),     mp_array_destroy(NULL)};
+    static const char *names[8] = {
+        "mp_array_len", "mp_array_get",  "mp_array_set",    "mp_array_update",
+        "mp_array_add", "mp_array_lock", "mp_array_unlock", "mp_array_destroy"};
+    for (int k = 0; k < 8; k++)
+        ck_assert_msg(r[k] == -EINVAL,
+                      "%s with a NULL array returned %s, expected -EINVAL",
+                      names[k], fl_ret(r[k]));
+    ck_assert_msg(mp_array_data(NULL) == NULL,
+                  "mp_array_data(NULL) should be NULL");
+}
+
+/* ------------------------------------------------------------ sharing */
+
+struct pick {
+    mp_array *a;
+    size_t i;
+    int32_t x;
+};
+
+// Child: set element i to x.  1 if mp_array_set failed.
+static int
+set_in_child(void *arg)
+{
+    struct pick *p = arg;
+    return mp_array_set(p->a, p->i, &p->x) != 0;
+}
+
+FL_TEST(test_mp_array_set_in_a_child_is_seen_by_the_parent)
+{
+    mp_array *a = new_array(MP_INT32, 4, NULL, 1);
+    struct pick p = {a, 2, 1234};
+    int st = reap(raw_child(set_in_child, &p));
+    int32_t got = -1;
+    int r = mp_array_get(a, 2, &got);
+    mp_array_destroy(a);
+    ck_assert_msg(st == 0, "in the child, mp_array_set failed (status %d)", st);
+    ck_assert_msg(r == 0 && got == 1234,
+                  "a child set element 2 to 1234 and exited; the parent "
+                  "then read %d (mp_array_get returned %s). The child's "
+                  "write never reached the parent: MAP_PRIVATE (or malloc) "
+                  "gives each process its own copy after fork(). Map the "
+                  "array MAP_SHARED | MAP_ANONYMOUS.",
+                  got, fl_ret(r));
+}
+
+/* ------------------------------------------------------------- bounds */
+
+FL_TEST(test_mp_array_set_refuses_an_index_past_the_end)
+{
+    int32_t init[4] = {10, 11, 12, 13}, x = 99, got[4];
+    mp_array *a = new_array(MP_INT32, 4, init, 1);
+    int r1 = mp_array_set(a, 4, &x);
+    int r2 = mp_array_set(a, SIZE_MAX, &x);
+    int r3 = mp_array_set(a, 0, NULL);
+    memcpy(got, mp_array_data(a), sizeof got);
+    mp_array_destroy(a);
+    ck_assert_msg(r1 == -ERANGE && r2 == -ERANGE,
+                  "on an array of 4 elements, mp_array_set at index 4 "
+                  "returned %s and at SIZE_MAX %s; expected -ERANGE (an "
+                  "IndexError). Without the check, it writes past the end "
+                  "of the array, into whatever lies there.",
+                  fl_ret(r1), fl_ret(r2));
+    fl_expect_int(r3, -EINVAL, "mp_array_set(a, 0, NULL)",
+                  "a NULL value is -EINVAL");
+    ck_assert_msg(memcmp(got, init, sizeof got) == 0,
+                  "the refused writes changed the array to [%d, %d, %d, %d]",
+                  got[0], got[1], got[2], got[3]);
+}
+
+FL_TEST(test_mp_array_get_refuses_an_index_past_the_end)
+{
+    mp_array *a = new_array(MP_INT64, 3, NULL, 0);
+    int64_t out = 77;
+    int r1 = mp_array_get(a, 3, &out);
+    int r2 = mp_array_get(a, SIZE_MAX, &out);
+    int r3 = mp_array_get(NULL, 0, &out);
+    mp_array_destroy(a);
+    ck_assert_msg(r1 == -ERANGE && r2 == -ERANGE && out == 77,
+                  "on an array of 3 elements, mp_array_get at index 3 "
+                  "returned %s and at SIZE_MAX %s, and out became %lld; "
+                  "expected -ERANGE, out left at 77. Check the index "
+                  "before the copy.",
+                  fl_ret(r1), fl_ret(r2), (long long)out);
+    fl_expect_int(r3, -EINVAL, "mp_array_get(NULL, 0, &out)",
+                  "a NULL array is -EINVAL");
+}
+
+FL_TEST(test_mp_array_update_refuses_an_index_past_the_end)
+{
+    mp_array *a = new_array(MP_INT32, 2, NULL, 1);
+    int calls = 0, one = 1;
+    int r1 = mp_array_update(a, 2, count_calls, &calls);
+    int r2 = mp_array_add(a, 2, &one);
+    int r3 = mp_array_update(a, 0, NULL, NULL);
+    mp_array_destroy(a);
+    ck_assert_msg(r1 == -ERANGE && r2 == -ERANGE && calls == 0,
+                  "on an array of 2 elements, mp_array_update at index 2 "
+                  "returned %s (and called the function %d time(s)), and "
+                  "mp_array_add %s; expected -ERANGE, with no call",
+                  fl_ret(r1), calls, fl_ret(r2));
+    fl_expect_int(r3, -EINVAL, "mp_array_update(a, 0, NULL, NULL)",
+                  "a NULL function is -EINVAL");
+}
+
+/* -------------------------------------------------------------- types */
+
+FL_TEST(test_mp_array_set_stores_doubles_as_a_c_array_of_double)
+{
+    mp_array *a = new_array(MP_DOUBLE, 5, NULL, 1);
+    double want[5] = {0.25, -1.5, 3.125, 1e300, -0.0}, got[5] = {0};
+    int r = 0;
+    for (int k = 0; k < 5 && r == 0; k++)
+        r = mp_array_set(a, (size_t)k, &want[k]);
+    const double *raw = mp_array_data(a);
+    int same = raw != NULL && memcmp(raw, want, sizeof want) == 0;
+    for (int k = 0; k < 5 && r == 0; k++)
+        r = mp_array_get(a, (size_t)k, &got[k]);
+    mp_array_destroy(a);
+    ck_assert_msg(r == 0, "mp_array_set or mp_array_get returned %s",
+                  fl_ret(r));
+    ck_assert_msg(memcmp(got, want, sizeof want) == 0,
+                  "set [0.25, -1.5, 3.125, 1e300, -0] in an 'd' array, got "
+                  "back [%g, %g, %g, %g, %g]: copy all 8 bytes of each "
+                  "double, at 8 bytes per element",
+                  got[0], got[1], got[2], got[3], got[4]);
+    ck_assert_msg(same,
+                  "the values read back fine, but mp_array_data() is not a "
+                  "C array of 5 doubles holding them: element i must lie "
+                  "i * 8 bytes after element 0 (count in bytes, not "
+                  "elements, when the pointer is a char *)");
+}
+
+FL_TEST(test_mp_array_set_keeps_all_64_bits_of_an_int64)
+{
+    mp_array *a = new_array(MP_INT64, 3, NULL, 0);
+    int64_t want[3] = {INT64_C(1) << 40, -(INT64_C(1) << 50) - 7, INT64_MAX},
+            got[3] = {0};
+    int r = 0;
+    for (int k = 0; k < 3 && r == 0; k++)
+        r = mp_array_set(a, (size_t)k, &want[k]);
+    for (int k = 0; k < 3 && r == 0; k++)
+        r = mp_array_get(a, (size_t)k, &got[k]);
+    mp_array_destroy(a);
+    ck_assert_msg(r == 0, "mp_array_set or mp_array_get returned %s",
+                  fl_ret(r));
+    ck_assert_msg(memcmp(got, want, sizeof want) == 0,
+                  "set [2^40, -2^50 - 7, INT64_MAX] in a 'q' array, got back "
+                  "[%lld, %lld, %lld]: an int64 element is 8 bytes",
+                  (long long)got[0], (long long)got[1], (long long)got[2]);
+}
+
+FL_TEST(test_mp_array_add_adds_in_the_arrays_type)
+{
+    double dinit[2] = {0.5, 1.5}, dd = 0.25, dgot[2] = {0};
+    int64_t qd = INT64_C(1) << 40, qgot = 0;
+    int32_t imax = INT32_MAX, one = 1, igot = 0;
+    mp_array *d = new_array(MP_DOUBLE, 2, dinit, 1);
+    mp_array *q = new_array(MP_INT64, 1, NULL, 1);
+    mp_array *i = new_array(MP_INT32, 1, &imax, 1);
+    int r[3] = {mp_array_add(d, 1, &dd), mp_array_add(q, 0, &qd),
+                mp_array_add(i, 0, &one)};
+    mp_array_get(d, 0, &dgot[0]);
+    mp_array_get(d, 1, &dgot[1]);
+    mp_array_get(q, 0, &qgot);
+    mp_array_get(i, 0, &igot);
+    mp_array_destroy(d);
+    mp_array_destroy(q);
+    mp_array_destroy(i);
+    ck_assert_msg(r[0] == 0 && r[1] == 0 && r[2] == 0,
+                  "mp_array_add returned %s, %s, %s; expected 0", fl_ret(r[0]),
+                  fl_ret(r[1]), fl_ret(r[2]));
+    ck_assert_msg(dgot[0] == 0.5 && dgot[1] == 1.75,
+                  "adding 0.25 to element 1 of Array('d', [0.5, 1.5]) gave "
+                  "[%g, %g], expected [0.5, 1.75]",
+                  dgot[0], dgot[1]);
+    ck_assert_msg(qgot == qd, "adding 2^40 to a 'q' zero gave %lld",
+                  (long long)qgot);
+    ck_assert_msg(igot == INT32_MIN,
+                  "adding 1 to an 'i' INT32_MAX gave %d, expected INT32_MIN "
+                  "(it wraps around)",
+                  igot);
+}
+
+/* ------------------------------------------------------------ destroy */
+
+FL_TEST(test_mp_array_destroy_unmaps_the_memory)
+{
+    mp_array *a = new_array(MP_INT32, 100, NULL, 1);
+    void *data = mp_array_data(a);
+    ck_assert_msg(data != NULL, "mp_array_data returned NULL");
+    int r = mp_array_destroy(a);
+    int still = mapped(data), null = mp_array_destroy(NULL);
+    ck_assert_msg(r == 0, "mp_array_destroy returned %s", fl_ret(r));
+    ck_assert_msg(!still,
+                  "after mp_array_destroy, the array's memory is still "
+                  "mapped: munmap() the whole mapping, or every array made "
+                  "and destroyed leaks its pages");
+    fl_expect_int(null, -EINVAL, "mp_array_destroy(NULL)", "");
+}
+
+/* --------------------------------------------------------------- locks */
+
+struct locker {
+    mp_array *a;
+    int set;        // 1: the child calls mp_array_set(7), 0: mp_array_add(1)
+    int started[2]; // the child says it is about to make its call
+    int done[2];    // the child writes the call's result here
+};
+
+static int
+call_when_free(void *arg)
+{
+    struct locker *l = arg;
+    int32_t x = l->set ? 7 : 1;
+    close(l->started[0]);
+    close(l->done[0]);
+    if (write(l->started[1], "s", 1) != 1)
+        return 1;
+    int r = l->set ? mp_array_set(l->a, 0, &x) : mp_array_add(l->a, 0, &x);
+    return write(l->done[1], &r, sizeof r) == sizeof r ? 0 : 1;
+}
+
+// Hold the lock while a child calls mp_array_add or mp_array_set; write
+// 41 meanwhile, then let go.  The child's call must wait for the lock.
+static void
+while_locked(int set)
+{
+    const char *call = set ? "mp_array_set" : "mp_array_add";
+    struct locker l = {.set = set};
+    l.a = new_array(MP_INT32, 1, NULL, 1);
+    ck_assert(pipe(l.started) == 0 && pipe(l.done) == 0);
+    int r = mp_array_lock(l.a);
+    ck_assert_msg(r == 0, "mp_array_lock returned %s, expected 0", fl_ret(r));
+    pid_t pid = raw_child(call_when_free, &l);
+    close(l.started[1]);
+    close(l.done[1]);
+    char c;
+    ck_assert(read(l.started[0], &c, 1) == 1);
+    // While we hold the lock, the child's call must wait: 300 ms of
+    // silence on `done` (a correct child stays silent for ever).
+    struct pollfd p = {.fd = l.done[0], .events = POLLIN};
+    int early = poll(&p, 1, 300) == 1;
+    int32_t *data = mp_array_data(l.a), got = 0, want = set ? 7 : 42;
+    if (data != NULL)
+        *data = 41; // no lock needed: we hold it
+    int u = mp_array_unlock(l.a);
+    int res = -1, late = poll(&p, 1, 5000) != 1;
+    ssize_t n = late ? 0 : read(l.done[0], &res, sizeof res);
+    if (late)
+        kill(pid, SIGKILL);
+    reap(pid);
+    mp_array_get(l.a, 0, &got);
+    mp_array_destroy(l.a);
+    close(l.started[0]);
+    close(l.done[0]);
+    ck_assert_msg(!early,
+                  "the test held the array's lock, yet a child's %s "
+                  "finished (it returned %s): it must take the lock, and "
+                  "mp_array_lock must take it too",
+                  call, n == sizeof res ? fl_ret(res) : "?");
+    fl_expect_int(u, 0, "mp_array_unlock by the holder", "");
+    ck_assert_msg(!late,
+                  "the test let go of the lock, yet the child's %s was "
+                  "still waiting for it 5 s later: the unlock never reached "
+                  "the child. Is the lock in memory the child shares "
+                  "(MAP_SHARED), and PTHREAD_PROCESS_SHARED?",
+                  call);
+    ck_assert_msg(n == sizeof res && res == 0 && got == want,
+                  "once the lock was free the child's %s returned %s and "
+                  "the value is %d; expected 0 and %d",
+                  call, n == sizeof res ? fl_ret(res) : "nothing", got, want);
+}
+
+FL_TEST(test_mp_array_lock_keeps_other_processes_out)
+{
+    while_locked(0);
+}
+
+FL_TEST(test_mp_array_set_waits_while_another_process_holds_the_lock)
+{
+    while_locked(1);
+}
+
+// In a child, since a mutex that is not recursive deadlocks here.
+static int
+relock(void *arg)
+{
+    mp_array *a = arg;
+    int32_t x = 0, seven = 7;
+    if (mp_array_lock(a) != 0)
+        return 1;
+    if (mp_array_get(a, 0, &x) != 0 || mp_array_set(a, 0, &seven) != 0)
+        return 2;
+    if (mp_array_add(a, 0, &seven) != 0 || mp_array_lock(a) != 0)
+        return 3;
+    if (mp_array_unlock(a) != 0 || mp_array_unlock(a) != 0)
+        return 4;
+    if (mp_array_unlock(a) != -EPERM)
+        return 5;
+    return mp_array_get(a, 0, &x) == 0 && x == 14 ? 0 : 6;
+}
+
+FL_TEST(test_mp_array_lock_can_be_taken_again_by_its_holder)
+{
+    mp_array *a = new_array(MP_INT32, 1, NULL, 1);
+    fl_child res;
+    fl_run_in_child(relock, a, 2000, 0, &res);
+    mp_array_destroy(a);
+    ck_assert_msg(!res.timed_out,
+                  "holding the lock (mp_array_lock), the process called "
+                  "mp_array_get and was still waiting 2 s later: for "
+                  "itself. Make the mutex PTHREAD_MUTEX_RECURSIVE, like "
+                  "Python's get_lock(), an RLock: `with v.get_lock(): "
+                  "v.value += 1` takes it twice.");
+    ck_assert_msg(res.returned,
+                  "lock, get, set, add, lock, unlock, unlock ended the "
+                  "process (%s %d)",
+                  res.exited ? "status" : "signal", res.status);
+    ck_assert_msg(res.value == 0, "holding the lock: %s",
+                  res.value == 1   ? "mp_array_lock failed"
+                  : res.value == 2 ? "mp_array_get or mp_array_set failed"
+                  : res.value == 3 ? "mp_array_add or a second "
+                                     "mp_array_lock failed"
+                  : res.value == 4 ? "unlocking twice after locking twice "
+                                     "failed"
+                  : res.value == 5 ? "a third unlock, of a lock no longer "
+                                     "held, did not give -EPERM"
+                                   : "the value was not 7 + 7");
+}
+
+FL_TEST(test_mp_array_lock_is_refused_on_a_raw_array)
+{
+    int32_t init = 5, x = 0, one = 1;
+    mp_array *a = new_array(MP_INT32, 1, &init, 0);
+    int calls = 0;
+    int r[4] = {mp_array_lock(a), mp_array_unlock(a),
+                mp_array_update(a, 0, count_calls, &calls),
+                mp_array_add(a, 0, &one)};
+    int s = mp_array_set(a, 0, &init), g = mp_array_get(a, 0, &x);
+    mp_array_destroy(a);
+    ck_assert_msg(r[0] == -ENOLCK && r[1] == -ENOLCK && r[2] == -ENOLCK &&
+                      r[3] == -ENOLCK && calls == 0,
+                  "on a RawArray (with_lock 0), mp_array_lock, "
+                  "mp_array_unlock, mp_array_update and mp_array_add "
+                  "returned %s, %s, %s, %s; expected -ENOLCK each time. "
+                  "There is no lock, and an update without one is a race.",
+                  fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
+    ck_assert_msg(s == 0 && g == 0 && x == 5,
+                  "on a RawArray, mp_array_set returned %s and mp_array_get "
+                  "%s with %d; expected 0, 0 and 5: they work, unlocked",
+                  fl_ret(s), fl_ret(g), x);
+}
+
+/* ------------------------------------------------------------- races */
+
+FL_TEST(test_mp_value_set_after_get_loses_updates_without_a_lock)
+{
+    int32_t got =
+        race(0, get_then_set, "incremented a RawValue with get then set",
+             "1: get failed, 2: set failed");
+    ck_assert_msg(got > 0,
+                  "%d processes each incremented a RawValue %d times; the "
+                  "parent reads %d: no child's write reached it. Map the "
+                  "value MAP_SHARED, not MAP_PRIVATE.",
+                  CROWD, ROUNDS, got);
+    ck_assert_msg(got < CROWD * ROUNDS,
+                  "%d increments as get-then-set with no lock, each one "
+                  "waiting for another process to read meanwhile, gave "
+                  "%d: none was lost, which cannot be if the processes "
+                  "share the value and mp_value_get takes no lock",
+                  CROWD * ROUNDS, got);
+}
+
+FL_TEST(test_mp_value_set_after_get_loses_updates_even_with_a_lock_on_each)
+{
+    int32_t got = race(1, get_then_set, "incremented a Value with get then set",
+                       "1: get failed, 2: set failed");
+    ck_assert_msg(got > 0,
+                  "%d processes each incremented a Value %d times; the "
+                  "parent reads %d: no child's write reached it. Map the "
+                  "value MAP_SHARED, not MAP_PRIVATE.",
+                  CROWD, ROUNDS, got);
+    // This is what the classic `arr[i] += 1` does: each step is locked,
+    // the update is not.  This test passes when updates ARE lost.
+    ck_assert_msg(got < CROWD * ROUNDS,
+                  "%d increments as a locked get, then a locked set, gave "
+                  "%d: none was lost. Between the two, another process "
+                  "should have read the same old value (each increment "
+                  "waited for one to): does mp_value_get keep the lock "
+                  "after it returns?",
+                  CROWD * ROUNDS, got);
+}
+
+FL_TEST(test_mp_value_update_holds_the_lock_from_read_to_write)
+{
+    int32_t got = race(1, update_slowly, "incremented with mp_value_update",
+                       "1: mp_value_update failed");
+    ck_assert_msg(got > 0,
+                  "%d processes each made %d increments through "
+                  "mp_value_update; the parent reads %d: no child's update "
+                  "reached it. Map the value MAP_SHARED, not MAP_PRIVATE.",
+                  CROWD, ROUNDS, got);
+    ck_assert_msg(got == CROWD * ROUNDS,
+                  "%d processes x %d increments through mp_value_update "
+                  "gave %d, expected %d: %d updates were lost. Each "
+                  "increment waited, on purpose, for another process to "
+                  "read the value while it was being updated. Take the lock "
+                  "ONCE, before the read, and let go after the write: a "
+                  "lock around the read and another around the write lets "
+                  "another process in between.",
+                  CROWD, ROUNDS, got, CROWD * ROUNDS, CROWD * ROUNDS - got);
+}
+
+static int
+add_many(void *arg)
+{
+    int32_t one = 1;
+    for (int k = 0; k < ADDS; k++)
+        if (mp_value_add(arg, &one) != 0)
+            return 1;
+    return 0;
+}
+
+FL_TEST(test_mp_value_add_is_exact_from_8_processes)
+{
+    mp_value *v;
+    int32_t zero = 0, got = -1;
+    int r = mp_value_create(&v, MP_INT32, &zero, 1);
+    ck_assert_msg(r == 0, "mp_value_create returned %s", fl_ret(r));
+    struct crowd c;
+    crowd_run(&c, add_many, v);
+    mp_value_get(v, &got);
+    mp_value_destroy(v);
+    crowd_ok(&c, "called mp_value_add", "1: mp_value_add failed");
+    ck_assert_msg(got == CROWD * ADDS,
+                  "%d processes x %d calls of mp_value_add(v, &one) gave "
+                  "%d, expected %d%s",
+                  CROWD, ADDS, got, CROWD * ADDS,
+                  got == 0 ? ": no child's add reached the parent (is the "
+                             "memory MAP_SHARED?)"
+                           : ": updates were lost. Hold the lock from the "
+                             "read to the write.");
+}
+
+static int
+atomic_adds(void *arg)
+{
+    int64_t *counter = (int64_t *)arg + 1;
+    for (int k = 0; k < ADDS; k++)
+        __atomic_add_fetch(counter, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+FL_TEST(test_mp_array_data_takes_atomic_increments_from_8_processes)
+{
+    mp_array *a = new_array(MP_INT64, 2, NULL, 0);
+    int64_t *data = mp_array_data(a);
+    ck_assert_msg(data != NULL && (uintptr_t)data % sizeof(int64_t) == 0,
+                  "mp_array_data returned %p: expected an address aligned "
+                  "to 8 bytes, for int64 elements and atomic operations",
+                  (void *)data);
+    struct crowd c;
+    crowd_run(&c, atomic_adds, data);
+    int64_t got = -1;
+    mp_array_get(a, 1, &got);
+    mp_array_destroy(a);
+    crowd_ok(&c, "added atomically", "");
+    ck_assert_msg(got == CROWD * ADDS,
+                  "%d processes x %d atomic increments of element 1 of a "
+                  "RawArray, through mp_array_data, gave %lld, expected %d: "
+                  "%s",
+                  CROWD, ADDS, (long long)got, CROWD * ADDS,
+                  got == 0 ? "the children's memory is not the parent's "
+                             "(MAP_SHARED?)"
+                           : "is mp_array_data the shared elements, and "
+                             "mp_array_get reading element 1 there?");
+}
+
+/* ------------------------------------------------------ named segments */
+
+// The name mp_shm_create should make from base.
+static void
+expected_name(char *buf, size_t size, const char *base)
+{
+    snprintf(buf, size, "/%s%s", fl_ipc_prefix(), base);
+}
+
+// Remove what a test made, whatever the code under test did: no name is
+// left behind for the next test.
+static void
+cleanup(mp_shm *s, const char *base)
+{
+    char want[MP_SHM_NAME_MAX];
+    if (s->buf != NULL && s->size > 0)
+        munmap(s->buf, s->size);
+    s->buf = NULL;
+    if (s->name[0] == '/')
+        shm_unlink(s->name);
+    expected_name(want, sizeof want, base);
+    shm_unlink(want);
+}
+
+// Whether /dev/shm holds name; its size in *size.
+static int
+in_dev_shm(const char *name, off_t *size)
+{
+    char path[MP_SHM_NAME_MAX + 16];
+    struct stat st;
+    snprintf(path, sizeof path, "/dev/shm%s", name);
+    if (stat(path, &st) != 0)
+        return 0;
+    if (size != NULL)
+        *size = st.st_size;
+    return 1;
+}
+
+// Fail, after cleaning up, unless the segment mp_shm_create made is as big
+// as its mapping: touching a mapping past the end of its object is SIGBUS.
+static void
+check_sized(mp_shm *s, const char *base)
+{
+    off_t size = -1;
+    in_dev_shm(s->name, &size);
+    if (size >= 0 && (size_t)size >= s->size && s->buf != NULL)
+        return;
+    size_t want = s->size;
+    char name[MP_SHM_NAME_MAX];
+    snprintf(name, sizeof name, "%s", s->name);
+    cleanup(s, base);
+    ck_assert_msg(0,
+                  "mp_shm_create mapped %zu bytes, but %s holds %lld: "
+                  "touching the mapping would kill the process with "
+                  "SIGBUS. ftruncate(fd, size) before mmap.",
+                  want, name, (long long)size);
+}
+
+FL_TEST(test_mp_shm_create_names_the_segment_with_the_run_prefix)
+{
+    mp_shm s;
+    memset(&s, 0, sizeof s);
+    char want[MP_SHM_NAME_MAX];
+    expected_name(want, sizeof want, "named");
+    int r = mp_shm_create(&s, "named", 5000);
+    off_t size = -1;
+    int there = in_dev_shm(want, &size);
+    char got[MP_SHM_NAME_MAX];
+    snprintf(got, sizeof got, "%s", s.name);
+    size_t len = s.size;
+    int mapped_ok = s.buf != NULL;
+    cleanup(&s, "named");
+    ck_assert_msg(r == 0, "mp_shm_create(&s, \"named\", 5000) returned %s",
+                  fl_ret(r));
+    ck_assert_msg(strcmp(got, want) == 0,
+                  "the segment is named \"%s\", expected \"%s\": make the "
+                  "name with mp_ipc_name(), which adds the run's prefix. "
+                  "A name made by hand is the same in every run and in "
+                  "every student's tests, and a crashed run's segment is "
+                  "never cleaned up.",
+                  got, want);
+    ck_assert_msg(there && size == 5000 && len == 5000 && mapped_ok,
+                  "after mp_shm_create(&s, \"named\", 5000), /dev/shm%s %s "
+                  "(size %lld), s.size is %zu and s.buf is %s; expected a "
+                  "5000-byte segment, mapped%s",
+                  want, there ? "exists" : "does not exist", (long long)size,
+                  len, mapped_ok ? "set" : "NULL",
+                  size == 0 ? ". A new object has 0 bytes: ftruncate(fd, "
+                              "size) before mmap."
+                            : "");
+}
+
+#define SIZED (3 * 4096 + 100)
+
+// In a child, since touching an unsized segment kills with SIGBUS.
+static int
+touch_every_byte(void *arg)
+{
+    mp_shm *s = arg;
+    if (mp_shm_create(s, "sized", SIZED) != 0 || s->size != SIZED)
+        return 1;
+    memset(s->buf, 0xab, SIZED);
+    unsigned char *p = s->buf;
+    return p[0] == 0xab && p[SIZED - 1] == 0xab ? 0 : 2;
+}
+
+FL_TEST(test_mp_shm_create_sizes_the_segment_before_mapping_it)
+{
+    mp_shm *s = test_shared(sizeof *s);
+    memset(s, 0, sizeof *s);
+    fl_child res;
+    fl_run_in_child(touch_every_byte, s, 3000, 0, &res);
+    char name[MP_SHM_NAME_MAX];
+    snprintf(name, sizeof name, "%s", s->name);
+    s->buf = NULL; // the child's mapping, gone with it
+    cleanup(s, "sized");
+    munmap(s, sizeof *s);
+    ck_assert_msg(res.exited || res.status != SIGBUS,
+                  "writing to the %d bytes of a new segment killed the "
+                  "process with SIGBUS: the shared memory object %s has "
+                  "0 bytes. shm_open() makes it empty and mmap() does not "
+                  "grow it: ftruncate(fd, size) before mapping.",
+                  SIZED, name);
+    ck_assert_msg(res.returned && res.value == 0,
+                  "mp_shm_create(&s, \"sized\", %d), then writing every "
+                  "byte: %s",
+                  SIZED,
+                  !res.returned    ? fl_signame(res.status)
+                  : res.value == 1 ? "mp_shm_create failed or set the "
+                                     "wrong size"
+                                   : "the bytes written did not read back");
+}
+
+FL_TEST(test_mp_shm_create_refuses_a_name_that_exists)
+{
+    mp_shm s, t;
+    memset(&s, 0, sizeof s);
+    memset(&t, 0, sizeof t);
+    int r1 = mp_shm_create(&s, "twice", 4096);
+    ck_assert_msg(r1 == 0, "the first mp_shm_create returned %s", fl_ret(r1));
+    check_sized(&s, "twice");
+    memcpy(s.buf, GREETING, sizeof GREETING);
+    int r2 = mp_shm_create(&t, "twice", 8192);
+    off_t size = -1;
+    in_dev_shm(s.name, &size);
+    int kept = memcmp(s.buf, GREETING, sizeof GREETING) == 0;
+    if (r2 == 0 && t.buf != NULL)
+        munmap(t.buf, t.size);
+    cleanup(&s, "twice");
+    ck_assert_msg(r2 == -EEXIST,
+                  "a second mp_shm_create with the same name returned %s, "
+                  "expected -EEXIST. Open with O_CREAT | O_EXCL: without "
+                  "O_EXCL you silently share (and resize) a segment that "
+                  "somebody else made.",
+                  fl_ret(r2));
+    ck_assert_msg(kept && size == 4096,
+                  "the refused create changed the first segment (its size "
+                  "is now %lld): leave it alone, and do not unlink a name "
+                  "you did not make",
+                  (long long)size);
+}
+
+FL_TEST(test_mp_shm_create_rejects_bad_arguments)
+{
+    mp_shm s;
+    memset(&s, 0, sizeof s);
+    int r[4] = {mp_shm_create(NULL, "bad", 10), mp_shm_create(&s, NULL, 10),
+                mp_shm_create(&s, "a/b", 10), mp_shm_create(&s, "zero", 0)};
+    cleanup(&s, "bad");
+    cleanup(&s, "zero");
+    ck_assert_msg(r[0] == -EINVAL && r[1] == -EINVAL && r[2] == -EINVAL &&
+                      r[3] == -EINVAL,
+                  "mp_shm_create with a NULL shm, a NULL base, the base "
+                  "\"a/b\" and a size of 0 returned %s, %s, %s, %s; "
+                  "expected -EINVAL each time",
+                  fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
+}
+
+// In a child: mp_shm_create of 1 MiB where files may not pass 4 KiB.
+static int
+create_too_big(void *arg)
+{
+    mp_shm *s = arg;
+    struct rlimit small = {4096, 4096};
+    signal(SIGXFSZ, SIG_IGN); // or ftruncate kills the process
+    if (setrlimit(RLIMIT_FSIZE, &small) != 0)
+        return 1;
+    return mp_shm_create(s, "toobig", 1 << 20);
+}
+
+FL_TEST(test_mp_shm_create_leaves_no_name_when_it_fails)
+{
+    mp_shm *s = test_shared(sizeof *s);
+    memset(s, 0, sizeof *s);
+    fl_child res;
+    fl_run_in_child(create_too_big, s, 3000, 0, &res);
+    char want[MP_SHM_NAME_MAX];
+    expected_name(want, sizeof want, "toobig");
+    int left = in_dev_shm(want, NULL);
+    s->buf = NULL; // the child's mapping, if any, went with it
+    cleanup(s, "toobig");
+    munmap(s, sizeof *s);
+    ck_assert_msg(res.returned,
+                  "mp_shm_create, with files limited to 4 KiB, ended the "
+                  "process (%s)",
+                  res.exited ? "it exited" : fl_signame(res.status));
+    fl_expect_int(res.value, -EFBIG,
+                  "mp_shm_create of 1 MiB with RLIMIT_FSIZE at 4 KiB",
+                  "ftruncate fails with EFBIG: return -errno");
+    ck_assert_msg(!left,
+                  "mp_shm_create failed, yet it left %s in /dev/shm: when a "
+                  "step after shm_open fails, close the descriptor and "
+                  "shm_unlink the name (one fail: label)",
+                  want);
+}
+
+#define SHARED_SIZE 10000
+
+FL_TEST(test_mp_shm_create_is_seen_by_an_unrelated_process)
+{
+    mp_shm s;
+    memset(&s, 0, sizeof s);
+    int r = mp_shm_create(&s, "stranger", SHARED_SIZE);
+    ck_assert_msg(r == 0 && s.buf != NULL,
+                  "mp_shm_create(&s, \"stranger\", %d) returned %s",
+                  SHARED_SIZE, fl_ret(r));
+    check_sized(&s, "stranger");
+    char *p = s.buf;
+    memcpy(p, GREETING, sizeof GREETING);
+    p[SHARED_SIZE - 1] = 'Z';
+    int st = run_peer("raw", s.name, SHARED_SIZE);
+    char reply[sizeof REPLY];
+    memcpy(reply, p + 100, sizeof reply);
+    reply[sizeof reply - 1] = '\0';
+    char name[MP_SHM_NAME_MAX];
+    snprintf(name, sizeof name, "%s", s.name);
+    cleanup(&s, "stranger");
+    ck_assert_msg(st == 0,
+                  "another program, knowing only the name %s, opened it "
+                  "with shm_open and mmap: %s. Map the segment MAP_SHARED, "
+                  "after ftruncate to its size.",
+                  name, peer_says(st));
+    ck_assert_msg(strcmp(reply, REPLY) == 0,
+                  "the other program wrote \"%s\" into the segment; the "
+                  "creator's mapping shows \"%s\": is it MAP_SHARED?",
+                  REPLY, reply);
+}
+
+#define OPENED_SIZE (3 * 4096 + 5)
+
+FL_TEST(test_mp_shm_open_maps_a_segment_another_process_made)
+{
+    char name[MP_SHM_NAME_MAX];
+    expected_name(name, sizeof name, "opened");
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    ck_assert_msg(fd >= 0, "shm_open failed: %s", strerror(errno));
+    ck_assert(ftruncate(fd, OPENED_SIZE) == 0);
+    char *p =
+        mmap(NULL, OPENED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    ck_assert(p != MAP_FAILED);
+    memcpy(p, GREETING, sizeof GREETING);
+    p[OPENED_SIZE - 1] = 'Z';
+    int st = run_peer("open", name, OPENED_SIZE);
+    int replied = memcmp(p + 100, REPLY, sizeof REPLY) == 0;
+    munmap(p, OPENED_SIZE);
+    shm_unlink(name);
+    ck_assert_msg(st == 0,
+                  "another program called mp_shm_open(&s, \"%s\") on a "
+                  "segment of %d bytes: %s%s",
+                  name, OPENED_SIZE, peer_says(st),
+                  st == 3 ? ": fstat() the descriptor and map st_size bytes"
+                          : "");
+    ck_assert_msg(replied,
+                  "the other program's write through mp_shm_open's mapping "
+                  "did not reach this process: map it MAP_SHARED");
+}
+
+FL_TEST(test_mp_shm_open_rejects_names_it_cannot_open)
+{
+    mp_shm s;
+    memset(&s, 0, sizeof s);
+    char name[MP_SHM_NAME_MAX], longer[MP_SHM_NAME_MAX + 10];
+    expected_name(name, sizeof name, "nobody");
+    memset(longer, 'x', sizeof longer - 1);
+    longer[0] = '/';
+    longer[sizeof longer - 1] = '\0';
+    int r1 = mp_shm_open(&s, name);
+    if (r1 == 0)
+        cleanup(&s, "nobody");
+    int r2 = mp_shm_open(NULL, name), r3 = mp_shm_open(&s, NULL);
+    int r4 = mp_shm_open(&s, longer);
+    fl_expect_int(r1, -ENOENT, "mp_shm_open of a name nobody created",
+                  "open without O_CREAT: only the creator creates");
+    ck_assert_msg(r2 == -EINVAL && r3 == -EINVAL,
+                  "mp_shm_open with a NULL shm and a NULL name returned %s "
+                  "and %s, expected -EINVAL",
+                  fl_ret(r2), fl_ret(r3));
+    fl_expect_int(r4, -ENAMETOOLONG,
+                  "mp_shm_open of a name longer than MP_SHM_NAME_MAX",
+                  "check the length before copying it into shm->name");
+}
+
+FL_TEST(test_mp_shm_close_unmaps_but_keeps_the_name)
+{
+    mp_shm s;
+    memset(&s, 0, sizeof s);
+    int r = mp_shm_create(&s, "closed", 4096);
+    ck_assert_msg(r == 0, "mp_shm_create returned %s", fl_ret(r));
+    void *buf = s.buf;
+    int c = mp_shm_close(&s);
+    int still = mapped(buf), named = in_dev_shm(s.name, NULL);
+    int again = mp_shm_close(&s);
+    cleanup(&s, "closed");
+    ck_assert_msg(c == 0 && s.buf == NULL && !still,
+                  "mp_shm_close returned %s, s.buf is %s and the mapping "
+                  "is %s; expected 0, NULL and unmapped (munmap)",
+                  fl_ret(c), s.buf ? "set" : "NULL",
+                  still ? "still there" : "gone");
+    ck_assert_msg(named,
+                  "mp_shm_close removed the name: closing is not "
+                  "unlinking. Another process may still open the segment "
+                  "(Python's close() and unlink() are two calls too).");
+    fl_expect_int(again, -EINVAL, "mp_shm_close of a closed segment",
+                  "buf is NULL once closed");
+}
+
+FL_TEST(test_mp_shm_unlink_removes_the_name_but_not_the_mapping)
+{
+    mp_shm s;
+    memset(&s, 0, sizeof s);
+    int r = mp_shm_create(&s, "unlinked", 4096);
+    ck_assert_msg(r == 0, "mp_shm_create returned %s", fl_ret(r));
+    check_sized(&s, "unlinked");
+    int u = mp_shm_unlink(&s);
+    int named = in_dev_shm(s.name, NULL);
+    int fd = shm_open(s.name, O_RDWR, 0);
+    if (fd >= 0)
+        close(fd);
+    memcpy(s.buf, GREETING, sizeof GREETING); // still ours to use
+    int kept = memcmp(s.buf, GREETING, sizeof GREETING) == 0;
+    int u2 = mp_shm_unlink(&s);
+    int c = mp_shm_close(&s);
+    cleanup(&s, "unlinked");
+    fl_expect_int(u, 0, "mp_shm_unlink", "");
+    ck_assert_msg(!named && fd < 0,
+                  "after mp_shm_unlink, %s is still in /dev/shm: call "
+                  "shm_unlink(). The segment outlives every process that "
+                  "used it until its name is removed.",
+                  s.name);
+    ck_assert_msg(kept && c == 0,
+                  "after unlinking, the mapping should still work until "
+                  "mp_shm_close (which returned %s)",
+                  fl_ret(c));
+    fl_expect_int(u2, -ENOENT, "a second mp_shm_unlink",
+                  "return -errno when shm_unlink fails");
+    fl_expect_int(mp_shm_unlink(NULL), -EINVAL, "mp_shm_unlink(NULL)", "");
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_typecode_size_gives_each_types_size, 5),
+    FL_CASE(test_mp_array_create_copies_the_initial_values, 5),
+    FL_CASE(test_mp_array_create_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_array_create_refuses_a_size_that_overflows, 5),
+    FL_CASE(test_mp_array_calls_reject_a_null_array, 5),
+    FL_CASE(test_mp_array_set_in_a_child_is_seen_by_the_parent, 5),
+    FL_CASE(test_mp_array_set_refuses_an_index_past_the_end, 5),
+    FL_CASE(test_mp_array_get_refuses_an_index_past_the_end, 5),
+    FL_CASE(test_mp_array_update_refuses_an_index_past_the_end, 5),
+    FL_CASE(test_mp_array_set_stores_doubles_as_a_c_array_of_double, 5),
+    FL_CASE(test_mp_array_set_keeps_all_64_bits_of_an_int64, 5),
+    FL_CASE(test_mp_array_add_adds_in_the_arrays_type, 5),
+    FL_CASE(test_mp_array_destroy_unmaps_the_memory, 5),
+    FL_CASE(test_mp_array_lock_keeps_other_processes_out, 10),
+    FL_CASE(test_mp_array_set_waits_while_another_process_holds_the_lock, 10),
+    FL_CASE(test_mp_array_lock_can_be_taken_again_by_its_holder, 5),
+    FL_CASE(test_mp_array_lock_is_refused_on_a_raw_array, 5),
+    FL_CASE(test_mp_value_set_after_get_loses_updates_without_a_lock, 15),
+    FL_CASE(test_mp_value_set_after_get_loses_updates_even_with_a_lock_on_each,
+            15),
+    FL_CASE(test_mp_value_update_holds_the_lock_from_read_to_write, 15),
+    FL_CASE(test_mp_value_add_is_exact_from_8_processes, 15),
+    FL_CASE(test_mp_array_data_takes_atomic_increments_from_8_processes, 15),
+    FL_CASE(test_mp_shm_create_names_the_segment_with_the_run_prefix, 5),
+    FL_CASE(test_mp_shm_create_sizes_the_segment_before_mapping_it, 5),
+    FL_CASE(test_mp_shm_create_refuses_a_name_that_exists, 5),
+    FL_CASE(test_mp_shm_create_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_shm_create_leaves_no_name_when_it_fails, 5),
+    FL_CASE(test_mp_shm_create_is_seen_by_an_unrelated_process, 5),
+    FL_CASE(test_mp_shm_open_maps_a_segment_another_process_made, 5),
+    FL_CASE(test_mp_shm_open_rejects_names_it_cannot_open, 5),
+    FL_CASE(test_mp_shm_close_unmaps_but_keeps_the_name, 5),
+    FL_CASE(test_mp_shm_unlink_removes_the_name_but_not_the_mapping, 5),
+};
+
+FL_MAIN_INIT("08_shared_memory", cases, init)
