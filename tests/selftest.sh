@@ -454,7 +454,7 @@ if command -v doxygen >/dev/null; then
     # Doxygen names a file's page after it (fork.c: fork_8c.html): the
     # students' site has headers only, never a .c file.
     check "docs leave the solutions out" \
-        sh -c "! ls $BUILD/docs/html | grep -q '_8c'"
+        sh -c "! ls $BUILD/docs/html | grep -qE '_8c(_source)?\.html\$'"
     if [ "${ONLY_LESSONS:-}" != 1 ]; then
         check "docs-solutions puts the solutions in, for instructors" \
             sh -c "make -s docs-solutions BUILD=$BUILD >/dev/null 2>&1 &&
