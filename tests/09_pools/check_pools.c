@@ -1,0 +1,1332 @@
+// check_pools.c - tests for lesson 09: the pool of worker processes.
+//
+// Tasks run in the workers, which are forked from the test process when
+// the pool is made: a task sees the globals and descriptors the test set up
+// BEFORE mp_pool_create (pipes, a shared board), and nothing after.  Tasks
+// report through a board in shared memory and through pipes.
+//
+// The order in which tasks finish is forced, never left to timing: a task
+// that must finish late waits for a token (a byte in a pipe) that a later
+// task writes.  Every such wait has a bound, so a mistake shows as a
+// failure that says what happened, not as a hang.  Tests where a mistake
+// would block for ever (a death never noticed, a join that never ends) run
+// the pool in a child with a deadline.
+#define _GNU_SOURCE
+#include "pools.h"
+#include "harness.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAIT_MS 3000 // the longest a task waits for a token or a gate
+
+/* ------------------------------------------------------------- helpers */
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static mp_pool *
+pool_of(int n)
+{
+    mp_pool *p = NULL;
+    int r = mp_pool_create(&p, n);
+    ck_assert_msg(r == 0 && p != NULL,
+                  "mp_pool_create(&p, %d) returned %s, expected 0 with the "
+                  "pool set",
+                  n, fl_ret(r));
+    return p;
+}
+
+static void
+pipe_or_fail(int fd[2])
+{
+    ck_assert_msg(pipe(fd) == 0, "pipe failed: %s", strerror(errno));
+}
+
+static void
+pipe_close(int fd[2])
+{
+    close(fd[0]);
+    close(fd[1]);
+}
+
+// In a task: wait until fd is readable (a token was given), at most
+// WAIT_MS.  The byte is left there: one token releases every waiter.
+static int
+wait_token(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    long end = now_ms() + WAIT_MS;
+    for (;;) {
+        long left = end - now_ms();
+        int r = poll(&p, 1, left > 0 ? (int)left : 0);
+        if (r > 0)
+            return 0;
+        if (r == 0)
+            return -1;
+    }
+}
+
+static void
+give_token(int fd)
+{
+    while (write(fd, "t", 1) < 0 && errno == EINTR)
+        ;
+}
+
+// The children of the calling process, as /proc shows them: how many run
+// and how many are zombies; their pids into pids (up to max).
+static void
+children(int *live, int *zombies, pid_t *pids, int max)
+{
+    *live = *zombies = 0;
+    DIR *d = opendir("/proc");
+    ck_assert_msg(d != NULL, "opendir(/proc) failed");
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (fl_ppid_of(pid) != getpid())
+            continue;
+        if (fl_zombie(pid)) {
+            (*zombies)++;
+        } else {
+            if (pids != NULL && *live < max)
+                pids[*live] = pid;
+            (*live)++;
+        }
+    }
+    closedir(d);
+}
+
+// Memory shared by the test and its workers (and its children).
+static void *
+shared(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(p != MAP_FAILED, "mmap failed: %s", strerror(errno));
+    memset(p, 0, size);
+    return p;
+}
+
+/* --------------------------------------------------------------- tasks */
+
+static int
+square(long x, long *result)
+{
+    *result = x * x;
+    return 0;
+}
+
+// What the tasks below share with the test: set up before the pool.
+static int token[2] = {-1, -1};   // a byte here lets a waiting task go on
+static int started[2] = {-1, -1}; // a task writes a byte here as it starts
+static pid_t *ran_in;             // shared: ran_in[i] = pid that ran item i
+
+/* ---------------------------------------------------------------- seed */
+
+// An array as Python prints a list; three may be used in one message.
+static const char *
+show(const long *v, size_t n)
+{
+    static char bufs[3][256];
+    static int next;
+    char *buf = bufs[next++ % 3];
+    size_t len = 0, size = sizeof bufs[0];
+    len += (size_t)snprintf(buf + len, size - len, "[");
+    for (size_t i = 0; i < n && len < size - 16; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%ld", i ? ", " : "",
+                                v[i]);
+    snprintf(buf + len, size - len, "]");
+    return buf;
+}
+
+static void
+expect_squares(mp_pool *p, const long *in, size_t n, const char *want)
+{
+    long out[8] = {0};
+    int r = mp_pool_map(p, square, in, out, n, 0, NULL);
+    ck_assert_msg(r == 0 && strcmp(show(out, n), want) == 0,
+                  "map(square, %s) returned %s with %s; expected 0 with %s",
+                  show(in, n), fl_ret(r), show(out, n), want);
+}
+
+FL_TEST(test_mp_pool_map_gives_the_seed_results)
+{
+    mp_pool *p = pool_of(4);
+    expect_squares(p, (long[]){1, 2, 3, 4}, 4, "[1, 4, 9, 16]");
+    expect_squares(p, (long[]){1, 2, 3, 4, 5}, 5, "[1, 4, 9, 16, 25]");
+    mp_pool_destroy(p);
+    p = pool_of(5);
+    expect_squares(p, (long[]){0, 1, 2, 3, 4}, 5, "[0, 1, 4, 9, 16]");
+    mp_pool_destroy(p);
+}
+
+/* --------------------------------------------------------------- order */
+
+// Item 0 waits until item 4 runs: 2 workers, chunks of 2.  Chunk [0, 1]
+// goes to worker A, which blocks; chunk [2, 3] to worker B, which answers
+// first; only then is B idle and handed [4, 5], whose first item lets A
+// go on.  So the chunk [2, 3] is ALWAYS back before [0, 1].
+static int
+late_first(long x, long *result)
+{
+    if (x == 0 && wait_token(token[0]) < 0)
+        return -ETIMEDOUT;
+    if (x == 4)
+        give_token(token[1]);
+    *result = 10 * x + 1;
+    return 0;
+}
+
+FL_TEST(test_mp_pool_map_keeps_results_in_input_order)
+{
+    pipe_or_fail(token);
+    mp_pool *p = pool_of(2);
+    long in[8], out[8] = {0}, want[8];
+    for (int i = 0; i < 8; i++) {
+        in[i] = i;
+        want[i] = 10 * i + 1;
+    }
+    size_t failed = 99;
+    int r = mp_pool_map(p, late_first, in, out, 8, 2, &failed);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    ck_assert_msg(r != -ETIMEDOUT,
+                  "item 0 waited %d ms for item 4 to start, in vain: item 4 "
+                  "is in the third chunk, which must go to the worker that "
+                  "finished the second one while the first worker is still "
+                  "busy. Hand chunks to every idle worker, not in turn.",
+                  WAIT_MS);
+    fl_expect_int(r, 0, "map of 8 items, chunks of 2", "");
+    ck_assert_msg(memcmp(out, want, sizeof want) == 0,
+                  "the chunk [2, 3] finished before [0, 1], and map gave %s; "
+                  "expected %s. Store each chunk's results at its own place, "
+                  "out + start, not after the previous answer: answers come "
+                  "back in completion order.",
+                  show(out, 8), show(want, 8));
+}
+
+/* ----------------------------------------------------------- chunksize */
+
+static int
+note_pid(long x, long *result)
+{
+    ran_in[x] = getpid();
+    *result = x;
+    return 0;
+}
+
+// Map count items on the pool and check they were cut into chunks of cs:
+// a chunk runs in one worker, and chunks 0 and 1 go to different workers
+// (both are idle at the start), so the worker changes at cs and never
+// inside a chunk.
+static void
+expect_chunks(mp_pool *p, int n, size_t count, size_t given, size_t cs)
+{
+    long *in = malloc(count * sizeof *in), *out = malloc(count * sizeof *out);
+    ck_assert_msg(in != NULL && out != NULL, "malloc failed");
+    for (size_t i = 0; i < count; i++)
+        in[i] = (long)i;
+    memset(ran_in, 0, count * sizeof *ran_in);
+    int r = mp_pool_map(p, note_pid, in, out, count, given, NULL);
+    size_t inside = 0, results_ok = 1;
+    for (size_t i = 0; i < count; i++) {
+        results_ok &= out[i] == (long)i;
+        if (i > 0 && ran_in[i] != ran_in[i - 1] && i % cs != 0 && !inside)
+            inside = i;
+    }
+    free(in);
+    free(out);
+    fl_expect_int(r, 0, "map of the pid-noting task", "");
+    ck_assert_msg(results_ok, "map of %zu items gave wrong results", count);
+    ck_assert_msg(inside == 0,
+                  "map of %zu items with %d workers and chunksize %zu: "
+                  "item %zu ran in another worker than item %zu, so a chunk "
+                  "ended at %zu; with chunks of %zu items they end at "
+                  "multiples of %zu. %s",
+                  count, n, given, inside, inside - 1, inside, cs, cs,
+                  given ? "Use the chunksize given."
+                        : "Python's rule: chunksize, extra = divmod(count, "
+                          "workers * 4); if extra: chunksize += 1.");
+    ck_assert_msg(cs >= count || ran_in[cs] != ran_in[cs - 1],
+                  "map of %zu items with %d workers and chunksize %zu: "
+                  "items %zu and %zu ran in the same worker, as if in one "
+                  "chunk; expected chunks of %zu items, the second one "
+                  "handed to another idle worker. %s",
+                  count, n, given, cs - 1, cs, cs,
+                  given ? "Use the chunksize given."
+                        : "Python's rule: chunksize, extra = divmod(count, "
+                          "workers * 4); if extra: chunksize += 1.");
+}
+
+FL_TEST(test_mp_pool_map_groups_items_by_the_default_chunksize)
+{
+    ran_in = shared(1000 * sizeof *ran_in);
+    mp_pool *p = pool_of(2);
+    expect_chunks(p, 2, 100, 0, 13); // divmod(100, 8) = (12, 4): 13
+    expect_chunks(p, 2, 96, 0, 12);  // divmod(96, 8) = (12, 0): 12
+    expect_chunks(p, 2, 17, 0, 3);   // divmod(17, 8) = (2, 1): 3
+    expect_chunks(p, 2, 5, 0, 1);    // divmod(5, 8) = (0, 5): 1
+    mp_pool_destroy(p);
+    p = pool_of(3);
+    expect_chunks(p, 3, 1000, 0, 84); // divmod(1000, 12) = (83, 4): 84
+    mp_pool_destroy(p);
+    munmap(ran_in, 1000 * sizeof *ran_in);
+}
+
+FL_TEST(test_mp_pool_map_uses_the_chunksize_given)
+{
+    ran_in = shared(100 * sizeof *ran_in);
+    mp_pool *p = pool_of(2);
+    expect_chunks(p, 2, 23, 5, 5);
+    expect_chunks(p, 2, 40, 1, 1);
+    mp_pool_destroy(p);
+    munmap(ran_in, 100 * sizeof *ran_in);
+}
+
+/* -------------------------------------------------------------- errors */
+
+static int
+fails_at_37(long x, long *result)
+{
+    if (x == 37)
+        return -EDOM;
+    *result = x * x;
+    return 0;
+}
+
+FL_TEST(test_mp_pool_map_reports_a_failing_item_with_its_index)
+{
+    mp_pool *p = pool_of(4);
+    long in[100], out[100];
+    for (int i = 0; i < 100; i++)
+        in[i] = i;
+    size_t failed = 999;
+    int r = mp_pool_map(p, fails_at_37, in, out, 100, 0, &failed);
+    mp_pool_destroy(p);
+    fl_expect_int(r, -EDOM, "map of 100 items where item 37 returns -EDOM",
+                  r == -EPIPE ? "-EPIPE says a worker died: a task's error "
+                                "is an answer, not a reason for the worker "
+                                "to stop."
+                              : "The task's own error comes back.");
+    ck_assert_msg(failed == 37,
+                  "map reported the failure at index %zu; expected 37 "
+                  "(chunks of 7 here: item 37 is the third of the chunk "
+                  "from 35). The index is the chunk's start plus the "
+                  "offset the worker reports.",
+                  failed);
+}
+
+// Item 1 waits until item 3 runs, then fails with -ERANGE; item 2 fails at
+// once with -EDOM.  2 workers, chunks of 1: worker B blocks on item 1;
+// worker A runs 0, then 2 (its -EDOM comes back first), then 3, which lets
+// item 1 fail.  The lowest failing index is 1, though it arrives last.
+static int
+two_failures(long x, long *result)
+{
+    if (x == 1)
+        return wait_token(token[0]) < 0 ? -ETIMEDOUT : -ERANGE;
+    if (x == 2)
+        return -EDOM;
+    if (x == 3)
+        give_token(token[1]);
+    *result = x;
+    return 0;
+}
+
+FL_TEST(test_mp_pool_map_reports_the_lowest_failing_index)
+{
+    pipe_or_fail(token);
+    mp_pool *p = pool_of(2);
+    long in[5] = {0, 1, 2, 3, 4}, out[5];
+    size_t failed = 999;
+    int r = mp_pool_map(p, two_failures, in, out, 5, 1, &failed);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    ck_assert_msg(r == -ERANGE && failed == 1,
+                  "items 1 (-ERANGE) and 2 (-EDOM) fail, and item 2's error "
+                  "comes back first; map returned %s at index %zu, expected "
+                  "-34 (-ERANGE) at 1. Keep the error of the LOWEST index, "
+                  "not the first to arrive: map must give the same answer "
+                  "whatever the order in which chunks finish.",
+                  fl_ret(r), failed);
+}
+
+FL_TEST(test_mp_pool_map_works_again_after_an_error)
+{
+    mp_pool *p = pool_of(2);
+    long in[100], out[100];
+    for (int i = 0; i < 100; i++)
+        in[i] = i;
+    int r1 = mp_pool_map(p, fails_at_37, in, out, 100, 0, NULL);
+    int r2 = mp_pool_map(p, square, in, out, 100, 0, NULL);
+    long v = 0;
+    int r3 = mp_pool_apply(p, square, 12, &v);
+    mp_pool_destroy(p);
+    ck_assert_msg(r1 < 0 && r2 == 0 && out[99] == 99 * 99 && r3 == 0 &&
+                      v == 144,
+                  "after a map that failed (it returned %s), the next map "
+                  "returned %s (out[99] = %ld) and apply(square, 12) %s "
+                  "with %ld; expected 0 with 9801, and 0 with 144. An "
+                  "error belongs to its item: the pool must stay usable.",
+                  fl_ret(r1), fl_ret(r2), out[99], fl_ret(r3), v);
+}
+
+/* ------------------------------------------------------ a worker dies */
+
+// Item 7 kills its own worker.  With 20 items and 2 workers the chunks
+// have 3 items: item 7 is the second item of the chunk from 6.
+static int
+dies_at_7(long x, long *result)
+{
+    if (x == 7)
+        raise(SIGKILL);
+    *result = x * x;
+    return 0;
+}
+
+// What the child of the death tests saw, in shared memory.
+struct death {
+    int stage;     // how far the child got
+    int r;         // the map's return
+    size_t failed; // the index it reported
+    long ms;       // how long the map took
+    int again;     // the map after the death
+    int again_ok;  // its results were right
+    int live, zombies;
+};
+
+static struct death *seen;
+
+static int
+death_scenario(void *arg)
+{
+    (void)arg;
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 2) != 0)
+        return 1;
+    long in[20], out[20];
+    for (int i = 0; i < 20; i++)
+        in[i] = i;
+    seen->failed = 999;
+    long t0 = now_ms();
+    seen->stage = 1;
+    seen->r = mp_pool_map(p, dies_at_7, in, out, 20, 0, &seen->failed);
+    seen->ms = now_ms() - t0;
+    seen->stage = 2;
+    seen->again = mp_pool_map(p, square, in, out, 20, 0, NULL);
+    seen->again_ok = 1;
+    for (int i = 0; i < 20; i++)
+        seen->again_ok &= out[i] == (long)i * i;
+    seen->stage = 3;
+    children(&seen->live, &seen->zombies, NULL, 0);
+    mp_pool_destroy(p);
+    seen->stage = 4;
+    return 0;
+}
+
+// Run death_scenario in a child with a deadline; fail if it hung.
+static void
+run_death_scenario(void)
+{
+    seen = shared(sizeof *seen);
+    fl_child res;
+    fl_run_in_child(death_scenario, NULL, 8000, 0, &res);
+    if (res.timed_out)
+        fl_kill_children();
+    ck_assert_msg(!res.timed_out || seen->stage != 1,
+                  "a worker was killed (SIGKILL) while it ran item 7, and "
+                  "mp_pool_map had not returned 8 s later: Python's Pool "
+                  "hangs here, yours must not. Poll every worker's channel: "
+                  "a read of 0 bytes there is EOF, the worker's death (not "
+                  "\"nothing yet\"). EOF comes only if the pool closed its "
+                  "copy of the worker's end after fork.");
+    ck_assert_msg(!res.timed_out && res.returned,
+                  "the pool's process %s (stage %d)",
+                  res.timed_out ? "hung" : "died", seen->stage);
+}
+
+FL_TEST(test_mp_pool_map_reports_a_worker_killed_mid_task)
+{
+    run_death_scenario();
+    ck_assert_msg(seen->r == -EPIPE && seen->failed == 7,
+                  "item 7 killed its worker; map returned %s at index %zu, "
+                  "expected -32 (-EPIPE) at 7.%s",
+                  fl_ret(seen->r), seen->failed,
+                  seen->failed == 6 ? " 6 is the start of its chunk: read "
+                                      "the offset the worker noted in its "
+                                      "shared slot before each item."
+                                    : "");
+    ck_assert_msg(seen->ms < 2000,
+                  "map took %ld ms to report the dead worker; expected well "
+                  "under 2000 ms. Notice the death by EOF on its channel, "
+                  "not by a timeout.",
+                  seen->ms);
+    munmap(seen, sizeof *seen);
+}
+
+FL_TEST(test_mp_pool_map_replaces_a_dead_worker)
+{
+    run_death_scenario();
+    ck_assert_msg(seen->again == 0 && seen->again_ok,
+                  "after a worker died, the next map returned %s%s; "
+                  "expected 0 with the right results",
+                  fl_ret(seen->again),
+                  seen->again_ok ? ""
+                                 : " with wrong "
+                                   "results");
+    ck_assert_msg(seen->zombies == 0,
+                  "after a worker died, its pool's process had %d zombie "
+                  "child(ren): reap the dead worker (waitpid)",
+                  seen->zombies);
+    ck_assert_msg(seen->live == 2,
+                  "after a worker of a pool of 2 died, the pool had %d live "
+                  "worker(s); expected 2: start a new worker in the dead "
+                  "one's slot, or each crash shrinks the pool for good",
+                  seen->live);
+    munmap(seen, sizeof *seen);
+}
+
+// Wait until pid has exited (it stays a zombie until its parent reaps it).
+static int
+until_exited(pid_t pid, int timeout_ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return -1;
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    int r = poll(&pf, 1, timeout_ms);
+    close(fd);
+    return r == 1 ? 0 : -1;
+}
+
+FL_TEST(test_mp_pool_apply_works_after_an_idle_worker_died)
+{
+    mp_pool *p = pool_of(2);
+    pid_t pids[8];
+    int live, zombies;
+    children(&live, &zombies, pids, 8);
+    ck_assert_msg(live == 2, "a pool of 2 has %d workers", live);
+    for (int i = 0; i < 2; i++) { // kill both, idle, behind the pool's back
+        kill(pids[i], SIGKILL);
+        ck_assert_msg(until_exited(pids[i], 5000) == 0, "SIGKILL failed");
+    }
+    long v = 0;
+    int r = mp_pool_apply(p, square, 6, &v);
+    children(&live, &zombies, NULL, 0);
+    mp_pool_destroy(p);
+    ck_assert_msg(r == 0 && v == 36,
+                  "both workers were killed while idle; then apply(square, "
+                  "6) returned %s with %ld, expected 0 with 36. A send "
+                  "that fails means the worker died before it took the "
+                  "chunk: the chunk never started, so give it to another "
+                  "worker (keep it queued) instead of failing it.",
+                  fl_ret(r), v);
+    ck_assert_msg(live == 2 && zombies == 0,
+                  "after two idle workers died and an apply, the pool had "
+                  "%d live workers and %d zombies; expected 2 and 0",
+                  live, zombies);
+}
+
+/* -------------------------------------------------------------- create */
+
+FL_TEST(test_mp_pool_create_starts_the_workers)
+{
+    mp_pool *p = pool_of(3);
+    int live, zombies;
+    children(&live, &zombies, NULL, 0);
+    mp_pool_destroy(p);
+    ck_assert_msg(live == 3 && zombies == 0,
+                  "after mp_pool_create(&p, 3) the test had %d live "
+                  "children and %d zombies; expected 3 workers, started at "
+                  "once",
+                  live, zombies);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    p = pool_of(0);
+    children(&live, &zombies, NULL, 0);
+    mp_pool_destroy(p);
+    ck_assert_msg(live == cpus,
+                  "mp_pool_create(&p, 0) started %d workers; expected one "
+                  "per online CPU (%ld), as Python's Pool() does",
+                  live, cpus);
+}
+
+// In a child: mp_pool_create(&p, 4) with room for about two workers'
+// descriptors only.  0 if it fails with -EMFILE and leaves nothing behind.
+static int
+create_without_fds(void *arg)
+{
+    (void)arg;
+    int lowest = dup(0); // the lowest free number
+    close(lowest);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_NOFILE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)lowest + 3; // 2 workers, and a socketpair's half
+    setrlimit(RLIMIT_NOFILE, &lim);
+    mp_pool *p = NULL;
+    int r = mp_pool_create(&p, 4);
+    setrlimit(RLIMIT_NOFILE, &old);
+    int live, zombies;
+    children(&live, &zombies, NULL, 0);
+    int after = dup(0);
+    close(after);
+    if (r != -EMFILE)
+        return r == 0 ? 1 : 2;
+    if (live != 0 || zombies != 0)
+        return 3;
+    return after == lowest ? 0 : 4;
+}
+
+FL_TEST(test_mp_pool_create_fails_cleanly_when_out_of_descriptors)
+{
+    fl_child res;
+    fl_run_in_child(create_without_fds, NULL, 5000, 0, &res);
+    if (!res.returned)
+        fl_kill_children();
+    ck_assert_msg(res.returned, "mp_pool_create, out of descriptors, %s",
+                  res.timed_out ? "never returned" : "ended the process");
+    ck_assert_msg(res.value == 0,
+                  "mp_pool_create(&p, 4) with descriptors for 2 workers "
+                  "only: %s. On failure, end and reap the workers already "
+                  "started, close their channels, free the rest, and "
+                  "return -EMFILE.",
+                  res.value == 1   ? "it returned 0"
+                  : res.value == 2 ? "it did not return -EMFILE"
+                  : res.value == 3 ? "workers were left running or as "
+                                     "zombies"
+                                   : "descriptors were left open");
+}
+
+static void
+count_item(size_t index, long value, void *ctx)
+{
+    (void)index;
+    (void)value;
+    (*(int *)ctx)++;
+}
+
+FL_TEST(test_mp_pool_calls_reject_bad_arguments)
+{
+    mp_pool *p = NULL;
+    long in[1] = {1}, out[1];
+    int r[] = {mp_pool_create(NULL, 2), mp_pool_create(&p, -1)};
+    ck_assert_msg(r[0] == -EINVAL && r[1] == -EINVAL,
+                  "mp_pool_create(NULL, 2) returned %s and "
+                  "mp_pool_create(&p, -1) %s; expected -EINVAL for both",
+                  fl_ret(r[0]), fl_ret(r[1]));
+    p = pool_of(1);
+    int n = 0;
+    const char *what[] = {"map(NULL pool)",
+                          "map(NULL fn)",
+                          "map(NULL in)",
+                          "map(NULL out)",
+                          "imap_unordered(NULL each)",
+                          "apply(NULL fn)",
+                          "apply_async(NULL fn)",
+                          "mp_result_get(NULL)",
+                          "close(NULL)",
+                          "join(NULL)",
+                          "terminate(NULL)"};
+    int got[] = {mp_pool_map(NULL, square, in, out, 1, 0, NULL),
+                 mp_pool_map(p, NULL, in, out, 1, 0, NULL),
+                 mp_pool_map(p, square, NULL, out, 1, 0, NULL),
+                 mp_pool_map(p, square, in, NULL, 1, 0, NULL),
+                 mp_pool_imap_unordered(p, square, in, 1, 0, NULL, &n, NULL),
+                 mp_pool_apply(p, NULL, 1, NULL),
+                 mp_pool_apply_async(p, NULL, 1, NULL, NULL, NULL, NULL),
+                 mp_result_get(NULL, 0, NULL),
+                 mp_pool_close(NULL),
+                 mp_pool_join(NULL),
+                 mp_pool_terminate(NULL)};
+    mp_pool_destroy(p);
+    fl_expect_int(mp_pool_destroy(NULL), 0, "mp_pool_destroy(NULL)",
+                  "Like free(NULL), it does nothing.");
+    for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
+        ck_assert_msg(got[i] == -EINVAL,
+                      "%s returned %s; expected -22 (-EINVAL), before "
+                      "anything reaches a worker",
+                      what[i], fl_ret(got[i]));
+}
+
+FL_TEST(test_mp_pool_map_of_no_items_returns_0)
+{
+    mp_pool *p = pool_of(2);
+    int n = 0;
+    int r1 = mp_pool_map(p, square, NULL, NULL, 0, 0, NULL);
+    int r2 =
+        mp_pool_imap_unordered(p, square, NULL, 0, 0, count_item, &n, NULL);
+    mp_pool_destroy(p);
+    ck_assert_msg(r1 == 0 && r2 == 0 && n == 0,
+                  "map and imap_unordered of 0 items returned %s and %s "
+                  "(%d callbacks); expected 0 at once, as Python's map([]) "
+                  "gives []. Careful: the chunksize rule gives 0 for 0 "
+                  "items, and a chunk of 0 items never ends.",
+                  fl_ret(r1), fl_ret(r2), n);
+}
+
+/* --------------------------------------------------------------- apply */
+
+static int
+fails_with_edom(long x, long *result)
+{
+    (void)x;
+    (void)result;
+    return -EDOM;
+}
+
+FL_TEST(test_mp_pool_apply_waits_for_the_result)
+{
+    mp_pool *p = pool_of(2);
+    long v = 0;
+    int r1 = mp_pool_apply(p, square, 7, &v);
+    int r2 = mp_pool_apply(p, fails_with_edom, 7, NULL);
+    mp_pool_destroy(p);
+    ck_assert_msg(r1 == 0 && v == 49,
+                  "apply(square, 7) returned %s with %ld; expected 0 with 49",
+                  fl_ret(r1), v);
+    fl_expect_int(r2, -EDOM, "apply of a task that returns -EDOM",
+                  "The task's error is apply's return value.");
+}
+
+// Two tasks that can only both finish if they run at the same time: each
+// gives the other's token, then waits for its own.
+static int
+rendezvous(long x, long *result)
+{
+    give_token(x == 0 ? started[1] : token[1]);
+    int r = wait_token(x == 0 ? token[0] : started[0]);
+    *result = x;
+    return r < 0 ? -ETIMEDOUT : 0;
+}
+
+FL_TEST(test_mp_pool_apply_async_runs_tasks_at_the_same_time)
+{
+    pipe_or_fail(token);
+    pipe_or_fail(started);
+    mp_pool *p = pool_of(2);
+    mp_result *a = NULL, *b = NULL;
+    long t0 = now_ms();
+    int sa = mp_pool_apply_async(p, rendezvous, 0, NULL, NULL, NULL, &a);
+    long ms = now_ms() - t0;
+    int sb = mp_pool_apply_async(p, rendezvous, 1, NULL, NULL, NULL, &b);
+    int ga = sa == 0 ? mp_result_get(a, -1, NULL) : sa;
+    int gb = sb == 0 ? mp_result_get(b, -1, NULL) : sb;
+    mp_result_free(a);
+    mp_result_free(b);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    pipe_close(started);
+    ck_assert_msg(sa == 0 && sb == 0,
+                  "mp_pool_apply_async returned %s and %s; expected 0",
+                  fl_ret(sa), fl_ret(sb));
+    ck_assert_msg(ms < WAIT_MS,
+                  "the first apply_async took %ld ms to return: it waited "
+                  "for its task, which waits for the second task. apply "
+                  "blocks; apply_async submits and returns at once.",
+                  ms);
+    ck_assert_msg(ga == 0 && gb == 0,
+                  "two tasks that must run at the same time got %s and %s; "
+                  "expected 0 and 0. Hand a submitted task to an idle "
+                  "worker at once.",
+                  fl_ret(ga), fl_ret(gb));
+}
+
+struct calls {
+    int ok, failed;
+    long value;
+    int err;
+};
+
+static void
+on_value(long value, void *ctx)
+{
+    struct calls *c = ctx;
+    c->ok++;
+    c->value = value;
+}
+
+static void
+on_error(int err, void *ctx)
+{
+    struct calls *c = ctx;
+    c->failed++;
+    c->err = err;
+}
+
+FL_TEST(test_mp_pool_apply_async_calls_the_callback_exactly_once)
+{
+    struct calls c = {0, 0, 0, 0};
+    mp_pool *p = pool_of(2);
+    mp_result *res = NULL;
+    long v = 0;
+    int s = mp_pool_apply_async(p, square, 7, on_value, on_error, &c, &res);
+    int g1 = s == 0 ? mp_result_get(res, -1, &v) : s;
+    int g2 = s == 0 ? mp_result_get(res, -1, &v) : s;
+    mp_pool_close(p);
+    mp_pool_join(p);
+    mp_result_free(res);
+    mp_pool_destroy(p);
+    ck_assert_msg(g1 == 0 && g2 == 0 && v == 49,
+                  "apply_async(square, 7) then get, twice: %s and %s with "
+                  "%ld; expected 0 with 49 each time",
+                  fl_ret(g1), fl_ret(g2), v);
+    ck_assert_msg(c.ok == 1 && c.value == 49 && c.failed == 0,
+                  "after two gets and a join, the callback ran %d time(s) "
+                  "(last with %ld) and the error callback %d; expected the "
+                  "callback once, with 49. Call it when the task ends, in "
+                  "one place, never again from get.",
+                  c.ok, c.value, c.failed);
+}
+
+FL_TEST(test_mp_pool_apply_async_calls_the_error_callback_exactly_once)
+{
+    struct calls c = {0, 0, 0, 0};
+    mp_pool *p = pool_of(2);
+    mp_result *res = NULL;
+    int s = mp_pool_apply_async(p, fails_with_edom, 7, on_value, on_error, &c,
+                                &res);
+    int g1 = s == 0 ? mp_result_get(res, -1, NULL) : s;
+    int g2 = s == 0 ? mp_result_get(res, -1, NULL) : s;
+    mp_pool_close(p);
+    mp_pool_join(p);
+    mp_result_free(res);
+    mp_pool_destroy(p);
+    ck_assert_msg(g1 == -EDOM && g2 == -EDOM,
+                  "get of a task that fails with -EDOM, twice: %s and %s",
+                  fl_ret(g1), fl_ret(g2));
+    ck_assert_msg(c.failed == 1 && c.err == -EDOM && c.ok == 0,
+                  "the error callback ran %d time(s) (last with %s) and the "
+                  "callback %d; expected the error callback once, with "
+                  "-EDOM, and never the callback",
+                  c.failed, fl_ret(c.err), c.ok);
+}
+
+FL_TEST(test_mp_pool_apply_async_without_a_handle_still_calls_back)
+{
+    struct calls c = {0, 0, 0, 0};
+    mp_pool *p = pool_of(2);
+    int s = mp_pool_apply_async(p, square, 9, on_value, on_error, &c, NULL);
+    mp_pool_close(p);
+    int j = mp_pool_join(p);
+    mp_pool_destroy(p);
+    ck_assert_msg(s == 0 && j == 0 && c.ok == 1 && c.value == 81,
+                  "apply_async(square, 9) with no handle returned %s, join "
+                  "%s, and the callback ran %d time(s) with %ld; expected "
+                  "0, 0, once with 81",
+                  fl_ret(s), fl_ret(j), c.ok, c.value);
+}
+
+/* ----------------------------------------------------------------- get */
+
+// A task that waits until the test opens its gate (a token), or WAIT_MS.
+static int
+gated(long x, long *result)
+{
+    give_token(started[1]);
+    wait_token(token[0]);
+    *result = x;
+    return 0;
+}
+
+FL_TEST(test_mp_result_get_times_out_on_a_slow_task)
+{
+    pipe_or_fail(token);
+    pipe_or_fail(started);
+    mp_pool *p = pool_of(1);
+    mp_result *res = NULL;
+    long v = 0;
+    long t0 = now_ms();
+    int s = mp_pool_apply_async(p, gated, 5, NULL, NULL, NULL, &res);
+    long submit_ms = now_ms() - t0;
+    t0 = now_ms();
+    int g1 = s == 0 ? mp_result_get(res, 100, &v) : s;
+    long ms = now_ms() - t0;
+    int busy = s == 0 ? mp_result_free(res) : -EBUSY;
+    if (busy == 0)
+        res = NULL; // it was freed: touch it no more
+    give_token(token[1]);
+    int g2 = res != NULL ? mp_result_get(res, -1, &v) : busy;
+    mp_result_free(res);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    pipe_close(started);
+    ck_assert_msg(submit_ms < WAIT_MS - 500,
+                  "apply_async took %ld ms to return: it waited for its "
+                  "task, which runs until the test lets it go (or %d ms). "
+                  "apply_async submits and returns at once.",
+                  submit_ms, WAIT_MS);
+    ck_assert_msg(g1 == -ETIMEDOUT && ms >= 50 && ms < 2000,
+                  "get(res, 100 ms) of a task that runs until the test lets "
+                  "it go returned %s after %ld ms; expected -110 "
+                  "(-ETIMEDOUT) after about 100 ms. Wait for the time LEFT "
+                  "until a deadline, and give up when it is past.",
+                  fl_ret(g1), ms);
+    fl_expect_int(busy, -EBUSY, "mp_result_free of a task still running",
+                  "The pool still points at its record: refuse to free it.");
+    ck_assert_msg(g2 == 0 && v == 5,
+                  "after a timeout, get(res, -1) returned %s with %ld; "
+                  "expected 0 with 5: a timeout leaves the task running",
+                  fl_ret(g2), v);
+}
+
+// A ticking clock: SIGALRM every millisecond, without SA_RESTART, so
+// that every blocked poll, read or send in the pool's process fails with
+// EINTR.  (Timers are not inherited by fork: the workers do not tick.)
+static volatile sig_atomic_t ticks;
+
+static void
+on_tick(int sig)
+{
+    (void)sig;
+    ticks++;
+}
+
+static void
+ticking(int on)
+{
+    struct sigaction sa = {.sa_handler = on ? on_tick : SIG_IGN};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval every_ms = {{0, on ? 1000 : 0}, {0, on ? 1000 : 0}};
+    setitimer(ITIMER_REAL, &every_ms, NULL);
+}
+
+// Work for 20 ms (a task that takes time, not a wait for anything).
+static int
+busy_20_ms(long x, long *result)
+{
+    long end = now_ms() + 20;
+    while (now_ms() < end)
+        ;
+    *result = x;
+    return 0;
+}
+
+FL_TEST(test_mp_pool_map_goes_on_when_signals_interrupt)
+{
+    size_t n = 1000000; // 8 MB each way: sends and reads block
+    long *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+    ck_assert_msg(in != NULL && out != NULL, "malloc failed");
+    for (size_t i = 0; i < n; i++)
+        in[i] = (long)i;
+    mp_pool *p = pool_of(2);
+    ticking(1);
+    int r1 = mp_pool_map(p, square, in, out, n, 0, NULL);
+    int r2 = mp_pool_map(p, busy_20_ms, in, out + n - 4, 4, 1, NULL);
+    ticking(0);
+    mp_pool_destroy(p);
+    int ok = out[n - 5] == (long)(n - 5) * (long)(n - 5);
+    for (int i = 0; i < 4; i++)
+        ok &= out[n - 4 + i] == i;
+    free(in);
+    free(out);
+    ck_assert_msg(r1 == 0 && r2 == 0 && ok,
+                  "with SIGALRM arriving every millisecond (%d ticks), map "
+                  "returned %s and %s%s; expected 0 and 0. A signal handler "
+                  "makes poll, read and send fail with EINTR: that is no "
+                  "error. Poll again for the time left; the I/O helpers "
+                  "already retry.",
+                  (int)ticks, fl_ret(r1), fl_ret(r2),
+                  ok ? "" : ", with wrong results");
+}
+
+/* ------------------------------------------------------- imap_unordered */
+
+struct order {
+    size_t seen[8];
+    long value[8];
+    int n;
+};
+
+static void
+note_item(size_t index, long value, void *ctx)
+{
+    struct order *o = ctx;
+    if (o->n < 8) {
+        o->seen[o->n] = index;
+        o->value[o->n] = value;
+    }
+    o->n++;
+}
+
+// Item 0 waits until item 2 runs: 2 workers, chunks of 1.  Item 1 is
+// always back first.
+static int
+zero_waits_for_two(long x, long *result)
+{
+    if (x == 0 && wait_token(token[0]) < 0)
+        return -ETIMEDOUT;
+    if (x == 2)
+        give_token(token[1]);
+    *result = x * x;
+    return 0;
+}
+
+FL_TEST(test_mp_pool_imap_unordered_hands_results_in_completion_order)
+{
+    pipe_or_fail(token);
+    mp_pool *p = pool_of(2);
+    long in[5] = {0, 1, 2, 3, 4};
+    struct order o;
+    memset(&o, 0, sizeof o);
+    int r = mp_pool_imap_unordered(p, zero_waits_for_two, in, 5, 0, note_item,
+                                   &o, NULL);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    fl_expect_int(r, 0, "imap_unordered of 5 items", "");
+    int each_once = o.n == 5, right = 1;
+    for (int i = 0; i < 5 && i < o.n; i++) {
+        right &= o.value[i] == (long)(o.seen[i] * o.seen[i]);
+        for (int j = 0; j < i; j++)
+            each_once &= o.seen[i] != o.seen[j];
+    }
+    ck_assert_msg(each_once && right,
+                  "the callback ran %d times; expected once for each of the "
+                  "5 items, with its own index and value",
+                  o.n);
+    ck_assert_msg(o.seen[0] == 1,
+                  "item 0 finished after item 1, yet the first result handed "
+                  "over was item %zu's; expected item 1's. imap_unordered "
+                  "hands each chunk's results over as the chunk comes back, "
+                  "not in input order.",
+                  o.seen[0]);
+}
+
+/* ------------------------------------------------- close, join, terminate */
+
+FL_TEST(test_mp_pool_close_refuses_new_tasks)
+{
+    mp_pool *p = pool_of(2);
+    long in[2] = {1, 2}, out[2];
+    int n = 0;
+    mp_result *res = NULL;
+    int c = mp_pool_close(p);
+    int got[] = {
+        mp_pool_map(p, square, in, out, 2, 0, NULL),
+        mp_pool_imap_unordered(p, square, in, 2, 0, count_item, &n, NULL),
+        mp_pool_apply(p, square, 1, NULL),
+        mp_pool_apply_async(p, square, 1, NULL, NULL, NULL, &res)};
+    const char *what[] = {"map", "imap_unordered", "apply", "apply_async"};
+    if (got[3] == 0)
+        mp_result_get(res, -1, NULL);
+    mp_result_free(got[3] == 0 ? res : NULL);
+    mp_pool_join(p);
+    mp_pool_destroy(p);
+    fl_expect_int(c, 0, "mp_pool_close", "");
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(got[i] == -EINVAL,
+                      "%s on a closed pool returned %s; expected -22 "
+                      "(-EINVAL), Python's \"ValueError: Pool not running\". "
+                      "Check the closed flag in every call that submits.",
+                      what[i], fl_ret(got[i]));
+}
+
+FL_TEST(test_mp_pool_join_refuses_a_pool_not_closed)
+{
+    mp_pool *p = pool_of(2);
+    int j = mp_pool_join(p);
+    int live, zombies;
+    children(&live, &zombies, NULL, 0);
+    mp_pool_destroy(p);
+    fl_expect_int(j, -EINVAL, "mp_pool_join of a pool not closed",
+                  "Python raises ValueError: close (or terminate) first, so "
+                  "that no task can arrive once join has started.");
+    fl_expect_int(live, 2, "workers left after the refused join",
+                  "A refused join changes nothing.");
+}
+
+FL_TEST(test_mp_pool_join_runs_every_queued_task)
+{
+    struct calls c = {0, 0, 0, 0};
+    mp_pool *p = pool_of(2);
+    int s = 0;
+    for (long i = 1; i <= 6; i++) // 2 run at once, 4 wait in the queue
+        s |= mp_pool_apply_async(p, square, i, on_value, on_error, &c, NULL);
+    mp_pool_close(p);
+    int j = mp_pool_join(p);
+    mp_pool_destroy(p);
+    ck_assert_msg(s == 0 && j == 0,
+                  "apply_async returned %s, join %s; expected 0", fl_ret(s),
+                  fl_ret(j));
+    ck_assert_msg(c.ok == 6,
+                  "6 tasks were submitted (4 of them waiting in the queue) "
+                  "before close; after join, %d callbacks had run, expected "
+                  "6. Join waits for every task submitted: it keeps handing "
+                  "queued tasks to workers until none is left.",
+                  c.ok);
+}
+
+FL_TEST(test_mp_pool_join_reaps_every_worker)
+{
+    mp_pool *p = pool_of(3);
+    pid_t pids[8];
+    int live, zombies;
+    children(&live, &zombies, pids, 8);
+    mp_pool_close(p);
+    int j = mp_pool_join(p);
+    int gone = 0, left_zombie = 0;
+    for (int i = 0; i < live && i < 8; i++) {
+        gone += !fl_alive(pids[i]) && !fl_zombie(pids[i]);
+        left_zombie += fl_zombie(pids[i]);
+    }
+    mp_pool_destroy(p);
+    fl_expect_int(j, 0, "mp_pool_join of a closed pool", "");
+    ck_assert_msg(left_zombie == 0,
+                  "after join, %d worker(s) were zombies: waitpid each "
+                  "worker once its channel is shut",
+                  left_zombie);
+    ck_assert_msg(live == 3 && gone == 3,
+                  "after join, %d of the %d workers were gone; expected "
+                  "all: join ends every worker and reaps it",
+                  gone, live);
+}
+
+static int
+two_pools(void *arg)
+{
+    (void)arg;
+    mp_pool *a = NULL, *b = NULL;
+    if (mp_pool_create(&a, 2) != 0 || mp_pool_create(&b, 2) != 0)
+        return 1;
+    mp_pool_close(a);
+    int j = mp_pool_join(a);
+    mp_pool_destroy(a);
+    mp_pool_destroy(b);
+    return j == 0 ? 0 : 2;
+}
+
+FL_TEST(test_mp_pool_join_ends_workers_while_another_pool_exists)
+{
+    fl_child res;
+    fl_run_in_child(two_pools, NULL, 5000, 0, &res);
+    if (res.timed_out)
+        fl_kill_children();
+    ck_assert_msg(!res.timed_out,
+                  "pool A, then pool B were made; join of A had not "
+                  "returned 5 s later. B's workers were forked after A's, "
+                  "so each holds a copy of A's ends: close() drops the "
+                  "pool's copy only, and A's workers never see EOF. "
+                  "shutdown(fd, SHUT_WR) ends the stream for every copy.");
+    ck_assert_msg(res.returned && res.value == 0,
+                  "making two pools and joining the first failed (%s %d)",
+                  res.returned ? "returned" : "ended with",
+                  res.returned ? res.value : res.status);
+}
+
+// Start n gated tasks on p and wait until each has started.
+static void
+start_gated(mp_pool *p, int n, struct calls *c, mp_result **res)
+{
+    for (int i = 0; i < n; i++) {
+        long t0 = now_ms();
+        int s =
+            mp_pool_apply_async(p, gated, i, on_value, on_error, c, &res[i]);
+        long ms = now_ms() - t0;
+        ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
+        ck_assert_msg(ms < WAIT_MS - 500,
+                      "apply_async took %ld ms to return: it waited for its "
+                      "task, which runs until the test ends it (or %d ms). "
+                      "apply_async submits and returns at once.",
+                      ms, WAIT_MS);
+    }
+    for (int i = 0; i < 2 && i < n; i++) { // the two that run
+        char b;
+        struct pollfd pf = {.fd = started[0], .events = POLLIN};
+        ck_assert_msg(poll(&pf, 1, 5000) == 1 && read(started[0], &b, 1) == 1,
+                      "a task submitted with apply_async had not started "
+                      "5 s later");
+    }
+}
+
+FL_TEST(test_mp_pool_terminate_ends_busy_workers_at_once)
+{
+    pipe_or_fail(token);
+    pipe_or_fail(started);
+    mp_pool *p = pool_of(2);
+    mp_result *res[2];
+    struct calls c = {0, 0, 0, 0};
+    start_gated(p, 2, &c, res);
+    long t0 = now_ms();
+    int t = mp_pool_terminate(p);
+    long ms = now_ms() - t0;
+    int live, zombies;
+    children(&live, &zombies, NULL, 0);
+    int j = mp_pool_join(p);
+    mp_pool_destroy(p);
+    mp_result_free(res[0]);
+    mp_result_free(res[1]);
+    pipe_close(token);
+    pipe_close(started);
+    fl_expect_int(t, 0, "mp_pool_terminate", "");
+    ck_assert_msg(ms < 1000,
+                  "terminate took %ld ms while both workers ran a task; "
+                  "expected it at once. Kill every worker (SIGKILL), busy "
+                  "or not, before reaping any: closing the channels only "
+                  "ends idle workers.",
+                  ms);
+    ck_assert_msg(live == 0 && zombies == 0,
+                  "after terminate, %d workers still ran and %d were "
+                  "zombies: kill and reap every one",
+                  live, zombies);
+    fl_expect_int(j, 0, "mp_pool_join after mp_pool_terminate",
+                  "Terminate closes the pool and reaps the workers: join "
+                  "has nothing left to do, and returns 0 at once.");
+}
+
+FL_TEST(test_mp_pool_terminate_cancels_unfinished_tasks)
+{
+    pipe_or_fail(token);
+    pipe_or_fail(started);
+    mp_pool *p = pool_of(2);
+    mp_result *res[3];
+    struct calls c = {0, 0, 0, 0};
+    start_gated(p, 3, &c, res); // 2 run, 1 waits in the queue
+    mp_pool_terminate(p);
+    int g[3];
+    for (int i = 0; i < 3; i++) {
+        g[i] = mp_result_get(res[i], 0, NULL);
+        mp_result_free(res[i]);
+    }
+    mp_pool_destroy(p);
+    pipe_close(token);
+    pipe_close(started);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(g[i] == -ECANCELED,
+                      "after terminate, get of task %d (%s) returned %s; "
+                      "expected -125 (-ECANCELED) at once. Python's get "
+                      "hangs for ever here: end every unfinished job.",
+                      i, i < 2 ? "running" : "queued", fl_ret(g[i]));
+    ck_assert_msg(c.failed == 3 && c.err == -ECANCELED && c.ok == 0,
+                  "terminate ended 3 tasks; the error callback ran %d "
+                  "time(s) (last with %s) and the callback %d; expected "
+                  "the error callback 3 times with -ECANCELED",
+                  c.failed, fl_ret(c.err), c.ok);
+}
+
+FL_TEST(test_mp_pool_destroy_ends_a_pool_not_joined)
+{
+    pipe_or_fail(token);
+    pipe_or_fail(started);
+    mp_pool *p = pool_of(2);
+    mp_result *res[2];
+    struct calls c = {0, 0, 0, 0};
+    start_gated(p, 2, &c, res);
+    long t0 = now_ms();
+    mp_pool_destroy(p);
+    long ms = now_ms() - t0;
+    int live, zombies;
+    children(&live, &zombies, NULL, 0);
+    int g = mp_result_get(res[0], 0, NULL);
+    mp_result_free(res[0]);
+    mp_result_free(res[1]);
+    pipe_close(token);
+    pipe_close(started);
+    ck_assert_msg(ms < 1000 && live == 0 && zombies == 0,
+                  "destroy of a pool with two busy workers took %ld ms and "
+                  "left %d running and %d zombies; expected it to terminate "
+                  "the pool at once, as leaving Python's `with Pool()` "
+                  "block does",
+                  ms, live, zombies);
+    fl_expect_int(g, -ECANCELED, "get after destroy of a busy pool",
+                  "Destroy terminates: unfinished tasks are cancelled, and "
+                  "their handles still answer.");
+}
+
+// The pool's process ends without destroying its pool: its workers must
+// not outlive it.
+static int
+abandon_pool(void *arg)
+{
+    pid_t *pids = arg;
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 2) != 0)
+        return 1;
+    int live, zombies;
+    children(&live, &zombies, pids, 2);
+    return live == 2 ? 0 : 2;
+}
+
+FL_TEST(test_mp_pool_workers_exit_when_the_pool_process_dies)
+{
+    pid_t *pids = shared(2 * sizeof *pids);
+    fl_child res;
+    fl_run_in_child(abandon_pool, pids, 5000, 0, &res);
+    ck_assert_msg(res.returned && res.value == 0,
+                  "a child that made a pool of 2 did not see 2 workers");
+    // The orphaned workers are now children of the test (a subreaper).
+    int stuck = 0;
+    for (int i = 0; i < 2; i++) {
+        int fd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (fd >= 0 && poll(&pf, 1, 3000) == 0)
+            stuck++;
+        if (fd >= 0)
+            close(fd);
+    }
+    fl_kill_children();
+    munmap(pids, 2 * sizeof *pids);
+    ck_assert_msg(stuck == 0,
+                  "the pool's process ended without destroying its pool; "
+                  "3 s later %d of its 2 workers still ran. A worker must "
+                  "exit when its channel reaches EOF: the pool's end closes "
+                  "when the pool's process dies.",
+                  stuck);
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_pool_map_gives_the_seed_results, 10),
+    FL_CASE(test_mp_pool_map_keeps_results_in_input_order, 10),
+    FL_CASE(test_mp_pool_map_groups_items_by_the_default_chunksize, 10),
+    FL_CASE(test_mp_pool_map_uses_the_chunksize_given, 10),
+    FL_CASE(test_mp_pool_map_reports_a_failing_item_with_its_index, 10),
+    FL_CASE(test_mp_pool_map_reports_the_lowest_failing_index, 10),
+    FL_CASE(test_mp_pool_map_works_again_after_an_error, 10),
+    FL_CASE(test_mp_pool_map_reports_a_worker_killed_mid_task, 15),
+    FL_CASE(test_mp_pool_map_replaces_a_dead_worker, 15),
+    FL_CASE(test_mp_pool_apply_works_after_an_idle_worker_died, 10),
+    FL_CASE(test_mp_pool_create_starts_the_workers, 10),
+    FL_CASE(test_mp_pool_create_fails_cleanly_when_out_of_descriptors, 10),
+    FL_CASE(test_mp_pool_calls_reject_bad_arguments, 10),
+    FL_CASE(test_mp_pool_map_of_no_items_returns_0, 10),
+    FL_CASE(test_mp_pool_apply_waits_for_the_result, 10),
+    FL_CASE(test_mp_pool_apply_async_runs_tasks_at_the_same_time, 10),
+    FL_CASE(test_mp_pool_apply_async_calls_the_callback_exactly_once, 10),
+    FL_CASE(test_mp_pool_apply_async_calls_the_error_callback_exactly_once, 10),
+    FL_CASE(test_mp_pool_apply_async_without_a_handle_still_calls_back, 10),
+    FL_CASE(test_mp_result_get_times_out_on_a_slow_task, 10),
+    FL_CASE(test_mp_pool_map_goes_on_when_signals_interrupt, 10),
+    FL_CASE(test_mp_pool_imap_unordered_hands_results_in_completion_order, 10),
+    FL_CASE(test_mp_pool_close_refuses_new_tasks, 10),
+    FL_CASE(test_mp_pool_join_refuses_a_pool_not_closed, 10),
+    FL_CASE(test_mp_pool_join_runs_every_queued_task, 10),
+    FL_CASE(test_mp_pool_join_reaps_every_worker, 10),
+    FL_CASE(test_mp_pool_join_ends_workers_while_another_pool_exists, 15),
+    FL_CASE(test_mp_pool_terminate_ends_busy_workers_at_once, 10),
+    FL_CASE(test_mp_pool_terminate_cancels_unfinished_tasks, 10),
+    FL_CASE(test_mp_pool_destroy_ends_a_pool_not_joined, 10),
+    FL_CASE(test_mp_pool_workers_exit_when_the_pool_process_dies, 15),
+};
+
+FL_MAIN("09_pools", cases)
