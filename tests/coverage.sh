@@ -8,12 +8,13 @@
 set -u
 COV=${COV:-build/cov}
 BUILD=${BUILD:-build}
-FLOOR=90
+FLOOR=${FLOOR:-90}
 OUT=$BUILD/coverage
 find "$COV" -name '*.gcda' -delete 2>/dev/null
 mkdir -p "$OUT" "$COV/sub"
-# gcovr's scratch files go to a private directory: two runs at once (two
-# build trees) would otherwise trip over each other's.
+# gcovr reads only $COV's data (by default it searches the whole tree,
+# build/ too, and merges stale counters), and keeps its scratch files in a
+# private directory, so that two runs at once cannot trip over each other.
 TMPDIR=$(mktemp -d) || exit 1
 export TMPDIR
 trap 'rm -rf "$TMPDIR"' EXIT
@@ -28,10 +29,10 @@ done
 "$COV/grader" --course . --submission "$COV/sub" --objdir "$BUILD/obj" \
     --out "$COV/grade" >"$COV/grade.log" 2>&1 || { cat "$COV/grade.log"; exit 1; }
 
-gcovr -r . --object-directory "$COV" --filter 'grader/' \
+gcovr -r . --object-directory "$COV" "$COV" --filter 'grader/' \
     --html-details "$OUT/grader.html" --print-summary >"$OUT/grader.txt"
 sed 's/^/grader: /' "$OUT/grader.txt"
-gcovr -r . --object-directory "$COV" --filter "solutions/($only)/" \
+gcovr -r . --object-directory "$COV" "$COV" --filter "solutions/($only)/" \
     --html-details "$OUT/index.html" --print-summary \
     --fail-under-line "$FLOOR" >"$OUT/solutions.txt" 2>&1
 status=$?

@@ -433,8 +433,13 @@ fi
 # ------------------------------------------------------ docs, coverage
 
 # Coverage first: the docs link its report.
+# The floor is 90% of the course's lines; one lesson alone (L=NN), whose
+# untested lines are mostly system calls failing, may dip to 85%.
+floor=90
+[ "${ONLY_LESSONS:-}" = 1 ] && floor=85
 if command -v gcovr >/dev/null; then
-    check "coverage of the solutions is at least 90% of lines" make -s coverage BUILD="$BUILD"
+    check "coverage of the solutions is at least $floor% of lines" \
+        env FLOOR=$floor make -s coverage BUILD="$BUILD"
 else
     no "coverage" "gcovr is not installed: run make deps"
 fi
