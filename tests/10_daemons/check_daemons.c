@@ -1,0 +1,1545 @@
+// check_daemons.c - tests for lesson 10: daemonic children, Unix daemons.
+//
+// The test process is a subreaper (the harness makes it one), so every
+// orphan lands here: a daemonic child whose parent died, and every Unix
+// daemon once its first child has exited.  Tests reap what comes to them
+// and judge processes by their /proc state; they wait for an end with a
+// pidfd and a deadline, never with a sleep.  A test that fails while a
+// daemon runs kills everything it started first (cleanup()), so that no
+// daemon outlives its test.
+//
+// Each function is judged alone where it can be: the tests of
+// mp_daemon_stop stop a stand-in daemon started with the raw fork, and
+// the tests of mp_daemonize stop the daemon with a raw kill().
+#define _GNU_SOURCE
+#include "daemons.h"
+#include "harness.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- helpers */
+
+static char pidfile[PATH_MAX]; // this test's pidfile, in the run's TMPDIR
+static char workdir[PATH_MAX]; // a directory a test made, or ""
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int
+pidfd_open_(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+// Kill every process the test started (daemons included: they are our
+// children) and remove the pidfile.
+static void
+cleanup(void)
+{
+    fl_kill_children();
+    if (pidfile[0] != '\0')
+        unlink(pidfile);
+    if (workdir[0] != '\0')
+        rmdir(workdir);
+}
+
+// Fail the test unless cond holds: the message is made first (it may read
+// the pidfile or /proc), then cleanup() runs, then the test fails.
+#define expect(cond, ...)                                                      \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            char fl_msg_[16384];                                               \
+            snprintf(fl_msg_, sizeof fl_msg_, __VA_ARGS__);                    \
+            cleanup();                                                         \
+            ck_assert_msg(0, "%s", fl_msg_);                                   \
+        }                                                                      \
+    } while (0)
+
+// Name this test's pidfile with the run's prefix, and make sure it is new.
+// Check's SIGTERM handler (it kills the test's process group) must not be
+// inherited by what the test starts: SIGTERM is the daemons' own signal.
+static void
+use_pidfile(void)
+{
+    signal(SIGTERM, SIG_DFL);
+    int n = mp_ipc_path(pidfile, sizeof pidfile, "daemon.pid");
+    ck_assert_msg(n > 0, "test setup: mp_ipc_path failed");
+    unlink(pidfile);
+}
+
+// Wait until pid has ended (not reaped), for at most ms: 1 if it has.
+static int
+ended_within(pid_t pid, int ms)
+{
+    int fd = pidfd_open_(pid);
+    if (fd < 0)
+        return errno == ESRCH; // reaped already
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    long end = now_ms() + ms;
+    int n;
+    do {
+        long left = end - now_ms();
+        n = poll(&p, 1, left > 0 ? (int)left : 0);
+    } while (n < 0 && errno == EINTR);
+    close(fd);
+    return n > 0;
+}
+
+// Reap pid (a child, or an orphan that came to us) and return its status.
+static int
+reap(pid_t pid)
+{
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return st;
+}
+
+// The end of a process in words, from its raw status.
+static const char *
+ended(int st)
+{
+    static char buf[64];
+    if (WIFEXITED(st))
+        snprintf(buf, sizeof buf, "exited with status %d", WEXITSTATUS(st));
+    else
+        snprintf(buf, sizeof buf, "was killed by %s", fl_signame(WTERMSIG(st)));
+    return buf;
+}
+
+// Fill kids with the pids whose parent is us; return the count.
+static int
+our_children(pid_t *kids, int max)
+{
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (fl_ppid_of(pid) == getpid())
+            kids[n++] = pid;
+    }
+    closedir(d);
+    return n;
+}
+
+// Wait up to ms for every child to end, reaping each; kill and reap the
+// ones still running then, and return how many there were.
+static int
+reap_all_within(int ms)
+{
+    pid_t kids[64];
+    int n = our_children(kids, 64), running = 0;
+    long end = now_ms() + ms;
+    for (int i = 0; i < n; i++) {
+        long left = end - now_ms();
+        if (!ended_within(kids[i], left > 0 ? (int)left : 0)) {
+            running++;
+            kill(kids[i], SIGKILL);
+        }
+        reap(kids[i]);
+    }
+    return running;
+}
+
+// Session id and controlling terminal (0: none) of pid, from /proc.
+static int
+session_of(pid_t pid, pid_t *sid, int *tty)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); // the name may hold spaces and ')'
+    char state;
+    int ppid, pgrp, s;
+    if (p == NULL ||
+        sscanf(p + 1, " %c %d %d %d %d", &state, &ppid, &pgrp, &s, tty) != 5)
+        return -1;
+    *sid = s;
+    return 0;
+}
+
+// The umask of pid, from /proc/PID/status; -1 if unknown.
+static int
+umask_of(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    unsigned m = 0;
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f) != NULL)
+        found = sscanf(line, "Umask: %o", &m) == 1;
+    fclose(f);
+    return found ? (int)m : -1;
+}
+
+// Where /proc/PID/NAME points ("cwd", "fd/0"), as text.
+static const char *
+link_of(pid_t pid, const char *name)
+{
+    static char bufs[2][PATH_MAX];
+    static int next;
+    char *b = bufs[next++ % 2];
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+    ssize_t n = readlink(path, b, PATH_MAX - 1);
+    if (n > 0)
+        b[n] = '\0';
+    else
+        snprintf(b, PATH_MAX, "(unreadable)");
+    return b;
+}
+
+// Whether /proc/PID/NAME is the same file or directory as path.
+static int
+same_file(pid_t pid, const char *name, const char *path)
+{
+    char proc[64];
+    struct stat a, b;
+    snprintf(proc, sizeof proc, "/proc/%d/%s", (int)pid, name);
+    return stat(proc, &a) == 0 && stat(path, &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// Who holds a lock on the pidfile: a pid, 0 for nobody, -1 for no file.
+static pid_t
+lock_holder(void)
+{
+    int fd = open(pidfile, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int r = fcntl(fd, F_GETLK, &lk);
+    close(fd);
+    return r < 0 ? -1 : lk.l_type == F_UNLCK ? 0 : lk.l_pid;
+}
+
+// The pidfile's text ("" if there is none), at most 63 bytes.
+static const char *
+pidfile_text(void)
+{
+    static char buf[64];
+    buf[0] = '\0';
+    int fd = open(pidfile, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return buf;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+// Text as a C string literal would show it, for messages: "12\n".
+static const char *
+shown(const char *text)
+{
+    static char bufs[2][160];
+    static int next;
+    char *b = bufs[next++ % 2], *o = b;
+    for (const char *p = text; *p != '\0' && o < b + sizeof bufs[0] - 5; p++)
+        if (*p == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else {
+            *o++ = *p;
+        }
+    *o = '\0';
+    return b;
+}
+
+// Write text into the pidfile, as a daemon that is gone left it.
+static void
+write_pidfile(const char *text)
+{
+    int fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert_msg(fd >= 0, "test setup: cannot write %s", pidfile);
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    ck_assert_msg(n == (ssize_t)strlen(text), "test setup: short write");
+}
+
+// Lower RLIMIT_NOFILE so that only one more descriptor can be opened;
+// old receives the limit to restore.
+static void
+one_descriptor_left(struct rlimit *old)
+{
+    int spare = dup(0); // the lowest free descriptor
+    ck_assert_msg(spare >= 0 && getrlimit(RLIMIT_NOFILE, old) == 0,
+                  "test setup: dup or getrlimit failed");
+    close(spare);
+    struct rlimit tight = {(rlim_t)spare + 1, old->rlim_max};
+    ck_assert_msg(setrlimit(RLIMIT_NOFILE, &tight) == 0,
+                  "test setup: setrlimit failed");
+}
+
+static int
+return_zero(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int
+return_four(void *arg)
+{
+    (void)arg;
+    return 4;
+}
+
+// A daemon's work, or a daemonic child's: wait until a signal ends it.
+static int
+wait_forever(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return 0;
+}
+
+// mp_daemonize(pidfile, workdir, run, arg), failing unless it gave a pid.
+static pid_t
+daemonize_or_fail(const char *workdir, mp_target run, void *arg)
+{
+    pid_t d = mp_daemonize(pidfile, workdir, run, arg);
+    expect(d > 0,
+           "mp_daemonize(\"%s\", ...) returned %s, expected the daemon's "
+           "pid (> 0)",
+           pidfile, fl_ret(d));
+    return d;
+}
+
+/* ------------------------------------------------------ mp_start basics */
+
+// What a child saw: who its parent was.  Exits with 5.
+static int
+report_parent(void *arg)
+{
+    pid_t pp = getppid();
+    return write(*(int *)arg, &pp, sizeof pp) == (ssize_t)sizeof pp ? 5 : 6;
+}
+
+FL_TEST(test_mp_start_runs_the_target_in_a_child)
+{
+    for (int daemonic = 0; daemonic <= 1; daemonic++) {
+        int p[2];
+        ck_assert_msg(pipe(p) == 0, "pipe failed");
+        pid_t pid = mp_start(report_parent, &p[1], daemonic);
+        close(p[1]);
+        pid_t seen = 0;
+        ssize_t n = pid > 0 ? read(p[0], &seen, sizeof seen) : 0;
+        close(p[0]);
+        int st = pid > 0 ? reap(pid) : 0;
+        expect(pid > 0, "mp_start(target, arg, %d) returned %s, expected "
+                        "the child's pid", daemonic, fl_ret(pid));
+        expect(n == (ssize_t)sizeof seen && seen == getpid(),
+               "the %s child %s%s without reporting its parent as %d "
+               "(it said %d): the child must run target(arg)%s",
+               daemonic ? "daemonic" : "ordinary", ended(st),
+               WIFEXITED(st) && WEXITSTATUS(st) == MP_EXIT_ORPHANED
+                   ? " (MP_EXIT_ORPHANED)" : "",
+               (int)getpid(), (int)seen,
+               daemonic ? "; it ends early only when getppid() differs "
+                          "from the parent's pid saved before fork()"
+                        : "");
+        expect(WIFEXITED(st) && WEXITSTATUS(st) == 5,
+               "the child %s, expected it to exit with its target's value "
+               "5: _exit(target(arg))", ended(st));
+    }
+}
+
+FL_TEST(test_mp_start_rejects_a_null_target)
+{
+    pid_t a = mp_start(NULL, NULL, 0), b = mp_start(NULL, NULL, 1);
+    pid_t kids[8];
+    int n = our_children(kids, 8);
+    expect(a == -EINVAL && b == -EINVAL && n == 0,
+           "mp_start(NULL, NULL, 0) gave %s and mp_start(NULL, NULL, 1) "
+           "gave %s, expected -EINVAL for both, before any fork (%d "
+           "children were started)",
+           fl_ret(a), fl_ret(b), n);
+}
+
+/* ------------------------------------------- a daemonic child's parent */
+
+struct family {
+    pid_t parent; // Y, a raw child of the test
+    pid_t child;  // what mp_start returned in Y
+    int let_go;   // closing it lets Y exit
+    int gate[2];  // the child exits with 7 at EOF on gate[0] (-1: never)
+};
+
+struct family_args {
+    int running; // the child writes one byte here once its target runs
+    int *gate;   // the family's gate, or NULL
+};
+
+// The child's target: say it runs, then wait for the gate or for ever.
+static int
+family_child(void *arg)
+{
+    struct family_args *a = arg;
+    if (write(a->running, "r", 1) != 1)
+        return 1;
+    if (a->gate == NULL)
+        return wait_forever(NULL);
+    close(a->gate[1]); // or EOF could never come
+    char c;
+    while (read(a->gate[0], &c, 1) != 0 && errno == EINTR)
+        ;
+    return 7;
+}
+
+// Fork Y, which starts a child with mp_start(family_child, ..., daemonic)
+// and reports its pid, then waits until f->let_go is closed (or it is
+// killed).  Return once the child's target runs: its parent is alive, so
+// whatever ends the child from now on is the parent's death.
+static struct family
+start_family(int daemonic, int with_gate)
+{
+    struct family f = {0, 0, -1, {-1, -1}};
+    int rep[2], running[2], go[2];
+    ck_assert_msg(pipe(rep) == 0 && pipe(running) == 0 && pipe(go) == 0,
+                  "pipe failed");
+    if (with_gate)
+        ck_assert_msg(pipe(f.gate) == 0, "pipe failed");
+    fflush(NULL);
+    pid_t y = fork();
+    ck_assert_msg(y >= 0, "fork failed: %s", strerror(errno));
+    if (y == 0) {
+        close(rep[0]);
+        close(running[0]);
+        close(go[1]);
+        struct family_args a = {running[1], with_gate ? f.gate : NULL};
+        pid_t c = mp_start(family_child, &a, daemonic);
+        char x;
+        if (write(rep[1], &c, sizeof c) != (ssize_t)sizeof c)
+            _exit(1);
+        while (read(go[0], &x, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(rep[1]);
+    close(running[1]);
+    close(go[0]);
+    f.parent = y;
+    f.let_go = go[1];
+    ssize_t n;
+    while ((n = read(rep[0], &f.child, sizeof f.child)) < 0 && errno == EINTR)
+        ;
+    close(rep[0]);
+    if (n != (ssize_t)sizeof f.child)
+        f.child = 0;
+    struct pollfd p = {.fd = running[0], .events = POLLIN};
+    char r = 0;
+    int runs = f.child > 0 && poll(&p, 1, 3000) > 0 &&
+               read(running[0], &r, 1) == 1;
+    close(running[0]);
+    if (!runs)
+        close(f.let_go);
+    expect(f.child > 0, "mp_start(target, arg, %d) returned %s in the "
+                        "parent, expected the child's pid",
+           daemonic, fl_ret(f.child));
+    expect(runs, "the %s child %d never ran its target while its parent "
+                 "was alive: it ends early only if getppid() differs from "
+                 "the parent's pid saved before fork()",
+           daemonic ? "daemonic" : "ordinary", (int)f.child);
+    return f;
+}
+
+// The daemonic child must end within 2 s of its parent's end.
+static void
+expect_gone_after_parent(struct family f, const char *how)
+{
+    int gone = ended_within(f.child, 2000);
+    expect(gone,
+           "the daemonic child %d was still running 2 s after its parent "
+           "%s: in the child, right after fork(), call "
+           "prctl(PR_SET_PDEATHSIG, SIGKILL). Not before fork(): fork() "
+           "clears the setting in the new child.",
+           (int)f.child, how);
+    reap(f.child); // an orphan now: ours to reap
+}
+
+FL_TEST(test_mp_start_daemonic_child_ends_when_its_parent_exits)
+{
+    struct family f = start_family(1, 0);
+    close(f.let_go); // Y exits
+    reap(f.parent);
+    expect_gone_after_parent(f, "exited");
+}
+
+FL_TEST(test_mp_start_daemonic_child_ends_when_its_parent_is_killed)
+{
+    struct family f = start_family(1, 0);
+    kill(f.parent, SIGKILL); // no exit handler runs: only the kernel knows
+    reap(f.parent);
+    close(f.let_go);
+    expect_gone_after_parent(f, "was killed by SIGKILL");
+}
+
+FL_TEST(test_mp_start_ordinary_child_outlives_its_parent)
+{
+    struct family f = start_family(0, 1);
+    close(f.let_go); // Y exits
+    reap(f.parent);  // any death signal was sent by now
+    close(f.gate[0]);
+    close(f.gate[1]); // let the child finish
+    int done = ended_within(f.child, 3000);
+    if (!done)
+        kill(f.child, SIGKILL);
+    int st = reap(f.child);
+    expect(WIFEXITED(st) && WEXITSTATUS(st) == 7,
+           "an ordinary (not daemonic) child %s after its parent exited, "
+           "expected it to live on and exit with 7: set the death signal "
+           "in daemonic children only",
+           ended(st));
+}
+
+/* -------------------------------------- the parent that died too early */
+
+static pid_t race_parent; // Y, in Y and in the child it forks
+static int race_note = -1;
+
+// Y's pthread_atfork child handler: it runs in the new child INSIDE
+// fork(), before mp_start's code gets control back.  It tells the test
+// its pid, then holds the child until the test has killed Y.  So the
+// child's prctl() always comes after its parent's death: the race that
+// a quick parent death wins by chance, won every time.
+static void
+hold_until_parent_gone(void)
+{
+    int fd = pidfd_open_(race_parent); // Y is alive: the test waits for us
+    pid_t me = getpid();
+    if (write(race_note, &me, sizeof me) != (ssize_t)sizeof me || fd < 0)
+        _exit(99);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        ;
+    close(fd); // Y is dead, and we are an orphan of the test process
+}
+
+static int
+report_ran(void *arg)
+{
+    return write(*(int *)arg, "r", 1) == 1 ? 0 : 1;
+}
+
+FL_TEST(test_mp_start_daemonic_child_never_runs_if_its_parent_died_first)
+{
+    int note[2], ran[2];
+    ck_assert_msg(pipe(note) == 0 && pipe(ran) == 0, "pipe failed");
+    fflush(NULL);
+    pid_t y = fork();
+    ck_assert_msg(y >= 0, "fork failed: %s", strerror(errno));
+    if (y == 0) {
+        close(note[0]);
+        close(ran[0]);
+        race_parent = getpid();
+        race_note = note[1];
+        pthread_atfork(NULL, NULL, hold_until_parent_gone);
+        pid_t r = mp_start(report_ran, &ran[1], 1);
+        if (r <= 0 && write(note[1], &r, sizeof r) < 0)
+            _exit(1);
+        for (;;)
+            pause(); // until the test kills us
+    }
+    close(note[1]);
+    close(ran[1]);
+    pid_t d = 0;
+    ssize_t n;
+    while ((n = read(note[0], &d, sizeof d)) < 0 && errno == EINTR)
+        ;
+    close(note[0]);
+    kill(y, SIGKILL); // before the child got to its prctl()
+    reap(y);
+    if (n != (ssize_t)sizeof d || d <= 0)
+        close(ran[0]);
+    expect(n == (ssize_t)sizeof d && d > 0,
+           "mp_start(target, arg, 1) returned %s, expected a child",
+           fl_ret(n == (ssize_t)sizeof d ? d : 0));
+    int gone = ended_within(d, 3000); // the target, if it ran, ended too
+    char c = 0;
+    fcntl(ran[0], F_SETFL, O_NONBLOCK);
+    int target_ran = read(ran[0], &c, 1) == 1;
+    close(ran[0]);
+    expect(!target_ran,
+           "the daemonic child ran its target although its parent had "
+           "died before its prctl(PR_SET_PDEATHSIG): no death signal will "
+           "ever come, so it would run for ever. After the prctl(), "
+           "compare getppid() with the parent's pid saved BEFORE fork() "
+           "(not with 1: the orphan's new parent is %d, a subreaper) and "
+           "_exit(MP_EXIT_ORPHANED) if they differ.",
+           (int)getpid());
+    expect(gone, "the daemonic child %d was still running 3 s after its "
+                 "parent died, before its prctl(): re-check getppid() "
+                 "after the prctl() and end if the parent is gone",
+           (int)d);
+    int st = reap(d);
+    expect(WIFEXITED(st) && WEXITSTATUS(st) == MP_EXIT_ORPHANED,
+           "the orphaned daemonic child %s, expected it to end with "
+           "_exit(MP_EXIT_ORPHANED) (%d)", ended(st), MP_EXIT_ORPHANED);
+}
+
+/* ------------------------------------------- no children when daemonic */
+
+// Try to start a child; report what mp_start returned.
+static int
+try_to_start(void *arg)
+{
+    pid_t r = mp_start(return_zero, NULL, 0);
+    if (r > 0)
+        waitpid(r, NULL, 0);
+    return write(*(int *)arg, &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1;
+}
+
+// Start try_to_start in a child (daemonic or not); what did it get?
+static pid_t
+start_from_a_child(int daemonic, mp_target try)
+{
+    int p[2];
+    ck_assert_msg(pipe(p) == 0, "pipe failed");
+    pid_t c = mp_start(try, &p[1], daemonic);
+    close(p[1]);
+    pid_t r = 0;
+    ssize_t n = c > 0 ? read(p[0], &r, sizeof r) : 0;
+    close(p[0]);
+    if (c > 0)
+        reap(c);
+    expect(c > 0 && n == (ssize_t)sizeof r,
+           "mp_start(target, arg, %d) returned %s: expected a child that "
+           "runs its target", daemonic, fl_ret(c));
+    return r;
+}
+
+FL_TEST(test_mp_start_refuses_children_in_a_daemonic_process)
+{
+    pid_t r = start_from_a_child(1, try_to_start);
+    expect(r == -EPERM,
+           "in a daemonic child, mp_start gave %s, expected -EPERM: Python "
+           "says \"daemonic processes are not allowed to have children\" "
+           "(killed with its parent, it would orphan them). Set a static "
+           "flag in the daemonic child and check it first.",
+           fl_ret(r));
+}
+
+FL_TEST(test_mp_start_allows_children_in_an_ordinary_process)
+{
+    pid_t r = start_from_a_child(0, try_to_start);
+    expect(r > 0,
+           "in an ordinary child, mp_start gave %s, expected a pid: only "
+           "a daemonic process is refused children",
+           fl_ret(r));
+}
+
+static int
+try_to_daemonize(void *arg)
+{
+    pid_t r = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    return write(*(int *)arg, &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1;
+}
+
+FL_TEST(test_mp_daemonize_refuses_to_run_in_a_daemonic_process)
+{
+    use_pidfile();
+    pid_t r = start_from_a_child(1, try_to_daemonize);
+    expect(r == -EPERM,
+           "in a daemonic child, mp_daemonize gave %s, expected -EPERM: "
+           "it forks too, and a daemonic process may have no children",
+           fl_ret(r));
+    cleanup();
+}
+
+/* ------------------------------------------------- the daemon's pidfile */
+
+FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
+{
+    use_pidfile();
+    pid_t d = daemonize_or_fail(NULL, wait_forever, NULL);
+    pid_t holder = lock_holder();
+    char want[32];
+    snprintf(want, sizeof want, "%d\n", (int)d);
+    expect(fl_alive(d), "mp_daemonize returned %d, which is not a running "
+                        "process: return the daemon's own getpid()",
+           (int)d);
+    expect(holder != -1,
+           "there was no pidfile %s when mp_daemonize returned: the daemon "
+           "must create, lock and write it before it reports",
+           pidfile);
+    expect(holder != 0,
+           "when mp_daemonize returned, nobody held a lock on the pidfile: "
+           "the daemon must lock it with fcntl(F_SETLK, a write lock on "
+           "the whole file) before it reports, and keep it open for its "
+           "whole life (flock() locks are another kind, which F_GETLK "
+           "cannot see)");
+    expect(holder == d, "the pidfile's lock is held by %d, not by the "
+                        "daemon %d that mp_daemonize returned",
+           (int)holder, (int)d);
+    expect(strcmp(pidfile_text(), want) == 0,
+           "when mp_daemonize returned, the pidfile held \"%s\", expected "
+           "the daemon's pid and a newline, written before it reports: "
+           "\"%d\\n\"",
+           shown(pidfile_text()), (int)d);
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_reaps_its_first_child)
+{
+    use_pidfile();
+    pid_t d = daemonize_or_fail(NULL, wait_forever, NULL);
+    pid_t kids[8];
+    int n = our_children(kids, 8);
+    for (int i = 0; i < n; i++)
+        expect(kids[i] == d,
+               "besides the daemon %d, the caller has a child %d (%s) when "
+               "mp_daemonize returns: the first child exits at once, and "
+               "the caller must waitpid() it",
+               (int)d, (int)kids[i],
+               fl_zombie(kids[i]) ? "a zombie" : "running");
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_fails_while_another_process_holds_the_lock)
+{
+    use_pidfile();
+    write_pidfile("12345\n");
+    int fd = open(pidfile, O_RDWR | O_CLOEXEC);
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    ck_assert_msg(fd >= 0 && fcntl(fd, F_SETLK, &lk) == 0,
+                  "test setup: cannot lock %s", pidfile);
+    pid_t d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    int alive = d > 0 && !ended_within(d, 1000);
+    close(fd);
+    expect(d == -EEXIST,
+           "the test process held the pidfile's lock, yet mp_daemonize "
+           "returned %s, expected -EEXIST. %s",
+           fl_ret(d),
+           alive ? "A daemon is running: lock the pidfile with "
+                   "fcntl(F_SETLK) and give up when that fails."
+           : d > 0 ? "The daemon said it was ready, then could not lock "
+                     "the pidfile and ended: report only once the lock "
+                     "is held."
+                   : "A lock held by another process is EAGAIN or EACCES "
+                     "from fcntl: report -EEXIST.");
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_refuses_a_second_instance)
+{
+    use_pidfile();
+    pid_t first = daemonize_or_fail(NULL, wait_forever, NULL);
+    pid_t second = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    expect(second == -EEXIST,
+           "with the daemon %d running, a second mp_daemonize on its "
+           "pidfile returned %s, expected -EEXIST: %s",
+           (int)first, fl_ret(second),
+           second > 0 && !ended_within(second, 1000)
+               ? "two daemons now run. The pidfile's existence proves "
+                 "nothing; its lock does: take it with fcntl(F_SETLK) and "
+                 "fail when another holds it"
+           : second > 0 ? "the second daemon said it was ready, then could "
+                          "not lock the pidfile and ended: report only "
+                          "once the lock is held"
+                        : "a lock held by another process is EAGAIN or "
+                          "EACCES from fcntl");
+    expect(fl_alive(first), "the first daemon %d is gone", (int)first);
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_leaves_a_running_daemons_pidfile_intact)
+{
+    use_pidfile();
+    pid_t first = daemonize_or_fail(NULL, wait_forever, NULL);
+    pid_t second = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    char want[32];
+    snprintf(want, sizeof want, "%d\n", (int)first);
+    const char *text = pidfile_text();
+    expect(strcmp(text, want) == 0,
+           "after a second instance tried to start (it returned %s), the "
+           "running daemon's pidfile holds \"%s\", expected \"%d\\n\": "
+           "%s",
+           fl_ret(second), shown(text), (int)first,
+           text[0] == '\0' ? "it was emptied. Open it without O_TRUNC, "
+                             "and truncate only once the lock is yours"
+                           : "only the lock's holder may write it");
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_starts_over_a_stale_pidfile)
+{
+    use_pidfile();
+    write_pidfile("999999999\n"); // left by a daemon that was killed
+    pid_t d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    expect(d > 0,
+           "a pidfile that no process holds a lock on (its daemon was "
+           "killed) made mp_daemonize return %s, expected a new daemon: "
+           "the lock died with its owner, so the file is stale. Do not "
+           "test whether it exists (O_EXCL); take the lock.",
+           fl_ret(d));
+    char want[32];
+    snprintf(want, sizeof want, "%d\n", (int)d);
+    expect(strcmp(pidfile_text(), want) == 0,
+           "over a stale pidfile that held \"999999999\\n\", the new "
+           "daemon's pidfile holds \"%s\" when mp_daemonize returned, "
+           "expected \"%d\\n\": ftruncate() it to 0 once you hold the "
+           "lock, then write the pid, all before you report",
+           shown(pidfile_text()), (int)d);
+    cleanup();
+}
+
+/* ---------------------------------------- detached from the caller */
+
+struct caller {
+    pid_t pid;    // C: a raw child of the test that calls mp_daemonize
+    pid_t daemon; // what mp_daemonize returned in C
+    int had_tty;  // C had a controlling terminal when it called
+    int go;       // closing it lets C exit
+    int master;   // the pty's master side, or -1: closing it hangs up C
+};
+
+struct caller_report {
+    pid_t daemon;
+    int had_tty;
+};
+
+// C: a session leader with a pty for its controlling terminal (when the
+// machine gives us one), pipes on 0, 1 and 2, and other descriptors
+// open.  It calls mp_daemonize and stays until the test lets it go.
+static void
+caller_side(int master, int rep, int go, mp_target run)
+{
+    struct caller_report r = {0, 0};
+    int io[2];
+    if (setsid() < 0 || pipe(io) < 0)
+        _exit(1);
+    if (master >= 0) {
+        int tty = open(ptsname(master), O_RDWR); // no O_NOCTTY: ours now
+        pid_t sid;
+        int nr = 0;
+        r.had_tty = tty >= 0 && session_of(getpid(), &sid, &nr) == 0 && nr;
+        close(master);
+    }
+    dup2(io[0], 0);
+    dup2(io[1], 1);
+    dup2(io[1], 2);
+    r.daemon = mp_daemonize(pidfile, NULL, run, NULL);
+    if (write(rep, &r, sizeof r) != (ssize_t)sizeof r)
+        _exit(1);
+    char c;
+    while (read(go, &c, 1) < 0 && errno == EINTR)
+        ;
+    _exit(0);
+}
+
+static int
+open_pty(void)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (m >= 0 && (grantpt(m) < 0 || unlockpt(m) < 0)) {
+        close(m);
+        m = -1;
+    }
+    return m;
+}
+
+// Start C and wait (5 s at most) for what mp_daemonize gave it.
+static void
+caller_start(struct caller *c, mp_target run)
+{
+    int master = open_pty(); // no pty here: the test does without one
+    c->master = master;
+    int rep[2], go[2];
+    ck_assert_msg(pipe(rep) == 0 && pipe(go) == 0, "pipe failed");
+    fflush(NULL);
+    c->pid = fork();
+    ck_assert_msg(c->pid >= 0, "fork failed: %s", strerror(errno));
+    if (c->pid == 0) {
+        close(rep[0]);
+        close(go[1]);
+        caller_side(master, rep[1], go[0], run);
+    }
+    close(rep[1]);
+    close(go[0]);
+    c->go = go[1];
+    struct caller_report r = {0, 0};
+    struct pollfd p = {.fd = rep[0], .events = POLLIN};
+    while (poll(&p, 1, 5000) < 0 && errno == EINTR)
+        ;
+    ssize_t n = p.revents ? read(rep[0], &r, sizeof r) : 0;
+    close(rep[0]);
+    c->daemon = n == (ssize_t)sizeof r ? r.daemon : 0;
+    c->had_tty = r.had_tty;
+    if (c->daemon <= 0) {
+        close(c->go);
+        if (master >= 0)
+            close(master);
+    }
+    expect(c->daemon > 0,
+           "mp_daemonize, called by a process with pipes on its "
+           "descriptors 0-2, returned %s, expected the daemon's pid",
+           n == (ssize_t)sizeof r ? fl_ret(r.daemon)
+           : p.revents ? "nothing: its caller ended"
+                       : "nothing in 5 s");
+}
+
+static void
+caller_release(struct caller *c)
+{
+    close(c->go);
+    reap(c->pid);
+    if (c->master >= 0)
+        close(c->master);
+}
+
+FL_TEST(test_mp_daemonize_leaves_the_callers_session_and_terminal)
+{
+    use_pidfile();
+    struct caller c;
+    caller_start(&c, wait_forever);
+    pid_t sid = 0;
+    int tty = 0;
+    int ok = session_of(c.daemon, &sid, &tty) == 0;
+    caller_release(&c);
+    expect(ok, "cannot read /proc/%d/stat: the daemon is gone",
+           (int)c.daemon);
+    expect(tty == 0,
+           "the daemon has a controlling terminal (tty_nr %d in "
+           "/proc/%d/stat; its caller had %s): call setsid() in the first "
+           "child, which leaves the caller's session and terminal behind",
+           tty, (int)c.daemon, c.had_tty ? "a pty" : "none");
+    expect(sid != c.pid,
+           "the daemon is in its caller's session %d: call setsid() in the "
+           "first child, so that the daemon is in a new session, away from "
+           "the caller's terminal and its hangups",
+           (int)sid);
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_puts_dev_null_on_fds_0_1_2)
+{
+    use_pidfile();
+    struct caller c;
+    caller_start(&c, wait_forever);
+    char names[3][PATH_MAX];
+    for (int fd = 0; fd <= 2; fd++) {
+        char name[16];
+        snprintf(name, sizeof name, "fd/%d", fd);
+        snprintf(names[fd], PATH_MAX, "%s", link_of(c.daemon, name));
+    }
+    caller_release(&c);
+    for (int fd = 0; fd <= 2; fd++)
+        expect(strcmp(names[fd], "/dev/null") == 0,
+               "the daemon's descriptor %d is %s, expected /dev/null (its "
+               "caller had pipes there): open /dev/null and dup2() it onto "
+               "0, 1 and 2. A daemon that keeps its caller's stdout holds "
+               "a pipe or terminal open that is not its own.",
+               fd, names[fd]);
+    cleanup();
+}
+
+// A daemon's work: say by its name (/proc/PID/comm) that it runs.  The
+// report pipe is closed by then.
+static int
+named_wait(void *arg)
+{
+    (void)arg;
+    prctl(PR_SET_NAME, "fl-daemon-runs");
+    return wait_forever(NULL);
+}
+
+// Wait (3 s at most) until pid's name is name: a poll on /proc state.
+static int
+named_within(pid_t pid, const char *name)
+{
+    char path[64], comm[32];
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    for (long end = now_ms() + 3000; now_ms() < end; sched_yield()) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, comm, sizeof comm - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (n > 0 && (size_t)n == strlen(name) + 1 &&
+            strncmp(comm, name, strlen(name)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+FL_TEST(test_mp_daemonize_closes_every_other_inherited_descriptor)
+{
+    use_pidfile();
+    struct caller c;
+    caller_start(&c, named_wait);
+    int runs = named_within(c.daemon, "fl-daemon-runs");
+    char path[64], extra[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)c.daemon);
+    DIR *dir = opendir(path);
+    struct dirent *e;
+    while (dir != NULL && (e = readdir(dir)) != NULL) {
+        int fd = atoi(e->d_name);
+        char name[32];
+        snprintf(name, sizeof name, "fd/%d", fd);
+        if (!isdigit((unsigned char)e->d_name[0]) || fd <= 2 ||
+            same_file(c.daemon, name, pidfile))
+            continue;
+        size_t len = strlen(extra);
+        snprintf(extra + len, sizeof extra - len, " %d (%s)", fd,
+                 link_of(c.daemon, name));
+    }
+    if (dir != NULL)
+        closedir(dir);
+    caller_release(&c);
+    expect(runs, "the daemon %d never ran its work: after it reported, "
+                 "it must call run(arg)", (int)c.daemon);
+    expect(dir != NULL, "cannot list %s: the daemon is gone", path);
+    expect(extra[0] == '\0',
+           "besides 0, 1, 2 and its pidfile, the daemon holds descriptors "
+           "it inherited:%s. Put the report pipe on 3 and close every "
+           "descriptor from 4 up (close 3 too once you have reported): an "
+           "inherited pipe keeps its reader waiting for an EOF that never "
+           "comes.",
+           extra);
+    cleanup();
+}
+
+// A daemon's work: open the terminal at arg WITHOUT O_NOCTTY, say so on
+// it, then wait.  A session leader would make it its controlling terminal.
+static int
+open_terminal(void *arg)
+{
+    int fd = open(arg, O_RDWR);
+    if (fd >= 0 && write(fd, "x", 1) < 0)
+        return 1;
+    return wait_forever(NULL);
+}
+
+FL_TEST(test_mp_daemonize_daemon_is_not_a_session_leader)
+{
+    use_pidfile();
+    int master = open_pty();
+    char slave[PATH_MAX] = "";
+    if (master >= 0)
+        snprintf(slave, sizeof slave, "%s", ptsname(master));
+    pid_t d = mp_daemonize(pidfile, NULL,
+                           master >= 0 ? open_terminal : wait_forever, slave);
+    int opened = 0;
+    if (d > 0 && master >= 0) { // wait until the daemon opened the pty
+        struct pollfd p = {.fd = master, .events = POLLIN};
+        char c;
+        opened = poll(&p, 1, 3000) > 0 && read(master, &c, 1) == 1;
+    }
+    pid_t sid = 0;
+    int tty = 0, ok = d > 0 && session_of(d, &sid, &tty) == 0;
+    if (master >= 0)
+        close(master);
+    expect(d > 0, "mp_daemonize returned %s, expected the daemon's pid",
+           fl_ret(d));
+    expect(ok, "cannot read /proc/%d/stat: the daemon is gone", (int)d);
+    expect(sid != d,
+           "the daemon %d leads its own session (its session id is its "
+           "pid): after setsid(), fork() once more and let the first child "
+           "exit. A session leader that opens a terminal acquires it as "
+           "its controlling terminal; a daemon must never get one.",
+           (int)d);
+    expect(master < 0 || (opened && tty == 0),
+           "the daemon %s: it must not be a session leader (fork after "
+           "setsid)",
+           opened ? "acquired a controlling terminal by opening a pty"
+                  : "never opened the pty its work was given");
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_sets_the_umask)
+{
+    use_pidfile();
+    mode_t old = umask(077);
+    pid_t d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    umask(old);
+    int m = d > 0 ? umask_of(d) : -1;
+    expect(d > 0, "mp_daemonize returned %s, expected the daemon's pid",
+           fl_ret(d));
+    expect(m == MP_DAEMON_UMASK,
+           "the daemon's umask is %04o, expected %04o (MP_DAEMON_UMASK); "
+           "its caller's was 0077: call umask(MP_DAEMON_UMASK) in the "
+           "daemon, or the caller's mask decides the modes of every file "
+           "it creates",
+           m, MP_DAEMON_UMASK);
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_changes_to_the_working_directory)
+{
+    use_pidfile();
+    ck_assert_msg(mp_ipc_path(workdir, sizeof workdir, "workdir") > 0 &&
+                      (mkdir(workdir, 0700) == 0 || errno == EEXIST),
+                  "test setup: cannot make a directory %s", workdir);
+    pid_t d = daemonize_or_fail(NULL, wait_forever, NULL);
+    int at_root = same_file(d, "cwd", "/");
+    char was[PATH_MAX];
+    snprintf(was, sizeof was, "%s", link_of(d, "cwd"));
+    fl_kill_children(); // the first daemon, before the second starts
+    unlink(pidfile);
+    expect(at_root,
+           "with workdir NULL, the daemon's working directory is %s, "
+           "expected /: chdir(\"/\"), or the daemon keeps its caller's "
+           "directory busy (a disk that could never be unmounted)",
+           was);
+    d = daemonize_or_fail(workdir, wait_forever, NULL);
+    int in_dir = same_file(d, "cwd", workdir);
+    snprintf(was, sizeof was, "%s", link_of(d, "cwd"));
+    expect(in_dir,
+           "with workdir \"%s\", the daemon's working directory is %s: "
+           "chdir() to the workdir when one is given",
+           workdir, was);
+    cleanup();
+}
+
+/* ---------------------------------------------- the daemon's end */
+
+FL_TEST(test_mp_daemonize_removes_the_pidfile_on_sigterm)
+{
+    use_pidfile();
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, &old); // a caller that blocks SIGTERM
+    pid_t d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    expect(d > 0, "mp_daemonize returned %s, expected the daemon's pid",
+           fl_ret(d));
+    kill(d, SIGTERM);
+    int gone = ended_within(d, 3000);
+    expect(gone,
+           "the daemon was still running 3 s after SIGTERM. Its caller had "
+           "SIGTERM blocked, and the daemon inherited that mask: unblock "
+           "SIGTERM (sigprocmask) where you install its handler.");
+    int st = reap(d);
+    int left = access(pidfile, F_OK) == 0;
+    expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+           "after SIGTERM the daemon %s, expected a clean exit with 0: "
+           "install a SIGTERM handler (sigaction) that removes the pidfile "
+           "and calls _exit(0)",
+           ended(st));
+    expect(!left,
+           "the daemon exited on SIGTERM but left its pidfile %s: the "
+           "handler must unlink() it before _exit()",
+           pidfile);
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_removes_the_pidfile_when_run_returns)
+{
+    use_pidfile();
+    pid_t d = daemonize_or_fail(NULL, return_four, NULL);
+    int gone = ended_within(d, 3000);
+    expect(gone, "the daemon %d was still running 3 s after its run "
+                 "function returned: _exit() with its value",
+           (int)d);
+    int st = reap(d);
+    int left = access(pidfile, F_OK) == 0;
+    expect(WIFEXITED(st) && WEXITSTATUS(st) == 4,
+           "the daemon %s, expected it to exit with 4, its run function's "
+           "value", ended(st));
+    expect(!left, "the daemon ended but left its pidfile %s: unlink() it "
+                  "after run() returns, then _exit()",
+           pidfile);
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_reports_a_failure_in_the_daemon)
+{
+    use_pidfile();
+    pid_t d = mp_daemonize(pidfile, "/nonexistent/forklings-workdir",
+                           wait_forever, NULL);
+    int running = reap_all_within(2000);
+    int made = access(pidfile, F_OK) == 0;
+    expect(d == -ENOENT,
+           "with a working directory that does not exist, mp_daemonize "
+           "returned %s, expected -ENOENT: the daemon reports chdir()'s "
+           "-errno through the pipe instead of its pid",
+           fl_ret(d));
+    expect(running == 0,
+           "%d process(es) still ran 2 s after mp_daemonize failed: a "
+           "daemon that cannot set up must end", running);
+    expect(!made, "mp_daemonize failed, yet it made the pidfile %s: "
+                  "chdir() before you take the pidfile",
+           pidfile);
+    d = mp_daemonize("/nonexistent/forklings-dir/daemon.pid", NULL,
+                     wait_forever, NULL);
+    running = reap_all_within(2000);
+    expect(d == -ENOENT && running == 0,
+           "with a pidfile in a directory that does not exist, "
+           "mp_daemonize returned %s (expected -ENOENT, open()'s -errno, "
+           "reported through the pipe) and %d process(es) still ran%s",
+           fl_ret(d), running,
+           d > 0 ? ". A pid: the daemon reported before it took its "
+                   "pidfile; report only once the pidfile is yours."
+                 : "");
+    struct rlimit fsize, none = {0, 0};
+    getrlimit(RLIMIT_FSIZE, &fsize);
+    none.rlim_max = fsize.rlim_max;
+    setrlimit(RLIMIT_FSIZE, &none); // no room for the pid: EFBIG
+    signal(SIGXFSZ, SIG_IGN);       // an error, not death by SIGXFSZ
+    d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    setrlimit(RLIMIT_FSIZE, &fsize);
+    signal(SIGXFSZ, SIG_DFL);
+    running = reap_all_within(2000);
+    expect(d < 0 && d != -ENOSYS && running == 0,
+           "when the daemon could not write its pid (write() failed with "
+           "EFBIG), mp_daemonize returned %s, expected that -errno: check "
+           "the write, and report its failure instead of the pid (%d "
+           "process(es) still ran)",
+           fl_ret(d), running);
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_reports_a_daemon_that_died_before_it_was_ready)
+{
+    use_pidfile();
+    struct rlimit fsize, core, none = {0, 0};
+    getrlimit(RLIMIT_FSIZE, &fsize);
+    getrlimit(RLIMIT_CORE, &core);
+    none.rlim_max = fsize.rlim_max;
+    setrlimit(RLIMIT_FSIZE, &none); // writing the pid kills it: SIGXFSZ
+    none.rlim_max = core.rlim_max;
+    setrlimit(RLIMIT_CORE, &none); // and leaves no core file
+    pid_t d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    setrlimit(RLIMIT_FSIZE, &fsize);
+    setrlimit(RLIMIT_CORE, &core);
+    int running = reap_all_within(2000);
+    expect(d == -ECHILD && running == 0,
+           "the daemon was killed (by SIGXFSZ, the file-size limit) as it "
+           "wrote its pid, before it reported; mp_daemonize returned %s, "
+           "expected -ECHILD: EOF on the pipe before the report means the "
+           "daemon is gone. (%d process(es) still ran.)%s",
+           fl_ret(d), running,
+           d > 0 ? " It reported a pid before the pidfile was written." : "");
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_reports_running_out_of_descriptors)
+{
+    use_pidfile();
+    struct rlimit old;
+    one_descriptor_left(&old); // a pipe needs two
+    pid_t d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    setrlimit(RLIMIT_NOFILE, &old);
+    pid_t kids[8];
+    int n = our_children(kids, 8);
+    expect(d == -EMFILE && n == 0,
+           "with room for one more descriptor, mp_daemonize returned %s "
+           "(expected -EMFILE, pipe()'s -errno) and started %d process(es)",
+           fl_ret(d), n);
+}
+
+FL_TEST(test_mp_daemonize_rejects_bad_arguments)
+{
+    use_pidfile();
+    pid_t none = mp_daemonize(NULL, NULL, wait_forever, NULL);
+    pid_t rel = mp_daemonize("forklings-no-such-dir/daemon.pid", NULL,
+                             wait_forever, NULL);
+    pid_t norun = mp_daemonize(pidfile, NULL, NULL, NULL);
+    pid_t kids[8];
+    int n = our_children(kids, 8);
+    expect(none == -EINVAL && rel == -EINVAL && norun == -EINVAL && n == 0,
+           "expected -EINVAL for a NULL pidfile (got %s), a relative one "
+           "(got %s: the daemon changes directory, so it must be "
+           "absolute) and a NULL run (got %s), before any fork (%d "
+           "processes were started)",
+           fl_ret(none), fl_ret(rel), fl_ret(norun), n);
+}
+
+/* ---------------------------------------------------- mp_daemon_stop */
+
+// A gate: the child waits for EOF on fd[0], then exits with 7.
+static int
+gate_child(void *arg)
+{
+    int *fd = arg;
+    close(fd[1]); // or EOF could never come
+    char c;
+    while (read(fd[0], &c, 1) != 0 && errno == EINTR)
+        ;
+    return 7;
+}
+
+enum fake_kind {
+    FAKE_ENDS_SLOWLY,  // on SIGTERM: 300 ms of clean-up, then exit 0
+    FAKE_IGNORES_TERM, // SIGTERM does nothing
+};
+
+static void
+end_slowly(int sig)
+{
+    (void)sig;
+    poll(NULL, 0, 300);
+    _exit(0);
+}
+
+// A stand-in daemon, started with the raw fork: it holds the pidfile's
+// lock, has written its pid into it, and answers SIGTERM as kind says.
+static pid_t
+fake_daemon(enum fake_kind kind)
+{
+    int ready[2];
+    ck_assert_msg(pipe(ready) == 0, "pipe failed");
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0) {
+        struct sigaction sa = {.sa_handler = kind == FAKE_IGNORES_TERM
+                                                 ? SIG_IGN
+                                                 : end_slowly};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        int fd = open(pidfile, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        char ok = fd >= 0 && fcntl(fd, F_SETLK, &lk) == 0 &&
+                  dprintf(fd, "%d\n", (int)getpid()) > 0;
+        if (write(ready[1], &ok, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    char ok = 0;
+    while (read(ready[0], &ok, 1) < 0 && errno == EINTR)
+        ;
+    close(ready[0]);
+    expect(ok, "test setup: the stand-in daemon cannot lock %s", pidfile);
+    return pid;
+}
+
+FL_TEST(test_mp_daemon_stop_waits_until_the_daemon_has_ended)
+{
+    use_pidfile();
+    pid_t f = fake_daemon(FAKE_ENDS_SLOWLY);
+    int r = mp_daemon_stop(pidfile, 5000);
+    int alive = fl_alive(f);
+    expect(r == 0, "mp_daemon_stop returned %s, expected 0: the daemon %d "
+                   "holds the pidfile's lock",
+           fl_ret(r), (int)f);
+    expect(!alive,
+           "mp_daemon_stop returned while the daemon was still running (it "
+           "takes 300 ms to end after SIGTERM): wait until the pidfd you "
+           "opened for it turns readable");
+    int st = reap(f);
+    expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+           "the daemon %s, expected it to catch SIGTERM and exit with 0: "
+           "send SIGTERM, which a daemon can catch to clean up", ended(st));
+    cleanup();
+}
+
+static void
+on_tick(int sig)
+{
+    (void)sig;
+}
+
+FL_TEST(test_mp_daemon_stop_keeps_waiting_when_a_signal_interrupts)
+{
+    use_pidfile();
+    pid_t f = fake_daemon(FAKE_ENDS_SLOWLY);
+    struct sigaction sa = {.sa_handler = on_tick}; // no SA_RESTART
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval every_ms = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &every_ms, NULL); // SIGALRM while it waits
+    int r = mp_daemon_stop(pidfile, 5000);
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_IGN);
+    int alive = fl_alive(f);
+    expect(r == 0 && !alive,
+           "with SIGALRM arriving every millisecond, mp_daemon_stop "
+           "returned %s while the daemon was %s, expected 0 once it had "
+           "ended. Wait on the pidfd, and when poll() fails with EINTR (a "
+           "handler ran), poll again for the time that is left.",
+           fl_ret(r), alive ? "still running" : "gone");
+    reap(f);
+    cleanup();
+}
+
+FL_TEST(test_mp_daemon_stop_leaves_alone_a_pid_from_a_stale_pidfile)
+{
+    use_pidfile();
+    int gate[2];
+    ck_assert_msg(pipe(gate) == 0, "pipe failed");
+    fflush(NULL);
+    pid_t innocent = fork();
+    ck_assert_msg(innocent >= 0, "fork failed: %s", strerror(errno));
+    if (innocent == 0)
+        _exit(gate_child(gate));
+    close(gate[0]);
+    char text[32];
+    snprintf(text, sizeof text, "%d\n", (int)innocent);
+    write_pidfile(text); // stale: nobody holds its lock
+    int r = mp_daemon_stop(pidfile, 1000);
+    close(gate[1]);
+    int done = ended_within(innocent, 3000);
+    if (!done)
+        kill(innocent, SIGKILL);
+    int st = reap(innocent);
+    expect(WIFEXITED(st) && WEXITSTATUS(st) == 7,
+           "mp_daemon_stop signalled process %d, whose pid was written in "
+           "a pidfile that no process held a lock on: that file is stale, "
+           "and its pid may belong to anyone by now (the process %s). Ask "
+           "fcntl(F_GETLK) who holds the lock, and signal only that "
+           "process.",
+           (int)innocent, ended(st));
+    expect(r == -ESRCH,
+           "mp_daemon_stop on a pidfile whose lock nobody holds returned "
+           "%s, expected -ESRCH: no daemon is running",
+           fl_ret(r));
+    cleanup();
+}
+
+FL_TEST(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm)
+{
+    use_pidfile();
+    pid_t f = fake_daemon(FAKE_IGNORES_TERM);
+    long start = now_ms();
+    int r = mp_daemon_stop(pidfile, 200);
+    long took = now_ms() - start;
+    int alive = fl_alive(f);
+    expect(r == -ETIMEDOUT && alive,
+           "mp_daemon_stop(pidfile, 200) on a daemon that ignores SIGTERM "
+           "returned %s after %ld ms (the daemon is %s), expected "
+           "-ETIMEDOUT: poll the pidfd with the timeout",
+           fl_ret(r), took, alive ? "running" : "gone");
+    expect(took >= 150 && took < 3000,
+           "mp_daemon_stop(pidfile, 200) took %ld ms, expected about 200",
+           took);
+    cleanup();
+}
+
+FL_TEST(test_mp_daemon_stop_reports_running_out_of_descriptors)
+{
+    use_pidfile();
+    pid_t f = fake_daemon(FAKE_ENDS_SLOWLY);
+    struct rlimit old;
+    one_descriptor_left(&old); // the pidfile, but no pidfd
+    int r = mp_daemon_stop(pidfile, 1000);
+    setrlimit(RLIMIT_NOFILE, &old);
+    int alive = fl_alive(f);
+    expect(r == -EMFILE && alive,
+           "with room for one more descriptor (the pidfile's), "
+           "mp_daemon_stop returned %s with the daemon %s, expected "
+           "-EMFILE (pidfd_open()'s -errno) and no signal sent: open the "
+           "pidfd before you signal",
+           fl_ret(r), alive ? "running" : "gone");
+    cleanup();
+}
+
+FL_TEST(test_mp_daemon_stop_reports_a_missing_pidfile)
+{
+    use_pidfile();
+    int missing = mp_daemon_stop(pidfile, 100);
+    int null = mp_daemon_stop(NULL, 100);
+    expect(missing == -ENOENT && null == -EINVAL,
+           "mp_daemon_stop on a pidfile that does not exist gave %s "
+           "(expected -ENOENT, open()'s -errno), and on NULL %s (expected "
+           "-EINVAL)",
+           fl_ret(missing), fl_ret(null));
+}
+
+FL_TEST(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize)
+{
+    use_pidfile();
+    pid_t d = daemonize_or_fail(NULL, wait_forever, NULL);
+    int r = mp_daemon_stop(pidfile, 3000);
+    int alive = fl_alive(d);
+    int left = access(pidfile, F_OK) == 0;
+    expect(r == 0 && !alive,
+           "mp_daemon_stop returned %s with the daemon %s, expected 0 once "
+           "it has ended%s",
+           fl_ret(r), alive ? "still running" : "gone",
+           r == -ESRCH ? ": it found no process holding the pidfile's lock. "
+                         "Does the daemon lock it with fcntl(F_SETLK) and "
+                         "keep it open?"
+                       : "");
+    int st = reap(d);
+    expect(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !left,
+           "stopped, the daemon %s and %s its pidfile, expected a clean "
+           "exit with 0 and no pidfile",
+           ended(st), left ? "left" : "removed");
+    cleanup();
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_start_runs_the_target_in_a_child, 5),
+    FL_CASE(test_mp_start_rejects_a_null_target, 5),
+    FL_CASE(test_mp_start_daemonic_child_ends_when_its_parent_exits, 10),
+    FL_CASE(test_mp_start_daemonic_child_ends_when_its_parent_is_killed, 10),
+    FL_CASE(test_mp_start_daemonic_child_never_runs_if_its_parent_died_first,
+            10),
+    FL_CASE(test_mp_start_ordinary_child_outlives_its_parent, 10),
+    FL_CASE(test_mp_start_refuses_children_in_a_daemonic_process, 5),
+    FL_CASE(test_mp_start_allows_children_in_an_ordinary_process, 5),
+    FL_CASE(test_mp_daemonize_refuses_to_run_in_a_daemonic_process, 5),
+    FL_CASE(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile,
+            5),
+    FL_CASE(test_mp_daemonize_reaps_its_first_child, 5),
+    FL_CASE(test_mp_daemonize_fails_while_another_process_holds_the_lock, 5),
+    FL_CASE(test_mp_daemonize_refuses_a_second_instance, 5),
+    FL_CASE(test_mp_daemonize_leaves_a_running_daemons_pidfile_intact, 5),
+    FL_CASE(test_mp_daemonize_starts_over_a_stale_pidfile, 5),
+    FL_CASE(test_mp_daemonize_leaves_the_callers_session_and_terminal, 10),
+    FL_CASE(test_mp_daemonize_puts_dev_null_on_fds_0_1_2, 10),
+    FL_CASE(test_mp_daemonize_closes_every_other_inherited_descriptor, 10),
+    FL_CASE(test_mp_daemonize_daemon_is_not_a_session_leader, 10),
+    FL_CASE(test_mp_daemonize_sets_the_umask, 5),
+    FL_CASE(test_mp_daemonize_changes_to_the_working_directory, 5),
+    FL_CASE(test_mp_daemonize_removes_the_pidfile_on_sigterm, 10),
+    FL_CASE(test_mp_daemonize_removes_the_pidfile_when_run_returns, 10),
+    FL_CASE(test_mp_daemonize_reports_a_failure_in_the_daemon, 10),
+    FL_CASE(test_mp_daemonize_reports_a_daemon_that_died_before_it_was_ready,
+            10),
+    FL_CASE(test_mp_daemonize_reports_running_out_of_descriptors, 5),
+    FL_CASE(test_mp_daemonize_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_daemon_stop_waits_until_the_daemon_has_ended, 10),
+    FL_CASE(test_mp_daemon_stop_keeps_waiting_when_a_signal_interrupts, 10),
+    FL_CASE(test_mp_daemon_stop_leaves_alone_a_pid_from_a_stale_pidfile, 10),
+    FL_CASE(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm, 5),
+    FL_CASE(test_mp_daemon_stop_reports_running_out_of_descriptors, 5),
+    FL_CASE(test_mp_daemon_stop_reports_a_missing_pidfile, 5),
+    FL_CASE(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize, 10),
+};
+
+FL_MAIN("10_daemons", cases)
