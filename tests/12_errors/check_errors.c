@@ -1,0 +1,1610 @@
+// check_errors.c - tests for lesson 12: errors, SIGCHLD, SIGINT/SIGTERM.
+//
+// Each function is judged alone where it can be: mp_run_worker's record
+// is read raw from the pipe; mp_collect meets raw children that write raw
+// records, crash or flood the pipe; the SIGCHLD handler is judged by /proc
+// (is the child still a zombie?).  Signal tests are made deterministic:
+// SIGCHLD is blocked while children end, so that one signal stands for
+// all of them, and is unblocked at a chosen line; SIGTERM is sent only
+// once the child has said it is ready.  Check's own SIGINT and SIGTERM
+// handlers are inherited by forked children, so every test that sends
+// those signals first sets them back to the default action.
+#define _GNU_SOURCE
+#include "errors.h"
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEED_MSG "An error occurred in worker"
+
+/* ------------------------------------------------------------- helpers */
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void
+nap_ms(int ms)
+{
+    poll(NULL, 0, ms); // a poll of /proc state between looks, never a sync
+}
+
+// Start fn(arg) in a child with the raw fork, not with the lesson's code.
+static pid_t
+raw_start(int (*fn)(void *), void *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0)
+        _exit(fn(arg));
+    return pid;
+}
+
+// Wait for pid with the raw waitpid; its raw status, or -1 if impossible.
+static int
+raw_wait(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return st;
+}
+
+// How a raw status ended, in words, for a message.
+static const char *
+ended(int st)
+{
+    static char buf[2][96];
+    static int next;
+    char *b = buf[next++ % 2];
+    if (st == -1)
+        snprintf(b, sizeof buf[0], "could not be waited for");
+    else if (WIFEXITED(st))
+        snprintf(b, sizeof buf[0], "exited with status %d", WEXITSTATUS(st));
+    else
+        snprintf(b, sizeof buf[0], "was killed by %s",
+                 fl_signame(WTERMSIG(st)));
+    return b;
+}
+
+static const char *
+code_str(int code)
+{
+    static char buf[4][32];
+    static int next;
+    char *b = buf[next++ % 4];
+    if (code == MP_EXITCODE_NONE)
+        snprintf(b, sizeof buf[0], "MP_EXITCODE_NONE");
+    else
+        snprintf(b, sizeof buf[0], "%d", code);
+    return b;
+}
+
+// The state letter of /proc/PID/stat ('R', 'S', 'Z', ...), '?' if gone.
+static char
+proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return '?';
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return '?';
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p != NULL && p[1] == ' ' ? p[2] : '?';
+}
+
+// Whether pid is asleep reading a pipe: state S, and a wait channel that
+// names the pipe code (pipe_read, anon_pipe_read, pipe_wait) when the
+// kernel shows one.
+static int
+asleep_in_pipe_read(pid_t pid)
+{
+    if (proc_state(pid) != 'S')
+        return 0;
+    char path[64], wchan[128] = "";
+    snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1; // no wait channel to read: the state must do
+    ssize_t n = read(fd, wchan, sizeof wchan - 1);
+    close(fd);
+    wchan[n > 0 ? n : 0] = '\0';
+    return n <= 0 || strcmp(wchan, "0") == 0 || strstr(wchan, "pipe_");
+}
+
+// Poll /proc until pid is a zombie (ended, not reaped); 1 if it became one
+// within ms.
+static int
+until_zombie(pid_t pid, int ms)
+{
+    long end = now_ms() + ms;
+    while (!fl_zombie(pid)) {
+        if (now_ms() > end)
+            return 0;
+        nap_ms(1);
+    }
+    return 1;
+}
+
+// Poll /proc until every one of n pids is a zombie; how many became one
+// within ms.
+static int
+until_zombies(const pid_t *pids, int n, int ms)
+{
+    long end = now_ms() + ms;
+    int z = 0;
+    for (int i = 0; i < n; i++) {
+        while (!fl_zombie(pids[i]) && now_ms() <= end)
+            nap_ms(1);
+        z += fl_zombie(pids[i]);
+    }
+    return z;
+}
+
+// Whether pid is gone: ended AND reaped.
+static int
+gone(pid_t pid)
+{
+    return !fl_alive(pid) && !fl_zombie(pid);
+}
+
+// Poll /proc until pid is gone; 1 if it went within ms.
+static int
+until_gone(pid_t pid, int ms)
+{
+    long end = now_ms() + ms;
+    while (!gone(pid)) {
+        if (now_ms() > end)
+            return 0;
+        nap_ms(1);
+    }
+    return 1;
+}
+
+// Wait up to ms for pid to end, then reap it (killing it first if it is
+// still running).  Returns 1 if it ended in time, 0 if it had to be killed.
+static int
+wait_bounded(pid_t pid, int ms, int *st)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int ready = 0;
+    if (fd >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        long end = now_ms() + ms;
+        int n;
+        while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+            ms = end > now_ms() ? (int)(end - now_ms()) : 0;
+        ready = n == 1;
+        close(fd);
+    }
+    if (!ready)
+        kill(pid, SIGKILL);
+    *st = raw_wait(pid);
+    return ready;
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           (uint32_t)p[3];
+}
+
+// Raw write of every byte; 0 or -1.
+static int
+raw_write(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+// Raw read until EOF (or size bytes); the count read.
+static size_t
+raw_read_all(int fd, unsigned char *buf, size_t size)
+{
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+// A record in the format errors.h describes, built by the test; its size.
+static size_t
+make_record(unsigned char *rec, uint32_t len, int index, const char *msg)
+{
+    put32(rec, len);
+    put32(rec + 4, (uint32_t)index);
+    size_t n = strlen(msg);
+    memcpy(rec + MP_ERR_HEADER, msg, n);
+    return MP_ERR_HEADER + n;
+}
+
+static void
+pipe_or_fail(int fds[2])
+{
+    ck_assert_msg(pipe(fds) == 0, "pipe failed: %s", strerror(errno));
+}
+
+// The gate: children block reading gate[0] until the test closes gate[1].
+static int gate[2] = {-1, -1};
+
+static void
+gate_open(void)
+{
+    pipe_or_fail(gate);
+}
+
+static void
+gate_release(void)
+{
+    if (gate[1] >= 0)
+        close(gate[1]);
+    gate[1] = -1;
+}
+
+static void
+gate_close(void)
+{
+    gate_release();
+    if (gate[0] >= 0)
+        close(gate[0]);
+    gate[0] = -1;
+}
+
+// How long a child waits at the gate before it gives up.
+static int gate_limit_ms = 4000;
+
+// A child that waits at the gate (gate_limit_ms at most), then exits with
+// *arg.
+static int
+wait_at_gate(void *arg)
+{
+    close(gate[1]); // or EOF could never come
+    struct pollfd p = {.fd = gate[0], .events = POLLIN};
+    long end = now_ms() + gate_limit_ms;
+    int left = gate_limit_ms;
+    while (poll(&p, 1, left) < 0 && now_ms() < end)
+        left = (int)(end - now_ms());
+    return arg != NULL ? *(int *)arg : 0;
+}
+
+static int
+return_code(void *arg)
+{
+    return *(int *)arg;
+}
+
+// Put SIGINT and SIGTERM back to their default actions: Check's handlers,
+// inherited by every child, would signal the whole test instead.
+static void
+default_stop_signals(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+}
+
+// Block SIGCHLD; the old mask goes into old.
+static void
+block_sigchld(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, old);
+}
+
+static void
+install_or_fail(void)
+{
+    int r = mp_reaper_install();
+    ck_assert_msg(r == 0, "mp_reaper_install returned %s, expected 0",
+                  fl_ret(r));
+}
+
+/* ----------------------------------------------------- mp_run_worker */
+
+// A task that fails with "ARG INDEX." when arg is given, else succeeds.
+static int
+fail_with(int index, void *arg, char *msg, size_t cap)
+{
+    if (arg == NULL)
+        return 0;
+    snprintf(msg, cap, "%s %d.", (const char *)arg, index);
+    return -1;
+}
+
+static pid_t
+start_worker(mp_task fn, int index, void *arg, int fd)
+{
+    pid_t me = getpid();
+    pid_t pid = mp_run_worker(fn, index, arg, fd);
+    if (getpid() != me) // a child came back: exit() tells the harness
+        exit(FL_EXIT_STRAY);
+    ck_assert_msg(pid > 0, "mp_run_worker returned %s, expected a pid",
+                  fl_ret(pid));
+    return pid;
+}
+
+FL_TEST(test_mp_run_worker_sends_the_error_record)
+{
+    int fds[2];
+    pipe_or_fail(fds);
+    pid_t pid = start_worker(fail_with, 3, "disk full in worker", fds[1]);
+    close(fds[1]);
+    unsigned char got[1024];
+    size_t n = raw_read_all(fds[0], got, sizeof got);
+    close(fds[0]);
+    raw_wait(pid);
+    const char *want = "disk full in worker 3.";
+    size_t len = strlen(want);
+    ck_assert_msg(n > 0,
+                  "nothing came through the pipe from a worker whose task "
+                  "failed: the child must send its error record to err_fd "
+                  "(the exit code alone says that it failed, never why)");
+    ck_assert_msg(n == MP_ERR_HEADER + len && get32(got) == len &&
+                      get32(got + 4) == 3 &&
+                      memcmp(got + MP_ERR_HEADER, want, len) == 0,
+                  "the worker sent %zu bytes: length %u, index %u, message "
+                  "\"%.*s\"; expected %zu bytes: length %zu, index 3, then "
+                  "\"%s\" without its NUL (see the format in errors.h)",
+                  n, n >= 4 ? (unsigned)get32(got) : 0,
+                  n >= 8 ? (unsigned)get32(got + 4) : 0,
+                  n > MP_ERR_HEADER ? (int)(n - MP_ERR_HEADER) : 0,
+                  got + MP_ERR_HEADER, MP_ERR_HEADER + len, len, want);
+}
+
+FL_TEST(test_mp_run_worker_exits_with_1_when_the_task_fails)
+{
+    // Nobody reads: the record cannot be sent (EPIPE), the code still can.
+    signal(SIGPIPE, SIG_IGN);
+    int fds[2];
+    pipe_or_fail(fds);
+    close(fds[0]);
+    pid_t pid = start_worker(fail_with, 0, "bad input in worker", fds[1]);
+    close(fds[1]);
+    int st = raw_wait(pid);
+    ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
+                  "the worker whose task returned -1 %s; expected exit "
+                  "status 1, Python's exit code after an uncaught "
+                  "exception: _exit(1), whatever the task returned, and "
+                  "whether or not the record could be sent",
+                  ended(st));
+}
+
+FL_TEST(test_mp_run_worker_sends_nothing_when_the_task_succeeds)
+{
+    int fds[2];
+    pipe_or_fail(fds);
+    pid_t pid = start_worker(fail_with, 1, NULL, fds[1]);
+    close(fds[1]);
+    unsigned char got[1024];
+    size_t n = raw_read_all(fds[0], got, sizeof got);
+    close(fds[0]);
+    int st = raw_wait(pid);
+    ck_assert_msg(n == 0 && st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "a worker whose task returned 0 sent %zu bytes and %s; "
+                  "expected no record and exit status 0",
+                  n, ended(st));
+}
+
+FL_TEST(test_mp_run_worker_writes_each_record_in_one_write)
+{
+    // A SOCK_SEQPACKET socket keeps each write() apart: one read() gets
+    // exactly what one write() sent.
+    int sv[2];
+    ck_assert_msg(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0,
+                  "socketpair failed: %s", strerror(errno));
+    pid_t pid = start_worker(fail_with, 7, "no more room in worker", sv[1]);
+    close(sv[1]);
+    unsigned char got[1024];
+    ssize_t n;
+    while ((n = read(sv[0], got, sizeof got)) < 0 && errno == EINTR)
+        ;
+    unsigned char sink[1024];
+    raw_read_all(sv[0], sink, sizeof sink);
+    close(sv[0]);
+    raw_wait(pid);
+    size_t want = MP_ERR_HEADER + strlen("no more room in worker 7.");
+    ck_assert_msg(n > 0,
+                  "no record arrived from a worker whose task failed: send "
+                  "it to err_fd");
+    ck_assert_msg(n == (ssize_t)want,
+                  "the first write() of the record carried %zd bytes; "
+                  "expected the whole %zu-byte record. Build header and "
+                  "message in one buffer and write it at once: a write of "
+                  "up to PIPE_BUF bytes is never mixed with another's, two "
+                  "writes let another worker's record in between",
+                  n, want);
+}
+
+static int
+no_task(int index, void *arg, char *msg, size_t cap)
+{
+    (void)index;
+    (void)arg;
+    (void)msg;
+    (void)cap;
+    return 0;
+}
+
+FL_TEST(test_mp_run_worker_rejects_bad_arguments)
+{
+    int fds[2];
+    pipe_or_fail(fds);
+    int closed = fds[0];
+    close(fds[0]); // a descriptor number that is not open
+    int no_fn = mp_run_worker(NULL, 0, NULL, fds[1]);
+    int neg = mp_run_worker(no_task, -1, NULL, fds[1]);
+    int bad_fd = mp_run_worker(no_task, 0, NULL, -1);
+    int shut = mp_run_worker(no_task, 0, NULL, closed);
+    close(fds[1]);
+    int forked = waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD;
+    if (forked)
+        fl_kill_children();
+    ck_assert_msg(no_fn == -EINVAL && neg == -EINVAL && bad_fd == -EBADF &&
+                      shut == -EBADF && !forked,
+                  "mp_run_worker gave %s for a NULL task, %s for index -1, "
+                  "%s for err_fd -1 and %s for a closed err_fd%s; expected "
+                  "-EINVAL, -EINVAL, -EBADF, -EBADF and no child: check "
+                  "before forking (fcntl(fd, F_GETFD) tells an open fd)",
+                  fl_ret(no_fn), fl_ret(neg), fl_ret(bad_fd), fl_ret(shut),
+                  forked ? ", and a child was started" : "");
+}
+
+/* -------------------------------------------------------- mp_collect */
+
+static int
+seed_worker(int index, void *arg, char *msg, size_t cap)
+{
+    (void)arg;
+    if (index != 2)
+        return 0;
+    snprintf(msg, cap, SEED_MSG " %d.", index);
+    return -1;
+}
+
+FL_TEST(test_mp_collect_brings_the_seed_error_to_the_parent)
+{
+    enum { N = 5 };
+    int fds[2];
+    pipe_or_fail(fds);
+    pid_t pids[N];
+    for (int i = 0; i < N; i++)
+        pids[i] = start_worker(seed_worker, i, NULL, fds[1]);
+    close(fds[1]); // or EOF never comes
+    int codes[N];
+    mp_error errs[N];
+    memset(errs, 0, sizeof errs);
+    int n = mp_collect(fds[0], pids, N, codes, errs, N);
+    close(fds[0]);
+    if (n < 0)
+        fl_kill_children();
+    fl_expect_int(n, 1, "records collected from 5 workers, worker 2 failing",
+                  n == 0 ? "No record arrived: a worker whose task fails "
+                           "must send one to err_fd; its exit code 1 says "
+                           "only THAT it failed."
+                         : "Read records until EOF, then reap every worker.");
+    char line[MP_ERR_MAX + 32];
+    snprintf(line, sizeof line, "Error in %d: %s", errs[0].index,
+             errs[0].message);
+    ck_assert_msg(strcmp(line, "Error in 2: " SEED_MSG " 2.") == 0,
+                  "the parent printed \"%s\"; expected \"Error in 2: " SEED_MSG
+                  " 2.\": the record carries the worker's index and its "
+                  "message",
+                  line);
+    int want[N] = {0, 0, 1, 0, 0};
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(codes[i] == want[i],
+                      "worker %d's exit code is %s, expected %d (1: its "
+                      "task failed)",
+                      i, code_str(codes[i]), want[i]);
+}
+
+// Children that die of a real segfault, or of abort(), and leave no core.
+static int
+segfault(void *arg)
+{
+    (void)arg;
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    volatile int *volatile bad = NULL; // or the compiler drops the store
+    *bad = 1;
+    return 0;
+}
+
+static int
+aborts(void *arg)
+{
+    (void)arg;
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
+// Start fn in a raw child that holds the write end of a new pipe, and
+// collect it: the exit code, and mp_collect's value in *r.
+static int
+collect_one(int (*fn)(void *), void *arg, int *r)
+{
+    int fds[2];
+    pipe_or_fail(fds);
+    pid_t pid = raw_start(fn, arg);
+    close(fds[1]);
+    int code = 12345;
+    *r = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
+    close(fds[0]);
+    if (fl_zombie(pid) || fl_alive(pid))
+        fl_kill_children();
+    return code;
+}
+
+FL_TEST(test_mp_collect_gives_minus_11_for_a_segfault)
+{
+    int r, code = collect_one(segfault, NULL, &r);
+    fl_expect_int(r, 0, "mp_collect of a worker that segfaulted (records)",
+                  "It sent no record: 0 records.");
+    ck_assert_msg(code == -SIGSEGV,
+                  "the exit code of a worker that segfaulted is %s, "
+                  "expected -11: WIFSIGNALED, then minus WTERMSIG. "
+                  "WEXITSTATUS alone reads a crash as a success.",
+                  code_str(code));
+}
+
+FL_TEST(test_mp_collect_gives_minus_6_for_an_abort)
+{
+    int r, code = collect_one(aborts, NULL, &r);
+    fl_expect_int(r, 0, "mp_collect of a worker that called abort() (records)",
+                  "It sent no record: 0 records.");
+    ck_assert_msg(code == -SIGABRT,
+                  "the exit code of a worker that called abort() is %s, "
+                  "expected -6 (SIGABRT): WIFSIGNALED, then minus WTERMSIG",
+                  code_str(code));
+}
+
+// A raw worker: sends the record in *arg (test-built) and exits with 1.
+struct raw_record {
+    int fd; // the write end
+    unsigned char buf[512];
+    size_t len;
+};
+
+static int
+send_raw(void *arg)
+{
+    struct raw_record *r = arg;
+    return raw_write(r->fd, r->buf, r->len) == 0 ? 1 : 2;
+}
+
+FL_TEST(test_mp_collect_reads_every_record)
+{
+    static const char *msgs[3] = {"zero", "four", "seven"};
+    static const int idx[3] = {0, 4, 7};
+    int fds[2];
+    pipe_or_fail(fds);
+    pid_t pids[3];
+    for (int i = 0; i < 3; i++) {
+        struct raw_record rec = {.fd = fds[1]};
+        rec.len =
+            make_record(rec.buf, (uint32_t)strlen(msgs[i]), idx[i], msgs[i]);
+        pids[i] = raw_start(send_raw, &rec);
+    }
+    close(fds[1]);
+    int codes[3];
+    mp_error errs[8];
+    memset(errs, 0, sizeof errs);
+    int n = mp_collect(fds[0], pids, 3, codes, errs, 8);
+    close(fds[0]);
+    fl_kill_children();
+    fl_expect_int(n, 3, "records collected from three failed workers",
+                  "Read records in a loop until EOF (recv_record gives 0), "
+                  "not just the first.");
+    int seen = 0;
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 3; i++)
+            if (errs[k].index == idx[i] &&
+                strcmp(errs[k].message, msgs[i]) == 0)
+                seen |= 1 << i;
+    ck_assert_msg(seen == 7,
+                  "the records read were (%d, \"%s\"), (%d, \"%s\"), (%d, "
+                  "\"%s\"); expected (0, \"zero\"), (4, \"four\") and (7, "
+                  "\"seven\") in any order, each message NUL-terminated",
+                  errs[0].index, errs[0].message, errs[1].index,
+                  errs[1].message, errs[2].index, errs[2].message);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(codes[i] == 1, "worker %d's exit code is %s, expected 1",
+                      i, code_str(codes[i]));
+}
+
+// A worker with more to say than a pipe holds: 400 records of 200 bytes
+// (80 KiB; a pipe holds 64 KiB).  It gives up, with exit status 3, when
+// the pipe stays full for 2 s: nobody is reading.
+enum { FLOOD_RECORDS = 400, FLOOD_MSG = 200 };
+
+static int
+flood(void *arg)
+{
+    int fd = *(int *)arg;
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    unsigned char rec[MP_ERR_HEADER + FLOOD_MSG];
+    char msg[FLOOD_MSG + 1];
+    memset(msg, 'x', FLOOD_MSG);
+    msg[FLOOD_MSG] = '\0';
+    size_t len = make_record(rec, FLOOD_MSG, 0, msg);
+    for (int i = 0; i < FLOOD_RECORDS; i++) {
+        put32(rec + 4, (uint32_t)i);
+        long end = now_ms() + 2000;
+        while (write(fd, rec, len) != (ssize_t)len) { // all or nothing
+            if (now_ms() > end)
+                return 3;
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            poll(&p, 1, 100);
+        }
+    }
+    return 0;
+}
+
+FL_TEST(test_mp_collect_reads_the_pipe_before_waiting)
+{
+    int fds[2];
+    pipe_or_fail(fds);
+    pid_t pid = raw_start(flood, &fds[1]);
+    close(fds[1]);
+    int code = 12345;
+    int n = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
+    close(fds[0]);
+    if (fl_zombie(pid) || fl_alive(pid))
+        fl_kill_children();
+    ck_assert_msg(code != 3,
+                  "the worker could not write its %d records (80 KiB) for "
+                  "2 s, and gave up: mp_collect waited for it before "
+                  "reading the pipe. A worker blocked on a full pipe "
+                  "(64 KiB) never exits: read to EOF first, then reap.",
+                  FLOOD_RECORDS);
+    fl_expect_int(n, FLOOD_RECORDS, "records collected from a chatty worker",
+                  "Count every record, even those with no room in errs.");
+    ck_assert_msg(code == 0, "the worker's exit code is %s, expected 0",
+                  code_str(code));
+}
+
+// A ticking clock, as in lessons 01 and 02: SIGALRM every millisecond,
+// each tick one byte into a pipe.  The handler is installed without
+// SA_RESTART, so every tick makes a blocked read or waitpid fail with
+// EINTR.
+static int ticks[2] = {-1, -1};
+
+static void
+on_tick(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (write(ticks[1], "t", 1) < 0) // full pipe: the tick is not needed
+        errno = saved;
+    errno = saved;
+}
+
+static void
+ticks_start(void)
+{
+    pipe_or_fail(ticks);
+    struct sigaction sa = {.sa_handler = on_tick}; // no SA_RESTART
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval every_ms = {{0, 1000}, {0, 1000}};
+    setitimer(ITIMER_REAL, &every_ms, NULL);
+}
+
+static void
+ticks_stop(void)
+{
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_IGN);
+    close(ticks[0]);
+    close(ticks[1]);
+}
+
+// A worker that lives for 50 ticks (at least 50 ms), then sends a record.
+static int
+late_record(void *arg)
+{
+    struct raw_record *r = arg;
+    char c;
+    close(ticks[1]); // so that the clock's EOF can reach us
+    for (int got = 0; got < 50;) {
+        ssize_t n = read(ticks[0], &c, 1);
+        if (n == 0)
+            break; // the test is over and closed the clock
+        got += n == 1;
+    }
+    return send_raw(r) == 1 ? 0 : 2;
+}
+
+FL_TEST(test_mp_collect_retries_when_a_signal_interrupts)
+{
+    int fds[2];
+    pipe_or_fail(fds);
+    ticks_start();
+    struct raw_record rec = {.fd = fds[1]};
+    rec.len = make_record(rec.buf, 4, 1, "late");
+    pid_t pid = raw_start(late_record, &rec);
+    close(fds[1]);
+    int code = 12345;
+    mp_error e = {0, ""};
+    int n = mp_collect(fds[0], &pid, 1, &code, &e, 1);
+    ticks_stop();
+    close(fds[0]);
+    if (fl_zombie(pid) || fl_alive(pid))
+        fl_kill_children();
+    fl_expect_int(n, 1, "mp_collect while signals keep arriving",
+                  n == -EINTR ? "read or waitpid failed with EINTR because a "
+                                "signal handler ran (this test keeps a timer "
+                                "ticking): call it again."
+                              : "");
+    ck_assert_msg(code == 0 && e.index == 1 && strcmp(e.message, "late") == 0,
+                  "after the ticks, the record was (%d, \"%s\") and the exit "
+                  "code %s; expected (1, \"late\") and 0",
+                  e.index, e.message, code_str(code));
+}
+
+static int
+collect_raw(const unsigned char *buf, size_t len, int *code)
+{
+    int fds[2];
+    pipe_or_fail(fds);
+    struct raw_record rec = {.fd = fds[1], .len = len};
+    memcpy(rec.buf, buf, len);
+    pid_t pid = raw_start(send_raw, &rec);
+    close(fds[1]);
+    *code = 12345;
+    int n = mp_collect(fds[0], &pid, 1, code, NULL, 0);
+    close(fds[0]);
+    if (fl_zombie(pid) || fl_alive(pid))
+        fl_kill_children();
+    return n;
+}
+
+FL_TEST(test_mp_collect_reports_a_broken_record)
+{
+    unsigned char rec[512];
+    make_record(rec, 50, 0, "only ten b"); // 50 announced, 10 sent
+    int c1, cut = collect_raw(rec, MP_ERR_HEADER + 10, &c1);
+    make_record(rec, 5000, 0, "too long"); // longer than MP_ERR_MAX - 1
+    int c2, huge = collect_raw(rec, MP_ERR_HEADER + 8, &c2);
+    int c3, head = collect_raw(rec, 5, &c3); // EOF inside the header
+    ck_assert_msg(cut == -EPROTO && huge == -EPROTO && head == -EPROTO,
+                  "mp_collect gave %s for a message cut short, %s for a "
+                  "record announcing 5000 bytes and %s for a header cut "
+                  "short; expected -EPROTO for each: EOF inside a record, "
+                  "or a length over MP_ERR_MAX - 1, is no record",
+                  fl_ret(cut), fl_ret(huge), fl_ret(head));
+    ck_assert_msg(c1 == 1 && c2 == 1 && c3 == 1,
+                  "after the broken records the exit codes were %s, %s and "
+                  "%s, expected 1 each: reap every worker, even after an "
+                  "error",
+                  code_str(c1), code_str(c2), code_str(c3));
+}
+
+FL_TEST(test_mp_collect_takes_the_code_the_reaper_recorded)
+{
+    install_or_fail();
+    int fds[2];
+    pipe_or_fail(fds);
+    static int seven = 7;
+    pid_t pid = raw_start(return_code, &seven);
+    close(fds[1]);
+    ck_assert_msg(until_gone(pid, 3000),
+                  "the SIGCHLD handler of mp_reaper_install did not reap a "
+                  "child within 3 s: this test needs it working first");
+    int code = 12345;
+    int n = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
+    close(fds[0]);
+    fl_expect_int(n, 0, "mp_collect of a child the SIGCHLD handler reaped",
+                  n == -ECHILD ? "waitpid fails with ECHILD: the handler "
+                                 "reaped it first. Look the pid up with "
+                                 "mp_reaper_lookup."
+                               : "");
+    ck_assert_msg(code == 7,
+                  "the exit code is %s, expected 7, which the handler "
+                  "recorded",
+                  code_str(code));
+}
+
+FL_TEST(test_mp_collect_reaps_every_pid_whatever_fails)
+{
+    static int three = 3, five = 5;
+    int fds[2];
+    pipe_or_fail(fds);
+    pid_t gone_pid = raw_start(return_code, &three);
+    raw_wait(gone_pid); // reaped elsewhere: waitpid will say ECHILD
+    pid_t pids[2] = {gone_pid, raw_start(return_code, &five)};
+    close(fds[1]);
+    int codes[2] = {12345, 12345};
+    int lost = mp_collect(fds[0], pids, 2, codes, NULL, 0);
+    int reaped = !fl_zombie(pids[1]) && !fl_alive(pids[1]);
+    // Now a read that fails: a descriptor that is not open.
+    pid_t other = raw_start(return_code, &three);
+    int shut = fds[0];
+    close(fds[0]);
+    int code = 12345;
+    int unread = mp_collect(shut, &other, 1, &code, NULL, 0);
+    fl_kill_children();
+    ck_assert_msg(lost == -ECHILD && codes[0] == MP_EXITCODE_NONE &&
+                      codes[1] == 5 && reaped,
+                  "mp_collect of a pid reaped elsewhere and of a live "
+                  "child returned %s with exit codes %s and %s; expected "
+                  "-ECHILD, MP_EXITCODE_NONE and 5: report the pid it "
+                  "cannot wait for, and still reap the others",
+                  fl_ret(lost), code_str(codes[0]), code_str(codes[1]));
+    ck_assert_msg(unread == -EBADF && code == 3,
+                  "mp_collect of a descriptor that is not open returned %s "
+                  "and exit code %s; expected -EBADF (read's error) and 3: "
+                  "a failed read must not leave the worker a zombie",
+                  fl_ret(unread), code_str(code));
+}
+
+FL_TEST(test_mp_collect_rejects_bad_arguments)
+{
+    static int four = 4;
+    int fds[2];
+    pipe_or_fail(fds);
+    pid_t pid = raw_start(return_code, &four);
+    until_zombie(pid, 3000); // ended: a wrong wait would reap it
+    close(fds[1]);           // a read, had there been one, would see EOF
+    pid_t zero[2] = {pid, 0};
+    int codes[2];
+    mp_error e;
+    int r[6] = {
+        mp_collect(-1, &pid, 1, codes, NULL, 0),
+        mp_collect(fds[0], &pid, -1, codes, NULL, 0),
+        mp_collect(fds[0], NULL, 1, codes, NULL, 0),
+        mp_collect(fds[0], &pid, 1, NULL, NULL, 0),
+        mp_collect(fds[0], &pid, 1, codes, NULL, 1),
+        mp_collect(fds[0], zero, 2, codes, &e, 1),
+    };
+    int reaped = !fl_zombie(pid);
+    close(fds[0]);
+    if (!reaped)
+        raw_wait(pid);
+    for (int i = 0; i < 6; i++)
+        ck_assert_msg(r[i] == -EINVAL,
+                      "bad call %d of mp_collect (a negative fd, a negative "
+                      "n, NULL pids, NULL codes, NULL errs with room, a pid "
+                      "of 0) returned %s, expected -EINVAL",
+                      i + 1, fl_ret(r[i]));
+    ck_assert_msg(!reaped,
+                  "a call with bad arguments reaped a child: check every "
+                  "argument before reading or waiting (to waitpid, 0 means "
+                  "any child in the group)");
+}
+
+/* ------------------------------------------------------------ reaper */
+
+static int codes50[50];
+
+FL_TEST(test_mp_reaper_install_reaps_every_child_of_one_signal)
+{
+    enum { N = 50 };
+    install_or_fail();
+    gate_open();
+    sigset_t old;
+    block_sigchld(&old); // the children's SIGCHLDs merge into one
+    pid_t kids[N];
+    for (int i = 0; i < N; i++) {
+        codes50[i] = i;
+        kids[i] = raw_start(wait_at_gate, &codes50[i]);
+    }
+    gate_close(); // they all end at once
+    int zombies = until_zombies(kids, N, 5000);
+    sigprocmask(SIG_SETMASK, &old, NULL); // ONE SIGCHLD is delivered here
+    int left = 0;
+    for (int i = 0; i < N; i++)
+        left += !gone(kids[i]);
+    int count = mp_reaper_count();
+    if (left)
+        fl_kill_children();
+    ck_assert_msg(zombies == N, "only %d of %d children ended in 5 s", zombies,
+                  N);
+    ck_assert_msg(left == 0,
+                  "%d children ended together and ONE SIGCHLD was delivered "
+                  "for all of them; after the handler ran, %d were still "
+                  "zombies (mp_reaper_count says %d). Signals are not "
+                  "queued: loop on waitpid(-1, &status, WNOHANG) until it "
+                  "returns 0 or fails",
+                  N, left, count);
+}
+
+FL_TEST(test_mp_reaper_install_handler_keeps_errno)
+{
+    install_or_fail();
+    sigset_t old;
+    block_sigchld(&old);
+    static int zero = 0;
+    pid_t pid = raw_start(return_code, &zero);
+    until_zombie(pid, 3000); // its SIGCHLD is pending, blocked
+    errno = 0;
+    int fd = open("/nonexistent/forklings", O_RDONLY);
+    sigprocmask(SIG_SETMASK, &old, NULL); // the handler runs here...
+    int e = errno;                        // ...before this line
+    if (fd >= 0)
+        close(fd);
+    int reaped = until_gone(pid, 3000);
+    if (!reaped)
+        fl_kill_children();
+    ck_assert_msg(reaped, "the SIGCHLD handler did not reap the child");
+    ck_assert_msg(e == ENOENT,
+                  "open() failed with ENOENT, then the SIGCHLD handler ran "
+                  "before errno was read: errno is now %s. The handler's "
+                  "last waitpid sets errno (ECHILD): save errno on entry "
+                  "and put it back before returning",
+                  fl_ret(-e));
+}
+
+static int nine = 9;
+
+FL_TEST(test_mp_reaper_install_handler_never_blocks_while_children_run)
+{
+    install_or_fail();
+    gate_open();
+    gate_limit_ms = 2000;
+    pid_t slow = raw_start(wait_at_gate, &nine); // runs until released
+    static int three = 3;
+    long t0 = now_ms();
+    pid_t quick = raw_start(return_code, &three);
+    int reaped = until_gone(quick, 6000);
+    long took = now_ms() - t0;
+    int slow_running = fl_alive(slow);
+    gate_release();
+    until_gone(slow, 6000);
+    gate_close();
+    fl_kill_children();
+    ck_assert_msg(reaped, "the SIGCHLD handler did not reap a child that "
+                          "ended");
+    ck_assert_msg(slow_running,
+                  "while one child still ran, another ended; the handler "
+                  "reaped the ended one only %ld ms later, and the running "
+                  "one had ended too (it gives up after 2 s): the handler "
+                  "blocked in waitpid until the running child ended. Use "
+                  "WNOHANG: 0 means \"none has ended\", stop there",
+                  took);
+}
+
+FL_TEST(test_mp_reaper_install_keeps_reaping_after_the_first_signal)
+{
+    install_or_fail();
+    static int one = 1, two = 2;
+    pid_t first = raw_start(return_code, &one);
+    int r1 = until_gone(first, 3000);
+    pid_t second = raw_start(return_code, &two);
+    int r2 = until_gone(second, 3000);
+    fl_kill_children();
+    ck_assert_msg(r1, "the SIGCHLD handler did not reap the first child");
+    ck_assert_msg(r2, "the handler reaped the first child, but the second one "
+                      "stayed a zombie: the handler did not stay installed. "
+                      "Use sigaction without SA_RESETHAND (nor signal() with "
+                      "System V semantics, which resets the action)");
+}
+
+struct restart {
+    pid_t test; // the test process, blocked in read()
+    pid_t a;    // the child whose end interrupts the read
+    int fd;     // the pipe's write end
+};
+
+// Child A: ends once the test is asleep in read().
+static int
+end_during_read(void *arg)
+{
+    struct restart *r = arg;
+    long end = now_ms() + 3000;
+    while (!asleep_in_pipe_read(r->test) && now_ms() < end)
+        nap_ms(1);
+    return 0;
+}
+
+// Child B: once A has been reaped (so the handler has run), sends a byte.
+static int
+write_after_a(void *arg)
+{
+    struct restart *r = arg;
+    long end = now_ms() + 3000;
+    while (!gone(r->a) && now_ms() < end)
+        nap_ms(1);
+    return raw_write(r->fd, "x", 1) == 0 ? 0 : 1;
+}
+
+FL_TEST(test_mp_reaper_install_lets_interrupted_reads_go_on)
+{
+    install_or_fail();
+    int fds[2];
+    pipe_or_fail(fds);
+    struct restart r = {.test = getpid(), .fd = fds[1]};
+    r.a = raw_start(end_during_read, &r);
+    pid_t b = raw_start(write_after_a, &r);
+    close(fds[1]);
+    char c;
+    ssize_t n = read(fds[0], &c, 1); // no retry: that is the handler's job
+    int e = errno;
+    close(fds[0]);
+    until_gone(r.a, 3000);
+    until_gone(b, 3000);
+    fl_kill_children();
+    ck_assert_msg(n == 1,
+                  "a read() in the main flow was interrupted by SIGCHLD "
+                  "and returned %zd (%s); expected it to go on and read the "
+                  "byte that came later: install the handler with "
+                  "SA_RESTART",
+                  n, n < 0 ? fl_ret(-e) : "EOF");
+}
+
+FL_TEST(test_mp_reaper_install_reaps_children_that_ended_before)
+{
+    static int four = 4;
+    pid_t pid = raw_start(return_code, &four);
+    until_zombie(pid, 3000); // its SIGCHLD came and went, uncaught
+    install_or_fail();
+    int reaped = gone(pid);
+    int code = 12345, found = mp_reaper_lookup(pid, &code);
+    if (!reaped)
+        raw_wait(pid);
+    ck_assert_msg(reaped,
+                  "a child that ended before mp_reaper_install was still a "
+                  "zombie after it: its SIGCHLD came when nobody caught it, "
+                  "and none will come again. Reap once right after "
+                  "installing the handler");
+    ck_assert_msg(found == 1 && code == 4,
+                  "mp_reaper_lookup of that child gave %s with exit code "
+                  "%s; expected 1 and 4: record it like any other",
+                  fl_ret(found), code_str(code));
+}
+
+FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
+{
+    install_or_fail();
+    gate_open();
+    static int zero = 0, five = 5;
+    pid_t kids[3] = {raw_start(return_code, &zero),
+                     raw_start(return_code, &five),
+                     raw_start(wait_at_gate, NULL)};
+    kill(kids[2], SIGKILL);
+    int all = 1;
+    for (int i = 0; i < 3; i++)
+        all &= until_gone(kids[i], 3000);
+    gate_close();
+    fl_kill_children();
+    ck_assert_msg(all, "the SIGCHLD handler did not reap three children");
+    int want[3] = {0, 5, -SIGKILL};
+    for (int i = 0; i < 3; i++) {
+        int code = 12345, found = mp_reaper_lookup(kids[i], &code);
+        ck_assert_msg(found == 1 && code == want[i],
+                      "mp_reaper_lookup of child %d gave %s and exit code "
+                      "%s; expected 1 and %d%s",
+                      i, fl_ret(found), code_str(code), want[i],
+                      want[i] < 0 ? " (killed by SIGKILL: minus the signal)"
+                                  : "");
+    }
+    fl_expect_int(mp_reaper_count(), 3, "mp_reaper_count after three children",
+                  "One record per child reaped.");
+}
+
+FL_TEST(test_mp_reaper_lookup_rejects_bad_arguments)
+{
+    install_or_fail();
+    int code = 12345;
+    int zero = mp_reaper_lookup(0, &code);
+    int neg = mp_reaper_lookup(-1, &code);
+    int null = mp_reaper_lookup(getpid(), NULL);
+    int none = mp_reaper_lookup(getpid(), &code);
+    ck_assert_msg(zero == -EINVAL && neg == -EINVAL && null == -EINVAL &&
+                      none == 0,
+                  "mp_reaper_lookup gave %s for pid 0, %s for pid -1, %s "
+                  "for a NULL exitcode and %s for a pid never reaped; "
+                  "expected -EINVAL, -EINVAL, -EINVAL and 0",
+                  fl_ret(zero), fl_ret(neg), fl_ret(null), fl_ret(none));
+}
+
+static void
+on_chld_before(int sig)
+{
+    (void)sig;
+}
+
+FL_TEST(test_mp_reaper_uninstall_restores_the_previous_action)
+{
+    struct sigaction mine = {.sa_handler = on_chld_before}, now;
+    sigemptyset(&mine.sa_mask);
+    sigaction(SIGCHLD, &mine, NULL);
+    install_or_fail();
+    sigaction(SIGCHLD, NULL, &now);
+    int ours = now.sa_handler != on_chld_before;
+    int r = mp_reaper_uninstall();
+    sigaction(SIGCHLD, NULL, &now);
+    int again = mp_reaper_uninstall();
+    ck_assert_msg(ours, "mp_reaper_install left SIGCHLD's handler as it was");
+    ck_assert_msg(r == 0 && now.sa_handler == on_chld_before &&
+                      again == -EINVAL,
+                  "mp_reaper_uninstall returned %s and SIGCHLD's handler is "
+                  "%s the one set before install; a second uninstall "
+                  "returned %s. Expected 0, the old handler back (keep what "
+                  "sigaction gave you), and -EINVAL",
+                  fl_ret(r), now.sa_handler == on_chld_before ? "" : "not",
+                  fl_ret(again));
+}
+
+/* ------------------------------------------------- cleanup on signals */
+
+// Exit statuses of the children below, when they do not die by a signal.
+enum {
+    CHILD_NO_REGISTER = 20, // mp_cleanup_on_signal failed
+    CHILD_NO_FD = 21,       // mp_signal_fd failed
+    CHILD_RETURNED = 22,    // mp_signal_check returned after the signal
+    CHILD_NO_SIGNAL = 23,   // no signal seen in 6 s
+};
+
+// What a child's end says, for messages.
+static const char *
+child_said(int st)
+{
+    if (st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+        return "hung until the test killed it (does a read or a write on "
+               "the self-pipe block? is the signal blocked?)";
+    if (st == -1 || !WIFEXITED(st))
+        return ended(st);
+    switch (WEXITSTATUS(st)) {
+    case CHILD_NO_REGISTER:
+        return "exited: mp_cleanup_on_signal failed";
+    case CHILD_NO_FD:
+        return "exited: mp_signal_fd failed";
+    case CHILD_RETURNED:
+        return "lived on: mp_signal_check returned after the signal";
+    case CHILD_NO_SIGNAL:
+        return "exited: mp_signal_check saw no signal in 6 s";
+    default:
+        return ended(st);
+    }
+}
+
+static char shm_name[MP_SHM_NAME_MAX];
+
+// Make a shared memory object named after base; its name is in shm_name.
+static void
+make_shm(const char *base)
+{
+    char b[64];
+    snprintf(b, sizeof b, "%s-%d", base, (int)getpid());
+    ck_assert_msg(mp_ipc_name(shm_name, sizeof shm_name, b) > 0,
+                  "mp_ipc_name failed");
+    int fd = shm_open(shm_name, O_CREAT | O_RDWR, 0600);
+    ck_assert_msg(fd >= 0, "shm_open(%s) failed: %s", shm_name,
+                  strerror(errno));
+    close(fd);
+}
+
+// Whether the object is still there; removes it if so (the test's job).
+static int
+shm_left(void)
+{
+    int fd = shm_open(shm_name, O_RDONLY, 0);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    shm_unlink(shm_name);
+    return 1;
+}
+
+// The main flow of a worker: poll the self-pipe, look at the flag, twice.
+static void
+stop_loop(int fd)
+{
+    for (int i = 0; i < 2; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, 3000); // EINTR is fine: the check comes next
+        if (mp_signal_check() != 0)
+            _exit(CHILD_RETURNED);
+    }
+    _exit(CHILD_NO_SIGNAL);
+}
+
+// The child: registers shm_name (when *register_it), says it is ready on
+// ready[1], then waits for a signal in stop_loop.
+struct stopper {
+    int ready[2];
+    int register_it;
+};
+
+static int
+stoppable(void *arg)
+{
+    struct stopper *s = arg;
+    close(s->ready[0]);
+    if (s->register_it && mp_cleanup_on_signal(shm_name) != 0)
+        return CHILD_NO_REGISTER;
+    int fd = mp_signal_fd();
+    if (fd < 0)
+        return CHILD_NO_FD;
+    if (raw_write(s->ready[1], "r", 1) != 0)
+        return 1;
+    close(s->ready[1]);
+    stop_loop(fd);
+    return 0;
+}
+
+// Start a stoppable child, send it sig once it is ready, and reap it:
+// its raw status.  *left says whether shm_name was left behind.
+static int
+stop_child(int sig, int register_it, int *left)
+{
+    struct stopper s = {.register_it = register_it};
+    pipe_or_fail(s.ready);
+    pid_t pid = raw_start(stoppable, &s);
+    close(s.ready[1]);
+    char c;
+    ssize_t n;
+    while ((n = read(s.ready[0], &c, 1)) < 0 && errno == EINTR)
+        ;
+    close(s.ready[0]);
+    if (n == 1)
+        kill(pid, sig);
+    int st;
+    wait_bounded(pid, 8000, &st);
+    *left = shm_left();
+    return st;
+}
+
+static int
+killed_by(int st, int sig)
+{
+    return st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == sig;
+}
+
+// The likely mistake, from how a child sent sig ended.
+static const char *
+stop_hint(int st, int sig)
+{
+    if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == CHILD_RETURNED)
+        return "raise() with on_stop still installed only calls on_stop "
+               "again: restore SIG_DFL first";
+    if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return "calling exit() hides the signal from the parent: restore "
+               "SIG_DFL and raise() the signal again";
+    if (st != -1 && WIFSIGNALED(st) && WTERMSIG(st) != sig &&
+        WTERMSIG(st) != SIGKILL)
+        return "raise the signal that came (stop_signal), not another";
+    return "the cleanup runs in mp_signal_check, which then restores "
+           "SIG_DFL and raises the same signal";
+}
+
+FL_TEST(test_mp_signal_check_removes_the_name_on_sigterm)
+{
+    default_stop_signals();
+    make_shm("errors-term");
+    int left, st = stop_child(SIGTERM, 1, &left);
+    ck_assert_msg(!left,
+                  "a worker holding %s was sent SIGTERM and %s, and the "
+                  "name was left in /dev/shm: install the handler for "
+                  "SIGTERM as well as SIGINT, and shm_unlink in "
+                  "mp_signal_check",
+                  shm_name, child_said(st));
+}
+
+FL_TEST(test_mp_signal_check_ends_the_process_by_sigterm)
+{
+    default_stop_signals();
+    make_shm("errors-term-end");
+    int left, st = stop_child(SIGTERM, 1, &left);
+    ck_assert_msg(killed_by(st, SIGTERM),
+                  "a worker sent SIGTERM %s; expected it killed by SIGTERM "
+                  "(exit code -15) after its cleanup: %s",
+                  child_said(st), stop_hint(st, SIGTERM));
+}
+
+FL_TEST(test_mp_signal_check_removes_the_name_and_ends_by_sigint)
+{
+    default_stop_signals();
+    make_shm("errors-int");
+    int left, st = stop_child(SIGINT, 1, &left);
+    ck_assert_msg(!left && killed_by(st, SIGINT),
+                  "a worker sent SIGINT (Ctrl-C) %s, and its name was %s; "
+                  "expected the name removed and the worker killed by "
+                  "SIGINT (exit code -2): %s",
+                  child_said(st), left ? "left in /dev/shm" : "removed",
+                  left ? "install on_stop for SIGINT too, and shm_unlink "
+                         "in mp_signal_check"
+                       : stop_hint(st, SIGINT));
+}
+
+FL_TEST(test_mp_signal_fd_wakes_a_poll_for_a_signal_that_came_first)
+{
+    default_stop_signals();
+    int r = mp_cleanup_on_signal("/fl-never-made");
+    int fd = mp_signal_fd();
+    struct sigaction now;
+    sigaction(SIGTERM, NULL, &now);
+    int caught = now.sa_handler != SIG_DFL && now.sa_handler != SIG_IGN;
+    if (r != 0 || fd < 0 || !caught)
+        mp_cleanup_cancel();
+    ck_assert_msg(r == 0 && fd >= 0 && caught,
+                  "mp_cleanup_on_signal returned %s and mp_signal_fd %s, "
+                  "and SIGTERM has %s handler; expected 0, a descriptor, "
+                  "and on_stop installed for SIGTERM",
+                  fl_ret(r), fl_ret(fd), caught ? "a" : "no");
+    raise(SIGTERM); // the handler runs here, before the poll starts
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n = poll(&p, 1, 0);
+    mp_cleanup_cancel(); // forgets the signal: this test lives on
+    ck_assert_msg(n == 1,
+                  "SIGTERM arrived just before a poll of mp_signal_fd(), "
+                  "and the poll found nothing to read: it would have waited "
+                  "for ever. The handler must write a byte to the "
+                  "self-pipe: a flag alone is missed by a poll that starts "
+                  "after the signal");
+}
+
+FL_TEST(test_mp_cleanup_on_signal_gives_emfile_when_out_of_descriptors)
+{
+    default_stop_signals();
+    int lowest = open("/dev/null", O_RDONLY); // the lowest free number
+    close(lowest);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_NOFILE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)lowest; // every number below it is in use
+    setrlimit(RLIMIT_NOFILE, &lim);
+    int r = mp_cleanup_on_signal("/fl-never-made");
+    setrlimit(RLIMIT_NOFILE, &old);
+    struct sigaction now;
+    sigaction(SIGTERM, NULL, &now);
+    int fd = mp_signal_fd();
+    mp_cleanup_cancel();
+    fl_expect_int(r, -EMFILE,
+                  "mp_cleanup_on_signal with no descriptor left for the "
+                  "self-pipe (RLIMIT_NOFILE)",
+                  "pipe() fails: return -errno.");
+    ck_assert_msg(now.sa_handler == SIG_DFL && fd == -EBADF,
+                  "after the failed registration, SIGTERM %s and "
+                  "mp_signal_fd gives %s; expected nothing installed and "
+                  "-EBADF: make the pipe first, then install the handlers",
+                  now.sa_handler == SIG_DFL ? "is as it was" : "has a handler",
+                  fl_ret(fd));
+}
+
+// A child that takes more SIGTERMs than its self-pipe holds.
+static int
+flood_of_signals(void *arg)
+{
+    (void)arg;
+    if (mp_cleanup_on_signal(shm_name) != 0)
+        return CHILD_NO_REGISTER;
+    int fd = mp_signal_fd();
+    if (fd < 0)
+        return CHILD_NO_FD;
+    fcntl(fd, F_SETPIPE_SZ, 4096); // one page: quicker to fill
+    int size = fcntl(fd, F_GETPIPE_SZ);
+    int count = (size > 0 ? size : 65536) + 64;
+    for (int i = 0; i < count; i++)
+        raise(SIGTERM);
+    mp_signal_check();
+    return CHILD_RETURNED;
+}
+
+FL_TEST(test_mp_cleanup_on_signal_survives_a_flood_of_signals)
+{
+    default_stop_signals();
+    make_shm("errors-flood");
+    pid_t pid = raw_start(flood_of_signals, NULL);
+    int st;
+    int done = wait_bounded(pid, 4000, &st);
+    shm_left();
+    ck_assert_msg(done,
+                  "a worker that got more SIGTERMs than its self-pipe "
+                  "holds (a pipe of one page, 4 KiB) hung for 4 s: the "
+                  "handler blocked writing to the full pipe, and a handler "
+                  "that blocks never returns. Make both ends O_NONBLOCK "
+                  "(fcntl F_SETFL): when the pipe is full, the byte is not "
+                  "needed");
+    ck_assert_msg(killed_by(st, SIGTERM),
+                  "after a flood of SIGTERMs the worker %s; expected it "
+                  "killed by SIGTERM: %s",
+                  child_said(st), stop_hint(st, SIGTERM));
+}
+
+FL_TEST(test_mp_signal_check_leaves_the_parents_names_alone)
+{
+    default_stop_signals();
+    make_shm("errors-parent");
+    int r = mp_cleanup_on_signal(shm_name); // the test owns it
+    if (r != 0)
+        shm_left();
+    ck_assert_msg(r == 0, "mp_cleanup_on_signal returned %s, expected 0",
+                  fl_ret(r));
+    int left, st = stop_child(SIGTERM, 0, &left); // inherits the handler
+    mp_cleanup_cancel();
+    ck_assert_msg(left,
+                  "a forked child got SIGTERM and removed %s, which its "
+                  "parent registered and still uses: keep the pid that "
+                  "registered each name (getpid()), and unlink only the "
+                  "names this process owns",
+                  shm_name);
+    ck_assert_msg(killed_by(st, SIGTERM),
+                  "the child that inherited the handler %s; expected it "
+                  "killed by SIGTERM anyway: %s",
+                  child_said(st), stop_hint(st, SIGTERM));
+}
+
+FL_TEST(test_mp_signal_check_returns_0_when_no_signal_came)
+{
+    default_stop_signals();
+    make_shm("errors-quiet");
+    int r = mp_cleanup_on_signal(shm_name);
+    int fd = mp_signal_fd();
+    int check = mp_signal_check();
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int readable = fd >= 0 && poll(&p, 1, 0) == 1;
+    mp_cleanup_cancel();
+    int left = shm_left();
+    ck_assert_msg(r == 0 && fd >= 0,
+                  "mp_cleanup_on_signal returned %s and mp_signal_fd %s; "
+                  "expected 0 and a descriptor",
+                  fl_ret(r), fl_ret(fd));
+    ck_assert_msg(check == 0 && !readable && left,
+                  "with no signal, mp_signal_check returned %s, the "
+                  "self-pipe was %s and the name was %s; expected 0, empty "
+                  "and still there",
+                  fl_ret(check), readable ? "readable" : "empty",
+                  left ? "still there" : "removed");
+}
+
+FL_TEST(test_mp_cleanup_on_signal_rejects_bad_names)
+{
+    default_stop_signals();
+    char longest[MP_SHM_NAME_MAX + 1];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[0] = '/';
+    longest[sizeof longest - 1] = '\0';
+    int null = mp_cleanup_on_signal(NULL);
+    int slash = mp_cleanup_on_signal("no-slash");
+    int lng = mp_cleanup_on_signal(longest);
+    int r[MP_CLEANUP_MAX + 1];
+    char name[32];
+    int twice = mp_cleanup_on_signal("/fl-never-made-0");
+    for (int i = 0; i <= MP_CLEANUP_MAX; i++) {
+        snprintf(name, sizeof name, "/fl-never-made-%d", i);
+        r[i] = mp_cleanup_on_signal(name);
+    }
+    mp_cleanup_cancel();
+    ck_assert_msg(null == -EINVAL && slash == -EINVAL && lng == -ENAMETOOLONG,
+                  "mp_cleanup_on_signal gave %s for NULL, %s for a name "
+                  "without '/' and %s for one of %d bytes; expected "
+                  "-EINVAL, -EINVAL and -ENAMETOOLONG",
+                  fl_ret(null), fl_ret(slash), fl_ret(lng), MP_SHM_NAME_MAX);
+    ck_assert_msg(twice == 0 && r[0] == 0 && r[MP_CLEANUP_MAX - 1] == 0 &&
+                      r[MP_CLEANUP_MAX] == -ENOSPC,
+                  "registering a name twice gave %s then %s, the %dth "
+                  "name %s and the one after %s; expected 0, 0, 0 (a name "
+                  "registered again takes no room) and -ENOSPC",
+                  fl_ret(twice), fl_ret(r[0]), MP_CLEANUP_MAX,
+                  fl_ret(r[MP_CLEANUP_MAX - 1]), fl_ret(r[MP_CLEANUP_MAX]));
+}
+
+static void
+on_term_before(int sig)
+{
+    (void)sig;
+}
+
+FL_TEST(test_mp_cleanup_cancel_restores_the_old_actions)
+{
+    struct sigaction term = {.sa_handler = on_term_before}, now_t, now_i;
+    sigemptyset(&term.sa_mask);
+    sigaction(SIGTERM, &term, NULL);
+    signal(SIGINT, SIG_IGN);
+    int r = mp_cleanup_on_signal("/fl-never-made");
+    int c = mp_cleanup_cancel();
+    sigaction(SIGTERM, NULL, &now_t);
+    sigaction(SIGINT, NULL, &now_i);
+    int fd = mp_signal_fd();
+    int again = mp_cleanup_cancel();
+    ck_assert_msg(r == 0 && c == 0 && again == 0,
+                  "mp_cleanup_on_signal returned %s, mp_cleanup_cancel %s "
+                  "and %s the second time; expected 0 each time",
+                  fl_ret(r), fl_ret(c), fl_ret(again));
+    ck_assert_msg(now_t.sa_handler == on_term_before &&
+                      now_i.sa_handler == SIG_IGN && fd == -EBADF,
+                  "after mp_cleanup_cancel, SIGTERM's handler is %s the one "
+                  "set before, SIGINT is %s, and mp_signal_fd gives %s; "
+                  "expected both actions back as they were (keep what "
+                  "sigaction gave you) and -EBADF (the self-pipe closed)",
+                  now_t.sa_handler == on_term_before ? "" : "not",
+                  now_i.sa_handler == SIG_IGN ? "ignored again" : "not ignored",
+                  fl_ret(fd));
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_run_worker_sends_the_error_record, 5),
+    FL_CASE(test_mp_run_worker_exits_with_1_when_the_task_fails, 5),
+    FL_CASE(test_mp_run_worker_sends_nothing_when_the_task_succeeds, 5),
+    FL_CASE(test_mp_run_worker_writes_each_record_in_one_write, 5),
+    FL_CASE(test_mp_run_worker_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_collect_brings_the_seed_error_to_the_parent, 5),
+    FL_CASE(test_mp_collect_gives_minus_11_for_a_segfault, 5),
+    FL_CASE(test_mp_collect_gives_minus_6_for_an_abort, 5),
+    FL_CASE(test_mp_collect_reads_every_record, 5),
+    FL_CASE(test_mp_collect_reads_the_pipe_before_waiting, 8),
+    FL_CASE(test_mp_collect_retries_when_a_signal_interrupts, 5),
+    FL_CASE(test_mp_collect_reports_a_broken_record, 5),
+    FL_CASE(test_mp_collect_takes_the_code_the_reaper_recorded, 8),
+    FL_CASE(test_mp_collect_reaps_every_pid_whatever_fails, 5),
+    FL_CASE(test_mp_collect_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_reaper_install_reaps_every_child_of_one_signal, 10),
+    FL_CASE(test_mp_reaper_install_handler_keeps_errno, 8),
+    FL_CASE(test_mp_reaper_install_handler_never_blocks_while_children_run, 15),
+    FL_CASE(test_mp_reaper_install_keeps_reaping_after_the_first_signal, 8),
+    FL_CASE(test_mp_reaper_install_lets_interrupted_reads_go_on, 10),
+    FL_CASE(test_mp_reaper_install_reaps_children_that_ended_before, 5),
+    FL_CASE(test_mp_reaper_lookup_gives_each_childs_exit_code, 10),
+    FL_CASE(test_mp_reaper_lookup_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_reaper_uninstall_restores_the_previous_action, 5),
+    FL_CASE(test_mp_signal_check_removes_the_name_on_sigterm, 10),
+    FL_CASE(test_mp_signal_check_ends_the_process_by_sigterm, 10),
+    FL_CASE(test_mp_signal_check_removes_the_name_and_ends_by_sigint, 10),
+    FL_CASE(test_mp_signal_fd_wakes_a_poll_for_a_signal_that_came_first, 5),
+    FL_CASE(test_mp_cleanup_on_signal_gives_emfile_when_out_of_descriptors, 5),
+    FL_CASE(test_mp_cleanup_on_signal_survives_a_flood_of_signals, 8),
+    FL_CASE(test_mp_signal_check_leaves_the_parents_names_alone, 10),
+    FL_CASE(test_mp_signal_check_returns_0_when_no_signal_came, 5),
+    FL_CASE(test_mp_cleanup_on_signal_rejects_bad_names, 5),
+    FL_CASE(test_mp_cleanup_cancel_restores_the_old_actions, 5),
+};
+
+FL_MAIN("12_errors", cases)
