@@ -51,6 +51,15 @@ check() {
 
 topic() { echo "${1#*_}"; }
 
+# phase NAME: the seconds each part of the self-test takes, printed at the
+# end, so that whoever adds to it sees what it costs.
+phases="" phase_name="" phase_start=$(date +%s)
+phase() {
+    now_=$(date +%s)
+    [ -n "$phase_name" ] && phases="$phases $phase_name $((now_ - phase_start))s,"
+    phase_name=$(echo "$1" | tr ' ' '-') phase_start=$now_
+}
+
 # A submission tree holding every lesson's reference solution.
 solution_tree() {
     for l in $LESSONS; do
@@ -93,6 +102,7 @@ leftovers() {
 json_field() { sed -n "s/^  \"$2\": \\([0-9]*\\),*\$/\\1/p" "$1/results.json"; }
 
 # ------------------------------------------------------------ structure
+phase "structure"
 
 for l in $LESSONS; do
     t=$(topic "$l")
@@ -121,6 +131,7 @@ for h in lessons/*.h; do
 done
 
 # ------------------------------------------------- solutions and stubs
+phase "solutions and stubs"
 
 mkdir -p "$T/solutions"
 solution_tree "$T/solutions"
@@ -152,6 +163,7 @@ for l in $LESSONS; do
 done
 
 # ------------------------------------------------------------- mutants
+phase "mutants"
 
 # Every mutant is one "student" of a class graded in parallel (the same
 # grade-class instructors use); each must lose points in its own lesson.
@@ -203,6 +215,7 @@ for dir in "$M"/*/; do
 done
 
 # ---------------------------------------------------------------- demos
+phase "demos"
 
 for l in $LESSONS; do
     t=$(topic "$l")
@@ -222,6 +235,7 @@ for l in $LESSONS; do
 done
 
 # ------------------------------------------------------- grader itself
+phase "grader itself"
 
 if [ "${ONLY_LESSONS:-}" != 1 ]; then
 
@@ -254,6 +268,7 @@ check "the grader's report ends with the N passed, M failed line" \
     sh -c "tail -1 $T/g-solutions.txt | grep -Eq '^[0-9]+ passed, 0 failed$'"
 
 # ----------------------------------------------- class, hidden tests
+phase "class, hidden tests"
 
 # A class of five: full marks, nothing submitted, a classic mistake, a
 # lingering daemon, a compile error.  Each row must be right, whatever
@@ -294,6 +309,7 @@ check "hidden tests add to the score and are hidden in results.json ($hs/$hm)" \
     sh -c "[ '$hs' = '$hm' ] && [ '$hm' -gt $full ] && grep -q '\"visibility\": \"hidden\"' $T/g-hidden/results.json"
 
 # ------------------------------------------------------ autograders
+phase "autograders"
 
 if command -v zip >/dev/null && command -v unzip >/dev/null; then
     make -s gradescope BUILD="$BUILD" HIDDEN=tests/hidden-example >/dev/null
@@ -321,6 +337,7 @@ tests=$(cat tests/[0-9][0-9]_*/points | grep -v '^#' | awk 'NF >= 2' | wc -l)
 check "the Classroom workflow has one step per test ($steps)" [ "$steps" = "$tests" ]
 
 # ------------------------------------------------ the student's loop
+phase "the student's loop"
 
 # make watch: start on the stub, save a mistake, then the answer; the
 # watcher must re-test on each save and end when every lesson passes.
@@ -360,6 +377,7 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 fi
 
 # ------------------------------------------------------ hostile battery
+phase "hostile battery"
 
 
 hostile_lesson=01_fork
@@ -392,12 +410,18 @@ for h in tests/hostile/*.c; do
 done
 
 # ------------------------------------------------------- not as root
+phase "not as root"
 
 # As root, grade once more as an ordinary user, in a copy of the course.
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     u="setpriv --reuid=65534 --regid=65534 --clear-groups"
     mkdir -p "$T/user"
     tar --exclude=./build --exclude=./.git -cf - . | tar -C "$T/user" -xf -
+    # The objects and the grader already built (times kept: make sees them
+    # up to date), so that this checks grading as a user, not compiling.
+    mkdir -p "$T/user/build/bin"
+    cp -a "$BUILD/obj" "$T/user/build/obj"
+    cp -a "$GRADER" "$T/user/build/bin/grader"
     mkdir -p "$T/user/sub"
     solution_tree "$T/user/sub"
     mkdir -p "$T/user/bad/lessons/$hostile_lesson"
@@ -419,6 +443,7 @@ fi
 fi # ONLY_LESSONS
 
 # ---------------------------------------------------------------- bench
+phase "bench"
 
 if [ "${ONLY_LESSONS:-}" != 1 ]; then
     bench_table() {
@@ -431,6 +456,7 @@ if [ "${ONLY_LESSONS:-}" != 1 ]; then
 fi
 
 # ------------------------------------------------------ docs, coverage
+phase "docs, coverage"
 
 # Coverage first: the docs link its report.
 # The floor is 90% of the course's lines; one lesson alone (L=NN), whose
@@ -469,6 +495,8 @@ else
     no "docs build" "doxygen is not installed: run make deps"
 fi
 
+phase end
 echo
+echo "time:${phases%,}"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
