@@ -1,0 +1,991 @@
+// check_capstone.c - tests for lesson 13: mp_par_map, mp_thread_map and
+// mp_fetch_all.
+//
+// Nothing here is timed.  Parallelism is proven, not measured: a kernel
+// that waits (with a bound) until k items run at the same time finishes
+// only if k workers really run at once, and a test server that holds its
+// answers until k requests are in flight does the same for the fetcher.
+// Dynamic scheduling is proven by a kernel whose item 0 finishes only
+// after every other item: a static split leaves items stuck behind item 0
+// in its own worker, so item 0 gives up when the bound passes, and the test
+// says "static split".  Every wait polls a pipe (the gate) until a shared
+// deadline, so a mistake costs WAIT_MS once, never a hang.
+//
+// The kernels and the server's processes are forked from the test process
+// and report through a board in shared memory made before the call.
+#define _GNU_SOURCE
+#include "capstone.h"
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAIT_MS 3000 // the longest any kernel or server waits at the gate
+#define MAXN 4096    // the most items a test gives
+
+/* ------------------------------------------------------------- helpers */
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+// What the kernels, the server and the test share.
+struct board {
+    long deadline;         // CLOCK_MONOTONIC ms: every wait gives up then
+    int want;              // the gate opens once this many items run at once
+    int n;                 // items in the call
+    atomic_int opened;     // the gate is open
+    atomic_int running;    // items (or requests) being worked on now
+    atomic_int most;       // the most that were ever worked on at once
+    atomic_int done;       // items finished
+    atomic_int runs[MAXN]; // how many times each item ran
+    pid_t pid[MAXN];       // the process that ran item i
+    pid_t tid[MAXN];       // the thread that ran item i
+};
+
+static struct board *B;        // MAP_SHARED: the workers write here
+static int gate[2] = {-1, -1}; // a byte here lets every waiter go on
+
+// Make the board and the gate for a call of n items; the gate opens when
+// want items run at once.  The deadline starts now.
+static void
+board_new(int n, int want)
+{
+    B = mmap(NULL, sizeof *B, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(B != MAP_FAILED, "mmap failed: %s", strerror(errno));
+    memset(B, 0, sizeof *B);
+    B->n = n;
+    B->want = want;
+    B->deadline = now_ms() + WAIT_MS;
+    ck_assert_msg(pipe(gate) == 0, "pipe failed: %s", strerror(errno));
+}
+
+static void
+board_free(void)
+{
+    close(gate[0]);
+    close(gate[1]);
+    munmap(B, sizeof *B);
+}
+
+static void
+open_gate(void)
+{
+    if (atomic_exchange(&B->opened, 1) == 0)
+        while (write(gate[1], "g", 1) < 0 && errno == EINTR)
+            ;
+}
+
+// Wait until the gate is open: 1, or 0 if the deadline passed first.
+static int
+wait_gate(void)
+{
+    struct pollfd p = {.fd = gate[0], .events = POLLIN};
+    for (;;) {
+        long left = B->deadline - now_ms();
+        int r = poll(&p, 1, left > 0 ? (int)left : 0);
+        if (r > 0)
+            return 1;
+        if (r == 0 || errno != EINTR)
+            return 0;
+    }
+}
+
+// One more item (or request) at work; the gate opens at want at once.
+static void
+enter(void)
+{
+    int now = atomic_fetch_add(&B->running, 1) + 1;
+    int most = atomic_load(&B->most);
+    while (now > most && !atomic_compare_exchange_weak(&B->most, &most, now))
+        ;
+    if (now >= B->want)
+        open_gate();
+}
+
+static void
+leave(void)
+{
+    atomic_fetch_sub(&B->running, 1);
+}
+
+// How many different values v[0..n) holds, and whether one equals x.
+static int
+distinct(const pid_t *v, int n, pid_t x, int *has_x)
+{
+    int count = 0;
+    *has_x = 0;
+    for (int i = 0; i < n; i++) {
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = v[j] == v[i];
+        count += !seen;
+        *has_x |= v[i] == x;
+    }
+    return count;
+}
+
+// The children of the test process, as /proc shows them.
+static void
+children(int *live, int *zombies)
+{
+    *live = *zombies = 0;
+    DIR *d = opendir("/proc");
+    ck_assert_msg(d != NULL, "opendir(/proc) failed");
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (!isdigit((unsigned char)e->d_name[0]) ||
+            fl_ppid_of(pid) != getpid())
+            continue;
+        if (fl_zombie(pid))
+            (*zombies)++;
+        else
+            (*live)++;
+    }
+    closedir(d);
+}
+
+/* --------------------------------------------------------------- kernels */
+
+// What every test kernel returns for item x when all went well.
+static long
+good(long x)
+{
+    return 3 * x + 1;
+}
+
+// Count the runs of each item.  The first B->want items wait until that
+// many run at once, so that every worker is busy from then on, and each
+// item takes a few microseconds: the workers take items at the same time.
+static long
+count_runs(long x)
+{
+    if (x < B->want) {
+        enter();
+        wait_gate();
+        leave();
+    }
+    atomic_fetch_add(&B->runs[x], 1);
+    for (volatile int spin = 0; spin < 1000; spin++)
+        ;
+    return good(x);
+}
+
+// Wait until B->want items run at once; -1 if that never happened.
+static long
+together(long x)
+{
+    B->pid[x] = getpid();
+    B->tid[x] = (pid_t)syscall(SYS_gettid);
+    enter();
+    int ok = wait_gate();
+    leave();
+    return ok ? good(x) : -1;
+}
+
+// Item 0 finishes only after every other item has: -1 if they never did.
+// The gate opens only when they are done (B->want is above n).
+static long
+zero_last(long x)
+{
+    enter();
+    if (x == 0) {
+        int ok = wait_gate();
+        leave();
+        return ok ? good(0) : -1;
+    }
+    leave();
+    if (atomic_fetch_add(&B->done, 1) + 1 == B->n - 1)
+        open_gate();
+    return good(x);
+}
+
+// Item 0 finishes only after the last item has run.
+static long
+zero_after_last(long x)
+{
+    if (x == 0)
+        return wait_gate() ? good(0) : -1;
+    if (x == B->n - 1)
+        open_gate();
+    return good(x);
+}
+
+// Item 5 crashes its worker.
+static long
+crash_on_5(long x)
+{
+    if (x == 5) {
+        struct rlimit none = {0, 0};
+        setrlimit(RLIMIT_CORE, &none); // no core file
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);
+    }
+    return good(x);
+}
+
+/* --------------------------------------------------- checking results */
+
+typedef int (*map_fn)(int, mp_kernel, const long *, long *, size_t, size_t);
+
+// Items 0..n-1 (in[i] = i), out cleared to -7.
+static void
+items(long *in, long *out, int n)
+{
+    for (int i = 0; i < n; i++) {
+        in[i] = i;
+        out[i] = -7;
+    }
+}
+
+// Why out[i] is not good(i), as far as its value tells.
+static const char *
+why(const long *out, int n, int i)
+{
+    if (out[i] == -1)
+        return "The item gave up waiting for other items, which never ran "
+               "meanwhile.";
+    if (out[i] == 0 || out[i] == -7)
+        return "No result reached that place (0 or -7), or it was read "
+               "before a worker stored it: results go into MAP_SHARED "
+               "memory mapped before the forks, and are copied out only "
+               "once every worker has been waited for.";
+    for (int j = 0; j < n; j++)
+        if (out[i] == good(j))
+            return "That is another item's result: store each result at "
+                   "its item's own index, not at the next free place "
+                   "(items finish in any order).";
+    return "";
+}
+
+// Fail unless out[i] == good(i) for every i, naming the first that is not.
+static void
+expect_good(const char *call, const long *out, int n)
+{
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(out[i] == good(i),
+                      "%s: out[%d] is %ld, expected %ld, the kernel's result "
+                      "for item %d. %s",
+                      call, i, out[i], good(i), i, why(out, n, i));
+}
+
+/* ------------------------------------------------------ map, both ways */
+
+static void
+matches_the_serial_run(map_fn map, const char *name)
+{
+    enum { N = 60 };
+    long in[N], want[N], out[N], total = 0;
+    for (int i = 0; i < N; i++) {
+        in[i] = (i * 7) % N; // every block once, not in order
+        want[i] = mp_primes_in_block(in[i]);
+        total += want[i];
+    }
+    int ks[] = {1, 2, 4};
+    size_t chunks[] = {1, 7, 0}; // 7 does not divide 60; 0 is the default
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) {
+            for (int i = 0; i < N; i++)
+                out[i] = -7;
+            int r = map(ks[a], mp_primes_in_block, in, out, N, chunks[b]);
+            fl_expect_int(r, 0, name, "expected the call to succeed");
+            for (int i = 0; i < N; i++)
+                ck_assert_msg(out[i] == want[i],
+                              "%s(nworkers=%d, mp_primes_in_block, n=%d, "
+                              "chunk=%zu): out[%d] is %ld, expected %ld, the "
+                              "primes in block in[%d] = %ld (%ld primes "
+                              "below %d in all). %s",
+                              name, ks[a], N, chunks[b], i, out[i], want[i], i,
+                              in[i], total, N * MP_BLOCK,
+                              out[i] == 0 || out[i] == -7
+                                  ? "No result reached that place: is every "
+                                    "item done (the last chunk may be "
+                                    "short), in memory that the caller sees?"
+                                  : "Is each result stored at its item's "
+                                    "index?");
+        }
+}
+
+static void
+runs_each_item_once(map_fn map, const char *name)
+{
+    enum { N = 3000 };
+    static long in[N], out[N];
+    board_new(N, 4);
+    items(in, out, N);
+    int r = map(4, count_runs, in, out, N, 1);
+    fl_expect_int(r, 0, name, "nworkers=4, n=3000, chunk=1");
+    int all4 = 1;
+    for (int i = 0; i < N; i++)
+        all4 &= B->runs[i] == 4;
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(B->runs[i] == 1,
+                      "%s(nworkers=4, n=%d, chunk=1): item %d ran %d "
+                      "times, expected exactly once. %s",
+                      name, N, i, B->runs[i],
+                      all4 ? "Every worker did every item: each had a "
+                             "counter of its own. Put it in memory they "
+                             "share, mapped MAP_SHARED before the forks."
+                      : B->runs[i] > 1
+                          ? "Two workers took the same chunk: advance the "
+                            "counter with ONE atomic_fetch_add, which reads "
+                            "and writes it in one step, not a read and then "
+                            "a write (another worker can read between them)."
+                          : "No worker took it: is every chunk handed out?");
+    board_free();
+}
+
+// k workers on 2k items that each wait until k of them run at once.
+static void
+run_together(map_fn map, const char *name, int k)
+{
+    long in[16], out[16];
+    board_new(2 * k, k);
+    items(in, out, 2 * k);
+    int r = map(k, together, in, out, (size_t)(2 * k), 1);
+    fl_expect_int(r, 0, name, "the call failed");
+    ck_assert_msg(B->most >= k,
+                  "%s(nworkers=%d, n=%d, chunk=1): at most %d item(s) ever "
+                  "ran at the same time, expected %d: each one waited %d ms "
+                  "for the others. Start ALL the workers before you wait for "
+                  "any (a wait or join right after each start runs them one "
+                  "at a time).",
+                  name, k, 2 * k, B->most, k, WAIT_MS);
+    expect_good(name, out, 2 * k);
+}
+
+static void
+hands_out_chunks_dynamically(map_fn map, const char *name)
+{
+    enum { N = 8 };
+    long in[N], out[N];
+    board_new(N, N + 1); // the gate opens when items 1..7 are done
+    items(in, out, N);
+    int r = map(2, zero_last, in, out, N, 1);
+    fl_expect_int(r, 0, name, "nworkers=2, n=8, chunk=1");
+    ck_assert_msg(out[0] != -1 || B->most > 1,
+                  "%s(nworkers=2, n=%d, chunk=1): item 0, which finishes "
+                  "only after every other item, gave up after %d ms, and "
+                  "no two items ever ran at the same time: the workers ran "
+                  "one after the other. Start both before waiting for any.",
+                  name, N, WAIT_MS);
+    ck_assert_msg(out[0] != -1,
+                  "%s(nworkers=2, n=%d, chunk=1): item 0, which finishes "
+                  "only after every other item, gave up after %d ms; the "
+                  "other worker was idle while items waited behind item 0. "
+                  "A static split: each worker was given its items in "
+                  "advance. Let each worker take the next chunk from a "
+                  "shared counter whenever it is free.",
+                  name, N, WAIT_MS);
+    expect_good(name, out, N);
+    board_free();
+}
+
+static void
+rejects_bad_arguments(map_fn map, const char *name)
+{
+    long in[4] = {0, 1, 2, 3}, out[4];
+    struct {
+        int k;
+        mp_kernel fn;
+        const long *in;
+        long *out;
+        const char *what;
+    } bad[] = {
+        {0, good, in, out, "0 workers"},     {-1, good, in, out, "-1 workers"},
+        {2, NULL, in, out, "a NULL kernel"}, {2, good, NULL, out, "a NULL in"},
+        {2, good, in, NULL, "a NULL out"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int r = map(bad[i].k, bad[i].fn, bad[i].in, bad[i].out, 4, 1);
+        ck_assert_msg(r == -EINVAL,
+                      "%s with %s returned %s, expected -EINVAL (-22), "
+                      "before starting any worker",
+                      name, bad[i].what, fl_ret(r));
+    }
+}
+
+static void
+of_no_items_returns_0(map_fn map, const char *name)
+{
+    board_new(1, 1);
+    int r = map(4, count_runs, NULL, NULL, 0, 0);
+    fl_expect_int(r, 0, name,
+                  "no items (n = 0, in and out NULL): nothing to "
+                  "do, and nothing to check but nworkers and fn");
+    int live, zombies;
+    children(&live, &zombies);
+    ck_assert_msg(live + zombies == 0,
+                  "%s of no items left %d processes: start no worker when "
+                  "there is nothing to do",
+                  name, live + zombies);
+    board_free();
+}
+
+/* ---------------------------------------------------------- mp_par_map */
+
+FL_TEST(test_mp_par_map_matches_the_serial_run)
+{
+    matches_the_serial_run(mp_par_map, "mp_par_map");
+}
+
+FL_TEST(test_mp_par_map_covers_a_short_last_chunk)
+{
+    enum { N = 10 };
+    long in[N], out[N];
+    board_new(N, 1);
+    items(in, out, N);
+    int r = mp_par_map(2, count_runs, in, out, N, 4);
+    fl_expect_int(r, 0, "mp_par_map(nworkers=2, n=10, chunk=4)", "");
+    int head_ok = 1;
+    for (int i = 0; i < 8; i++)
+        head_ok &= out[i] == good(i);
+    ck_assert_msg(!head_ok || (out[8] == good(8) && out[9] == good(9)),
+                  "mp_par_map(nworkers=2, n=10, chunk=4): out[0..7] are "
+                  "right, but out[8] and out[9] are %ld and %ld, expected "
+                  "%ld and %ld. The chunks are [0, 4), [4, 8) and [8, 10): "
+                  "the last one is short; do it too, ending at n, not at "
+                  "start + chunk.",
+                  out[8], out[9], good(8), good(9));
+    expect_good("mp_par_map(nworkers=2, n=10, chunk=4)", out, N);
+    board_free();
+}
+
+FL_TEST(test_mp_par_map_runs_each_item_exactly_once)
+{
+    runs_each_item_once(mp_par_map, "mp_par_map");
+}
+
+FL_TEST(test_mp_par_map_runs_the_workers_at_the_same_time)
+{
+    run_together(mp_par_map, "mp_par_map", 4);
+    int has_me;
+    int pids = distinct(B->pid, 8, getpid(), &has_me);
+    ck_assert_msg(!has_me && pids >= 4,
+                  "mp_par_map(nworkers=4): the items ran in %d different "
+                  "processes%s, expected at least 4 worker processes, none "
+                  "of them the caller",
+                  pids, has_me ? ", one of them the caller itself" : "");
+    board_free();
+}
+
+FL_TEST(test_mp_par_map_hands_out_chunks_dynamically)
+{
+    hands_out_chunks_dynamically(mp_par_map, "mp_par_map");
+}
+
+FL_TEST(test_mp_par_map_keeps_results_in_item_order)
+{
+    // 2 workers, chunks of 2: [0, 1] waits at item 0 until [4, 5] has run,
+    // so the worker holding [2, 3] and [4, 5] stores its results first.
+    enum { N = 6 };
+    long in[N], out[N];
+    board_new(N, 1);
+    items(in, out, N);
+    int r = mp_par_map(2, zero_after_last, in, out, N, 2);
+    fl_expect_int(r, 0, "mp_par_map(nworkers=2, n=6, chunk=2)", "");
+    ck_assert_msg(out[0] != -1,
+                  "mp_par_map(nworkers=2, n=6, chunk=2): item 0, which "
+                  "waits for item 5, gave up after %d ms: item 5 never ran "
+                  "meanwhile. Do both workers run at the same time?",
+                  WAIT_MS);
+    expect_good("mp_par_map(nworkers=2, n=6, chunk=2), where item 0 "
+                "finishes after item 5",
+                out, N);
+    board_free();
+}
+
+FL_TEST(test_mp_par_map_reports_a_worker_that_died)
+{
+    enum { N = 16 };
+    long in[N], out[N];
+    items(in, out, N);
+    int r = mp_par_map(4, crash_on_5, in, out, N, 1);
+    ck_assert_msg(r == -EPIPE,
+                  "mp_par_map(nworkers=4, n=16, chunk=1) where item 5 "
+                  "crashes its worker "
+                  "(SIGSEGV) returned %s, expected -EPIPE (-32): look at "
+                  "each worker's wait status; one killed by a signal, or "
+                  "exited with a status other than 0, died with work undone",
+                  fl_ret(r));
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(i == 5 || out[i] == good(i),
+                      "mp_par_map(nworkers=4, n=16, chunk=1), where item 5 "
+                      "crashes its worker: out[%d] is %ld, expected %ld. %s",
+                      i, out[i], good(i),
+                      out[i] == 0 ? "When one worker dies, the others go on "
+                                    "with every item but the dead one's."
+                                  : why(out, N, i));
+}
+
+FL_TEST(test_mp_par_map_reaps_every_worker)
+{
+    enum { N = 40 };
+    long in[N], out[N];
+    for (int i = 0; i < N; i++)
+        in[i] = i;
+    int r = mp_par_map(4, mp_primes_in_block, in, out, N, 1);
+    fl_expect_int(r, 0, "mp_par_map(nworkers=4)", "");
+    int live, zombies;
+    children(&live, &zombies);
+    ck_assert_msg(live == 0 && zombies == 0,
+                  "after mp_par_map(nworkers=4) returned, %d of its workers "
+                  "still ran and %d were zombies: waitpid every worker "
+                  "before returning",
+                  live, zombies);
+}
+
+FL_TEST(test_mp_par_map_rejects_bad_arguments)
+{
+    rejects_bad_arguments(mp_par_map, "mp_par_map");
+}
+
+FL_TEST(test_mp_par_map_of_no_items_returns_0)
+{
+    of_no_items_returns_0(mp_par_map, "mp_par_map");
+}
+
+/* ------------------------------------------------------- mp_thread_map */
+
+FL_TEST(test_mp_thread_map_matches_the_serial_run)
+{
+    matches_the_serial_run(mp_thread_map, "mp_thread_map");
+}
+
+FL_TEST(test_mp_thread_map_runs_each_item_exactly_once)
+{
+    runs_each_item_once(mp_thread_map, "mp_thread_map");
+}
+
+FL_TEST(test_mp_thread_map_runs_the_threads_at_the_same_time_in_one_process)
+{
+    run_together(mp_thread_map, "mp_thread_map", 4);
+    int has_me, has_none;
+    int pids = distinct(B->pid, 8, getpid(), &has_me);
+    int tids = distinct(B->tid, 8, 0, &has_none);
+    ck_assert_msg(pids == 1 && has_me && tids >= 4,
+                  "mp_thread_map(nworkers=4): the items ran in %d processes "
+                  "(%s the caller) and %d threads, expected all in the "
+                  "caller's process, in at least 4 threads: threads, not "
+                  "fork",
+                  pids, has_me ? "among them" : "not", tids);
+    int live, zombies;
+    children(&live, &zombies);
+    ck_assert_msg(live + zombies == 0, "mp_thread_map started %d processes",
+                  live + zombies);
+    board_free();
+}
+
+FL_TEST(test_mp_thread_map_hands_out_chunks_dynamically)
+{
+    hands_out_chunks_dynamically(mp_thread_map, "mp_thread_map");
+}
+
+FL_TEST(test_mp_thread_map_rejects_bad_arguments)
+{
+    rejects_bad_arguments(mp_thread_map, "mp_thread_map");
+}
+
+/* ---------------------------------------------------- the test server */
+
+// A tiny HTTP/1.0 server on 127.0.0.1: one process that accepts, and one
+// forked handler per connection.  A handler reads the request, counts
+// itself in (enter), waits at the gate until want requests are in at once
+// (or the deadline), answers, and counts itself out.  Paths:
+//   /bytes/N   200 with a body of N bytes, sent in pieces
+//   /missing   404 with "not found\n"
+//   /cut       "HTTP/1.0 2" and the connection closed: cut short
+// A request that is not "GET /path HTTP/1.x" with a Host header gets 400.
+
+struct server {
+    pid_t pid;
+    int port;
+    int stop; // closing it ends the server
+};
+
+static int
+send_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void
+answer(int fd, int status, const char *reason, long len)
+{
+    char head[256], body[65536];
+    int h = snprintf(head, sizeof head,
+                     "HTTP/1.0 %d %s\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: %ld\r\n\r\n",
+                     status, reason, len);
+    if (send_all(fd, head, (size_t)h) < 0)
+        return;
+    for (size_t i = 0; i < sizeof body; i++)
+        body[i] = (char)('a' + i % 26);
+    if (status == 404)
+        memcpy(body, "not found\n", 10);
+    while (len > 0) {
+        size_t piece = len < (long)sizeof body ? (size_t)len : sizeof body;
+        if (send_all(fd, body, piece) < 0)
+            return;
+        len -= (long)piece;
+    }
+}
+
+static void
+handle(int fd)
+{
+    char req[4096];
+    size_t have = 0;
+    req[0] = '\0';
+    while (strstr(req, "\r\n\r\n") == NULL && have < sizeof req - 1) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        long left = B->deadline + WAIT_MS - now_ms();
+        if (poll(&p, 1, left > 0 ? (int)left : 0) <= 0)
+            return; // a request never finished
+        ssize_t n = read(fd, req + have, sizeof req - 1 - have);
+        if (n <= 0)
+            return;
+        have += (size_t)n;
+        req[have] = '\0';
+    }
+    char path[1024];
+    int minor;
+    int ok = sscanf(req, "GET %1023s HTTP/1.%d", path, &minor) == 2 &&
+             strstr(req, "\r\nHost: ") != NULL;
+    enter();
+    wait_gate();
+    long len;
+    if (!ok)
+        answer(fd, 400, "Bad Request", 0);
+    else if (sscanf(path, "/bytes/%ld", &len) == 1)
+        answer(fd, 200, "OK", len);
+    else if (strcmp(path, "/cut") == 0)
+        send_all(fd, "HTTP/1.0 2", 10);
+    else
+        answer(fd, 404, "Not Found", 10);
+    leave();
+}
+
+static void
+server_main(int lfd, int stop)
+{
+    struct pollfd p[2] = {{.fd = lfd, .events = POLLIN},
+                          {.fd = stop, .events = POLLIN}};
+    for (;;) {
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (p[1].revents != 0)
+            break; // the test closed its end: the end
+        if (!(p[0].revents & POLLIN))
+            continue;
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        if (fork() == 0) {
+            close(lfd);
+            close(stop);
+            handle(fd);
+            close(fd);
+            _exit(0);
+        }
+        close(fd);
+    }
+    while (wait(NULL) > 0 || errno == EINTR)
+        ;
+    _exit(0);
+}
+
+// A socket bound to 127.0.0.1 on a port the kernel picks; *port says which.
+static int
+bound_socket(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_msg(fd >= 0, "socket failed: %s", strerror(errno));
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ck_assert_msg(bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+                      getsockname(fd, (struct sockaddr *)&a, &len) == 0,
+                  "bind to 127.0.0.1 failed: %s", strerror(errno));
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+// Start the server for a fetch of n URLs, answering once want are in.
+static void
+server_start(struct server *sv, int n, int want)
+{
+    board_new(n, want);
+    int lfd = bound_socket(&sv->port);
+    ck_assert_msg(listen(lfd, 64) == 0, "listen failed: %s", strerror(errno));
+    int stop[2];
+    ck_assert_msg(pipe(stop) == 0, "pipe failed: %s", strerror(errno));
+    fflush(NULL);
+    sv->pid = fork();
+    ck_assert_msg(sv->pid >= 0, "fork failed: %s", strerror(errno));
+    if (sv->pid == 0) {
+        close(stop[1]);
+        server_main(lfd, stop[0]);
+    }
+    close(lfd);
+    close(stop[0]);
+    sv->stop = stop[1];
+}
+
+static void
+server_stop(struct server *sv)
+{
+    close(sv->stop);
+    while (waitpid(sv->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    board_free();
+}
+
+// "http://127.0.0.1:PORT/path" into url (one of 8 buffers, in turn).
+static const char *
+url_of(int port, const char *path)
+{
+    static char bufs[8][128];
+    static int next;
+    char *u = bufs[next++ % 8];
+    snprintf(u, sizeof bufs[0], "http://127.0.0.1:%d%s", port, path);
+    return u;
+}
+
+// Fail unless res is status with that many bytes.
+static void
+expect_page(const char *url, mp_fetch_result res, int status, long bytes,
+            const char *hint)
+{
+    ck_assert_msg(res.status == status && res.bytes == bytes,
+                  "%s: status %s with %ld bytes, expected %s with %ld "
+                  "bytes. %s",
+                  url, fl_ret(res.status), res.bytes, fl_ret(status), bytes,
+                  res.status == 0
+                      ? "Status 0: no result reached the caller, or it was "
+                        "read before a worker stored it (MAP_SHARED results, "
+                        "copied out once every worker has been waited for)."
+                      : hint);
+}
+
+/* -------------------------------------------------------- mp_fetch_all */
+
+FL_TEST(test_mp_fetch_all_gets_every_page)
+{
+    struct server sv;
+    server_start(&sv, 6, 1);
+    long sizes[6] = {0, 1, 100, 5000, 70000, 3};
+    const char *urls[6];
+    char path[64];
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "/bytes/%ld", sizes[i]);
+        urls[i] = url_of(sv.port, path);
+    }
+    mp_fetch_result res[6];
+    int r = mp_fetch_all(urls, 6, 3, res);
+    server_stop(&sv);
+    fl_expect_int(r, 0, "mp_fetch_all(6 URLs, 3 workers): failed fetches", "");
+    for (int i = 0; i < 6; i++)
+        expect_page(urls[i], res[i], 200, sizes[i],
+                    "res[i] is the answer to urls[i]; status 400 means the "
+                    "request was not \"GET /path HTTP/1.0\\r\\nHost: "
+                    "...\\r\\n\\r\\n\"; the body is what follows the blank "
+                    "line, read until EOF.");
+}
+
+FL_TEST(test_mp_fetch_all_keeps_8_requests_in_flight_at_once)
+{
+    struct server sv;
+    server_start(&sv, 8, 8);
+    const char *urls[8];
+    for (int i = 0; i < 8; i++)
+        urls[i] = url_of(sv.port, "/bytes/10");
+    mp_fetch_result res[8];
+    int r = mp_fetch_all(urls, 8, 8, res);
+    int most = B->most;
+    server_stop(&sv);
+    fl_expect_int(r, 0, "mp_fetch_all(8 URLs, 8 workers): failed fetches", "");
+    ck_assert_msg(most == 8,
+                  "mp_fetch_all(8 URLs, 8 workers) against a server that "
+                  "answers once 8 requests are in: at most %d request(s) "
+                  "were in at once (it answered anyway after %d ms). Fork "
+                  "all 8 workers, and do not cap them at the number of "
+                  "cores: a worker waiting for a server uses no CPU.",
+                  most, WAIT_MS);
+    for (int i = 0; i < 8; i++)
+        expect_page(urls[i], res[i], 200, 10, "");
+}
+
+FL_TEST(test_mp_fetch_all_reads_a_large_body_in_full)
+{
+    struct server sv;
+    server_start(&sv, 1, 1);
+    const char *url = url_of(sv.port, "/bytes/1048593");
+    mp_fetch_result res;
+    int r = mp_fetch_all(&url, 1, 1, &res);
+    server_stop(&sv);
+    fl_expect_int(r, 0, "mp_fetch_all(a 1 MiB page): failed fetches", "");
+    expect_page(url, res, 200, 1048593,
+                "A body of 1 MiB arrives in many pieces: read until read() "
+                "returns 0 (EOF), counting every piece.");
+}
+
+FL_TEST(test_mp_fetch_all_reports_a_404_as_an_answer)
+{
+    struct server sv;
+    server_start(&sv, 2, 1);
+    const char *urls[2] = {url_of(sv.port, "/missing"),
+                           url_of(sv.port, "/bytes/7")};
+    mp_fetch_result res[2];
+    int r = mp_fetch_all(urls, 2, 2, res);
+    server_stop(&sv);
+    fl_expect_int(r, 0, "mp_fetch_all: failed fetches, with one 404",
+                  "a 404 is the server's answer, not a failed fetch");
+    expect_page(urls[0], res[0], 404, 10,
+                "Report the status of the first line, \"HTTP/1.0 404 Not "
+                "Found\", and the body's length, as for any answer.");
+    expect_page(urls[1], res[1], 200, 7, "");
+}
+
+FL_TEST(test_mp_fetch_all_reports_a_refused_connection_for_that_url_only)
+{
+    struct server sv;
+    server_start(&sv, 3, 1);
+    int dead_port, dead = bound_socket(&dead_port); // bound, not listening
+    const char *urls[3] = {url_of(sv.port, "/bytes/5"),
+                           url_of(dead_port, "/bytes/5"),
+                           url_of(sv.port, "/bytes/6")};
+    mp_fetch_result res[3];
+    int r = mp_fetch_all(urls, 3, 2, res);
+    server_stop(&sv);
+    close(dead);
+    fl_expect_int(r, 1,
+                  "mp_fetch_all(3 URLs, one to a closed port): "
+                  "failed fetches",
+                  "the return value counts the fetches whose status is "
+                  "negative");
+    expect_page(urls[1], res[1], -ECONNREFUSED, 0,
+                "connect() failed: its -errno is that URL's status");
+    expect_page(urls[0], res[0], 200, 5,
+                "One URL failing must not stop the others: give it its "
+                "error and go on to the next URL.");
+    expect_page(urls[2], res[2], 200, 6,
+                "One URL failing must not stop the others: give it its "
+                "error and go on to the next URL.");
+}
+
+FL_TEST(test_mp_fetch_all_reports_an_answer_cut_short)
+{
+    struct server sv;
+    server_start(&sv, 1, 1);
+    const char *url = url_of(sv.port, "/cut");
+    mp_fetch_result res;
+    int r = mp_fetch_all(&url, 1, 1, &res);
+    server_stop(&sv);
+    fl_expect_int(r, 1, "mp_fetch_all(an answer cut short): failed fetches",
+                  "");
+    expect_page(url, res, -EPROTO, 0,
+                "The server sent \"HTTP/1.0 2\" and closed: EOF before the "
+                "blank line that ends the header is -EPROTO, not an answer.");
+}
+
+FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
+{
+    static char longpath[3000];
+    memset(longpath, 'a', sizeof longpath - 1);
+    longpath[0] = '/';
+    char longurl[3100];
+    snprintf(longurl, sizeof longurl, "http://127.0.0.1:1%s", longpath);
+    const char *urls[5] = {"ftp://127.0.0.1/", "http://localhost/",
+                           "http://127.0.0.1:99999/", NULL, longurl};
+    mp_fetch_result res[5];
+    int r = mp_fetch_all(urls, 5, 2, res);
+    fl_expect_int(r, 5,
+                  "mp_fetch_all(5 URLs it cannot fetch): failed "
+                  "fetches",
+                  "");
+    const char *what[5] = {"ftp://127.0.0.1/", "http://localhost/",
+                           "http://127.0.0.1:99999/", "NULL",
+                           "a URL whose request is 3000 bytes long"};
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(res[i].status == -EINVAL,
+                      "%s: status %s, expected -EINVAL (-22): parse_url "
+                      "refuses it, or the request does not fit in its "
+                      "buffer",
+                      what[i], fl_ret(res[i].status));
+}
+
+FL_TEST(test_mp_fetch_all_rejects_bad_arguments)
+{
+    const char *urls[1] = {"http://127.0.0.1:1/"};
+    mp_fetch_result res[1];
+    int r[4] = {mp_fetch_all(urls, 1, 0, res), mp_fetch_all(NULL, 1, 1, res),
+                mp_fetch_all(urls, 1, 1, NULL), mp_fetch_all(NULL, 0, 1, NULL)};
+    ck_assert_msg(r[0] == -EINVAL && r[1] == -EINVAL && r[2] == -EINVAL &&
+                      r[3] == 0,
+                  "mp_fetch_all returned %s for 0 workers, %s for NULL "
+                  "urls, %s for NULL res, and %s for no URLs; expected "
+                  "-EINVAL (-22) three times, then 0",
+                  fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_par_map_matches_the_serial_run, 10),
+    FL_CASE(test_mp_par_map_covers_a_short_last_chunk, 10),
+    FL_CASE(test_mp_par_map_runs_each_item_exactly_once, 10),
+    FL_CASE(test_mp_par_map_runs_the_workers_at_the_same_time, 10),
+    FL_CASE(test_mp_par_map_hands_out_chunks_dynamically, 10),
+    FL_CASE(test_mp_par_map_keeps_results_in_item_order, 10),
+    FL_CASE(test_mp_par_map_reports_a_worker_that_died, 10),
+    FL_CASE(test_mp_par_map_reaps_every_worker, 10),
+    FL_CASE(test_mp_par_map_rejects_bad_arguments, 10),
+    FL_CASE(test_mp_par_map_of_no_items_returns_0, 10),
+    FL_CASE(test_mp_thread_map_matches_the_serial_run, 10),
+    FL_CASE(test_mp_thread_map_runs_each_item_exactly_once, 10),
+    FL_CASE(test_mp_thread_map_runs_the_threads_at_the_same_time_in_one_process,
+            10),
+    FL_CASE(test_mp_thread_map_hands_out_chunks_dynamically, 10),
+    FL_CASE(test_mp_thread_map_rejects_bad_arguments, 10),
+    FL_CASE(test_mp_fetch_all_gets_every_page, 10),
+    FL_CASE(test_mp_fetch_all_keeps_8_requests_in_flight_at_once, 10),
+    FL_CASE(test_mp_fetch_all_reads_a_large_body_in_full, 10),
+    FL_CASE(test_mp_fetch_all_reports_a_404_as_an_answer, 10),
+    FL_CASE(test_mp_fetch_all_reports_a_refused_connection_for_that_url_only,
+            10),
+    FL_CASE(test_mp_fetch_all_reports_an_answer_cut_short, 10),
+    FL_CASE(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch, 10),
+    FL_CASE(test_mp_fetch_all_rejects_bad_arguments, 10),
+};
+
+FL_MAIN("13_capstone", cases)
