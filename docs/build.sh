@@ -34,7 +34,7 @@ sed "${sed_links#;}" README.md >"$SRC/index.md"
     echo "## The site"
     echo
     for l in $lessons; do printf '%s\n' "- \\subpage lesson$(nn "$l")"; done
-    printf '%s\n' "- \\subpage python_map" "- \\subpage instructors"
+    printf '%s\n' "- \\subpage python_map" "- \\subpage instructors" "- \\subpage bench"
     if [ -f "$OUT/../coverage/index.html" ]; then
         echo "- [Coverage report of the solutions](../../coverage/index.html)"
     fi
@@ -70,6 +70,24 @@ while [ $# -gt 0 ]; do
 done
 sed '1s/$/ {#instructors}/' docs/instructors.md >"$SRC/instructors.md"
 sed '1s/$/ {#python_map}/' docs/python-map.md >"$SRC/python_map.md"
+# The benchmarks: this tree's own `make bench` if it ran in full (not
+# QUICK=1), else the reference run kept in docs/bench.md.  The plot is
+# copied in after Doxygen, which leaves an image it cannot find as it is.
+bench=$OUT/../bench svg=docs/bench-speedup.svg fresh=""
+if [ -f "$bench/results.md" ] && [ -f "$bench/speedup.svg" ] &&
+    ! grep -q '^QUICK=1' "$bench/results.md"; then
+    fresh=1 svg=$bench/speedup.svg
+fi
+{
+    if [ -n "$fresh" ]; then
+        sed '/^## Results/,$d' docs/bench.md
+        printf '%s\n\n%s\n' "## Results" "From \`make bench\` in this tree:"
+        sed '1d; s/^## /### /; s/](speedup.svg)/](bench-speedup.svg)/' \
+            "$bench/results.md"
+    else
+        cat docs/bench.md
+    fi
+} | sed '1s/$/ {#bench}/' >"$SRC/bench.md"
 
 inputs="$SRC tests/harness.h $(ls lessons/*.h 2>/dev/null | tr '\n' ' ')"
 for l in $lessons; do inputs="$inputs lessons/$l/${l#*_}.h"; done
@@ -85,3 +103,4 @@ DOCS_OUT=$OUT DOCS_INPUT=$inputs DOCS_MAIN=$SRC/index.md DOCS_THEME=$theme \
     DOCS_WERROR=$([ "${SOLUTIONS:-}" = 1 ] && echo NO || echo YES) \
     DOCS_ALL=$([ "${SOLUTIONS:-}" = 1 ] && echo YES || echo NO) \
     doxygen docs/Doxyfile
+cp "$svg" "$OUT/html/bench-speedup.svg"

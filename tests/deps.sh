@@ -3,19 +3,20 @@
 #
 # Check (the unit test framework), pkg-config (to find it), Doxygen, its
 # doxygen-awesome-css theme and graphviz (the docs site), gcovr (coverage),
-# patch (to make mutants) and zip (Gradescope takes its autograder as a
-# zip): all Debian/Ubuntu packages.  Uses sudo when not root.
+# patch (to make mutants), zip (Gradescope takes its autograder as a zip)
+# and gnuplot (make bench's plot): all Debian/Ubuntu packages.  Uses sudo
+# when not root.
 set -e
-PKGS="build-essential check pkg-config doxygen doxygen-awesome-css graphviz gcovr patch zip"
+PKGS="build-essential check pkg-config doxygen doxygen-awesome-css graphviz gcovr patch zip gnuplot-nox"
 
 if ! command -v apt-get >/dev/null 2>&1; then
     cat >&2 <<MSG
 make deps: this machine has no apt-get.  Install these yourself, then run
 make grade:
   a C compiler and make, Check (>= 0.13) with pkg-config, Doxygen and
-  graphviz, gcovr, patch
-  Fedora:  sudo dnf install gcc make check-devel pkgconf doxygen graphviz gcovr patch
-  Arch:    sudo pacman -S base-devel check pkgconf doxygen graphviz gcovr patch
+  graphviz, gcovr, patch, gnuplot
+  Fedora:  sudo dnf install gcc make check-devel pkgconf doxygen graphviz gcovr patch gnuplot
+  Arch:    sudo pacman -S base-devel check pkgconf doxygen graphviz gcovr patch gnuplot
   macOS cannot run the course: it needs Linux (use a Linux VM or WSL2).
 MSG
     exit 1

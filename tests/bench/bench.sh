@@ -5,11 +5,24 @@
 # Each row runs the Python program, the C reference and (where there is
 # one) the OS limit, one after the other, REPS times over, so that a noisy
 # moment hits all of them alike.  Each run prints a rate (operations per
-# second); the table gives medians and the spread (min-max).  QUICK=1 makes
-# it a smoke test: fewer operations and repetitions.
+# second); the table gives medians and the spread (min-max), as rates or,
+# where the unit is a time (ns, µs), as the time one operation takes.  The
+# ratio and the "C at" percentage compare rates: 3.0x means C does the work
+# three times as fast.  Python gets fewer operations than C where it is
+# much slower, so that each run lasts about a second.
+#
+# The speedup section times a CPU-bound map with 1 to 4 workers, all
+# series alternating, and writes speedup.tsv and, with gnuplot, speedup.svg.
+# It measures lesson 13's capstone (bench_13: processes and threads) once
+# that is built, and lesson 09's pool until then; beside them, the same
+# work split among K processes that never say a word to each other: the
+# speedup that the machine itself allows (virtual cores may share a core).
+#
+# QUICK=1 makes it a smoke test: 20 times fewer operations, 3 repetitions.
 set -u
 BUILD=${BUILD:-build}
 OUT=$BUILD/bench
+RUNS=$OUT/runs # each run's rate, one file per series
 BIN=$BUILD/bin/bench
 REPS=${REPS:-7}
 SCALE=1
@@ -17,56 +30,312 @@ if [ "${QUICK:-}" = 1 ]; then
     REPS=3
     SCALE=20
 fi
-mkdir -p "$OUT"
+CORES=$(nproc)
+rm -rf "$RUNS" "$OUT/speedup.svg"
+mkdir -p "$RUNS"
 PY=$(command -v python3 || true)
 [ -n "$PY" ] && ! "$PY" -c 'import multiprocessing' 2>/dev/null && PY=""
 
-# median FILE: the middle line of a file of numbers; spread FILE: min-max.
-median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-spread() { sort -n "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'; }
-
-# row NAME UNIT N PYOP CBIN COP [LIMITBIN LIMITOP]
-row() {
-    name=$1 unit=$2 n=$(($3 / SCALE)) pyop=$4 cbin=$5 cop=$6
-    limbin=${7:-} limop=${8:-}
-    : >"$OUT/py" && : >"$OUT/c" && : >"$OUT/lim"
-    i=0
-    while [ $i -lt "$REPS" ]; do
-        [ -n "$PY" ] && "$PY" tests/bench/bench.py "$pyop" "$n" >>"$OUT/py"
-        "$BIN/$cbin" "$cop" "$n" >>"$OUT/c"
-        [ -n "$limbin" ] && "$BIN/$limbin" "$limop" "$n" >>"$OUT/lim"
-        i=$((i + 1))
-    done
-    c=$(median "$OUT/c")
-    if [ -n "$PY" ]; then
-        p=$(median "$OUT/py")
-        pcol="$p ($(spread "$OUT/py"))"
-        ratio=$(awk -v c="$c" -v p="$p" 'BEGIN { printf "%.1fx", c / p }')
-    else
-        pcol="(no python3)"
-        ratio="-"
-    fi
-    if [ -n "$limbin" ]; then
-        l=$(median "$OUT/lim")
-        lcol="$l ($(spread "$OUT/lim")), C at $(awk -v c="$c" -v l="$l" 'BEGIN { printf "%.0f%%", 100 * c / l }')"
-    else
-        lcol="-"
-    fi
-    printf '| %s | %s | %s | %s (%s) | %s | %s |\n' "$name" "$unit" "$pcol" "$c" \
-        "$(spread "$OUT/c")" "$ratio" "$lcol"
+# run FILE CMD...: append CMD's rate to FILE; a failure is remembered.
+run() {
+    f=$1
+    shift
+    "$@" >>"$f" || { echo "bench: $* failed" >&2 && echo "$*" >>"$RUNS/failed"; }
 }
 
+# stats FILE UNIT: the median, min and max of FILE's rates, in the unit's
+# terms: a time per operation for "ns ..." and "µs ...", millions per
+# second for "million ...", the rate itself otherwise.
+stats() {
+    case $2 in
+    "ns "*) conv=t f=1e9 ;;
+    "µs "*) conv=t f=1e6 ;;
+    "million "*) conv=r f=1e-6 ;;
+    *) conv=r f=1 ;;
+    esac
+    awk -v conv=$conv -v f=$f '
+        { v[NR] = conv == "t" ? f / $1 : f * $1 }
+        END {
+            if (NR == 0) { print "- - -"; exit }
+            for (i = 2; i <= NR; i++)
+                for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+                    t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+                }
+            print v[int((NR + 1) / 2)], v[1], v[NR]
+        }' "$1"
+}
+
+# num X: a number with three significant digits, or a whole number.
+num() {
+    awk -v x="$1" 'BEGIN {
+        if (x == "-") print "-"
+        else if (x >= 100) printf "%.0f\n", x
+        else printf "%.3g\n", x
+    }'
+}
+
+# cell FILE UNIT: "median (min-max)", in the unit's terms.
+cell() {
+    set -- $(stats "$1" "$2")
+    echo "$(num "$1") ($(num "$2")-$(num "$3"))"
+}
+
+# rate FILE: the median rate, as measured.
+rate() { stats "$1" "per"; }
+
+# pct A B: A as a percentage of B; ratio A B: A / B as "3.0x".
+pct() {
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%\n", (b > 0 ? 100 * a / b : 0) }'
+}
+ratio() { echo "$(num "$(awk -v a="$1" -v b="$2" 'BEGIN { print (b > 0 ? a / b : 0) }')")x"; }
+
+# target NAME SPEC MEDIAN: "≤ 10: met" for SPEC "<=10"; records the verdict.
+target() {
+    [ "$2" = - ] && echo "-" && return
+    op=$(echo "$2" | cut -c1-2) goal=$(echo "$2" | cut -c3-)
+    met=$(awk -v m="$3" -v g="$goal" -v op="$op" 'BEGIN {
+        ok = m != "-" && (op == "<=" ? m <= g : m >= g)
+        print ok ? "met" : "missed" }')
+    sign=$([ "$op" = "<=" ] && echo "≤" || echo "≥")
+    echo "$met $1 ($(num "$3") against $sign $goal)" >>"$RUNS/targets"
+    echo "$sign $goal: $met"
+}
+
+# row NAME UNIT TARGET PY_N C_N PYOP CBIN COP [LIMNAME LIMBIN LIMOP]
+row() {
+    name=$1 unit=$2 spec=$3 pyn=$(($4 / SCALE)) cn=$(($5 / SCALE))
+    pyop=$6 cbin=$7 cop=$8 limname=${9:-} limbin=${10:-} limop=${11:-}
+    : >"$RUNS/py" && : >"$RUNS/c" && : >"$RUNS/lim"
+    i=0
+    while [ $i -lt "$REPS" ]; do
+        [ -n "$PY" ] && run "$RUNS/py" "$PY" tests/bench/bench.py "$pyop" "$pyn"
+        run "$RUNS/c" "$BIN/$cbin" "$cop" "$cn"
+        [ -n "$limbin" ] && run "$RUNS/lim" "$BIN/$limbin" "$limop" "$cn"
+        i=$((i + 1))
+    done
+    c=$(rate "$RUNS/c" | cut -d' ' -f1)
+    pcol="(no python3)" rcol="-" lcol="-"
+    if [ -n "$PY" ]; then
+        pcol=$(cell "$RUNS/py" "$unit")
+        rcol=$(ratio "$c" "$(rate "$RUNS/py" | cut -d' ' -f1)")
+    fi
+    if [ -n "$limbin" ]; then
+        l=$(rate "$RUNS/lim" | cut -d' ' -f1)
+        lcol="$limname: $(cell "$RUNS/lim" "$unit"), C at $(pct "$c" "$l")"
+    fi
+    tcol=$(target "$name" "$spec" "$(stats "$RUNS/c" "$unit" | cut -d' ' -f1)")
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$unit" "$pcol" \
+        "$(cell "$RUNS/c" "$unit")" "$rcol" "$lcol" "$tcol"
+}
+
+# ------------------------------------------------------------- speedup
+
+# Lesson 13's capstone once it is built, with threads beside processes;
+# lesson 09's pool until then.  Python maps the same kernel with Pool(K).
+SP_BIN=bench_09 THREADS=""
+if [ -x "$BIN/bench_13" ]; then
+    SP_BIN=bench_13 THREADS=1
+fi
+SP_PY_N=$((150 / SCALE)) SP_C_N=$((1000 / SCALE))
+KS="1 2 3 4"
+
+speedup_runs() {
+    for k in $KS; do
+        for s in py c t raw; do : >"$RUNS/sp_${s}_$k"; done
+    done
+    i=0
+    while [ $i -lt "$REPS" ]; do
+        for k in $KS; do
+            [ -n "$PY" ] &&
+                run "$RUNS/sp_py_$k" "$PY" tests/bench/bench.py "cpu_w$k" "$SP_PY_N"
+            run "$RUNS/sp_c_$k" "$BIN/$SP_BIN" "cpu_w$k" "$SP_C_N"
+            [ -n "$THREADS" ] &&
+                run "$RUNS/sp_t_$k" "$BIN/$SP_BIN" "thr_w$k" "$SP_C_N"
+            run "$RUNS/sp_raw_$k" "$BIN/bench_09" "raw_w$k" "$SP_C_N"
+        done
+        i=$((i + 1))
+    done
+}
+
+# speedup SERIES K: "median lo hi": median rate(K) / median rate(1), and
+# the least and greatest of the runs' own rate(K) / rate(1); "- - -" if
+# the series was not run.
+speedup() {
+    if [ ! -s "$RUNS/sp_$1_1" ]; then
+        echo "- - -"
+        return
+    fi
+    m1=$(rate "$RUNS/sp_$1_1" | cut -d' ' -f1)
+    mk=$(rate "$RUNS/sp_$1_$2" | cut -d' ' -f1)
+    paste "$RUNS/sp_$1_$2" "$RUNS/sp_$1_1" | awk -v mk="$mk" -v m1="$m1" '
+        $2 > 0 {
+            r = $1 / $2
+            if (n++ == 0 || r < lo) lo = r
+            if (n == 1 || r > hi) hi = r
+        }
+        END { printf "%.2f %.2f %.2f\n", (m1 > 0 ? mk / m1 : 0), lo, hi }'
+}
+
+spcell() {
+    set -- $(speedup "$1" "$2")
+    [ "$1" = - ] && echo "-" || echo "$1 ($2-$3)"
+}
+
+# The table's row for the CPU-bound map: the speedup on all the cores.
+# (No C/Python ratio: Python counts fewer blocks, and later blocks cost
+# more, so their rates do not compare; each speedup compares a series
+# with itself.)
+speedup_row() {
+    k=$CORES
+    [ "$k" -gt 4 ] && k=4
+    c=$(speedup c "$k" | cut -d' ' -f1) l=$(speedup raw "$k" | cut -d' ' -f1)
+    pcol=$([ -n "$PY" ] && spcell py "$k" || echo "(no python3)")
+    printf '| %s | %s | %s | %s | - | %s | %s |\n' \
+        "CPU-bound speedup, $k workers on $CORES cores ($SP_BIN)" \
+        "x over 1 worker" "$pcol" "$(spcell c "$k")" \
+        "$k processes, no pool: $(spcell raw "$k"), C at $(pct "$c" "$l")" \
+        "$(target "CPU-bound speedup" ">=1.9" "$c")"
+}
+
+# speedup.tsv: one line per worker count; "-" where a series is missing.
+speedup_tsv() {
+    printf '# workers\tideal\tc_proc\tlo\thi\tc_thr\tlo\thi\tpython\tlo\thi'
+    printf '\tno_pool\tlo\thi\n'
+    for k in $KS; do
+        ideal=$((k < CORES ? k : CORES))
+        printf '%s\t%s' "$k" "$ideal"
+        for s in c t py raw; do printf '\t%s' "$(speedup $s "$k" | tr ' ' '\t')"; done
+        echo
+    done
+}
+
+speedup_table() {
+    echo "| workers | ideal on $CORES cores | K processes, no pool |" \
+        "C processes | C threads | Python |"
+    echo "|---|---|---|---|---|---|"
+    for k in $KS; do
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$k" \
+            "$((k < CORES ? k : CORES))" "$(spcell raw "$k")" \
+            "$(spcell c "$k")" "$(spcell t "$k")" "$(spcell py "$k")"
+    done
+}
+
+speedup_plot() {
+    e="with yerrorlines lw 2"
+    lines="'$OUT/speedup.tsv' using 1:2 with lines dt 2 lc rgb 'gray40'"
+    lines="$lines title 'ideal on $CORES cores'"
+    lines="$lines, '' using 1:12:13:14 with yerrorlines dt 3 lc rgb 'gray20'"
+    lines="$lines title 'K processes, no pool'"
+    lines="$lines, '' using 1:3:4:5 $e pt 7 title 'C processes ($SP_BIN)'"
+    [ -n "$THREADS" ] &&
+        lines="$lines, '' using 1:6:7:8 $e pt 5 title 'C threads ($SP_BIN)'"
+    [ -n "$PY" ] &&
+        lines="$lines, '' using 1:9:10:11 $e pt 9 title 'Python Pool(K).map'"
+    gnuplot <<EOF
+set terminal svg size 640,420 noenhanced font 'sans,12' background rgb 'white'
+set output '$OUT/speedup.svg'
+set title 'CPU-bound map: speedup against workers, $CORES cores (median, min-max)'
+set xlabel 'workers'
+set ylabel 'speedup over 1 worker'
+set xrange [0.8:4.2]
+set xtics 1
+set yrange [0:*]
+set offsets 0, 0, 0.3, 0
+set grid ytics
+set key top left
+set datafile missing '-'
+plot $lines
+EOF
+}
+
+# --------------------------------------------------------------- the run
+
+# The load average, and the CPU time so far: "steal total" in ticks, the
+# steal being what the hypervisor gave other guests while we were ready.
+load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
+ticks() {
+    awk '$1 == "cpu" { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' \
+        /proc/stat 2>/dev/null
+}
+stolen() {
+    echo "$1 $2" | awk 'NF == 4 && $4 > $2 {
+        printf "; %.0f%% of the CPU time stolen by the hypervisor", 100 * ($3 - $1) / ($4 - $2) }'
+}
+start=$(date +%s) load0=$(load) ticks0=$(ticks)
 {
     echo "# make bench: C reference code against Python multiprocessing"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $REPS runs of each," \
-        "alternating; medians with (min-max). Higher is better."
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $CORES cores, $REPS runs of each," \
+        "alternating; load average $load0 at the start.${PY:+ $("$PY" --version 2>&1).}"
+    [ "${QUICK:-}" = 1 ] &&
+        echo "QUICK=1: a smoke test with 20 times fewer operations, not a measurement."
     [ -z "$PY" ] && echo "python3 with multiprocessing was not found: C figures only."
     echo
-    echo "| operation | unit | Python | C | C/Python | OS limit |"
-    echo "|---|---|---|---|---|---|"
-    row "process start + join (lesson 02)" "per second" 2000 start_join \
-        bench_02 start_join bench_01 raw_fork
-    row "pipe, 1 MiB messages (lesson 04)" "MiB/s" 2000 pipe_stream \
-        bench_04 pipe_stream bench_04 raw_pipe
+    echo "Medians with (min-max).  Rates: higher is better; times (ns, µs):" \
+        "lower is better.  C/Python and \"C at\" compare speeds: 3.0x, C is" \
+        "three times as fast."
+    echo
+    echo "| operation | unit | Python | C | C/Python | OS limit | target |"
+    echo "|---|---|---|---|---|---|---|"
+    row "process start + join (lesson 02)" "per second" - 300 1000 \
+        start_join bench_02 start_join "fork+waitpid" bench_01 raw_fork
+    row "pipe, 1 MiB messages (lesson 04)" "MiB/s" - 300 1000 \
+        pipe_stream bench_04 pipe_stream "raw pipe" bench_04 raw_pipe
+    row "queue, 8-byte messages (lesson 05)" "million messages/s" ">=1.5" \
+        30000 1000000 queue_stream bench_05 queue_stream \
+        "raw pipe, a write and a read each" bench_05 raw_pipe
+    row "uncontended lock, acquire + release (lesson 06)" "ns per pair" "<=25" \
+        2000000 20000000 lock bench_06 lock \
+        "robust pthread mutex" bench_06 raw_mutex
+    row "event ping-pong, set + wait (lesson 07)" "µs per round trip" "<=12" \
+        5000 50000 event_pingpong bench_07 event_pingpong \
+        "futex word" bench_07 futex_pingpong
+    row "shared counter, 2 processes, locked (lesson 08)" "million increments/s" - \
+        300000 4000000 counter bench_08 counter \
+        "atomic add, no lock" bench_08 atomic_add
+    row "Pool map, trivial tasks, default chunks (lesson 09)" "ns per task" "<=10" \
+        1000000 10000000 map_default bench_09 map_default
+    row "Pool map, trivial tasks, chunksize 1 (lesson 09)" "µs per task" - \
+        10000 50000 map_chunk1 bench_09 map_chunk1
+    row "apply_async + get round trip (lesson 09)" "µs per round trip" "<=20" \
+        1000 20000 apply_async bench_09 apply_async \
+        "raw socketpair" bench_09 raw_roundtrip
+    speedup_runs
+    speedup_row
+    echo
+    if [ -s "$RUNS/targets" ]; then
+        echo "Targets for the C reference (medians, $CORES cores):" \
+            "$(grep -c '^met' "$RUNS/targets") of $(wc -l <"$RUNS/targets") met." \
+            "$(grep '^missed' "$RUNS/targets" | sed 's/^missed //' | paste -sd';' - |
+                sed 's/;/; /g; s/^./Missed: &/; s/$/./')"
+        echo
+    fi
+    echo "## Speedup against workers"
+    echo
+    echo "A CPU-bound map with 1 to 4 workers on $CORES cores, chunks of one" \
+        "item: lesson 13's kernel, counting the primes in blocks of 1000" \
+        "numbers, blocks 0 to $((SP_C_N - 1)) in C and 0 to $((SP_PY_N - 1))" \
+        "in Python (trial division in Python is slow).  Speedup: median" \
+        "rate(K) / median rate(1), with the min-max of each run's own ratio." \
+        "K processes, no pool: the C blocks dealt out among K forked" \
+        "processes that exchange no message, the speedup the machine allows."
+    echo
+    speedup_table
+    echo
+    speedup_tsv >"$OUT/speedup.tsv"
+    if ! command -v gnuplot >/dev/null; then
+        echo "gnuplot is not installed (make deps installs it): no plot."
+    elif speedup_plot; then
+        echo "![Speedup against workers](speedup.svg)"
+    else
+        echo "gnuplot failed: no plot."
+    fi
+    echo
+    echo "Took $(($(date +%s) - start)) s; load average $(load) at the end$(stolen \
+        "$ticks0" "$(ticks)")."
 } | tee "$OUT/results.md"
+if [ -s "$RUNS/failed" ]; then
+    echo "make bench: some runs failed:" >&2
+    cat "$RUNS/failed" >&2
+    exit 1
+fi

@@ -1,0 +1,230 @@
+// bench_13.c - make bench: lesson 13's parallel map and fetcher, by workers.
+//
+// `bench_13 OP N` runs one measurement and prints its rate per second:
+//   cpu_wK     primes in blocks 0..N-1 (mp_primes_in_block, primes below
+//              N * 1000) over K worker processes, chunks of 1 block;
+//              rate = blocks per second.  N = 1000: about 0.5 s at K = 1.
+//   static_wK  the same with ONE chunk per worker (chunk = N / K rounded
+//              up): a static split, which the uneven blocks unbalance.
+//   thr_wK     the same as cpu_wK over K threads (mp_thread_map).
+//   pstart_wK  N maps of K items of a kernel that returns at once, over K
+//              worker processes: what starting and reaping K workers
+//              costs; rate = maps per second.
+//   tstart_wK  the same over K threads.
+//   io_wK      N / 25 URLs (at least 1) fetched by K worker processes
+//              from a server on 127.0.0.1 that waits 10 ms before each
+//              answer (1000 bytes); rate = URLs per second.  N = 1000:
+//              about 0.4 s at K = 1.
+// K is any number from 1 to 64.  Speedup = rate(K) / rate(1), measured at
+// the same N.  The work is checked: a wrong result exits 1, printing
+// nothing.  The server of io_wK is started before the clock and stopped
+// after it.
+#include "capstone.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IO_DELAY_MS 10 // the server's wait before each answer
+#define IO_BYTES 1000  // the body of each answer
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------ cpu, thr */
+
+// Primes in blocks 0..n-1 over k workers (threads if thr), chunk given
+// (0: one chunk per worker); the rate in blocks per second, or -1.
+static double
+cpu(long n, int k, int thr, int one_chunk_each)
+{
+    long *in = malloc((size_t)n * sizeof *in);
+    long *out = malloc((size_t)n * sizeof *out);
+    if (in == NULL || out == NULL)
+        return -1;
+    for (long i = 0; i < n; i++)
+        in[i] = i;
+    size_t chunk = one_chunk_each ? (size_t)((n + k - 1) / k) : 1;
+    double t0 = now_s();
+    int r =
+        thr ? mp_thread_map(k, mp_primes_in_block, in, out, (size_t)n, chunk)
+            : mp_par_map(k, mp_primes_in_block, in, out, (size_t)n, chunk);
+    double t = now_s() - t0;
+    // Check a sample against the serial kernel: first, middle, last.
+    long at[3] = {0, n / 2, n - 1};
+    for (int j = 0; j < 3 && r == 0; j++)
+        if (out[at[j]] != mp_primes_in_block(at[j]))
+            r = -1;
+    free(in);
+    free(out);
+    return r == 0 ? n / t : -1;
+}
+
+/* ------------------------------------------------------ pstart, tstart */
+
+static long
+trivial(long x)
+{
+    return x + 1;
+}
+
+// n maps of k items, each item its own chunk; the rate in maps per second.
+static double
+start_cost(long n, int k, int thr)
+{
+    long in[64], out[64];
+    for (int i = 0; i < k; i++)
+        in[i] = i;
+    double t0 = now_s();
+    for (long j = 0; j < n; j++) {
+        int r = thr ? mp_thread_map(k, trivial, in, out, (size_t)k, 1)
+                    : mp_par_map(k, trivial, in, out, (size_t)k, 1);
+        if (r != 0 || out[k - 1] != k)
+            return -1;
+    }
+    return n / (now_s() - t0);
+}
+
+/* ------------------------------------------------------------------ io */
+
+static void
+serve_one(int fd)
+{
+    char req[1024], body[IO_BYTES];
+    size_t have = 0;
+    req[0] = '\0';
+    while (strstr(req, "\r\n\r\n") == NULL && have < sizeof req - 1) {
+        ssize_t n = read(fd, req + have, sizeof req - 1 - have);
+        if (n <= 0)
+            return;
+        have += (size_t)n;
+        req[have] = '\0';
+    }
+    poll(NULL, 0, IO_DELAY_MS); // the server's latency
+    char head[128];
+    int h = snprintf(head, sizeof head,
+                     "HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n", IO_BYTES);
+    memset(body, 'x', sizeof body);
+    send(fd, head, (size_t)h, MSG_NOSIGNAL);
+    send(fd, body, sizeof body, MSG_NOSIGNAL);
+}
+
+// Fork a server on 127.0.0.1 (one process per connection); it ends when
+// *stop is closed.  Returns its pid, or -1.
+static pid_t
+server_start(int *port, int *stop)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), p[2];
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &len) < 0 ||
+        listen(lfd, 128) < 0 || pipe(p) < 0)
+        return -1;
+    *port = ntohs(a.sin_port);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        struct pollfd fds[2] = {{.fd = lfd, .events = POLLIN},
+                                {.fd = p[0], .events = POLLIN}};
+        while (poll(fds, 2, -1) >= 0 && fds[1].revents == 0) {
+            int fd = fds[0].revents ? accept(lfd, NULL, NULL) : -1;
+            if (fd >= 0 && fork() == 0) {
+                serve_one(fd);
+                _exit(0);
+            }
+            if (fd >= 0)
+                close(fd);
+            while (waitpid(-1, NULL, WNOHANG) > 0) // the server's own
+                ;
+        }
+        while (wait(NULL) > 0)
+            ;
+        _exit(0);
+    }
+    close(lfd);
+    close(p[0]);
+    *stop = p[1];
+    return pid;
+}
+
+// Fetch n / 25 URLs over k workers; the rate in URLs per second, or -1.
+static double
+io(long n, int k)
+{
+    long count = n / 25 > 0 ? n / 25 : 1;
+    int port, stop;
+    pid_t server = server_start(&port, &stop);
+    char(*bufs)[64] = malloc((size_t)count * sizeof *bufs);
+    const char **urls = malloc((size_t)count * sizeof *urls);
+    mp_fetch_result *res = malloc((size_t)count * sizeof *res);
+    if (server < 0 || bufs == NULL || urls == NULL || res == NULL)
+        return -1;
+    for (long i = 0; i < count; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "http://127.0.0.1:%d/%ld", port, i);
+        urls[i] = bufs[i];
+    }
+    double t0 = now_s();
+    int r = mp_fetch_all(urls, (size_t)count, k, res);
+    double t = now_s() - t0;
+    for (long i = 0; i < count && r == 0; i++)
+        if (res[i].status != 200 || res[i].bytes != IO_BYTES)
+            r = -1;
+    close(stop);
+    waitpid(server, NULL, 0);
+    free(bufs);
+    free(urls);
+    free(res);
+    return r == 0 ? count / t : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+    char op[16];
+    int k = 0;
+    long n = argc == 3 ? atol(argv[2]) : 0;
+    if (argc != 3 || n < 1 || sscanf(argv[1], "%15[a-z]_w%d", op, &k) != 2 ||
+        k < 1 || k > 64) {
+        fprintf(stderr, "usage: bench_13 "
+                        "cpu_wK|static_wK|thr_wK|pstart_wK|tstart_wK|io_wK N\n");
+        return 2;
+    }
+    double rate = -2;
+    if (strcmp(op, "cpu") == 0)
+        rate = cpu(n, k, 0, 0);
+    else if (strcmp(op, "static") == 0)
+        rate = cpu(n, k, 0, 1);
+    else if (strcmp(op, "thr") == 0)
+        rate = cpu(n, k, 1, 0);
+    else if (strcmp(op, "pstart") == 0)
+        rate = start_cost(n, k, 0);
+    else if (strcmp(op, "tstart") == 0)
+        rate = start_cost(n, k, 1);
+    else if (strcmp(op, "io") == 0)
+        rate = io(n, k);
+    if (rate == -2) {
+        fprintf(stderr, "bench_13: no operation %s\n", argv[1]);
+        return 2;
+    }
+    if (rate < 0) {
+        fprintf(stderr, "bench_13 %s: the work failed or was wrong\n", argv[1]);
+        return 1;
+    }
+    printf("%.0f\n", rate);
+    return 0;
+}
