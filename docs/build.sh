@@ -54,10 +54,16 @@ while [ $# -gt 0 ]; do
         echo
         echo "---"
         echo
-        nav="Hints: \\ref hints$n \"$(head -1 "lessons/$l/hints.md" | sed 's/^# *//')\""
+        # \subpage makes the hints a child of the lesson in the tree, and
+        # is a link where it stands, like \ref.
+        nav="Hints: \\subpage hints$n \"$(head -1 "lessons/$l/hints.md" | sed 's/^# *//')\""
         [ -n "$prev" ] && nav="Previous: \\ref lesson$(nn "$prev") \"$(title "$prev")\" · $nav"
-        [ -n "$next" ] && nav="$nav · Next: \\ref lesson$(nn "$next") \"$(title "$next")\""
-        printf '%s\n\n%s\n' "$nav" "- \\subpage hints$n"
+        if [ -n "$next" ]; then
+            nav="$nav · Next: \\ref lesson$(nn "$next") \"$(title "$next")\""
+        else
+            nav="$nav · Next: \\ref python_map \"$(head -1 docs/python-map.md | sed "s/^# *//")\""
+        fi
+        printf '%s\n' "$nav"
     } >"$SRC/lesson$n.md"
     {
         sed "1s/\$/ {#hints$n}/" "lessons/$l/hints.md"

@@ -220,17 +220,18 @@ speedup_table() {
     done
 }
 
+# Colours from Okabe and Ito's palette, told apart by colour-blind readers.
 speedup_plot() {
     e="with yerrorlines lw 2"
     lines="'$OUT/speedup.tsv' using 1:2 with lines dt 2 lc rgb 'gray40'"
     lines="$lines title 'ideal on $CORES cores'"
     lines="$lines, '' using 1:12:13:14 with yerrorlines dt 3 lc rgb 'gray20'"
     lines="$lines title 'K processes, no pool'"
-    lines="$lines, '' using 1:3:4:5 $e pt 7 title 'C processes ($SP_BIN)'"
+    lines="$lines, '' using 1:3:4:5 $e pt 7 lc rgb '#0072B2' title 'C processes ($SP_BIN)'"
     [ -n "$THREADS" ] &&
-        lines="$lines, '' using 1:6:7:8 $e pt 5 title 'C threads ($SP_BIN)'"
+        lines="$lines, '' using 1:6:7:8 $e pt 5 lc rgb '#D55E00' title 'C threads ($SP_BIN)'"
     [ -n "$PY" ] &&
-        lines="$lines, '' using 1:9:10:11 $e pt 9 title 'Python Pool(K).map'"
+        lines="$lines, '' using 1:9:10:11 $e pt 9 lc rgb '#009E73' title 'Python Pool(K).map'"
     gnuplot <<EOF
 set terminal svg size 640,420 noenhanced font 'sans,12' background rgb 'white'
 set output '$OUT/speedup.svg'
@@ -242,7 +243,7 @@ set xtics 1
 set yrange [0:*]
 set offsets 0, 0, 0.3, 0
 set grid ytics
-set key top left
+set key bottom right
 set datafile missing '-'
 plot $lines
 EOF
