@@ -533,7 +533,7 @@ FL_TEST(test_mp_event_create_times_the_condition_on_the_monotonic_clock)
 {
     mp_event *ev = made_event();
     raw_lock(ev);
-    struct timespec d = mono_after(100);
+    struct timespec d = mono_after(30);
     long long t0 = now_us();
     int r;
     while ((r = pthread_cond_timedwait(&ev->cond, &ev->lock, &d)) == 0)
@@ -541,10 +541,10 @@ FL_TEST(test_mp_event_create_times_the_condition_on_the_monotonic_clock)
     long long took = now_us() - t0;
     raw_unlock(ev);
     forget(ev);
-    ck_assert_msg(r == ETIMEDOUT && took >= 100000,
-                  "pthread_cond_timedwait on ev->cond with a deadline 100 ms "
+    ck_assert_msg(r == ETIMEDOUT && took >= 30000,
+                  "pthread_cond_timedwait on ev->cond with a deadline 30 ms "
                   "ahead on CLOCK_MONOTONIC returned %s after %.1f ms; "
-                  "expected ETIMEDOUT after 100 ms. The condition variable "
+                  "expected ETIMEDOUT after 30 ms. The condition variable "
                   "reads CLOCK_REALTIME, where that deadline (seconds since "
                   "boot) is decades past: pthread_condattr_setclock(&attr, "
                   "CLOCK_MONOTONIC).",
@@ -674,7 +674,7 @@ FL_TEST(test_mp_event_clear_makes_wait_time_out_again)
     int got1 = kid_wait(&before, 2000);
     kid_end(&before);
     int c = mp_event_clear(ev);
-    kid_start(&after, kid_wait_for, ev, 100);
+    kid_start(&after, kid_wait_for, ev, 30);
     int got2 = kid_wait(&after, 3000);
     kid_end(&after);
     forget(ev);
@@ -683,11 +683,11 @@ FL_TEST(test_mp_event_clear_makes_wait_time_out_again)
                   "returned %s; expected 1",
                   fl_ret(s), got1 ? fl_ret(before.rep.value) : "nothing");
     ck_assert_msg(c == 0 && got2 && after.rep.value == 0 &&
-                      after.rep.us >= 100000,
+                      after.rep.us >= 30000,
                   "after mp_event_set then mp_event_clear (returned %s), "
-                  "mp_event_wait(ev, 100) %s; expected 0 after 100 ms. %s",
+                  "mp_event_wait(ev, 30) %s; expected 0 after 30 ms. %s",
                   fl_ret(c), said(&after, 3000),
-                  timing_hint(&after, 100,
+                  timing_hint(&after, 30,
                               "Clear must lower the flag, so that waits "
                               "block again."));
 }
@@ -777,9 +777,11 @@ FL_TEST(test_mp_event_wait_times_out_after_the_timeout)
                                      : ""));
 }
 
-// In the kid: a timeout whose deadline crosses into the next second, so
-// that its tv_nsec overflows unless carried.  The timeout goes in
-// kid_extra.
+// In the kid: a timeout whose deadline crosses a second boundary, so that
+// its tv_nsec overflows unless carried.  The timeout goes in kid_extra.
+// It is long (1.1 to 2 s), so that the test has time to see the kid
+// asleep and set the event: a correct wait then returns 1 at once, and
+// the test takes milliseconds, not the length of the timeout.
 static int
 kid_wait_across_a_second(mp_event *ev, int arg)
 {
@@ -790,7 +792,7 @@ kid_wait_across_a_second(mp_event *ev, int arg)
         clock_gettime(CLOCK_MONOTONIC, &t);
         phase = t.tv_nsec / 1000000;
     } while (phase < 60 || phase >= 950);
-    kid_extra = (int)(1050 - phase); // 100..990 ms: now + it passes a second
+    kid_extra = (int)(2050 - phase); // 1100..1990 ms; phase + 50..990 >= 1 s
     kid_t0_us = now_us();
     return mp_event_wait(ev, kid_extra);
 }
@@ -800,13 +802,18 @@ FL_TEST(test_mp_event_wait_carries_nanoseconds_into_seconds)
     mp_event *ev = raw_event();
     struct kid k;
     kid_start(&k, kid_wait_across_a_second, ev, 0);
-    int got = kid_wait(&k, 4000);
+    expect_asleep(&k, until_asleep(k.pid, -1), ev,
+                  "mp_event_wait(ev, t), with now + t in the next second "
+                  "(t of 1100 to 1990 ms),");
+    raw_set(ev); // lock, flag = 1, broadcast, unlock
+    int got = kid_wait(&k, 3000);
     kid_end(&k);
     forget(ev);
-    ck_assert_msg(got && k.rep.value == 0 && k.rep.us >= k.rep.extra * 1000LL,
+    ck_assert_msg(got && k.rep.value == 1,
                   "mp_event_wait(ev, %d), whose deadline falls in the next "
-                  "second, %s; expected 0 after %d ms. %s",
-                  k.rep.extra, said(&k, 4000), k.rep.extra,
+                  "second, slept; the test set the flag and broadcast; the "
+                  "wait then %s, expected 1 soon after the set. %s",
+                  k.rep.extra, said(&k, 3000),
                   timing_hint(&k, k.rep.extra, ""));
 }
 
