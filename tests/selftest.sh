@@ -462,6 +462,8 @@ if [ "${ONLY_LESSONS:-}" != 1 ]; then
                 "uncontended lock" "event ping-pong" "shared counter" \
                 "Pool map, trivial tasks, default chunks" \
                 "Pool map, trivial tasks, chunksize 1" "apply_async + get" \
+                "daemonic process start" "Manager dict set" \
+                "Manager dict increment" "worker error record" \
                 "CPU-bound speedup"; do
                 grep -q "^| $op.* | [0-9][0-9.]* (" "$r" ||
                     { echo "no row for $op" && return 1; }

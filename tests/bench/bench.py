@@ -216,6 +216,89 @@ def threads(k):
     return op
 
 
+# ---------------------------------------------------------------- lesson 10
+
+
+def daemon_start_join(n):
+    def work():
+        for _ in range(n):
+            p = mp.Process(target=noop, daemon=True)
+            p.start()
+            p.join()
+
+    return timed(work)
+
+
+# ---------------------------------------------------------------- lesson 11
+
+KEYS = 100  # dict_set's keys, as in bench_11.c
+KEY = 7  # dict_incr's key
+
+
+def dict_set(n):
+    with mp.Manager() as manager:
+        d = manager.dict()
+
+        def work():
+            for i in range(n):
+                d[i % KEYS] = i
+
+        t = timed(work)
+        if len(d) != min(n, KEYS) or d[(n - 1) % KEYS] != n - 1:
+            raise SystemExit("dict_set: wrong contents")
+        return t
+
+
+def dict_incr(n):
+    """A proxy has no increment done by the server, as mp_dict_incr is:
+    d[k] = d[k] + 1 is two round trips, a get and then a set (and two
+    processes doing it at once would lose updates)."""
+    with mp.Manager() as manager:
+        d = manager.dict({KEY: 0})
+
+        def work():
+            for _ in range(n):
+                d[KEY] = d[KEY] + 1
+
+        t = timed(work)
+        if d[KEY] != n:
+            raise SystemExit("dict_incr: lost increments")
+        return t
+
+
+# ---------------------------------------------------------------- lesson 12
+
+MESSAGE = "An error occurred in worker 2."
+
+
+def failing(conn, num):
+    """Raise, catch in the child, send the error to the parent, and end
+    with exit code 1, as mp_run_worker's child does.  str(e), not
+    traceback.format_exc(): the C record carries the message alone, and
+    format_exc would read this file's source lines in every child."""
+    try:
+        raise ValueError(f"An error occurred in worker {num}.")
+    except ValueError as e:
+        conn.send((num, str(e)))
+    sys.exit(1)
+
+
+def error_record(n):
+    def work():
+        for _ in range(n):
+            a, b = mp.Pipe(duplex=False)  # one pipe per worker, as in C
+            p = mp.Process(target=failing, args=(b, 2))
+            p.start()
+            b.close()
+            record = a.recv()
+            p.join()
+            a.close()
+            if record != (2, MESSAGE) or p.exitcode != 1:
+                raise SystemExit("error_record: wrong record or exit code")
+
+    return timed(work)
+
+
 OPS = {
     "start_join": start_join,
     "pipe_stream": pipe_stream,
@@ -226,6 +309,10 @@ OPS = {
     "map_default": map_default,
     "map_chunk1": map_chunk1,
     "apply_async": apply_async,
+    "daemon_start_join": daemon_start_join,
+    "dict_set": dict_set,
+    "dict_incr": dict_incr,
+    "error_record": error_record,
 }
 OPS.update({f"cpu_w{k}": cpu(k) for k in range(1, 9)})
 OPS.update({f"thr_w{k}": threads(k) for k in range(1, 9)})

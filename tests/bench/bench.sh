@@ -301,6 +301,18 @@ start=$(date +%s) load0=$(load) ticks0=$(ticks)
     row "apply_async + get round trip (lesson 09)" "µs per round trip" "<=20" \
         1000 20000 apply_async bench_09 apply_async \
         "raw socketpair" bench_09 raw_roundtrip
+    row "daemonic process start + join (lesson 10)" "per second" - 400 5000 \
+        daemon_start_join bench_10 daemon_start_join \
+        "fork+waitpid" bench_01 raw_fork
+    row "Manager dict set, 100 keys (lesson 11)" "µs per call" - \
+        20000 30000 dict_set bench_11 dict_set \
+        "raw socketpair" bench_09 raw_roundtrip
+    row "Manager dict increment, 1 key (lesson 11)" "µs per increment" - \
+        10000 30000 dict_incr bench_11 dict_incr \
+        "raw socketpair" bench_09 raw_roundtrip
+    row "worker error record, start + collect (lesson 12)" "per second" - \
+        400 5000 error_record bench_12 error_record \
+        "fork+waitpid" bench_01 raw_fork
     speedup_runs
     speedup_row
     echo
