@@ -215,7 +215,9 @@ classroom: ## GitHub Classroom workflow, one step per test
 # One benchmark program per lesson it measures, linked with its solution.
 BENCH_PROGS := $(patsubst tests/bench/bench_%.c,$(BUILD)/bin/bench/bench_%,\
 	$(wildcard tests/bench/bench_*.c))
-$(BUILD)/bin/bench/bench_%: tests/bench/bench_%.c
+# Each depends on bench.h, and (through the .d that -MMD writes, which
+# names the solution and its header) on the lesson it measures.
+$(BUILD)/bin/bench/bench_%: tests/bench/bench_%.c tests/bench/bench.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)l=$$(ls -d solutions/$*_*); $(CC) $(CFLAGS_ALL) -I$${l#solutions/} \
@@ -266,3 +268,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(wildcard $(BUILD)/bin/bench/*.d)

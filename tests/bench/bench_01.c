@@ -5,12 +5,9 @@
 // child that returns at once; raw_fork is the same with fork, _exit and
 // waitpid called directly: the limit the lesson's code is measured by.
 #include "fork.h"
+#include "bench.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 static int
@@ -21,34 +18,36 @@ noop(void *arg)
 }
 
 static double
-now(void)
+start_join(long n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    double t0 = bench_now();
+    for (long i = 0; i < n; i++)
+        if (mp_waitpid(mp_fork_call(noop, NULL)) != 0)
+            return -1;
+    return bench_now() - t0;
+}
+
+static double
+raw_fork(long n)
+{
+    double t0 = bench_now();
+    for (long i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(0);
+        if (pid < 0 || waitpid(pid, NULL, 0) != pid)
+            return -1;
+    }
+    return bench_now() - t0;
 }
 
 int
 main(int argc, char **argv)
 {
-    if (argc != 3)
-        return 2;
-    long n = atol(argv[2]);
-    double t0 = now();
-    for (long i = 0; i < n; i++) {
-        if (strcmp(argv[1], "start_join") == 0) {
-            if (mp_waitpid(mp_fork_call(noop, NULL)) != 0)
-                return 1;
-        } else if (strcmp(argv[1], "raw_fork") == 0) {
-            pid_t pid = fork();
-            if (pid == 0)
-                _exit(0);
-            if (pid < 0 || waitpid(pid, NULL, 0) != pid)
-                return 1;
-        } else {
-            return 2;
-        }
-    }
-    printf("%.0f\n", n / (now() - t0));
-    return 0;
+    static const struct bench_op ops[] = {
+        {"start_join", start_join},
+        {"raw_fork", raw_fork},
+        {NULL, NULL},
+    };
+    return bench_main(argc, argv, ops, "start_join|raw_fork");
 }

@@ -4,11 +4,7 @@
 // at once, through mp_process_start and mp_process_join, and prints the
 // rate per second: the C side of Python's Process(target).start(); join().
 #include "process.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
+#include "bench.h"
 
 static int
 noop(void *arg)
@@ -17,22 +13,26 @@ noop(void *arg)
     return 0;
 }
 
-int
-main(int argc, char **argv)
+static double
+start_join(long n)
 {
-    if (argc != 3 || strcmp(argv[1], "start_join") != 0)
-        return 2;
-    long n = atol(argv[2]);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = bench_now();
     for (long i = 0; i < n; i++) {
         mp_process p;
         if (mp_process_init(&p, noop, NULL, NULL) < 0 ||
             mp_process_start(&p) < 0 || mp_process_join(&p, -1) < 0 ||
             mp_process_exitcode(&p) != 0)
-            return 1;
+            return -1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("%.0f\n", n / (t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9));
-    return 0;
+    return bench_now() - t0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct bench_op ops[] = {
+        {"start_join", start_join},
+        {NULL, NULL},
+    };
+    return bench_main(argc, argv, ops, "start_join");
 }

@@ -6,49 +6,51 @@
 // bytes through a plain pipe: the limit the lesson's code is measured by.
 #define _GNU_SOURCE
 #include "pipes.h"
+#include "bench.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MIB (1 << 20)
 
 static char buf[MIB];
-static long n;
 
+// The child's side of pipe_stream: arg points to n, the messages to send.
 static int
 sender(mp_conn *conn, void *arg)
 {
-    (void)arg;
+    long n = *(const long *)arg;
     for (long i = 0; i < n; i++)
         if (mp_send_bytes(conn, buf, MIB) < 0)
             return 1;
     return 0;
 }
 
-static int
-framed(void)
+static double
+pipe_stream(long n)
 {
+    memset(buf, 'x', sizeof buf);
+    double t0 = bench_now();
     mp_conn *a, *b;
     if (mp_pipe(0, &a, &b) < 0)
-        return 1;
-    pid_t pid = mp_conn_fork(a, b, sender, NULL);
+        return -1;
+    pid_t pid = mp_conn_fork(a, b, sender, &n);
     for (long i = 0; i < n; i++)
         if (mp_recv_bytes(a, buf, MIB) != MIB)
-            return 1;
+            return -1;
     mp_conn_close(a);
-    return pid > 0 && waitpid(pid, NULL, 0) == pid ? 0 : 1;
+    return pid > 0 && waitpid(pid, NULL, 0) == pid ? bench_now() - t0 : -1;
 }
 
-static int
-raw(void)
+static double
+raw_pipe(long n)
 {
+    memset(buf, 'x', sizeof buf);
+    double t0 = bench_now();
     int p[2];
     if (pipe(p) < 0)
-        return 1;
+        return -1;
     pid_t pid = fork();
     if (pid == 0) {
         close(p[0]);
@@ -64,28 +66,20 @@ raw(void)
     for (long left = n * MIB; left > 0;) {
         ssize_t r = read(p[0], buf, MIB);
         if (r <= 0)
-            return 1;
+            return -1;
         left -= r;
     }
     close(p[0]);
-    return pid > 0 && waitpid(pid, NULL, 0) == pid ? 0 : 1;
+    return pid > 0 && waitpid(pid, NULL, 0) == pid ? bench_now() - t0 : -1;
 }
 
 int
 main(int argc, char **argv)
 {
-    if (argc != 3)
-        return 2;
-    n = atol(argv[2]);
-    memset(buf, 'x', sizeof buf);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int bad = strcmp(argv[1], "pipe_stream") == 0 ? framed()
-              : strcmp(argv[1], "raw_pipe") == 0  ? raw()
-                                                  : 2;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (bad)
-        return bad;
-    printf("%.0f\n", n / (t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9));
-    return 0;
+    static const struct bench_op ops[] = {
+        {"pipe_stream", pipe_stream},
+        {"raw_pipe", raw_pipe},
+        {NULL, NULL},
+    };
+    return bench_main(argc, argv, ops, "pipe_stream|raw_pipe");
 }

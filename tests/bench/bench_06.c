@@ -8,26 +8,22 @@
 // mutex the lesson builds on: the limit the lesson's code is measured by.
 #define _GNU_SOURCE
 #include "locks.h"
+#include "bench.h"
 
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
-static long n;
-
-static int
-lock(void)
+static double
+lock(long n)
 {
+    double t0 = bench_now();
     mp_lock *lk;
     if (mp_lock_create(&lk, 0) < 0)
-        return 1;
+        return -1;
     for (long i = 0; i < n; i++)
         if (mp_lock_acquire(lk, -1) != 0 || mp_lock_release(lk) != 0)
-            return 1;
-    return mp_lock_destroy(lk) == 0 ? 0 : 1;
+            return -1;
+    return mp_lock_destroy(lk) == 0 ? bench_now() - t0 : -1;
 }
 
 // The same kind of mutex as locks.c makes, in shared memory as there.
@@ -48,33 +44,26 @@ robust_mutex(void)
     return m;
 }
 
-static int
-raw_mutex(void)
+static double
+raw_mutex(long n)
 {
+    double t0 = bench_now();
     pthread_mutex_t *m = robust_mutex();
     if (m == NULL)
-        return 1;
+        return -1;
     for (long i = 0; i < n; i++)
         if (pthread_mutex_lock(m) != 0 || pthread_mutex_unlock(m) != 0)
-            return 1;
-    return 0;
+            return -1;
+    return bench_now() - t0;
 }
 
 int
 main(int argc, char **argv)
 {
-    if (argc != 3)
-        return 2;
-    n = atol(argv[2]);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int bad = strcmp(argv[1], "lock") == 0        ? lock()
-              : strcmp(argv[1], "raw_mutex") == 0 ? raw_mutex()
-                                                  : 2;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (bad)
-        return bad;
-    printf("%.0f\n",
-           n / (t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9));
-    return 0;
+    static const struct bench_op ops[] = {
+        {"lock", lock},
+        {"raw_mutex", raw_mutex},
+        {NULL, NULL},
+    };
+    return bench_main(argc, argv, ops, "lock|raw_mutex");
 }

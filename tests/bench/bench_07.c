@@ -9,24 +9,19 @@
 // condition variable sleeps and wakes in: the limit an event is measured by.
 #define _GNU_SOURCE
 #include "events.h"
+#include "bench.h"
 
 #include <linux/futex.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-static long n;
 
 // The child clears ping before it sets pong, and the parent clears pong
 // before it sets ping again: no set is ever undone by a late clear.
 static void
-ponger(mp_event *ping, mp_event *pong)
+ponger(mp_event *ping, mp_event *pong, long n)
 {
     for (long i = 0; i < n; i++)
         if (mp_event_wait(ping, -1) != 1 || mp_event_clear(ping) != 0 ||
@@ -35,26 +30,27 @@ ponger(mp_event *ping, mp_event *pong)
     _exit(0);
 }
 
-static int
-event_pingpong(void)
+static double
+event_pingpong(long n)
 {
+    double t0 = bench_now();
     mp_event *ping, *pong;
     if (mp_event_create(&ping) < 0 || mp_event_create(&pong) < 0)
-        return 1;
+        return -1;
     pid_t pid = fork();
     if (pid < 0)
-        return 1;
+        return -1;
     if (pid == 0)
-        ponger(ping, pong);
+        ponger(ping, pong, n);
     for (long i = 0; i < n; i++)
         if (mp_event_set(ping) != 0 || mp_event_wait(pong, -1) != 1 ||
             mp_event_clear(pong) != 0)
-            return 1;
+            return -1;
     int status;
     int ok = waitpid(pid, &status, 0) == pid && status == 0;
     mp_event_destroy(ping);
     mp_event_destroy(pong);
-    return ok ? 0 : 1;
+    return ok ? bench_now() - t0 : -1;
 }
 
 // Wait until *word holds want: sleep in the kernel while it holds the other
@@ -75,17 +71,18 @@ give_turn(atomic_int *word, int to)
 }
 
 // The word is 0 when it is the parent's turn, 1 when it is the child's.
-static int
-futex_pingpong(void)
+static double
+futex_pingpong(long n)
 {
+    double t0 = bench_now();
     atomic_int *word = mmap(NULL, sizeof *word, PROT_READ | PROT_WRITE,
                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (word == MAP_FAILED)
-        return 1;
+        return -1;
     atomic_init(word, 0);
     pid_t pid = fork();
     if (pid < 0)
-        return 1;
+        return -1;
     if (pid == 0) {
         for (long i = 0; i < n; i++) {
             await_turn(word, 1);
@@ -98,24 +95,17 @@ futex_pingpong(void)
         await_turn(word, 0);
     }
     int status;
-    return waitpid(pid, &status, 0) == pid && status == 0 ? 0 : 1;
+    return waitpid(pid, &status, 0) == pid && status == 0 ? bench_now() - t0
+                                                          : -1;
 }
 
 int
 main(int argc, char **argv)
 {
-    if (argc != 3)
-        return 2;
-    n = atol(argv[2]);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int bad = strcmp(argv[1], "event_pingpong") == 0   ? event_pingpong()
-              : strcmp(argv[1], "futex_pingpong") == 0 ? futex_pingpong()
-                                                       : 2;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (bad)
-        return bad;
-    printf("%.0f\n",
-           n / (t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9));
-    return 0;
+    static const struct bench_op ops[] = {
+        {"event_pingpong", event_pingpong},
+        {"futex_pingpong", futex_pingpong},
+        {NULL, NULL},
+    };
+    return bench_main(argc, argv, ops, "event_pingpong|futex_pingpong");
 }

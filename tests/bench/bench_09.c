@@ -19,25 +19,14 @@
 //                pool, no messages: the speedup the machine itself allows.
 #define _DEFAULT_SOURCE // MAP_ANONYMOUS: not POSIX
 #include "pools.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-static long n;
-
-static double
-now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int
 square(long x, long *result)
@@ -76,13 +65,13 @@ primes_in_block(long b, long *count)
 // The items of one map: 0, 1, 2, ..., at most MAX_MAP of them.
 #define MAX_MAP 1000000L
 
-// The time mp_pool_map takes over N items with nworkers workers, or -1: in
+// The time mp_pool_map takes over n items with nworkers workers, or -1: in
 // maps of MAX_MAP items (8 MB each way) at most, as bench.py does, so that
-// a large N measures the pool, not how fast memory is past the caches.
+// a large n measures the pool, not how fast memory is past the caches.
 // The pool first: items made before the fork would be copy-on-write pages
 // shared with the workers, and each result written would copy one.
 static double
-timed_map(int nworkers, mp_task fn, size_t chunksize)
+timed_map(long n, int nworkers, mp_task fn, size_t chunksize)
 {
     mp_pool *pool;
     if (mp_pool_create(&pool, nworkers) < 0)
@@ -97,9 +86,9 @@ timed_map(int nworkers, mp_task fn, size_t chunksize)
         long count = n - done < m ? n - done : m;
         for (long i = 0; i < count; i++)
             v[i] = i;
-        double t0 = now();
+        double t0 = bench_now();
         rc = mp_pool_map(pool, fn, v, v, (size_t)count, chunksize, NULL);
-        t += now() - t0;
+        t += bench_now() - t0;
         if (fn == square && v[count - 1] != (count - 1) * (count - 1))
             rc = -1;
     }
@@ -111,12 +100,24 @@ timed_map(int nworkers, mp_task fn, size_t chunksize)
 }
 
 static double
-apply_async(void)
+map_default(long n)
+{
+    return timed_map(n, 0, square, 0);
+}
+
+static double
+map_chunk1(long n)
+{
+    return timed_map(n, 0, square, 1);
+}
+
+static double
+apply_async(long n)
 {
     mp_pool *pool;
     if (mp_pool_create(&pool, 0) < 0)
         return -1;
-    double t0 = now();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++) {
         mp_result *res;
         long v;
@@ -125,7 +126,7 @@ apply_async(void)
             mp_result_free(res) != 0)
             return -1;
     }
-    double t = now() - t0;
+    double t = bench_now() - t0;
     mp_pool_close(pool);
     mp_pool_join(pool);
     mp_pool_destroy(pool);
@@ -135,7 +136,7 @@ apply_async(void)
 // A child that answers each 16-byte request with 16 bytes, as a worker
 // answers a one-item chunk.  MSG_WAITALL: recv returns the whole request.
 static double
-raw_roundtrip(void)
+raw_roundtrip(long n)
 {
     int sv[2];
     long msg[2] = {0, 0};
@@ -152,12 +153,12 @@ raw_roundtrip(void)
         _exit(0);
     }
     close(sv[1]); // the child sees EOF when we close sv[0]
-    double t0 = now();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++)
         if (send(sv[0], msg, sizeof msg, 0) != sizeof msg ||
             recv(sv[0], msg, sizeof msg, MSG_WAITALL) != sizeof msg)
             return -1;
-    double t = now() - t0;
+    double t = bench_now() - t0;
     close(sv[0]);
     int status;
     return waitpid(pid, &status, 0) == pid && status == 0 ? t : -1;
@@ -166,12 +167,12 @@ raw_roundtrip(void)
 // What the children of raw() compute: stored, so that it is computed.
 static volatile long sink;
 
-// K children, each counting its share of the N items, nothing said to
+// K children, each counting its share of the n items, nothing said to
 // anyone: the speedup that the cores (shared or not) allow this kernel.
 static double
-raw(int k)
+raw(long n, int k)
 {
-    double t0 = now();
+    double t0 = bench_now();
     for (int w = 0; w < k; w++) {
         pid_t pid = fork();
         if (pid < 0)
@@ -188,27 +189,30 @@ raw(int k)
     for (int w = 0; w < k; w++)
         if (wait(&status) < 0 || status != 0)
             bad = 1;
-    return bad ? -1 : now() - t0;
+    return bad ? -1 : bench_now() - t0;
 }
 
+// cpu_wK and raw_wK carry K in their name; the other OPs are in ops.
 int
 main(int argc, char **argv)
 {
-    if (argc != 3)
-        return 2;
-    n = atol(argv[2]);
-    const char *op = argv[1];
+    static const struct bench_op ops[] = {
+        {"map_default", map_default},
+        {"map_chunk1", map_chunk1},
+        {"apply_async", apply_async},
+        {"raw_roundtrip", raw_roundtrip},
+        {NULL, NULL},
+    };
+    long n = bench_n(argc, argv);
     int k = 0;
-    double t = strcmp(op, "map_default") == 0     ? timed_map(0, square, 0)
-               : strcmp(op, "map_chunk1") == 0    ? timed_map(0, square, 1)
-               : strcmp(op, "apply_async") == 0   ? apply_async()
-               : strcmp(op, "raw_roundtrip") == 0 ? raw_roundtrip()
-               : sscanf(op, "cpu_w%d", &k) == 1 && k > 0
-                   ? timed_map(k, primes_in_block, 1)
-               : sscanf(op, "raw_w%d", &k) == 1 && k > 0 ? raw(k)
-                                                         : -2;
-    if (t < 0)
-        return t == -2 ? 2 : 1;
-    printf("%.0f\n", n / t);
-    return 0;
+    double t;
+    if (n > 0 && sscanf(argv[1], "cpu_w%d", &k) == 1 && k > 0)
+        t = timed_map(n, k, primes_in_block, 1);
+    else if (n > 0 && sscanf(argv[1], "raw_w%d", &k) == 1 && k > 0)
+        t = raw(n, k);
+    else
+        return bench_main(argc, argv, ops,
+                          "map_default|map_chunk1|apply_async|raw_roundtrip|"
+                          "cpu_wK|raw_wK");
+    return bench_report(argv, t < 0 ? -1 : n / t);
 }

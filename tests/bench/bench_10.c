@@ -9,20 +9,9 @@
 // child found its parent gone and never ran the target.  The limit beside
 // it is bench_01 raw_fork: fork, _exit and waitpid called directly.
 #include "daemons.h"
+#include "bench.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
-#include <time.h>
-
-static double
-now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int
 noop(void *arg)
@@ -30,37 +19,27 @@ noop(void *arg)
     return *(const int *)arg;
 }
 
-// n daemonic children started and reaped; the rate per second, or -1.
+// n daemonic children started and reaped; the seconds that took, or -1.
 static double
 daemon_start_join(long n)
 {
     int zero = 0, status;
-    double t0 = now();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++) {
         pid_t pid = mp_start(noop, &zero, 1);
         if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
             WEXITSTATUS(status) != 0)
             return -1;
     }
-    return n / (now() - t0);
+    return bench_now() - t0;
 }
 
 int
 main(int argc, char **argv)
 {
-    long n = argc == 3 ? atol(argv[2]) : 0;
-    if (argc != 3 || n < 1 || strcmp(argv[1], "daemon_start_join") != 0) {
-        fprintf(stderr, "usage: bench_10 daemon_start_join N\n");
-        return 2;
-    }
-    double rate = daemon_start_join(n);
-    if (rate < 0) {
-        fprintf(stderr,
-                "bench_10 %s: a start failed, or a child did not "
-                "exit with 0\n",
-                argv[1]);
-        return 1;
-    }
-    printf("%.0f\n", rate);
-    return 0;
+    static const struct bench_op ops[] = {
+        {"daemon_start_join", daemon_start_join},
+        {NULL, NULL},
+    };
+    return bench_main(argc, argv, ops, "daemon_start_join");
 }

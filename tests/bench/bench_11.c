@@ -14,35 +14,23 @@
 // printing nothing.  The limit beside it is bench_09 raw_roundtrip: a
 // 16-byte request and reply over a raw socketpair.
 #include "managers.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
+#include "bench.h"
 
 #define KEYS 100 // dict_set's keys: 0 to KEYS - 1
 #define KEY 7    // dict_incr's key
-
-static double
-now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 // n calls through p; the seconds they took, or -1.
 static double
 calls(mp_proxy *p, long n, int incr)
 {
-    double t0 = now();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++) {
         int r = incr ? mp_dict_incr(p, mp_int(KEY), 1, NULL)
                      : mp_dict_set(p, mp_int(i % KEYS), mp_int(i));
         if (r != 0)
             return -1;
     }
-    return now() - t0;
+    return bench_now() - t0;
 }
 
 // Whether the dict holds what n calls leave: KEYS keys at most, the last
@@ -58,7 +46,7 @@ right(mp_proxy *p, long n, int incr)
            v.type == MP_INT && v.i == want;
 }
 
-// The rate of n calls, or -1.
+// The seconds n calls took, or -1.
 static double
 run(long n, int incr)
 {
@@ -76,24 +64,28 @@ run(long n, int incr)
     int code;
     if (mp_manager_shutdown(m, &code) < 0 || code != 0)
         t = -1;
-    return t > 0 ? n / t : -1;
+    return t > 0 ? t : -1;
+}
+
+static double
+dict_set(long n)
+{
+    return run(n, 0);
+}
+
+static double
+dict_incr(long n)
+{
+    return run(n, 1);
 }
 
 int
 main(int argc, char **argv)
 {
-    long n = argc == 3 ? atol(argv[2]) : 0;
-    int set = argc == 3 && strcmp(argv[1], "dict_set") == 0;
-    int incr = argc == 3 && strcmp(argv[1], "dict_incr") == 0;
-    if (n < 1 || !(set || incr)) {
-        fprintf(stderr, "usage: bench_11 dict_set|dict_incr N\n");
-        return 2;
-    }
-    double rate = run(n, incr);
-    if (rate < 0) {
-        fprintf(stderr, "bench_11 %s: the work failed or was wrong\n", argv[1]);
-        return 1;
-    }
-    printf("%.0f\n", rate);
-    return 0;
+    static const struct bench_op ops[] = {
+        {"dict_set", dict_set},
+        {"dict_incr", dict_incr},
+        {NULL, NULL},
+    };
+    return bench_main(argc, argv, ops, "dict_set|dict_incr");
 }

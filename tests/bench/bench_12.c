@@ -13,23 +13,14 @@
 // checked; a wrong one exits 1, printing nothing.  The limit beside it is
 // bench_01 raw_fork: fork, _exit and waitpid called directly.
 #include "errors.h"
+#include "bench.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define INDEX 2
 #define MESSAGE "An error occurred in worker 2."
-
-static double
-now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 // Python's `raise ValueError(f"An error occurred in worker {num}.")`.
 static int
@@ -60,23 +51,23 @@ error_record(void)
                : -1;
 }
 
+// n workers, one after the other; the seconds they took, or -1.
+static double
+error_records(long n)
+{
+    double t0 = bench_now();
+    for (long i = 0; i < n; i++)
+        if (error_record() < 0)
+            return -1;
+    return bench_now() - t0;
+}
+
 int
 main(int argc, char **argv)
 {
-    long n = argc == 3 ? atol(argv[2]) : 0;
-    if (argc != 3 || n < 1 || strcmp(argv[1], "error_record") != 0) {
-        fprintf(stderr, "usage: bench_12 error_record N\n");
-        return 2;
-    }
-    double t0 = now();
-    for (long i = 0; i < n; i++)
-        if (error_record() < 0) {
-            fprintf(stderr,
-                    "bench_12 %s: a worker could not start, or its "
-                    "record or exit code was wrong\n",
-                    argv[1]);
-            return 1;
-        }
-    printf("%.0f\n", n / (now() - t0));
-    return 0;
+    static const struct bench_op ops[] = {
+        {"error_record", error_records},
+        {NULL, NULL},
+    };
+    return bench_main(argc, argv, ops, "error_record");
 }

@@ -20,6 +20,7 @@
 // nothing.  The server of io_wK is started before the clock and stopped
 // after it.
 #include "capstone.h"
+#include "bench.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,19 +30,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define IO_DELAY_MS 10 // the server's wait before each answer
 #define IO_BYTES 1000  // the body of each answer
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ------------------------------------------------------------ cpu, thr */
 
@@ -57,11 +49,11 @@ cpu(long n, int k, int thr, int one_chunk_each)
     for (long i = 0; i < n; i++)
         in[i] = i;
     size_t chunk = one_chunk_each ? (size_t)((n + k - 1) / k) : 1;
-    double t0 = now_s();
+    double t0 = bench_now();
     int r =
         thr ? mp_thread_map(k, mp_primes_in_block, in, out, (size_t)n, chunk)
             : mp_par_map(k, mp_primes_in_block, in, out, (size_t)n, chunk);
-    double t = now_s() - t0;
+    double t = bench_now() - t0;
     // Check a sample against the serial kernel: first, middle, last.
     long at[3] = {0, n / 2, n - 1};
     for (int j = 0; j < 3 && r == 0; j++)
@@ -87,14 +79,14 @@ start_cost(long n, int k, int thr)
     long in[64], out[64];
     for (int i = 0; i < k; i++)
         in[i] = i;
-    double t0 = now_s();
+    double t0 = bench_now();
     for (long j = 0; j < n; j++) {
         int r = thr ? mp_thread_map(k, trivial, in, out, (size_t)k, 1)
                     : mp_par_map(k, trivial, in, out, (size_t)k, 1);
         if (r != 0 || out[k - 1] != k)
             return -1;
     }
-    return n / (now_s() - t0);
+    return n / (bench_now() - t0);
 }
 
 /* ------------------------------------------------------------------ io */
@@ -178,9 +170,9 @@ io(long n, int k)
         snprintf(bufs[i], sizeof bufs[i], "http://127.0.0.1:%d/%ld", port, i);
         urls[i] = bufs[i];
     }
-    double t0 = now_s();
+    double t0 = bench_now();
     int r = mp_fetch_all(urls, (size_t)count, k, res);
-    double t = now_s() - t0;
+    double t = bench_now() - t0;
     for (long i = 0; i < count && r == 0; i++)
         if (res[i].status != 200 || res[i].bytes != IO_BYTES)
             r = -1;
@@ -192,19 +184,18 @@ io(long n, int k)
     return r == 0 ? count / t : -1;
 }
 
+// The OPs carry K in their name: parsed here, not through bench_main.
 int
 main(int argc, char **argv)
 {
+    const char *usage = "cpu_wK|static_wK|thr_wK|pstart_wK|tstart_wK|io_wK";
     char op[16];
     int k = 0;
-    long n = argc == 3 ? atol(argv[2]) : 0;
-    if (argc != 3 || n < 1 || sscanf(argv[1], "%15[a-z]_w%d", op, &k) != 2 ||
-        k < 1 || k > 64) {
-        fprintf(stderr, "usage: bench_13 "
-                        "cpu_wK|static_wK|thr_wK|pstart_wK|tstart_wK|io_wK N\n");
-        return 2;
-    }
-    double rate = -2;
+    long n = bench_n(argc, argv);
+    if (n < 1 || sscanf(argv[1], "%15[a-z]_w%d", op, &k) != 2 || k < 1 ||
+        k > 64)
+        return bench_usage(argv, usage);
+    double rate;
     if (strcmp(op, "cpu") == 0)
         rate = cpu(n, k, 0, 0);
     else if (strcmp(op, "static") == 0)
@@ -217,14 +208,7 @@ main(int argc, char **argv)
         rate = start_cost(n, k, 1);
     else if (strcmp(op, "io") == 0)
         rate = io(n, k);
-    if (rate == -2) {
-        fprintf(stderr, "bench_13: no operation %s\n", argv[1]);
-        return 2;
-    }
-    if (rate < 0) {
-        fprintf(stderr, "bench_13 %s: the work failed or was wrong\n", argv[1]);
-        return 1;
-    }
-    printf("%.0f\n", rate);
-    return 0;
+    else
+        return bench_usage(argv, usage);
+    return bench_report(argv, rate);
 }
