@@ -13,10 +13,10 @@
 #
 # The speedup section times a CPU-bound map with 1 to 4 workers, all
 # series alternating, and writes speedup.tsv and, with gnuplot, speedup.svg.
-# It measures lesson 13's capstone (bench_13: processes and threads) once
-# that is built, and lesson 09's pool until then; beside them, the same
-# work split among K processes that never say a word to each other: the
-# speedup that the machine itself allows (virtual cores may share a core).
+# It measures lesson 13's capstone (bench_13: processes and threads);
+# beside them, the same work split among K processes that never say a word
+# to each other: the speedup that the machine itself allows (virtual cores
+# may share a core).
 #
 # QUICK=1 makes it a smoke test: 20 times fewer operations, 3 repetitions.
 set -u
@@ -130,12 +130,10 @@ row() {
 
 # ------------------------------------------------------------- speedup
 
-# Lesson 13's capstone once it is built, with threads beside processes;
-# lesson 09's pool until then.  Python maps the same kernel with Pool(K).
-SP_BIN=bench_09 THREADS=""
-if [ -x "$BIN/bench_13" ]; then
-    SP_BIN=bench_13 THREADS=1
-fi
+# Lesson 13's capstone, processes and threads, and the same blocks over K
+# processes with no pool (bench_13 raw_wK).  Python maps the same kernel
+# with Pool(K).
+SP_BIN=bench_13 THREADS=1
 SP_PY_N=$((150 / SCALE)) SP_C_N=$((1000 / SCALE))
 KS="1 2 3 4"
 
@@ -151,7 +149,7 @@ speedup_runs() {
             run "$RUNS/sp_c_$k" "$BIN/$SP_BIN" "cpu_w$k" "$SP_C_N"
             [ -n "$THREADS" ] &&
                 run "$RUNS/sp_t_$k" "$BIN/$SP_BIN" "thr_w$k" "$SP_C_N"
-            run "$RUNS/sp_raw_$k" "$BIN/bench_09" "raw_w$k" "$SP_C_N"
+            run "$RUNS/sp_raw_$k" "$BIN/bench_13" "raw_w$k" "$SP_C_N"
         done
         i=$((i + 1))
     done

@@ -1,4 +1,4 @@
-// bench_09.c - make bench: lesson 09's Pool: map, apply_async, CPU speedup.
+// bench_09.c - make bench: lesson 09's Pool: map and apply_async.
 //
 // `bench_09 OP N` prints one rate per run, as the other benchmarks do.  The
 // pool is started before the clock starts and joined after it stops, as
@@ -10,20 +10,12 @@
 //   apply_async  N apply_async + get round trips, one after the other: /s
 //   raw_roundtrip  N 16-byte requests and replies over a raw socketpair to
 //                a child: the OS's limit for apply_async's round trip
-//   cpu_wK       K = 1..4 workers: map of N CPU-bound work items, blocks
-//                0..N-1 of lesson 13's kernel, chunks of one block, as
-//                bench_13 and bench.py do: blocks/s.  The speedup over
-//                cpu_w1 is the point: bench_13 measures it for lesson 13's
-//                capstone; this stands in until that is built.
-//   raw_wK       the same N blocks dealt out among K forked processes, no
-//                pool, no messages: the speedup the machine itself allows.
-#define _DEFAULT_SOURCE // MAP_ANONYMOUS: not POSIX
+// The CPU-bound speedup is bench_13's: lesson 13 maps a CPU-bound kernel.
 #include "pools.h"
 #include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,33 +24,6 @@ static int
 square(long x, long *result)
 {
     *result = x * x;
-    return 0;
-}
-
-static int
-is_prime(long x)
-{
-    if (x < 2)
-        return 0;
-    if (x % 2 == 0)
-        return x == 2;
-    for (long d = 3; d * d <= x; d += 2)
-        if (x % d == 0)
-            return 0;
-    return 1;
-}
-
-// One CPU-bound work item: count the primes in block b, the numbers from
-// b * 1000 up to (b + 1) * 1000, by trial division.  Lesson 13's kernel,
-// mp_primes_in_block, line for line, and bench.py's: later blocks cost
-// more, so N blocks are the same work whoever counts them.
-static int
-primes_in_block(long b, long *count)
-{
-    long c = 0;
-    for (long x = b * 1000; x < (b + 1) * 1000; x++)
-        c += is_prime(x);
-    *count = c;
     return 0;
 }
 
@@ -164,35 +129,6 @@ raw_roundtrip(long n)
     return waitpid(pid, &status, 0) == pid && status == 0 ? t : -1;
 }
 
-// What the children of raw() compute: stored, so that it is computed.
-static volatile long sink;
-
-// K children, each counting its share of the n items, nothing said to
-// anyone: the speedup that the cores (shared or not) allow this kernel.
-static double
-raw(long n, int k)
-{
-    double t0 = bench_now();
-    for (int w = 0; w < k; w++) {
-        pid_t pid = fork();
-        if (pid < 0)
-            return -1;
-        if (pid == 0) {
-            long sum = 0, c;
-            for (long i = w; i < n; i += k)
-                sum += primes_in_block(i, &c) == 0 ? c : 0;
-            sink = sum;
-            _exit(0);
-        }
-    }
-    int status, bad = 0;
-    for (int w = 0; w < k; w++)
-        if (wait(&status) < 0 || status != 0)
-            bad = 1;
-    return bad ? -1 : bench_now() - t0;
-}
-
-// cpu_wK and raw_wK carry K in their name; the other OPs are in ops.
 int
 main(int argc, char **argv)
 {
@@ -203,16 +139,6 @@ main(int argc, char **argv)
         {"raw_roundtrip", raw_roundtrip},
         {NULL, NULL},
     };
-    long n = bench_n(argc, argv);
-    int k = 0;
-    double t;
-    if (n > 0 && sscanf(argv[1], "cpu_w%d", &k) == 1 && k > 0)
-        t = timed_map(n, k, primes_in_block, 1);
-    else if (n > 0 && sscanf(argv[1], "raw_w%d", &k) == 1 && k > 0)
-        t = raw(n, k);
-    else
-        return bench_main(argc, argv, ops,
-                          "map_default|map_chunk1|apply_async|raw_roundtrip|"
-                          "cpu_wK|raw_wK");
-    return bench_report(argv, t < 0 ? -1 : n / t);
+    return bench_main(argc, argv, ops,
+                      "map_default|map_chunk1|apply_async|raw_roundtrip");
 }

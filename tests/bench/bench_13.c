@@ -7,6 +7,9 @@
 //   static_wK  the same with ONE chunk per worker (chunk = N / K rounded
 //              up): a static split, which the uneven blocks unbalance.
 //   thr_wK     the same as cpu_wK over K threads (mp_thread_map).
+//   raw_wK     the same N blocks dealt out among K forked processes that
+//              share nothing and say nothing (block i to process i mod K):
+//              no counter, no results, the speedup the machine allows.
 //   pstart_wK  N maps of K items of a kernel that returns at once, over K
 //              worker processes: what starting and reaping K workers
 //              costs; rate = maps per second.
@@ -62,6 +65,36 @@ cpu(long n, int k, int thr, int one_chunk_each)
     free(in);
     free(out);
     return r == 0 ? n / t : -1;
+}
+
+/* ----------------------------------------------------------------- raw */
+
+// What the children of raw() compute: stored, so that it is computed.
+static volatile long sink;
+
+// K children, each counting its share of blocks 0..n-1, nothing said to
+// anyone; the rate in blocks per second, or -1.
+static double
+raw(long n, int k)
+{
+    double t0 = bench_now();
+    for (int w = 0; w < k; w++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            return -1;
+        if (pid == 0) {
+            long sum = 0;
+            for (long i = w; i < n; i += k)
+                sum += mp_primes_in_block(i);
+            sink = sum;
+            _exit(0);
+        }
+    }
+    int status, bad = 0;
+    for (int w = 0; w < k; w++)
+        if (wait(&status) < 0 || status != 0)
+            bad = 1;
+    return bad ? -1 : n / (bench_now() - t0);
 }
 
 /* ------------------------------------------------------ pstart, tstart */
@@ -188,7 +221,8 @@ io(long n, int k)
 int
 main(int argc, char **argv)
 {
-    const char *usage = "cpu_wK|static_wK|thr_wK|pstart_wK|tstart_wK|io_wK";
+    const char *usage =
+        "cpu_wK|static_wK|thr_wK|raw_wK|pstart_wK|tstart_wK|io_wK";
     char op[16];
     int k = 0;
     long n = bench_n(argc, argv);
@@ -202,6 +236,8 @@ main(int argc, char **argv)
         rate = cpu(n, k, 0, 1);
     else if (strcmp(op, "thr") == 0)
         rate = cpu(n, k, 1, 0);
+    else if (strcmp(op, "raw") == 0)
+        rate = raw(n, k);
     else if (strcmp(op, "pstart") == 0)
         rate = start_cost(n, k, 0);
     else if (strcmp(op, "tstart") == 0)
