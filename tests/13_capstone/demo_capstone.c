@@ -19,18 +19,16 @@
 // here the workers store results and the caller prints them in order.
 // Pool(4), or Pool() with one worker per core, is the wrong size for I/O:
 // a worker waiting for a server uses no CPU, so 8 workers on 2 cores fetch
-// 8 slow pages 8 times as fast as 1.  And processes are not needed for it:
-// threads (Python's ThreadPoolExecutor, despite the GIL) do as well for
-// work that waits.  The timings go to stderr: they change in every run.
+// 8 slow pages about 8 times as fast as 1.  And processes are not needed
+// for it: a Python thread waiting for a socket releases the GIL, so
+// ThreadPoolExecutor serves work that waits too.  The timings go to stderr:
+// they change in every run.
 #include "capstone.h"
+#include "slow_server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,79 +98,13 @@ count_primes(void)
     return 0;
 }
 
-/* ------------------------------------------------------- a slow server */
-
-// Answer one request for /page/N after DELAY_MS with 1000 * N bytes.
-static void
-serve_one(int fd)
-{
-    char req[1024];
-    size_t have = 0;
-    req[0] = '\0';
-    while (strstr(req, "\r\n\r\n") == NULL && have < sizeof req - 1) {
-        ssize_t n = read(fd, req + have, sizeof req - 1 - have);
-        if (n <= 0)
-            return;
-        have += (size_t)n;
-        req[have] = '\0';
-    }
-    int page = 0;
-    sscanf(req, "GET /page/%d", &page);
-    poll(NULL, 0, DELAY_MS); // the server's latency, not a synchronisation
-    char head[128], body[1000];
-    memset(body, 'x', sizeof body);
-    snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n",
-             1000 * page);
-    send(fd, head, strlen(head), MSG_NOSIGNAL);
-    for (int i = 0; i < page; i++)
-        send(fd, body, sizeof body, MSG_NOSIGNAL);
-}
-
-// Fork a server on 127.0.0.1; it ends when *stop is closed.
-static pid_t
-server_start(int *port, int *stop)
-{
-    int lfd = socket(AF_INET, SOCK_STREAM, 0), p[2];
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&a, &len) < 0 ||
-        listen(lfd, 64) < 0 || pipe(p) < 0)
-        return -1;
-    *port = ntohs(a.sin_port);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[1]);
-        struct pollfd fds[2] = {{.fd = lfd, .events = POLLIN},
-                                {.fd = p[0], .events = POLLIN}};
-        while (poll(fds, 2, -1) >= 0 && fds[1].revents == 0) {
-            int fd = fds[0].revents ? accept(lfd, NULL, NULL) : -1;
-            if (fd >= 0 && fork() == 0) {
-                serve_one(fd);
-                _exit(0);
-            }
-            if (fd >= 0)
-                close(fd);
-        }
-        while (wait(NULL) > 0)
-            ;
-        _exit(0);
-    }
-    close(lfd);
-    close(p[0]);
-    *stop = p[1];
-    return pid;
-}
-
 /* -------------------------------------------------------------- scrape */
 
 static int
 scrape(void)
 {
     int port, stop;
-    pid_t server = server_start(&port, &stop);
+    pid_t server = slow_server_start(DELAY_MS, &port, &stop);
     if (server < 0) {
         perror("demo: server");
         return 1;

@@ -16,7 +16,8 @@
 //   tstart_wK  the same over K threads.
 //   io_wK      N / 25 URLs (at least 1) fetched by K worker processes
 //              from a server on 127.0.0.1 that waits 10 ms before each
-//              answer (1000 bytes); rate = URLs per second.  N = 1000:
+//              answer (/page/1: 1000 bytes, tests/13_capstone/
+//              slow_server.h); rate = URLs per second.  N = 1000:
 //              about 0.4 s at K = 1.
 // K is any number from 1 to 64.  Speedup = rate(K) / rate(1), measured at
 // the same N.  The work is checked: a wrong result exits 1, printing
@@ -24,19 +25,15 @@
 // after it.
 #include "capstone.h"
 #include "bench.h"
+#include "../13_capstone/slow_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define IO_DELAY_MS 10 // the server's wait before each answer
-#define IO_BYTES 1000  // the body of each answer
 
 /* ------------------------------------------------------------ cpu, thr */
 
@@ -124,90 +121,27 @@ start_cost(long n, int k, int thr)
 
 /* ------------------------------------------------------------------ io */
 
-static void
-serve_one(int fd)
-{
-    char req[1024], body[IO_BYTES];
-    size_t have = 0;
-    req[0] = '\0';
-    while (strstr(req, "\r\n\r\n") == NULL && have < sizeof req - 1) {
-        ssize_t n = read(fd, req + have, sizeof req - 1 - have);
-        if (n <= 0)
-            return;
-        have += (size_t)n;
-        req[have] = '\0';
-    }
-    poll(NULL, 0, IO_DELAY_MS); // the server's latency
-    char head[128];
-    int h = snprintf(head, sizeof head,
-                     "HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n", IO_BYTES);
-    memset(body, 'x', sizeof body);
-    send(fd, head, (size_t)h, MSG_NOSIGNAL);
-    send(fd, body, sizeof body, MSG_NOSIGNAL);
-}
-
-// Fork a server on 127.0.0.1 (one process per connection); it ends when
-// *stop is closed.  Returns its pid, or -1.
-static pid_t
-server_start(int *port, int *stop)
-{
-    int lfd = socket(AF_INET, SOCK_STREAM, 0), p[2];
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&a, &len) < 0 ||
-        listen(lfd, 128) < 0 || pipe(p) < 0)
-        return -1;
-    *port = ntohs(a.sin_port);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[1]);
-        struct pollfd fds[2] = {{.fd = lfd, .events = POLLIN},
-                                {.fd = p[0], .events = POLLIN}};
-        while (poll(fds, 2, -1) >= 0 && fds[1].revents == 0) {
-            int fd = fds[0].revents ? accept(lfd, NULL, NULL) : -1;
-            if (fd >= 0 && fork() == 0) {
-                serve_one(fd);
-                _exit(0);
-            }
-            if (fd >= 0)
-                close(fd);
-            while (waitpid(-1, NULL, WNOHANG) > 0) // the server's own
-                ;
-        }
-        while (wait(NULL) > 0)
-            ;
-        _exit(0);
-    }
-    close(lfd);
-    close(p[0]);
-    *stop = p[1];
-    return pid;
-}
-
 // Fetch n / 25 URLs over k workers; the rate in URLs per second, or -1.
 static double
 io(long n, int k)
 {
     long count = n / 25 > 0 ? n / 25 : 1;
     int port, stop;
-    pid_t server = server_start(&port, &stop);
+    pid_t server = slow_server_start(IO_DELAY_MS, &port, &stop);
     char(*bufs)[64] = malloc((size_t)count * sizeof *bufs);
     const char **urls = malloc((size_t)count * sizeof *urls);
     mp_fetch_result *res = malloc((size_t)count * sizeof *res);
     if (server < 0 || bufs == NULL || urls == NULL || res == NULL)
         return -1;
     for (long i = 0; i < count; i++) {
-        snprintf(bufs[i], sizeof bufs[i], "http://127.0.0.1:%d/%ld", port, i);
+        snprintf(bufs[i], sizeof bufs[i], "http://127.0.0.1:%d/page/1", port);
         urls[i] = bufs[i];
     }
     double t0 = bench_now();
     int r = mp_fetch_all(urls, (size_t)count, k, res);
     double t = bench_now() - t0;
     for (long i = 0; i < count && r == 0; i++)
-        if (res[i].status != 200 || res[i].bytes != IO_BYTES)
+        if (res[i].status != 200 || res[i].bytes != SLOW_PAGE_UNIT)
             r = -1;
     close(stop);
     waitpid(server, NULL, 0);
