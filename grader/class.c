@@ -282,6 +282,12 @@ grade_class(const char *dir, const char *out, int jobs, char **argv)
     }
     if (jobs <= 0)
         jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (jobs > SB_UID_SLOTS) { // each grader holds a sandbox uid as root
+        fprintf(stderr, "grader: --jobs %d is more than the %d graders that "
+                "can run at once; running %d\n", jobs, SB_UID_SLOTS,
+                SB_UID_SLOTS);
+        jobs = SB_UID_SLOTS;
+    }
     mkdir(out, 0755);
     // Orphans of a grader that died come to us, and are ended below.
     prctl(PR_SET_CHILD_SUBREAPER, 1);

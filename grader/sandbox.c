@@ -42,7 +42,7 @@
 #include <unistd.h>
 
 #define UID_BASE 61000 // sandbox uids: UID_BASE .. UID_BASE + UID_SLOTS - 1
-#define UID_SLOTS 200
+#define UID_SLOTS SB_UID_SLOTS
 #define NPROC_MARGIN 256
 #define VERDICT_CAP 65536
 

@@ -29,6 +29,10 @@ typedef struct {
     int leftovers;       ///< processes killed after the program ended
 } sb_result;
 
+/// Sandbox uids for graders running as root: one per grader at a time, so
+/// at most this many graders run at once on a machine.
+#define SB_UID_SLOTS 200
+
 /// Become a subreaper; as root, claim an unused sandbox uid.  Call once.
 /// Returns 0, or -1 with a message on stderr.
 int sb_init(void);
