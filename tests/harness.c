@@ -7,9 +7,12 @@
 // and runs its assertions twice; a missing waitpid leaves a zombie nobody
 // notices.  The harness closes those holes in one place:
 //
-//   - a test passes only through fl_end, which ends the process with
-//     FL_EXIT_PASS; any other exit reads as an early exit and fl_main turns
-//     Check's terse message into one that teaches;
+//   - a test passes only through fl_end, which hands the runner a 64-bit
+//     token through a pipe and ends the process with a pass status, both
+//     drawn at random when the runner starts; any other exit reads as an
+//     early exit and fl_main turns Check's terse message into one that
+//     teaches.  A public pass status would let `_exit(77)` in the code under
+//     test pass every test;
 //   - the test process becomes a subreaper, so every process the code under
 //     test leaves behind, even a setsid daemon, is a child we can see, judge
 //     and kill;
@@ -17,9 +20,12 @@
 //     the body ran.
 //
 // What it trades: tests run in the same process as the student's code, so
-// deliberate forgery from inside that process cannot be stopped here.  The
-// grader's containment and hidden tests deal with that; this file deals
-// with honest mistakes.
+// code that digs the token out of this process's memory (finding it by the
+// symbols in /proc/self/exe, say) can still forge its own tests' verdicts.
+// That takes deliberate code an instructor sees at once, not a one-liner;
+// the README's honest limits say so.  The runner, which writes verdicts,
+// runs no student code: the grader refuses constructors and interposed
+// libc, Check and harness names before linking.
 #define _GNU_SOURCE
 #include "harness.h"
 
@@ -34,7 +40,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -60,6 +69,9 @@ static struct fl_shared *shared;      // MAP_SHARED: survives fork
 static unsigned char fds_before[MAX_FDS];
 static char prefix[64];
 static int result_fd = -1;
+static int pass_status;               // this run's secret exit status
+static uint64_t token;                // this run's secret proof of fl_end
+static int token_w = -1, token_r = -1; // the current case's token pipe
 
 /* ---------------------------------------------------------------- /proc */
 
@@ -366,8 +378,12 @@ check_names(char *msg, const char *dir, const char *pre)
     if (d == NULL)
         return;
     struct dirent *e;
+    struct stat st;
     while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, pre, strlen(pre)) != 0)
+        // Only our own: someone else may plant names with our prefix.
+        if (strncmp(e->d_name, pre, strlen(pre)) != 0 ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            st.st_uid != getuid())
             continue;
         note(msg, "%s/%s was left behind: unlink named IPC objects "
                   "(shm_unlink, sem_unlink, mq_unlink) when done. ",
@@ -411,6 +427,9 @@ fl_begin(const char *name)
     if (result_fd >= 0)
         close(result_fd); // the code under test never holds the verdicts
     result_fd = -1;
+    if (token_r >= 0)
+        close(token_r); // only the runner reads the token
+    token_r = -1;
     prctl(PR_SET_DUMPABLE, 1);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     test_pid = getpid();
@@ -454,7 +473,9 @@ fl_end(void)
     check_ipc(msg);
     ck_assert_msg(msg[0] == '\0', "%s", msg);
     fflush(NULL);
-    _exit(FL_EXIT_PASS);
+    if (write(token_w, &token, sizeof token) != (ssize_t)sizeof token)
+        _exit(FL_EXIT_STRAY);
+    _exit(pass_status);
 }
 
 /* ---------------------------------------------------------- the runner */
@@ -511,15 +532,38 @@ record(FILE *f, const char *name, int pass, const char *msg)
     fflush(f);
 }
 
+// Whether the test process ended through fl_end: exactly this run's token
+// came through the pipe, and nothing before it.
+static int
+got_token(int tp[2])
+{
+    uint64_t got = 0;
+    close(tp[1]);
+    token_w = -1;
+    fcntl(tp[0], F_SETFL, O_NONBLOCK); // a lingering process may hold tp[1]
+    ssize_t n = read(tp[0], &got, sizeof got);
+    close(tp[0]);
+    token_r = -1;
+    return n == (ssize_t)sizeof got && got == token;
+}
+
 static int
 run_case(SRunner *sr, const fl_case *c, FILE *results)
 {
     shared->stray = 0;
+    int tp[2];
+    if (pipe2(tp, O_CLOEXEC) < 0) {
+        perror("harness: pipe");
+        exit(FL_RUNNER_USAGE);
+    }
+    token_r = tp[0];
+    token_w = tp[1];
     srunner_run(sr, NULL, (*c->test)->name, CK_SILENT);
     TestResult **all = srunner_results(sr);
     TestResult *tr = all[srunner_ntests_run(sr) - 1];
     free(all);
-    int pass = tr_rtype(tr) == CK_PASS;
+    int proved = got_token(tp);
+    int pass = tr_rtype(tr) == CK_PASS && proved;
     char msg[MSG_MAX] = "", why[MSG_MAX];
     // A stray child's failed assertion reaches Check too, and reads as if
     // the caller had failed it: say first that a child strayed.
@@ -527,6 +571,10 @@ run_case(SRunner *sr, const fl_case *c, FILE *results)
         note(msg, STRAY_MSG "Then: ", (int)shared->stray);
     if (pass)
         snprintf(why, sizeof why, "passed");
+    else if (tr_rtype(tr) == CK_PASS)
+        snprintf(why, sizeof why, "The test process ended with the pass "
+                 "status but not through the end of the test: something "
+                 "other than the test's own end ended it.");
     else if (tr_rtype(tr) == CK_ERROR)
         explain(tr_msg(tr), c->timeout_s, why, sizeof why);
     else
@@ -557,12 +605,29 @@ make_runner(const char *lesson, const fl_case *cases, size_t n)
         // One test case per test, named after it, so that one can run alone.
         TCase *tc = tcase_create((*cases[i].test)->name);
         tcase_set_timeout(tc, cases[i].timeout_s);
-        tcase_add_exit_test(tc, *cases[i].test, FL_EXIT_PASS);
+        tcase_add_exit_test(tc, *cases[i].test, pass_status);
         suite_add_tcase(s, tc);
     }
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_FORK); // the harness depends on it
     return sr;
+}
+
+// This run's pass status and token: unknown to the code under test until
+// it runs, and different in every run.
+static void
+draw_secrets(void)
+{
+    unsigned char r[sizeof token + 1];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        perror("harness: getrandom");
+        exit(FL_RUNNER_USAGE);
+    }
+    memcpy(&token, r, sizeof token);
+    int span = FL_PASS_HIGH - FL_PASS_LOW + 1;
+    pass_status = FL_PASS_LOW + r[sizeof token] % span;
+    if (pass_status == FL_EXIT_STRAY)
+        pass_status++;
 }
 
 static void
@@ -578,11 +643,12 @@ setup_run(void)
     if (fd != NULL && fcntl(atoi(fd), F_GETFD) >= 0)
         result_fd = atoi(fd);
     unsetenv(FL_RESULT_FD_ENV);
+    draw_secrets();
     shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) {
         perror("harness: mmap");
-        exit(2);
+        exit(FL_RUNNER_USAGE);
     }
     // Same-uid code cannot open our /proc/PID/fd while we are not
     // dumpable; each test process turns it back on for itself.
@@ -624,5 +690,5 @@ fl_main(int argc, char **argv, const char *lesson, const fl_case *cases,
     srunner_free(sr);
     if (results != NULL)
         fclose(results);
-    return failed ? 1 : 0;
+    return failed ? FL_RUNNER_FAILED : FL_RUNNER_PASSED;
 }

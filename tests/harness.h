@@ -4,7 +4,8 @@
 // Check's fork mode.  The harness wraps each test body so that:
 //
 //  - a test passes only when its body reaches the end and the harness ends
-//    the process with FL_EXIT_PASS; code under test that calls exit(0) or
+//    the process with this run's secret pass status and token (see
+//    contract.h); code under test that calls exit(0) or
 //    _exit(0), kills itself, or lets a forked child return into the test
 //    body makes the test fail with a message that says which;
 //  - after the body, no zombie, no running child (the test process is a
@@ -32,21 +33,11 @@
  * leaves a zombie, a running process, a descriptor or an IPC name behind.
  */
 
+#include "contract.h"
+
 #include <check.h>
 #include <stddef.h>
 #include <sys/types.h>
-
-/// Exit status with which the harness ends a test that passed.
-#define FL_EXIT_PASS 77
-
-/// Exit status of a stray child that returned into a test body.
-#define FL_EXIT_STRAY 78
-
-/// Environment variable naming the per-run prefix of IPC names.
-#define FL_PREFIX_ENV "FORKLINGS_PREFIX"
-
-/// Environment variable naming the descriptor that receives verdicts.
-#define FL_RESULT_FD_ENV "FL_RESULT_FD"
 
 /// Define a test: `FL_TEST(test_mp_thing_does_x) { ... }`; the name says
 /// what the test checks, as a sentence.
@@ -111,8 +102,8 @@ void fl_begin(const char *name);
  * @brief End a test: called by FL_TEST after the body, not by tests.
  *
  * Fails the test for a stray child, a zombie or running process, an
- * opened or closed descriptor, or an IPC name left behind; otherwise ends
- * the process with FL_EXIT_PASS.
+ * opened or closed descriptor, or an IPC name left behind; otherwise hands
+ * the runner this run's token and ends the process with its pass status.
  */
 void fl_end(void);
 

@@ -1,0 +1,50 @@
+// contract.h - what the grader and the test harness agree on, written once.
+//
+// The grader (grader/*.c) runs a lesson's test program once per test and
+// reads its verdict; the harness (tests/harness.c) is the main of that
+// program.  Every fact the two must share lives here and nowhere else: the
+// descriptor the verdict comes back on, the environment names, the IPC
+// prefix, the verdict's format and the exit statuses.  Both include it.
+//
+// Why the verdict can be trusted: the harness's runner process runs no
+// student code (the grader refuses an object with constructors or with
+// definitions of libc, Check or harness names before linking it), and the
+// test body runs in a child that must end through the harness with a pass
+// status and a 64-bit token that the runner drew at random when it
+// started.  Neither is a public constant, and the verdict descriptor is
+// closed in that child before the body runs.
+#ifndef FORKLINGS_CONTRACT_H
+#define FORKLINGS_CONTRACT_H
+
+/// The descriptor on which the runner writes one verdict line per test.
+#define FL_RESULT_FD 3
+
+/// Environment variable naming FL_RESULT_FD for the runner.
+#define FL_RESULT_FD_ENV "FL_RESULT_FD"
+
+/// Environment variable naming the run's prefix for named IPC objects.
+#define FL_PREFIX_ENV "FORKLINGS_PREFIX"
+
+/// Every run's prefix starts with this ("fl." then a per-run part).
+#define FL_PREFIX_HEAD "fl."
+
+/// A verdict line: NAME TAB (PASS|FAIL) TAB MESSAGE NEWLINE; the message
+/// holds no tab and no newline.
+#define FL_VERDICT_PASS "PASS"
+#define FL_VERDICT_FAIL "FAIL"
+
+/// Exit status of a stray child that returned into a test body.
+#define FL_EXIT_STRAY 78
+
+/// Exit statuses of the runner: every test it ran passed, one failed, or
+/// it was called wrongly (no such test).
+#define FL_RUNNER_PASSED 0
+#define FL_RUNNER_FAILED 1
+#define FL_RUNNER_USAGE 2
+
+/// Pass statuses are drawn from FL_PASS_LOW..FL_PASS_HIGH, skipping
+/// FL_EXIT_STRAY and the statuses a program commonly exits with.
+#define FL_PASS_LOW 3
+#define FL_PASS_HIGH 120
+
+#endif
