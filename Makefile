@@ -15,7 +15,9 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 # pkg-config gives -pthread to the compile only; tests that start threads
 # need it at the link too (glibc before 2.34 keeps pthreads out of libc).
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null) -pthread
-CFLAGS_ALL    = $(CSTD) $(WARN) $(OPT) -MMD -MP
+# Objects carry no absolute path of this tree (code under test reads its
+# own program, debug info included).
+CFLAGS_ALL    = $(CSTD) $(WARN) $(OPT) -MMD -MP -fdebug-prefix-map=$(CURDIR)=.
 HAVE_CHECK   := $(shell pkg-config --exists check 2>/dev/null && echo yes)
 
 SUBMISSION ?= .
@@ -41,8 +43,8 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 .DEFAULT_GOAL := all
 # Keep every object: none is a throwaway intermediate.
 .SECONDARY:
-.PHONY: all help deps grade check demo hint test docs docs-solutions coverage bench \
-	clean grade-class \
+.PHONY: all help deps grade check demo hint test docs docs-solutions coverage bench san \
+	clean grade-class stress-selftest \
 	progress watch list reset grader gradescope classroom \
 	need-check
 
@@ -94,10 +96,20 @@ ifneq ($(HAVE_CHECK),yes)
 	@exit 1
 endif
 
-$(BUILD)/obj/tests/harness.o: tests/harness.c | need-check
+$(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/stress.o: \
+		$(BUILD)/obj/tests/%.o: tests/%.c | need-check
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Itests -c $< -o $@
+
+# The code under test, with its calls renamed (fork -> fl_wrap_fork) so
+# that tests/stress.c can fail them on purpose; demos use the plain object.
+OBJCOPY ?= objcopy
+HARNESS_OBJS := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/stress.o
+STRESS_SELFTEST := $(BUILD)/bin/tests/stress_selftest
+%.wrapped.o: %.o tests/wrap.syms
+	@$(if $(Q),echo "  WRAP    $@")
+	$(Q)$(OBJCOPY) --redefine-syms=tests/wrap.syms $< $@
 
 # Per lesson: the test object, the stub's and solution's programs, demos.
 define lesson_rules
@@ -115,7 +127,7 @@ $(BUILD)/obj/solutions/$(1)/%.o: solutions/$(1)/%.c
 	@$$(if $(Q),echo "  CC      $$<")
 	$(Q)$$(CC) $$(CFLAGS_ALL) -Ilessons/$(1) -c $$< -o $$@
 $(BUILD)/bin/%/$(1)/check_$$($(1)_T): $(BUILD)/obj/tests/$(1)/check_$$($(1)_T).o \
-		$(BUILD)/obj/%/$(1)/$$($(1)_T).o $(BUILD)/obj/tests/harness.o
+		$(BUILD)/obj/%/$(1)/$$($(1)_T).wrapped.o $(HARNESS_OBJS)
 	@mkdir -p $$(@D)
 	@$$(if $(Q),echo "  LD      $$@")
 	$(Q)$$(CC) $$^ $$(CHECK_LIBS) -o $$@
@@ -134,6 +146,41 @@ L_TEST_OBJS := $(foreach l,$(LESSONS),$(BUILD)/obj/tests/$(l)/check_$(call topic
 L_PROGRAMS := $(foreach l,$(LESSONS),$(foreach t,lessons solutions,\
 	$(BUILD)/bin/$(t)/$(l)/check_$(call topic,$(l)) $(BUILD)/bin/$(t)/$(l)/demo))
 
+# ------------------------------------------------------------- sanitizers
+
+# Every test program links tests/sanitize.o: no-ops in a normal build; in
+# the grader's sanitizer pass it turns ASan/UBSan/LSan reports into verdicts.
+SAN_OBJ := $(BUILD)/obj/tests/sanitize.o
+$(SAN_OBJ): tests/sanitize.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -Itests -c $< -o $@
+$(filter-out %/demo,$(PROGRAMS)) $(STRESS_SELFTEST) grader: $(SAN_OBJ)
+$(foreach l,$(ALL_LESSONS),$(COV)/$(l)/check): tests/sanitize.c
+
+# `make san`: every lesson's tests against the stub and the solution
+# compiled as the grader's second pass compiles the student's object,
+# into $(BUILD)/bin/san/{lessons,solutions}/NN_topic/check_topic.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+SAN_LINK = $(BUILD)/obj/tests/$(1)/check_$(call topic,$(1)).o \
+	$(BUILD)/obj/san/%/$(1)/$(call topic,$(1))$(if $(wildcard tests/wrap.syms),.wrapped).o \
+	$(or $(HARNESS_OBJS),$(BUILD)/obj/tests/harness.o) $(SAN_OBJ)
+$(BUILD)/obj/san/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC SAN  $<")
+	$(Q)$(CC) $(CSTD) $(WARN) -O1 -g $(SAN_FLAGS) -MMD -MP \
+	    -fdebug-prefix-map=$(CURDIR)=. -Ilessons/$(notdir $(*D)) -c $< -o $@
+define san_rules
+$(BUILD)/bin/san/%/$(1)/check_$(call topic,$(1)): $(SAN_LINK)
+	@mkdir -p $$(@D)
+	@$$(if $(Q),echo "  LD SAN  $$@")
+	$(Q)$$(CC) $$(SAN_FLAGS) $$^ $$(CHECK_LIBS) -o $$@
+endef
+$(foreach l,$(ALL_LESSONS),$(eval $(call san_rules,$(l))))
+san: $(foreach l,$(LESSONS),$(foreach t,lessons solutions,\
+	$(BUILD)/bin/san/$(t)/$(l)/check_$(call topic,$(l))))
+
 # ----------------------------------------------------------------- grader
 
 GRADER_SRC := $(wildcard grader/*.c)
@@ -149,7 +196,7 @@ GRADER_DEFS := -DFL_CSTD='"$(CSTD)"' -DFL_CHECK_LIBS='"$(CHECK_LIBS)"' \
 $(BUILD)/obj/grader/%.o: grader/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS_ALL) $(GRADER_CFLAGS) -Igrader $(GRADER_DEFS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(GRADER_CFLAGS) -Igrader -Itests $(GRADER_DEFS) -c $< -o $@
 
 $(GRADER): $(GRADER_OBJ)
 	@mkdir -p $(@D)
@@ -163,7 +210,7 @@ GRADE_OPTS = --course . --objdir $(BUILD)/obj --cc $(CC) \
 	$(if $(L),--lesson $(L)) $(if $(T),--test $(T)) $(if $(ONLY),--only $(ONLY)) \
 	$(if $(HIDDEN),--hidden $(HIDDEN)) $(if $(STRICT),--strict)
 GRADE_ARGS = $(GRADE_OPTS) --submission $(SUBMISSION) --out $(GRADE_OUT)
-GRADE_DEPS = $(GRADER) $(L_TEST_OBJS) $(BUILD)/obj/tests/harness.o
+GRADE_DEPS = $(GRADER) $(L_TEST_OBJS) $(HARNESS_OBJS)
 
 # Everything grading needs, and no more (no solutions): what autograders build.
 grader: $(GRADE_DEPS)
@@ -228,9 +275,28 @@ bench: $(BENCH_PROGS) ## Reference code against Python, side by side
 
 # ------------------------------------------------------------ the course
 
-test: $(L_PROGRAMS) $(GRADER) $(L_TEST_OBJS) $(BUILD)/obj/tests/harness.o ## The course's own tests
+test: $(L_PROGRAMS) $(GRADER) $(L_TEST_OBJS) $(HARNESS_OBJS) $(STRESS_SELFTEST) ## The course's own tests
 	$(Q)LESSONS="$(LESSONS)" BUILD=$(BUILD) ONLY_LESSONS=$(if $(L),1) \
 	    sh tests/selftest.sh
+
+# The stress library's own test: faults, storms and clock jumps, on a
+# small object wrapped as the lessons' are.
+$(BUILD)/obj/tests/stress_target.o: tests/stress_target.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+$(BUILD)/obj/tests/stress_selftest.o: tests/stress_selftest.c | need-check
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Itests -c $< -o $@
+$(STRESS_SELFTEST): $(BUILD)/obj/tests/stress_selftest.o \
+		$(BUILD)/obj/tests/stress_target.wrapped.o $(HARNESS_OBJS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $^ $(CHECK_LIBS) -o $@
+
+stress-selftest: $(STRESS_SELFTEST) ## The stress library's own test
+	$(Q)./$(STRESS_SELFTEST)
 
 docs: ## The docs site (Doxygen)
 	$(Q)sh docs/build.sh $(BUILD)/docs
@@ -250,18 +316,25 @@ $(COV)/gcov_exit.o: tests/gcov_exit.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(COV_FLAGS) -c $< -o $@
 
-$(COV)/%/check: tests/%/*.c solutions/%/*.c tests/harness.c $(COV)/gcov_exit.o
+# The solution is wrapped (tests/wrap.syms) as in the test programs.
+$(COV)/%/solution.o: solutions/%/*.c tests/wrap.syms
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(COV_FLAGS) -Ilessons/$* -c $(filter %.c,$^) -o $(@:.o=.raw.o)
+	$(Q)$(OBJCOPY) --redefine-syms=tests/wrap.syms $(@:.o=.raw.o) $@
+
+$(COV)/%/check: tests/%/*.c $(COV)/%/solution.o tests/harness.c tests/stress.c \
+		$(COV)/gcov_exit.o
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(COV_FLAGS) $(CHECK_CFLAGS) -Ilessons/$* -Itests \
 	    $(filter-out %/demo_$(call topic,$*).c,$(filter %.c,$^)) \
-	    $(COV)/gcov_exit.o $(COV_LINK) $(CHECK_LIBS) -o $@
+	    $(COV)/$*/solution.o $(COV)/gcov_exit.o $(COV_LINK) $(CHECK_LIBS) -o $@
 
 $(COV)/grader: $(GRADER_SRC)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(COV_FLAGS) -Igrader $(GRADER_DEFS) $^ --coverage -o $@
+	$(Q)$(CC) $(COV_FLAGS) -Igrader -Itests $(GRADER_DEFS) $^ --coverage -o $@
 
 coverage: $(foreach l,$(LESSONS),$(COV)/$(l)/check) $(COV)/grader \
-		$(L_TEST_OBJS) $(BUILD)/obj/tests/harness.o
+		$(L_TEST_OBJS) $(HARNESS_OBJS)
 	$(Q)COV=$(COV) LESSONS="$(LESSONS)" BUILD=$(BUILD) sh tests/coverage.sh
 
 clean:

@@ -2,7 +2,21 @@
 #ifndef FORKLINGS_GRADER_H
 #define FORKLINGS_GRADER_H
 
+#include <limits.h>
 #include <stddef.h>
+
+/// The grader's options (cli.c reads them from the command line).
+typedef struct {
+    char course[PATH_MAX], submission[PATH_MAX], objdir[PATH_MAX];
+    char out[PATH_MAX], lesson[64], cc[64], test[128], only[128];
+    char hidden[PATH_MAX], class[PATH_MAX];
+    int verbose, quiet, jobs, watch, summary, list, strict, fail_fast;
+} gr_options;
+
+extern gr_options opt;
+
+/// The grader's private directory for builds (cli.c makes it).
+extern char *gr_workdir;
 
 /// One test, as the lesson's points file declares it, and its verdict.
 typedef struct {
@@ -25,11 +39,31 @@ typedef struct {
     int nhidden;     ///< how many of tests are hidden ones
 } gr_lesson;
 
-/// Build a lesson's tests with the submission's file and run them all.
-void grade_lesson(gr_lesson *l);
+/* lessons.c: the lessons, their tests and points */
+
+/// The topic of a lesson: 03_start_methods -> start_methods.
+const char *topic_of(const char *lesson);
+
+/// Every lesson of the course (or opt.lesson's) with its tests, in order.
+size_t find_lessons(gr_lesson *ls, size_t max);
+
+/// Read the lesson's title from its README.
+void read_title(gr_lesson *l);
 
 /// Forget a lesson's results, to grade it again.
 void lesson_clear(gr_lesson *l);
+
+/* build.c: the submission's file, compiled and linked with the tests */
+
+/// Build the lesson's test programs into dir/run: check_TOPIC, and
+/// check_hidden when it has hidden tests.  NULL, or a problem to report
+/// (malloc'd): a missing, unreadable or refused file, compiler errors.
+char *build_lesson(gr_lesson *l, const char *dir);
+
+/* run.c: the tests */
+
+/// Build a lesson's tests with the submission's file and run them all.
+void grade_lesson(gr_lesson *l);
 
 /// `--watch`: grade, then re-grade the current lesson on every save.
 int watch_lessons(gr_lesson *ls, size_t n, const char *submission);

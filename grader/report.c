@@ -1,6 +1,7 @@
 // report.c - the grader's two outputs: a table for people, JSON for
 // Gradescope.
 #include "grader.h"
+#include "sandbox.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -99,6 +100,8 @@ report_terminal(const gr_lesson *ls, size_t n, int verbose, int color)
             failed += !ls[i].tests[j].passed;
         }
     }
+    printf("\nGraded in sandbox mode \"%s\": %s.\n", sb_mode_name(),
+           sb_mode_text());
     printf("\nScore: %d/%d\n", got, max);
     printf("%d passed, %d failed\n", passed, failed);
 }
@@ -156,8 +159,13 @@ report_json(const char *path, const gr_lesson *ls, size_t n, double seconds)
     }
     fprintf(f, "{\n  \"score\": %d,\n  \"max_score\": %d,\n"
                "  \"execution_time\": %.2f,\n  \"visibility\": \"visible\",\n"
-               "  \"tests\": [",
-            got, max, seconds);
+               "  \"extra_data\": {\"sandbox\": \"%s\"},\n  \"output\": ",
+            got, max, seconds, sb_mode_name());
+    char mode[600];
+    snprintf(mode, sizeof mode, "Graded in sandbox mode \"%s\": %s.",
+             sb_mode_name(), sb_mode_text());
+    json_string(f, mode);
+    fprintf(f, ",\n  \"tests\": [");
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < ls[i].ntests; j++, first = 0)
             json_test(f, &ls[i], &ls[i].tests[j], first);

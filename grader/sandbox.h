@@ -5,15 +5,33 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/// How runs are contained, the strongest the machine allows.
+typedef enum {
+    SB_USER, ///< not root: the student's own uid, rlimits, a wall clock
+    SB_UID,  ///< root: a sandbox uid of its own, rlimits, a wall clock
+    SB_NS,   ///< root: SB_UID in namespaces (mount, PID, IPC, network)
+} sb_mode;
+
+/// Who runs a program.
+typedef enum {
+    SB_TRUSTED, ///< the grader's own tools on the course's files
+    SB_BUILD,   ///< a compiler or linker on the submission: the sandbox
+    SB_TEST,    ///< a test program with the submission's code: the sandbox
+} sb_kind;
+
 /// What to run and within which limits.
 typedef struct {
-    char *const *argv;   ///< program and arguments (argv[0] is a path)
-    char *const *envp;   ///< the whole environment of the program
-    const char *cwd;     ///< working directory
+    char *const *argv;   ///< argv[0]: on PATH, or a path under bind
+    char *const *envp;   ///< the environment (SB_TEST: HOME and TMPDIR
+                         ///< are added, naming the run's private dir)
+    sb_kind kind;
+    const char *bind;    ///< a directory of the run's files; in SB_NS it
+                         ///< is all the run sees of the grader's files
+    const char *cwd;     ///< working directory, under bind; NULL (SB_TEST):
+                         ///< a fresh private directory
     int wall_ms;         ///< wall-clock limit
-    int untrusted;       ///< 1: drop to the sandbox uid (as root), tight
-                         ///< rlimits, verdict channel on fd 3
-    const char *prefix;  ///< the run's IPC prefix, removed afterwards
+    int verdicts;        ///< 1: a pipe on FL_RESULT_FD, into res->verdicts
+    const char *prefix;  ///< the run's IPC prefix (SB_TEST)
     size_t out_cap;      ///< bytes of stdout+stderr kept
 } sb_spec;
 
@@ -25,7 +43,7 @@ typedef struct {
     char *out;           ///< captured stdout and stderr, NUL-terminated
     size_t out_len;
     size_t out_dropped;  ///< bytes beyond out_cap, read and dropped
-    char *verdicts;      ///< what arrived on fd 3, NUL-terminated
+    char *verdicts;      ///< what arrived on FL_RESULT_FD, NUL-terminated
     int leftovers;       ///< processes killed after the program ended
 } sb_result;
 
@@ -33,9 +51,15 @@ typedef struct {
 /// at most this many graders run at once on a machine.
 #define SB_UID_SLOTS 200
 
-/// Become a subreaper; as root, claim an unused sandbox uid.  Call once.
+/// Become a subreaper; as root, claim a sandbox uid, try namespaces and a
+/// cgroup.  FORKLINGS_SANDBOX=uid skips the namespaces.  Call once.
 /// Returns 0, or -1 with a message on stderr.
 int sb_init(void);
+
+/// The mode in force, and a sentence for reports saying what it means.
+sb_mode sb_get_mode(void);
+const char *sb_mode_name(void);
+const char *sb_mode_text(void);
 
 /// The uid untrusted programs run as (the grader's own when not root).
 uid_t sb_uid(void);
@@ -46,14 +70,23 @@ int sb_run(const sb_spec *spec, sb_result *res);
 
 void sb_free(sb_result *res);
 
-/// Make a fresh private directory in /tmp; for_sandbox: one that the
-/// sandbox uid owns and may write.  Returns a malloc'd path or NULL.
-char *sb_mkdtemp(const char *tag, int for_sandbox);
+/// Run fn(arg) in a child as the sandbox uid, with the sandbox's limits;
+/// return its result (0..125), or -1 if it crashed or could not start.
+int sb_call(int (*fn)(void *), void *arg);
 
-/// Remove a directory tree, whatever its permissions.
-void sb_rmtree(const char *path);
+/// A fresh directory in TMPDIR (or /tmp) for the grader, mode 0750, with
+/// the sandbox uid's group: the sandbox may read it, nobody else may.
+/// Returns a malloc'd path or NULL.
+char *sb_workdir(void);
 
-/// Release the sandbox uid and kill anything still running.
+/// Make dir (inside a workdir) owned by the sandbox uid, mode 0700.
+int sb_give(const char *dir);
+
+/// Remove a tree without following links; trees the sandbox may have
+/// written (as_sandbox) are removed as the sandbox uid.
+void sb_rmtree(const char *path, int as_sandbox);
+
+/// Release the sandbox uid and cgroup; kill anything still running.
 void sb_finish(void);
 
 #endif

@@ -1,0 +1,147 @@
+// run.c - run a lesson's tests, one contained program per test, and judge
+// each from what the grader itself saw.
+//
+// A test passes only when its program (the harness's runner, which runs no
+// student code) exits with FL_RUNNER_PASSED and wrote FL_VERDICT_PASS for
+// that very test on FL_RESULT_FD.  A test that reports nothing scores
+// zero, with a message that says what the grader saw instead.
+#define _GNU_SOURCE
+#include "grader.h"
+#include "sandbox.h"
+
+#include "contract.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TEST_WALL_MS 20000 // a test's Check timeout is far shorter
+#define OUT_CAP 65536
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// Find this test's verdict line, "NAME\tPASS|FAIL\tMESSAGE".
+static int
+parse_verdict(const char *verdicts, const char *name, char **message)
+{
+    size_t len = strlen(name);
+    for (const char *p = verdicts; p && *p; p = strchr(p, '\n'), p += !!p) {
+        if (strncmp(p, name, len) != 0 || p[len] != '\t')
+            continue;
+        const char *v = p + len + 1, *m = strchr(v, '\t');
+        const char *end = strchr(v, '\n');
+        if (m == NULL || end == NULL || m > end)
+            return -1;
+        *message = strndup(m + 1, (size_t)(end - m - 1));
+        return strncmp(v, FL_VERDICT_PASS "\t",
+                       sizeof FL_VERDICT_PASS) == 0;
+    }
+    return -1;
+}
+
+static char *
+no_verdict(const sb_result *r)
+{
+    char *msg = NULL;
+    const char *tail = r->out_len > 600 ? r->out + r->out_len - 600 : r->out;
+    int n;
+    if (r->timed_out)
+        n = asprintf(&msg, "The test program did not finish in time and "
+                           "was killed, with everything it started.");
+    else if (!r->exited)
+        n = asprintf(&msg, "The test program was killed by %s before it "
+                           "could report: did the code kill its parent, its "
+                           "process group, or every process (kill(-1))? Or "
+                           "did the submission use up its memory?",
+                     strsignal(r->status));
+    else
+        n = asprintf(&msg, "The test program ended (status %d) without a "
+                           "verdict: did the code close or take over file "
+                           "descriptors it did not open? Its last output:\n%s",
+                     r->status, tail);
+    return n < 0 ? NULL : msg;
+}
+
+// A prefix nobody can guess: others cannot plant names with it.
+static void
+make_prefix(char *prefix, size_t size)
+{
+    static unsigned run;
+    unsigned r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        r = (unsigned)time(NULL) ^ (unsigned)getpid();
+    snprintf(prefix, size, FL_PREFIX_HEAD "%08x.%u.", r, ++run);
+}
+
+static void
+run_test(gr_test *t, const char *bin)
+{
+    char prefix[64], pe[96], km[64], fd[32];
+    make_prefix(prefix, sizeof prefix);
+    snprintf(pe, sizeof pe, FL_PREFIX_ENV "=%s", prefix);
+    snprintf(fd, sizeof fd, FL_RESULT_FD_ENV "=%d", FL_RESULT_FD);
+    // CK_TIMEOUT_MULTIPLIER scales every Check timeout (slow machines,
+    // valgrind); the grader's own wall clock follows it.
+    const char *mult = getenv("CK_TIMEOUT_MULTIPLIER");
+    double scale = mult != NULL && atof(mult) > 0 ? atof(mult) : 1.0;
+    snprintf(km, sizeof km, "CK_TIMEOUT_MULTIPLIER=%g", scale);
+    char *env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", pe, fd, km, NULL};
+    int wall = (int)(TEST_WALL_MS * scale);
+    char *argv[] = {(char *)bin, t->name, NULL};
+    char run[PATH_MAX];
+    snprintf(run, sizeof run, "%.*s", (int)(strrchr(bin, '/') - bin), bin);
+    sb_spec s = {.argv = argv, .envp = env, .kind = SB_TEST, .bind = run,
+                 .wall_ms = wall < 3000 ? 3000 : wall, .verdicts = 1,
+                 .prefix = prefix, .out_cap = OUT_CAP};
+    sb_result r;
+    double start = now_s();
+    if (sb_run(&s, &r) < 0) {
+        t->message = strdup("grader: could not start the test program");
+    } else {
+        int v = parse_verdict(r.verdicts, t->name, &t->message);
+        t->passed = v == 1 && r.exited && r.status == FL_RUNNER_PASSED;
+        if (v < 0) {
+            free(t->message);
+            t->message = no_verdict(&r);
+        }
+        sb_free(&r);
+    }
+    t->seconds = now_s() - start;
+}
+
+void
+grade_lesson(gr_lesson *l)
+{
+    char dir[PATH_MAX], bin[PATH_MAX + 64], hidden[PATH_MAX + 64];
+    read_title(l);
+    snprintf(dir, sizeof dir, "%s/%s", gr_workdir, l->name);
+    l->problem = build_lesson(l, dir);
+    if (l->problem != NULL) {
+        for (size_t i = 0; i < l->ntests; i++)
+            l->tests[i].message = strdup("the lesson does not build");
+        sb_rmtree(dir, 0);
+        return;
+    }
+    snprintf(bin, sizeof bin, "%s/run/check_%s", dir, topic_of(l->name));
+    snprintf(hidden, sizeof hidden, "%s/run/check_hidden", dir);
+    size_t i = 0;
+    for (; i < l->ntests; i++) {
+        run_test(&l->tests[i], l->tests[i].hidden ? hidden : bin);
+        if (opt.fail_fast && !l->tests[i].passed)
+            break;
+    }
+    // With --fail-fast, the tests after the first failure score nothing.
+    for (i = i < l->ntests ? i + 1 : i; i < l->ntests; i++)
+        l->tests[i].message = strdup("not run: --fail-fast stopped this "
+                                     "lesson at its first failing test");
+    sb_rmtree(dir, 0);
+}
