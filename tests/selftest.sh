@@ -103,6 +103,7 @@ json_field() { sed -n "s/^  \"$2\": \\([0-9]*\\),*\$/\\1/p" "$1/results.json"; }
 
 # ------------------------------------------------------------ structure
 phase "structure"
+check "the stress library passes its self-test" "$BUILD/bin/tests/stress_selftest"
 
 for l in $LESSONS; do
     t=$(topic "$l")

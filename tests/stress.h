@@ -1,0 +1,436 @@
+// stress.h - fault injection, signal storms, clock jumps and shared test
+// helpers for every lesson's tests.
+//
+// The code under test is linked with its calls renamed (tests/wrap.syms:
+// `fork` becomes `fl_wrap_fork`), so a test can make the student's third
+// malloc fail, cut a read short, interrupt a poll, or move the wall clock,
+// without touching libc, Check or the harness.  stress.c says why, and
+// what it trades.
+#ifndef FORKLINGS_STRESS_H
+#define FORKLINGS_STRESS_H
+
+/**
+ * @file stress.h
+ * @brief Stress library: faults, signal storms, clock jumps, and helpers.
+ *
+ * In a test, in a line or two:
+ * @code
+ * fl_fault_fail("pipe", 1, EMFILE);          // the next pipe() fails
+ * fl_fault_short("read", 2, 3);              // 2nd read gets <= 3 bytes
+ * FL_FAULT_WALK("malloc", ENOMEM, k) { ... } // fail the 1st, 2nd, ... call
+ * fl_storm_start(200); ...; fl_storm_stop(); // a signal every 200 us
+ * fl_clock_jump(-3600);                      // the wall clock goes back 1 h
+ * @endcode
+ *
+ * Only calls made by the code under test (the lesson's or the solution's
+ * object, renamed at link time) are counted and faulted; the test's own
+ * calls, the harness's and libc's internal ones are not.  Counters and
+ * faults live in plain process memory: a child forked by the code under
+ * test inherits them at fork and counts on its own from there, so the
+ * parent's counters never see a child's calls.
+ */
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* ------------------------------------------------------- fault injection */
+
+/**
+ * @brief Disarm every fault and zero every call counter.
+ *
+ * Also cancels clock jumps (fl_clock_jump) and zeroes the count of wall
+ * clock reads.  The heap counters (fl_heap_live) are not reset: they count
+ * what is live, and fl_snapshot_take records them.
+ */
+void fl_fault_reset(void);
+
+/**
+ * @brief Make the nth call of fn, and only that one, fail.
+ *
+ * The call fails the way fn reports failure, without the real function
+ * running: -1 with errno set to err; NULL (malloc, calloc, realloc,
+ * strdup); MAP_FAILED (mmap); SEM_FAILED (sem_open); or err itself as the
+ * return value (posix_spawn, pthread_create, pthread_cond_timedwait).
+ * Arming a fault on fn replaces the one armed before on fn.
+ *
+ * @param fn  a function named in tests/wrap.syms, "pipe" say.  An unknown
+ *            name fails the test.
+ * @param nth which call, 1-based, counted since fl_fault_reset.
+ * @param err the errno value (or error number) the call reports.
+ * @note free, exit and _exit are counted and never fail.
+ */
+void fl_fault_fail(const char *fn, int nth, int err);
+
+/**
+ * @brief Make every call of fn from the nth on fail, as fl_fault_fail does.
+ * @param fn  a function named in tests/wrap.syms.
+ * @param nth the first call that fails, 1-based.
+ * @param err the errno value (or error number) each call reports.
+ */
+void fl_fault_fail_from(const char *fn, int nth, int err);
+
+/**
+ * @brief Make the nth call of a transfer function move at most max bytes.
+ *
+ * The real function runs with a smaller count, so the transfer is a real
+ * partial one: read, write, send, recv, readv, writev, sendmsg, recvmsg.
+ *
+ * @param fn  one of the functions above; any other fails the test.
+ * @param nth which call, 1-based.
+ * @param max the most bytes it may transfer (at least 1).
+ */
+void fl_fault_short(const char *fn, int nth, size_t max);
+
+/**
+ * @brief Make the nth call of a blocking function fail with EINTR at once.
+ *
+ * As if a signal handler had run while it blocked: read, write, readv,
+ * writev, send, recv, sendmsg, recvmsg, waitpid, wait, poll, accept,
+ * accept4, connect, sem_wait, sem_timedwait, sigtimedwait, nanosleep,
+ * mq_send, mq_receive, mq_timedsend, mq_timedreceive.
+ *
+ * @param fn  one of the functions above; any other fails the test.
+ * @param nth which call, 1-based.
+ */
+void fl_fault_eintr(const char *fn, int nth);
+
+/**
+ * @brief How many times the code under test called fn.
+ * @param fn a function named in tests/wrap.syms.
+ * @return calls since fl_fault_reset, in this process (failed ones too).
+ */
+long fl_fault_calls(const char *fn);
+
+/**
+ * @brief How many calls of fn the armed fault has changed.
+ * @param fn a function named in tests/wrap.syms.
+ * @return calls failed, cut short or interrupted since the fault was armed.
+ */
+long fl_fault_fired(const char *fn);
+
+/**
+ * @brief Start a fault walk: used by FL_FAULT_WALK.
+ * @param fn  the function whose calls fail one after another.
+ * @param err the errno value each failed call reports.
+ * @return 1, the first call to fail.
+ */
+int fl_fault_walk_begin(const char *fn, int err);
+
+/**
+ * @brief Step a fault walk: used by FL_FAULT_WALK.
+ *
+ * The run just made had call k of fn armed to fail.  If it made fewer than
+ * k calls, the fault never fired and that run was the clean one: the walk
+ * is over.  Otherwise it resets the faults and arms call k + 1.
+ *
+ * @param fn  the function of the walk.
+ * @param err the errno value.
+ * @param k   the call armed for the run just made.
+ * @return k + 1, or 0 when the walk is over (or after FL_WALK_MAX runs).
+ */
+int fl_fault_walk_next(const char *fn, int err, int k);
+
+/// The most runs a fault walk makes.
+#define FL_WALK_MAX 1000
+
+/**
+ * Run the body once with the 1st call of fn failing, then with the 2nd,
+ * and so on, until a run makes fewer than k calls of fn: that last run
+ * had no failure, so the body sees every failure point and then success.
+ * Test fl_fault_fired(fn) in the body to tell which it is.  In the SQLite
+ * style (its malloc and I/O error tests):
+ * @code
+ * FL_FAULT_WALK("malloc", ENOMEM, k) {
+ *     fl_snapshot s;
+ *     fl_snapshot_take(&s);
+ *     int r = mp_pipe(0, &a, &b);
+ *     if (fl_fault_fired("malloc"))
+ *         fl_expect_int(r, -ENOMEM, "...", "...");
+ *     else
+ *         ...close a and b...
+ *     fl_expect_no_leak(&s, "mp_pipe with malloc failing");
+ * }
+ * @endcode
+ * @note Each run starts with fl_fault_reset: faults armed before the walk
+ *       are disarmed.
+ */
+#define FL_FAULT_WALK(fn, err, k)                                              \
+    for (int k = fl_fault_walk_begin((fn), (err)); k > 0;                      \
+         k = fl_fault_walk_next((fn), (err), k))
+
+/* --------------------------------------------------------- leak snapshots */
+
+/// Descriptors a snapshot looks at: 0 to FL_SNAP_FDS - 1.
+#define FL_SNAP_FDS 1024
+/// Children a snapshot remembers.
+#define FL_SNAP_PIDS 64
+/// IPC names a snapshot remembers.
+#define FL_SNAP_NAMES 32
+
+/// What a process holds at one moment: see fl_snapshot_take.
+typedef struct {
+    unsigned char fds[FL_SNAP_FDS]; ///< 1 for each open descriptor
+    int npids;                      ///< entries in pids
+    pid_t pids[FL_SNAP_PIDS];       ///< children, running or zombie
+    int nnames;                     ///< entries in names
+    char names[FL_SNAP_NAMES][280]; ///< "/dev/shm/NAME" with the prefix
+    long heap_blocks;               ///< fl_heap_live's blocks
+    long long heap_bytes;           ///< fl_heap_live's bytes
+} fl_snapshot;
+
+/**
+ * @brief Record what this process holds now.
+ *
+ * Its open descriptors, its children (running or zombie), the names under
+ * /dev/shm and /dev/mqueue that start with fl_ipc_prefix() (semaphores
+ * too: "sem.PREFIX..."), and the heap the code under test has allocated
+ * and not freed (fl_heap_live).
+ *
+ * @param s filled in.
+ */
+void fl_snapshot_take(fl_snapshot *s);
+
+/**
+ * @brief Say what has been acquired, or released, since a snapshot.
+ *
+ * A descriptor opened or closed, a child started (running or zombie), an
+ * IPC name created, heap blocks allocated and not freed: each is one
+ * sentence in msg that says how to fix it.
+ *
+ * @param s    the snapshot taken before.
+ * @param msg  receives the sentences, NUL-terminated ("" for none).
+ * @param size the size of msg.
+ * @return how many differences there are; 0 when nothing leaked.
+ */
+int fl_snapshot_diff(const fl_snapshot *s, char *msg, size_t size);
+
+/**
+ * @brief Put back what a snapshot recorded, after a leak was reported.
+ *
+ * Closes descriptors opened since, kills and reaps children started since,
+ * unlinks IPC names created since, so that the next run of a fault walk
+ * starts clean.  Heap blocks cannot be freed: the counters stay.
+ *
+ * @param s the snapshot taken before.
+ */
+void fl_snapshot_restore(const fl_snapshot *s);
+
+/// Fail the test if anything leaked since the snapshot s, naming what the
+/// code did (what); put back what leaked first, so the message is all.
+#define fl_expect_no_leak(s, what)                                             \
+    do {                                                                       \
+        char fl_m_[2048];                                                      \
+        int fl_n_ = fl_snapshot_diff((s), fl_m_, sizeof fl_m_);                \
+        fl_snapshot_restore(s);                                                \
+        ck_assert_msg(fl_n_ == 0, "%s: %s", (what), fl_m_);                    \
+    } while (0)
+
+/**
+ * @brief What the code under test has on the heap.
+ *
+ * Counts allocations (malloc, calloc, realloc, strdup) minus frees made
+ * by the code under test through the wrappers, in blocks and in bytes as
+ * malloc_usable_size sees them.
+ *
+ * @param blocks receives the live blocks, or NULL.
+ * @return the live bytes.
+ * @note Memory the code gets from libc another way (getline, asprintf)
+ *       is not counted, and freeing it makes the counts go down.
+ */
+long long fl_heap_live(long *blocks);
+
+/* ---------------------------------------------------------- signal storms */
+
+/// The storm's signal: SIGURG, which no lesson uses, whose default action
+/// is to ignore it (a stray one after the storm, or one that reaches a
+/// child after exec, is harmless), and which the kernel raises only for
+/// out-of-band socket data with F_SETOWN, which no lesson uses either.
+#define FL_STORM_SIGNAL SIGURG
+
+/**
+ * @brief Start a signal storm on the calling thread.
+ *
+ * FL_STORM_SIGNAL arrives every interval_us microseconds (a POSIX timer
+ * aimed at this thread), caught by a handler installed without
+ * SA_RESTART, so a blocking call in this thread really fails with EINTR
+ * and must be retried.  The handler only counts, and keeps errno.
+ *
+ * @param interval_us microseconds between signals (at least 1).
+ * @note Children forked during a storm inherit the handler, not the timer.
+ *       One storm at a time; it fails the test if one is running.
+ */
+void fl_storm_start(long interval_us);
+
+/**
+ * @brief Stop the storm and restore the signal's previous disposition.
+ * @return how many signals the handler caught since fl_storm_start.
+ */
+long fl_storm_stop(void);
+
+/// What fl_storm_call or fl_storm_hold saw.
+typedef struct {
+    int ret;         ///< what the function returned
+    long elapsed_ms; ///< how long it took, on CLOCK_MONOTONIC
+    long signals;    ///< signals caught during the call
+    int early;       ///< fl_storm_hold: 1 if it returned before release
+} fl_storm_result;
+
+/**
+ * @brief Call fn(arg) under a storm, and time it: for a finite deadline.
+ *
+ * A wait with a timeout of T ms must return after about T ms however many
+ * signals interrupt it: check res->elapsed_ms against T, and that
+ * res->signals is large (the storm really hit the wait).
+ *
+ * @param fn          the call to make (a wait with a timeout).
+ * @param arg         passed to fn.
+ * @param interval_us the storm's interval.
+ * @param res         filled in.
+ */
+void fl_storm_call(int (*fn)(void *), void *arg, long interval_us,
+                   fl_storm_result *res);
+
+/**
+ * @brief Call fn(arg) under a storm and check it waits until released:
+ *        for an infinite wait.
+ *
+ * A helper thread waits hold_ms, notes whether fn has returned (it must
+ * not have: the wait is for ever), then calls release(arg), which must
+ * make the wait end (write to a pipe, post a semaphore, ...).  The storm
+ * hits only the calling thread.
+ *
+ * @param fn          the wait (with a timeout of -1, say).
+ * @param release     what ends the wait; it runs in the helper thread.
+ * @param arg         passed to both.
+ * @param interval_us the storm's interval.
+ * @param hold_ms     how long the wait must last, at least.
+ * @param res         filled in; res->early is 1 if fn returned before the
+ *                    release.
+ */
+void fl_storm_hold(int (*fn)(void *), void (*release)(void *), void *arg,
+                   long interval_us, int hold_ms, fl_storm_result *res);
+
+/* ------------------------------------------------------------ clock jumps */
+
+/**
+ * @brief Move the wall clock the code under test sees, from now on.
+ *
+ * clock_gettime(CLOCK_REALTIME and CLOCK_REALTIME_COARSE), time and
+ * gettimeofday, called by the code under test, add the sum of every jump
+ * since fl_fault_reset.  CLOCK_MONOTONIC (and every other clock) is never
+ * touched, nor is the test's own view of the time.
+ *
+ * @param seconds how far to move it: negative goes back.
+ * @note A deadline the code computes from CLOCK_REALTIME and hands to the
+ *       kernel (sem_timedwait, mq_timedreceive, pthread_cond_timedwait with
+ *       the default clock) is moved through the value it computed: the
+ *       kernel itself keeps the real clock.  A jump of -3600 makes such a
+ *       wait last an hour more, which is the bug a test wants to show.
+ */
+void fl_clock_jump(long long seconds);
+
+/**
+ * @brief Move the wall clock after the code's nth read of it.
+ *
+ * Reads 1 to nth_read see the clock as it was; every read after them sees
+ * it moved by seconds: a jump in the middle of a timed wait that reads
+ * the clock again to compute the time left.  Reads are counted since
+ * fl_fault_reset; arming again replaces the pending jump.
+ *
+ * @param nth_read the last read before the jump (0: from the next read).
+ * @param seconds  how far to move it.
+ */
+void fl_clock_jump_at(int nth_read, long long seconds);
+
+/**
+ * @brief How many times the code under test read the wall clock.
+ * @return reads since fl_fault_reset (clock_gettime with a wall clock,
+ *         time, gettimeofday).
+ */
+long fl_clock_reads(void);
+
+/* ----------------------------------------------- helpers the tests share */
+
+/**
+ * @brief Milliseconds on CLOCK_MONOTONIC.
+ * @return the time, from an arbitrary start.
+ */
+long fl_now_ms(void);
+
+/**
+ * @brief Microseconds on CLOCK_MONOTONIC.
+ * @return the time, from an arbitrary start.
+ */
+long long fl_now_us(void);
+
+/**
+ * @brief The state letter of a process in /proc/PID/stat.
+ * @param pid the process.
+ * @return 'R', 'S', 'D', 'Z', 'T', ..., or 0 if pid is gone.
+ */
+char fl_proc_state(pid_t pid);
+
+/**
+ * @brief Start fn(arg) in a child with the raw fork, not the lesson's
+ *        code; the child ends with _exit(fn(arg)).
+ * @param fn  what the child runs.
+ * @param arg passed to fn.
+ * @return the child's pid; fails the test if fork fails.
+ * @note Flushes stdio first, so the child does not print the parent's
+ *       buffered output again.
+ */
+pid_t fl_raw_start(int (*fn)(void *), void *arg);
+
+/**
+ * @brief Wait for pid with the raw waitpid, retrying on EINTR.
+ * @param pid  a child of the caller.
+ * @param hint what the failure means for this lesson, appended to the
+ *             message when waitpid fails ("" for none).
+ * @return the wait status; fails the test if pid cannot be waited for.
+ */
+int fl_raw_wait(pid_t pid, const char *hint);
+
+/**
+ * @brief Start a ticking clock: SIGALRM every millisecond, one byte into
+ *        the pipe fl_ticks_fd() for each tick.
+ *
+ * The handler is installed without SA_RESTART, so every tick makes a
+ * blocked call of this process fail with EINTR; a child reading
+ * fl_ticks_fd() lives for as many milliseconds as ticks it reads (it
+ * should close fl_ticks_write_fd() first, so the clock's EOF reaches it).
+ * @note Uses setitimer(ITIMER_REAL): not with alarm() or another SIGALRM.
+ */
+void fl_ticks_start(void);
+
+/**
+ * @brief Stop the ticking clock: SIGALRM ignored from then on, pipe closed.
+ */
+void fl_ticks_stop(void);
+
+/**
+ * @brief The reading end of the ticking clock's pipe.
+ * @return the descriptor, or -1 when the clock is not running.
+ */
+int fl_ticks_fd(void);
+
+/**
+ * @brief The writing end of the ticking clock's pipe.
+ * @return the descriptor, or -1 when the clock is not running.
+ */
+int fl_ticks_write_fd(void);
+
+/**
+ * @brief Keep the caller on the CPU it runs on now, for timing.
+ * @return 0, or -1 if the affinity could not be set.
+ */
+int fl_stay_on_this_cpu(void);
+
+/**
+ * @brief The median of n doubles (sorts v in place).
+ * @param v the values.
+ * @param n how many (at least 1).
+ * @return the middle value (the upper of the two middle ones for even n).
+ */
+double fl_median(double *v, int n);
+
+#endif

@@ -1,0 +1,259 @@
+// stress_selftest.c - the stress library's own tests (make stress-selftest).
+//
+// Each API of tests/stress.h is tried on tests/stress_target.c, an object
+// wrapped as a lesson's is: a fault walk that finds a cleanup bug and one
+// that finds none, short reads and EINTR, a storm around a finite and an
+// infinite wait, clock jumps, and counters shared by threads.
+#define _GNU_SOURCE
+#include "harness.h"
+#include "stress.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+// In stress_target.c, which is wrapped.
+int st_spawn_echo(int leaky);
+int st_wait_readable(int fd, int timeout_ms);
+int st_wait_readable_restarting(int fd, int timeout_ms);
+long long st_wall_clock_gettime(void);
+long long st_wall_time(void);
+long long st_wall_gettimeofday(void);
+long long st_mono_s(void);
+ssize_t st_read_full(int fd, char *buf, size_t len);
+
+/* ---------------------------------------------------------- fault walks */
+
+// Walk the calls of fn in careful code: every failure is reported with
+// err, nothing leaks, and the last run (no failure) succeeds.
+static void
+walk_careful(const char *fn, int err, int want_runs)
+{
+    int runs = 0;
+    FL_FAULT_WALK (fn, err, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        int r = st_spawn_echo(0);
+        runs++;
+        if (fl_fault_fired(fn))
+            fl_expect_int(r, -err, fn, "the failure must be reported");
+        else
+            fl_expect_int(r, 0, fn, "the clean run must succeed");
+        fl_expect_no_leak(&s, fn);
+    }
+    fl_expect_int(runs, want_runs, "runs of the walk", fn);
+}
+
+FL_TEST(test_fault_walk_finds_nothing_in_careful_code)
+{
+    walk_careful("malloc", ENOMEM, 2);
+    walk_careful("pipe", EMFILE, 2);
+    walk_careful("fork", EAGAIN, 2);
+}
+
+FL_TEST(test_fault_walk_finds_the_leak_in_leaky_code)
+{
+    int leaks = 0;
+    char msg[2048] = "";
+    FL_FAULT_WALK ("fork", EAGAIN, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        int r = st_spawn_echo(1);
+        if (fl_fault_fired("fork")) {
+            fl_expect_int(r, -EAGAIN, "st_spawn_echo, fork failing", "");
+            leaks += fl_snapshot_diff(&s, msg, sizeof msg);
+        }
+        fl_snapshot_restore(&s);
+    }
+    // Two descriptors and one heap block.
+    ck_assert_msg(leaks == 3, "expected 3 leaks, got %d: %s", leaks, msg);
+    ck_assert_msg(strstr(msg, "pipe:") && strstr(msg, "heap block"),
+                  "the message names what leaked: %s", msg);
+}
+
+FL_TEST(test_fault_fail_from_fails_every_later_call)
+{
+    fl_fault_reset();
+    fl_fault_fail_from("malloc", 2, ENOMEM);
+    fl_expect_int(st_spawn_echo(0), 0, "1st call", "");
+    fl_expect_int(st_spawn_echo(0), -ENOMEM, "2nd call", "");
+    fl_expect_int(st_spawn_echo(0), -ENOMEM, "3rd call", "");
+    fl_expect_int(fl_fault_calls("malloc"), 3, "calls of malloc", "");
+    fl_expect_int(fl_fault_fired("malloc"), 2, "failed mallocs", "");
+    fl_fault_reset();
+    fl_expect_int(fl_fault_calls("malloc"), 0, "after the reset", "");
+}
+
+FL_TEST(test_fault_short_and_eintr_make_real_partial_reads)
+{
+    int p[2];
+    char buf[8] = "";
+    ck_assert(pipe(p) == 0);
+    ck_assert(write(p[1], "hello", 5) == 5);
+    fl_fault_reset();
+    fl_fault_short("read", 1, 2);
+    fl_expect_int(st_read_full(p[0], buf, 5), 5, "bytes read", "");
+    fl_expect_int(fl_fault_calls("read"), 2, "reads for 2 + 3 bytes", "");
+    ck_assert_str_eq(buf, "hello");
+    ck_assert(write(p[1], "again", 5) == 5);
+    fl_fault_reset();
+    fl_fault_eintr("read", 1);
+    fl_expect_int(st_read_full(p[0], buf, 5), 5, "bytes read", "");
+    fl_expect_int(fl_fault_calls("read"), 2, "reads: EINTR, then 5", "");
+    fl_fault_reset();
+    close(p[0]);
+    close(p[1]);
+}
+
+static void *
+read_clock_1000(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++)
+        st_wall_time();
+    return NULL;
+}
+
+FL_TEST(test_fault_counters_are_exact_across_threads)
+{
+    pthread_t t[4];
+    fl_fault_reset();
+    for (int i = 0; i < 4; i++)
+        ck_assert(pthread_create(&t[i], NULL, read_clock_1000, NULL) == 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    fl_expect_int(fl_fault_calls("time"), 4000, "calls of time", "");
+    fl_expect_int(fl_clock_reads(), 4000, "wall clock reads", "");
+}
+
+// Every name in tests/wrap.syms has its wrapper (an unknown one aborts).
+FL_TEST(test_every_wrapped_name_is_known)
+{
+    FILE *f = fopen("tests/wrap.syms", "re");
+    ck_assert_msg(f != NULL, "run from the course's top directory");
+    char from[64], to[80];
+    int n = 0;
+    while (fscanf(f, "%63s %79s", from, to) == 2) {
+        char want[80];
+        snprintf(want, sizeof want, "fl_wrap_%s", from);
+        ck_assert_str_eq(to, want);
+        fl_fault_calls(from);
+        n++;
+    }
+    fclose(f);
+    ck_assert_msg(n >= 40, "only %d names in tests/wrap.syms", n);
+}
+
+/* -------------------------------------------------------------- storms */
+
+static int storm_fds[2];
+
+static int
+wait_200(void *arg)
+{
+    (void)arg;
+    return st_wait_readable(storm_fds[0], 200);
+}
+
+FL_TEST(test_storm_interrupts_a_finite_wait_that_keeps_its_deadline)
+{
+    ck_assert(pipe(storm_fds) == 0);
+    fl_storm_result r;
+    fl_storm_call(wait_200, NULL, 1000, &r);
+    close(storm_fds[0]);
+    close(storm_fds[1]);
+    fl_expect_int(r.ret, 0, "a wait of 200 ms on an empty pipe", "");
+    ck_assert_msg(r.elapsed_ms >= 195 && r.elapsed_ms < 1000, "took %ld ms",
+                  r.elapsed_ms);
+    ck_assert_msg(r.signals >= 20, "only %ld signals", r.signals);
+    fl_expect_int(fl_fault_calls("poll") > 20, 1, "polls retried", "");
+}
+
+static int
+restarting_wait(void *arg)
+{
+    (void)arg;
+    int p[2];
+    if (pipe(p) < 0)
+        return -1;
+    fl_storm_start(1000);
+    return st_wait_readable_restarting(p[0], 200);
+}
+
+FL_TEST(test_storm_catches_a_wait_that_restarts_its_timeout)
+{
+    fl_child c;
+    fl_run_in_child(restarting_wait, NULL, 1000, 0, &c);
+    ck_assert_msg(c.timed_out, "a 200 ms wait restarted at every signal "
+                               "should never end under a 1 ms storm");
+}
+
+static int
+wait_forever(void *arg)
+{
+    (void)arg;
+    return st_wait_readable(storm_fds[0], -1);
+}
+
+static void
+release(void *arg)
+{
+    (void)arg;
+    ck_assert(write(storm_fds[1], "x", 1) == 1);
+}
+
+FL_TEST(test_storm_hold_sees_an_infinite_wait_stay_infinite)
+{
+    ck_assert(pipe(storm_fds) == 0);
+    fl_storm_result r;
+    fl_storm_hold(wait_forever, release, NULL, 1000, 150, &r);
+    close(storm_fds[0]);
+    close(storm_fds[1]);
+    fl_expect_int(r.early, 0, "returned before the release", "");
+    fl_expect_int(r.ret, 1, "the wait's result", "");
+    ck_assert_msg(r.elapsed_ms >= 145, "took %ld ms", r.elapsed_ms);
+    ck_assert_msg(r.signals >= 20, "only %ld signals", r.signals);
+}
+
+/* --------------------------------------------------------------- clocks */
+
+FL_TEST(test_clock_jump_moves_the_wall_clock_only)
+{
+    fl_fault_reset();
+    long long now = (long long)time(NULL), mono = st_mono_s();
+    fl_clock_jump(-3600);
+    ck_assert_msg(llabs(st_wall_clock_gettime() - (now - 3600)) <= 2 &&
+                      llabs(st_wall_time() - (now - 3600)) <= 2 &&
+                      llabs(st_wall_gettimeofday() - (now - 3600)) <= 2,
+                  "all three wall clocks go back an hour");
+    ck_assert_msg(llabs(st_mono_s() - mono) <= 2, "CLOCK_MONOTONIC stays");
+    ck_assert_msg(llabs((long long)time(NULL) - now) <= 2,
+                  "the test's own clock stays");
+    fl_expect_int(fl_clock_reads(), 3, "wall clock reads", "");
+    fl_fault_reset();
+    fl_clock_jump_at(2, 100);
+    long long a = st_wall_time(), b = st_wall_time(), c = st_wall_time();
+    ck_assert_msg(llabs(b - a) <= 1 && llabs(c - b - 100) <= 1,
+                  "reads 1 and 2 unmoved, read 3 jumps: %lld %lld %lld", a, b,
+                  c);
+    fl_fault_reset();
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_fault_walk_finds_nothing_in_careful_code, 20),
+    FL_CASE(test_fault_walk_finds_the_leak_in_leaky_code, 20),
+    FL_CASE(test_fault_fail_from_fails_every_later_call, 10),
+    FL_CASE(test_fault_short_and_eintr_make_real_partial_reads, 10),
+    FL_CASE(test_fault_counters_are_exact_across_threads, 10),
+    FL_CASE(test_every_wrapped_name_is_known, 10),
+    FL_CASE(test_storm_interrupts_a_finite_wait_that_keeps_its_deadline, 10),
+    FL_CASE(test_storm_catches_a_wait_that_restarts_its_timeout, 10),
+    FL_CASE(test_storm_hold_sees_an_infinite_wait_stay_infinite, 10),
+    FL_CASE(test_clock_jump_moves_the_wall_clock_only, 10),
+};
+
+FL_MAIN("stress", cases)

@@ -1,0 +1,137 @@
+// stress_target.c - code for stress_selftest to fault: built and wrapped
+// (tests/wrap.syms) as a lesson's object is, so its calls are the ones
+// tests/stress.c counts and fails.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+// Allocate a handle, make a pipe, fork a child that writes one byte, read
+// it and wait.  Returns 0 or -errno.  With leaky set, the failure paths
+// after malloc forget to free and close: the bug a fault walk finds.
+int
+st_spawn_echo(int leaky)
+{
+    int *h = malloc(64), fds[2], err;
+    if (h == NULL)
+        return -ENOMEM;
+    if (pipe(fds) < 0) {
+        err = -errno;
+        goto fail_free;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        err = -errno;
+        goto fail_close;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        _exit(write(fds[1], "x", 1) == 1 ? 0 : 1);
+    }
+    char c;
+    close(fds[1]);
+    ssize_t n = read(fds[0], &c, 1);
+    close(fds[0]);
+    free(h);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return n == 1 ? 0 : -EIO;
+fail_close:
+    if (!leaky) {
+        close(fds[0]);
+        close(fds[1]);
+    }
+fail_free:
+    if (!leaky)
+        free(h);
+    return err;
+}
+
+static long
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+// Wait up to timeout_ms (-1: for ever) for fd to be readable, retrying
+// on EINTR for the time left.  Returns 1, 0 on timeout, or -errno.
+int
+st_wait_readable(int fd, int timeout_ms)
+{
+    long deadline = mono_ms() + timeout_ms;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, timeout_ms);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return -errno;
+        if (timeout_ms > 0)
+            timeout_ms = deadline > mono_ms() ? (int)(deadline - mono_ms()) : 0;
+    }
+}
+
+// The same with the classic bug: the full timeout again after each EINTR.
+int
+st_wait_readable_restarting(int fd, int timeout_ms)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, timeout_ms);
+        if (n >= 0 || errno != EINTR)
+            return n >= 0 ? n : -errno;
+    }
+}
+
+// Seconds on the wall clock, three ways, as the code under test sees them.
+long long
+st_wall_clock_gettime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec;
+}
+
+long long
+st_wall_time(void)
+{
+    return time(NULL);
+}
+
+long long
+st_wall_gettimeofday(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return tv.tv_sec;
+}
+
+long long
+st_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+// Read exactly len bytes (a loop over short reads).  Returns len or -errno.
+ssize_t
+st_read_full(int fd, char *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : (ssize_t)got;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
