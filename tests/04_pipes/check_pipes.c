@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "pipes.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,14 +33,6 @@
 #define MIB (1 << 20)
 
 /* ------------------------------------------------------------- helpers */
-
-static long long
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
 
 // mp_pipe, failing the test unless it made both ends.
 static void
@@ -147,18 +140,6 @@ xmalloc(size_t len)
     return p;
 }
 
-// Fork a raw child that runs fn(arg) and exits with its value.
-static pid_t
-raw_child(int (*fn)(void *), void *arg)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
-    if (pid == 0)
-        _exit(fn(arg));
-    return pid;
-}
-
 // Reap pid with the raw waitpid: its exit status, or 128 + the signal.
 static int
 reap(pid_t pid)
@@ -194,49 +175,13 @@ readable_now(int fd)
     return poll(&p, 1, 0) == 1;
 }
 
-// A ticking clock, as in lesson 01: SIGALRM every millisecond, each tick
-// one byte into a pipe.  The handler is installed without SA_RESTART, so
-// every tick makes a blocked read, write or poll fail with EINTR.
-static int ticks[2] = {-1, -1};
-
-static void
-on_tick(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    if (write(ticks[1], "t", 1) < 0) // full pipe: the tick is not needed
-        errno = saved;
-    errno = saved;
-}
-
-static void
-ticks_start(void)
-{
-    ck_assert_msg(pipe(ticks) == 0, "pipe failed");
-    struct sigaction sa = {.sa_handler = on_tick}; // no SA_RESTART
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval every_ms = {{0, 1000}, {0, 1000}};
-    setitimer(ITIMER_REAL, &every_ms, NULL);
-}
-
-static void
-ticks_stop(void)
-{
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
-    signal(SIGALRM, SIG_IGN);
-    close(ticks[0]);
-    close(ticks[1]);
-}
-
 // In a child of a ticking test: wait for n ticks (at least n ms).
 static void
 wait_ticks(int n)
 {
     char c;
     for (int got = 0; got < n;) {
-        ssize_t r = read(ticks[0], &c, 1);
+        ssize_t r = read(fl_ticks_fd(), &c, 1);
         if (r == 0)
             return; // the clock was stopped: the test is over
         got += r == 1;
@@ -268,7 +213,7 @@ FL_TEST(test_mp_pipe_duplex_carries_the_seed_messages_both_ways)
 {
     mp_conn *ends[2];
     pair(1, &ends[0], &ends[1]);
-    pid_t pid = raw_child(seed_child, ends);
+    pid_t pid = fl_raw_start(seed_child, ends);
     mp_conn_close(ends[1]); // the child's end: a child that fails gives EOF
     char seed[64] = "", reply[64] = "";
     ssize_t n1 = mp_recv_bytes(ends[0], seed, sizeof seed - 1);
@@ -461,7 +406,7 @@ FL_TEST(test_mp_recv_bytes_reads_a_1_mib_message_whole)
     mp_conn *ends[2];
     pair(0, &ends[0], &ends[1]);
     fd_of(ends[1]);
-    pid_t pid = raw_child(big_frame_writer, ends);
+    pid_t pid = fl_raw_start(big_frame_writer, ends);
     mp_conn_close(ends[1]);
     unsigned char *got = xmalloc(MIB + 16), *want = xmalloc(MIB);
     fill(want, MIB, 1);
@@ -538,7 +483,7 @@ FL_TEST(test_mp_send_bytes_writes_a_1_mib_message_whole)
     mp_conn *ends[2];
     pair(0, &ends[0], &ends[1]);
     fd_of(ends[0]);
-    pid_t pid = raw_child(big_frame_reader, ends);
+    pid_t pid = fl_raw_start(big_frame_reader, ends);
     mp_conn_close(ends[0]); // a reader that gives up gives EPIPE
     unsigned char *msg = xmalloc(MIB);
     fill(msg, MIB, 2);
@@ -564,7 +509,7 @@ slow_writer(void *arg)
     mp_conn **ends = arg;
     int fd = mp_conn_fileno(ends[1]);
     child_close(ends[0]);
-    close(ticks[1]); // so that the clock's EOF can reach us
+    close(fl_ticks_write_fd()); // so that the clock's EOF can reach us
     unsigned char *msg = xmalloc(SLOW_LEN), h[MP_FRAME_HEADER];
     fill(msg, SLOW_LEN, 3);
     put_header(h, SLOW_LEN);
@@ -585,11 +530,11 @@ FL_TEST(test_mp_recv_bytes_retries_when_a_signal_interrupts)
     unsigned char *got = xmalloc(SLOW_LEN), *want = xmalloc(SLOW_LEN);
     fill(want, SLOW_LEN, 3);
     fd_of(ends[1]);
-    ticks_start();
-    pid_t pid = raw_child(slow_writer, ends);
+    fl_ticks_start();
+    pid_t pid = fl_raw_start(slow_writer, ends);
     mp_conn_close(ends[1]);
     ssize_t n = mp_recv_bytes(ends[0], got, SLOW_LEN);
-    ticks_stop();
+    fl_ticks_stop();
     mp_conn_close(ends[0]);
     reap(pid);
     ck_assert_msg(n == SLOW_LEN && first_diff(got, want, SLOW_LEN) < 0,
@@ -608,7 +553,7 @@ late_reader(void *arg)
 {
     mp_conn **ends = arg;
     child_close(ends[1]);
-    close(ticks[1]);
+    close(fl_ticks_write_fd());
     wait_ticks(10); // meanwhile the writer fills the pipe and is interrupted
     return check_frame(mp_conn_fileno(ends[0]), MIB, 4);
 }
@@ -620,11 +565,11 @@ FL_TEST(test_mp_send_bytes_finishes_when_a_signal_interrupts)
     unsigned char *msg = xmalloc(MIB);
     fill(msg, MIB, 4);
     fd_of(ends[0]);
-    ticks_start();
-    pid_t pid = raw_child(late_reader, ends);
+    fl_ticks_start();
+    pid_t pid = fl_raw_start(late_reader, ends);
     mp_conn_close(ends[0]); // a reader that gives up gives EPIPE
     int r = mp_send_bytes(ends[1], msg, MIB);
-    ticks_stop();
+    fl_ticks_stop();
     mp_conn_close(ends[1]); // a short frame now ends in EOF for the reader
     int st = reap(pid);
     ck_assert_msg(r == 0 && st == 0,
@@ -972,7 +917,7 @@ FL_TEST(test_mp_send_bytes_keeps_small_frames_whole_with_several_writers)
     pid_t pids[WRITERS];
     for (int i = 0; i < WRITERS; i++) {
         jobs[i] = (struct small_job){a, b, i + 1};
-        pids[i] = raw_child(small_writer, &jobs[i]);
+        pids[i] = fl_raw_start(small_writer, &jobs[i]);
     }
     mp_conn_close(b);
     int next[WRITERS + 1] = {0};
@@ -1018,22 +963,6 @@ send_one_frame(void *arg)
     return mp_send_bytes(f->b, m, sizeof m) == 0 ? 0 : 1;
 }
 
-// The state letter of pid in /proc ('R', 'S', 'Z', ...), or 0.
-static char
-proc_state(pid_t pid)
-{
-    char path[64], buf[512] = "";
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    return p != NULL && p[1] == ' ' ? p[2] : 0;
-}
-
 FL_TEST(test_mp_send_bytes_writes_header_and_message_at_once)
 {
     mp_conn *a, *b;
@@ -1047,8 +976,9 @@ FL_TEST(test_mp_send_bytes_writes_header_and_message_at_once)
                   "could not fill the pipe");
     free(junk);
     struct one_frame f = {a, b};
-    pid_t pid = raw_child(send_one_frame, &f);
-    while (proc_state(pid) != 'S' && !fl_zombie(pid)) // blocked in its write
+    pid_t pid = fl_raw_start(send_one_frame, &f);
+    // Until it is blocked in its write.
+    while (fl_proc_state(pid) != 'S' && !fl_zombie(pid))
         sched_yield();
     int queued = -1;
     ioctl(rfd, FIONREAD, &queued);
@@ -1110,14 +1040,14 @@ timed_run(int framed, long long budget, const unsigned char *src,
         close(p[1]);
     close(go[0]);
     int done = 0, ok = 1;
-    long long t0 = now_us(), t = 0;
+    long long t0 = fl_now_us(), t = 0;
     ck_assert(write(go[1], "g", 1) == 1);
-    while (done < STREAM_MSGS && ok && (t = now_us() - t0) <= budget) {
+    while (done < STREAM_MSGS && ok && (t = fl_now_us() - t0) <= budget) {
         ssize_t n =
             framed ? mp_recv_bytes(a, dst, MIB) : raw_read(p[0], dst, MIB);
         ok = n == MIB;
         done++;
-        t = now_us() - t0;
+        t = fl_now_us() - t0;
     }
     ok = ok && (!framed || done < STREAM_MSGS || memcmp(dst, src, MIB) == 0);
     if (framed)
@@ -1132,41 +1062,14 @@ timed_run(int framed, long long budget, const unsigned char *src,
     return !ok ? -1 : t * STREAM_MSGS / (done ? done : 1);
 }
 
-static int
-cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
-static double
-median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof v[0], cmp_double);
-    return v[n / 2];
-}
-
-// Keep this process and its children on the CPU it runs on.  Whether the
-// scheduler puts a pipe's reader and writer on one core or on two changes
-// its speed several times over, from one run to the next: that would
-// swamp the comparison.
-static void
-stay_on_this_cpu(void)
-{
-    int cpu = sched_getcpu();
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    if (cpu >= 0) {
-        CPU_SET(cpu, &one);
-        sched_setaffinity(0, sizeof one, &one); // if refused, run anyway
-    }
-}
-
 // Raw and framed runs alternate, and each framed run is compared with the
 // raw run just before it: a machine that is busy for a while slows both.
 FL_TEST(test_mp_send_bytes_streams_1_mib_messages_near_pipe_speed)
 {
-    stay_on_this_cpu();
+    // Whether the scheduler puts a pipe's reader and writer on one core or
+    // on two changes its speed several times over, from one run to the
+    // next: that would swamp the comparison.
+    fl_stay_on_this_cpu();
     unsigned char *src = xmalloc(MIB), *dst = xmalloc(MIB);
     fill(src, MIB, 5);
     memset(dst, 0, MIB); // touch every page before timing
@@ -1189,7 +1092,7 @@ FL_TEST(test_mp_send_bytes_streams_1_mib_messages_near_pipe_speed)
         slow += ratio[runs] < 100.0 / STREAM_FLOOR;
         runs++;
     }
-    double pct = median(ratio, runs);
+    double pct = fl_median(ratio, runs);
     ck_assert_msg(pct >= 100.0 / STREAM_FLOOR,
                   "%d MiB through a raw pipe took %.1f ms; through "
                   "mp_send_bytes and mp_recv_bytes %.1f ms (medians of %d "
@@ -1197,8 +1100,8 @@ FL_TEST(test_mp_send_bytes_streams_1_mib_messages_near_pipe_speed)
                   "%d%%. Send header and message in one writev, read the "
                   "message straight into the caller's buffer, and never a "
                   "byte at a time.",
-                  STREAM_MSGS, median(raw, runs), median(framed, runs), runs,
-                  pct, 100 / STREAM_FLOOR);
+                  STREAM_MSGS, fl_median(raw, runs), fl_median(framed, runs),
+                  runs, pct, 100 / STREAM_FLOOR);
 }
 
 /* -------------------------------------------------------------- mp_poll */
@@ -1216,12 +1119,12 @@ poll_child(void *arg)
 {
     struct poll_result *res = arg;
     if (res->ticking)
-        ticks_start();
-    long long t0 = now_us();
+        fl_ticks_start();
+    long long t0 = fl_now_us();
     res->r = mp_poll(res->a, res->timeout_ms);
-    res->ms = (now_us() - t0) / 1000;
+    res->ms = (fl_now_us() - t0) / 1000;
     if (res->ticking)
-        ticks_stop();
+        fl_ticks_stop();
     return 0;
 }
 
@@ -1290,7 +1193,7 @@ FL_TEST(test_mp_poll_sees_no_eof_while_a_copy_of_the_write_end_is_open)
     pair(0, &a, &b);
     int go[2];
     ck_assert(pipe(go) == 0);
-    pid_t pid = raw_child(hold_copy, go); // it has a copy of b
+    pid_t pid = fl_raw_start(hold_copy, go); // it has a copy of b
     close(go[0]);
     mp_conn_close(b); // the parent's copy; the child's is still open
     struct poll_result early = poll_in_child(a, 100, 0,
@@ -1330,6 +1233,135 @@ FL_TEST(test_mp_poll_returns_1_when_a_message_is_waiting)
                   fl_ret(now), fl_ret(ever));
     fl_expect_int(bad, -EINVAL, "mp_poll(a, -2)",
                   "-1 means for ever; below that is not a timeout");
+}
+
+/* ------------------------------------------------- under stress */
+
+// mp_pipe(duplex) with the kth call of fn failing with err, for every k:
+// each failure is reported as -err with nothing set and nothing leaked
+// (descriptor or handle), and the run past the last call succeeds.
+static void
+walk_mp_pipe(int duplex, const char *fn, int err)
+{
+    FL_FAULT_WALK (fn, err, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_conn *a = NULL, *b = NULL;
+        int r = mp_pipe(duplex, &a, &b);
+        char what[96];
+        int fired = fl_fault_fired(fn) > 0;
+        if (fired)
+            snprintf(what, sizeof what,
+                     "mp_pipe(%d, &a, &b) with its call "
+                     "%d of %s() failing with %s",
+                     duplex, k, fn, strerrorname_np(err));
+        else
+            snprintf(what, sizeof what, "mp_pipe(%d, &a, &b)", duplex);
+        if (fired) {
+            fl_expect_int(r, -err, what,
+                          "return minus the errno of the "
+                          "call that failed");
+            ck_assert_msg(a == NULL && b == NULL,
+                          "%s: set *a or *b; set "
+                          "them only once both ends are made",
+                          what);
+        } else {
+            fl_expect_int(r, 0, what, "");
+            mp_conn_close(a);
+            mp_conn_close(b);
+        }
+        fl_expect_no_leak(&s, what);
+    }
+}
+
+FL_TEST(test_mp_pipe_leaks_nothing_when_any_call_it_makes_fails)
+{
+    // Whichever calls the code makes: a walk over one it never calls ends
+    // after its first, clean, run.
+    walk_mp_pipe(0, "malloc", ENOMEM);
+    walk_mp_pipe(1, "malloc", ENOMEM);
+    walk_mp_pipe(0, "calloc", ENOMEM);
+    walk_mp_pipe(0, "pipe", EMFILE);
+    walk_mp_pipe(0, "pipe2", EMFILE);
+    walk_mp_pipe(1, "socketpair", ENFILE);
+    fl_expect_int(fl_fault_calls("malloc"), 0, "after the walks", "");
+}
+
+// Receive the frame "Hello pipe" with the nth read cut to one byte (cut)
+// or failing with EINTR; *fired is whether the read came.
+static void
+recv_with_fault(int cut, int nth, int *fired)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    ck_assert(raw_frame(fd_of(b), "Hello pipe", 10) == 0);
+    char got[16] = "";
+    fl_fault_reset();
+    if (cut)
+        fl_fault_short("read", nth, 1);
+    else
+        fl_fault_eintr("read", nth);
+    ssize_t n = mp_recv_bytes(a, got, sizeof got - 1);
+    *fired = fl_fault_fired("read") > 0;
+    fl_fault_reset();
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(n == 10 && strcmp(got, "Hello pipe") == 0,
+                  "with its read() call %d %s, mp_recv_bytes returned %s "
+                  "\"%s\"; expected 10 \"Hello pipe\". %s",
+                  nth, cut ? "returning 1 byte only" : "failing with EINTR",
+                  fl_ret(n), got,
+                  !cut ? EINTR_HINT
+                       : "A read returns what is there, perhaps less than "
+                         "asked, even of the 4-byte header: read again for "
+                         "the rest.");
+}
+
+// Each read a frame takes, in turn, cut short, then interrupted.
+FL_TEST(test_mp_recv_bytes_takes_a_frame_whole_from_short_and_eintr_reads)
+{
+    for (int cut = 1; cut >= 0; cut--)
+        for (int nth = 1, fired = 1; fired && nth < 64; nth++)
+            recv_with_fault(cut, nth, &fired);
+}
+
+// The wait under the storm: mp_poll on a pipe, for ever.
+static int
+poll_for_ever(void *arg)
+{
+    mp_conn **ends = arg;
+    return mp_poll(ends[0], -1);
+}
+
+// The release, from the storm's helper thread once the wait has lasted:
+// a message on the other end.
+static void
+send_x(void *arg)
+{
+    mp_conn **ends = arg;
+    if (raw_frame(mp_conn_fileno(ends[1]), "x", 1) != 0)
+        abort();
+}
+
+FL_TEST(test_mp_poll_waits_for_ever_under_a_signal_storm)
+{
+    mp_conn *ends[2];
+    pair(0, &ends[0], &ends[1]);
+    fl_storm_result res;
+    fl_storm_hold(poll_for_ever, send_x, ends, 500, 200, &res);
+    mp_conn_close(ends[0]);
+    mp_conn_close(ends[1]);
+    ck_assert_msg(!res.early && res.ret == 1,
+                  "mp_poll(a, -1) under a storm of %ld signals returned %s "
+                  "after %ld ms, %s; expected 1, once a message came after "
+                  "200 ms. %s",
+                  res.signals, fl_ret(res.ret), res.elapsed_ms,
+                  res.early ? "before any message came" : "after it came",
+                  res.ret == -EINTR ? EINTR_HINT
+                  : res.early       ? "-1 means for ever: after EINTR, poll "
+                                      "again with -1, not with a time left "
+                                      "computed from it"
+                                    : "");
 }
 
 /* ----------------------------------------------------- mp_conn_fork */
@@ -1500,6 +1532,10 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_conn_fork_closes_the_parents_end_in_the_child, 5),
     FL_CASE(test_mp_conn_fork_rejects_null_arguments, 5),
     FL_CASE(test_mp_conn_close_releases_the_descriptor, 5),
+    FL_CASE(test_mp_pipe_leaks_nothing_when_any_call_it_makes_fails, 10),
+    FL_CASE(test_mp_recv_bytes_takes_a_frame_whole_from_short_and_eintr_reads,
+            10),
+    FL_CASE(test_mp_poll_waits_for_ever_under_a_signal_storm, 5),
 };
 
 FL_MAIN("04_pipes", cases)
