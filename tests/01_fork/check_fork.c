@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "fork.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -19,24 +20,15 @@
 
 /* ------------------------------------------------------------- helpers */
 
+// What a failed raw waitpid means here.
+static const char raw_wait_hint[] =
+    "mp_fork_call must return the pid of a child of the caller";
+
 static int
 return_zero(void *arg)
 {
     (void)arg;
     return 0;
-}
-
-// Wait for pid with the raw waitpid; fail the test if that is impossible.
-static int
-raw_wait(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        ck_assert_msg(errno == EINTR,
-                      "waitpid(%d) failed (%s): mp_fork_call must return the "
-                      "pid of a child of the caller",
-                      (int)pid, strerror(errno));
-    return st;
 }
 
 // Start a raw child that ends as told: exit with code, or die of sig.
@@ -57,42 +49,6 @@ raw_child(int code, int sig)
     return pid;
 }
 
-// A ticking clock: SIGALRM every millisecond, each tick one byte into a
-// pipe.  The handler is installed without SA_RESTART, so every tick makes
-// a blocked waitpid() fail with EINTR.
-static int ticks[2] = {-1, -1};
-
-static void
-on_tick(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    if (write(ticks[1], "t", 1) < 0) // full pipe: the tick is not needed
-        errno = saved;
-    errno = saved;
-}
-
-static void
-ticks_start(void)
-{
-    ck_assert_msg(pipe(ticks) == 0, "pipe failed");
-    struct sigaction sa = {.sa_handler = on_tick}; // no SA_RESTART
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval every_ms = {{0, 1000}, {0, 1000}};
-    setitimer(ITIMER_REAL, &every_ms, NULL);
-}
-
-static void
-ticks_stop(void)
-{
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
-    signal(SIGALRM, SIG_IGN);
-    close(ticks[0]);
-    close(ticks[1]);
-}
-
 // A raw child that lives for n ticks (at least n ms) and exits with code.
 static pid_t
 ticking_child(int n, int code)
@@ -101,9 +57,9 @@ ticking_child(int n, int code)
     ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
     if (pid == 0) {
         char c;
-        close(ticks[1]); // so that the clock's EOF can reach us
+        close(fl_ticks_write_fd()); // so that the clock's EOF can reach us
         for (int got = 0; got < n;) {
-            ssize_t r = read(ticks[0], &c, 1);
+            ssize_t r = read(fl_ticks_fd(), &c, 1);
             if (r == 0)
                 break; // the test is over and closed the clock
             got += r == 1;
@@ -151,7 +107,7 @@ child_ids(pid_t *pid)
     struct ids seen = {0, 0};
     ssize_t n = read(p[0], &seen, sizeof seen);
     close(p[0]);
-    raw_wait(*pid);
+    fl_raw_wait(*pid, raw_wait_hint);
     ck_assert_msg(n == (ssize_t)sizeof seen,
                   "the child never ran its target (read %zd bytes): does "
                   "the child call target(arg)?",
@@ -192,7 +148,7 @@ write_counter(void *arg)
 FL_TEST(test_mp_fork_call_child_writes_stay_in_the_child)
 {
     pid_t pid = start(write_counter, NULL);
-    int st = raw_wait(pid);
+    int st = fl_raw_wait(pid, raw_wait_hint);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 42,
                   "the child should exit with its target's return value 42 "
                   "(raw status 0x%x): end the child with _exit(target(arg))",
@@ -212,7 +168,7 @@ exit_three(void *arg)
 FL_TEST(test_mp_fork_call_child_exits_with_the_targets_value)
 {
     pid_t pid = start(exit_three, NULL);
-    int st = raw_wait(pid);
+    int st = fl_raw_wait(pid, raw_wait_hint);
     ck_assert_msg(WIFEXITED(st), "the child was killed by %s",
                   fl_signame(WTERMSIG(st)));
     fl_expect_int(WEXITSTATUS(st), 3, "the child's exit status",
@@ -236,7 +192,7 @@ print_around_fork(void *arg)
     printf("before|");
     pid_t pid = mp_fork_call(print_child, NULL);
     if (pid > 0)
-        raw_wait(pid);
+        fl_raw_wait(pid, raw_wait_hint);
     printf("parent|");
     return pid > 0 ? 0 : 1;
 }
@@ -289,7 +245,7 @@ fork_with_atexit(void *arg)
     atexit(say_atexit);
     pid_t pid = mp_fork_call(return_zero, NULL);
     if (pid > 0)
-        raw_wait(pid);
+        fl_raw_wait(pid, raw_wait_hint);
     fflush(NULL);
     return pid > 0 ? 0 : 1;
 }
@@ -309,7 +265,7 @@ FL_TEST(test_mp_fork_call_child_skips_atexit_handlers)
 FL_TEST(test_mp_fork_call_returns_only_in_the_parent)
 {
     pid_t pid = start(return_zero, NULL);
-    int st = raw_wait(pid);
+    int st = fl_raw_wait(pid, raw_wait_hint);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "the child ended with raw status 0x%x instead of exiting "
                   "with its target's value 0: did the child return from "
@@ -323,7 +279,7 @@ FL_TEST(test_mp_exitcode_decodes_normal_exits)
 {
     static const int codes[] = {0, 3, 255};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-        int st = raw_wait(raw_child(codes[i], 0));
+        int st = fl_raw_wait(raw_child(codes[i], 0), raw_wait_hint);
         int got = mp_exitcode(st);
         ck_assert_msg(got == codes[i],
                       "child exited with %d (raw status 0x%x) but "
@@ -336,7 +292,7 @@ FL_TEST(test_mp_exitcode_gives_minus_the_signal)
 {
     static const int sigs[] = {SIGTERM, SIGKILL, SIGSEGV};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        int st = raw_wait(raw_child(0, sigs[i]));
+        int st = fl_raw_wait(raw_child(0, sigs[i]), raw_wait_hint);
         int got = mp_exitcode(st);
         ck_assert_msg(got == -sigs[i],
                       "child killed by %s (raw status 0x%x): expected %d, "
@@ -371,11 +327,11 @@ FL_TEST(test_mp_waitpid_returns_the_exit_code)
 
 FL_TEST(test_mp_waitpid_waits_until_the_child_ends)
 {
-    ticks_start();
+    fl_ticks_start();
     pid_t pid = ticking_child(100, 5); // alive for at least 100 ms
     int got = mp_waitpid(pid);
     int alive = fl_alive(pid);
-    ticks_stop();
+    fl_ticks_stop();
     ck_assert_msg(!alive && got == 5,
                   "mp_waitpid returned %s while the child was %s; expected "
                   "5 once it had ended. %s",
@@ -387,29 +343,30 @@ FL_TEST(test_mp_waitpid_waits_until_the_child_ends)
 
 FL_TEST(test_mp_waitpid_retries_when_a_signal_interrupts)
 {
-    ticks_start(); // SIGALRM every ms while the child lives
+    fl_ticks_start(); // SIGALRM every ms while the child lives
     pid_t pid = ticking_child(50, 7);
     int got = mp_waitpid(pid);
-    ticks_stop();
+    fl_ticks_stop();
     if (got != 7)
-        raw_wait(pid);
+        fl_raw_wait(pid, raw_wait_hint);
     fl_expect_int(got, 7, "mp_waitpid while signals keep arriving",
                   wait_hint(got, ""));
 }
 
 FL_TEST(test_mp_waitpid_waits_for_that_child_only)
 {
-    ticks_start();
+    fl_ticks_start();
     pid_t slow = ticking_child(100, 1);
     pid_t quick = raw_child(2, 0);
     while (!fl_zombie(quick)) // until the quick one has ended, unreaped
         sched_yield();
     int got = mp_waitpid(slow);
-    ticks_stop();
+    fl_ticks_stop();
     fl_expect_int(got, 1, "mp_waitpid(slow) while another child had ended",
                   wait_hint(got, "wait() reaps whichever child ends first; "
                                  "waitpid(pid, ...) waits for that child"));
-    raw_wait(quick); // judged first: a wrong wait() has reaped it already
+    // Judged first: a wrong wait() has reaped it already.
+    fl_raw_wait(quick, raw_wait_hint);
 }
 
 FL_TEST(test_mp_waitpid_rejects_a_non_child)
@@ -427,7 +384,7 @@ FL_TEST(test_mp_waitpid_rejects_pids_that_mean_any_child)
     int any = mp_waitpid(-1), group = mp_waitpid(0);
     int reaped = !fl_zombie(child);
     if (!reaped)
-        raw_wait(child);
+        fl_raw_wait(child, raw_wait_hint);
     ck_assert_msg(any == -EINVAL && group == -EINVAL && !reaped,
                   "mp_waitpid(-1) gave %s and mp_waitpid(0) gave %s, "
                   "expected -EINVAL for both%s. To waitpid(), -1 means any "
@@ -440,7 +397,7 @@ FL_TEST(test_mp_fork_call_rejects_a_null_target)
 {
     pid_t pid = mp_fork_call(NULL, NULL);
     if (pid > 0)
-        raw_wait(pid);
+        fl_raw_wait(pid, raw_wait_hint);
     fl_expect_int(pid, -EINVAL, "mp_fork_call(NULL, NULL)",
                   "check the target before forking: a child that calls a "
                   "NULL function dies of SIGSEGV");
@@ -453,7 +410,7 @@ FL_TEST(test_mp_exitcode_rejects_a_stopped_status)
     while (waitpid(pid, &st, WUNTRACED) < 0 && errno == EINTR)
         ;
     kill(pid, SIGKILL);
-    raw_wait(pid);
+    fl_raw_wait(pid, raw_wait_hint);
     int got = mp_exitcode(st);
     fl_expect_int(got, -EINVAL, "mp_exitcode of a stopped child's status",
                   "a stopped child has neither exited nor been killed: "

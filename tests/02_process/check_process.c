@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "process.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,13 +28,9 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
+// What a failed raw waitpid means here.
+static const char raw_wait_hint[] =
+    "the process object's pid must be the pid of a child of the caller";
 
 static int
 return_zero(void *arg)
@@ -67,31 +64,6 @@ work_a_while(void *arg)
     (void)arg;
     poll(NULL, 0, 200);
     return 5;
-}
-
-// Wait for pid with the raw waitpid; fail the test if that is impossible.
-static int
-raw_wait(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        ck_assert_msg(errno == EINTR,
-                      "waitpid(%d) failed (%s): the process object's pid "
-                      "must be the pid of a child of the caller",
-                      (int)pid, strerror(errno));
-    return st;
-}
-
-// Start fn(arg) in a child with the raw fork, not with the lesson's code.
-static pid_t
-raw_start(int (*fn)(void *), void *arg)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
-    if (pid == 0)
-        _exit(fn(arg));
-    return pid;
 }
 
 // Fill in p by hand as a started process whose child is pid (0: a process
@@ -195,11 +167,11 @@ gate_child(void *arg)
     struct gate *g = arg;
     close(g->fd[1]); // or EOF could never come
     struct pollfd pfd = {.fd = g->fd[0], .events = POLLIN};
-    long end = now_ms() + g->limit_ms;
+    long end = fl_now_ms() + g->limit_ms;
     int left = g->limit_ms;
     while (poll(&pfd, 1, left) < 0) // EINTR: wait for the time left
         if (g->limit_ms >= 0)
-            left = end > now_ms() ? (int)(end - now_ms()) : 0;
+            left = end > fl_now_ms() ? (int)(end - fl_now_ms()) : 0;
     return g->code;
 }
 
@@ -426,7 +398,7 @@ FL_TEST(test_mp_process_start_runs_the_target_in_a_child)
     ssize_t n = read(fds[0], &seen, sizeof seen);
     close(fds[0]);
     pid_t pid = mp_process_pid(&p);
-    int st = raw_wait(pid);
+    int st = fl_raw_wait(pid, raw_wait_hint);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "the child %s; expected it to exit with 0, the value its "
                   "target returned",
@@ -448,7 +420,7 @@ FL_TEST(test_mp_process_start_child_ends_with_the_run_value)
     mp_process p;
     init_or_fail(&p, return_code, &three, NULL);
     start_or_fail(&p);
-    int st = raw_wait(mp_process_pid(&p));
+    int st = fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3,
                   "the child %s; expected it to exit with 3, its run's "
                   "value. The child must end with _exit(p->run(p)): a "
@@ -465,7 +437,7 @@ FL_TEST(test_mp_process_start_calls_the_subclass_run)
                   fl_ret(r));
     w.rounds = 21; // my_run returns rounds * 2
     start_or_fail(&w.base);
-    int st = raw_wait(mp_process_pid(&w.base));
+    int st = fl_raw_wait(mp_process_pid(&w.base), raw_wait_hint);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 42,
                   "the child %s; expected exit status 42 from the "
                   "subclass's run, which reads a field of the whole "
@@ -485,7 +457,7 @@ FL_TEST(test_mp_process_start_rejects_a_second_start)
     int again = mp_process_start(&p);
     pid_t now = mp_process_pid(&p);
     gate_close(&g);
-    raw_wait(now);
+    fl_raw_wait(now, raw_wait_hint);
     int extra = waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD;
     if (extra)
         fl_kill_children();
@@ -516,7 +488,7 @@ print_around_start(void *arg)
     if (r == 0)
         r = mp_process_start(&p);
     if (r == 0)
-        raw_wait(mp_process_pid(&p));
+        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
     printf("parent|");
     return r;
 }
@@ -581,7 +553,7 @@ FL_TEST(test_mp_process_start_makes_the_child_its_own_current_process)
     char seen[MP_NAME_MAX + 1];
     read_report(fds[0], seen, sizeof seen);
     close(fds[0]);
-    int st = raw_wait(mp_process_pid(&p));
+    int st = fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
     ck_assert_msg(WIFEXITED(st), "the child %s while it asked for its own name",
                   ended(st));
     ck_assert_msg(strcmp(seen, "Sentry") == 0,
@@ -624,7 +596,7 @@ FL_TEST(test_mp_process_start_restarts_numbering_in_the_child)
     char seen[MP_NAME_MAX + 32];
     read_report(fds[0], seen, sizeof seen);
     close(fds[0]);
-    raw_wait(mp_process_pid(&second));
+    fl_raw_wait(mp_process_pid(&second), raw_wait_hint);
     ck_assert_msg(strcmp(seen, "Process-2:1") == 0,
                   "the first process object made by the child Process-2 is "
                   "named \"%s\", expected \"Process-2:1\". The counter "
@@ -641,10 +613,10 @@ FL_TEST(test_mp_process_join_gives_the_exit_status)
     static int codes[] = {0, 3, 255};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         mp_process p;
-        adopt(&p, raw_start(return_code, &codes[i]));
+        adopt(&p, fl_raw_start(return_code, &codes[i]));
         int r = mp_process_join(&p, -1);
         if (r != 0)
-            raw_wait(mp_process_pid(&p));
+            fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
         fl_expect_int(r, 0, "mp_process_join(p, -1) of a child that exits",
                       "Join returns 0 once the child has ended; the exit "
                       "code is read with mp_process_exitcode.");
@@ -658,10 +630,10 @@ FL_TEST(test_mp_process_join_gives_the_exit_status)
 FL_TEST(test_mp_process_join_gives_minus_the_signal_of_a_crash)
 {
     mp_process p;
-    adopt(&p, raw_start(segfault, NULL));
+    adopt(&p, fl_raw_start(segfault, NULL));
     int r = mp_process_join(&p, -1);
     if (r != 0)
-        raw_wait(mp_process_pid(&p));
+        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
     fl_expect_int(r, 0, "mp_process_join(p, -1) of a child that crashed",
                   "A crash is an end like any other.");
     expect_code(&p, -SIGSEGV, "a child killed by SIGSEGV",
@@ -672,12 +644,12 @@ FL_TEST(test_mp_process_join_gives_minus_the_signal_of_a_crash)
 FL_TEST(test_mp_process_join_waits_for_the_end)
 {
     mp_process p;
-    pid_t pid = raw_start(work_a_while, NULL); // 200 ms, then exits 5
+    pid_t pid = fl_raw_start(work_a_while, NULL); // 200 ms, then exits 5
     adopt(&p, pid);
     int r = mp_process_join(&p, -1);
     int alive = fl_alive(pid), zombie = fl_zombie(pid);
     if (alive || zombie)
-        raw_wait(pid);
+        fl_raw_wait(pid, raw_wait_hint);
     ck_assert_msg(r == 0 && !alive && !zombie,
                   "mp_process_join(p, -1) returned %s while the child was "
                   "%s; expected 0 once it had ended and been reaped. A "
@@ -694,20 +666,20 @@ FL_TEST(test_mp_process_join_times_out_while_the_child_runs)
 {
     struct gate g;
     gate_open(&g, 4, 3000); // the child gives up waiting after 3 s
-    pid_t pid = raw_start(gate_child, &g);
+    pid_t pid = fl_raw_start(gate_child, &g);
     close(g.fd[0]);
     g.fd[0] = -1;
     mp_process p;
     adopt(&p, pid);
-    long t0 = now_ms();
+    long t0 = fl_now_ms();
     int r = mp_process_join(&p, 200);
-    long took = now_ms() - t0;
+    long took = fl_now_ms() - t0;
     int alive = fl_alive(pid);
     int code = mp_process_exitcode(&p);
     gate_close(&g); // let the child go
     int last = r == -ETIMEDOUT ? mp_process_join(&p, -1) : 0;
     if (fl_alive(pid) || fl_zombie(pid))
-        raw_wait(pid);
+        fl_raw_wait(pid, raw_wait_hint);
     ck_assert_msg(r == -ETIMEDOUT && took >= 150 && took < 2500,
                   "mp_process_join(p, 200) while the child runs: expected "
                   "-ETIMEDOUT after about 200 ms, got %s after %ld ms. %s",
@@ -736,10 +708,10 @@ FL_TEST(test_mp_process_join_again_gives_the_same_exit_code)
 {
     static int three = 3;
     mp_process p;
-    adopt(&p, raw_start(return_code, &three));
+    adopt(&p, fl_raw_start(return_code, &three));
     int first = mp_process_join(&p, -1);
     if (first != 0)
-        raw_wait(mp_process_pid(&p));
+        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
     int second = mp_process_join(&p, -1);
     int third = mp_process_join(&p, 0);
     ck_assert_msg(first == 0 && second == 0 && third == 0,
@@ -754,55 +726,19 @@ FL_TEST(test_mp_process_join_again_gives_the_same_exit_code)
 FL_TEST(test_mp_process_join_rejects_a_process_not_started)
 {
     static int four = 4;
-    pid_t other = raw_start(return_code, &four);
+    pid_t other = fl_raw_start(return_code, &four);
     until_ended(other); // it has ended: a wrong wait would reap it
     mp_process p;
     adopt(&p, 0);
     int r = mp_process_join(&p, -1);
     int reaped = !fl_zombie(other);
     if (!reaped)
-        raw_wait(other);
+        fl_raw_wait(other, raw_wait_hint);
     ck_assert_msg(r == -EINVAL && !reaped,
                   "mp_process_join of a process never started returned %s, "
                   "expected -EINVAL%s. Its pid is 0, and to waitpid 0 "
                   "means any child in the group: check before waiting.",
                   fl_ret(r), reaped ? ", and another child was reaped" : "");
-}
-
-// A ticking clock: SIGALRM every millisecond, each tick one byte into a
-// pipe.  The handler is installed without SA_RESTART, so every tick makes
-// a blocked poll() or waitpid() fail with EINTR.
-static int ticks[2] = {-1, -1};
-
-static void
-on_tick(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    if (write(ticks[1], "t", 1) < 0) // full pipe: the tick is not needed
-        errno = saved;
-    errno = saved;
-}
-
-static void
-ticks_start(void)
-{
-    ck_assert_msg(pipe(ticks) == 0, "pipe failed");
-    struct sigaction sa = {.sa_handler = on_tick}; // no SA_RESTART
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval every_ms = {{0, 1000}, {0, 1000}};
-    setitimer(ITIMER_REAL, &every_ms, NULL);
-}
-
-static void
-ticks_stop(void)
-{
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
-    signal(SIGALRM, SIG_IGN);
-    close(ticks[0]);
-    close(ticks[1]);
 }
 
 // A child that lives for 50 ticks (at least 50 ms), then exits with 7.
@@ -811,9 +747,9 @@ ticking_child(void *arg)
 {
     (void)arg;
     char c;
-    close(ticks[1]); // so that the clock's EOF can reach us
+    close(fl_ticks_write_fd()); // so that the clock's EOF can reach us
     for (int got = 0; got < 50;) {
-        ssize_t r = read(ticks[0], &c, 1);
+        ssize_t r = read(fl_ticks_fd(), &c, 1);
         if (r == 0)
             break; // the test is over and closed the clock
         got += r == 1;
@@ -823,13 +759,13 @@ ticking_child(void *arg)
 
 FL_TEST(test_mp_process_join_retries_when_a_signal_interrupts)
 {
-    ticks_start();
+    fl_ticks_start();
     mp_process p;
-    adopt(&p, raw_start(ticking_child, NULL));
+    adopt(&p, fl_raw_start(ticking_child, NULL));
     int r = mp_process_join(&p, 10000);
-    ticks_stop();
+    fl_ticks_stop();
     if (r != 0)
-        raw_wait(mp_process_pid(&p));
+        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
     fl_expect_int(r, 0, "mp_process_join(p, 10000) while signals keep arriving",
                   r == -EINTR ? "poll failed with EINTR because a signal "
                                 "handler ran (this test keeps a timer "
@@ -860,7 +796,7 @@ FL_TEST(test_mp_process_join_leaves_nothing_behind)
     for (int i = 0; i < N; i++) {
         p[i] = malloc(sizeof *p[i]);
         ck_assert_msg(p[i] != NULL, "malloc failed");
-        adopt(p[i], raw_start(gate_child, &g));
+        adopt(p[i], fl_raw_start(gate_child, &g));
     }
     int before = open_fds(), peeks[N], joins[N];
     for (int i = 0; i < N; i++)
@@ -869,7 +805,7 @@ FL_TEST(test_mp_process_join_leaves_nothing_behind)
     for (int i = 0; i < N; i++) {
         joins[i] = mp_process_join(p[i], -1);
         if (joins[i] != 0)
-            raw_wait(mp_process_pid(p[i]));
+            fl_raw_wait(mp_process_pid(p[i]), raw_wait_hint);
         free(p[i]); // freed after join: nothing may be left
     }
     int after = open_fds() + 2; // gate_close closed two of ours
@@ -896,12 +832,12 @@ FL_TEST(test_mp_process_is_alive_is_true_while_running)
     struct gate g;
     gate_open(&g, 0, -1);
     mp_process p;
-    adopt(&p, raw_start(gate_child, &g));
+    adopt(&p, fl_raw_start(gate_child, &g));
     int alive = mp_process_is_alive(&p);
     int again = mp_process_is_alive(&p);
     gate_close(&g);
     if (fl_alive(mp_process_pid(&p)) || fl_zombie(mp_process_pid(&p)))
-        raw_wait(mp_process_pid(&p));
+        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
     ck_assert_msg(alive == 1 && again == 1,
                   "mp_process_is_alive of a running child gave %s, then "
                   "%s; expected 1 both times. waitpid with WNOHANG returns "
@@ -912,14 +848,14 @@ FL_TEST(test_mp_process_is_alive_is_true_while_running)
 FL_TEST(test_mp_process_is_alive_is_false_before_start)
 {
     static int four = 4;
-    pid_t other = raw_start(return_code, &four);
+    pid_t other = fl_raw_start(return_code, &four);
     until_ended(other); // it has ended: a wrong wait would reap it
     mp_process p;
     adopt(&p, 0);
     int alive = mp_process_is_alive(&p);
     int reaped = !fl_zombie(other);
     if (!reaped)
-        raw_wait(other);
+        fl_raw_wait(other, raw_wait_hint);
     ck_assert_msg(alive == 0 && !reaped,
                   "mp_process_is_alive of a process never started gave %s, "
                   "expected 0%s: there is no child to ask about (and to "
@@ -932,12 +868,12 @@ FL_TEST(test_mp_process_is_alive_is_false_once_the_child_has_ended)
 {
     static int three = 3;
     mp_process p;
-    pid_t pid = raw_start(return_code, &three);
+    pid_t pid = fl_raw_start(return_code, &three);
     adopt(&p, pid);
     until_ended(pid); // a zombie now: ended, not yet reaped
     int alive = mp_process_is_alive(&p);
     if (fl_zombie(pid))
-        raw_wait(pid);
+        fl_raw_wait(pid, raw_wait_hint);
     ck_assert_msg(alive == 0,
                   "mp_process_is_alive of a child that has ended gave %s, "
                   "expected 0. kill(pid, 0) succeeds on a zombie: ask "
@@ -949,7 +885,7 @@ FL_TEST(test_mp_process_is_alive_keeps_the_exit_code_it_reaps)
 {
     static int three = 3;
     mp_process p;
-    pid_t pid = raw_start(return_code, &three);
+    pid_t pid = fl_raw_start(return_code, &three);
     adopt(&p, pid);
     until_ended(pid);
     int alive = mp_process_is_alive(&p);
@@ -957,7 +893,7 @@ FL_TEST(test_mp_process_is_alive_keeps_the_exit_code_it_reaps)
     int code = mp_process_exitcode(&p);
     int join = mp_process_join(&p, -1);
     if (fl_zombie(pid))
-        raw_wait(pid);
+        fl_raw_wait(pid, raw_wait_hint);
     ck_assert_msg(alive == 0 && !zombie && code == 3 && join == 0,
                   "after mp_process_is_alive gave %s, the child was %s and "
                   "the exit code %s; then join returned %s. Expected 0, "
@@ -972,9 +908,10 @@ FL_TEST(test_mp_process_is_alive_reports_a_child_reaped_elsewhere)
 {
     static int three = 3;
     mp_process p;
-    pid_t pid = raw_start(return_code, &three);
+    pid_t pid = fl_raw_start(return_code, &three);
     adopt(&p, pid);
-    raw_wait(pid); // other code reaps it: a wait(), or SIGCHLD ignored
+    // Other code reaps it: a wait(), or SIGCHLD ignored.
+    fl_raw_wait(pid, raw_wait_hint);
     int alive = mp_process_is_alive(&p);
     fl_expect_int(alive, -ECHILD,
                   "mp_process_is_alive of a child that other code reaped",
@@ -1050,10 +987,10 @@ FL_TEST(test_mp_process_terminate_rejects_a_process_not_started)
 FL_TEST(test_mp_process_terminate_after_the_end_sends_nothing)
 {
     mp_process p;
-    adopt(&p, raw_start(return_zero, NULL));
+    adopt(&p, fl_raw_start(return_zero, NULL));
     int j = mp_process_join(&p, -1);
     if (j != 0)
-        raw_wait(mp_process_pid(&p));
+        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
     fl_expect_int(j, 0, "mp_process_join(p, -1) of a child that exits",
                   "Join returns 0 once the child has ended.");
     int t = mp_process_terminate(&p), k = mp_process_kill(&p);

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "start_methods.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +120,10 @@ init(int argc, char **argv)
 
 /* ------------------------------------------------------------- helpers */
 
+// What a failed raw waitpid means here.
+static const char raw_wait_hint[] =
+    "mp_start must return the pid of a child of the caller";
+
 static const char *
 method_name(enum mp_method m)
 {
@@ -165,19 +170,6 @@ start(enum mp_method m, const char *name, const char *arg, const int *fds,
     return pid;
 }
 
-// Wait for pid with the raw waitpid; fail the test if that is impossible.
-static int
-raw_wait(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        ck_assert_msg(errno == EINTR,
-                      "waitpid(%d) failed (%s): mp_start must return the "
-                      "pid of a child of the caller",
-                      (int)pid, strerror(errno));
-    return st;
-}
-
 // A raw child that exits with code, or dies of sig.
 static pid_t
 raw_child(int code, int sig)
@@ -219,15 +211,7 @@ how(int st, char *buf, size_t size)
 static int
 run_raw(enum mp_method m, const char *name, const char *arg)
 {
-    return raw_wait(start(m, name, arg, NULL, 0));
-}
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+    return fl_raw_wait(start(m, name, arg, NULL, 0), raw_wait_hint);
 }
 
 // A thread that locks `held`, says so through a pipe, and keeps it until
@@ -521,7 +505,7 @@ FL_TEST(test_mp_start_spawn_closes_fds_not_passed)
     char arg[16], why[160];
     snprintf(arg, sizeof arg, "%d", p[1]);
     pid_t pid = mp_start(MP_SPAWN, "fd_is_open", arg, NULL, 0);
-    int st = pid > 0 ? raw_wait(pid) : 0;
+    int st = pid > 0 ? fl_raw_wait(pid, raw_wait_hint) : 0;
     close(p[0]);
     close(p[1]);
     ck_assert_msg(pid > 0, "mp_start(MP_SPAWN, \"fd_is_open\") returned %s",
@@ -544,7 +528,7 @@ FL_TEST(test_mp_start_spawn_keeps_the_fds_passed)
     pid_t pid = mp_start(MP_SPAWN, "write_ok", arg, &p[1], 1);
     close(p[1]); // the child holds the only write end now
     ssize_t n = pid > 0 ? read(p[0], got, sizeof got - 1) : -1;
-    int st = pid > 0 ? raw_wait(pid) : 0;
+    int st = pid > 0 ? fl_raw_wait(pid, raw_wait_hint) : 0;
     close(p[0]);
     ck_assert_msg(pid > 0, "mp_start(MP_SPAWN, \"write_ok\", fd) returned %s",
                   fl_ret(pid));
@@ -562,13 +546,13 @@ FL_TEST(test_mp_start_spawn_child_is_not_deadlocked_by_a_held_mutex)
     struct holder h;
     holder_start(&h); // another thread holds `held` from now on
     pid_t pid = mp_start(MP_SPAWN, "take_mutex", NULL, NULL, 0);
-    long t0 = now_ms();
+    long t0 = fl_now_ms();
     int got = pid > 0 ? mp_join(MP_SPAWN, pid, 3000) : pid;
-    long took = now_ms() - t0;
+    long took = fl_now_ms() - t0;
     if (got == -ETIMEDOUT)
         kill(pid, SIGKILL);
     if (got == -ETIMEDOUT)
-        raw_wait(pid);
+        fl_raw_wait(pid, raw_wait_hint);
     holder_stop(&h);
     ck_assert_msg(got != -ETIMEDOUT || took >= 2900,
                   "mp_join(MP_SPAWN, pid, 3000) gave -ETIMEDOUT after %ld "
@@ -781,9 +765,9 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
     }
     close(p[0]);
     int polled = mp_join(MP_FORK, pid, 0);
-    long t0 = now_ms();
+    long t0 = fl_now_ms();
     int waited = mp_join(MP_FORK, pid, 50);
-    long took = now_ms() - t0;
+    long took = fl_now_ms() - t0;
     close(p[1]);
     int ended = mp_join(MP_FORK, pid, -1);
     if (ended != 0)

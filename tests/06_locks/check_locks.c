@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "locks.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,14 +29,6 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------- helpers */
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 // Zeroed memory that forked children share with the test.
 static void *
@@ -93,7 +86,7 @@ state_of(pid_t pid)
     return state;
 }
 
-// Wait for pid until deadline (now_ms() time), killing it if it is still
+// Wait for pid until deadline (fl_now_ms() time), killing it if it is still
 // running then; reap it.  Return its wait status; *hung says if killed.
 static int
 reap_by(pid_t pid, long deadline, int *hung)
@@ -103,7 +96,7 @@ reap_by(pid_t pid, long deadline, int *hung)
         struct pollfd p = {.fd = pfd, .events = POLLIN};
         int n;
         do {
-            long left = deadline - now_ms();
+            long left = deadline - fl_now_ms();
             n = poll(&p, 1, left > 0 ? (int)left : 0);
         } while (n < 0 && errno == EINTR);
         close(pfd);
@@ -137,9 +130,9 @@ static int
 probe_acquire(void *arg)
 {
     struct probe *p = arg;
-    long t0 = now_ms();
+    long t0 = fl_now_ms();
     p->rc = mp_lock_acquire(p->lock, p->timeout_ms);
-    p->took_ms = now_ms() - t0;
+    p->took_ms = fl_now_ms() - t0;
     if (p->rc >= 0 && p->release)
         p->rc_release = mp_lock_release(p->lock);
     return 0;
@@ -308,16 +301,16 @@ FL_TEST(test_mp_lock_acquire_waits_while_another_process_holds_it)
     }
     // Until the second process is inside, or asleep in the kernel after
     // it started to acquire: asleep is blocked on the lock, by design.
-    long deadline = now_ms() + 3000;
+    long deadline = fl_now_ms() + 3000;
     int asleep = 0;
-    while (!atomic_load(&d->entered) && !asleep && now_ms() < deadline) {
+    while (!atomic_load(&d->entered) && !asleep && fl_now_ms() < deadline) {
         asleep = atomic_load(&d->trying) && state_of(pid) == 'S';
         sched_yield();
     }
     int intruded = !asleep && atomic_load(&d->entered);
     int rel = mp_lock_release(lock);
     int hung = 0;
-    int st = reap_by(pid, now_ms() + 3000, &hung);
+    int st = reap_by(pid, fl_now_ms() + 3000, &hung);
     mp_lock_destroy(lock);
     munmap(d, sizeof *d);
     ck_assert_msg(!intruded,
@@ -395,7 +388,7 @@ FL_TEST(test_mp_lock_acquire_keeps_two_processes_out_of_the_section)
             _exit(0);
         }
     }
-    long deadline = now_ms() + 8000;
+    long deadline = fl_now_ms() + 8000;
     int hung = 0;
     for (int i = 0; i < WINDOW_PROCS; i++)
         reap_by(pids[i], deadline, &hung);
@@ -441,7 +434,7 @@ FL_TEST(test_mp_lock_acquire_makes_8_processes_count_exactly)
             _exit(bad != 0);
         }
     }
-    long deadline = now_ms() + 8000;
+    long deadline = fl_now_ms() + 8000;
     int hung = 0, failed = 0;
     for (int i = 0; i < COUNT_PROCS; i++) {
         int st = reap_by(pids[i], deadline, &hung);

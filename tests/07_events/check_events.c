@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include "events.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -38,14 +39,6 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------- helpers */
-
-static long long
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
 
 // The moment ms from now on CLOCK_MONOTONIC, for pthread_cond_timedwait.
 static struct timespec
@@ -140,22 +133,6 @@ raw_broadcast(mp_event *ev)
     raw_unlock(ev);
 }
 
-// The state letter of pid in /proc ('R', 'S', 'Z', ...), or 0 if gone.
-static char
-proc_state(pid_t pid)
-{
-    char path[64], buf[512] = "";
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    return p != NULL && p[1] == ' ' ? p[2] : 0;
-}
-
 // How many times pid has gone to sleep (its voluntary context switches),
 // or -1 if it is gone.
 static long
@@ -202,11 +179,11 @@ shared_with_children(mp_event *ev)
 static char
 until_asleep(pid_t pid, long after)
 {
-    long long end = now_us() + 3000000;
+    long long end = fl_now_us() + 3000000;
     for (;;) {
         long n = sleeps_of(pid); // first: a sleep counted, then the state
-        char s = proc_state(pid);
-        if ((s == 'S' && n > after) || s == 'Z' || s == 0 || now_us() > end)
+        char s = fl_proc_state(pid);
+        if ((s == 'S' && n > after) || s == 'Z' || s == 0 || fl_now_us() > end)
             return s;
         sched_yield();
     }
@@ -243,9 +220,9 @@ kid_start(struct kid *k, kid_fn fn, mp_event *ev, int arg)
     if (pid == 0) {
         close(p[0]);
         struct report rep = {0, 0, 0};
-        kid_t0_us = now_us();
+        kid_t0_us = fl_now_us();
         rep.value = fn(ev, arg);
-        rep.us = now_us() - kid_t0_us;
+        rep.us = fl_now_us() - kid_t0_us;
         rep.extra = kid_extra;
         _exit(write(p[1], &rep, sizeof rep) == (ssize_t)sizeof rep ? 0 : 1);
     }
@@ -260,10 +237,10 @@ kid_wait(struct kid *k, int limit_ms)
     if (k->reported)
         return 1;
     struct pollfd p = {.fd = k->fd, .events = POLLIN};
-    long long end = now_us() + limit_ms * 1000LL;
+    long long end = fl_now_us() + limit_ms * 1000LL;
     int n;
     while ((n = poll(&p, 1, limit_ms)) < 0 && errno == EINTR)
-        limit_ms = end > now_us() ? (int)((end - now_us()) / 1000) : 0;
+        limit_ms = end > fl_now_us() ? (int)((end - fl_now_us()) / 1000) : 0;
     if (n == 1 && read(k->fd, &k->rep, sizeof k->rep) == sizeof k->rep)
         k->reported = 1;
     return k->reported;
@@ -534,11 +511,11 @@ FL_TEST(test_mp_event_create_times_the_condition_on_the_monotonic_clock)
     mp_event *ev = made_event();
     raw_lock(ev);
     struct timespec d = mono_after(30);
-    long long t0 = now_us();
+    long long t0 = fl_now_us();
     int r;
     while ((r = pthread_cond_timedwait(&ev->cond, &ev->lock, &d)) == 0)
         ; // a spurious wake-up: nobody else is here
-    long long took = now_us() - t0;
+    long long took = fl_now_us() - t0;
     raw_unlock(ev);
     forget(ev);
     ck_assert_msg(r == ETIMEDOUT && took >= 30000,
@@ -583,10 +560,10 @@ FL_TEST(test_mp_event_set_wakes_all_8_waiting_processes)
     for (int i = 0; i < WAITERS; i++)
         until_asleep(k[i].pid, -1); // all 8 asleep on ev->cond
     int r = mp_event_set(ev);
-    long long end = now_us() + (r == 0 ? 3000000 : 0);
+    long long end = fl_now_us() + (r == 0 ? 3000000 : 0);
     int woke = 0;
     for (int i = 0; i < WAITERS; i++) {
-        long long left = end - now_us();
+        long long left = end - fl_now_us();
         woke += kid_wait(&k[i], left > 0 ? (int)(left / 1000) : 0);
     }
     if (woke < WAITERS) // let the others go, as a correct set would
@@ -619,12 +596,12 @@ FL_TEST(test_mp_event_set_changes_the_flag_under_the_lock)
     kid_start(&k, kid_set, ev, 0);
     until_asleep(k.pid, -1); // blocked on the lock, or done without it
     struct timespec d = mono_after(1000);
-    long long t0 = now_us();
+    long long t0 = fl_now_us();
     int r;
     do // sleep without looking again: the look was before the set began
         r = pthread_cond_timedwait(&ev->cond, &ev->lock, &d);
     while (r == 0 && !ev->flag);
-    long long took = now_us() - t0;
+    long long took = fl_now_us() - t0;
     raw_unlock(ev);
     int done = kid_wait(&k, 2000);
     kid_end(&k);
@@ -793,7 +770,7 @@ kid_wait_across_a_second(mp_event *ev, int arg)
         phase = t.tv_nsec / 1000000;
     } while (phase < 60 || phase >= 950);
     kid_extra = (int)(2050 - phase); // 1100..1990 ms; phase + 50..990 >= 1 s
-    kid_t0_us = now_us();
+    kid_t0_us = fl_now_us();
     return mp_event_wait(ev, kid_extra);
 }
 
@@ -902,9 +879,9 @@ FL_TEST(test_mp_event_wait_keeps_its_deadline_through_spurious_wake_ups)
     struct kid k;
     kid_start(&k, kid_wait_for, ev, 200);
     expect_asleep(&k, until_asleep(k.pid, -1), ev, "mp_event_wait(ev, 200)");
-    long long end = now_us() + 2000000;
+    long long end = fl_now_us() + 2000000;
     long wakes = 0;
-    while (!kid_wait(&k, 0) && now_us() < end) {
+    while (!kid_wait(&k, 0) && fl_now_us() < end) {
         raw_broadcast(ev);
         wakes++;
         sched_yield();
@@ -1047,7 +1024,7 @@ ping_pong(int events, long long budget)
         _exit(0);
     }
     int done = 0, ok = 1;
-    long long t0 = now_us(), t = 0;
+    long long t0 = fl_now_us(), t = 0;
     while (done < PP_ROUNDS && ok && t <= budget) {
         char c = 'x';
         ok = events
@@ -1055,7 +1032,7 @@ ping_pong(int events, long long budget)
                        mp_event_clear(pong) == 0
                  : write(p1[1], &c, 1) == 1 && read(p2[0], &c, 1) == 1;
         done += ok;
-        t = now_us() - t0;
+        t = fl_now_us() - t0;
     }
     if (done < PP_ROUNDS)
         kill(pid, SIGKILL);
@@ -1076,40 +1053,11 @@ ping_pong(int events, long long budget)
     return t * PP_ROUNDS / (done ? done : 1);
 }
 
-static int
-cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
-static double
-median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof v[0], cmp_double);
-    return v[n / 2];
-}
-
-// Keep this process and its children on the CPU it runs on: whether the
-// two sides share a core or not changes a wake-up's cost several times
-// over, from one run to the next, and would swamp the comparison.
-static void
-stay_on_this_cpu(void)
-{
-    int cpu = sched_getcpu();
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    if (cpu >= 0) {
-        CPU_SET(cpu, &one);
-        sched_setaffinity(0, sizeof one, &one); // if refused, run anyway
-    }
-}
-
 // Pipe and event runs alternate, and each event run is compared with the
 // pipe run just before it: a machine that is busy for a while slows both.
 FL_TEST(test_mp_event_wait_wakes_about_as_fast_as_a_pipe)
 {
-    stay_on_this_cpu();
+    fl_stay_on_this_cpu();
     double pipe_us[PP_RUNS], event_us[PP_RUNS], ratio[PP_RUNS];
     for (int i = 0; i < PP_RUNS; i++) {
         long long p = ping_pong(0, 60000000);
@@ -1126,13 +1074,13 @@ FL_TEST(test_mp_event_wait_wakes_about_as_fast_as_a_pipe)
         event_us[i] = (double)e / PP_ROUNDS;
         ratio[i] = (double)e / p;
     }
-    double r = median(ratio, PP_RUNS), ev_us = median(event_us, PP_RUNS);
+    double r = fl_median(ratio, PP_RUNS), ev_us = fl_median(event_us, PP_RUNS);
     ck_assert_msg(r <= PP_LIMIT,
                   "a round trip between two processes took %.1f us over two "
                   "events (set, wait, clear) and %.1f us over two pipes "
                   "(medians of %d alternating runs): %.1f times a pipe's, "
                   "expected at most %d. %s",
-                  ev_us, median(pipe_us, PP_RUNS), PP_RUNS, r, PP_LIMIT,
+                  ev_us, fl_median(pipe_us, PP_RUNS), PP_RUNS, r, PP_LIMIT,
                   ev_us > 500000
                       ? "Each wait ran to its 2 s timeout: a set in one "
                         "process never woke the other. Is the condition "

@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include "shared_memory.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,14 +52,6 @@
 #define REPLY "hello from a stranger"
 
 /* ------------------------------------------------------------- helpers */
-
-static long long
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
 
 // mp_array_create, failing the test unless it made the array.
 static mp_array *
@@ -92,18 +85,6 @@ mapped(const void *p)
     long page = sysconf(_SC_PAGESIZE);
     void *base = (void *)((uintptr_t)p & ~(uintptr_t)(page - 1));
     return msync(base, (size_t)page, MS_ASYNC) == 0 || errno != ENOMEM;
-}
-
-// Fork a raw child that runs fn(arg) and exits with its value.
-static pid_t
-raw_child(int (*fn)(void *), void *arg)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
-    if (pid == 0)
-        _exit(fn(arg));
-    return pid;
 }
 
 // Reap pid with the raw waitpid: its exit status, or 128 + the signal.
@@ -156,11 +137,11 @@ crowd_run(struct crowd *c, int (*fn)(void *), void *arg)
     }
     close(gate[0]);
     close(gate[1]); // the start
-    long long deadline = now_us() + CROWD_LIMIT_MS * 1000LL;
+    long long deadline = fl_now_us() + CROWD_LIMIT_MS * 1000LL;
     for (int k = 0; k < CROWD; k++) {
         int fd = (int)syscall(SYS_pidfd_open, c->pid[k], 0);
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        long long left = (deadline - now_us()) / 1000;
+        long long left = (deadline - fl_now_us()) / 1000;
         int done = fd >= 0 && poll(&p, 1, left > 0 ? (int)left : 0) == 1;
         if (fd >= 0)
             close(fd);
@@ -220,8 +201,8 @@ static void
 widen(struct race *r)
 {
     int mine = atomic_fetch_add(&r->reads, 1) + 1;
-    long long end = now_us() + WINDOW_US;
-    while (atomic_load(&r->reads) == mine && now_us() < end)
+    long long end = fl_now_us() + WINDOW_US;
+    while (atomic_load(&r->reads) == mine && fl_now_us() < end)
         sched_yield();
 }
 
@@ -503,7 +484,7 @@ FL_TEST(test_mp_array_set_in_a_child_is_seen_by_the_parent)
 {
     mp_array *a = new_array(MP_INT32, 4, NULL, 1);
     struct pick p = {a, 2, 1234};
-    int st = reap(raw_child(set_in_child, &p));
+    int st = reap(fl_raw_start(set_in_child, &p));
     int32_t got = -1;
     int r = mp_array_get(a, 2, &got);
     mp_array_destroy(a);
@@ -705,7 +686,7 @@ while_locked(int set)
     ck_assert(pipe(l.started) == 0 && pipe(l.done) == 0);
     int r = mp_array_lock(l.a);
     ck_assert_msg(r == 0, "mp_array_lock returned %s, expected 0", fl_ret(r));
-    pid_t pid = raw_child(call_when_free, &l);
+    pid_t pid = fl_raw_start(call_when_free, &l);
     close(l.started[1]);
     close(l.done[1]);
     char c;

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "pools.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -34,14 +35,6 @@
 #define WAIT_MS 3000 // the longest a task waits for a token or a gate
 
 /* ------------------------------------------------------------- helpers */
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static mp_pool *
 pool_of(int n)
@@ -74,9 +67,9 @@ static int
 wait_token(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    long end = now_ms() + WAIT_MS;
+    long end = fl_now_ms() + WAIT_MS;
     for (;;) {
-        long left = end - now_ms();
+        long left = end - fl_now_ms();
         int r = poll(&p, 1, left > 0 ? (int)left : 0);
         if (r > 0)
             return 0;
@@ -430,10 +423,10 @@ death_scenario(void *arg)
     for (int i = 0; i < 20; i++)
         in[i] = i;
     seen->failed = 999;
-    long t0 = now_ms();
+    long t0 = fl_now_ms();
     seen->stage = 1;
     seen->r = mp_pool_map(p, dies_at_7, in, out, 20, 0, &seen->failed);
-    seen->ms = now_ms() - t0;
+    seen->ms = fl_now_ms() - t0;
     seen->stage = 2;
     seen->again = mp_pool_map(p, square, in, out, 20, 0, NULL);
     seen->again_ok = 1;
@@ -727,9 +720,9 @@ FL_TEST(test_mp_pool_apply_async_runs_tasks_at_the_same_time)
     pipe_or_fail(started);
     mp_pool *p = pool_of(2);
     mp_result *a = NULL, *b = NULL;
-    long t0 = now_ms();
+    long t0 = fl_now_ms();
     int sa = mp_pool_apply_async(p, rendezvous, 0, NULL, NULL, NULL, &a);
-    long ms = now_ms() - t0;
+    long ms = fl_now_ms() - t0;
     int sb = mp_pool_apply_async(p, rendezvous, 1, NULL, NULL, NULL, &b);
     int ga = sa == 0 ? mp_result_get(a, -1, NULL) : sa;
     int gb = sb == 0 ? mp_result_get(b, -1, NULL) : sb;
@@ -857,12 +850,12 @@ FL_TEST(test_mp_result_get_times_out_on_a_slow_task)
     mp_pool *p = pool_of(1);
     mp_result *res = NULL;
     long v = 0;
-    long t0 = now_ms();
+    long t0 = fl_now_ms();
     int s = mp_pool_apply_async(p, gated, 5, NULL, NULL, NULL, &res);
-    long submit_ms = now_ms() - t0;
-    t0 = now_ms();
+    long submit_ms = fl_now_ms() - t0;
+    t0 = fl_now_ms();
     int g1 = s == 0 ? mp_result_get(res, 100, &v) : s;
-    long ms = now_ms() - t0;
+    long ms = fl_now_ms() - t0;
     int busy = s == 0 ? mp_result_free(res) : -EBUSY;
     if (busy == 0)
         res = NULL; // it was freed: touch it no more
@@ -917,8 +910,8 @@ ticking(int on)
 static int
 busy_20_ms(long x, long *result)
 {
-    long end = now_ms() + 20;
-    while (now_ms() < end)
+    long end = fl_now_ms() + 20;
+    while (fl_now_ms() < end)
         ;
     *result = x;
     return 0;
@@ -1140,10 +1133,10 @@ static void
 start_gated(mp_pool *p, int n, struct calls *c, mp_result **res)
 {
     for (int i = 0; i < n; i++) {
-        long t0 = now_ms();
+        long t0 = fl_now_ms();
         int s =
             mp_pool_apply_async(p, gated, i, on_value, on_error, c, &res[i]);
-        long ms = now_ms() - t0;
+        long ms = fl_now_ms() - t0;
         ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
         ck_assert_msg(ms < WAIT_MS - 500,
                       "apply_async took %ld ms to return: it waited for its "
@@ -1168,9 +1161,9 @@ FL_TEST(test_mp_pool_terminate_ends_busy_workers_at_once)
     mp_result *res[2];
     struct calls c = {0, 0, 0, 0};
     start_gated(p, 2, &c, res);
-    long t0 = now_ms();
+    long t0 = fl_now_ms();
     int t = mp_pool_terminate(p);
-    long ms = now_ms() - t0;
+    long ms = fl_now_ms() - t0;
     int live, zombies;
     children(&live, &zombies, NULL, 0);
     int j = mp_pool_join(p);
@@ -1233,9 +1226,9 @@ FL_TEST(test_mp_pool_destroy_ends_a_pool_not_joined)
     mp_result *res[2];
     struct calls c = {0, 0, 0, 0};
     start_gated(p, 2, &c, res);
-    long t0 = now_ms();
+    long t0 = fl_now_ms();
     mp_pool_destroy(p);
-    long ms = now_ms() - t0;
+    long ms = fl_now_ms() - t0;
     int live, zombies;
     children(&live, &zombies, NULL, 0);
     int g = mp_result_get(res[0], 0, NULL);

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "daemons.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -40,14 +41,6 @@
 
 static char pidfile[PATH_MAX]; // this test's pidfile, in the run's TMPDIR
 static char workdir[PATH_MAX]; // a directory a test made, or ""
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static int
 pidfd_open_(pid_t pid)
@@ -99,10 +92,10 @@ ended_within(pid_t pid, int ms)
     if (fd < 0)
         return errno == ESRCH; // reaped already
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    long end = now_ms() + ms;
+    long end = fl_now_ms() + ms;
     int n;
     do {
-        long left = end - now_ms();
+        long left = end - fl_now_ms();
         n = poll(&p, 1, left > 0 ? (int)left : 0);
     } while (n < 0 && errno == EINTR);
     close(fd);
@@ -158,9 +151,9 @@ reap_all_within(int ms)
 {
     pid_t kids[64];
     int n = our_children(kids, 64), running = 0;
-    long end = now_ms() + ms;
+    long end = fl_now_ms() + ms;
     for (int i = 0; i < n; i++) {
-        long left = end - now_ms();
+        long left = end - fl_now_ms();
         if (!ended_within(kids[i], left > 0 ? (int)left : 0)) {
             running++;
             kill(kids[i], SIGKILL);
@@ -990,7 +983,7 @@ named_within(pid_t pid, const char *name)
 {
     char path[64], comm[32];
     snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-    for (long end = now_ms() + 3000; now_ms() < end; sched_yield()) {
+    for (long end = fl_now_ms() + 3000; fl_now_ms() < end; sched_yield()) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd >= 0 ? read(fd, comm, sizeof comm - 1) : -1;
         if (fd >= 0)
@@ -1434,9 +1427,9 @@ FL_TEST(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm)
 {
     use_pidfile();
     pid_t f = fake_daemon(FAKE_IGNORES_TERM);
-    long start = now_ms();
+    long start = fl_now_ms();
     int r = mp_daemon_stop(pidfile, 200);
-    long took = now_ms() - start;
+    long took = fl_now_ms() - start;
     int alive = fl_alive(f);
     expect(r == -ETIMEDOUT && alive,
            "mp_daemon_stop(pidfile, 200) on a daemon that ignores SIGTERM "

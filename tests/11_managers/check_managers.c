@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "managers.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -166,17 +167,6 @@ reap_within(pid_t pid, int ms)
         kill(pid, SIGKILL);
     int st = reap(pid);
     return n == 0 ? -2 : st;
-}
-
-static pid_t
-raw_child(int (*fn)(void *), void *arg)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
-    if (pid == 0)
-        _exit(fn(arg));
-    return pid;
 }
 
 /* ------------------------------------------- raw sockets and frames */
@@ -471,7 +461,7 @@ FL_TEST(test_mp_manager_shares_the_seed_dict_and_list_with_a_child)
     mp_proxy *p = proxy(m);
     for (int i = 0; i < 10; i++)
         OK(mp_list_append(p, i));
-    pid_t pid = raw_child(seed_child, (void *)mp_manager_address(m));
+    pid_t pid = fl_raw_start(seed_child, (void *)mp_manager_address(m));
     int st = reap_within(pid, WAIT_MS);
     char d[128] = "", l[128] = "";
     int rd = mp_dict_repr(p, d, sizeof d);
@@ -822,7 +812,7 @@ race(int use_incr)
     struct racer a = {r.path, use_incr};
     pid_t pid[RACERS];
     for (int i = 0; i < RACERS; i++)
-        pid[i] = raw_child(racer, &a);
+        pid[i] = fl_raw_start(racer, &a);
     const char *why = relay_accept(&r, mp_manager_address(m));
     if (why == NULL)
         why = relay_run(&r);
@@ -1176,7 +1166,7 @@ FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_hangs_up)
     unlink(path);
     int lfd = raw_socket_at(path, 1);
     ck_assert_msg(lfd >= 0, "could not listen: %s", strerror(errno));
-    pid_t pid = raw_child(hang_up, &lfd);
+    pid_t pid = fl_raw_start(hang_up, &lfd);
     close(lfd); // once the fake server has gone, connect() is refused
     int r[2];
     for (int i = 0; i < 2; i++) {
@@ -1305,7 +1295,7 @@ FL_TEST(test_mp_manager_shutdown_reaps_only_the_server)
 {
     // The caller's own child, older than the server and already ended:
     // wait() or waitpid(-1) would take it first.
-    pid_t mine = raw_child(exit_7, NULL);
+    pid_t mine = fl_raw_start(exit_7, NULL);
     until_ended(mine);
     mp_manager *m = start();
     int code = -1000;

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "errors.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,30 +36,10 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static void
 nap_ms(int ms)
 {
     poll(NULL, 0, ms); // a poll of /proc state between looks, never a sync
-}
-
-// Start fn(arg) in a child with the raw fork, not with the lesson's code.
-static pid_t
-raw_start(int (*fn)(void *), void *arg)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
-    if (pid == 0)
-        _exit(fn(arg));
-    return pid;
 }
 
 // Wait for pid with the raw waitpid; its raw status, or -1 if impossible.
@@ -102,31 +83,13 @@ code_str(int code)
     return b;
 }
 
-// The state letter of /proc/PID/stat ('R', 'S', 'Z', ...), '?' if gone.
-static char
-proc_state(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return '?';
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return '?';
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    return p != NULL && p[1] == ' ' ? p[2] : '?';
-}
-
 // Whether pid is asleep reading a pipe: state S, and a wait channel that
 // names the pipe code (pipe_read, anon_pipe_read, pipe_wait) when the
 // kernel shows one.
 static int
 asleep_in_pipe_read(pid_t pid)
 {
-    if (proc_state(pid) != 'S')
+    if (fl_proc_state(pid) != 'S')
         return 0;
     char path[64], wchan[128] = "";
     snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
@@ -144,9 +107,9 @@ asleep_in_pipe_read(pid_t pid)
 static int
 until_zombie(pid_t pid, int ms)
 {
-    long end = now_ms() + ms;
+    long end = fl_now_ms() + ms;
     while (!fl_zombie(pid)) {
-        if (now_ms() > end)
+        if (fl_now_ms() > end)
             return 0;
         nap_ms(1);
     }
@@ -158,10 +121,10 @@ until_zombie(pid_t pid, int ms)
 static int
 until_zombies(const pid_t *pids, int n, int ms)
 {
-    long end = now_ms() + ms;
+    long end = fl_now_ms() + ms;
     int z = 0;
     for (int i = 0; i < n; i++) {
-        while (!fl_zombie(pids[i]) && now_ms() <= end)
+        while (!fl_zombie(pids[i]) && fl_now_ms() <= end)
             nap_ms(1);
         z += fl_zombie(pids[i]);
     }
@@ -179,9 +142,9 @@ gone(pid_t pid)
 static int
 until_gone(pid_t pid, int ms)
 {
-    long end = now_ms() + ms;
+    long end = fl_now_ms() + ms;
     while (!gone(pid)) {
-        if (now_ms() > end)
+        if (fl_now_ms() > end)
             return 0;
         nap_ms(1);
     }
@@ -197,10 +160,10 @@ wait_bounded(pid_t pid, int ms, int *st)
     int ready = 0;
     if (fd >= 0) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        long end = now_ms() + ms;
+        long end = fl_now_ms() + ms;
         int n;
         while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
-            ms = end > now_ms() ? (int)(end - now_ms()) : 0;
+            ms = end > fl_now_ms() ? (int)(end - fl_now_ms()) : 0;
         ready = n == 1;
         close(fd);
     }
@@ -312,10 +275,10 @@ wait_at_gate(void *arg)
 {
     close(gate[1]); // or EOF could never come
     struct pollfd p = {.fd = gate[0], .events = POLLIN};
-    long end = now_ms() + gate_limit_ms;
+    long end = fl_now_ms() + gate_limit_ms;
     int left = gate_limit_ms;
-    while (poll(&p, 1, left) < 0 && now_ms() < end)
-        left = (int)(end - now_ms());
+    while (poll(&p, 1, left) < 0 && fl_now_ms() < end)
+        left = (int)(end - fl_now_ms());
     return arg != NULL ? *(int *)arg : 0;
 }
 
@@ -580,7 +543,7 @@ collect_one(int (*fn)(void *), void *arg, int *r)
 {
     int fds[2];
     pipe_or_fail(fds);
-    pid_t pid = raw_start(fn, arg);
+    pid_t pid = fl_raw_start(fn, arg);
     close(fds[1]);
     int code = 12345;
     *r = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
@@ -638,7 +601,7 @@ FL_TEST(test_mp_collect_reads_every_record)
         struct raw_record rec = {.fd = fds[1]};
         rec.len =
             make_record(rec.buf, (uint32_t)strlen(msgs[i]), idx[i], msgs[i]);
-        pids[i] = raw_start(send_raw, &rec);
+        pids[i] = fl_raw_start(send_raw, &rec);
     }
     close(fds[1]);
     int codes[3];
@@ -684,9 +647,9 @@ flood(void *arg)
     size_t len = make_record(rec, FLOOD_MSG, 0, msg);
     for (int i = 0; i < FLOOD_RECORDS; i++) {
         put32(rec + 4, (uint32_t)i);
-        long end = now_ms() + 2000;
+        long end = fl_now_ms() + 2000;
         while (write(fd, rec, len) != (ssize_t)len) { // all or nothing
-            if (now_ms() > end)
+            if (fl_now_ms() > end)
                 return 3;
             struct pollfd p = {.fd = fd, .events = POLLOUT};
             poll(&p, 1, 100);
@@ -699,7 +662,7 @@ FL_TEST(test_mp_collect_reads_the_pipe_before_waiting)
 {
     int fds[2];
     pipe_or_fail(fds);
-    pid_t pid = raw_start(flood, &fds[1]);
+    pid_t pid = fl_raw_start(flood, &fds[1]);
     close(fds[1]);
     int code = 12345;
     int n = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
@@ -718,52 +681,15 @@ FL_TEST(test_mp_collect_reads_the_pipe_before_waiting)
                   code_str(code));
 }
 
-// A ticking clock, as in lessons 01 and 02: SIGALRM every millisecond,
-// each tick one byte into a pipe.  The handler is installed without
-// SA_RESTART, so every tick makes a blocked read or waitpid fail with
-// EINTR.
-static int ticks[2] = {-1, -1};
-
-static void
-on_tick(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    if (write(ticks[1], "t", 1) < 0) // full pipe: the tick is not needed
-        errno = saved;
-    errno = saved;
-}
-
-static void
-ticks_start(void)
-{
-    pipe_or_fail(ticks);
-    struct sigaction sa = {.sa_handler = on_tick}; // no SA_RESTART
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval every_ms = {{0, 1000}, {0, 1000}};
-    setitimer(ITIMER_REAL, &every_ms, NULL);
-}
-
-static void
-ticks_stop(void)
-{
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
-    signal(SIGALRM, SIG_IGN);
-    close(ticks[0]);
-    close(ticks[1]);
-}
-
 // A worker that lives for 50 ticks (at least 50 ms), then sends a record.
 static int
 late_record(void *arg)
 {
     struct raw_record *r = arg;
     char c;
-    close(ticks[1]); // so that the clock's EOF can reach us
+    close(fl_ticks_write_fd()); // so that the clock's EOF can reach us
     for (int got = 0; got < 50;) {
-        ssize_t n = read(ticks[0], &c, 1);
+        ssize_t n = read(fl_ticks_fd(), &c, 1);
         if (n == 0)
             break; // the test is over and closed the clock
         got += n == 1;
@@ -775,15 +701,15 @@ FL_TEST(test_mp_collect_retries_when_a_signal_interrupts)
 {
     int fds[2];
     pipe_or_fail(fds);
-    ticks_start();
+    fl_ticks_start();
     struct raw_record rec = {.fd = fds[1]};
     rec.len = make_record(rec.buf, 4, 1, "late");
-    pid_t pid = raw_start(late_record, &rec);
+    pid_t pid = fl_raw_start(late_record, &rec);
     close(fds[1]);
     int code = 12345;
     mp_error e = {0, ""};
     int n = mp_collect(fds[0], &pid, 1, &code, &e, 1);
-    ticks_stop();
+    fl_ticks_stop();
     close(fds[0]);
     if (fl_zombie(pid) || fl_alive(pid))
         fl_kill_children();
@@ -805,7 +731,7 @@ collect_raw(const unsigned char *buf, size_t len, int *code)
     pipe_or_fail(fds);
     struct raw_record rec = {.fd = fds[1], .len = len};
     memcpy(rec.buf, buf, len);
-    pid_t pid = raw_start(send_raw, &rec);
+    pid_t pid = fl_raw_start(send_raw, &rec);
     close(fds[1]);
     *code = 12345;
     int n = mp_collect(fds[0], &pid, 1, code, NULL, 0);
@@ -842,7 +768,7 @@ FL_TEST(test_mp_collect_takes_the_code_the_reaper_recorded)
     int fds[2];
     pipe_or_fail(fds);
     static int seven = 7;
-    pid_t pid = raw_start(return_code, &seven);
+    pid_t pid = fl_raw_start(return_code, &seven);
     close(fds[1]);
     ck_assert_msg(until_gone(pid, 3000),
                   "the SIGCHLD handler of mp_reaper_install did not reap a "
@@ -866,15 +792,15 @@ FL_TEST(test_mp_collect_reaps_every_pid_whatever_fails)
     static int three = 3, five = 5;
     int fds[2];
     pipe_or_fail(fds);
-    pid_t gone_pid = raw_start(return_code, &three);
+    pid_t gone_pid = fl_raw_start(return_code, &three);
     raw_wait(gone_pid); // reaped elsewhere: waitpid will say ECHILD
-    pid_t pids[2] = {gone_pid, raw_start(return_code, &five)};
+    pid_t pids[2] = {gone_pid, fl_raw_start(return_code, &five)};
     close(fds[1]);
     int codes[2] = {12345, 12345};
     int lost = mp_collect(fds[0], pids, 2, codes, NULL, 0);
     int reaped = !fl_zombie(pids[1]) && !fl_alive(pids[1]);
     // Now a read that fails: a descriptor that is not open.
-    pid_t other = raw_start(return_code, &three);
+    pid_t other = fl_raw_start(return_code, &three);
     int shut = fds[0];
     close(fds[0]);
     int code = 12345;
@@ -899,7 +825,7 @@ FL_TEST(test_mp_collect_rejects_bad_arguments)
     static int four = 4;
     int fds[2];
     pipe_or_fail(fds);
-    pid_t pid = raw_start(return_code, &four);
+    pid_t pid = fl_raw_start(return_code, &four);
     until_zombie(pid, 3000); // ended: a wrong wait would reap it
     close(fds[1]);           // a read, had there been one, would see EOF
     pid_t zero[2] = {pid, 0};
@@ -943,7 +869,7 @@ FL_TEST(test_mp_reaper_install_reaps_every_child_of_one_signal)
     pid_t kids[N];
     for (int i = 0; i < N; i++) {
         codes50[i] = i;
-        kids[i] = raw_start(wait_at_gate, &codes50[i]);
+        kids[i] = fl_raw_start(wait_at_gate, &codes50[i]);
     }
     gate_close(); // they all end at once
     int zombies = until_zombies(kids, N, 5000);
@@ -971,7 +897,7 @@ FL_TEST(test_mp_reaper_install_handler_keeps_errno)
     sigset_t old;
     block_sigchld(&old);
     static int zero = 0;
-    pid_t pid = raw_start(return_code, &zero);
+    pid_t pid = fl_raw_start(return_code, &zero);
     until_zombie(pid, 3000); // its SIGCHLD is pending, blocked
     errno = 0;
     int fd = open("/nonexistent/forklings", O_RDONLY);
@@ -998,12 +924,12 @@ FL_TEST(test_mp_reaper_install_handler_never_blocks_while_children_run)
     install_or_fail();
     gate_open();
     gate_limit_ms = 2000;
-    pid_t slow = raw_start(wait_at_gate, &nine); // runs until released
+    pid_t slow = fl_raw_start(wait_at_gate, &nine); // runs until released
     static int three = 3;
-    long t0 = now_ms();
-    pid_t quick = raw_start(return_code, &three);
+    long t0 = fl_now_ms();
+    pid_t quick = fl_raw_start(return_code, &three);
     int reaped = until_gone(quick, 6000);
-    long took = now_ms() - t0;
+    long took = fl_now_ms() - t0;
     int slow_running = fl_alive(slow);
     gate_release();
     until_gone(slow, 6000);
@@ -1024,9 +950,9 @@ FL_TEST(test_mp_reaper_install_keeps_reaping_after_the_first_signal)
 {
     install_or_fail();
     static int one = 1, two = 2;
-    pid_t first = raw_start(return_code, &one);
+    pid_t first = fl_raw_start(return_code, &one);
     int r1 = until_gone(first, 3000);
-    pid_t second = raw_start(return_code, &two);
+    pid_t second = fl_raw_start(return_code, &two);
     int r2 = until_gone(second, 3000);
     fl_kill_children();
     ck_assert_msg(r1, "the SIGCHLD handler did not reap the first child");
@@ -1047,8 +973,8 @@ static int
 end_during_read(void *arg)
 {
     struct restart *r = arg;
-    long end = now_ms() + 3000;
-    while (!asleep_in_pipe_read(r->test) && now_ms() < end)
+    long end = fl_now_ms() + 3000;
+    while (!asleep_in_pipe_read(r->test) && fl_now_ms() < end)
         nap_ms(1);
     return 0;
 }
@@ -1058,8 +984,8 @@ static int
 write_after_a(void *arg)
 {
     struct restart *r = arg;
-    long end = now_ms() + 3000;
-    while (!gone(r->a) && now_ms() < end)
+    long end = fl_now_ms() + 3000;
+    while (!gone(r->a) && fl_now_ms() < end)
         nap_ms(1);
     return raw_write(r->fd, "x", 1) == 0 ? 0 : 1;
 }
@@ -1070,8 +996,8 @@ FL_TEST(test_mp_reaper_install_lets_interrupted_reads_go_on)
     int fds[2];
     pipe_or_fail(fds);
     struct restart r = {.test = getpid(), .fd = fds[1]};
-    r.a = raw_start(end_during_read, &r);
-    pid_t b = raw_start(write_after_a, &r);
+    r.a = fl_raw_start(end_during_read, &r);
+    pid_t b = fl_raw_start(write_after_a, &r);
     close(fds[1]);
     char c;
     ssize_t n = read(fds[0], &c, 1); // no retry: that is the handler's job
@@ -1091,7 +1017,7 @@ FL_TEST(test_mp_reaper_install_lets_interrupted_reads_go_on)
 FL_TEST(test_mp_reaper_install_reaps_children_that_ended_before)
 {
     static int four = 4;
-    pid_t pid = raw_start(return_code, &four);
+    pid_t pid = fl_raw_start(return_code, &four);
     until_zombie(pid, 3000); // its SIGCHLD came and went, uncaught
     install_or_fail();
     int reaped = gone(pid);
@@ -1114,9 +1040,9 @@ FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
     install_or_fail();
     gate_open();
     static int zero = 0, five = 5;
-    pid_t kids[3] = {raw_start(return_code, &zero),
-                     raw_start(return_code, &five),
-                     raw_start(wait_at_gate, NULL)};
+    pid_t kids[3] = {fl_raw_start(return_code, &zero),
+                     fl_raw_start(return_code, &five),
+                     fl_raw_start(wait_at_gate, NULL)};
     kill(kids[2], SIGKILL);
     int all = 1;
     for (int i = 0; i < 3; i++)
@@ -1287,7 +1213,7 @@ stop_child(int sig, int register_it, int *left)
 {
     struct stopper s = {.register_it = register_it};
     pipe_or_fail(s.ready);
-    pid_t pid = raw_start(stoppable, &s);
+    pid_t pid = fl_raw_start(stoppable, &s);
     close(s.ready[1]);
     char c;
     ssize_t n;
@@ -1442,7 +1368,7 @@ FL_TEST(test_mp_cleanup_on_signal_survives_a_flood_of_signals)
 {
     default_stop_signals();
     make_shm("errors-flood");
-    pid_t pid = raw_start(flood_of_signals, NULL);
+    pid_t pid = fl_raw_start(flood_of_signals, NULL);
     int st;
     int done = wait_bounded(pid, 4000, &st);
     shm_left();

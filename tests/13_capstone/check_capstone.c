@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "capstone.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -40,14 +41,6 @@
 #define MAXN 4096    // the most items a test gives
 
 /* ------------------------------------------------------------- helpers */
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 // What the kernels, the server and the test share.
 struct board {
@@ -77,7 +70,7 @@ board_new(int n, int want)
     memset(B, 0, sizeof *B);
     B->n = n;
     B->want = want;
-    B->deadline = now_ms() + WAIT_MS;
+    B->deadline = fl_now_ms() + WAIT_MS;
     ck_assert_msg(pipe(gate) == 0, "pipe failed: %s", strerror(errno));
 }
 
@@ -103,7 +96,7 @@ wait_gate(void)
 {
     struct pollfd p = {.fd = gate[0], .events = POLLIN};
     for (;;) {
-        long left = B->deadline - now_ms();
+        long left = B->deadline - fl_now_ms();
         int r = poll(&p, 1, left > 0 ? (int)left : 0);
         if (r > 0)
             return 1;
@@ -670,7 +663,7 @@ handle(int fd)
     req[0] = '\0';
     while (strstr(req, "\r\n\r\n") == NULL && have < sizeof req - 1) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        long left = B->deadline + WAIT_MS - now_ms();
+        long left = B->deadline + WAIT_MS - fl_now_ms();
         if (poll(&p, 1, left > 0 ? (int)left : 0) <= 0)
             return; // a request never finished
         ssize_t n = read(fd, req + have, sizeof req - 1 - have);
