@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,6 +39,9 @@ typedef struct {
 } student;
 
 static char lessons[MAX_COLUMNS][64];
+#define MAX_SKIPPED 64
+static char skipped[MAX_SKIPPED][300]; // "NAME: why", for the summary
+static int nskipped;
 static int nlessons;
 struct fail {
     char test[200]; // "lesson: test"
@@ -52,7 +56,16 @@ name_cmp(const void *a, const void *b)
     return strcmp(((const student *)a)->name, ((const student *)b)->name);
 }
 
-// Every directory in dir is one student's submission.
+static void
+skip(const char *name, const char *why)
+{
+    if (nskipped < MAX_SKIPPED)
+        snprintf(skipped[nskipped++], sizeof skipped[0], "%.200s: %s", name,
+                 why);
+}
+
+// Every directory in dir is one student's submission; anything else is
+// listed in the summary as skipped, never followed.
 static int
 list_students(const char *dir, student *st)
 {
@@ -63,10 +76,19 @@ list_students(const char *dir, student *st)
     struct dirent *e;
     while ((e = readdir(d)) != NULL && n < MAX_STUDENTS) {
         struct stat sb;
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (e->d_name[0] == '.' || stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
+        if (e->d_name[0] == '.') {
+            skip(e->d_name, "its name begins with a dot");
+            continue;
+        }
+        if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISDIR(sb.st_mode)) {
+            skip(e->d_name, S_ISLNK(sb.st_mode) ? "a symbolic link, not "
+                                                  "followed"
+                                                : "not a directory");
+            continue;
+        }
         memset(&st[n], 0, sizeof st[n]);
         snprintf(st[n].name, sizeof st[n].name, "%s", e->d_name);
         n++;
@@ -108,13 +130,15 @@ start_student(student *s, const char *dir, const char *out, char **argv)
     char sub[PATH_MAX], sout[PATH_MAX], report[PATH_MAX + 16];
     snprintf(sub, sizeof sub, "%s/%s", dir, s->name);
     snprintf(sout, sizeof sout, "%s/%s", out, s->name);
-    mkdir(sout, 0755);
+    mkdir(sout, 0700);
     snprintf(report, sizeof report, "%s/report.txt", sout);
     fflush(NULL);
     pid_t pid = fork();
     if (pid != 0)
         return pid;
-    int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); // a dead class run ends its graders
+    int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+                              O_NOFOLLOW, 0600);
     if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
         _exit(127);
     setpgid(0, 0);
@@ -176,14 +200,18 @@ read_scores(student *s, const char *out)
     s->graded = WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0;
 }
 
+// A quoted cell.  A spreadsheet runs a cell that begins with = + - @ (or
+// a tab or carriage return) as a formula: such a cell gets a leading '.
 static void
 csv_field(FILE *f, const char *s)
 {
     fputc('"', f);
+    if (strchr("=+-@\t\r", *s) != NULL && *s != '\0')
+        fputc('\'', f);
     for (; *s; s++) {
         if (*s == '"')
             fputc('"', f);
-        fputc(*s, f);
+        fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
     }
     fputc('"', f);
 }
@@ -240,6 +268,11 @@ write_summary(FILE *f, const student *st, int n)
                 max ? 100 * mean / max : 0);
     }
     qsort(fails, (size_t)nfails, sizeof fails[0], most_failed_first);
+    if (nskipped > 0) {
+        fprintf(f, "\nSkipped (not graded):\n\n");
+        for (int i = 0; i < nskipped; i++)
+            fprintf(f, "- %s\n", skipped[i]);
+    }
     fprintf(f, "\nTests most often failed:\n\n");
     for (int i = 0; i < nfails && i < TOP_FAILS && fails[i].failed; i++)
         fprintf(f, "- %s: failed by %d of %d\n", fails[i].test,
@@ -288,7 +321,11 @@ grade_class(const char *dir, const char *out, int jobs, char **argv)
                 SB_UID_SLOTS);
         jobs = SB_UID_SLOTS;
     }
-    mkdir(out, 0755);
+    // Students' reports and results are for the instructor only.
+    if ((mkdir(out, 0700) < 0 && errno != EEXIST) || chmod(out, 0700) < 0) {
+        fprintf(stderr, "grader: cannot make %s: %s\n", out, strerror(errno));
+        return 1;
+    }
     // Orphans of a grader that died come to us, and are ended below.
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     run_all(st, n, jobs > 0 ? jobs : 1, dir, out, argv);
