@@ -106,19 +106,49 @@ report_terminal(const gr_lesson *ls, size_t n, int verbose, int color)
     printf("%d passed, %d failed\n", passed, failed);
 }
 
+// The length of the valid UTF-8 sequence at p (1-4), or 0 if it is not
+// one: overlong forms, surrogates and values past U+10FFFF are not.
+static int
+utf8_len(const unsigned char *p)
+{
+    int n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2
+          : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    unsigned c = n == 1 ? p[0] : n == 2 ? p[0] & 0x1fu
+               : n == 3 ? p[0] & 0x0fu : p[0] & 0x07u;
+    for (int i = 1; i < n; i++)
+        c = c << 6 | (p[i] & 0x3fu);
+    static const unsigned least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (n == 0 || c < least[n] || (c >= 0xd800 && c <= 0xdfff) ||
+        c > 0x10ffff)
+        return 0;
+    return n;
+}
+
+// A JSON string; bytes that are not UTF-8 (code under test prints what it
+// likes) become U+FFFD, so the file is always valid.
 static void
 json_string(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = utf8_len(p);
+        if (n == 0) {
+            fputs("\\ufffd", f);
+            p++;
+            continue;
+        }
         if (*p == '"' || *p == '\\')
             fprintf(f, "\\%c", *p);
         else if (*p == '\n')
             fputs("\\n", f);
-        else if (*p < 0x20)
+        else if (*p < 0x20 || *p == 0x7f)
             fprintf(f, "\\u%04x", *p);
         else
-            fputc(*p, f);
+            fwrite(p, 1, (size_t)n, f);
+        p += n;
     }
     fputc('"', f);
 }
