@@ -155,7 +155,8 @@ $(SAN_OBJ): tests/sanitize.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -Itests -c $< -o $@
-$(filter-out %/demo,$(PROGRAMS)) $(STRESS_SELFTEST) grader: $(SAN_OBJ)
+$(filter-out %/demo,$(PROGRAMS)) $(STRESS_SELFTEST): $(SAN_OBJ)
+grader grade check progress watch grade-class: $(SAN_OBJ)
 $(foreach l,$(ALL_LESSONS),$(COV)/$(l)/check): tests/sanitize.c
 
 # `make san`: every lesson's tests against the stub and the solution
@@ -208,7 +209,8 @@ all: $(PROGRAMS) $(GRADER)
 GRADE_OUT ?= $(BUILD)/grade
 GRADE_OPTS = --course . --objdir $(BUILD)/obj --cc $(CC) \
 	$(if $(L),--lesson $(L)) $(if $(T),--test $(T)) $(if $(ONLY),--only $(ONLY)) \
-	$(if $(HIDDEN),--hidden $(HIDDEN)) $(if $(STRICT),--strict)
+	$(if $(HIDDEN),--hidden $(HIDDEN)) $(if $(STRICT),--strict) \
+	$(if $(LOOSE),--loose)
 GRADE_ARGS = $(GRADE_OPTS) --submission $(SUBMISSION) --out $(GRADE_OUT)
 GRADE_DEPS = $(GRADER) $(L_TEST_OBJS) $(HARNESS_OBJS)
 

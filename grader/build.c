@@ -127,7 +127,12 @@ run_step(char **argv, sb_kind kind, const char *bind, const char *cwd,
         *log = strdup("the compiler was killed for using too much memory "
                       "or time: a macro that expands without end, or a "
                       "huge file included?");
-    else {
+    else if (!ok && strstr(r.out, "memory exhausted") != NULL &&
+             asprintf(log, "the compiler ran out of memory (1 GiB): a macro "
+                      "that expands without end, or a huge file included?\n"
+                      "%s", r.out) < 0)
+        *log = NULL;
+    else if (*log == NULL) {
         *log = r.out;
         r.out = NULL;
     }
@@ -227,6 +232,8 @@ open_lesson_dir(const char *lesson)
         if (mid >= 0)
             close(mid);
     }
+    if (fd < 0 && errno == ENOENT && opt.loose) // files uploaded loose
+        return root;
     int saved = errno;
     close(root);
     errno = saved;

@@ -66,7 +66,8 @@ write_run_info(void)
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return;
-    fprintf(f, "uid %u\nmode %s\n", (unsigned)sb_uid(), sb_mode_name());
+    fprintf(f, "uid %u\nmode %s\nprefix %s\n", (unsigned)sb_uid(),
+            sb_mode_name(), run_prefix());
     fclose(f);
 }
 
@@ -88,7 +89,7 @@ usage(void)
             "              [--lesson NN] [--test TEXT] [--hidden DIR]\n"
             "              [--cc CC] [--verbose | --quiet | --summary]\n"
             "              [--watch | --list] [--only TEST] [--strict]\n"
-            "              [--fail-fast]\n"
+            "              [--fail-fast] [--loose]\n"
             "Grades DIR/lessons/NN_topic/topic.c with the course's tests;\n"
             "--test keeps only the tests whose names contain TEXT;\n"
             "--hidden adds an instructor's tests from DIR/NN_topic/;\n"
@@ -98,7 +99,8 @@ usage(void)
             "--list lists the lessons without grading;\n"
             "--only keeps the one test named TEST;\n"
             "--strict exits 1 unless every test graded passed;\n"
-            "--fail-fast stops a lesson at its first failing test.\n");
+            "--fail-fast stops a lesson at its first failing test;\n"
+            "--loose also takes topic.c from DIR's top (uploaded files).\n");
     exit(2);
 }
 
@@ -123,6 +125,7 @@ parse_args(int argc, char **argv)
                     : strcmp(a, "--list") == 0    ? &opt.list
                     : strcmp(a, "--strict") == 0  ? &opt.strict
                     : strcmp(a, "--fail-fast") == 0 ? &opt.fail_fast
+                    : strcmp(a, "--loose") == 0 ? &opt.loose
                                                     : NULL;
         if (flag != NULL) {
             *flag = 1;

@@ -11,6 +11,7 @@ typedef struct {
     char out[PATH_MAX], lesson[64], cc[64], test[128], only[128];
     char hidden[PATH_MAX], class[PATH_MAX];
     int verbose, quiet, jobs, watch, summary, list, strict, fail_fast;
+    int loose; ///< also take topic.c from the submission's top
 } gr_options;
 
 extern gr_options opt;
@@ -64,6 +65,10 @@ char *build_lesson(gr_lesson *l, const char *dir);
 
 /// Build a lesson's tests with the submission's file and run them all.
 void grade_lesson(gr_lesson *l);
+
+/// The start of every IPC prefix this grader gives its runs ("fl.1f2e3d4c."),
+/// drawn at random so that no one else can plant names with it.
+const char *run_prefix(void);
 
 /// `--watch`: grade, then re-grade the current lesson on every save.
 int watch_lessons(gr_lesson *ls, size_t n, const char *submission);

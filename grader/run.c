@@ -71,15 +71,25 @@ no_verdict(const sb_result *r)
     return n < 0 ? NULL : msg;
 }
 
+const char *
+run_prefix(void)
+{
+    static char base[32];
+    unsigned r = 0;
+    if (base[0] != '\0')
+        return base;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        r = (unsigned)time(NULL) ^ (unsigned)getpid();
+    snprintf(base, sizeof base, FL_PREFIX_HEAD "%08x.", r);
+    return base;
+}
+
 // A prefix nobody can guess: others cannot plant names with it.
 static void
 make_prefix(char *prefix, size_t size)
 {
     static unsigned run;
-    unsigned r = 0;
-    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-        r = (unsigned)time(NULL) ^ (unsigned)getpid();
-    snprintf(prefix, size, FL_PREFIX_HEAD "%08x.%u.", r, ++run);
+    snprintf(prefix, size, "%s%u.", run_prefix(), ++run);
 }
 
 static void
