@@ -971,8 +971,8 @@ FL_TEST(test_mp_send_bytes_writes_header_and_message_at_once)
     int size = fcntl(wfd, F_GETPIPE_SZ);
     ck_assert_msg(size > 4, "F_GETPIPE_SZ failed: %s", strerror(errno));
     unsigned char *junk = calloc(1, (size_t)size);
-    ck_assert_msg(junk != NULL && write(wfd, junk, (size_t)size - 4) ==
-                                      size - 4,
+    ck_assert_msg(junk != NULL &&
+                      write(wfd, junk, (size_t)size - 4) == size - 4,
                   "could not fill the pipe");
     free(junk);
     struct one_frame f = {a, b};
@@ -1364,6 +1364,116 @@ FL_TEST(test_mp_poll_waits_for_ever_under_a_signal_storm)
                                     : "");
 }
 
+// The frame "Hello pipe" sent through a one-way (writev) or duplex
+// (sendmsg) pipe with the nth write cut to max bytes, or failing with
+// EINTR (max 0); *fired is whether that write came.
+static void
+send_with_fault(int duplex, int nth, size_t max, int *fired)
+{
+    mp_conn *a, *b;
+    pair(duplex, &a, &b);
+    const char *fn = duplex ? "sendmsg" : "writev";
+    fl_fault_reset();
+    if (max > 0)
+        fl_fault_short(fn, nth, max);
+    else
+        fl_fault_eintr(fn, nth);
+    int r = mp_send_bytes(b, "Hello pipe", 10);
+    *fired = fl_fault_fired(fn) > 0;
+    fl_fault_reset();
+    unsigned char got[32] = {0};
+    int fd = fd_of(a);
+    ssize_t n = r == 0 && readable_now(fd) ? read(fd, got, sizeof got) : 0;
+    mp_conn_close(a);
+    mp_conn_close(b);
+    static const unsigned char want[] = {0,   0,   0,   10,  'H', 'e', 'l',
+                                         'l', 'o', ' ', 'p', 'i', 'p', 'e'};
+    ck_assert_msg(r == 0 && n == (ssize_t)sizeof want &&
+                      memcmp(got, want, sizeof want) == 0,
+                  "with its %s() call %d %s, mp_send_bytes of \"Hello "
+                  "pipe\" on a %s pipe returned %s and the pipe held %zd "
+                  "bytes; expected 0 and the 14 bytes of the frame. %s",
+                  fn, nth,
+                  max ? "taking only part of the bytes" : "failing with EINTR",
+                  duplex ? "duplex" : "one-way", fl_ret(r), n,
+                  max == 0 ? EINTR_HINT
+                           : "A write may take fewer bytes than offered, "
+                             "even in the middle of the header: step over "
+                             "what went (the start AND the length of the "
+                             "iovec it ended in) and write the rest.");
+}
+
+// Each write a frame takes, in turn, cut after 1 and after 6 bytes (in
+// the header, in the message), then interrupted.
+FL_TEST(test_mp_send_bytes_sends_a_frame_whole_through_short_and_eintr_writes)
+{
+    static const size_t cuts[] = {1, 6, 0};
+    for (int duplex = 0; duplex < 2; duplex++)
+        for (int c = 0; c < 3; c++)
+            for (int nth = 1, fired = 1; fired && nth < 64; nth++)
+                send_with_fault(duplex, nth, cuts[c], &fired);
+}
+
+// In a child with SIGPIPE at its default action: send to a pipe whose
+// reader has closed, with the sigtimedwait that takes the pending SIGPIPE
+// interrupted once.
+static int
+epipe_with_sigtimedwait_interrupted(void *arg)
+{
+    mp_conn *b = arg;
+    signal(SIGPIPE, SIG_DFL);
+    fl_fault_reset();
+    fl_fault_eintr("sigtimedwait", 1);
+    int r = mp_send_bytes(b, "x", 1);
+    int calls = (int)fl_fault_calls("sigtimedwait");
+    fl_fault_reset();
+    return r == -EPIPE && calls < 2 ? 1000 + calls : r; // 1000s: no retry
+}
+
+FL_TEST(test_mp_send_bytes_takes_its_sigpipe_even_when_a_signal_interrupts)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    mp_conn_close(a);
+    fl_child res;
+    fl_run_in_child(epipe_with_sigtimedwait_interrupted, b, 3000, 0, &res);
+    mp_conn_close(b);
+    ck_assert_msg(res.returned,
+                  "mp_send_bytes to a pipe whose reader had closed, with the "
+                  "sigtimedwait() that takes the pending SIGPIPE failing "
+                  "once with EINTR, killed the process (%s). A signal "
+                  "handler may run during sigtimedwait: call it again on "
+                  "EINTR, or the SIGPIPE stays pending and strikes when the "
+                  "old mask is restored.",
+                  res.exited ? "it exited" : fl_signame(res.status));
+    fl_expect_int(res.value, -EPIPE,
+                  "mp_send_bytes to a closed pipe, sigtimedwait interrupted",
+                  res.value >= 1000 ? "it returned -EPIPE but called "
+                                      "sigtimedwait only once: retry it on "
+                                      "EINTR"
+                                    : "");
+}
+
+FL_TEST(test_mp_send_bytes_accepts_a_message_of_exactly_mp_msg_max_bytes)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    mp_conn_close(a); // the kernel refuses with EPIPE before reading a byte
+    void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(page != MAP_FAILED, "mmap failed");
+    int r = mp_send_bytes(b, page, MP_MSG_MAX);
+    munmap(page, 4096);
+    mp_conn_close(b);
+    fl_expect_int(r, -EPIPE,
+                  "mp_send_bytes of MP_MSG_MAX bytes to a pipe whose reader "
+                  "has closed",
+                  r == -EMSGSIZE ? "MP_MSG_MAX is the longest message "
+                                   "allowed, not the first one refused: "
+                                   "refuse len > MP_MSG_MAX only"
+                                 : "");
+}
+
 /* ----------------------------------------------------- mp_conn_fork */
 
 static int
@@ -1456,6 +1566,88 @@ FL_TEST(test_mp_conn_fork_closes_the_parents_end_in_the_child)
                           : "");
 }
 
+// mp_conn_fork with fork() failing with err: -err, and both ends still
+// open and the caller's, as they were.
+static void
+expect_fork_failure(int err)
+{
+    mp_conn *a, *b;
+    pair(1, &a, &b);
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    fl_fault_reset();
+    fl_fault_fail("fork", 1, err);
+    pid_t r = mp_conn_fork(a, b, do_nothing, NULL);
+    fl_fault_reset();
+    char diff[1024];
+    int changed = fl_snapshot_diff(&s, diff, sizeof diff);
+    ck_assert_msg(changed == 0,
+                  "mp_conn_fork with fork() failing (%s) changed what the "
+                  "process holds: %s. When fork fails there is no child: "
+                  "both ends stay open and belong to the caller, who may "
+                  "retry or close them.",
+                  strerrorname_np(err), diff);
+    char buf[8] = "";
+    int sent = mp_send_bytes(b, "ok", 2);
+    ssize_t n = sent == 0 ? mp_recv_bytes(a, buf, sizeof buf - 1) : -1;
+    mp_conn_close(a);
+    mp_conn_close(b);
+    char what[80];
+    snprintf(what, sizeof what, "mp_conn_fork with fork() failing with %s",
+             strerrorname_np(err));
+    fl_expect_int(r, -err, what, "return minus fork's errno");
+    ck_assert_msg(sent == 0 && n == 2,
+                  "after mp_conn_fork failed, the ends no longer carry a "
+                  "message (send %s, receive %s): leave them as they were",
+                  fl_ret(sent), fl_ret(n));
+}
+
+FL_TEST(test_mp_conn_fork_leaves_both_ends_open_when_fork_fails)
+{
+    expect_fork_failure(EAGAIN);
+    expect_fork_failure(ENOMEM);
+}
+
+// In a child whose output is captured: a line buffered (not yet written)
+// in a fully buffered stream, then mp_conn_fork and the child's end.
+static int
+buffered_line_then_fork(void *arg)
+{
+    (void)arg;
+    FILE *f = fdopen(dup(STDOUT_FILENO), "w");
+    if (f == NULL || setvbuf(f, NULL, _IOFBF, 4096) != 0)
+        return 2;
+    fputs("buffered before the fork\n", f);
+    mp_conn *a, *b;
+    if (mp_pipe(0, &a, &b) != 0)
+        return 3;
+    pid_t pid = mp_conn_fork(a, b, do_nothing, NULL);
+    if (pid > 0)
+        reap(pid);
+    mp_conn_close(a);
+    fclose(f);
+    return pid > 0 ? 0 : 1;
+}
+
+FL_TEST(test_mp_conn_fork_prints_output_buffered_before_it_once)
+{
+    fl_child res;
+    fl_run_in_child(buffered_line_then_fork, NULL, 3000, 1, &res);
+    ck_assert_msg(res.returned && res.value == 0,
+                  "a process that buffered a line and called mp_conn_fork "
+                  "%s",
+                  !res.returned ? "did not return" : "saw mp_conn_fork fail");
+    int times = 0;
+    for (const char *p = res.out; (p = strstr(p, "buffered before")); p++)
+        times++;
+    ck_assert_msg(times == 1,
+                  "a line buffered in a stdio stream before mp_conn_fork "
+                  "came out %d times; expected once. fork() copies the "
+                  "unwritten buffer into the child, which writes it again "
+                  "when it flushes: fflush(NULL) before fork().",
+                  times);
+}
+
 FL_TEST(test_mp_conn_fork_rejects_null_arguments)
 {
     mp_conn *a, *b;
@@ -1494,6 +1686,26 @@ FL_TEST(test_mp_conn_close_releases_the_descriptor)
                   fl_ret(r), fd, still_open ? "still open" : "closed");
     fl_expect_int(null, 0, "mp_conn_close(NULL)",
                   "like free(NULL), closing nothing does nothing");
+}
+
+FL_TEST(test_mp_conn_close_frees_the_handle_even_when_close_fails)
+{
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    int fd = fd_of(a);
+    fl_fault_reset();
+    fl_fault_fail("close", 1, EIO);
+    int r = mp_conn_close(a);
+    fl_fault_reset();
+    close(fd); // the failed close() did not run: close it for the test
+    mp_conn_close(b);
+    fl_expect_int(r, -EIO, "mp_conn_close with close() failing with EIO",
+                  "return minus close's errno");
+    fl_expect_no_leak(&s, "mp_conn_close with close() failing with EIO "
+                          "(free the handle whatever close() says: the "
+                          "caller cannot use it again)");
 }
 
 static const fl_case cases[] = {
@@ -1536,6 +1748,16 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_recv_bytes_takes_a_frame_whole_from_short_and_eintr_reads,
             10),
     FL_CASE(test_mp_poll_waits_for_ever_under_a_signal_storm, 5),
+    FL_CASE(
+        test_mp_send_bytes_sends_a_frame_whole_through_short_and_eintr_writes,
+        10),
+    FL_CASE(test_mp_send_bytes_takes_its_sigpipe_even_when_a_signal_interrupts,
+            5),
+    FL_CASE(test_mp_send_bytes_accepts_a_message_of_exactly_mp_msg_max_bytes,
+            5),
+    FL_CASE(test_mp_conn_fork_leaves_both_ends_open_when_fork_fails, 5),
+    FL_CASE(test_mp_conn_fork_prints_output_buffered_before_it_once, 5),
+    FL_CASE(test_mp_conn_close_frees_the_handle_even_when_close_fails, 5),
 };
 
 FL_MAIN("04_pipes", cases)
