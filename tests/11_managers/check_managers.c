@@ -1316,6 +1316,335 @@ FL_TEST(test_mp_manager_shutdown_reaps_only_the_server)
                                    : "");
 }
 
+/* ------------------------- error paths, EINTR and limits (issue 13) */
+
+// Start a manager with the nth call of fn failing with err (in the caller
+// or, for a call only the server makes, in the server, which inherits the
+// fault at fork).  Fails the test unless start gave -err (or want, when
+// it is not 0), left no descriptor, child, heap block or socket file.
+static void
+start_failing(const char *fn, int err, int want, const char *hint)
+{
+    unlink(manager_path());
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    fl_fault_reset();
+    fl_fault_fail(fn, 1, err);
+    mp_manager *m = NULL;
+    int r = mp_manager_start(&m);
+    fl_fault_reset();
+    if (r == 0)
+        mp_manager_shutdown(m, NULL);
+    int left = exists(manager_path());
+    unlink(manager_path());
+    char what[160];
+    snprintf(what, sizeof what, "mp_manager_start with %s() failing (%s)", fn,
+             strerror(err));
+    fl_expect_int(r, want != 0 ? want : -err, what, hint);
+    fl_expect_no_leak(&s, what);
+    ck_assert_msg(!left,
+                  "%s left its socket file at %s: the server must unlink "
+                  "what bind() made when a later step (listen, the ready "
+                  "word) fails",
+                  what, manager_path());
+}
+
+FL_TEST(test_mp_manager_start_leaks_nothing_when_a_step_fails)
+{
+    start_failing("malloc", ENOMEM, 0,
+                  "no memory for the handle: return -ENOMEM");
+    start_failing("pipe", EMFILE, 0,
+                  "pipe() failed: free the handle, return -errno");
+    start_failing("fork", EAGAIN, 0,
+                  "fork() failed: close BOTH ends of the pipe and free the "
+                  "handle (goto fail), then return -errno");
+    start_failing("socket", EMFILE, 0,
+                  "the server's socket() failed: it sends that errno as "
+                  "its word, and the caller returns minus it");
+    start_failing("bind", EACCES, 0,
+                  "the server's bind() failed: send its errno as the word");
+    start_failing("listen", ENOBUFS, 0,
+                  "the server's listen() failed after bind() made the "
+                  "file: close the socket, unlink the file, send the errno");
+    start_failing("write", EIO, -EPIPE,
+                  "the server could not send its word: it must unlink its "
+                  "file and _exit(1), and the caller, reading EOF, returns "
+                  "-EPIPE");
+}
+
+FL_TEST(test_mp_manager_start_reaps_a_failed_server_despite_eintr)
+{
+    unlink(manager_path());
+    int busy = raw_socket_at(manager_path(), 1);
+    ck_assert_msg(busy >= 0, "could not listen at %s: %s", manager_path(),
+                  strerror(errno));
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    fl_fault_reset();
+    fl_fault_eintr("read", 1);
+    fl_fault_eintr("waitpid", 1);
+    mp_manager *m = NULL;
+    int r = mp_manager_start(&m);
+    long waits = fl_fault_calls("waitpid");
+    fl_fault_reset();
+    if (r == 0)
+        mp_manager_shutdown(m, NULL);
+    fl_expect_no_leak(&s, "a failed mp_manager_start with EINTR");
+    close(busy);
+    unlink(manager_path());
+    fl_expect_int(r, -EADDRINUSE,
+                  "mp_manager_start at an address in use, its read and "
+                  "waitpid interrupted by a signal (EINTR)",
+                  "An interrupted read or waitpid is not an answer: call "
+                  "it again");
+    ck_assert_msg(waits >= 2,
+                  "mp_manager_start called waitpid %ld time(s); the first "
+                  "was interrupted (EINTR), so the failed server was never "
+                  "reaped. Loop: while (waitpid(pid, ...) < 0 && errno == "
+                  "EINTR);",
+                  waits);
+}
+
+FL_TEST(test_mp_manager_shutdown_reaps_the_server_despite_eintr)
+{
+    mp_manager *m = start();
+    pid_t pid = server_of(m);
+    fl_fault_reset();
+    fl_fault_eintr("poll", 1);
+    fl_fault_eintr("waitpid", 1);
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code);
+    fl_fault_reset();
+    int zombie = fl_zombie(pid), left = exists(manager_path());
+    if (zombie)
+        reap(pid);
+    fl_expect_int(r, 0,
+                  "mp_manager_shutdown with its poll and waitpid "
+                  "interrupted by a signal (EINTR)",
+                  "EINTR means 'a handler ran', not 'the server is gone': "
+                  "call waitpid again");
+    ck_assert_msg(!zombie, "the server was left a zombie after EINTR");
+    ck_assert_msg(code == 0, "the server's exit code was %d, expected 0%s",
+                  code,
+                  code == -SIGKILL ? ": an interrupted poll ended the grace "
+                                     "period at once; wait for the time left"
+                                   : "");
+    ck_assert_msg(!left, "the socket file is still at %s", manager_path());
+}
+
+// The calls of mp_manager_connect that can fail, and how.
+static const struct {
+    const char *fn;
+    int err;
+} connect_faults[] = {
+    {"malloc", ENOMEM}, {"socket", EMFILE}, {"connect", ECONNREFUSED}};
+
+FL_TEST(test_mp_manager_connect_leaks_nothing_when_a_step_fails)
+{
+    mp_manager *m = start();
+    for (size_t i = 0; i < sizeof connect_faults / sizeof connect_faults[0];
+         i++) {
+        const char *fn = connect_faults[i].fn;
+        int err = connect_faults[i].err;
+        FL_FAULT_WALK (fn, err, k) {
+            fl_snapshot s;
+            fl_snapshot_take(&s);
+            mp_proxy *p = NULL;
+            int r = mp_manager_connect(mp_manager_address(m), &p);
+            int fired = fl_fault_fired(fn) > 0;
+            fl_fault_reset();
+            char what[128];
+            snprintf(what, sizeof what,
+                     "mp_manager_connect with %s() failing (%s)", fn,
+                     strerror(err));
+            if (fired) {
+                fl_expect_int(r, -err, what,
+                              "return minus the errno of the call that "
+                              "failed");
+            } else {
+                fl_expect_int(r, 0, "mp_manager_connect", "");
+                mp_proxy_close(p);
+                snprintf(what, sizeof what,
+                         "mp_manager_connect then mp_proxy_close");
+            }
+            fl_expect_no_leak(&s, what);
+        }
+    }
+    stop(m);
+}
+
+FL_TEST(test_mp_manager_connect_takes_a_path_of_107_bytes_not_108)
+{
+    char path[112];
+    int want[3] = {-ENOENT, -ENAMETOOLONG, -ENAMETOOLONG};
+    for (int len = 107; len <= 109; len++) {
+        memset(path, 'x', (size_t)len);
+        path[0] = '/';
+        path[len] = '\0';
+        mp_proxy *p = NULL;
+        int r = mp_manager_connect(path, &p);
+        if (r == 0)
+            mp_proxy_close(p);
+        char what[96];
+        snprintf(what, sizeof what,
+                 "mp_manager_connect to a path of %d bytes (no such file)",
+                 len);
+        fl_expect_int(r, want[len - 107], what,
+                      "sun_path holds 108 bytes, the NUL included: a path "
+                      "of 108 bytes or more does not fit (strlen >= sizeof "
+                      "sun_path), one of 107 does");
+    }
+}
+
+FL_TEST(test_mp_manager_takes_a_request_of_exactly_mp_manager_msg_max_bytes)
+{
+    mp_manager *m = start();
+    mp_proxy *p = proxy(m);
+    // Set "k" to a string of n bytes: the body is 1 (op) + 7 (the key)
+    // + 6 + n (the value), so n = MP_MANAGER_MSG_MAX - 14 fills it.
+    size_t fill = MP_MANAGER_MSG_MAX - 14;
+    char *big = malloc(fill + 2);
+    ck_assert(big != NULL);
+    int r[3];
+    for (int i = 0; i < 3; i++) {
+        memset(big, 'v', fill - 1 + (size_t)i);
+        big[fill - 1 + (size_t)i] = '\0';
+        r[i] = mp_dict_set(p, mp_str("k"), mp_str(big));
+    }
+    free(big);
+    int len = mp_dict_len(p);
+    mp_proxy_close(p);
+    stop(m);
+    ck_assert_msg(r[0] == 0 && r[1] == 0,
+                  "mp_dict_set with a request body of %d and of exactly %d "
+                  "(MP_MANAGER_MSG_MAX) bytes returned %s and %s, expected "
+                  "0 and 0: the limit is the longest body allowed, so "
+                  "recv_frame refuses len > cap, not len >= cap",
+                  MP_MANAGER_MSG_MAX - 1, MP_MANAGER_MSG_MAX, fl_ret(r[0]),
+                  fl_ret(r[1]));
+    fl_expect_int(r[2], -EMSGSIZE, "mp_dict_set one byte over the limit",
+                  "the request does not fit: refuse it before sending");
+    fl_expect_int(len, 1, "mp_dict_len afterwards",
+                  "the proxy must still work after those requests");
+}
+
+FL_TEST(test_mp_dict_incr_reaches_llong_max_and_llong_min_exactly)
+{
+    mp_manager *m = start();
+    mp_proxy *p = proxy(m);
+    OK(mp_dict_set(p, mp_str("hi"), mp_int(LLONG_MAX - 1)));
+    OK(mp_dict_set(p, mp_str("lo"), mp_int(LLONG_MIN + 1)));
+    OK(mp_dict_set(p, mp_str("mix"), mp_int(LLONG_MAX)));
+    long long hi = 0, lo = 0, mix = 0;
+    int r1 = mp_dict_incr(p, mp_str("hi"), 1, &hi);
+    int r2 = mp_dict_incr(p, mp_str("lo"), -1, &lo);
+    int r3 = mp_dict_incr(p, mp_str("mix"), LLONG_MIN, &mix);
+    mp_proxy_close(p);
+    stop(m);
+    ck_assert_msg(r1 == 0 && hi == LLONG_MAX && r2 == 0 && lo == LLONG_MIN,
+                  "LLONG_MAX - 1 plus 1 gave %s (value %lld), LLONG_MIN + 1 "
+                  "minus 1 gave %s (value %lld); expected 0 with LLONG_MAX "
+                  "and LLONG_MIN: a sum that reaches the limit fits. The "
+                  "check is now > LLONG_MAX - delta, not >=",
+                  fl_ret(r1), hi, fl_ret(r2), lo);
+    ck_assert_msg(r3 == 0 && mix == -1,
+                  "LLONG_MAX plus LLONG_MIN gave %s (value %lld), expected "
+                  "0 with -1: adding a negative to a positive never "
+                  "overflows",
+                  fl_ret(r3), mix);
+}
+
+#define CLIENTS 64 // MAX_CLIENTS in the stub: clients served at once
+
+FL_TEST(test_mp_manager_serves_64_clients_at_once_and_closes_the_65th)
+{
+    mp_manager *m = start();
+    mp_proxy *p[CLIENTS + 1];
+    int bad = -1, r = 0;
+    for (int i = 0; i < CLIENTS; i++) {
+        p[i] = proxy(m);
+        r = mp_dict_incr(p[i], mp_str("n"), 1, NULL);
+        if (r != 0 && bad < 0)
+            bad = i;
+    }
+    p[CLIENTS] = proxy(m);
+    int extra = mp_dict_len(p[CLIENTS]);
+    for (int i = 0; i <= CLIENTS; i++)
+        mp_proxy_close(p[i]);
+    mp_proxy *q = proxy(m);
+    long long n = 0;
+    int after = mp_dict_incr(q, mp_str("n"), 0, &n);
+    mp_proxy_close(q);
+    stop(m);
+    ck_assert_msg(bad < 0,
+                  "with %d clients connected at once, client %d got %s: "
+                  "the server's table holds MAX_CLIENTS (%d) clients after "
+                  "the listening socket (1 + MAX_CLIENTS entries)",
+                  CLIENTS, bad + 1, fl_ret(r), CLIENTS);
+    fl_expect_int(extra, -EPIPE,
+                  "a 65th client's request while 64 are connected",
+                  "A client the table has no room for is closed at once, "
+                  "so it sees EOF (-EPIPE); keeping it writes past the end "
+                  "of the pollfd array (n < 1 + MAX_CLIENTS)");
+    ck_assert_msg(after == 0 && n == CLIENTS,
+                  "once they had all left, a new client's incr gave %s "
+                  "(value %lld, expected %d): the server must close and "
+                  "drop each client that leaves, and live on",
+                  fl_ret(after), n, CLIENTS);
+}
+
+// How many descriptors pid holds, from /proc/PID/fd.
+static int
+fds_of(pid_t pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        char path[80];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%d", dir, fd);
+        n += lstat(path, &st) == 0;
+    }
+    return n;
+}
+
+// mp_dict_len as an OK-or-error: 0, or its error.
+static int
+len_ok(mp_proxy *p)
+{
+    int n = mp_dict_len(p);
+    return n < 0 ? n : 0;
+}
+
+FL_TEST(test_mp_manager_server_closes_each_client_that_leaves)
+{
+    mp_manager *m = start();
+    pid_t pid = server_of(m);
+    mp_proxy *a = proxy(m);
+    OK(len_ok(a));
+    int before = fds_of(pid);
+    for (int i = 0; i < 8; i++) {
+        mp_proxy *c = proxy(m);
+        OK(mp_dict_incr(c, mp_str("n"), 1, NULL));
+        mp_proxy_close(c);
+    }
+    // Two round trips: the first may be served in the same pass of poll()
+    // as the last EOF, the second comes after it.
+    OK(len_ok(a));
+    OK(len_ok(a));
+    int after = fds_of(pid);
+    mp_proxy_close(a);
+    stop(m);
+    ck_assert_msg(after == before,
+                  "the server held %d descriptors with one client, and %d "
+                  "after 8 more clients had come and gone: close() each "
+                  "client's socket when it leaves (EOF), not only drop it "
+                  "from the poll table, or a long-lived server runs out of "
+                  "descriptors",
+                  before, after);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_manager_start_returns_once_the_server_listens, 10),
     FL_CASE(test_mp_manager_start_reports_an_address_in_use, 10),
@@ -1349,6 +1678,16 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_manager_shutdown_makes_later_requests_fail_with_epipe, 10),
     FL_CASE(test_mp_manager_shutdown_cleans_up_after_a_killed_server, 10),
     FL_CASE(test_mp_manager_shutdown_reaps_only_the_server, 10),
+    FL_CASE(test_mp_manager_start_leaks_nothing_when_a_step_fails, 10),
+    FL_CASE(test_mp_manager_start_reaps_a_failed_server_despite_eintr, 10),
+    FL_CASE(test_mp_manager_shutdown_reaps_the_server_despite_eintr, 10),
+    FL_CASE(test_mp_manager_connect_leaks_nothing_when_a_step_fails, 10),
+    FL_CASE(test_mp_manager_connect_takes_a_path_of_107_bytes_not_108, 5),
+    FL_CASE(test_mp_manager_takes_a_request_of_exactly_mp_manager_msg_max_bytes,
+            10),
+    FL_CASE(test_mp_dict_incr_reaches_llong_max_and_llong_min_exactly, 10),
+    FL_CASE(test_mp_manager_serves_64_clients_at_once_and_closes_the_65th, 10),
+    FL_CASE(test_mp_manager_server_closes_each_client_that_leaves, 10),
 };
 
 FL_MAIN("11_managers", cases)
