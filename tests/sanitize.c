@@ -608,6 +608,9 @@ fl_san_setup(void)
     int ok = probe_leak_checks();
     memset(area, 0, sizeof *area); // whatever the probe may have posted
     area->leak_checks = ok;
+    if (!ok && __lsan_do_recoverable_leak_check != NULL)
+        fprintf(stderr, "sanitize: leak checks are off: LeakSanitizer "
+                        "cannot stop the world here (ptrace refused)\n");
 }
 
 void
