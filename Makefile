@@ -160,8 +160,9 @@ grader grade check progress watch grade-class: $(SAN_OBJ)
 $(foreach l,$(ALL_LESSONS),$(COV)/$(l)/check): tests/sanitize.c
 
 # `make san`: every lesson's tests against the stub and the solution
-# compiled as the grader's second pass compiles the student's object,
-# into $(BUILD)/bin/san/{lessons,solutions}/NN_topic/check_topic.
+# compiled as the grader's second pass compiles the student's object (the
+# normal pass's flags plus SAN_FLAGS), into
+# $(BUILD)/bin/san/{lessons,solutions}/NN_topic/check_topic.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 SAN_LINK = $(BUILD)/obj/tests/$(1)/check_$(call topic,$(1)).o \
@@ -170,7 +171,7 @@ SAN_LINK = $(BUILD)/obj/tests/$(1)/check_$(call topic,$(1)).o \
 $(BUILD)/obj/san/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC SAN  $<")
-	$(Q)$(CC) $(CSTD) $(WARN) -O1 -g $(SAN_FLAGS) -MMD -MP \
+	$(Q)$(CC) $(CSTD) $(WARN) $(OPT) $(SAN_FLAGS) -MMD -MP \
 	    -fdebug-prefix-map=$(CURDIR)=. -Ilessons/$(notdir $(*D)) -c $< -o $@
 define san_rules
 $(BUILD)/bin/san/%/$(1)/check_$(call topic,$(1)): $(SAN_LINK)
