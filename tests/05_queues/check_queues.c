@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "queues.h"
 #include "harness.h"
+#include "stress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1405,6 +1406,198 @@ FL_TEST(test_mp_queue_destroy_unmaps_the_queue)
                   before, during, after);
 }
 
+/* ---------------------------------------------------------- under stress */
+
+FL_TEST(test_mp_queue_create_leaks_nothing_when_mmap_fails)
+{
+    FL_FAULT_WALK ("mmap", ENOMEM, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_queue *q = NULL;
+        int rc = mp_queue_create(&q, 4, MSG);
+        if (fl_fault_fired("mmap") > 0) {
+            fl_expect_int(rc, -ENOMEM,
+                          "mp_queue_create with mmap failing (ENOMEM)",
+                          "mmap reports failure with MAP_FAILED, not NULL: "
+                          "compare with MAP_FAILED and return -errno");
+            ck_assert_msg(q == NULL, "mp_queue_create failed but set *qp: "
+                                     "set it only on success");
+        } else {
+            fl_expect_int(rc, 0, "mp_queue_create(&q, 4, 64)", "");
+            mp_queue_destroy(q);
+        }
+        fl_expect_no_leak(&s, "mp_queue_create with mmap failing");
+    }
+}
+
+static void
+count_msgs(const void *msg, size_t len, void *arg)
+{
+    (void)msg;
+    (void)len;
+    ++*(long *)arg;
+}
+
+FL_TEST(test_mp_queue_consume_frees_its_buffer_and_reports_enomem)
+{
+    mp_queue *q = make(4, MSG);
+    FL_FAULT_WALK ("malloc", ENOMEM, k) {
+        put_now(q, "item");
+        ck_assert(mp_queue_put(q, NULL, 0, 0) == 0); // the sentinel
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        long seen = 0;
+        long n = mp_queue_consume(q, count_msgs, &seen);
+        int fired = fl_fault_fired("malloc") > 0;
+        fl_expect_no_leak(&s, "mp_queue_consume (free the buffer it "
+                              "allocated, on every way out)");
+        if (fired) {
+            fl_expect_int(n, -ENOMEM, "mp_queue_consume with malloc failing",
+                          "check malloc's result and return -ENOMEM before "
+                          "getting anything");
+            get_expect(q, "item", 0, "a consume that failed took nothing");
+            ck_assert(mp_queue_get(q, (char[MSG]){0}, MSG, 0) == 0);
+        } else {
+            fl_expect_int(n, 1,
+                          "mp_queue_consume of one item, then a "
+                          "sentinel",
+                          "");
+        }
+    }
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_get_keeps_its_timeout_when_the_wall_clock_jumps)
+{
+    mp_queue *q = make(4, MSG);
+    struct call *c = new_call(q, 100, NULL);
+    fl_fault_reset();
+    fl_clock_jump(-3600); // the child inherits it: its wall clock is 1 h back
+    call_in_child(do_get, c, "mp_queue_get(timeout 100 ms)");
+    fl_fault_reset();
+    fl_expect_int(c->rc, -ETIMEDOUT,
+                  "mp_queue_get(timeout 100 ms) on an "
+                  "empty queue, the wall clock set back "
+                  "an hour",
+                  "");
+    ck_assert_msg(c->ms >= 95,
+                  "with the wall clock set back an hour, mp_queue_get "
+                  "(timeout 100 ms) gave up after %.1f ms. Its deadline was "
+                  "read from CLOCK_REALTIME, the clock anyone may set: take "
+                  "it from CLOCK_MONOTONIC, and make the condition wait on "
+                  "that clock (pthread_condattr_setclock)",
+                  c->ms);
+    mp_queue_destroy(q);
+}
+
+// Start a call in a child, wait till it sleeps in the queue; 0 if it
+// returned at once instead.
+static pid_t
+start_sleeping(int (*fn)(void *), struct call *c)
+{
+    pid_t pid = start(fn, c);
+    if (await_state(pid, "SZ") == 'S')
+        return pid;
+    join(pid, 3000);
+    return 0;
+}
+
+#define LONGEST_HINT                                                           \
+    "INT_MAX ms is 24 days: compute the deadline in long (or time_t) "         \
+    "arithmetic, seconds and nanoseconds apart (timeout_ms / 1000, then "      \
+    "(long)(timeout_ms % 1000) * 1000000). timeout_ms * 1000000 in int "       \
+    "overflows past 2147 ms: undefined behaviour, in practice a deadline "     \
+    "in the past"
+
+// The longest timeout, INT_MAX ms, is still a wait: a getter and a putter
+// sleep until the other side comes.
+FL_TEST(test_mp_queue_get_and_put_wait_with_the_longest_timeout)
+{
+    mp_queue *q = make(1, MSG);
+    struct call *g = new_call(q, INT_MAX, NULL);
+    pid_t gp = start_sleeping(do_get, g);
+    if (gp == 0)
+        FAIL_KILLING("mp_queue_get(timeout INT_MAX) on an empty queue "
+                     "returned %s at once; expected it to wait. %s",
+                     fl_ret(g->rc), LONGEST_HINT);
+    put_now(q, "first");
+    if (join(gp, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("mp_queue_get(timeout INT_MAX) never woke up for a put");
+    fl_expect_int(g->rc, 5, "mp_queue_get(timeout INT_MAX), woken by a put",
+                  "");
+    put_now(q, "fills it");
+    struct call *p = new_call(q, INT_MAX, "second");
+    pid_t pp = start_sleeping(do_put, p);
+    if (pp == 0)
+        FAIL_KILLING("mp_queue_put(timeout INT_MAX) on a full queue "
+                     "returned %s at once; expected it to wait. %s",
+                     fl_ret(p->rc), LONGEST_HINT);
+    get_expect(q, "fills it", 0, "");
+    if (join(pp, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("mp_queue_put(timeout INT_MAX) never woke up for a get");
+    fl_expect_int(p->rc, 0, "mp_queue_put(timeout INT_MAX), woken by a get",
+                  "");
+    get_expect(q, "second", 0, "");
+    mp_queue_destroy(q);
+}
+
+// Two children wait in the queue (getters, or putters on a full queue);
+// stopped, so that neither runs before the test has made two messages (or
+// two rooms); each must then be woken.
+static void
+expect_both_woken(int getters)
+{
+    mp_queue *q = make(2, MSG);
+    if (!getters) {
+        put_now(q, "a");
+        put_now(q, "b");
+    }
+    struct call *c[2];
+    pid_t pid[2];
+    for (int i = 0; i < 2; i++) {
+        c[i] = new_call(q, -1, getters ? NULL : "c");
+        pid[i] = start_blocked(getters ? do_get : do_put, c[i],
+                               getters ? "mp_queue_get on an empty queue"
+                                       : "mp_queue_put on a full queue");
+    }
+    for (int i = 0; i < 2; i++) {
+        kill(pid[i], SIGSTOP);
+        ck_assert_msg(await_state(pid[i], "T") == 'T', "a child never stopped");
+    }
+    for (int i = 0; i < 2; i++)
+        if (getters)
+            put_now(q, "x");
+        else
+            get_expect(q, i == 0 ? "a" : "b", 0, "");
+    int hung = 0;
+    for (int i = 0; i < 2; i++)
+        kill(pid[i], SIGCONT);
+    for (int i = 0; i < 2; i++)
+        hung += join(pid[i], 3000) == -ETIMEDOUT;
+    if (hung)
+        FAIL_KILLING("two processes waited in %s; the test %s twice while "
+                     "they could not run yet, and %d of them never woke up. "
+                     "Signal %s after EVERY %s while someone waits, not only "
+                     "when the queue was %s: the first waiter may not have "
+                     "run yet when the second %s comes",
+                     getters ? "mp_queue_get" : "mp_queue_put",
+                     getters ? "put a message" : "took a message", hung,
+                     getters ? "not_empty" : "not_full",
+                     getters ? "put" : "get", getters ? "empty" : "full",
+                     getters ? "message" : "room");
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_put_wakes_a_getter_for_each_message)
+{
+    expect_both_woken(1);
+}
+
+FL_TEST(test_mp_queue_get_wakes_a_putter_for_each_room)
+{
+    expect_both_woken(0);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_queue_create_rejects_bad_sizes, 5),
     FL_CASE(test_mp_queue_create_refuses_sizes_that_overflow, 5),
@@ -1436,6 +1629,12 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_queue_empty_is_true_only_without_messages, 5),
     FL_CASE(test_mp_queue_get_wakes_as_fast_as_a_pipe, 15),
     FL_CASE(test_mp_queue_destroy_unmaps_the_queue, 5),
+    FL_CASE(test_mp_queue_create_leaks_nothing_when_mmap_fails, 5),
+    FL_CASE(test_mp_queue_consume_frees_its_buffer_and_reports_enomem, 5),
+    FL_CASE(test_mp_queue_get_keeps_its_timeout_when_the_wall_clock_jumps, 5),
+    FL_CASE(test_mp_queue_get_and_put_wait_with_the_longest_timeout, 10),
+    FL_CASE(test_mp_queue_put_wakes_a_getter_for_each_message, 10),
+    FL_CASE(test_mp_queue_get_wakes_a_putter_for_each_room, 10),
 };
 
 FL_MAIN("05_queues", cases)
