@@ -14,6 +14,8 @@
 #include "stress.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -810,6 +812,165 @@ FL_TEST(test_mp_lock_destroy_unmaps_the_lock)
                   "munmap() what mp_lock_create() mapped");
 }
 
+/* ------------------------------------------------------- under stress */
+
+FL_TEST(test_mp_lock_create_fails_cleanly_when_mmap_fails)
+{
+    FL_FAULT_WALK ("mmap", ENOMEM, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_lock *lock = NULL;
+        int rc = mp_lock_create(&lock, 0);
+        if (fl_fault_fired("mmap") > 0) {
+            fl_expect_int(rc, -ENOMEM, "mp_lock_create with mmap failing",
+                          "mmap reports failure with MAP_FAILED, not NULL: "
+                          "compare with MAP_FAILED and return -errno");
+            ck_assert_msg(lock == NULL, "mp_lock_create failed but set "
+                                        "*lockp: set it only on success");
+        } else {
+            fl_expect_int(rc, 0, "mp_lock_create(&lock, 0)", "");
+            mp_lock_destroy(lock);
+        }
+        fl_expect_no_leak(&s, "mp_lock_create with mmap failing");
+    }
+}
+
+FL_TEST(test_mp_lock_acquire_keeps_its_timeout_when_the_wall_clock_jumps)
+{
+    mp_lock *lock = new_lock(0);
+    take(lock, "the test");
+    fl_fault_reset();
+    fl_clock_jump(-3600); // the probe inherits it: its wall clock is 1 h back
+    struct probe p = other(probe_acquire, lock, 200, 1, 3000);
+    fl_fault_reset();
+    mp_lock_release(lock);
+    mp_lock_destroy(lock);
+    ck_assert_msg(!p.timed_out, "mp_lock_acquire(lock, 200) was still "
+                                "waiting after 3 s");
+    fl_expect_int(p.rc, -ETIMEDOUT,
+                  "mp_lock_acquire(lock, 200) of a held lock, the wall clock "
+                  "set back an hour",
+                  "");
+    ck_assert_msg(p.took_ms >= 190,
+                  "with the wall clock set back an hour, mp_lock_acquire"
+                  "(lock, 200) gave up after %ld ms. Its deadline was read "
+                  "from CLOCK_REALTIME, the clock anyone may set (and "
+                  "pthread_mutex_timedlock reads it too): read "
+                  "CLOCK_MONOTONIC and wait with pthread_mutex_clocklock("
+                  "..., CLOCK_MONOTONIC, ...)",
+                  p.took_ms);
+}
+
+// A child's timed acquire of the lock the test holds, released once the
+// child sleeps: *rc is what the acquire returned.
+static int
+acquire_when_released(mp_lock *lock, int timeout_ms, int *rc)
+{
+    int *out = shared(sizeof *out);
+    *out = -ENOSYS;
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed");
+    if (pid == 0) {
+        *out = mp_lock_acquire(lock, timeout_ms);
+        _exit(*out == 0 && mp_lock_release(lock) != 0);
+    }
+    long end = fl_now_ms() + 3000;
+    char st;
+    while ((st = state_of(pid)) != 'S' && st != 'Z' && fl_now_ms() < end)
+        sched_yield();
+    int release = mp_lock_release(lock);
+    int hung = 0;
+    reap_by(pid, fl_now_ms() + 3000, &hung);
+    *rc = *out;
+    munmap(out, sizeof *out);
+    ck_assert_msg(release == 0 && !hung,
+                  "mp_lock_acquire(lock, %d) in a child %s", timeout_ms,
+                  hung ? "was still waiting 3 s after the lock was released"
+                       : "broke the test's own release");
+    return st;
+}
+
+// Long timeouts, up to INT_MAX ms (24 days), wait like short ones.
+FL_TEST(test_mp_lock_acquire_waits_out_long_timeouts)
+{
+    static const int timeouts[] = {999, 2500, 999, INT_MAX};
+    mp_lock *lock = new_lock(0);
+    for (int i = 0; i < 4; i++) {
+        take(lock, "the test");
+        int rc;
+        char st = acquire_when_released(lock, timeouts[i], &rc);
+        ck_assert_msg(rc == 0 && st == 'S',
+                      "mp_lock_acquire(lock, %d) of a lock released soon "
+                      "after returned %s%s; expected it to wait and get the "
+                      "lock (0). %s",
+                      timeouts[i], fl_ret(rc), st == 'Z' ? " at once" : "",
+                      rc == -EINVAL
+                          ? "tv_nsec must stay below 1000000000: carry the "
+                            "seconds into tv_sec"
+                          : "Compute the deadline in long arithmetic: "
+                            "timeout_ms * 1000000 in int overflows past "
+                            "2147 ms (undefined behaviour, in practice a "
+                            "deadline in the past)");
+    }
+    mp_lock_destroy(lock);
+}
+
+struct thread_probe {
+    mp_lock *lock;
+    int rc_poll, rc_release;
+};
+
+static void *
+other_thread(void *arg)
+{
+    struct thread_probe *t = arg;
+    t->rc_poll = mp_lock_acquire(t->lock, 0);
+    t->rc_release = mp_lock_release(t->lock);
+    return NULL;
+}
+
+FL_TEST(test_mp_lock_acquire_of_an_rlock_held_by_another_thread_fails)
+{
+    mp_lock *lock = new_lock(1);
+    take(lock, "the test's main thread");
+    struct thread_probe t = {lock, -ENOSYS, -ENOSYS};
+    pthread_t th;
+    ck_assert(pthread_create(&th, NULL, other_thread, &t) == 0);
+    pthread_join(th, NULL);
+    int mine = mp_lock_release(lock);
+    mp_lock_destroy(lock);
+    ck_assert_msg(t.rc_poll == -EAGAIN && t.rc_release == -EPERM,
+                  "the main thread holds an RLock; another thread of the "
+                  "same process polled it (mp_lock_acquire(lock, 0)) and "
+                  "got %s, then released it and got %s; expected -EAGAIN "
+                  "and -EPERM. An RLock's owner is a thread: gettid(), "
+                  "cached per thread (_Thread_local), not getpid() nor a "
+                  "cache all threads share",
+                  fl_ret(t.rc_poll), fl_ret(t.rc_release));
+    fl_expect_int(mine, 0, "the main thread's release", "");
+}
+
+FL_TEST(test_mp_lock_acquire_recovers_with_a_poll_or_a_timeout)
+{
+    static const int timeouts[] = {0, 200};
+    for (int i = 0; i < 2; i++) {
+        mp_lock *lock = new_lock(0);
+        owner_killed(lock, 1);
+        int rc = mp_lock_acquire(lock, timeouts[i]);
+        int rel = rc >= 0 ? mp_lock_release(lock) : 0;
+        mp_lock_destroy(lock);
+        ck_assert_msg(rc == MP_LOCK_RECOVERED && rel == 0,
+                      "the lock's owner was killed holding it; "
+                      "mp_lock_acquire(lock, %d) returned %s (release: %s); "
+                      "expected MP_LOCK_RECOVERED (1) and 0. A poll and a "
+                      "timed acquire meet EOWNERDEAD too "
+                      "(pthread_mutex_trylock and _clocklock return it): "
+                      "only EBUSY means held",
+                      timeouts[i], fl_ret(rc), fl_ret(rel));
+    }
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_lock_create_rejects_a_null_pointer, 5),
     FL_CASE(test_mp_lock_acquire_takes_a_free_lock_at_once, 5),
@@ -832,6 +993,12 @@ static const fl_case cases[] = {
             8),
     FL_CASE(test_mp_lock_release_of_an_rlock_by_another_process_fails, 8),
     FL_CASE(test_mp_lock_destroy_unmaps_the_lock, 5),
+    FL_CASE(test_mp_lock_create_fails_cleanly_when_mmap_fails, 5),
+    FL_CASE(test_mp_lock_acquire_keeps_its_timeout_when_the_wall_clock_jumps,
+            5),
+    FL_CASE(test_mp_lock_acquire_waits_out_long_timeouts, 10),
+    FL_CASE(test_mp_lock_acquire_of_an_rlock_held_by_another_thread_fails, 5),
+    FL_CASE(test_mp_lock_acquire_recovers_with_a_poll_or_a_timeout, 5),
 };
 
 FL_MAIN("06_locks", cases)
