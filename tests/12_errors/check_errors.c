@@ -1496,6 +1496,247 @@ FL_TEST(test_mp_cleanup_cancel_restores_the_old_actions)
                   fl_ret(fd));
 }
 
+/* ------------------------- error paths, EINTR and limits (issue 13) */
+
+FL_TEST(test_mp_collect_reaps_every_worker_despite_eintr)
+{
+    int fds[2];
+    pipe_or_fail(fds);
+    int want[3] = {0, 3, 5};
+    pid_t pids[3];
+    for (int i = 0; i < 3; i++)
+        pids[i] = fl_raw_start(return_code, &want[i]);
+    close(fds[1]);
+    for (int i = 0; i < 3; i++)
+        until_zombie(pids[i], 2000);
+    fl_fault_reset();
+    fl_fault_eintr("read", 1);
+    fl_fault_eintr("waitpid", 2);
+    int codes[3] = {12345, 12345, 12345};
+    int n = mp_collect(fds[0], pids, 3, codes, NULL, 0);
+    fl_fault_reset();
+    close(fds[0]);
+    int zombies = 0;
+    for (int i = 0; i < 3; i++)
+        zombies += fl_zombie(pids[i]);
+    if (zombies > 0)
+        fl_kill_children();
+    fl_expect_int(n, 0,
+                  "mp_collect of three workers, its first read and second "
+                  "waitpid interrupted by a signal (EINTR)",
+                  "EINTR means 'a handler ran': call read or waitpid again, "
+                  "in every loop, not only in one");
+    ck_assert_msg(
+        zombies == 0 && codes[0] == 0 && codes[1] == 3 && codes[2] == 5,
+        "after one interrupted waitpid, %d worker(s) were left "
+        "zombies and the codes were %s, %s, %s (expected 0, 3, "
+        "5): reap_one must call waitpid again after EINTR",
+        zombies, code_str(codes[0]), code_str(codes[1]), code_str(codes[2]));
+}
+
+// A task whose message is as long as its index says: 0: 254 bytes;
+// 1: 255 (MP_ERR_MAX - 1, the longest); 2: the whole buffer, no NUL.
+static int
+long_message(int index, void *arg, char *msg, size_t cap)
+{
+    (void)arg;
+    if (index == 2) {
+        memset(msg, 'c', cap);
+        return -1;
+    }
+    size_t len = index == 0 ? MP_ERR_MAX - 2 : MP_ERR_MAX - 1;
+    memset(msg, index == 0 ? 'a' : 'b', len);
+    msg[len] = '\0';
+    return -1;
+}
+
+FL_TEST(test_mp_collect_takes_messages_up_to_mp_err_max_minus_1_bytes)
+{
+    int fds[2];
+    pipe_or_fail(fds);
+    pid_t pids[3];
+    for (int i = 0; i < 3; i++)
+        pids[i] = start_worker(long_message, i, NULL, fds[1]);
+    close(fds[1]);
+    int codes[3];
+    mp_error errs[3];
+    memset(errs, 0, sizeof errs);
+    int n = mp_collect(fds[0], pids, 3, codes, errs, 3);
+    close(fds[0]);
+    size_t len[3] = {0, 0, 0};
+    for (int i = 0; i < n && i < 3; i++)
+        if (errs[i].index >= 0 && errs[i].index < 3)
+            len[errs[i].index] = strnlen(errs[i].message, MP_ERR_MAX);
+    fl_expect_int(n, 3,
+                  "records from tasks whose messages are 254 bytes, 255 "
+                  "bytes and the whole 256-byte buffer without a NUL",
+                  n == -EPROTO
+                      ? "a record was refused: the longest message is "
+                        "MP_ERR_MAX - 1 (255) bytes, so the reader allows "
+                        "len <= 255 (refuses > 255, not >= 255), and the "
+                        "worker cuts what it sends with strnlen(msg, "
+                        "MP_ERR_MAX - 1)"
+                      : "");
+    ck_assert_msg(len[0] == MP_ERR_MAX - 2 && len[1] == MP_ERR_MAX - 1 &&
+                      len[2] == MP_ERR_MAX - 1,
+                  "the messages came back %zu, %zu and %zu bytes long; "
+                  "expected 254, 255 and 255 (the full buffer cut to "
+                  "MP_ERR_MAX - 1)",
+                  len[0], len[1], len[2]);
+}
+
+// In a child whose stdout is a pipe (so fully buffered): print a line
+// without flushing, run a worker whose task prints a line too, collect.
+static int
+print_run_print(int index, void *arg, char *msg, size_t cap)
+{
+    (void)index, (void)arg, (void)msg, (void)cap;
+    printf("from the task\n");
+    return 0;
+}
+
+static int
+buffered_then_worker(void *arg)
+{
+    (void)arg;
+    int fds[2];
+    if (pipe(fds) < 0)
+        return -1;
+    printf("before the worker\n");
+    pid_t pid = mp_run_worker(print_run_print, 0, NULL, fds[1]);
+    close(fds[1]);
+    if (pid < 0)
+        return (int)pid;
+    int code = 12345;
+    int n = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
+    close(fds[0]);
+    return n < 0 ? n : code;
+}
+
+static int
+count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+FL_TEST(test_mp_run_worker_prints_buffered_output_once)
+{
+    fl_child res;
+    fl_run_in_child(buffered_then_worker, NULL, 3000, 1, &res);
+    int before = count_of(res.out, "before the worker");
+    int task = count_of(res.out, "from the task");
+    ck_assert_msg(res.returned && res.value == 0,
+                  "printing, then running a worker and collecting it, %s",
+                  res.returned ? fl_ret(res.value) : "did not return");
+    ck_assert_msg(before == 1,
+                  "a line printed (not yet flushed) before mp_run_worker "
+                  "came out %d times, expected once: fflush(NULL) before "
+                  "fork(), or the worker inherits the buffer and flushes "
+                  "it again",
+                  before);
+    ck_assert_msg(task == 1,
+                  "the line the task printed came out %d times, expected "
+                  "once: the worker must fflush(NULL) before _exit, which "
+                  "does not flush stdio",
+                  task);
+}
+
+FL_TEST(test_mp_run_worker_gives_the_errno_of_a_failed_fork)
+{
+    static const int errs[2] = {EAGAIN, ENOMEM};
+    int fds[2];
+    pipe_or_fail(fds);
+    for (int i = 0; i < 2; i++) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        fl_fault_reset();
+        fl_fault_fail("fork", 1, errs[i]);
+        pid_t pid = mp_run_worker(fail_with, 0, NULL, fds[1]);
+        fl_fault_reset();
+        char what[64];
+        snprintf(what, sizeof what, "mp_run_worker with fork() failing (%s)",
+                 strerror(errs[i]));
+        fl_expect_int(pid, -errs[i], what,
+                      "fork() returns -1 and sets errno: return -errno, not "
+                      "the -1 (which reads as -EPERM)");
+        fl_expect_no_leak(&s, what);
+    }
+    close(fds[0]);
+    close(fds[1]);
+}
+
+FL_TEST(test_mp_cleanup_on_signal_makes_its_pipe_close_on_exec_and_non_blocking)
+{
+    default_stop_signals();
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    int r = mp_cleanup_on_signal("/fl-never-made");
+    int n = 0, bad = -1, flags = 0, fdflags = 0;
+    for (int fd = 0; fd < FL_SNAP_FDS; fd++) {
+        if (s.fds[fd] || (fdflags = fcntl(fd, F_GETFD)) < 0)
+            continue;
+        n++;
+        flags = fcntl(fd, F_GETFL);
+        if (bad < 0 && (!(fdflags & FD_CLOEXEC) || !(flags & O_NONBLOCK)))
+            bad = fd;
+        if (bad == fd)
+            break;
+    }
+    mp_cleanup_cancel();
+    fl_expect_int(r, 0, "mp_cleanup_on_signal", "");
+    fl_expect_int(n >= 2 || bad >= 0, 1,
+                  "new descriptors found after mp_cleanup_on_signal",
+                  "the self-pipe: two ends");
+    ck_assert_msg(bad < 0,
+                  "descriptor %d of the self-pipe is %s and %s; expected "
+                  "both ends close-on-exec (FD_CLOEXEC, with F_SETFD: a "
+                  "program the process execs must not inherit them) and "
+                  "non-blocking (O_NONBLOCK, with F_SETFL)",
+                  bad,
+                  fdflags & FD_CLOEXEC ? "close-on-exec" : "NOT close-on-exec",
+                  flags & O_NONBLOCK ? "non-blocking" : "BLOCKING");
+}
+
+// A worker that sends a broken record (a length of 5000), then more than
+// a pipe holds: flood()'s 80 KiB.  Exit status 3 if it gave up writing.
+static int
+broken_then_flood(void *arg)
+{
+    unsigned char rec[MP_ERR_HEADER];
+    put32(rec, 5000);
+    put32(rec + 4, 0);
+    if (raw_write(*(int *)arg, rec, sizeof rec) < 0)
+        return 2;
+    return flood(arg);
+}
+
+FL_TEST(test_mp_collect_drains_the_pipe_after_a_broken_record)
+{
+    int fds[2];
+    pipe_or_fail(fds);
+    pid_t pid = fl_raw_start(broken_then_flood, &fds[1]);
+    close(fds[1]);
+    int code = 12345;
+    int n = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
+    close(fds[0]);
+    if (fl_zombie(pid) || fl_alive(pid))
+        fl_kill_children();
+    fl_expect_int(n, -EPROTO,
+                  "mp_collect after a record announcing 5000 "
+                  "bytes",
+                  "");
+    ck_assert_msg(code == 0, "the worker's exit code is %s, expected 0%s",
+                  code_str(code),
+                  code == 3 ? ": it could not write for 2 s and gave up. "
+                              "After a broken record, drain the pipe to "
+                              "EOF before reaping: a worker blocked on a "
+                              "full pipe never exits"
+                            : "");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_run_worker_sends_the_error_record, 5),
     FL_CASE(test_mp_run_worker_exits_with_1_when_the_task_fails, 5),
@@ -1531,6 +1772,14 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_signal_check_returns_0_when_no_signal_came, 5),
     FL_CASE(test_mp_cleanup_on_signal_rejects_bad_names, 5),
     FL_CASE(test_mp_cleanup_cancel_restores_the_old_actions, 5),
+    FL_CASE(test_mp_collect_reaps_every_worker_despite_eintr, 5),
+    FL_CASE(test_mp_collect_takes_messages_up_to_mp_err_max_minus_1_bytes, 5),
+    FL_CASE(test_mp_run_worker_prints_buffered_output_once, 5),
+    FL_CASE(test_mp_run_worker_gives_the_errno_of_a_failed_fork, 5),
+    FL_CASE(
+        test_mp_cleanup_on_signal_makes_its_pipe_close_on_exec_and_non_blocking,
+        5),
+    FL_CASE(test_mp_collect_drains_the_pipe_after_a_broken_record, 8),
 };
 
 FL_MAIN("12_errors", cases)
