@@ -25,6 +25,7 @@
 #include "stress.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -1165,6 +1166,108 @@ FL_TEST(test_mp_event_destroy_returns_after_a_waiter_was_killed)
                                : fl_signame(res.status));
 }
 
+/* ------------------------------------------------------- under stress */
+
+FL_TEST(test_mp_event_create_fails_cleanly_when_mmap_fails)
+{
+    FL_FAULT_WALK ("mmap", ENOMEM, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_event *ev = NULL;
+        int r = mp_event_create(&ev);
+        if (fl_fault_fired("mmap") > 0) {
+            fl_expect_int(r, -ENOMEM, "mp_event_create with mmap failing",
+                          "mmap reports failure with MAP_FAILED, not NULL: "
+                          "compare with MAP_FAILED and return -errno");
+            ck_assert_msg(ev == NULL, "mp_event_create failed but set *evp "
+                                      "(to MAP_FAILED?): set it only on "
+                                      "success");
+        } else {
+            fl_expect_int(r, 0, "mp_event_create(&ev)", "");
+            mp_event_destroy(ev);
+        }
+        fl_expect_no_leak(&s, "mp_event_create with mmap failing");
+    }
+}
+
+FL_TEST(test_mp_event_wait_keeps_its_timeout_when_the_wall_clock_jumps)
+{
+    mp_event *ev = made_event();
+    struct kid k;
+    fl_fault_reset();
+    fl_clock_jump(-3600); // the kid inherits it: its wall clock is 1 h back
+    kid_start(&k, kid_wait_for, ev, 150);
+    fl_fault_reset();
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(got && k.rep.value == 0 && k.rep.us >= 145000,
+                  "with the wall clock set back an hour, mp_event_wait(ev, "
+                  "150) on a clear event %s; expected 0 after 150 ms. Its "
+                  "deadline was read from CLOCK_REALTIME, the clock anyone "
+                  "may set: read CLOCK_MONOTONIC, and make the condition "
+                  "wait on it (pthread_condattr_setclock)",
+                  said(&k, 3000));
+}
+
+// Long timeouts, up to INT_MAX ms (24 days), are waits like short ones.
+FL_TEST(test_mp_event_wait_waits_out_long_timeouts)
+{
+    static const int timeouts[] = {2500, INT_MAX};
+    mp_event *ev = raw_event();
+    for (int i = 0; i < 2; i++) {
+        struct kid k;
+        char call[64];
+        snprintf(call, sizeof call, "mp_event_wait(ev, %d)", timeouts[i]);
+        kid_start(&k, kid_wait_for, ev, timeouts[i]);
+        expect_asleep(&k, until_asleep(k.pid, -1), ev, call);
+        raw_set(ev);
+        int got = kid_wait(&k, 3000);
+        kid_end(&k);
+        ck_assert_msg(got && k.rep.value == 1,
+                      "%s slept; the test set the event; the wait then %s, "
+                      "expected 1",
+                      call, said(&k, 3000));
+        ev->flag = 0;
+    }
+    forget(ev);
+}
+
+// In the kid: a wait whose pthread_cond_timedwait fails with EINVAL, then
+// a set, which needs the lock; the set's result goes in kid_extra.
+static int
+kid_wait_fails_then_set(mp_event *ev, int arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_fail("pthread_cond_timedwait", 1, EINVAL);
+    int r = mp_event_wait(ev, 100);
+    fl_fault_reset();
+    kid_extra = mp_event_set(ev);
+    return r;
+}
+
+FL_TEST(test_mp_event_wait_unlocks_when_the_timed_wait_fails)
+{
+    mp_event *ev = raw_event();
+    struct kid k;
+    kid_start(&k, kid_wait_fails_then_set, ev, 0);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(got,
+                  "mp_event_wait(ev, 100) with pthread_cond_timedwait "
+                  "failing (EINVAL), then mp_event_set in the same "
+                  "process: the set was still waiting after 3 s for the "
+                  "lock. Every way out of mp_event_wait unlocks the mutex, "
+                  "the error's too");
+    fl_expect_int(k.rep.value, -EINVAL,
+                  "mp_event_wait with pthread_cond_timedwait failing with "
+                  "EINVAL",
+                  "a wait that fails returns minus its error");
+    fl_expect_int(k.rep.extra, 0, "mp_event_set after the failed wait", "");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_event_create_starts_clear, 5),
     FL_CASE(test_mp_event_create_rejects_a_null_pointer, 5),
@@ -1197,6 +1300,10 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_event_destroy_unmaps_the_event, 5),
     FL_CASE(test_mp_event_destroy_rejects_a_pointer_it_did_not_make, 5),
     FL_CASE(test_mp_event_destroy_returns_after_a_waiter_was_killed, 10),
+    FL_CASE(test_mp_event_create_fails_cleanly_when_mmap_fails, 5),
+    FL_CASE(test_mp_event_wait_keeps_its_timeout_when_the_wall_clock_jumps, 5),
+    FL_CASE(test_mp_event_wait_waits_out_long_timeouts, 10),
+    FL_CASE(test_mp_event_wait_unlocks_when_the_timed_wait_fails, 5),
 };
 
 FL_MAIN("07_events", cases)
