@@ -42,6 +42,9 @@
 #define FL_RUNNER_FAILED 1
 #define FL_RUNNER_USAGE 2
 
+/// Exit status of a process that a sanitizer (ASan, UBSan, LSan) ended.
+#define FL_SAN_EXIT 79
+
 /// Pass statuses are drawn from FL_PASS_LOW..FL_PASS_HIGH, skipping
 /// FL_EXIT_STRAY and the statuses a program commonly exits with.
 #define FL_PASS_LOW 3

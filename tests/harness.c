@@ -28,6 +28,7 @@
 // libc, Check and harness names before linking.
 #define _GNU_SOURCE
 #include "harness.h"
+#include "sanitize.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -435,6 +436,7 @@ fl_begin(const char *name)
     test_pid = getpid();
     ck_assert_msg(shared != NULL, "harness: run the tests through fl_main");
     shared->stray = 0;
+    fl_san_begin();
     atexit(at_exit);
     snapshot_fds(fds_before);
 }
@@ -471,6 +473,7 @@ fl_end(void)
     check_children(msg);
     check_fds(msg);
     check_ipc(msg);
+    fl_san_end(msg, MSG_MAX); // last: leaks, and any process's reports
     ck_assert_msg(msg[0] == '\0', "%s", msg);
     fflush(NULL);
     if (write(token_w, &token, sizeof token) != (ssize_t)sizeof token)
@@ -571,6 +574,8 @@ run_case(SRunner *sr, const fl_case *c, FILE *results)
         note(msg, STRAY_MSG "Then: ", (int)shared->stray);
     if (pass)
         snprintf(why, sizeof why, "passed");
+    else if (fl_san_explain(tr_msg(tr), why, sizeof why))
+        ; // a sanitizer's sentence, then what Check said
     else if (tr_rtype(tr) == CK_PASS)
         snprintf(why, sizeof why, "The test process ended with the pass "
                  "status but not through the end of the test: something "
@@ -626,7 +631,7 @@ draw_secrets(void)
     memcpy(&token, r, sizeof token);
     int span = FL_PASS_HIGH - FL_PASS_LOW + 1;
     pass_status = FL_PASS_LOW + r[sizeof token] % span;
-    if (pass_status == FL_EXIT_STRAY)
+    while (pass_status == FL_EXIT_STRAY || pass_status == FL_SAN_EXIT)
         pass_status++;
 }
 
@@ -650,6 +655,7 @@ setup_run(void)
         perror("harness: mmap");
         exit(FL_RUNNER_USAGE);
     }
+    fl_san_setup(); // while still dumpable: it probes LSan in a child
     // Same-uid code cannot open our /proc/PID/fd while we are not
     // dumpable; each test process turns it back on for itself.
     prctl(PR_SET_DUMPABLE, 0);

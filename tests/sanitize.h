@@ -23,8 +23,7 @@
 
 #include <stddef.h>
 
-/// Exit status of a process that a sanitizer stopped (ASan, UBSan, LSan).
-#define FL_SAN_EXIT 79
+#include "contract.h" // FL_SAN_EXIT: the status a sanitizer ends with
 
 /// Source directories whose frames are the student's code; the first
 /// such frame of a stack is the one a message names.

@@ -35,6 +35,7 @@
 //    call the test makes is the one interrupted, not a helper thread's.
 #define _GNU_SOURCE
 #include "stress.h"
+#include "sanitize.h"
 #include "harness.h"
 
 #include <ctype.h>
@@ -861,6 +862,7 @@ fl_wrap_exit(int status)
     int e_;
     size_t c_ = SIZE_MAX;
     intercept(FN_exit, &e_, &c_); // counted; exit cannot fail
+    fl_san_child_exit(); // a child's leaks, in a sanitizer build
     exit(status);
 }
 
@@ -870,6 +872,7 @@ fl_wrap__exit(int status)
     int e_;
     size_t c_ = SIZE_MAX;
     intercept(FN__exit, &e_, &c_);
+    fl_san_child_exit();
     _exit(status);
 }
 
