@@ -953,6 +953,225 @@ FL_TEST(test_mp_fetch_all_rejects_bad_arguments)
                   fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
 }
 
+/* ------------------------- error paths, EINTR and limits (issue 13) */
+
+// The test process's threads, from /proc/self/task.
+static int
+threads_now(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    ck_assert_msg(d != NULL, "opendir(/proc/self/task) failed");
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += isdigit((unsigned char)e->d_name[0]) != 0;
+    closedir(d);
+    return n;
+}
+
+FL_TEST(test_mp_par_map_reaps_the_started_workers_when_a_fork_fails)
+{
+    enum { N = 12 };
+    long in[N], out[N];
+    FL_FAULT_WALK ("fork", EAGAIN, k) {
+        items(in, out, N);
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        int r = mp_par_map(3, good, in, out, N, 1);
+        int fired = fl_fault_fired("fork") > 0;
+        char what[96];
+        snprintf(what, sizeof what,
+                 "mp_par_map(3 workers) with fork number %d failing", k);
+        if (fired)
+            fl_expect_int(r, -EAGAIN, what,
+                          "a failed fork gives -errno, once every worker "
+                          "already started has been reaped");
+        else
+            expect_good("mp_par_map", out, N);
+        fl_expect_no_leak(&s, what);
+    }
+}
+
+FL_TEST(test_mp_par_map_and_mp_fetch_all_give_the_errno_of_a_failed_mmap)
+{
+    long in[4] = {0, 1, 2, 3}, out[4];
+    const char *urls[1] = {"http://127.0.0.1:1/"};
+    mp_fetch_result res[1];
+    fl_fault_reset();
+    fl_fault_fail("mmap", 1, ENOMEM);
+    int r1 = mp_par_map(2, good, in, out, 4, 1);
+    fl_fault_reset();
+    fl_fault_fail("mmap", 1, ENOMEM);
+    int r2 = mp_fetch_all(urls, 1, 1, res);
+    long forks = fl_fault_calls("fork");
+    fl_fault_reset();
+    ck_assert_msg(r1 == -ENOMEM && r2 == -ENOMEM && forks == 0,
+                  "with mmap failing (ENOMEM), mp_par_map returned %s and "
+                  "mp_fetch_all %s, after %ld fork(s); expected -ENOMEM "
+                  "twice and no fork: mmap returns MAP_FAILED and sets "
+                  "errno, so return -errno (not -1, which reads as -EPERM)",
+                  fl_ret(r1), fl_ret(r2), forks);
+}
+
+FL_TEST(test_mp_par_map_reaps_every_worker_despite_eintr)
+{
+    enum { N = 40 };
+    long in[N], out[N];
+    items(in, out, N);
+    fl_fault_reset();
+    fl_fault_eintr("waitpid", 1);
+    int r = mp_par_map(3, good, in, out, N, 1);
+    long waits = fl_fault_calls("waitpid");
+    fl_fault_reset();
+    int live, zombies;
+    children(&live, &zombies);
+    if (live + zombies > 0)
+        fl_kill_children();
+    fl_expect_int(r, 0,
+                  "mp_par_map with its first waitpid interrupted "
+                  "(EINTR)",
+                  "");
+    ck_assert_msg(live + zombies == 0 && waits >= 4,
+                  "with its first waitpid interrupted by a signal (EINTR), "
+                  "mp_par_map made %ld waitpid call(s) for 3 workers and "
+                  "left %d running and %d zombie(s): after EINTR call "
+                  "waitpid again for the same worker (its status is not "
+                  "filled in, and the worker is not reaped)",
+                  waits, live, zombies);
+    expect_good("mp_par_map", out, N);
+}
+
+// map with nworkers=4 on n items, counting the starts (fork or
+// pthread_create); fails unless the results are right.
+static long
+starts_for(map_fn map, const char *name, const char *start, size_t n,
+           size_t chunk)
+{
+    long in[8], out[8];
+    items(in, out, (int)n);
+    fl_fault_reset();
+    int r = map(4, good, in, out, n, chunk);
+    long starts = fl_fault_calls(start);
+    fl_fault_reset();
+    char what[96];
+    snprintf(what, sizeof what, "%s(nworkers=4, n=%zu, chunk=%zu)", name, n,
+             chunk);
+    fl_expect_int(r, 0, what, "");
+    expect_good(what, out, (int)n);
+    return starts;
+}
+
+static void
+starts_one_worker_per_chunk(map_fn map, const char *name, const char *start)
+{
+    long rule = starts_for(map, name, start, 3, 0);
+    long big = starts_for(map, name, start, 3, 8);
+    ck_assert_msg(rule == 3,
+                  "%s(nworkers=4, n=3, chunk=0) made %ld call(s) of %s, "
+                  "expected 3: the default chunk is n / (4 * nworkers) "
+                  "rounded UP, 1 here (rounded down it is 0), and no more "
+                  "workers start than there are chunks",
+                  name, rule, start);
+    ck_assert_msg(big == 1,
+                  "%s(nworkers=4, n=3, chunk=8) made %ld call(s) of %s, "
+                  "expected 1: 3 items make ONE chunk (count the chunks "
+                  "rounded up: (n + chunk - 1) / chunk)",
+                  name, big, start);
+}
+
+FL_TEST(test_mp_par_map_forks_one_worker_per_chunk_when_items_are_few)
+{
+    starts_one_worker_per_chunk(mp_par_map, "mp_par_map", "fork");
+}
+
+FL_TEST(test_mp_thread_map_starts_one_thread_per_chunk_when_items_are_few)
+{
+    starts_one_worker_per_chunk(mp_thread_map, "mp_thread_map",
+                                "pthread_create");
+}
+
+// A kernel that counts the items done.  Item 0 first waits (WAIT_MS at
+// most) until the calling thread sleeps, as it does in pthread_join: a
+// call that returns without joining never sleeps, so its thread is still
+// at item 0 when the test looks.
+static atomic_int busy_done;
+static pid_t busy_caller;
+
+static long
+busy(long x)
+{
+    long end = fl_now_ms() + WAIT_MS;
+    while (x == 0 && fl_proc_state(busy_caller) != 'S' && fl_now_ms() < end)
+        poll(NULL, 0, 1);
+    for (volatile int spin = 0; spin < 1000; spin++)
+        ;
+    atomic_fetch_add(&busy_done, 1);
+    return good(x);
+}
+
+FL_TEST(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start)
+{
+    enum { N = 2000 };
+    static long in[N], out[N];
+    items(in, out, N);
+    atomic_store(&busy_done, 0);
+    busy_caller = (pid_t)syscall(SYS_gettid);
+    fl_fault_reset();
+    fl_fault_fail("pthread_create", 2, EAGAIN);
+    errno = 0;
+    int r = mp_thread_map(4, busy, in, out, N, 1);
+    int done = atomic_load(&busy_done), left = threads_now() - 1;
+    fl_fault_reset();
+    ck_assert_msg(done == N && left == 0,
+                  "mp_thread_map returned after its second pthread_create "
+                  "failed with %d of %d items done and %d thread(s) of its "
+                  "own still running: the one thread started does every "
+                  "item, and must be joined before returning (it uses the "
+                  "counter on your stack)",
+                  done, N, left);
+    fl_expect_int(r, -EAGAIN,
+                  "mp_thread_map with its second pthread_create failing "
+                  "(EAGAIN)",
+                  "pthread_create RETURNS the error number and leaves errno "
+                  "alone: return minus its return value");
+}
+
+// In a child with room for 32 descriptors: one worker fetches 100 URLs of
+// a closed port.  Returns how many did not fail with -ECONNREFUSED.
+static int
+refused_many(void *arg)
+{
+    enum { URLS = 100 };
+    struct rlimit lim = {32, 32};
+    if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+        return -1000;
+    const char *urls[URLS];
+    static mp_fetch_result res[URLS];
+    for (int i = 0; i < URLS; i++)
+        urls[i] = url_of(*(int *)arg, "/");
+    int r = mp_fetch_all(urls, URLS, 1, res);
+    int other = 0;
+    for (int i = 0; i < URLS; i++)
+        other += res[i].status != -ECONNREFUSED;
+    return r != URLS ? -2000 + r : other;
+}
+
+FL_TEST(test_mp_fetch_all_closes_the_socket_of_a_refused_connection)
+{
+    int dead_port, dead = bound_socket(&dead_port); // bound, not listening
+    fl_child res;
+    fl_run_in_child(refused_many, &dead_port, 5000, 0, &res);
+    close(dead);
+    ck_assert_msg(res.returned && res.value == 0,
+                  "one worker with room for 32 descriptors fetched 100 URLs "
+                  "of a closed port: %s%d of them did not fail with "
+                  "-ECONNREFUSED. Close the socket on every path of "
+                  "http_get, connect() failing too, or the worker runs out "
+                  "of descriptors (-EMFILE)",
+                  res.returned ? "" : "it did not return; ",
+                  res.returned ? res.value : -1);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_par_map_matches_the_serial_run, 10),
     FL_CASE(test_mp_par_map_covers_a_short_last_chunk, 10),
@@ -979,6 +1198,16 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_fetch_all_reports_an_answer_cut_short, 10),
     FL_CASE(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch, 10),
     FL_CASE(test_mp_fetch_all_rejects_bad_arguments, 10),
+    FL_CASE(test_mp_par_map_reaps_the_started_workers_when_a_fork_fails, 10),
+    FL_CASE(test_mp_par_map_and_mp_fetch_all_give_the_errno_of_a_failed_mmap,
+            5),
+    FL_CASE(test_mp_par_map_reaps_every_worker_despite_eintr, 5),
+    FL_CASE(test_mp_par_map_forks_one_worker_per_chunk_when_items_are_few, 5),
+    FL_CASE(test_mp_thread_map_starts_one_thread_per_chunk_when_items_are_few,
+            5),
+    FL_CASE(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start,
+            5),
+    FL_CASE(test_mp_fetch_all_closes_the_socket_of_a_refused_connection, 10),
 };
 
 FL_MAIN("13_capstone", cases)
