@@ -1452,7 +1452,6 @@ FL_TEST(test_mp_manager_connect_leaks_nothing_when_a_step_fails)
             mp_proxy *p = NULL;
             int r = mp_manager_connect(mp_manager_address(m), &p);
             int fired = fl_fault_fired(fn) > 0;
-            fl_fault_reset();
             char what[128];
             snprintf(what, sizeof what,
                      "mp_manager_connect with %s() failing (%s)", fn,
