@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1644,6 +1645,57 @@ FL_TEST(test_mp_manager_server_closes_each_client_that_leaves)
                   before, after);
 }
 
+// The two processes of the clock test: the test's thread, and the server
+// stopped with SIGSTOP.
+struct stopped {
+    pid_t caller, server;
+};
+
+// Continue the server once the caller sleeps (in the poll of the grace
+// period, for a correct shutdown), WAIT_MS at most.
+static void *
+continue_when_caller_sleeps(void *arg)
+{
+    struct stopped *s = arg;
+    long end = fl_now_ms() + WAIT_MS;
+    while (fl_proc_state(s->caller) != 'S' && fl_now_ms() < end)
+        poll(NULL, 0, 1);
+    kill(s->server, SIGCONT);
+    return NULL;
+}
+
+FL_TEST(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps)
+{
+    mp_manager *m = start();
+    struct stopped s = {(pid_t)syscall(SYS_gettid), server_of(m)};
+    kill(s.server, SIGSTOP);
+    long end = fl_now_ms() + WAIT_MS;
+    while (fl_proc_state(s.server) != 'T' && fl_now_ms() < end)
+        poll(NULL, 0, 1);
+    // The grace period's first poll is interrupted; every read of the wall
+    // clock after the first is an hour later.
+    fl_fault_reset();
+    fl_fault_eintr("poll", 1);
+    fl_clock_jump_at(1, 3600);
+    pthread_t t;
+    ck_assert(pthread_create(&t, NULL, continue_when_caller_sleeps, &s) == 0);
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code);
+    pthread_join(t, NULL);
+    long reads = fl_clock_reads();
+    fl_fault_reset();
+    fl_expect_int(r, 0, "mp_manager_shutdown", "");
+    ck_assert_msg(code == 0,
+                  "the server, slow to stop, was %s (exit code %d) when the "
+                  "wall clock jumped an hour ahead during the grace period: "
+                  "%s",
+                  code == -SIGKILL ? "killed at once" : "not stopped cleanly",
+                  code,
+                  reads > 0 ? "the deadline is on CLOCK_REALTIME, which "
+                              "jumps; measure it on CLOCK_MONOTONIC"
+                            : "after EINTR, wait for the time left, not 0");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_manager_start_returns_once_the_server_listens, 10),
     FL_CASE(test_mp_manager_start_reports_an_address_in_use, 10),
@@ -1687,6 +1739,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_dict_incr_reaches_llong_max_and_llong_min_exactly, 10),
     FL_CASE(test_mp_manager_serves_64_clients_at_once_and_closes_the_65th, 10),
     FL_CASE(test_mp_manager_server_closes_each_client_that_leaves, 10),
+    FL_CASE(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps,
+            10),
 };
 
 FL_MAIN("11_managers", cases)
