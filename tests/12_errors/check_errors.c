@@ -1737,6 +1737,26 @@ FL_TEST(test_mp_collect_drains_the_pipe_after_a_broken_record)
                             : "");
 }
 
+FL_TEST(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails)
+{
+    fl_fault_reset();
+    fl_fault_fail("sigaction", 1, EINVAL);
+    int r = mp_reaper_install();
+    fl_fault_reset();
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    int blocked = sigismember(&now, SIGCHLD);
+    if (r == 0)
+        mp_reaper_uninstall();
+    fl_expect_int(r, -EINVAL, "mp_reaper_install with sigaction failing",
+                  "return minus sigaction's errno");
+    ck_assert_msg(!blocked,
+                  "after mp_reaper_install failed, SIGCHLD is still "
+                  "blocked: restore the signal mask on the failure path "
+                  "too (one exit from the function, after the "
+                  "sigprocmask that puts the old mask back)");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_run_worker_sends_the_error_record, 5),
     FL_CASE(test_mp_run_worker_exits_with_1_when_the_task_fails, 5),
@@ -1780,6 +1800,7 @@ static const fl_case cases[] = {
         test_mp_cleanup_on_signal_makes_its_pipe_close_on_exec_and_non_blocking,
         5),
     FL_CASE(test_mp_collect_drains_the_pipe_after_a_broken_record, 8),
+    FL_CASE(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails, 5),
 };
 
 FL_MAIN("12_errors", cases)
