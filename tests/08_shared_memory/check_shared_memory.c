@@ -1290,6 +1290,253 @@ FL_TEST(test_mp_shm_unlink_removes_the_name_but_not_the_mapping)
     fl_expect_int(mp_shm_unlink(NULL), -EINVAL, "mp_shm_unlink(NULL)", "");
 }
 
+/* ------------------------------------------------ limits and failures */
+
+FL_TEST(test_mp_array_create_refuses_a_size_whose_header_overflows)
+{
+    // n * size fits in a size_t; the header added to it does not.
+    mp_array *a = NULL;
+    int r1 = mp_array_create(&a, MP_INT64, SIZE_MAX / 8, NULL, 1);
+    if (r1 == 0)
+        mp_array_destroy(a);
+    int r2 = mp_array_create(&a, MP_INT32, SIZE_MAX / 4, NULL, 0);
+    if (r2 == 0)
+        mp_array_destroy(a);
+    ck_assert_msg(r1 == -ENOMEM && r2 == -ENOMEM,
+                  "mp_array_create(&a, MP_INT64, SIZE_MAX / 8, ...) and "
+                  "(&a, MP_INT32, SIZE_MAX / 4, ...) returned %s and %s, "
+                  "expected -ENOMEM. n * size fits in a size_t, but the "
+                  "header added to it wraps around to a tiny mapping: "
+                  "compare n with (SIZE_MAX - header) / size, not with "
+                  "SIZE_MAX / size.",
+                  fl_ret(r1), fl_ret(r2));
+}
+
+FL_TEST(test_mp_array_create_reports_the_errno_of_a_failed_mmap)
+{
+    static const int errs[] = {ENOMEM, EAGAIN, ENFILE};
+    for (int k = 0; k < 3; k++) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        fl_fault_reset();
+        fl_fault_fail("mmap", 1, errs[k]);
+        mp_array *a = NULL;
+        int r = mp_array_create(&a, MP_INT32, 4, NULL, 1);
+        int fired = fl_fault_fired("mmap") > 0;
+        fl_fault_reset();
+        if (r == 0)
+            mp_array_destroy(a);
+        ck_assert_msg(fired, "mp_array_create never called mmap: the "
+                             "array must be MAP_SHARED | MAP_ANONYMOUS "
+                             "memory");
+        char what[96];
+        snprintf(what, sizeof what, "mp_array_create with mmap failing with %s",
+                 strerrorname_np(errs[k]));
+        fl_expect_int(r, -errs[k], what,
+                      "return -errno when mmap gives MAP_FAILED, whatever "
+                      "errno is: it says why, ENOMEM is only one reason");
+        fl_expect_no_leak(&s, what);
+    }
+}
+
+FL_TEST(test_mp_array_destroy_unmaps_every_page)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t n = (size_t)page; // 4 pages of int32, and the header's
+    mp_array *a = new_array(MP_INT32, n, NULL, 1);
+    char *data = mp_array_data(a);
+    ck_assert_msg(data != NULL, "mp_array_data returned NULL");
+    char *last = data + (n - 1) * 4;
+    int r = mp_array_destroy(a);
+    int first = mapped(data), still = mapped(last);
+    if (still)
+        munmap((void *)((uintptr_t)data & ~(uintptr_t)(page - 1)),
+               (size_t)(last - data) + (size_t)page);
+    fl_expect_int(r, 0, "mp_array_destroy", "");
+    ck_assert_msg(!first && !still,
+                  "after mp_array_destroy of a %zu-element int32 array, "
+                  "its first page is %s and its last page is %s: munmap the "
+                  "whole mapping, header and elements (the length kept in "
+                  "the header, read before the header is gone), not "
+                  "sizeof the header",
+                  n, first ? "mapped" : "unmapped",
+                  still ? "still mapped" : "unmapped");
+}
+
+FL_TEST(test_mp_array_update_changes_only_its_element)
+{
+    int32_t init[3] = {1, 0x5a5a5a5a, 0x5a5a5a5a}, one = 1, got[3] = {0};
+    mp_array *a = new_array(MP_INT32, 3, init, 1);
+    int r = mp_array_add(a, 0, &one);
+    int32_t *data = mp_array_data(a);
+    memcpy(got, data, sizeof got);
+    mp_array_destroy(a);
+    fl_expect_int(r, 0, "mp_array_add(a, 0, &1)", "");
+    ck_assert_msg(got[0] == 2 && got[1] == 0x5a5a5a5a && got[2] == 0x5a5a5a5a,
+                  "adding 1 to element 0 of Array('i', [1, 0x5a5a5a5a, "
+                  "0x5a5a5a5a]) gave [%d, %#x, %#x]: copy a->size bytes "
+                  "back into the element, not sizeof the local copy (a "
+                  "union as big as the largest type)",
+                  got[0], (unsigned)got[1], (unsigned)got[2]);
+}
+
+// mp_shm_create with every call of fn failing in turn: each failure is
+// reported as -err, and leaves no descriptor, mapping or name behind.
+static void
+walk_shm_create(const char *fn, int err)
+{
+    FL_FAULT_WALK (fn, err, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_shm shm;
+        memset(&shm, 0, sizeof shm);
+        int r = mp_shm_create(&shm, "walk", 8192);
+        int fired = fl_fault_fired(fn) > 0;
+        char what[128];
+        snprintf(what, sizeof what,
+                 "mp_shm_create(&shm, \"walk\", 8192) with its call %d of "
+                 "%s() failing with %s",
+                 k, fn, strerrorname_np(err));
+        if (fired) {
+            if (r == 0 && shm.buf != NULL)
+                munmap(shm.buf, shm.size);
+            fl_expect_int(r, -err, what,
+                          "return minus the errno of the call that failed");
+            char want[MP_SHM_NAME_MAX];
+            expected_name(want, sizeof want, "walk");
+            int left = in_dev_shm(want, NULL);
+            shm_unlink(want);
+            ck_assert_msg(!left,
+                          "%s: it left %s in /dev/shm. Once shm_open has "
+                          "made the name, every later failure must "
+                          "shm_unlink it (and close the descriptor): one "
+                          "fail: label, unwinding in reverse",
+                          what, want);
+        } else {
+            fl_expect_int(r, 0, "mp_shm_create(&shm, \"walk\", 8192)", "");
+            mp_shm_close(&shm);
+            mp_shm_unlink(&shm);
+        }
+        fl_expect_no_leak(&s, what);
+    }
+}
+
+FL_TEST(test_mp_shm_create_leaks_nothing_when_any_call_it_makes_fails)
+{
+    walk_shm_create("shm_open", EMFILE);
+    walk_shm_create("ftruncate", ENOSPC);
+    walk_shm_create("mmap", ENOMEM);
+    walk_shm_create("mmap", EAGAIN);
+}
+
+// mp_shm_open of name with every call of fn failing in turn.
+static void
+walk_shm_open(const char *name, const char *fn, int err)
+{
+    FL_FAULT_WALK (fn, err, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_shm t;
+        memset(&t, 0, sizeof t);
+        int r = mp_shm_open(&t, name);
+        int fired = fl_fault_fired(fn) > 0;
+        if (r == 0)
+            munmap(t.buf, t.size);
+        char what[128];
+        snprintf(what, sizeof what,
+                 "mp_shm_open with its call %d of %s() failing with %s", k, fn,
+                 strerrorname_np(err));
+        if (fired)
+            fl_expect_int(r, -err, what,
+                          "return minus the errno of the call that failed, "
+                          "after closing what is open");
+        else
+            fl_expect_int(r, 0, "mp_shm_open of a segment that exists", "");
+        fl_expect_no_leak(&s, what);
+    }
+}
+
+FL_TEST(test_mp_shm_open_leaks_nothing_when_any_call_it_makes_fails)
+{
+    char name[MP_SHM_NAME_MAX], empty[MP_SHM_NAME_MAX];
+    expected_name(name, sizeof name, "walked");
+    expected_name(empty, sizeof empty, "empty");
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    ck_assert_msg(fd >= 0 && ftruncate(fd, 8192) == 0, "shm_open failed: %s",
+                  strerror(errno));
+    close(fd);
+    int efd = shm_open(empty, O_RDWR | O_CREAT | O_EXCL, 0600);
+    ck_assert_msg(efd >= 0, "shm_open failed: %s", strerror(errno));
+    close(efd);
+    walk_shm_open(name, "shm_open", EMFILE);
+    walk_shm_open(name, "mmap", ENOMEM);
+    walk_shm_open(name, "mmap", EAGAIN);
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    mp_shm t;
+    memset(&t, 0, sizeof t);
+    int r = mp_shm_open(&t, empty);
+    if (r == 0)
+        munmap(t.buf, t.size);
+    shm_unlink(name);
+    shm_unlink(empty);
+    fl_expect_int(r, -EINVAL, "mp_shm_open of a segment of 0 bytes",
+                  "fstat gives its size: 0 is -EINVAL");
+    fl_expect_no_leak(&s, "mp_shm_open of a segment of 0 bytes (which "
+                          "must close its descriptor before returning "
+                          "-EINVAL)");
+}
+
+FL_TEST(test_mp_shm_open_takes_names_up_to_the_limit)
+{
+    // MP_SHM_NAME_MAX counts the NUL: a name of MP_SHM_NAME_MAX - 1
+    // characters fits (it names no segment: -ENOENT), one of
+    // MP_SHM_NAME_MAX or more does not.
+    static const size_t lens[] = {MP_SHM_NAME_MAX - 1, MP_SHM_NAME_MAX,
+                                  MP_SHM_NAME_MAX + 1};
+    static const int want[] = {-ENOENT, -ENAMETOOLONG, -ENAMETOOLONG};
+    for (int k = 0; k < 3; k++) {
+        struct {
+            mp_shm shm;
+            char guard[16];
+        } g;
+        char name[MP_SHM_NAME_MAX + 2];
+        memset(&g, 0x7e, sizeof g);
+        memset(name, 'x', lens[k]);
+        name[0] = '/';
+        name[lens[k]] = '\0';
+        int r = mp_shm_open(&g.shm, name);
+        if (r == 0)
+            munmap(g.shm.buf, g.shm.size);
+        char what[96];
+        snprintf(what, sizeof what, "mp_shm_open of a name of %zu characters",
+                 lens[k]);
+        fl_expect_int(r, want[k], what,
+                      "shm->name holds MP_SHM_NAME_MAX bytes, its NUL "
+                      "included: refuse a name whose strlen is "
+                      ">= MP_SHM_NAME_MAX, and only those");
+    }
+}
+
+FL_TEST(test_mp_shm_create_makes_a_segment_only_its_owner_may_use)
+{
+    mp_shm s;
+    memset(&s, 0, sizeof s);
+    int r = mp_shm_create(&s, "private", 4096);
+    ck_assert_msg(r == 0, "mp_shm_create returned %s", fl_ret(r));
+    char path[MP_SHM_NAME_MAX + 16];
+    struct stat st;
+    snprintf(path, sizeof path, "/dev/shm%s", s.name);
+    int ok = stat(path, &st) == 0;
+    cleanup(&s, "private");
+    ck_assert_msg(ok, "stat %s failed: %s", path, strerror(errno));
+    ck_assert_msg((st.st_mode & 0777) == 0600,
+                  "the segment has mode %04o, expected 0600: shm_open's "
+                  "third argument is the mode, and anything wider lets "
+                  "every user on the machine read or write your memory",
+                  (unsigned)(st.st_mode & 0777));
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_typecode_size_gives_each_types_size, 5),
     FL_CASE(test_mp_array_create_copies_the_initial_values, 5),
@@ -1324,6 +1571,14 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_shm_open_rejects_names_it_cannot_open, 5),
     FL_CASE(test_mp_shm_close_unmaps_but_keeps_the_name, 5),
     FL_CASE(test_mp_shm_unlink_removes_the_name_but_not_the_mapping, 5),
+    FL_CASE(test_mp_array_create_refuses_a_size_whose_header_overflows, 5),
+    FL_CASE(test_mp_array_create_reports_the_errno_of_a_failed_mmap, 5),
+    FL_CASE(test_mp_array_destroy_unmaps_every_page, 5),
+    FL_CASE(test_mp_array_update_changes_only_its_element, 5),
+    FL_CASE(test_mp_shm_create_leaks_nothing_when_any_call_it_makes_fails, 5),
+    FL_CASE(test_mp_shm_open_leaks_nothing_when_any_call_it_makes_fails, 5),
+    FL_CASE(test_mp_shm_open_takes_names_up_to_the_limit, 5),
+    FL_CASE(test_mp_shm_create_makes_a_segment_only_its_owner_may_use, 5),
 };
 
 FL_MAIN_INIT("08_shared_memory", cases, init)
