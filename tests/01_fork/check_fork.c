@@ -418,6 +418,145 @@ FL_TEST(test_mp_exitcode_rejects_a_stopped_status)
                   "-EINVAL");
 }
 
+/* ------------------------------------------------------- under stress */
+
+// A stream of our own on a pipe: fully buffered, as a file or a pipe is,
+// and not stdout, so that fflush(stdout) does not reach it.
+static FILE *stream;
+
+// Open stream on a new pipe; *rd receives the reading end.
+static void
+stream_open(int *rd)
+{
+    int p[2];
+    ck_assert_msg(pipe(p) == 0, "pipe failed: %s", strerror(errno));
+    stream = fdopen(p[1], "w");
+    ck_assert_msg(stream != NULL, "fdopen failed: %s", strerror(errno));
+    *rd = p[0];
+}
+
+// Close stream (writing what it holds) and read the pipe until EOF.
+static void
+stream_drain(int rd, char *buf, size_t size)
+{
+    fclose(stream);
+    stream = NULL;
+    size_t got = 0;
+    ssize_t n;
+    while (got < size - 1 && ((n = read(rd, buf + got, size - 1 - got)) > 0 ||
+                              (n < 0 && errno == EINTR)))
+        got += n > 0 ? (size_t)n : 0;
+    buf[got] = '\0';
+    close(rd);
+}
+
+static int
+print_to_stream(void *arg)
+{
+    (void)arg;
+    fputs("child|", stream);
+    return 0;
+}
+
+FL_TEST(test_mp_fork_call_flushes_every_stream_before_fork)
+{
+    int rd;
+    char out[64];
+    stream_open(&rd);
+    fputs("before|", stream); // buffered in this process, not written
+    pid_t pid = start(return_zero, NULL);
+    fl_raw_wait(pid, raw_wait_hint);
+    stream_drain(rd, out, sizeof out);
+    ck_assert_msg(count(out, "before|") == 1,
+                  "\"before|\" was put once in a stream of the caller (a "
+                  "pipe opened with fdopen, not stdout) before the fork, "
+                  "yet the pipe got \"%s\": the child flushed its copy of "
+                  "the buffer too. fflush(stdout) flushes stdout only; "
+                  "fflush(NULL) flushes every stream.",
+                  out);
+}
+
+FL_TEST(test_mp_fork_call_child_flushes_every_stream)
+{
+    int rd;
+    char out[64];
+    stream_open(&rd);
+    pid_t pid = start(print_to_stream, NULL);
+    fl_raw_wait(pid, raw_wait_hint);
+    stream_drain(rd, out, sizeof out);
+    ck_assert_msg(count(out, "child|") == 1,
+                  "the child's target put \"child|\" in a stream of its "
+                  "own (a pipe opened with fdopen, not stdout), yet the "
+                  "pipe got \"%s\": _exit() throws away what stdio holds. "
+                  "The child must fflush(NULL), not only fflush(stdout), "
+                  "before _exit().",
+                  out);
+}
+
+// mp_fork_call with fork() failing with err, in a child whose output is
+// captured: its value is what mp_fork_call returned.
+static int
+fork_failing(void *arg)
+{
+    fl_fault_reset();
+    fl_fault_fail("fork", 1, *(int *)arg);
+    pid_t pid = mp_fork_call(return_zero, NULL);
+    fflush(NULL);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    return (int)pid;
+}
+
+FL_TEST(test_mp_fork_call_reports_a_failed_fork_as_minus_errno)
+{
+    static int errs[] = {EAGAIN, ENOMEM};
+    for (int i = 0; i < 2; i++) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        fl_fault_reset();
+        fl_fault_fail("fork", 1, errs[i]);
+        pid_t pid = mp_fork_call(return_zero, NULL);
+        int fired = fl_fault_fired("fork") > 0;
+        fl_fault_reset();
+        char what[96];
+        snprintf(what, sizeof what, "mp_fork_call with fork() failing with %s",
+                 strerrorname_np(errs[i]));
+        ck_assert_msg(fired, "%s: mp_fork_call never called fork()", what);
+        fl_expect_int(pid, -errs[i], what,
+                      "fork() returns -1 and sets errno: return -errno, "
+                      "the reason the caller needs (not -1, which reads as "
+                      "-EPERM, nor always -EAGAIN)");
+        fl_expect_no_leak(&s, what);
+        fl_child r;
+        fl_run_in_child(fork_failing, &errs[i], 3000, 1, &r);
+        ck_assert_msg(r.returned && r.value == -errs[i] && r.out_len == 0,
+                      "%s printed \"%s\": a lesson function reports an "
+                      "error by its return value only, and never prints "
+                      "(no perror)",
+                      what, r.out);
+    }
+}
+
+FL_TEST(test_mp_exitcode_rejects_a_continued_status)
+{
+    pid_t pid = raw_child(0, SIGSTOP);
+    int st;
+    while (waitpid(pid, &st, WUNTRACED) < 0 && errno == EINTR)
+        ;
+    kill(pid, SIGCONT);
+    while (waitpid(pid, &st, WCONTINUED) < 0 && errno == EINTR)
+        ;
+    fl_raw_wait(pid, raw_wait_hint);
+    ck_assert_msg(WIFCONTINUED(st), "the test's child was not continued");
+    int got = mp_exitcode(st);
+    fl_expect_int(got, -EINVAL,
+                  "mp_exitcode of a continued child's status (0xffff)",
+                  "a continued child has neither exited nor been killed: "
+                  "test WIFEXITED, then WIFSIGNALED, and return -EINVAL "
+                  "for anything else (rejecting WIFSTOPPED alone and taking "
+                  "the rest as a signal misreads it)");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_fork_call_returns_the_childs_pid, 5),
     FL_CASE(test_mp_fork_call_child_parent_is_the_caller, 5),
@@ -437,6 +576,10 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_waitpid_rejects_pids_that_mean_any_child, 5),
     FL_CASE(test_mp_fork_call_rejects_a_null_target, 5),
     FL_CASE(test_mp_exitcode_rejects_a_stopped_status, 5),
+    FL_CASE(test_mp_fork_call_flushes_every_stream_before_fork, 5),
+    FL_CASE(test_mp_fork_call_child_flushes_every_stream, 5),
+    FL_CASE(test_mp_fork_call_reports_a_failed_fork_as_minus_errno, 5),
+    FL_CASE(test_mp_exitcode_rejects_a_continued_status, 5),
 };
 
 FL_MAIN("01_fork", cases)
