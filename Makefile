@@ -189,10 +189,15 @@ GRADER_SRC := $(wildcard grader/*.c)
 GRADER_OBJ := $(GRADER_SRC:%.c=$(BUILD)/obj/%.o)
 GRADER     := $(BUILD)/bin/grader
 # Paths are built in PATH_MAX buffers; gcc's guess at the longest possible
-# snprintf result (several PATH_MAX inputs) is not a bug.
-GRADER_CFLAGS := -Wno-format-truncation
+# snprintf result (several PATH_MAX inputs) is not a bug.  clang has no
+# such warning (and -Werror would refuse the unknown option): ask $(CC).
+GRADER_CFLAGS := $(shell $(CC) -Werror -Wno-format-truncation -E -x c \
+	/dev/null >/dev/null 2>&1 && echo -Wno-format-truncation)
 # How the grader compiles and links student code and (hidden) tests.
+# The student's file gets the flags the course and the demos build with:
+# full marks imply that `make demo` builds.
 GRADER_DEFS := -DFL_CSTD='"$(CSTD)"' -DFL_CHECK_LIBS='"$(CHECK_LIBS)"' \
+	-DFL_STUDENT_CFLAGS='"$(CSTD) $(WARN) $(OPT)"' \
 	-DFL_CHECK_CFLAGS='"$(CHECK_CFLAGS)"'
 
 $(BUILD)/obj/grader/%.o: grader/%.c
@@ -213,23 +218,48 @@ GRADE_OPTS = --course . --objdir $(BUILD)/obj --cc $(CC) \
 	$(if $(HIDDEN),--hidden $(HIDDEN)) $(if $(STRICT),--strict) \
 	$(if $(LOOSE),--loose)
 GRADE_ARGS = $(GRADE_OPTS) --submission $(SUBMISSION) --out $(GRADE_OUT)
-GRADE_DEPS = $(GRADER) $(L_TEST_OBJS) $(HARNESS_OBJS)
+GRADE_DEPS = $(GRADER) $(L_TEST_OBJS) $(HARNESS_OBJS) $(NAMES) \
+	$(L_TEST_OBJS:.o=.names) $(HARNESS_OBJS:.o=.names) $(SAN_OBJ:.o=.names)
+
+# The names of the C library and of Check that a student's object may not
+# define (or, for Check's, use): the grader reads them here instead of
+# running nm on the libraries each time it starts.
+NAMES := $(BUILD)/obj/tests/libc.names $(BUILD)/obj/tests/check.names
+# ...and the names each test object and the harness define.
+$(BUILD)/obj/tests/%.names: $(BUILD)/obj/tests/%.o
+	$(Q)nm -P -g --defined-only $< | sed 's/[ @].*//' | sort -u >$@.tmp && mv $@.tmp $@
+libfile = $(shell $(CC) -print-file-name=$(1))
+$(BUILD)/obj/tests/libc.names:
+	@mkdir -p $(@D)
+	$(Q)nm -D -P -g --defined-only $(call libfile,libc.so.6) \
+	    $(call libfile,libm.so.6) | sed 's/[ @].*//' | sort -u >$@.tmp && mv $@.tmp $@
+$(BUILD)/obj/tests/check.names:
+	@mkdir -p $(@D)
+	$(Q)for l in $(patsubst -l%,%,$(filter -l%,$(CHECK_LIBS))); do \
+	    case $$l in m|rt|pthread) continue ;; esac; \
+	    f=$$($(CC) -print-file-name=lib$$l.a); [ -f "$$f" ] || continue; \
+	    nm -P -g --defined-only "$$f" 2>/dev/null; done | \
+	    grep -v ':$$' | sed 's/[ @].*//' | sort -u >$@.tmp && mv $@.tmp $@
 
 # Everything grading needs, and no more (no solutions): what autograders build.
 grader: $(GRADE_DEPS)
 
 
+# make grade (and grade-class, and Gradescope's) runs each passing test
+# again built with ASan and UBSan; make check, watch and progress keep to
+# the plain build, for speed.  SAN=0 skips the sanitizer pass.
+SAN_OPT = $(if $(filter 0,$(SAN)),--no-sanitize)
 grade: $(GRADE_DEPS)
-	$(Q)$(GRADER) $(GRADE_ARGS)
+	$(Q)$(GRADER) $(GRADE_ARGS) $(SAN_OPT)
 
 check: $(GRADE_DEPS)
-	$(Q)$(GRADER) $(GRADE_ARGS) --verbose
+	$(Q)$(GRADER) $(GRADE_ARGS) --verbose --no-sanitize
 
 progress: $(GRADE_DEPS)
-	$(Q)$(GRADER) $(GRADE_ARGS) --summary
+	$(Q)$(GRADER) $(GRADE_ARGS) --summary --no-sanitize
 
 watch: $(GRADE_DEPS)
-	$(Q)$(GRADER) $(GRADE_ARGS) --watch
+	$(Q)$(GRADER) $(GRADE_ARGS) --watch --no-sanitize
 
 list: $(GRADER)
 	$(Q)$(GRADER) --course . --list
@@ -240,7 +270,7 @@ reset:
 
 grade-class: $(GRADE_DEPS)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-class SUBMISSIONS=DIR"; exit 2; }
-	$(Q)$(GRADER) $(GRADE_OPTS) --class $(SUBMISSIONS) --out $(BUILD)/class \
+	$(Q)$(GRADER) $(GRADE_OPTS) $(SAN_OPT) --class $(SUBMISSIONS) --out $(BUILD)/class \
 	    $(if $(JOBS),--jobs $(JOBS))
 
 demo: $(foreach l,$(LESSONS),$(BUILD)/bin/lessons/$(l)/demo)

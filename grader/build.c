@@ -27,6 +27,7 @@
 #include "grader.h"
 #include "sandbox.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -44,10 +45,17 @@
 #ifndef FL_CHECK_LIBS
 #define FL_CHECK_LIBS "-pthread -lcheck -lrt -lm -lsubunit"
 #endif
+#ifndef FL_STUDENT_CFLAGS
+#define FL_STUDENT_CFLAGS FL_CSTD " -Wall -Wextra -Werror -pedantic -O2 -g"
+#endif
 #ifndef FL_CHECK_CFLAGS
 #define FL_CHECK_CFLAGS "-pthread"
 #endif
 
+// The sanitizer pass: AddressSanitizer and UndefinedBehaviorSanitizer,
+// every report fatal (tests/sanitize.c turns it into a sentence).
+#define SAN_FLAGS "-fsanitize=address,undefined -fno-sanitize-recover=all " \
+                  "-fno-omit-frame-pointer"
 #define BUILD_WALL_MS 60000
 #define OUT_CAP 65536
 #define NM_CAP (8 << 20)
@@ -273,6 +281,19 @@ known_cmp(const void *a, const void *b)
     return strcmp(((const known *)a)->name, ((const known *)b)->name);
 }
 
+static void
+add_name(const char *name, const char *from, int own)
+{
+    if (nnames == cap_names) {
+        cap_names = cap_names ? 2 * cap_names : 4096;
+        known *grown = realloc(names, cap_names * sizeof *grown);
+        if (grown == NULL)
+            return;
+        names = grown;
+    }
+    names[nnames++] = (known){strdup(name), from, own};
+}
+
 // Add the global names nm prints for path ("name type ..." lines).
 static void
 add_names(const char *path, int dynamic, const char *from, int own)
@@ -289,14 +310,7 @@ add_names(const char *path, int dynamic, const char *from, int own)
         line[strcspn(line, " @")] = '\0';
         if (line[0] == '\0' || strchr(line, ':') != NULL)
             continue; // an archive member's header
-        if (nnames == cap_names) {
-            cap_names = cap_names ? 2 * cap_names : 4096;
-            known *grown = realloc(names, cap_names * sizeof *grown);
-            if (grown == NULL)
-                break;
-            names = grown;
-        }
-        names[nnames++] = (known){strdup(line), from, own};
+        add_name(line, from, own);
     }
     free(log);
 }
@@ -319,6 +333,24 @@ find_library(const char *file, char *path, size_t size)
     free(log);
 }
 
+// Names from a list the build made (objdir/tests/NAME.names); 0 if none.
+static int
+read_names(const char *name, const char *from, int own)
+{
+    char path[PATH_MAX + 64], line[512];
+    snprintf(path, sizeof path, "%s/tests/%s.names", opt.objdir, name);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] != '\0')
+            add_name(line, from, own);
+    }
+    fclose(f);
+    return 1;
+}
+
 // The libraries' names, once: libc and libm, and each -lX of Check's.
 static void
 system_names(void)
@@ -326,6 +358,11 @@ system_names(void)
     char path[PATH_MAX], libs[] = FL_CHECK_LIBS, file[80];
     if (sys_names > 0)
         return;
+    if (read_names("libc", "the C library", 0) &&
+        read_names("check", "Check, the test framework", 1)) {
+        sys_names = nnames;
+        return;
+    }
     static const char *libc[] = {"libc.so.6", "libm.so.6"};
     for (int i = 0; i < 2; i++) {
         find_library(libc[i], path, sizeof path);
@@ -349,9 +386,20 @@ system_names(void)
     sys_names = nnames;
 }
 
+// The names a course object defines, from the list the build made
+// beside it (objdir/tests/[NN_topic/]NAME.names); 0 if there is none.
+static int
+course_names(const char *lesson, const char *obj)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s%s%.*s", lesson ? lesson : "",
+             lesson ? "/" : "", (int)(strlen(obj) - 2), obj);
+    return read_names(name, "the tests or their harness", 1);
+}
+
 // The names the lesson's test objects define (they change per lesson).
 static void
-lesson_names(const char *objs)
+lesson_names(const char *objs, const char *lesson)
 {
     for (size_t i = sys_names; i < nnames; i++)
         free(names[i].name);
@@ -362,6 +410,10 @@ lesson_names(const char *objs)
     while (d != NULL && (e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
         if (len < 3 || strcmp(e->d_name + len - 2, ".o") != 0)
+            continue;
+        int test = strncmp(e->d_name, "check_", 6) == 0;
+        if (strncmp(e->d_name, "hidden-", 7) != 0 &&
+            course_names(test ? lesson : NULL, e->d_name))
             continue;
         snprintf(path, sizeof path, "%s/%s", objs, e->d_name);
         add_names(path, 0, "the tests or their harness", 1);
@@ -412,26 +464,46 @@ judge_symbol(const char *name, char type, const char *file)
     return n < 0 ? NULL : msg;
 }
 
+// Judge readelf's symbol table lines ("N: value size TYPE BIND VIS NDX
+// NAME").  Visibility does not matter: a hidden definition still binds
+// the other objects' references within the test program.
 static char *
-judge_symbols(char *nm, const char *file)
+judge_symbols(char *re, const char *file)
 {
-    for (char *line = strtok(nm, "\n"); line != NULL;
+    int in_table = 0;
+    for (char *line = strtok(re, "\n"); line != NULL;
          line = strtok(NULL, "\n")) {
-        char name[512], type;
-        if (sscanf(line, "%511s %c", name, &type) != 2)
+        char type[32], bind[32], vis[32], ndx[32], name[512];
+        if (strncmp(line, "Symbol table", 12) == 0)
+            in_table = 1;
+        if (!in_table || sscanf(line, " %*d: %*s %*s %31s %31s %31s %31s "
+                                      "%511s", type, bind, vis, ndx,
+                                name) != 5)
             continue;
         name[strcspn(name, "@")] = '\0';
-        char *msg = judge_symbol(name, type, file);
+        int ifunc = strcmp(type, "IFUNC") == 0;
+        // A local symbol names nothing outside the object; only a local
+        // ifunc runs code (its resolver, before main).
+        if (strcmp(bind, "LOCAL") == 0 && !ifunc)
+            continue;
+        char kind = strcmp(ndx, "UND") == 0 ? 'U' : ifunc ? 'i' : 'T';
+        char *msg = judge_symbol(name, kind, file);
         if (msg != NULL)
             return msg;
     }
     return NULL;
 }
 
-// Sections whose code runs before main or after exit.
+// Sections whose code runs before main or after exit.  The sanitized
+// object's own constructor, which registers its globals, is allowed: a
+// student's that hides there (behind __SANITIZE_ADDRESS__) can only pass
+// the sanitizer's runs, and a test passes only when its plain run does.
 static int
-runs_outside(const char *name, const char *type)
+runs_outside(const char *name, const char *type, int san)
 {
+    if (san && (strcmp(name, ".init_array.00099") == 0 ||
+                strcmp(name, ".fini_array.00099") == 0))
+        return 0;
     static const char *bad[] = {".init_array", ".fini_array",
                                 ".preinit_array", ".ctors", ".dtors",
                                 ".init", ".fini"};
@@ -441,51 +513,57 @@ runs_outside(const char *name, const char *type)
             (name[n] == '\0' || name[n] == '.'))
             return 1;
     }
+    // Code for the linker's plugin to compile (LTO) has symbols that nm
+    // does not show us: the object must be plain machine code.
+    if (strncmp(name, ".gnu.lto_", 9) == 0)
+        return 2;
     return strstr(type, "INIT_ARRAY") != NULL ||
            strstr(type, "FINI_ARRAY") != NULL;
 }
 
 static char *
-judge_sections(char *re, const char *file)
+judge_sections(char *re, const char *file, int san)
 {
     for (char *line = strtok(re, "\n"); line != NULL;
          line = strtok(NULL, "\n")) {
         char *p = strstr(line, "] "), name[256], type[64];
         if (p == NULL || sscanf(p + 2, "%255s %63s", name, type) != 2)
             continue;
-        if (runs_outside(name, type)) {
-            char *msg = NULL;
-            if (asprintf(&msg, "%s has a constructor or destructor (section "
-                         "%s): code that runs before main or after exit is "
-                         "not allowed in a lesson file, since it would run "
-                         "outside the tests.", file, name) < 0)
-                return NULL;
+        int why = runs_outside(name, type, san);
+        char *msg = NULL;
+        if (why == 1 && asprintf(&msg, "%s has a constructor or destructor "
+                                 "(section %s): code that runs before main or "
+                                 "after exit is not allowed in a lesson file, "
+                                 "since it would run outside the tests.", file,
+                                 name) < 0)
+            return NULL;
+        if (why == 2 && asprintf(&msg, "%s holds code for the linker to "
+                                 "compile (section %s): a lesson file must be "
+                                 "compiled by the grader alone.", file,
+                                 name) < 0)
+            return NULL;
+        if (why != 0)
             return msg;
-        }
     }
     return NULL;
 }
 
-// Refuse the object (a message) or accept it (NULL).
+// Refuse the object (a message) or accept it (NULL): one readelf for
+// its sections and its symbols, locals included.
 static char *
-inspect(const char *dir, const char *b, const char *file)
+inspect(const char *dir, const char *b, const char *file, char *obj, int san)
 {
     char *log, *problem = NULL;
-    char *nm[] = {"nm", "-P", "-g", "topic.o", NULL};
-    char *re[] = {"readelf", "-W", "-S", "topic.o", NULL};
-    if (run_step(nm, SB_BUILD, dir, b, NM_CAP, &log) < 0) {
-        free(log);
-        return strdup("the grader could not read the compiled object");
-    }
-    problem = judge_symbols(log, file);
-    free(log);
-    if (problem != NULL)
-        return problem;
+    char *re[] = {"readelf", "-W", "-S", "-s", obj, NULL};
     if (run_step(re, SB_BUILD, dir, b, NM_CAP, &log) < 0) {
         free(log);
         return strdup("the grader could not read the compiled object");
     }
-    problem = judge_sections(log, file);
+    char *copy = strdup(log);
+    problem = copy == NULL ? NULL : judge_sections(copy, file, san);
+    free(copy);
+    if (problem == NULL)
+        problem = judge_symbols(log, file);
     free(log);
     return problem;
 }
@@ -594,17 +672,21 @@ compile_hidden(gr_lesson *l, const char *dir)
     return log;
 }
 
-// Compile the student's file in b (as the sandbox); NULL or the errors.
+// Compile the student's file in b (as the sandbox) into obj, with the
+// sanitizers when san; NULL or the errors.
 static char *
-compile_student(gr_lesson *l, const char *dir, const char *b)
+compile_student(gr_lesson *l, const char *dir, const char *b, char *obj,
+                int san)
 {
-    char src[PATH_MAX], inc[PATH_MAX], cstd[] = FL_CSTD, *log;
+    char src[PATH_MAX], inc[PATH_MAX], flags[] = FL_STUDENT_CFLAGS, *log;
+    char sanflags[] = SAN_FLAGS;
     snprintf(src, sizeof src, "lessons/%s/%s.c", l->name, topic_of(l->name));
     snprintf(inc, sizeof inc, "-I../inc/lessons/%s", l->name);
     char *cc[MAX_ARGS] = {opt.cc};
-    int n = add_words(cc, 1, cstd);
-    char *rest[] = {"-Wall", "-Wextra", "-O1", "-g", inc, "-c", src, "-o",
-                    "topic.o", NULL};
+    int n = add_words(cc, 1, flags);
+    if (san)
+        n = add_words(cc, n, sanflags);
+    char *rest[] = {inc, "-c", src, "-o", obj, NULL};
     for (int i = 0; rest[i] != NULL; i++)
         cc[n++] = rest[i];
     cc[n] = NULL;
@@ -618,8 +700,8 @@ compile_student(gr_lesson *l, const char *dir, const char *b)
 // Link the objects named by pattern ("check_fork.o" or "hidden-") with the
 // student's object into b/bin; NULL or the errors.
 static char *
-link_program(const char *dir, const char *b, const char *tests,
-             const char *bin)
+link_program(const char *dir, const char *b, const char *tests, char *obj,
+             const char *bin, int san)
 {
     char cstd[] = FL_CSTD, cflags[] = FL_CHECK_CFLAGS, libs[] = FL_CHECK_LIBS;
     char objs[PATH_MAX + 8], *log, paths[16][300];
@@ -643,7 +725,9 @@ link_program(const char *dir, const char *b, const char *tests,
     }
     if (d != NULL)
         closedir(d);
-    ld[n++] = "topic.o";
+    if (san)
+        ld[n++] = "-fsanitize=address,undefined";
+    ld[n++] = obj;
     ld[n++] = "-o";
     ld[n++] = (char *)bin;
     ld[add_words(ld, n, libs)] = NULL;
@@ -679,45 +763,98 @@ install(const char *b, const char *name, const char *run)
     return rc;
 }
 
+// Compile, check, rename and link one variant (plain, or sanitized):
+// check_TOPIC[SUFFIX] and check_hidden[SUFFIX] in DIR/run.
 static char *
-compile_and_link(gr_lesson *l, const char *dir, const char *b)
+build_variant(gr_lesson *l, const char *dir, const char *b, int san)
 {
-    char file[256], test[160], bin[160], run[PATH_MAX + 8];
-    const char *t = topic_of(l->name);
+    char file[256], test[160], bin[160], hbin[160], run[PATH_MAX + 8];
+    char obj[32], oc_obj[32];
+    const char *t = topic_of(l->name), *suffix = san ? ".san" : "";
     snprintf(file, sizeof file, "lessons/%s/%s.c", l->name, t);
-    char *problem = compile_student(l, dir, b);
+    snprintf(obj, sizeof obj, "topic%s.o", suffix);
+    snprintf(oc_obj, sizeof oc_obj, "%s", obj);
+    char *problem = compile_student(l, dir, b, obj, san);
     if (problem == NULL)
-        problem = inspect(dir, b, file);
+        problem = inspect(dir, b, file, obj, san);
     if (problem != NULL)
         return problem;
     // The calls are renamed only when the wrappers are there to take them.
     snprintf(run, sizeof run, "%s/objs/stress.o", dir);
     if (access(run, R_OK) == 0) {
-        char *oc[] = {"objcopy", "--redefine-syms=../objs/wrap.syms",
-                      "topic.o", NULL}, *log;
+        char *oc[] = {"objcopy", "--redefine-syms=../objs/wrap.syms", oc_obj,
+                      NULL}, *log;
         if (run_step(oc, SB_BUILD, dir, b, OUT_CAP, &log) < 0)
             return log;
         free(log);
     }
     snprintf(test, sizeof test, "check_%s.o", t);
-    snprintf(bin, sizeof bin, "check_%s", t);
+    snprintf(bin, sizeof bin, "check_%s%s", t, suffix);
+    snprintf(hbin, sizeof hbin, "check_hidden%s", suffix);
     snprintf(run, sizeof run, "%s/run", dir);
-    if ((problem = link_program(dir, b, test, bin)) != NULL)
+    if ((problem = link_program(dir, b, test, obj, bin, san)) != NULL)
         return problem;
     if (install(b, bin, run) < 0)
         return strdup("the grader could not take the linked test program");
     if (!l->nhidden)
         return NULL;
-    if ((problem = link_program(dir, b, "hidden-", "check_hidden")) != NULL)
+    if ((problem = link_program(dir, b, "hidden-", obj, hbin, san)) != NULL)
         return problem;
-    if (install(b, "check_hidden", run) < 0)
+    if (install(b, hbin, run) < 0)
         return strdup("the grader could not take the hidden tests' program");
     return NULL;
+}
+
+static char *
+compile_and_link(gr_lesson *l, const char *dir, const char *b)
+{
+    char *problem = build_variant(l, dir, b, 0);
+    if (problem != NULL || !opt.sanitize)
+        return problem;
+    problem = build_variant(l, dir, b, 1);
+    char *msg = NULL;
+    if (problem != NULL &&
+        asprintf(&msg, "Built with AddressSanitizer and UBSan (make grade's "
+                 "second pass), the lesson does not build:\n%s", problem) < 0)
+        msg = NULL;
+    free(problem);
+    return msg;
+}
+
+// Whether this compiler builds with the sanitizers at all (libasan and
+// libubsan installed): if not, the pass is skipped with a notice, rather
+// than failing every lesson for the machine's sake.
+static void
+check_sanitizers(void)
+{
+    static int checked;
+    char src[PATH_MAX + 16], bin[PATH_MAX + 16], *log;
+    if (checked++ || !opt.sanitize)
+        return;
+    snprintf(src, sizeof src, "%s/probe.c", gr_workdir);
+    snprintf(bin, sizeof bin, "%s/probe", gr_workdir);
+    FILE *f = fopen(src, "we");
+    if (f != NULL) {
+        fputs("int main(void) { return 0; }\n", f);
+        fclose(f);
+    }
+    char *cc[] = {opt.cc, "-fsanitize=address,undefined", src, "-o", bin,
+                  NULL};
+    if (run_step(cc, SB_TRUSTED, NULL, "/", OUT_CAP, &log) < 0) {
+        opt.sanitize = 0;
+        gr_notice = "the sanitizer pass was skipped: this compiler cannot "
+                    "build with -fsanitize=address,undefined (install "
+                    "libasan and libubsan, e.g. with make deps)";
+    }
+    free(log);
+    unlink(src);
+    unlink(bin);
 }
 
 char *
 build_lesson(gr_lesson *l, const char *dir)
 {
+    check_sanitizers();
     char b[PATH_MAX + 8], objs[PATH_MAX + 8];
     if (lay_out(l, dir) < 0 || lay_objects(l, dir) < 0)
         return strdup("the grader could not lay out the course's files: "
@@ -730,7 +867,7 @@ build_lesson(gr_lesson *l, const char *dir)
     }
     snprintf(objs, sizeof objs, "%s/objs", dir);
     system_names();
-    lesson_names(objs);
+    lesson_names(objs, l->name);
     snprintf(b, sizeof b, "%s/b", dir);
     if (sb_give(b) < 0)
         return strdup("the grader could not make a build directory");

@@ -28,8 +28,9 @@
 
 #define MAX_LESSONS 64
 
-gr_options opt = {.cc = "cc"};
+gr_options opt = {.cc = "cc", .sanitize = 1};
 char *gr_workdir; // builds, removed at exit
+const char *gr_notice;
 
 static double
 now_s(void)
@@ -39,11 +40,16 @@ now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+// At exit or on a signal: end every run, let the sandbox remove what it
+// owns (a build interrupted midway), then remove the rest, root's own.
 static void
 cleanup(void)
 {
-    if (gr_workdir != NULL)
+    sb_kill_all();
+    if (gr_workdir != NULL) {
+        sb_rmtree(gr_workdir, 1);
         sb_rmtree(gr_workdir, 0);
+    }
     gr_workdir = NULL;
     sb_finish();
 }
@@ -89,7 +95,7 @@ usage(void)
             "              [--lesson NN] [--test TEXT] [--hidden DIR]\n"
             "              [--cc CC] [--verbose | --quiet | --summary]\n"
             "              [--watch | --list] [--only TEST] [--strict]\n"
-            "              [--fail-fast] [--loose]\n"
+            "              [--fail-fast] [--loose] [--no-sanitize]\n"
             "Grades DIR/lessons/NN_topic/topic.c with the course's tests;\n"
             "--test keeps only the tests whose names contain TEXT;\n"
             "--hidden adds an instructor's tests from DIR/NN_topic/;\n"
@@ -100,7 +106,10 @@ usage(void)
             "--only keeps the one test named TEST;\n"
             "--strict exits 1 unless every test graded passed;\n"
             "--fail-fast stops a lesson at its first failing test;\n"
-            "--loose also takes topic.c from DIR's top (uploaded files).\n");
+            "--loose also takes topic.c from DIR's top (uploaded files);\n"
+            "Each test that passes runs again built with AddressSanitizer\n"
+            "and UBSan, where a memory error fails it; --no-sanitize skips\n"
+            "that second run (make check, watch and progress do).\n");
     exit(2);
 }
 
@@ -126,9 +135,15 @@ parse_args(int argc, char **argv)
                     : strcmp(a, "--strict") == 0  ? &opt.strict
                     : strcmp(a, "--fail-fast") == 0 ? &opt.fail_fast
                     : strcmp(a, "--loose") == 0 ? &opt.loose
+                    : strcmp(a, "--sanitize") == 0 ? &opt.sanitize
+                    : strcmp(a, "--all") == 0 ? &opt.all
                                                     : NULL;
         if (flag != NULL) {
             *flag = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-sanitize") == 0) {
+            opt.sanitize = 0;
             continue;
         }
         if (v == NULL)
@@ -153,6 +168,8 @@ parse_args(int argc, char **argv)
             snprintf(opt.test, sizeof opt.test, "%s", v);
         else if (strcmp(a, "--cc") == 0)
             snprintf(opt.cc, sizeof opt.cc, "%s", v);
+        else if (strcmp(a, "--cache") == 0)
+            snprintf(opt.cache, sizeof opt.cache, "%s", v);
         else if (strcmp(a, "--lesson") == 0)
             snprintf(opt.lesson, sizeof opt.lesson, "%s", v);
         else
@@ -181,11 +198,7 @@ main(int argc, char **argv)
         return 2;
     }
     if (opt.list) {
-        for (size_t i = 0; i < n; i++) {
-            read_title(&ls[i]);
-            printf("  %-10s %-46s lessons/%s/README.md\n", ls[i].name,
-                   ls[i].title, ls[i].name);
-        }
+        report_list(ls, n);
         return 0;
     }
     mkdir(opt.out, 0755);
@@ -201,7 +214,7 @@ main(int argc, char **argv)
     if (opt.watch)
         return watch_lessons(ls, n, opt.submission);
     for (size_t i = 0; i < n; i++)
-        grade_lesson(&ls[i]);
+        grade_lesson_cached(&ls[i]);
     if (opt.summary)
         report_progress(ls, n, 1);
     else if (!opt.quiet)

@@ -12,12 +12,18 @@ typedef struct {
     char hidden[PATH_MAX], class[PATH_MAX];
     int verbose, quiet, jobs, watch, summary, list, strict, fail_fast;
     int loose; ///< also take topic.c from the submission's top
+    int sanitize; ///< also run each test built with ASan and UBSan
+    int all;      ///< the report lists every failure of every lesson
+    char cache[PATH_MAX]; ///< results kept per lesson (--cache DIR), or ""
 } gr_options;
 
 extern gr_options opt;
 
 /// The grader's private directory for builds (cli.c makes it).
 extern char *gr_workdir;
+
+/// A sentence every report shows (a pass that was skipped), or NULL.
+extern const char *gr_notice;
 
 /// One test, as the lesson's points file declares it, and its verdict.
 typedef struct {
@@ -38,6 +44,7 @@ typedef struct {
     size_t ntests;
     char *problem;   ///< a build problem (compile errors), or NULL
     int nhidden;     ///< how many of tests are hidden ones
+    char functions[2048]; ///< " mp_a mp_b ": what its headers declare
 } gr_lesson;
 
 /* lessons.c: the lessons, their tests and points */
@@ -53,6 +60,10 @@ void read_title(gr_lesson *l);
 
 /// Forget a lesson's results, to grade it again.
 void lesson_clear(gr_lesson *l);
+
+/// The index of the earlier failed test of the same function
+/// (test_<function>_...) that failed test j probably follows from, or -1.
+long failure_cause(const gr_lesson *l, size_t j);
 
 /* build.c: the submission's file, compiled and linked with the tests */
 
@@ -72,6 +83,20 @@ const char *run_prefix(void);
 
 /// `--watch`: grade, then re-grade the current lesson on every save.
 int watch_lessons(gr_lesson *ls, size_t n, const char *submission);
+
+/// `--list`: a line per lesson, and where to read it.
+void report_list(gr_lesson *ls, size_t n);
+
+/* cache.c: results kept for files that have not changed */
+
+/// A 64-bit hash of a regular file's bytes (FNV-1a), mixed into h; a file
+/// that cannot be read (or is not a regular file) mixes in its absence.
+unsigned long long hash_file(const char *path, unsigned long long h);
+
+/// Grade a lesson, or take its results from opt.cache when the
+/// submission's file and the course's test objects are the ones graded
+/// last time; fresh results are kept for next time.
+void grade_lesson_cached(gr_lesson *l);
 
 /// Print the progress bar; with table, a line per lesson before it.
 void report_progress(const gr_lesson *ls, size_t n, int table);

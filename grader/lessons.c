@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "grader.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,88 @@ lesson_clear(gr_lesson *l)
     }
 }
 
+// Add the mp_ functions a lesson header declares (or names, "mp_x(") to
+// the lesson's list, " mp_a mp_b ", for failure_cause.
+static void
+read_header_functions(gr_lesson *l, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char line[512];
+    size_t used = strlen(l->functions);
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        for (char *p = strstr(line, "mp_"); p != NULL; p = strstr(p, "mp_")) {
+            size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+            int starts = p == line || !(isalnum((unsigned char)p[-1]) ||
+                                        p[-1] == '_');
+            char word[80];
+            snprintf(word, sizeof word, " %.*s ", (int)len, p);
+            if (starts && p[len] == '(' && len < 70 &&
+                used + len + 2 < sizeof l->functions &&
+                strstr(l->functions, word) == NULL)
+                used += (size_t)snprintf(l->functions + used,
+                                         sizeof l->functions - used, "%s",
+                                         word + (used > 0));
+            p += len;
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+}
+
+static void
+read_functions(gr_lesson *l)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/lessons/%s", opt.course, l->name);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        char file[PATH_MAX + 256];
+        if (n < 3 || strcmp(e->d_name + n - 2, ".h") != 0)
+            continue;
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        read_header_functions(l, file);
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
+// The lesson function a test is about: the longest one whose name follows
+// "test_" (test_mp_process_init_subclass_... is about
+// mp_process_init_subclass, not mp_process_init).  Its length, or 0.
+static size_t
+function_of(const gr_lesson *l, const char *test)
+{
+    size_t best = 0;
+    if (strncmp(test, "test_", 5) != 0)
+        return 0;
+    test += 5;
+    for (const char *p = l->functions; *p;) {
+        p += strspn(p, " ");
+        size_t len = strcspn(p, " ");
+        if (len > best && strncmp(test, p, len) == 0 && test[len] == '_')
+            best = len;
+        p += len;
+    }
+    return best;
+}
+
+long
+failure_cause(const gr_lesson *l, size_t j)
+{
+    const gr_test *t = &l->tests[j];
+    size_t len = function_of(l, t->name);
+    if (t->passed || l->problem != NULL || len == 0)
+        return -1;
+    for (size_t i = 0; i < j; i++)
+        if (!l->tests[i].passed && (t->hidden || !l->tests[i].hidden) &&
+            function_of(l, l->tests[i].name) == len &&
+            strncmp(l->tests[i].name, t->name, len + 5) == 0)
+            return (long)i;
+    return -1;
+}
+
 static int
 lesson_cmp(const void *a, const void *b)
 {
@@ -119,6 +202,7 @@ find_lessons(gr_lesson *ls, size_t max)
             continue;
         if (opt.hidden[0])
             read_points(&ls[n], opt.hidden, 1);
+        read_functions(&ls[n]);
         n++;
     }
     if (d != NULL)

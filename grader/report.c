@@ -57,14 +57,95 @@ print_problem(const char *problem)
     }
 }
 
+// "Lesson 03: start methods: ..." -> "start methods: ...": the table's
+// first column already names the lesson.
+static const char *
+short_title(const char *title)
+{
+    const char *colon = strstr(title, ": ");
+    return strncmp(title, "Lesson ", 7) == 0 && colon != NULL ? colon + 2
+                                                              : title;
+}
+
+// Column widths that fit every lesson's name and title.
+static void
+widths(const gr_lesson *ls, size_t n, int *name, int *title)
+{
+    *name = 8;
+    *title = 12;
+    for (size_t i = 0; i < n; i++) {
+        int a = (int)strlen(ls[i].name), b = (int)strlen(
+                                             short_title(ls[i].title));
+        *name = a > *name ? a : *name;
+        *title = b > *title ? b : *title;
+    }
+}
+
+static int
+lesson_done(const gr_lesson *l)
+{
+    return l->problem == NULL && lesson_points(l, 1) == lesson_points(l, 0);
+}
+
+static const char *
+lesson_status(const gr_lesson *l)
+{
+    return lesson_done(l) ? "done"
+           : l->problem   ? "does not build"
+           : lesson_points(l, 1) > 0 ? "in progress"
+                                     : "to do";
+}
+
+// One line per lesson: name, title, points and where it stands.
+static void
+print_table(const gr_lesson *ls, size_t n, const gr_lesson *current)
+{
+    int wn, wt;
+    widths(ls, n, &wn, &wt);
+    for (size_t i = 0; i < n; i++)
+        printf("  %-*s  %-*s %4d/%-4d %s%s\n", wn, ls[i].name, wt,
+               short_title(ls[i].title), lesson_points(&ls[i], 1),
+               lesson_points(&ls[i], 0), lesson_status(&ls[i]),
+               &ls[i] == current ? "   <- now" : "");
+}
+
+void
+report_list(gr_lesson *ls, size_t n)
+{
+    int wn, wt;
+    for (size_t i = 0; i < n; i++)
+        read_title(&ls[i]);
+    widths(ls, n, &wn, &wt);
+    for (size_t i = 0; i < n; i++)
+        printf("  %-*s  %-*s  lessons/%s/README.md\n", wn, ls[i].name, wt,
+               short_title(ls[i].title), ls[i].name);
+}
+
+static void
+print_failure(const gr_lesson *l, size_t j, int color)
+{
+    const char *red = color ? "\033[31m" : "", *off = color ? "\033[0m" : "";
+    const gr_test *t = &l->tests[j];
+    long cause = failure_cause(l, j);
+    printf("   %sFAIL%s %-54s %2d/%d%s\n", red, off, t->name, 0, t->points,
+           t->hidden ? " (hidden)" : "");
+    if (cause >= 0)
+        printf("        probably a consequence of %s above; fix that "
+               "first.\n", l->tests[cause].name);
+    wrapped(t->message ? t->message : "(no verdict)", "        ");
+    if (!t->hidden)
+        printf("        read: lessons/%s/%s   hint: make hint L=%.2s\n",
+               l->name, t->ref, l->name);
+}
+
 static void
 print_lesson(const gr_lesson *l, int verbose, int color)
 {
-    const char *red = color ? "\033[31m" : "", *green = color ? "\033[32m" : "",
+    const char *green = color ? "\033[32m" : "", *red = color ? "\033[31m" : "",
                *bold = color ? "\033[1m" : "", *off = color ? "\033[0m" : "";
     int got = lesson_points(l, 1), max = lesson_points(l, 0);
-    printf("%s%-10s %-48s %3d/%d%s\n", bold, l->name, l->title, got, max,
-           off);
+    printf("%s%s  %s  %d/%d%s\n", bold, l->name, short_title(l->title), got,
+           max, off);
     if (l->problem != NULL) {
         printf("   %sdoes not build%s: fix this first\n", red, off);
         print_problem(l->problem);
@@ -72,32 +153,81 @@ print_lesson(const gr_lesson *l, int verbose, int color)
     }
     for (size_t i = 0; i < l->ntests; i++) {
         const gr_test *t = &l->tests[i];
-        if (t->passed && !verbose)
-            continue;
-        printf("   %s%s%s %-54s %2d/%d%s\n", t->passed ? green : red,
-               t->passed ? "PASS" : "FAIL", off, t->name,
-               t->passed ? t->points : 0, t->points,
-               t->hidden ? " (hidden)" : "");
-        if (t->passed)
-            continue;
-        wrapped(t->message ? t->message : "(no verdict)", "        ");
-        if (!t->hidden)
-            printf("        read: lessons/%s/%s   hint: make hint L=%.2s\n",
-                   l->name, t->ref, l->name);
+        if (!t->passed)
+            print_failure(l, i, color);
+        else if (verbose)
+            printf("   %sPASS%s %-54s %2d/%d%s\n", green, off, t->name,
+                   t->points, t->points, t->hidden ? " (hidden)" : "");
     }
+}
+
+#define MORE_NAMES 8 // failures named one a line after the first, at most
+
+// The first lesson that does not pass, in detail: its build problem or its
+// first failure in full, the rest of its failures one line each.
+static void
+print_current(const gr_lesson *l, int color)
+{
+    size_t first = l->ntests, shown = 0, more = 0;
+    printf("\n== %s: %s\n", l->name, l->title);
+    if (l->problem != NULL) {
+        printf("   It does not build: fix this first.\n");
+        print_problem(l->problem);
+        return;
+    }
+    for (size_t i = 0; i < l->ntests; i++) {
+        if (l->tests[i].passed)
+            continue;
+        if (first == l->ntests) {
+            first = i;
+            print_failure(l, i, color);
+        } else if (shown < MORE_NAMES) {
+            long c = failure_cause(l, i);
+            printf("   FAIL %s%s\n", l->tests[i].name,
+                   c >= 0 ? "  (probably follows from the first)" : "");
+            shown++;
+        } else {
+            more++;
+        }
+    }
+    if (more > 0)
+        printf("   ... and %zu more\n", more);
+}
+
+static void
+print_next(const gr_lesson *l)
+{
+    printf("\nNext: read lessons/%s/README.md, fix lessons/%s/%s.c, then\n"
+           "  make check L=%.2s   (every test of this lesson, in full)\n"
+           "  make watch          (tests it again each time you save)\n"
+           "Every failure of every lesson: make grade ALL=1, or "
+           "results.json.\n",
+           l->name, l->name, topic_of(l->name), l->name);
 }
 
 void
 report_terminal(const gr_lesson *ls, size_t n, int verbose, int color)
 {
     int got = 0, max = 0, passed = 0, failed = 0;
+    const gr_lesson *current = NULL;
     for (size_t i = 0; i < n; i++) {
-        print_lesson(&ls[i], verbose, color);
         got += lesson_points(&ls[i], 1);
         max += lesson_points(&ls[i], 0);
         for (size_t j = 0; j < ls[i].ntests; j++) {
             passed += ls[i].tests[j].passed;
             failed += !ls[i].tests[j].passed;
+        }
+        if (current == NULL && !lesson_done(&ls[i]))
+            current = &ls[i];
+    }
+    if (verbose || opt.all) {
+        for (size_t i = 0; i < n; i++)
+            print_lesson(&ls[i], verbose, color);
+    } else {
+        print_table(ls, n, current);
+        if (current != NULL) {
+            print_current(current, color);
+            print_next(current);
         }
     }
     printf("\nGraded in sandbox mode \"%s\": %s.\n", sb_mode_name(),
@@ -154,9 +284,15 @@ json_string(FILE *f, const char *s)
 }
 
 static void
-json_test(FILE *f, const gr_lesson *l, const gr_test *t, int first)
+json_test(FILE *f, const gr_lesson *l, size_t j, int first)
 {
-    char name[256], out[8192];
+    const gr_test *t = &l->tests[j];
+    long cause = failure_cause(l, j);
+    char name[256], out[8192], after[256] = "";
+    if (cause >= 0)
+        snprintf(after, sizeof after, "Probably a consequence of %s, "
+                 "which failed before it: fix that first.\n",
+                 l->tests[cause].name);
     snprintf(name, sizeof name, "%s: %s", l->name, t->name);
     if (t->passed)
         snprintf(out, sizeof out, "passed");
@@ -164,7 +300,7 @@ json_test(FILE *f, const gr_lesson *l, const gr_test *t, int first)
         snprintf(out, sizeof out, "The lesson does not build:\n%s",
                  l->problem);
     else
-        snprintf(out, sizeof out, "%s\nRead: lessons/%s/%s",
+        snprintf(out, sizeof out, "%s%s\nRead: lessons/%s/%s", after,
                  t->message ? t->message : "(no verdict)", l->name, t->ref);
     fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
     json_string(f, name);
@@ -191,14 +327,15 @@ report_json(const char *path, const gr_lesson *ls, size_t n, double seconds)
                "  \"execution_time\": %.2f,\n  \"visibility\": \"visible\",\n"
                "  \"extra_data\": {\"sandbox\": \"%s\"},\n  \"output\": ",
             got, max, seconds, sb_mode_name());
-    char mode[600];
-    snprintf(mode, sizeof mode, "Graded in sandbox mode \"%s\": %s.",
-             sb_mode_name(), sb_mode_text());
+    char mode[1000];
+    snprintf(mode, sizeof mode, "Graded in sandbox mode \"%s\": %s.%s%s",
+             sb_mode_name(), sb_mode_text(), gr_notice ? " Note: " : "",
+             gr_notice ? gr_notice : "");
     json_string(f, mode);
     fprintf(f, ",\n  \"tests\": [");
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < ls[i].ntests; j++, first = 0)
-            json_test(f, &ls[i], &ls[i].tests[j], first);
+            json_test(f, &ls[i], j, first);
     fprintf(f, "\n  ]\n}\n");
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -219,26 +356,15 @@ report_tsv(const char *path, const gr_lesson *ls, size_t n)
     return fclose(f) == 0 ? 0 : -1;
 }
 
-static int
-lesson_done(const gr_lesson *l)
-{
-    return l->problem == NULL && lesson_points(l, 1) == lesson_points(l, 0);
-}
-
 void
 report_progress(const gr_lesson *ls, size_t n, int table)
 {
     int got = 0, max = 0, done = 0;
+    if (table)
+        print_table(ls, n, NULL);
     for (size_t i = 0; i < n; i++) {
-        int g = lesson_points(&ls[i], 1), m = lesson_points(&ls[i], 0);
-        if (table)
-            printf("  %-10s %-46s %3d/%-3d %s\n", ls[i].name, ls[i].title, g,
-                   m, lesson_done(&ls[i]) ? "done"
-                   : ls[i].problem    ? "does not build"
-                   : g > 0            ? "in progress"
-                                      : "to do");
-        got += g;
-        max += m;
+        got += lesson_points(&ls[i], 1);
+        max += lesson_points(&ls[i], 0);
         done += lesson_done(&ls[i]);
     }
     char bar[41];

@@ -92,17 +92,20 @@ make_prefix(char *prefix, size_t size)
     snprintf(prefix, size, "%s%u.", run_prefix(), ++run);
 }
 
-static void
-run_test(gr_test *t, const char *bin)
+// Run one test's program once: passed, and what happened in *message.
+static int
+run_once(gr_test *t, const char *bin, int san, char **message)
 {
     char prefix[64], pe[96], km[64], fd[32];
     make_prefix(prefix, sizeof prefix);
     snprintf(pe, sizeof pe, FL_PREFIX_ENV "=%s", prefix);
     snprintf(fd, sizeof fd, FL_RESULT_FD_ENV "=%d", FL_RESULT_FD);
     // CK_TIMEOUT_MULTIPLIER scales every Check timeout (slow machines,
-    // valgrind); the grader's own wall clock follows it.
+    // valgrind, the sanitizers); the grader's own wall clock follows it.
     const char *mult = getenv("CK_TIMEOUT_MULTIPLIER");
     double scale = mult != NULL && atof(mult) > 0 ? atof(mult) : 1.0;
+    if (san)
+        scale *= 2; // the sanitizers' checks slow the code down
     snprintf(km, sizeof km, "CK_TIMEOUT_MULTIPLIER=%g", scale);
     char *env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", pe, fd, km, NULL};
     int wall = (int)(TEST_WALL_MS * scale);
@@ -111,20 +114,41 @@ run_test(gr_test *t, const char *bin)
     snprintf(run, sizeof run, "%.*s", (int)(strrchr(bin, '/') - bin), bin);
     sb_spec s = {.argv = argv, .envp = env, .kind = SB_TEST, .bind = run,
                  .wall_ms = wall < 3000 ? 3000 : wall, .verdicts = 1,
-                 .prefix = prefix, .out_cap = OUT_CAP};
+                 .sanitized = san, .prefix = prefix, .out_cap = OUT_CAP};
     sb_result r;
-    double start = now_s();
+    *message = NULL;
     if (sb_run(&s, &r) < 0) {
-        t->message = strdup("grader: could not start the test program");
-    } else {
-        int v = parse_verdict(r.verdicts, t->name, &t->message);
-        t->passed = v == 1 && r.exited && r.status == FL_RUNNER_PASSED;
-        if (v < 0) {
-            free(t->message);
-            t->message = no_verdict(&r);
-        }
-        sb_free(&r);
+        *message = strdup("grader: could not start the test program");
+        return 0;
     }
+    int v = parse_verdict(r.verdicts, t->name, message);
+    int passed = v == 1 && r.exited && r.status == FL_RUNNER_PASSED;
+    if (v < 0) {
+        free(*message);
+        *message = no_verdict(&r);
+    }
+    sb_free(&r);
+    return passed;
+}
+
+// Run a test; with --sanitize, a test that passes runs again built with
+// the sanitizers, and passes only if that run passes too.
+static void
+run_test(gr_test *t, const char *bin)
+{
+    char san[PATH_MAX + 8], *msg = NULL;
+    double start = now_s();
+    t->passed = run_once(t, bin, 0, &t->message);
+    snprintf(san, sizeof san, "%s.san", bin);
+    if (t->passed && opt.sanitize && !run_once(t, san, 1, &msg)) {
+        t->passed = 0;
+        free(t->message);
+        if (asprintf(&t->message, "Built with AddressSanitizer and UBSan "
+                     "(make grade's second pass), this test fails: %s",
+                     msg != NULL ? msg : "(no verdict)") < 0)
+            t->message = NULL;
+    }
+    free(msg);
     t->seconds = now_s() - start;
 }
 

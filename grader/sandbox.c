@@ -818,12 +818,13 @@ set_limit(int resource, rlim_t value)
 }
 
 static void
-limit_untrusted(sb_kind kind)
+limit_untrusted(sb_kind kind, int sanitized)
 {
     rlim_t nproc = mode != SB_USER ? 512
                                    : (rlim_t)(tasks_of(run_uid) + NPROC_MARGIN);
     set_limit(RLIMIT_CPU, kind == SB_BUILD ? 60 : 20); // seconds, per process
-    set_limit(RLIMIT_AS, 1024UL << 20);  // a macro bomb, a memory hog
+    if (!sanitized)
+        set_limit(RLIMIT_AS, 1024UL << 20); // a macro bomb, a memory hog
     set_limit(RLIMIT_FSIZE, 64UL << 20); // also caps shm ftruncate
     set_limit(RLIMIT_NOFILE, 256);
     set_limit(RLIMIT_CORE, 0);
@@ -855,7 +856,7 @@ exec_program(const sb_spec *s, const char *cwd)
         set_limit(RLIMIT_CPU, 120);
         set_limit(RLIMIT_CORE, 0);
     } else {
-        limit_untrusted(s->kind);
+        limit_untrusted(s->kind, s->sanitized);
         if (mode != SB_USER && drop() < 0)
             _exit(126);
     }
@@ -1150,6 +1151,12 @@ sb_call(int (*fn)(void *), void *arg)
         if (errno != EINTR)
             return -1;
     return WIFEXITED(st) && WEXITSTATUS(st) < 126 ? WEXITSTATUS(st) : -1;
+}
+
+void
+sb_kill_all(void)
+{
+    kill_everything(0, "");
 }
 
 void

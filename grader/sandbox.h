@@ -31,6 +31,9 @@ typedef struct {
                          ///< a fresh private directory
     int wall_ms;         ///< wall-clock limit
     int verdicts;        ///< 1: a pipe on FL_RESULT_FD, into res->verdicts
+    int sanitized;       ///< built with ASan: no address-space limit (its
+                         ///< shadow needs terabytes); the cgroup and the
+                         ///< sanitizer's own caps bound its memory
     const char *prefix;  ///< the run's IPC prefix (SB_TEST)
     size_t out_cap;      ///< bytes of stdout+stderr kept
 } sb_spec;
@@ -85,6 +88,9 @@ int sb_give(const char *dir);
 /// Remove a tree without following links; trees the sandbox may have
 /// written (as_sandbox) are removed as the sandbox uid.
 void sb_rmtree(const char *path, int as_sandbox);
+
+/// Kill and reap every process the runs started.
+void sb_kill_all(void);
 
 /// Release the sandbox uid and cgroup; kill anything still running.
 void sb_finish(void);
