@@ -308,7 +308,7 @@ bench: $(BENCH_PROGS) ## Reference code against Python, side by side
 
 # ------------------------------------------------------------ the course
 
-test: $(L_PROGRAMS) $(GRADER) $(L_TEST_OBJS) $(HARNESS_OBJS) $(STRESS_SELFTEST) ## The course's own tests
+test: $(L_PROGRAMS) $(GRADE_DEPS) $(STRESS_SELFTEST) ## The course's own tests
 	$(Q)LESSONS="$(LESSONS)" BUILD=$(BUILD) ONLY_LESSONS=$(if $(L),1) \
 	    sh tests/selftest.sh
 
