@@ -1004,6 +1004,325 @@ FL_TEST(test_mp_process_terminate_after_the_end_sends_nothing)
                 "A signal sent after the end changes nothing.");
 }
 
+/* ------------------------------------------------------- under stress */
+
+// The join a storm interrupts: mp_process_join(p, timeout_ms).
+struct join_call {
+    mp_process *p;
+    int timeout_ms;
+};
+
+static int
+join_call(void *arg)
+{
+    struct join_call *jc = arg;
+    return mp_process_join(jc->p, jc->timeout_ms);
+}
+
+// After a join under stress: let the gate's child go and reap it.
+static void
+gate_finish(struct gate *g, mp_process *p)
+{
+    gate_close(g);
+    if (mp_process_exitcode(p) == MP_EXITCODE_NONE)
+        fl_raw_wait(mp_process_pid(p), raw_wait_hint);
+}
+
+FL_TEST(test_mp_process_join_keeps_its_deadline_under_a_signal_storm)
+{
+    struct gate g;
+    gate_open(&g, 0, 1000); // the child gives up waiting after 1 s
+    mp_process p;
+    adopt(&p, fl_raw_start(gate_child, &g));
+    struct join_call jc = {&p, 50};
+    fl_storm_result res;
+    fl_storm_call(join_call, &jc, 500, &res);
+    gate_finish(&g, &p);
+    ck_assert_msg(res.ret == -ETIMEDOUT && res.elapsed_ms >= 45 &&
+                      res.elapsed_ms < 600,
+                  "mp_process_join(p, 50) of a running child, under a storm "
+                  "of %ld signals: expected -ETIMEDOUT after about 50 ms, "
+                  "got %s after %ld ms. %s",
+                  res.signals, fl_ret(res.ret), res.elapsed_ms,
+                  res.ret == -EINTR ? "poll failed with EINTR: poll again."
+                  : res.elapsed_ms >= 600
+                      ? "Each signal started the 50 ms again: after EINTR, "
+                        "poll for the time LEFT until a deadline taken "
+                        "once, before the first poll."
+                      : "");
+}
+
+// A join for ever and the gate whose release ends it, from the storm's
+// helper thread.
+struct held_join {
+    struct join_call jc;
+    struct gate *g;
+};
+
+static int
+held_join(void *arg)
+{
+    return join_call(&((struct held_join *)arg)->jc);
+}
+
+static void
+release_gate(void *arg)
+{
+    gate_release(((struct held_join *)arg)->g);
+}
+
+FL_TEST(test_mp_process_join_waits_for_ever_under_a_signal_storm)
+{
+    struct gate g;
+    gate_open(&g, 6, 3000);
+    mp_process p;
+    adopt(&p, fl_raw_start(gate_child, &g));
+    struct held_join hj = {{&p, -1}, &g};
+    fl_storm_result res;
+    fl_storm_hold(held_join, release_gate, &hj, 500, 50, &res);
+    gate_finish(&g, &p);
+    ck_assert_msg(!res.early && res.ret == 0,
+                  "mp_process_join(p, -1) under a storm of %ld signals "
+                  "returned %s after %ld ms, %s; expected 0 once the child "
+                  "ended, let go after 50 ms. %s",
+                  res.signals, fl_ret(res.ret), res.elapsed_ms,
+                  res.early ? "while the child still ran" : "after it ended",
+                  res.ret == -EINTR ? "poll failed with EINTR: poll again."
+                  : res.early
+                      ? "-1 means for ever: after EINTR, poll again with "
+                        "-1, not with a time left computed from it."
+                      : "");
+    expect_code(&p, 6, "after the join for ever", "");
+}
+
+FL_TEST(test_mp_process_join_keeps_its_deadline_when_the_wall_clock_jumps)
+{
+    struct gate g;
+    gate_open(&g, 0, 1000); // the child gives up waiting after 1 s
+    mp_process p;
+    adopt(&p, fl_raw_start(gate_child, &g));
+    struct join_call jc = {&p, 50};
+    fl_fault_reset();
+    fl_clock_jump_at(1, -3600); // an hour back, after the first reading
+    fl_storm_result res;
+    fl_storm_call(join_call, &jc, 2000, &res);
+    long reads = fl_clock_reads();
+    fl_fault_reset();
+    gate_finish(&g, &p);
+    ck_assert_msg(
+        res.ret == -ETIMEDOUT && res.elapsed_ms >= 45 &&
+                res.elapsed_ms<
+                    600,
+                    "mp_process_join(p, 50) of a running child, while the "
+                    "wall clock was set back an hour (and signals kept it "
+                    "reading the clock): expected -ETIMEDOUT after about 50 "
+                    "ms, got %s after %ld ms. %s",
+                    fl_ret(res.ret), res.elapsed_ms, reads> 0
+            ? "It measured its deadline on the wall clock "
+              "(CLOCK_REALTIME, time, gettimeofday), which "
+              "anyone may set: use CLOCK_MONOTONIC."
+            : "");
+}
+
+FL_TEST(test_mp_process_join_and_is_alive_retry_an_interrupted_waitpid)
+{
+    static int codes[] = {3, 4};
+    mp_process p[2];
+    for (int i = 0; i < 2; i++) {
+        adopt(&p[i], fl_raw_start(return_code, &codes[i]));
+        until_ended(mp_process_pid(&p[i]));
+    }
+    fl_fault_reset();
+    fl_fault_eintr("waitpid", 1);
+    int alive = mp_process_is_alive(&p[0]);
+    fl_fault_reset();
+    fl_fault_eintr("waitpid", 1);
+    int join = mp_process_join(&p[1], -1);
+    fl_fault_reset();
+    for (int i = 0; i < 2; i++)
+        if (fl_zombie(mp_process_pid(&p[i])))
+            fl_raw_wait(mp_process_pid(&p[i]), raw_wait_hint);
+    ck_assert_msg(alive == 0 && join == 0,
+                  "with their first waitpid() failing with EINTR, "
+                  "mp_process_is_alive of an ended child gave %s (expected "
+                  "0) and mp_process_join(p, -1) %s (expected 0). A signal "
+                  "handler can interrupt any waitpid: call it again, in "
+                  "the one helper both use.",
+                  fl_ret(alive), fl_ret(join));
+    expect_code(&p[0], 3, "after is_alive", "");
+    expect_code(&p[1], 4, "after join", "");
+}
+
+// join(p, -1) of an ended child with the kth call of fn failing with err:
+// it fails with -err, or succeeds in the last run; nothing leaks.
+static void
+walk_join(const char *fn, int err)
+{
+    static int five = 5;
+    mp_process p;
+    adopt(&p, fl_raw_start(return_code, &five));
+    until_ended(mp_process_pid(&p));
+    FL_FAULT_WALK (fn, err, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        int r = mp_process_join(&p, -1);
+        int fired = fl_fault_fired(fn) > 0;
+        char what[96];
+        snprintf(what, sizeof what,
+                 "mp_process_join(p, -1) with its call %d of %s() "
+                 "failing with %s",
+                 k, fn, strerrorname_np(err));
+        if (fired) {
+            fl_expect_int(r, -err, what,
+                          "return minus the errno of the call that failed");
+            expect_code(&p, MP_EXITCODE_NONE, what,
+                        "a join that failed has reaped nothing");
+        } else {
+            fl_expect_int(r, 0, "mp_process_join(p, -1)", "");
+        }
+        fl_expect_no_leak(&s, what);
+    }
+    if (fl_zombie(mp_process_pid(&p)))
+        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
+    expect_code(&p, 5, "after the walk", "");
+}
+
+FL_TEST(test_mp_process_join_leaks_nothing_when_a_call_fails)
+{
+    walk_join("poll", ENOMEM);
+    walk_join("waitpid", EINVAL);
+}
+
+// Join with no descriptor number free (RLIMIT_NOFILE), so
+// that pidfd_open fails with EMFILE.  Returns what join returned.
+static int
+join_without_fds(void *arg)
+{
+    mp_process *p = arg;
+    int lowest = dup(0); // the lowest free number
+    close(lowest);
+    struct rlimit lim, old;
+    getrlimit(RLIMIT_NOFILE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)lowest; // every number below it is in use
+    setrlimit(RLIMIT_NOFILE, &lim);
+    int r = mp_process_join(p, 50);
+    setrlimit(RLIMIT_NOFILE, &old);
+    return r;
+}
+
+FL_TEST(test_mp_process_join_reports_that_no_descriptor_is_free)
+{
+    struct gate g;
+    gate_open(&g, 0, 1000);
+    mp_process p;
+    adopt(&p, fl_raw_start(gate_child, &g));
+    int r = join_without_fds(&p);
+    gate_finish(&g, &p);
+    fl_expect_int(
+        r, -EMFILE, "mp_process_join(p, 50) with no descriptor number free",
+        r == -ETIMEDOUT ? "pidfd_open failed with EMFILE and returned -1, "
+                          "which poll() skips: it waited on nothing and timed "
+                          "out. Check pidfd_open's result and return -errno."
+                        : "pidfd_open fails with EMFILE: return -errno.");
+    expect_code(&p, MP_EXITCODE_NONE, "after that failed join",
+                "A join that failed has reaped nothing.");
+}
+
+FL_TEST(test_mp_process_start_reports_a_failed_fork)
+{
+    static int nine = 9;
+    mp_process p;
+    init_or_fail(&p, return_code, &nine, NULL);
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    fl_fault_reset();
+    fl_fault_fail("fork", 1, EAGAIN);
+    int r = mp_process_start(&p);
+    fl_fault_reset();
+    pid_t pid = mp_process_pid(&p);
+    fl_expect_no_leak(&s, "mp_process_start with fork() failing");
+    fl_expect_int(r, -EAGAIN,
+                  "mp_process_start with fork() failing with EAGAIN",
+                  "return -errno: fork() returns -1 and sets errno");
+    fl_expect_int(pid, 0, "the pid after a failed start",
+                  "keep fork()'s result in p->pid only once it is a pid: "
+                  "-1 makes the process read as started, and kill(-1, sig) "
+                  "signals every process you may signal");
+    r = mp_process_start(&p);
+    if (r == 0)
+        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
+    fl_expect_int(r, 0, "mp_process_start again after a failed fork",
+                  "a start that failed started nothing: the process may "
+                  "be started again");
+}
+
+// A stream of our own on a pipe: fully buffered, and not stdout, so that
+// fflush(stdout) does not reach it.
+static FILE *stream;
+
+static int
+print_to_stream(void *arg)
+{
+    (void)arg;
+    fputs("child|", stream);
+    return 0;
+}
+
+FL_TEST(test_mp_process_start_flushes_every_stream)
+{
+    int fds[2];
+    ck_assert_msg(pipe(fds) == 0, "pipe failed");
+    stream = fdopen(fds[1], "w");
+    ck_assert_msg(stream != NULL, "fdopen failed");
+    mp_process p;
+    init_or_fail(&p, print_to_stream, NULL, NULL);
+    fputs("before|", stream); // buffered in this process, not written
+    start_or_fail(&p);
+    fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
+    fclose(stream);
+    char out[64];
+    read_report(fds[0], out, sizeof out);
+    close(fds[0]);
+    ck_assert_msg(count(out, "before|") == 1,
+                  "\"before|\" was put once in a stream of the caller (a "
+                  "pipe opened with fdopen, not stdout) before the start, "
+                  "yet the pipe got \"%s\": the child flushed its copy of "
+                  "the buffer too. fflush(NULL) before fork(), not "
+                  "fflush(stdout).",
+                  out);
+    ck_assert_msg(count(out, "child|") == 1,
+                  "the child's run put \"child|\" in a stream of its own "
+                  "(not stdout), yet the pipe got \"%s\": _exit() throws "
+                  "away what stdio holds. The child must fflush(NULL) "
+                  "before _exit().",
+                  out);
+}
+
+FL_TEST(test_mp_process_init_subclass_rejects_a_default_name_too_long)
+{
+    // "CLS-1" fits with 61 characters of class name (63 in all), and no
+    // longer class name does: numbers 2 and 3 are one digit too.
+    char cls[MP_NAME_MAX + 1];
+    mp_process p;
+    for (int len = MP_NAME_MAX - 3; len <= MP_NAME_MAX - 1; len++) {
+        memset(cls, 'C', (size_t)len);
+        cls[len] = '\0';
+        int r = mp_process_init_subclass(&p, cls, my_noop_run, NULL);
+        int fits = len == MP_NAME_MAX - 3;
+        ck_assert_msg(fits ? r == 0 &&
+                                 strlen(mp_process_name(&p)) == MP_NAME_MAX - 1
+                           : r == -ENAMETOOLONG,
+                      "mp_process_init_subclass with a class name of %d "
+                      "characters and no name returned %s (name \"%s\"); "
+                      "expected %s. The default name \"CLASS-N\" must fit "
+                      "in MP_NAME_MAX bytes with its NUL, as a given name "
+                      "must: keep and check snprintf's result for it too.",
+                      len, fl_ret(r), r == 0 ? mp_process_name(&p) : "",
+                      fits ? "0, a name of 63 characters" : "-ENAMETOOLONG");
+    }
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_process_init_names_processes_from_1, 5),
     FL_CASE(test_mp_process_init_subclass_names_after_the_class, 5),
@@ -1038,6 +1357,16 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_process_kill_then_join_gives_minus_9, 5),
     FL_CASE(test_mp_process_terminate_rejects_a_process_not_started, 5),
     FL_CASE(test_mp_process_terminate_after_the_end_sends_nothing, 5),
+    FL_CASE(test_mp_process_join_keeps_its_deadline_under_a_signal_storm, 5),
+    FL_CASE(test_mp_process_join_waits_for_ever_under_a_signal_storm, 5),
+    FL_CASE(test_mp_process_join_keeps_its_deadline_when_the_wall_clock_jumps,
+            5),
+    FL_CASE(test_mp_process_join_and_is_alive_retry_an_interrupted_waitpid, 5),
+    FL_CASE(test_mp_process_join_leaks_nothing_when_a_call_fails, 5),
+    FL_CASE(test_mp_process_join_reports_that_no_descriptor_is_free, 5),
+    FL_CASE(test_mp_process_start_reports_a_failed_fork, 5),
+    FL_CASE(test_mp_process_start_flushes_every_stream, 5),
+    FL_CASE(test_mp_process_init_subclass_rejects_a_default_name_too_long, 5),
 };
 
 FL_MAIN("02_process", cases)
