@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SELF "/proc/self/exe" // this program, whatever its name or path
@@ -74,6 +75,15 @@ mp_register(const char *name, mp_target fn)
 // Return what waitpid returned (the pid, or 0 under WNOHANG while the
 // child runs), or -errno.
 
+// TODO(03): write `static int poll_in(int fd, int timeout_ms)`: poll()
+// fd for POLLIN for at most timeout_ms (negative: for ever) and return
+// 1 (ready), 0 (timed out) or -errno.  A signal handler interrupts poll()
+// with EINTR: poll again for the time LEFT until a deadline taken once,
+// before the first poll, on clock_gettime(CLOCK_MONOTONIC), which no one
+// can set back (and for ever again when timeout_ms is negative).  Polling
+// again with the whole timeout lets a signal every few milliseconds keep
+// a finite wait going for ever.
+
 // TODO(03): write `static int wait_status(pid_t pid, int timeout_ms,
 // int *status)`: wait up to timeout_ms (negative: for ever) for child pid
 // to end, reap it and fill in *status; return 0, -ETIMEDOUT or -errno.
@@ -81,9 +91,9 @@ mp_register(const char *name, mp_target fn)
 //    reaps a child that has ended, gives 0 for one still running, and
 //    -ECHILD for a process that is not our child.
 //  - Still running: syscall(SYS_pidfd_open, pid, 0) returns a descriptor
-//    that poll() finds readable once the process has ended.  poll() it
-//    for timeout_ms (again after EINTR), close it, and if the child has
-//    ended, reap() it with flags 0.  No loop of WNOHANG and sleep().
+//    that poll() finds readable once the process has ended.  poll_in()
+//    it for timeout_ms, close it, and if the child has ended, reap() it
+//    with flags 0.  No loop of WNOHANG and sleep().
 
 /* ----------------------------------------------------------------- fork */
 

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SELF "/proc/self/exe" // this program, whatever its name or path
@@ -110,6 +111,40 @@ reap(pid_t pid, int *status, int flags)
     return (int)r;
 }
 
+// TODO(03): write `static int poll_in(int fd, int timeout_ms)`: poll()
+// fd for POLLIN for at most timeout_ms (negative: for ever) and return
+// 1 (ready), 0 (timed out) or -errno.  A signal handler interrupts poll()
+// with EINTR: poll again for the time LEFT until a deadline taken once,
+// before the first poll, on clock_gettime(CLOCK_MONOTONIC), which no one
+// can set back (and for ever again when timeout_ms is negative).  Polling
+// again with the whole timeout lets a signal every few milliseconds keep
+// a finite wait going for ever.
+static long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int
+poll_in(int fd, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    long deadline = now_ms() + timeout_ms;
+    int left = timeout_ms;
+    int n;
+    while ((n = poll(&pfd, 1, left)) < 0) {
+        if (errno != EINTR)
+            return -errno;
+        if (timeout_ms >= 0) {
+            long ms = deadline - now_ms();
+            left = ms > 0 ? (int)ms : 0;
+        }
+    }
+    return n;
+}
+
 // TODO(03): write `static int wait_status(pid_t pid, int timeout_ms,
 // int *status)`: wait up to timeout_ms (negative: for ever) for child pid
 // to end, reap it and fill in *status; return 0, -ETIMEDOUT or -errno.
@@ -117,9 +152,9 @@ reap(pid_t pid, int *status, int flags)
 //    reaps a child that has ended, gives 0 for one still running, and
 //    -ECHILD for a process that is not our child.
 //  - Still running: syscall(SYS_pidfd_open, pid, 0) returns a descriptor
-//    that poll() finds readable once the process has ended.  poll() it
-//    for timeout_ms (again after EINTR), close it, and if the child has
-//    ended, reap() it with flags 0.  No loop of WNOHANG and sleep().
+//    that poll() finds readable once the process has ended.  poll_in()
+//    it for timeout_ms, close it, and if the child has ended, reap() it
+//    with flags 0.  No loop of WNOHANG and sleep().
 static int
 wait_status(pid_t pid, int timeout_ms, int *status)
 {
@@ -129,12 +164,9 @@ wait_status(pid_t pid, int timeout_ms, int *status)
     int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (pfd < 0)
         return -errno;
-    struct pollfd p = {.fd = pfd, .events = POLLIN};
-    int n;
-    while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
-        ;
-    int err = n < 0 ? -errno : n == 0 ? -ETIMEDOUT : 0;
+    int n = poll_in(pfd, timeout_ms);
     close(pfd);
+    int err = n < 0 ? n : n == 0 ? -ETIMEDOUT : 0;
     if (err < 0)
         return err;
     r = reap(pid, status, 0);

@@ -10,13 +10,16 @@
 #include "harness.h"
 #include "stress.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,14 +99,65 @@ wait_forever(const char *arg)
     return 0;
 }
 
+// A stream of the test's own on a pipe (fully buffered, not stdout), set
+// before a fork start: fflush(stdout) does not reach it.
+static FILE *stream;
+
+static int
+print_to_stream(const char *arg)
+{
+    fputs(arg, stream);
+    return 0;
+}
+
+static int
+print_to_stdout(const char *arg)
+{
+    fputs(arg, stdout); // a pipe under fl_run_in_child: fully buffered
+    return 0;
+}
+
+// How many descriptors above 2 the child holds.
+static int
+count_fds(const char *arg)
+{
+    (void)arg;
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return 99;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += atoi(e->d_name) > 2 && atoi(e->d_name) != dirfd(d);
+    closedir(d);
+    return n;
+}
+
+static int
+arg_length(const char *arg)
+{
+    return (int)strlen(arg);
+}
+
+// A registered name of MP_NAME_MAX - 1 characters, the longest there is.
+#define LONGEST_NAME "length_of_the_argument_it_takes"
+
 static const struct {
     const char *name;
     mp_target fn;
 } registry[] = {
-    {"exit_with", exit_with},     {"die_by", die_by},
-    {"read_global", read_global}, {"fd_is_open", fd_is_open},
-    {"write_ok", write_ok},       {"whose_child", whose_child},
-    {"take_mutex", take_mutex},   {"wait_forever", wait_forever},
+    {"exit_with", exit_with},
+    {"die_by", die_by},
+    {"read_global", read_global},
+    {"fd_is_open", fd_is_open},
+    {"write_ok", write_ok},
+    {"whose_child", whose_child},
+    {"take_mutex", take_mutex},
+    {"wait_forever", wait_forever},
+    {"print_to_stream", print_to_stream},
+    {"print_to_stdout", print_to_stdout},
+    {"count_fds", count_fds},
+    {LONGEST_NAME, arg_length},
 };
 
 #define NREGISTERED ((int)(sizeof registry / sizeof registry[0]))
@@ -797,6 +851,407 @@ FL_TEST(test_mp_join_rejects_a_process_that_is_not_a_child)
                   "no server, so no child of the server");
 }
 
+/* ---------------------------------------------------------- under stress */
+
+// A raw child that waits until the test closes its end of a pipe, or for
+// limit_ms at most, then exits with 0.
+struct gate {
+    int fd[2]; // the child reads fd[0]; the test holds fd[1]
+    pid_t pid;
+};
+
+static void
+gate_start(struct gate *g, int limit_ms)
+{
+    ck_assert_msg(pipe(g->fd) == 0, "pipe failed: %s", strerror(errno));
+    g->pid = fork();
+    ck_assert_msg(g->pid >= 0, "fork failed: %s", strerror(errno));
+    if (g->pid == 0) {
+        close(g->fd[1]); // or EOF could never come
+        struct pollfd pfd = {.fd = g->fd[0], .events = POLLIN};
+        long end = fl_now_ms() + limit_ms;
+        while (poll(&pfd, 1, (int)(end > fl_now_ms() ? end - fl_now_ms() : 0)) <
+               0)
+            ; // EINTR: wait for the time left
+        _exit(0);
+    }
+    close(g->fd[0]);
+}
+
+// Let the child go: close our end, so that it reads EOF.
+static void
+gate_release(struct gate *g)
+{
+    if (g->fd[1] >= 0)
+        close(g->fd[1]);
+    g->fd[1] = -1;
+}
+
+// Let the child go and reap it, unless mp_join did.
+static void
+gate_finish(struct gate *g)
+{
+    gate_release(g);
+    if (fl_alive(g->pid) || fl_zombie(g->pid))
+        fl_raw_wait(g->pid, raw_wait_hint);
+}
+
+// The join a storm interrupts, and what ends a join for ever.
+struct join_call {
+    enum mp_method m;
+    pid_t pid;
+    int timeout_ms;
+    struct gate *g; // released to end a join for ever (or NULL)
+};
+
+static int
+join_call(void *arg)
+{
+    struct join_call *jc = arg;
+    return mp_join(jc->m, jc->pid, jc->timeout_ms);
+}
+
+static void
+release_gate(void *arg)
+{
+    gate_release(((struct join_call *)arg)->g);
+}
+
+static void
+terminate_child(void *arg)
+{
+    kill(((struct join_call *)arg)->pid, SIGTERM);
+}
+
+FL_TEST(test_mp_join_keeps_its_deadline_under_a_signal_storm)
+{
+    struct gate g;
+    gate_start(&g, 1000);
+    struct join_call jc = {MP_FORK, g.pid, 50, NULL};
+    fl_storm_result res;
+    fl_storm_call(join_call, &jc, 500, &res);
+    gate_finish(&g);
+    ck_assert_msg(res.ret == -ETIMEDOUT && res.elapsed_ms >= 45 &&
+                      res.elapsed_ms < 600,
+                  "mp_join(MP_FORK, pid, 50) of a running child, under a "
+                  "storm of %ld signals: expected -ETIMEDOUT after about "
+                  "50 ms, got %s after %ld ms. %s",
+                  res.signals, code_str(res.ret), res.elapsed_ms,
+                  res.ret == -EINTR ? "poll failed with EINTR: poll again."
+                  : res.elapsed_ms >= 600
+                      ? "Each signal started the 50 ms again: after EINTR, "
+                        "poll for the time LEFT until a deadline taken "
+                        "once, before the first poll."
+                      : "");
+}
+
+FL_TEST(test_mp_join_waits_for_ever_under_a_signal_storm)
+{
+    struct gate g;
+    gate_start(&g, 3000);
+    struct join_call jc = {MP_FORK, g.pid, -1, &g};
+    fl_storm_result res;
+    fl_storm_hold(join_call, release_gate, &jc, 500, 50, &res);
+    gate_finish(&g);
+    ck_assert_msg(!res.early && res.ret == 0,
+                  "mp_join(MP_FORK, pid, -1) under a storm of %ld signals "
+                  "returned %s after %ld ms, %s; expected 0 once the child "
+                  "ended, let go after 50 ms. %s",
+                  res.signals, code_str(res.ret), res.elapsed_ms,
+                  res.early ? "while the child still ran" : "after it ended",
+                  res.ret == -EINTR ? "waitpid failed with EINTR because a "
+                                      "signal handler ran: call it again."
+                                    : "");
+}
+
+FL_TEST(test_mp_join_keeps_its_deadline_when_the_wall_clock_jumps)
+{
+    struct gate g;
+    gate_start(&g, 1000);
+    struct join_call jc = {MP_FORK, g.pid, 50, NULL};
+    fl_fault_reset();
+    fl_clock_jump_at(1, -3600); // an hour back, after the first reading
+    fl_storm_result res;
+    fl_storm_call(join_call, &jc, 2000, &res);
+    long reads = fl_clock_reads();
+    fl_fault_reset();
+    gate_finish(&g);
+    ck_assert_msg(
+        res.ret == -ETIMEDOUT && res.elapsed_ms >= 45 &&
+                res.elapsed_ms<
+                    600,
+                    "mp_join(MP_FORK, pid, 50) of a running child, while the "
+                    "wall clock was set back an hour (and signals kept it "
+                    "reading the clock): expected -ETIMEDOUT after about 50 "
+                    "ms, got %s after %ld ms. %s",
+                    code_str(res.ret), res.elapsed_ms, reads> 0
+            ? "It measured its deadline on the wall clock "
+              "(CLOCK_REALTIME, time, gettimeofday), which "
+              "anyone may set: use CLOCK_MONOTONIC."
+            : "");
+}
+
+FL_TEST(test_mp_join_under_forkserver_waits_for_ever_under_a_signal_storm)
+{
+    pid_t pid = start(MP_FORKSERVER, "wait_forever", NULL, NULL, 0);
+    struct join_call jc = {MP_FORKSERVER, pid, -1, NULL};
+    fl_storm_result res;
+    fl_storm_hold(join_call, terminate_child, &jc, 500, 50, &res);
+    int stopped = mp_forkserver_stop();
+    fl_kill_children();
+    ck_assert_msg(!res.early && res.ret == -SIGTERM,
+                  "mp_join(MP_FORKSERVER, pid, -1) under a storm of %ld "
+                  "signals returned %s after %ld ms, %s; expected -15 once "
+                  "the child was terminated, after 50 ms. %s",
+                  res.signals, code_str(res.ret), res.elapsed_ms,
+                  res.early ? "while the child still ran" : "after its end",
+                  res.ret == -EINTR ? "send() or recv() failed with EINTR "
+                                      "because a signal handler ran: xfer() "
+                                      "must call it again."
+                                    : "");
+    fl_expect_int(stopped, 0, "mp_forkserver_stop", "");
+}
+
+FL_TEST(test_mp_start_forkserver_reports_a_server_that_is_gone)
+{
+    pid_t server = mp_forkserver_start();
+    ck_assert_msg(server > 0, "mp_forkserver_start returned %s",
+                  fl_ret(server));
+    kill(server, SIGKILL);
+    siginfo_t si; // until it has died; it stays a zombie, for stop to reap
+    while (waitid(P_PID, (id_t)server, &si, WEXITED | WNOWAIT) < 0 &&
+           errno == EINTR)
+        ;
+    // A send to the dead server raises SIGPIPE, which ends this test
+    // unless the code sends with MSG_NOSIGNAL: the default action, as in
+    // a program that never changed it (the harness ignores it).
+    signal(SIGPIPE, SIG_DFL);
+    pid_t pid = mp_start(MP_FORKSERVER, "exit_with", "0", NULL, 0);
+    signal(SIGPIPE, SIG_IGN);
+    int stopped = mp_forkserver_stop();
+    fl_kill_children();
+    fl_expect_int(pid, -EPIPE,
+                  "mp_start(MP_FORKSERVER) once the server was killed",
+                  "the request cannot reach the server: send() fails with "
+                  "EPIPE (with MSG_NOSIGNAL, or SIGPIPE kills the caller), "
+                  "and that is the error");
+    fl_expect_int(stopped, 0, "mp_forkserver_stop of the killed server",
+                  "a dead server needs no telling: still close the socket "
+                  "and reap it");
+}
+
+FL_TEST(test_mp_start_forkserver_takes_short_transfers)
+{
+    pid_t server = mp_forkserver_start();
+    ck_assert_msg(server > 0, "mp_forkserver_start returned %s",
+                  fl_ret(server));
+    fl_fault_reset();
+    fl_fault_short("recv", 1, 1); // the reply comes one byte, then more
+    pid_t pid = mp_start(MP_FORKSERVER, "exit_with", "7", NULL, 0);
+    int fired = fl_fault_fired("recv") > 0;
+    pid_t parent = pid > 0 ? fl_ppid_of(pid) : -1;
+    int got = -1;
+    if (parent == server) {
+        fl_fault_reset();
+        fl_fault_short("send", 1, 3); // the request goes 3 bytes at first
+        got = mp_join(MP_FORKSERVER, pid, -1);
+    }
+    fl_fault_reset();
+    mp_forkserver_stop();
+    fl_kill_children();
+    ck_assert_msg(fired && parent == server,
+                  "with its first recv() returning 1 byte only, "
+                  "mp_start(MP_FORKSERVER) returned %s, which is not a "
+                  "child of the server %d: a recv() (or send()) may move "
+                  "fewer bytes than asked; xfer() must loop until all of "
+                  "them have come",
+                  fl_ret(pid), (int)server);
+    fl_expect_int(got, 7,
+                  "mp_join(MP_FORKSERVER) with its first send() taking 3 "
+                  "bytes only",
+                  "send() again for the rest of the request");
+}
+
+// mp_start(m, "exit_with", "4") with the kth call of fn failing with err,
+// for every k: -err and nothing left (no child, no server, no
+// descriptor), then a start that works.
+static void
+walk_start(enum mp_method m, const char *fn, int err)
+{
+    FL_FAULT_WALK (fn, err, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        pid_t pid = mp_start(m, "exit_with", "4", NULL, 0);
+        int fired = fl_fault_fired(fn) > 0;
+        char what[128];
+        snprintf(what, sizeof what,
+                 "mp_start(%s) with its call %d of %s() failing with %s",
+                 method_name(m), k, fn, strerrorname_np(err));
+        if (fired) {
+            int stop = mp_forkserver_stop();
+            fl_expect_no_leak(&s, what);
+            fl_expect_int(pid, -err, what,
+                          "return minus the error of the call that failed "
+                          "(posix_spawn returns an errno value: negate it)");
+            fl_expect_int(stop, -ESRCH, "mp_forkserver_stop after that",
+                          "a server that failed to start is no server: keep "
+                          "its pid and socket only once it runs");
+            continue;
+        }
+        ck_assert_msg(pid > 0, "mp_start(%s) returned %s", method_name(m),
+                      fl_ret(pid));
+        int code = mp_join(m, pid, -1);
+        mp_forkserver_stop();
+        fl_expect_no_leak(&s, what);
+        fl_expect_int(code, 4, "mp_join of the child that exits with 4", "");
+    }
+}
+
+FL_TEST(test_mp_start_leaks_nothing_when_a_call_fails)
+{
+    walk_start(MP_FORK, "fork", EAGAIN);
+    walk_start(MP_SPAWN, "posix_spawn", EAGAIN);
+    walk_start(MP_FORKSERVER, "socketpair", EMFILE);
+    walk_start(MP_FORKSERVER, "posix_spawn", ENOMEM);
+}
+
+FL_TEST(test_mp_start_child_holds_no_descriptor_it_was_not_given)
+{
+    static const enum mp_method methods[] = {MP_SPAWN, MP_FORKSERVER};
+    for (int i = 0; i < 2; i++) {
+        pid_t pid = start(methods[i], "count_fds", NULL, NULL, 0);
+        int got = mp_join(methods[i], pid, -1);
+        mp_forkserver_stop();
+        fl_kill_children();
+        ck_assert_msg(got == 0,
+                      "a child started with %s and no pass_fds holds %s "
+                      "descriptors above 2; expected none. %s",
+                      method_name(methods[i]), code_str(got),
+                      methods[i] == MP_FORKSERVER
+                          ? "The server forks it with the server's end of "
+                            "the socket: close that in the child, or it "
+                            "keeps the caller's channel open after the "
+                            "server is gone."
+                          : "Close every descriptor not passed.");
+    }
+}
+
+FL_TEST(test_mp_start_takes_the_longest_name_and_argument)
+{
+    char arg[MP_ARG_MAX];
+    memset(arg, 'a', sizeof arg - 1);
+    arg[sizeof arg - 1] = '\0';
+    static const enum mp_method methods[] = {MP_FORK, MP_SPAWN, MP_FORKSERVER};
+    for (int i = 0; i < 3; i++) {
+        pid_t pid = mp_start(methods[i], LONGEST_NAME, arg, NULL, 0);
+        int got = pid > 0 ? mp_join(methods[i], pid, -1) : pid;
+        mp_forkserver_stop();
+        fl_kill_children();
+        ck_assert_msg(got == MP_ARG_MAX - 1,
+                      "a target of the longest name (%d characters) given "
+                      "an argument of %d characters, under %s: expected it "
+                      "to see all %d characters (its exit code), got %s. "
+                      "A string of MP_ARG_MAX - 1 characters and its NUL "
+                      "fit: reject strlen(arg) >= MP_ARG_MAX only, and copy "
+                      "the name and argument whole.",
+                      MP_NAME_MAX - 1, MP_ARG_MAX - 1, method_name(methods[i]),
+                      MP_ARG_MAX - 1, pid > 0 ? code_str(got) : fl_ret(pid));
+    }
+}
+
+FL_TEST(test_mp_start_fork_flushes_every_stream)
+{
+    int fds[2];
+    ck_assert_msg(pipe(fds) == 0, "pipe failed");
+    stream = fdopen(fds[1], "w");
+    ck_assert_msg(stream != NULL, "fdopen failed");
+    fputs("before|", stream); // buffered in this process, not written
+    pid_t pid = start(MP_FORK, "print_to_stream", "child|", NULL, 0);
+    fl_raw_wait(pid, raw_wait_hint);
+    fclose(stream);
+    char out[64];
+    ssize_t n, got = 0;
+    while ((n = read(fds[0], out + got, sizeof out - 1 - (size_t)got)) > 0)
+        got += n;
+    out[got] = '\0';
+    close(fds[0]);
+    ck_assert_msg(strcmp(out, "before|child|") == 0,
+                  "a stream of the caller (a pipe opened with fdopen, not "
+                  "stdout) held \"before|\" at the start, and the child put "
+                  "\"child|\" in its copy; the pipe got \"%s\", expected "
+                  "\"before|child|\". fflush(NULL), not fflush(stdout), "
+                  "before fork() (or the child writes the caller's buffer "
+                  "again) and before the child's _exit() (or its output is "
+                  "lost).",
+                  out);
+}
+
+// In a child whose output is captured: a spawned child and a forkserver
+// child print; 0 if both exited with 0.
+static int
+spawn_and_serve_prints(void *arg)
+{
+    (void)arg;
+    pid_t a = mp_start(MP_SPAWN, "print_to_stdout", "spawned|", NULL, 0);
+    int ra = a > 0 ? mp_join(MP_SPAWN, a, -1) : a;
+    pid_t b = mp_start(MP_FORKSERVER, "print_to_stdout", "served|", NULL, 0);
+    int rb = b > 0 ? mp_join(MP_FORKSERVER, b, -1) : b;
+    mp_forkserver_stop();
+    return ra != 0 ? ra : rb;
+}
+
+FL_TEST(test_mp_start_spawned_and_served_children_flush_their_output)
+{
+    fl_child r;
+    fl_run_in_child(spawn_and_serve_prints, NULL, 3000, 1, &r);
+    ck_assert_msg(r.returned && r.value == 0,
+                  "a spawned and a forkserver child that print gave %s",
+                  r.returned ? code_str(r.value) : "no answer (it died)");
+    ck_assert_msg(strstr(r.out, "spawned|") != NULL,
+                  "a spawned child printed \"spawned|\" to stdout, a pipe, "
+                  "yet the output was \"%s\": mp_spawn_main must "
+                  "fflush(NULL) before _exit(), which throws away what "
+                  "stdio holds",
+                  r.out);
+    ck_assert_msg(strstr(r.out, "served|") != NULL,
+                  "a child of the fork server printed \"served|\" to stdout, "
+                  "a pipe, yet the output was \"%s\": the server's child "
+                  "must fflush(NULL) before _exit()",
+                  r.out);
+}
+
+// With no descriptor number free (RLIMIT_NOFILE): join a running child
+// for 50 ms, then start one by spawn.
+FL_TEST(test_mp_start_and_mp_join_report_that_no_descriptor_is_free)
+{
+    struct gate g;
+    gate_start(&g, 1000);
+    int lowest = dup(0); // the lowest free number
+    close(lowest);
+    struct rlimit lim, old;
+    getrlimit(RLIMIT_NOFILE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)lowest; // every number below it is in use
+    setrlimit(RLIMIT_NOFILE, &lim);
+    int joined = mp_join(MP_FORK, g.pid, 50);
+    pid_t spawned = mp_start(MP_SPAWN, "exit_with", "0", NULL, 0);
+    setrlimit(RLIMIT_NOFILE, &old);
+    gate_finish(&g);
+    if (spawned > 0)
+        fl_raw_wait(spawned, raw_wait_hint);
+    fl_expect_int(joined, -EMFILE,
+                  "mp_join(MP_FORK, pid, 50) with no descriptor number free",
+                  joined == -ETIMEDOUT
+                      ? "pidfd_open failed with EMFILE and returned -1, "
+                        "which poll() skips: it waited on nothing and timed "
+                        "out. Check pidfd_open's result and return -errno."
+                      : "pidfd_open fails with EMFILE: return -errno.");
+    fl_expect_int(spawned, -EMFILE,
+                  "mp_start(MP_SPAWN) with no descriptor number free",
+                  "opendir(\"/proc/self/fd\") fails with EMFILE: return "
+                  "-errno, and start nothing");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_register_rejects_invalid_names, 5),
     FL_CASE(test_mp_register_rejects_a_name_taken, 5),
@@ -823,6 +1278,19 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_join_gives_pythons_exit_codes, 5),
     FL_CASE(test_mp_join_times_out_while_the_child_runs, 5),
     FL_CASE(test_mp_join_rejects_a_process_that_is_not_a_child, 5),
+    FL_CASE(test_mp_join_keeps_its_deadline_under_a_signal_storm, 5),
+    FL_CASE(test_mp_join_waits_for_ever_under_a_signal_storm, 5),
+    FL_CASE(test_mp_join_keeps_its_deadline_when_the_wall_clock_jumps, 5),
+    FL_CASE(test_mp_join_under_forkserver_waits_for_ever_under_a_signal_storm,
+            5),
+    FL_CASE(test_mp_start_forkserver_reports_a_server_that_is_gone, 5),
+    FL_CASE(test_mp_start_forkserver_takes_short_transfers, 5),
+    FL_CASE(test_mp_start_leaks_nothing_when_a_call_fails, 5),
+    FL_CASE(test_mp_start_child_holds_no_descriptor_it_was_not_given, 5),
+    FL_CASE(test_mp_start_takes_the_longest_name_and_argument, 5),
+    FL_CASE(test_mp_start_fork_flushes_every_stream, 5),
+    FL_CASE(test_mp_start_spawned_and_served_children_flush_their_output, 5),
+    FL_CASE(test_mp_start_and_mp_join_report_that_no_descriptor_is_free, 5),
 };
 
 FL_MAIN_INIT("03_start_methods", cases, init)
