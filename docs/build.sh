@@ -95,7 +95,7 @@ fi
     fi
 } | sed '1s/$/ {#bench}/' >"$SRC/bench.md"
 
-inputs="$SRC tests/harness.h tests/stress.h $(ls lessons/*.h 2>/dev/null | tr '\n' ' ')"
+inputs="$SRC tests/harness.h tests/contract.h tests/stress.h $(ls lessons/*.h 2>/dev/null | tr '\n' ' ')"
 for l in $lessons; do inputs="$inputs lessons/$l/${l#*_}.h"; done
 if [ "${SOLUTIONS:-}" = 1 ]; then
     for l in $lessons; do inputs="$inputs solutions/$l/${l#*_}.c"; done

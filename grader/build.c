@@ -135,7 +135,8 @@ run_step(char **argv, sb_kind kind, const char *bind, const char *cwd,
         *log = strdup("the compiler was killed for using too much memory "
                       "or time: a macro that expands without end, or a "
                       "huge file included?");
-    else if (!ok && strstr(r.out, "memory exhausted") != NULL &&
+    else if (!ok && (strstr(r.out, "memory exhausted") != NULL ||
+                     strstr(r.out, "out of memory") != NULL) &&
              asprintf(log, "the compiler ran out of memory (1 GiB): a macro "
                       "that expands without end, or a huge file included?\n"
                       "%s", r.out) < 0)

@@ -72,8 +72,8 @@ write_run_info(void)
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return;
-    fprintf(f, "uid %u\nmode %s\nprefix %s\n", (unsigned)sb_uid(),
-            sb_mode_name(), run_prefix());
+    fprintf(f, "uid %u\nmode %s\nprefix %s\npid %d\n", (unsigned)sb_uid(),
+            sb_mode_name(), run_prefix(), (int)getpid());
     fclose(f);
 }
 

@@ -16,6 +16,11 @@
 #ifndef FORKLINGS_CONTRACT_H
 #define FORKLINGS_CONTRACT_H
 
+/**
+ * @file contract.h
+ * @brief What the grader and the test harness agree on, written once.
+ */
+
 /// The descriptor on which the runner writes one verdict line per test.
 #define FL_RESULT_FD 3
 
@@ -28,26 +33,33 @@
 /// Every run's prefix starts with this ("fl." then a per-run part).
 #define FL_PREFIX_HEAD "fl."
 
-/// A verdict line: NAME TAB (PASS|FAIL) TAB MESSAGE NEWLINE; the message
-/// holds no tab and no newline.
+/// A verdict line is NAME TAB (PASS|FAIL) TAB MESSAGE NEWLINE, the message
+/// without tab or newline; this is the word for a test that passed.
 #define FL_VERDICT_PASS "PASS"
+
+/// The verdict word for a test that failed.
 #define FL_VERDICT_FAIL "FAIL"
 
 /// Exit status of a stray child that returned into a test body.
 #define FL_EXIT_STRAY 78
 
-/// Exit statuses of the runner: every test it ran passed, one failed, or
-/// it was called wrongly (no such test).
+/// Exit status of the runner when every test it ran passed.
 #define FL_RUNNER_PASSED 0
+
+/// Exit status of the runner when a test it ran failed.
 #define FL_RUNNER_FAILED 1
+
+/// Exit status of the runner called wrongly (no such test) or broken.
 #define FL_RUNNER_USAGE 2
 
 /// Exit status of a process that a sanitizer (ASan, UBSan, LSan) ended.
 #define FL_SAN_EXIT 79
 
-/// Pass statuses are drawn from FL_PASS_LOW..FL_PASS_HIGH, skipping
-/// FL_EXIT_STRAY and the statuses a program commonly exits with.
+/// The lowest pass status the runner may draw (statuses 0-2 are what
+/// programs commonly exit with); FL_EXIT_STRAY and FL_SAN_EXIT are skipped.
 #define FL_PASS_LOW 3
+
+/// The highest pass status the runner may draw.
 #define FL_PASS_HIGH 120
 
 #endif

@@ -50,6 +50,8 @@ check() {
 }
 
 topic() { echo "${1#*_}"; }
+# The start of root's /etc/shadow: no report may ever show it.
+shadow_line=$(head -c 40 /etc/shadow 2>/dev/null | head -1)
 
 # phase NAME: the seconds each part of the self-test takes, printed at the
 # end, so that whoever adds to it sees what it costs.
@@ -97,6 +99,8 @@ leftovers() {
     ls /dev/shm /dev/mqueue 2>/dev/null | grep -F -e "$prefix" -e forklings-hostile
     ls -d "$TMPDIR"/forklings-run.* "$TMPDIR"/forklings-grade.* 2>/dev/null
     find "$TMPDIR" /tmp -maxdepth 3 -name planted 2>/dev/null
+    gpid=$(awk '$1 == "pid" { print $2 }' "$1/run.txt" 2>/dev/null)
+    ls -d /sys/fs/cgroup/*/forklings/g"$gpid" /sys/fs/cgroup/forklings/g"$gpid" 2>/dev/null
 }
 
 json_field() { sed -n "s/^  \"$2\": \\([0-9]*\\),*\$/\\1/p" "$1/results.json"; }
@@ -136,7 +140,7 @@ phase "solutions and stubs"
 
 mkdir -p "$T/solutions"
 solution_tree "$T/solutions"
-grade "$T/solutions" "$T/g-solutions" $ONE
+grade "$T/solutions" "$T/g-solutions" $ONE --sanitize
 s=$(json_field "$T/g-solutions" score)
 m=$(json_field "$T/g-solutions" max_score)
 if [ -n "$s" ] && [ "$s" = "$m" ]; then
@@ -190,21 +194,30 @@ for l in $LESSONS; do
             continue
         fi
         # A mutant that does not compile would lose points for nothing.
-        if ! ${CC:-cc} $CSTD -I"lessons/$l" -c "$src" -o "$T/m.o" >"$T/log" 2>&1; then
+        if ! ${CC:-cc} $CSTD -O2 -I"lessons/$l" -c "$src" -o "$T/m.o" >"$T/log" 2>&1; then
             no "$name: compiles cleanly" "$(cat "$T/log")"
             rm -rf "$dir"
         fi
     done
 done
-if [ -n "$(ls "$M")" ]; then
-    timeout 1200 "$GRADER" --course . --objdir "$BUILD/obj" --class "$M" --fail-fast \
-        --jobs "$((3 * $(nproc)))" \
-        --out "$T/mutants-out" >"$T/mutants.txt" 2>&1
-fi
-book="$T/mutants-out/gradebook.csv"
-for dir in "$M"/*/; do
+# Mutants of memory (mem_*.patch: an overflow, a use after free, a leak)
+# are graded with the sanitizer pass, as make grade does; the others
+# without it, which is quicker and catches them the same.
+mkdir -p "$T/mem"
+for dir in "$M"/*--mem_*; do [ -d "$dir" ] && mv "$dir" "$T/mem/"; done
+for class in mutants mem; do
+    [ -n "$(ls "$T/$class")" ] || continue
+    san=""
+    [ $class = mem ] && san=--sanitize || san=--no-sanitize
+    timeout 1200 "$GRADER" --course . --objdir "$BUILD/obj" --class "$T/$class" \
+        --fail-fast $san --jobs "$((3 * $(nproc)))" \
+        --out "$T/$class-out" >"$T/$class.txt" 2>&1
+done
+for dir in "$M"/*/ "$T"/mem/*/; do
     [ -d "$dir" ] || continue
     m=$(basename "$dir")
+    class=$(basename "$(dirname "$dir")")
+    book="$T/$class-out/gradebook.csv"
     l=${m%%--*}
     p="tests/$l/mutants/${m#*--}.patch"
     full=$(grep -v '^#' "tests/$l/points" | awk 'NF { s += $2 } END { print s }')
@@ -212,13 +225,19 @@ for dir in "$M"/*/; do
         $1 == m { print $c }' "$book" 2>/dev/null)
     # The first failed test of its lesson is the one that caught it.
     caught=$(grep -o "\"name\": \"$l: test_[a-z0-9_]*\", \"score\": 0, [^}]*\"failed\"" \
-        "$T/mutants-out/$m/results.json" 2>/dev/null | head -1 | sed 's/^[^:]*: [^:]*: \([a-z0-9_]*\).*/\1/')
+        "$T/$class-out/$m/results.json" 2>/dev/null | head -1 | sed 's/^[^:]*: [^:]*: \([a-z0-9_]*\).*/\1/')
     if [ -n "$s" ] && [ "$s" -lt "$full" ]; then
         ok "$l mutant ${m#*--} is caught by ${caught:-?}"
+        echo "$l 1" >>"$T/mutation"
     else
         no "$l mutant ${m#*--} loses points (${s:-?}/$full)" "$(head -1 "$p")"
+        echo "$l 0" >>"$T/mutation"
     fi
 done
+# The mutation score per lesson: mutants caught of mutants shipped.
+[ -f "$T/mutation" ] && awk '{ n[$1]++; c[$1] += $2 } END {
+    for (l in n) printf "mutation score %s: %d/%d caught\n", l, c[l], n[l] }' \
+    "$T/mutation" | sort
 
 # ---------------------------------------------------------------- demos
 phase "demos"
@@ -332,6 +351,24 @@ if command -v zip >/dev/null && command -v unzip >/dev/null; then
     am=$(json_field "$T/ag/results" max_score)
     check "Gradescope's run_autograder grades loose files into results.json ($as/$am)" \
         sh -c "[ -n '$as' ] && [ '$as' = '$am' ] && grep -q hidden $T/ag/results/results.json"
+    check "run_autograder leaves the hidden tests readable by root alone" \
+        sh -c "[ \$(stat -c %a $T/ag/source/hidden) = 700 ]"
+    # Through the bundle, a submission that reads the hidden tests' sources
+    # and links to root's files: nothing of either reaches results.json.
+    rm -rf "$T/ag/submission" "$T/ag/results"
+    mkdir -p "$T/ag/submission/lessons/01_fork" "$T/ag/submission/lessons/02_process"
+    hsrc=$(ls "$T"/ag/source/hidden/01_fork/*.c | head -1)
+    cat tests/hostile/common.inc tests/hostile/reads_secrets.c |
+        sed -e "s|@SECRET1@|$hsrc|" -e "s|@SECRET2@|/etc/shadow|" \
+            >"$T/ag/submission/lessons/01_fork/fork.c"
+    ln -s /etc/shadow "$T/ag/submission/lessons/02_process/process.c"
+    (cd "$T/ag/source" && CK_TIMEOUT_MULTIPLIER=0.2 AUTOGRADER_ROOT="$T/ag" \
+        ./run_autograder >"$T/ag.log" 2>&1)
+    marker=$(head -1 "$hsrc" | cut -c1-40)
+    check "through the bundle, hostile code scores 0 and shows no hidden test or root file" \
+        sh -c "[ '$(json_field "$T/ag/results" score)' = 0 ] &&
+            ! grep -qF -e '$marker' -e '${shadow_line:-no shadow}' $T/ag/results/results.json &&
+            grep -q 'is a symbolic link' $T/ag/results/results.json"
 else
     no "Gradescope bundle" "zip and unzip are not installed: run make deps"
 fi
@@ -387,33 +424,153 @@ phase "hostile battery"
 
 
 hostile_lesson=01_fork
+# Secrets a run must never show: a course file and a classmate's file,
+# readable by everyone, and root's /etc/shadow.
+mkdir -p "$T/secret"
+echo 'FORKLINGS-SECRET-ONE' >"$T/secret/solution.c"
+echo 'FORKLINGS-SECRET-TWO' >"$T/secret/classmate.c"
+chmod 644 "$T/secret"/*.c
+ipc_count() { cat /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg 2>/dev/null | wc -l; }
+ipc_before=$(ipc_count)
+
+# hostile_ok NAME OUT TEXT RC: contained, scored 0, nothing left, no
+# secret in what the student (TEXT) or the instructor sees, results.json
+# valid UTF-8 JSON.
+hostile_ok() {
+    s=$(json_field "$2" score)
+    left=$(leftovers "$2")
+    for f in "$3" "$2/results.json"; do
+        grep -aq -e FORKLINGS-SECRET -e "${shadow_line:-no shadow}" "$f" &&
+            left="$left a secret in $f"
+    done
+    python3 -c 'import json,sys; json.load(open(sys.argv[1], encoding="utf-8"))' \
+        "$2/results.json" 2>/dev/null || left="$left invalid results.json"
+    if [ "$4" = 0 ] && [ "$s" = 0 ] && [ -z "$left" ]; then
+        ok "hostile $1: contained, scores 0, nothing left or shown"
+    else
+        no "hostile $1: contained, scores 0, nothing left or shown (rc=$4 score=${s:-?})" \
+            "$left$(tail -8 "$3")"
+    fi
+}
+
+# A server on the machine's loopback that no run may reach: it writes
+# down whoever connects.
+python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True); s.settimeout(600)
+c, _ = s.accept(); open(sys.argv[1], "w").write("reached")
+' "$T/reached" >"$T/port" 2>/dev/null &
+listener=$!
+while [ ! -s "$T/port" ]; do sleep 0.1; done
+port=$(cat "$T/port")
+
+# Every attack is one student of a class graded in parallel (as the
+# mutants are): most of their time is spent waiting for a timeout.
+H="$T/hostile"
+mkdir -p "$H"
 for h in tests/hostile/*.c; do
     name=$(basename "$h" .c)
     # Without a sandbox uid, kill(-1) would reach the student's own
-    # processes: an honest limit of non-root grading (see README).
-    [ "$name" = kill_everyone ] && [ "$(id -u)" != 0 ] && continue
-    tree="$T/h"
-    rm -rf "$tree" "$tree.out"
-    mkdir -p "$tree/lessons/$hostile_lesson"
-    cat tests/hostile/common.inc "$h" >"$tree/lessons/$hostile_lesson/fork.c"
-    case $name in
-    fork_bomb | infinite_loop | memory_hog | output_flood)
-        only=test_mp_fork_call_returns_the ;; # each test waits for a timeout
-    *) only=test_mp_fork_call ;;
+    # processes, and the student's own files are theirs to read: honest
+    # limits of non-root grading (see README).
+    case $name in kill_everyone | reads_secrets | squats_names | connects_out)
+        [ "$(id -u)" != 0 ] && continue ;;
     esac
-    start=$(date +%s)
-    CK_TIMEOUT_MULTIPLIER=0.2 grade "$tree" "$tree.out" --lesson "$hostile_lesson" --test "$only"
-    rc=$?
-    took=$(($(date +%s) - start))
-    s=$(json_field "$tree.out" score)
-    left=$(leftovers "$tree.out")
-    if [ "$rc" = 0 ] && [ "$s" = 0 ] && [ -z "$left" ]; then
-        ok "hostile $name: contained, scores 0, nothing left (${took}s)"
-    else
-        no "hostile $name: contained, scores 0, nothing left (rc=$rc score=${s:-?} ${took}s)" \
-            "$left$(tail -8 "$tree.out.txt")"
-    fi
+    mkdir -p "$H/$name/lessons/$hostile_lesson"
+    cat tests/hostile/common.inc "$h" |
+        sed -e "s|@SECRET1@|$T/secret/solution.c|" -e "s|@SECRET2@|$T/secret/classmate.c|" \
+            -e "s|@PORT@|$port|" \
+            >"$H/$name/lessons/$hostile_lesson/fork.c"
 done
+
+# Files that are not a lesson file: each refused with a message, at once.
+file_attack() {
+    tree="$H/$1"
+    mkdir -p "$tree/lessons"
+    f="$tree/lessons/$hostile_lesson/fork.c"
+    case $1 in
+    dir_link) ln -s /etc "$tree/lessons/$hostile_lesson" ;;
+    *) mkdir -p "$tree/lessons/$hostile_lesson" ;;
+    esac
+    case $1 in
+    link_shadow) ln -s /etc/shadow "$f" ;;
+    link_dev_zero) ln -s /dev/zero "$f" ;;
+    fifo) mkfifo "$f" ;;
+    huge) head -c 2000000 /dev/zero | tr '\0' ' ' >"$f" ;;
+    bad_utf8) printf 'int x = "\377\376\300\200" \355\240\200;\n#error \377 "\\\n' >"$f" ;;
+    esac
+}
+for a in link_shadow link_dev_zero fifo huge dir_link bad_utf8; do file_attack $a; done
+# (A macro bomb ends as #include "/dev/zero" does, the compiler out of
+# memory, but takes some 10 s to get there: tried by hand.)
+
+# Each test waits for a timeout: one test, with short timeouts.
+CK_TIMEOUT_MULTIPLIER=0.2 timeout 600 "$GRADER" --course . --objdir "$BUILD/obj" \
+    --class "$H" --lesson "$hostile_lesson" --test test_mp_fork_call_returns_the \
+    --jobs "$((3 * $(nproc)))" --out "$T/hostile-out" >"$T/hostile.txt" 2>&1
+rc=$?
+for d in "$H"/*/; do
+    name=$(basename "$d")
+    hostile_ok "$name" "$T/hostile-out/$name" "$T/hostile-out/$name/report.txt" $rc
+done
+[ "$(ipc_count)" = "$ipc_before" ] || no "the hostile battery leaves no SysV IPC object"
+ls /var/tmp/forklings-hostile-* /tmp/forklings-hostile-* 2>/dev/null | grep -q . &&
+    no "the hostile battery leaves no file in /var/tmp or /tmp"
+
+# The report says why a file was refused, in words that teach.
+for c in link_shadow:'is a symbolic link' link_dev_zero:'is a symbolic link' \
+    fifo:'not a regular file' huge:'larger than 1 MiB' \
+    dir_link:'symbolic link or not a directory' bad_utf8:error \
+    ctor_verdicts:constructor interpose_waitpid:'defines waitpid' \
+    calls_harness:'uses fl_end' ifunc_resolver:ifunc include_secret:shadow \
+    lto_section:'for the linker to compile' include_dev_zero:compiler; do
+    grep -q "${c#*:}" "$T/hostile-out/${c%%:*}/report.txt" 2>/dev/null ||
+        no "hostile ${c%%:*}: the report says why (${c#*:})" \
+            "$(grep -A4 01_fork "$T/hostile-out/${c%%:*}/report.txt" | head -8)"
+done
+if [ "$(id -u)" = 0 ]; then
+    check "hostile connects_out: no run reached a server on the machine" \
+        sh -c "[ ! -e $T/reached ] && ! grep -q connected $T/hostile-out/connects_out/report.txt"
+fi
+kill "$listener" 2>/dev/null
+
+if [ "$(id -u)" = 0 ]; then
+    check "sandbox uid claims live in a directory only root can write" \
+        sh -c '[ "$(stat -c %U:%a /run/forklings)" = root:700 ]'
+    # Two hostile classmates graded beside a correct one, at once: the
+    # correct one keeps full marks.
+    HC="$T/hclass"
+    mkdir -p "$HC/alice" "$HC/mallory/lessons/01_fork" "$HC/oscar/lessons/01_fork" \
+        "$HC/.hidden" "$HC/=HYPERLINK(1)"
+    solution_tree "$HC/alice"
+    cat tests/hostile/common.inc tests/hostile/squats_names.c >"$HC/mallory/lessons/01_fork/fork.c"
+    cat tests/hostile/common.inc tests/hostile/spins_400.c >"$HC/oscar/lessons/01_fork/fork.c"
+    ln -s /root "$HC/linked"
+    CK_TIMEOUT_MULTIPLIER=0.5 timeout 300 "$GRADER" --course . --objdir "$BUILD/obj" \
+        --class "$HC" --out "$T/hclass-out" --lesson 01 --jobs 3 >"$T/hclass.txt" 2>&1
+    hbook="$T/hclass-out/gradebook.csv"
+    check "grade-class: hostile classmates leave a correct one full marks" \
+        sh -c "grep '^\"alice\",' $hbook | grep -q ',$full,$full,graded'"
+    check "grade-class: a formula-like name is neutralised, skipped entries listed" \
+        sh -c "grep -q \"^\\\"'=HYPERLINK\" $hbook && grep -q '.hidden: its name begins with a dot' $T/hclass-out/summary.md &&
+            grep -q 'linked: a symbolic link' $T/hclass-out/summary.md"
+    check "grade-class: the output directory is the instructor's alone" \
+        sh -c '[ "$(stat -c %a '"$T/hclass-out"')" = 700 ]'
+    hclass_clean() {
+        for d in "$T"/hclass-out/*/; do
+            left=$(leftovers "$d")
+            [ -z "$left" ] || { echo "$d: $left"; return 1; }
+        done
+    }
+    check "grade-class with hostile classmates leaves nothing behind" hclass_clean
+    # The same attacks without namespaces: the sandbox uid alone.
+    FORKLINGS_SANDBOX=uid CK_TIMEOUT_MULTIPLIER=0.2 grade "$H/sysv_and_var_tmp" \
+        "$T/h-uid.out" --lesson "$hostile_lesson" --test test_mp_fork_call_returns_the
+    hostile_ok "sysv_and_var_tmp (uid mode)" "$T/h-uid.out" "$T/h-uid.out.txt" $?
+    [ "$(ipc_count)" = "$ipc_before" ] || no "uid mode leaves no SysV IPC object"
+    check "uid mode says so in results.json" grep -q '"sandbox": "uid"' "$T/h-uid.out/results.json"
+fi
 
 # ------------------------------------------------------- not as root
 phase "not as root"
@@ -436,6 +593,18 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     chown -R 65534:65534 "$T/user"
     check "as a user who is not root, solutions score full marks" \
         sh -c "cd $T/user && $u env HOME=$T/user TMPDIR=/tmp make -s grade SUBMISSION=sub >log 2>&1; grep -q '^[0-9]* passed, 0 failed' log || { cat log; exit 1; }"
+    # Without root the sweep removes only the run's names: a file of the
+    # same user in /dev/shm, written while grading, stays.
+    nonroot_unrelated() {
+        unrelated=/dev/shm/forklings-unrelated-$$
+        $u sh -c "echo mine >$unrelated"
+        (cd "$T/user" && $u env HOME="$T/user" TMPDIR=/tmp \
+            make -s grade SUBMISSION=sub L=01 SAN=0 >log2 2>&1)
+        [ -f "$unrelated" ] || { echo "$unrelated was removed"; return 1; }
+        rm -f "$unrelated"
+    }
+    check "as a user who is not root, the sweep leaves the user's other files" \
+        nonroot_unrelated
     nonroot_daemon() {
         (cd "$T/user" && $u env HOME="$T/user" TMPDIR=/tmp \
             make -s grade SUBMISSION=bad L=01 >log 2>&1)
