@@ -181,8 +181,10 @@ int mp_process_start(mp_process *p);
  *                    child, or SIGCHLD set to SIG_IGN): no pidfd for it.
  * @retval -ECHILD    the same, found by waitpid.
  * @retval -ENOSYS    the kernel has no pidfd_open (Linux before 5.3).
+ * @retval -EMFILE    no descriptor was free for the pidfd (pidfd_open).
  * @note A signal handler that interrupts the wait is not an error: the
- *       wait goes on for the time that is left.
+ *       wait goes on for the time that is left (the deadline is kept,
+ *       not restarted).
  */
 int mp_process_join(mp_process *p, int timeout_ms);
 

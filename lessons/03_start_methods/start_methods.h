@@ -131,6 +131,9 @@ int mp_spawn_main(int argc, char **argv);
  * @retval -ENOENT name is not registered in the caller: no process is
  *         started (not even the fork server).
  * @retval -EAGAIN, -ENOMEM, ... fork() or posix_spawn() failed.
+ * @retval -EMFILE no descriptor was free (to list the descriptors to
+ *                 close in a spawned child, say).
+ * @retval -EPIPE MP_FORKSERVER: the fork server is gone.
  * @note Under MP_FORK in a program with threads, the child has only the
  *       thread that forked: a mutex another thread held stays locked for
  *       ever in the child.  Such a child may only make async-signal-safe
@@ -150,7 +153,9 @@ pid_t mp_start(enum mp_method method, const char *name, const char *arg,
  * @param timeout_ms how long to wait: -1 for ever, 0 to poll.
  * @return the exit status if the child exited, minus the signal number if
  *         a signal killed it (Python's `Process.exitcode`).
- * @retval -ETIMEDOUT the child is still running after timeout_ms.
+ * @retval -ETIMEDOUT the child is still running after timeout_ms; a
+ *                    signal does not restart the timeout.
+ * @retval -EMFILE no descriptor was free for the pidfd.
  * @retval -ECHILD pid is not a child of the caller (of the server under
  *         MP_FORKSERVER, or there is no server).
  * @retval -EINVAL pid is not positive, or method is unknown.
