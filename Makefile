@@ -45,7 +45,7 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 .SECONDARY:
 .PHONY: all help deps grade check demo hint test docs docs-solutions coverage bench san \
 	clean grade-class stress-selftest \
-	progress watch list reset grader gradescope classroom \
+	progress watch list reset grader gradescope classroom compile_commands.json \
 	need-check
 
 help: ## List the targets
@@ -53,14 +53,17 @@ help: ## List the targets
 	@echo
 	@echo "Students:"
 	@echo "  make deps         install Check, Doxygen, graphviz, gcovr (apt-get)"
-	@echo "  make grade        grade your lessons/ (L=01: one lesson)"
+	@echo "  make grade        grade your lessons/: a line per lesson, the first"
+	@echo "                    failure in full (ALL=1: every failure; L=01)"
 	@echo "  make check L=01   grade one lesson, listing every test"
 	@echo "  make demo L=01    run the lesson's demo with your code"
 	@echo "  make hint L=01    one more hint each time (RESET=1 starts over)"
 	@echo "  make watch        re-check the current lesson on every save"
 	@echo "  make progress     a table of lessons with points, and a progress bar"
 	@echo "  make list         the lessons, and where to read each"
-	@echo "  make reset L=01   restore the lesson's stub (your file is backed up)"
+	@echo "  make reset L=01   restore the lesson's stub (your file is backed up);"
+	@echo "                    it asks first: YES=1 confirms without a terminal"
+	@echo "  make compile_commands.json   tell clangd / VS Code the include paths"
 	@echo "  make docs         build the docs site into build/docs/html"
 	@echo
 	@echo "Instructors and course developers:"
@@ -80,6 +83,7 @@ help: ## List the targets
 	@echo "  make clean        remove build/"
 	@echo
 	@echo "Options: L=NN (one lesson), T=TEXT (tests whose names contain it),"
+	@echo "         ALL=1 (grade: every failure), YES=1 (reset: no question),"
 	@echo "         ONLY=TEST (that test alone), STRICT=1 (exit 1 unless all pass),"
 	@echo "         V=1 (show commands), SUBMISSION=DIR"
 
@@ -216,7 +220,7 @@ GRADE_OUT ?= $(BUILD)/grade
 GRADE_OPTS = --course . --objdir $(BUILD)/obj --cc $(CC) \
 	$(if $(L),--lesson $(L)) $(if $(T),--test $(T)) $(if $(ONLY),--only $(ONLY)) \
 	$(if $(HIDDEN),--hidden $(HIDDEN)) $(if $(STRICT),--strict) \
-	$(if $(LOOSE),--loose)
+	$(if $(LOOSE),--loose) $(if $(ALL),--all)
 GRADE_ARGS = $(GRADE_OPTS) --submission $(SUBMISSION) --out $(GRADE_OUT)
 GRADE_DEPS = $(GRADER) $(L_TEST_OBJS) $(HARNESS_OBJS) $(NAMES) \
 	$(L_TEST_OBJS:.o=.names) $(HARNESS_OBJS:.o=.names) $(SAN_OBJ:.o=.names)
@@ -255,11 +259,13 @@ grade: $(GRADE_DEPS)
 check: $(GRADE_DEPS)
 	$(Q)$(GRADER) $(GRADE_ARGS) --verbose --no-sanitize
 
+# progress and watch keep each lesson's results in $(GRADE_OUT)/cache/,
+# reused while the lesson's file and the course's tests are unchanged.
 progress: $(GRADE_DEPS)
-	$(Q)$(GRADER) $(GRADE_ARGS) --summary --no-sanitize
+	$(Q)$(GRADER) $(GRADE_ARGS) --cache $(GRADE_OUT)/cache --summary --no-sanitize
 
 watch: $(GRADE_DEPS)
-	$(Q)$(GRADER) $(GRADE_ARGS) --watch --no-sanitize
+	$(Q)$(GRADER) $(GRADE_ARGS) --cache $(GRADE_OUT)/cache --watch --no-sanitize
 
 list: $(GRADER)
 	$(Q)$(GRADER) --course . --list
@@ -279,6 +285,22 @@ demo: $(foreach l,$(LESSONS),$(BUILD)/bin/lessons/$(l)/demo)
 hint:
 	@test -n "$(L)" || { echo "usage: make hint L=NN"; exit 2; }
 	$(Q)for l in $(LESSONS); do BUILD=$(BUILD) sh tests/hint.sh $$l; done
+
+# ---------------------------------------------------------- editors
+
+# clangd and VS Code read each file's flags and include paths (check.h,
+# the lesson's header, tests/) from compile_commands.json; clangd finds it
+# in build/ by itself.  Remade when a C file or this Makefile changes.
+COMPDB := $(BUILD)/compile_commands.json
+$(COMPDB): Makefile tests/compile_commands.sh \
+		$(wildcard lessons/*/*.c solutions/*/*.c tests/*.c tests/*/*.c grader/*.c)
+	@mkdir -p $(@D)
+	$(Q)CC="$(CC)" CFLAGS="$(CSTD) $(WARN)" CHECK_CFLAGS="$(CHECK_CFLAGS)" \
+	    sh tests/compile_commands.sh >$@.tmp && mv $@.tmp $@
+$(COMPDB): export GRADER_FLAGS = $(GRADER_CFLAGS) $(GRADER_DEFS)
+compile_commands.json: $(COMPDB)
+	@echo "wrote $(COMPDB) (clangd finds it; VS Code: C_Cpp.default.compileCommands)"
+all grade check progress watch: $(COMPDB)
 
 # ------------------------------------------------------ autograders
 

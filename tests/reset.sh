@@ -30,6 +30,14 @@ if cmp -s "$tmp" "$file"; then
     exit 0
 fi
 backup=${BUILD:-build}/backup/$lesson/$(basename "$file").$(date +%Y%m%d-%H%M%S)
+if [ "${YES:-}" != 1 ] && ! { true </dev/tty; } 2>/dev/null; then
+    # No terminal to ask (a script, CI, an editor's task runner): say how
+    # to confirm instead of quietly doing nothing.
+    echo "make reset asks before it replaces $file, and there is no" >&2
+    echo "terminal to ask. To confirm, run: make reset L=${lesson%%_*} YES=1" >&2
+    echo "(your file is kept in ${BUILD:-build}/backup/$lesson/). Nothing changed." >&2
+    exit 1
+fi
 if [ "${YES:-}" != 1 ]; then
     printf 'Replace %s with the pristine stub? Your file is kept in %s. [y/N] ' \
         "$file" "$backup"

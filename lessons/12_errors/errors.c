@@ -260,6 +260,7 @@ int
 mp_reaper_count(void)
 {
     // TODO(12): nreaped, read with SIGCHLD blocked.
+    (void)nreaped;
     (void)block_sigchld; // use this helper, then delete this line
     return -ENOSYS;
 }
@@ -296,6 +297,7 @@ on_stop(int sig)
     // started.  The pipe is non-blocking: when full, the byte is not
     // needed.  Keep errno as it was.
     (void)sig;
+    (void)stop_signal;
 }
 
 // Make the self-pipe and install on_stop for SIGINT and SIGTERM.
