@@ -515,7 +515,8 @@ FL_TEST(test_mp_lock_acquire_polls_a_held_lock_without_waiting)
                             "as if it were the owner. pthread_self() is the "
                             "same in a forked child, and so is a cached "
                             "thread id that no pthread_atfork() handler "
-                            "forgets: use gettid(), cached with care"
+                            "forgets: use gettid(), cached with care (read "
+                            "README.md#rlock-an-owner-and-a-count)"
                       : p.rc >= 0 ? "the process took a lock that another "
                                     "holds"
                                   : "");
@@ -634,8 +635,12 @@ FL_TEST(test_mp_lock_acquire_recovers_an_rlock_for_its_new_owner)
     fl_expect_int(poll, 0,
                   "another process's poll after the new owner's one "
                   "release",
-                  "the new owner acquired once, so one release frees it: "
-                  "the dead owner's count must not survive it");
+                  poll == -ENOTRECOVERABLE
+                      ? "the lock is unusable for good: a robust mutex "
+                        "taken with EOWNERDEAD and unlocked without "
+                        "pthread_mutex_consistent() becomes ENOTRECOVERABLE"
+                      : "the new owner acquired once, so one release frees "
+                        "it: the dead owner's count must not survive it");
 }
 
 /* ---------------------------------------------------- mp_lock_release */
