@@ -160,6 +160,8 @@ passes_now(gr_lesson *l, const char *submission, stamp_t *graded)
         printf("\n%s changed since it was graded: testing it again.\n",
                l->name);
         grade(l, submission, graded);
+        if (complete(l))
+            printf("%s passes!\n", l->name);
     }
     return complete(l);
 }
