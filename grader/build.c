@@ -876,5 +876,5 @@ build_lesson(gr_lesson *l, const char *dir)
     if (problem == NULL)
         problem = compile_and_link(l, dir, b);
     sb_rmtree(b, 1);
-    return problem;
+    return gr_clean(problem); // the compiler quotes the student's source
 }

@@ -59,9 +59,11 @@ name_cmp(const void *a, const void *b)
 static void
 skip(const char *name, const char *why)
 {
-    if (nskipped < MAX_SKIPPED)
-        snprintf(skipped[nskipped++], sizeof skipped[0], "%.200s: %s", name,
-                 why);
+    if (nskipped == MAX_SKIPPED)
+        return;
+    snprintf(skipped[nskipped], sizeof skipped[0], "%.200s: %s", name, why);
+    gr_clean(skipped[nskipped++]); // a name can hold any byte but '/'
+
 }
 
 // Every directory in dir is one student's submission; anything else is

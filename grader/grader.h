@@ -47,6 +47,12 @@ typedef struct {
     char functions[2048]; ///< " mp_a mp_b ": what its headers declare
 } gr_lesson;
 
+/* text.c: text from a submission, made safe to show */
+
+/// Turn control characters (but newline and tab), C1 controls and bytes
+/// that are not UTF-8 into '?', in place; returns s.
+char *gr_clean(char *s);
+
 /* lessons.c: the lessons, their tests and points */
 
 /// The topic of a lesson: 03_start_methods -> start_methods.

@@ -149,6 +149,7 @@ run_test(gr_test *t, const char *bin)
             t->message = NULL;
     }
     free(msg);
+    gr_clean(t->message);
     t->seconds = now_s() - start;
 }
 

@@ -498,10 +498,13 @@ file_attack() {
     link_dev_zero) ln -s /dev/zero "$f" ;;
     fifo) mkfifo "$f" ;;
     huge) head -c 2000000 /dev/zero | tr '\0' ' ' >"$f" ;;
+    escapes) printf 'const char *x = "\033]52;c;aGk=\007\033[2J"; int y = ;\n' >"$f" ;;
     bad_utf8) printf 'int x = "\377\376\300\200" \355\240\200;\n#error \377 "\\\n' >"$f" ;;
     esac
 }
-for a in link_shadow link_dev_zero fifo huge dir_link bad_utf8; do file_attack $a; done
+for a in link_shadow link_dev_zero fifo huge dir_link bad_utf8 escapes; do
+    file_attack $a
+done
 # (A macro bomb ends as #include "/dev/zero" does, the compiler out of
 # memory, but takes some 10 s to get there: tried by hand.)
 
@@ -529,6 +532,10 @@ for c in link_shadow:'is a symbolic link' link_dev_zero:'is a symbolic link' \
         no "hostile ${c%%:*}: the report says why (${c#*:})" \
             "$(grep -A4 01_fork "$T/hostile-out/${c%%:*}/report.txt" | head -8)"
 done
+# The compiler quotes the source: a terminal escape must not reach the
+# instructor's terminal, the report or results.json.
+check "hostile escapes: no control character reaches the report" \
+    sh -c "! grep -q \"\$(printf '\033')\" $T/hostile-out/escapes/report.txt $T/hostile-out/escapes/results.json"
 if [ "$(id -u)" = 0 ]; then
     check "hostile connects_out: no run reached a server on the machine" \
         sh -c "[ ! -e $T/reached ] && ! grep -q connected $T/hostile-out/connects_out/report.txt"
@@ -592,7 +599,9 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
         >"$T/user/bad/lessons/$hostile_lesson/fork.c"
     chown -R 65534:65534 "$T/user"
     check "as a user who is not root, solutions score full marks" \
-        sh -c "cd $T/user && $u env HOME=$T/user TMPDIR=/tmp make -s grade SUBMISSION=sub >log 2>&1; grep -q '^[0-9]* passed, 0 failed' log || { cat log; exit 1; }"
+        sh -c "cd $T/user && $u env HOME=$T/user TMPDIR=/tmp make -s grade SUBMISSION=sub SAN=0 >log 2>&1; grep -q '^[0-9]* passed, 0 failed' log || { cat log; exit 1; }"
+    check "as a user who is not root, the sanitizer pass works too (lesson 04)" \
+        sh -c "cd $T/user && $u env HOME=$T/user TMPDIR=/tmp make -s grade SUBMISSION=sub L=04 >log 2>&1; grep -q '^[0-9]* passed, 0 failed' log || { cat log; exit 1; }"
     # Without root the sweep removes only the run's names: a file of the
     # same user in /dev/shm, written while grading, stays.
     nonroot_unrelated() {
