@@ -1288,6 +1288,314 @@ FL_TEST(test_mp_pool_workers_exit_when_the_pool_process_dies)
                   stuck);
 }
 
+/* ------------------------------------------- failures, signals, clocks */
+
+// mp_pool_create(&p, 2) with every call of fn failing in turn: each
+// failure is reported as -err, with *pool untouched, and leaves no worker,
+// descriptor, mapping or heap block behind.
+static void
+walk_pool_create(const char *fn, int err)
+{
+    FL_FAULT_WALK (fn, err, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_pool *p = NULL;
+        int r = mp_pool_create(&p, 2);
+        int fired = fl_fault_fired(fn) > 0;
+        char what[128];
+        snprintf(what, sizeof what,
+                 "mp_pool_create(&p, 2) with its call %d of %s() failing "
+                 "with %s",
+                 k, fn, strerrorname_np(err));
+        if (fired) {
+            if (r == 0)
+                mp_pool_destroy(p);
+            fl_expect_int(r, -err, what,
+                          "return minus the errno of the call that failed");
+            ck_assert_msg(p == NULL, "%s: set *pool though it failed", what);
+        } else {
+            fl_expect_int(r, 0, "mp_pool_create(&p, 2)", "");
+            mp_pool_destroy(p);
+        }
+        fl_expect_no_leak(&s, what);
+    }
+}
+
+FL_TEST(test_mp_pool_create_leaks_nothing_when_any_call_it_makes_fails)
+{
+    // A worker already started when a later step fails must be killed,
+    // reaped, and its channel closed: mp_pool_destroy of the half-made
+    // pool, not a bare return.
+    walk_pool_create("fork", EAGAIN);
+    walk_pool_create("socketpair", EMFILE);
+    walk_pool_create("calloc", ENOMEM);
+    walk_pool_create("malloc", ENOMEM);
+    walk_pool_create("mmap", ENOMEM);
+}
+
+struct get_call {
+    mp_result *res;
+    int timeout_ms;
+    long value;
+};
+
+static int
+get_call(void *arg)
+{
+    struct get_call *g = arg;
+    return mp_result_get(g->res, g->timeout_ms, &g->value);
+}
+
+static void
+release_gated(void *arg)
+{
+    (void)arg;
+    give_token(token[1]);
+}
+
+FL_TEST(test_mp_result_get_keeps_its_deadline_when_signals_interrupt)
+{
+    pipe_or_fail(token);
+    pipe_or_fail(started);
+    mp_pool *p = pool_of(1);
+    mp_result *res = NULL;
+    int s = mp_pool_apply_async(p, gated, 5, NULL, NULL, NULL, &res);
+    ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
+    struct get_call g = {res, 50, 0};
+    fl_storm_result fin, inf;
+    fl_storm_call(get_call, &g, 500, &fin);
+    g.timeout_ms = -1;
+    fl_storm_hold(get_call, release_gated, &g, 500, 50, &inf);
+    if (inf.early)
+        give_token(token[1]);
+    int g2 = mp_result_get(res, -1, &g.value);
+    mp_result_free(res);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    pipe_close(started);
+    ck_assert_msg(fin.ret == -ETIMEDOUT && fin.elapsed_ms >= 48 &&
+                      fin.elapsed_ms < 1500,
+                  "get(res, 50 ms) of a task still running, with a signal "
+                  "every 0.5 ms (%ld caught), returned %s after %ld ms; "
+                  "expected -110 (-ETIMEDOUT) after 50 ms. A poll that "
+                  "fails with EINTR woke the wait early: it is not a "
+                  "timeout. Poll again for the time left until the "
+                  "deadline, taken once before the loop.",
+                  fin.signals, fl_ret(fin.ret), fin.elapsed_ms);
+    ck_assert_msg(!inf.early && inf.ret == 0 && g2 == 0,
+                  "get(res, -1) under signals (%ld caught) returned %s "
+                  "after %ld ms, %s; expected 0 once the task was let go "
+                  "after 50 ms. -1 waits with no limit: a signal makes no "
+                  "deadline of it.",
+                  inf.signals, fl_ret(inf.ret), inf.elapsed_ms,
+                  inf.early ? "before the task was let go" : "when let go");
+}
+
+FL_TEST(test_mp_result_get_keeps_its_deadline_when_the_wall_clock_jumps)
+{
+    pipe_or_fail(token);
+    pipe_or_fail(started);
+    mp_pool *p = pool_of(1);
+    mp_result *res = NULL;
+    int s = mp_pool_apply_async(p, gated, 5, NULL, NULL, NULL, &res);
+    ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
+    long v = 0;
+    fl_fault_reset();
+    fl_clock_jump_at(1, 3600); // an hour forward, once the deadline is set
+    long t0 = fl_now_ms();
+    int g = mp_result_get(res, 50, &v);
+    long ms = fl_now_ms() - t0;
+    fl_fault_reset();
+    give_token(token[1]);
+    int g2 = mp_result_get(res, -1, &v);
+    mp_result_free(res);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    pipe_close(started);
+    ck_assert_msg(g == -ETIMEDOUT && ms >= 48,
+                  "get(res, 50 ms), with the wall clock set an hour "
+                  "forward while it waited, returned %s after %ld ms; "
+                  "expected -110 (-ETIMEDOUT) after 50 ms. Measure "
+                  "deadlines on CLOCK_MONOTONIC, which never jumps: "
+                  "CLOCK_REALTIME moves when the clock is set.",
+                  fl_ret(g), ms);
+    fl_expect_int(g2, 0, "get(res, -1) once the task was let go", "");
+}
+
+FL_TEST(test_mp_pool_join_reaps_every_worker_when_signals_interrupt)
+{
+    for (int nth = 1; nth <= 3; nth++) {
+        mp_pool *p = pool_of(3);
+        pid_t pids[8];
+        int live, zombies;
+        children(&live, &zombies, pids, 8);
+        mp_pool_close(p);
+        fl_fault_reset();
+        fl_fault_eintr("waitpid", nth);
+        int j = mp_pool_join(p);
+        long fired = fl_fault_fired("waitpid");
+        fl_fault_reset();
+        int left_zombie = 0;
+        for (int i = 0; i < live && i < 8; i++) {
+            // It exits once its channel is shut: wait for that, bounded.
+            int fd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+            struct pollfd pf = {.fd = fd, .events = POLLIN};
+            if (fd >= 0) {
+                while (poll(&pf, 1, WAIT_MS) < 0 && errno == EINTR)
+                    ;
+                close(fd);
+            }
+            left_zombie += fl_zombie(pids[i]);
+        }
+        mp_pool_destroy(p);
+        fl_kill_children();
+        fl_expect_int(j, 0, "mp_pool_join with a waitpid interrupted", "");
+        ck_assert_msg(fired == 1 && left_zombie == 0,
+                      "when waitpid number %d of join failed with EINTR, "
+                      "%d worker(s) were left zombies: waitpid again on "
+                      "EINTR (a signal arrived, the worker is still there "
+                      "to reap)",
+                      nth, left_zombie);
+    }
+}
+
+// In a child whose stdout is a pipe (full buffering): a line printed and
+// not yet flushed, then a pool that starts workers and ends them.
+static int
+print_then_pool(void *arg)
+{
+    (void)arg;
+    printf("printed once, before the pool\n");
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 3) != 0)
+        return 1;
+    long in[6] = {1, 2, 3, 4, 5, 6}, out[6];
+    int r = mp_pool_map(p, square, in, out, 6, 1, NULL);
+    mp_pool_close(p);
+    mp_pool_join(p);
+    mp_pool_destroy(p);
+    fflush(stdout);
+    return r == 0 ? 0 : 2;
+}
+
+FL_TEST(test_mp_pool_workers_do_not_print_the_callers_output_again)
+{
+    fl_child res;
+    fl_run_in_child(print_then_pool, NULL, 5000, 1, &res);
+    if (!res.returned)
+        fl_kill_children();
+    ck_assert_msg(res.returned && res.value == 0,
+                  "a pool made, used and joined in a child: %s",
+                  res.returned ? "create or map failed" : "it did not return");
+    int count = 0;
+    for (const char *q = res.out;
+         (q = strstr(q, "printed once, before the pool")) != NULL; q++)
+        count++;
+    ck_assert_msg(count == 1,
+                  "a line printed (to a pipe, so still in stdio's buffer) "
+                  "before mp_pool_create came out %d times: fflush(NULL) "
+                  "before each fork, or every worker inherits the buffer "
+                  "and writes it again when it exits",
+                  count);
+}
+
+// Open descriptors of process pid.
+static int
+fds_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+FL_TEST(test_mp_pool_workers_hold_only_their_own_channel)
+{
+    pipe_or_fail(token);
+    pipe_or_fail(started);
+    int mine = fds_of(getpid());
+    mp_pool *p = pool_of(4);
+    // Once each worker runs a task, it is past its start-up closes.
+    mp_result *res[4] = {NULL};
+    for (int i = 0; i < 4; i++)
+        mp_pool_apply_async(p, gated, i, NULL, NULL, NULL, &res[i]);
+    char c;
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(wait_token(started[0]) == 0 &&
+                          read(started[0], &c, 1) == 1,
+                      "only %d of 4 tasks started on a pool of 4", i);
+    pid_t pids[8];
+    int live, zombies, most = 0;
+    children(&live, &zombies, pids, 8);
+    for (int i = 0; i < live && i < 8; i++) {
+        int n = fds_of(pids[i]);
+        most = n > most ? n : most;
+    }
+    give_token(token[1]);
+    for (int i = 0; i < 4; i++) {
+        mp_result_get(res[i], -1, NULL);
+        mp_result_free(res[i]);
+    }
+    mp_pool_destroy(p);
+    pipe_close(token);
+    pipe_close(started);
+    ck_assert_msg(live == 4 && most <= mine + 1,
+                  "a worker of a pool of 4 held %d descriptors; the test "
+                  "held %d before the pool, so a worker should hold those "
+                  "and its own end of its channel, %d in all. In the child, "
+                  "close the pool's ends of the workers started before it: "
+                  "fork copied them all.",
+                  most, mine, mine + 1);
+}
+
+// Record each index and value handed to the callback (up to ITEMS).
+#define ITEMS 1100
+struct seen_all {
+    int count[ITEMS];
+    int bad;
+};
+
+static void
+note_every_item(size_t index, long value, void *ctx)
+{
+    struct seen_all *s = ctx;
+    if (index >= ITEMS || value != (long)(index * index))
+        s->bad++;
+    else
+        s->count[index]++;
+}
+
+FL_TEST(test_mp_pool_imap_unordered_numbers_items_of_a_big_chunk)
+{
+    static long in[ITEMS];
+    static struct seen_all s;
+    memset(&s, 0, sizeof s);
+    for (int i = 0; i < ITEMS; i++)
+        in[i] = i;
+    mp_pool *p = pool_of(2);
+    // One chunk of 1100 results: more than one read's worth.
+    int r = mp_pool_imap_unordered(p, square, in, ITEMS, ITEMS, note_every_item,
+                                   &s, NULL);
+    mp_pool_destroy(p);
+    fl_expect_int(r, 0, "imap_unordered of 1100 items in one chunk", "");
+    int missing = 0;
+    for (int i = 0; i < ITEMS; i++)
+        missing += s.count[i] != 1;
+    ck_assert_msg(s.bad == 0 && missing == 0,
+                  "imap_unordered of 1100 items in one chunk: %d calls "
+                  "with a wrong index or value, %d items not seen exactly "
+                  "once. When the results are read in pieces, item j of a "
+                  "piece is index start + (items of the pieces before) + j.",
+                  s.bad, missing);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_pool_map_gives_the_seed_results, 10),
     FL_CASE(test_mp_pool_map_keeps_results_in_input_order, 10),
@@ -1320,6 +1628,14 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pool_terminate_cancels_unfinished_tasks, 10),
     FL_CASE(test_mp_pool_destroy_ends_a_pool_not_joined, 10),
     FL_CASE(test_mp_pool_workers_exit_when_the_pool_process_dies, 15),
+    FL_CASE(test_mp_pool_create_leaks_nothing_when_any_call_it_makes_fails, 15),
+    FL_CASE(test_mp_result_get_keeps_its_deadline_when_signals_interrupt, 10),
+    FL_CASE(test_mp_result_get_keeps_its_deadline_when_the_wall_clock_jumps,
+            10),
+    FL_CASE(test_mp_pool_join_reaps_every_worker_when_signals_interrupt, 10),
+    FL_CASE(test_mp_pool_workers_do_not_print_the_callers_output_again, 10),
+    FL_CASE(test_mp_pool_workers_hold_only_their_own_channel, 10),
+    FL_CASE(test_mp_pool_imap_unordered_numbers_items_of_a_big_chunk, 10),
 };
 
 FL_MAIN("09_pools", cases)
