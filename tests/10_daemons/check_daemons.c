@@ -1294,7 +1294,7 @@ gate_child(void *arg)
 }
 
 enum fake_kind {
-    FAKE_ENDS_SLOWLY,  // on SIGTERM: 300 ms of clean-up, then exit 0
+    FAKE_ENDS_SLOWLY,  // on SIGTERM: 100 ms of clean-up, then exit 0
     FAKE_IGNORES_TERM, // SIGTERM does nothing
 };
 
@@ -1302,7 +1302,7 @@ static void
 end_slowly(int sig)
 {
     (void)sig;
-    poll(NULL, 0, 300);
+    poll(NULL, 0, 100);
     _exit(0);
 }
 
@@ -1351,7 +1351,7 @@ FL_TEST(test_mp_daemon_stop_waits_until_the_daemon_has_ended)
            fl_ret(r), (int)f);
     expect(!alive,
            "mp_daemon_stop returned while the daemon was still running (it "
-           "takes 300 ms to end after SIGTERM): wait until the pidfd you "
+           "takes 100 ms to end after SIGTERM): wait until the pidfd you "
            "opened for it turns readable");
     int st = reap(f);
     expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
@@ -1428,16 +1428,16 @@ FL_TEST(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm)
     use_pidfile();
     pid_t f = fake_daemon(FAKE_IGNORES_TERM);
     long start = fl_now_ms();
-    int r = mp_daemon_stop(pidfile, 200);
+    int r = mp_daemon_stop(pidfile, 100);
     long took = fl_now_ms() - start;
     int alive = fl_alive(f);
     expect(r == -ETIMEDOUT && alive,
-           "mp_daemon_stop(pidfile, 200) on a daemon that ignores SIGTERM "
+           "mp_daemon_stop(pidfile, 100) on a daemon that ignores SIGTERM "
            "returned %s after %ld ms (the daemon is %s), expected "
            "-ETIMEDOUT: poll the pidfd with the timeout",
            fl_ret(r), took, alive ? "running" : "gone");
-    expect(took >= 150 && took < 3000,
-           "mp_daemon_stop(pidfile, 200) took %ld ms, expected about 200",
+    expect(took >= 95 && took < 3000,
+           "mp_daemon_stop(pidfile, 100) took %ld ms, expected about 100",
            took);
     cleanup();
 }
@@ -1495,6 +1495,226 @@ FL_TEST(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize)
     cleanup();
 }
 
+/* ------------------------------------- failures, signals, clocks, stdio */
+
+// A failure injected into one call of mp_daemonize's, in the caller or in
+// the first child or the daemon (they inherit the counts at fork).
+struct injected {
+    const char *fn;
+    int nth;
+    int err;
+    const char *where;
+};
+
+FL_TEST(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing)
+{
+    static const struct injected cases_[] = {
+        {"pipe", 1, EMFILE, "the caller's pipe()"},
+        {"fork", 1, EAGAIN, "the caller's fork()"},
+        {"fork", 2, EAGAIN, "the first child's fork()"},
+        {"setsid", 1, EPERM, "the first child's setsid()"},
+        {"chdir", 1, EACCES, "the daemon's chdir()"},
+        {"open", 1, ENFILE, "the daemon's open() of /dev/null"},
+        {"open", 2, EACCES, "the daemon's open() of the pidfile"},
+    };
+    use_pidfile();
+    for (size_t i = 0; i < sizeof cases_ / sizeof cases_[0]; i++) {
+        const struct injected *c = &cases_[i];
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        fl_fault_reset();
+        fl_fault_fail(c->fn, c->nth, c->err);
+        pid_t d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+        fl_fault_reset();
+        int running = reap_all_within(2000);
+        char what[160];
+        snprintf(what, sizeof what,
+                 "mp_daemonize with %s failing with %s (call %d of %s)",
+                 c->where, strerrorname_np(c->err), c->nth, c->fn);
+        expect(d == -c->err && running == 0,
+               "%s returned %s, expected %s; %d process(es) still ran. "
+               "The caller returns minus its own call's errno after "
+               "closing both ends of the pipe; the first child and the "
+               "daemon report theirs through the pipe (fail()), never "
+               "just _exit: the caller would read EOF and say -ECHILD.",
+               what, fl_ret(d), fl_ret(-c->err), running);
+        unlink(pidfile);
+        fl_expect_no_leak(&s, what);
+    }
+    cleanup();
+}
+
+FL_TEST(test_mp_daemonize_goes_on_when_signals_interrupt_its_waits)
+{
+    use_pidfile();
+    static const char *fns[] = {"waitpid", "read"};
+    for (int i = 0; i < 2; i++) {
+        fl_fault_reset();
+        fl_fault_eintr(fns[i], 1);
+        pid_t d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+        long fired = fl_fault_fired(fns[i]);
+        fl_fault_reset();
+        pid_t kids[8];
+        int n = our_children(kids, 8), zombies = 0;
+        for (int k = 0; k < n; k++)
+            zombies += kids[k] != d && fl_zombie(kids[k]);
+        expect(fired == 1 && d > 0 && zombies == 0,
+               "when the caller's first %s() failed with EINTR (a signal "
+               "handler ran), mp_daemonize returned %s and left %d "
+               "zombie(s); expected the daemon's pid and none. EINTR is "
+               "no error: call %s() again (waitpid once is not enough: "
+               "the first child stays a zombie; a read given up returns "
+               "-EINTR though the daemon runs).",
+               fns[i], fl_ret(d), zombies, fns[i]);
+        kill(d, SIGKILL);
+        reap(d);
+        reap_all_within(0);
+        unlink(pidfile);
+    }
+    cleanup();
+}
+
+// mp_daemon_stop(pidfile, timeout_ms), for the storm calls.
+static int
+stop_call(void *arg)
+{
+    return mp_daemon_stop(pidfile, *(int *)arg);
+}
+
+static pid_t stubborn; // a stand-in daemon that ignores SIGTERM
+
+static void
+kill_stubborn(void *arg)
+{
+    (void)arg;
+    kill(stubborn, SIGKILL);
+}
+
+// In a child, with its own deadline: a finite stop under a storm.  Its
+// elapsed time in ms, capped at 2500, or 2501 for a wrong return value.
+static int
+stop_under_storm(void *arg)
+{
+    (void)arg;
+    int timeout = 50;
+    fl_storm_result res;
+    fl_storm_call(stop_call, &timeout, 500, &res);
+    if (res.ret != -ETIMEDOUT)
+        return 2501;
+    return res.elapsed_ms > 2500 ? 2500 : (int)res.elapsed_ms;
+}
+
+FL_TEST(test_mp_daemon_stop_keeps_its_deadline_when_signals_interrupt)
+{
+    use_pidfile();
+    stubborn = fake_daemon(FAKE_IGNORES_TERM);
+    fl_child fin;
+    fl_run_in_child(stop_under_storm, NULL, 3000, 0, &fin);
+    expect(fin.returned && fin.value >= 48 && fin.value < 2000,
+           "mp_daemon_stop(pidfile, 50) on a daemon that ignores SIGTERM, "
+           "with a signal every 0.5 ms, %s; expected -ETIMEDOUT after 50 "
+           "ms. After poll() fails with EINTR, poll again for the time "
+           "LEFT until the deadline taken before the loop, not for the "
+           "whole timeout again.",
+           !fin.returned       ? "had not returned after 3 s"
+           : fin.value == 2501 ? "did not return -ETIMEDOUT"
+           : fin.value >= 2000 ? "took 2 s or more"
+                               : "returned too early");
+    int forever = -1;
+    fl_storm_result inf;
+    fl_storm_hold(stop_call, kill_stubborn, &forever, 500, 50, &inf);
+    expect(!inf.early && inf.ret == 0,
+           "mp_daemon_stop(pidfile, -1) under signals (%ld caught) "
+           "returned %s after %ld ms, %s; expected 0 once the daemon was "
+           "killed after 50 ms. -1 waits with no limit: keep polling "
+           "with -1 after EINTR; there is no time left to work out.",
+           inf.signals, fl_ret(inf.ret), inf.elapsed_ms,
+           inf.early ? "before the daemon had ended" : "when it ended");
+    reap(stubborn);
+    cleanup();
+}
+
+FL_TEST(test_mp_daemon_stop_keeps_its_deadline_when_the_wall_clock_jumps)
+{
+    use_pidfile();
+    pid_t f = fake_daemon(FAKE_IGNORES_TERM);
+    fl_fault_reset();
+    fl_fault_eintr("poll", 1); // so that it works out the time left
+    fl_clock_jump_at(1, 3600); // an hour forward, once the deadline is set
+    long t0 = fl_now_ms();
+    int r = mp_daemon_stop(pidfile, 50);
+    long took = fl_now_ms() - t0;
+    fl_fault_reset();
+    expect(r == -ETIMEDOUT && took >= 48 && took < 3000,
+           "mp_daemon_stop(pidfile, 50), interrupted once while the wall "
+           "clock was set an hour forward, returned %s after %ld ms; "
+           "expected -ETIMEDOUT after 50 ms. Measure the time left on "
+           "CLOCK_MONOTONIC, which never jumps; CLOCK_REALTIME moves "
+           "whenever someone sets the clock.",
+           fl_ret(r), took);
+    kill(f, SIGKILL);
+    reap(f);
+    cleanup();
+}
+
+// A target that prints a line and returns, leaving it in stdio's buffer.
+static int
+print_and_return(void *arg)
+{
+    (void)arg;
+    printf("printed by the target\n");
+    return 3;
+}
+
+// In a child whose stdout is a pipe (full buffering): a line printed and
+// not flushed, then mp_start of a target that prints.
+static int
+print_then_start(void *arg)
+{
+    (void)arg;
+    printf("printed once, before mp_start\n");
+    pid_t pid = mp_start(print_and_return, NULL, 0);
+    if (pid < 0)
+        return 1;
+    int st = reap(pid);
+    fflush(stdout);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 3 ? 0 : 2;
+}
+
+static int
+count_of(const char *text, const char *line)
+{
+    int n = 0;
+    for (const char *q = text; (q = strstr(q, line)) != NULL; q++)
+        n++;
+    return n;
+}
+
+FL_TEST(test_mp_start_prints_buffered_output_once)
+{
+    fl_child res;
+    fl_run_in_child(print_then_start, NULL, 3000, 1, &res);
+    if (!res.returned)
+        fl_kill_children();
+    expect(res.returned && res.value == 0,
+           "mp_start of a target that returns 3: %s",
+           !res.returned    ? "the test's child did not return"
+           : res.value == 1 ? "mp_start failed"
+                            : "the child did not exit with 3");
+    int before = count_of(res.out, "printed once, before mp_start");
+    int target = count_of(res.out, "printed by the target");
+    expect(before == 1,
+           "a line printed (to a pipe, so still in stdio's buffer) before "
+           "mp_start came out %d times: fflush(NULL) before fork(), or "
+           "the child inherits the buffer and writes it again",
+           before);
+    expect(target == 1,
+           "the line the target printed (to a pipe) came out %d times, "
+           "expected once: the child must fflush(NULL) before _exit(), "
+           "which does not flush stdio",
+           target);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_start_runs_the_target_in_a_child, 5),
     FL_CASE(test_mp_start_rejects_a_null_target, 5),
@@ -1533,6 +1753,12 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_daemon_stop_reports_running_out_of_descriptors, 5),
     FL_CASE(test_mp_daemon_stop_reports_a_missing_pidfile, 5),
     FL_CASE(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize, 10),
+    FL_CASE(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing, 15),
+    FL_CASE(test_mp_daemonize_goes_on_when_signals_interrupt_its_waits, 10),
+    FL_CASE(test_mp_daemon_stop_keeps_its_deadline_when_signals_interrupt, 10),
+    FL_CASE(test_mp_daemon_stop_keeps_its_deadline_when_the_wall_clock_jumps,
+            10),
+    FL_CASE(test_mp_start_prints_buffered_output_once, 5),
 };
 
 FL_MAIN("10_daemons", cases)
