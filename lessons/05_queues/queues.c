@@ -38,6 +38,10 @@ struct mp_queue {
 
 /* ------------------------------------------------------------ creation */
 
+// TODO(05): you may write helpers here for mp_queue_create's last step,
+// such as `static int init_lock(mp_queue *q)` and `static int
+// init_conds(mp_queue *q)`, each returning 0 or minus the pthread error.
+
 int
 mp_queue_create(mp_queue **qp, size_t maxsize, size_t max_msg)
 {

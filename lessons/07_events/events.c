@@ -112,9 +112,8 @@ deadline_after(int timeout_ms)
     // TODO(07): clock_gettime(CLOCK_MONOTONIC), then add the seconds and
     // the nanoseconds of timeout_ms.  tv_nsec must stay below one billion:
     // carry the overflow into tv_sec, or the wait fails with EINVAL.
-    struct timespec t = {0, 0};
     (void)timeout_ms;
-    return t;
+    return (struct timespec){0, 0};
 }
 
 int

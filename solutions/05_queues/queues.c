@@ -38,6 +38,10 @@ struct mp_queue {
 
 /* ------------------------------------------------------------ creation */
 
+// TODO(05): you may write helpers here for mp_queue_create's last step,
+// such as `static int init_lock(mp_queue *q)` and `static int
+// init_conds(mp_queue *q)`, each returning 0 or minus the pthread error.
+
 // The lock, shared by every process that maps the queue.
 static int
 init_lock(mp_queue *q)
