@@ -95,7 +95,8 @@ usage(void)
             "              [--lesson NN] [--test TEXT] [--hidden DIR]\n"
             "              [--cc CC] [--verbose | --quiet | --summary]\n"
             "              [--watch | --list] [--only TEST] [--strict]\n"
-            "              [--fail-fast] [--loose] [--no-sanitize]\n"
+            "              [--fail-fast] [--loose] [--no-sanitize] [--all]\n"
+            "              [--cache DIR]\n"
             "Grades DIR/lessons/NN_topic/topic.c with the course's tests;\n"
             "--test keeps only the tests whose names contain TEXT;\n"
             "--hidden adds an instructor's tests from DIR/NN_topic/;\n"
@@ -109,7 +110,11 @@ usage(void)
             "--loose also takes topic.c from DIR's top (uploaded files);\n"
             "Each test that passes runs again built with AddressSanitizer\n"
             "and UBSan, where a memory error fails it; --no-sanitize skips\n"
-            "that second run (make check, watch and progress do).\n");
+            "that second run (make check, watch and progress do);\n"
+            "--all reports every failure of every lesson (else: a line per\n"
+            "  lesson, and the first lesson that fails in detail);\n"
+            "--cache DIR reuses a lesson's results while its file and the\n"
+            "  course's tests are unchanged.\n");
     exit(2);
 }
 
