@@ -234,6 +234,10 @@ for dir in "$M"/*/ "$T"/mem/*/; do
         echo "$l 0" >>"$T/mutation"
     fi
 done
+# The first failure of each mutant names its mistake: the words of its
+# patch's "Expect:" line are in that message.
+STUDENT_LOOP_SOURCED=1 . tests/student_loop.sh
+student_loop_expect "$T/mutants-out" "$T/mem-out"
 # The mutation score per lesson: mutants caught of mutants shipped.
 [ -f "$T/mutation" ] && awk '{ n[$1]++; c[$1] += $2 } END {
     for (l in n) printf "mutation score %s: %d/%d caught\n", l, c[l], n[l] }' \
@@ -346,7 +350,7 @@ if command -v zip >/dev/null && command -v unzip >/dev/null; then
     # As Gradescope would: loose files uploaded, results in results/.
     for l in $LESSONS; do cp "solutions/$l/$(topic "$l").c" "$T/ag/submission/"; done
     (cd "$T/ag/source" && make -s grader >/dev/null 2>&1 &&
-        AUTOGRADER_ROOT="$T/ag" ./run_autograder >"$T/ag.log" 2>&1)
+        SAN=0 AUTOGRADER_ROOT="$T/ag" ./run_autograder >"$T/ag.log" 2>&1)
     as=$(json_field "$T/ag/results" score)
     am=$(json_field "$T/ag/results" max_score)
     check "Gradescope's run_autograder grades loose files into results.json ($as/$am)" \
@@ -362,7 +366,7 @@ if command -v zip >/dev/null && command -v unzip >/dev/null; then
         sed -e "s|@SECRET1@|$hsrc|" -e "s|@SECRET2@|/etc/shadow|" \
             >"$T/ag/submission/lessons/01_fork/fork.c"
     ln -s /etc/shadow "$T/ag/submission/lessons/02_process/process.c"
-    (cd "$T/ag/source" && CK_TIMEOUT_MULTIPLIER=0.2 AUTOGRADER_ROOT="$T/ag" \
+    (cd "$T/ag/source" && SAN=0 CK_TIMEOUT_MULTIPLIER=0.2 AUTOGRADER_ROOT="$T/ag" \
         ./run_autograder >"$T/ag.log" 2>&1)
     marker=$(head -1 "$hsrc" | cut -c1-40)
     check "through the bundle, hostile code scores 0 and shows no hidden test or root file" \
@@ -381,6 +385,10 @@ check "the Classroom workflow has one step per test ($steps)" [ "$steps" = "$tes
 
 # ------------------------------------------------ the student's loop
 phase "the student's loop"
+
+# First contact, aligned tables, progress's cache, watch, reset without a
+# terminal, lesson 06's demo, compile_commands.json, clang (tests/student_loop.sh).
+student_loop_checks
 
 # make watch: start on the stub, save a mistake, then the answer; the
 # watcher must re-test on each save and end when every lesson passes.
