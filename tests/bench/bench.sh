@@ -18,8 +18,12 @@
 # to each other: the speedup that the machine itself allows (virtual cores
 # may share a core).
 #
+# The rows (what each measures, with which programs, against which target)
+# are data, in tests/bench/rows.tsv, which selftest.sh reads too.
+#
 # QUICK=1 makes it a smoke test: 20 times fewer operations, 3 repetitions.
 set -u
+ROWS=tests/bench/rows.tsv
 BUILD=${BUILD:-build}
 OUT=$BUILD/bench
 RUNS=$OUT/runs # each run's rate, one file per series
@@ -128,13 +132,36 @@ row() {
         "$(cell "$RUNS/c" "$unit")" "$rcol" "$lcol" "$tcol"
 }
 
+# rows KIND: rows.tsv's rows of that kind ("table" or "speedup", whose
+# operations end in K), one a line.  ("-" stands for an empty field: read
+# splits on tabs, and would join two that enclose an empty one.)
+rows() {
+    awk -F '\t' -v kind="$1" '/^#/ || NF == 0 { next }
+        (kind == "speedup") == ($9 ~ /K$/)' "$ROWS"
+}
+
+# table_rows: a row() for each row of the table but the speedup's.
+table_rows() {
+    tab=$(printf '\t')
+    rows table | while IFS=$tab read -r l op unit spec pyn cn pyop cbin cop \
+        limname limbin limop; do
+        [ "$limbin" = - ] && limname="" limbin="" limop=""
+        row "$op (lesson $l)" "$unit" "$spec" "$pyn" "$cn" "$pyop" \
+            "$cbin" "$cop" "$limname" "$limbin" "$limop" </dev/null
+    done
+}
+
 # ------------------------------------------------------------- speedup
 
-# Lesson 13's capstone, processes and threads, and the same blocks over K
-# processes with no pool (bench_13 raw_wK).  Python maps the same kernel
-# with Pool(K).
-SP_BIN=bench_13 THREADS=1
-SP_PY_N=$((150 / SCALE)) SP_C_N=$((1000 / SCALE))
+# The speedup row of rows.tsv: lesson 13's capstone, processes and threads
+# (thr_wK, bench.sh's own), and the same blocks over K processes with no
+# pool (bench_13 raw_wK).  Python maps the same kernel with Pool(K).
+IFS=$(printf '\t') read -r _ SP_NAME SP_UNIT SP_TARGET SP_PY_N SP_C_N SP_PY_OP \
+    SP_BIN SP_C_OP SP_LIM_NAME SP_LIM_BIN SP_LIM_OP <<EOF
+$(rows speedup | head -1)
+EOF
+THREADS=1
+SP_PY_N=$((SP_PY_N / SCALE)) SP_C_N=$((SP_C_N / SCALE))
 KS="1 2 3 4"
 
 speedup_runs() {
@@ -145,11 +172,12 @@ speedup_runs() {
     while [ $i -lt "$REPS" ]; do
         for k in $KS; do
             [ -n "$PY" ] &&
-                run "$RUNS/sp_py_$k" "$PY" tests/bench/bench.py "cpu_w$k" "$SP_PY_N"
-            run "$RUNS/sp_c_$k" "$BIN/$SP_BIN" "cpu_w$k" "$SP_C_N"
+                run "$RUNS/sp_py_$k" "$PY" tests/bench/bench.py "${SP_PY_OP%K}$k" \
+                    "$SP_PY_N"
+            run "$RUNS/sp_c_$k" "$BIN/$SP_BIN" "${SP_C_OP%K}$k" "$SP_C_N"
             [ -n "$THREADS" ] &&
                 run "$RUNS/sp_t_$k" "$BIN/$SP_BIN" "thr_w$k" "$SP_C_N"
-            run "$RUNS/sp_raw_$k" "$BIN/bench_13" "raw_w$k" "$SP_C_N"
+            run "$RUNS/sp_raw_$k" "$BIN/$SP_LIM_BIN" "${SP_LIM_OP%K}$k" "$SP_C_N"
         done
         i=$((i + 1))
     done
@@ -189,10 +217,10 @@ speedup_row() {
     c=$(speedup c "$k" | cut -d' ' -f1) l=$(speedup raw "$k" | cut -d' ' -f1)
     pcol=$([ -n "$PY" ] && spcell py "$k" || echo "(no python3)")
     printf '| %s | %s | %s | %s | - | %s | %s |\n' \
-        "CPU-bound speedup, $k workers on $CORES cores ($SP_BIN)" \
-        "x over 1 worker" "$pcol" "$(spcell c "$k")" \
-        "$k processes, no pool: $(spcell raw "$k"), C at $(pct "$c" "$l")" \
-        "$(target "CPU-bound speedup" ">=1.9" "$c")"
+        "$SP_NAME, $k workers on $CORES cores ($SP_BIN)" \
+        "$SP_UNIT" "$pcol" "$(spcell c "$k")" \
+        "$(echo "$SP_LIM_NAME" | sed "s/^K /$k /"): $(spcell raw "$k"), C at $(pct "$c" "$l")" \
+        "$(target "$SP_NAME" "$SP_TARGET" "$c")"
 }
 
 # speedup.tsv: one line per worker count; "-" where a series is missing.
@@ -276,41 +304,7 @@ start=$(date +%s) load0=$(load) ticks0=$(ticks)
     echo
     echo "| operation | unit | Python | C | C/Python | OS limit | target |"
     echo "|---|---|---|---|---|---|---|"
-    row "process start + join (lesson 02)" "per second" - 300 1000 \
-        start_join bench_02 start_join "fork+waitpid" bench_01 raw_fork
-    row "pipe, 1 MiB messages (lesson 04)" "MiB/s" - 300 1000 \
-        pipe_stream bench_04 pipe_stream "raw pipe" bench_04 raw_pipe
-    row "queue, 8-byte messages (lesson 05)" "million messages/s" ">=1.5" \
-        30000 1000000 queue_stream bench_05 queue_stream \
-        "raw pipe, a write and a read each" bench_05 raw_pipe
-    row "uncontended lock, acquire + release (lesson 06)" "ns per pair" "<=25" \
-        2000000 20000000 lock bench_06 lock \
-        "robust pthread mutex" bench_06 raw_mutex
-    row "event ping-pong, set + wait (lesson 07)" "µs per round trip" "<=12" \
-        5000 50000 event_pingpong bench_07 event_pingpong \
-        "futex word" bench_07 futex_pingpong
-    row "shared counter, 2 processes, locked (lesson 08)" "million increments/s" - \
-        300000 4000000 counter bench_08 counter \
-        "atomic add, no lock" bench_08 atomic_add
-    row "Pool map, trivial tasks, default chunks (lesson 09)" "ns per task" "<=10" \
-        1000000 10000000 map_default bench_09 map_default
-    row "Pool map, trivial tasks, chunksize 1 (lesson 09)" "µs per task" - \
-        10000 50000 map_chunk1 bench_09 map_chunk1
-    row "apply_async + get round trip (lesson 09)" "µs per round trip" "<=20" \
-        1000 20000 apply_async bench_09 apply_async \
-        "raw socketpair" bench_09 raw_roundtrip
-    row "daemonic process start + join (lesson 10)" "per second" - 400 5000 \
-        daemon_start_join bench_10 daemon_start_join \
-        "fork+waitpid" bench_01 raw_fork
-    row "Manager dict set, 100 keys (lesson 11)" "µs per call" - \
-        20000 30000 dict_set bench_11 dict_set \
-        "raw socketpair" bench_09 raw_roundtrip
-    row "Manager dict increment, 1 key (lesson 11)" "µs per increment" - \
-        10000 30000 dict_incr bench_11 dict_incr \
-        "raw socketpair" bench_09 raw_roundtrip
-    row "worker error record, start + collect (lesson 12)" "per second" - \
-        400 5000 error_record bench_12 error_record \
-        "fork+waitpid" bench_01 raw_fork
+    table_rows
     speedup_runs
     speedup_row
     echo
