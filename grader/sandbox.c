@@ -485,6 +485,11 @@ sb_init(void)
     if (geteuid() != 0)
         return 0;
     mode = SB_UID;
+    // The sandbox uid must reach its build directories under TMPDIR: a
+    // TMPDIR only root may enter (/tmp/user/0, say) would fail them all.
+    struct stat st;
+    if (stat(tmp_base, &st) < 0 || !(st.st_mode & S_IXOTH))
+        snprintf(tmp_base, sizeof tmp_base, "/tmp");
     if (claim_uid() < 0)
         return -1;
     cgroup_init(); // without it, each process still has its rlimits
