@@ -13,9 +13,11 @@
 # A TODO block is what the student replaces:
 #   - a `// TODO(NN)` comment and the `//` lines that continue it;
 #   - inside a function, after such a comment, up to the function's
-#     closing brace: more comments, `(void)name;` casts (a trailing
-#     comment allowed) and the one `return ...;` or `_exit(...);` that
-#     ends the stub's function (its placeholder result).
+#     closing brace, the placeholders that make the stub fail fast: more
+#     comments, `(void)name;` casts (a trailing comment allowed), an
+#     `errno = ENOSYS;`, a variable set to zero (`struct timespec t =
+#     {0, 0};`, `= 0;`, `= NULL;`), and the one `return ...;` or
+#     `_exit(...);` that ends the stub's function (its placeholder result).
 # Anything else the stub holds is given code: the solution may not change
 # or drop it.  And the solution adds its lines (the answer) only at a TODO
 # block: right after or right before one of its lines (blank lines aside).  A helper that only
@@ -46,14 +48,16 @@ blocks() {
                 print NR
             } else {
                 incomment = 0
-                if (tail && (comment || $0 ~ cast))
+                if (tail && (comment || $0 ~ cast || $0 ~ zero))
                     print NR
                 else if (!($0 ~ result))
                     tail = 0
             }
         }
     ' result='^[ \t]*(return( .*)?|_exit\(.*\));[ \t]*$' \
-      cast='^[ \t]*\(void\)[A-Za-z_][A-Za-z0-9_]*;[ \t]*(//.*)?$' "$2"
+      cast='^[ \t]*\(void\)[A-Za-z_][A-Za-z0-9_]*;[ \t]*(//.*)?$' \
+      zero='^[ \t]*(errno|[A-Za-z_][A-Za-z0-9_ ]*[ *]+[A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(E[A-Z0-9]+|0|NULL|\{[ 0,]*\});[ \t]*$' \
+      "$2"
 }
 
 # check LESSON: 0 when the stub's given code is all in the solution and
