@@ -103,7 +103,30 @@ leftovers() {
     ls -d /sys/fs/cgroup/*/forklings/g"$gpid" /sys/fs/cgroup/forklings/g"$gpid" 2>/dev/null
 }
 
-json_field() { sed -n "s/^  \"$2\": \\([0-9]*\\),*\$/\\1/p" "$1/results.json"; }
+# tsv_score OUT / tsv_max OUT: the points earned and the points possible,
+# summed over the lessons of the scores.tsv that the grader wrote in OUT
+# (lines "L lesson got max", tab-separated; grader/report.c report_tsv);
+# empty when there is none.
+tsv_total() {
+    awk -F '\t' -v c="$2" '$1 == "L" { s += $c; n++ } END { if (n) print s }' \
+        "$1/scores.tsv" 2>/dev/null
+}
+tsv_score() { tsv_total "$1" 3; }
+tsv_max() { tsv_total "$1" 4; }
+# tsv_first_failed OUT LESSON: the lesson's first test that did not pass
+# (lines "T lesson test passed").
+tsv_first_failed() {
+    awk -F '\t' -v l="$2" '$1 == "T" && $2 == l && $4 == 0 { print $3; exit }' \
+        "$1/scores.tsv" 2>/dev/null
+}
+# json_holds FILE EXPR: FILE is valid JSON (UTF-8), and the Python
+# expression EXPR about it, r, holds: results.json is read as JSON, never
+# by its layout.
+json_holds() {
+    python3 -c 'import json, sys
+r = json.load(open(sys.argv[1], encoding="utf-8"))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"
+}
 
 # ------------------------------------------------------------ structure
 phase "structure"
@@ -141,8 +164,8 @@ phase "solutions and stubs"
 mkdir -p "$T/solutions"
 solution_tree "$T/solutions"
 grade "$T/solutions" "$T/g-solutions" $ONE --sanitize
-s=$(json_field "$T/g-solutions" score)
-m=$(json_field "$T/g-solutions" max_score)
+s=$(tsv_score "$T/g-solutions")
+m=$(tsv_max "$T/g-solutions")
 if [ -n "$s" ] && [ "$s" = "$m" ]; then
     ok "reference solutions score full marks ($s/$m)"
 else
@@ -153,7 +176,7 @@ start=$(date +%s)
 grade . "$T/g-stubs" $ONE
 rc=$?
 took=$(($(date +%s) - start))
-s=$(json_field "$T/g-stubs" score)
+s=$(tsv_score "$T/g-stubs")
 if [ "$rc" = 0 ] && [ "$s" = 0 ] && [ "$took" -lt 60 ]; then
     ok "pristine stubs score zero, grader exits 0, in ${took}s"
 else
@@ -224,8 +247,7 @@ for dir in "$M"/*/ "$T"/mem/*/; do
     s=$(awk -F, -v l="$l" -v m="\"$m\"" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == l) c = i }
         $1 == m { print $c }' "$book" 2>/dev/null)
     # The first failed test of its lesson is the one that caught it.
-    caught=$(grep -o "\"name\": \"$l: test_[a-z0-9_]*\", \"score\": 0, [^}]*\"failed\"" \
-        "$T/$class-out/$m/results.json" 2>/dev/null | head -1 | sed 's/^[^:]*: [^:]*: \([a-z0-9_]*\).*/\1/')
+    caught=$(tsv_first_failed "$T/$class-out/$m" "$l")
     if [ -n "$s" ] && [ "$s" -lt "$full" ]; then
         ok "$l mutant ${m#*--} is caught by ${caught:-?}"
         echo "$l 1" >>"$T/mutation"
@@ -332,10 +354,12 @@ class_clean() {
 check "grade-class leaves nothing behind" class_clean
 
 grade "$T/solutions" "$T/g-hidden" --lesson 01 --hidden tests/hidden-example
-hs=$(json_field "$T/g-hidden" score)
-hm=$(json_field "$T/g-hidden" max_score)
-check "hidden tests add to the score and are hidden in results.json ($hs/$hm)" \
-    sh -c "[ '$hs' = '$hm' ] && [ '$hm' -gt $full ] && grep -q '\"visibility\": \"hidden\"' $T/g-hidden/results.json"
+hs=$(tsv_score "$T/g-hidden")
+hm=$(tsv_max "$T/g-hidden")
+check "hidden tests add to the score ($hs/$hm)" \
+    sh -c "[ -n '$hs' ] && [ '$hs' = '$hm' ] && [ '$hm' -gt $full ]"
+check "hidden tests are hidden in results.json" json_holds "$T/g-hidden/results.json" \
+    "any(t['visibility'] == 'hidden' for t in r['tests'])"
 
 # ------------------------------------------------------ autograders
 phase "autograders"
@@ -351,10 +375,13 @@ if command -v zip >/dev/null && command -v unzip >/dev/null; then
     for l in $LESSONS; do cp "solutions/$l/$(topic "$l").c" "$T/ag/submission/"; done
     (cd "$T/ag/source" && make -s grader >/dev/null 2>&1 &&
         SAN=0 AUTOGRADER_ROOT="$T/ag" ./run_autograder >"$T/ag.log" 2>&1)
-    as=$(json_field "$T/ag/results" score)
-    am=$(json_field "$T/ag/results" max_score)
-    check "Gradescope's run_autograder grades loose files into results.json ($as/$am)" \
-        sh -c "[ -n '$as' ] && [ '$as' = '$am' ] && grep -q hidden $T/ag/results/results.json"
+    as=$(tsv_score "$T/ag/results")
+    am=$(tsv_max "$T/ag/results")
+    check "Gradescope's run_autograder grades loose files, full marks ($as/$am)" \
+        sh -c "[ -n '$as' ] && [ '$as' = '$am' ]"
+    check "Gradescope's run_autograder writes results.json, hidden tests hidden" \
+        json_holds "$T/ag/results/results.json" \
+        "r['score'] == $as and any(t['visibility'] == 'hidden' for t in r['tests'])"
     check "run_autograder leaves the hidden tests readable by root alone" \
         sh -c "[ \$(stat -c %a $T/ag/source/hidden) = 700 ]"
     # Through the bundle, a submission that reads the hidden tests' sources
@@ -370,7 +397,7 @@ if command -v zip >/dev/null && command -v unzip >/dev/null; then
         ./run_autograder >"$T/ag.log" 2>&1)
     marker=$(head -1 "$hsrc" | cut -c1-40)
     check "through the bundle, hostile code scores 0 and shows no hidden test or root file" \
-        sh -c "[ '$(json_field "$T/ag/results" score)' = 0 ] &&
+        sh -c "[ '$(tsv_score "$T/ag/results")' = 0 ] &&
             ! grep -qF -e '$marker' -e '${shadow_line:-no shadow}' $T/ag/results/results.json &&
             grep -q 'is a symbolic link' $T/ag/results/results.json"
 else
@@ -445,7 +472,7 @@ ipc_before=$(ipc_count)
 # secret in what the student (TEXT) or the instructor sees, results.json
 # valid UTF-8 JSON.
 hostile_ok() {
-    s=$(json_field "$2" score)
+    s=$(tsv_score "$2")
     left=$(leftovers "$2")
     for f in "$3" "$2/results.json"; do
         grep -aq -e FORKLINGS-SECRET -e "${shadow_line:-no shadow}" "$f" &&
@@ -584,7 +611,8 @@ if [ "$(id -u)" = 0 ]; then
         "$T/h-uid.out" --lesson "$hostile_lesson" --test test_mp_fork_call_returns_the
     hostile_ok "sysv_and_var_tmp (uid mode)" "$T/h-uid.out" "$T/h-uid.out.txt" $?
     [ "$(ipc_count)" = "$ipc_before" ] || no "uid mode leaves no SysV IPC object"
-    check "uid mode says so in results.json" grep -q '"sandbox": "uid"' "$T/h-uid.out/results.json"
+    check "uid mode says so in results.json" json_holds "$T/h-uid.out/results.json" \
+        "r['extra_data']['sandbox'] == 'uid'"
 fi
 
 # ------------------------------------------------------- not as root
