@@ -132,18 +132,62 @@ sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"
 phase "structure"
 check "the stress library passes its self-test" "$BUILD/bin/tests/stress_selftest"
 
+# What CONTRIBUTING.md says a lesson needs ("Adding a lesson"), checked.
+# readme_names_tests L: README's "Which test checks what" table has a row
+# for every test in the points file.
+readme_names_tests() {
+    sed -n '/^## Which test checks what/,/^## [^W]/p' "lessons/$1/README.md" >"$T/which"
+    grep -q . "$T/which" || { echo "no \"## Which test checks what\" section"; return 1; }
+    grep -v '^#' "tests/$1/points" | awk 'NF { print $1 }' | while read -r name; do
+        grep -qF "| \`$name\` |" "$T/which" || echo "no row for $name"
+    done | grep . && return 1
+    return 0
+}
+# mutants_well_formed L: at least 8, each "Mutant: ..." then a diff.
+mutants_well_formed() {
+    mw=$(ls tests/"$1"/mutants/*.patch 2>/dev/null | wc -l)
+    [ "$mw" -ge 8 ] || { echo "$mw mutants in tests/$1/mutants/"; return 1; }
+    for p in tests/"$1"/mutants/*.patch; do
+        head -1 "$p" | grep -q '^Mutant: .' || echo "$p: no \"Mutant: ...\" first line"
+        grep -q '^@@ ' "$p" || echo "$p: no unified diff hunk"
+    done | grep . && return 1
+    return 0
+}
+# bench_has_row L: a lesson with a bench program has a row in rows.tsv that
+# runs it (as the measured program or as the OS limit).
+bench_has_row() {
+    b=bench_${1%%_*}
+    [ -f "tests/bench/$b.c" ] || return 0
+    awk -F '\t' -v b="$b" '!/^#/ && ($8 == b || $11 == b) { found = 1 }
+        END { exit !found }' tests/bench/rows.tsv ||
+        { echo "tests/bench/$b.c has no row in tests/bench/rows.tsv"; return 1; }
+}
+
 for l in $LESSONS; do
     t=$(topic "$l")
+    n=${l%%_*}
     missing=""
     for f in lessons/$l/README.md lessons/$l/hints.md lessons/$l/$t.h \
-        lessons/$l/$t.c solutions/$l/$t.c tests/$l/check_$t.c tests/$l/points; do
+        lessons/$l/$t.c solutions/$l/$t.c tests/$l/check_$t.c tests/$l/points \
+        tests/$l/demo_$t.c tests/$l/demo.expect; do
         [ -f "$f" ] || missing="$missing $f"
     done
     ls tests/$l/mutants/*.patch >/dev/null 2>&1 || missing="$missing mutants"
     if [ -z "$missing" ]; then ok "$l has every part"; else no "$l has every part" "missing:$missing"; fi
 
-    check "$l stub differs from the solution and marks each edit with TODO(${l%%_*})" \
-        sh -c "! cmp -s lessons/$l/$t.c solutions/$l/$t.c && grep -q 'TODO(${l%%_*})' lessons/$l/$t.c"
+    check "$l stub differs from the solution and marks each edit with TODO($n)" \
+        sh -c "! cmp -s lessons/$l/$t.c solutions/$l/$t.c && grep -q 'TODO($n)' lessons/$l/$t.c"
+    check "$l stub's code outside its TODO blocks is the solution's (given_code.sh)" \
+        sh tests/given_code.sh "$l"
+    check "$l has at least 8 mutants, each a Mutant: line and a diff" \
+        mutants_well_formed "$l"
+    check "$l README's \"Which test checks what\" names every test in points" \
+        readme_names_tests "$l"
+    check "$l has a row in docs/python-map.md" \
+        grep -qF "\\ref lesson$n \"$n\"" docs/python-map.md
+    check "$l has a row in README.md's table of lessons" grep -q "^| $n | " README.md
+    check "$l: its bench program, if any, has a row in tests/bench/rows.tsv" \
+        bench_has_row "$l"
 
     "$BUILD/bin/solutions/$l/check_$t" --list | sort >"$T/listed"
     grep -v '^#' "tests/$l/points" | awk 'NF { print $1 }' | sort >"$T/pointed"
