@@ -1,0 +1,1723 @@
+// check_sync.c - tests for lesson 14: semaphores, conditions, barriers.
+//
+// The layouts are public (sync.h), so each function is judged alone: the
+// tests of everything but the create functions work on objects the test
+// builds itself (raw_sem, raw_cond, raw_barrier: the same primitives, set
+// up by hand), and play the other side with raw POSIX calls.
+//
+// Races are made to happen, not hoped for.  A test that needs a process
+// asleep in a wait reads /proc until it is; one that needs a wake-up to
+// land between a look and a sleep holds the lock across that window; one
+// that needs a process to die holding a lock kills it while it does.
+// Nothing sleeps to synchronise.  Every process a test starts reports
+// through its own pipe, and is waited for with a bound: a wait that never
+// ends shows as a process still waiting, then killed.
+#define _GNU_SOURCE
+#include "sync.h"
+#include "harness.h"
+#include "stress.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- helpers */
+
+static struct timespec
+mono_after(int ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+static void *
+page(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(p != MAP_FAILED, "mmap failed: %s", strerror(errno));
+    memset(p, 0, size);
+    return p;
+}
+
+static void
+init_mutex(pthread_mutex_t *m, int type, int robust)
+{
+    pthread_mutexattr_t a;
+    int r = pthread_mutexattr_init(&a) || pthread_mutexattr_settype(&a, type) ||
+            pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) ||
+            (robust && pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)) ||
+            pthread_mutex_init(m, &a);
+    ck_assert_msg(r == 0, "the test could not set up its own mutex");
+    pthread_mutexattr_destroy(&a);
+}
+
+static void
+init_condvar(pthread_cond_t *c)
+{
+    pthread_condattr_t a;
+    int r = pthread_condattr_init(&a) ||
+            pthread_condattr_setpshared(&a, PTHREAD_PROCESS_SHARED) ||
+            pthread_condattr_setclock(&a, CLOCK_MONOTONIC) ||
+            pthread_cond_init(c, &a);
+    ck_assert_msg(r == 0, "the test could not set up its own condition");
+    pthread_condattr_destroy(&a);
+}
+
+// Objects made by the test, as the create functions should make them.
+static mp_sem *
+raw_sem(int value, int bound)
+{
+    mp_sem *s = page(sizeof *s);
+    ck_assert(sem_init(&s->sem, 1, (unsigned)value) == 0);
+    init_mutex(&s->release_lock, PTHREAD_MUTEX_NORMAL, 0);
+    s->bound = bound;
+    return s;
+}
+
+static mp_cond *
+raw_cond(void)
+{
+    mp_cond *c = page(sizeof *c);
+    init_mutex(&c->lock, PTHREAD_MUTEX_ERRORCHECK, 0);
+    init_condvar(&c->cond);
+    return c;
+}
+
+static mp_barrier *
+raw_barrier(int parties)
+{
+    mp_barrier *b = page(sizeof *b);
+    init_mutex(&b->lock, PTHREAD_MUTEX_NORMAL, 1);
+    init_condvar(&b->cond);
+    b->parties = parties;
+    b->reset_from = (unsigned)-1;
+    return b;
+}
+
+static void
+forget(void *p, size_t size)
+{
+    munmap(p, size);
+}
+
+static void
+raw_lock(pthread_mutex_t *m)
+{
+    int r = pthread_mutex_lock(m);
+    ck_assert_msg(r == 0, "the test could not take a lock: %s", strerror(r));
+}
+
+// How many times pid has gone to sleep, or -1 if it is gone.
+static long
+sleeps_of(pid_t pid)
+{
+    char path[64], line[128];
+    long n = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+// Spin until pid sleeps, having slept more than `after` times (-1: any),
+// or has ended; at most 3 s.  Its state letter then.
+static char
+until_asleep(pid_t pid, long after)
+{
+    long long end = fl_now_us() + 3000000;
+    for (;;) {
+        long n = sleeps_of(pid);
+        char s = fl_proc_state(pid);
+        if ((s == 'S' && n > after) || s == 'Z' || s == 0 || fl_now_us() > end)
+            return s;
+        sched_yield();
+    }
+}
+
+/* A kid: a child that runs one function and reports what it returned, and
+ * how long it took, through its own pipe. */
+struct report {
+    int value;
+    int extra;
+    long long us;
+};
+
+struct kid {
+    pid_t pid;
+    int fd;
+    int reported;
+    struct report rep;
+};
+
+typedef int (*kid_fn)(void *obj, int arg);
+
+static int kid_extra;
+static long long kid_t0_us;
+
+static void
+kid_start(struct kid *k, kid_fn fn, void *obj, int arg)
+{
+    int p[2];
+    ck_assert_msg(pipe(p) == 0, "pipe failed: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
+    if (pid == 0) {
+        close(p[0]);
+        struct report rep = {0, 0, 0};
+        kid_t0_us = fl_now_us();
+        rep.value = fn(obj, arg);
+        rep.us = fl_now_us() - kid_t0_us;
+        rep.extra = kid_extra;
+        _exit(write(p[1], &rep, sizeof rep) == (ssize_t)sizeof rep ? 0 : 1);
+    }
+    close(p[1]);
+    *k = (struct kid){.pid = pid, .fd = p[0]};
+}
+
+static int
+kid_wait(struct kid *k, int limit_ms)
+{
+    if (k->reported)
+        return 1;
+    struct pollfd p = {.fd = k->fd, .events = POLLIN};
+    long long end = fl_now_us() + limit_ms * 1000LL;
+    int n;
+    while ((n = poll(&p, 1, limit_ms)) < 0 && errno == EINTR)
+        limit_ms = end > fl_now_us() ? (int)((end - fl_now_us()) / 1000) : 0;
+    if (n == 1 && read(k->fd, &k->rep, sizeof k->rep) == sizeof k->rep)
+        k->reported = 1;
+    return k->reported;
+}
+
+static int
+kid_end(struct kid *k)
+{
+    int killed = !k->reported;
+    if (killed)
+        kill(k->pid, SIGKILL);
+    while (waitpid(k->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(k->fd);
+    return killed;
+}
+
+static double
+ms(long long us)
+{
+    return us / 1000.0;
+}
+
+// "returned -110 (-ETIMEDOUT) after 12.3 ms", or "was still waiting".
+static const char *
+said(const struct kid *k, int limit_ms)
+{
+    static char buf[4][128];
+    static int next;
+    char *b = buf[next++ % 4];
+    if (k->reported)
+        snprintf(b, sizeof buf[0], "returned %s after %.1f ms",
+                 fl_ret(k->rep.value), ms(k->rep.us));
+    else
+        snprintf(b, sizeof buf[0], "was still waiting after %d ms", limit_ms);
+    return b;
+}
+
+// Start a kid and wait until it sleeps; fail if it returned instead.
+static void
+kid_asleep(struct kid *k, kid_fn fn, void *obj, int arg, const char *call)
+{
+    kid_start(k, fn, obj, arg);
+    char s = until_asleep(k->pid, -1);
+    if (s == 'S' && !kid_wait(k, 0))
+        return;
+    int got = kid_wait(k, 1000);
+    kid_end(k);
+    ck_assert_msg(0,
+                  "%s %s, instead of sleeping until another process let "
+                  "it go. %s",
+                  call, got ? said(k, 0) : "kept running, awake",
+                  got && k->rep.value == 0 ? "-1 means for ever, and "
+                                             "nobody had let it go yet."
+                  : got ? ""
+                        : "Sleep in the wait, never in a busy loop.");
+}
+
+#define CLOCK_HINT                                                             \
+    "Take the deadline from CLOCK_MONOTONIC, once, as now + timeout, and "     \
+    "wait on that clock (sem_clockwait, a condition with "                     \
+    "pthread_condattr_setclock): CLOCK_REALTIME is the clock anyone may set."
+
+#define STORM_US 300 // a signal every 300 us during the storm tests
+
+/* ------------------------------------------------------- mp_sem_create */
+
+FL_TEST(test_mp_sem_create_rejects_bad_arguments)
+{
+    mp_sem *s = NULL;
+    fl_expect_int(mp_sem_create(NULL, 1, 0), -EINVAL,
+                  "mp_sem_create(NULL, 1, 0)", "check sp first");
+    fl_expect_int(mp_sem_create(&s, -1, 0), -EINVAL,
+                  "mp_sem_create(&s, -1, 0)",
+                  "a count below 0 means nothing (Python: ValueError)");
+    ck_assert_msg(s == NULL, "mp_sem_create failed but set *sp");
+}
+
+FL_TEST(test_mp_sem_create_starts_at_the_value_and_bound_given)
+{
+    mp_sem *s = NULL, *bs = NULL;
+    int r1 = mp_sem_create(&s, 3, 0), r2 = mp_sem_create(&bs, 2, 1);
+    ck_assert_msg(r1 == 0 && r2 == 0 && s && bs,
+                  "mp_sem_create(&s, 3, 0) returned %s, (&s, 2, 1) %s; "
+                  "expected 0 and 0 with s set",
+                  fl_ret(r1), fl_ret(r2));
+    int v1 = -1, v2 = -1;
+    sem_getvalue(&s->sem, &v1);
+    sem_getvalue(&bs->sem, &v2);
+    int b1 = s->bound, b2 = bs->bound;
+    forget(s, sizeof *s);
+    forget(bs, sizeof *bs);
+    ck_assert_msg(v1 == 3 && b1 == -1,
+                  "Semaphore(3): the count is %d and the bound %d; expected "
+                  "3 and -1 (no bound)",
+                  v1, b1);
+    ck_assert_msg(v2 == 2 && b2 == 2,
+                  "BoundedSemaphore(2): the count is %d and the bound %d; "
+                  "expected 2 and 2: the bound is the initial value",
+                  v2, b2);
+}
+
+static int
+kid_raw_sem_wait(void *obj, int arg)
+{
+    (void)arg;
+    mp_sem *s = obj;
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += 5;
+    while (sem_timedwait(&s->sem, &t) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return 0;
+}
+
+FL_TEST(test_mp_sem_create_makes_a_semaphore_other_processes_can_wake)
+{
+    mp_sem *s = NULL;
+    int r = mp_sem_create(&s, 0, 0);
+    ck_assert_msg(r == 0 && s != NULL, "mp_sem_create(&s, 0, 0) returned %s",
+                  fl_ret(r));
+    struct kid k;
+    kid_start(&k, kid_raw_sem_wait, s, 0);
+    until_asleep(k.pid, -1);
+    sem_post(&s->sem);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(s, sizeof *s);
+    ck_assert_msg(got && k.rep.value == 0,
+                  "a child slept in sem_wait on a semaphore made by "
+                  "mp_sem_create; the test posted it, and the child %s. "
+                  "Map the semaphore MAP_SHARED | MAP_ANONYMOUS and give "
+                  "sem_init a pshared of 1: with 0, a post wakes only "
+                  "sleepers of its own process.",
+                  said(&k, 2000));
+}
+
+/* ------------------------------------------------------ mp_sem_acquire */
+
+FL_TEST(test_mp_sem_acquire_takes_3_of_3_then_says_eagain)
+{
+    mp_sem *s = raw_sem(3, -1);
+    int r[4], v[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = mp_sem_acquire(s, 0);
+        sem_getvalue(&s->sem, &v[i]);
+    }
+    forget(s, sizeof *s);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(r[i] == 0 && v[i] == 2 - i,
+                      "acquire %d of a Semaphore(3), with timeout 0, "
+                      "returned %s and left the count at %d; expected 0 and "
+                      "%d",
+                      i + 1, fl_ret(r[i]), v[i], 2 - i);
+    ck_assert_msg(r[3] == -EAGAIN && v[3] == 0,
+                  "a 4th acquire of a Semaphore(3), timeout 0, returned %s "
+                  "with the count at %d; expected -EAGAIN (-11) and 0: 0 "
+                  "only looks (sem_trywait)",
+                  fl_ret(r[3]), v[3]);
+}
+
+static int
+kid_acquire(void *obj, int timeout_ms)
+{
+    return mp_sem_acquire(obj, timeout_ms);
+}
+
+FL_TEST(test_mp_sem_acquire_times_out_after_the_timeout)
+{
+    mp_sem *s = raw_sem(0, -1);
+    struct kid k;
+    kid_start(&k, kid_acquire, s, 100);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(s, sizeof *s);
+    ck_assert_msg(got && k.rep.value == -ETIMEDOUT && k.rep.us >= 100000 &&
+                      k.rep.us < 600000,
+                  "mp_sem_acquire(s, 100) with the count at 0 %s; expected "
+                  "-ETIMEDOUT (-110) after 100 ms. %s",
+                  said(&k, 3000), CLOCK_HINT);
+}
+
+FL_TEST(test_mp_sem_acquire_wakes_when_another_process_releases)
+{
+    mp_sem *s = raw_sem(0, -1);
+    struct kid k;
+    kid_asleep(&k, kid_acquire, s, -1, "mp_sem_acquire(s, -1) at count 0");
+    sem_post(&s->sem);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(s, sizeof *s);
+    ck_assert_msg(got && k.rep.value == 0,
+                  "mp_sem_acquire(s, -1) slept; the test posted the "
+                  "semaphore; the acquire then %s, expected 0",
+                  said(&k, 2000));
+}
+
+// In the kid: an acquire under a signal storm; elapsed ms in kid_extra.
+static int
+storm_acquire(void *arg)
+{
+    return mp_sem_acquire(arg, 50);
+}
+
+static int
+kid_storm_acquire(void *obj, int arg)
+{
+    (void)arg;
+    fl_storm_result res;
+    fl_storm_call(storm_acquire, obj, STORM_US, &res);
+    kid_extra = (int)res.signals;
+    return res.ret;
+}
+
+FL_TEST(test_mp_sem_acquire_keeps_its_deadline_under_a_signal_storm)
+{
+    mp_sem *s = raw_sem(0, -1);
+    struct kid k;
+    kid_start(&k, kid_storm_acquire, s, 0);
+    int got = kid_wait(&k, 1500);
+    kid_end(&k);
+    forget(s, sizeof *s);
+    ck_assert_msg(got && k.rep.value == -ETIMEDOUT && k.rep.us >= 45000,
+                  "mp_sem_acquire(s, 50) at count 0, while a signal "
+                  "arrived every %d us: it %s; expected -ETIMEDOUT after "
+                  "50 ms. %s",
+                  STORM_US, said(&k, 1500),
+                  !got ? "Each signal started the 50 ms again: after EINTR, "
+                         "wait again until the SAME deadline, taken once "
+                         "before the loop."
+                  : k.rep.value == -EINTR
+                      ? "sem_clockwait failed with EINTR because a signal "
+                        "handler ran: call it again."
+                      : CLOCK_HINT);
+}
+
+static int
+hold_acquire(void *arg)
+{
+    return mp_sem_acquire(arg, -1);
+}
+
+static void
+post_it(void *arg)
+{
+    sem_post(&((mp_sem *)arg)->sem);
+}
+
+static int
+kid_storm_hold(void *obj, int arg)
+{
+    (void)arg;
+    fl_storm_result res;
+    fl_storm_hold(hold_acquire, post_it, obj, STORM_US, 100, &res);
+    kid_extra = res.early;
+    return res.ret;
+}
+
+FL_TEST(test_mp_sem_acquire_waits_for_ever_under_a_signal_storm)
+{
+    mp_sem *s = raw_sem(0, -1);
+    struct kid k;
+    kid_start(&k, kid_storm_hold, s, 0);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(s, sizeof *s);
+    ck_assert_msg(got && k.rep.value == 0 && !k.rep.extra,
+                  "mp_sem_acquire(s, -1) at count 0, while a signal arrived "
+                  "every %d us, and a post after 100 ms: it %s%s; expected 0 "
+                  "after the post. %s",
+                  STORM_US, said(&k, 3000),
+                  got && k.rep.extra ? " BEFORE the post" : "",
+                  got && k.rep.value == -EINTR
+                      ? "sem_wait failed with EINTR because a signal handler "
+                        "ran: call it again."
+                      : "-1 means for ever: sem_wait, retried after EINTR.");
+}
+
+static int
+kid_jumped_acquire(void *obj, int arg)
+{
+    fl_fault_reset();
+    fl_clock_jump(-3600);
+    kid_t0_us = fl_now_us();
+    return mp_sem_acquire(obj, arg);
+}
+
+FL_TEST(test_mp_sem_acquire_keeps_its_timeout_when_the_wall_clock_jumps)
+{
+    mp_sem *s = raw_sem(0, -1);
+    struct kid k;
+    kid_start(&k, kid_jumped_acquire, s, 150);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(s, sizeof *s);
+    ck_assert_msg(got && k.rep.value == -ETIMEDOUT && k.rep.us >= 145000 &&
+                      k.rep.us < 1000000,
+                  "with the wall clock set back an hour, mp_sem_acquire(s, "
+                  "150) at count 0 %s; expected -ETIMEDOUT after 150 ms. "
+                  "sem_timedwait reads CLOCK_REALTIME: use sem_clockwait "
+                  "with CLOCK_MONOTONIC, and a deadline from that clock.",
+                  said(&k, 3000));
+}
+
+/* ------------------------------------------------------ mp_sem_release */
+
+FL_TEST(test_mp_sem_release_raises_the_value_past_the_start)
+{
+    mp_sem *s = raw_sem(1, -1);
+    int r1 = mp_sem_release(s), r2 = mp_sem_release(s), v = -1;
+    sem_getvalue(&s->sem, &v);
+    forget(s, sizeof *s);
+    ck_assert_msg(r1 == 0 && r2 == 0 && v == 3,
+                  "two releases of a Semaphore(1) returned %s and %s and "
+                  "left the count at %d; expected 0, 0 and 3: only a "
+                  "bounded semaphore stops at its start",
+                  fl_ret(r1), fl_ret(r2), v);
+}
+
+FL_TEST(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound)
+{
+    mp_sem *s = raw_sem(0, 2);
+    int r[3], v[3];
+    for (int i = 0; i < 3; i++) {
+        r[i] = mp_sem_release(s);
+        sem_getvalue(&s->sem, &v[i]);
+    }
+    forget(s, sizeof *s);
+    ck_assert_msg(r[0] == 0 && v[0] == 1 && r[1] == 0 && v[1] == 2,
+                  "releases of a bounded semaphore at 0 of 2 returned %s "
+                  "(count %d), then %s (count %d); expected 0 (1), 0 (2): "
+                  "below the bound a release goes through",
+                  fl_ret(r[0]), v[0], fl_ret(r[1]), v[1]);
+    ck_assert_msg(r[2] == -EOVERFLOW && v[2] == 2,
+                  "a release of a bounded semaphore at its bound, 2, "
+                  "returned %s and left the count at %d; expected "
+                  "-EOVERFLOW (-75) and 2 (Python: ValueError). %s",
+                  fl_ret(r[2]), v[2],
+                  r[2] == 0 ? "Check the count against the bound "
+                              "(sem_getvalue) before sem_post, under "
+                              "release_lock."
+                            : "");
+}
+
+FL_TEST(test_mp_sem_value_reports_the_count)
+{
+    mp_sem *s = raw_sem(5, -1);
+    int a = mp_sem_value(s);
+    sem_wait(&s->sem);
+    int b = mp_sem_value(s);
+    forget(s, sizeof *s);
+    ck_assert_msg(a == 5 && b == 4,
+                  "mp_sem_value gave %s, then %s after a sem_wait; expected "
+                  "5 then 4",
+                  fl_ret(a), fl_ret(b));
+}
+
+FL_TEST(test_mp_sem_calls_reject_a_null_semaphore)
+{
+    const char *names[] = {"acquire(NULL, 0)", "release(NULL)", "value(NULL)"};
+    int got[] = {mp_sem_acquire(NULL, 0), mp_sem_release(NULL),
+                 mp_sem_value(NULL)};
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(got[i] == -EINVAL,
+                      "mp_sem_%s returned %s, expected -22 (-EINVAL)",
+                      names[i], fl_ret(got[i]));
+    mp_sem *s = raw_sem(0, -1);
+    int bad = mp_sem_acquire(s, -2);
+    forget(s, sizeof *s);
+    fl_expect_int(bad, -EINVAL, "mp_sem_acquire(s, -2)",
+                  "-1 means for ever, and below that is no timeout");
+}
+
+/* ------------------------------------------------------ mp_cond_create */
+
+static mp_cond *
+made_cond(void)
+{
+    mp_cond *c = NULL;
+    int r = mp_cond_create(&c);
+    ck_assert_msg(r == 0 && c != NULL, "mp_cond_create(&c) returned %s",
+                  fl_ret(r));
+    return c;
+}
+
+// A condition and the state it guards, both shared.
+struct cstate {
+    mp_cond *c;
+    int *flag;
+};
+
+static int
+flag_set(void *arg)
+{
+    return *(volatile int *)arg != 0;
+}
+
+// A correct waiter, with raw calls: sleeps until the flag is set.
+static int
+kid_raw_cond_wait(void *obj, int arg)
+{
+    (void)arg;
+    struct cstate *st = obj;
+    if (pthread_mutex_lock(&st->c->lock) != 0)
+        return -1;
+    struct timespec d = mono_after(5000);
+    int r = 0;
+    while (!*st->flag && r == 0)
+        r = pthread_cond_timedwait(&st->c->cond, &st->c->lock, &d);
+    pthread_mutex_unlock(&st->c->lock);
+    return *st->flag ? 1 : -r;
+}
+
+static void
+set_flag_and_broadcast(struct cstate *st)
+{
+    raw_lock(&st->c->lock);
+    *st->flag = 1;
+    pthread_cond_broadcast(&st->c->cond);
+    pthread_mutex_unlock(&st->c->lock);
+}
+
+FL_TEST(test_mp_cond_create_makes_a_condition_other_processes_can_wake)
+{
+    struct cstate st = {made_cond(), page(sizeof(int))};
+    struct kid k;
+    kid_start(&k, kid_raw_cond_wait, &st, 0);
+    until_asleep(k.pid, -1);
+    set_flag_and_broadcast(&st);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(st.c, sizeof *st.c);
+    forget(st.flag, sizeof(int));
+    ck_assert_msg(got && k.rep.value == 1,
+                  "a child slept on c->cond; the test set the state and "
+                  "broadcast, and the child %s. The condition variable and "
+                  "its mutex must be PTHREAD_PROCESS_SHARED, in MAP_SHARED "
+                  "memory, and the condition timed on CLOCK_MONOTONIC.",
+                  said(&k, 2000));
+}
+
+FL_TEST(test_mp_cond_create_makes_an_error_checking_lock)
+{
+    mp_cond *c = made_cond();
+    int unheld = pthread_mutex_unlock(&c->lock);
+    forget(c, sizeof *c);
+    ck_assert_msg(unheld == EPERM,
+                  "pthread_mutex_unlock on c->lock, not held, returned %d; "
+                  "expected EPERM: make the mutex PTHREAD_MUTEX_ERRORCHECK "
+                  "(pthread_mutexattr_settype), so that a release or a "
+                  "wait without the lock is an error, as in Python",
+                  unheld);
+}
+
+/* ----------------------------------------------------- acquire, release */
+
+static int
+kid_cond_acquire_twice(void *obj, int arg)
+{
+    (void)arg;
+    mp_cond *c = obj;
+    kid_extra = mp_cond_acquire(c, 0);
+    kid_t0_us = fl_now_us();
+    return mp_cond_acquire(c, 100);
+}
+
+FL_TEST(test_mp_cond_acquire_gives_up_on_a_lock_held_elsewhere)
+{
+    mp_cond *c = raw_cond();
+    raw_lock(&c->lock);
+    struct kid k;
+    kid_start(&k, kid_cond_acquire_twice, c, 0);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    pthread_mutex_unlock(&c->lock);
+    forget(c, sizeof *c);
+    ck_assert_msg(got && k.rep.extra == -EAGAIN,
+                  "with the lock held by the test, mp_cond_acquire(c, 0) in "
+                  "a child returned %s; expected -EAGAIN (-11): "
+                  "pthread_mutex_trylock, EBUSY",
+                  got ? fl_ret(k.rep.extra) : "nothing");
+    ck_assert_msg(k.rep.value == -ETIMEDOUT && k.rep.us >= 100000,
+                  "with the lock held by the test, mp_cond_acquire(c, 100) "
+                  "%s; expected -ETIMEDOUT after 100 ms: "
+                  "pthread_mutex_clocklock with CLOCK_MONOTONIC",
+                  said(&k, 3000));
+}
+
+static int
+kid_cond_acquire(void *obj, int arg)
+{
+    int r = mp_cond_acquire(obj, arg);
+    if (r == 0)
+        pthread_mutex_unlock(&((mp_cond *)obj)->lock);
+    return r;
+}
+
+FL_TEST(test_mp_cond_acquire_for_ever_waits_for_the_release)
+{
+    mp_cond *c = raw_cond();
+    raw_lock(&c->lock);
+    struct kid k;
+    kid_asleep(&k, kid_cond_acquire, c, -1, "mp_cond_acquire(c, -1)");
+    pthread_mutex_unlock(&c->lock);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(c, sizeof *c);
+    ck_assert_msg(got && k.rep.value == 0,
+                  "mp_cond_acquire(c, -1) slept while the test held the "
+                  "lock; the test let go; the acquire then %s, expected 0",
+                  said(&k, 2000));
+}
+
+FL_TEST(test_mp_cond_release_lets_go_and_refuses_a_caller_without_it)
+{
+    mp_cond *c = raw_cond();
+    raw_lock(&c->lock);
+    int r1 = mp_cond_release(c);
+    int r2 = mp_cond_release(c);
+    int free_now = pthread_mutex_trylock(&c->lock);
+    if (free_now == 0)
+        pthread_mutex_unlock(&c->lock);
+    forget(c, sizeof *c);
+    ck_assert_msg(r1 == 0 && free_now == 0,
+                  "mp_cond_release with the lock held returned %s; expected "
+                  "0 and the lock free",
+                  fl_ret(r1));
+    fl_expect_int(r2, -EPERM, "mp_cond_release without the lock",
+                  "return minus what pthread_mutex_unlock returns");
+}
+
+/* ------------------------------------------------------- mp_cond_wait */
+
+static int
+kid_wait_unheld(void *obj, int arg)
+{
+    return mp_cond_wait(obj, arg);
+}
+
+FL_TEST(test_mp_cond_wait_refuses_a_caller_without_the_lock)
+{
+    mp_cond *c = raw_cond();
+    struct kid k;
+    kid_start(&k, kid_wait_unheld, c, 100);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(c, sizeof *c);
+    ck_assert_msg(got && k.rep.value == -EPERM,
+                  "mp_cond_wait(c, 100) without holding the lock %s; "
+                  "expected -EPERM (-1) at once (Python: 'must acquire() "
+                  "condition before using wait()'). The error-checking "
+                  "mutex makes pthread_cond_timedwait say EPERM: pass it on.",
+                  said(&k, 2000));
+}
+
+// In the kid: lock, wait, and whether the lock was held after (kid_extra
+// 0 when the unlock that follows succeeds).
+static int
+kid_cond_wait(void *obj, int arg)
+{
+    mp_cond *c = obj;
+    if (pthread_mutex_lock(&c->lock) != 0)
+        return -1000;
+    kid_t0_us = fl_now_us();
+    int r = mp_cond_wait(c, arg);
+    kid_extra = pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+FL_TEST(test_mp_cond_wait_times_out_holding_the_lock_again)
+{
+    mp_cond *c = raw_cond();
+    struct kid k;
+    kid_start(&k, kid_cond_wait, c, 100);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(c, sizeof *c);
+    ck_assert_msg(got && k.rep.value == 0 && k.rep.us >= 100000 &&
+                      k.rep.us < 600000,
+                  "mp_cond_wait(c, 100), never notified, %s; expected 0 "
+                  "after 100 ms (Python: False). %s",
+                  said(&k, 3000), CLOCK_HINT);
+    ck_assert_msg(k.rep.extra == 0,
+                  "after mp_cond_wait timed out, the caller did not hold "
+                  "the lock (unlock said %d): the wait takes it back",
+                  k.rep.extra);
+}
+
+FL_TEST(test_mp_cond_wait_returns_1_when_notified)
+{
+    mp_cond *c = raw_cond();
+    struct kid k;
+    kid_asleep(&k, kid_cond_wait, c, -1, "mp_cond_wait(c, -1)");
+    raw_lock(&c->lock);
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(c, sizeof *c);
+    ck_assert_msg(got && k.rep.value == 1 && k.rep.extra == 0,
+                  "mp_cond_wait(c, -1) slept; the test signalled c->cond; "
+                  "the wait %s (unlock afterwards said %d); expected 1, "
+                  "with the lock held again",
+                  said(&k, 2000), k.rep.extra);
+}
+
+/* --------------------------------------------------- notify, notify_all */
+
+#define WAITERS 8
+
+FL_TEST(test_mp_cond_notify_all_wakes_all_8_waiters)
+{
+    struct cstate st = {raw_cond(), page(sizeof(int))};
+    struct kid k[WAITERS];
+    for (int i = 0; i < WAITERS; i++)
+        kid_start(&k[i], kid_raw_cond_wait, &st, 0);
+    for (int i = 0; i < WAITERS; i++)
+        until_asleep(k[i].pid, -1);
+    raw_lock(&st.c->lock);
+    *st.flag = 1;
+    int r = mp_cond_notify_all(st.c);
+    pthread_mutex_unlock(&st.c->lock);
+    int woke = 0;
+    long long end = fl_now_us() + 2000000;
+    for (int i = 0; i < WAITERS; i++) {
+        long long left = end - fl_now_us();
+        woke += kid_wait(&k[i], left > 0 ? (int)(left / 1000) : 0);
+    }
+    if (woke < WAITERS)
+        set_flag_and_broadcast(&st);
+    for (int i = 0; i < WAITERS; i++) {
+        kid_wait(&k[i], 2000);
+        kid_end(&k[i]);
+    }
+    forget(st.c, sizeof *st.c);
+    forget(st.flag, sizeof(int));
+    ck_assert_msg(woke == WAITERS,
+                  "%d processes slept on c->cond; mp_cond_notify_all "
+                  "(returned %s) woke %d of them. %s",
+                  WAITERS, fl_ret(r), woke,
+                  woke == 1 ? "pthread_cond_signal wakes ONE waiter: "
+                              "pthread_cond_broadcast wakes them all."
+                            : "Use pthread_cond_broadcast.");
+}
+
+// A waiter that wakes once and leaves, flag or not.
+static int
+kid_wait_once(void *obj, int arg)
+{
+    (void)arg;
+    mp_cond *c = obj;
+    pthread_mutex_lock(&c->lock);
+    struct timespec d = mono_after(5000);
+    int r = pthread_cond_timedwait(&c->cond, &c->lock, &d);
+    pthread_mutex_unlock(&c->lock);
+    return r == 0 ? 1 : -r;
+}
+
+FL_TEST(test_mp_cond_notify_wakes_2_of_4_waiters)
+{
+    mp_cond *c = raw_cond();
+    struct kid k[4];
+    for (int i = 0; i < 4; i++)
+        kid_start(&k[i], kid_wait_once, c, 0);
+    for (int i = 0; i < 4; i++)
+        until_asleep(k[i].pid, -1);
+    raw_lock(&c->lock);
+    int r = mp_cond_notify(c, 2);
+    pthread_mutex_unlock(&c->lock);
+    int woke = 0;
+    for (int round = 0; round < 2 && woke < 2; round++) // 2 s for two
+        for (int i = 0; i < 4; i++)
+            woke += !k[i].reported && kid_wait(&k[i], woke < 2 ? 500 : 0);
+    for (int i = 0; i < 4; i++) // the others stay asleep a while more
+        woke += !k[i].reported && kid_wait(&k[i], i == 0 ? 100 : 0);
+    raw_lock(&c->lock);
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    for (int i = 0; i < 4; i++) {
+        kid_wait(&k[i], 2000);
+        kid_end(&k[i]);
+    }
+    forget(c, sizeof *c);
+    ck_assert_msg(r == 0 && woke == 2,
+                  "4 processes slept on c->cond; mp_cond_notify(c, 2) "
+                  "returned %s and woke %d of them; expected 0 and 2: "
+                  "pthread_cond_signal once for each of the n to wake%s",
+                  fl_ret(r), woke,
+                  woke == 4 ? ", not a broadcast" : "");
+}
+
+/* ---------------------------------------------------- mp_cond_wait_for */
+
+static int
+kid_wait_for(void *obj, int timeout_ms)
+{
+    struct cstate *st = obj;
+    if (pthread_mutex_lock(&st->c->lock) != 0)
+        return -1000;
+    kid_t0_us = fl_now_us();
+    int r = mp_cond_wait_for(st->c, flag_set, st->flag, timeout_ms);
+    kid_extra = pthread_mutex_unlock(&st->c->lock);
+    return r;
+}
+
+static struct cstate
+new_state(void)
+{
+    return (struct cstate){raw_cond(), page(sizeof(int))};
+}
+
+static void
+end_state(struct cstate *st)
+{
+    forget(st->c, sizeof *st->c);
+    forget(st->flag, sizeof(int));
+}
+
+// The state came true, and its notify went out, before the wait began.
+FL_TEST(test_mp_cond_wait_for_loses_no_wake_up_sent_before_it)
+{
+    struct cstate st = new_state();
+    set_flag_and_broadcast(&st); // nobody waits yet: the wake-up is gone
+    struct kid k;
+    kid_start(&k, kid_wait_for, &st, -1);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    end_state(&st);
+    ck_assert_msg(got && k.rep.value == 1,
+                  "the state was already true, and its notify already "
+                  "sent, when mp_cond_wait_for(c, pred, arg, -1) began; it "
+                  "%s; expected 1 at once. Test the predicate BEFORE the "
+                  "first sleep: while (!pred(arg)) wait, not do ... while.",
+                  said(&k, 2000));
+}
+
+FL_TEST(test_mp_cond_wait_for_sleeps_again_after_a_spurious_wake_up)
+{
+    struct cstate st = new_state();
+    struct kid k;
+    kid_asleep(&k, kid_wait_for, &st, 5000, "mp_cond_wait_for(..., 5000)");
+    long slept = sleeps_of(k.pid);
+    raw_lock(&st.c->lock);
+    pthread_cond_broadcast(&st.c->cond); // a wake-up, the state still false
+    pthread_mutex_unlock(&st.c->lock);
+    char s = until_asleep(k.pid, slept);
+    int early = kid_wait(&k, 0);
+    if (!early && s == 'S')
+        set_flag_and_broadcast(&st);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    end_state(&st);
+    ck_assert_msg(!early,
+                  "the test woke mp_cond_wait_for(..., 5000) with a "
+                  "broadcast and the predicate still false; it returned %s "
+                  "after %.1f ms. A wake-up proves nothing: test the "
+                  "predicate after every wake-up and sleep again while it "
+                  "is false. while, not if.",
+                  fl_ret(k.rep.value), ms(k.rep.us));
+    ck_assert_msg(got && k.rep.value == 1,
+                  "after a spurious wake-up the wait slept again, but when "
+                  "the state came true it %s, expected 1",
+                  said(&k, 3000));
+}
+
+FL_TEST(test_mp_cond_wait_for_keeps_its_deadline_through_wake_ups)
+{
+    struct cstate st = new_state();
+    struct kid k;
+    kid_asleep(&k, kid_wait_for, &st, 200, "mp_cond_wait_for(..., 200)");
+    long long end = fl_now_us() + 2000000;
+    long wakes = 0;
+    while (!kid_wait(&k, 0) && fl_now_us() < end) {
+        raw_lock(&st.c->lock);
+        pthread_cond_broadcast(&st.c->cond);
+        pthread_mutex_unlock(&st.c->lock);
+        wakes++;
+        sched_yield();
+    }
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    end_state(&st);
+    int early = got && k.rep.us < 200000;
+    ck_assert_msg(got && k.rep.value == 0 && !early && k.rep.us < 1500000,
+                  "the test woke mp_cond_wait_for(..., 200) %ld times, the "
+                  "predicate always false; the wait %s, expected 0 after "
+                  "200 ms. %s",
+                  wakes, said(&k, 3000),
+                  early ? "Sleep again after a wake-up: while, not if."
+                        : "Take the deadline once, before the loop: taken "
+                          "again after each wake-up, it keeps moving away.");
+}
+
+FL_TEST(test_mp_cond_wait_for_returns_1_when_the_state_comes_true_at_the_deadline)
+{
+    struct cstate st = new_state();
+    struct kid k;
+    kid_asleep(&k, kid_wait_for, &st, 100, "mp_cond_wait_for(..., 100)");
+    long slept = sleeps_of(k.pid);
+    raw_lock(&st.c->lock);
+    until_asleep(k.pid, slept); // timed out, now waiting for the lock
+    *st.flag = 1;
+    pthread_mutex_unlock(&st.c->lock);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    end_state(&st);
+    ck_assert_msg(got && k.rep.value == 1,
+                  "mp_cond_wait_for(..., 100) timed out, and before it had "
+                  "the lock back the state came true; it %s, expected 1. "
+                  "After the last wait, test the predicate once more: its "
+                  "value is the answer (Python returns it).",
+                  said(&k, 3000));
+}
+
+static int
+hold_wait_for(void *arg)
+{
+    struct cstate *st = arg;
+    return mp_cond_wait_for(st->c, flag_set, st->flag, -1);
+}
+
+static void
+release_state(void *arg)
+{
+    set_flag_and_broadcast(arg);
+}
+
+static int
+kid_hold_wait_for(void *obj, int arg)
+{
+    (void)arg;
+    struct cstate *st = obj;
+    pthread_mutex_lock(&st->c->lock);
+    fl_storm_result res;
+    fl_storm_hold(hold_wait_for, release_state, st, STORM_US, 150, &res);
+    pthread_mutex_unlock(&st->c->lock);
+    kid_extra = res.early;
+    return res.ret;
+}
+
+FL_TEST(test_mp_cond_wait_for_waits_for_ever_under_a_signal_storm)
+{
+    struct cstate st = new_state();
+    struct kid k;
+    kid_start(&k, kid_hold_wait_for, &st, 0);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    end_state(&st);
+    ck_assert_msg(got && k.rep.value == 1 && !k.rep.extra,
+                  "mp_cond_wait_for(..., -1), under a storm of signals, "
+                  "with the state made true after 150 ms: it %s%s; "
+                  "expected 1 after 150 ms. -1 means for ever: "
+                  "pthread_cond_wait, no deadline.",
+                  said(&k, 3000),
+                  got && k.rep.extra ? " before the state was true" : "");
+}
+
+static int
+kid_jumped_wait_for(void *obj, int arg)
+{
+    fl_fault_reset();
+    fl_clock_jump(-3600);
+    return kid_wait_for(obj, arg);
+}
+
+FL_TEST(test_mp_cond_wait_for_keeps_its_timeout_when_the_wall_clock_jumps)
+{
+    struct cstate st = new_state();
+    struct kid k;
+    kid_start(&k, kid_jumped_wait_for, &st, 150);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    end_state(&st);
+    ck_assert_msg(got && k.rep.value == 0 && k.rep.us >= 145000 &&
+                      k.rep.us < 1000000,
+                  "with the wall clock set back an hour, "
+                  "mp_cond_wait_for(..., 150) on a false predicate %s; "
+                  "expected 0 after 150 ms. %s",
+                  said(&k, 3000), CLOCK_HINT);
+}
+
+FL_TEST(test_mp_cond_calls_reject_bad_arguments)
+{
+    int flag = 0;
+    mp_cond *c = raw_cond();
+    const char *names[] = {"acquire(NULL, 0)", "release(NULL)",
+                           "wait(NULL, 0)",    "wait_for(NULL, pred, 0)",
+                           "wait_for(c, NULL, 0)", "notify(NULL, 1)",
+                           "notify(c, -1)",    "notify_all(NULL)",
+                           "wait(c, -2)"};
+    int got[] = {mp_cond_acquire(NULL, 0),
+                 mp_cond_release(NULL),
+                 mp_cond_wait(NULL, 0),
+                 mp_cond_wait_for(NULL, flag_set, &flag, 0),
+                 mp_cond_wait_for(c, NULL, &flag, 0),
+                 mp_cond_notify(NULL, 1),
+                 mp_cond_notify(c, -1),
+                 mp_cond_notify_all(NULL),
+                 mp_cond_wait(c, -2)};
+    forget(c, sizeof *c);
+    for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
+        ck_assert_msg(got[i] == -EINVAL,
+                      "mp_cond_%s returned %s, expected -22 (-EINVAL)",
+                      names[i], fl_ret(got[i]));
+}
+
+/* ---------------------------------------------------- mp_barrier_create */
+
+FL_TEST(test_mp_barrier_create_rejects_bad_arguments)
+{
+    mp_barrier *b = NULL;
+    fl_expect_int(mp_barrier_create(NULL, 2), -EINVAL,
+                  "mp_barrier_create(NULL, 2)", "check bp first");
+    fl_expect_int(mp_barrier_create(&b, 0), -EINVAL,
+                  "mp_barrier_create(&b, 0)",
+                  "a barrier needs at least 1 party");
+    fl_expect_int(mp_barrier_create(&b, -1), -EINVAL,
+                  "mp_barrier_create(&b, -1)", "");
+    ck_assert_msg(b == NULL, "mp_barrier_create failed but set *bp");
+}
+
+static int
+kid_lock_and_die(void *obj, int arg)
+{
+    (void)arg;
+    pthread_mutex_lock(obj);
+    _exit(0); // dies holding it: the kernel marks it owner-dead
+}
+
+static int
+lock_in_child(void *arg)
+{
+    int r = pthread_mutex_lock(arg);
+    if (r == EOWNERDEAD)
+        pthread_mutex_consistent(arg);
+    return r;
+}
+
+FL_TEST(test_mp_barrier_create_makes_a_robust_shared_lock)
+{
+    mp_barrier *b = NULL;
+    int r = mp_barrier_create(&b, 3);
+    ck_assert_msg(r == 0 && b != NULL, "mp_barrier_create(&b, 3) returned %s",
+                  fl_ret(r));
+    int fields = b->parties == 3 && b->count == 0 && b->broken == 0;
+    struct kid k;
+    kid_start(&k, kid_lock_and_die, &b->lock, 0);
+    while (waitpid(k.pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(k.fd);
+    fl_child res;
+    fl_run_in_child(lock_in_child, &b->lock, 1000, 0, &res);
+    forget(b, sizeof *b);
+    ck_assert_msg(fields, "a new Barrier(3) must have parties 3, count 0 and "
+                          "broken 0");
+    ck_assert_msg(res.returned && res.value == EOWNERDEAD,
+                  "a process took b->lock and died holding it; then "
+                  "pthread_mutex_lock %s. %s",
+                  res.timed_out ? "hung for 1 s" : "returned",
+                  res.timed_out
+                      ? "The mutex is not robust: "
+                        "pthread_mutexattr_setrobust(PTHREAD_MUTEX_ROBUST), "
+                        "so that the kernel hands it on with EOWNERDEAD. (Or "
+                        "not shared: PTHREAD_PROCESS_SHARED, MAP_SHARED.)"
+                      : "Expected EOWNERDEAD: make the mutex robust.");
+}
+
+/* ------------------------------------------------------ mp_barrier_wait */
+
+static int
+kid_barrier_wait(void *obj, int timeout_ms)
+{
+    return mp_barrier_wait(obj, timeout_ms);
+}
+
+FL_TEST(test_mp_barrier_wait_with_1_party_passes_at_once)
+{
+    mp_barrier *b = raw_barrier(1);
+    struct kid k;
+    kid_start(&k, kid_barrier_wait, b, 1000);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    int gen = (int)b->generation;
+    forget(b, sizeof *b);
+    ck_assert_msg(got && k.rep.value == 0 && k.rep.us < 500000,
+                  "mp_barrier_wait(b, 1000) on a Barrier(1) %s; expected 0 "
+                  "at once: the caller is the last party (index parties - "
+                  "1 = 0)",
+                  said(&k, 2000));
+    fl_expect_int(gen, 1, "b->generation after one trip", "");
+}
+
+// Collect n kids' results, sorted; a kid that never reports gives -999.
+static void
+collect(struct kid *k, int n, int *out, int limit_ms)
+{
+    long long end = fl_now_us() + limit_ms * 1000LL;
+    for (int i = 0; i < n; i++) {
+        long long left = end - fl_now_us();
+        out[i] = kid_wait(&k[i], left > 0 ? (int)(left / 1000) : 0)
+                     ? k[i].rep.value
+                     : -999;
+    }
+    for (int i = 0; i < n; i++)
+        kid_end(&k[i]);
+    for (int i = 1; i < n; i++) // insertion sort
+        for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            int t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+}
+
+FL_TEST(test_mp_barrier_wait_gives_3_parties_the_indices_0_1_2)
+{
+    mp_barrier *b = raw_barrier(3);
+    struct kid k[3];
+    int got[3];
+    for (int i = 0; i < 3; i++)
+        kid_start(&k[i], kid_barrier_wait, b, 3000);
+    collect(k, 3, got, 4000);
+    forget(b, sizeof *b);
+    ck_assert_msg(got[0] == 0 && got[1] == 1 && got[2] == 2,
+                  "3 processes called mp_barrier_wait on a Barrier(3); they "
+                  "got %s, %s, %s (sorted; -999: never returned); expected 0, "
+                  "1, 2. %s",
+                  fl_ret(got[0]), fl_ret(got[1]), fl_ret(got[2]),
+                  got[2] == 3 ? "The index is count before the increment: "
+                                "the first to arrive gets 0."
+                  : got[0] == -999
+                      ? "The last to arrive (index parties - 1) must wake "
+                        "the others: broadcast."
+                      : "");
+}
+
+FL_TEST(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout)
+{
+    mp_barrier *b = raw_barrier(3);
+    struct kid k[2];
+    int got[2];
+    kid_start(&k[0], kid_barrier_wait, b, 150);
+    kid_start(&k[1], kid_barrier_wait, b, 150);
+    long long t0 = fl_now_us();
+    collect(k, 2, got, 3000);
+    long long took = fl_now_us() - t0;
+    int broken = b->broken;
+    forget(b, sizeof *b);
+    ck_assert_msg(got[0] == -ETIMEDOUT && got[1] == -EPIPE && broken &&
+                      took >= 140000,
+                  "2 processes called mp_barrier_wait(b, 150) on a "
+                  "Barrier(3); they got %s and %s after %.0f ms, broken %d; "
+                  "expected -ETIMEDOUT for the first to give up, -EPIPE for "
+                  "the other (the barrier it broke), after 150 ms, and a "
+                  "broken barrier. %s",
+                  fl_ret(got[0]), fl_ret(got[1]), ms(took), broken,
+                  got[1] >= 0 ? "Only parties callers make it trip."
+                  : got[1] == -ETIMEDOUT
+                      ? "A party that times out breaks the barrier; one "
+                        "that wakes to find it broken says -EPIPE."
+                      : "");
+}
+
+// Break the barrier as abort does, with raw calls.
+static void
+raw_abort(mp_barrier *b)
+{
+    raw_lock(&b->lock);
+    b->broken = 1;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
+FL_TEST(test_mp_barrier_wait_lets_3_of_4_parties_pass)
+{
+    mp_barrier *b = raw_barrier(3);
+    struct kid k[4];
+    for (int i = 0; i < 4; i++)
+        kid_start(&k[i], kid_barrier_wait, b, -1);
+    int passed = 0, idx[3] = {-1, -1, -1};
+    long long end = fl_now_us() + 3000000;
+    for (int round = 0; passed < 3 && fl_now_us() < end; round++)
+        for (int i = 0; i < 4 && passed < 3; i++)
+            if (!k[i].reported && kid_wait(&k[i], 20))
+                idx[passed++] = k[i].rep.value;
+    int fourth = -1;
+    for (int i = 0; i < 4; i++)
+        if (!k[i].reported)
+            fourth = i;
+    char s = fourth >= 0 ? until_asleep(k[fourth].pid, -1) : 0;
+    raw_abort(b);
+    int leftover = fourth >= 0 && kid_wait(&k[fourth], 2000)
+                       ? k[fourth].rep.value
+                       : -999;
+    for (int i = 0; i < 4; i++)
+        kid_end(&k[i]);
+    forget(b, sizeof *b);
+    int sum = idx[0] + idx[1] + idx[2];
+    int ok = passed == 3 && sum == 3 && idx[0] != idx[1] && idx[1] != idx[2] &&
+             idx[0] != idx[2] && idx[0] >= 0 && idx[1] >= 0 && idx[2] >= 0;
+    ck_assert_msg(ok && fourth >= 0 && s == 'S',
+                  "4 processes called mp_barrier_wait(b, -1) on a "
+                  "Barrier(3): %d returned (indices %s, %s, %s) and the "
+                  "4th %s; expected 3 to pass with 0, 1, 2 and the 4th to "
+                  "sleep, the first of the next generation",
+                  passed, fl_ret(idx[0]), fl_ret(idx[1]), fl_ret(idx[2]),
+                  fourth < 0 ? "returned too" : "stayed");
+    ck_assert_msg(leftover == -EPIPE,
+                  "the 4th party slept; the test broke the barrier (broken "
+                  "= 1, broadcast); it then returned %s, expected -EPIPE",
+                  fl_ret(leftover));
+}
+
+static int
+kid_rounds(void *obj, int rounds)
+{
+    for (int i = 0; i < rounds; i++) {
+        int r = mp_barrier_wait(obj, 2000);
+        if (r < 0) {
+            kid_extra = i;
+            return r;
+        }
+    }
+    kid_extra = rounds;
+    return 0;
+}
+
+FL_TEST(test_mp_barrier_wait_can_be_used_again_and_again)
+{
+    mp_barrier *b = raw_barrier(2);
+    struct kid k[2];
+    for (int i = 0; i < 2; i++)
+        kid_start(&k[i], kid_rounds, b, 5);
+    int got[2];
+    collect(k, 2, got, 4000);
+    unsigned gen = b->generation;
+    forget(b, sizeof *b);
+    ck_assert_msg(got[0] == 0 && got[1] == 0 && gen == 5,
+                  "2 processes each called mp_barrier_wait 5 times on a "
+                  "Barrier(2); one finished with %s, the other %s (after "
+                  "%d and %d rounds), generation %u; expected both 0 after "
+                  "5 rounds, generation 5. The last party of a generation "
+                  "sets count back to 0 and starts the next generation: "
+                  "waiters wait for the generation to change, not for a "
+                  "count.",
+                  fl_ret(got[0]), fl_ret(got[1]), k[0].rep.extra,
+                  k[1].rep.extra, gen);
+}
+
+FL_TEST(test_mp_barrier_wait_timeout_breaks_the_barrier_for_later_parties)
+{
+    mp_barrier *b = raw_barrier(2);
+    struct kid k;
+    kid_start(&k, kid_barrier_wait, b, 100);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    int broken = b->broken;
+    struct kid later;
+    kid_start(&later, kid_barrier_wait, b, 1000);
+    int got2 = kid_wait(&later, 2000);
+    kid_end(&later);
+    forget(b, sizeof *b);
+    ck_assert_msg(got && k.rep.value == -ETIMEDOUT && k.rep.us >= 100000 &&
+                      broken,
+                  "mp_barrier_wait(b, 100), alone at a Barrier(2), %s, and "
+                  "left broken = %d; expected -ETIMEDOUT after 100 ms and a "
+                  "broken barrier (Python: BrokenBarrierError). %s",
+                  said(&k, 2000), broken, CLOCK_HINT);
+    ck_assert_msg(got2 && later.rep.value == -EPIPE && later.rep.us < 500000,
+                  "after a party timed out, mp_barrier_wait(b, 1000) %s; "
+                  "expected -EPIPE at once: a broken barrier stays broken "
+                  "until reset",
+                  said(&later, 2000));
+}
+
+static int
+kid_jumped_barrier(void *obj, int arg)
+{
+    fl_fault_reset();
+    fl_clock_jump(-3600);
+    kid_t0_us = fl_now_us();
+    return mp_barrier_wait(obj, arg);
+}
+
+FL_TEST(test_mp_barrier_wait_keeps_its_timeout_when_the_wall_clock_jumps)
+{
+    mp_barrier *b = raw_barrier(2);
+    struct kid k;
+    kid_start(&k, kid_jumped_barrier, b, 150);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(b, sizeof *b);
+    ck_assert_msg(got && k.rep.value == -ETIMEDOUT && k.rep.us >= 145000 &&
+                      k.rep.us < 1000000,
+                  "with the wall clock set back an hour, mp_barrier_wait(b, "
+                  "150) alone at a Barrier(2) %s; expected -ETIMEDOUT after "
+                  "150 ms. %s",
+                  said(&k, 3000), CLOCK_HINT);
+}
+
+// The test plays the first party: it has arrived (count 1) and holds the
+// lock, about to sleep.  The last party must wait for the lock, so its
+// trip lands after the test sleeps.
+FL_TEST(test_mp_barrier_wait_trips_under_the_lock)
+{
+    mp_barrier *b = raw_barrier(2);
+    raw_lock(&b->lock);
+    b->count = 1;
+    struct kid k;
+    kid_start(&k, kid_barrier_wait, b, 2000);
+    until_asleep(k.pid, -1); // blocked on the lock, or done without it
+    struct timespec d = mono_after(1000);
+    int r = 0;
+    while (b->generation == 0 && r == 0) // no look before the first sleep
+        r = pthread_cond_timedwait(&b->cond, &b->lock, &d);
+    pthread_mutex_unlock(&b->lock);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(b, sizeof *b);
+    ck_assert_msg(got && k.rep.value == 1,
+                  "the last party's mp_barrier_wait %s; expected 1",
+                  said(&k, 2000));
+    ck_assert_msg(r == 0,
+                  "the test held b->lock as a first party about to sleep; "
+                  "the last party tripped the barrier without waiting for "
+                  "the lock, and its broadcast came before anyone slept: "
+                  "a lost wake-up. Change count and generation, and "
+                  "broadcast, only while holding b->lock.");
+}
+
+FL_TEST(test_mp_barrier_wait_is_broken_by_a_party_that_died_holding_the_lock)
+{
+    mp_barrier *b = raw_barrier(3);
+    struct kid dead;
+    kid_start(&dead, kid_lock_and_die, &b->lock, 0);
+    while (waitpid(dead.pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(dead.fd);
+    struct kid k;
+    kid_start(&k, kid_barrier_wait, b, 1000);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    int broken = b->broken;
+    forget(b, sizeof *b);
+    ck_assert_msg(got && k.rep.value == -EPIPE && k.rep.us < 500000 && broken,
+                  "a party died holding b->lock; then mp_barrier_wait(b, "
+                  "1000) %s and left broken = %d; expected -EPIPE at once "
+                  "and a broken barrier. %s",
+                  said(&k, 2000), broken,
+                  !got ? "It hung on the lock."
+                  : k.rep.value == -EOWNERDEAD
+                      ? "EOWNERDEAD means you now hold the lock of a party "
+                        "that died: pthread_mutex_consistent, break the "
+                        "barrier, carry on."
+                      : "The party that died will never arrive: break the "
+                        "barrier when the lock says EOWNERDEAD.");
+}
+
+FL_TEST(test_mp_barrier_wait_wakes_the_sleepers_when_a_party_died)
+{
+    mp_barrier *b = raw_barrier(3);
+    struct kid sleeper, dead, next;
+    kid_asleep(&sleeper, kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    kid_start(&dead, kid_lock_and_die, &b->lock, 0);
+    while (waitpid(dead.pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(dead.fd);
+    kid_start(&next, kid_barrier_wait, b, 1000);
+    int got_next = kid_wait(&next, 2000);
+    int got = kid_wait(&sleeper, 2000);
+    kid_end(&next);
+    kid_end(&sleeper);
+    forget(b, sizeof *b);
+    ck_assert_msg(got_next && next.rep.value == -EPIPE,
+                  "after a party died holding b->lock, the next "
+                  "mp_barrier_wait(b, 1000) %s; expected -EPIPE",
+                  said(&next, 2000));
+    ck_assert_msg(got && sleeper.rep.value == -EPIPE,
+                  "a party slept in mp_barrier_wait(b, -1) when another "
+                  "died holding the lock; the next party found it dead; "
+                  "the sleeper %s, expected -EPIPE: breaking the barrier "
+                  "broadcasts, so that every waiter finds out",
+                  said(&sleeper, 2000));
+}
+
+/* ------------------------------------------ abort, reset, broken, null */
+
+FL_TEST(test_mp_barrier_abort_wakes_every_waiter_with_epipe)
+{
+    mp_barrier *b = raw_barrier(3);
+    struct kid k[2];
+    kid_asleep(&k[0], kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    kid_asleep(&k[1], kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    int r = mp_barrier_abort(b);
+    int got[2];
+    collect(k, 2, got, 2000);
+    int broken = b->broken;
+    forget(b, sizeof *b);
+    ck_assert_msg(r == 0 && got[0] == -EPIPE && got[1] == -EPIPE && broken,
+                  "2 parties slept at a Barrier(3); mp_barrier_abort "
+                  "returned %s; the parties got %s and %s (-999: still "
+                  "asleep), broken = %d; expected 0, -EPIPE twice, and "
+                  "broken: set broken under the lock, then broadcast",
+                  fl_ret(r), fl_ret(got[0]), fl_ret(got[1]), broken);
+}
+
+FL_TEST(test_mp_barrier_reset_makes_a_broken_barrier_usable)
+{
+    mp_barrier *b = raw_barrier(2);
+    b->broken = 1;
+    b->count = 1; // a party that left when it broke
+    int r = mp_barrier_reset(b);
+    int broken = b->broken, count = b->count;
+    struct kid k[2];
+    int got[2];
+    kid_start(&k[0], kid_barrier_wait, b, 2000);
+    kid_start(&k[1], kid_barrier_wait, b, 2000);
+    collect(k, 2, got, 3000);
+    forget(b, sizeof *b);
+    ck_assert_msg(r == 0 && broken == 0 && count == 0,
+                  "mp_barrier_reset of a broken barrier returned %s and "
+                  "left broken = %d, count = %d; expected 0, 0, 0",
+                  fl_ret(r), broken, count);
+    ck_assert_msg(got[0] == 0 && got[1] == 1,
+                  "after the reset, 2 parties at the Barrier(2) got %s and "
+                  "%s; expected 0 and 1",
+                  fl_ret(got[0]), fl_ret(got[1]));
+}
+
+FL_TEST(test_mp_barrier_reset_sends_waiting_parties_away_with_epipe)
+{
+    mp_barrier *b = raw_barrier(3);
+    struct kid k;
+    kid_asleep(&k, kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    int r = mp_barrier_reset(b);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    int broken = b->broken, count = b->count;
+    forget(b, sizeof *b);
+    ck_assert_msg(r == 0 && got && k.rep.value == -EPIPE,
+                  "a party slept at a Barrier(3); mp_barrier_reset "
+                  "returned %s; the party %s; expected -EPIPE (Python: "
+                  "BrokenBarrierError): end its generation "
+                  "(reset_from = generation++), broadcast",
+                  fl_ret(r), said(&k, 2000));
+    ck_assert_msg(broken == 0 && count == 0,
+                  "after the reset, broken = %d and count = %d; expected "
+                  "0 and 0: the barrier is empty and usable",
+                  broken, count);
+}
+
+FL_TEST(test_mp_barrier_broken_reports_the_state)
+{
+    mp_barrier *b = raw_barrier(2);
+    int a = mp_barrier_broken(b);
+    b->broken = 1;
+    int c = mp_barrier_broken(b);
+    forget(b, sizeof *b);
+    ck_assert_msg(a == 0 && c == 1,
+                  "mp_barrier_broken gave %s with broken 0, %s with broken "
+                  "1; expected 0 and 1",
+                  fl_ret(a), fl_ret(c));
+}
+
+FL_TEST(test_mp_barrier_calls_reject_bad_arguments)
+{
+    mp_barrier *b = raw_barrier(2);
+    const char *names[] = {"wait(NULL, 0)", "abort(NULL)", "reset(NULL)",
+                           "broken(NULL)", "wait(b, -2)"};
+    int got[] = {mp_barrier_wait(NULL, 0), mp_barrier_abort(NULL),
+                 mp_barrier_reset(NULL), mp_barrier_broken(NULL),
+                 mp_barrier_wait(b, -2)};
+    int count = b->count;
+    forget(b, sizeof *b);
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(got[i] == -EINVAL,
+                      "mp_barrier_%s returned %s, expected -22 (-EINVAL)",
+                      names[i], fl_ret(got[i]));
+    fl_expect_int(count, 0, "b->count after a rejected wait",
+                  "check the arguments before arriving");
+}
+
+/* --------------------------------------------- destroy, under failures */
+
+FL_TEST(test_mp_destroy_functions_unmap_and_accept_null)
+{
+    mp_sem *s = raw_sem(0, -1);
+    mp_cond *c = raw_cond();
+    mp_barrier *b = raw_barrier(2);
+    int r[3] = {mp_sem_destroy(s), mp_cond_destroy(c), mp_barrier_destroy(b)};
+    void *p[3] = {s, c, b};
+    const char *names[] = {"mp_sem_destroy", "mp_cond_destroy",
+                           "mp_barrier_destroy"};
+    int n[3] = {mp_sem_destroy(NULL), mp_cond_destroy(NULL),
+                mp_barrier_destroy(NULL)};
+    for (int i = 0; i < 3; i++) {
+        unsigned char v;
+        int mapped = mincore(p[i], 1, &v) == 0;
+        if (mapped)
+            munmap(p[i], 1);
+        ck_assert_msg(r[i] == 0 && !mapped && n[i] == 0,
+                      "%s returned %s and left the page %s, and of NULL "
+                      "%s; expected 0, unmapped, and 0",
+                      names[i], fl_ret(r[i]), mapped ? "mapped" : "unmapped",
+                      fl_ret(n[i]));
+    }
+}
+
+static int
+create_one(int which)
+{
+    mp_sem *s = NULL;
+    mp_cond *c = NULL;
+    mp_barrier *b = NULL;
+    int r = which == 0   ? mp_sem_create(&s, 1, 1)
+            : which == 1 ? mp_cond_create(&c)
+                         : mp_barrier_create(&b, 2);
+    int set = s != NULL || c != NULL || b != NULL;
+    if (r == 0) {
+        mp_sem_destroy(s);
+        mp_cond_destroy(c);
+        mp_barrier_destroy(b);
+    }
+    return r < 0 && set ? 1000 : r;
+}
+
+FL_TEST(test_mp_create_functions_fail_cleanly_when_mmap_fails)
+{
+    const char *names[] = {"mp_sem_create", "mp_cond_create",
+                           "mp_barrier_create"};
+    for (int which = 0; which < 3; which++) {
+        FL_FAULT_WALK ("mmap", ENOMEM, k) {
+            fl_snapshot s;
+            fl_snapshot_take(&s);
+            int r = create_one(which);
+            char what[64];
+            snprintf(what, sizeof what, "%s with mmap failing", names[which]);
+            if (fl_fault_fired("mmap") > 0) {
+                ck_assert_msg(r != 1000, "%s: it failed but set the pointer "
+                                         "(to MAP_FAILED?): set it only on "
+                                         "success",
+                              what);
+                fl_expect_int(r, -ENOMEM, what,
+                              "mmap fails with MAP_FAILED, not NULL: "
+                              "compare with MAP_FAILED and return -errno");
+            } else {
+                fl_expect_int(r, 0, names[which], "");
+            }
+            fl_expect_no_leak(&s, what);
+        }
+    }
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_sem_create_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_sem_create_starts_at_the_value_and_bound_given, 5),
+    FL_CASE(test_mp_sem_create_makes_a_semaphore_other_processes_can_wake, 10),
+    FL_CASE(test_mp_sem_acquire_takes_3_of_3_then_says_eagain, 5),
+    FL_CASE(test_mp_sem_acquire_times_out_after_the_timeout, 10),
+    FL_CASE(test_mp_sem_acquire_wakes_when_another_process_releases, 10),
+    FL_CASE(test_mp_sem_acquire_keeps_its_deadline_under_a_signal_storm, 10),
+    FL_CASE(test_mp_sem_acquire_waits_for_ever_under_a_signal_storm, 10),
+    FL_CASE(test_mp_sem_acquire_keeps_its_timeout_when_the_wall_clock_jumps,
+            10),
+    FL_CASE(test_mp_sem_release_raises_the_value_past_the_start, 5),
+    FL_CASE(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound, 5),
+    FL_CASE(test_mp_sem_value_reports_the_count, 5),
+    FL_CASE(test_mp_sem_calls_reject_a_null_semaphore, 5),
+    FL_CASE(test_mp_cond_create_makes_a_condition_other_processes_can_wake, 10),
+    FL_CASE(test_mp_cond_create_makes_an_error_checking_lock, 5),
+    FL_CASE(test_mp_cond_acquire_gives_up_on_a_lock_held_elsewhere, 10),
+    FL_CASE(test_mp_cond_acquire_for_ever_waits_for_the_release, 10),
+    FL_CASE(test_mp_cond_release_lets_go_and_refuses_a_caller_without_it, 5),
+    FL_CASE(test_mp_cond_wait_refuses_a_caller_without_the_lock, 10),
+    FL_CASE(test_mp_cond_wait_times_out_holding_the_lock_again, 10),
+    FL_CASE(test_mp_cond_wait_returns_1_when_notified, 10),
+    FL_CASE(test_mp_cond_notify_all_wakes_all_8_waiters, 15),
+    FL_CASE(test_mp_cond_notify_wakes_2_of_4_waiters, 15),
+    FL_CASE(test_mp_cond_wait_for_loses_no_wake_up_sent_before_it, 10),
+    FL_CASE(test_mp_cond_wait_for_sleeps_again_after_a_spurious_wake_up, 10),
+    FL_CASE(test_mp_cond_wait_for_keeps_its_deadline_through_wake_ups, 10),
+    FL_CASE(
+        test_mp_cond_wait_for_returns_1_when_the_state_comes_true_at_the_deadline,
+        10),
+    FL_CASE(test_mp_cond_wait_for_waits_for_ever_under_a_signal_storm, 10),
+    FL_CASE(test_mp_cond_wait_for_keeps_its_timeout_when_the_wall_clock_jumps,
+            10),
+    FL_CASE(test_mp_cond_calls_reject_bad_arguments, 5),
+    FL_CASE(test_mp_barrier_create_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_barrier_create_makes_a_robust_shared_lock, 10),
+    FL_CASE(test_mp_barrier_wait_with_1_party_passes_at_once, 10),
+    FL_CASE(test_mp_barrier_wait_gives_3_parties_the_indices_0_1_2, 10),
+    FL_CASE(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout, 10),
+    FL_CASE(test_mp_barrier_wait_lets_3_of_4_parties_pass, 10),
+    FL_CASE(test_mp_barrier_wait_can_be_used_again_and_again, 10),
+    FL_CASE(test_mp_barrier_wait_timeout_breaks_the_barrier_for_later_parties,
+            10),
+    FL_CASE(test_mp_barrier_wait_keeps_its_timeout_when_the_wall_clock_jumps,
+            10),
+    FL_CASE(test_mp_barrier_wait_trips_under_the_lock, 10),
+    FL_CASE(test_mp_barrier_wait_is_broken_by_a_party_that_died_holding_the_lock,
+            10),
+    FL_CASE(test_mp_barrier_wait_wakes_the_sleepers_when_a_party_died, 10),
+    FL_CASE(test_mp_barrier_abort_wakes_every_waiter_with_epipe, 10),
+    FL_CASE(test_mp_barrier_reset_makes_a_broken_barrier_usable, 10),
+    FL_CASE(test_mp_barrier_reset_sends_waiting_parties_away_with_epipe, 10),
+    FL_CASE(test_mp_barrier_broken_reports_the_state, 5),
+    FL_CASE(test_mp_barrier_calls_reject_bad_arguments, 5),
+    FL_CASE(test_mp_destroy_functions_unmap_and_accept_null, 5),
+    FL_CASE(test_mp_create_functions_fail_cleanly_when_mmap_fails, 10),
+};
+
+FL_MAIN("14_sync", cases)
