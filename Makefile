@@ -43,10 +43,10 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 .DEFAULT_GOAL := all
 # Keep every object: none is a throwaway intermediate.
 .SECONDARY:
-.PHONY: all help deps grade check demo hint test docs docs-solutions coverage bench san \
+.PHONY: all help deps grade check demo hint test docs docs-solutions coverage bench san golden \
 	clean grade-class stress-selftest \
 	progress watch list reset grader gradescope classroom compile_commands.json \
-	need-check
+	need-check trace
 
 help: ## List the targets
 	@echo "forklings - process-based parallelism in C, from fork() up"
@@ -63,6 +63,8 @@ help: ## List the targets
 	@echo "  make list         the lessons, and where to read each"
 	@echo "  make reset L=01   restore the lesson's stub (your file is backed up);"
 	@echo "                    it asks first: YES=1 confirms without a terminal"
+	@echo "  make trace L=01   draw what the demo's processes did (T=test_name:"
+	@echo "                    one test; SOLUTION=1: the reference solution)"
 	@echo "  make compile_commands.json   tell clangd / VS Code the include paths"
 	@echo "  make docs         build the docs site into build/docs/html"
 	@echo
@@ -78,6 +80,7 @@ help: ## List the targets
 	@echo "  make test         the course's own tests (what CI runs);"
 	@echo "                    L=NN: one lesson, without the grader battery"
 	@echo "  make coverage     line coverage of solutions and grader (gcovr)"
+	@echo "  make golden       the grader's messages against tests/golden (UPDATE=1)"
 	@echo "  make bench        reference code against Python multiprocessing (QUICK=1)"
 	@echo "  make docs-solutions   the docs site with the solutions"
 	@echo "  make clean        remove build/"
@@ -286,6 +289,32 @@ hint:
 	@test -n "$(L)" || { echo "usage: make hint L=NN"; exit 2; }
 	$(Q)for l in $(LESSONS); do BUILD=$(BUILD) sh tests/hint.sh $$l; done
 
+# ----------------------------------------------------------------- trace
+
+# `make trace L=NN`: the lesson's demo (or T=test_name, one test) run under
+# strace; tools/trace draws the processes, reaps and pipe ends, in the
+# terminal and as $(BUILD)/trace/NN_topic[-test].svg.
+TRACE := $(BUILD)/bin/trace
+TRACE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/trace/*.c))
+$(BUILD)/obj/tools/trace/%.o: tools/trace/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(GRADER_CFLAGS) -c $< -o $@
+$(TRACE): $(TRACE_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $^ -o $@
+TRACE_TREE = $(if $(filter 1,$(SOLUTION)),solutions,lessons)
+trace: $(TRACE) $(foreach l,$(LESSONS),$(BUILD)/bin/$(TRACE_TREE)/$(l)/$(if \
+		$(T),check_$(call topic,$(l)),demo))
+	@test -n "$(L)" || { echo "usage: make trace L=NN [T=test_name] [SOLUTION=1]"; exit 2; }
+	@mkdir -p $(BUILD)/trace
+	$(Q)for l in $(LESSONS); do t=$${l#*_}; n=$$l$(if $(T),-$(T)); \
+	    ./$(TRACE) --svg $(BUILD)/trace/$$n.svg --save-log $(BUILD)/trace/$$n.strace \
+	    $(if $(T),--test $(BUILD)/bin/$(TRACE_TREE)/$$l/check_$$t $(T),\
+	    --title "$$l demo ($(if $(filter 1,$(SOLUTION)),the reference solution,your code))" -- $(BUILD)/bin/$(TRACE_TREE)/$$l/demo) \
+	    || exit 1; done
+
 # ---------------------------------------------------------- editors
 
 # clangd and VS Code read each file's flags and include paths (check.h,
@@ -349,6 +378,10 @@ $(STRESS_SELFTEST): $(BUILD)/obj/tests/stress_selftest.o \
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $^ $(CHECK_LIBS) -o $@
+
+# The grader's reports of tests/golden/cases, pinned; UPDATE=1 writes them.
+golden: $(GRADE_DEPS) ## Compare the grader's messages with the kept ones
+	$(Q)BUILD=$(BUILD) sh tests/golden.sh $(if $(UPDATE),--update)
 
 stress-selftest: $(STRESS_SELFTEST) ## The stress library's own test
 	$(Q)./$(STRESS_SELFTEST)

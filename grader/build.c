@@ -156,6 +156,7 @@ struct take {
     const char *name;   // topic.c
     const char *b;      // the build directory, the sandbox's
     const char *lesson; // NN_topic
+    int fd;             // -1, or the file, opened by root (see take_file)
 };
 
 // In the sandbox: copy the file, refusing anything but a small regular
@@ -164,14 +165,18 @@ static int
 take_call(void *arg)
 {
     struct take *t = arg;
-    int in = openat(t->dirfd, t->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-                                           O_NOCTTY | O_CLOEXEC);
+    int in = t->fd >= 0 ? t->fd
+                        : openat(t->dirfd, t->name, O_RDONLY | O_NOFOLLOW |
+                                                        O_NONBLOCK | O_NOCTTY |
+                                                        O_CLOEXEC);
     if (in < 0)
         return errno == ENOENT ? 10 : errno == ELOOP ? 11
                : errno == EACCES ? 14 : 15;
     struct stat st;
     if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode))
         return 12;
+    if (st.st_nlink != 1)
+        return 18; // a hard link could be another user's file
     if (st.st_size > SUB_MAX)
         return 13;
     static char buf[SUB_MAX + 1];
@@ -213,6 +218,8 @@ take_message(int code, const char *file)
                        "directories)"
         : code == 17 ? "is in a directory that is a symbolic link or not a "
                        "directory: submit the lessons/ tree itself"
+        : code == 18 ? "is a hard link to another file: submit a copy of "
+                       "its own"
                      : "could not be read";
     if (asprintf(&msg, "%s %s.", file, what) < 0)
         return NULL;
@@ -249,6 +256,36 @@ open_lesson_dir(const char *lesson)
     return fd;
 }
 
+// A file the sandbox may not read (a root instructor's clone made with
+// umask 077, say) is opened by root for the sandbox to read from, and only
+// when that is harmless: reached without any link (the directory was
+// opened with RESOLVE_NO_SYMLINKS, the name with O_NOFOLLOW), looked at
+// through O_PATH before it is opened (no device or FIFO is ever opened),
+// a regular file of one link (a hard link could be /etc/shadow) and at
+// most SUB_MAX bytes.  The sandbox does the copying.  -1 and *code if not.
+static int
+root_open(int dirfd, const char *name, int *code)
+{
+    struct stat st;
+    char proc[64];
+    int path = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (path < 0 || fstat(path, &st) < 0) {
+        *code = errno == ELOOP ? 11 : 15;
+        if (path >= 0)
+            close(path);
+        return -1;
+    }
+    *code = !S_ISREG(st.st_mode) ? 12 : st.st_nlink != 1 ? 18
+          : st.st_size > SUB_MAX ? 13 : 0;
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", path);
+    int fd = *code ? -1 : open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+                                         O_CLOEXEC);
+    if (fd < 0 && *code == 0)
+        *code = 15;
+    close(path);
+    return fd;
+}
+
 // Copy the student's file into b/lessons/NN/ as the sandbox uid.
 static char *
 take_file(gr_lesson *l, const char *b)
@@ -259,8 +296,15 @@ take_file(gr_lesson *l, const char *b)
     int dirfd = open_lesson_dir(l->name);
     if (dirfd < 0)
         return take_message(errno == ENOENT ? 10 : 17, file);
-    struct take t = {dirfd, name, b, l->name};
+    struct take t = {dirfd, name, b, l->name, -1};
     int rc = sb_call(take_call, &t);
+    if (rc == 14) { // not readable by the sandbox: see root_open
+        t.fd = root_open(dirfd, name, &rc);
+        if (t.fd >= 0) {
+            rc = sb_call(take_call, &t);
+            close(t.fd);
+        }
+    }
     close(dirfd);
     return rc == 0 ? NULL : take_message(rc, file);
 }

@@ -454,6 +454,15 @@ steps=$(grep -c 'autograding-command-grader' "$T/classroom.yml")
 tests=$(cat tests/[0-9][0-9]_*/points | grep -v '^#' | awk 'NF >= 2' | wc -l)
 check "the Classroom workflow has one step per test ($steps)" [ "$steps" = "$tests" ]
 
+# ------------------------------------------------ the grader's messages
+phase "golden messages"
+
+# The reports of small submissions (a compile error, a missing file, an
+# early exit(0), a stray child, a zombie, a leaked descriptor, a timeout,
+# SIGSEGV, SIGKILL, a memory error), pinned word for word.
+GOLDEN_SOURCED=1 . tests/golden.sh
+golden_run
+
 # ------------------------------------------------ the student's loop
 phase "the student's loop"
 
@@ -577,11 +586,13 @@ file_attack() {
     link_dev_zero) ln -s /dev/zero "$f" ;;
     fifo) mkfifo "$f" ;;
     huge) head -c 2000000 /dev/zero | tr '\0' ' ' >"$f" ;;
+    hard_link) echo FORKLINGS-SECRET-ROOT >"$T/secret/root-only" &&
+        chmod 600 "$T/secret/root-only" && ln "$T/secret/root-only" "$f" ;;
     escapes) printf 'const char *x = "\033]52;c;aGk=\007\033[2J"; int y = ;\n' >"$f" ;;
     bad_utf8) printf 'int x = "\377\376\300\200" \355\240\200;\n#error \377 "\\\n' >"$f" ;;
     esac
 }
-for a in link_shadow link_dev_zero fifo huge dir_link bad_utf8 escapes; do
+for a in link_shadow link_dev_zero fifo huge dir_link bad_utf8 escapes hard_link; do
     file_attack $a
 done
 # (A macro bomb ends as #include "/dev/zero" does, the compiler out of
@@ -602,7 +613,7 @@ ls /var/tmp/forklings-hostile-* /tmp/forklings-hostile-* 2>/dev/null | grep -q .
 
 # The report says why a file was refused, in words that teach.
 for c in link_shadow:'is a symbolic link' link_dev_zero:'is a symbolic link' \
-    fifo:'not a regular file' huge:'larger than 1 MiB' \
+    fifo:'not a regular file' huge:'larger than 1 MiB' hard_link:'hard link' \
     dir_link:'symbolic link or not a directory' bad_utf8:error \
     ctor_verdicts:constructor interpose_waitpid:'defines waitpid' \
     calls_harness:'uses fl_end' ifunc_resolver:ifunc include_secret:shadow \
