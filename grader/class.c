@@ -138,7 +138,8 @@ start_student(student *s, const char *dir, const char *out, char **argv)
     pid_t pid = fork();
     if (pid != 0)
         return pid;
-    prctl(PR_SET_PDEATHSIG, SIGKILL); // a dead class run ends its graders
+    prctl(PR_SET_PDEATHSIG, SIGTERM); // a dead class run ends its graders,
+                                      // which clean up on SIGTERM
     int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
                               O_NOFOLLOW, 0600);
     if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
