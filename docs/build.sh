@@ -35,6 +35,7 @@ sed "${sed_links#;}" README.md >"$SRC/index.md"
     echo
     for l in $lessons; do printf '%s\n' "- \\subpage lesson$(nn "$l")"; done
     printf '%s\n' "- \\subpage python_map" "- \\subpage instructors" "- \\subpage bench"
+    printf '%s\n' "- \\subpage traces"
     if [ -f "$OUT/../coverage/index.html" ]; then
         echo "- [Coverage report of the solutions](../../coverage/index.html)"
     fi
@@ -95,6 +96,19 @@ fi
     fi
 } | sed '1s/$/ {#bench}/' >"$SRC/bench.md"
 
+# The traces page: docs/trace.md, then each reference demo's timeline
+# (docs/trace/NN_topic.svg, from tools/trace/docs.sh), copied in after
+# Doxygen as the bench plot is.
+{
+    cat docs/trace.md
+    for f in docs/trace/[0-9][0-9]_*.svg; do
+        [ -f "$f" ] || continue
+        l=$(basename "$f" .svg)
+        printf '\n### Lesson %s\n\n![The %s demo](trace-%s.svg)\n' \
+            "$(nn "$l")" "$l" "$l"
+    done
+} | sed '1s/$/ {#traces}/' >"$SRC/traces.md"
+
 inputs="$SRC tests/harness.h tests/contract.h tests/stress.h $(ls lessons/*.h 2>/dev/null | tr '\n' ' ')"
 for l in $lessons; do inputs="$inputs lessons/$l/${l#*_}.h"; done
 if [ "${SOLUTIONS:-}" = 1 ]; then
@@ -110,3 +124,6 @@ DOCS_OUT=$OUT DOCS_INPUT=$inputs DOCS_MAIN=$SRC/index.md DOCS_THEME=$theme \
     DOCS_ALL=$([ "${SOLUTIONS:-}" = 1 ] && echo YES || echo NO) \
     doxygen docs/Doxyfile
 cp "$svg" "$OUT/html/bench-speedup.svg"
+for f in docs/trace/[0-9][0-9]_*.svg; do
+    [ -f "$f" ] && cp "$f" "$OUT/html/trace-$(basename "$f")"
+done
