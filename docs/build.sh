@@ -51,6 +51,7 @@ while [ $# -gt 0 ]; do
     {
         sed -e "1s/\$/ {#lesson$n}/" \
             -e "s/\\[hints\\](hints.md)/\\\\ref hints$n \"hints\"/g" \
+            -e 's#](\.\./\.\./docs/img/#](img/#g' \
             "lessons/$l/README.md"
         echo
         echo "---"
@@ -127,3 +128,7 @@ cp "$svg" "$OUT/html/bench-speedup.svg"
 for f in docs/trace/[0-9][0-9]_*.svg; do
     [ -f "$f" ] && cp "$f" "$OUT/html/trace-$(basename "$f")"
 done
+# The lessons' pictures: a README shows docs/img/NAME.svg by the path that
+# works on a code host, ../../docs/img/; the pages here say img/ instead.
+mkdir -p "$OUT/html/img"
+cp docs/img/*.svg "$OUT/html/img/"
