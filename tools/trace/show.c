@@ -273,7 +273,10 @@ show_tree(const struct tr_trace *tr, FILE *out)
         tree_line(tr, by_num(tr, num), line, sizeof line, 1);
         // Too long for 80 columns: what became of it on a line of its own.
         char *semi = strstr(line, "; ");
-        if (strlen(line) > 79 && semi != NULL) {
+        int cols = 0;
+        for (const char *c = line; *c; c++)
+            cols += ((unsigned char)*c & 0xc0) != 0x80; // UTF-8: one a glyph
+        if (cols > 79 && semi != NULL) {
             *semi = '\0';
             fprintf(out, "%s\n%8s%s\n", line, "", semi + 2);
         } else {
