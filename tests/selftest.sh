@@ -454,6 +454,19 @@ steps=$(grep -c 'autograding-command-grader' "$T/classroom.yml")
 tests=$(cat tests/[0-9][0-9]_*/points | grep -v '^#' | awk 'NF >= 2' | wc -l)
 check "the Classroom workflow has one step per test ($steps)" [ "$steps" = "$tests" ]
 
+# ---------------------------------------------------------- make trace
+phase "trace"
+
+# The reference demos' traces against tests/NN/trace.expect, and mutants
+# that leave a zombie, skip a reap or keep a write end open, shown so.
+BUILD=$BUILD sh tests/trace_check.sh >"$T/trace.txt" 2>&1
+while IFS= read -r line; do
+    case $line in
+    "ok   "*) ok "${line#ok   }" ;;
+    "FAIL "*) no "${line#FAIL }" ;;
+    esac
+done <"$T/trace.txt"
+
 # ------------------------------------------------ the grader's messages
 phase "golden messages"
 
