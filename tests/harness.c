@@ -123,9 +123,16 @@ fl_alive(pid_t pid)
     return proc_stat(pid, &st, &pp) == 0 && st != 'Z' && st != 'X';
 }
 
-// Fill kids with the pids whose parent is `parent`; return the count.
-static int
-children_of(pid_t parent, pid_t *kids, int max)
+char
+fl_proc_state(pid_t pid)
+{
+    char st;
+    pid_t pp;
+    return proc_stat(pid, &st, &pp) == 0 ? st : 0;
+}
+
+int
+fl_children_of(pid_t parent, pid_t *kids, int max)
 {
     DIR *d = opendir("/proc");
     if (d == NULL)
@@ -171,6 +178,22 @@ fl_ret(long long v)
     return b;
 }
 
+long
+fl_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+long long
+fl_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
 /* ------------------------------------------------------------- children */
 
 int
@@ -180,7 +203,7 @@ fl_kill_children(void)
     int total = 0, n;
     // Killing a child reparents its own children to us (we are a
     // subreaper), so repeat until a scan finds nobody.
-    while ((n = children_of(getpid(), kids, 256)) > 0) {
+    while ((n = fl_children_of(getpid(), kids, 256)) > 0) {
         for (int i = 0; i < n; i++)
             kill(kids[i], SIGKILL);
         for (int i = 0; i < n; i++)
@@ -195,14 +218,6 @@ static int
 pidfd_open_(pid_t pid)
 {
     return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 // The child side of fl_run_in_child: run fn and report its return value
@@ -235,7 +250,7 @@ collect(fl_child *res, int outfd, int repfd, int pfd, long deadline)
     while ((open_out || open_rep) && !child_done) {
         struct pollfd p[3] = {{repfd, POLLIN, 0}, {pfd, POLLIN, 0},
                               {outfd, POLLIN, 0}};
-        long left = deadline - now_ms();
+        long left = deadline - fl_now_ms();
         if (left <= 0) {
             res->timed_out = 1;
             return;
@@ -299,7 +314,7 @@ fl_run_in_child(int (*fn)(void *), void *arg, int timeout_ms, int capture,
     if (capture)
         close(out[1]);
     int pfd = pidfd_open_(pid);
-    collect(res, out[0], rep[0], pfd, now_ms() + timeout_ms);
+    collect(res, out[0], rep[0], pfd, fl_now_ms() + timeout_ms);
     if (res->timed_out)
         kill(-pid, SIGKILL);
     int st;
@@ -316,10 +331,10 @@ fl_run_in_child(int (*fn)(void *), void *arg, int timeout_ms, int capture,
 
 /* ---------------------------------------------------- descriptors, IPC */
 
-static void
-snapshot_fds(unsigned char *open_fds)
+void
+fl_open_fds(unsigned char *open_fds, int max)
 {
-    memset(open_fds, 0, MAX_FDS);
+    memset(open_fds, 0, (size_t)max);
     DIR *d = opendir("/proc/self/fd");
     if (d == NULL)
         return;
@@ -327,11 +342,23 @@ snapshot_fds(unsigned char *open_fds)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         int fd = atoi(e->d_name);
-        if (isdigit((unsigned char)e->d_name[0]) && fd != self &&
-            fd < MAX_FDS)
+        if (isdigit((unsigned char)e->d_name[0]) && fd != self && fd < max)
             open_fds[fd] = 1;
     }
     closedir(d);
+}
+
+const char *
+fl_fd_target(int fd, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, buf, size - 1);
+    if (n > 0)
+        buf[n] = '\0';
+    else
+        snprintf(buf, size, "?");
+    return buf;
 }
 
 // Append a line to msg (bounded).
@@ -351,7 +378,7 @@ static void
 check_fds(char *msg)
 {
     unsigned char now[MAX_FDS];
-    snapshot_fds(now);
+    fl_open_fds(now, MAX_FDS);
     for (int fd = 0; fd < MAX_FDS; fd++) {
         if (!now[fd] && fds_before[fd])
             note(msg, "File descriptor %d was open before the call and is "
@@ -360,13 +387,10 @@ check_fds(char *msg)
                  fd);
         if (!now[fd] || fds_before[fd])
             continue;
-        char path[64], target[256] = "?";
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(path, target, sizeof target - 1);
-        target[n > 0 ? n : 1] = '\0';
+        char target[256];
         note(msg, "File descriptor %d (%s) was left open: close every "
                   "descriptor you open, in the parent and in the child. ",
-             fd, target);
+             fd, fl_fd_target(fd, target, sizeof target));
         close(fd);
     }
 }
@@ -438,14 +462,14 @@ fl_begin(const char *name)
     shared->stray = 0;
     fl_san_begin();
     atexit(at_exit);
-    snapshot_fds(fds_before);
+    fl_open_fds(fds_before, MAX_FDS);
 }
 
 static void
 check_children(char *msg)
 {
     pid_t kids[64];
-    int n = children_of(getpid(), kids, 64);
+    int n = fl_children_of(getpid(), kids, 64);
     for (int i = 0; i < n; i++) {
         if (fl_zombie(kids[i]))
             note(msg, "Child %d was never waited for and is a zombie: "

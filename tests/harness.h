@@ -179,6 +179,50 @@ int fl_zombie(pid_t pid);
 pid_t fl_ppid_of(pid_t pid);
 
 /**
+ * @brief The state letter of a process in /proc/PID/stat.
+ * @param pid the process.
+ * @return 'R', 'S', 'D', 'Z', 'T', ..., or 0 if pid is gone.
+ */
+char fl_proc_state(pid_t pid);
+
+/**
+ * @brief The children of a process, as /proc shows them.
+ * @param parent the process whose children to list.
+ * @param kids   receives their pids, running or zombie.
+ * @param max    room in kids.
+ * @return how many pids went into kids.
+ */
+int fl_children_of(pid_t parent, pid_t *kids, int max);
+
+/**
+ * @brief Which descriptors this process has open, from /proc/self/fd.
+ * @param open_fds receives 1 for each open descriptor, 0 for the others.
+ * @param max      entries in open_fds: descriptors 0 to max - 1.
+ */
+void fl_open_fds(unsigned char *open_fds, int max);
+
+/**
+ * @brief What a descriptor of this process refers to, for a message.
+ * @param fd   the descriptor.
+ * @param buf  receives "pipe:[1234]", "/dev/null", ..., or "?".
+ * @param size the size of buf.
+ * @return buf.
+ */
+const char *fl_fd_target(int fd, char *buf, size_t size);
+
+/**
+ * @brief Milliseconds on CLOCK_MONOTONIC.
+ * @return the time, from an arbitrary start.
+ */
+long fl_now_ms(void);
+
+/**
+ * @brief Microseconds on CLOCK_MONOTONIC.
+ * @return the time, from an arbitrary start.
+ */
+long long fl_now_us(void);
+
+/**
  * @brief Name a signal.
  * @param sig a signal number.
  * @return "SIGTERM" and so on, or "signal N" when the number is unknown.

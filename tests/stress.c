@@ -38,7 +38,6 @@
 #include "sanitize.h"
 #include "harness.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -908,41 +907,6 @@ fl_clock_reads(void)
 
 /* ------------------------------------------------------------ snapshots */
 
-static void
-snap_fds(unsigned char *open_fds)
-{
-    memset(open_fds, 0, FL_SNAP_FDS);
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        if (isdigit((unsigned char)e->d_name[0]) && fd != dirfd(d) &&
-            fd < FL_SNAP_FDS)
-            open_fds[fd] = 1;
-    }
-    closedir(d);
-}
-
-static void
-snap_children(fl_snapshot *s)
-{
-    s->npids = 0;
-    DIR *d = opendir("/proc");
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && s->npids < FL_SNAP_PIDS) {
-        if (!isdigit((unsigned char)e->d_name[0]))
-            continue;
-        pid_t pid = (pid_t)atoi(e->d_name);
-        if (fl_ppid_of(pid) == getpid())
-            s->pids[s->npids++] = pid;
-    }
-    closedir(d);
-}
-
 // Add the entries of dir that start with pre, as "dir/name".
 static void
 snap_names_in(fl_snapshot *s, const char *dir, const char *pre)
@@ -963,8 +927,8 @@ fl_snapshot_take(fl_snapshot *s)
 {
     char sem[96];
     snprintf(sem, sizeof sem, "sem.%s", fl_ipc_prefix());
-    snap_fds(s->fds);
-    snap_children(s);
+    fl_open_fds(s->fds, FL_SNAP_FDS);
+    s->npids = fl_children_of(getpid(), s->pids, FL_SNAP_PIDS);
     s->nnames = 0;
     snap_names_in(s, "/dev/shm", fl_ipc_prefix());
     snap_names_in(s, "/dev/shm", sem);
@@ -1018,14 +982,11 @@ diff_fds(const fl_snapshot *s, const fl_snapshot *now, char *msg, size_t n)
                 fd);
             continue;
         }
-        char path[64], target[128] = "?";
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        ssize_t len = readlink(path, target, sizeof target - 1);
-        target[len > 0 ? len : 1] = '\0';
+        char target[128];
         say(msg, n,
             "descriptor %d (%s) was left open: on a failure, "
             "close what was opened before it. ",
-            fd, target);
+            fd, fl_fd_target(fd, target, sizeof target));
     }
     return found;
 }
@@ -1189,40 +1150,6 @@ fl_storm_hold(int (*fn)(void *), void (*release)(void *), void *arg,
 }
 
 /* ------------------------------------------------ helpers tests share */
-
-long
-fl_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-long long
-fl_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
-char
-fl_proc_state(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    // The command name may hold spaces and ')': skip to the last ')'.
-    char *p = strrchr(buf, ')');
-    return p != NULL && p[1] == ' ' ? p[2] : 0;
-}
 
 pid_t
 fl_raw_start(int (*fn)(void *), void *arg)

@@ -351,24 +351,8 @@ long fl_clock_reads(void);
 
 /* ----------------------------------------------- helpers the tests share */
 
-/**
- * @brief Milliseconds on CLOCK_MONOTONIC.
- * @return the time, from an arbitrary start.
- */
-long fl_now_ms(void);
-
-/**
- * @brief Microseconds on CLOCK_MONOTONIC.
- * @return the time, from an arbitrary start.
- */
-long long fl_now_us(void);
-
-/**
- * @brief The state letter of a process in /proc/PID/stat.
- * @param pid the process.
- * @return 'R', 'S', 'D', 'Z', 'T', ..., or 0 if pid is gone.
- */
-char fl_proc_state(pid_t pid);
+// The clock (fl_now_ms, fl_now_us) and the /proc readers (fl_proc_state,
+// fl_alive, fl_zombie, fl_children_of) are the harness's: harness.h.
 
 /**
  * @brief Start fn(arg) in a child with the raw fork, not the lesson's
