@@ -57,7 +57,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -1162,6 +1164,46 @@ fl_raw_start(int (*fn)(void *), void *arg)
     return pid;
 }
 
+// The child of fl_raw_child: how[0] is the exit code, how[1] the signal.
+static int
+end_as_told(void *arg)
+{
+    const int *how = arg;
+    if (how[1] != 0) {
+        struct rlimit none = {0, 0};
+        setrlimit(RLIMIT_CORE, &none); // no core file from SIGSEGV
+        signal(how[1], SIG_DFL);
+        raise(how[1]);
+    }
+    return how[0];
+}
+
+pid_t
+fl_raw_child(int code, int sig)
+{
+    int how[2] = {code, sig}; // the child has its own copy
+    return fl_raw_start(end_as_told, how);
+}
+
+int
+fl_reap(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return st;
+}
+
+int
+fl_reap_code(pid_t pid)
+{
+    int st = fl_reap(pid);
+    if (st == -1)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 int
 fl_raw_wait(pid_t pid, const char *hint)
 {
@@ -1242,4 +1284,175 @@ fl_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof v[0], cmp_double);
     return v[n / 2];
+}
+
+void
+fl_until_ended(pid_t pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    ck_assert_msg(fd >= 0, "pidfd_open(%d) failed: %s", (int)pid,
+                  strerror(errno));
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        ;
+    close(fd);
+}
+
+int
+fl_readable_within(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n;
+    while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+        ;
+    return n == 1;
+}
+
+/* -------------------------------------------------------------- the gate */
+
+void
+fl_gate_new(fl_gate *g, int code, int limit_ms)
+{
+    ck_assert_msg(pipe(g->fd) == 0, "pipe failed: %s", strerror(errno));
+    g->code = code;
+    g->limit_ms = limit_ms;
+}
+
+int
+fl_gate_wait(fl_gate *g)
+{
+    close(g->fd[1]); // or EOF could never come
+    struct pollfd p = {.fd = g->fd[0], .events = POLLIN};
+    long end = fl_now_ms() + g->limit_ms;
+    int left = g->limit_ms, n;
+    while ((n = poll(&p, 1, left)) < 0 && errno == EINTR)
+        if (g->limit_ms >= 0) // wait for the time left
+            left = end > fl_now_ms() ? (int)(end - fl_now_ms()) : 0;
+    close(g->fd[0]);
+    g->fd[0] = g->fd[1] = -1;
+    return n > 0 ? 0 : -1;
+}
+
+int
+fl_gate_child(void *gate)
+{
+    fl_gate *g = gate;
+    fl_gate_wait(g);
+    return g->code;
+}
+
+void
+fl_gate_open(fl_gate *g)
+{
+    if (g->fd[1] >= 0)
+        close(g->fd[1]);
+    g->fd[1] = -1;
+}
+
+void
+fl_gate_free(fl_gate *g)
+{
+    fl_gate_open(g);
+    if (g->fd[0] >= 0)
+        close(g->fd[0]);
+    g->fd[0] = -1;
+}
+
+/* --------------------------------------------------- raw reads and writes */
+
+int
+fl_write_full(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+// Read into buf until len bytes, EOF, an error or (timeout_ms >= 0) a
+// wait for data longer than timeout_ms; *got receives the count.  0 at len
+// bytes or EOF, -1 for an error or a timeout.
+static int
+read_until(int fd, void *buf, size_t len, int timeout_ms, size_t *got)
+{
+    *got = 0;
+    while (*got < len) {
+        if (timeout_ms >= 0 && !fl_readable_within(fd, timeout_ms))
+            return -1;
+        ssize_t n = read(fd, (char *)buf + *got, len - *got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -1 : 0;
+        *got += (size_t)n;
+    }
+    return 0;
+}
+
+ssize_t
+fl_read_full(int fd, void *buf, size_t len, int timeout_ms)
+{
+    size_t got;
+    return read_until(fd, buf, len, timeout_ms, &got) < 0 ? -1 : (ssize_t)got;
+}
+
+size_t
+fl_read_all(int fd, void *buf, size_t size)
+{
+    size_t got;
+    read_until(fd, buf, size, -1, &got);
+    return got;
+}
+
+size_t
+fl_read_text(int fd, char *buf, size_t size)
+{
+    size_t got = fl_read_all(fd, buf, size - 1);
+    buf[got] = '\0';
+    return got;
+}
+
+void
+fl_put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+uint32_t
+fl_get_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           (uint32_t)p[3];
+}
+
+int
+fl_frame_write(int fd, const void *msg, size_t len)
+{
+    unsigned char h[FL_FRAME_HEADER];
+    fl_put_be32(h, (uint32_t)len);
+    return fl_write_full(fd, h, sizeof h) == 0 ? fl_write_full(fd, msg, len)
+                                               : -1;
+}
+
+ssize_t
+fl_frame_read(int fd, unsigned char *buf, size_t cap, int timeout_ms)
+{
+    ssize_t n = fl_read_full(fd, buf, FL_FRAME_HEADER, timeout_ms);
+    if (n <= 0)
+        return n;
+    size_t len = fl_get_be32(buf);
+    if (n < FL_FRAME_HEADER || len == 0 || len + FL_FRAME_HEADER > cap)
+        return -1;
+    n = fl_read_full(fd, buf + FL_FRAME_HEADER, len, timeout_ms);
+    return n == (ssize_t)len ? (ssize_t)(FL_FRAME_HEADER + len) : -1;
 }

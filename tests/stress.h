@@ -31,6 +31,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* ------------------------------------------------------- fault injection */
@@ -375,6 +376,32 @@ pid_t fl_raw_start(int (*fn)(void *), void *arg);
 int fl_raw_wait(pid_t pid, const char *hint);
 
 /**
+ * @brief Start a child with the raw fork that ends as told: it exits with
+ *        code or, when sig is not 0, dies of sig (leaving no core file).
+ * @param code the child's exit status, when sig is 0.
+ * @param sig  the signal the child raises with its default action, or 0.
+ * @return the child's pid; fails the test if fork fails.
+ */
+pid_t fl_raw_child(int code, int sig);
+
+/**
+ * @brief Reap pid with the raw waitpid, retrying on EINTR.
+ * @param pid a child of the caller.
+ * @return its raw wait status, or -1 if pid cannot be waited for.
+ * @note Unlike fl_raw_wait, never fails the test: for a test that judges
+ *       what a failed wait means itself.
+ */
+int fl_reap(pid_t pid);
+
+/**
+ * @brief Reap pid as fl_reap does; its end as a shell shows it.
+ * @param pid a child of the caller.
+ * @return its exit status, or 128 + the signal that killed it, or -1 if
+ *         pid cannot be waited for.
+ */
+int fl_reap_code(pid_t pid);
+
+/**
  * @brief Start a ticking clock: SIGALRM every millisecond, one byte into
  *        the pipe fl_ticks_fd() for each tick.
  *
@@ -416,5 +443,161 @@ int fl_stay_on_this_cpu(void);
  * @return the middle value (the upper of the two middle ones for even n).
  */
 double fl_median(double *v, int n);
+
+/**
+ * @brief Block until pid has ended, without reaping it: its pidfd turns
+ *        readable.
+ * @param pid a child of the caller, not yet reaped.
+ * @note Fails the test if pid has no pidfd (it was reaped already).
+ */
+void fl_until_ended(pid_t pid);
+
+/**
+ * @brief Whether fd turns readable (data, EOF or an error) within ms.
+ * @param fd the descriptor.
+ * @param ms how long to wait, -1 for ever; a signal does not end the wait.
+ * @return 1 if it did, 0 if not.
+ */
+int fl_readable_within(int fd, int ms);
+
+/* -------------------------------------------------------------- the gate */
+
+/**
+ * A gate that processes wait at until the test opens it: a pipe whose
+ * write end only the test keeps.  Children forked after fl_gate_new wait
+ * in fl_gate_wait (or run fl_gate_child) until the test calls
+ * fl_gate_open, which closes that end: every waiter reads EOF at once,
+ * however many there are, and a test that fails early ends them too.
+ * @code
+ * fl_gate g;
+ * fl_gate_new(&g, 0, 3000);               // children give up after 3 s
+ * pid_t pid = fl_raw_start(fl_gate_child, &g);
+ * ...                                     // the child is surely running
+ * fl_gate_free(&g);                       // opens it: the child exits 0
+ * @endcode
+ */
+typedef struct {
+    int fd[2];    ///< the children read fd[0]; the test holds fd[1]
+    int code;     ///< what fl_gate_child returns
+    int limit_ms; ///< the longest a child waits at the gate (-1: for ever)
+} fl_gate;
+
+/**
+ * @brief Make a closed gate.
+ * @param g        the gate.
+ * @param code     what fl_gate_child returns once through.
+ * @param limit_ms how long a waiter waits at most, -1 for ever.
+ * @note Fails the test if pipe fails.
+ */
+void fl_gate_new(fl_gate *g, int code, int limit_ms);
+
+/**
+ * @brief In a child: wait until the gate opens, or limit_ms have passed.
+ *
+ * Closes the child's copy of the write end first (or EOF could never
+ * come), then its read end once through: the child holds no part of it.
+ *
+ * @param g the gate, as the child inherited it.
+ * @return 0 once the gate opened, -1 if limit_ms passed first.
+ */
+int fl_gate_wait(fl_gate *g);
+
+/**
+ * @brief A child's whole life: fl_gate_wait, then return the gate's code.
+ * @param gate the fl_gate, as a target's argument.
+ * @return the gate's code.
+ */
+int fl_gate_child(void *gate);
+
+/**
+ * @brief Open the gate: close the test's write end, so every waiter goes.
+ * @param g the gate; opening it twice does nothing.
+ */
+void fl_gate_open(fl_gate *g);
+
+/**
+ * @brief Open the gate if it is not yet, and close the test's read end.
+ * @param g the gate; the test holds no descriptor of it afterwards.
+ */
+void fl_gate_free(fl_gate *g);
+
+/* --------------------------------------------------- raw reads and writes */
+
+/// Bytes in a frame's header, the message's length in big-endian order, as
+/// MP_FRAME_HEADER in lessons 04 and 11 (their tests check that they agree).
+#define FL_FRAME_HEADER 4
+
+/**
+ * @brief Write every byte with the raw write, retrying on EINTR.
+ * @param fd  where to write.
+ * @param buf the bytes.
+ * @param len how many.
+ * @return 0, or -1 if a write failed (errno says why).
+ */
+int fl_write_full(int fd, const void *buf, size_t len);
+
+/**
+ * @brief Read len bytes with the raw read, unless EOF comes first.
+ * @param fd         where to read.
+ * @param buf        receives the bytes.
+ * @param len        how many.
+ * @param timeout_ms how long to wait for each read's data (-1: for ever).
+ * @return the count read (less than len at EOF), or -1 if a read failed or
+ *         no data came within timeout_ms.
+ */
+ssize_t fl_read_full(int fd, void *buf, size_t len, int timeout_ms);
+
+/**
+ * @brief Read until EOF, an error, or size bytes.
+ * @param fd   where to read (a pipe whose writers will all close it).
+ * @param buf  receives the bytes.
+ * @param size room in buf.
+ * @return the count read.
+ */
+size_t fl_read_all(int fd, void *buf, size_t size);
+
+/**
+ * @brief Read until EOF as a string: what a child wrote into a pipe.
+ * @param fd   where to read.
+ * @param buf  receives the text, NUL-terminated.
+ * @param size the size of buf (at least 1).
+ * @return the length of the text.
+ */
+size_t fl_read_text(int fd, char *buf, size_t size);
+
+/**
+ * @brief Store v in 4 bytes, most significant first (a frame's header).
+ * @param p where to store it.
+ * @param v the value.
+ */
+void fl_put_be32(unsigned char *p, uint32_t v);
+
+/**
+ * @brief Load 4 bytes stored most significant first.
+ * @param p the bytes.
+ * @return the value.
+ */
+uint32_t fl_get_be32(const unsigned char *p);
+
+/**
+ * @brief Write a whole frame the raw way: the header, then the message.
+ * @param fd  where to write.
+ * @param msg the message.
+ * @param len its length.
+ * @return 0, or -1 if a write failed.
+ */
+int fl_frame_write(int fd, const void *msg, size_t len);
+
+/**
+ * @brief Read one whole frame the raw way, header included, into buf.
+ * @param fd         where to read.
+ * @param buf        receives the frame.
+ * @param cap        room in buf.
+ * @param timeout_ms how long to wait for each read's data (-1: for ever).
+ * @return the frame's size; 0 at EOF before a header; -1 for a timeout,
+ *         an error, or bytes that are no frame (an empty message, or more
+ *         than cap).
+ */
+ssize_t fl_frame_read(int fd, unsigned char *buf, size_t cap, int timeout_ms);
 
 #endif

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,24 +28,6 @@ return_zero(void *arg)
 {
     (void)arg;
     return 0;
-}
-
-// Start a raw child that ends as told: exit with code, or die of sig.
-static pid_t
-raw_child(int code, int sig)
-{
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
-    if (pid == 0) {
-        if (sig != 0) {
-            struct rlimit none = {0, 0};
-            setrlimit(RLIMIT_CORE, &none); // no core file from SIGSEGV
-            signal(sig, SIG_DFL);
-            raise(sig);
-        }
-        _exit(code);
-    }
-    return pid;
 }
 
 // A raw child that lives for n ticks (at least n ms) and exits with code.
@@ -279,7 +260,7 @@ FL_TEST(test_mp_exitcode_decodes_normal_exits)
 {
     static const int codes[] = {0, 3, 255};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-        int st = fl_raw_wait(raw_child(codes[i], 0), raw_wait_hint);
+        int st = fl_raw_wait(fl_raw_child(codes[i], 0), raw_wait_hint);
         int got = mp_exitcode(st);
         ck_assert_msg(got == codes[i],
                       "child exited with %d (raw status 0x%x) but "
@@ -292,7 +273,7 @@ FL_TEST(test_mp_exitcode_gives_minus_the_signal)
 {
     static const int sigs[] = {SIGTERM, SIGKILL, SIGSEGV};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        int st = fl_raw_wait(raw_child(0, sigs[i]), raw_wait_hint);
+        int st = fl_raw_wait(fl_raw_child(0, sigs[i]), raw_wait_hint);
         int got = mp_exitcode(st);
         ck_assert_msg(got == -sigs[i],
                       "child killed by %s (raw status 0x%x): expected %d, "
@@ -317,10 +298,10 @@ wait_hint(int got, const char *otherwise)
 
 FL_TEST(test_mp_waitpid_returns_the_exit_code)
 {
-    int got = mp_waitpid(raw_child(3, 0));
+    int got = mp_waitpid(fl_raw_child(3, 0));
     fl_expect_int(got, 3, "mp_waitpid of a child that exited with 3",
                   "return mp_exitcode() of the status waitpid filled in");
-    got = mp_waitpid(raw_child(0, SIGKILL));
+    got = mp_waitpid(fl_raw_child(0, SIGKILL));
     fl_expect_int(got, -SIGKILL, "mp_waitpid of a child killed by SIGKILL",
                   "a signal gives minus its number");
 }
@@ -357,7 +338,7 @@ FL_TEST(test_mp_waitpid_waits_for_that_child_only)
 {
     fl_ticks_start();
     pid_t slow = ticking_child(100, 1);
-    pid_t quick = raw_child(2, 0);
+    pid_t quick = fl_raw_child(2, 0);
     while (!fl_zombie(quick)) // until the quick one has ended, unreaped
         sched_yield();
     int got = mp_waitpid(slow);
@@ -378,7 +359,7 @@ FL_TEST(test_mp_waitpid_rejects_a_non_child)
 
 FL_TEST(test_mp_waitpid_rejects_pids_that_mean_any_child)
 {
-    pid_t child = raw_child(4, 0);
+    pid_t child = fl_raw_child(4, 0);
     while (!fl_zombie(child)) // it has ended: a wrong wait would reap it
         sched_yield();
     int any = mp_waitpid(-1), group = mp_waitpid(0);
@@ -405,7 +386,7 @@ FL_TEST(test_mp_fork_call_rejects_a_null_target)
 
 FL_TEST(test_mp_exitcode_rejects_a_stopped_status)
 {
-    pid_t pid = raw_child(0, SIGSTOP);
+    pid_t pid = fl_raw_child(0, SIGSTOP);
     int st;
     while (waitpid(pid, &st, WUNTRACED) < 0 && errno == EINTR)
         ;
@@ -441,12 +422,7 @@ stream_drain(int rd, char *buf, size_t size)
 {
     fclose(stream);
     stream = NULL;
-    size_t got = 0;
-    ssize_t n;
-    while (got < size - 1 && ((n = read(rd, buf + got, size - 1 - got)) > 0 ||
-                              (n < 0 && errno == EINTR)))
-        got += n > 0 ? (size_t)n : 0;
-    buf[got] = '\0';
+    fl_read_text(rd, buf, size);
     close(rd);
 }
 
@@ -539,7 +515,7 @@ FL_TEST(test_mp_fork_call_reports_a_failed_fork_as_minus_errno)
 
 FL_TEST(test_mp_exitcode_rejects_a_continued_status)
 {
-    pid_t pid = raw_child(0, SIGSTOP);
+    pid_t pid = fl_raw_child(0, SIGSTOP);
     int st;
     while (waitpid(pid, &st, WUNTRACED) < 0 && errno == EINTR)
         ;

@@ -77,19 +77,6 @@ adopt(mp_process *p, pid_t pid)
     p->exitcode = MP_EXITCODE_NONE;
 }
 
-// Block until pid has ended, without reaping it: its pidfd turns readable.
-static void
-until_ended(pid_t pid)
-{
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    ck_assert_msg(fd >= 0, "pidfd_open(%d) failed: %s", (int)pid,
-                  strerror(errno));
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
-        ;
-    close(fd);
-}
-
 static void
 init_or_fail(mp_process *p, mp_target target, void *arg, const char *name)
 {
@@ -145,69 +132,6 @@ ended(int st)
     return buf;
 }
 
-/* A gate: a child that waits until the test closes the write end of a
- * pipe, then exits with `code`; after limit_ms it gives up waiting. */
-struct gate {
-    int fd[2];    // the child reads fd[0]; the test holds fd[1]
-    int code;     // the child's exit status
-    int limit_ms; // the child stops waiting after this long (-1: never)
-};
-
-static void
-gate_open(struct gate *g, int code, int limit_ms)
-{
-    ck_assert_msg(pipe(g->fd) == 0, "pipe failed: %s", strerror(errno));
-    g->code = code;
-    g->limit_ms = limit_ms;
-}
-
-static int
-gate_child(void *arg)
-{
-    struct gate *g = arg;
-    close(g->fd[1]); // or EOF could never come
-    struct pollfd pfd = {.fd = g->fd[0], .events = POLLIN};
-    long end = fl_now_ms() + g->limit_ms;
-    int left = g->limit_ms;
-    while (poll(&pfd, 1, left) < 0) // EINTR: wait for the time left
-        if (g->limit_ms >= 0)
-            left = end > fl_now_ms() ? (int)(end - fl_now_ms()) : 0;
-    return g->code;
-}
-
-// Let the child go: close our write end, so that it reads EOF.
-static void
-gate_release(struct gate *g)
-{
-    if (g->fd[1] >= 0)
-        close(g->fd[1]);
-    g->fd[1] = -1;
-}
-
-static void
-gate_close(struct gate *g)
-{
-    gate_release(g);
-    if (g->fd[0] >= 0)
-        close(g->fd[0]);
-    g->fd[0] = -1;
-}
-
-// Read what a child wrote into fd until EOF, as a string.
-static void
-read_report(int fd, char *buf, size_t size)
-{
-    size_t got = 0;
-    while (got < size - 1) {
-        ssize_t n = read(fd, buf + got, size - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-}
 
 /* -------------------------------------------------------------- names */
 
@@ -448,15 +372,15 @@ FL_TEST(test_mp_process_start_calls_the_subclass_run)
 
 FL_TEST(test_mp_process_start_rejects_a_second_start)
 {
-    struct gate g;
-    gate_open(&g, 0, -1);
+    fl_gate g;
+    fl_gate_new(&g, 0, -1);
     mp_process p;
-    init_or_fail(&p, gate_child, &g, NULL);
+    init_or_fail(&p, fl_gate_child, &g, NULL);
     start_or_fail(&p);
     pid_t first = mp_process_pid(&p);
     int again = mp_process_start(&p);
     pid_t now = mp_process_pid(&p);
-    gate_close(&g);
+    fl_gate_free(&g);
     fl_raw_wait(now, raw_wait_hint);
     int extra = waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD;
     if (extra)
@@ -551,7 +475,7 @@ FL_TEST(test_mp_process_start_makes_the_child_its_own_current_process)
     start_or_fail(&p);
     close(fds[1]);
     char seen[MP_NAME_MAX + 1];
-    read_report(fds[0], seen, sizeof seen);
+    fl_read_text(fds[0], seen, sizeof seen);
     close(fds[0]);
     int st = fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
     ck_assert_msg(WIFEXITED(st), "the child %s while it asked for its own name",
@@ -594,7 +518,7 @@ FL_TEST(test_mp_process_start_restarts_numbering_in_the_child)
     start_or_fail(&second);
     close(fds[1]);
     char seen[MP_NAME_MAX + 32];
-    read_report(fds[0], seen, sizeof seen);
+    fl_read_text(fds[0], seen, sizeof seen);
     close(fds[0]);
     fl_raw_wait(mp_process_pid(&second), raw_wait_hint);
     ck_assert_msg(strcmp(seen, "Process-2:1") == 0,
@@ -664,9 +588,9 @@ FL_TEST(test_mp_process_join_waits_for_the_end)
 
 FL_TEST(test_mp_process_join_times_out_while_the_child_runs)
 {
-    struct gate g;
-    gate_open(&g, 4, 3000); // the child gives up waiting after 3 s
-    pid_t pid = fl_raw_start(gate_child, &g);
+    fl_gate g;
+    fl_gate_new(&g, 4, 3000); // the child gives up waiting after 3 s
+    pid_t pid = fl_raw_start(fl_gate_child, &g);
     close(g.fd[0]);
     g.fd[0] = -1;
     mp_process p;
@@ -676,7 +600,7 @@ FL_TEST(test_mp_process_join_times_out_while_the_child_runs)
     long took = fl_now_ms() - t0;
     int alive = fl_alive(pid);
     int code = mp_process_exitcode(&p);
-    gate_close(&g); // let the child go
+    fl_gate_free(&g); // let the child go
     int last = r == -ETIMEDOUT ? mp_process_join(&p, -1) : 0;
     if (fl_alive(pid) || fl_zombie(pid))
         fl_raw_wait(pid, raw_wait_hint);
@@ -727,7 +651,7 @@ FL_TEST(test_mp_process_join_rejects_a_process_not_started)
 {
     static int four = 4;
     pid_t other = fl_raw_start(return_code, &four);
-    until_ended(other); // it has ended: a wrong wait would reap it
+    fl_until_ended(other); // it has ended: a wrong wait would reap it
     mp_process p;
     adopt(&p, 0);
     int r = mp_process_join(&p, -1);
@@ -790,25 +714,25 @@ open_fds(void)
 FL_TEST(test_mp_process_join_leaves_nothing_behind)
 {
     enum { N = 3 };
-    struct gate g;
-    gate_open(&g, 0, 3000); // the children give up waiting after 3 s
+    fl_gate g;
+    fl_gate_new(&g, 0, 3000); // the children give up waiting after 3 s
     mp_process *p[N];
     for (int i = 0; i < N; i++) {
         p[i] = malloc(sizeof *p[i]);
         ck_assert_msg(p[i] != NULL, "malloc failed");
-        adopt(p[i], fl_raw_start(gate_child, &g));
+        adopt(p[i], fl_raw_start(fl_gate_child, &g));
     }
     int before = open_fds(), peeks[N], joins[N];
     for (int i = 0; i < N; i++)
         peeks[i] = mp_process_join(p[i], 0); // still running: times out
-    gate_close(&g);
+    fl_gate_free(&g);
     for (int i = 0; i < N; i++) {
         joins[i] = mp_process_join(p[i], -1);
         if (joins[i] != 0)
             fl_raw_wait(mp_process_pid(p[i]), raw_wait_hint);
         free(p[i]); // freed after join: nothing may be left
     }
-    int after = open_fds() + 2; // gate_close closed two of ours
+    int after = open_fds() + 2; // fl_gate_free closed two of ours
     int zombies = waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD;
     if (zombies)
         fl_kill_children();
@@ -829,13 +753,13 @@ FL_TEST(test_mp_process_join_leaves_nothing_behind)
 
 FL_TEST(test_mp_process_is_alive_is_true_while_running)
 {
-    struct gate g;
-    gate_open(&g, 0, -1);
+    fl_gate g;
+    fl_gate_new(&g, 0, -1);
     mp_process p;
-    adopt(&p, fl_raw_start(gate_child, &g));
+    adopt(&p, fl_raw_start(fl_gate_child, &g));
     int alive = mp_process_is_alive(&p);
     int again = mp_process_is_alive(&p);
-    gate_close(&g);
+    fl_gate_free(&g);
     if (fl_alive(mp_process_pid(&p)) || fl_zombie(mp_process_pid(&p)))
         fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
     ck_assert_msg(alive == 1 && again == 1,
@@ -849,7 +773,7 @@ FL_TEST(test_mp_process_is_alive_is_false_before_start)
 {
     static int four = 4;
     pid_t other = fl_raw_start(return_code, &four);
-    until_ended(other); // it has ended: a wrong wait would reap it
+    fl_until_ended(other); // it has ended: a wrong wait would reap it
     mp_process p;
     adopt(&p, 0);
     int alive = mp_process_is_alive(&p);
@@ -870,7 +794,7 @@ FL_TEST(test_mp_process_is_alive_is_false_once_the_child_has_ended)
     mp_process p;
     pid_t pid = fl_raw_start(return_code, &three);
     adopt(&p, pid);
-    until_ended(pid); // a zombie now: ended, not yet reaped
+    fl_until_ended(pid); // a zombie now: ended, not yet reaped
     int alive = mp_process_is_alive(&p);
     if (fl_zombie(pid))
         fl_raw_wait(pid, raw_wait_hint);
@@ -887,7 +811,7 @@ FL_TEST(test_mp_process_is_alive_keeps_the_exit_code_it_reaps)
     mp_process p;
     pid_t pid = fl_raw_start(return_code, &three);
     adopt(&p, pid);
-    until_ended(pid);
+    fl_until_ended(pid);
     int alive = mp_process_is_alive(&p);
     int zombie = fl_zombie(pid);
     int code = mp_process_exitcode(&p);
@@ -927,14 +851,14 @@ FL_TEST(test_mp_process_terminate_then_join_gives_minus_15)
     // A child inherits its parent's signal handlers, and Check's SIGTERM
     // handler would end the whole test: the child gets the default one.
     signal(SIGTERM, SIG_DFL);
-    struct gate g;
-    gate_open(&g, 0, -1);
+    fl_gate g;
+    fl_gate_new(&g, 0, -1);
     mp_process p;
-    init_or_fail(&p, gate_child, &g, NULL);
+    init_or_fail(&p, fl_gate_child, &g, NULL);
     start_or_fail(&p);
     int t = mp_process_terminate(&p);
     int j = mp_process_join(&p, 5000);
-    gate_close(&g);
+    fl_gate_free(&g);
     if (j != 0)
         fl_kill_children();
     ck_assert_msg(t == 0 && j == 0,
@@ -952,14 +876,14 @@ FL_TEST(test_mp_process_terminate_then_join_gives_minus_15)
 
 FL_TEST(test_mp_process_kill_then_join_gives_minus_9)
 {
-    struct gate g;
-    gate_open(&g, 0, -1);
+    fl_gate g;
+    fl_gate_new(&g, 0, -1);
     mp_process p;
-    init_or_fail(&p, gate_child, &g, NULL);
+    init_or_fail(&p, fl_gate_child, &g, NULL);
     start_or_fail(&p);
     int k = mp_process_kill(&p);
     int j = mp_process_join(&p, 5000);
-    gate_close(&g);
+    fl_gate_free(&g);
     if (j != 0)
         fl_kill_children();
     ck_assert_msg(k == 0 && j == 0,
@@ -1021,19 +945,19 @@ join_call(void *arg)
 
 // After a join under stress: let the gate's child go and reap it.
 static void
-gate_finish(struct gate *g, mp_process *p)
+gate_finish(fl_gate *g, mp_process *p)
 {
-    gate_close(g);
+    fl_gate_free(g);
     if (mp_process_exitcode(p) == MP_EXITCODE_NONE)
         fl_raw_wait(mp_process_pid(p), raw_wait_hint);
 }
 
 FL_TEST(test_mp_process_join_keeps_its_deadline_under_a_signal_storm)
 {
-    struct gate g;
-    gate_open(&g, 0, 1000); // the child gives up waiting after 1 s
+    fl_gate g;
+    fl_gate_new(&g, 0, 1000); // the child gives up waiting after 1 s
     mp_process p;
-    adopt(&p, fl_raw_start(gate_child, &g));
+    adopt(&p, fl_raw_start(fl_gate_child, &g));
     struct join_call jc = {&p, 50};
     fl_storm_result res;
     fl_storm_call(join_call, &jc, 500, &res);
@@ -1056,7 +980,7 @@ FL_TEST(test_mp_process_join_keeps_its_deadline_under_a_signal_storm)
 // helper thread.
 struct held_join {
     struct join_call jc;
-    struct gate *g;
+    fl_gate *g;
 };
 
 static int
@@ -1068,15 +992,15 @@ held_join(void *arg)
 static void
 release_gate(void *arg)
 {
-    gate_release(((struct held_join *)arg)->g);
+    fl_gate_open(((struct held_join *)arg)->g);
 }
 
 FL_TEST(test_mp_process_join_waits_for_ever_under_a_signal_storm)
 {
-    struct gate g;
-    gate_open(&g, 6, 3000);
+    fl_gate g;
+    fl_gate_new(&g, 6, 3000);
     mp_process p;
-    adopt(&p, fl_raw_start(gate_child, &g));
+    adopt(&p, fl_raw_start(fl_gate_child, &g));
     struct held_join hj = {{&p, -1}, &g};
     fl_storm_result res;
     fl_storm_hold(held_join, release_gate, &hj, 500, 50, &res);
@@ -1097,10 +1021,10 @@ FL_TEST(test_mp_process_join_waits_for_ever_under_a_signal_storm)
 
 FL_TEST(test_mp_process_join_keeps_its_deadline_when_the_wall_clock_jumps)
 {
-    struct gate g;
-    gate_open(&g, 0, 1000); // the child gives up waiting after 1 s
+    fl_gate g;
+    fl_gate_new(&g, 0, 1000); // the child gives up waiting after 1 s
     mp_process p;
-    adopt(&p, fl_raw_start(gate_child, &g));
+    adopt(&p, fl_raw_start(fl_gate_child, &g));
     struct join_call jc = {&p, 50};
     fl_fault_reset();
     fl_clock_jump_at(1, -3600); // an hour back, after the first reading
@@ -1130,7 +1054,7 @@ FL_TEST(test_mp_process_join_and_is_alive_retry_an_interrupted_waitpid)
     mp_process p[2];
     for (int i = 0; i < 2; i++) {
         adopt(&p[i], fl_raw_start(return_code, &codes[i]));
-        until_ended(mp_process_pid(&p[i]));
+        fl_until_ended(mp_process_pid(&p[i]));
     }
     fl_fault_reset();
     fl_fault_eintr("waitpid", 1);
@@ -1161,7 +1085,7 @@ walk_join(const char *fn, int err)
     static int five = 5;
     mp_process p;
     adopt(&p, fl_raw_start(return_code, &five));
-    until_ended(mp_process_pid(&p));
+    fl_until_ended(mp_process_pid(&p));
     FL_FAULT_WALK (fn, err, k) {
         fl_snapshot s;
         fl_snapshot_take(&s);
@@ -1213,10 +1137,10 @@ join_without_fds(void *arg)
 
 FL_TEST(test_mp_process_join_reports_that_no_descriptor_is_free)
 {
-    struct gate g;
-    gate_open(&g, 0, 1000);
+    fl_gate g;
+    fl_gate_new(&g, 0, 1000);
     mp_process p;
-    adopt(&p, fl_raw_start(gate_child, &g));
+    adopt(&p, fl_raw_start(fl_gate_child, &g));
     int r = join_without_fds(&p);
     gate_finish(&g, &p);
     fl_expect_int(
@@ -1282,7 +1206,7 @@ FL_TEST(test_mp_process_start_flushes_every_stream)
     fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
     fclose(stream);
     char out[64];
-    read_report(fds[0], out, sizeof out);
+    fl_read_text(fds[0], out, sizeof out);
     close(fds[0]);
     ck_assert_msg(count(out, "before|") == 1,
                   "\"before|\" was put once in a stream of the caller (a "

@@ -224,22 +224,6 @@ start(enum mp_method m, const char *name, const char *arg, const int *fds,
     return pid;
 }
 
-// A raw child that exits with code, or dies of sig.
-static pid_t
-raw_child(int code, int sig)
-{
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
-    if (pid == 0) {
-        if (sig != 0) {
-            signal(sig, SIG_DFL);
-            raise(sig);
-        }
-        _exit(code);
-    }
-    return pid;
-}
-
 // How a raw wait status reads, for messages; one buffer per call site.
 static const char *
 how(int st, char *buf, size_t size)
@@ -789,7 +773,7 @@ FL_TEST(test_mp_join_gives_pythons_exit_codes)
         {0, 0, 0}, {3, 0, 3}, {0, SIGTERM, -SIGTERM}, {0, SIGKILL, -SIGKILL}};
     for (int i = 0; i < 4; i++) {
         enum mp_method m = i % 2 ? MP_SPAWN : MP_FORK; // both: the caller's
-        pid_t pid = raw_child(runs[i].code, runs[i].sig);
+        pid_t pid = fl_raw_child(runs[i].code, runs[i].sig);
         int got = mp_join(m, pid, -1);
         if (got != runs[i].want)
             fl_kill_children();
@@ -853,45 +837,27 @@ FL_TEST(test_mp_join_rejects_a_process_that_is_not_a_child)
 
 /* ---------------------------------------------------------- under stress */
 
-// A raw child that waits until the test closes its end of a pipe, or for
-// limit_ms at most, then exits with 0.
+// A raw child that waits at a gate, for limit_ms at most, then exits
+// with 0.
 struct gate {
-    int fd[2]; // the child reads fd[0]; the test holds fd[1]
+    fl_gate gate; // the child waits; the test holds only the write end
     pid_t pid;
 };
 
 static void
 gate_start(struct gate *g, int limit_ms)
 {
-    ck_assert_msg(pipe(g->fd) == 0, "pipe failed: %s", strerror(errno));
-    g->pid = fork();
-    ck_assert_msg(g->pid >= 0, "fork failed: %s", strerror(errno));
-    if (g->pid == 0) {
-        close(g->fd[1]); // or EOF could never come
-        struct pollfd pfd = {.fd = g->fd[0], .events = POLLIN};
-        long end = fl_now_ms() + limit_ms;
-        while (poll(&pfd, 1, (int)(end > fl_now_ms() ? end - fl_now_ms() : 0)) <
-               0)
-            ; // EINTR: wait for the time left
-        _exit(0);
-    }
-    close(g->fd[0]);
-}
-
-// Let the child go: close our end, so that it reads EOF.
-static void
-gate_release(struct gate *g)
-{
-    if (g->fd[1] >= 0)
-        close(g->fd[1]);
-    g->fd[1] = -1;
+    fl_gate_new(&g->gate, 0, limit_ms);
+    g->pid = fl_raw_start(fl_gate_child, &g->gate);
+    close(g->gate.fd[0]);
+    g->gate.fd[0] = -1;
 }
 
 // Let the child go and reap it, unless mp_join did.
 static void
 gate_finish(struct gate *g)
 {
-    gate_release(g);
+    fl_gate_open(&g->gate);
     if (fl_alive(g->pid) || fl_zombie(g->pid))
         fl_raw_wait(g->pid, raw_wait_hint);
 }
@@ -914,7 +880,7 @@ join_call(void *arg)
 static void
 release_gate(void *arg)
 {
-    gate_release(((struct join_call *)arg)->g);
+    fl_gate_open(&((struct join_call *)arg)->g->gate);
 }
 
 static void
@@ -1170,10 +1136,7 @@ FL_TEST(test_mp_start_fork_flushes_every_stream)
     fl_raw_wait(pid, raw_wait_hint);
     fclose(stream);
     char out[64];
-    ssize_t n, got = 0;
-    while ((n = read(fds[0], out + got, sizeof out - 1 - (size_t)got)) > 0)
-        got += n;
-    out[got] = '\0';
+    fl_read_text(fds[0], out, sizeof out);
     close(fds[0]);
     ck_assert_msg(strcmp(out, "before|child|") == 0,
                   "a stream of the caller (a pipe opened with fdopen, not "

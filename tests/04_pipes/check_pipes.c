@@ -58,57 +58,21 @@ fd_of(mp_conn *c)
     return fd;
 }
 
-// Raw write of every byte, whatever signals do; 0 or -1.
+// The raw frames of stress.h are this lesson's.
+_Static_assert(FL_FRAME_HEADER == MP_FRAME_HEADER, "frame headers differ");
+
+// stress.h's raw writes, by the names that a failed ck_assert prints
+// ("Assertion 'raw_write(fd_of(b), h, sizeof h) == 0' failed").
 static int
 raw_write(int fd, const void *buf, size_t len)
 {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return fl_write_full(fd, buf, len);
 }
 
-// Raw read of len bytes unless EOF comes first; the count read, or -1.
-static ssize_t
-raw_read(int fd, void *buf, size_t len)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = read(fd, (char *)buf + got, len - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    return (ssize_t)got;
-}
-
-static void
-put_header(unsigned char *h, uint32_t len)
-{
-    h[0] = (unsigned char)(len >> 24);
-    h[1] = (unsigned char)(len >> 16);
-    h[2] = (unsigned char)(len >> 8);
-    h[3] = (unsigned char)len;
-}
-
-// Write a whole frame the raw way: header, then the message.
 static int
 raw_frame(int fd, const void *msg, size_t len)
 {
-    unsigned char h[MP_FRAME_HEADER];
-    put_header(h, (uint32_t)len);
-    return raw_write(fd, h, sizeof h) == 0 ? raw_write(fd, msg, len) : -1;
+    return fl_frame_write(fd, msg, len);
 }
 
 // A reproducible pattern that repeats neither every 256 bytes nor ever.
@@ -140,17 +104,6 @@ xmalloc(size_t len)
     return p;
 }
 
-// Reap pid with the raw waitpid: its exit status, or 128 + the signal.
-static int
-reap(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 // In a raw child: close this process's copy of an end it does not use.
 static void
 child_close(mp_conn *c)
@@ -164,7 +117,7 @@ static void
 stop(pid_t pid)
 {
     kill(pid, SIGKILL);
-    reap(pid);
+    fl_reap_code(pid);
 }
 
 // Whether fd has an event for a reader right now (data or EOF).
@@ -221,7 +174,7 @@ FL_TEST(test_mp_pipe_duplex_carries_the_seed_messages_both_ways)
     ssize_t n2 =
         sent == 0 ? mp_recv_bytes(ends[0], reply, sizeof reply - 1) : -1;
     mp_conn_close(ends[0]);
-    int st = reap(pid);
+    int st = fl_reap_code(pid);
     ck_assert_msg(n1 == (ssize_t)strlen(SEED) && strcmp(seed, SEED) == 0,
                   "the child sent \"%s\"; the parent's mp_recv_bytes "
                   "returned %s with \"%s\"",
@@ -363,7 +316,7 @@ FL_TEST(test_mp_recv_bytes_keeps_message_boundaries)
     unsigned char wire[128];
     size_t at = 0;
     for (int i = 0; i < 3; i++) { // three frames in ONE raw write
-        put_header(wire + at, (uint32_t)strlen(msgs[i]));
+        fl_put_be32(wire + at, (uint32_t)strlen(msgs[i]));
         memcpy(wire + at + MP_FRAME_HEADER, msgs[i], strlen(msgs[i]));
         at += MP_FRAME_HEADER + strlen(msgs[i]);
     }
@@ -392,7 +345,7 @@ big_frame_writer(void *arg)
     child_close(ends[0]);
     unsigned char *msg = xmalloc(MIB), h[MP_FRAME_HEADER];
     fill(msg, MIB, 1);
-    put_header(h, MIB);
+    fl_put_be32(h, MIB);
     if (raw_write(fd, h, sizeof h) < 0)
         return 1;
     for (size_t at = 0; at < MIB; at += 7777)
@@ -416,7 +369,7 @@ FL_TEST(test_mp_recv_bytes_reads_a_1_mib_message_whole)
     char end[8] = "";
     ssize_t n2 = n == MIB ? mp_recv_bytes(ends[0], end, sizeof end - 1) : 0;
     mp_conn_close(ends[0]);
-    reap(pid);
+    fl_reap_code(pid);
     ck_assert_msg(n == MIB,
                   "a 1 MiB message came through a pipe that holds 64 KiB; "
                   "mp_recv_bytes returned %s, expected %d. One read() "
@@ -438,14 +391,15 @@ static int
 check_frame(int fd, size_t want_len, unsigned seed)
 {
     unsigned char h[MP_FRAME_HEADER], want_h[MP_FRAME_HEADER];
-    put_header(want_h, (uint32_t)want_len);
-    if (raw_read(fd, h, sizeof h) != sizeof h || memcmp(h, want_h, 4) != 0)
+    fl_put_be32(want_h, (uint32_t)want_len);
+    if (fl_read_full(fd, h, sizeof h, -1) != sizeof h ||
+        memcmp(h, want_h, 4) != 0)
         return 1;
     unsigned char *got = xmalloc(want_len), *want = xmalloc(want_len);
     fill(want, want_len, seed);
     for (size_t at = 0; at < want_len;) {
         size_t chunk = want_len - at < 1000 ? want_len - at : 1000;
-        ssize_t n = raw_read(fd, got + at, chunk);
+        ssize_t n = fl_read_full(fd, got + at, chunk, -1);
         if (n < (ssize_t)chunk)
             return 2;
         at += chunk;
@@ -489,7 +443,7 @@ FL_TEST(test_mp_send_bytes_writes_a_1_mib_message_whole)
     fill(msg, MIB, 2);
     int r = mp_send_bytes(ends[1], msg, MIB);
     mp_conn_close(ends[1]);
-    int st = reap(pid);
+    int st = fl_reap_code(pid);
     ck_assert_msg(r == 0 && st == 0,
                   "mp_send_bytes of 1 MiB through a 64 KiB pipe returned %s, "
                   "and for the reader in another process %s. Write the "
@@ -512,7 +466,7 @@ slow_writer(void *arg)
     close(fl_ticks_write_fd()); // so that the clock's EOF can reach us
     unsigned char *msg = xmalloc(SLOW_LEN), h[MP_FRAME_HEADER];
     fill(msg, SLOW_LEN, 3);
-    put_header(h, SLOW_LEN);
+    fl_put_be32(h, SLOW_LEN);
     wait_ticks(10); // the reader waits for the header, interrupted
     if (raw_write(fd, h, sizeof h) < 0)
         return 1;
@@ -536,7 +490,7 @@ FL_TEST(test_mp_recv_bytes_retries_when_a_signal_interrupts)
     ssize_t n = mp_recv_bytes(ends[0], got, SLOW_LEN);
     fl_ticks_stop();
     mp_conn_close(ends[0]);
-    reap(pid);
+    fl_reap_code(pid);
     ck_assert_msg(n == SLOW_LEN && first_diff(got, want, SLOW_LEN) < 0,
                   "a message of %d bytes arrived in three parts while "
                   "signals kept coming; mp_recv_bytes returned %s%s. %s",
@@ -571,7 +525,7 @@ FL_TEST(test_mp_send_bytes_finishes_when_a_signal_interrupts)
     int r = mp_send_bytes(ends[1], msg, MIB);
     fl_ticks_stop();
     mp_conn_close(ends[1]); // a short frame now ends in EOF for the reader
-    int st = reap(pid);
+    int st = fl_reap_code(pid);
     ck_assert_msg(r == 0 && st == 0,
                   "mp_send_bytes of 1 MiB while signals kept coming returned "
                   "%s, and for the reader %s. %s",
@@ -696,7 +650,7 @@ FL_TEST(test_mp_recv_bytes_reports_a_truncated_message)
     mp_conn *a, *b;
     pair(0, &a, &b);
     unsigned char part[MP_FRAME_HEADER + 10];
-    put_header(part, 100); // says 100 bytes, then only 10 come
+    fl_put_be32(part, 100); // says 100 bytes, then only 10 come
     memcpy(part + MP_FRAME_HEADER, "0123456789", 10);
     ck_assert(raw_write(fd_of(b), part, sizeof part) == 0);
     mp_conn_close(b); // the sender dies mid-message
@@ -715,7 +669,7 @@ FL_TEST(test_mp_recv_bytes_reports_a_truncated_message_too_big_to_fit)
     mp_conn *a, *b;
     pair(0, &a, &b);
     unsigned char part[MP_FRAME_HEADER + 10];
-    put_header(part, 100);
+    fl_put_be32(part, 100);
     memcpy(part + MP_FRAME_HEADER, "0123456789", 10);
     ck_assert(raw_write(fd_of(b), part, sizeof part) == 0);
     mp_conn_close(b);
@@ -737,7 +691,7 @@ FL_TEST(test_mp_recv_bytes_rejects_a_frame_with_a_bad_length)
         mp_conn *a, *b;
         pair(0, &a, &b);
         unsigned char h[MP_FRAME_HEADER + 4];
-        put_header(h, bad[i]);
+        fl_put_be32(h, bad[i]);
         memcpy(h + MP_FRAME_HEADER, "abcd", 4);
         ck_assert(raw_write(fd_of(b), h, sizeof h) == 0);
         mp_conn_close(b);
@@ -934,7 +888,7 @@ FL_TEST(test_mp_send_bytes_keeps_small_frames_whole_with_several_writers)
         if (bad != NULL)
             stop(pids[w]);
         else
-            reap(pids[w]);
+            fl_reap_code(pids[w]);
     ck_assert_msg(bad == NULL,
                   "%d processes sent %d messages each, of up to %d bytes, "
                   "through one pipe. Message %d (mp_recv_bytes returned %s) "
@@ -1043,8 +997,8 @@ timed_run(int framed, long long budget, const unsigned char *src,
     long long t0 = fl_now_us(), t = 0;
     ck_assert(write(go[1], "g", 1) == 1);
     while (done < STREAM_MSGS && ok && (t = fl_now_us() - t0) <= budget) {
-        ssize_t n =
-            framed ? mp_recv_bytes(a, dst, MIB) : raw_read(p[0], dst, MIB);
+        ssize_t n = framed ? mp_recv_bytes(a, dst, MIB)
+                           : fl_read_full(p[0], dst, MIB, -1);
         ok = n == MIB;
         done++;
         t = fl_now_us() - t0;
@@ -1058,7 +1012,7 @@ timed_run(int framed, long long budget, const unsigned char *src,
     if (done < STREAM_MSGS || !ok)
         stop(pid);
     else
-        ok = reap(pid) == 0;
+        ok = fl_reap_code(pid) == 0;
     return !ok ? -1 : t * STREAM_MSGS / (done ? done : 1);
 }
 
@@ -1200,7 +1154,7 @@ FL_TEST(test_mp_poll_sees_no_eof_while_a_copy_of_the_write_end_is_open)
                                              "pass the timeout, "
                                              "in ms, to poll()");
     ck_assert(write(go[1], "g", 1) == 1);
-    reap(pid); // now no copy is left
+    fl_reap_code(pid); // now no copy is left
     struct poll_result late = poll_in_child(a, 2000, 0, "");
     char buf[8];
     ssize_t n = late.r == 1 ? mp_recv_bytes(a, buf, sizeof buf) : -1;
@@ -1493,7 +1447,7 @@ FL_TEST(test_mp_conn_fork_runs_the_target_with_the_childs_end)
     char buf[64] = "";
     ssize_t n = mp_recv_bytes(a, buf, sizeof buf - 1);
     mp_conn_close(a);
-    int st = reap(pid);
+    int st = fl_reap_code(pid);
     ck_assert_msg(n == (ssize_t)strlen(SEED) && strcmp(buf, SEED) == 0,
                   "the target sent \"%s\" on its end; the parent received "
                   "%s \"%s\"",
@@ -1517,7 +1471,7 @@ FL_TEST(test_mp_conn_fork_closes_the_childs_end_in_the_parent)
     pid_t pid = mp_conn_fork(a, b, do_nothing, NULL);
     ck_assert_msg(pid > 0, "mp_conn_fork returned %s, expected a pid",
                   fl_ret(pid));
-    reap(pid); // the child, and its copy of b, are gone
+    fl_reap_code(pid); // the child, and its copy of b, are gone
     int eof = readable_now(fd_of(a));
     char buf[8];
     ssize_t n = eof ? mp_recv_bytes(a, buf, sizeof buf) : -1;
@@ -1554,7 +1508,7 @@ FL_TEST(test_mp_conn_fork_closes_the_parents_end_in_the_child)
                   fl_ret(pid));
     mp_conn_close(a); // the parent's end: now no copy should be left
     ck_assert(write(go[1], "g", 1) == 1);
-    int st = reap(pid);
+    int st = fl_reap_code(pid);
     close(go[0]);
     close(go[1]);
     ck_assert_msg(st == 0, "the parent closed its end, yet the child %s. %s",
@@ -1623,7 +1577,7 @@ buffered_line_then_fork(void *arg)
         return 3;
     pid_t pid = mp_conn_fork(a, b, do_nothing, NULL);
     if (pid > 0)
-        reap(pid);
+        fl_reap_code(pid);
     mp_conn_close(a);
     fclose(f);
     return pid > 0 ? 0 : 1;
@@ -1658,7 +1612,7 @@ FL_TEST(test_mp_conn_fork_rejects_null_arguments)
                   mp_conn_fork(a, a, do_nothing, NULL)};
     for (int i = 0; i < 4; i++)
         if (r[i] > 0)
-            reap(r[i]);
+            fl_reap_code(r[i]);
     mp_conn_close(a);
     mp_conn_close(b);
     ck_assert_msg(r[0] == -EINVAL && r[1] == -EINVAL && r[2] == -EINVAL &&

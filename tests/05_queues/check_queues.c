@@ -30,14 +30,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static double
-now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 // A queue from mp_queue_create, or a failed test.
 static mp_queue *
 make(size_t maxsize, size_t max_msg)
@@ -62,18 +54,6 @@ shared(size_t size)
     return p;
 }
 
-// Start a raw child that runs fn(arg) and exits with its value.
-static pid_t
-start(int (*fn)(void *), void *arg)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
-    if (pid == 0)
-        _exit(fn(arg));
-    return pid;
-}
-
 // Python's p.join(timeout): wait at most ms for pid to end.  Its exit code
 // (minus the signal that killed it) once reaped, or -ETIMEDOUT while it
 // still runs.
@@ -84,10 +64,10 @@ join(pid_t pid, int ms)
     ck_assert_msg(fd >= 0, "pidfd_open(%d) failed: %s", (int)pid,
                   strerror(errno));
     struct pollfd p = {fd, POLLIN, 0};
-    double end = now_ms() + ms;
+    long end = fl_now_ms() + ms;
     int n;
     do {
-        double left = end - now_ms();
+        long left = end - fl_now_ms();
         n = poll(&p, 1, left > 0 ? (int)left + 1 : 0);
     } while (n < 0 && errno == EINTR);
     close(fd);
@@ -99,35 +79,17 @@ join(pid_t pid, int ms)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
 }
 
-// A process's state from /proc/PID/stat (R, S, T, Z...), or 0 if gone.
-static char
-state_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); // the name may hold spaces and ')'
-    return p != NULL && p[1] == ' ' ? p[2] : 0;
-}
-
 // Poll /proc until pid is in one of the states in want ("S", "SZ"...);
 // the state seen, or 0 if it never was within 3 s.
 static char
 await_state(pid_t pid, const char *want)
 {
-    double end = now_ms() + 3000;
+    long end = fl_now_ms() + 3000;
     for (;;) {
-        char s = state_of(pid);
+        char s = fl_proc_state(pid);
         if (s != 0 && strchr(want, s) != NULL)
             return s;
-        if (now_ms() > end)
+        if (fl_now_ms() > end)
             return 0;
         sched_yield();
     }
@@ -169,9 +131,9 @@ static int
 do_put(void *arg)
 {
     struct call *c = arg;
-    double t0 = now_ms();
+    long long t0 = fl_now_us();
     c->rc = mp_queue_put(c->q, c->msg, c->len, c->timeout_ms);
-    c->ms = now_ms() - t0;
+    c->ms = (double)(fl_now_us() - t0) / 1e3;
     return 0;
 }
 
@@ -179,9 +141,9 @@ static int
 do_get(void *arg)
 {
     struct call *c = arg;
-    double t0 = now_ms();
+    long long t0 = fl_now_us();
     c->rc = (long)mp_queue_get(c->q, c->msg, sizeof c->msg, c->timeout_ms);
-    c->ms = now_ms() - t0;
+    c->ms = (double)(fl_now_us() - t0) / 1e3;
     return 0;
 }
 
@@ -572,7 +534,7 @@ FL_TEST(test_mp_queue_put_in_a_child_reaches_the_parent)
 {
     mp_queue *q = make(4, MSG);
     struct call *c = new_call(q, 0, "from the child");
-    pid_t pid = start(do_put, c);
+    pid_t pid = fl_raw_start(do_put, c);
     int code = join(pid, 3000);
     if (code == -ETIMEDOUT)
         FAIL_KILLING("a child's put into an empty queue never returned");
@@ -589,7 +551,7 @@ FL_TEST(test_mp_queue_put_in_a_child_reaches_the_parent)
 static pid_t
 start_blocked(int (*fn)(void *), struct call *c, const char *what)
 {
-    pid_t pid = start(fn, c);
+    pid_t pid = fl_raw_start(fn, c);
     char s = await_state(pid, "SZ");
     if (s != 'S') {
         join(pid, 3000);
@@ -728,7 +690,7 @@ seed_consumer(void *arg)
 FL_TEST(test_mp_queue_consume_prints_consumed_0_to_4)
 {
     mp_queue *q = make(8, 16);
-    pid_t producer = start(seed_producer, q);
+    pid_t producer = fl_raw_start(seed_producer, q);
     fl_child r;
     fl_run_in_child(seed_consumer, q, 3000, 1, &r);
     int code = join(producer, 3000);
@@ -816,7 +778,7 @@ FL_TEST(test_mp_queue_consume_waits_for_the_sentinel_on_an_empty_queue)
     struct consumed *c = shared(sizeof *c);
     c->q = make(4, 16);
     c->ret = -1000;
-    pid_t pid = start(remembering_consumer, c);
+    pid_t pid = fl_raw_start(remembering_consumer, c);
     char s = await_state(pid, "SZ");
     if (s != 'S') {
         join(pid, 3000);
@@ -870,32 +832,9 @@ struct job { // what a producer or writer child is to do
     int id;
 };
 
-// A starting gate: children forked after gate_open wait in gate_wait
-// until the parent calls gate_release, and then all start at once.
-static int gate[2] = {-1, -1};
-
-static void
-gate_open(void)
-{
-    ck_assert_msg(pipe(gate) == 0, "pipe failed: %s", strerror(errno));
-}
-
-static void
-gate_wait(void)
-{
-    char c;
-    close(gate[1]);
-    while (read(gate[0], &c, 1) < 0 && errno == EINTR)
-        ; // EOF: the parent closed its write end
-    close(gate[0]);
-}
-
-static void
-gate_release(void)
-{
-    close(gate[0]);
-    close(gate[1]);
-}
+// A starting gate: children forked after fl_gate_new wait in
+// fl_gate_wait until the parent opens it, and then all start at once.
+static fl_gate gate;
 
 struct tally { // one consumer's view, in shared memory
     mp_queue *q;
@@ -930,7 +869,7 @@ producer(void *arg)
     int p = j->id;
     unsigned char *buf = payload[p];
     memcpy(buf, &p, sizeof p);
-    gate_wait();
+    fl_gate_wait(&gate);
     for (int i = 0; i < ITEMS; i++) {
         memcpy(buf + sizeof p, &i, sizeof i);
         if (mp_queue_put(j->q, buf, item_len(p, i), -1) != 0)
@@ -975,11 +914,11 @@ consumer(void *arg)
 
 // Join every pid by the deadline; how many were still running (killed).
 static int
-join_all(pid_t *pids, int n, double deadline, int *codes)
+join_all(pid_t *pids, int n, long deadline, int *codes)
 {
     int late = 0;
     for (int i = 0; i < n; i++) {
-        double left = deadline - now_ms();
+        long left = deadline - fl_now_ms();
         codes[i] = join(pids[i], left > 0 ? (int)left : 0);
         late += codes[i] == -ETIMEDOUT;
     }
@@ -1004,15 +943,15 @@ FL_TEST(test_mp_queue_put_from_3_producers_to_2_consumers_loses_nothing)
         t[c].ret = NOT_DONE;
         for (int p = 0; p < PRODUCERS; p++)
             t[c].last[p] = -1;
-        cons[c] = start(consumer, &t[c]);
+        cons[c] = fl_raw_start(consumer, &t[c]);
     }
-    gate_open();
+    fl_gate_new(&gate, 0, -1);
     for (int p = 0; p < PRODUCERS; p++) {
         jobs[p] = (struct job){q, p};
-        prod[p] = start(producer, &jobs[p]);
+        prod[p] = fl_raw_start(producer, &jobs[p]);
     }
-    gate_release(); // the producers start together
-    double deadline = now_ms() + 5000;
+    fl_gate_free(&gate); // opens it: the producers start together
+    long deadline = fl_now_ms() + 5000;
     int late = join_all(prod, PRODUCERS, deadline, pcode);
     int producers_late = late;
     int early = -1, early_code = 0; // a consumer that ended with no sentinel
@@ -1102,7 +1041,7 @@ big_writer(void *arg)
 {
     const struct job *j = arg;
     static unsigned char buf[BIG];
-    gate_wait();
+    fl_gate_wait(&gate);
     for (unsigned i = 0; i < BIGS; i++) {
         unsigned id = (unsigned)j->id * 1000 + i;
         for (size_t k = 0; k < BIG; k++)
@@ -1159,13 +1098,13 @@ FL_TEST(test_mp_queue_put_never_tears_large_messages)
     struct job jobs[WRITERS];
     pid_t pids[WRITERS];
     int codes[WRITERS];
-    gate_open();
+    fl_gate_new(&gate, 0, -1);
     for (int i = 0; i < WRITERS; i++) {
         jobs[i] = (struct job){q, i};
-        pids[i] = start(big_writer, &jobs[i]);
+        pids[i] = fl_raw_start(big_writer, &jobs[i]);
     }
-    gate_release();
-    int code = join(start(big_reader, r), 8000);
+    fl_gate_free(&gate);
+    int code = join(fl_raw_start(big_reader, r), 8000);
     if (code != 0)
         fl_kill_children();
     const char *lock = "Copy each message in and out with the mutex held, the "
@@ -1197,7 +1136,7 @@ FL_TEST(test_mp_queue_put_never_tears_large_messages)
                      "due: messages were lost, doubled or reordered. %s, and "
                      "wait in a while loop",
                      r->writer, r->msg, r->due, lock);
-    if (join_all(pids, WRITERS, now_ms() + 3000, codes) > 0)
+    if (join_all(pids, WRITERS, fl_now_ms() + 3000, codes) > 0)
         FAIL_KILLING("a writer never ended after all its messages were read");
     mp_queue_destroy(q);
 }
@@ -1217,7 +1156,7 @@ ten_puts(void *arg)
 FL_TEST(test_mp_queue_put_blocks_a_producer_until_the_queue_is_drained)
 {
     mp_queue *q = make(4, MSG);
-    pid_t pid = start(ten_puts, q);
+    pid_t pid = fl_raw_start(ten_puts, q);
     char s = await_state(pid, "SZ");
     // Python's p.join(timeout=0.2) before reading the queue.
     int code = s == 'S' ? join(pid, 200) : join(pid, 3000);
@@ -1325,12 +1264,12 @@ echo_pipe(void *arg)
 static double
 play(struct pingpong *g, int queues)
 {
-    pid_t pid = start(queues ? echo_queue : echo_pipe, g);
+    pid_t pid = fl_raw_start(queues ? echo_queue : echo_pipe, g);
     if (!queues) {
         close(g->to[0]);
         close(g->from[1]);
     }
-    double t0 = now_ms();
+    long long t0 = fl_now_us();
     char b[8] = "x";
     long rc = 1;
     for (int i = 0; i < ROUNDS && rc == 1; i++) {
@@ -1339,7 +1278,7 @@ play(struct pingpong *g, int queues)
         else if ((rc = mp_queue_put(g->ping, b, 1, 5000)) == 0)
             rc = mp_queue_get(g->pong, b, 8, 5000);
     }
-    double ms = now_ms() - t0;
+    double ms = (double)(fl_now_us() - t0) / 1e3;
     if (!queues) {
         close(g->to[1]);
         close(g->from[0]);
@@ -1495,7 +1434,7 @@ FL_TEST(test_mp_queue_get_keeps_its_timeout_when_the_wall_clock_jumps)
 static pid_t
 start_sleeping(int (*fn)(void *), struct call *c)
 {
-    pid_t pid = start(fn, c);
+    pid_t pid = fl_raw_start(fn, c);
     if (await_state(pid, "SZ") == 'S')
         return pid;
     join(pid, 3000);

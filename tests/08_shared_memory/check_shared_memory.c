@@ -87,17 +87,6 @@ mapped(const void *p)
     return msync(base, (size_t)page, MS_ASYNC) == 0 || errno != ENOMEM;
 }
 
-// Reap pid with the raw waitpid: its exit status, or 128 + the signal.
-static int
-reap(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 // An mp_update_fn that only counts its calls.
 static void
 count_calls(void *value, void *arg)
@@ -149,7 +138,7 @@ crowd_run(struct crowd *c, int (*fn)(void *), void *arg)
             kill(c->pid[k], SIGKILL);
             c->late++;
         }
-        c->status[k] = reap(c->pid[k]);
+        c->status[k] = fl_reap_code(c->pid[k]);
         if (!done)
             c->status[k] = -1;
         else if (c->status[k] != 0 && c->failed++ == 0)
@@ -287,7 +276,7 @@ run_peer(const char *mode, const char *name, size_t size)
         execv("/proc/self/exe", argv);
         _exit(127);
     }
-    return reap(pid);
+    return fl_reap_code(pid);
 }
 
 // The peer, mode "raw": open the segment with raw calls, check its size
@@ -484,7 +473,7 @@ FL_TEST(test_mp_array_set_in_a_child_is_seen_by_the_parent)
 {
     mp_array *a = new_array(MP_INT32, 4, NULL, 1);
     struct pick p = {a, 2, 1234};
-    int st = reap(fl_raw_start(set_in_child, &p));
+    int st = fl_reap_code(fl_raw_start(set_in_child, &p));
     int32_t got = -1;
     int r = mp_array_get(a, 2, &got);
     mp_array_destroy(a);
@@ -703,7 +692,7 @@ while_locked(int set)
     ssize_t n = late ? 0 : read(l.done[0], &res, sizeof res);
     if (late)
         kill(pid, SIGKILL);
-    reap(pid);
+    fl_reap_code(pid);
     mp_array_get(l.a, 0, &got);
     mp_array_destroy(l.a);
     close(l.started[0]);

@@ -127,30 +127,6 @@ server_of(mp_manager *m)
     return pid;
 }
 
-// Block until pid has ended, without reaping it: its pidfd turns readable.
-static void
-until_ended(pid_t pid)
-{
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    ck_assert_msg(fd >= 0, "pidfd_open(%d) failed: %s", (int)pid,
-                  strerror(errno));
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR)
-        ;
-    close(fd);
-}
-
-// Reap pid with the raw waitpid: its exit status, or 128 + the signal.
-static int
-reap(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 // Reap pid if it ends within ms; else kill it first.  Its exit status,
 // 128 + the signal, or -2 if it had to be killed.
 static int
@@ -166,7 +142,7 @@ reap_within(pid_t pid, int ms)
     close(fd);
     if (n == 0)
         kill(pid, SIGKILL);
-    int st = reap(pid);
+    int st = fl_reap_code(pid);
     return n == 0 ? -2 : st;
 }
 
@@ -192,68 +168,14 @@ raw_socket_at(const char *path, int listening)
     return fd;
 }
 
-// Whether fd turned readable (data, EOF or an error) within ms.
-static int
-readable_within(int fd, int ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int n;
-    while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
-        ;
-    return n == 1;
-}
-
 static int
 raw_send(int fd, const void *buf, size_t len)
 {
     return send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
-// Read len bytes, each read within WAIT_MS.  The count read (fewer at
-// EOF), or -1 on an error or a timeout.
-static ssize_t
-raw_read(int fd, void *buf, size_t len)
-{
-    size_t got = 0;
-    while (got < len) {
-        if (!readable_within(fd, WAIT_MS))
-            return -1;
-        ssize_t n = read(fd, (char *)buf + got, len - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    return (ssize_t)got;
-}
-
-static void
-put_header(unsigned char *h, uint32_t len)
-{
-    h[0] = (unsigned char)(len >> 24);
-    h[1] = (unsigned char)(len >> 16);
-    h[2] = (unsigned char)(len >> 8);
-    h[3] = (unsigned char)len;
-}
-
-// Read one whole frame, header included, into buf.  Its size, 0 at EOF,
-// -1 for a timeout, an error, or a frame that is no frame of ours.
-static ssize_t
-raw_frame(int fd, unsigned char *buf, size_t cap)
-{
-    ssize_t n = raw_read(fd, buf, MP_FRAME_HEADER);
-    if (n <= 0)
-        return n;
-    size_t len = (size_t)buf[0] << 24 | (size_t)buf[1] << 16 |
-                 (size_t)buf[2] << 8 | buf[3];
-    if (n < MP_FRAME_HEADER || len == 0 || len + MP_FRAME_HEADER > cap)
-        return -1;
-    n = raw_read(fd, buf + MP_FRAME_HEADER, len);
-    return n == (ssize_t)len ? (ssize_t)(MP_FRAME_HEADER + len) : -1;
-}
+// The raw frames of stress.h are this lesson's.
+_Static_assert(FL_FRAME_HEADER == MP_FRAME_HEADER, "frame headers differ");
 
 /* ------------------------------------------------------ in a child */
 
@@ -724,7 +646,7 @@ static const char *
 relay_accept(struct relay *r, const char *server)
 {
     for (int i = 0; i < RACERS; i++) {
-        if (!readable_within(r->lfd, WAIT_MS))
+        if (!fl_readable_within(r->lfd, WAIT_MS))
             return "a client never connected to the relay: does "
                    "mp_manager_connect connect to the address it is given?";
         r->down[i] = accept(r->lfd, NULL, NULL);
@@ -748,7 +670,7 @@ relay_run(struct relay *r)
         for (int i = 0; i < RACERS; i++) {
             if (!alive[i])
                 continue;
-            len[i] = raw_frame(r->down[i], buf[i], FRAME_CAP);
+            len[i] = fl_frame_read(r->down[i], buf[i], FRAME_CAP, WAIT_MS);
             if (len[i] < 0)
                 return "a client sent something that is no frame (4-byte "
                        "big-endian length, then the body), or nothing";
@@ -761,7 +683,7 @@ relay_run(struct relay *r)
         for (int i = 0; i < RACERS; i++) {
             if (!alive[i])
                 continue;
-            len[i] = raw_frame(r->up[i], buf[i], FRAME_CAP);
+            len[i] = fl_frame_read(r->up[i], buf[i], FRAME_CAP, WAIT_MS);
             if (len[i] <= 0)
                 return "with four clients connected, each with a request "
                        "waiting, the server did not answer one of them: "
@@ -820,7 +742,7 @@ race(int use_incr)
     relay_close(&r); // a client still waiting now sees EOF
     int st[RACERS];
     for (int i = 0; i < RACERS; i++)
-        st[i] = reap(pid[i]);
+        st[i] = fl_reap_code(pid[i]);
     mp_value v = mp_none();
     int got = mp_dict_get(p, mp_str("n"), &v);
     mp_proxy_close(p);
@@ -949,19 +871,19 @@ FL_TEST(test_mp_manager_answers_two_requests_sent_in_one_write)
     // read both at once.
     unsigned char two[2 * (MP_FRAME_HEADER + 1)];
     for (int i = 0; i < 2; i++) {
-        put_header(two + i * 5, 1);
+        fl_put_be32(two + i * 5, 1);
         two[i * 5 + 4] = MP_OP_DICT_LEN;
     }
     ck_assert(raw_send(fd, two, sizeof two) == 0);
     unsigned char got[2][FRAME_CAP];
-    ssize_t n1 = raw_frame(fd, got[0], FRAME_CAP);
-    ssize_t n2 = n1 > 0 ? raw_frame(fd, got[1], FRAME_CAP) : -1;
+    ssize_t n1 = fl_frame_read(fd, got[0], FRAME_CAP, WAIT_MS);
+    ssize_t n2 = n1 > 0 ? fl_frame_read(fd, got[1], FRAME_CAP, WAIT_MS) : -1;
     close(fd);
     stop(m);
     // Each reply: the header (18), the status (type, 8 bytes: 0), the
     // count (type, 8 bytes: 0).
     unsigned char want[MP_FRAME_HEADER + 18] = {0};
-    put_header(want, 18);
+    fl_put_be32(want, 18);
     want[MP_FRAME_HEADER] = want[MP_FRAME_HEADER + 9] = MP_INT;
     ck_assert_msg(n1 == (ssize_t)sizeof want &&
                       memcmp(got[0], want, sizeof want) == 0 &&
@@ -982,11 +904,11 @@ static long long
 raw_status(int fd, const void *body, size_t len)
 {
     unsigned char frame[64], reply[FRAME_CAP];
-    put_header(frame, (uint32_t)len);
+    fl_put_be32(frame, (uint32_t)len);
     memcpy(frame + MP_FRAME_HEADER, body, len);
     if (raw_send(fd, frame, MP_FRAME_HEADER + len) < 0)
         return -10000; // the server closed the connection
-    ssize_t n = raw_frame(fd, reply, sizeof reply);
+    ssize_t n = fl_frame_read(fd, reply, sizeof reply, WAIT_MS);
     if (n < MP_FRAME_HEADER + 9 || reply[MP_FRAME_HEADER] != MP_INT)
         return -20000; // no reply, or one without a status
     uint64_t x = 0;
@@ -1012,7 +934,7 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
     unsigned char zero[MP_FRAME_HEADER] = {0, 0, 0, 0}; // an empty frame
     ck_assert(raw_send(fd, zero, sizeof zero) == 0);
     char c;
-    int eof = readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
+    int eof = fl_readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
     close(fd);
     mp_proxy *p = proxy(m);
     int n = mp_dict_len(p);
@@ -1044,10 +966,10 @@ FL_TEST(test_mp_manager_refuses_a_frame_over_the_limit)
     ck_assert_msg(fd >= 0, "could not connect: %s", strerror(errno));
     // A header that announces one byte too many, then a little of it.
     unsigned char msg[MP_FRAME_HEADER + 16] = {0};
-    put_header(msg, MP_MANAGER_MSG_MAX + 1);
+    fl_put_be32(msg, MP_MANAGER_MSG_MAX + 1);
     ck_assert(raw_send(fd, msg, sizeof msg) == 0);
     char c;
-    int eof = readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
+    int eof = fl_readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
     close(fd);
     fl_child res = {0};
     if (eof) {
@@ -1107,10 +1029,10 @@ FL_TEST(test_mp_manager_survives_a_client_that_dies_before_its_reply)
     int fd = raw_socket_at(manager_path(), 0);
     ck_assert_msg(fd >= 0, "could not connect: %s", strerror(errno));
     unsigned char req[MP_FRAME_HEADER + 1], rep[FRAME_CAP];
-    put_header(req, 1);
+    fl_put_be32(req, 1);
     req[4] = MP_OP_DICT_LEN;
     ck_assert(raw_send(fd, req, sizeof req) == 0);
-    ck_assert_msg(raw_frame(fd, rep, sizeof rep) > 0,
+    ck_assert_msg(fl_frame_read(fd, rep, sizeof rep, WAIT_MS) > 0,
                   "the server did not answer a raw MP_OP_DICT_LEN request");
     // The client sends a request and is gone before the reply: the
     // server's reply then meets a closed socket.
@@ -1148,12 +1070,12 @@ hang_up(void *arg)
     int lfd = *(int *)arg;
     unsigned char buf[FRAME_CAP];
     for (int i = 0; i < 2; i++) {
-        if (!readable_within(lfd, WAIT_MS))
+        if (!fl_readable_within(lfd, WAIT_MS))
             return 1;
         int c = accept(lfd, NULL, NULL);
-        if (c < 0 || !readable_within(c, WAIT_MS))
+        if (c < 0 || !fl_readable_within(c, WAIT_MS))
             return 2;
-        if (i == 0 && raw_frame(c, buf, sizeof buf) <= 0)
+        if (i == 0 && fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0)
             return 3;
         close(c);
     }
@@ -1175,7 +1097,7 @@ FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_hangs_up)
         r[i] = mp_dict_len(p);
         mp_proxy_close(p);
     }
-    int st = reap(pid);
+    int st = fl_reap_code(pid);
     unlink(path);
     ck_assert_msg(st == 0,
                   "the fake server got no whole request (%d): a request is a "
@@ -1199,7 +1121,7 @@ FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_was_killed)
     mp_proxy *p = proxy(m);
     OK(mp_dict_set(p, mp_str("x"), mp_int(1)));
     kill(pid, SIGKILL);
-    until_ended(pid);
+    fl_until_ended(pid);
     fl_child res;
     fl_run_in_child(len_with_sigpipe, p, WAIT_MS, 0, &res);
     mp_proxy_close(p);
@@ -1267,7 +1189,7 @@ FL_TEST(test_mp_manager_shutdown_cleans_up_after_a_killed_server)
     mp_manager *m = start();
     pid_t pid = server_of(m);
     kill(pid, SIGKILL);
-    until_ended(pid); // it could not remove its socket file
+    fl_until_ended(pid); // it could not remove its socket file
     int code = -1000;
     int r = mp_manager_shutdown(m, &code);
     int left = exists(manager_path());
@@ -1297,7 +1219,7 @@ FL_TEST(test_mp_manager_shutdown_reaps_only_the_server)
     // The caller's own child, older than the server and already ended:
     // wait() or waitpid(-1) would take it first.
     pid_t mine = fl_raw_start(exit_7, NULL);
-    until_ended(mine);
+    fl_until_ended(mine);
     mp_manager *m = start();
     int code = -1000;
     int r = mp_manager_shutdown(m, &code);
@@ -1418,7 +1340,7 @@ FL_TEST(test_mp_manager_shutdown_reaps_the_server_despite_eintr)
     fl_fault_reset();
     int zombie = fl_zombie(pid), left = exists(manager_path());
     if (zombie)
-        reap(pid);
+        fl_reap_code(pid);
     fl_expect_int(r, 0,
                   "mp_manager_shutdown with its poll and waitpid "
                   "interrupted by a signal (EINTR)",

@@ -42,17 +42,6 @@ nap_ms(int ms)
     poll(NULL, 0, ms); // a poll of /proc state between looks, never a sync
 }
 
-// Wait for pid with the raw waitpid; its raw status, or -1 if impossible.
-static int
-raw_wait(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return st;
-}
-
 // How a raw status ended, in words, for a message.
 static const char *
 ended(int st)
@@ -169,65 +158,16 @@ wait_bounded(pid_t pid, int ms, int *st)
     }
     if (!ready)
         kill(pid, SIGKILL);
-    *st = raw_wait(pid);
+    *st = fl_reap(pid);
     return ready;
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           (uint32_t)p[3];
-}
-
-// Raw write of every byte; 0 or -1.
-static int
-raw_write(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-// Raw read until EOF (or size bytes); the count read.
-static size_t
-raw_read_all(int fd, unsigned char *buf, size_t size)
-{
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    return got;
 }
 
 // A record in the format errors.h describes, built by the test; its size.
 static size_t
 make_record(unsigned char *rec, uint32_t len, int index, const char *msg)
 {
-    put32(rec, len);
-    put32(rec + 4, (uint32_t)index);
+    fl_put_be32(rec, len);
+    fl_put_be32(rec + 4, (uint32_t)index);
     size_t n = strlen(msg);
     memcpy(rec + MP_ERR_HEADER, msg, n);
     return MP_ERR_HEADER + n;
@@ -239,46 +179,15 @@ pipe_or_fail(int fds[2])
     ck_assert_msg(pipe(fds) == 0, "pipe failed: %s", strerror(errno));
 }
 
-// The gate: children block reading gate[0] until the test closes gate[1].
-static int gate[2] = {-1, -1};
+// The gate the children of a test wait at; how long they wait at most.
+static fl_gate gate;
+#define GATE_LIMIT_MS 4000
 
-static void
-gate_open(void)
-{
-    pipe_or_fail(gate);
-}
-
-static void
-gate_release(void)
-{
-    if (gate[1] >= 0)
-        close(gate[1]);
-    gate[1] = -1;
-}
-
-static void
-gate_close(void)
-{
-    gate_release();
-    if (gate[0] >= 0)
-        close(gate[0]);
-    gate[0] = -1;
-}
-
-// How long a child waits at the gate before it gives up.
-static int gate_limit_ms = 4000;
-
-// A child that waits at the gate (gate_limit_ms at most), then exits with
-// *arg.
+// A child that waits at the gate, then exits with *arg.
 static int
 wait_at_gate(void *arg)
 {
-    close(gate[1]); // or EOF could never come
-    struct pollfd p = {.fd = gate[0], .events = POLLIN};
-    long end = fl_now_ms() + gate_limit_ms;
-    int left = gate_limit_ms;
-    while (poll(&p, 1, left) < 0 && fl_now_ms() < end)
-        left = (int)(end - fl_now_ms());
+    fl_gate_wait(&gate);
     return arg != NULL ? *(int *)arg : 0;
 }
 
@@ -346,23 +255,23 @@ FL_TEST(test_mp_run_worker_sends_the_error_record)
     pid_t pid = start_worker(fail_with, 3, "disk full in worker", fds[1]);
     close(fds[1]);
     unsigned char got[1024];
-    size_t n = raw_read_all(fds[0], got, sizeof got);
+    size_t n = fl_read_all(fds[0], got, sizeof got);
     close(fds[0]);
-    raw_wait(pid);
+    fl_reap(pid);
     const char *want = "disk full in worker 3.";
     size_t len = strlen(want);
     ck_assert_msg(n > 0,
                   "nothing came through the pipe from a worker whose task "
                   "failed: the child must send its error record to err_fd "
                   "(the exit code alone says that it failed, never why)");
-    ck_assert_msg(n == MP_ERR_HEADER + len && get32(got) == len &&
-                      get32(got + 4) == 3 &&
+    ck_assert_msg(n == MP_ERR_HEADER + len && fl_get_be32(got) == len &&
+                      fl_get_be32(got + 4) == 3 &&
                       memcmp(got + MP_ERR_HEADER, want, len) == 0,
                   "the worker sent %zu bytes: length %u, index %u, message "
                   "\"%.*s\"; expected %zu bytes: length %zu, index 3, then "
                   "\"%s\" without its NUL (see the format in errors.h)",
-                  n, n >= 4 ? (unsigned)get32(got) : 0,
-                  n >= 8 ? (unsigned)get32(got + 4) : 0,
+                  n, n >= 4 ? (unsigned)fl_get_be32(got) : 0,
+                  n >= 8 ? (unsigned)fl_get_be32(got + 4) : 0,
                   n > MP_ERR_HEADER ? (int)(n - MP_ERR_HEADER) : 0,
                   got + MP_ERR_HEADER, MP_ERR_HEADER + len, len, want);
 }
@@ -376,7 +285,7 @@ FL_TEST(test_mp_run_worker_exits_with_1_when_the_task_fails)
     close(fds[0]);
     pid_t pid = start_worker(fail_with, 0, "bad input in worker", fds[1]);
     close(fds[1]);
-    int st = raw_wait(pid);
+    int st = fl_reap(pid);
     ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
                   "the worker whose task returned -1 %s; expected exit "
                   "status 1, Python's exit code after an uncaught "
@@ -392,9 +301,9 @@ FL_TEST(test_mp_run_worker_sends_nothing_when_the_task_succeeds)
     pid_t pid = start_worker(fail_with, 1, NULL, fds[1]);
     close(fds[1]);
     unsigned char got[1024];
-    size_t n = raw_read_all(fds[0], got, sizeof got);
+    size_t n = fl_read_all(fds[0], got, sizeof got);
     close(fds[0]);
-    int st = raw_wait(pid);
+    int st = fl_reap(pid);
     ck_assert_msg(n == 0 && st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "a worker whose task returned 0 sent %zu bytes and %s; "
                   "expected no record and exit status 0",
@@ -415,9 +324,9 @@ FL_TEST(test_mp_run_worker_writes_each_record_in_one_write)
     while ((n = read(sv[0], got, sizeof got)) < 0 && errno == EINTR)
         ;
     unsigned char sink[1024];
-    raw_read_all(sv[0], sink, sizeof sink);
+    fl_read_all(sv[0], sink, sizeof sink);
     close(sv[0]);
-    raw_wait(pid);
+    fl_reap(pid);
     size_t want = MP_ERR_HEADER + strlen("no more room in worker 7.");
     ck_assert_msg(n > 0,
                   "no record arrived from a worker whose task failed: send "
@@ -587,7 +496,7 @@ static int
 send_raw(void *arg)
 {
     struct raw_record *r = arg;
-    return raw_write(r->fd, r->buf, r->len) == 0 ? 1 : 2;
+    return fl_write_full(r->fd, r->buf, r->len) == 0 ? 1 : 2;
 }
 
 FL_TEST(test_mp_collect_reads_every_record)
@@ -646,7 +555,7 @@ flood(void *arg)
     msg[FLOOD_MSG] = '\0';
     size_t len = make_record(rec, FLOOD_MSG, 0, msg);
     for (int i = 0; i < FLOOD_RECORDS; i++) {
-        put32(rec + 4, (uint32_t)i);
+        fl_put_be32(rec + 4, (uint32_t)i);
         long end = fl_now_ms() + 2000;
         while (write(fd, rec, len) != (ssize_t)len) { // all or nothing
             if (fl_now_ms() > end)
@@ -793,7 +702,7 @@ FL_TEST(test_mp_collect_reaps_every_pid_whatever_fails)
     int fds[2];
     pipe_or_fail(fds);
     pid_t gone_pid = fl_raw_start(return_code, &three);
-    raw_wait(gone_pid); // reaped elsewhere: waitpid will say ECHILD
+    fl_reap(gone_pid); // reaped elsewhere: waitpid will say ECHILD
     pid_t pids[2] = {gone_pid, fl_raw_start(return_code, &five)};
     close(fds[1]);
     int codes[2] = {12345, 12345};
@@ -842,7 +751,7 @@ FL_TEST(test_mp_collect_rejects_bad_arguments)
     int reaped = !fl_zombie(pid);
     close(fds[0]);
     if (!reaped)
-        raw_wait(pid);
+        fl_reap(pid);
     for (int i = 0; i < 6; i++)
         ck_assert_msg(r[i] == -EINVAL,
                       "bad call %d of mp_collect (a negative fd, a negative "
@@ -863,7 +772,7 @@ FL_TEST(test_mp_reaper_install_reaps_every_child_of_one_signal)
 {
     enum { N = 50 };
     install_or_fail();
-    gate_open();
+    fl_gate_new(&gate, 0, GATE_LIMIT_MS);
     sigset_t old;
     block_sigchld(&old); // the children's SIGCHLDs merge into one
     pid_t kids[N];
@@ -871,7 +780,7 @@ FL_TEST(test_mp_reaper_install_reaps_every_child_of_one_signal)
         codes50[i] = i;
         kids[i] = fl_raw_start(wait_at_gate, &codes50[i]);
     }
-    gate_close(); // they all end at once
+    fl_gate_free(&gate); // they all end at once
     int zombies = until_zombies(kids, N, 5000);
     sigprocmask(SIG_SETMASK, &old, NULL); // ONE SIGCHLD is delivered here
     int left = 0;
@@ -922,8 +831,7 @@ static int nine = 9;
 FL_TEST(test_mp_reaper_install_handler_never_blocks_while_children_run)
 {
     install_or_fail();
-    gate_open();
-    gate_limit_ms = 2000;
+    fl_gate_new(&gate, 0, 2000);
     pid_t slow = fl_raw_start(wait_at_gate, &nine); // runs until released
     static int three = 3;
     long t0 = fl_now_ms();
@@ -931,9 +839,9 @@ FL_TEST(test_mp_reaper_install_handler_never_blocks_while_children_run)
     int reaped = until_gone(quick, 6000);
     long took = fl_now_ms() - t0;
     int slow_running = fl_alive(slow);
-    gate_release();
+    fl_gate_open(&gate);
     until_gone(slow, 6000);
-    gate_close();
+    fl_gate_free(&gate);
     fl_kill_children();
     ck_assert_msg(reaped, "the SIGCHLD handler did not reap a child that "
                           "ended");
@@ -987,7 +895,7 @@ write_after_a(void *arg)
     long end = fl_now_ms() + 3000;
     while (!gone(r->a) && fl_now_ms() < end)
         nap_ms(1);
-    return raw_write(r->fd, "x", 1) == 0 ? 0 : 1;
+    return fl_write_full(r->fd, "x", 1) == 0 ? 0 : 1;
 }
 
 FL_TEST(test_mp_reaper_install_lets_interrupted_reads_go_on)
@@ -1023,7 +931,7 @@ FL_TEST(test_mp_reaper_install_reaps_children_that_ended_before)
     int reaped = gone(pid);
     int code = 12345, found = mp_reaper_lookup(pid, &code);
     if (!reaped)
-        raw_wait(pid);
+        fl_reap(pid);
     ck_assert_msg(reaped,
                   "a child that ended before mp_reaper_install was still a "
                   "zombie after it: its SIGCHLD came when nobody caught it, "
@@ -1038,7 +946,7 @@ FL_TEST(test_mp_reaper_install_reaps_children_that_ended_before)
 FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
 {
     install_or_fail();
-    gate_open();
+    fl_gate_new(&gate, 0, GATE_LIMIT_MS);
     static int zero = 0, five = 5;
     pid_t kids[3] = {fl_raw_start(return_code, &zero),
                      fl_raw_start(return_code, &five),
@@ -1047,7 +955,7 @@ FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
     int all = 1;
     for (int i = 0; i < 3; i++)
         all &= until_gone(kids[i], 3000);
-    gate_close();
+    fl_gate_free(&gate);
     fl_kill_children();
     ck_assert_msg(all, "the SIGCHLD handler did not reap three children");
     int want[3] = {0, 5, -SIGKILL};
@@ -1199,7 +1107,7 @@ stoppable(void *arg)
     int fd = mp_signal_fd();
     if (fd < 0)
         return CHILD_NO_FD;
-    if (raw_write(s->ready[1], "r", 1) != 0)
+    if (fl_write_full(s->ready[1], "r", 1) != 0)
         return 1;
     close(s->ready[1]);
     stop_loop(fd);
@@ -1706,9 +1614,9 @@ static int
 broken_then_flood(void *arg)
 {
     unsigned char rec[MP_ERR_HEADER];
-    put32(rec, 5000);
-    put32(rec + 4, 0);
-    if (raw_write(*(int *)arg, rec, sizeof rec) < 0)
+    fl_put_be32(rec, 5000);
+    fl_put_be32(rec + 4, 0);
+    if (fl_write_full(*(int *)arg, rec, sizeof rec) < 0)
         return 2;
     return flood(arg);
 }
