@@ -1291,9 +1291,9 @@ FL_TEST(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout)
     mp_barrier *b = raw_barrier(3);
     struct kid k[2];
     int got[2];
+    long long t0 = fl_now_us(); // before the first wait can begin
     kid_start(&k[0], kid_barrier_wait, b, 150);
     kid_start(&k[1], kid_barrier_wait, b, 150);
-    long long t0 = fl_now_us();
     collect(k, 2, got, 3000);
     long long took = fl_now_us() - t0;
     int broken = b->broken;
