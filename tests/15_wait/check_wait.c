@@ -7,8 +7,8 @@
 // pipe of its own (a gate), and a helper thread writes that byte once the
 // test's main thread is asleep (its state in /proc is S).  A child that
 // must have ended before the call is made a zombie first: the test blocks
-// in waitid(WNOWAIT) until it has ended, without reaping it.  Nothing
-// sleeps to synchronise.
+// on its pidfd until it has ended (fl_until_ended), without reaping it.
+// Nothing sleeps to synchronise.
 //
 // A held child gives up waiting after 3 s, so that a test that fails half
 // way leaves nothing running for long; every test ends well before.  Waits
@@ -25,7 +25,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -39,31 +38,12 @@
 
 #define HELD_LIMIT_MS 3000 // a held child gives up waiting after this long
 
-static int
-exit_with(void *arg)
-{
-    return (int)(intptr_t)arg;
-}
-
-// Block until pid has ended, without reaping it.
-static void
-until_ended(pid_t pid)
-{
-    siginfo_t si;
-    int r;
-    while ((r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT)) < 0 &&
-           errno == EINTR)
-        ;
-    ck_assert_msg(r == 0, "the test's waitid(%d) failed: %s", (int)pid,
-                  strerror(errno));
-}
-
 // A child that has ended and not been reaped: a zombie, exit status code.
 static pid_t
 zombie(int code)
 {
-    pid_t pid = fl_raw_start(exit_with, (void *)(intptr_t)code);
-    until_ended(pid);
+    pid_t pid = fl_raw_child(code, 0);
+    fl_until_ended(pid);
     return pid;
 }
 
@@ -98,7 +78,11 @@ reap_left(pid_t pid)
     "calls waitpid (or join) next. Ask with waitid(..., WNOWAIT), or just "    \
     "poll its pidfd: neither reaps."
 
-/* A held child: it waits for a byte on its gate, then exits with code. */
+/* A held child: it waits for a byte on its gate, then exits with code.
+ * Not the harness's fl_gate, which lets its children go by closing the
+ * write end: with several gates, each child inherits the write ends of
+ * the gates made before it, and an EOF would never come.  A byte lets
+ * one child go, whatever copies the others hold. */
 struct held {
     pid_t pid;
     int gate[2]; // the child reads gate[0]; the test writes gate[1]
@@ -879,7 +863,7 @@ FL_TEST(test_mp_wait_any_exit_returns_the_index_of_the_child_that_ended)
     pid_t pids[3];
     three_held(h, pids);
     held_release(&h[2]);
-    until_ended(pids[2]);
+    fl_until_ended(pids[2]);
     int code = 12345;
     int r = mp_wait_any_exit(pids, 3, 2000, &code);
     for (int i = 0; i < 3; i++)
@@ -961,20 +945,13 @@ FL_TEST(test_mp_wait_any_exit_gives_exit_codes_as_python_does)
         int how;  // exit status, or the signal when negative
         int want; // Python's exitcode
     } cases[] = {{0, 0}, {3, 3}, {-SIGTERM, -15}, {-SIGKILL, -9}};
-    // A child inherits its parent's signal handlers, and Check's SIGTERM
-    // handler would end the whole test: the children get the default one.
-    signal(SIGTERM, SIG_DFL);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct held h;
-        held_start(&h, cases[i].how >= 0 ? cases[i].how : 0);
-        if (cases[i].how < 0)
-            kill(h.pid, -cases[i].how);
-        else
-            held_release(&h);
-        until_ended(h.pid);
+        pid_t pid = cases[i].how >= 0 ? fl_raw_child(cases[i].how, 0)
+                                      : fl_raw_child(0, -cases[i].how);
+        fl_until_ended(pid);
         int code = 12345;
-        int r = mp_wait_any_exit(&h.pid, 1, 1000, &code);
-        held_end(&h);
+        int r = mp_wait_any_exit(&pid, 1, 1000, &code);
+        reap_left(pid);
         char what[96];
         snprintf(what, sizeof what, "the exit code of a child that %s %d",
                  cases[i].how < 0 ? "was killed by signal" : "exited with",
