@@ -164,7 +164,6 @@ $(SAN_OBJ): tests/sanitize.c
 	$(Q)$(CC) $(CFLAGS_ALL) -Itests -c $< -o $@
 $(filter-out %/demo,$(PROGRAMS)) $(STRESS_SELFTEST): $(SAN_OBJ)
 grader grade check progress watch grade-class: $(SAN_OBJ)
-$(foreach l,$(ALL_LESSONS),$(COV)/$(l)/check): tests/sanitize.c
 
 # `make san`: every lesson's tests against the stub and the solution
 # compiled as the grader's second pass compiles the student's object (the
@@ -397,6 +396,8 @@ docs-solutions: ## The docs site with the solutions, for instructors
 # Coverage: solutions and grader built with --coverage.  A child that ends
 # with _exit would lose its counters, so _exit is wrapped to dump them.
 COV := $(BUILD)/cov
+# (Defined here, so the rule below sees it: coverage links sanitize.c too.)
+$(foreach l,$(ALL_LESSONS),$(COV)/$(l)/check): tests/sanitize.c
 COV_FLAGS := $(CSTD) -O0 -g --coverage
 COV_LINK  := --coverage -Wl,--wrap=_exit
 
