@@ -636,7 +636,9 @@ FL_TEST(test_mp_queue_get_waits_again_after_a_stolen_wakeup)
     put_now(q, "second");
     if (join(pid, 3000) == -ETIMEDOUT)
         FAIL_KILLING("the getter never woke up for the second message: "
-                     "after a put, signal not_empty while a getter waits");
+                     "after a put, signal not_empty while a getter waits, "
+                     "on a mutex and conditions made PTHREAD_PROCESS_SHARED "
+                     "(without it no other process can wake it)");
     ck_assert_msg(c->rc == 6 && memcmp(c->msg, "second", 6) == 0,
                   "the getter returned %s, expected 6 (\"second\")",
                   fl_ret(c->rc));
@@ -653,7 +655,9 @@ FL_TEST(test_mp_queue_put_waits_again_after_a_stolen_wakeup)
     get_expect(q, "stealer", 0, "");
     if (join(pid, 3000) == -ETIMEDOUT)
         FAIL_KILLING("the putter never woke up when room appeared again: "
-                     "after a get, signal not_full while a putter waits");
+                     "after a get, signal not_full while a putter waits, "
+                     "on a mutex and conditions made PTHREAD_PROCESS_SHARED "
+                     "(without it no other process can wake it)");
     fl_expect_int(c->rc, 0, "the putter's mp_queue_put", "");
     get_expect(q, "second", 0, "");
     mp_queue_destroy(q);
