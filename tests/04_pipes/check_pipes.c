@@ -162,7 +162,7 @@ seed_child(void *arg)
     return mp_send_bytes(ends[1], WORKER, strlen(WORKER)) == 0 ? 0 : 3;
 }
 
-FL_TEST(test_mp_pipe_duplex_carries_the_seed_messages_both_ways)
+FL_TEST(test_mp_pipe_duplex_carries_the_classic_messages_both_ways)
 {
     mp_conn *ends[2];
     pair(1, &ends[0], &ends[1]);
@@ -1663,7 +1663,7 @@ FL_TEST(test_mp_conn_close_frees_the_handle_even_when_close_fails)
 }
 
 static const fl_case cases[] = {
-    FL_CASE(test_mp_pipe_duplex_carries_the_seed_messages_both_ways, 5),
+    FL_CASE(test_mp_pipe_duplex_carries_the_classic_messages_both_ways, 5),
     FL_CASE(test_mp_pipe_one_way_carries_messages_from_b_to_a, 5),
     FL_CASE(test_mp_pipe_one_way_refuses_the_wrong_direction, 5),
     FL_CASE(test_mp_pipe_rejects_null_pointers, 5),

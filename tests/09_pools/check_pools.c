@@ -164,7 +164,7 @@ expect_squares(mp_pool *p, const long *in, size_t n, const char *want)
                   show(in, n), fl_ret(r), show(out, n), want);
 }
 
-FL_TEST(test_mp_pool_map_gives_the_seed_results)
+FL_TEST(test_mp_pool_map_gives_the_classic_results)
 {
     mp_pool *p = pool_of(4);
     expect_squares(p, (long[]){1, 2, 3, 4}, 4, "[1, 4, 9, 16]");
@@ -1597,7 +1597,7 @@ FL_TEST(test_mp_pool_imap_unordered_numbers_items_of_a_big_chunk)
 }
 
 static const fl_case cases[] = {
-    FL_CASE(test_mp_pool_map_gives_the_seed_results, 10),
+    FL_CASE(test_mp_pool_map_gives_the_classic_results, 10),
     FL_CASE(test_mp_pool_map_keeps_results_in_input_order, 10),
     FL_CASE(test_mp_pool_map_groups_items_by_the_default_chunksize, 10),
     FL_CASE(test_mp_pool_map_uses_the_chunksize_given, 10),

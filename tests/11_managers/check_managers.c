@@ -378,7 +378,7 @@ seed_child(void *arg)
     return bad ? 2 : 0;
 }
 
-FL_TEST(test_mp_manager_shares_the_seed_dict_and_list_with_a_child)
+FL_TEST(test_mp_manager_shares_the_classic_dict_and_list_with_a_child)
 {
     mp_manager *m = start();
     mp_proxy *p = proxy(m);
@@ -1625,7 +1625,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_manager_start_refuses_an_address_too_long_for_a_socket, 5),
     FL_CASE(test_mp_manager_connect_fails_when_no_server_listens, 5),
     FL_CASE(test_mp_manager_connect_and_requests_reject_null_arguments, 5),
-    FL_CASE(test_mp_manager_shares_the_seed_dict_and_list_with_a_child, 10),
+    FL_CASE(test_mp_manager_shares_the_classic_dict_and_list_with_a_child, 10),
     FL_CASE(test_mp_dict_get_keeps_the_types_of_keys_and_values, 10),
     FL_CASE(test_mp_dict_get_gives_enoent_for_a_missing_key, 10),
     FL_CASE(test_mp_dict_repr_prints_floats_and_strings_like_python, 10),

@@ -386,7 +386,7 @@ seed_worker(int index, void *arg, char *msg, size_t cap)
     return -1;
 }
 
-FL_TEST(test_mp_collect_brings_the_seed_error_to_the_parent)
+FL_TEST(test_mp_collect_brings_the_classic_error_to_the_parent)
 {
     enum { N = 5 };
     int fds[2];
@@ -1671,7 +1671,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_run_worker_sends_nothing_when_the_task_succeeds, 5),
     FL_CASE(test_mp_run_worker_writes_each_record_in_one_write, 5),
     FL_CASE(test_mp_run_worker_rejects_bad_arguments, 5),
-    FL_CASE(test_mp_collect_brings_the_seed_error_to_the_parent, 5),
+    FL_CASE(test_mp_collect_brings_the_classic_error_to_the_parent, 5),
     FL_CASE(test_mp_collect_gives_minus_11_for_a_segfault, 5),
     FL_CASE(test_mp_collect_gives_minus_6_for_an_abort, 5),
     FL_CASE(test_mp_collect_reads_every_record, 5),
