@@ -10,20 +10,19 @@
 //     event = multiprocessing.Event()
 //     p = multiprocessing.Process(target=worker, args=(event,))
 //     p.start()
-//     time.sleep(2)
 //     print("main: setting event")
 //     event.set()
 //     p.join()
 //
-// Where it misleads: the order of its three lines depends on where stdout
-// goes.  On a terminal, stdout is line-buffered: each line appears when it
-// is printed, and the sleep puts main's line between the worker's two.
-// Into a pipe or a file, stdout is fully buffered: each process's lines
-// wait in its own buffer until it exits.  The worker exits first (main
-// joins it), so the tutorials, whose output went through a pipe, show
-// both worker lines, then main's.  And the sleep only makes the order
-// likely: a worker slow to start prints "waiting" after main has set the
-// event (which the event survives: a wait on a set event returns at once).
+// Where it misleads: the order of its three lines is a race, and depends
+// on where stdout goes.  On a terminal, stdout is line-buffered and main
+// usually prints "setting event" before the new process has even started,
+// so main's line tends to come first.  Into a pipe or a file, stdout is
+// fully buffered: each process's lines wait in its own buffer until it
+// exits.  The worker exits first (main joins it), so output that went
+// through a pipe shows both worker lines, then main's.  Either way a
+// worker slow to start prints "waiting" after main has set the event,
+// which the event survives: a wait on a set event returns at once.
 //
 // Here the order is the same everywhere, for two reasons.  Each line is
 // flushed as soon as it is printed, so the order of the writes is the

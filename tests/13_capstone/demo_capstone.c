@@ -9,19 +9,21 @@
 //
 //     def scrape(url):
 //         r = requests.get(url)
-//         print(r.status_code, len(r.content), url)
+//         return url, r.status_code
 //
-//     with Pool(4) as pool:
-//         pool.map(scrape, urls)
+//     with Pool(processes=3) as pool:
+//         for url, status in pool.map(scrape, urls):
+//             print(url, status)
 //
-// Where they mislead.  The scraper prints from the workers, so its lines
-// come in completion order, different in every run, and may interleave;
-// here the workers store results and the caller prints them in order.
-// Pool(4), or Pool() with one worker per core, is the wrong size for I/O:
-// a worker waiting for a server uses no CPU, so 8 workers on 2 cores fetch
-// 8 slow pages about 8 times as fast as 1.  And processes are not needed
-// for it: a Python thread waiting for a socket releases the GIL, so
-// ThreadPoolExecutor serves work that waits too.  The timings go to stderr:
+// Where they mislead.  One URL that raises (a refused connection, a DNS
+// error) loses the whole map: pool.map re-raises the first exception and
+// the other results are gone; here each URL gets its own status or
+// -errno.  requests.get has no timeout unless given one, so one server
+// that never answers holds a worker for ever.  And processes are the
+// wrong tool for work that waits: a worker waiting for a server uses no
+// CPU, so 8 workers on 2 cores fetch 8 slow pages about 8 times as fast
+// as 1, and a Python thread waiting for a socket releases the GIL, so
+// ThreadPoolExecutor serves such work too.  The timings go to stderr:
 // they change in every run.
 #include "capstone.h"
 #include "slow_server.h"
