@@ -635,7 +635,8 @@ FL_TEST(test_mp_queue_get_waits_again_after_a_stolen_wakeup)
     steal_wakeup(pid, c, q, 1);
     put_now(q, "second");
     if (join(pid, 3000) == -ETIMEDOUT)
-        FAIL_KILLING("the getter never woke up for the second message: "
+        FAIL_KILLING("the getter never woke up for the second message (a "
+                     "wake-up was lost): "
                      "after a put, signal not_empty while a getter waits, "
                      "on a mutex and conditions made PTHREAD_PROCESS_SHARED "
                      "(without it no other process can wake it)");
@@ -1024,7 +1025,8 @@ FL_TEST(test_mp_queue_put_from_3_producers_to_2_consumers_loses_nothing)
                   "the producers finished and one sentinel per consumer was "
                   "put, but the consumers had not ended 5 s after the start: "
                   "does mp_queue_consume stop at its sentinel (and take no "
-                  "other)? Or was a wake-up lost?");
+                  "other)? Or was a wake-up lost (signal not_empty after "
+                  "every put while someone waits)?");
     for (int p = 0; p < PRODUCERS; p++)
         fl_expect_int(pcode[p], 0, "a producer's exit code (2: a put failed)",
                       "");
