@@ -468,6 +468,24 @@ lesson_names(const char *objs, const char *lesson)
     qsort(names, nnames, sizeof *names, known_cmp);
 }
 
+// The names the hidden tests' objects define, added to the lesson's.
+static void
+hidden_names(const char *dir)
+{
+    char path[PATH_MAX + 256];
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "hidden-", 7) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        add_names(path, 0, "the tests or their harness", 1);
+    }
+    if (d != NULL)
+        closedir(d);
+    qsort(names, nnames, sizeof *names, known_cmp);
+}
+
 static const known *
 lookup(const char *name)
 {
@@ -685,6 +703,10 @@ compile_hidden(gr_lesson *l, const char *dir)
     char inc1[PATH_MAX + 8], inc2[PATH_MAX + 8];
     char cstd[] = FL_CSTD, cflags[] = FL_CHECK_CFLAGS;
     snprintf(hdir, sizeof hdir, "%s/%s", opt.hidden, l->name);
+    snprintf(src, sizeof src, "%s/hidden", dir);
+    if (mkdir(src, 0700) < 0 && errno != EEXIST)
+        return strdup("the grader could not make a directory for the "
+                      "hidden tests");
     snprintf(inc1, sizeof inc1, "-I%s/lessons/%s", opt.course, l->name);
     snprintf(inc2, sizeof inc2, "-I%s/tests", opt.course);
     DIR *d = opendir(hdir);
@@ -695,7 +717,7 @@ compile_hidden(gr_lesson *l, const char *dir)
         if (len < 3 || strcmp(e->d_name + len - 2, ".c") != 0)
             continue;
         snprintf(src, sizeof src, "%s/%s", hdir, e->d_name);
-        snprintf(obj, sizeof obj, "%s/objs/hidden-%d.o", dir, n++);
+        snprintf(obj, sizeof obj, "%s/hidden/hidden-%d.o", dir, n++);
         char *cc[MAX_ARGS] = {opt.cc};
         int k = add_words(cc, 1, cstd);
         k = add_words(cc, k, cflags);
@@ -706,8 +728,6 @@ compile_hidden(gr_lesson *l, const char *dir)
         if (run_step(cc, SB_TRUSTED, NULL, "/", OUT_CAP, &log) == 0) {
             free(log);
             log = NULL;
-            if (sb_get_mode() != SB_USER && chown(obj, 0, sb_uid()) < 0)
-                log = strdup("the grader could not share a hidden object");
         }
     }
     if (d != NULL)
@@ -808,55 +828,73 @@ install(const char *b, const char *name, const char *run)
     return rc;
 }
 
-// Compile, check, rename and link one variant (plain, or sanitized):
-// check_TOPIC[SUFFIX] and check_hidden[SUFFIX] in DIR/run.
+// Compile, check and rename one variant's object (plain, or sanitized):
+// topic.o or topic.san.o in b.  NULL or the problem.
 static char *
-build_variant(gr_lesson *l, const char *dir, const char *b, int san)
+make_object(gr_lesson *l, const char *dir, const char *b, int san)
 {
-    char file[256], test[160], bin[160], hbin[160], run[PATH_MAX + 8];
-    char obj[32], oc_obj[32];
-    const char *t = topic_of(l->name), *suffix = san ? ".san" : "";
-    snprintf(file, sizeof file, "lessons/%s/%s.c", l->name, t);
-    snprintf(obj, sizeof obj, "topic%s.o", suffix);
-    snprintf(oc_obj, sizeof oc_obj, "%s", obj);
+    char file[256], obj[32], path[PATH_MAX + 16];
+    snprintf(file, sizeof file, "lessons/%s/%s.c", l->name, topic_of(l->name));
+    snprintf(obj, sizeof obj, "topic%s.o", san ? ".san" : "");
     char *problem = compile_student(l, dir, b, obj, san);
     if (problem == NULL)
         problem = inspect(dir, b, file, obj, san);
     if (problem != NULL)
         return problem;
     // The calls are renamed only when the wrappers are there to take them.
-    snprintf(run, sizeof run, "%s/objs/stress.o", dir);
-    if (access(run, R_OK) == 0) {
-        char *oc[] = {"objcopy", "--redefine-syms=../objs/wrap.syms", oc_obj,
+    snprintf(path, sizeof path, "%s/objs/stress.o", dir);
+    if (access(path, R_OK) == 0) {
+        char *oc[] = {"objcopy", "--redefine-syms=../objs/wrap.syms", obj,
                       NULL}, *log;
         if (run_step(oc, SB_BUILD, dir, b, OUT_CAP, &log) < 0)
             return log;
         free(log);
     }
-    snprintf(test, sizeof test, "check_%s.o", t);
-    snprintf(bin, sizeof bin, "check_%s%s", t, suffix);
-    snprintf(hbin, sizeof hbin, "check_hidden%s", suffix);
-    snprintf(run, sizeof run, "%s/run", dir);
-    if ((problem = link_program(dir, b, test, obj, bin, san)) != NULL)
-        return problem;
-    if (install(b, bin, run) < 0)
-        return strdup("the grader could not take the linked test program");
-    if (!l->nhidden)
-        return NULL;
-    if ((problem = link_program(dir, b, "hidden-", obj, hbin, san)) != NULL)
-        return problem;
-    if (install(b, hbin, run) < 0)
-        return strdup("the grader could not take the hidden tests' program");
     return NULL;
 }
 
+// Link a variant's test program (tests "check_TOPIC.o" or "hidden-") as
+// NAME[.san] into DIR/run.  NULL or the problem.
 static char *
-compile_and_link(gr_lesson *l, const char *dir, const char *b)
+link_variant(const char *dir, const char *b, const char *tests,
+             const char *name, int san)
 {
-    char *problem = build_variant(l, dir, b, 0);
-    if (problem != NULL || !opt.sanitize)
-        return problem;
-    problem = build_variant(l, dir, b, 1);
+    char bin[160], obj[32], run[PATH_MAX + 8];
+    snprintf(bin, sizeof bin, "%s%s", name, san ? ".san" : "");
+    snprintf(obj, sizeof obj, "topic%s.o", san ? ".san" : "");
+    snprintf(run, sizeof run, "%s/run", dir);
+    char *problem = link_program(dir, b, tests, obj, bin, san);
+    if (problem == NULL && install(b, bin, run) < 0)
+        problem = strdup("the grader could not take the linked test program");
+    return problem;
+}
+
+// The hidden tests' objects wait in DIR/hidden, root's alone, while the
+// student's file is compiled (an #include of one would print its strings
+// into the compiler's errors); only the link needs them in DIR/objs.
+static int
+reveal_hidden(const char *dir)
+{
+    char from[PATH_MAX + 8], a[PATH_MAX * 2], to[PATH_MAX * 2];
+    snprintf(from, sizeof from, "%s/hidden", dir);
+    DIR *d = opendir(from);
+    struct dirent *e;
+    int n = 0;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "hidden-", 7) != 0)
+            continue;
+        snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+        snprintf(to, sizeof to, "%s/objs/%s", dir, e->d_name);
+        n += copy_trusted(a, to, 0640) == 0;
+    }
+    if (d != NULL)
+        closedir(d);
+    return n > 0 ? 0 : -1;
+}
+
+static char *
+sanitized(char *problem)
+{
     char *msg = NULL;
     if (problem != NULL &&
         asprintf(&msg, "Built with AddressSanitizer and UBSan (make grade's "
@@ -864,6 +902,32 @@ compile_and_link(gr_lesson *l, const char *dir, const char *b)
         msg = NULL;
     free(problem);
     return msg;
+}
+
+// Both objects first, then every link: nothing of the hidden tests is
+// within the sandbox's reach while the student's file is compiled.
+static char *
+compile_and_link(gr_lesson *l, const char *dir, const char *b)
+{
+    char test[160], name[160];
+    int san = opt.sanitize;
+    snprintf(test, sizeof test, "check_%s.o", topic_of(l->name));
+    snprintf(name, sizeof name, "check_%s", topic_of(l->name));
+    char *problem = make_object(l, dir, b, 0);
+    if (problem == NULL && san)
+        problem = sanitized(make_object(l, dir, b, 1));
+    if (problem == NULL)
+        problem = link_variant(dir, b, test, name, 0);
+    if (problem == NULL && san)
+        problem = sanitized(link_variant(dir, b, test, name, 1));
+    if (problem != NULL || !l->nhidden)
+        return problem;
+    if (reveal_hidden(dir) < 0)
+        return strdup("the grader could not lay out the hidden tests");
+    problem = link_variant(dir, b, "hidden-", "check_hidden", 0);
+    if (problem == NULL && san)
+        problem = sanitized(link_variant(dir, b, "hidden-", "check_hidden", 1));
+    return problem;
 }
 
 // Whether this compiler builds with the sanitizers at all (libasan and
@@ -913,6 +977,8 @@ build_lesson(gr_lesson *l, const char *dir)
     snprintf(objs, sizeof objs, "%s/objs", dir);
     system_names();
     lesson_names(objs, l->name);
+    snprintf(objs, sizeof objs, "%s/hidden", dir);
+    hidden_names(objs);
     snprintf(b, sizeof b, "%s/b", dir);
     if (sb_give(b) < 0)
         return strdup("the grader could not make a build directory");
