@@ -349,6 +349,9 @@ report_tsv(const char *path, const gr_lesson *ls, size_t n)
     for (size_t i = 0; i < n; i++) {
         fprintf(f, "L\t%s\t%d\t%d\n", ls[i].name, lesson_points(&ls[i], 1),
                 lesson_points(&ls[i], 0));
+        // Whether the lesson's file was taken and built: a test that did
+        // not pass because nothing ran is told apart from one that failed.
+        fprintf(f, "B\t%s\t%d\n", ls[i].name, ls[i].problem == NULL);
         for (size_t j = 0; j < ls[i].ntests; j++)
             fprintf(f, "T\t%s\t%s\t%d\n", ls[i].name, ls[i].tests[j].name,
                     ls[i].tests[j].passed);

@@ -55,11 +55,19 @@ shadow_line=$(head -c 40 /etc/shadow 2>/dev/null | head -1)
 
 # phase NAME: the seconds each part of the self-test takes, printed at the
 # end, so that whoever adds to it sees what it costs.
-phases="" phase_name="" phase_start=$(date +%s)
+# Beside the wall time, the CPU time its processes used (user and system,
+# from the shell's `times`): on 2 cores, what runs at once shares them.
+phases="" phase_name="" phase_start=$(date +%s) phase_cpu=0
+cpu_now() {
+    times >"$T/times" # in this shell: in a pipeline, it would be a subshell's
+    awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) {
+        split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%d", t }' "$T/times"
+}
 phase() {
-    now_=$(date +%s)
-    [ -n "$phase_name" ] && phases="$phases $phase_name $((now_ - phase_start))s,"
-    phase_name=$(echo "$1" | tr ' ' '-') phase_start=$now_
+    now_=$(date +%s) cpu_=$(cpu_now)
+    [ -n "$phase_name" ] &&
+        phases="$phases $phase_name $((now_ - phase_start))s ($((cpu_ - phase_cpu))s cpu),"
+    phase_name=$(echo "$1" | tr ' ' '-') phase_start=$now_ phase_cpu=$cpu_
 }
 
 # A submission tree holding every lesson's reference solution.
@@ -143,13 +151,17 @@ readme_names_tests() {
     done | grep . && return 1
     return 0
 }
-# mutants_well_formed L: at least 8, each "Mutant: ..." then a diff.
+# mutants_well_formed L: at least 8, each "Mutant: ..." then a diff; a
+# "Caught-by:" line names a test of the lesson.
 mutants_well_formed() {
     mw=$(ls tests/"$1"/mutants/*.patch 2>/dev/null | wc -l)
     [ "$mw" -ge 8 ] || { echo "$mw mutants in tests/$1/mutants/"; return 1; }
     for p in tests/"$1"/mutants/*.patch; do
         head -1 "$p" | grep -q '^Mutant: .' || echo "$p: no \"Mutant: ...\" first line"
         grep -q '^@@ ' "$p" || echo "$p: no unified diff hunk"
+        by=$(sed -n '1,5s/^Caught-by: *//p' "$p")
+        [ -z "$by" ] || grep -q "^$by[[:space:]]" "tests/$1/points" ||
+            echo "$p: Caught-by: $by is not a test in tests/$1/points"
     done | grep . && return 1
     return 0
 }
@@ -237,14 +249,13 @@ done
 # ------------------------------------------------------------- mutants
 phase "mutants"
 
-# Every mutant is one "student" of a class graded in parallel (the same
-# grade-class instructors use); each must lose points in its own lesson.
-# --fail-fast stops at the first test that catches it: that is the proof,
-# and grading every test of some 200 mutants would take minutes.  Most of
-# a mutant's time is spent waiting (a deadline it misses, a timeout that
-# catches a hang), not computing, so three graders a core run at once:
-# measured on 2 cores, the 206 mutants of lessons 01-12 took 120 s with 2
-# at once, 53 s with 6 and 50 s with 10, caught by the same tests.
+# Every mutant is graded by a grader of its own, several at once
+# (tests/grade_mutant.sh): it must lose points in its own lesson, and
+# build, or it would lose them for nothing.  A mutant's patch names the
+# test that caught it when it was added (Caught-by:), which runs first:
+# one test is the proof, where the lesson's tests in order took some 20
+# each.  Most of a mutant's time is spent waiting (a deadline it misses, a
+# timeout that catches a hang), so three graders a core run at once.
 M="$T/mutants"
 mkdir -p "$M"
 for l in $LESSONS; do
@@ -254,56 +265,45 @@ for l in $LESSONS; do
         name="$l mutant $(basename "$p" .patch)"
         dir="$M/$l--$(basename "$p" .patch)"
         mkdir -p "$dir/lessons/$l"
-        src="$dir/lessons/$l/$t.c"
-        if ! patch -s -o "$src" "solutions/$l/$t.c" <"$p" >"$T/log" 2>&1; then
+        if ! patch -s -o "$dir/lessons/$l/$t.c" "solutions/$l/$t.c" <"$p" >"$T/log" 2>&1; then
             no "$name: patch applies" "$(cat "$T/log")"
-            rm -rf "$dir"
-            continue
-        fi
-        # A mutant that does not compile would lose points for nothing.
-        if ! ${CC:-cc} $CSTD -O2 -I"lessons/$l" -c "$src" -o "$T/m.o" >"$T/log" 2>&1; then
-            no "$name: compiles cleanly" "$(cat "$T/log")"
             rm -rf "$dir"
         fi
     done
 done
-# Mutants of memory (mem_*.patch: an overflow, a use after free, a leak)
-# are graded with the sanitizer pass, as make grade does; the others
-# without it, which is quicker and catches them the same.
-mkdir -p "$T/mem"
-for dir in "$M"/*--mem_*; do [ -d "$dir" ] && mv "$dir" "$T/mem/"; done
-for class in mutants mem; do
-    [ -n "$(ls "$T/$class")" ] || continue
-    san=""
-    [ $class = mem ] && san=--sanitize || san=--no-sanitize
-    timeout 1200 "$GRADER" --course . --objdir "$BUILD/obj" --class "$T/$class" \
-        --fail-fast $san --jobs "$((3 * $(nproc)))" \
-        --out "$T/$class-out" >"$T/$class.txt" 2>&1
-done
-for dir in "$M"/*/ "$T"/mem/*/; do
+mkdir -p "$T/mutants-out"
+ls -d "$M"/*/ 2>/dev/null | sed 's|/$||' |
+    xargs -P "$((3 * $(nproc)))" -n 1 sh tests/grade_mutant.sh "$GRADER" \
+        "$BUILD/obj" "$T/mutants-out"
+for dir in "$M"/*/; do
     [ -d "$dir" ] || continue
     m=$(basename "$dir")
-    class=$(basename "$(dirname "$dir")")
-    book="$T/$class-out/gradebook.csv"
     l=${m%%--*}
     p="tests/$l/mutants/${m#*--}.patch"
-    full=$(grep -v '^#' "tests/$l/points" | awk 'NF { s += $2 } END { print s }')
-    s=$(awk -F, -v l="$l" -v m="\"$m\"" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == l) c = i }
-        $1 == m { print $c }' "$book" 2>/dev/null)
-    # The first failed test of its lesson is the one that caught it.
-    caught=$(tsv_first_failed "$T/$class-out/$m" "$l")
-    if [ -n "$s" ] && [ "$s" -lt "$full" ]; then
-        ok "$l mutant ${m#*--} is caught by ${caught:-?}"
+    v=$(cat "$T/mutants-out/$m/verdict" 2>/dev/null)
+    case $v in
+    "caught "*)
+        ok "$l mutant ${m#*--} is caught by ${v#caught }"
         echo "$l 1" >>"$T/mutation"
-    else
-        no "$l mutant ${m#*--} loses points (${s:-?}/$full)" "$(head -1 "$p")"
+        ;;
+    unbuilt)
+        no "$l mutant ${m#*--} builds (it would lose points for nothing)" \
+            "$(head -1 "$p")
+$(sed -n '/^[0-9][0-9]_/,$p' "$T/mutants-out/$m.txt" | head -12)"
         echo "$l 0" >>"$T/mutation"
-    fi
+        ;;
+    *)
+        no "$l mutant ${m#*--} loses points (${v:-no verdict})" \
+            "$(head -1 "$p")
+$(tail -5 "$T/mutants-out/$m.txt" 2>/dev/null)"
+        echo "$l 0" >>"$T/mutation"
+        ;;
+    esac
 done
 # The first failure of each mutant names its mistake: the words of its
 # patch's "Expect:" line are in that message.
 STUDENT_LOOP_SOURCED=1 . tests/student_loop.sh
-student_loop_expect "$T/mutants-out" "$T/mem-out"
+student_loop_expect "$T/mutants-out"
 # The mutation score per lesson: mutants caught of mutants shipped.
 [ -f "$T/mutation" ] && awk '{ n[$1]++; c[$1] += $2 } END {
     for (l in n) printf "mutation score %s: %d/%d caught\n", l, c[l], n[l] }' \
