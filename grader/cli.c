@@ -32,14 +32,6 @@ gr_options opt = {.cc = "cc", .sanitize = 1};
 char *gr_workdir; // builds, removed at exit
 const char *gr_notice;
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 // At exit or on a signal: end every run, let the sandbox remove what it
 // owns (a build interrupted midway), then remove the rest, root's own.
 static void

@@ -80,6 +80,9 @@ char *build_lesson(gr_lesson *l, const char *dir);
 
 /* run.c: the tests */
 
+/// Seconds on the monotonic clock, for how long something took.
+double now_s(void);
+
 /// Build a lesson's tests with the submission's file and run them all.
 void grade_lesson(gr_lesson *l);
 

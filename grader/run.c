@@ -21,7 +21,7 @@
 #define TEST_WALL_MS 20000 // a test's Check timeout is far shorter
 #define OUT_CAP 65536
 
-static double
+double
 now_s(void)
 {
     struct timespec ts;

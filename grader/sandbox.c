@@ -300,6 +300,27 @@ cgroup_join(void)
     }
 }
 
+// How many tasks our cgroup holds (pids.current), or -1 without one.  No
+// process of a run can leave the cgroup (its files are root's), so when
+// it is empty, nothing of the runs is left, and no scan of /proc is due.
+static long
+cgroup_tasks(void)
+{
+    char path[200], buf[32];
+    if (ncgroups == 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/pids.current", cgroups[0]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return atol(buf);
+}
+
 static void
 cgroup_finish(void)
 {
@@ -624,9 +645,20 @@ kill_uid(void)
         ;
 }
 
+// The tasks of the runs still alive: the cgroup's count after a run
+// (thorough == 0) when there is one, else those the sandbox uid has.
+static long
+tasks_left(int thorough)
+{
+    long n = thorough ? -1 : cgroup_tasks();
+    return n >= 0 ? n : tasks_of(run_uid);
+}
+
 // Kill and reap every descendant; return how many processes were killed.
+// After a run, a cgroup says in one read whether anything is left; at the
+// end (thorough), /proc is searched all the same.
 static int
-kill_everything(pid_t pgid, const char *prefix)
+kill_everything(pid_t pgid, const char *prefix, int thorough)
 {
     char needle[128];
     snprintf(needle, sizeof needle, FL_PREFIX_ENV "=%s", prefix);
@@ -636,9 +668,11 @@ kill_everything(pid_t pgid, const char *prefix)
         kill(-pgid, SIGKILL);
     for (int round = 0; round < 10000; round++) {
         int n = 0;
-        if (dropping && tasks_of(run_uid) > 0)
+        if (dropping && tasks_left(thorough) > 0)
             kill_uid();
-        each_process(kill_my_child, &n);
+        // Our children only: none (ECHILD) spares the search.
+        if (thorough || waitpid(-1, NULL, WNOHANG) >= 0 || errno != ECHILD)
+            each_process(kill_my_child, &n);
         if (!dropping && prefix[0] != '\0')
             each_process(kill_marked, &m);
         killed += n;
@@ -646,7 +680,7 @@ kill_everything(pid_t pgid, const char *prefix)
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
         if (n == 0 && m.n == 0 && waitpid(-1, NULL, WNOHANG) < 0 &&
-            (!dropping || tasks_of(run_uid) == 0))
+            (!dropping || tasks_left(thorough) == 0))
             break;
         m.n = 0;
         struct timespec ms = {0, 1000000}; // let SIGKILL land, then rescan
@@ -1106,7 +1140,7 @@ sb_run(const sb_spec *s, sb_result *r)
     r->exited = WIFEXITED(status);
     r->status = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
     if (s->kind != SB_TRUSTED)
-        r->leftovers = kill_everything(pid, s->prefix ? s->prefix : "");
+        r->leftovers = kill_everything(pid, s->prefix ? s->prefix : "", 0);
     pump(&io, r, s->out_cap, pfd, now_ms() + 2000, 1);
     if (io.out >= 0)
         close(io.out);
@@ -1161,13 +1195,13 @@ sb_call(int (*fn)(void *), void *arg)
 void
 sb_kill_all(void)
 {
-    kill_everything(0, "");
+    kill_everything(0, "", 1);
 }
 
 void
 sb_finish(void)
 {
-    kill_everything(0, "");
+    kill_everything(0, "", 1);
     cgroup_finish();
     if (root_dir[0] != '\0') {
         rmdir(root_dir);

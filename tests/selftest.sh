@@ -29,6 +29,7 @@ trap 'rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
 passed=0
 failed=0
+LANE=main
 
 ok() {
     passed=$((passed + 1))
@@ -46,7 +47,7 @@ no() {
 check() {
     name=$1
     shift
-    if "$@" >"$T/log" 2>&1; then ok "$name"; else no "$name" "$(tail -20 "$T/log")"; fi
+    if "$@" >"$T/log.$LANE" 2>&1; then ok "$name"; else no "$name" "$(tail -20 "$T/log.$LANE")"; fi
 }
 
 topic() { echo "${1#*_}"; }
@@ -58,13 +59,14 @@ shadow_line=$(head -c 40 /etc/shadow 2>/dev/null | head -1)
 # Beside the wall time, the CPU time its processes used (user and system,
 # from the shell's `times`): on 2 cores, what runs at once shares them.
 phases="" phase_name="" phase_start=$(date +%s) phase_cpu=0
-cpu_now() {
-    times >"$T/times" # in this shell: in a pipeline, it would be a subshell's
-    awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) {
-        split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%d", t }' "$T/times"
+cpu_now() { # sets cpu_; `times` must run in this shell, not in a $(...)
+    times >"$T/times.$LANE"
+    cpu_=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) {
+        split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%d", t }' "$T/times.$LANE")
 }
 phase() {
-    now_=$(date +%s) cpu_=$(cpu_now)
+    now_=$(date +%s)
+    cpu_now
     [ -n "$phase_name" ] &&
         phases="$phases $phase_name $((now_ - phase_start))s ($((cpu_ - phase_cpu))s cpu),"
     phase_name=$(echo "$1" | tr ' ' '-') phase_start=$now_ phase_cpu=$cpu_
@@ -136,84 +138,15 @@ r = json.load(open(sys.argv[1], encoding="utf-8"))
 sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"
 }
 
-# ------------------------------------------------------------ structure
-phase "structure"
-check "the stress library passes its self-test" "$BUILD/bin/tests/stress_selftest"
 
-# What CONTRIBUTING.md says a lesson needs ("Adding a lesson"), checked.
-# readme_names_tests L: README's "Which test checks what" table has a row
-# for every test in the points file.
-readme_names_tests() {
-    sed -n '/^## Which test checks what/,/^## [^W]/p' "lessons/$1/README.md" >"$T/which"
-    grep -q . "$T/which" || { echo "no \"## Which test checks what\" section"; return 1; }
-    grep -v '^#' "tests/$1/points" | awk 'NF { print $1 }' | while read -r name; do
-        grep -qF "| \`$name\` |" "$T/which" || echo "no row for $name"
-    done | grep . && return 1
-    return 0
-}
-# mutants_well_formed L: at least 8, each "Mutant: ..." then a diff; a
-# "Caught-by:" line names a test of the lesson.
-mutants_well_formed() {
-    mw=$(ls tests/"$1"/mutants/*.patch 2>/dev/null | wc -l)
-    [ "$mw" -ge 8 ] || { echo "$mw mutants in tests/$1/mutants/"; return 1; }
-    for p in tests/"$1"/mutants/*.patch; do
-        head -1 "$p" | grep -q '^Mutant: .' || echo "$p: no \"Mutant: ...\" first line"
-        grep -q '^@@ ' "$p" || echo "$p: no unified diff hunk"
-        by=$(sed -n '1,5s/^Caught-by: *//p' "$p")
-        [ -z "$by" ] || grep -q "^$by[[:space:]]" "tests/$1/points" ||
-            echo "$p: Caught-by: $by is not a test in tests/$1/points"
-    done | grep . && return 1
-    return 0
-}
-# bench_has_row L: a lesson with a bench program has a row in rows.tsv that
-# runs it (as the measured program or as the OS limit).
-bench_has_row() {
-    b=bench_${1%%_*}
-    [ -f "tests/bench/$b.c" ] || return 0
-    awk -F '\t' -v b="$b" '!/^#/ && ($8 == b || $11 == b) { found = 1 }
-        END { exit !found }' tests/bench/rows.tsv ||
-        { echo "tests/bench/$b.c has no row in tests/bench/rows.tsv"; return 1; }
-}
+# ------------------------------------------------------------- lanes
+# The phases run in three lanes at once, each a subshell whose "ok" and
+# "FAIL" lines go to its own file: grading the mutants and the solutions
+# is mostly waiting for timeouts, so the course's own checks (docs,
+# coverage, bench) fill the cores meanwhile.  Each lane has its own
+# TMPDIR, so that what one leaves behind is not blamed on another.
 
-for l in $LESSONS; do
-    t=$(topic "$l")
-    n=${l%%_*}
-    missing=""
-    for f in lessons/$l/README.md lessons/$l/hints.md lessons/$l/$t.h \
-        lessons/$l/$t.c solutions/$l/$t.c tests/$l/check_$t.c tests/$l/points \
-        tests/$l/demo_$t.c tests/$l/demo.expect; do
-        [ -f "$f" ] || missing="$missing $f"
-    done
-    ls tests/$l/mutants/*.patch >/dev/null 2>&1 || missing="$missing mutants"
-    if [ -z "$missing" ]; then ok "$l has every part"; else no "$l has every part" "missing:$missing"; fi
-
-    check "$l stub differs from the solution and marks each edit with TODO($n)" \
-        sh -c "! cmp -s lessons/$l/$t.c solutions/$l/$t.c && grep -q 'TODO($n)' lessons/$l/$t.c"
-    check "$l stub's code outside its TODO blocks is the solution's (given_code.sh)" \
-        sh tests/given_code.sh "$l"
-    check "$l has at least 8 mutants, each a Mutant: line and a diff" \
-        mutants_well_formed "$l"
-    check "$l README's \"Which test checks what\" names every test in points" \
-        readme_names_tests "$l"
-    check "$l has a row in docs/python-map.md" \
-        grep -qF "\\ref lesson$n \"$n\"" docs/python-map.md
-    check "$l has a row in README.md's table of lessons" grep -q "^| $n | " README.md
-    check "$l: its bench program, if any, has a row in tests/bench/rows.tsv" \
-        bench_has_row "$l"
-
-    "$BUILD/bin/solutions/$l/check_$t" --list | sort >"$T/listed"
-    grep -v '^#' "tests/$l/points" | awk 'NF { print $1 }' | sort >"$T/pointed"
-    check "$l points file names exactly the tests in check_$t.c" \
-        diff "$T/listed" "$T/pointed"
-done
-
-for h in lessons/*.h; do
-    [ -f "$h" ] || continue
-    printf '#include "%s"\nint main(void) { return 0; }\n' "$h" >"$T/h.c"
-    check "shared header $h compiles alone, warning-free" \
-        ${CC:-cc} $CSTD -I. -c "$T/h.c" -o "$T/h.o"
-done
-
+lane_grading() {
 # ------------------------------------------------- solutions and stubs
 phase "solutions and stubs"
 
@@ -246,93 +179,11 @@ for l in $LESSONS; do
         sh -c "! timeout 10 $BUILD/bin/lessons/$l/demo"
 done
 
-# ------------------------------------------------------------- mutants
-phase "mutants"
-
-# Every mutant is graded by a grader of its own, several at once
-# (tests/grade_mutant.sh): it must lose points in its own lesson, and
-# build, or it would lose them for nothing.  A mutant's patch names the
-# test that caught it when it was added (Caught-by:), which runs first:
-# one test is the proof, where the lesson's tests in order took some 20
-# each.  Most of a mutant's time is spent waiting (a deadline it misses, a
-# timeout that catches a hang), so three graders a core run at once.
-M="$T/mutants"
-mkdir -p "$M"
-for l in $LESSONS; do
-    t=$(topic "$l")
-    for p in tests/"$l"/mutants/*.patch; do
-        [ -f "$p" ] || continue
-        name="$l mutant $(basename "$p" .patch)"
-        dir="$M/$l--$(basename "$p" .patch)"
-        mkdir -p "$dir/lessons/$l"
-        if ! patch -s -o "$dir/lessons/$l/$t.c" "solutions/$l/$t.c" <"$p" >"$T/log" 2>&1; then
-            no "$name: patch applies" "$(cat "$T/log")"
-            rm -rf "$dir"
-        fi
-    done
-done
-mkdir -p "$T/mutants-out"
-ls -d "$M"/*/ 2>/dev/null | sed 's|/$||' |
-    xargs -P "$((3 * $(nproc)))" -n 1 sh tests/grade_mutant.sh "$GRADER" \
-        "$BUILD/obj" "$T/mutants-out"
-for dir in "$M"/*/; do
-    [ -d "$dir" ] || continue
-    m=$(basename "$dir")
-    l=${m%%--*}
-    p="tests/$l/mutants/${m#*--}.patch"
-    v=$(cat "$T/mutants-out/$m/verdict" 2>/dev/null)
-    case $v in
-    "caught "*)
-        ok "$l mutant ${m#*--} is caught by ${v#caught }"
-        echo "$l 1" >>"$T/mutation"
-        ;;
-    unbuilt)
-        no "$l mutant ${m#*--} builds (it would lose points for nothing)" \
-            "$(head -1 "$p")
-$(sed -n '/^[0-9][0-9]_/,$p' "$T/mutants-out/$m.txt" | head -12)"
-        echo "$l 0" >>"$T/mutation"
-        ;;
-    *)
-        no "$l mutant ${m#*--} loses points (${v:-no verdict})" \
-            "$(head -1 "$p")
-$(tail -5 "$T/mutants-out/$m.txt" 2>/dev/null)"
-        echo "$l 0" >>"$T/mutation"
-        ;;
-    esac
-done
-# The first failure of each mutant names its mistake: the words of its
-# patch's "Expect:" line are in that message.
-STUDENT_LOOP_SOURCED=1 . tests/student_loop.sh
-student_loop_expect "$T/mutants-out"
-# The mutation score per lesson: mutants caught of mutants shipped.
-[ -f "$T/mutation" ] && awk '{ n[$1]++; c[$1] += $2 } END {
-    for (l in n) printf "mutation score %s: %d/%d caught\n", l, c[l], n[l] }' \
-    "$T/mutation" | sort
-
-# ---------------------------------------------------------------- demos
-phase "demos"
-
-for l in $LESSONS; do
-    t=$(topic "$l")
-    [ -f "tests/$l/demo.expect" ] || continue
-    timeout 10 "$BUILD/bin/solutions/$l/demo" >"$T/demo.out" 2>/dev/null
-    n=$(grep -c . "tests/$l/demo.expect")
-    good=1
-    i=1
-    while [ "$i" -le "$n" ]; do
-        want=$(sed -n "${i}p" "tests/$l/demo.expect")
-        sed -n "${i}p" "$T/demo.out" | grep -Eq "$want" || good=0
-        i=$((i + 1))
-    done
-    [ "$(grep -c . "$T/demo.out")" = "$n" ] || good=0
-    if [ $good = 1 ]; then ok "$l demo prints the classic output"; else
-        no "$l demo prints the classic output" "$(cat "$T/demo.out")"; fi
-done
+[ "${ONLY_LESSONS:-}" = 1 ] && return 0
 
 # ------------------------------------------------------- grader itself
 phase "grader itself"
 
-if [ "${ONLY_LESSONS:-}" != 1 ]; then
 
 check "grader without arguments explains itself and exits 2" \
     sh -c "$GRADER >/dev/null 2>&1; [ \$? = 2 ]"
@@ -453,72 +304,6 @@ check "the GitHub Classroom workflow is up to date (make classroom)" \
 steps=$(grep -c 'autograding-command-grader' "$T/classroom.yml")
 tests=$(cat tests/[0-9][0-9]_*/points | grep -v '^#' | awk 'NF >= 2' | wc -l)
 check "the Classroom workflow has one step per test ($steps)" [ "$steps" = "$tests" ]
-
-# ---------------------------------------------------------- make trace
-phase "trace"
-
-# The reference demos' traces against tests/NN/trace.expect, and mutants
-# that leave a zombie, skip a reap or keep a write end open, shown so.
-BUILD=$BUILD sh tests/trace_check.sh >"$T/trace.txt" 2>&1
-while IFS= read -r line; do
-    case $line in
-    "ok   "*) ok "${line#ok   }" ;;
-    "FAIL "*) no "${line#FAIL }" ;;
-    esac
-done <"$T/trace.txt"
-
-# ------------------------------------------------ the grader's messages
-phase "golden messages"
-
-# The reports of small submissions (a compile error, a missing file, an
-# early exit(0), a stray child, a zombie, a leaked descriptor, a timeout,
-# SIGSEGV, SIGKILL, a memory error), pinned word for word.
-GOLDEN_SOURCED=1 . tests/golden.sh
-golden_run
-
-# ------------------------------------------------ the student's loop
-phase "the student's loop"
-
-# First contact, aligned tables, progress's cache, watch, reset without a
-# terminal, lesson 06's demo, compile_commands.json, clang (tests/student_loop.sh).
-student_loop_checks
-
-# make watch: start on the stub, save a mistake, then the answer; the
-# watcher must re-test on each save and end when every lesson passes.
-W="$T/watch"
-mkdir -p "$W/lessons/01_fork"
-cp lessons/01_fork/fork.c "$W/lessons/01_fork/"
-mkfifo "$T/watch.fifo"
-timeout 120 "$GRADER" --course . --objdir "$BUILD/obj" --out "$T/watch-out" \
-    --submission "$W" --lesson 01 --watch >"$T/watch.fifo" 2>&1 &
-saves=0
-passed_all=no
-while IFS= read -r line; do
-    case $line in
-    "Waiting for a save"*)
-        saves=$((saves + 1))
-        if [ $saves = 1 ]; then
-            patch -s -o "$W/lessons/01_fork/fork.c" solutions/01_fork/fork.c \
-                <tests/01_fork/mutants/wait_any.patch
-        else
-            cp solutions/01_fork/fork.c "$W/lessons/01_fork/"
-        fi
-        ;;
-    "Every lesson passes"*) passed_all=yes ;;
-    esac
-done <"$T/watch.fifo"
-wait
-check "make watch re-tests on every save and moves on when a lesson passes" \
-    sh -c "[ $saves = 2 ] && [ $passed_all = yes ]"
-
-if git rev-parse --git-dir >/dev/null 2>&1; then
-    git clone -q . "$T/clone"
-    echo '/* my attempt */' >>"$T/clone/lessons/01_fork/fork.c"
-    (cd "$T/clone" && YES=1 make -s reset L=01 BUILD="$T/clone-build") >"$T/log" 2>&1
-    check "make reset restores the stub and keeps the student's file" \
-        sh -c "cmp -s lessons/01_fork/fork.c $T/clone/lessons/01_fork/fork.c &&
-            grep -q 'my attempt' $T/clone-build/backup/01_fork/fork.c.*"
-fi
 
 # ------------------------------------------------------ hostile battery
 phase "hostile battery"
@@ -728,7 +513,242 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     check "as a user who is not root, a setsid daemon is contained" nonroot_daemon
 fi
 
-fi # ONLY_LESSONS
+}
+
+lane_mutants() {
+# ------------------------------------------------------------- mutants
+phase "mutants"
+
+# Every mutant is graded by a grader of its own, several at once
+# (tests/grade_mutant.sh): it must lose points in its own lesson, and
+# build, or it would lose them for nothing.  A mutant's patch names the
+# test that caught it when it was added (Caught-by:), which runs first:
+# one test is the proof, where the lesson's tests in order took some 20
+# each.  Most of a mutant's time is spent waiting (a deadline it misses, a
+# timeout that catches a hang), so three graders a core run at once.
+M="$T/mutants"
+mkdir -p "$M"
+for l in $LESSONS; do
+    t=$(topic "$l")
+    for p in tests/"$l"/mutants/*.patch; do
+        [ -f "$p" ] || continue
+        name="$l mutant $(basename "$p" .patch)"
+        dir="$M/$l--$(basename "$p" .patch)"
+        mkdir -p "$dir/lessons/$l"
+        if ! patch -s -o "$dir/lessons/$l/$t.c" "solutions/$l/$t.c" <"$p" >"$T/log.$LANE" 2>&1; then
+            no "$name: patch applies" "$(cat "$T/log.$LANE")"
+            rm -rf "$dir"
+        fi
+    done
+done
+mkdir -p "$T/mutants-out"
+ls -d "$M"/*/ 2>/dev/null | sed 's|/$||' |
+    xargs -P "$((3 * $(nproc)))" -n 1 sh tests/grade_mutant.sh "$GRADER" \
+        "$BUILD/obj" "$T/mutants-out"
+for dir in "$M"/*/; do
+    [ -d "$dir" ] || continue
+    m=$(basename "$dir")
+    l=${m%%--*}
+    p="tests/$l/mutants/${m#*--}.patch"
+    v=$(cat "$T/mutants-out/$m/verdict" 2>/dev/null)
+    case $v in
+    "caught "*)
+        ok "$l mutant ${m#*--} is caught by ${v#caught }"
+        echo "$l 1" >>"$T/mutation"
+        ;;
+    unbuilt)
+        no "$l mutant ${m#*--} builds (it would lose points for nothing)" \
+            "$(head -1 "$p")
+$(sed -n '/^[0-9][0-9]_/,$p' "$T/mutants-out/$m.txt" | head -12)"
+        echo "$l 0" >>"$T/mutation"
+        ;;
+    *)
+        no "$l mutant ${m#*--} loses points (${v:-no verdict})" \
+            "$(head -1 "$p")
+$(tail -5 "$T/mutants-out/$m.txt" 2>/dev/null)"
+        echo "$l 0" >>"$T/mutation"
+        ;;
+    esac
+done
+# The first failure of each mutant names its mistake: the words of its
+# patch's "Expect:" line are in that message.
+STUDENT_LOOP_SOURCED=1 . tests/student_loop.sh
+student_loop_expect "$T/mutants-out"
+# The mutation score per lesson: mutants caught of mutants shipped.
+[ -f "$T/mutation" ] && awk '{ n[$1]++; c[$1] += $2 } END {
+    for (l in n) printf "mutation score %s: %d/%d caught\n", l, c[l], n[l] }' \
+    "$T/mutation" | sort
+
+}
+
+lane_course() {
+# ------------------------------------------------------------ structure
+phase "structure"
+check "the stress library passes its self-test" "$BUILD/bin/tests/stress_selftest"
+
+# What CONTRIBUTING.md says a lesson needs ("Adding a lesson"), checked.
+# readme_names_tests L: README's "Which test checks what" table has a row
+# for every test in the points file.
+readme_names_tests() {
+    sed -n '/^## Which test checks what/,/^## [^W]/p' "lessons/$1/README.md" >"$T/which"
+    grep -q . "$T/which" || { echo "no \"## Which test checks what\" section"; return 1; }
+    grep -v '^#' "tests/$1/points" | awk 'NF { print $1 }' | while read -r name; do
+        grep -qF "| \`$name\` |" "$T/which" || echo "no row for $name"
+    done | grep . && return 1
+    return 0
+}
+# mutants_well_formed L: at least 8, each "Mutant: ..." then a diff; a
+# "Caught-by:" line names a test of the lesson.
+mutants_well_formed() {
+    mw=$(ls tests/"$1"/mutants/*.patch 2>/dev/null | wc -l)
+    [ "$mw" -ge 8 ] || { echo "$mw mutants in tests/$1/mutants/"; return 1; }
+    for p in tests/"$1"/mutants/*.patch; do
+        head -1 "$p" | grep -q '^Mutant: .' || echo "$p: no \"Mutant: ...\" first line"
+        grep -q '^@@ ' "$p" || echo "$p: no unified diff hunk"
+        by=$(sed -n '1,5s/^Caught-by: *//p' "$p")
+        [ -z "$by" ] || grep -q "^$by[[:space:]]" "tests/$1/points" ||
+            echo "$p: Caught-by: $by is not a test in tests/$1/points"
+    done | grep . && return 1
+    return 0
+}
+# bench_has_row L: a lesson with a bench program has a row in rows.tsv that
+# runs it (as the measured program or as the OS limit).
+bench_has_row() {
+    b=bench_${1%%_*}
+    [ -f "tests/bench/$b.c" ] || return 0
+    awk -F '\t' -v b="$b" '!/^#/ && ($8 == b || $11 == b) { found = 1 }
+        END { exit !found }' tests/bench/rows.tsv ||
+        { echo "tests/bench/$b.c has no row in tests/bench/rows.tsv"; return 1; }
+}
+
+for l in $LESSONS; do
+    t=$(topic "$l")
+    n=${l%%_*}
+    missing=""
+    for f in lessons/$l/README.md lessons/$l/hints.md lessons/$l/$t.h \
+        lessons/$l/$t.c solutions/$l/$t.c tests/$l/check_$t.c tests/$l/points \
+        tests/$l/demo_$t.c tests/$l/demo.expect; do
+        [ -f "$f" ] || missing="$missing $f"
+    done
+    ls tests/$l/mutants/*.patch >/dev/null 2>&1 || missing="$missing mutants"
+    if [ -z "$missing" ]; then ok "$l has every part"; else no "$l has every part" "missing:$missing"; fi
+
+    check "$l stub differs from the solution and marks each edit with TODO($n)" \
+        sh -c "! cmp -s lessons/$l/$t.c solutions/$l/$t.c && grep -q 'TODO($n)' lessons/$l/$t.c"
+    check "$l stub's code outside its TODO blocks is the solution's (given_code.sh)" \
+        sh tests/given_code.sh "$l"
+    check "$l has at least 8 mutants, each a Mutant: line and a diff" \
+        mutants_well_formed "$l"
+    check "$l README's \"Which test checks what\" names every test in points" \
+        readme_names_tests "$l"
+    check "$l has a row in docs/python-map.md" \
+        grep -qF "\\ref lesson$n \"$n\"" docs/python-map.md
+    check "$l has a row in README.md's table of lessons" grep -q "^| $n | " README.md
+    check "$l: its bench program, if any, has a row in tests/bench/rows.tsv" \
+        bench_has_row "$l"
+
+    "$BUILD/bin/solutions/$l/check_$t" --list | sort >"$T/listed"
+    grep -v '^#' "tests/$l/points" | awk 'NF { print $1 }' | sort >"$T/pointed"
+    check "$l points file names exactly the tests in check_$t.c" \
+        diff "$T/listed" "$T/pointed"
+done
+
+for h in lessons/*.h; do
+    [ -f "$h" ] || continue
+    printf '#include "%s"\nint main(void) { return 0; }\n' "$h" >"$T/h.c"
+    check "shared header $h compiles alone, warning-free" \
+        ${CC:-cc} $CSTD -I. -c "$T/h.c" -o "$T/h.o"
+done
+
+# ---------------------------------------------------------------- demos
+phase "demos"
+
+for l in $LESSONS; do
+    t=$(topic "$l")
+    [ -f "tests/$l/demo.expect" ] || continue
+    timeout 10 "$BUILD/bin/solutions/$l/demo" >"$T/demo.out" 2>/dev/null
+    n=$(grep -c . "tests/$l/demo.expect")
+    good=1
+    i=1
+    while [ "$i" -le "$n" ]; do
+        want=$(sed -n "${i}p" "tests/$l/demo.expect")
+        sed -n "${i}p" "$T/demo.out" | grep -Eq "$want" || good=0
+        i=$((i + 1))
+    done
+    [ "$(grep -c . "$T/demo.out")" = "$n" ] || good=0
+    if [ $good = 1 ]; then ok "$l demo prints the classic output"; else
+        no "$l demo prints the classic output" "$(cat "$T/demo.out")"; fi
+done
+
+if [ "${ONLY_LESSONS:-}" != 1 ]; then
+# ---------------------------------------------------------- make trace
+phase "trace"
+
+# The reference demos' traces against tests/NN/trace.expect, and mutants
+# that leave a zombie, skip a reap or keep a write end open, shown so.
+BUILD=$BUILD sh tests/trace_check.sh >"$T/trace.txt" 2>&1
+while IFS= read -r line; do
+    case $line in
+    "ok   "*) ok "${line#ok   }" ;;
+    "FAIL "*) no "${line#FAIL }" ;;
+    esac
+done <"$T/trace.txt"
+
+# ------------------------------------------------ the grader's messages
+phase "golden messages"
+
+# The reports of small submissions (a compile error, a missing file, an
+# early exit(0), a stray child, a zombie, a leaked descriptor, a timeout,
+# SIGSEGV, SIGKILL, a memory error), pinned word for word.
+GOLDEN_SOURCED=1 . tests/golden.sh
+golden_run
+
+# ------------------------------------------------ the student's loop
+phase "the student's loop"
+
+# First contact, aligned tables, progress's cache, watch, reset without a
+# terminal, lesson 06's demo, compile_commands.json, clang (tests/student_loop.sh).
+student_loop_checks
+
+# make watch: start on the stub, save a mistake, then the answer; the
+# watcher must re-test on each save and end when every lesson passes.
+W="$T/watch"
+mkdir -p "$W/lessons/01_fork"
+cp lessons/01_fork/fork.c "$W/lessons/01_fork/"
+mkfifo "$T/watch.fifo"
+timeout 120 "$GRADER" --course . --objdir "$BUILD/obj" --out "$T/watch-out" \
+    --submission "$W" --lesson 01 --watch >"$T/watch.fifo" 2>&1 &
+saves=0
+passed_all=no
+while IFS= read -r line; do
+    case $line in
+    "Waiting for a save"*)
+        saves=$((saves + 1))
+        if [ $saves = 1 ]; then
+            patch -s -o "$W/lessons/01_fork/fork.c" solutions/01_fork/fork.c \
+                <tests/01_fork/mutants/wait_any.patch
+        else
+            cp solutions/01_fork/fork.c "$W/lessons/01_fork/"
+        fi
+        ;;
+    "Every lesson passes"*) passed_all=yes ;;
+    esac
+done <"$T/watch.fifo"
+wait
+check "make watch re-tests on every save and moves on when a lesson passes" \
+    sh -c "[ $saves = 2 ] && [ $passed_all = yes ]"
+
+if git rev-parse --git-dir >/dev/null 2>&1; then
+    git clone -q . "$T/clone"
+    echo '/* my attempt */' >>"$T/clone/lessons/01_fork/fork.c"
+    (cd "$T/clone" && YES=1 make -s reset L=01 BUILD="$T/clone-build") >"$T/log.$LANE" 2>&1
+    check "make reset restores the stub and keeps the student's file" \
+        sh -c "cmp -s lessons/01_fork/fork.c $T/clone/lessons/01_fork/fork.c &&
+            grep -q 'my attempt' $T/clone-build/backup/01_fork/fork.c.*"
+fi
+
+fi
+
 
 # ---------------------------------------------------------------- bench
 phase "bench"
@@ -797,8 +817,40 @@ else
     no "docs build" "doxygen is not installed: run make deps"
 fi
 
-phase end
+}
+
+# lane NAME: run lane_NAME in the background, its output to $T/lane.NAME.
+lanes=""
+lane() {
+    (
+        LANE=$1
+        export TMPDIR="$T/tmp.$1"
+        mkdir -p "$TMPDIR"
+        chmod 755 "$TMPDIR"
+        cpu_now
+        phase_start=$(date +%s) phase_cpu=$cpu_
+        "lane_$1"
+        phase end
+        echo "time $1:${phases%,}"
+    ) >"$T/lane.$1" 2>&1 &
+    lanes="$lanes $!"
+    eval "pid_$1=$!"
+}
+trap 'kill $lanes 2>/dev/null; exit 130' INT TERM
+start=$(date +%s)
+echo "make test: three lanes at once (course, grading, mutants); each prints when done"
+lane course
+lane grading
+lane mutants
+for n in course grading mutants; do
+    eval "wait \$pid_$n"
+    echo
+    echo "== lane $n"
+    cat "$T/lane.$n"
+done
+passed=$(cat "$T"/lane.* | grep -c '^ok   ')
+failed=$(cat "$T"/lane.* | grep -c '^FAIL ')
 echo
-echo "time:${phases%,}"
+echo "make test took $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1521,7 +1521,8 @@ expect_both_woken(int getters)
         hung += join(pid[i], 3000) == -ETIMEDOUT;
     if (hung)
         FAIL_KILLING("two processes waited in %s; the test %s twice while "
-                     "they could not run yet, and %d of them never woke up. "
+                     "they could not run yet, and %d of them never woke up "
+                     "(a lost wake-up). "
                      "Signal %s after EVERY %s while someone waits, not only "
                      "when the queue was %s: the first waiter may not have "
                      "run yet when the second %s comes",
