@@ -751,6 +751,8 @@ compile_student(gr_lesson *l, const char *dir, const char *b, char *obj,
     int n = add_words(cc, 1, flags);
     if (san)
         n = add_words(cc, n, sanflags);
+    else
+        cc[n++] = "-g0"; // no one reads the plain pass's debug info: faster
     char *rest[] = {inc, "-c", src, "-o", obj, NULL};
     for (int i = 0; rest[i] != NULL; i++)
         cc[n++] = rest[i];
@@ -791,7 +793,9 @@ link_program(const char *dir, const char *b, const char *tests, char *obj,
     if (d != NULL)
         closedir(d);
     if (san)
-        ld[n++] = "-fsanitize=address,undefined";
+        ld[n++] = "-fsanitize=address,undefined"; // its reports need lines
+    else
+        ld[n++] = "-Wl,--strip-debug";
     ld[n++] = obj;
     ld[n++] = "-o";
     ld[n++] = (char *)bin;

@@ -21,6 +21,7 @@ m=$(basename "$tree")
 l=${m%%--*}
 p="tests/$l/mutants/${m#*--}.patch"
 o="$out/$m"
+mkdir -p "$out"
 san=--no-sanitize
 case $m in *--mem_*) san=--sanitize ;; esac
 first=$(sed -n '1,5s/^Caught-by: *//p' "$p" | head -1)
