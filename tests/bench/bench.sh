@@ -276,6 +276,59 @@ plot $lines
 EOF
 }
 
+# ------------------------------------------------- lesson 13's others
+
+# The figures lesson 13 prints beyond the speedup table, from the same
+# run: an I/O-bound fetch (40 pages from a local server that waits 10 ms
+# before each answer) over 1, 2 and 8 workers; the static split on 2
+# processes; and what starting and reaping k workers costs (a map of k
+# items whose kernel returns at once), processes and threads.
+EXTRAS="io_w1 io_w2 io_w8 static_w2 pstart_w1 pstart_w2 pstart_w4 tstart_w1 tstart_w2 tstart_w4"
+extras_runs() {
+    for op in $EXTRAS; do : >"$RUNS/x_$op"; done
+    i=0
+    while [ $i -lt "$REPS" ]; do
+        for op in $EXTRAS; do
+            case $op in
+            io_*) n=$((40 / SCALE)) ;;
+            static_*) n=$SP_C_N ;;
+            *) n=$((2000 / SCALE)) ;;
+            esac
+            run "$RUNS/x_$op" "$BIN/$SP_BIN" "$op" "$((n > 0 ? n : 1))"
+        done
+        i=$((i + 1))
+    done
+}
+
+# xrate OP: the median rate of OP; xspeed OP BASE: its median over BASE's.
+xrate() { rate "$RUNS/x_$1" | cut -d' ' -f1; }
+xspeed() { awk -v a="$(xrate "$1")" -v b="$2" 'BEGIN { printf "%.2f\n", (b > 0 ? a / b : 0) }'; }
+
+extras_tables() {
+    echo "An I/O-bound fetch, 40 pages from a server on 127.0.0.1 that waits" \
+        "10 ms before each answer (bench_13 io_wK):"
+    echo
+    echo "| workers | pages per second | speedup over 1 worker |"
+    echo "|---|---|---|"
+    for k in 1 2 8; do
+        echo "| $k | $(cell "$RUNS/x_io_w$k" "per") | $(xspeed "io_w$k" "$(xrate io_w1)") |"
+    done
+    echo
+    echo "The static split, 2 processes with one chunk each (bench_13" \
+        "static_w2): $(cell "$RUNS/x_static_w2" "per") blocks per second," \
+        "$(xspeed static_w2 "$(rate "$RUNS/sp_c_1" | cut -d' ' -f1)")x the" \
+        "rate of mp_par_map with 1 process in this run."
+    echo
+    echo "Starting and reaping k workers (bench_13 pstart_wK and tstart_wK," \
+        "a map of k items whose kernel returns at once):"
+    echo
+    echo "| workers | processes (mp_par_map) | threads (mp_thread_map) |"
+    echo "|---|---|---|"
+    for k in 1 2 4; do
+        echo "| $k | $(cell "$RUNS/x_pstart_w$k" "µs per map") | $(cell "$RUNS/x_tstart_w$k" "µs per map") |"
+    done
+}
+
 # --------------------------------------------------------------- the run
 
 # The load average, and the CPU time so far: "steal total" in ticks, the
@@ -336,6 +389,11 @@ start=$(date +%s) load0=$(load) ticks0=$(ticks)
     else
         echo "gnuplot failed: no plot."
     fi
+    echo
+    echo "## Lesson 13's other figures"
+    echo
+    extras_runs
+    extras_tables
     echo
     echo "Took $(($(date +%s) - start)) s; load average $(load) at the end$(stolen \
         "$ticks0" "$(ticks)")."
