@@ -596,6 +596,99 @@ made_cond(void)
     return c;
 }
 
+// A condition made by the code, its lock, and a flag in shared memory.
+struct timed {
+    pthread_mutex_t *lock;
+    pthread_cond_t *cond;
+    int *flag;
+};
+
+// The notifier: takes the lock (free once the test sleeps in its wait),
+// sets the flag, broadcasts.
+static int
+kid_set_and_broadcast(void *obj, int arg)
+{
+    (void)arg;
+    struct timed *t = obj;
+    int r = pthread_mutex_lock(t->lock);
+    if (r != 0 && r != EOWNERDEAD)
+        return -r;
+    *t->flag = 1;
+    pthread_cond_broadcast(t->cond);
+    pthread_mutex_unlock(t->lock);
+    return 0;
+}
+
+#define TIMED_MS 3000 // the wait's deadline: only a broken condition meets it
+
+// The test sleeps on t->cond until TIMED_MS from now on CLOCK_MONOTONIC,
+// and a child wakes it.  No time bound decides the verdict, so no load can
+// change it.  A condition timed on CLOCK_REALTIME reads a deadline taken
+// from CLOCK_MONOTONIC (seconds since boot) as a moment in 1970, and its
+// wait says ETIMEDOUT at once, before the deadline as CLOCK_MONOTONIC
+// counts it; one timed on CLOCK_MONOTONIC never does, and wakes when the
+// child broadcasts.  (A clock jump cannot show this mistake: the code
+// reads no wall clock for fl_clock_jump to move, and the kernel times the
+// wait on the real one.)  Returns what the wait returned, 0 once woken;
+// *early is 1 for an ETIMEDOUT before the deadline, *us the wait's length.
+static int
+wait_woken_by_a_child(struct timed *t, int *early, long long *us)
+{
+    raw_lock(t->lock);
+    struct kid k;
+    kid_start(&k, kid_set_and_broadcast, t, 0);
+    struct timespec d = mono_after(TIMED_MS), now;
+    long long t0 = fl_now_us();
+    int r = 0;
+    while (!*t->flag && r == 0)
+        r = pthread_cond_timedwait(t->cond, t->lock, &d);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    *us = fl_now_us() - t0;
+    *early =
+        r == ETIMEDOUT && (now.tv_sec < d.tv_sec ||
+                           (now.tv_sec == d.tv_sec && now.tv_nsec < d.tv_nsec));
+    pthread_mutex_unlock(t->lock);
+    kid_wait(&k, 2000);
+    kid_end(&k);
+    return r;
+}
+
+#define SETCLOCK_HINT                                                          \
+    "pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) before "                \
+    "pthread_cond_init: the default, CLOCK_REALTIME, is the clock anyone "     \
+    "may set, and a deadline taken from CLOCK_MONOTONIC means 1970 to it."
+
+// What the test's wait on a condition made by `what` said, explained.
+static void
+expect_timed_on_monotonic(const char *what, int r, int early, long long us)
+{
+    ck_assert_msg(!early,
+                  "the test waited on the condition %s made, until %d ms "
+                  "from now on CLOCK_MONOTONIC; pthread_cond_timedwait said "
+                  "ETIMEDOUT after %.1f ms, before that deadline: the "
+                  "condition is not timed on CLOCK_MONOTONIC. %s",
+                  what, TIMED_MS, ms(us), SETCLOCK_HINT);
+    ck_assert_msg(r == 0,
+                  "the test waited on the condition %s made, until %d ms "
+                  "from now on CLOCK_MONOTONIC, and a child took the lock, "
+                  "set the state and broadcast; the wait returned %d (%s) "
+                  "after %.1f ms, expected 0 at once. Make the condition "
+                  "PTHREAD_PROCESS_SHARED and timed on CLOCK_MONOTONIC.",
+                  what, TIMED_MS, r, strerror(r), ms(us));
+}
+
+FL_TEST(test_mp_cond_create_makes_a_condition_timed_on_clock_monotonic)
+{
+    mp_cond *c = made_cond();
+    struct timed t = {&c->lock, &c->cond, page(sizeof(int))};
+    int early;
+    long long us;
+    int r = wait_woken_by_a_child(&t, &early, &us);
+    forget(c, sizeof *c);
+    forget(t.flag, sizeof(int));
+    expect_timed_on_monotonic("mp_cond_create", r, early, us);
+}
+
 // A condition and the state it guards, both shared.
 struct cstate {
     mp_cond *c;
@@ -1218,6 +1311,21 @@ FL_TEST(test_mp_barrier_create_makes_a_robust_shared_lock)
                       : "Expected EOWNERDEAD: make the mutex robust.");
 }
 
+FL_TEST(test_mp_barrier_create_makes_a_condition_timed_on_clock_monotonic)
+{
+    mp_barrier *b = NULL;
+    int rc = mp_barrier_create(&b, 2);
+    ck_assert_msg(rc == 0 && b != NULL, "mp_barrier_create(&b, 2) returned %s",
+                  fl_ret(rc));
+    struct timed t = {&b->lock, &b->cond, page(sizeof(int))};
+    int early;
+    long long us;
+    int r = wait_woken_by_a_child(&t, &early, &us);
+    forget(b, sizeof *b);
+    forget(t.flag, sizeof(int));
+    expect_timed_on_monotonic("mp_barrier_create", r, early, us);
+}
+
 /* ------------------------------------------------------ mp_barrier_wait */
 
 static int
@@ -1720,6 +1828,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound, 5),
     FL_CASE(test_mp_sem_value_reports_the_count, 5),
     FL_CASE(test_mp_sem_calls_reject_a_null_semaphore, 5),
+    FL_CASE(test_mp_cond_create_makes_a_condition_timed_on_clock_monotonic, 10),
     FL_CASE(test_mp_cond_create_makes_a_condition_other_processes_can_wake, 10),
     FL_CASE(test_mp_cond_create_makes_a_lock_other_processes_can_wait_for, 10),
     FL_CASE(test_mp_cond_create_makes_an_error_checking_lock, 5),
@@ -1743,6 +1852,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_cond_calls_reject_bad_arguments, 5),
     FL_CASE(test_mp_barrier_create_rejects_bad_arguments, 5),
     FL_CASE(test_mp_barrier_create_makes_a_robust_shared_lock, 10),
+    FL_CASE(test_mp_barrier_create_makes_a_condition_timed_on_clock_monotonic,
+            10),
     FL_CASE(test_mp_barrier_wait_with_1_party_passes_at_once, 10),
     FL_CASE(test_mp_barrier_wait_gives_3_parties_the_indices_0_1_2, 10),
     FL_CASE(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout, 10),
