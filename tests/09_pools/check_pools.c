@@ -298,6 +298,50 @@ FL_TEST(test_mp_pool_map_uses_the_chunksize_given)
     munmap(ran_in, 100 * sizeof *ran_in);
 }
 
+// One worker, so every chunk lands in the same buffer, which must grow to
+// the biggest chunk so far.  Chunks of FIRST items make its first size;
+// then FIRST - 1 and FIRST fit in it, FIRST + 1 is the first to need more,
+// and 64 * FIRST is far past it (realloc then moves the block, as a rule).
+// A buffer sized in items instead of bytes, or never grown, takes the
+// writes past its end quietly: the sanitizer pass sees them in the worker
+// and fails the test with the file and line; a normal build, only if they
+// spoil the results.
+#define FIRST 16
+FL_TEST(test_mp_pool_map_runs_chunks_bigger_than_the_ones_before)
+{
+    static const size_t sizes[] = {FIRST, FIRST - 1, FIRST, FIRST + 1,
+                                   64 * FIRST};
+    static long in[64 * FIRST], out[64 * FIRST];
+    for (size_t i = 0; i < 64 * FIRST; i++)
+        in[i] = (long)i;
+    mp_pool *p = pool_of(1);
+    size_t k = 0, most = 0, bad = 0;
+    int r = 0;
+    for (; k < sizeof sizes / sizeof *sizes; k++) {
+        memset(out, 0, sizes[k] * sizeof *out);
+        r = mp_pool_map(p, square, in, out, sizes[k], sizes[k], NULL);
+        for (bad = 0; bad < sizes[k] && out[bad] == in[bad] * in[bad];)
+            bad++;
+        if (r != 0 || bad < sizes[k])
+            break;
+        most = sizes[k] > most ? sizes[k] : most;
+    }
+    mp_pool_destroy(p);
+    if (k == sizeof sizes / sizeof *sizes)
+        return;
+    char seen[96] = "";
+    if (bad < sizes[k])
+        snprintf(seen, sizeof seen, " and out[%zu] = %ld", bad, out[bad]);
+    ck_abort_msg("mp_pool_map of %zu items in one chunk, on a pool of 1 "
+                 "worker whose biggest chunk so far had %zu items, returned "
+                 "%s%s; expected 0 and each item squared. The worker's "
+                 "buffer must grow to the biggest chunk so far: "
+                 "realloc(buf, count * sizeof *buf) takes bytes, and the "
+                 "capacity it keeps counts items.",
+                 sizes[k], most, fl_ret(r), seen);
+}
+#undef FIRST
+
 /* -------------------------------------------------------------- errors */
 
 static int
@@ -1601,6 +1645,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pool_map_keeps_results_in_input_order, 10),
     FL_CASE(test_mp_pool_map_groups_items_by_the_default_chunksize, 10),
     FL_CASE(test_mp_pool_map_uses_the_chunksize_given, 10),
+    FL_CASE(test_mp_pool_map_runs_chunks_bigger_than_the_ones_before, 10),
     FL_CASE(test_mp_pool_map_reports_a_failing_item_with_its_index, 10),
     FL_CASE(test_mp_pool_map_reports_the_lowest_failing_index, 10),
     FL_CASE(test_mp_pool_map_works_again_after_an_error, 10),
