@@ -1032,6 +1032,69 @@ FL_TEST(test_mp_daemonize_closes_every_other_inherited_descriptor)
     cleanup();
 }
 
+// Whether descriptor fd of pid is close-on-exec, from the "flags:" line of
+// /proc/PID/fdinfo/FD (the kernel adds O_CLOEXEC there when FD_CLOEXEC is
+// set): 1 if it is, 0 if not, -1 if unreadable.
+static int
+close_on_exec_in(pid_t pid, int fd)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)pid, fd);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    unsigned long flags = 0;
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f) != NULL)
+        found = sscanf(line, "flags: %lo", &flags) == 1;
+    fclose(f);
+    return found ? (flags & O_CLOEXEC) != 0 : -1;
+}
+
+FL_TEST(test_mp_daemonize_opens_the_pidfile_close_on_exec)
+{
+    use_pidfile();
+    pid_t d = daemonize_or_fail(NULL, named_wait, NULL);
+    int runs = named_within(d, "fl-daemon-runs"); // report pipe closed
+    char path[64], open_on_exec[512] = "";
+    int unreadable = 0;
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)d);
+    DIR *dir = opendir(path);
+    struct dirent *e;
+    while (runs && dir != NULL && (e = readdir(dir)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (!isdigit((unsigned char)e->d_name[0]) || fd <= 2)
+            continue; // 0-2 are /dev/null for the programs it execs
+        int cloexec = close_on_exec_in(d, fd);
+        unreadable |= cloexec < 0;
+        if (cloexec != 0)
+            continue;
+        char name[32];
+        snprintf(name, sizeof name, "fd/%d", fd);
+        size_t len = strlen(open_on_exec);
+        snprintf(open_on_exec + len, sizeof open_on_exec - len, " %d (%s)", fd,
+                 link_of(d, name));
+    }
+    if (dir != NULL)
+        closedir(dir);
+    expect(runs,
+           "the daemon %d never ran its work: after it reported, "
+           "mp_daemonize's daemon must call run(arg)",
+           (int)d);
+    expect(dir != NULL && !unreadable,
+           "cannot read %s or its fdinfo: the daemon is gone", path);
+    expect(open_on_exec[0] == '\0',
+           "mp_daemonize: while run() runs, the daemon holds descriptors "
+           "that are not close-on-exec:%s. Every program the daemon execs "
+           "inherits them: with the pidfile open for writing, it can "
+           "rewrite the daemon's pid, and a daemon that re-execs itself "
+           "keeps the lock in a program that knows nothing of it. Open the "
+           "pidfile (%s) with O_CLOEXEC: open(path, O_RDWR | O_CREAT | "
+           "O_CLOEXEC, 0644).",
+           open_on_exec, pidfile);
+    cleanup();
+}
+
 // A daemon's work: open the terminal at arg WITHOUT O_NOCTTY, say so on
 // it, then wait.  A session leader would make it its controlling terminal.
 static int
@@ -1736,6 +1799,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_daemonize_leaves_the_callers_session_and_terminal, 10),
     FL_CASE(test_mp_daemonize_puts_dev_null_on_fds_0_1_2, 10),
     FL_CASE(test_mp_daemonize_closes_every_other_inherited_descriptor, 10),
+    FL_CASE(test_mp_daemonize_opens_the_pidfile_close_on_exec, 5),
     FL_CASE(test_mp_daemonize_daemon_is_not_a_session_leader, 10),
     FL_CASE(test_mp_daemonize_sets_the_umask, 5),
     FL_CASE(test_mp_daemonize_changes_to_the_working_directory, 5),
