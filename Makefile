@@ -224,7 +224,7 @@ GRADE_OPTS = --course . --objdir $(BUILD)/obj --cc $(CC) \
 	$(if $(HIDDEN),--hidden $(HIDDEN)) $(if $(STRICT),--strict) \
 	$(if $(LOOSE),--loose) $(if $(ALL),--all)
 GRADE_ARGS = $(GRADE_OPTS) --submission $(SUBMISSION) --out $(GRADE_OUT)
-GRADE_DEPS = $(GRADER) $(L_TEST_OBJS) $(HARNESS_OBJS) $(NAMES) \
+GRADE_DEPS = $(GRADER) $(TRACE) $(L_TEST_OBJS) $(HARNESS_OBJS) $(NAMES) \
 	$(L_TEST_OBJS:.o=.names) $(HARNESS_OBJS:.o=.names) $(SAN_OBJ:.o=.names)
 
 # The names of the C library and of Check that a student's object may not

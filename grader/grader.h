@@ -78,6 +78,10 @@ long failure_cause(const gr_lesson *l, size_t j);
 /// (malloc'd): a missing, unreadable or refused file, compiler errors.
 char *build_lesson(gr_lesson *l, const char *dir);
 
+/// Copy a program of the course (the trace tool) to `to`, root's and
+/// runnable by the sandbox; 0 or -1.
+int install_trusted(const char *from, const char *to);
+
 /* run.c: the tests */
 
 /// Seconds on the monotonic clock, for how long something took.

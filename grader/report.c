@@ -16,30 +16,40 @@ lesson_points(const gr_lesson *l, int earned)
 }
 
 // Print text wrapped at about 76 columns, each line indented; newlines in
-// the text are kept.
+// the text are kept, and so are the spaces that begin a line (a compiler's
+// excerpt, a trace's tree).
 static void
 wrapped(const char *text, const char *indent)
 {
-    int col = 0;
+    int col = 0, lead = 1; // lead: nothing but spaces yet on this line
     printf("%s", indent);
     for (const char *p = text; *p;) {
-        if (*p == ' ' || *p == '\n') {
-            if (*p++ == '\n') {
-                printf("\n%s", indent);
-                col = 0;
+        if (*p == '\n') {
+            printf("\n%s", indent);
+            col = 0;
+            lead = 1;
+            p++;
+            continue;
+        }
+        if (*p == ' ') {
+            if (lead) {
+                putchar(' ');
+                col++;
             }
+            p++;
             continue;
         }
         size_t word = strcspn(p, " \n");
-        if (col > 0 && col + 1 + (int)word > 68) {
+        if (!lead && col + 1 + (int)word > 68) {
             printf("\n%s", indent);
             col = 0;
-        } else if (col > 0) {
+        } else if (!lead) {
             putchar(' ');
             col++;
         }
         printf("%.*s", (int)word, p);
         col += (int)word;
+        lead = 0;
         p += word;
     }
     putchar('\n');

@@ -131,6 +131,65 @@ run_once(gr_test *t, const char *bin, int san, char **message)
     return passed;
 }
 
+/* ------------------------------------------------------ a short trace */
+
+#define TRACES_PER_LESSON 2
+
+// Whether a failure is about processes or descriptors, which a trace of
+// the test shows (the harness's words: tests/harness.c).
+static int
+about_processes(const char *m)
+{
+    static const char *words[] = {"zombie", "still running", "File descriptor",
+                                  "descriptor", "stray", "EOF", "reaped",
+                                  "never waited", NULL};
+    for (int i = 0; m != NULL && words[i] != NULL; i++)
+        if (strstr(m, words[i]) != NULL)
+            return 1;
+    return 0;
+}
+
+// Rerun a failed test under the course's trace tool (tools/trace, built
+// beside the objects), in the sandbox like the test itself, and add its
+// short process tree to the message: who forked whom, who exited how, who
+// reaped them, which pipe ends stayed open.  Nothing if there is no tool
+// (or strace) or the trace fails.
+static void
+add_trace(gr_test *t, const char *bin, const char *lesson)
+{
+    char tool[PATH_MAX], from[PATH_MAX + 16], run[PATH_MAX], prefix[64];
+    char pe[96];
+    snprintf(run, sizeof run, "%.*s", (int)(strrchr(bin, '/') - bin), bin);
+    snprintf(tool, sizeof tool, "%s/trace", run);
+    snprintf(from, sizeof from, "%s/../bin/trace", opt.objdir);
+    if (access(tool, X_OK) != 0 &&
+        (access(from, X_OK) != 0 || install_trusted(from, tool) < 0))
+        return;
+    make_prefix(prefix, sizeof prefix);
+    snprintf(pe, sizeof pe, FL_PREFIX_ENV "=%s", prefix);
+    char *env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", pe, NULL};
+    char *argv[] = {tool, "--test", (char *)bin, t->name, "--short",
+                    "--quiet", "--timeout", "10", NULL};
+    sb_spec s = {.argv = argv, .envp = env, .kind = SB_TEST, .bind = run,
+                 .wall_ms = 30000, .prefix = prefix, .out_cap = 4096};
+    sb_result r;
+    if (sb_run(&s, &r) < 0)
+        return;
+    char *text = r.out != NULL ? strstr(r.out, "trace: ") : NULL, *more;
+    if (r.exited && r.status == 0 && text != NULL &&
+        asprintf(&more, "%s\nWhat the test's processes did (make trace "
+                        "L=%.2s T=%s shows it all):\n%s",
+                 t->message != NULL ? t->message : "", lesson, t->name,
+                 text) >= 0) {
+        free(t->message);
+        t->message = more;
+        size_t n = strlen(more);
+        while (n > 0 && more[n - 1] == '\n')
+            more[--n] = '\0';
+    }
+    sb_free(&r);
+}
+
 // Run a test; with --sanitize, a test that passes runs again built with
 // the sanitizers, and passes only if that run passes too.
 static void
@@ -169,10 +228,20 @@ grade_lesson(gr_lesson *l)
     snprintf(bin, sizeof bin, "%s/run/check_%s", dir, topic_of(l->name));
     snprintf(hidden, sizeof hidden, "%s/run/check_hidden", dir);
     size_t i = 0;
+    int traces = 0;
     for (; i < l->ntests; i++) {
-        run_test(&l->tests[i], l->tests[i].hidden ? hidden : bin);
-        if (opt.fail_fast && !l->tests[i].passed)
+        gr_test *t = &l->tests[i];
+        run_test(t, t->hidden ? hidden : bin);
+        if (opt.fail_fast && !t->passed)
             break;
+        // A trace for the first failures about processes (not for hidden
+        // tests, whose workings stay hidden).
+        if (!t->passed && !t->hidden && traces < TRACES_PER_LESSON &&
+            about_processes(t->message)) {
+            add_trace(t, bin, l->name);
+            traces++;
+            gr_clean(t->message);
+        }
     }
     // With --fail-fast, the tests after the first failure score nothing.
     for (i = i < l->ntests ? i + 1 : i; i < l->ntests; i++)

@@ -3,7 +3,8 @@
 #
 # Gradescope unpacks the zip into /autograder/source: setup.sh and
 # run_autograder at its top, beside the course: the Makefile, the grader,
-# the lessons (headers, stubs, READMEs) and the tests with their points,
+# the lessons (headers, stubs, READMEs), the tests with their points, the
+# trace tool (a failing test's report shows its processes),
 # and HIDDEN's tests as hidden/.  Never the solutions, nor the mutants
 # (each is a patch of a solution).
 set -eu
@@ -11,7 +12,7 @@ out=$1
 stage=$out/stage
 rm -rf "$stage"
 mkdir -p "$stage"
-tar --exclude='*/mutants' --exclude=tests/hostile -cf - Makefile grader lessons tests |
+tar --exclude='*/mutants' --exclude=tests/hostile -cf - Makefile grader lessons tests tools |
     tar -C "$stage" -xf -
 if [ -n "${HIDDEN:-}" ]; then
     cp -R "$HIDDEN" "$stage/hidden"

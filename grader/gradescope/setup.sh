@@ -5,5 +5,5 @@ set -e
 cd /autograder/source
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends build-essential check pkg-config
+apt-get install -y -qq --no-install-recommends build-essential check pkg-config strace
 make -s grader
