@@ -46,7 +46,7 @@ grade() {
 }
 
 if [ -n "$first" ]; then
-    grade --only "$first"
+    grade --only "$first" --fail-fast # (no trace of the failure: a rerun)
     v=$(verdict)
     case $v in "caught $first") echo "$v" >"$o/verdict" && exit 0 ;; esac
 fi
