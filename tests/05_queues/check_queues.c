@@ -487,7 +487,7 @@ FL_TEST(test_mp_queue_get_polls_an_empty_queue)
     mp_queue_destroy(q);
 }
 
-#define TIMEOUT 300 // ms, for the tests of timeouts
+#define TIMEOUT 100 // ms, for the tests of timeouts
 
 static void
 expect_timeout(struct call *c, const char *what)
@@ -514,8 +514,8 @@ FL_TEST(test_mp_queue_put_times_out_on_a_full_queue)
     mp_queue *q = make(1, MSG);
     put_now(q, "fills it");
     struct call *c = new_call(q, TIMEOUT, "one more");
-    call_in_child(do_put, c, "mp_queue_put(timeout 300 ms) on a full queue");
-    expect_timeout(c, "mp_queue_put(timeout 300 ms) on a full queue");
+    call_in_child(do_put, c, "mp_queue_put(timeout 100 ms) on a full queue");
+    expect_timeout(c, "mp_queue_put(timeout 100 ms) on a full queue");
     mp_queue_destroy(q);
 }
 
@@ -523,8 +523,8 @@ FL_TEST(test_mp_queue_get_times_out_on_an_empty_queue)
 {
     mp_queue *q = make(4, MSG);
     struct call *c = new_call(q, TIMEOUT, NULL);
-    call_in_child(do_get, c, "mp_queue_get(timeout 300 ms) on an empty queue");
-    expect_timeout(c, "mp_queue_get(timeout 300 ms) on an empty queue");
+    call_in_child(do_get, c, "mp_queue_get(timeout 100 ms) on an empty queue");
+    expect_timeout(c, "mp_queue_get(timeout 100 ms) on an empty queue");
     mp_queue_destroy(q);
 }
 
@@ -662,6 +662,166 @@ FL_TEST(test_mp_queue_put_waits_again_after_a_stolen_wakeup)
     fl_expect_int(c->rc, 0, "the putter's mp_queue_put", "");
     get_expect(q, "second", 0, "");
     mp_queue_destroy(q);
+}
+
+// A timed get and a timed put whose wake-ups are all stolen: Python's
+// q.get(timeout=t) gives up after about t in all, however often it is
+// woken.  A call that waits a whole timeout again after each wake-up never
+// gives up while the wake-ups keep coming, and here they come every
+// millisecond or so, far more often than the 100 ms timeout.
+#define ROBBED_TIMEOUT 100 // ms, the timeout of the calls robbed
+#define ROBBED_SLACK 1000  // ms they may take past it before the test ends
+#define ROBBED_RUNS 8      // runs at most, until one proves its point
+
+struct robbed {         // a child waiting in a timed call, and its queue
+    const char *what;   // the call, as the messages name it
+    const char *lack;   // what it waits for: "message" or "room"
+    const char *python; // the same call in Python
+    struct call *c;
+    int getter; // 1: get on an empty queue; 0: put on a full one
+    pid_t pid;
+    long long t0;      // when the test started it (fl_now_us)
+    long long ran;     // when it last went on: started, or SIGCONT
+    long long longest; // the longest it went on without a stop, in us
+    int steals;        // wake-ups stolen from it
+    int done;          // it has returned (a zombie now)
+};
+
+// r, which went on at r->ran, is seen stopped or ended now.
+static void
+seen_stopped(struct robbed *r)
+{
+    long long t = fl_now_us() - r->ran;
+    r->longest = t > r->longest ? t : r->longest;
+}
+
+// Wait until r sleeps in the queue, its lock released, or has returned.
+// woken: r was just woken (else just started).
+static void
+until_asleep(struct robbed *r, int woken)
+{
+    char s = await_state(r->pid, "SZ");
+    if (s == 0 && woken)
+        FAIL_KILLING("%s neither slept again nor returned within 3 s of a "
+                     "wake-up whose %s another process had taken: test the "
+                     "condition again and wait again, in a while loop",
+                     r->what, r->lack);
+    if (s == 0)
+        FAIL_KILLING("%s neither slept nor returned within 3 s: it must "
+                     "wait on the condition variable",
+                     r->what);
+    r->done = s == 'Z';
+    if (r->done)
+        seen_stopped(r);
+}
+
+// Stop r, give it a wake-up and take that back before r can run (a
+// message put and got again, or room made and filled again); r stays
+// stopped.  Marks r done instead if it had returned.
+static void
+rob(struct robbed *r)
+{
+    kill(r->pid, SIGSTOP);
+    char s = await_state(r->pid, "TZ");
+    seen_stopped(r);
+    r->done = s == 'Z';
+    if (r->done)
+        return;
+    if (s != 'T')
+        FAIL_KILLING("%s never stopped for SIGSTOP", r->what);
+    if (r->getter) {
+        put_now(r->c->q, "stolen");
+        get_expect(r->c->q, "stolen", 0, "");
+    } else {
+        get_expect(r->c->q, "full", 0, "");
+        put_now(r->c->q, "full");
+    }
+    r->steals++;
+}
+
+// Rob both calls again and again, each time once both sleep again, until
+// both have returned or `end` (fl_now_ms) has come.
+static void
+rob_until(struct robbed *r, long end)
+{
+    while (!(r[0].done && r[1].done) && fl_now_ms() < end) {
+        for (int i = 0; i < 2; i++)
+            if (!r[i].done)
+                rob(&r[i]);
+        for (int i = 0; i < 2; i++) {
+            r[i].ran = fl_now_us();
+            if (!r[i].done)
+                kill(r[i].pid, SIGCONT);
+        }
+        for (int i = 0; i < 2; i++)
+            if (!r[i].done)
+                until_asleep(&r[i], 1);
+    }
+}
+
+// One run: a get on an empty queue and a put on a full one, each with a
+// timeout of 100 ms, robbed until they return.  Fails the test if one
+// outlives its deadline by ROBBED_SLACK.  Whether the run proved that the
+// deadline holds: a call that waits a whole timeout again after each
+// wake-up can time out only after going on 100 ms without a stop and a
+// theft, which only a loaded machine that keeps the test off the CPU
+// allows.
+static int
+robbed_run(void)
+{
+    struct robbed r[2] = {
+        {.what = "mp_queue_get(timeout 100 ms) on an empty queue",
+         .lack = "message",
+         .python = "q.get(timeout=0.1)",
+         .c = new_call(make(4, MSG), ROBBED_TIMEOUT, NULL),
+         .getter = 1},
+        {.what = "mp_queue_put(timeout 100 ms) on a full queue",
+         .lack = "room",
+         .python = "q.put(item, timeout=0.1)",
+         .c = new_call(make(1, MSG), ROBBED_TIMEOUT, "late")},
+    };
+    put_now(r[1].c->q, "full");
+    // Not start_blocked: on a loaded machine a call may time out before the
+    // test sees it asleep, which proves nothing but is no failure.
+    for (int i = 0; i < 2; i++) {
+        r[i].t0 = r[i].ran = fl_now_us();
+        r[i].pid = fl_raw_start(r[i].getter ? do_get : do_put, r[i].c);
+        until_asleep(&r[i], 0);
+    }
+    rob_until(r, fl_now_ms() + ROBBED_TIMEOUT + ROBBED_SLACK);
+    int proved = 1;
+    for (int i = 0; i < 2; i++) {
+        if (!r[i].done)
+            FAIL_KILLING("%s was still waiting after %lld ms: its deadline "
+                         "was lost. The test stole %d wake-ups from it "
+                         "(another process took the %s first), and each "
+                         "one started a whole timeout again. Compute the "
+                         "deadline once, before the wait loop, and wait for "
+                         "that same deadline after every wake-up: Python's "
+                         "%s gives up after 0.1 s in all",
+                         r[i].what, (fl_now_us() - r[i].t0) / 1000, r[i].steals,
+                         r[i].lack, r[i].python);
+        join(r[i].pid, 3000);
+        fl_expect_int(r[i].c->rc, -ETIMEDOUT, r[i].what,
+                      "every wake-up it had was stolen, so at its deadline "
+                      "it must return -ETIMEDOUT");
+        ck_assert_msg(r[i].c->ms >= ROBBED_TIMEOUT - 5,
+                      "%s, its wake-ups stolen, returned after %.1f ms, "
+                      "before its %d ms had passed",
+                      r[i].what, r[i].c->ms, ROBBED_TIMEOUT);
+        proved &= r[i].longest < ROBBED_TIMEOUT * 1000LL;
+        mp_queue_destroy(r[i].c->q);
+    }
+    return proved;
+}
+
+// A run that proved nothing is made again: about one in four, beside two
+// processes that hog both CPUs; each costs the reference 100 ms or so.
+FL_TEST(test_mp_queue_get_and_put_time_out_despite_stolen_wakeups)
+{
+    for (int run = 0; run < ROBBED_RUNS; run++)
+        if (robbed_run())
+            break;
 }
 
 /* ---------------------------------------------- producers and consumers */
@@ -1563,6 +1723,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_queue_put_wakes_when_room_appears, 8),
     FL_CASE(test_mp_queue_get_waits_again_after_a_stolen_wakeup, 10),
     FL_CASE(test_mp_queue_put_waits_again_after_a_stolen_wakeup, 10),
+    FL_CASE(test_mp_queue_get_and_put_time_out_despite_stolen_wakeups, 10),
     FL_CASE(test_mp_queue_consume_prints_consumed_0_to_4, 8),
     FL_CASE(test_mp_queue_consume_stops_at_its_sentinel, 8),
     FL_CASE(test_mp_queue_consume_waits_for_the_sentinel_on_an_empty_queue, 8),
