@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -801,6 +802,166 @@ FL_TEST(test_mp_lock_release_of_an_rlock_by_another_process_fails)
                   fl_ret(rel1), fl_ret(rel2));
 }
 
+// The test below hands an RLock from a giver to a taker that waits for
+// it.  Between pthread_mutex_unlock and the return of mp_lock_release
+// there are a few instructions, and the taker needs microseconds to wake
+// up: a release that clears the owner after its unlock would lose that
+// race once in a great many runs.  So the test traces the giver (ptrace)
+// and stops it at the end of the futex() call inside its unlock, the
+// wake-up of the taker, until the taker holds the lock: whatever the
+// release does after its unlock, it does after the next owner's acquire,
+// every run.  Where ptrace is refused (a sandbox, a debugger already
+// attached), the test runs all the same, unwidened: a correct release
+// still passes, and the mistake goes unseen there.
+
+// What the giver and the taker saw, in shared memory.
+struct handoff_seen {
+    atomic_int trying; // the taker is about to acquire
+    int rc_take;       // the giver's acquire of the free RLock
+    int rc_give;       // the giver's release, the taker waiting
+    int rc_acquire;    // the taker's acquire
+    int rc_again;      // the taker's poll of the RLock it then held
+    int rc_release;    // the taker's first release that failed, or 0
+};
+
+// What each process has of the test: its own descriptors of the gates.
+struct handoff {
+    mp_lock *lock;
+    fl_gate held;     // the giver opens it once it holds the lock
+    fl_gate taken;    // the taker opens it once its acquire returned
+    fl_gate released; // the giver opens it once its release returned
+    struct handoff_seen *seen;
+};
+
+static int
+give(void *arg)
+{
+    struct handoff *h = arg;
+    struct handoff_seen *s = h->seen;
+    fl_gate_free(&h->taken); // the test waits there, not the giver
+    int traced = ptrace(PTRACE_TRACEME, 0, NULL, NULL) == 0;
+    s->rc_take = mp_lock_acquire(h->lock, -1);
+    fl_gate_open(&h->held);
+    if (traced)
+        raise(SIGSTOP); // the test lets it go once the taker waits
+    s->rc_give = s->rc_take == 0 ? mp_lock_release(h->lock) : -ENOSYS;
+    fl_gate_open(&h->released);
+    return 0;
+}
+
+static int
+take_given(void *arg)
+{
+    struct handoff *h = arg;
+    struct handoff_seen *s = h->seen;
+    fl_gate_wait(&h->held);
+    atomic_store(&s->trying, 1);
+    s->rc_acquire = mp_lock_acquire(h->lock, 3000);
+    fl_gate_open(&h->taken);
+    fl_gate_wait(&h->released);
+    if (s->rc_acquire != 0)
+        return 0;
+    s->rc_again = mp_lock_acquire(h->lock, 0);
+    for (int held = 1 + (s->rc_again == 0); held > 0; held--) {
+        int rc = mp_lock_release(h->lock);
+        if (s->rc_release == 0)
+            s->rc_release = rc;
+    }
+    return 0;
+}
+
+// Wait until the traced pid stops (1), ends (0: reaped, *ended set) or
+// deadline passes (-1).
+static int
+next_stop(pid_t pid, long deadline, int *st, int *ended)
+{
+    pid_t w;
+    while ((w = waitpid(pid, st, WNOHANG)) == 0 && fl_now_ms() < deadline)
+        sched_yield();
+    *ended = w == pid && !WIFSTOPPED(*st);
+    return w == pid && WIFSTOPPED(*st) ? 1 : *ended ? 0 : -1;
+}
+
+// Run the stopped giver to the end of its next futex() call, the wake-up
+// in its unlock, and hold it there until the taker has the lock (the gate
+// taken opens); then let it go on, untraced.
+static void
+hold_after_unlock(pid_t giver, fl_gate *taken, long deadline, int *ended)
+{
+    long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL, nr = -1;
+    int st, sig = 0;
+    ptrace(PTRACE_SETOPTIONS, giver, NULL, (void *)opts);
+    for (;;) {
+        if (ptrace(PTRACE_SYSCALL, giver, NULL, (void *)(long)sig) < 0 ||
+            next_stop(giver, deadline, &st, ended) < 1)
+            return;
+        sig = WSTOPSIG(st) == (SIGTRAP | 0x80) ? 0 : WSTOPSIG(st);
+        struct __ptrace_syscall_info in;
+        if (sig != 0 ||
+            ptrace(PTRACE_GET_SYSCALL_INFO, giver, (void *)sizeof in, &in) <= 0)
+            continue;
+        if (in.op == PTRACE_SYSCALL_INFO_ENTRY)
+            nr = (long)in.entry.nr;
+        else if (in.op == PTRACE_SYSCALL_INFO_EXIT && nr == SYS_futex)
+            break;
+    }
+    fl_gate_wait(taken);
+    ptrace(PTRACE_DETACH, giver, NULL, NULL);
+}
+
+FL_TEST(test_mp_lock_release_of_an_rlock_clears_the_owner_before_unlocking)
+{
+    struct handoff_seen *seen = shared(sizeof *seen);
+    *seen = (struct handoff_seen){0, -ENOSYS, -ENOSYS, -ENOSYS, -ENOSYS, 0};
+    struct handoff h = {.lock = new_lock(1), .seen = seen};
+    fl_gate_new(&h.held, 0, 3000);
+    fl_gate_new(&h.taken, 0, 3000);
+    fl_gate_new(&h.released, 0, 3000);
+    pid_t taker = fl_raw_start(take_given, &h);
+    pid_t giver = fl_raw_start(give, &h);
+    fl_gate_free(&h.held); // only the giver opens them now
+    fl_gate_free(&h.released);
+    long deadline = fl_now_ms() + 8000;
+    int st, ended = 0, hung = 0;
+    if (next_stop(giver, deadline, &st, &ended) == 1) { // it holds the lock
+        long end = fl_now_ms() + 3000;
+        while (!(atomic_load(&seen->trying) && fl_proc_state(taker) == 'S') &&
+               fl_now_ms() < end)
+            sched_yield(); // until the taker sleeps, waiting for the lock
+        hold_after_unlock(giver, &h.taken, deadline, &ended);
+    }
+    fl_gate_free(&h.taken);
+    if (!ended)
+        reap_by(giver, deadline, &hung);
+    reap_by(taker, deadline, &hung);
+    mp_lock_destroy(h.lock);
+    struct handoff_seen s = *seen;
+    munmap(seen, sizeof *seen);
+    ck_assert_msg(!hung, "a process that released an RLock to another, or "
+                         "the one that waited for it, was still running "
+                         "after 8 s");
+    fl_expect_int(s.rc_take, 0, "mp_lock_acquire(rlock, -1) of a free RLock",
+                  "");
+    fl_expect_int(s.rc_give, 0,
+                  "mp_lock_release of an RLock acquired once, while another "
+                  "process waited for it",
+                  "");
+    fl_expect_int(s.rc_acquire, 0,
+                  "the waiting process's mp_lock_acquire(rlock, 3000), once "
+                  "the owner had released the RLock",
+                  "");
+    ck_assert_msg(s.rc_again == 0 && s.rc_release == 0,
+                  "one process released an RLock that another waited for; "
+                  "the other acquired it, then, as its owner, polled it "
+                  "(mp_lock_acquire(rlock, 0)) and got %s, and released it "
+                  "and got %s; expected 0 and 0. It was no longer the "
+                  "owner. Does mp_lock_release clear the owner after "
+                  "pthread_mutex_unlock? Once the mutex is unlocked, the "
+                  "waiter takes it and records itself as the owner, and a "
+                  "late clear erases it. Clear the owner before unlocking",
+                  fl_ret(s.rc_again), fl_ret(s.rc_release));
+}
+
 /* ---------------------------------------------------- mp_lock_destroy */
 
 FL_TEST(test_mp_lock_destroy_unmaps_the_lock)
@@ -997,6 +1158,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_lock_acquire_of_an_rlock_after_its_last_release_locks_it,
             8),
     FL_CASE(test_mp_lock_release_of_an_rlock_by_another_process_fails, 8),
+    FL_CASE(test_mp_lock_release_of_an_rlock_clears_the_owner_before_unlocking,
+            10),
     FL_CASE(test_mp_lock_destroy_unmaps_the_lock, 5),
     FL_CASE(test_mp_lock_create_fails_cleanly_when_mmap_fails, 5),
     FL_CASE(test_mp_lock_acquire_keeps_its_timeout_when_the_wall_clock_jumps,
