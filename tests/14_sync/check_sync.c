@@ -603,54 +603,62 @@ struct timed {
     int *flag;
 };
 
-// The notifier: takes the lock (free once the test sleeps in its wait),
-// sets the flag, broadcasts.
+#define TIMED_MS 3000 // the wait's deadline: only a broken condition meets it
+
+// In the kid: wait on t->cond until TIMED_MS from now on CLOCK_MONOTONIC,
+// and until the flag is set; minus what the wait returned, and kid_extra
+// 1 if it said ETIMEDOUT before that deadline.
 static int
-kid_set_and_broadcast(void *obj, int arg)
+kid_timed_wait(void *obj, int arg)
 {
     (void)arg;
     struct timed *t = obj;
     int r = pthread_mutex_lock(t->lock);
     if (r != 0 && r != EOWNERDEAD)
         return -r;
-    *t->flag = 1;
-    pthread_cond_broadcast(t->cond);
-    pthread_mutex_unlock(t->lock);
-    return 0;
-}
-
-#define TIMED_MS 3000 // the wait's deadline: only a broken condition meets it
-
-// The test sleeps on t->cond until TIMED_MS from now on CLOCK_MONOTONIC,
-// and a child wakes it.  No time bound decides the verdict, so no load can
-// change it.  A condition timed on CLOCK_REALTIME reads a deadline taken
-// from CLOCK_MONOTONIC (seconds since boot) as a moment in 1970, and its
-// wait says ETIMEDOUT at once, before the deadline as CLOCK_MONOTONIC
-// counts it; one timed on CLOCK_MONOTONIC never does, and wakes when the
-// child broadcasts.  (A clock jump cannot show this mistake: the code
-// reads no wall clock for fl_clock_jump to move, and the kernel times the
-// wait on the real one.)  Returns what the wait returned, 0 once woken;
-// *early is 1 for an ETIMEDOUT before the deadline, *us the wait's length.
-static int
-wait_woken_by_a_child(struct timed *t, int *early, long long *us)
-{
-    raw_lock(t->lock);
-    struct kid k;
-    kid_start(&k, kid_set_and_broadcast, t, 0);
     struct timespec d = mono_after(TIMED_MS), now;
-    long long t0 = fl_now_us();
-    int r = 0;
-    while (!*t->flag && r == 0)
+    kid_t0_us = fl_now_us();
+    do // the flag is not set yet: the test sets it once this kid sleeps
         r = pthread_cond_timedwait(t->cond, t->lock, &d);
+    while (r == 0 && !*(volatile int *)t->flag);
     clock_gettime(CLOCK_MONOTONIC, &now);
-    *us = fl_now_us() - t0;
-    *early =
+    kid_extra =
         r == ETIMEDOUT && (now.tv_sec < d.tv_sec ||
                            (now.tv_sec == d.tv_sec && now.tv_nsec < d.tv_nsec));
     pthread_mutex_unlock(t->lock);
-    kid_wait(&k, 2000);
-    kid_end(&k);
-    return r;
+    return -r;
+}
+
+// A kid waits on t->cond until TIMED_MS from now on CLOCK_MONOTONIC, and
+// the test wakes it once it sleeps.  No time bound decides the verdict,
+// so no load can change it.  A condition timed on CLOCK_REALTIME reads a
+// deadline taken from CLOCK_MONOTONIC (seconds since boot) as a moment in
+// 1970: its wait says ETIMEDOUT at once, before that deadline as
+// CLOCK_MONOTONIC counts it, and never sleeps, so the test never wakes
+// it.  (A wake-up sent without looking can reach such a wait between the
+// moment it lets go of the mutex and its timeout, and be taken instead.)
+// One timed on CLOCK_MONOTONIC sleeps until the test's broadcast, sent
+// again while it still sleeps should one be lost.  A clock jump cannot
+// show this mistake: the code reads no wall clock for fl_clock_jump to
+// move, and the kernel times the wait on its real one.  Whether the kid
+// reported; k->rep says how.
+static int
+timed_wait_in_a_kid(struct timed *t, struct kid *k)
+{
+    kid_start(k, kid_timed_wait, t, 0);
+    long long end = fl_now_us() + (TIMED_MS + 2000) * 1000LL;
+    while (until_asleep(k->pid, -1) == 'S' && !kid_wait(k, 0) &&
+           fl_now_us() < end) {
+        raw_lock(t->lock);
+        *t->flag = 1;
+        pthread_cond_broadcast(t->cond);
+        pthread_mutex_unlock(t->lock);
+        kid_wait(k, 200);
+    }
+    long long left = end - fl_now_us();
+    int got = kid_wait(k, left > 0 ? (int)(left / 1000) : 0);
+    kid_end(k);
+    return got;
 }
 
 #define SETCLOCK_HINT                                                          \
@@ -658,35 +666,34 @@ wait_woken_by_a_child(struct timed *t, int *early, long long *us)
     "pthread_cond_init: the default, CLOCK_REALTIME, is the clock anyone "     \
     "may set, and a deadline taken from CLOCK_MONOTONIC means 1970 to it."
 
-// What the test's wait on a condition made by `what` said, explained.
+// What the kid's wait on a condition made by `what` said, explained.
 static void
-expect_timed_on_monotonic(const char *what, int r, int early, long long us)
+expect_timed_on_monotonic(const char *what, const struct kid *k, int got)
 {
-    ck_assert_msg(!early,
-                  "the test waited on the condition %s made, until %d ms "
+    ck_assert_msg(!got || !k->rep.extra,
+                  "a child waited on the condition %s made, until %d ms "
                   "from now on CLOCK_MONOTONIC; pthread_cond_timedwait said "
                   "ETIMEDOUT after %.1f ms, before that deadline: the "
                   "condition is not timed on CLOCK_MONOTONIC. %s",
-                  what, TIMED_MS, ms(us), SETCLOCK_HINT);
-    ck_assert_msg(r == 0,
-                  "the test waited on the condition %s made, until %d ms "
-                  "from now on CLOCK_MONOTONIC, and a child took the lock, "
-                  "set the state and broadcast; the wait returned %d (%s) "
-                  "after %.1f ms, expected 0 at once. Make the condition "
+                  what, TIMED_MS, ms(k->rep.us), SETCLOCK_HINT);
+    ck_assert_msg(got && k->rep.value == 0,
+                  "a child waited on the condition %s made, until %d ms "
+                  "from now on CLOCK_MONOTONIC, and once it slept the test "
+                  "set the state and broadcast; pthread_cond_timedwait %s, "
+                  "expected 0 at once. Make the condition "
                   "PTHREAD_PROCESS_SHARED and timed on CLOCK_MONOTONIC.",
-                  what, TIMED_MS, r, strerror(r), ms(us));
+                  what, TIMED_MS, said(k, TIMED_MS + 2000));
 }
 
 FL_TEST(test_mp_cond_create_makes_a_condition_timed_on_clock_monotonic)
 {
     mp_cond *c = made_cond();
     struct timed t = {&c->lock, &c->cond, page(sizeof(int))};
-    int early;
-    long long us;
-    int r = wait_woken_by_a_child(&t, &early, &us);
+    struct kid k;
+    int got = timed_wait_in_a_kid(&t, &k);
     forget(c, sizeof *c);
     forget(t.flag, sizeof(int));
-    expect_timed_on_monotonic("mp_cond_create", r, early, us);
+    expect_timed_on_monotonic("mp_cond_create", &k, got);
 }
 
 // A condition and the state it guards, both shared.
@@ -1318,12 +1325,11 @@ FL_TEST(test_mp_barrier_create_makes_a_condition_timed_on_clock_monotonic)
     ck_assert_msg(rc == 0 && b != NULL, "mp_barrier_create(&b, 2) returned %s",
                   fl_ret(rc));
     struct timed t = {&b->lock, &b->cond, page(sizeof(int))};
-    int early;
-    long long us;
-    int r = wait_woken_by_a_child(&t, &early, &us);
+    struct kid k;
+    int got = timed_wait_in_a_kid(&t, &k);
     forget(b, sizeof *b);
     forget(t.flag, sizeof(int));
-    expect_timed_on_monotonic("mp_barrier_create", r, early, us);
+    expect_timed_on_monotonic("mp_barrier_create", &k, got);
 }
 
 /* ------------------------------------------------------ mp_barrier_wait */
