@@ -106,19 +106,29 @@ uid_of(pid_t pid)
     return uid;
 }
 
+// Read a small file (from /proc or /sys) into buf as a string; its
+// length, or -1 if it could not be read or was empty.
+static ssize_t
+read_text(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
 static pid_t
 ppid_of(pid_t pid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_text(path, buf, sizeof buf) < 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     char *p = strrchr(buf, ')'); // the command may hold ')' and spaces
     int ppid;
     return p != NULL && sscanf(p + 1, " %*c %d", &ppid) == 1 ? ppid : -1;
@@ -310,15 +320,7 @@ cgroup_tasks(void)
     if (ncgroups == 0)
         return -1;
     snprintf(path, sizeof path, "%s/pids.current", cgroups[0]);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    return atol(buf);
+    return read_text(path, buf, sizeof buf) < 0 ? -1 : atol(buf);
 }
 
 static void
