@@ -107,7 +107,8 @@ $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/stress.o: \
 		$(BUILD)/obj/tests/%.o: tests/%.c | need-check
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Itests -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -fno-omit-frame-pointer -Itests \
+	    -c $< -o $@
 
 # The code under test, with its calls renamed (fork -> fl_wrap_fork) so
 # that tests/stress.c can fail them on purpose; demos use the plain object.
