@@ -397,8 +397,6 @@ docs-solutions: ## The docs site with the solutions, for instructors
 # Coverage: solutions and grader built with --coverage.  A child that ends
 # with _exit would lose its counters, so _exit is wrapped to dump them.
 COV := $(BUILD)/cov
-# (Defined here, so the rule below sees it: coverage links sanitize.c too.)
-$(foreach l,$(ALL_LESSONS),$(COV)/$(l)/check): tests/sanitize.c
 COV_FLAGS := $(CSTD) -O0 -g --coverage
 COV_LINK  := --coverage -Wl,--wrap=_exit
 
@@ -412,12 +410,14 @@ $(COV)/%/solution.o: solutions/%/*.c tests/wrap.syms
 	$(Q)$(CC) $(COV_FLAGS) -Ilessons/$* -c $(filter %.c,$^) -o $(@:.o=.raw.o)
 	$(Q)$(OBJCOPY) --redefine-syms=tests/wrap.syms $(@:.o=.raw.o) $@
 
-$(COV)/%/check: tests/%/*.c $(COV)/%/solution.o tests/harness.c tests/stress.c \
-		$(COV)/gcov_exit.o
+# Only the solution is measured: the tests and the harness are the objects
+# the test programs are linked from, not compiled a second time.
+$(COV)/%/check: $(COV)/%/solution.o $(COV)/gcov_exit.o $(HARNESS_OBJS) \
+		$(SAN_OBJ) $(L_TEST_OBJS)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(COV_FLAGS) $(CHECK_CFLAGS) -Ilessons/$* -Itests \
-	    $(filter-out %/demo_$(call topic,$*).c,$(filter %.c,$^)) \
-	    $(COV)/$*/solution.o $(COV)/gcov_exit.o $(COV_LINK) $(CHECK_LIBS) -o $@
+	$(Q)$(CC) $(BUILD)/obj/tests/$*/check_$(call topic,$*).o \
+	    $(HARNESS_OBJS) $(SAN_OBJ) $(COV)/$*/solution.o $(COV)/gcov_exit.o \
+	    $(COV_LINK) $(CHECK_LIBS) -o $@
 
 $(COV)/grader: $(GRADER_SRC)
 	@mkdir -p $(@D)
