@@ -109,7 +109,7 @@ leftovers() {
         ps -eo uid=,pid=,comm= | awk -v u="$uid" '$1 == u' | while read -r u p c; do
             cg=$(grep -o 'forklings/g[0-9]*' "/proc/$p/cgroup" 2>/dev/null | head -1)
             case $cg in forklings/g*) [ "$cg" = "forklings/g$gpid" ] || continue ;; esac
-            echo "$u $p $c"
+            [ -d "/proc/$p" ] && echo "$u $p $c" # (gone since ps: not left)"
         done
     fi
     grep -l "FORKLINGS_PREFIX=$prefix" /proc/[0-9]*/environ 2>/dev/null |
