@@ -17,14 +17,16 @@
 # graded with the sanitizer pass, as make grade does.
 set -u
 grader=$1 objdir=$2 out=$3 tree=$4
-m=$(basename "$tree")
+# (Builtins where they do: 400 mutants, and a process costs some 4 ms.)
+m=${tree%/}
+m=${m##*/}
 l=${m%%--*}
 p="tests/$l/mutants/${m#*--}.patch"
 o="$out/$m"
-mkdir -p "$out"
+[ -d "$out" ] || mkdir -p "$out"
 san=--no-sanitize
 case $m in *--mem_*) san=--sanitize ;; esac
-first=$(sed -n '1,5s/^Caught-by: *//p' "$p" | head -1)
+first=$(sed -n '1,5{/^Caught-by: */{s///p;q;};}' "$p")
 
 # verdict: from the scores.tsv in o, what the run proved.
 verdict() {
