@@ -109,7 +109,11 @@ leftovers() {
         ps -eo uid=,pid=,comm= | awk -v u="$uid" '$1 == u' | while read -r u p c; do
             cg=$(grep -o 'forklings/g[0-9]*' "/proc/$p/cgroup" 2>/dev/null | head -1)
             case $cg in forklings/g*) [ "$cg" = "forklings/g$gpid" ] || continue ;; esac
-            [ -d "/proc/$p" ] && echo "$u $p $c" # (gone since ps: not left)"
+            # Gone since ps, or ending (a zombie has no cgroup to read):
+            # not left behind.
+            st=$(awk '/^State:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+            case $st in "" | Z | X) continue ;; esac
+            echo "$u $p $c"
         done
     fi
     grep -l "FORKLINGS_PREFIX=$prefix" /proc/[0-9]*/environ 2>/dev/null |
