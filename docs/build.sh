@@ -42,6 +42,7 @@ sed "${sed_links#;}" README.md >"$SRC/index.md"
 } >>"$SRC/index.md"
 
 prev=""
+# shellcheck disable=SC2086 # one lesson a word
 set -- $lessons
 while [ $# -gt 0 ]; do
     l=$1

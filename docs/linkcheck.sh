@@ -3,7 +3,6 @@
 # Prints each broken one as PAGE: TARGET and exits 1 if there is any.
 set -u
 html=$1
-broken=0
 for page in "$html"/*.html; do
     dir=$(dirname "$page")
     grep -o -E '(href|src)="[^"]*"' "$page" | sed -E 's/^(href|src)="//; s/"$//' |

@@ -22,6 +22,7 @@ export TMPDIR
 trap 'rm -rf "$TMPDIR"' EXIT
 # Only the lessons measured now count: a lesson built earlier but not run
 # (make test L=NN) would show as untested.
+# shellcheck disable=SC2086 # echo joins the lessons with one space
 only=$(echo $LESSONS | sed 's/ /|/g')
 for l in $LESSONS; do
     "$COV/$l/check" >"$COV/$l/log" 2>&1 || { cat "$COV/$l/log"; exit 1; }

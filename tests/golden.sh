@@ -61,7 +61,7 @@ golden_run() {
         [ -n "$san" ] && mult=1
         CK_TIMEOUT_MULTIPLIER=$mult "$BUILD/bin/grader" --course . --objdir "$BUILD/obj" \
             --submission "$gt/$name" --out "$gt/$name.out" --lesson "$lesson" \
-            --only "$test" ${san:---no-sanitize} >"$gt/$name.txt" 2>&1
+            --only "$test" "${san:---no-sanitize}" >"$gt/$name.txt" 2>&1
         golden_normalise <"$gt/$name.txt" >"$gt/$name.report"
         golden_normalise <"$gt/$name.out/results.json" >"$gt/$name.json"
         for k in report json; do

@@ -9,10 +9,10 @@
 set -u
 lesson=$1
 file=lessons/$lesson/${lesson#*_}.c
-command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1 || {
+if ! command -v git >/dev/null || ! git rev-parse --git-dir >/dev/null 2>&1; then
     echo "make reset needs the course's git history (a clone, not a copy)." >&2
     exit 1
-}
+fi
 ref=$(git rev-parse -q --verify '@{upstream}' 2>/dev/null)
 if [ -z "$ref" ]; then
     author=$(git log --reverse --format=%ae | head -1)

@@ -88,12 +88,6 @@ grade() {
         --objdir "$BUILD/obj" --out "$out" "$@" >"$out.txt" 2>&1
 }
 
-# With ONLY_LESSONS, whole-tree grades keep to the one lesson asked for.
-ONE=""
-if [ "${ONLY_LESSONS:-}" = 1 ] && [ "$(echo $LESSONS | wc -w)" = 1 ]; then
-    ONE="--lesson $LESSONS"
-fi
-
 # leftovers OUT: what the grader run that wrote OUT/run.txt left behind:
 # processes of its sandbox uid (as root) or with its IPC prefix in their
 # environment, its IPC objects, its temporary directories.
@@ -118,7 +112,9 @@ leftovers() {
     fi
     grep -l "FORKLINGS_PREFIX=$prefix" /proc/[0-9]*/environ 2>/dev/null |
         grep -v "/proc/$$/"
-    ls /dev/shm /dev/mqueue 2>/dev/null | grep -F -e "$prefix" -e forklings-hostile
+    for f in /dev/shm/* /dev/mqueue/*; do
+        case ${f##*/} in *"$prefix"* | *forklings-hostile*) echo "$f" ;; esac
+    done
     ls -d "$TMPDIR"/forklings-run.* "$TMPDIR"/forklings-grade.* 2>/dev/null
     find "$TMPDIR" /tmp -maxdepth 3 -name planted 2>/dev/null
     ls -d /sys/fs/cgroup/*/forklings/g"$gpid" /sys/fs/cgroup/forklings/g"$gpid" 2>/dev/null
@@ -184,7 +180,7 @@ else
     no "reference solutions score full marks, sanitizer pass on ($s/$m)" \
         "$(for l in $bad; do grep -A6 -m3 FAIL "$T/g-sol/$l.txt"; tail -2 "$T/g-sol/$l.txt"; done)"
 fi
-first=$(echo $LESSONS | awk "{ print \$1 }") # the first lesson
+for first in $LESSONS; do break; done # the first lesson
 
 # The stubs as a student's fresh clone has them, a grader a lesson, three
 # at once like the solutions: each must end at zero, quickly (a stub
@@ -197,7 +193,7 @@ for l in $LESSONS; do echo "$l"; done |
         echo "$? $(($(date +%s) - start))" >"$3/{}.rc"' sh "$GRADER" "$BUILD/obj" "$T/g-stubs"
 bad="" slowest=0
 for l in $LESSONS; do
-    read -r rc took <"$T/g-stubs/$l.rc" 2>/dev/null || { rc=? took=?; }
+    read -r rc took <"$T/g-stubs/$l.rc" 2>/dev/null || { rc='?' took='?'; }
     s=$(tsv_score "$T/g-stubs/$l")
     [ "$rc" = 0 ] && [ "$s" = 0 ] && [ "$took" -lt 45 ] 2>/dev/null ||
         bad="$bad $l(rc=$rc score=${s:-?} ${took}s)"
@@ -227,7 +223,7 @@ check "grader without arguments explains itself and exits 2" \
 check "grader refuses a lesson that does not exist with exit 2" \
     sh -c "$GRADER --course . --objdir $BUILD/obj --out $T/x --lesson 99 2>/dev/null; [ \$? = 2 ]"
 
-first=$(echo $LESSONS | awk "{ print \$1 }") # the first lesson
+for first in $LESSONS; do break; done # the first lesson
 ft=$(topic "$first")
 mkdir -p "$T/broken/lessons/$first"
 printf 'int oops(void) { return }\n' >"$T/broken/lessons/$first/$ft.c"
@@ -459,7 +455,7 @@ for d in "$H"/*/; do
     hostile_ok "$name" "$T/hostile-out/$name" "$T/hostile-out/$name/report.txt" $rc
 done
 [ "$(ipc_count)" = "$ipc_before" ] || no "the hostile battery leaves no SysV IPC object"
-ls /var/tmp/forklings-hostile-* /tmp/forklings-hostile-* 2>/dev/null | grep -q . &&
+for f in /var/tmp/forklings-hostile-* /tmp/forklings-hostile-*; do [ -e "$f" ] && echo "$f"; done | grep -q . &&
     no "the hostile battery leaves no file in /var/tmp or /tmp"
 
 # The report says why a file was refused, in words that teach.
@@ -705,7 +701,7 @@ for l in $LESSONS; do
         tests/$l/demo_$t.c tests/$l/demo.expect; do
         [ -f "$f" ] || missing="$missing $f"
     done
-    ls tests/$l/mutants/*.patch >/dev/null 2>&1 || missing="$missing mutants"
+    ls tests/"$l"/mutants/*.patch >/dev/null 2>&1 || missing="$missing mutants"
     if [ -z "$missing" ]; then ok "$l has every part"; else no "$l has every part" "missing:$missing"; fi
 
     check "$l stub differs from the solution and marks each edit with TODO($n)" \
@@ -731,8 +727,9 @@ done
 for h in lessons/*.h; do
     [ -f "$h" ] || continue
     printf '#include "%s"\nint main(void) { return 0; }\n' "$h" >"$T/h.c"
+    # shellcheck disable=SC2086 # CSTD is several flags
     check "shared header $h compiles alone, warning-free" \
-        ${CC:-cc} $CSTD -I. -c "$T/h.c" -o "$T/h.o"
+        "${CC:-cc}" $CSTD -I. -c "$T/h.c" -o "$T/h.o"
 done
 
 # ---------------------------------------------------------------- demos
@@ -873,9 +870,11 @@ if command -v doxygen >/dev/null; then
     pages_linked() {
         for l in $LESSONS; do
             n=${l%%_*}
-            grep -q "href=\"hints$n.html\"" "$BUILD/docs/html/lesson$n.html" &&
-                grep -q "href=\"lesson$n.html\"" "$BUILD/docs/html/hints$n.html" ||
-                { echo "lesson$n.html and hints$n.html do not link each other"; return 1; }
+            if ! grep -q "href=\"hints$n.html\"" "$BUILD/docs/html/lesson$n.html" ||
+                ! grep -q "href=\"lesson$n.html\"" "$BUILD/docs/html/hints$n.html"; then
+                echo "lesson$n.html and hints$n.html do not link each other"
+                return 1
+            fi
         done
     }
     check "docs: each lesson is a page linked to its hints and back" pages_linked

@@ -81,6 +81,7 @@ num() {
 
 # cell FILE UNIT: "median (min-max)", in the unit's terms.
 cell() {
+    # shellcheck disable=SC2046 # its words are the fields
     set -- $(stats "$1" "$2")
     echo "$(num "$1") ($(num "$2")-$(num "$3"))"
 }
@@ -204,6 +205,7 @@ speedup() {
 }
 
 spcell() {
+    # shellcheck disable=SC2046 # its words are the fields
     set -- $(speedup "$1" "$2")
     [ "$1" = - ] && echo "-" || echo "$1 ($2-$3)"
 }
