@@ -54,8 +54,9 @@
 
 // The sanitizer pass: AddressSanitizer and UndefinedBehaviorSanitizer,
 // every report fatal (tests/sanitize.c turns it into a sentence).
-#define SAN_FLAGS "-fsanitize=address,undefined -fno-sanitize-recover=all " \
-                  "-fno-omit-frame-pointer"
+#define SAN_FLAGS                                                              \
+    "-fsanitize=address,undefined -fno-sanitize-recover=all "                  \
+    "-fno-omit-frame-pointer"
 #define BUILD_WALL_MS 60000
 #define OUT_CAP 65536
 #define NM_CAP (8 << 20)
@@ -82,9 +83,10 @@ static int
 copy_trusted(const char *from, const char *to, mode_t m)
 {
     int in = open(from, O_RDONLY | O_CLOEXEC), rc = -1;
-    int out = in < 0 ? -1
-                     : open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-                                    O_NOFOLLOW, m);
+    int out =
+        in < 0 ? -1
+               : open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                      m);
     char buf[65536];
     ssize_t n;
     if (out >= 0) {
@@ -117,8 +119,12 @@ static int
 run_step(char **argv, sb_kind kind, const char *bind, const char *cwd,
          size_t cap, char **log)
 {
-    sb_spec s = {.argv = argv, .envp = env_build, .kind = kind,
-                 .bind = bind, .cwd = cwd, .wall_ms = BUILD_WALL_MS,
+    sb_spec s = {.argv = argv,
+                 .envp = env_build,
+                 .kind = kind,
+                 .bind = bind,
+                 .cwd = cwd,
+                 .wall_ms = BUILD_WALL_MS,
                  .out_cap = cap};
     sb_result r;
     *log = NULL;
@@ -135,11 +141,14 @@ run_step(char **argv, sb_kind kind, const char *bind, const char *cwd,
         *log = strdup("the compiler was killed for using too much memory "
                       "or time: a macro that expands without end, or a "
                       "huge file included?");
-    else if (!ok && (strstr(r.out, "memory exhausted") != NULL ||
-                     strstr(r.out, "out of memory") != NULL) &&
-             asprintf(log, "the compiler ran out of memory (1 GiB): a macro "
+    else if (!ok &&
+             (strstr(r.out, "memory exhausted") != NULL ||
+              strstr(r.out, "out of memory") != NULL) &&
+             asprintf(log,
+                      "the compiler ran out of memory (1 GiB): a macro "
                       "that expands without end, or a huge file included?\n"
-                      "%s", r.out) < 0)
+                      "%s",
+                      r.out) < 0)
         *log = NULL;
     else if (*log == NULL) {
         *log = r.out;
@@ -165,13 +174,16 @@ static int
 take_call(void *arg)
 {
     struct take *t = arg;
-    int in = t->fd >= 0 ? t->fd
-                        : openat(t->dirfd, t->name, O_RDONLY | O_NOFOLLOW |
-                                                        O_NONBLOCK | O_NOCTTY |
-                                                        O_CLOEXEC);
+    int in =
+        t->fd >= 0
+            ? t->fd
+            : openat(t->dirfd, t->name,
+                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (in < 0)
-        return errno == ENOENT ? 10 : errno == ELOOP ? 11
-               : errno == EACCES ? 14 : 15;
+        return errno == ENOENT   ? 10
+               : errno == ELOOP  ? 11
+               : errno == EACCES ? 14
+                                 : 15;
     struct stat st;
     if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode))
         return 12;
@@ -194,10 +206,9 @@ take_call(void *arg)
     if (mkdir(to, 0700) < 0)
         return 16;
     snprintf(to, sizeof to, "%s/lessons/%s/%s", t->b, t->lesson, t->name);
-    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                   0600);
-    return out >= 0 && write(out, buf, len) == (ssize_t)len &&
-                   close(out) == 0
+    int out =
+        open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    return out >= 0 && write(out, buf, len) == (ssize_t)len && close(out) == 0
                ? 0
                : 16;
 }
@@ -207,7 +218,7 @@ take_message(int code, const char *file)
 {
     char *msg = NULL;
     const char *what =
-        code == 10 ? "is missing from the submission"
+        code == 10   ? "is missing from the submission"
         : code == 11 ? "is a symbolic link: submit the file itself"
         : code == 12 ? "is not a regular file (a directory, a FIFO or a "
                        "device): submit the file itself"
@@ -240,11 +251,11 @@ open_lesson_dir(const char *lesson)
                                       RESOLVE_NO_MAGICLINKS};
     int fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof how);
     if (fd < 0 && errno == ENOSYS) { // before Linux 5.6: one step at a time
-        int mid = openat(root, "lessons", O_PATH | O_DIRECTORY | O_NOFOLLOW |
-                                              O_CLOEXEC);
+        int mid = openat(root, "lessons",
+                         O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         fd = mid < 0 ? -1
-                     : openat(mid, lesson, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-                                               O_CLOEXEC);
+                     : openat(mid, lesson,
+                              O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (mid >= 0)
             close(mid);
     }
@@ -275,11 +286,13 @@ root_open(int dirfd, const char *name, int *code)
             close(path);
         return -1;
     }
-    *code = !S_ISREG(st.st_mode) ? 12 : st.st_nlink != 1 ? 18
-          : st.st_size > SUB_MAX ? 13 : 0;
+    *code = !S_ISREG(st.st_mode)   ? 12
+            : st.st_nlink != 1     ? 18
+            : st.st_size > SUB_MAX ? 13
+                                   : 0;
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", path);
-    int fd = *code ? -1 : open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY |
-                                         O_CLOEXEC);
+    int fd =
+        *code ? -1 : open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0 && *code == 0)
         *code = 15;
     close(path);
@@ -343,8 +356,13 @@ add_name(const char *name, const char *from, int own)
 static void
 add_names(const char *path, int dynamic, const char *from, int own)
 {
-    char *argv[] = {"nm", "-P", "-g", "--defined-only",
-                    dynamic ? "-D" : "--no-sort", (char *)path, NULL};
+    char *argv[] = {"nm",
+                    "-P",
+                    "-g",
+                    "--defined-only",
+                    dynamic ? "-D" : "--no-sort",
+                    (char *)path,
+                    NULL};
     char *log;
     if (run_step(argv, SB_TRUSTED, NULL, "/", NM_CAP, &log) < 0) {
         free(log);
@@ -504,24 +522,32 @@ judge_symbol(const char *name, char type, const char *file)
     const known *k = lookup(name);
     int n = 0;
     if (undefined && k != NULL && k->own)
-        n = asprintf(&msg, "%s uses %s, which belongs to %s, not to the "
+        n = asprintf(&msg,
+                     "%s uses %s, which belongs to %s, not to the "
                      "lesson: a lesson file may call the C library only.",
                      file, name, k->from);
     else if (undefined)
         return NULL;
     else if (strcmp(name, "main") == 0)
-        n = asprintf(&msg, "%s defines main: the test program has its own. "
-                     "Keep your experiments in another file.", file);
+        n = asprintf(&msg,
+                     "%s defines main: the test program has its own. "
+                     "Keep your experiments in another file.",
+                     file);
     else if (type == 'i')
-        n = asprintf(&msg, "%s defines %s as an indirect function (ifunc), "
+        n = asprintf(&msg,
+                     "%s defines %s as an indirect function (ifunc), "
                      "whose resolver runs before main: not allowed in a "
-                     "lesson file.", file, name);
+                     "lesson file.",
+                     file, name);
     else if (name[0] == '_')
-        n = asprintf(&msg, "%s defines %s: names that begin with an "
+        n = asprintf(&msg,
+                     "%s defines %s: names that begin with an "
                      "underscore belong to the C library and the compiler. "
-                     "Rename it, or make it static.", file, name);
+                     "Rename it, or make it static.",
+                     file, name);
     else if (k != NULL)
-        n = asprintf(&msg, "%s defines %s, a name of %s: the tests would "
+        n = asprintf(&msg,
+                     "%s defines %s, a name of %s: the tests would "
                      "call yours instead. Rename it, or make it static.",
                      file, name, k->from);
     return n < 0 ? NULL : msg;
@@ -539,9 +565,10 @@ judge_symbols(char *re, const char *file)
         char type[32], bind[32], vis[32], ndx[32], name[512];
         if (strncmp(line, "Symbol table", 12) == 0)
             in_table = 1;
-        if (!in_table || sscanf(line, " %*d: %*s %*s %31s %31s %31s %31s "
-                                      "%511s", type, bind, vis, ndx,
-                                name) != 5)
+        if (!in_table || sscanf(line,
+                                " %*d: %*s %*s %31s %31s %31s %31s "
+                                "%511s",
+                                type, bind, vis, ndx, name) != 5)
             continue;
         name[strcspn(name, "@")] = '\0';
         int ifunc = strcmp(type, "IFUNC") == 0;
@@ -567,9 +594,9 @@ runs_outside(const char *name, const char *type, int san)
     if (san && (strcmp(name, ".init_array.00099") == 0 ||
                 strcmp(name, ".fini_array.00099") == 0))
         return 0;
-    static const char *bad[] = {".init_array", ".fini_array",
-                                ".preinit_array", ".ctors", ".dtors",
-                                ".init", ".fini"};
+    static const char *bad[] = {".init_array", ".fini_array", ".preinit_array",
+                                ".ctors",      ".dtors",      ".init",
+                                ".fini"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         size_t n = strlen(bad[i]);
         if (strncmp(name, bad[i], n) == 0 &&
@@ -594,16 +621,18 @@ judge_sections(char *re, const char *file, int san)
             continue;
         int why = runs_outside(name, type, san);
         char *msg = NULL;
-        if (why == 1 && asprintf(&msg, "%s has a constructor or destructor "
+        if (why == 1 && asprintf(&msg,
+                                 "%s has a constructor or destructor "
                                  "(section %s): code that runs before main or "
                                  "after exit is not allowed in a lesson file, "
-                                 "since it would run outside the tests.", file,
-                                 name) < 0)
+                                 "since it would run outside the tests.",
+                                 file, name) < 0)
             return NULL;
-        if (why == 2 && asprintf(&msg, "%s holds code for the linker to "
+        if (why == 2 && asprintf(&msg,
+                                 "%s holds code for the linker to "
                                  "compile (section %s): a lesson file must be "
-                                 "compiled by the grader alone.", file,
-                                 name) < 0)
+                                 "compiled by the grader alone.",
+                                 file, name) < 0)
             return NULL;
         if (why != 0)
             return msg;
@@ -678,8 +707,8 @@ lay_objects(gr_lesson *l, const char *dir)
     const char *t = topic_of(l->name);
     char from[PATH_MAX], to[PATH_MAX * 2];
     static const char *shared[] = {"harness.o", "stress.o", "sanitize.o"};
-    snprintf(from, sizeof from, "%s/tests/%s/check_%s.o", opt.objdir,
-             l->name, t);
+    snprintf(from, sizeof from, "%s/tests/%s/check_%s.o", opt.objdir, l->name,
+             t);
     snprintf(to, sizeof to, "%s/objs/check_%s.o", dir, t);
     if (copy_trusted(from, to, 0640) < 0)
         return -1;
@@ -783,8 +812,7 @@ link_program(const char *dir, const char *b, const char *tests, char *obj,
         size_t len = strlen(f);
         int test = strncmp(f, tests, strlen(tests)) == 0;
         int shared = strcmp(f, "harness.o") == 0 ||
-                     strcmp(f, "stress.o") == 0 ||
-                     strcmp(f, "sanitize.o") == 0;
+                     strcmp(f, "stress.o") == 0 || strcmp(f, "sanitize.o") == 0;
         if (len < 3 || strcmp(f + len - 2, ".o") != 0 || !(test || shared))
             continue;
         snprintf(paths[np], sizeof paths[0], "../objs/%s", f);
@@ -818,9 +846,11 @@ static int
 install(const char *b, const char *name, const char *run)
 {
     int bfd = open(b, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int in = bfd < 0 ? -1
-                     : openat(bfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-                                             O_NOCTTY | O_CLOEXEC);
+    int in =
+        bfd < 0
+            ? -1
+            : openat(bfd, name,
+                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     struct stat st;
     char to[PATH_MAX + 128];
     int rc = -1;
@@ -855,7 +885,8 @@ make_object(gr_lesson *l, const char *dir, const char *b, int san)
     snprintf(path, sizeof path, "%s/objs/stress.o", dir);
     if (access(path, R_OK) == 0) {
         char *oc[] = {"objcopy", "--redefine-syms=../objs/wrap.syms", obj,
-                      NULL}, *log;
+                      NULL},
+             *log;
         if (run_step(oc, SB_BUILD, dir, b, OUT_CAP, &log) < 0)
             return log;
         free(log);
@@ -907,8 +938,10 @@ sanitized(char *problem)
 {
     char *msg = NULL;
     if (problem != NULL &&
-        asprintf(&msg, "Built with AddressSanitizer and UBSan (make grade's "
-                 "second pass), the lesson does not build:\n%s", problem) < 0)
+        asprintf(&msg,
+                 "Built with AddressSanitizer and UBSan (make grade's "
+                 "second pass), the lesson does not build:\n%s",
+                 problem) < 0)
         msg = NULL;
     free(problem);
     return msg;
@@ -957,8 +990,7 @@ check_sanitizers(void)
         fputs("int main(void) { return 0; }\n", f);
         fclose(f);
     }
-    char *cc[] = {opt.cc, "-fsanitize=address,undefined", src, "-o", bin,
-                  NULL};
+    char *cc[] = {opt.cc, "-fsanitize=address,undefined", src, "-o", bin, NULL};
     if (run_step(cc, SB_TRUSTED, NULL, "/", OUT_CAP, &log) < 0) {
         opt.sanitize = 0;
         gr_notice = "the sanitizer pass was skipped: this compiler cannot "

@@ -93,11 +93,11 @@ lesson_key(const gr_lesson *l)
     const char *t = topic_of(l->name);
     if (!opt.cache[0] || opt.hidden[0] || opt.loose)
         return 0;
-    snprintf(path, sizeof path, "%s/lessons/%s/%s.c", opt.submission,
-             l->name, t);
+    snprintf(path, sizeof path, "%s/lessons/%s/%s.c", opt.submission, l->name,
+             t);
     unsigned long long h = hash_file(path, FNV_OFFSET);
-    snprintf(path, sizeof path, "%s/tests/%s/check_%s.o", opt.objdir,
-             l->name, t);
+    snprintf(path, sizeof path, "%s/tests/%s/check_%s.o", opt.objdir, l->name,
+             t);
     h = hash_file(path, h);
     for (size_t i = 0; i < sizeof shared / sizeof *shared; i++) {
         snprintf(path, sizeof path, "%s/tests/%s", opt.objdir, shared[i]);
@@ -109,8 +109,8 @@ lesson_key(const gr_lesson *l)
     h = hash_file(path, h);
     h = hash_file("/proc/self/exe", hash_headers(l->name, h));
     char opts[512];
-    snprintf(opts, sizeof opts, "cc=%s san=%d ff=%d test=%s only=%s",
-             opt.cc, opt.sanitize, opt.fail_fast, opt.test, opt.only);
+    snprintf(opts, sizeof opts, "cc=%s san=%d ff=%d test=%s only=%s", opt.cc,
+             opt.sanitize, opt.fail_fast, opt.test, opt.only);
     h = hash_str(opts, h);
     return h ? h : 1;
 }
@@ -184,7 +184,8 @@ load_test(gr_lesson *l, char *line)
         return -1;
     *passed++ = '\0';
     for (size_t i = 0; i < l->ntests; i++)
-        if (strcmp(l->tests[i].name, name) == 0 && l->tests[i].message == NULL) {
+        if (strcmp(l->tests[i].name, name) == 0 &&
+            l->tests[i].message == NULL) {
             l->tests[i].passed = *passed == '1';
             l->tests[i].message = unescape(msg + 1);
             return 0;

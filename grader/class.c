@@ -33,9 +33,9 @@
 typedef struct {
     char name[256];
     pid_t pid;
-    int status;                  // the grader's wait status
+    int status; // the grader's wait status
     int got[MAX_COLUMNS], max[MAX_COLUMNS];
-    int graded;                  // 1 when its scores.tsv was read
+    int graded; // 1 when its scores.tsv was read
 } student;
 
 static char lessons[MAX_COLUMNS][64];
@@ -63,7 +63,6 @@ skip(const char *name, const char *why)
         return;
     snprintf(skipped[nskipped], sizeof skipped[0], "%.200s: %s", name, why);
     gr_clean(skipped[nskipped++]); // a name can hold any byte but '/'
-
 }
 
 // Every directory in dir is one student's submission; anything else is
@@ -112,8 +111,9 @@ student_argv(char **argv, const char *sub, const char *out)
     int k = 0;
     a[k++] = "/proc/self/exe";
     for (int i = 1; i < n; i++) {
-        if ((strcmp(argv[i], "--class") == 0 || strcmp(argv[i], "--jobs") == 0 ||
-             strcmp(argv[i], "--out") == 0) && i + 1 < n) {
+        if ((strcmp(argv[i], "--class") == 0 ||
+             strcmp(argv[i], "--jobs") == 0 || strcmp(argv[i], "--out") == 0) &&
+            i + 1 < n) {
             i++;
             continue;
         }
@@ -140,8 +140,8 @@ start_student(student *s, const char *dir, const char *out, char **argv)
         return pid;
     prctl(PR_SET_PDEATHSIG, SIGTERM); // a dead class run ends its graders,
                                       // which clean up on SIGTERM
-    int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-                              O_NOFOLLOW, 0600);
+    int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                  0600);
     if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
         _exit(127);
     setpgid(0, 0);
@@ -278,8 +278,8 @@ write_summary(FILE *f, const student *st, int n)
     }
     fprintf(f, "\nTests most often failed:\n\n");
     for (int i = 0; i < nfails && i < TOP_FAILS && fails[i].failed; i++)
-        fprintf(f, "- %s: failed by %d of %d\n", fails[i].test,
-                fails[i].failed, fails[i].ran);
+        fprintf(f, "- %s: failed by %d of %d\n", fails[i].test, fails[i].failed,
+                fails[i].ran);
 }
 
 // Start up to jobs graders at once; reap them as they end.
@@ -319,9 +319,10 @@ grade_class(const char *dir, const char *out, int jobs, char **argv)
     if (jobs <= 0)
         jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (jobs > SB_UID_SLOTS) { // each grader holds a sandbox uid as root
-        fprintf(stderr, "grader: --jobs %d is more than the %d graders that "
-                "can run at once; running %d\n", jobs, SB_UID_SLOTS,
-                SB_UID_SLOTS);
+        fprintf(stderr,
+                "grader: --jobs %d is more than the %d graders that "
+                "can run at once; running %d\n",
+                jobs, SB_UID_SLOTS, SB_UID_SLOTS);
         jobs = SB_UID_SLOTS;
     }
     // Students' reports and results are for the instructor only.

@@ -124,16 +124,16 @@ parse_args(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int *flag = strcmp(a, "--verbose") == 0   ? &opt.verbose
-                    : strcmp(a, "--quiet") == 0   ? &opt.quiet
-                    : strcmp(a, "--watch") == 0   ? &opt.watch
-                    : strcmp(a, "--summary") == 0 ? &opt.summary
-                    : strcmp(a, "--list") == 0    ? &opt.list
-                    : strcmp(a, "--strict") == 0  ? &opt.strict
+        int *flag = strcmp(a, "--verbose") == 0     ? &opt.verbose
+                    : strcmp(a, "--quiet") == 0     ? &opt.quiet
+                    : strcmp(a, "--watch") == 0     ? &opt.watch
+                    : strcmp(a, "--summary") == 0   ? &opt.summary
+                    : strcmp(a, "--list") == 0      ? &opt.list
+                    : strcmp(a, "--strict") == 0    ? &opt.strict
                     : strcmp(a, "--fail-fast") == 0 ? &opt.fail_fast
-                    : strcmp(a, "--loose") == 0 ? &opt.loose
-                    : strcmp(a, "--sanitize") == 0 ? &opt.sanitize
-                    : strcmp(a, "--all") == 0 ? &opt.all
+                    : strcmp(a, "--loose") == 0     ? &opt.loose
+                    : strcmp(a, "--sanitize") == 0  ? &opt.sanitize
+                    : strcmp(a, "--all") == 0       ? &opt.all
                                                     : NULL;
         if (flag != NULL) {
             *flag = 1;

@@ -11,9 +11,9 @@ typedef struct {
     char out[PATH_MAX], lesson[64], cc[64], test[128], only[128];
     char hidden[PATH_MAX], class[PATH_MAX];
     int verbose, quiet, jobs, watch, summary, list, strict, fail_fast;
-    int loose; ///< also take topic.c from the submission's top
-    int sanitize; ///< also run each test built with ASan and UBSan
-    int all;      ///< the report lists every failure of every lesson
+    int loose;            ///< also take topic.c from the submission's top
+    int sanitize;         ///< also run each test built with ASan and UBSan
+    int all;              ///< the report lists every failure of every lesson
     char cache[PATH_MAX]; ///< results kept per lesson (--cache DIR), or ""
 } gr_options;
 
@@ -29,10 +29,10 @@ extern const char *gr_notice;
 typedef struct {
     char name[128];
     int points;
-    char ref[256];   ///< where to read: "README.md#section" or "hints.md"
+    char ref[256]; ///< where to read: "README.md#section" or "hints.md"
     int passed;
-    int hidden;      ///< an instructor's hidden test (--hidden DIR)
-    char *message;   ///< what happened (for a failure), malloc'd
+    int hidden;    ///< an instructor's hidden test (--hidden DIR)
+    char *message; ///< what happened (for a failure), malloc'd
     double seconds;
 } gr_test;
 
@@ -42,8 +42,8 @@ typedef struct {
     char title[128]; ///< from the lesson README's first heading
     gr_test *tests;
     size_t ntests;
-    char *problem;   ///< a build problem (compile errors), or NULL
-    int nhidden;     ///< how many of tests are hidden ones
+    char *problem;        ///< a build problem (compile errors), or NULL
+    int nhidden;          ///< how many of tests are hidden ones
     char functions[2048]; ///< " mp_a mp_b ": what its headers declare
 } gr_lesson;
 

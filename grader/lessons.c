@@ -63,8 +63,7 @@ void
 read_title(gr_lesson *l)
 {
     char path[PATH_MAX], line[256];
-    snprintf(path, sizeof path, "%s/lessons/%s/README.md", opt.course,
-             l->name);
+    snprintf(path, sizeof path, "%s/lessons/%s/README.md", opt.course, l->name);
     FILE *f = fopen(path, "re");
     snprintf(l->title, sizeof l->title, "%s", topic_of(l->name));
     if (f == NULL)
@@ -100,8 +99,8 @@ read_header_functions(gr_lesson *l, const char *path)
     while (f != NULL && fgets(line, sizeof line, f) != NULL) {
         for (char *p = strstr(line, "mp_"); p != NULL; p = strstr(p, "mp_")) {
             size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
-            int starts = p == line || !(isalnum((unsigned char)p[-1]) ||
-                                        p[-1] == '_');
+            int starts =
+                p == line || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
             char word[80];
             snprintf(word, sizeof word, " %.*s ", (int)len, p);
             if (starts && p[len] == '(' && len < 70 &&

@@ -84,8 +84,8 @@ widths(const gr_lesson *ls, size_t n, int *name, int *title)
     *name = 8;
     *title = 12;
     for (size_t i = 0; i < n; i++) {
-        int a = (int)strlen(ls[i].name), b = (int)strlen(
-                                             short_title(ls[i].title));
+        int a = (int)strlen(ls[i].name),
+            b = (int)strlen(short_title(ls[i].title));
         *name = a > *name ? a : *name;
         *title = b > *title ? b : *title;
     }
@@ -100,8 +100,8 @@ lesson_done(const gr_lesson *l)
 static const char *
 lesson_status(const gr_lesson *l)
 {
-    return lesson_done(l) ? "done"
-           : l->problem   ? "does not build"
+    return lesson_done(l)            ? "done"
+           : l->problem              ? "does not build"
            : lesson_points(l, 1) > 0 ? "in progress"
                                      : "to do";
 }
@@ -141,7 +141,8 @@ print_failure(const gr_lesson *l, size_t j, int color)
            t->hidden ? " (hidden)" : "");
     if (cause >= 0)
         printf("        probably a consequence of %s above; fix that "
-               "first.\n", l->tests[cause].name);
+               "first.\n",
+               l->tests[cause].name);
     wrapped(t->message ? t->message : "(no verdict)", "        ");
     if (!t->hidden)
         printf("        read: lessons/%s/%s   hint: make hint L=%.2s\n",
@@ -251,18 +252,22 @@ report_terminal(const gr_lesson *ls, size_t n, int verbose, int color)
 static int
 utf8_len(const unsigned char *p)
 {
-    int n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2
-          : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    int n = p[0] < 0x80             ? 1
+            : (p[0] & 0xe0) == 0xc0 ? 2
+            : (p[0] & 0xf0) == 0xe0 ? 3
+            : (p[0] & 0xf8) == 0xf0 ? 4
+                                    : 0;
     for (int i = 1; i < n; i++)
         if ((p[i] & 0xc0) != 0x80)
             return 0;
-    unsigned c = n == 1 ? p[0] : n == 2 ? p[0] & 0x1fu
-               : n == 3 ? p[0] & 0x0fu : p[0] & 0x07u;
+    unsigned c = n == 1   ? p[0]
+                 : n == 2 ? p[0] & 0x1fu
+                 : n == 3 ? p[0] & 0x0fu
+                          : p[0] & 0x07u;
     for (int i = 1; i < n; i++)
         c = c << 6 | (p[i] & 0x3fu);
     static const unsigned least[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (n == 0 || c < least[n] || (c >= 0xd800 && c <= 0xdfff) ||
-        c > 0x10ffff)
+    if (n == 0 || c < least[n] || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
         return 0;
     return n;
 }
@@ -300,22 +305,23 @@ json_test(FILE *f, const gr_lesson *l, size_t j, int first)
     long cause = failure_cause(l, j);
     char name[256], out[8192], after[256] = "";
     if (cause >= 0)
-        snprintf(after, sizeof after, "Probably a consequence of %s, "
+        snprintf(after, sizeof after,
+                 "Probably a consequence of %s, "
                  "which failed before it: fix that first.\n",
                  l->tests[cause].name);
     snprintf(name, sizeof name, "%s: %s", l->name, t->name);
     if (t->passed)
         snprintf(out, sizeof out, "passed");
     else if (l->problem != NULL)
-        snprintf(out, sizeof out, "The lesson does not build:\n%s",
-                 l->problem);
+        snprintf(out, sizeof out, "The lesson does not build:\n%s", l->problem);
     else
         snprintf(out, sizeof out, "%s%s\nRead: lessons/%s/%s", after,
                  t->message ? t->message : "(no verdict)", l->name, t->ref);
     fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
     json_string(f, name);
-    fprintf(f, ", \"score\": %d, \"max_score\": %d, \"status\": \"%s\", "
-               "\"visibility\": \"%s\", \"output\": ",
+    fprintf(f,
+            ", \"score\": %d, \"max_score\": %d, \"status\": \"%s\", "
+            "\"visibility\": \"%s\", \"output\": ",
             t->passed ? t->points : 0, t->points,
             t->passed ? "passed" : "failed", t->hidden ? "hidden" : "visible");
     json_string(f, out);
@@ -333,9 +339,10 @@ report_json(const char *path, const gr_lesson *ls, size_t n, double seconds)
         got += lesson_points(&ls[i], 1);
         max += lesson_points(&ls[i], 0);
     }
-    fprintf(f, "{\n  \"score\": %d,\n  \"max_score\": %d,\n"
-               "  \"execution_time\": %.2f,\n  \"visibility\": \"visible\",\n"
-               "  \"extra_data\": {\"sandbox\": \"%s\"},\n  \"output\": ",
+    fprintf(f,
+            "{\n  \"score\": %d,\n  \"max_score\": %d,\n"
+            "  \"execution_time\": %.2f,\n  \"visibility\": \"visible\",\n"
+            "  \"extra_data\": {\"sandbox\": \"%s\"},\n  \"output\": ",
             got, max, seconds, sb_mode_name());
     char mode[1000];
     snprintf(mode, sizeof mode, "Graded in sandbox mode \"%s\": %s.%s%s",

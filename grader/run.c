@@ -42,8 +42,7 @@ parse_verdict(const char *verdicts, const char *name, char **message)
         if (m == NULL || end == NULL || m > end)
             return -1;
         *message = strndup(m + 1, (size_t)(end - m - 1));
-        return strncmp(v, FL_VERDICT_PASS "\t",
-                       sizeof FL_VERDICT_PASS) == 0;
+        return strncmp(v, FL_VERDICT_PASS "\t", sizeof FL_VERDICT_PASS) == 0;
     }
     return -1;
 }
@@ -58,15 +57,17 @@ no_verdict(const sb_result *r)
         n = asprintf(&msg, "The test program did not finish in time and "
                            "was killed, with everything it started.");
     else if (!r->exited)
-        n = asprintf(&msg, "The test program was killed by %s before it "
-                           "could report: did the code kill its parent, its "
-                           "process group, or every process (kill(-1))? Or "
-                           "did the submission use up its memory?",
+        n = asprintf(&msg,
+                     "The test program was killed by %s before it "
+                     "could report: did the code kill its parent, its "
+                     "process group, or every process (kill(-1))? Or "
+                     "did the submission use up its memory?",
                      strsignal(r->status));
     else
-        n = asprintf(&msg, "The test program ended (status %d) without a "
-                           "verdict: did the code close or take over file "
-                           "descriptors it did not open? Its last output:\n%s",
+        n = asprintf(&msg,
+                     "The test program ended (status %d) without a "
+                     "verdict: did the code close or take over file "
+                     "descriptors it did not open? Its last output:\n%s",
                      r->status, tail);
     return n < 0 ? NULL : msg;
 }
@@ -112,9 +113,15 @@ run_once(gr_test *t, const char *bin, int san, char **message)
     char *argv[] = {(char *)bin, t->name, NULL};
     char run[PATH_MAX];
     snprintf(run, sizeof run, "%.*s", (int)(strrchr(bin, '/') - bin), bin);
-    sb_spec s = {.argv = argv, .envp = env, .kind = SB_TEST, .bind = run,
-                 .wall_ms = wall < 3000 ? 3000 : wall, .verdicts = 1,
-                 .sanitized = san, .prefix = prefix, .out_cap = OUT_CAP};
+    sb_spec s = {.argv = argv,
+                 .envp = env,
+                 .kind = SB_TEST,
+                 .bind = run,
+                 .wall_ms = wall < 3000 ? 3000 : wall,
+                 .verdicts = 1,
+                 .sanitized = san,
+                 .prefix = prefix,
+                 .out_cap = OUT_CAP};
     sb_result r;
     *message = NULL;
     if (sb_run(&s, &r) < 0) {
@@ -140,9 +147,9 @@ run_once(gr_test *t, const char *bin, int san, char **message)
 static int
 about_processes(const char *m)
 {
-    static const char *words[] = {"zombie", "still running", "File descriptor",
-                                  "descriptor", "stray", "EOF", "reaped",
-                                  "never waited", NULL};
+    static const char *words[] = {
+        "zombie", "still running", "File descriptor", "descriptor", "stray",
+        "EOF",    "reaped",        "never waited",    NULL};
     for (int i = 0; m != NULL && words[i] != NULL; i++)
         if (strstr(m, words[i]) != NULL)
             return 1;
@@ -168,17 +175,23 @@ add_trace(gr_test *t, const char *bin, const char *lesson)
     make_prefix(prefix, sizeof prefix);
     snprintf(pe, sizeof pe, FL_PREFIX_ENV "=%s", prefix);
     char *env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", pe, NULL};
-    char *argv[] = {tool, "--test", (char *)bin, t->name, "--short",
-                    "--quiet", "--timeout", "10", NULL};
-    sb_spec s = {.argv = argv, .envp = env, .kind = SB_TEST, .bind = run,
-                 .wall_ms = 30000, .prefix = prefix, .out_cap = 4096};
+    char *argv[] = {tool,      "--test",    (char *)bin, t->name, "--short",
+                    "--quiet", "--timeout", "10",        NULL};
+    sb_spec s = {.argv = argv,
+                 .envp = env,
+                 .kind = SB_TEST,
+                 .bind = run,
+                 .wall_ms = 30000,
+                 .prefix = prefix,
+                 .out_cap = 4096};
     sb_result r;
     if (sb_run(&s, &r) < 0)
         return;
     char *text = r.out != NULL ? strstr(r.out, "trace: ") : NULL, *more;
     if (r.exited && r.status == 0 && text != NULL &&
-        asprintf(&more, "%s\nWhat the test's processes did (make trace "
-                        "L=%.2s T=%s shows it all):\n%s",
+        asprintf(&more,
+                 "%s\nWhat the test's processes did (make trace "
+                 "L=%.2s T=%s shows it all):\n%s",
                  t->message != NULL ? t->message : "", lesson, t->name,
                  text) >= 0) {
         free(t->message);
@@ -202,7 +215,8 @@ run_test(gr_test *t, const char *bin)
     if (t->passed && opt.sanitize && !run_once(t, san, 1, &msg)) {
         t->passed = 0;
         free(t->message);
-        if (asprintf(&t->message, "Built with AddressSanitizer and UBSan "
+        if (asprintf(&t->message,
+                     "Built with AddressSanitizer and UBSan "
                      "(make grade's second pass), this test fails: %s",
                      msg != NULL ? msg : "(no verdict)") < 0)
             t->message = NULL;

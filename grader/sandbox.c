@@ -70,14 +70,14 @@
 #define CG_PIDS "768"          // a submission's processes at once
 
 static sb_mode mode = SB_USER;
-static uid_t run_uid;          // who untrusted code runs as
-static int lock_fd = -1;       // held while we own run_uid
+static uid_t run_uid;    // who untrusted code runs as
+static int lock_fd = -1; // held while we own run_uid
 static char lock_path[64];
 static char tmp_base[512] = "/tmp"; // TMPDIR: where workdirs go
-static char root_dir[600];     // SB_NS: an empty mount point for the root
-static char cgroups[4][128];   // the cgroup directories we made
+static char root_dir[600];          // SB_NS: an empty mount point for the root
+static char cgroups[4][128];        // the cgroup directories we made
 static int ncgroups;
-static char why_not_ns[160];   // why SB_NS was not used, for the report
+static char why_not_ns[160]; // why SB_NS was not used, for the report
 
 /* ------------------------------------------------------------- helpers */
 
@@ -197,8 +197,10 @@ claim_dir(void)
         return -1;
     if (lstat(CLAIM_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
         (st.st_mode & 022) != 0) {
-        fprintf(stderr, "grader: %s must be a directory only root can "
-                        "write\n", CLAIM_DIR);
+        fprintf(stderr,
+                "grader: %s must be a directory only root can "
+                "write\n",
+                CLAIM_DIR);
         return -1;
     }
     return 0;
@@ -215,8 +217,8 @@ claim_uid(void)
         uid_t uid = UID_BASE + (uid_t)i;
         snprintf(lock_path, sizeof lock_path, CLAIM_DIR "/uid-%u.lock",
                  (unsigned)uid);
-        int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                      0600);
+        int fd =
+            open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
             continue;
         if (flock(fd, LOCK_EX | LOCK_NB) == 0 && tasks_of(uid) == 0) {
@@ -327,8 +329,8 @@ static void
 cgroup_finish(void)
 {
     for (int i = ncgroups - 1; i >= 0; i--)
-        for (int tries = 0; rmdir(cgroups[i]) < 0 && errno == EBUSY &&
-                            tries < 200; tries++) {
+        for (int tries = 0;
+             rmdir(cgroups[i]) < 0 && errno == EBUSY && tries < 200; tries++) {
             struct timespec ms = {0, 5000000}; // the last exits land
             nanosleep(&ms, NULL);
         }
@@ -342,8 +344,7 @@ mkdirs(const char *root, const char *sub, mode_t m)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", root, sub);
-    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')) != NULL;
-         p++) {
+    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
         *p = '\0';
         mkdir(path, 0755);
         *p = '/';
@@ -428,15 +429,15 @@ static int
 enter_root(const char *bind_dir, int rw)
 {
     const char *r = root_dir;
-    static const char *tops[] = {"bin", "sbin", "lib", "lib32", "lib64",
-                                 "libx32"};
-    static const char *devs[] = {"null", "zero", "full", "random",
-                                 "urandom"};
+    static const char *tops[] = {"bin",   "sbin",  "lib",
+                                 "lib32", "lib64", "libx32"};
+    static const char *devs[] = {"null", "zero", "full", "random", "urandom"};
     char path[1024];
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
         mount("forklings", r, "tmpfs", MS_NOSUID | MS_NODEV,
               "size=1m,mode=0755") < 0 ||
-        mount_bind(r, "/usr", "usr", 0) < 0 || mount_bind(r, "/etc", "etc", 0) < 0)
+        mount_bind(r, "/usr", "usr", 0) < 0 ||
+        mount_bind(r, "/etc", "etc", 0) < 0)
         return -1;
     for (size_t i = 0; i < sizeof tops / sizeof tops[0]; i++)
         if (top_dir(r, tops[i]) < 0)
@@ -459,8 +460,7 @@ enter_root(const char *bind_dir, int rw)
     if (chdir(r) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
         umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
         return -1;
-    mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID,
-          NULL);
+    mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, NULL);
     sethostname("forklings", 9);
     return loopback_up();
 }
@@ -700,8 +700,8 @@ remove_at(int dirfd, const char *name)
 {
     if (unlinkat(dirfd, name, 0) == 0 || errno != EISDIR)
         return;
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                     O_CLOEXEC);
+    int fd =
+        openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return;
     fchmod(fd, 0700); // the run may have taken its own rights away
@@ -727,8 +727,7 @@ rmtree_call(void *arg)
         return 1;
     char parent[4096];
     snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
-    int fd = open(parent[0] ? parent : "/", O_RDONLY | O_DIRECTORY |
-                                               O_CLOEXEC);
+    int fd = open(parent[0] ? parent : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return 1;
     remove_at(fd, slash + 1);
@@ -766,9 +765,9 @@ sweep(const char *dir, const char *prefix)
             fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
             st.st_uid != getuid())
             continue;
-        int named = prefix[0] && (strncmp(e->d_name, prefix,
-                                          strlen(prefix)) == 0 ||
-                                  strncmp(e->d_name, sem, strlen(sem)) == 0);
+        int named =
+            prefix[0] && (strncmp(e->d_name, prefix, strlen(prefix)) == 0 ||
+                          strncmp(e->d_name, sem, strlen(sem)) == 0);
         if (named || mode == SB_UID)
             remove_at(fd, e->d_name);
     }
@@ -861,12 +860,12 @@ set_limit(int resource, rlim_t value)
 static void
 limit_untrusted(sb_kind kind, int sanitized)
 {
-    rlim_t nproc = mode != SB_USER ? 512
-                                   : (rlim_t)(tasks_of(run_uid) + NPROC_MARGIN);
+    rlim_t nproc =
+        mode != SB_USER ? 512 : (rlim_t)(tasks_of(run_uid) + NPROC_MARGIN);
     set_limit(RLIMIT_CPU, kind == SB_BUILD ? 60 : 20); // seconds, per process
     if (!sanitized)
         set_limit(RLIMIT_AS, 1024UL << 20); // a macro bomb, a memory hog
-    set_limit(RLIMIT_FSIZE, 64UL << 20); // also caps shm ftruncate
+    set_limit(RLIMIT_FSIZE, 64UL << 20);    // also caps shm ftruncate
     set_limit(RLIMIT_NOFILE, 256);
     set_limit(RLIMIT_CORE, 0);
     set_limit(RLIMIT_NPROC, nproc);
@@ -997,7 +996,7 @@ drain(int fd, char **buf, size_t *len, size_t cap, size_t *dropped)
 }
 
 struct io {
-    int out, ver;          // read ends, -1 once at EOF
+    int out, ver; // read ends, -1 once at EOF
     size_t ver_len;
 };
 
@@ -1006,7 +1005,8 @@ pump(struct io *io, sb_result *r, size_t cap, int pfd, long deadline,
      int exited)
 {
     while (io->out >= 0 || io->ver >= 0) {
-        struct pollfd p[3] = {{io->out, POLLIN, 0}, {io->ver, POLLIN, 0},
+        struct pollfd p[3] = {{io->out, POLLIN, 0},
+                              {io->ver, POLLIN, 0},
                               {exited ? -1 : pfd, POLLIN, 0}};
         long left = deadline - now_ms();
         if (left <= 0)
@@ -1045,8 +1045,7 @@ private_dir(void)
 
 // The environment, with HOME and TMPDIR naming the run's directory.
 static char **
-test_env(char *const *envp, const char *dir, char *home, char *tmp,
-         size_t size)
+test_env(char *const *envp, const char *dir, char *home, char *tmp, size_t size)
 {
     size_t n = 0;
     while (envp[n] != NULL)
@@ -1090,8 +1089,8 @@ sb_run(const sb_spec *s, sb_result *r)
     char **env = NULL;
     if (s->kind == SB_TEST && s->cwd == NULL) {
         dir = ns ? strdup("/tmp") : private_dir();
-        env = dir != NULL ? test_env(s->envp, dir, home, tmp, sizeof home)
-                          : NULL;
+        env =
+            dir != NULL ? test_env(s->envp, dir, home, tmp, sizeof home) : NULL;
         if (env == NULL) {
             if (dir != NULL && !ns)
                 sb_rmtree(dir, 1);

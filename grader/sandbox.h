@@ -21,33 +21,33 @@ typedef enum {
 
 /// What to run and within which limits.
 typedef struct {
-    char *const *argv;   ///< argv[0]: on PATH, or a path under bind
-    char *const *envp;   ///< the environment (SB_TEST: HOME and TMPDIR
-                         ///< are added, naming the run's private dir)
+    char *const *argv; ///< argv[0]: on PATH, or a path under bind
+    char *const *envp; ///< the environment (SB_TEST: HOME and TMPDIR
+                       ///< are added, naming the run's private dir)
     sb_kind kind;
-    const char *bind;    ///< a directory of the run's files; in SB_NS it
-                         ///< is all the run sees of the grader's files
-    const char *cwd;     ///< working directory, under bind; NULL (SB_TEST):
-                         ///< a fresh private directory
-    int wall_ms;         ///< wall-clock limit
-    int verdicts;        ///< 1: a pipe on FL_RESULT_FD, into res->verdicts
-    int sanitized;       ///< built with ASan: no address-space limit (its
-                         ///< shadow needs terabytes); the cgroup and the
-                         ///< sanitizer's own caps bound its memory
-    const char *prefix;  ///< the run's IPC prefix (SB_TEST)
-    size_t out_cap;      ///< bytes of stdout+stderr kept
+    const char *bind;   ///< a directory of the run's files; in SB_NS it
+                        ///< is all the run sees of the grader's files
+    const char *cwd;    ///< working directory, under bind; NULL (SB_TEST):
+                        ///< a fresh private directory
+    int wall_ms;        ///< wall-clock limit
+    int verdicts;       ///< 1: a pipe on FL_RESULT_FD, into res->verdicts
+    int sanitized;      ///< built with ASan: no address-space limit (its
+                        ///< shadow needs terabytes); the cgroup and the
+                        ///< sanitizer's own caps bound its memory
+    const char *prefix; ///< the run's IPC prefix (SB_TEST)
+    size_t out_cap;     ///< bytes of stdout+stderr kept
 } sb_spec;
 
 /// What happened.
 typedef struct {
-    int exited;          ///< 1: exited (status), 0: killed (status = signal)
+    int exited; ///< 1: exited (status), 0: killed (status = signal)
     int status;
-    int timed_out;       ///< killed at the wall-clock limit
-    char *out;           ///< captured stdout and stderr, NUL-terminated
+    int timed_out; ///< killed at the wall-clock limit
+    char *out;     ///< captured stdout and stderr, NUL-terminated
     size_t out_len;
-    size_t out_dropped;  ///< bytes beyond out_cap, read and dropped
-    char *verdicts;      ///< what arrived on FL_RESULT_FD, NUL-terminated
-    int leftovers;       ///< processes killed after the program ended
+    size_t out_dropped; ///< bytes beyond out_cap, read and dropped
+    char *verdicts;     ///< what arrived on FL_RESULT_FD, NUL-terminated
+    int leftovers;      ///< processes killed after the program ended
 } sb_result;
 
 /// Sandbox uids for graders running as root: one per grader at a time, so

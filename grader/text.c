@@ -18,8 +18,10 @@ printable_len(const unsigned char *p)
 {
     if (p[0] >= 0x20 && p[0] < 0x7f)
         return 1;
-    int n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
-          : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    int n = (p[0] & 0xe0) == 0xc0   ? 2
+            : (p[0] & 0xf0) == 0xe0 ? 3
+            : (p[0] & 0xf8) == 0xf0 ? 4
+                                    : 0;
     for (int i = 1; i < n; i++)
         if ((p[i] & 0xc0) != 0x80)
             return 0;

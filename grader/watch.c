@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_MS 500    // the fallback's look at the file
-#define SETTLE_MS 150  // editors write in bursts: let a save finish
+#define POLL_MS 500   // the fallback's look at the file
+#define SETTLE_MS 150 // editors write in bursts: let a save finish
 
 static int
 complete(const gr_lesson *l)
@@ -88,13 +88,12 @@ changed(const stamp_t *a, const stamp_t *b)
 {
     return a->st.st_ino != b->st.st_ino || a->st.st_size != b->st.st_size ||
            a->st.st_mtim.tv_sec != b->st.st_mtim.tv_sec ||
-           a->st.st_mtim.tv_nsec != b->st.st_mtim.tv_nsec ||
-           a->hash != b->hash;
+           a->st.st_mtim.tv_nsec != b->st.st_mtim.tv_nsec || a->hash != b->hash;
 }
 
 static void
-lesson_file(const char *submission, const gr_lesson *l, char *dir,
-            size_t dsize, char *file, size_t fsize)
+lesson_file(const char *submission, const gr_lesson *l, char *dir, size_t dsize,
+            char *file, size_t fsize)
 {
     snprintf(dir, dsize, "%s/lessons/%s", submission, l->name);
     snprintf(file, fsize, "%s.c", topic_of(l->name));
@@ -110,8 +109,9 @@ wait_for_save(const char *dir, const char *file, const stamp_t *graded)
     stamp_t now;
     int in = inotify_init1(IN_CLOEXEC);
     int wd = in < 0 ? -1
-                    : inotify_add_watch(in, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
-                                                     IN_CREATE | IN_ATTRIB);
+                    : inotify_add_watch(in, dir,
+                                        IN_CLOSE_WRITE | IN_MOVED_TO |
+                                            IN_CREATE | IN_ATTRIB);
     // Look after the watch is set: a save between the two is seen either way.
     for (stamp(path, &now); !changed(graded, &now); stamp(path, &now)) {
         struct pollfd p = {wd >= 0 ? in : -1, POLLIN, 0};
@@ -205,7 +205,8 @@ watch_lessons(gr_lesson *ls, size_t n, const char *submission)
         size_t next = next_to_do(ls, n, cur + 1, submission, graded);
         if (next < n && next > cur + 1)
             printf("Next: %s (%s already passes%s): read lessons/%s/"
-                   "README.md\n", ls[next].name, ls[cur + 1].name,
+                   "README.md\n",
+                   ls[next].name, ls[cur + 1].name,
                    next > cur + 2 ? ", and the ones after it" : "",
                    ls[next].name);
         else if (next < n)

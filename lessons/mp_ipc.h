@@ -35,9 +35,9 @@ static inline int
 mp_ipc_prefix(char *buf, size_t size)
 {
     const char *p = getenv("FORKLINGS_PREFIX");
-    int n = p != NULL && *p != '\0' ? snprintf(buf, size, "%s", p)
-                                    : snprintf(buf, size, "fl.%d.",
-                                               (int)getpid());
+    int n = p != NULL && *p != '\0'
+                ? snprintf(buf, size, "%s", p)
+                : snprintf(buf, size, "fl.%d.", (int)getpid());
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
 }
 
@@ -77,8 +77,8 @@ mp_ipc_path(char *buf, size_t size, const char *base)
     const char *dir = getenv("TMPDIR");
     if (mp_ipc_prefix(prefix, sizeof prefix) < 0)
         return -ENAMETOOLONG;
-    int n = snprintf(buf, size, "%s/%s%s", dir != NULL ? dir : "/tmp",
-                     prefix, base);
+    int n = snprintf(buf, size, "%s/%s%s", dir != NULL ? dir : "/tmp", prefix,
+                     base);
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
 }
 

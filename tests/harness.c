@@ -60,18 +60,17 @@ struct fl_shared {
 };
 
 #define STRAY_MSG                                                              \
-    "A child process (pid %d) came back into the test: after fork, the "      \
-    "child's path must end with _exit(). It returned to the caller, or "     \
+    "A child process (pid %d) came back into the test: after fork, the "       \
+    "child's path must end with _exit(). It returned to the caller, or "       \
     "called exit() and ran the parent's exit handlers. "
 
-
-static pid_t test_pid;                // the Check child running the test
-static struct fl_shared *shared;      // MAP_SHARED: survives fork
+static pid_t test_pid;           // the Check child running the test
+static struct fl_shared *shared; // MAP_SHARED: survives fork
 static unsigned char fds_before[MAX_FDS];
 static char prefix[64];
 static int result_fd = -1;
-static int pass_status;               // this run's secret exit status
-static uint64_t token;                // this run's secret proof of fl_end
+static int pass_status;                // this run's secret exit status
+static uint64_t token;                 // this run's secret proof of fl_end
 static int token_w = -1, token_r = -1; // the current case's token pipe
 
 /* ---------------------------------------------------------------- /proc */
@@ -248,8 +247,8 @@ collect(fl_child *res, int outfd, int repfd, int pfd, long deadline)
 {
     int open_out = outfd >= 0, open_rep = 1, child_done = 0;
     while ((open_out || open_rep) && !child_done) {
-        struct pollfd p[3] = {{repfd, POLLIN, 0}, {pfd, POLLIN, 0},
-                              {outfd, POLLIN, 0}};
+        struct pollfd p[3] = {
+            {repfd, POLLIN, 0}, {pfd, POLLIN, 0}, {outfd, POLLIN, 0}};
         long left = deadline - fl_now_ms();
         if (left <= 0) {
             res->timed_out = 1;
@@ -381,15 +380,17 @@ check_fds(char *msg)
     fl_open_fds(now, MAX_FDS);
     for (int fd = 0; fd < MAX_FDS; fd++) {
         if (!now[fd] && fds_before[fd])
-            note(msg, "File descriptor %d was open before the call and is "
-                      "closed after it: close only the descriptors you "
-                      "opened. ",
+            note(msg,
+                 "File descriptor %d was open before the call and is "
+                 "closed after it: close only the descriptors you "
+                 "opened. ",
                  fd);
         if (!now[fd] || fds_before[fd])
             continue;
         char target[256];
-        note(msg, "File descriptor %d (%s) was left open: close every "
-                  "descriptor you open, in the parent and in the child. ",
+        note(msg,
+             "File descriptor %d (%s) was left open: close every "
+             "descriptor you open, in the parent and in the child. ",
              fd, fl_fd_target(fd, target, sizeof target));
         close(fd);
     }
@@ -410,8 +411,9 @@ check_names(char *msg, const char *dir, const char *pre)
             fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
             st.st_uid != getuid())
             continue;
-        note(msg, "%s/%s was left behind: unlink named IPC objects "
-                  "(shm_unlink, sem_unlink, mq_unlink) when done. ",
+        note(msg,
+             "%s/%s was left behind: unlink named IPC objects "
+             "(shm_unlink, sem_unlink, mq_unlink) when done. ",
              dir, e->d_name);
         unlinkat(dirfd(d), e->d_name, 0);
     }
@@ -472,13 +474,15 @@ check_children(char *msg)
     int n = fl_children_of(getpid(), kids, 64);
     for (int i = 0; i < n; i++) {
         if (fl_zombie(kids[i]))
-            note(msg, "Child %d was never waited for and is a zombie: "
-                      "every fork needs a waitpid. ",
+            note(msg,
+                 "Child %d was never waited for and is a zombie: "
+                 "every fork needs a waitpid. ",
                  (int)kids[i]);
         else
-            note(msg, "Process %d that the code started is still "
-                      "running after it returned: wait for your children, "
-                      "or end them. ",
+            note(msg,
+                 "Process %d that the code started is still "
+                 "running after it returned: wait for your children, "
+                 "or end them. ",
                  (int)kids[i]);
     }
     fl_kill_children();
@@ -522,12 +526,11 @@ explain(const char *ck, double timeout, char *out, size_t size)
                      "child's path, or call exit() where it should return?",
                      v);
     } else if (sscanf(ck, "Received signal %d", &v) == 1) {
-        snprintf(out, size,
-                 "The test process was killed by %s (%s)%s", fl_signame(v),
-                 strsignal(v),
-                 v == SIGKILL ? ": did the code kill its own process group "
-                                "(kill(0, ...)) or pass a pid of 0 or -1 "
-                                "to kill()?"
+        snprintf(out, size, "The test process was killed by %s (%s)%s",
+                 fl_signame(v), strsignal(v),
+                 v == SIGKILL   ? ": did the code kill its own process group "
+                                  "(kill(0, ...)) or pass a pid of 0 or -1 "
+                                  "to kill()?"
                  : v == SIGSEGV ? ": a bad pointer, or a child that used "
                                   "memory the parent had freed?"
                  : v == SIGPIPE ? ": it wrote to a pipe whose read end is "
@@ -601,7 +604,8 @@ run_case(SRunner *sr, const fl_case *c, FILE *results)
     else if (fl_san_explain(tr_msg(tr), why, sizeof why))
         ; // a sanitizer's sentence, then what Check said
     else if (tr_rtype(tr) == CK_PASS)
-        snprintf(why, sizeof why, "The test process ended with the pass "
+        snprintf(why, sizeof why,
+                 "The test process ended with the pass "
                  "status but not through the end of the test: something "
                  "other than the test's own end ended it.");
     else if (tr_rtype(tr) == CK_ERROR)

@@ -59,7 +59,10 @@ typedef struct {
 } fl_case;
 
 /// An entry of the test table for a test defined with FL_TEST.
-#define FL_CASE(name, seconds) {&name, (seconds)}
+#define FL_CASE(name, seconds)                                                 \
+    {                                                                          \
+        &name, (seconds)                                                       \
+    }
 
 /// The main function of a lesson's test program: `FL_MAIN("01_fork",
 /// cases)`.  See fl_main.
@@ -83,13 +86,13 @@ typedef struct {
 
 /// What happened to code run by fl_run_in_child.
 typedef struct {
-    int returned;     ///< 1 if the function returned (did not exit itself)
-    int value;        ///< the function's return value, when it returned
-    int exited;       ///< 1 if the child exited, 0 if a signal killed it
-    int status;       ///< exit status, or the signal that killed the child
-    int timed_out;    ///< 1 if the child was killed for running too long
-    char out[8192];   ///< captured stdout and stderr, NUL-terminated
-    size_t out_len;   ///< bytes in out
+    int returned;   ///< 1 if the function returned (did not exit itself)
+    int value;      ///< the function's return value, when it returned
+    int exited;     ///< 1 if the child exited, 0 if a signal killed it
+    int status;     ///< exit status, or the signal that killed the child
+    int timed_out;  ///< 1 if the child was killed for running too long
+    char out[8192]; ///< captured stdout and stderr, NUL-terminated
+    size_t out_len; ///< bytes in out
 } fl_child;
 
 /**
@@ -145,8 +148,8 @@ const char *fl_ipc_prefix(void);
  * @param capture    1 to capture stdout and stderr into res->out.
  * @param res        filled in with what happened.
  */
-void fl_run_in_child(int (*fn)(void *), void *arg, int timeout_ms,
-                     int capture, fl_child *res);
+void fl_run_in_child(int (*fn)(void *), void *arg, int timeout_ms, int capture,
+                     fl_child *res);
 
 /**
  * @brief Kill and reap every child of the test process.

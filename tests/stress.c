@@ -863,7 +863,7 @@ fl_wrap_exit(int status)
     int e_;
     size_t c_ = SIZE_MAX;
     intercept(FN_exit, &e_, &c_); // counted; exit cannot fail
-    fl_san_child_exit(); // a child's leaks, in a sanitizer build
+    fl_san_child_exit();          // a child's leaks, in a sanitizer build
     exit(status);
 }
 

@@ -126,8 +126,7 @@ struct daemon_args {
 // to fail(d->report, -errno).
 
 pid_t
-mp_daemonize(const char *pidfile, const char *workdir, mp_target run,
-             void *arg)
+mp_daemonize(const char *pidfile, const char *workdir, mp_target run, void *arg)
 {
     // TODO(10): -EINVAL unless pidfile is an absolute path (the daemon
     // changes directory) and run is not NULL; -EPERM in a daemonic child.

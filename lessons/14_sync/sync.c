@@ -82,9 +82,10 @@ deadline_after(int timeout_ms)
 int
 mp_sem_create(mp_sem **sp, int value, int bounded)
 {
-    // TODO(14): reject a NULL sp or a negative value with -EINVAL.  shared_page; NULL: -errno.
-    // sem_init(&s->sem, 1, value): the 1 (pshared) makes the kernel wake
-    // sleepers in any process, 0 only in this one.  init_lock the
+    // TODO(14): reject a NULL sp or a negative value with -EINVAL.  Then
+    // shared_page (NULL: -errno); sem_init(&s->sem, 1, value): the 1
+    // (pshared) makes the kernel wake sleepers in any process, 0 only in
+    // this one.  init_lock the
     // release_lock (PTHREAD_MUTEX_NORMAL, not robust).  bound: value if
     // bounded, else -1.  On failure munmap and return minus the error;
     // set *sp only on success.
@@ -208,8 +209,7 @@ mp_cond_wait(mp_cond *c, int timeout_ms)
 }
 
 int
-mp_cond_wait_for(mp_cond *c, int (*pred)(void *arg), void *arg,
-                 int timeout_ms)
+mp_cond_wait_for(mp_cond *c, int (*pred)(void *arg), void *arg, int timeout_ms)
 {
     // TODO(14): reject a NULL c or pred, or a timeout_ms below -1, with
     // -EINVAL.  Take the deadline ONCE.  Then WHILE pred(arg) is zero:

@@ -418,7 +418,7 @@ mp_forkserver_start(void)
 static int
 ask(struct request *rq)
 {
-    struct reply rp;
+    struct reply rp = {0};
     int err = xfer(server_sock, rq, sizeof *rq, 1);
     if (err == 0)
         err = xfer(server_sock, &rp, sizeof rp, 0);

@@ -238,8 +238,7 @@ first_child(const struct daemon_args *d)
 }
 
 pid_t
-mp_daemonize(const char *pidfile, const char *workdir, mp_target run,
-             void *arg)
+mp_daemonize(const char *pidfile, const char *workdir, mp_target run, void *arg)
 {
     // TODO(10): -EINVAL unless pidfile is an absolute path (the daemon
     // changes directory) and run is not NULL; -EPERM in a daemonic child.

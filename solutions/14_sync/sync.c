@@ -106,9 +106,10 @@ deadline_after(int timeout_ms)
 int
 mp_sem_create(mp_sem **sp, int value, int bounded)
 {
-    // TODO(14): reject a NULL sp or a negative value with -EINVAL.  shared_page; NULL: -errno.
-    // sem_init(&s->sem, 1, value): the 1 (pshared) makes the kernel wake
-    // sleepers in any process, 0 only in this one.  init_lock the
+    // TODO(14): reject a NULL sp or a negative value with -EINVAL.  Then
+    // shared_page (NULL: -errno); sem_init(&s->sem, 1, value): the 1
+    // (pshared) makes the kernel wake sleepers in any process, 0 only in
+    // this one.  init_lock the
     // release_lock (PTHREAD_MUTEX_NORMAL, not robust).  bound: value if
     // bounded, else -1.  On failure munmap and return minus the error;
     // set *sp only on success.
@@ -145,10 +146,10 @@ mp_sem_acquire(mp_sem *s, int timeout_ms)
     struct timespec deadline = deadline_after(timeout_ms < 0 ? 0 : timeout_ms);
     int r;
     do
-        r = timeout_ms == 0    ? sem_trywait(&s->sem)
-            : timeout_ms == -1 ? sem_wait(&s->sem)
-                               : sem_clockwait(&s->sem, CLOCK_MONOTONIC,
-                                               &deadline);
+        r = timeout_ms == 0 ? sem_trywait(&s->sem)
+            : timeout_ms == -1
+                ? sem_wait(&s->sem)
+                : sem_clockwait(&s->sem, CLOCK_MONOTONIC, &deadline);
     while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : 0;
 }
@@ -263,9 +264,9 @@ sleep_once(mp_cond *c, int timeout_ms, const struct timespec *deadline)
     // TODO(14): pthread_cond_wait for -1, else pthread_cond_timedwait
     // with the deadline: it lets go of the lock only once asleep, and
     // takes it back before returning.
-    return timeout_ms < 0 ? pthread_cond_wait(&c->cond, &c->lock)
-                          : pthread_cond_timedwait(&c->cond, &c->lock,
-                                                   deadline);
+    return timeout_ms < 0
+               ? pthread_cond_wait(&c->cond, &c->lock)
+               : pthread_cond_timedwait(&c->cond, &c->lock, deadline);
 }
 
 int
@@ -283,8 +284,7 @@ mp_cond_wait(mp_cond *c, int timeout_ms)
 }
 
 int
-mp_cond_wait_for(mp_cond *c, int (*pred)(void *arg), void *arg,
-                 int timeout_ms)
+mp_cond_wait_for(mp_cond *c, int (*pred)(void *arg), void *arg, int timeout_ms)
 {
     // TODO(14): reject a NULL c or pred, or a timeout_ms below -1, with
     // -EINVAL.  Take the deadline ONCE.  Then WHILE pred(arg) is zero:
@@ -435,10 +435,9 @@ wait_for_the_others(mp_barrier *b, unsigned gen, int index, int timeout_ms)
     struct timespec deadline = deadline_after(timeout_ms < 0 ? 0 : timeout_ms);
     int r = 0;
     while (b->generation == gen && !b->broken && r == 0)
-        r = after_lock(b, timeout_ms < 0
-                              ? pthread_cond_wait(&b->cond, &b->lock)
-                              : pthread_cond_timedwait(&b->cond, &b->lock,
-                                                       &deadline));
+        r = after_lock(b, timeout_ms < 0 ? pthread_cond_wait(&b->cond, &b->lock)
+                                         : pthread_cond_timedwait(
+                                               &b->cond, &b->lock, &deadline));
     if (b->generation != gen && b->reset_from != gen)
         return index;
     if (b->broken || b->generation != gen)

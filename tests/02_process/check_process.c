@@ -132,7 +132,6 @@ ended(int st)
     return buf;
 }
 
-
 /* -------------------------------------------------------------- names */
 
 FL_TEST(test_mp_process_init_names_processes_from_1)

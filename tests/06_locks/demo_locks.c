@@ -106,8 +106,7 @@ main(void)
     fprintf(stderr,
             "(%d processes x %d increments: %ld without the lock, "
             "%ld lost; %ld with it)\n",
-            PROCS, MANY, unlocked, (long)PROCS * MANY - unlocked,
-            sh->counter);
+            PROCS, MANY, unlocked, (long)PROCS * MANY - unlocked, sh->counter);
     munmap(sh, sizeof *sh);
     mp_lock_destroy(lock);
     return 0;

@@ -228,8 +228,8 @@ same_file(pid_t pid, const char *name, const char *path)
     char proc[64];
     struct stat a, b;
     snprintf(proc, sizeof proc, "/proc/%d/%s", (int)pid, name);
-    return stat(proc, &a) == 0 && stat(path, &b) == 0 &&
-           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return stat(proc, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
 }
 
 // Who holds a lock on the pidfile: a pid, 0 for nobody, -1 for no file.
@@ -360,21 +360,25 @@ FL_TEST(test_mp_start_runs_the_target_in_a_child)
         ssize_t n = pid > 0 ? read(p[0], &seen, sizeof seen) : 0;
         close(p[0]);
         int st = pid > 0 ? reap(pid) : 0;
-        expect(pid > 0, "mp_start(target, arg, %d) returned %s, expected "
-                        "the child's pid", daemonic, fl_ret(pid));
+        expect(pid > 0,
+               "mp_start(target, arg, %d) returned %s, expected "
+               "the child's pid",
+               daemonic, fl_ret(pid));
         expect(n == (ssize_t)sizeof seen && seen == getpid(),
                "the %s child %s%s without reporting its parent as %d "
                "(it said %d): the child must run target(arg)%s",
                daemonic ? "daemonic" : "ordinary", ended(st),
                WIFEXITED(st) && WEXITSTATUS(st) == MP_EXIT_ORPHANED
-                   ? " (MP_EXIT_ORPHANED)" : "",
+                   ? " (MP_EXIT_ORPHANED)"
+                   : "",
                (int)getpid(), (int)seen,
                daemonic ? "; it ends early only when getppid() differs "
                           "from the parent's pid saved before fork()"
                         : "");
         expect(WIFEXITED(st) && WEXITSTATUS(st) == 5,
                "the child %s, expected it to exit with its target's value "
-               "5: _exit(target(arg))", ended(st));
+               "5: _exit(target(arg))",
+               ended(st));
     }
 }
 
@@ -462,17 +466,19 @@ start_family(int daemonic, int with_gate)
         f.child = 0;
     struct pollfd p = {.fd = running[0], .events = POLLIN};
     char r = 0;
-    int runs = f.child > 0 && poll(&p, 1, 3000) > 0 &&
-               read(running[0], &r, 1) == 1;
+    int runs =
+        f.child > 0 && poll(&p, 1, 3000) > 0 && read(running[0], &r, 1) == 1;
     close(running[0]);
     if (!runs)
         close(f.let_go);
-    expect(f.child > 0, "mp_start(target, arg, %d) returned %s in the "
-                        "parent, expected the child's pid",
+    expect(f.child > 0,
+           "mp_start(target, arg, %d) returned %s in the "
+           "parent, expected the child's pid",
            daemonic, fl_ret(f.child));
-    expect(runs, "the %s child %d never ran its target while its parent "
-                 "was alive: it ends early only if getppid() differs from "
-                 "the parent's pid saved before fork()",
+    expect(runs,
+           "the %s child %d never ran its target while its parent "
+           "was alive: it ends early only if getppid() differs from "
+           "the parent's pid saved before fork()",
            daemonic ? "daemonic" : "ordinary", (int)f.child);
     return f;
 }
@@ -601,14 +607,16 @@ FL_TEST(test_mp_start_daemonic_child_never_runs_if_its_parent_died_first)
            "(not with 1: the orphan's new parent is %d, a subreaper) and "
            "_exit(MP_EXIT_ORPHANED) if they differ.",
            (int)getpid());
-    expect(gone, "the daemonic child %d was still running 3 s after its "
-                 "parent died, before its prctl(): re-check getppid() "
-                 "after the prctl() and end if the parent is gone",
+    expect(gone,
+           "the daemonic child %d was still running 3 s after its "
+           "parent died, before its prctl(): re-check getppid() "
+           "after the prctl() and end if the parent is gone",
            (int)d);
     int st = reap(d);
     expect(WIFEXITED(st) && WEXITSTATUS(st) == MP_EXIT_ORPHANED,
            "the orphaned daemonic child %s, expected it to end with "
-           "_exit(MP_EXIT_ORPHANED) (%d)", ended(st), MP_EXIT_ORPHANED);
+           "_exit(MP_EXIT_ORPHANED) (%d)",
+           ended(st), MP_EXIT_ORPHANED);
 }
 
 /* ------------------------------------------- no children when daemonic */
@@ -638,7 +646,8 @@ start_from_a_child(int daemonic, mp_target try)
         reap(c);
     expect(c > 0 && n == (ssize_t)sizeof r,
            "mp_start(target, arg, %d) returned %s: expected a child that "
-           "runs its target", daemonic, fl_ret(c));
+           "runs its target",
+           daemonic, fl_ret(c));
     return r;
 }
 
@@ -689,8 +698,9 @@ FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
     pid_t holder = lock_holder();
     char want[32];
     snprintf(want, sizeof want, "%d\n", (int)d);
-    expect(fl_alive(d), "mp_daemonize returned %d, which is not a running "
-                        "process: return the daemon's own getpid()",
+    expect(fl_alive(d),
+           "mp_daemonize returned %d, which is not a running "
+           "process: return the daemon's own getpid()",
            (int)d);
     expect(holder != -1,
            "there was no pidfile %s when mp_daemonize returned: the daemon "
@@ -702,8 +712,9 @@ FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
            "the whole file) before it reports, and keep it open for its "
            "whole life (flock() locks are another kind, which F_GETLK "
            "cannot see)");
-    expect(holder == d, "the pidfile's lock is held by %d, not by the "
-                        "daemon %d that mp_daemonize returned",
+    expect(holder == d,
+           "the pidfile's lock is held by %d, not by the "
+           "daemon %d that mp_daemonize returned",
            (int)holder, (int)d);
     expect(strcmp(pidfile_text(), want) == 0,
            "when mp_daemonize returned, the pidfile held \"%s\", expected "
@@ -744,8 +755,8 @@ FL_TEST(test_mp_daemonize_fails_while_another_process_holds_the_lock)
            "the test process held the pidfile's lock, yet mp_daemonize "
            "returned %s, expected -EEXIST. %s",
            fl_ret(d),
-           alive ? "A daemon is running: lock the pidfile with "
-                   "fcntl(F_SETLK) and give up when that fails."
+           alive   ? "A daemon is running: lock the pidfile with "
+                     "fcntl(F_SETLK) and give up when that fails."
            : d > 0 ? "The daemon said it was ready, then could not lock "
                      "the pidfile and ended: report only once the lock "
                      "is held."
@@ -908,8 +919,8 @@ caller_start(struct caller *c, mp_target run)
            "mp_daemonize, called by a process with pipes on its "
            "descriptors 0-2, returned %s, expected the daemon's pid",
            n == (ssize_t)sizeof r ? fl_ret(r.daemon)
-           : p.revents ? "nothing: its caller ended"
-                       : "nothing in 5 s");
+           : p.revents            ? "nothing: its caller ended"
+                                  : "nothing in 5 s");
 }
 
 static void
@@ -930,8 +941,7 @@ FL_TEST(test_mp_daemonize_leaves_the_callers_session_and_terminal)
     int tty = 0;
     int ok = session_of(c.daemon, &sid, &tty) == 0;
     caller_release(&c);
-    expect(ok, "cannot read /proc/%d/stat: the daemon is gone",
-           (int)c.daemon);
+    expect(ok, "cannot read /proc/%d/stat: the daemon is gone", (int)c.daemon);
     expect(tty == 0,
            "the daemon has a controlling terminal (tty_nr %d in "
            "/proc/%d/stat; its caller had %s): call setsid() in the first "
@@ -1019,8 +1029,10 @@ FL_TEST(test_mp_daemonize_closes_every_other_inherited_descriptor)
     if (dir != NULL)
         closedir(dir);
     caller_release(&c);
-    expect(runs, "the daemon %d never ran its work: after it reported, "
-                 "it must call run(arg)", (int)c.daemon);
+    expect(runs,
+           "the daemon %d never ran its work: after it reported, "
+           "it must call run(arg)",
+           (int)c.daemon);
     expect(dir != NULL, "cannot list %s: the daemon is gone", path);
     expect(extra[0] == '\0',
            "besides 0, 1, 2 and its pidfile, the daemon holds descriptors "
@@ -1225,16 +1237,19 @@ FL_TEST(test_mp_daemonize_removes_the_pidfile_when_run_returns)
     use_pidfile();
     pid_t d = daemonize_or_fail(NULL, return_four, NULL);
     int gone = ended_within(d, 3000);
-    expect(gone, "the daemon %d was still running 3 s after its run "
-                 "function returned: _exit() with its value",
+    expect(gone,
+           "the daemon %d was still running 3 s after its run "
+           "function returned: _exit() with its value",
            (int)d);
     int st = reap(d);
     int left = access(pidfile, F_OK) == 0;
     expect(WIFEXITED(st) && WEXITSTATUS(st) == 4,
            "the daemon %s, expected it to exit with 4, its run function's "
-           "value", ended(st));
-    expect(!left, "the daemon ended but left its pidfile %s: unlink() it "
-                  "after run() returns, then _exit()",
+           "value",
+           ended(st));
+    expect(!left,
+           "the daemon ended but left its pidfile %s: unlink() it "
+           "after run() returns, then _exit()",
            pidfile);
     cleanup();
 }
@@ -1253,9 +1268,11 @@ FL_TEST(test_mp_daemonize_reports_a_failure_in_the_daemon)
            fl_ret(d));
     expect(running == 0,
            "%d process(es) still ran 2 s after mp_daemonize failed: a "
-           "daemon that cannot set up must end", running);
-    expect(!made, "mp_daemonize failed, yet it made the pidfile %s: "
-                  "chdir() before you take the pidfile",
+           "daemon that cannot set up must end",
+           running);
+    expect(!made,
+           "mp_daemonize failed, yet it made the pidfile %s: "
+           "chdir() before you take the pidfile",
            pidfile);
     d = mp_daemonize("/nonexistent/forklings-dir/daemon.pid", NULL,
                      wait_forever, NULL);
@@ -1380,9 +1397,8 @@ fake_daemon(enum fake_kind kind)
     pid_t pid = fork();
     ck_assert_msg(pid >= 0, "fork failed: %s", strerror(errno));
     if (pid == 0) {
-        struct sigaction sa = {.sa_handler = kind == FAKE_IGNORES_TERM
-                                                 ? SIG_IGN
-                                                 : end_slowly};
+        struct sigaction sa = {
+            .sa_handler = kind == FAKE_IGNORES_TERM ? SIG_IGN : end_slowly};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
         int fd = open(pidfile, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -1409,8 +1425,9 @@ FL_TEST(test_mp_daemon_stop_waits_until_the_daemon_has_ended)
     pid_t f = fake_daemon(FAKE_ENDS_SLOWLY);
     int r = mp_daemon_stop(pidfile, 5000);
     int alive = fl_alive(f);
-    expect(r == 0, "mp_daemon_stop returned %s, expected 0: the daemon %d "
-                   "holds the pidfile's lock",
+    expect(r == 0,
+           "mp_daemon_stop returned %s, expected 0: the daemon %d "
+           "holds the pidfile's lock",
            fl_ret(r), (int)f);
     expect(!alive,
            "mp_daemon_stop returned while the daemon was still running (it "
@@ -1419,7 +1436,8 @@ FL_TEST(test_mp_daemon_stop_waits_until_the_daemon_has_ended)
     int st = reap(f);
     expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
            "the daemon %s, expected it to catch SIGTERM and exit with 0: "
-           "send SIGTERM, which a daemon can catch to clean up", ended(st));
+           "send SIGTERM, which a daemon can catch to clean up",
+           ended(st));
     cleanup();
 }
 

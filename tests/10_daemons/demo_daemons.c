@@ -95,13 +95,15 @@ end_children(void)
 {
     if (daemonic_pid > 0) {
         kill(daemonic_pid, SIGTERM);
-        fprintf(stderr, "(the main program has finished: the daemonic "
-                        "process %d ended with exit code %d)\n",
+        fprintf(stderr,
+                "(the main program has finished: the daemonic "
+                "process %d ended with exit code %d)\n",
                 (int)daemonic_pid, join(daemonic_pid));
     }
     if (ordinary_pid > 0)
-        fprintf(stderr, "(the main process waited for process %d: exit "
-                        "code %d)\n",
+        fprintf(stderr,
+                "(the main process waited for process %d: exit "
+                "code %d)\n",
                 (int)ordinary_pid, join(ordinary_pid));
 }
 

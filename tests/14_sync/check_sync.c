@@ -290,7 +290,7 @@ kid_asleep(struct kid *k, kid_fn fn, void *obj, int arg, const char *call)
                   call, got ? said(k, 0) : "kept running, awake",
                   got && k->rep.value == 0 ? "-1 means for ever, and "
                                              "nobody had let it go yet."
-                  : got ? ""
+                  : got                    ? ""
                         : "Sleep in the wait, never in a busy loop.");
 }
 
@@ -310,8 +310,7 @@ FL_TEST(test_mp_sem_create_rejects_bad_arguments)
     mp_sem *s = NULL;
     fl_expect_int(mp_sem_create(NULL, 1, 0), -EINVAL,
                   "mp_sem_create(NULL, 1, 0)", "check sp first");
-    fl_expect_int(mp_sem_create(&s, -1, 0), -EINVAL,
-                  "mp_sem_create(&s, -1, 0)",
+    fl_expect_int(mp_sem_create(&s, -1, 0), -EINVAL, "mp_sem_create(&s, -1, 0)",
                   "a count below 0 means nothing (Python: ValueError)");
     ck_assert_msg(s == NULL, "mp_sem_create failed but set *sp");
 }
@@ -469,8 +468,8 @@ FL_TEST(test_mp_sem_acquire_keeps_its_deadline_under_a_signal_storm)
                   STORM_US, said(&k, 1500),
                   !got || (k.rep.value == -ETIMEDOUT && k.rep.us >= 400000)
                       ? "Each signal started the 50 ms again: after EINTR, "
-                         "wait again until the SAME deadline, taken once "
-                         "before the loop."
+                        "wait again until the SAME deadline, taken once "
+                        "before the loop."
                   : k.rep.value == -EINTR
                       ? "sem_clockwait failed with EINTR because a signal "
                         "handler ran: call it again."
@@ -605,8 +604,8 @@ FL_TEST(test_mp_sem_calls_reject_a_null_semaphore)
                  mp_sem_value(NULL)};
     for (int i = 0; i < 3; i++)
         ck_assert_msg(got[i] == -EINVAL,
-                      "mp_sem_%s returned %s, expected -22 (-EINVAL)",
-                      names[i], fl_ret(got[i]));
+                      "mp_sem_%s returned %s, expected -22 (-EINVAL)", names[i],
+                      fl_ret(got[i]));
     mp_sem *s = raw_sem(0, -1);
     int bad = mp_sem_acquire(s, -2);
     forget(s, sizeof *s);
@@ -1177,7 +1176,8 @@ FL_TEST(test_mp_cond_wait_for_keeps_its_deadline_through_wake_ups)
                           "again after each wake-up, it keeps moving away.");
 }
 
-FL_TEST(test_mp_cond_wait_for_returns_1_when_the_state_comes_true_at_the_deadline)
+FL_TEST(
+    test_mp_cond_wait_for_returns_1_when_the_state_comes_true_at_the_deadline)
 {
     struct cstate st = new_state();
     struct kid k;
@@ -1279,11 +1279,10 @@ FL_TEST(test_mp_cond_calls_reject_bad_arguments)
 {
     int flag = 0;
     mp_cond *c = raw_cond();
-    const char *names[] = {"acquire(NULL, 0)", "release(NULL)",
-                           "wait(NULL, 0)",    "wait_for(NULL, pred, 0)",
-                           "wait_for(c, NULL, 0)", "notify(NULL, 1)",
-                           "notify(c, -1)",    "notify_all(NULL)",
-                           "wait(c, -2)"};
+    const char *names[] = {
+        "acquire(NULL, 0)",        "release(NULL)",        "wait(NULL, 0)",
+        "wait_for(NULL, pred, 0)", "wait_for(c, NULL, 0)", "notify(NULL, 1)",
+        "notify(c, -1)",           "notify_all(NULL)",     "wait(c, -2)"};
     int got[] = {mp_cond_acquire(NULL, 0),
                  mp_cond_release(NULL),
                  mp_cond_wait(NULL, 0),
@@ -1307,8 +1306,7 @@ FL_TEST(test_mp_barrier_create_rejects_bad_arguments)
     mp_barrier *b = NULL;
     fl_expect_int(mp_barrier_create(NULL, 2), -EINVAL,
                   "mp_barrier_create(NULL, 2)", "check bp first");
-    fl_expect_int(mp_barrier_create(&b, 0), -EINVAL,
-                  "mp_barrier_create(&b, 0)",
+    fl_expect_int(mp_barrier_create(&b, 0), -EINVAL, "mp_barrier_create(&b, 0)",
                   "a barrier needs at least 1 party");
     fl_expect_int(mp_barrier_create(&b, -1), -EINVAL,
                   "mp_barrier_create(&b, -1)", "");
@@ -1495,9 +1493,8 @@ FL_TEST(test_mp_barrier_wait_lets_3_of_4_parties_pass)
             idx[n++] = k[i].rep.value;
     char s = fourth >= 0 ? until_asleep(k[fourth].pid, -1) : 0;
     raw_abort(b);
-    int leftover = fourth >= 0 && kid_wait(&k[fourth], 2000)
-                       ? k[fourth].rep.value
-                       : -999;
+    int leftover =
+        fourth >= 0 && kid_wait(&k[fourth], 2000) ? k[fourth].rep.value : -999;
     for (int i = 0; i < 4; i++)
         kid_end(&k[i]);
     forget(b, sizeof *b);
@@ -1844,9 +1841,10 @@ FL_TEST(test_mp_create_functions_fail_cleanly_when_mmap_fails)
             char what[64];
             snprintf(what, sizeof what, "%s with mmap failing", names[which]);
             if (fl_fault_fired("mmap") > 0) {
-                ck_assert_msg(r != 1000, "%s: it failed but set the pointer "
-                                         "(to MAP_FAILED?): set it only on "
-                                         "success",
+                ck_assert_msg(r != 1000,
+                              "%s: it failed but set the pointer "
+                              "(to MAP_FAILED?): set it only on "
+                              "success",
                               what);
                 fl_expect_int(r, -ENOMEM, what,
                               "mmap fails with MAP_FAILED, not NULL: "
@@ -1910,8 +1908,9 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_barrier_wait_keeps_its_timeout_when_the_wall_clock_jumps,
             10),
     FL_CASE(test_mp_barrier_wait_trips_under_the_lock, 10),
-    FL_CASE(test_mp_barrier_wait_is_broken_by_a_party_that_died_holding_the_lock,
-            10),
+    FL_CASE(
+        test_mp_barrier_wait_is_broken_by_a_party_that_died_holding_the_lock,
+        10),
     FL_CASE(test_mp_barrier_wait_wakes_the_sleepers_when_a_party_died, 10),
     FL_CASE(test_mp_barrier_abort_wakes_every_waiter_with_epipe, 10),
     FL_CASE(test_mp_barrier_reset_makes_a_broken_barrier_usable, 10),

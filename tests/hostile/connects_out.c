@@ -21,6 +21,6 @@ mp_fork_call(mp_target target, void *arg)
 {
     (void)target;
     (void)arg;
-    reach("127.0.0.1", @PORT@);
+    reach("127.0.0.1", @PORT @);
     _exit(3);
 }

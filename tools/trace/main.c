@@ -26,9 +26,10 @@
 // What strace records: process life, descriptors that can hold a pipe or
 // socket, reads that wait, sessions and groups.  '?' skips a name this
 // architecture lacks (pipe, dup2, poll on arm64).
-#define TR_CALLS "trace=process,pipe2,?pipe,socketpair,dup,?dup2,dup3," \
-    "fcntl,close,close_range,read,readv,recvfrom,recvmsg,?poll,ppoll," \
-    "setsid,setpgid,prctl,openat,?open,socket,accept,accept4,pidfd_open," \
+#define TR_CALLS                                                               \
+    "trace=process,pipe2,?pipe,socketpair,dup,?dup2,dup3,"                     \
+    "fcntl,close,close_range,read,readv,recvfrom,recvmsg,?poll,ppoll,"         \
+    "setsid,setpgid,prctl,openat,?open,socket,accept,accept4,pidfd_open,"      \
     "eventfd2,memfd_create"
 
 struct opts {
@@ -41,7 +42,8 @@ struct opts {
 static void
 usage(void)
 {
-    fprintf(stderr,
+    fprintf(
+        stderr,
         "usage: trace [options] -- PROGRAM [ARG...]   trace a program\n"
         "       trace [options] --test BIN NAME        trace one Check test\n"
         "       trace [options] --log FILE             read an strace log\n"
@@ -90,9 +92,9 @@ kill_tracees(pid_t tracer)
 static void
 exec_strace(const struct opts *o, const char *log)
 {
-    char *args[64] = {"strace", "-f", "-q", "-ttt", "-T", "-yy", "-s", "64",
-                      "-e", TR_CALLS, "-e", "signal=all", "-o", (char *)log,
-                      "--"};
+    char *args[64] = {"strace", "-f",         "-q", "-ttt",      "-T",
+                      "-yy",    "-s",         "64", "-e",        TR_CALLS,
+                      "-e",     "signal=all", "-o", (char *)log, "--"};
     int n = 15;
     for (int i = 0; o->argv[i] != NULL && n < 63; i++)
         args[n++] = o->argv[i];
@@ -107,8 +109,10 @@ exec_strace(const struct opts *o, const char *log)
             _exit(127);
     }
     execvp("strace", args);
-    fprintf(stderr, "trace: cannot run strace (%s): install it with "
-            "make deps (the Debian package strace)\n", strerror(errno));
+    fprintf(stderr,
+            "trace: cannot run strace (%s): install it with "
+            "make deps (the Debian package strace)\n",
+            strerror(errno));
     _exit(127);
 }
 
@@ -246,12 +250,14 @@ main(int argc, char **argv)
         unlink(tmp);
     if (r < 0) {
         fprintf(stderr, "trace: strace recorded no process (is ptrace "
-                "allowed? see /proc/sys/kernel/yama/ptrace_scope)\n");
+                        "allowed? see /proc/sys/kernel/yama/ptrace_scope)\n");
         return 1;
     }
     char title[256];
-    snprintf(title, sizeof title, "%s", o.title ? o.title
-             : o.argv ? o.argv[0] : o.log);
+    snprintf(title, sizeof title, "%s",
+             o.title  ? o.title
+             : o.argv ? o.argv[0]
+                      : o.log);
     for (int i = 1; !o.title && o.argv && o.argv[i]; i++)
         snprintf(title + strlen(title), sizeof title - strlen(title), " %s",
                  o.argv[i]);

@@ -524,8 +524,8 @@ on_exec(struct tr_trace *tr, int p, const struct rec *r)
         const char *end = strchr(q + 1, '"');
         const char *base = memrchr(q + 1, '/', (size_t)(end - q - 1));
         base = base ? base + 1 : q + 1;
-        snprintf(tr->p[p].name, sizeof tr->p[p].name, "%.*s",
-                 (int)(end - base), base);
+        snprintf(tr->p[p].name, sizeof tr->p[p].name, "%.*s", (int)(end - base),
+                 base);
     }
     struct tr_event *ev = add_event(tr, EV_EXEC, p, r);
     snprintf(ev->text, sizeof ev->text, "%s", tr->p[p].name);
@@ -560,10 +560,10 @@ static int
 sig_num(const char *name)
 {
     static const char *const names[] = {
-        "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT",
-        "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2",
-        "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",
-        "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG"};
+        "",        "SIGHUP",  "SIGINT",  "SIGQUIT", "SIGILL",    "SIGTRAP",
+        "SIGABRT", "SIGBUS",  "SIGFPE",  "SIGKILL", "SIGUSR1",   "SIGSEGV",
+        "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD",
+        "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU",   "SIGURG"};
     for (int i = 1; i < (int)(sizeof names / sizeof *names); i++)
         if (strncmp(name, names[i], strlen(names[i])) == 0 &&
             !(name[strlen(names[i])] >= 'A' && name[strlen(names[i])] <= 'Z'))
@@ -600,7 +600,8 @@ static void
 on_signal(struct tr_trace *tr, int p, const struct rec *r, int sending)
 {
     const char *s = strstr(r->text, "SIG");
-    if (s == NULL || strncmp(s, "SIGCHLD", 7) == 0 || strncmp(s, "SIGURG", 6) == 0)
+    if (s == NULL || strncmp(s, "SIGCHLD", 7) == 0 ||
+        strncmp(s, "SIGURG", 6) == 0)
         return;
     struct tr_event *ev = add_event(tr, sending ? EV_KILL : EV_SIGNAL, p, r);
     snprintf(ev->text, sizeof ev->text, "%.*s", (int)strcspn(s, ",} )"), s);
@@ -646,7 +647,8 @@ replay(struct tr_trace *tr, const struct rec *r)
         on_end(tr, p, r);
     else if (strncmp(s, "--- ", 4) == 0)
         on_signal(tr, p, r, 0);
-    else if (is(s, "clone") || is(s, "clone3") || is(s, "fork") || is(s, "vfork"))
+    else if (is(s, "clone") || is(s, "clone3") || is(s, "fork") ||
+             is(s, "vfork"))
         on_clone(tr, p, r);
     else if (is(s, "execve") || is(s, "execveat"))
         on_exec(tr, p, r);
@@ -705,7 +707,8 @@ find_orphans(struct tr_trace *tr)
             continue;
         p->orphan_to = TR_INIT;
         for (int a = q->parent; a >= 0; a = tr->p[a].parent) {
-            if (tr->p[a].subreaper && (tr->p[a].died < 0 || tr->p[a].died > q->died)) {
+            if (tr->p[a].subreaper &&
+                (tr->p[a].died < 0 || tr->p[a].died > q->died)) {
                 p->orphan_to = a;
                 break;
             }
@@ -758,8 +761,8 @@ tr_parse(struct tr_trace *tr, FILE *log)
         for (int c = 0; c < tr->nc; c++)
             for (int e = 0; e < 2; e++)
                 if (hold_since[p][c][e] >= 0 && tr->ns < TR_MAXE)
-                    tr->s[tr->ns++] = (struct tr_span){p, c, e,
-                        hold_since[p][c][e], tr->t_end};
+                    tr->s[tr->ns++] = (struct tr_span){
+                        p, c, e, hold_since[p][c][e], tr->t_end};
     if (tr->p[0].died >= 0 && tr->p[0].reaper == TR_NONE)
         tr->p[0].reaper = TR_TRACER;
     find_orphans(tr);

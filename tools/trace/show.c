@@ -16,8 +16,8 @@ ms(const struct tr_trace *tr, double t)
 }
 
 static void
-list(const struct tr_trace *tr, const int *who, int n, int self,
-     char *buf, size_t size)
+list(const struct tr_trace *tr, const int *who, int n, int self, char *buf,
+     size_t size)
 {
     char w[16];
     size_t used = 0;
@@ -60,10 +60,10 @@ fate(const struct tr_trace *tr, int p, char *buf, size_t size, int norm)
     }
     size_t n = 0;
     if (pr->orphan_to != TR_NONE)
-        n = (size_t)snprintf(buf, size, "ORPHAN: %s ended first; adopted by %s%s",
-                             tr_who(tr, pr->parent, w),
-                             tr_who(tr, pr->orphan_to, w2),
-                             pr->orphan_to >= 0 ? " (subreaper)" : "");
+        n = (size_t)snprintf(
+            buf, size, "ORPHAN: %s ended first; adopted by %s%s",
+            tr_who(tr, pr->parent, w), tr_who(tr, pr->orphan_to, w2),
+            pr->orphan_to >= 0 ? " (subreaper)" : "");
     if (pr->died < 0)
         snprintf(buf + n, size - n, "%snever ended", n ? "; " : "");
     else if (pr->reaper == TR_TRACER)
@@ -72,8 +72,9 @@ fate(const struct tr_trace *tr, int p, char *buf, size_t size, int norm)
         snprintf(buf + n, size - n, "%sreaped by %s", n ? "; " : "",
                  tr_who(tr, pr->reaper, w));
     else if (pr->reaper >= 0)
-        snprintf(buf + n, size - n, "%sreaped by %s %.1f ms later", n ? "; " : "",
-                 tr_who(tr, pr->reaper, w), (pr->reaped_at - pr->died) * 1000);
+        snprintf(buf + n, size - n, "%sreaped by %s %.1f ms later",
+                 n ? "; " : "", tr_who(tr, pr->reaper, w),
+                 (pr->reaped_at - pr->died) * 1000);
     else if (pr->orphan_to != TR_NONE)
         ; // its adopter is outside the trace
     else
@@ -114,8 +115,10 @@ describe_in(const struct tr_trace *tr, const struct tr_event *e, char *buf,
     char w[16], c[16] = "", held[160];
     switch (e->kind) {
     case EV_FORK:
-        snprintf(buf, size, "%s %s", tr->p[e->other].thread ? "thread"
-                 : tr->p[e->other].vfork ? "vfork" : "fork",
+        snprintf(buf, size, "%s %s",
+                 tr->p[e->other].thread  ? "thread"
+                 : tr->p[e->other].vfork ? "vfork"
+                                         : "fork",
                  tr_who(tr, e->other, w));
         break;
     case EV_EXEC:
@@ -133,8 +136,9 @@ describe_in(const struct tr_trace *tr, const struct tr_event *e, char *buf,
         break;
     case EV_CHAN:
         if (brief) {
-            snprintf(buf, size, "%s: fd %d, fd %d", tr->c[e->chan].sock ?
-                     "socketpair" : "pipe", e->fd, e->fd2);
+            snprintf(buf, size, "%s: fd %d, fd %d",
+                     tr->c[e->chan].sock ? "socketpair" : "pipe", e->fd,
+                     e->fd2);
             break;
         }
         snprintf(buf, size, "%s %s: fd %d %s, fd %d %s",
@@ -149,22 +153,25 @@ describe_in(const struct tr_trace *tr, const struct tr_event *e, char *buf,
             break;
         }
         snprintf(buf, size, "dup fd %d to fd %d (%s %s)", e->fd, e->fd2,
-                 tr_chan_name(tr, e->chan, c), tr_end_name(tr, e->chan, e->end));
+                 tr_chan_name(tr, e->chan, c),
+                 tr_end_name(tr, e->chan, e->end));
         break;
     case EV_CLOSE:
     case EV_EXECCLOSE:
         if (brief) {
-            snprintf(buf, size, "%s fd %d", e->kind == EV_CLOSE ? "close"
-                     : "exec closes", e->fd);
+            snprintf(buf, size, "%s fd %d",
+                     e->kind == EV_CLOSE ? "close" : "exec closes", e->fd);
             break;
         }
         snprintf(buf, size, "%s fd %d (%s %s)",
                  e->kind == EV_CLOSE ? "close" : "exec closes", e->fd,
-                 tr_chan_name(tr, e->chan, c), tr_end_name(tr, e->chan, e->end));
+                 tr_chan_name(tr, e->chan, c),
+                 tr_end_name(tr, e->chan, e->end));
         break;
     case EV_EOF:
         snprintf(buf, size, "%s fd %d (%s %s): EOF", e->text, e->fd,
-                 tr_chan_name(tr, e->chan, c), tr_end_name(tr, e->chan, e->end));
+                 tr_chan_name(tr, e->chan, c),
+                 tr_end_name(tr, e->chan, e->end));
         break;
     case EV_WAIT:
     case EV_STUCK:
@@ -194,7 +201,8 @@ describe_in(const struct tr_trace *tr, const struct tr_event *e, char *buf,
         break;
     case EV_EXIT:
         if (e->status < 0)
-            snprintf(buf, size, "killed by %s", e->text[0] ? e->text : "a signal");
+            snprintf(buf, size, "killed by %s",
+                     e->text[0] ? e->text : "a signal");
         else
             snprintf(buf, size, "exit %d", e->status);
         if (!brief)
@@ -268,7 +276,8 @@ static void
 show_tree(const struct tr_trace *tr, FILE *out)
 {
     char line[512];
-    fprintf(out, "Processes (P, pid, program)    born   ended (ms)  how it ended\n");
+    fprintf(out,
+            "Processes (P, pid, program)    born   ended (ms)  how it ended\n");
     for (int num = 1; num <= tr->np; num++) {
         tree_line(tr, by_num(tr, num), line, sizeof line, 1);
         // Too long for 80 columns: what became of it on a line of its own.
@@ -292,15 +301,16 @@ show_chan(const struct tr_trace *tr, FILE *out, int c)
 {
     char name[16], w[16], r[160], wr[160], what[200];
     fprintf(out, "\n%s made by %s\n       ms  by  %-28s %-14s %s\n",
-            tr_chan_name(tr, c, name), tr_who(tr, tr->c[c].creator, w),
-            "what", tr->c[c].sock ? "end A" : "read end",
+            tr_chan_name(tr, c, name), tr_who(tr, tr->c[c].creator, w), "what",
+            tr->c[c].sock ? "end A" : "read end",
             tr->c[c].sock ? "end B" : "write end");
     int i = 0, j = 0;
     for (;;) {
         while (i < tr->nh && tr->h[i].chan != c)
             i++;
-        while (j < tr->ne && !(tr->e[j].chan == c &&
-               (tr->e[j].kind == EV_WAIT || tr->e[j].kind == EV_STUCK)))
+        while (j < tr->ne &&
+               !(tr->e[j].chan == c &&
+                 (tr->e[j].kind == EV_WAIT || tr->e[j].kind == EV_STUCK)))
             j++;
         if (i == tr->nh && j == tr->ne)
             break;
@@ -334,25 +344,31 @@ problems(const struct tr_trace *tr, char lines[][200], int max)
     int n = 0;
     char w[16], what[200], end[64];
     if (tr->timed_out > 0)
-        snprintf(lines[n++], 200, "still running after %.0f s: trace killed"
-                 " all it traced (SIGKILL)", tr->timed_out);
+        snprintf(lines[n++], 200,
+                 "still running after %.0f s: trace killed"
+                 " all it traced (SIGKILL)",
+                 tr->timed_out);
     for (int num = 1; num <= tr->np && n < max; num++) {
         int p = by_num(tr, num);
         const struct tr_proc *pr = &tr->p[p];
         if (pr->thread)
             continue;
-        if (pr->died >= 0 && pr->reaper == TR_NONE && pr->orphan_to == TR_NONE) {
-            snprintf(lines[n++], 200, "P%d ended (%s) but %s never reaped it:"
-                     " a zombie", pr->num,
-                     (ending(tr, p, end, sizeof end), end),
+        if (pr->died >= 0 && pr->reaper == TR_NONE &&
+            pr->orphan_to == TR_NONE) {
+            snprintf(lines[n++], 200,
+                     "P%d ended (%s) but %s never reaped it:"
+                     " a zombie",
+                     pr->num, (ending(tr, p, end, sizeof end), end),
                      tr_who(tr, pr->parent, w));
         } else if (pr->orphan_to != TR_NONE && n < max) {
             fate(tr, p, what, sizeof what, 1);
             snprintf(lines[n++], 200, "P%d %s", pr->num, what);
         }
         if (pr->died < 0 && n < max)
-            snprintf(lines[n++], 200, "P%d was still running when the trace"
-                     " ended", pr->num);
+            snprintf(lines[n++], 200,
+                     "P%d was still running when the trace"
+                     " ended",
+                     pr->num);
     }
     for (int i = 0; i < tr->ne && n < max; i++) {
         const struct tr_event *e = &tr->e[i];
@@ -375,8 +391,10 @@ problems(const struct tr_trace *tr, char lines[][200], int max)
             if (waiter >= 0) {
                 what[0] = '\0';
                 kept(tr, e, what, sizeof what);
-                snprintf(lines[n++], 200, "%s kept to its exit:%s, while %s "
-                         "waited on the other end", tr_who(tr, e->proc, w),
+                snprintf(lines[n++], 200,
+                         "%s kept to its exit:%s, while %s "
+                         "waited on the other end",
+                         tr_who(tr, e->proc, w),
                          what + strlen(", still holding"),
                          tr_who(tr, waiter, w2));
             }
@@ -420,7 +438,7 @@ tr_show(const struct tr_trace *tr, FILE *out, const char *title)
     show_tree(tr, out);
     if (tr->nc > 0)
         fprintf(out, "\nPipes and sockets: who holds each end after each"
-                " change (! a read waited)\n");
+                     " change (! a read waited)\n");
     for (int c = 0; c < tr->nc; c++)
         show_chan(tr, out, c);
     show_problems(tr, out);

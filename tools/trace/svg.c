@@ -36,8 +36,8 @@ add_tick(double t)
 static void
 make_scale(const struct tr_trace *tr)
 {
-    ticks = malloc(sizeof *ticks * (size_t)(4 * tr->np + 2 * tr->ne +
-                                            2 * tr->ns + 2));
+    ticks = malloc(sizeof *ticks *
+                   (size_t)(4 * tr->np + 2 * tr->ne + 2 * tr->ns + 2));
     if (ticks == NULL)
         exit(1);
     for (int p = 0; p < tr->np; p++) {
@@ -120,7 +120,9 @@ label(FILE *out, int p, double at, const char *cls, const char *fmt,
     char text[96];
     snprintf(text, sizeof text, fmt, a, b);
     double width = 6.7 * (double)strlen(text);
-    int row = at >= label_end[p][0] + 12 ? 0 : at >= label_end[p][1] + 12 ? 1 : -1;
+    int row = at >= label_end[p][0] + 12   ? 0
+              : at >= label_end[p][1] + 12 ? 1
+                                           : -1;
     if (row < 0 && strcmp(cls, "bad") != 0)
         return; // no room: the marker stays, the other lane says the rest
     if (row < 0)
@@ -131,7 +133,8 @@ label(FILE *out, int p, double at, const char *cls, const char *fmt,
 }
 
 static const char *const colours[] = {"#1f77b4", "#d62728", "#2ca02c",
-    "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"};
+                                      "#9467bd", "#8c564b", "#e377c2",
+                                      "#17becf", "#bcbd22"};
 
 static void
 draw_spans(const struct tr_trace *tr, FILE *out)
@@ -140,14 +143,16 @@ draw_spans(const struct tr_trace *tr, FILE *out)
     for (int i = 0; i < tr->ns; i++) {
         const struct tr_span *s = &tr->s[i];
         const char *col = colours[tr->c[s->chan].num % 8];
-        double y = lane_y[s->proc] + 8 + (bar_of[s->proc][s->chan][s->end] - 1)
-                                          * (BAR + 4);
+        double y = lane_y[s->proc] + 8 +
+                   (bar_of[s->proc][s->chan][s->end] - 1) * (BAR + 4);
         double x0 = x(s->from), x1 = x(s->to);
-        fprintf(out, "<rect x='%.1f' y='%.1f' width='%.1f' height='%d' "
-                "fill='%s' fill-opacity='%s'/>\n", x0, y,
-                x1 - x0 < 3 ? 3 : x1 - x0, BAR, col,
+        fprintf(out,
+                "<rect x='%.1f' y='%.1f' width='%.1f' height='%d' "
+                "fill='%s' fill-opacity='%s'/>\n",
+                x0, y, x1 - x0 < 3 ? 3 : x1 - x0, BAR, col,
                 s->end && !tr->c[s->chan].sock ? "0.9" : "0.35");
-        fprintf(out, "<text x='%d' y='%.1f' class='end' fill='%s'>%s %s</text>\n",
+        fprintf(out,
+                "<text x='%d' y='%.1f' class='end' fill='%s'>%s %s</text>\n",
                 LEFT - 4, y + BAR, col, tr_chan_name(tr, s->chan, name),
                 tr_end_name(tr, s->chan, s->end));
     }
@@ -159,13 +164,15 @@ draw_lane(const struct tr_trace *tr, FILE *out, int p)
     const struct tr_proc *pr = &tr->p[p];
     int y = lane_y[p];
     double x0 = x(pr->born), x1 = x(pr->died >= 0 ? pr->died : tr->t_end);
-    fprintf(out, "<text x='6' y='%d' class='lab'>P%d <tspan class='pid'>%d"
-            "</tspan> %.12s</text>\n", y + 4, pr->num, (int)pr->pid,
-            pr->thread ? "thread" : pr->name);
-    fprintf(out, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='%s'/>\n",
-            x0, y, x1 < x0 + 2 ? x0 + 2 : x1, y, pr->thread ? "thr" : "life");
+    fprintf(out,
+            "<text x='6' y='%d' class='lab'>P%d <tspan class='pid'>%d"
+            "</tspan> %.12s</text>\n",
+            y + 4, pr->num, (int)pr->pid, pr->thread ? "thread" : pr->name);
+    fprintf(out, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='%s'/>\n", x0,
+            y, x1 < x0 + 2 ? x0 + 2 : x1, y, pr->thread ? "thr" : "life");
     if (pr->died < 0) {
-        fprintf(out, "<text x='%.1f' y='%d' class='note'>still running</text>\n",
+        fprintf(out,
+                "<text x='%.1f' y='%d' class='note'>still running</text>\n",
                 x1 + 6, y + 4);
         return;
     }
@@ -174,11 +181,14 @@ draw_lane(const struct tr_trace *tr, FILE *out, int p)
     double xz = pr->reaper >= 0 ? x(pr->reaped_at) : x(tr->t_end);
     int zombie = pr->reaper == TR_NONE && pr->orphan_to == TR_NONE;
     if ((pr->reaper >= 0 && xz > x1 + 1) || zombie)
-        fprintf(out, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='zomb'/>\n",
+        fprintf(out,
+                "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='zomb'/>\n",
                 x1, y, xz + (zombie ? 30 : 0), y);
     if (zombie)
-        fprintf(out, "<text x='%.1f' y='%d' class='bad'>zombie: never reaped"
-                "</text>\n", xz + 34, y + 4);
+        fprintf(out,
+                "<text x='%.1f' y='%d' class='bad'>zombie: never reaped"
+                "</text>\n",
+                xz + 34, y + 4);
 }
 
 static void
@@ -190,8 +200,10 @@ draw_exit(const struct tr_trace *tr, FILE *out, const struct tr_event *e)
     if (pr->thread)
         return;
     if (e->status < 0) {
-        fprintf(out, "<path d='M%.1f %d l10 10 m0 -10 l-10 10' class='kill'/>"
-                "\n", cx - 5, y - 5);
+        fprintf(out,
+                "<path d='M%.1f %d l10 10 m0 -10 l-10 10' class='kill'/>"
+                "\n",
+                cx - 5, y - 5);
         label(out, e->proc, cx + 2, "bad", "killed by %s%s",
               e->text[0] ? e->text : "a signal", "");
         return;
@@ -210,13 +222,17 @@ draw_event(const struct tr_trace *tr, FILE *out, const struct tr_event *e)
     int y = lane_y[e->proc];
     switch (e->kind) {
     case EV_FORK:
-        fprintf(out, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='fork' "
-                "marker-end='url(#arrow)'/>\n", cx, y, cx, lane_y[e->other] - 5);
+        fprintf(out,
+                "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='fork' "
+                "marker-end='url(#arrow)'/>\n",
+                cx, y, cx, lane_y[e->other] - 5);
         break;
     case EV_REAP:
-        fprintf(out, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='reap' "
-                "marker-end='url(#arrowg)'/>\n", x(e->t1 > 0 ? e->t1 : e->t0),
-                lane_y[e->other], x(e->t1 > 0 ? e->t1 : e->t0), y + 5);
+        fprintf(out,
+                "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='reap' "
+                "marker-end='url(#arrowg)'/>\n",
+                x(e->t1 > 0 ? e->t1 : e->t0), lane_y[e->other],
+                x(e->t1 > 0 ? e->t1 : e->t0), y + 5);
         break;
     case EV_EXIT:
         draw_exit(tr, out, e);
@@ -236,15 +252,17 @@ draw_event(const struct tr_trace *tr, FILE *out, const struct tr_event *e)
         char who[16] = "";
         if (e->kind == EV_KILL && e->other >= 0)
             snprintf(who, sizeof who, " to P%d", tr->p[e->other].num);
-        fprintf(out, "<path d='M%.1f %d l5 -9 l5 9 z' class='sig'/>\n",
-                cx - 5, y - 1);
+        fprintf(out, "<path d='M%.1f %d l5 -9 l5 9 z' class='sig'/>\n", cx - 5,
+                y - 1);
         label(out, e->proc, cx + 6, "note",
               e->kind == EV_KILL ? "sends %s%s" : "gets %s%s", e->text, who);
         break;
     }
     case EV_SETSID:
-        fprintf(out, "<rect x='%.1f' y='%d' width='8' height='8' class='sid'/>"
-                "\n", cx - 4, y - 4);
+        fprintf(out,
+                "<rect x='%.1f' y='%d' width='8' height='8' class='sid'/>"
+                "\n",
+                cx - 4, y - 4);
         label(out, e->proc, cx + 6, "note", "setsid%s%s", "", "");
         break;
     case EV_EXEC:
@@ -252,9 +270,15 @@ draw_event(const struct tr_trace *tr, FILE *out, const struct tr_event *e)
         break;
     case EV_WAIT:
     case EV_STUCK:
-        fprintf(out, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='wait'/>"
-                "\n", cx, y, e->kind == EV_WAIT ? x(e->t1)
-                : x(tr->p[e->proc].died >= 0 ? tr->p[e->proc].died : tr->t_end), y);
+        fprintf(
+            out,
+            "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='wait'/>"
+            "\n",
+            cx, y,
+            e->kind == EV_WAIT
+                ? x(e->t1)
+                : x(tr->p[e->proc].died >= 0 ? tr->p[e->proc].died : tr->t_end),
+            y);
         label(out, e->proc, cx, e->kind == EV_STUCK ? "bad" : "note", "%s%s",
               e->text, e->kind == EV_STUCK ? " never returns" : " waits");
         break;
@@ -274,18 +298,22 @@ draw_axis(FILE *out, double t0, int y, int w)
         if (cx - last < 56 && (i != nticks - 1 || cx - last < 40))
             continue;
         last = cx;
-        fprintf(out, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='axis'/>"
-                "<text x='%.1f' y='%d' class='tick'>%.1f</text>\n", cx, y, cx,
-                y + 4, cx, y + 16, (ticks[i] - t0) * 1000);
+        fprintf(out,
+                "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' class='axis'/>"
+                "<text x='%.1f' y='%d' class='tick'>%.1f</text>\n",
+                cx, y, cx, y + 4, cx, y + 16, (ticks[i] - t0) * 1000);
     }
-    fprintf(out, "<text x='6' y='%d' class='tick' style='text-anchor:"
-            "start'>time in ms, one step per event</text>\n", y + 4);
+    fprintf(out,
+            "<text x='6' y='%d' class='tick' style='text-anchor:"
+            "start'>time in ms, one step per event</text>\n",
+            y + 4);
 }
 
 static void
 legend(FILE *out, int y)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "<g transform='translate(10,%d)' class='note'>"
         "<line x1='0' y1='0' x2='26' y2='0' class='life'/><text x='32' y='4'>"
         "alive</text>"
@@ -303,7 +331,8 @@ legend(FILE *out, int y)
         "<text x='592' y='4'>holds a write end</text>"
         "<rect x='716' y='-4' width='26' height='%d' fill='#1f77b4' "
         "fill-opacity='0.35'/><text x='748' y='4'>a read end (socket: "
-        "either)</text></g>\n", y, BAR, BAR);
+        "either)</text></g>\n",
+        y, BAR, BAR);
 }
 
 void
@@ -315,10 +344,13 @@ tr_svg(const struct tr_trace *tr, FILE *out, const char *title)
     int w = (int)(LEFT + 40 + (nticks - 1) * step + 150);
     if (w < 960)
         w = 960;
-    fprintf(out, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' "
+    fprintf(out,
+            "<svg xmlns='http://www.w3.org/2000/svg' width='%d' "
             "height='%d' viewBox='0 0 %d %d' font-family='DejaVu Sans Mono,"
-            "monospace' font-size='12'>\n", w, h + 60, w, h + 60);
-    fprintf(out, "<style>.lab{font-weight:bold}.pid{fill:#777;font-weight:"
+            "monospace' font-size='12'>\n",
+            w, h + 60, w, h + 60);
+    fprintf(out,
+            "<style>.lab{font-weight:bold}.pid{fill:#777;font-weight:"
             "normal}.life{stroke:#4a6fa5;stroke-width:6}.thr{stroke:#4a6fa5;"
             "stroke-width:3;stroke-dasharray:4 3}.zomb{stroke:#d62728;"
             "stroke-width:3;stroke-dasharray:2 3}.fork{stroke:#333;"
@@ -329,7 +361,8 @@ tr_svg(const struct tr_trace *tr, FILE *out, const char *title)
             "#333}.bad{font-size:11px;fill:#d62728;font-weight:bold}.end{"
             "font-size:10px;text-anchor:end}.axis{stroke:#999}.tick{"
             "font-size:10px;fill:#555;text-anchor:middle}</style>\n");
-    fprintf(out, "<defs><marker id='arrow' viewBox='0 0 10 10' refX='9' "
+    fprintf(out,
+            "<defs><marker id='arrow' viewBox='0 0 10 10' refX='9' "
             "refY='5' markerWidth='7' markerHeight='7' orient='auto'><path "
             "d='M0 0 L10 5 L0 10 z' fill='#333'/></marker><marker id='arrowg' "
             "viewBox='0 0 10 10' refX='9' refY='5' markerWidth='7' "

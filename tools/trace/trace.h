@@ -23,45 +23,58 @@
 #define TR_INIT (-3)   // reparented to init, outside the trace
 
 enum tr_kind {
-    EV_FORK, EV_EXEC, EV_SETSID, EV_SETPGID, EV_SUBREAPER, EV_CHAN, EV_DUP,
-    EV_CLOSE, EV_EOF, EV_WAIT, EV_STUCK, EV_KILL, EV_SIGNAL, EV_REAP,
-    EV_EXIT, EV_EXECCLOSE
+    EV_FORK,
+    EV_EXEC,
+    EV_SETSID,
+    EV_SETPGID,
+    EV_SUBREAPER,
+    EV_CHAN,
+    EV_DUP,
+    EV_CLOSE,
+    EV_EOF,
+    EV_WAIT,
+    EV_STUCK,
+    EV_KILL,
+    EV_SIGNAL,
+    EV_REAP,
+    EV_EXIT,
+    EV_EXECCLOSE
 };
 
 struct tr_event {
     int kind;
-    int proc;          // who did it
-    double t0, t1;     // start, end (t1 < 0: never returned)
-    int other;         // a process: child, target, reaped one, group
-    int chan, end;     // a channel and its end (0 or 1)
+    int proc;      // who did it
+    double t0, t1; // start, end (t1 < 0: never returned)
+    int other;     // a process: child, target, reaped one, group
+    int chan, end; // a channel and its end (0 or 1)
     int fd, fd2;
-    int status;        // exit code, or -signal
-    int nhold;         // holders of the other end, when a read waits
+    int status; // exit code, or -signal
+    int nhold;  // holders of the other end, when a read waits
     int hold[TR_MAXH];
-    char text[40];     // program name, signal name, syscall name
-    int nkept;         // at exit: the ends it still held (exit closed them)
+    char text[40]; // program name, signal name, syscall name
+    int nkept;     // at exit: the ends it still held (exit closed them)
     short kept_chan[8];
     signed char kept_end[8];
 };
 
 struct tr_proc {
     pid_t pid;
-    int parent;        // index, or TR_NONE for the root
-    int leader;        // thread-group leader (itself unless a thread)
+    int parent; // index, or TR_NONE for the root
+    int leader; // thread-group leader (itself unless a thread)
     int thread, vfork;
     int num;           // P number, from 1
     double born, died; // died < 0: still running at the end of the log
     int exited, code, sig;
-    int reaper;        // index, TR_TRACER, TR_NONE (never reaped)
+    int reaper; // index, TR_TRACER, TR_NONE (never reaped)
     double reaped_at;
-    int orphan_to;     // TR_NONE, TR_INIT, or the subreaper's index
+    int orphan_to; // TR_NONE, TR_INIT, or the subreaper's index
     int subreaper;
-    int table;         // descriptor table (shared by threads)
+    int table; // descriptor table (shared by threads)
     char name[32];
 };
 
 struct tr_chan {
-    int sock;          // 0: a pipe (end 0 reads, 1 writes); 1: socketpair
+    int sock; // 0: a pipe (end 0 reads, 1 writes); 1: socketpair
     char ino[2][32];
     int creator, num;
     double born;
@@ -70,7 +83,7 @@ struct tr_chan {
 // One change of who holds a channel's ends, for the per-channel view.
 struct tr_hold {
     double t;
-    int chan, proc, ev;  // the process whose act changed it, its event
+    int chan, proc, ev; // the process whose act changed it, its event
     int n[2];
     int who[2][TR_MAXH];
 };
@@ -93,8 +106,8 @@ struct tr_trace {
     struct tr_span s[TR_MAXE];
     int ns;
     double t_start, t_end;
-    int truncated;     // a table was full: the trace says so
-    double timed_out;  // > 0: after that many seconds, trace killed it all
+    int truncated;    // a table was full: the trace says so
+    double timed_out; // > 0: after that many seconds, trace killed it all
 };
 
 // parse.c
