@@ -43,7 +43,7 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 .DEFAULT_GOAL := all
 # Keep every object: none is a throwaway intermediate.
 .SECONDARY:
-.PHONY: all help deps grade check demo hint test docs docs-solutions coverage bench san golden \
+.PHONY: all help deps grade check demo hint test docs docs-solutions coverage bench san golden lint \
 	clean grade-class stress-selftest \
 	progress watch list reset grader gradescope classroom compile_commands.json \
 	need-check trace
@@ -80,6 +80,7 @@ help: ## List the targets
 	@echo "  make test         the course's own tests (what CI runs);"
 	@echo "                    L=NN: one lesson, without the grader battery"
 	@echo "  make coverage     line coverage of solutions and grader (gcovr)"
+	@echo "  make lint         clang-format, shellcheck, cppcheck (make deps LINT=1)"
 	@echo "  make golden       the grader's messages against tests/golden (UPDATE=1)"
 	@echo "  make bench        reference code against Python multiprocessing (QUICK=1)"
 	@echo "  make docs-solutions   the docs site with the solutions"
@@ -91,7 +92,7 @@ help: ## List the targets
 	@echo "         V=1 (show commands), SUBMISSION=DIR"
 
 deps: ## Install the dependencies
-	$(Q)sh tests/deps.sh
+	$(Q)LINT=$(LINT) sh tests/deps.sh
 
 # ---------------------------------------------------------------- compile
 
@@ -340,6 +341,26 @@ gradescope: ## Gradescope autograder bundle
 classroom: ## GitHub Classroom workflow, one step per test
 	$(Q)sh grader/classroom.sh >.github/workflows/classroom.yml
 	@echo "wrote .github/workflows/classroom.yml"
+
+# ------------------------------------------------------------------ lint
+
+# `make lint`: the house style and two linters, over every file they fit.
+# clang-format (the committed .clang-format) on every C file but the golden
+# tests' inputs, whose compiler messages are kept byte for byte;
+# shellcheck (.shellcheckrc says what it leaves out, and why) on every
+# script; cppcheck on the grader, the tools, the harness and every lesson's
+# stub and solution (not the check_*.c files: Check's macros make it take
+# minutes and report nothing).  make deps LINT=1 installs the three.
+LINT_C  = $(filter-out tests/golden/%,$(shell git ls-files '*.c' '*.h' 2>/dev/null))
+LINT_SH = $(shell git ls-files '*.sh' .ci/run grader/gradescope/run_autograder 2>/dev/null)
+lint: ## clang-format, shellcheck and cppcheck, as CI runs them
+	$(Q)clang-format --dry-run --Werror $(LINT_C)
+	$(Q)shellcheck $(LINT_SH)
+	$(Q)cppcheck --quiet --max-configs=1 --enable=warning,portability \
+	    --std=c11 --inline-suppr --error-exitcode=1 -D_POSIX_C_SOURCE=200809L \
+	    -Itests -Ilessons -Igrader grader tools tests/harness.c \
+	    tests/stress.c tests/sanitize.c solutions lessons
+	@echo "lint: clean (clang-format, shellcheck, cppcheck)"
 
 # ----------------------------------------------------------------- bench
 

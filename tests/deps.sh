@@ -9,6 +9,8 @@
 # when not root.
 set -e
 PKGS="build-essential clang check pkg-config doxygen doxygen-awesome-css graphviz gcovr patch zip gnuplot-nox strace"
+# LINT=1 (CI, maintainers): make lint's tools too.  Students do not need them.
+[ "${LINT:-}" = 1 ] && PKGS="$PKGS clang-format shellcheck cppcheck"
 
 if ! command -v apt-get >/dev/null 2>&1; then
     cat >&2 <<MSG
@@ -33,5 +35,6 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# shellcheck disable=SC2086 # one package a word
 $SUDO apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
 echo "make deps: installed $PKGS"
