@@ -1011,7 +1011,7 @@ FL_TEST(test_mp_process_join_waits_for_ever_under_a_signal_storm)
                   res.signals, fl_ret(res.ret), res.elapsed_ms,
                   res.early ? "while the child still ran" : "after it ended",
                   res.ret == -EINTR ? "poll failed with EINTR: poll again."
-                  : res.early
+                  : res.early || res.ret == -ETIMEDOUT // (for ever timed out)
                       ? "-1 means for ever: after EINTR, poll again with "
                         "-1, not with a time left computed from it."
                       : "");

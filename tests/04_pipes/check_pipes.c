@@ -1312,10 +1312,11 @@ FL_TEST(test_mp_poll_waits_for_ever_under_a_signal_storm)
                   res.signals, fl_ret(res.ret), res.elapsed_ms,
                   res.early ? "before any message came" : "after it came",
                   res.ret == -EINTR ? EINTR_HINT
-                  : res.early       ? "-1 means for ever: after EINTR, poll "
-                                      "again with -1, not with a time left "
-                                      "computed from it"
-                                    : "");
+                  : res.early || res.ret == 0 // (for ever timed out)
+                      ? "-1 means for ever: after EINTR, poll "
+                        "again with -1, not with a time left "
+                        "computed from it"
+                      : "");
 }
 
 // The frame "Hello pipe" sent through a one-way (writev) or duplex

@@ -667,7 +667,7 @@ FL_TEST(test_mp_wait_for_ever_stays_for_ever_under_signals)
                   res.signals, fl_ret(res.ret), res.elapsed_ms,
                   res.early ? "before the byte came" : "after the byte",
                   res.ret == -EINTR ? "poll failed with EINTR: poll again."
-                  : res.early
+                  : res.early || res.ret == 0 // (for ever timed out)
                       ? "-1 means for ever: after EINTR, poll again with "
                         "-1, not with a time left worked out from it."
                       : "");
