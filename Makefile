@@ -376,7 +376,7 @@ $(BUILD)/bin/bench/bench_%: tests/bench/bench_%.c tests/bench/bench.h
 	    -Ilessons/$${l#solutions/} $< $$l/*.c -pthread -lrt -lm -o $@
 
 bench: $(BENCH_PROGS) ## Reference code against Python, side by side
-	$(Q)BUILD=$(BUILD) QUICK=$(QUICK) sh tests/bench/bench.sh
+	$(Q)BUILD=$(BUILD) QUICK=$(QUICK) PYTHON=$(PYTHON) sh tests/bench/bench.sh
 
 # ------------------------------------------------------------ the course
 

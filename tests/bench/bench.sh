@@ -22,7 +22,7 @@
 # are data, in tests/bench/rows.tsv, which selftest.sh reads too.
 #
 # QUICK=1 makes it a smoke test (make test runs it): 20 times fewer
-# operations, once each.
+# operations, once each.  PYTHON=0 leaves Python out.
 set -u
 ROWS=tests/bench/rows.tsv
 BUILD=${BUILD:-build}
@@ -40,6 +40,10 @@ rm -rf "$RUNS" "$OUT/speedup.svg"
 mkdir -p "$RUNS"
 PY=$(command -v python3 || true)
 [ -n "$PY" ] && ! "$PY" -c 'import multiprocessing' 2>/dev/null && PY=""
+# PYTHON=0: the C side alone (make test's smoke run: Python's starts and
+# pools were two thirds of its time, and make test runs bench.py apart).
+NOPY="(no python3)"
+[ "${PYTHON:-}" = 0 ] && PY="" NOPY="(PYTHON=0)"
 
 # run FILE CMD...: append CMD's rate to FILE; a failure is remembered.
 run() {
@@ -120,7 +124,7 @@ row() {
         i=$((i + 1))
     done
     c=$(rate "$RUNS/c" | cut -d' ' -f1)
-    pcol="(no python3)" rcol="-" lcol="-"
+    pcol=$NOPY rcol="-" lcol="-"
     if [ -n "$PY" ]; then
         pcol=$(cell "$RUNS/py" "$unit")
         rcol=$(ratio "$c" "$(rate "$RUNS/py" | cut -d' ' -f1)")
@@ -218,7 +222,7 @@ speedup_row() {
     k=$CORES
     [ "$k" -gt 4 ] && k=4
     c=$(speedup c "$k" | cut -d' ' -f1) l=$(speedup raw "$k" | cut -d' ' -f1)
-    pcol=$([ -n "$PY" ] && spcell py "$k" || echo "(no python3)")
+    pcol=$([ -n "$PY" ] && spcell py "$k" || echo "$NOPY")
     printf '| %s | %s | %s | %s | - | %s | %s |\n' \
         "$SP_NAME, $k workers on $CORES cores ($SP_BIN)" \
         "$SP_UNIT" "$pcol" "$(spcell c "$k")" \
