@@ -354,6 +354,7 @@ classroom: ## GitHub Classroom workflow, one step per test
 LINT_C  = $(filter-out tests/golden/%,$(shell git ls-files '*.c' '*.h' 2>/dev/null))
 LINT_SH = $(shell git ls-files '*.sh' .ci/run grader/gradescope/run_autograder 2>/dev/null)
 lint: ## clang-format, shellcheck and cppcheck, as CI runs them
+	@[ -n "$(LINT_C)" ] || { echo "make lint lists the files with git: run it in a clone" >&2; exit 1; }
 	$(Q)clang-format --dry-run --Werror $(LINT_C)
 	$(Q)shellcheck $(LINT_SH)
 	$(Q)cppcheck --quiet --max-configs=1 --enable=warning,portability \

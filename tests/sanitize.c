@@ -633,6 +633,14 @@ heap_now(void)
                : 0;
 }
 
+// Whether the heap grew since it was `then` bytes (or cannot be told).
+static int
+heap_grew_since(size_t then)
+{
+    size_t now = heap_now();
+    return now == 0 || now > then;
+}
+
 static void
 after_fork_in_child(void)
 {
@@ -696,7 +704,7 @@ fl_san_end(char *msg, size_t size)
 {
     if (area == NULL || getpid() != area->test_pid)
         return;
-    if (heap_now() > heap_at_begin || heap_now() == 0)
+    if (heap_grew_since(heap_at_begin))
         check_leaks();
     char buf[AREA_TEXT + 64];
     if (undelivered(buf, sizeof buf) == NULL)
@@ -741,8 +749,6 @@ fl_san_child_exit(void)
 {
     if (area == NULL || area->test_pid == 0 || getpid() == area->test_pid)
         return;
-    if (forked == getpid() && __sanitizer_get_current_allocated_bytes &&
-        heap_now() <= heap_at_fork)
-        return;
-    check_leaks();
+    if (forked != getpid() || heap_grew_since(heap_at_fork))
+        check_leaks();
 }
