@@ -72,6 +72,7 @@
 static sb_mode mode = SB_USER;
 static uid_t run_uid;    // who untrusted code runs as
 static int lock_fd = -1; // held while we own run_uid
+static int held_fd = -1; // locked while our workdir is in use
 static char lock_path[64];
 static char tmp_base[512] = "/tmp"; // TMPDIR: where workdirs go
 static char root_dir[600];          // SB_NS: an empty mount point for the root
@@ -824,16 +825,60 @@ remove_ipc(const char *prefix)
         sweep_call((void *)prefix);
 }
 
+// The workdirs of graders that died without removing them (SIGKILL, the
+// OOM killer, a machine's reset): each holds a file "held", locked for as
+// long as its grader lives (the lock goes with the last process, in any
+// PID namespace).  Only ours, only those: a directory we cannot lock is
+// alive or not a grader's.
+static void
+tidy_workdirs(void)
+{
+    int fd = open(tmp_base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "forklings-grade.", 16) != 0)
+            continue;
+        struct stat st;
+        int w = openat(fd, e->d_name,
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int h = w < 0 ? -1 : openat(w, "held", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (h >= 0 && fstat(w, &st) == 0 && st.st_uid == geteuid() &&
+            flock(h, LOCK_EX | LOCK_NB) == 0)
+            remove_at(fd, e->d_name);
+        if (h >= 0)
+            close(h);
+        if (w >= 0)
+            close(w);
+    }
+    if (d != NULL)
+        closedir(d);
+    else if (fd >= 0)
+        close(fd);
+}
+
 char *
 sb_workdir(void)
 {
     char tmpl[600];
+    tidy_workdirs();
     snprintf(tmpl, sizeof tmpl, "%s/forklings-grade.XXXXXX", tmp_base);
     if (mkdtemp(tmpl) == NULL)
         return NULL;
-    if (mode != SB_USER &&
-        (chown(tmpl, 0, run_uid) < 0 || chmod(tmpl, 0750) < 0)) {
-        rmdir(tmpl);
+    // Locked before it is named "held": no other grader's tidy_workdirs
+    // can find it unlocked.
+    int w = open(tmpl, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    held_fd = w < 0 ? -1
+                    : openat(w, "held.new",
+                             O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                             0600);
+    int named = held_fd >= 0 && flock(held_fd, LOCK_EX | LOCK_NB) == 0 &&
+                renameat(w, "held.new", w, "held") == 0;
+    if (w >= 0)
+        close(w);
+    if (!named || (mode != SB_USER &&
+                   (chown(tmpl, 0, run_uid) < 0 || chmod(tmpl, 0750) < 0))) {
+        sb_rmtree(tmpl, 0);
         return NULL;
     }
     set_root_dir(tmpl);
@@ -1207,6 +1252,10 @@ sb_finish(void)
     if (root_dir[0] != '\0') {
         rmdir(root_dir);
         root_dir[0] = '\0';
+    }
+    if (held_fd >= 0) {
+        close(held_fd); // (the workdir is gone by now)
+        held_fd = -1;
     }
     if (lock_fd >= 0) {
         unlink(lock_path);

@@ -231,6 +231,35 @@ ft=$(topic "$first")
 mkdir -p "$T/broken/lessons/$first"
 printf 'int oops(void) { return }\n' >"$T/broken/lessons/$first/$ft.c"
 grade "$T/broken" "$T/g-broken" --lesson "$first"
+
+# A grader killed by SIGKILL (the OOM killer, timeout -s KILL) cannot
+# remove its workdir; the next grader in the same TMPDIR does, once the
+# lock its owner held while alive is free.
+killed_workdir() {
+    kt="$T/tmp.killed"
+    mkdir -p "$kt" "$T/spin/lessons/01_fork"
+    chmod 755 "$kt"
+    cat tests/hostile/common.inc tests/hostile/infinite_loop.c >"$T/spin/lessons/01_fork/fork.c"
+    TMPDIR=$kt "$GRADER" --course . --objdir "$BUILD/obj" --submission "$T/spin" \
+        --lesson 01 --no-sanitize --out "$T/g-spin" >/dev/null 2>&1 &
+    gp=$!
+    i=0
+    until ls "$kt"/forklings-grade.*/held >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ "$i" -lt 400 ] || { kill -KILL "$gp"; echo "no workdir in 20 s"; return 1; }
+        sleep 0.05 # (polling for the workdir, not waiting for a guess)
+    done
+    kill -KILL "$gp"
+    wait "$gp" 2>/dev/null
+    ls -d "$kt"/forklings-grade.* >/dev/null 2>&1 ||
+        { echo "the killed grader's workdir was gone already: nothing tested"; return 1; }
+    TMPDIR=$kt timeout 600 "$GRADER" --course . --submission "$T/broken" \
+        --objdir "$BUILD/obj" --out "$T/g-after-kill" --lesson "$first" >/dev/null 2>&1
+    left=$(ls -d "$kt"/forklings-grade.* 2>/dev/null)
+    [ -z "$left" ] || { echo "still there after the next grader: $left"; return 1; }
+}
+check "a grader killed by SIGKILL leaves its workdir, the next one removes it" \
+    killed_workdir
 check "a lesson that does not compile is reported with the compiler's file:line" \
     grep -q "lessons/$first/$ft.c:1:" "$T/g-broken.txt"
 mkdir -p "$T/empty"
