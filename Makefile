@@ -356,8 +356,11 @@ classroom: ## GitHub Classroom workflow, one step per test
 # script; cppcheck on the grader, the tools, the harness and every lesson's
 # stub and solution (not the check_*.c files: Check's macros make it take
 # minutes and report nothing).  make deps LINT=1 installs the three.
-LINT_C  = $(filter-out tests/golden/%,$(shell git ls-files '*.c' '*.h' 2>/dev/null))
-LINT_SH = $(shell git ls-files '*.sh' .ci/run grader/gradescope/run_autograder 2>/dev/null)
+# git lists the files, new ones too (not yet added), but not what
+# .gitignore leaves out (build/).
+LS_FILES = git ls-files --cached --others --exclude-standard
+LINT_C  = $(filter-out tests/golden/%,$(shell $(LS_FILES) '*.c' '*.h' 2>/dev/null))
+LINT_SH = $(shell $(LS_FILES) '*.sh' .ci/run grader/gradescope/run_autograder 2>/dev/null)
 lint: ## clang-format, shellcheck and cppcheck, as CI runs them
 	@[ -n "$(LINT_C)" ] || { echo "make lint lists the files with git: run it in a clone" >&2; exit 1; }
 	$(Q)clang-format --dry-run --Werror $(LINT_C)
