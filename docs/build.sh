@@ -124,7 +124,7 @@ done
 DOCS_OUT=$OUT DOCS_INPUT=$inputs DOCS_MAIN=$SRC/index.md DOCS_THEME=$theme \
     DOCS_WERROR=$([ "${SOLUTIONS:-}" = 1 ] && echo NO || echo YES) \
     DOCS_ALL=$([ "${SOLUTIONS:-}" = 1 ] && echo YES || echo NO) \
-    doxygen docs/Doxyfile
+    DOCS_DOT=${DOCS_DOT:-YES} doxygen docs/Doxyfile
 cp "$svg" "$OUT/html/bench-speedup.svg"
 for f in docs/trace/[0-9][0-9]_*.svg; do
     [ -f "$f" ] && cp "$f" "$OUT/html/trace-$(basename "$f")"

@@ -934,7 +934,7 @@ if command -v doxygen >/dev/null; then
         sh -c "! ls $BUILD/docs/html | grep -qE '_8c(_source)?\.html\$'"
     if [ "${ONLY_LESSONS:-}" != 1 ]; then
         check "docs-solutions puts the solutions in, for instructors" \
-            sh -c "make -s docs-solutions BUILD=$BUILD >/dev/null 2>&1 &&
+            sh -c "DOCS_DOT=NO make -s docs-solutions BUILD=$BUILD >/dev/null 2>&1 &&
                 ls $BUILD/docs-solutions/html | grep -q '_8c_source.html'"
     fi
 else
