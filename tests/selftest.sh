@@ -706,8 +706,9 @@ readme_names_tests() {
     done | grep . && return 1
     return 0
 }
-# mutants_well_formed L: at least 8, each "Mutant: ..." then a diff; a
-# "Caught-by:" line names a test of the lesson.
+# mutants_well_formed L: at least 8, each "Mutant: ...", then "Expect:
+# ..." (checked against the first failure by student_loop_expect), then a
+# diff; a "Caught-by:" line names a test of the lesson.
 mutants_well_formed() {
     mw=$(ls tests/"$1"/mutants/*.patch 2>/dev/null | wc -l)
     [ "$mw" -ge 8 ] || { echo "$mw mutants in tests/$1/mutants/"; return 1; }
@@ -725,6 +726,9 @@ mutants_well_formed() {
             file = FILENAME
             hunk = 0
             if ($0 !~ /^Mutant: ./) print file ": no \"Mutant: ...\" first line"
+        }
+        FNR == 2 && $0 !~ /^Expect: [^ ]/ {
+            print file ": no \"Expect: word...\" second line (the words its first failure must say)"
         }
         FNR <= 5 && /^Caught-by: / && !($2 in test) {
             print file ": Caught-by: " $2 " is not a test in " points
@@ -759,7 +763,7 @@ for l in $LESSONS; do
         sh -c "! cmp -s lessons/$l/$t.c solutions/$l/$t.c && grep -q 'TODO($n)' lessons/$l/$t.c"
     check "$l stub's code outside its TODO blocks is the solution's (given_code.sh)" \
         sh tests/given_code.sh "$l"
-    check "$l has at least 8 mutants, each a Mutant: line and a diff" \
+    check "$l has at least 8 mutants, each a Mutant: line, an Expect: line and a diff" \
         mutants_well_formed "$l"
     check "$l README's \"Which test checks what\" names every test in points" \
         readme_names_tests "$l"
