@@ -429,15 +429,19 @@ docs-solutions: ## The docs site with the solutions, for instructors
 COV := $(BUILD)/cov
 COV_FLAGS := $(CSTD) -O0 -g --coverage
 COV_LINK  := --coverage -Wl,--wrap=_exit
+# gcc's coverage whatever CC is: gcovr reads it with gcov, and clang's
+# calls __gcov_fork where the code says fork (so no test could make fork
+# fail) and needs llvm-cov, which make deps does not install.
+COV_CC ?= $(if $(shell command -v gcc 2>/dev/null),gcc,$(CC))
 
 $(COV)/gcov_exit.o: tests/gcov_exit.c
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(COV_FLAGS) -c $< -o $@
+	$(Q)$(COV_CC) $(COV_FLAGS) -c $< -o $@
 
 # The solution is wrapped (tests/wrap.syms) as in the test programs.
 $(COV)/%/solution.o: solutions/%/*.c tests/wrap.syms
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(COV_FLAGS) -Ilessons/$* -c $(filter %.c,$^) -o $(@:.o=.raw.o)
+	$(Q)$(COV_CC) $(COV_FLAGS) -Ilessons/$* -c $(filter %.c,$^) -o $(@:.o=.raw.o)
 	$(Q)$(OBJCOPY) --redefine-syms=tests/wrap.syms $(@:.o=.raw.o) $@
 
 # Only the solution is measured: the tests and the harness are the objects
@@ -445,13 +449,13 @@ $(COV)/%/solution.o: solutions/%/*.c tests/wrap.syms
 $(COV)/%/check: $(COV)/%/solution.o $(COV)/gcov_exit.o $(HARNESS_OBJS) \
 		$(SAN_OBJ) $(L_TEST_OBJS)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(BUILD)/obj/tests/$*/check_$(call topic,$*).o \
+	$(Q)$(COV_CC) $(BUILD)/obj/tests/$*/check_$(call topic,$*).o \
 	    $(HARNESS_OBJS) $(SAN_OBJ) $(COV)/$*/solution.o $(COV)/gcov_exit.o \
 	    $(COV_LINK) $(CHECK_LIBS) -o $@
 
 $(COV)/grader: $(GRADER_SRC)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(COV_FLAGS) -Igrader -Itests $(GRADER_DEFS) $^ --coverage -o $@
+	$(Q)$(COV_CC) $(COV_FLAGS) -Igrader -Itests $(GRADER_DEFS) $^ --coverage -o $@
 
 coverage: $(foreach l,$(LESSONS),$(COV)/$(l)/check) $(COV)/grader \
 		$(L_TEST_OBJS) $(HARNESS_OBJS)

@@ -13,12 +13,17 @@
 // Allocate a handle, make a pipe, fork a child that writes one byte, read
 // it and wait.  Returns 0 or -errno.  With leaky set, the failure paths
 // after malloc forget to free and close: the bug a fault walk finds.
+// Where the handle escapes: an allocation only freed (or leaked) is one
+// clang may remove at -O2, and with it the malloc the walk must fail.
+int *volatile st_last_handle;
+
 int
 st_spawn_echo(int leaky)
 {
     int *h = malloc(64), fds[2], err;
     if (h == NULL)
         return -ENOMEM;
+    st_last_handle = h;
     if (pipe(fds) < 0) {
         err = -errno;
         goto fail_free;
