@@ -65,6 +65,7 @@ struct fl_shared {
     "called exit() and ran the parent's exit handlers. "
 
 static pid_t test_pid;           // the Check child running the test
+static const char *stray_hint;   // the test's likely cause of a stray child
 static struct fl_shared *shared; // MAP_SHARED: survives fork
 static unsigned char fds_before[MAX_FDS];
 static char prefix[64];
@@ -436,6 +437,12 @@ fl_ipc_prefix(void)
     return prefix;
 }
 
+void
+fl_stray_hint(const char *hint)
+{
+    stray_hint = hint;
+}
+
 /* -------------------------------------------------- around each test */
 
 static void
@@ -462,6 +469,7 @@ fl_begin(const char *name)
     test_pid = getpid();
     ck_assert_msg(shared != NULL, "harness: run the tests through fl_main");
     shared->stray = 0;
+    stray_hint = NULL;
     fl_san_begin();
     atexit(at_exit);
     fl_open_fds(fds_before, MAX_FDS);
@@ -496,8 +504,11 @@ fl_end(void)
         _exit(FL_EXIT_STRAY);
     }
     char msg[MSG_MAX] = "";
-    if (shared->stray)
+    if (shared->stray) {
         note(msg, STRAY_MSG, (int)shared->stray);
+        if (stray_hint != NULL)
+            note(msg, "%s ", stray_hint);
+    }
     check_children(msg);
     check_fds(msg);
     check_ipc(msg);
@@ -533,6 +544,9 @@ explain(const char *ck, double timeout, char *out, size_t size)
                                   "to kill()?"
                  : v == SIGSEGV ? ": a bad pointer, or a child that used "
                                   "memory the parent had freed?"
+                 : v == SIGFPE  ? ": an integer division (or %) by zero. "
+                                  "Was a divisor 0: a size or a count "
+                                  "(a chunk of 0 items, say)?"
                  : v == SIGPIPE ? ": it wrote to a pipe whose read end is "
                                   "closed; ignore SIGPIPE and handle EPIPE."
                                 : ".");

@@ -135,6 +135,15 @@ int fl_main(int argc, char **argv, const char *lesson, const fl_case *cases,
 const char *fl_ipc_prefix(void);
 
 /**
+ * @brief Name the likely mistake, should a child of this test come back
+ *        into it (call exit(), say): the harness says it after its own
+ *        sentence about a stray child.
+ * @param hint a string that lives as long as the test (a literal), or
+ *             NULL for none; each test starts with none.
+ */
+void fl_stray_hint(const char *hint);
+
+/**
  * @brief Run fn(arg) in a child process and report what happened.
  *
  * The child has its own process group; with capture set, its stdout and

@@ -323,8 +323,10 @@ said(const struct kid *k, int limit_ms)
     "timeout alone."
 
 #define NSEC_HINT                                                              \
-    "pthread_cond_timedwait refused the deadline (EINVAL): tv_nsec went "      \
-    "over one billion. Carry the overflow into tv_sec."
+    "pthread_cond_timedwait refused the deadline (EINVAL): its tv_nsec must "  \
+    "lie in 0 to 999999999. Did tv_nsec reach one billion? Carry the "         \
+    "overflow into tv_sec. Or did it go negative? Past 2147 ms, "              \
+    "timeout_ms * 1000000 overflows an int: compute the nanoseconds in long."
 
 // The likely mistake behind a timed wait on a clear event that went
 // wrong (timeout_ms: what it was given), or `otherwise`.

@@ -160,8 +160,15 @@ expect_squares(mp_pool *p, const long *in, size_t n, const char *want)
     long out[8] = {0};
     int r = mp_pool_map(p, square, in, out, n, 0, NULL);
     ck_assert_msg(r == 0 && strcmp(show(out, n), want) == 0,
-                  "map(square, %s) returned %s with %s; expected 0 with %s",
-                  show(in, n), fl_ret(r), show(out, n), want);
+                  "map(square, %s) returned %s with %s; expected 0 with %s%s",
+                  show(in, n), fl_ret(r), show(out, n), want,
+                  r == 0 ? ". out[i] must be the square of in[i]: are right "
+                           "squares in the wrong places? Then each chunk's "
+                           "results went after the previous answer, in "
+                           "completion order: store them at the chunk's own "
+                           "place, out + start. Or was an answer lost, or "
+                           "read into the wrong item?"
+                         : "");
 }
 
 FL_TEST(test_mp_pool_map_gives_the_classic_results)
@@ -871,8 +878,15 @@ FL_TEST(test_mp_pool_apply_async_without_a_handle_still_calls_back)
     ck_assert_msg(s == 0 && j == 0 && c.ok == 1 && c.value == 81,
                   "apply_async(square, 9) with no handle returned %s, join "
                   "%s, and the callback ran %d time(s) with %ld; expected "
-                  "0, 0, once with 81",
-                  fl_ret(s), fl_ret(j), c.ok, c.value);
+                  "0, 0, once with 81%s",
+                  fl_ret(s), fl_ret(j), c.ok, c.value,
+                  s == 0 && j == 0 && c.ok == 0
+                      ? ". Nobody calls get on a task without a handle: did "
+                        "join end the workers without first waiting for the "
+                        "tasks still queued? It must wait for every one, "
+                        "calling back as each ends. Or is the callback of a "
+                        "task without a handle never called?"
+                      : "");
 }
 
 /* ----------------------------------------------------------------- get */

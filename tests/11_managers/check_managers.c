@@ -279,8 +279,11 @@ FL_TEST(test_mp_manager_start_reports_an_address_in_use)
                   "mp_manager_start with a file already at the address",
                   "The server's bind() fails with EADDRINUSE and it sends "
                   "that errno on the ready pipe; the caller reaps it and "
-                  "returns -EADDRINUSE. Returning 0 means the ready word "
-                  "went before bind() and listen() had worked.");
+                  "returns -EADDRINUSE. Returning 0 means the server went "
+                  "on as if bind() had worked: did it unlink() the file at "
+                  "the address before bind(), taking the address (it may "
+                  "be a running server's socket)? Or did the ready word go "
+                  "before bind() and listen() had worked?");
 }
 
 FL_TEST(test_mp_manager_start_and_shutdown_reject_a_null_handle)
@@ -406,8 +409,16 @@ FL_TEST(test_mp_manager_shares_the_classic_dict_and_list_with_a_child)
                   fl_ret(rd), d);
     ck_assert_msg(rl > 0 && strcmp(l, "[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]") == 0,
                   "mp_list_repr returned %s \"%s\", expected \"[9, 8, 7, 6, "
-                  "5, 4, 3, 2, 1, 0]\"",
-                  fl_ret(rl), l);
+                  "5, 4, 3, 2, 1, 0]\"%s",
+                  fl_ret(rl), l,
+                  strcmp(l, "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]") == 0
+                      ? ": the parent appended 0 to 9, and after the "
+                        "child's reverse returned 0 the list is still in "
+                        "that order. Did the reverse swap list[i] with "
+                        "list[len - 1 - i] all the way to the end, not "
+                        "stopping at the middle (len / 2), so that every "
+                        "pair was swapped back? Or did it do nothing?"
+                      : "");
 }
 
 /* ------------------------------------------------------ the dict */

@@ -1121,6 +1121,11 @@ stop_child(int sig, int register_it, int *left)
 {
     struct stopper s = {.register_it = register_it};
     pipe_or_fail(s.ready);
+    fl_stray_hint("Here the worker waits for a stop signal: did "
+                  "mp_signal_check call exit() after its cleanup, instead "
+                  "of restoring SIG_DFL and raising the signal again? "
+                  "exit() hides the signal from the parent, which must see "
+                  "the worker killed by it.");
     pid_t pid = fl_raw_start(stoppable, &s);
     close(s.ready[1]);
     char c;

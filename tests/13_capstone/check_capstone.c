@@ -262,9 +262,10 @@ why(const long *out, int n, int i)
                "meanwhile.";
     if (out[i] == 0 || out[i] == -7)
         return "No result reached that place (0 or -7), or it was read "
-               "before a worker stored it: results go into MAP_SHARED "
-               "memory mapped before the forks, and are copied out only "
-               "once every worker has been waited for.";
+               "before a worker stored it: did any worker start (count "
+               "the chunks rounded up, never 0 when n > 0)? Results go "
+               "into MAP_SHARED memory mapped before the forks, and are "
+               "copied out only once every worker has been waited for.";
     for (int j = 0; j < n; j++)
         if (out[i] == good(j))
             return "That is another item's result: store each result at "
@@ -315,7 +316,10 @@ matches_the_serial_run(map_fn map, const char *name)
                               out[i] == 0 || out[i] == -7
                                   ? "No result reached that place: is every "
                                     "item done (the last chunk may be "
-                                    "short), in memory that the caller sees?"
+                                    "short), in memory that the caller sees? "
+                                    "Were the workers all waited for "
+                                    "(waitpid) before the results were "
+                                    "copied out?"
                                   : "Is each result stored at its item's "
                                     "index?");
         }
@@ -886,8 +890,13 @@ FL_TEST(test_mp_fetch_all_reports_a_refused_connection_for_that_url_only)
     fl_expect_int(r, 1,
                   "mp_fetch_all(3 URLs, one to a closed port): "
                   "failed fetches",
-                  "the return value counts the fetches whose status is "
-                  "negative");
+                  r == -EPIPE
+                      ? "-EPIPE says a worker ended with URLs undone: did a "
+                        "worker exit when its fetch failed? A failed fetch "
+                        "is not a failed worker: give that URL its -errno "
+                        "as its status and go on to the next URL"
+                      : "the return value counts the fetches whose status "
+                        "is negative");
     expect_page(urls[1], res[1], -ECONNREFUSED, 0,
                 "connect() failed: its -errno is that URL's status");
     expect_page(urls[0], res[0], 200, 5,
@@ -1053,9 +1062,10 @@ starts_for(map_fn map, const char *name, const char *start, size_t n,
     int r = map(4, good, in, out, n, chunk);
     long starts = fl_fault_calls(start);
     fl_fault_reset();
-    char what[96];
-    snprintf(what, sizeof what, "%s(nworkers=4, n=%zu, chunk=%zu)", name, n,
-             chunk);
+    char what[128];
+    snprintf(what, sizeof what, "%s(nworkers=4, n=%zu, chunk=%zu)%s%s%s", name,
+             n, chunk, starts == 0 ? ", which started no worker (no " : "",
+             starts == 0 ? start : "", starts == 0 ? " call)" : "");
     fl_expect_int(r, 0, what, "");
     expect_good(what, out, (int)n);
     return starts;

@@ -1501,13 +1501,24 @@ FL_TEST(test_mp_barrier_wait_lets_3_of_4_parties_pass)
     int sum = idx[0] + idx[1] + idx[2];
     int ok = passed == 3 && sum == 3 && idx[0] != idx[1] && idx[1] != idx[2] &&
              idx[0] != idx[2] && idx[0] >= 0 && idx[1] >= 0 && idx[2] >= 0;
+    char shown[96] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(shown + strlen(shown), sizeof shown - strlen(shown), "%s%s",
+                 i ? ", " : "", fl_ret(idx[i]));
     ck_assert_msg(ok && fourth >= 0 && s == 'S',
                   "4 processes called mp_barrier_wait(b, -1) on a "
-                  "Barrier(3): %d returned (indices %s, %s, %s) and the "
-                  "4th %s; expected 3 to pass with 0, 1, 2 and the 4th to "
-                  "sleep, the first of the next generation",
-                  passed, fl_ret(idx[0]), fl_ret(idx[1]), fl_ret(idx[2]),
-                  fourth < 0 ? "returned too" : "stayed");
+                  "Barrier(3): %d returned (%s%s) and the 4th %s; "
+                  "expected 3 to pass with 0, 1, 2 and the 4th to sleep, "
+                  "the first of the next generation%s",
+                  passed, n ? "indices " : "none", shown,
+                  fourth < 0 ? "returned too" : "stayed",
+                  passed < 3 && fourth >= 0
+                      ? ". Parties the 3rd arrival should have released "
+                        "slept on: did the last party to arrive wake only "
+                        "one waiter (pthread_cond_signal) instead of all of "
+                        "them (pthread_cond_broadcast)? Or does a woken "
+                        "party miss that its generation ended?"
+                      : "");
     ck_assert_msg(leftover == -EPIPE,
                   "the 4th party slept; the test broke the barrier (broken "
                   "= 1, broadcast); it then returned %s, expected -EPIPE",
