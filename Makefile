@@ -31,6 +31,12 @@ Q :=
 else
 Q := @
 endif
+# What the build says of each file ("  CC      file"): nothing on the way
+# to a report (make grade, check, progress, watch), whose first run on a
+# fresh clone would otherwise open with some 30 such lines; one line says
+# that it builds.  Compiler errors show as ever.
+REPORT_GOALS := grade check progress watch grade-class
+SAY := $(if $(filter $(REPORT_GOALS),$(MAKECMDGOALS)),:,echo)
 
 ALL_LESSONS := $(patsubst tests/%/points,%,$(wildcard tests/[0-9][0-9]_*/points))
 ifneq ($(L),)
@@ -112,7 +118,7 @@ endif
 $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/stress.o: \
 		$(BUILD)/obj/tests/%.o: tests/%.c | need-check
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
+	@$(if $(Q),$(SAY) "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -fno-omit-frame-pointer -Itests \
 	    -c $< -o $@
 
@@ -122,7 +128,7 @@ OBJCOPY ?= objcopy
 HARNESS_OBJS := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/stress.o
 STRESS_SELFTEST := $(BUILD)/bin/tests/stress_selftest
 %.wrapped.o: %.o tests/wrap.syms
-	@$(if $(Q),echo "  WRAP    $@")
+	@$(if $(Q),$(SAY) "  WRAP    $@")
 	$(Q)$(OBJCOPY) --redefine-syms=tests/wrap.syms $< $@
 
 # Per lesson: the test object, the stub's and solution's programs, demos.
@@ -130,25 +136,25 @@ define lesson_rules
 $(1)_T := $(call topic,$(1))
 $(BUILD)/obj/tests/$(1)/%.o: tests/$(1)/%.c | need-check
 	@mkdir -p $$(@D)
-	@$$(if $(Q),echo "  CC      $$<")
+	@$$(if $(Q),$(SAY) "  CC      $$<")
 	$(Q)$$(CC) $$(CFLAGS_ALL) $$(CHECK_CFLAGS) -Ilessons/$(1) -Itests -c $$< -o $$@
 $(BUILD)/obj/lessons/$(1)/%.o: lessons/$(1)/%.c
 	@mkdir -p $$(@D)
-	@$$(if $(Q),echo "  CC      $$<")
+	@$$(if $(Q),$(SAY) "  CC      $$<")
 	$(Q)$$(CC) $$(CFLAGS_ALL) -Ilessons/$(1) -c $$< -o $$@
 $(BUILD)/obj/solutions/$(1)/%.o: solutions/$(1)/%.c
 	@mkdir -p $$(@D)
-	@$$(if $(Q),echo "  CC      $$<")
+	@$$(if $(Q),$(SAY) "  CC      $$<")
 	$(Q)$$(CC) $$(CFLAGS_ALL) -Ilessons/$(1) -c $$< -o $$@
 $(BUILD)/bin/%/$(1)/check_$$($(1)_T): $(BUILD)/obj/tests/$(1)/check_$$($(1)_T).o \
 		$(BUILD)/obj/%/$(1)/$$($(1)_T).wrapped.o $(HARNESS_OBJS)
 	@mkdir -p $$(@D)
-	@$$(if $(Q),echo "  LD      $$@")
+	@$$(if $(Q),$(SAY) "  LD      $$@")
 	$(Q)$$(CC) $$^ $$(CHECK_LIBS) -o $$@
 $(BUILD)/bin/%/$(1)/demo: $(BUILD)/obj/tests/$(1)/demo_$$($(1)_T).o \
 		$(BUILD)/obj/%/$(1)/$$($(1)_T).o
 	@mkdir -p $$(@D)
-	@$$(if $(Q),echo "  LD      $$@")
+	@$$(if $(Q),$(SAY) "  LD      $$@")
 	$(Q)$$(CC) $$^ -pthread -lrt -o $$@
 PROGRAMS += $(foreach t,lessons solutions,\
 	$(BUILD)/bin/$(t)/$(1)/check_$$($(1)_T) $(BUILD)/bin/$(t)/$(1)/demo)
@@ -167,7 +173,7 @@ L_PROGRAMS := $(foreach l,$(LESSONS),$(foreach t,lessons solutions,\
 SAN_OBJ := $(BUILD)/obj/tests/sanitize.o
 $(SAN_OBJ): tests/sanitize.c
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
+	@$(if $(Q),$(SAY) "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -Itests -c $< -o $@
 $(filter-out %/demo,$(PROGRAMS)) $(STRESS_SELFTEST): $(SAN_OBJ)
 grader grade check progress watch grade-class: $(SAN_OBJ)
@@ -183,13 +189,13 @@ SAN_LINK = $(BUILD)/obj/tests/$(1)/check_$(call topic,$(1)).o \
 	$(or $(HARNESS_OBJS),$(BUILD)/obj/tests/harness.o) $(SAN_OBJ)
 $(BUILD)/obj/san/%.o: %.c
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC SAN  $<")
+	@$(if $(Q),$(SAY) "  CC SAN  $<")
 	$(Q)$(CC) $(CSTD) $(WARN) $(OPT) $(SAN_FLAGS) -MMD -MP \
 	    -fdebug-prefix-map=$(CURDIR)=. -Ilessons/$(notdir $(*D)) -c $< -o $@
 define san_rules
 $(BUILD)/bin/san/%/$(1)/check_$(call topic,$(1)): $(SAN_LINK)
 	@mkdir -p $$(@D)
-	@$$(if $(Q),echo "  LD SAN  $$@")
+	@$$(if $(Q),$(SAY) "  LD SAN  $$@")
 	$(Q)$$(CC) $$(SAN_FLAGS) $$^ $$(CHECK_LIBS) -o $$@
 endef
 $(foreach l,$(ALL_LESSONS),$(eval $(call san_rules,$(l))))
@@ -213,14 +219,20 @@ GRADER_DEFS := -DFL_CSTD='"$(CSTD)"' -DFL_CHECK_LIBS='"$(CHECK_LIBS)"' \
 	-DFL_STUDENT_CFLAGS='"$(CSTD) $(WARN) $(OPT)"' \
 	-DFL_CHECK_CFLAGS='"$(CHECK_CFLAGS)"'
 
+ifneq ($(filter $(REPORT_GOALS),$(MAKECMDGOALS)),)
+ifeq ($(wildcard $(GRADER)),)
+$(info Building the course and its tests, once: a minute or so.)
+endif
+endif
+
 $(BUILD)/obj/grader/%.o: grader/%.c
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
+	@$(if $(Q),$(SAY) "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) $(GRADER_CFLAGS) -Igrader -Itests $(GRADER_DEFS) -c $< -o $@
 
 $(GRADER): $(GRADER_OBJ)
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
+	@$(if $(Q),$(SAY) "  LD      $@")
 	$(Q)$(CC) $^ -o $@
 
 all: $(PROGRAMS) $(GRADER)
@@ -304,11 +316,11 @@ TRACE := $(BUILD)/bin/trace
 TRACE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/trace/*.c))
 $(BUILD)/obj/tools/trace/%.o: tools/trace/%.c
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
+	@$(if $(Q),$(SAY) "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) $(GRADER_CFLAGS) -c $< -o $@
 $(TRACE): $(TRACE_OBJ)
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
+	@$(if $(Q),$(SAY) "  LD      $@")
 	$(Q)$(CC) $^ -o $@
 TRACE_TREE = $(if $(filter 1,$(SOLUTION)),solutions,lessons)
 trace: $(TRACE) $(foreach l,$(LESSONS),$(BUILD)/bin/$(TRACE_TREE)/$(l)/$(if \
@@ -380,7 +392,7 @@ BENCH_PROGS := $(patsubst tests/bench/bench_%.c,$(BUILD)/bin/bench/bench_%,\
 # names the solution and its header) on the lesson it measures.
 $(BUILD)/bin/bench/bench_%: tests/bench/bench_%.c tests/bench/bench.h
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $@")
+	@$(if $(Q),$(SAY) "  CC      $@")
 	$(Q)l=$$(ls -d solutions/$*_*); $(CC) $(CFLAGS_ALL) -I$${l#solutions/} \
 	    -Ilessons/$${l#solutions/} $< $$l/*.c -pthread -lrt -lm -o $@
 
@@ -397,16 +409,16 @@ test: $(L_PROGRAMS) $(GRADE_DEPS) $(STRESS_SELFTEST) ## The course's own tests
 # small object wrapped as the lessons' are.
 $(BUILD)/obj/tests/stress_target.o: tests/stress_target.c
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
+	@$(if $(Q),$(SAY) "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 $(BUILD)/obj/tests/stress_selftest.o: tests/stress_selftest.c | need-check
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
+	@$(if $(Q),$(SAY) "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Itests -c $< -o $@
 $(STRESS_SELFTEST): $(BUILD)/obj/tests/stress_selftest.o \
 		$(BUILD)/obj/tests/stress_target.wrapped.o $(HARNESS_OBJS)
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
+	@$(if $(Q),$(SAY) "  LD      $@")
 	$(Q)$(CC) $^ $(CHECK_LIBS) -o $@
 
 # The grader's reports of tests/golden/cases, pinned; UPDATE=1 writes them.
