@@ -343,8 +343,10 @@ runs_each_item_once(map_fn map, const char *name)
                       "times, expected exactly once. %s",
                       name, N, i, B->runs[i],
                       all4 ? "Every worker did every item: each had a "
-                             "counter of its own. Put it in memory they "
-                             "share, mapped MAP_SHARED before the forks."
+                             "counter of its own (put it in memory they "
+                             "share, mapped MAP_SHARED before the forks), or "
+                             "they read it all at once: advance it with ONE "
+                             "atomic_fetch_add, not a read and then a write."
                       : B->runs[i] > 1
                           ? "Two workers took the same chunk: advance the "
                             "counter with ONE atomic_fetch_add, which reads "
