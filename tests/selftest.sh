@@ -166,7 +166,7 @@ phase "solutions and stubs"
 # as make grade runs it: a lesson's time is partly waiting (for a child, a
 # deadline), and one grader does its lessons one after another.  (Three
 # lanes run beside this one: more graders at once only made each process
-# dearer; 3 at once cost 8% more CPU than 2, and no time.)
+# dearer; see the mutants' lane for what was measured.)
 mkdir -p "$T/solutions" "$T/g-sol"
 solution_tree "$T/solutions"
 for l in $LESSONS; do echo "$l"; done |
