@@ -189,6 +189,14 @@ main(int argc, char **argv)
     hide_argv(argc, argv);
     double start = now_s();
     size_t n = find_lessons(ls, MAX_LESSONS);
+    if (n == 0 && opt.only[0]) {
+        fprintf(stderr,
+                "grader: no test is named %s%s%s: make grade%s%s names "
+                "each test in its report\n",
+                opt.only, opt.lesson[0] ? " in lesson " : "", opt.lesson,
+                opt.lesson[0] ? " L=" : "", opt.lesson);
+        return 2;
+    }
     if (n == 0) {
         fprintf(stderr, "grader: no lesson %s under %s/tests\n", opt.lesson,
                 opt.course);
