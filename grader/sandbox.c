@@ -917,6 +917,17 @@ limit_untrusted(sb_kind kind, int sanitized)
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); // no setuid program helps
 }
 
+// Close descriptors from to to (inclusive); a loop where close_range is
+// not there.
+static void
+close_upto(unsigned from, unsigned to)
+{
+    if (from > to || syscall(SYS_close_range, from, to, 0) == 0)
+        return;
+    for (unsigned fd = from; fd <= to && fd < 1024; fd++)
+        close((int)fd);
+}
+
 // Wire fds 0-2 (and FL_RESULT_FD) and close the rest.
 static int
 wire_fds(int out, int verdicts, int keep)
@@ -926,10 +937,14 @@ wire_fds(int out, int verdicts, int keep)
         return -1;
     if (verdicts >= 0 && dup2(verdicts, FL_RESULT_FD) < 0)
         return -1;
-    int first = verdicts >= 0 ? FL_RESULT_FD + 1 : 3;
-    for (int fd = first; fd < 1024; fd++)
-        if (fd != keep)
-            close(fd);
+    // The rest in at most two calls (close_range, Linux 5.9), not a call a
+    // descriptor: a thousand closes a run were a tenth of the grader's time.
+    unsigned first = verdicts >= 0 ? FL_RESULT_FD + 1 : 3;
+    if (keep >= (int)first) {
+        close_upto(first, (unsigned)keep - 1);
+        first = (unsigned)keep + 1;
+    }
+    close_upto(first, ~0U);
     return 0;
 }
 
