@@ -401,7 +401,11 @@ bench: $(BENCH_PROGS) ## Reference code against Python, side by side
 
 # ------------------------------------------------------------ the course
 
-test: $(L_PROGRAMS) $(GRADE_DEPS) $(STRESS_SELFTEST) ## The course's own tests
+# What make test needs is built first, a job a core: from a clean clone,
+# 29 s one at a time against 19 s two at a time, measured on 2 cores.
+test: ## The course's own tests
+	$(Q)$(MAKE) --no-print-directory -j$$(nproc) $(L_PROGRAMS) $(GRADE_DEPS) \
+	    $(STRESS_SELFTEST)
 	$(Q)LESSONS="$(LESSONS)" BUILD=$(BUILD) ONLY_LESSONS=$(if $(L),1) \
 	    sh tests/selftest.sh
 
