@@ -76,6 +76,7 @@ static int held_fd = -1; // locked while our workdir is in use
 static char lock_path[64];
 static char tmp_base[512] = "/tmp"; // TMPDIR: where workdirs go
 static char root_dir[600];          // SB_NS: an empty mount point for the root
+static char work_dir[600];          // the grader's workdir, once made
 static char cgroups[4][128];        // the cgroup directories we made
 static int ncgroups;
 static char why_not_ns[160]; // why SB_NS was not used, for the report
@@ -133,6 +134,20 @@ ppid_of(pid_t pid)
     char *p = strrchr(buf, ')'); // the command may hold ')' and spaces
     int ppid;
     return p != NULL && sscanf(p + 1, " %*c %d", &ppid) == 1 ? ppid : -1;
+}
+
+// Whether pid is a process that has not ended: a zombie has (a grader
+// killed by SIGKILL stays one until its parent reaps it).
+static int
+running(pid_t pid)
+{
+    char path[64], buf[512], state = 'X';
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (read_text(path, buf, sizeof buf) < 0)
+        return 0;
+    char *p = strrchr(buf, ')');
+    return p != NULL && sscanf(p + 1, " %c", &state) == 1 && state != 'Z' &&
+           state != 'X';
 }
 
 // Call fn(pid, ctx) for every process; stop early when fn returns nonzero.
@@ -253,7 +268,35 @@ cgroup_make(const char *hier, const char *file, const char *value)
     return value == NULL ? 0 : write_file(path, value);
 }
 
-// Remove the groups of graders that died without removing their own.
+// SIGKILL to every task of the group dir until it has none (or a bound).
+// A task cannot leave the group (its files are root's), so each pid read
+// there is one of the dead grader's runs, and cannot have been reused.
+static void
+cgroup_kill_tasks(const char *dir)
+{
+    char path[480], buf[4096];
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    for (int round = 0; round < 100; round++) {
+        ssize_t n = read_text(path, buf, sizeof buf);
+        if (n <= 0)
+            return;
+        for (char *p = buf; *p != '\0';) {
+            char *end;
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (pid > 1)
+                kill((pid_t)pid, SIGKILL);
+            p = end + (*end == '\n');
+        }
+        struct timespec ms = {0, 1000000}; // let SIGKILL land, then reread
+        nanosleep(&ms, NULL);
+    }
+}
+
+// Remove the groups of graders that died without removing their own, and
+// end what their runs left running (a grader killed by SIGKILL: its runs
+// without namespaces do not die with it).
 static void
 cgroup_tidy(const char *hier)
 {
@@ -263,13 +306,33 @@ cgroup_tidy(const char *hier)
     struct dirent *e;
     while (d != NULL && (e = readdir(d)) != NULL) {
         int pid = e->d_name[0] == 'g' ? atoi(e->d_name + 1) : 0;
-        if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH) {
+        if (pid > 0 && !running(pid)) {
             snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
-            rmdir(sub);
+            // Its zombies may keep it a while (the machine's init reaps
+            // them): a later grader removes it then.
+            if (rmdir(sub) < 0 && errno == EBUSY) {
+                cgroup_kill_tasks(sub);
+                rmdir(sub);
+            }
         }
     }
     if (d != NULL)
         closedir(d);
+}
+
+// The dead graders' groups, before a uid is claimed: a uid whose tasks
+// were left running is free again once they are gone.
+static void
+cgroup_tidy_all(void)
+{
+    struct stat st;
+    if (stat(CG_ROOT "/pids", &st) == 0) { // v1
+        cgroup_tidy("/pids");
+        cgroup_tidy("/memory");
+        cgroup_tidy("/cpu");
+    } else if (stat(CG_ROOT "/cgroup.controllers", &st) == 0) {
+        cgroup_tidy("");
+    }
 }
 
 static int
@@ -277,16 +340,12 @@ cgroup_init(void)
 {
     struct stat st;
     if (stat(CG_ROOT "/pids", &st) == 0) { // v1
-        cgroup_tidy("/pids");
-        cgroup_tidy("/memory");
-        cgroup_tidy("/cpu");
         if (cgroup_make("/pids", "pids.max", CG_PIDS) == 0 &&
             cgroup_make("/memory", "memory.limit_in_bytes", CG_MEMORY) == 0 &&
             cgroup_make("/cpu", "cpu.shares", "1024") == 0)
             return 0;
     } else if (stat(CG_ROOT "/cgroup.controllers", &st) == 0) { // v2
         char path[200];
-        cgroup_tidy("");
         write_file(CG_ROOT "/forklings/cgroup.subtree_control",
                    "+pids +memory +cpu");
         if (cgroup_make("", "pids.max", CG_PIDS) == 0) {
@@ -514,6 +573,7 @@ sb_init(void)
     struct stat st;
     if (stat(tmp_base, &st) < 0 || !(st.st_mode & S_IXOTH))
         snprintf(tmp_base, sizeof tmp_base, "/tmp");
+    cgroup_tidy_all();
     if (claim_uid() < 0)
         return -1;
     cgroup_init(); // without it, each process still has its rlimits
@@ -882,6 +942,7 @@ sb_workdir(void)
         return NULL;
     }
     set_root_dir(tmpl);
+    snprintf(work_dir, sizeof work_dir, "%s", tmpl);
     return strdup(tmpl);
 }
 
@@ -956,8 +1017,13 @@ exec_program(const sb_spec *s, const char *cwd)
         set_limit(RLIMIT_CPU, 120);
         set_limit(RLIMIT_CORE, 0);
     } else {
+        pid_t parent = getppid();
         limit_untrusted(s->kind, s->sanitized);
         if (mode != SB_USER && drop() < 0)
+            _exit(126);
+        // A change of uid clears the parent-death signal: set it again,
+        // or a program run without namespaces outlives a killed grader.
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
             _exit(126);
     }
     if (chdir(cwd) < 0) {
@@ -1088,12 +1154,17 @@ pump(struct io *io, sb_result *r, size_t cap, int pfd, long deadline,
     }
 }
 
-// A private working directory for a test without namespaces.
+// A private working directory for a test without namespaces: inside the
+// grader's workdir, so that a grader killed mid-run leaves nothing that
+// the next grader's tidy_workdirs would not remove.
 static char *
 private_dir(void)
 {
-    char tmpl[600];
-    snprintf(tmpl, sizeof tmpl, "%s/forklings-run.XXXXXX", tmp_base);
+    char tmpl[700];
+    if (work_dir[0] != '\0')
+        snprintf(tmpl, sizeof tmpl, "%s/run.XXXXXX", work_dir);
+    else
+        snprintf(tmpl, sizeof tmpl, "%s/forklings-run.XXXXXX", tmp_base);
     if (mkdtemp(tmpl) == NULL)
         return NULL;
     if (mode != SB_USER && chown(tmpl, run_uid, run_uid) < 0) {

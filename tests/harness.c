@@ -466,6 +466,7 @@ fl_begin(const char *name)
     token_r = -1;
     prctl(PR_SET_DUMPABLE, 1);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); // the test dies with its runner
     test_pid = getpid();
     ck_assert_msg(shared != NULL, "harness: run the tests through fl_main");
     shared->stray = 0;
