@@ -239,17 +239,21 @@ grade "$T/broken" "$T/g-broken" --lesson "$first"
 
 # A grader killed by SIGKILL (the OOM killer, timeout -s KILL) cannot
 # remove its workdir; the next grader in the same TMPDIR does, once the
-# lock its owner held while alive is free.
+# lock its owner held while alive is free.  MODE "uid": killed while a
+# test runs in its private directory (without namespaces), which lives in
+# the workdir and goes with it.
 killed_workdir() {
-    kt="$T/tmp.killed"
+    kt="$T/tmp.killed.${1:-ns}" sandbox=${1:-} mark=held
+    [ "$sandbox" = uid ] && mark='run.*'
     mkdir -p "$kt" "$T/spin/lessons/01_fork"
     chmod 755 "$kt"
     cat tests/hostile/common.inc tests/hostile/infinite_loop.c >"$T/spin/lessons/01_fork/fork.c"
-    TMPDIR=$kt "$GRADER" --course . --objdir "$BUILD/obj" --submission "$T/spin" \
-        --lesson 01 --no-sanitize --out "$T/g-spin" >/dev/null 2>&1 &
+    TMPDIR=$kt FORKLINGS_SANDBOX=$sandbox "$GRADER" --course . --objdir "$BUILD/obj" \
+        --submission "$T/spin" --lesson 01 --no-sanitize --out "$T/g-spin" >/dev/null 2>&1 &
     gp=$!
     i=0
-    until ls "$kt"/forklings-grade.*/held >/dev/null 2>&1; do
+    # shellcheck disable=SC2086 # $mark is a pattern
+    until ls -d "$kt"/forklings-grade.*/$mark >/dev/null 2>&1; do
         i=$((i + 1))
         [ "$i" -lt 400 ] || { kill -KILL "$gp"; echo "no workdir in 20 s"; return 1; }
         sleep 0.05 # (polling for the workdir, not waiting for a guess)
@@ -260,11 +264,18 @@ killed_workdir() {
         { echo "the killed grader's workdir was gone already: nothing tested"; return 1; }
     TMPDIR=$kt timeout 600 "$GRADER" --course . --submission "$T/broken" \
         --objdir "$BUILD/obj" --out "$T/g-after-kill" --lesson "$first" >/dev/null 2>&1
-    left=$(ls -d "$kt"/forklings-grade.* 2>/dev/null)
-    [ -z "$left" ] || { echo "still there after the next grader: $left"; return 1; }
+    # And no process of its runs (its cgroup lists the live ones; the
+    # zombies wait for the machine's init to reap them).
+    left="$(ls -d "$kt"/forklings-* 2>/dev/null) $(cat /sys/fs/cgroup/pids/forklings/g"$gp"/cgroup.procs \
+        /sys/fs/cgroup/forklings/g"$gp"/cgroup.procs 2>/dev/null)"
+    [ -z "${left# }" ] || { echo "still there after the next grader: $left"; return 1; }
 }
 check "a grader killed by SIGKILL leaves its workdir, the next one removes it" \
     killed_workdir
+if [ "$(id -u)" = 0 ]; then
+    check "the same, and its runs end, when killed while a test runs in uid mode" \
+        killed_workdir uid
+fi
 check "a lesson that does not compile is reported with the compiler's file:line" \
     grep -q "lessons/$first/$ft.c:1:" "$T/g-broken.txt"
 mkdir -p "$T/empty"
@@ -453,6 +464,7 @@ for h in tests/hostile/*.c; do
     cat tests/hostile/common.inc "$h" |
         sed -e "s|@SECRET1@|$T/secret/solution.c|" -e "s|@SECRET2@|$T/secret/classmate.c|" \
             -e "s|@PORT@|$port|" \
+            -e "s|@HIDDEN_SRC@|$PWD/tests/hidden-example/01_fork/check_hidden.c|" \
             >"$H/$name/lessons/$hostile_lesson/fork.c"
 done
 
@@ -549,6 +561,13 @@ if [ "$(id -u)" = 0 ]; then
         done
     }
     check "grade-class with hostile classmates leaves nothing behind" hclass_clean
+    # The hidden tests within reach: graded with them, the submission that
+    # tries to compile them in gets none of their lines.
+    grade "$H/include_hidden" "$T/h-hidden.out" --lesson "$hostile_lesson" \
+        --test test_mp_fork_call_returns_the --hidden tests/hidden-example
+    hostile_ok "include_hidden (graded with --hidden)" "$T/h-hidden.out" "$T/h-hidden.out.txt" $?
+    check "hostile include_hidden: no line of the hidden tests reaches the report" \
+        sh -c "! grep -q -e echo_arg -e 'target returning' $T/h-hidden.out.txt $T/h-hidden.out/results.json"
     # The same attacks without namespaces: the sandbox uid alone.
     FORKLINGS_SANDBOX=uid CK_TIMEOUT_MULTIPLIER=0.2 grade "$H/sysv_and_var_tmp" \
         "$T/h-uid.out" --lesson "$hostile_lesson" --test test_mp_fork_call_returns_the
