@@ -1121,6 +1121,19 @@ busy(long x)
     return good(x);
 }
 
+// mp_thread_map called 64 KiB deeper than the test's own frames: a
+// thread it failed to join writes on into its dead frame, and must not
+// land on the frames the test goes on to use (a crash would say less).
+static __attribute__((noinline)) int
+thread_map_deep(mp_kernel fn, const long *in, long *out, size_t n)
+{
+    volatile char pad[65536];
+    pad[0] = 0;
+    int r = mp_thread_map(4, fn, in, out, n, 1);
+    (void)pad[0];
+    return r;
+}
+
 FL_TEST(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start)
 {
     enum { N = 2000 };
@@ -1131,7 +1144,7 @@ FL_TEST(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start)
     fl_fault_reset();
     fl_fault_fail("pthread_create", 2, EAGAIN);
     errno = 0;
-    int r = mp_thread_map(4, busy, in, out, N, 1);
+    int r = thread_map_deep(busy, in, out, N);
     int done = atomic_load(&busy_done), left = threads_now() - 1;
     fl_fault_reset();
     ck_assert_msg(done == N && left == 0,
