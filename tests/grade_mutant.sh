@@ -35,9 +35,10 @@ done <"$p"
 first=${first#"${first%%[! ]*}"} # (the spaces before the name)
 first=${first%% *}
 
-# verdict: from the scores.tsv in o, what the run proved.
+# verdict: from the scores.tsv in o, what the run proved, in v (not
+# printed: a $(...) is one more process).
 verdict() {
-    built="" got="" max="" failed=""
+    built="" got="" max="" failed="" v=""
     [ -f "$o/scores.tsv" ] || return 0
     tab=$(printf '\t')
     while IFS=$tab read -r kind lesson a b _; do
@@ -49,11 +50,11 @@ verdict() {
         esac
     done <"$o/scores.tsv"
     if [ "$built" != 1 ]; then
-        echo unbuilt
+        v=unbuilt
     elif [ -n "$failed" ]; then
-        echo "caught $failed"
+        v="caught $failed"
     else
-        echo "escaped $got/$max"
+        v="escaped $got/$max"
     fi
 }
 
@@ -65,9 +66,9 @@ grade() {
 
 if [ -n "$first" ]; then
     grade --only "$first" --fail-fast # (no trace of the failure: a rerun)
-    v=$(verdict)
+    verdict
     case $v in "caught $first") echo "$v" >"$o/verdict" && exit 0 ;; esac
 fi
 grade --fail-fast
-v=$(verdict)
+verdict
 echo "${v:-unbuilt}" >"$o/verdict"
