@@ -664,17 +664,22 @@ for l in $LESSONS; do
     done
 done
 mkdir -p "$T/mutants-out"
+# (One timeout for them all, a safety net: the grader ends each step by
+# its own clock.)
 ls -d "$M"/*/ 2>/dev/null | sed 's|/$||' |
-    xargs -P "$(($(nproc) + 1))" -n 1 sh tests/grade_mutant.sh "$GRADER" \
+    timeout 1800 xargs -P "$(($(nproc) + 1))" -n 1 sh tests/grade_mutant.sh "$GRADER" \
         "$BUILD/obj" "$T/mutants-out" &
 x=$!
 # The main shell adds a grader as each other lane ends (SIGUSR1), which
-# would end an xargs that has not yet set its handler: the pid is named
-# once it has (SigCgt, bit 10).
+# would end an xargs that has not yet set its handler: the pid of xargs
+# (timeout's child) is named once it has (SigCgt, bit 10).
 i=0
 while [ "$i" -lt 300 ]; do
-    c=$(awk '/^SigCgt:/ { print substr($2, length($2) - 3) }' "/proc/$x/status" 2>/dev/null)
-    [ -n "$c" ] && [ $((0x$c & 512)) != 0 ] && echo "$x" >"$T/mutants.xargs" && break
+    xp=""
+    read -r xp _ <"/proc/$x/task/$x/children" 2>/dev/null
+    c=""
+    [ -n "$xp" ] && c=$(awk '/^SigCgt:/ { print substr($2, length($2) - 3) }' "/proc/$xp/status" 2>/dev/null)
+    [ -n "$c" ] && [ $((0x$c & 512)) != 0 ] && echo "$xp" >"$T/mutants.xargs" && break
     i=$((i + 1))
     sleep 0.01
 done
