@@ -598,8 +598,9 @@ make_net(void)
         if (loopback_up() == 0)
             net_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         if (setns(host, CLONE_NEWNET) < 0) {
-            fprintf(stderr, "grader: cannot return to the host's network: "
-                            "%s\n",
+            fprintf(stderr,
+                    "grader: cannot return to the host's network: "
+                    "%s\n",
                     strerror(errno));
             exit(2);
         }
