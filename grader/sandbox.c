@@ -1092,39 +1092,46 @@ run_init(const sb_spec *s, const char *cwd, int st_fd)
     _exit(0);
 }
 
-// The child the grader forks: in SB_NS it makes the namespaces and waits
-// for their init; otherwise it is the program.
+struct init_arg {
+    const sb_spec *s;
+    const char *cwd;
+    int out, verdicts, st_fd;
+};
+
+// Where the run's init starts (its own copy: no CLONE_VM).
+static char init_stack[128 * 1024] __attribute__((aligned(16)));
+
+// In SB_NS, the run's init, cloned by the grader straight into the new
+// namespaces: a process fewer a run than a child that unshares and forks
+// it.  PID 1 there: cgroup_join's pid is read in its own namespace.
+static int
+init_main(void *p)
+{
+    const struct init_arg *a = p;
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); // a dead grader ends its runs
+    cgroup_join();
+    if (net_fd >= 0 && setns(net_fd, CLONE_NEWNET) < 0)
+        _exit(126);
+    int st_fd = fcntl(a->st_fd, F_DUPFD_CLOEXEC, 100);
+    if (st_fd < 0 || wire_fds(a->out, a->verdicts, st_fd) < 0)
+        _exit(126);
+    run_init(a->s, a->cwd, st_fd);
+    return 0;
+}
+
+// The child the grader forks without namespaces (or for a trusted step):
+// it is the program.
 static void
-child(const sb_spec *s, const char *cwd, int out, int verdicts, int st_fd)
+child(const sb_spec *s, const char *cwd, int out, int verdicts)
 {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL); // a dead grader ends its runs
     if (s->kind != SB_TRUSTED)
         cgroup_join();
-    int newnet = CLONE_NEWNET;
-    if (mode == SB_NS && s->kind != SB_TRUSTED && net_fd >= 0) {
-        if (setns(net_fd, CLONE_NEWNET) < 0)
-            _exit(126);
-        newnet = 0;
-    }
-    if (st_fd >= 0 && (st_fd = fcntl(st_fd, F_DUPFD_CLOEXEC, 100)) < 0)
+    if (wire_fds(out, verdicts, -1) < 0)
         _exit(126);
-    if (wire_fds(out, verdicts, st_fd) < 0)
-        _exit(126);
-    if (mode != SB_NS || s->kind == SB_TRUSTED)
-        exec_program(s, cwd);
-    if (unshare(CLONE_NEWNS | CLONE_NEWIPC | newnet | CLONE_NEWPID |
-                CLONE_NEWUTS) < 0)
-        _exit(126);
-    pid_t init = fork();
-    if (init == 0)
-        run_init(s, cwd, st_fd);
-    for (int fd = 0; fd <= FL_RESULT_FD; fd++)
-        close(fd); // the output reaches EOF when the namespace ends
-    close(st_fd);
-    while (init > 0 && waitpid(init, NULL, 0) < 0 && errno == EINTR)
-        ;
-    _exit(0);
+    exec_program(s, cwd);
 }
 
 // Append what fd has to *buf (keeping at most cap bytes); 0 at EOF.
@@ -1270,17 +1277,21 @@ sb_run(const sb_spec *s, sb_result *r)
         (ns && pipe2(st, O_CLOEXEC) < 0))
         return -1;
     fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
+    pid_t pid;
+    if (ns) {
+        struct init_arg a = {&spec, cwd, out[1], ver[1], st[1]};
+        pid = clone(init_main, init_stack + sizeof init_stack,
+                    CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWUTS |
+                        (net_fd >= 0 ? 0 : CLONE_NEWNET) | SIGCHLD,
+                    &a);
+    } else if ((pid = fork()) == 0) {
         close(out[0]);
         if (ver[0] >= 0)
             close(ver[0]);
-        if (st[0] >= 0)
-            close(st[0]);
-        child(&spec, cwd, out[1], ver[1], st[1]);
+        child(&spec, cwd, out[1], ver[1]);
     }
+    if (pid < 0)
+        return -1;
     setpgid(pid, pid); // the child does it too: whichever runs first
     close(out[1]);
     if (ver[1] >= 0)
