@@ -1580,6 +1580,13 @@ FL_TEST(test_mp_pool_workers_hold_only_their_own_channel)
     pipe_or_fail(started);
     int mine = fds_of(getpid());
     mp_pool *p = pool_of(4);
+    // The first worker dies; its replacement is forked while the three
+    // others exist, and must close their ends too.
+    int died = mp_pool_apply(p, dies_at_7, 7, NULL);
+    ck_assert_msg(died == -EPIPE,
+                  "apply of a task that kills its worker returned %s, "
+                  "expected -32 (-EPIPE)",
+                  fl_ret(died));
     // Once each worker runs a task, it is past its start-up closes.
     mp_result *res[4] = {NULL};
     for (int i = 0; i < 4; i++)
@@ -1607,9 +1614,10 @@ FL_TEST(test_mp_pool_workers_hold_only_their_own_channel)
     ck_assert_msg(live == 4 && most <= mine + 1,
                   "a worker of a pool of 4 held %d descriptors; the test "
                   "held %d before the pool, so a worker should hold those "
-                  "and its own end of its channel, %d in all. In the child, "
-                  "close the pool's ends of the workers started before it: "
-                  "fork copied them all.",
+                  "and its own end of its channel, %d in all (one worker "
+                  "had died and been replaced). In the child, close the "
+                  "pool's ends of EVERY other worker that exists, not only "
+                  "of those in the slots before it: fork copied them all.",
                   most, mine, mine + 1);
 }
 
@@ -1654,6 +1662,134 @@ FL_TEST(test_mp_pool_imap_unordered_numbers_items_of_a_big_chunk)
                   s.bad, missing);
 }
 
+// Item 1 closes every descriptor of its worker but 0-2, its channel
+// too, and waits: the worker lives on, but its channel is at EOF.
+static int
+closes_its_channel_at_1(long x, long *result)
+{
+    if (x == 1) {
+        syscall(SYS_close_range, 3, ~0U, 0);
+        for (;;)
+            pause();
+    }
+    *result = x;
+    return 0;
+}
+
+static int
+channel_closed_scenario(void *arg)
+{
+    size_t *failed = arg;
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 1) != 0)
+        return 1;
+    long in[3] = {0, 1, 2}, out[3];
+    int r = mp_pool_map(p, closes_its_channel_at_1, in, out, 3, 1, failed);
+    mp_pool_destroy(p);
+    return r;
+}
+
+FL_TEST(test_mp_pool_map_reports_a_task_that_closes_its_channel)
+{
+    size_t *failed = shared(sizeof *failed);
+    *failed = 999;
+    fl_child res;
+    fl_run_in_child(channel_closed_scenario, failed, 4000, 0, &res);
+    if (res.timed_out)
+        fl_kill_children();
+    ck_assert_msg(!res.timed_out,
+                  "item 1 closed its worker's channel and then waited for "
+                  "ever; mp_pool_map had not returned 4 s later. EOF on a "
+                  "channel does not mean that the worker has ended: kill it "
+                  "(SIGKILL) before waitpid, or the pool waits for ever");
+    ck_assert_msg(res.returned && res.value == -EPIPE && *failed == 1,
+                  "item 1 closed its worker's channel; map %s at index %zu, "
+                  "expected -32 (-EPIPE) at 1",
+                  res.returned ? fl_ret(res.value) : "did not return", *failed);
+    munmap(failed, sizeof *failed);
+}
+
+static int
+replacement_fails_scenario(void *arg)
+{
+    (void)arg;
+    mp_pool *p = NULL;
+    fl_fault_reset();
+    if (mp_pool_create(&p, 2) != 0)
+        return 1;
+    fl_fault_fail("fork", 3, EAGAIN); // the dead worker's replacement
+    if (mp_pool_apply(p, dies_at_7, 7, NULL) != -EPIPE)
+        return 2;
+    long in[20], out[20];
+    for (int i = 0; i < 20; i++)
+        in[i] = i;
+    int r = mp_pool_map(p, square, in, out, 20, 0, NULL);
+    for (int i = 0; r == 0 && i < 20; i++)
+        if (out[i] != (long)i * i)
+            r = 3;
+    mp_pool_destroy(p);
+    return r;
+}
+
+FL_TEST(test_mp_pool_map_goes_on_when_a_dead_worker_cannot_be_replaced)
+{
+    fl_child res;
+    fl_run_in_child(replacement_fails_scenario, NULL, 4000, 0, &res);
+    if (res.timed_out)
+        fl_kill_children();
+    ck_assert_msg(!res.timed_out,
+                  "in a pool of 2, the first worker died and fork() failed "
+                  "for its replacement; a map on the other worker had not "
+                  "returned 4 s later. The empty slot's pollfd has fd -1, "
+                  "which poll() skips: poll all n entries, never only as "
+                  "many as there are live workers");
+    ck_assert_msg(res.returned && res.value == 0,
+                  "in a pool of 2 whose first worker died and could not be "
+                  "replaced, map %s %d, expected 0 (%s)",
+                  res.returned ? "returned" : "ended with",
+                  res.returned ? res.value : res.status,
+                  res.returned && res.value == 2
+                      ? "the apply of the dying task did not give -EPIPE"
+                      : "the other worker must run every chunk");
+}
+
+static long replaced_value;
+
+static void
+note_value(long value, void *ctx)
+{
+    (void)ctx;
+    replaced_value = value;
+}
+
+FL_TEST(test_mp_pool_join_replaces_a_worker_that_dies_meanwhile)
+{
+    mp_pool *p = pool_of(1);
+    mp_result *dies = NULL;
+    replaced_value = -1;
+    // The only worker dies on the first task; the second waits its turn.
+    ck_assert(mp_pool_apply_async(p, dies_at_7, 7, NULL, NULL, NULL, &dies) ==
+              0);
+    ck_assert(mp_pool_apply_async(p, square, 3, note_value, NULL, NULL, NULL) ==
+              0);
+    mp_pool_close(p);
+    int r = mp_pool_join(p);
+    long got = 0;
+    int d = mp_result_get(dies, 0, &got);
+    mp_result_free(dies);
+    mp_pool_destroy(p);
+    fl_expect_int(d, -EPIPE, "mp_result_get of the task that killed its worker",
+                  "");
+    ck_assert_msg(r == 0 && replaced_value == 9,
+                  "a pool of 1 was closed with two tasks; the first killed "
+                  "the worker during join, and join returned %s with the "
+                  "second task's callback value %ld, expected 0 and 9. "
+                  "Mark the pool stopped only after the wait for its tasks: "
+                  "until then, a worker that dies is replaced, as Python's "
+                  "pool does while tasks remain",
+                  fl_ret(r), replaced_value);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_pool_map_gives_the_classic_results, 10),
     FL_CASE(test_mp_pool_map_keeps_results_in_input_order, 10),
@@ -1694,6 +1830,9 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pool_join_reaps_every_worker_when_signals_interrupt, 10),
     FL_CASE(test_mp_pool_workers_do_not_print_the_callers_output_again, 10),
     FL_CASE(test_mp_pool_workers_hold_only_their_own_channel, 10),
+    FL_CASE(test_mp_pool_map_reports_a_task_that_closes_its_channel, 10),
+    FL_CASE(test_mp_pool_map_goes_on_when_a_dead_worker_cannot_be_replaced, 10),
+    FL_CASE(test_mp_pool_join_replaces_a_worker_that_dies_meanwhile, 10),
     FL_CASE(test_mp_pool_imap_unordered_numbers_items_of_a_big_chunk, 10),
 };
 

@@ -669,6 +669,19 @@ FL_TEST(test_mp_start_allows_children_in_an_ordinary_process)
            "in an ordinary child, mp_start gave %s, expected a pid: only "
            "a daemonic process is refused children",
            fl_ret(r));
+    // The caller of a daemonic child is no daemonic process itself.
+    pid_t d = mp_start(return_zero, NULL, 1);
+    if (d > 0)
+        reap(d);
+    pid_t again = d > 0 ? mp_start(return_zero, NULL, 0) : d;
+    if (again > 0)
+        reap(again);
+    expect(d > 0 && again > 0,
+           "a process that had started a daemonic child (mp_start gave "
+           "%s) then got %s from mp_start for an ordinary one, expected a "
+           "pid: set is_daemonic in the daemonic child only, after fork(), "
+           "never in its caller, which is not daemonic",
+           fl_ret(d), fl_ret(again));
 }
 
 static int
@@ -955,16 +968,41 @@ FL_TEST(test_mp_daemonize_leaves_the_callers_session_and_terminal)
     cleanup();
 }
 
+// The access mode (O_RDONLY, O_WRONLY, O_RDWR) of pid's descriptor fd,
+// from /proc/PID/fdinfo/FD, or -1.
+static int
+access_mode_of(pid_t pid, int fd)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)pid, fd);
+    FILE *f = fopen(path, "re");
+    unsigned flags = 0;
+    int found = 0;
+    while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
+        found = sscanf(line, "flags: %o", &flags) == 1;
+    if (f != NULL)
+        fclose(f);
+    return found ? (int)(flags & O_ACCMODE) : -1;
+}
+
 FL_TEST(test_mp_daemonize_puts_dev_null_on_fds_0_1_2)
 {
     use_pidfile();
     struct caller c;
     caller_start(&c, wait_forever);
     char names[3][PATH_MAX];
+    const char *modes[3];
+    int access_ok[3];
     for (int fd = 0; fd <= 2; fd++) {
         char name[16];
         snprintf(name, sizeof name, "fd/%d", fd);
         snprintf(names[fd], PATH_MAX, "%s", link_of(c.daemon, name));
+        int acc = access_mode_of(c.daemon, fd);
+        modes[fd] = acc == O_RDONLY   ? "O_RDONLY"
+                    : acc == O_WRONLY ? "O_WRONLY"
+                    : acc == O_RDWR   ? "O_RDWR"
+                                      : "(unknown)";
+        access_ok[fd] = acc == O_RDWR || acc == (fd == 0 ? O_RDONLY : O_WRONLY);
     }
     caller_release(&c);
     for (int fd = 0; fd <= 2; fd++)
@@ -974,6 +1012,13 @@ FL_TEST(test_mp_daemonize_puts_dev_null_on_fds_0_1_2)
                "0, 1 and 2. A daemon that keeps its caller's stdout holds "
                "a pipe or terminal open that is not its own.",
                fd, names[fd]);
+    for (int fd = 0; fd <= 2; fd++)
+        expect(access_ok[fd],
+               "the daemon's descriptor %d is /dev/null opened %s, but it "
+               "must be %s: open /dev/null with O_RDWR, since 0 is read "
+               "and 1 and 2 are written (a write to a read-only descriptor "
+               "fails with EBADF)",
+               fd, modes[fd], fd == 0 ? "readable" : "writable");
     cleanup();
 }
 
@@ -1169,6 +1214,13 @@ FL_TEST(test_mp_daemonize_sets_the_umask)
            "daemon, or the caller's mask decides the modes of every file "
            "it creates",
            m, MP_DAEMON_UMASK);
+    struct stat st;
+    int mode = stat(pidfile, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+    expect(mode == (0644 & ~MP_DAEMON_UMASK),
+           "the pidfile the daemon created has mode %04o, expected %04o: "
+           "create it with open(..., O_CREAT ..., 0644), so that anyone "
+           "may read the daemon's pid and only its owner write it",
+           mode, 0644 & ~MP_DAEMON_UMASK);
     cleanup();
 }
 

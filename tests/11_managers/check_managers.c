@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -533,6 +534,37 @@ list_text(mp_proxy *p, char *buf, size_t size)
     }
     if (at < size)
         snprintf(buf + at, size - at, "]");
+}
+
+FL_TEST(test_mp_list_repr_needs_room_for_the_text_and_its_nul)
+{
+    mp_manager *m = start();
+    mp_proxy *p = proxy(m);
+    for (int i = 1; i <= 3; i++)
+        OK(mp_list_append(p, i));
+    // "[1, 2, 3]" is 9 characters: it needs 10 bytes with its NUL.  Sizes
+    // 8, 9 and 10, each into a buffer with room to spare, marked with Z.
+    int r[3];
+    char buf[3][16];
+    for (int k = 0; k < 3; k++) {
+        memset(buf[k], 'Z', sizeof buf[k]);
+        r[k] = mp_list_repr(p, buf[k], (size_t)(8 + k));
+    }
+    mp_proxy_close(p);
+    stop(m);
+    fl_expect_int(r[0], -ERANGE, "mp_list_repr of [1, 2, 3] into 8 bytes", "");
+    ck_assert_msg(r[1] == -ERANGE && buf[1][9] == 'Z',
+                  "mp_list_repr of [1, 2, 3] (9 characters) into 9 bytes "
+                  "returned %s%s, expected -34 (-ERANGE): the text needs "
+                  "size bytes for its characters AND its NUL, so refuse it "
+                  "when n >= size, not n > size",
+                  fl_ret(r[1]),
+                  buf[1][9] != 'Z' ? " and wrote its NUL past the 9 bytes"
+                                   : "");
+    ck_assert_msg(r[2] == 9 && strcmp(buf[2], "[1, 2, 3]") == 0,
+                  "mp_list_repr of [1, 2, 3] into 10 bytes returned %s, "
+                  "expected 9 and the text",
+                  fl_ret(r[2]));
 }
 
 FL_TEST(test_mp_list_reverse_reverses_in_place)
@@ -1125,6 +1157,57 @@ FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_hangs_up)
                   "too means the server has gone, -EPIPE");
 }
 
+// A fake server: accept twice, read the request, and answer with a frame
+// cut short: the first time in its header, the second in its body.
+static int
+cut_short(void *arg)
+{
+    int lfd = *(int *)arg;
+    unsigned char buf[FRAME_CAP], part[MP_FRAME_HEADER + 3] = {0};
+    fl_put_be32(part, 18); // the length of a whole reply to MP_OP_DICT_LEN
+    for (int i = 0; i < 2; i++) {
+        if (!fl_readable_within(lfd, WAIT_MS))
+            return 1;
+        int c = accept(lfd, NULL, NULL);
+        if (c < 0 || fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0)
+            return 2;
+        size_t len = i == 0 ? 2 : sizeof part;
+        if (fl_write_full(c, part, len) < 0)
+            return 3;
+        close(c);
+    }
+    return 0;
+}
+
+FL_TEST(test_mp_dict_len_gives_eproto_when_a_reply_is_cut_short)
+{
+    char path[108];
+    ck_assert(mp_ipc_path(path, sizeof path, "fake") > 0);
+    unlink(path);
+    int lfd = raw_socket_at(path, 1);
+    ck_assert_msg(lfd >= 0, "could not listen: %s", strerror(errno));
+    pid_t pid = fl_raw_start(cut_short, &lfd);
+    close(lfd);
+    int r[2];
+    for (int i = 0; i < 2; i++) {
+        mp_proxy *p = proxy_to(path);
+        r[i] = mp_dict_len(p);
+        mp_proxy_close(p);
+    }
+    int st = fl_reap_code(pid);
+    unlink(path);
+    ck_assert_msg(st == 0, "the fake server got no whole request (%d)", st);
+    fl_expect_int(r[0], -EPROTO,
+                  "mp_dict_len when the reply stopped after 2 bytes of its "
+                  "header",
+                  "Part of a header, then EOF, is a frame cut short: "
+                  "recv_frame returns -EPROTO, not 0 (0 is EOF before any "
+                  "byte of a frame)");
+    fl_expect_int(r[1], -EPROTO,
+                  "mp_dict_len when the reply stopped 3 bytes into its body",
+                  "Fewer body bytes than the header announced: -EPROTO");
+}
+
 FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_was_killed)
 {
     mp_manager *m = start();
@@ -1578,6 +1661,109 @@ FL_TEST(test_mp_manager_server_closes_each_client_that_leaves)
                   before, after);
 }
 
+// In a child: mp_dict_len on the proxy.
+static int
+len_of(void *arg)
+{
+    return mp_dict_len(arg);
+}
+
+FL_TEST(test_mp_manager_serves_the_other_clients_when_one_leaves)
+{
+    mp_manager *m = start();
+    mp_proxy *p[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = proxy(m);
+        OK(len_ok(p[i])); // all four are in the server's table now
+    }
+    mp_proxy_close(p[0]); // the first leaves: the table has a hole
+    fl_child res[3];
+    int bad = -1;
+    for (int i = 1; i < 4; i++) {
+        fl_run_in_child(len_of, p[i], WAIT_MS, 0, &res[i - 1]);
+        if (bad < 0 && !(res[i - 1].returned && res[i - 1].value == 0))
+            bad = i;
+    }
+    if (bad > 0)
+        kill(server_of(m), SIGKILL); // or shutdown waits for it too
+    for (int i = 1; i < 4; i++)
+        mp_proxy_close(p[i]);
+    mp_manager_shutdown(m, NULL);
+    ck_assert_msg(
+        bad<0,
+            "four clients were connected and the first left; then "
+            "client %d's mp_dict_len %s, expected 0. To drop a client, "
+            "move the LAST entry into its place, fds[i] = fds[--n]: "
+            "fds[n--] copies the stale entry past the end, and the "
+            "last client is lost from the table",
+            bad + 1, bad> 0
+            ? how(&res[bad - 1])
+            : "");
+}
+
+// The lowest descriptor number pid does not use, from /proc/PID/fd.
+static int
+lowest_free_fd(pid_t pid)
+{
+    for (int fd = 0; fd < 1024; fd++) {
+        char path[80];
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
+        if (lstat(path, &st) < 0)
+            return fd;
+    }
+    return 1024;
+}
+
+FL_TEST(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors)
+{
+    mp_manager *m = start();
+    pid_t pid = server_of(m);
+    mp_proxy *a = proxy(m);
+    OK(len_ok(a)); // a is in the server's table
+    // The server may now open no descriptor: its next accept() fails with
+    // EMFILE, and the client stays queued on the listening socket.
+    struct rlimit old, full;
+    ck_assert_msg(prlimit(pid, RLIMIT_NOFILE, NULL, &old) == 0,
+                  "prlimit(server) failed: %s", strerror(errno));
+    full = (struct rlimit){(rlim_t)lowest_free_fd(pid), old.rlim_max};
+    ck_assert_msg(prlimit(pid, RLIMIT_NOFILE, &full, NULL) == 0,
+                  "prlimit(server) failed: %s", strerror(errno));
+    mp_proxy *b = proxy(m); // the kernel queues it; accept() cannot take it
+    fl_child old_client, new_client = {0};
+    fl_run_in_child(len_of, a, WAIT_MS, 0, &old_client);
+    mp_proxy_close(a); // gives the server a descriptor back
+    if (old_client.returned && old_client.value == 0)
+        fl_run_in_child(len_of, b, WAIT_MS, 0, &new_client);
+    prlimit(pid, RLIMIT_NOFILE, &old, NULL);
+    if (old_client.timed_out || new_client.timed_out)
+        kill(pid, SIGKILL); // or shutdown waits for it too
+    mp_proxy_close(b);
+    mp_manager_shutdown(m, NULL);
+    ck_assert_msg(old_client.returned && old_client.value == 0,
+                  "while the server was out of descriptors (accept() fails "
+                  "with EMFILE, and a new client waits in the queue), a "
+                  "connected client's mp_dict_len %s, expected 0. %s",
+                  how(&old_client),
+                  old_client.timed_out
+                      ? "Do not retry accept() in a loop until it works: "
+                        "go back to poll() and serve the clients you have"
+                      : "A failed accept() is no reason to end the server: "
+                        "skip it and poll again");
+    ck_assert_msg(new_client.returned && new_client.value == 0,
+                  "once a client left and gave the server a descriptor "
+                  "back, the mp_dict_len of the client that waited while "
+                  "accept() failed with EMFILE %s, expected 0: %s",
+                  how(&new_client),
+                  new_client.returned && new_client.value == -EPIPE
+                      ? "the server had ended. A failed accept() is no "
+                        "reason to end the server: skip it and poll again"
+                      : "after a failed accept(), go back to poll() with "
+                        "the listening socket still in it, and accept the "
+                        "client once another leaves: do not retry accept() "
+                        "in a loop, nor stop watching the listening socket");
+}
+
 // The two processes of the clock test: the test's thread, and the server
 // stopped with SIGSTOP.
 struct stopped {
@@ -1640,6 +1826,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_dict_get_keeps_the_types_of_keys_and_values, 10),
     FL_CASE(test_mp_dict_get_gives_enoent_for_a_missing_key, 10),
     FL_CASE(test_mp_dict_repr_prints_floats_and_strings_like_python, 10),
+    FL_CASE(test_mp_list_repr_needs_room_for_the_text_and_its_nul, 10),
     FL_CASE(test_mp_list_reverse_reverses_in_place, 15),
     FL_CASE(test_mp_list_get_counts_negative_indexes_from_the_end, 10),
     FL_CASE(test_mp_list_repr_gives_emsgsize_when_the_text_outgrows_a_reply,
@@ -1657,6 +1844,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_manager_survives_a_client_that_dies_before_its_reply, 10),
     FL_CASE(test_mp_dict_len_gives_epipe_when_the_server_hangs_up, 10),
     FL_CASE(test_mp_dict_len_gives_epipe_when_the_server_was_killed, 10),
+    FL_CASE(test_mp_dict_len_gives_eproto_when_a_reply_is_cut_short, 10),
     FL_CASE(test_mp_manager_shutdown_stops_the_server_and_removes_its_socket,
             10),
     FL_CASE(test_mp_manager_shutdown_makes_later_requests_fail_with_epipe, 10),
@@ -1672,6 +1860,9 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_dict_incr_reaches_llong_max_and_llong_min_exactly, 10),
     FL_CASE(test_mp_manager_serves_64_clients_at_once_and_closes_the_65th, 10),
     FL_CASE(test_mp_manager_server_closes_each_client_that_leaves, 10),
+    FL_CASE(test_mp_manager_serves_the_other_clients_when_one_leaves, 10),
+    FL_CASE(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors,
+            10),
     FL_CASE(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps,
             10),
 };
