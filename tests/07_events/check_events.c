@@ -777,18 +777,45 @@ kid_wait_across_a_second(mp_event *ev, int arg)
     return mp_event_wait(ev, kid_extra);
 }
 
+// Wait until the monotonic clock reads 880 to 930 ms into a second.  A kid
+// started then waits 1100 to 1170 ms: a deadline that drops the carried
+// second falls 100 to 170 ms after its call, long before the test sets
+// the event.  The sleep chooses the clock's phase; it waits for nobody.
+static void
+late_in_a_second(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (t.tv_nsec >= 880000000L && t.tv_nsec < 930000000L)
+        return;
+    if (t.tv_nsec >= 880000000L)
+        t.tv_sec++;
+    t.tv_nsec = 880000000L;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+        ;
+}
+
 FL_TEST(test_mp_event_wait_carries_nanoseconds_into_seconds)
 {
     mp_event *ev = raw_event();
     struct kid k;
+    late_in_a_second();
     kid_start(&k, kid_wait_across_a_second, ev, 0);
     expect_asleep(&k, until_asleep(k.pid, -1), ev,
                   "mp_event_wait(ev, t), with now + t in the next second "
                   "(t of 1100 to 1990 ms),");
+    // A deadline a second short ends 100 to 170 ms after the call.
+    int early = kid_wait(&k, 400);
     raw_set(ev); // lock, flag = 1, broadcast, unlock
     int got = kid_wait(&k, 3000);
     kid_end(&k);
     forget(ev);
+    ck_assert_msg(!early,
+                  "mp_event_wait(ev, %d), on a clear event, %s, a second "
+                  "before its deadline. When tv_nsec passes a billion, "
+                  "take a billion off it AND add one second to tv_sec: "
+                  "dropping the carried second ends the wait early",
+                  k.rep.extra, said(&k, 400));
     ck_assert_msg(got && k.rep.value == 1,
                   "mp_event_wait(ev, %d), whose deadline falls in the next "
                   "second, slept; the test set the flag and broadcast; the "
