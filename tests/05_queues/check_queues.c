@@ -205,6 +205,16 @@ FL_TEST(test_mp_queue_create_refuses_sizes_that_overflow)
         mp_queue_destroy(q);
     fl_expect_int(rc, -ENOMEM, "mp_queue_create(&q, 1, SIZE_MAX - 2)",
                   "header + max_msg overflows a size_t too");
+    // A ring of SIZE_MAX - 16 bytes fits a size_t; the struct before it
+    // does not.
+    rc = mp_queue_create(&q, 1, SIZE_MAX - 24);
+    if (rc == 0)
+        mp_queue_destroy(q);
+    fl_expect_int(rc, -ENOMEM, "mp_queue_create(&q, 1, SIZE_MAX - 24)",
+                  "the ring, 1 * (8 + SIZE_MAX - 24) bytes, fits a size_t, "
+                  "but sizeof(mp_queue) added to it wraps around: leave "
+                  "room for the struct in the check (is slot > (SIZE_MAX - "
+                  "sizeof(mp_queue)) / maxsize?)");
 }
 
 /* ----------------------------------------------------------- put, get */
