@@ -526,6 +526,15 @@ FL_TEST(test_mp_array_get_refuses_an_index_past_the_end)
     int r2 = mp_array_get(a, SIZE_MAX, &out);
     int r3 = mp_array_get(NULL, 0, &out);
     mp_array_destroy(a);
+    mp_array *e = new_array(MP_INT64, 0, NULL, 0);
+    int r4 = mp_array_get(e, 0, &out);
+    mp_array_destroy(e);
+    ck_assert_msg(r4 == -ERANGE && out == 77,
+                  "on an empty array (n = 0), mp_array_get at index 0 "
+                  "returned %s and out became %lld; expected -ERANGE, out "
+                  "left at 77. Compare i >= n: with i > n - 1, n - 1 wraps "
+                  "around to SIZE_MAX when n is 0, and every index passes",
+                  fl_ret(r4), (long long)out);
     ck_assert_msg(r1 == -ERANGE && r2 == -ERANGE && out == 77,
                   "on an array of 3 elements, mp_array_get at index 3 "
                   "returned %s and at SIZE_MAX %s, and out became %lld; "
