@@ -134,24 +134,6 @@ raw_broadcast(mp_event *ev)
     raw_unlock(ev);
 }
 
-// How many times pid has gone to sleep (its voluntary context switches),
-// or -1 if it is gone.
-static long
-sleeps_of(pid_t pid)
-{
-    char path[64], line[128];
-    long n = -1;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
-            break;
-    fclose(f);
-    return n;
-}
-
 // Whether a child's write to the event's memory reaches this process.
 static int
 shared_with_children(mp_event *ev)
@@ -182,7 +164,7 @@ until_asleep(pid_t pid, long after)
 {
     long long end = fl_now_us() + 3000000;
     for (;;) {
-        long n = sleeps_of(pid); // first: a sleep counted, then the state
+        long n = fl_proc_sleeps(pid); // first: a sleep counted, then the state
         char s = fl_proc_state(pid);
         if ((s == 'S' && n > after) || s == 'Z' || s == 0 || fl_now_us() > end)
             return s;
@@ -877,7 +859,7 @@ FL_TEST(test_mp_event_wait_sleeps_again_after_a_spurious_wake_up)
     struct kid k;
     kid_start(&k, kid_wait_for, ev, 5000);
     expect_asleep(&k, until_asleep(k.pid, -1), ev, "mp_event_wait(ev, 5000)");
-    long slept = sleeps_of(k.pid);
+    long slept = fl_proc_sleeps(k.pid);
     raw_broadcast(ev); // wake it, flag still clear
     char s = until_asleep(k.pid, slept);
     int early = kid_wait(&k, 0);
@@ -942,7 +924,7 @@ FL_TEST(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes)
     struct kid k;
     kid_start(&k, kid_wait_for, ev, 100);
     expect_asleep(&k, until_asleep(k.pid, -1), ev, "mp_event_wait(ev, 100)");
-    long slept = sleeps_of(k.pid);
+    long slept = fl_proc_sleeps(k.pid);
     raw_lock(ev);
     until_asleep(k.pid, slept); // timed out, now waiting for the lock
     ev->flag = 1;
