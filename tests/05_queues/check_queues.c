@@ -834,6 +834,109 @@ FL_TEST(test_mp_queue_get_and_put_time_out_despite_stolen_wakeups)
             break;
 }
 
+// Start a call in a child, wait till it sleeps in the queue; 0 if it
+// returned at once instead.
+static pid_t
+start_sleeping(int (*fn)(void *), struct call *c)
+{
+    pid_t pid = fl_raw_start(fn, c);
+    if (await_state(pid, "SZ") == 'S')
+        return pid;
+    join(pid, 3000);
+    return 0;
+}
+
+// A message whose copy into the ring stops half-way, the lock held: its
+// page is unreadable, and the handler of the fault makes it readable and
+// stops the process (state T) until the test continues it.
+static char *late_page;
+
+static void
+stop_in_the_copy(int sig)
+{
+    (void)sig;
+    mprotect(late_page, (size_t)sysconf(_SC_PAGESIZE), PROT_READ);
+    kill(getpid(), SIGSTOP);
+}
+
+static int
+put_from_an_unreadable_page(void *arg)
+{
+    struct call *c = arg;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    late_page = mmap(NULL, page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (late_page == MAP_FAILED)
+        return 1;
+    memcpy(late_page, "late", 4);
+    struct sigaction sa = {.sa_handler = stop_in_the_copy};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, NULL) != 0 ||
+        mprotect(late_page, page, PROT_NONE) != 0)
+        return 1;
+    c->rc = mp_queue_put(c->q, late_page, 4, 0);
+    return 0;
+}
+
+// Spin until pid sleeps again (more than `slept` sleeps) or ends, at most
+// 3 s; its state letter then.
+static char
+await_sleep_after(pid_t pid, long slept)
+{
+    long end = fl_now_ms() + 3000;
+    for (;;) {
+        long n = fl_proc_sleeps(pid); // first the count, then the state
+        char st = fl_proc_state(pid);
+        if ((st == 'S' && n > slept) || st == 'Z' || st == 0 ||
+            fl_now_ms() > end)
+            return st;
+        sched_yield();
+    }
+}
+
+// A getter times out while a putter holds the lock, the message half
+// copied; when the getter has the lock back, the message is there.  The
+// timeout is no reason to leave it: the queue is not empty, so get
+// returns it (a put's room likewise).
+FL_TEST(test_mp_queue_get_takes_a_message_that_came_as_it_timed_out)
+{
+    mp_queue *q = make(2, MSG);
+    struct call *g = new_call(q, 100, NULL);
+    pid_t gp = start_sleeping(do_get, g);
+    if (gp == 0)
+        FAIL_KILLING("mp_queue_get(timeout 100 ms) on an empty queue "
+                     "returned %s at once; expected it to wait",
+                     fl_ret(g->rc));
+    long slept = fl_proc_sleeps(gp);
+    struct call *p = new_call(q, 0, NULL);
+    pid_t pp = fl_raw_start(put_from_an_unreadable_page, p);
+    if (await_state(pp, "TZ") != 'T')
+        FAIL_KILLING("a put whose message lay on an unreadable page never "
+                     "stopped in its copy (it returned %s): does "
+                     "mp_queue_put copy the message into the ring itself?",
+                     fl_ret(p->rc));
+    // The getter's deadline passes; it wakes and sleeps again, on the
+    // lock the stopped putter holds.  (A getter that ends instead was
+    // not waiting for that lock: then there is nothing to judge.)
+    char st = await_sleep_after(gp, slept);
+    kill(pp, SIGCONT);
+    if (join(pp, 3000) == -ETIMEDOUT || join(gp, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("the putter or the getter never ended once the putter "
+                     "was continued");
+    fl_expect_int(p->rc, 0, "the put that held the lock", "");
+    if (st == 'S')
+        ck_assert_msg(g->rc == 4 && memcmp(g->msg, "late", 4) == 0,
+                      "mp_queue_get(timeout 100 ms) timed out while a put "
+                      "held the lock; by the time it had the lock back the "
+                      "message was in the queue, yet it returned %s. "
+                      "pthread_cond_timedwait's ETIMEDOUT is no answer: "
+                      "look at the queue again, under the lock, and take "
+                      "the message if one is there (queue.Empty only if "
+                      "it is still empty)",
+                      fl_ret(g->rc));
+    mp_queue_destroy(q);
+}
+
 /* ---------------------------------------------- producers and consumers */
 
 static int
@@ -1662,18 +1765,6 @@ FL_TEST(test_mp_queue_get_keeps_its_timeout_when_the_wall_clock_jumps)
     mp_queue_destroy(q);
 }
 
-// Start a call in a child, wait till it sleeps in the queue; 0 if it
-// returned at once instead.
-static pid_t
-start_sleeping(int (*fn)(void *), struct call *c)
-{
-    pid_t pid = fl_raw_start(fn, c);
-    if (await_state(pid, "SZ") == 'S')
-        return pid;
-    join(pid, 3000);
-    return 0;
-}
-
 #define CARRY_HINT                                                             \
     "The deadline's tv_nsec must stay below 1000000000 (one second): when "    \
     "now's nanoseconds plus the timeout's reach it, carry one second into "    \
@@ -1837,6 +1928,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_queue_get_waits_again_after_a_stolen_wakeup, 10),
     FL_CASE(test_mp_queue_put_waits_again_after_a_stolen_wakeup, 10),
     FL_CASE(test_mp_queue_get_and_put_time_out_despite_stolen_wakeups, 10),
+    FL_CASE(test_mp_queue_get_takes_a_message_that_came_as_it_timed_out, 10),
     FL_CASE(test_mp_queue_consume_prints_consumed_0_to_4, 8),
     FL_CASE(test_mp_queue_consume_stops_at_its_sentinel, 8),
     FL_CASE(test_mp_queue_consume_waits_for_the_sentinel_on_an_empty_queue, 8),
