@@ -759,51 +759,72 @@ kid_wait_across_a_second(mp_event *ev, int arg)
     return mp_event_wait(ev, kid_extra);
 }
 
-// Wait until the monotonic clock reads 880 to 930 ms into a second.  A kid
-// started then waits 1100 to 1170 ms: a deadline that drops the carried
-// second falls 100 to 170 ms after its call, long before the test sets
-// the event.  The sleep chooses the clock's phase; it waits for nobody.
-static void
-late_in_a_second(void)
+// In the kid: mp_event_wait(ev, 999) from 60 to 950 ms into a second.
+// Its deadline lies in the next second, less than a second away: a carry
+// that takes a billion off tv_nsec but forgets to add a second to tv_sec
+// puts it in the past, and the wait gives up at once.
+static int
+kid_wait_999_across_a_second(mp_event *ev, int arg)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    if (t.tv_nsec >= 880000000L && t.tv_nsec < 930000000L)
-        return;
-    if (t.tv_nsec >= 880000000L)
-        t.tv_sec++;
-    t.tv_nsec = 880000000L;
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
-        ;
+    (void)arg;
+    long phase;
+    do { // a spin of at most 110 ms, as above
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        phase = t.tv_nsec / 1000000;
+    } while (phase < 60 || phase >= 950);
+    kid_t0_us = fl_now_us();
+    return mp_event_wait(ev, 999);
+}
+
+// Start fn's kid on ev and see it asleep; fail, naming the lost second
+// of a carry, if it gave up at once.
+static void
+start_asleep_across_a_second(struct kid *k, kid_fn fn, mp_event *ev,
+                             const char *call)
+{
+    kid_start(k, fn, ev, 0);
+    char s = until_asleep(k->pid, -1);
+    if (s != 'S' && kid_wait(k, 1000) && k->rep.value == 0 &&
+        k->rep.us < 500000) {
+        kid_end(k);
+        forget(ev);
+        ck_abort_msg("%s on a clear event returned 0 after %.1f ms: its "
+                     "deadline was already past. When tv_nsec reaches a "
+                     "billion, take a billion off it AND add one second to "
+                     "tv_sec; dropping the carried second puts the "
+                     "deadline a second early",
+                     call, k->rep.us / 1000.0);
+    }
+    expect_asleep(k, s, ev, call);
 }
 
 FL_TEST(test_mp_event_wait_carries_nanoseconds_into_seconds)
 {
-    mp_event *ev = raw_event();
-    struct kid k;
-    late_in_a_second();
-    kid_start(&k, kid_wait_across_a_second, ev, 0);
-    expect_asleep(&k, until_asleep(k.pid, -1), ev,
-                  "mp_event_wait(ev, t), with now + t in the next second "
-                  "(t of 1100 to 1990 ms),");
-    // A deadline a second short ends 100 to 170 ms after the call.
-    int early = kid_wait(&k, 400);
-    raw_set(ev); // lock, flag = 1, broadcast, unlock
-    int got = kid_wait(&k, 3000);
-    kid_end(&k);
-    forget(ev);
-    ck_assert_msg(!early,
-                  "mp_event_wait(ev, %d), on a clear event, %s, a second "
-                  "before its deadline. When tv_nsec passes a billion, "
-                  "take a billion off it AND add one second to tv_sec: "
-                  "dropping the carried second ends the wait early",
-                  k.rep.extra, said(&k, 400));
-    ck_assert_msg(got && k.rep.value == 1,
-                  "mp_event_wait(ev, %d), whose deadline falls in the next "
-                  "second, slept; the test set the flag and broadcast; the "
-                  "wait then %s, expected 1 soon after the set. %s",
-                  k.rep.extra, said(&k, 3000),
-                  timing_hint(&k, k.rep.extra, ""));
+    static const struct {
+        kid_fn fn;
+        const char *call;
+    } waits[] = {
+        {kid_wait_999_across_a_second,
+         "mp_event_wait(ev, 999), from 60 to 950 ms into a second,"},
+        {kid_wait_across_a_second,
+         "mp_event_wait(ev, t), with now + t in the next second "
+         "(t of 1100 to 1990 ms),"},
+    };
+    for (int i = 0; i < 2; i++) {
+        mp_event *ev = raw_event();
+        struct kid k;
+        start_asleep_across_a_second(&k, waits[i].fn, ev, waits[i].call);
+        raw_set(ev); // lock, flag = 1, broadcast, unlock
+        int got = kid_wait(&k, 3000);
+        kid_end(&k);
+        forget(ev);
+        ck_assert_msg(got && k.rep.value == 1,
+                      "%s slept; the test set the flag and broadcast; the "
+                      "wait then %s, expected 1 soon after the set. %s",
+                      waits[i].call, said(&k, 3000),
+                      timing_hint(&k, i == 0 ? 999 : k.rep.extra, ""));
+    }
 }
 
 FL_TEST(test_mp_event_wait_with_timeout_0_only_looks)
