@@ -131,6 +131,22 @@ fl_proc_state(pid_t pid)
     return proc_stat(pid, &st, &pp) == 0 ? st : 0;
 }
 
+long
+fl_proc_sleeps(pid_t pid)
+{
+    char path[64], line[128];
+    long n = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
 int
 fl_children_of(pid_t parent, pid_t *kids, int max)
 {

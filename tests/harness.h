@@ -198,6 +198,19 @@ pid_t fl_ppid_of(pid_t pid);
 char fl_proc_state(pid_t pid);
 
 /**
+ * @brief How many times a process has gone to sleep: its voluntary context
+ *        switches in /proc/PID/status.
+ *
+ * A process that sleeps again after a wake-up (a timed wait that expired,
+ * then blocked on a lock) has one more than before, though its state
+ * letter stays 'S'.
+ *
+ * @param pid the process.
+ * @return the count, or -1 if pid is gone.
+ */
+long fl_proc_sleeps(pid_t pid);
+
+/**
  * @brief The children of a process, as /proc shows them.
  * @param parent the process whose children to list.
  * @param kids   receives their pids, running or zombie.

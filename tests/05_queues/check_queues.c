@@ -205,6 +205,16 @@ FL_TEST(test_mp_queue_create_refuses_sizes_that_overflow)
         mp_queue_destroy(q);
     fl_expect_int(rc, -ENOMEM, "mp_queue_create(&q, 1, SIZE_MAX - 2)",
                   "header + max_msg overflows a size_t too");
+    // A ring of SIZE_MAX - 16 bytes fits a size_t; the struct before it
+    // does not.
+    rc = mp_queue_create(&q, 1, SIZE_MAX - 24);
+    if (rc == 0)
+        mp_queue_destroy(q);
+    fl_expect_int(rc, -ENOMEM, "mp_queue_create(&q, 1, SIZE_MAX - 24)",
+                  "the ring, 1 * (8 + SIZE_MAX - 24) bytes, fits a size_t, "
+                  "but sizeof(mp_queue) added to it wraps around: leave "
+                  "room for the struct in the check (is slot > (SIZE_MAX - "
+                  "sizeof(mp_queue)) / maxsize?)");
 }
 
 /* ----------------------------------------------------------- put, get */
@@ -824,6 +834,109 @@ FL_TEST(test_mp_queue_get_and_put_time_out_despite_stolen_wakeups)
             break;
 }
 
+// Start a call in a child, wait till it sleeps in the queue; 0 if it
+// returned at once instead.
+static pid_t
+start_sleeping(int (*fn)(void *), struct call *c)
+{
+    pid_t pid = fl_raw_start(fn, c);
+    if (await_state(pid, "SZ") == 'S')
+        return pid;
+    join(pid, 3000);
+    return 0;
+}
+
+// A message whose copy into the ring stops half-way, the lock held: its
+// page is unreadable, and the handler of the fault makes it readable and
+// stops the process (state T) until the test continues it.
+static char *late_page;
+
+static void
+stop_in_the_copy(int sig)
+{
+    (void)sig;
+    mprotect(late_page, (size_t)sysconf(_SC_PAGESIZE), PROT_READ);
+    kill(getpid(), SIGSTOP);
+}
+
+static int
+put_from_an_unreadable_page(void *arg)
+{
+    struct call *c = arg;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    late_page = mmap(NULL, page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (late_page == MAP_FAILED)
+        return 1;
+    memcpy(late_page, "late", 4);
+    struct sigaction sa = {.sa_handler = stop_in_the_copy};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, NULL) != 0 ||
+        mprotect(late_page, page, PROT_NONE) != 0)
+        return 1;
+    c->rc = mp_queue_put(c->q, late_page, 4, 0);
+    return 0;
+}
+
+// Spin until pid sleeps again (more than `slept` sleeps) or ends, at most
+// 3 s; its state letter then.
+static char
+await_sleep_after(pid_t pid, long slept)
+{
+    long end = fl_now_ms() + 3000;
+    for (;;) {
+        long n = fl_proc_sleeps(pid); // first the count, then the state
+        char st = fl_proc_state(pid);
+        if ((st == 'S' && n > slept) || st == 'Z' || st == 0 ||
+            fl_now_ms() > end)
+            return st;
+        sched_yield();
+    }
+}
+
+// A getter times out while a putter holds the lock, the message half
+// copied; when the getter has the lock back, the message is there.  The
+// timeout is no reason to leave it: the queue is not empty, so get
+// returns it (a put's room likewise).
+FL_TEST(test_mp_queue_get_takes_a_message_that_came_as_it_timed_out)
+{
+    mp_queue *q = make(2, MSG);
+    struct call *g = new_call(q, 100, NULL);
+    pid_t gp = start_sleeping(do_get, g);
+    if (gp == 0)
+        FAIL_KILLING("mp_queue_get(timeout 100 ms) on an empty queue "
+                     "returned %s at once; expected it to wait",
+                     fl_ret(g->rc));
+    long slept = fl_proc_sleeps(gp);
+    struct call *p = new_call(q, 0, NULL);
+    pid_t pp = fl_raw_start(put_from_an_unreadable_page, p);
+    if (await_state(pp, "TZ") != 'T')
+        FAIL_KILLING("a put whose message lay on an unreadable page never "
+                     "stopped in its copy (it returned %s): does "
+                     "mp_queue_put copy the message into the ring itself?",
+                     fl_ret(p->rc));
+    // The getter's deadline passes; it wakes and sleeps again, on the
+    // lock the stopped putter holds.  (A getter that ends instead was
+    // not waiting for that lock: then there is nothing to judge.)
+    char st = await_sleep_after(gp, slept);
+    kill(pp, SIGCONT);
+    if (join(pp, 3000) == -ETIMEDOUT || join(gp, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("the putter or the getter never ended once the putter "
+                     "was continued");
+    fl_expect_int(p->rc, 0, "the put that held the lock", "");
+    if (st == 'S')
+        ck_assert_msg(g->rc == 4 && memcmp(g->msg, "late", 4) == 0,
+                      "mp_queue_get(timeout 100 ms) timed out while a put "
+                      "held the lock; by the time it had the lock back the "
+                      "message was in the queue, yet it returned %s. "
+                      "pthread_cond_timedwait's ETIMEDOUT is no answer: "
+                      "look at the queue again, under the lock, and take "
+                      "the message if one is there (queue.Empty only if "
+                      "it is still empty)",
+                      fl_ret(g->rc));
+    mp_queue_destroy(q);
+}
+
 /* ---------------------------------------------- producers and consumers */
 
 static int
@@ -965,6 +1078,45 @@ FL_TEST(test_mp_queue_consume_waits_for_the_sentinel_on_an_empty_queue)
                   "mp_queue_consume returned %s after seeing \"%s\"; "
                   "expected 2 after \"xy\"",
                   fl_ret(c->ret), c->seen);
+    mp_queue_destroy(c->q);
+}
+
+// A consumer's buffer must hold the largest message the queue takes:
+// note whether fn saw the 16 bytes put.
+static void
+check_full_size(const void *msg, size_t len, void *arg)
+{
+    struct consumed *c = arg;
+    int ok = len == 16 && memcmp(msg, "0123456789abcdef", 16) == 0;
+    c->seen[0] = ok ? 'y' : 'n';
+}
+
+static int
+consume_full_size(void *arg)
+{
+    struct consumed *c = arg;
+    c->ret = mp_queue_consume(c->q, check_full_size, c);
+    return 0;
+}
+
+FL_TEST(test_mp_queue_consume_takes_a_message_of_max_msg_bytes)
+{
+    struct consumed *c = shared(sizeof *c);
+    c->q = make(2, 16);
+    c->ret = -1000;
+    ck_assert(mp_queue_put(c->q, "0123456789abcdef", 16, 0) == 0);
+    ck_assert(mp_queue_put(c->q, NULL, 0, 0) == 0);
+    fl_child r;
+    fl_run_in_child(consume_full_size, c, 3000, 0, &r);
+    ck_assert_msg(r.returned && c->ret == 1 && c->seen[0] == 'y',
+                  "mp_queue_consume of one message of exactly max_msg (16) "
+                  "bytes, then the sentinel, %s %s, and its function %s. "
+                  "Its buffer must hold max_msg bytes, the cap it gives to "
+                  "mp_queue_get: malloc(max_msg), no less",
+                  r.timed_out ? "never returned," : "returned",
+                  r.returned ? fl_ret(c->ret) : "nothing (it crashed)",
+                  c->seen[0] == 'y' ? "saw the 16 bytes"
+                                    : "did not see the 16 bytes put");
     mp_queue_destroy(c->q);
 }
 
@@ -1493,22 +1645,40 @@ mappings(void)
     return lines;
 }
 
+// How many of the pages of [p, p + len) are still mapped.
+static size_t
+pages_mapped(const void *p, size_t len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), mapped = 0;
+    for (size_t off = 0; off < len; off += page) {
+        unsigned char in_core;
+        if (mincore((char *)p + off, 1, &in_core) == 0 || errno != ENOMEM)
+            mapped++;
+    }
+    return mapped;
+}
+
+#define BIG_MSG (3 * 4096) // max_msg of a queue that spans several pages
+
 FL_TEST(test_mp_queue_destroy_unmaps_the_queue)
 {
     free(malloc(64)); // so that malloc's own first mapping comes before
     int before = mappings();
-    mp_queue *q = make(4, MSG);
+    mp_queue *q = make(4, BIG_MSG);
     int during = mappings();
     int rc = mp_queue_destroy(q);
     int after = mappings();
+    size_t left = pages_mapped(q, 4 * (size_t)BIG_MSG);
     int none = mp_queue_destroy(NULL);
     fl_expect_int(rc, 0, "mp_queue_destroy of a queue", "");
     fl_expect_int(none, -EINVAL, "mp_queue_destroy(NULL)", "");
-    ck_assert_msg(after == before,
-                  "the process had %d mappings before mp_queue_create, %d "
-                  "with the queue, %d after mp_queue_destroy: munmap the "
-                  "whole mapping (its size was saved in the queue)",
-                  before, during, after);
+    ck_assert_msg(after == before && left == 0,
+                  "the process had %d mappings before mp_queue_create(&q, "
+                  "4, %d), %d with the queue, %d after mp_queue_destroy, "
+                  "and %zu of the queue's pages were still mapped: munmap "
+                  "the whole mapping, the struct AND its ring (its size "
+                  "was saved in the queue), not sizeof *q",
+                  before, BIG_MSG, during, after, left);
 }
 
 /* ---------------------------------------------------------- under stress */
@@ -1595,17 +1765,11 @@ FL_TEST(test_mp_queue_get_keeps_its_timeout_when_the_wall_clock_jumps)
     mp_queue_destroy(q);
 }
 
-// Start a call in a child, wait till it sleeps in the queue; 0 if it
-// returned at once instead.
-static pid_t
-start_sleeping(int (*fn)(void *), struct call *c)
-{
-    pid_t pid = fl_raw_start(fn, c);
-    if (await_state(pid, "SZ") == 'S')
-        return pid;
-    join(pid, 3000);
-    return 0;
-}
+#define CARRY_HINT                                                             \
+    "The deadline's tv_nsec must stay below 1000000000 (one second): when "    \
+    "now's nanoseconds plus the timeout's reach it, carry one second into "    \
+    "tv_sec and take a billion off tv_nsec, or pthread_cond_timedwait "        \
+    "refuses the deadline with EINVAL"
 
 #define LONGEST_HINT                                                           \
     "INT_MAX ms is 24 days: compute the deadline in long (or time_t) "         \
@@ -1613,6 +1777,44 @@ start_sleeping(int (*fn)(void *), struct call *c)
     "(long)(timeout_ms % 1000) * 1000000). timeout_ms * 1000000 in int "       \
     "overflows past 2147 ms: undefined behaviour, in practice a deadline "     \
     "in the past"
+
+// 999 ms ends 999000000 ns after now: unless now is in the first
+// millisecond of a second, tv_nsec passes a billion and must be carried.
+FL_TEST(test_mp_queue_get_and_put_carry_nanoseconds_into_seconds)
+{
+    mp_queue *q = make(1, MSG);
+    for (int i = 0; i < 2; i++) {
+        struct call *g = new_call(q, 999, NULL);
+        pid_t gp = start_sleeping(do_get, g);
+        if (gp == 0)
+            FAIL_KILLING("mp_queue_get(timeout 999 ms) on an empty queue "
+                         "returned %s at once; expected it to wait. %s",
+                         fl_ret(g->rc), CARRY_HINT);
+        put_now(q, "first");
+        if (join(gp, 3000) == -ETIMEDOUT)
+            FAIL_KILLING("mp_queue_get(timeout 999 ms) never woke up for a "
+                         "put");
+        fl_expect_int(g->rc, 5, "mp_queue_get(timeout 999 ms), woken by a put",
+                      "");
+    }
+    put_now(q, "fills it");
+    for (int i = 0; i < 2; i++) {
+        struct call *p = new_call(q, 999, "second");
+        pid_t pp = start_sleeping(do_put, p);
+        if (pp == 0)
+            FAIL_KILLING("mp_queue_put(timeout 999 ms) on a full queue "
+                         "returned %s at once; expected it to wait. %s",
+                         fl_ret(p->rc), CARRY_HINT);
+        get_expect(q, i == 0 ? "fills it" : "second", 0, "");
+        if (join(pp, 3000) == -ETIMEDOUT)
+            FAIL_KILLING("mp_queue_put(timeout 999 ms) never woke up for a "
+                         "get");
+        fl_expect_int(p->rc, 0, "mp_queue_put(timeout 999 ms), woken by a get",
+                      "");
+    }
+    get_expect(q, "second", 0, "");
+    mp_queue_destroy(q);
+}
 
 // The longest timeout, INT_MAX ms, is still a wait: a getter and a putter
 // sleep until the other side comes.
@@ -1624,7 +1826,8 @@ FL_TEST(test_mp_queue_get_and_put_wait_with_the_longest_timeout)
     if (gp == 0)
         FAIL_KILLING("mp_queue_get(timeout INT_MAX) on an empty queue "
                      "returned %s at once; expected it to wait. %s",
-                     fl_ret(g->rc), LONGEST_HINT);
+                     fl_ret(g->rc),
+                     g->rc == -EINVAL ? CARRY_HINT : LONGEST_HINT);
     put_now(q, "first");
     if (join(gp, 3000) == -ETIMEDOUT)
         FAIL_KILLING("mp_queue_get(timeout INT_MAX) never woke up for a put");
@@ -1636,7 +1839,8 @@ FL_TEST(test_mp_queue_get_and_put_wait_with_the_longest_timeout)
     if (pp == 0)
         FAIL_KILLING("mp_queue_put(timeout INT_MAX) on a full queue "
                      "returned %s at once; expected it to wait. %s",
-                     fl_ret(p->rc), LONGEST_HINT);
+                     fl_ret(p->rc),
+                     p->rc == -EINVAL ? CARRY_HINT : LONGEST_HINT);
     get_expect(q, "fills it", 0, "");
     if (join(pp, 3000) == -ETIMEDOUT)
         FAIL_KILLING("mp_queue_put(timeout INT_MAX) never woke up for a get");
@@ -1724,6 +1928,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_queue_get_waits_again_after_a_stolen_wakeup, 10),
     FL_CASE(test_mp_queue_put_waits_again_after_a_stolen_wakeup, 10),
     FL_CASE(test_mp_queue_get_and_put_time_out_despite_stolen_wakeups, 10),
+    FL_CASE(test_mp_queue_get_takes_a_message_that_came_as_it_timed_out, 10),
     FL_CASE(test_mp_queue_consume_prints_consumed_0_to_4, 8),
     FL_CASE(test_mp_queue_consume_stops_at_its_sentinel, 8),
     FL_CASE(test_mp_queue_consume_waits_for_the_sentinel_on_an_empty_queue, 8),
@@ -1740,6 +1945,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_queue_consume_frees_its_buffer_and_reports_enomem, 5),
     FL_CASE(test_mp_queue_get_keeps_its_timeout_when_the_wall_clock_jumps, 5),
     FL_CASE(test_mp_queue_get_and_put_wait_with_the_longest_timeout, 10),
+    FL_CASE(test_mp_queue_get_and_put_carry_nanoseconds_into_seconds, 10),
+    FL_CASE(test_mp_queue_consume_takes_a_message_of_max_msg_bytes, 5),
     FL_CASE(test_mp_queue_put_wakes_a_getter_for_each_message, 10),
     FL_CASE(test_mp_queue_get_wakes_a_putter_for_each_room, 10),
 };

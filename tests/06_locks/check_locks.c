@@ -1117,6 +1117,62 @@ FL_TEST(test_mp_lock_acquire_of_an_rlock_held_by_another_thread_fails)
     fl_expect_int(mine, 0, "the main thread's release", "");
 }
 
+struct thread_owner {
+    mp_lock *lock;
+    pthread_barrier_t held, checked; // the thread holds it; main has looked
+    int first, again, rel1, rel2;
+};
+
+static void *
+owning_thread(void *arg)
+{
+    struct thread_owner *t = arg;
+    t->first = mp_lock_acquire(t->lock, 0);
+    t->again = t->first == 0 ? mp_lock_acquire(t->lock, 0) : t->first;
+    pthread_barrier_wait(&t->held);
+    pthread_barrier_wait(&t->checked);
+    t->rel1 = mp_lock_release(t->lock);
+    t->rel2 = mp_lock_release(t->lock);
+    return NULL;
+}
+
+// An RLock belongs to the thread that acquired it, whichever thread that
+// is: a thread other than the main one acquires it again at once, and the
+// main thread, whose thread id is the process id, finds it held.
+FL_TEST(test_mp_lock_acquire_of_an_rlock_by_a_second_thread_recurses)
+{
+    mp_lock *lock = new_lock(1);
+    struct thread_owner t = {.lock = lock};
+    ck_assert(pthread_barrier_init(&t.held, NULL, 2) == 0);
+    ck_assert(pthread_barrier_init(&t.checked, NULL, 2) == 0);
+    pthread_t th;
+    ck_assert(pthread_create(&th, NULL, owning_thread, &t) == 0);
+    pthread_barrier_wait(&t.held);
+    int main_poll = mp_lock_acquire(lock, 0);
+    if (main_poll == 0)
+        mp_lock_release(lock);
+    pthread_barrier_wait(&t.checked);
+    pthread_join(th, NULL);
+    int after = mp_lock_acquire(lock, 0);
+    if (after >= 0)
+        mp_lock_release(lock);
+    pthread_barrier_destroy(&t.held);
+    pthread_barrier_destroy(&t.checked);
+    mp_lock_destroy(lock);
+    ck_assert_msg(t.first == 0 && t.again == 0 && main_poll == -EAGAIN,
+                  "a thread other than the main one acquired an RLock (%s) "
+                  "and acquired it again (%s); the main thread's poll then "
+                  "got %s; expected 0, 0 and -EAGAIN. The owner recorded "
+                  "must be the acquiring thread's own id, my_tid(), the "
+                  "very id the recursion check compares with: getpid() is "
+                  "the main thread's id, in every thread",
+                  fl_ret(t.first), fl_ret(t.again), fl_ret(main_poll));
+    ck_assert_msg(t.rel1 == 0 && t.rel2 == 0 && after == 0,
+                  "the thread's two releases returned %s and %s, and a poll "
+                  "after them %s; expected 0, 0 and 0",
+                  fl_ret(t.rel1), fl_ret(t.rel2), fl_ret(after));
+}
+
 FL_TEST(test_mp_lock_acquire_recovers_with_a_poll_or_a_timeout)
 {
     static const int timeouts[] = {0, 200};
@@ -1166,6 +1222,7 @@ static const fl_case cases[] = {
             5),
     FL_CASE(test_mp_lock_acquire_waits_out_long_timeouts, 10),
     FL_CASE(test_mp_lock_acquire_of_an_rlock_held_by_another_thread_fails, 5),
+    FL_CASE(test_mp_lock_acquire_of_an_rlock_by_a_second_thread_recurses, 5),
     FL_CASE(test_mp_lock_acquire_recovers_with_a_poll_or_a_timeout, 5),
 };
 

@@ -134,24 +134,6 @@ raw_broadcast(mp_event *ev)
     raw_unlock(ev);
 }
 
-// How many times pid has gone to sleep (its voluntary context switches),
-// or -1 if it is gone.
-static long
-sleeps_of(pid_t pid)
-{
-    char path[64], line[128];
-    long n = -1;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
-            break;
-    fclose(f);
-    return n;
-}
-
 // Whether a child's write to the event's memory reaches this process.
 static int
 shared_with_children(mp_event *ev)
@@ -182,7 +164,7 @@ until_asleep(pid_t pid, long after)
 {
     long long end = fl_now_us() + 3000000;
     for (;;) {
-        long n = sleeps_of(pid); // first: a sleep counted, then the state
+        long n = fl_proc_sleeps(pid); // first: a sleep counted, then the state
         char s = fl_proc_state(pid);
         if ((s == 'S' && n > after) || s == 'Z' || s == 0 || fl_now_us() > end)
             return s;
@@ -777,24 +759,72 @@ kid_wait_across_a_second(mp_event *ev, int arg)
     return mp_event_wait(ev, kid_extra);
 }
 
+// In the kid: mp_event_wait(ev, 999) from 60 to 950 ms into a second.
+// Its deadline lies in the next second, less than a second away: a carry
+// that takes a billion off tv_nsec but forgets to add a second to tv_sec
+// puts it in the past, and the wait gives up at once.
+static int
+kid_wait_999_across_a_second(mp_event *ev, int arg)
+{
+    (void)arg;
+    long phase;
+    do { // a spin of at most 110 ms, as above
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        phase = t.tv_nsec / 1000000;
+    } while (phase < 60 || phase >= 950);
+    kid_t0_us = fl_now_us();
+    return mp_event_wait(ev, 999);
+}
+
+// Start fn's kid on ev and see it asleep; fail, naming the lost second
+// of a carry, if it gave up at once.
+static void
+start_asleep_across_a_second(struct kid *k, kid_fn fn, mp_event *ev,
+                             const char *call)
+{
+    kid_start(k, fn, ev, 0);
+    char s = until_asleep(k->pid, -1);
+    if (s != 'S' && kid_wait(k, 1000) && k->rep.value == 0 &&
+        k->rep.us < 500000) {
+        kid_end(k);
+        forget(ev);
+        ck_abort_msg("%s on a clear event returned 0 after %.1f ms: its "
+                     "deadline was already past. When tv_nsec reaches a "
+                     "billion, take a billion off it AND add one second to "
+                     "tv_sec; dropping the carried second puts the "
+                     "deadline a second early",
+                     call, k->rep.us / 1000.0);
+    }
+    expect_asleep(k, s, ev, call);
+}
+
 FL_TEST(test_mp_event_wait_carries_nanoseconds_into_seconds)
 {
-    mp_event *ev = raw_event();
-    struct kid k;
-    kid_start(&k, kid_wait_across_a_second, ev, 0);
-    expect_asleep(&k, until_asleep(k.pid, -1), ev,
-                  "mp_event_wait(ev, t), with now + t in the next second "
-                  "(t of 1100 to 1990 ms),");
-    raw_set(ev); // lock, flag = 1, broadcast, unlock
-    int got = kid_wait(&k, 3000);
-    kid_end(&k);
-    forget(ev);
-    ck_assert_msg(got && k.rep.value == 1,
-                  "mp_event_wait(ev, %d), whose deadline falls in the next "
-                  "second, slept; the test set the flag and broadcast; the "
-                  "wait then %s, expected 1 soon after the set. %s",
-                  k.rep.extra, said(&k, 3000),
-                  timing_hint(&k, k.rep.extra, ""));
+    static const struct {
+        kid_fn fn;
+        const char *call;
+    } waits[] = {
+        {kid_wait_999_across_a_second,
+         "mp_event_wait(ev, 999), from 60 to 950 ms into a second,"},
+        {kid_wait_across_a_second,
+         "mp_event_wait(ev, t), with now + t in the next second "
+         "(t of 1100 to 1990 ms),"},
+    };
+    for (int i = 0; i < 2; i++) {
+        mp_event *ev = raw_event();
+        struct kid k;
+        start_asleep_across_a_second(&k, waits[i].fn, ev, waits[i].call);
+        raw_set(ev); // lock, flag = 1, broadcast, unlock
+        int got = kid_wait(&k, 3000);
+        kid_end(&k);
+        forget(ev);
+        ck_assert_msg(got && k.rep.value == 1,
+                      "%s slept; the test set the flag and broadcast; the "
+                      "wait then %s, expected 1 soon after the set. %s",
+                      waits[i].call, said(&k, 3000),
+                      timing_hint(&k, i == 0 ? 999 : k.rep.extra, ""));
+    }
 }
 
 FL_TEST(test_mp_event_wait_with_timeout_0_only_looks)
@@ -850,7 +880,7 @@ FL_TEST(test_mp_event_wait_sleeps_again_after_a_spurious_wake_up)
     struct kid k;
     kid_start(&k, kid_wait_for, ev, 5000);
     expect_asleep(&k, until_asleep(k.pid, -1), ev, "mp_event_wait(ev, 5000)");
-    long slept = sleeps_of(k.pid);
+    long slept = fl_proc_sleeps(k.pid);
     raw_broadcast(ev); // wake it, flag still clear
     char s = until_asleep(k.pid, slept);
     int early = kid_wait(&k, 0);
@@ -915,7 +945,7 @@ FL_TEST(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes)
     struct kid k;
     kid_start(&k, kid_wait_for, ev, 100);
     expect_asleep(&k, until_asleep(k.pid, -1), ev, "mp_event_wait(ev, 100)");
-    long slept = sleeps_of(k.pid);
+    long slept = fl_proc_sleeps(k.pid);
     raw_lock(ev);
     until_asleep(k.pid, slept); // timed out, now waiting for the lock
     ev->flag = 1;

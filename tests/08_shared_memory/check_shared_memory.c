@@ -371,7 +371,12 @@ FL_TEST(test_mp_typecode_size_gives_each_types_size)
 
 FL_TEST(test_mp_array_create_copies_the_initial_values)
 {
-    int32_t init[5] = {0, 1, 2, 3, 4}, got[5] = {9, 9, 9, 9, 9};
+    // On the heap, exactly 5 elements long: the sanitizer pass sees a
+    // copy that reads past its end (8 bytes an element, say).
+    int32_t *init = malloc(5 * sizeof *init), got[5] = {9, 9, 9, 9, 9};
+    ck_assert(init != NULL);
+    for (int k = 0; k < 5; k++)
+        init[k] = k;
     mp_array *a = new_array(MP_INT32, 5, init, 1);
     mp_array *z = new_array(MP_DOUBLE, 3, NULL, 1);
     long len = mp_array_len(a), zlen = mp_array_len(z);
@@ -387,7 +392,9 @@ FL_TEST(test_mp_array_create_copies_the_initial_values)
                   "mp_array_len gave %s and %s, expected 5 and 3", fl_ret(len),
                   fl_ret(zlen));
     ck_assert_msg(r == 0, "mp_array_get returned %s", fl_ret(r));
-    ck_assert_msg(memcmp(got, init, sizeof init) == 0,
+    int same = memcmp(got, init, sizeof got) == 0;
+    free(init);
+    ck_assert_msg(same,
                   "Array('i', [0, 1, 2, 3, 4]) holds [%d, %d, %d, %d, %d] "
                   "as mp_array_get reads it: copy the n initial elements "
                   "in, and find element i at i * 4 bytes",
@@ -519,6 +526,15 @@ FL_TEST(test_mp_array_get_refuses_an_index_past_the_end)
     int r2 = mp_array_get(a, SIZE_MAX, &out);
     int r3 = mp_array_get(NULL, 0, &out);
     mp_array_destroy(a);
+    mp_array *e = new_array(MP_INT64, 0, NULL, 0);
+    int r4 = mp_array_get(e, 0, &out);
+    mp_array_destroy(e);
+    ck_assert_msg(r4 == -ERANGE && out == 77,
+                  "on an empty array (n = 0), mp_array_get at index 0 "
+                  "returned %s and out became %lld; expected -ERANGE, out "
+                  "left at 77. Compare i >= n: with i > n - 1, n - 1 wraps "
+                  "around to SIZE_MAX when n is 0, and every index passes",
+                  fl_ret(r4), (long long)out);
     ck_assert_msg(r1 == -ERANGE && r2 == -ERANGE && out == 77,
                   "on an array of 3 elements, mp_array_get at index 3 "
                   "returned %s and at SIZE_MAX %s, and out became %lld; "
@@ -644,9 +660,12 @@ FL_TEST(test_mp_array_destroy_unmaps_the_memory)
 
 /* --------------------------------------------------------------- locks */
 
+#define GET 2 // struct locker's set: the child calls mp_array_get
+
 struct locker {
     mp_array *a;
-    int set;        // 1: the child calls mp_array_set(7), 0: mp_array_add(1)
+    int set;        // the child calls 1: mp_array_set(7), 0: mp_array_add(1),
+                    // GET: mp_array_get
     int started[2]; // the child says it is about to make its call
     int done[2];    // the child writes the call's result here
 };
@@ -660,8 +679,11 @@ call_when_free(void *arg)
     close(l->done[0]);
     if (write(l->started[1], "s", 1) != 1)
         return 1;
-    int r = l->set ? mp_array_set(l->a, 0, &x) : mp_array_add(l->a, 0, &x);
-    return write(l->done[1], &r, sizeof r) == sizeof r ? 0 : 1;
+    int r[2] = {l->set == GET ? mp_array_get(l->a, 0, &x)
+                : l->set      ? mp_array_set(l->a, 0, &x)
+                              : mp_array_add(l->a, 0, &x)};
+    r[1] = x; // what get read
+    return write(l->done[1], r, sizeof r) == sizeof r ? 0 : 1;
 }
 
 // Hold the lock while a child calls mp_array_add or mp_array_set; write
@@ -669,7 +691,9 @@ call_when_free(void *arg)
 static void
 while_locked(int set)
 {
-    const char *call = set ? "mp_array_set" : "mp_array_add";
+    const char *call = set == GET ? "mp_array_get"
+                       : set      ? "mp_array_set"
+                                  : "mp_array_add";
     struct locker l = {.set = set};
     l.a = new_array(MP_INT32, 1, NULL, 1);
     ck_assert(pipe(l.started) == 0 && pipe(l.done) == 0);
@@ -684,12 +708,13 @@ while_locked(int set)
     // silence on `done` (a correct child stays silent for ever).
     struct pollfd p = {.fd = l.done[0], .events = POLLIN};
     int early = poll(&p, 1, 300) == 1;
-    int32_t *data = mp_array_data(l.a), got = 0, want = set ? 7 : 42;
+    int32_t *data = mp_array_data(l.a), got = 0;
+    int32_t want = set == GET ? 41 : set ? 7 : 42;
     if (data != NULL)
         *data = 41; // no lock needed: we hold it
     int u = mp_array_unlock(l.a);
-    int res = -1, late = poll(&p, 1, 5000) != 1;
-    ssize_t n = late ? 0 : read(l.done[0], &res, sizeof res);
+    int res[2] = {-1, 0}, late = poll(&p, 1, 5000) != 1;
+    ssize_t n = late ? 0 : read(l.done[0], res, sizeof res);
     if (late)
         kill(pid, SIGKILL);
     fl_reap_code(pid);
@@ -701,7 +726,7 @@ while_locked(int set)
                   "the test held the array's lock, yet a child's %s "
                   "finished (it returned %s): it must take the lock, and "
                   "mp_array_lock must take it too",
-                  call, n == sizeof res ? fl_ret(res) : "?");
+                  call, n == sizeof res ? fl_ret(res[0]) : "?");
     fl_expect_int(u, 0, "mp_array_unlock by the holder", "");
     ck_assert_msg(!late,
                   "the test let go of the lock, yet the child's %s was "
@@ -709,10 +734,17 @@ while_locked(int set)
                   "the child. Is the lock in memory the child shares "
                   "(MAP_SHARED), and PTHREAD_PROCESS_SHARED?",
                   call);
-    ck_assert_msg(n == sizeof res && res == 0 && got == want,
+    ck_assert_msg(n == sizeof res && res[0] == 0 && got == want,
                   "once the lock was free the child's %s returned %s and "
                   "the value is %d; expected 0 and %d",
-                  call, n == sizeof res ? fl_ret(res) : "nothing", got, want);
+                  call, n == sizeof res ? fl_ret(res[0]) : "nothing", got,
+                  want);
+    ck_assert_msg(set != GET || res[1] == 41,
+                  "the child's mp_array_get read %d, expected 41, the value "
+                  "the lock's holder wrote before letting go. Hold the lock "
+                  "around the copy out, or a get reads halfway through "
+                  "another process's update",
+                  res[1]);
 }
 
 FL_TEST(test_mp_array_lock_keeps_other_processes_out)
@@ -723,6 +755,11 @@ FL_TEST(test_mp_array_lock_keeps_other_processes_out)
 FL_TEST(test_mp_array_set_waits_while_another_process_holds_the_lock)
 {
     while_locked(1);
+}
+
+FL_TEST(test_mp_array_get_waits_while_another_process_holds_the_lock)
+{
+    while_locked(GET);
 }
 
 // In a child, since a mutex that is not recursive deadlocks here.
@@ -1507,6 +1544,30 @@ FL_TEST(test_mp_shm_open_takes_names_up_to_the_limit)
     }
 }
 
+// A base that makes the name longer than shm->name holds is refused, and
+// no segment is made under a name cut short.
+FL_TEST(test_mp_shm_create_refuses_a_base_too_long_for_the_name)
+{
+    char base[MP_SHM_NAME_MAX + 1];
+    memset(base, 'b', sizeof base - 1);
+    base[sizeof base - 1] = '\0';
+    mp_shm s;
+    memset(&s, 0, sizeof s);
+    int r = mp_shm_create(&s, base, 4096);
+    int made = r == 0;
+    if (made) {
+        munmap(s.buf, s.size);
+        shm_unlink(s.name);
+    }
+    fl_expect_int(r, -ENAMETOOLONG,
+                  "mp_shm_create with a base of MP_SHM_NAME_MAX characters",
+                  made ? "it made a segment under a name cut short: check "
+                         "mp_ipc_name's result and return its "
+                         "-ENAMETOOLONG before shm_open"
+                       : "the name does not fit in shm->name: return "
+                         "mp_ipc_name's -ENAMETOOLONG");
+}
+
 FL_TEST(test_mp_shm_create_makes_a_segment_only_its_owner_may_use)
 {
     mp_shm s;
@@ -1567,6 +1628,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_shm_create_leaks_nothing_when_any_call_it_makes_fails, 5),
     FL_CASE(test_mp_shm_open_leaks_nothing_when_any_call_it_makes_fails, 5),
     FL_CASE(test_mp_shm_open_takes_names_up_to_the_limit, 5),
+    FL_CASE(test_mp_shm_create_refuses_a_base_too_long_for_the_name, 5),
+    FL_CASE(test_mp_array_get_waits_while_another_process_holds_the_lock, 10),
     FL_CASE(test_mp_shm_create_makes_a_segment_only_its_owner_may_use, 5),
 };
 
