@@ -55,6 +55,7 @@ read_global(const char *arg)
 // spawned child that wrongly went on into main (fl_main) exits with.
 #define FD_OPEN 10      // fd_is_open: the descriptor is open
 #define WRITE_FAILED 11 // write_ok: the write failed
+#define ENV_MISSING 12  // env_inherited: the variable is not there
 #define BY_CALLER 20    // whose_child: our parent is the caller
 #define BY_OTHER 21     // whose_child: our parent is neither
 
@@ -133,6 +134,14 @@ count_fds(const char *arg)
     return n;
 }
 
+// 0 if the environment variable named arg is "inherited".
+static int
+env_inherited(const char *arg)
+{
+    const char *v = getenv(arg);
+    return v != NULL && strcmp(v, "inherited") == 0 ? 0 : ENV_MISSING;
+}
+
 static int
 arg_length(const char *arg)
 {
@@ -157,6 +166,7 @@ static const struct {
     {"print_to_stream", print_to_stream},
     {"print_to_stdout", print_to_stdout},
     {"count_fds", count_fds},
+    {"env_inherited", env_inherited},
     {LONGEST_NAME, arg_length},
 };
 
@@ -1329,6 +1339,23 @@ FL_TEST(test_mp_forkserver_start_opens_its_socket_close_on_exec)
                   leaky);
 }
 
+FL_TEST(test_mp_start_spawn_child_inherits_the_environment)
+{
+    setenv("FL_SPAWN_PROBE", "inherited", 1);
+    pid_t pid = mp_start(MP_SPAWN, "env_inherited", "FL_SPAWN_PROBE", NULL, 0);
+    int st = pid > 0 ? fl_raw_wait(pid, raw_wait_hint) : 0;
+    unsetenv("FL_SPAWN_PROBE");
+    char why[160];
+    ck_assert_msg(pid > 0, "mp_start(MP_SPAWN, \"env_inherited\") returned %s",
+                  fl_ret(pid));
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the caller set FL_SPAWN_PROBE=inherited, yet the spawned "
+                  "child did not see it (it %s). A spawned child, as in "
+                  "Python, gets the caller's environment: pass environ to "
+                  "posix_spawn(), not NULL.",
+                  how(st, why, sizeof why));
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_register_rejects_invalid_names, 5),
     FL_CASE(test_mp_register_rejects_a_name_taken, 5),
@@ -1370,6 +1397,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_start_flushes_the_callers_output_before_any_child, 5),
     FL_CASE(test_mp_start_spawn_treats_descriptor_3_as_any_other, 5),
     FL_CASE(test_mp_forkserver_start_opens_its_socket_close_on_exec, 5),
+    FL_CASE(test_mp_start_spawn_child_inherits_the_environment, 5),
     FL_CASE(test_mp_start_and_mp_join_report_that_no_descriptor_is_free, 5),
 };
 
