@@ -1771,6 +1771,56 @@ FL_TEST(test_mp_conn_fork_child_flushes_what_the_target_printed)
                   res.out);
 }
 
+static volatile sig_atomic_t sigusr1_caught;
+
+static void
+note_sigusr1(int sig)
+{
+    (void)sig;
+    sigusr1_caught = 1;
+}
+
+// In a child: a caller with SIGUSR1 blocked, a handler, and one SIGUSR1
+// pending sends a message.  0 if SIGUSR1 stayed blocked throughout; 2 if
+// the send failed; 3 if the handler ran.
+static int
+send_with_sigusr1_blocked(void *arg)
+{
+    (void)arg;
+    mp_conn *a, *b;
+    if (mp_pipe(0, &a, &b) != 0)
+        return 2;
+    struct sigaction sa = {.sa_handler = note_sigusr1};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    raise(SIGUSR1); // pending until the caller unblocks it
+    int r = mp_send_bytes(b, "x", 1);
+    int caught = sigusr1_caught;
+    mp_conn_close(a);
+    mp_conn_close(b);
+    return r != 0 ? 2 : caught ? 3 : 0;
+}
+
+FL_TEST(test_mp_send_bytes_keeps_the_callers_blocked_signals_blocked)
+{
+    fl_child res;
+    fl_run_in_child(send_with_sigusr1_blocked, NULL, 3000, 0, &res);
+    ck_assert_msg(res.returned && res.value == 0,
+                  "a program that had SIGUSR1 blocked, with one pending, "
+                  "called mp_send_bytes on a pipe; %s",
+                  !res.returned ? "the process died"
+                  : res.value == 2
+                      ? "the send failed"
+                      : "SIGUSR1's handler ran during the call: the mask "
+                        "was replaced by one that holds SIGPIPE alone. Add "
+                        "SIGPIPE to the caller's mask (SIG_BLOCK), do not "
+                        "set it (SIG_SETMASK).");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_pipe_duplex_carries_the_classic_messages_both_ways, 5),
     FL_CASE(test_mp_pipe_one_way_carries_messages_from_b_to_a, 5),
@@ -1823,6 +1873,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_conn_close_frees_the_handle_even_when_close_fails, 5),
     FL_CASE(test_mp_send_bytes_leaves_a_blocked_pending_sigpipe_alone, 5),
     FL_CASE(test_mp_conn_fork_child_flushes_what_the_target_printed, 5),
+    FL_CASE(test_mp_send_bytes_keeps_the_callers_blocked_signals_blocked, 5),
 };
 
 FL_MAIN("04_pipes", cases)
