@@ -336,6 +336,29 @@ FL_TEST(test_mp_recv_bytes_keeps_message_boundaries)
                       i + 1, fl_ret(n[i]), got[i], msgs[i]);
 }
 
+FL_TEST(test_mp_recv_bytes_takes_a_message_that_fills_the_buffer)
+{
+    // Limits at cap - 1 and cap: both fit (cap + 1 is the test of skip).
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    char buf[8];
+    ssize_t n[2];
+    for (int i = 0; i < 2; i++) {
+        size_t len = sizeof buf - 1 + (size_t)i;
+        ck_assert(fl_frame_write(fd_of(b), "abcdefgh", len) == 0);
+        n[i] = mp_recv_bytes(a, buf, sizeof buf);
+    }
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(
+        n[0] == (ssize_t)sizeof buf - 1 && n[1] == (ssize_t)sizeof buf,
+        "with a buffer of %zu bytes, a message of %zu bytes gave "
+        "%s and one of %zu bytes gave %s; expected their lengths. "
+        "A message fits when len <= cap: only len > cap is "
+        "-EMSGSIZE.",
+        sizeof buf, sizeof buf - 1, fl_ret(n[0]), sizeof buf, fl_ret(n[1]));
+}
+
 // Raw writer of one 1 MiB frame, in odd-sized pieces, then "end".
 static int
 big_frame_writer(void *arg)
@@ -1829,6 +1852,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pipe_gives_emfile_when_out_of_descriptors, 5),
     FL_CASE(test_mp_send_bytes_frames_each_message_with_its_length, 5),
     FL_CASE(test_mp_recv_bytes_keeps_message_boundaries, 5),
+    FL_CASE(test_mp_recv_bytes_takes_a_message_that_fills_the_buffer, 5),
     FL_CASE(test_mp_recv_bytes_reads_a_1_mib_message_whole, 5),
     FL_CASE(test_mp_send_bytes_writes_a_1_mib_message_whole, 5),
     FL_CASE(test_mp_recv_bytes_retries_when_a_signal_interrupts, 5),
