@@ -548,6 +548,143 @@ FL_TEST(test_mp_exitcode_rejects_a_continued_status)
                   "the rest as a signal misreads it)");
 }
 
+FL_TEST(test_mp_exitcode_ignores_the_core_dump_flag)
+{
+    // The kernel sets WCOREFLAG (0x80) in a signal's status when it wrote
+    // a core file; the sandbox writes none, so the flag is added to the
+    // status of a real death by each signal.
+    static const int sigs[] = {SIGSEGV, SIGABRT, SIGQUIT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        int st = fl_raw_wait(fl_raw_child(0, sigs[i]), raw_wait_hint);
+        st |= WCOREFLAG;
+        ck_assert_msg(WIFSIGNALED(st) && WCOREDUMP(st),
+                      "the test's status 0x%x is no core dump", st);
+        int got = mp_exitcode(st);
+        ck_assert_msg(got == -sigs[i],
+                      "a child killed by %s that dumped core (raw status "
+                      "0x%x, WCOREDUMP set): expected %d, got %s. The low 7 "
+                      "bits are the signal and bit 0x80 says a core file "
+                      "was written: use WTERMSIG, not status & 0xff.",
+                      fl_signame(sigs[i]), st, -sigs[i], fl_ret(got));
+    }
+}
+
+// What a watcher child sees of the test process (its parent): 1 once it
+// has slept ('S') for 20 ms on end, as a process blocked in a wait does, 0
+// if it never did in 3 s.  On end, because a process that spins on a
+// system call reads 'S' now and then, for a few microseconds.
+static int
+parent_sleeps(void)
+{
+    long until = fl_now_ms() + 3000, since = -1;
+    for (long now = fl_now_ms(); now < until; now = fl_now_ms()) {
+        if (fl_proc_state(getppid()) != 'S')
+            since = -1;
+        else if (since < 0)
+            since = now;
+        else if (now - since >= 20)
+            return 1;
+        sched_yield();
+    }
+    return 0;
+}
+
+// Stop, then, once continued, wait for EOF on the pipe *arg and exit 6.
+static int
+stop_then_exit_6(void *arg)
+{
+    int *p = arg;
+    char c;
+    close(p[1]);
+    raise(SIGSTOP);
+    while (read(p[0], &c, 1) < 0 && errno == EINTR)
+        ;
+    return 6;
+}
+
+struct stopped {
+    pid_t pid; // the stopped child
+    int p[2];  // its pipe: the watcher holds the only write end
+};
+
+// Continue the stopped child once the test sleeps in its wait, and let it
+// exit (EOF on its pipe) once the test sleeps again: a WCONTINUED wait
+// then has had time to return, and cannot take the exit for the answer.
+static int
+continue_when_parent_waits(void *arg)
+{
+    struct stopped *s = arg;
+    close(s->p[0]);
+    parent_sleeps();
+    int r = kill(s->pid, SIGCONT);
+    parent_sleeps();
+    return r == 0 ? 0 : 1;
+}
+
+FL_TEST(test_mp_waitpid_keeps_waiting_while_the_child_is_stopped)
+{
+    struct stopped s;
+    ck_assert_msg(pipe(s.p) == 0, "pipe failed: %s", strerror(errno));
+    s.pid = fl_raw_start(stop_then_exit_6, s.p);
+    pid_t pid = s.pid;
+    while (fl_proc_state(pid) != 'T') // stopped, not ended
+        sched_yield();
+    pid_t watcher = fl_raw_start(continue_when_parent_waits, &s);
+    close(s.p[0]);
+    close(s.p[1]);
+    int got = mp_waitpid(pid);
+    if (got != 6) {
+        kill(pid, SIGKILL);
+        fl_reap(pid);
+    }
+    fl_reap(watcher);
+    fl_expect_int(got, 6,
+                  "mp_waitpid of a child that was stopped (SIGSTOP), then "
+                  "continued, then exited with 6",
+                  "A stopped child has not ended: wait with options 0. "
+                  "WUNTRACED returns when the child stops and WCONTINUED "
+                  "when it is continued, both before it has ended.");
+}
+
+// A child that exits with the byte it reads from the pipe *arg.
+static int
+exit_with_byte(void *arg)
+{
+    int *p = arg;
+    unsigned char c = 2;
+    close(p[1]);
+    (void)!read(p[0], &c, 1);
+    return c;
+}
+
+// Tell the child on pipe *arg whether the test slept in its wait: 0 if
+// it did, 1 if it never did in 3 s.
+static int
+report_parent_sleeps(void *arg)
+{
+    int *p = arg;
+    unsigned char c = parent_sleeps() ? 0 : 1;
+    return write(p[1], &c, 1) == 1 ? 0 : 1;
+}
+
+FL_TEST(test_mp_waitpid_sleeps_while_it_waits)
+{
+    int p[2];
+    ck_assert_msg(pipe(p) == 0, "pipe failed: %s", strerror(errno));
+    pid_t pid = fl_raw_start(exit_with_byte, p);
+    pid_t watcher = fl_raw_start(report_parent_sleeps, p);
+    close(p[0]);
+    close(p[1]);
+    int got = mp_waitpid(pid);
+    fl_reap(watcher);
+    ck_assert_msg(got == 0, "mp_waitpid gave %s; expected 0. %s", fl_ret(got),
+                  got == 1 ? "The caller never slept in 3 s of waiting: it "
+                             "kept the CPU busy, as a loop around "
+                             "waitpid(WNOHANG) does. waitpid(pid, &status, "
+                             "0) sleeps until the child ends."
+                           : "waitpid(pid, &status, 0) until the child ends.");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_fork_call_returns_the_childs_pid, 5),
     FL_CASE(test_mp_fork_call_child_parent_is_the_caller, 5),
@@ -571,6 +708,9 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_fork_call_child_flushes_every_stream, 5),
     FL_CASE(test_mp_fork_call_reports_a_failed_fork_as_minus_errno, 5),
     FL_CASE(test_mp_exitcode_rejects_a_continued_status, 5),
+    FL_CASE(test_mp_exitcode_ignores_the_core_dump_flag, 5),
+    FL_CASE(test_mp_waitpid_keeps_waiting_while_the_child_is_stopped, 10),
+    FL_CASE(test_mp_waitpid_sleeps_while_it_waits, 10),
 };
 
 FL_MAIN("01_fork", cases)

@@ -196,6 +196,20 @@ FL_TEST(test_mp_process_init_keeps_a_given_name)
                   mp_process_name(&p));
 }
 
+FL_TEST(test_mp_process_init_numbers_named_processes_too)
+{
+    mp_process p[3];
+    init_or_fail(&p[0], return_zero, NULL, NULL);
+    init_or_fail(&p[1], return_zero, NULL, "fetcher");
+    init_or_fail(&p[2], return_zero, NULL, NULL);
+    ck_assert_msg(strcmp(mp_process_name(&p[2]), "Process-3") == 0,
+                  "after \"%s\" and a process named \"fetcher\", the next "
+                  "process object is named \"%s\", expected \"Process-3\". "
+                  "Python numbers every process object, named or not: take "
+                  "the counter's next value even when a name is given.",
+                  mp_process_name(&p[0]), mp_process_name(&p[2]));
+}
+
 FL_TEST(test_mp_process_init_rejects_a_name_too_long)
 {
     char longest[MP_NAME_MAX], too_long[MP_NAME_MAX + 1];
@@ -490,6 +504,41 @@ FL_TEST(test_mp_process_start_makes_the_child_its_own_current_process)
                   "start, expected \"MainProcess\": only the child's "
                   "current process changes",
                   here);
+}
+
+struct own_pid {
+    pid_t kept, real; // mp_process_pid(current), getpid(), in the child
+};
+
+static int
+report_current_pid(void *arg)
+{
+    int fd = *(int *)arg;
+    struct own_pid me = {mp_process_pid(mp_current_process()), getpid()};
+    return write(fd, &me, sizeof me) == (ssize_t)sizeof me ? 0 : 1;
+}
+
+FL_TEST(test_mp_process_start_child_knows_its_own_pid)
+{
+    int fds[2];
+    ck_assert_msg(pipe(fds) == 0, "pipe failed");
+    mp_process p;
+    init_or_fail(&p, report_current_pid, &fds[1], NULL);
+    start_or_fail(&p);
+    close(fds[1]);
+    struct own_pid seen = {-1, -1};
+    ssize_t n = read(fds[0], &seen, sizeof seen);
+    close(fds[0]);
+    int st = fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
+    ck_assert_msg(WIFEXITED(st) && n == (ssize_t)sizeof seen,
+                  "the child %s before it told its pid", ended(st));
+    ck_assert_msg(seen.kept == seen.real,
+                  "in the child, mp_process_pid(mp_current_process()) is "
+                  "%d but getpid() is %d: Python's current_process().pid "
+                  "is the child's own pid. The child's copy of p never got "
+                  "the pid, which fork() gave the parent only: in the "
+                  "child, set p->pid = getpid().",
+                  (int)seen.kept, (int)seen.real);
 }
 
 static int
@@ -843,6 +892,25 @@ FL_TEST(test_mp_process_is_alive_reports_a_child_reaped_elsewhere)
                   "is lost).");
 }
 
+FL_TEST(test_mp_process_is_alive_is_false_after_a_join)
+{
+    static int three = 3;
+    mp_process p;
+    adopt(&p, fl_raw_start(return_code, &three));
+    int j = mp_process_join(&p, -1);
+    if (j != 0)
+        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
+    int alive = mp_process_is_alive(&p);
+    ck_assert_msg(j == 0 && alive == 0,
+                  "mp_process_join gave %s, then mp_process_is_alive gave "
+                  "%s; expected 0 and 0. The join reaped the child and kept "
+                  "its exit code: when the exit code is known, the process "
+                  "is not alive, and waitpid, asked again, fails with "
+                  "ECHILD.",
+                  fl_ret(j), fl_ret(alive));
+    expect_code(&p, 3, "after join and is_alive", "Keep the exit code.");
+}
+
 /* -------------------------------------------------- terminate and kill */
 
 FL_TEST(test_mp_process_terminate_then_join_gives_minus_15)
@@ -996,26 +1064,31 @@ release_gate(void *arg)
 
 FL_TEST(test_mp_process_join_waits_for_ever_under_a_signal_storm)
 {
-    fl_gate g;
-    fl_gate_new(&g, 6, 3000);
-    mp_process p;
-    adopt(&p, fl_raw_start(fl_gate_child, &g));
-    struct held_join hj = {{&p, -1}, &g};
-    fl_storm_result res;
-    fl_storm_hold(held_join, release_gate, &hj, 500, 50, &res);
-    gate_finish(&g, &p);
-    ck_assert_msg(!res.early && res.ret == 0,
-                  "mp_process_join(p, -1) under a storm of %ld signals "
-                  "returned %s after %ld ms, %s; expected 0 once the child "
-                  "ended, let go after 50 ms. %s",
-                  res.signals, fl_ret(res.ret), res.elapsed_ms,
-                  res.early ? "while the child still ran" : "after it ended",
-                  res.ret == -EINTR ? "poll failed with EINTR: poll again."
-                  : res.early || res.ret == -ETIMEDOUT // (for ever timed out)
-                      ? "-1 means for ever: after EINTR, poll again with "
-                        "-1, not with a time left computed from it."
-                      : "");
-    expect_code(&p, 6, "after the join for ever", "");
+    // -1, and any other negative timeout, means for ever.
+    for (int t = -1; t >= -2; t--) {
+        fl_gate g;
+        fl_gate_new(&g, 6, 3000);
+        mp_process p;
+        adopt(&p, fl_raw_start(fl_gate_child, &g));
+        struct held_join hj = {{&p, t}, &g};
+        fl_storm_result res;
+        fl_storm_hold(held_join, release_gate, &hj, 500, 50, &res);
+        gate_finish(&g, &p);
+        ck_assert_msg(
+            !res.early && res.ret == 0,
+            "mp_process_join(p, %d) under a storm of %ld signals returned "
+            "%s after %ld ms, %s; expected 0 once the child ended, let go "
+            "after 50 ms. %s",
+            t, res.signals, fl_ret(res.ret), res.elapsed_ms,
+            res.early ? "while the child still ran" : "after it ended",
+            res.ret == -EINTR ? "poll failed with EINTR: poll again."
+            : res.early || res.ret == -ETIMEDOUT // (for ever timed out)
+                ? "A negative timeout (-1, or any other) means for ever: "
+                  "after EINTR, poll again with no limit, not with a time "
+                  "left computed from it (test timeout_ms < 0, not == -1)."
+                : "");
+        expect_code(&p, 6, "after the join for ever", "");
+    }
 }
 
 FL_TEST(test_mp_process_join_keeps_its_deadline_when_the_wall_clock_jumps)
@@ -1290,6 +1363,9 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_process_start_reports_a_failed_fork, 5),
     FL_CASE(test_mp_process_start_flushes_every_stream, 5),
     FL_CASE(test_mp_process_init_subclass_rejects_a_default_name_too_long, 5),
+    FL_CASE(test_mp_process_init_numbers_named_processes_too, 5),
+    FL_CASE(test_mp_process_start_child_knows_its_own_pid, 5),
+    FL_CASE(test_mp_process_is_alive_is_false_after_a_join, 5),
 };
 
 FL_MAIN("02_process", cases)

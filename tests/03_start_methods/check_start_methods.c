@@ -55,6 +55,7 @@ read_global(const char *arg)
 // spawned child that wrongly went on into main (fl_main) exits with.
 #define FD_OPEN 10      // fd_is_open: the descriptor is open
 #define WRITE_FAILED 11 // write_ok: the write failed
+#define ENV_MISSING 12  // env_inherited: the variable is not there
 #define BY_CALLER 20    // whose_child: our parent is the caller
 #define BY_OTHER 21     // whose_child: our parent is neither
 
@@ -133,6 +134,14 @@ count_fds(const char *arg)
     return n;
 }
 
+// 0 if the environment variable named arg is "inherited".
+static int
+env_inherited(const char *arg)
+{
+    const char *v = getenv(arg);
+    return v != NULL && strcmp(v, "inherited") == 0 ? 0 : ENV_MISSING;
+}
+
 static int
 arg_length(const char *arg)
 {
@@ -157,6 +166,7 @@ static const struct {
     {"print_to_stream", print_to_stream},
     {"print_to_stdout", print_to_stdout},
     {"count_fds", count_fds},
+    {"env_inherited", env_inherited},
     {LONGEST_NAME, arg_length},
 };
 
@@ -1215,6 +1225,137 @@ FL_TEST(test_mp_start_and_mp_join_report_that_no_descriptor_is_free)
                   "-errno, and start nothing");
 }
 
+// Print around a spawn and a forkserver start: the caller's "a|" and
+// "b|" must come out before the child that follows each.
+static int
+print_around_starts(void *arg)
+{
+    (void)arg;
+    fputs("a|", stdout); // stdout is a pipe: fully buffered
+    pid_t a = mp_start(MP_SPAWN, "print_to_stdout", "spawned|", NULL, 0);
+    int ra = a > 0 ? mp_join(MP_SPAWN, a, -1) : a;
+    fputs("b|", stdout);
+    pid_t b = mp_start(MP_FORKSERVER, "print_to_stdout", "served|", NULL, 0);
+    int rb = b > 0 ? mp_join(MP_FORKSERVER, b, -1) : b;
+    mp_forkserver_stop();
+    return ra != 0 ? ra : rb;
+}
+
+FL_TEST(test_mp_start_flushes_the_callers_output_before_any_child)
+{
+    fl_child r;
+    fl_run_in_child(print_around_starts, NULL, 3000, 1, &r);
+    ck_assert_msg(r.returned && r.value == 0,
+                  "a spawned and a forkserver child that print gave %s",
+                  r.returned ? code_str(r.value) : "no answer (it died)");
+    ck_assert_msg(strcmp(r.out, "a|spawned|b|served|") == 0,
+                  "the caller printed \"a|\", spawned a child that printed "
+                  "\"spawned|\", printed \"b|\", then had the fork server "
+                  "start one that printed \"served|\"; the output was "
+                  "\"%s\", expected \"a|spawned|b|served|\". What the caller "
+                  "printed waited in its stdio buffer while the child "
+                  "wrote: mp_start must fflush(NULL) before every start, "
+                  "not only before fork().",
+                  r.out);
+}
+
+// Put fd onto descriptor 3, close-on-exec or not.
+static void
+onto_3(int fd, int cloexec)
+{
+    ck_assert_msg(dup3(fd, 3, cloexec ? O_CLOEXEC : 0) == 3,
+                  "dup3 onto 3 failed: %s", strerror(errno));
+}
+
+FL_TEST(test_mp_start_spawn_treats_descriptor_3_as_any_other)
+{
+    // Keep what descriptor 3 holds (the harness may use it) and put it
+    // back at the end, close-on-exec flag and all.
+    int saved = fcntl(3, F_DUPFD_CLOEXEC, 10);
+    int flags = saved >= 0 ? fcntl(3, F_GETFD) : 0;
+    int p[2];
+    ck_assert_msg(pipe2(p, O_CLOEXEC) == 0, "pipe failed");
+    for (int i = 0; i < 2; i++) { // above 3, which may have been free
+        int hi = fcntl(p[i], F_DUPFD_CLOEXEC, 10);
+        ck_assert_msg(hi >= 0, "fcntl(F_DUPFD_CLOEXEC) failed");
+        close(p[i]);
+        p[i] = hi;
+    }
+    onto_3(p[1], 0); // inherited by exec unless closed
+    pid_t a = mp_start(MP_SPAWN, "fd_is_open", "3", NULL, 0);
+    int sa = a > 0 ? fl_raw_wait(a, raw_wait_hint) : 0;
+    onto_3(p[1], 1); // closed by exec unless passed
+    static const int three[] = {3};
+    pid_t b = mp_start(MP_SPAWN, "write_ok", "3", three, 1);
+    int sb = b > 0 ? fl_raw_wait(b, raw_wait_hint) : 0;
+    if (saved >= 0) {
+        onto_3(saved, flags & FD_CLOEXEC);
+        close(saved);
+    } else {
+        close(3);
+    }
+    close(p[1]);
+    char got[8] = "";
+    ssize_t n = read(p[0], got, sizeof got - 1);
+    close(p[0]);
+    char why[160];
+    ck_assert_msg(a > 0 && b > 0, "mp_start(MP_SPAWN) returned %s and %s",
+                  fl_ret(a), fl_ret(b));
+    ck_assert_msg(WIFEXITED(sa) && WEXITSTATUS(sa) == 0,
+                  "descriptor 3, not passed and not close-on-exec, was "
+                  "still open in the spawned child (it %s): only 0, 1 and "
+                  "2 are kept whatever happens. Are you skipping fd <= 3 "
+                  "instead of fd < 3?",
+                  how(sa, why, sizeof why));
+    ck_assert_msg(n == 2 && WIFEXITED(sb) && WEXITSTATUS(sb) == 0,
+                  "descriptor 3, passed and close-on-exec, was not open in "
+                  "the spawned child (it wrote %zd bytes and %s): add "
+                  "adddup2(fd, fd) for every descriptor passed, 3 included.",
+                  n, how(sb, why, sizeof why));
+}
+
+FL_TEST(test_mp_forkserver_start_opens_its_socket_close_on_exec)
+{
+    unsigned char before[256], after[256];
+    fl_open_fds(before, 256);
+    pid_t server = mp_forkserver_start();
+    fl_open_fds(after, 256);
+    int leaky = -1;
+    for (int fd = 3; fd < 256 && leaky < 0; fd++)
+        if (after[fd] && !before[fd] && !(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+            leaky = fd;
+    mp_forkserver_stop();
+    fl_kill_children();
+    ck_assert_msg(server > 0, "mp_forkserver_start returned %s",
+                  fl_ret(server));
+    ck_assert_msg(leaky < 0,
+                  "after mp_forkserver_start, the caller holds descriptor "
+                  "%d without close-on-exec: any program the caller runs "
+                  "later (exec, system, a spawn of another library) "
+                  "inherits the server's socket, and while it lives the "
+                  "server never sees EOF. Python makes every descriptor "
+                  "non-inheritable: socketpair(..., SOCK_STREAM | "
+                  "SOCK_CLOEXEC, ...).",
+                  leaky);
+}
+
+FL_TEST(test_mp_start_spawn_child_inherits_the_environment)
+{
+    setenv("FL_SPAWN_PROBE", "inherited", 1);
+    pid_t pid = mp_start(MP_SPAWN, "env_inherited", "FL_SPAWN_PROBE", NULL, 0);
+    int st = pid > 0 ? fl_raw_wait(pid, raw_wait_hint) : 0;
+    unsetenv("FL_SPAWN_PROBE");
+    char why[160];
+    ck_assert_msg(pid > 0, "mp_start(MP_SPAWN, \"env_inherited\") returned %s",
+                  fl_ret(pid));
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the caller set FL_SPAWN_PROBE=inherited, yet the spawned "
+                  "child did not see it (it %s). A spawned child, as in "
+                  "Python, gets the caller's environment: pass environ to "
+                  "posix_spawn(), not NULL.",
+                  how(st, why, sizeof why));
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_register_rejects_invalid_names, 5),
     FL_CASE(test_mp_register_rejects_a_name_taken, 5),
@@ -1253,6 +1394,10 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_start_takes_the_longest_name_and_argument, 5),
     FL_CASE(test_mp_start_fork_flushes_every_stream, 5),
     FL_CASE(test_mp_start_spawned_and_served_children_flush_their_output, 5),
+    FL_CASE(test_mp_start_flushes_the_callers_output_before_any_child, 5),
+    FL_CASE(test_mp_start_spawn_treats_descriptor_3_as_any_other, 5),
+    FL_CASE(test_mp_forkserver_start_opens_its_socket_close_on_exec, 5),
+    FL_CASE(test_mp_start_spawn_child_inherits_the_environment, 5),
     FL_CASE(test_mp_start_and_mp_join_report_that_no_descriptor_is_free, 5),
 };
 

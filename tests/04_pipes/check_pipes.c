@@ -336,6 +336,29 @@ FL_TEST(test_mp_recv_bytes_keeps_message_boundaries)
                       i + 1, fl_ret(n[i]), got[i], msgs[i]);
 }
 
+FL_TEST(test_mp_recv_bytes_takes_a_message_that_fills_the_buffer)
+{
+    // Limits at cap - 1 and cap: both fit (cap + 1 is the test of skip).
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    char buf[8];
+    ssize_t n[2];
+    for (int i = 0; i < 2; i++) {
+        size_t len = sizeof buf - 1 + (size_t)i;
+        ck_assert(fl_frame_write(fd_of(b), "abcdefgh", len) == 0);
+        n[i] = mp_recv_bytes(a, buf, sizeof buf);
+    }
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(
+        n[0] == (ssize_t)sizeof buf - 1 && n[1] == (ssize_t)sizeof buf,
+        "with a buffer of %zu bytes, a message of %zu bytes gave "
+        "%s and one of %zu bytes gave %s; expected their lengths. "
+        "A message fits when len <= cap: only len > cap is "
+        "-EMSGSIZE.",
+        sizeof buf, sizeof buf - 1, fl_ret(n[0]), sizeof buf, fl_ret(n[1]));
+}
+
 // Raw writer of one 1 MiB frame, in odd-sized pieces, then "end".
 static int
 big_frame_writer(void *arg)
@@ -685,7 +708,11 @@ FL_TEST(test_mp_recv_bytes_reports_a_truncated_message_too_big_to_fit)
 
 FL_TEST(test_mp_recv_bytes_rejects_a_frame_with_a_bad_length)
 {
-    static const uint32_t bad[] = {0, 0x80000000u};
+    // MP_MSG_MAX + 1 is the first length too long.  The writer stays open
+    // and the reader does not block: a bad header must be refused from
+    // its 4 bytes alone, not after reading (or skipping) a body of 2 GiB
+    // that is not there (that read fails with EAGAIN here).
+    static const uint32_t bad[] = {0, (uint32_t)MP_MSG_MAX + 1};
     ssize_t n[2];
     for (int i = 0; i < 2; i++) {
         mp_conn *a, *b;
@@ -694,17 +721,22 @@ FL_TEST(test_mp_recv_bytes_rejects_a_frame_with_a_bad_length)
         fl_put_be32(h, bad[i]);
         memcpy(h + MP_FRAME_HEADER, "abcd", 4);
         ck_assert(raw_write(fd_of(b), h, sizeof h) == 0);
-        mp_conn_close(b);
+        fcntl(fd_of(a), F_SETFL, O_NONBLOCK);
         char buf[16];
         n[i] = mp_recv_bytes(a, buf, sizeof buf);
         mp_conn_close(a);
+        mp_conn_close(b);
     }
     ck_assert_msg(n[0] == -EPROTO && n[1] == -EPROTO,
-                  "a header of length 0 gave %s and one of 2^31 gave %s; "
-                  "expected -EPROTO for both: no frame of ours has those "
-                  "lengths (0 is refused by the sender, and the most is "
-                  "MP_MSG_MAX), so the stream is not ours or out of step",
-                  fl_ret(n[0]), fl_ret(n[1]));
+                  "a header of length 0 gave %s and one of MP_MSG_MAX + 1 "
+                  "(2^31) gave %s; expected -EPROTO for both, from the "
+                  "header alone: no frame of ours has those lengths (0 is "
+                  "refused by the sender, and the most is MP_MSG_MAX), so "
+                  "the stream is not ours or out of step.%s",
+                  fl_ret(n[0]), fl_ret(n[1]),
+                  n[1] == -EAGAIN ? " It went on to read the body: check "
+                                    "len > MP_MSG_MAX before any read."
+                                  : "");
 }
 
 FL_TEST(test_mp_recv_bytes_rejects_null_arguments)
@@ -1663,6 +1695,155 @@ FL_TEST(test_mp_conn_close_frees_the_handle_even_when_close_fails)
                           "caller cannot use it again)");
 }
 
+static volatile sig_atomic_t sigpipe_caught;
+
+static void
+note_sigpipe(int sig)
+{
+    (void)sig;
+    sigpipe_caught = 1;
+}
+
+// In a child: a caller with SIGPIPE blocked, a handler, and one SIGPIPE
+// of its own pending, sends to a pipe whose reader has closed.  0 if
+// SIGPIPE is still blocked and pending, unhandled; 2: no EPIPE; 5: the
+// handler ran (unblocked); 6: left blocked but no longer pending.
+static int
+blocked_sigpipe_after_epipe(void *arg)
+{
+    mp_conn *b = arg;
+    struct sigaction sa = {.sa_handler = note_sigpipe}, now;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+    sigset_t pipe_set, mask, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &pipe_set, NULL);
+    raise(SIGPIPE); // the caller's own, pending
+    int r = mp_send_bytes(b, "x", 1);
+    sigprocmask(SIG_BLOCK, NULL, &mask);
+    sigpending(&pending);
+    sigaction(SIGPIPE, NULL, &now);
+    if (r != -EPIPE)
+        return 2;
+    if (sigpipe_caught || !sigismember(&mask, SIGPIPE))
+        return 5;
+    return sigismember(&pending, SIGPIPE) ? 0 : 6;
+}
+
+FL_TEST(test_mp_send_bytes_leaves_a_blocked_pending_sigpipe_alone)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    mp_conn_close(a);
+    fl_child res;
+    fl_run_in_child(blocked_sigpipe_after_epipe, b, 3000, 0, &res);
+    mp_conn_close(b);
+    ck_assert_msg(
+        res.returned && res.value == 0,
+        "a program that had SIGPIPE blocked, and one SIGPIPE of "
+        "its own pending, called mp_send_bytes on a pipe whose "
+        "reader had closed. After the call SIGPIPE should still "
+        "be blocked and pending; instead %s.",
+        !res.returned    ? "the process died"
+        : res.value == 2 ? "mp_send_bytes did not return -EPIPE"
+        : res.value == 5 ? "it was unblocked and its handler ran: put back "
+                           "the old mask (SIG_SETMASK), do not SIG_UNBLOCK"
+        : res.value == 6 ? "the pending one was taken: it was pending before "
+                           "the write (sigpending), so it is not yours to "
+                           "take with sigtimedwait"
+                         : "?");
+}
+
+// In the child of mp_conn_fork: print without flushing.
+static int
+print_unflushed(mp_conn *conn, void *arg)
+{
+    (void)conn;
+    (void)arg;
+    fputs("printed by the child\n", stdout); // a pipe: fully buffered
+    return 0;
+}
+
+static int
+fork_a_printing_child(void *arg)
+{
+    (void)arg;
+    mp_conn *a, *b;
+    if (mp_pipe(0, &a, &b) != 0)
+        return 3;
+    pid_t pid = mp_conn_fork(a, b, print_unflushed, NULL);
+    int code = pid > 0 ? fl_reap_code(pid) : -1;
+    mp_conn_close(a);
+    return pid > 0 && code == 0 ? 0 : 1;
+}
+
+FL_TEST(test_mp_conn_fork_child_flushes_what_the_target_printed)
+{
+    fl_child res;
+    fl_run_in_child(fork_a_printing_child, NULL, 3000, 1, &res);
+    ck_assert_msg(res.returned && res.value == 0,
+                  "a process whose mp_conn_fork child prints %s",
+                  !res.returned ? "did not return"
+                                : "saw mp_conn_fork or its child fail");
+    ck_assert_msg(strstr(res.out, "printed by the child") != NULL,
+                  "the child's target printed a line to stdout (a pipe, so "
+                  "fully buffered) and returned; the output was \"%s\". "
+                  "_exit() throws away what stdio still holds: the child "
+                  "must fflush(NULL) before _exit().",
+                  res.out);
+}
+
+static volatile sig_atomic_t sigusr1_caught;
+
+static void
+note_sigusr1(int sig)
+{
+    (void)sig;
+    sigusr1_caught = 1;
+}
+
+// In a child: a caller with SIGUSR1 blocked, a handler, and one SIGUSR1
+// pending sends a message.  0 if SIGUSR1 stayed blocked throughout; 2 if
+// the send failed; 3 if the handler ran.
+static int
+send_with_sigusr1_blocked(void *arg)
+{
+    (void)arg;
+    mp_conn *a, *b;
+    if (mp_pipe(0, &a, &b) != 0)
+        return 2;
+    struct sigaction sa = {.sa_handler = note_sigusr1};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    raise(SIGUSR1); // pending until the caller unblocks it
+    int r = mp_send_bytes(b, "x", 1);
+    int caught = sigusr1_caught;
+    mp_conn_close(a);
+    mp_conn_close(b);
+    return r != 0 ? 2 : caught ? 3 : 0;
+}
+
+FL_TEST(test_mp_send_bytes_keeps_the_callers_blocked_signals_blocked)
+{
+    fl_child res;
+    fl_run_in_child(send_with_sigusr1_blocked, NULL, 3000, 0, &res);
+    ck_assert_msg(res.returned && res.value == 0,
+                  "a program that had SIGUSR1 blocked, with one pending, "
+                  "called mp_send_bytes on a pipe; %s",
+                  !res.returned ? "the process died"
+                  : res.value == 2
+                      ? "the send failed"
+                      : "SIGUSR1's handler ran during the call: the mask "
+                        "was replaced by one that holds SIGPIPE alone. Add "
+                        "SIGPIPE to the caller's mask (SIG_BLOCK), do not "
+                        "set it (SIG_SETMASK).");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_pipe_duplex_carries_the_classic_messages_both_ways, 5),
     FL_CASE(test_mp_pipe_one_way_carries_messages_from_b_to_a, 5),
@@ -1671,6 +1852,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pipe_gives_emfile_when_out_of_descriptors, 5),
     FL_CASE(test_mp_send_bytes_frames_each_message_with_its_length, 5),
     FL_CASE(test_mp_recv_bytes_keeps_message_boundaries, 5),
+    FL_CASE(test_mp_recv_bytes_takes_a_message_that_fills_the_buffer, 5),
     FL_CASE(test_mp_recv_bytes_reads_a_1_mib_message_whole, 5),
     FL_CASE(test_mp_send_bytes_writes_a_1_mib_message_whole, 5),
     FL_CASE(test_mp_recv_bytes_retries_when_a_signal_interrupts, 5),
@@ -1713,6 +1895,9 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_conn_fork_leaves_both_ends_open_when_fork_fails, 5),
     FL_CASE(test_mp_conn_fork_prints_output_buffered_before_it_once, 5),
     FL_CASE(test_mp_conn_close_frees_the_handle_even_when_close_fails, 5),
+    FL_CASE(test_mp_send_bytes_leaves_a_blocked_pending_sigpipe_alone, 5),
+    FL_CASE(test_mp_conn_fork_child_flushes_what_the_target_printed, 5),
+    FL_CASE(test_mp_send_bytes_keeps_the_callers_blocked_signals_blocked, 5),
 };
 
 FL_MAIN("04_pipes", cases)
