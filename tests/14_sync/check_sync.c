@@ -428,11 +428,28 @@ FL_TEST(test_mp_sem_acquire_wakes_when_another_process_releases)
     sem_post(&s->sem);
     int got = kid_wait(&k, 2000);
     kid_end(&k);
+    // Then with 999 ms: the deadline's tv_nsec gets 999000000 added, and
+    // must carry into tv_sec nearly every time.
+    struct kid t;
+    kid_start(&t, kid_acquire, s, 999);
+    until_asleep(t.pid, -1);
+    sem_post(&s->sem);
+    int timed = kid_wait(&t, 3000);
+    kid_end(&t);
     forget(s, sizeof *s);
     ck_assert_msg(got && k.rep.value == 0,
                   "mp_sem_acquire(s, -1) slept; the test posted the "
                   "semaphore; the acquire then %s, expected 0",
                   said(&k, 2000));
+    ck_assert_msg(timed && t.rep.value == 0,
+                  "mp_sem_acquire(s, 999) at count 0, posted by the test "
+                  "while it slept, %s; expected 0. %s",
+                  said(&t, 3000),
+                  timed && t.rep.value == -EINVAL
+                      ? "sem_clockwait refused the deadline: its tv_nsec "
+                        "must stay below 1000000000. Carry whole seconds "
+                        "into tv_sec after adding the milliseconds."
+                      : "");
 }
 
 // In the kid: an acquire under a signal storm; elapsed ms in kid_extra.
@@ -567,6 +584,9 @@ FL_TEST(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound)
         r[i] = mp_sem_release(s);
         sem_getvalue(&s->sem, &v[i]);
     }
+    int held = pthread_mutex_trylock(&s->release_lock);
+    if (held == 0)
+        pthread_mutex_unlock(&s->release_lock);
     forget(s, sizeof *s);
     ck_assert_msg(r[0] == 0 && v[0] == 1 && r[1] == 0 && v[1] == 2,
                   "releases of a bounded semaphore at 0 of 2 returned %s "
@@ -582,6 +602,47 @@ FL_TEST(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound)
                               "(sem_getvalue) before sem_post, under "
                               "release_lock."
                             : "");
+    ck_assert_msg(held == 0,
+                  "after a release returned -EOVERFLOW, release_lock was "
+                  "still held (trylock said %s): every later release would "
+                  "wait for ever. Unlock it on every way out, the "
+                  "-EOVERFLOW one too.",
+                  fl_ret(-held));
+}
+
+static int
+kid_release(void *obj, int arg)
+{
+    (void)arg;
+    return mp_sem_release(obj);
+}
+
+// The kid's release waits for release_lock, which the test holds; the test
+// then posts the last unit below the bound itself, as a second releaser
+// would, and lets go.  The release must look at the count only now.
+FL_TEST(test_mp_sem_release_checks_the_bound_under_the_lock)
+{
+    mp_sem *s = raw_sem(0, 1);
+    raw_lock(&s->release_lock);
+    struct kid k;
+    kid_start(&k, kid_release, s, 0);
+    until_asleep(k.pid, -1);
+    sem_post(&s->sem);
+    pthread_mutex_unlock(&s->release_lock);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    int v = -1;
+    sem_getvalue(&s->sem, &v);
+    forget(s, sizeof *s);
+    ck_assert_msg(got && k.rep.value == -EOVERFLOW && v == 1,
+                  "a release of a bounded semaphore (0 of 1) waited for "
+                  "release_lock; meanwhile another releaser brought the "
+                  "count to the bound; the release then %s and left the "
+                  "count at %d; expected -EOVERFLOW (-75) and 1. Read the "
+                  "count and compare it with the bound after taking "
+                  "release_lock, not before: checked outside the lock, two "
+                  "releasers both see room and both post.",
+                  said(&k, 2000), v);
 }
 
 FL_TEST(test_mp_sem_value_reports_the_count)
@@ -947,6 +1008,10 @@ FL_TEST(test_mp_cond_wait_times_out_holding_the_lock_again)
     kid_start(&k, kid_cond_wait, c, 30);
     int got = kid_wait(&k, 3000);
     kid_end(&k);
+    struct kid z;
+    kid_start(&z, kid_cond_wait, c, 0);
+    int now = kid_wait(&z, 2000);
+    kid_end(&z);
     forget(c, sizeof *c);
     ck_assert_msg(got && k.rep.value == 0 && k.rep.us >= 30000 &&
                       k.rep.us < 600000,
@@ -957,6 +1022,12 @@ FL_TEST(test_mp_cond_wait_times_out_holding_the_lock_again)
                   "after mp_cond_wait timed out, the caller did not hold "
                   "the lock (unlock said %d): the wait takes it back",
                   k.rep.extra);
+    ck_assert_msg(now && z.rep.value == 0 && z.rep.extra == 0,
+                  "mp_cond_wait(c, 0), never notified, %s; expected 0 at "
+                  "once, holding the lock again. A timeout of 0 only lets "
+                  "go of the lock and takes it back (a deadline of now); "
+                  "only -1 waits without a deadline.",
+                  said(&z, 2000));
 }
 
 FL_TEST(test_mp_cond_wait_returns_1_when_notified)
@@ -1292,11 +1363,15 @@ FL_TEST(test_mp_cond_calls_reject_bad_arguments)
                  mp_cond_notify(c, -1),
                  mp_cond_notify_all(NULL),
                  mp_cond_wait(c, -2)};
+    int none = mp_cond_notify(c, 0);
     forget(c, sizeof *c);
     for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
         ck_assert_msg(got[i] == -EINVAL,
                       "mp_cond_%s returned %s, expected -22 (-EINVAL)",
                       names[i], fl_ret(got[i]));
+    fl_expect_int(none, 0, "mp_cond_notify(c, 0)",
+                  "n = 0 is a count, not an error: it wakes none. Refuse "
+                  "only n < 0.");
 }
 
 /* ---------------------------------------------------- mp_barrier_create */
@@ -1396,6 +1471,25 @@ FL_TEST(test_mp_barrier_wait_with_1_party_passes_at_once)
                   "1 = 0)",
                   said(&k, 2000));
     fl_expect_int(gen, 1, "b->generation after one trip", "");
+}
+
+// Alone at a Barrier(2) with a timeout of 0: this party is not the last,
+// so its deadline is now; it times out at once and breaks the barrier.
+FL_TEST(test_mp_barrier_wait_with_timeout_0_gives_up_at_once)
+{
+    mp_barrier *b = raw_barrier(2);
+    struct kid k;
+    kid_start(&k, kid_barrier_wait, b, 0);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    int broken = b->broken;
+    forget(b, sizeof *b);
+    ck_assert_msg(got && k.rep.value == -ETIMEDOUT && broken,
+                  "mp_barrier_wait(b, 0) alone on a Barrier(2) %s, broken "
+                  "%d; expected -ETIMEDOUT at once and a broken barrier. A "
+                  "timeout of 0 passes only the last party: it is a "
+                  "deadline of now; only -1 waits without a deadline.",
+                  said(&k, 2000), broken);
 }
 
 // Collect n kids' results, sorted; a kid that never reports gives -999.
@@ -1881,6 +1975,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_sem_release_raises_the_value_past_the_start, 5),
     FL_CASE(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound, 5),
+    FL_CASE(test_mp_sem_release_checks_the_bound_under_the_lock, 10),
     FL_CASE(test_mp_sem_value_reports_the_count, 5),
     FL_CASE(test_mp_sem_calls_reject_a_null_semaphore, 5),
     FL_CASE(test_mp_cond_create_makes_a_condition_timed_on_clock_monotonic, 10),
@@ -1910,6 +2005,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_barrier_create_makes_a_condition_timed_on_clock_monotonic,
             10),
     FL_CASE(test_mp_barrier_wait_with_1_party_passes_at_once, 10),
+    FL_CASE(test_mp_barrier_wait_with_timeout_0_gives_up_at_once, 10),
     FL_CASE(test_mp_barrier_wait_gives_3_parties_the_indices_0_1_2, 10),
     FL_CASE(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout, 10),
     FL_CASE(test_mp_barrier_wait_lets_3_of_4_parties_pass, 10),
