@@ -971,13 +971,25 @@ kid_wait_unheld(void *obj, int arg)
     return mp_cond_wait(obj, arg);
 }
 
+// wait_for with a predicate that stays false: it has to wait, so it must
+// report the missing lock too.
+static int
+kid_wait_for_unheld(void *obj, int arg)
+{
+    static int never;
+    return mp_cond_wait_for(obj, flag_set, &never, arg);
+}
+
 FL_TEST(test_mp_cond_wait_refuses_a_caller_without_the_lock)
 {
     mp_cond *c = raw_cond();
-    struct kid k;
+    struct kid k, f;
     kid_start(&k, kid_wait_unheld, c, 100);
     int got = kid_wait(&k, 2000);
     kid_end(&k);
+    kid_start(&f, kid_wait_for_unheld, c, 100);
+    int got_for = kid_wait(&f, 2000);
+    kid_end(&f);
     forget(c, sizeof *c);
     ck_assert_msg(got && k.rep.value == -EPERM,
                   "mp_cond_wait(c, 100) without holding the lock %s; "
@@ -985,6 +997,12 @@ FL_TEST(test_mp_cond_wait_refuses_a_caller_without_the_lock)
                   "condition before using wait()'). The error-checking "
                   "mutex makes pthread_cond_timedwait say EPERM: pass it on.",
                   said(&k, 2000));
+    ck_assert_msg(got_for && f.rep.value == -EPERM,
+                  "mp_cond_wait_for(c, false, 100) without holding the lock "
+                  "%s; expected -EPERM (-1): the predicate is false, so it "
+                  "has to wait, and the wait said EPERM. Return 0 only for "
+                  "ETIMEDOUT; pass any other error on.",
+                  said(&f, 2000));
 }
 
 // In the kid: lock, wait, and whether the lock was held after (kid_extra
@@ -1535,6 +1553,29 @@ FL_TEST(test_mp_barrier_wait_gives_3_parties_the_indices_0_1_2)
                       : "");
 }
 
+// Two parties at a Barrier(2) that mp_barrier_create made (the other
+// barrier tests make theirs by hand): indices 0 and 1.
+FL_TEST(test_mp_barrier_create_makes_a_barrier_two_parties_pass)
+{
+    mp_barrier *b = NULL;
+    int r = mp_barrier_create(&b, 2);
+    fl_expect_int(r, 0, "mp_barrier_create(&b, 2)", "");
+    struct kid k[2];
+    int got[2];
+    kid_start(&k[0], kid_barrier_wait, b, 2000);
+    kid_start(&k[1], kid_barrier_wait, b, 2000);
+    collect(k, 2, got, 3000);
+    forget(b, sizeof *b);
+    ck_assert_msg(got[0] == 0 && got[1] == 1,
+                  "2 processes called mp_barrier_wait(b, 2000) on the "
+                  "Barrier(2) that mp_barrier_create made; they got %s and "
+                  "%s, expected 0 and 1. Start every field as the struct "
+                  "says: count 0, generation 0, not broken, and reset_from "
+                  "a generation that is not the first ((unsigned)-1): no "
+                  "reset has ended generation 0.",
+                  fl_ret(got[0]), fl_ret(got[1]));
+}
+
 FL_TEST(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout)
 {
     mp_barrier *b = raw_barrier(3);
@@ -2001,6 +2042,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_cond_calls_reject_bad_arguments, 5),
     FL_CASE(test_mp_barrier_create_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_barrier_create_makes_a_barrier_two_parties_pass, 10),
     FL_CASE(test_mp_barrier_create_makes_a_robust_shared_lock, 10),
     FL_CASE(test_mp_barrier_create_makes_a_condition_timed_on_clock_monotonic,
             10),
