@@ -255,7 +255,7 @@ exit_3_on_5(long x)
 static long
 hold_the_first_chunk(long x)
 {
-    B->pid[x] = getpid();
+    B->tid[x] = (pid_t)syscall(SYS_gettid);
     if (x == 0)
         return wait_gate() ? good(0) : -1;
     if (x >= B->want && atomic_fetch_add(&B->done, 1) + 1 == B->n - B->want)
@@ -629,26 +629,39 @@ FL_TEST(test_mp_par_map_fills_a_whole_page_of_results)
                              : "");
 }
 
-// 16 items, 2 workers, chunk 0: Python's rule gives ceil(16 / 8) = 2.
-FL_TEST(test_mp_par_map_takes_pythons_chunksize_by_default)
+// 16 items, 2 workers (or threads), chunk 0: Python's rule gives ceil(16 /
+// 8) = 2.  Which thread ran which item tells the first chunk's size (a
+// worker process is one thread: its tid is its pid).
+static void
+takes_pythons_chunksize(map_fn map, const char *name)
 {
     enum { N = 16, WANT = 2 };
     long in[N], out[N];
     board_new(N, WANT);
     B->deadline = fl_now_ms() + 1000;
     items(in, out, N);
-    int r = mp_par_map(2, hold_the_first_chunk, in, out, N, 0);
+    int r = map(2, hold_the_first_chunk, in, out, N, 0);
     int first = 1;
-    while (first < N && B->pid[first] == B->pid[0])
+    while (first < N && B->tid[first] == B->tid[0])
         first++;
     board_free();
-    fl_expect_int(r, 0, "mp_par_map(nworkers=2, n=16, chunk=0)", "");
+    fl_expect_int(r, 0, name, "");
     ck_assert_msg(first == WANT,
-                  "mp_par_map(nworkers=2, n=16, chunk=0): the first chunk "
-                  "held %d items, expected %d. chunk 0 means Python's "
-                  "rule: n divided by 4 * nworkers, rounded up (16 / 8 = "
-                  "2; one more only when it does not divide evenly).",
-                  first, WANT);
+                  "%s(nworkers=2, n=16, chunk=0): the first chunk held %d "
+                  "items, expected %d. chunk 0 means Python's rule: n "
+                  "divided by 4 * nworkers, rounded up (16 / 8 = 2; one "
+                  "more only when it does not divide evenly).",
+                  name, first, WANT);
+}
+
+FL_TEST(test_mp_par_map_takes_pythons_chunksize_by_default)
+{
+    takes_pythons_chunksize(mp_par_map, "mp_par_map");
+}
+
+FL_TEST(test_mp_thread_map_takes_pythons_chunksize_by_default)
+{
+    takes_pythons_chunksize(mp_thread_map, "mp_thread_map");
 }
 
 // A kernel that flushes stdio in a worker writes whatever the worker's
@@ -1107,6 +1120,24 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
                       what[i], fl_ret(res[i].status));
 }
 
+// Two URLs it cannot fetch (no server needed) and 8 workers asked for.
+FL_TEST(test_mp_fetch_all_forks_no_more_workers_than_urls)
+{
+    const char *urls[2] = {"ftp://127.0.0.1/", "ftp://127.0.0.2/"};
+    mp_fetch_result res[2];
+    fl_fault_reset();
+    int r = mp_fetch_all(urls, 2, 8, res);
+    long forks = fl_fault_calls("fork");
+    fl_fault_reset();
+    fl_expect_int(r, 2, "mp_fetch_all(2 URLs it cannot fetch, 8 workers)", "");
+    ck_assert_msg(forks == 2,
+                  "mp_fetch_all(2 URLs, nworkers=8) forked %ld workers, "
+                  "expected 2: cap the workers at n, the number of URLs "
+                  "(one URL per chunk); the extra ones would find nothing "
+                  "to do.",
+                  forks);
+}
+
 FL_TEST(test_mp_fetch_all_rejects_bad_arguments)
 {
     const char *urls[1] = {"http://127.0.0.1:1/"};
@@ -1364,6 +1395,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_par_map_reports_a_worker_that_died, 10),
     FL_CASE(test_mp_par_map_fills_a_whole_page_of_results, 10),
     FL_CASE(test_mp_par_map_takes_pythons_chunksize_by_default, 10),
+    FL_CASE(test_mp_thread_map_takes_pythons_chunksize_by_default, 10),
+    FL_CASE(test_mp_fetch_all_forks_no_more_workers_than_urls, 10),
     FL_CASE(test_mp_par_map_flushes_stdio_before_forking, 10),
     FL_CASE(test_mp_par_map_reaps_every_worker, 10),
     FL_CASE(test_mp_par_map_rejects_bad_arguments, 10),
