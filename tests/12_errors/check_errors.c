@@ -970,6 +970,15 @@ FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
     }
     fl_expect_int(mp_reaper_count(), 3, "mp_reaper_count after three children",
                   "One record per child reaped.");
+    install_or_fail();
+    int code = 12345, after = mp_reaper_count();
+    int found = mp_reaper_lookup(kids[1], &code);
+    ck_assert_msg(after == 0 && found == 0,
+                  "after mp_reaper_install was called again, mp_reaper_count "
+                  "gave %d and a lookup of a child reaped before gave %s; "
+                  "expected 0 and 0: installing again empties the table "
+                  "(set the count back to 0, with SIGCHLD blocked)",
+                  after, fl_ret(found));
 }
 
 FL_TEST(test_mp_reaper_lookup_rejects_bad_arguments)
@@ -1000,6 +1009,7 @@ FL_TEST(test_mp_reaper_uninstall_restores_the_previous_action)
     sigemptyset(&mine.sa_mask);
     sigaction(SIGCHLD, &mine, NULL);
     install_or_fail();
+    install_or_fail(); // the second must not save the reaper as "before"
     sigaction(SIGCHLD, NULL, &now);
     int ours = now.sa_handler != on_chld_before;
     int r = mp_reaper_uninstall();
@@ -1009,9 +1019,11 @@ FL_TEST(test_mp_reaper_uninstall_restores_the_previous_action)
     ck_assert_msg(r == 0 && now.sa_handler == on_chld_before &&
                       again == -EINVAL,
                   "mp_reaper_uninstall returned %s and SIGCHLD's handler is "
-                  "%s the one set before install; a second uninstall "
-                  "returned %s. Expected 0, the old handler back (keep what "
-                  "sigaction gave you), and -EINVAL",
+                  "%s the one set before install (installed twice); a "
+                  "second uninstall returned %s. Expected 0, the old "
+                  "handler back (keep what sigaction gave you the first "
+                  "time: a second install must not save its own handler "
+                  "over it), and -EINVAL",
                   fl_ret(r), now.sa_handler == on_chld_before ? "" : "not",
                   fl_ret(again));
 }
@@ -1117,7 +1129,7 @@ stoppable(void *arg)
 // Start a stoppable child, send it sig once it is ready, and reap it:
 // its raw status.  *left says whether shm_name was left behind.
 static int
-stop_child(int sig, int register_it, int *left)
+stop_child_with(int (*fn)(void *), int sig, int register_it, int *left)
 {
     struct stopper s = {.register_it = register_it};
     pipe_or_fail(s.ready);
@@ -1126,7 +1138,7 @@ stop_child(int sig, int register_it, int *left)
                   "of restoring SIG_DFL and raising the signal again? "
                   "exit() hides the signal from the parent, which must see "
                   "the worker killed by it.");
-    pid_t pid = fl_raw_start(stoppable, &s);
+    pid_t pid = fl_raw_start(fn, &s);
     close(s.ready[1]);
     char c;
     ssize_t n;
@@ -1139,6 +1151,24 @@ stop_child(int sig, int register_it, int *left)
     wait_bounded(pid, 8000, &st);
     *left = shm_left();
     return st;
+}
+
+static int
+stop_child(int sig, int register_it, int *left)
+{
+    return stop_child_with(stoppable, sig, register_it, left);
+}
+
+static char cancelled_name[MP_SHM_NAME_MAX];
+
+// The child of the cancel test: registers cancelled_name and cancels it
+// before it goes on as stoppable.
+static int
+cancel_then_stop(void *arg)
+{
+    if (mp_cleanup_on_signal(cancelled_name) != 0 || mp_cleanup_cancel() != 0)
+        return CHILD_NO_REGISTER;
+    return stoppable(arg);
 }
 
 static int
@@ -1277,6 +1307,37 @@ flood_of_signals(void *arg)
     return CHILD_RETURNED;
 }
 
+// The self-pipe is filled first, so that the handler's write fails with
+// EAGAIN: the errno the interrupted code had must still be there.
+FL_TEST(test_mp_cleanup_on_signal_handler_keeps_errno)
+{
+    default_stop_signals();
+    int r = mp_cleanup_on_signal("/fl-never-made");
+    int fd = mp_signal_fd();
+    if (r != 0 || fd < 0)
+        mp_cleanup_cancel();
+    ck_assert_msg(r == 0 && fd >= 0,
+                  "mp_cleanup_on_signal returned %s and mp_signal_fd %s; "
+                  "expected 0 and a descriptor",
+                  fl_ret(r), fl_ret(fd));
+    fcntl(fd, F_SETPIPE_SZ, 4096); // one page: quicker to fill
+    int size = fcntl(fd, F_GETPIPE_SZ);
+    int count = (size > 0 ? size : 65536) + 1;
+    for (int i = 0; i < count; i++)
+        raise(SIGTERM);
+    errno = ERANGE;
+    raise(SIGTERM); // the handler's write into the full pipe fails
+    int seen = errno;
+    mp_cleanup_cancel(); // the signals are forgotten, not acted on
+    ck_assert_msg(seen == ERANGE,
+                  "errno was ERANGE (%d) when SIGTERM came, and %d (%s) "
+                  "after its handler ran (the self-pipe was full, so the "
+                  "handler's write failed). A handler must leave errno as "
+                  "it found it: save errno on entry, restore it on the way "
+                  "out.",
+                  ERANGE, seen, strerror(seen));
+}
+
 FL_TEST(test_mp_cleanup_on_signal_survives_a_flood_of_signals)
 {
     default_stop_signals();
@@ -1361,6 +1422,7 @@ FL_TEST(test_mp_cleanup_on_signal_rejects_bad_names)
         snprintf(name, sizeof name, "/fl-never-made-%d", i);
         r[i] = mp_cleanup_on_signal(name);
     }
+    int again_full = mp_cleanup_on_signal("/fl-never-made-0");
     mp_cleanup_cancel();
     ck_assert_msg(null == -EINVAL && slash == -EINVAL && lng == -ENAMETOOLONG,
                   "mp_cleanup_on_signal gave %s for NULL, %s for a name "
@@ -1374,6 +1436,11 @@ FL_TEST(test_mp_cleanup_on_signal_rejects_bad_names)
                   "registered again takes no room) and -ENOSPC",
                   fl_ret(twice), fl_ret(r[0]), MP_CLEANUP_MAX,
                   fl_ret(r[MP_CLEANUP_MAX - 1]), fl_ret(r[MP_CLEANUP_MAX]));
+    ck_assert_msg(again_full == 0,
+                  "with %d names registered, registering one of them again "
+                  "gave %s; expected 0: it is registered already and takes "
+                  "no room. Look for the name before testing for room.",
+                  MP_CLEANUP_MAX, fl_ret(again_full));
 }
 
 static void
@@ -1410,6 +1477,61 @@ FL_TEST(test_mp_cleanup_cancel_restores_the_old_actions)
 }
 
 /* ------------------------- error paths, EINTR and limits (issue 13) */
+
+// A worker registers one name, cancels, registers a second and gets
+// SIGTERM: only the second may go.
+FL_TEST(test_mp_cleanup_cancel_forgets_the_names)
+{
+    default_stop_signals();
+    make_shm("errors-cancelled");
+    snprintf(cancelled_name, sizeof cancelled_name, "%s", shm_name);
+    make_shm("errors-after-cancel");
+    int left, st = stop_child_with(cancel_then_stop, SIGTERM, 1, &left);
+    int fd = shm_open(cancelled_name, O_RDONLY, 0);
+    if (fd >= 0) {
+        close(fd);
+        shm_unlink(cancelled_name);
+    }
+    ck_assert_msg(fd >= 0,
+                  "a worker registered %s, called mp_cleanup_cancel, "
+                  "registered another name and was sent SIGTERM (it %s): "
+                  "the cancelled name was removed too. mp_cleanup_cancel "
+                  "forgets every name (empty the list): a cancelled name "
+                  "is the caller's again, to keep or to unlink.",
+                  cancelled_name, child_said(st));
+    ck_assert_msg(!left && killed_by(st, SIGTERM),
+                  "a worker that registered %s after a cancel was sent "
+                  "SIGTERM and %s; the name was %s. Expected it removed and "
+                  "the worker killed by SIGTERM: %s",
+                  shm_name, child_said(st), left ? "left" : "removed",
+                  stop_hint(st, SIGTERM));
+}
+
+// The header: no SA_RESTART, so that a slow call in the main flow fails
+// with EINTR and the program gets to look at the flag.
+FL_TEST(test_mp_cleanup_on_signal_installs_handlers_without_sa_restart)
+{
+    default_stop_signals();
+    struct sigaction t, i;
+    int r = mp_cleanup_on_signal("/fl-never-made");
+    sigaction(SIGTERM, NULL, &t);
+    sigaction(SIGINT, NULL, &i);
+    mp_cleanup_cancel();
+    ck_assert_msg(r == 0, "mp_cleanup_on_signal returned %s, expected 0",
+                  fl_ret(r));
+    ck_assert_msg(t.sa_handler != SIG_DFL && i.sa_handler != SIG_DFL,
+                  "after mp_cleanup_on_signal, SIGTERM's handler is %s and "
+                  "SIGINT's %s; expected both caught",
+                  t.sa_handler == SIG_DFL ? "SIG_DFL" : "set",
+                  i.sa_handler == SIG_DFL ? "SIG_DFL" : "set");
+    ck_assert_msg(!(t.sa_flags & SA_RESTART) && !(i.sa_flags & SA_RESTART),
+                  "the SIGTERM handler was installed %s SA_RESTART and the "
+                  "SIGINT one %s; expected neither: with SA_RESTART a read "
+                  "or wait in the main flow goes on after the signal, and "
+                  "the program never gets to call mp_signal_check.",
+                  t.sa_flags & SA_RESTART ? "with" : "without",
+                  i.sa_flags & SA_RESTART ? "with" : "without");
+}
 
 FL_TEST(test_mp_collect_reaps_every_worker_despite_eintr)
 {
@@ -1705,6 +1827,9 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_signal_check_returns_0_when_no_signal_came, 5),
     FL_CASE(test_mp_cleanup_on_signal_rejects_bad_names, 5),
     FL_CASE(test_mp_cleanup_cancel_restores_the_old_actions, 5),
+    FL_CASE(test_mp_cleanup_cancel_forgets_the_names, 15),
+    FL_CASE(test_mp_cleanup_on_signal_handler_keeps_errno, 5),
+    FL_CASE(test_mp_cleanup_on_signal_installs_handlers_without_sa_restart, 5),
     FL_CASE(test_mp_collect_reaps_every_worker_despite_eintr, 5),
     FL_CASE(test_mp_collect_takes_messages_up_to_mp_err_max_minus_1_bytes, 5),
     FL_CASE(test_mp_run_worker_prints_buffered_output_once, 5),

@@ -239,6 +239,38 @@ crash_on_5(long x)
     return good(x);
 }
 
+// Item 5 ends its worker with exit status 3, as a kernel calling exit(3)
+// would (no signal).
+static long
+exit_3_on_5(long x)
+{
+    if (x == 5)
+        _exit(3);
+    return good(x);
+}
+
+// Item 0 waits at the gate until every item outside its chunk (B->want
+// items) has run: the other worker does them all meanwhile, so the chunk
+// of item 0 holds exactly the items its process ran.
+static long
+hold_the_first_chunk(long x)
+{
+    B->tid[x] = (pid_t)syscall(SYS_gettid);
+    if (x == 0)
+        return wait_gate() ? good(0) : -1;
+    if (x >= B->want && atomic_fetch_add(&B->done, 1) + 1 == B->n - B->want)
+        open_gate();
+    return good(x);
+}
+
+// Flushes stdio, as a kernel that prints progress would.
+static long
+flushing(long x)
+{
+    fflush(stdout);
+    return good(x);
+}
+
 /* --------------------------------------------------- checking results */
 
 typedef int (*map_fn)(int, mp_kernel, const long *, long *, size_t, size_t);
@@ -453,9 +485,9 @@ FL_TEST(test_mp_par_map_matches_the_serial_run)
 FL_TEST(test_mp_par_map_covers_a_short_last_chunk)
 {
     enum { N = 10 };
-    long in[N], out[N];
+    long in[N + 2], out[N + 2];
     board_new(N, 1);
-    items(in, out, N);
+    items(in, out, N + 2); // two items past n: they must never run
     int r = mp_par_map(2, count_runs, in, out, N, 4);
     fl_expect_int(r, 0, "mp_par_map(nworkers=2, n=10, chunk=4)", "");
     int head_ok = 1;
@@ -469,7 +501,14 @@ FL_TEST(test_mp_par_map_covers_a_short_last_chunk)
                   "start + chunk.",
                   out[8], out[9], good(8), good(9));
     expect_good("mp_par_map(nworkers=2, n=10, chunk=4)", out, N);
+    int past = B->runs[N] + B->runs[N + 1];
     board_free();
+    ck_assert_msg(past == 0,
+                  "mp_par_map(nworkers=2, n=10, chunk=4) ran the kernel on "
+                  "in[10] or in[11] (%d times), past the n items: the last "
+                  "chunk [8, 12) is cut at n. End each chunk at the smaller "
+                  "of start + chunk and n.",
+                  past);
 }
 
 FL_TEST(test_mp_par_map_runs_each_item_exactly_once)
@@ -537,6 +576,124 @@ FL_TEST(test_mp_par_map_reports_a_worker_that_died)
                       out[i] == 0 ? "When one worker dies, the others go on "
                                     "with every item but the dead one's."
                                   : why(out, N, i));
+    items(in, out, N);
+    r = mp_par_map(4, exit_3_on_5, in, out, N, 1);
+    ck_assert_msg(r == -EPIPE,
+                  "mp_par_map(nworkers=4, n=16, chunk=1) where item 5 ends "
+                  "its worker with exit status 3 returned %s, expected "
+                  "-EPIPE (-32): a worker that exited with a status other "
+                  "than 0 died with work undone too, not only one killed "
+                  "by a signal (test WIFEXITED and WEXITSTATUS)",
+                  fl_ret(r));
+}
+
+// 512 results fill one page exactly: with no room for the struct share in
+// front of them, the last ones land past the mapping.  In a child, as the
+// caller may crash copying them out.
+static int
+map_a_page(void *arg)
+{
+    (void)arg;
+    enum { N = 4096 / sizeof(long) };
+    static long in[N], out[N];
+    items(in, out, N);
+    // A page nobody may touch, mapped last: the next mapping (the call's)
+    // lands just below it, so that a write past its end faults instead of
+    // landing in the harness's memory.
+    void *guard =
+        mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int r = mp_par_map(2, good, in, out, N, 0);
+    if (guard != MAP_FAILED)
+        munmap(guard, 4096);
+    for (int i = 0; i < (int)N && r == 0; i++)
+        if (out[i] != good(i))
+            r = 1000;
+    return r;
+}
+
+FL_TEST(test_mp_par_map_fills_a_whole_page_of_results)
+{
+    fl_child c;
+    fl_run_in_child(map_a_page, NULL, 5000, 0, &c);
+    ck_assert_msg(c.returned && c.value == 0,
+                  "mp_par_map(nworkers=2, n=512, chunk=0), whose 512 longs "
+                  "fill one page exactly, %s%s. Map room for the struct "
+                  "share AND the n results: sizeof(struct share) + n * "
+                  "sizeof(long).",
+                  c.returned    ? "returned "
+                  : c.exited    ? "ended the caller"
+                  : c.timed_out ? "never returned"
+                                : "killed the caller with a signal",
+                  c.returned ? (c.value == 1000 ? "0, with wrong results"
+                                                : fl_ret(c.value))
+                             : "");
+}
+
+// 16 items, 2 workers (or threads), chunk 0: Python's rule gives ceil(16 /
+// 8) = 2.  Which thread ran which item tells the first chunk's size (a
+// worker process is one thread: its tid is its pid).
+static void
+takes_pythons_chunksize(map_fn map, const char *name)
+{
+    enum { N = 16, WANT = 2 };
+    long in[N], out[N];
+    board_new(N, WANT);
+    B->deadline = fl_now_ms() + 1000;
+    items(in, out, N);
+    int r = map(2, hold_the_first_chunk, in, out, N, 0);
+    int first = 1;
+    while (first < N && B->tid[first] == B->tid[0])
+        first++;
+    board_free();
+    fl_expect_int(r, 0, name, "");
+    ck_assert_msg(first == WANT,
+                  "%s(nworkers=2, n=16, chunk=0): the first chunk held %d "
+                  "items, expected %d. chunk 0 means Python's rule: n "
+                  "divided by 4 * nworkers, rounded up (16 / 8 = 2; one "
+                  "more only when it does not divide evenly).",
+                  name, first, WANT);
+}
+
+FL_TEST(test_mp_par_map_takes_pythons_chunksize_by_default)
+{
+    takes_pythons_chunksize(mp_par_map, "mp_par_map");
+}
+
+FL_TEST(test_mp_thread_map_takes_pythons_chunksize_by_default)
+{
+    takes_pythons_chunksize(mp_thread_map, "mp_thread_map");
+}
+
+// A kernel that flushes stdio in a worker writes whatever the worker's
+// copy of the caller's buffer held: flushed before the fork, it is empty.
+static int
+print_then_map(void *arg)
+{
+    (void)arg;
+    enum { N = 4 };
+    long in[N], out[N];
+    items(in, out, N);
+    printf("before the map\n"); // stdout is a pipe here: held in the buffer
+    int r = mp_par_map(2, flushing, in, out, N, 1);
+    fflush(stdout);
+    return r;
+}
+
+FL_TEST(test_mp_par_map_flushes_stdio_before_forking)
+{
+    fl_child c;
+    fl_run_in_child(print_then_map, NULL, 5000, 1, &c);
+    int seen = 0;
+    for (const char *p = c.out; (p = strstr(p, "before the map")) != NULL; p++)
+        seen++;
+    ck_assert_msg(c.returned && c.value == 0 && seen == 1,
+                  "a caller printed \"before the map\" (still in its stdio "
+                  "buffer: stdout is a pipe), then called mp_par_map with 2 "
+                  "workers whose kernel flushes stdout; it returned %s and "
+                  "the line came out %d times, expected once. fflush(NULL) "
+                  "before fork(): each worker gets a copy of the caller's "
+                  "buffer and writes it again.",
+                  c.returned ? fl_ret(c.value) : "nothing", seen);
 }
 
 FL_TEST(test_mp_par_map_reaps_every_worker)
@@ -931,23 +1088,54 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
     longpath[0] = '/';
     char longurl[3100];
     snprintf(longurl, sizeof longurl, "http://127.0.0.1:1%s", longpath);
-    const char *urls[5] = {"ftp://127.0.0.1/", "http://localhost/",
-                           "http://127.0.0.1:99999/", NULL, longurl};
-    mp_fetch_result res[5];
-    int r = mp_fetch_all(urls, 5, 2, res);
-    fl_expect_int(r, 5,
-                  "mp_fetch_all(5 URLs it cannot fetch): failed "
+    char longhost[100]; // a host of 64 bytes: one more than host[] holds
+    snprintf(longhost, sizeof longhost, "http://%064d/", 1);
+    const char *urls[8] = {"ftp://127.0.0.1/",
+                           "http://localhost/",
+                           "http://127.0.0.1:99999/",
+                           NULL,
+                           longurl,
+                           "http://127.0.0.1:0/",
+                           "http://127.0.0.1:65536/",
+                           longhost};
+    mp_fetch_result res[8];
+    int r = mp_fetch_all(urls, 8, 2, res);
+    fl_expect_int(r, 8,
+                  "mp_fetch_all(8 URLs it cannot fetch): failed "
                   "fetches",
                   "");
-    const char *what[5] = {"ftp://127.0.0.1/", "http://localhost/",
-                           "http://127.0.0.1:99999/", "NULL",
-                           "a URL whose request is 3000 bytes long"};
-    for (int i = 0; i < 5; i++)
+    const char *what[8] = {"ftp://127.0.0.1/",
+                           "http://localhost/",
+                           "http://127.0.0.1:99999/",
+                           "NULL",
+                           "a URL whose request is 3000 bytes long",
+                           "http://127.0.0.1:0/ (ports run from 1)",
+                           "http://127.0.0.1:65536/ (ports end at 65535)",
+                           "a URL whose host is 64 bytes long"};
+    for (int i = 0; i < 8; i++)
         ck_assert_msg(res[i].status == -EINVAL,
                       "%s: status %s, expected -EINVAL (-22): parse_url "
                       "refuses it, or the request does not fit in its "
                       "buffer",
                       what[i], fl_ret(res[i].status));
+}
+
+// Two URLs it cannot fetch (no server needed) and 8 workers asked for.
+FL_TEST(test_mp_fetch_all_forks_no_more_workers_than_urls)
+{
+    const char *urls[2] = {"ftp://127.0.0.1/", "ftp://127.0.0.2/"};
+    mp_fetch_result res[2];
+    fl_fault_reset();
+    int r = mp_fetch_all(urls, 2, 8, res);
+    long forks = fl_fault_calls("fork");
+    fl_fault_reset();
+    fl_expect_int(r, 2, "mp_fetch_all(2 URLs it cannot fetch, 8 workers)", "");
+    ck_assert_msg(forks == 2,
+                  "mp_fetch_all(2 URLs, nworkers=8) forked %ld workers, "
+                  "expected 2: cap the workers at n, the number of URLs "
+                  "(one URL per chunk); the extra ones would find nothing "
+                  "to do.",
+                  forks);
 }
 
 FL_TEST(test_mp_fetch_all_rejects_bad_arguments)
@@ -1205,6 +1393,11 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_par_map_hands_out_chunks_dynamically, 10),
     FL_CASE(test_mp_par_map_keeps_results_in_item_order, 10),
     FL_CASE(test_mp_par_map_reports_a_worker_that_died, 10),
+    FL_CASE(test_mp_par_map_fills_a_whole_page_of_results, 10),
+    FL_CASE(test_mp_par_map_takes_pythons_chunksize_by_default, 10),
+    FL_CASE(test_mp_thread_map_takes_pythons_chunksize_by_default, 10),
+    FL_CASE(test_mp_fetch_all_forks_no_more_workers_than_urls, 10),
+    FL_CASE(test_mp_par_map_flushes_stdio_before_forking, 10),
     FL_CASE(test_mp_par_map_reaps_every_worker, 10),
     FL_CASE(test_mp_par_map_rejects_bad_arguments, 10),
     FL_CASE(test_mp_par_map_of_no_items_returns_0, 10),

@@ -428,11 +428,28 @@ FL_TEST(test_mp_sem_acquire_wakes_when_another_process_releases)
     sem_post(&s->sem);
     int got = kid_wait(&k, 2000);
     kid_end(&k);
+    // Then with 999 ms: the deadline's tv_nsec gets 999000000 added, and
+    // must carry into tv_sec nearly every time.
+    struct kid t;
+    kid_start(&t, kid_acquire, s, 999);
+    until_asleep(t.pid, -1);
+    sem_post(&s->sem);
+    int timed = kid_wait(&t, 3000);
+    kid_end(&t);
     forget(s, sizeof *s);
     ck_assert_msg(got && k.rep.value == 0,
                   "mp_sem_acquire(s, -1) slept; the test posted the "
                   "semaphore; the acquire then %s, expected 0",
                   said(&k, 2000));
+    ck_assert_msg(timed && t.rep.value == 0,
+                  "mp_sem_acquire(s, 999) at count 0, posted by the test "
+                  "while it slept, %s; expected 0. %s",
+                  said(&t, 3000),
+                  timed && t.rep.value == -EINVAL
+                      ? "sem_clockwait refused the deadline: its tv_nsec "
+                        "must stay below 1000000000. Carry whole seconds "
+                        "into tv_sec after adding the milliseconds."
+                      : "");
 }
 
 // In the kid: an acquire under a signal storm; elapsed ms in kid_extra.
@@ -567,6 +584,9 @@ FL_TEST(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound)
         r[i] = mp_sem_release(s);
         sem_getvalue(&s->sem, &v[i]);
     }
+    int held = pthread_mutex_trylock(&s->release_lock);
+    if (held == 0)
+        pthread_mutex_unlock(&s->release_lock);
     forget(s, sizeof *s);
     ck_assert_msg(r[0] == 0 && v[0] == 1 && r[1] == 0 && v[1] == 2,
                   "releases of a bounded semaphore at 0 of 2 returned %s "
@@ -582,6 +602,47 @@ FL_TEST(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound)
                               "(sem_getvalue) before sem_post, under "
                               "release_lock."
                             : "");
+    ck_assert_msg(held == 0,
+                  "after a release returned -EOVERFLOW, release_lock was "
+                  "still held (trylock said %s): every later release would "
+                  "wait for ever. Unlock it on every way out, the "
+                  "-EOVERFLOW one too.",
+                  fl_ret(-held));
+}
+
+static int
+kid_release(void *obj, int arg)
+{
+    (void)arg;
+    return mp_sem_release(obj);
+}
+
+// The kid's release waits for release_lock, which the test holds; the test
+// then posts the last unit below the bound itself, as a second releaser
+// would, and lets go.  The release must look at the count only now.
+FL_TEST(test_mp_sem_release_checks_the_bound_under_the_lock)
+{
+    mp_sem *s = raw_sem(0, 1);
+    raw_lock(&s->release_lock);
+    struct kid k;
+    kid_start(&k, kid_release, s, 0);
+    until_asleep(k.pid, -1);
+    sem_post(&s->sem);
+    pthread_mutex_unlock(&s->release_lock);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    int v = -1;
+    sem_getvalue(&s->sem, &v);
+    forget(s, sizeof *s);
+    ck_assert_msg(got && k.rep.value == -EOVERFLOW && v == 1,
+                  "a release of a bounded semaphore (0 of 1) waited for "
+                  "release_lock; meanwhile another releaser brought the "
+                  "count to the bound; the release then %s and left the "
+                  "count at %d; expected -EOVERFLOW (-75) and 1. Read the "
+                  "count and compare it with the bound after taking "
+                  "release_lock, not before: checked outside the lock, two "
+                  "releasers both see room and both post.",
+                  said(&k, 2000), v);
 }
 
 FL_TEST(test_mp_sem_value_reports_the_count)
@@ -910,13 +971,25 @@ kid_wait_unheld(void *obj, int arg)
     return mp_cond_wait(obj, arg);
 }
 
+// wait_for with a predicate that stays false: it has to wait, so it must
+// report the missing lock too.
+static int
+kid_wait_for_unheld(void *obj, int arg)
+{
+    static int never;
+    return mp_cond_wait_for(obj, flag_set, &never, arg);
+}
+
 FL_TEST(test_mp_cond_wait_refuses_a_caller_without_the_lock)
 {
     mp_cond *c = raw_cond();
-    struct kid k;
+    struct kid k, f;
     kid_start(&k, kid_wait_unheld, c, 100);
     int got = kid_wait(&k, 2000);
     kid_end(&k);
+    kid_start(&f, kid_wait_for_unheld, c, 100);
+    int got_for = kid_wait(&f, 2000);
+    kid_end(&f);
     forget(c, sizeof *c);
     ck_assert_msg(got && k.rep.value == -EPERM,
                   "mp_cond_wait(c, 100) without holding the lock %s; "
@@ -924,6 +997,12 @@ FL_TEST(test_mp_cond_wait_refuses_a_caller_without_the_lock)
                   "condition before using wait()'). The error-checking "
                   "mutex makes pthread_cond_timedwait say EPERM: pass it on.",
                   said(&k, 2000));
+    ck_assert_msg(got_for && f.rep.value == -EPERM,
+                  "mp_cond_wait_for(c, false, 100) without holding the lock "
+                  "%s; expected -EPERM (-1): the predicate is false, so it "
+                  "has to wait, and the wait said EPERM. Return 0 only for "
+                  "ETIMEDOUT; pass any other error on.",
+                  said(&f, 2000));
 }
 
 // In the kid: lock, wait, and whether the lock was held after (kid_extra
@@ -947,6 +1026,10 @@ FL_TEST(test_mp_cond_wait_times_out_holding_the_lock_again)
     kid_start(&k, kid_cond_wait, c, 30);
     int got = kid_wait(&k, 3000);
     kid_end(&k);
+    struct kid z;
+    kid_start(&z, kid_cond_wait, c, 0);
+    int now = kid_wait(&z, 2000);
+    kid_end(&z);
     forget(c, sizeof *c);
     ck_assert_msg(got && k.rep.value == 0 && k.rep.us >= 30000 &&
                       k.rep.us < 600000,
@@ -957,6 +1040,12 @@ FL_TEST(test_mp_cond_wait_times_out_holding_the_lock_again)
                   "after mp_cond_wait timed out, the caller did not hold "
                   "the lock (unlock said %d): the wait takes it back",
                   k.rep.extra);
+    ck_assert_msg(now && z.rep.value == 0 && z.rep.extra == 0,
+                  "mp_cond_wait(c, 0), never notified, %s; expected 0 at "
+                  "once, holding the lock again. A timeout of 0 only lets "
+                  "go of the lock and takes it back (a deadline of now); "
+                  "only -1 waits without a deadline.",
+                  said(&z, 2000));
 }
 
 FL_TEST(test_mp_cond_wait_returns_1_when_notified)
@@ -1292,11 +1381,15 @@ FL_TEST(test_mp_cond_calls_reject_bad_arguments)
                  mp_cond_notify(c, -1),
                  mp_cond_notify_all(NULL),
                  mp_cond_wait(c, -2)};
+    int none = mp_cond_notify(c, 0);
     forget(c, sizeof *c);
     for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
         ck_assert_msg(got[i] == -EINVAL,
                       "mp_cond_%s returned %s, expected -22 (-EINVAL)",
                       names[i], fl_ret(got[i]));
+    fl_expect_int(none, 0, "mp_cond_notify(c, 0)",
+                  "n = 0 is a count, not an error: it wakes none. Refuse "
+                  "only n < 0.");
 }
 
 /* ---------------------------------------------------- mp_barrier_create */
@@ -1398,6 +1491,25 @@ FL_TEST(test_mp_barrier_wait_with_1_party_passes_at_once)
     fl_expect_int(gen, 1, "b->generation after one trip", "");
 }
 
+// Alone at a Barrier(2) with a timeout of 0: this party is not the last,
+// so its deadline is now; it times out at once and breaks the barrier.
+FL_TEST(test_mp_barrier_wait_with_timeout_0_gives_up_at_once)
+{
+    mp_barrier *b = raw_barrier(2);
+    struct kid k;
+    kid_start(&k, kid_barrier_wait, b, 0);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    int broken = b->broken;
+    forget(b, sizeof *b);
+    ck_assert_msg(got && k.rep.value == -ETIMEDOUT && broken,
+                  "mp_barrier_wait(b, 0) alone on a Barrier(2) %s, broken "
+                  "%d; expected -ETIMEDOUT at once and a broken barrier. A "
+                  "timeout of 0 passes only the last party: it is a "
+                  "deadline of now; only -1 waits without a deadline.",
+                  said(&k, 2000), broken);
+}
+
 // Collect n kids' results, sorted; a kid that never reports gives -999.
 static void
 collect(struct kid *k, int n, int *out, int limit_ms)
@@ -1439,6 +1551,29 @@ FL_TEST(test_mp_barrier_wait_gives_3_parties_the_indices_0_1_2)
                       ? "The last to arrive (index parties - 1) must wake "
                         "the others: broadcast."
                       : "");
+}
+
+// Two parties at a Barrier(2) that mp_barrier_create made (the other
+// barrier tests make theirs by hand): indices 0 and 1.
+FL_TEST(test_mp_barrier_create_makes_a_barrier_two_parties_pass)
+{
+    mp_barrier *b = NULL;
+    int r = mp_barrier_create(&b, 2);
+    fl_expect_int(r, 0, "mp_barrier_create(&b, 2)", "");
+    struct kid k[2];
+    int got[2];
+    kid_start(&k[0], kid_barrier_wait, b, 2000);
+    kid_start(&k[1], kid_barrier_wait, b, 2000);
+    collect(k, 2, got, 3000);
+    forget(b, sizeof *b);
+    ck_assert_msg(got[0] == 0 && got[1] == 1,
+                  "2 processes called mp_barrier_wait(b, 2000) on the "
+                  "Barrier(2) that mp_barrier_create made; they got %s and "
+                  "%s, expected 0 and 1. Start every field as the struct "
+                  "says: count 0, generation 0, not broken, and reset_from "
+                  "a generation that is not the first ((unsigned)-1): no "
+                  "reset has ended generation 0.",
+                  fl_ret(got[0]), fl_ret(got[1]));
 }
 
 FL_TEST(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout)
@@ -1881,6 +2016,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_sem_release_raises_the_value_past_the_start, 5),
     FL_CASE(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound, 5),
+    FL_CASE(test_mp_sem_release_checks_the_bound_under_the_lock, 10),
     FL_CASE(test_mp_sem_value_reports_the_count, 5),
     FL_CASE(test_mp_sem_calls_reject_a_null_semaphore, 5),
     FL_CASE(test_mp_cond_create_makes_a_condition_timed_on_clock_monotonic, 10),
@@ -1906,10 +2042,12 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_cond_calls_reject_bad_arguments, 5),
     FL_CASE(test_mp_barrier_create_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_barrier_create_makes_a_barrier_two_parties_pass, 10),
     FL_CASE(test_mp_barrier_create_makes_a_robust_shared_lock, 10),
     FL_CASE(test_mp_barrier_create_makes_a_condition_timed_on_clock_monotonic,
             10),
     FL_CASE(test_mp_barrier_wait_with_1_party_passes_at_once, 10),
+    FL_CASE(test_mp_barrier_wait_with_timeout_0_gives_up_at_once, 10),
     FL_CASE(test_mp_barrier_wait_gives_3_parties_the_indices_0_1_2, 10),
     FL_CASE(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout, 10),
     FL_CASE(test_mp_barrier_wait_lets_3_of_4_parties_pass, 10),

@@ -494,6 +494,30 @@ FL_TEST(test_mp_wait_rejects_a_pid_that_is_not_a_child)
 
 /* ---------------------------------------------------- mp_wait: errors */
 
+// mp_wait(fd 0, poll) with a pipe holding a byte put at number 0 for the
+// call, and whatever was there put back.
+static int
+wait_on_fd_0(void)
+{
+    int saved = fcntl(0, F_DUPFD_CLOEXEC, 3); // -1 if 0 is closed
+    int p[2];
+    make_pipe(p);
+    put_byte(p[1]);
+    if (p[0] != 0)
+        ck_assert_msg(dup2(p[0], 0) == 0, "dup2 failed: %s", strerror(errno));
+    mp_waitable objs[] = {fd_obj(0)};
+    int ready[1] = {0};
+    int r = mp_wait(objs, 1, 0, ready);
+    if (p[0] != 0)
+        close(0);
+    close_pipe(p);
+    if (saved >= 0) {
+        dup2(saved, 0);
+        close(saved);
+    }
+    return r;
+}
+
 FL_TEST(test_mp_wait_rejects_bad_arguments)
 {
     int p[2];
@@ -528,21 +552,36 @@ FL_TEST(test_mp_wait_rejects_bad_arguments)
                       "check every argument and every entry before waiting: "
                       "poll skips a negative fd, and waitpid reads 0 and -1 "
                       "as groups of processes");
+    int r = wait_on_fd_0();
+    fl_expect_int(r, 1, "mp_wait on fd 0, a pipe holding a byte",
+                  "the limit is fd < 0: descriptor 0 (standard input, or "
+                  "any pipe that got number 0) is a descriptor like any "
+                  "other. Refuse fd < 0, not fd <= 0.");
 }
 
+// A pipe holding a byte comes first: its flag is set before the closed
+// descriptor is met, and must be cleared again when the call fails.
 FL_TEST(test_mp_wait_rejects_a_closed_descriptor)
 {
-    int p[2];
+    int p[2], q[2];
+    make_pipe(q); // first, so that it cannot take the number closed below
+    put_byte(q[1]);
     make_pipe(p);
     int fd = p[0];
     close_pipe(p); // fd is a number that names nothing now
-    mp_waitable objs[] = {fd_obj(fd)};
-    int ready[1] = {7};
-    int r = mp_wait(objs, 1, 0, ready);
-    fl_expect_int(r, -EBADF, "mp_wait on a descriptor that was closed",
+    mp_waitable objs[] = {fd_obj(q[0]), fd_obj(fd)};
+    int ready[2] = {7, 7};
+    int r = mp_wait(objs, 2, 0, ready);
+    close_pipe(q);
+    fl_expect_int(r, -EBADF,
+                  "mp_wait on a pipe holding a byte and a descriptor that "
+                  "was closed",
                   "poll reports POLLNVAL for it: return -EBADF (Python "
                   "counts it ready, and the read then fails)");
-    fl_expect_int(ready[0], 0, "ready[0] after -EBADF", "");
+    expect_flags(ready, (int[]){0, 0}, 2, "mp_wait that returned -EBADF",
+                 "A call that fails leaves every flag 0 (wait.h): the "
+                 "pipe's flag was set before the closed descriptor was "
+                 "met; clear ready again on the way out of a failure.");
 }
 
 // n = 63, 64 and 65: entries alternate between a pipe holding a byte and
@@ -586,6 +625,7 @@ FL_TEST(test_mp_wait_takes_up_to_64_objects)
 struct storm_run {
     int fd; // an empty pipe
     int timeout_ms;
+    long long early_us; // storm_rounds: the most a wait ended early
     fl_storm_result res;
 };
 
@@ -605,6 +645,30 @@ storm_in_child(void *arg)
     return 0;
 }
 
+// Five waits of timeout_ms under one storm, each timed to the microsecond:
+// how much the earliest ended before its timeout (<= 0 if none did).
+// poll never wakes before its own timeout, so only a time left rounded
+// down (0.4 ms left becomes poll(0)) ends one early; five rounds make
+// sure a signal lands in some wait's last millisecond.
+static int
+storm_rounds(void *arg)
+{
+    struct storm_run *s = arg;
+    mp_waitable objs[] = {fd_obj(s->fd)};
+    int ready[1];
+    s->early_us = -1000000;
+    fl_storm_start(500);
+    for (int i = 0; i < 5; i++) {
+        long long t0 = fl_now_us();
+        mp_wait(objs, 1, s->timeout_ms, ready);
+        long long early = s->timeout_ms * 1000LL - (fl_now_us() - t0);
+        if (early > s->early_us)
+            s->early_us = early;
+    }
+    fl_storm_stop();
+    return 0;
+}
+
 FL_TEST(test_mp_wait_keeps_its_deadline_when_signals_interrupt_it)
 {
     int p[2];
@@ -616,6 +680,13 @@ FL_TEST(test_mp_wait_keeps_its_deadline_when_signals_interrupt_it)
     fl_child c;
     fl_run_in_child(storm_in_child, s, 2000, 0, &c);
     fl_storm_result res = s->res;
+    long long early_us = 0;
+    if (c.returned && res.ret == 0) { // else the checks below say why
+        s->timeout_ms = 10;
+        fl_child c2;
+        fl_run_in_child(storm_rounds, s, 2000, 0, &c2);
+        early_us = c2.returned ? s->early_us : 0;
+    }
     munmap(s, sizeof *s);
     close_pipe(p);
     ck_assert_msg(!c.timed_out,
@@ -636,6 +707,12 @@ FL_TEST(test_mp_wait_keeps_its_deadline_when_signals_interrupt_it)
                       ? "It gave up early: after EINTR, wait for the time "
                         "left until the deadline."
                       : "");
+    ck_assert_msg(early_us <= 0,
+                  "mp_wait(empty pipe, 10 ms) under a storm of signals "
+                  "returned %lld us before its deadline. After EINTR, round "
+                  "the time left UP to a whole ms: rounded down, 0.4 ms "
+                  "left becomes poll(..., 0), which returns at once.",
+                  early_us);
 }
 
 // A wait for ever, and the byte that ends it.
