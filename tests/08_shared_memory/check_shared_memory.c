@@ -704,10 +704,17 @@ while_locked(int set)
     close(l.done[1]);
     char c;
     ck_assert(read(l.started[0], &c, 1) == 1);
-    // While we hold the lock, the child's call must wait: 300 ms of
-    // silence on `done` (a correct child stays silent for ever).
+    // While we hold the lock, the child's call must wait: it goes to sleep
+    // (in the lock) with `done` still silent.  A call that takes no lock
+    // never sleeps: it answers.  (Watched, not timed: 2 s at most.)
     struct pollfd p = {.fd = l.done[0], .events = POLLIN};
-    int early = poll(&p, 1, 300) == 1;
+    int early = 0;
+    for (long end = fl_now_ms() + 2000; fl_now_ms() < end;) {
+        if ((early = poll(&p, 1, 0) == 1) || fl_proc_state(pid) == 'S')
+            break;
+        poll(NULL, 0, 1);
+    }
+    early = early || poll(&p, 1, 0) == 1;
     int32_t *data = mp_array_data(l.a), got = 0;
     int32_t want = set == GET ? 41 : set ? 7 : 42;
     if (data != NULL)
