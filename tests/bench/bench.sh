@@ -296,7 +296,7 @@ extras_runs() {
     while [ $i -lt "$REPS" ]; do
         for op in $EXTRAS; do
             case $op in
-            io_*) n=$((40 / SCALE)) ;;
+            io_*) n=$((1000 / SCALE)) ;; # 40 URLs (bench_13 fetches N / 25)
             static_*) n=$SP_C_N ;;
             *) n=$((2000 / SCALE)) ;;
             esac
