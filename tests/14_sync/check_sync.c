@@ -125,23 +125,6 @@ raw_lock(pthread_mutex_t *m)
     ck_assert_msg(r == 0, "the test could not take a lock: %s", strerror(r));
 }
 
-// How many times pid has gone to sleep, or -1 if it is gone.
-static long
-sleeps_of(pid_t pid)
-{
-    char path[64], line[128];
-    long n = -1;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
-            break;
-    fclose(f);
-    return n;
-}
-
 // Spin until pid sleeps, having slept more than `after` times (-1: any),
 // or has ended; at most 3 s.  Its state letter then.
 static char
@@ -149,7 +132,7 @@ until_asleep(pid_t pid, long after)
 {
     long long end = fl_now_us() + 3000000;
     for (;;) {
-        long n = sleeps_of(pid);
+        long n = fl_proc_sleeps(pid);
         char s = fl_proc_state(pid);
         if ((s == 'S' && n > after) || s == 'Z' || s == 0 || fl_now_us() > end)
             return s;
@@ -1129,7 +1112,7 @@ FL_TEST(test_mp_cond_notify_wakes_2_of_4_waiters)
         for (int tries = 0; tries < 3 && s != 'S' && s != 'Z' && s != 0;
              tries++) // 3 s each, under load
             s = until_asleep(k[i].pid, -1);
-        slept[i] = sleeps_of(k[i].pid);
+        slept[i] = fl_proc_sleeps(k[i].pid);
     }
     raw_lock(&c->lock);
     int r = mp_cond_notify(c, 2);
@@ -1139,8 +1122,8 @@ FL_TEST(test_mp_cond_notify_wakes_2_of_4_waiters)
     // woken must then return, 2 s for them: no short time window decides.
     int awake[4];
     for (int i = 0; i < 4; i++)
-        awake[i] =
-            fl_proc_state(k[i].pid) != 'S' || sleeps_of(k[i].pid) != slept[i];
+        awake[i] = fl_proc_state(k[i].pid) != 'S' ||
+                   fl_proc_sleeps(k[i].pid) != slept[i];
     pthread_mutex_unlock(&c->lock);
     int woke = 0;
     long long end = fl_now_us() + 2000000;
@@ -1213,7 +1196,7 @@ FL_TEST(test_mp_cond_wait_for_sleeps_again_after_a_spurious_wake_up)
     struct cstate st = new_state();
     struct kid k;
     kid_asleep(&k, kid_wait_for, &st, 5000, "mp_cond_wait_for(..., 5000)");
-    long slept = sleeps_of(k.pid);
+    long slept = fl_proc_sleeps(k.pid);
     raw_lock(&st.c->lock);
     pthread_cond_broadcast(&st.c->cond); // a wake-up, the state still false
     pthread_mutex_unlock(&st.c->lock);
@@ -1271,7 +1254,7 @@ FL_TEST(
     struct cstate st = new_state();
     struct kid k;
     kid_asleep(&k, kid_wait_for, &st, 100, "mp_cond_wait_for(..., 100)");
-    long slept = sleeps_of(k.pid);
+    long slept = fl_proc_sleeps(k.pid);
     raw_lock(&st.c->lock);
     until_asleep(k.pid, slept); // timed out, now waiting for the lock
     *st.flag = 1;
