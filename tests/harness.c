@@ -147,6 +147,31 @@ fl_proc_sleeps(pid_t pid)
     return n;
 }
 
+long
+fl_proc_cpu_ms(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    // After the command name: state (3), ..., utime (14), stime (15).
+    char *p = strrchr(buf, ')');
+    unsigned long ut, st;
+    if (p == NULL || sscanf(p + 1,
+                            " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                            "%lu %lu",
+                            &ut, &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (long)((ut + st) * 1000 / (unsigned long)(hz > 0 ? hz : 100));
+}
+
 int
 fl_children_of(pid_t parent, pid_t *kids, int max)
 {

@@ -211,6 +211,19 @@ char fl_proc_state(pid_t pid);
 long fl_proc_sleeps(pid_t pid);
 
 /**
+ * @brief The CPU time a process has used, user and system, in
+ *        milliseconds (/proc/PID/stat; counted in clock ticks, 10 ms).
+ *
+ * A process that waits as it should uses next to none: one that uses
+ * hundreds of milliseconds while it waits is spinning, and a test can say
+ * so at once instead of timing out.
+ *
+ * @param pid the process.
+ * @return the milliseconds, or -1 if pid is gone.
+ */
+long fl_proc_cpu_ms(pid_t pid);
+
+/**
  * @brief The children of a process, as /proc shows them.
  * @param parent the process whose children to list.
  * @param kids   receives their pids, running or zombie.
