@@ -163,14 +163,15 @@ lane_grading() {
 # ------------------------------------------------- solutions and stubs
 phase "solutions and stubs"
 
-# Each lesson by a grader of its own, with the sanitizer pass as make
-# grade runs it, one lesson at a time: three lanes run beside this one,
-# and sanitized programs are the ones that two at a time make dearest
-# (all lessons alone: 60 CPU-seconds one at a time, 80 two at a time).
+# Each lesson by a grader of its own, one a core, with the sanitizer pass
+# as make grade runs it: a lesson's time is partly waiting (for a child, a
+# deadline), and one grader does its lessons one after another.  (Three
+# lanes run beside this one: more graders at once only made each process
+# dearer; see the mutants' lane for what was measured.)
 mkdir -p "$T/solutions" "$T/g-sol"
 solution_tree "$T/solutions"
 for l in $LESSONS; do echo "$l"; done |
-    xargs -P 1 -I{} sh -c 'timeout 600 "$1" --course . --submission "$2" \
+    xargs -P "$(nproc)" -I{} sh -c 'timeout 600 "$1" --course . --submission "$2" \
         --objdir "$3" --lesson {} --sanitize --out "$4/{}" >"$4/{}.txt" 2>&1' \
         sh "$GRADER" "$T/solutions" "$BUILD/obj" "$T/g-sol"
 s=0 m=0 bad=""
