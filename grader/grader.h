@@ -31,8 +31,9 @@ typedef struct {
     int points;
     char ref[256]; ///< where to read: "README.md#section" or "hints.md"
     int passed;
-    int hidden;    ///< an instructor's hidden test (--hidden DIR)
-    char *message; ///< what happened (for a failure), malloc'd
+    int hidden;           ///< an instructor's hidden test (--hidden DIR)
+    int sanitizer_failed; ///< passed, then failed the sanitizer pass
+    char *message;        ///< what happened (for a failure), malloc'd
     double seconds;
 } gr_test;
 

@@ -85,6 +85,8 @@ lesson_clear(gr_lesson *l)
         free(l->tests[i].message);
         l->tests[i].message = NULL;
         l->tests[i].passed = 0;
+        l->tests[i].sanitizer_failed = 0;
+        l->tests[i].seconds = 0;
     }
 }
 

@@ -5,6 +5,11 @@
 // student code) exits with FL_RUNNER_PASSED and wrote FL_VERDICT_PASS for
 // that very test on FL_RESULT_FD.  A test that reports nothing scores
 // zero, with a message that says what the grader saw instead.
+//
+// The sanitizer pass (--sanitize) runs the tests that passed once more,
+// built with ASan and UBSan, many to a program: it can only take points
+// away, so it needs no proof that a verdict is a test's own, and a
+// sanitized program's start costs more than most tests.
 #define _GNU_SOURCE
 #include "grader.h"
 #include "sandbox.h"
@@ -203,27 +208,154 @@ add_trace(gr_test *t, const char *bin, const char *lesson)
     sb_free(&r);
 }
 
-// Run a test; with --sanitize, a test that passes runs again built with
-// the sanitizers, and passes only if that run passes too.
+// Run a test's program once, the pass that decides: each test alone in a
+// sandbox of its own, so that no test's verdict can come from another's
+// code.
 static void
 run_test(gr_test *t, const char *bin)
 {
-    char san[PATH_MAX + 8], *msg = NULL;
     double start = now_s();
     t->passed = run_once(t, bin, 0, &t->message);
-    snprintf(san, sizeof san, "%s.san", bin);
-    if (t->passed && opt.sanitize && !run_once(t, san, 1, &msg)) {
-        t->passed = 0;
-        free(t->message);
-        if (asprintf(&t->message,
-                     "Built with AddressSanitizer and UBSan "
-                     "(make grade's second pass), this test fails: %s",
-                     msg != NULL ? msg : "(no verdict)") < 0)
-            t->message = NULL;
-    }
-    free(msg);
     gr_clean(t->message);
     t->seconds = now_s() - start;
+}
+
+// Fail t for what the sanitized run said of it (msg, or no verdict).
+static void
+san_failed(gr_test *t, const char *msg)
+{
+    t->passed = 0;
+    t->sanitizer_failed = 1;
+    free(t->message);
+    if (asprintf(&t->message,
+                 "Built with AddressSanitizer and UBSan (make grade's "
+                 "second pass), this test fails: %s",
+                 msg != NULL ? msg : "(no verdict)") < 0)
+        t->message = NULL;
+    gr_clean(t->message);
+}
+
+// The second pass (--sanitize): the tests in ts, all passed, run again
+// built with the sanitizers, as many as one program takes, in one
+// sandbox.  One program for many saves a sanitized program's start (some
+// 40 ms, a third of the pass) for each test.  This pass can only take
+// points away: a test stays passed if its own verdict line says PASS, and
+// one without a verdict (the program died in it) fails with what the
+// grader saw, and the tests after it run again without it.  Returns the
+// index in ts of the first test that failed here, or n.
+static size_t
+run_sanitized(gr_test **ts, size_t n, const char *bin)
+{
+    size_t first_failed = n;
+    for (size_t from = 0; from < n;) {
+        char prefix[64], pe[96], km[64], fd[32];
+        make_prefix(prefix, sizeof prefix);
+        snprintf(pe, sizeof pe, FL_PREFIX_ENV "=%s", prefix);
+        snprintf(fd, sizeof fd, FL_RESULT_FD_ENV "=%d", FL_RESULT_FD);
+        const char *mult = getenv("CK_TIMEOUT_MULTIPLIER");
+        double scale = 2 * (mult != NULL && atof(mult) > 0 ? atof(mult) : 1.0);
+        snprintf(km, sizeof km, "CK_TIMEOUT_MULTIPLIER=%g", scale);
+        char *env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", pe, fd, km, NULL};
+        size_t count = n - from;
+        char **argv = calloc(count + 2, sizeof *argv);
+        if (argv == NULL) {
+            for (; from < n; from++)
+                san_failed(ts[from], "the grader ran out of memory");
+            return first_failed < n ? first_failed : 0;
+        }
+        argv[0] = (char *)bin;
+        for (size_t i = 0; i < count; i++)
+            argv[i + 1] = ts[from + i]->name;
+        int wall = (int)(TEST_WALL_MS * scale);
+        wall = wall < 3000 ? 3000 : wall;
+        char run[PATH_MAX];
+        snprintf(run, sizeof run, "%.*s", (int)(strrchr(bin, '/') - bin), bin);
+        sb_spec s = {.argv = argv,
+                     .envp = env,
+                     .kind = SB_TEST,
+                     .bind = run,
+                     .wall_ms = (long)wall * (long)count,
+                     .verdicts = 1,
+                     .sanitized = 1,
+                     .prefix = prefix,
+                     .out_cap = OUT_CAP};
+        sb_result r;
+        double start = now_s();
+        int started = sb_run(&s, &r) == 0;
+        free(argv);
+        if (!started) {
+            for (; from < n; from++)
+                san_failed(ts[from], "grader: could not start the test "
+                                     "program");
+            return first_failed < n ? first_failed : 0;
+        }
+        double each = (now_s() - start) / (double)count;
+        size_t i = from;
+        for (; i < n; i++) {
+            char *msg = NULL;
+            int v = parse_verdict(r.verdicts, ts[i]->name, &msg);
+            if (v < 0) { // the program died in this test: it fails
+                free(msg);
+                msg = no_verdict(&r);
+                san_failed(ts[i], msg);
+                free(msg);
+                ts[i]->seconds += each;
+                first_failed = first_failed < i ? first_failed : i;
+                i++;
+                break;
+            }
+            if (v == 0) {
+                san_failed(ts[i], msg);
+                first_failed = first_failed < i ? first_failed : i;
+            }
+            free(msg);
+            ts[i]->seconds += each;
+        }
+        sb_free(&r);
+        from = i;
+    }
+    return first_failed;
+}
+
+// A trace for the first failures about processes (not for hidden tests,
+// whose workings stay hidden); the count of traces so far, updated.
+static int
+trace_failure(gr_test *t, const char *bin, const char *lesson, int traces)
+{
+    if (t->passed || t->hidden || traces >= TRACES_PER_LESSON ||
+        !about_processes(t->message))
+        return traces;
+    add_trace(t, bin, lesson);
+    gr_clean(t->message);
+    return traces + 1;
+}
+
+#define SAN_BATCH 64 // tests a sanitized program runs at most
+
+// The sanitizer pass over the first `ran` tests of l: those that passed
+// run again, the course's and the hidden ones each in their programs.
+// The index in l->tests of the first test that failed here, or ran.
+static size_t
+sanitize_pass(gr_lesson *l, size_t ran, const char *bin, const char *hidden)
+{
+    char san[PATH_MAX + 8];
+    gr_test *ts[SAN_BATCH];
+    size_t stop = ran;
+    for (int h = 0; h < 2; h++) {
+        snprintf(san, sizeof san, "%s.san", h ? hidden : bin);
+        size_t n = 0;
+        for (size_t i = 0; i <= ran; i++) {
+            if (i < ran && l->tests[i].passed && l->tests[i].hidden == h)
+                ts[n++] = &l->tests[i];
+            if (n == 0 || (n < SAN_BATCH && i < ran))
+                continue;
+            size_t f = run_sanitized(ts, n, san);
+            if (f < n && (size_t)(ts[f] - l->tests) < stop)
+                stop = (size_t)(ts[f] - l->tests);
+            n = 0;
+        }
+    }
+    return stop;
 }
 
 void
@@ -248,17 +380,27 @@ grade_lesson(gr_lesson *l)
         run_test(t, t->hidden ? hidden : bin);
         if (opt.fail_fast && !t->passed)
             break;
-        // A trace for the first failures about processes (not for hidden
-        // tests, whose workings stay hidden).
-        if (!t->passed && !t->hidden && traces < TRACES_PER_LESSON &&
-            about_processes(t->message)) {
-            add_trace(t, bin, l->name);
-            traces++;
-            gr_clean(t->message);
+        traces = trace_failure(t, bin, l->name, traces);
+    }
+    size_t ran = i < l->ntests ? i + 1 : i; // how many the first pass ran
+    if (opt.sanitize) {
+        size_t stop = sanitize_pass(l, ran, bin, hidden);
+        for (i = 0; i < ran && !(opt.fail_fast && i > stop); i++)
+            if (l->tests[i].sanitizer_failed)
+                traces = trace_failure(&l->tests[i], bin, l->name, traces);
+        // With --fail-fast, a test that failed here stops the lesson as a
+        // failure of the first pass does: those after it were not run.
+        if (opt.fail_fast && stop < ran) {
+            for (i = stop + 1; i < ran; i++) {
+                l->tests[i].passed = 0;
+                free(l->tests[i].message);
+                l->tests[i].message = NULL;
+            }
+            ran = stop + 1;
         }
     }
     // With --fail-fast, the tests after the first failure score nothing.
-    for (i = i < l->ntests ? i + 1 : i; i < l->ntests; i++)
+    for (i = ran; i < l->ntests; i++)
         l->tests[i].message = strdup("not run: --fail-fast stopped this "
                                      "lesson at its first failing test");
     sb_rmtree(dir, 0);
