@@ -681,7 +681,7 @@ ls -d "$M"/*/ 2>/dev/null | sed 's|/$||' |
         slow = tolower(line) ~ /for ever|forever|hang|never|block|wait|deadline|timeout|stuck/
         print (slow ? 0 : 1), $0
     }' | sort -s -k1,1 | cut -d' ' -f2- |
-    timeout 1800 xargs -P "$(($(nproc) + 2))" -n 1 sh tests/grade_mutant.sh "$GRADER" \
+    timeout 1800 xargs -P "$(($(nproc) + 1))" -n 1 sh tests/grade_mutant.sh "$GRADER" \
         "$BUILD/obj" "$T/mutants-out" &
 x=$!
 # The main shell adds a grader as each other lane ends (SIGUSR1), which
