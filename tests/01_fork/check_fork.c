@@ -146,6 +146,13 @@ exit_three(void *arg)
     return 3;
 }
 
+static int
+exit_300(void *arg)
+{
+    (void)arg;
+    return 300;
+}
+
 FL_TEST(test_mp_fork_call_child_exits_with_the_targets_value)
 {
     pid_t pid = start(exit_three, NULL);
@@ -155,6 +162,16 @@ FL_TEST(test_mp_fork_call_child_exits_with_the_targets_value)
     fl_expect_int(WEXITSTATUS(st), 3, "the child's exit status",
                   "the child must end with _exit(target(arg)); a child that "
                   "returned into the caller ends some other way");
+    pid = start(exit_300, NULL);
+    st = fl_raw_wait(pid, raw_wait_hint);
+    ck_assert_msg(WIFEXITED(st), "the child was killed by %s",
+                  fl_signame(WTERMSIG(st)));
+    fl_expect_int(WEXITSTATUS(st), 300 & 0xff,
+                  "the child's exit status, its target having returned 300",
+                  "only the low 8 bits of the value given to _exit survive "
+                  "(300 & 0xff = 44, as os._exit(300) gives exit code 44): "
+                  "pass the target's value to _exit as it is, neither "
+                  "clamped to 255 nor turned into 0 or 1");
 }
 
 // Prints around a fork while stdout is a pipe, so fully buffered.

@@ -54,6 +54,7 @@ struct board {
     atomic_int runs[MAXN]; // how many times each item ran
     pid_t pid[MAXN];       // the process that ran item i
     pid_t tid[MAXN];       // the thread that ran item i
+    pid_t test;            // the test process
 };
 
 static struct board *B;        // MAP_SHARED: the workers write here
@@ -71,6 +72,7 @@ board_new(int n, int want)
     B->n = n;
     B->want = want;
     B->deadline = fl_now_ms() + WAIT_MS;
+    B->test = getpid();
     ck_assert_msg(pipe(gate) == 0, "pipe failed: %s", strerror(errno));
 }
 
@@ -773,6 +775,9 @@ FL_TEST(test_mp_thread_map_rejects_bad_arguments)
 //   /bytes/N   200 with a body of N bytes, sent in pieces
 //   /missing   404 with "not found\n"
 //   /cut       "HTTP/1.0 2" and the connection closed: cut short
+//   /longhead  a header line of 9000 bytes, never ended, then closed
+//   /kill      no answer: SIGKILL to every child of the test but the
+//              server, the one worker fetching it among them
 // A request that is not "GET /path HTTP/1.x" with a Host header gets 400.
 
 struct server {
@@ -848,7 +853,18 @@ handle(int fd)
         answer(fd, 200, "OK", len);
     else if (strcmp(path, "/cut") == 0)
         send_all(fd, "HTTP/1.0 2", 10);
-    else
+    else if (strcmp(path, "/longhead") == 0) {
+        static char line[9000];
+        memset(line, 'a', sizeof line);
+        memcpy(line, "HTTP/1.0 200 OK\r\nX-Pad: ", 24);
+        send_all(fd, line, sizeof line);
+    } else if (strcmp(path, "/kill") == 0) {
+        pid_t kids[16];
+        int k = fl_children_of(B->test, kids, 16);
+        for (int i = 0; i < k; i++)
+            if (kids[i] != getppid())
+                kill(kids[i], SIGKILL);
+    } else
         answer(fd, 404, "Not Found", 10);
     leave();
 }
@@ -1385,6 +1401,171 @@ FL_TEST(test_mp_fetch_all_closes_the_socket_of_a_refused_connection)
                   res.returned ? res.value : -1);
 }
 
+/* ------------------------------------------- round 2 of the mistake hunt */
+
+// The caller has a child of its own, already ended, when it calls
+// mp_par_map: the call waits for its workers by their pids and leaves the
+// caller's child (and its status) to the caller.
+FL_TEST(test_mp_par_map_reaps_only_its_own_workers)
+{
+    enum { N = 8 };
+    long in[N], out[N];
+    items(in, out, N);
+    fflush(NULL);
+    pid_t mine = fork();
+    ck_assert_msg(mine >= 0, "fork failed: %s", strerror(errno));
+    if (mine == 0)
+        _exit(7);
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)mine, &info, WEXITED | WNOWAIT) < 0 &&
+           errno == EINTR)
+        ; // it has ended, and is not reaped: a zombie
+    int r = mp_par_map(2, good, in, out, N, 1);
+    int st = 0;
+    pid_t got = waitpid(mine, &st, WNOHANG);
+    int live, zombies;
+    children(&live, &zombies);
+    if (live + zombies > 0)
+        fl_kill_children();
+    ck_assert_msg(got == mine && WIFEXITED(st) && WEXITSTATUS(st) == 7 &&
+                      live + zombies == 0,
+                  "the caller had a child of its own, ended with status 7 "
+                  "and not yet reaped, when it called mp_par_map(nworkers=2)"
+                  ": afterwards %s, and %d worker(s) were left zombies. Wait "
+                  "for each worker by its own pid, waitpid(pids[i], ...), "
+                  "never waitpid(-1, ...) or wait(): those reap whichever "
+                  "child ended first, the caller's own included, and leave "
+                  "a worker unreaped.",
+                  got == mine ? "the caller could still reap it"
+                              : "the caller could no longer reap it: "
+                                "mp_par_map had reaped it",
+                  zombies);
+    fl_expect_int(r, 0, "mp_par_map(nworkers=2, n=8, chunk=1)", "");
+    expect_good("mp_par_map", out, N);
+}
+
+// mmap and munmap calls made by one call of the code under test.
+static void
+expect_unmapped(const char *what, long maps, long unmaps)
+{
+    ck_assert_msg(maps == unmaps,
+                  "%s made %ld mmap call(s) and %ld munmap call(s): "
+                  "munmap the shared memory before returning, on every "
+                  "path (a worker that died too), or each call leaks its "
+                  "mapping for as long as the caller runs.",
+                  what, maps, unmaps);
+}
+
+FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
+{
+    enum { N = 16 };
+    long in[N], out[N];
+    const char *urls[2] = {"ftp://127.0.0.1/", "ftp://127.0.0.2/"};
+    mp_fetch_result res[2];
+    struct {
+        const char *what;
+        mp_kernel fn;
+    } maps[2] = {{"mp_par_map(nworkers=2, n=16)", good},
+                 {"mp_par_map(nworkers=2, n=16) where a worker dies "
+                  "(exit status 3)",
+                  exit_3_on_5}};
+    for (int i = 0; i < 2; i++) {
+        items(in, out, N);
+        fl_fault_reset();
+        mp_par_map(2, maps[i].fn, in, out, N, 1);
+        long m = fl_fault_calls("mmap"), u = fl_fault_calls("munmap");
+        fl_fault_reset();
+        expect_unmapped(maps[i].what, m, u);
+    }
+    fl_fault_reset();
+    int r = mp_fetch_all(urls, 2, 2, res);
+    long m = fl_fault_calls("mmap"), u = fl_fault_calls("munmap");
+    fl_fault_reset();
+    fl_expect_int(r, 2, "mp_fetch_all(2 URLs it cannot fetch)", "");
+    expect_unmapped("mp_fetch_all(2 URLs it cannot fetch)", m, u);
+}
+
+// 256 results of 16 bytes fill one page: room for n longs (8 bytes) is
+// half of it.  In a child, as the caller may crash copying them out.
+static int
+fetch_a_page(void *arg)
+{
+    (void)arg;
+    enum { N = 4096 / sizeof(mp_fetch_result) };
+    static const char *urls[N];
+    static mp_fetch_result res[N];
+    for (int i = 0; i < (int)N; i++)
+        urls[i] = "ftp://127.0.0.1/";
+    void *guard = // as in map_a_page: the call's mapping lands below it
+        mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int r = mp_fetch_all(urls, N, 2, res);
+    if (guard != MAP_FAILED)
+        munmap(guard, 4096);
+    for (int i = 0; i < (int)N && r == (int)N; i++)
+        if (res[i].status != -EINVAL || res[i].bytes != 0)
+            r = 1000;
+    return r;
+}
+
+FL_TEST(test_mp_fetch_all_fills_a_whole_page_of_results)
+{
+    fl_child c;
+    fl_run_in_child(fetch_a_page, NULL, 5000, 0, &c);
+    enum { N = 4096 / sizeof(mp_fetch_result) };
+    ck_assert_msg(
+        c.returned && c.value == (int)N,
+        "mp_fetch_all(%d URLs it cannot fetch, 2 workers), whose "
+        "%d results of %zu bytes fill one page exactly, %s%s "
+        "(expected %d failed fetches). Map room for the struct "
+        "share AND n results of sizeof(mp_fetch_result): not n "
+        "longs, as mp_par_map's results are.",
+        (int)N, (int)N, sizeof(mp_fetch_result),
+        c.returned    ? "returned "
+        : c.exited    ? "ended the caller"
+        : c.timed_out ? "never returned"
+                      : "killed the caller with a signal",
+        c.returned ? (c.value == 1000 ? "with wrong results" : fl_ret(c.value))
+                   : "",
+        (int)N);
+}
+
+FL_TEST(test_mp_fetch_all_reports_a_worker_that_died)
+{
+    struct server sv;
+    server_start(&sv, 1, 1);
+    const char *url = url_of(sv.port, "/kill");
+    mp_fetch_result res = {0, 0};
+    int r = mp_fetch_all(&url, 1, 1, &res);
+    server_stop(&sv);
+    fl_expect_int(r, -EPIPE,
+                  "mp_fetch_all(1 URL, 1 worker) whose worker was killed "
+                  "(SIGKILL) while it waited for the answer",
+                  "the worker died, and its URL has no result: return the "
+                  "-EPIPE of run_processes, not the count of failed "
+                  "fetches (which counts only the results that came back)");
+}
+
+FL_TEST(test_mp_fetch_all_refuses_a_header_longer_than_its_buffer)
+{
+    struct server sv;
+    server_start(&sv, 1, 1);
+    const char *url = url_of(sv.port, "/longhead");
+    mp_fetch_result res = {0, 0};
+    int r = mp_fetch_all(&url, 1, 1, &res);
+    server_stop(&sv);
+    fl_expect_int(r, 1,
+                  "mp_fetch_all(an answer whose header is 9000 bytes, with "
+                  "no blank line): failed fetches",
+                  r == -EPIPE ? "The worker died reading a header longer "
+                                "than its buffer: keep one byte of the "
+                                "buffer for the '\\0' after what was read, "
+                                "and give -EPROTO once the rest is full."
+                              : "");
+    expect_page(url, res, -EPROTO, 0,
+                "A header that does not fit in the buffer (less one byte "
+                "for its '\\0') is not an answer we can read: -EPROTO.");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_par_map_matches_the_serial_run, 10),
     FL_CASE(test_mp_par_map_covers_a_short_last_chunk, 10),
@@ -1426,6 +1607,11 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start,
             5),
     FL_CASE(test_mp_fetch_all_closes_the_socket_of_a_refused_connection, 10),
+    FL_CASE(test_mp_par_map_reaps_only_its_own_workers, 5),
+    FL_CASE(test_mp_par_map_and_mp_fetch_all_unmap_their_memory, 5),
+    FL_CASE(test_mp_fetch_all_fills_a_whole_page_of_results, 10),
+    FL_CASE(test_mp_fetch_all_reports_a_worker_that_died, 10),
+    FL_CASE(test_mp_fetch_all_refuses_a_header_longer_than_its_buffer, 10),
 };
 
 FL_MAIN("13_capstone", cases)
