@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -170,6 +171,26 @@ fl_proc_cpu_ms(pid_t pid)
         return -1;
     long hz = sysconf(_SC_CLK_TCK);
     return (long)((ut + st) * 1000 / (unsigned long)(hz > 0 ? hz : 100));
+}
+
+int
+fl_proc_idles(pid_t pid, long quiet_ms)
+{
+    long until = fl_now_ms() + 3000, since = -1;
+    long spent = fl_proc_cpu_ms(pid);
+    for (long now = fl_now_ms(); now < until; now = fl_now_ms()) {
+        long cpu = fl_proc_cpu_ms(pid);
+        if (cpu < 0 || cpu - spent >= 300)
+            return 0;
+        if (fl_proc_state(pid) != 'S')
+            since = -1;
+        else if (since < 0)
+            since = now;
+        else if (now - since >= quiet_ms)
+            return 1;
+        sched_yield();
+    }
+    return 0;
 }
 
 int

@@ -224,6 +224,23 @@ long fl_proc_sleeps(pid_t pid);
 long fl_proc_cpu_ms(pid_t pid);
 
 /**
+ * @brief Whether a process settles into a sleep: it is seen sleeping ('S')
+ *        for @p quiet_ms in a row, within 3 s.
+ *
+ * For a process that should block (a server in poll() with no timeout):
+ * one that polls with a timeout of 0 is running, never asleep, and one
+ * that spins burns CPU, so the answer is 0 as soon as it has used 300 ms
+ * of CPU, not after 3 s.  Read 'S' a few times in a row, not once: a
+ * process that spins on a system call reads 'S' now and then for a few
+ * microseconds.
+ *
+ * @param pid      the process.
+ * @param quiet_ms how long it must stay asleep (20 is plenty).
+ * @return 1 if it stayed asleep that long, 0 if not (or it ended).
+ */
+int fl_proc_idles(pid_t pid, long quiet_ms);
+
+/**
  * @brief The children of a process, as /proc shows them.
  * @param parent the process whose children to list.
  * @param kids   receives their pids, running or zombie.

@@ -685,6 +685,16 @@ FL_TEST(test_mp_recv_bytes_reports_a_truncated_message)
                   "10 bytes and EOF",
                   "a message is whole or it is an error: returning the 10 "
                   "bytes would pass a broken message off as a good one");
+    pair(0, &a, &b);
+    ck_assert(raw_write(fd_of(b), part, MP_FRAME_HEADER) == 0);
+    mp_conn_close(b); // the sender dies between header and message
+    n = mp_recv_bytes(a, buf, sizeof buf);
+    mp_conn_close(a);
+    fl_expect_int(n, -EPROTO,
+                  "mp_recv_bytes of a frame that announced 100 bytes, then "
+                  "EOF before any of them",
+                  "a header and then EOF is a truncated message: 0 means EOF "
+                  "before a frame begins, and this one had begun");
 }
 
 FL_TEST(test_mp_recv_bytes_reports_a_truncated_message_too_big_to_fit)
@@ -1098,6 +1108,8 @@ struct poll_result {
     int ticking;    // 1: keep signals coming while mp_poll waits
     int r;          // what mp_poll returned
     long long ms;   // how long it took
+    int jump;       // 1: the first poll() fails with EINTR, and the wall
+                    // clock is an hour ahead from the second reading on
 };
 
 static int
@@ -1106,6 +1118,11 @@ poll_child(void *arg)
     struct poll_result *res = arg;
     if (res->ticking)
         fl_ticks_start();
+    if (res->jump) {
+        fl_fault_reset();
+        fl_fault_eintr("poll", 1);
+        fl_clock_jump_at(1, 3600);
+    }
     long long t0 = fl_now_us();
     res->r = mp_poll(res->a, res->timeout_ms);
     res->ms = (fl_now_us() - t0) / 1000;
@@ -1122,7 +1139,7 @@ poll_in_child(mp_conn *a, int timeout_ms, int ticking, const char *hint)
     struct poll_result *res = mmap(NULL, sizeof *res, PROT_READ | PROT_WRITE,
                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_msg(res != MAP_FAILED, "mmap failed");
-    *res = (struct poll_result){a, timeout_ms, ticking, -1000, -1};
+    *res = (struct poll_result){a, timeout_ms, ticking, -1000, -1, 0};
     fl_child child;
     fl_run_in_child(poll_child, res, 3000, 0, &child);
     struct poll_result got = *res;
@@ -1844,6 +1861,144 @@ FL_TEST(test_mp_send_bytes_keeps_the_callers_blocked_signals_blocked)
                         "set it (SIG_SETMASK).");
 }
 
+FL_TEST(test_mp_poll_keeps_its_deadline_when_the_wall_clock_jumps)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    struct poll_result *res = mmap(NULL, sizeof *res, PROT_READ | PROT_WRITE,
+                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(res != MAP_FAILED, "mmap failed");
+    *res = (struct poll_result){a, 100, 0, -1000, -1, 1};
+    fl_child child;
+    fl_run_in_child(poll_child, res, 3000, 0, &child);
+    struct poll_result got = *res;
+    munmap(res, sizeof *res);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(child.returned && got.r == 0 && got.ms >= 90,
+                  "mp_poll(a, 100) on a pipe where nothing comes, its first "
+                  "poll() interrupted (EINTR) and the wall clock an hour "
+                  "ahead from then on, returned %s after %lld ms; expected "
+                  "0 after about 100 ms: the deadline is on "
+                  "CLOCK_REALTIME, which jumps; measure it on "
+                  "CLOCK_MONOTONIC",
+                  child.returned ? fl_ret(got.r) : "nothing", got.ms);
+}
+
+static void
+note_usr1(int sig)
+{
+    (void)sig;
+}
+
+// The child of the late-signal test: mp_poll(a, 50) with a handler for
+// SIGUSR1, so that the signal interrupts it; done[1] is closed at exit.
+struct late_poll {
+    mp_conn *a;
+    int done[2];
+};
+
+static int
+poll_with_usr1(void *arg)
+{
+    struct late_poll *lp = arg;
+    close(lp->done[0]);
+    struct sigaction sa = {.sa_handler = note_usr1};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    return mp_poll(lp->a, 50) == 0 ? 0 : 1;
+}
+
+FL_TEST(test_mp_poll_returns_when_a_signal_comes_after_its_deadline)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    struct late_poll lp = {a, {-1, -1}};
+    ck_assert(pipe(lp.done) == 0);
+    long t0 = fl_now_ms();
+    pid_t pid = fl_raw_start(poll_with_usr1, &lp);
+    close(lp.done[1]);
+    // Stop the child in its poll(), keep it stopped past the deadline,
+    // then let a signal interrupt the poll as it wakes: the time left is
+    // then below 0.
+    long until = t0 + 1000;
+    while (fl_proc_state(pid) != 'S' && fl_now_ms() < until)
+        sched_yield();
+    kill(pid, SIGSTOP);
+    while (fl_proc_state(pid) != 'T' && fl_now_ms() < until)
+        sched_yield();
+    long left = t0 + 80 - fl_now_ms();
+    if (left > 0)
+        poll(NULL, 0, (int)left); // let the deadline pass: no sync here
+    kill(pid, SIGUSR1);
+    kill(pid, SIGCONT);
+    int ended = fl_readable_within(lp.done[0], 1000);
+    if (!ended)
+        kill(pid, SIGKILL);
+    int code = fl_reap_code(pid);
+    close(lp.done[0]);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(ended,
+                  "mp_poll(a, 50), interrupted by a signal (EINTR) after "
+                  "its deadline had passed, was still waiting 1 s later: "
+                  "the time left was below 0, and poll() takes a negative "
+                  "timeout for 'wait for ever'. Clamp the time left at 0");
+    ck_assert_msg(code == 0,
+                  "mp_poll(a, 50) on a pipe where nothing comes, "
+                  "interrupted after its deadline, did not return 0 (the "
+                  "child's code %d)",
+                  code);
+}
+
+// In a child: a program that has SIGPIPE blocked, none pending, sends to
+// a pipe whose reader has closed.  0: -EPIPE, still blocked, and the
+// SIGPIPE the write raised taken; 2: not -EPIPE; 5: the handler ran or
+// SIGPIPE was unblocked; 6: a SIGPIPE left pending.
+static int
+blocked_sigpipe_none_pending(void *arg)
+{
+    mp_conn *b = arg;
+    struct sigaction sa = {.sa_handler = note_sigpipe};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+    sigset_t pipe_set, mask, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &pipe_set, NULL);
+    int r = mp_send_bytes(b, "x", 1);
+    sigprocmask(SIG_BLOCK, NULL, &mask);
+    sigpending(&pending);
+    if (r != -EPIPE)
+        return 2;
+    if (sigpipe_caught || !sigismember(&mask, SIGPIPE))
+        return 5;
+    return sigismember(&pending, SIGPIPE) ? 6 : 0;
+}
+
+FL_TEST(test_mp_send_bytes_takes_its_sigpipe_when_sigpipe_is_blocked)
+{
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    mp_conn_close(a);
+    fl_child res;
+    fl_run_in_child(blocked_sigpipe_none_pending, b, 3000, 0, &res);
+    mp_conn_close(b);
+    ck_assert_msg(res.returned && res.value == 0,
+                  "a program that had SIGPIPE blocked, none pending, called "
+                  "mp_send_bytes on a pipe whose reader had closed. After "
+                  "the call SIGPIPE should be blocked and not pending; "
+                  "instead %s.",
+                  !res.returned    ? "the process died"
+                  : res.value == 2 ? "mp_send_bytes did not return -EPIPE"
+                  : res.value == 5 ? "its handler ran, or it was unblocked"
+                  : res.value == 6
+                      ? "the SIGPIPE the write raised was left pending: "
+                        "take it unless one was PENDING before the write "
+                        "(sigpending), not merely blocked (the old mask)"
+                      : "?");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_pipe_duplex_carries_the_classic_messages_both_ways, 5),
     FL_CASE(test_mp_pipe_one_way_carries_messages_from_b_to_a, 5),
@@ -1874,6 +2029,9 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_send_bytes_streams_1_mib_messages_near_pipe_speed, 15),
     FL_CASE(test_mp_poll_returns_0_when_the_timeout_expires, 5),
     FL_CASE(test_mp_poll_keeps_its_deadline_when_signals_interrupt, 5),
+    FL_CASE(test_mp_poll_keeps_its_deadline_when_the_wall_clock_jumps, 5),
+    FL_CASE(test_mp_poll_returns_when_a_signal_comes_after_its_deadline, 5),
+    FL_CASE(test_mp_send_bytes_takes_its_sigpipe_when_sigpipe_is_blocked, 5),
     FL_CASE(test_mp_poll_returns_1_when_a_message_is_waiting, 5),
     FL_CASE(test_mp_poll_sees_no_eof_while_a_copy_of_the_write_end_is_open, 10),
     FL_CASE(test_mp_conn_fork_runs_the_target_with_the_childs_end, 5),

@@ -313,10 +313,16 @@ FL_TEST(test_mp_manager_start_refuses_an_address_too_long_for_a_socket)
     const char *old = getenv("TMPDIR");
     char *saved = old != NULL ? strdup(old) : NULL;
     setenv("TMPDIR", dir, 1);
+    fl_snapshot s;
+    fl_snapshot_take(&s);
     mp_manager *m = NULL;
     int r = mp_manager_start(&m);
     if (r == 0)
         mp_manager_shutdown(m, NULL);
+    else
+        fl_expect_no_leak(&s, "mp_manager_start with a 160-byte TMPDIR "
+                              "(mp_ipc_path failed): free the handle on "
+                              "that path too (goto fail)");
     if (saved != NULL)
         setenv("TMPDIR", saved, 1);
     else
@@ -1824,6 +1830,148 @@ FL_TEST(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps)
                             : "after EINTR, wait for the time left, not 0");
 }
 
+/* ------------------------------------------ the server waits, asleep */
+
+// A handler that does nothing: a signal caught by it interrupts a system
+// call (EINTR) instead of killing the process.
+static void
+on_usr1(int sig)
+{
+    (void)sig;
+}
+
+FL_TEST(test_mp_manager_server_sleeps_while_no_client_asks)
+{
+    mp_manager *m = start();
+    pid_t pid = server_of(m);
+    mp_proxy *p = proxy(m);
+    OK(len_ok(p));
+    int idles = fl_proc_idles(pid, 20);
+    long cpu = fl_proc_cpu_ms(pid);
+    mp_proxy_close(p);
+    stop(m);
+    ck_assert_msg(idles,
+                  "with one client connected and silent, the server never "
+                  "slept (it used %ld ms of CPU): it must block in poll() "
+                  "with a timeout of -1, not spin with a timeout of 0 (or "
+                  "a short one) around its loop",
+                  cpu);
+}
+
+FL_TEST(test_mp_manager_server_keeps_serving_after_a_signal)
+{
+    // The server inherits this handler at fork: the signal interrupts its
+    // poll() with EINTR, as SIGCHLD or a debugger's signal would.
+    struct sigaction sa = {.sa_handler = on_usr1}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    mp_manager *m = start();
+    sigaction(SIGUSR1, &old, NULL);
+    pid_t pid = server_of(m);
+    mp_proxy *p = proxy(m);
+    OK(len_ok(p));
+    fl_proc_idles(pid, 5); // asleep in poll(), if it ever sleeps
+    kill(pid, SIGUSR1);
+    fl_child res;
+    fl_run_in_child(len_of, p, WAIT_MS, 0, &res);
+    mp_proxy_close(p);
+    if (!res.returned)
+        kill(pid, SIGKILL);
+    mp_manager_shutdown(m, NULL);
+    ck_assert_msg(res.returned && res.value == 0,
+                  "after a signal (with a handler) interrupted the server's "
+                  "poll(), mp_dict_len %s, expected 0: poll() fails with "
+                  "EINTR then; that is no reason to end the server, poll "
+                  "again",
+                  how(&res));
+}
+
+/* ------------------------------------------ replies a proxy must refuse */
+
+// The replies of the fake server below, one per connection.
+struct bad_replies {
+    int lfd;
+    int n;
+    struct {
+        unsigned char body[32];
+        size_t len; // of body; 0: a frame header announcing 0 bytes
+    } r[3];
+};
+
+// A fake server: for each reply, accept, read one request, answer with
+// that reply as a frame, and close.
+static int
+answer_badly(void *arg)
+{
+    struct bad_replies *b = arg;
+    unsigned char buf[FRAME_CAP], head[MP_FRAME_HEADER];
+    for (int i = 0; i < b->n; i++) {
+        if (!fl_readable_within(b->lfd, WAIT_MS))
+            return 1;
+        int c = accept(b->lfd, NULL, NULL);
+        if (c < 0 || fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0)
+            return 2;
+        fl_put_be32(head, (uint32_t)b->r[i].len);
+        if (fl_write_full(c, head, sizeof head) < 0 ||
+            fl_write_full(c, b->r[i].body, b->r[i].len) < 0)
+            return 3;
+        close(c);
+    }
+    return 0;
+}
+
+// Append an MP_INT to a reply's body.
+static void
+reply_int(struct bad_replies *b, int i, long long x)
+{
+    unsigned char *at = b->r[i].body + b->r[i].len;
+    at[0] = MP_INT;
+    fl_put_be32(at + 1, (uint32_t)((unsigned long long)x >> 32));
+    fl_put_be32(at + 5, (uint32_t)x);
+    b->r[i].len += 9;
+}
+
+FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
+{
+    struct bad_replies b = {.n = 3};
+    reply_int(&b, 0, 0); // status 0, the value 7, and a byte too many
+    reply_int(&b, 0, 7);
+    b.r[0].body[b.r[0].len++] = MP_NONE;
+    reply_int(&b, 1, 5); // a status that is no -errno, then a value
+    reply_int(&b, 1, 7);
+    // r[2]: a frame of 0 bytes
+    char path[108];
+    ck_assert(mp_ipc_path(path, sizeof path, "fake") > 0);
+    unlink(path);
+    b.lfd = raw_socket_at(path, 1);
+    ck_assert_msg(b.lfd >= 0, "could not listen: %s", strerror(errno));
+    pid_t pid = fl_raw_start(answer_badly, &b);
+    close(b.lfd);
+    int r[3];
+    for (int i = 0; i < 3; i++) {
+        mp_proxy *p = proxy_to(path);
+        mp_value v;
+        r[i] = mp_dict_get(p, mp_str("x"), &v);
+        mp_proxy_close(p);
+    }
+    int st = fl_reap_code(pid);
+    unlink(path);
+    ck_assert_msg(st == 0, "the fake server got no whole request (%d)", st);
+    fl_expect_int(r[0], -EPROTO,
+                  "mp_dict_get when the reply held status 0, the value and "
+                  "one byte more",
+                  "A reply is the status and ONE value: bytes left over "
+                  "mean it is not a valid message; check that the reply was "
+                  "read whole (whole()), not only that the value was there");
+    fl_expect_int(r[1], -EPROTO, "mp_dict_get when the reply's status was 5",
+                  "A status is 0 or a -errno (-4095 to -1): anything else "
+                  "is no valid reply, not an answer to pass on");
+    fl_expect_int(r[2], -EPROTO,
+                  "mp_dict_get when the reply was a frame of 0 bytes",
+                  "A frame's length is 1 to MP_MANAGER_MSG_MAX: a length of "
+                  "0 is no frame (-EPROTO), and not EOF");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_manager_start_returns_once_the_server_listens, 10),
     FL_CASE(test_mp_manager_start_reports_an_address_in_use, 10),
@@ -1874,6 +2022,9 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps,
             10),
+    FL_CASE(test_mp_manager_server_sleeps_while_no_client_asks, 10),
+    FL_CASE(test_mp_manager_server_keeps_serving_after_a_signal, 10),
+    FL_CASE(test_mp_dict_get_refuses_a_reply_that_is_not_one_value, 10),
 };
 
 FL_MAIN("11_managers", cases)
