@@ -587,28 +587,13 @@ FL_TEST(test_mp_exitcode_ignores_the_core_dump_flag)
 }
 
 // What a watcher child sees of the test process (its parent): 1 once it
-// has slept ('S') for 20 ms on end, as a process blocked in a wait does, 0
-// if it never did in 3 s, or burnt 300 ms of CPU first (a spinning wait:
-// no need to watch it for 3 s).  On end, because a process that spins on
-// a system call reads 'S' now and then, for a few microseconds.
+// has slept for 20 ms on end, as a process blocked in a wait does, 0 if
+// it spins instead (fl_proc_idles: at once when it has burnt 300 ms of
+// CPU, else within 3 s).
 static int
 parent_sleeps(void)
 {
-    pid_t parent = getppid();
-    long until = fl_now_ms() + 3000, since = -1;
-    long spent = fl_proc_cpu_ms(parent);
-    for (long now = fl_now_ms(); now < until; now = fl_now_ms()) {
-        if (fl_proc_cpu_ms(parent) - spent >= 300)
-            return 0;
-        if (fl_proc_state(parent) != 'S')
-            since = -1;
-        else if (since < 0)
-            since = now;
-        else if (now - since >= 20)
-            return 1;
-        sched_yield();
-    }
-    return 0;
+    return fl_proc_idles(getppid(), 20);
 }
 
 // Stop, then, once continued, wait for EOF on the pipe *arg and exit 6.
