@@ -247,6 +247,17 @@ FL_TEST(test_mp_queue_put_refuses_a_message_larger_than_max_msg)
     fl_expect_int(left, -EAGAIN, "mp_queue_get(timeout 0) after the refusal",
                   "a refused message must not be queued");
     mp_queue_destroy(q);
+    q = make(1, 16);
+    put_now(q, "x"); // full: a message that fits would wait for room
+    int full = mp_queue_put(q, buf, 17, 0);
+    mp_queue_destroy(q);
+    fl_expect_int(full, -EMSGSIZE,
+                  "mp_queue_put of 17 bytes, max_msg 16, on a full queue "
+                  "(timeout 0)",
+                  "a message that can never fit is refused at once, before "
+                  "any wait for room (-EAGAIN says \"full, try later\", "
+                  "and later would never do): check len before you lock "
+                  "and wait");
 }
 
 FL_TEST(test_mp_queue_get_refuses_a_buffer_smaller_than_max_msg)
@@ -259,7 +270,15 @@ FL_TEST(test_mp_queue_get_refuses_a_buffer_smaller_than_max_msg)
                   "the buffer must hold any message (cap >= max_msg), as "
                   "mq_receive asks; check before waiting");
     get_expect(q, "abc", 0, "a refused get must leave the message queued");
+    ssize_t empty = mp_queue_get(q, buf, 15, 0);
     mp_queue_destroy(q);
+    fl_expect_int(empty, -EMSGSIZE,
+                  "mp_queue_get with cap 15, max_msg 16, on an empty queue "
+                  "(timeout 0)",
+                  "a buffer too small is refused at once, before any wait "
+                  "for a message (-EAGAIN says \"empty, try later\", and "
+                  "with -1 it would wait for a message it must refuse): "
+                  "check cap before you lock and wait");
 }
 
 FL_TEST(test_mp_queue_put_rejects_bad_arguments)
@@ -1544,6 +1563,22 @@ FL_TEST(test_mp_queue_empty_is_true_only_without_messages)
                   "after the get, %s for NULL; expected 1, 0, 1, -EINVAL",
                   fl_ret(before), fl_ret(with), fl_ret(after), fl_ret(none));
     mp_queue_destroy(q);
+    // Two messages of max_msg bytes fill a queue of 2 to its last byte:
+    // the ring's write position has come round to its read position.
+    q = make(2, MSG);
+    char big[MSG + 1];
+    memset(big, 'b', MSG);
+    big[MSG] = '\0';
+    put_now(q, big);
+    put_now(q, big);
+    int full = mp_queue_empty(q);
+    mp_queue_destroy(q);
+    fl_expect_int(full, 0,
+                  "mp_queue_empty of a queue of 2 holding 2 messages of "
+                  "max_msg bytes",
+                  "a ring filled to its last byte has its write position "
+                  "back at its read position, as when it is empty: count "
+                  "the messages, do not compare head and tail");
 }
 
 #define ROUNDS 1000 // round trips of the ping-pong test

@@ -136,6 +136,15 @@ static int token[2] = {-1, -1};   // a byte here lets a waiting task go on
 static int started[2] = {-1, -1}; // a task writes a byte here as it starts
 static pid_t *ran_in;             // shared: ran_in[i] = pid that ran item i
 
+// Print a line: in a worker, into its stdio buffer.
+static int
+prints_its_item(long x, long *result)
+{
+    printf("task ran item %ld\n", x);
+    *result = x;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- seed */
 
 // An array as Python prints a list; three may be used in one message.
@@ -684,6 +693,9 @@ FL_TEST(test_mp_pool_calls_reject_bad_arguments)
                   fl_ret(r[0]), fl_ret(r[1]));
     p = pool_of(1);
     int n = 0;
+    mp_result *res = NULL;
+    int s = mp_pool_apply_async(p, square, 1, NULL, NULL, NULL, &res);
+    ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
     const char *what[] = {"map(NULL pool)",
                           "map(NULL fn)",
                           "map(NULL in)",
@@ -692,6 +704,7 @@ FL_TEST(test_mp_pool_calls_reject_bad_arguments)
                           "apply(NULL fn)",
                           "apply_async(NULL fn)",
                           "mp_result_get(NULL)",
+                          "mp_result_get(res, -2): a timeout below -1",
                           "close(NULL)",
                           "join(NULL)",
                           "terminate(NULL)"};
@@ -703,10 +716,12 @@ FL_TEST(test_mp_pool_calls_reject_bad_arguments)
                  mp_pool_apply(p, NULL, 1, NULL),
                  mp_pool_apply_async(p, NULL, 1, NULL, NULL, NULL, NULL),
                  mp_result_get(NULL, 0, NULL),
+                 mp_result_get(res, -2, NULL),
                  mp_pool_close(NULL),
                  mp_pool_join(NULL),
                  mp_pool_terminate(NULL)};
     mp_pool_destroy(p);
+    mp_result_free(res);
     fl_expect_int(mp_pool_destroy(NULL), 0, "mp_pool_destroy(NULL)",
                   "Like free(NULL), it does nothing.");
     for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
@@ -1792,6 +1807,137 @@ FL_TEST(test_mp_pool_join_replaces_a_worker_that_dies_meanwhile)
                   fl_ret(r), replaced_value);
 }
 
+// In a child whose stdout is a pipe (full buffering): tasks print a line
+// each, in the workers, and the pool is joined.
+static int
+tasks_print(void *arg)
+{
+    (void)arg;
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 2) != 0)
+        return 1;
+    long in[6] = {1, 2, 3, 4, 5, 6}, out[6];
+    int r = mp_pool_map(p, prints_its_item, in, out, 6, 1, NULL);
+    mp_pool_close(p);
+    mp_pool_join(p);
+    mp_pool_destroy(p);
+    return r == 0 ? 0 : 2;
+}
+
+FL_TEST(test_mp_pool_workers_flush_what_their_tasks_print)
+{
+    fl_child res;
+    fl_run_in_child(tasks_print, NULL, 5000, 1, &res);
+    if (!res.returned)
+        fl_kill_children();
+    ck_assert_msg(res.returned && res.value == 0,
+                  "a pool made, used and joined in a child: %s",
+                  res.returned ? "create or map failed" : "it did not return");
+    int count = 0;
+    for (const char *q = res.out; (q = strstr(q, "task ran item")) != NULL; q++)
+        count++;
+    ck_assert_msg(count == 6,
+                  "6 tasks each printed a line (to a pipe, so into the "
+                  "worker's stdio buffer); after join, %d line(s) had come "
+                  "out, expected 6. _exit does not flush stdio: the worker "
+                  "must fflush(NULL) before it calls _exit, or what its "
+                  "tasks printed is lost.",
+                  count);
+}
+
+FL_TEST(test_mp_pool_imap_unordered_hands_out_one_item_at_a_time_by_default)
+{
+    ran_in = shared(100 * sizeof *ran_in);
+    mp_pool *p = pool_of(2);
+    long in[100];
+    for (int i = 0; i < 100; i++)
+        in[i] = i;
+    int n = 0;
+    int r =
+        mp_pool_imap_unordered(p, note_pid, in, 100, 0, count_item, &n, NULL);
+    mp_pool_destroy(p);
+    pid_t first = ran_in[0], second = ran_in[1];
+    munmap(ran_in, 100 * sizeof *ran_in);
+    ck_assert_msg(r == 0 && n == 100,
+                  "imap_unordered of 100 items returned %s with %d "
+                  "callbacks; expected 0 with 100",
+                  fl_ret(r), n);
+    ck_assert_msg(first != second,
+                  "imap_unordered of 100 items on 2 idle workers, chunksize "
+                  "0: items 0 and 1 ran in the same worker, as if in one "
+                  "chunk; with chunks of 1 item, item 1 goes to the other "
+                  "idle worker. For imap_unordered, chunksize 0 means chunks "
+                  "of 1, Python's default there, not map's rule.");
+}
+
+FL_TEST(test_mp_result_get_with_timeout_0_collects_an_answer_already_sent)
+{
+    mp_pool *p = pool_of(1);
+    pid_t pid[1] = {0};
+    int live, zombies;
+    children(&live, &zombies, pid, 1);
+    ck_assert_msg(live == 1, "a pool of 1 has %d workers", live);
+    long end = fl_now_ms() + WAIT_MS;
+    while (fl_proc_state(pid[0]) != 'S' && fl_now_ms() < end)
+        ; // until the worker waits for its first chunk
+    long asleep = fl_proc_sleeps(pid[0]);
+    mp_result *res = NULL;
+    int s = mp_pool_apply_async(p, square, 7, NULL, NULL, NULL, &res);
+    ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
+    // Once the worker sleeps again (it waits for its next chunk), its
+    // answer has been sent: the next get(res, 0) must take it in.
+    long v = 0;
+    int g, after = 0;
+    while ((g = mp_result_get(res, 0, &v)) == -ETIMEDOUT && fl_now_ms() < end) {
+        after +=
+            fl_proc_sleeps(pid[0]) > asleep && fl_proc_state(pid[0]) == 'S';
+        if (after > 1)
+            break;
+    }
+    mp_pool_destroy(p); // (a task still running is cancelled: then free)
+    mp_result_free(res);
+    ck_assert_msg(g == 0 && v == 49,
+                  "apply_async(square, 7) on a pool of 1; once the worker "
+                  "had sent its answer and waited for more, get(res, 0) "
+                  "returned %s with %ld; expected 0 with 49. A timeout of 0 "
+                  "still looks: pump the pool once (poll with 0) and take "
+                  "in what has come back, then give -ETIMEDOUT only if the "
+                  "task is still not done.",
+                  fl_ret(g), v);
+}
+
+FL_TEST(test_mp_result_get_fails_when_no_worker_is_left)
+{
+    fl_fault_reset();
+    mp_pool *p = pool_of(1);
+    fl_fault_fail("fork", 2, EAGAIN); // the dead worker's replacement
+    int died = mp_pool_apply(p, dies_at_7, 7, NULL);
+    mp_result *res = NULL;
+    int s = mp_pool_apply_async(p, square, 3, NULL, NULL, NULL, &res);
+    long t0 = fl_now_ms();
+    int g = s == 0 ? mp_result_get(res, 100, NULL) : s;
+    long ms = fl_now_ms() - t0;
+    fl_fault_reset();
+    // (Only then: a pool that still has no worker would wait for ever.)
+    int m = g == -EAGAIN
+                ? mp_pool_map(p, square, (long[]){1}, (long[]){0}, 1, 0, NULL)
+                : -EINVAL;
+    mp_pool_destroy(p);
+    mp_result_free(s == 0 ? res : NULL);
+    fl_expect_int(died, -EPIPE, "apply of a task that kills its worker", "");
+    ck_assert_msg(g == -EAGAIN,
+                  "the only worker of a pool died and fork() failed for its "
+                  "replacement; then get(res, 100 ms) of a queued task "
+                  "returned %s after %ld ms; expected -11 (-EAGAIN) at "
+                  "once. With no worker left, poll has nothing to watch: "
+                  "it would wait for ever (or until the timeout) for a "
+                  "task nobody can run. Return -EAGAIN from pump and "
+                  "terminate the pool.",
+                  fl_ret(g), ms);
+    fl_expect_int(m, -EINVAL, "map after the pool lost its last worker",
+                  "A pool with no worker left is terminated: closed.");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_pool_map_gives_the_classic_results, 10),
     FL_CASE(test_mp_pool_map_keeps_results_in_input_order, 10),
@@ -1836,6 +1982,12 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pool_map_goes_on_when_a_dead_worker_cannot_be_replaced, 10),
     FL_CASE(test_mp_pool_join_replaces_a_worker_that_dies_meanwhile, 10),
     FL_CASE(test_mp_pool_imap_unordered_numbers_items_of_a_big_chunk, 10),
+    FL_CASE(test_mp_pool_workers_flush_what_their_tasks_print, 10),
+    FL_CASE(test_mp_pool_imap_unordered_hands_out_one_item_at_a_time_by_default,
+            10),
+    FL_CASE(test_mp_result_get_with_timeout_0_collects_an_answer_already_sent,
+            10),
+    FL_CASE(test_mp_result_get_fails_when_no_worker_is_left, 10),
 };
 
 FL_MAIN("09_pools", cases)
