@@ -697,6 +697,46 @@ FL_TEST(test_mp_event_is_set_sees_a_set_and_a_clear_made_by_a_child)
                                      : "");
 }
 
+static int
+kid_is_set(mp_event *ev, int arg)
+{
+    (void)arg;
+    return mp_event_is_set(ev);
+}
+
+// The test holds ev->lock: a clear and an is_set called meanwhile must
+// block on it, as the set does, until the test lets go.
+FL_TEST(test_mp_event_clear_and_is_set_take_the_lock)
+{
+    mp_event *ev = raw_event();
+    ev->flag = 1;
+    raw_lock(ev);
+    struct kid k[2];
+    kid_start(&k[0], kid_clear, ev, 0);
+    kid_start(&k[1], kid_is_set, ev, 0);
+    int early[2];
+    for (int i = 0; i < 2; i++) {
+        until_asleep(k[i].pid, -1); // blocked on the lock, or done
+        early[i] = kid_wait(&k[i], 0);
+    }
+    raw_unlock(ev);
+    for (int i = 0; i < 2; i++) {
+        kid_wait(&k[i], 2000);
+        kid_end(&k[i]);
+    }
+    forget(ev);
+    const char *names[] = {"mp_event_clear", "mp_event_is_set"};
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(!early[i],
+                      "the test held ev->lock; %s, called meanwhile in a "
+                      "child, returned %s without waiting for the lock. "
+                      "The flag is read and written only under ev->lock "
+                      "(events.h): take the lock in %s too, or its look or "
+                      "change races with a set or a waiter in another "
+                      "process.",
+                      names[i], fl_ret(k[i].rep.value), names[i]);
+}
+
 /* ------------------------------------------------------- mp_event_wait */
 
 FL_TEST(test_mp_event_wait_returns_1_at_once_when_already_set)
@@ -1316,6 +1356,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_event_clear_makes_wait_time_out_again, 10),
     FL_CASE(test_mp_event_is_set_reports_the_flag, 5),
     FL_CASE(test_mp_event_is_set_sees_a_set_and_a_clear_made_by_a_child, 10),
+    FL_CASE(test_mp_event_clear_and_is_set_take_the_lock, 10),
     FL_CASE(test_mp_event_wait_returns_1_at_once_when_already_set, 10),
     FL_CASE(test_mp_event_wait_times_out_after_the_timeout, 10),
     FL_CASE(test_mp_event_wait_carries_nanoseconds_into_seconds, 10),
