@@ -983,8 +983,22 @@ FL_TEST(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes)
 {
     mp_event *ev = raw_event();
     struct kid k;
-    kid_start(&k, kid_wait_for, ev, 100);
-    expect_asleep(&k, until_asleep(k.pid, -1), ev, "mp_event_wait(ev, 100)");
+    int timeout = 100;
+    char s;
+    // Under load the test may look only after a correct wait has timed
+    // out, having slept all along: then it tries again, four times longer.
+    for (int tries = 1;; tries++) {
+        kid_start(&k, kid_wait_for, ev, timeout);
+        s = until_asleep(k.pid, -1);
+        if (s == 'S' || tries == 3 || !kid_wait(&k, 1000) || k.rep.value != 0 ||
+            k.rep.us < timeout * 1000LL)
+            break;
+        kid_end(&k);
+        timeout *= 4;
+    }
+    char call[40];
+    snprintf(call, sizeof call, "mp_event_wait(ev, %d)", timeout);
+    expect_asleep(&k, s, ev, call);
     long slept = fl_proc_sleeps(k.pid);
     raw_lock(ev);
     until_asleep(k.pid, slept); // timed out, now waiting for the lock
@@ -994,11 +1008,11 @@ FL_TEST(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes)
     kid_end(&k);
     forget(ev);
     ck_assert_msg(got && k.rep.value == 1,
-                  "mp_event_wait(ev, 100) timed out, and before it had the "
-                  "lock back the test set the flag; the wait %s, expected "
-                  "1. After the wait ends, for whatever reason, the flag is "
-                  "the answer: ETIMEDOUT with the flag set is still 1.",
-                  said(&k, 3000));
+                  "%s timed out, and before it had the lock back the test "
+                  "set the flag; the wait %s, expected 1. After the wait "
+                  "ends, for whatever reason, the flag is the answer: "
+                  "ETIMEDOUT with the flag set is still 1.",
+                  call, said(&k, 3000));
 }
 
 // The waiter starts while the test holds the lock; the test sets the flag
