@@ -704,37 +704,45 @@ kid_is_set(mp_event *ev, int arg)
     return mp_event_is_set(ev);
 }
 
-// The test holds ev->lock: a clear and an is_set called meanwhile must
-// block on it, as the set does, until the test lets go.
-FL_TEST(test_mp_event_clear_and_is_set_take_the_lock)
+// The test holds ev->lock, the flag up: a clear, an is_set, a set and a
+// wait(0) called meanwhile must each block on the lock, as a set on a
+// clear event does, until the test lets go.  None may look at the flag
+// first: not even a set that would change nothing, or a wait that would
+// return at once.
+FL_TEST(test_mp_event_calls_touch_the_flag_only_under_the_lock)
 {
     mp_event *ev = raw_event();
     ev->flag = 1;
     raw_lock(ev);
-    struct kid k[2];
+    enum { CALLS = 4 };
+    struct kid k[CALLS];
     kid_start(&k[0], kid_clear, ev, 0);
     kid_start(&k[1], kid_is_set, ev, 0);
-    int early[2];
-    for (int i = 0; i < 2; i++) {
+    kid_start(&k[2], kid_set, ev, 0);
+    kid_start(&k[3], kid_wait_for, ev, 0);
+    int early[CALLS];
+    for (int i = 0; i < CALLS; i++) {
         until_asleep(k[i].pid, -1); // blocked on the lock, or done
         early[i] = kid_wait(&k[i], 0);
     }
     raw_unlock(ev);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < CALLS; i++) {
         kid_wait(&k[i], 2000);
         kid_end(&k[i]);
     }
     forget(ev);
-    const char *names[] = {"mp_event_clear", "mp_event_is_set"};
-    for (int i = 0; i < 2; i++)
+    const char *names[] = {"mp_event_clear", "mp_event_is_set", "mp_event_set",
+                           "mp_event_wait(ev, 0)"};
+    for (int i = 0; i < CALLS; i++)
         ck_assert_msg(!early[i],
-                      "the test held ev->lock; %s, called meanwhile in a "
-                      "child, returned %s without waiting for the lock. "
-                      "The flag is read and written only under ev->lock "
-                      "(events.h): take the lock in %s too, or its look or "
-                      "change races with a set or a waiter in another "
+                      "the test held ev->lock, the event set; %s, called "
+                      "meanwhile in a child, returned %s without waiting "
+                      "for the lock. The flag is read and written only "
+                      "under ev->lock (events.h), even for a look that "
+                      "would return at once: take the lock first, or the "
+                      "look races with a set or a clear in another "
                       "process.",
-                      names[i], fl_ret(k[i].rep.value), names[i]);
+                      names[i], fl_ret(k[i].rep.value));
 }
 
 /* ------------------------------------------------------- mp_event_wait */
@@ -1370,7 +1378,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_event_clear_makes_wait_time_out_again, 10),
     FL_CASE(test_mp_event_is_set_reports_the_flag, 5),
     FL_CASE(test_mp_event_is_set_sees_a_set_and_a_clear_made_by_a_child, 10),
-    FL_CASE(test_mp_event_clear_and_is_set_take_the_lock, 10),
+    FL_CASE(test_mp_event_calls_touch_the_flag_only_under_the_lock, 10),
     FL_CASE(test_mp_event_wait_returns_1_at_once_when_already_set, 10),
     FL_CASE(test_mp_event_wait_times_out_after_the_timeout, 10),
     FL_CASE(test_mp_event_wait_carries_nanoseconds_into_seconds, 10),
