@@ -563,10 +563,14 @@ FL_TEST(test_mp_event_set_wakes_all_8_waiting_processes)
                   "(returned %s) woke %d of them within 3 s. %s",
                   WAITERS, fl_ret(r), woke,
                   woke == 1   ? "pthread_cond_signal wakes ONE waiter: "
-                                "pthread_cond_broadcast wakes them all."
+                                "pthread_cond_broadcast wakes them all. "
+                                "And broadcast after raising the flag: "
+                                "woken before, a waiter finds it clear "
+                                "and sleeps again."
                   : woke == 0 ? "Set the flag, under the lock, then "
                                 "pthread_cond_broadcast."
-                              : "Use pthread_cond_broadcast, once.");
+                              : "Use pthread_cond_broadcast, once, after "
+                                "raising the flag.");
 }
 
 // The test plays a waiter that has looked at the flag (clear) and is
