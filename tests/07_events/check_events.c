@@ -563,10 +563,14 @@ FL_TEST(test_mp_event_set_wakes_all_8_waiting_processes)
                   "(returned %s) woke %d of them within 3 s. %s",
                   WAITERS, fl_ret(r), woke,
                   woke == 1   ? "pthread_cond_signal wakes ONE waiter: "
-                                "pthread_cond_broadcast wakes them all."
+                                "pthread_cond_broadcast wakes them all. "
+                                "And broadcast after raising the flag: "
+                                "woken before, a waiter finds it clear "
+                                "and sleeps again."
                   : woke == 0 ? "Set the flag, under the lock, then "
                                 "pthread_cond_broadcast."
-                              : "Use pthread_cond_broadcast, once.");
+                              : "Use pthread_cond_broadcast, once, after "
+                                "raising the flag.");
 }
 
 // The test plays a waiter that has looked at the flag (clear) and is
@@ -695,6 +699,54 @@ FL_TEST(test_mp_event_is_set_sees_a_set_and_a_clear_made_by_a_child)
                                    "memory?"
                   : after_clear == 1 ? "mp_event_clear must lower the flag."
                                      : "");
+}
+
+static int
+kid_is_set(mp_event *ev, int arg)
+{
+    (void)arg;
+    return mp_event_is_set(ev);
+}
+
+// The test holds ev->lock, the flag up: a clear, an is_set, a set and a
+// wait(0) called meanwhile must each block on the lock, as a set on a
+// clear event does, until the test lets go.  None may look at the flag
+// first: not even a set that would change nothing, or a wait that would
+// return at once.
+FL_TEST(test_mp_event_calls_touch_the_flag_only_under_the_lock)
+{
+    mp_event *ev = raw_event();
+    ev->flag = 1;
+    raw_lock(ev);
+    enum { CALLS = 4 };
+    struct kid k[CALLS];
+    kid_start(&k[0], kid_clear, ev, 0);
+    kid_start(&k[1], kid_is_set, ev, 0);
+    kid_start(&k[2], kid_set, ev, 0);
+    kid_start(&k[3], kid_wait_for, ev, 0);
+    int early[CALLS];
+    for (int i = 0; i < CALLS; i++) {
+        until_asleep(k[i].pid, -1); // blocked on the lock, or done
+        early[i] = kid_wait(&k[i], 0);
+    }
+    raw_unlock(ev);
+    for (int i = 0; i < CALLS; i++) {
+        kid_wait(&k[i], 2000);
+        kid_end(&k[i]);
+    }
+    forget(ev);
+    const char *names[] = {"mp_event_clear", "mp_event_is_set", "mp_event_set",
+                           "mp_event_wait(ev, 0)"};
+    for (int i = 0; i < CALLS; i++)
+        ck_assert_msg(!early[i],
+                      "the test held ev->lock, the event set; %s, called "
+                      "meanwhile in a child, returned %s without waiting "
+                      "for the lock. The flag is read and written only "
+                      "under ev->lock (events.h), even for a look that "
+                      "would return at once: take the lock first, or the "
+                      "look races with a set or a clear in another "
+                      "process.",
+                      names[i], fl_ret(k[i].rep.value));
 }
 
 /* ------------------------------------------------------- mp_event_wait */
@@ -943,8 +995,22 @@ FL_TEST(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes)
 {
     mp_event *ev = raw_event();
     struct kid k;
-    kid_start(&k, kid_wait_for, ev, 100);
-    expect_asleep(&k, until_asleep(k.pid, -1), ev, "mp_event_wait(ev, 100)");
+    int timeout = 100;
+    char s;
+    // Under load the test may look only after a correct wait has timed
+    // out, having slept all along: then it tries again, four times longer.
+    for (int tries = 1;; tries++) {
+        kid_start(&k, kid_wait_for, ev, timeout);
+        s = until_asleep(k.pid, -1);
+        if (s == 'S' || tries == 3 || !kid_wait(&k, 1000) || k.rep.value != 0 ||
+            k.rep.us < timeout * 1000LL)
+            break;
+        kid_end(&k);
+        timeout *= 4;
+    }
+    char call[40];
+    snprintf(call, sizeof call, "mp_event_wait(ev, %d)", timeout);
+    expect_asleep(&k, s, ev, call);
     long slept = fl_proc_sleeps(k.pid);
     raw_lock(ev);
     until_asleep(k.pid, slept); // timed out, now waiting for the lock
@@ -954,11 +1020,11 @@ FL_TEST(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes)
     kid_end(&k);
     forget(ev);
     ck_assert_msg(got && k.rep.value == 1,
-                  "mp_event_wait(ev, 100) timed out, and before it had the "
-                  "lock back the test set the flag; the wait %s, expected "
-                  "1. After the wait ends, for whatever reason, the flag is "
-                  "the answer: ETIMEDOUT with the flag set is still 1.",
-                  said(&k, 3000));
+                  "%s timed out, and before it had the lock back the test "
+                  "set the flag; the wait %s, expected 1. After the wait "
+                  "ends, for whatever reason, the flag is the answer: "
+                  "ETIMEDOUT with the flag set is still 1.",
+                  call, said(&k, 3000));
 }
 
 // The waiter starts while the test holds the lock; the test sets the flag
@@ -1316,6 +1382,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_event_clear_makes_wait_time_out_again, 10),
     FL_CASE(test_mp_event_is_set_reports_the_flag, 5),
     FL_CASE(test_mp_event_is_set_sees_a_set_and_a_clear_made_by_a_child, 10),
+    FL_CASE(test_mp_event_calls_touch_the_flag_only_under_the_lock, 10),
     FL_CASE(test_mp_event_wait_returns_1_at_once_when_already_set, 10),
     FL_CASE(test_mp_event_wait_times_out_after_the_timeout, 10),
     FL_CASE(test_mp_event_wait_carries_nanoseconds_into_seconds, 10),

@@ -928,6 +928,35 @@ FL_TEST(test_mp_cond_acquire_for_ever_waits_for_the_release)
                   said(&k, 2000));
 }
 
+static int
+kid_jumped_cond_acquire(void *obj, int arg)
+{
+    fl_fault_reset();
+    fl_clock_jump(-3600);
+    kid_t0_us = fl_now_us();
+    return mp_cond_acquire(obj, arg);
+}
+
+FL_TEST(test_mp_cond_acquire_keeps_its_timeout_when_the_wall_clock_jumps)
+{
+    mp_cond *c = raw_cond();
+    raw_lock(&c->lock);
+    struct kid k;
+    kid_start(&k, kid_jumped_cond_acquire, c, JUMP_MS);
+    int got = kid_wait(&k, 1000);
+    kid_end(&k);
+    pthread_mutex_unlock(&c->lock);
+    forget(c, sizeof *c);
+    ck_assert_msg(got && k.rep.value == -ETIMEDOUT &&
+                      k.rep.us >= JUMP_MS * 1000 && k.rep.us < 1000000,
+                  "with the wall clock set back an hour and the lock held "
+                  "by the test, mp_cond_acquire(c, %d) %s; expected "
+                  "-ETIMEDOUT after %d ms. pthread_mutex_timedlock reads "
+                  "CLOCK_REALTIME: use pthread_mutex_clocklock with "
+                  "CLOCK_MONOTONIC, and a deadline from that clock.",
+                  JUMP_MS, said(&k, 1000), JUMP_MS);
+}
+
 FL_TEST(test_mp_cond_release_lets_go_and_refuses_a_caller_without_it)
 {
     mp_cond *c = raw_cond();
@@ -1691,6 +1720,7 @@ FL_TEST(test_mp_barrier_wait_timeout_breaks_the_barrier_for_later_parties)
     kid_start(&later, kid_barrier_wait, b, 1000);
     int got2 = kid_wait(&later, 2000);
     kid_end(&later);
+    int held = pthread_mutex_trylock(&b->lock); // 0: free; EOWNERDEAD: kept
     forget(b, sizeof *b);
     ck_assert_msg(got && k.rep.value == -ETIMEDOUT && k.rep.us >= 30000 &&
                       broken,
@@ -1703,6 +1733,14 @@ FL_TEST(test_mp_barrier_wait_timeout_breaks_the_barrier_for_later_parties)
                   "expected -EPIPE at once: a broken barrier stays broken "
                   "until reset",
                   said(&later, 2000));
+    ck_assert_msg(held == 0,
+                  "mp_barrier_wait returned -EPIPE on a broken barrier and "
+                  "its process ended still holding b->lock (the test's "
+                  "pthread_mutex_trylock said %s, expected 0): every later "
+                  "call on the barrier finds a dead owner or waits for ever. "
+                  "Unlock on every way out of mp_barrier_wait, the early "
+                  "-EPIPE one too.",
+                  fl_ret(-held));
 }
 
 static int
@@ -1775,6 +1813,9 @@ FL_TEST(test_mp_barrier_wait_is_broken_by_a_party_that_died_holding_the_lock)
     int got = kid_wait(&k, 2000);
     kid_end(&k);
     int broken = b->broken;
+    int usable = got ? pthread_mutex_trylock(&b->lock) : 0;
+    if (usable == 0 && got)
+        pthread_mutex_unlock(&b->lock);
     forget(b, sizeof *b);
     ck_assert_msg(got && k.rep.value == -EPIPE && k.rep.us < 500000 && broken,
                   "a party died holding b->lock; then mp_barrier_wait(b, "
@@ -1788,6 +1829,15 @@ FL_TEST(test_mp_barrier_wait_is_broken_by_a_party_that_died_holding_the_lock)
                         "barrier, carry on."
                       : "The party that died will never arrive: break the "
                         "barrier when the lock says EOWNERDEAD.");
+    ck_assert_msg(usable == 0,
+                  "a party died holding b->lock; the next mp_barrier_wait "
+                  "got it with EOWNERDEAD, broke the barrier and let go; "
+                  "then pthread_mutex_trylock on b->lock said %s, expected "
+                  "0. Call pthread_mutex_consistent before unlocking a lock "
+                  "that came back EOWNERDEAD: unlocked without it, the lock "
+                  "is unusable for ever (ENOTRECOVERABLE), and so is the "
+                  "barrier, even after a reset.",
+                  fl_ret(-usable));
 }
 
 FL_TEST(test_mp_barrier_wait_wakes_the_sleepers_when_a_party_died)
@@ -1815,6 +1865,46 @@ FL_TEST(test_mp_barrier_wait_wakes_the_sleepers_when_a_party_died)
                   "the sleeper %s, expected -EPIPE: breaking the barrier "
                   "broadcasts, so that every waiter finds out",
                   said(&sleeper, 2000));
+}
+
+static int
+kid_broadcast_and_die(void *obj, int arg)
+{
+    (void)arg;
+    mp_barrier *b = obj;
+    pthread_mutex_lock(&b->lock);
+    pthread_cond_broadcast(&b->cond);
+    _exit(0); // the sleepers it woke get the lock back EOWNERDEAD
+}
+
+// The sleeper is woken while another process holds the lock, which then
+// dies: pthread_cond_wait takes the lock back with EOWNERDEAD.
+FL_TEST(test_mp_barrier_wait_is_broken_when_its_wait_returns_eownerdead)
+{
+    mp_barrier *b = raw_barrier(3);
+    struct kid sleeper, dead;
+    kid_asleep(&sleeper, kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    kid_start(&dead, kid_broadcast_and_die, b, 0);
+    while (waitpid(dead.pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(dead.fd);
+    int got = kid_wait(&sleeper, 2000);
+    kid_end(&sleeper);
+    int broken = b->broken;
+    int usable = got ? pthread_mutex_trylock(&b->lock) : 0;
+    forget(b, sizeof *b);
+    ck_assert_msg(got && sleeper.rep.value == -EPIPE && broken && usable == 0,
+                  "a party slept in mp_barrier_wait(b, -1); another process "
+                  "took b->lock, broadcast and died holding it, so the "
+                  "sleeper's pthread_cond_wait took the lock back with "
+                  "EOWNERDEAD. The sleeper %s, left broken = %d and the "
+                  "lock %s; expected -EPIPE, a broken barrier and a usable "
+                  "lock. The result of pthread_cond_wait and "
+                  "pthread_cond_timedwait needs the same EOWNERDEAD check "
+                  "as pthread_mutex_lock's: pthread_mutex_consistent, then "
+                  "break the barrier.",
+                  said(&sleeper, 2000), broken,
+                  usable == 0 ? "usable" : fl_ret(-usable));
 }
 
 /* ------------------------------------------ abort, reset, broken, null */
@@ -1958,6 +2048,46 @@ create_one(int which)
     return r < 0 && set ? 1000 : r;
 }
 
+static int
+kid_wait_to_be_killed(void *obj, int arg)
+{
+    (void)arg;
+    mp_cond *c = obj;
+    pthread_mutex_lock(&c->lock);
+    return pthread_cond_wait(&c->cond, &c->lock);
+}
+
+static int
+kid_cond_destroy(void *obj, int arg)
+{
+    (void)arg;
+    return mp_cond_destroy(obj);
+}
+
+// A waiter killed in pthread_cond_wait never leaves it: pthread_cond_destroy
+// would wait for it for ever.  The destroy runs in a kid, watched: asleep
+// and silent means it hangs.
+FL_TEST(test_mp_cond_destroy_returns_after_a_waiter_was_killed)
+{
+    mp_cond *c = raw_cond();
+    struct kid w, k;
+    kid_start(&w, kid_wait_to_be_killed, c, 0);
+    until_asleep(w.pid, -1);
+    kid_end(&w); // killed in its wait
+    kid_start(&k, kid_cond_destroy, c, 0);
+    char st = until_asleep(k.pid, -1);
+    int got = kid_wait(&k, st == 'S' ? 200 : 2000);
+    kid_end(&k);
+    forget(c, sizeof *c);
+    ck_assert_msg(got && k.rep.value == 0,
+                  "a process was killed while it waited on the condition; "
+                  "then mp_cond_destroy(c) %s; expected 0 at once. Do not "
+                  "call pthread_cond_destroy (nor pthread_mutex_destroy): "
+                  "it waits for every waiter to leave the condition, and a "
+                  "killed one never does. munmap is all it takes.",
+                  got ? said(&k, 0) : "was still asleep, hanging");
+}
+
 FL_TEST(test_mp_create_functions_fail_cleanly_when_mmap_fails)
 {
     const char *names[] = {"mp_sem_create", "mp_cond_create",
@@ -2008,6 +2138,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_cond_create_makes_an_error_checking_lock, 5),
     FL_CASE(test_mp_cond_acquire_gives_up_on_a_lock_held_elsewhere, 10),
     FL_CASE(test_mp_cond_acquire_for_ever_waits_for_the_release, 10),
+    FL_CASE(test_mp_cond_acquire_keeps_its_timeout_when_the_wall_clock_jumps,
+            10),
     FL_CASE(test_mp_cond_release_lets_go_and_refuses_a_caller_without_it, 5),
     FL_CASE(test_mp_cond_wait_refuses_a_caller_without_the_lock, 10),
     FL_CASE(test_mp_cond_wait_times_out_holding_the_lock_again, 10),
@@ -2044,12 +2176,15 @@ static const fl_case cases[] = {
         test_mp_barrier_wait_is_broken_by_a_party_that_died_holding_the_lock,
         10),
     FL_CASE(test_mp_barrier_wait_wakes_the_sleepers_when_a_party_died, 10),
+    FL_CASE(test_mp_barrier_wait_is_broken_when_its_wait_returns_eownerdead,
+            10),
     FL_CASE(test_mp_barrier_abort_wakes_every_waiter_with_epipe, 10),
     FL_CASE(test_mp_barrier_reset_makes_a_broken_barrier_usable, 10),
     FL_CASE(test_mp_barrier_reset_sends_waiting_parties_away_with_epipe, 10),
     FL_CASE(test_mp_barrier_broken_reports_the_state, 5),
     FL_CASE(test_mp_barrier_calls_reject_bad_arguments, 5),
     FL_CASE(test_mp_destroy_functions_unmap_and_accept_null, 5),
+    FL_CASE(test_mp_cond_destroy_returns_after_a_waiter_was_killed, 10),
     FL_CASE(test_mp_create_functions_fail_cleanly_when_mmap_fails, 10),
 };
 
