@@ -241,12 +241,10 @@ san_failed(gr_test *t, const char *msg)
 // 40 ms, a third of the pass) for each test.  This pass can only take
 // points away: a test stays passed if its own verdict line says PASS, and
 // one without a verdict (the program died in it) fails with what the
-// grader saw, and the tests after it run again without it.  Returns the
-// index in ts of the first test that failed here, or n.
-static size_t
+// grader saw, and the tests after it run again without it.
+static void
 run_sanitized(gr_test **ts, size_t n, const char *bin)
 {
-    size_t first_failed = n;
     for (size_t from = 0; from < n;) {
         char prefix[64], pe[96], km[64], fd[32];
         make_prefix(prefix, sizeof prefix);
@@ -261,7 +259,7 @@ run_sanitized(gr_test **ts, size_t n, const char *bin)
         if (argv == NULL) {
             for (; from < n; from++)
                 san_failed(ts[from], "the grader ran out of memory");
-            return first_failed < n ? first_failed : 0;
+            return;
         }
         argv[0] = (char *)bin;
         for (size_t i = 0; i < count; i++)
@@ -287,7 +285,7 @@ run_sanitized(gr_test **ts, size_t n, const char *bin)
             for (; from < n; from++)
                 san_failed(ts[from], "grader: could not start the test "
                                      "program");
-            return first_failed < n ? first_failed : 0;
+            return;
         }
         double each = (now_s() - start) / (double)count;
         size_t i = from;
@@ -300,21 +298,17 @@ run_sanitized(gr_test **ts, size_t n, const char *bin)
                 san_failed(ts[i], msg);
                 free(msg);
                 ts[i]->seconds += each;
-                first_failed = first_failed < i ? first_failed : i;
                 i++;
                 break;
             }
-            if (v == 0) {
+            if (v == 0)
                 san_failed(ts[i], msg);
-                first_failed = first_failed < i ? first_failed : i;
-            }
             free(msg);
             ts[i]->seconds += each;
         }
         sb_free(&r);
         from = i;
     }
-    return first_failed;
 }
 
 // A trace for the first failures about processes (not for hidden tests,
@@ -334,13 +328,11 @@ trace_failure(gr_test *t, const char *bin, const char *lesson, int traces)
 
 // The sanitizer pass over the first `ran` tests of l: those that passed
 // run again, the course's and the hidden ones each in their programs.
-// The index in l->tests of the first test that failed here, or ran.
-static size_t
+static void
 sanitize_pass(gr_lesson *l, size_t ran, const char *bin, const char *hidden)
 {
     char san[PATH_MAX + 8];
     gr_test *ts[SAN_BATCH];
-    size_t stop = ran;
     for (int h = 0; h < 2; h++) {
         snprintf(san, sizeof san, "%s.san", h ? hidden : bin);
         size_t n = 0;
@@ -349,13 +341,10 @@ sanitize_pass(gr_lesson *l, size_t ran, const char *bin, const char *hidden)
                 ts[n++] = &l->tests[i];
             if (n == 0 || (n < SAN_BATCH && i < ran))
                 continue;
-            size_t f = run_sanitized(ts, n, san);
-            if (f < n && (size_t)(ts[f] - l->tests) < stop)
-                stop = (size_t)(ts[f] - l->tests);
+            run_sanitized(ts, n, san);
             n = 0;
         }
     }
-    return stop;
 }
 
 void
@@ -378,26 +367,23 @@ grade_lesson(gr_lesson *l)
     for (; i < l->ntests; i++) {
         gr_test *t = &l->tests[i];
         run_test(t, t->hidden ? hidden : bin);
+        // With --fail-fast, each test's sanitized run follows it at once,
+        // so that a failure there stops the lesson before the next test.
+        if (opt.fail_fast && opt.sanitize && t->passed) {
+            char san[PATH_MAX + 8];
+            snprintf(san, sizeof san, "%s.san", t->hidden ? hidden : bin);
+            run_sanitized(&t, 1, san);
+        }
         if (opt.fail_fast && !t->passed)
             break;
         traces = trace_failure(t, bin, l->name, traces);
     }
     size_t ran = i < l->ntests ? i + 1 : i; // how many the first pass ran
-    if (opt.sanitize) {
-        size_t stop = sanitize_pass(l, ran, bin, hidden);
-        for (i = 0; i < ran && !(opt.fail_fast && i > stop); i++)
+    if (opt.sanitize && !opt.fail_fast) {
+        sanitize_pass(l, ran, bin, hidden);
+        for (i = 0; i < ran; i++)
             if (l->tests[i].sanitizer_failed)
                 traces = trace_failure(&l->tests[i], bin, l->name, traces);
-        // With --fail-fast, a test that failed here stops the lesson as a
-        // failure of the first pass does: those after it were not run.
-        if (opt.fail_fast && stop < ran) {
-            for (i = stop + 1; i < ran; i++) {
-                l->tests[i].passed = 0;
-                free(l->tests[i].message);
-                l->tests[i].message = NULL;
-            }
-            ran = stop + 1;
-        }
     }
     // With --fail-fast, the tests after the first failure score nothing.
     for (i = ran; i < l->ntests; i++)
