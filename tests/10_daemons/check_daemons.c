@@ -747,9 +747,9 @@ FL_TEST(test_mp_daemonize_reaps_its_first_child)
         expect(kids[i] == d,
                "besides the daemon %d, the caller has a child %d (%s) when "
                "mp_daemonize returns: the first child exits at once, and "
-               "the caller must waitpid() it",
+               "stays a zombie until the caller waitpid()s it",
                (int)d, (int)kids[i],
-               fl_zombie(kids[i]) ? "a zombie" : "running");
+               fl_zombie(kids[i]) ? "a zombie" : "still running");
     cleanup();
 }
 
