@@ -1228,6 +1228,25 @@ FL_TEST(test_mp_par_map_and_mp_fetch_all_give_the_errno_of_a_failed_mmap)
                   fl_ret(r1), fl_ret(r2), forks);
 }
 
+// socket() failing in a worker: each URL's status is -errno, not -1.
+FL_TEST(test_mp_fetch_all_gives_the_errno_of_a_failed_socket)
+{
+    const char *urls[2] = {"http://127.0.0.1:1/", "http://127.0.0.1:1/x"};
+    mp_fetch_result res[2] = {{1, 1}, {1, 1}};
+    fl_fault_reset();
+    fl_fault_fail_from("socket", 1, EMFILE); // the workers inherit it
+    int r = mp_fetch_all(urls, 2, 1, res);
+    fl_fault_reset();
+    ck_assert_msg(r == 2 && res[0].status == -EMFILE &&
+                      res[1].status == -EMFILE,
+                  "with socket() failing (EMFILE) in the worker, "
+                  "mp_fetch_all returned %s and the statuses %s and %s; "
+                  "expected 2 failed URLs, each -EMFILE (-24): socket() "
+                  "returns -1 and sets errno, so the status is -errno "
+                  "(-1 would read as -EPERM)",
+                  fl_ret(r), fl_ret(res[0].status), fl_ret(res[1].status));
+}
+
 FL_TEST(test_mp_par_map_reaps_every_worker_despite_eintr)
 {
     enum { N = 40 };
@@ -1600,6 +1619,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_par_map_reaps_the_started_workers_when_a_fork_fails, 10),
     FL_CASE(test_mp_par_map_and_mp_fetch_all_give_the_errno_of_a_failed_mmap,
             5),
+    FL_CASE(test_mp_fetch_all_gives_the_errno_of_a_failed_socket, 5),
     FL_CASE(test_mp_par_map_reaps_every_worker_despite_eintr, 5),
     FL_CASE(test_mp_par_map_forks_one_worker_per_chunk_when_items_are_few, 5),
     FL_CASE(test_mp_thread_map_starts_one_thread_per_chunk_when_items_are_few,
