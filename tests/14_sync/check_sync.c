@@ -593,6 +593,25 @@ FL_TEST(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound)
                   fl_ret(-held));
 }
 
+// sem_post fails with EOVERFLOW at SEM_VALUE_MAX: the release says so.
+FL_TEST(test_mp_sem_release_reports_a_failed_sem_post)
+{
+    mp_sem *s = raw_sem(0, -1);
+    fl_fault_reset();
+    fl_fault_fail("sem_post", 1, EOVERFLOW);
+    int r = mp_sem_release(s);
+    fl_fault_reset();
+    int v = -1;
+    sem_getvalue(&s->sem, &v);
+    forget(s, sizeof *s);
+    ck_assert_msg(r == -EOVERFLOW,
+                  "sem_post failed (EOVERFLOW, as it does at SEM_VALUE_MAX) "
+                  "and mp_sem_release returned %s (the count %d); expected "
+                  "-EOVERFLOW (-75): sem_post returns -1 and sets errno, "
+                  "so look at what it returns and give -errno",
+                  fl_ret(r), v);
+}
+
 static int
 kid_release(void *obj, int arg)
 {
@@ -2129,6 +2148,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_sem_release_raises_the_value_past_the_start, 5),
     FL_CASE(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound, 5),
+    FL_CASE(test_mp_sem_release_reports_a_failed_sem_post, 5),
     FL_CASE(test_mp_sem_release_checks_the_bound_under_the_lock, 10),
     FL_CASE(test_mp_sem_value_reports_the_count, 5),
     FL_CASE(test_mp_sem_calls_reject_a_null_semaphore, 5),
