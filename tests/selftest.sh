@@ -102,16 +102,27 @@ leftovers() {
     # A sandbox uid's processes are all the run's, but for those of
     # another grader that claimed the uid since, in that grader's cgroup
     # (which the sandboxed code cannot leave).
+    # A process that is exiting has left its cgroup before it is a zombie
+    # (the kernel's do_exit): one of another grader's, caught in that
+    # window, would read as ours, so what is found is looked at again,
+    # five times 0.1 s apart, and only what stays is left behind.
     if [ "$uid" -ge 61000 ] 2>/dev/null; then
-        ps -eo uid=,pid=,comm= | awk -v u="$uid" '$1 == u' | while read -r u p c; do
-            cg=$(grep -o 'forklings/g[0-9]*' "/proc/$p/cgroup" 2>/dev/null | head -1)
-            case $cg in forklings/g*) [ "$cg" = "forklings/g$gpid" ] || continue ;; esac
-            # Gone since ps, or ending (a zombie has no cgroup to read):
-            # not left behind.
-            st=$(awk '/^State:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
-            case $st in "" | Z | X) continue ;; esac
-            echo "$u $p $c"
+        tries=0
+        while :; do
+            found=$(ps -eo uid=,pid=,comm= | awk -v u="$uid" '$1 == u' | while read -r u p c; do
+                cg=$(grep -o 'forklings/g[0-9]*' "/proc/$p/cgroup" 2>/dev/null | head -1)
+                case $cg in forklings/g*) [ "$cg" = "forklings/g$gpid" ] || continue ;; esac
+                # Gone since ps, or ending (a zombie has no cgroup to
+                # read): not left behind.
+                st=$(awk '/^State:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+                case $st in "" | Z | X) continue ;; esac
+                echo "$u $p $c"
+            done)
+            { [ -z "$found" ] || [ "$tries" -ge 5 ]; } && break
+            tries=$((tries + 1))
+            sleep 0.1
         done
+        [ -z "$found" ] || echo "$found"
     fi
     grep -l "FORKLINGS_PREFIX=$prefix" /proc/[0-9]*/environ 2>/dev/null |
         grep -v "/proc/$$/"
