@@ -77,24 +77,33 @@ static int token_w = -1, token_r = -1; // the current case's token pipe
 
 /* ---------------------------------------------------------------- /proc */
 
+// "/proc/PID/stat" after the command name (which may hold spaces and
+// ')': what follows the last ')'), in buf; NULL if pid is gone.
+static const char *
+stat_fields(pid_t pid, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return p == NULL ? NULL : p + 1;
+}
+
 // Read "/proc/PID/stat": the state letter and the parent pid.
 static int
 proc_stat(pid_t pid, char *state, pid_t *ppid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    // The command name may hold spaces and ')': skip to the last ')'.
-    char *p = strrchr(buf, ')');
+    char buf[512];
+    const char *p = stat_fields(pid, buf, sizeof buf);
     int pp;
-    if (p == NULL || sscanf(p + 1, " %c %d", state, &pp) != 2)
+    if (p == NULL || sscanf(p, " %c %d", state, &pp) != 2)
         return -1;
     *ppid = pp;
     return 0;
@@ -151,20 +160,11 @@ fl_proc_sleeps(pid_t pid)
 long
 fl_proc_cpu_ms(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
+    char buf[512];
     // After the command name: state (3), ..., utime (14), stime (15).
-    char *p = strrchr(buf, ')');
+    const char *p = stat_fields(pid, buf, sizeof buf);
     unsigned long ut, st;
-    if (p == NULL || sscanf(p + 1,
+    if (p == NULL || sscanf(p,
                             " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
                             "%lu %lu",
                             &ut, &st) != 2)
