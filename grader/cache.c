@@ -109,8 +109,9 @@ lesson_key(const gr_lesson *l)
     h = hash_file(path, h);
     h = hash_file("/proc/self/exe", hash_headers(l->name, h));
     char opts[512];
-    snprintf(opts, sizeof opts, "cc=%s san=%d ff=%d test=%s only=%s", opt.cc,
-             opt.sanitize, opt.fail_fast, opt.test, opt.only);
+    snprintf(opts, sizeof opts, "cc=%s san=%d ff=%d test=%s only=%s qb=%d",
+             opt.cc, opt.sanitize, opt.fail_fast, opt.test, opt.only,
+             opt.quick_build);
     h = hash_str(opts, h);
     return h ? h : 1;
 }
