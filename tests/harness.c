@@ -47,6 +47,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,6 +172,14 @@ fl_proc_cpu_ms(pid_t pid)
         return -1;
     long hz = sysconf(_SC_CLK_TCK);
     return (long)((ut + st) * 1000 / (unsigned long)(hz > 0 ? hz : 100));
+}
+
+void
+fl_cpu_budget(long ms)
+{
+    struct itimerval t = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
+    signal(SIGPROF, SIG_DFL);
+    setitimer(ITIMER_PROF, &t, NULL);
 }
 
 int

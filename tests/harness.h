@@ -224,6 +224,21 @@ long fl_proc_sleeps(pid_t pid);
 long fl_proc_cpu_ms(pid_t pid);
 
 /**
+ * @brief Give the calling process a CPU budget: once it has used @p ms
+ *        more of CPU time (user and system, every thread), SIGPROF kills
+ *        it.
+ *
+ * For code run in a child (fl_run_in_child) that should wait, not spin:
+ * a busy loop then ends after @p ms of CPU, and the test can say "it
+ * spun" (res.status == SIGPROF) instead of waiting out a wall-clock
+ * timeout.  Children forked after the call do not inherit the budget.
+ * Be generous: the sanitizer pass makes each fork dearer.
+ *
+ * @param ms the budget; 0 removes it.
+ */
+void fl_cpu_budget(long ms);
+
+/**
  * @brief Whether a process settles into a sleep: it is seen sleeping ('S')
  *        for @p quiet_ms in a row, within 3 s.
  *

@@ -485,7 +485,9 @@ death_scenario(void *arg)
     seen->failed = 999;
     long t0 = fl_now_ms();
     seen->stage = 1;
+    fl_cpu_budget(300); // a map that spins on the dead worker's POLLHUP
     seen->r = mp_pool_map(p, dies_at_7, in, out, 20, 0, &seen->failed);
+    fl_cpu_budget(0);
     seen->ms = fl_now_ms() - t0;
     seen->stage = 2;
     seen->again = mp_pool_map(p, square, in, out, 20, 0, NULL);
@@ -505,11 +507,19 @@ run_death_scenario(void)
 {
     seen = shared(sizeof *seen);
     fl_child res;
-    // (2.5 s: a report after 2 s fails anyway, and a pool that never
-    // notices often spins on the dead worker's POLLHUP meanwhile.)
+    // (2.5 s: a report after 2 s fails anyway; a pool that never notices
+    // often spins on the dead worker's POLLHUP meanwhile, and its CPU
+    // budget ends it sooner.)
     fl_run_in_child(death_scenario, NULL, 2500, 0, &res);
-    if (res.timed_out)
+    if (res.timed_out || !res.returned)
         fl_kill_children();
+    ck_assert_msg(res.exited || res.status != SIGPROF || seen->stage != 1,
+                  "a worker was killed (SIGKILL) while it ran item 7, and "
+                  "mp_pool_map spun: it used 300 ms of CPU without "
+                  "returning. Its channel polls readable for ever once the "
+                  "worker is dead: a read of 0 bytes there is EOF, the "
+                  "worker's death (not \"nothing yet\"), and map must "
+                  "report it.");
     ck_assert_msg(!res.timed_out || seen->stage != 1,
                   "a worker was killed (SIGKILL) while it ran item 7, and "
                   "mp_pool_map had not returned 2.5 s later: Python's Pool "
