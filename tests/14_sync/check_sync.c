@@ -1273,6 +1273,7 @@ FL_TEST(test_mp_cond_wait_for_keeps_its_deadline_through_wake_ups)
     struct cstate st = new_state();
     struct kid k;
     kid_asleep(&k, kid_wait_for, &st, 200, "mp_cond_wait_for(..., 200)");
+    struct timespec tick = {0, 1000000};
     long long end = fl_now_us() + 1200000; // 1 s past the deadline
     long wakes = 0;
     while (!kid_wait(&k, 0) && fl_now_us() < end) {
@@ -1280,7 +1281,7 @@ FL_TEST(test_mp_cond_wait_for_keeps_its_deadline_through_wake_ups)
         pthread_cond_broadcast(&st.c->cond);
         pthread_mutex_unlock(&st.c->lock);
         wakes++;
-        sched_yield();
+        nanosleep(&tick, NULL); // (pacing: a wake-up a ms, cheap)
     }
     int got = kid_wait(&k, 3000);
     kid_end(&k);
