@@ -1,7 +1,9 @@
 """bench.py - make bench: the Python multiprocessing side.
 
 `python3 bench.py OP N` runs OP N times and prints the rate in operations
-per second, as the C benchmarks do, for the same work.  Each OP returns the
+per second, as the C benchmarks do, for the same work; `OP N OP N ...`
+runs each in turn, a rate a line (make test's smoke run: one start of
+Python for them all).  Each OP returns the
 seconds its work took: a Pool is started before the clock starts and
 joined after it stops, as the C side does, so that what is timed is the
 work, not the start-up of the workers.
@@ -319,5 +321,8 @@ OPS.update({f"thr_w{k}": threads(k) for k in range(1, 9)})
 
 if __name__ == "__main__":
     mp.set_start_method("fork")  # the method the lessons build first
-    op, n = sys.argv[1], int(sys.argv[2])
-    print(round(n / OPS[op](n)))
+    args = sys.argv[1:]
+    if not args or len(args) % 2:
+        sys.exit("usage: bench.py OP N [OP N ...]")
+    for op, n in zip(args[::2], map(int, args[1::2])):
+        print(round(n / OPS[op](n)), flush=True)
