@@ -1727,6 +1727,8 @@ lowest_free_fd(pid_t pid)
     return 1024;
 }
 
+#define EMFILE_WAIT_MS (WAIT_MS / 5)
+
 FL_TEST(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors)
 {
     mp_manager *m = start();
@@ -1743,13 +1745,15 @@ FL_TEST(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors)
                   "prlimit(server) failed: %s", strerror(errno));
     mp_proxy *b = proxy(m); // the kernel queues it; accept() cannot take it
     fl_child old_client, new_client = {0};
-    // Half the usual wait: a server out of descriptors spins on poll()
-    // and accept() (the listening socket stays readable), right or wrong,
-    // and a wrong one would burn a core for the whole wait.
-    fl_run_in_child(len_of, a, WAIT_MS / 2, 0, &old_client);
+    // A fifth of the usual wait: a server out of descriptors spins on
+    // poll() and accept() (the listening socket stays readable), right or
+    // wrong, so it is always running and answers a client within
+    // microseconds when right; a wrong one burns a core for the whole
+    // wait, and there are two such mutants.
+    fl_run_in_child(len_of, a, EMFILE_WAIT_MS, 0, &old_client);
     mp_proxy_close(a); // gives the server a descriptor back
     if (old_client.returned && old_client.value == 0)
-        fl_run_in_child(len_of, b, WAIT_MS / 2, 0, &new_client);
+        fl_run_in_child(len_of, b, EMFILE_WAIT_MS, 0, &new_client);
     prlimit(pid, RLIMIT_NOFILE, &old, NULL);
     if (old_client.timed_out || new_client.timed_out)
         kill(pid, SIGKILL); // or shutdown waits for it too
@@ -1759,7 +1763,7 @@ FL_TEST(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors)
                   "while the server was out of descriptors (accept() fails "
                   "with EMFILE, and a new client waits in the queue), a "
                   "connected client's mp_dict_len %s, expected 0. %s",
-                  how_within(&old_client, WAIT_MS / 2),
+                  how_within(&old_client, EMFILE_WAIT_MS),
                   old_client.timed_out
                       ? "Do not retry accept() in a loop until it works: "
                         "go back to poll() and serve the clients you have"
@@ -1769,7 +1773,7 @@ FL_TEST(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors)
                   "once a client left and gave the server a descriptor "
                   "back, the mp_dict_len of the client that waited while "
                   "accept() failed with EMFILE %s, expected 0: %s",
-                  how_within(&new_client, WAIT_MS / 2),
+                  how_within(&new_client, EMFILE_WAIT_MS),
                   new_client.returned && new_client.value == -EPIPE
                       ? "the server had ended. A failed accept() is no "
                         "reason to end the server: skip it and poll again"
