@@ -699,7 +699,7 @@ FL_TEST(test_mp_queue_put_waits_again_after_a_stolen_wakeup)
 // gives up while the wake-ups keep coming, and here they come every
 // millisecond or so, far more often than the 100 ms timeout.
 #define ROBBED_TIMEOUT 100 // ms, the timeout of the calls robbed
-#define ROBBED_SLACK 1000  // ms they may take past it before the test ends
+#define ROBBED_SLACK 500   // ms they may take past it before the test ends
 #define ROBBED_RUNS 8      // runs at most, until one proves its point
 
 struct robbed {         // a child waiting in a timed call, and its queue
