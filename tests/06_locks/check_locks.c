@@ -542,6 +542,23 @@ FL_TEST(test_mp_lock_acquire_rejects_invalid_arguments)
                   "-1 means for ever; anything below is an error");
     fl_expect_int(poll, 0, "a poll of the lock after the rejected call",
                   "a rejected call must leave the lock free");
+    // The owner of an RLock takes the recursion path, which must check
+    // its arguments as well: a bad timeout is refused, and not counted.
+    mp_lock *rlock = new_lock(1);
+    take(rlock, "the test");
+    int again = mp_lock_acquire(rlock, -2);
+    int rel = mp_lock_release(rlock);
+    int after = other_poll(rlock);
+    if (after == -EAGAIN)
+        mp_lock_release(rlock); // the refused call was counted
+    mp_lock_destroy(rlock);
+    ck_assert_msg(again == -EINVAL && rel == 0 && after == 0,
+                  "the owner of an RLock called mp_lock_acquire(rlock, -2) "
+                  "and got %s; its one release then returned %s and another "
+                  "process's poll %s. Expected -EINVAL, 0 and 0: check the "
+                  "arguments first, before the owner's recursion check, so "
+                  "that the owner's bad call is refused and not counted",
+                  fl_ret(again), fl_ret(rel), fl_ret(after));
 }
 
 /* --------------------------------------------- when the owner dies */
@@ -949,7 +966,11 @@ FL_TEST(test_mp_lock_release_of_an_rlock_clears_the_owner_before_unlocking)
     fl_expect_int(s.rc_acquire, 0,
                   "the waiting process's mp_lock_acquire(rlock, 3000), once "
                   "the owner had released the RLock",
-                  "");
+                  s.rc_acquire == -ETIMEDOUT
+                      ? "the lock was released well within the 3000 ms: is "
+                        "the deadline now + timeout_ms, its whole seconds "
+                        "added to tv_sec?"
+                      : "");
     ck_assert_msg(s.rc_again == 0 && s.rc_release == 0,
                   "one process released an RLock that another waited for; "
                   "the other acquired it, then, as its owner, polled it "
@@ -1060,9 +1081,10 @@ acquire_when_released(mp_lock *lock, int timeout_ms, int *rc)
 // Long timeouts, up to INT_MAX ms (24 days), wait like short ones.
 FL_TEST(test_mp_lock_acquire_waits_out_long_timeouts)
 {
-    static const int timeouts[] = {999, 2500, 999, INT_MAX};
+    // 1000 and 2000 are whole seconds: a deadline that drops them is now.
+    static const int timeouts[] = {999, 1000, 2000, 2500, 999, INT_MAX};
     mp_lock *lock = new_lock(0);
-    for (int i = 0; i < 4; i++) {
+    for (size_t i = 0; i < sizeof timeouts / sizeof *timeouts; i++) {
         take(lock, "the test");
         int rc;
         char st = acquire_when_released(lock, timeouts[i], &rc);
@@ -1074,6 +1096,10 @@ FL_TEST(test_mp_lock_acquire_waits_out_long_timeouts)
                       rc == -EINVAL
                           ? "tv_nsec must stay below 1000000000: carry the "
                             "seconds into tv_sec"
+                      : rc == -ETIMEDOUT && timeouts[i] % 1000 == 0
+                          ? "It gave up at once: did the deadline keep only "
+                            "timeout_ms % 1000 and drop the whole seconds? "
+                            "Add timeout_ms / 1000 to tv_sec"
                           : "Compute the deadline in long arithmetic: "
                             "timeout_ms * 1000000 in int overflows past "
                             "2147 ms (undefined behaviour, in practice a "
