@@ -191,7 +191,10 @@ fl_proc_idles(pid_t pid, long quiet_ms)
         long cpu = fl_proc_cpu_ms(pid);
         if (cpu < 0 || cpu - spent >= 300)
             return 0;
-        if (fl_proc_state(pid) != 'S')
+        char st = fl_proc_state(pid);
+        if (st == 'Z' || st == 'X' || st == 0)
+            return 0; // it ended (a zombie's CPU time can still be read)
+        if (st != 'S')
             since = -1;
         else if (since < 0)
             since = now;
