@@ -58,6 +58,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -81,7 +82,8 @@
     X(mq_open) X(mq_send) X(mq_receive) X(mq_timedsend) X(mq_timedreceive)     \
     X(posix_spawn) X(execv) X(execve) X(execvp) X(pthread_create)              \
     X(pthread_cond_timedwait) X(setsid) X(clock_gettime) X(time)               \
-    X(gettimeofday) X(exit) X(_exit)
+    X(gettimeofday) X(exit) X(_exit) X(fstat) X(pthread_mutex_init)            \
+    X(pthread_cond_init)
 // clang-format on
 
 enum fn_id {
@@ -427,6 +429,13 @@ fl_wrap_ftruncate(int fd, off_t len)
 {
     INTERCEPT(ftruncate, -1);
     return ftruncate(fd, len);
+}
+
+int
+fl_wrap_fstat(int fd, struct stat *st)
+{
+    INTERCEPT(fstat, -1);
+    return fstat(fd, st);
 }
 
 int
@@ -810,6 +819,20 @@ fl_wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr,
 {
     INTERCEPT_RET(pthread_create);
     return pthread_create(t, attr, fn, arg);
+}
+
+int
+fl_wrap_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
+{
+    INTERCEPT_RET(pthread_mutex_init);
+    return pthread_mutex_init(m, a);
+}
+
+int
+fl_wrap_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
+{
+    INTERCEPT_RET(pthread_cond_init);
+    return pthread_cond_init(c, a);
 }
 
 int

@@ -51,7 +51,8 @@ void fl_fault_reset(void);
  * The call fails the way fn reports failure, without the real function
  * running: -1 with errno set to err; NULL (malloc, calloc, realloc,
  * strdup); MAP_FAILED (mmap); SEM_FAILED (sem_open); or err itself as the
- * return value (posix_spawn, pthread_create, pthread_cond_timedwait).
+ * return value (posix_spawn, pthread_create, pthread_cond_timedwait,
+ * pthread_mutex_init, pthread_cond_init).
  * Arming a fault on fn replaces the one armed before on fn.
  *
  * @param fn  a function named in tests/wrap.syms, "pipe" say.  An unknown
