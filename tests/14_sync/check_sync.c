@@ -600,16 +600,19 @@ FL_TEST(test_mp_sem_release_reports_a_failed_sem_post)
     fl_fault_reset();
     fl_fault_fail("sem_post", 1, EOVERFLOW);
     int r = mp_sem_release(s);
+    fl_fault_fail("sem_post", 2, EINVAL); // a second errno: not a constant
+    int r2 = mp_sem_release(s);
     fl_fault_reset();
     int v = -1;
     sem_getvalue(&s->sem, &v);
     forget(s, sizeof *s);
-    ck_assert_msg(r == -EOVERFLOW,
-                  "sem_post failed (EOVERFLOW, as it does at SEM_VALUE_MAX) "
-                  "and mp_sem_release returned %s (the count %d); expected "
-                  "-EOVERFLOW (-75): sem_post returns -1 and sets errno, "
-                  "so look at what it returns and give -errno",
-                  fl_ret(r), v);
+    ck_assert_msg(r == -EOVERFLOW && r2 == -EINVAL,
+                  "sem_post failed with EOVERFLOW (as it does at "
+                  "SEM_VALUE_MAX), then with EINVAL, and mp_sem_release "
+                  "returned %s, then %s (the count %d); expected -EOVERFLOW "
+                  "(-75), then -EINVAL (-22): sem_post returns -1 and sets "
+                  "errno, so look at what it returns and give -errno",
+                  fl_ret(r), fl_ret(r2), v);
 }
 
 static int
