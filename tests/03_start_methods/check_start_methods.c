@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -421,18 +423,27 @@ FL_TEST(test_mp_spawn_main_exits_127_for_an_unknown_name)
 FL_TEST(test_mp_start_rejects_an_unregistered_name)
 {
     static const enum mp_method methods[] = {MP_FORK, MP_SPAWN, MP_FORKSERVER};
-    for (int i = 0; i < 3; i++) {
-        pid_t pid = mp_start(methods[i], "no_such_target", NULL, NULL, 0);
+    // Unknown, the start of "exit_with", and "exit_with" with more after.
+    static const char *const names[] = {"no_such_target", "exit",
+                                        "exit_with_more"};
+    for (int i = 0; i < 9; i++) {
+        enum mp_method m = methods[i % 3];
+        const char *name = names[i / 3];
+        pid_t pid = mp_start(m, name, NULL, NULL, 0);
         int server = mp_forkserver_stop() == 0;
         int left = fl_kill_children();
         ck_assert_msg(pid == -ENOENT && !server && left == 0,
-                      "mp_start(%s, \"no_such_target\") returned %s, "
-                      "expected -ENOENT%s%s. find() the name before "
-                      "starting anything, and never fall back on another "
-                      "target",
-                      method_name(methods[i]), fl_ret(pid),
+                      "mp_start(%s, \"%s\") returned %s, expected "
+                      "-ENOENT%s%s. find() the name before starting "
+                      "anything, and never fall back on another target%s",
+                      method_name(m), name, fl_ret(pid),
                       server ? "; it also started the fork server" : "",
-                      left ? "; a process was left running" : "");
+                      left ? "; a process was left running" : "",
+                      i < 3 ? ""
+                            : ": compare whole names with strcmp. A "
+                              "strncmp over the shorter length takes a "
+                              "prefix of \"exit_with\", or \"exit_with\" "
+                              "with more after, for \"exit_with\"");
     }
 }
 
@@ -836,6 +847,17 @@ FL_TEST(test_mp_join_rejects_a_process_that_is_not_a_child)
     fl_expect_int(mp_join(MP_FORK, getppid(), -1), -ECHILD,
                   "mp_join of the caller's own parent",
                   "when waitpid fails, return -errno");
+    static const int timeouts[] = {0, 20};
+    for (int i = 0; i < 2; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "mp_join(MP_FORK, the caller's parent, %d)",
+                 timeouts[i]);
+        fl_expect_int(mp_join(MP_FORK, getppid(), timeouts[i]), -ECHILD, what,
+                      "a timed join must also tell a process that is not a "
+                      "child: waitpid(pid, WNOHANG) first, which fails with "
+                      "ECHILD, before any pidfd (which any process has) and "
+                      "poll");
+    }
     fl_expect_int(mp_join(MP_FORK, 0, -1), -EINVAL, "mp_join(MP_FORK, 0)",
                   "to waitpid, 0 means any child of the group");
     fl_expect_int(mp_join(MP_FORK, -1, -1), -EINVAL, "mp_join(MP_FORK, -1)",
@@ -938,6 +960,48 @@ FL_TEST(test_mp_join_waits_for_ever_under_a_signal_storm)
                   res.ret == -EINTR ? "waitpid failed with EINTR because a "
                                       "signal handler ran: call it again."
                                     : "");
+}
+
+// A slow SIGALRM handler: it returns only at late_until_ms, so that the
+// call it interrupts sees EINTR after its deadline has passed.
+static volatile long late_until_ms; // set before the timer is armed
+
+static void
+late_handler(int sig)
+{
+    (void)sig;
+    while (fl_now_ms() < late_until_ms)
+        ;
+}
+
+FL_TEST(test_mp_join_keeps_its_deadline_after_a_late_signal)
+{
+    struct gate g;
+    gate_start(&g, 400);
+    struct sigaction sa = {.sa_handler = late_handler}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    long t0 = fl_now_ms();
+    late_until_ms = t0 + 80; // the handler ends 30 ms past the deadline
+    struct itimerval once = {.it_value = {.tv_usec = 20000}};
+    setitimer(ITIMER_REAL, &once, NULL);
+    int got = mp_join(MP_FORK, g.pid, 50);
+    long took = fl_now_ms() - t0;
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    gate_finish(&g);
+    ck_assert_msg(got == -ETIMEDOUT && took < 300,
+                  "mp_join(MP_FORK, pid, 50) of a running child, "
+                  "interrupted by a signal whose handler returned 30 ms "
+                  "after the deadline: expected -ETIMEDOUT after about 80 "
+                  "ms, got %s after %ld ms. %s",
+                  code_str(got), took,
+                  got == -ETIMEDOUT ? ""
+                                    : "The time left was negative, and "
+                                      "poll() takes a negative timeout as "
+                                      "for ever: after EINTR, poll for the "
+                                      "time left or 0, never less.");
 }
 
 FL_TEST(test_mp_join_keeps_its_deadline_when_the_wall_clock_jumps)
@@ -1356,6 +1420,42 @@ FL_TEST(test_mp_start_spawn_child_inherits_the_environment)
                   how(st, why, sizeof why));
 }
 
+// Bytes in use in the C library's heap, libc's own blocks included (the
+// file actions' array is one): 0 under the sanitizer, whose allocator
+// does not count them this way.
+static size_t
+heap_in_use(void)
+{
+    return mallinfo2().uordblks;
+}
+
+FL_TEST(test_mp_start_spawn_frees_its_file_actions)
+{
+    int st[4];
+    size_t before = 0;
+    for (int i = 0; i < 4; i++) {
+        if (i == 1) // after a first spawn, which may set up stdio and such
+            before = heap_in_use();
+        pid_t pid = mp_start(MP_SPAWN, "exit_with", "0", NULL, 0);
+        ck_assert_msg(pid > 0, "mp_start(MP_SPAWN, \"exit_with\") returned %s",
+                      fl_ret(pid));
+        st[i] = fl_raw_wait(pid, raw_wait_hint);
+    }
+    size_t after = heap_in_use();
+    char why[160];
+    ck_assert_msg(WIFEXITED(st[3]) && WEXITSTATUS(st[3]) == 0,
+                  "a spawned child running exit_with(\"0\") %s",
+                  how(st[3], why, sizeof why));
+    ck_assert_msg(after <= before,
+                  "three spawns left %zu more bytes in use on the heap "
+                  "(%zu, then %zu): the file actions that "
+                  "posix_spawn_file_actions_addclose and adddup2 built "
+                  "live on the heap until posix_spawn_file_actions_destroy "
+                  "frees them. Destroy them after every posix_spawn, and "
+                  "on every error path after init.",
+                  after - before, before, after);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_register_rejects_invalid_names, 5),
     FL_CASE(test_mp_register_rejects_a_name_taken, 5),
@@ -1384,6 +1484,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_join_rejects_a_process_that_is_not_a_child, 5),
     FL_CASE(test_mp_join_keeps_its_deadline_under_a_signal_storm, 5),
     FL_CASE(test_mp_join_waits_for_ever_under_a_signal_storm, 5),
+    FL_CASE(test_mp_join_keeps_its_deadline_after_a_late_signal, 5),
     FL_CASE(test_mp_join_keeps_its_deadline_when_the_wall_clock_jumps, 5),
     FL_CASE(test_mp_join_under_forkserver_waits_for_ever_under_a_signal_storm,
             5),
@@ -1398,6 +1499,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_start_spawn_treats_descriptor_3_as_any_other, 5),
     FL_CASE(test_mp_forkserver_start_opens_its_socket_close_on_exec, 5),
     FL_CASE(test_mp_start_spawn_child_inherits_the_environment, 5),
+    FL_CASE(test_mp_start_spawn_frees_its_file_actions, 5),
     FL_CASE(test_mp_start_and_mp_join_report_that_no_descriptor_is_free, 5),
 };
 

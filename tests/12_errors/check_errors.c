@@ -276,6 +276,41 @@ FL_TEST(test_mp_run_worker_sends_the_error_record)
                   got + MP_ERR_HEADER, MP_ERR_HEADER + len, len, want);
 }
 
+FL_TEST(test_mp_run_worker_sends_the_record_despite_eintr)
+{
+    static const char *const how_first[] = {
+        "failed with EINTR (a signal handler ran: write again)",
+        "wrote 3 bytes only (a write may take fewer bytes than asked: "
+        "write the rest)"};
+    const char *want = "interrupted in worker 2.";
+    size_t len = strlen(want);
+    for (int i = 0; i < 2; i++) {
+        int fds[2];
+        pipe_or_fail(fds);
+        fl_fault_reset(); // the worker, a fork, inherits what is armed here
+        if (i == 0)
+            fl_fault_eintr("write", 1);
+        else
+            fl_fault_short("write", 1, 3);
+        pid_t pid = start_worker(fail_with, 2, "interrupted in worker", fds[1]);
+        fl_fault_reset();
+        close(fds[1]);
+        unsigned char got[1024];
+        size_t n = fl_read_all(fds[0], got, sizeof got);
+        close(fds[0]);
+        int st = fl_reap(pid);
+        ck_assert_msg(n == MP_ERR_HEADER + len && fl_get_be32(got) == len &&
+                          memcmp(got + MP_ERR_HEADER, want, len) == 0,
+                      "a worker whose first write() %s sent %zu bytes; "
+                      "expected the whole record, %zu bytes",
+                      how_first[i], n, MP_ERR_HEADER + len);
+        ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
+                      "the worker whose first write() %s %s; expected exit "
+                      "status 1",
+                      how_first[i], ended(st));
+    }
+}
+
 FL_TEST(test_mp_run_worker_exits_with_1_when_the_task_fails)
 {
     // Nobody reads: the record cannot be sent (EPIPE), the code still can.
@@ -658,17 +693,29 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
     make_record(rec, 5000, 0, "too long"); // longer than MP_ERR_MAX - 1
     int c2, huge = collect_raw(rec, MP_ERR_HEADER + 8, &c2);
     int c3, head = collect_raw(rec, 5, &c3); // EOF inside the header
+    // Exactly MP_ERR_MAX bytes announced and sent: one too many for the
+    // message and its NUL.
+    fl_put_be32(rec, MP_ERR_MAX);
+    memset(rec + MP_ERR_HEADER, 'm', MP_ERR_MAX);
+    int c4, one_over = collect_raw(rec, MP_ERR_HEADER + MP_ERR_MAX, &c4);
     ck_assert_msg(cut == -EPROTO && huge == -EPROTO && head == -EPROTO,
                   "mp_collect gave %s for a message cut short, %s for a "
                   "record announcing 5000 bytes and %s for a header cut "
                   "short; expected -EPROTO for each: EOF inside a record, "
                   "or a length over MP_ERR_MAX - 1, is no record",
                   fl_ret(cut), fl_ret(huge), fl_ret(head));
-    ck_assert_msg(c1 == 1 && c2 == 1 && c3 == 1,
-                  "after the broken records the exit codes were %s, %s and "
-                  "%s, expected 1 each: reap every worker, even after an "
-                  "error",
-                  code_str(c1), code_str(c2), code_str(c3));
+    ck_assert_msg(one_over == -EPROTO,
+                  "mp_collect gave %s for a whole record announcing "
+                  "MP_ERR_MAX (%d) bytes; expected -EPROTO: the message "
+                  "and its NUL would need %d bytes, and message[] has %d. "
+                  "Refuse len > MP_ERR_MAX - 1, not len > MP_ERR_MAX "
+                  "(which writes the NUL past the end)",
+                  fl_ret(one_over), MP_ERR_MAX, MP_ERR_MAX + 1, MP_ERR_MAX);
+    ck_assert_msg(c1 == 1 && c2 == 1 && c3 == 1 && c4 == 1,
+                  "after the broken records the exit codes were %s, %s, %s "
+                  "and %s, expected 1 each: reap every worker, even after "
+                  "an error",
+                  code_str(c1), code_str(c2), code_str(c3), code_str(c4));
 }
 
 FL_TEST(test_mp_collect_takes_the_code_the_reaper_recorded)
@@ -1207,6 +1254,32 @@ FL_TEST(test_mp_signal_check_removes_the_name_on_sigterm)
                   shm_name, child_said(st));
 }
 
+// A stoppable child that blocks SIGTERM once the signal has come, before
+// it calls mp_signal_check (a critical section of its own, say).
+static int
+stoppable_then_blocked(void *arg)
+{
+    struct stopper *s = arg;
+    close(s->ready[0]);
+    if (mp_cleanup_on_signal(shm_name) != 0)
+        return CHILD_NO_REGISTER;
+    int fd = mp_signal_fd();
+    if (fd < 0)
+        return CHILD_NO_FD;
+    if (fl_write_full(s->ready[1], "r", 1) != 0)
+        return 1;
+    close(s->ready[1]);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    poll(&p, 1, 3000); // EINTR is fine: the check comes next
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    if (mp_signal_check() != 0)
+        _exit(CHILD_RETURNED);
+    _exit(CHILD_NO_SIGNAL);
+}
+
 FL_TEST(test_mp_signal_check_ends_the_process_by_sigterm)
 {
     default_stop_signals();
@@ -1216,6 +1289,18 @@ FL_TEST(test_mp_signal_check_ends_the_process_by_sigterm)
                   "a worker sent SIGTERM %s; expected it killed by SIGTERM "
                   "(exit code -15) after its cleanup: %s",
                   child_said(st), stop_hint(st, SIGTERM));
+    make_shm("errors-term-blocked");
+    st = stop_child_with(stoppable_then_blocked, SIGTERM, 1, &left);
+    ck_assert_msg(killed_by(st, SIGTERM),
+                  "a worker sent SIGTERM, which then blocked SIGTERM before "
+                  "calling mp_signal_check, %s; expected it killed by "
+                  "SIGTERM (exit code -15). %s",
+                  child_said(st),
+                  st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == CHILD_RETURNED
+                      ? "A signal raised while blocked only waits, pending: "
+                        "after raise(), unblock it (sigprocmask "
+                        "SIG_UNBLOCK), and it is delivered at once"
+                      : stop_hint(st, SIGTERM));
 }
 
 FL_TEST(test_mp_signal_check_removes_the_name_and_ends_by_sigint)
@@ -1380,6 +1465,49 @@ FL_TEST(test_mp_signal_check_leaves_the_parents_names_alone)
                   "the child that inherited the handler %s; expected it "
                   "killed by SIGTERM anyway: %s",
                   child_said(st), stop_hint(st, SIGTERM));
+}
+
+// A forked child that shares the self-pipe: SIGTERM runs the inherited
+// handler in it, which writes the byte, then it ends without a check.
+static int
+term_self_then_exit(void *arg)
+{
+    (void)arg;
+    raise(SIGTERM);
+    return 0;
+}
+
+FL_TEST(test_mp_signal_check_empties_the_self_pipe)
+{
+    default_stop_signals();
+    int r = mp_cleanup_on_signal("/fl-never-made");
+    int fd = mp_signal_fd();
+    if (r != 0 || fd < 0)
+        mp_cleanup_cancel();
+    ck_assert_msg(r == 0 && fd >= 0,
+                  "mp_cleanup_on_signal returned %s and mp_signal_fd %s",
+                  fl_ret(r), fl_ret(fd));
+    fl_reap(fl_raw_start(term_self_then_exit, NULL));
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int before = poll(&p, 1, 0);
+    int got = mp_signal_check(); // no signal came to this process
+    p.revents = 0;
+    int after = poll(&p, 1, 0);
+    mp_cleanup_cancel();
+    ck_assert_msg(before == 1,
+                  "a forked child that shares the self-pipe got SIGTERM, "
+                  "yet mp_signal_fd() was not readable: the handler must "
+                  "write a byte to the self-pipe");
+    fl_expect_int(got, 0,
+                  "mp_signal_check in the parent, after only its child got "
+                  "SIGTERM",
+                  "no signal came to this process: return 0");
+    ck_assert_msg(after == 0,
+                  "after mp_signal_check returned 0, mp_signal_fd() was "
+                  "still readable: a caller that polls it would wake again "
+                  "at once, for ever (a busy loop). mp_signal_check must "
+                  "empty the self-pipe (read until it fails with EAGAIN) "
+                  "before it looks at the flag.");
 }
 
 FL_TEST(test_mp_signal_check_returns_0_when_no_signal_came)
@@ -1794,6 +1922,7 @@ FL_TEST(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails)
 
 static const fl_case cases[] = {
     FL_CASE(test_mp_run_worker_sends_the_error_record, 5),
+    FL_CASE(test_mp_run_worker_sends_the_record_despite_eintr, 5),
     FL_CASE(test_mp_run_worker_exits_with_1_when_the_task_fails, 5),
     FL_CASE(test_mp_run_worker_sends_nothing_when_the_task_succeeds, 5),
     FL_CASE(test_mp_run_worker_writes_each_record_in_one_write, 5),
@@ -1824,6 +1953,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_cleanup_on_signal_gives_emfile_when_out_of_descriptors, 5),
     FL_CASE(test_mp_cleanup_on_signal_survives_a_flood_of_signals, 8),
     FL_CASE(test_mp_signal_check_leaves_the_parents_names_alone, 10),
+    FL_CASE(test_mp_signal_check_empties_the_self_pipe, 5),
     FL_CASE(test_mp_signal_check_returns_0_when_no_signal_came, 5),
     FL_CASE(test_mp_cleanup_on_signal_rejects_bad_names, 5),
     FL_CASE(test_mp_cleanup_cancel_restores_the_old_actions, 5),
