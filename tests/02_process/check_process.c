@@ -771,11 +771,17 @@ FL_TEST(test_mp_process_join_leaves_nothing_behind)
         adopt(p[i], fl_raw_start(fl_gate_child, &g));
     }
     int before = open_fds(), peeks[N], joins[N];
-    for (int i = 0; i < N; i++)
+    long closes[2][N]; // close() calls of each join: the pidfd's, once
+    for (int i = 0; i < N; i++) {
+        fl_fault_reset();
         peeks[i] = mp_process_join(p[i], 0); // still running: times out
+        closes[0][i] = fl_fault_calls("close");
+    }
     fl_gate_free(&g);
     for (int i = 0; i < N; i++) {
+        fl_fault_reset();
         joins[i] = mp_process_join(p[i], -1);
+        closes[1][i] = fl_fault_calls("close");
         if (joins[i] != 0)
             fl_raw_wait(mp_process_pid(p[i]), raw_wait_hint);
         free(p[i]); // freed after join: nothing may be left
@@ -789,6 +795,16 @@ FL_TEST(test_mp_process_join_leaves_nothing_behind)
                       "mp_process_join(p, 0) while the child runs",
                       "A timeout of 0 only looks.");
         fl_expect_int(joins[i], 0, "mp_process_join(p, -1)", "");
+        for (int k = 0; k < 2; k++)
+            ck_assert_msg(closes[k][i] <= 1,
+                          "%s called close() %ld times; "
+                          "it opened one descriptor, the pidfd. Closing it "
+                          "twice closes whatever descriptor took its number "
+                          "in between (another thread's file): close it "
+                          "once, in one place that every path goes through.",
+                          k == 0 ? "mp_process_join(p, 0), which timed out,"
+                                 : "mp_process_join(p, -1)",
+                          closes[k][i]);
     }
     ck_assert_msg(after == before && !zombies,
                   "after three processes were joined and freed, %d "
@@ -1043,6 +1059,55 @@ FL_TEST(test_mp_process_join_keeps_its_deadline_under_a_signal_storm)
                       : "");
 }
 
+// A SIGALRM handler that outlasts a join's deadline: its first run naps
+// 60 ms, so that poll fails with EINTR after the 50 ms are over; its next
+// run lets the child go, so that a join that went on waiting ends anyway.
+static fl_gate *late_gate;
+static volatile sig_atomic_t late_runs;
+
+static void
+late_handler(int sig)
+{
+    (void)sig;
+    if (late_runs++ == 0)
+        poll(NULL, 0, 60);
+    else
+        fl_gate_open(late_gate);
+}
+
+FL_TEST(test_mp_process_join_times_out_when_a_handler_outlasts_the_deadline)
+{
+    fl_gate g;
+    fl_gate_new(&g, 0, 3000);
+    mp_process p;
+    adopt(&p, fl_raw_start(fl_gate_child, &g));
+    late_gate = &g;
+    late_runs = 0;
+    struct sigaction sa = {.sa_handler = late_handler}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    // First at 20 ms, inside the join; then every 300 ms.
+    struct itimerval it = {{0, 300000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    long t0 = fl_now_ms();
+    int r = mp_process_join(&p, 50);
+    long took = fl_now_ms() - t0;
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    gate_finish(&g, &p);
+    ck_assert_msg(r == -ETIMEDOUT,
+                  "mp_process_join(p, 50) of a running child, interrupted "
+                  "at 20 ms by a signal whose handler ran for 60 ms: "
+                  "expected -ETIMEDOUT once the handler returned, got %s "
+                  "after %ld ms. %s",
+                  fl_ret(r), took,
+                  r == 0 ? "It went on waiting until the child was let go: "
+                           "when EINTR comes after the deadline, the time "
+                           "left is negative, and poll takes a negative "
+                           "timeout as no limit. Clamp it to 0."
+                         : "");
+}
+
 // A join for ever and the gate whose release ends it, from the storm's
 // helper thread.
 struct held_join {
@@ -1064,8 +1129,11 @@ release_gate(void *arg)
 
 FL_TEST(test_mp_process_join_waits_for_ever_under_a_signal_storm)
 {
-    // -1, and any other negative timeout, means for ever.
-    for (int t = -1; t >= -2; t--) {
+    // -1, and any other negative timeout, means for ever; INT_MAX ms (24
+    // days) is as good as for ever here, and overflows a deadline in int.
+    static const int timeouts[] = {-1, -2, INT_MAX};
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+        int t = timeouts[i];
         fl_gate g;
         fl_gate_new(&g, 6, 3000);
         mp_process p;
@@ -1082,6 +1150,10 @@ FL_TEST(test_mp_process_join_waits_for_ever_under_a_signal_storm)
             t, res.signals, fl_ret(res.ret), res.elapsed_ms,
             res.early ? "while the child still ran" : "after it ended",
             res.ret == -EINTR ? "poll failed with EINTR: poll again."
+            : t == INT_MAX && (res.early || res.ret == -ETIMEDOUT)
+                ? "A timeout of INT_MAX ms gave up at once: now + timeout "
+                  "overflowed an int. Keep the deadline in a long (64 "
+                  "bits), then clamp the time left to an int for poll."
             : res.early || res.ret == -ETIMEDOUT // (for ever timed out)
                 ? "A negative timeout (-1, or any other) means for ever: "
                   "after EINTR, poll again with no limit, not with a time "
@@ -1163,6 +1235,7 @@ walk_join(const char *fn, int err)
         fl_snapshot_take(&s);
         int r = mp_process_join(&p, -1);
         int fired = fl_fault_fired(fn) > 0;
+        long closes = fl_fault_calls("close");
         char what[96];
         snprintf(what, sizeof what,
                  "mp_process_join(p, -1) with its call %d of %s() "
@@ -1176,6 +1249,10 @@ walk_join(const char *fn, int err)
         } else {
             fl_expect_int(r, 0, "mp_process_join(p, -1)", "");
         }
+        ck_assert_msg(closes <= 1,
+                      "%s called close() %ld times; it opened one "
+                      "descriptor, the pidfd: close it once, on every path",
+                      what, closes);
         fl_expect_no_leak(&s, what);
     }
     if (fl_zombie(mp_process_pid(&p)))
@@ -1228,23 +1305,32 @@ FL_TEST(test_mp_process_join_reports_that_no_descriptor_is_free)
 FL_TEST(test_mp_process_start_reports_a_failed_fork)
 {
     static int nine = 9;
+    static const int errs[] = {EAGAIN, ENOMEM}; // fork's two failures
     mp_process p;
     init_or_fail(&p, return_code, &nine, NULL);
-    fl_snapshot s;
-    fl_snapshot_take(&s);
-    fl_fault_reset();
-    fl_fault_fail("fork", 1, EAGAIN);
-    int r = mp_process_start(&p);
-    fl_fault_reset();
-    pid_t pid = mp_process_pid(&p);
-    fl_expect_no_leak(&s, "mp_process_start with fork() failing");
-    fl_expect_int(r, -EAGAIN,
-                  "mp_process_start with fork() failing with EAGAIN",
-                  "return -errno: fork() returns -1 and sets errno");
-    fl_expect_int(pid, 0, "the pid after a failed start",
-                  "keep fork()'s result in p->pid only once it is a pid: "
-                  "-1 makes the process read as started, and kill(-1, sig) "
-                  "signals every process you may signal");
+    int r;
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        char what[80];
+        snprintf(what, sizeof what,
+                 "mp_process_start with fork() failing with %s",
+                 strerrorname_np(errs[i]));
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        fl_fault_reset();
+        fl_fault_fail("fork", 1, errs[i]);
+        r = mp_process_start(&p);
+        fl_fault_reset();
+        pid_t pid = mp_process_pid(&p);
+        fl_expect_no_leak(&s, what);
+        fl_expect_int(r, -errs[i], what,
+                      "return -errno, the errno fork() set: not a value "
+                      "you chose (EAGAIN is too many processes, ENOMEM "
+                      "not enough memory)");
+        fl_expect_int(pid, 0, "the pid after a failed start",
+                      "keep fork()'s result in p->pid only once it is a "
+                      "pid: -1 makes the process read as started, and "
+                      "kill(-1, sig) signals every process you may signal");
+    }
     r = mp_process_start(&p);
     if (r == 0)
         fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
@@ -1355,6 +1441,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_process_terminate_after_the_end_sends_nothing, 5),
     FL_CASE(test_mp_process_join_keeps_its_deadline_under_a_signal_storm, 5),
     FL_CASE(test_mp_process_join_waits_for_ever_under_a_signal_storm, 5),
+    FL_CASE(test_mp_process_join_times_out_when_a_handler_outlasts_the_deadline,
+            5),
     FL_CASE(test_mp_process_join_keeps_its_deadline_when_the_wall_clock_jumps,
             5),
     FL_CASE(test_mp_process_join_and_is_alive_retry_an_interrupted_waitpid, 5),

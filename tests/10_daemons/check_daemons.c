@@ -394,6 +394,32 @@ FL_TEST(test_mp_start_rejects_a_null_target)
            fl_ret(a), fl_ret(b), n);
 }
 
+FL_TEST(test_mp_start_reports_a_failed_fork)
+{
+    static const int errs[] = {EAGAIN, ENOMEM}; // fork's two failures
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        for (int daemonic = 0; daemonic <= 1; daemonic++) {
+            fl_snapshot s;
+            fl_snapshot_take(&s);
+            fl_fault_reset();
+            fl_fault_fail("fork", 1, errs[i]);
+            pid_t r = mp_start(return_zero, NULL, daemonic);
+            fl_fault_reset();
+            if (r > 0)
+                reap(r);
+            char what[96];
+            snprintf(what, sizeof what,
+                     "mp_start(target, arg, %d) with fork() failing with %s",
+                     daemonic, strerrorname_np(errs[i]));
+            fl_expect_int(r, -errs[i], what,
+                          "return -errno, the errno fork() set: -1 reads "
+                          "as -EPERM (\"a daemonic process may not have "
+                          "children\"), and a positive errno as a pid");
+            fl_expect_no_leak(&s, what);
+        }
+    }
+}
+
 /* ------------------------------------------- a daemonic child's parent */
 
 struct family {
@@ -684,21 +710,46 @@ FL_TEST(test_mp_start_allows_children_in_an_ordinary_process)
            fl_ret(d), fl_ret(again));
 }
 
+// Try to daemonize, and count the descriptors the refusal left open:
+// both go to the test, through the pipe *arg.
 static int
-try_to_daemonize(void *arg)
+try_to_daemonize_counting(void *arg)
 {
-    pid_t r = mp_daemonize(pidfile, NULL, wait_forever, NULL);
-    return write(*(int *)arg, &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1;
+    unsigned char before[256], after[256];
+    fl_open_fds(before, 256);
+    pid_t r[2] = {mp_daemonize(pidfile, NULL, wait_forever, NULL), 0};
+    fl_open_fds(after, 256);
+    for (int fd = 0; fd < 256; fd++)
+        r[1] += after[fd] && !before[fd];
+    return write(*(int *)arg, r, sizeof r) == (ssize_t)sizeof r ? 0 : 1;
 }
 
 FL_TEST(test_mp_daemonize_refuses_to_run_in_a_daemonic_process)
 {
     use_pidfile();
-    pid_t r = start_from_a_child(1, try_to_daemonize);
-    expect(r == -EPERM,
+    int p[2];
+    ck_assert_msg(pipe(p) == 0, "pipe failed");
+    pid_t c = mp_start(try_to_daemonize_counting, &p[1], 1);
+    close(p[1]);
+    pid_t r[2] = {0, 0};
+    ssize_t n = c > 0 ? read(p[0], r, sizeof r) : 0;
+    close(p[0]);
+    if (c > 0)
+        reap(c);
+    expect(c > 0 && n == (ssize_t)sizeof r,
+           "mp_start(target, arg, 1) returned %s: expected a child that "
+           "runs its target",
+           fl_ret(c));
+    expect(r[0] == -EPERM,
            "in a daemonic child, mp_daemonize gave %s, expected -EPERM: "
            "it forks too, and a daemonic process may have no children",
-           fl_ret(r));
+           fl_ret(r[0]));
+    expect(r[1] == 0,
+           "in a daemonic child, mp_daemonize refused with -EPERM but left "
+           "%d new descriptor(s) open: refuse before you make the report "
+           "pipe (check the arguments and the daemonic flag first), or "
+           "close what you made.",
+           (int)r[1]);
     cleanup();
 }
 
@@ -1634,7 +1685,7 @@ FL_TEST(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize)
 // the first child or the daemon (they inherit the counts at fork).
 struct injected {
     const char *fn;
-    int nth;
+    int nth; // that call fails; 0: every call fails
     int err;
     const char *where;
 };
@@ -1649,6 +1700,15 @@ FL_TEST(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing)
         {"chdir", 1, EACCES, "the daemon's chdir()"},
         {"open", 1, ENFILE, "the daemon's open() of /dev/null"},
         {"open", 2, EACCES, "the daemon's open() of the pidfile"},
+        {"dup2", 1, EBADF, "the daemon's dup2() of the report pipe"},
+        {"dup2", 4, EBADF, "the daemon's dup2() of /dev/null onto fd 2"},
+        {"fcntl", 0, ENOLCK,
+         "the daemon's fcntl(F_SETLK) of the pidfile, with no lock left "
+         "(only EAGAIN or EACCES mean another holder: -EEXIST)"},
+        {"ftruncate", 0, EIO, "the daemon's ftruncate() of the pidfile"},
+        {"sigaction", 0, EINVAL,
+         "the daemon's sigaction() for SIGTERM (without its handler, a "
+         "stop would leave the pidfile)"},
     };
     use_pidfile();
     for (size_t i = 0; i < sizeof cases_ / sizeof cases_[0]; i++) {
@@ -1656,14 +1716,21 @@ FL_TEST(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing)
         fl_snapshot s;
         fl_snapshot_take(&s);
         fl_fault_reset();
-        fl_fault_fail(c->fn, c->nth, c->err);
+        if (c->nth == 0)
+            fl_fault_fail_from(c->fn, 1, c->err);
+        else
+            fl_fault_fail(c->fn, c->nth, c->err);
         pid_t d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
         fl_fault_reset();
+        if (d > 0) // it runs, though it should have failed: end it now
+            kill(d, SIGKILL);
         int running = reap_all_within(2000);
-        char what[160];
+        char what[320];
         snprintf(what, sizeof what,
-                 "mp_daemonize with %s failing with %s (call %d of %s)",
-                 c->where, strerrorname_np(c->err), c->nth, c->fn);
+                 "mp_daemonize with %s failing with %s (%s%d of %s)", c->where,
+                 strerrorname_np(c->err),
+                 c->nth == 0 ? "every call from " : "call ",
+                 c->nth == 0 ? 1 : c->nth, c->fn);
         expect(d == -c->err && running == 0,
                "%s returned %s, expected %s; %d process(es) still ran. "
                "The caller returns minus its own call's errno after "
@@ -1753,17 +1820,75 @@ FL_TEST(test_mp_daemon_stop_keeps_its_deadline_when_signals_interrupt)
            : fin.value == 2501 ? "did not return -ETIMEDOUT"
            : fin.value >= 2000 ? "took 2 s or more"
                                : "returned too early");
-    int forever = -1;
-    fl_storm_result inf;
-    fl_storm_hold(stop_call, kill_stubborn, &forever, 500, 50, &inf);
-    expect(!inf.early && inf.ret == 0,
-           "mp_daemon_stop(pidfile, -1) under signals (%ld caught) "
-           "returned %s after %ld ms, %s; expected 0 once the daemon was "
-           "killed after 50 ms. -1 waits with no limit: keep polling "
-           "with -1 after EINTR; there is no time left to work out.",
-           inf.signals, fl_ret(inf.ret), inf.elapsed_ms,
-           inf.early ? "before the daemon had ended" : "when it ended");
+    // -1 waits with no limit; INT_MAX ms (24 days) as good as none here.
+    static const int longest[] = {-1, INT_MAX};
+    for (int i = 0; i < 2; i++) {
+        if (i > 0)
+            stubborn = fake_daemon(FAKE_IGNORES_TERM);
+        int forever = longest[i];
+        fl_storm_result inf;
+        fl_storm_hold(stop_call, kill_stubborn, &forever, 500, 50, &inf);
+        expect(!inf.early && inf.ret == 0,
+               "mp_daemon_stop(pidfile, %d) under signals (%ld caught) "
+               "returned %s after %ld ms, %s; expected 0 once the daemon "
+               "was killed after 50 ms. %s",
+               forever, inf.signals, fl_ret(inf.ret), inf.elapsed_ms,
+               inf.early ? "before the daemon had ended" : "when it ended",
+               forever < 0 ? "-1 waits with no limit: keep polling with -1 "
+                             "after EINTR; there is no time left to work "
+                             "out."
+                           : "A timeout of INT_MAX ms gave up at once: now "
+                             "+ timeout overflowed an int. Keep the "
+                             "deadline in a long (64 bits).");
+        reap(stubborn);
+    }
+    cleanup();
+}
+
+// A SIGALRM handler that outlasts a stop's deadline: its first run naps
+// 60 ms, so that poll fails with EINTR after the 50 ms are over; its next
+// run kills the stubborn daemon, so that a stop that went on waiting ends.
+static volatile sig_atomic_t late_runs;
+
+static void
+late_handler(int sig)
+{
+    (void)sig;
+    if (late_runs++ == 0)
+        poll(NULL, 0, 60);
+    else
+        kill(stubborn, SIGKILL);
+}
+
+FL_TEST(test_mp_daemon_stop_times_out_when_a_handler_outlasts_the_deadline)
+{
+    use_pidfile();
+    stubborn = fake_daemon(FAKE_IGNORES_TERM);
+    late_runs = 0;
+    struct sigaction sa = {.sa_handler = late_handler}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    // First at 20 ms, inside the stop's wait; then every 300 ms.
+    struct itimerval it = {{0, 300000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    long t0 = fl_now_ms();
+    int r = mp_daemon_stop(pidfile, 50);
+    long took = fl_now_ms() - t0;
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    kill(stubborn, SIGKILL);
     reap(stubborn);
+    expect(r == -ETIMEDOUT,
+           "mp_daemon_stop(pidfile, 50) on a daemon that ignores SIGTERM, "
+           "interrupted at 20 ms by a signal whose handler ran for 60 ms: "
+           "expected -ETIMEDOUT once the handler returned, got %s after "
+           "%ld ms. %s",
+           fl_ret(r), took,
+           r == 0 ? "It went on waiting until the daemon was killed: when "
+                    "EINTR comes after the deadline, the time left is "
+                    "negative, and poll takes a negative timeout as no "
+                    "limit. Clamp it to 0."
+                  : "");
     cleanup();
 }
 
@@ -1851,6 +1976,7 @@ FL_TEST(test_mp_start_prints_buffered_output_once)
 static const fl_case cases[] = {
     FL_CASE(test_mp_start_runs_the_target_in_a_child, 5),
     FL_CASE(test_mp_start_rejects_a_null_target, 5),
+    FL_CASE(test_mp_start_reports_a_failed_fork, 5),
     FL_CASE(test_mp_start_daemonic_child_ends_when_its_parent_exits, 10),
     FL_CASE(test_mp_start_daemonic_child_ends_when_its_parent_is_killed, 10),
     FL_CASE(test_mp_start_daemonic_child_never_runs_if_its_parent_died_first,
@@ -1890,6 +2016,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing, 15),
     FL_CASE(test_mp_daemonize_goes_on_when_signals_interrupt_its_waits, 10),
     FL_CASE(test_mp_daemon_stop_keeps_its_deadline_when_signals_interrupt, 10),
+    FL_CASE(test_mp_daemon_stop_times_out_when_a_handler_outlasts_the_deadline,
+            5),
     FL_CASE(test_mp_daemon_stop_keeps_its_deadline_when_the_wall_clock_jumps,
             10),
     FL_CASE(test_mp_start_prints_buffered_output_once, 5),

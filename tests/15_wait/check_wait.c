@@ -21,11 +21,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -715,39 +717,103 @@ FL_TEST(test_mp_wait_keeps_its_deadline_when_signals_interrupt_it)
                   early_us);
 }
 
-// A wait for ever, and the byte that ends it.
+// A long wait (for ever, or a timeout far beyond the hold), and the byte
+// that ends it.
+struct long_wait {
+    int p[2];
+    int timeout_ms;
+};
+
 static int
 forever_wait(void *arg)
 {
-    mp_waitable objs[] = {fd_obj(((int *)arg)[0])};
+    struct long_wait *w = arg;
+    mp_waitable objs[] = {fd_obj(w->p[0])};
     int ready[1];
-    return mp_wait(objs, 1, -1, ready);
+    return mp_wait(objs, 1, w->timeout_ms, ready);
 }
 
 static void
 forever_release(void *arg)
 {
-    put_byte(((int *)arg)[1]);
+    put_byte(((struct long_wait *)arg)->p[1]);
 }
 
 FL_TEST(test_mp_wait_for_ever_stays_for_ever_under_signals)
 {
+    // -1 is for ever.  2148 ms is the first timeout whose nanoseconds
+    // (and INT_MAX's) overflow an int: as good as for ever for 100 ms.
+    static const int timeouts[] = {-1, 2148, INT_MAX};
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+        struct long_wait w = {.timeout_ms = timeouts[i]};
+        make_pipe(w.p);
+        fl_storm_result res;
+        fl_storm_hold(forever_wait, forever_release, &w, 500, 100, &res);
+        close_pipe(w.p);
+        ck_assert_msg(
+            !res.early && res.ret == 1,
+            "mp_wait(empty pipe, %d) under a storm of %ld signals returned "
+            "%s after %ld ms, %s; expected 1 once the test wrote a byte, "
+            "100 ms in. %s",
+            w.timeout_ms, res.signals, fl_ret(res.ret), res.elapsed_ms,
+            res.early ? "before the byte came" : "after the byte",
+            res.ret == -EINTR ? "poll failed with EINTR: poll again."
+            : w.timeout_ms > 0 && (res.early || res.ret == 0)
+                ? "A long timeout gave up at once: timeout_ms * 1000000 "
+                  "overflowed an int. Multiply in 64 bits (1000000LL)."
+            : res.early || res.ret == 0 // (for ever timed out)
+                ? "-1 means for ever: after EINTR, poll again with -1, "
+                  "not with a time left worked out from it."
+                : "");
+    }
+}
+
+// A SIGALRM handler that outlasts a wait's deadline: its first run naps
+// 60 ms, so that poll fails with EINTR after the 50 ms are over; its next
+// run writes a byte, so that a wait that went on waiting ends anyway.
+static volatile sig_atomic_t late_runs;
+static int late_fd;
+
+static void
+late_handler(int sig)
+{
+    (void)sig;
+    if (late_runs++ == 0)
+        poll(NULL, 0, 60);
+    else if (write(late_fd, "x", 1) < 0)
+        late_runs = 99;
+}
+
+FL_TEST(test_mp_wait_times_out_when_a_handler_outlasts_the_deadline)
+{
     int p[2];
     make_pipe(p);
-    fl_storm_result res;
-    fl_storm_hold(forever_wait, forever_release, p, 500, 100, &res);
+    late_fd = p[1];
+    late_runs = 0;
+    struct sigaction sa = {.sa_handler = late_handler}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    // First at 20 ms, inside the wait; then every 300 ms.
+    struct itimerval it = {{0, 300000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    mp_waitable objs[] = {fd_obj(p[0])};
+    int ready[1];
+    long t0 = fl_now_ms();
+    int r = mp_wait(objs, 1, 50, ready);
+    long took = fl_now_ms() - t0;
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
     close_pipe(p);
-    ck_assert_msg(!res.early && res.ret == 1,
-                  "mp_wait(empty pipe, -1) under a storm of %ld signals "
-                  "returned %s after %ld ms, %s; expected 1 once the test "
-                  "wrote a byte, 100 ms in. %s",
-                  res.signals, fl_ret(res.ret), res.elapsed_ms,
-                  res.early ? "before the byte came" : "after the byte",
-                  res.ret == -EINTR ? "poll failed with EINTR: poll again."
-                  : res.early || res.ret == 0 // (for ever timed out)
-                      ? "-1 means for ever: after EINTR, poll again with "
-                        "-1, not with a time left worked out from it."
-                      : "");
+    ck_assert_msg(r == 0,
+                  "mp_wait(empty pipe, 50 ms), interrupted at 20 ms by a "
+                  "signal whose handler ran for 60 ms: expected 0 (timed "
+                  "out) once the handler returned, got %s after %ld ms. %s",
+                  fl_ret(r), took,
+                  r == 1 ? "It went on waiting until a byte came, 300 ms "
+                           "later: when EINTR comes after the deadline, the "
+                           "time left is negative, and poll takes a "
+                           "negative timeout as no limit. Clamp it to 0."
+                         : "");
 }
 
 FL_TEST(test_mp_wait_retries_poll_after_eintr)
@@ -1064,6 +1130,35 @@ FL_TEST(test_mp_wait_any_exit_times_out_when_none_ends)
                          "timeouts: was it killed or reaped?");
 }
 
+FL_TEST(test_mp_wait_any_exit_takes_up_to_64_children)
+{
+    // 63 and 64 entries (the same zombie each time, in an array of just
+    // that size, so that the sanitizer sees a read past its end).
+    for (int n = MP_WAIT_MAX - 1; n <= MP_WAIT_MAX; n++) {
+        pid_t pid = zombie(n);
+        pid_t *pids = malloc((size_t)n * sizeof *pids);
+        ck_assert(pids != NULL);
+        for (int i = 0; i < n; i++)
+            pids[i] = pid;
+        int code = 12345;
+        int r = mp_wait_any_exit(pids, n, 0, &code);
+        free(pids);
+        int still = unreaped(pid);
+        if (still)
+            reap(pid);
+        char what[64];
+        snprintf(what, sizeof what, "mp_wait_any_exit of %d children", n);
+        fl_expect_int(r, 0, what,
+                      "n may be anything from 1 to MP_WAIT_MAX, both "
+                      "included: refuse only n > MP_WAIT_MAX. (Each entry "
+                      "here is the same zombie: the lowest index, 0, is "
+                      "the one reaped.)");
+        fl_expect_int(code, n, what, "the exit code of the child reaped");
+        ck_assert_msg(!still, "%s returned 0 but left the child unreaped",
+                      what);
+    }
+}
+
 FL_TEST(test_mp_wait_any_exit_rejects_bad_arguments)
 {
     pid_t pid = zombie(0);
@@ -1139,6 +1234,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_wait_takes_up_to_64_objects, 5),
     FL_CASE(test_mp_wait_keeps_its_deadline_when_signals_interrupt_it, 5),
     FL_CASE(test_mp_wait_for_ever_stays_for_ever_under_signals, 5),
+    FL_CASE(test_mp_wait_times_out_when_a_handler_outlasts_the_deadline, 5),
     FL_CASE(test_mp_wait_retries_poll_after_eintr, 5),
     FL_CASE(test_mp_wait_keeps_its_deadline_when_the_wall_clock_jumps, 5),
     FL_CASE(test_mp_wait_sleeps_instead_of_polling_in_a_loop, 5),
@@ -1149,6 +1245,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_wait_any_exit_reaps_that_child_and_no_other, 5),
     FL_CASE(test_mp_wait_any_exit_gives_exit_codes_as_python_does, 5),
     FL_CASE(test_mp_wait_any_exit_times_out_when_none_ends, 5),
+    FL_CASE(test_mp_wait_any_exit_takes_up_to_64_children, 5),
     FL_CASE(test_mp_wait_any_exit_rejects_bad_arguments, 5),
     FL_CASE(test_mp_wait_any_exit_retries_waitpid_after_eintr, 5),
 };
