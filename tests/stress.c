@@ -1275,6 +1275,49 @@ fl_ticks_stop(void)
     ticks[0] = ticks[1] = -1;
 }
 
+static volatile sig_atomic_t late_runs;
+static long late_nap_ms;
+static void (*late_rescue)(void);
+static struct sigaction late_old; // SIGALRM's handler before
+
+static void
+on_late(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    int run = late_runs++;
+    if (run == 0)
+        poll(NULL, 0, (int)late_nap_ms); // the handler outlasts the deadline
+    else if (run == 1 && late_rescue != NULL)
+        late_rescue();
+    errno = saved;
+}
+
+void
+fl_late_signal(long at_ms, long nap_ms, void (*rescue)(void), long rescue_ms)
+{
+    late_runs = 0;
+    late_nap_ms = nap_ms;
+    late_rescue = rescue;
+    struct sigaction sa = {.sa_handler = on_late}; // no SA_RESTART
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &late_old);
+    // The second expiry comes rescue_ms after the first (the interval),
+    // and the handler does nothing after that.
+    long every = rescue != NULL ? rescue_ms : 0;
+    struct itimerval t = {{every / 1000, (every % 1000) * 1000},
+                          {at_ms / 1000, (at_ms % 1000) * 1000}};
+    setitimer(ITIMER_REAL, &t, NULL);
+}
+
+void
+fl_late_signal_off(void)
+{
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &late_old, NULL);
+}
+
 int
 fl_ticks_fd(void)
 {

@@ -432,6 +432,29 @@ int fl_ticks_fd(void);
 int fl_ticks_write_fd(void);
 
 /**
+ * @brief Interrupt a timed call AFTER its deadline: one SIGALRM at
+ *        @p at_ms from now whose handler runs for @p nap_ms, so that the
+ *        call fails with EINTR once its time is up.
+ *
+ * The classic slip there: the time left (deadline - now) is negative, and
+ * poll() takes a negative timeout as "no limit", so the call waits for
+ * ever instead of timing out.  Then, @p rescue_ms after the first, a
+ * second SIGALRM runs @p rescue (if not NULL; it must be
+ * async-signal-safe, a write() to a pipe say) to end such a wait, so that
+ * the test can report it instead of hanging; or run the call in a child
+ * (fl_run_in_child), whose timeout ends it.  No SA_RESTART.
+ * @note Uses setitimer(ITIMER_REAL); fl_late_signal_off() after the call.
+ */
+void fl_late_signal(long at_ms, long nap_ms, void (*rescue)(void),
+                    long rescue_ms);
+
+/**
+ * @brief Cancel fl_late_signal: the timer stopped, SIGALRM's handler
+ *        back to what it was.
+ */
+void fl_late_signal_off(void);
+
+/**
  * @brief Keep the caller on the CPU it runs on now, for timing.
  * @return 0, or -1 if the affinity could not be set.
  */

@@ -1059,20 +1059,14 @@ FL_TEST(test_mp_process_join_keeps_its_deadline_under_a_signal_storm)
                       : "");
 }
 
-// A SIGALRM handler that outlasts a join's deadline: its first run naps
-// 60 ms, so that poll fails with EINTR after the 50 ms are over; its next
-// run lets the child go, so that a join that went on waiting ends anyway.
+// A SIGALRM whose handler outlasts a join's deadline (fl_late_signal);
+// the next lets the child go, so that a join that went on waiting ends.
 static fl_gate *late_gate;
-static volatile sig_atomic_t late_runs;
 
 static void
-late_handler(int sig)
+late_rescue(void)
 {
-    (void)sig;
-    if (late_runs++ == 0)
-        poll(NULL, 0, 60);
-    else
-        fl_gate_open(late_gate);
+    fl_gate_open(late_gate);
 }
 
 FL_TEST(test_mp_process_join_times_out_when_a_handler_outlasts_the_deadline)
@@ -1082,18 +1076,11 @@ FL_TEST(test_mp_process_join_times_out_when_a_handler_outlasts_the_deadline)
     mp_process p;
     adopt(&p, fl_raw_start(fl_gate_child, &g));
     late_gate = &g;
-    late_runs = 0;
-    struct sigaction sa = {.sa_handler = late_handler}, old;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, &old);
-    // First at 20 ms, inside the join; then every 300 ms.
-    struct itimerval it = {{0, 300000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &it, NULL);
+    fl_late_signal(20, 60, late_rescue, 300); // inside the join, then 300 ms on
     long t0 = fl_now_ms();
     int r = mp_process_join(&p, 50);
     long took = fl_now_ms() - t0;
-    setitimer(ITIMER_REAL, &off, NULL);
-    sigaction(SIGALRM, &old, NULL);
+    fl_late_signal_off();
     gate_finish(&g, &p);
     ck_assert_msg(r == -ETIMEDOUT,
                   "mp_process_join(p, 50) of a running child, interrupted "

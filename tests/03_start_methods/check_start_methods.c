@@ -962,34 +962,15 @@ FL_TEST(test_mp_join_waits_for_ever_under_a_signal_storm)
                                     : "");
 }
 
-// A slow SIGALRM handler: it returns only at late_until_ms, so that the
-// call it interrupts sees EINTR after its deadline has passed.
-static volatile long late_until_ms; // set before the timer is armed
-
-static void
-late_handler(int sig)
-{
-    (void)sig;
-    while (fl_now_ms() < late_until_ms)
-        ;
-}
-
 FL_TEST(test_mp_join_keeps_its_deadline_after_a_late_signal)
 {
     struct gate g;
     gate_start(&g, 400);
-    struct sigaction sa = {.sa_handler = late_handler}, old;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, &old);
     long t0 = fl_now_ms();
-    late_until_ms = t0 + 80; // the handler ends 30 ms past the deadline
-    struct itimerval once = {.it_value = {.tv_usec = 20000}};
-    setitimer(ITIMER_REAL, &once, NULL);
+    fl_late_signal(20, 60, NULL, 0); // its handler ends 30 ms past the deadline
     int got = mp_join(MP_FORK, g.pid, 50);
     long took = fl_now_ms() - t0;
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
-    sigaction(SIGALRM, &old, NULL);
+    fl_late_signal_off();
     gate_finish(&g);
     ck_assert_msg(got == -ETIMEDOUT && took < 300,
                   "mp_join(MP_FORK, pid, 50) of a running child, "

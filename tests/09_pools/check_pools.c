@@ -1476,6 +1476,48 @@ FL_TEST(test_mp_result_get_keeps_its_deadline_when_signals_interrupt)
                   inf.early ? "before the task was let go" : "when let go");
 }
 
+static void
+release_gated_late(void)
+{
+    if (write(token[1], "t", 1) < 0)
+        token[1] = -1;
+}
+
+// A signal at 20 ms whose handler runs 60 ms, past get's 50 ms: the poll
+// fails with EINTR after the deadline; 300 ms later the task is let go.
+FL_TEST(test_mp_result_get_times_out_when_a_handler_outlasts_the_deadline)
+{
+    pipe_or_fail(token);
+    pipe_or_fail(started);
+    mp_pool *p = pool_of(1);
+    mp_result *res = NULL;
+    int s = mp_pool_apply_async(p, gated, 5, NULL, NULL, NULL, &res);
+    ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
+    long v = 0, t0 = fl_now_ms();
+    fl_late_signal(20, 60, release_gated_late, 300);
+    int r = mp_result_get(res, 50, &v);
+    long took = fl_now_ms() - t0;
+    fl_late_signal_off();
+    if (r == -ETIMEDOUT)
+        give_token(token[1]);
+    int r2 = mp_result_get(res, -1, &v);
+    mp_result_free(res);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    pipe_close(started);
+    ck_assert_msg(r == -ETIMEDOUT && r2 == 0,
+                  "get(res, 50 ms) of a task still running, interrupted at "
+                  "20 ms by a signal whose handler ran for 60 ms, returned "
+                  "%s after %ld ms; expected -110 (-ETIMEDOUT) once the "
+                  "handler returned. %s",
+                  fl_ret(r), took,
+                  r == 0 ? "It went on waiting until the task was let go: "
+                           "when EINTR comes after the deadline, the time "
+                           "left is negative, and poll takes a negative "
+                           "timeout as no limit. Clamp it to 0."
+                         : "");
+}
+
 FL_TEST(test_mp_result_get_keeps_its_deadline_when_the_wall_clock_jumps)
 {
     pipe_or_fail(token);
@@ -1983,6 +2025,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pool_workers_exit_when_the_pool_process_dies, 15),
     FL_CASE(test_mp_pool_create_leaks_nothing_when_any_call_it_makes_fails, 15),
     FL_CASE(test_mp_result_get_keeps_its_deadline_when_signals_interrupt, 10),
+    FL_CASE(test_mp_result_get_times_out_when_a_handler_outlasts_the_deadline,
+            5),
     FL_CASE(test_mp_result_get_keeps_its_deadline_when_the_wall_clock_jumps,
             10),
     FL_CASE(test_mp_pool_join_reaps_every_worker_when_signals_interrupt, 10),

@@ -1845,37 +1845,24 @@ FL_TEST(test_mp_daemon_stop_keeps_its_deadline_when_signals_interrupt)
     cleanup();
 }
 
-// A SIGALRM handler that outlasts a stop's deadline: its first run naps
-// 60 ms, so that poll fails with EINTR after the 50 ms are over; its next
-// run kills the stubborn daemon, so that a stop that went on waiting ends.
-static volatile sig_atomic_t late_runs;
-
+// A SIGALRM whose handler outlasts a stop's deadline (fl_late_signal);
+// the next kills the stubborn daemon, so that a stop that went on waiting
+// ends.
 static void
-late_handler(int sig)
+late_rescue(void)
 {
-    (void)sig;
-    if (late_runs++ == 0)
-        poll(NULL, 0, 60);
-    else
-        kill(stubborn, SIGKILL);
+    kill(stubborn, SIGKILL);
 }
 
 FL_TEST(test_mp_daemon_stop_times_out_when_a_handler_outlasts_the_deadline)
 {
     use_pidfile();
     stubborn = fake_daemon(FAKE_IGNORES_TERM);
-    late_runs = 0;
-    struct sigaction sa = {.sa_handler = late_handler}, old;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, &old);
-    // First at 20 ms, inside the stop's wait; then every 300 ms.
-    struct itimerval it = {{0, 300000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &it, NULL);
+    fl_late_signal(20, 60, late_rescue, 300); // inside the stop's wait
     long t0 = fl_now_ms();
     int r = mp_daemon_stop(pidfile, 50);
     long took = fl_now_ms() - t0;
-    setitimer(ITIMER_REAL, &off, NULL);
-    sigaction(SIGALRM, &old, NULL);
+    fl_late_signal_off();
     kill(stubborn, SIGKILL);
     reap(stubborn);
     expect(r == -ETIMEDOUT,

@@ -768,20 +768,15 @@ FL_TEST(test_mp_wait_for_ever_stays_for_ever_under_signals)
     }
 }
 
-// A SIGALRM handler that outlasts a wait's deadline: its first run naps
-// 60 ms, so that poll fails with EINTR after the 50 ms are over; its next
-// run writes a byte, so that a wait that went on waiting ends anyway.
-static volatile sig_atomic_t late_runs;
+// A SIGALRM whose handler outlasts a wait's deadline (fl_late_signal);
+// the next writes a byte, so that a wait that went on waiting ends.
 static int late_fd;
 
 static void
-late_handler(int sig)
+late_rescue(void)
 {
-    (void)sig;
-    if (late_runs++ == 0)
-        poll(NULL, 0, 60);
-    else if (write(late_fd, "x", 1) < 0)
-        late_runs = 99;
+    if (write(late_fd, "x", 1) < 0)
+        late_fd = -1;
 }
 
 FL_TEST(test_mp_wait_times_out_when_a_handler_outlasts_the_deadline)
@@ -789,20 +784,13 @@ FL_TEST(test_mp_wait_times_out_when_a_handler_outlasts_the_deadline)
     int p[2];
     make_pipe(p);
     late_fd = p[1];
-    late_runs = 0;
-    struct sigaction sa = {.sa_handler = late_handler}, old;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, &old);
-    // First at 20 ms, inside the wait; then every 300 ms.
-    struct itimerval it = {{0, 300000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &it, NULL);
     mp_waitable objs[] = {fd_obj(p[0])};
     int ready[1];
+    fl_late_signal(20, 60, late_rescue, 300); // inside the wait
     long t0 = fl_now_ms();
     int r = mp_wait(objs, 1, 50, ready);
     long took = fl_now_ms() - t0;
-    setitimer(ITIMER_REAL, &off, NULL);
-    sigaction(SIGALRM, &old, NULL);
+    fl_late_signal_off();
     close_pipe(p);
     ck_assert_msg(r == 0,
                   "mp_wait(empty pipe, 50 ms), interrupted at 20 ms by a "
