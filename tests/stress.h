@@ -444,6 +444,11 @@ int fl_ticks_write_fd(void);
  * the test can report it instead of hanging; or run the call in a child
  * (fl_run_in_child), whose timeout ends it.  No SA_RESTART.
  * @note Uses setitimer(ITIMER_REAL); fl_late_signal_off() after the call.
+ *
+ * @param at_ms     when the first SIGALRM comes, from now.
+ * @param nap_ms    how long its handler runs.
+ * @param rescue    what the second SIGALRM's handler calls, or NULL.
+ * @param rescue_ms when the second comes, after the first.
  */
 void fl_late_signal(long at_ms, long nap_ms, void (*rescue)(void),
                     long rescue_ms);
