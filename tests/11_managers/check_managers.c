@@ -1455,8 +1455,10 @@ FL_TEST(test_mp_manager_shutdown_reaps_the_server_despite_eintr)
     ck_assert_msg(!zombie, "the server was left a zombie after EINTR");
     ck_assert_msg(code == 0, "the server's exit code was %d, expected 0%s",
                   code,
-                  code == -SIGKILL ? ": an interrupted poll ended the grace "
-                                     "period at once; wait for the time left"
+                  code == -SIGKILL ? ": it was killed (SIGKILL) because "
+                                     "the grace period ended at once, the "
+                                     "poll interrupted; wait for the time "
+                                     "left"
                                    : "");
     ck_assert_msg(!left, "the socket file is still at %s", manager_path());
 }
