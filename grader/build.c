@@ -785,7 +785,7 @@ compile_student(gr_lesson *l, const char *dir, const char *b, char *obj,
         n = add_words(cc, n, sanflags);
     else
         cc[n++] = "-g0"; // no one reads the plain pass's debug info: faster
-    if (!san && opt.quick_build)
+    if (opt.quick_build)
         cc[n++] = "-Og"; // (the last -O wins) see tests/grade_mutant.sh
     char *rest[] = {inc, "-c", src, "-o", obj, NULL};
     for (int i = 0; rest[i] != NULL; i++)

@@ -81,35 +81,34 @@ hide_argv(int argc, char **argv)
 static void
 usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: grader --course DIR --objdir DIR --out DIR\n"
-        "              [--submission DIR | --class DIR [--jobs N]]\n"
-        "              [--lesson NN] [--test TEXT] [--hidden DIR]\n"
-        "              [--cc CC] [--verbose | --quiet | --summary]\n"
-        "              [--watch | --list] [--only TEST] [--strict]\n"
-        "              [--fail-fast] [--loose] [--no-sanitize] [--all]\n"
-        "              [--cache DIR] [--quick-build]\n"
-        "Grades DIR/lessons/NN_topic/topic.c with the course's tests;\n"
-        "--test keeps only the tests whose names contain TEXT;\n"
-        "--hidden adds an instructor's tests from DIR/NN_topic/;\n"
-        "--class grades every submission in DIR into a gradebook;\n"
-        "--summary prints a line per lesson and the progress bar;\n"
-        "--watch re-grades the current lesson each time it is saved;\n"
-        "--list lists the lessons without grading;\n"
-        "--only keeps the one test named TEST;\n"
-        "--strict exits 1 unless every test graded passed;\n"
-        "--fail-fast stops a lesson at its first failing test;\n"
-        "--loose also takes topic.c from DIR's top (uploaded files);\n"
-        "Each test that passes runs again built with AddressSanitizer\n"
-        "and UBSan, where a memory error fails it; --no-sanitize skips\n"
-        "that second run (make check, watch and progress do);\n"
-        "--all reports every failure of every lesson (else: a line per\n"
-        "  lesson, and the first lesson that fails in detail);\n"
-        "--cache DIR reuses a lesson's results while its file and the\n"
-        "  course's tests are unchanged;\n"
-        "--quick-build compiles the plain pass with -Og, not the course's\n"
-        "  flags: compiling a third cheaper, for make test's mutants only.\n");
+    fprintf(stderr,
+            "usage: grader --course DIR --objdir DIR --out DIR\n"
+            "              [--submission DIR | --class DIR [--jobs N]]\n"
+            "              [--lesson NN] [--test TEXT] [--hidden DIR]\n"
+            "              [--cc CC] [--verbose | --quiet | --summary]\n"
+            "              [--watch | --list] [--only TEST] [--strict]\n"
+            "              [--fail-fast] [--loose] [--no-sanitize] [--all]\n"
+            "              [--cache DIR] [--quick-build]\n"
+            "Grades DIR/lessons/NN_topic/topic.c with the course's tests;\n"
+            "--test keeps only the tests whose names contain TEXT;\n"
+            "--hidden adds an instructor's tests from DIR/NN_topic/;\n"
+            "--class grades every submission in DIR into a gradebook;\n"
+            "--summary prints a line per lesson and the progress bar;\n"
+            "--watch re-grades the current lesson each time it is saved;\n"
+            "--list lists the lessons without grading;\n"
+            "--only keeps the one test named TEST;\n"
+            "--strict exits 1 unless every test graded passed;\n"
+            "--fail-fast stops a lesson at its first failing test;\n"
+            "--loose also takes topic.c from DIR's top (uploaded files);\n"
+            "Each test that passes runs again built with AddressSanitizer\n"
+            "and UBSan, where a memory error fails it; --no-sanitize skips\n"
+            "that second run (make check, watch and progress do);\n"
+            "--all reports every failure of every lesson (else: a line per\n"
+            "  lesson, and the first lesson that fails in detail);\n"
+            "--cache DIR reuses a lesson's results while its file and the\n"
+            "  course's tests are unchanged;\n"
+            "--quick-build compiles with -Og, not the course's -O level:\n"
+            "  a third cheaper, for make test's mutants only.\n");
     exit(2);
 }
 

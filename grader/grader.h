@@ -14,7 +14,7 @@ typedef struct {
     int loose;            ///< also take topic.c from the submission's top
     int sanitize;         ///< also run each test built with ASan and UBSan
     int all;              ///< the report lists every failure of every lesson
-    int quick_build;      ///< plain pass at -Og (make test's mutants)
+    int quick_build;      ///< compile at -Og (make test's mutants)
     char cache[PATH_MAX]; ///< results kept per lesson (--cache DIR), or ""
 } gr_options;
 
