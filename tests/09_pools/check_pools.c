@@ -928,6 +928,30 @@ gated(long x, long *result)
     return 0;
 }
 
+// A pool of 1 whose one task waits for a token (gated): the pool in *p,
+// the task's result returned.
+static mp_result *
+gated_task(mp_pool **p)
+{
+    pipe_or_fail(token);
+    pipe_or_fail(started);
+    *p = pool_of(1);
+    mp_result *res = NULL;
+    int s = mp_pool_apply_async(*p, gated, 5, NULL, NULL, NULL, &res);
+    ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
+    return res;
+}
+
+// Free res, destroy p, close the gate's pipes.
+static void
+gated_done(mp_pool *p, mp_result *res)
+{
+    mp_result_free(res);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    pipe_close(started);
+}
+
 FL_TEST(test_mp_result_get_times_out_on_a_slow_task)
 {
     pipe_or_fail(token);
@@ -946,10 +970,7 @@ FL_TEST(test_mp_result_get_times_out_on_a_slow_task)
         res = NULL; // it was freed: touch it no more
     give_token(token[1]);
     int g2 = res != NULL ? mp_result_get(res, -1, &v) : busy;
-    mp_result_free(res);
-    mp_pool_destroy(p);
-    pipe_close(token);
-    pipe_close(started);
+    gated_done(p, res);
     ck_assert_msg(submit_ms < WAIT_MS - 500,
                   "apply_async took %ld ms to return: it waited for its "
                   "task, which runs until the test lets it go (or %d ms). "
@@ -1440,12 +1461,8 @@ release_gated(void *arg)
 
 FL_TEST(test_mp_result_get_keeps_its_deadline_when_signals_interrupt)
 {
-    pipe_or_fail(token);
-    pipe_or_fail(started);
-    mp_pool *p = pool_of(1);
-    mp_result *res = NULL;
-    int s = mp_pool_apply_async(p, gated, 5, NULL, NULL, NULL, &res);
-    ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
+    mp_pool *p;
+    mp_result *res = gated_task(&p);
     struct get_call g = {res, 50, 0};
     fl_storm_result fin, inf;
     fl_storm_call(get_call, &g, 500, &fin);
@@ -1454,10 +1471,7 @@ FL_TEST(test_mp_result_get_keeps_its_deadline_when_signals_interrupt)
     if (inf.early)
         give_token(token[1]);
     int g2 = mp_result_get(res, -1, &g.value);
-    mp_result_free(res);
-    mp_pool_destroy(p);
-    pipe_close(token);
-    pipe_close(started);
+    gated_done(p, res);
     ck_assert_msg(fin.ret == -ETIMEDOUT && fin.elapsed_ms >= 48 &&
                       fin.elapsed_ms < 1500,
                   "get(res, 50 ms) of a task still running, with a signal "
@@ -1487,12 +1501,8 @@ release_gated_late(void)
 // fails with EINTR after the deadline; 300 ms later the task is let go.
 FL_TEST(test_mp_result_get_times_out_when_a_handler_outlasts_the_deadline)
 {
-    pipe_or_fail(token);
-    pipe_or_fail(started);
-    mp_pool *p = pool_of(1);
-    mp_result *res = NULL;
-    int s = mp_pool_apply_async(p, gated, 5, NULL, NULL, NULL, &res);
-    ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
+    mp_pool *p;
+    mp_result *res = gated_task(&p);
     long v = 0, t0 = fl_now_ms();
     fl_late_signal(20, 60, release_gated_late, 300);
     int r = mp_result_get(res, 50, &v);
@@ -1501,10 +1511,7 @@ FL_TEST(test_mp_result_get_times_out_when_a_handler_outlasts_the_deadline)
     if (r == -ETIMEDOUT)
         give_token(token[1]);
     int r2 = mp_result_get(res, -1, &v);
-    mp_result_free(res);
-    mp_pool_destroy(p);
-    pipe_close(token);
-    pipe_close(started);
+    gated_done(p, res);
     ck_assert_msg(r == -ETIMEDOUT && r2 == 0,
                   "get(res, 50 ms) of a task still running, interrupted at "
                   "20 ms by a signal whose handler ran for 60 ms, returned "
@@ -1520,12 +1527,8 @@ FL_TEST(test_mp_result_get_times_out_when_a_handler_outlasts_the_deadline)
 
 FL_TEST(test_mp_result_get_keeps_its_deadline_when_the_wall_clock_jumps)
 {
-    pipe_or_fail(token);
-    pipe_or_fail(started);
-    mp_pool *p = pool_of(1);
-    mp_result *res = NULL;
-    int s = mp_pool_apply_async(p, gated, 5, NULL, NULL, NULL, &res);
-    ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
+    mp_pool *p;
+    mp_result *res = gated_task(&p);
     long v = 0;
     fl_fault_reset();
     fl_clock_jump_at(1, 3600); // an hour forward, once the deadline is set
@@ -1535,10 +1538,7 @@ FL_TEST(test_mp_result_get_keeps_its_deadline_when_the_wall_clock_jumps)
     fl_fault_reset();
     give_token(token[1]);
     int g2 = mp_result_get(res, -1, &v);
-    mp_result_free(res);
-    mp_pool_destroy(p);
-    pipe_close(token);
-    pipe_close(started);
+    gated_done(p, res);
     ck_assert_msg(g == -ETIMEDOUT && ms >= 48,
                   "get(res, 50 ms), with the wall clock set an hour "
                   "forward while it waited, returned %s after %ld ms; "
