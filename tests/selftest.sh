@@ -1070,6 +1070,20 @@ for n in course grading attacks mutants; do
     echo "== lane $n"
     cat "$T/lane.$n"
 done
+# A check that could not run must not pass by silence: the shell's own
+# errors in a lane (a function that lane never defined, a command not
+# found) fail make test.  (The student loop's eight checks once went
+# unrun this way, "not found" in every log and nobody the wiser.)
+{
+    if grep -h -e 'selftest\.sh: [0-9]*: .*: not found' -e 'selftest\.sh: [0-9]*: Syntax error' \
+        -e 'selftest\.sh: [0-9]*: .*: parameter not set' "$T"/lane.* >"$T/sherr"; then
+        echo "FAIL make test's own script ran without a shell error"
+        sed 's/^/     /' "$T/sherr" | head -5
+    else
+        echo "ok   make test's own script ran without a shell error"
+    fi
+} >"$T/lane.zshell"
+cat "$T/lane.zshell"
 passed=$(cat "$T"/lane.* | grep -c '^ok   ')
 failed=$(cat "$T"/lane.* | grep -c '^FAIL ')
 echo
