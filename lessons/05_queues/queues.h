@@ -45,6 +45,9 @@ typedef struct mp_queue mp_queue;
  * @retval -EINVAL qp is NULL, or maxsize or max_msg is 0.
  * @retval -ENOMEM the queue would not fit in memory (or its size in bytes
  *                 overflows a size_t).
+ * @retval -EAGAIN (or another error number) pthread_mutex_init() or
+ *                 pthread_cond_init() failed: minus what it returned;
+ *                 nothing is left mapped.
  * @note Create the queue before fork(): a child reaches only the queues
  *       that existed when it was forked.
  */

@@ -46,6 +46,8 @@ typedef struct mp_lock mp_lock;
  * @return 0, with *lockp set.
  * @retval -EINVAL lockp is NULL.
  * @retval -ENOMEM no memory for the lock.
+ * @retval -EAGAIN (or another error number) pthread_mutex_init() failed:
+ *                 minus what it returned; nothing is left mapped.
  * @note Create the lock before fork(): a child reaches only the locks that
  *       existed when it was forked.
  */

@@ -51,6 +51,9 @@ typedef struct mp_event {
  * @return 0, with *evp set.
  * @retval -EINVAL evp is NULL.
  * @retval -ENOMEM no memory for the event.
+ * @retval -EAGAIN (or another error number) pthread_mutex_init() or
+ *                 pthread_cond_init() failed: minus what it returned;
+ *                 nothing is left mapped.
  * @note Create the event before fork(): a child reaches only the events
  *       that existed when it was forked.
  */

@@ -76,6 +76,9 @@ int mp_typecode_size(mp_typecode type);
  * @return 0, with *ap set.
  * @retval -EINVAL ap is NULL or type is unknown.
  * @retval -ENOMEM n elements do not fit in memory (or in a size_t).
+ * @retval -EAGAIN (or another error number) pthread_mutex_init() failed
+ *                 (with_lock): minus what it returned; nothing is left
+ *                 mapped.
  * @note Create it before fork(): a child shares only the arrays that
  *       existed when it was forked.
  */
@@ -359,6 +362,8 @@ int mp_shm_create(mp_shm *shm, const char *base, size_t size);
  * @retval -EINVAL shm or name is NULL, or the segment has size 0.
  * @retval -ENAMETOOLONG name does not fit in #MP_SHM_NAME_MAX.
  * @retval -ENOENT no segment has that name.
+ * @note Any other failure (of shm_open(), fstat() or mmap()) is minus its
+ *       errno, with the descriptor closed.
  */
 int mp_shm_open(mp_shm *shm, const char *name);
 

@@ -135,6 +135,9 @@ pid_t mp_daemonize(const char *pidfile, const char *workdir, mp_target run,
  * F_GETLK reports it, not whatever pid the file says: a stale pidfile may
  * name a process that has nothing to do with it.  The wait uses a pidfd
  * (pidfd_open() works for any process, not only a child), with no sleep.
+ * It only reads the pidfile (open() it O_RDONLY): F_GETLK needs no more,
+ * and a pidfile the caller may not write (mode 0444, a read-only mount)
+ * still names its daemon.
  *
  * @param pidfile    the daemon's pidfile.
  * @param timeout_ms how long to wait for the end, in milliseconds: -1

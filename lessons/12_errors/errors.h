@@ -242,6 +242,10 @@ int mp_signal_check(void);
  * @brief Forget every name, put back the SIGINT and SIGTERM actions that
  *        were there before, and close the self-pipe.
  *
+ * A signal that came before the cancel and was not yet looked at is
+ * forgotten too: a later registration and mp_signal_check() do not act
+ * on it.
+ *
  * For the normal path: unlink your objects yourself, then cancel.
  *
  * @return 0 (also when nothing was registered).

@@ -63,6 +63,8 @@ typedef struct mp_sem {
  * @return 0, with *sp set.
  * @retval -EINVAL sp is NULL or value is negative.
  * @retval -ENOMEM no memory for the semaphore.
+ * @retval -EAGAIN (or another error number) pthread_mutex_init() failed:
+ *                 minus what it returned; nothing is left mapped.
  * @note Create it before fork(): a child reaches only the semaphores that
  *       existed when it was forked.
  */
@@ -138,6 +140,9 @@ typedef struct mp_cond {
  * @return 0, with *cp set.
  * @retval -EINVAL cp is NULL.
  * @retval -ENOMEM no memory for the condition.
+ * @retval -EAGAIN (or another error number) pthread_mutex_init() or
+ *                 pthread_cond_init() failed: minus what it returned;
+ *                 nothing is left mapped.
  * @note Create it before fork().
  */
 int mp_cond_create(mp_cond **cp);
@@ -266,6 +271,9 @@ typedef struct mp_barrier {
  * @return 0, with *bp set.
  * @retval -EINVAL bp is NULL or parties is below 1.
  * @retval -ENOMEM no memory for the barrier.
+ * @retval -EAGAIN (or another error number) pthread_mutex_init() or
+ *                 pthread_cond_init() failed: minus what it returned;
+ *                 nothing is left mapped.
  * @note Create it before fork().
  */
 int mp_barrier_create(mp_barrier **bp, int parties);

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -833,6 +834,33 @@ FL_TEST(test_mp_process_is_alive_is_true_while_running)
                   fl_ret(alive), fl_ret(again));
 }
 
+FL_TEST(test_mp_process_is_alive_is_true_while_the_child_is_stopped)
+{
+    fl_gate g;
+    fl_gate_new(&g, 0, -1);
+    mp_process p;
+    pid_t pid = fl_raw_start(fl_gate_child, &g);
+    adopt(&p, pid);
+    kill(pid, SIGSTOP);
+    long until = fl_now_ms() + 3000;
+    while (fl_proc_state(pid) != 'T' && fl_now_ms() < until)
+        sched_yield();
+    char state = fl_proc_state(pid);
+    int alive = mp_process_is_alive(&p);
+    int code = mp_process_exitcode(&p);
+    kill(pid, SIGCONT);
+    fl_gate_free(&g); // it goes on and exits 0
+    fl_raw_wait(pid, raw_wait_hint);
+    ck_assert_msg(state == 'T', "the child never stopped after SIGSTOP");
+    ck_assert_msg(alive == 1 && code == MP_EXITCODE_NONE,
+                  "mp_process_is_alive of a child stopped by SIGSTOP gave "
+                  "%s and the exit code became %s; expected 1 and no exit "
+                  "code. A stopped child has not ended: ask waitpid with "
+                  "WNOHANG alone. WUNTRACED makes it report the stop, "
+                  "which then reads as an exit.",
+                  fl_ret(alive), code_str(code));
+}
+
 FL_TEST(test_mp_process_is_alive_is_false_before_start)
 {
     static int four = 4;
@@ -1418,6 +1446,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_process_join_retries_when_a_signal_interrupts, 5),
     FL_CASE(test_mp_process_join_leaves_nothing_behind, 10),
     FL_CASE(test_mp_process_is_alive_is_true_while_running, 5),
+    FL_CASE(test_mp_process_is_alive_is_true_while_the_child_is_stopped, 5),
     FL_CASE(test_mp_process_is_alive_is_false_before_start, 5),
     FL_CASE(test_mp_process_is_alive_is_false_once_the_child_has_ended, 5),
     FL_CASE(test_mp_process_is_alive_keeps_the_exit_code_it_reaps, 5),

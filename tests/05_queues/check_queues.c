@@ -1718,26 +1718,52 @@ FL_TEST(test_mp_queue_destroy_unmaps_the_queue)
 
 /* ---------------------------------------------------------- under stress */
 
-FL_TEST(test_mp_queue_create_leaks_nothing_when_mmap_fails)
+// mp_queue_create with every call of fn failing in turn: each failure is
+// -err, leaves *qp alone, and leaves nothing behind, every mapping it made
+// unmapped (the wrappers count mmap and munmap).  hint: the likely mistake.
+static void
+walk_create(const char *fn, int err, const char *hint)
 {
-    FL_FAULT_WALK ("mmap", ENOMEM, k) {
+    FL_FAULT_WALK (fn, err, k) {
         fl_snapshot s;
         fl_snapshot_take(&s);
         mp_queue *q = NULL;
         int rc = mp_queue_create(&q, 4, MSG);
-        if (fl_fault_fired("mmap") > 0) {
-            fl_expect_int(rc, -ENOMEM,
-                          "mp_queue_create with mmap failing (ENOMEM)",
-                          "mmap reports failure with MAP_FAILED, not NULL: "
-                          "compare with MAP_FAILED and return -errno");
-            ck_assert_msg(q == NULL, "mp_queue_create failed but set *qp: "
-                                     "set it only on success");
+        long maps = fl_fault_calls("mmap") - fl_fault_fired("mmap");
+        long unmaps = fl_fault_calls("munmap");
+        char what[128];
+        snprintf(what, sizeof what,
+                 "mp_queue_create(&q, 4, %d) with its call %d of %s() "
+                 "failing with %s",
+                 MSG, k, fn, strerrorname_np(err));
+        if (fl_fault_fired(fn) > 0) {
+            fl_expect_int(rc, -err, what, hint);
+            ck_assert_msg(q == NULL,
+                          "%s: it failed but set *qp: set it only "
+                          "on success",
+                          what);
+            ck_assert_msg(unmaps == maps,
+                          "%s: it mapped %ld time(s) and unmapped %ld. On "
+                          "every way out after the mmap, munmap the queue.",
+                          what, maps, unmaps);
         } else {
             fl_expect_int(rc, 0, "mp_queue_create(&q, 4, 64)", "");
             mp_queue_destroy(q);
         }
-        fl_expect_no_leak(&s, "mp_queue_create with mmap failing");
+        fl_expect_no_leak(&s, what);
     }
+}
+
+FL_TEST(test_mp_queue_create_leaks_nothing_when_any_call_it_makes_fails)
+{
+    walk_create("mmap", ENOMEM,
+                "mmap reports failure with MAP_FAILED, not NULL: compare "
+                "with MAP_FAILED and return -errno");
+    static const char pthread_hint[] =
+        "a pthread_*_init returns its error number (it does not set "
+        "errno): return minus it, after undoing what was made";
+    walk_create("pthread_mutex_init", EAGAIN, pthread_hint);
+    walk_create("pthread_cond_init", EAGAIN, pthread_hint);
 }
 
 static void
@@ -1976,7 +2002,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_queue_empty_is_true_only_without_messages, 5),
     FL_CASE(test_mp_queue_get_wakes_as_fast_as_a_pipe, 15),
     FL_CASE(test_mp_queue_destroy_unmaps_the_queue, 5),
-    FL_CASE(test_mp_queue_create_leaks_nothing_when_mmap_fails, 5),
+    FL_CASE(test_mp_queue_create_leaks_nothing_when_any_call_it_makes_fails, 5),
     FL_CASE(test_mp_queue_consume_frees_its_buffer_and_reports_enomem, 5),
     FL_CASE(test_mp_queue_get_keeps_its_timeout_when_the_wall_clock_jumps, 5),
     FL_CASE(test_mp_queue_get_and_put_wait_with_the_longest_timeout, 10),

@@ -1001,25 +1001,50 @@ FL_TEST(test_mp_lock_destroy_unmaps_the_lock)
 
 /* ------------------------------------------------------- under stress */
 
-FL_TEST(test_mp_lock_create_fails_cleanly_when_mmap_fails)
+// mp_lock_create with every call of fn failing in turn: each failure is
+// -err, leaves *lockp alone, and leaves nothing behind, every mapping it
+// made unmapped (the wrappers count mmap and munmap).
+static void
+walk_create(const char *fn, int err, const char *hint)
 {
-    FL_FAULT_WALK ("mmap", ENOMEM, k) {
+    FL_FAULT_WALK (fn, err, k) {
         fl_snapshot s;
         fl_snapshot_take(&s);
         mp_lock *lock = NULL;
         int rc = mp_lock_create(&lock, 0);
-        if (fl_fault_fired("mmap") > 0) {
-            fl_expect_int(rc, -ENOMEM, "mp_lock_create with mmap failing",
-                          "mmap reports failure with MAP_FAILED, not NULL: "
-                          "compare with MAP_FAILED and return -errno");
-            ck_assert_msg(lock == NULL, "mp_lock_create failed but set "
-                                        "*lockp: set it only on success");
+        long maps = fl_fault_calls("mmap") - fl_fault_fired("mmap");
+        long unmaps = fl_fault_calls("munmap");
+        char what[128];
+        snprintf(what, sizeof what,
+                 "mp_lock_create(&lock, 0) with its call %d of %s() failing "
+                 "with %s",
+                 k, fn, strerrorname_np(err));
+        if (fl_fault_fired(fn) > 0) {
+            fl_expect_int(rc, -err, what, hint);
+            ck_assert_msg(lock == NULL,
+                          "%s: it failed but set *lockp: set "
+                          "it only on success",
+                          what);
+            ck_assert_msg(unmaps == maps,
+                          "%s: it mapped %ld time(s) and unmapped %ld. When "
+                          "init_mutex fails, munmap the lock's page.",
+                          what, maps, unmaps);
         } else {
             fl_expect_int(rc, 0, "mp_lock_create(&lock, 0)", "");
             mp_lock_destroy(lock);
         }
-        fl_expect_no_leak(&s, "mp_lock_create with mmap failing");
+        fl_expect_no_leak(&s, what);
     }
+}
+
+FL_TEST(test_mp_lock_create_fails_cleanly_when_any_call_it_makes_fails)
+{
+    walk_create("mmap", ENOMEM,
+                "mmap reports failure with MAP_FAILED, not NULL: compare "
+                "with MAP_FAILED and return -errno");
+    walk_create("pthread_mutex_init", EAGAIN,
+                "pthread_mutex_init returns its error number (it does not "
+                "set errno): return minus it");
 }
 
 FL_TEST(test_mp_lock_acquire_keeps_its_timeout_when_the_wall_clock_jumps)
@@ -1243,7 +1268,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_lock_release_of_an_rlock_clears_the_owner_before_unlocking,
             10),
     FL_CASE(test_mp_lock_destroy_unmaps_the_lock, 5),
-    FL_CASE(test_mp_lock_create_fails_cleanly_when_mmap_fails, 5),
+    FL_CASE(test_mp_lock_create_fails_cleanly_when_any_call_it_makes_fails, 5),
     FL_CASE(test_mp_lock_acquire_keeps_its_timeout_when_the_wall_clock_jumps,
             5),
     FL_CASE(test_mp_lock_acquire_waits_out_long_timeouts, 10),

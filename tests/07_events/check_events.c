@@ -1267,26 +1267,52 @@ FL_TEST(test_mp_event_destroy_returns_after_a_waiter_was_killed)
 
 /* ------------------------------------------------------- under stress */
 
-FL_TEST(test_mp_event_create_fails_cleanly_when_mmap_fails)
+// mp_event_create with every call of fn failing in turn: each failure is
+// -err, leaves *evp alone, and leaves nothing behind, every mapping it
+// made unmapped (the wrappers count mmap and munmap).
+static void
+walk_create(const char *fn, int err, const char *hint)
 {
-    FL_FAULT_WALK ("mmap", ENOMEM, k) {
+    FL_FAULT_WALK (fn, err, k) {
         fl_snapshot s;
         fl_snapshot_take(&s);
         mp_event *ev = NULL;
         int r = mp_event_create(&ev);
-        if (fl_fault_fired("mmap") > 0) {
-            fl_expect_int(r, -ENOMEM, "mp_event_create with mmap failing",
-                          "mmap reports failure with MAP_FAILED, not NULL: "
-                          "compare with MAP_FAILED and return -errno");
-            ck_assert_msg(ev == NULL, "mp_event_create failed but set *evp "
-                                      "(to MAP_FAILED?): set it only on "
-                                      "success");
+        long maps = fl_fault_calls("mmap") - fl_fault_fired("mmap");
+        long unmaps = fl_fault_calls("munmap");
+        char what[128];
+        snprintf(what, sizeof what,
+                 "mp_event_create(&ev) with its call %d of %s() failing "
+                 "with %s",
+                 k, fn, strerrorname_np(err));
+        if (fl_fault_fired(fn) > 0) {
+            fl_expect_int(r, -err, what, hint);
+            ck_assert_msg(ev == NULL,
+                          "%s: it failed but set *evp (to "
+                          "MAP_FAILED?): set it only on success",
+                          what);
+            ck_assert_msg(unmaps == maps,
+                          "%s: it mapped %ld time(s) and unmapped %ld. When "
+                          "init_lock or init_cond fails, munmap the event.",
+                          what, maps, unmaps);
         } else {
             fl_expect_int(r, 0, "mp_event_create(&ev)", "");
             mp_event_destroy(ev);
         }
-        fl_expect_no_leak(&s, "mp_event_create with mmap failing");
+        fl_expect_no_leak(&s, what);
     }
+}
+
+FL_TEST(test_mp_event_create_fails_cleanly_when_any_call_it_makes_fails)
+{
+    walk_create("mmap", ENOMEM,
+                "mmap reports failure with MAP_FAILED, not NULL: compare "
+                "with MAP_FAILED and return -errno");
+    static const char pthread_hint[] =
+        "a pthread_*_init returns its error number (it does not set "
+        "errno): return minus it";
+    walk_create("pthread_mutex_init", EAGAIN, pthread_hint);
+    walk_create("pthread_cond_init", EAGAIN, pthread_hint);
 }
 
 FL_TEST(test_mp_event_wait_keeps_its_timeout_when_the_wall_clock_jumps)
@@ -1400,7 +1426,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_event_destroy_unmaps_the_event, 5),
     FL_CASE(test_mp_event_destroy_rejects_a_pointer_it_did_not_make, 5),
     FL_CASE(test_mp_event_destroy_returns_after_a_waiter_was_killed, 10),
-    FL_CASE(test_mp_event_create_fails_cleanly_when_mmap_fails, 5),
+    FL_CASE(test_mp_event_create_fails_cleanly_when_any_call_it_makes_fails, 5),
     FL_CASE(test_mp_event_wait_keeps_its_timeout_when_the_wall_clock_jumps, 5),
     FL_CASE(test_mp_event_wait_waits_out_long_timeouts, 10),
     FL_CASE(test_mp_event_wait_unlocks_when_the_timed_wait_fails, 5),

@@ -1493,6 +1493,47 @@ FL_TEST(test_mp_array_create_reports_the_errno_of_a_failed_mmap)
     }
 }
 
+// mp_array_create of an Array (with its lock) with pthread_mutex_init
+// failing: minus its error number, *ap not set, the mapping unmapped (the
+// wrappers count mmap and munmap).  Two error numbers: not a constant.
+FL_TEST(test_mp_array_create_leaks_nothing_when_its_lock_cannot_be_made)
+{
+    static const int errs[] = {EAGAIN, ENOMEM};
+    for (int e = 0; e < 2; e++) {
+        FL_FAULT_WALK ("pthread_mutex_init", errs[e], k) {
+            fl_snapshot s;
+            fl_snapshot_take(&s);
+            mp_array *a = NULL;
+            int r = mp_array_create(&a, MP_INT32, 4, NULL, 1);
+            long maps = fl_fault_calls("mmap");
+            long unmaps = fl_fault_calls("munmap");
+            char what[128];
+            snprintf(what, sizeof what,
+                     "mp_array_create(&a, MP_INT32, 4, NULL, 1) with its "
+                     "call %d of pthread_mutex_init() failing with %s",
+                     k, strerrorname_np(errs[e]));
+            if (fl_fault_fired("pthread_mutex_init") > 0) {
+                fl_expect_int(r, -errs[e], what,
+                              "pthread_mutex_init returns its error number "
+                              "(it does not set errno): return minus it");
+                ck_assert_msg(a == NULL,
+                              "%s: it failed but set *ap: set "
+                              "it only on success",
+                              what);
+                ck_assert_msg(unmaps == maps,
+                              "%s: it mapped %ld time(s) and unmapped %ld. "
+                              "When init_lock fails, munmap the array.",
+                              what, maps, unmaps);
+            } else {
+                fl_expect_int(r, 0, "mp_array_create(&a, MP_INT32, 4, NULL, 1)",
+                              "");
+                mp_array_destroy(a);
+            }
+            fl_expect_no_leak(&s, what);
+        }
+    }
+}
+
 FL_TEST(test_mp_array_destroy_unmaps_every_page)
 {
     long page = sysconf(_SC_PAGESIZE);
@@ -1625,6 +1666,7 @@ FL_TEST(test_mp_shm_open_leaks_nothing_when_any_call_it_makes_fails)
     walk_shm_open(name, "shm_open", EMFILE);
     walk_shm_open(name, "mmap", ENOMEM);
     walk_shm_open(name, "mmap", EAGAIN);
+    walk_shm_open(name, "fstat", EIO);
     fl_snapshot s;
     fl_snapshot_take(&s);
     mp_shm t;
@@ -1786,6 +1828,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_shm_unlink_removes_the_name_but_not_the_mapping, 5),
     FL_CASE(test_mp_array_create_refuses_a_size_whose_header_overflows, 5),
     FL_CASE(test_mp_array_create_reports_the_errno_of_a_failed_mmap, 5),
+    FL_CASE(test_mp_array_create_leaks_nothing_when_its_lock_cannot_be_made, 5),
     FL_CASE(test_mp_array_destroy_unmaps_every_page, 5),
     FL_CASE(test_mp_array_update_changes_only_its_element, 5),
     FL_CASE(test_mp_shm_create_leaks_nothing_when_any_call_it_makes_fails, 5),

@@ -1635,6 +1635,42 @@ FL_TEST(test_mp_cleanup_cancel_forgets_the_names)
                   stop_hint(st, SIGTERM));
 }
 
+// The child of the test below: SIGTERM comes while a name is registered
+// and is never looked at; the program cancels, registers another name and
+// checks.  Exits 0 when that check finds nothing.
+static int
+signal_then_cancel(void *arg)
+{
+    (void)arg;
+    if (mp_cleanup_on_signal("/fl-never-made-before") != 0)
+        return CHILD_NO_REGISTER;
+    raise(SIGTERM); // on_stop records it, at once: nothing else runs
+    if (mp_cleanup_cancel() != 0 ||
+        mp_cleanup_on_signal("/fl-never-made-after") != 0)
+        return CHILD_NO_REGISTER;
+    int r = mp_signal_check();
+    mp_cleanup_cancel();
+    return r == 0 ? 0 : CHILD_RETURNED;
+}
+
+FL_TEST(test_mp_cleanup_cancel_forgets_a_signal_that_came_before)
+{
+    default_stop_signals();
+    pid_t pid = fl_raw_start(signal_then_cancel, NULL);
+    int st;
+    wait_bounded(pid, 4000, &st);
+    ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "a worker got SIGTERM while a name was registered, called "
+                  "mp_cleanup_cancel, registered another name, and its next "
+                  "mp_signal_check %s; expected it to return 0 and the "
+                  "worker to go on. The signal came before the cancel, "
+                  "which forgets it with the names: clear stop_signal in "
+                  "mp_cleanup_cancel too.",
+                  st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM
+                      ? "killed it by the old SIGTERM"
+                      : child_said(st));
+}
+
 // The header: no SA_RESTART, so that a slow call in the main flow fails
 // with EINTR and the program gets to look at the flag.
 FL_TEST(test_mp_cleanup_on_signal_installs_handlers_without_sa_restart)
@@ -1958,6 +1994,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_cleanup_on_signal_rejects_bad_names, 5),
     FL_CASE(test_mp_cleanup_cancel_restores_the_old_actions, 5),
     FL_CASE(test_mp_cleanup_cancel_forgets_the_names, 15),
+    FL_CASE(test_mp_cleanup_cancel_forgets_a_signal_that_came_before, 5),
     FL_CASE(test_mp_cleanup_on_signal_handler_keeps_errno, 5),
     FL_CASE(test_mp_cleanup_on_signal_installs_handlers_without_sa_restart, 5),
     FL_CASE(test_mp_collect_reaps_every_worker_despite_eintr, 5),

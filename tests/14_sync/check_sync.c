@@ -2111,32 +2111,55 @@ FL_TEST(test_mp_cond_destroy_returns_after_a_waiter_was_killed)
                   got ? said(&k, 0) : "was still asleep, hanging");
 }
 
-FL_TEST(test_mp_create_functions_fail_cleanly_when_mmap_fails)
+// The create functions with every call of fn failing in turn: each
+// failure is -err, leaves the pointer alone, and leaves nothing behind,
+// every mapping unmapped (the wrappers count mmap and munmap).
+static void
+walk_create(const char *fn, int err, const char *hint)
 {
     const char *names[] = {"mp_sem_create", "mp_cond_create",
                            "mp_barrier_create"};
     for (int which = 0; which < 3; which++) {
-        FL_FAULT_WALK ("mmap", ENOMEM, k) {
+        FL_FAULT_WALK (fn, err, k) {
             fl_snapshot s;
             fl_snapshot_take(&s);
             int r = create_one(which);
-            char what[64];
-            snprintf(what, sizeof what, "%s with mmap failing", names[which]);
-            if (fl_fault_fired("mmap") > 0) {
+            long maps = fl_fault_calls("mmap") - fl_fault_fired("mmap");
+            long unmaps = fl_fault_calls("munmap");
+            char what[128];
+            snprintf(what, sizeof what,
+                     "%s with its call %d of %s() failing "
+                     "with %s",
+                     names[which], k, fn, strerrorname_np(err));
+            if (fl_fault_fired(fn) > 0) {
                 ck_assert_msg(r != 1000,
                               "%s: it failed but set the pointer "
                               "(to MAP_FAILED?): set it only on "
                               "success",
                               what);
-                fl_expect_int(r, -ENOMEM, what,
-                              "mmap fails with MAP_FAILED, not NULL: "
-                              "compare with MAP_FAILED and return -errno");
+                fl_expect_int(r, -err, what, hint);
+                ck_assert_msg(unmaps == maps,
+                              "%s: it mapped %ld time(s) and unmapped %ld. "
+                              "When an init fails, munmap the page.",
+                              what, maps, unmaps);
             } else {
                 fl_expect_int(r, 0, names[which], "");
             }
             fl_expect_no_leak(&s, what);
         }
     }
+}
+
+FL_TEST(test_mp_create_functions_fail_cleanly_when_any_call_they_make_fails)
+{
+    walk_create("mmap", ENOMEM,
+                "mmap fails with MAP_FAILED, not NULL: compare with "
+                "MAP_FAILED and return -errno");
+    static const char pthread_hint[] =
+        "a pthread_*_init returns its error number (it does not set "
+        "errno): return minus it";
+    walk_create("pthread_mutex_init", EAGAIN, pthread_hint);
+    walk_create("pthread_cond_init", EAGAIN, pthread_hint);
 }
 
 static const fl_case cases[] = {
@@ -2209,7 +2232,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_barrier_calls_reject_bad_arguments, 5),
     FL_CASE(test_mp_destroy_functions_unmap_and_accept_null, 5),
     FL_CASE(test_mp_cond_destroy_returns_after_a_waiter_was_killed, 10),
-    FL_CASE(test_mp_create_functions_fail_cleanly_when_mmap_fails, 10),
+    FL_CASE(test_mp_create_functions_fail_cleanly_when_any_call_they_make_fails,
+            10),
 };
 
 FL_MAIN("14_sync", cases)
