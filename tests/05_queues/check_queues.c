@@ -941,7 +941,11 @@ FL_TEST(test_mp_queue_get_takes_a_message_that_came_as_it_timed_out)
     kill(pp, SIGCONT);
     if (join(pp, 3000) == -ETIMEDOUT || join(gp, 3000) == -ETIMEDOUT)
         FAIL_KILLING("the putter or the getter never ended once the putter "
-                     "was continued");
+                     "was continued: one waits for a wake-up or a lock the "
+                     "other released. Across processes that takes a mutex "
+                     "and conditions made PTHREAD_PROCESS_SHARED (a private "
+                     "one never wakes another process), and a put that "
+                     "signals not_empty");
     fl_expect_int(p->rc, 0, "the put that held the lock", "");
     if (st == 'S')
         ck_assert_msg(g->rc == 4 && memcmp(g->msg, "late", 4) == 0,
