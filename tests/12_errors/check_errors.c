@@ -1392,9 +1392,11 @@ flood_of_signals(void *arg)
     return CHILD_RETURNED;
 }
 
-// The self-pipe is filled first, so that the handler's write fails with
-// EAGAIN: the errno the interrupted code had must still be there.
-FL_TEST(test_mp_cleanup_on_signal_handler_keeps_errno)
+// Register the cleanup on SIGTERM and SIGINT (their handlers the
+// default first) and return the self-pipe's reading end; fails the test,
+// the registration undone, if either step fails.
+static int
+registered_self_pipe(void)
 {
     default_stop_signals();
     int r = mp_cleanup_on_signal("/fl-never-made");
@@ -1405,6 +1407,14 @@ FL_TEST(test_mp_cleanup_on_signal_handler_keeps_errno)
                   "mp_cleanup_on_signal returned %s and mp_signal_fd %s; "
                   "expected 0 and a descriptor",
                   fl_ret(r), fl_ret(fd));
+    return fd;
+}
+
+// The self-pipe is filled first, so that the handler's write fails with
+// EAGAIN: the errno the interrupted code had must still be there.
+FL_TEST(test_mp_cleanup_on_signal_handler_keeps_errno)
+{
+    int fd = registered_self_pipe();
     fcntl(fd, F_SETPIPE_SZ, 4096); // one page: quicker to fill
     int size = fcntl(fd, F_GETPIPE_SZ);
     int count = (size > 0 ? size : 65536) + 1;
@@ -1479,14 +1489,7 @@ term_self_then_exit(void *arg)
 
 FL_TEST(test_mp_signal_check_empties_the_self_pipe)
 {
-    default_stop_signals();
-    int r = mp_cleanup_on_signal("/fl-never-made");
-    int fd = mp_signal_fd();
-    if (r != 0 || fd < 0)
-        mp_cleanup_cancel();
-    ck_assert_msg(r == 0 && fd >= 0,
-                  "mp_cleanup_on_signal returned %s and mp_signal_fd %s",
-                  fl_ret(r), fl_ret(fd));
+    int fd = registered_self_pipe();
     fl_reap(fl_raw_start(term_self_then_exit, NULL));
     struct pollfd p = {.fd = fd, .events = POLLIN};
     int before = poll(&p, 1, 0);
