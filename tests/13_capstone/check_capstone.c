@@ -1388,40 +1388,85 @@ FL_TEST(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start)
                   "alone: return minus its return value");
 }
 
-// In a child with room for 32 descriptors: one worker fetches 100 URLs of
-// a closed port.  Returns how many did not fail with -ECONNREFUSED.
+// The ports of fetches_many: one bound but not listening, one served.
+struct two_ports {
+    int dead, served;
+};
+
+// What each URL of fetches_many gives: refused, cut short, or a page.
+static const struct {
+    const char *path;
+    int status;
+    const char *what;
+} fetch_kinds[3] = {{"/", -ECONNREFUSED, "a closed port"},
+                    {"/cut", -EPROTO, "an answer cut short"},
+                    {"/bytes/3", 200, "a page of 3 bytes"}};
+
+// In a child with room for 8 descriptors more than it has open: one
+// worker fetches 12 URLs of each kind of fetch_kinds, in turn.  Returns
+// the first URL that did not give its kind's status, or -1 if none.
 static int
-refused_many(void *arg)
+fetches_many(void *arg)
 {
-    enum { URLS = 100 };
-    struct rlimit lim = {32, 32};
+    enum { URLS = 36 };
+    const struct two_ports *p = arg;
+    unsigned char open_fds[1024];
+    fl_open_fds(open_fds, 1024);
+    int top = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        if (open_fds[fd])
+            top = fd + 1;
+    struct rlimit lim = {(rlim_t)top + 8, (rlim_t)top + 8};
     if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
         return -1000;
+    static char bufs[URLS][64];
     const char *urls[URLS];
     static mp_fetch_result res[URLS];
-    for (int i = 0; i < URLS; i++)
-        urls[i] = url_of(*(int *)arg, "/");
+    for (int i = 0; i < URLS; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "http://127.0.0.1:%d%s",
+                 i % 3 == 0 ? p->dead : p->served, fetch_kinds[i % 3].path);
+        urls[i] = bufs[i];
+    }
     int r = mp_fetch_all(urls, URLS, 1, res);
-    int other = 0;
     for (int i = 0; i < URLS; i++)
-        other += res[i].status != -ECONNREFUSED;
-    return r != URLS ? -2000 + r : other;
+        if (res[i].status != fetch_kinds[i % 3].status)
+            return i * 10000 + (res[i].status < 0 ? -res[i].status : 9999);
+    return r == 2 * URLS / 3 ? -1 : -2000 + r;
 }
 
-FL_TEST(test_mp_fetch_all_closes_the_socket_of_a_refused_connection)
+FL_TEST(test_mp_fetch_all_closes_the_socket_on_every_path)
 {
-    int dead_port, dead = bound_socket(&dead_port); // bound, not listening
+    struct server sv;
+    server_start(&sv, 24, 1);
+    struct two_ports p;
+    int dead = bound_socket(&p.dead); // bound, not listening
+    p.served = sv.port;
     fl_child res;
-    fl_run_in_child(refused_many, &dead_port, 5000, 0, &res);
+    fl_run_in_child(fetches_many, &p, 5000, 0, &res);
     close(dead);
-    ck_assert_msg(res.returned && res.value == 0,
-                  "one worker with room for 32 descriptors fetched 100 URLs "
-                  "of a closed port: %s%d of them did not fail with "
-                  "-ECONNREFUSED. Close the socket on every path of "
-                  "http_get, connect() failing too, or the worker runs out "
-                  "of descriptors (-EMFILE)",
-                  res.returned ? "" : "it did not return; ",
-                  res.returned ? res.value : -1);
+    server_stop(&sv);
+    int bad = res.returned ? res.value : -1000;
+    char what[160] = "it did not return";
+    if (res.returned && bad >= 0)
+        snprintf(what, sizeof what, "URL %d, %s, gave %s, expected %s",
+                 bad / 10000, fetch_kinds[bad / 10000 % 3].what,
+                 bad % 10000 == 9999 ? "a status that is not an error"
+                                     : fl_ret(-(bad % 10000)),
+                 fl_ret(fetch_kinds[bad / 10000 % 3].status));
+    else if (res.returned && bad != -1)
+        snprintf(what, sizeof what,
+                 "it returned %s failed fetches, "
+                 "expected 24",
+                 fl_ret(bad + 2000));
+    ck_assert_msg(res.returned && bad == -1,
+                  "one worker with room for 8 more descriptors fetched 36 "
+                  "URLs, in turn of a closed port (-ECONNREFUSED), an "
+                  "answer cut short (-EPROTO) and a page (200): %s. Close "
+                  "the socket on every path of http_get (connect() "
+                  "failing, read_answer failing, and success), or each "
+                  "fetch leaks a descriptor and the worker runs out of them "
+                  "(-EMFILE)",
+                  what);
 }
 
 /* ------------------------------------------- round 2 of the mistake hunt */
@@ -1630,7 +1675,7 @@ static const fl_case cases[] = {
             5),
     FL_CASE(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start,
             5),
-    FL_CASE(test_mp_fetch_all_closes_the_socket_of_a_refused_connection, 10),
+    FL_CASE(test_mp_fetch_all_closes_the_socket_on_every_path, 10),
     FL_CASE(test_mp_par_map_reaps_only_its_own_workers, 5),
     FL_CASE(test_mp_par_map_and_mp_fetch_all_unmap_their_memory, 5),
     FL_CASE(test_mp_fetch_all_fills_a_whole_page_of_results, 10),
