@@ -835,6 +835,7 @@ FL_TEST(test_mp_send_bytes_rejects_an_empty_or_oversized_message)
     int empty = mp_send_bytes(b, &one, 0);
     int huge = mp_send_bytes(b, &one, (size_t)MP_MSG_MAX + 1); // not read
     int null = mp_send_bytes(NULL, &one, 1);
+    int nobuf = mp_send_bytes(b, NULL, 1);
     int wrote = readable_now(fd_of(a));
     mp_conn_close(a);
     mp_conn_close(b);
@@ -844,6 +845,13 @@ FL_TEST(test_mp_send_bytes_rejects_an_empty_or_oversized_message)
                   "bytes %s (expected -EMSGSIZE: the length must fit the "
                   "header), with a NULL conn %s (expected -EINVAL)",
                   fl_ret(empty), fl_ret(huge), fl_ret(null));
+    ck_assert_msg(nobuf == -EINVAL && !wrote,
+                  "mp_send_bytes(b, NULL, 1) returned %s%s; expected "
+                  "-EINVAL with nothing written: check buf for NULL with "
+                  "conn, before the header goes (writev may send the "
+                  "header, then fail with EFAULT on the message, leaving "
+                  "half a frame in the pipe)",
+                  fl_ret(nobuf), wrote ? " and wrote to the pipe" : "");
     ck_assert_msg(!wrote, "a refused message still wrote to the pipe: check "
                           "the arguments before writing anything");
 }
@@ -1690,6 +1698,9 @@ FL_TEST(test_mp_conn_close_releases_the_descriptor)
                   fl_ret(r), fd, still_open ? "still open" : "closed");
     fl_expect_int(null, 0, "mp_conn_close(NULL)",
                   "like free(NULL), closing nothing does nothing");
+    fl_expect_int(mp_conn_fileno(NULL), -EINVAL, "mp_conn_fileno(NULL)",
+                  "a NULL end has no descriptor: -EINVAL, not -1 (which "
+                  "reads as -EPERM)");
 }
 
 FL_TEST(test_mp_conn_close_frees_the_handle_even_when_close_fails)
