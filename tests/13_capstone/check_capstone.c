@@ -55,6 +55,8 @@ struct board {
     pid_t pid[MAXN];       // the process that ran item i
     pid_t tid[MAXN];       // the thread that ran item i
     pid_t test;            // the test process
+    atomic_int answered;   // requests the server has answered
+    int held_saw;          // answered when /hold was let go (-1: not yet)
 };
 
 static struct board *B;        // MAP_SHARED: the workers write here
@@ -778,6 +780,9 @@ FL_TEST(test_mp_thread_map_rejects_bad_arguments)
 //   /longhead  a header line of 9000 bytes, never ended, then closed
 //   /kill      no answer: SIGKILL to every child of the test but the
 //              server, the one worker fetching it among them
+//   /hold      200 with 1 byte, once every other URL is answered, or
+//              once a worker has ended (it found no URL left) while the
+//              others are not: then they were held with this one
 // A request that is not "GET /path HTTP/1.x" with a Host header gets 400.
 
 struct server {
@@ -823,6 +828,19 @@ answer(int fd, int status, const char *reason, long len)
     }
 }
 
+// Whether a child of the test other than the server has ended (a zombie):
+// a worker that found no URL left.
+static int
+worker_ended(void)
+{
+    pid_t kids[16];
+    int k = fl_children_of(B->test, kids, 16);
+    for (int i = 0; i < k; i++)
+        if (kids[i] != getppid() && fl_proc_state(kids[i]) == 'Z')
+            return 1;
+    return 0;
+}
+
 static void
 handle(int fd)
 {
@@ -864,8 +882,15 @@ handle(int fd)
         for (int i = 0; i < k; i++)
             if (kids[i] != getppid())
                 kill(kids[i], SIGKILL);
+    } else if (strcmp(path, "/hold") == 0) {
+        while (atomic_load(&B->answered) < B->n - 1 && !worker_ended() &&
+               fl_now_ms() < B->deadline)
+            poll(NULL, 0, 1);
+        B->held_saw = atomic_load(&B->answered);
+        answer(fd, 200, "OK", 1);
     } else
         answer(fd, 404, "Not Found", 10);
+    atomic_fetch_add(&B->answered, 1);
     leave();
 }
 
@@ -1024,6 +1049,41 @@ FL_TEST(test_mp_fetch_all_keeps_8_requests_in_flight_at_once)
                   most, WAIT_MS);
     for (int i = 0; i < 8; i++)
         expect_page(urls[i], res[i], 200, 10, "");
+}
+
+// 9 URLs, 2 workers: the server holds URL 0 until the 8 others are
+// answered.  One URL at a time, the other worker fetches all 8; in chunks
+// of Python's rule (2 here), URL 1 waits behind URL 0 in the same worker.
+FL_TEST(test_mp_fetch_all_hands_out_one_url_at_a_time)
+{
+    enum { N = 9 };
+    struct server sv;
+    server_start(&sv, N, 1);
+    B->held_saw = -1;
+    const char *urls[N];
+    static char bufs[N][64];
+    for (int i = 0; i < N; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "http://127.0.0.1:%d%s", sv.port,
+                 i == 0 ? "/hold" : "/bytes/2");
+        urls[i] = bufs[i];
+    }
+    mp_fetch_result res[N];
+    int r = mp_fetch_all(urls, N, 2, res);
+    int saw = B->held_saw;
+    server_stop(&sv);
+    fl_expect_int(r, 0, "mp_fetch_all(9 URLs, 2 workers): failed fetches", "");
+    ck_assert_msg(saw == N - 1,
+                  "mp_fetch_all(9 URLs, 2 workers) with URL 0 held by a slow "
+                  "server: %d of the other 8 URLs were answered while it "
+                  "was held, expected all 8 (the free worker fetches them "
+                  "one by one). Hand the URLs out ONE at a time (chunks of "
+                  "1), not in chunks of Python's default rule: a worker "
+                  "waiting on a slow server must not sit on URLs another "
+                  "worker could fetch.",
+                  saw < 0 ? 0 : saw);
+    expect_page(urls[0], res[0], 200, 1, "");
+    for (int i = 1; i < N; i++)
+        expect_page(urls[i], res[i], 200, 2, "");
 }
 
 FL_TEST(test_mp_fetch_all_reads_a_large_body_in_full)
@@ -1688,6 +1748,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_fetch_all_fills_a_whole_page_of_results, 10),
     FL_CASE(test_mp_fetch_all_reports_a_worker_that_died, 10),
     FL_CASE(test_mp_fetch_all_refuses_a_header_longer_than_its_buffer, 10),
+    FL_CASE(test_mp_fetch_all_hands_out_one_url_at_a_time, 10),
 };
 
 FL_MAIN("13_capstone", cases)
