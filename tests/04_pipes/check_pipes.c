@@ -1943,6 +1943,10 @@ FL_TEST(test_mp_poll_returns_when_a_signal_comes_after_its_deadline)
         poll(NULL, 0, (int)left); // let the deadline pass: no sync here
     kill(pid, SIGUSR1);
     kill(pid, SIGCONT);
+    // Past its deadline, the child must return at once: one that sleeps
+    // again found time left, from a clock that did not move while it
+    // slept, or from a timeout it started again.
+    int slept = fl_proc_idles(pid, 20);
     int ended = fl_readable_within(lp.done[0], 1000);
     if (!ended)
         kill(pid, SIGKILL);
@@ -1955,6 +1959,14 @@ FL_TEST(test_mp_poll_returns_when_a_signal_comes_after_its_deadline)
                   "its deadline had passed, was still waiting 1 s later: "
                   "the time left was below 0, and poll() takes a negative "
                   "timeout for 'wait for ever'. Clamp the time left at 0");
+    ck_assert_msg(!slept,
+                  "mp_poll(a, 50), interrupted by a signal (EINTR) after "
+                  "its deadline had passed, went back to sleep in poll() "
+                  "instead of returning 0 at once: it found time left. Keep "
+                  "one deadline, taken before the first poll(), and the time "
+                  "left as deadline minus now on CLOCK_MONOTONIC: clock() "
+                  "and the CPU-time clocks do not move while the process "
+                  "sleeps");
     ck_assert_msg(code == 0,
                   "mp_poll(a, 50) on a pipe where nothing comes, "
                   "interrupted after its deadline, did not return 0 (the "
