@@ -1344,6 +1344,15 @@ poll_for_ever(void *arg)
     return mp_poll(ends[0], -1);
 }
 
+// The longest finite wait, some 25 days: its deadline, now plus INT_MAX
+// ms, does not fit in an int.
+static int
+poll_int_max(void *arg)
+{
+    mp_conn **ends = arg;
+    return mp_poll(ends[0], INT_MAX);
+}
+
 // The release, from the storm's helper thread once the wait has lasted:
 // a message on the other end.
 static void
@@ -1373,6 +1382,23 @@ FL_TEST(test_mp_poll_waits_for_ever_under_a_signal_storm)
                       ? "-1 means for ever: after EINTR, poll "
                         "again with -1, not with a time left "
                         "computed from it"
+                      : "");
+    pair(0, &ends[0], &ends[1]);
+    fl_storm_hold(poll_int_max, send_x, ends, 500, 50, &res);
+    mp_conn_close(ends[0]);
+    mp_conn_close(ends[1]);
+    ck_assert_msg(!res.early && res.ret == 1,
+                  "mp_poll(a, INT_MAX) under a storm of %ld signals "
+                  "returned %s after %ld ms, %s; expected 1, once a message "
+                  "came after 50 ms. %s",
+                  res.signals, fl_ret(res.ret), res.elapsed_ms,
+                  res.early ? "before any message came" : "after it came",
+                  res.ret == -EINTR ? EINTR_HINT
+                  : res.early || res.ret == 0
+                      ? "now + INT_MAX ms overflows an int: keep the "
+                        "deadline and the time left in a long long (as "
+                        "now_ms() returns), and clamp only the time left "
+                        "given to poll()"
                       : "");
 }
 
