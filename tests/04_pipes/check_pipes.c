@@ -835,6 +835,7 @@ FL_TEST(test_mp_send_bytes_rejects_an_empty_or_oversized_message)
     int empty = mp_send_bytes(b, &one, 0);
     int huge = mp_send_bytes(b, &one, (size_t)MP_MSG_MAX + 1); // not read
     int null = mp_send_bytes(NULL, &one, 1);
+    int nobuf = mp_send_bytes(b, NULL, 1);
     int wrote = readable_now(fd_of(a));
     mp_conn_close(a);
     mp_conn_close(b);
@@ -844,6 +845,13 @@ FL_TEST(test_mp_send_bytes_rejects_an_empty_or_oversized_message)
                   "bytes %s (expected -EMSGSIZE: the length must fit the "
                   "header), with a NULL conn %s (expected -EINVAL)",
                   fl_ret(empty), fl_ret(huge), fl_ret(null));
+    ck_assert_msg(nobuf == -EINVAL && !wrote,
+                  "mp_send_bytes(b, NULL, 1) returned %s%s; expected "
+                  "-EINVAL with nothing written: check buf for NULL with "
+                  "conn, before the header goes (writev may send the "
+                  "header, then fail with EFAULT on the message, leaving "
+                  "half a frame in the pipe)",
+                  fl_ret(nobuf), wrote ? " and wrote to the pipe" : "");
     ck_assert_msg(!wrote, "a refused message still wrote to the pipe: check "
                           "the arguments before writing anything");
 }
@@ -1336,6 +1344,15 @@ poll_for_ever(void *arg)
     return mp_poll(ends[0], -1);
 }
 
+// The longest finite wait, some 25 days: its deadline, now plus INT_MAX
+// ms, does not fit in an int.
+static int
+poll_int_max(void *arg)
+{
+    mp_conn **ends = arg;
+    return mp_poll(ends[0], INT_MAX);
+}
+
 // The release, from the storm's helper thread once the wait has lasted:
 // a message on the other end.
 static void
@@ -1365,6 +1382,23 @@ FL_TEST(test_mp_poll_waits_for_ever_under_a_signal_storm)
                       ? "-1 means for ever: after EINTR, poll "
                         "again with -1, not with a time left "
                         "computed from it"
+                      : "");
+    pair(0, &ends[0], &ends[1]);
+    fl_storm_hold(poll_int_max, send_x, ends, 500, 50, &res);
+    mp_conn_close(ends[0]);
+    mp_conn_close(ends[1]);
+    ck_assert_msg(!res.early && res.ret == 1,
+                  "mp_poll(a, INT_MAX) under a storm of %ld signals "
+                  "returned %s after %ld ms, %s; expected 1, once a message "
+                  "came after 50 ms. %s",
+                  res.signals, fl_ret(res.ret), res.elapsed_ms,
+                  res.early ? "before any message came" : "after it came",
+                  res.ret == -EINTR ? EINTR_HINT
+                  : res.early || res.ret == 0
+                      ? "now + INT_MAX ms overflows an int: keep the "
+                        "deadline and the time left in a long long (as "
+                        "now_ms() returns), and clamp only the time left "
+                        "given to poll()"
                       : "");
 }
 
@@ -1690,6 +1724,9 @@ FL_TEST(test_mp_conn_close_releases_the_descriptor)
                   fl_ret(r), fd, still_open ? "still open" : "closed");
     fl_expect_int(null, 0, "mp_conn_close(NULL)",
                   "like free(NULL), closing nothing does nothing");
+    fl_expect_int(mp_conn_fileno(NULL), -EINVAL, "mp_conn_fileno(NULL)",
+                  "a NULL end has no descriptor: -EINVAL, not -1 (which "
+                  "reads as -EPERM)");
 }
 
 FL_TEST(test_mp_conn_close_frees_the_handle_even_when_close_fails)
@@ -1932,6 +1969,10 @@ FL_TEST(test_mp_poll_returns_when_a_signal_comes_after_its_deadline)
         poll(NULL, 0, (int)left); // let the deadline pass: no sync here
     kill(pid, SIGUSR1);
     kill(pid, SIGCONT);
+    // Past its deadline, the child must return at once: one that sleeps
+    // again found time left, from a clock that did not move while it
+    // slept, or from a timeout it started again.
+    int slept = fl_proc_idles(pid, 20);
     int ended = fl_readable_within(lp.done[0], 1000);
     if (!ended)
         kill(pid, SIGKILL);
@@ -1944,6 +1985,14 @@ FL_TEST(test_mp_poll_returns_when_a_signal_comes_after_its_deadline)
                   "its deadline had passed, was still waiting 1 s later: "
                   "the time left was below 0, and poll() takes a negative "
                   "timeout for 'wait for ever'. Clamp the time left at 0");
+    ck_assert_msg(!slept,
+                  "mp_poll(a, 50), interrupted by a signal (EINTR) after "
+                  "its deadline had passed, went back to sleep in poll() "
+                  "instead of returning 0 at once: it found time left. Keep "
+                  "one deadline, taken before the first poll(), and the time "
+                  "left as deadline minus now on CLOCK_MONOTONIC: clock() "
+                  "and the CPU-time clocks do not move while the process "
+                  "sleeps");
     ck_assert_msg(code == 0,
                   "mp_poll(a, 50) on a pipe where nothing comes, "
                   "interrupted after its deadline, did not return 0 (the "
