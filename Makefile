@@ -57,7 +57,7 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 .DEFAULT_GOAL := all
 # Keep every object: none is a throwaway intermediate.
 .SECONDARY:
-.PHONY: all help deps grade check demo hint test docs docs-solutions coverage bench san golden lint \
+.PHONY: all help deps grade check demo hint test test-extra docs docs-solutions coverage bench san golden lint \
 	clean grade-class stress-selftest \
 	progress watch list reset grader gradescope classroom compile_commands.json \
 	need-check trace
@@ -411,6 +411,11 @@ test: ## The course's own tests
 	    $(STRESS_SELFTEST)
 	$(Q)LESSONS="$(LESSONS)" BUILD=$(BUILD) ONLY_LESSONS=$(if $(L),1) \
 	    sh tests/selftest.sh
+
+# What make test leaves to CI for time: make bench's smoke run, bench.py,
+# the course built with clang (tests/extra.sh).  .ci/run runs both.
+test-extra: $(GRADE_DEPS) ## make bench's smoke run and the clang build
+	$(Q)BUILD=$(BUILD) sh tests/extra.sh
 
 # The stress library's own test: faults, storms and clock jumps, on a
 # small object wrapped as the lessons' are.

@@ -899,7 +899,7 @@ phase "the student's loop"
 # First contact, aligned tables, progress's cache, watch, reset without a
 # terminal, lesson 06's demo, compile_commands.json, clang (tests/student_loop.sh;
 # its clang grading is the not-as-root one below).
-STUDENT_LOOP_SOURCED=1 SL_CLANG_GRADE=0 . tests/student_loop.sh
+STUDENT_LOOP_SOURCED=1 SL_CLANG_GRADE=0 SL_CLANG=0 . tests/student_loop.sh
 student_loop_checks
 
 # make watch: start on the stub, save a mistake, then the answer; the
@@ -942,50 +942,8 @@ fi
 fi
 
 
-# ---------------------------------------------------------------- bench
-phase "bench"
-
-if [ "${ONLY_LESSONS:-}" != 1 ]; then
-    # Every row of tests/bench/rows.tsv is in the table, with a C figure;
-    # the speedup table has a line for 1 to 4 workers (beside the ideal,
-    # which is 1 to 4 as well on 4 cores or more); gnuplot drew the plot.
-    bench_table() {
-        r="$BUILD/bench/results.md"
-        { make -s bench QUICK=1 PYTHON=0 BUILD="$BUILD" >"$T/bench.log" 2>&1 ||
-            { tail -20 "$T/bench.log" && false; }; } &&
-            grep -q '^| operation | unit | Python | C | C/Python | OS limit |' "$r" &&
-            awk -F '\t' '!/^#/ && NF { print $2 }' tests/bench/rows.tsv >"$T/bench.ops" &&
-            [ -s "$T/bench.ops" ] &&
-            awk 'NR == FNR { op[$0] = 1; next }
-                /^\| / && / \| [0-9][0-9.]* \(/ {
-                    for (o in op) if (index($0, "| " o) == 1) delete op[o] }
-                END { for (o in op) { print "no row for " o; bad = 1 }; exit bad }' \
-                "$T/bench.ops" "$r" &&
-            [ "$(grep -c '^| [1-4] | [1-4] | ' "$r")" = 4 ] &&
-            [ "$(grep -vc '^#' "$BUILD/bench/speedup.tsv")" = 4 ] &&
-            grep -q '<svg' "$BUILD/bench/speedup.svg"
-    }
-    check "make bench QUICK=1 runs and writes its table, every row, and its plot" \
-        bench_table
-    # The smoke run leaves Python out (its starts and pools were two thirds
-    # of the time): here bench.py runs each of its operations once, small,
-    # all in one Python (a start each cost 0.5 CPU-s).
-    bench_py() {
-        ops=$(awk -F '\t' '!/^#/ && NF { sub(/K$/, "1", $7); printf "%s 20 ", $7 }' \
-            tests/bench/rows.tsv)
-        # shellcheck disable=SC2086 # (one word an operation or a count)
-        r=$("$python3" tests/bench/bench.py $ops 2>&1)
-        n=$(echo "$r" | grep -Ec '^[0-9][0-9.e+-]*$')
-        [ "$n" = "$(($(echo "$ops" | wc -w) / 2))" ] || {
-            echo "bench.py $ops:"
-            echo "$r"
-            return 1
-        }
-    }
-    if [ -n "$python3" ]; then
-        check "bench.py runs each operation of tests/bench/rows.tsv" bench_py
-    fi
-fi
+# (make bench's smoke run and the clang build are make test-extra's,
+# tests/extra.sh: .ci/run runs both.)
 
 # ------------------------------------------------------ docs, coverage
 phase "docs, coverage"
