@@ -481,9 +481,12 @@ $(COV)/grader: $(GRADER_SRC)
 	@mkdir -p $(@D)
 	$(Q)$(COV_CC) $(COV_FLAGS) -Igrader -Itests $(GRADER_DEFS) $^ --coverage -o $@
 
-coverage: $(foreach l,$(LESSONS),$(COV)/$(l)/check) $(COV)/grader \
+# GRADER_COV=0 (make test): the solutions only, not the grader's report.
+coverage: $(foreach l,$(LESSONS),$(COV)/$(l)/check) \
+		$(if $(filter 0,$(GRADER_COV)),,$(COV)/grader) \
 		$(L_TEST_OBJS) $(HARNESS_OBJS)
-	$(Q)COV=$(COV) LESSONS="$(LESSONS)" BUILD=$(BUILD) sh tests/coverage.sh
+	$(Q)COV=$(COV) LESSONS="$(LESSONS)" BUILD=$(BUILD) \
+	    GRADER_COV=$(GRADER_COV) sh tests/coverage.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -4,6 +4,7 @@
 # took some 35 of its CPU-seconds there, about 18 s).  .ci/run runs both.
 #   - make bench QUICK=1 runs and writes its table, every row, and its plot;
 #   - bench.py runs each operation of tests/bench/rows.tsv;
+#   - make docs-solutions builds the instructors' site, solutions in;
 #   - the course builds with clang without a warning (make CC=clang).
 # Prints "ok   ..." / "FAIL ..." lines and "N passed, M failed", as
 # selftest.sh does; exits 1 if anything failed.
@@ -73,6 +74,15 @@ if [ -n "$python3" ]; then
     check "bench.py runs each operation of tests/bench/rows.tsv" bench_py
 else
     no "bench.py runs" "python3 is not installed: run make deps"
+fi
+
+# The instructors' site: the docs with the solutions in.
+if command -v doxygen >/dev/null; then
+    check "docs-solutions puts the solutions in, for instructors" \
+        sh -c "DOCS_DOT=NO make -s docs-solutions BUILD=$BUILD >/dev/null 2>&1 &&
+            ls $BUILD/docs-solutions/html | grep -q '_8c_source.html'"
+else
+    no "docs-solutions" "doxygen is not installed: run make deps"
 fi
 
 # The course built with clang: its warnings only (make test grades the
