@@ -107,8 +107,9 @@ usage(void)
             "  lesson, and the first lesson that fails in detail);\n"
             "--cache DIR reuses a lesson's results while its file and the\n"
             "  course's tests are unchanged;\n"
-            "--quick-build compiles with -Og, not the course's -O level:\n"
-            "  a third cheaper, for make test's mutants only.\n");
+            "--quick-build compiles with -Og, not the course's -O level,\n"
+            "  and skips the object's inspection: for make test's mutants\n"
+            "  only (the course's own code).\n");
     exit(2);
 }
 
