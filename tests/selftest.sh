@@ -896,11 +896,9 @@ golden_run
 # ------------------------------------------------ the student's loop
 phase "the student's loop"
 
-# First contact, aligned tables, progress's cache, watch, reset without a
-# terminal, lesson 06's demo, compile_commands.json, clang (tests/student_loop.sh;
-# its clang grading is the not-as-root one below).
-STUDENT_LOOP_SOURCED=1 SL_CLANG_GRADE=0 SL_CLANG=0 . tests/student_loop.sh
-student_loop_checks
+# (What a new student meets first, tests/student_loop.sh's checks, are
+# make test-extra's: tests/extra.sh.  The watch and reset checks below
+# are make test's own.)
 
 # make watch: start on the stub, save a mistake, then the answer; the
 # watcher must re-test on each save and end when every lesson passes.
