@@ -13,20 +13,10 @@ set -u
 BUILD=${BUILD:-build}
 T=$(mktemp -d /tmp/forklings-extra.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT
-passed=0 failed=0
 python3=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
-
-ok() {
-    passed=$((passed + 1))
-    echo "ok   $1"
-}
-
-no() {
-    failed=$((failed + 1))
-    echo "FAIL $1"
-    [ -n "${2:-}" ] && printf '%s\n' "$2" | head -30 | sed 's/^/     /'
-    return 0
-}
+# ok and no (and their counts, sl_passed and sl_failed) are the student
+# loop's, which this file runs too.
+STUDENT_LOOP_SOURCED=1 SL_CLANG_GRADE=0 . tests/student_loop.sh
 
 check() {
     name=$1
@@ -91,8 +81,7 @@ fi
 # terminal, lesson 06's demo, compile_commands.json, and the course built
 # with clang, for its warnings only (make test grades the solutions built
 # with clang, as a user who is not root).
-STUDENT_LOOP_SOURCED=1 SL_CLANG_GRADE=0 . tests/student_loop.sh
 student_loop_checks
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+echo "$sl_passed passed, $sl_failed failed"
+[ "$sl_failed" = 0 ]
