@@ -1,0 +1,1275 @@
+// check_futures.c - tests for lesson 16: futures on worker processes.
+//
+// The calls the tests submit decide when they end, so that nothing
+// sleeps to synchronise:
+//  - gated(k) waits for a byte on gate k, a pipe the test writes to.  The
+//    gates are made before the executor, so every worker inherits them;
+//    a byte (not EOF: every worker holds a copy of each write end) lets
+//    exactly one call through.  A gated call gives up after 3 s, so a
+//    test that fails half way leaves nothing running for long;
+//  - after_sleep(x) returns x once the test's process has been seen
+//    asleep for 15 ms (fl_proc_idles from the worker, whose parent the
+//    test is): the call ends only while the caller blocks in a wait;
+//  - mark(x) writes the byte x to a pipe the test reads afterwards, so
+//    the test knows which calls ran, and in what order.
+// Waits that a wrong answer could make endless run in a child of the
+// test with a bound (fl_run_in_child).
+#define _GNU_SOURCE
+#include "futures.h"
+#include "harness.h"
+#include "stress.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- helpers */
+
+#define GATES 4
+#define GATE_LIMIT_MS 3000
+
+static int gate[GATES][2]; // calls read gate[k][0]; the test writes [k][1]
+static int marks[2];       // mark() writes marks[1]; the test reads [0]
+
+// Make the gates and the marks pipe: before the executor, which forks.
+static void
+pipes_make(void)
+{
+    for (int k = 0; k < GATES; k++)
+        ck_assert_msg(pipe(gate[k]) == 0, "pipe: %s", strerror(errno));
+    ck_assert_msg(pipe(marks) == 0, "pipe: %s", strerror(errno));
+}
+
+static void
+pipes_close(void)
+{
+    for (int k = 0; k < GATES; k++) {
+        close(gate[k][0]);
+        close(gate[k][1]);
+    }
+    close(marks[0]);
+    close(marks[1]);
+}
+
+static void
+gate_open(int k)
+{
+    ck_assert_msg(write(gate[k][1], "g", 1) == 1, "write: %s", strerror(errno));
+}
+
+// The bytes mark() wrote so far, as a string (no wait).
+static const char *
+marks_read(void)
+{
+    static char buf[64];
+    size_t n = 0;
+    while (n < sizeof buf - 1 && fl_readable_within(marks[0], 0) &&
+           read(marks[0], &buf[n], 1) == 1)
+        n++;
+    buf[n] = 0;
+    return buf;
+}
+
+static int
+gated(long k, long *result)
+{
+    char c;
+    if (!fl_readable_within(gate[k][0], GATE_LIMIT_MS) ||
+        read(gate[k][0], &c, 1) != 1)
+        return 99;
+    *result = 100 + k;
+    return 0;
+}
+
+static int
+after_sleep(long x, long *result)
+{
+    fl_proc_idles(getppid(), 15);
+    *result = x;
+    return 0;
+}
+
+static int
+mark(long x, long *result)
+{
+    char c = (char)x;
+    if (write(marks[1], &c, 1) != 1)
+        return 98;
+    *result = x;
+    return 0;
+}
+
+static int
+twice(long x, long *result)
+{
+    *result = 2 * x;
+    return 0;
+}
+
+// x < 0 fails with code -x; else x squared.
+static int
+square_or_fail(long x, long *result)
+{
+    if (x < 0)
+        return (int)-x;
+    *result = x * x;
+    return 0;
+}
+
+static int
+my_pid(long x, long *result)
+{
+    (void)x;
+    *result = getpid();
+    return 0;
+}
+
+static int
+die(long x, long *result)
+{
+    (void)x;
+    (void)result;
+    kill(getpid(), SIGKILL);
+    return 0;
+}
+
+static mp_executor *
+executor(int n)
+{
+    mp_executor *ex = NULL;
+    int r = mp_executor_create(&ex, n);
+    fl_expect_int(r, 0, "mp_executor_create", "");
+    return ex;
+}
+
+static mp_future *
+submit(mp_executor *ex, mp_fn fn, long arg)
+{
+    mp_future *f = NULL;
+    int r = mp_executor_submit(ex, fn, arg, &f);
+    fl_expect_int(r, 0, "mp_executor_submit on a working executor", "");
+    return f;
+}
+
+static int
+children(void)
+{
+    pid_t kids[64];
+    return fl_children_of(getpid(), kids, 64);
+}
+
+static double
+ms_since(long long t0_us)
+{
+    return (fl_now_us() - t0_us) / 1000.0;
+}
+
+#define EPIPE_HINT                                                             \
+    "A worker that dies closes its end of the socketpair: poll every "         \
+    "worker's end, and read EOF (a short reply) as a death. Then fail "        \
+    "every running and pending call with -EPIPE, as Python's "                 \
+    "BrokenProcessPool."
+
+/* ------------------------------------------------------- submit, result */
+
+FL_TEST(test_mp_executor_submit_runs_the_call_in_a_worker)
+{
+    mp_executor *ex = executor(2);
+    mp_future *f = submit(ex, my_pid, 0);
+    long pid = 0;
+    int r = mp_future_result(f, 2000, &pid);
+    pid_t parent = fl_ppid_of((pid_t)pid);
+    mp_future_free(f);
+    mp_executor_free(ex);
+    fl_expect_int(r, 0, "mp_future_result of a call returning its pid", "");
+    ck_assert_msg(pid != getpid() && parent == getpid(),
+                  "the call ran in process %ld, whose parent is %d; "
+                  "expected a worker, a child of the caller (%d)",
+                  pid, (int)parent, (int)getpid());
+}
+
+FL_TEST(test_mp_future_result_gives_the_calls_error_code)
+{
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, square_or_fail, -7);
+    long v = 12345;
+    int r = mp_future_result(f, 2000, &v);
+    mp_future *g = submit(ex, square_or_fail, 9);
+    long w = 0;
+    int r2 = mp_future_result(g, 2000, &w);
+    mp_future_free(f);
+    mp_future_free(g);
+    mp_executor_free(ex);
+    fl_expect_int(r, 7, "mp_future_result of a call that returned 7",
+                  "a call's error code comes back as it is: Python "
+                  "re-raises the call's exception");
+    fl_expect_int(v, 12345, "*value after a failed call",
+                  "set *value only on success");
+    fl_expect_int(r2, 0, "the next call, after a call failed",
+                  "a failing call does not break the executor");
+    fl_expect_int(w, 81, "its value", "");
+}
+
+FL_TEST(test_mp_future_result_times_out_and_the_call_goes_on)
+{
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, gated, 0);
+    long long t0 = fl_now_us();
+    int r = mp_future_result(f, 100, NULL);
+    double took = ms_since(t0);
+    int done = mp_future_done(f), running = mp_future_running(f);
+    gate_open(0);
+    long v = 0;
+    int r2 = mp_future_result(f, 2000, &v);
+    mp_future_free(f);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(r == -ETIMEDOUT && took >= 95 && took < 600,
+                  "mp_future_result(a call that waits, 100 ms) returned %s "
+                  "after %.0f ms; expected -ETIMEDOUT after about 100 ms",
+                  fl_ret(r), took);
+    ck_assert_msg(done == 0 && running == 1,
+                  "after the timeout: done %d, running %d; expected 0 and "
+                  "1: a timeout does not end the call (Python's "
+                  "TimeoutError leaves the future as it was)",
+                  done, running);
+    fl_expect_int(r2, 0, "mp_future_result once the call could end", "");
+    fl_expect_int(v, 100, "its value", "");
+}
+
+FL_TEST(test_mp_future_result_with_timeout_0_only_looks)
+{
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, gated, 0);
+    long long t0 = fl_now_us();
+    int r = mp_future_result(f, 0, NULL);
+    double took = ms_since(t0);
+    gate_open(0);
+    pid_t kid;
+    fl_children_of(getpid(), &kid, 1);
+    fl_proc_idles(kid, 20); // it has replied, and waits for the next
+    long v = 0;
+    int r2 = mp_future_result(f, 0, &v);
+    mp_future_free(f);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(r == -ETIMEDOUT && took < 50,
+                  "mp_future_result(a call that waits, 0) returned %s "
+                  "after %.0f ms; expected -ETIMEDOUT at once",
+                  fl_ret(r), took);
+    fl_expect_int(r2, 0,
+                  "mp_future_result(0) once the worker had sent its "
+                  "reply",
+                  "timeout 0 still looks once (poll with 0) before it "
+                  "gives up");
+    fl_expect_int(v, 100, "its value", "");
+}
+
+/* ---------------------------------------------- result under stress */
+
+struct storm_run {
+    int timeout_ms;
+    int ret;
+    fl_storm_result res;
+};
+
+static mp_future *storm_future;
+
+static int
+storm_result(void *arg)
+{
+    struct storm_run *s = arg;
+    return mp_future_result(storm_future, s->timeout_ms, NULL);
+}
+
+// In a child of the test: an executor, a gated call, and a result()
+// under a storm; the gate opened afterwards.
+static int
+storm_in_child(void *arg)
+{
+    struct storm_run *s = arg;
+    mp_executor *ex;
+    if (mp_executor_create(&ex, 1) < 0)
+        return 1;
+    if (mp_executor_submit(ex, gated, 0, &storm_future) < 0)
+        return 1;
+    fl_storm_call(storm_result, s, 500, &s->res);
+    gate_open(0);
+    mp_future_free(storm_future);
+    mp_executor_free(ex);
+    return 0;
+}
+
+FL_TEST(test_mp_future_result_keeps_its_deadline_under_signals)
+{
+    pipes_make();
+    struct storm_run *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert(s != MAP_FAILED);
+    *s = (struct storm_run){.timeout_ms = 100};
+    fl_child c;
+    fl_run_in_child(storm_in_child, s, 2000, 0, &c);
+    fl_storm_result res = s->res;
+    munmap(s, sizeof *s);
+    pipes_close();
+    ck_assert_msg(!c.timed_out,
+                  "mp_future_result(a call that waits, 100 ms) with a "
+                  "signal every 0.5 ms was still waiting after 2 s. Each "
+                  "EINTR started the 100 ms again: take the deadline once, "
+                  "and wait for the time LEFT.");
+    ck_assert_msg(res.ret == -ETIMEDOUT && res.elapsed_ms >= 95 &&
+                      res.elapsed_ms < 600,
+                  "mp_future_result(a call that waits, 100 ms) under a "
+                  "storm of %ld signals returned %s after %ld ms; expected "
+                  "-ETIMEDOUT after about 100 ms. %s",
+                  res.signals, fl_ret(res.ret), res.elapsed_ms,
+                  res.ret == -EINTR ? "poll failed with EINTR: a signal "
+                                      "is no reason to stop waiting."
+                                    : "");
+}
+
+struct hold {
+    mp_future *f;
+    int timeout_ms;
+    long value;
+};
+
+static int
+hold_result(void *arg)
+{
+    struct hold *h = arg;
+    return mp_future_result(h->f, h->timeout_ms, &h->value);
+}
+
+static void
+hold_release(void *arg)
+{
+    (void)arg;
+    gate_open(0);
+}
+
+FL_TEST(test_mp_future_result_for_ever_stays_for_ever_under_signals)
+{
+    static const int timeouts[] = {-1, INT_MAX};
+    pipes_make();
+    mp_executor *ex = executor(1);
+    for (int i = 0; i < 2; i++) {
+        struct hold h = {submit(ex, gated, 0), timeouts[i], 0};
+        fl_storm_result res;
+        fl_storm_hold(hold_result, hold_release, &h, 500, 100, &res);
+        mp_future_free(h.f);
+        ck_assert_msg(!res.early && res.ret == 0 && h.value == 100,
+                      "mp_future_result(a call that waits, %d) under a "
+                      "storm of %ld signals returned %s after %ld ms, %s; "
+                      "expected 0 once the call could end, 100 ms in. %s",
+                      h.timeout_ms, res.signals, fl_ret(res.ret),
+                      res.elapsed_ms, res.early ? "too early" : "",
+                      h.timeout_ms < 0
+                          ? "-1 means for ever: no deadline, and no time "
+                            "left worked out from it after EINTR."
+                          : "A long timeout gave up: work the deadline "
+                            "out in 64 bits (1000000LL).");
+    }
+    mp_executor_free(ex);
+    pipes_close();
+}
+
+static void
+late_rescue(void)
+{
+    if (write(gate[0][1], "g", 1) < 0)
+        return;
+}
+
+FL_TEST(test_mp_future_result_times_out_when_a_handler_outlasts_it)
+{
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, gated, 0);
+    fl_late_signal(20, 60, late_rescue, 300);
+    long t0 = fl_now_ms();
+    int r = mp_future_result(f, 50, NULL);
+    long took = fl_now_ms() - t0;
+    fl_late_signal_off();
+    gate_open(0); // (a second byte does no harm)
+    mp_future_result(f, 2000, NULL);
+    mp_future_free(f);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(r == -ETIMEDOUT,
+                  "mp_future_result(50 ms), interrupted at 20 ms by a "
+                  "handler that ran for 60 ms: expected -ETIMEDOUT once "
+                  "the handler returned, got %s after %ld ms. %s",
+                  fl_ret(r), took,
+                  r == 0 ? "It went on waiting until the call ended 300 "
+                           "ms later: after the deadline the time left is "
+                           "negative, and poll takes a negative timeout "
+                           "as for ever. Clamp it to 0."
+                         : "");
+}
+
+FL_TEST(test_mp_future_result_keeps_its_deadline_when_the_clock_jumps)
+{
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, gated, 0);
+    fl_fault_reset();
+    fl_fault_eintr("poll", 1); // so that the time left is worked out
+    fl_clock_jump_at(1, 3600);
+    long long t0 = fl_now_us();
+    int r = mp_future_result(f, 100, NULL);
+    double took = ms_since(t0);
+    long reads = fl_clock_reads();
+    fl_fault_reset();
+    gate_open(0);
+    mp_future_result(f, 2000, NULL);
+    mp_future_free(f);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(
+        r == -ETIMEDOUT && took >= 95 &&
+                took<600,
+                     "mp_future_result(100 ms), its poll interrupted once "
+                     "while the wall clock moved an hour on: expected "
+                     "-ETIMEDOUT after about 100 ms, got %s after %.0f ms. %s",
+                     fl_ret(r), took, reads> 0
+            ? "It read the wall clock (CLOCK_REALTIME), "
+              "which anyone may set: use CLOCK_MONOTONIC."
+        : r == -EINTR ? "EINTR is no reason to stop: wait for "
+                        "the time left."
+                      : "");
+}
+
+FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
+{
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, gated, 0);
+    fl_fault_reset();
+    fl_fault_fail("poll", 1, ENOMEM);
+    int r = mp_future_result(f, -1, NULL);
+    fl_fault_reset();
+    gate_open(0);
+    long v = 0;
+    int r2 = mp_future_result(f, 2000, &v);
+    mp_future_free(f);
+    mp_executor_free(ex);
+    pipes_close();
+    fl_expect_int(r, -ENOMEM, "mp_future_result with poll failing (ENOMEM)",
+                  "return -errno when poll fails with anything but EINTR");
+    fl_expect_int(r2, 0, "mp_future_result afterwards", "");
+    fl_expect_int(v, 100, "its value", "");
+}
+
+/* ------------------------------------------------------- the queue */
+
+FL_TEST(test_mp_executor_submit_queues_calls_first_in_first_out)
+{
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *g = submit(ex, gated, 0), *f[5];
+    for (int i = 0; i < 5; i++)
+        f[i] = submit(ex, mark, 'a' + i);
+    gate_open(0);
+    int bad = 0;
+    for (int i = 0; i < 5; i++) {
+        long v = 0;
+        bad |= mp_future_result(f[i], 2000, &v) != 0 || v != 'a' + i;
+        mp_future_free(f[i]);
+    }
+    mp_future_result(g, 2000, NULL);
+    mp_future_free(g);
+    const char *ran = marks_read();
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(!bad && strcmp(ran, "abcde") == 0,
+                  "five calls queued behind a busy worker ran in the order "
+                  "\"%s\"%s; expected \"abcde\": first in, first out (take "
+                  "the head of the queue, append at the tail)",
+                  ran, bad ? ", and some result was wrong" : "");
+}
+
+FL_TEST(test_mp_executor_submit_takes_more_calls_than_workers)
+{
+    mp_executor *ex = executor(2);
+    mp_future *f[7];
+    for (int i = 0; i < 7; i++)
+        f[i] = submit(ex, twice, i);
+    for (int i = 0; i < 7; i++) {
+        long v = -1;
+        int r = mp_future_result(f[i], 2000, &v);
+        char what[64];
+        snprintf(what, sizeof what, "call %d of 7 on 2 workers", i);
+        fl_expect_int(r, 0, what,
+                      "a call that finds no idle worker waits in the "
+                      "queue; each reply frees a worker for the next");
+        fl_expect_int(v, 2 * i, what, "");
+        mp_future_free(f[i]);
+    }
+    mp_executor_free(ex);
+}
+
+/* ----------------------------------------------------- cancel, states */
+
+FL_TEST(test_mp_future_cancel_refuses_a_running_call)
+{
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, gated, 0);
+    int c = mp_future_cancel(f);
+    int cancelled = mp_future_cancelled(f), running = mp_future_running(f);
+    gate_open(0);
+    long v = 0;
+    int r = mp_future_result(f, 2000, &v);
+    int c2 = mp_future_cancel(f);
+    mp_future_free(f);
+    mp_executor_free(ex);
+    pipes_close();
+    fl_expect_int(c, 0, "mp_future_cancel of a call a worker is running",
+                  "only a pending call can be cancelled: once a worker "
+                  "has it, it runs (Python's cancel() returns False)");
+    ck_assert_msg(cancelled == 0 && running == 1,
+                  "after the refused cancel: cancelled %d, running %d; "
+                  "expected 0 and 1",
+                  cancelled, running);
+    fl_expect_int(r, 0, "mp_future_result of the call cancel refused", "");
+    fl_expect_int(v, 100, "its value", "");
+    fl_expect_int(c2, 0, "mp_future_cancel of a finished call", "");
+}
+
+FL_TEST(test_mp_future_cancel_cancels_a_pending_call)
+{
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *g = submit(ex, gated, 0);
+    mp_future *f = submit(ex, mark, 'b');
+    int c = mp_future_cancel(f), c2 = mp_future_cancel(f);
+    int cancelled = mp_future_cancelled(f), done = mp_future_done(f);
+    int running = mp_future_running(f);
+    int r = mp_future_result(f, 0, NULL);
+    gate_open(0);
+    mp_future_result(g, 2000, NULL);
+    mp_future *h = submit(ex, mark, 'c');
+    mp_future_result(h, 2000, NULL);
+    const char *ran = marks_read();
+    mp_future_free(f);
+    mp_future_free(g);
+    mp_future_free(h);
+    mp_executor_free(ex);
+    pipes_close();
+    fl_expect_int(c, 1, "mp_future_cancel of a call waiting in the queue",
+                  "a pending call is the executor's own: take it out of "
+                  "the queue, and it is cancelled");
+    fl_expect_int(c2, 1, "mp_future_cancel again", "a cancelled call is");
+    ck_assert_msg(cancelled == 1 && done == 1 && running == 0,
+                  "after cancel: cancelled %d, done %d, running %d; "
+                  "expected 1, 1, 0",
+                  cancelled, done, running);
+    fl_expect_int(r, -ECANCELED, "mp_future_result of a cancelled call", "");
+    ck_assert_msg(strcmp(ran, "c") == 0,
+                  "the calls that ran wrote \"%s\"; expected \"c\": the "
+                  "cancelled call ran anyway. Unlink it from the queue.",
+                  ran);
+}
+
+FL_TEST(test_mp_future_done_makes_progress_in_a_loop)
+{
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, twice, 4);
+    long end = fl_now_ms() + 300;
+    int d = 0;
+    while ((d = mp_future_done(f)) == 0 && fl_now_ms() < end)
+        continue; // a spin, as Python's `while not f.done(): pass`
+    long v = 0;
+    int r = mp_future_result(f, 0, &v);
+    mp_future_free(f);
+    mp_executor_free(ex);
+    fl_expect_int(d, 1,
+                  "mp_future_done in a loop, for 300 ms, on a call that "
+                  "ends at once",
+                  "with no thread to read results, done() must look for "
+                  "them itself (a poll with timeout 0)");
+    fl_expect_int(r, 0, "mp_future_result after done() said 1", "");
+    fl_expect_int(v, 8, "its value", "");
+}
+
+/* ------------------------------------------------------- as_completed */
+
+FL_TEST(test_mp_as_completed_gives_futures_in_the_order_they_end)
+{
+    pipes_make();
+    mp_executor *ex = executor(4);
+    mp_future *f[4];
+    for (int i = 0; i < 4; i++)
+        f[i] = submit(ex, gated, i);
+    struct mp_as_completed it;
+    int r = mp_as_completed_begin(&it, f, 4, 1000);
+    fl_expect_int(r, 0, "mp_as_completed_begin of 4 futures", "");
+    int got[5] = {-1, -1, -1, -1, -1}, rs[5];
+    gate_open(3);
+    rs[0] = mp_as_completed_next(&it, &got[0]);
+    gate_open(1); // 1 then 0 end before the next call
+    mp_future_result(f[1], 2000, NULL);
+    gate_open(0);
+    mp_future_result(f[0], 2000, NULL);
+    rs[1] = mp_as_completed_next(&it, &got[1]);
+    rs[2] = mp_as_completed_next(&it, &got[2]);
+    gate_open(2);
+    rs[3] = mp_as_completed_next(&it, &got[3]);
+    rs[4] = mp_as_completed_next(&it, &got[4]);
+    for (int i = 0; i < 4; i++)
+        mp_future_free(f[i]);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(rs[0] == 1 && rs[1] == 1 && rs[2] == 1 && rs[3] == 1 &&
+                      got[0] == 3 && got[1] == 1 && got[2] == 0 && got[3] == 2,
+                  "futures 0 to 3 ended in the order 3, 1, 0, 2; "
+                  "as_completed gave %d, %d, %d, %d (returns %s, %s, %s, "
+                  "%s). %s",
+                  got[0], got[1], got[2], got[3], fl_ret(rs[0]), fl_ret(rs[1]),
+                  fl_ret(rs[2]), fl_ret(rs[3]),
+                  got[0] != 3   ? "Wait for whichever ends first, not for "
+                                  "futs[0]: the order they end, not the "
+                                  "order in futs."
+                  : got[1] != 1 ? "1 and 0 had both ended: give the one "
+                                  "that ended first (its seq), not the "
+                                  "lowest index."
+                                : "");
+    fl_expect_int(rs[4], 0, "mp_as_completed_next after all four",
+                  "once every future is given, return 0 (StopIteration)");
+}
+
+FL_TEST(test_mp_as_completed_of_no_futures_ends_at_once)
+{
+    struct mp_as_completed it;
+    int r = mp_as_completed_begin(&it, NULL, 0, -1);
+    int index = -1;
+    int r2 = r == 0 ? mp_as_completed_next(&it, &index) : r;
+    fl_expect_int(r, 0, "mp_as_completed_begin(NULL, 0, -1)",
+                  "0 futures is allowed: Python's as_completed([]) "
+                  "yields nothing");
+    fl_expect_int(r2, 0, "mp_as_completed_next over 0 futures",
+                  "nothing to give: 0 at once, never a wait");
+}
+
+FL_TEST(test_mp_as_completed_keeps_one_deadline_for_the_loop)
+{
+    pipes_make();
+    mp_executor *ex = executor(2);
+    mp_future *f[2] = {submit(ex, twice, 1), submit(ex, gated, 0)};
+    mp_future_result(f[0], 2000, NULL);
+    long long t0 = fl_now_us();
+    struct mp_as_completed it;
+    mp_as_completed_begin(&it, f, 2, 100);
+    int index = -1;
+    int r1 = mp_as_completed_next(&it, &index);
+    int rw = mp_future_result(f[1], 150, NULL); // past the loop's deadline
+    long long t1 = fl_now_us();
+    int r2 = mp_as_completed_next(&it, &index);
+    double last = ms_since(t1), all = ms_since(t0);
+    gate_open(0);
+    mp_future_result(f[1], 2000, NULL);
+    mp_future_free(f[0]);
+    mp_future_free(f[1]);
+    mp_executor_free(ex);
+    pipes_close();
+    fl_expect_int(r1, 1, "mp_as_completed_next with one future done", "");
+    fl_expect_int(rw, -ETIMEDOUT, "mp_future_result(a waiting call, 150)", "");
+    ck_assert_msg(r2 == -ETIMEDOUT && last < 60,
+                  "as_completed(100 ms): 150 ms after begin, the next "
+                  "call returned %s after %.0f ms more (%.0f ms in all); "
+                  "expected -ETIMEDOUT at once. The timeout is for the "
+                  "whole loop: take the deadline in begin, once, not in "
+                  "each next.",
+                  fl_ret(r2), last, all);
+}
+
+FL_TEST(test_mp_as_completed_takes_up_to_64_futures)
+{
+    enum { N = MP_AS_COMPLETED_MAX + 1 };
+    mp_executor *ex = executor(2);
+    mp_future *f[N];
+    for (int i = 0; i < N; i++)
+        f[i] = submit(ex, twice, i);
+    for (int i = 0; i < N; i++)
+        mp_future_result(f[i], 2000, NULL);
+    int rs[3], counts[3] = {0, 0, 0}, dup = 0;
+    for (int n = N - 2; n <= N; n++) {
+        struct mp_as_completed it;
+        int r = mp_as_completed_begin(&it, f, n, 1000);
+        int seen[N] = {0}, index, k = n - (N - 2);
+        while (r == 0 || r == 1) {
+            if ((r = mp_as_completed_next(&it, &index)) != 1)
+                break;
+            dup |= index < 0 || index >= n || seen[index]++;
+            counts[k]++;
+        }
+        rs[k] = r;
+    }
+    for (int i = 0; i < N; i++)
+        mp_future_free(f[i]);
+    mp_executor_free(ex);
+    ck_assert_msg(rs[0] == 0 && counts[0] == N - 2 && rs[1] == 0 &&
+                      counts[1] == N - 1 && !dup,
+                  "as_completed over 63 and 64 finished futures gave %d "
+                  "and %d (last return %s, %s)%s; expected each future "
+                  "once, then 0",
+                  counts[0], counts[1], fl_ret(rs[0]), fl_ret(rs[1]),
+                  dup ? ", some index twice or out of range" : "");
+    fl_expect_int(rs[2], -EINVAL, "mp_as_completed_begin of 65 futures",
+                  "MP_AS_COMPLETED_MAX is the size of the out[] array: "
+                  "refuse n > MP_AS_COMPLETED_MAX");
+}
+
+FL_TEST(test_mp_as_completed_rejects_bad_arguments)
+{
+    pipes_make();
+    mp_executor *a = executor(1), *b = executor(1);
+    mp_future *fa = submit(a, gated, 0), *fb = submit(b, gated, 1);
+    mp_future *two[2] = {fa, fb}, *hole[2] = {fa, NULL};
+    struct mp_as_completed it;
+    int index;
+    struct {
+        const char *what;
+        int got;
+    } c[] = {
+        {"begin(NULL, ...)", mp_as_completed_begin(NULL, two, 1, -1)},
+        {"begin(it, NULL, 1, -1)", mp_as_completed_begin(&it, NULL, 1, -1)},
+        {"begin(it, futs, -1, -1)", mp_as_completed_begin(&it, two, -1, -1)},
+        {"begin(it, futs, 1, -2)", mp_as_completed_begin(&it, two, 1, -2)},
+        {"begin with a NULL entry", mp_as_completed_begin(&it, hole, 2, -1)},
+        {"begin with futures of two executors",
+         mp_as_completed_begin(&it, two, 2, -1)},
+        {"next(NULL, &index)", mp_as_completed_next(NULL, &index)},
+    };
+    gate_open(0);
+    gate_open(1);
+    mp_future_free(fa);
+    mp_future_free(fb);
+    mp_executor_free(a);
+    mp_executor_free(b);
+    pipes_close();
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        fl_expect_int(c[i].got, -EINVAL, c[i].what,
+                      "check the arguments first; futures not done must "
+                      "share one executor: one poll serves one executor");
+}
+
+/* --------------------------------------------------------------- wait */
+
+FL_TEST(test_mp_futures_wait_returns_at_the_first_completed)
+{
+    pipes_make();
+    mp_executor *ex = executor(2);
+    mp_future *f[2] = {submit(ex, gated, 0), submit(ex, after_sleep, 5)};
+    int done[2] = {7, 7};
+    long long t0 = fl_now_us();
+    int r = mp_futures_wait(f, 2, 2000, MP_FIRST_COMPLETED, done);
+    double took = ms_since(t0);
+    gate_open(0);
+    int all[2] = {7, 7};
+    int r2 = mp_futures_wait(f, 2, 2000, MP_ALL_COMPLETED, all);
+    mp_future_free(f[0]);
+    mp_future_free(f[1]);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(r == 1 && done[0] == 0 && done[1] == 1 && took < 1500,
+                  "wait(FIRST_COMPLETED) with the second call ending "
+                  "first returned %s with done = {%d, %d} after %.0f ms; "
+                  "expected 1 with {0, 1}, as soon as it ended",
+                  fl_ret(r), done[0], done[1], took);
+    ck_assert_msg(r2 == 2 && all[0] == 1 && all[1] == 1,
+                  "wait(ALL_COMPLETED) returned %s with {%d, %d}; "
+                  "expected 2 with {1, 1}",
+                  fl_ret(r2), all[0], all[1]);
+}
+
+FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
+{
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *f[2] = {submit(ex, gated, 0), submit(ex, twice, 1)};
+    mp_future_cancel(f[1]);
+    int done[2] = {7, 7};
+    long long t0 = fl_now_us();
+    int r = mp_futures_wait(f, 2, 100, MP_FIRST_EXCEPTION, done);
+    double took = ms_since(t0);
+    mp_future *g = submit(ex, square_or_fail, -3);
+    mp_future *e[2] = {f[0], g};
+    gate_open(0); // the error comes first: the worker is busy till here
+    int r2 = mp_futures_wait(e, 2, 2000, MP_FIRST_EXCEPTION, done);
+    mp_future_free(f[0]);
+    mp_future_free(f[1]);
+    mp_future_free(g);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(r == 1 && took >= 95 && took < 600,
+                  "wait(FIRST_EXCEPTION, 100 ms) on a running call and a "
+                  "cancelled one returned %s after %.0f ms; expected 1 "
+                  "after the timeout: a cancelled call raised nothing",
+                  fl_ret(r), took);
+    ck_assert_msg(r2 >= 1 && done[1] == 1,
+                  "wait(FIRST_EXCEPTION) with a failed call returned %s, "
+                  "its flag %d; expected it done",
+                  fl_ret(r2), done[1]);
+}
+
+/* ----------------------------------------------------------------- map */
+
+FL_TEST(test_mp_executor_map_keeps_input_order)
+{
+    mp_executor *ex = executor(2);
+    long in[4] = {3, 1, 2, 5}, out[4] = {0, 0, 0, 0};
+    int r = mp_executor_map(ex, after_sleep, in, out, 4, 2000);
+    long in2[4] = {1, -6, -9, 4}, out2[4] = {0, 0, 0, 0};
+    int r2 = mp_executor_map(ex, square_or_fail, in2, out2, 4, 2000);
+    int r0 = mp_executor_map(ex, twice, NULL, NULL, 0, -1);
+    mp_executor_free(ex);
+    fl_expect_int(r, 0, "mp_executor_map of 4 items", "");
+    ck_assert_msg(out[0] == 3 && out[1] == 1 && out[2] == 2 && out[3] == 5,
+                  "map gave {%ld, %ld, %ld, %ld}; expected {3, 1, 2, 5}, "
+                  "in input order whatever order they end in",
+                  out[0], out[1], out[2], out[3]);
+    fl_expect_int(r2, 6, "map over {1, -6, -9, 4}: items 1 and 2 fail",
+                  "the first failing item IN INPUT ORDER is the answer");
+    fl_expect_int(out2[0], 1, "the result before the failing item", "");
+    fl_expect_int(r0, 0, "mp_executor_map of 0 items", "");
+}
+
+FL_TEST(test_mp_executor_map_times_out_and_leaks_nothing)
+{
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    pipes_make();
+    mp_executor *ex = executor(1);
+    long in[3] = {0, 1, 2}, out[3];
+    long long t0 = fl_now_us();
+    int r = mp_executor_map(ex, gated, in, out, 3, 100);
+    double took = ms_since(t0);
+    gate_open(0);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(r == -ETIMEDOUT && took >= 95 && took < 600,
+                  "map(a call that waits, 100 ms) returned %s after %.0f "
+                  "ms; expected -ETIMEDOUT after about 100 ms",
+                  fl_ret(r), took);
+    fl_expect_no_leak(&s, "mp_executor_map that timed out, then "
+                          "mp_executor_free: the running call's future "
+                          "must be freed when it ends (settle an orphan)");
+}
+
+/* ------------------------------------------------------------ shutdown */
+
+FL_TEST(test_mp_executor_shutdown_waits_for_running_calls)
+{
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, after_sleep, 7);
+    int r = mp_executor_shutdown(ex, 1, 0);
+    int left = children();
+    long v = 0;
+    int rf = mp_future_result(f, 0, &v);
+    int rs = mp_executor_submit(ex, twice, 1, &(mp_future *){NULL});
+    mp_future_free(f);
+    mp_executor_free(ex);
+    fl_expect_int(r, 0, "mp_executor_shutdown(wait 1)", "");
+    ck_assert_msg(rf == 0 && v == 7,
+                  "after shutdown(wait=1) the running call's result(0) "
+                  "gave %s, value %ld; expected 0 and 7: shutdown returned "
+                  "before the call ended",
+                  fl_ret(rf), v);
+    fl_expect_int(left, 0, "workers left after shutdown(wait=1)",
+                  "close each worker's end, then waitpid each: a worker "
+                  "not reaped is a zombie");
+    fl_expect_int(rs, -ESHUTDOWN, "mp_executor_submit after shutdown",
+                  "Python raises RuntimeError: refuse with -ESHUTDOWN");
+}
+
+FL_TEST(test_mp_executor_shutdown_cancel_futures_drops_pending_calls)
+{
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *a = submit(ex, after_sleep, 1);
+    mp_future *b = submit(ex, mark, 'b'), *c = submit(ex, mark, 'c');
+    int r = mp_executor_shutdown(ex, 1, 1);
+    int ra = mp_future_result(a, 0, NULL);
+    int rb = mp_future_result(b, 0, NULL), rc = mp_future_result(c, 0, NULL);
+    const char *ran = marks_read();
+    mp_future_free(a);
+    mp_future_free(b);
+    mp_future_free(c);
+    mp_executor_free(ex);
+    pipes_close();
+    fl_expect_int(r, 0, "mp_executor_shutdown(wait 1, cancel_futures 1)", "");
+    fl_expect_int(ra, 0, "the running call", "running calls go on");
+    ck_assert_msg(rb == -ECANCELED && rc == -ECANCELED && ran[0] == 0,
+                  "after shutdown(cancel_futures=1), the pending calls "
+                  "gave %s and %s, and the calls that ran wrote \"%s\"; "
+                  "expected -ECANCELED twice and nothing run",
+                  fl_ret(rb), fl_ret(rc), ran);
+}
+
+FL_TEST(test_mp_executor_shutdown_without_wait_returns_at_once)
+{
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *a = submit(ex, gated, 0), *b = submit(ex, mark, 'b');
+    long long t0 = fl_now_us();
+    int r = mp_executor_shutdown(ex, 0, 0);
+    double took = ms_since(t0);
+    mp_future *x = NULL;
+    int rs = mp_executor_submit(ex, twice, 1, &x);
+    gate_open(0);
+    int rb = mp_future_result(b, 2000, NULL);
+    int left = children();
+    mp_future_free(a);
+    mp_future_free(b);
+    mp_future_free(rs == 0 ? x : NULL);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(r == 0 && took < 50,
+                  "shutdown(wait=0) with a call running returned %s after "
+                  "%.0f ms; expected 0 at once",
+                  fl_ret(r), took);
+    fl_expect_int(rs, -ESHUTDOWN, "mp_executor_submit after shutdown(0)",
+                  "shut down is shut down, waiting or not");
+    fl_expect_int(rb, 0, "the pending call, after shutdown(wait=0)",
+                  "without cancel_futures, pending calls still run");
+    fl_expect_int(left, 0, "workers left once the last call ended",
+                  "after shutdown, the pump ends and reaps the workers "
+                  "once nothing is pending or running");
+}
+
+/* ------------------------------------------------------- a worker dies */
+
+FL_TEST(test_mp_future_result_gives_epipe_when_a_worker_dies)
+{
+    pipes_make();
+    mp_executor *ex = executor(2);
+    mp_future *f[4] = {submit(ex, gated, 0), submit(ex, die, 0),
+                       submit(ex, twice, 1), submit(ex, twice, 2)};
+    long long t0 = fl_now_us();
+    int r[4];
+    r[0] = mp_future_result(f[0], 1000, NULL);
+    double took = ms_since(t0);
+    for (int i = 1; i < 4; i++)
+        r[i] = mp_future_result(f[i], 0, NULL);
+    mp_future *g = NULL;
+    int rs = mp_executor_submit(ex, twice, 1, &g);
+    int left = children();
+    mp_future_free(rs == 0 ? g : NULL);
+    for (int i = 0; i < 4; i++)
+        mp_future_free(f[i]);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(r[0] == -EPIPE && took < 800,
+                  "a worker died while another ran a call that waits: "
+                  "that call's result(1000 ms) gave %s after %.0f ms; "
+                  "expected -EPIPE at once. %s",
+                  fl_ret(r[0]), took, EPIPE_HINT);
+    ck_assert_msg(r[1] == -EPIPE && r[2] == -EPIPE && r[3] == -EPIPE,
+                  "the dead worker's call and two pending ones gave %s, "
+                  "%s, %s; expected -EPIPE for each: every running and "
+                  "pending call fails",
+                  fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
+    fl_expect_int(rs, -EPIPE, "mp_executor_submit on a broken executor",
+                  "Python's BrokenProcessPool: refuse new calls");
+    fl_expect_int(left, 0, "workers left once the executor broke",
+                  "kill the workers still alive (SIGKILL) and reap every "
+                  "one, the dead one too");
+}
+
+FL_TEST(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe)
+{
+    mp_executor *ex = executor(1);
+    pid_t kid = 0;
+    fl_children_of(getpid(), &kid, 1);
+    kill(kid, SIGKILL);
+    fl_until_ended(kid);
+    mp_future *f = NULL;
+    int r = mp_executor_submit(ex, twice, 1, &f);
+    int rf = r == 0 ? mp_future_result(f, 1000, NULL) : r;
+    int left = children();
+    mp_future_free(r == 0 ? f : NULL);
+    mp_executor_free(ex);
+    fl_expect_int(rf, -EPIPE,
+                  "submit and result after the only worker was killed",
+                  "send to a dead worker fails with EPIPE (send with "
+                  "MSG_NOSIGNAL, or SIGPIPE kills the caller): the "
+                  "executor is broken");
+    fl_expect_int(left, 0, "workers left", "reap the dead worker");
+}
+
+/* ------------------------------------------------- create, free, faults */
+
+FL_TEST(test_mp_executor_create_takes_1_to_16_workers)
+{
+    static const int ns[] = {1, MP_EXECUTOR_MAX_WORKERS - 1,
+                             MP_EXECUTOR_MAX_WORKERS, 0};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        mp_executor *ex = NULL;
+        int r = mp_executor_create(&ex, ns[i]);
+        int kids = children();
+        mp_future *f = NULL;
+        long v = 0;
+        if (r == 0 && mp_executor_submit(ex, twice, 21, &f) == 0)
+            mp_future_result(f, 2000, &v);
+        mp_future_free(f);
+        mp_executor_free(ex);
+        char what[64];
+        snprintf(what, sizeof what, "mp_executor_create(&ex, %d)", ns[i]);
+        fl_expect_int(r, 0, what, "");
+        if (ns[i] > 0)
+            fl_expect_int(kids, ns[i], "workers started", "");
+        else
+            ck_assert_msg(kids >= 1 && kids <= MP_EXECUTOR_MAX_WORKERS,
+                          "max_workers 0 started %d workers; expected one "
+                          "per CPU, from 1 to 16",
+                          kids);
+        fl_expect_int(v, 42, "a call on it", "");
+    }
+    mp_executor *ex = NULL;
+    int c[3] = {mp_executor_create(&ex, MP_EXECUTOR_MAX_WORKERS + 1),
+                mp_executor_create(&ex, -1), mp_executor_create(NULL, 1)};
+    fl_expect_int(c[0], -EINVAL, "mp_executor_create(&ex, 17)",
+                  "w[] holds MP_EXECUTOR_MAX_WORKERS: refuse more");
+    fl_expect_int(c[1], -EINVAL, "mp_executor_create(&ex, -1)", "");
+    fl_expect_int(c[2], -EINVAL, "mp_executor_create(NULL, 1)", "");
+}
+
+FL_TEST(test_mp_executor_create_cleans_up_when_fork_fails)
+{
+    FL_FAULT_WALK ("fork", EAGAIN, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_executor *ex = NULL;
+        int r = mp_executor_create(&ex, 3);
+        if (fl_fault_fired("fork"))
+            fl_expect_int(r, -EAGAIN, "mp_executor_create with fork failing",
+                          "return fork's -errno");
+        else
+            fl_expect_int(r, 0, "mp_executor_create(&ex, 3)", "");
+        mp_executor_free(r == 0 ? ex : NULL);
+        fl_expect_no_leak(&s, "mp_executor_create with fork failing: close "
+                              "the socketpair, and stop and reap the "
+                              "workers started before");
+    }
+}
+
+FL_TEST(test_mp_executor_create_cleans_up_when_socketpair_fails)
+{
+    FL_FAULT_WALK ("socketpair", EMFILE, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_executor *ex = NULL;
+        int r = mp_executor_create(&ex, 3);
+        if (fl_fault_fired("socketpair"))
+            fl_expect_int(r, -EMFILE,
+                          "mp_executor_create with socketpair "
+                          "failing (EMFILE)",
+                          "return socketpair's -errno");
+        else
+            fl_expect_int(r, 0, "mp_executor_create(&ex, 3)", "");
+        mp_executor_free(r == 0 ? ex : NULL);
+        fl_expect_no_leak(&s, "mp_executor_create with socketpair failing");
+    }
+}
+
+FL_TEST(test_mp_executor_submit_fails_cleanly_without_memory)
+{
+    FL_FAULT_WALK ("calloc", ENOMEM, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_executor *ex = NULL;
+        mp_future *f = NULL;
+        int r = mp_executor_create(&ex, 1);
+        int r2 = r == 0 ? mp_executor_submit(ex, twice, 3, &f) : r;
+        long v = 0;
+        int r3 = r2 == 0 ? mp_future_result(f, 2000, &v) : r2;
+        mp_future_free(r2 == 0 ? f : NULL);
+        mp_executor_free(r == 0 ? ex : NULL);
+        if (fl_fault_fired("calloc"))
+            fl_expect_int(r3, -ENOMEM,
+                          "create, submit and result with calloc failing",
+                          "return -ENOMEM");
+        else
+            fl_expect_int(v, 6, "a call's value", "");
+        fl_expect_no_leak(&s, "create, submit, result, free with calloc "
+                              "failing");
+    }
+}
+
+FL_TEST(test_mp_executor_breaks_cleanly_when_a_send_fails)
+{
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    mp_executor *ex = executor(2);
+    fl_fault_reset();
+    fl_fault_fail("send", 1, ENOBUFS);
+    mp_future *f = NULL;
+    int r = mp_executor_submit(ex, twice, 1, &f);
+    fl_fault_reset();
+    int rf = r == 0 ? mp_future_result(f, 1000, NULL) : r;
+    mp_future_free(r == 0 ? f : NULL);
+    mp_executor_free(ex);
+    fl_expect_int(rf, -EPIPE, "a call whose request could not be sent",
+                  "a worker that cannot be reached is as good as dead: "
+                  "break the executor");
+    fl_expect_no_leak(&s, "an executor broken by a failed send, then freed");
+}
+
+FL_TEST(test_mp_future_free_of_a_running_call_is_safe)
+{
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, gated, 0);
+    mp_future_free(f); // it runs on
+    gate_open(0);
+    mp_future *g = submit(ex, twice, 5);
+    long v = 0;
+    int r = mp_future_result(g, 2000, &v);
+    mp_future_free(g);
+    mp_executor_free(ex);
+    pipes_close();
+    fl_expect_int(r, 0, "a call after a running future was freed", "");
+    fl_expect_int(v, 10, "its value", "");
+    fl_expect_no_leak(&s, "a running future freed, then its call ended: "
+                          "the executor frees it then");
+}
+
+// In a child: two executors, the first freed first (a wrong free hangs).
+static int
+create_free(void *arg)
+{
+    (void)arg;
+    mp_executor *a, *b;
+    if (mp_executor_create(&a, 2) < 0)
+        return 1;
+    if (mp_executor_create(&b, 2) < 0)
+        return 1;
+    mp_executor_free(a);
+    mp_executor_free(b);
+    return 0;
+}
+
+FL_TEST(test_mp_executor_free_ends_workers_whose_end_was_inherited)
+{
+    fl_child c;
+    fl_run_in_child(create_free, NULL, 1500, 0, &c);
+    ck_assert_msg(!c.timed_out,
+                  "two executors, the first freed first: free was still "
+                  "waiting after 1.5 s. The second executor's workers "
+                  "hold copies of the first's ends (fork copied them), so "
+                  "close() alone sends no EOF: shutdown(fd, SHUT_WR) "
+                  "first, which does.");
+    ck_assert_msg(c.returned && c.value == 0,
+                  "create and free in a child: it %s",
+                  c.returned ? "failed" : "did not return");
+}
+
+// In a child: an executor of 3 whose last worker runs a gated call; the
+// child ends without freeing it.  The workers' pids go to arg.
+static int
+create_and_die(void *arg)
+{
+    mp_executor *ex;
+    mp_future *f;
+    if (mp_executor_create(&ex, 3) < 0)
+        return 1;
+    for (int i = 0; i < 3; i++) // twice to workers 0 and 1, gated to 2
+        if (mp_executor_submit(ex, i < 2 ? twice : gated, 2, &f) < 0)
+            return 1;
+    pid_t *kids = arg;
+    fl_children_of(getpid(), kids, 3);
+    return 0;
+}
+
+FL_TEST(test_mp_executor_workers_exit_when_the_caller_dies)
+{
+    pipes_make();
+    pid_t *kids = mmap(NULL, 3 * sizeof *kids, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert(kids != MAP_FAILED);
+    fl_child c;
+    fl_run_in_child(create_and_die, kids, 1500, 0, &c);
+    // The workers are the test's now (it is a subreaper).  The idle ones
+    // must end at once; the busy one when its gate opens.
+    int stuck = 0, fd[3];
+    for (int i = 0; i < 3; i++)
+        fd[i] = kids[i] > 0 ? (int)syscall(SYS_pidfd_open, kids[i], 0) : -1;
+    for (int i = 0; i < 3; i++)
+        if (fd[i] >= 0 && !fl_readable_within(fd[i], 500))
+            stuck++; // (the busy one, and any kept by it)
+    gate_open(2);
+    for (int i = 0; i < 3; i++) {
+        if (fd[i] >= 0 && !fl_readable_within(fd[i], 2000))
+            kill(kids[i], SIGKILL);
+        if (fd[i] >= 0)
+            close(fd[i]);
+        if (kids[i] > 0)
+            fl_reap(kids[i]);
+    }
+    munmap(kids, 3 * sizeof *kids);
+    pipes_close();
+    ck_assert_msg(c.returned && c.value == 0, "create in a child failed");
+    fl_expect_int(stuck, 1,
+                  "workers still running 0.5 s after their caller died "
+                  "(one was busy)",
+                  "an idle worker must end as soon as the caller is gone. "
+                  "A worker must hold only its own end: close, in the "
+                  "child, the executor's ends of the workers started "
+                  "before it, or the busy one keeps the others from "
+                  "seeing EOF");
+}
+
+static const fl_case cases[] = {
+    FL_CASE(test_mp_executor_submit_runs_the_call_in_a_worker, 5),
+    FL_CASE(test_mp_future_result_gives_the_calls_error_code, 5),
+    FL_CASE(test_mp_future_result_times_out_and_the_call_goes_on, 5),
+    FL_CASE(test_mp_future_result_with_timeout_0_only_looks, 5),
+    FL_CASE(test_mp_future_result_keeps_its_deadline_under_signals, 5),
+    FL_CASE(test_mp_future_result_for_ever_stays_for_ever_under_signals, 5),
+    FL_CASE(test_mp_future_result_times_out_when_a_handler_outlasts_it, 5),
+    FL_CASE(test_mp_future_result_keeps_its_deadline_when_the_clock_jumps, 5),
+    FL_CASE(test_mp_future_result_fails_cleanly_when_poll_fails, 5),
+    FL_CASE(test_mp_executor_submit_queues_calls_first_in_first_out, 5),
+    FL_CASE(test_mp_executor_submit_takes_more_calls_than_workers, 5),
+    FL_CASE(test_mp_executor_free_ends_workers_whose_end_was_inherited, 5),
+    FL_CASE(test_mp_executor_workers_exit_when_the_caller_dies, 5),
+    FL_CASE(test_mp_future_cancel_refuses_a_running_call, 5),
+    FL_CASE(test_mp_future_cancel_cancels_a_pending_call, 5),
+    FL_CASE(test_mp_future_done_makes_progress_in_a_loop, 5),
+    FL_CASE(test_mp_as_completed_gives_futures_in_the_order_they_end, 5),
+    FL_CASE(test_mp_as_completed_of_no_futures_ends_at_once, 5),
+    FL_CASE(test_mp_as_completed_keeps_one_deadline_for_the_loop, 5),
+    FL_CASE(test_mp_as_completed_takes_up_to_64_futures, 5),
+    FL_CASE(test_mp_as_completed_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_futures_wait_returns_at_the_first_completed, 5),
+    FL_CASE(test_mp_futures_wait_first_exception_skips_cancelled_calls, 5),
+    FL_CASE(test_mp_executor_map_keeps_input_order, 5),
+    FL_CASE(test_mp_executor_map_times_out_and_leaks_nothing, 5),
+    FL_CASE(test_mp_executor_shutdown_waits_for_running_calls, 5),
+    FL_CASE(test_mp_executor_shutdown_cancel_futures_drops_pending_calls, 5),
+    FL_CASE(test_mp_executor_shutdown_without_wait_returns_at_once, 5),
+    FL_CASE(test_mp_future_result_gives_epipe_when_a_worker_dies, 5),
+    FL_CASE(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe, 5),
+    FL_CASE(test_mp_executor_create_takes_1_to_16_workers, 5),
+    FL_CASE(test_mp_executor_create_cleans_up_when_fork_fails, 5),
+    FL_CASE(test_mp_executor_create_cleans_up_when_socketpair_fails, 5),
+    FL_CASE(test_mp_executor_submit_fails_cleanly_without_memory, 5),
+    FL_CASE(test_mp_executor_breaks_cleanly_when_a_send_fails, 5),
+    FL_CASE(test_mp_future_free_of_a_running_call_is_safe, 5),
+};
+
+FL_MAIN("16_futures", cases)
