@@ -951,41 +951,74 @@ FL_TEST(test_mp_executor_shutdown_without_wait_returns_at_once)
 
 /* ------------------------------------------------------- a worker dies */
 
-FL_TEST(test_mp_future_result_gives_epipe_when_a_worker_dies)
+// What the death scenario saw, in memory shared with the test.
+struct death {
+    int r[4];    // the four calls' results
+    double took; // ms the first result took
+    int submit;  // submit on the broken executor
+    int left;    // workers left then
+};
+
+// In a child (a wrong executor may never end): two workers, a waiting
+// call on one, a call that kills the other, and two pending calls.
+static int
+death_in_child(void *arg)
 {
-    pipes_make();
-    mp_executor *ex = executor(2);
-    mp_future *f[4] = {submit(ex, gated, 0), submit(ex, die, 0),
-                       submit(ex, twice, 1), submit(ex, twice, 2)};
+    struct death *d = arg;
+    mp_executor *ex;
+    if (mp_executor_create(&ex, 2) < 0)
+        return 1;
+    mp_future *f[4], *g = NULL;
+    mp_fn fn[4] = {gated, die, twice, twice};
+    for (int i = 0; i < 4; i++)
+        if (mp_executor_submit(ex, fn[i], 0, &f[i]) < 0)
+            return 1;
     long long t0 = fl_now_us();
-    int r[4];
-    r[0] = mp_future_result(f[0], 1000, NULL);
-    double took = ms_since(t0);
+    d->r[0] = mp_future_result(f[0], 1000, NULL);
+    d->took = ms_since(t0);
     for (int i = 1; i < 4; i++)
-        r[i] = mp_future_result(f[i], 0, NULL);
-    mp_future *g = NULL;
-    int rs = mp_executor_submit(ex, twice, 1, &g);
-    int left = children();
-    mp_future_free(rs == 0 ? g : NULL);
+        d->r[i] = mp_future_result(f[i], 0, NULL);
+    d->submit = mp_executor_submit(ex, twice, 1, &g);
+    d->left = children();
+    gate_open(0);
+    mp_future_free(d->submit == 0 ? g : NULL);
     for (int i = 0; i < 4; i++)
         mp_future_free(f[i]);
     mp_executor_free(ex);
+    return 0;
+}
+
+FL_TEST(test_mp_future_result_gives_epipe_when_a_worker_dies)
+{
+    pipes_make();
+    struct death *d = mmap(NULL, sizeof *d, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert(d != MAP_FAILED);
+    *d = (struct death){{1, 1, 1, 1}, 0, 1, -1};
+    fl_child c;
+    fl_run_in_child(death_in_child, d, 2500, 0, &c);
+    struct death got = *d;
+    munmap(d, sizeof *d);
     pipes_close();
-    ck_assert_msg(r[0] == -EPIPE && took < 800,
+    ck_assert_msg(got.r[0] == -EPIPE && got.took < 800,
                   "a worker died while another ran a call that waits: "
                   "that call's result(1000 ms) gave %s after %.0f ms; "
                   "expected -EPIPE at once. %s",
-                  fl_ret(r[0]), took, EPIPE_HINT);
-    ck_assert_msg(r[1] == -EPIPE && r[2] == -EPIPE && r[3] == -EPIPE,
+                  fl_ret(got.r[0]), got.took, EPIPE_HINT);
+    ck_assert_msg(got.r[1] == -EPIPE && got.r[2] == -EPIPE &&
+                      got.r[3] == -EPIPE,
                   "the dead worker's call and two pending ones gave %s, "
                   "%s, %s; expected -EPIPE for each: every running and "
                   "pending call fails",
-                  fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
-    fl_expect_int(rs, -EPIPE, "mp_executor_submit on a broken executor",
+                  fl_ret(got.r[1]), fl_ret(got.r[2]), fl_ret(got.r[3]));
+    fl_expect_int(got.submit, -EPIPE, "mp_executor_submit on a broken executor",
                   "Python's BrokenProcessPool: refuse new calls");
-    fl_expect_int(left, 0, "workers left once the executor broke",
+    fl_expect_int(got.left, 0, "workers left once the executor broke",
                   "kill the workers still alive (SIGKILL) and reap every "
                   "one, the dead one too");
+    ck_assert_msg(!c.timed_out && c.returned && c.value == 0,
+                  "the broken executor's free %s",
+                  c.timed_out ? "never returned" : "failed");
 }
 
 FL_TEST(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe)
@@ -1204,13 +1237,25 @@ FL_TEST(test_mp_executor_workers_exit_when_the_caller_dies)
     fl_child c;
     fl_run_in_child(create_and_die, kids, 1500, 0, &c);
     // The workers are the test's now (it is a subreaper).  The idle ones
-    // must end at once; the busy one when its gate opens.
-    int stuck = 0, fd[3];
-    for (int i = 0; i < 3; i++)
+    // must end at once (within 500 ms); the busy one when its gate opens.
+    struct pollfd p[3];
+    int fd[3];
+    for (int i = 0; i < 3; i++) {
         fd[i] = kids[i] > 0 ? (int)syscall(SYS_pidfd_open, kids[i], 0) : -1;
-    for (int i = 0; i < 3; i++)
-        if (fd[i] >= 0 && !fl_readable_within(fd[i], 500))
-            stuck++; // (the busy one, and any kept by it)
+        p[i] = (struct pollfd){.fd = fd[i], .events = POLLIN};
+    }
+    int ended = 0;
+    for (long end = fl_now_ms() + 500, left = 500; ended < 2 && left > 0;
+         left = end - fl_now_ms()) {
+        if (poll(p, 3, (int)left) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < 3; i++)
+            if (p[i].fd >= 0 && (p[i].revents & POLLIN) != 0) {
+                p[i].fd = -1; // poll skips it from now on
+                ended++;
+            }
+    }
+    int stuck = 3 - ended;
     gate_open(2);
     for (int i = 0; i < 3; i++) {
         if (fd[i] >= 0 && !fl_readable_within(fd[i], 2000))
