@@ -97,6 +97,16 @@ after_sleep(long x, long *result)
     return 0;
 }
 
+// 3 ends only once the caller sleeps (after_sleep); the others at once.
+static int
+three_last(long x, long *result)
+{
+    if (x == 3)
+        return after_sleep(x, result);
+    *result = x;
+    return 0;
+}
+
 static int
 mark(long x, long *result)
 {
@@ -830,7 +840,7 @@ FL_TEST(test_mp_executor_map_keeps_input_order)
 {
     mp_executor *ex = executor(2);
     long in[4] = {3, 1, 2, 5}, out[4] = {0, 0, 0, 0};
-    int r = mp_executor_map(ex, after_sleep, in, out, 4, 2000);
+    int r = mp_executor_map(ex, three_last, in, out, 4, 2000);
     long in2[4] = {1, -6, -9, 4}, out2[4] = {0, 0, 0, 0};
     int r2 = mp_executor_map(ex, square_or_fail, in2, out2, 4, 2000);
     int r0 = mp_executor_map(ex, twice, NULL, NULL, 0, -1);
@@ -838,7 +848,7 @@ FL_TEST(test_mp_executor_map_keeps_input_order)
     fl_expect_int(r, 0, "mp_executor_map of 4 items", "");
     ck_assert_msg(out[0] == 3 && out[1] == 1 && out[2] == 2 && out[3] == 5,
                   "map gave {%ld, %ld, %ld, %ld}; expected {3, 1, 2, 5}, "
-                  "in input order whatever order they end in",
+                  "in input order, though item 0 ended last",
                   out[0], out[1], out[2], out[3]);
     fl_expect_int(r2, 6, "map over {1, -6, -9, 4}: items 1 and 2 fail",
                   "the first failing item IN INPUT ORDER is the answer");
