@@ -11,7 +11,7 @@ work, not the start-up of the workers.
 import multiprocessing as mp
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 
 def timed(work, *args):
@@ -301,6 +301,20 @@ def error_record(n):
     return timed(work)
 
 
+# ---------------------------------------------------------------- lesson 16
+
+
+def submit_result(n):
+    with ProcessPoolExecutor() as ex:
+        ex.submit(square, 0).result()  # the workers started, as in C
+
+        def work():
+            for i in range(n):
+                ex.submit(square, i).result()
+
+        return timed(work)
+
+
 OPS = {
     "start_join": start_join,
     "pipe_stream": pipe_stream,
@@ -315,6 +329,7 @@ OPS = {
     "dict_set": dict_set,
     "dict_incr": dict_incr,
     "error_record": error_record,
+    "submit_result": submit_result,
 }
 OPS.update({f"cpu_w{k}": cpu(k) for k in range(1, 9)})
 OPS.update({f"thr_w{k}": threads(k) for k in range(1, 9)})
