@@ -198,7 +198,7 @@ start_worker(mp_executor *ex, int i)
     return -ENOSYS;
 }
 
-// End every worker that is left: close its end, so it reads EOF and
+// End every worker that is left: shut its end down, so it reads EOF and
 // exits, then reap it.  With kill_first, SIGKILL it first.
 static void
 stop_workers(mp_executor *ex, int kill_first)
@@ -207,10 +207,10 @@ stop_workers(mp_executor *ex, int kill_first)
     // kill_first; shutdown(fd, SHUT_WR), then close(fd), fd = -1.  A
     // close alone sends no EOF while a copy of the end lives on (in the
     // workers of an executor made later, say); shutdown sends it anyway.
-    // End them ALL before reaping any: a worker exits once it sees EOF.  Then
-    // waitpid each pid above 0 (never -1: that reaps any child), retried on
-    // EINTR, and set it to 0: a worker not reaped is a zombie.  Set
-    // ex->stopped.
+    // End them ALL before reaping any: a worker exits once it sees EOF.
+    // Then waitpid each pid above 0 (never -1: that reaps any child),
+    // retried on EINTR, and set it to 0: a worker not reaped is a zombie.
+    // Set ex->stopped.
     (void)ex;
     (void)kill_first;
 }

@@ -225,6 +225,7 @@ int mp_future_cancel(mp_future *fut);
  * @param fut the future.
  * @return 1 or 0.
  * @retval -EINVAL fut is NULL.
+ * @retval -ENOMEM poll() failed (or another -errno of poll's).
  */
 int mp_future_done(mp_future *fut);
 
@@ -236,6 +237,7 @@ int mp_future_done(mp_future *fut);
  * @param fut the future.
  * @return 1 or 0.
  * @retval -EINVAL fut is NULL.
+ * @retval -ENOMEM poll() failed (or another -errno of poll's).
  */
 int mp_future_running(mp_future *fut);
 
