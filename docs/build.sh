@@ -89,8 +89,12 @@ if [ -f "$bench/results.md" ] && [ -f "$bench/speedup.svg" ] &&
 fi
 {
     if [ -n "$fresh" ]; then
+        # The lessons quote the reference run: say which, as it is not shown.
+        ref=$(sed -n 's/^\(20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]\) [0-9:]* UTC,.*/\1/p' \
+            docs/bench.md | head -1)
         sed '/^## Results/,$d' docs/bench.md
-        printf '%s\n\n%s\n' "## Results" "From \`make bench\` in this tree:"
+        note="the lessons quote the reference run of $ref, kept in docs/bench.md"
+        printf '%s\n\n%s\n' "## Results" "From \`make bench\` in this tree ($note):"
         sed '1d; s/^## /### /; s/](speedup.svg)/](bench-speedup.svg)/' \
             "$bench/results.md"
     else

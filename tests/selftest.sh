@@ -812,6 +812,19 @@ bench_has_row() {
         END { exit !found }' tests/bench/rows.tsv ||
         { echo "tests/bench/$b.c has no row in tests/bench/rows.tsv"; return 1; }
 }
+# bench_dates_match L: a figure the README cites as "(docs/bench.md, DATE"
+# is from the reference run that docs/bench.md keeps: a new run there
+# fails this until the lesson's figures are taken from it (issue 15).
+bench_dates_match() {
+    ref=$(sed -n 's/^\(20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]\) [0-9:]* UTC,.*/\1/p' \
+        docs/bench.md | head -1)
+    [ -n "$ref" ] || { echo "docs/bench.md holds no dated reference run"; return 1; }
+    tr '\n' ' ' <"lessons/$1/README.md" |
+        grep -o 'docs/bench\.md, *20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]' |
+        grep -v "$ref\$" | sed "s/\$/: not the reference run of $ref/" | grep . &&
+        return 1
+    return 0
+}
 
 for l in $LESSONS; do
     t=$(topic "$l")
@@ -838,6 +851,8 @@ for l in $LESSONS; do
     check "$l has a row in README.md's table of lessons" grep -q "^| $n | " README.md
     check "$l: its bench program, if any, has a row in tests/bench/rows.tsv" \
         bench_has_row "$l"
+    check "$l README's figures from docs/bench.md cite its reference run's date" \
+        bench_dates_match "$l"
 
     "$BUILD/bin/solutions/$l/check_$t" --list | sort >"$T/listed"
     grep -v '^#' "tests/$l/points" | awk 'NF { print $1 }' | sort >"$T/pointed"

@@ -22,9 +22,12 @@
 //    chunks, as it does by default.
 //  - The `if __name__ == "__main__"` guard is not Windows folklore: under
 //    "spawn" and "forkserver" (macOS, and Linux from Python 3.14) each
-//    worker imports the main module, and without the guard each one would
-//    start a pool of its own.  Here the workers are forked: they never run
-//    main again.
+//    worker imports the main module, and without the guard it reaches
+//    Pool(...) there.  It starts nothing: Python refuses a new process
+//    before the bootstrapping phase ends, the worker dies with a
+//    RuntimeError, and the pool replaces it with another that dies the
+//    same way, for ever.  Here the workers are forked: they never run main
+//    again.
 //  - `with Pool() as p:` ends with terminate(), not join(): work still
 //    queued when the block ends is killed.  mp_pool_destroy does the same.
 //  - If a worker dies mid-task, Python's map waits for ever.  The last part

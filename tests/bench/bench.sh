@@ -328,7 +328,7 @@ extras_tables() {
     echo "Starting and reaping k workers (bench_13 pstart_wK and tstart_wK," \
         "a map of k items whose kernel returns at once):"
     echo
-    echo "| workers | processes (mp_par_map) | threads (mp_thread_map) |"
+    echo "| workers | processes (mp_par_map), µs per map | threads (mp_thread_map), µs per map |"
     echo "|---|---|---|"
     for k in 1 2 4; do
         echo "| $k | $(cell "$RUNS/x_pstart_w$k" "µs per map") | $(cell "$RUNS/x_tstart_w$k" "µs per map") |"

@@ -3,7 +3,7 @@
 // `bench_13 OP N` runs one measurement and prints its rate per second:
 //   cpu_wK     primes in blocks 0..N-1 (mp_primes_in_block, primes below
 //              N * 1000) over K worker processes, chunks of 1 block;
-//              rate = blocks per second.  N = 1000: about 0.5 s at K = 1.
+//              rate = blocks per second.  N = 1000: about 70 ms at K = 1.
 //   static_wK  the same with ONE chunk per worker (chunk = N / K rounded
 //              up): a static split, which the uneven blocks unbalance.
 //   thr_wK     the same as cpu_wK over K threads (mp_thread_map).
