@@ -14,9 +14,10 @@
 // the pool moves on (hands out chunks, reads answers, calls callbacks) only
 // inside its own functions, all through pump().
 //
-// The structs, the three I/O helpers (lesson 04's) and the job queue are
-// written for you.  Start with default_chunksize and the worker's side,
-// then start_worker and mp_pool_create, then the pool's side.
+// The structs, the three I/O helpers (lesson 04's), the job queue and two
+// small helpers (item_longs, chunk_out) are written for you.  Start with
+// default_chunksize and the worker's side, then start_worker and
+// mp_pool_create, then the pool's side.
 #define _DEFAULT_SOURCE // MAP_ANONYMOUS, _SC_NPROCESSORS_ONLN: not POSIX
 #include "pools.h"
 
@@ -34,13 +35,25 @@
 
 /* ------------------------------------------------------------ the wire */
 
-// A chunk, pool to worker: this header, then `count` items (longs).  The
-// function pointer means the same function in the worker: it is a fork of
-// the pool's process, the same program at the same addresses.
+// A chunk, pool to worker: this header, then `count` items: a long each
+// for fn, a pair of longs each for starmap's fn2 (the other one is NULL).
+// The function pointer means the same function in the worker: it is a
+// fork of the pool's process, the same program at the same addresses.
 struct task_msg {
     mp_task fn;
+    mp_task2 fn2;
     size_t count;
 };
+
+// starmap's pairs travel as they lie in the caller's array: two longs each.
+_Static_assert(sizeof(struct mp_pair) == 2 * sizeof(long), "a pair, 2 longs");
+
+// How many longs make one item: two for starmap's task, else one.
+static size_t
+item_longs(mp_task2 fn2)
+{
+    return fn2 != NULL ? 2 : 1;
+}
 
 // A chunk's answer, worker to pool: this header, then, if err is 0, one
 // result per item.  If err < 0, item `at` of the chunk failed with err and
@@ -69,14 +82,17 @@ struct worker {
     size_t count;
 };
 
-// A job: one call of map, imap_unordered, apply or apply_async.
+// A job: one call of map, starmap, imap, imap_unordered, map_async,
+// apply or apply_async.
 struct mp_result {
     mp_pool *pool;
     mp_result *next; // the next job in the pool's queue
     mp_task fn;
-    const long *in;        // the items
+    mp_task2 fn2;          // starmap's task, instead of fn
+    const long *in;        // the items (starmap: two longs each)
     long *out;             // their results; NULL: hand each one to `each`
-    mp_item_callback each; // imap_unordered's callback
+    mp_item_callback each; // imap's callback; with out, in input order
+    size_t delivered;      // ordered imap: items handed to `each` so far
     size_t count;          // how many items
     size_t chunksize;      // items per chunk
     size_t sent;           // items handed to workers so far
@@ -188,19 +204,20 @@ default_chunksize(size_t count, int nworkers)
 
 /* ---------------------------------------------------------- the worker */
 
-// Run fn on the count items of buf, storing each result in its item's
-// place.  Stops at the first item that fails.
+// Run the chunk t on its items in buf, storing item i's result in buf[i]
+// (for pairs too: pair i, at buf[2i], is read by then).  Stops at the
+// first item that fails.
 static struct result_msg
-run_chunk(mp_task fn, long *buf, size_t count, volatile size_t *item)
+run_chunk(const struct task_msg *t, long *buf, volatile size_t *item)
 {
     // TODO(09): for each item: note its offset in *item first (the pool
-    // reads it if this worker dies during the call), then call fn.  A
+    // reads it if this worker dies during the call), then call fn on
+    // buf[i], or fn2 on the pair buf[2i], buf[2i + 1], in that order.  A
     // negative return is that item's error: return it with the item's
     // offset at once, as Python does with an exception.  Otherwise the
-    // result replaces the item.  All done: err 0.
-    (void)fn;
+    // result goes to buf[i].  All done: err 0.
+    (void)t;
     (void)buf;
-    (void)count;
     (void)item;
     return (struct result_msg){.err = -ENOSYS, .at = 0};
 }
@@ -211,15 +228,16 @@ worker_main(int fd, volatile size_t *item)
 {
     // TODO(09): loop: read_full a task_msg; anything short of a whole
     // header is EOF: the pool closed its end (join), or died.  Make room
-    // for the items (realloc a buffer that only grows), read_full them,
-    // run_chunk, and send the result_msg and the results with ONE
-    // send_all of two iovecs (no results when it failed).  Any failure
-    // ends the loop: the pool sees the worker's EOF and copes.  Then free
-    // the buffer, flush stdio, and _exit(0): never return into the
-    // caller's code.
+    // for the items, item_longs(fn2) longs each (realloc a buffer that
+    // only grows), read_full them, run_chunk, and send the result_msg and
+    // the results, one long per item, with ONE send_all of two iovecs (no
+    // results when it failed).  Any failure ends the loop: the pool sees
+    // the worker's EOF and copes.  Then free the buffer, flush stdio, and
+    // _exit(0): never return into the caller's code.
     (void)fd;
     (void)item;
-    (void)run_chunk; // use this helper, then delete this line
+    (void)run_chunk; // use these helpers, then delete these lines
+    (void)item_longs;
     _exit(1);
 }
 
@@ -287,19 +305,51 @@ finish(mp_pool *p, mp_result *job)
     (void)job;
 }
 
+// Whether the chunk of job that starts at item `start` is still out: a
+// worker holds it.  Chunks are handed out in input order, so a chunk that
+// starts before job->sent and that no worker holds is back.
+static int
+chunk_out(mp_pool *p, mp_result *job, size_t start)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->w[i].job == job && p->w[i].start == start)
+            return 1;
+    return 0;
+}
+
+// Ordered imap: hand `each` every result that is in and whose items before
+// it are all in, in input order; the others wait in job->out.
+static void
+deliver_in_order(mp_pool *p, mp_result *job)
+{
+    // TODO(09): while the chunk at job->delivered was handed out (it
+    // starts before job->sent) and is back (chunk_out says no worker
+    // holds it): it ends chunksize items on, but not past count.  If the
+    // job's error lies before that end, stop: nothing from the failing
+    // chunk on is handed over (Python's imap raises there).  Else call
+    // each(index, out[index], ctx) for each of its items, in order, and
+    // move delivered to its end.
+    (void)p;
+    (void)job;
+    (void)chunk_out; // use this helper, then delete this line
+}
+
 // One chunk of job is back: err 0, or item `at` failed with err.
 static void
 chunk_back(mp_pool *p, mp_result *job, int err, size_t at)
 {
-    // TODO(09): one chunk fewer running; note the error if there is one;
-    // when every item was handed out and no chunk is running, finish it.
-    // (job may be freed then: do not touch it afterwards.)
+    // TODO(09): one chunk fewer running; note the error if there is one.
+    // An ordered imap (a job with both out and each) hands over what is
+    // now in order: deliver_in_order.  When every item was handed out and
+    // no chunk is running, finish it.  (job may be freed then: do not
+    // touch it afterwards.)
     (void)p;
     (void)job;
     (void)err;
     (void)at;
-    (void)note_error; // use this helper, then delete this line
-    (void)finish;     // use this helper, then delete this line
+    (void)note_error; // use these helpers, then delete these lines
+    (void)deliver_in_order;
+    (void)finish;
 }
 
 // Worker i's channel broke: the worker died mid-task (or broke the
@@ -331,7 +381,8 @@ dispatch(mp_pool *p)
     // is not empty: cut the next chunk of the head job (chunksize items
     // from job->sent, fewer at the end), set the worker's slot item to 0,
     // and send the task_msg and the items with ONE send_all of two
-    // iovecs, straight from the caller's array.  If the send fails, the
+    // iovecs, straight from the caller's array (item_longs longs per
+    // item, for the offset and the length).  If the send fails, the
     // worker died while idle: lose_worker, and offer the same chunk to
     // the new worker in that slot (it never started, so it must not
     // fail; and nothing would wake the pool for it later).  Once it is
@@ -431,6 +482,44 @@ run_job(mp_pool *p, mp_result *job, size_t *failed)
     return -ENOSYS;
 }
 
+// Run the job of a map of any kind (map, starmap, imap, imap_unordered)
+// for the caller, with the chunksize given or Python's default for it.
+static int
+run_map(mp_pool *p, mp_result *job, size_t *failed)
+{
+    // TODO(09): -EINVAL if the pool is closed.  No items: return 0 at
+    // once.  A chunksize of 0 means Python's default: chunks of 1 for
+    // the imaps (the jobs with an `each`), default_chunksize for the
+    // others.  Then run_job.
+    (void)p;
+    (void)job;
+    (void)failed;
+    (void)default_chunksize; // use these helpers, then delete these lines
+    (void)run_job;
+    return -ENOSYS;
+}
+
+// Submit a job that outlives the call (apply_async, map_async): its
+// callbacks run when it ends; the caller collects it through *res, or
+// nobody does.
+static void
+submit(mp_pool *p, mp_result *job, mp_callback callback,
+       mp_error_callback error_callback, void *ctx, mp_result **res)
+{
+    // TODO(09): set the callbacks and ctx, and orphan when res is NULL
+    // (else hand the job out through *res).  A job of no items (a
+    // map_async of none) has nothing to hand out: count it pending, as
+    // enqueue does, and finish it at once.  Otherwise enqueue it and
+    // dispatch at once, so that it starts now if a worker is idle.
+    // Return without waiting.
+    (void)p;
+    (void)job;
+    (void)callback;
+    (void)error_callback;
+    (void)ctx;
+    (void)res;
+}
+
 /* ------------------------------------------------------------- the API */
 
 int
@@ -452,11 +541,11 @@ int
 mp_pool_map(mp_pool *pool, mp_task fn, const long *in, long *out, size_t count,
             size_t chunksize, size_t *failed)
 {
-    // TODO(09): -EINVAL for a NULL pool or fn, a NULL in or out with
-    // count > 0, or a closed pool.  No items: return 0 at once.
+    // TODO(09): -EINVAL for a NULL pool or fn, or a NULL in or out with
+    // count > 0.
     // TODO(09): a job on the stack (run_job waits until it is done, so
-    // the pool never holds it longer) with in, out, count and the
-    // chunksize, default_chunksize when 0; run_job.
+    // the pool never holds it longer) with fn, in, out, count and
+    // chunksize; run_map.
     (void)pool;
     (void)fn;
     (void)in;
@@ -464,8 +553,23 @@ mp_pool_map(mp_pool *pool, mp_task fn, const long *in, long *out, size_t count,
     (void)count;
     (void)chunksize;
     (void)failed;
-    (void)default_chunksize; // use these helpers, then delete these lines
-    (void)run_job;
+    (void)run_map; // use this helper, then delete this line
+    return -ENOSYS;
+}
+
+int
+mp_pool_starmap(mp_pool *pool, mp_task2 fn, const struct mp_pair *in, long *out,
+                size_t count, size_t chunksize, size_t *failed)
+{
+    // TODO(09): as map, with fn2 instead of fn, and the pairs as the
+    // items: in as (const long *) (item_longs says two longs each).
+    (void)pool;
+    (void)fn;
+    (void)in;
+    (void)out;
+    (void)count;
+    (void)chunksize;
+    (void)failed;
     return -ENOSYS;
 }
 
@@ -475,7 +579,29 @@ mp_pool_imap_unordered(mp_pool *pool, mp_task fn, const long *in, size_t count,
                        size_t *failed)
 {
     // TODO(09): as map, with each and ctx instead of out (and each
-    // required), and chunks of 1 item when chunksize is 0.
+    // required).
+    (void)pool;
+    (void)fn;
+    (void)in;
+    (void)count;
+    (void)chunksize;
+    (void)each;
+    (void)ctx;
+    (void)failed;
+    return -ENOSYS;
+}
+
+int
+mp_pool_imap(mp_pool *pool, mp_task fn, const long *in, size_t count,
+             size_t chunksize, mp_item_callback each, void *ctx, size_t *failed)
+{
+    // TODO(09): -EINVAL as imap_unordered.
+    // TODO(09): results may come back before those of earlier items, and
+    // wait there: malloc room for count results (-ENOMEM; but malloc(0)
+    // may give NULL, which is no failure) as the job's out, where they
+    // are read as map's are.  With out and each set, chunk_back hands
+    // them to each in order.  The job as imap_unordered's otherwise;
+    // run_map, then free the room.
     (void)pool;
     (void)fn;
     (void)in;
@@ -507,12 +633,32 @@ mp_pool_apply_async(mp_pool *pool, mp_task fn, long arg, mp_callback callback,
 {
     // TODO(09): -EINVAL as apply: a closed pool takes no new task.
     // TODO(09): the job outlives this call: calloc it (-ENOMEM).  One item
-    // (in &job->arg, out &job->value), the callbacks and ctx, and orphan
-    // when res is NULL.  Enqueue it and dispatch at once, so that it
-    // starts now if a worker is idle.  Return without waiting.
+    // (in &job->arg, out &job->value); then submit it, with the callbacks.
     (void)pool;
     (void)fn;
     (void)arg;
+    (void)callback;
+    (void)error_callback;
+    (void)ctx;
+    (void)res;
+    (void)submit; // use this helper, then delete this line
+    return -ENOSYS;
+}
+
+int
+mp_pool_map_async(mp_pool *pool, mp_task fn, const long *in, long *out,
+                  size_t count, size_t chunksize, mp_callback callback,
+                  mp_error_callback error_callback, void *ctx, mp_result **res)
+{
+    // TODO(09): -EINVAL as map.  Then as apply_async, with map's job (in,
+    // out, count, the chunksize by map's rule when 0), whose value, what
+    // get and the callback give, is count: the results are in out.
+    (void)pool;
+    (void)fn;
+    (void)in;
+    (void)out;
+    (void)count;
+    (void)chunksize;
     (void)callback;
     (void)error_callback;
     (void)ctx;

@@ -17,12 +17,20 @@
  * def square(x):
  *     return x * x
  *
+ * def minus(a, b):
+ *     return a - b
+ *
  * if __name__ == "__main__":
  *     with Pool(4) as pool:                        # 4 worker processes
  *         print(pool.map(square, [1, 2, 3, 4]))    # [1, 4, 9, 16]
+ *         print(pool.starmap(minus, [(5, 1), (9, 2)]))  # [4, 7]
  *         r = pool.apply_async(square, (7,), callback=print,
  *                              error_callback=print)
  *         r.get(timeout=1)                         # 49, or TimeoutError
+ *         m = pool.map_async(square, range(10), callback=print)
+ *         m.get(timeout=1)                         # the whole list
+ *         for y in pool.imap(square, range(10)):
+ *             ...                                  # in input order
  *         for y in pool.imap_unordered(square, range(10)):
  *             ...                                  # in completion order
  *         pool.close()                             # no more tasks
@@ -37,17 +45,19 @@
  * The pool has no thread of its own.  Everything it does in the caller's
  * process (handing queued tasks to idle workers, reading results, calling
  * callbacks, replacing a worker that died) happens inside the pool's
- * functions, in the caller's thread: during mp_pool_map(), mp_pool_apply(),
- * mp_pool_imap_unordered(), mp_result_get(), mp_pool_join() and
- * mp_pool_terminate().  The tasks themselves run in the workers, in the
- * background.  One thread at a time may use a pool.
+ * functions, in the caller's thread: during mp_pool_map(),
+ * mp_pool_starmap(), mp_pool_imap(), mp_pool_imap_unordered(),
+ * mp_pool_apply(), mp_pool_apply_async(), mp_pool_map_async(),
+ * mp_result_get(), mp_pool_join() and mp_pool_terminate().  The tasks
+ * themselves run in the workers, in the background.  One thread at a time
+ * may use a pool.
  */
 
 /// A pool of worker processes: an opaque handle.
 typedef struct mp_pool mp_pool;
 
-/// The result of mp_pool_apply_async(), to be collected later: Python's
-/// `AsyncResult`.  An opaque handle.
+/// The result of mp_pool_apply_async() or mp_pool_map_async(), to be
+/// collected later: Python's `AsyncResult`.  An opaque handle.
 typedef struct mp_result mp_result;
 
 /**
@@ -63,9 +73,31 @@ typedef struct mp_result mp_result;
 typedef int (*mp_task)(long arg, long *result);
 
 /**
- * @brief Called with a task's result: apply_async's `callback`.
- * @param value what the task stored in *result.
- * @param ctx   the pointer given to mp_pool_apply_async().
+ * @brief A task of two arguments, for mp_pool_starmap(): Python's
+ *        `def f(a, b)`, called as `f(*pair)`.
+ * @param a      the pair's first member.
+ * @param b      its second.
+ * @param result where to store the pair's result.
+ * @return as mp_task: 0 (or more) on success, a negative errno value to
+ *         report that this item failed.
+ * @note It runs in a worker process, as mp_task does.
+ */
+typedef int (*mp_task2)(long a, long b, long *result);
+
+/// One item of mp_pool_starmap(): the tuple `(a, b)` of Python's
+/// `pool.starmap(f, [(a, b), ...])`.
+struct mp_pair {
+    long a; ///< the task's first argument
+    long b; ///< its second argument
+};
+
+/**
+ * @brief Called with a task's result: apply_async's and map_async's
+ *        `callback`.
+ * @param value what the task stored in *result; for mp_pool_map_async(),
+ *              the number of results, which are in its out array.
+ * @param ctx   the pointer given to mp_pool_apply_async() or
+ *              mp_pool_map_async().
  * @note Runs in the caller's process, inside a pool function (see the
  *       file's description).  It must return quickly and must not call
  *       the pool's functions.
@@ -73,20 +105,24 @@ typedef int (*mp_task)(long arg, long *result);
 typedef void (*mp_callback)(long value, void *ctx);
 
 /**
- * @brief Called with a task's error: apply_async's `error_callback`.
- * @param err the task's negative errno value; -EPIPE if its worker died
- *            while running it; -ECANCELED if mp_pool_terminate() ended it.
- * @param ctx the pointer given to mp_pool_apply_async().
+ * @brief Called with a task's error: apply_async's and map_async's
+ *        `error_callback`.
+ * @param err the task's negative errno value (a map's: that of its lowest
+ *            failing item); -EPIPE if its worker died while running it;
+ *            -ECANCELED if mp_pool_terminate() ended it.
+ * @param ctx the pointer given to mp_pool_apply_async() or
+ *            mp_pool_map_async().
  * @note Runs in the caller's process, as mp_callback does.
  */
 typedef void (*mp_error_callback)(int err, void *ctx);
 
 /**
  * @brief Called by mp_pool_imap_unordered() for each item that succeeded,
- *        as its chunk comes back.
+ *        as its chunk comes back; by mp_pool_imap() in input order.
  * @param index the item's index in the input array.
  * @param value its result.
- * @param ctx   the pointer given to mp_pool_imap_unordered().
+ * @param ctx   the pointer given to mp_pool_imap_unordered() or
+ *              mp_pool_imap().
  * @note Runs in the caller's process, as mp_callback does.
  */
 typedef void (*mp_item_callback)(size_t index, long value, void *ctx);
@@ -145,6 +181,28 @@ int mp_pool_map(mp_pool *pool, mp_task fn, const long *in, long *out,
                 size_t count, size_t chunksize, size_t *failed);
 
 /**
+ * @brief Apply a task of two arguments to every pair, in parallel, results
+ *        in input order: Python's `pool.starmap(fn, pairs, chunksize)`.
+ *
+ * out[i] receives fn(in[i].a, in[i].b); otherwise as mp_pool_map(), the
+ * chunksize rule included.
+ *
+ * @param pool      a pool that is not closed.
+ * @param fn        the task, called with each pair's members in order.
+ * @param in        count pairs.
+ * @param out       room for count results.
+ * @param count     how many pairs; 0 returns 0 at once.
+ * @param chunksize pairs per chunk; 0 for Python's rule, as mp_pool_map().
+ * @param failed    if not NULL and a pair fails, receives its index.
+ * @return as mp_pool_map().
+ * @retval -EINVAL pool or fn is NULL, in or out is NULL with count > 0,
+ *                 or the pool is closed.
+ * @retval -EAGAIN as mp_pool_map().
+ */
+int mp_pool_starmap(mp_pool *pool, mp_task2 fn, const struct mp_pair *in,
+                    long *out, size_t count, size_t chunksize, size_t *failed);
+
+/**
  * @brief Apply fn to every item, in parallel, and hand each result to a
  *        callback as soon as its chunk is back: Python's
  *        `pool.imap_unordered(fn, items, chunksize)`.
@@ -167,6 +225,36 @@ int mp_pool_map(mp_pool *pool, mp_task fn, const long *in, long *out,
 int mp_pool_imap_unordered(mp_pool *pool, mp_task fn, const long *in,
                            size_t count, size_t chunksize,
                            mp_item_callback each, void *ctx, size_t *failed);
+
+/**
+ * @brief Apply fn to every item, in parallel, and hand the results to a
+ *        callback in input order, each as soon as it and every one before
+ *        it are back: Python's `pool.imap(fn, items, chunksize)`.
+ *
+ * A result that comes back before an earlier item's waits in the pool
+ * until that one is in; then both are handed over, in order.  Blocks until
+ * every chunk is back.
+ *
+ * @param pool      a pool that is not closed.
+ * @param fn        the task.
+ * @param in        count items.
+ * @param count     how many items; 0 returns 0 at once.
+ * @param chunksize items per chunk; 0 means 1, Python's default here.
+ * @param each      called once for each item, in index order, up to the
+ *                  chunk of the first failing item.
+ * @param ctx       passed to each.
+ * @param failed    if not NULL and an item fails, receives its index.
+ * @return 0 once every item has succeeded.
+ * @return else as mp_pool_map(): each has then been called for every item
+ *         of the chunks before the failing item's, and for no other
+ *         (Python's imap raises at that chunk).
+ * @retval -EINVAL pool, fn or each is NULL, in is NULL with count > 0, or
+ *                 the pool is closed.
+ * @retval -ENOMEM no memory to hold the results that come back early.
+ */
+int mp_pool_imap(mp_pool *pool, mp_task fn, const long *in, size_t count,
+                 size_t chunksize, mp_item_callback each, void *ctx,
+                 size_t *failed);
 
 /**
  * @brief Run one task in a worker and wait for it: Python's `apply`.
@@ -214,18 +302,59 @@ int mp_pool_apply_async(mp_pool *pool, mp_task fn, long arg,
                         void *ctx, mp_result **res);
 
 /**
- * @brief Wait for a task's result: Python's `AsyncResult.get(timeout)`.
+ * @brief Submit a whole map and return at once: Python's
+ *        `pool.map_async(fn, items, chunksize, callback, error_callback)`.
+ *
+ * The map of mp_pool_map(), run as one job that mp_result_get() collects:
+ * its chunks go to idle workers at once and whenever a pool function runs
+ * later.  When every chunk is back, exactly one of callback and
+ * error_callback is called, once: callback(count), the results being in
+ * out, or error_callback(err) with the error of the lowest failing index.
+ * mp_result_get() then gives count, or that error.
+ *
+ * @param pool           a pool that is not closed.
+ * @param fn             the task.
+ * @param in             count items.
+ * @param out            room for count results.
+ * @param count          how many items; 0 makes a result that is ready at
+ *                       once (its callback is called at once too).
+ * @param chunksize      items per chunk; 0 for Python's rule, as
+ *                       mp_pool_map().
+ * @param callback       called with count on success; may be NULL.
+ * @param error_callback called with the error on failure; may be NULL.
+ * @param ctx            passed to both callbacks.
+ * @param res            receives the handle, as mp_pool_apply_async()'s;
+ *                       NULL for none.
+ * @return 0 once the map is submitted.
+ * @retval -EINVAL pool or fn is NULL, in or out is NULL with count > 0,
+ *                 or the pool is closed.
+ * @retval -ENOMEM no memory for the job's record.
+ * @note in and out belong to the pool until the result is ready: the
+ *       items are sent straight from in, the results read straight into
+ *       out.  Keep both alive and untouched until then.
+ */
+int mp_pool_map_async(mp_pool *pool, mp_task fn, const long *in, long *out,
+                      size_t count, size_t chunksize, mp_callback callback,
+                      mp_error_callback error_callback, void *ctx,
+                      mp_result **res);
+
+/**
+ * @brief Wait for a task's result, or a map's: Python's
+ *        `AsyncResult.get(timeout)`.
  *
  * While it waits, the pool works: it hands queued tasks to idle workers
  * and runs the callbacks of every task that ends meanwhile.  Once the task
  * has ended, every call returns the same outcome at once.
  *
- * @param res        a handle from mp_pool_apply_async().
+ * @param res        a handle from mp_pool_apply_async() or
+ *                   mp_pool_map_async().
  * @param timeout_ms how long to wait: -1 until the task ends, 0 only looks.
- * @param value      receives the result on success (may be NULL).
+ * @param value      receives the result on success (may be NULL): the
+ *                   task's, or a map's count.
  * @return 0 on success.
- * @return the task's negative error; -EPIPE if its worker died while
- *         running it; -ECANCELED if mp_pool_terminate() ended it.
+ * @return the task's negative error (a map's: its lowest failing item's);
+ *         -EPIPE if its worker died while running it; -ECANCELED if
+ *         mp_pool_terminate() ended it.
  * @retval -ETIMEDOUT the task has not ended after timeout_ms; it goes on,
  *                    and a later call may collect it.
  * @retval -EINVAL    res is NULL or timeout_ms is below -1.
@@ -236,7 +365,8 @@ int mp_result_get(mp_result *res, int timeout_ms, long *value);
 
 /**
  * @brief Free a result handle.
- * @param res a handle from mp_pool_apply_async(); NULL does nothing.
+ * @param res a handle from mp_pool_apply_async() or mp_pool_map_async();
+ *            NULL does nothing.
  * @return 0.
  * @retval -EBUSY the task has not ended yet: nothing is freed (collect it
  *                first, or terminate the pool).

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #define WAIT_MS 3000 // the longest a task waits for a token or a gate
+#define GATE_MS 1000 // the same, where only a mistake keeps the gate shut
 
 /* ------------------------------------------------------------- helpers */
 
@@ -61,13 +62,13 @@ pipe_close(int fd[2])
     close(fd[1]);
 }
 
-// In a task: wait until fd is readable (a token was given), at most
-// WAIT_MS.  The byte is left there: one token releases every waiter.
+// In a task: wait until fd is readable (a token was given), at most ms.
+// The byte is left there: one token releases every waiter.
 static int
-wait_token(int fd)
+wait_token_for(int fd, int ms)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    long end = fl_now_ms() + WAIT_MS;
+    long end = fl_now_ms() + ms;
     for (;;) {
         long left = end - fl_now_ms();
         int r = poll(&p, 1, left > 0 ? (int)left : 0);
@@ -76,6 +77,13 @@ wait_token(int fd)
         if (r == 0)
             return -1;
     }
+}
+
+// In a task: wait for a token, at most WAIT_MS.
+static int
+wait_token(int fd)
+{
+    return wait_token_for(fd, WAIT_MS);
 }
 
 static void
@@ -143,6 +151,37 @@ prints_its_item(long x, long *result)
     printf("task ran item %ld\n", x);
     *result = x;
     return 0;
+}
+
+// starmap's task: a - b, which tells the members of a pair apart.
+static int
+minus(long a, long b, long *result)
+{
+    *result = a - b;
+    return 0;
+}
+
+// What apply_async's and map_async's callbacks saw.
+struct calls {
+    int ok, failed;
+    long value;
+    int err;
+};
+
+static void
+on_value(long value, void *ctx)
+{
+    struct calls *c = ctx;
+    c->ok++;
+    c->value = value;
+}
+
+static void
+on_error(int err, void *ctx)
+{
+    struct calls *c = ctx;
+    c->failed++;
+    c->err = err;
 }
 
 /* ---------------------------------------------------------------- seed */
@@ -696,6 +735,7 @@ FL_TEST(test_mp_pool_calls_reject_bad_arguments)
 {
     mp_pool *p = NULL;
     long in[1] = {1}, out[1];
+    struct mp_pair pair[1] = {{1, 2}};
     int r[] = {mp_pool_create(NULL, 2), mp_pool_create(&p, -1)};
     ck_assert_msg(r[0] == -EINVAL && r[1] == -EINVAL,
                   "mp_pool_create(NULL, 2) returned %s and "
@@ -711,25 +751,36 @@ FL_TEST(test_mp_pool_calls_reject_bad_arguments)
                           "map(NULL in)",
                           "map(NULL out)",
                           "imap_unordered(NULL each)",
+                          "imap(NULL each)",
+                          "starmap(NULL fn)",
+                          "starmap(NULL in)",
                           "apply(NULL fn)",
                           "apply_async(NULL fn)",
+                          "map_async(NULL fn)",
+                          "map_async(NULL out)",
                           "mp_result_get(NULL)",
                           "mp_result_get(res, -2): a timeout below -1",
                           "close(NULL)",
                           "join(NULL)",
                           "terminate(NULL)"};
-    int got[] = {mp_pool_map(NULL, square, in, out, 1, 0, NULL),
-                 mp_pool_map(p, NULL, in, out, 1, 0, NULL),
-                 mp_pool_map(p, square, NULL, out, 1, 0, NULL),
-                 mp_pool_map(p, square, in, NULL, 1, 0, NULL),
-                 mp_pool_imap_unordered(p, square, in, 1, 0, NULL, &n, NULL),
-                 mp_pool_apply(p, NULL, 1, NULL),
-                 mp_pool_apply_async(p, NULL, 1, NULL, NULL, NULL, NULL),
-                 mp_result_get(NULL, 0, NULL),
-                 mp_result_get(res, -2, NULL),
-                 mp_pool_close(NULL),
-                 mp_pool_join(NULL),
-                 mp_pool_terminate(NULL)};
+    int got[] = {
+        mp_pool_map(NULL, square, in, out, 1, 0, NULL),
+        mp_pool_map(p, NULL, in, out, 1, 0, NULL),
+        mp_pool_map(p, square, NULL, out, 1, 0, NULL),
+        mp_pool_map(p, square, in, NULL, 1, 0, NULL),
+        mp_pool_imap_unordered(p, square, in, 1, 0, NULL, &n, NULL),
+        mp_pool_imap(p, square, in, 1, 0, NULL, &n, NULL),
+        mp_pool_starmap(p, NULL, pair, out, 1, 0, NULL),
+        mp_pool_starmap(p, minus, NULL, out, 1, 0, NULL),
+        mp_pool_apply(p, NULL, 1, NULL),
+        mp_pool_apply_async(p, NULL, 1, NULL, NULL, NULL, NULL),
+        mp_pool_map_async(p, NULL, in, out, 1, 0, NULL, NULL, NULL, NULL),
+        mp_pool_map_async(p, square, in, NULL, 1, 0, NULL, NULL, NULL, NULL),
+        mp_result_get(NULL, 0, NULL),
+        mp_result_get(res, -2, NULL),
+        mp_pool_close(NULL),
+        mp_pool_join(NULL),
+        mp_pool_terminate(NULL)};
     mp_pool_destroy(p);
     mp_result_free(res);
     fl_expect_int(mp_pool_destroy(NULL), 0, "mp_pool_destroy(NULL)",
@@ -745,16 +796,35 @@ FL_TEST(test_mp_pool_map_of_no_items_returns_0)
 {
     mp_pool *p = pool_of(2);
     int n = 0;
-    int r1 = mp_pool_map(p, square, NULL, NULL, 0, 0, NULL);
-    int r2 =
-        mp_pool_imap_unordered(p, square, NULL, 0, 0, count_item, &n, NULL);
+    struct calls c = {0, 0, -1, 0};
+    mp_result *res = NULL;
+    long v = -1;
+    int r[] = {
+        mp_pool_map(p, square, NULL, NULL, 0, 0, NULL),
+        mp_pool_imap_unordered(p, square, NULL, 0, 0, count_item, &n, NULL),
+        mp_pool_imap(p, square, NULL, 0, 0, count_item, &n, NULL),
+        mp_pool_starmap(p, minus, NULL, NULL, 0, 0, NULL),
+        mp_pool_map_async(p, square, NULL, NULL, 0, 0, on_value, on_error, &c,
+                          &res)};
+    int g = r[4] == 0 ? mp_result_get(res, 1000, &v) : r[4];
+    mp_result_free(r[4] == 0 ? res : NULL);
     mp_pool_destroy(p);
-    ck_assert_msg(r1 == 0 && r2 == 0 && n == 0,
-                  "map and imap_unordered of 0 items returned %s and %s "
-                  "(%d callbacks); expected 0 at once, as Python's map([]) "
-                  "gives []. Careful: the chunksize rule gives 0 for 0 "
-                  "items, and a chunk of 0 items never ends.",
-                  fl_ret(r1), fl_ret(r2), n);
+    const char *what[] = {"map", "imap_unordered", "imap", "starmap",
+                          "map_async"};
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(r[i] == 0 && n == 0,
+                      "%s of 0 items returned %s (%d callbacks); expected 0 "
+                      "at once, as Python's map([]) gives []. Careful: the "
+                      "chunksize rule gives 0 for 0 items, and a chunk of 0 "
+                      "items never ends.",
+                      what[i], fl_ret(r[i]), n);
+    ck_assert_msg(g == 0 && v == 0 && c.ok == 1 && c.value == 0,
+                  "map_async of 0 items, then get(res, 1 s): %s with %ld, "
+                  "and the callback ran %d time(s) (last with %ld); "
+                  "expected 0 with 0, and the callback once with 0. A map "
+                  "of no items has nothing to hand out: it is done at once, "
+                  "callback included.",
+                  fl_ret(g), v, c.ok, c.value);
 }
 
 /* --------------------------------------------------------------- apply */
@@ -822,28 +892,6 @@ FL_TEST(test_mp_pool_apply_async_runs_tasks_at_the_same_time)
                   "expected 0 and 0. Hand a submitted task to an idle "
                   "worker at once.",
                   fl_ret(ga), fl_ret(gb));
-}
-
-struct calls {
-    int ok, failed;
-    long value;
-    int err;
-};
-
-static void
-on_value(long value, void *ctx)
-{
-    struct calls *c = ctx;
-    c->ok++;
-    c->value = value;
-}
-
-static void
-on_error(int err, void *ctx)
-{
-    struct calls *c = ctx;
-    c->failed++;
-    c->err = err;
 }
 
 FL_TEST(test_mp_pool_apply_async_calls_the_callback_exactly_once)
@@ -1053,9 +1101,11 @@ FL_TEST(test_mp_pool_map_goes_on_when_signals_interrupt)
 
 /* ------------------------------------------------------- imap_unordered */
 
+// The callbacks an imap made, in the order it made them.
+#define ORDER_MAX 128
 struct order {
-    size_t seen[8];
-    long value[8];
+    size_t seen[ORDER_MAX];
+    long value[ORDER_MAX];
     int n;
 };
 
@@ -1063,7 +1113,7 @@ static void
 note_item(size_t index, long value, void *ctx)
 {
     struct order *o = ctx;
-    if (o->n < 8) {
+    if (o->n < ORDER_MAX) {
         o->seen[o->n] = index;
         o->value[o->n] = value;
     }
@@ -1122,19 +1172,28 @@ FL_TEST(test_mp_pool_close_refuses_new_tasks)
     int n = 0;
     mp_result *res = NULL;
     int c = mp_pool_close(p);
+    mp_result *res2 = NULL;
+    struct mp_pair pairs[2] = {{1, 2}, {3, 4}};
     int got[] = {
         mp_pool_map(p, square, in, out, 2, 0, NULL),
         mp_pool_imap_unordered(p, square, in, 2, 0, count_item, &n, NULL),
         mp_pool_apply(p, square, 1, NULL),
-        mp_pool_apply_async(p, square, 1, NULL, NULL, NULL, &res)};
-    const char *what[] = {"map", "imap_unordered", "apply", "apply_async"};
+        mp_pool_apply_async(p, square, 1, NULL, NULL, NULL, &res),
+        mp_pool_imap(p, square, in, 2, 0, count_item, &n, NULL),
+        mp_pool_starmap(p, minus, pairs, out, 2, 0, NULL),
+        mp_pool_map_async(p, square, in, out, 2, 0, NULL, NULL, NULL, &res2)};
+    const char *what[] = {"map",  "imap_unordered", "apply",    "apply_async",
+                          "imap", "starmap",        "map_async"};
     if (got[3] == 0)
         mp_result_get(res, -1, NULL);
+    if (got[6] == 0)
+        mp_result_get(res2, -1, NULL);
     mp_result_free(got[3] == 0 ? res : NULL);
+    mp_result_free(got[6] == 0 ? res2 : NULL);
     mp_pool_join(p);
     mp_pool_destroy(p);
     fl_expect_int(c, 0, "mp_pool_close", "");
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 7; i++)
         ck_assert_msg(got[i] == -EINVAL,
                       "%s on a closed pool returned %s; expected -22 "
                       "(-EINVAL), Python's \"ValueError: Pool not running\". "
@@ -1990,6 +2049,377 @@ FL_TEST(test_mp_result_get_fails_when_no_worker_is_left)
                   "A pool with no worker left is terminated: closed.");
 }
 
+/* ----------------------------------------------- imap, starmap, map_async */
+
+static long
+squared(long i)
+{
+    return i * i;
+}
+
+static long
+ten_times_plus_1(long i)
+{
+    return 10 * i + 1;
+}
+
+// The first call at which the callbacks in o differ from items 0, 1, ...
+// in order, each with the value value_of(index); o->n if none does.
+static int
+first_out_of_order(const struct order *o, long (*value_of)(long))
+{
+    int i = 0;
+    while (i < o->n && i < ORDER_MAX && o->seen[i] == (size_t)i &&
+           o->value[i] == value_of(i))
+        i++;
+    return i;
+}
+
+// Fail unless the callbacks in o were given items 0 to n - 1, in order,
+// each with value_of(its index), and no other; what the test did and why
+// it expects that go into the message.
+static void
+expect_in_order(const struct order *o, int n, long (*value_of)(long),
+                const char *what, const char *why)
+{
+    int k = first_out_of_order(o, value_of);
+    char seen[96] = "";
+    if (k < o->n && k < ORDER_MAX)
+        snprintf(seen, sizeof seen, ", call %d with item %zu and %ld", k,
+                 o->seen[k], o->value[k]);
+    ck_assert_msg(o->n == n && k == n,
+                  "%s: imap made %d callbacks%s; expected %d, items 0 to %d "
+                  "in input order, each with its result, and no more. %s",
+                  what, o->n, seen, n, n - 1, why);
+}
+
+// Item 1 waits until the callback has been given item 0 (GATE_MS at most).
+static int
+one_waits_for_the_callback_of_0(long x, long *result)
+{
+    if (x == 1 && wait_token_for(token[0], GATE_MS) < 0)
+        return -ETIMEDOUT;
+    *result = x * x;
+    return 0;
+}
+
+static void
+note_item_then_open_at_0(size_t index, long value, void *ctx)
+{
+    note_item(index, value, ctx);
+    if (index == 0)
+        give_token(token[1]);
+}
+
+FL_TEST(test_mp_pool_imap_hands_over_item_0_while_item_1_still_runs)
+{
+    pipe_or_fail(token);
+    mp_pool *p = pool_of(2);
+    long in[4] = {0, 1, 2, 3};
+    struct order o;
+    memset(&o, 0, sizeof o);
+    int r = mp_pool_imap(p, one_waits_for_the_callback_of_0, in, 4, 0,
+                         note_item_then_open_at_0, &o, NULL);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    ck_assert_msg(r != -ETIMEDOUT,
+                  "item 1 waited %d ms, in vain, for imap to hand item 0's "
+                  "result to the callback: imap held it back while item 1 "
+                  "ran. Hand each result over as soon as it and every one "
+                  "before it are in, not after the whole map.",
+                  GATE_MS);
+    fl_expect_int(r, 0, "imap of 4 items", "");
+    expect_in_order(&o, 4, squared, "imap(square) of 4 items", "");
+}
+
+FL_TEST(test_mp_pool_imap_keeps_input_order_when_later_items_finish_first)
+{
+    pipe_or_fail(token);
+    mp_pool *p = pool_of(2);
+    long in[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    struct order o;
+    memset(&o, 0, sizeof o);
+    int r = mp_pool_imap(p, late_first, in, 8, 2, note_item, &o, NULL);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    ck_assert_msg(r != -ETIMEDOUT,
+                  "item 0 waited %d ms for item 4 to start, in vain: item 4 "
+                  "is in the third chunk, which must go to the worker that "
+                  "finished the second one while the first worker is still "
+                  "busy.",
+                  WAIT_MS);
+    fl_expect_int(r, 0, "imap of 8 items, chunks of 2", "");
+    expect_in_order(&o, 8, ten_times_plus_1,
+                    "the chunk [2, 3] finished before [0, 1]",
+                    "imap_unordered hands results over as chunks come back; "
+                    "imap holds a chunk that comes back early until every "
+                    "chunk before it is in.");
+}
+
+// Chunks of 4, and 7, 8 and 9 items: the last chunk is short by one, full,
+// or a single item.
+FL_TEST(test_mp_pool_imap_hands_over_every_item_at_chunk_boundaries)
+{
+    mp_pool *p = pool_of(2);
+    long in[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+    for (int n = 7; n <= 9; n++) {
+        struct order o;
+        memset(&o, 0, sizeof o);
+        int r = mp_pool_imap(p, square, in, (size_t)n, 4, note_item, &o, NULL);
+        char what[64];
+        snprintf(what, sizeof what, "imap of %d items in chunks of 4", n);
+        fl_expect_int(r, 0, what, "");
+        expect_in_order(&o, n, squared, what,
+                        "The last chunk ends at count, not a chunksize "
+                        "further: hand over each of its items, and none "
+                        "past it.");
+    }
+    mp_pool_destroy(p);
+}
+
+FL_TEST(test_mp_pool_imap_stops_before_the_first_failing_item)
+{
+    mp_pool *p = pool_of(2);
+    long in[100];
+    for (int i = 0; i < 100; i++)
+        in[i] = i;
+    struct order o;
+    memset(&o, 0, sizeof o);
+    size_t failed = 999;
+    int r = mp_pool_imap(p, fails_at_37, in, 100, 0, note_item, &o, &failed);
+    mp_pool_destroy(p);
+    ck_assert_msg(r == -EDOM && failed == 37,
+                  "imap of 100 items where item 37 returns -EDOM returned "
+                  "%s at index %zu; expected -33 (-EDOM) at 37",
+                  fl_ret(r), failed);
+    expect_in_order(&o, 37, squared, "item 37 of 100 failed (chunks of 1)",
+                    "Python's imap yields every result before the failing "
+                    "item's chunk, then raises: stop at the chunk that holds "
+                    "the job's error, whose place in out holds no result.");
+}
+
+FL_TEST(test_mp_pool_imap_and_map_async_fail_cleanly_without_memory)
+{
+    mp_pool *p = pool_of(1);
+    long in[3] = {1, 2, 3}, out[3];
+    int n = 0;
+    FL_FAULT_WALK ("malloc", ENOMEM, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        n = 0;
+        int r = mp_pool_imap(p, square, in, 3, 0, count_item, &n, NULL);
+        int fired = fl_fault_fired("malloc") > 0;
+        fl_expect_int(r, fired ? -ENOMEM : 0,
+                      fired ? "imap with malloc failing" : "imap of 3 items",
+                      "");
+        ck_assert_msg(n == (fired ? 0 : 3), "imap made %d callbacks", n);
+        fl_expect_no_leak(&s, "imap of 3 items");
+    }
+    FL_FAULT_WALK ("calloc", ENOMEM, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_result *res = NULL;
+        int r =
+            mp_pool_map_async(p, square, in, out, 3, 0, NULL, NULL, NULL, &res);
+        int fired = fl_fault_fired("calloc") > 0;
+        int g = r == 0 ? mp_result_get(res, -1, NULL) : r;
+        mp_result_free(r == 0 ? res : NULL);
+        fl_expect_int(g, fired ? -ENOMEM : 0,
+                      fired ? "map_async with calloc failing"
+                            : "map_async of 3 items, then get",
+                      "");
+        fl_expect_no_leak(&s, "map_async of 3 items, then get and free");
+    }
+    mp_pool_destroy(p);
+}
+
+// In a child (a mistake in the length of a chunk leaves its worker waiting
+// for more, and the map with it): starmap of 10 pairs (i, 100 + i), in
+// chunks of 3, then by Python's rule; results into shared memory.
+static int
+starmap_pairs(void *arg)
+{
+    long *out = arg;
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 2) != 0)
+        return 1;
+    struct mp_pair in[10];
+    for (int i = 0; i < 10; i++)
+        in[i] = (struct mp_pair){i, 100 + i};
+    int r = mp_pool_starmap(p, minus, in, out, 10, 3, NULL);
+    if (r == 0)
+        r = mp_pool_starmap(p, minus, in, out + 10, 10, 0, NULL);
+    mp_pool_destroy(p);
+    return r;
+}
+
+FL_TEST(test_mp_pool_starmap_calls_the_task_with_each_pair_in_order)
+{
+    long *out = shared(20 * sizeof *out);
+    fl_child res;
+    fl_run_in_child(starmap_pairs, out, 3000, 0, &res);
+    if (!res.returned)
+        fl_kill_children();
+    ck_assert_msg(!res.timed_out,
+                  "starmap of 10 pairs had not returned after 3 s. Does "
+                  "each chunk carry two longs per pair, count * 2 * "
+                  "sizeof(long) bytes? A worker that reads more than was "
+                  "sent waits for ever.");
+    ck_assert_msg(res.returned && res.value == 0,
+                  "starmap of 10 pairs %s %s; expected 0",
+                  res.returned ? "returned" : "ended with",
+                  res.returned ? fl_ret(res.value) : fl_signame(res.status));
+    int bad = 0;
+    while (bad < 20 && out[bad] == -100)
+        bad++;
+    long got = bad < 20 ? out[bad] : 0;
+    munmap(out, 20 * sizeof *out);
+    ck_assert_msg(bad == 20,
+                  "starmap(minus, [(i, 100 + i) for i in range(10)]) in "
+                  "chunks of %s gave %ld for pair %d; expected %d - %d = "
+                  "-100. %s",
+                  bad < 10 ? "3" : "2 (Python's rule)", got, bad % 10, bad % 10,
+                  100 + bad % 10,
+                  got == 100 ? "The task got the pair's members swapped: "
+                               "fn2(a, b) takes the first one first."
+                             : "Chunk k starts at pair k * chunksize: in "
+                               "longs, twice that, as its length is.");
+}
+
+// Item 0 of a map waits until the test opens the gate (GATE_MS at most;
+// -ETIME if it stays shut).
+static int
+gated_at_0(long x, long *result)
+{
+    if (x == 0 && wait_token_for(token[0], GATE_MS) < 0)
+        return -ETIME;
+    *result = x * x;
+    return 0;
+}
+
+FL_TEST(test_mp_pool_map_async_returns_at_once_and_calls_back_once)
+{
+    pipe_or_fail(token);
+    struct calls c = {0, 0, 0, 0};
+    mp_pool *p = pool_of(2);
+    long in[6] = {0, 1, 2, 3, 4, 5}, out[6] = {0}, v = 0;
+    mp_result *res = NULL;
+    long t0 = fl_now_ms();
+    int s = mp_pool_map_async(p, gated_at_0, in, out, 6, 1, on_value, on_error,
+                              &c, &res);
+    long ms = fl_now_ms() - t0;
+    give_token(token[1]);
+    int g1 = s == 0 ? mp_result_get(res, -1, &v) : s;
+    int g2 = s == 0 ? mp_result_get(res, -1, &v) : s;
+    mp_pool_close(p);
+    mp_pool_join(p);
+    mp_result_free(s == 0 ? res : NULL);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    fl_expect_int(s, 0, "mp_pool_map_async of 6 items", "");
+    ck_assert_msg(ms < GATE_MS - 200,
+                  "map_async took %ld ms to return: it waited for its map, "
+                  "whose item 0 waits for the test to open a gate once "
+                  "map_async has returned. map_async submits the map and "
+                  "returns at once; get waits.",
+                  ms);
+    int right = 1;
+    for (int i = 0; i < 6; i++)
+        right &= out[i] == (long)i * i;
+    ck_assert_msg(g1 == 0 && g2 == 0 && v == 6 && right,
+                  "map_async(square, 6 items) then get, twice: %s and %s "
+                  "with %ld, and out %s; expected 0 with 6 (the count) each "
+                  "time, and the squares in out",
+                  fl_ret(g1), fl_ret(g2), v, show(out, 6));
+    ck_assert_msg(c.ok == 1 && c.value == 6 && c.failed == 0,
+                  "after two gets and a join, the callback ran %d time(s) "
+                  "(last with %ld) and the error callback %d; expected the "
+                  "callback once, with 6: once for the whole map, not once "
+                  "per chunk",
+                  c.ok, c.value, c.failed);
+}
+
+// Item 0 fails at once; item 1 waits until item 2 runs, which is once the
+// pool has taken in item 0's answer: 2 workers, chunks of 1.  So chunks
+// that succeed come back after the one that failed.
+static int
+fails_before_the_rest(long x, long *result)
+{
+    if (x == 0)
+        return -EDOM;
+    if (x == 1 && wait_token(token[0]) < 0)
+        return -ETIMEDOUT;
+    if (x == 2)
+        give_token(token[1]);
+    *result = x;
+    return 0;
+}
+
+FL_TEST(test_mp_pool_map_async_hands_an_items_error_to_get)
+{
+    pipe_or_fail(token);
+    struct calls c = {0, 0, 0, 0};
+    mp_pool *p = pool_of(2);
+    long in[3] = {0, 1, 2}, out[3], v = 99;
+    mp_result *res = NULL;
+    int s = mp_pool_map_async(p, fails_before_the_rest, in, out, 3, 1, on_value,
+                              on_error, &c, &res);
+    int g = s == 0 ? mp_result_get(res, -1, &v) : s;
+    mp_result_free(s == 0 ? res : NULL);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    ck_assert_msg(g == -EDOM,
+                  "item 0 of a map_async of 3 fails with -EDOM, and items 1 "
+                  "and 2 succeed after it; get returned %s, expected -33 "
+                  "(-EDOM). An item's error stays the job's whatever the "
+                  "chunks back after it say: note it, never overwrite it "
+                  "with a later chunk's outcome.",
+                  fl_ret(g));
+    ck_assert_msg(c.failed == 1 && c.err == -EDOM && c.ok == 0,
+                  "the error callback ran %d time(s) (last with %s) and the "
+                  "callback %d; expected the error callback once, with "
+                  "-EDOM, once every chunk was back",
+                  c.failed, fl_ret(c.err), c.ok);
+}
+
+FL_TEST(test_mp_result_get_of_a_map_keeps_its_deadline_when_signals_interrupt)
+{
+    pipe_or_fail(token);
+    mp_pool *p = pool_of(2);
+    long in[6] = {0, 1, 2, 3, 4, 5}, out[6];
+    mp_result *res = NULL;
+    int s =
+        mp_pool_map_async(p, gated_at_0, in, out, 6, 1, NULL, NULL, NULL, &res);
+    ck_assert_msg(s == 0, "map_async returned %s", fl_ret(s));
+    struct get_call g = {res, 50, 0};
+    fl_storm_result fin, inf;
+    fl_storm_call(get_call, &g, 500, &fin);
+    g.timeout_ms = -1;
+    fl_storm_hold(get_call, release_gated, &g, 500, 50, &inf);
+    if (inf.early)
+        give_token(token[1]);
+    int g2 = mp_result_get(res, -1, &g.value);
+    mp_result_free(res);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    ck_assert_msg(fin.ret == -ETIMEDOUT && fin.elapsed_ms >= 48 &&
+                      fin.elapsed_ms < 1000,
+                  "get(res, 50 ms) of a map_async whose item 0 is held, "
+                  "with a signal every 0.5 ms (%ld caught), returned %s "
+                  "after %ld ms; expected -110 (-ETIMEDOUT) after 50 ms. "
+                  "Chunks coming back and signals both wake the wait: "
+                  "neither restarts the timeout. Poll for the time left "
+                  "until the deadline, taken once before the loop.",
+                  fin.signals, fl_ret(fin.ret), fin.elapsed_ms);
+    ck_assert_msg(!inf.early && inf.ret == 0 && g2 == 0 && g.value == 6,
+                  "get(res, -1) of a map_async under signals (%ld caught) "
+                  "returned %s after %ld ms, %s, with %ld; expected 0 with "
+                  "6 once item 0 was let go after 50 ms",
+                  inf.signals, fl_ret(inf.ret), inf.elapsed_ms,
+                  inf.early ? "before item 0 was let go" : "when let go",
+                  g.value);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_pool_map_gives_the_classic_results, 10),
     FL_CASE(test_mp_pool_map_keeps_results_in_input_order, 10),
@@ -2042,6 +2472,18 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_result_get_with_timeout_0_collects_an_answer_already_sent,
             10),
     FL_CASE(test_mp_result_get_fails_when_no_worker_is_left, 10),
+    FL_CASE(test_mp_pool_imap_hands_over_item_0_while_item_1_still_runs, 10),
+    FL_CASE(test_mp_pool_imap_keeps_input_order_when_later_items_finish_first,
+            10),
+    FL_CASE(test_mp_pool_imap_hands_over_every_item_at_chunk_boundaries, 10),
+    FL_CASE(test_mp_pool_imap_stops_before_the_first_failing_item, 10),
+    FL_CASE(test_mp_pool_imap_and_map_async_fail_cleanly_without_memory, 10),
+    FL_CASE(test_mp_pool_starmap_calls_the_task_with_each_pair_in_order, 10),
+    FL_CASE(test_mp_pool_map_async_returns_at_once_and_calls_back_once, 10),
+    FL_CASE(test_mp_pool_map_async_hands_an_items_error_to_get, 10),
+    FL_CASE(
+        test_mp_result_get_of_a_map_keeps_its_deadline_when_signals_interrupt,
+        10),
 };
 
 FL_MAIN("09_pools", cases)
