@@ -2010,6 +2010,8 @@ expect_unfinished(mp_queue *q, long want, const char *when)
                       : "");
 }
 
+#define JOIN_LIMIT_MS 1000 // the longest a join of 100 ms or less may take
+
 // A join made in a child, at most limit_ms; fails the test if it was
 // still waiting then (what: the call, why: the likely mistake).
 static void
@@ -2022,6 +2024,17 @@ join_in_child(struct call *c, int limit_ms, const char *what, const char *why)
                      why);
     ck_assert_msg(r.returned, "%s: the child %s %d", what,
                   r.exited ? "exited with" : "was killed by signal", r.status);
+}
+
+// Whether pid, asleep with `slept` sleeps before a wake-up was sent, was
+// left asleep: a futex wake-up makes a process runnable before the waker's
+// call returns, so one still asleep with no more sleeps than before was
+// not woken (one woken that blocks again, on the mutex, has one more).
+static int
+not_woken(pid_t pid, long slept)
+{
+    long n = fl_proc_sleeps(pid); // first the count, then the state
+    return fl_proc_state(pid) == 'S' && n == slept;
 }
 
 FL_TEST(test_mp_queue_join_rejects_bad_arguments)
@@ -2101,8 +2114,9 @@ FL_TEST(test_mp_queue_join_waits_for_task_done_not_for_an_empty_queue)
     put_now(q, "job");
     get_expect(q, "job", 0, ""); // the queue is empty, the task is not done
     struct call *p = new_call(q, 0, NULL), *c = new_call(q, 50, NULL);
-    join_in_child(p, 1500, "mp_queue_join(q, 0)", "A timeout of 0 polls.");
-    join_in_child(c, 1500, "mp_queue_join(q, 50)",
+    join_in_child(p, JOIN_LIMIT_MS, "mp_queue_join(q, 0)",
+                  "A timeout of 0 polls.");
+    join_in_child(c, JOIN_LIMIT_MS, "mp_queue_join(q, 50)",
                   "Give the wait a deadline: now + timeout_ms on "
                   "CLOCK_MONOTONIC");
     static const char why[] =
@@ -2130,7 +2144,8 @@ FL_TEST(test_mp_queue_join_times_out_while_a_task_is_unfinished)
     mp_queue *q = make(4, MSG);
     put_now(q, "job");
     struct call *c = new_call(q, JOIN_TIMEOUT, NULL);
-    join_in_child(c, 1500, "mp_queue_join(q, 100) with a task unfinished",
+    join_in_child(c, JOIN_LIMIT_MS,
+                  "mp_queue_join(q, 100) with a task unfinished",
                   "Hand the timeout to the wait: pthread_cond_timedwait "
                   "with an absolute deadline, now + timeout_ms on "
                   "CLOCK_MONOTONIC; only -1 waits for ever");
@@ -2175,8 +2190,9 @@ FL_TEST(test_mp_queue_join_waits_for_messages_no_consumer_has_taken)
     task_done_now(q, "1 of 3");
     task_done_now(q, "2 of 3");
     char s = fl_proc_state(pid);
+    long slept = fl_proc_sleeps(pid);
     task_done_now(q, "3 of 3");
-    if (join(pid, 3000) == -ETIMEDOUT)
+    if (not_woken(pid, slept) || join(pid, 3000) == -ETIMEDOUT)
         FAIL_KILLING("a process waiting in mp_queue_join never woke up after "
                      "the last task_done. When the count reaches 0 and a "
                      "joiner waits, broadcast all_done (the joiners' "
@@ -2199,12 +2215,18 @@ FL_TEST(test_mp_queue_task_done_wakes_every_joiner)
     put_now(q, "last");
     get_expect(q, "last", 0, "");
     pid_t pid[JOINERS];
-    int code[JOINERS];
+    long slept[JOINERS];
+    int code[JOINERS], hung = 0;
     for (int i = 0; i < JOINERS; i++)
         pid[i] = start_blocked(do_join, new_call(q, -1, NULL),
                                "mp_queue_join(q, -1) with a task unfinished");
+    for (int i = 0; i < JOINERS; i++)
+        slept[i] = fl_proc_sleeps(pid[i]);
     task_done_now(q, "of the last task");
-    int hung = join_all(pid, JOINERS, fl_now_ms() + 2000, code);
+    for (int i = 0; i < JOINERS; i++)
+        hung += not_woken(pid[i], slept[i]);
+    if (hung == 0)
+        hung = join_all(pid, JOINERS, fl_now_ms() + 3000, code);
     if (hung > 0)
         FAIL_KILLING("%d processes waited in mp_queue_join; the last "
                      "task_done woke %d of them, and %d slept on. Wake them "
@@ -2286,7 +2308,7 @@ FL_TEST(test_mp_queue_join_keeps_its_deadline_under_a_signal_storm)
     st->res.ret = -1000000;
     put_now(st->q, "job");
     fl_child r;
-    fl_run_in_child(join_in_a_storm, st, 1500, 0, &r);
+    fl_run_in_child(join_in_a_storm, st, JOIN_LIMIT_MS, 0, &r);
     ck_assert_msg(r.returned && st->res.ret == -ETIMEDOUT &&
                       st->res.elapsed_ms >= 45 && st->res.elapsed_ms < 400,
                   "mp_queue_join(q, 50) with a task unfinished, while a "
@@ -2300,7 +2322,7 @@ FL_TEST(test_mp_queue_join_keeps_its_deadline_under_a_signal_storm)
                   JOIN_STORM_US, st->res.signals,
                   r.returned ? "returned" : "never returned",
                   r.returned ? fl_ret(st->res.ret) : "",
-                  r.returned ? st->res.elapsed_ms : 1500L);
+                  r.returned ? st->res.elapsed_ms : (long)JOIN_LIMIT_MS);
     mp_queue_destroy(st->q);
 }
 
@@ -2331,22 +2353,22 @@ FL_TEST(test_mp_queue_join_keeps_its_timeout_when_the_wall_clock_jumps)
         struct call *c = new_call(q, JOIN_CLOCK_MS, NULL);
         c->len = (size_t)at_first_read;
         fl_child r;
-        fl_run_in_child(join_while_the_clock_jumps, c, 1500, 0, &r);
-        ck_assert_msg(r.returned && c->rc == -ETIMEDOUT &&
-                          c->ms >= JOIN_CLOCK_MS - 5,
-                      "mp_queue_join(q, %d) with a task unfinished, the "
-                      "wall clock set back an hour %s: it %s %s after %.1f "
-                      "ms; expected -ETIMEDOUT after %d ms. Its deadline "
-                      "was measured on CLOCK_REALTIME, the clock anyone "
-                      "may set: take it from CLOCK_MONOTONIC, and wait on "
-                      "that clock",
-                      JOIN_CLOCK_MS,
-                      at_first_read ? "after the first time it read the "
-                                      "clock"
-                                    : "before it started",
-                      r.returned ? "returned" : "never returned",
-                      r.returned ? fl_ret(c->rc) : "",
-                      r.returned ? c->ms : 1500.0, JOIN_CLOCK_MS);
+        fl_run_in_child(join_while_the_clock_jumps, c, JOIN_LIMIT_MS, 0, &r);
+        ck_assert_msg(
+            r.returned && c->rc == -ETIMEDOUT && c->ms >= JOIN_CLOCK_MS - 5,
+            "mp_queue_join(q, %d) with a task unfinished, the "
+            "wall clock set back an hour %s: it %s %s after %.1f "
+            "ms; expected -ETIMEDOUT after %d ms. Its deadline "
+            "was measured on CLOCK_REALTIME, the clock anyone "
+            "may set: take it from CLOCK_MONOTONIC, and wait on "
+            "that clock",
+            JOIN_CLOCK_MS,
+            at_first_read ? "after the first time it read the "
+                            "clock"
+                          : "before it started",
+            r.returned ? "returned" : "never returned",
+            r.returned ? fl_ret(c->rc) : "",
+            r.returned ? c->ms : (double)JOIN_LIMIT_MS, JOIN_CLOCK_MS);
     }
     mp_queue_destroy(q);
 }
@@ -2387,7 +2409,8 @@ FL_TEST(test_mp_queue_join_times_out_when_a_worker_dies_before_task_done)
                   done.value);
     expect_unfinished(q, 1, "after 2 puts, 2 gets and 1 task_done");
     struct call *c = new_call(q, JOIN_TIMEOUT, NULL);
-    join_in_child(c, 1500, "mp_queue_join(q, 100), a task never to be done",
+    join_in_child(c, JOIN_LIMIT_MS,
+                  "mp_queue_join(q, 100), a task never to be done",
                   "A worker died between get and task_done: Python's join "
                   "waits for ever here; yours has a deadline, keep it");
     fl_expect_int(c->rc, -ETIMEDOUT,
