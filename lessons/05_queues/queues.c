@@ -24,11 +24,14 @@ struct mp_queue {
     pthread_mutex_t lock;     // guards every field below, and the ring
     pthread_cond_t not_empty; // getters wait here for a message
     pthread_cond_t not_full;  // putters wait here for room
+    pthread_cond_t all_done;  // joiners wait here for unfinished == 0
     unsigned getters;         // how many wait on not_empty
     unsigned putters;         // how many wait on not_full
+    unsigned joiners;         // how many wait on all_done
     size_t maxsize;           // capacity, in messages
     size_t max_msg;           // the largest message, in bytes
     size_t count;             // messages in the ring
+    size_t unfinished;        // messages put and not yet task_done
     size_t head;              // where the next get reads, in ring
     size_t tail;              // where the next put writes, in ring
     size_t ring_size;         // bytes in ring
@@ -56,7 +59,7 @@ mp_queue_create(mp_queue **qp, size_t maxsize, size_t max_msg)
     // MAP_SHARED, not MAP_PRIVATE: a child forked later must see the very
     // same pages, not a copy-on-write copy.  On failure return -errno.
     // TODO(05): fill in the fields (the memory is already zero), then
-    // initialise the mutex with pthread_mutexattr_setpshared and the two
+    // initialise the mutex with pthread_mutexattr_setpshared and the three
     // condition variables with pthread_condattr_setpshared and
     // pthread_condattr_setclock(CLOCK_MONOTONIC).  Without
     // PTHREAD_PROCESS_SHARED, glibc's futex wake-ups never cross into
@@ -84,7 +87,9 @@ mp_queue_put(mp_queue *q, const void *buf, size_t len, int timeout_ms)
     // condition uses.  Count yourself in putters while you wait.
     // TODO(05): with the lock still held, copy the length and then the
     // bytes into the ring at tail, wrapping around its end, and count the
-    // message.  Signal not_empty if a getter waits (else it sleeps on).
+    // message and its unfinished task, both before you unlock: once the
+    // lock is free a consumer may take the message and call task_done.
+    // Signal not_empty if a getter waits (else it sleeps on).
     (void)q;
     (void)buf;
     (void)len;
@@ -145,11 +150,49 @@ mp_queue_consume(mp_queue *q, mp_consumer fn, void *arg)
     return -ENOSYS;
 }
 
+/* ---------------------------------------------------- task_done, join */
+
+int
+mp_queue_task_done(mp_queue *q)
+{
+    // TODO(05): -EINVAL for a NULL q.  Lock; if no task is unfinished,
+    // unlock and return -EINVAL, leaving the count at 0 (it is a size_t:
+    // one more decrement wraps it round to 2^64 - 1).  Else take one task
+    // off; if that was the last and a joiner waits, wake them ALL with
+    // pthread_cond_broadcast: pthread_cond_signal wakes one joiner, and
+    // the others, in other processes, sleep on for ever.
+    (void)q;
+    return -ENOSYS;
+}
+
+int
+mp_queue_join(mp_queue *q, int timeout_ms)
+{
+    // TODO(05): -EINVAL for a NULL q or a timeout_ms below -1.  Lock;
+    // while tasks are unfinished wait on all_done, as get waits on
+    // not_empty (a while loop, joiners counted, -EAGAIN for timeout 0, an
+    // absolute deadline on CLOCK_MONOTONIC).  Wait for the count of
+    // unfinished tasks, not for an empty queue: a consumer that took the
+    // last message may still be working on it.
+    (void)q;
+    (void)timeout_ms;
+    return -ENOSYS;
+}
+
+long
+mp_queue_unfinished(mp_queue *q)
+{
+    // TODO(05): -EINVAL for a NULL q; else unfinished, read with the lock
+    // held.
+    (void)q;
+    return -ENOSYS;
+}
+
 int
 mp_queue_destroy(mp_queue *q)
 {
-    // TODO(05): -EINVAL for a NULL q.  Destroy both conditions and the
-    // mutex, then munmap the whole mapping (read its size first: after
+    // TODO(05): -EINVAL for a NULL q.  Destroy the three conditions and
+    // the mutex, then munmap the whole mapping (read its size first: after
     // munmap, q points nowhere).
     (void)q;
     return -ENOSYS;

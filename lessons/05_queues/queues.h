@@ -20,6 +20,15 @@
  * q.empty(), q.qsize()                     # snapshots, stale at once
  * @endcode
  *
+ * Every queue is also a JoinableQueue: each put counts an unfinished task,
+ * mp_queue_task_done() finishes one, and mp_queue_join() waits until none
+ * is left.
+ * @code{.py}
+ * q = multiprocessing.JoinableQueue()
+ * item = q.get(); work(item); q.task_done()  # in each consumer
+ * q.join()                                   # every item put is done
+ * @endcode
+ *
  * Python's exceptions become return values: queue.Full is `-EAGAIN` from a
  * poll (timeout 0) of mp_queue_put() or `-ETIMEDOUT` when its timeout
  * expires, and queue.Empty is the same pair from mp_queue_get(), as with
@@ -64,7 +73,8 @@ int mp_queue_create(mp_queue **qp, size_t maxsize, size_t max_msg);
  * @param len        its length, at most the queue's max_msg; 0 puts an
  *                   empty message, the sentinel mp_queue_consume() stops at.
  * @param timeout_ms how long to wait for room: -1 for ever, 0 not at all.
- * @return 0 once the message is in the queue.
+ * @return 0 once the message is in the queue, counted as an unfinished
+ *         task (see mp_queue_join()) before any process can take it.
  * @retval -EAGAIN    the queue is full and timeout_ms is 0 (queue.Full).
  * @retval -ETIMEDOUT the queue was still full when timeout_ms had passed
  *                    (queue.Full).
@@ -141,6 +151,62 @@ typedef void (*mp_consumer)(const void *msg, size_t len, void *arg);
  * @retval -ENOMEM no memory for a buffer of max_msg bytes.
  */
 long mp_queue_consume(mp_queue *q, mp_consumer fn, void *arg);
+
+/**
+ * @brief Mark one task done: a message put earlier has been dealt with.
+ *
+ * Python's `JoinableQueue.task_done()`.  Each successful mp_queue_put()
+ * adds one unfinished task, the sentinel too; each call here takes one
+ * away, and the call that takes the last one wakes every process waiting
+ * in mp_queue_join().
+ *
+ * @param q the queue.
+ * @return 0.
+ * @retval -EINVAL q is NULL, or no task is unfinished: it was called more
+ *                 times than messages were put (Python's ValueError,
+ *                 "task_done() called too many times"); the count stays
+ *                 at 0.
+ * @note It does not say which message is done: a consumer that dies
+ *       between mp_queue_get() and this call leaves its task unfinished for
+ *       ever.  The parent, once it has reaped that consumer, may call this
+ *       for it.
+ */
+int mp_queue_task_done(mp_queue *q);
+
+/**
+ * @brief Wait until every message put has been marked done.
+ *
+ * Python's `JoinableQueue.join()`, with a timeout Python does not offer:
+ * a consumer that dies between mp_queue_get() and mp_queue_task_done()
+ * leaves a task that nobody will finish, and a join without a deadline
+ * then waits for ever.  A join returns when the count of unfinished tasks
+ * is 0, not when the queue is empty: a message taken and not yet marked
+ * done still counts.
+ *
+ * @param q          the queue.
+ * @param timeout_ms how long to wait: -1 for ever, 0 not at all.
+ * @return 0 once no task is unfinished.
+ * @retval -EAGAIN    tasks are unfinished and timeout_ms is 0.
+ * @retval -ETIMEDOUT tasks were still unfinished when timeout_ms had
+ *                    passed (measured on CLOCK_MONOTONIC).
+ * @retval -EINVAL    q is NULL, or timeout_ms is below -1.
+ * @note A signal handler that runs during the wait does not end it:
+ *       pthread_cond_wait(3) and pthread_cond_timedwait(3) never fail with
+ *       EINTR, and the deadline is absolute, so it is kept.
+ */
+int mp_queue_join(mp_queue *q, int timeout_ms);
+
+/**
+ * @brief How many tasks are unfinished at this instant: messages put and
+ *        not yet marked done.
+ *
+ * @param q the queue.
+ * @return the count, 0 or more.
+ * @retval -EINVAL q is NULL.
+ * @note A snapshot, like mp_queue_qsize(); Python has no such call (its
+ *       count hides in a semaphore).
+ */
+long mp_queue_unfinished(mp_queue *q);
 
 /**
  * @brief Destroy the queue's lock and conditions and unmap its memory.

@@ -24,11 +24,14 @@ struct mp_queue {
     pthread_mutex_t lock;     // guards every field below, and the ring
     pthread_cond_t not_empty; // getters wait here for a message
     pthread_cond_t not_full;  // putters wait here for room
+    pthread_cond_t all_done;  // joiners wait here for unfinished == 0
     unsigned getters;         // how many wait on not_empty
     unsigned putters;         // how many wait on not_full
+    unsigned joiners;         // how many wait on all_done
     size_t maxsize;           // capacity, in messages
     size_t max_msg;           // the largest message, in bytes
     size_t count;             // messages in the ring
+    size_t unfinished;        // messages put and not yet task_done
     size_t head;              // where the next get reads, in ring
     size_t tail;              // where the next put writes, in ring
     size_t ring_size;         // bytes in ring
@@ -57,7 +60,7 @@ init_lock(mp_queue *q)
     return -rc;
 }
 
-// Both conditions, shared too, their timeouts measured on CLOCK_MONOTONIC.
+// The three conditions, shared too, their timeouts measured on CLOCK_MONOTONIC.
 static int
 init_conds(mp_queue *q)
 {
@@ -72,6 +75,10 @@ init_conds(mp_queue *q)
         rc = pthread_cond_init(&q->not_empty, &ca);
     if (rc == 0 && (rc = pthread_cond_init(&q->not_full, &ca)) != 0)
         pthread_cond_destroy(&q->not_empty);
+    if (rc == 0 && (rc = pthread_cond_init(&q->all_done, &ca)) != 0) {
+        pthread_cond_destroy(&q->not_full);
+        pthread_cond_destroy(&q->not_empty);
+    }
     pthread_condattr_destroy(&ca);
     return -rc;
 }
@@ -100,7 +107,7 @@ mp_queue_create(mp_queue **qp, size_t maxsize, size_t max_msg)
     if (q == MAP_FAILED)
         return -errno;
     // TODO(05): fill in the fields (the memory is already zero), then
-    // initialise the mutex with pthread_mutexattr_setpshared and the two
+    // initialise the mutex with pthread_mutexattr_setpshared and the three
     // condition variables with pthread_condattr_setpshared and
     // pthread_condattr_setclock(CLOCK_MONOTONIC).  Without
     // PTHREAD_PROCESS_SHARED, glibc's futex wake-ups never cross into
@@ -164,6 +171,12 @@ is_empty(const mp_queue *q)
     return q->count == 0;
 }
 
+static int
+has_unfinished(const mp_queue *q)
+{
+    return q->unfinished > 0;
+}
+
 // The absolute time timeout_ms from now, on CLOCK_MONOTONIC.
 static struct timespec
 deadline_after(int timeout_ms)
@@ -225,11 +238,14 @@ mp_queue_put(mp_queue *q, const void *buf, size_t len, int timeout_ms)
     int rc = wait_while(q, is_full, &q->not_full, &q->putters, timeout_ms);
     // TODO(05): with the lock still held, copy the length and then the
     // bytes into the ring at tail, wrapping around its end, and count the
-    // message.  Signal not_empty if a getter waits (else it sleeps on).
+    // message and its unfinished task, both before you unlock: once the
+    // lock is free a consumer may take the message and call task_done.
+    // Signal not_empty if a getter waits (else it sleeps on).
     if (rc == 0) {
         ring_write(q, &len, HDR);
         ring_write(q, buf, len);
         q->count++;
+        q->unfinished++;
         if (q->getters > 0)
             pthread_cond_signal(&q->not_empty);
     }
@@ -318,14 +334,69 @@ mp_queue_consume(mp_queue *q, mp_consumer fn, void *arg)
     return len < 0 ? (long)len : n;
 }
 
+/* ---------------------------------------------------- task_done, join */
+
+int
+mp_queue_task_done(mp_queue *q)
+{
+    // TODO(05): -EINVAL for a NULL q.  Lock; if no task is unfinished,
+    // unlock and return -EINVAL, leaving the count at 0 (it is a size_t:
+    // one more decrement wraps it round to 2^64 - 1).  Else take one task
+    // off; if that was the last and a joiner waits, wake them ALL with
+    // pthread_cond_broadcast: pthread_cond_signal wakes one joiner, and
+    // the others, in other processes, sleep on for ever.
+    if (q == NULL)
+        return -EINVAL;
+    pthread_mutex_lock(&q->lock);
+    int rc = 0;
+    if (q->unfinished == 0)
+        rc = -EINVAL;
+    else if (--q->unfinished == 0 && q->joiners > 0)
+        pthread_cond_broadcast(&q->all_done);
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+int
+mp_queue_join(mp_queue *q, int timeout_ms)
+{
+    // TODO(05): -EINVAL for a NULL q or a timeout_ms below -1.  Lock;
+    // while tasks are unfinished wait on all_done, as get waits on
+    // not_empty (a while loop, joiners counted, -EAGAIN for timeout 0, an
+    // absolute deadline on CLOCK_MONOTONIC).  Wait for the count of
+    // unfinished tasks, not for an empty queue: a consumer that took the
+    // last message may still be working on it.
+    if (q == NULL || timeout_ms < -1)
+        return -EINVAL;
+    pthread_mutex_lock(&q->lock);
+    int rc =
+        wait_while(q, has_unfinished, &q->all_done, &q->joiners, timeout_ms);
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+long
+mp_queue_unfinished(mp_queue *q)
+{
+    // TODO(05): -EINVAL for a NULL q; else unfinished, read with the lock
+    // held.
+    if (q == NULL)
+        return -EINVAL;
+    pthread_mutex_lock(&q->lock);
+    long n = (long)q->unfinished;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
 int
 mp_queue_destroy(mp_queue *q)
 {
-    // TODO(05): -EINVAL for a NULL q.  Destroy both conditions and the
-    // mutex, then munmap the whole mapping (read its size first: after
+    // TODO(05): -EINVAL for a NULL q.  Destroy the three conditions and
+    // the mutex, then munmap the whole mapping (read its size first: after
     // munmap, q points nowhere).
     if (q == NULL)
         return -EINVAL;
+    pthread_cond_destroy(&q->all_done);
     pthread_cond_destroy(&q->not_full);
     pthread_cond_destroy(&q->not_empty);
     pthread_mutex_destroy(&q->lock);

@@ -1973,6 +1973,599 @@ FL_TEST(test_mp_queue_get_wakes_a_putter_for_each_room)
     expect_both_woken(0);
 }
 
+/* ------------------------------------------------------ task_done, join */
+
+// JoinableQueue: each put adds an unfinished task, each task_done takes
+// one away, and join waits until none is left.
+
+static int
+do_join(void *arg)
+{
+    struct call *c = arg;
+    long long t0 = fl_now_us();
+    c->rc = mp_queue_join(c->q, c->timeout_ms);
+    c->ms = (double)(fl_now_us() - t0) / 1e3;
+    return 0;
+}
+
+static void
+task_done_now(mp_queue *q, const char *when)
+{
+    int rc = mp_queue_task_done(q);
+    ck_assert_msg(rc == 0, "mp_queue_task_done %s returned %s, expected 0",
+                  when, fl_ret(rc));
+}
+
+static void
+expect_unfinished(mp_queue *q, long want, const char *when)
+{
+    long n = mp_queue_unfinished(q);
+    ck_assert_msg(n == want,
+                  "mp_queue_unfinished %s gave %s, expected %ld: each put "
+                  "that succeeds adds one task, each task_done takes one "
+                  "away, and nothing else changes the count%s",
+                  when, fl_ret(n), want,
+                  n < 0 && n != -EINVAL && n != -ENOSYS
+                      ? " (a negative count: it went below zero and wrapped)"
+                      : "");
+}
+
+#define JOIN_LIMIT_MS 1000 // the longest a join of 100 ms or less may take
+
+// A join made in a child, at most limit_ms; fails the test if it was
+// still waiting then (what: the call, why: the likely mistake).
+static void
+join_in_child(struct call *c, int limit_ms, const char *what, const char *why)
+{
+    fl_child r;
+    fl_run_in_child(do_join, c, limit_ms, 0, &r);
+    if (r.timed_out)
+        ck_abort_msg("%s was still waiting after %d ms. %s", what, limit_ms,
+                     why);
+    ck_assert_msg(r.returned, "%s: the child %s %d", what,
+                  r.exited ? "exited with" : "was killed by signal", r.status);
+}
+
+// Whether pid, asleep with `slept` sleeps before a wake-up was sent, was
+// left asleep: a futex wake-up makes a process runnable before the waker's
+// call returns, so one still asleep with no more sleeps than before was
+// not woken (one woken that blocks again, on the mutex, has one more).
+static int
+not_woken(pid_t pid, long slept)
+{
+    long n = fl_proc_sleeps(pid); // first the count, then the state
+    return fl_proc_state(pid) == 'S' && n == slept;
+}
+
+FL_TEST(test_mp_queue_join_rejects_bad_arguments)
+{
+    mp_queue *q = make(4, MSG);
+    int no_q = mp_queue_join(NULL, 0);
+    int bad_t = mp_queue_join(q, -2);
+    int no_done = mp_queue_task_done(NULL);
+    long no_count = mp_queue_unfinished(NULL);
+    ck_assert_msg(no_q == -EINVAL && bad_t == -EINVAL && no_done == -EINVAL &&
+                      no_count == -EINVAL,
+                  "mp_queue_join(NULL, 0) gave %s, (q, -2) gave %s, "
+                  "mp_queue_task_done(NULL) gave %s and "
+                  "mp_queue_unfinished(NULL) gave %s; expected -EINVAL for "
+                  "each (-1 is the only negative timeout)",
+                  fl_ret(no_q), fl_ret(bad_t), fl_ret(no_done),
+                  fl_ret(no_count));
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_unfinished_counts_puts_that_succeeded)
+{
+    mp_queue *q = make(2, 16);
+    expect_unfinished(q, 0, "of a new queue");
+    put_now(q, "a");
+    put_now(q, "b");
+    expect_unfinished(q, 2, "after 2 puts");
+    int full = mp_queue_put(q, "c", 1, 0);
+    int timed = mp_queue_put(q, "c", 1, 10);
+    int big = mp_queue_put(q, "seventeen bytes!!", 17, 0);
+    ck_assert_msg(full == -EAGAIN && timed == -ETIMEDOUT && big == -EMSGSIZE,
+                  "puts into a full queue returned %s (timeout 0), %s "
+                  "(timeout 10 ms) and %s (17 bytes, max_msg 16); expected "
+                  "-EAGAIN, -ETIMEDOUT, -EMSGSIZE",
+                  fl_ret(full), fl_ret(timed), fl_ret(big));
+    long n = mp_queue_unfinished(q);
+    fl_expect_int(n, 2, "mp_queue_unfinished after 2 puts and 3 refused",
+                  "a put that failed queued nothing, so it adds no task: "
+                  "count the task with the message, only when the put "
+                  "succeeds (join would wait for ever for a task nobody "
+                  "can take)");
+    get_expect(q, "a", 0, "");
+    expect_unfinished(q, 2, "after a get (get does not finish a task)");
+    task_done_now(q, "after a get");
+    expect_unfinished(q, 1, "after 2 puts and 1 task_done");
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_task_done_refuses_more_calls_than_puts)
+{
+    mp_queue *q = make(4, MSG);
+    put_now(q, "1");
+    put_now(q, "2");
+    put_now(q, "3");
+    for (int i = 0; i < 3; i++)
+        get_expect(q, i == 0 ? "1" : i == 1 ? "2" : "3", 0, "");
+    task_done_now(q, "1 of 3");
+    task_done_now(q, "2 of 3");
+    expect_unfinished(q, 1, "after 3 puts and 2 task_done");
+    task_done_now(q, "3 of 3");
+    expect_unfinished(q, 0, "after 3 puts and 3 task_done");
+    int over = mp_queue_task_done(q);
+    fl_expect_int(over, -EINVAL, "a 4th mp_queue_task_done after 3 puts",
+                  "called more times than messages were put, task_done "
+                  "must refuse (Python raises ValueError: task_done() "
+                  "called too many times) and leave the count at 0: check "
+                  "for 0 before you decrement");
+    expect_unfinished(q, 0, "after the refused 4th task_done");
+    put_now(q, "4");
+    expect_unfinished(q, 1, "after one more put");
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_join_waits_for_task_done_not_for_an_empty_queue)
+{
+    mp_queue *q = make(4, MSG);
+    put_now(q, "job");
+    get_expect(q, "job", 0, ""); // the queue is empty, the task is not done
+    struct call *p = new_call(q, 0, NULL), *c = new_call(q, 50, NULL);
+    join_in_child(p, JOIN_LIMIT_MS, "mp_queue_join(q, 0)",
+                  "A timeout of 0 polls.");
+    join_in_child(c, JOIN_LIMIT_MS, "mp_queue_join(q, 50)",
+                  "Give the wait a deadline: now + timeout_ms on "
+                  "CLOCK_MONOTONIC");
+    static const char why[] =
+        "join waits until every message put has been marked done with "
+        "task_done, not until the queue is empty: the consumer that took "
+        "the last message may still be working on it. Wait while the "
+        "count of unfinished tasks is above 0";
+    fl_expect_int(p->rc, -EAGAIN,
+                  "mp_queue_join(q, 0) on an empty queue whose one message "
+                  "was taken but not marked done",
+                  why);
+    fl_expect_int(c->rc, -ETIMEDOUT,
+                  "mp_queue_join(q, 50) on an empty queue whose one message "
+                  "was taken but not marked done",
+                  why);
+    task_done_now(q, "of the message taken");
+    expect_unfinished(q, 0, "once it is done");
+    mp_queue_destroy(q);
+}
+
+#define JOIN_TIMEOUT 100 // ms, for the tests of join's timeout
+
+FL_TEST(test_mp_queue_join_times_out_while_a_task_is_unfinished)
+{
+    mp_queue *q = make(4, MSG);
+    put_now(q, "job");
+    struct call *c = new_call(q, JOIN_TIMEOUT, NULL);
+    join_in_child(c, JOIN_LIMIT_MS,
+                  "mp_queue_join(q, 100) with a task unfinished",
+                  "Hand the timeout to the wait: pthread_cond_timedwait "
+                  "with an absolute deadline, now + timeout_ms on "
+                  "CLOCK_MONOTONIC; only -1 waits for ever");
+    fl_expect_int(c->rc, -ETIMEDOUT,
+                  "mp_queue_join(q, 100) with a task unfinished",
+                  "a join that gave up must say so. (Python's join has no "
+                  "timeout, and Process.join(timeout) returns None either "
+                  "way; here the return value tells.)");
+    ck_assert_msg(c->ms >= JOIN_TIMEOUT - 5 && c->ms < JOIN_TIMEOUT + 1000,
+                  "mp_queue_join(q, 100) with a task unfinished returned "
+                  "after %.1f ms. The deadline is absolute and on the "
+                  "condition's clock: all_done, like not_empty and not_full, "
+                  "needs pthread_condattr_setclock(CLOCK_MONOTONIC) and "
+                  "PTHREAD_PROCESS_SHARED",
+                  c->ms);
+    // The join is over: the lock it waited with must be free again.
+    struct call *p = new_call(q, 0, "after");
+    fl_child r;
+    fl_run_in_child(do_put, p, 1000, 0, &r);
+    ck_assert_msg(!r.timed_out && p->rc == 0,
+                  "after mp_queue_join(q, 100) timed out, a put (timeout 0) "
+                  "%s: the join returned without unlocking the mutex. "
+                  "Unlock on every way out, the timeout's too",
+                  r.timed_out ? "never returned" : fl_ret(p->rc));
+    mp_queue_destroy(q);
+}
+
+FL_TEST(test_mp_queue_join_waits_for_messages_no_consumer_has_taken)
+{
+    mp_queue *q = make(4, MSG);
+    put_now(q, "a");
+    put_now(q, "b");
+    put_now(q, "c");
+    struct call *c = new_call(q, -1, NULL);
+    pid_t pid = start_blocked(do_join, c,
+                              "mp_queue_join(q, -1), with 3 messages put "
+                              "and none taken yet (no consumer started: "
+                              "count each task in put, not in get),");
+    get_expect(q, "a", 0, "");
+    get_expect(q, "b", 0, "");
+    get_expect(q, "c", 0, "");
+    task_done_now(q, "1 of 3");
+    task_done_now(q, "2 of 3");
+    char s = fl_proc_state(pid);
+    long slept = fl_proc_sleeps(pid);
+    task_done_now(q, "3 of 3");
+    if (not_woken(pid, slept) || join(pid, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("a process waiting in mp_queue_join never woke up after "
+                     "the last task_done. When the count reaches 0 and a "
+                     "joiner waits, broadcast all_done (the joiners' "
+                     "condition, not not_empty), made PTHREAD_PROCESS_SHARED "
+                     "like the others");
+    ck_assert_msg(s == 'S',
+                  "mp_queue_join(q, -1) returned %s with one task "
+                  "unfinished; it must wait until the count is 0",
+                  fl_ret(c->rc));
+    fl_expect_int(c->rc, 0, "mp_queue_join(q, -1) after the last task_done",
+                  "");
+    mp_queue_destroy(q);
+}
+
+#define JOINERS 3
+
+FL_TEST(test_mp_queue_task_done_wakes_every_joiner)
+{
+    mp_queue *q = make(4, MSG);
+    put_now(q, "last");
+    get_expect(q, "last", 0, "");
+    pid_t pid[JOINERS];
+    long slept[JOINERS];
+    int code[JOINERS], hung = 0;
+    for (int i = 0; i < JOINERS; i++)
+        pid[i] = start_blocked(do_join, new_call(q, -1, NULL),
+                               "mp_queue_join(q, -1) with a task unfinished");
+    for (int i = 0; i < JOINERS; i++)
+        slept[i] = fl_proc_sleeps(pid[i]);
+    task_done_now(q, "of the last task");
+    for (int i = 0; i < JOINERS; i++)
+        hung += not_woken(pid[i], slept[i]);
+    if (hung == 0)
+        hung = join_all(pid, JOINERS, fl_now_ms() + 3000, code);
+    if (hung > 0)
+        FAIL_KILLING("%d processes waited in mp_queue_join; the last "
+                     "task_done woke %d of them, and %d slept on. Wake them "
+                     "all with pthread_cond_broadcast: pthread_cond_signal "
+                     "wakes one (Python's task_done calls notify_all)",
+                     JOINERS, JOINERS - hung, hung);
+    mp_queue_destroy(q);
+}
+
+#define JOIN_STORM_US 300 // a signal every 300 us during the storm tests
+#define JOIN_HOLD_MS 30   // how long join(-1) must wait under the storm
+
+struct stormed { // a join under a storm, in a child; the result shared
+    mp_queue *q;
+    fl_storm_result res;
+};
+
+static int
+join_for_ever(void *arg)
+{
+    return mp_queue_join(arg, -1);
+}
+
+static void
+finish_the_task(void *arg)
+{
+    mp_queue_task_done(arg);
+}
+
+static int
+hold_join_in_a_storm(void *arg)
+{
+    struct stormed *st = arg;
+    fl_storm_hold(join_for_ever, finish_the_task, st->q, JOIN_STORM_US,
+                  JOIN_HOLD_MS, &st->res);
+    return 0;
+}
+
+FL_TEST(test_mp_queue_join_waits_for_ever_under_a_signal_storm)
+{
+    struct stormed *st = shared(sizeof *st);
+    st->q = make(4, MSG);
+    st->res.ret = -1000000;
+    put_now(st->q, "job");
+    fl_child r;
+    fl_run_in_child(hold_join_in_a_storm, st, 2000, 0, &r);
+    ck_assert_msg(r.returned && st->res.ret == 0 && !st->res.early,
+                  "mp_queue_join(q, -1) with a task unfinished, while a "
+                  "signal arrived every %d us, and a task_done after %d "
+                  "ms: it %s %s%s; expected 0 after the task_done. -1 "
+                  "means for ever: a signal handler that ran is no reason "
+                  "to stop waiting (pthread_cond_wait never fails with "
+                  "EINTR; a nanosleep does, and must be retried)",
+                  JOIN_STORM_US, JOIN_HOLD_MS,
+                  r.returned ? "returned" : "never returned",
+                  r.returned ? fl_ret(st->res.ret) : "",
+                  st->res.early ? " BEFORE the task_done" : "");
+    mp_queue_destroy(st->q);
+}
+
+static int
+join_50(void *arg)
+{
+    return mp_queue_join(arg, 50);
+}
+
+static int
+join_in_a_storm(void *arg)
+{
+    struct stormed *st = arg;
+    fl_storm_call(join_50, st->q, JOIN_STORM_US, &st->res);
+    return 0;
+}
+
+FL_TEST(test_mp_queue_join_keeps_its_deadline_under_a_signal_storm)
+{
+    struct stormed *st = shared(sizeof *st);
+    st->q = make(4, MSG);
+    st->res.ret = -1000000;
+    put_now(st->q, "job");
+    fl_child r;
+    fl_run_in_child(join_in_a_storm, st, JOIN_LIMIT_MS, 0, &r);
+    ck_assert_msg(r.returned && st->res.ret == -ETIMEDOUT &&
+                      st->res.elapsed_ms >= 45 && st->res.elapsed_ms < 400,
+                  "mp_queue_join(q, 50) with a task unfinished, while a "
+                  "signal arrived every %d us (%ld caught): it %s %s after "
+                  "%ld ms; expected -ETIMEDOUT after 50 ms. Signals must "
+                  "neither end the wait early nor start its deadline "
+                  "again: take the deadline once, absolute, on "
+                  "CLOCK_MONOTONIC, and wait until that same deadline "
+                  "(naps counted one per millisecond end early when a "
+                  "signal cuts each nap short)",
+                  JOIN_STORM_US, st->res.signals,
+                  r.returned ? "returned" : "never returned",
+                  r.returned ? fl_ret(st->res.ret) : "",
+                  r.returned ? st->res.elapsed_ms : (long)JOIN_LIMIT_MS);
+    mp_queue_destroy(st->q);
+}
+
+// A join of JOIN_CLOCK_MS while the wall clock the code sees goes back an
+// hour: from the start (a deadline read once from CLOCK_REALTIME lies an
+// hour behind the real one), or after the first read (a loop that reads
+// CLOCK_REALTIME again to see whether the deadline has passed sees it an
+// hour away).
+#define JOIN_CLOCK_MS 60
+
+static int
+join_while_the_clock_jumps(void *arg)
+{
+    struct call *c = arg;
+    fl_fault_reset();
+    if (c->len == 0)
+        fl_clock_jump(-3600);
+    else
+        fl_clock_jump_at(1, -3600);
+    return do_join(c);
+}
+
+FL_TEST(test_mp_queue_join_keeps_its_timeout_when_the_wall_clock_jumps)
+{
+    mp_queue *q = make(4, MSG);
+    put_now(q, "job");
+    for (int at_first_read = 0; at_first_read < 2; at_first_read++) {
+        struct call *c = new_call(q, JOIN_CLOCK_MS, NULL);
+        c->len = (size_t)at_first_read;
+        fl_child r;
+        fl_run_in_child(join_while_the_clock_jumps, c, JOIN_LIMIT_MS, 0, &r);
+        ck_assert_msg(
+            r.returned && c->rc == -ETIMEDOUT && c->ms >= JOIN_CLOCK_MS - 5,
+            "mp_queue_join(q, %d) with a task unfinished, the "
+            "wall clock set back an hour %s: it %s %s after %.1f "
+            "ms; expected -ETIMEDOUT after %d ms. Its deadline "
+            "was measured on CLOCK_REALTIME, the clock anyone "
+            "may set: take it from CLOCK_MONOTONIC, and wait on "
+            "that clock",
+            JOIN_CLOCK_MS,
+            at_first_read ? "after the first time it read the "
+                            "clock"
+                          : "before it started",
+            r.returned ? "returned" : "never returned",
+            r.returned ? fl_ret(c->rc) : "",
+            r.returned ? c->ms : (double)JOIN_LIMIT_MS, JOIN_CLOCK_MS);
+    }
+    mp_queue_destroy(q);
+}
+
+// A worker that dies between get and task_done: its task stays
+// unfinished, and only a join with a timeout notices.
+static int
+take_and_die(void *arg)
+{
+    char buf[MSG];
+    mp_queue_get(arg, buf, MSG, 0);
+    raise(SIGKILL);
+    return 0;
+}
+
+static int
+take_and_finish(void *arg)
+{
+    char buf[MSG];
+    if (mp_queue_get(arg, buf, MSG, 0) < 0)
+        return 1;
+    return mp_queue_task_done(arg) != 0;
+}
+
+FL_TEST(test_mp_queue_join_times_out_when_a_worker_dies_before_task_done)
+{
+    mp_queue *q = make(4, MSG);
+    put_now(q, "first");
+    put_now(q, "second");
+    fl_child dead, done;
+    fl_run_in_child(take_and_die, q, 1000, 0, &dead);
+    fl_run_in_child(take_and_finish, q, 1000, 0, &done);
+    ck_assert_msg(!dead.exited && dead.status == SIGKILL && done.returned &&
+                      done.value == 0,
+                  "a worker that took a message and was killed, and one "
+                  "that took the other and called task_done: the second "
+                  "returned %d (0: its get and task_done worked)",
+                  done.value);
+    expect_unfinished(q, 1, "after 2 puts, 2 gets and 1 task_done");
+    struct call *c = new_call(q, JOIN_TIMEOUT, NULL);
+    join_in_child(c, JOIN_LIMIT_MS,
+                  "mp_queue_join(q, 100), a task never to be done",
+                  "A worker died between get and task_done: Python's join "
+                  "waits for ever here; yours has a deadline, keep it");
+    fl_expect_int(c->rc, -ETIMEDOUT,
+                  "mp_queue_join(q, 100) with the queue empty and the task "
+                  "of a dead worker unfinished",
+                  "the queue is empty but a task is not done: join waits "
+                  "for the count of unfinished tasks, and times out");
+    // The parent, which reaped the dead worker, finishes its task for it.
+    task_done_now(q, "for the dead worker");
+    fl_expect_int(mp_queue_join(q, 0), 0,
+                  "mp_queue_join(q, 0) once the parent did the dead "
+                  "worker's task_done",
+                  "");
+    mp_queue_destroy(q);
+}
+
+// N workers x M items: join returns once the last task is done, and not
+// before, which a shared counter shows (each worker counts an item before
+// its task_done).
+#define WORKERS 3
+#define WORK_ITEMS 300
+
+struct work {
+    mp_queue *q;
+    long done;       // items worked on, counted before their task_done
+    long refused;    // task_done calls that failed
+    long at_join[2]; // done when join returned, and unfinished then
+};
+
+static int
+worker(void *arg)
+{
+    struct work *w = arg;
+    char buf[MSG];
+    ssize_t n;
+    do {
+        n = mp_queue_get(w->q, buf, MSG, -1);
+        if (n > 0)
+            __atomic_add_fetch(&w->done, 1, __ATOMIC_SEQ_CST);
+        if (n >= 0 && mp_queue_task_done(w->q) != 0) // the sentinel's too
+            __atomic_add_fetch(&w->refused, 1, __ATOMIC_SEQ_CST);
+    } while (n > 0);
+    return n < 0;
+}
+
+FL_TEST(test_mp_queue_join_returns_after_the_last_task_done)
+{
+    struct work *w = shared(sizeof *w);
+    w->q = make(8, MSG);
+    pid_t pid[WORKERS];
+    int code[WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        pid[i] = fl_raw_start(worker, w);
+    int rc = 0;
+    for (int i = 0; i < WORKERS * WORK_ITEMS && rc == 0; i++)
+        rc = mp_queue_put(w->q, &i, sizeof i, 3000);
+    for (int i = 0; i < WORKERS && rc == 0; i++)
+        rc = mp_queue_put(w->q, NULL, 0, 3000); // a sentinel each
+    if (rc != 0)
+        FAIL_KILLING("putting 900 items and 3 sentinels for 3 workers, a "
+                     "put (timeout 3 s) returned %s: the workers stopped "
+                     "taking them (did one get or task_done fail?)",
+                     fl_ret(rc));
+    rc = mp_queue_join(w->q, 3000);
+    w->at_join[0] = __atomic_load_n(&w->done, __ATOMIC_SEQ_CST);
+    w->at_join[1] = mp_queue_unfinished(w->q);
+    int late = join_all(pid, WORKERS, fl_now_ms() + 3000, code);
+    if (late)
+        fl_kill_children();
+    ck_assert_msg(w->refused == 0,
+                  "%ld of the workers' task_done calls were refused, "
+                  "though each followed a get: a consumer took a message "
+                  "before its task was counted. Count it in put, in the "
+                  "same locked section that makes the message visible",
+                  w->refused);
+    ck_assert_msg(rc == 0 && w->at_join[0] == WORKERS * WORK_ITEMS,
+                  "%d workers x %d items: mp_queue_join returned %s when "
+                  "%ld items had been worked on (expected 0, when all %d "
+                  "had), with %ld tasks unfinished. Join waits while the "
+                  "count of unfinished tasks is above 0, and that count "
+                  "goes up in put, down in task_done, always under the lock",
+                  WORKERS, WORK_ITEMS, fl_ret(rc), w->at_join[0],
+                  WORKERS * WORK_ITEMS, w->at_join[1]);
+    ck_assert_msg(!late, "the workers had not ended 3 s after the join");
+    mp_queue_destroy(w->q);
+}
+
+// A consumer that takes a message while its put is still running: the
+// putter runs as SCHED_IDLE on the same CPU as the consumer, so the
+// kernel hands the CPU to the consumer as soon as the put wakes it (on
+// the condition, and again on the mutex when put unlocks it).  Then the
+// consumer runs between any two steps of put that follow the unlock.
+struct race {
+    mp_queue *q;
+    int cpu;
+    long got, done, rc; // the consumer's get and task_done, the put's rc
+};
+
+static void
+pin(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
+static int
+fast_consumer(void *arg)
+{
+    struct race *r = arg;
+    char buf[MSG];
+    pin(r->cpu);
+    r->got = mp_queue_get(r->q, buf, MSG, -1);
+    r->done = mp_queue_task_done(r->q);
+    return 0;
+}
+
+static int
+slow_putter(void *arg)
+{
+    struct race *r = arg;
+    pin(r->cpu);
+    struct sched_param sp = {0};
+    // Refused (a seccomp filter, say), the race is merely unlikely.
+    sched_setscheduler(0, SCHED_IDLE, &sp);
+    r->rc = mp_queue_put(r->q, "x", 1, -1);
+    return 0;
+}
+
+FL_TEST(test_mp_queue_put_counts_the_task_before_a_consumer_can_take_it)
+{
+    struct race *r = shared(sizeof *r);
+    r->q = make(4, MSG);
+    r->cpu = sched_getcpu();
+    r->got = r->done = r->rc = -1000000;
+    pid_t cons = fl_raw_start(fast_consumer, r);
+    if (await_state(cons, "SZ") != 'S')
+        FAIL_KILLING("mp_queue_get(q, -1) on an empty queue never slept");
+    pid_t put = fl_raw_start(slow_putter, r);
+    if (join(put, 3000) == -ETIMEDOUT || join(cons, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("a put and the consumer it woke never both ended");
+    fl_expect_int(r->rc, 0, "the put", "");
+    fl_expect_int(r->got, 1, "the consumer's get", "");
+    fl_expect_int(r->done, 0,
+                  "the task_done of a consumer that took the message the "
+                  "moment put released the lock",
+                  "the message was visible before its task was counted: "
+                  "count the unfinished task in put, in the same locked "
+                  "section that adds the message, before the unlock (and "
+                  "before the signal)");
+    expect_unfinished(r->q, 0, "after the put, the get and the task_done");
+    mp_queue_destroy(r->q);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_queue_create_rejects_bad_sizes, 5),
     FL_CASE(test_mp_queue_create_refuses_sizes_that_overflow, 5),
@@ -2014,6 +2607,20 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_queue_consume_takes_a_message_of_max_msg_bytes, 5),
     FL_CASE(test_mp_queue_put_wakes_a_getter_for_each_message, 10),
     FL_CASE(test_mp_queue_get_wakes_a_putter_for_each_room, 10),
+    FL_CASE(test_mp_queue_join_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_queue_unfinished_counts_puts_that_succeeded, 5),
+    FL_CASE(test_mp_queue_task_done_refuses_more_calls_than_puts, 5),
+    FL_CASE(test_mp_queue_join_times_out_while_a_task_is_unfinished, 5),
+    FL_CASE(test_mp_queue_join_waits_for_task_done_not_for_an_empty_queue, 5),
+    FL_CASE(test_mp_queue_join_waits_for_messages_no_consumer_has_taken, 8),
+    FL_CASE(test_mp_queue_task_done_wakes_every_joiner, 8),
+    FL_CASE(test_mp_queue_join_waits_for_ever_under_a_signal_storm, 5),
+    FL_CASE(test_mp_queue_join_keeps_its_deadline_under_a_signal_storm, 5),
+    FL_CASE(test_mp_queue_join_keeps_its_timeout_when_the_wall_clock_jumps, 8),
+    FL_CASE(test_mp_queue_join_times_out_when_a_worker_dies_before_task_done,
+            5),
+    FL_CASE(test_mp_queue_put_counts_the_task_before_a_consumer_can_take_it, 8),
+    FL_CASE(test_mp_queue_join_returns_after_the_last_task_done, 10),
 };
 
 FL_MAIN("05_queues", cases)

@@ -32,6 +32,17 @@
 // now" never means "done".  This version reads as many results as it
 // expects before joining, and the consumer stops at a sentinel.
 //
+// Last, the JoinableQueue pattern: two workers that call task_done after
+// each item, and a parent that puts ten and waits in join,
+//
+//     for item in range(1, 11):
+//         q.put(item)
+//     q.join()                  # every task_done has come
+//     print(f"All 10 tasks done, sum {total.value}")
+//
+// where the sum, added up by the workers in shared memory, is complete
+// when join returns: 55, whichever worker did which item.
+//
 // On stderr it then shows the kernel's own queue, a POSIX message queue,
 // with its default limits, and measures this queue's speed.
 #define _DEFAULT_SOURCE // MAP_ANONYMOUS is not in POSIX.1-2008
@@ -46,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -146,6 +158,54 @@ squares(mp_queue *q)
     join(pid); // then join: the worker is done putting
 }
 
+/* ------------------------------------------------------ task_done, join */
+
+static long *total; // the workers' sum, in memory they share with us
+
+static int
+summer(mp_queue *q)
+{
+    int item;
+    ssize_t n;
+    while ((n = mp_queue_get(q, &item, sizeof item, -1)) > 0) {
+        __atomic_add_fetch(total, item, __ATOMIC_SEQ_CST);
+        mp_queue_task_done(q); // after the work, never before
+    }
+    mp_queue_task_done(q); // the sentinel was put, so it is a task too
+    return n < 0;
+}
+
+// A new queue: the other one's puts are tasks that nobody marked done.
+static void
+joinable(void)
+{
+    mp_queue *q;
+    long rc = mp_queue_create(&q, 4, sizeof(int));
+    if (rc < 0)
+        die("mp_queue_create", rc);
+    total = mmap(NULL, sizeof *total, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (total == MAP_FAILED)
+        die("mmap", -errno);
+    pid_t w[2] = {run(summer, q), run(summer, q)};
+    for (int item = 1; item <= 10 && rc == 0; item++)
+        rc = mp_queue_put(q, &item, sizeof item, 5000);
+    if (rc == 0)
+        rc = mp_queue_join(q, 5000); // a worker may die: not for ever
+    if (rc < 0) {
+        kill(w[1], SIGKILL);
+        join(w[1]);
+        give_up(w[0], "mp_queue_put or mp_queue_join", rc);
+    }
+    printf("All 10 tasks done, sum %ld\n", *total);
+    for (int i = 0; i < 2; i++)
+        mp_queue_put(q, NULL, 0, -1); // a sentinel for each worker
+    join(w[0]);
+    join(w[1]);
+    munmap(total, sizeof *total);
+    mp_queue_destroy(q);
+}
+
 /* ------------------------------------------- the kernel's queue, speed */
 
 // Fill a POSIX message queue made with the default limits, on stderr.
@@ -224,6 +284,7 @@ main(void)
     join(c);
     squares(q);
     mp_queue_destroy(q);
+    joinable();
     kernel_queue();
     speed();
     return 0;
