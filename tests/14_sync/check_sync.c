@@ -591,6 +591,19 @@ FL_TEST(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound)
                   "wait for ever. Unlock it on every way out, the "
                   "-EOVERFLOW one too.",
                   fl_ret(-held));
+    // The bound at its lowest: BoundedSemaphore(0) is full from the start.
+    s = raw_sem(0, 0);
+    int r0 = mp_sem_release(s), v0 = -1;
+    sem_getvalue(&s->sem, &v0);
+    forget(s, sizeof *s);
+    ck_assert_msg(r0 == -EOVERFLOW && v0 == 0,
+                  "a release of a bounded semaphore made with value 0 (its "
+                  "bound, 0) returned %s and left the count at %d; "
+                  "expected -EOVERFLOW and 0, as Python's "
+                  "BoundedSemaphore(0).release() raises ValueError. A "
+                  "bound of 0 is a bound: only -1 means none (bound >= 0, "
+                  "not bound > 0).",
+                  fl_ret(r0), v0);
 }
 
 // sem_post fails with EOVERFLOW at SEM_VALUE_MAX: the release says so.
@@ -882,7 +895,28 @@ FL_TEST(test_mp_cond_create_makes_an_error_checking_lock)
 {
     mp_cond *c = made_cond();
     int unheld = pthread_mutex_unlock(&c->lock);
+    // Locked twice by its holder: EDEADLK, where a recursive mutex counts
+    // (0) and a normal one would hang (the deadline, now, ends that).
+    int first = pthread_mutex_lock(&c->lock);
+    struct timespec now = mono_after(0);
+    int twice = first == 0
+                    ? pthread_mutex_clocklock(&c->lock, CLOCK_MONOTONIC, &now)
+                    : -1;
+    if (first == 0)
+        pthread_mutex_unlock(&c->lock);
+    if (twice == 0)
+        pthread_mutex_unlock(&c->lock);
     forget(c, sizeof *c);
+    ck_assert_msg(unheld != EPERM || twice == EDEADLK,
+                  "pthread_mutex_lock on c->lock, already held by the "
+                  "caller, returned %d (%s); expected EDEADLK. %s",
+                  twice, twice == 0 ? "taken again" : strerror(twice),
+                  twice == 0 ? "A recursive mutex counts: Python's "
+                               "Condition() defaults to an RLock, but "
+                               "mp_cond's lock is error-checking "
+                               "(PTHREAD_MUTEX_ERRORCHECK), and a second "
+                               "acquire is an error, not a count."
+                             : "Make the mutex PTHREAD_MUTEX_ERRORCHECK.");
     ck_assert_msg(unheld == EPERM,
                   "pthread_mutex_unlock on c->lock, not held, returned %d; "
                   "expected EPERM: make the mutex PTHREAD_MUTEX_ERRORCHECK "
@@ -2007,6 +2041,58 @@ FL_TEST(test_mp_barrier_broken_reports_the_state)
                   "mp_barrier_broken gave %s with broken 0, %s with broken "
                   "1; expected 0 and 1",
                   fl_ret(a), fl_ret(c));
+    // A party died holding the lock: the barrier is broken, though no
+    // one has taken the lock since to mark it.
+    b = raw_barrier(2);
+    struct kid dead;
+    kid_start(&dead, kid_lock_and_die, &b->lock, 0);
+    while (waitpid(dead.pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(dead.fd);
+    int d = mp_barrier_broken(b);
+    forget(b, sizeof *b);
+    ck_assert_msg(d == 1,
+                  "a party died holding b->lock; then mp_barrier_broken "
+                  "gave %s, expected 1. Read broken under the lock "
+                  "(lock_barrier): the lock comes back EOWNERDEAD, and "
+                  "that breaks the barrier; a look without the lock "
+                  "misses it.",
+                  fl_ret(d));
+}
+
+// The last party trips the barrier while the first is stopped; before
+// the first wakes, a party of the next generation gives up and breaks
+// the barrier.  The first party passed all the same: its index, not
+// -EPIPE.
+FL_TEST(test_mp_barrier_wait_gives_its_index_to_a_party_that_passed)
+{
+    mp_barrier *b = raw_barrier(2);
+    struct kid k;
+    kid_asleep(&k, kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    kill(k.pid, SIGSTOP); // it cannot look before the break
+    while (fl_proc_state(k.pid) != 'T')
+        sched_yield();
+    int last = mp_barrier_wait(b, -1); // the trip
+    raw_lock(&b->lock); // a party of the next generation arrives, and
+    b->count = 1;       // gives up: what its timeout does
+    b->broken = 1;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    kill(k.pid, SIGCONT);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(b, sizeof *b);
+    ck_assert_msg(last == 1, "the last party's mp_barrier_wait returned %s",
+                  fl_ret(last));
+    ck_assert_msg(got && k.rep.value == 0,
+                  "a party waited at a Barrier(2); the last one came and "
+                  "tripped it, then a party of the next generation gave "
+                  "up and broke the barrier before the first had woken. "
+                  "The first party's wait %s; expected 0, its index: its "
+                  "generation passed. Look at the generation first "
+                  "(changed, and not by a reset: passed), and only then "
+                  "at broken.",
+                  said(&k, 2000));
 }
 
 FL_TEST(test_mp_barrier_calls_reject_bad_arguments)
@@ -2229,6 +2315,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_barrier_reset_makes_a_broken_barrier_usable, 10),
     FL_CASE(test_mp_barrier_reset_sends_waiting_parties_away_with_epipe, 10),
     FL_CASE(test_mp_barrier_broken_reports_the_state, 5),
+    FL_CASE(test_mp_barrier_wait_gives_its_index_to_a_party_that_passed, 5),
     FL_CASE(test_mp_barrier_calls_reject_bad_arguments, 5),
     FL_CASE(test_mp_destroy_functions_unmap_and_accept_null, 5),
     FL_CASE(test_mp_cond_destroy_returns_after_a_waiter_was_killed, 10),
