@@ -59,7 +59,8 @@ void fl_fault_reset(void);
  *            name fails the test.
  * @param nth which call, 1-based, counted since fl_fault_reset.
  * @param err the errno value (or error number) the call reports.
- * @note free, exit and _exit are counted and never fail.
+ * @note free, exit, _exit and pthread_mutex_unlock are counted and never
+ *       fail.
  */
 void fl_fault_fail(const char *fn, int nth, int err);
 
@@ -95,6 +96,20 @@ void fl_fault_short(const char *fn, int nth, size_t max);
  * @param nth which call, 1-based.
  */
 void fl_fault_eintr(const char *fn, int nth);
+
+/**
+ * @brief Make the process stop itself (SIGSTOP) right after the nth call
+ *        of fn has returned.
+ *
+ * A test then sees, from another process, exactly what the code under
+ * test did before that call and nothing of what it does after it: a flag
+ * written after an unlock instead of before, say, or read after it.  The
+ * call itself runs as usual; SIGCONT lets the code go on.
+ *
+ * @param fn  pthread_mutex_unlock; any other fails the test.
+ * @param nth which call, 1-based.
+ */
+void fl_fault_stop_after(const char *fn, int nth);
 
 /**
  * @brief How many times the code under test called fn.
