@@ -355,6 +355,46 @@ expect_asleep(struct kid *k, char s, mp_event *ev, const char *call)
                               "busy loop.");
 }
 
+/* Stopped right after an unlock.  A kid arms fl_fault_stop_after on its
+ * first pthread_mutex_unlock, then calls the function under test: it
+ * stops itself the moment that unlock returns.  The test, looking under
+ * the lock, sees what the call did before its unlock, and nothing of what
+ * it does after it. */
+
+// In a kid: stop after the first unlock, then mp_event_set.
+static int
+kid_set_then_stop(mp_event *ev, int arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
+    return mp_event_set(ev);
+}
+
+// In a kid: stop after the first unlock, then mp_event_wait.
+static int
+kid_wait_then_stop(mp_event *ev, int timeout_ms)
+{
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
+    return mp_event_wait(ev, timeout_ms);
+}
+
+// 1 once pid has stopped itself, 0 if it ended first (or ran 3 s).
+static int
+until_stopped(pid_t pid)
+{
+    long long end = fl_now_us() + 3000000;
+    for (;;) {
+        char s = fl_proc_state(pid);
+        if (s == 'T')
+            return 1;
+        if (s == 'Z' || s == 0 || fl_now_us() > end)
+            return 0;
+        sched_yield();
+    }
+}
+
 /* ------------------------------------------------------ mp_event_create */
 
 FL_TEST(test_mp_event_create_starts_clear)
@@ -608,6 +648,33 @@ FL_TEST(test_mp_event_set_changes_the_flag_under_the_lock)
                   "(%.0f ms): a lost wake-up. Change the flag only while "
                   "holding ev->lock.",
                   ms(took));
+}
+
+// The set stops as soon as it has let go of the lock: by then the flag
+// must be up, for a waiter may take the lock and look at once.
+FL_TEST(test_mp_event_set_raises_the_flag_before_it_unlocks)
+{
+    mp_event *ev = raw_event();
+    struct kid k;
+    kid_start(&k, kid_set_then_stop, ev, 0);
+    int stopped = until_stopped(k.pid);
+    raw_lock(ev);
+    int flag = ev->flag;
+    raw_unlock(ev);
+    kill(k.pid, SIGCONT);
+    int done = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(done && k.rep.value == 0, "mp_event_set returned %s",
+                  done ? fl_ret(k.rep.value) : "nothing");
+    ck_assert_msg(!stopped || flag == 1,
+                  "mp_event_set had let go of ev->lock, and the flag was "
+                  "still %d: it raised the flag after its unlock. A waiter "
+                  "that takes the lock then sees the flag clear, and the "
+                  "set can fall between its look and its sleep: a lost "
+                  "wake-up. Raise the flag under the lock: lock, flag = 1, "
+                  "unlock, broadcast.",
+                  flag);
 }
 
 /* ------------------------------------------------------ mp_event_clear */
@@ -1058,6 +1125,32 @@ FL_TEST(test_mp_event_wait_checks_the_flag_under_the_lock)
                   said(&k, 4000));
 }
 
+// The wait finds the flag up and stops as soon as it has let go of the
+// lock; the test clears the event then.  The wait was answered when it
+// looked, under the lock: 1.
+FL_TEST(test_mp_event_wait_reads_the_flag_before_it_unlocks)
+{
+    mp_event *ev = raw_event();
+    ev->flag = 1;
+    struct kid k;
+    kid_start(&k, kid_wait_then_stop, ev, -1);
+    until_stopped(k.pid);
+    raw_lock(ev); // a clear, the moment the wait let go of the lock
+    ev->flag = 0;
+    raw_unlock(ev);
+    kill(k.pid, SIGCONT);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(got && k.rep.value == 1,
+                  "mp_event_wait(ev, -1) on a set event let go of the lock; "
+                  "a clear came right after, and the wait %s; expected 1. "
+                  "It read the flag after its unlock, when the clear had "
+                  "come: read the flag under the lock, unlock, then return "
+                  "what you read.",
+                  said(&k, 3000));
+}
+
 static int
 kid_bad_timeout(mp_event *ev, int arg)
 {
@@ -1405,6 +1498,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_event_set_raises_the_flag, 5),
     FL_CASE(test_mp_event_set_wakes_all_8_waiting_processes, 15),
     FL_CASE(test_mp_event_set_changes_the_flag_under_the_lock, 10),
+    FL_CASE(test_mp_event_set_raises_the_flag_before_it_unlocks, 10),
     FL_CASE(test_mp_event_clear_lowers_the_flag, 5),
     FL_CASE(test_mp_event_clear_makes_wait_time_out_again, 10),
     FL_CASE(test_mp_event_is_set_reports_the_flag, 5),
@@ -1420,6 +1514,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes, 10),
     FL_CASE(test_mp_event_wait_checks_the_flag_under_the_lock, 10),
+    FL_CASE(test_mp_event_wait_reads_the_flag_before_it_unlocks, 10),
     FL_CASE(test_mp_event_wait_rejects_a_bad_timeout, 5),
     FL_CASE(test_mp_event_calls_reject_a_null_event, 5),
     FL_CASE(test_mp_event_wait_wakes_about_as_fast_as_a_pipe, 20),
