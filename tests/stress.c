@@ -128,6 +128,7 @@ static atomic_long wall_reads;
 static atomic_llong wall_offset;  // seconds added to the wall clock
 static atomic_long jump_after;    // reads that still see the old clock
 static atomic_llong jump_seconds; // the pending jump, 0 for none
+static atomic_int mono_whole_ms;  // 1: CLOCK_MONOTONIC in whole ms
 static atomic_long heap_blocks;
 static atomic_llong heap_bytes;
 
@@ -177,6 +178,7 @@ fl_fault_reset(void)
     atomic_store(&wall_offset, 0);
     atomic_store(&jump_seconds, 0);
     atomic_store(&jump_after, 0);
+    atomic_store(&mono_whole_ms, 0);
 }
 
 void
@@ -887,6 +889,8 @@ fl_wrap_clock_gettime(clockid_t clk, struct timespec *ts)
     int r = clock_gettime(clk, ts);
     if (r == 0 && (clk == CLOCK_REALTIME || clk == CLOCK_REALTIME_COARSE))
         ts->tv_sec += (time_t)wall_read();
+    if (r == 0 && clk == CLOCK_MONOTONIC && atomic_load(&mono_whole_ms))
+        ts->tv_nsec -= ts->tv_nsec % 1000000;
     return r;
 }
 
@@ -958,6 +962,12 @@ long
 fl_clock_reads(void)
 {
     return atomic_load(&wall_reads);
+}
+
+void
+fl_clock_mono_whole_ms(int on)
+{
+    atomic_store(&mono_whole_ms, on != 0);
 }
 
 /* ------------------------------------------------------------ snapshots */

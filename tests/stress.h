@@ -366,6 +366,21 @@ void fl_clock_jump_at(int nth_read, long long seconds);
  */
 long fl_clock_reads(void);
 
+/**
+ * @brief Make the code's reads of CLOCK_MONOTONIC whole milliseconds.
+ *
+ * Each read is rounded down to its millisecond (tv_nsec a multiple of a
+ * million), at most 1 ms early, as a coarse clock may be.  A test that
+ * knows the millisecond the code will read can then choose a timeout
+ * that puts the code's deadline exactly on a second: tv_nsec
+ * 1000000000, which a carry at > instead of >= leaves there, and
+ * pthread_cond_timedwait or sem_clockwait refuse with EINVAL.
+ * fl_fault_reset turns it off.
+ *
+ * @param on 1 to round, 0 to stop.
+ */
+void fl_clock_mono_whole_ms(int on);
+
 /* ----------------------------------------------- helpers the tests share */
 
 // The clock (fl_now_ms, fl_now_us) and the /proc readers (fl_proc_state,

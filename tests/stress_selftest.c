@@ -30,6 +30,7 @@ long long st_wall_gettimeofday(void);
 long long st_mono_s(void);
 ssize_t st_read_full(int fd, char *buf, size_t len);
 int st_unlock(pthread_mutex_t *m);
+long long st_mono_ns(void);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -287,6 +288,26 @@ FL_TEST(test_clock_jump_moves_the_wall_clock_only)
     fl_fault_reset();
 }
 
+FL_TEST(test_clock_mono_whole_ms_rounds_down_to_the_millisecond)
+{
+    fl_fault_reset();
+    fl_clock_mono_whole_ms(1);
+    for (int i = 0; i < 5; i++) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long long mine = t.tv_sec * 1000000000LL + t.tv_nsec;
+        long long seen = st_mono_ns();
+        ck_assert_msg(seen % 1000000 == 0, "read %lld is no whole ms", seen);
+        ck_assert_msg(seen > mine - 1000000 && seen <= mine + 1000000,
+                      "read %lld is more than 1 ms from %lld", seen, mine);
+    }
+    fl_fault_reset();
+    int whole = 0;
+    for (int i = 0; i < 5; i++)
+        whole += st_mono_ns() % 1000000 == 0;
+    ck_assert_msg(whole < 5, "fl_fault_reset did not stop the rounding");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_fault_walk_finds_nothing_in_careful_code, 20),
     FL_CASE(test_fault_walk_finds_the_leak_in_leaky_code, 20),
@@ -299,6 +320,7 @@ static const fl_case cases[] = {
     FL_CASE(test_storm_catches_a_wait_that_restarts_its_timeout, 10),
     FL_CASE(test_storm_hold_sees_an_infinite_wait_stay_infinite, 10),
     FL_CASE(test_clock_jump_moves_the_wall_clock_only, 10),
+    FL_CASE(test_clock_mono_whole_ms_rounds_down_to_the_millisecond, 5),
 };
 
 FL_MAIN("stress", cases)

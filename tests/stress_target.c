@@ -148,3 +148,12 @@ st_unlock(pthread_mutex_t *m)
 {
     return pthread_mutex_unlock(m);
 }
+
+// Nanoseconds on CLOCK_MONOTONIC, as the code under test sees them.
+long long
+st_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
