@@ -306,9 +306,10 @@ said(const struct kid *k, int limit_ms)
 
 #define NSEC_HINT                                                              \
     "pthread_cond_timedwait refused the deadline (EINVAL): its tv_nsec must "  \
-    "lie in 0 to 999999999. Did tv_nsec reach one billion? Carry the "         \
-    "overflow into tv_sec. Or did it go negative? Past 2147 ms, "              \
-    "timeout_ms * 1000000 overflows an int: compute the nanoseconds in long."
+    "lie in 0 to 999999999. Did tv_nsec reach one billion? Carry it into "     \
+    "tv_sec once it reaches a billion (>=, not >). Or did it go negative? "    \
+    "Past 2147 ms, timeout_ms * 1000000 overflows an int: compute the "        \
+    "nanoseconds in long."
 
 // The likely mistake behind a timed wait on a clear event that went
 // wrong (timeout_ms: what it was given), or `otherwise`.
@@ -896,6 +897,28 @@ kid_wait_999_across_a_second(mp_event *ev, int arg)
     return mp_event_wait(ev, 999);
 }
 
+// In the kid: a wait whose deadline falls exactly on a second.  The code
+// reads CLOCK_MONOTONIC in whole milliseconds (fl_clock_mono_whole_ms);
+// the kid, 60 to 950 ms into a second and early in its millisecond, waits
+// 2 s less that phase: now + timeout has tv_nsec of exactly a billion,
+// which must be carried too (>=, not >).  The timeout goes in kid_extra.
+static int
+kid_wait_to_a_whole_second(mp_event *ev, int arg)
+{
+    (void)arg;
+    struct timespec t;
+    long phase;
+    do { // a spin of at most 110 ms, as above
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        phase = t.tv_nsec / 1000000;
+    } while (phase < 60 || phase >= 950 || t.tv_nsec % 1000000 >= 500000);
+    fl_fault_reset();
+    fl_clock_mono_whole_ms(1);
+    kid_extra = (int)(2000 - phase); // 1051..1940 ms
+    kid_t0_us = fl_now_us();
+    return mp_event_wait(ev, kid_extra);
+}
+
 // Start fn's kid on ev and see it asleep; fail, naming the lost second
 // of a carry, if it gave up at once.
 static void
@@ -929,8 +952,11 @@ FL_TEST(test_mp_event_wait_carries_nanoseconds_into_seconds)
         {kid_wait_across_a_second,
          "mp_event_wait(ev, t), with now + t in the next second "
          "(t of 1100 to 1990 ms),"},
+        {kid_wait_to_a_whole_second,
+         "mp_event_wait(ev, t), with now + t exactly on a second "
+         "(tv_nsec 1000000000 before the carry),"},
     };
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         mp_event *ev = raw_event();
         struct kid k;
         start_asleep_across_a_second(&k, waits[i].fn, ev, waits[i].call);
