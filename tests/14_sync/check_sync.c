@@ -403,6 +403,28 @@ FL_TEST(test_mp_sem_acquire_times_out_after_the_timeout)
                   said(&k, 3000), CLOCK_HINT);
 }
 
+// In the kid: an acquire whose deadline falls exactly on a second.  The
+// code reads CLOCK_MONOTONIC in whole milliseconds
+// (fl_clock_mono_whole_ms); the kid, 60 to 950 ms into a second and early
+// in its millisecond, waits 2 s less that phase: now + timeout has
+// tv_nsec of exactly a billion, to be carried too (>=, not >).
+static int
+kid_acquire_to_a_whole_second(void *obj, int arg)
+{
+    (void)arg;
+    struct timespec t;
+    long phase;
+    do { // a spin of at most 110 ms
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        phase = t.tv_nsec / 1000000;
+    } while (phase < 60 || phase >= 950 || t.tv_nsec % 1000000 >= 500000);
+    fl_fault_reset();
+    fl_clock_mono_whole_ms(1);
+    kid_extra = (int)(2000 - phase); // 1051..1940 ms
+    kid_t0_us = fl_now_us();
+    return mp_sem_acquire(obj, kid_extra);
+}
+
 FL_TEST(test_mp_sem_acquire_wakes_when_another_process_releases)
 {
     mp_sem *s = raw_sem(0, -1);
@@ -419,6 +441,13 @@ FL_TEST(test_mp_sem_acquire_wakes_when_another_process_releases)
     sem_post(&s->sem);
     int timed = kid_wait(&t, 3000);
     kid_end(&t);
+    // And with a deadline of exactly tv_nsec 1000000000 before the carry.
+    struct kid w;
+    kid_start(&w, kid_acquire_to_a_whole_second, s, 0);
+    until_asleep(w.pid, -1);
+    sem_post(&s->sem);
+    int whole = kid_wait(&w, 3000);
+    kid_end(&w);
     forget(s, sizeof *s);
     ck_assert_msg(got && k.rep.value == 0,
                   "mp_sem_acquire(s, -1) slept; the test posted the "
@@ -432,6 +461,16 @@ FL_TEST(test_mp_sem_acquire_wakes_when_another_process_releases)
                       ? "sem_clockwait refused the deadline: its tv_nsec "
                         "must stay below 1000000000. Carry whole seconds "
                         "into tv_sec after adding the milliseconds."
+                      : "");
+    ck_assert_msg(whole && w.rep.value == 0,
+                  "mp_sem_acquire(s, %d), its deadline exactly on a second "
+                  "(tv_nsec 1000000000 before the carry), posted by the "
+                  "test while it slept, %s; expected 0. %s",
+                  w.rep.extra, said(&w, 3000),
+                  whole && w.rep.value == -EINVAL
+                      ? "sem_clockwait refused the deadline: tv_nsec of "
+                        "exactly a billion must be carried too, >= "
+                        "1000000000, not >."
                       : "");
 }
 
