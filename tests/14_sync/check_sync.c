@@ -2069,6 +2069,62 @@ FL_TEST(test_mp_barrier_reset_sends_waiting_parties_away_with_epipe)
                   broken, count);
 }
 
+static int
+kid_abort(void *obj, int arg)
+{
+    (void)arg;
+    return mp_barrier_abort(obj);
+}
+
+static int
+kid_reset(void *obj, int arg)
+{
+    (void)arg;
+    return mp_barrier_reset(obj);
+}
+
+static int
+kid_broken(void *obj, int arg)
+{
+    (void)arg;
+    return mp_barrier_broken(obj);
+}
+
+// The test holds b->lock, as a party that has looked at the barrier and
+// is about to sleep: an abort, a reset or a look at broken called
+// meanwhile must each block on the lock until the test lets go.  One that
+// does not can fall between that look and that sleep, and be lost.
+FL_TEST(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock)
+{
+    mp_barrier *b = raw_barrier(2);
+    static const kid_fn fns[] = {kid_abort, kid_reset, kid_broken};
+    static const char *const names[] = {"mp_barrier_abort", "mp_barrier_reset",
+                                        "mp_barrier_broken"};
+    int early[3];
+    for (int i = 0; i < 3; i++) {
+        raw_lock(&b->lock);
+        struct kid k;
+        kid_start(&k, fns[i], b, 0);
+        until_asleep(k.pid, -1); // blocked on the lock, or done
+        early[i] = kid_wait(&k, 0);
+        pthread_mutex_unlock(&b->lock);
+        kid_wait(&k, 2000);
+        kid_end(&k);
+        if (early[i]) {
+            forget(b, sizeof *b);
+            ck_abort_msg("the test held b->lock, as a party that has "
+                         "looked at the barrier and is about to sleep; %s, "
+                         "called meanwhile in a child, returned %s without "
+                         "waiting for the lock. Change or read the "
+                         "barrier only under b->lock (lock_barrier), or a "
+                         "break made between a party's look and its sleep "
+                         "is lost.",
+                         names[i], fl_ret(k.rep.value));
+        }
+    }
+    forget(b, sizeof *b);
+}
+
 FL_TEST(test_mp_barrier_broken_reports_the_state)
 {
     mp_barrier *b = raw_barrier(2);
@@ -2354,6 +2410,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_barrier_reset_makes_a_broken_barrier_usable, 10),
     FL_CASE(test_mp_barrier_reset_sends_waiting_parties_away_with_epipe, 10),
     FL_CASE(test_mp_barrier_broken_reports_the_state, 5),
+    FL_CASE(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock, 10),
     FL_CASE(test_mp_barrier_wait_gives_its_index_to_a_party_that_passed, 5),
     FL_CASE(test_mp_barrier_calls_reject_bad_arguments, 5),
     FL_CASE(test_mp_destroy_functions_unmap_and_accept_null, 5),
