@@ -409,8 +409,16 @@ FL_TEST(test_mp_event_create_starts_clear)
 
 FL_TEST(test_mp_event_create_rejects_a_null_pointer)
 {
-    fl_expect_int(mp_event_create(NULL), -EINVAL, "mp_event_create(NULL)",
+    fl_fault_reset();
+    int r = mp_event_create(NULL);
+    long maps = fl_fault_calls("mmap"), unmaps = fl_fault_calls("munmap");
+    fl_expect_int(r, -EINVAL, "mp_event_create(NULL)",
                   "there is nowhere to put the event: check evp first");
+    ck_assert_msg(maps == unmaps,
+                  "mp_event_create(NULL) returned -EINVAL, but it mapped "
+                  "%ld page(s) and unmapped %ld: the page is lost for good. "
+                  "Check evp before mmap.",
+                  maps, unmaps);
 }
 
 // In a child: mp_event_create with no address space left.  0 if it
