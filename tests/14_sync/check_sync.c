@@ -286,15 +286,32 @@ kid_asleep(struct kid *k, kid_fn fn, void *obj, int arg, const char *call)
 #define HOLD_MS 30   // how long a wait for ever must last under the storm
 #define JUMP_MS 30   // the timeout of a wait while the wall clock jumps
 
+// Fail unless a create refused its arguments (r, -EINVAL) and left no
+// page mapped: its mmap and munmap calls, counted since fl_fault_reset
+// (made just before the call), must match.
+static void
+expect_refused(int r, const char *call, const char *hint)
+{
+    long maps = fl_fault_calls("mmap"), unmaps = fl_fault_calls("munmap");
+    fl_expect_int(r, -EINVAL, call, hint);
+    ck_assert_msg(maps == unmaps,
+                  "%s returned -EINVAL, but it mapped %ld page(s) and "
+                  "unmapped %ld: the page is lost for good. Check the "
+                  "arguments before mmap.",
+                  call, maps, unmaps);
+}
+
 /* ------------------------------------------------------- mp_sem_create */
 
 FL_TEST(test_mp_sem_create_rejects_bad_arguments)
 {
     mp_sem *s = NULL;
-    fl_expect_int(mp_sem_create(NULL, 1, 0), -EINVAL,
-                  "mp_sem_create(NULL, 1, 0)", "check sp first");
-    fl_expect_int(mp_sem_create(&s, -1, 0), -EINVAL, "mp_sem_create(&s, -1, 0)",
-                  "a count below 0 means nothing (Python: ValueError)");
+    fl_fault_reset();
+    expect_refused(mp_sem_create(NULL, 1, 0), "mp_sem_create(NULL, 1, 0)",
+                   "check sp first");
+    fl_fault_reset();
+    expect_refused(mp_sem_create(&s, -1, 0), "mp_sem_create(&s, -1, 0)",
+                   "a count below 0 means nothing (Python: ValueError)");
     ck_assert_msg(s == NULL, "mp_sem_create failed but set *sp");
 }
 
@@ -1472,6 +1489,16 @@ FL_TEST(test_mp_cond_wait_for_keeps_its_timeout_when_the_wall_clock_jumps)
                   JUMP_MS, said(&k, 3000), JUMP_MS, CLOCK_HINT);
 }
 
+// In a child: mp_cond_create(NULL), or 1000 if it left a page mapped.
+static int
+cond_create_null(void *arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    int r = mp_cond_create(NULL);
+    return fl_fault_calls("mmap") == fl_fault_calls("munmap") ? r : 1000;
+}
+
 FL_TEST(test_mp_cond_calls_reject_bad_arguments)
 {
     int flag = 0;
@@ -1490,7 +1517,21 @@ FL_TEST(test_mp_cond_calls_reject_bad_arguments)
                  mp_cond_notify_all(NULL),
                  mp_cond_wait(c, -2)};
     int none = mp_cond_notify(c, 0);
+    int bad = mp_cond_acquire(c, -2);
     forget(c, sizeof *c);
+    fl_expect_int(bad, -EINVAL, "mp_cond_acquire(c, -2)",
+                  "-1 means for ever, and below that is no timeout");
+    fl_child res; // in a child: a create that writes through NULL crashes
+    fl_run_in_child(cond_create_null, NULL, 2000, 0, &res);
+    ck_assert_msg(res.returned,
+                  "mp_cond_create(NULL) ended the process (%s): there is "
+                  "nowhere to put the condition, so check cp first and "
+                  "return -EINVAL",
+                  res.exited ? "it exited" : fl_signame(res.status));
+    ck_assert_msg(res.value != 1000,
+                  "mp_cond_create(NULL) mapped a page and left it mapped: "
+                  "check cp before mmap");
+    fl_expect_int(res.value, -EINVAL, "mp_cond_create(NULL)", "check cp first");
     for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
         ck_assert_msg(got[i] == -EINVAL,
                       "mp_cond_%s returned %s, expected -22 (-EINVAL)",
@@ -1505,12 +1546,14 @@ FL_TEST(test_mp_cond_calls_reject_bad_arguments)
 FL_TEST(test_mp_barrier_create_rejects_bad_arguments)
 {
     mp_barrier *b = NULL;
-    fl_expect_int(mp_barrier_create(NULL, 2), -EINVAL,
-                  "mp_barrier_create(NULL, 2)", "check bp first");
-    fl_expect_int(mp_barrier_create(&b, 0), -EINVAL, "mp_barrier_create(&b, 0)",
-                  "a barrier needs at least 1 party");
-    fl_expect_int(mp_barrier_create(&b, -1), -EINVAL,
-                  "mp_barrier_create(&b, -1)", "");
+    fl_fault_reset();
+    expect_refused(mp_barrier_create(NULL, 2), "mp_barrier_create(NULL, 2)",
+                   "check bp first");
+    fl_fault_reset();
+    expect_refused(mp_barrier_create(&b, 0), "mp_barrier_create(&b, 0)",
+                   "a barrier needs at least 1 party");
+    fl_fault_reset();
+    expect_refused(mp_barrier_create(&b, -1), "mp_barrier_create(&b, -1)", "");
     ck_assert_msg(b == NULL, "mp_barrier_create failed but set *bp");
 }
 
