@@ -83,7 +83,7 @@
     X(posix_spawn) X(execv) X(execve) X(execvp) X(pthread_create)              \
     X(pthread_cond_timedwait) X(setsid) X(clock_gettime) X(time)               \
     X(gettimeofday) X(exit) X(_exit) X(fstat) X(pthread_mutex_init)            \
-    X(pthread_cond_init)
+    X(pthread_cond_init) X(pthread_mutex_unlock)
 // clang-format on
 
 enum fn_id {
@@ -106,8 +106,10 @@ static const char *const blocking =
     " read write readv writev send recv sendmsg recvmsg waitpid wait poll "
     "accept accept4 connect sem_wait sem_timedwait sigtimedwait nanosleep "
     "mq_send mq_receive mq_timedsend mq_timedreceive ";
+// Functions after whose call the process can stop itself.
+static const char *const stoppable = " pthread_mutex_unlock ";
 
-enum { K_NONE, K_FAIL, K_FROM, K_SHORT };
+enum { K_NONE, K_FAIL, K_FROM, K_SHORT, K_STOP };
 
 // One function's counter and armed fault.  The test arms it (kind last,
 // so that a wrapper that sees the kind sees the rest) while the code under
@@ -126,6 +128,7 @@ static atomic_long wall_reads;
 static atomic_llong wall_offset;  // seconds added to the wall clock
 static atomic_long jump_after;    // reads that still see the old clock
 static atomic_llong jump_seconds; // the pending jump, 0 for none
+static atomic_int mono_whole_ms;  // 1: CLOCK_MONOTONIC in whole ms
 static atomic_long heap_blocks;
 static atomic_llong heap_bytes;
 
@@ -175,6 +178,7 @@ fl_fault_reset(void)
     atomic_store(&wall_offset, 0);
     atomic_store(&jump_seconds, 0);
     atomic_store(&jump_after, 0);
+    atomic_store(&mono_whole_ms, 0);
 }
 
 void
@@ -207,6 +211,16 @@ fl_fault_eintr(const char *fn, int nth)
                   "(%s) is interrupted by a signal",
                   fn, blocking);
     arm(fn, K_FAIL, nth, EINTR, 0);
+}
+
+void
+fl_fault_stop_after(const char *fn, int nth)
+{
+    ck_assert_msg(listed(stoppable, fn),
+                  "stress: fl_fault_stop_after(\"%s\"): only%s can stop the "
+                  "process after it",
+                  fn, stoppable);
+    arm(fn, K_STOP, nth, 0, 0);
 }
 
 long
@@ -244,7 +258,8 @@ fl_fault_walk_next(const char *fn, int err, int k)
 /* ------------------------------------------------------ inside a wrapper */
 
 // Count a call of id and say what to do with it: 1 to fail it with *err,
-// 0 to call the real function with at most *cap bytes.
+// 0 to call the real function with at most *cap bytes.  (A stop after the
+// call is 1 with *err 0: the wrapper makes the call, then stops.)
 static int
 intercept(enum fn_id id, int *err, size_t *cap)
 {
@@ -259,7 +274,7 @@ intercept(enum fn_id id, int *err, size_t *cap)
             *cap = f->max;
         return 0;
     }
-    *err = f->err;
+    *err = kind == K_STOP ? 0 : f->err;
     return 1;
 }
 
@@ -835,6 +850,23 @@ fl_wrap_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
     return pthread_cond_init(c, a);
 }
 
+// Never fails; may stop the process once the mutex is unlocked, so that a
+// test sees what the code did before its unlock, and nothing after it.
+int
+fl_wrap_pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    int e_;
+    size_t c_ = SIZE_MAX;
+    int stop = intercept(FN_pthread_mutex_unlock, &e_, &c_);
+    int r = pthread_mutex_unlock(m);
+    if (stop) {
+        int saved = errno;
+        raise(SIGSTOP);
+        errno = saved;
+    }
+    return r;
+}
+
 int
 fl_wrap_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                                const struct timespec *deadline)
@@ -857,6 +889,8 @@ fl_wrap_clock_gettime(clockid_t clk, struct timespec *ts)
     int r = clock_gettime(clk, ts);
     if (r == 0 && (clk == CLOCK_REALTIME || clk == CLOCK_REALTIME_COARSE))
         ts->tv_sec += (time_t)wall_read();
+    if (r == 0 && clk == CLOCK_MONOTONIC && atomic_load(&mono_whole_ms))
+        ts->tv_nsec -= ts->tv_nsec % 1000000;
     return r;
 }
 
@@ -928,6 +962,12 @@ long
 fl_clock_reads(void)
 {
     return atomic_load(&wall_reads);
+}
+
+void
+fl_clock_mono_whole_ms(int on)
+{
+    atomic_store(&mono_whole_ms, on != 0);
 }
 
 /* ------------------------------------------------------------ snapshots */

@@ -59,7 +59,8 @@ void fl_fault_reset(void);
  *            name fails the test.
  * @param nth which call, 1-based, counted since fl_fault_reset.
  * @param err the errno value (or error number) the call reports.
- * @note free, exit and _exit are counted and never fail.
+ * @note free, exit, _exit and pthread_mutex_unlock are counted and never
+ *       fail.
  */
 void fl_fault_fail(const char *fn, int nth, int err);
 
@@ -95,6 +96,20 @@ void fl_fault_short(const char *fn, int nth, size_t max);
  * @param nth which call, 1-based.
  */
 void fl_fault_eintr(const char *fn, int nth);
+
+/**
+ * @brief Make the process stop itself (SIGSTOP) right after the nth call
+ *        of fn has returned.
+ *
+ * A test then sees, from another process, exactly what the code under
+ * test did before that call and nothing of what it does after it: a flag
+ * written after an unlock instead of before, say, or read after it.  The
+ * call itself runs as usual; SIGCONT lets the code go on.
+ *
+ * @param fn  pthread_mutex_unlock; any other fails the test.
+ * @param nth which call, 1-based.
+ */
+void fl_fault_stop_after(const char *fn, int nth);
 
 /**
  * @brief How many times the code under test called fn.
@@ -350,6 +365,21 @@ void fl_clock_jump_at(int nth_read, long long seconds);
  *         time, gettimeofday).
  */
 long fl_clock_reads(void);
+
+/**
+ * @brief Make the code's reads of CLOCK_MONOTONIC whole milliseconds.
+ *
+ * Each read is rounded down to its millisecond (tv_nsec a multiple of a
+ * million), at most 1 ms early, as a coarse clock may be.  A test that
+ * knows the millisecond the code will read can then choose a timeout
+ * that puts the code's deadline exactly on a second: tv_nsec
+ * 1000000000, which a carry at > instead of >= leaves there, and
+ * pthread_cond_timedwait or sem_clockwait refuse with EINVAL.
+ * fl_fault_reset turns it off.
+ *
+ * @param on 1 to round, 0 to stop.
+ */
+void fl_clock_mono_whole_ms(int on);
 
 /* ----------------------------------------------- helpers the tests share */
 

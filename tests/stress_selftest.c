@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +29,8 @@ long long st_wall_time(void);
 long long st_wall_gettimeofday(void);
 long long st_mono_s(void);
 ssize_t st_read_full(int fd, char *buf, size_t len);
+int st_unlock(pthread_mutex_t *m);
+long long st_mono_ns(void);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -148,6 +154,45 @@ FL_TEST(test_every_wrapped_name_is_known)
     ck_assert_msg(n >= 40, "only %d names in tests/wrap.syms", n);
 }
 
+// A child locks a shared mutex and unlocks it with the stop armed: it
+// stops with the mutex free, and goes on to exit 0 once continued.
+FL_TEST(test_fault_stop_after_stops_the_process_after_its_unlock)
+{
+    pthread_mutex_t *m = mmap(NULL, sizeof *m, PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert(m != MAP_FAILED);
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    ck_assert(pthread_mutex_init(m, &a) == 0);
+    pthread_mutexattr_destroy(&a);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        pthread_mutex_lock(m);
+        fl_fault_reset();
+        fl_fault_stop_after("pthread_mutex_unlock", 1);
+        int r = st_unlock(m);
+        _exit(r == 0 && fl_fault_fired("pthread_mutex_unlock") == 1 ? 0 : 1);
+    }
+    char s;
+    while ((s = fl_proc_state(pid)) != 'T' && s != 'Z' && s != 0)
+        sched_yield();
+    int taken = s == 'T' ? pthread_mutex_trylock(m) : -1;
+    if (taken == 0)
+        pthread_mutex_unlock(m);
+    kill(pid, SIGCONT);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        ;
+    munmap(m, sizeof *m);
+    fl_expect_int(s, 'T', "the child's state after its unlock", "");
+    fl_expect_int(taken, 0, "a trylock while it was stopped", "");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the child did not go on once continued (status 0x%x)", st);
+}
+
 /* -------------------------------------------------------------- storms */
 
 static int storm_fds[2];
@@ -243,6 +288,26 @@ FL_TEST(test_clock_jump_moves_the_wall_clock_only)
     fl_fault_reset();
 }
 
+FL_TEST(test_clock_mono_whole_ms_rounds_down_to_the_millisecond)
+{
+    fl_fault_reset();
+    fl_clock_mono_whole_ms(1);
+    for (int i = 0; i < 5; i++) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long long mine = t.tv_sec * 1000000000LL + t.tv_nsec;
+        long long seen = st_mono_ns();
+        ck_assert_msg(seen % 1000000 == 0, "read %lld is no whole ms", seen);
+        ck_assert_msg(seen > mine - 1000000 && seen <= mine + 1000000,
+                      "read %lld is more than 1 ms from %lld", seen, mine);
+    }
+    fl_fault_reset();
+    int whole = 0;
+    for (int i = 0; i < 5; i++)
+        whole += st_mono_ns() % 1000000 == 0;
+    ck_assert_msg(whole < 5, "fl_fault_reset did not stop the rounding");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_fault_walk_finds_nothing_in_careful_code, 20),
     FL_CASE(test_fault_walk_finds_the_leak_in_leaky_code, 20),
@@ -250,10 +315,12 @@ static const fl_case cases[] = {
     FL_CASE(test_fault_short_and_eintr_make_real_partial_reads, 10),
     FL_CASE(test_fault_counters_are_exact_across_threads, 10),
     FL_CASE(test_every_wrapped_name_is_known, 10),
+    FL_CASE(test_fault_stop_after_stops_the_process_after_its_unlock, 5),
     FL_CASE(test_storm_interrupts_a_finite_wait_that_keeps_its_deadline, 10),
     FL_CASE(test_storm_catches_a_wait_that_restarts_its_timeout, 10),
     FL_CASE(test_storm_hold_sees_an_infinite_wait_stay_infinite, 10),
     FL_CASE(test_clock_jump_moves_the_wall_clock_only, 10),
+    FL_CASE(test_clock_mono_whole_ms_rounds_down_to_the_millisecond, 5),
 };
 
 FL_MAIN("stress", cases)

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -139,4 +140,20 @@ st_read_full(int fd, char *buf, size_t len)
         got += (size_t)n;
     }
     return (ssize_t)got;
+}
+
+// Unlock m, as the code under test does (a wrapped call).
+int
+st_unlock(pthread_mutex_t *m)
+{
+    return pthread_mutex_unlock(m);
+}
+
+// Nanoseconds on CLOCK_MONOTONIC, as the code under test sees them.
+long long
+st_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }

@@ -380,14 +380,20 @@ FL_TEST(test_mp_waitpid_rejects_pids_that_mean_any_child)
     while (!fl_zombie(child)) // it has ended: a wrong wait would reap it
         sched_yield();
     int any = mp_waitpid(-1), group = mp_waitpid(0);
+    // Below -1, -pgid: any child in process group pgid, the child's here.
+    int pgid = (int)getpgrp();
+    int named = mp_waitpid(-pgid);
     int reaped = !fl_zombie(child);
     if (!reaped)
         fl_raw_wait(child, raw_wait_hint);
-    ck_assert_msg(any == -EINVAL && group == -EINVAL && !reaped,
-                  "mp_waitpid(-1) gave %s and mp_waitpid(0) gave %s, "
-                  "expected -EINVAL for both%s. To waitpid(), -1 means any "
-                  "child and 0 any child in the group: check pid > 0 first.",
-                  fl_ret(any), fl_ret(group),
+    ck_assert_msg(any == -EINVAL && group == -EINVAL && named == -EINVAL &&
+                      !reaped,
+                  "mp_waitpid(-1) gave %s, mp_waitpid(0) gave %s and "
+                  "mp_waitpid(-%d) gave %s, expected -EINVAL for all "
+                  "three%s. To waitpid(), -1 means any child, 0 any child "
+                  "in the caller's group and -pgid any child in group "
+                  "pgid: check pid > 0, not only 0 and -1.",
+                  fl_ret(any), fl_ret(group), pgid, fl_ret(named),
                   reaped ? ", and another child was reaped" : "");
 }
 
@@ -528,6 +534,46 @@ FL_TEST(test_mp_fork_call_reports_a_failed_fork_as_minus_errno)
                       "(no perror)",
                       what, r.out);
     }
+}
+
+// In a child: with a stream whose buffer cannot be written (a pipe with
+// no reader, SIGPIPE ignored), so that fflush(NULL) fails with EPIPE,
+// mp_fork_call must still start a child.  Its exit code, or 100 + what
+// went wrong.
+static int
+fork_with_a_failing_stream(void *arg)
+{
+    (void)arg;
+    int p[2];
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || pipe(p) != 0)
+        return 101;
+    close(p[0]);
+    FILE *f = fdopen(p[1], "w");
+    if (f == NULL || fputs("lost|", f) == EOF)
+        return 102;
+    pid_t pid = mp_fork_call(exit_three, NULL);
+    if (pid <= 0)
+        return pid == 0 ? 103 : -pid;
+    int st = fl_raw_wait(pid, raw_wait_hint);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 104;
+}
+
+FL_TEST(test_mp_fork_call_forks_even_when_a_stream_cannot_be_flushed)
+{
+    fl_child r;
+    fl_run_in_child(fork_with_a_failing_stream, NULL, 3000, 1, &r);
+    ck_assert_msg(r.returned && r.value < 100,
+                  "the test could not set up a stream that fails (%d)",
+                  r.value);
+    ck_assert_msg(r.value == 3,
+                  "with a stream that cannot be flushed (a pipe nobody "
+                  "reads: fflush(NULL) fails with EPIPE), mp_fork_call "
+                  "gave %s instead of starting a child that exits with "
+                  "3. The flush before fork() only keeps buffers from "
+                  "being copied: a stream that fails to flush is the "
+                  "stream's problem, not a reason to refuse the fork. Do "
+                  "not return what fflush says.",
+                  r.value == 0 ? "0" : fl_ret(-r.value));
 }
 
 // Stop, then, once continued, wait to be killed: a child that exited
@@ -718,6 +764,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_exitcode_ignores_the_core_dump_flag, 5),
     FL_CASE(test_mp_waitpid_keeps_waiting_while_the_child_is_stopped, 10),
     FL_CASE(test_mp_waitpid_sleeps_while_it_waits, 10),
+    FL_CASE(test_mp_fork_call_forks_even_when_a_stream_cannot_be_flushed, 5),
 };
 
 FL_MAIN("01_fork", cases)

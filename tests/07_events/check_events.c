@@ -306,9 +306,10 @@ said(const struct kid *k, int limit_ms)
 
 #define NSEC_HINT                                                              \
     "pthread_cond_timedwait refused the deadline (EINVAL): its tv_nsec must "  \
-    "lie in 0 to 999999999. Did tv_nsec reach one billion? Carry the "         \
-    "overflow into tv_sec. Or did it go negative? Past 2147 ms, "              \
-    "timeout_ms * 1000000 overflows an int: compute the nanoseconds in long."
+    "lie in 0 to 999999999. Did tv_nsec reach one billion? Carry it into "     \
+    "tv_sec once it reaches a billion (>=, not >). Or did it go negative? "    \
+    "Past 2147 ms, timeout_ms * 1000000 overflows an int: compute the "        \
+    "nanoseconds in long."
 
 // The likely mistake behind a timed wait on a clear event that went
 // wrong (timeout_ms: what it was given), or `otherwise`.
@@ -355,6 +356,46 @@ expect_asleep(struct kid *k, char s, mp_event *ev, const char *call)
                               "busy loop.");
 }
 
+/* Stopped right after an unlock.  A kid arms fl_fault_stop_after on its
+ * first pthread_mutex_unlock, then calls the function under test: it
+ * stops itself the moment that unlock returns.  The test, looking under
+ * the lock, sees what the call did before its unlock, and nothing of what
+ * it does after it. */
+
+// In a kid: stop after the first unlock, then mp_event_set.
+static int
+kid_set_then_stop(mp_event *ev, int arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
+    return mp_event_set(ev);
+}
+
+// In a kid: stop after the first unlock, then mp_event_wait.
+static int
+kid_wait_then_stop(mp_event *ev, int timeout_ms)
+{
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
+    return mp_event_wait(ev, timeout_ms);
+}
+
+// 1 once pid has stopped itself, 0 if it ended first (or ran 3 s).
+static int
+until_stopped(pid_t pid)
+{
+    long long end = fl_now_us() + 3000000;
+    for (;;) {
+        char s = fl_proc_state(pid);
+        if (s == 'T')
+            return 1;
+        if (s == 'Z' || s == 0 || fl_now_us() > end)
+            return 0;
+        sched_yield();
+    }
+}
+
 /* ------------------------------------------------------ mp_event_create */
 
 FL_TEST(test_mp_event_create_starts_clear)
@@ -368,8 +409,16 @@ FL_TEST(test_mp_event_create_starts_clear)
 
 FL_TEST(test_mp_event_create_rejects_a_null_pointer)
 {
-    fl_expect_int(mp_event_create(NULL), -EINVAL, "mp_event_create(NULL)",
+    fl_fault_reset();
+    int r = mp_event_create(NULL);
+    long maps = fl_fault_calls("mmap"), unmaps = fl_fault_calls("munmap");
+    fl_expect_int(r, -EINVAL, "mp_event_create(NULL)",
                   "there is nowhere to put the event: check evp first");
+    ck_assert_msg(maps == unmaps,
+                  "mp_event_create(NULL) returned -EINVAL, but it mapped "
+                  "%ld page(s) and unmapped %ld: the page is lost for good. "
+                  "Check evp before mmap.",
+                  maps, unmaps);
 }
 
 // In a child: mp_event_create with no address space left.  0 if it
@@ -610,6 +659,33 @@ FL_TEST(test_mp_event_set_changes_the_flag_under_the_lock)
                   ms(took));
 }
 
+// The set stops as soon as it has let go of the lock: by then the flag
+// must be up, for a waiter may take the lock and look at once.
+FL_TEST(test_mp_event_set_raises_the_flag_before_it_unlocks)
+{
+    mp_event *ev = raw_event();
+    struct kid k;
+    kid_start(&k, kid_set_then_stop, ev, 0);
+    int stopped = until_stopped(k.pid);
+    raw_lock(ev);
+    int flag = ev->flag;
+    raw_unlock(ev);
+    kill(k.pid, SIGCONT);
+    int done = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(done && k.rep.value == 0, "mp_event_set returned %s",
+                  done ? fl_ret(k.rep.value) : "nothing");
+    ck_assert_msg(!stopped || flag == 1,
+                  "mp_event_set had let go of ev->lock, and the flag was "
+                  "still %d: it raised the flag after its unlock. A waiter "
+                  "that takes the lock then sees the flag clear, and the "
+                  "set can fall between its look and its sleep: a lost "
+                  "wake-up. Raise the flag under the lock: lock, flag = 1, "
+                  "unlock, broadcast.",
+                  flag);
+}
+
 /* ------------------------------------------------------ mp_event_clear */
 
 FL_TEST(test_mp_event_clear_lowers_the_flag)
@@ -829,6 +905,28 @@ kid_wait_999_across_a_second(mp_event *ev, int arg)
     return mp_event_wait(ev, 999);
 }
 
+// In the kid: a wait whose deadline falls exactly on a second.  The code
+// reads CLOCK_MONOTONIC in whole milliseconds (fl_clock_mono_whole_ms);
+// the kid, 60 to 950 ms into a second and early in its millisecond, waits
+// 2 s less that phase: now + timeout has tv_nsec of exactly a billion,
+// which must be carried too (>=, not >).  The timeout goes in kid_extra.
+static int
+kid_wait_to_a_whole_second(mp_event *ev, int arg)
+{
+    (void)arg;
+    struct timespec t;
+    long phase;
+    do { // a spin of at most 110 ms, as above
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        phase = t.tv_nsec / 1000000;
+    } while (phase < 60 || phase >= 950 || t.tv_nsec % 1000000 >= 500000);
+    fl_fault_reset();
+    fl_clock_mono_whole_ms(1);
+    kid_extra = (int)(2000 - phase); // 1051..1940 ms
+    kid_t0_us = fl_now_us();
+    return mp_event_wait(ev, kid_extra);
+}
+
 // Start fn's kid on ev and see it asleep; fail, naming the lost second
 // of a carry, if it gave up at once.
 static void
@@ -862,8 +960,11 @@ FL_TEST(test_mp_event_wait_carries_nanoseconds_into_seconds)
         {kid_wait_across_a_second,
          "mp_event_wait(ev, t), with now + t in the next second "
          "(t of 1100 to 1990 ms),"},
+        {kid_wait_to_a_whole_second,
+         "mp_event_wait(ev, t), with now + t exactly on a second "
+         "(tv_nsec 1000000000 before the carry),"},
     };
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         mp_event *ev = raw_event();
         struct kid k;
         start_asleep_across_a_second(&k, waits[i].fn, ev, waits[i].call);
@@ -1056,6 +1157,32 @@ FL_TEST(test_mp_event_wait_checks_the_flag_under_the_lock)
                   "look, then sleep: pthread_cond_timedwait lets go of the "
                   "lock only once you are asleep.",
                   said(&k, 4000));
+}
+
+// The wait finds the flag up and stops as soon as it has let go of the
+// lock; the test clears the event then.  The wait was answered when it
+// looked, under the lock: 1.
+FL_TEST(test_mp_event_wait_reads_the_flag_before_it_unlocks)
+{
+    mp_event *ev = raw_event();
+    ev->flag = 1;
+    struct kid k;
+    kid_start(&k, kid_wait_then_stop, ev, -1);
+    until_stopped(k.pid);
+    raw_lock(ev); // a clear, the moment the wait let go of the lock
+    ev->flag = 0;
+    raw_unlock(ev);
+    kill(k.pid, SIGCONT);
+    int got = kid_wait(&k, 3000);
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(got && k.rep.value == 1,
+                  "mp_event_wait(ev, -1) on a set event let go of the lock; "
+                  "a clear came right after, and the wait %s; expected 1. "
+                  "It read the flag after its unlock, when the clear had "
+                  "come: read the flag under the lock, unlock, then return "
+                  "what you read.",
+                  said(&k, 3000));
 }
 
 static int
@@ -1405,6 +1532,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_event_set_raises_the_flag, 5),
     FL_CASE(test_mp_event_set_wakes_all_8_waiting_processes, 15),
     FL_CASE(test_mp_event_set_changes_the_flag_under_the_lock, 10),
+    FL_CASE(test_mp_event_set_raises_the_flag_before_it_unlocks, 10),
     FL_CASE(test_mp_event_clear_lowers_the_flag, 5),
     FL_CASE(test_mp_event_clear_makes_wait_time_out_again, 10),
     FL_CASE(test_mp_event_is_set_reports_the_flag, 5),
@@ -1420,6 +1548,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes, 10),
     FL_CASE(test_mp_event_wait_checks_the_flag_under_the_lock, 10),
+    FL_CASE(test_mp_event_wait_reads_the_flag_before_it_unlocks, 10),
     FL_CASE(test_mp_event_wait_rejects_a_bad_timeout, 5),
     FL_CASE(test_mp_event_calls_reject_a_null_event, 5),
     FL_CASE(test_mp_event_wait_wakes_about_as_fast_as_a_pipe, 20),

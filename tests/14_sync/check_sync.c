@@ -286,15 +286,32 @@ kid_asleep(struct kid *k, kid_fn fn, void *obj, int arg, const char *call)
 #define HOLD_MS 30   // how long a wait for ever must last under the storm
 #define JUMP_MS 30   // the timeout of a wait while the wall clock jumps
 
+// Fail unless a create refused its arguments (r, -EINVAL) and left no
+// page mapped: its mmap and munmap calls, counted since fl_fault_reset
+// (made just before the call), must match.
+static void
+expect_refused(int r, const char *call, const char *hint)
+{
+    long maps = fl_fault_calls("mmap"), unmaps = fl_fault_calls("munmap");
+    fl_expect_int(r, -EINVAL, call, hint);
+    ck_assert_msg(maps == unmaps,
+                  "%s returned -EINVAL, but it mapped %ld page(s) and "
+                  "unmapped %ld: the page is lost for good. Check the "
+                  "arguments before mmap.",
+                  call, maps, unmaps);
+}
+
 /* ------------------------------------------------------- mp_sem_create */
 
 FL_TEST(test_mp_sem_create_rejects_bad_arguments)
 {
     mp_sem *s = NULL;
-    fl_expect_int(mp_sem_create(NULL, 1, 0), -EINVAL,
-                  "mp_sem_create(NULL, 1, 0)", "check sp first");
-    fl_expect_int(mp_sem_create(&s, -1, 0), -EINVAL, "mp_sem_create(&s, -1, 0)",
-                  "a count below 0 means nothing (Python: ValueError)");
+    fl_fault_reset();
+    expect_refused(mp_sem_create(NULL, 1, 0), "mp_sem_create(NULL, 1, 0)",
+                   "check sp first");
+    fl_fault_reset();
+    expect_refused(mp_sem_create(&s, -1, 0), "mp_sem_create(&s, -1, 0)",
+                   "a count below 0 means nothing (Python: ValueError)");
     ck_assert_msg(s == NULL, "mp_sem_create failed but set *sp");
 }
 
@@ -403,6 +420,28 @@ FL_TEST(test_mp_sem_acquire_times_out_after_the_timeout)
                   said(&k, 3000), CLOCK_HINT);
 }
 
+// In the kid: an acquire whose deadline falls exactly on a second.  The
+// code reads CLOCK_MONOTONIC in whole milliseconds
+// (fl_clock_mono_whole_ms); the kid, 60 to 950 ms into a second and early
+// in its millisecond, waits 2 s less that phase: now + timeout has
+// tv_nsec of exactly a billion, to be carried too (>=, not >).
+static int
+kid_acquire_to_a_whole_second(void *obj, int arg)
+{
+    (void)arg;
+    struct timespec t;
+    long phase;
+    do { // a spin of at most 110 ms
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        phase = t.tv_nsec / 1000000;
+    } while (phase < 60 || phase >= 950 || t.tv_nsec % 1000000 >= 500000);
+    fl_fault_reset();
+    fl_clock_mono_whole_ms(1);
+    kid_extra = (int)(2000 - phase); // 1051..1940 ms
+    kid_t0_us = fl_now_us();
+    return mp_sem_acquire(obj, kid_extra);
+}
+
 FL_TEST(test_mp_sem_acquire_wakes_when_another_process_releases)
 {
     mp_sem *s = raw_sem(0, -1);
@@ -419,6 +458,13 @@ FL_TEST(test_mp_sem_acquire_wakes_when_another_process_releases)
     sem_post(&s->sem);
     int timed = kid_wait(&t, 3000);
     kid_end(&t);
+    // And with a deadline of exactly tv_nsec 1000000000 before the carry.
+    struct kid w;
+    kid_start(&w, kid_acquire_to_a_whole_second, s, 0);
+    until_asleep(w.pid, -1);
+    sem_post(&s->sem);
+    int whole = kid_wait(&w, 3000);
+    kid_end(&w);
     forget(s, sizeof *s);
     ck_assert_msg(got && k.rep.value == 0,
                   "mp_sem_acquire(s, -1) slept; the test posted the "
@@ -432,6 +478,16 @@ FL_TEST(test_mp_sem_acquire_wakes_when_another_process_releases)
                       ? "sem_clockwait refused the deadline: its tv_nsec "
                         "must stay below 1000000000. Carry whole seconds "
                         "into tv_sec after adding the milliseconds."
+                      : "");
+    ck_assert_msg(whole && w.rep.value == 0,
+                  "mp_sem_acquire(s, %d), its deadline exactly on a second "
+                  "(tv_nsec 1000000000 before the carry), posted by the "
+                  "test while it slept, %s; expected 0. %s",
+                  w.rep.extra, said(&w, 3000),
+                  whole && w.rep.value == -EINVAL
+                      ? "sem_clockwait refused the deadline: tv_nsec of "
+                        "exactly a billion must be carried too, >= "
+                        "1000000000, not >."
                       : "");
 }
 
@@ -591,6 +647,19 @@ FL_TEST(test_mp_sem_release_stops_a_bounded_semaphore_at_its_bound)
                   "wait for ever. Unlock it on every way out, the "
                   "-EOVERFLOW one too.",
                   fl_ret(-held));
+    // The bound at its lowest: BoundedSemaphore(0) is full from the start.
+    s = raw_sem(0, 0);
+    int r0 = mp_sem_release(s), v0 = -1;
+    sem_getvalue(&s->sem, &v0);
+    forget(s, sizeof *s);
+    ck_assert_msg(r0 == -EOVERFLOW && v0 == 0,
+                  "a release of a bounded semaphore made with value 0 (its "
+                  "bound, 0) returned %s and left the count at %d; "
+                  "expected -EOVERFLOW and 0, as Python's "
+                  "BoundedSemaphore(0).release() raises ValueError. A "
+                  "bound of 0 is a bound: only -1 means none (bound >= 0, "
+                  "not bound > 0).",
+                  fl_ret(r0), v0);
 }
 
 // sem_post fails with EOVERFLOW at SEM_VALUE_MAX: the release says so.
@@ -882,7 +951,28 @@ FL_TEST(test_mp_cond_create_makes_an_error_checking_lock)
 {
     mp_cond *c = made_cond();
     int unheld = pthread_mutex_unlock(&c->lock);
+    // Locked twice by its holder: EDEADLK, where a recursive mutex counts
+    // (0) and a normal one would hang (the deadline, now, ends that).
+    int first = pthread_mutex_lock(&c->lock);
+    struct timespec now = mono_after(0);
+    int twice = first == 0
+                    ? pthread_mutex_clocklock(&c->lock, CLOCK_MONOTONIC, &now)
+                    : -1;
+    if (first == 0)
+        pthread_mutex_unlock(&c->lock);
+    if (twice == 0)
+        pthread_mutex_unlock(&c->lock);
     forget(c, sizeof *c);
+    ck_assert_msg(unheld != EPERM || twice == EDEADLK,
+                  "pthread_mutex_lock on c->lock, already held by the "
+                  "caller, returned %d (%s); expected EDEADLK. %s",
+                  twice, twice == 0 ? "taken again" : strerror(twice),
+                  twice == 0 ? "A recursive mutex counts: Python's "
+                               "Condition() defaults to an RLock, but "
+                               "mp_cond's lock is error-checking "
+                               "(PTHREAD_MUTEX_ERRORCHECK), and a second "
+                               "acquire is an error, not a count."
+                             : "Make the mutex PTHREAD_MUTEX_ERRORCHECK.");
     ck_assert_msg(unheld == EPERM,
                   "pthread_mutex_unlock on c->lock, not held, returned %d; "
                   "expected EPERM: make the mutex PTHREAD_MUTEX_ERRORCHECK "
@@ -1399,6 +1489,16 @@ FL_TEST(test_mp_cond_wait_for_keeps_its_timeout_when_the_wall_clock_jumps)
                   JUMP_MS, said(&k, 3000), JUMP_MS, CLOCK_HINT);
 }
 
+// In a child: mp_cond_create(NULL), or 1000 if it left a page mapped.
+static int
+cond_create_null(void *arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    int r = mp_cond_create(NULL);
+    return fl_fault_calls("mmap") == fl_fault_calls("munmap") ? r : 1000;
+}
+
 FL_TEST(test_mp_cond_calls_reject_bad_arguments)
 {
     int flag = 0;
@@ -1417,7 +1517,21 @@ FL_TEST(test_mp_cond_calls_reject_bad_arguments)
                  mp_cond_notify_all(NULL),
                  mp_cond_wait(c, -2)};
     int none = mp_cond_notify(c, 0);
+    int bad = mp_cond_acquire(c, -2);
     forget(c, sizeof *c);
+    fl_expect_int(bad, -EINVAL, "mp_cond_acquire(c, -2)",
+                  "-1 means for ever, and below that is no timeout");
+    fl_child res; // in a child: a create that writes through NULL crashes
+    fl_run_in_child(cond_create_null, NULL, 2000, 0, &res);
+    ck_assert_msg(res.returned,
+                  "mp_cond_create(NULL) ended the process (%s): there is "
+                  "nowhere to put the condition, so check cp first and "
+                  "return -EINVAL",
+                  res.exited ? "it exited" : fl_signame(res.status));
+    ck_assert_msg(res.value != 1000,
+                  "mp_cond_create(NULL) mapped a page and left it mapped: "
+                  "check cp before mmap");
+    fl_expect_int(res.value, -EINVAL, "mp_cond_create(NULL)", "check cp first");
     for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
         ck_assert_msg(got[i] == -EINVAL,
                       "mp_cond_%s returned %s, expected -22 (-EINVAL)",
@@ -1432,12 +1546,14 @@ FL_TEST(test_mp_cond_calls_reject_bad_arguments)
 FL_TEST(test_mp_barrier_create_rejects_bad_arguments)
 {
     mp_barrier *b = NULL;
-    fl_expect_int(mp_barrier_create(NULL, 2), -EINVAL,
-                  "mp_barrier_create(NULL, 2)", "check bp first");
-    fl_expect_int(mp_barrier_create(&b, 0), -EINVAL, "mp_barrier_create(&b, 0)",
-                  "a barrier needs at least 1 party");
-    fl_expect_int(mp_barrier_create(&b, -1), -EINVAL,
-                  "mp_barrier_create(&b, -1)", "");
+    fl_fault_reset();
+    expect_refused(mp_barrier_create(NULL, 2), "mp_barrier_create(NULL, 2)",
+                   "check bp first");
+    fl_fault_reset();
+    expect_refused(mp_barrier_create(&b, 0), "mp_barrier_create(&b, 0)",
+                   "a barrier needs at least 1 party");
+    fl_fault_reset();
+    expect_refused(mp_barrier_create(&b, -1), "mp_barrier_create(&b, -1)", "");
     ck_assert_msg(b == NULL, "mp_barrier_create failed but set *bp");
 }
 
@@ -1996,6 +2112,62 @@ FL_TEST(test_mp_barrier_reset_sends_waiting_parties_away_with_epipe)
                   broken, count);
 }
 
+static int
+kid_abort(void *obj, int arg)
+{
+    (void)arg;
+    return mp_barrier_abort(obj);
+}
+
+static int
+kid_reset(void *obj, int arg)
+{
+    (void)arg;
+    return mp_barrier_reset(obj);
+}
+
+static int
+kid_broken(void *obj, int arg)
+{
+    (void)arg;
+    return mp_barrier_broken(obj);
+}
+
+// The test holds b->lock, as a party that has looked at the barrier and
+// is about to sleep: an abort, a reset or a look at broken called
+// meanwhile must each block on the lock until the test lets go.  One that
+// does not can fall between that look and that sleep, and be lost.
+FL_TEST(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock)
+{
+    mp_barrier *b = raw_barrier(2);
+    static const kid_fn fns[] = {kid_abort, kid_reset, kid_broken};
+    static const char *const names[] = {"mp_barrier_abort", "mp_barrier_reset",
+                                        "mp_barrier_broken"};
+    int early[3];
+    for (int i = 0; i < 3; i++) {
+        raw_lock(&b->lock);
+        struct kid k;
+        kid_start(&k, fns[i], b, 0);
+        until_asleep(k.pid, -1); // blocked on the lock, or done
+        early[i] = kid_wait(&k, 0);
+        pthread_mutex_unlock(&b->lock);
+        kid_wait(&k, 2000);
+        kid_end(&k);
+        if (early[i]) {
+            forget(b, sizeof *b);
+            ck_abort_msg("the test held b->lock, as a party that has "
+                         "looked at the barrier and is about to sleep; %s, "
+                         "called meanwhile in a child, returned %s without "
+                         "waiting for the lock. Change or read the "
+                         "barrier only under b->lock (lock_barrier), or a "
+                         "break made between a party's look and its sleep "
+                         "is lost.",
+                         names[i], fl_ret(k.rep.value));
+        }
+    }
+    forget(b, sizeof *b);
+}
+
 FL_TEST(test_mp_barrier_broken_reports_the_state)
 {
     mp_barrier *b = raw_barrier(2);
@@ -2007,6 +2179,58 @@ FL_TEST(test_mp_barrier_broken_reports_the_state)
                   "mp_barrier_broken gave %s with broken 0, %s with broken "
                   "1; expected 0 and 1",
                   fl_ret(a), fl_ret(c));
+    // A party died holding the lock: the barrier is broken, though no
+    // one has taken the lock since to mark it.
+    b = raw_barrier(2);
+    struct kid dead;
+    kid_start(&dead, kid_lock_and_die, &b->lock, 0);
+    while (waitpid(dead.pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(dead.fd);
+    int d = mp_barrier_broken(b);
+    forget(b, sizeof *b);
+    ck_assert_msg(d == 1,
+                  "a party died holding b->lock; then mp_barrier_broken "
+                  "gave %s, expected 1. Read broken under the lock "
+                  "(lock_barrier): the lock comes back EOWNERDEAD, and "
+                  "that breaks the barrier; a look without the lock "
+                  "misses it.",
+                  fl_ret(d));
+}
+
+// The last party trips the barrier while the first is stopped; before
+// the first wakes, a party of the next generation gives up and breaks
+// the barrier.  The first party passed all the same: its index, not
+// -EPIPE.
+FL_TEST(test_mp_barrier_wait_gives_its_index_to_a_party_that_passed)
+{
+    mp_barrier *b = raw_barrier(2);
+    struct kid k;
+    kid_asleep(&k, kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    kill(k.pid, SIGSTOP); // it cannot look before the break
+    while (fl_proc_state(k.pid) != 'T')
+        sched_yield();
+    int last = mp_barrier_wait(b, -1); // the trip
+    raw_lock(&b->lock); // a party of the next generation arrives, and
+    b->count = 1;       // gives up: what its timeout does
+    b->broken = 1;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    kill(k.pid, SIGCONT);
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(b, sizeof *b);
+    ck_assert_msg(last == 1, "the last party's mp_barrier_wait returned %s",
+                  fl_ret(last));
+    ck_assert_msg(got && k.rep.value == 0,
+                  "a party waited at a Barrier(2); the last one came and "
+                  "tripped it, then a party of the next generation gave "
+                  "up and broke the barrier before the first had woken. "
+                  "The first party's wait %s; expected 0, its index: its "
+                  "generation passed. Look at the generation first "
+                  "(changed, and not by a reset: passed), and only then "
+                  "at broken.",
+                  said(&k, 2000));
 }
 
 FL_TEST(test_mp_barrier_calls_reject_bad_arguments)
@@ -2229,6 +2453,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_barrier_reset_makes_a_broken_barrier_usable, 10),
     FL_CASE(test_mp_barrier_reset_sends_waiting_parties_away_with_epipe, 10),
     FL_CASE(test_mp_barrier_broken_reports_the_state, 5),
+    FL_CASE(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock, 10),
+    FL_CASE(test_mp_barrier_wait_gives_its_index_to_a_party_that_passed, 5),
     FL_CASE(test_mp_barrier_calls_reject_bad_arguments, 5),
     FL_CASE(test_mp_destroy_functions_unmap_and_accept_null, 5),
     FL_CASE(test_mp_cond_destroy_returns_after_a_waiter_was_killed, 10),
