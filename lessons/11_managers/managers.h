@@ -95,7 +95,7 @@
 /// in ms.  The server is one process that serves one thing at a time: a
 /// client that connects and never answers holds the others up this long,
 /// and no longer.
-#define MP_AUTH_TIMEOUT_MS 1000
+#define MP_AUTH_TIMEOUT_MS 500
 
 /// The type of a value.  Each is also the value's type byte on the wire.
 typedef enum {
