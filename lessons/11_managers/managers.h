@@ -217,8 +217,9 @@ int mp_set_authkey(const void *key, size_t len);
  * @return the key's length.
  * @retval -EINVAL buf is NULL.
  * @retval -ERANGE the key does not fit in size bytes.
- * @retval -ENOSYS getrandom(2) failed with ENOSYS (and so on: minus its
- *                 errno).
+ * @retval -ENOSYS no key could be made: getrandom(2) is missing (a kernel
+ *                 before 3.17).  Another failure of getrandom() gives
+ *                 minus its errno.
  */
 int mp_get_authkey(void *buf, size_t size);
 
@@ -315,7 +316,7 @@ int mp_answer_challenge(int fd, const void *key, size_t keylen, int timeout_ms);
  * @retval -EMFILE       the caller has no descriptor left for the pipe.
  * @retval -EAGAIN       fork() failed: too many processes.
  * @retval -ENOMEM       no memory for the handle, or for fork().
- * @retval -ENOSYS       no authkey could be made (minus getrandom's errno).
+ * @retval -ENOSYS       no authkey could be made (see mp_get_authkey()).
  * @note The server is a child of the caller, forked, and ends with _exit():
  *       only mp_manager_shutdown(), called in the same process, reaps it.
  * @note The address is fixed, so one manager runs at a time per

@@ -1629,12 +1629,14 @@ FL_TEST(test_mp_manager_shutdown_reaps_the_server_despite_eintr)
     ck_assert_msg(!left, "the socket file is still at %s", manager_path());
 }
 
-// The calls of mp_manager_connect that can fail, and how.
+// The calls of mp_manager_connect that can fail, and how: the handshake's
+// too, each of its waits, reads and sends.
 static const struct {
     const char *fn;
     int err;
 } connect_faults[] = {
-    {"malloc", ENOMEM}, {"socket", EMFILE}, {"connect", ECONNREFUSED}};
+    {"malloc", ENOMEM}, {"socket", EMFILE}, {"connect", ECONNREFUSED},
+    {"poll", ENOMEM},   {"read", EIO},      {"sendmsg", ENOBUFS}};
 
 FL_TEST(test_mp_manager_connect_leaks_nothing_when_a_step_fails)
 {
