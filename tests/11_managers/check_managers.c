@@ -2454,6 +2454,15 @@ FL_TEST(test_mp_deliver_challenge_differs_in_every_process)
                   "child. Use getrandom(2)");
 }
 
+// Every way of comparing digests wrongly fails one round or another, and
+// which comes first depends on where the random digests hold 0 bytes:
+// each failure says all of them.
+#define COMPARE_HINT                                                           \
+    "Compare all MP_DIGEST_LEN bytes of the digest with CRYPTO_memcmp: not "   \
+    "a prefix of them (the last byte counts too), and not with strcmp or "     \
+    "strncmp, which stop at the first 0 byte (a digest is bytes, 0 bytes "     \
+    "too)"
+
 FL_TEST(test_mp_deliver_challenge_refuses_a_wrong_answer_with_failure)
 {
     enum { NUL_ROUNDS = 160 };
@@ -2467,29 +2476,26 @@ FL_TEST(test_mp_deliver_challenge_refuses_a_wrong_answer_with_failure)
     static const char *what[] = {
         "an HMAC under another key",
         "the right digest with its first byte changed",
-        ("the right digest with its last byte changed: compare all "
-         "MP_DIGEST_LEN bytes, not a prefix"),
+        "the right digest with its last byte changed",
     };
     for (int i = 0; i < 3; i++)
         ck_assert_msg(ret[i] == -EACCES && r[i].verdict == 'F',
                       "answered with %s, mp_deliver_challenge returned %s "
                       "and sent %s; expected -EACCES and MP_FAILURE "
-                      "(Python's AuthenticationError: a wrong key)",
-                      what[i], fl_ret(ret[i]), verdict_name(r[i].verdict));
+                      "(Python's AuthenticationError: a wrong key). %s",
+                      what[i], fl_ret(ret[i]), verdict_name(r[i].verdict),
+                      COMPARE_HINT);
     int changed = 0;
     for (int i = 3; i < 3 + NUL_ROUNDS; i++) {
         changed += r[i].changed;
         int want = r[i].changed ? -EACCES : 0;
         ck_assert_msg(ret[i] == want,
                       "answered with %s, mp_deliver_challenge returned %s, "
-                      "expected %s. A digest is bytes, 0 bytes too: "
-                      "strcmp and strncmp stop at the first 0 and miss "
-                      "every difference after it. Compare MP_DIGEST_LEN "
-                      "bytes with CRYPTO_memcmp",
+                      "expected %s. %s",
                       r[i].changed ? "the right digest with the byte after "
                                      "its first 0 byte changed"
                                    : "the right digest",
-                      fl_ret(ret[i]), fl_ret(want));
+                      fl_ret(ret[i]), fl_ret(want), COMPARE_HINT);
     }
     ck_assert_msg(changed > 0,
                   "in %d rounds no digest had a 0 byte: "
