@@ -331,7 +331,7 @@ recv_msg(int fd, unsigned char *buf, long long deadline)
         return -EPROTO;
     n = read_by(fd, buf, len, deadline);
     if (n < 0)
-        return n;
+        return n == -ECONNRESET ? -EPIPE : n;
     return (size_t)n == len ? n : -EPROTO;
 }
 
