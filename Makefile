@@ -23,6 +23,16 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null) -pthread
 # graded (make test, some 600).  Otherwise the compiler's own linker.
 CHECK_LIBS   += $(shell $(CC) -fuse-ld=gold -Wl,--version >/dev/null 2>&1 && \
 	echo -fuse-ld=gold)
+# Lesson 11's handshake computes HMACs with OpenSSL's libcrypto (libssl-dev).
+# --as-needed records it only in the programs that call it: the other
+# lessons' test programs do not load it.  The grader links every lesson
+# with CHECK_LIBS, and refuses a lesson file that defines one of its names.
+# Without libcrypto only lesson 11 fails to build (its headers are missing
+# too), not every link: the flag is added only when the library is there.
+CRYPTO_SO    := $(shell $(CC) -print-file-name=libcrypto.so 2>/dev/null)
+CRYPTO_FLAGS := -Wl,--push-state,--as-needed -lcrypto -Wl,--pop-state
+CRYPTO_LIBS  := $(if $(filter /%,$(CRYPTO_SO)),$(CRYPTO_FLAGS))
+CHECK_LIBS   += $(CRYPTO_LIBS)
 # Objects carry no absolute path of this tree (code under test reads its
 # own program, debug info included).
 CFLAGS_ALL    = $(CSTD) $(WARN) $(OPT) -MMD -MP -fdebug-prefix-map=$(CURDIR)=.
@@ -158,7 +168,7 @@ $(BUILD)/bin/%/$(1)/demo: $(BUILD)/obj/tests/$(1)/demo_$$($(1)_T).o \
 		$(BUILD)/obj/%/$(1)/$$($(1)_T).o
 	@mkdir -p $$(@D)
 	@$$(if $(Q),$(SAY) "  LD      $$@")
-	$(Q)$$(CC) $$^ -pthread -lrt -o $$@
+	$(Q)$$(CC) $$^ -pthread -lrt $$(CRYPTO_LIBS) -o $$@
 PROGRAMS += $(foreach t,lessons solutions,\
 	$(BUILD)/bin/$(t)/$(1)/check_$$($(1)_T) $(BUILD)/bin/$(t)/$(1)/demo)
 TEST_OBJS += $(BUILD)/obj/tests/$(1)/check_$$($(1)_T).o
@@ -252,7 +262,8 @@ GRADE_DEPS = $(GRADER) $(TRACE) $(L_TEST_OBJS) $(HARNESS_OBJS) $(NAMES) \
 # The names of the C library and of Check that a student's object may not
 # define (or, for Check's, use): the grader reads them here instead of
 # running nm on the libraries each time it starts.
-NAMES := $(BUILD)/obj/tests/libc.names $(BUILD)/obj/tests/check.names
+NAMES := $(BUILD)/obj/tests/libc.names $(BUILD)/obj/tests/check.names \
+	$(BUILD)/obj/tests/crypto.names
 # ...and the names each test object and the harness define.
 $(BUILD)/obj/tests/%.names: $(BUILD)/obj/tests/%.o
 	$(Q)nm -P -g --defined-only $< | sed 's/[ @].*//' | sort -u >$@.tmp && mv $@.tmp $@
@@ -261,10 +272,16 @@ $(BUILD)/obj/tests/libc.names:
 	@mkdir -p $(@D)
 	$(Q)nm -D -P -g --defined-only $(call libfile,libc.so.6) \
 	    $(call libfile,libm.so.6) | sed 's/[ @].*//' | sort -u >$@.tmp && mv $@.tmp $@
+# libcrypto's names a lesson file may call but not define (lesson 11's
+# tests compute HMACs with it too: a student's HMAC() would answer them).
+$(BUILD)/obj/tests/crypto.names:
+	@mkdir -p $(@D)
+	$(Q)nm -D -P -g --defined-only $(call libfile,libcrypto.so) | \
+	    sed 's/[ @].*//' | sort -u >$@.tmp && mv $@.tmp $@
 $(BUILD)/obj/tests/check.names:
 	@mkdir -p $(@D)
 	$(Q)for l in $(patsubst -l%,%,$(filter -l%,$(CHECK_LIBS))); do \
-	    case $$l in m|rt|pthread) continue ;; esac; \
+	    case $$l in m|rt|pthread|crypto) continue ;; esac; \
 	    f=$$($(CC) -print-file-name=lib$$l.a); [ -f "$$f" ] || continue; \
 	    nm -P -g --defined-only "$$f" 2>/dev/null; done | \
 	    grep -v ':$$' | sed 's/[ @].*//' | sort -u >$@.tmp && mv $@.tmp $@
@@ -397,7 +414,7 @@ $(BUILD)/bin/bench/bench_%: tests/bench/bench_%.c tests/bench/bench.h
 	@mkdir -p $(@D)
 	@$(if $(Q),$(SAY) "  CC      $@")
 	$(Q)l=$$(ls -d solutions/$*_*); $(CC) $(CFLAGS_ALL) -I$${l#solutions/} \
-	    -Ilessons/$${l#solutions/} $< $$l/*.c -pthread -lrt -lm -o $@
+	    -Ilessons/$${l#solutions/} $< $$l/*.c -pthread -lrt -lm $(CRYPTO_LIBS) -o $@
 
 bench: $(BENCH_PROGS) ## Reference code against Python, side by side
 	$(Q)BUILD=$(BUILD) QUICK=$(QUICK) PYTHON=$(PYTHON) sh tests/bench/bench.sh

@@ -18,11 +18,11 @@
 // Before linking, the student's object is read with nm and readelf, and
 // refused when it could run code outside the tests or take the harness's
 // place: constructors and destructors (.init_array, .ctors...), ifuncs,
-// names that begin with an underscore, definitions of a C library, Check
-// or harness name, or references to a Check or harness name.  Then its
-// calls to the functions in tests/wrap.syms are renamed (objcopy), so that
-// tests can make them fail (fault injection) without touching the
-// harness's own calls.
+// names that begin with an underscore, definitions of a C library,
+// libcrypto, Check or harness name, or references to a Check or harness
+// name.  Then its calls to the functions in tests/wrap.syms are renamed
+// (objcopy), so that tests can make them fail (fault injection) without
+// touching the harness's own calls.
 #define _GNU_SOURCE
 #include "grader.h"
 #include "sandbox.h"
@@ -43,7 +43,7 @@
 #define FL_CSTD "-std=c11 -D_POSIX_C_SOURCE=200809L"
 #endif
 #ifndef FL_CHECK_LIBS
-#define FL_CHECK_LIBS "-pthread -lcheck -lrt -lm -lsubunit"
+#define FL_CHECK_LIBS "-pthread -lcheck -lrt -lm -lsubunit -lcrypto"
 #endif
 #ifndef FL_STUDENT_CFLAGS
 #define FL_STUDENT_CFLAGS FL_CSTD " -Wall -Wextra -Werror -pedantic -O2 -g"
@@ -414,7 +414,11 @@ read_names(const char *name, const char *from, int own)
     return 1;
 }
 
-// The libraries' names, once: libc and libm, and each -lX of Check's.
+// Where names of libcrypto come from, in the grader's messages.
+#define CRYPTO_FROM "OpenSSL's libcrypto"
+
+// The libraries' names, once: libc and libm, libcrypto (lesson 11's
+// HMACs: callable, not to be defined) and each -lX of Check's.
 static void
 system_names(void)
 {
@@ -422,7 +426,8 @@ system_names(void)
     if (sys_names > 0)
         return;
     if (read_names("libc", "the C library", 0) &&
-        read_names("check", "Check, the test framework", 1)) {
+        read_names("check", "Check, the test framework", 1) &&
+        read_names("crypto", CRYPTO_FROM, 0)) {
         sys_names = nnames;
         return;
     }
@@ -436,6 +441,12 @@ system_names(void)
         if (strncmp(w, "-l", 2) != 0 || strcmp(w, "-lm") == 0 ||
             strcmp(w, "-lrt") == 0)
             continue;
+        if (strcmp(w, "-lcrypto") == 0) { // a library to call, like libc
+            find_library("libcrypto.so", path, sizeof path);
+            if (path[0])
+                add_names(path, 1, CRYPTO_FROM, 0);
+            continue;
+        }
         static const char *ext[] = {".a", ".so"};
         for (int e = 0; e < 2; e++) {
             snprintf(file, sizeof file, "lib%s%s", w + 2, ext[e]);

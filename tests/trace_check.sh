@@ -58,7 +58,8 @@ mutant_demo() {
     mkdir -p "$T/$m"
     patch -s -o "$T/$m/$t.c" "solutions/$l/$t.c" <"tests/$l/mutants/$m.patch" &&
         $CC -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Ilessons/"$l" \
-            "tests/$l/demo_$t.c" "$T/$m/$t.c" -pthread -lrt -o "$T/$m/demo"
+            "tests/$l/demo_$t.c" "$T/$m/$t.c" -pthread -lrt \
+            -Wl,--push-state,--as-needed -lcrypto -Wl,--pop-state -o "$T/$m/demo"
 }
 has() { grep -qxF -- "$2" "$1"; }
 

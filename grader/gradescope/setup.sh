@@ -5,5 +5,5 @@ set -e
 cd /autograder/source
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends build-essential check pkg-config strace
+apt-get install -y -qq --no-install-recommends build-essential check pkg-config libssl-dev strace
 make -s grader

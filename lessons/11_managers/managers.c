@@ -3,7 +3,9 @@
 // Your task: make the functions below work as managers.h describes.  The
 // parts marked "given" are written for you: lesson 04's loops for whole
 // reads and writes, the encoding of values, the server's dict and list,
-// Python's repr of floats and strings, and most of the proxy calls.  Read
+// Python's repr of floats and strings, most of the proxy calls, and the
+// HMAC itself (OpenSSL's libcrypto: no cryptography is yours to write; the
+// handshake around it is).  Read
 // lessons/11_managers/README.md first; `make check L=11` tests your code,
 // `make hint L=11` gives one more hint each time you run it.
 #define _DEFAULT_SOURCE // syscall(), for pidfd_open, is not in POSIX
@@ -12,6 +14,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -36,8 +42,10 @@
 #define PATH_CAP sizeof(((struct sockaddr_un *)NULL)->sun_path)
 
 struct mp_manager {
-    pid_t pid;           // the server process, a child of the caller
-    char path[PATH_CAP]; // the server's socket
+    pid_t pid;                         // the server process, a child
+    char path[PATH_CAP];               // the server's socket
+    unsigned char key[MP_AUTHKEY_MAX]; // the server's authkey, for shutdown
+    size_t keylen;
 };
 
 struct mp_proxy {
@@ -157,6 +165,211 @@ recv_frame(int fd, void *buf, size_t cap)
     (void)buf;
     (void)cap;
     (void)read_full; // use this helper, then delete this line
+    return -ENOSYS;
+}
+
+/* ------------------------------------------------------ authentication */
+
+// This process's authkey, Python's current_process().authkey.  A fork
+// child gets a copy of it, as a Python child inherits its parent's.
+static unsigned char authkey[MP_AUTHKEY_MAX];
+static size_t authkey_len; // 0: none made yet
+
+// Fill buf with len random bytes from the kernel.  Returns 0, or -errno.
+static int
+fill_random(void *buf, size_t len)
+{
+    // TODO(11): getrandom(2) until len bytes have come (EINTR: again).
+    // Never rand(), time() or a buffer made once and kept: a challenge an
+    // eavesdropper has seen answered before can be answered again by
+    // replaying the answer.
+    (void)buf;
+    (void)len;
+    return -ENOSYS;
+}
+
+// Make this process's random authkey unless it has one.
+static int
+make_authkey(void)
+{
+    if (authkey_len > 0)
+        return 0;
+    int r = fill_random(authkey, MP_AUTHKEY_LEN);
+    if (r == 0)
+        authkey_len = MP_AUTHKEY_LEN;
+    return r;
+}
+
+int
+mp_set_authkey(const void *key, size_t len)
+{
+    // TODO(11): refuse a NULL key, an empty one or one over MP_AUTHKEY_MAX
+    // with -EINVAL; else copy it into authkey.
+    (void)key;
+    (void)len;
+    return -ENOSYS;
+}
+
+int
+mp_get_authkey(void *buf, size_t size)
+{
+    // TODO(11): refuse a NULL buf (-EINVAL); make_authkey(); a key longer
+    // than size: -ERANGE; else copy it and return its length.
+    (void)buf;
+    (void)size;
+    (void)make_authkey; // use this helper, then delete this line
+    return -ENOSYS;
+}
+
+// The HMAC of msg[0..len) under key with md (EVP_sha256() or EVP_md5()),
+// into out; returns the digest's length, or -EPROTO.  OpenSSL's: HMAC is
+// no code to write yourself.
+static int
+hmac(const EVP_MD *md, const void *key, size_t keylen, const unsigned char *msg,
+     size_t len, unsigned char *out)
+{
+    unsigned int n = 0;
+    if (HMAC(md, key, (int)keylen, msg, len, out, &n) == NULL)
+        return -EPROTO;
+    return (int)n;
+}
+
+// Whether the arguments of a handshake call are valid.
+static int
+auth_args_ok(int fd, const void *key, size_t keylen, int timeout_ms)
+{
+    return fd >= 0 && key != NULL && keylen > 0 && keylen <= MP_AUTHKEY_MAX &&
+           timeout_ms >= -1;
+}
+
+// The deadline for timeout_ms from now, on CLOCK_MONOTONIC; -1: none.
+static long long
+deadline_of(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+// Read len bytes from fd by deadline (-1: none).  Returns how many
+// (fewer only at EOF), -ETIMEDOUT, or -errno.
+static ssize_t
+read_by(int fd, void *buf, size_t len, long long deadline)
+{
+    // TODO(11): for each read, first wait_readable for the time left
+    // until the deadline (-1: for ever; past it: 0, never a negative
+    // number, which poll() takes as "for ever").  Nothing by then:
+    // -ETIMEDOUT.  read() failing with EINTR: again, against the same
+    // deadline.  A plain read() would let a client that never answers
+    // hold the server for ever.
+    (void)fd;
+    (void)buf;
+    (void)len;
+    (void)deadline;
+    return -ENOSYS;
+}
+
+// Receive one handshake message into buf (MP_AUTH_MSG_MAX bytes) by
+// deadline.  Returns its length (> 0), or -errno: -EPIPE at EOF (or a
+// reset: the peer closed with our bytes unread), -EPROTO for an empty,
+// cut or over-long frame (left unread), -ETIMEDOUT.
+static ssize_t
+recv_msg(int fd, unsigned char *buf, long long deadline)
+{
+    // TODO(11): as recv_frame, with read_by: the header, then the length,
+    // over MP_AUTH_MSG_MAX refused BEFORE reading the body into buf (it
+    // holds MP_AUTH_MSG_MAX bytes: a longer body overflows it).
+    (void)fd;
+    (void)buf;
+    (void)deadline;
+    (void)read_by; // use this helper, then delete this line
+    return -ENOSYS;
+}
+
+// Send a handshake message: -EPIPE when the peer has gone.
+static int
+send_msg(int fd, const void *msg, size_t len)
+{
+    int r = send_frame(fd, msg, len);
+    return r == -ECONNRESET ? -EPIPE : r;
+}
+
+// Whether answer[0..n) is the right answer to the challenge c[0..clen)
+// under key: 0, -EACCES (a digest, but the wrong one) or -EPROTO (no
+// digest at all).
+static int
+check_answer(const void *key, size_t keylen, const unsigned char *c,
+             size_t clen, const unsigned char *answer, size_t n)
+{
+    // TODO(11): which digest: MP_MD5_DIGEST_LEN bytes are Python 3.11's
+    // bare HMAC-MD5 (EVP_md5()); MP_DIGEST_PREFIX and MP_DIGEST_LEN bytes
+    // are HMAC-SHA256 (EVP_sha256()); any other length: -EPROTO.  Compute
+    // the right digest with hmac() and compare ALL its bytes with
+    // CRYPTO_memcmp: not strcmp or strncmp (a digest is bytes, NULs too:
+    // they stop at the first), not fewer bytes than the digest has, and
+    // not memcmp, whose time tells how many leading bytes were right.
+    (void)key;
+    (void)keylen;
+    (void)c;
+    (void)clen;
+    (void)answer;
+    (void)n;
+    return -ENOSYS;
+}
+
+int
+mp_deliver_challenge(int fd, const void *key, size_t keylen, int timeout_ms)
+{
+    // TODO(11): refuse bad arguments (auth_args_ok) with -EINVAL.  Build
+    // the challenge MP_CHALLENGE, MP_DIGEST_PREFIX, then MP_CHALLENGE_LEN
+    // bytes from fill_random, new for every call, and send_msg it.
+    // TODO(11): recv_msg the answer by the deadline (an error: return it,
+    // sending nothing).  check_answer it against what followed
+    // MP_CHALLENGE, then send MP_WELCOME if it was right, else
+    // MP_FAILURE, and return check_answer's verdict: the send's error
+    // only when the answer was right.
+    (void)fd;
+    (void)key;
+    (void)keylen;
+    (void)timeout_ms;
+    (void)auth_args_ok; // use these helpers,
+    (void)deadline_of;  // then delete
+    (void)recv_msg;     // these
+    (void)send_msg;     // five
+    (void)check_answer; // lines
+    return -ENOSYS;
+}
+
+// The answer to the challenge c[0..clen) under key, into out; returns its
+// length, or -EPROTO for a challenge of no known form.
+static int
+make_answer(const void *key, size_t keylen, const unsigned char *c, size_t clen,
+            unsigned char *out)
+{
+    size_t plen = strlen(MP_DIGEST_PREFIX);
+    if (clen == 20) // Python 3.11's challenge: a bare HMAC-MD5
+        return hmac(EVP_md5(), key, keylen, c, clen, out);
+    if (clen <= plen || memcmp(c, MP_DIGEST_PREFIX, plen) != 0)
+        return -EPROTO;
+    memcpy(out, MP_DIGEST_PREFIX, plen);
+    int n = hmac(EVP_sha256(), key, keylen, c, clen, out + plen);
+    return n < 0 ? n : (int)plen + n;
+}
+
+int
+mp_answer_challenge(int fd, const void *key, size_t keylen, int timeout_ms)
+{
+    // TODO(11): refuse bad arguments with -EINVAL.  recv_msg the
+    // challenge; it must start with MP_CHALLENGE and have at least 20
+    // bytes after it, else -EPROTO (answer nothing).  make_answer over
+    // the bytes after MP_CHALLENGE and send_msg it.
+    // TODO(11): recv_msg the verdict by the same deadline: MP_WELCOME
+    // exactly is 0, MP_FAILURE -EACCES, anything else -EPROTO.  Never
+    // return 0 before the verdict: only the challenger knows whether the
+    // answer was right.
+    (void)fd;
+    (void)key;
+    (void)keylen;
+    (void)timeout_ms;
+    (void)make_answer; // use this helper, then delete this line
     return -ENOSYS;
 }
 
@@ -752,6 +965,19 @@ serve_request(int fd)
     return -1;
 }
 
+// Authenticate a new client, both ways, with the server's authkey: 0 if
+// it holds the key.
+static int
+admit(int fd)
+{
+    // TODO(11): mp_deliver_challenge, then mp_answer_challenge (the
+    // client's challenge to the server), each within MP_AUTH_TIMEOUT_MS:
+    // with no limit, one client that connects and says nothing would stop
+    // the server for every other client, for ever.
+    (void)fd;
+    return -ENOSYS;
+}
+
 // The server's loop: poll() the listening socket and every client at
 // once, accept new clients, serve each request as it comes, until a
 // shutdown request.
@@ -770,9 +996,11 @@ serve(int lfd)
     // client, add it to fds, and poll again: the server accepts new
     // clients while old ones stay connected.  Serving one client until it
     // leaves makes the next one hang.  No room in fds: close it (that
-    // client sees EOF).
+    // client sees EOF).  Room: admit() it first, and close it unread if it
+    // fails: a request from a client not yet authenticated is never read.
     (void)lfd;
-    (void)serve_request; // use this helper, then delete this line
+    (void)serve_request; // use these helpers, then delete
+    (void)admit;         // these two lines
 }
 
 // The server process: listen, say so on `ready`, serve, clean up, _exit.
@@ -803,6 +1031,9 @@ mp_manager_start(mp_manager **mgr)
 {
     // TODO(11): reject a NULL mgr with -EINVAL.  malloc the handle and
     // write the address into it: mp_ipc_path(path, size, "manager").
+    // make_authkey() BEFORE the fork, and keep a copy in the handle: the
+    // server is a copy of this process and takes its key, and shutdown
+    // needs it even if the caller sets another key later.
     // TODO(11): a pipe for the server's word, fflush(NULL), fork().  In
     // the child: close the read end, then server_main (it never returns).
     // TODO(11): in the parent, close the write end FIRST: if the server
@@ -828,11 +1059,15 @@ mp_manager_pid(const mp_manager *mgr)
     return mgr != NULL ? mgr->pid : -EINVAL;
 }
 
+static int connect_with(const char *address, const void *key, size_t keylen,
+                        int timeout_ms, mp_proxy **proxy);
+
 int
 mp_manager_shutdown(mp_manager *mgr, int *exitcode)
 {
     // TODO(11): reject a NULL mgr with -EINVAL.
-    // TODO(11): ask the server to stop: mp_manager_connect to its address,
+    // TODO(11): ask the server to stop: connect_with its address and key
+    // within MP_MANAGER_GRACE_MS (a server that hangs must not hang us),
     // send_frame the one byte MP_OP_SHUTDOWN, close that proxy.  If the
     // connection fails, the server is dead already: go on.
     // TODO(11): give it MP_MANAGER_GRACE_MS to end, without reaping it:
@@ -853,8 +1088,11 @@ mp_manager_shutdown(mp_manager *mgr, int *exitcode)
 
 /* ------------------------------------------------------------- proxies */
 
-int
-mp_manager_connect(const char *address, mp_proxy **proxy)
+// Connect to the server at address; authenticate with key both ways,
+// each way within timeout_ms (-1: for ever).
+static int
+connect_with(const char *address, const void *key, size_t keylen,
+             int timeout_ms, mp_proxy **proxy)
 {
     // TODO(11): reject a NULL address or proxy with -EINVAL, and an
     // address too long for sun_path with -ENAMETOOLONG.  malloc the proxy,
@@ -863,8 +1101,26 @@ mp_manager_connect(const char *address, mp_proxy **proxy)
     // label), and return -errno: ENOENT is "no socket file" (no server,
     // or shut down), ECONNREFUSED "a file but nobody listening" (a dead
     // server's).  Set *proxy only on success.
+    // TODO(11): authenticate, the client's way round: the server speaks
+    // first, so mp_answer_challenge, then mp_deliver_challenge (a client
+    // that only answers talks to whoever listens at the address), each
+    // within timeout_ms.  Either fails: go to fail and return its error.
+    (void)address;
+    (void)key;
+    (void)keylen;
+    (void)timeout_ms;
+    (void)proxy;
+    return -ENOSYS;
+}
+
+int
+mp_manager_connect(const char *address, mp_proxy **proxy)
+{
+    // TODO(11): make_authkey(), then connect_with this process's authkey,
+    // with no time limit (-1), as Python's Client.
     (void)address;
     (void)proxy;
+    (void)connect_with; // use this helper, then delete this line
     return -ENOSYS;
 }
 

@@ -43,6 +43,11 @@
  * | `MP_FLOAT` | 8 bytes, the IEEE-754 bits, big-endian              |
  * | `MP_STR`   | a 4-byte big-endian length n, n bytes, then a 0 byte |
  *
+ * Before any request, the two sides authenticate each other with a shared
+ * key and an HMAC challenge, Python's handshake byte for byte (see
+ * mp_deliver_challenge()): the server reads nothing else from a client
+ * until then.  The key is not a cipher: what follows goes in clear.
+ *
  * A request body is one op byte (an mp_op) followed by the op's
  * arguments.  A reply body is the status, an MP_INT (0 or -errno),
  * followed by the op's result when the status is 0.  #MP_OP_SHUTDOWN gets
@@ -60,6 +65,37 @@
 /// How long mp_manager_shutdown() gives the server to stop, in ms, before
 /// it kills it (Python's shutdown joins for 1 s, then terminates).
 #define MP_MANAGER_GRACE_MS 2000
+
+/* ------------------------------------------------------ authentication */
+
+/// The first bytes of a challenge, as Python's connection.py spells them.
+#define MP_CHALLENGE "#CHALLENGE#"
+/// What the side that challenged sends when the answer was right.
+#define MP_WELCOME "#WELCOME#"
+/// What it sends when the answer was wrong or malformed.
+#define MP_FAILURE "#FAILURE#"
+/// The digest's name, before the random bytes of a challenge and before
+/// the digest of an answer (Python 3.12's protocol).
+#define MP_DIGEST_PREFIX "{sha256}"
+/// Random bytes in a challenge, after #MP_DIGEST_PREFIX (Python 3.12
+/// sends 40; Python 3.11 sent 20 without a prefix).
+#define MP_CHALLENGE_LEN 40
+/// Bytes of an HMAC-SHA256 digest.
+#define MP_DIGEST_LEN 32
+/// Bytes of an HMAC-MD5 digest: the answer of Python 3.11 and older.
+#define MP_MD5_DIGEST_LEN 16
+/// The longest handshake message either side reads, as Python's
+/// `recv_bytes(256)`: a longer one is refused unread.
+#define MP_AUTH_MSG_MAX 256
+/// Bytes of the random authkey a process gets (Python's `os.urandom(32)`).
+#define MP_AUTHKEY_LEN 32
+/// The longest authkey mp_set_authkey() takes.
+#define MP_AUTHKEY_MAX 256
+/// How long the server gives a new client for each half of the handshake,
+/// in ms.  The server is one process that serves one thing at a time: a
+/// client that connects and never answers holds the others up this long,
+/// and no longer.
+#define MP_AUTH_TIMEOUT_MS 500
 
 /// The type of a value.  Each is also the value's type byte on the wire.
 typedef enum {
@@ -151,6 +187,107 @@ typedef struct mp_manager mp_manager;
 /// operation on its dict and list is a request.  Opaque.
 typedef struct mp_proxy mp_proxy;
 
+/* ------------------------------------------------------ authentication */
+
+/**
+ * @brief Set this process's authkey, Python's
+ *        `current_process().authkey = key`.
+ *
+ * The key is what a manager started afterwards, and every connection
+ * made afterwards, authenticates with.  Children forked afterwards
+ * inherit it.
+ *
+ * @param key the key's bytes, any bytes (NULs too).
+ * @param len its length, 1 to #MP_AUTHKEY_MAX.
+ * @return 0.
+ * @retval -EINVAL key is NULL, len is 0 or over #MP_AUTHKEY_MAX.
+ */
+int mp_set_authkey(const void *key, size_t len);
+
+/**
+ * @brief This process's authkey, Python's `current_process().authkey`.
+ *
+ * Unless mp_set_authkey() set one, the first call that needs a key
+ * (this one, mp_manager_start(), mp_manager_connect()) makes one of
+ * #MP_AUTHKEY_LEN random bytes from getrandom(2).  A child forked after
+ * that has the same key; a child forked before it makes its own.
+ *
+ * @param buf  receives the key.
+ * @param size bytes in buf.
+ * @return the key's length.
+ * @retval -EINVAL buf is NULL.
+ * @retval -ERANGE the key does not fit in size bytes.
+ * @retval -ENOSYS no key could be made: getrandom(2) is missing (a kernel
+ *                 before 3.17).  Another failure of getrandom() gives
+ *                 minus its errno.
+ */
+int mp_get_authkey(void *buf, size_t size);
+
+/**
+ * @brief Challenge the peer on fd to prove it holds key, Python's
+ *        `deliver_challenge(connection, authkey)`.
+ *
+ * Sends the frame #MP_CHALLENGE #MP_DIGEST_PREFIX and #MP_CHALLENGE_LEN
+ * fresh random bytes (getrandom(2)), reads the answer, a frame of at most
+ * #MP_AUTH_MSG_MAX bytes, and compares it in constant time with
+ * #MP_DIGEST_PREFIX and HMAC-SHA256(key, what followed #MP_CHALLENGE);
+ * a bare HMAC-MD5 of the same bytes (Python 3.11's answer) is accepted
+ * too.  Then it sends #MP_WELCOME, or #MP_FAILURE.
+ *
+ * Frames are this lesson's (and Python's): a 4-byte big-endian length,
+ * then the bytes.
+ *
+ * @param fd         a connected stream socket.
+ * @param key        the shared key.
+ * @param keylen     its length, 1 to #MP_AUTHKEY_MAX.
+ * @param timeout_ms how long the peer has to answer, in all: -1 for ever.
+ * @return 0: the peer holds key (it was sent #MP_WELCOME).
+ * @retval -EACCES    the answer was a digest, but not the right one: the
+ *                    peer has another key (Python's AuthenticationError).
+ *                    It was sent #MP_FAILURE.
+ * @retval -EPROTO    the answer was no digest (a length of neither
+ *                    digest, no prefix, over #MP_AUTH_MSG_MAX bytes, an
+ *                    empty or cut frame).  #MP_FAILURE was sent unless the
+ *                    frame was too long to read.
+ * @retval -ETIMEDOUT no whole answer within timeout_ms.
+ * @retval -EPIPE     the peer closed the connection (or sending failed
+ *                    for that reason; SIGPIPE is never raised).
+ * @retval -EINVAL    fd is negative, key is NULL, keylen is 0 or over
+ *                    #MP_AUTHKEY_MAX, or timeout_ms is below -1.
+ * @note A signal does not end the wait, and does not restart its time.
+ */
+int mp_deliver_challenge(int fd, const void *key, size_t keylen,
+                         int timeout_ms);
+
+/**
+ * @brief Prove to the peer on fd that this side holds key, Python's
+ *        `answer_challenge(connection, authkey)`.
+ *
+ * Reads a challenge (at most #MP_AUTH_MSG_MAX bytes, starting with
+ * #MP_CHALLENGE), answers #MP_DIGEST_PREFIX and HMAC-SHA256(key, what
+ * followed #MP_CHALLENGE); a challenge of 20 bytes with no prefix (Python
+ * 3.11's) gets the bare HMAC-MD5 that Python 3.11 expects.  Then reads
+ * the verdict.
+ *
+ * @param fd         a connected stream socket.
+ * @param key        the shared key.
+ * @param keylen     its length, 1 to #MP_AUTHKEY_MAX.
+ * @param timeout_ms how long the peer has for its challenge and its
+ *                   verdict, in all: -1 for ever.
+ * @return 0: the peer answered #MP_WELCOME.
+ * @retval -EACCES    the peer answered #MP_FAILURE: it has another key.
+ * @retval -EPROTO    the challenge or the verdict was malformed (no
+ *                    #MP_CHALLENGE, fewer than 20 bytes after it, an
+ *                    unknown digest, over #MP_AUTH_MSG_MAX bytes, a
+ *                    verdict that is neither word).  Nothing is answered
+ *                    to a malformed challenge.
+ * @retval -ETIMEDOUT no challenge, or no verdict, within timeout_ms.
+ * @retval -EPIPE     the peer closed the connection.
+ * @retval -EINVAL    as for mp_deliver_challenge().
+ * @note A signal does not end the wait, and does not restart its time.
+ */
+int mp_answer_challenge(int fd, const void *key, size_t keylen, int timeout_ms);
+
 /* --------------------------------------------------------- the manager */
 
 /**
@@ -161,6 +298,12 @@ typedef struct mp_proxy mp_proxy;
  * Returns only once the server listens: a client may connect at once.
  * The server tells the caller so itself, on a pipe, after listen(); the
  * caller never sleeps and never guesses.
+ *
+ * The server authenticates every client before it reads a request: it
+ * challenges the client (mp_deliver_challenge()), then answers the
+ * client's challenge (mp_answer_challenge()), each within
+ * #MP_AUTH_TIMEOUT_MS, with the caller's authkey (mp_get_authkey()) as it
+ * was at this call.  A client that fails is closed, its bytes unread.
  *
  * @param mgr receives the manager's handle.
  * @return 0, with *mgr set, once the server is listening.
@@ -173,6 +316,7 @@ typedef struct mp_proxy mp_proxy;
  * @retval -EMFILE       the caller has no descriptor left for the pipe.
  * @retval -EAGAIN       fork() failed: too many processes.
  * @retval -ENOMEM       no memory for the handle, or for fork().
+ * @retval -ENOSYS       no authkey could be made (see mp_get_authkey()).
  * @note The server is a child of the caller, forked, and ends with _exit():
  *       only mp_manager_shutdown(), called in the same process, reaps it.
  * @note The address is fixed, so one manager runs at a time per
@@ -200,7 +344,10 @@ pid_t mp_manager_pid(const mp_manager *mgr);
  * @brief Stop the server and free the handle, like Python's
  *        `manager.shutdown()`.
  *
- * Sends a #MP_OP_SHUTDOWN request on a connection of its own.  The server
+ * Sends a #MP_OP_SHUTDOWN request on a connection of its own,
+ * authenticated with the key the manager was started with, each way
+ * within #MP_MANAGER_GRACE_MS: a server that never answers does not hold
+ * shutdown up.  The server
  * stops accepting, removes its socket file and exits, which closes every
  * client's connection: their next request fails with -EPIPE.  A server
  * still running #MP_MANAGER_GRACE_MS later is killed.  Then the server is
@@ -227,6 +374,12 @@ int mp_manager_shutdown(mp_manager *mgr, int *exitcode);
  * Each process needs its own proxy: a connection shared by two processes
  * mixes their requests and replies.  So a child connects after fork().
  *
+ * Before it returns, the connection is authenticated both ways with the
+ * caller's authkey (mp_get_authkey()), as Python's `Client(address,
+ * authkey=...)` does: the client answers the server's challenge
+ * (mp_answer_challenge()), then challenges the server
+ * (mp_deliver_challenge()), waiting as long as the server takes.
+ *
  * @param address the server's socket path, mp_manager_address().
  * @param proxy   receives the proxy.
  * @return 0, with *proxy set.
@@ -237,6 +390,12 @@ int mp_manager_shutdown(mp_manager *mgr, int *exitcode);
  *                       died without removing it.
  * @retval -ENAMETOOLONG address does not fit in a sockaddr_un.
  * @retval -ENOMEM       no memory for the proxy.
+ * @retval -EACCES       a key differs: the server refused this client's
+ *                       answer, or answered this client's challenge
+ *                       wrongly (Python's AuthenticationError).
+ * @retval -EPROTO       the server's side of the handshake was malformed.
+ * @retval -EPIPE        the server closed the connection during the
+ *                       handshake (it had no room for another client).
  */
 int mp_manager_connect(const char *address, mp_proxy **proxy);
 

@@ -19,6 +19,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -93,8 +96,16 @@ proxy_to(const char *address)
     int r = mp_manager_connect(address, &p);
     ck_assert_msg(r == 0 && p != NULL,
                   "mp_manager_connect(\"%s\") returned %s, expected 0 with "
-                  "the proxy set",
-                  address, fl_ret(r));
+                  "the proxy set%s",
+                  address, fl_ret(r),
+                  r == -EPROTO ? ": the handshake failed. Its messages are "
+                                 "frames too, a 4-byte big-endian length "
+                                 "and then the body"
+                  : r == -EPIPE || r == -ECONNRESET
+                      ? ": the server closed the connection during the "
+                        "handshake, or died (of SIGPIPE? send with "
+                        "MSG_NOSIGNAL)"
+                      : "");
     return p;
 }
 
@@ -177,6 +188,151 @@ raw_send(int fd, const void *buf, size_t len)
 
 // The raw frames of stress.h are this lesson's.
 _Static_assert(FL_FRAME_HEADER == MP_FRAME_HEADER, "frame headers differ");
+
+/* ------------------------------------ the handshake, the test's way */
+
+// The test's side of the handshake, written apart from the lesson's (with
+// OpenSSL's HMAC, as Python's hmac module), so that a raw client or a
+// fake server passes it, and each side of the lesson's is judged alone.
+
+#define PLEN (sizeof MP_DIGEST_PREFIX - 1) // "{sha256}"
+#define CHLEN (sizeof MP_CHALLENGE - 1)    // "#CHALLENGE#"
+#define HS_FRAME (MP_FRAME_HEADER + MP_AUTH_MSG_MAX + 64)
+
+// The key the raw clients and fake servers use: this process's, loaded
+// by load_key() in the test's process before it forks them.
+static unsigned char tkey[MP_AUTHKEY_MAX];
+static size_t tkeylen;
+
+static void
+load_key(void)
+{
+    int n = mp_get_authkey(tkey, sizeof tkey);
+    ck_assert_msg(n > 0 && n <= MP_AUTHKEY_MAX,
+                  "mp_get_authkey returned %s, expected the length of the "
+                  "process's key (%d random bytes unless one was set)",
+                  fl_ret(n), MP_AUTHKEY_LEN);
+    tkeylen = (size_t)n;
+}
+
+// Read one handshake frame's body into body (HS_FRAME bytes); its length,
+// 0 at EOF, or -1.
+static ssize_t
+hs_read(int fd, unsigned char *body)
+{
+    unsigned char frame[HS_FRAME];
+    ssize_t n = fl_frame_read(fd, frame, sizeof frame, WAIT_MS);
+    if (n <= 0)
+        return n;
+    memcpy(body, frame + MP_FRAME_HEADER, (size_t)n - MP_FRAME_HEADER);
+    return n - MP_FRAME_HEADER;
+}
+
+// The HMAC of m[0..len) under key with md into out; the digest's length.
+static size_t
+test_hmac(const EVP_MD *md, const void *key, size_t keylen,
+          const unsigned char *m, size_t len, unsigned char *out)
+{
+    unsigned int n = 0;
+    ck_assert(HMAC(md, key, (int)keylen, m, len, out, &n) != NULL);
+    return n;
+}
+
+// Python 3.12's answer to the challenge c[0..clen): "{sha256}" and the
+// HMAC-SHA256 of c, into out; its length.
+static size_t
+sha_answer(const void *key, size_t keylen, const unsigned char *c, size_t clen,
+           unsigned char *out)
+{
+    memcpy(out, MP_DIGEST_PREFIX, PLEN);
+    return PLEN + test_hmac(EVP_sha256(), key, keylen, c, clen, out + PLEN);
+}
+
+// Whether body[0..n) is the word w.
+static int
+is_word(const unsigned char *body, ssize_t n, const char *w)
+{
+    return n == (ssize_t)strlen(w) && memcmp(body, w, (size_t)n) == 0;
+}
+
+// As a client: answer the challenge on fd with key.  0 if welcomed.
+static int
+hs_answer(int fd, const void *key, size_t keylen)
+{
+    unsigned char c[HS_FRAME], out[HS_FRAME];
+    ssize_t n = hs_read(fd, c);
+    if (n < (ssize_t)CHLEN || memcmp(c, MP_CHALLENGE, CHLEN) != 0)
+        return -1;
+    size_t len = sha_answer(key, keylen, c + CHLEN, (size_t)n - CHLEN, out);
+    if (fl_frame_write(fd, out, len) < 0)
+        return -1;
+    n = hs_read(fd, c);
+    return is_word(c, n, MP_WELCOME) ? 0 : -1;
+}
+
+// A challenge as Python 3.12 makes it, into c; its length.
+static size_t
+make_challenge(unsigned char *c)
+{
+    memcpy(c, MP_CHALLENGE MP_DIGEST_PREFIX, CHLEN + PLEN);
+    ck_assert(getrandom(c + CHLEN + PLEN, MP_CHALLENGE_LEN, 0) ==
+              MP_CHALLENGE_LEN);
+    return CHLEN + PLEN + MP_CHALLENGE_LEN;
+}
+
+// As a server: challenge the peer on fd.  0 if it answered with key.
+static int
+hs_deliver(int fd, const void *key, size_t keylen)
+{
+    unsigned char c[HS_FRAME], a[HS_FRAME], want[HS_FRAME];
+    size_t len = make_challenge(c);
+    if (fl_frame_write(fd, c, len) < 0)
+        return -1;
+    ssize_t n = hs_read(fd, a);
+    size_t w = sha_answer(key, keylen, c + CHLEN, len - CHLEN, want);
+    int ok = n == (ssize_t)w && memcmp(a, want, w) == 0;
+    const char *word = ok ? MP_WELCOME : MP_FAILURE;
+    if (fl_frame_write(fd, word, strlen(word)) < 0)
+        return -1;
+    return ok ? 0 : -1;
+}
+
+// A raw client's handshake, with the loaded key: 0 if both ways passed.
+static int
+hs_client(int fd)
+{
+    return hs_answer(fd, tkey, tkeylen) == 0 &&
+                   hs_deliver(fd, tkey, tkeylen) == 0
+               ? 0
+               : -1;
+}
+
+// A fake server's handshake, with the loaded key.
+static int
+hs_server(int fd)
+{
+    return hs_deliver(fd, tkey, tkeylen) == 0 &&
+                   hs_answer(fd, tkey, tkeylen) == 0
+               ? 0
+               : -1;
+}
+
+// A raw client of the manager at path, authenticated.
+static int
+raw_client_at(const char *path)
+{
+    load_key();
+    int fd = raw_socket_at(path, 0);
+    ck_assert_msg(fd >= 0, "could not connect: %s", strerror(errno));
+    ck_assert_msg(hs_client(fd) == 0,
+                  "a raw client holding the process's key failed the "
+                  "handshake with the server: it must send MP_CHALLENGE "
+                  "MP_DIGEST_PREFIX and %d random bytes, welcome the "
+                  "answer \"{sha256}\" + HMAC-SHA256(key, what followed "
+                  "MP_CHALLENGE), then answer the client's challenge so",
+                  MP_CHALLENGE_LEN);
+    return fd;
+}
 
 /* ------------------------------------------------------ in a child */
 
@@ -705,8 +861,12 @@ relay_accept(struct relay *r, const char *server)
             return "a client never connected to the relay: does "
                    "mp_manager_connect connect to the address it is given?";
         r->down[i] = accept(r->lfd, NULL, NULL);
+        if (r->down[i] < 0 || hs_server(r->down[i]) < 0)
+            return "a client failed the handshake with the relay, which "
+                   "holds the same key: mp_manager_connect must answer the "
+                   "challenge, then challenge the server";
         r->up[i] = raw_socket_at(server, 0);
-        if (r->down[i] < 0 || r->up[i] < 0)
+        if (r->up[i] < 0 || hs_client(r->up[i]) < 0)
             return "the relay could not connect to the server";
     }
     return NULL;
@@ -787,6 +947,7 @@ race(int use_incr)
     OK(mp_dict_set(p, mp_str("n"), mp_int(0)));
     struct relay r;
     relay_open(&r);
+    load_key();
     struct racer a = {r.path, use_incr};
     pid_t pid[RACERS];
     for (int i = 0; i < RACERS; i++)
@@ -920,8 +1081,7 @@ FL_TEST(test_mp_manager_serves_a_second_client_while_the_first_is_connected)
 FL_TEST(test_mp_manager_answers_two_requests_sent_in_one_write)
 {
     mp_manager *m = start();
-    int fd = raw_socket_at(manager_path(), 0);
-    ck_assert_msg(fd >= 0, "could not connect: %s", strerror(errno));
+    int fd = raw_client_at(manager_path());
     // Two frames, each MP_OP_DICT_LEN alone, in ONE write: the server may
     // read both at once.
     unsigned char two[2 * (MP_FRAME_HEADER + 1)];
@@ -976,8 +1136,7 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
 {
     static const unsigned char ops[] = "SGDLIPagslrpq"; // q: no such op
     mp_manager *m = start();
-    int fd = raw_socket_at(manager_path(), 0);
-    ck_assert_msg(fd >= 0, "could not connect: %s", strerror(errno));
+    int fd = raw_client_at(manager_path());
     long long st[sizeof ops];
     for (size_t i = 0; i + 1 < sizeof ops; i++) {
         unsigned char body[2] = {ops[i], 'Z'}; // 'Z' is no type
@@ -1017,8 +1176,7 @@ FL_TEST(test_mp_manager_refuses_a_frame_over_the_limit)
 {
     mp_manager *m = start();
     pid_t pid = server_of(m);
-    int fd = raw_socket_at(manager_path(), 0);
-    ck_assert_msg(fd >= 0, "could not connect: %s", strerror(errno));
+    int fd = raw_client_at(manager_path());
     // A header that announces one byte too many, then a little of it.
     unsigned char msg[MP_FRAME_HEADER + 16] = {0};
     fl_put_be32(msg, MP_MANAGER_MSG_MAX + 1);
@@ -1081,8 +1239,7 @@ FL_TEST(test_mp_manager_survives_a_client_that_dies_before_its_reply)
 {
     mp_manager *m = start();
     pid_t pid = server_of(m);
-    int fd = raw_socket_at(manager_path(), 0);
-    ck_assert_msg(fd >= 0, "could not connect: %s", strerror(errno));
+    int fd = raw_client_at(manager_path());
     unsigned char req[MP_FRAME_HEADER + 1], rep[FRAME_CAP];
     fl_put_be32(req, 1);
     req[4] = MP_OP_DICT_LEN;
@@ -1102,6 +1259,12 @@ FL_TEST(test_mp_manager_survives_a_client_that_dies_before_its_reply)
         fl_run_in_child(len_with_sigpipe, p, WAIT_MS, 0, &res);
     mp_proxy_close(p);
     int alive = fl_alive(pid);
+    if (alive && c != 0) { // the connection ended: is the server ending?
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        alive = pfd >= 0 && !fl_readable_within(pfd, WAIT_MS / 5);
+        if (pfd >= 0)
+            close(pfd);
+    }
     mp_manager_shutdown(m, NULL);
     ck_assert_msg(alive,
                   "a client died before the server replied to it, and the "
@@ -1128,7 +1291,7 @@ hang_up(void *arg)
         if (!fl_readable_within(lfd, WAIT_MS))
             return 1;
         int c = accept(lfd, NULL, NULL);
-        if (c < 0 || !fl_readable_within(c, WAIT_MS))
+        if (c < 0 || hs_server(c) < 0 || !fl_readable_within(c, WAIT_MS))
             return 2;
         if (i == 0 && fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0)
             return 3;
@@ -1144,6 +1307,7 @@ FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_hangs_up)
     unlink(path);
     int lfd = raw_socket_at(path, 1);
     ck_assert_msg(lfd >= 0, "could not listen: %s", strerror(errno));
+    load_key();
     pid_t pid = fl_raw_start(hang_up, &lfd);
     close(lfd); // once the fake server has gone, connect() is refused
     int r[2];
@@ -1181,7 +1345,8 @@ cut_short(void *arg)
         if (!fl_readable_within(lfd, WAIT_MS))
             return 1;
         int c = accept(lfd, NULL, NULL);
-        if (c < 0 || fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0)
+        if (c < 0 || hs_server(c) < 0 ||
+            fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0)
             return 2;
         size_t len = i == 0 ? 2 : sizeof part;
         if (fl_write_full(c, part, len) < 0)
@@ -1198,6 +1363,7 @@ FL_TEST(test_mp_dict_len_gives_eproto_when_a_reply_is_cut_short)
     unlink(path);
     int lfd = raw_socket_at(path, 1);
     ck_assert_msg(lfd >= 0, "could not listen: %s", strerror(errno));
+    load_key();
     pid_t pid = fl_raw_start(cut_short, &lfd);
     close(lfd);
     int r[2];
@@ -1463,12 +1629,14 @@ FL_TEST(test_mp_manager_shutdown_reaps_the_server_despite_eintr)
     ck_assert_msg(!left, "the socket file is still at %s", manager_path());
 }
 
-// The calls of mp_manager_connect that can fail, and how.
+// The calls of mp_manager_connect that can fail, and how: the handshake's
+// too, each of its waits, reads and sends.
 static const struct {
     const char *fn;
     int err;
 } connect_faults[] = {
-    {"malloc", ENOMEM}, {"socket", EMFILE}, {"connect", ECONNREFUSED}};
+    {"malloc", ENOMEM}, {"socket", EMFILE}, {"connect", ECONNREFUSED},
+    {"poll", ENOMEM},   {"read", EIO},      {"sendmsg", ENOBUFS}};
 
 FL_TEST(test_mp_manager_connect_leaks_nothing_when_a_step_fails)
 {
@@ -1589,16 +1757,19 @@ FL_TEST(test_mp_dict_incr_reaches_llong_max_and_llong_min_exactly)
 FL_TEST(test_mp_manager_serves_64_clients_at_once_and_closes_the_65th)
 {
     mp_manager *m = start();
-    mp_proxy *p[CLIENTS + 1];
+    mp_proxy *p[CLIENTS + 1] = {NULL};
     int bad = -1, r = 0;
     for (int i = 0; i < CLIENTS; i++) {
-        p[i] = proxy(m);
-        r = mp_dict_incr(p[i], mp_str("n"), 1, NULL);
+        r = mp_manager_connect(mp_manager_address(m), &p[i]);
+        if (r == 0)
+            r = mp_dict_incr(p[i], mp_str("n"), 1, NULL);
         if (r != 0 && bad < 0)
             bad = i;
     }
-    p[CLIENTS] = proxy(m);
-    int extra = mp_dict_len(p[CLIENTS]);
+    // The server closes a client it has no room for before the handshake.
+    int extra = mp_manager_connect(mp_manager_address(m), &p[CLIENTS]);
+    if (extra == 0)
+        extra = mp_dict_len(p[CLIENTS]);
     for (int i = 0; i <= CLIENTS; i++)
         mp_proxy_close(p[i]);
     mp_proxy *q = proxy(m);
@@ -1612,7 +1783,8 @@ FL_TEST(test_mp_manager_serves_64_clients_at_once_and_closes_the_65th)
                   "the listening socket (1 + MAX_CLIENTS entries)",
                   CLIENTS, bad + 1, fl_ret(r), CLIENTS);
     fl_expect_int(extra, -EPIPE,
-                  "a 65th client's request while 64 are connected",
+                  "a 65th client's mp_manager_connect (or request) while 64 "
+                  "are connected",
                   "A client the table has no room for is closed at once, "
                   "so it sees EOF (-EPIPE); keeping it writes past the end "
                   "of the pollfd array (n < 1 + MAX_CLIENTS)");
@@ -1731,6 +1903,18 @@ lowest_free_fd(pid_t pid)
 
 #define EMFILE_WAIT_MS (WAIT_MS / 5)
 
+// A raw client's handshake and MP_OP_DICT_LEN on the connection *arg:
+// 0 if both worked, else -EPIPE.
+static int
+raw_len_of(void *arg)
+{
+    int fd = *(int *)arg;
+    unsigned char op = MP_OP_DICT_LEN;
+    if (hs_client(fd) < 0)
+        return -EPIPE; // the server closed the connection, or has ended
+    return raw_status(fd, &op, 1) == 0 ? 0 : -EPIPE;
+}
+
 FL_TEST(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors)
 {
     mp_manager *m = start();
@@ -1745,7 +1929,10 @@ FL_TEST(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors)
     full = (struct rlimit){(rlim_t)lowest_free_fd(pid), old.rlim_max};
     ck_assert_msg(prlimit(pid, RLIMIT_NOFILE, &full, NULL) == 0,
                   "prlimit(server) failed: %s", strerror(errno));
-    mp_proxy *b = proxy(m); // the kernel queues it; accept() cannot take it
+    // The kernel queues b; accept() cannot take it, so b's handshake waits.
+    load_key();
+    int b = raw_socket_at(manager_path(), 0);
+    ck_assert_msg(b >= 0, "could not connect: %s", strerror(errno));
     fl_child old_client, new_client = {0};
     // A fifth of the usual wait: a server out of descriptors spins on
     // poll() and accept() (the listening socket stays readable), right or
@@ -1755,11 +1942,11 @@ FL_TEST(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors)
     fl_run_in_child(len_of, a, EMFILE_WAIT_MS, 0, &old_client);
     mp_proxy_close(a); // gives the server a descriptor back
     if (old_client.returned && old_client.value == 0)
-        fl_run_in_child(len_of, b, EMFILE_WAIT_MS, 0, &new_client);
+        fl_run_in_child(raw_len_of, &b, EMFILE_WAIT_MS, 0, &new_client);
     prlimit(pid, RLIMIT_NOFILE, &old, NULL);
     if (old_client.timed_out || new_client.timed_out)
         kill(pid, SIGKILL); // or shutdown waits for it too
-    mp_proxy_close(b);
+    close(b);
     mp_manager_shutdown(m, NULL);
     ck_assert_msg(old_client.returned && old_client.value == 0,
                   "while the server was out of descriptors (accept() fails "
@@ -1807,6 +1994,11 @@ continue_when_caller_sleeps(void *arg)
 FL_TEST(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps)
 {
     mp_manager *m = start();
+    // Shutdown authenticates first: count the polls and wall clock reads
+    // of a handshake, so that the faults below land in the grace period.
+    fl_fault_reset();
+    mp_proxy_close(proxy(m));
+    long polls = fl_fault_calls("poll"), before = fl_clock_reads();
     struct stopped s = {(pid_t)syscall(SYS_gettid), server_of(m)};
     kill(s.server, SIGSTOP);
     long end = fl_now_ms() + WAIT_MS;
@@ -1815,8 +2007,8 @@ FL_TEST(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps)
     // The grace period's first poll is interrupted; every read of the wall
     // clock after the first is an hour later.
     fl_fault_reset();
-    fl_fault_eintr("poll", 1);
-    fl_clock_jump_at(1, 3600);
+    fl_fault_eintr("poll", (int)polls + 1);
+    fl_clock_jump_at((int)before + 1, 3600);
     pthread_t t;
     ck_assert(pthread_create(&t, NULL, continue_when_caller_sleeps, &s) == 0);
     int code = -1000;
@@ -1915,7 +2107,8 @@ answer_badly(void *arg)
         if (!fl_readable_within(b->lfd, WAIT_MS))
             return 1;
         int c = accept(b->lfd, NULL, NULL);
-        if (c < 0 || fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0)
+        if (c < 0 || hs_server(c) < 0 ||
+            fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0)
             return 2;
         fl_put_be32(head, (uint32_t)b->r[i].len);
         if (fl_write_full(c, head, sizeof head) < 0 ||
@@ -1951,6 +2144,7 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     unlink(path);
     b.lfd = raw_socket_at(path, 1);
     ck_assert_msg(b.lfd >= 0, "could not listen: %s", strerror(errno));
+    load_key();
     pid_t pid = fl_raw_start(answer_badly, &b);
     close(b.lfd);
     int r[3];
@@ -1976,6 +2170,789 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
                   "mp_dict_get when the reply was a frame of 0 bytes",
                   "A frame's length is 1 to MP_MANAGER_MSG_MAX: a length of "
                   "0 is no frame (-EPROTO), and not EOF");
+}
+
+/* ------------------------------------------------------------ authkeys */
+
+FL_TEST(test_mp_set_authkey_takes_1_to_mp_authkey_max_bytes)
+{
+    unsigned char k[MP_AUTHKEY_MAX + 1], got[MP_AUTHKEY_MAX];
+    for (size_t i = 0; i < sizeof k; i++)
+        k[i] = (unsigned char)(i * 7); // a 0 byte first: keys are bytes
+    int none = mp_set_authkey(NULL, 4), empty = mp_set_authkey(k, 0);
+    int over = mp_set_authkey(k, MP_AUTHKEY_MAX + 1);
+    int max = mp_set_authkey(k, MP_AUTHKEY_MAX);
+    int n_max = mp_get_authkey(got, sizeof got);
+    int same = n_max == MP_AUTHKEY_MAX && memcmp(got, k, MP_AUTHKEY_MAX) == 0;
+    int small = mp_get_authkey(got, MP_AUTHKEY_MAX - 1);
+    int one = mp_set_authkey(k + 1, 1);
+    int n_one = mp_get_authkey(got, sizeof got);
+    int null_buf = mp_get_authkey(NULL, 8);
+    fl_expect_int(none, -EINVAL, "mp_set_authkey(NULL, 4)", "no key");
+    fl_expect_int(empty, -EINVAL, "mp_set_authkey(key, 0)",
+                  "an empty key proves nothing: Python's Listener skips "
+                  "the handshake for one, silently");
+    fl_expect_int(over, -EINVAL, "mp_set_authkey of MP_AUTHKEY_MAX + 1 bytes",
+                  "the key must fit in the process's buffer: check len "
+                  "before the memcpy");
+    fl_expect_int(max, 0, "mp_set_authkey of MP_AUTHKEY_MAX bytes",
+                  "MP_AUTHKEY_MAX bytes fit exactly");
+    ck_assert_msg(same,
+                  "after mp_set_authkey of %d bytes beginning with a 0 "
+                  "byte, mp_get_authkey returned %s and %s the key: copy "
+                  "len bytes with memcpy, not a string",
+                  MP_AUTHKEY_MAX, fl_ret(n_max),
+                  same ? "the same" : "not the same");
+    fl_expect_int(small, -ERANGE, "mp_get_authkey into one byte too few",
+                  "a key that does not fit is -ERANGE, not cut short");
+    fl_expect_int(one, 0, "mp_set_authkey of 1 byte", "1 byte is a key");
+    fl_expect_int(n_one, 1, "mp_get_authkey after a 1-byte key",
+                  "the length is the last key's, not the first's");
+    fl_expect_int(null_buf, -EINVAL, "mp_get_authkey(NULL, 8)", "no buffer");
+}
+
+// A child's authkey, written to the pipe *arg.
+static int
+report_key(void *arg)
+{
+    unsigned char k[MP_AUTHKEY_MAX];
+    int n = mp_get_authkey(k, sizeof k);
+    if (n != MP_AUTHKEY_LEN)
+        return 1;
+    return write(*(int *)arg, k, (size_t)n) == n ? 0 : 2;
+}
+
+// The key of a child forked now, from the pipe p.
+static void
+key_of_child(int *p, unsigned char *k)
+{
+    pid_t pid = fl_raw_start(report_key, &p[1]);
+    int st = fl_reap_code(pid);
+    ck_assert_msg(st == 0,
+                  "in a child, mp_get_authkey did not return %d bytes "
+                  "(status %d)",
+                  MP_AUTHKEY_LEN, st);
+    ck_assert(read(p[0], k, MP_AUTHKEY_LEN) == MP_AUTHKEY_LEN);
+}
+
+FL_TEST(test_mp_get_authkey_is_random_and_inherited_by_children)
+{
+    int p[2];
+    ck_assert(pipe(p) == 0);
+    unsigned char a[MP_AUTHKEY_LEN], b[MP_AUTHKEY_LEN], c[MP_AUTHKEY_LEN];
+    unsigned char mine[MP_AUTHKEY_MAX];
+    key_of_child(p, a); // this process has no key yet: each child makes one
+    key_of_child(p, b);
+    int n = mp_get_authkey(mine, sizeof mine);
+    key_of_child(p, c); // made after this process's: inherited
+    close(p[0]);
+    close(p[1]);
+    fl_expect_int(n, MP_AUTHKEY_LEN, "mp_get_authkey with no key set",
+                  "the default key is MP_AUTHKEY_LEN random bytes");
+    ck_assert_msg(memcmp(a, b, sizeof a) != 0,
+                  "two children forked before any key was made got the "
+                  "same key: the default key must come from getrandom(2), "
+                  "not be a constant or rand() (which starts the same in "
+                  "every process)");
+    ck_assert_msg(memcmp(mine, c, sizeof c) == 0,
+                  "a child forked after the parent's key was made has "
+                  "another key: keep the key in a static buffer, made "
+                  "once, so that fork copies it (Python's children inherit "
+                  "current_process().authkey)");
+}
+
+/* ---------------------------------------------- mp_deliver_challenge */
+
+// How the test's peer answers a challenge in one round.
+enum answer_how {
+    A_RIGHT,      // "{sha256}" + the right HMAC-SHA256
+    A_MD5,        // Python 3.11's: the bare right HMAC-MD5
+    A_OTHER_KEY,  // "{sha256}" + the HMAC under another key
+    A_FLIP_FIRST, // the right answer, its digest's first byte changed
+    A_FLIP_LAST,  // ... its last byte changed
+    A_AFTER_NUL,  // ... the byte after its first 0 byte, if it has one
+    A_SHORT,      // the right answer without its last byte: N - 1
+    A_LONG,       // the right answer and one byte more: N + 1
+    A_MAX,        // MP_AUTH_MSG_MAX bytes
+    A_HUGE,       // a header of MP_AUTH_MSG_MAX + 1 bytes, and the bytes
+};
+
+// What the peer saw in one round.
+struct round {
+    unsigned char challenge[HS_FRAME];
+    ssize_t len;  // of the challenge
+    char verdict; // 'W', 'F', '?' (another frame), '-' (none)
+    char changed; // A_AFTER_NUL: 1 if a byte after a 0 was changed
+};
+
+struct answerer {
+    int fd, report;
+    int other; // the test's end, closed in the peer: EOF must reach it
+    const enum answer_how *how;
+    int n;
+};
+
+// The answer to c[0..clen) as told, into a; its length.
+static size_t
+answer_as(enum answer_how how, const unsigned char *c, size_t clen,
+          unsigned char *a, char *changed)
+{
+    unsigned char other[MP_AUTHKEY_MAX];
+    memcpy(other, tkey, tkeylen);
+    other[0] ^= 0x5a;
+    if (how == A_MD5)
+        return test_hmac(EVP_md5(), tkey, tkeylen, c, clen, a);
+    size_t n =
+        sha_answer(how == A_OTHER_KEY ? other : tkey, tkeylen, c, clen, a);
+    unsigned char *zero = memchr(a + PLEN, 0, MP_DIGEST_LEN - 1);
+    *changed = how == A_AFTER_NUL && zero != NULL;
+    if (*changed)
+        zero[1] ^= 0xff;
+    if (how == A_FLIP_FIRST || how == A_FLIP_LAST)
+        a[how == A_FLIP_FIRST ? PLEN : n - 1] ^= 0x01;
+    if (how == A_LONG)
+        a[n++] = 0;
+    if (how == A_MAX)
+        memset(a + n, 'x', MP_AUTH_MSG_MAX - n);
+    return how == A_SHORT ? n - 1 : how == A_MAX ? MP_AUTH_MSG_MAX : n;
+}
+
+// The peer that answers: each round, read a challenge, answer it as told,
+// read the verdict, and report the round on the pipe.
+static int
+answerer(void *arg)
+{
+    struct answerer *a = arg;
+    close(a->other);
+    for (int i = 0; i < a->n; i++) {
+        struct round r = {.verdict = '-'};
+        unsigned char ans[HS_FRAME], v[HS_FRAME];
+        r.len = hs_read(a->fd, r.challenge);
+        if (r.len < (ssize_t)CHLEN)
+            return 1;
+        size_t n = answer_as(a->how[i], r.challenge + CHLEN,
+                             (size_t)r.len - CHLEN, ans, &r.changed);
+        if (a->how[i] == A_HUGE) {
+            unsigned char big[MP_FRAME_HEADER + MP_AUTH_MSG_MAX + 1] = {0};
+            fl_put_be32(big, MP_AUTH_MSG_MAX + 1);
+            fl_write_full(a->fd, big, sizeof big);
+        } else if (fl_frame_write(a->fd, ans, n) == 0) { // else: gone
+            ssize_t m = hs_read(a->fd, v);
+            r.verdict = is_word(v, m, MP_WELCOME)   ? 'W'
+                        : is_word(v, m, MP_FAILURE) ? 'F'
+                        : m > 0                     ? '?'
+                                                    : '-';
+        }
+        if (write(a->report, &r, sizeof r) != sizeof r)
+            return 3;
+    }
+    return 0;
+}
+
+// Run mp_deliver_challenge n times against a peer that answers as told;
+// each return value into ret, each round's record into r.
+static void
+deliver_rounds(const enum answer_how *how, int n, int timeout_ms, int *ret,
+               struct round *r)
+{
+    int sv[2], p[2];
+    load_key();
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    ck_assert(pipe(p) == 0);
+    struct answerer a = {sv[1], p[1], sv[0], how, n};
+    pid_t pid = fl_raw_start(answerer, &a);
+    close(sv[1]);
+    close(p[1]);
+    for (int i = 0; i < n; i++)
+        ret[i] = mp_deliver_challenge(sv[0], tkey, tkeylen, timeout_ms);
+    close(sv[0]);
+    int st = fl_reap_code(pid);
+    for (int i = 0; i < n; i++)
+        if (read(p[0], &r[i], sizeof r[i]) != sizeof r[i])
+            ck_abort_msg("round %d of %d: the peer got no challenge it "
+                         "could answer (status %d): send one frame, "
+                         "MP_CHALLENGE MP_DIGEST_PREFIX and %d random bytes",
+                         i + 1, n, st, MP_CHALLENGE_LEN);
+    close(p[0]);
+}
+
+static const char *
+verdict_name(char v)
+{
+    return v == 'W'   ? "MP_WELCOME"
+           : v == 'F' ? "MP_FAILURE"
+           : v == '?' ? "another frame"
+                      : "nothing";
+}
+
+FL_TEST(test_mp_deliver_challenge_welcomes_the_right_answer)
+{
+    static const enum answer_how how[] = {A_RIGHT, A_RIGHT, A_MD5};
+    int ret[3];
+    struct round r[3];
+    deliver_rounds(how, 3, WAIT_MS, ret, r);
+    size_t want = CHLEN + PLEN + MP_CHALLENGE_LEN;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(r[i].len == (ssize_t)want &&
+                          memcmp(r[i].challenge, MP_CHALLENGE MP_DIGEST_PREFIX,
+                                 CHLEN + PLEN) == 0,
+                      "the challenge was %zd bytes, expected %zu: "
+                      "MP_CHALLENGE, MP_DIGEST_PREFIX, then "
+                      "MP_CHALLENGE_LEN random bytes, as Python 3.12 sends",
+                      r[i].len, want);
+        ck_assert_msg(ret[i] == 0 && r[i].verdict == 'W',
+                      "answered %s, mp_deliver_challenge returned %s and "
+                      "sent %s; expected 0 and MP_WELCOME. The answer is "
+                      "%s of what followed MP_CHALLENGE (the prefix too)",
+                      how[i] == A_MD5 ? "with Python 3.11's bare HMAC-MD5"
+                                      : "rightly",
+                      fl_ret(ret[i]), verdict_name(r[i].verdict),
+                      how[i] == A_MD5 ? "HMAC-MD5 (16 bytes, no prefix)"
+                                      : "\"{sha256}\" + HMAC-SHA256");
+    }
+    ck_assert_msg(memcmp(r[0].challenge, r[1].challenge, (size_t)r[0].len),
+                  "two challenges were the same: each needs new random "
+                  "bytes from getrandom(2), or an answer seen once can be "
+                  "replayed");
+}
+
+// A child's challenge: deliver once on *arg, whose peer is the test.
+static int
+deliver_once(void *arg)
+{
+    return -mp_deliver_challenge(*(int *)arg, tkey, tkeylen, WAIT_MS);
+}
+
+FL_TEST(test_mp_deliver_challenge_differs_in_every_process)
+{
+    unsigned char c[2][HS_FRAME], a[HS_FRAME], v[HS_FRAME];
+    ssize_t n[2];
+    load_key();
+    for (int i = 0; i < 2; i++) { // two children forked from one state
+        int sv[2];
+        ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+        pid_t pid = fl_raw_start(deliver_once, &sv[1]);
+        close(sv[1]);
+        n[i] = hs_read(sv[0], c[i]);
+        if (n[i] >= (ssize_t)CHLEN) {
+            size_t len = sha_answer(tkey, tkeylen, c[i] + CHLEN,
+                                    (size_t)n[i] - CHLEN, a);
+            fl_frame_write(sv[0], a, len);
+            hs_read(sv[0], v);
+        }
+        close(sv[0]);
+        int st = fl_reap_code(pid);
+        ck_assert_msg(n[i] > (ssize_t)CHLEN && st == 0,
+                      "a child's mp_deliver_challenge %s",
+                      st == 0 ? "sent no challenge"
+                              : "did not welcome the right answer");
+    }
+    ck_assert_msg(n[0] != n[1] || memcmp(c[0], c[1], (size_t)n[0]) != 0,
+                  "two processes forked from the same parent sent the same "
+                  "challenge: rand() without a seed, or any generator "
+                  "whose state fork copies, repeats itself in every "
+                  "child. Use getrandom(2)");
+}
+
+// Every way of comparing digests wrongly fails one round or another, and
+// which comes first depends on where the random digests hold 0 bytes:
+// each failure says all of them.
+#define COMPARE_HINT                                                           \
+    "Compare all MP_DIGEST_LEN bytes of the digest with CRYPTO_memcmp: not "   \
+    "a prefix of them (the last byte counts too), and not with strcmp or "     \
+    "strncmp, which stop at the first 0 byte (a digest is bytes, 0 bytes "     \
+    "too)"
+
+FL_TEST(test_mp_deliver_challenge_refuses_a_wrong_answer_with_failure)
+{
+    enum { NUL_ROUNDS = 160 };
+    enum answer_how how[3 + NUL_ROUNDS] = {A_OTHER_KEY, A_FLIP_FIRST,
+                                           A_FLIP_LAST};
+    for (int i = 3; i < 3 + NUL_ROUNDS; i++)
+        how[i] = A_AFTER_NUL;
+    static int ret[3 + NUL_ROUNDS];
+    static struct round r[3 + NUL_ROUNDS];
+    deliver_rounds(how, 3 + NUL_ROUNDS, WAIT_MS, ret, r);
+    static const char *what[] = {
+        "an HMAC under another key",
+        "the right digest with its first byte changed",
+        "the right digest with its last byte changed",
+    };
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(ret[i] == -EACCES && r[i].verdict == 'F',
+                      "answered with %s, mp_deliver_challenge returned %s "
+                      "and sent %s; expected -EACCES and MP_FAILURE "
+                      "(Python's AuthenticationError: a wrong key). %s",
+                      what[i], fl_ret(ret[i]), verdict_name(r[i].verdict),
+                      COMPARE_HINT);
+    int changed = 0;
+    for (int i = 3; i < 3 + NUL_ROUNDS; i++) {
+        changed += r[i].changed;
+        int want = r[i].changed ? -EACCES : 0;
+        ck_assert_msg(ret[i] == want,
+                      "answered with %s, mp_deliver_challenge returned %s, "
+                      "expected %s. %s",
+                      r[i].changed ? "the right digest with the byte after "
+                                     "its first 0 byte changed"
+                                   : "the right digest",
+                      fl_ret(ret[i]), fl_ret(want), COMPARE_HINT);
+    }
+    ck_assert_msg(changed > 0,
+                  "in %d rounds no digest had a 0 byte: "
+                  "are the challenges random?",
+                  NUL_ROUNDS);
+}
+
+FL_TEST(test_mp_deliver_challenge_refuses_answers_of_the_wrong_size)
+{
+    static const enum answer_how how[] = {A_SHORT, A_LONG, A_MAX, A_HUGE};
+    static const char *what[] = {
+        "\"{sha256}\" and one byte too few (N - 1)",
+        "\"{sha256}\", the digest and one byte more (N + 1)",
+        "MP_AUTH_MSG_MAX bytes",
+        "a frame of MP_AUTH_MSG_MAX + 1 bytes",
+    };
+    int ret[4];
+    struct round r[4];
+    deliver_rounds(how, 4, WAIT_MS, ret, r);
+    for (int i = 0; i < 4; i++) {
+        char want = i < 3 ? 'F' : '-';
+        ck_assert_msg(ret[i] == -EPROTO && r[i].verdict == want,
+                      "answered with %s, mp_deliver_challenge returned %s "
+                      "and sent %s; expected -EPROTO and %s. %s",
+                      what[i], fl_ret(ret[i]), verdict_name(r[i].verdict),
+                      verdict_name(want),
+                      i < 3 ? "An answer of neither digest's length is no "
+                              "answer: check the length before comparing, "
+                              "and refuse it with MP_FAILURE"
+                            : "A frame over MP_AUTH_MSG_MAX is refused "
+                              "unread: its length is checked before the "
+                              "body is read into a buffer of that size");
+    }
+}
+
+// fl_storm_call's function: deliver to a peer that never answers.
+static int
+deliver_to_silent(void *arg)
+{
+    return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 300);
+}
+
+FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
+{
+    int sv[2];
+    load_key();
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fl_storm_result res;
+    fl_fault_reset();
+    fl_clock_jump_at(1, 3600); // the wall clock an hour on, after one read
+    fl_storm_call(deliver_to_silent, &sv[0], 500, &res);
+    fl_fault_reset();
+    unsigned char c[HS_FRAME];
+    ssize_t n = hs_read(sv[1], c); // the challenge, sent before the wait
+    close(sv[0]);
+    close(sv[1]);
+    ck_assert_msg(n > 0, "mp_deliver_challenge sent no challenge");
+    fl_expect_int(res.ret, -ETIMEDOUT,
+                  "mp_deliver_challenge(timeout 300 ms) to a peer that "
+                  "never answers, under a signal storm",
+                  "an interrupted wait (EINTR) waits again for the time "
+                  "left; once the deadline is past, -ETIMEDOUT");
+    ck_assert_msg(res.elapsed_ms >= 280 && res.elapsed_ms < 1500,
+                  "with a deadline of 300 ms it returned after %ld ms "
+                  "(%ld signals), the wall clock jumping an hour: a "
+                  "deadline on CLOCK_MONOTONIC, not CLOCK_REALTIME (which "
+                  "jumps), counted once for the whole exchange, not "
+                  "restarted after each signal",
+                  res.elapsed_ms, res.signals);
+}
+
+FL_TEST(test_mp_deliver_challenge_retries_reads_a_signal_interrupted)
+{
+    static const enum answer_how how[] = {A_RIGHT};
+    int ret[1];
+    struct round r[1];
+    fl_fault_reset();
+    fl_fault_eintr("read", 1);
+    fl_fault_eintr("poll", 2);
+    deliver_rounds(how, 1, WAIT_MS, ret, r);
+    long fired = fl_fault_fired("read") + fl_fault_fired("poll");
+    fl_fault_reset();
+    ck_assert_msg(fired > 0, "mp_deliver_challenge called neither read() "
+                             "nor poll() to wait for the answer");
+    fl_expect_int(ret[0], 0,
+                  "mp_deliver_challenge whose read and poll were "
+                  "interrupted by a signal (EINTR), the answer right",
+                  "EINTR is no answer and no error: read (or poll) again, "
+                  "against the same deadline");
+}
+
+/* ----------------------------------------------- mp_answer_challenge */
+
+// How the test's peer challenges in one round.
+enum challenge_how {
+    C_SHA,      // Python 3.12's challenge; then MP_WELCOME
+    C_LEGACY,   // Python 3.11's: 20 bytes, no prefix; then MP_WELCOME
+    C_MAX,      // "{sha256}" and random bytes: MP_AUTH_MSG_MAX in all
+    C_FAILURE,  // Python 3.12's; then MP_FAILURE (the peer's key differs)
+    C_BAD_WORD, // Python 3.12's; then "#WELCOME#!"
+    C_NO_MAGIC, // "#CHALLENGX#" and the rest
+    C_SHORT,    // MP_CHALLENGE and 19 bytes
+    C_UNKNOWN,  // MP_CHALLENGE "{sha999}" and 40 bytes
+    C_HUGE,     // a frame of MP_AUTH_MSG_MAX + 1 bytes
+};
+
+struct challenger {
+    int fd, report;
+    int other; // the test's end, closed in the peer
+    const enum challenge_how *how;
+    int n;
+};
+
+// The challenge for how, into c; its length.
+static size_t
+challenge_as(enum challenge_how how, unsigned char *c)
+{
+    size_t n = make_challenge(c);
+    if (how == C_LEGACY) {
+        ck_assert(getrandom(c + CHLEN, 20, 0) == 20);
+        return CHLEN + 20;
+    }
+    if (how == C_MAX) {
+        ck_assert(getrandom(c + n, MP_AUTH_MSG_MAX - n, 0) ==
+                  (ssize_t)(MP_AUTH_MSG_MAX - n));
+        return MP_AUTH_MSG_MAX;
+    }
+    if (how == C_NO_MAGIC)
+        c[9] = 'X';
+    if (how == C_UNKNOWN)
+        memcpy(c + CHLEN, "{sha999}", PLEN);
+    if (how == C_HUGE) {
+        memset(c + n, 'h', MP_AUTH_MSG_MAX + 1 - n);
+        return MP_AUTH_MSG_MAX + 1;
+    }
+    return how == C_SHORT ? CHLEN + 19 : n;
+}
+
+// The peer that challenges: each round, send a challenge as told, and for
+// a valid one read the answer and judge it; report 'R' (the right
+// answer), 'X' (a wrong one), 'N' (none: for an invalid challenge).
+static int
+challenger(void *arg)
+{
+    struct challenger *p = arg;
+    close(p->other);
+    for (int i = 0; i < p->n; i++) {
+        unsigned char c[HS_FRAME], a[HS_FRAME], want[HS_FRAME];
+        size_t len = challenge_as(p->how[i], c);
+        if (fl_frame_write(p->fd, c, len) < 0)
+            return 1;
+        char seen = 'N';
+        if (p->how[i] <= C_BAD_WORD) {
+            ssize_t n = hs_read(p->fd, a);
+            size_t w =
+                p->how[i] == C_LEGACY
+                    ? test_hmac(EVP_md5(), tkey, tkeylen, c + CHLEN,
+                                len - CHLEN, want)
+                    : sha_answer(tkey, tkeylen, c + CHLEN, len - CHLEN, want);
+            seen = n == (ssize_t)w && memcmp(a, want, w) == 0 ? 'R' : 'X';
+            const char *word = p->how[i] == C_FAILURE    ? MP_FAILURE
+                               : p->how[i] == C_BAD_WORD ? "#WELCOME#!"
+                                                         : MP_WELCOME;
+            if (fl_frame_write(p->fd, word, strlen(word)) < 0)
+                return 2;
+        }
+        if (write(p->report, &seen, 1) != 1)
+            return 3;
+    }
+    return 0;
+}
+
+// Run mp_answer_challenge n times against a peer that challenges as told.
+static void
+answer_rounds(const enum challenge_how *how, int n, int *ret, char *seen)
+{
+    int sv[2], p[2];
+    load_key();
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    ck_assert(pipe(p) == 0);
+    struct challenger c = {sv[1], p[1], sv[0], how, n};
+    pid_t pid = fl_raw_start(challenger, &c);
+    close(sv[1]);
+    close(p[1]);
+    for (int i = 0; i < n; i++)
+        ret[i] = mp_answer_challenge(sv[0], tkey, tkeylen, WAIT_MS);
+    close(sv[0]);
+    fl_reap_code(pid);
+    for (int i = 0; i < n; i++)
+        if (read(p[0], &seen[i], 1) != 1)
+            seen[i] = '-';
+    close(p[0]);
+}
+
+FL_TEST(test_mp_answer_challenge_answers_python_3_12_and_3_11)
+{
+    static const enum challenge_how how[] = {C_SHA, C_LEGACY, C_MAX};
+    static const char *what[] = {
+        "Python 3.12's challenge (\"{sha256}\" and 40 bytes)",
+        "Python 3.11's challenge (20 bytes, no prefix)",
+        "a challenge of MP_AUTH_MSG_MAX bytes",
+    };
+    int ret[3];
+    char seen[3];
+    answer_rounds(how, 3, ret, seen);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(ret[i] == 0 && seen[i] == 'R',
+                      "to %s mp_answer_challenge returned %s, and its "
+                      "answer was %s; expected 0 and the right answer: %s "
+                      "of every byte after MP_CHALLENGE",
+                      what[i], fl_ret(ret[i]),
+                      seen[i] == 'R'   ? "right"
+                      : seen[i] == 'X' ? "wrong"
+                                       : "missing",
+                      i == 1 ? "the bare HMAC-MD5 (16 bytes)"
+                             : "\"{sha256}\" and the HMAC-SHA256");
+}
+
+FL_TEST(test_mp_answer_challenge_believes_only_mp_welcome)
+{
+    static const enum challenge_how how[] = {C_FAILURE, C_BAD_WORD};
+    int ret[2];
+    char seen[2];
+    answer_rounds(how, 2, ret, seen);
+    fl_expect_int(ret[0], -EACCES,
+                  "mp_answer_challenge when the peer answered MP_FAILURE",
+                  "the peer has another key: only the side that challenged "
+                  "knows whether the answer was right, so read its verdict "
+                  "before returning 0");
+    fl_expect_int(ret[1], -EPROTO,
+                  "mp_answer_challenge when the peer answered \"#WELCOME#!\"",
+                  "the verdict is MP_WELCOME exactly, all of its bytes and "
+                  "no more");
+}
+
+FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
+{
+    static const enum challenge_how how[] = {C_NO_MAGIC, C_SHORT, C_UNKNOWN,
+                                             C_HUGE};
+    static const char *what[] = {
+        "a challenge that does not begin with MP_CHALLENGE",
+        "MP_CHALLENGE and 19 bytes (Python's least is 20)",
+        "MP_CHALLENGE \"{sha999}\" and 40 bytes",
+        "a frame of MP_AUTH_MSG_MAX + 1 bytes",
+    };
+    int ret[4];
+    char seen[4];
+    answer_rounds(how, 4, ret, seen);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(ret[i] == -EPROTO,
+                      "to %s mp_answer_challenge returned %s, expected "
+                      "-EPROTO, answering nothing%s",
+                      what[i], fl_ret(ret[i]),
+                      i == 3 ? ": check the length before reading the "
+                               "body into a buffer of MP_AUTH_MSG_MAX"
+                             : "");
+}
+
+/* ----------------------------------------- the manager authenticates */
+
+// A client with another key: connect, and return what connect said.
+static int
+connect_with_other_key(void *arg)
+{
+    unsigned char k[MP_AUTHKEY_LEN];
+    memset(k, 'k', sizeof k);
+    if (mp_set_authkey(k, sizeof k) < 0)
+        return 1;
+    mp_proxy *p = NULL;
+    int r = mp_manager_connect(arg, &p);
+    mp_proxy_close(p);
+    return r;
+}
+
+FL_TEST(test_mp_manager_refuses_a_client_with_another_key)
+{
+    mp_manager *m = start();
+    fl_child other;
+    fl_run_in_child(connect_with_other_key, (void *)manager_path(), WAIT_MS, 0,
+                    &other);
+    // A raw client with another key: what does the server send it?
+    load_key();
+    tkey[0] ^= 0xff;
+    int fd = raw_socket_at(manager_path(), 0);
+    ck_assert(fd >= 0);
+    int r = hs_answer(fd, tkey, tkeylen);
+    // Refused, it goes on as if it had not been: it challenges the server,
+    // welcomes whatever comes back, and sends a request.
+    unsigned char c[HS_FRAME], buf[HS_FRAME];
+    size_t len = make_challenge(c);
+    fl_frame_write(fd, c, len);
+    hs_read(fd, buf);
+    fl_frame_write(fd, MP_WELCOME, strlen(MP_WELCOME));
+    unsigned char req[MP_FRAME_HEADER + 1] = {0, 0, 0, 1, MP_OP_DICT_LEN};
+    raw_send(fd, req, sizeof req);
+    ssize_t after = hs_read(fd, buf);
+    close(fd);
+    mp_proxy *p = proxy(m); // the right key
+    int n = mp_dict_len(p);
+    mp_proxy_close(p);
+    stop(m);
+    ck_assert_msg(other.returned && other.value == -EACCES,
+                  "a client whose key differs from the server's: "
+                  "mp_manager_connect %s, expected -EACCES. The server "
+                  "must send MP_FAILURE and close; the client, reading "
+                  "MP_FAILURE, returns -EACCES",
+                  how_within(&other, WAIT_MS));
+    ck_assert_msg(r < 0 && after <= 0,
+                  "a raw client with another key was %s, then went on: it "
+                  "challenged the server, sent MP_WELCOME itself, and a "
+                  "request, which was %s; expected MP_FAILURE and the "
+                  "connection closed, its request unread. The server's "
+                  "verdict on the client's answer decides, whatever the "
+                  "client sends afterwards",
+                  r < 0 ? "refused" : "welcomed",
+                  after > 0 ? "answered" : "not answered");
+    fl_expect_int(n, 0, "a right client's mp_dict_len after those",
+                  "a refused client must not stop the server");
+}
+
+FL_TEST(test_mp_manager_reads_no_request_before_the_handshake)
+{
+    mp_manager *m = start();
+    pid_t pid = server_of(m);
+    int fd = raw_socket_at(manager_path(), 0);
+    ck_assert(fd >= 0);
+    // Requests at once, with no answer to the challenge: a set of "x",
+    // then a shutdown, in one write (the server may close at the first).
+    unsigned char set[] = {0,      0, 0,      0, MP_OP_DICT_SET,
+                           MP_STR, 0, 0,      0, 1,
+                           'x',    0, MP_INT, 0, 0,
+                           0,      0, 0,      0, 0,
+                           1};
+    fl_put_be32(set, sizeof set - MP_FRAME_HEADER);
+    unsigned char both[sizeof set + 5];
+    memcpy(both, set, sizeof set);
+    memcpy(both + sizeof set, (unsigned char[]){0, 0, 0, 1, MP_OP_SHUTDOWN}, 5);
+    ck_assert(raw_send(fd, both, sizeof both) == 0); // in one write
+    unsigned char f[3][HS_FRAME];
+    ssize_t n[3];
+    for (int i = 0; i < 2; i++)
+        n[i] = hs_read(fd, f[i]);
+    // Then the end: EOF (or a reset, the shutdown request being unread).
+    n[2] = fl_readable_within(fd, WAIT_MS) ? hs_read(fd, f[2]) : 1;
+    close(fd);
+    int alive = fl_alive(pid);
+    mp_proxy *p = NULL;
+    int len = alive ? mp_manager_connect(manager_path(), &p) : -ESRCH;
+    if (len == 0)
+        len = mp_dict_len(p);
+    mp_proxy_close(p);
+    mp_manager_shutdown(m, NULL);
+    ck_assert_msg(n[0] > (ssize_t)CHLEN &&
+                      memcmp(f[0], MP_CHALLENGE, CHLEN) == 0,
+                  "a new client's first frame from the server was not a "
+                  "challenge: the server must challenge every client "
+                  "before it reads a request");
+    ck_assert_msg(is_word(f[1], n[1], MP_FAILURE) && n[2] <= 0,
+                  "a client that sent a request where its answer was due "
+                  "got %s, then %s; expected MP_FAILURE, then EOF: a "
+                  "client that fails the handshake is closed",
+                  is_word(f[1], n[1], MP_FAILURE) ? "MP_FAILURE"
+                  : n[1] > 0                      ? "another frame"
+                                                  : "nothing",
+                  n[2] <= 0 ? "the end" : "no end");
+    ck_assert_msg(alive && len == 0,
+                  "after that client's set and shutdown, the server was "
+                  "%s and len(d) was %s; expected alive and 0: nothing a "
+                  "client sends before the handshake is read as a request",
+                  alive ? "alive" : "gone", fl_ret(len));
+}
+
+// Connect and ask len(d): 0 if both worked.
+static int
+connect_and_len(void *arg)
+{
+    mp_proxy *p = NULL;
+    int r = mp_manager_connect(arg, &p);
+    if (r == 0)
+        r = mp_dict_len(p) < 0 ? -EPIPE : 0;
+    mp_proxy_close(p);
+    return r;
+}
+
+FL_TEST(test_mp_manager_serves_others_while_a_client_never_answers)
+{
+    mp_manager *m = start();
+    int silent = raw_socket_at(manager_path(), 0); // queued first
+    ck_assert(silent >= 0);
+    fl_child other;
+    long t0 = fl_now_ms();
+    fl_run_in_child(connect_and_len, (void *)manager_path(), WAIT_MS, 0,
+                    &other);
+    long took = fl_now_ms() - t0;
+    unsigned char c[HS_FRAME];
+    ssize_t first = hs_read(silent, c);
+    // (Once the other client failed, the server is stuck: skip the wait.)
+    ssize_t then = other.returned && other.value == 0 ? hs_read(silent, c) : 1;
+    close(silent);
+    stop(m);
+    ck_assert_msg(other.returned && other.value == 0,
+                  "one client connected and never answered the challenge; "
+                  "then another client's connect and mp_dict_len %s "
+                  "(after %ld ms), expected 0 within MP_AUTH_TIMEOUT_MS "
+                  "(%d ms) or so. The server waits for an answer with a "
+                  "deadline, MP_AUTH_TIMEOUT_MS, never for ever",
+                  how_within(&other, WAIT_MS), took, MP_AUTH_TIMEOUT_MS);
+    ck_assert_msg(first > 0 && then <= 0,
+                  "the client that never answered got %s then %s; expected "
+                  "its challenge, then the connection closed",
+                  first > 0 ? "a challenge" : "nothing",
+                  then > 0 ? "another frame" : "EOF");
+}
+
+// A fake server with another key: it welcomes any answer (it cannot tell)
+// and answers the client's challenge with its own key.
+static int
+impostor(void *arg)
+{
+    int lfd = *(int *)arg;
+    unsigned char c[HS_FRAME], a[HS_FRAME];
+    if (!fl_readable_within(lfd, WAIT_MS))
+        return 1;
+    int fd = accept(lfd, NULL, NULL);
+    size_t len = make_challenge(c);
+    if (fd < 0 || fl_frame_write(fd, c, len) < 0 || hs_read(fd, a) <= 0 ||
+        fl_frame_write(fd, MP_WELCOME, strlen(MP_WELCOME)) < 0)
+        return 2;
+    tkey[0] ^= 0xff;
+    hs_answer(fd, tkey, tkeylen); // refused, if the client checks
+    close(fd);
+    return 0;
+}
+
+FL_TEST(test_mp_manager_connect_refuses_a_server_with_another_key)
+{
+    char path[108];
+    ck_assert(mp_ipc_path(path, sizeof path, "fake") > 0);
+    unlink(path);
+    int lfd = raw_socket_at(path, 1);
+    ck_assert_msg(lfd >= 0, "could not listen: %s", strerror(errno));
+    load_key();
+    pid_t pid = fl_raw_start(impostor, &lfd);
+    close(lfd);
+    fl_child res;
+    fl_run_in_child(connect_and_len, path, WAIT_MS, 0, &res);
+    kill(pid, SIGKILL);
+    fl_reap(pid);
+    unlink(path);
+    ck_assert_msg(res.returned && res.value == -EACCES,
+                  "a server that welcomed the client's answer but could "
+                  "not answer the client's challenge (another key): "
+                  "mp_manager_connect %s, expected -EACCES. The handshake "
+                  "is mutual: after answering, the client challenges the "
+                  "server (mp_deliver_challenge), or whoever listens at "
+                  "the address gets its requests",
+                  how_within(&res, WAIT_MS));
 }
 
 static const fl_case cases[] = {
@@ -2031,6 +3008,21 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_manager_server_sleeps_while_no_client_asks, 10),
     FL_CASE(test_mp_manager_server_keeps_serving_after_a_signal, 10),
     FL_CASE(test_mp_dict_get_refuses_a_reply_that_is_not_one_value, 10),
+    FL_CASE(test_mp_set_authkey_takes_1_to_mp_authkey_max_bytes, 10),
+    FL_CASE(test_mp_get_authkey_is_random_and_inherited_by_children, 10),
+    FL_CASE(test_mp_deliver_challenge_welcomes_the_right_answer, 10),
+    FL_CASE(test_mp_deliver_challenge_differs_in_every_process, 10),
+    FL_CASE(test_mp_deliver_challenge_refuses_a_wrong_answer_with_failure, 10),
+    FL_CASE(test_mp_deliver_challenge_refuses_answers_of_the_wrong_size, 10),
+    FL_CASE(test_mp_deliver_challenge_keeps_its_deadline_under_signals, 10),
+    FL_CASE(test_mp_deliver_challenge_retries_reads_a_signal_interrupted, 10),
+    FL_CASE(test_mp_answer_challenge_answers_python_3_12_and_3_11, 10),
+    FL_CASE(test_mp_answer_challenge_believes_only_mp_welcome, 10),
+    FL_CASE(test_mp_answer_challenge_answers_no_malformed_challenge, 10),
+    FL_CASE(test_mp_manager_refuses_a_client_with_another_key, 10),
+    FL_CASE(test_mp_manager_reads_no_request_before_the_handshake, 10),
+    FL_CASE(test_mp_manager_serves_others_while_a_client_never_answers, 10),
+    FL_CASE(test_mp_manager_connect_refuses_a_server_with_another_key, 10),
 };
 
 FL_MAIN("11_managers", cases)

@@ -35,6 +35,10 @@
 //    connects on its own (mp_manager_connect).
 //  - print(d) shows a copy made by the server at that moment, not a live
 //    view.
+//  - The manager and its clients prove to each other that they share a key
+//    (an HMAC challenge, both ways) before any request: the key authorizes,
+//    it does not encrypt.  `demo serve KEY` runs a manager that Python's
+//    multiprocessing.connection.Client can talk to.
 #include "managers.h"
 
 #include <errno.h>
@@ -121,9 +125,31 @@ demo(mp_manager *m, mp_proxy *p)
     return 0;
 }
 
-int
-main(void)
+// `demo serve KEY`: a manager whose authkey is KEY, for a Python client to
+// talk to (the lesson's README shows how): prints its address, and shuts
+// it down at EOF on standard input.
+static int
+serve(const char *key)
 {
+    mp_manager *m;
+    char buf[64];
+    int r = mp_set_authkey(key, strlen(key));
+    if (r == 0)
+        r = mp_manager_start(&m);
+    if (r < 0)
+        return failed("serve", r);
+    printf("%s\n", mp_manager_address(m));
+    fflush(stdout);
+    while (read(0, buf, sizeof buf) > 0)
+        ;
+    return mp_manager_shutdown(m, NULL) < 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "serve") == 0)
+        return serve(argv[2]);
     mp_manager *m;
     mp_proxy *p = NULL;
     int r = mp_manager_start(&m);
