@@ -840,6 +840,20 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
     mp_future *e[2] = {f[0], g};
     gate_open(0); // the error comes first: the worker is busy till here
     int r2 = mp_futures_wait(e, 2, 2000, MP_FIRST_EXCEPTION, done);
+    // A call failed by a broken executor (another one) is an exception too.
+    mp_executor *b = executor(1);
+    mp_future *dead = submit(b, die, 0);
+    int rd = mp_future_result(dead, 2000, NULL);
+    mp_future *x[2] = {submit(ex, gated, 1), dead};
+    int dx[2] = {7, 7};
+    long long t3 = fl_now_us();
+    int r3 = mp_futures_wait(x, 2, 300, MP_FIRST_EXCEPTION, dx);
+    double took3 = ms_since(t3);
+    gate_open(1);
+    mp_future_result(x[0], 2000, NULL);
+    mp_future_free(x[0]);
+    mp_future_free(dead);
+    mp_executor_free(b);
     mp_future_free(f[0]);
     mp_future_free(f[1]);
     mp_future_free(g);
@@ -854,6 +868,14 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
                   "wait(FIRST_EXCEPTION) with a failed call returned %s, "
                   "its flag %d; expected it done",
                   fl_ret(r2), done[1]);
+    fl_expect_int(rd, -EPIPE, "the call that killed its worker", "");
+    ck_assert_msg(r3 == 1 && dx[0] == 0 && dx[1] == 1 && took3 < 200,
+                  "wait(FIRST_EXCEPTION, 300 ms) on a running call and a "
+                  "call failed by a broken executor (-EPIPE) returned %s "
+                  "with {%d, %d} after %.0f ms; expected 1 with {0, 1} at "
+                  "once: BrokenProcessPool is an exception too. Count "
+                  "every outcome but 0 and -ECANCELED as failed",
+                  fl_ret(r3), dx[0], dx[1], took3);
 }
 
 /* ----------------------------------------------------------------- map */
@@ -911,6 +933,31 @@ FL_TEST(test_mp_executor_map_times_out_and_leaks_nothing)
     fl_expect_no_leak(&s, "mp_executor_map that timed out, then "
                           "mp_executor_free: the running call's future "
                           "must be freed when it ends (settle an orphan)");
+}
+
+FL_TEST(test_mp_executor_map_fails_cleanly_without_memory)
+{
+    FL_FAULT_WALK ("calloc", ENOMEM, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_executor *ex = NULL;
+        long in[3] = {1, 2, 3}, out[3] = {0, 0, 0};
+        int r = mp_executor_create(&ex, 1);
+        if (r == 0)
+            r = mp_executor_map(ex, twice, in, out, 3, 2000);
+        mp_executor_free(ex); // (NULL if create failed)
+        if (fl_fault_fired("calloc"))
+            fl_expect_int(r, -ENOMEM, "create and map with calloc failing",
+                          "return -ENOMEM");
+        else
+            ck_assert_msg(r == 0 && out[0] == 2 && out[1] == 4 && out[2] == 6,
+                          "map(twice, {1, 2, 3}) returned %s with {%ld, "
+                          "%ld, %ld}; expected 0 with {2, 4, 6}",
+                          fl_ret(r), out[0], out[1], out[2]);
+        fl_expect_no_leak(&s, "mp_executor_map with calloc failing in a "
+                              "submit: on every way out, free each future "
+                              "made and the array that holds them");
+    }
 }
 
 /* ------------------------------------------------------------ shutdown */
@@ -1657,6 +1704,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_futures_wait_first_exception_skips_cancelled_calls, 5),
     FL_CASE(test_mp_executor_map_keeps_input_order, 5),
     FL_CASE(test_mp_executor_map_times_out_and_leaks_nothing, 5),
+    FL_CASE(test_mp_executor_map_fails_cleanly_without_memory, 5),
     FL_CASE(test_mp_executor_shutdown_waits_for_running_calls, 5),
     FL_CASE(test_mp_executor_shutdown_cancel_futures_drops_pending_calls, 5),
     FL_CASE(test_mp_executor_shutdown_without_wait_returns_at_once, 5),
