@@ -237,6 +237,9 @@ FL_TEST(test_mp_future_result_times_out_and_the_call_goes_on)
     int r = mp_future_result(f, 100, NULL);
     double took = ms_since(t0);
     int done = mp_future_done(f), running = mp_future_running(f);
+    long long t1 = fl_now_us();
+    int r1 = mp_future_result(f, 1, NULL);
+    double took1 = ms_since(t1);
     gate_open(0);
     long v = 0;
     int r2 = mp_future_result(f, 2000, &v);
@@ -252,6 +255,12 @@ FL_TEST(test_mp_future_result_times_out_and_the_call_goes_on)
                   "1: a timeout does not end the call (Python's "
                   "TimeoutError leaves the future as it was)",
                   done, running);
+    ck_assert_msg(r1 == -ETIMEDOUT && took1 >= 1.0,
+                  "mp_future_result(a call that waits, 1 ms) returned %s "
+                  "after %.3f ms; expected -ETIMEDOUT after 1 ms or more. "
+                  "Round the time left UP to a whole ms: rounded down, "
+                  "less than 1 ms left becomes 0, and the wait ends early",
+                  fl_ret(r1), took1);
     fl_expect_int(r2, 0, "mp_future_result once the call could end", "");
     fl_expect_int(v, 100, "its value", "");
 }
@@ -602,8 +611,21 @@ FL_TEST(test_mp_future_done_makes_progress_in_a_loop)
         continue; // a spin, as Python's `while not f.done(): pass`
     long v = 0;
     int r = mp_future_result(f, 0, &v);
+    mp_future *g = submit(ex, twice, 5);
+    int running = 0;
+    for (end = fl_now_ms() + 300;
+         (running = mp_future_running(g)) == 1 && fl_now_ms() < end;)
+        continue; // `while f.running(): pass`
+    int dg = mp_future_done(g);
     mp_future_free(f);
+    mp_future_free(g);
     mp_executor_free(ex);
+    fl_expect_int(running, 0,
+                  "mp_future_running in a loop, for 300 ms, on a call "
+                  "that ends at once",
+                  "running() looks for news first (a poll with timeout "
+                  "0), as done() does, or a loop on it never ends");
+    fl_expect_int(dg, 1, "mp_future_done after running() said 0", "");
     fl_expect_int(d, 1,
                   "mp_future_done in a loop, for 300 ms, on a call that "
                   "ends at once",
@@ -818,6 +840,20 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
     mp_future *e[2] = {f[0], g};
     gate_open(0); // the error comes first: the worker is busy till here
     int r2 = mp_futures_wait(e, 2, 2000, MP_FIRST_EXCEPTION, done);
+    // A call failed by a broken executor (another one) is an exception too.
+    mp_executor *b = executor(1);
+    mp_future *dead = submit(b, die, 0);
+    int rd = mp_future_result(dead, 2000, NULL);
+    mp_future *x[2] = {submit(ex, gated, 1), dead};
+    int dx[2] = {7, 7};
+    long long t3 = fl_now_us();
+    int r3 = mp_futures_wait(x, 2, 300, MP_FIRST_EXCEPTION, dx);
+    double took3 = ms_since(t3);
+    gate_open(1);
+    mp_future_result(x[0], 2000, NULL);
+    mp_future_free(x[0]);
+    mp_future_free(dead);
+    mp_executor_free(b);
     mp_future_free(f[0]);
     mp_future_free(f[1]);
     mp_future_free(g);
@@ -832,6 +868,14 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
                   "wait(FIRST_EXCEPTION) with a failed call returned %s, "
                   "its flag %d; expected it done",
                   fl_ret(r2), done[1]);
+    fl_expect_int(rd, -EPIPE, "the call that killed its worker", "");
+    ck_assert_msg(r3 == 1 && dx[0] == 0 && dx[1] == 1 && took3 < 200,
+                  "wait(FIRST_EXCEPTION, 300 ms) on a running call and a "
+                  "call failed by a broken executor (-EPIPE) returned %s "
+                  "with {%d, %d} after %.0f ms; expected 1 with {0, 1} at "
+                  "once: BrokenProcessPool is an exception too. Count "
+                  "every outcome but 0 and -ECANCELED as failed",
+                  fl_ret(r3), dx[0], dx[1], took3);
 }
 
 /* ----------------------------------------------------------------- map */
@@ -867,15 +911,53 @@ FL_TEST(test_mp_executor_map_times_out_and_leaks_nothing)
     int r = mp_executor_map(ex, gated, in, out, 3, 100);
     double took = ms_since(t0);
     gate_open(0);
+    // Eight calls of 15 ms or more each, one after another: each is in
+    // time, all of them are not.
+    long in8[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out8[8];
+    long long t1 = fl_now_us();
+    int r8 = mp_executor_map(ex, after_sleep, in8, out8, 8, 100);
+    double took8 = ms_since(t1);
     mp_executor_free(ex);
     pipes_close();
     ck_assert_msg(r == -ETIMEDOUT && took >= 95 && took < 600,
                   "map(a call that waits, 100 ms) returned %s after %.0f "
                   "ms; expected -ETIMEDOUT after about 100 ms",
                   fl_ret(r), took);
+    ck_assert_msg(r8 == -ETIMEDOUT && took8 >= 95 && took8 < 600,
+                  "map(8 calls of 15 ms or more each, on 1 worker, 100 ms) "
+                  "returned %s after %.0f ms; expected -ETIMEDOUT after "
+                  "about 100 ms. The timeout is for the whole map: take "
+                  "the deadline once, before the first item, not for each "
+                  "item",
+                  fl_ret(r8), took8);
     fl_expect_no_leak(&s, "mp_executor_map that timed out, then "
                           "mp_executor_free: the running call's future "
                           "must be freed when it ends (settle an orphan)");
+}
+
+FL_TEST(test_mp_executor_map_fails_cleanly_without_memory)
+{
+    FL_FAULT_WALK ("calloc", ENOMEM, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_executor *ex = NULL;
+        long in[3] = {1, 2, 3}, out[3] = {0, 0, 0};
+        int r = mp_executor_create(&ex, 1);
+        if (r == 0)
+            r = mp_executor_map(ex, twice, in, out, 3, 2000);
+        mp_executor_free(ex); // (NULL if create failed)
+        if (fl_fault_fired("calloc"))
+            fl_expect_int(r, -ENOMEM, "create and map with calloc failing",
+                          "return -ENOMEM");
+        else
+            ck_assert_msg(r == 0 && out[0] == 2 && out[1] == 4 && out[2] == 6,
+                          "map(twice, {1, 2, 3}) returned %s with {%ld, "
+                          "%ld, %ld}; expected 0 with {2, 4, 6}",
+                          fl_ret(r), out[0], out[1], out[2]);
+        fl_expect_no_leak(&s, "mp_executor_map with calloc failing in a "
+                              "submit: on every way out, free each future "
+                              "made and the array that holds them");
+    }
 }
 
 /* ------------------------------------------------------------ shutdown */
@@ -967,6 +1049,8 @@ struct death {
     double took; // ms the first result took
     int submit;  // submit on the broken executor
     int left;    // workers left then
+    int shut;    // shutdown(wait 1) of the broken executor
+    int submit2; // submit after that
 };
 
 // In a child (a wrong executor may never end): two workers, a waiting
@@ -990,7 +1074,11 @@ death_in_child(void *arg)
         d->r[i] = mp_future_result(f[i], 0, NULL);
     d->submit = mp_executor_submit(ex, twice, 1, &g);
     d->left = children();
+    d->shut = mp_executor_shutdown(ex, 1, 0);
+    mp_future *g2 = NULL;
+    d->submit2 = mp_executor_submit(ex, twice, 1, &g2);
     gate_open(0);
+    mp_future_free(d->submit2 == 0 ? g2 : NULL);
     mp_future_free(d->submit == 0 ? g : NULL);
     for (int i = 0; i < 4; i++)
         mp_future_free(f[i]);
@@ -1004,7 +1092,7 @@ FL_TEST(test_mp_future_result_gives_epipe_when_a_worker_dies)
     struct death *d = mmap(NULL, sizeof *d, PROT_READ | PROT_WRITE,
                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert(d != MAP_FAILED);
-    *d = (struct death){{1, 1, 1, 1}, 0, 1, -1};
+    *d = (struct death){{1, 1, 1, 1}, 0, 1, -1, 1, 1};
     fl_child c;
     fl_run_in_child(death_in_child, d, 2500, 0, &c);
     struct death got = *d;
@@ -1026,6 +1114,15 @@ FL_TEST(test_mp_future_result_gives_epipe_when_a_worker_dies)
     fl_expect_int(got.left, 0, "workers left once the executor broke",
                   "kill the workers still alive (SIGKILL) and reap every "
                   "one, the dead one too");
+    fl_expect_int(got.shut, 0,
+                  "mp_executor_shutdown(wait 1) of the broken executor",
+                  "every call ended when it broke (-EPIPE): nothing "
+                  "is pending or running, not even in ex->running, and "
+                  "shutdown has nothing to wait for");
+    fl_expect_int(got.submit2, -EPIPE,
+                  "mp_executor_submit on a broken executor, shut down",
+                  "as Python's submit: look for a broken executor before "
+                  "looking for a shut one");
     ck_assert_msg(!c.timed_out && c.returned && c.value == 0,
                   "the broken executor's free %s",
                   c.timed_out ? "never returned" : "failed");
@@ -1288,6 +1385,299 @@ FL_TEST(test_mp_executor_workers_exit_when_the_caller_dies)
                   "seeing EOF");
 }
 
+/* ------------------------------------------- limits, arguments, stdio */
+
+// In a child (a wrong wait may wait for ever, or pump no executor):
+// wait on 0 futures for each return_when; 0, or 1 + the first that failed.
+static int
+wait_for_none(void *arg)
+{
+    const int *whens = arg;
+    for (int i = 0; i < 3; i++)
+        if (mp_futures_wait(NULL, 0, -1, whens[i], NULL) != 0)
+            return 1 + i;
+    return 0;
+}
+
+FL_TEST(test_mp_futures_wait_of_no_futures_returns_at_once)
+{
+    static const int whens[] = {MP_FIRST_COMPLETED, MP_FIRST_EXCEPTION,
+                                MP_ALL_COMPLETED};
+    fl_child c;
+    fl_run_in_child(wait_for_none, (void *)whens, 1000, 0, &c);
+    int bad = c.returned ? c.value - 1 : -1;
+    ck_assert_msg(c.returned && c.value == 0,
+                  "mp_futures_wait(NULL, 0, -1, %s, NULL) %s; expected 0 "
+                  "at once. Python's wait([]) returns two empty sets at "
+                  "once, whatever return_when says: with no future the "
+                  "condition holds (FIRST_COMPLETED too), and there is no "
+                  "executor to wait on",
+                  bad == 0   ? "MP_FIRST_COMPLETED"
+                  : bad == 1 ? "MP_FIRST_EXCEPTION"
+                  : bad == 2 ? "MP_ALL_COMPLETED"
+                             : "MP_FIRST_COMPLETED (or another)",
+                  c.timed_out   ? "was still waiting after 1 s"
+                  : !c.returned ? "crashed"
+                                : "did not return 0");
+}
+
+FL_TEST(test_mp_futures_functions_reject_bad_arguments)
+{
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, twice, 2), *none = NULL;
+    long v = 0, in[1] = {1}, out[1];
+    mp_future_result(f, 2000, &v); // done: a check missed cannot wait
+    mp_future *fs[1] = {f};
+    int done[1];
+    struct {
+        const char *what;
+        int got;
+    } c[] = {
+        {"submit(NULL, fn, 0, &f)", mp_executor_submit(NULL, twice, 0, &none)},
+        {"submit(ex, NULL, 0, &f)", mp_executor_submit(ex, NULL, 0, &none)},
+        {"submit(ex, fn, 0, NULL)", mp_executor_submit(ex, twice, 0, NULL)},
+        {"result(NULL, 0, &v)", mp_future_result(NULL, 0, &v)},
+        {"result(f, -2, &v)", mp_future_result(f, -2, &v)},
+        {"cancel(NULL)", mp_future_cancel(NULL)},
+        {"done(NULL)", mp_future_done(NULL)},
+        {"running(NULL)", mp_future_running(NULL)},
+        {"cancelled(NULL)", mp_future_cancelled(NULL)},
+        {"map(NULL, fn, in, out, 1, -1)",
+         mp_executor_map(NULL, twice, in, out, 1, -1)},
+        {"map(ex, NULL, in, out, 1, -1)",
+         mp_executor_map(ex, NULL, in, out, 1, -1)},
+        {"map(ex, fn, NULL, out, 1, -1)",
+         mp_executor_map(ex, twice, NULL, out, 1, -1)},
+        {"map(ex, fn, in, NULL, 1, -1)",
+         mp_executor_map(ex, twice, in, NULL, 1, -1)},
+        {"map(ex, fn, in, out, -1, -1)",
+         mp_executor_map(ex, twice, in, out, -1, -1)},
+        {"map(ex, fn, in, out, 1, -2)",
+         mp_executor_map(ex, twice, in, out, 1, -2)},
+        {"wait(NULL, 1, -1, ALL, done)",
+         mp_futures_wait(NULL, 1, -1, MP_ALL_COMPLETED, done)},
+        {"wait(fs, 1, -1, ALL, NULL)",
+         mp_futures_wait(fs, 1, -1, MP_ALL_COMPLETED, NULL)},
+        {"wait(fs, -1, -1, ALL, done)",
+         mp_futures_wait(fs, -1, -1, MP_ALL_COMPLETED, done)},
+        {"wait(fs, 1, -2, ALL, done)",
+         mp_futures_wait(fs, 1, -2, MP_ALL_COMPLETED, done)},
+        {"wait(fs, 1, -1, 0, done)", mp_futures_wait(fs, 1, -1, 0, done)},
+        {"wait(fs, 1, -1, 4, done)", mp_futures_wait(fs, 1, -1, 4, done)},
+        {"shutdown(NULL, 1, 0)", mp_executor_shutdown(NULL, 1, 0)},
+    };
+    mp_future_free(f);
+    mp_executor_free(ex);
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        fl_expect_int(c[i].got, -EINVAL, c[i].what,
+                      "check every argument first, as futures.h lists "
+                      "them: a timeout below -1 is no timeout at all (-2 "
+                      "is not -1, for ever)");
+}
+
+static FILE *printed; // a fully buffered stream on the captured stdout
+
+static int
+print_call(long x, long *result)
+{
+    fprintf(printed, "the call printed %ld\n", x); // left in the buffer
+    *result = x;
+    return 0;
+}
+
+// In a child whose output is captured: a line buffered before the
+// executor forks its workers, and a call that prints without flushing.
+static int
+print_around_forks(void *arg)
+{
+    (void)arg;
+    printed = fdopen(dup(STDOUT_FILENO), "w");
+    if (printed == NULL || setvbuf(printed, NULL, _IOFBF, 4096) != 0)
+        return 2;
+    fputs("the caller printed this\n", printed);
+    mp_executor *ex;
+    mp_future *f;
+    if (mp_executor_create(&ex, 2) < 0)
+        return 3;
+    if (mp_executor_submit(ex, print_call, 7, &f) < 0 ||
+        mp_future_result(f, 2000, NULL) != 0)
+        return 4;
+    mp_future_free(f);
+    mp_executor_free(ex);
+    fclose(printed);
+    return 0;
+}
+
+static int
+times_in(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)) != NULL; p++)
+        n++;
+    return n;
+}
+
+FL_TEST(test_mp_executor_flushes_stdio_around_its_forks)
+{
+    fl_child c;
+    fl_run_in_child(print_around_forks, NULL, 3000, 1, &c);
+    ck_assert_msg(c.returned && c.value == 0,
+                  "create, a call that prints, and free in a child: it %s",
+                  c.returned ? "failed" : "did not return");
+    int caller = times_in(c.out, "the caller printed this");
+    int call = times_in(c.out, "the call printed 7");
+    ck_assert_msg(caller == 1,
+                  "a line the caller left in a stdio buffer before "
+                  "mp_executor_create (2 workers) came out %d times; "
+                  "expected once. fork() copies the unwritten buffer into "
+                  "each worker, which writes it again when it flushes: "
+                  "fflush(NULL) before each fork.",
+                  caller);
+    ck_assert_msg(call == 1,
+                  "a line a call left in a stdio buffer, in its worker, "
+                  "came out %d times; expected once, when the worker "
+                  "ends. _exit() does not flush stdio: fflush(NULL) "
+                  "before it.",
+                  call);
+}
+
+FL_TEST(test_mp_executor_free_reaps_only_its_own_workers)
+{
+    pid_t other = fl_raw_child(3, 0); // the caller's own, ended already
+    fl_until_ended(other);
+    mp_executor *ex = executor(2);
+    mp_future *f = submit(ex, twice, 1);
+    mp_future_result(f, 2000, NULL);
+    fl_fault_reset();
+    fl_fault_eintr("waitpid", 1); // a signal while free reaps
+    mp_executor_free(ex);
+    fl_fault_reset();
+    mp_future_free(f);
+    pid_t kids[8];
+    int n = fl_children_of(getpid(), kids, 8), left = 0;
+    for (int i = 0; i < n; i++)
+        left += kids[i] != other;
+    int code = fl_reap_code(other);
+    for (int i = 0; i < n; i++)
+        if (kids[i] != other) // (a wrong free's workers)
+            kill(kids[i], SIGKILL), fl_reap(kids[i]);
+    ck_assert_msg(code == 3,
+                  "a child the caller made before the executor, ended with "
+                  "status 3, %s after mp_executor_free. waitpid each "
+                  "worker's own pid, never -1: -1 reaps any child of the "
+                  "caller, one it means to wait for itself",
+                  code < 0 ? "could no longer be waited for (the executor "
+                             "reaped it)"
+                           : "gave another status");
+    fl_expect_int(left, 0,
+                  "workers left after mp_executor_free, its first waitpid "
+                  "interrupted by a signal (EINTR)",
+                  "retry waitpid on EINTR, or that worker stays a zombie");
+}
+
+FL_TEST(test_mp_executor_free_cleans_up_when_poll_fails)
+{
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future *f = submit(ex, gated, 0);
+    fl_fault_reset();
+    fl_fault_fail("poll", 1, ENOMEM); // while free waits for the call
+    int r = mp_executor_free(ex);
+    fl_fault_reset();
+    int left = children();
+    // (A wrong free left the call running, its future not done, and the
+    // executor freed: result() would read freed memory.)
+    int rf = left == 0 ? mp_future_result(f, 0, NULL) : 1;
+    gate_open(0);
+    mp_future_free(f);
+    pipes_close();
+    char leak[2048];
+    int leaked = fl_snapshot_diff(&s, leak, sizeof leak);
+    fl_snapshot_restore(&s);
+    fl_expect_int(r, 0, "mp_executor_free with poll failing", "");
+    fl_expect_int(left, 0,
+                  "workers left after mp_executor_free, its wait for a "
+                  "running call cut short by poll failing (ENOMEM)",
+                  "free must leave nothing behind: when its shutdown "
+                  "fails, break the executor (the calls fail with -EPIPE, "
+                  "the workers are killed and reaped)");
+    fl_expect_int(rf, -EPIPE, "the running call's result after that", "");
+    ck_assert_msg(leaked == 0, "mp_executor_free with poll failing: %s", leak);
+}
+
+// What the futures said after their executor was freed.
+struct after_free {
+    mp_future *f[3];
+    int d[3], run[3], r[3], c0, cc;
+    long v[3];
+};
+
+// In a child (a wrong look reads the freed executor, and may crash).
+static int
+look_after_free(void *arg)
+{
+    struct after_free *a = arg;
+    for (int i = 0; i < 3; i++) { // each looks for news: none to look for
+        a->d[i] = mp_future_done(a->f[i]);
+        a->run[i] = mp_future_running(a->f[i]);
+        a->r[i] = mp_future_result(a->f[i], i == 1 ? 0 : -1, &a->v[i]);
+    }
+    a->c0 = mp_future_cancel(a->f[0]);
+    a->cc = mp_future_cancelled(a->f[2]);
+    return 0;
+}
+
+FL_TEST(test_mp_future_stays_valid_after_its_executor_is_freed)
+{
+    struct after_free *a = mmap(NULL, sizeof *a, PROT_READ | PROT_WRITE,
+                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert(a != MAP_FAILED);
+    pipes_make();
+    mp_executor *ex = executor(1);
+    mp_future **f = a->f;
+    f[0] = submit(ex, twice, 21);
+    f[1] = submit(ex, gated, 0);
+    f[2] = submit(ex, twice, 1);
+    int c = mp_future_cancel(f[2]);
+    gate_open(0);
+    mp_executor_free(ex); // waits for f[0] and f[1]
+    fl_child ch;
+    fl_run_in_child(look_after_free, a, 1000, 0, &ch);
+    for (int i = 0; i < 3; i++)
+        mp_future_free(f[i]);
+    pipes_close();
+    struct after_free got = *a;
+    munmap(a, sizeof *a);
+    fl_expect_int(c, 1, "mp_future_cancel of a pending call", "");
+    ck_assert_msg(ch.returned && ch.value == 0,
+                  "done(), running() and result() of futures whose "
+                  "executor was freed %s. A future that is done needs no "
+                  "executor: do not look for news (pump) for it, its "
+                  "executor is gone (freed memory)",
+                  ch.timed_out ? "never returned" : "crashed");
+    ck_assert_msg(got.d[0] == 1 && got.d[1] == 1 && got.d[2] == 1 &&
+                      got.run[0] == 0 && got.run[1] == 0 && got.run[2] == 0,
+                  "after mp_executor_free: done() %d, %d, %d, running() "
+                  "%d, %d, %d; expected 1s and 0s. A future that is done "
+                  "needs no executor: do not look for news (pump) for it, "
+                  "its executor is gone (freed memory)",
+                  got.d[0], got.d[1], got.d[2], got.run[0], got.run[1],
+                  got.run[2]);
+    ck_assert_msg(got.r[0] == 0 && got.v[0] == 42 && got.r[1] == 0 &&
+                      got.v[1] == 100 && got.r[2] == -ECANCELED,
+                  "after mp_executor_free, the results were %s (%ld), %s "
+                  "(%ld), %s; expected 0 (42), 0 (100), -ECANCELED",
+                  fl_ret(got.r[0]), got.v[0], fl_ret(got.r[1]), got.v[1],
+                  fl_ret(got.r[2]));
+    ck_assert_msg(got.c0 == 0 && got.cc == 1,
+                  "after mp_executor_free, cancel() of a finished call "
+                  "gave %s, cancelled() of a cancelled one %s; expected 0 "
+                  "and 1",
+                  fl_ret(got.c0), fl_ret(got.cc));
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_executor_submit_runs_the_call_in_a_worker, 5),
     FL_CASE(test_mp_future_result_gives_the_calls_error_code, 5),
@@ -1314,6 +1704,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_futures_wait_first_exception_skips_cancelled_calls, 5),
     FL_CASE(test_mp_executor_map_keeps_input_order, 5),
     FL_CASE(test_mp_executor_map_times_out_and_leaks_nothing, 5),
+    FL_CASE(test_mp_executor_map_fails_cleanly_without_memory, 5),
     FL_CASE(test_mp_executor_shutdown_waits_for_running_calls, 5),
     FL_CASE(test_mp_executor_shutdown_cancel_futures_drops_pending_calls, 5),
     FL_CASE(test_mp_executor_shutdown_without_wait_returns_at_once, 5),
@@ -1325,6 +1716,12 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_executor_submit_fails_cleanly_without_memory, 5),
     FL_CASE(test_mp_executor_breaks_cleanly_when_a_send_fails, 5),
     FL_CASE(test_mp_future_free_of_a_running_call_is_safe, 5),
+    FL_CASE(test_mp_futures_wait_of_no_futures_returns_at_once, 5),
+    FL_CASE(test_mp_futures_functions_reject_bad_arguments, 5),
+    FL_CASE(test_mp_executor_flushes_stdio_around_its_forks, 5),
+    FL_CASE(test_mp_executor_free_reaps_only_its_own_workers, 5),
+    FL_CASE(test_mp_executor_free_cleans_up_when_poll_fails, 5),
+    FL_CASE(test_mp_future_stays_valid_after_its_executor_is_freed, 5),
 };
 
 FL_MAIN("16_futures", cases)
