@@ -2080,6 +2080,12 @@ FL_TEST(test_mp_queue_unfinished_counts_puts_that_succeeded)
     expect_unfinished(q, 2, "after a get (get does not finish a task)");
     task_done_now(q, "after a get");
     expect_unfinished(q, 1, "after 2 puts and 1 task_done");
+    put_now(q, "");
+    fl_expect_int(mp_queue_unfinished(q), 2,
+                  "mp_queue_unfinished after an empty message was put",
+                  "An empty message (the sentinel) is a message like any "
+                  "other, and a task: Python's put(None) counts one, and "
+                  "the consumer that takes it calls task_done");
     mp_queue_destroy(q);
 }
 
@@ -2102,9 +2108,17 @@ FL_TEST(test_mp_queue_task_done_refuses_more_calls_than_puts)
                   "must refuse (Python raises ValueError: task_done() "
                   "called too many times) and leave the count at 0: check "
                   "for 0 before you decrement");
-    expect_unfinished(q, 0, "after the refused 4th task_done");
-    put_now(q, "4");
-    expect_unfinished(q, 1, "after one more put");
+    // The refusal is over: the lock must be free again (the put in a
+    // child: a lock kept would block this process for ever).
+    struct call *p = new_call(q, 0, "4");
+    fl_child r;
+    fl_run_in_child(do_put, p, 1000, 0, &r);
+    ck_assert_msg(!r.timed_out && p->rc == 0,
+                  "after a refused mp_queue_task_done, a put (timeout 0) "
+                  "%s: task_done refused without unlocking the mutex. "
+                  "Unlock on every way out, the refusal's too",
+                  r.timed_out ? "never returned" : fl_ret(p->rc));
+    expect_unfinished(q, 1, "after the refused 4th task_done and a put");
     mp_queue_destroy(q);
 }
 

@@ -143,6 +143,7 @@ square(long x, long *result)
 static int token[2] = {-1, -1};   // a byte here lets a waiting task go on
 static int started[2] = {-1, -1}; // a task writes a byte here as it starts
 static pid_t *ran_in;             // shared: ran_in[i] = pid that ran item i
+static int via_map_async;         // expect_chunks: map_async, then get
 
 // Print a line: in a worker, into its stdio buffer.
 static int
@@ -292,12 +293,23 @@ note_pid(long x, long *result)
 static void
 expect_chunks(mp_pool *p, int n, size_t count, size_t given, size_t cs)
 {
+    const char *map = via_map_async ? "map_async" : "map";
     long *in = malloc(count * sizeof *in), *out = malloc(count * sizeof *out);
     ck_assert_msg(in != NULL && out != NULL, "malloc failed");
     for (size_t i = 0; i < count; i++)
         in[i] = (long)i;
     memset(ran_in, 0, count * sizeof *ran_in);
-    int r = mp_pool_map(p, note_pid, in, out, count, given, NULL);
+    int r;
+    if (via_map_async) { // then get: the same chunks, by the same rule
+        mp_result *res = NULL;
+        r = mp_pool_map_async(p, note_pid, in, out, count, given, NULL, NULL,
+                              NULL, &res);
+        if (r == 0)
+            r = mp_result_get(res, -1, NULL);
+        mp_result_free(r == 0 ? res : NULL);
+    } else {
+        r = mp_pool_map(p, note_pid, in, out, count, given, NULL);
+    }
     size_t inside = 0, results_ok = 1;
     for (size_t i = 0; i < count; i++) {
         results_ok &= out[i] == (long)i;
@@ -307,22 +319,22 @@ expect_chunks(mp_pool *p, int n, size_t count, size_t given, size_t cs)
     free(in);
     free(out);
     fl_expect_int(r, 0, "map of the pid-noting task", "");
-    ck_assert_msg(results_ok, "map of %zu items gave wrong results", count);
+    ck_assert_msg(results_ok, "%s of %zu items gave wrong results", map, count);
     ck_assert_msg(inside == 0,
-                  "map of %zu items with %d workers and chunksize %zu: "
+                  "%s of %zu items with %d workers and chunksize %zu: "
                   "item %zu ran in another worker than item %zu, so a chunk "
                   "ended at %zu; with chunks of %zu items they end at "
                   "multiples of %zu. %s",
-                  count, n, given, inside, inside - 1, inside, cs, cs,
+                  map, count, n, given, inside, inside - 1, inside, cs, cs,
                   given ? "Use the chunksize given."
                         : "Python's rule: chunksize, extra = divmod(count, "
                           "workers * 4); if extra: chunksize += 1.");
     ck_assert_msg(cs >= count || ran_in[cs] != ran_in[cs - 1],
-                  "map of %zu items with %d workers and chunksize %zu: "
+                  "%s of %zu items with %d workers and chunksize %zu: "
                   "items %zu and %zu ran in the same worker, as if in one "
                   "chunk; expected chunks of %zu items, the second one "
                   "handed to another idle worker. %s",
-                  count, n, given, cs - 1, cs, cs,
+                  map, count, n, given, cs - 1, cs, cs,
                   given ? "Use the chunksize given."
                         : "Python's rule: chunksize, extra = divmod(count, "
                           "workers * 4); if extra: chunksize += 1.");
@@ -336,6 +348,9 @@ FL_TEST(test_mp_pool_map_groups_items_by_the_default_chunksize)
     expect_chunks(p, 2, 96, 0, 12);  // divmod(96, 8) = (12, 0): 12
     expect_chunks(p, 2, 17, 0, 3);   // divmod(17, 8) = (2, 1): 3
     expect_chunks(p, 2, 5, 0, 1);    // divmod(5, 8) = (0, 5): 1
+    via_map_async = 1;               // map_async's chunks are map's
+    expect_chunks(p, 2, 100, 0, 13);
+    via_map_async = 0;
     mp_pool_destroy(p);
     p = pool_of(3);
     expect_chunks(p, 3, 1000, 0, 84); // divmod(1000, 12) = (83, 4): 84
@@ -731,6 +746,43 @@ count_item(size_t index, long value, void *ctx)
     (*(int *)ctx)++;
 }
 
+// The calls given NULL items or NULL results, in a child with a pool of its
+// own (a call that does not check sends from NULL, loses its worker and
+// starts another for ever, or reads the results into NULL): which one it
+// is on, and what each returned, in shared memory.
+#define NULL_CALLS 4
+static const char *const null_call[NULL_CALLS] = {
+    "map_async(NULL in)", "imap(NULL in)", "imap_unordered(NULL in)",
+    "starmap(NULL out)"};
+struct null_calls {
+    int on;              // the call it is on
+    int got[NULL_CALLS]; // what each returned
+};
+
+static int
+null_calls_refused(void *arg)
+{
+    struct null_calls *f = arg;
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 1) != 0)
+        return 1;
+    long out[1];
+    int n = 0;
+    struct mp_pair pair[1] = {{1, 2}};
+    f->got[0] =
+        mp_pool_map_async(p, square, NULL, out, 1, 0, NULL, NULL, NULL, NULL);
+    f->on = 1;
+    f->got[1] = mp_pool_imap(p, square, NULL, 1, 0, count_item, &n, NULL);
+    f->on = 2;
+    f->got[2] =
+        mp_pool_imap_unordered(p, square, NULL, 1, 0, count_item, &n, NULL);
+    f->on = 3;
+    f->got[3] = mp_pool_starmap(p, minus, pair, NULL, 1, 0, NULL);
+    f->on = NULL_CALLS;
+    mp_pool_destroy(p);
+    return 0;
+}
+
 FL_TEST(test_mp_pool_calls_reject_bad_arguments)
 {
     mp_pool *p = NULL;
@@ -790,6 +842,47 @@ FL_TEST(test_mp_pool_calls_reject_bad_arguments)
                       "%s returned %s; expected -22 (-EINVAL), before "
                       "anything reaches a worker",
                       what[i], fl_ret(got[i]));
+    struct null_calls *f = shared(sizeof *f);
+    fl_child c;
+    fl_run_in_child(null_calls_refused, f, 1000, 0, &c);
+    int on = f->on, bad = 0;
+    while (bad < NULL_CALLS && f->got[bad] == -EINVAL)
+        bad++;
+    int ret = bad < NULL_CALLS ? f->got[bad] : 0;
+    munmap(f, sizeof *f);
+    ck_assert_msg(c.returned && on == NULL_CALLS,
+                  "%s, count 1, %s%s; expected -22 (-EINVAL) at once. A "
+                  "NULL array with items to read or results to write is "
+                  "refused before anything reaches a worker: sent from "
+                  "NULL, the chunk fails, its worker is lost and the next "
+                  "one too, for ever; results read into NULL crash.",
+                  null_call[on < NULL_CALLS ? on : 0],
+                  c.timed_out  ? "never returned"
+                  : c.returned ? "was not reached"
+                               : "crashed the process with ",
+                  c.timed_out || c.returned ? "" : fl_signame(c.status));
+    ck_assert_msg(bad == NULL_CALLS,
+                  "%s, count 1, returned %s; expected -22 (-EINVAL), "
+                  "before anything reaches a worker",
+                  null_call[bad < NULL_CALLS ? bad : 0], fl_ret(ret));
+}
+
+// In a child (join would wait for ever for a job counted out but never
+// in): a map_async of no items, with no handle, then close and join.
+static int
+empty_map_async_then_join(void *arg)
+{
+    (void)arg;
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 1) != 0)
+        return 1;
+    int r =
+        mp_pool_map_async(p, square, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL);
+    mp_pool_close(p);
+    if (r == 0)
+        r = mp_pool_join(p);
+    mp_pool_destroy(p);
+    return r;
 }
 
 FL_TEST(test_mp_pool_map_of_no_items_returns_0)
@@ -825,6 +918,16 @@ FL_TEST(test_mp_pool_map_of_no_items_returns_0)
                   "of no items has nothing to hand out: it is done at once, "
                   "callback included.",
                   fl_ret(g), v, c.ok, c.value);
+    fl_child j;
+    fl_run_in_child(empty_map_async_then_join, NULL, 1000, 0, &j);
+    ck_assert_msg(j.returned && j.value == 0,
+                  "map_async of 0 items (no handle), then close and join: "
+                  "%s%s; expected 0 at once. The job of no items is "
+                  "finished at once, and finish takes one off the count of "
+                  "pending jobs: count it pending first, as enqueue does, "
+                  "or the count wraps round and join waits for ever.",
+                  j.returned ? "returned " : "join never returned",
+                  j.returned ? fl_ret(j.value) : "");
 }
 
 /* --------------------------------------------------------------- apply */
@@ -1181,9 +1284,20 @@ FL_TEST(test_mp_pool_close_refuses_new_tasks)
         mp_pool_apply_async(p, square, 1, NULL, NULL, NULL, &res),
         mp_pool_imap(p, square, in, 2, 0, count_item, &n, NULL),
         mp_pool_starmap(p, minus, pairs, out, 2, 0, NULL),
-        mp_pool_map_async(p, square, in, out, 2, 0, NULL, NULL, NULL, &res2)};
-    const char *what[] = {"map",  "imap_unordered", "apply",    "apply_async",
-                          "imap", "starmap",        "map_async"};
+        mp_pool_map_async(p, square, in, out, 2, 0, NULL, NULL, NULL, &res2),
+        mp_pool_map(p, square, NULL, NULL, 0, 0, NULL),
+        mp_pool_imap(p, square, NULL, 0, 0, count_item, &n, NULL),
+        mp_pool_starmap(p, minus, NULL, NULL, 0, 0, NULL)};
+    const char *what[] = {"map",
+                          "imap_unordered",
+                          "apply",
+                          "apply_async",
+                          "imap",
+                          "starmap",
+                          "map_async",
+                          "map of 0 items",
+                          "imap of 0 items",
+                          "starmap of 0 items"};
     if (got[3] == 0)
         mp_result_get(res, -1, NULL);
     if (got[6] == 0)
@@ -1193,11 +1307,12 @@ FL_TEST(test_mp_pool_close_refuses_new_tasks)
     mp_pool_join(p);
     mp_pool_destroy(p);
     fl_expect_int(c, 0, "mp_pool_close", "");
-    for (int i = 0; i < 7; i++)
+    for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
         ck_assert_msg(got[i] == -EINVAL,
                       "%s on a closed pool returned %s; expected -22 "
-                      "(-EINVAL), Python's \"ValueError: Pool not running\". "
-                      "Check the closed flag in every call that submits.",
+                      "(-EINVAL), Python's \"ValueError: Pool not running\" "
+                      "(Pool.map([]) too). Check the closed flag in every "
+                      "call that submits, before the count of items.",
                       what[i], fl_ret(got[i]));
 }
 
@@ -2177,6 +2292,22 @@ FL_TEST(test_mp_pool_imap_hands_over_every_item_at_chunk_boundaries)
     mp_pool_destroy(p);
 }
 
+// Item 1 fails at once; item 0 waits until item 2 runs, which is once the
+// pool has taken in item 1's error: 2 workers, chunks of 1.  So the chunk
+// before the failing one comes back after it.
+static int
+fails_at_1_before_0(long x, long *result)
+{
+    if (x == 1)
+        return -EDOM;
+    if (x == 0 && wait_token(token[0]) < 0)
+        return -ETIMEDOUT;
+    if (x == 2)
+        give_token(token[1]);
+    *result = x * x;
+    return 0;
+}
+
 FL_TEST(test_mp_pool_imap_stops_before_the_first_failing_item)
 {
     mp_pool *p = pool_of(2);
@@ -2188,6 +2319,15 @@ FL_TEST(test_mp_pool_imap_stops_before_the_first_failing_item)
     size_t failed = 999;
     int r = mp_pool_imap(p, fails_at_37, in, 100, 0, note_item, &o, &failed);
     mp_pool_destroy(p);
+    pipe_or_fail(token); // before the pool: its workers wait on it
+    p = pool_of(2);
+    struct order o1;
+    memset(&o1, 0, sizeof o1);
+    size_t failed1 = 999;
+    int r1 = mp_pool_imap(p, fails_at_1_before_0, in, 3, 1, note_item, &o1,
+                          &failed1);
+    pipe_close(token);
+    mp_pool_destroy(p);
     ck_assert_msg(r == -EDOM && failed == 37,
                   "imap of 100 items where item 37 returns -EDOM returned "
                   "%s at index %zu; expected -33 (-EDOM) at 37",
@@ -2196,6 +2336,15 @@ FL_TEST(test_mp_pool_imap_stops_before_the_first_failing_item)
                     "Python's imap yields every result before the failing "
                     "item's chunk, then raises: stop at the chunk that holds "
                     "the job's error, whose place in out holds no result.");
+    ck_assert_msg(r1 == -EDOM && failed1 == 1,
+                  "imap of 3 items where item 1 returns -EDOM returned %s at "
+                  "index %zu; expected -33 (-EDOM) at 1",
+                  fl_ret(r1), failed1);
+    expect_in_order(&o1, 1, squared,
+                    "item 1 of 3 failed before item 0 was back (chunks of 1)",
+                    "Item 0's chunk ends where item 1's begins: a failure "
+                    "at an item the chunk ends before does not hold it back. "
+                    "Stop only at the chunk that holds the error.");
 }
 
 FL_TEST(test_mp_pool_imap_and_map_async_fail_cleanly_without_memory)
