@@ -965,6 +965,52 @@ sanitized(char *problem)
     return msg;
 }
 
+// Whether this compiler builds with the sanitizers at all (libasan and
+// libubsan installed): if not, the pass is skipped with a notice, rather
+// than failing every lesson for the machine's sake.  Asked once, and only
+// when a sanitized build failed (up front, it was a compile and a link,
+// some 0.05 CPU-s, for every grading with the pass).
+static int
+sanitizers_work(void)
+{
+    static int known = -1;
+    char src[PATH_MAX + 16], bin[PATH_MAX + 16], *log;
+    if (known >= 0)
+        return known;
+    snprintf(src, sizeof src, "%s/probe.c", gr_workdir);
+    snprintf(bin, sizeof bin, "%s/probe", gr_workdir);
+    FILE *f = fopen(src, "we");
+    if (f != NULL) {
+        fputs("int main(void) { return 0; }\n", f);
+        fclose(f);
+    }
+    char *cc[] = {opt.cc, "-fsanitize=address,undefined", src, "-o", bin, NULL};
+    known = run_step(cc, SB_TRUSTED, NULL, "/", OUT_CAP, &log) == 0;
+    if (!known) {
+        opt.sanitize = 0;
+        gr_notice = "the sanitizer pass was skipped: this compiler cannot "
+                    "build with -fsanitize=address,undefined (install "
+                    "libasan and libubsan, e.g. with make deps)";
+    }
+    free(log);
+    unlink(src);
+    unlink(bin);
+    return known;
+}
+
+// A sanitized build step's problem, or NULL (and *san 0, the pass off)
+// when the compiler cannot build with the sanitizers at all.
+static char *
+san_step(char *problem, int *san)
+{
+    if (problem != NULL && !sanitizers_work()) {
+        free(problem);
+        *san = 0;
+        return NULL;
+    }
+    return sanitized(problem);
+}
+
 // Both objects first, then every link: nothing of the hidden tests is
 // within the sandbox's reach while the student's file is compiled.
 static char *
@@ -976,54 +1022,25 @@ compile_and_link(gr_lesson *l, const char *dir, const char *b)
     snprintf(name, sizeof name, "check_%s", topic_of(l->name));
     char *problem = make_object(l, dir, b, 0);
     if (problem == NULL && san)
-        problem = sanitized(make_object(l, dir, b, 1));
+        problem = san_step(make_object(l, dir, b, 1), &san);
     if (problem == NULL)
         problem = link_variant(dir, b, test, name, 0);
     if (problem == NULL && san)
-        problem = sanitized(link_variant(dir, b, test, name, 1));
+        problem = san_step(link_variant(dir, b, test, name, 1), &san);
     if (problem != NULL || !l->nhidden)
         return problem;
     if (reveal_hidden(dir) < 0)
         return strdup("the grader could not lay out the hidden tests");
     problem = link_variant(dir, b, "hidden-", "check_hidden", 0);
     if (problem == NULL && san)
-        problem = sanitized(link_variant(dir, b, "hidden-", "check_hidden", 1));
+        problem =
+            san_step(link_variant(dir, b, "hidden-", "check_hidden", 1), &san);
     return problem;
-}
-
-// Whether this compiler builds with the sanitizers at all (libasan and
-// libubsan installed): if not, the pass is skipped with a notice, rather
-// than failing every lesson for the machine's sake.
-static void
-check_sanitizers(void)
-{
-    static int checked;
-    char src[PATH_MAX + 16], bin[PATH_MAX + 16], *log;
-    if (checked++ || !opt.sanitize)
-        return;
-    snprintf(src, sizeof src, "%s/probe.c", gr_workdir);
-    snprintf(bin, sizeof bin, "%s/probe", gr_workdir);
-    FILE *f = fopen(src, "we");
-    if (f != NULL) {
-        fputs("int main(void) { return 0; }\n", f);
-        fclose(f);
-    }
-    char *cc[] = {opt.cc, "-fsanitize=address,undefined", src, "-o", bin, NULL};
-    if (run_step(cc, SB_TRUSTED, NULL, "/", OUT_CAP, &log) < 0) {
-        opt.sanitize = 0;
-        gr_notice = "the sanitizer pass was skipped: this compiler cannot "
-                    "build with -fsanitize=address,undefined (install "
-                    "libasan and libubsan, e.g. with make deps)";
-    }
-    free(log);
-    unlink(src);
-    unlink(bin);
 }
 
 char *
 build_lesson(gr_lesson *l, const char *dir)
 {
-    check_sanitizers();
     char b[PATH_MAX + 8], objs[PATH_MAX + 8];
     if (lay_out(l, dir) < 0 || lay_objects(l, dir) < 0)
         return strdup("the grader could not lay out the course's files: "
@@ -1034,11 +1051,15 @@ build_lesson(gr_lesson *l, const char *dir)
         if (problem != NULL)
             return problem;
     }
-    snprintf(objs, sizeof objs, "%s/objs", dir);
-    system_names();
-    lesson_names(objs, l->name);
-    snprintf(objs, sizeof objs, "%s/hidden", dir);
-    hidden_names(objs);
+    // The names only inspect() reads, which --quick-build skips (make
+    // test's mutants: some 4000 names read and sorted, each grading).
+    if (!opt.quick_build) {
+        snprintf(objs, sizeof objs, "%s/objs", dir);
+        system_names();
+        lesson_names(objs, l->name);
+        snprintf(objs, sizeof objs, "%s/hidden", dir);
+        hidden_names(objs);
+    }
     snprintf(b, sizeof b, "%s/b", dir);
     if (sb_give(b) < 0)
         return strdup("the grader could not make a build directory");
