@@ -1091,6 +1091,11 @@ acquire_when_released(mp_lock *lock, int timeout_ms, int *rc)
     char st;
     while ((st = state_of(pid)) != 'S' && st != 'Z' && fl_now_ms() < end)
         sched_yield();
+    // Asleep for 20 ms, not once: a deadline already past puts the lock
+    // call to sleep too, until the next timer tick (4 ms on a machine with
+    // coarse timers), and a release in that window would hand it the lock.
+    if (st == 'S' && !fl_proc_idles(pid, 20))
+        st = state_of(pid);
     int release = mp_lock_release(lock);
     int hung = 0;
     reap_by(pid, fl_now_ms() + 3000, &hung);

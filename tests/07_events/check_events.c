@@ -935,6 +935,11 @@ start_asleep_across_a_second(struct kid *k, kid_fn fn, mp_event *ev,
 {
     kid_start(k, fn, ev, 0);
     char s = until_asleep(k->pid, -1);
+    // Asleep for 20 ms, not once: a deadline already past puts the wait
+    // to sleep too, until the next timer tick (4 ms on a machine with
+    // coarse timers), and a set in that window would wake it with 1.
+    if (s == 'S' && !fl_proc_idles(k->pid, 20))
+        s = fl_proc_state(k->pid);
     if (s != 'S' && kid_wait(k, 1000) && k->rep.value == 0 &&
         k->rep.us < 500000) {
         kid_end(k);
