@@ -70,7 +70,7 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 .PHONY: all help deps grade check demo hint test test-extra docs docs-solutions coverage bench san golden lint \
 	clean grade-class stress-selftest \
 	progress watch list reset grader gradescope classroom compile_commands.json \
-	need-check trace
+	need-check need-crypto trace
 
 help: ## List the targets
 	@echo "forklings - process-based parallelism in C, from fork() up"
@@ -125,6 +125,19 @@ need-check:
 ifneq ($(HAVE_CHECK),yes)
 	@echo "Check, the C unit-test framework, is not installed (pkg-config" >&2
 	@echo "cannot find it). Run: make deps" >&2
+	@exit 1
+endif
+
+# The tests that compute HMACs with libcrypto (lesson 11's) say what is
+# missing before the compiler does: a clone made before lesson 11 needed
+# libssl-dev has not run make deps since.
+CRYPTO_TESTS := $(patsubst %.c,$(BUILD)/obj/%.o,\
+	$(shell grep -l '<openssl/' tests/[0-9][0-9]_*/*.c 2>/dev/null))
+$(CRYPTO_TESTS): | need-crypto
+need-crypto:
+ifeq ($(CRYPTO_LIBS),)
+	@echo "OpenSSL's libcrypto is not installed: lesson 11's handshake" >&2
+	@echo "computes HMACs with it (Debian's libssl-dev). Run: make deps" >&2
 	@exit 1
 endif
 
