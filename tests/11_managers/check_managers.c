@@ -2179,6 +2179,27 @@ FL_TEST(test_mp_set_authkey_takes_1_to_mp_authkey_max_bytes)
     unsigned char k[MP_AUTHKEY_MAX + 1], got[MP_AUTHKEY_MAX];
     for (size_t i = 0; i < sizeof k; i++)
         k[i] = (unsigned char)(i * 7); // a 0 byte first: keys are bytes
+    // No key yet: getrandom failing makes none, and EINTR is no failure.
+    fl_fault_reset();
+    fl_fault_fail("getrandom", 1, ENOSYS);
+    int failed = mp_get_authkey(got, sizeof got);
+    fl_fault_reset();
+    fl_fault_fail("getrandom", 1, EINTR);
+    int retried = mp_get_authkey(got, sizeof got);
+    long calls = fl_fault_calls("getrandom");
+    fl_fault_reset();
+    fl_expect_int(failed, -ENOSYS,
+                  "mp_get_authkey with getrandom failing (ENOSYS)",
+                  "minus the errno of the getrandom that failed");
+    ck_assert_msg(calls > 0,
+                  "after getrandom failed, the next mp_get_authkey returned "
+                  "%s without calling getrandom: the failed key was kept, "
+                  "bytes anyone can guess (zeros). Set authkey_len only "
+                  "once getrandom has filled the key",
+                  fl_ret(retried));
+    fl_expect_int(retried, MP_AUTHKEY_LEN,
+                  "mp_get_authkey with getrandom interrupted once (EINTR)",
+                  "EINTR is no failure: call getrandom again");
     int none = mp_set_authkey(NULL, 4), empty = mp_set_authkey(k, 0);
     int over = mp_set_authkey(k, MP_AUTHKEY_MAX + 1);
     int max = mp_set_authkey(k, MP_AUTHKEY_MAX);
@@ -2562,6 +2583,17 @@ deliver_polling(void *arg)
     return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 0);
 }
 
+// In a child: deliver (timeout 200 ms) to a peer that never answers, the
+// monotonic clock 10 s later after the code's first read of it: the
+// deadline is past by the first wait.
+static int
+deliver_late(void *arg)
+{
+    fl_fault_reset();
+    fl_clock_mono_later_at(1, 10000);
+    return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 200);
+}
+
 FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
 {
     int sv[2];
@@ -2576,6 +2608,8 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
     ssize_t n = hs_read(sv[1], c); // the challenge, sent before the wait
     fl_child now;                  // a timeout of 0: a poll, at once
     fl_run_in_child(deliver_polling, &sv[0], 500, 0, &now);
+    fl_child late; // the time left is below 0 by the first wait
+    fl_run_in_child(deliver_late, &sv[0], 500, 0, &late);
     close(sv[0]);
     close(sv[1]);
     ck_assert_msg(n > 0, "mp_deliver_challenge sent no challenge");
@@ -2585,6 +2619,13 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
                   "timeout of 0 polls: only -1 waits for ever (a deadline "
                   "of now, and the time left past it is 0, never negative)",
                   how_within(&now, 500));
+    ck_assert_msg(late.returned && late.value == -ETIMEDOUT,
+                  "mp_deliver_challenge(timeout 200 ms), the process not "
+                  "run for 10 s (on CLOCK_MONOTONIC) once it had its "
+                  "deadline, %s; expected -ETIMEDOUT at once. The time "
+                  "left past the deadline is 0, never negative: poll() "
+                  "takes a negative timeout as for ever",
+                  how_within(&late, 500));
     fl_expect_int(res.ret, -ETIMEDOUT,
                   "mp_deliver_challenge(timeout 300 ms) to a peer that "
                   "never answers, under a signal storm",
