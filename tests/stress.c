@@ -57,6 +57,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -83,7 +84,7 @@
     X(posix_spawn) X(execv) X(execve) X(execvp) X(pthread_create)              \
     X(pthread_cond_timedwait) X(setsid) X(clock_gettime) X(time)               \
     X(gettimeofday) X(exit) X(_exit) X(fstat) X(pthread_mutex_init)            \
-    X(pthread_cond_init) X(pthread_mutex_unlock)
+    X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom)
 // clang-format on
 
 enum fn_id {
@@ -129,6 +130,9 @@ static atomic_llong wall_offset;  // seconds added to the wall clock
 static atomic_long jump_after;    // reads that still see the old clock
 static atomic_llong jump_seconds; // the pending jump, 0 for none
 static atomic_int mono_whole_ms;  // 1: CLOCK_MONOTONIC in whole ms
+static atomic_long mono_reads;    // reads of CLOCK_MONOTONIC
+static atomic_long mono_after;    // reads that still see it unmoved
+static atomic_llong mono_ms;      // then it is this many ms later
 static atomic_long heap_blocks;
 static atomic_llong heap_bytes;
 
@@ -179,6 +183,8 @@ fl_fault_reset(void)
     atomic_store(&jump_seconds, 0);
     atomic_store(&jump_after, 0);
     atomic_store(&mono_whole_ms, 0);
+    atomic_store(&mono_ms, 0);
+    atomic_store(&mono_reads, 0);
 }
 
 void
@@ -882,6 +888,13 @@ fl_wrap_setsid(void)
     return setsid();
 }
 
+ssize_t
+fl_wrap_getrandom(void *buf, size_t len, unsigned int flags)
+{
+    INTERCEPT(getrandom, -1);
+    return getrandom(buf, len, flags);
+}
+
 int
 fl_wrap_clock_gettime(clockid_t clk, struct timespec *ts)
 {
@@ -891,6 +904,13 @@ fl_wrap_clock_gettime(clockid_t clk, struct timespec *ts)
         ts->tv_sec += (time_t)wall_read();
     if (r == 0 && clk == CLOCK_MONOTONIC && atomic_load(&mono_whole_ms))
         ts->tv_nsec -= ts->tv_nsec % 1000000;
+    if (r == 0 && clk == CLOCK_MONOTONIC &&
+        atomic_fetch_add(&mono_reads, 1) >= atomic_load(&mono_after)) {
+        long long ms = atomic_load(&mono_ms);
+        long long ns = ts->tv_nsec + ms % 1000 * 1000000;
+        ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+        ts->tv_nsec = (long)(ns % 1000000000);
+    }
     return r;
 }
 
@@ -962,6 +982,15 @@ long
 fl_clock_reads(void)
 {
     return atomic_load(&wall_reads);
+}
+
+void
+fl_clock_mono_later_at(int nth_read, long long ms)
+{
+    atomic_store(&mono_ms, 0);
+    atomic_store(&mono_after, nth_read);
+    atomic_store(&mono_reads, 0);
+    atomic_store(&mono_ms, ms);
 }
 
 void

@@ -381,6 +381,21 @@ long fl_clock_reads(void);
  */
 void fl_clock_mono_whole_ms(int on);
 
+/**
+ * @brief Make the code's reads of CLOCK_MONOTONIC after the nth one see
+ *        the clock ms later, as if the process had not run for that long.
+ *
+ * A deadline the code computed before is then past, whatever the kernel
+ * did: the time left is negative, and a wait given that number (poll()
+ * takes a negative timeout as "for ever") never ends, where one given 0
+ * returns at once.  Reads are counted since this call; fl_fault_reset
+ * cancels it.  The kernel's own timeouts are not moved.
+ *
+ * @param nth_read the last read that sees the real clock (0: none).
+ * @param ms       how much later every read after it is, at least 0.
+ */
+void fl_clock_mono_later_at(int nth_read, long long ms);
+
 /* ----------------------------------------------- helpers the tests share */
 
 // The clock (fl_now_ms, fl_now_us) and the /proc readers (fl_proc_state,

@@ -308,6 +308,22 @@ FL_TEST(test_clock_mono_whole_ms_rounds_down_to_the_millisecond)
     ck_assert_msg(whole < 5, "fl_fault_reset did not stop the rounding");
 }
 
+FL_TEST(test_clock_mono_later_at_moves_reads_after_the_nth)
+{
+    fl_fault_reset();
+    fl_clock_mono_later_at(1, 2500);
+    long long a = st_mono_ns(), b = st_mono_ns(), c = st_mono_ns();
+    fl_fault_reset();
+    long long d = st_mono_ns();
+    long long ms = 1000000;
+    ck_assert_msg(b - a >= 2500 * ms && b - a < 2600 * ms,
+                  "read 1 unmoved, read 2 2500 ms later: %lld %lld", a, b);
+    ck_assert_msg(c >= b && c - b < 100 * ms, "read 3 moved as 2: %lld %lld", b,
+                  c);
+    ck_assert_msg(d < b, "fl_fault_reset did not put the clock back: %lld %lld",
+                  b, d);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_fault_walk_finds_nothing_in_careful_code, 20),
     FL_CASE(test_fault_walk_finds_the_leak_in_leaky_code, 20),
@@ -321,6 +337,7 @@ static const fl_case cases[] = {
     FL_CASE(test_storm_hold_sees_an_infinite_wait_stay_infinite, 10),
     FL_CASE(test_clock_jump_moves_the_wall_clock_only, 10),
     FL_CASE(test_clock_mono_whole_ms_rounds_down_to_the_millisecond, 5),
+    FL_CASE(test_clock_mono_later_at_moves_reads_after_the_nth, 5),
 };
 
 FL_MAIN("stress", cases)

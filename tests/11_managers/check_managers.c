@@ -2179,6 +2179,27 @@ FL_TEST(test_mp_set_authkey_takes_1_to_mp_authkey_max_bytes)
     unsigned char k[MP_AUTHKEY_MAX + 1], got[MP_AUTHKEY_MAX];
     for (size_t i = 0; i < sizeof k; i++)
         k[i] = (unsigned char)(i * 7); // a 0 byte first: keys are bytes
+    // No key yet: getrandom failing makes none, and EINTR is no failure.
+    fl_fault_reset();
+    fl_fault_fail("getrandom", 1, ENOSYS);
+    int failed = mp_get_authkey(got, sizeof got);
+    fl_fault_reset();
+    fl_fault_fail("getrandom", 1, EINTR);
+    int retried = mp_get_authkey(got, sizeof got);
+    long calls = fl_fault_calls("getrandom");
+    fl_fault_reset();
+    fl_expect_int(failed, -ENOSYS,
+                  "mp_get_authkey with getrandom failing (ENOSYS)",
+                  "minus the errno of the getrandom that failed");
+    ck_assert_msg(calls > 0,
+                  "after getrandom failed, the next mp_get_authkey returned "
+                  "%s without calling getrandom: the failed key was kept, "
+                  "bytes anyone can guess (zeros). Set authkey_len only "
+                  "once getrandom has filled the key",
+                  fl_ret(retried));
+    fl_expect_int(retried, MP_AUTHKEY_LEN,
+                  "mp_get_authkey with getrandom interrupted once (EINTR)",
+                  "EINTR is no failure: call getrandom again");
     int none = mp_set_authkey(NULL, 4), empty = mp_set_authkey(k, 0);
     int over = mp_set_authkey(k, MP_AUTHKEY_MAX + 1);
     int max = mp_set_authkey(k, MP_AUTHKEY_MAX);
@@ -2243,10 +2264,19 @@ FL_TEST(test_mp_get_authkey_is_random_and_inherited_by_children)
     unsigned char mine[MP_AUTHKEY_MAX];
     key_of_child(p, a); // this process has no key yet: each child makes one
     key_of_child(p, b);
+    // This process's first call, into one byte too few: the key is made
+    // first, and then it does not fit.
+    int small = mp_get_authkey(mine, MP_AUTHKEY_LEN - 1);
     int n = mp_get_authkey(mine, sizeof mine);
     key_of_child(p, c); // made after this process's: inherited
     close(p[0]);
     close(p[1]);
+    fl_expect_int(small, -ERANGE,
+                  "a process's first mp_get_authkey, into MP_AUTHKEY_LEN - 1 "
+                  "bytes",
+                  "make the key first, then compare its length with size: "
+                  "before it is made its length is 0, and the copy writes "
+                  "past the caller's buffer");
     fl_expect_int(n, MP_AUTHKEY_LEN, "mp_get_authkey with no key set",
                   "the default key is MP_AUTHKEY_LEN random bytes");
     ck_assert_msg(memcmp(a, b, sizeof a) != 0,
@@ -2274,6 +2304,7 @@ enum answer_how {
     A_SHORT,      // the right answer without its last byte: N - 1
     A_LONG,       // the right answer and one byte more: N + 1
     A_MAX,        // MP_AUTH_MSG_MAX bytes
+    A_PREFIX,     // "{sha999}" and the right HMAC-SHA256
     A_HUGE,       // a header of MP_AUTH_MSG_MAX + 1 bytes, and the bytes
 };
 
@@ -2312,6 +2343,8 @@ answer_as(enum answer_how how, const unsigned char *c, size_t clen,
         a[how == A_FLIP_FIRST ? PLEN : n - 1] ^= 0x01;
     if (how == A_LONG)
         a[n++] = 0;
+    if (how == A_PREFIX)
+        memcpy(a, "{sha999}", PLEN);
     if (how == A_MAX)
         memset(a + n, 'x', MP_AUTH_MSG_MAX - n);
     return how == A_SHORT ? n - 1 : how == A_MAX ? MP_AUTH_MSG_MAX : n;
@@ -2505,29 +2538,34 @@ FL_TEST(test_mp_deliver_challenge_refuses_a_wrong_answer_with_failure)
 
 FL_TEST(test_mp_deliver_challenge_refuses_answers_of_the_wrong_size)
 {
-    static const enum answer_how how[] = {A_SHORT, A_LONG, A_MAX, A_HUGE};
+    static const enum answer_how how[] = {A_SHORT, A_LONG, A_MAX, A_PREFIX,
+                                          A_HUGE};
     static const char *what[] = {
         "\"{sha256}\" and one byte too few (N - 1)",
         "\"{sha256}\", the digest and one byte more (N + 1)",
         "MP_AUTH_MSG_MAX bytes",
+        "\"{sha999}\" and the right HMAC-SHA256 (40 bytes)",
         "a frame of MP_AUTH_MSG_MAX + 1 bytes",
     };
-    int ret[4];
-    struct round r[4];
-    deliver_rounds(how, 4, WAIT_MS, ret, r);
-    for (int i = 0; i < 4; i++) {
-        char want = i < 3 ? 'F' : '-';
+    static const char *hint[] = {
+        "An answer of neither digest's length is no answer: check the "
+        "length before comparing, and refuse it with MP_FAILURE",
+        "An answer of 40 bytes names its digest: refuse any prefix but "
+        "MP_DIGEST_PREFIX (memcmp it), as Python refuses a digest it does "
+        "not know, with MP_FAILURE",
+        "A frame over MP_AUTH_MSG_MAX is refused unread: its length is "
+        "checked before the body is read into a buffer of that size",
+    };
+    int ret[5];
+    struct round r[5];
+    deliver_rounds(how, 5, WAIT_MS, ret, r);
+    for (int i = 0; i < 5; i++) {
+        char want = i < 4 ? 'F' : '-';
         ck_assert_msg(ret[i] == -EPROTO && r[i].verdict == want,
                       "answered with %s, mp_deliver_challenge returned %s "
                       "and sent %s; expected -EPROTO and %s. %s",
                       what[i], fl_ret(ret[i]), verdict_name(r[i].verdict),
-                      verdict_name(want),
-                      i < 3 ? "An answer of neither digest's length is no "
-                              "answer: check the length before comparing, "
-                              "and refuse it with MP_FAILURE"
-                            : "A frame over MP_AUTH_MSG_MAX is refused "
-                              "unread: its length is checked before the "
-                              "body is read into a buffer of that size");
+                      verdict_name(want), hint[i < 3 ? 0 : i - 2]);
     }
 }
 
@@ -2536,6 +2574,24 @@ static int
 deliver_to_silent(void *arg)
 {
     return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 300);
+}
+
+// In a child: deliver with a timeout of 0 to a peer that never answers.
+static int
+deliver_polling(void *arg)
+{
+    return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 0);
+}
+
+// In a child: deliver (timeout 200 ms) to a peer that never answers, the
+// monotonic clock 10 s later after the code's first read of it: the
+// deadline is past by the first wait.
+static int
+deliver_late(void *arg)
+{
+    fl_fault_reset();
+    fl_clock_mono_later_at(1, 10000);
+    return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 200);
 }
 
 FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
@@ -2550,9 +2606,26 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
     fl_fault_reset();
     unsigned char c[HS_FRAME];
     ssize_t n = hs_read(sv[1], c); // the challenge, sent before the wait
+    fl_child now;                  // a timeout of 0: a poll, at once
+    fl_run_in_child(deliver_polling, &sv[0], 500, 0, &now);
+    fl_child late; // the time left is below 0 by the first wait
+    fl_run_in_child(deliver_late, &sv[0], 500, 0, &late);
     close(sv[0]);
     close(sv[1]);
     ck_assert_msg(n > 0, "mp_deliver_challenge sent no challenge");
+    ck_assert_msg(now.returned && now.value == -ETIMEDOUT,
+                  "mp_deliver_challenge with a timeout of 0, to a peer that "
+                  "has not answered, %s; expected -ETIMEDOUT at once. A "
+                  "timeout of 0 polls: only -1 waits for ever (a deadline "
+                  "of now, and the time left past it is 0, never negative)",
+                  how_within(&now, 500));
+    ck_assert_msg(late.returned && late.value == -ETIMEDOUT,
+                  "mp_deliver_challenge(timeout 200 ms), the process not "
+                  "run for 10 s (on CLOCK_MONOTONIC) once it had its "
+                  "deadline, %s; expected -ETIMEDOUT at once. The time "
+                  "left past the deadline is 0, never negative: poll() "
+                  "takes a negative timeout as for ever",
+                  how_within(&late, 500));
     fl_expect_int(res.ret, -ETIMEDOUT,
                   "mp_deliver_challenge(timeout 300 ms) to a peer that "
                   "never answers, under a signal storm",
@@ -2587,6 +2660,98 @@ FL_TEST(test_mp_deliver_challenge_retries_reads_a_signal_interrupted)
                   "against the same deadline");
 }
 
+// A peer that sends len bytes of an answer's frame, waits for the
+// challenge and leaves it unread: its end closes with data unread, so
+// the kernel reports ECONNRESET to the other end, not EOF.
+struct cutter {
+    int fd, other;
+    size_t len;
+};
+
+static int
+cut_and_close(void *arg)
+{
+    struct cutter *c = arg;
+    close(c->other);
+    unsigned char f[MP_FRAME_HEADER + PLEN] = {0};
+    fl_put_be32(f, PLEN + MP_DIGEST_LEN);
+    memcpy(f + MP_FRAME_HEADER, MP_DIGEST_PREFIX, PLEN);
+    if (fl_write_full(c->fd, f, c->len) < 0)
+        return 1;
+    return fl_readable_within(c->fd, WAIT_MS) ? 0 : 2;
+}
+
+FL_TEST(test_mp_deliver_challenge_gives_epipe_when_the_peer_resets)
+{
+    static const size_t cut[] = {2, MP_FRAME_HEADER + 5};
+    static const char *where[] = {"header", "body"};
+    int ret[2];
+    load_key();
+    for (int i = 0; i < 2; i++) {
+        int sv[2];
+        ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+        struct cutter c = {sv[1], sv[0], cut[i]};
+        pid_t pid = fl_raw_start(cut_and_close, &c);
+        close(sv[1]);
+        ret[i] = mp_deliver_challenge(sv[0], tkey, tkeylen, WAIT_MS);
+        close(sv[0]);
+        fl_reap_code(pid);
+    }
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(ret[i] == -EPIPE,
+                      "the peer closed in the middle of its answer's %s, "
+                      "the challenge unread, and mp_deliver_challenge "
+                      "returned %s; expected -EPIPE. With bytes unread the "
+                      "kernel reports ECONNRESET, not EOF: the peer has gone "
+                      "either way, in the header or in the body",
+                      where[i], fl_ret(ret[i]));
+}
+
+FL_TEST(test_mp_deliver_and_answer_challenge_refuse_bad_arguments)
+{
+    static unsigned char big[MP_AUTHKEY_MAX + 1];
+    int sv[2];
+    load_key();
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    close(sv[1]); // a call that goes ahead fails at once, -EPIPE
+    const struct {
+        int fd;
+        const void *key;
+        size_t len;
+        int timeout_ms;
+        const char *what;
+    } bad[] = {
+        {-1, tkey, tkeylen, WAIT_MS, "fd -1"},
+        {sv[0], NULL, tkeylen, WAIT_MS, "a NULL key"},
+        {sv[0], tkey, 0, WAIT_MS, "an empty key (keylen 0)"},
+        {sv[0], big, MP_AUTHKEY_MAX + 1, WAIT_MS,
+         "a key of MP_AUTHKEY_MAX + 1 bytes"},
+        {sv[0], tkey, tkeylen, -2, "a timeout of -2"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int d = mp_deliver_challenge(bad[i].fd, bad[i].key, bad[i].len,
+                                     bad[i].timeout_ms);
+        int a = mp_answer_challenge(bad[i].fd, bad[i].key, bad[i].len,
+                                    bad[i].timeout_ms);
+        ck_assert_msg(d == -EINVAL && a == -EINVAL,
+                      "with %s, mp_deliver_challenge returned %s and "
+                      "mp_answer_challenge %s; expected -EINVAL from both. "
+                      "Check the arguments first: a descriptor, a key of 1 "
+                      "to MP_AUTHKEY_MAX bytes (an empty key proves "
+                      "nothing), a timeout of -1 or more",
+                      bad[i].what, fl_ret(d), fl_ret(a));
+    }
+    int d = mp_deliver_challenge(sv[0], big, MP_AUTHKEY_MAX, WAIT_MS);
+    int a = mp_answer_challenge(sv[0], big, MP_AUTHKEY_MAX, WAIT_MS);
+    close(sv[0]);
+    ck_assert_msg(d == -EPIPE && a == -EPIPE,
+                  "with a key of MP_AUTHKEY_MAX bytes and a peer that has "
+                  "closed, mp_deliver_challenge returned %s and "
+                  "mp_answer_challenge %s; expected -EPIPE from both: a "
+                  "key of MP_AUTHKEY_MAX bytes is valid (<=, not <)",
+                  fl_ret(d), fl_ret(a));
+}
+
 /* ----------------------------------------------- mp_answer_challenge */
 
 // How the test's peer challenges in one round.
@@ -2596,6 +2761,7 @@ enum challenge_how {
     C_MAX,      // "{sha256}" and random bytes: MP_AUTH_MSG_MAX in all
     C_FAILURE,  // Python 3.12's; then MP_FAILURE (the peer's key differs)
     C_BAD_WORD, // Python 3.12's; then "#WELCOME#!"
+    C_CUT_WORD, // Python 3.12's; then "#WELCOME" (MP_WELCOME but its last)
     C_NO_MAGIC, // "#CHALLENGX#" and the rest
     C_SHORT,    // MP_CHALLENGE and 19 bytes
     C_UNKNOWN,  // MP_CHALLENGE "{sha999}" and 40 bytes
@@ -2648,7 +2814,7 @@ challenger(void *arg)
         if (fl_frame_write(p->fd, c, len) < 0)
             return 1;
         char seen = 'N';
-        if (p->how[i] <= C_BAD_WORD) {
+        if (p->how[i] <= C_CUT_WORD) {
             ssize_t n = hs_read(p->fd, a);
             size_t w =
                 p->how[i] == C_LEGACY
@@ -2659,7 +2825,8 @@ challenger(void *arg)
             const char *word = p->how[i] == C_FAILURE    ? MP_FAILURE
                                : p->how[i] == C_BAD_WORD ? "#WELCOME#!"
                                                          : MP_WELCOME;
-            if (fl_frame_write(p->fd, word, strlen(word)) < 0)
+            size_t wlen = strlen(word) - (p->how[i] == C_CUT_WORD);
+            if (fl_frame_write(p->fd, word, wlen) < 0)
                 return 2;
         }
         if (write(p->report, &seen, 1) != 1)
@@ -2716,10 +2883,10 @@ FL_TEST(test_mp_answer_challenge_answers_python_3_12_and_3_11)
 
 FL_TEST(test_mp_answer_challenge_believes_only_mp_welcome)
 {
-    static const enum challenge_how how[] = {C_FAILURE, C_BAD_WORD};
-    int ret[2];
-    char seen[2];
-    answer_rounds(how, 2, ret, seen);
+    static const enum challenge_how how[] = {C_FAILURE, C_BAD_WORD, C_CUT_WORD};
+    int ret[3];
+    char seen[3];
+    answer_rounds(how, 3, ret, seen);
     fl_expect_int(ret[0], -EACCES,
                   "mp_answer_challenge when the peer answered MP_FAILURE",
                   "the peer has another key: only the side that challenged "
@@ -2729,6 +2896,12 @@ FL_TEST(test_mp_answer_challenge_believes_only_mp_welcome)
                   "mp_answer_challenge when the peer answered \"#WELCOME#!\"",
                   "the verdict is MP_WELCOME exactly, all of its bytes and "
                   "no more");
+    fl_expect_int(ret[2], -EPROTO,
+                  "mp_answer_challenge when the peer answered \"#WELCOME\" "
+                  "(MP_WELCOME without its last byte)",
+                  "compare the verdict's length with strlen(MP_WELCOME) "
+                  "too: a memcmp of the n bytes received takes any prefix "
+                  "of MP_WELCOME for it");
 }
 
 FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
@@ -2752,6 +2925,53 @@ FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
                       i == 3 ? ": check the length before reading the "
                                "body into a buffer of MP_AUTH_MSG_MAX"
                              : "");
+}
+
+// A peer slow to challenge: LATE_MS after it starts it sends a challenge,
+// reads the answer, and never sends a verdict.
+#define LATE_MS 150
+
+static int
+challenge_late(void *arg)
+{
+    struct challenger *p = arg;
+    close(p->other);
+    unsigned char c[HS_FRAME], a[HS_FRAME];
+    size_t len = make_challenge(c);
+    poll(NULL, 0, LATE_MS); // the delay is what is tested, not a sync
+    if (fl_frame_write(p->fd, c, len) < 0 || hs_read(p->fd, a) <= 0)
+        return 1;
+    return fl_readable_within(p->fd, WAIT_MS) ? 0 : 2; // until the end
+}
+
+FL_TEST(test_mp_answer_challenge_keeps_one_deadline_for_the_exchange)
+{
+    enum { TIMEOUT_MS = 250 };
+    int sv[2];
+    load_key();
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    struct challenger c = {.fd = sv[1], .other = sv[0]};
+    long t0 = fl_now_ms();
+    pid_t pid = fl_raw_start(challenge_late, &c);
+    close(sv[1]);
+    int r = mp_answer_challenge(sv[0], tkey, tkeylen, TIMEOUT_MS);
+    long took = fl_now_ms() - t0;
+    close(sv[0]);
+    int st = fl_reap_code(pid);
+    ck_assert_msg(st == 0,
+                  "the peer got no answer to its challenge "
+                  "(status %d)",
+                  st);
+    fl_expect_int(r, -ETIMEDOUT,
+                  "mp_answer_challenge(timeout 250 ms) when the challenge "
+                  "came after 150 ms and no verdict ever came",
+                  "nothing by the deadline is -ETIMEDOUT");
+    ck_assert_msg(took < TIMEOUT_MS + LATE_MS / 2,
+                  "the challenge came after %d ms, the verdict never, and "
+                  "mp_answer_challenge(timeout %d ms) returned after %ld "
+                  "ms: one deadline for the whole exchange, computed once "
+                  "(deadline_of), not a new timeout for the verdict",
+                  LATE_MS, TIMEOUT_MS, took);
 }
 
 /* ----------------------------------------- the manager authenticates */
@@ -2895,6 +3115,17 @@ FL_TEST(test_mp_manager_serves_others_while_a_client_never_answers)
     // (Once the other client failed, the server is stuck: skip the wait.)
     ssize_t then = other.returned && other.value == 0 ? hs_read(silent, c) : 1;
     close(silent);
+    // A client that answers, is welcomed, and never sends its challenge:
+    // the server's second half has a deadline too.
+    load_key();
+    int quiet = raw_socket_at(manager_path(), 0);
+    ck_assert(quiet >= 0);
+    int welcomed = hs_answer(quiet, tkey, tkeylen) == 0;
+    char byte;
+    int closed = welcomed &&
+                 fl_readable_within(quiet, 2 * MP_AUTH_TIMEOUT_MS) &&
+                 read(quiet, &byte, 1) <= 0;
+    close(quiet); // (so that a server stuck on it can stop)
     stop(m);
     ck_assert_msg(other.returned && other.value == 0,
                   "one client connected and never answered the challenge; "
@@ -2908,6 +3139,15 @@ FL_TEST(test_mp_manager_serves_others_while_a_client_never_answers)
                   "its challenge, then the connection closed",
                   first > 0 ? "a challenge" : "nothing",
                   then > 0 ? "another frame" : "EOF");
+    ck_assert_msg(welcomed && closed,
+                  "a client that answered the server's challenge %s and "
+                  "then never sent its own was %s after %d ms; expected "
+                  "the connection closed after MP_AUTH_TIMEOUT_MS (%d ms): "
+                  "the server's mp_answer_challenge in admit() has its "
+                  "deadline too, never -1",
+                  welcomed ? "rightly" : "(not welcomed)",
+                  closed ? "closed" : "still connected", 2 * MP_AUTH_TIMEOUT_MS,
+                  MP_AUTH_TIMEOUT_MS);
 }
 
 // A fake server with another key: it welcomes any answer (it cannot tell)
@@ -2953,6 +3193,94 @@ FL_TEST(test_mp_manager_connect_refuses_a_server_with_another_key)
                   "server (mp_deliver_challenge), or whoever listens at "
                   "the address gets its requests",
                   how_within(&res, WAIT_MS));
+}
+
+// A child forked before its parent made a key: once told (a byte on the
+// pipe go), it connects with a key of its own.  Minus what connect said.
+static int
+connect_when_told(void *arg)
+{
+    int *go = arg;
+    char c;
+    close(go[1]);
+    if (fl_read_full(go[0], &c, 1, WAIT_MS) != 1)
+        return 1;
+    mp_proxy *p = NULL;
+    int r = mp_manager_connect(manager_path(), &p);
+    mp_proxy_close(p);
+    return -r;
+}
+
+// mp_manager_shutdown in a thread, so that the test can watch the server.
+struct stopping {
+    mp_manager *m;
+    int r, code;
+};
+
+static void *
+shutdown_in_thread(void *arg)
+{
+    struct stopping *s = arg;
+    s->r = mp_manager_shutdown(s->m, &s->code);
+    return NULL;
+}
+
+FL_TEST(test_mp_manager_authenticates_with_the_key_it_was_started_with)
+{
+    int go[2];
+    ck_assert(pipe(go) == 0);
+    pid_t kid = fl_raw_start(connect_when_told, go); // no key made yet
+    close(go[0]);
+    unsigned char k[MP_AUTHKEY_MAX];
+    for (size_t i = 0; i < sizeof k; i++)
+        k[i] = (unsigned char)(i * 13 + 1);
+    OK(mp_set_authkey(k, sizeof k)); // the longest key
+    mp_manager *m = start();
+    pid_t pid = server_of(m);
+    mp_proxy *p = NULL;
+    int len = mp_manager_connect(manager_path(), &p);
+    if (len == 0)
+        len = mp_dict_len(p);
+    mp_proxy_close(p);
+    int sent = write(go[1], "g", 1) == 1;
+    close(go[1]);
+    int other = sent ? reap_within(kid, WAIT_MS) : -1;
+    // Another key now: shutdown still uses the manager's.  Watched for a
+    // second at most: a server that is not asked to stop is killed then.
+    OK(mp_set_authkey(k, 1));
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    ck_assert(pfd >= 0);
+    struct stopping s = {m, -1000, -1000};
+    pthread_t t;
+    ck_assert(pthread_create(&t, NULL, shutdown_in_thread, &s) == 0);
+    int ended = fl_readable_within(pfd, 1000);
+    if (!ended)
+        kill(pid, SIGKILL);
+    pthread_join(t, NULL);
+    close(pfd);
+    ck_assert_msg(len == 0,
+                  "with a key of MP_AUTHKEY_MAX bytes set before "
+                  "mp_manager_start, mp_manager_connect and mp_dict_len "
+                  "returned %s; expected 0. Keys have 1 to MP_AUTHKEY_MAX "
+                  "bytes (<=, not <), and every side uses the key's own "
+                  "length, authkey_len, not MP_AUTHKEY_LEN",
+                  fl_ret(len));
+    ck_assert_msg(other == EACCES,
+                  "a process forked before its parent made a key, so with "
+                  "a key of its own, connected to its parent's manager: "
+                  "mp_manager_connect ended with status %d, expected %d "
+                  "(-EACCES: refused). mp_manager_connect makes the "
+                  "process's key first (make_authkey), as mp_get_authkey "
+                  "does",
+                  other, EACCES);
+    ck_assert_msg(s.r == 0 && s.code == 0 && ended,
+                  "after the caller set another key, mp_manager_shutdown "
+                  "returned %s with exit code %d, the server %s; expected "
+                  "0, 0, at once. Shutdown authenticates with the key the "
+                  "manager was started with, kept in the handle with its "
+                  "length (authkey_len), not with the process's key now",
+                  fl_ret(s.r), s.code,
+                  ended ? "ended" : "still running a second later");
 }
 
 static const fl_case cases[] = {
@@ -3016,13 +3344,17 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_deliver_challenge_refuses_answers_of_the_wrong_size, 10),
     FL_CASE(test_mp_deliver_challenge_keeps_its_deadline_under_signals, 10),
     FL_CASE(test_mp_deliver_challenge_retries_reads_a_signal_interrupted, 10),
+    FL_CASE(test_mp_deliver_challenge_gives_epipe_when_the_peer_resets, 10),
+    FL_CASE(test_mp_deliver_and_answer_challenge_refuse_bad_arguments, 10),
     FL_CASE(test_mp_answer_challenge_answers_python_3_12_and_3_11, 10),
     FL_CASE(test_mp_answer_challenge_believes_only_mp_welcome, 10),
     FL_CASE(test_mp_answer_challenge_answers_no_malformed_challenge, 10),
+    FL_CASE(test_mp_answer_challenge_keeps_one_deadline_for_the_exchange, 10),
     FL_CASE(test_mp_manager_refuses_a_client_with_another_key, 10),
     FL_CASE(test_mp_manager_reads_no_request_before_the_handshake, 10),
     FL_CASE(test_mp_manager_serves_others_while_a_client_never_answers, 10),
     FL_CASE(test_mp_manager_connect_refuses_a_server_with_another_key, 10),
+    FL_CASE(test_mp_manager_authenticates_with_the_key_it_was_started_with, 10),
 };
 
 FL_MAIN("11_managers", cases)
