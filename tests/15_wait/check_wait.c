@@ -474,22 +474,47 @@ FL_TEST(test_mp_wait_leaves_the_child_for_waitpid)
                   st);
 }
 
+// The last case puts the parent behind a pipe and a child of the caller's
+// own: every process entry is checked, not only the first, and a pipe
+// before it ends nothing.
 FL_TEST(test_mp_wait_rejects_a_pid_that_is_not_a_child)
 {
-    pid_t gone = zombie(0);
+    pid_t gone = zombie(0), mine = zombie(0);
     reap(gone);
-    mp_waitable objs[2][1] = {{pid_obj(getppid())}, {pid_obj(gone)}};
-    const char *what[2] = {"mp_wait on the caller's parent (timeout 0)",
-                           "mp_wait on a child already reaped (timeout 0)"};
-    for (int i = 0; i < 2; i++) {
-        int ready[1] = {7};
-        int r = mp_wait(objs[i], 1, 0, ready);
-        fl_expect_int(r, -ECHILD, what[i],
-                      "pidfd_open opens any process that exists, and a pid "
-                      "reaped may already name another: ask waitid(P_PID, "
-                      "pid, ..., WEXITED | WNOHANG | WNOWAIT) first, which "
-                      "fails with ECHILD for a pid that is not your child.");
-        fl_expect_int(ready[0], 0, "ready[0] after the failure",
+    int p[2];
+    make_pipe(p);
+    mp_waitable objs[3][3] = {
+        {pid_obj(getppid())},
+        {pid_obj(gone)},
+        {fd_obj(p[0]), pid_obj(mine), pid_obj(getppid())},
+    };
+    const int n[3] = {1, 1, 3};
+    const char *what[3] = {"mp_wait on the caller's parent (timeout 0)",
+                           "mp_wait on a child already reaped (timeout 0)",
+                           "mp_wait on a pipe, a child of the caller's and "
+                           "then the caller's parent (timeout 0)"};
+    int got[3], flags_left[3];
+    for (int i = 0; i < 3; i++) {
+        int ready[3] = {7, 7, 7};
+        got[i] = mp_wait(objs[i], n[i], 0, ready);
+        flags_left[i] = 0;
+        for (int k = 0; k < n[i]; k++)
+            flags_left[i] |= ready[k];
+    }
+    reap_left(mine);
+    close_pipe(p);
+    for (int i = 0; i < 3; i++) {
+        fl_expect_int(got[i], -ECHILD, what[i],
+                      i == 2 ? "check EVERY process entry with waitid: "
+                               "skip the descriptors (continue), do not stop "
+                               "at the first one (break), nor at the first "
+                               "child that passes."
+                             : "pidfd_open opens any process that exists, "
+                               "and a pid reaped may already name another: "
+                               "ask waitid(P_PID, pid, ..., WEXITED | "
+                               "WNOHANG | WNOWAIT) first, which fails with "
+                               "ECHILD for a pid that is not your child.");
+        fl_expect_int(flags_left[i], 0, "ready[] after the failure",
                       "clear the flags before anything can fail");
     }
 }
@@ -531,7 +556,9 @@ FL_TEST(test_mp_wait_rejects_bad_arguments)
     mp_waitable minus_pid[] = {pid_obj(-1)};
     mp_waitable bad_kind[] = {{.kind = 0, .fd = p[0], .pid = pid}};
     mp_waitable odd_kind[] = {{.kind = 99, .fd = p[0], .pid = pid}};
-    int ready[1];
+    mp_waitable ok_then_neg[] = {fd_obj(p[0]), fd_obj(-1)};
+    mp_waitable ok_then_zero[] = {fd_obj(p[0]), pid_obj(pid), pid_obj(0)};
+    int ready[3];
     struct {
         const char *what;
         int got;
@@ -546,14 +573,19 @@ FL_TEST(test_mp_wait_rejects_bad_arguments)
         {"mp_wait on a pid of -1", mp_wait(minus_pid, 1, 0, ready)},
         {"mp_wait on an entry of kind 0", mp_wait(bad_kind, 1, 0, ready)},
         {"mp_wait on an entry of kind 99", mp_wait(odd_kind, 1, 0, ready)},
+        {"mp_wait on a pipe, then an fd of -1 (objs[1])",
+         mp_wait(ok_then_neg, 2, 0, ready)},
+        {"mp_wait on a pipe, a child, then a pid of 0 (objs[2])",
+         mp_wait(ok_then_zero, 3, 0, ready)},
     };
     reap_left(pid);
     close_pipe(p);
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         fl_expect_int(c[i].got, -EINVAL, c[i].what,
-                      "check every argument and every entry before waiting: "
-                      "poll skips a negative fd, and waitpid reads 0 and -1 "
-                      "as groups of processes");
+                      "check every argument and every entry (objs[i], not "
+                      "only objs[0]) before waiting: poll skips a negative "
+                      "fd, and waitpid reads 0 and -1 as groups of "
+                      "processes");
     int r = wait_on_fd_0();
     fl_expect_int(r, 1, "mp_wait on fd 0, a pipe holding a byte",
                   "the limit is fd < 0: descriptor 0 (standard input, or "
@@ -561,8 +593,9 @@ FL_TEST(test_mp_wait_rejects_bad_arguments)
                   "other. Refuse fd < 0, not fd <= 0.");
 }
 
-// A pipe holding a byte comes first: its flag is set before the closed
-// descriptor is met, and must be cleared again when the call fails.
+// A pipe holding a byte comes first, twice: its flags are set before the
+// closed descriptor is met, and must all be cleared again when the call
+// fails (each flag an int, not a byte).
 FL_TEST(test_mp_wait_rejects_a_closed_descriptor)
 {
     int p[2], q[2];
@@ -571,19 +604,20 @@ FL_TEST(test_mp_wait_rejects_a_closed_descriptor)
     make_pipe(p);
     int fd = p[0];
     close_pipe(p); // fd is a number that names nothing now
-    mp_waitable objs[] = {fd_obj(q[0]), fd_obj(fd)};
-    int ready[2] = {7, 7};
-    int r = mp_wait(objs, 2, 0, ready);
+    mp_waitable objs[] = {fd_obj(q[0]), fd_obj(q[0]), fd_obj(fd)};
+    int ready[3] = {7, 7, 7};
+    int r = mp_wait(objs, 3, 0, ready);
     close_pipe(q);
     fl_expect_int(r, -EBADF,
                   "mp_wait on a pipe holding a byte and a descriptor that "
                   "was closed",
                   "poll reports POLLNVAL for it: return -EBADF (Python "
                   "counts it ready, and the read then fails)");
-    expect_flags(ready, (int[]){0, 0}, 2, "mp_wait that returned -EBADF",
+    expect_flags(ready, (int[]){0, 0, 0}, 3, "mp_wait that returned -EBADF",
                  "A call that fails leaves every flag 0 (wait.h): the "
-                 "pipe's flag was set before the closed descriptor was "
-                 "met; clear ready again on the way out of a failure.");
+                 "pipe's flags were set before the closed descriptor was "
+                 "met; clear ready again on the way out of a failure, all "
+                 "n flags: n * sizeof *ready bytes, not n.");
 }
 
 // n = 63, 64 and 65: entries alternate between a pipe holding a byte and

@@ -478,6 +478,12 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     fl_fault_fail("poll", 1, ENOMEM);
     int r = mp_future_result(f, -1, NULL);
     fl_fault_reset();
+    fl_fault_fail("poll", 1, ENOMEM);
+    int d = mp_future_done(f);
+    fl_fault_reset();
+    fl_fault_fail("poll", 1, ENOMEM);
+    int run = mp_future_running(f);
+    fl_fault_reset();
     gate_open(0);
     long v = 0;
     int r2 = mp_future_result(f, 2000, &v);
@@ -486,6 +492,14 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     pipes_close();
     fl_expect_int(r, -ENOMEM, "mp_future_result with poll failing (ENOMEM)",
                   "return -errno when poll fails with anything but EINTR");
+    fl_expect_int(d, -ENOMEM,
+                  "mp_future_done of a running call with poll failing",
+                  "done() looks for news (pump): when that fails, return "
+                  "its error, not a 0 that a loop on done() takes for "
+                  "\"not yet\" for ever");
+    fl_expect_int(run, -ENOMEM,
+                  "mp_future_running of a running call with poll failing",
+                  "running() looks for news too: return the error");
     fl_expect_int(r2, 0, "mp_future_result afterwards", "");
     fl_expect_int(v, 100, "its value", "");
 }
@@ -885,7 +899,7 @@ FL_TEST(test_mp_executor_map_keeps_input_order)
     mp_executor *ex = executor(2);
     long in[4] = {3, 1, 2, 5}, out[4] = {0, 0, 0, 0};
     int r = mp_executor_map(ex, three_last, in, out, 4, 2000);
-    long in2[4] = {1, -6, -9, 4}, out2[4] = {0, 0, 0, 0};
+    long in2[4] = {1, -6, -9, 4}, out2[4] = {0, 77, 0, 0};
     int r2 = mp_executor_map(ex, square_or_fail, in2, out2, 4, 2000);
     int r0 = mp_executor_map(ex, twice, NULL, NULL, 0, -1);
     mp_executor_free(ex);
@@ -897,6 +911,9 @@ FL_TEST(test_mp_executor_map_keeps_input_order)
     fl_expect_int(r2, 6, "map over {1, -6, -9, 4}: items 1 and 2 fail",
                   "the first failing item IN INPUT ORDER is the answer");
     fl_expect_int(out2[0], 1, "the result before the failing item", "");
+    fl_expect_int(out2[1], 77, "out[1], the failing item's slot (77 before)",
+                  "a call that failed has no result: write out[i] only "
+                  "when item i succeeded");
     fl_expect_int(r0, 0, "mp_executor_map of 0 items", "");
 }
 
@@ -973,6 +990,17 @@ FL_TEST(test_mp_executor_shutdown_waits_for_running_calls)
     int rs = mp_executor_submit(ex, twice, 1, &(mp_future *){NULL});
     mp_future_free(f);
     mp_executor_free(ex);
+    // shutdown(wait=0) with a call running, then free: free still waits
+    // for it and reaps the worker, though the executor is shut down.
+    ex = executor(1);
+    mp_future *g = submit(ex, after_sleep, 8);
+    int r0 = mp_executor_shutdown(ex, 0, 0);
+    mp_executor_free(ex);
+    int left2 = children();
+    long w = 0;
+    // (Only then: a free that did not wait left g pointing at freed memory.)
+    int rg = left2 == 0 ? mp_future_result(g, 0, &w) : 1;
+    mp_future_free(g);
     fl_expect_int(r, 0, "mp_executor_shutdown(wait 1)", "");
     ck_assert_msg(rf == 0 && v == 7,
                   "after shutdown(wait=1) the running call's result(0) "
@@ -984,6 +1012,17 @@ FL_TEST(test_mp_executor_shutdown_waits_for_running_calls)
                   "not reaped is a zombie");
     fl_expect_int(rs, -ESHUTDOWN, "mp_executor_submit after shutdown",
                   "Python raises RuntimeError: refuse with -ESHUTDOWN");
+    fl_expect_int(r0, 0, "mp_executor_shutdown(wait 0)", "");
+    ck_assert_msg(left2 == 0 && rg == 0 && w == 8,
+                  "shutdown(wait=0) with a call running, then "
+                  "mp_executor_free: %d worker%s left, the call's result(0) "
+                  "%s; expected none left and 0. Free waits for the calls "
+                  "and reaps the workers even when shutdown was called "
+                  "before: a second shutdown is allowed and does its work "
+                  "again (wait, stop the workers), it does not return at "
+                  "once because the executor is shut down already.",
+                  left2, left2 == 1 ? "" : "s",
+                  left2 == 0 ? fl_ret(rg) : "not asked");
 }
 
 FL_TEST(test_mp_executor_shutdown_cancel_futures_drops_pending_calls)
@@ -1258,9 +1297,26 @@ FL_TEST(test_mp_executor_breaks_cleanly_when_a_send_fails)
     mp_future *f = NULL;
     int r = mp_executor_submit(ex, twice, 1, &f);
     fl_fault_reset();
+    // Failed, so done; not cancelled (Python: cancelled() is False for a
+    // BrokenProcessPool), and too late to cancel.  (A submit that said
+    // -EPIPE itself made no future: rf checks that.)
+    int d = r == 0 ? mp_future_done(f) : 1;
+    int cd = r == 0 ? mp_future_cancelled(f) : 0;
+    int c = r == 0 ? mp_future_cancel(f) : 0;
     int rf = r == 0 ? mp_future_result(f, 1000, NULL) : r;
     mp_future_free(r == 0 ? f : NULL);
     mp_executor_free(ex);
+    ck_assert_msg(d == 1 && cd == 0 && c == 0,
+                  "a call whose request could not be sent: done() %s, "
+                  "cancelled() %s, cancel() %s; expected 1, 0, 0. %s",
+                  fl_ret(d), fl_ret(cd), fl_ret(c),
+                  d != 1 ? "Take the call off the queue only once its "
+                           "request is sent: a call taken off before a send "
+                           "that fails is neither pending nor running, and "
+                           "breaking the executor never fails it."
+                         : "The broken executor failed it with -EPIPE: it "
+                           "is done, and failed is not cancelled (only "
+                           "-ECANCELED is), nor can it be cancelled now.");
     fl_expect_int(rf, -EPIPE, "a call whose request could not be sent",
                   "a worker that cannot be reached is as good as dead: "
                   "break the executor");
