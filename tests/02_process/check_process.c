@@ -294,6 +294,15 @@ record_pid(void *arg)
     return 5;
 }
 
+// In a raw child: 0 if mp_process_run refuses an object with no target.
+static int
+run_without_target(void *arg)
+{
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none); // a crash leaves no core file
+    return mp_process_run(arg) == -EINVAL ? 0 : 1;
+}
+
 FL_TEST(test_mp_process_run_calls_the_target_in_the_caller)
 {
     struct probe seen = {0};
@@ -308,6 +317,18 @@ FL_TEST(test_mp_process_run_calls_the_target_in_the_caller)
                   fl_ret(r), (int)seen.ran_in, (int)getpid());
     fl_expect_int(mp_process_pid(&p), 0, "the pid after run() alone",
                   "run() starts no process.");
+    // A subclass may keep mp_process_run as its run with no target: run
+    // must refuse it, in a child, where a crash costs nothing.
+    mp_process bare;
+    adopt(&bare, 0);
+    int st = fl_raw_wait(fl_raw_start(run_without_target, &bare), "");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "mp_process_run of a process object with no target %s; "
+                  "expected -EINVAL (-22). Check self->target for NULL "
+                  "before calling it.",
+                  WIFEXITED(st) && WEXITSTATUS(st) == 1
+                      ? "returned something else"
+                      : ended(st));
 }
 
 /* --------------------------------------------------------------- start */
@@ -679,21 +700,26 @@ FL_TEST(test_mp_process_join_times_out_while_the_child_runs)
 
 FL_TEST(test_mp_process_join_again_gives_the_same_exit_code)
 {
-    static int three = 3;
-    mp_process p;
-    adopt(&p, fl_raw_start(return_code, &three));
-    int first = mp_process_join(&p, -1);
-    if (first != 0)
-        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
-    int second = mp_process_join(&p, -1);
-    int third = mp_process_join(&p, 0);
-    ck_assert_msg(first == 0 && second == 0 && third == 0,
-                  "joining an ended process three times gave %s, %s and "
-                  "%s; expected 0 each time. Once reaped, the child is "
-                  "gone (a second waitpid fails with ECHILD): when the "
-                  "exit code is known, return 0 at once.",
-                  fl_ret(first), fl_ret(second), fl_ret(third));
-    expect_code(&p, 3, "after three joins", "Keep the exit code.");
+    // Exit codes 3, 0 and -15: each is a known code, not only a positive one.
+    static const int how[3][2] = {{3, 0}, {0, 0}, {0, SIGTERM}};
+    for (int i = 0; i < 3; i++) {
+        int want = how[i][1] ? -how[i][1] : how[i][0];
+        mp_process p;
+        adopt(&p, fl_raw_child(how[i][0], how[i][1]));
+        int first = mp_process_join(&p, -1);
+        if (first != 0)
+            fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
+        int second = mp_process_join(&p, -1);
+        int third = mp_process_join(&p, 0);
+        ck_assert_msg(first == 0 && second == 0 && third == 0,
+                      "joining a process that ended with exit code %d three "
+                      "times gave %s, %s and %s; expected 0 each time. Once "
+                      "reaped, the child is gone (a second waitpid fails "
+                      "with ECHILD): when the exit code is known (anything "
+                      "but MP_EXITCODE_NONE), return 0 at once.",
+                      want, fl_ret(first), fl_ret(second), fl_ret(third));
+        expect_code(&p, want, "after three joins", "Keep the exit code.");
+    }
 }
 
 FL_TEST(test_mp_process_join_rejects_a_process_not_started)
@@ -822,16 +848,25 @@ FL_TEST(test_mp_process_is_alive_is_true_while_running)
     fl_gate_new(&g, 0, -1);
     mp_process p;
     adopt(&p, fl_raw_start(fl_gate_child, &g));
+    // A sibling that has ended already: only a wait for any child takes it.
+    pid_t other = fl_raw_child(7, 0);
+    fl_until_ended(other);
     int alive = mp_process_is_alive(&p);
     int again = mp_process_is_alive(&p);
+    int sibling_kept = fl_zombie(other);
     fl_gate_free(&g);
     if (fl_alive(mp_process_pid(&p)) || fl_zombie(mp_process_pid(&p)))
         fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
-    ck_assert_msg(alive == 1 && again == 1,
+    fl_reap(other);
+    ck_assert_msg(alive == 1 && again == 1 && sibling_kept,
                   "mp_process_is_alive of a running child gave %s, then "
-                  "%s; expected 1 both times. waitpid with WNOHANG returns "
-                  "0 while the child runs.",
-                  fl_ret(alive), fl_ret(again));
+                  "%s (expected 1 both times), and the caller's other "
+                  "child, ended with 7, was %s. waitpid with WNOHANG "
+                  "returns 0 while the child runs; ask about p->pid alone: "
+                  "waitpid(-1, ...) reaps any child, another process "
+                  "object's too, and takes its exit code for p's.",
+                  fl_ret(alive), fl_ret(again),
+                  sibling_kept ? "left alone" : "reaped by is_alive");
 }
 
 FL_TEST(test_mp_process_is_alive_is_true_while_the_child_is_stopped)
@@ -1396,8 +1431,74 @@ FL_TEST(test_mp_process_start_flushes_every_stream)
                   out);
 }
 
+// In the deepest child of a chain: make process objects until one's
+// identity ("1:1:...:N") would be MP_IDENT_MAX characters; that one must be
+// refused.  Writes "ok", or what went wrong, to the pipe *arg.
+static int
+ident_at_the_limit(int fd)
+{
+    const char *up = mp_current_process()->ident;
+    size_t base = strlen(up) + 1; // "up:"
+    char msg[160] = "ok";
+    mp_process q;
+    int first = -1;
+    for (int k = 0; k < 1000; k++) {
+        int r = mp_process_init(&q, return_zero, NULL, NULL);
+        if (first < 0 && r == 0)
+            first = atoi(q.ident + base);
+        char num[16];
+        int want = (int)base + snprintf(num, sizeof num, "%d", first + k);
+        if (want < MP_IDENT_MAX && r == 0 && strlen(q.ident) == (size_t)want)
+            continue;
+        if (want >= MP_IDENT_MAX && r == -ENAMETOOLONG)
+            break;
+        snprintf(msg, sizeof msg,
+                 "an identity of %d characters (\"%s:%s\") gave %s, "
+                 "identity \"%.40s\"",
+                 want, up, num, fl_ret(r), r == 0 ? q.ident : "");
+        break;
+    }
+    return fl_write_full(fd, msg, strlen(msg) + 1) == 0 ? 0 : 1;
+}
+
+// One link of a chain of processes, each started by the one before, until
+// the current identity is 28 or 29 characters long.
+static int
+chain_link(void *arg)
+{
+    int fd = *(int *)arg;
+    if (strlen(mp_current_process()->ident) >= MP_IDENT_MAX - 4)
+        return ident_at_the_limit(fd);
+    mp_process next;
+    if (mp_process_init(&next, chain_link, arg, NULL) < 0 ||
+        mp_process_start(&next) < 0)
+        return 1;
+    int st = fl_reap(mp_process_pid(&next));
+    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
 FL_TEST(test_mp_process_init_subclass_rejects_a_default_name_too_long)
 {
+    // The identity has a limit of its own, reached in a child's child's
+    // ... child: 31 characters fit in MP_IDENT_MAX bytes, 32 do not.
+    int fds[2];
+    ck_assert_msg(pipe(fds) == 0, "pipe failed");
+    mp_process top;
+    init_or_fail(&top, chain_link, &fds[1], NULL);
+    start_or_fail(&top);
+    close(fds[1]);
+    char seen[200];
+    fl_read_text(fds[0], seen, sizeof seen);
+    close(fds[0]);
+    fl_raw_wait(mp_process_pid(&top), raw_wait_hint);
+    ck_assert_msg(strcmp(seen, "ok") == 0,
+                  "in a chain of nested children, %s; expected 0 for "
+                  "identities up to %d characters and -ENAMETOOLONG from "
+                  "%d on: keep and check snprintf's result for the "
+                  "identity as for the name (>= its buffer's size means cut)",
+                  seen[0] ? seen : "the deepest child reported nothing",
+                  MP_IDENT_MAX - 1, MP_IDENT_MAX);
+
     // "CLS-1" fits with 61 characters of class name (63 in all), and no
     // longer class name does: numbers 2 and 3 are one digit too.
     char cls[MP_NAME_MAX + 1];

@@ -1336,6 +1336,46 @@ FL_TEST(test_mp_recv_bytes_takes_a_frame_whole_from_short_and_eintr_reads)
             recv_with_fault(cut, nth, &fired);
 }
 
+// mp_recv_bytes of "Hello pipe" into cap bytes with its kth read()
+// failing with EIO, for every k: -EIO each time, then want.
+static void
+walk_failed_reads(size_t cap, ssize_t want)
+{
+    FL_FAULT_WALK ("read", EIO, k) {
+        mp_conn *a, *b;
+        pair(0, &a, &b);
+        ck_assert(raw_frame(fd_of(b), "Hello pipe", 10) == 0);
+        char got[16];
+        ssize_t n = mp_recv_bytes(a, got, cap);
+        int fired = fl_fault_fired("read") > 0;
+        mp_conn_close(a);
+        mp_conn_close(b);
+        ck_assert_msg(n == (fired ? -EIO : want),
+                      "mp_recv_bytes of a 10-byte message into %zu bytes "
+                      "with its read() call %d %s returned %s; expected %s. "
+                      "Pass on the errno of a read that failed (-errno), in "
+                      "the header, the message and the bytes skipped: "
+                      "-EPROTO is for a frame cut short by EOF only",
+                      cap, k, fired ? "failing with EIO" : "left alone",
+                      fl_ret(n), fired ? "-5 (-EIO)" : fl_ret(want));
+    }
+}
+
+FL_TEST(test_mp_recv_bytes_and_mp_poll_give_the_errno_of_a_failed_call)
+{
+    walk_failed_reads(15, 10);       // the message fits
+    walk_failed_reads(4, -EMSGSIZE); // it is read and thrown away
+    mp_conn *a, *b;
+    pair(0, &a, &b);
+    fl_fault_fail("poll", 1, ENOMEM);
+    int r = mp_poll(a, 0);
+    fl_fault_reset();
+    mp_conn_close(a);
+    mp_conn_close(b);
+    fl_expect_int(r, -ENOMEM, "mp_poll(a, 0) with poll() failing with ENOMEM",
+                  "pass on the errno of a poll that failed (-errno)");
+}
+
 // The wait under the storm: mp_poll on a pipe, for ever.
 static int
 poll_for_ever(void *arg)
@@ -1810,12 +1850,13 @@ FL_TEST(test_mp_send_bytes_leaves_a_blocked_pending_sigpipe_alone)
 }
 
 // In the child of mp_conn_fork: print without flushing.
+// arg is a second stream on the same pipe as stdout.
 static int
 print_unflushed(mp_conn *conn, void *arg)
 {
     (void)conn;
-    (void)arg;
     fputs("printed by the child\n", stdout); // a pipe: fully buffered
+    fputs("and on another stream\n", arg);
     return 0;
 }
 
@@ -1824,11 +1865,13 @@ fork_a_printing_child(void *arg)
 {
     (void)arg;
     mp_conn *a, *b;
-    if (mp_pipe(0, &a, &b) != 0)
+    FILE *other = fdopen(dup(1), "w");
+    if (other == NULL || mp_pipe(0, &a, &b) != 0)
         return 3;
-    pid_t pid = mp_conn_fork(a, b, print_unflushed, NULL);
+    pid_t pid = mp_conn_fork(a, b, print_unflushed, other);
     int code = pid > 0 ? fl_reap_code(pid) : -1;
     mp_conn_close(a);
+    fclose(other);
     return pid > 0 && code == 0 ? 0 : 1;
 }
 
@@ -1845,6 +1888,12 @@ FL_TEST(test_mp_conn_fork_child_flushes_what_the_target_printed)
                   "fully buffered) and returned; the output was \"%s\". "
                   "_exit() throws away what stdio still holds: the child "
                   "must fflush(NULL) before _exit().",
+                  res.out);
+    ck_assert_msg(strstr(res.out, "and on another stream") != NULL,
+                  "the child's target printed a line to stdout and one to "
+                  "another stdio stream; the output was \"%s\", without the "
+                  "second. fflush(stdout) flushes one stream: fflush(NULL) "
+                  "flushes every stream before _exit().",
                   res.out);
 }
 
@@ -2109,6 +2158,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pipe_leaks_nothing_when_any_call_it_makes_fails, 10),
     FL_CASE(test_mp_recv_bytes_takes_a_frame_whole_from_short_and_eintr_reads,
             10),
+    FL_CASE(test_mp_recv_bytes_and_mp_poll_give_the_errno_of_a_failed_call, 5),
     FL_CASE(test_mp_poll_waits_for_ever_under_a_signal_storm, 5),
     FL_CASE(
         test_mp_send_bytes_sends_a_frame_whole_through_short_and_eintr_writes,

@@ -478,13 +478,20 @@ set_in_child(void *arg)
 
 FL_TEST(test_mp_array_set_in_a_child_is_seen_by_the_parent)
 {
-    mp_array *a = new_array(MP_INT32, 4, NULL, 1);
+    static const int32_t init[4] = {10, 20, 30, 40};
+    mp_array *a = new_array(MP_INT32, 4, init, 1);
     struct pick p = {a, 2, 1234};
     int st = fl_reap_code(fl_raw_start(set_in_child, &p));
-    int32_t got = -1;
+    int32_t got = -1, next = -1;
     int r = mp_array_get(a, 2, &got);
+    mp_array_get(a, 3, &next);
     mp_array_destroy(a);
     ck_assert_msg(st == 0, "in the child, mp_array_set failed (status %d)", st);
+    ck_assert_msg(next == 40,
+                  "setting element 2 of the int32 array [10, 20, 30, 40] "
+                  "changed element 3 to %d: copy a->size bytes (4 for an "
+                  "int32) into the element, not the size of a bigger type",
+                  (int)next);
     ck_assert_msg(r == 0 && got == 1234,
                   "a child set element 2 to 1234 and exited; the parent "
                   "then read %d (mp_array_get returned %s). The child's "
@@ -1392,18 +1399,25 @@ FL_TEST(test_mp_shm_close_unmaps_but_keeps_the_name)
 {
     mp_shm s;
     memset(&s, 0, sizeof s);
-    int r = mp_shm_create(&s, "closed", 4096);
+    size_t size = 3 * (size_t)sysconf(_SC_PAGESIZE); // three pages
+    int r = mp_shm_create(&s, "closed", size);
     ck_assert_msg(r == 0, "mp_shm_create returned %s", fl_ret(r));
-    void *buf = s.buf;
+    char *buf = s.buf;
     int c = mp_shm_close(&s);
-    int still = mapped(buf), named = in_dev_shm(s.name, NULL);
+    int still = mapped(buf), last = mapped(buf + size - 1);
+    int named = in_dev_shm(s.name, NULL);
     int again = mp_shm_close(&s);
+    if (last)
+        munmap(buf, size);
     cleanup(&s, "closed");
-    ck_assert_msg(c == 0 && s.buf == NULL && !still,
-                  "mp_shm_close returned %s, s.buf is %s and the mapping "
-                  "is %s; expected 0, NULL and unmapped (munmap)",
-                  fl_ret(c), s.buf ? "set" : "NULL",
-                  still ? "still there" : "gone");
+    ck_assert_msg(c == 0 && s.buf == NULL && !still && !last,
+                  "mp_shm_close of a %zu-byte segment returned %s, s.buf "
+                  "is %s, its first page is %s and its last page %s; "
+                  "expected 0, NULL and every page unmapped: munmap the "
+                  "whole size the segment was mapped with (shm->size)",
+                  size, fl_ret(c), s.buf ? "set" : "NULL",
+                  still ? "still mapped" : "unmapped",
+                  last ? "still mapped" : "unmapped");
     ck_assert_msg(named,
                   "mp_shm_close removed the name: closing is not "
                   "unlinking. Another process may still open the segment "

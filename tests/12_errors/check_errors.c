@@ -248,11 +248,36 @@ start_worker(mp_task fn, int index, void *arg, int fd)
     return pid;
 }
 
+// A task that fails with 1, a positive value, and "ARG INDEX.", unless
+// msg did not come as "" with cap MP_ERR_MAX: then it says so.
+static int
+fail_with_1(int index, void *arg, char *msg, size_t cap)
+{
+    if (msg[0] != '\0' || cap != MP_ERR_MAX) {
+        char first[8];
+        snprintf(first, sizeof first, "%s", msg);
+        snprintf(msg, cap, "msg came as \"%s...\", cap %zu", first, cap);
+    } else {
+        snprintf(msg, cap, "%s %d.", (const char *)arg, index);
+    }
+    return 1;
+}
+
+// Fill the stack below the caller with junk, so that a buffer a later call
+// forgets to initialise shows it.
+static void __attribute__((noinline)) dirty_stack(void)
+{
+    volatile char junk[16384];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = 'x';
+}
+
 FL_TEST(test_mp_run_worker_sends_the_error_record)
 {
     int fds[2];
     pipe_or_fail(fds);
-    pid_t pid = start_worker(fail_with, 3, "disk full in worker", fds[1]);
+    dirty_stack();
+    pid_t pid = start_worker(fail_with_1, 3, "disk full in worker", fds[1]);
     close(fds[1]);
     unsigned char got[1024];
     size_t n = fl_read_all(fds[0], got, sizeof got);
@@ -262,14 +287,16 @@ FL_TEST(test_mp_run_worker_sends_the_error_record)
     size_t len = strlen(want);
     ck_assert_msg(n > 0,
                   "nothing came through the pipe from a worker whose task "
-                  "failed: the child must send its error record to err_fd "
-                  "(the exit code alone says that it failed, never why)");
+                  "failed (it returned 1: any value but 0 is a failure): "
+                  "the child must send its error record to err_fd (the "
+                  "exit code alone says that it failed, never why)");
     ck_assert_msg(n == MP_ERR_HEADER + len && fl_get_be32(got) == len &&
                       fl_get_be32(got + 4) == 3 &&
                       memcmp(got + MP_ERR_HEADER, want, len) == 0,
                   "the worker sent %zu bytes: length %u, index %u, message "
                   "\"%.*s\"; expected %zu bytes: length %zu, index 3, then "
-                  "\"%s\" without its NUL (see the format in errors.h)",
+                  "\"%s\" without its NUL (see the format in errors.h; "
+                  "the task gets msg holding \"\", MP_ERR_MAX bytes)",
                   n, n >= 4 ? (unsigned)fl_get_be32(got) : 0,
                   n >= 8 ? (unsigned)fl_get_be32(got + 4) : 0,
                   n > MP_ERR_HEADER ? (int)(n - MP_ERR_HEADER) : 0,
@@ -557,6 +584,18 @@ FL_TEST(test_mp_collect_reads_every_record)
     fl_expect_int(n, 3, "records collected from three failed workers",
                   "Read records in a loop until EOF (recv_record gives 0), "
                   "not just the first.");
+    // With no pid to reap, pids and codes may be NULL: records only.
+    pipe_or_fail(fds);
+    unsigned char one[64];
+    size_t len = make_record(one, 3, 9, "one");
+    ck_assert_msg(fl_write_full(fds[1], one, len) == 0, "write failed");
+    close(fds[1]);
+    mp_error only;
+    int r = mp_collect(fds[0], NULL, 0, NULL, &only, 1);
+    close(fds[0]);
+    fl_expect_int(r, 1, "mp_collect(fd, NULL, 0, NULL, errs, 1) of one record",
+                  "pids and codes may be NULL when n is 0 (errors.h): "
+                  "reject them only when n > 0");
     int seen = 0;
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < 3; i++)
@@ -716,6 +755,21 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
                   "and %s, expected 1 each: reap every worker, even after "
                   "an error",
                   code_str(c1), code_str(c2), code_str(c3), code_str(c4));
+    // A read that fails is not a broken record: its errno is the answer.
+    int failed[2], c5;
+    make_record(rec, 4, 0, "four");
+    for (int nth = 1; nth <= 2; nth++) {
+        fl_fault_reset();
+        fl_fault_fail("read", nth, EIO);
+        failed[nth - 1] = collect_raw(rec, MP_ERR_HEADER + 4, &c5);
+        fl_fault_reset();
+    }
+    ck_assert_msg(failed[0] == -EIO && failed[1] == -EIO,
+                  "mp_collect gave %s when the read of a record's header "
+                  "failed with EIO, and %s when the read of its message "
+                  "did; expected -5 (-EIO) for both: pass on the errno of "
+                  "a read that failed, -EPROTO is for EOF inside a record",
+                  fl_ret(failed[0]), fl_ret(failed[1]));
 }
 
 FL_TEST(test_mp_collect_takes_the_code_the_reaper_recorded)
@@ -1464,7 +1518,17 @@ FL_TEST(test_mp_signal_check_leaves_the_parents_names_alone)
     ck_assert_msg(r == 0, "mp_cleanup_on_signal returned %s, expected 0",
                   fl_ret(r));
     int left, st = stop_child(SIGTERM, 0, &left); // inherits the handler
+    // A child that registers the same name itself owns it as well.
+    make_shm("errors-parent");
+    int mine, st2 = stop_child(SIGTERM, 1, &mine);
     mp_cleanup_cancel();
+    ck_assert_msg(!mine && killed_by(st2, SIGTERM),
+                  "a forked child registered %s itself (its parent had "
+                  "too), got SIGTERM and %s, and the name was %s; expected "
+                  "it removed: the parent's entry is not the child's own. "
+                  "Look for a name this process registered (same owner "
+                  "pid) before taking it as registered already",
+                  shm_name, child_said(st2), mine ? "left" : "removed");
     ck_assert_msg(left,
                   "a forked child got SIGTERM and removed %s, which its "
                   "parent registered and still uses: keep the pid that "
