@@ -491,8 +491,8 @@ FL_TEST(test_mp_wait_rejects_a_pid_that_is_not_a_child)
     const int n[3] = {1, 1, 3};
     const char *what[3] = {"mp_wait on the caller's parent (timeout 0)",
                            "mp_wait on a child already reaped (timeout 0)",
-                           "mp_wait on a pipe, a child of the caller's and "
-                           "then the caller's parent (timeout 0)"};
+                           ("mp_wait on a pipe, a child of the caller's and "
+                            "then the caller's parent (timeout 0)")};
     int got[3], flags_left[3];
     for (int i = 0; i < 3; i++) {
         int ready[3] = {7, 7, 7};
