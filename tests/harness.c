@@ -158,6 +158,20 @@ fl_proc_sleeps(pid_t pid)
     return n;
 }
 
+char
+fl_proc_sleeps_again(pid_t pid, long slept, long limit_ms)
+{
+    long end = fl_now_ms() + limit_ms;
+    for (;;) {
+        long n = fl_proc_sleeps(pid); // first the count, then the state
+        char st = fl_proc_state(pid);
+        if ((st == 'S' && n > slept) || st == 'Z' || st == 'X' || st == 0 ||
+            fl_now_ms() > end)
+            return st;
+        sched_yield();
+    }
+}
+
 long
 fl_proc_cpu_ms(pid_t pid)
 {

@@ -211,6 +211,22 @@ char fl_proc_state(pid_t pid);
 long fl_proc_sleeps(pid_t pid);
 
 /**
+ * @brief Wait until a process sleeps again after @p slept sleeps, or ends.
+ *
+ * For a process that should go from one wait to another (a server told to
+ * stop that must now wait for its children): take fl_proc_sleeps() while
+ * it sleeps in the first, make it wake, and this returns once it sleeps
+ * in the next ('S'), or at once if it ends instead ('Z', or 0 when gone).
+ * It spins on /proc (sched_yield), at most @p limit_ms.
+ *
+ * @param pid      the process.
+ * @param slept    fl_proc_sleeps(pid) taken before the wake-up.
+ * @param limit_ms how long to watch at most.
+ * @return its state letter when watching stopped, 0 if it is gone.
+ */
+char fl_proc_sleeps_again(pid_t pid, long slept, long limit_ms);
+
+/**
  * @brief The CPU time a process has used, user and system, in
  *        milliseconds (/proc/PID/stat; counted in clock ticks, 10 ms).
  *

@@ -58,6 +58,7 @@ read_global(const char *arg)
 #define FD_OPEN 10      // fd_is_open: the descriptor is open
 #define WRITE_FAILED 11 // write_ok: the write failed
 #define ENV_MISSING 12  // env_inherited: the variable is not there
+#define STD_CLOSED 13   // write_ok: one of descriptors 0, 1, 2 is closed
 #define BY_CALLER 20    // whose_child: our parent is the caller
 #define BY_OTHER 21     // whose_child: our parent is neither
 
@@ -67,10 +68,18 @@ fd_is_open(const char *arg)
     return fcntl(atoi(arg), F_GETFD) >= 0 ? FD_OPEN : 0;
 }
 
+// arg is "FD MASK": write "ok" to FD, once sure that each descriptor 0,
+// 1, 2 whose bit is set in MASK (those open in the test) is open here.
 static int
 write_ok(const char *arg)
 {
-    return write(atoi(arg), "ok", 2) == 2 ? 0 : WRITE_FAILED;
+    int fd = -1, mask = 0;
+    if (sscanf(arg, "%d %d", &fd, &mask) < 1)
+        return WRITE_FAILED;
+    for (int std = 0; std < 3; std++)
+        if ((mask & 1 << std) && fcntl(std, F_GETFD) < 0)
+            return STD_CLOSED;
+    return write(fd, "ok", 2) == 2 ? 0 : WRITE_FAILED;
 }
 
 // arg is "SERVER CALLER": 0 if our parent is SERVER.
@@ -578,19 +587,39 @@ FL_TEST(test_mp_start_spawn_closes_fds_not_passed)
                   p[1], how(st, why, sizeof why), FD_OPEN);
 }
 
+// Two descriptors passed: the pipe's write end, close-on-exec, and a dup
+// of it without the flag (F_GETFD gives 0 for it: open all the same).
+// Descriptors 0, 1 and 2 are not passed, yet the child keeps them too.
 FL_TEST(test_mp_start_spawn_keeps_the_fds_passed)
 {
-    int p[2];
+    int p[2], mask = 0;
     ck_assert_msg(pipe2(p, O_CLOEXEC) == 0, "pipe failed");
-    char arg[16], got[8] = "", why[160];
-    snprintf(arg, sizeof arg, "%d", p[1]);
-    pid_t pid = mp_start(MP_SPAWN, "write_ok", arg, &p[1], 1);
-    close(p[1]); // the child holds the only write end now
+    int fds[2] = {p[1], dup(p[1])};
+    ck_assert_msg(fds[1] >= 0, "dup failed");
+    for (int std = 0; std < 3; std++)
+        mask |= (fcntl(std, F_GETFD) >= 0) << std;
+    char arg[32], got[8] = "", why[160];
+    snprintf(arg, sizeof arg, "%d %d", p[1], mask);
+    pid_t pid = mp_start(MP_SPAWN, "write_ok", arg, fds, 2);
+    close(p[1]); // the child holds the only write ends now
+    close(fds[1]);
     ssize_t n = pid > 0 ? read(p[0], got, sizeof got - 1) : -1;
     int st = pid > 0 ? fl_raw_wait(pid, raw_wait_hint) : 0;
     close(p[0]);
-    ck_assert_msg(pid > 0, "mp_start(MP_SPAWN, \"write_ok\", fd) returned %s",
-                  fl_ret(pid));
+    ck_assert_msg(pid > 0,
+                  "mp_start(MP_SPAWN, \"write_ok\", fds, 2) returned %s, "
+                  "with fds two open descriptors, one close-on-exec and one "
+                  "not.%s",
+                  fl_ret(pid),
+                  pid == -EBADF ? " fcntl(fd, F_GETFD) gives the flags, 0 "
+                                  "for a descriptor without FD_CLOEXEC: only "
+                                  "-1 means it is not open"
+                                : "");
+    ck_assert_msg(!WIFEXITED(st) || WEXITSTATUS(st) != STD_CLOSED,
+                  "the spawned child found one of descriptors 0, 1, 2 "
+                  "closed, though the test has them open: keep_only must "
+                  "leave 0, 1 and 2 alone (fd < 3) and close only the "
+                  "descriptors above them not passed");
     ck_assert_msg(n == 2 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "fd %d, passed in pass_fds, should be open in the spawned "
                   "child at the same number; the child wrote %zd bytes and "
@@ -764,20 +793,60 @@ FL_TEST(test_mp_join_times_out_under_forkserver)
                   code_str(end));
 }
 
+static void *
+stop_server(void *stopped)
+{
+    *(int *)stopped = mp_forkserver_stop();
+    return NULL;
+}
+
+// What /proc says of a process, for messages.
+static const char *
+fate(pid_t pid)
+{
+    return fl_zombie(pid)  ? "a zombie nobody reaped"
+           : fl_alive(pid) ? "still running"
+                           : "gone";
+}
+
+// One child has ended, one still runs when the stop comes: the server
+// must wait for it (waitpid(-1, 0) until ECHILD, not WNOHANG, which
+// leaves it to the caller as an orphan).  The stop runs in a thread; the
+// running child is killed only once the server sleeps again after the
+// request, in its wait (or has ended, which is the mistake).
 FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
 {
     pid_t server = mp_forkserver_start();
     ck_assert_msg(server > 0, "mp_forkserver_start returned %s",
                   fl_ret(server));
     pid_t pid = start(MP_FORKSERVER, "exit_with", "0", NULL, 0);
-    int stopped = mp_forkserver_stop(), again = mp_forkserver_stop();
-    const char *child = fl_zombie(pid)  ? "a zombie nobody reaped"
-                        : fl_alive(pid) ? "still running"
-                                        : "gone";
-    const char *srv = fl_zombie(server)  ? "a zombie nobody reaped"
-                      : fl_alive(server) ? "still running"
-                                         : "gone";
+    pid_t runs = start(MP_FORKSERVER, "wait_forever", NULL, NULL, 0);
+    fl_proc_idles(server, 20); // back in its recv, asleep
+    long slept = fl_proc_sleeps(server);
+    int stopped = -1;
+    pthread_t t;
+    ck_assert_msg(pthread_create(&t, NULL, stop_server, &stopped) == 0,
+                  "pthread_create failed");
+    char st = fl_proc_sleeps_again(server, slept, 2000);
+    const char *runner = fate(runs);
+    kill(runs, SIGKILL);
+    pthread_join(t, NULL);
+    int again = mp_forkserver_stop();
+    const char *child = fate(pid), *srv = fate(server), *late = fate(runs);
     fl_kill_children();
+    ck_assert_msg(
+        st == 'S' || strcmp(runner, "still running") != 0,
+        "told to stop while a child of it (%d) still ran, the "
+        "fork server ended at once, leaving that child %s. It "
+        "must wait for and reap every child before it ends: waitpid(-1, "
+        "NULL, 0) until ECHILD, not WNOHANG",
+        (int)runs, runner);
+    ck_assert_msg(strcmp(late, "gone") == 0,
+                  "a child of the fork server, running when the server was "
+                  "stopped and killed then, is %s after mp_forkserver_stop: "
+                  "the server must wait for every child before it ends "
+                  "(waitpid(-1, NULL, 0) until ECHILD, not WNOHANG)",
+                  late);
     ck_assert_msg(stopped == 0 && strcmp(child, "gone") == 0 &&
                       strcmp(srv, "gone") == 0,
                   "after mp_forkserver_stop (which gave %s), the child never "

@@ -724,9 +724,18 @@ FL_TEST(test_mp_lock_acquire_of_a_lock_by_its_owner_does_not_recurse)
                   "a recursive lock counts acquires");
 }
 
+// recursive is a flag: any value but 0 makes an RLock.  Create one with
+// -1, as a caller passing a mask or ~0 would; the tests of lesson 06 use 1
+// everywhere else.
 FL_TEST(test_mp_lock_acquire_of_an_rlock_by_its_owner_succeeds_again)
 {
-    mp_lock *lock = new_lock(1);
+    mp_lock *lock = NULL;
+    int made = mp_lock_create(&lock, -1);
+    ck_assert_msg(made == 0 && lock != NULL,
+                  "mp_lock_create(&lock, -1) returned %s, expected 0 and an "
+                  "RLock: recursive is a flag, anything but 0 makes an "
+                  "RLock (recursive != 0)",
+                  fl_ret(made));
     take(lock, "the test");
     int second = mp_lock_acquire(lock, 0);
     int third = mp_lock_acquire(lock, 1000);
@@ -738,7 +747,9 @@ FL_TEST(test_mp_lock_acquire_of_an_rlock_by_its_owner_succeeds_again)
                   "the owner's second acquire of its RLock (a "
                   "poll)",
                   "an RLock's owner acquires it again at once: is the "
-                  "recursive flag kept, and the owner compared with gettid()?");
+                  "recursive flag kept (made with -1: anything but 0 is an "
+                  "RLock, recursive != 0), and the owner compared with "
+                  "gettid()?");
     fl_expect_int(third, 0, "the owner's third acquire (timeout 1000 ms)", "");
 }
 
@@ -997,6 +1008,21 @@ FL_TEST(test_mp_lock_destroy_unmaps_the_lock)
     ck_assert_msg(!mapped,
                   "the lock's page is still mapped after mp_lock_destroy: "
                   "munmap() what mp_lock_create() mapped");
+    // A munmap that fails must be reported (the page, still mapped, is
+    // unmapped here by hand).
+    lock = new_lock(0);
+    base = (void *)((uintptr_t)lock & ~(uintptr_t)(page - 1));
+    fl_fault_reset();
+    fl_fault_fail("munmap", 1, EINVAL);
+    got = mp_lock_destroy(lock);
+    long fired = fl_fault_fired("munmap");
+    fl_fault_reset();
+    if (fired > 0)
+        munmap(base, (size_t)page);
+    fl_expect_int(got, -EINVAL,
+                  "mp_lock_destroy with munmap() failing with EINVAL",
+                  "munmap's failure reaches the caller: check its -1 and "
+                  "return -errno");
 }
 
 /* ------------------------------------------------------- under stress */
