@@ -256,6 +256,9 @@ pidfile_text(void)
         return buf;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = '\1'; // so that a NUL written into it shows, as \0
     buf[n > 0 ? n : 0] = '\0';
     return buf;
 }
@@ -268,9 +271,9 @@ shown(const char *text)
     static int next;
     char *b = bufs[next++ % 2], *o = b;
     for (const char *p = text; *p != '\0' && o < b + sizeof bufs[0] - 5; p++)
-        if (*p == '\n') {
+        if (*p == '\n' || *p == '\1') {
             *o++ = '\\';
-            *o++ = 'n';
+            *o++ = *p == '\n' ? 'n' : '0';
         } else {
             *o++ = *p;
         }
@@ -783,15 +786,37 @@ FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
     expect(strcmp(pidfile_text(), want) == 0,
            "when mp_daemonize returned, the pidfile held \"%s\", expected "
            "the daemon's pid and a newline, written before it reports: "
-           "\"%d\\n\"",
-           shown(pidfile_text()), (int)d);
+           "\"%d\\n\"%s",
+           shown(pidfile_text()), (int)d,
+           strchr(pidfile_text(), '\1') != NULL
+               ? ". Write the n bytes snprintf counted, not its NUL: the "
+                 "pidfile is text, read by cat and kill $(cat ...)"
+               : "");
     cleanup();
 }
 
 FL_TEST(test_mp_daemonize_reaps_its_first_child)
 {
     use_pidfile();
+    // A child of the caller's own, ended and not yet reaped: its status
+    // is the caller's, for its own waitpid, not mp_daemonize's.
+    fflush(NULL);
+    pid_t mine = fork();
+    ck_assert_msg(mine >= 0, "fork failed: %s", strerror(errno));
+    if (mine == 0)
+        _exit(3);
+    ck_assert_msg(ended_within(mine, 3000), "test setup: child never ended");
     pid_t d = daemonize_or_fail(NULL, wait_forever, NULL);
+    int st = 0;
+    pid_t got = waitpid(mine, &st, WNOHANG);
+    const char *why = got < 0 ? strerrorname_np(errno) : "0, still running";
+    expect(got == mine && WIFEXITED(st) && WEXITSTATUS(st) == 3,
+           "the caller had a child of its own that had exited with 3; "
+           "after mp_daemonize, waitpid() for it gave %s: mp_daemonize "
+           "reaped it. Wait for the first child by its pid, "
+           "waitpid(pid, ...), never waitpid(-1, ...), which takes "
+           "whichever child ended first, and its status with it.",
+           got == mine ? ended(st) : why);
     pid_t kids[8];
     int n = our_children(kids, 8);
     for (int i = 0; i < n; i++)
