@@ -1660,6 +1660,22 @@ FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
     fl_fault_reset();
     fl_expect_int(r, 2, "mp_fetch_all(2 URLs it cannot fetch)", "");
     expect_unmapped("mp_fetch_all(2 URLs it cannot fetch)", m, u);
+    // 1024 results of 16 bytes, 4 pages: the whole size again.
+    static const char *many[1024];
+    static mp_fetch_result got[1024];
+    for (int i = 0; i < 1024; i++)
+        many[i] = "ftp://127.0.0.1/";
+    before = vm_pages();
+    r = mp_fetch_all(many, 1024, 2, got);
+    after = vm_pages();
+    fl_expect_int(r, 1024, "mp_fetch_all(1024 URLs it cannot fetch)", "");
+    ck_assert_msg(after == before,
+                  "mp_fetch_all(1024 URLs) left the process %ld page(s) "
+                  "bigger: munmap(addr, size) with the size you gave mmap "
+                  "(the struct share AND the n results), not "
+                  "sizeof(struct share), or the results' pages stay mapped "
+                  "after every call.",
+                  after - before);
 }
 
 // 256 results of 16 bytes fill one page: room for n longs (8 bytes) is
