@@ -36,6 +36,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <ucontext.h>
+#endif
 
 /* ------------------------------------------------------------- helpers */
 
@@ -256,6 +263,9 @@ pidfile_text(void)
         return buf;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = '\1'; // so that a NUL written into it shows, as \0
     buf[n > 0 ? n : 0] = '\0';
     return buf;
 }
@@ -268,9 +278,9 @@ shown(const char *text)
     static int next;
     char *b = bufs[next++ % 2], *o = b;
     for (const char *p = text; *p != '\0' && o < b + sizeof bufs[0] - 5; p++)
-        if (*p == '\n') {
+        if (*p == '\n' || *p == '\1') {
             *o++ = '\\';
-            *o++ = 'n';
+            *o++ = *p == '\n' ? 'n' : '0';
         } else {
             *o++ = *p;
         }
@@ -581,13 +591,69 @@ hold_until_parent_gone(void)
     close(fd); // Y is dead, and we are an orphan of the test process
 }
 
+#if defined(__x86_64__)
+// The second race: the parent dies AFTER the child's getppid() and before
+// its prctl().  A child that checks getppid() first then asks, too late,
+// for a death signal that never comes.  Its getppid() is trapped
+// (seccomp, SIGSYS): the handler lets the test kill Y, waits until Y is
+// dead, and returns Y's pid, as a getppid() made just before the death
+// would have.  After a prctl() made first, the death signal ends the
+// child right there.
+static int race_pidfd = -1;
+
+static void
+parent_dies_in_getppid(int sig, siginfo_t *si, void *uc_)
+{
+    (void)sig;
+    (void)si;
+    ucontext_t *uc = uc_;
+    static int trapped;
+    pid_t me = getpid();
+    if (!trapped++ && write(race_note, &me, sizeof me) == (ssize_t)sizeof me) {
+        struct pollfd p = {.fd = race_pidfd, .events = POLLIN};
+        while (poll(&p, 1, -1) < 0 && errno == EINTR)
+            ;
+    }
+    uc->uc_mcontext.gregs[REG_RAX] = race_parent; // the parent it had
+}
+
+// Y's pthread_atfork child handler for that race: trap getppid().
+static void
+trap_getppid(void)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getppid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+    struct sigaction sa = {.sa_sigaction = parent_dies_in_getppid,
+                           .sa_flags = SA_SIGINFO};
+    sigemptyset(&sa.sa_mask);
+    race_pidfd = pidfd_open_(race_parent);
+    if (race_pidfd < 0 || sigaction(SIGSYS, &sa, NULL) < 0 ||
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+        _exit(99);
+}
+#endif
+
 static int
 report_ran(void *arg)
 {
     return write(*(int *)arg, "r", 1) == 1 ? 0 : 1;
 }
 
-FL_TEST(test_mp_start_daemonic_child_never_runs_if_its_parent_died_first)
+// Y forks a daemonic child with mp_start; in the child, the handler
+// `hold` (run inside fork, or at its getppid()) tells the test its pid
+// and waits until the test has killed Y.  Returns whether the target ran,
+// and the child's status in *st (-1: it never ended).
+static int
+target_ran_after_parent_died(void (*hold)(void), pid_t *child, int *st)
 {
     int note[2], ran[2];
     ck_assert_msg(pipe(note) == 0 && pipe(ran) == 0, "pipe failed");
@@ -599,7 +665,7 @@ FL_TEST(test_mp_start_daemonic_child_never_runs_if_its_parent_died_first)
         close(ran[0]);
         race_parent = getpid();
         race_note = note[1];
-        pthread_atfork(NULL, NULL, hold_until_parent_gone);
+        pthread_atfork(NULL, NULL, hold);
         pid_t r = mp_start(report_ran, &ran[1], 1);
         if (r <= 0 && write(note[1], &r, sizeof r) < 0)
             _exit(1);
@@ -609,12 +675,24 @@ FL_TEST(test_mp_start_daemonic_child_never_runs_if_its_parent_died_first)
     close(note[1]);
     close(ran[1]);
     pid_t d = 0;
-    ssize_t n;
-    while ((n = read(note[0], &d, sizeof d)) < 0 && errno == EINTR)
-        ;
+    ssize_t n = 0;
+    struct pollfd p[2] = {{.fd = note[0], .events = POLLIN},
+                          {.fd = ran[0], .events = POLLIN}};
+    long end = fl_now_ms() + 3000; // the child may run without a hold
+    while (p[0].revents == 0 && p[1].revents == 0 && fl_now_ms() < end)
+        poll(p, 2, (int)(end - fl_now_ms()));
+    if (p[0].revents != 0)
+        while ((n = read(note[0], &d, sizeof d)) < 0 && errno == EINTR)
+            ;
     close(note[0]);
-    kill(y, SIGKILL); // before the child got to its prctl()
+    kill(y, SIGKILL);
     reap(y);
+    if (n == 0 && p[1].revents != 0) { // ran, never held: its pid is ours
+        pid_t kids[8];
+        for (int i = 0, k = our_children(kids, 8); i < k; i++)
+            d = kids[i];
+        n = d > 0 ? (ssize_t)sizeof d : 0;
+    }
     if (n != (ssize_t)sizeof d || d <= 0)
         close(ran[0]);
     expect(n == (ssize_t)sizeof d && d > 0,
@@ -625,6 +703,21 @@ FL_TEST(test_mp_start_daemonic_child_never_runs_if_its_parent_died_first)
     fcntl(ran[0], F_SETFL, O_NONBLOCK);
     int target_ran = read(ran[0], &c, 1) == 1;
     close(ran[0]);
+    if (!gone)
+        kill(d, SIGKILL);
+    *child = d;
+    *st = reap(d);
+    if (!gone)
+        *st = -1;
+    return target_ran;
+}
+
+FL_TEST(test_mp_start_daemonic_child_never_runs_if_its_parent_died_first)
+{
+    pid_t d;
+    int st;
+    int target_ran =
+        target_ran_after_parent_died(hold_until_parent_gone, &d, &st);
     expect(!target_ran,
            "the daemonic child ran its target although its parent had "
            "died before its prctl(PR_SET_PDEATHSIG): no death signal will "
@@ -633,16 +726,25 @@ FL_TEST(test_mp_start_daemonic_child_never_runs_if_its_parent_died_first)
            "(not with 1: the orphan's new parent is %d, a subreaper) and "
            "_exit(MP_EXIT_ORPHANED) if they differ.",
            (int)getpid());
-    expect(gone,
+    expect(st != -1,
            "the daemonic child %d was still running 3 s after its "
            "parent died, before its prctl(): re-check getppid() "
            "after the prctl() and end if the parent is gone",
            (int)d);
-    int st = reap(d);
     expect(WIFEXITED(st) && WEXITSTATUS(st) == MP_EXIT_ORPHANED,
            "the orphaned daemonic child %s, expected it to end with "
            "_exit(MP_EXIT_ORPHANED) (%d)",
            ended(st), MP_EXIT_ORPHANED);
+#if defined(__x86_64__)
+    target_ran = target_ran_after_parent_died(trap_getppid, &d, &st);
+    expect(!target_ran,
+           "the daemonic child ran its target although its parent died "
+           "right after the child's getppid(), before its "
+           "prctl(PR_SET_PDEATHSIG): it checked getppid() BEFORE asking "
+           "for the death signal, so neither the check nor the signal "
+           "saw the death. prctl() first, then compare getppid() with the "
+           "parent's pid saved before fork().");
+#endif
 }
 
 /* ------------------------------------------- no children when daemonic */
@@ -783,15 +885,37 @@ FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
     expect(strcmp(pidfile_text(), want) == 0,
            "when mp_daemonize returned, the pidfile held \"%s\", expected "
            "the daemon's pid and a newline, written before it reports: "
-           "\"%d\\n\"",
-           shown(pidfile_text()), (int)d);
+           "\"%d\\n\"%s",
+           shown(pidfile_text()), (int)d,
+           strchr(pidfile_text(), '\1') != NULL
+               ? ". Write the n bytes snprintf counted, not its NUL: the "
+                 "pidfile is text, read by cat and kill $(cat ...)"
+               : "");
     cleanup();
 }
 
 FL_TEST(test_mp_daemonize_reaps_its_first_child)
 {
     use_pidfile();
+    // A child of the caller's own, ended and not yet reaped: its status
+    // is the caller's, for its own waitpid, not mp_daemonize's.
+    fflush(NULL);
+    pid_t mine = fork();
+    ck_assert_msg(mine >= 0, "fork failed: %s", strerror(errno));
+    if (mine == 0)
+        _exit(3);
+    ck_assert_msg(ended_within(mine, 3000), "test setup: child never ended");
     pid_t d = daemonize_or_fail(NULL, wait_forever, NULL);
+    int st = 0;
+    pid_t got = waitpid(mine, &st, WNOHANG);
+    const char *why = got < 0 ? strerrorname_np(errno) : "0, still running";
+    expect(got == mine && WIFEXITED(st) && WEXITSTATUS(st) == 3,
+           "the caller had a child of its own that had exited with 3; "
+           "after mp_daemonize, waitpid() for it gave %s: mp_daemonize "
+           "reaped it. Wait for the first child by its pid, "
+           "waitpid(pid, ...), never waitpid(-1, ...), which takes "
+           "whichever child ended first, and its status with it.",
+           got == mine ? ended(st) : why);
     pid_t kids[8];
     int n = our_children(kids, 8);
     for (int i = 0; i < n; i++)

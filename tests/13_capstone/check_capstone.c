@@ -22,6 +22,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -1349,18 +1351,19 @@ FL_TEST(test_mp_par_map_reaps_every_worker_despite_eintr)
 // map with nworkers=4 on n items, counting the starts (fork or
 // pthread_create); fails unless the results are right.
 static long
-starts_for(map_fn map, const char *name, const char *start, size_t n,
-           size_t chunk)
+starts_for(map_fn map, const char *name, const char *start, int nworkers,
+           size_t n, size_t chunk)
 {
     long in[8], out[8];
     items(in, out, (int)n);
     fl_fault_reset();
-    int r = map(4, good, in, out, n, chunk);
+    int r = map(nworkers, good, in, out, n, chunk);
     long starts = fl_fault_calls(start);
     fl_fault_reset();
     char what[128];
-    snprintf(what, sizeof what, "%s(nworkers=4, n=%zu, chunk=%zu)%s%s%s", name,
-             n, chunk, starts == 0 ? ", which started no worker (no " : "",
+    snprintf(what, sizeof what, "%s(nworkers=%d, n=%zu, chunk=%zu)%s%s%s", name,
+             nworkers, n, chunk,
+             starts == 0 ? ", which started no worker (no " : "",
              starts == 0 ? start : "", starts == 0 ? " call)" : "");
     fl_expect_int(r, 0, what, "");
     expect_good(what, out, (int)n);
@@ -1370,8 +1373,8 @@ starts_for(map_fn map, const char *name, const char *start, size_t n,
 static void
 starts_one_worker_per_chunk(map_fn map, const char *name, const char *start)
 {
-    long rule = starts_for(map, name, start, 3, 0);
-    long big = starts_for(map, name, start, 3, 8);
+    long rule = starts_for(map, name, start, 4, 3, 0);
+    long big = starts_for(map, name, start, 4, 3, 8);
     ck_assert_msg(rule == 3,
                   "%s(nworkers=4, n=3, chunk=0) made %ld call(s) of %s, "
                   "expected 3: the default chunk is n / (4 * nworkers) "
@@ -1383,6 +1386,15 @@ starts_one_worker_per_chunk(map_fn map, const char *name, const char *start)
                   "expected 1: 3 items make ONE chunk (count the chunks "
                   "rounded up: (n + chunk - 1) / chunk)",
                   name, big, start);
+    // INT_MAX workers asked for: 4 * nworkers overflows an int (undefined
+    // behaviour; wrapped, the chunk comes out 0), not a size_t.
+    long most = starts_for(map, name, start, INT_MAX, 5, 0);
+    ck_assert_msg(most == 5,
+                  "%s(nworkers=INT_MAX, n=5, chunk=0) made %ld call(s) of "
+                  "%s, expected 5: the chunk is 1 and there are 5 chunks. "
+                  "Work out 4 * nworkers in size_t, 4 * (size_t)nworkers: "
+                  "in int it overflows",
+                  name, most, start);
 }
 
 FL_TEST(test_mp_par_map_forks_one_worker_per_chunk_when_items_are_few)
@@ -1591,8 +1603,38 @@ expect_unmapped(const char *what, long maps, long unmaps)
                   what, maps, unmaps);
 }
 
+// The size of this process's memory, in pages (/proc/self/statm).
+static long
+vm_pages(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return n > 0 ? atol(buf) : -1;
+}
+
 FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
 {
+    // 2048 results, 4 pages: munmap must be given the whole size mapped,
+    // not sizeof(struct share) (one page), or the rest stays mapped.
+    enum { BIG = 2048 };
+    static long bin[BIG], bout[BIG];
+    items(bin, bout, BIG);
+    mp_par_map(2, good, bin, bout, BIG, 0); // the heap grows once, here
+    long before = vm_pages();
+    int br = mp_par_map(2, good, bin, bout, BIG, 0);
+    long after = vm_pages();
+    fl_expect_int(br, 0, "mp_par_map(nworkers=2, n=2048)", "");
+    ck_assert_msg(before > 0 && after == before,
+                  "mp_par_map(nworkers=2, n=2048) left the process %ld "
+                  "page(s) bigger: munmap(addr, size) with the size you "
+                  "gave mmap (the struct share AND the n results), not "
+                  "sizeof(struct share), or the results' pages stay mapped "
+                  "after every call.",
+                  after - before);
     enum { N = 16 };
     long in[N], out[N];
     const char *urls[2] = {"ftp://127.0.0.1/", "ftp://127.0.0.2/"};
@@ -1618,6 +1660,22 @@ FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
     fl_fault_reset();
     fl_expect_int(r, 2, "mp_fetch_all(2 URLs it cannot fetch)", "");
     expect_unmapped("mp_fetch_all(2 URLs it cannot fetch)", m, u);
+    // 1024 results of 16 bytes, 4 pages: the whole size again.
+    static const char *many[1024];
+    static mp_fetch_result got[1024];
+    for (int i = 0; i < 1024; i++)
+        many[i] = "ftp://127.0.0.1/";
+    before = vm_pages();
+    r = mp_fetch_all(many, 1024, 2, got);
+    after = vm_pages();
+    fl_expect_int(r, 1024, "mp_fetch_all(1024 URLs it cannot fetch)", "");
+    ck_assert_msg(after == before,
+                  "mp_fetch_all(1024 URLs) left the process %ld page(s) "
+                  "bigger: munmap(addr, size) with the size you gave mmap "
+                  "(the struct share AND the n results), not "
+                  "sizeof(struct share), or the results' pages stay mapped "
+                  "after every call.",
+                  after - before);
 }
 
 // 256 results of 16 bytes fill one page: room for n longs (8 bytes) is
