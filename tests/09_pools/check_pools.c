@@ -1029,7 +1029,8 @@ FL_TEST(test_mp_pool_apply_async_calls_the_error_callback_exactly_once)
     mp_result *res = NULL;
     int s = mp_pool_apply_async(p, fails_with_edom, 7, on_value, on_error, &c,
                                 &res);
-    int g1 = s == 0 ? mp_result_get(res, -1, NULL) : s;
+    long v = 12345; // a failed get must leave it alone
+    int g1 = s == 0 ? mp_result_get(res, -1, &v) : s;
     int g2 = s == 0 ? mp_result_get(res, -1, NULL) : s;
     mp_pool_close(p);
     mp_pool_join(p);
@@ -1043,6 +1044,11 @@ FL_TEST(test_mp_pool_apply_async_calls_the_error_callback_exactly_once)
                   "callback %d; expected the error callback once, with "
                   "-EDOM, and never the callback",
                   c.failed, fl_ret(c.err), c.ok);
+    ck_assert_msg(v == 12345,
+                  "get of a task that failed with -EDOM wrote %ld to *value, "
+                  "which held 12345: a failed get leaves *value untouched "
+                  "(it receives a result only on success)",
+                  v);
 }
 
 FL_TEST(test_mp_pool_apply_async_without_a_handle_still_calls_back)
