@@ -1754,6 +1754,41 @@ FL_TEST(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout)
                       : "");
 }
 
+// A wake-up that ends nothing (POSIX allows them; here the test
+// broadcasts on the barrier's condition every ms, the generation
+// unchanged) must not move the deadline: it is taken once, before the
+// loop.
+FL_TEST(test_mp_barrier_wait_keeps_its_deadline_through_wake_ups)
+{
+    mp_barrier *b = raw_barrier(2);
+    struct kid k;
+    kid_asleep(&k, kid_barrier_wait, b, 150, "mp_barrier_wait(b, 150)");
+    struct timespec tick = {0, 1000000};
+    long long end = fl_now_us() + 750000; // 600 ms past the deadline
+    long wakes = 0;
+    while (!kid_wait(&k, 0) && fl_now_us() < end) {
+        raw_lock(&b->lock);
+        pthread_cond_broadcast(&b->cond);
+        pthread_mutex_unlock(&b->lock);
+        wakes++;
+        nanosleep(&tick, NULL); // (pacing: a wake-up a ms, cheap)
+    }
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(b, sizeof *b);
+    int early = got && k.rep.us < 150000;
+    ck_assert_msg(got && k.rep.value == -ETIMEDOUT && !early &&
+                      k.rep.us < 600000,
+                  "the test woke a party in mp_barrier_wait(b, 150) %ld "
+                  "times on a Barrier(2), the generation unchanged; the "
+                  "wait %s, expected -ETIMEDOUT after 150 ms. %s",
+                  wakes, said(&k, 2000),
+                  early ? "Sleep again after a wake-up that ends nothing: "
+                          "while, not if."
+                        : "Take the deadline once, before the loop: taken "
+                          "again after each wake-up, it keeps moving away.");
+}
+
 // Break the barrier as abort does, with raw calls.
 static void
 raw_abort(mp_barrier *b)
@@ -2093,19 +2128,22 @@ FL_TEST(test_mp_barrier_reset_makes_a_broken_barrier_usable)
 FL_TEST(test_mp_barrier_reset_sends_waiting_parties_away_with_epipe)
 {
     mp_barrier *b = raw_barrier(3);
-    struct kid k;
-    kid_asleep(&k, kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    struct kid k[2];
+    kid_asleep(&k[0], kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    kid_asleep(&k[1], kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
     int r = mp_barrier_reset(b);
-    int got = kid_wait(&k, 2000);
-    kid_end(&k);
+    int got[2];
+    collect(k, 2, got, 1000); // (both were woken: each is a ms away)
     int broken = b->broken, count = b->count;
     forget(b, sizeof *b);
-    ck_assert_msg(r == 0 && got && k.rep.value == -EPIPE,
-                  "a party slept at a Barrier(3); mp_barrier_reset "
-                  "returned %s; the party %s; expected -EPIPE (Python: "
-                  "BrokenBarrierError): end its generation "
-                  "(reset_from = generation++), broadcast",
-                  fl_ret(r), said(&k, 2000));
+    ck_assert_msg(r == 0 && got[0] == -EPIPE && got[1] == -EPIPE,
+                  "2 parties slept at a Barrier(3); mp_barrier_reset "
+                  "returned %s; the parties got %s and %s (-999: still "
+                  "asleep); expected 0 and -EPIPE for each (Python: "
+                  "BrokenBarrierError): end their generation "
+                  "(reset_from = generation++), then broadcast: signal "
+                  "wakes one of them",
+                  fl_ret(r), fl_ret(got[0]), fl_ret(got[1]));
     ck_assert_msg(broken == 0 && count == 0,
                   "after the reset, broken = %d and count = %d; expected "
                   "0 and 0: the barrier is empty and usable",
@@ -2436,6 +2474,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_barrier_wait_with_timeout_0_gives_up_at_once, 10),
     FL_CASE(test_mp_barrier_wait_gives_3_parties_the_indices_0_1_2, 10),
     FL_CASE(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout, 10),
+    FL_CASE(test_mp_barrier_wait_keeps_its_deadline_through_wake_ups, 10),
     FL_CASE(test_mp_barrier_wait_lets_3_of_4_parties_pass, 10),
     FL_CASE(test_mp_barrier_wait_can_be_used_again_and_again, 10),
     FL_CASE(test_mp_barrier_wait_timeout_breaks_the_barrier_for_later_parties,
