@@ -691,6 +691,31 @@ kid_release(void *obj, int arg)
     return mp_sem_release(obj);
 }
 
+// In a kid: stop after the first unlock, then mp_sem_release.
+static int
+kid_release_then_stop(void *obj, int arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
+    return mp_sem_release(obj);
+}
+
+// 1 once pid has stopped itself, 0 if it ended first (or ran 3 s).
+static int
+until_stopped(pid_t pid)
+{
+    long long end = fl_now_us() + 3000000;
+    for (;;) {
+        char s = fl_proc_state(pid);
+        if (s == 'T')
+            return 1;
+        if (s == 'Z' || s == 0 || fl_now_us() > end)
+            return 0;
+        sched_yield();
+    }
+}
+
 // The kid's release waits for release_lock, which the test holds; the test
 // then posts the last unit below the bound itself, as a second releaser
 // would, and lets go.  The release must look at the count only now.
@@ -717,6 +742,27 @@ FL_TEST(test_mp_sem_release_checks_the_bound_under_the_lock)
                   "release_lock, not before: checked outside the lock, two "
                   "releasers both see room and both post.",
                   said(&k, 2000), v);
+    // The other half: the post itself is under the lock.  A kid stops
+    // itself right after its first unlock; by then its release must have
+    // posted.  Posted after the unlock, a second releaser could look
+    // between the two, see room, and post too.
+    s = raw_sem(0, 1);
+    kid_start(&k, kid_release_then_stop, s, 0);
+    int stopped = until_stopped(k.pid);
+    v = -1;
+    sem_getvalue(&s->sem, &v);
+    kill(k.pid, SIGCONT);
+    got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(s, sizeof *s);
+    ck_assert_msg(stopped && v == 1 && got && k.rep.value == 0,
+                  "a release of a bounded semaphore (0 of 1) was stopped "
+                  "right after it let go of release_lock; the count was "
+                  "then %d (%s); then the release %s; expected 1 and 0. "
+                  "Post before the unlock: the look at the bound and the "
+                  "post are one step under release_lock, or two releasers "
+                  "both see room and both post.",
+                  v, stopped ? "stopped" : "it never stopped", said(&k, 2000));
 }
 
 FL_TEST(test_mp_sem_value_reports_the_count)
@@ -2204,6 +2250,32 @@ FL_TEST(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock)
         }
     }
     forget(b, sizeof *b);
+    // A party died holding the lock: abort and reset take it back
+    // (EOWNERDEAD is a lock held, not an error), and let it go again.
+    for (int i = 0; i < 2; i++) {
+        b = raw_barrier(2);
+        struct kid dead;
+        kid_start(&dead, kid_lock_and_die, &b->lock, 0);
+        while (waitpid(dead.pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        close(dead.fd);
+        int r = i == 0 ? mp_barrier_abort(b) : mp_barrier_reset(b);
+        int broken = b->broken;
+        int busy = pthread_mutex_trylock(&b->lock);
+        if (busy == 0)
+            pthread_mutex_unlock(&b->lock);
+        forget(b, sizeof *b);
+        ck_assert_msg(r == 0 && busy == 0 && broken == (i == 0),
+                      "a party died holding b->lock; then %s returned %s, "
+                      "left broken = %d and the lock %s; expected 0, "
+                      "broken %d and the lock free. Take the lock with "
+                      "lock_barrier: EOWNERDEAD means the caller holds it "
+                      "(pthread_mutex_consistent, break the barrier), then "
+                      "go on and unlock; returned as an error, the lock is "
+                      "held for ever.",
+                      names[i], fl_ret(r), broken,
+                      busy == 0 ? "free" : "still held", i == 0);
+    }
 }
 
 FL_TEST(test_mp_barrier_broken_reports_the_state)
