@@ -1775,29 +1775,34 @@ FL_TEST(test_mp_barrier_create_makes_a_barrier_two_parties_pass)
 
 FL_TEST(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout)
 {
+    // One party waits for ever, the other 30 ms: the one that gives up
+    // breaks the barrier and must wake the other, or it sleeps for ever.
     mp_barrier *b = raw_barrier(3);
     struct kid k[2];
     int got[2];
     long long t0 = fl_now_us(); // before the first wait can begin
-    kid_start(&k[0], kid_barrier_wait, b, 30);
+    kid_start(&k[0], kid_barrier_wait, b, -1);
     kid_start(&k[1], kid_barrier_wait, b, 30);
-    collect(k, 2, got, 3000);
+    collect(k, 2, got, 1000); // (30 ms, then a wake-up)
     long long took = fl_now_us() - t0;
     int broken = b->broken;
-    forget(b, sizeof *b);
+    forget(b, sizeof *b); // (got sorted: -999, still asleep, first)
     ck_assert_msg(got[0] == -ETIMEDOUT && got[1] == -EPIPE && broken &&
                       took >= 30000,
-                  "2 processes called mp_barrier_wait(b, 30) on a "
-                  "Barrier(3); they got %s and %s after %.0f ms, broken %d; "
-                  "expected -ETIMEDOUT for the first to give up, -EPIPE for "
-                  "the other (the barrier it broke), after 30 ms, and a "
-                  "broken barrier. %s",
+                  "2 processes called mp_barrier_wait on a Barrier(3), one "
+                  "with timeout -1, one with 30; they got %s and %s (-999: "
+                  "still asleep) after %.0f ms, broken %d; expected "
+                  "-ETIMEDOUT for the one that gives up, -EPIPE for the "
+                  "other (the barrier it broke), after 30 ms, and a broken "
+                  "barrier. %s",
                   fl_ret(got[0]), fl_ret(got[1]), ms(took), broken,
                   got[1] >= 0 ? "Only parties callers make it trip."
-                  : got[1] == -ETIMEDOUT
-                      ? "A party that times out breaks the barrier; one "
-                        "that wakes to find it broken says -EPIPE."
-                      : "");
+                  : got[0] == -999 && broken
+                      ? "The party that gives up must wake the others as "
+                        "it breaks the barrier (break_barrier: broken = 1, "
+                        "then broadcast), or they sleep on."
+                      : "A party that times out breaks the barrier; one "
+                        "that wakes to find it broken says -EPIPE.");
 }
 
 // A wake-up that ends nothing (POSIX allows them; here the test
