@@ -691,6 +691,31 @@ kid_release(void *obj, int arg)
     return mp_sem_release(obj);
 }
 
+// In a kid: stop after the first unlock, then mp_sem_release.
+static int
+kid_release_then_stop(void *obj, int arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
+    return mp_sem_release(obj);
+}
+
+// 1 once pid has stopped itself, 0 if it ended first (or ran 3 s).
+static int
+until_stopped(pid_t pid)
+{
+    long long end = fl_now_us() + 3000000;
+    for (;;) {
+        char s = fl_proc_state(pid);
+        if (s == 'T')
+            return 1;
+        if (s == 'Z' || s == 0 || fl_now_us() > end)
+            return 0;
+        sched_yield();
+    }
+}
+
 // The kid's release waits for release_lock, which the test holds; the test
 // then posts the last unit below the bound itself, as a second releaser
 // would, and lets go.  The release must look at the count only now.
@@ -717,6 +742,27 @@ FL_TEST(test_mp_sem_release_checks_the_bound_under_the_lock)
                   "release_lock, not before: checked outside the lock, two "
                   "releasers both see room and both post.",
                   said(&k, 2000), v);
+    // The other half: the post itself is under the lock.  A kid stops
+    // itself right after its first unlock; by then its release must have
+    // posted.  Posted after the unlock, a second releaser could look
+    // between the two, see room, and post too.
+    s = raw_sem(0, 1);
+    kid_start(&k, kid_release_then_stop, s, 0);
+    int stopped = until_stopped(k.pid);
+    v = -1;
+    sem_getvalue(&s->sem, &v);
+    kill(k.pid, SIGCONT);
+    got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(s, sizeof *s);
+    ck_assert_msg(stopped && v == 1 && got && k.rep.value == 0,
+                  "a release of a bounded semaphore (0 of 1) was stopped "
+                  "right after it let go of release_lock; the count was "
+                  "then %d (%s); then the release %s; expected 1 and 0. "
+                  "Post before the unlock: the look at the bound and the "
+                  "post are one step under release_lock, or two releasers "
+                  "both see room and both post.",
+                  v, stopped ? "stopped" : "it never stopped", said(&k, 2000));
 }
 
 FL_TEST(test_mp_sem_value_reports_the_count)
@@ -1729,29 +1775,69 @@ FL_TEST(test_mp_barrier_create_makes_a_barrier_two_parties_pass)
 
 FL_TEST(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout)
 {
+    // One party waits for ever, the other 30 ms: the one that gives up
+    // breaks the barrier and must wake the other, or it sleeps for ever.
     mp_barrier *b = raw_barrier(3);
     struct kid k[2];
     int got[2];
     long long t0 = fl_now_us(); // before the first wait can begin
-    kid_start(&k[0], kid_barrier_wait, b, 30);
+    kid_start(&k[0], kid_barrier_wait, b, -1);
     kid_start(&k[1], kid_barrier_wait, b, 30);
-    collect(k, 2, got, 3000);
+    collect(k, 2, got, 1000); // (30 ms, then a wake-up)
     long long took = fl_now_us() - t0;
     int broken = b->broken;
-    forget(b, sizeof *b);
+    forget(b, sizeof *b); // (got sorted: -999, still asleep, first)
     ck_assert_msg(got[0] == -ETIMEDOUT && got[1] == -EPIPE && broken &&
                       took >= 30000,
-                  "2 processes called mp_barrier_wait(b, 30) on a "
-                  "Barrier(3); they got %s and %s after %.0f ms, broken %d; "
-                  "expected -ETIMEDOUT for the first to give up, -EPIPE for "
-                  "the other (the barrier it broke), after 30 ms, and a "
-                  "broken barrier. %s",
+                  "2 processes called mp_barrier_wait on a Barrier(3), one "
+                  "with timeout -1, one with 30; they got %s and %s (-999: "
+                  "still asleep) after %.0f ms, broken %d; expected "
+                  "-ETIMEDOUT for the one that gives up, -EPIPE for the "
+                  "other (the barrier it broke), after 30 ms, and a broken "
+                  "barrier. %s",
                   fl_ret(got[0]), fl_ret(got[1]), ms(took), broken,
                   got[1] >= 0 ? "Only parties callers make it trip."
-                  : got[1] == -ETIMEDOUT
-                      ? "A party that times out breaks the barrier; one "
-                        "that wakes to find it broken says -EPIPE."
-                      : "");
+                  : got[0] == -999 && broken
+                      ? "The party that gives up must wake the others as "
+                        "it breaks the barrier (break_barrier: broken = 1, "
+                        "then broadcast), or they sleep on."
+                      : "A party that times out breaks the barrier; one "
+                        "that wakes to find it broken says -EPIPE.");
+}
+
+// A wake-up that ends nothing (POSIX allows them; here the test
+// broadcasts on the barrier's condition every ms, the generation
+// unchanged) must not move the deadline: it is taken once, before the
+// loop.
+FL_TEST(test_mp_barrier_wait_keeps_its_deadline_through_wake_ups)
+{
+    mp_barrier *b = raw_barrier(2);
+    struct kid k;
+    kid_asleep(&k, kid_barrier_wait, b, 150, "mp_barrier_wait(b, 150)");
+    struct timespec tick = {0, 1000000};
+    long long end = fl_now_us() + 750000; // 600 ms past the deadline
+    long wakes = 0;
+    while (!kid_wait(&k, 0) && fl_now_us() < end) {
+        raw_lock(&b->lock);
+        pthread_cond_broadcast(&b->cond);
+        pthread_mutex_unlock(&b->lock);
+        wakes++;
+        nanosleep(&tick, NULL); // (pacing: a wake-up a ms, cheap)
+    }
+    int got = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(b, sizeof *b);
+    int early = got && k.rep.us < 150000;
+    ck_assert_msg(got && k.rep.value == -ETIMEDOUT && !early &&
+                      k.rep.us < 600000,
+                  "the test woke a party in mp_barrier_wait(b, 150) %ld "
+                  "times on a Barrier(2), the generation unchanged; the "
+                  "wait %s, expected -ETIMEDOUT after 150 ms. %s",
+                  wakes, said(&k, 2000),
+                  early ? "Sleep again after a wake-up that ends nothing: "
+                          "while, not if."
+                        : "Take the deadline once, before the loop: taken "
+                          "again after each wake-up, it keeps moving away.");
 }
 
 // Break the barrier as abort does, with raw calls.
@@ -2093,19 +2179,22 @@ FL_TEST(test_mp_barrier_reset_makes_a_broken_barrier_usable)
 FL_TEST(test_mp_barrier_reset_sends_waiting_parties_away_with_epipe)
 {
     mp_barrier *b = raw_barrier(3);
-    struct kid k;
-    kid_asleep(&k, kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    struct kid k[2];
+    kid_asleep(&k[0], kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    kid_asleep(&k[1], kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
     int r = mp_barrier_reset(b);
-    int got = kid_wait(&k, 2000);
-    kid_end(&k);
+    int got[2];
+    collect(k, 2, got, 1000); // (both were woken: each is a ms away)
     int broken = b->broken, count = b->count;
     forget(b, sizeof *b);
-    ck_assert_msg(r == 0 && got && k.rep.value == -EPIPE,
-                  "a party slept at a Barrier(3); mp_barrier_reset "
-                  "returned %s; the party %s; expected -EPIPE (Python: "
-                  "BrokenBarrierError): end its generation "
-                  "(reset_from = generation++), broadcast",
-                  fl_ret(r), said(&k, 2000));
+    ck_assert_msg(r == 0 && got[0] == -EPIPE && got[1] == -EPIPE,
+                  "2 parties slept at a Barrier(3); mp_barrier_reset "
+                  "returned %s; the parties got %s and %s (-999: still "
+                  "asleep); expected 0 and -EPIPE for each (Python: "
+                  "BrokenBarrierError): end their generation "
+                  "(reset_from = generation++), then broadcast: signal "
+                  "wakes one of them",
+                  fl_ret(r), fl_ret(got[0]), fl_ret(got[1]));
     ck_assert_msg(broken == 0 && count == 0,
                   "after the reset, broken = %d and count = %d; expected "
                   "0 and 0: the barrier is empty and usable",
@@ -2166,6 +2255,32 @@ FL_TEST(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock)
         }
     }
     forget(b, sizeof *b);
+    // A party died holding the lock: abort and reset take it back
+    // (EOWNERDEAD is a lock held, not an error), and let it go again.
+    for (int i = 0; i < 2; i++) {
+        b = raw_barrier(2);
+        struct kid dead;
+        kid_start(&dead, kid_lock_and_die, &b->lock, 0);
+        while (waitpid(dead.pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        close(dead.fd);
+        int r = i == 0 ? mp_barrier_abort(b) : mp_barrier_reset(b);
+        int broken = b->broken;
+        int busy = pthread_mutex_trylock(&b->lock);
+        if (busy == 0)
+            pthread_mutex_unlock(&b->lock);
+        forget(b, sizeof *b);
+        ck_assert_msg(r == 0 && busy == 0 && broken == (i == 0),
+                      "a party died holding b->lock; then %s returned %s, "
+                      "left broken = %d and the lock %s; expected 0, "
+                      "broken %d and the lock free. Take the lock with "
+                      "lock_barrier: EOWNERDEAD means the caller holds it "
+                      "(pthread_mutex_consistent, break the barrier), then "
+                      "go on and unlock; returned as an error, the lock is "
+                      "held for ever.",
+                      names[i], fl_ret(r), broken,
+                      busy == 0 ? "free" : "still held", i == 0);
+    }
 }
 
 FL_TEST(test_mp_barrier_broken_reports_the_state)
@@ -2436,6 +2551,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_barrier_wait_with_timeout_0_gives_up_at_once, 10),
     FL_CASE(test_mp_barrier_wait_gives_3_parties_the_indices_0_1_2, 10),
     FL_CASE(test_mp_barrier_wait_holds_2_of_3_parties_until_the_timeout, 10),
+    FL_CASE(test_mp_barrier_wait_keeps_its_deadline_through_wake_ups, 10),
     FL_CASE(test_mp_barrier_wait_lets_3_of_4_parties_pass, 10),
     FL_CASE(test_mp_barrier_wait_can_be_used_again_and_again, 10),
     FL_CASE(test_mp_barrier_wait_timeout_breaks_the_barrier_for_later_parties,
