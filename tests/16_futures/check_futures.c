@@ -36,6 +36,17 @@
 #define GATES 4
 #define GATE_LIMIT_MS 3000
 
+// A zeroed mapping the test and its children share, for what a child
+// reports back.
+static void *
+shared(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(p != MAP_FAILED, "the test could not map a shared page");
+    return p;
+}
+
 static int gate[GATES][2]; // calls read gate[k][0]; the test writes [k][1]
 static int marks[2];       // mark() writes marks[1]; the test reads [0]
 
@@ -332,9 +343,7 @@ storm_in_child(void *arg)
 FL_TEST(test_mp_future_result_keeps_its_deadline_under_signals)
 {
     pipes_make();
-    struct storm_run *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE,
-                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert(s != MAP_FAILED);
+    struct storm_run *s = shared(sizeof *s);
     *s = (struct storm_run){.timeout_ms = 100};
     fl_child c;
     fl_run_in_child(storm_in_child, s, 2000, 0, &c);
@@ -1128,9 +1137,7 @@ death_in_child(void *arg)
 FL_TEST(test_mp_future_result_gives_epipe_when_a_worker_dies)
 {
     pipes_make();
-    struct death *d = mmap(NULL, sizeof *d, PROT_READ | PROT_WRITE,
-                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert(d != MAP_FAILED);
+    struct death *d = shared(sizeof *d);
     *d = (struct death){{1, 1, 1, 1}, 0, 1, -1, 1, 1};
     fl_child c;
     fl_run_in_child(death_in_child, d, 2500, 0, &c);
@@ -1394,9 +1401,7 @@ create_and_die(void *arg)
 FL_TEST(test_mp_executor_workers_exit_when_the_caller_dies)
 {
     pipes_make();
-    pid_t *kids = mmap(NULL, 3 * sizeof *kids, PROT_READ | PROT_WRITE,
-                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert(kids != MAP_FAILED);
+    pid_t *kids = shared(3 * sizeof *kids);
     fl_child c;
     fl_run_in_child(create_and_die, kids, 1500, 0, &c);
     // The workers are the test's now (it is a subreaper).  The idle ones
@@ -1687,9 +1692,7 @@ look_after_free(void *arg)
 
 FL_TEST(test_mp_future_stays_valid_after_its_executor_is_freed)
 {
-    struct after_free *a = mmap(NULL, sizeof *a, PROT_READ | PROT_WRITE,
-                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert(a != MAP_FAILED);
+    struct after_free *a = shared(sizeof *a);
     pipes_make();
     mp_executor *ex = executor(1);
     mp_future **f = a->f;
