@@ -136,6 +136,17 @@ static atomic_llong mono_ms;      // then it is this many ms later
 static atomic_long heap_blocks;
 static atomic_llong heap_bytes;
 
+// fl_mmap_guard: the code's mappings made while it is on, each followed
+// by a PROT_NONE page; a munmap that reaches a mapping's end removes its
+// guard too.  A small table, guarded by a spin lock (threads may map).
+#define GUARDS 64
+static atomic_int guard_on;
+static atomic_flag guard_busy = ATOMIC_FLAG_INIT;
+static struct {
+    char *start; // the mapping; its guard page starts at start + len
+    size_t len;  // its length, rounded up to whole pages
+} guards[GUARDS];
+
 static enum fn_id
 lookup(const char *fn)
 {
@@ -185,6 +196,7 @@ fl_fault_reset(void)
     atomic_store(&mono_whole_ms, 0);
     atomic_store(&mono_ms, 0);
     atomic_store(&mono_reads, 0);
+    atomic_store(&guard_on, 0);
 }
 
 void
@@ -435,14 +447,58 @@ void *
 fl_wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     INTERCEPT(mmap, MAP_FAILED);
-    return mmap(addr, len, prot, flags, fd, off);
+    if (!atomic_load(&guard_on) || addr != NULL || len == 0 ||
+        (flags & MAP_FIXED) != 0)
+        return mmap(addr, len, prot, flags, fd, off);
+    // Reserve the mapping and one page more, all PROT_NONE, then put the
+    // real mapping over the start of it: the page after stays a guard.
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t whole = (len + page - 1) / page * page;
+    char *r = mmap(NULL, whole + page, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        return mmap(addr, len, prot, flags, fd, off);
+    void *p = mmap(r, len, prot, flags | MAP_FIXED, fd, off);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        munmap(r, whole + page);
+        errno = e;
+        return MAP_FAILED;
+    }
+    while (atomic_flag_test_and_set(&guard_busy))
+        ;
+    int i = 0;
+    while (i < GUARDS && guards[i].start != NULL)
+        i++;
+    if (i < GUARDS) {
+        guards[i].start = r;
+        guards[i].len = whole;
+    }
+    atomic_flag_clear(&guard_busy);
+    if (i == GUARDS) // no room to remember it: no guard
+        munmap(r + whole, page);
+    return p;
 }
 
 int
 fl_wrap_munmap(void *addr, size_t len)
 {
     INTERCEPT(munmap, -1);
-    return munmap(addr, len);
+    int r = munmap(addr, len);
+    if (r != 0)
+        return r;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *end = (char *)addr + (len + page - 1) / page * page;
+    while (atomic_flag_test_and_set(&guard_busy))
+        ;
+    for (int i = 0; i < GUARDS; i++)
+        if (guards[i].start != NULL && (char *)addr >= guards[i].start &&
+            end == guards[i].start + guards[i].len) {
+            munmap(end, page); // the mapping's end is gone: its guard too
+            guards[i].start = NULL;
+        }
+    atomic_flag_clear(&guard_busy);
+    return 0;
 }
 
 int
@@ -991,6 +1047,12 @@ fl_clock_mono_later_at(int nth_read, long long ms)
     atomic_store(&mono_after, nth_read);
     atomic_store(&mono_reads, 0);
     atomic_store(&mono_ms, ms);
+}
+
+void
+fl_mmap_guard(int on)
+{
+    atomic_store(&guard_on, on != 0);
 }
 
 void

@@ -367,6 +367,22 @@ void fl_clock_jump_at(int nth_read, long long seconds);
 long fl_clock_reads(void);
 
 /**
+ * @brief Put a guard page after each mapping the code makes from now on.
+ *
+ * Each mmap the code under test makes without an address (and without
+ * MAP_FIXED) is followed by a page that is PROT_NONE, so that reading or
+ * writing a byte past the mapping's last page faults (SIGSEGV) instead of
+ * reaching whatever mapping the kernel happened to put next to it.  ASan
+ * does not see mappings: this is how a test catches a copy that runs past
+ * the end of one.  A munmap that reaches a guarded mapping's end removes
+ * its guard too.  Run the code in a child (fl_run_in_child) to see the
+ * fault as a signal.  fl_fault_reset turns it off.
+ *
+ * @param on 1 to guard the mappings made from now on, 0 to stop.
+ */
+void fl_mmap_guard(int on);
+
+/**
  * @brief Make the code's reads of CLOCK_MONOTONIC whole milliseconds.
  *
  * Each read is rounded down to its millisecond (tv_nsec a multiple of a

@@ -31,6 +31,8 @@ long long st_mono_s(void);
 ssize_t st_read_full(int fd, char *buf, size_t len);
 int st_unlock(pthread_mutex_t *m);
 long long st_mono_ns(void);
+char *st_map(size_t len);
+int st_unmap(char *p, size_t len);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -324,6 +326,37 @@ FL_TEST(test_clock_mono_later_at_moves_reads_after_the_nth)
                   b, d);
 }
 
+// In a child: touch the byte at arg (a read), which may fault.
+static int
+touch(void *arg)
+{
+    return *(volatile char *)arg;
+}
+
+FL_TEST(test_mmap_guard_faults_a_touch_past_the_mapping)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    fl_fault_reset();
+    fl_mmap_guard(1);
+    char *p = st_map(100);
+    fl_fault_reset(); // guards off: the unmap below still removes it
+    ck_assert_msg(p != NULL, "st_map failed");
+    p[page - 1] = 7;
+    fl_child in, past;
+    fl_run_in_child(touch, p + page - 1, 2000, 0, &in);
+    fl_run_in_child(touch, p + page, 2000, 0, &past);
+    ck_assert_msg(in.returned && in.value == 7,
+                  "the mapping's last byte could not be read");
+    ck_assert_msg(!past.returned && !past.exited && past.status == SIGSEGV,
+                  "a read of the byte past the mapping did not fault");
+    unsigned char v;
+    int guard_left = mincore(p + page, 1, &v) == 0;
+    ck_assert_msg(st_unmap(p, 100) == 0, "st_unmap failed");
+    ck_assert_msg(guard_left, "no guard page while mapped");
+    ck_assert_msg(mincore(p + page, 1, &v) < 0 && errno == ENOMEM,
+                  "the guard page outlived its mapping's munmap");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_fault_walk_finds_nothing_in_careful_code, 20),
     FL_CASE(test_fault_walk_finds_the_leak_in_leaky_code, 20),
@@ -338,6 +371,7 @@ static const fl_case cases[] = {
     FL_CASE(test_clock_jump_moves_the_wall_clock_only, 10),
     FL_CASE(test_clock_mono_whole_ms_rounds_down_to_the_millisecond, 5),
     FL_CASE(test_clock_mono_later_at_moves_reads_after_the_nth, 5),
+    FL_CASE(test_mmap_guard_faults_a_touch_past_the_mapping, 5),
 };
 
 FL_MAIN("stress", cases)

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -156,4 +157,20 @@ st_mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// Map len bytes of anonymous shared memory, and unmap them, as the code
+// under test does (wrapped calls).  NULL if mmap failed.
+char *
+st_map(size_t len)
+{
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int
+st_unmap(char *p, size_t len)
+{
+    return munmap(p, len);
 }
