@@ -1437,14 +1437,20 @@ walk_create(const char *fn, int err, const char *hint)
 
 FL_TEST(test_mp_event_create_fails_cleanly_when_any_call_it_makes_fails)
 {
-    walk_create("mmap", ENOMEM,
-                "mmap reports failure with MAP_FAILED, not NULL: compare "
-                "with MAP_FAILED and return -errno");
+    // Two error numbers for each call: minus errno, not a constant.
+    static const char mmap_hint[] =
+        "mmap reports failure with MAP_FAILED, not NULL: compare with "
+        "MAP_FAILED and return -errno, whatever it is (a shared mapping "
+        "needs a file of the kernel's: ENFILE)";
+    walk_create("mmap", ENOMEM, mmap_hint);
+    walk_create("mmap", ENFILE, mmap_hint);
     static const char pthread_hint[] =
         "a pthread_*_init returns its error number (it does not set "
-        "errno): return minus it";
+        "errno): return minus it, whatever it is";
     walk_create("pthread_mutex_init", EAGAIN, pthread_hint);
+    walk_create("pthread_mutex_init", ENOMEM, pthread_hint);
     walk_create("pthread_cond_init", EAGAIN, pthread_hint);
+    walk_create("pthread_cond_init", ENOMEM, pthread_hint);
 }
 
 FL_TEST(test_mp_event_wait_keeps_its_timeout_when_the_wall_clock_jumps)
