@@ -1519,6 +1519,10 @@ FL_TEST(test_mp_shm_close_unmaps_but_keeps_the_name)
     int r = mp_shm_create(&s, "closed", size);
     ck_assert_msg(r == 0, "mp_shm_create returned %s", fl_ret(r));
     char *buf = s.buf;
+    s.buf = buf + 1; // not a page's start: munmap refuses it
+    int bad = mp_shm_close(&s);
+    int kept = s.buf == buf + 1;
+    s.buf = buf;
     int c = mp_shm_close(&s);
     int still = mapped(buf), last = mapped(buf + size - 1);
     int named = in_dev_shm(s.name, NULL);
@@ -1540,6 +1544,14 @@ FL_TEST(test_mp_shm_close_unmaps_but_keeps_the_name)
                   "(Python's close() and unlink() are two calls too).");
     fl_expect_int(again, -EINVAL, "mp_shm_close of a closed segment",
                   "buf is NULL once closed");
+    ck_assert_msg(bad == -EINVAL && kept,
+                  "mp_shm_close with shm->buf one byte into its mapping "
+                  "returned %s and %s buf; expected -EINVAL with buf kept. "
+                  "munmap refuses an address that does not start a page: "
+                  "when it fails, return -errno and leave buf as it is, "
+                  "or the caller is told the segment is closed while it is "
+                  "still mapped.",
+                  fl_ret(bad), kept ? "kept" : "changed");
 }
 
 FL_TEST(test_mp_shm_unlink_removes_the_name_but_not_the_mapping)
@@ -2124,26 +2136,48 @@ FL_TEST(test_mp_shm_open_takes_names_up_to_the_limit)
 
 // A base that makes the name longer than shm->name holds is refused, and
 // no segment is made under a name cut short.
-FL_TEST(test_mp_shm_create_refuses_a_base_too_long_for_the_name)
+// mp_shm_create with a base of len 'b's; 0 or its error.  A segment it
+// made is removed again.
+static int
+create_with_base_of(size_t len)
 {
     char base[MP_SHM_NAME_MAX + 1];
-    memset(base, 'b', sizeof base - 1);
-    base[sizeof base - 1] = '\0';
+    memset(base, 'b', len);
+    base[len] = '\0';
     mp_shm s;
     memset(&s, 0, sizeof s);
     int r = mp_shm_create(&s, base, 4096);
-    int made = r == 0;
-    if (made) {
+    if (r == 0) {
         munmap(s.buf, s.size);
         shm_unlink(s.name);
     }
+    return r;
+}
+
+// The name is "/" + prefix + base: at MP_SHM_NAME_MAX - 1 characters it
+// fits shm->name with its NUL, one more does not, nor does a base of
+// MP_SHM_NAME_MAX characters alone.
+FL_TEST(test_mp_shm_create_refuses_a_base_too_long_for_the_name)
+{
+    size_t fits = MP_SHM_NAME_MAX - 2 - strlen(fl_ipc_prefix());
+    int at = create_with_base_of(fits), past = create_with_base_of(fits + 1);
+    int r = create_with_base_of(MP_SHM_NAME_MAX);
     fl_expect_int(r, -ENAMETOOLONG,
                   "mp_shm_create with a base of MP_SHM_NAME_MAX characters",
-                  made ? "it made a segment under a name cut short: check "
-                         "mp_ipc_name's result and return its "
-                         "-ENAMETOOLONG before shm_open"
-                       : "the name does not fit in shm->name: return "
-                         "mp_ipc_name's -ENAMETOOLONG");
+                  r == 0 ? "it made a segment under a name cut short: check "
+                           "mp_ipc_name's result and return its "
+                           "-ENAMETOOLONG before shm_open"
+                         : "the name does not fit in shm->name: return "
+                           "mp_ipc_name's -ENAMETOOLONG");
+    fl_expect_int(past, -ENAMETOOLONG,
+                  "mp_shm_create with a base one character too long for "
+                  "shm->name",
+                  "the name and its NUL need MP_SHM_NAME_MAX + 1 bytes");
+    fl_expect_int(at, 0,
+                  "mp_shm_create with a base that makes a name of exactly "
+                  "MP_SHM_NAME_MAX - 1 characters",
+                  "with its NUL the name fills shm->name exactly, and fits: "
+                  "give mp_ipc_name all of sizeof shm->name");
 }
 
 FL_TEST(test_mp_shm_create_makes_a_segment_only_its_owner_may_use)
