@@ -1204,11 +1204,19 @@ FL_TEST(test_mp_event_wait_rejects_a_bad_timeout)
     kid_start(&k, kid_bad_timeout, ev, 0);
     int got = kid_wait(&k, 2000);
     kid_end(&k);
+    int busy = pthread_mutex_trylock(&ev->lock); // the kid has ended
+    if (busy == 0)
+        raw_unlock(ev);
     forget(ev);
     ck_assert_msg(got && k.rep.value == -EINVAL,
                   "mp_event_wait(ev, -2) %s; expected -EINVAL at once: "
                   "-1 means for ever, and below that is no timeout",
                   said(&k, 2000));
+    ck_assert_msg(busy == 0,
+                  "mp_event_wait(ev, -2) returned -EINVAL but left ev->lock "
+                  "held: every other process now waits for it for ever. "
+                  "Check the arguments before you take the lock, or unlock "
+                  "on every way out.");
 }
 
 FL_TEST(test_mp_event_calls_reject_a_null_event)
