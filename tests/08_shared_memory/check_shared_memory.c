@@ -1511,6 +1511,13 @@ FL_TEST(test_mp_shm_open_rejects_names_it_cannot_open)
                   "check the length before copying it into shm->name");
 }
 
+static int
+close_null(void *arg)
+{
+    (void)arg;
+    return mp_shm_close(NULL);
+}
+
 FL_TEST(test_mp_shm_close_unmaps_but_keeps_the_name)
 {
     mp_shm s;
@@ -1552,6 +1559,16 @@ FL_TEST(test_mp_shm_close_unmaps_but_keeps_the_name)
                   "or the caller is told the segment is closed while it is "
                   "still mapped.",
                   fl_ret(bad), kept ? "kept" : "changed");
+    fl_child res; // in a child: a close that reads through NULL crashes
+    fl_run_in_child(close_null, NULL, 2000, 0, &res);
+    ck_assert_msg(res.returned && res.value == -EINVAL,
+                  "mp_shm_close(NULL) %s %s, expected -EINVAL: check shm "
+                  "before looking at shm->buf",
+                  res.returned ? "returned" : "ended the process:",
+                  res.returned    ? fl_ret(res.value)
+                  : res.timed_out ? "it hung"
+                  : res.exited    ? "it exited"
+                                  : fl_signame(res.status));
 }
 
 FL_TEST(test_mp_shm_unlink_removes_the_name_but_not_the_mapping)
