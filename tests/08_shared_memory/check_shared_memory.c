@@ -426,14 +426,22 @@ FL_TEST(test_mp_array_create_copies_the_initial_values)
 FL_TEST(test_mp_array_create_rejects_bad_arguments)
 {
     mp_array *a = NULL;
+    fl_fault_reset(); // counts the code's mmap and munmap calls
     int r1 = mp_array_create(NULL, MP_INT32, 4, NULL, 1);
     int r2 = mp_array_create(&a, 'x', 4, NULL, 1);
     int r3 = mp_array_create(&a, 'f', 4, NULL, 0);
+    long maps = fl_fault_calls("mmap"), unmaps = fl_fault_calls("munmap");
     ck_assert_msg(r1 == -EINVAL && r2 == -EINVAL && r3 == -EINVAL,
                   "mp_array_create with a NULL ap, typecode 'x' and "
                   "typecode 'f' returned %s, %s, %s; expected -EINVAL each "
                   "time, before mapping anything",
                   fl_ret(r1), fl_ret(r2), fl_ret(r3));
+    ck_assert_msg(maps == unmaps,
+                  "mp_array_create with a NULL ap, typecode 'x' and "
+                  "typecode 'f' returned -EINVAL, but mapped %ld time(s) "
+                  "and unmapped %ld: the pages are lost for good. Check "
+                  "the arguments before mmap.",
+                  maps, unmaps);
 }
 
 FL_TEST(test_mp_array_create_refuses_a_size_that_overflows)
