@@ -84,7 +84,7 @@
     X(posix_spawn) X(execv) X(execve) X(execvp) X(pthread_create)              \
     X(pthread_cond_timedwait) X(setsid) X(clock_gettime) X(time)               \
     X(gettimeofday) X(exit) X(_exit) X(fstat) X(pthread_mutex_init)            \
-    X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom)
+    X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom) X(sysconf)
 // clang-format on
 
 enum fn_id {
@@ -133,6 +133,7 @@ static atomic_int mono_whole_ms;  // 1: CLOCK_MONOTONIC in whole ms
 static atomic_long mono_reads;    // reads of CLOCK_MONOTONIC
 static atomic_long mono_after;    // reads that still see it unmoved
 static atomic_llong mono_ms;      // then it is this many ms later
+static atomic_long fake_cpus;     // what sysconf says of the CPUs, 0: the truth
 static atomic_long heap_blocks;
 static atomic_llong heap_bytes;
 
@@ -185,6 +186,7 @@ fl_fault_reset(void)
     atomic_store(&mono_whole_ms, 0);
     atomic_store(&mono_ms, 0);
     atomic_store(&mono_reads, 0);
+    atomic_store(&fake_cpus, 0);
 }
 
 void
@@ -893,6 +895,23 @@ fl_wrap_getrandom(void *buf, size_t len, unsigned int flags)
 {
     INTERCEPT(getrandom, -1);
     return getrandom(buf, len, flags);
+}
+
+long
+fl_wrap_sysconf(int name)
+{
+    INTERCEPT(sysconf, -1);
+    long cpus = atomic_load(&fake_cpus);
+    if (cpus != 0 &&
+        (name == _SC_NPROCESSORS_ONLN || name == _SC_NPROCESSORS_CONF))
+        return cpus;
+    return sysconf(name);
+}
+
+void
+fl_cpus_fake(long cpus)
+{
+    atomic_store(&fake_cpus, cpus);
 }
 
 int

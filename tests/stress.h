@@ -396,6 +396,19 @@ void fl_clock_mono_whole_ms(int on);
  */
 void fl_clock_mono_later_at(int nth_read, long long ms);
 
+/**
+ * @brief Make the code's sysconf(_SC_NPROCESSORS_ONLN) (and _CONF) say
+ *        the machine has this many CPUs.
+ *
+ * A default pool size ("one worker per CPU, at most 16") can then be
+ * tested on a machine of any size: at 1, at the cap, past it.  0 gives
+ * the truth again, as fl_fault_reset does.  To make sysconf fail (-1, as
+ * it may), fl_fault_fail("sysconf", n, EINVAL).
+ *
+ * @param cpus the count every such call returns, or 0.
+ */
+void fl_cpus_fake(long cpus);
+
 /* ----------------------------------------------- helpers the tests share */
 
 // The clock (fl_now_ms, fl_now_us) and the /proc readers (fl_proc_state,

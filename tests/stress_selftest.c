@@ -31,6 +31,7 @@ long long st_mono_s(void);
 ssize_t st_read_full(int fd, char *buf, size_t len);
 int st_unlock(pthread_mutex_t *m);
 long long st_mono_ns(void);
+long st_cpus(void);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -308,6 +309,22 @@ FL_TEST(test_clock_mono_whole_ms_rounds_down_to_the_millisecond)
     ck_assert_msg(whole < 5, "fl_fault_reset did not stop the rounding");
 }
 
+FL_TEST(test_cpus_fake_changes_what_sysconf_says)
+{
+    fl_fault_reset();
+    long real = sysconf(_SC_NPROCESSORS_ONLN);
+    fl_cpus_fake(real + 37);
+    long faked = st_cpus(), mine = sysconf(_SC_NPROCESSORS_ONLN);
+    fl_fault_fail("sysconf", 2, EINVAL); // calls since the reset
+    long failed = st_cpus(), after = st_cpus();
+    fl_fault_reset();
+    fl_expect_int(faked, real + 37, "the code's CPU count, faked", "");
+    fl_expect_int(mine, real, "the test's own CPU count", "not wrapped");
+    fl_expect_int(failed, -1, "sysconf failed once", "");
+    fl_expect_int(after, real + 37, "the next call", "faked still");
+    fl_expect_int(st_cpus(), real, "after fl_fault_reset", "the truth");
+}
+
 FL_TEST(test_clock_mono_later_at_moves_reads_after_the_nth)
 {
     fl_fault_reset();
@@ -338,6 +355,7 @@ static const fl_case cases[] = {
     FL_CASE(test_clock_jump_moves_the_wall_clock_only, 10),
     FL_CASE(test_clock_mono_whole_ms_rounds_down_to_the_millisecond, 5),
     FL_CASE(test_clock_mono_later_at_moves_reads_after_the_nth, 5),
+    FL_CASE(test_cpus_fake_changes_what_sysconf_says, 5),
 };
 
 FL_MAIN("stress", cases)

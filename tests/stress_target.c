@@ -157,3 +157,10 @@ st_mono_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
+
+// The CPUs online, as the code under test sees them.
+long
+st_cpus(void)
+{
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}

@@ -689,6 +689,25 @@ FL_TEST(test_mp_pool_create_starts_the_workers)
                   "mp_pool_create(&p, 0) started %d workers; expected one "
                   "per online CPU (%ld), as Python's Pool() does",
                   live, cpus);
+    // On a machine of 3 CPUs, and where sysconf fails (-1): 3, then 1.
+    for (long c = 3; c >= -1; c -= 4) {
+        if (c > 0)
+            fl_cpus_fake(c);
+        else
+            fl_fault_fail("sysconf", 1, EINVAL);
+        p = NULL;
+        int r = mp_pool_create(&p, 0);
+        fl_fault_reset();
+        children(&live, &zombies, NULL, 0);
+        if (r == 0)
+            mp_pool_destroy(p);
+        ck_assert_msg(r == 0 && live == (c > 0 ? c : 1),
+                      "mp_pool_create(&p, 0) where sysconf(_SC_NPROCESSORS_"
+                      "ONLN) gives %ld returned %s and started %d workers; "
+                      "expected 0 and %ld: one per CPU, and 1 if sysconf "
+                      "fails",
+                      c, fl_ret(r), live, c > 0 ? c : 1);
+    }
 }
 
 // In a child: mp_pool_create(&p, 4) with room for about two workers'
