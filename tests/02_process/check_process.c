@@ -583,6 +583,11 @@ FL_TEST(test_mp_process_start_makes_the_child_its_own_current_process)
                   "start, expected \"MainProcess\": only the child's "
                   "current process changes",
                   here);
+    expect_code(mp_current_process(), MP_EXITCODE_NONE,
+                "the main program's own process object",
+                "The main process has not ended: Python's "
+                "current_process().exitcode is None there (main_process "
+                "is given code: keep its MP_EXITCODE_NONE).");
 }
 
 struct own_pid {
