@@ -1013,6 +1013,15 @@ fl_clock_mono_later_at(int nth_read, long long ms)
 }
 
 void
+fl_clock_mono_just_past_a_second(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long frac = t.tv_nsec / 1000000;
+    fl_clock_mono_later_at(0, (1010 - frac) % 1000);
+}
+
+void
 fl_clock_mono_whole_ms(int on)
 {
     atomic_store(&mono_whole_ms, on != 0);

@@ -397,6 +397,19 @@ void fl_clock_mono_whole_ms(int on);
 void fl_clock_mono_later_at(int nth_read, long long ms);
 
 /**
+ * @brief Make the code's reads of CLOCK_MONOTONIC start 10 ms past a
+ *        whole second: fl_clock_mono_later_at(0, ms) with the ms that
+ *        puts it there.
+ *
+ * A clock kept in whole seconds (tv_nsec dropped, or tv_sec alone) then
+ * stands still for 990 ms, and a 50 ms deadline taken on it under a
+ * signal storm lasts until the next second; started anywhere else in a
+ * second, the same mistake may come out near 50 ms and pass.  Call it
+ * right before the call that takes its deadline; fl_fault_reset ends it.
+ */
+void fl_clock_mono_just_past_a_second(void);
+
+/**
  * @brief Make the code's sysconf(_SC_NPROCESSORS_ONLN) (and _CONF) say
  *        the machine has this many CPUs.
  *

@@ -325,6 +325,18 @@ FL_TEST(test_cpus_fake_changes_what_sysconf_says)
     fl_expect_int(st_cpus(), real, "after fl_fault_reset", "the truth");
 }
 
+FL_TEST(test_clock_mono_just_past_a_second_puts_reads_there)
+{
+    fl_fault_reset();
+    fl_clock_mono_just_past_a_second();
+    long long frac_ms = st_mono_ns() % 1000000000 / 1000000;
+    fl_fault_reset();
+    ck_assert_msg(frac_ms >= 10 && frac_ms < 200,
+                  "the code's first read is %lld ms past its second; "
+                  "expected 10 (a little more on a busy machine)",
+                  frac_ms);
+}
+
 FL_TEST(test_clock_mono_later_at_moves_reads_after_the_nth)
 {
     fl_fault_reset();
@@ -355,6 +367,7 @@ static const fl_case cases[] = {
     FL_CASE(test_clock_jump_moves_the_wall_clock_only, 10),
     FL_CASE(test_clock_mono_whole_ms_rounds_down_to_the_millisecond, 5),
     FL_CASE(test_clock_mono_later_at_moves_reads_after_the_nth, 5),
+    FL_CASE(test_clock_mono_just_past_a_second_puts_reads_there, 5),
     FL_CASE(test_cpus_fake_changes_what_sysconf_says, 5),
 };
 
