@@ -781,6 +781,7 @@ FL_TEST(test_mp_thread_map_rejects_bad_arguments)
 //   /bytes/N   200 with a body of N bytes, sent in pieces
 //   /missing   404 with "not found\n"
 //   /cut       "HTTP/1.0 2" and the connection closed: cut short
+//   /nothttp   "SSH-2.0-x", a blank line and 3 bytes: not HTTP
 //   /longhead  a header line of 9000 bytes, never ended, then closed
 //   /kill      no answer: SIGKILL to every child of the test but the
 //              server, the one worker fetching it among them
@@ -876,6 +877,8 @@ handle(int fd)
         answer(fd, 200, "OK", len);
     else if (strcmp(path, "/cut") == 0)
         send_all(fd, "HTTP/1.0 2", 10);
+    else if (strcmp(path, "/nothttp") == 0)
+        send_all(fd, "SSH-2.0-x\r\n\r\nabc", 17);
     else if (strcmp(path, "/longhead") == 0) {
         static char line[9000];
         memset(line, 'a', sizeof line);
@@ -1003,6 +1006,12 @@ expect_page(const char *url, mp_fetch_result res, int status, long bytes,
 
 /* -------------------------------------------------------- mp_fetch_all */
 
+// One read bringing a piece of the header: the hint (read number, bytes).
+#define PIECES_HINT                                                            \
+    "Its read number %d brought at most %zu byte(s): one read may bring a "    \
+    "piece of the header only. Read on into buf + have, adding up have, "      \
+    "until the blank line is in."
+
 FL_TEST(test_mp_fetch_all_gets_every_page)
 {
     struct server sv;
@@ -1022,16 +1031,33 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
     int r = mp_fetch_all(urls, 6, 3, res);
     // Then the page of 100 bytes with the worker's first (or second) read
     // cut short: the header comes in pieces, each added after the ones
-    // before it in the buffer.
+    // before it in the buffer.  Then with its first read, then its first
+    // send, interrupted by a signal (EINTR): try again.  (recv and write
+    // too, for code that reads or sends with those.)
     static const struct {
+        const char *fn, *alt;
         int nth;
-        size_t max;
-    } cuts[3] = {{1, 1}, {1, 7}, {2, 3}};
-    mp_fetch_result cut[3];
-    for (int i = 0; i < 3; i++) {
-        fl_fault_reset();
-        fl_fault_short("read", cuts[i].nth, cuts[i].max); // the worker's
-        fl_fault_short("recv", cuts[i].nth, cuts[i].max);
+        size_t max; // 0: EINTR
+        const char *hint;
+    } cuts[5] = {
+        {"read", "recv", 1, 1, PIECES_HINT},
+        {"read", "recv", 1, 7, PIECES_HINT},
+        {"read", "recv", 2, 3, PIECES_HINT},
+        {"read", "recv", 1, 0,
+         "Its first read failed with EINTR (a signal came): read again."},
+        {"send", "write", 1, 0,
+         "Its first send failed with EINTR (a signal came): send again."},
+    };
+    mp_fetch_result cut[5];
+    for (int i = 0; i < 5; i++) {
+        fl_fault_reset(); // armed here, they act in the worker
+        if (cuts[i].max > 0) {
+            fl_fault_short(cuts[i].fn, cuts[i].nth, cuts[i].max);
+            fl_fault_short(cuts[i].alt, cuts[i].nth, cuts[i].max);
+        } else {
+            fl_fault_eintr(cuts[i].fn, cuts[i].nth);
+            fl_fault_eintr(cuts[i].alt, cuts[i].nth);
+        }
         int rc = mp_fetch_all(&urls[2], 1, 1, &cut[i]);
         fl_fault_reset();
         if (rc < 0)
@@ -1048,13 +1074,9 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
                     "request was not \"GET /path HTTP/1.0\\r\\nHost: "
                     "...\\r\\n\\r\\n\"; the body is what follows the blank "
                     "line, read until EOF.");
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 5; i++) {
         char hint[256];
-        snprintf(hint, sizeof hint,
-                 "Its read number %d brought at most %zu byte(s): one read "
-                 "may bring a piece of the header only. Read on into buf + "
-                 "have, adding up have, until the blank line is in.",
-                 cuts[i].nth, cuts[i].max);
+        snprintf(hint, sizeof hint, cuts[i].hint, cuts[i].nth, cuts[i].max);
         expect_page(urls[2], cut[i], 200, sizes[2], hint);
     }
 }
@@ -1183,16 +1205,26 @@ FL_TEST(test_mp_fetch_all_reports_a_refused_connection_for_that_url_only)
 FL_TEST(test_mp_fetch_all_reports_an_answer_cut_short)
 {
     struct server sv;
-    server_start(&sv, 1, 1);
-    const char *url = url_of(sv.port, "/cut");
-    mp_fetch_result res;
-    int r = mp_fetch_all(&url, 1, 1, &res);
+    server_start(&sv, 2, 1);
+    const char *urls[2] = {url_of(sv.port, "/cut"),
+                           url_of(sv.port, "/nothttp")};
+    mp_fetch_result res[2];
+    int r = mp_fetch_all(urls, 2, 1, res);
     server_stop(&sv);
-    fl_expect_int(r, 1, "mp_fetch_all(an answer cut short): failed fetches",
-                  "");
-    expect_page(url, res, -EPROTO, 0,
+    expect_page(urls[0], res[0], -EPROTO, 0,
                 "The server sent \"HTTP/1.0 2\" and closed: EOF before the "
                 "blank line that ends the header is -EPROTO, not an answer.");
+    ck_assert_msg(res[1].status == -EPROTO && res[1].bytes == 0,
+                  "%s: status %s with %ld bytes, expected -71 (-EPROTO) with "
+                  "0 bytes. The server sent \"SSH-2.0-x\\r\\n\\r\\nabc\": "
+                  "an answer that does not start with \"HTTP/\" is not "
+                  "HTTP; parse_head says so (-EPROTO): stop there and give "
+                  "its error, do not read on as if the header had ended.",
+                  urls[1], fl_ret(res[1].status), res[1].bytes);
+    fl_expect_int(r, 2,
+                  "mp_fetch_all(an answer cut short, an answer that is not "
+                  "HTTP): failed fetches",
+                  "");
 }
 
 FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
