@@ -1240,6 +1240,35 @@ FL_TEST(test_mp_pool_map_goes_on_when_signals_interrupt)
                   "already retry.",
                   (int)ticks, fl_ret(r1), fl_ret(r2),
                   ok ? "" : ", with wrong results");
+    // The ticks rarely catch a send before it has sent a byte (then it
+    // returns the count, not EINTR): make EINTR certain.  The worker's
+    // first send (its answer), armed before its fork and disarmed in the
+    // pool's process after; then the pool's first send (the chunk).
+    static const char *const sends[4] = {"sendmsg", "send", "write", "writev"};
+    long in3[3] = {1, 2, 3}, o1[3] = {0}, o2[3] = {0};
+    fl_fault_reset();
+    for (int i = 0; i < 4; i++)
+        fl_fault_eintr(sends[i], 1);
+    p = pool_of(1);
+    fl_fault_reset();
+    int w = mp_pool_map(p, square, in3, o1, 3, 3, NULL);
+    for (int i = 0; i < 4; i++)
+        fl_fault_eintr(sends[i], 1);
+    int q = mp_pool_map(p, square, in3, o2, 3, 3, NULL);
+    long forks = fl_fault_calls("fork");
+    fl_fault_reset();
+    mp_pool_destroy(p);
+    ck_assert_msg(w == 0 && o1[2] == 9,
+                  "a worker's first send (its answer) failed with EINTR, and "
+                  "map returned %s%s; expected 0. EINTR is no error: send "
+                  "again (send_all does), do not end the worker.",
+                  fl_ret(w), w == 0 ? " with wrong results" : "");
+    ck_assert_msg(q == 0 && o2[2] == 9 && forks == 0,
+                  "the pool's first send (a chunk) failed with EINTR; map "
+                  "returned %s after %ld fork(s), expected 0 after none. "
+                  "EINTR is no error: send again (send_all does); it does "
+                  "not mean the worker died, to be killed and replaced.",
+                  fl_ret(q), forks);
 }
 
 /* ------------------------------------------------------- imap_unordered */
