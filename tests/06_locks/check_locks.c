@@ -505,7 +505,10 @@ FL_TEST(test_mp_lock_acquire_times_out_on_a_held_lock)
                   "100 ms later; it %s%s. The deadline is now + timeout_ms, "
                   "once: timeout_ms / 1000 seconds plus (timeout_ms %% "
                   "1000) milliseconds; adding all of timeout_ms as "
-                  "nanoseconds on top of the seconds counts them twice",
+                  "nanoseconds on top of the seconds counts them twice. (Or "
+                  "it polls: trylock, a nap and the clock read again, "
+                  "instead of waiting in pthread_mutex_clocklock until that "
+                  "deadline.)",
                   p.timed_out ? "was still waiting after 1 s" : "returned ",
                   p.timed_out ? "" : fl_ret(p.rc));
 }
