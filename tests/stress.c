@@ -926,9 +926,15 @@ fl_wrap_clock_gettime(clockid_t clk, struct timespec *ts)
     if (r == 0 && clk == CLOCK_MONOTONIC &&
         atomic_fetch_add(&mono_reads, 1) >= atomic_load(&mono_after)) {
         long long ms = atomic_load(&mono_ms);
-        long long ns = ts->tv_nsec + ms % 1000 * 1000000;
-        ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
-        ts->tv_nsec = (long)(ns % 1000000000);
+        long long ns = ts->tv_nsec + ms % 1000 * 1000000; // > -1e9
+        long long sec = ms / 1000 + ns / 1000000000;
+        ns %= 1000000000;
+        if (ns < 0) { // ms < 0: earlier, and C divides towards 0
+            ns += 1000000000;
+            sec--;
+        }
+        ts->tv_sec += (time_t)sec;
+        ts->tv_nsec = (long)ns;
     }
     return r;
 }

@@ -391,8 +391,15 @@ void fl_clock_mono_whole_ms(int on);
  * returns at once.  Reads are counted since this call; fl_fault_reset
  * cancels it.  The kernel's own timeouts are not moved.
  *
+ * A negative ms makes the reads earlier instead: with (0, -9000), an
+ * absolute deadline of now + 9100 ms, handed to the kernel, is 100 ms
+ * away, so a test learns cheaply that a long timeout is not counted
+ * longer than it is (its whole seconds added twice, say): that wait
+ * lasts 9 s more.
+ *
  * @param nth_read the last read that sees the real clock (0: none).
- * @param ms       how much later every read after it is, at least 0.
+ * @param ms       how much later every read after it is; below 0,
+ *                 earlier.
  */
 void fl_clock_mono_later_at(int nth_read, long long ms);
 

@@ -351,6 +351,15 @@ FL_TEST(test_clock_mono_later_at_moves_reads_after_the_nth)
                   c);
     ck_assert_msg(d < b, "fl_fault_reset did not put the clock back: %lld %lld",
                   b, d);
+    // Earlier: 1999 ms back, so that tv_nsec nearly always goes below 0
+    // and must be borrowed from tv_sec (st_mono_ns gives -1 if not).
+    fl_clock_mono_later_at(0, -1999);
+    long long e = st_mono_ns();
+    fl_fault_reset();
+    long long f = st_mono_ns();
+    ck_assert_msg(e >= 0 && f - e >= 1999 * ms && f - e < 2100 * ms,
+                  "a read 1999 ms earlier: %lld, then the real clock %lld", e,
+                  f);
 }
 
 static const fl_case cases[] = {
