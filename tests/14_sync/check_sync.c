@@ -1364,8 +1364,26 @@ end_state(struct cstate *st)
 }
 
 // The state came true, and its notify went out, before the wait began.
+static int
+seven(void *arg)
+{
+    (void)arg;
+    return 7; // true, and not 1
+}
+
 FL_TEST(test_mp_cond_wait_for_loses_no_wake_up_sent_before_it)
 {
+    // In this process: a predicate true at once, whose value is 7.
+    mp_cond *c = raw_cond();
+    pthread_mutex_lock(&c->lock);
+    int r7 = mp_cond_wait_for(c, seven, NULL, 0);
+    pthread_mutex_unlock(&c->lock);
+    forget(c, sizeof *c);
+    fl_expect_int(r7, 1,
+                  "mp_cond_wait_for(c, pred, arg, 0) with a pred "
+                  "that returns 7",
+                  "any non-zero value of pred is true, and wait_for then "
+                  "returns 1, as sync.h says, not pred's value");
     struct cstate st = new_state();
     set_flag_and_broadcast(&st); // nobody waits yet: the wake-up is gone
     struct kid k;
