@@ -318,9 +318,10 @@ FL_TEST(test_mp_sem_create_rejects_bad_arguments)
 FL_TEST(test_mp_sem_create_starts_at_the_value_and_bound_given)
 {
     mp_sem *s = NULL, *bs = NULL;
-    int r1 = mp_sem_create(&s, 3, 0), r2 = mp_sem_create(&bs, 2, 1);
+    // bounded is a flag: any non-zero value, 2 say, asks for a bound.
+    int r1 = mp_sem_create(&s, 3, 0), r2 = mp_sem_create(&bs, 2, 2);
     ck_assert_msg(r1 == 0 && r2 == 0 && s && bs,
-                  "mp_sem_create(&s, 3, 0) returned %s, (&s, 2, 1) %s; "
+                  "mp_sem_create(&s, 3, 0) returned %s, (&s, 2, 2) %s; "
                   "expected 0 and 0 with s set",
                   fl_ret(r1), fl_ret(r2));
     int v1 = -1, v2 = -1;
@@ -334,8 +335,10 @@ FL_TEST(test_mp_sem_create_starts_at_the_value_and_bound_given)
                   "3 and -1 (no bound)",
                   v1, b1);
     ck_assert_msg(v2 == 2 && b2 == 2,
-                  "BoundedSemaphore(2): the count is %d and the bound %d; "
-                  "expected 2 and 2: the bound is the initial value",
+                  "mp_sem_create(&s, 2, 2), a BoundedSemaphore(2): the count "
+                  "is %d and the bound %d; expected 2 and 2: the bound is "
+                  "the initial value, and bounded is a flag, any non-zero "
+                  "value (test it as a truth value, not == 1)",
                   v2, b2);
 }
 
@@ -1361,8 +1364,26 @@ end_state(struct cstate *st)
 }
 
 // The state came true, and its notify went out, before the wait began.
+static int
+seven(void *arg)
+{
+    (void)arg;
+    return 7; // true, and not 1
+}
+
 FL_TEST(test_mp_cond_wait_for_loses_no_wake_up_sent_before_it)
 {
+    // In this process: a predicate true at once, whose value is 7.
+    mp_cond *c = raw_cond();
+    pthread_mutex_lock(&c->lock);
+    int r7 = mp_cond_wait_for(c, seven, NULL, 0);
+    pthread_mutex_unlock(&c->lock);
+    forget(c, sizeof *c);
+    fl_expect_int(r7, 1,
+                  "mp_cond_wait_for(c, pred, arg, 0) with a pred "
+                  "that returns 7",
+                  "any non-zero value of pred is true, and wait_for then "
+                  "returns 1, as sync.h says, not pred's value");
     struct cstate st = new_state();
     set_flag_and_broadcast(&st); // nobody waits yet: the wake-up is gone
     struct kid k;
@@ -1601,6 +1622,16 @@ FL_TEST(test_mp_barrier_create_rejects_bad_arguments)
     fl_fault_reset();
     expect_refused(mp_barrier_create(&b, -1), "mp_barrier_create(&b, -1)", "");
     ck_assert_msg(b == NULL, "mp_barrier_create failed but set *bp");
+    // The limit itself: 1 party is the smallest barrier, not a bad one.
+    int r = mp_barrier_create(&b, 1);
+    int parties = r == 0 && b != NULL ? b->parties : -1;
+    if (r == 0 && b != NULL)
+        forget(b, sizeof *b);
+    ck_assert_msg(r == 0 && parties == 1,
+                  "mp_barrier_create(&b, 1) returned %s (parties %d); "
+                  "expected 0 and 1: a Barrier(1) is valid (its one party "
+                  "passes at once), refuse only parties below 1",
+                  fl_ret(r), parties);
 }
 
 static int
@@ -2222,6 +2253,16 @@ kid_broken(void *obj, int arg)
     return mp_barrier_broken(obj);
 }
 
+// In a kid: stop right after the first unlock, in an abort (arg 0) or a
+// reset (arg 1).
+static int
+kid_abort_or_reset_then_stop(void *obj, int arg)
+{
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
+    return arg == 0 ? mp_barrier_abort(obj) : mp_barrier_reset(obj);
+}
+
 // The test holds b->lock, as a party that has looked at the barrier and
 // is about to sleep: an abort, a reset or a look at broken called
 // meanwhile must each block on the lock until the test lets go.  One that
@@ -2255,6 +2296,34 @@ FL_TEST(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock)
         }
     }
     forget(b, sizeof *b);
+    // The other half: what they change, they change before letting go.
+    // A kid stops itself right after its first unlock; by then the abort
+    // must have broken the barrier, and the reset (one party waiting)
+    // ended its generation and emptied it.  Written after the unlock, the
+    // change can fall between a party's look and its sleep.
+    for (int i = 0; i < 2; i++) {
+        b = raw_barrier(2);
+        b->count = 1; // one party waits in generation 0
+        struct kid k;
+        kid_start(&k, kid_abort_or_reset_then_stop, b, i);
+        int stopped = until_stopped(k.pid);
+        int broken = b->broken, count = b->count;
+        unsigned gen = b->generation;
+        kill(k.pid, SIGCONT);
+        int got = kid_wait(&k, 2000);
+        kid_end(&k);
+        forget(b, sizeof *b);
+        int ok = i == 0 ? broken == 1 : count == 0 && gen == 1;
+        ck_assert_msg(stopped && ok && got && k.rep.value == 0,
+                      "%s was stopped right after it let go of b->lock "
+                      "(%s); then broken was %d, count %d, generation %u; "
+                      "expected %s. Change the barrier before the unlock, "
+                      "never after: a change made after it can fall between "
+                      "a party's look and its sleep, and be lost.",
+                      names[i], stopped ? "stopped" : "it never stopped",
+                      broken, count, gen,
+                      i == 0 ? "broken 1" : "count 0 and generation 1");
+    }
     // A party died holding the lock: abort and reset take it back
     // (EOWNERDEAD is a lock held, not an error), and let it go again.
     for (int i = 0; i < 2; i++) {
@@ -2373,6 +2442,11 @@ FL_TEST(test_mp_destroy_functions_unmap_and_accept_null)
     mp_sem *s = raw_sem(0, -1);
     mp_cond *c = raw_cond();
     mp_barrier *b = raw_barrier(2);
+    // A pointer inside the page, not at its start: munmap refuses it
+    // (EINVAL), and so must the destroy, rather than say 0.
+    int bad[3] = {mp_sem_destroy((mp_sem *)((char *)s + 1)),
+                  mp_cond_destroy((mp_cond *)((char *)c + 1)),
+                  mp_barrier_destroy((mp_barrier *)((char *)b + 1))};
     int r[3] = {mp_sem_destroy(s), mp_cond_destroy(c), mp_barrier_destroy(b)};
     void *p[3] = {s, c, b};
     const char *names[] = {"mp_sem_destroy", "mp_cond_destroy",
@@ -2389,6 +2463,13 @@ FL_TEST(test_mp_destroy_functions_unmap_and_accept_null)
                       "%s; expected 0, unmapped, and 0",
                       names[i], fl_ret(r[i]), mapped ? "mapped" : "unmapped",
                       fl_ret(n[i]));
+        ck_assert_msg(bad[i] == -EINVAL,
+                      "%s of a pointer 1 byte into the object's page "
+                      "returned %s; expected -EINVAL: munmap refuses an "
+                      "address that does not start a page, and the error "
+                      "must reach the caller (return -errno when munmap "
+                      "fails, not 0)",
+                      names[i], fl_ret(bad[i]));
     }
 }
 
