@@ -1176,6 +1176,32 @@ FL_TEST(test_mp_future_result_gives_epipe_when_a_worker_dies)
                   c.timed_out ? "never returned" : "failed");
 }
 
+// SIGPIPEs raised in the test process while count_sigpipes is in force.
+// The harness ignores SIGPIPE; a program that never changed it would die
+// of one, so a library must not raise it in its caller (MSG_NOSIGNAL).
+static volatile sig_atomic_t sigpipes;
+
+static void
+on_sigpipe(int sig)
+{
+    (void)sig;
+    sigpipes++;
+}
+
+// on 1: count SIGPIPEs from now (old receives what was in force); 0: put
+// old back.
+static void
+count_sigpipes(int on, struct sigaction *old)
+{
+    struct sigaction sa = {.sa_handler = on_sigpipe};
+    sigemptyset(&sa.sa_mask);
+    if (on) {
+        sigpipes = 0;
+        sigaction(SIGPIPE, &sa, old);
+    } else
+        sigaction(SIGPIPE, old, NULL);
+}
+
 FL_TEST(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe)
 {
     mp_executor *ex = executor(1);
@@ -1184,11 +1210,21 @@ FL_TEST(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe)
     kill(kid, SIGKILL);
     fl_until_ended(kid);
     mp_future *f = NULL;
+    struct sigaction old;
+    count_sigpipes(1, &old);
     int r = mp_executor_submit(ex, twice, 1, &f);
     int rf = r == 0 ? mp_future_result(f, 1000, NULL) : r;
+    count_sigpipes(0, &old);
     int left = children();
     mp_future_free(r == 0 ? f : NULL);
     mp_executor_free(ex);
+    ck_assert_msg(sigpipes == 0,
+                  "submit and result after the only worker was killed "
+                  "raised SIGPIPE in the caller's process %d time(s): its "
+                  "default action kills a program that never changed it. "
+                  "Send with MSG_NOSIGNAL: a worker that is gone then "
+                  "gives EPIPE, and no signal.",
+                  (int)sigpipes);
     fl_expect_int(rf, -EPIPE,
                   "submit and result after the only worker was killed",
                   "send to a dead worker fails with EPIPE (send with "
