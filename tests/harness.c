@@ -636,8 +636,11 @@ explain(const char *ck, double timeout, char *out, size_t size)
                  : v == SIGFPE  ? ": an integer division (or %) by zero. "
                                   "Was a divisor 0: a size or a count "
                                   "(a chunk of 0 items, say)?"
-                 : v == SIGPIPE ? ": it wrote to a pipe whose read end is "
-                                  "closed; ignore SIGPIPE and handle EPIPE."
+                 : v == SIGPIPE ? ": it wrote to a pipe or socket whose "
+                                  "other end is closed. Send with "
+                                  "MSG_NOSIGNAL (or block SIGPIPE around "
+                                  "the write) and handle EPIPE: a library "
+                                  "must not change its caller's signals."
                                 : ".");
     } else if (strcmp(ck, "Test timeout expired") == 0) {
         const char *m = getenv("CK_TIMEOUT_MULTIPLIER");

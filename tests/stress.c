@@ -108,7 +108,7 @@ static const char *const blocking =
     "accept accept4 connect sem_wait sem_timedwait sigtimedwait nanosleep "
     "mq_send mq_receive mq_timedsend mq_timedreceive ";
 // Functions after whose call the process can stop itself.
-static const char *const stoppable = " pthread_mutex_unlock ";
+static const char *const stoppable = " pthread_mutex_unlock connect ";
 
 enum { K_NONE, K_FAIL, K_FROM, K_SHORT, K_STOP };
 
@@ -403,11 +403,24 @@ fl_wrap_socket(int domain, int type, int proto)
     return socket(domain, type, proto);
 }
 
+// May stop the process once connected, as pthread_mutex_unlock's wrapper.
 int
 fl_wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    INTERCEPT(connect, -1);
-    return connect(fd, addr, len);
+    int e_;
+    size_t c_ = SIZE_MAX;
+    int hit = intercept(FN_connect, &e_, &c_);
+    if (hit && e_ != 0) {
+        errno = e_;
+        return -1;
+    }
+    int r = connect(fd, addr, len);
+    if (hit) { // a stop after the call: see what it did, nothing after
+        int saved = errno;
+        raise(SIGSTOP);
+        errno = saved;
+    }
+    return r;
 }
 
 int

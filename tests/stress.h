@@ -103,10 +103,12 @@ void fl_fault_eintr(const char *fn, int nth);
  *
  * A test then sees, from another process, exactly what the code under
  * test did before that call and nothing of what it does after it: a flag
- * written after an unlock instead of before, say, or read after it.  The
- * call itself runs as usual; SIGCONT lets the code go on.
+ * written after an unlock instead of before, say, or read after it; or,
+ * after a connect, a peer that resets the connection before the code
+ * sends anything on it.  The call itself runs as usual (a failed connect
+ * stops too); SIGCONT lets the code go on.
  *
- * @param fn  pthread_mutex_unlock; any other fails the test.
+ * @param fn  pthread_mutex_unlock or connect; any other fails the test.
  * @param nth which call, 1-based.
  */
 void fl_fault_stop_after(const char *fn, int nth);

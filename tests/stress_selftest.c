@@ -8,7 +8,9 @@
 #include "harness.h"
 #include "stress.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +33,7 @@ long long st_wall_gettimeofday(void);
 long long st_mono_s(void);
 ssize_t st_read_full(int fd, char *buf, size_t len);
 int st_unlock(pthread_mutex_t *m);
+int st_connect(int fd, const struct sockaddr *addr, socklen_t len);
 long long st_mono_ns(void);
 char *st_map(size_t len);
 int st_unmap(char *p, size_t len);
@@ -192,6 +196,46 @@ FL_TEST(test_fault_stop_after_stops_the_process_after_its_unlock)
     munmap(m, sizeof *m);
     fl_expect_int(s, 'T', "the child's state after its unlock", "");
     fl_expect_int(taken, 0, "a trylock while it was stopped", "");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the child did not go on once continued (status 0x%x)", st);
+}
+
+// A child connects to the test's listening socket with the stop armed:
+// it stops with the connection made (waiting in the accept queue), and
+// goes on to exit 0 once continued.
+FL_TEST(test_fault_stop_after_stops_the_process_after_its_connect)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    ck_assert(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(lfd, (struct sockaddr *)&a, &alen) == 0 &&
+              listen(lfd, 1) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        fl_fault_reset();
+        fl_fault_stop_after("connect", 1);
+        int r = st_connect(fd, (struct sockaddr *)&a, sizeof a);
+        _exit(r == 0 && fl_fault_fired("connect") == 1 ? 0 : 1);
+    }
+    char s;
+    while ((s = fl_proc_state(pid)) != 'T' && s != 'Z' && s != 0)
+        sched_yield();
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    int fd = s == 'T' && poll(&p, 1, 3000) == 1 ? accept(lfd, NULL, NULL) : -1;
+    kill(pid, SIGCONT);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        ;
+    if (fd >= 0)
+        close(fd);
+    close(lfd);
+    fl_expect_int(s, 'T', "the child's state after its connect", "");
+    ck_assert_msg(fd >= 0, "no connection to accept while it was stopped");
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "the child did not go on once continued (status 0x%x)", st);
 }
@@ -403,6 +447,7 @@ static const fl_case cases[] = {
     FL_CASE(test_fault_counters_are_exact_across_threads, 10),
     FL_CASE(test_every_wrapped_name_is_known, 10),
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_unlock, 5),
+    FL_CASE(test_fault_stop_after_stops_the_process_after_its_connect, 5),
     FL_CASE(test_storm_interrupts_a_finite_wait_that_keeps_its_deadline, 10),
     FL_CASE(test_storm_catches_a_wait_that_restarts_its_timeout, 10),
     FL_CASE(test_storm_hold_sees_an_infinite_wait_stay_infinite, 10),

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -148,6 +149,13 @@ int
 st_unlock(pthread_mutex_t *m)
 {
     return pthread_mutex_unlock(m);
+}
+
+// Connect fd to addr, as the code under test does (a wrapped call).
+int
+st_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    return connect(fd, addr, len);
 }
 
 // Nanoseconds on CLOCK_MONOTONIC, as the code under test sees them; -1

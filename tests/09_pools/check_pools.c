@@ -669,6 +669,32 @@ until_exited(pid_t pid, int timeout_ms)
     return r == 1 ? 0 : -1;
 }
 
+// SIGPIPEs raised in the test process while count_sigpipes is in force.
+// The harness ignores SIGPIPE; a program that never changed it would die
+// of one, so a library must not raise it in its caller (MSG_NOSIGNAL).
+static volatile sig_atomic_t sigpipes;
+
+static void
+on_sigpipe(int sig)
+{
+    (void)sig;
+    sigpipes++;
+}
+
+// on 1: count SIGPIPEs from now (old receives what was in force); 0: put
+// old back.
+static void
+count_sigpipes(int on, struct sigaction *old)
+{
+    struct sigaction sa = {.sa_handler = on_sigpipe};
+    sigemptyset(&sa.sa_mask);
+    if (on) {
+        sigpipes = 0;
+        sigaction(SIGPIPE, &sa, old);
+    } else
+        sigaction(SIGPIPE, old, NULL);
+}
+
 FL_TEST(test_mp_pool_apply_works_after_an_idle_worker_died)
 {
     mp_pool *p = pool_of(2);
@@ -681,9 +707,19 @@ FL_TEST(test_mp_pool_apply_works_after_an_idle_worker_died)
         ck_assert_msg(until_exited(pids[i], 5000) == 0, "SIGKILL failed");
     }
     long v = 0;
+    struct sigaction old;
+    count_sigpipes(1, &old);
     int r = mp_pool_apply(p, square, 6, &v);
+    count_sigpipes(0, &old);
     children(&live, &zombies, NULL, 0);
     mp_pool_destroy(p);
+    ck_assert_msg(sigpipes == 0,
+                  "both workers were killed while idle; then apply(square, "
+                  "6) raised SIGPIPE in the caller's process %d time(s): "
+                  "its default action kills a program that never changed "
+                  "it. Send to a worker with sendmsg(..., MSG_NOSIGNAL): "
+                  "one that is gone then gives EPIPE, and no signal.",
+                  (int)sigpipes);
     ck_assert_msg(r == 0 && v == 36,
                   "both workers were killed while idle; then apply(square, "
                   "6) returned %s with %ld, expected 0 with 36. A send "

@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1914,6 +1915,131 @@ FL_TEST(test_mp_fetch_all_never_sends_a_request_cut_short)
                       lens[i], fl_ret(res[i].status), lens[i]);
 }
 
+/* --------------------------------------- a peer that is gone (issue 13) */
+
+// The state of the TCP socket from local port lport to rport on
+// 127.0.0.1, from /proc/net/tcp: 1 ESTABLISHED, 8 CLOSE_WAIT, ..., or 0
+// once it is gone (closed sockets are not listed).
+static int
+tcp_state(int lport, int rport)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    int state = 0;
+    while (state == 0 && fgets(line, sizeof line, f) != NULL) {
+        unsigned l, r, st;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %x", &l, &r, &st) == 3 &&
+            (int)l == lport && (int)r == rport)
+            state = (int)st;
+    }
+    fclose(f);
+    return state;
+}
+
+// The peer that is gone, in a child of the test: accept the one
+// connection (its worker is stopped right after its connect), send a FIN
+// and wait until the worker's end has it (CLOSE_WAIT), then reset the
+// connection (SO_LINGER {1, 0}: an RST) and wait until the worker's end is
+// closed.  A send on it now fails with EPIPE, and raises SIGPIPE unless
+// MSG_NOSIGNAL.  Then continue every stopped process of the test.  In
+// B->held_saw: 1 if all of it happened in that order, before the worker
+// went on.
+static void
+reset_main(int lfd, int port)
+{
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    int fd = poll(&p, 1, WAIT_MS) == 1 ? accept(lfd, NULL, NULL) : -1;
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    int ok = 0;
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&a, &len) == 0) {
+        int worker = ntohs(a.sin_port);
+        struct linger l = {1, 0};
+        shutdown(fd, SHUT_WR);
+        while (tcp_state(worker, port) == 1 && fl_now_ms() < B->deadline)
+            sched_yield();
+        ok = tcp_state(worker, port) == 8;
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        close(fd);
+        while (tcp_state(worker, port) != 0 && fl_now_ms() < B->deadline)
+            sched_yield();
+        ok = ok && tcp_state(worker, port) == 0;
+    }
+    // Whoever connected is stopped, or about to be: continue it then.
+    pid_t kids[16];
+    int k = 0, stopped = 0;
+    while (!stopped && fl_now_ms() < B->deadline) {
+        k = fl_children_of(B->test, kids, 16);
+        for (int i = 0; i < k; i++)
+            stopped += kids[i] != getpid() && fl_proc_state(kids[i]) == 'T';
+        stopped += fl_proc_state(B->test) == 'T';
+        if (!stopped)
+            sched_yield();
+    }
+    B->held_saw = ok && stopped;
+    for (int i = 0; i < k; i++)
+        if (kids[i] != getpid())
+            kill(kids[i], SIGCONT);
+    kill(B->test, SIGCONT);
+    _exit(0);
+}
+
+// The worker connects, and before it sends its request the server has
+// closed and reset the connection: its send fails with EPIPE, and that is
+// a failed fetch.  SIGPIPE has its default action, as in a program that
+// never changed it (the harness ignores it): without MSG_NOSIGNAL the
+// kernel kills the worker first.
+FL_TEST(test_mp_fetch_all_reports_a_reset_connection_without_dying)
+{
+    board_new(1, 1);
+    B->held_saw = -1;
+    int port;
+    int lfd = bound_socket(&port);
+    ck_assert_msg(listen(lfd, 4) == 0, "listen failed: %s", strerror(errno));
+    fflush(NULL);
+    pid_t server = fork();
+    ck_assert_msg(server >= 0, "fork failed: %s", strerror(errno));
+    if (server == 0)
+        reset_main(lfd, port);
+    close(lfd);
+    const char *url = url_of(port, "/");
+    mp_fetch_result res = {0, 0};
+    fl_fault_reset(); // armed here, it acts in the worker
+    fl_fault_stop_after("connect", 1);
+    signal(SIGPIPE, SIG_DFL);
+    int r = mp_fetch_all(&url, 1, 1, &res);
+    signal(SIGPIPE, SIG_IGN);
+    fl_fault_reset();
+    kill(server, SIGKILL);
+    while (waitpid(server, NULL, 0) < 0 && errno == EINTR)
+        ;
+    int staged = B->held_saw;
+    board_free();
+    fl_expect_int(r, 1,
+                  "mp_fetch_all(1 URL whose server reset the connection "
+                  "before the request was sent): failed fetches",
+                  r == -EPIPE
+                      ? "The worker died: its send on a connection the "
+                        "server had reset raised SIGPIPE, whose default "
+                        "action kills the process. Send with MSG_NOSIGNAL: "
+                        "then send fails with EPIPE, the URL's status, and "
+                        "the worker goes on."
+                      : "");
+    ck_assert_msg(staged == 1,
+                  "the test could not reset the connection between the "
+                  "worker's connect and its send (the worker never "
+                  "connected, or not from a worker process)");
+    ck_assert_msg((res.status == -EPIPE || res.status == -ECONNRESET) &&
+                      res.bytes == 0,
+                  "%s: status %s with %ld bytes, expected -EPIPE (-32) or "
+                  "-ECONNRESET (-104) with 0 bytes: the server reset the "
+                  "connection before the request was sent, and send's "
+                  "error is the URL's status",
+                  url, fl_ret(res.status), res.bytes);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_par_map_matches_the_serial_run, 10),
     FL_CASE(test_mp_par_map_covers_a_short_last_chunk, 10),
@@ -1964,6 +2090,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_fetch_all_hands_out_one_url_at_a_time, 10),
     FL_CASE(test_mp_par_map_and_mp_thread_map_give_enomem_without_memory, 10),
     FL_CASE(test_mp_fetch_all_never_sends_a_request_cut_short, 10),
+    FL_CASE(test_mp_fetch_all_reports_a_reset_connection_without_dying, 10),
 };
 
 FL_MAIN("13_capstone", cases)
