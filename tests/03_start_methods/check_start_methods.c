@@ -898,14 +898,19 @@ FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
                   "forget the server's pid once it is reaped");
 }
 
-// In a raw child of the test: start the fork server, send its pid down
-// the pipe *arg, and end without stopping it.  Its end of the socket
-// closes as it exits: the server reads EOF.
+// In a raw child of the test: start the fork server, have it run a
+// child (so that it is up and serving, its start-up CPU time spent), send
+// its pid down the pipe *arg, and end without stopping it.  Its end of
+// the socket closes as it exits: the server reads EOF.
 static int
 leave_the_server(void *arg)
 {
     int fd = *(int *)arg;
     pid_t server = mp_forkserver_start();
+    pid_t pid = mp_start(MP_FORKSERVER, "exit_with", "0", NULL, 0);
+    int code = pid > 0 ? mp_join(MP_FORKSERVER, pid, -1) : pid;
+    if (code != 0)
+        server = code < 0 ? code : -EPROTO;
     return write(fd, &server, sizeof server) == sizeof server ? 0 : 1;
 }
 
@@ -923,17 +928,21 @@ FL_TEST(test_mp_forkserver_ends_when_its_caller_is_gone)
     close(p[0]);
     int code = fl_reap_code(caller); // the server is ours now (subreaper)
     ck_assert_msg(n == sizeof server && server > 0 && code == 0,
-                  "mp_forkserver_start in a child gave %s",
+                  "in a child, mp_forkserver_start, then a start and a join "
+                  "of a child that exits with 0, gave %s",
                   n == sizeof server ? fl_ret(server) : "nothing");
     int pfd = (int)syscall(SYS_pidfd_open, server, 0);
     ck_assert_msg(pfd >= 0, "pidfd_open failed: %s", strerror(errno));
+    // Until it ends, or has spent 100 ms of CPU since (it spins): a
+    // server that only reads EOF and reaps spends a few.  By CPU time,
+    // not by the wall clock, which a loaded machine stretches.
     int ended = 0;
-    long cpu = 0;
-    for (long t0 = fl_now_ms(); !ended && fl_now_ms() - t0 < 3000;) {
+    long cpu0 = fl_proc_cpu_ms(server), cpu = cpu0;
+    for (long t0 = fl_now_ms(); !ended && fl_now_ms() - t0 < 4000;) {
         ended = fl_readable_within(pfd, 10);
         cpu = fl_proc_cpu_ms(server);
-        if (!ended && cpu > 200)
-            break; // it spins
+        if (!ended && cpu - cpu0 > 100)
+            break;
     }
     close(pfd);
     if (!ended)
@@ -944,9 +953,9 @@ FL_TEST(test_mp_forkserver_ends_when_its_caller_is_gone)
                   "yet the server did not end%s. recv() returns 0 at EOF "
                   "(the caller is gone): xfer() must return -EPIPE then, "
                   "and serve() end its loop, not call recv() again",
-                  cpu > 200 ? ": it spun, using the CPU, calling recv() "
-                              "again and again"
-                            : "");
+                  cpu - cpu0 > 100 ? ": it spun, using the CPU, calling recv() "
+                                     "again and again"
+                                   : "");
 }
 
 /* --------------------------------------------------------------- mp_join */
@@ -992,11 +1001,16 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
     long t0 = fl_now_ms();
     int waited = mp_join(MP_FORK, pid, 50);
     long took = fl_now_ms() - t0;
+    fl_snapshot s;
+    fl_snapshot_take(&s);
     fl_fault_reset();
     fl_fault_fail("poll", 1, ENOMEM);
     int failed = mp_join(MP_FORK, pid, 50);
     int fired = fl_fault_fired("poll") > 0;
     fl_fault_reset();
+    char diff[512];
+    int leaked = fl_snapshot_diff(&s, diff, sizeof diff);
+    fl_snapshot_restore(&s);
     close(p[1]);
     int ended = mp_join(MP_FORK, pid, -1);
     if (ended != 0)
@@ -1008,6 +1022,11 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
                   "ms; expected -ETIMEDOUT after at least 50 ms. Wait on a "
                   "pidfd with poll() for the whole timeout",
                   fl_ret(waited), took);
+    ck_assert_msg(leaked == 0,
+                  "mp_join(pid, 50) of a running child, with poll() "
+                  "failing with ENOMEM: close the pidfd on every path out "
+                  "of the wait, the failed poll's too. %s",
+                  diff);
     ck_assert_msg(fired && failed == -ENOMEM,
                   "mp_join(pid, 50) of a running child, with poll() "
                   "failing with ENOMEM, gave %s%s; expected -12 (-ENOMEM). "
