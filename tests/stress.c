@@ -84,7 +84,7 @@
     X(posix_spawn) X(execv) X(execve) X(execvp) X(pthread_create)              \
     X(pthread_cond_timedwait) X(setsid) X(clock_gettime) X(time)               \
     X(gettimeofday) X(exit) X(_exit) X(fstat) X(pthread_mutex_init)            \
-    X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom)
+    X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom) X(sysconf)
 // clang-format on
 
 enum fn_id {
@@ -133,6 +133,7 @@ static atomic_int mono_whole_ms;  // 1: CLOCK_MONOTONIC in whole ms
 static atomic_long mono_reads;    // reads of CLOCK_MONOTONIC
 static atomic_long mono_after;    // reads that still see it unmoved
 static atomic_llong mono_ms;      // then it is this many ms later
+static atomic_long fake_cpus;     // what sysconf says of the CPUs, 0: the truth
 static atomic_long heap_blocks;
 static atomic_llong heap_bytes;
 
@@ -185,6 +186,7 @@ fl_fault_reset(void)
     atomic_store(&mono_whole_ms, 0);
     atomic_store(&mono_ms, 0);
     atomic_store(&mono_reads, 0);
+    atomic_store(&fake_cpus, 0);
 }
 
 void
@@ -895,6 +897,23 @@ fl_wrap_getrandom(void *buf, size_t len, unsigned int flags)
     return getrandom(buf, len, flags);
 }
 
+long
+fl_wrap_sysconf(int name)
+{
+    INTERCEPT(sysconf, -1);
+    long cpus = atomic_load(&fake_cpus);
+    if (cpus != 0 &&
+        (name == _SC_NPROCESSORS_ONLN || name == _SC_NPROCESSORS_CONF))
+        return cpus;
+    return sysconf(name);
+}
+
+void
+fl_cpus_fake(long cpus)
+{
+    atomic_store(&fake_cpus, cpus);
+}
+
 int
 fl_wrap_clock_gettime(clockid_t clk, struct timespec *ts)
 {
@@ -907,9 +926,15 @@ fl_wrap_clock_gettime(clockid_t clk, struct timespec *ts)
     if (r == 0 && clk == CLOCK_MONOTONIC &&
         atomic_fetch_add(&mono_reads, 1) >= atomic_load(&mono_after)) {
         long long ms = atomic_load(&mono_ms);
-        long long ns = ts->tv_nsec + ms % 1000 * 1000000;
-        ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
-        ts->tv_nsec = (long)(ns % 1000000000);
+        long long ns = ts->tv_nsec + ms % 1000 * 1000000; // > -1e9
+        long long sec = ms / 1000 + ns / 1000000000;
+        ns %= 1000000000;
+        if (ns < 0) { // ms < 0: earlier, and C divides towards 0
+            ns += 1000000000;
+            sec--;
+        }
+        ts->tv_sec += (time_t)sec;
+        ts->tv_nsec = (long)ns;
     }
     return r;
 }
@@ -991,6 +1016,15 @@ fl_clock_mono_later_at(int nth_read, long long ms)
     atomic_store(&mono_after, nth_read);
     atomic_store(&mono_reads, 0);
     atomic_store(&mono_ms, ms);
+}
+
+void
+fl_clock_mono_just_past_a_second(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long frac = t.tv_nsec / 1000000;
+    fl_clock_mono_later_at(0, (1010 - frac) % 1000);
 }
 
 void

@@ -31,6 +31,7 @@ long long st_mono_s(void);
 ssize_t st_read_full(int fd, char *buf, size_t len);
 int st_unlock(pthread_mutex_t *m);
 long long st_mono_ns(void);
+long st_cpus(void);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -308,6 +309,34 @@ FL_TEST(test_clock_mono_whole_ms_rounds_down_to_the_millisecond)
     ck_assert_msg(whole < 5, "fl_fault_reset did not stop the rounding");
 }
 
+FL_TEST(test_cpus_fake_changes_what_sysconf_says)
+{
+    fl_fault_reset();
+    long real = sysconf(_SC_NPROCESSORS_ONLN);
+    fl_cpus_fake(real + 37);
+    long faked = st_cpus(), mine = sysconf(_SC_NPROCESSORS_ONLN);
+    fl_fault_fail("sysconf", 2, EINVAL); // calls since the reset
+    long failed = st_cpus(), after = st_cpus();
+    fl_fault_reset();
+    fl_expect_int(faked, real + 37, "the code's CPU count, faked", "");
+    fl_expect_int(mine, real, "the test's own CPU count", "not wrapped");
+    fl_expect_int(failed, -1, "sysconf failed once", "");
+    fl_expect_int(after, real + 37, "the next call", "faked still");
+    fl_expect_int(st_cpus(), real, "after fl_fault_reset", "the truth");
+}
+
+FL_TEST(test_clock_mono_just_past_a_second_puts_reads_there)
+{
+    fl_fault_reset();
+    fl_clock_mono_just_past_a_second();
+    long long frac_ms = st_mono_ns() % 1000000000 / 1000000;
+    fl_fault_reset();
+    ck_assert_msg(frac_ms >= 10 && frac_ms < 200,
+                  "the code's first read is %lld ms past its second; "
+                  "expected 10 (a little more on a busy machine)",
+                  frac_ms);
+}
+
 FL_TEST(test_clock_mono_later_at_moves_reads_after_the_nth)
 {
     fl_fault_reset();
@@ -322,6 +351,15 @@ FL_TEST(test_clock_mono_later_at_moves_reads_after_the_nth)
                   c);
     ck_assert_msg(d < b, "fl_fault_reset did not put the clock back: %lld %lld",
                   b, d);
+    // Earlier: 1999 ms back, so that tv_nsec nearly always goes below 0
+    // and must be borrowed from tv_sec (st_mono_ns gives -1 if not).
+    fl_clock_mono_later_at(0, -1999);
+    long long e = st_mono_ns();
+    fl_fault_reset();
+    long long f = st_mono_ns();
+    ck_assert_msg(e >= 0 && f - e >= 1999 * ms && f - e < 2100 * ms,
+                  "a read 1999 ms earlier: %lld, then the real clock %lld", e,
+                  f);
 }
 
 static const fl_case cases[] = {
@@ -338,6 +376,8 @@ static const fl_case cases[] = {
     FL_CASE(test_clock_jump_moves_the_wall_clock_only, 10),
     FL_CASE(test_clock_mono_whole_ms_rounds_down_to_the_millisecond, 5),
     FL_CASE(test_clock_mono_later_at_moves_reads_after_the_nth, 5),
+    FL_CASE(test_clock_mono_just_past_a_second_puts_reads_there, 5),
+    FL_CASE(test_cpus_fake_changes_what_sysconf_says, 5),
 };
 
 FL_MAIN("stress", cases)

@@ -149,11 +149,21 @@ st_unlock(pthread_mutex_t *m)
     return pthread_mutex_unlock(m);
 }
 
-// Nanoseconds on CLOCK_MONOTONIC, as the code under test sees them.
+// Nanoseconds on CLOCK_MONOTONIC, as the code under test sees them; -1
+// for a timespec no kernel call would take (tv_nsec out of range).
 long long
 st_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000L)
+        return -1;
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// The CPUs online, as the code under test sees them.
+long
+st_cpus(void)
+{
+    return sysconf(_SC_NPROCESSORS_ONLN);
 }
