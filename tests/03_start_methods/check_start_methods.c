@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -348,7 +350,13 @@ FL_TEST(test_mp_register_rejects_invalid_names)
 
 FL_TEST(test_mp_register_rejects_a_name_taken)
 {
-    int got = mp_register("twice", exit_with);
+    // A heap copy, freed at once: the table must keep its own copy (and
+    // the sanitizer pass sees a read past its end, as of a literal it
+    // cannot).
+    char *name = strdup("twice");
+    ck_assert_msg(name != NULL, "strdup failed");
+    int got = mp_register(name, exit_with);
+    free(name);
     fl_expect_int(got, 0, "the first mp_register(\"twice\", ...)",
                   got == -EEXIST ? NOT_TAKEN : "");
     fl_expect_int(mp_register("twice", die_by), -EEXIST,
@@ -413,6 +421,15 @@ FL_TEST(test_mp_spawn_main_runs_the_named_target_and_exits)
                   r.exited ? "exited with" : "was killed by signal", r.status);
 }
 
+// In a child of the test: a spawned child's argv without the argument
+// (argc 3), as a user typing the flag by hand could give it.
+static int
+act_spawned_without_arg(void *arg)
+{
+    char *argv[] = {"check_start_methods", MP_SPAWN_FLAG, arg, NULL};
+    return 1000 + mp_spawn_main(3, argv); // only if it returned
+}
+
 FL_TEST(test_mp_spawn_main_exits_127_for_an_unknown_name)
 {
     fl_child r;
@@ -421,6 +438,18 @@ FL_TEST(test_mp_spawn_main_exits_127_for_an_unknown_name)
                   "with argv {prog, MP_SPAWN_FLAG, \"no_such_target\", \"3\"} "
                   "the process should _exit(MP_EXIT_NO_TARGET); it %s %d. A "
                   "name find() does not know must not run another target",
+                  r.returned ? "returned"
+                  : r.exited ? "exited with"
+                             : "was killed by signal",
+                  r.returned ? r.value - 1000 : r.status);
+    fl_run_in_child(act_spawned_without_arg, "exit_with", 3000, 0, &r);
+    ck_assert_msg(!r.returned && r.exited && r.status == MP_EXIT_NO_TARGET,
+                  "with argv {prog, MP_SPAWN_FLAG, \"exit_with\", NULL} "
+                  "(argc 3: no argument) the process should "
+                  "_exit(MP_EXIT_NO_TARGET); it %s %d. A spawned child's "
+                  "argv has 4 entries: with fewer, argv[3] is NULL, and the "
+                  "target would run with a NULL argument. Check argc >= 4 "
+                  "before find()",
                   r.returned ? "returned"
                   : r.exited ? "exited with"
                              : "was killed by signal",
@@ -680,11 +709,22 @@ FL_TEST(test_mp_start_spawn_child_misses_targets_registered_late)
 
 FL_TEST(test_mp_forkserver_start_starts_one_server)
 {
+    // Another child of the caller, ended before the stop and older than
+    // the server: a waitpid(-1) in the stop would reap it first.
+    pid_t other = fl_raw_child(5, 0);
+    fl_until_ended(other);
     pid_t first = mp_forkserver_start(), again = mp_forkserver_start();
     pid_t parent = first > 0 ? fl_ppid_of(first) : -1;
     int stopped = mp_forkserver_stop();
     int gone = first > 0 && !fl_alive(first) && !fl_zombie(first);
+    int kept = fl_zombie(other);
     fl_kill_children();
+    ck_assert_msg(kept,
+                  "mp_forkserver_stop reaped another child of the caller, "
+                  "one that had ended before the stop: wait for the server "
+                  "by its pid (wait_status(server_pid, ...)), before "
+                  "setting server_pid to -1; waitpid(-1) takes any child, "
+                  "whose exit code is then lost to the caller");
     ck_assert_msg(first > 0,
                   "mp_forkserver_start returned %s, expected the "
                   "server's pid",
@@ -858,6 +898,66 @@ FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
                   "forget the server's pid once it is reaped");
 }
 
+// In a raw child of the test: start the fork server, have it run a
+// child (so that it is up and serving, its start-up CPU time spent), send
+// its pid down the pipe *arg, and end without stopping it.  Its end of
+// the socket closes as it exits: the server reads EOF.
+static int
+leave_the_server(void *arg)
+{
+    int fd = *(int *)arg;
+    pid_t server = mp_forkserver_start();
+    pid_t pid = mp_start(MP_FORKSERVER, "exit_with", "0", NULL, 0);
+    int code = pid > 0 ? mp_join(MP_FORKSERVER, pid, -1) : pid;
+    if (code != 0)
+        server = code < 0 ? code : -EPROTO;
+    return write(fd, &server, sizeof server) == sizeof server ? 0 : 1;
+}
+
+// The server's caller exits without mp_forkserver_stop: the server sees
+// EOF and must end.  A recv() that returns 0 (EOF) taken for "no bytes
+// yet" spins for ever, which the server's CPU time shows.
+FL_TEST(test_mp_forkserver_ends_when_its_caller_is_gone)
+{
+    int p[2];
+    ck_assert_msg(pipe2(p, O_CLOEXEC) == 0, "pipe failed");
+    pid_t caller = fl_raw_start(leave_the_server, &p[1]);
+    close(p[1]);
+    pid_t server = -1;
+    ssize_t n = read(p[0], &server, sizeof server);
+    close(p[0]);
+    int code = fl_reap_code(caller); // the server is ours now (subreaper)
+    ck_assert_msg(n == sizeof server && server > 0 && code == 0,
+                  "in a child, mp_forkserver_start, then a start and a join "
+                  "of a child that exits with 0, gave %s",
+                  n == sizeof server ? fl_ret(server) : "nothing");
+    int pfd = (int)syscall(SYS_pidfd_open, server, 0);
+    ck_assert_msg(pfd >= 0, "pidfd_open failed: %s", strerror(errno));
+    // Until it ends, or has spent 100 ms of CPU since (it spins): a
+    // server that only reads EOF and reaps spends a few.  By CPU time,
+    // not by the wall clock, which a loaded machine stretches.
+    int ended = 0;
+    long cpu0 = fl_proc_cpu_ms(server), cpu = cpu0;
+    for (long t0 = fl_now_ms(); !ended && fl_now_ms() - t0 < 4000;) {
+        ended = fl_readable_within(pfd, 10);
+        cpu = fl_proc_cpu_ms(server);
+        if (!ended && cpu - cpu0 > 100)
+            break;
+    }
+    close(pfd);
+    if (!ended)
+        kill(server, SIGKILL);
+    fl_reap(server);
+    ck_assert_msg(ended,
+                  "the fork server's caller exited without stopping it, "
+                  "yet the server did not end%s. recv() returns 0 at EOF "
+                  "(the caller is gone): xfer() must return -EPIPE then, "
+                  "and serve() end its loop, not call recv() again",
+                  cpu - cpu0 > 100 ? ": it spun, using the CPU, calling recv() "
+                                     "again and again"
+                                   : "");
+}
+
 /* --------------------------------------------------------------- mp_join */
 
 FL_TEST(test_mp_join_gives_pythons_exit_codes)
@@ -901,6 +1001,16 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
     long t0 = fl_now_ms();
     int waited = mp_join(MP_FORK, pid, 50);
     long took = fl_now_ms() - t0;
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    fl_fault_reset();
+    fl_fault_fail("poll", 1, ENOMEM);
+    int failed = mp_join(MP_FORK, pid, 50);
+    int fired = fl_fault_fired("poll") > 0;
+    fl_fault_reset();
+    char diff[512];
+    int leaked = fl_snapshot_diff(&s, diff, sizeof diff);
+    fl_snapshot_restore(&s);
     close(p[1]);
     int ended = mp_join(MP_FORK, pid, -1);
     if (ended != 0)
@@ -912,6 +1022,17 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
                   "ms; expected -ETIMEDOUT after at least 50 ms. Wait on a "
                   "pidfd with poll() for the whole timeout",
                   fl_ret(waited), took);
+    ck_assert_msg(leaked == 0,
+                  "mp_join(pid, 50) of a running child, with poll() "
+                  "failing with ENOMEM: close the pidfd on every path out "
+                  "of the wait, the failed poll's too. %s",
+                  diff);
+    ck_assert_msg(fired && failed == -ENOMEM,
+                  "mp_join(pid, 50) of a running child, with poll() "
+                  "failing with ENOMEM, gave %s%s; expected -12 (-ENOMEM). "
+                  "Only poll's 0 is a timeout: when it fails (-1, errno not "
+                  "EINTR), return -errno",
+                  code_str(failed), fired ? "" : " without calling poll()");
     fl_expect_int(ended, 0, "mp_join(pid, -1) once the child could end",
                   "-1 waits for ever");
 }
@@ -939,6 +1060,10 @@ FL_TEST(test_mp_join_rejects_a_process_that_is_not_a_child)
     fl_expect_int(mp_join(MP_FORKSERVER, getppid(), -1), -ECHILD,
                   "mp_join(MP_FORKSERVER) with no server running",
                   "no server, so no child of the server");
+    fl_expect_int(mp_join((enum mp_method)42, getppid(), -1), -EINVAL,
+                  "mp_join with method 42",
+                  "check the method too, before any wait: an unknown "
+                  "method is -EINVAL, as in mp_start");
 }
 
 /* ---------------------------------------------------------- under stress */
@@ -1036,6 +1161,23 @@ FL_TEST(test_mp_join_waits_for_ever_under_a_signal_storm)
                   res.ret == -EINTR ? "waitpid failed with EINTR because a "
                                       "signal handler ran: call it again."
                                     : "");
+    // The longest finite wait, some 25 days: now + INT_MAX ms does not
+    // fit in an int.
+    gate_start(&g, 3000);
+    jc = (struct join_call){MP_FORK, g.pid, INT_MAX, &g};
+    fl_storm_hold(join_call, release_gate, &jc, 500, 50, &res);
+    gate_finish(&g);
+    ck_assert_msg(!res.early && res.ret == 0,
+                  "mp_join(MP_FORK, pid, INT_MAX) under a storm of %ld "
+                  "signals returned %s after %ld ms, %s; expected 0 once "
+                  "the child ended, let go after 50 ms. %s",
+                  res.signals, code_str(res.ret), res.elapsed_ms,
+                  res.early ? "while the child still ran" : "after it ended",
+                  res.early || res.ret == -ETIMEDOUT
+                      ? "now + INT_MAX ms overflows an int: keep the "
+                        "deadline and the time left in a long (as now_ms() "
+                        "returns), and clamp only the time given to poll()"
+                      : "");
 }
 
 FL_TEST(test_mp_join_keeps_its_deadline_after_a_late_signal)
@@ -1088,13 +1230,44 @@ FL_TEST(test_mp_join_keeps_its_deadline_when_the_wall_clock_jumps)
             : "");
 }
 
+static int
+stop_call(void *arg)
+{
+    (void)arg;
+    return mp_forkserver_stop();
+}
+
+// The join, then the stop, each a wait for ever under a storm: the stop
+// waits for the server, which waits for a child of its own still running
+// (until the storm's helper terminates it).
 FL_TEST(test_mp_join_under_forkserver_waits_for_ever_under_a_signal_storm)
 {
     pid_t pid = start(MP_FORKSERVER, "wait_forever", NULL, NULL, 0);
     struct join_call jc = {MP_FORKSERVER, pid, -1, NULL};
     fl_storm_result res;
     fl_storm_hold(join_call, terminate_child, &jc, 500, 50, &res);
-    int stopped = mp_forkserver_stop();
+    if (!res.early && res.ret == -SIGTERM) {
+        pid_t server = mp_forkserver_start();
+        jc.pid = start(MP_FORKSERVER, "wait_forever", NULL, NULL, 0);
+        fl_storm_result st;
+        fl_storm_hold(stop_call, terminate_child, &jc, 500, 50, &st);
+        const char *srv = fate(server);
+        fl_kill_children();
+        ck_assert_msg(!st.early && st.ret == 0 && strcmp(srv, "gone") == 0,
+                      "mp_forkserver_stop, while a child of the server still "
+                      "ran, under a storm of %ld signals, returned %s after "
+                      "%ld ms, %s, and the server is %s; expected 0 once "
+                      "the child was terminated, after 50 ms, and the server "
+                      "reaped. %s",
+                      st.signals, code_str(st.ret), st.elapsed_ms,
+                      st.early ? "while the child still ran" : "after its end",
+                      srv,
+                      st.ret == -EINTR ? "Its wait for the server failed with "
+                                         "EINTR because a signal handler ran: "
+                                         "call waitpid again (reap())."
+                                       : "");
+    }
+    mp_forkserver_stop();
     fl_kill_children();
     ck_assert_msg(!res.early && res.ret == -SIGTERM,
                   "mp_join(MP_FORKSERVER, pid, -1) under a storm of %ld "
@@ -1106,7 +1279,6 @@ FL_TEST(test_mp_join_under_forkserver_waits_for_ever_under_a_signal_storm)
                                       "because a signal handler ran: xfer() "
                                       "must call it again."
                                     : "");
-    fl_expect_int(stopped, 0, "mp_forkserver_stop", "");
 }
 
 FL_TEST(test_mp_start_forkserver_reports_a_server_that_is_gone)
@@ -1536,6 +1708,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_join_gives_pythons_exit_codes_under_forkserver, 5),
     FL_CASE(test_mp_join_times_out_under_forkserver, 5),
     FL_CASE(test_mp_forkserver_stop_reaps_children_never_joined, 5),
+    FL_CASE(test_mp_forkserver_ends_when_its_caller_is_gone, 5),
     FL_CASE(test_mp_join_gives_pythons_exit_codes, 5),
     FL_CASE(test_mp_join_times_out_while_the_child_runs, 5),
     FL_CASE(test_mp_join_rejects_a_process_that_is_not_a_child, 5),

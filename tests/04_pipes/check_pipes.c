@@ -721,10 +721,13 @@ FL_TEST(test_mp_recv_bytes_rejects_a_frame_with_a_bad_length)
     // MP_MSG_MAX + 1 is the first length too long.  The writer stays open
     // and the reader does not block: a bad header must be refused from
     // its 4 bytes alone, not after reading (or skipping) a body of 2 GiB
-    // that is not there (that read fails with EAGAIN here).
-    static const uint32_t bad[] = {0, (uint32_t)MP_MSG_MAX + 1};
-    ssize_t n[2];
-    for (int i = 0; i < 2; i++) {
+    // that is not there (that read fails with EAGAIN here).  MP_MSG_MAX
+    // itself is a good length: that frame is skipped, and the skip meets
+    // the missing body (EAGAIN), which is no -EPROTO.
+    static const uint32_t bad[] = {0, (uint32_t)MP_MSG_MAX + 1,
+                                   (uint32_t)MP_MSG_MAX};
+    ssize_t n[3];
+    for (int i = 0; i < 3; i++) {
         mp_conn *a, *b;
         pair(0, &a, &b);
         unsigned char h[MP_FRAME_HEADER + 4];
@@ -747,6 +750,12 @@ FL_TEST(test_mp_recv_bytes_rejects_a_frame_with_a_bad_length)
                   n[1] == -EAGAIN ? " It went on to read the body: check "
                                     "len > MP_MSG_MAX before any read."
                                   : "");
+    ck_assert_msg(n[2] != -EPROTO,
+                  "a header of length MP_MSG_MAX, the longest message "
+                  "there may be, gave -EPROTO: it is a good frame, too "
+                  "big for the buffer (its skip then finds no body here, "
+                  "-EAGAIN). Refuse len > MP_MSG_MAX only, as "
+                  "mp_send_bytes does");
 }
 
 FL_TEST(test_mp_recv_bytes_rejects_null_arguments)
@@ -809,16 +818,24 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
     mp_conn *a, *b;
     pair(0, &a, &b);
     ck_assert(raw_frame(fd_of(b), "0123456789", 10) == 0);
+    ck_assert(raw_frame(fd_of(b), "zero", 4) == 0);
     ck_assert(raw_frame(fd_of(b), "ok", 2) == 0);
     mp_conn_close(b);
     char buf[4] = "";
     ssize_t n1 = mp_recv_bytes(a, buf, 4);
+    ssize_t n0 = mp_recv_bytes(a, buf, 0); // no room at all: still skipped
     ssize_t n2 = mp_recv_bytes(a, buf, 4);
     mp_conn_close(a);
     ck_assert_msg(n1 == -EMSGSIZE,
                   "mp_recv_bytes of a 10-byte message into 4 bytes returned "
                   "%s; expected -EMSGSIZE",
                   fl_ret(n1));
+    ck_assert_msg(n0 == -EMSGSIZE,
+                  "mp_recv_bytes of a 4-byte message with cap 0 returned "
+                  "%s; expected -EMSGSIZE: a cap of 0 is no error, every "
+                  "message is too long for it (read and thrown away); "
+                  "-EINVAL is for a NULL conn or buf only",
+                  fl_ret(n0));
     ck_assert_msg(n2 == 2 && memcmp(buf, "ok", 2) == 0,
                   "after the message that did not fit, the next one (\"ok\") "
                   "came as %s: read and throw away the rest of a message "
