@@ -1035,6 +1035,10 @@ struct caller_report {
 // report pipe then takes 3, and the daemon starts with 3 free.
 static int caller_frees_fd_3;
 
+// Whether C closes 0, 1 and 2 instead (a program started with no stdio):
+// the report pipe then takes 0 and 1, and /dev/null comes as 0.
+static int caller_closes_stdio;
+
 // fd, or a copy of it above 3 (fd itself closed).
 static int
 above_3(int fd)
@@ -1067,6 +1071,11 @@ caller_side(int master, int rep, int go, mp_target run)
     dup2(io[0], 0);
     dup2(io[1], 1);
     dup2(io[1], 2);
+    if (caller_closes_stdio) {
+        close(0);
+        close(1);
+        close(2);
+    }
     if (caller_frees_fd_3) {
         rep = above_3(rep);
         go = above_3(go);
@@ -1186,6 +1195,29 @@ FL_TEST(test_mp_daemonize_puts_dev_null_on_fds_0_1_2)
     use_pidfile();
     struct caller c;
     caller_frees_fd_3 = 1; // /dev/null opened too early would get 3
+    // Then a caller with no stdio: /dev/null comes as 0, and must stay.
+    caller_closes_stdio = 1;
+    caller_start(&c, wait_forever);
+    char bare[3][PATH_MAX];
+    for (int fd = 0; fd <= 2; fd++) {
+        char name[16];
+        snprintf(name, sizeof name, "fd/%d", fd);
+        snprintf(bare[fd], PATH_MAX, "%s", link_of(c.daemon, name));
+    }
+    caller_release(&c);
+    fl_kill_children(); // the first daemon, before the second starts
+    unlink(pidfile);
+    caller_closes_stdio = 0;
+    for (int fd = 0; fd <= 2; fd++)
+        expect(strcmp(bare[fd], "/dev/null") == 0,
+               "the daemon's descriptor %d is %s, expected /dev/null; its "
+               "caller had closed 0, 1 and 2, so the open() of /dev/null "
+               "gave 0. Close the /dev/null descriptor after the dup2()s "
+               "only if it is above 2 (close_range from 4 does it): "
+               "closed, 0 goes to the next file the daemon opens, its "
+               "pidfile, and a run() that closes its stdin drops the "
+               "lock.",
+               fd, bare[fd]);
     caller_start(&c, wait_forever);
     char names[3][PATH_MAX];
     const char *modes[3];
