@@ -975,6 +975,25 @@ FL_TEST(test_mp_daemonize_refuses_a_second_instance)
     cleanup();
 }
 
+// In a child, a second instance that gets SIGTERM just before the first
+// fcntl() of its processes: the daemon's try for the lock, before which
+// SIGTERM must still kill it, not run a handler that removes the pidfile.
+static int
+second_instance_under_sigterm(void *arg)
+{
+    (void)arg;
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &term, NULL);
+    signal(SIGTERM, SIG_DFL);
+    fl_fault_reset();
+    fl_fault_signal_before("fcntl", 1, SIGTERM);
+    pid_t r = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    fl_fault_reset();
+    return r > 0 ? 1 : 0;
+}
+
 FL_TEST(test_mp_daemonize_leaves_a_running_daemons_pidfile_intact)
 {
     use_pidfile();
@@ -990,6 +1009,19 @@ FL_TEST(test_mp_daemonize_leaves_a_running_daemons_pidfile_intact)
            fl_ret(second), shown(text), (int)first,
            text[0] == '\0' ? "it was emptied. Open it without O_TRUNC, "
                              "and truncate only once the lock is yours"
+                           : "only the lock's holder may write it");
+    fl_child res;
+    fl_run_in_child(second_instance_under_sigterm, NULL, 3000, 0, &res);
+    text = pidfile_text();
+    expect(strcmp(text, want) == 0,
+           "a second instance got SIGTERM while it started, just before it "
+           "tried the lock; then the running daemon's pidfile held \"%s\", "
+           "expected \"%d\\n\": %s",
+           shown(text), (int)first,
+           text[0] == '\0' ? "its SIGTERM handler removed a pidfile that "
+                             "was not its own. Take the lock first, and "
+                             "only then set daemon_pidfile and install the "
+                             "handler: until then SIGTERM just kills it"
                            : "only the lock's holder may write it");
     cleanup();
 }
