@@ -84,7 +84,7 @@
     X(posix_spawn) X(execv) X(execve) X(execvp) X(pthread_create)              \
     X(pthread_cond_timedwait) X(setsid) X(clock_gettime) X(time)               \
     X(gettimeofday) X(exit) X(_exit) X(fstat) X(pthread_mutex_init)            \
-    X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom)
+    X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom) X(sysconf)
 // clang-format on
 
 enum fn_id {
@@ -133,8 +133,20 @@ static atomic_int mono_whole_ms;  // 1: CLOCK_MONOTONIC in whole ms
 static atomic_long mono_reads;    // reads of CLOCK_MONOTONIC
 static atomic_long mono_after;    // reads that still see it unmoved
 static atomic_llong mono_ms;      // then it is this many ms later
+static atomic_long fake_cpus;     // what sysconf says of the CPUs, 0: the truth
 static atomic_long heap_blocks;
 static atomic_llong heap_bytes;
+
+// fl_mmap_guard: the code's mappings made while it is on, each followed
+// by a PROT_NONE page; a munmap that reaches a mapping's end removes its
+// guard too.  A small table, guarded by a spin lock (threads may map).
+#define GUARDS 64
+static atomic_int guard_on;
+static atomic_flag guard_busy = ATOMIC_FLAG_INIT;
+static struct {
+    char *start; // the mapping; its guard page starts at start + len
+    size_t len;  // its length, rounded up to whole pages
+} guards[GUARDS];
 
 static enum fn_id
 lookup(const char *fn)
@@ -185,6 +197,8 @@ fl_fault_reset(void)
     atomic_store(&mono_whole_ms, 0);
     atomic_store(&mono_ms, 0);
     atomic_store(&mono_reads, 0);
+    atomic_store(&guard_on, 0);
+    atomic_store(&fake_cpus, 0);
 }
 
 void
@@ -445,14 +459,58 @@ void *
 fl_wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     INTERCEPT(mmap, MAP_FAILED);
-    return mmap(addr, len, prot, flags, fd, off);
+    if (!atomic_load(&guard_on) || addr != NULL || len == 0 ||
+        (flags & MAP_FIXED) != 0)
+        return mmap(addr, len, prot, flags, fd, off);
+    // Reserve the mapping and one page more, all PROT_NONE, then put the
+    // real mapping over the start of it: the page after stays a guard.
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t whole = (len + page - 1) / page * page;
+    char *r = mmap(NULL, whole + page, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        return mmap(addr, len, prot, flags, fd, off);
+    void *p = mmap(r, len, prot, flags | MAP_FIXED, fd, off);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        munmap(r, whole + page);
+        errno = e;
+        return MAP_FAILED;
+    }
+    while (atomic_flag_test_and_set(&guard_busy))
+        ;
+    int i = 0;
+    while (i < GUARDS && guards[i].start != NULL)
+        i++;
+    if (i < GUARDS) {
+        guards[i].start = r;
+        guards[i].len = whole;
+    }
+    atomic_flag_clear(&guard_busy);
+    if (i == GUARDS) // no room to remember it: no guard
+        munmap(r + whole, page);
+    return p;
 }
 
 int
 fl_wrap_munmap(void *addr, size_t len)
 {
     INTERCEPT(munmap, -1);
-    return munmap(addr, len);
+    int r = munmap(addr, len);
+    if (r != 0)
+        return r;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *end = (char *)addr + (len + page - 1) / page * page;
+    while (atomic_flag_test_and_set(&guard_busy))
+        ;
+    for (int i = 0; i < GUARDS; i++)
+        if (guards[i].start != NULL && (char *)addr >= guards[i].start &&
+            end == guards[i].start + guards[i].len) {
+            munmap(end, page); // the mapping's end is gone: its guard too
+            guards[i].start = NULL;
+        }
+    atomic_flag_clear(&guard_busy);
+    return 0;
 }
 
 int
@@ -905,6 +963,23 @@ fl_wrap_getrandom(void *buf, size_t len, unsigned int flags)
     return getrandom(buf, len, flags);
 }
 
+long
+fl_wrap_sysconf(int name)
+{
+    INTERCEPT(sysconf, -1);
+    long cpus = atomic_load(&fake_cpus);
+    if (cpus != 0 &&
+        (name == _SC_NPROCESSORS_ONLN || name == _SC_NPROCESSORS_CONF))
+        return cpus;
+    return sysconf(name);
+}
+
+void
+fl_cpus_fake(long cpus)
+{
+    atomic_store(&fake_cpus, cpus);
+}
+
 int
 fl_wrap_clock_gettime(clockid_t clk, struct timespec *ts)
 {
@@ -917,9 +992,15 @@ fl_wrap_clock_gettime(clockid_t clk, struct timespec *ts)
     if (r == 0 && clk == CLOCK_MONOTONIC &&
         atomic_fetch_add(&mono_reads, 1) >= atomic_load(&mono_after)) {
         long long ms = atomic_load(&mono_ms);
-        long long ns = ts->tv_nsec + ms % 1000 * 1000000;
-        ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
-        ts->tv_nsec = (long)(ns % 1000000000);
+        long long ns = ts->tv_nsec + ms % 1000 * 1000000; // > -1e9
+        long long sec = ms / 1000 + ns / 1000000000;
+        ns %= 1000000000;
+        if (ns < 0) { // ms < 0: earlier, and C divides towards 0
+            ns += 1000000000;
+            sec--;
+        }
+        ts->tv_sec += (time_t)sec;
+        ts->tv_nsec = (long)ns;
     }
     return r;
 }
@@ -1001,6 +1082,21 @@ fl_clock_mono_later_at(int nth_read, long long ms)
     atomic_store(&mono_after, nth_read);
     atomic_store(&mono_reads, 0);
     atomic_store(&mono_ms, ms);
+}
+
+void
+fl_mmap_guard(int on)
+{
+    atomic_store(&guard_on, on != 0);
+}
+
+void
+fl_clock_mono_just_past_a_second(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long frac = t.tv_nsec / 1000000;
+    fl_clock_mono_later_at(0, (1010 - frac) % 1000);
 }
 
 void

@@ -382,6 +382,22 @@ void fl_clock_jump_at(int nth_read, long long seconds);
 long fl_clock_reads(void);
 
 /**
+ * @brief Put a guard page after each mapping the code makes from now on.
+ *
+ * Each mmap the code under test makes without an address (and without
+ * MAP_FIXED) is followed by a page that is PROT_NONE, so that reading or
+ * writing a byte past the mapping's last page faults (SIGSEGV) instead of
+ * reaching whatever mapping the kernel happened to put next to it.  ASan
+ * does not see mappings: this is how a test catches a copy that runs past
+ * the end of one.  A munmap that reaches a guarded mapping's end removes
+ * its guard too.  Run the code in a child (fl_run_in_child) to see the
+ * fault as a signal.  fl_fault_reset turns it off.
+ *
+ * @param on 1 to guard the mappings made from now on, 0 to stop.
+ */
+void fl_mmap_guard(int on);
+
+/**
  * @brief Make the code's reads of CLOCK_MONOTONIC whole milliseconds.
  *
  * Each read is rounded down to its millisecond (tv_nsec a multiple of a
@@ -406,10 +422,43 @@ void fl_clock_mono_whole_ms(int on);
  * returns at once.  Reads are counted since this call; fl_fault_reset
  * cancels it.  The kernel's own timeouts are not moved.
  *
+ * A negative ms makes the reads earlier instead: with (0, -9000), an
+ * absolute deadline of now + 9100 ms, handed to the kernel, is 100 ms
+ * away, so a test learns cheaply that a long timeout is not counted
+ * longer than it is (its whole seconds added twice, say): that wait
+ * lasts 9 s more.
+ *
  * @param nth_read the last read that sees the real clock (0: none).
- * @param ms       how much later every read after it is, at least 0.
+ * @param ms       how much later every read after it is; below 0,
+ *                 earlier.
  */
 void fl_clock_mono_later_at(int nth_read, long long ms);
+
+/**
+ * @brief Make the code's reads of CLOCK_MONOTONIC start 10 ms past a
+ *        whole second: fl_clock_mono_later_at(0, ms) with the ms that
+ *        puts it there.
+ *
+ * A clock kept in whole seconds (tv_nsec dropped, or tv_sec alone) then
+ * stands still for 990 ms, and a 50 ms deadline taken on it under a
+ * signal storm lasts until the next second; started anywhere else in a
+ * second, the same mistake may come out near 50 ms and pass.  Call it
+ * right before the call that takes its deadline; fl_fault_reset ends it.
+ */
+void fl_clock_mono_just_past_a_second(void);
+
+/**
+ * @brief Make the code's sysconf(_SC_NPROCESSORS_ONLN) (and _CONF) say
+ *        the machine has this many CPUs.
+ *
+ * A default pool size ("one worker per CPU, at most 16") can then be
+ * tested on a machine of any size: at 1, at the cap, past it.  0 gives
+ * the truth again, as fl_fault_reset does.  To make sysconf fail (-1, as
+ * it may), fl_fault_fail("sysconf", n, EINVAL).
+ *
+ * @param cpus the count every such call returns, or 0.
+ */
+void fl_cpus_fake(long cpus);
 
 /* ----------------------------------------------- helpers the tests share */
 

@@ -32,6 +32,9 @@ long long st_mono_s(void);
 ssize_t st_read_full(int fd, char *buf, size_t len);
 int st_unlock(pthread_mutex_t *m);
 long long st_mono_ns(void);
+char *st_map(size_t len);
+int st_unmap(char *p, size_t len);
+long st_cpus(void);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -341,6 +344,34 @@ FL_TEST(test_clock_mono_whole_ms_rounds_down_to_the_millisecond)
     ck_assert_msg(whole < 5, "fl_fault_reset did not stop the rounding");
 }
 
+FL_TEST(test_cpus_fake_changes_what_sysconf_says)
+{
+    fl_fault_reset();
+    long real = sysconf(_SC_NPROCESSORS_ONLN);
+    fl_cpus_fake(real + 37);
+    long faked = st_cpus(), mine = sysconf(_SC_NPROCESSORS_ONLN);
+    fl_fault_fail("sysconf", 2, EINVAL); // calls since the reset
+    long failed = st_cpus(), after = st_cpus();
+    fl_fault_reset();
+    fl_expect_int(faked, real + 37, "the code's CPU count, faked", "");
+    fl_expect_int(mine, real, "the test's own CPU count", "not wrapped");
+    fl_expect_int(failed, -1, "sysconf failed once", "");
+    fl_expect_int(after, real + 37, "the next call", "faked still");
+    fl_expect_int(st_cpus(), real, "after fl_fault_reset", "the truth");
+}
+
+FL_TEST(test_clock_mono_just_past_a_second_puts_reads_there)
+{
+    fl_fault_reset();
+    fl_clock_mono_just_past_a_second();
+    long long frac_ms = st_mono_ns() % 1000000000 / 1000000;
+    fl_fault_reset();
+    ck_assert_msg(frac_ms >= 10 && frac_ms < 200,
+                  "the code's first read is %lld ms past its second; "
+                  "expected 10 (a little more on a busy machine)",
+                  frac_ms);
+}
+
 FL_TEST(test_clock_mono_later_at_moves_reads_after_the_nth)
 {
     fl_fault_reset();
@@ -355,6 +386,46 @@ FL_TEST(test_clock_mono_later_at_moves_reads_after_the_nth)
                   c);
     ck_assert_msg(d < b, "fl_fault_reset did not put the clock back: %lld %lld",
                   b, d);
+    // Earlier: 1999 ms back, so that tv_nsec nearly always goes below 0
+    // and must be borrowed from tv_sec (st_mono_ns gives -1 if not).
+    fl_clock_mono_later_at(0, -1999);
+    long long e = st_mono_ns();
+    fl_fault_reset();
+    long long f = st_mono_ns();
+    ck_assert_msg(e >= 0 && f - e >= 1999 * ms && f - e < 2100 * ms,
+                  "a read 1999 ms earlier: %lld, then the real clock %lld", e,
+                  f);
+}
+
+// In a child: touch the byte at arg (a read), which may fault.
+static int
+touch(void *arg)
+{
+    return *(volatile char *)arg;
+}
+
+FL_TEST(test_mmap_guard_faults_a_touch_past_the_mapping)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    fl_fault_reset();
+    fl_mmap_guard(1);
+    char *p = st_map(100);
+    fl_fault_reset(); // guards off: the unmap below still removes it
+    ck_assert_msg(p != NULL, "st_map failed");
+    p[page - 1] = 7;
+    fl_child in, past;
+    fl_run_in_child(touch, p + page - 1, 2000, 0, &in);
+    fl_run_in_child(touch, p + page, 2000, 0, &past);
+    ck_assert_msg(in.returned && in.value == 7,
+                  "the mapping's last byte could not be read");
+    ck_assert_msg(!past.returned && !past.exited && past.status == SIGSEGV,
+                  "a read of the byte past the mapping did not fault");
+    unsigned char v;
+    int guard_left = mincore(p + page, 1, &v) == 0;
+    ck_assert_msg(st_unmap(p, 100) == 0, "st_unmap failed");
+    ck_assert_msg(guard_left, "no guard page while mapped");
+    ck_assert_msg(mincore(p + page, 1, &v) < 0 && errno == ENOMEM,
+                  "the guard page outlived its mapping's munmap");
 }
 
 static const fl_case cases[] = {
@@ -372,6 +443,9 @@ static const fl_case cases[] = {
     FL_CASE(test_clock_jump_moves_the_wall_clock_only, 10),
     FL_CASE(test_clock_mono_whole_ms_rounds_down_to_the_millisecond, 5),
     FL_CASE(test_clock_mono_later_at_moves_reads_after_the_nth, 5),
+    FL_CASE(test_mmap_guard_faults_a_touch_past_the_mapping, 5),
+    FL_CASE(test_clock_mono_just_past_a_second_puts_reads_there, 5),
+    FL_CASE(test_cpus_fake_changes_what_sysconf_says, 5),
 };
 
 FL_MAIN("stress", cases)

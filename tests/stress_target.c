@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -149,11 +150,37 @@ st_unlock(pthread_mutex_t *m)
     return pthread_mutex_unlock(m);
 }
 
-// Nanoseconds on CLOCK_MONOTONIC, as the code under test sees them.
+// Nanoseconds on CLOCK_MONOTONIC, as the code under test sees them; -1
+// for a timespec no kernel call would take (tv_nsec out of range).
 long long
 st_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000L)
+        return -1;
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// Map len bytes of anonymous shared memory, and unmap them, as the code
+// under test does (wrapped calls).  NULL if mmap failed.
+char *
+st_map(size_t len)
+{
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int
+st_unmap(char *p, size_t len)
+{
+    return munmap(p, len);
+}
+
+// The CPUs online, as the code under test sees them.
+long
+st_cpus(void)
+{
+    return sysconf(_SC_NPROCESSORS_ONLN);
 }

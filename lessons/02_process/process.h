@@ -223,6 +223,9 @@ int mp_process_exitcode(const mp_process *p);
  * @retval -EINVAL p is NULL or was never started: its pid is 0, and
  *                 `kill(0, sig)` would signal the caller's whole process
  *                 group.
+ * @retval -ESRCH  kill() failed: the child was reaped by other code (a
+ *                 waitpid(-1, ...) elsewhere), so its pid may be
+ *                 anyone's.  Python passes over this case in silence.
  * @note The child can catch or ignore SIGTERM; it cannot do either with
  *       SIGKILL (mp_process_kill()).
  */
@@ -233,6 +236,7 @@ int mp_process_terminate(mp_process *p);
  * @param p a started process.
  * @return 0.
  * @retval -EINVAL p is NULL or was never started.
+ * @retval -ESRCH  kill() failed: the child was reaped by other code.
  */
 int mp_process_kill(mp_process *p);
 

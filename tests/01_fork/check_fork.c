@@ -147,31 +147,46 @@ exit_three(void *arg)
 }
 
 static int
-exit_300(void *arg)
+return_value(void *arg)
 {
-    (void)arg;
-    return 300;
+    return *(int *)arg;
+}
+
+// What a child's exit status, got, says about how the target's value v
+// reached _exit (want is v & 0xff).
+static const char *
+exit_value_hint(int v, int got)
+{
+    if (got == 255 && v > 255)
+        return "The value was clamped to 255, yet only its low 8 bits "
+               "survive by themselves: pass it to _exit as it is.";
+    if (got == (v & 0x7f))
+        return "Only its low 7 bits survived: an exit status goes up to "
+               "255, and _exit keeps the low 8 bits by itself.";
+    if (v < 0 && got == (-v & 0xff))
+        return "The negative value was made positive: _exit(-1) exits "
+               "with 255, as os._exit(-1) does. Pass it as it is.";
+    return "The child must end with _exit(target(arg)), the value as it is: "
+           "only its low 8 bits survive (os._exit(456) gives exit code "
+           "200), neither clamped to 255 nor turned into 0 or 1.";
 }
 
 FL_TEST(test_mp_fork_call_child_exits_with_the_targets_value)
 {
-    pid_t pid = start(exit_three, NULL);
-    int st = fl_raw_wait(pid, raw_wait_hint);
-    ck_assert_msg(WIFEXITED(st), "the child was killed by %s",
-                  fl_signame(WTERMSIG(st)));
-    fl_expect_int(WEXITSTATUS(st), 3, "the child's exit status",
-                  "the child must end with _exit(target(arg)); a child that "
-                  "returned into the caller ends some other way");
-    pid = start(exit_300, NULL);
-    st = fl_raw_wait(pid, raw_wait_hint);
-    ck_assert_msg(WIFEXITED(st), "the child was killed by %s",
-                  fl_signame(WTERMSIG(st)));
-    fl_expect_int(WEXITSTATUS(st), 300 & 0xff,
-                  "the child's exit status, its target having returned 300",
-                  "only the low 8 bits of the value given to _exit survive "
-                  "(300 & 0xff = 44, as os._exit(300) gives exit code 44): "
-                  "pass the target's value to _exit as it is, neither "
-                  "clamped to 255 nor turned into 0 or 1");
+    // 456 & 0xff is 200 (456 & 0x7f is 72, 456 clamped 255); -1 is 255.
+    static int values[] = {3, 456, -1};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        int v = values[i];
+        pid_t pid = start(return_value, &values[i]);
+        int st = fl_raw_wait(pid, raw_wait_hint);
+        ck_assert_msg(WIFEXITED(st), "the child was killed by %s",
+                      fl_signame(WTERMSIG(st)));
+        char what[80];
+        snprintf(what, sizeof what,
+                 "the child's exit status, its target having returned %d", v);
+        fl_expect_int(WEXITSTATUS(st), v & 0xff, what,
+                      exit_value_hint(v, WEXITSTATUS(st)));
+    }
 }
 
 // Prints around a fork while stdout is a pipe, so fully buffered.

@@ -265,6 +265,19 @@ FL_TEST(test_mp_process_init_leaves_the_exit_code_unknown)
                 "to MP_EXITCODE_NONE, Python's None");
     fl_expect_int(mp_process_pid(&p), 0, "the pid of a process not started",
                   "Set p->pid to 0 until start.");
+    // What a stack object holds, or one used before: every field is init's.
+    memset(&p, 0xa5, sizeof p);
+    init_or_fail(&p, return_zero, NULL, NULL);
+    expect_code(&p, MP_EXITCODE_NONE,
+                "a process object set up in memory that held garbage",
+                "Set every field, the exit code to MP_EXITCODE_NONE: a "
+                "stack variable holds whatever was there before.");
+    fl_expect_int(mp_process_pid(&p), 0,
+                  "the pid of a process not started, set up in memory that "
+                  "held garbage",
+                  "Set p->pid to 0 in init: a stack variable (or an object "
+                  "used before) holds whatever was there, and start takes "
+                  "a pid that is not 0 for a process started before.");
 }
 
 FL_TEST(test_mp_process_calls_reject_a_null_process)
@@ -329,6 +342,22 @@ FL_TEST(test_mp_process_run_calls_the_target_in_the_caller)
                   WIFEXITED(st) && WEXITSTATUS(st) == 1
                       ? "returned something else"
                       : ended(st));
+    // The same subclass set up by init_subclass, in memory that held
+    // garbage (a stack variable's): init must leave it with no target.
+    memset(&bare, 0xa5, sizeof bare);
+    r = mp_process_init_subclass(&bare, "Bare", mp_process_run, NULL);
+    ck_assert_msg(r == 0, "mp_process_init_subclass returned %s, expected 0",
+                  fl_ret(r));
+    st = fl_raw_wait(fl_raw_start(run_without_target, &bare), "");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "a process object set up by mp_process_init_subclass with "
+                  "mp_process_run as its run, in memory that held garbage: "
+                  "mp_process_run of it %s; expected -EINVAL (-22). "
+                  "init_subclass must set the target to NULL (and arg): a "
+                  "stack variable holds whatever was there before.",
+                  WIFEXITED(st) && WEXITSTATUS(st) == 1
+                      ? "returned something else"
+                      : ended(st));
 }
 
 /* --------------------------------------------------------------- start */
@@ -375,17 +404,32 @@ FL_TEST(test_mp_process_start_runs_the_target_in_a_child)
 
 FL_TEST(test_mp_process_start_child_ends_with_the_run_value)
 {
-    int three = 3;
-    mp_process p;
-    init_or_fail(&p, return_code, &three, NULL);
-    start_or_fail(&p);
-    int st = fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3,
-                  "the child %s; expected it to exit with 3, its run's "
-                  "value. The child must end with _exit(p->run(p)): a "
-                  "child that returns from mp_process_start runs the "
-                  "caller's code a second time.",
-                  ended(st));
+    // Only the low 8 bits survive: 456 exits with 200 (not 72, its low 7
+    // bits, nor 255), -1 with 255 (not 1), as os._exit gives them.
+    static int values[] = {3, 456, -1};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        int v = values[i], want = v & 0xff;
+        mp_process p;
+        init_or_fail(&p, return_code, &values[i], NULL);
+        start_or_fail(&p);
+        int st = fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
+        int got = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        ck_assert_msg(
+            got == want,
+            "the child %s; expected it to exit with %d, its run's value "
+            "%d as _exit keeps it. %s",
+            ended(st), want, v,
+            got == (v & 0x7f)
+                ? "Only its low 7 bits survived: an exit status goes up to "
+                  "255, and _exit keeps the low 8 bits by itself. Pass the "
+                  "value as it is."
+            : v < 0 && got == (-v & 0xff)
+                ? "The negative value was made positive: _exit(-1) exits "
+                  "with 255, as os._exit(-1) does. Pass it as it is."
+                : "The child must end with _exit(p->run(p)), the value as "
+                  "it is: a child that returns from mp_process_start runs "
+                  "the caller's code a second time.");
+    }
 }
 
 FL_TEST(test_mp_process_start_calls_the_subclass_run)
@@ -426,6 +470,19 @@ FL_TEST(test_mp_process_start_rejects_a_second_start)
                   "before forking.",
                   fl_ret(again), extra ? "; it forked a second child" : "",
                   now != first ? " and lost the first child's pid" : "");
+    // Ended and reaped, as a join leaves it: its exit code is known.
+    p.exitcode = 0;
+    again = mp_process_start(&p);
+    now = mp_process_pid(&p);
+    extra = waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD;
+    if (extra)
+        fl_kill_children();
+    ck_assert_msg(again == -EALREADY && !extra && now == first,
+                  "mp_process_start of a process that had ended and been "
+                  "joined returned %s, expected -EALREADY%s. Python's "
+                  "start() refuses any process started before, ended or "
+                  "not: check p->pid, not the exit code.",
+                  fl_ret(again), extra ? "; it forked a second child" : "");
 }
 
 static int
@@ -526,6 +583,11 @@ FL_TEST(test_mp_process_start_makes_the_child_its_own_current_process)
                   "start, expected \"MainProcess\": only the child's "
                   "current process changes",
                   here);
+    expect_code(mp_current_process(), MP_EXITCODE_NONE,
+                "the main program's own process object",
+                "The main process has not ended: Python's "
+                "current_process().exitcode is None there (main_process "
+                "is given code: keep its MP_EXITCODE_NONE).");
 }
 
 struct own_pid {
@@ -604,16 +666,27 @@ FL_TEST(test_mp_process_start_restarts_numbering_in_the_child)
 
 FL_TEST(test_mp_process_join_gives_the_exit_status)
 {
-    static int codes[] = {0, 3, 255};
+    // Each with a timeout of its own; the last once the child has ended,
+    // with 0, which does not wait but still looks.
+    static int codes[] = {0, 3, 255}, timeouts[] = {-1, 10000, 0};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         mp_process p;
         adopt(&p, fl_raw_start(return_code, &codes[i]));
-        int r = mp_process_join(&p, -1);
+        if (timeouts[i] == 0)
+            fl_until_ended(mp_process_pid(&p));
+        int r = mp_process_join(&p, timeouts[i]);
         if (r != 0)
             fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
-        fl_expect_int(r, 0, "mp_process_join(p, -1) of a child that exits",
-                      "Join returns 0 once the child has ended; the exit "
-                      "code is read with mp_process_exitcode.");
+        char what[96];
+        snprintf(what, sizeof what, "mp_process_join(p, %d) of a child that %s",
+                 timeouts[i], timeouts[i] ? "exits" : "had exited");
+        fl_expect_int(r, 0, what,
+                      timeouts[i] == 0 && r == -ETIMEDOUT
+                          ? "A timeout of 0 does not wait, but it still "
+                            "looks: poll the pidfd with 0, and reap the "
+                            "child if it has ended."
+                          : "Join returns 0 once the child has ended; the "
+                            "exit code is read with mp_process_exitcode.");
         ck_assert_msg(mp_process_exitcode(&p) == codes[i],
                       "the child exited with %d, but the exit code is %s: "
                       "keep WEXITSTATUS(status) in p->exitcode",
@@ -1074,6 +1147,32 @@ FL_TEST(test_mp_process_terminate_after_the_end_sends_nothing)
                 "A signal sent after the end changes nothing.");
 }
 
+FL_TEST(test_mp_process_terminate_reports_a_child_reaped_elsewhere)
+{
+    mp_process p;
+    pid_t pid = fl_raw_start(return_zero, NULL);
+    adopt(&p, pid);
+    // Other code reaps it (a wait(), or SIGCHLD ignored): the object's exit
+    // code stays unknown, and its pid names no process any more.
+    fl_raw_wait(pid, raw_wait_hint);
+    if (kill(pid, 0) == 0 || errno != ESRCH)
+        p.pid = INT_MAX; // taken again at once: a pid none has (< 2^22)
+    int t = mp_process_terminate(&p), k = mp_process_kill(&p);
+    ck_assert_msg(t == -ESRCH && k == -ESRCH,
+                  "after other code reaped the child, mp_process_terminate "
+                  "gave %s and mp_process_kill %s; expected -ESRCH from "
+                  "both. %s",
+                  fl_ret(t), fl_ret(k),
+                  t == ESRCH || k == ESRCH
+                      ? "kill() failed with ESRCH: return minus errno, a "
+                        "negative value, not errno itself."
+                      : "kill() failed with ESRCH (no such process), and "
+                        "the caller must hear of it: when kill fails, "
+                        "return -errno, not 0.");
+    expect_code(&p, MP_EXITCODE_NONE, "after terminate and kill",
+                "Nothing was reaped.");
+}
+
 /* ------------------------------------------------------- under stress */
 
 // The join a storm interrupts: mp_process_join(p, timeout_ms).
@@ -1106,7 +1205,9 @@ FL_TEST(test_mp_process_join_keeps_its_deadline_under_a_signal_storm)
     adopt(&p, fl_raw_start(fl_gate_child, &g));
     struct join_call jc = {&p, 50};
     fl_storm_result res;
+    fl_clock_mono_just_past_a_second(); // a clock in whole seconds shows
     fl_storm_call(join_call, &jc, 500, &res);
+    fl_fault_reset();
     gate_finish(&g, &p);
     ck_assert_msg(res.ret == -ETIMEDOUT && res.elapsed_ms >= 45 &&
                       res.elapsed_ms < 600,
@@ -1116,7 +1217,8 @@ FL_TEST(test_mp_process_join_keeps_its_deadline_under_a_signal_storm)
                   res.signals, fl_ret(res.ret), res.elapsed_ms,
                   res.ret == -EINTR ? "poll failed with EINTR: poll again."
                   : res.elapsed_ms >= 600
-                      ? "Each signal started the 50 ms again: after EINTR, "
+                      ? "Each signal started the 50 ms again (or your "
+                        "clock moves in whole seconds): after EINTR, "
                         "poll for the time LEFT until a deadline taken "
                         "once, before the first poll."
                       : "");
@@ -1350,6 +1452,28 @@ FL_TEST(test_mp_process_join_reports_that_no_descriptor_is_free)
                         : "pidfd_open fails with EMFILE: return -errno.");
     expect_code(&p, MP_EXITCODE_NONE, "after that failed join",
                 "A join that failed has reaped nothing.");
+
+    // Descriptor 0 is one like any other: with stdin closed, the pidfd is
+    // 0, and only -1 says that pidfd_open failed.
+    static int eight = 8;
+    adopt(&p, fl_raw_start(return_code, &eight));
+    fl_until_ended(mp_process_pid(&p));
+    int in = dup(0); // (-1 if stdin was closed: 0 is free all the same)
+    close(0);
+    r = mp_process_join(&p, -1);
+    if (in >= 0) {
+        dup2(in, 0);
+        close(in);
+    }
+    if (fl_zombie(mp_process_pid(&p)))
+        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
+    ck_assert_msg(r == 0 && mp_process_exitcode(&p) == 8,
+                  "mp_process_join(p, -1) of a child that had exited with "
+                  "8, with stdin closed, gave %s and the exit code %s; "
+                  "expected 0 and 8. The pidfd was descriptor 0, the lowest "
+                  "free: a valid descriptor. Only -1 says pidfd_open "
+                  "failed: check fd < 0, not fd <= 0.",
+                  fl_ret(r), code_str(mp_process_exitcode(&p)));
 }
 
 FL_TEST(test_mp_process_start_reports_a_failed_fork)
@@ -1556,6 +1680,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_process_kill_then_join_gives_minus_9, 5),
     FL_CASE(test_mp_process_terminate_rejects_a_process_not_started, 5),
     FL_CASE(test_mp_process_terminate_after_the_end_sends_nothing, 5),
+    FL_CASE(test_mp_process_terminate_reports_a_child_reaped_elsewhere, 5),
     FL_CASE(test_mp_process_join_keeps_its_deadline_under_a_signal_storm, 5),
     FL_CASE(test_mp_process_join_waits_for_ever_under_a_signal_storm, 5),
     FL_CASE(test_mp_process_join_times_out_when_a_handler_outlasts_the_deadline,

@@ -1978,9 +1978,10 @@ note_usr1(int sig)
 }
 
 // The child of the late-signal test: mp_poll(a, 50) with a handler for
-// SIGUSR1, so that the signal interrupts it; a byte into done[1] as soon
-// as it returns (before the process's exit, which the sanitizer's leak
-// check makes slow), which is closed at exit.
+// SIGUSR1, so that the signal interrupts it; a byte into done[1] right
+// before the call (the next sleep is then the poll's), and one as soon as
+// it returns (before the process's exit, which the sanitizer's leak check
+// makes slow), which is closed at exit.
 struct late_poll {
     mp_conn *a;
     int done[2];
@@ -1994,6 +1995,8 @@ poll_with_usr1(void *arg)
     struct sigaction sa = {.sa_handler = note_usr1};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
+    if (write(lp->done[1], "s", 1) < 0)
+        return 2;
     int r = mp_poll(lp->a, 50);
     if (write(lp->done[1], "r", 1) < 0)
         return 2;
@@ -2006,19 +2009,27 @@ FL_TEST(test_mp_poll_returns_when_a_signal_comes_after_its_deadline)
     pair(0, &a, &b);
     struct late_poll lp = {a, {-1, -1}};
     ck_assert(pipe(lp.done) == 0);
-    long t0 = fl_now_ms();
     pid_t pid = fl_raw_start(poll_with_usr1, &lp);
     close(lp.done[1]);
     // Stop the child in its poll(), keep it stopped past the deadline,
     // then let a signal interrupt the poll as it wakes: the time left is
-    // then below 0.
-    long until = t0 + 1000;
+    // then below 0.  Its first byte says it is calling mp_poll, so the
+    // next sleep is the poll's (a child stopped before it, as the 1 s
+    // limit alone allowed on a machine at a load of 28, would start its
+    // 50 ms after SIGCONT and be taken for one that slept again).
+    char ready = 0;
+    if (fl_readable_within(lp.done[0], 10000) &&
+        read(lp.done[0], &ready, 1) != 1)
+        ready = 0;
+    ck_assert_msg(ready == 's', "the child did not reach mp_poll in 10 s");
+    long until = fl_now_ms() + 10000;
     while (fl_proc_state(pid) != 'S' && fl_now_ms() < until)
         sched_yield();
+    long t1 = fl_now_ms(); // its deadline is at most t1 + 50
     kill(pid, SIGSTOP);
     while (fl_proc_state(pid) != 'T' && fl_now_ms() < until)
         sched_yield();
-    long left = t0 + 80 - fl_now_ms();
+    long left = t1 + 80 - fl_now_ms();
     if (left > 0)
         poll(NULL, 0, (int)left); // let the deadline pass: no sync here
     kill(pid, SIGUSR1);

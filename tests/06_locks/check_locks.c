@@ -487,6 +487,30 @@ FL_TEST(test_mp_lock_acquire_times_out_on_a_held_lock)
                   "given to pthread_mutex_timedlock, which reads "
                   "CLOCK_REALTIME",
                   p.took_ms);
+    // The code's CLOCK_MONOTONIC 9 s behind (fl_clock_mono_later_at): a
+    // timeout of 9100 ms, now + 9100 ms on that clock, ends 100 ms from
+    // the real now; a deadline that adds the timeout's seconds twice lies
+    // 9 s later.
+    lock = new_lock(0);
+    take(lock, "the test");
+    fl_fault_reset();
+    fl_clock_mono_later_at(0, -9000); // the probe inherits it
+    p = other(probe_acquire, lock, 9100, 1, 1000);
+    fl_fault_reset();
+    mp_lock_release(lock);
+    mp_lock_destroy(lock);
+    ck_assert_msg(!p.timed_out && p.rc == -ETIMEDOUT,
+                  "mp_lock_acquire(lock, 9100) of a held lock, its "
+                  "CLOCK_MONOTONIC read 9000 ms early, should time out "
+                  "100 ms later; it %s%s. The deadline is now + timeout_ms, "
+                  "once: timeout_ms / 1000 seconds plus (timeout_ms %% "
+                  "1000) milliseconds; adding all of timeout_ms as "
+                  "nanoseconds on top of the seconds counts them twice. (Or "
+                  "it polls: trylock, a nap and the clock read again, "
+                  "instead of waiting in pthread_mutex_clocklock until that "
+                  "deadline.)",
+                  p.timed_out ? "was still waiting after 1 s" : "returned ",
+                  p.timed_out ? "" : fl_ret(p.rc));
 }
 
 FL_TEST(test_mp_lock_acquire_polls_a_held_lock_without_waiting)
@@ -1099,6 +1123,28 @@ FL_TEST(test_mp_lock_acquire_keeps_its_timeout_when_the_wall_clock_jumps)
                   p.took_ms);
 }
 
+// Not a timeout but a request: the timeout that puts the deadline exactly
+// on a second, now + timeout with tv_nsec of a billion before the carry.
+#define TO_A_WHOLE_SECOND (-1000)
+
+// In the child: the code reads CLOCK_MONOTONIC in whole milliseconds
+// (fl_clock_mono_whole_ms); 60 to 950 ms into a second and early in its
+// millisecond, a timeout of 2 s less that phase ends exactly on a second,
+// which must be carried too (>=, not >).
+static int
+to_a_whole_second(void)
+{
+    struct timespec t;
+    long phase;
+    do { // a spin of at most 110 ms
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        phase = t.tv_nsec / 1000000;
+    } while (phase < 60 || phase >= 950 || t.tv_nsec % 1000000 >= 500000);
+    fl_fault_reset();
+    fl_clock_mono_whole_ms(1);
+    return (int)(2000 - phase); // 1051..1940 ms
+}
+
 // A child's timed acquire of the lock the test holds, released once the
 // child sleeps: *rc is what the acquire returned.
 static int
@@ -1110,6 +1156,8 @@ acquire_when_released(mp_lock *lock, int timeout_ms, int *rc)
     pid_t pid = fork();
     ck_assert_msg(pid >= 0, "fork failed");
     if (pid == 0) {
+        if (timeout_ms == TO_A_WHOLE_SECOND)
+            timeout_ms = to_a_whole_second();
         *out = mp_lock_acquire(lock, timeout_ms);
         _exit(*out == 0 && mp_lock_release(lock) != 0);
     }
@@ -1138,20 +1186,29 @@ acquire_when_released(mp_lock *lock, int timeout_ms, int *rc)
 FL_TEST(test_mp_lock_acquire_waits_out_long_timeouts)
 {
     // 1000 and 2000 are whole seconds: a deadline that drops them is now.
-    static const int timeouts[] = {999, 1000, 2000, 2500, 999, INT_MAX};
+    static const int timeouts[] = {
+        999, 1000, 2000, 2500, 999, INT_MAX, TO_A_WHOLE_SECOND};
     mp_lock *lock = new_lock(0);
     for (size_t i = 0; i < sizeof timeouts / sizeof *timeouts; i++) {
         take(lock, "the test");
         int rc;
         char st = acquire_when_released(lock, timeouts[i], &rc);
+        char call[96];
+        if (timeouts[i] == TO_A_WHOLE_SECOND)
+            snprintf(call, sizeof call,
+                     "mp_lock_acquire(lock, t), now + t exactly on a "
+                     "second,");
+        else
+            snprintf(call, sizeof call, "mp_lock_acquire(lock, %d)",
+                     timeouts[i]);
         ck_assert_msg(rc == 0 && st == 'S',
-                      "mp_lock_acquire(lock, %d) of a lock released soon "
-                      "after returned %s%s; expected it to wait and get the "
-                      "lock (0). %s",
-                      timeouts[i], fl_ret(rc), st == 'Z' ? " at once" : "",
+                      "%s of a lock released soon after returned %s%s; "
+                      "expected it to wait and get the lock (0). %s",
+                      call, fl_ret(rc), st == 'Z' ? " at once" : "",
                       rc == -EINVAL
                           ? "tv_nsec must stay below 1000000000: carry the "
-                            "seconds into tv_sec"
+                            "seconds into tv_sec, when tv_nsec is 1000000000 "
+                            "too (>=, not >)"
                       : rc == -ETIMEDOUT && timeouts[i] % 1000 == 0
                           ? "It gave up at once: did the deadline keep only "
                             "timeout_ms % 1000 and drop the whole seconds? "

@@ -1204,11 +1204,19 @@ FL_TEST(test_mp_event_wait_rejects_a_bad_timeout)
     kid_start(&k, kid_bad_timeout, ev, 0);
     int got = kid_wait(&k, 2000);
     kid_end(&k);
+    int busy = pthread_mutex_trylock(&ev->lock); // the kid has ended
+    if (busy == 0)
+        raw_unlock(ev);
     forget(ev);
     ck_assert_msg(got && k.rep.value == -EINVAL,
                   "mp_event_wait(ev, -2) %s; expected -EINVAL at once: "
                   "-1 means for ever, and below that is no timeout",
                   said(&k, 2000));
+    ck_assert_msg(busy == 0,
+                  "mp_event_wait(ev, -2) returned -EINVAL but left ev->lock "
+                  "held: every other process now waits for it for ever. "
+                  "Check the arguments before you take the lock, or unlock "
+                  "on every way out.");
 }
 
 FL_TEST(test_mp_event_calls_reject_a_null_event)
@@ -1437,14 +1445,20 @@ walk_create(const char *fn, int err, const char *hint)
 
 FL_TEST(test_mp_event_create_fails_cleanly_when_any_call_it_makes_fails)
 {
-    walk_create("mmap", ENOMEM,
-                "mmap reports failure with MAP_FAILED, not NULL: compare "
-                "with MAP_FAILED and return -errno");
+    // Two error numbers for each call: minus errno, not a constant.
+    static const char mmap_hint[] =
+        "mmap reports failure with MAP_FAILED, not NULL: compare with "
+        "MAP_FAILED and return -errno, whatever it is (a shared mapping "
+        "needs a file of the kernel's: ENFILE)";
+    walk_create("mmap", ENOMEM, mmap_hint);
+    walk_create("mmap", ENFILE, mmap_hint);
     static const char pthread_hint[] =
         "a pthread_*_init returns its error number (it does not set "
-        "errno): return minus it";
+        "errno): return minus it, whatever it is";
     walk_create("pthread_mutex_init", EAGAIN, pthread_hint);
+    walk_create("pthread_mutex_init", ENOMEM, pthread_hint);
     walk_create("pthread_cond_init", EAGAIN, pthread_hint);
+    walk_create("pthread_cond_init", ENOMEM, pthread_hint);
 }
 
 FL_TEST(test_mp_event_wait_keeps_its_timeout_when_the_wall_clock_jumps)

@@ -27,7 +27,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -85,6 +87,21 @@ mapped(const void *p)
     long page = sysconf(_SC_PAGESIZE);
     void *base = (void *)((uintptr_t)p & ~(uintptr_t)(page - 1));
     return msync(base, (size_t)page, MS_ASYNC) == 0 || errno != ENOMEM;
+}
+
+// The pages this process has mapped (/proc/self/statm's first field),
+// read without stdio, which could map a buffer of its own.
+static long
+vm_pages(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    ck_assert_msg(fd >= 0, "open /proc/self/statm: %s", strerror(errno));
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    ck_assert_msg(got > 0, "read /proc/self/statm failed");
+    buf[got] = '\0';
+    return strtol(buf, NULL, 10);
 }
 
 // An mp_update_fn that only counts its calls.
@@ -409,14 +426,22 @@ FL_TEST(test_mp_array_create_copies_the_initial_values)
 FL_TEST(test_mp_array_create_rejects_bad_arguments)
 {
     mp_array *a = NULL;
+    fl_fault_reset(); // counts the code's mmap and munmap calls
     int r1 = mp_array_create(NULL, MP_INT32, 4, NULL, 1);
     int r2 = mp_array_create(&a, 'x', 4, NULL, 1);
     int r3 = mp_array_create(&a, 'f', 4, NULL, 0);
+    long maps = fl_fault_calls("mmap"), unmaps = fl_fault_calls("munmap");
     ck_assert_msg(r1 == -EINVAL && r2 == -EINVAL && r3 == -EINVAL,
                   "mp_array_create with a NULL ap, typecode 'x' and "
                   "typecode 'f' returned %s, %s, %s; expected -EINVAL each "
                   "time, before mapping anything",
                   fl_ret(r1), fl_ret(r2), fl_ret(r3));
+    ck_assert_msg(maps == unmaps,
+                  "mp_array_create with a NULL ap, typecode 'x' and "
+                  "typecode 'f' returned -EINVAL, but mapped %ld time(s) "
+                  "and unmapped %ld: the pages are lost for good. Check "
+                  "the arguments before mmap.",
+                  maps, unmaps);
 }
 
 FL_TEST(test_mp_array_create_refuses_a_size_that_overflows)
@@ -788,12 +813,13 @@ FL_TEST(test_mp_array_destroy_unmaps_the_memory)
 
 /* --------------------------------------------------------------- locks */
 
-#define GET 2 // struct locker's set: the child calls mp_array_get
+#define GET 2  // struct locker's set: the child calls mp_array_get
+#define LOCK 3 // the child calls mp_array_lock, reads element 0, unlocks
 
 struct locker {
     mp_array *a;
     int set;        // the child calls 1: mp_array_set(7), 0: mp_array_add(1),
-                    // GET: mp_array_get
+                    // GET: mp_array_get, LOCK: mp_array_lock
     int started[2]; // the child says it is about to make its call
     int done[2];    // the child writes the call's result here
 };
@@ -807,9 +833,14 @@ call_when_free(void *arg)
     close(l->done[0]);
     if (write(l->started[1], "s", 1) != 1)
         return 1;
-    int r[2] = {l->set == GET ? mp_array_get(l->a, 0, &x)
-                : l->set      ? mp_array_set(l->a, 0, &x)
-                              : mp_array_add(l->a, 0, &x)};
+    int r[2] = {l->set == LOCK  ? mp_array_lock(l->a)
+                : l->set == GET ? mp_array_get(l->a, 0, &x)
+                : l->set        ? mp_array_set(l->a, 0, &x)
+                                : mp_array_add(l->a, 0, &x)};
+    if (l->set == LOCK && r[0] == 0) { // read it while holding the lock
+        memcpy(&x, mp_array_data(l->a), sizeof x);
+        mp_array_unlock(l->a);
+    }
     r[1] = x; // what get read
     return write(l->done[1], r, sizeof r) == sizeof r ? 0 : 1;
 }
@@ -819,9 +850,10 @@ call_when_free(void *arg)
 static void
 while_locked(int set)
 {
-    const char *call = set == GET ? "mp_array_get"
-                       : set      ? "mp_array_set"
-                                  : "mp_array_add";
+    const char *call = set == LOCK  ? "mp_array_lock"
+                       : set == GET ? "mp_array_get"
+                       : set        ? "mp_array_set"
+                                    : "mp_array_add";
     struct locker l = {.set = set};
     l.a = new_array(MP_INT32, 1, NULL, 1);
     ck_assert(pipe(l.started) == 0 && pipe(l.done) == 0);
@@ -844,7 +876,7 @@ while_locked(int set)
     }
     early = early || poll(&p, 1, 0) == 1;
     int32_t *data = mp_array_data(l.a), got = 0;
-    int32_t want = set == GET ? 41 : set ? 7 : 42;
+    int32_t want = set == GET || set == LOCK ? 41 : set ? 7 : 42;
     if (data != NULL)
         *data = 41; // no lock needed: we hold it
     int u = mp_array_unlock(l.a);
@@ -859,7 +891,8 @@ while_locked(int set)
     close(l.done[0]);
     ck_assert_msg(!early,
                   "the test held the array's lock, yet a child's %s "
-                  "finished (it returned %s): it must take the lock, and "
+                  "finished (it returned %s): it must wait for the lock "
+                  "(pthread_mutex_lock, not pthread_mutex_trylock), and "
                   "mp_array_lock must take it too",
                   call, n == sizeof res ? fl_ret(res[0]) : "?");
     fl_expect_int(u, 0, "mp_array_unlock by the holder", "");
@@ -882,9 +915,12 @@ while_locked(int set)
                   res[1]);
 }
 
+// mp_array_add, then mp_array_lock, in a child while the test holds the
+// lock: each must wait for it (pthread_mutex_lock, not trylock).
 FL_TEST(test_mp_array_lock_keeps_other_processes_out)
 {
     while_locked(0);
+    while_locked(LOCK);
 }
 
 FL_TEST(test_mp_array_set_waits_while_another_process_holds_the_lock)
@@ -895,6 +931,94 @@ FL_TEST(test_mp_array_set_waits_while_another_process_holds_the_lock)
 FL_TEST(test_mp_array_get_waits_while_another_process_holds_the_lock)
 {
     while_locked(GET);
+}
+
+/* Stopped right after an unlock.  A child arms fl_fault_stop_after on its
+ * first pthread_mutex_unlock, then calls get, set or add on element 0: it
+ * stops itself the moment that unlock returns.  The test then sees what
+ * the call did while it held the lock, and nothing of what it does after:
+ * a copy made after the unlock is a copy made without the lock. */
+
+struct stopper {
+    mp_array *a;
+    int op;     // 0: mp_array_add(1), 1: mp_array_set(7), GET: mp_array_get
+    int out[2]; // the call's result and the value get read
+};
+
+static int
+call_then_stop(void *arg)
+{
+    struct stopper *st = arg;
+    int32_t x = st->op == 1 ? 7 : 1;
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
+    int r[2] = {st->op == GET ? mp_array_get(st->a, 0, &x)
+                : st->op      ? mp_array_set(st->a, 0, &x)
+                              : mp_array_add(st->a, 0, &x)};
+    r[1] = x;
+    return write(st->out[1], r, sizeof r) == sizeof r ? 0 : 1;
+}
+
+// 1 once pid has stopped itself, 0 if it ended first (or ran 3 s).
+static int
+until_stopped(pid_t pid)
+{
+    for (long end = fl_now_ms() + 3000; fl_now_ms() < end;) {
+        char s = fl_proc_state(pid);
+        if (s == 'T')
+            return 1;
+        if (s == 'Z' || s == 0)
+            return 0;
+        sched_yield();
+    }
+    return 0;
+}
+
+FL_TEST(test_mp_array_calls_copy_before_they_let_go_of_the_lock)
+{
+    static const char *const names[] = {"mp_array_add(a, 0, &1)",
+                                        "mp_array_set(a, 0, &7)",
+                                        "mp_array_get(a, 0, &x)"};
+    for (int op = 0; op <= GET; op++) {
+        int32_t five = 5, seen = 0;
+        struct stopper st = {.a = new_array(MP_INT32, 1, &five, 1), .op = op};
+        ck_assert(pipe(st.out) == 0);
+        pid_t pid = fl_raw_start(call_then_stop, &st);
+        close(st.out[1]);
+        int stopped = until_stopped(pid);
+        int32_t *data = mp_array_data(st.a);
+        int l = mp_array_lock(st.a); // free: the call has let go of it
+        memcpy(&seen, data, sizeof seen);
+        if (op == GET) // a write the get must not see
+            memcpy(data, &(int32_t){99}, sizeof(int32_t));
+        if (l == 0)
+            mp_array_unlock(st.a);
+        kill(pid, SIGCONT);
+        int res[2] = {-1, 0};
+        int got = fl_readable_within(st.out[0], 3000) &&
+                  read(st.out[0], res, sizeof res) == sizeof res;
+        if (!got)
+            kill(pid, SIGKILL);
+        fl_reap_code(pid);
+        close(st.out[0]);
+        mp_array_destroy(st.a);
+        fl_expect_int(l, 0, "mp_array_lock, after the call let go of it", "");
+        ck_assert_msg(got && res[0] == 0, "%s on Array('i', [5]) %s", names[op],
+                      got ? fl_ret(res[0]) : "never returned: killed");
+        int32_t want = op == 0 ? 6 : op == 1 ? 7 : 5;
+        ck_assert_msg(!stopped || op == GET || seen == want,
+                      "%s on Array('i', [5]) had let go of the lock, and "
+                      "the element was still %d, expected %d: it wrote the "
+                      "element after its unlock, without the lock. Copy "
+                      "in, then let go.",
+                      names[op], seen, want);
+        ck_assert_msg(!stopped || op != GET || res[1] == 5,
+                      "%s on Array('i', [5]) had let go of the lock; the "
+                      "test then took it and wrote 99, and the get read "
+                      "%d, expected 5: it copied the element out after its "
+                      "unlock, without the lock. Copy out, then let go.",
+                      names[op], res[1]);
+    }
 }
 
 // In a child, since a mutex that is not recursive deadlocks here.
@@ -1395,6 +1519,13 @@ FL_TEST(test_mp_shm_open_rejects_names_it_cannot_open)
                   "check the length before copying it into shm->name");
 }
 
+static int
+close_null(void *arg)
+{
+    (void)arg;
+    return mp_shm_close(NULL);
+}
+
 FL_TEST(test_mp_shm_close_unmaps_but_keeps_the_name)
 {
     mp_shm s;
@@ -1403,6 +1534,10 @@ FL_TEST(test_mp_shm_close_unmaps_but_keeps_the_name)
     int r = mp_shm_create(&s, "closed", size);
     ck_assert_msg(r == 0, "mp_shm_create returned %s", fl_ret(r));
     char *buf = s.buf;
+    s.buf = buf + 1; // not a page's start: munmap refuses it
+    int bad = mp_shm_close(&s);
+    int kept = s.buf == buf + 1;
+    s.buf = buf;
     int c = mp_shm_close(&s);
     int still = mapped(buf), last = mapped(buf + size - 1);
     int named = in_dev_shm(s.name, NULL);
@@ -1424,6 +1559,24 @@ FL_TEST(test_mp_shm_close_unmaps_but_keeps_the_name)
                   "(Python's close() and unlink() are two calls too).");
     fl_expect_int(again, -EINVAL, "mp_shm_close of a closed segment",
                   "buf is NULL once closed");
+    ck_assert_msg(bad == -EINVAL && kept,
+                  "mp_shm_close with shm->buf one byte into its mapping "
+                  "returned %s and %s buf; expected -EINVAL with buf kept. "
+                  "munmap refuses an address that does not start a page: "
+                  "when it fails, return -errno and leave buf as it is, "
+                  "or the caller is told the segment is closed while it is "
+                  "still mapped.",
+                  fl_ret(bad), kept ? "kept" : "changed");
+    fl_child res; // in a child: a close that reads through NULL crashes
+    fl_run_in_child(close_null, NULL, 2000, 0, &res);
+    ck_assert_msg(res.returned && res.value == -EINVAL,
+                  "mp_shm_close(NULL) %s %s, expected -EINVAL: check shm "
+                  "before looking at shm->buf",
+                  res.returned ? "returned" : "ended the process:",
+                  res.returned    ? fl_ret(res.value)
+                  : res.timed_out ? "it hung"
+                  : res.exited    ? "it exited"
+                                  : fl_signame(res.status));
 }
 
 FL_TEST(test_mp_shm_unlink_removes_the_name_but_not_the_mapping)
@@ -1513,19 +1666,24 @@ FL_TEST(test_mp_array_create_reports_the_errno_of_a_failed_mmap)
 FL_TEST(test_mp_array_create_leaks_nothing_when_its_lock_cannot_be_made)
 {
     static const int errs[] = {EAGAIN, ENOMEM};
+    // 4 pages of elements and the header's: a munmap of the header alone
+    // (sizeof *a) frees one page and leaves 4 mapped.
+    size_t n = (size_t)sysconf(_SC_PAGESIZE);
     for (int e = 0; e < 2; e++) {
         FL_FAULT_WALK ("pthread_mutex_init", errs[e], k) {
             fl_snapshot s;
             fl_snapshot_take(&s);
             mp_array *a = NULL;
-            int r = mp_array_create(&a, MP_INT32, 4, NULL, 1);
+            long before = vm_pages();
+            int r = mp_array_create(&a, MP_INT32, n, NULL, 1);
+            long grown = vm_pages() - before;
             long maps = fl_fault_calls("mmap");
             long unmaps = fl_fault_calls("munmap");
             char what[128];
             snprintf(what, sizeof what,
-                     "mp_array_create(&a, MP_INT32, 4, NULL, 1) with its "
+                     "mp_array_create(&a, MP_INT32, %zu, NULL, 1) with its "
                      "call %d of pthread_mutex_init() failing with %s",
-                     k, strerrorname_np(errs[e]));
+                     n, k, strerrorname_np(errs[e]));
             if (fl_fault_fired("pthread_mutex_init") > 0) {
                 fl_expect_int(r, -errs[e], what,
                               "pthread_mutex_init returns its error number "
@@ -1538,8 +1696,14 @@ FL_TEST(test_mp_array_create_leaks_nothing_when_its_lock_cannot_be_made)
                               "%s: it mapped %ld time(s) and unmapped %ld. "
                               "When init_lock fails, munmap the array.",
                               what, maps, unmaps);
+                ck_assert_msg(grown < 2,
+                              "%s: the process has %ld more pages mapped "
+                              "than before the call. It unmapped only part "
+                              "of the array: munmap the whole length it "
+                              "mapped, not sizeof the header.",
+                              what, grown);
             } else {
-                fl_expect_int(r, 0, "mp_array_create(&a, MP_INT32, 4, NULL, 1)",
+                fl_expect_int(r, 0, "mp_array_create(&a, MP_INT32, n, NULL, 1)",
                               "");
                 mp_array_destroy(a);
             }
@@ -1587,6 +1751,240 @@ FL_TEST(test_mp_array_update_changes_only_its_element)
                   "back into the element, not sizeof the local copy (a "
                   "union as big as the largest type)",
                   got[0], (unsigned)got[1], (unsigned)got[2]);
+}
+
+/* ---------------------------------------------- the edge of the mapping */
+
+// An array whose last element ends at, just before, or just past the end
+// of a page: what edge_calls is given, in memory it shares with the test
+// so that the step it reached survives a crash.
+struct edge {
+    mp_typecode type;
+    size_t n;
+    int step; // the call edge_calls is in: see edge_steps
+};
+
+static const char *const edge_steps[] = {
+    "mp_array_create, copying n initial values from a heap array of "
+    "exactly n",
+    "a read of the last element's first and last bytes",
+    "mp_array_get of the last element, into a heap object of exactly its "
+    "size",
+    "mp_array_set of the last element",
+    "mp_array_add to the last element",
+    "mp_array_get of the last element after the add",
+    "mp_array_destroy",
+};
+
+// Value k of the edge's type, in out (8 bytes of room).
+static void
+edge_value(mp_typecode type, long k, void *out)
+{
+    int32_t i = (int32_t)k;
+    int64_t q = k;
+    double d = (double)k;
+    if (type == MP_INT32)
+        memcpy(out, &i, sizeof i);
+    else if (type == MP_INT64)
+        memcpy(out, &q, sizeof q);
+    else
+        memcpy(out, &d, sizeof d);
+}
+
+// In a child: the calls of edge_steps on the last element.  0, or
+// 10 + the step whose answer was wrong.
+static int
+edge_calls(void *arg)
+{
+    struct edge *e = arg;
+    size_t size = e->type == MP_INT32 ? 4 : 8, n = e->n;
+    unsigned char *init = malloc(n * size), *out = malloc(size), want[8];
+    if (init == NULL || out == NULL)
+        return 9;
+    for (size_t k = 0; k < n; k++)
+        edge_value(e->type, (long)k + 1, init + k * size);
+    mp_array *a = NULL;
+    fl_fault_reset();
+    fl_mmap_guard(1); // past each mapping the code makes, a page that faults
+    e->step = 0;
+    if (mp_array_create(&a, e->type, n, init, 1) != 0 || a == NULL)
+        return 10;
+    fl_mmap_guard(0);
+    e->step = 1;
+    volatile unsigned char *last = mp_array_data(a);
+    last += (n - 1) * size;
+    unsigned char bytes = last[0] ^ last[size - 1]; // faults past the end
+    (void)bytes;
+    e->step = 2;
+    edge_value(e->type, (long)n, want);
+    if (mp_array_get(a, n - 1, out) != 0 || memcmp(out, want, size) != 0)
+        return 12;
+    e->step = 3;
+    edge_value(e->type, 40, want);
+    if (mp_array_set(a, n - 1, want) != 0)
+        return 13;
+    e->step = 4;
+    edge_value(e->type, 2, want);
+    if (mp_array_add(a, n - 1, want) != 0)
+        return 14;
+    e->step = 5;
+    edge_value(e->type, 42, want);
+    if (mp_array_get(a, n - 1, out) != 0 || memcmp(out, want, size) != 0)
+        return 15;
+    e->step = 6;
+    if (mp_array_destroy(a) != 0)
+        return 16;
+    free(init);
+    free(out);
+    return 0;
+}
+
+// The elements end where a page ends (n), an element before it (n - 1)
+// and an element past it (n + 1): the mapping must hold the header with
+// its padding and every element, and no call may touch a byte past the
+// last element, for past the mapping's end there is no memory at all.
+FL_TEST(test_mp_array_calls_reach_the_last_element_at_a_page_edge)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    mp_array *probe = new_array(MP_INT32, 1, NULL, 1);
+    size_t off = (uintptr_t)mp_array_data(probe) & (uintptr_t)(page - 1);
+    mp_array_destroy(probe);
+    struct edge *e = test_shared(sizeof *e);
+    static const mp_typecode types[] = {MP_INT32, MP_INT64, MP_DOUBLE};
+    for (int t = 0; t < 3; t++) {
+        size_t size = types[t] == MP_INT32 ? 4 : 8;
+        size_t at_edge = (2 * (size_t)page - off) / size; // ends on page 2
+        for (size_t n = at_edge - 1; n <= at_edge + 1; n++) {
+            *e = (struct edge){types[t], n, -1};
+            fl_child res;
+            fl_run_in_child(edge_calls, e, 3000, 0, &res);
+            int step =
+                res.returned && res.value >= 10 ? res.value - 10 : e->step;
+            const char *call =
+                step >= 0 && step <= 6 ? edge_steps[step] : "the test's setup";
+            int ok = res.returned && res.value == 0;
+            if (!ok)
+                munmap(e, sizeof *e);
+            const char *where = n < at_edge    ? "an element before"
+                                : n == at_edge ? "exactly at"
+                                               : "an element past";
+            ck_assert_msg(
+                ok || res.returned,
+                "Array('%c') of %zu elements, the last ending %s "
+                "the end of a page, a page that faults after "
+                "the mapping: %s %s. %s",
+                (char)types[t], n, where, call,
+                res.timed_out ? "was still running 3 s later"
+                              : fl_signame(res.status),
+                step == 0   ? "Either the mapping is too short for its "
+                              "elements (map DATA_OFFSET + n * size bytes, "
+                              "the header with its padding, not sizeof "
+                              "the header), or the copy of the initial "
+                              "values runs past them (n * size bytes)."
+                : step == 1 ? "The last element lies past the end of the "
+                              "mapping: map DATA_OFFSET + n * size bytes, "
+                              "the header with its padding, not sizeof "
+                              "the header."
+                            : "It touched memory past the last element, "
+                              "past the mapping's end: copy a->size bytes "
+                              "in and out of an element, never sizeof a "
+                              "union or of the largest type.");
+            ck_assert_msg(ok,
+                          "Array('%c') of %zu elements, the last ending %s "
+                          "the end of a page: %s gave a wrong answer",
+                          (char)types[t], n, where, call);
+        }
+    }
+    munmap(e, sizeof *e);
+}
+
+/* ------------------------------------------------------------- threads */
+
+// Two arrays, two threads: the test's update of a waits, inside its fn,
+// until the other thread has updated b from start to end.  Each update
+// has its own array and its own lock: neither may see the other's value.
+struct two {
+    mp_array *a, *b;
+    sem_t inside; // the test's fn has begun
+    sem_t b_done; // the thread's update of b has returned
+    int rb;       // what it returned
+    int waited;   // 1 if the fn gave up waiting for it
+};
+
+static void
+add_one(void *value, void *arg)
+{
+    (void)arg;
+    int64_t x;
+    memcpy(&x, value, sizeof x);
+    x++;
+    memcpy(value, &x, sizeof x);
+}
+
+// The test's fn: let the thread go, wait for its whole update of b, then
+// add one to the value it was given.
+static void
+add_one_after_b(void *value, void *arg)
+{
+    struct two *t = arg;
+    sem_post(&t->inside);
+    struct timespec d;
+    clock_gettime(CLOCK_REALTIME, &d);
+    d.tv_sec += 2;
+    int r;
+    while ((r = sem_timedwait(&t->b_done, &d)) < 0 && errno == EINTR)
+        ;
+    t->waited = r < 0;
+    add_one(value, NULL);
+}
+
+static void *
+update_b(void *arg)
+{
+    struct two *t = arg;
+    while (sem_wait(&t->inside) < 0 && errno == EINTR)
+        ;
+    t->rb = mp_array_update(t->b, 0, add_one, NULL);
+    sem_post(&t->b_done);
+    return NULL;
+}
+
+FL_TEST(test_mp_array_update_of_two_arrays_by_two_threads_keeps_each)
+{
+    int64_t a0 = 100, b0 = 5, a1 = -1, b1 = -1;
+    struct two t = {.a = new_array(MP_INT64, 1, &a0, 1),
+                    .b = new_array(MP_INT64, 1, &b0, 1)};
+    sem_init(&t.inside, 0, 0);
+    sem_init(&t.b_done, 0, 0);
+    pthread_t th;
+    ck_assert_msg(pthread_create(&th, NULL, update_b, &t) == 0,
+                  "pthread_create failed");
+    int ra = mp_array_update(t.a, 0, add_one_after_b, &t);
+    if (ra != 0) // the fn never ran: let the thread go
+        sem_post(&t.inside);
+    pthread_join(th, NULL);
+    mp_array_get(t.a, 0, &a1);
+    mp_array_get(t.b, 0, &b1);
+    mp_array_destroy(t.a);
+    mp_array_destroy(t.b);
+    sem_destroy(&t.inside);
+    sem_destroy(&t.b_done);
+    ck_assert_msg(ra == 0 && t.rb == 0,
+                  "mp_array_update returned %s on array a and %s on array "
+                  "b, expected 0 and 0",
+                  fl_ret(ra), fl_ret(t.rb));
+    ck_assert_msg(a1 == 101 && b1 == 6,
+                  "one thread added 1 to Array('q', [100]) with "
+                  "mp_array_update, its fn waiting; meanwhile another "
+                  "thread added 1 to Array('q', [5]), a different array. "
+                  "They then held %lld and %lld, expected 101 and 6. The "
+                  "copy of the element an update works on must be its "
+                  "own: a local variable, not a static or global one that "
+                  "every update in the process shares.%s",
+                  (long long)a1, (long long)b1,
+                  t.waited ? " (And the update of b waited for a's lock: "
+                             "each array has its own.)"
+                           : "");
 }
 
 // mp_shm_create with every call of fn failing in turn: each failure is
@@ -1763,26 +2161,48 @@ FL_TEST(test_mp_shm_open_takes_names_up_to_the_limit)
 
 // A base that makes the name longer than shm->name holds is refused, and
 // no segment is made under a name cut short.
-FL_TEST(test_mp_shm_create_refuses_a_base_too_long_for_the_name)
+// mp_shm_create with a base of len 'b's; 0 or its error.  A segment it
+// made is removed again.
+static int
+create_with_base_of(size_t len)
 {
     char base[MP_SHM_NAME_MAX + 1];
-    memset(base, 'b', sizeof base - 1);
-    base[sizeof base - 1] = '\0';
+    memset(base, 'b', len);
+    base[len] = '\0';
     mp_shm s;
     memset(&s, 0, sizeof s);
     int r = mp_shm_create(&s, base, 4096);
-    int made = r == 0;
-    if (made) {
+    if (r == 0) {
         munmap(s.buf, s.size);
         shm_unlink(s.name);
     }
+    return r;
+}
+
+// The name is "/" + prefix + base: at MP_SHM_NAME_MAX - 1 characters it
+// fits shm->name with its NUL, one more does not, nor does a base of
+// MP_SHM_NAME_MAX characters alone.
+FL_TEST(test_mp_shm_create_refuses_a_base_too_long_for_the_name)
+{
+    size_t fits = MP_SHM_NAME_MAX - 2 - strlen(fl_ipc_prefix());
+    int at = create_with_base_of(fits), past = create_with_base_of(fits + 1);
+    int r = create_with_base_of(MP_SHM_NAME_MAX);
     fl_expect_int(r, -ENAMETOOLONG,
                   "mp_shm_create with a base of MP_SHM_NAME_MAX characters",
-                  made ? "it made a segment under a name cut short: check "
-                         "mp_ipc_name's result and return its "
-                         "-ENAMETOOLONG before shm_open"
-                       : "the name does not fit in shm->name: return "
-                         "mp_ipc_name's -ENAMETOOLONG");
+                  r == 0 ? "it made a segment under a name cut short: check "
+                           "mp_ipc_name's result and return its "
+                           "-ENAMETOOLONG before shm_open"
+                         : "the name does not fit in shm->name: return "
+                           "mp_ipc_name's -ENAMETOOLONG");
+    fl_expect_int(past, -ENAMETOOLONG,
+                  "mp_shm_create with a base one character too long for "
+                  "shm->name",
+                  "the name and its NUL need MP_SHM_NAME_MAX + 1 bytes");
+    fl_expect_int(at, 0,
+                  "mp_shm_create with a base that makes a name of exactly "
+                  "MP_SHM_NAME_MAX - 1 characters",
+                  "with its NUL the name fills shm->name exactly, and fits: "
+                  "give mp_ipc_name all of sizeof shm->name");
 }
 
 FL_TEST(test_mp_shm_create_makes_a_segment_only_its_owner_may_use)
@@ -1823,6 +2243,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_array_lock_keeps_other_processes_out, 10),
     FL_CASE(test_mp_array_set_waits_while_another_process_holds_the_lock, 10),
     FL_CASE(test_mp_array_lock_can_be_taken_again_by_its_holder, 5),
+    FL_CASE(test_mp_array_calls_copy_before_they_let_go_of_the_lock, 5),
     FL_CASE(test_mp_array_lock_is_refused_on_a_raw_array, 5),
     FL_CASE(test_mp_value_set_after_get_loses_updates_without_a_lock, 15),
     FL_CASE(test_mp_value_set_after_get_loses_updates_even_with_a_lock_on_each,
@@ -1845,6 +2266,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_array_create_leaks_nothing_when_its_lock_cannot_be_made, 5),
     FL_CASE(test_mp_array_destroy_unmaps_every_page, 5),
     FL_CASE(test_mp_array_update_changes_only_its_element, 5),
+    FL_CASE(test_mp_array_calls_reach_the_last_element_at_a_page_edge, 5),
+    FL_CASE(test_mp_array_update_of_two_arrays_by_two_threads_keeps_each, 5),
     FL_CASE(test_mp_shm_create_leaks_nothing_when_any_call_it_makes_fails, 5),
     FL_CASE(test_mp_shm_open_leaks_nothing_when_any_call_it_makes_fails, 5),
     FL_CASE(test_mp_shm_open_takes_names_up_to_the_limit, 5),

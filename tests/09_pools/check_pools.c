@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -268,6 +269,11 @@ FL_TEST(test_mp_pool_map_keeps_results_in_input_order)
                   "busy. Hand chunks to every idle worker, not in turn.",
                   WAIT_MS);
     fl_expect_int(r, 0, "map of 8 items, chunks of 2", "");
+    ck_assert_msg(failed == 99,
+                  "map of 8 items succeeded and wrote %zu to *failed, "
+                  "which held 99: *failed receives an index only when an "
+                  "item fails; on success, leave it untouched",
+                  failed);
     ck_assert_msg(memcmp(out, want, sizeof want) == 0,
                   "the chunk [2, 3] finished before [0, 1], and map gave %s; "
                   "expected %s. Store each chunk's results at its own place, "
@@ -397,8 +403,31 @@ FL_TEST(test_mp_pool_map_runs_chunks_bigger_than_the_ones_before)
         most = sizes[k] > most ? sizes[k] : most;
     }
     mp_pool_destroy(p);
-    if (k == sizeof sizes / sizeof *sizes)
+    if (k == sizeof sizes / sizeof *sizes) {
+        // A worker that cannot grow its buffer (realloc failing in it:
+        // armed before its fork, disarmed in the pool's process after)
+        // ends before it runs any item of the chunk: the chunk is back
+        // with -EPIPE at its FIRST item, not at the offset the slot
+        // still holds from the chunk before (item 3 of 4).
+        fl_fault_reset();
+        fl_fault_fail_from("realloc", 2, ENOMEM);
+        p = pool_of(1);
+        fl_fault_reset();
+        size_t failed = 999;
+        int r1 = mp_pool_map(p, square, in, out, 4, 4, NULL);
+        int r2 = mp_pool_map(p, square, in, out, 2 * FIRST, 2 * FIRST, &failed);
+        mp_pool_destroy(p);
+        fl_expect_int(r1, 0, "map of 4 items, in one chunk", "");
+        ck_assert_msg(r2 == 0 || (r2 == -EPIPE && failed == 0),
+                      "a worker whose realloc failed when its second chunk "
+                      "(items 0 to %d) came ended before running any item "
+                      "of it; map returned %s at index %zu, expected -EPIPE "
+                      "(-32) at 0. Set the worker's slot item to 0 when you "
+                      "hand it a chunk: it still holds 3, the last item of "
+                      "the chunk before.",
+                      2 * FIRST - 1, fl_ret(r2), failed);
         return;
+    }
     char seen[96] = "";
     if (bad < sizes[k])
         snprintf(seen, sizeof seen, " and out[%zu] = %ld", bad, out[bad]);
@@ -689,6 +718,25 @@ FL_TEST(test_mp_pool_create_starts_the_workers)
                   "mp_pool_create(&p, 0) started %d workers; expected one "
                   "per online CPU (%ld), as Python's Pool() does",
                   live, cpus);
+    // On a machine of 3 CPUs, and where sysconf fails (-1): 3, then 1.
+    for (long c = 3; c >= -1; c -= 4) {
+        if (c > 0)
+            fl_cpus_fake(c);
+        else
+            fl_fault_fail("sysconf", 1, EINVAL);
+        p = NULL;
+        int r = mp_pool_create(&p, 0);
+        fl_fault_reset();
+        children(&live, &zombies, NULL, 0);
+        if (r == 0)
+            mp_pool_destroy(p);
+        ck_assert_msg(r == 0 && live == (c > 0 ? c : 1),
+                      "mp_pool_create(&p, 0) where sysconf(_SC_NPROCESSORS_"
+                      "ONLN) gives %ld returned %s and started %d workers; "
+                      "expected 0 and %ld: one per CPU, and 1 if sysconf "
+                      "fails",
+                      c, fl_ret(r), live, c > 0 ? c : 1);
+    }
 }
 
 // In a child: mp_pool_create(&p, 4) with room for about two workers'
@@ -943,15 +991,20 @@ fails_with_edom(long x, long *result)
 FL_TEST(test_mp_pool_apply_waits_for_the_result)
 {
     mp_pool *p = pool_of(2);
-    long v = 0;
+    long v = 0, v2 = 12345; // a failed apply must leave v2 alone
     int r1 = mp_pool_apply(p, square, 7, &v);
-    int r2 = mp_pool_apply(p, fails_with_edom, 7, NULL);
+    int r2 = mp_pool_apply(p, fails_with_edom, 7, &v2);
     mp_pool_destroy(p);
     ck_assert_msg(r1 == 0 && v == 49,
                   "apply(square, 7) returned %s with %ld; expected 0 with 49",
                   fl_ret(r1), v);
     fl_expect_int(r2, -EDOM, "apply of a task that returns -EDOM",
                   "The task's error is apply's return value.");
+    ck_assert_msg(v2 == 12345,
+                  "apply of a task that failed with -EDOM wrote %ld to "
+                  "*value, which held 12345: a failed apply leaves *value "
+                  "untouched (it receives the result only on success)",
+                  v2);
 }
 
 // Two tasks that can only both finish if they run at the same time: each
@@ -1206,6 +1259,35 @@ FL_TEST(test_mp_pool_map_goes_on_when_signals_interrupt)
                   "already retry.",
                   (int)ticks, fl_ret(r1), fl_ret(r2),
                   ok ? "" : ", with wrong results");
+    // The ticks rarely catch a send before it has sent a byte (then it
+    // returns the count, not EINTR): make EINTR certain.  The worker's
+    // first send (its answer), armed before its fork and disarmed in the
+    // pool's process after; then the pool's first send (the chunk).
+    static const char *const sends[4] = {"sendmsg", "send", "write", "writev"};
+    long in3[3] = {1, 2, 3}, o1[3] = {0}, o2[3] = {0};
+    fl_fault_reset();
+    for (int i = 0; i < 4; i++)
+        fl_fault_eintr(sends[i], 1);
+    p = pool_of(1);
+    fl_fault_reset();
+    int w = mp_pool_map(p, square, in3, o1, 3, 3, NULL);
+    for (int i = 0; i < 4; i++)
+        fl_fault_eintr(sends[i], 1);
+    int q = mp_pool_map(p, square, in3, o2, 3, 3, NULL);
+    long forks = fl_fault_calls("fork");
+    fl_fault_reset();
+    mp_pool_destroy(p);
+    ck_assert_msg(w == 0 && o1[2] == 9,
+                  "a worker's first send (its answer) failed with EINTR, and "
+                  "map returned %s%s; expected 0. EINTR is no error: send "
+                  "again (send_all does), do not end the worker.",
+                  fl_ret(w), w == 0 ? " with wrong results" : "");
+    ck_assert_msg(q == 0 && o2[2] == 9 && forks == 0,
+                  "the pool's first send (a chunk) failed with EINTR; map "
+                  "returned %s after %ld fork(s), expected 0 after none. "
+                  "EINTR is no error: send again (send_all does); it does "
+                  "not mean the worker died, to be killed and replaced.",
+                  fl_ret(q), forks);
 }
 
 /* ------------------------------------------------------- imap_unordered */
@@ -1576,6 +1658,19 @@ FL_TEST(test_mp_pool_workers_exit_when_the_pool_process_dies)
 
 /* ------------------------------------------- failures, signals, clocks */
 
+// The size of this process's memory, in pages (/proc/self/statm).
+static long
+vm_pages(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return n > 0 ? atol(buf) : -1;
+}
+
 // mp_pool_create(&p, 2) with every call of fn failing in turn: each
 // failure is reported as -err, with *pool untouched, and leaves no worker,
 // descriptor, mapping or heap block behind.
@@ -1617,6 +1712,27 @@ FL_TEST(test_mp_pool_create_leaks_nothing_when_any_call_it_makes_fails)
     walk_pool_create("calloc", ENOMEM);
     walk_pool_create("malloc", ENOMEM);
     walk_pool_create("mmap", ENOMEM);
+    // 65 workers: their slots, 64 bytes each, take two pages, and a munmap
+    // of less than the size mapped leaves the second one mapped.  fork
+    // fails at once, so no worker starts; the first run may grow the heap.
+    long grew = 0;
+    for (int run = 0; run < 2; run++) {
+        fl_fault_reset();
+        fl_fault_fail_from("fork", 1, EAGAIN);
+        long before = vm_pages();
+        mp_pool *p = NULL;
+        int r = mp_pool_create(&p, 65);
+        grew = vm_pages() - before;
+        fl_fault_reset();
+        fl_expect_int(r, -EAGAIN, "mp_pool_create(&p, 65) with fork failing",
+                      "");
+    }
+    ck_assert_msg(grew == 0,
+                  "mp_pool_create(&p, 65) with fork failing left the process "
+                  "%ld page(s) bigger: munmap the slots with the size you "
+                  "gave mmap, n * sizeof(struct slot) (65 slots of 64 bytes "
+                  "take two pages), not the size of one slot.",
+                  grew);
 }
 
 struct get_call {
@@ -1645,7 +1761,9 @@ FL_TEST(test_mp_result_get_keeps_its_deadline_when_signals_interrupt)
     mp_result *res = gated_task(&p);
     struct get_call g = {res, 50, 0};
     fl_storm_result fin, inf;
+    fl_clock_mono_just_past_a_second(); // a clock in whole s shows
     fl_storm_call(get_call, &g, 500, &fin);
+    fl_fault_reset();
     g.timeout_ms = -1;
     fl_storm_hold(get_call, release_gated, &g, 500, 50, &inf);
     if (inf.early)
@@ -2385,6 +2503,26 @@ FL_TEST(test_mp_pool_imap_and_map_async_fail_cleanly_without_memory)
                       "");
         fl_expect_no_leak(&s, "map_async of 3 items, then get and free");
     }
+    // apply_async makes its job on the heap too.
+    FL_FAULT_WALK ("calloc", ENOMEM, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        mp_result *res = NULL;
+        long v = 0;
+        int r = mp_pool_apply_async(p, square, 5, NULL, NULL, NULL, &res);
+        int fired = fl_fault_fired("calloc") > 0;
+        int g = r == 0 ? mp_result_get(res, -1, &v) : r;
+        mp_result_free(r == 0 ? res : NULL);
+        fl_expect_int(g, fired ? -ENOMEM : 0,
+                      fired ? "apply_async with calloc failing"
+                            : "apply_async(square, 5), then get",
+                      fired ? "calloc returned NULL: return -ENOMEM (not "
+                              "-1, which reads as -EPERM)"
+                            : "");
+        ck_assert_msg(fired || v == 25, "apply_async(square, 5): get gave %ld",
+                      v);
+        fl_expect_no_leak(&s, "apply_async(square, 5), then get and free");
+    }
     mp_pool_destroy(p);
 }
 
@@ -2548,7 +2686,9 @@ FL_TEST(test_mp_result_get_of_a_map_keeps_its_deadline_when_signals_interrupt)
     ck_assert_msg(s == 0, "map_async returned %s", fl_ret(s));
     struct get_call g = {res, 50, 0};
     fl_storm_result fin, inf;
+    fl_clock_mono_just_past_a_second(); // a clock in whole s shows
     fl_storm_call(get_call, &g, 500, &fin);
+    fl_fault_reset();
     g.timeout_ms = -1;
     fl_storm_hold(get_call, release_gated, &g, 500, 50, &inf);
     if (inf.early)

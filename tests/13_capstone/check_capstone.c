@@ -59,6 +59,8 @@ struct board {
     pid_t test;            // the test process
     atomic_int answered;   // requests the server has answered
     int held_saw;          // answered when /hold was let go (-1: not yet)
+    long read_end;         // ms: a request not in by then is dropped (0:
+                           // WAIT_MS after the deadline)
 };
 
 static struct board *B;        // MAP_SHARED: the workers write here
@@ -779,6 +781,7 @@ FL_TEST(test_mp_thread_map_rejects_bad_arguments)
 //   /bytes/N   200 with a body of N bytes, sent in pieces
 //   /missing   404 with "not found\n"
 //   /cut       "HTTP/1.0 2" and the connection closed: cut short
+//   /nothttp   "SSH-2.0-x", a blank line and 3 bytes: not HTTP
 //   /longhead  a header line of 9000 bytes, never ended, then closed
 //   /kill      no answer: SIGKILL to every child of the test but the
 //              server, the one worker fetching it among them
@@ -851,7 +854,8 @@ handle(int fd)
     req[0] = '\0';
     while (strstr(req, "\r\n\r\n") == NULL && have < sizeof req - 1) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        long left = B->deadline + WAIT_MS - fl_now_ms();
+        long end = B->read_end ? B->read_end : B->deadline + WAIT_MS;
+        long left = end - fl_now_ms();
         if (poll(&p, 1, left > 0 ? (int)left : 0) <= 0)
             return; // a request never finished
         ssize_t n = read(fd, req + have, sizeof req - 1 - have);
@@ -873,6 +877,8 @@ handle(int fd)
         answer(fd, 200, "OK", len);
     else if (strcmp(path, "/cut") == 0)
         send_all(fd, "HTTP/1.0 2", 10);
+    else if (strcmp(path, "/nothttp") == 0)
+        send_all(fd, "SSH-2.0-x\r\n\r\nabc", 17);
     else if (strcmp(path, "/longhead") == 0) {
         static char line[9000];
         memset(line, 'a', sizeof line);
@@ -1000,6 +1006,12 @@ expect_page(const char *url, mp_fetch_result res, int status, long bytes,
 
 /* -------------------------------------------------------- mp_fetch_all */
 
+// One read bringing a piece of the header: the hint (read number, bytes).
+#define PIECES_HINT                                                            \
+    "Its read number %d brought at most %zu byte(s): one read may bring a "    \
+    "piece of the header only. Read on into buf + have, adding up have, "      \
+    "until the blank line is in."
+
 FL_TEST(test_mp_fetch_all_gets_every_page)
 {
     struct server sv;
@@ -1017,6 +1029,40 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
     mp_fetch_result *res = malloc(6 * sizeof *res);
     ck_assert_msg(res != NULL, "malloc failed");
     int r = mp_fetch_all(urls, 6, 3, res);
+    // Then the page of 100 bytes with the worker's first (or second) read
+    // cut short: the header comes in pieces, each added after the ones
+    // before it in the buffer.  Then with its first read, then its first
+    // send, interrupted by a signal (EINTR): try again.  (recv and write
+    // too, for code that reads or sends with those.)
+    static const struct {
+        const char *fn, *alt;
+        int nth;
+        size_t max; // 0: EINTR
+        const char *hint;
+    } cuts[5] = {
+        {"read", "recv", 1, 1, PIECES_HINT},
+        {"read", "recv", 1, 7, PIECES_HINT},
+        {"read", "recv", 2, 3, PIECES_HINT},
+        {"read", "recv", 1, 0,
+         "Its first read failed with EINTR (a signal came): read again."},
+        {"send", "write", 1, 0,
+         "Its first send failed with EINTR (a signal came): send again."},
+    };
+    mp_fetch_result cut[5];
+    for (int i = 0; i < 5; i++) {
+        fl_fault_reset(); // armed here, they act in the worker
+        if (cuts[i].max > 0) {
+            fl_fault_short(cuts[i].fn, cuts[i].nth, cuts[i].max);
+            fl_fault_short(cuts[i].alt, cuts[i].nth, cuts[i].max);
+        } else {
+            fl_fault_eintr(cuts[i].fn, cuts[i].nth);
+            fl_fault_eintr(cuts[i].alt, cuts[i].nth);
+        }
+        int rc = mp_fetch_all(&urls[2], 1, 1, &cut[i]);
+        fl_fault_reset();
+        if (rc < 0)
+            cut[i].status = rc;
+    }
     server_stop(&sv);
     mp_fetch_result got[6];
     memcpy(got, res, sizeof got);
@@ -1028,6 +1074,11 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
                     "request was not \"GET /path HTTP/1.0\\r\\nHost: "
                     "...\\r\\n\\r\\n\"; the body is what follows the blank "
                     "line, read until EOF.");
+    for (int i = 0; i < 5; i++) {
+        char hint[256];
+        snprintf(hint, sizeof hint, cuts[i].hint, cuts[i].nth, cuts[i].max);
+        expect_page(urls[2], cut[i], 200, sizes[2], hint);
+    }
 }
 
 FL_TEST(test_mp_fetch_all_keeps_8_requests_in_flight_at_once)
@@ -1154,16 +1205,26 @@ FL_TEST(test_mp_fetch_all_reports_a_refused_connection_for_that_url_only)
 FL_TEST(test_mp_fetch_all_reports_an_answer_cut_short)
 {
     struct server sv;
-    server_start(&sv, 1, 1);
-    const char *url = url_of(sv.port, "/cut");
-    mp_fetch_result res;
-    int r = mp_fetch_all(&url, 1, 1, &res);
+    server_start(&sv, 2, 1);
+    const char *urls[2] = {url_of(sv.port, "/cut"),
+                           url_of(sv.port, "/nothttp")};
+    mp_fetch_result res[2];
+    int r = mp_fetch_all(urls, 2, 1, res);
     server_stop(&sv);
-    fl_expect_int(r, 1, "mp_fetch_all(an answer cut short): failed fetches",
-                  "");
-    expect_page(url, res, -EPROTO, 0,
+    expect_page(urls[0], res[0], -EPROTO, 0,
                 "The server sent \"HTTP/1.0 2\" and closed: EOF before the "
                 "blank line that ends the header is -EPROTO, not an answer.");
+    ck_assert_msg(res[1].status == -EPROTO && res[1].bytes == 0,
+                  "%s: status %s with %ld bytes, expected -71 (-EPROTO) with "
+                  "0 bytes. The server sent \"SSH-2.0-x\\r\\n\\r\\nabc\": "
+                  "an answer that does not start with \"HTTP/\" is not "
+                  "HTTP; parse_head says so (-EPROTO): stop there and give "
+                  "its error, do not read on as if the header had ended.",
+                  urls[1], fl_ret(res[1].status), res[1].bytes);
+    fl_expect_int(r, 2,
+                  "mp_fetch_all(an answer cut short, an answer that is not "
+                  "HTTP): failed fetches",
+                  "");
 }
 
 FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
@@ -1263,14 +1324,23 @@ FL_TEST(test_mp_par_map_reaps_the_started_workers_when_a_fork_fails)
         fl_snapshot_take(&s);
         int r = mp_par_map(3, good, in, out, N, 1);
         int fired = fl_fault_fired("fork") > 0;
+        long forks = fl_fault_calls("fork");
         char what[96];
         snprintf(what, sizeof what,
                  "mp_par_map(3 workers) with fork number %d failing", k);
-        if (fired)
+        if (fired) {
             fl_expect_int(r, -EAGAIN, what,
                           "a failed fork gives -errno, once every worker "
                           "already started has been reaped");
-        else
+            // Tried again, a fork that keeps failing (EAGAIN: too many
+            // processes) would loop for ever.
+            ck_assert_msg(forks == k,
+                          "%s: it called fork %ld times, expected %d: stop "
+                          "forking at the first failure (break, not "
+                          "continue), reap the workers started, and return "
+                          "its -errno",
+                          what, forks, k);
+        } else
             expect_good("mp_par_map", out, N);
         fl_expect_no_leak(&s, what);
     }
@@ -1759,6 +1829,91 @@ FL_TEST(test_mp_fetch_all_refuses_a_header_longer_than_its_buffer)
                 "for its '\\0') is not an answer we can read: -EPROTO.");
 }
 
+/* ------------------------------------------- round 6 of the mistake hunt */
+
+// mp_par_map and mp_thread_map with every malloc, then every calloc,
+// failing in turn: -ENOMEM (not -1, not 0: the caller's out holds no
+// results), and nothing left behind: no worker, descriptor, heap block or
+// mapping.
+static void
+walk_memory(map_fn map, const char *name, const char *fn)
+{
+    enum { N = 4 };
+    long in[N], out[N];
+    FL_FAULT_WALK (fn, ENOMEM, k) {
+        items(in, out, N);
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        int r = map(2, good, in, out, N, 1);
+        int fired = fl_fault_fired(fn) > 0;
+        long maps = fl_fault_calls("mmap"), unmaps = fl_fault_calls("munmap");
+        char what[96];
+        snprintf(what, sizeof what,
+                 "%s(nworkers=2, n=4) with %s number %d "
+                 "failing (ENOMEM)",
+                 name, fn, k);
+        if (fired)
+            fl_expect_int(r, -ENOMEM, what,
+                          "an allocation that fails gives -ENOMEM: not -1 "
+                          "(-EPERM), and not 0, which says every result is "
+                          "in out");
+        else
+            expect_good(name, out, N);
+        expect_unmapped(what, maps, unmaps);
+        fl_expect_no_leak(&s, what);
+    }
+}
+
+FL_TEST(test_mp_par_map_and_mp_thread_map_give_enomem_without_memory)
+{
+    walk_memory(mp_par_map, "mp_par_map", "calloc");
+    walk_memory(mp_par_map, "mp_par_map", "malloc");
+    walk_memory(mp_thread_map, "mp_thread_map", "calloc");
+    walk_memory(mp_thread_map, "mp_thread_map", "malloc");
+}
+
+// Requests of exactly 256, 512, 1024 and 2048 bytes, the sizes a request
+// buffer is likely to have.  snprintf returns the length it wanted: one
+// that equals the buffer's size did not fit (the NUL took the last byte),
+// and sent as it is, the request lacks its last '\n'.  The test server
+// then waits for the rest, gives up after 500 ms, and closes: -EPROTO.
+// A request that fits gets an answer (400 for a path over 1023 bytes, 404
+// else); one that does not is -EINVAL.
+FL_TEST(test_mp_fetch_all_never_sends_a_request_cut_short)
+{
+    enum { URLS = 4 };
+    static const int lens[URLS] = {256, 512, 1024, 2048};
+    struct server sv;
+    server_start(&sv, URLS, 1);
+    static char bufs[URLS][2200];
+    const char *urls[URLS];
+    for (int i = 0; i < URLS; i++) {
+        // "GET " PATH " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n": 34 + PATH
+        int n =
+            snprintf(bufs[i], sizeof bufs[i], "http://127.0.0.1:%d/", sv.port);
+        int path = lens[i] - 34;
+        memset(bufs[i] + n, 'a', (size_t)path - 1);
+        bufs[i][n + path - 1] = '\0';
+        urls[i] = bufs[i];
+    }
+    mp_fetch_result res[URLS];
+    B->read_end = fl_now_ms() + 500;
+    int r = mp_fetch_all(urls, URLS, 2, res);
+    server_stop(&sv);
+    ck_assert_msg(r >= 0, "mp_fetch_all(4 URLs, 2 workers) returned %s",
+                  fl_ret(r));
+    for (int i = 0; i < URLS; i++)
+        ck_assert_msg(res[i].status == -EINVAL || res[i].status >= 100,
+                      "a URL whose request is %d bytes long: status %s, "
+                      "expected -EINVAL (-22) if your request buffer holds "
+                      "%d bytes or fewer, else the server's answer. The "
+                      "server never got the whole request: snprintf "
+                      "returns the length it wanted, and one EQUAL to the "
+                      "buffer's size did not fit either (its NUL took the "
+                      "last byte): test len >= sizeof req, not >.",
+                      lens[i], fl_ret(res[i].status), lens[i]);
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_par_map_matches_the_serial_run, 10),
     FL_CASE(test_mp_par_map_covers_a_short_last_chunk, 10),
@@ -1807,6 +1962,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_fetch_all_reports_a_worker_that_died, 10),
     FL_CASE(test_mp_fetch_all_refuses_a_header_longer_than_its_buffer, 10),
     FL_CASE(test_mp_fetch_all_hands_out_one_url_at_a_time, 10),
+    FL_CASE(test_mp_par_map_and_mp_thread_map_give_enomem_without_memory, 10),
+    FL_CASE(test_mp_fetch_all_never_sends_a_request_cut_short, 10),
 };
 
 FL_MAIN("13_capstone", cases)

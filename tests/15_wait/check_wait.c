@@ -677,7 +677,9 @@ storm_wait(void *arg)
 static int
 storm_in_child(void *arg)
 {
+    fl_clock_mono_just_past_a_second(); // a clock in whole s shows
     fl_storm_call(storm_wait, arg, 500, &((struct storm_run *)arg)->res);
+    fl_fault_reset();
     return 0;
 }
 

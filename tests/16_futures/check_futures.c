@@ -333,7 +333,9 @@ storm_in_child(void *arg)
         return 1;
     if (mp_executor_submit(ex, gated, 0, &storm_future) < 0)
         return 1;
+    fl_clock_mono_just_past_a_second(); // a clock in whole s shows
     fl_storm_call(storm_result, s, 500, &s->res);
+    fl_fault_reset();
     gate_open(0);
     mp_future_free(storm_future);
     mp_executor_free(ex);
@@ -1222,6 +1224,30 @@ FL_TEST(test_mp_executor_create_takes_1_to_16_workers)
                           "per CPU, from 1 to 16",
                           kids);
         fl_expect_int(v, 42, "a call on it", "");
+    }
+    // max_workers 0 on machines of 1, 16 and 17 CPUs, and where sysconf
+    // fails (-1): one worker per CPU, from 1 to the 16 w[] holds.
+    static const long cpus[][2] = {{1, 1}, {16, 16}, {17, 16}, {-1, 1}};
+    for (size_t i = 0; i < sizeof cpus / sizeof cpus[0]; i++) {
+        mp_executor *ex = NULL;
+        if (cpus[i][0] > 0)
+            fl_cpus_fake(cpus[i][0]);
+        else
+            fl_fault_fail("sysconf", 1, EINVAL);
+        int r = mp_executor_create(&ex, 0), kids = children();
+        long asked = fl_fault_calls("sysconf");
+        fl_fault_reset();
+        // (Checked before the free: past 16 workers, the struct is
+        // already overwritten.)
+        ck_assert_msg(r == 0 && kids == cpus[i][1],
+                      "mp_executor_create(&ex, 0) where sysconf(_SC_"
+                      "NPROCESSORS_ONLN) gives %ld returned %d and started %d "
+                      "workers; expected 0 and %ld: one per CPU, at least 1 "
+                      "(sysconf fails with -1) and at most "
+                      "MP_EXECUTOR_MAX_WORKERS%s",
+                      cpus[i][0], r, kids, cpus[i][1],
+                      asked ? "" : ". (Your code never asked sysconf.)");
+        mp_executor_free(ex);
     }
     mp_executor *ex = NULL;
     int c[3] = {mp_executor_create(&ex, MP_EXECUTOR_MAX_WORKERS + 1),
