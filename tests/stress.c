@@ -110,7 +110,7 @@ static const char *const blocking =
 // Functions after whose call the process can stop itself.
 static const char *const stoppable = " pthread_mutex_unlock connect ";
 
-enum { K_NONE, K_FAIL, K_FROM, K_SHORT, K_STOP };
+enum { K_NONE, K_FAIL, K_FROM, K_SHORT, K_STOP, K_SIGNAL };
 
 // One function's counter and armed fault.  The test arms it (kind last,
 // so that a wrapper that sees the kind sees the rest) while the code under
@@ -243,6 +243,12 @@ fl_fault_stop_after(const char *fn, int nth)
     arm(fn, K_STOP, nth, 0, 0);
 }
 
+void
+fl_fault_signal_before(const char *fn, int nth, int sig)
+{
+    arm(fn, K_SIGNAL, nth, sig, 0);
+}
+
 long
 fl_fault_calls(const char *fn)
 {
@@ -292,6 +298,10 @@ intercept(enum fn_id id, int *err, size_t *cap)
     if (kind == K_SHORT) {
         if (*cap > f->max)
             *cap = f->max;
+        return 0;
+    }
+    if (kind == K_SIGNAL) {
+        raise(f->err);
         return 0;
     }
     *err = kind == K_STOP ? 0 : f->err;

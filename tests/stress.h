@@ -114,6 +114,21 @@ void fl_fault_eintr(const char *fn, int nth);
 void fl_fault_stop_after(const char *fn, int nth);
 
 /**
+ * @brief Raise sig just before the nth call of fn runs; the call itself
+ *        then runs as usual.
+ *
+ * A signal that comes at exactly that point between two of the code's
+ * lines: a flag looked at before a self-pipe is emptied, say, misses the
+ * signal whose byte the emptying then swallows.  The handler runs inside
+ * the wrapper, before the real call, in the thread that made it.
+ *
+ * @param fn  a function named in tests/wrap.syms.
+ * @param nth which call, 1-based.
+ * @param sig the signal to raise.
+ */
+void fl_fault_signal_before(const char *fn, int nth, int sig);
+
+/**
  * @brief How many times the code under test called fn.
  * @param fn a function named in tests/wrap.syms.
  * @return calls since fl_fault_reset, in this process (failed ones too).

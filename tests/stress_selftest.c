@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -120,6 +121,38 @@ FL_TEST(test_fault_short_and_eintr_make_real_partial_reads)
     fl_fault_reset();
     close(p[0]);
     close(p[1]);
+}
+
+static volatile sig_atomic_t unread_at_signal = -1;
+static int signal_pipe[2];
+
+static void
+note_unread(int sig)
+{
+    (void)sig;
+    int n = -1;
+    ioctl(signal_pipe[0], FIONREAD, &n);
+    unread_at_signal = n;
+}
+
+FL_TEST(test_fault_signal_before_comes_just_before_the_call)
+{
+    char buf[8] = "";
+    ck_assert(pipe(signal_pipe) == 0);
+    ck_assert(write(signal_pipe[1], "hello", 5) == 5);
+    signal(SIGUSR1, note_unread);
+    fl_fault_reset();
+    fl_fault_signal_before("read", 1, SIGUSR1);
+    ssize_t n = st_read_full(signal_pipe[0], buf, 5);
+    long fired = fl_fault_fired("read");
+    fl_fault_reset();
+    signal(SIGUSR1, SIG_DFL);
+    close(signal_pipe[0]);
+    close(signal_pipe[1]);
+    fl_expect_int(unread_at_signal, 5, "bytes in the pipe when the handler ran",
+                  "the signal comes before the read");
+    fl_expect_int(n, 5, "bytes read", "the read itself runs as usual");
+    fl_expect_int(fired, 1, "signals raised", "");
 }
 
 static void *
@@ -448,6 +481,7 @@ static const fl_case cases[] = {
     FL_CASE(test_every_wrapped_name_is_known, 10),
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_unlock, 5),
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_connect, 5),
+    FL_CASE(test_fault_signal_before_comes_just_before_the_call, 5),
     FL_CASE(test_storm_interrupts_a_finite_wait_that_keeps_its_deadline, 10),
     FL_CASE(test_storm_catches_a_wait_that_restarts_its_timeout, 10),
     FL_CASE(test_storm_hold_sees_an_infinite_wait_stay_infinite, 10),

@@ -975,6 +975,25 @@ FL_TEST(test_mp_daemonize_refuses_a_second_instance)
     cleanup();
 }
 
+// In a child, a second instance that gets SIGTERM just before the first
+// fcntl() of its processes: the daemon's try for the lock, before which
+// SIGTERM must still kill it, not run a handler that removes the pidfile.
+static int
+second_instance_under_sigterm(void *arg)
+{
+    (void)arg;
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &term, NULL);
+    signal(SIGTERM, SIG_DFL);
+    fl_fault_reset();
+    fl_fault_signal_before("fcntl", 1, SIGTERM);
+    pid_t r = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    fl_fault_reset();
+    return r > 0 ? 1 : 0;
+}
+
 FL_TEST(test_mp_daemonize_leaves_a_running_daemons_pidfile_intact)
 {
     use_pidfile();
@@ -990,6 +1009,19 @@ FL_TEST(test_mp_daemonize_leaves_a_running_daemons_pidfile_intact)
            fl_ret(second), shown(text), (int)first,
            text[0] == '\0' ? "it was emptied. Open it without O_TRUNC, "
                              "and truncate only once the lock is yours"
+                           : "only the lock's holder may write it");
+    fl_child res;
+    fl_run_in_child(second_instance_under_sigterm, NULL, 3000, 0, &res);
+    text = pidfile_text();
+    expect(strcmp(text, want) == 0,
+           "a second instance got SIGTERM while it started, just before it "
+           "tried the lock; then the running daemon's pidfile held \"%s\", "
+           "expected \"%d\\n\": %s",
+           shown(text), (int)first,
+           text[0] == '\0' ? "its SIGTERM handler removed a pidfile that "
+                             "was not its own. Take the lock first, and "
+                             "only then set daemon_pidfile and install the "
+                             "handler: until then SIGTERM just kills it"
                            : "only the lock's holder may write it");
     cleanup();
 }
@@ -1035,6 +1067,10 @@ struct caller_report {
 // report pipe then takes 3, and the daemon starts with 3 free.
 static int caller_frees_fd_3;
 
+// Whether C closes 0, 1 and 2 instead (a program started with no stdio):
+// the report pipe then takes 0 and 1, and /dev/null comes as 0.
+static int caller_closes_stdio;
+
 // fd, or a copy of it above 3 (fd itself closed).
 static int
 above_3(int fd)
@@ -1067,6 +1103,11 @@ caller_side(int master, int rep, int go, mp_target run)
     dup2(io[0], 0);
     dup2(io[1], 1);
     dup2(io[1], 2);
+    if (caller_closes_stdio) {
+        close(0);
+        close(1);
+        close(2);
+    }
     if (caller_frees_fd_3) {
         rep = above_3(rep);
         go = above_3(go);
@@ -1186,6 +1227,29 @@ FL_TEST(test_mp_daemonize_puts_dev_null_on_fds_0_1_2)
     use_pidfile();
     struct caller c;
     caller_frees_fd_3 = 1; // /dev/null opened too early would get 3
+    // Then a caller with no stdio: /dev/null comes as 0, and must stay.
+    caller_closes_stdio = 1;
+    caller_start(&c, wait_forever);
+    char bare[3][PATH_MAX];
+    for (int fd = 0; fd <= 2; fd++) {
+        char name[16];
+        snprintf(name, sizeof name, "fd/%d", fd);
+        snprintf(bare[fd], PATH_MAX, "%s", link_of(c.daemon, name));
+    }
+    caller_release(&c);
+    fl_kill_children(); // the first daemon, before the second starts
+    unlink(pidfile);
+    caller_closes_stdio = 0;
+    for (int fd = 0; fd <= 2; fd++)
+        expect(strcmp(bare[fd], "/dev/null") == 0,
+               "the daemon's descriptor %d is %s, expected /dev/null; its "
+               "caller had closed 0, 1 and 2, so the open() of /dev/null "
+               "gave 0. Close the /dev/null descriptor after the dup2()s "
+               "only if it is above 2 (close_range from 4 does it): "
+               "closed, 0 goes to the next file the daemon opens, its "
+               "pidfile, and a run() that closes its stdin drops the "
+               "lock.",
+               fd, bare[fd]);
     caller_start(&c, wait_forever);
     char names[3][PATH_MAX];
     const char *modes[3];

@@ -216,6 +216,15 @@ block_sigchld(sigset_t *old)
     sigprocmask(SIG_BLOCK, &set, old);
 }
 
+// Whether SIGCHLD is blocked now.
+static int
+sigchld_blocked(void)
+{
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    return sigismember(&now, SIGCHLD);
+}
+
 static void
 install_or_fail(void)
 {
@@ -584,18 +593,48 @@ FL_TEST(test_mp_collect_reads_every_record)
     fl_expect_int(n, 3, "records collected from three failed workers",
                   "Read records in a loop until EOF (recv_record gives 0), "
                   "not just the first.");
-    // With no pid to reap, pids and codes may be NULL: records only.
-    pipe_or_fail(fds);
-    unsigned char one[64];
-    size_t len = make_record(one, 3, 9, "one");
-    ck_assert_msg(fl_write_full(fds[1], one, len) == 0, "write failed");
-    close(fds[1]);
-    mp_error only;
-    int r = mp_collect(fds[0], NULL, 0, NULL, &only, 1);
-    close(fds[0]);
-    fl_expect_int(r, 1, "mp_collect(fd, NULL, 0, NULL, errs, 1) of one record",
-                  "pids and codes may be NULL when n is 0 (errors.h): "
-                  "reject them only when n > 0");
+    // With no pid to reap, pids and codes may be NULL: records only.  And
+    // a read may come up short: read 1 (the header) gets 3 of its 8
+    // bytes, or read 2 (the message) 1 of its 5.
+    static const struct {
+        int nth;
+        size_t max;
+        const char *what;
+    } shorts[] = {{0, 0, ""},
+                  {1, 3, ", the header coming in two reads (3 bytes, then 5)"},
+                  {2, 1, ", the message coming one byte a read"}};
+    for (size_t k = 0; k < sizeof shorts / sizeof shorts[0]; k++) {
+        pipe_or_fail(fds);
+        unsigned char one[64];
+        size_t len = make_record(one, 5, 9, "one!!");
+        ck_assert_msg(fl_write_full(fds[1], one, len) == 0, "write failed");
+        close(fds[1]);
+        mp_error only = {12345, "untouched"};
+        fl_fault_reset();
+        if (shorts[k].nth > 0)
+            fl_fault_short("read", shorts[k].nth, shorts[k].max);
+        int r = mp_collect(fds[0], NULL, 0, NULL, &only, 1);
+        fl_fault_reset();
+        close(fds[0]);
+        char what[160];
+        snprintf(what, sizeof what,
+                 "mp_collect(fd, NULL, 0, NULL, errs, 1) of one record%s",
+                 shorts[k].what);
+        fl_expect_int(r, 1, what,
+                      k == 0 ? "pids and codes may be NULL when n is 0 "
+                               "(errors.h): reject them only when n > 0"
+                             : "A read may return fewer bytes than asked: "
+                               "read again for the rest, into buf + the "
+                               "count so far");
+        ck_assert_msg(only.index == 9 && strcmp(only.message, "one!!") == 0,
+                      "%s gave the record (%d, \"%s\"), expected (9, "
+                      "\"one!!\")%s",
+                      what, only.index, only.message,
+                      k == 0 ? ""
+                             : ": a read that comes up short must be "
+                               "followed by one into buf + the count so "
+                               "far, not into buf again");
+    }
     int seen = 0;
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < 3; i++)
@@ -815,6 +854,19 @@ FL_TEST(test_mp_collect_reaps_every_pid_whatever_fails)
     close(fds[0]);
     int code = 12345;
     int unread = mp_collect(shut, &other, 1, &code, NULL, 0);
+    // Both at once: a record cut short and a pid reaped elsewhere.
+    pid_t also_gone = fl_raw_start(return_code, &three);
+    fl_reap(also_gone);
+    pid_t both[2] = {also_gone, fl_raw_start(return_code, &five)};
+    int cut[2], both_codes[2] = {12345, 12345};
+    pipe_or_fail(cut);
+    unsigned char rec[64];
+    make_record(rec, 50, 0, "only ten b"); // 50 announced, 10 sent
+    ck_assert_msg(fl_write_full(cut[1], rec, MP_ERR_HEADER + 10) == 0,
+                  "test setup: write failed");
+    close(cut[1]);
+    int broken = mp_collect(cut[0], both, 2, both_codes, NULL, 0);
+    close(cut[0]);
     fl_kill_children();
     ck_assert_msg(lost == -ECHILD && codes[0] == MP_EXITCODE_NONE &&
                       codes[1] == 5 && reaped,
@@ -828,6 +880,16 @@ FL_TEST(test_mp_collect_reaps_every_pid_whatever_fails)
                   "and exit code %s; expected -EBADF (read's error) and 3: "
                   "a failed read must not leave the worker a zombie",
                   fl_ret(unread), code_str(code));
+    ck_assert_msg(broken == -EPROTO && both_codes[0] == MP_EXITCODE_NONE &&
+                      both_codes[1] == 5,
+                  "mp_collect of a record cut short, a pid reaped elsewhere "
+                  "and a live child returned %s with exit codes %s and %s; "
+                  "expected -EPROTO, MP_EXITCODE_NONE and 5: when both go "
+                  "wrong, the broken record's error is the answer "
+                  "(errors.h), the first reap error only when every record "
+                  "was whole",
+                  fl_ret(broken), code_str(both_codes[0]),
+                  code_str(both_codes[1]));
 }
 
 FL_TEST(test_mp_collect_rejects_bad_arguments)
@@ -841,23 +903,25 @@ FL_TEST(test_mp_collect_rejects_bad_arguments)
     pid_t zero[2] = {pid, 0};
     int codes[2];
     mp_error e;
-    int r[6] = {
+    int r[7] = {
         mp_collect(-1, &pid, 1, codes, NULL, 0),
         mp_collect(fds[0], &pid, -1, codes, NULL, 0),
         mp_collect(fds[0], NULL, 1, codes, NULL, 0),
         mp_collect(fds[0], &pid, 1, NULL, NULL, 0),
         mp_collect(fds[0], &pid, 1, codes, NULL, 1),
         mp_collect(fds[0], zero, 2, codes, &e, 1),
+        mp_collect(fds[0], &pid, 1, codes, &e, -1),
     };
     int reaped = !fl_zombie(pid);
     close(fds[0]);
     if (!reaped)
         fl_reap(pid);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         ck_assert_msg(r[i] == -EINVAL,
                       "bad call %d of mp_collect (a negative fd, a negative "
                       "n, NULL pids, NULL codes, NULL errs with room, a pid "
-                      "of 0) returned %s, expected -EINVAL",
+                      "of 0, a negative max_errs) returned %s, expected "
+                      "-EINVAL",
                       i + 1, fl_ret(r[i]));
     ck_assert_msg(!reaped,
                   "a call with bad arguments reaped a child: check every "
@@ -1044,6 +1108,19 @@ FL_TEST(test_mp_reaper_install_reaps_children_that_ended_before)
                   fl_ret(found), code_str(code));
 }
 
+// A child that ends with code as soon as it starts: vfork lends it our
+// memory until it exits, so no pages are copied (cheap for a thousand
+// children).  _Exit, not _exit, which coverage builds wrap with a dump of
+// the counters, in our memory.
+static pid_t __attribute__((noinline)) ended_child(int code)
+{
+    pid_t pid = vfork();
+    if (pid == 0)
+        _Exit(code);
+    ck_assert_msg(pid > 0, "vfork failed: %s", strerror(errno));
+    return pid;
+}
+
 FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
 {
     install_or_fail();
@@ -1071,6 +1148,11 @@ FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
     }
     fl_expect_int(mp_reaper_count(), 3, "mp_reaper_count after three children",
                   "One record per child reaped.");
+    ck_assert_msg(!sigchld_blocked(),
+                  "after mp_reaper_lookup found a child, SIGCHLD was still "
+                  "blocked, so the handler can never run again: put the "
+                  "old mask back on every way out (no return from inside "
+                  "the search loop)");
     install_or_fail();
     int code = 12345, after = mp_reaper_count();
     int found = mp_reaper_lookup(kids[1], &code);
@@ -1080,6 +1162,43 @@ FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
                   "expected 0 and 0: installing again empties the table "
                   "(set the count back to 0, with SIGCHLD blocked)",
                   after, fl_ret(found));
+    // The table's edge: MP_REAPER_MAX + 1 children end, one after the
+    // other, and the handler reaps each.  Not always in that order: vfork
+    // returns once the child has let go of our memory, a moment before it
+    // is a zombie.
+    static pid_t many[MP_REAPER_MAX + 1];
+    for (int i = 0; i <= MP_REAPER_MAX; i++)
+        many[i] = ended_child(i % 100);
+    int reaped = 0;
+    for (int i = 0; i <= MP_REAPER_MAX; i++)
+        reaped += until_gone(many[i], 3000);
+    int full = mp_reaper_count(), in_table = 0, wrong = -1, wrong_code = 0;
+    for (int i = 0; i <= MP_REAPER_MAX; i++) {
+        int code = 12345;
+        if (mp_reaper_lookup(many[i], &code) == 1) {
+            in_table++;
+            if (code != i % 100 && wrong < 0) {
+                wrong = i;
+                wrong_code = code;
+            }
+        }
+    }
+    if (reaped <= MP_REAPER_MAX)
+        fl_kill_children();
+    ck_assert_msg(full == MP_REAPER_MAX && in_table == MP_REAPER_MAX &&
+                      reaped == MP_REAPER_MAX + 1,
+                  "after %d children ended, mp_reaper_count gave %d, "
+                  "lookups in_table %d of them, and the handler had reaped "
+                  "%d; expected %d, %d and all of them: the table holds "
+                  "MP_REAPER_MAX records, so record while i < "
+                  "MP_REAPER_MAX and count only what is recorded; the one "
+                  "left over is reaped all the same",
+                  MP_REAPER_MAX + 1, full, in_table, reaped, MP_REAPER_MAX,
+                  MP_REAPER_MAX);
+    ck_assert_msg(wrong < 0,
+                  "with the table full, the lookup of child %d gave exit "
+                  "code %s, expected %d",
+                  wrong, code_str(wrong_code), wrong % 100);
 }
 
 FL_TEST(test_mp_reaper_lookup_rejects_bad_arguments)
@@ -1425,6 +1544,36 @@ FL_TEST(test_mp_cleanup_on_signal_gives_emfile_when_out_of_descriptors)
                   "-EBADF: make the pipe first, then install the handlers",
                   now.sa_handler == SIG_DFL ? "is as it was" : "has a handler",
                   fl_ret(fd));
+    // Descriptor 0 free, as in a program started without stdin: the
+    // self-pipe's reading end is 0, a descriptor like any other.
+    int stdin_copy = dup(0);
+    close(0);
+    int first = mp_cleanup_on_signal("/fl-never-made");
+    int zero = mp_signal_fd();
+    int free_before = open("/dev/null", O_RDONLY);
+    close(free_before);
+    int second = mp_cleanup_on_signal("/fl-never-made-either");
+    int free_after = open("/dev/null", O_RDONLY);
+    close(free_after);
+    mp_cleanup_cancel();
+    sigaction(SIGINT, NULL, &now);
+    dup2(stdin_copy, 0);
+    close(stdin_copy);
+    ck_assert_msg(first == 0 && second == 0 && zero == 0,
+                  "with descriptor 0 free, mp_cleanup_on_signal gave %s and "
+                  "%s, and mp_signal_fd %s; expected 0, 0 and 0: the "
+                  "self-pipe's reading end is 0, and 0 is a descriptor "
+                  "(test for none with < 0, never <= 0)",
+                  fl_ret(first), fl_ret(second), fl_ret(zero));
+    ck_assert_msg(
+        free_after == free_before && now.sa_handler == SIG_DFL,
+        "with the self-pipe on descriptor 0, a second "
+        "registration %s, and after the cancel SIGINT %s: make "
+        "the pipe and install the handlers once, while there is "
+        "no pipe yet: test self_pipe[0] < 0, since 0 is a "
+        "descriptor like any other",
+        free_after != free_before ? "made another pipe" : "made no new pipe",
+        now.sa_handler == SIG_DFL ? "was as before" : "still had a handler");
 }
 
 // A child that takes more SIGTERMs than its self-pipe holds.
@@ -1542,19 +1691,40 @@ FL_TEST(test_mp_signal_check_leaves_the_parents_names_alone)
 }
 
 // A forked child that shares the self-pipe: SIGTERM runs the inherited
-// handler in it, which writes the byte, then it ends without a check.
+// handler in it, which writes a byte each time, until the pipe is full
+// (its size is in *arg); then it ends without a check.
 static int
-term_self_then_exit(void *arg)
+term_self_until_full(void *arg)
+{
+    for (int i = 0; i <= *(int *)arg; i++)
+        raise(SIGTERM);
+    return 0;
+}
+
+// A child that registers a name, then gets SIGTERM at the worst moment:
+// as mp_signal_check starts emptying the self-pipe, before its first
+// read.  That read takes the signal's byte.
+static int
+term_while_emptying(void *arg)
 {
     (void)arg;
-    raise(SIGTERM);
-    return 0;
+    if (mp_cleanup_on_signal("/fl-never-made") != 0)
+        return CHILD_NO_REGISTER;
+    fl_fault_reset();
+    fl_fault_signal_before("read", 1, SIGTERM);
+    mp_signal_check();
+    return CHILD_RETURNED;
 }
 
 FL_TEST(test_mp_signal_check_empties_the_self_pipe)
 {
     int fd = registered_self_pipe();
-    fl_reap(fl_raw_start(term_self_then_exit, NULL));
+    // Two pages of bytes: more than one read of any sink up to 4 KiB.
+    fcntl(fd, F_SETPIPE_SZ, 8192);
+    int size = fcntl(fd, F_GETPIPE_SZ);
+    if (size <= 0 || size > 65536)
+        size = 65536;
+    fl_reap(fl_raw_start(term_self_until_full, &size));
     struct pollfd p = {.fd = fd, .events = POLLIN};
     int before = poll(&p, 1, 0);
     int got = mp_signal_check(); // no signal came to this process
@@ -1571,10 +1741,23 @@ FL_TEST(test_mp_signal_check_empties_the_self_pipe)
                   "no signal came to this process: return 0");
     ck_assert_msg(after == 0,
                   "after mp_signal_check returned 0, mp_signal_fd() was "
-                  "still readable: a caller that polls it would wake again "
-                  "at once, for ever (a busy loop). mp_signal_check must "
-                  "empty the self-pipe (read until it fails with EAGAIN) "
-                  "before it looks at the flag.");
+                  "still readable (a child's signals had filled it with "
+                  "%d bytes): a caller that polls it would wake again at "
+                  "once, for ever (a busy loop). mp_signal_check must "
+                  "empty the self-pipe (read in a loop until it fails "
+                  "with EAGAIN; one read of a small buffer is not enough) "
+                  "before it looks at the flag.",
+                  size);
+    int st;
+    wait_bounded(fl_raw_start(term_while_emptying, NULL), 3000, &st);
+    ck_assert_msg(killed_by(st, SIGTERM),
+                  "a worker got SIGTERM just as mp_signal_check began to "
+                  "empty the self-pipe, before its first read, and %s; "
+                  "expected it killed by SIGTERM. Empty the self-pipe "
+                  "first, then look at the flag: a flag looked at first "
+                  "is still 0, and the emptying then swallows the "
+                  "signal's byte, so no poll wakes for it again.",
+                  child_said(st));
 }
 
 FL_TEST(test_mp_signal_check_returns_0_when_no_signal_came)
@@ -1678,7 +1861,9 @@ FL_TEST(test_mp_cleanup_cancel_restores_the_old_actions)
 FL_TEST(test_mp_cleanup_cancel_forgets_the_names)
 {
     default_stop_signals();
-    make_shm("errors-cancelled");
+    // The cancelled name is the longer: a copy of the second one without
+    // its NUL would keep the first one's tail.
+    make_shm("errors-cancelled-and-kept");
     snprintf(cancelled_name, sizeof cancelled_name, "%s", shm_name);
     make_shm("errors-after-cancel");
     int left, st = stop_child_with(cancel_then_stop, SIGTERM, 1, &left);
@@ -1697,9 +1882,14 @@ FL_TEST(test_mp_cleanup_cancel_forgets_the_names)
     ck_assert_msg(!left && killed_by(st, SIGTERM),
                   "a worker that registered %s after a cancel was sent "
                   "SIGTERM and %s; the name was %s. Expected it removed and "
-                  "the worker killed by SIGTERM: %s",
+                  "the worker killed by SIGTERM: %s%s",
                   shm_name, child_said(st), left ? "left" : "removed",
-                  stop_hint(st, SIGTERM));
+                  stop_hint(st, SIGTERM),
+                  left && killed_by(st, SIGTERM)
+                      ? " (the name before it was longer: copy the new "
+                        "name with its NUL, or the table keeps the old "
+                        "name's tail)"
+                      : "");
 }
 
 // The child of the test below: SIGTERM comes while a name is registered
