@@ -1174,6 +1174,9 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
     // A string whose length says 1 and that has no 0 after its byte.
     static const unsigned char nul[] = {'S', 's', 0, 0, 0, 1, 'a', 'b'};
     long long no_nul = raw_status(fd, nul, sizeof nul);
+    // The same key, a value after it: a whole request but for that 0.
+    static const unsigned char nul2[] = {'S', 's', 0, 0, 0, 1, 'a', 'b', 'N'};
+    long long no_nul2 = raw_status(fd, nul2, sizeof nul2);
     unsigned char zero[MP_FRAME_HEADER] = {0, 0, 0, 0}; // an empty frame
     ck_assert(raw_send(fd, zero, sizeof zero) == 0);
     char c;
@@ -1192,9 +1195,11 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
                       st[i] == -10000   ? "the connection closed"
                       : st[i] == -20000 ? "no reply with a status"
                                         : fl_ret(st[i]));
-    ck_assert_msg(no_nul == -EPROTO,
-                  "a string without its 0 byte got %s, expected -EPROTO",
-                  fl_ret(no_nul));
+    ck_assert_msg(no_nul == -EPROTO && no_nul2 == -EPROTO,
+                  "a string without its 0 byte got %s, and followed by a "
+                  "value %s; expected -EPROTO for both: the byte after a "
+                  "string's length must be its 0",
+                  fl_ret(no_nul), fl_ret(no_nul2));
     ck_assert_msg(eof, "after a frame of length 0 the server should close "
                        "the connection: recv_frame returns -EPROTO");
     fl_expect_int(n, 0, "mp_dict_len after the bad requests",
@@ -1763,8 +1768,32 @@ FL_TEST(test_mp_manager_takes_a_request_of_exactly_mp_manager_msg_max_bytes)
         big[fill - 1 + (size_t)i] = '\0';
         r[i] = mp_dict_set(p, mp_str("k"), mp_str(big));
     }
-    free(big);
     int len = mp_dict_len(p);
+    // The reply's limit: {'k': 'v...'} is 9 + n characters, and the reply
+    // holds the status (9 bytes), then the text's type, length and NUL
+    // (6): n = 4072 fits to the byte, 4073 does not.  The first set's
+    // send is cut short after 3 bytes, as a signal can cut a sendmsg.
+    char *text = malloc(8192);
+    ck_assert(text != NULL);
+    int set[2], repr[2];
+    long short_sends = 0;
+    for (int i = 0; i < 2; i++) {
+        size_t n = MP_MANAGER_MSG_MAX - 24 + (size_t)i;
+        memset(big, 'v', n);
+        big[n] = '\0';
+        fl_fault_reset();
+        if (i == 0)
+            fl_fault_short("sendmsg", 1, 3);
+        set[i] = mp_dict_set(p, mp_str("k"), mp_str(big));
+        short_sends += fl_fault_fired("sendmsg");
+        fl_fault_reset();
+        repr[i] = mp_dict_repr(p, text, 8192);
+    }
+    int shape = repr[0] == MP_MANAGER_MSG_MAX - 15 &&
+                strncmp(text, "{'k': 'vvv", 10) == 0 &&
+                strcmp(text + repr[0] - 5, "vvv'}") == 0;
+    free(text);
+    free(big);
     mp_proxy_close(p);
     stop(m);
     ck_assert_msg(r[0] == 0 && r[1] == 0,
@@ -1778,6 +1807,30 @@ FL_TEST(test_mp_manager_takes_a_request_of_exactly_mp_manager_msg_max_bytes)
                   "the request does not fit: refuse it before sending");
     fl_expect_int(len, 1, "mp_dict_len afterwards",
                   "the proxy must still work after those requests");
+    ck_assert_msg(set[0] == 0,
+                  "mp_dict_set of a value of 4072 bytes%s returned %s, "
+                  "expected 0. %s",
+                  short_sends ? ", its sendmsg cut short after 3 bytes," : "",
+                  fl_ret(set[0]),
+                  short_sends ? "After a partial send, go on from the first "
+                                "byte not sent: move iov_base on as well as "
+                                "iov_len down, or the bytes sent go again"
+                              : "");
+    fl_expect_int(set[1], 0, "mp_dict_set of a value of 4073 bytes", "");
+    ck_assert_msg(repr[0] == MP_MANAGER_MSG_MAX - 15 && shape,
+                  "mp_dict_repr of {'k': 4072 v's}, a text of 4081 bytes "
+                  "that fills a reply to the byte, returned %s%s; expected "
+                  "4081 and the text",
+                  fl_ret(repr[0]),
+                  repr[0] == MP_MANAGER_MSG_MAX - 15 ? " but not the text"
+                                                     : "");
+    fl_expect_int(repr[1], -EMSGSIZE,
+                  "mp_dict_repr of {'k': 4073 v's}, a text one byte over "
+                  "what a reply holds after its status",
+                  "the result has room for MP_MANAGER_MSG_MAX - STATUS_SIZE "
+                  "bytes, not MP_MANAGER_MSG_MAX: a result that fits only "
+                  "without the status is cut from the reply, which then "
+                  "holds the status 0 and nothing");
 }
 
 FL_TEST(test_mp_dict_incr_reaches_llong_max_and_llong_min_exactly)
