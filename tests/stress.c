@@ -122,6 +122,7 @@ struct fault {
     long nth;
     int err;
     size_t max;
+    long long later_ms; // fl_fault_eintr_late: the clock moves when it fires
 };
 
 static struct fault faults[FN_COUNT];
@@ -178,6 +179,7 @@ arm(const char *fn, int kind, int nth, int err, size_t max)
     f->nth = nth;
     f->err = err;
     f->max = max;
+    f->later_ms = 0;
     atomic_store(&f->fired, 0);
     atomic_store(&f->kind, kind);
 }
@@ -231,6 +233,17 @@ fl_fault_eintr(const char *fn, int nth)
                   "(%s) is interrupted by a signal",
                   fn, blocking);
     arm(fn, K_FAIL, nth, EINTR, 0);
+}
+
+void
+fl_fault_eintr_late(const char *fn, int nth, long long ms)
+{
+    ck_assert_msg(ms >= 0,
+                  "stress: fl_fault_eintr_late(\"%s\", %d, %lld): "
+                  "the clock only moves on",
+                  fn, nth, ms);
+    fl_fault_eintr(fn, nth);
+    faults[lookup(fn)].later_ms = ms;
 }
 
 void
@@ -295,6 +308,11 @@ intercept(enum fn_id id, int *err, size_t *cap)
     if (kind == K_NONE || n < f->nth || (kind != K_FROM && n != f->nth))
         return 0;
     atomic_fetch_add(&f->fired, 1);
+    if (f->later_ms > 0) { // fl_fault_eintr_late: every later read moved
+        atomic_store(&mono_ms, 0);
+        atomic_store(&mono_after, atomic_load(&mono_reads));
+        atomic_store(&mono_ms, f->later_ms);
+    }
     if (kind == K_SHORT) {
         if (*cap > f->max)
             *cap = f->max;

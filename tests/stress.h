@@ -98,6 +98,23 @@ void fl_fault_short(const char *fn, int nth, size_t max);
 void fl_fault_eintr(const char *fn, int nth);
 
 /**
+ * @brief Make the nth call of a blocking function fail with EINTR as if
+ *        it had blocked for ms first: from then on, every read of
+ *        CLOCK_MONOTONIC by the code under test is ms later.
+ *
+ * A signal late in a wait, made exact: a deadline taken before the call
+ * has passed by ms when the code looks again (the time left is 0), while
+ * a deadline first taken, or taken again, after the EINTR has not.
+ * Replaces a pending fl_clock_mono_later_at; fl_fault_reset puts the
+ * clock back.
+ *
+ * @param fn  as for fl_fault_eintr.
+ * @param nth which call, 1-based.
+ * @param ms  how long the call seems to have blocked, at least 0.
+ */
+void fl_fault_eintr_late(const char *fn, int nth, long long ms);
+
+/**
  * @brief Make the process stop itself (SIGSTOP) right after the nth call
  *        of fn has returned.
  *

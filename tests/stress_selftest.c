@@ -472,6 +472,38 @@ FL_TEST(test_mmap_guard_faults_a_touch_past_the_mapping)
                   "the guard page outlived its mapping's munmap");
 }
 
+FL_TEST(test_fault_eintr_late_moves_the_clock_when_it_fires)
+{
+    int p[2];
+    ck_assert(pipe(p) == 0);
+    fl_fault_reset();
+    fl_fault_eintr_late("poll", 2, 10000);
+    long long a = st_mono_ns();
+    long long t0 = fl_now_ms();
+    int r = st_wait_readable(p[0], 0); // poll 1 returns 0: clock unmoved
+    long long b = st_mono_ns();
+    int r2 = st_wait_readable(p[0], 300); // poll 2: EINTR, 10 s "later"
+    long long took = fl_now_ms() - t0, c = st_mono_ns();
+    long fired = fl_fault_fired("poll"), polls = fl_fault_calls("poll");
+    fl_fault_reset();
+    long long d = st_mono_ns();
+    close(p[0]);
+    close(p[1]);
+    long long ms = 1000000;
+    ck_assert_msg(r == 0 && r2 == 0 && fired == 1 && polls == 3,
+                  "two waits of 300 ms, the second's poll interrupted: "
+                  "%d %d, %ld fired of %ld polls",
+                  r, r2, fired, polls);
+    ck_assert_msg(b - a < 1000 * ms, "the clock moved before the EINTR");
+    ck_assert_msg(c - b >= 10000 * ms && c - b < 11000 * ms,
+                  "reads after the EINTR not 10 s later: %lld %lld", b, c);
+    ck_assert_msg(took < 250,
+                  "the second wait took the time left after the clock "
+                  "moved (0), not 300 ms: %lld ms",
+                  took);
+    ck_assert_msg(d < c, "fl_fault_reset did not put the clock back");
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_fault_walk_finds_nothing_in_careful_code, 20),
     FL_CASE(test_fault_walk_finds_the_leak_in_leaky_code, 20),
@@ -491,6 +523,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mmap_guard_faults_a_touch_past_the_mapping, 5),
     FL_CASE(test_clock_mono_just_past_a_second_puts_reads_there, 5),
     FL_CASE(test_cpus_fake_changes_what_sysconf_says, 5),
+    FL_CASE(test_fault_eintr_late_moves_the_clock_when_it_fires, 5),
 };
 
 FL_MAIN("stress", cases)

@@ -370,6 +370,17 @@ len_with_sigpipe(void *arg)
     return mp_dict_len(arg);
 }
 
+// The same, with the request's sendmsg failing with ECONNRESET (the
+// server reset the connection); a send that is not sendmsg meets the
+// dead server by itself.
+static int
+len_reset(void *arg)
+{
+    fl_fault_reset(); // count from here
+    fl_fault_fail("sendmsg", 1, ECONNRESET);
+    return len_with_sigpipe(arg);
+}
+
 // In a child: mp_dict_get of the key "x"; its value if an int, else -1000.
 static int
 get_x(void *arg)
@@ -1163,6 +1174,9 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
     // A string whose length says 1 and that has no 0 after its byte.
     static const unsigned char nul[] = {'S', 's', 0, 0, 0, 1, 'a', 'b'};
     long long no_nul = raw_status(fd, nul, sizeof nul);
+    // The same key, a value after it: a whole request but for that 0.
+    static const unsigned char nul2[] = {'S', 's', 0, 0, 0, 1, 'a', 'b', 'N'};
+    long long no_nul2 = raw_status(fd, nul2, sizeof nul2);
     unsigned char zero[MP_FRAME_HEADER] = {0, 0, 0, 0}; // an empty frame
     ck_assert(raw_send(fd, zero, sizeof zero) == 0);
     char c;
@@ -1181,9 +1195,11 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
                       st[i] == -10000   ? "the connection closed"
                       : st[i] == -20000 ? "no reply with a status"
                                         : fl_ret(st[i]));
-    ck_assert_msg(no_nul == -EPROTO,
-                  "a string without its 0 byte got %s, expected -EPROTO",
-                  fl_ret(no_nul));
+    ck_assert_msg(no_nul == -EPROTO && no_nul2 == -EPROTO,
+                  "a string without its 0 byte got %s, and followed by a "
+                  "value %s; expected -EPROTO for both: the byte after a "
+                  "string's length must be its 0",
+                  fl_ret(no_nul), fl_ret(no_nul2));
     ck_assert_msg(eof, "after a frame of length 0 the server should close "
                        "the connection: recv_frame returns -EPROTO");
     fl_expect_int(n, 0, "mp_dict_len after the bad requests",
@@ -1412,14 +1428,20 @@ FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_was_killed)
     OK(mp_dict_set(p, mp_str("x"), mp_int(1)));
     kill(pid, SIGKILL);
     fl_until_ended(pid);
-    fl_child res;
+    fl_child res, reset;
     fl_run_in_child(len_with_sigpipe, p, WAIT_MS, 0, &res);
+    fl_run_in_child(len_reset, p, WAIT_MS, 0, &reset);
     mp_proxy_close(p);
     mp_manager_shutdown(m, NULL);
     ck_assert_msg(res.returned && res.value == -EPIPE,
                   "the server was killed; then a client's mp_dict_len %s, "
                   "expected -EPIPE. %s.",
                   how(&res), SIGPIPE_HINT);
+    ck_assert_msg(reset.returned && reset.value == -EPIPE,
+                  "mp_dict_len whose request's send failed with ECONNRESET "
+                  "%s, expected -EPIPE: a connection reset means the "
+                  "server has gone, as EPIPE does",
+                  how(&reset));
 }
 
 /* ------------------------------------------------ mp_manager_shutdown */
@@ -1686,6 +1708,25 @@ FL_TEST(test_mp_manager_connect_leaks_nothing_when_a_step_fails)
             fl_expect_no_leak(&s, what);
         }
     }
+    // mp_proxy_close with close() failing: -errno, and the proxy freed.
+    // The fault keeps the socket open; it took the lowest number free.
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    int fd = open("/dev/null", O_RDONLY);
+    close(fd);
+    mp_proxy *p = NULL;
+    OK(mp_manager_connect(mp_manager_address(m), &p));
+    fl_fault_reset(); // count from here
+    fl_fault_fail("close", 1, EIO);
+    int r = mp_proxy_close(p);
+    fl_fault_reset();
+    if (fcntl(fd, F_GETFD) >= 0)
+        close(fd);
+    fl_expect_int(r, -EIO, "mp_proxy_close with close() failing (EIO)",
+                  "return minus close()'s errno, saved before free() (free "
+                  "may change errno), not close()'s -1");
+    fl_expect_no_leak(&s, "mp_proxy_close with close() failing: free the "
+                          "proxy even then");
     stop(m);
 }
 
@@ -1727,8 +1768,32 @@ FL_TEST(test_mp_manager_takes_a_request_of_exactly_mp_manager_msg_max_bytes)
         big[fill - 1 + (size_t)i] = '\0';
         r[i] = mp_dict_set(p, mp_str("k"), mp_str(big));
     }
-    free(big);
     int len = mp_dict_len(p);
+    // The reply's limit: {'k': 'v...'} is 9 + n characters, and the reply
+    // holds the status (9 bytes), then the text's type, length and NUL
+    // (6): n = 4072 fits to the byte, 4073 does not.  The first set's
+    // send is cut short after 3 bytes, as a signal can cut a sendmsg.
+    char *text = malloc(8192);
+    ck_assert(text != NULL);
+    int set[2], repr[2];
+    long short_sends = 0;
+    for (int i = 0; i < 2; i++) {
+        size_t n = MP_MANAGER_MSG_MAX - 24 + (size_t)i;
+        memset(big, 'v', n);
+        big[n] = '\0';
+        fl_fault_reset();
+        if (i == 0)
+            fl_fault_short("sendmsg", 1, 3);
+        set[i] = mp_dict_set(p, mp_str("k"), mp_str(big));
+        short_sends += fl_fault_fired("sendmsg");
+        fl_fault_reset();
+        repr[i] = mp_dict_repr(p, text, 8192);
+    }
+    int shape = repr[0] == MP_MANAGER_MSG_MAX - 15 &&
+                strncmp(text, "{'k': 'vvv", 10) == 0 &&
+                strcmp(text + repr[0] - 5, "vvv'}") == 0;
+    free(text);
+    free(big);
     mp_proxy_close(p);
     stop(m);
     ck_assert_msg(r[0] == 0 && r[1] == 0,
@@ -1742,6 +1807,30 @@ FL_TEST(test_mp_manager_takes_a_request_of_exactly_mp_manager_msg_max_bytes)
                   "the request does not fit: refuse it before sending");
     fl_expect_int(len, 1, "mp_dict_len afterwards",
                   "the proxy must still work after those requests");
+    ck_assert_msg(set[0] == 0,
+                  "mp_dict_set of a value of 4072 bytes%s returned %s, "
+                  "expected 0. %s",
+                  short_sends ? ", its sendmsg cut short after 3 bytes," : "",
+                  fl_ret(set[0]),
+                  short_sends ? "After a partial send, go on from the first "
+                                "byte not sent: move iov_base on as well as "
+                                "iov_len down, or the bytes sent go again"
+                              : "");
+    fl_expect_int(set[1], 0, "mp_dict_set of a value of 4073 bytes", "");
+    ck_assert_msg(repr[0] == MP_MANAGER_MSG_MAX - 15 && shape,
+                  "mp_dict_repr of {'k': 4072 v's}, a text of 4081 bytes "
+                  "that fills a reply to the byte, returned %s%s; expected "
+                  "4081 and the text",
+                  fl_ret(repr[0]),
+                  repr[0] == MP_MANAGER_MSG_MAX - 15 ? " but not the text"
+                                                     : "");
+    fl_expect_int(repr[1], -EMSGSIZE,
+                  "mp_dict_repr of {'k': 4073 v's}, a text one byte over "
+                  "what a reply holds after its status",
+                  "the result has room for MP_MANAGER_MSG_MAX - STATUS_SIZE "
+                  "bytes, not MP_MANAGER_MSG_MAX: a result that fits only "
+                  "without the status is cut from the reply, which then "
+                  "holds the status 0 and nothing");
 }
 
 FL_TEST(test_mp_dict_incr_reaches_llong_max_and_llong_min_exactly)
@@ -1784,10 +1873,9 @@ FL_TEST(test_mp_manager_serves_64_clients_at_once_and_closes_the_65th)
         if (r != 0 && bad < 0)
             bad = i;
     }
-    // The server closes a client it has no room for before the handshake.
+    // The server closes a client it has no room for before the handshake:
+    // the connect itself fails, not the first request.
     int extra = mp_manager_connect(mp_manager_address(m), &p[CLIENTS]);
-    if (extra == 0)
-        extra = mp_dict_len(p[CLIENTS]);
     for (int i = 0; i <= CLIENTS; i++)
         mp_proxy_close(p[i]);
     mp_proxy *q = proxy(m);
@@ -1801,11 +1889,13 @@ FL_TEST(test_mp_manager_serves_64_clients_at_once_and_closes_the_65th)
                   "the listening socket (1 + MAX_CLIENTS entries)",
                   CLIENTS, bad + 1, fl_ret(r), CLIENTS);
     fl_expect_int(extra, -EPIPE,
-                  "a 65th client's mp_manager_connect (or request) while 64 "
-                  "are connected",
+                  "a 65th client's mp_manager_connect while 64 are connected",
                   "A client the table has no room for is closed at once, "
-                  "so it sees EOF (-EPIPE); keeping it writes past the end "
-                  "of the pollfd array (n < 1 + MAX_CLIENTS)");
+                  "before the handshake, so that its connect sees EOF "
+                  "(-EPIPE): check for room first (n < 1 + MAX_CLIENTS; "
+                  "keeping it writes past the end of the pollfd array), "
+                  "then admit() (admitted, then dropped, it was told "
+                  "welcome for nothing)");
     ck_assert_msg(after == 0 && n == CLIENTS,
                   "once they had all left, a new client's incr gave %s "
                   "(value %lld, expected %d): the server must close and "
@@ -2110,8 +2200,9 @@ struct bad_replies {
     int n;
     struct {
         unsigned char body[32];
-        size_t len; // of body; 0: a frame header announcing 0 bytes
-    } r[3];
+        size_t len;      // of body; 0: a frame header announcing 0 bytes
+        size_t announce; // the length in the header, if not 0: else len
+    } r[5];
 };
 
 // A fake server: for each reply, accept, read one request, answer with
@@ -2128,7 +2219,8 @@ answer_badly(void *arg)
         if (c < 0 || hs_server(c) < 0 ||
             fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0)
             return 2;
-        fl_put_be32(head, (uint32_t)b->r[i].len);
+        fl_put_be32(head, (uint32_t)(b->r[i].announce ? b->r[i].announce
+                                                      : b->r[i].len));
         if (fl_write_full(c, head, sizeof head) < 0 ||
             fl_write_full(c, b->r[i].body, b->r[i].len) < 0)
             return 3;
@@ -2150,13 +2242,17 @@ reply_int(struct bad_replies *b, int i, long long x)
 
 FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
 {
-    struct bad_replies b = {.n = 3};
+    struct bad_replies b = {.n = 5};
     reply_int(&b, 0, 0); // status 0, the value 7, and a byte too many
     reply_int(&b, 0, 7);
     b.r[0].body[b.r[0].len++] = MP_NONE;
     reply_int(&b, 1, 5); // a status that is no -errno, then a value
     reply_int(&b, 1, 7);
     // r[2]: a frame of 0 bytes
+    b.r[3].announce = MP_MANAGER_MSG_MAX + 1; // a header only, over the limit
+    reply_int(&b, 4, 0); // status 0 and the value 7, whole, but the header
+    reply_int(&b, 4, 7); // announced a byte more: the frame is cut short
+    b.r[4].announce = b.r[4].len + 1;
     char path[108];
     ck_assert(mp_ipc_path(path, sizeof path, "fake") > 0);
     unlink(path);
@@ -2165,8 +2261,8 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     load_key();
     pid_t pid = fl_raw_start(answer_badly, &b);
     close(b.lfd);
-    int r[3];
-    for (int i = 0; i < 3; i++) {
+    int r[5];
+    for (int i = 0; i < 5; i++) {
         mp_proxy *p = proxy_to(path);
         mp_value v;
         r[i] = mp_dict_get(p, mp_str("x"), &v);
@@ -2188,6 +2284,18 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
                   "mp_dict_get when the reply was a frame of 0 bytes",
                   "A frame's length is 1 to MP_MANAGER_MSG_MAX: a length of "
                   "0 is no frame (-EPROTO), and not EOF");
+    fl_expect_int(r[3], -EPROTO,
+                  "mp_dict_get when the reply's header announced "
+                  "MP_MANAGER_MSG_MAX + 1 bytes",
+                  "recv_frame refuses it with -EMSGSIZE, but for a reply "
+                  "that means the server sent no valid reply: -EPROTO");
+    fl_expect_int(r[4], -EPROTO,
+                  "mp_dict_get when the reply held status 0 and a whole "
+                  "value, then EOF, one byte short of the length its header "
+                  "announced",
+                  "a frame with fewer body bytes than its header announced "
+                  "is cut short (-EPROTO), even when what came reads as a "
+                  "reply: compare what read_full got with the length");
 }
 
 /* ------------------------------------------------------------ authkeys */
@@ -2724,6 +2832,22 @@ FL_TEST(test_mp_deliver_challenge_gives_epipe_when_the_peer_resets)
                       "kernel reports ECONNRESET, not EOF: the peer has gone "
                       "either way, in the header or in the body",
                       where[i], fl_ret(ret[i]));
+    // The send of the challenge failing with ECONNRESET (the peer reset
+    // the connection: sendmsg reports it too).  The peer's end is closed,
+    // so a send that is not sendmsg fails with EPIPE by itself.
+    int sv[2];
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    close(sv[1]);
+    fl_fault_reset(); // count from here
+    fl_fault_fail("sendmsg", 1, ECONNRESET);
+    int reset = mp_deliver_challenge(sv[0], tkey, tkeylen, WAIT_MS);
+    fl_fault_reset();
+    close(sv[0]);
+    fl_expect_int(reset, -EPIPE,
+                  "mp_deliver_challenge when sending the challenge failed "
+                  "with ECONNRESET",
+                  "a connection reset means the peer has gone, as EPIPE "
+                  "does: sending a handshake message too, return -EPIPE");
 }
 
 FL_TEST(test_mp_deliver_and_answer_challenge_refuse_bad_arguments)
@@ -2944,6 +3068,32 @@ FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
                       i == 3 ? ": check the length before reading the "
                                "body into a buffer of MP_AUTH_MSG_MAX"
                              : "");
+    // A challenge cut short, then EOF: in its header, and in its body
+    // after more than 20 bytes past MP_CHALLENGE (enough to answer, had
+    // it been whole).  The peer's bytes are all in the socket before the
+    // call, and its end is closed: no peer process, nothing to wait for.
+    static const char *where[] = {"its header (2 bytes)",
+                                  "its body (30 bytes after MP_CHALLENGE)"};
+    for (int i = 0; i < 2; i++) {
+        int sv[2];
+        ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+        unsigned char f[MP_FRAME_HEADER + HS_FRAME];
+        size_t len = make_challenge(f + MP_FRAME_HEADER);
+        fl_put_be32(f, (uint32_t)len);
+        size_t cut = i == 0 ? 2 : MP_FRAME_HEADER + CHLEN + 30;
+        ck_assert(fl_write_full(sv[1], f, cut) == 0);
+        close(sv[1]);
+        int r = mp_answer_challenge(sv[0], tkey, tkeylen, WAIT_MS);
+        close(sv[0]);
+        ck_assert_msg(r == -EPROTO,
+                      "to a challenge cut short in %s, after which the peer "
+                      "closed, mp_answer_challenge returned %s, expected "
+                      "-EPROTO: a frame cut short is malformed (-EPIPE is "
+                      "EOF before its first byte). Compare the bytes read "
+                      "with the length wanted, the header's 4 and the "
+                      "body's; never answer what came of a cut frame",
+                      where[i], fl_ret(r));
+    }
 }
 
 // A peer slow to challenge, as the code's clock sees it: the challenge

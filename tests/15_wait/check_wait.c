@@ -313,24 +313,32 @@ FL_TEST(test_mp_wait_counts_a_pending_error_as_ready)
     fl_expect_int(ready[0], 1, "ready[0] for a descriptor with POLLERR", "");
 }
 
+// An empty pipe and an idle socket: nothing to read in either, though the
+// socket could be written to at once (POLLOUT), which is no reason to wake.
 FL_TEST(test_mp_wait_times_out_when_nothing_is_ready)
 {
-    int p[2];
+    int p[2], s[2];
     make_pipe(p); // the test keeps the write end: no data, no EOF
-    mp_waitable objs[] = {fd_obj(p[0])};
-    int ready[1] = {7};
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, s) == 0);
+    mp_waitable objs[] = {fd_obj(p[0]), fd_obj(s[0])};
+    int ready[2] = {7, 7};
     long long t0 = fl_now_us();
-    int r = mp_wait(objs, 1, 100, ready);
+    int r = mp_wait(objs, 2, 100, ready);
     double took = ms_since(t0);
     close_pipe(p);
+    close_pipe(s);
     ck_assert_msg(r == 0 && took >= 95 && took < 600,
-                  "mp_wait(empty pipe, timeout 100 ms) returned %s after "
-                  "%.0f ms; expected 0 (Python: []) after about 100 ms. %s",
+                  "mp_wait(empty pipe, idle socket, timeout 100 ms) returned "
+                  "%s after %.0f ms; expected 0 (Python: []) after about "
+                  "100 ms. %s",
                   fl_ret(r), took,
-                  took < 95 ? "It gave up early: give poll the timeout, "
-                              "and wait again for the time left after EINTR."
+                  took < 95 ? "It gave up early: poll for POLLIN only (a "
+                              "socket can be written to at once: POLLOUT "
+                              "would wake poll though nothing is ready), "
+                              "give poll the timeout, and wait again for "
+                              "the time left after EINTR."
                             : "");
-    fl_expect_int(ready[0], 0, "ready[0] after a timeout",
+    fl_expect_int(ready[0] | ready[1], 0, "ready[0] | ready[1] after a timeout",
                   "clear the flags first: nothing was ready");
 }
 
@@ -827,6 +835,17 @@ FL_TEST(test_mp_wait_times_out_when_a_handler_outlasts_the_deadline)
     int r = mp_wait(objs, 1, 50, ready);
     long took = fl_now_ms() - t0;
     fl_late_signal_off();
+    // The same, exact: the first poll fails with EINTR as if it had
+    // blocked for 100 s (every later read of CLOCK_MONOTONIC is 100 s
+    // on).  The deadline was taken before that poll, so it has passed: 0
+    // at once.  One first taken after the EINTR (or taken again) waits
+    // the whole 300 ms.
+    fl_fault_reset();
+    fl_fault_eintr_late("poll", 1, 100000);
+    t0 = fl_now_ms();
+    int r2 = mp_wait(objs, 1, 300, ready);
+    long took2 = fl_now_ms() - t0;
+    fl_fault_reset();
     close_pipe(p);
     ck_assert_msg(r == 0,
                   "mp_wait(empty pipe, 50 ms), interrupted at 20 ms by a "
@@ -838,6 +857,14 @@ FL_TEST(test_mp_wait_times_out_when_a_handler_outlasts_the_deadline)
                            "time left is negative, and poll takes a "
                            "negative timeout as no limit. Clamp it to 0."
                          : "");
+    ck_assert_msg(r2 == 0 && took2 < 150,
+                  "mp_wait(empty pipe, 300 ms), its first poll interrupted "
+                  "by a signal whose handler ran past the deadline (the "
+                  "monotonic clock 100 s on): expected 0 at once, got %s "
+                  "after %ld ms. Take the deadline ONCE, before the first "
+                  "poll: a deadline first taken (or taken again) after the "
+                  "EINTR makes a signal late in the wait stretch it",
+                  fl_ret(r2), took2);
 }
 
 FL_TEST(test_mp_wait_retries_poll_after_eintr)
