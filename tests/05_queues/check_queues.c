@@ -2316,10 +2316,13 @@ FL_TEST(test_mp_queue_unfinished_counts_puts_that_succeeded)
     mp_queue_destroy(q);
 }
 
-// A task_done in a child: exits 0 if it returned 0, 1 for -EINVAL.
+// A task_done in a child that stops (state T) right after its first
+// unlock, until continued: exits 0 if it returned 0, 1 for -EINVAL.
 static int
 do_task_done(void *arg)
 {
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
     int rc = mp_queue_task_done(arg);
     return rc == 0 ? 0 : rc == -EINVAL ? 1 : 2;
 }
@@ -2328,7 +2331,9 @@ do_task_done(void *arg)
 
 // RACERS task_done calls at once, for one task and one more put: each
 // waits for the lock a put holds (stopped in its copy), so that whatever
-// a task_done looks at before it locks, it looks at before the put ends.
+// a task_done looks at before it locks, it looks at before the put ends;
+// and each stops after its first unlock, so that a check made in one
+// locked section and a decrement in another see no other's decrement.
 // Two may succeed, the third must be refused, and the count stay at 0.
 static void
 racing_task_dones(void)
@@ -2348,6 +2353,10 @@ racing_task_dones(void)
         await_state(tp[i], "SZ"); // asleep on the lock, or done
     }
     kill(pp, SIGCONT);
+    for (int i = 0; i < RACERS; i++)
+        await_state(tp[i], "TZ"); // stopped after its first unlock, or done
+    for (int i = 0; i < RACERS; i++)
+        kill(tp[i], SIGCONT);
     int ok = 0, refused = 0;
     for (int i = 0; i < RACERS; i++) {
         int code = join(tp[i], 3000);
@@ -2360,10 +2369,11 @@ racing_task_dones(void)
     ck_assert_msg(ok == 2 && refused == 1 && left == 0,
                   "%d mp_queue_task_done at once, for 1 task and a put "
                   "that held the lock: %d returned 0, %d -EINVAL, and "
-                  "mp_queue_unfinished is %ld; expected 2, 1 and 0. Look "
-                  "at the count only with the lock held: a task_done that "
-                  "checks for 0 before it locks decrements a count that "
-                  "others took to 0 meanwhile, and it wraps round",
+                  "mp_queue_unfinished is %ld; expected 2, 1 and 0. Check "
+                  "for 0 and decrement in one locked section: a task_done "
+                  "that checks before it locks (or under a lock it lets go "
+                  "of) decrements a count that others took to 0 "
+                  "meanwhile, and it wraps round",
                   RACERS, ok, refused, left);
     mp_queue_destroy(q);
 }
