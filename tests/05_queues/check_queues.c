@@ -2316,6 +2316,68 @@ FL_TEST(test_mp_queue_unfinished_counts_puts_that_succeeded)
     mp_queue_destroy(q);
 }
 
+// A task_done in a child that stops (state T) right after its first
+// unlock, until continued: exits 0 if it returned 0, 1 for -EINVAL.
+static int
+do_task_done(void *arg)
+{
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
+    int rc = mp_queue_task_done(arg);
+    return rc == 0 ? 0 : rc == -EINVAL ? 1 : 2;
+}
+
+#define RACERS 3 // task_done callers, one more than the tasks
+
+// RACERS task_done calls at once, for one task and one more put: each
+// waits for the lock a put holds (stopped in its copy), so that whatever
+// a task_done looks at before it locks, it looks at before the put ends;
+// and each stops after its first unlock, so that a check made in one
+// locked section and a decrement in another see no other's decrement.
+// Two may succeed, the third must be refused, and the count stay at 0.
+static void
+racing_task_dones(void)
+{
+    mp_queue *q = make(4, MSG);
+    put_now(q, "job");
+    struct call *p = new_call(q, 0, NULL);
+    pid_t pp = fl_raw_start(put_from_an_unreadable_page, p);
+    if (await_state(pp, "TZ") != 'T')
+        FAIL_KILLING("a put whose message lay on an unreadable page never "
+                     "stopped in its copy (it returned %s): does "
+                     "mp_queue_put copy the message into the ring itself?",
+                     fl_ret(p->rc));
+    pid_t tp[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        tp[i] = fl_raw_start(do_task_done, q);
+        await_state(tp[i], "SZ"); // asleep on the lock, or done
+    }
+    kill(pp, SIGCONT);
+    for (int i = 0; i < RACERS; i++)
+        await_state(tp[i], "TZ"); // stopped after its first unlock, or done
+    for (int i = 0; i < RACERS; i++)
+        kill(tp[i], SIGCONT);
+    int ok = 0, refused = 0;
+    for (int i = 0; i < RACERS; i++) {
+        int code = join(tp[i], 3000);
+        ok += code == 0;
+        refused += code == 1;
+    }
+    if (join(pp, 3000) == -ETIMEDOUT)
+        FAIL_KILLING("a put stopped in its copy never ended once continued");
+    long left = mp_queue_unfinished(q);
+    ck_assert_msg(ok == 2 && refused == 1 && left == 0,
+                  "%d mp_queue_task_done at once, for 1 task and a put "
+                  "that held the lock: %d returned 0, %d -EINVAL, and "
+                  "mp_queue_unfinished is %ld; expected 2, 1 and 0. Check "
+                  "for 0 and decrement in one locked section: a task_done "
+                  "that checks before it locks (or under a lock it lets go "
+                  "of) decrements a count that others took to 0 "
+                  "meanwhile, and it wraps round",
+                  RACERS, ok, refused, left);
+    mp_queue_destroy(q);
+}
+
 FL_TEST(test_mp_queue_task_done_refuses_more_calls_than_puts)
 {
     mp_queue *q = make(4, MSG);
@@ -2347,6 +2409,7 @@ FL_TEST(test_mp_queue_task_done_refuses_more_calls_than_puts)
                   r.timed_out ? "never returned" : fl_ret(p->rc));
     expect_unfinished(q, 1, "after the refused 4th task_done and a put");
     mp_queue_destroy(q);
+    racing_task_dones();
 }
 
 FL_TEST(test_mp_queue_join_waits_for_task_done_not_for_an_empty_queue)
