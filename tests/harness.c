@@ -158,6 +158,19 @@ fl_proc_sleeps(pid_t pid)
     return n;
 }
 
+long
+fl_vm_pages(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    ck_assert_msg(fd >= 0, "open /proc/self/statm: %s", strerror(errno));
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    ck_assert_msg(got > 0, "read /proc/self/statm failed");
+    buf[got] = '\0';
+    return strtol(buf, NULL, 10);
+}
+
 char
 fl_proc_sleeps_again(pid_t pid, long slept, long limit_ms)
 {

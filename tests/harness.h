@@ -211,6 +211,17 @@ char fl_proc_state(pid_t pid);
 long fl_proc_sleeps(pid_t pid);
 
 /**
+ * @brief The pages this process has mapped: /proc/self/statm's first
+ *        field, read without stdio (which could map a buffer of its own).
+ *
+ * Taken before and after a call, it shows a mapping the call forgot to
+ * unmap, which no descriptor or heap count sees.
+ *
+ * @return the count; the test fails if statm cannot be read.
+ */
+long fl_vm_pages(void);
+
+/**
  * @brief Wait until a process sleeps again after @p slept sleeps, or ends.
  *
  * For a process that should go from one wait to another (a server told to

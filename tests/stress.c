@@ -1136,6 +1136,20 @@ fl_clock_mono_whole_ms(int on)
     atomic_store(&mono_whole_ms, on != 0);
 }
 
+int
+fl_clock_mono_to_a_whole_second(void)
+{
+    struct timespec t;
+    long phase;
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        phase = t.tv_nsec / 1000000;
+    } while (phase < 60 || phase >= 950 || t.tv_nsec % 1000000 >= 500000);
+    fl_fault_reset();
+    fl_clock_mono_whole_ms(1);
+    return (int)(2000 - phase);
+}
+
 /* ------------------------------------------------------------ snapshots */
 
 // Add the entries of dir that start with pre, as "dir/name".

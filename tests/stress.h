@@ -432,6 +432,20 @@ void fl_mmap_guard(int on);
 void fl_clock_mono_whole_ms(int on);
 
 /**
+ * @brief A timeout that puts the code's deadline exactly on a second.
+ *
+ * Spins (110 ms at most) until CLOCK_MONOTONIC is 60 to 950 ms into a
+ * second and early in its millisecond, resets the faults, turns on
+ * fl_clock_mono_whole_ms, and returns 2000 ms less that phase (1051 to
+ * 1940): a deadline now + timeout then has tv_nsec of exactly a billion,
+ * which the code must carry too (>=, not >).  Call it in the process
+ * that makes the timed call, right before it.
+ *
+ * @return the timeout in ms.
+ */
+int fl_clock_mono_to_a_whole_second(void);
+
+/**
  * @brief Make the code's reads of CLOCK_MONOTONIC after the nth one see
  *        the clock ms later, as if the process had not run for that long.
  *

@@ -2034,15 +2034,7 @@ static int
 do_get_to_a_whole_second(void *arg)
 {
     struct call *c = arg;
-    struct timespec t;
-    long phase;
-    do { // a spin of at most 110 ms
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        phase = t.tv_nsec / 1000000;
-    } while (phase < 60 || phase >= 950 || t.tv_nsec % 1000000 >= 500000);
-    fl_fault_reset();
-    fl_clock_mono_whole_ms(1);
-    c->timeout_ms = (int)(2000 - phase); // 1051..1940 ms
+    c->timeout_ms = fl_clock_mono_to_a_whole_second(); // 1051..1940
     return do_get(c);
 }
 

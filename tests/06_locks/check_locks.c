@@ -1127,24 +1127,6 @@ FL_TEST(test_mp_lock_acquire_keeps_its_timeout_when_the_wall_clock_jumps)
 // on a second, now + timeout with tv_nsec of a billion before the carry.
 #define TO_A_WHOLE_SECOND (-1000)
 
-// In the child: the code reads CLOCK_MONOTONIC in whole milliseconds
-// (fl_clock_mono_whole_ms); 60 to 950 ms into a second and early in its
-// millisecond, a timeout of 2 s less that phase ends exactly on a second,
-// which must be carried too (>=, not >).
-static int
-to_a_whole_second(void)
-{
-    struct timespec t;
-    long phase;
-    do { // a spin of at most 110 ms
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        phase = t.tv_nsec / 1000000;
-    } while (phase < 60 || phase >= 950 || t.tv_nsec % 1000000 >= 500000);
-    fl_fault_reset();
-    fl_clock_mono_whole_ms(1);
-    return (int)(2000 - phase); // 1051..1940 ms
-}
-
 // A child's timed acquire of the lock the test holds, released once the
 // child sleeps: *rc is what the acquire returned.
 static int
@@ -1157,7 +1139,7 @@ acquire_when_released(mp_lock *lock, int timeout_ms, int *rc)
     ck_assert_msg(pid >= 0, "fork failed");
     if (pid == 0) {
         if (timeout_ms == TO_A_WHOLE_SECOND)
-            timeout_ms = to_a_whole_second();
+            timeout_ms = fl_clock_mono_to_a_whole_second();
         *out = mp_lock_acquire(lock, timeout_ms);
         _exit(*out == 0 && mp_lock_release(lock) != 0);
     }

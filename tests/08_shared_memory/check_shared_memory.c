@@ -89,21 +89,6 @@ mapped(const void *p)
     return msync(base, (size_t)page, MS_ASYNC) == 0 || errno != ENOMEM;
 }
 
-// The pages this process has mapped (/proc/self/statm's first field),
-// read without stdio, which could map a buffer of its own.
-static long
-vm_pages(void)
-{
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    ck_assert_msg(fd >= 0, "open /proc/self/statm: %s", strerror(errno));
-    ssize_t got = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    ck_assert_msg(got > 0, "read /proc/self/statm failed");
-    buf[got] = '\0';
-    return strtol(buf, NULL, 10);
-}
-
 // An mp_update_fn that only counts its calls.
 static void
 count_calls(void *value, void *arg)
@@ -1674,9 +1659,9 @@ FL_TEST(test_mp_array_create_leaks_nothing_when_its_lock_cannot_be_made)
             fl_snapshot s;
             fl_snapshot_take(&s);
             mp_array *a = NULL;
-            long before = vm_pages();
+            long before = fl_vm_pages();
             int r = mp_array_create(&a, MP_INT32, n, NULL, 1);
-            long grown = vm_pages() - before;
+            long grown = fl_vm_pages() - before;
             long maps = fl_fault_calls("mmap");
             long unmaps = fl_fault_calls("munmap");
             char what[128];

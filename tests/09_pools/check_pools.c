@@ -1694,19 +1694,6 @@ FL_TEST(test_mp_pool_workers_exit_when_the_pool_process_dies)
 
 /* ------------------------------------------- failures, signals, clocks */
 
-// The size of this process's memory, in pages (/proc/self/statm).
-static long
-vm_pages(void)
-{
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    buf[n > 0 ? n : 0] = '\0';
-    return n > 0 ? atol(buf) : -1;
-}
-
 // mp_pool_create(&p, 2) with every call of fn failing in turn: each
 // failure is reported as -err, with *pool untouched, and leaves no worker,
 // descriptor, mapping or heap block behind.
@@ -1755,10 +1742,10 @@ FL_TEST(test_mp_pool_create_leaks_nothing_when_any_call_it_makes_fails)
     for (int run = 0; run < 2; run++) {
         fl_fault_reset();
         fl_fault_fail_from("fork", 1, EAGAIN);
-        long before = vm_pages();
+        long before = fl_vm_pages();
         mp_pool *p = NULL;
         int r = mp_pool_create(&p, 65);
-        grew = vm_pages() - before;
+        grew = fl_vm_pages() - before;
         fl_fault_reset();
         fl_expect_int(r, -EAGAIN, "mp_pool_create(&p, 65) with fork failing",
                       "");

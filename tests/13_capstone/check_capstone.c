@@ -1674,19 +1674,6 @@ expect_unmapped(const char *what, long maps, long unmaps)
                   what, maps, unmaps);
 }
 
-// The size of this process's memory, in pages (/proc/self/statm).
-static long
-vm_pages(void)
-{
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    buf[n > 0 ? n : 0] = '\0';
-    return n > 0 ? atol(buf) : -1;
-}
-
 FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
 {
     // 2048 results, 4 pages: munmap must be given the whole size mapped,
@@ -1695,9 +1682,9 @@ FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
     static long bin[BIG], bout[BIG];
     items(bin, bout, BIG);
     mp_par_map(2, good, bin, bout, BIG, 0); // the heap grows once, here
-    long before = vm_pages();
+    long before = fl_vm_pages();
     int br = mp_par_map(2, good, bin, bout, BIG, 0);
-    long after = vm_pages();
+    long after = fl_vm_pages();
     fl_expect_int(br, 0, "mp_par_map(nworkers=2, n=2048)", "");
     ck_assert_msg(before > 0 && after == before,
                   "mp_par_map(nworkers=2, n=2048) left the process %ld "
@@ -1736,9 +1723,9 @@ FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
     static mp_fetch_result got[1024];
     for (int i = 0; i < 1024; i++)
         many[i] = "ftp://127.0.0.1/";
-    before = vm_pages();
+    before = fl_vm_pages();
     r = mp_fetch_all(many, 1024, 2, got);
-    after = vm_pages();
+    after = fl_vm_pages();
     fl_expect_int(r, 1024, "mp_fetch_all(1024 URLs it cannot fetch)", "");
     ck_assert_msg(after == before,
                   "mp_fetch_all(1024 URLs) left the process %ld page(s) "

@@ -432,15 +432,7 @@ static int
 kid_acquire_to_a_whole_second(void *obj, int arg)
 {
     (void)arg;
-    struct timespec t;
-    long phase;
-    do { // a spin of at most 110 ms
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        phase = t.tv_nsec / 1000000;
-    } while (phase < 60 || phase >= 950 || t.tv_nsec % 1000000 >= 500000);
-    fl_fault_reset();
-    fl_clock_mono_whole_ms(1);
-    kid_extra = (int)(2000 - phase); // 1051..1940 ms
+    kid_extra = fl_clock_mono_to_a_whole_second(); // 1051..1940 ms
     kid_t0_us = fl_now_us();
     return mp_sem_acquire(obj, kid_extra);
 }
