@@ -198,17 +198,18 @@ FL_TEST(test_mp_process_init_subclass_names_after_the_class)
 
 FL_TEST(test_mp_process_init_keeps_a_given_name)
 {
-    // A name is text, not a format: "%%" in it stays two characters.
-    static const char *const names[] = {"fetcher", "at 100%% of 50%"};
+    // A name is text, not a format: "%%" in it stays two characters (and
+    // read as a format, the name would come out "load 100%, 50%s").
+    static const char *const names[] = {"fetcher", "load 100%%, 50%%s"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         mp_process p;
-        init_or_fail(&p, return_zero, NULL, names[i]);
-        ck_assert_msg(strcmp(mp_process_name(&p), names[i]) == 0,
-                      "a process named \"%s\" is called \"%s\": copy the "
-                      "given name into p->name as it is, with "
-                      "snprintf(p->name, size, \"%%s\", name); the name "
-                      "itself is no format",
-                      names[i], mp_process_name(&p));
+        int r = mp_process_init(&p, return_zero, NULL, names[i]);
+        ck_assert_msg(r == 0 && strcmp(mp_process_name(&p), names[i]) == 0,
+                      "mp_process_init with the name \"%s\" returned %s, "
+                      "name \"%s\"; expected 0 and the name as given. Copy "
+                      "it with snprintf(p->name, size, \"%%s\", name): the "
+                      "name itself is no format, a '%%' in it is text.",
+                      names[i], fl_ret(r), r == 0 ? mp_process_name(&p) : "");
     }
 }
 
