@@ -980,7 +980,11 @@ FL_TEST(test_mp_process_is_alive_is_true_while_the_child_is_stopped)
     char state = fl_proc_state(pid);
     int alive = mp_process_is_alive(&p);
     int code = mp_process_exitcode(&p);
+    // SIGCONT marks the child continued at once (the kernel does it as
+    // the signal is sent): a wait with WCONTINUED would report that now.
     kill(pid, SIGCONT);
+    int alive_again = mp_process_is_alive(&p);
+    int code_again = mp_process_exitcode(&p);
     fl_gate_free(&g); // it goes on and exits 0
     fl_raw_wait(pid, raw_wait_hint);
     ck_assert_msg(state == 'T', "the child never stopped after SIGSTOP");
@@ -991,6 +995,13 @@ FL_TEST(test_mp_process_is_alive_is_true_while_the_child_is_stopped)
                   "WNOHANG alone. WUNTRACED makes it report the stop, "
                   "which then reads as an exit.",
                   fl_ret(alive), code_str(code));
+    ck_assert_msg(alive_again == 1 && code_again == MP_EXITCODE_NONE,
+                  "mp_process_is_alive of a child stopped, then continued "
+                  "by SIGCONT, gave %s and the exit code became %s; "
+                  "expected 1 and no exit code. A continued child has not "
+                  "ended: ask waitpid with WNOHANG alone. WCONTINUED makes "
+                  "it report the continue, which then reads as an exit.",
+                  fl_ret(alive_again), code_str(code_again));
 }
 
 FL_TEST(test_mp_process_is_alive_is_false_before_start)
