@@ -58,6 +58,15 @@ segfault(void *arg)
     return 0;
 }
 
+// A child that ends by a signal it cannot catch: exit code -SIGKILL.
+static int
+kill_self(void *arg)
+{
+    (void)arg;
+    raise(SIGKILL);
+    return 0;
+}
+
 // A child that works for a while (200 ms) and exits with 5.
 static int
 work_a_while(void *arg)
@@ -189,12 +198,19 @@ FL_TEST(test_mp_process_init_subclass_names_after_the_class)
 
 FL_TEST(test_mp_process_init_keeps_a_given_name)
 {
-    mp_process p;
-    init_or_fail(&p, return_zero, NULL, "fetcher");
-    ck_assert_msg(strcmp(mp_process_name(&p), "fetcher") == 0,
-                  "a process named \"fetcher\" is called \"%s\": copy the "
-                  "given name into p->name",
-                  mp_process_name(&p));
+    // A name is text, not a format: "%%" in it stays two characters (and
+    // read as a format, the name would come out "load 100%, 50%s").
+    static const char *const names[] = {"fetcher", "load 100%%, 50%%s"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        mp_process p;
+        int r = mp_process_init(&p, return_zero, NULL, names[i]);
+        ck_assert_msg(r == 0 && strcmp(mp_process_name(&p), names[i]) == 0,
+                      "mp_process_init with the name \"%s\" returned %s, "
+                      "name \"%s\"; expected 0 and the name as given. Copy "
+                      "it with snprintf(p->name, size, \"%%s\", name): the "
+                      "name itself is no format, a '%%' in it is text.",
+                      names[i], fl_ret(r), r == 0 ? mp_process_name(&p) : "");
+    }
 }
 
 FL_TEST(test_mp_process_init_numbers_named_processes_too)
@@ -660,6 +676,14 @@ FL_TEST(test_mp_process_start_restarts_numbering_in_the_child)
                   "child, set it back to 0 and make p the current process, "
                   "whose identity (\"2\") comes first.",
                   seen);
+    mp_process third;
+    init_or_fail(&third, return_zero, NULL, NULL);
+    ck_assert_msg(strcmp(mp_process_name(&third), "Process-3") == 0,
+                  "after starting Process-2, the parent's next process "
+                  "object is named \"%s\", expected \"Process-3\": set the "
+                  "counter back to 0 in the child only (after fork, where "
+                  "pid is 0), never in the parent",
+                  mp_process_name(&third));
 }
 
 /* ---------------------------------------------------------------- join */
@@ -956,7 +980,11 @@ FL_TEST(test_mp_process_is_alive_is_true_while_the_child_is_stopped)
     char state = fl_proc_state(pid);
     int alive = mp_process_is_alive(&p);
     int code = mp_process_exitcode(&p);
+    // SIGCONT marks the child continued at once (the kernel does it as
+    // the signal is sent): a wait with WCONTINUED would report that now.
     kill(pid, SIGCONT);
+    int alive_again = mp_process_is_alive(&p);
+    int code_again = mp_process_exitcode(&p);
     fl_gate_free(&g); // it goes on and exits 0
     fl_raw_wait(pid, raw_wait_hint);
     ck_assert_msg(state == 'T', "the child never stopped after SIGSTOP");
@@ -967,6 +995,13 @@ FL_TEST(test_mp_process_is_alive_is_true_while_the_child_is_stopped)
                   "WNOHANG alone. WUNTRACED makes it report the stop, "
                   "which then reads as an exit.",
                   fl_ret(alive), code_str(code));
+    ck_assert_msg(alive_again == 1 && code_again == MP_EXITCODE_NONE,
+                  "mp_process_is_alive of a child stopped, then continued "
+                  "by SIGCONT, gave %s and the exit code became %s; "
+                  "expected 1 and no exit code. A continued child has not "
+                  "ended: ask waitpid with WNOHANG alone. WCONTINUED makes "
+                  "it report the continue, which then reads as an exit.",
+                  fl_ret(alive_again), code_str(code_again));
 }
 
 FL_TEST(test_mp_process_is_alive_is_false_before_start)
@@ -1046,21 +1081,34 @@ FL_TEST(test_mp_process_is_alive_reports_a_child_reaped_elsewhere)
 
 FL_TEST(test_mp_process_is_alive_is_false_after_a_join)
 {
+    // Every known exit code counts, 0 and minus a signal too: "known" is
+    // not MP_EXITCODE_NONE, not "positive".
     static int three = 3;
-    mp_process p;
-    adopt(&p, fl_raw_start(return_code, &three));
-    int j = mp_process_join(&p, -1);
-    if (j != 0)
-        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
-    int alive = mp_process_is_alive(&p);
-    ck_assert_msg(j == 0 && alive == 0,
-                  "mp_process_join gave %s, then mp_process_is_alive gave "
-                  "%s; expected 0 and 0. The join reaped the child and kept "
-                  "its exit code: when the exit code is known, the process "
-                  "is not alive, and waitpid, asked again, fails with "
-                  "ECHILD.",
-                  fl_ret(j), fl_ret(alive));
-    expect_code(&p, 3, "after join and is_alive", "Keep the exit code.");
+    static const struct {
+        mp_target fn;
+        void *arg;
+        int code;
+    } ends[] = {{return_code, &three, 3},
+                {return_zero, NULL, 0},
+                {kill_self, NULL, -SIGKILL}};
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        mp_process p;
+        adopt(&p, fl_raw_start(ends[i].fn, ends[i].arg));
+        int j = mp_process_join(&p, -1);
+        if (j != 0)
+            fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
+        int alive = mp_process_is_alive(&p);
+        ck_assert_msg(j == 0 && alive == 0,
+                      "a child that ended with exit code %d: "
+                      "mp_process_join gave %s, then mp_process_is_alive "
+                      "gave %s; expected 0 and 0. The join reaped the child "
+                      "and kept its exit code: when the exit code is known "
+                      "(any value but MP_EXITCODE_NONE), the process is not "
+                      "alive, and waitpid, asked again, fails with ECHILD.",
+                      ends[i].code, fl_ret(j), fl_ret(alive));
+        expect_code(&p, ends[i].code, "after join and is_alive",
+                    "Keep the exit code.");
+    }
 }
 
 /* -------------------------------------------------- terminate and kill */
@@ -1129,22 +1177,33 @@ FL_TEST(test_mp_process_terminate_rejects_a_process_not_started)
 
 FL_TEST(test_mp_process_terminate_after_the_end_sends_nothing)
 {
-    mp_process p;
-    adopt(&p, fl_raw_start(return_zero, NULL));
-    int j = mp_process_join(&p, -1);
-    if (j != 0)
-        fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
-    fl_expect_int(j, 0, "mp_process_join(p, -1) of a child that exits",
-                  "Join returns 0 once the child has ended.");
-    int t = mp_process_terminate(&p), k = mp_process_kill(&p);
-    ck_assert_msg(t == 0 && k == 0,
-                  "after the child was joined, mp_process_terminate "
-                  "returned %s and mp_process_kill %s; expected 0 from "
-                  "both, sending nothing. The child was reaped: its pid is "
-                  "free, and may already name another process.",
-                  fl_ret(t), fl_ret(k));
-    expect_code(&p, 0, "after terminate and kill of an ended process",
-                "A signal sent after the end changes nothing.");
+    // A child that exited with 0, and one killed by a signal: its exit
+    // code is negative, and known all the same.
+    static const struct {
+        mp_target fn;
+        int code;
+    } ends[] = {{return_zero, 0}, {kill_self, -SIGKILL}};
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        mp_process p;
+        adopt(&p, fl_raw_start(ends[i].fn, NULL));
+        int j = mp_process_join(&p, -1);
+        if (j != 0)
+            fl_raw_wait(mp_process_pid(&p), raw_wait_hint);
+        fl_expect_int(j, 0, "mp_process_join(p, -1) of a child that ends",
+                      "Join returns 0 once the child has ended.");
+        int t = mp_process_terminate(&p), k = mp_process_kill(&p);
+        ck_assert_msg(t == 0 && k == 0,
+                      "after the child (exit code %d) was joined, "
+                      "mp_process_terminate returned %s and mp_process_kill "
+                      "%s; expected 0 from both, sending nothing. The child "
+                      "was reaped, its exit code is known (any value but "
+                      "MP_EXITCODE_NONE): its pid is free, and may already "
+                      "name another process.",
+                      ends[i].code, fl_ret(t), fl_ret(k));
+        expect_code(&p, ends[i].code,
+                    "after terminate and kill of an ended process",
+                    "A signal sent after the end changes nothing.");
+    }
 }
 
 FL_TEST(test_mp_process_terminate_reports_a_child_reaped_elsewhere)
@@ -1324,6 +1383,10 @@ FL_TEST(test_mp_process_join_keeps_its_deadline_when_the_wall_clock_jumps)
     struct join_call jc = {&p, 50};
     fl_fault_reset();
     fl_clock_jump_at(1, -3600); // an hour back, after the first reading
+    // And CLOCK_MONOTONIC as on a machine up for 30 days: its ms no longer
+    // fit in an int (2^31 ms is 24.8 days), which the sanitizer pass sees
+    // as an overflow if the code multiplies tv_sec in int.
+    fl_clock_mono_later_at(0, 30LL * 24 * 3600 * 1000);
     fl_storm_result res;
     fl_storm_call(join_call, &jc, 2000, &res);
     long reads = fl_clock_reads();
@@ -1568,8 +1631,8 @@ ident_at_the_limit(int fd)
     int first = -1;
     for (int k = 0; k < 1000; k++) {
         int r = mp_process_init(&q, return_zero, NULL, NULL);
-        if (first < 0 && r == 0)
-            first = atoi(q.ident + base);
+        if (k == 0) // this process made no object yet: its first is 1
+            first = r == 0 ? atoi(q.ident + base) : 1;
         char num[16];
         int want = (int)base + snprintf(num, sizeof num, "%d", first + k);
         if (want < MP_IDENT_MAX && r == 0 && strlen(q.ident) == (size_t)want)
