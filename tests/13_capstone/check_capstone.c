@@ -271,11 +271,11 @@ hold_the_first_chunk(long x)
     return good(x);
 }
 
-// Flushes stdio, as a kernel that prints progress would.
+// Flushes stdio, every stream, as a kernel that prints progress would.
 static long
 flushing(long x)
 {
-    fflush(stdout);
+    fflush(NULL);
     return good(x);
 }
 
@@ -674,6 +674,8 @@ FL_TEST(test_mp_thread_map_takes_pythons_chunksize_by_default)
 
 // A kernel that flushes stdio in a worker writes whatever the worker's
 // copy of the caller's buffer held: flushed before the fork, it is empty.
+// Stdout, and a file of the caller's: fflush(stdout) is not enough.
+// Returns mp_par_map's error, else 1000 + the times the file has the line.
 static int
 print_then_map(void *arg)
 {
@@ -681,10 +683,22 @@ print_then_map(void *arg)
     enum { N = 4 };
     long in[N], out[N];
     items(in, out, N);
+    FILE *side = tmpfile();
+    if (side == NULL)
+        return -1;
+    fputs("in a file\n", side); // held in the FILE's buffer too
     printf("before the map\n"); // stdout is a pipe here: held in the buffer
     int r = mp_par_map(2, flushing, in, out, N, 1);
     fflush(stdout);
-    return r;
+    char text[256] = "";
+    rewind(side);
+    size_t got = fread(text, 1, sizeof text - 1, side);
+    text[got] = '\0';
+    fclose(side);
+    int seen = 0;
+    for (const char *p = text; (p = strstr(p, "in a file")) != NULL; p++)
+        seen++;
+    return r != 0 ? r : 1000 + seen;
 }
 
 FL_TEST(test_mp_par_map_flushes_stdio_before_forking)
@@ -694,14 +708,21 @@ FL_TEST(test_mp_par_map_flushes_stdio_before_forking)
     int seen = 0;
     for (const char *p = c.out; (p = strstr(p, "before the map")) != NULL; p++)
         seen++;
-    ck_assert_msg(c.returned && c.value == 0 && seen == 1,
+    int in_file = c.returned && c.value >= 1000 ? c.value - 1000 : -1;
+    ck_assert_msg(c.returned && c.value == 1001 && seen == 1,
                   "a caller printed \"before the map\" (still in its stdio "
-                  "buffer: stdout is a pipe), then called mp_par_map with 2 "
-                  "workers whose kernel flushes stdout; it returned %s and "
-                  "the line came out %d times, expected once. fflush(NULL) "
-                  "before fork(): each worker gets a copy of the caller's "
-                  "buffer and writes it again.",
-                  c.returned ? fl_ret(c.value) : "nothing", seen);
+                  "buffer: stdout is a pipe) and a line to a file of its "
+                  "own (a FILE, buffered too), then called mp_par_map with "
+                  "2 workers whose kernel flushes every stream; it "
+                  "returned %s, the stdout line came out %d times and the "
+                  "file's line %d times, expected once each. fflush(NULL) "
+                  "before fork(), every stream, not only stdout: each "
+                  "worker gets a copy of the caller's buffers and writes "
+                  "them again.",
+                  !c.returned      ? "nothing"
+                  : c.value < 1000 ? fl_ret(c.value)
+                                   : "0",
+                  seen, in_file);
 }
 
 FL_TEST(test_mp_par_map_reaps_every_worker)
@@ -1218,12 +1239,16 @@ FL_TEST(test_mp_fetch_all_reads_a_large_body_in_full)
 FL_TEST(test_mp_fetch_all_reports_a_404_as_an_answer)
 {
     struct server sv;
-    server_start(&sv, 3, 1);
+    server_start(&sv, 4, 1);
     // The third URL has no path: GET / (a 404 here), not "GET  HTTP/1.0".
-    const char *urls[3] = {url_of(sv.port, "/missing"),
-                           url_of(sv.port, "/bytes/7"), url_of(sv.port, "")};
-    mp_fetch_result res[3];
-    int r = mp_fetch_all(urls, 3, 2, res);
+    // The fourth writes its port with a leading 0: decimal all the same.
+    char zero[64];
+    snprintf(zero, sizeof zero, "http://127.0.0.1:0%d/bytes/4", sv.port);
+    const char *urls[4] = {url_of(sv.port, "/missing"),
+                           url_of(sv.port, "/bytes/7"), url_of(sv.port, ""),
+                           zero};
+    mp_fetch_result res[4];
+    int r = mp_fetch_all(urls, 4, 2, res);
     server_stop(&sv);
     fl_expect_int(r, 0, "mp_fetch_all: failed fetches, with one 404",
                   "a 404 is the server's answer, not a failed fetch");
@@ -1235,6 +1260,10 @@ FL_TEST(test_mp_fetch_all_reports_a_404_as_an_answer)
                 "A URL without a path asks for \"/\": parse_url (given) "
                 "sets path to \"/\" then, so that the request line is "
                 "\"GET / HTTP/1.0\" (status 400: it was not).");
+    expect_page(urls[3], res[3], 200, 4,
+                "A port written with a leading 0 is still decimal: "
+                "parse_url (given) reads it with strtol base 10, not base 0 "
+                "(octal, or hex after 0x).");
 }
 
 FL_TEST(test_mp_fetch_all_reports_a_refused_connection_for_that_url_only)
