@@ -272,11 +272,11 @@ hold_the_first_chunk(long x)
     return good(x);
 }
 
-// Flushes stdio, as a kernel that prints progress would.
+// Flushes stdio, every stream, as a kernel that prints progress would.
 static long
 flushing(long x)
 {
-    fflush(stdout);
+    fflush(NULL);
     return good(x);
 }
 
@@ -675,6 +675,8 @@ FL_TEST(test_mp_thread_map_takes_pythons_chunksize_by_default)
 
 // A kernel that flushes stdio in a worker writes whatever the worker's
 // copy of the caller's buffer held: flushed before the fork, it is empty.
+// Stdout, and a file of the caller's: fflush(stdout) is not enough.
+// Returns mp_par_map's error, else 1000 + the times the file has the line.
 static int
 print_then_map(void *arg)
 {
@@ -682,10 +684,22 @@ print_then_map(void *arg)
     enum { N = 4 };
     long in[N], out[N];
     items(in, out, N);
+    FILE *side = tmpfile();
+    if (side == NULL)
+        return -1;
+    fputs("in a file\n", side); // held in the FILE's buffer too
     printf("before the map\n"); // stdout is a pipe here: held in the buffer
     int r = mp_par_map(2, flushing, in, out, N, 1);
     fflush(stdout);
-    return r;
+    char text[256] = "";
+    rewind(side);
+    size_t got = fread(text, 1, sizeof text - 1, side);
+    text[got] = '\0';
+    fclose(side);
+    int seen = 0;
+    for (const char *p = text; (p = strstr(p, "in a file")) != NULL; p++)
+        seen++;
+    return r != 0 ? r : 1000 + seen;
 }
 
 FL_TEST(test_mp_par_map_flushes_stdio_before_forking)
@@ -695,14 +709,21 @@ FL_TEST(test_mp_par_map_flushes_stdio_before_forking)
     int seen = 0;
     for (const char *p = c.out; (p = strstr(p, "before the map")) != NULL; p++)
         seen++;
-    ck_assert_msg(c.returned && c.value == 0 && seen == 1,
+    int in_file = c.returned && c.value >= 1000 ? c.value - 1000 : -1;
+    ck_assert_msg(c.returned && c.value == 1001 && seen == 1,
                   "a caller printed \"before the map\" (still in its stdio "
-                  "buffer: stdout is a pipe), then called mp_par_map with 2 "
-                  "workers whose kernel flushes stdout; it returned %s and "
-                  "the line came out %d times, expected once. fflush(NULL) "
-                  "before fork(): each worker gets a copy of the caller's "
-                  "buffer and writes it again.",
-                  c.returned ? fl_ret(c.value) : "nothing", seen);
+                  "buffer: stdout is a pipe) and a line to a file of its "
+                  "own (a FILE, buffered too), then called mp_par_map with "
+                  "2 workers whose kernel flushes every stream; it "
+                  "returned %s, the stdout line came out %d times and the "
+                  "file's line %d times, expected once each. fflush(NULL) "
+                  "before fork(), every stream, not only stdout: each "
+                  "worker gets a copy of the caller's buffers and writes "
+                  "them again.",
+                  !c.returned      ? "nothing"
+                  : c.value < 1000 ? fl_ret(c.value)
+                                   : "0",
+                  seen, in_file);
 }
 
 FL_TEST(test_mp_par_map_reaps_every_worker)
@@ -713,6 +734,21 @@ FL_TEST(test_mp_par_map_reaps_every_worker)
         in[i] = i;
     int r = mp_par_map(4, mp_primes_in_block, in, out, N, 1);
     fl_expect_int(r, 0, "mp_par_map(nworkers=4)", "");
+    // The given kernel, against counts known from elsewhere: 168 primes
+    // below 1000 (2 and the squares 9, 25, ... the traps), 135 from 1000
+    // to 1999, 4203 below 40000, none in a negative block.
+    long below = 0;
+    for (int i = 0; i < N; i++)
+        below += out[i];
+    ck_assert_msg(out[0] == 168 && out[1] == 135 && below == 4203 &&
+                      mp_primes_in_block(-1) == 0,
+                  "mp_primes_in_block gave %ld primes in block 0 (expected "
+                  "168), %ld in block 1 (135), %ld in blocks 0 to 39 "
+                  "(4203) and %ld in block -1 (0). The given kernel counts "
+                  "2 as a prime, stops the trial division at d * d <= x "
+                  "(else 9, 25, 49... pass as primes) and takes block b "
+                  "from b * MP_BLOCK up to (b + 1) * MP_BLOCK, excluded.",
+                  out[0], out[1], below, mp_primes_in_block(-1));
     int live, zombies;
     children(&live, &zombies);
     ck_assert_msg(live == 0 && zombies == 0,
@@ -773,6 +809,11 @@ FL_TEST(test_mp_thread_map_rejects_bad_arguments)
     rejects_bad_arguments(mp_thread_map, "mp_thread_map");
 }
 
+FL_TEST(test_mp_thread_map_of_no_items_returns_0)
+{
+    of_no_items_returns_0(mp_thread_map, "mp_thread_map");
+}
+
 /* ---------------------------------------------------- the test server */
 
 // A tiny HTTP/1.0 server on 127.0.0.1: one process that accepts, and one
@@ -789,7 +830,11 @@ FL_TEST(test_mp_thread_map_rejects_bad_arguments)
 //   /hold      200 with 1 byte, once every other URL is answered, or
 //              once a worker has ended (it found no URL left) while the
 //              others are not: then they were held with this one
-// A request that is not "GET /path HTTP/1.x" with a Host header gets 400.
+//   /status/S  "HTTP/1.0 S x", a blank line, no body: the status line
+//              as it is (S = 99, 100, 999, 1000, abc)
+// A request that is not "GET /path HTTP/1.0" with a Host header gets 400:
+// HTTP/1.1 lets the server keep the connection open, and the body would
+// never end with EOF.
 
 struct server {
     pid_t pid;
@@ -868,7 +913,7 @@ handle(int fd)
     char path[1024];
     int minor;
     int ok = sscanf(req, "GET %1023s HTTP/1.%d", path, &minor) == 2 &&
-             strstr(req, "\r\nHost: ") != NULL;
+             minor == 0 && strstr(req, "\r\nHost: ") != NULL;
     enter();
     wait_gate();
     long len;
@@ -878,7 +923,11 @@ handle(int fd)
         answer(fd, 200, "OK", len);
     else if (strcmp(path, "/cut") == 0)
         send_all(fd, "HTTP/1.0 2", 10);
-    else if (strcmp(path, "/nothttp") == 0)
+    else if (strncmp(path, "/status/", 8) == 0) {
+        char line[1100];
+        int h = snprintf(line, sizeof line, "HTTP/1.0 %s x\r\n\r\n", path + 8);
+        send_all(fd, line, (size_t)h);
+    } else if (strcmp(path, "/nothttp") == 0)
         send_all(fd, "SSH-2.0-x\r\n\r\nabc", 17);
     else if (strcmp(path, "/longhead") == 0) {
         static char line[9000];
@@ -1013,6 +1062,12 @@ expect_page(const char *url, mp_fetch_result res, int status, long bytes,
     "piece of the header only. Read on into buf + have, adding up have, "      \
     "until the blank line is in."
 
+// One read failing: the hint (read number, unused).
+#define READ_FAILED_HINT                                                       \
+    "Its read number %d failed (ECONNRESET): read_some gives -errno, and "     \
+    "read_answer returns it, in the header or in the body alike; the "         \
+    "URL's status is that -errno, with 0 bytes."
+
 FL_TEST(test_mp_fetch_all_gets_every_page)
 {
     struct server sv;
@@ -1030,36 +1085,62 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
     mp_fetch_result *res = malloc(6 * sizeof *res);
     ck_assert_msg(res != NULL, "malloc failed");
     int r = mp_fetch_all(urls, 6, 3, res);
-    // Then the page of 100 bytes with the worker's first (or second) read
-    // cut short: the header comes in pieces, each added after the ones
+    // Then mostly the page of 100 bytes with the worker's first (or second)
+    // read cut short: the header comes in pieces, each added after the ones
     // before it in the buffer.  Then with its first read, then its first
-    // send, interrupted by a signal (EINTR): try again.  (recv and write
-    // too, for code that reads or sends with those.)
+    // send, interrupted by a signal (EINTR): try again.  Then its first
+    // send cut short: send the rest, from where it stopped.  Then its
+    // first read (in the header), its second (in the body: the header
+    // came in one piece), the third for the page of 70000 bytes (in the
+    // body, with bytes counted already: 8191 at most came before) and its
+    // first send failing (ECONNRESET): that error, with 0 bytes, whatever
+    // was counted before.  (recv and write too, for code that reads or
+    // sends with those.)
+    enum { CUTS = 10 };
     static const struct {
+        int page; // which of urls
         const char *fn, *alt;
         int nth;
-        size_t max; // 0: EINTR
+        size_t max; // 0: EINTR, or err
+        int err;    // 0: the call is cut short or interrupted
         const char *hint;
-    } cuts[5] = {
-        {"read", "recv", 1, 1, PIECES_HINT},
-        {"read", "recv", 1, 7, PIECES_HINT},
-        {"read", "recv", 2, 3, PIECES_HINT},
-        {"read", "recv", 1, 0,
+    } cuts[CUTS] = {
+        {2, "read", "recv", 1, 1, 0, PIECES_HINT},
+        {2, "read", "recv", 1, 7, 0, PIECES_HINT},
+        {2, "read", "recv", 2, 3, 0, PIECES_HINT},
+        {2, "read", "recv", 1, 0, 0,
          "Its first read failed with EINTR (a signal came): read again."},
-        {"send", "write", 1, 0,
+        {2, "send", "write", 1, 0, 0,
          "Its first send failed with EINTR (a signal came): send again."},
+        {2, "send", "write", 1, 5, 0,
+         "Its send number %d sent at most %zu bytes: send the rest, "
+         "from buf + the bytes sent."},
+        {2, "read", "recv", 1, 0, ECONNRESET, READ_FAILED_HINT},
+        {2, "read", "recv", 2, 0, ECONNRESET, READ_FAILED_HINT},
+        {4, "read", "recv", 3, 0, ECONNRESET, READ_FAILED_HINT},
+        {2, "send", "write", 1, 0, ECONNRESET,
+         "Its first send failed (ECONNRESET): that -errno is the URL's "
+         "status; do not read an answer to a request never sent."},
     };
-    mp_fetch_result cut[5];
-    for (int i = 0; i < 5; i++) {
+    mp_fetch_result cut[CUTS];
+    for (int i = 0; i < CUTS; i++) {
         fl_fault_reset(); // armed here, they act in the worker
-        if (cuts[i].max > 0) {
+        if (cuts[i].err != 0) {
+            fl_fault_fail(cuts[i].fn, cuts[i].nth, cuts[i].err);
+            fl_fault_fail(cuts[i].alt, cuts[i].nth, cuts[i].err);
+        } else if (cuts[i].max > 0) {
             fl_fault_short(cuts[i].fn, cuts[i].nth, cuts[i].max);
             fl_fault_short(cuts[i].alt, cuts[i].nth, cuts[i].max);
         } else {
             fl_fault_eintr(cuts[i].fn, cuts[i].nth);
             fl_fault_eintr(cuts[i].alt, cuts[i].nth);
         }
-        int rc = mp_fetch_all(&urls[2], 1, 1, &cut[i]);
+        // A request never sent: the server stops waiting for it soon, so
+        // that code reading an answer anyway gets EOF at once.
+        int unsent = cuts[i].err != 0 && strcmp(cuts[i].fn, "send") == 0;
+        B->read_end = unsent ? fl_now_ms() + 300 : 0;
+        int rc = mp_fetch_all(&urls[cuts[i].page], 1, 1, &cut[i]);
+        B->read_end = 0;
         fl_fault_reset();
         if (rc < 0)
             cut[i].status = rc;
@@ -1075,10 +1156,12 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
                     "request was not \"GET /path HTTP/1.0\\r\\nHost: "
                     "...\\r\\n\\r\\n\"; the body is what follows the blank "
                     "line, read until EOF.");
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < CUTS; i++) {
         char hint[256];
         snprintf(hint, sizeof hint, cuts[i].hint, cuts[i].nth, cuts[i].max);
-        expect_page(urls[2], cut[i], 200, sizes[2], hint);
+        expect_page(urls[cuts[i].page], cut[i],
+                    cuts[i].err ? -cuts[i].err : 200,
+                    cuts[i].err ? 0 : sizes[cuts[i].page], hint);
     }
 }
 
@@ -1157,11 +1240,16 @@ FL_TEST(test_mp_fetch_all_reads_a_large_body_in_full)
 FL_TEST(test_mp_fetch_all_reports_a_404_as_an_answer)
 {
     struct server sv;
-    server_start(&sv, 2, 1);
-    const char *urls[2] = {url_of(sv.port, "/missing"),
-                           url_of(sv.port, "/bytes/7")};
-    mp_fetch_result res[2];
-    int r = mp_fetch_all(urls, 2, 2, res);
+    server_start(&sv, 4, 1);
+    // The third URL has no path: GET / (a 404 here), not "GET  HTTP/1.0".
+    // The fourth writes its port with a leading 0: decimal all the same.
+    char zero[64];
+    snprintf(zero, sizeof zero, "http://127.0.0.1:0%d/bytes/4", sv.port);
+    const char *urls[4] = {url_of(sv.port, "/missing"),
+                           url_of(sv.port, "/bytes/7"), url_of(sv.port, ""),
+                           zero};
+    mp_fetch_result res[4];
+    int r = mp_fetch_all(urls, 4, 2, res);
     server_stop(&sv);
     fl_expect_int(r, 0, "mp_fetch_all: failed fetches, with one 404",
                   "a 404 is the server's answer, not a failed fetch");
@@ -1169,6 +1257,14 @@ FL_TEST(test_mp_fetch_all_reports_a_404_as_an_answer)
                 "Report the status of the first line, \"HTTP/1.0 404 Not "
                 "Found\", and the body's length, as for any answer.");
     expect_page(urls[1], res[1], 200, 7, "");
+    expect_page(urls[2], res[2], 404, 10,
+                "A URL without a path asks for \"/\": parse_url (given) "
+                "sets path to \"/\" then, so that the request line is "
+                "\"GET / HTTP/1.0\" (status 400: it was not).");
+    expect_page(urls[3], res[3], 200, 4,
+                "A port written with a leading 0 is still decimal: "
+                "parse_url (given) reads it with strtol base 10, not base 0 "
+                "(octal, or hex after 0x).");
 }
 
 FL_TEST(test_mp_fetch_all_reports_a_refused_connection_for_that_url_only)
@@ -1206,12 +1302,31 @@ FL_TEST(test_mp_fetch_all_reports_a_refused_connection_for_that_url_only)
 FL_TEST(test_mp_fetch_all_reports_an_answer_cut_short)
 {
     struct server sv;
-    server_start(&sv, 2, 1);
-    const char *urls[2] = {url_of(sv.port, "/cut"),
+    enum { N = 7 };
+    server_start(&sv, N, 1);
+    // Then status lines at the limits of parse_head: 100 to 999 are
+    // statuses, 99, 1000 and a word are not HTTP.
+    static const struct {
+        const char *path;
+        int status;
+    } lines[N - 2] = {{"/status/99", -EPROTO},
+                      {"/status/100", 100},
+                      {"/status/999", 999},
+                      {"/status/1000", -EPROTO},
+                      {"/status/abc", -EPROTO}};
+    const char *urls[N] = {url_of(sv.port, "/cut"),
                            url_of(sv.port, "/nothttp")};
-    mp_fetch_result res[2];
-    int r = mp_fetch_all(urls, 2, 1, res);
+    for (int i = 2; i < N; i++)
+        urls[i] = url_of(sv.port, lines[i - 2].path);
+    mp_fetch_result res[N];
+    int r = mp_fetch_all(urls, N, 2, res);
     server_stop(&sv);
+    for (int i = 2; i < N; i++)
+        expect_page(urls[i], res[i], lines[i - 2].status, 0,
+                    "The server sent \"HTTP/1.0 <status> x\", a blank line "
+                    "and no body. parse_head (given) takes 100 to 999 as a "
+                    "status, and anything else there (99, 1000, a word) as "
+                    "not HTTP: -EPROTO.");
     expect_page(urls[0], res[0], -EPROTO, 0,
                 "The server sent \"HTTP/1.0 2\" and closed: EOF before the "
                 "blank line that ends the header is -EPROTO, not an answer.");
@@ -1222,9 +1337,9 @@ FL_TEST(test_mp_fetch_all_reports_an_answer_cut_short)
                   "HTTP; parse_head says so (-EPROTO): stop there and give "
                   "its error, do not read on as if the header had ended.",
                   urls[1], fl_ret(res[1].status), res[1].bytes);
-    fl_expect_int(r, 2,
+    fl_expect_int(r, 5,
                   "mp_fetch_all(an answer cut short, an answer that is not "
-                  "HTTP): failed fetches",
+                  "HTTP, 3 status lines out of range): failed fetches",
                   "");
 }
 
@@ -1237,29 +1352,43 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
     snprintf(longurl, sizeof longurl, "http://127.0.0.1:1%s", longpath);
     char longhost[100]; // a host of 64 bytes: one more than host[] holds
     snprintf(longhost, sizeof longhost, "http://%064d/", 1);
-    const char *urls[8] = {"ftp://127.0.0.1/",
+    enum { N = 9 };
+    const char *urls[N] = {"ftp://127.0.0.1/",
                            "http://localhost/",
                            "http://127.0.0.1:99999/",
                            NULL,
                            longurl,
                            "http://127.0.0.1:0/",
                            "http://127.0.0.1:65536/",
-                           longhost};
-    mp_fetch_result res[8];
-    int r = mp_fetch_all(urls, 8, 2, res);
-    fl_expect_int(r, 8,
-                  "mp_fetch_all(8 URLs it cannot fetch): failed "
+                           longhost,
+                           "http://127.0.0.1:80x/"};
+    mp_fetch_result res[N];
+    int r = mp_fetch_all(urls, N, 2, res);
+    // Port 65535, the last one, is a port: whatever the fetch gives (no
+    // server there, most likely), it is not -EINVAL.
+    const char *last = "http://127.0.0.1:65535/";
+    mp_fetch_result at_last;
+    int r_last = mp_fetch_all(&last, 1, 1, &at_last);
+    ck_assert_msg(r_last >= 0 && at_last.status != -EINVAL,
+                  "%s: mp_fetch_all returned %s, status %s: port 65535 is "
+                  "the last port, not past it (parse_url, given: port > "
+                  "65535 is refused, not >=)",
+                  last, fl_ret(r_last), fl_ret(at_last.status));
+    fl_expect_int(r, N,
+                  "mp_fetch_all(9 URLs it cannot fetch): failed "
                   "fetches",
                   "");
-    const char *what[8] = {"ftp://127.0.0.1/",
+    const char *what[N] = {"ftp://127.0.0.1/",
                            "http://localhost/",
                            "http://127.0.0.1:99999/",
                            "NULL",
                            "a URL whose request is 3000 bytes long",
                            "http://127.0.0.1:0/ (ports run from 1)",
                            "http://127.0.0.1:65536/ (ports end at 65535)",
-                           "a URL whose host is 64 bytes long"};
-    for (int i = 0; i < 8; i++)
+                           "a URL whose host is 64 bytes long",
+                           "http://127.0.0.1:80x/ (a port, then neither / "
+                           "nor the end)"};
+    for (int i = 0; i < N; i++)
         ck_assert_msg(res[i].status == -EINVAL,
                       "%s: status %s, expected -EINVAL (-22): parse_url "
                       "refuses it, or the request does not fit in its "
@@ -2049,6 +2178,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_thread_map_hands_out_chunks_dynamically, 10),
     FL_CASE(test_mp_thread_map_rejects_bad_arguments, 10),
+    FL_CASE(test_mp_thread_map_of_no_items_returns_0, 5),
     FL_CASE(test_mp_fetch_all_gets_every_page, 10),
     FL_CASE(test_mp_fetch_all_keeps_8_requests_in_flight_at_once, 10),
     FL_CASE(test_mp_fetch_all_reads_a_large_body_in_full, 10),
