@@ -1791,7 +1791,8 @@ static const char *const edge_steps[] = {
     "mp_array_get of the last element, into a heap object of exactly its "
     "size",
     "mp_array_set of the last element",
-    "mp_array_add to the last element",
+    "mp_array_add to the last element, of a delta in a heap object of "
+    "exactly its size",
     "mp_array_get of the last element after the add",
     "mp_array_destroy",
 };
@@ -1819,7 +1820,8 @@ edge_calls(void *arg)
     struct edge *e = arg;
     size_t size = e->type == MP_INT32 ? 4 : 8, n = e->n;
     unsigned char *init = malloc(n * size), *out = malloc(size), want[8];
-    if (init == NULL || out == NULL)
+    unsigned char *delta = malloc(size);
+    if (init == NULL || out == NULL || delta == NULL)
         return 9;
     for (size_t k = 0; k < n; k++)
         edge_value(e->type, (long)k + 1, init + k * size);
@@ -1844,8 +1846,8 @@ edge_calls(void *arg)
     if (mp_array_set(a, n - 1, want) != 0)
         return 13;
     e->step = 4;
-    edge_value(e->type, 2, want);
-    if (mp_array_add(a, n - 1, want) != 0)
+    edge_value(e->type, 2, delta);
+    if (mp_array_add(a, n - 1, delta) != 0)
         return 14;
     e->step = 5;
     edge_value(e->type, 42, want);
@@ -1856,6 +1858,7 @@ edge_calls(void *arg)
         return 16;
     free(init);
     free(out);
+    free(delta);
     return 0;
 }
 
