@@ -712,6 +712,44 @@ FL_TEST(test_mp_array_calls_let_go_of_the_lock_when_they_fail)
                                        "hold it"
                                      : "failed to take the lock and let it go");
         }
+    // When taking the lock fails (made to, here), each call returns minus
+    // the error and touches nothing.
+    static const char *locking[] = {"mp_array_lock", "mp_array_get",
+                                    "mp_array_set", "mp_array_update",
+                                    "mp_array_add"};
+    int32_t seven = 7;
+    mp_array_set(a, 0, &seven);
+    for (int k = 0; k < 5; k++) {
+        int32_t one = 1, got = -1, now = 0;
+        calls_made = 0;
+        fl_fault_reset();
+        fl_fault_fail("pthread_mutex_lock", 1, EAGAIN);
+        int r = k == 0   ? mp_array_lock(a)
+                : k == 1 ? mp_array_get(a, 0, &got)
+                : k == 2 ? mp_array_set(a, 0, &one)
+                : k == 3 ? mp_array_update(a, 0, count_calls, &calls_made)
+                         : mp_array_add(a, 0, &one);
+        int fired = fl_fault_fired("pthread_mutex_lock") > 0;
+        fl_fault_reset();
+        if (!fired) // it took the lock some other way: nothing to judge
+            continue;
+        mp_array_get(a, 0, &now);
+        char what[96];
+        snprintf(what, sizeof what,
+                 "%s with pthread_mutex_lock failing with EAGAIN", locking[k]);
+        if (r != -EAGAIN)
+            mp_array_destroy(a);
+        fl_expect_int(r, -EAGAIN, what,
+                      "return minus the error pthread_mutex_lock returns "
+                      "(the errno value itself, not -1)");
+        ck_assert_msg(got == -1 && now == 7 && calls_made == 0,
+                      "%s returned -EAGAIN but %s: without the lock, "
+                      "touch nothing",
+                      what,
+                      got != -1  ? "wrote to out"
+                      : now != 7 ? "changed the element"
+                                 : "called fn");
+    }
     mp_array_destroy(a);
 }
 
