@@ -84,7 +84,8 @@
     X(posix_spawn) X(execv) X(execve) X(execvp) X(pthread_create)              \
     X(pthread_cond_timedwait) X(setsid) X(clock_gettime) X(time)               \
     X(gettimeofday) X(exit) X(_exit) X(fstat) X(pthread_mutex_init)            \
-    X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom) X(sysconf)
+    X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom) X(sysconf)      \
+    X(pthread_mutex_lock)
 // clang-format on
 
 enum fn_id {
@@ -953,6 +954,13 @@ fl_wrap_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
 {
     INTERCEPT_RET(pthread_cond_init);
     return pthread_cond_init(c, a);
+}
+
+int
+fl_wrap_pthread_mutex_lock(pthread_mutex_t *m)
+{
+    INTERCEPT_RET(pthread_mutex_lock);
+    return pthread_mutex_lock(m);
 }
 
 // Never fails; may stop the process once the mutex is unlocked, so that a

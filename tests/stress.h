@@ -52,7 +52,7 @@ void fl_fault_reset(void);
  * running: -1 with errno set to err; NULL (malloc, calloc, realloc,
  * strdup); MAP_FAILED (mmap); SEM_FAILED (sem_open); or err itself as the
  * return value (posix_spawn, pthread_create, pthread_cond_timedwait,
- * pthread_mutex_init, pthread_cond_init).
+ * pthread_mutex_init, pthread_cond_init, pthread_mutex_lock).
  * Arming a fault on fn replaces the one armed before on fn.
  *
  * @param fn  a function named in tests/wrap.syms, "pipe" say.  An unknown

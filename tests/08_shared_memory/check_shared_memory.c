@@ -697,6 +697,44 @@ FL_TEST(test_mp_array_calls_let_go_of_the_lock_when_they_fail)
                                        "hold it"
                                      : "failed to take the lock and let it go");
         }
+    // When taking the lock fails (made to, here), each call returns minus
+    // the error and touches nothing.
+    static const char *locking[] = {"mp_array_lock", "mp_array_get",
+                                    "mp_array_set", "mp_array_update",
+                                    "mp_array_add"};
+    int32_t seven = 7;
+    mp_array_set(a, 0, &seven);
+    for (int k = 0; k < 5; k++) {
+        int32_t one = 1, got = -1, now = 0;
+        calls_made = 0;
+        fl_fault_reset();
+        fl_fault_fail("pthread_mutex_lock", 1, EAGAIN);
+        int r = k == 0   ? mp_array_lock(a)
+                : k == 1 ? mp_array_get(a, 0, &got)
+                : k == 2 ? mp_array_set(a, 0, &one)
+                : k == 3 ? mp_array_update(a, 0, count_calls, &calls_made)
+                         : mp_array_add(a, 0, &one);
+        int fired = fl_fault_fired("pthread_mutex_lock") > 0;
+        fl_fault_reset();
+        if (!fired) // it took the lock some other way: nothing to judge
+            continue;
+        mp_array_get(a, 0, &now);
+        char what[96];
+        snprintf(what, sizeof what,
+                 "%s with pthread_mutex_lock failing with EAGAIN", locking[k]);
+        if (r != -EAGAIN)
+            mp_array_destroy(a);
+        fl_expect_int(r, -EAGAIN, what,
+                      "return minus the error pthread_mutex_lock returns "
+                      "(the errno value itself, not -1)");
+        ck_assert_msg(got == -1 && now == 7 && calls_made == 0,
+                      "%s returned -EAGAIN but %s: without the lock, "
+                      "touch nothing",
+                      what,
+                      got != -1  ? "wrote to out"
+                      : now != 7 ? "changed the element"
+                                 : "called fn");
+    }
     mp_array_destroy(a);
 }
 
@@ -750,23 +788,25 @@ FL_TEST(test_mp_array_set_keeps_all_64_bits_of_an_int64)
 FL_TEST(test_mp_array_add_adds_in_the_arrays_type)
 {
     double dinit[2] = {0.5, 1.5}, dd = 0.25, dgot[2] = {0};
-    int64_t qd = INT64_C(1) << 40, qgot = 0;
+    int64_t qinit[2] = {0, INT64_MAX}, qd = INT64_C(1) << 40, qone = 1;
+    int64_t qgot = 0, qmax = 0;
     int32_t imax = INT32_MAX, one = 1, igot = 0;
     mp_array *d = new_array(MP_DOUBLE, 2, dinit, 1);
-    mp_array *q = new_array(MP_INT64, 1, NULL, 1);
+    mp_array *q = new_array(MP_INT64, 2, qinit, 1);
     mp_array *i = new_array(MP_INT32, 1, &imax, 1);
-    int r[3] = {mp_array_add(d, 1, &dd), mp_array_add(q, 0, &qd),
-                mp_array_add(i, 0, &one)};
+    int r[4] = {mp_array_add(d, 1, &dd), mp_array_add(q, 0, &qd),
+                mp_array_add(i, 0, &one), mp_array_add(q, 1, &qone)};
     mp_array_get(d, 0, &dgot[0]);
     mp_array_get(d, 1, &dgot[1]);
     mp_array_get(q, 0, &qgot);
+    mp_array_get(q, 1, &qmax);
     mp_array_get(i, 0, &igot);
     mp_array_destroy(d);
     mp_array_destroy(q);
     mp_array_destroy(i);
-    ck_assert_msg(r[0] == 0 && r[1] == 0 && r[2] == 0,
-                  "mp_array_add returned %s, %s, %s; expected 0", fl_ret(r[0]),
-                  fl_ret(r[1]), fl_ret(r[2]));
+    ck_assert_msg(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0,
+                  "mp_array_add returned %s, %s, %s, %s; expected 0",
+                  fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
     ck_assert_msg(dgot[0] == 0.5 && dgot[1] == 1.75,
                   "adding 0.25 to element 1 of Array('d', [0.5, 1.5]) gave "
                   "[%g, %g], expected [0.5, 1.75]",
@@ -777,6 +817,10 @@ FL_TEST(test_mp_array_add_adds_in_the_arrays_type)
                   "adding 1 to an 'i' INT32_MAX gave %d, expected INT32_MIN "
                   "(it wraps around)",
                   igot);
+    ck_assert_msg(qmax == INT64_MIN,
+                  "adding 1 to a 'q' INT64_MAX gave %lld, expected INT64_MIN "
+                  "(it wraps around)",
+                  (long long)qmax);
 }
 
 /* ------------------------------------------------------------ destroy */
@@ -794,6 +838,20 @@ FL_TEST(test_mp_array_destroy_unmaps_the_memory)
                   "mapped: munmap() the whole mapping, or every array made "
                   "and destroyed leaks its pages");
     fl_expect_int(null, -EINVAL, "mp_array_destroy(NULL)", "");
+    // A munmap that fails (made to, here) is an error the caller is told.
+    mp_array *raw = new_array(MP_INT32, 100, NULL, 0);
+    fl_fault_reset();
+    fl_fault_fail("munmap", 1, ENOMEM);
+    int failed = mp_array_destroy(raw);
+    int fired = fl_fault_fired("munmap") > 0;
+    fl_fault_reset();
+    int again = fired ? mp_array_destroy(raw) : 0;
+    ck_assert_msg(fired, "mp_array_destroy never called munmap");
+    fl_expect_int(failed, -ENOMEM,
+                  "mp_array_destroy with munmap failing with ENOMEM",
+                  "return -errno when munmap fails: the caller must not be "
+                  "told the memory is gone while it is still mapped");
+    fl_expect_int(again, 0, "mp_array_destroy after a failed one", "");
 }
 
 /* --------------------------------------------------------------- locks */
@@ -1756,7 +1814,8 @@ static const char *const edge_steps[] = {
     "mp_array_get of the last element, into a heap object of exactly its "
     "size",
     "mp_array_set of the last element",
-    "mp_array_add to the last element",
+    "mp_array_add to the last element, of a delta in a heap object of "
+    "exactly its size",
     "mp_array_get of the last element after the add",
     "mp_array_destroy",
 };
@@ -1784,7 +1843,8 @@ edge_calls(void *arg)
     struct edge *e = arg;
     size_t size = e->type == MP_INT32 ? 4 : 8, n = e->n;
     unsigned char *init = malloc(n * size), *out = malloc(size), want[8];
-    if (init == NULL || out == NULL)
+    unsigned char *delta = malloc(size);
+    if (init == NULL || out == NULL || delta == NULL)
         return 9;
     for (size_t k = 0; k < n; k++)
         edge_value(e->type, (long)k + 1, init + k * size);
@@ -1809,8 +1869,8 @@ edge_calls(void *arg)
     if (mp_array_set(a, n - 1, want) != 0)
         return 13;
     e->step = 4;
-    edge_value(e->type, 2, want);
-    if (mp_array_add(a, n - 1, want) != 0)
+    edge_value(e->type, 2, delta);
+    if (mp_array_add(a, n - 1, delta) != 0)
         return 14;
     e->step = 5;
     edge_value(e->type, 42, want);
@@ -1821,6 +1881,7 @@ edge_calls(void *arg)
         return 16;
     free(init);
     free(out);
+    free(delta);
     return 0;
 }
 
@@ -1990,10 +2051,18 @@ walk_shm_create(const char *fn, int err)
                  "%s() failing with %s",
                  k, fn, strerrorname_np(err));
         if (fired) {
+            void *buf = shm.buf;
             if (r == 0 && shm.buf != NULL)
                 munmap(shm.buf, shm.size);
             fl_expect_int(r, -err, what,
                           "return minus the errno of the call that failed");
+            ck_assert_msg(buf == NULL,
+                          "%s: it failed, yet set shm.buf to %p. Set the "
+                          "buf output only once mmap has succeeded: "
+                          "MAP_FAILED is not NULL, and a caller that "
+                          "cleans up with mp_shm_close(&shm) when shm.buf "
+                          "is set would munmap it",
+                          what, buf);
             char want[MP_SHM_NAME_MAX];
             expected_name(want, sizeof want, "walk");
             int left = in_dev_shm(want, NULL);
@@ -2038,11 +2107,16 @@ walk_shm_open(const char *name, const char *fn, int err)
         snprintf(what, sizeof what,
                  "mp_shm_open with its call %d of %s() failing with %s", k, fn,
                  strerrorname_np(err));
-        if (fired)
+        if (fired) {
             fl_expect_int(r, -err, what,
                           "return minus the errno of the call that failed, "
                           "after closing what is open");
-        else
+            ck_assert_msg(t.buf == NULL,
+                          "%s: it failed, yet set shm.buf to %p. Set the "
+                          "buf output only once mmap has succeeded: "
+                          "MAP_FAILED is not NULL",
+                          what, t.buf);
+        } else
             fl_expect_int(r, 0, "mp_shm_open of a segment that exists", "");
         fl_expect_no_leak(&s, what);
     }
