@@ -381,6 +381,10 @@ FL_TEST(test_mp_register_rejects_a_full_table)
                   "the table holds MP_MAX_TARGETS entries",
                   NREGISTERED, added, fl_ret(got),
                   MP_MAX_TARGETS - NREGISTERED);
+    fl_expect_int(mp_register("fill0", exit_with), -EEXIST,
+                  "mp_register(\"fill0\", ...) again, with the table full",
+                  "the name is taken, whether or not there is room: look "
+                  "for it with find() before checking for space");
 }
 
 /* ------------------------------------------------------- mp_spawn_main */
@@ -509,6 +513,10 @@ FL_TEST(test_mp_start_rejects_invalid_arguments)
          "pass_fds = {999}, not open"},
         {MP_FORK, "exit_with", big, NULL, 0, -E2BIG,
          "an arg of MP_ARG_MAX characters"},
+        {(enum mp_method)42, "no_such_target", "0", NULL, 0, -EINVAL,
+         "method 42 and a name not registered"},
+        {MP_SPAWN, "no_such_target", "0", &unopened, 1, -EBADF,
+         "pass_fds = {999} and a name not registered"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pid_t pid = mp_start(bad[i].m, bad[i].name, bad[i].arg, bad[i].fds,
@@ -1309,6 +1317,50 @@ FL_TEST(test_mp_start_forkserver_reports_a_server_that_is_gone)
                   "and reap it");
 }
 
+// Kills the fork server once it has read the join's request (it went from
+// its wait for a request to its wait for the child): the join's recv()
+// then meets EOF, not a reset with a request still unread.
+struct server_kill {
+    pid_t server;
+    long slept; // fl_proc_sleeps(server) while it waited for a request
+};
+
+static void *
+kill_server_in_its_wait(void *arg)
+{
+    struct server_kill *sk = arg;
+    fl_proc_sleeps_again(sk->server, sk->slept, 2000);
+    kill(sk->server, SIGKILL);
+    return NULL;
+}
+
+FL_TEST(test_mp_join_under_forkserver_reports_a_server_killed_in_the_wait)
+{
+    pid_t pid = start(MP_FORKSERVER, "wait_forever", NULL, NULL, 0);
+    struct server_kill sk = {mp_forkserver_start(), 0};
+    long until = fl_now_ms() + 2000; // until it waits for the next request
+    while (fl_proc_state(sk.server) != 'S' && fl_now_ms() < until)
+        sched_yield();
+    sk.slept = fl_proc_sleeps(sk.server);
+    pthread_t t;
+    ck_assert(pthread_create(&t, NULL, kill_server_in_its_wait, &sk) == 0);
+    int got = mp_join(MP_FORKSERVER, pid, -1);
+    pthread_join(t, NULL);
+    int stopped = mp_forkserver_stop();
+    fl_kill_children();
+    fl_expect_int(got, -EPIPE,
+                  "mp_join(MP_FORKSERVER, pid, -1) while the server, killed, "
+                  "waited for the child",
+                  got == 0 ? "recv() returned 0: the server closed the "
+                             "socket (EOF), and a reply never came. That is "
+                             "-EPIPE, not a reply of zeros (exit code 0)"
+                           : "the server is gone before its reply: recv() "
+                             "meets EOF, and that is -EPIPE");
+    fl_expect_int(stopped, 0, "mp_forkserver_stop of the killed server",
+                  "a dead server needs no telling: still close the socket "
+                  "and reap it");
+}
+
 FL_TEST(test_mp_start_forkserver_takes_short_transfers)
 {
     pid_t server = mp_forkserver_start();
@@ -1719,6 +1771,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_join_under_forkserver_waits_for_ever_under_a_signal_storm,
             5),
     FL_CASE(test_mp_start_forkserver_reports_a_server_that_is_gone, 5),
+    FL_CASE(test_mp_join_under_forkserver_reports_a_server_killed_in_the_wait,
+            5),
     FL_CASE(test_mp_start_forkserver_takes_short_transfers, 5),
     FL_CASE(test_mp_start_leaks_nothing_when_a_call_fails, 5),
     FL_CASE(test_mp_start_child_holds_no_descriptor_it_was_not_given, 5),
