@@ -1065,6 +1065,15 @@ FL_TEST(test_mp_join_rejects_a_process_that_is_not_a_child)
                   "to waitpid, 0 means any child of the group");
     fl_expect_int(mp_join(MP_FORK, -1, -1), -EINVAL, "mp_join(MP_FORK, -1)",
                   "to waitpid, -1 means any child");
+    fl_expect_int(mp_join(MP_FORKSERVER, 0, -1), -EINVAL,
+                  "mp_join(MP_FORKSERVER, 0)",
+                  "check the pid for every method, before asking the "
+                  "server: its waitpid(0) or waitpid(-1) would reap any "
+                  "child of its own");
+    fl_expect_int(mp_join(MP_FORKSERVER, -1, -1), -EINVAL,
+                  "mp_join(MP_FORKSERVER, -1)",
+                  "check the pid for every method, before asking the "
+                  "server: its waitpid(-1) would reap any child of its own");
     fl_expect_int(mp_join(MP_FORKSERVER, getppid(), -1), -ECHILD,
                   "mp_join(MP_FORKSERVER) with no server running",
                   "no server, so no child of the server");
