@@ -1744,6 +1744,41 @@ FL_TEST(test_mp_start_spawn_frees_its_file_actions)
                   "frees them. Destroy them after every posix_spawn, and "
                   "on every error path after init.",
                   after - before, before, after);
+    // An error path: a descriptor at or above the soft RLIMIT_NOFILE,
+    // opened before it was lowered, makes addclose fail with EBADF, after
+    // a first action (for low) put the file actions on the heap.
+    int low = fcntl(0, F_DUPFD_CLOEXEC, 3), high = fcntl(0, F_DUPFD, 90);
+    struct rlimit lim, was;
+    getrlimit(RLIMIT_NOFILE, &was);
+    lim = was;
+    lim.rlim_cur = 64;
+    ck_assert_msg(low > 0 && low < 64 && high >= 90 &&
+                      setrlimit(RLIMIT_NOFILE, &lim) == 0,
+                  "setting up descriptors %d and %d under a limit of 64", low,
+                  high);
+    pid_t got[3];
+    before = heap_in_use();
+    for (int i = 0; i < 3; i++)
+        got[i] = mp_start(MP_SPAWN, "exit_with", "0", NULL, 0);
+    after = heap_in_use();
+    setrlimit(RLIMIT_NOFILE, &was);
+    close(low);
+    close(high);
+    int left = fl_kill_children();
+    fl_expect_int(got[0], -EBADF,
+                  "mp_start(MP_SPAWN) with descriptor 90 open above a "
+                  "limit of 64",
+                  got[0] > 0 && left == 0
+                      ? "posix_spawn_file_actions_addclose failed with "
+                        "EBADF, an errno value it returns (not -1): keep_only "
+                        "must return it negative, or it looks like a pid"
+                      : "posix_spawn_file_actions_addclose(fd 90) fails "
+                        "with EBADF, and nothing may start");
+    ck_assert_msg(after <= before,
+                  "three spawns that failed in keep_only left %zu more "
+                  "bytes in use on the heap (%zu, then %zu): destroy the "
+                  "file actions on that error path too.",
+                  after - before, before, after);
 }
 
 static const fl_case cases[] = {
