@@ -159,6 +159,7 @@ pid_t mp_start(enum mp_method method, const char *name, const char *arg,
  * @retval -ECHILD pid is not a child of the caller (of the server under
  *         MP_FORKSERVER, or there is no server).
  * @retval -EINVAL pid is not positive, or method is unknown.
+ * @retval -EPIPE MP_FORKSERVER: the fork server is gone.
  * @note A signal that interrupts the wait (EINTR) is not an error.
  */
 int mp_join(enum mp_method method, pid_t pid, int timeout_ms);
@@ -185,6 +186,8 @@ pid_t mp_forkserver_start(void);
  *
  * @return 0 once the server has ended and been reaped.
  * @retval -ESRCH no server is running.
+ * @retval -ECHILD the server was reaped by someone else (a waitpid(-1) of
+ *         the caller's own): it is forgotten all the same.
  */
 int mp_forkserver_stop(void);
 

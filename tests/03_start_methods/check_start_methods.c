@@ -1370,6 +1370,35 @@ FL_TEST(test_mp_join_under_forkserver_reports_a_server_killed_in_the_wait)
                   "and reap it");
 }
 
+// A program of its own may reap the server (a waitpid(-1) loop, SIGCHLD
+// ignored): the stop's wait then fails, and it must still forget that
+// server, or every later start is sent to a dead one.
+FL_TEST(test_mp_forkserver_stop_forgets_a_server_reaped_elsewhere)
+{
+    pid_t server = mp_forkserver_start();
+    ck_assert_msg(server > 0, "mp_forkserver_start returned %s",
+                  fl_ret(server));
+    kill(server, SIGKILL);
+    fl_reap(server);
+    int stopped = mp_forkserver_stop();
+    pid_t again = mp_forkserver_start();
+    pid_t pid =
+        again > 0 ? mp_start(MP_FORKSERVER, "exit_with", "3", NULL, 0) : again;
+    int code = pid > 0 ? mp_join(MP_FORKSERVER, pid, -1) : pid;
+    mp_forkserver_stop();
+    fl_kill_children();
+    fl_expect_int(stopped, -ECHILD,
+                  "mp_forkserver_stop of a server the caller reaped itself",
+                  "the wait for the server fails with ECHILD: return it");
+    ck_assert_msg(again > 0 && again != server && code == 3,
+                  "after that stop, mp_forkserver_start returned %s (the "
+                  "old server was %d) and a child exiting with 3 gave %s: "
+                  "expected a new server. The stop forgets the server "
+                  "(server_pid and server_sock back to -1) even when its "
+                  "wait fails",
+                  fl_ret(again), (int)server, code_str(code));
+}
+
 FL_TEST(test_mp_start_forkserver_takes_short_transfers)
 {
     pid_t server = mp_forkserver_start();
@@ -1817,6 +1846,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_start_forkserver_reports_a_server_that_is_gone, 5),
     FL_CASE(test_mp_join_under_forkserver_reports_a_server_killed_in_the_wait,
             5),
+    FL_CASE(test_mp_forkserver_stop_forgets_a_server_reaped_elsewhere, 5),
     FL_CASE(test_mp_start_forkserver_takes_short_transfers, 5),
     FL_CASE(test_mp_start_leaks_nothing_when_a_call_fails, 5),
     FL_CASE(test_mp_start_child_holds_no_descriptor_it_was_not_given, 5),
