@@ -515,6 +515,8 @@ FL_TEST(test_mp_start_rejects_invalid_arguments)
          "an arg of MP_ARG_MAX characters"},
         {(enum mp_method)42, "no_such_target", "0", NULL, 0, -EINVAL,
          "method 42 and a name not registered"},
+        {MP_SPAWN, "exit_with", big, &unopened, 1, -EBADF,
+         "pass_fds = {999} and an arg of MP_ARG_MAX characters"},
         {MP_SPAWN, "no_such_target", "0", &unopened, 1, -EBADF,
          "pass_fds = {999} and a name not registered"},
     };
@@ -711,6 +713,15 @@ FL_TEST(test_mp_start_spawn_child_misses_targets_registered_late)
                   "it and should exit with MP_EXIT_NO_TARGET; it %s. Did "
                   "spawn fork() instead of exec?",
                   how(st, why, sizeof why));
+    // The fork server is a fresh program too: it answers -ENOENT.
+    pid_t pid = mp_start(MP_FORKSERVER, "late", "5", NULL, 0);
+    mp_forkserver_stop();
+    fl_kill_children();
+    fl_expect_int(pid, -ENOENT,
+                  "mp_start(MP_FORKSERVER, \"late\"), registered in the "
+                  "caller only",
+                  "the fork server does not know the name: its reply's err "
+                  "is -ENOENT, negative, and ask() returns that err");
 }
 
 /* ---------------------------------------------------------- forkserver */
