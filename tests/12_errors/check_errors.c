@@ -1217,11 +1217,13 @@ FL_TEST(test_mp_reaper_lookup_rejects_bad_arguments)
     int null = mp_reaper_lookup(getpid(), NULL);
     int none = mp_reaper_lookup(getpid(), &code);
     ck_assert_msg(zero == -EINVAL && neg == -EINVAL && null == -EINVAL &&
-                      none == 0,
+                      none == 0 && code == 12345,
                   "mp_reaper_lookup gave %s for pid 0, %s for pid -1, %s "
-                  "for a NULL exitcode and %s for a pid never reaped; "
-                  "expected -EINVAL, -EINVAL, -EINVAL and 0",
-                  fl_ret(zero), fl_ret(neg), fl_ret(null), fl_ret(none));
+                  "for a NULL exitcode and %s for a pid never reaped, "
+                  "and *exitcode went from 12345 to %d; expected -EINVAL, "
+                  "-EINVAL, -EINVAL and 0, and *exitcode left alone when "
+                  "nothing is found (write it only for a pid found)",
+                  fl_ret(zero), fl_ret(neg), fl_ret(null), fl_ret(none), code);
 }
 
 static void
@@ -1388,12 +1390,16 @@ stop_child(int sig, int register_it, int *left)
 
 static char cancelled_name[MP_SHM_NAME_MAX];
 
-// The child of the cancel test: registers cancelled_name and cancels it
-// before it goes on as stoppable.
+// The child of the cancel test: registers a name never made (longer than
+// any made here) and cancelled_name, the second in the table, and cancels
+// both before it goes on as stoppable.  A check that walks one past the
+// names it has removes cancelled_name, still in the slot after the last.
 static int
 cancel_then_stop(void *arg)
 {
-    if (mp_cleanup_on_signal(cancelled_name) != 0 || mp_cleanup_cancel() != 0)
+    if (mp_cleanup_on_signal("/fl-never-made-and-longer-than-any-name-made-"
+                             "by-this-test") != 0 ||
+        mp_cleanup_on_signal(cancelled_name) != 0 || mp_cleanup_cancel() != 0)
         return CHILD_NO_REGISTER;
     return stoppable(arg);
 }
