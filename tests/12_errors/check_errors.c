@@ -1440,8 +1440,9 @@ FL_TEST(test_mp_signal_check_removes_the_name_on_sigterm)
                   shm_name, child_said(st));
 }
 
-// A stoppable child that blocks SIGTERM once the signal has come, before
-// it calls mp_signal_check (a critical section of its own, say).
+// A stoppable child that blocks SIGINT and SIGTERM once the signal has
+// come, before it calls mp_signal_check (a critical section of its own,
+// say).
 static int
 stoppable_then_blocked(void *arg)
 {
@@ -1459,6 +1460,7 @@ stoppable_then_blocked(void *arg)
     poll(&p, 1, 3000); // EINTR is fine: the check comes next
     sigset_t set;
     sigemptyset(&set);
+    sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigprocmask(SIG_BLOCK, &set, NULL);
     if (mp_signal_check() != 0)
@@ -1502,6 +1504,17 @@ FL_TEST(test_mp_signal_check_removes_the_name_and_ends_by_sigint)
                   left ? "install on_stop for SIGINT too, and shm_unlink "
                          "in mp_signal_check"
                        : stop_hint(st, SIGINT));
+    make_shm("errors-int-blocked");
+    st = stop_child_with(stoppable_then_blocked, SIGINT, 1, &left);
+    ck_assert_msg(killed_by(st, SIGINT),
+                  "a worker sent SIGINT, which then blocked SIGINT and "
+                  "SIGTERM before calling mp_signal_check, %s; expected it "
+                  "killed by SIGINT (exit code -2). %s",
+                  child_said(st),
+                  st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == CHILD_RETURNED
+                      ? "Unblock the signal that came (sig), not always "
+                        "SIGTERM: raised while blocked, it only waits"
+                      : stop_hint(st, SIGINT));
 }
 
 FL_TEST(test_mp_signal_fd_wakes_a_poll_for_a_signal_that_came_first)
