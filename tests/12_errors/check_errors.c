@@ -281,18 +281,23 @@ static void __attribute__((noinline)) dirty_stack(void)
         junk[i] = 'x';
 }
 
+// An index with four different bytes, none 0: a byte put in the wrong
+// place of the header, or read from the wrong place, shows.
+#define BIG_INDEX 0x12345678
+
 FL_TEST(test_mp_run_worker_sends_the_error_record)
 {
     int fds[2];
     pipe_or_fail(fds);
     dirty_stack();
-    pid_t pid = start_worker(fail_with_1, 3, "disk full in worker", fds[1]);
+    pid_t pid =
+        start_worker(fail_with_1, BIG_INDEX, "disk full in worker", fds[1]);
     close(fds[1]);
     unsigned char got[1024];
     size_t n = fl_read_all(fds[0], got, sizeof got);
     close(fds[0]);
     fl_reap(pid);
-    const char *want = "disk full in worker 3.";
+    const char *want = "disk full in worker 305419896.";
     size_t len = strlen(want);
     ck_assert_msg(n > 0,
                   "nothing came through the pipe from a worker whose task "
@@ -300,16 +305,17 @@ FL_TEST(test_mp_run_worker_sends_the_error_record)
                   "the child must send its error record to err_fd (the "
                   "exit code alone says that it failed, never why)");
     ck_assert_msg(n == MP_ERR_HEADER + len && fl_get_be32(got) == len &&
-                      fl_get_be32(got + 4) == 3 &&
+                      fl_get_be32(got + 4) == BIG_INDEX &&
                       memcmp(got + MP_ERR_HEADER, want, len) == 0,
                   "the worker sent %zu bytes: length %u, index %u, message "
-                  "\"%.*s\"; expected %zu bytes: length %zu, index 3, then "
+                  "\"%.*s\"; expected %zu bytes: length %zu, index %u, then "
                   "\"%s\" without its NUL (see the format in errors.h; "
                   "the task gets msg holding \"\", MP_ERR_MAX bytes)",
                   n, n >= 4 ? (unsigned)fl_get_be32(got) : 0,
                   n >= 8 ? (unsigned)fl_get_be32(got + 4) : 0,
                   n > MP_ERR_HEADER ? (int)(n - MP_ERR_HEADER) : 0,
-                  got + MP_ERR_HEADER, MP_ERR_HEADER + len, len, want);
+                  got + MP_ERR_HEADER, MP_ERR_HEADER + len, len,
+                  (unsigned)BIG_INDEX, want);
 }
 
 FL_TEST(test_mp_run_worker_sends_the_record_despite_eintr)
@@ -606,7 +612,7 @@ FL_TEST(test_mp_collect_reads_every_record)
     for (size_t k = 0; k < sizeof shorts / sizeof shorts[0]; k++) {
         pipe_or_fail(fds);
         unsigned char one[64];
-        size_t len = make_record(one, 5, 9, "one!!");
+        size_t len = make_record(one, 5, BIG_INDEX, "one!!");
         ck_assert_msg(fl_write_full(fds[1], one, len) == 0, "write failed");
         close(fds[1]);
         mp_error only = {12345, "untouched"};
@@ -626,14 +632,15 @@ FL_TEST(test_mp_collect_reads_every_record)
                              : "A read may return fewer bytes than asked: "
                                "read again for the rest, into buf + the "
                                "count so far");
-        ck_assert_msg(only.index == 9 && strcmp(only.message, "one!!") == 0,
-                      "%s gave the record (%d, \"%s\"), expected (9, "
-                      "\"one!!\")%s",
-                      what, only.index, only.message,
-                      k == 0 ? ""
-                             : ": a read that comes up short must be "
-                               "followed by one into buf + the count so "
-                               "far, not into buf again");
+        ck_assert_msg(
+            only.index == BIG_INDEX && strcmp(only.message, "one!!") == 0,
+            "%s gave the record (index %d, \"%s\"), expected (index %d, "
+            "\"one!!\")%s",
+            what, only.index, only.message, BIG_INDEX,
+            k == 0 ? ""
+                   : ": a read that comes up short must be "
+                     "followed by one into buf + the count so "
+                     "far, not into buf again");
     }
     int seen = 0;
     for (int k = 0; k < 3; k++)
@@ -1210,11 +1217,13 @@ FL_TEST(test_mp_reaper_lookup_rejects_bad_arguments)
     int null = mp_reaper_lookup(getpid(), NULL);
     int none = mp_reaper_lookup(getpid(), &code);
     ck_assert_msg(zero == -EINVAL && neg == -EINVAL && null == -EINVAL &&
-                      none == 0,
+                      none == 0 && code == 12345,
                   "mp_reaper_lookup gave %s for pid 0, %s for pid -1, %s "
-                  "for a NULL exitcode and %s for a pid never reaped; "
-                  "expected -EINVAL, -EINVAL, -EINVAL and 0",
-                  fl_ret(zero), fl_ret(neg), fl_ret(null), fl_ret(none));
+                  "for a NULL exitcode and %s for a pid never reaped, "
+                  "and *exitcode went from 12345 to %d; expected -EINVAL, "
+                  "-EINVAL, -EINVAL and 0, and *exitcode left alone when "
+                  "nothing is found (write it only for a pid found)",
+                  fl_ret(zero), fl_ret(neg), fl_ret(null), fl_ret(none), code);
 }
 
 static void
@@ -1381,12 +1390,16 @@ stop_child(int sig, int register_it, int *left)
 
 static char cancelled_name[MP_SHM_NAME_MAX];
 
-// The child of the cancel test: registers cancelled_name and cancels it
-// before it goes on as stoppable.
+// The child of the cancel test: registers a name never made (longer than
+// any made here) and cancelled_name, the second in the table, and cancels
+// both before it goes on as stoppable.  A check that walks one past the
+// names it has removes cancelled_name, still in the slot after the last.
 static int
 cancel_then_stop(void *arg)
 {
-    if (mp_cleanup_on_signal(cancelled_name) != 0 || mp_cleanup_cancel() != 0)
+    if (mp_cleanup_on_signal("/fl-never-made-and-longer-than-any-name-made-"
+                             "by-this-test") != 0 ||
+        mp_cleanup_on_signal(cancelled_name) != 0 || mp_cleanup_cancel() != 0)
         return CHILD_NO_REGISTER;
     return stoppable(arg);
 }
@@ -1427,8 +1440,9 @@ FL_TEST(test_mp_signal_check_removes_the_name_on_sigterm)
                   shm_name, child_said(st));
 }
 
-// A stoppable child that blocks SIGTERM once the signal has come, before
-// it calls mp_signal_check (a critical section of its own, say).
+// A stoppable child that blocks SIGINT and SIGTERM once the signal has
+// come, before it calls mp_signal_check (a critical section of its own,
+// say).
 static int
 stoppable_then_blocked(void *arg)
 {
@@ -1446,6 +1460,7 @@ stoppable_then_blocked(void *arg)
     poll(&p, 1, 3000); // EINTR is fine: the check comes next
     sigset_t set;
     sigemptyset(&set);
+    sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigprocmask(SIG_BLOCK, &set, NULL);
     if (mp_signal_check() != 0)
@@ -1489,6 +1504,17 @@ FL_TEST(test_mp_signal_check_removes_the_name_and_ends_by_sigint)
                   left ? "install on_stop for SIGINT too, and shm_unlink "
                          "in mp_signal_check"
                        : stop_hint(st, SIGINT));
+    make_shm("errors-int-blocked");
+    st = stop_child_with(stoppable_then_blocked, SIGINT, 1, &left);
+    ck_assert_msg(killed_by(st, SIGINT),
+                  "a worker sent SIGINT, which then blocked SIGINT and "
+                  "SIGTERM before calling mp_signal_check, %s; expected it "
+                  "killed by SIGINT (exit code -2). %s",
+                  child_said(st),
+                  st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == CHILD_RETURNED
+                      ? "Unblock the signal that came (sig), not always "
+                        "SIGTERM: raised while blocked, it only waits"
+                      : stop_hint(st, SIGINT));
 }
 
 FL_TEST(test_mp_signal_fd_wakes_a_poll_for_a_signal_that_came_first)
@@ -1838,7 +1864,10 @@ FL_TEST(test_mp_cleanup_cancel_restores_the_old_actions)
     sigaction(SIGTERM, NULL, &now_t);
     sigaction(SIGINT, NULL, &now_i);
     int fd = mp_signal_fd();
+    signal(SIGTERM, SIG_IGN); // the caller's own choice, after the cancel
     int again = mp_cleanup_cancel();
+    struct sigaction later;
+    sigaction(SIGTERM, NULL, &later);
     ck_assert_msg(r == 0 && c == 0 && again == 0,
                   "mp_cleanup_on_signal returned %s, mp_cleanup_cancel %s "
                   "and %s the second time; expected 0 each time",
@@ -1852,6 +1881,11 @@ FL_TEST(test_mp_cleanup_cancel_restores_the_old_actions)
                   now_t.sa_handler == on_term_before ? "" : "not",
                   now_i.sa_handler == SIG_IGN ? "ignored again" : "not ignored",
                   fl_ret(fd));
+    ck_assert_msg(later.sa_handler == SIG_IGN,
+                  "the test set SIGTERM to SIG_IGN after mp_cleanup_cancel, "
+                  "called mp_cleanup_cancel again, and SIGTERM's action "
+                  "changed; expected it left alone: with nothing registered "
+                  "there is nothing to put back (return 0 first)");
 }
 
 /* ------------------------- error paths, EINTR and limits (issue 13) */
