@@ -652,6 +652,10 @@ FL_TEST(test_mp_dict_get_gives_enoent_for_a_missing_key)
     // sanitizer pass checks the server's memory when it ends).
     OK(mp_dict_set(p, mp_str("k"), mp_int(1)));
     OK(mp_dict_set(p, mp_str("after"), mp_str("kept")));
+    // Keys that begin like a stored one, or that a stored one begins
+    // like, are other keys.
+    int longer = mp_dict_get(p, mp_str("kk"), &v);
+    int shorter = mp_dict_get(p, mp_str("af"), &v);
     OK(mp_dict_del(p, mp_str("k")));
     // Delete from a dict of every size from 1 to 16 keys, so that one
     // delete comes when the table is exactly full, whatever its growth:
@@ -674,6 +678,12 @@ FL_TEST(test_mp_dict_get_gives_enoent_for_a_missing_key)
                   "key %s, and a second del %s; expected -ENOENT each time "
                   "(Python's KeyError): return the server's status",
                   fl_ret(never), fl_ret(gone), fl_ret(again));
+    ck_assert_msg(longer == -ENOENT && shorter == -ENOENT,
+                  "with the keys 'k' and 'after' stored, mp_dict_get('kk') "
+                  "returned %s and mp_dict_get('af') %s, expected -ENOENT: "
+                  "two strings are the same key only when they are equal "
+                  "to their ends (strcmp), not when one begins the other",
+                  fl_ret(longer), fl_ret(shorter));
     fl_expect_int(null, -EINVAL, "mp_dict_get(p, key, NULL)",
                   "Check the out pointer");
     fl_expect_int(full, 0, "mp_dict_set and mp_dict_del of int keys",
@@ -686,10 +696,11 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
     static const char want[] =
         "{-7: 1.0, \"it's\": 1e+16, 'a\"b': -0.5, None: 0.1, "
         "2.5: 'tab\\there', 1e-05: 'back\\\\slash', "
-        "'x': 1000000000000000.0, 'y': -inf, 'z': '\\x01'}";
+        "'x': 1000000000000000.0, 'y': -inf, 'z': '\\x01\\x7f', "
+        "0.30000000000000004: 0.0001}";
     mp_manager *m = start();
     mp_proxy *p = proxy(m);
-    char empty[8] = "", got[256] = "", small[8];
+    char empty[8] = "", got[320] = "", small[8];
     int r0 = mp_dict_repr(p, empty, sizeof empty);
     OK(mp_dict_set(p, mp_int(-7), mp_float(1.0)));
     OK(mp_dict_set(p, mp_str("it's"), mp_float(1e16)));
@@ -699,7 +710,8 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
     OK(mp_dict_set(p, mp_float(1e-5), mp_str("back\\slash")));
     OK(mp_dict_set(p, mp_str("x"), mp_float(1e15)));
     OK(mp_dict_set(p, mp_str("y"), mp_float(-HUGE_VAL)));
-    OK(mp_dict_set(p, mp_str("z"), mp_str("\x01")));
+    OK(mp_dict_set(p, mp_str("z"), mp_str("\x01\x7f")));
+    OK(mp_dict_set(p, mp_float(0.1 + 0.2), mp_float(1e-4)));
     int r = mp_dict_repr(p, got, sizeof got);
     int r2 = mp_dict_repr(p, small, sizeof small);
     mp_proxy_close(p);
@@ -710,7 +722,9 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
     ck_assert_msg(r == (int)strlen(want) && strcmp(got, want) == 0,
                   "mp_dict_repr returned %s, the text  %s  where Python "
                   "prints  %s  Floats: say_float, never %%f or %%g (Python "
-                  "prints 1.0, %%g prints 1). Strings: say_str, in quotes.",
+                  "prints 1.0, %%g prints 1; up to 17 digits, plain from "
+                  "1e-4). Strings: say_str, in quotes, control characters "
+                  "and DEL (0x7f) as \\x escapes.",
                   fl_ret(r), got, want);
     fl_expect_int(r2, -ERANGE, "mp_dict_repr into 8 bytes", "");
 }
@@ -1177,6 +1191,10 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
     // The same key, a value after it: a whole request but for that 0.
     static const unsigned char nul2[] = {'S', 's', 0, 0, 0, 1, 'a', 'b', 'N'};
     long long no_nul2 = raw_status(fd, nul2, sizeof nul2);
+    // A string whose length says 2, its 0, but a 0 inside it too: C would
+    // read it as "a", a key the client never sent.
+    static const unsigned char inner[] = {'S', 's', 0, 0, 0, 2, 'a', 0, 0, 'N'};
+    long long nul_inside = raw_status(fd, inner, sizeof inner);
     unsigned char zero[MP_FRAME_HEADER] = {0, 0, 0, 0}; // an empty frame
     ck_assert(raw_send(fd, zero, sizeof zero) == 0);
     char c;
@@ -1200,6 +1218,11 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
                   "value %s; expected -EPROTO for both: the byte after a "
                   "string's length must be its 0",
                   fl_ret(no_nul), fl_ret(no_nul2));
+    ck_assert_msg(nul_inside == -EPROTO,
+                  "a string of length 2 whose first byte after 'a' is a 0 "
+                  "got %s, expected -EPROTO: a string with a 0 inside is "
+                  "malformed (take_value checks for one with memchr)",
+                  fl_ret(nul_inside));
     ck_assert_msg(eof, "after a frame of length 0 the server should close "
                        "the connection: recv_frame returns -EPROTO");
     fl_expect_int(n, 0, "mp_dict_len after the bad requests",
@@ -2202,7 +2225,7 @@ struct bad_replies {
         unsigned char body[32];
         size_t len;      // of body; 0: a frame header announcing 0 bytes
         size_t announce; // the length in the header, if not 0: else len
-    } r[5];
+    } r[7];
 };
 
 // A fake server: for each reply, accept, read one request, answer with
@@ -2242,7 +2265,7 @@ reply_int(struct bad_replies *b, int i, long long x)
 
 FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
 {
-    struct bad_replies b = {.n = 5};
+    struct bad_replies b = {.n = 7};
     reply_int(&b, 0, 0); // status 0, the value 7, and a byte too many
     reply_int(&b, 0, 7);
     b.r[0].body[b.r[0].len++] = MP_NONE;
@@ -2253,6 +2276,11 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     reply_int(&b, 4, 0); // status 0 and the value 7, whole, but the header
     reply_int(&b, 4, 7); // announced a byte more: the frame is cut short
     b.r[4].announce = b.r[4].len + 1;
+    reply_int(&b, 5, 0); // to mp_list_get: status 0, 7 and a byte too many
+    reply_int(&b, 5, 7);
+    b.r[5].body[b.r[5].len++] = MP_NONE;
+    reply_int(&b, 6, 0); // to mp_dict_len: status 0 and a count of -5
+    reply_int(&b, 6, -5);
     char path[108];
     ck_assert(mp_ipc_path(path, sizeof path, "fake") > 0);
     unlink(path);
@@ -2261,11 +2289,16 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     load_key();
     pid_t pid = fl_raw_start(answer_badly, &b);
     close(b.lfd);
-    int r[5];
-    for (int i = 0; i < 5; i++) {
+    int r[7], kept = 1;
+    for (int i = 0; i < 7; i++) {
         mp_proxy *p = proxy_to(path);
-        mp_value v;
-        r[i] = mp_dict_get(p, mp_str("x"), &v);
+        mp_value v = mp_int(-99);
+        long long x;
+        r[i] = i == 5   ? mp_list_get(p, 0, &x)
+               : i == 6 ? mp_dict_len(p)
+                        : mp_dict_get(p, mp_str("x"), &v);
+        if (i == 0)
+            kept = v.type == MP_INT && v.i == -99;
         mp_proxy_close(p);
     }
     int st = fl_reap_code(pid);
@@ -2277,6 +2310,19 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
                   "A reply is the status and ONE value: bytes left over "
                   "mean it is not a valid message; check that the reply was "
                   "read whole (whole()), not only that the value was there");
+    ck_assert_msg(kept,
+                  "mp_dict_get returned %s for a reply with a byte too "
+                  "many, but wrote *value anyway: store the value only "
+                  "once the reply is known to be whole",
+                  fl_ret(r[0]));
+    fl_expect_int(r[5], -EPROTO,
+                  "mp_list_get when the reply held status 0, the value and "
+                  "one byte more",
+                  "int_result must read the reply whole too");
+    fl_expect_int(r[6], -EPROTO,
+                  "mp_dict_len when the reply held status 0 and the count -5",
+                  "a count is 0 to INT_MAX: a negative one would pass for "
+                  "a -errno");
     fl_expect_int(r[1], -EPROTO, "mp_dict_get when the reply's status was 5",
                   "A status is 0 or a -errno (-4095 to -1): anything else "
                   "is no valid reply, not an answer to pass on");
