@@ -2433,7 +2433,8 @@ FL_TEST(test_mp_get_authkey_is_random_and_inherited_by_children)
     int p[2];
     ck_assert(pipe(p) == 0);
     unsigned char a[MP_AUTHKEY_LEN], b[MP_AUTHKEY_LEN], c[MP_AUTHKEY_LEN];
-    unsigned char mine[MP_AUTHKEY_MAX];
+    unsigned char mine[MP_AUTHKEY_MAX + 8]; // room to spare, marked with Z
+    memset(mine, 'Z', sizeof mine);
     key_of_child(p, a); // this process has no key yet: each child makes one
     key_of_child(p, b);
     // This process's first call, into one byte too few: the key is made
@@ -2451,6 +2452,14 @@ FL_TEST(test_mp_get_authkey_is_random_and_inherited_by_children)
                   "past the caller's buffer");
     fl_expect_int(n, MP_AUTHKEY_LEN, "mp_get_authkey with no key set",
                   "the default key is MP_AUTHKEY_LEN random bytes");
+    size_t z = MP_AUTHKEY_LEN;
+    while (z < sizeof mine && mine[z] == 'Z')
+        z++;
+    ck_assert_msg(z == sizeof mine,
+                  "mp_get_authkey into a buffer of MP_AUTHKEY_MAX + 8 bytes "
+                  "returned %s but wrote byte %zu, past the key's %d: copy "
+                  "the key's length, not size",
+                  fl_ret(n), z, MP_AUTHKEY_LEN);
     ck_assert_msg(memcmp(a, b, sizeof a) != 0,
                   "two children forked before any key was made got the "
                   "same key: the default key must come from getrandom(2), "
