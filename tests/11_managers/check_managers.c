@@ -2757,6 +2757,21 @@ deliver_to_silent(void *arg)
     return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 300);
 }
 
+// fl_storm_hold's wait: deliver with no deadline (-1) to a peer that
+// answers nothing until released.
+static int
+deliver_for_ever(void *arg)
+{
+    return mp_deliver_challenge(((int *)arg)[0], tkey, tkeylen, -1);
+}
+
+// fl_storm_hold's release: the peer hangs up, an EOF the wait ends on.
+static void
+peer_hangs_up(void *arg)
+{
+    close(((int *)arg)[1]);
+}
+
 // In a child: deliver with a timeout of 0 to a peer that never answers.
 static int
 deliver_polling(void *arg)
@@ -2794,6 +2809,11 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
     fl_run_in_child(deliver_late, &sv[0], 500, 0, &late);
     close(sv[0]);
     close(sv[1]);
+    // No deadline: signals must not turn it into one.
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fl_storm_result ever;
+    fl_storm_hold(deliver_for_ever, peer_hangs_up, sv, 500, 50, &ever);
+    close(sv[0]);
     ck_assert_msg(n > 0, "mp_deliver_challenge sent no challenge");
     ck_assert_msg(now.returned && now.value == -ETIMEDOUT,
                   "mp_deliver_challenge with a timeout of 0, to a peer that "
@@ -2820,6 +2840,13 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
                   "jumps), counted once for the whole exchange, not "
                   "restarted after each signal",
                   res.elapsed_ms, res.signals);
+    ck_assert_msg(!ever.early && ever.ret == -EPIPE,
+                  "mp_deliver_challenge(timeout -1) under a signal storm "
+                  "returned %s %s, expected -EPIPE once the peer hung up: "
+                  "a wait for ever stays for ever after EINTR (only a "
+                  "timeout above 0 has a time left to count down)",
+                  fl_ret(ever.ret),
+                  ever.early ? "before the peer hung up" : "after it");
 }
 
 FL_TEST(test_mp_deliver_challenge_retries_reads_a_signal_interrupted)
