@@ -697,7 +697,7 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
         "{-7: 1.0, \"it's\": 1e+16, 'a\"b': -0.5, None: 0.1, "
         "2.5: 'tab\\there', 1e-05: 'back\\\\slash', "
         "'x': 1000000000000000.0, 'y': -inf, 'z': '\\x01\\x7f', "
-        "0.30000000000000004: 0.0001}";
+        "0.30000000000000004: 0.0001, 'q': 'it\\'s \"x\"'}";
     mp_manager *m = start();
     mp_proxy *p = proxy(m);
     char empty[8] = "", got[320] = "", small[8];
@@ -712,6 +712,7 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
     OK(mp_dict_set(p, mp_str("y"), mp_float(-HUGE_VAL)));
     OK(mp_dict_set(p, mp_str("z"), mp_str("\x01\x7f")));
     OK(mp_dict_set(p, mp_float(0.1 + 0.2), mp_float(1e-4)));
+    OK(mp_dict_set(p, mp_str("q"), mp_str("it's \"x\"")));
     int r = mp_dict_repr(p, got, sizeof got);
     int r2 = mp_dict_repr(p, small, sizeof small);
     mp_proxy_close(p);
@@ -724,7 +725,8 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
                   "prints  %s  Floats: say_float, never %%f or %%g (Python "
                   "prints 1.0, %%g prints 1; up to 17 digits, plain from "
                   "1e-4). Strings: say_str, in quotes, control characters "
-                  "and DEL (0x7f) as \\x escapes.",
+                  "and DEL (0x7f) as \\x escapes; in double quotes only when "
+                  "they hold a ' and no \".",
                   fl_ret(r), got, want);
     fl_expect_int(r2, -ERANGE, "mp_dict_repr into 8 bytes", "");
 }
