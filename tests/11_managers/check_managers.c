@@ -817,6 +817,8 @@ FL_TEST(test_mp_list_get_counts_negative_indexes_from_the_end)
     int r3 = mp_list_get(p, 0, &first);
     int past = mp_list_get(p, 3, &x), before = mp_list_get(p, -4, &x);
     int set_past = mp_list_set(p, 3, 1);
+    int null_get = mp_list_get(p, 0, NULL);
+    int null_repr = mp_list_repr(p, NULL, 64);
     int n = mp_list_len(p);
     mp_proxy_close(p);
     stop(m);
@@ -830,6 +832,11 @@ FL_TEST(test_mp_list_get_counts_negative_indexes_from_the_end)
                   "l[3], l[-4] and l[3] = 1 on a list of 3 returned %s, %s "
                   "and %s, expected -ERANGE (Python's IndexError)",
                   fl_ret(past), fl_ret(before), fl_ret(set_past));
+    ck_assert_msg(null_get == -EINVAL && null_repr == -EINVAL,
+                  "mp_list_get(p, 0, NULL) returned %s and mp_list_repr(p, "
+                  "NULL, 64) %s, expected -EINVAL: check the out pointer "
+                  "before the request",
+                  fl_ret(null_get), fl_ret(null_repr));
     fl_expect_int(n, 3, "mp_list_len", "");
 }
 
