@@ -2799,6 +2799,21 @@ deliver_late(void *arg)
     return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 200);
 }
 
+// In a child, under a storm: deliver (timeout 200 ms) to a peer that
+// never answers, the monotonic clock 10 s later after its third read (the
+// one wait_readable takes its deadline from): the first wait is cut by a
+// signal, and the time left is then below 0.
+static int
+deliver_late_interrupted(void *arg)
+{
+    fl_fault_reset();
+    fl_clock_mono_later_at(3, 10000);
+    fl_storm_start(500);
+    int r = mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 200);
+    fl_storm_stop();
+    return r;
+}
+
 FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
 {
     int sv[2];
@@ -2816,6 +2831,8 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
     fl_run_in_child(deliver_polling, &sv[0], 500, 0, &now);
     fl_child late; // the time left is below 0 by the first wait
     fl_run_in_child(deliver_late, &sv[0], 500, 0, &late);
+    fl_child cut; // a signal, then the time left is below 0
+    fl_run_in_child(deliver_late_interrupted, &sv[0], 500, 0, &cut);
     close(sv[0]);
     close(sv[1]);
     // No deadline: signals must not turn it into one.
@@ -2837,6 +2854,13 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
                   "left past the deadline is 0, never negative: poll() "
                   "takes a negative timeout as for ever",
                   how_within(&late, 500));
+    ck_assert_msg(cut.returned && cut.value == -ETIMEDOUT,
+                  "mp_deliver_challenge(timeout 200 ms) under signals, its "
+                  "deadline past (on CLOCK_MONOTONIC) when a signal cut its "
+                  "first wait, %s; expected -ETIMEDOUT at once. After EINTR "
+                  "the time left past the deadline is 0, never negative: "
+                  "poll() takes a negative timeout as for ever",
+                  how_within(&cut, 500));
     fl_expect_int(res.ret, -ETIMEDOUT,
                   "mp_deliver_challenge(timeout 300 ms) to a peer that "
                   "never answers, under a signal storm",
