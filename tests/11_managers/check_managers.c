@@ -1083,8 +1083,9 @@ FL_TEST(test_mp_dict_incr_refuses_what_it_cannot_add)
     OK(mp_dict_set(p, mp_str("s"), mp_str("text")));
     OK(mp_dict_set(p, mp_str("max"), mp_int(LLONG_MAX)));
     OK(mp_dict_set(p, mp_str("min"), mp_int(LLONG_MIN)));
-    int s = mp_dict_incr(p, mp_str("s"), 1, NULL);
-    int up = mp_dict_incr(p, mp_str("max"), 1, NULL);
+    long long now[2] = {-42, -42}; // left alone on failure
+    int s = mp_dict_incr(p, mp_str("s"), 1, &now[0]);
+    int up = mp_dict_incr(p, mp_str("max"), 1, &now[1]);
     int down = mp_dict_incr(p, mp_str("min"), -1, NULL);
     mp_value v = mp_none();
     int r = mp_dict_get(p, mp_str("max"), &v);
@@ -1100,6 +1101,10 @@ FL_TEST(test_mp_dict_incr_refuses_what_it_cannot_add)
                   fl_ret(up), fl_ret(down));
     ck_assert_msg(r == 0 && v.type == MP_INT && v.i == LLONG_MAX,
                   "a refused increment changed the value");
+    ck_assert_msg(now[0] == -42 && now[1] == -42,
+                  "mp_dict_incr returned %s and %s but wrote *now (%lld, "
+                  "%lld): store the new value only on success",
+                  fl_ret(s), fl_ret(up), now[0], now[1]);
 }
 
 /* ------------------------------------------------------- the server */
