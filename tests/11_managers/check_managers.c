@@ -652,6 +652,10 @@ FL_TEST(test_mp_dict_get_gives_enoent_for_a_missing_key)
     // sanitizer pass checks the server's memory when it ends).
     OK(mp_dict_set(p, mp_str("k"), mp_int(1)));
     OK(mp_dict_set(p, mp_str("after"), mp_str("kept")));
+    // Keys that begin like a stored one, or that a stored one begins
+    // like, are other keys.
+    int longer = mp_dict_get(p, mp_str("kk"), &v);
+    int shorter = mp_dict_get(p, mp_str("af"), &v);
     OK(mp_dict_del(p, mp_str("k")));
     // Delete from a dict of every size from 1 to 16 keys, so that one
     // delete comes when the table is exactly full, whatever its growth:
@@ -674,6 +678,12 @@ FL_TEST(test_mp_dict_get_gives_enoent_for_a_missing_key)
                   "key %s, and a second del %s; expected -ENOENT each time "
                   "(Python's KeyError): return the server's status",
                   fl_ret(never), fl_ret(gone), fl_ret(again));
+    ck_assert_msg(longer == -ENOENT && shorter == -ENOENT,
+                  "with the keys 'k' and 'after' stored, mp_dict_get('kk') "
+                  "returned %s and mp_dict_get('af') %s, expected -ENOENT: "
+                  "two strings are the same key only when they are equal "
+                  "to their ends (strcmp), not when one begins the other",
+                  fl_ret(longer), fl_ret(shorter));
     fl_expect_int(null, -EINVAL, "mp_dict_get(p, key, NULL)",
                   "Check the out pointer");
     fl_expect_int(full, 0, "mp_dict_set and mp_dict_del of int keys",
@@ -686,10 +696,11 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
     static const char want[] =
         "{-7: 1.0, \"it's\": 1e+16, 'a\"b': -0.5, None: 0.1, "
         "2.5: 'tab\\there', 1e-05: 'back\\\\slash', "
-        "'x': 1000000000000000.0, 'y': -inf, 'z': '\\x01'}";
+        "'x': 1000000000000000.0, 'y': -inf, 'z': '\\x01\\x7f', "
+        "0.30000000000000004: 0.0001, 'q': 'it\\'s \"x\"'}";
     mp_manager *m = start();
     mp_proxy *p = proxy(m);
-    char empty[8] = "", got[256] = "", small[8];
+    char empty[8] = "", got[320] = "", small[8];
     int r0 = mp_dict_repr(p, empty, sizeof empty);
     OK(mp_dict_set(p, mp_int(-7), mp_float(1.0)));
     OK(mp_dict_set(p, mp_str("it's"), mp_float(1e16)));
@@ -699,7 +710,9 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
     OK(mp_dict_set(p, mp_float(1e-5), mp_str("back\\slash")));
     OK(mp_dict_set(p, mp_str("x"), mp_float(1e15)));
     OK(mp_dict_set(p, mp_str("y"), mp_float(-HUGE_VAL)));
-    OK(mp_dict_set(p, mp_str("z"), mp_str("\x01")));
+    OK(mp_dict_set(p, mp_str("z"), mp_str("\x01\x7f")));
+    OK(mp_dict_set(p, mp_float(0.1 + 0.2), mp_float(1e-4)));
+    OK(mp_dict_set(p, mp_str("q"), mp_str("it's \"x\"")));
     int r = mp_dict_repr(p, got, sizeof got);
     int r2 = mp_dict_repr(p, small, sizeof small);
     mp_proxy_close(p);
@@ -710,7 +723,10 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
     ck_assert_msg(r == (int)strlen(want) && strcmp(got, want) == 0,
                   "mp_dict_repr returned %s, the text  %s  where Python "
                   "prints  %s  Floats: say_float, never %%f or %%g (Python "
-                  "prints 1.0, %%g prints 1). Strings: say_str, in quotes.",
+                  "prints 1.0, %%g prints 1; up to 17 digits, plain from "
+                  "1e-4). Strings: say_str, in quotes, control characters "
+                  "and DEL (0x7f) as \\x escapes; in double quotes only when "
+                  "they hold a ' and no \".",
                   fl_ret(r), got, want);
     fl_expect_int(r2, -ERANGE, "mp_dict_repr into 8 bytes", "");
 }
@@ -801,6 +817,8 @@ FL_TEST(test_mp_list_get_counts_negative_indexes_from_the_end)
     int r3 = mp_list_get(p, 0, &first);
     int past = mp_list_get(p, 3, &x), before = mp_list_get(p, -4, &x);
     int set_past = mp_list_set(p, 3, 1);
+    int null_get = mp_list_get(p, 0, NULL);
+    int null_repr = mp_list_repr(p, NULL, 64);
     int n = mp_list_len(p);
     mp_proxy_close(p);
     stop(m);
@@ -814,6 +832,11 @@ FL_TEST(test_mp_list_get_counts_negative_indexes_from_the_end)
                   "l[3], l[-4] and l[3] = 1 on a list of 3 returned %s, %s "
                   "and %s, expected -ERANGE (Python's IndexError)",
                   fl_ret(past), fl_ret(before), fl_ret(set_past));
+    ck_assert_msg(null_get == -EINVAL && null_repr == -EINVAL,
+                  "mp_list_get(p, 0, NULL) returned %s and mp_list_repr(p, "
+                  "NULL, 64) %s, expected -EINVAL: check the out pointer "
+                  "before the request",
+                  fl_ret(null_get), fl_ret(null_repr));
     fl_expect_int(n, 3, "mp_list_len", "");
 }
 
@@ -1060,8 +1083,9 @@ FL_TEST(test_mp_dict_incr_refuses_what_it_cannot_add)
     OK(mp_dict_set(p, mp_str("s"), mp_str("text")));
     OK(mp_dict_set(p, mp_str("max"), mp_int(LLONG_MAX)));
     OK(mp_dict_set(p, mp_str("min"), mp_int(LLONG_MIN)));
-    int s = mp_dict_incr(p, mp_str("s"), 1, NULL);
-    int up = mp_dict_incr(p, mp_str("max"), 1, NULL);
+    long long now[2] = {-42, -42}; // left alone on failure
+    int s = mp_dict_incr(p, mp_str("s"), 1, &now[0]);
+    int up = mp_dict_incr(p, mp_str("max"), 1, &now[1]);
     int down = mp_dict_incr(p, mp_str("min"), -1, NULL);
     mp_value v = mp_none();
     int r = mp_dict_get(p, mp_str("max"), &v);
@@ -1077,6 +1101,10 @@ FL_TEST(test_mp_dict_incr_refuses_what_it_cannot_add)
                   fl_ret(up), fl_ret(down));
     ck_assert_msg(r == 0 && v.type == MP_INT && v.i == LLONG_MAX,
                   "a refused increment changed the value");
+    ck_assert_msg(now[0] == -42 && now[1] == -42,
+                  "mp_dict_incr returned %s and %s but wrote *now (%lld, "
+                  "%lld): store the new value only on success",
+                  fl_ret(s), fl_ret(up), now[0], now[1]);
 }
 
 /* ------------------------------------------------------- the server */
@@ -1177,6 +1205,10 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
     // The same key, a value after it: a whole request but for that 0.
     static const unsigned char nul2[] = {'S', 's', 0, 0, 0, 1, 'a', 'b', 'N'};
     long long no_nul2 = raw_status(fd, nul2, sizeof nul2);
+    // A string whose length says 2, its 0, but a 0 inside it too: C would
+    // read it as "a", a key the client never sent.
+    static const unsigned char inner[] = {'S', 's', 0, 0, 0, 2, 'a', 0, 0, 'N'};
+    long long nul_inside = raw_status(fd, inner, sizeof inner);
     unsigned char zero[MP_FRAME_HEADER] = {0, 0, 0, 0}; // an empty frame
     ck_assert(raw_send(fd, zero, sizeof zero) == 0);
     char c;
@@ -1200,6 +1232,11 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
                   "value %s; expected -EPROTO for both: the byte after a "
                   "string's length must be its 0",
                   fl_ret(no_nul), fl_ret(no_nul2));
+    ck_assert_msg(nul_inside == -EPROTO,
+                  "a string of length 2 whose first byte after 'a' is a 0 "
+                  "got %s, expected -EPROTO: a string with a 0 inside is "
+                  "malformed (take_value checks for one with memchr)",
+                  fl_ret(nul_inside));
     ck_assert_msg(eof, "after a frame of length 0 the server should close "
                        "the connection: recv_frame returns -EPROTO");
     fl_expect_int(n, 0, "mp_dict_len after the bad requests",
@@ -2202,7 +2239,7 @@ struct bad_replies {
         unsigned char body[32];
         size_t len;      // of body; 0: a frame header announcing 0 bytes
         size_t announce; // the length in the header, if not 0: else len
-    } r[5];
+    } r[7];
 };
 
 // A fake server: for each reply, accept, read one request, answer with
@@ -2242,7 +2279,7 @@ reply_int(struct bad_replies *b, int i, long long x)
 
 FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
 {
-    struct bad_replies b = {.n = 5};
+    struct bad_replies b = {.n = 7};
     reply_int(&b, 0, 0); // status 0, the value 7, and a byte too many
     reply_int(&b, 0, 7);
     b.r[0].body[b.r[0].len++] = MP_NONE;
@@ -2253,6 +2290,11 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     reply_int(&b, 4, 0); // status 0 and the value 7, whole, but the header
     reply_int(&b, 4, 7); // announced a byte more: the frame is cut short
     b.r[4].announce = b.r[4].len + 1;
+    reply_int(&b, 5, 0); // to mp_list_get: status 0, 7 and a byte too many
+    reply_int(&b, 5, 7);
+    b.r[5].body[b.r[5].len++] = MP_NONE;
+    reply_int(&b, 6, 0); // to mp_dict_len: status 0 and a count of -5
+    reply_int(&b, 6, -5);
     char path[108];
     ck_assert(mp_ipc_path(path, sizeof path, "fake") > 0);
     unlink(path);
@@ -2261,11 +2303,16 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     load_key();
     pid_t pid = fl_raw_start(answer_badly, &b);
     close(b.lfd);
-    int r[5];
-    for (int i = 0; i < 5; i++) {
+    int r[7], kept = 1;
+    for (int i = 0; i < 7; i++) {
         mp_proxy *p = proxy_to(path);
-        mp_value v;
-        r[i] = mp_dict_get(p, mp_str("x"), &v);
+        mp_value v = mp_int(-99);
+        long long x;
+        r[i] = i == 5   ? mp_list_get(p, 0, &x)
+               : i == 6 ? mp_dict_len(p)
+                        : mp_dict_get(p, mp_str("x"), &v);
+        if (i == 0)
+            kept = v.type == MP_INT && v.i == -99;
         mp_proxy_close(p);
     }
     int st = fl_reap_code(pid);
@@ -2277,6 +2324,19 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
                   "A reply is the status and ONE value: bytes left over "
                   "mean it is not a valid message; check that the reply was "
                   "read whole (whole()), not only that the value was there");
+    ck_assert_msg(kept,
+                  "mp_dict_get returned %s for a reply with a byte too "
+                  "many, but wrote *value anyway: store the value only "
+                  "once the reply is known to be whole",
+                  fl_ret(r[0]));
+    fl_expect_int(r[5], -EPROTO,
+                  "mp_list_get when the reply held status 0, the value and "
+                  "one byte more",
+                  "int_result must read the reply whole too");
+    fl_expect_int(r[6], -EPROTO,
+                  "mp_dict_len when the reply held status 0 and the count -5",
+                  "a count is 0 to INT_MAX: a negative one would pass for "
+                  "a -errno");
     fl_expect_int(r[1], -EPROTO, "mp_dict_get when the reply's status was 5",
                   "A status is 0 or a -errno (-4095 to -1): anything else "
                   "is no valid reply, not an answer to pass on");
@@ -2387,7 +2447,8 @@ FL_TEST(test_mp_get_authkey_is_random_and_inherited_by_children)
     int p[2];
     ck_assert(pipe(p) == 0);
     unsigned char a[MP_AUTHKEY_LEN], b[MP_AUTHKEY_LEN], c[MP_AUTHKEY_LEN];
-    unsigned char mine[MP_AUTHKEY_MAX];
+    unsigned char mine[MP_AUTHKEY_MAX + 8]; // room to spare, marked with Z
+    memset(mine, 'Z', sizeof mine);
     key_of_child(p, a); // this process has no key yet: each child makes one
     key_of_child(p, b);
     // This process's first call, into one byte too few: the key is made
@@ -2405,6 +2466,14 @@ FL_TEST(test_mp_get_authkey_is_random_and_inherited_by_children)
                   "past the caller's buffer");
     fl_expect_int(n, MP_AUTHKEY_LEN, "mp_get_authkey with no key set",
                   "the default key is MP_AUTHKEY_LEN random bytes");
+    size_t z = MP_AUTHKEY_LEN;
+    while (z < sizeof mine && mine[z] == 'Z')
+        z++;
+    ck_assert_msg(z == sizeof mine,
+                  "mp_get_authkey into a buffer of MP_AUTHKEY_MAX + 8 bytes "
+                  "returned %s but wrote byte %zu, past the key's %d: copy "
+                  "the key's length, not size",
+                  fl_ret(n), z, MP_AUTHKEY_LEN);
     ck_assert_msg(memcmp(a, b, sizeof a) != 0,
                   "two children forked before any key was made got the "
                   "same key: the default key must come from getrandom(2), "
@@ -2702,6 +2771,21 @@ deliver_to_silent(void *arg)
     return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 300);
 }
 
+// fl_storm_hold's wait: deliver with no deadline (-1) to a peer that
+// answers nothing until released.
+static int
+deliver_for_ever(void *arg)
+{
+    return mp_deliver_challenge(((int *)arg)[0], tkey, tkeylen, -1);
+}
+
+// fl_storm_hold's release: the peer hangs up, an EOF the wait ends on.
+static void
+peer_hangs_up(void *arg)
+{
+    close(((int *)arg)[1]);
+}
+
 // In a child: deliver with a timeout of 0 to a peer that never answers.
 static int
 deliver_polling(void *arg)
@@ -2718,6 +2802,21 @@ deliver_late(void *arg)
     fl_fault_reset();
     fl_clock_mono_later_at(1, 10000);
     return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 200);
+}
+
+// In a child, under a storm: deliver (timeout 200 ms) to a peer that
+// never answers, the monotonic clock 10 s later after its third read (the
+// one wait_readable takes its deadline from): the first wait is cut by a
+// signal, and the time left is then below 0.
+static int
+deliver_late_interrupted(void *arg)
+{
+    fl_fault_reset();
+    fl_clock_mono_later_at(3, 10000);
+    fl_storm_start(500);
+    int r = mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 200);
+    fl_storm_stop();
+    return r;
 }
 
 FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
@@ -2737,8 +2836,15 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
     fl_run_in_child(deliver_polling, &sv[0], 500, 0, &now);
     fl_child late; // the time left is below 0 by the first wait
     fl_run_in_child(deliver_late, &sv[0], 500, 0, &late);
+    fl_child cut; // a signal, then the time left is below 0
+    fl_run_in_child(deliver_late_interrupted, &sv[0], 500, 0, &cut);
     close(sv[0]);
     close(sv[1]);
+    // No deadline: signals must not turn it into one.
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fl_storm_result ever;
+    fl_storm_hold(deliver_for_ever, peer_hangs_up, sv, 500, 50, &ever);
+    close(sv[0]);
     ck_assert_msg(n > 0, "mp_deliver_challenge sent no challenge");
     ck_assert_msg(now.returned && now.value == -ETIMEDOUT,
                   "mp_deliver_challenge with a timeout of 0, to a peer that "
@@ -2753,6 +2859,13 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
                   "left past the deadline is 0, never negative: poll() "
                   "takes a negative timeout as for ever",
                   how_within(&late, 500));
+    ck_assert_msg(cut.returned && cut.value == -ETIMEDOUT,
+                  "mp_deliver_challenge(timeout 200 ms) under signals, its "
+                  "deadline past (on CLOCK_MONOTONIC) when a signal cut its "
+                  "first wait, %s; expected -ETIMEDOUT at once. After EINTR "
+                  "the time left past the deadline is 0, never negative: "
+                  "poll() takes a negative timeout as for ever",
+                  how_within(&cut, 500));
     fl_expect_int(res.ret, -ETIMEDOUT,
                   "mp_deliver_challenge(timeout 300 ms) to a peer that "
                   "never answers, under a signal storm",
@@ -2765,6 +2878,13 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
                   "jumps), counted once for the whole exchange, not "
                   "restarted after each signal",
                   res.elapsed_ms, res.signals);
+    ck_assert_msg(!ever.early && ever.ret == -EPIPE,
+                  "mp_deliver_challenge(timeout -1) under a signal storm "
+                  "returned %s %s, expected -EPIPE once the peer hung up: "
+                  "a wait for ever stays for ever after EINTR (only a "
+                  "timeout above 0 has a time left to count down)",
+                  fl_ret(ever.ret),
+                  ever.early ? "before the peer hung up" : "after it");
 }
 
 FL_TEST(test_mp_deliver_challenge_retries_reads_a_signal_interrupted)
