@@ -215,6 +215,19 @@ load_key(void)
     tkeylen = (size_t)n;
 }
 
+// A fake server's listening socket at the "fake" address (path, 108
+// bytes), with the test's key loaded for the handshakes it will fake.
+static int
+listen_as_fake(char *path)
+{
+    ck_assert(mp_ipc_path(path, 108, "fake") > 0);
+    unlink(path);
+    int lfd = raw_socket_at(path, 1);
+    ck_assert_msg(lfd >= 0, "could not listen: %s", strerror(errno));
+    load_key();
+    return lfd;
+}
+
 // Read one handshake frame's body into body (HS_FRAME bytes); its length,
 // 0 at EOF, or -1.
 static ssize_t
@@ -1374,11 +1387,7 @@ hang_up(void *arg)
 FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_hangs_up)
 {
     char path[108];
-    ck_assert(mp_ipc_path(path, sizeof path, "fake") > 0);
-    unlink(path);
-    int lfd = raw_socket_at(path, 1);
-    ck_assert_msg(lfd >= 0, "could not listen: %s", strerror(errno));
-    load_key();
+    int lfd = listen_as_fake(path);
     pid_t pid = fl_raw_start(hang_up, &lfd);
     close(lfd); // once the fake server has gone, connect() is refused
     int r[2];
@@ -1430,11 +1439,7 @@ cut_short(void *arg)
 FL_TEST(test_mp_dict_len_gives_eproto_when_a_reply_is_cut_short)
 {
     char path[108];
-    ck_assert(mp_ipc_path(path, sizeof path, "fake") > 0);
-    unlink(path);
-    int lfd = raw_socket_at(path, 1);
-    ck_assert_msg(lfd >= 0, "could not listen: %s", strerror(errno));
-    load_key();
+    int lfd = listen_as_fake(path);
     pid_t pid = fl_raw_start(cut_short, &lfd);
     close(lfd);
     int r[2];
@@ -2296,11 +2301,7 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     reply_int(&b, 6, 0); // to mp_dict_len: status 0 and a count of -5
     reply_int(&b, 6, -5);
     char path[108];
-    ck_assert(mp_ipc_path(path, sizeof path, "fake") > 0);
-    unlink(path);
-    b.lfd = raw_socket_at(path, 1);
-    ck_assert_msg(b.lfd >= 0, "could not listen: %s", strerror(errno));
-    load_key();
+    b.lfd = listen_as_fake(path);
     pid_t pid = fl_raw_start(answer_badly, &b);
     close(b.lfd);
     int r[7], kept = 1;
@@ -3453,11 +3454,7 @@ impostor(void *arg)
 FL_TEST(test_mp_manager_connect_refuses_a_server_with_another_key)
 {
     char path[108];
-    ck_assert(mp_ipc_path(path, sizeof path, "fake") > 0);
-    unlink(path);
-    int lfd = raw_socket_at(path, 1);
-    ck_assert_msg(lfd >= 0, "could not listen: %s", strerror(errno));
-    load_key();
+    int lfd = listen_as_fake(path);
     pid_t pid = fl_raw_start(impostor, &lfd);
     close(lfd);
     fl_child res;
