@@ -1007,9 +1007,12 @@ fl_wrap_sysconf(int name)
 {
     INTERCEPT(sysconf, -1);
     long cpus = atomic_load(&fake_cpus);
-    if (cpus != 0 &&
-        (name == _SC_NPROCESSORS_ONLN || name == _SC_NPROCESSORS_CONF))
+    // 8 more configured than online, as with CPUs taken offline: code
+    // that counts the configured ones shows.
+    if (cpus != 0 && name == _SC_NPROCESSORS_ONLN)
         return cpus;
+    if (cpus != 0 && name == _SC_NPROCESSORS_CONF)
+        return cpus + 8;
     return sysconf(name);
 }
 

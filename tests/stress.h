@@ -481,8 +481,9 @@ void fl_clock_mono_later_at(int nth_read, long long ms);
 void fl_clock_mono_just_past_a_second(void);
 
 /**
- * @brief Make the code's sysconf(_SC_NPROCESSORS_ONLN) (and _CONF) say
- *        the machine has this many CPUs.
+ * @brief Make the code's sysconf(_SC_NPROCESSORS_ONLN) say the machine
+ *        has this many CPUs online (and _SC_NPROCESSORS_CONF 8 more,
+ *        configured but offline, so that counting those shows).
  *
  * A default pool size ("one worker per CPU, at most 16") can then be
  * tested on a machine of any size: at 1, at the cap, past it.  0 gives

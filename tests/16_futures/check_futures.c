@@ -1283,7 +1283,8 @@ FL_TEST(test_mp_executor_create_takes_1_to_16_workers)
         ck_assert_msg(r == 0 && kids == cpus[i][1],
                       "mp_executor_create(&ex, 0) where sysconf(_SC_"
                       "NPROCESSORS_ONLN) gives %ld returned %d and started %d "
-                      "workers; expected 0 and %ld: one per CPU, at least 1 "
+                      "workers; expected 0 and %ld: one per CPU online, at "
+                      "least 1 "
                       "(sysconf fails with -1) and at most "
                       "MP_EXECUTOR_MAX_WORKERS%s",
                       cpus[i][0], r, kids, cpus[i][1],
