@@ -109,7 +109,7 @@ static const char *const blocking =
     "accept accept4 connect sem_wait sem_timedwait sigtimedwait nanosleep "
     "mq_send mq_receive mq_timedsend mq_timedreceive ";
 // Functions after whose call the process can stop itself.
-static const char *const stoppable = " pthread_mutex_unlock connect ";
+static const char *const stoppable = " pthread_mutex_unlock connect unlink ";
 
 enum { K_NONE, K_FAIL, K_FROM, K_SHORT, K_STOP, K_SIGNAL };
 
@@ -576,8 +576,20 @@ fl_wrap_shm_unlink(const char *name)
 int
 fl_wrap_unlink(const char *path)
 {
-    INTERCEPT(unlink, -1);
-    return unlink(path);
+    int e_;
+    size_t c_ = SIZE_MAX;
+    int hit = intercept(FN_unlink, &e_, &c_);
+    if (hit && e_ != 0) {
+        errno = e_;
+        return -1;
+    }
+    int r = unlink(path);
+    if (hit) { // a stop after the call, as in fl_wrap_connect
+        int saved = errno;
+        raise(SIGSTOP);
+        errno = saved;
+    }
+    return r;
 }
 
 int

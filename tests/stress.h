@@ -122,10 +122,12 @@ void fl_fault_eintr_late(const char *fn, int nth, long long ms);
  * test did before that call and nothing of what it does after it: a flag
  * written after an unlock instead of before, say, or read after it; or,
  * after a connect, a peer that resets the connection before the code
- * sends anything on it.  The call itself runs as usual (a failed connect
- * stops too); SIGCONT lets the code go on.
+ * sends anything on it; or, after a server's last unlink, a process
+ * that is still cleaning up when its client looks.  The call itself runs
+ * as usual (a failed call stops too); SIGCONT lets the code go on.
  *
- * @param fn  pthread_mutex_unlock or connect; any other fails the test.
+ * @param fn  pthread_mutex_unlock, connect or unlink; any other fails the
+ *            test.
  * @param nth which call, 1-based.
  */
 void fl_fault_stop_after(const char *fn, int nth);

@@ -35,6 +35,7 @@ long long st_mono_s(void);
 ssize_t st_read_full(int fd, char *buf, size_t len);
 int st_unlock(pthread_mutex_t *m);
 int st_connect(int fd, const struct sockaddr *addr, socklen_t len);
+int st_unlink(const char *path);
 long long st_mono_ns(void);
 char *st_map(size_t len);
 int st_unmap(char *p, size_t len);
@@ -269,6 +270,38 @@ FL_TEST(test_fault_stop_after_stops_the_process_after_its_connect)
     close(lfd);
     fl_expect_int(s, 'T', "the child's state after its connect", "");
     ck_assert_msg(fd >= 0, "no connection to accept while it was stopped");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the child did not go on once continued (status 0x%x)", st);
+}
+
+// A child removes a file with the stop armed: it stops with the file
+// gone, and goes on to exit 0 once continued.
+FL_TEST(test_fault_stop_after_stops_the_process_after_its_unlink)
+{
+    char path[] = "/tmp/fl-stop-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    close(fd);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        fl_fault_reset();
+        fl_fault_stop_after("unlink", 1);
+        int r = st_unlink(path);
+        _exit(r == 0 && fl_fault_fired("unlink") == 1 ? 0 : 1);
+    }
+    char s;
+    while ((s = fl_proc_state(pid)) != 'T' && s != 'Z' && s != 0)
+        sched_yield();
+    int gone = s == 'T' && access(path, F_OK) < 0 && errno == ENOENT;
+    kill(pid, SIGCONT);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        ;
+    unlink(path);
+    fl_expect_int(s, 'T', "the child's state after its unlink", "");
+    ck_assert_msg(gone, "the file was still there while it was stopped");
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "the child did not go on once continued (status 0x%x)", st);
 }
@@ -513,6 +546,7 @@ static const fl_case cases[] = {
     FL_CASE(test_every_wrapped_name_is_known, 10),
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_unlock, 5),
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_connect, 5),
+    FL_CASE(test_fault_stop_after_stops_the_process_after_its_unlink, 5),
     FL_CASE(test_fault_signal_before_comes_just_before_the_call, 5),
     FL_CASE(test_storm_interrupts_a_finite_wait_that_keeps_its_deadline, 10),
     FL_CASE(test_storm_catches_a_wait_that_restarts_its_timeout, 10),

@@ -158,6 +158,13 @@ st_connect(int fd, const struct sockaddr *addr, socklen_t len)
     return connect(fd, addr, len);
 }
 
+// Remove path, as the code under test does (a wrapped call).
+int
+st_unlink(const char *path)
+{
+    return unlink(path);
+}
+
 // Nanoseconds on CLOCK_MONOTONIC, as the code under test sees them; -1
 // for a timespec no kernel call would take (tv_nsec out of range).
 long long

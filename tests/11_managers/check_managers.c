@@ -1488,24 +1488,61 @@ FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_was_killed)
 
 /* ------------------------------------------------ mp_manager_shutdown */
 
+struct stopped {
+    pid_t caller, server;
+};
+
+// Once the server has stopped, continue it when the caller sleeps (in the
+// poll of the grace period, for a correct shutdown), or when the server
+// was killed; WAIT_MS at most.
+static void *
+continue_when_caller_sleeps(void *arg)
+{
+    struct stopped *s = arg;
+    long end = fl_now_ms() + WAIT_MS;
+    char st;
+    while ((st = fl_proc_state(s->server)) != 'T' && st != 'Z' && st != 0 &&
+           fl_now_ms() < end)
+        poll(NULL, 0, 1);
+    while (st == 'T' && fl_proc_state(s->caller) != 'S' && fl_now_ms() < end) {
+        poll(NULL, 0, 1);
+        st = fl_proc_state(s->server);
+    }
+    kill(s->server, SIGCONT);
+    return NULL;
+}
+
+// The server stops itself after its unlink of the socket file, still
+// cleaning up when shutdown looks; it goes on once shutdown waits.
 FL_TEST(test_mp_manager_shutdown_stops_the_server_and_removes_its_socket)
 {
+    fl_fault_reset();
+    fl_fault_stop_after("unlink", 1); // in the server: it inherits this
     mp_manager *m = start();
+    fl_fault_reset();
     pid_t pid = server_of(m);
     mp_proxy *p = proxy(m);
     OK(mp_list_append(p, 1));
     mp_proxy_close(p);
+    struct stopped s = {(pid_t)syscall(SYS_gettid), pid};
+    pthread_t t;
+    ck_assert(pthread_create(&t, NULL, continue_when_caller_sleeps, &s) == 0);
     int code = -1000;
     int r = mp_manager_shutdown(m, &code);
+    pthread_join(t, NULL);
     int left = exists(manager_path());
     unlink(manager_path());
     fl_expect_int(r, 0, "mp_manager_shutdown", "");
     ck_assert_msg(!fl_alive(pid), "the server is still running");
+    ck_assert_msg(code != -SIGKILL,
+                  "the server was killed (exit code -9) while it was still "
+                  "cleaning up after MP_OP_SHUTDOWN: give it its grace "
+                  "period, MP_MANAGER_GRACE_MS, to end (wait_readable on a "
+                  "pidfd) before SIGKILL");
     ck_assert_msg(code == 0,
                   "the server's exit code was %d, expected 0: it should "
                   "stop on the MP_OP_SHUTDOWN request and end with "
-                  "_exit(0), within MP_MANAGER_GRACE_MS (-9: it was killed "
-                  "because it did not)",
+                  "_exit(0), within MP_MANAGER_GRACE_MS",
                   code);
     ck_assert_msg(!left,
                   "after a clean shutdown, %s is still there: a socket file "
@@ -2124,23 +2161,6 @@ FL_TEST(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors)
 
 // The two processes of the clock test: the test's thread, and the server
 // stopped with SIGSTOP.
-struct stopped {
-    pid_t caller, server;
-};
-
-// Continue the server once the caller sleeps (in the poll of the grace
-// period, for a correct shutdown), WAIT_MS at most.
-static void *
-continue_when_caller_sleeps(void *arg)
-{
-    struct stopped *s = arg;
-    long end = fl_now_ms() + WAIT_MS;
-    while (fl_proc_state(s->caller) != 'S' && fl_now_ms() < end)
-        poll(NULL, 0, 1);
-    kill(s->server, SIGCONT);
-    return NULL;
-}
-
 FL_TEST(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps)
 {
     mp_manager *m = start();
