@@ -164,6 +164,12 @@ $(BUILD)/obj/tests/$(1)/%.o: tests/$(1)/%.c | need-check
 	@mkdir -p $$(@D)
 	@$$(if $(Q),$(SAY) "  CC      $$<")
 	$(Q)$$(CC) $$(CFLAGS_ALL) $$(CHECK_CFLAGS) -Ilessons/$(1) -Itests -c $$< -o $$@
+$(BUILD)/obj/tests/$(1)/%.san.o: tests/$(1)/%.c | need-check
+	@mkdir -p $$(@D)
+	@$$(if $(Q),$(SAY) "  CC SAN  $$<")
+	$(Q)$$(CC) $$(CSTD) $$(WARN) $$(TEST_SAN_FLAGS) -MMD -MP \
+	    -fdebug-prefix-map=$(CURDIR)=. $$(CHECK_CFLAGS) -Ilessons/$(1) -Itests \
+	    -c $$< -o $$@
 $(BUILD)/obj/lessons/$(1)/%.o: lessons/$(1)/%.c
 	@mkdir -p $$(@D)
 	@$$(if $(Q),$(SAY) "  CC      $$<")
@@ -189,6 +195,7 @@ endef
 $(foreach l,$(ALL_LESSONS),$(eval $(call lesson_rules,$(l))))
 # What the lessons chosen with L= need (all of them without L=).
 L_TEST_OBJS := $(foreach l,$(LESSONS),$(BUILD)/obj/tests/$(l)/check_$(call topic,$(l)).o)
+L_TEST_SAN_OBJS := $(L_TEST_OBJS:.o=.san.o)
 L_PROGRAMS := $(foreach l,$(LESSONS),$(foreach t,lessons solutions,\
 	$(BUILD)/bin/$(t)/$(l)/check_$(call topic,$(l)) $(BUILD)/bin/$(t)/$(l)/demo))
 
@@ -210,7 +217,12 @@ grader grade check progress watch grade-class: $(SAN_OBJ)
 # $(BUILD)/bin/san/{lessons,solutions}/NN_topic/check_topic.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
-SAN_LINK = $(BUILD)/obj/tests/$(1)/check_$(call topic,$(1)).o \
+# The tests' own objects for that pass: ASan alone, so that a byte written
+# past a test's local array by the student's code is seen too (a test
+# built without it has no red zones around its stack); -O1, as cheap to
+# compile as the plain -O2 object.
+TEST_SAN_FLAGS := -O1 -g -fsanitize=address -fno-omit-frame-pointer
+SAN_LINK = $(BUILD)/obj/tests/$(1)/check_$(call topic,$(1)).san.o \
 	$(BUILD)/obj/san/%/$(1)/$(call topic,$(1))$(if $(wildcard tests/wrap.syms),.wrapped).o \
 	$(or $(HARNESS_OBJS),$(BUILD)/obj/tests/harness.o) $(SAN_OBJ)
 $(BUILD)/obj/san/%.o: %.c
@@ -269,7 +281,8 @@ GRADE_OPTS = --course . --objdir $(BUILD)/obj --cc $(CC) \
 	$(if $(HIDDEN),--hidden $(HIDDEN)) $(if $(STRICT),--strict) \
 	$(if $(LOOSE),--loose) $(if $(ALL),--all)
 GRADE_ARGS = $(GRADE_OPTS) --submission $(SUBMISSION) --out $(GRADE_OUT)
-GRADE_DEPS = $(GRADER) $(TRACE) $(L_TEST_OBJS) $(HARNESS_OBJS) $(NAMES) \
+GRADE_DEPS = $(GRADER) $(TRACE) $(L_TEST_OBJS) $(L_TEST_SAN_OBJS) \
+	$(HARNESS_OBJS) $(NAMES) \
 	$(L_TEST_OBJS:.o=.names) $(HARNESS_OBJS:.o=.names) $(SAN_OBJ:.o=.names)
 
 # The names of the C library and of Check that a student's object may not

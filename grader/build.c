@@ -726,6 +726,11 @@ lay_objects(gr_lesson *l, const char *dir)
     snprintf(to, sizeof to, "%s/objs/check_%s.o", dir, t);
     if (copy_trusted(from, to, 0640) < 0)
         return -1;
+    // The tests built with ASan, for the sanitizer pass (if made).
+    snprintf(from, sizeof from, "%s/tests/%s/check_%s.san.o", opt.objdir,
+             l->name, t);
+    snprintf(to, sizeof to, "%s/objs/check_%s.san.o", dir, t);
+    copy_trusted(from, to, 0640);
     for (int i = 0; i < 3; i++) {
         snprintf(from, sizeof from, "%s/tests/%s", opt.objdir, shared[i]);
         snprintf(to, sizeof to, "%s/objs/%s", dir, shared[i]);
@@ -1016,17 +1021,24 @@ san_step(char *problem, int *san)
 static char *
 compile_and_link(gr_lesson *l, const char *dir, const char *b)
 {
-    char test[160], name[160];
+    char test[160], santest[PATH_MAX + 200], name[160];
     int san = opt.sanitize;
     snprintf(test, sizeof test, "check_%s.o", topic_of(l->name));
     snprintf(name, sizeof name, "check_%s", topic_of(l->name));
+    // The sanitizer pass links the tests built with ASan where they are.
+    snprintf(santest, sizeof santest, "%s/objs/check_%s.san.o", dir,
+             topic_of(l->name));
+    if (access(santest, R_OK) == 0)
+        snprintf(santest, sizeof santest, "check_%s.san.o", topic_of(l->name));
+    else
+        snprintf(santest, sizeof santest, "%s", test);
     char *problem = make_object(l, dir, b, 0);
     if (problem == NULL && san)
         problem = san_step(make_object(l, dir, b, 1), &san);
     if (problem == NULL)
         problem = link_variant(dir, b, test, name, 0);
     if (problem == NULL && san)
-        problem = san_step(link_variant(dir, b, test, name, 1), &san);
+        problem = san_step(link_variant(dir, b, santest, name, 1), &san);
     if (problem != NULL || !l->nhidden)
         return problem;
     if (reveal_hidden(dir) < 0)

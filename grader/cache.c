@@ -99,6 +99,9 @@ lesson_key(const gr_lesson *l)
     snprintf(path, sizeof path, "%s/tests/%s/check_%s.o", opt.objdir, l->name,
              t);
     h = hash_file(path, h);
+    snprintf(path, sizeof path, "%s/tests/%s/check_%s.san.o", opt.objdir,
+             l->name, t);
+    h = hash_file(path, h);
     for (size_t i = 0; i < sizeof shared / sizeof *shared; i++) {
         snprintf(path, sizeof path, "%s/tests/%s", opt.objdir, shared[i]);
         h = hash_file(path, h);

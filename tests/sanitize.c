@@ -364,6 +364,11 @@ stack_variable(const char *rep, struct asan_report *r, char *name, size_t size)
     while (line > rep && line[-1] != '\n')
         line--;
     quoted(line, "[", name, size);
+    unsigned long from, to; // "[32, 62) 'tiny'": the array's bytes
+    const char *b = strchr(line, '[');
+    if (b != NULL && b < arrow && sscanf(b, "[%lu, %lu)", &from, &to) == 2 &&
+        to > from)
+        r->region = to - from;
     const char *eol = strchrnul(arrow, '\n'), *u = strstr(arrow, "underflows");
     r->side = u != NULL && u < eol ? "before the start of" : "past the end of";
 }
@@ -421,9 +426,19 @@ describe_asan(const char *rep, char *out, size_t size)
             stack_variable(rep, &r, name, sizeof name);
         else
             quoted(rep, "global variable", name, sizeof name);
-        snprintf(out, size, "%s %lu byte%s %s the %s '%s' (in %s, %s)", r.verb,
-                 r.size, s, r.side, local ? "local array" : "global", name,
-                 r.at.func, r.at.loc);
+        char whole[48] = "";
+        if (local && r.region > 0)
+            snprintf(whole, sizeof whole, "%lu-byte ", r.region);
+        if (r.via[0])
+            snprintf(
+                out, size, "a %s of %lu byte%s %s %s the %s%s '%s' (in %s, %s)",
+                r.via, r.size, s, r.verb, r.side, whole,
+                local ? "local array" : "global", name, r.at.func, r.at.loc);
+        else
+            snprintf(out, size, "%s %lu byte%s %s the %s%s '%s' (in %s, %s)",
+                     r.verb, r.size, s, r.side, whole,
+                     local ? "local array" : "global", name, r.at.func,
+                     r.at.loc);
     } else if (strcmp(r.kind, "stack-use-after-scope") == 0 ||
                strcmp(r.kind, "stack-use-after-return") == 0)
         snprintf(out, size,
