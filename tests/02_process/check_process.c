@@ -269,6 +269,14 @@ FL_TEST(test_mp_process_init_rejects_a_missing_function)
                   "SIGSEGV, so refuse it before anything else",
                   fl_ret(no_target), fl_ret(no_run), fl_ret(no_cls),
                   fl_ret(no_p));
+    // Refused, none of them made an object: none took a number.
+    init_or_fail(&p, return_zero, NULL, NULL);
+    ck_assert_msg(strcmp(mp_process_name(&p), "Process-1") == 0,
+                  "after four refused calls, the first process object set "
+                  "up is named \"%s\", expected \"Process-1\": a refused "
+                  "call makes no object and takes no number. Check the "
+                  "arguments before the counter moves on.",
+                  mp_process_name(&p));
 }
 
 FL_TEST(test_mp_process_init_leaves_the_exit_code_unknown)
