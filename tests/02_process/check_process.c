@@ -235,11 +235,17 @@ FL_TEST(test_mp_process_init_rejects_a_name_too_long)
     memset(too_long, 'b', sizeof too_long - 1);
     too_long[sizeof too_long - 1] = '\0';
     mp_process p;
+    memset(&p, 0xa5, sizeof p); // no NUL left over to end a short copy
     int r = mp_process_init(&p, return_zero, NULL, longest);
-    ck_assert_msg(r == 0 && strcmp(mp_process_name(&p), longest) == 0,
+    ck_assert_msg(r == 0 && memchr(p.name, '\0', sizeof p.name) != NULL &&
+                      strcmp(mp_process_name(&p), longest) == 0,
                   "a name of %d characters fits in MP_NAME_MAX (%d) bytes "
-                  "with its NUL, yet mp_process_init returned %s",
-                  MP_NAME_MAX - 1, MP_NAME_MAX, fl_ret(r));
+                  "with its NUL, yet mp_process_init returned %s%s",
+                  MP_NAME_MAX - 1, MP_NAME_MAX, fl_ret(r),
+                  r == 0 ? " and a name not ended by a NUL in its "
+                           "MP_NAME_MAX bytes (strncpy of the longest name "
+                           "copies no NUL: use snprintf)"
+                         : "");
     r = mp_process_init(&p, return_zero, NULL, too_long);
     fl_expect_int(r, -ENAMETOOLONG,
                   "mp_process_init with a name of MP_NAME_MAX characters",
@@ -269,6 +275,14 @@ FL_TEST(test_mp_process_init_rejects_a_missing_function)
                   "SIGSEGV, so refuse it before anything else",
                   fl_ret(no_target), fl_ret(no_run), fl_ret(no_cls),
                   fl_ret(no_p));
+    // Refused, none of them made an object: none took a number.
+    init_or_fail(&p, return_zero, NULL, NULL);
+    ck_assert_msg(strcmp(mp_process_name(&p), "Process-1") == 0,
+                  "after four refused calls, the first process object set "
+                  "up is named \"%s\", expected \"Process-1\": a refused "
+                  "call makes no object and takes no number. Check the "
+                  "arguments before the counter moves on.",
+                  mp_process_name(&p));
 }
 
 FL_TEST(test_mp_process_init_leaves_the_exit_code_unknown)

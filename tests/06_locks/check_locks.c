@@ -1092,6 +1092,11 @@ FL_TEST(test_mp_lock_create_fails_cleanly_when_any_call_it_makes_fails)
     walk_create("mmap", ENOMEM,
                 "mmap reports failure with MAP_FAILED, not NULL: compare "
                 "with MAP_FAILED and return -errno");
+    // Not only for want of memory: with mlockall(MCL_FUTURE), a mapping
+    // past RLIMIT_MEMLOCK fails with EAGAIN, and the caller is told so.
+    walk_create("mmap", EAGAIN,
+                "return -errno, whatever mmap's errno is: not -ENOMEM "
+                "for every failure");
     walk_create("pthread_mutex_init", EAGAIN,
                 "pthread_mutex_init returns its error number (it does not "
                 "set errno): return minus it");
