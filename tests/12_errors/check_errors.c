@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -687,8 +688,84 @@ flood(void *arg)
     return 0;
 }
 
+// A worker that outlives its pipe: it closes its end (mp_collect reads
+// EOF), then waits until the test is about to call waitpid (the handler
+// armed with fl_fault_signal_before writes a byte to `next`) and is
+// asleep in it, and only then exits with 7.  A waitpid with WNOHANG finds
+// it still running, every time.
+static int outlive_next[2] = {-1, -1};
+
+static void
+waitpid_is_next(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    ssize_t n = write(outlive_next[1], "w", 1);
+    (void)n;
+    errno = saved;
+}
+
+static int
+outlive_the_pipe(void *arg)
+{
+    int *fds = arg;
+    pid_t test = getppid();
+    close(fds[0]);
+    close(fds[1]); // EOF, once the test has closed its copy
+    close(outlive_next[1]);
+    char c;
+    if (fl_read_full(outlive_next[0], &c, 1, 5000) != 1)
+        return 2; // the test never called waitpid
+    long end = fl_now_ms() + 5000;
+    while (fl_proc_state(test) != 'S') {
+        if (fl_now_ms() > end)
+            return 3; // the test never slept
+        sched_yield();
+    }
+    return 7;
+}
+
 FL_TEST(test_mp_collect_reads_the_pipe_before_waiting)
 {
+    // First: EOF says the pipe is done, not that the worker has ended.
+    // mp_collect must then wait for it to end (no WNOHANG).
+    ck_assert(pipe(outlive_next) == 0);
+    int ofds[2];
+    pipe_or_fail(ofds);
+    struct sigaction sa = {.sa_handler = waitpid_is_next}, old_usr2;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, &old_usr2);
+    pid_t late = fl_raw_start(outlive_the_pipe, ofds);
+    close(ofds[1]);
+    close(outlive_next[0]);
+    int late_code = 12345;
+    fl_fault_reset();
+    fl_fault_signal_before("waitpid", 1, SIGUSR2);
+    int late_n = mp_collect(ofds[0], &late, 1, &late_code, NULL, 0);
+    fl_fault_reset();
+    close(ofds[0]);
+    int alive = fl_alive(late) || fl_zombie(late);
+    if (alive)
+        fl_reap_code(late);
+    close(outlive_next[1]);
+    sigaction(SIGUSR2, &old_usr2, NULL);
+    fl_expect_int(late_n, 0,
+                  "mp_collect of a worker that closed its pipe and then "
+                  "went on running",
+                  "it sent no record: 0 records");
+    ck_assert_msg(late_code == 7 && !alive,
+                  "a worker closed its end of the pipe, then went on "
+                  "running until mp_collect was waiting for it, and exited "
+                  "with 7; mp_collect gave its exit code as %s and %s. EOF "
+                  "on the pipe does not mean the worker has ended: "
+                  "waitpid(pid, &status, 0) waits until it has, WNOHANG "
+                  "returns 0 at once while it runs (with status never "
+                  "written)",
+                  code_str(late_code),
+                  alive ? "returned before the worker had ended: it was "
+                          "reaped only afterwards"
+                        : "reaped it");
+
     int fds[2];
     pipe_or_fail(fds);
     pid_t pid = fl_raw_start(flood, &fds[1]);
