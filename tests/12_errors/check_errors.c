@@ -860,6 +860,15 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
     fl_put_be32(rec, MP_ERR_MAX);
     memset(rec + MP_ERR_HEADER, 'm', MP_ERR_MAX);
     int c4, one_over = collect_raw(rec, MP_ERR_HEADER + MP_ERR_MAX, &c4);
+    // Lengths with the top bit set, and 300 bytes after them: an int
+    // holding either is negative, and passes a check "len > MP_ERR_MAX - 1".
+    static const uint32_t tops[2] = {UINT32_MAX, UINT32_C(1) << 31};
+    int top[2], ctop[2];
+    memset(rec + MP_ERR_HEADER, 't', 300);
+    for (int k = 0; k < 2; k++) {
+        fl_put_be32(rec, tops[k]);
+        top[k] = collect_raw(rec, MP_ERR_HEADER + 300, &ctop[k]);
+    }
     ck_assert_msg(cut == -EPROTO && huge == -EPROTO && head == -EPROTO,
                   "mp_collect gave %s for a message cut short, %s for a "
                   "record announcing 5000 bytes and %s for a header cut "
@@ -873,11 +882,21 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
                   "Refuse len > MP_ERR_MAX - 1, not len > MP_ERR_MAX "
                   "(which writes the NUL past the end)",
                   fl_ret(one_over), MP_ERR_MAX, MP_ERR_MAX + 1, MP_ERR_MAX);
-    ck_assert_msg(c1 == 1 && c2 == 1 && c3 == 1 && c4 == 1,
-                  "after the broken records the exit codes were %s, %s, %s "
-                  "and %s, expected 1 each: reap every worker, even after "
-                  "an error",
-                  code_str(c1), code_str(c2), code_str(c3), code_str(c4));
+    ck_assert_msg(top[0] == -EPROTO && top[1] == -EPROTO,
+                  "mp_collect gave %s for a record announcing 0xffffffff "
+                  "bytes and %s for one announcing 0x80000000; expected "
+                  "-EPROTO for both. The length is an unsigned 32-bit "
+                  "number: held in an int it turns negative and slips past "
+                  "a check against MP_ERR_MAX - 1 (keep it unsigned long, "
+                  "as get32 gives it)",
+                  fl_ret(top[0]), fl_ret(top[1]));
+    ck_assert_msg(c1 == 1 && c2 == 1 && c3 == 1 && c4 == 1 && ctop[0] == 1 &&
+                      ctop[1] == 1,
+                  "after the broken records the exit codes were %s, %s, %s, "
+                  "%s, %s and %s, expected 1 each: reap every worker, even "
+                  "after an error",
+                  code_str(c1), code_str(c2), code_str(c3), code_str(c4),
+                  code_str(ctop[0]), code_str(ctop[1]));
     // A read that fails is not a broken record: its errno is the answer.
     int failed[2], c5;
     make_record(rec, 4, 0, "four");
