@@ -1195,6 +1195,15 @@ FL_TEST(test_mp_reaper_install_lets_interrupted_reads_go_on)
                   "byte that came later: install the handler with "
                   "SA_RESTART",
                   n, n < 0 ? fl_ret(-e) : "EOF");
+    struct sigaction now;
+    sigaction(SIGCHLD, NULL, &now);
+    ck_assert_msg(now.sa_flags & SA_NOCLDSTOP,
+                  "mp_reaper_install installed its SIGCHLD handler without "
+                  "SA_NOCLDSTOP: then a child that is stopped (Ctrl-Z, a "
+                  "debugger) or continued sends SIGCHLD too, which reaps "
+                  "nothing and interrupts the main flow's poll() or sleep "
+                  "(SA_RESTART does not restart those) for nothing. Use "
+                  "SA_RESTART | SA_NOCLDSTOP");
 }
 
 FL_TEST(test_mp_reaper_install_reaps_children_that_ended_before)
