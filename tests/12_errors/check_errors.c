@@ -1603,6 +1603,25 @@ FL_TEST(test_mp_signal_check_ends_the_process_by_sigterm)
                       : stop_hint(st, SIGTERM));
 }
 
+// A do-nothing handler: the program's own, before it registers a name.
+static void
+own_handler(int sig)
+{
+    (void)sig;
+}
+
+// A stoppable child whose program had its own SIGINT handler before it
+// registered: mp_cleanup_on_signal replaces it, and mp_signal_check must
+// end the process by SIGINT all the same, with SIG_DFL, not the old one.
+static int
+stoppable_after_own_handler(void *arg)
+{
+    struct sigaction sa = {.sa_handler = own_handler};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    return stoppable(arg);
+}
+
 FL_TEST(test_mp_signal_check_removes_the_name_and_ends_by_sigint)
 {
     default_stop_signals();
@@ -1626,6 +1645,20 @@ FL_TEST(test_mp_signal_check_removes_the_name_and_ends_by_sigint)
                   st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == CHILD_RETURNED
                       ? "Unblock the signal that came (sig), not always "
                         "SIGTERM: raised while blocked, it only waits"
+                      : stop_hint(st, SIGINT));
+    make_shm("errors-int-own");
+    st = stop_child_with(stoppable_after_own_handler, SIGINT, 1, &left);
+    ck_assert_msg(!left && killed_by(st, SIGINT),
+                  "a worker with a SIGINT handler of its own, installed "
+                  "before it registered its name, was sent SIGINT and %s, "
+                  "and its name was %s; expected the name removed and the "
+                  "worker killed by SIGINT (exit code -2). %s",
+                  child_said(st), left ? "left in /dev/shm" : "removed",
+                  st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == CHILD_RETURNED
+                      ? "Before raising the signal again, install SIG_DFL, "
+                        "not the action that was there before (old_int): "
+                        "that one is a handler that returns, or SIG_IGN, "
+                        "and the process lives on"
                       : stop_hint(st, SIGINT));
 }
 
