@@ -697,7 +697,7 @@ flood(void *arg)
 
 // A worker that outlives its pipe: it closes its end (mp_collect reads
 // EOF), then waits until the test is about to call waitpid (the handler
-// armed with fl_fault_signal_before writes a byte to `next`) and is
+// armed with fl_fault_signal_before writes a byte to outlive_next) and is
 // asleep in it, and only then exits with 7.  A waitpid with WNOHANG finds
 // it still running, every time.
 static int outlive_next[2] = {-1, -1};
@@ -720,16 +720,23 @@ outlive_the_pipe(void *arg)
     close(fds[0]);
     close(fds[1]); // EOF, once the test has closed its copy
     close(outlive_next[1]);
-    char c;
-    if (fl_read_full(outlive_next[0], &c, 1, 5000) != 1)
-        return 2; // the test never called waitpid
-    long end = fl_now_ms() + 5000;
-    while (fl_proc_state(test) != 'S') {
-        if (fl_now_ms() > end)
+    // Told that waitpid is next, exit once the test is asleep.  Code that
+    // waits some other way (waitid, wait4) is never told: then exit once
+    // the test has been asleep for 100 ms.
+    int told = 0;
+    long since = -1, end = fl_now_ms() + 5000;
+    for (char c;;) {
+        if (!told && fl_readable_within(outlive_next[0], 0))
+            told = read(outlive_next[0], &c, 1) == 1;
+        char st = fl_proc_state(test);
+        long now = fl_now_ms();
+        since = st != 'S' ? -1 : since < 0 ? now : since;
+        if (st == 'S' && (told || now - since >= 100))
+            return 7;
+        if (now > end)
             return 3; // the test never slept
         sched_yield();
     }
-    return 7;
 }
 
 FL_TEST(test_mp_collect_reads_the_pipe_before_waiting)
