@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -476,9 +477,16 @@ FL_TEST(test_mp_collect_brings_the_classic_error_to_the_parent)
     mp_error errs[N];
     memset(errs, 0, sizeof errs);
     int n = mp_collect(fds[0], pids, N, codes, errs, N);
-    close(fds[0]);
+    int kept = fcntl(fds[0], F_GETFD) >= 0;
+    if (kept)
+        close(fds[0]);
     if (n < 0)
         fl_kill_children();
+    ck_assert_msg(kept,
+                  "after mp_collect, err_fd is closed: mp_collect closed "
+                  "it. The descriptor is the caller's, who closes it (and "
+                  "a second close could shut a descriptor opened since, "
+                  "under the same number): read it to EOF, never close it");
     fl_expect_int(n, 1, "records collected from 5 workers, worker 2 failing",
                   n == 0 ? "No record arrived: a worker whose task fails "
                            "must send one to err_fd; its exit code 1 says "
@@ -687,8 +695,91 @@ flood(void *arg)
     return 0;
 }
 
+// A worker that outlives its pipe: it closes its end (mp_collect reads
+// EOF), then waits until the test is about to call waitpid (the handler
+// armed with fl_fault_signal_before writes a byte to outlive_next) and is
+// asleep in it, and only then exits with 7.  A waitpid with WNOHANG finds
+// it still running, every time.
+static int outlive_next[2] = {-1, -1};
+
+static void
+waitpid_is_next(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    ssize_t n = write(outlive_next[1], "w", 1);
+    (void)n;
+    errno = saved;
+}
+
+static int
+outlive_the_pipe(void *arg)
+{
+    int *fds = arg;
+    pid_t test = getppid();
+    close(fds[0]);
+    close(fds[1]); // EOF, once the test has closed its copy
+    close(outlive_next[1]);
+    // Told that waitpid is next, exit once the test is asleep.  Code that
+    // waits some other way (waitid, wait4) is never told: then exit once
+    // the test has been asleep for 100 ms.
+    int told = 0;
+    long since = -1, end = fl_now_ms() + 5000;
+    for (char c;;) {
+        if (!told && fl_readable_within(outlive_next[0], 0))
+            told = read(outlive_next[0], &c, 1) == 1;
+        char st = fl_proc_state(test);
+        long now = fl_now_ms();
+        since = st != 'S' ? -1 : since < 0 ? now : since;
+        if (st == 'S' && (told || now - since >= 100))
+            return 7;
+        if (now > end)
+            return 3; // the test never slept
+        sched_yield();
+    }
+}
+
 FL_TEST(test_mp_collect_reads_the_pipe_before_waiting)
 {
+    // First: EOF says the pipe is done, not that the worker has ended.
+    // mp_collect must then wait for it to end (no WNOHANG).
+    ck_assert(pipe(outlive_next) == 0);
+    int ofds[2];
+    pipe_or_fail(ofds);
+    struct sigaction sa = {.sa_handler = waitpid_is_next}, old_usr2;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, &old_usr2);
+    pid_t late = fl_raw_start(outlive_the_pipe, ofds);
+    close(ofds[1]);
+    close(outlive_next[0]);
+    int late_code = 12345;
+    fl_fault_reset();
+    fl_fault_signal_before("waitpid", 1, SIGUSR2);
+    int late_n = mp_collect(ofds[0], &late, 1, &late_code, NULL, 0);
+    fl_fault_reset();
+    close(ofds[0]);
+    int alive = fl_alive(late) || fl_zombie(late);
+    if (alive)
+        fl_reap_code(late);
+    close(outlive_next[1]);
+    sigaction(SIGUSR2, &old_usr2, NULL);
+    fl_expect_int(late_n, 0,
+                  "mp_collect of a worker that closed its pipe and then "
+                  "went on running",
+                  "it sent no record: 0 records");
+    ck_assert_msg(late_code == 7 && !alive,
+                  "a worker closed its end of the pipe, then went on "
+                  "running until mp_collect was waiting for it, and exited "
+                  "with 7; mp_collect gave its exit code as %s and %s. EOF "
+                  "on the pipe does not mean the worker has ended: "
+                  "waitpid(pid, &status, 0) waits until it has, WNOHANG "
+                  "returns 0 at once while it runs (with status never "
+                  "written)",
+                  code_str(late_code),
+                  alive ? "returned before the worker had ended: it was "
+                          "reaped only afterwards"
+                        : "reaped it");
+
     int fds[2];
     pipe_or_fail(fds);
     pid_t pid = fl_raw_start(flood, &fds[1]);
@@ -783,6 +874,15 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
     fl_put_be32(rec, MP_ERR_MAX);
     memset(rec + MP_ERR_HEADER, 'm', MP_ERR_MAX);
     int c4, one_over = collect_raw(rec, MP_ERR_HEADER + MP_ERR_MAX, &c4);
+    // Lengths with the top bit set, and 300 bytes after them: an int
+    // holding either is negative, and passes a check "len > MP_ERR_MAX - 1".
+    static const uint32_t tops[2] = {UINT32_MAX, UINT32_C(1) << 31};
+    int top[2], ctop[2];
+    memset(rec + MP_ERR_HEADER, 't', 300);
+    for (int k = 0; k < 2; k++) {
+        fl_put_be32(rec, tops[k]);
+        top[k] = collect_raw(rec, MP_ERR_HEADER + 300, &ctop[k]);
+    }
     ck_assert_msg(cut == -EPROTO && huge == -EPROTO && head == -EPROTO,
                   "mp_collect gave %s for a message cut short, %s for a "
                   "record announcing 5000 bytes and %s for a header cut "
@@ -796,11 +896,21 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
                   "Refuse len > MP_ERR_MAX - 1, not len > MP_ERR_MAX "
                   "(which writes the NUL past the end)",
                   fl_ret(one_over), MP_ERR_MAX, MP_ERR_MAX + 1, MP_ERR_MAX);
-    ck_assert_msg(c1 == 1 && c2 == 1 && c3 == 1 && c4 == 1,
-                  "after the broken records the exit codes were %s, %s, %s "
-                  "and %s, expected 1 each: reap every worker, even after "
-                  "an error",
-                  code_str(c1), code_str(c2), code_str(c3), code_str(c4));
+    ck_assert_msg(top[0] == -EPROTO && top[1] == -EPROTO,
+                  "mp_collect gave %s for a record announcing 0xffffffff "
+                  "bytes and %s for one announcing 0x80000000; expected "
+                  "-EPROTO for both. The length is an unsigned 32-bit "
+                  "number: held in an int it turns negative and slips past "
+                  "a check against MP_ERR_MAX - 1 (keep it unsigned long, "
+                  "as get32 gives it)",
+                  fl_ret(top[0]), fl_ret(top[1]));
+    ck_assert_msg(c1 == 1 && c2 == 1 && c3 == 1 && c4 == 1 && ctop[0] == 1 &&
+                      ctop[1] == 1,
+                  "after the broken records the exit codes were %s, %s, %s, "
+                  "%s, %s and %s, expected 1 each: reap every worker, even "
+                  "after an error",
+                  code_str(c1), code_str(c2), code_str(c3), code_str(c4),
+                  code_str(ctop[0]), code_str(ctop[1]));
     // A read that fails is not a broken record: its errno is the answer.
     int failed[2], c5;
     make_record(rec, 4, 0, "four");
@@ -1092,6 +1202,15 @@ FL_TEST(test_mp_reaper_install_lets_interrupted_reads_go_on)
                   "byte that came later: install the handler with "
                   "SA_RESTART",
                   n, n < 0 ? fl_ret(-e) : "EOF");
+    struct sigaction now;
+    sigaction(SIGCHLD, NULL, &now);
+    ck_assert_msg(now.sa_flags & SA_NOCLDSTOP,
+                  "mp_reaper_install installed its SIGCHLD handler without "
+                  "SA_NOCLDSTOP: then a child that is stopped (Ctrl-Z, a "
+                  "debugger) or continued sends SIGCHLD too, which reaps "
+                  "nothing and interrupts the main flow's poll() or sleep "
+                  "(SA_RESTART does not restart those) for nothing. Use "
+                  "SA_RESTART | SA_NOCLDSTOP");
 }
 
 FL_TEST(test_mp_reaper_install_reaps_children_that_ended_before)
@@ -1491,6 +1610,25 @@ FL_TEST(test_mp_signal_check_ends_the_process_by_sigterm)
                       : stop_hint(st, SIGTERM));
 }
 
+// A do-nothing handler: the program's own, before it registers a name.
+static void
+own_handler(int sig)
+{
+    (void)sig;
+}
+
+// A stoppable child whose program had its own SIGINT handler before it
+// registered: mp_cleanup_on_signal replaces it, and mp_signal_check must
+// end the process by SIGINT all the same, with SIG_DFL, not the old one.
+static int
+stoppable_after_own_handler(void *arg)
+{
+    struct sigaction sa = {.sa_handler = own_handler};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    return stoppable(arg);
+}
+
 FL_TEST(test_mp_signal_check_removes_the_name_and_ends_by_sigint)
 {
     default_stop_signals();
@@ -1514,6 +1652,20 @@ FL_TEST(test_mp_signal_check_removes_the_name_and_ends_by_sigint)
                   st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == CHILD_RETURNED
                       ? "Unblock the signal that came (sig), not always "
                         "SIGTERM: raised while blocked, it only waits"
+                      : stop_hint(st, SIGINT));
+    make_shm("errors-int-own");
+    st = stop_child_with(stoppable_after_own_handler, SIGINT, 1, &left);
+    ck_assert_msg(!left && killed_by(st, SIGINT),
+                  "a worker with a SIGINT handler of its own, installed "
+                  "before it registered its name, was sent SIGINT and %s, "
+                  "and its name was %s; expected the name removed and the "
+                  "worker killed by SIGINT (exit code -2). %s",
+                  child_said(st), left ? "left in /dev/shm" : "removed",
+                  st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == CHILD_RETURNED
+                      ? "Before raising the signal again, install SIG_DFL, "
+                        "not the action that was there before (old_int): "
+                        "that one is a handler that returns, or SIG_IGN, "
+                        "and the process lives on"
                       : stop_hint(st, SIGINT));
 }
 
