@@ -1324,6 +1324,24 @@ FL_TEST(test_mp_pool_map_goes_on_when_signals_interrupt)
                   "EINTR is no error: send again (send_all does); it does "
                   "not mean the worker died, to be killed and replaced.",
                   fl_ret(q), forks);
+    // A signal during a send that has sent some bytes makes it return
+    // that count: the rest must follow, from where it stopped.  The pool's
+    // first sendmsg here sends 32 bytes: the header (three words) and the
+    // first item, and stops inside the items' piece.
+    long in4[3] = {2, 3, 4}, o3[3] = {0};
+    p = pool_of(1);
+    fl_fault_short("sendmsg", 1, 32);
+    int s = mp_pool_map(p, square, in4, o3, 3, 3, NULL);
+    long cut = fl_fault_fired("sendmsg");
+    fl_fault_reset();
+    mp_pool_destroy(p);
+    ck_assert_msg(s == 0 && o3[0] == 4 && o3[1] == 9 && o3[2] == 16,
+                  "the pool's send of a chunk [2, 3, 4] came up short (%ld "
+                  "cut) after the header and one item; map returned %s "
+                  "with [%ld, %ld, %ld], expected 0 with [4, 9, 16]. A "
+                  "short send is no error: send the rest, from the byte "
+                  "after the last one sent, not the whole piece again.",
+                  cut, fl_ret(s), o3[0], o3[1], o3[2]);
 }
 
 /* ------------------------------------------------------- imap_unordered */
@@ -1968,7 +1986,11 @@ FL_TEST(test_mp_pool_workers_hold_only_their_own_channel)
 {
     pipe_or_fail(token);
     pipe_or_fail(started);
-    int mine = fds_of(getpid());
+    int stdin_made = fcntl(0, F_GETFD) < 0; // a stdin for workers to keep
+    if (stdin_made)
+        ck_assert_msg(open("/dev/null", O_RDONLY) == 0,
+                      "the test could not open /dev/null as its stdin");
+    int mine = fds_of(getpid()) - 1; // not the directory fds_of reads
     mp_pool *p = pool_of(4);
     // The first worker dies; its replacement is forked while the three
     // others exist, and must close their ends too.
@@ -1987,11 +2009,12 @@ FL_TEST(test_mp_pool_workers_hold_only_their_own_channel)
                           read(started[0], &c, 1) == 1,
                       "only %d of 4 tasks started on a pool of 4", i);
     pid_t pids[8];
-    int live, zombies, most = 0;
+    int live, zombies, most = 0, least = 1 << 30;
     children(&live, &zombies, pids, 8);
     for (int i = 0; i < live && i < 8; i++) {
         int n = fds_of(pids[i]);
         most = n > most ? n : most;
+        least = n < least ? n : least;
     }
     give_token(token[1]);
     for (int i = 0; i < 4; i++) {
@@ -2001,6 +2024,8 @@ FL_TEST(test_mp_pool_workers_hold_only_their_own_channel)
     mp_pool_destroy(p);
     pipe_close(token);
     pipe_close(started);
+    if (stdin_made)
+        close(0);
     ck_assert_msg(live == 4 && most <= mine + 1,
                   "a worker of a pool of 4 held %d descriptors; the test "
                   "held %d before the pool, so a worker should hold those "
@@ -2009,6 +2034,15 @@ FL_TEST(test_mp_pool_workers_hold_only_their_own_channel)
                   "pool's ends of EVERY other worker that exists, not only "
                   "of those in the slots before it: fork copied them all.",
                   most, mine, mine + 1);
+    ck_assert_msg(least == mine + 1,
+                  "a worker of a pool of 4 held %d descriptors; the test "
+                  "held %d before the pool (stdin at 0 among them), so a "
+                  "worker should hold those and its own end of its channel, "
+                  "%d in all. It closed one that is not a pool's end: a slot "
+                  "with no worker yet (pid 0) has no channel, and its fd is "
+                  "0, the caller's stdin. Close the ends of the workers that "
+                  "exist only.",
+                  least, mine, mine + 1);
 }
 
 // Record each index and value handed to the callback (up to ITEMS).
