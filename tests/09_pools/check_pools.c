@@ -2550,6 +2550,17 @@ FL_TEST(test_mp_pool_imap_and_map_async_fail_cleanly_without_memory)
         ck_assert_msg(n == (fired ? 0 : 3), "imap made %d callbacks", n);
         fl_expect_no_leak(&s, "imap of 3 items");
     }
+    // Room for no results is no room: malloc(0) may give NULL (here, as
+    // any malloc failing), and imap of no items has nothing to hold.
+    fl_fault_reset();
+    fl_fault_fail_from("malloc", 1, ENOMEM);
+    n = 0;
+    int r0 = mp_pool_imap(p, square, in, 0, 0, count_item, &n, NULL);
+    fl_fault_reset();
+    fl_expect_int(r0, 0, "imap of 0 items, with malloc returning NULL",
+                  "malloc(0) may return NULL, which is no failure: there "
+                  "were no results to hold. -ENOMEM only if count > 0.");
+    fl_expect_int(n, 0, "callbacks made by imap of 0 items", "");
     FL_FAULT_WALK ("calloc", ENOMEM, k) {
         fl_snapshot s;
         fl_snapshot_take(&s);
