@@ -146,13 +146,33 @@ static int started[2] = {-1, -1}; // a task writes a byte here as it starts
 static pid_t *ran_in;             // shared: ran_in[i] = pid that ran item i
 static int via_map_async;         // expect_chunks: map_async, then get
 
-// Print a line: in a worker, into its stdio buffer.
+// A file of the caller's, fully buffered by stdio, or NULL.
+static FILE *task_log;
+
+// Print a line (and log one, if task_log is set): in a worker, into its
+// stdio buffers.
 static int
 prints_its_item(long x, long *result)
 {
     printf("task ran item %ld\n", x);
+    if (task_log != NULL)
+        fprintf(task_log, "task logged item %ld\n", x);
     *result = x;
     return 0;
+}
+
+// How many times line occurs in the file f, read from its start.
+static int
+lines_in(FILE *f, const char *line)
+{
+    char buf[4096];
+    fflush(f);
+    ssize_t got = pread(fileno(f), buf, sizeof buf - 1, 0);
+    buf[got > 0 ? got : 0] = '\0';
+    int count = 0;
+    for (const char *q = buf; (q = strstr(q, line)) != NULL; q++)
+        count++;
+    return count;
 }
 
 // starmap's task: a - b, which tells the members of a pair apart.
@@ -1030,6 +1050,7 @@ FL_TEST(test_mp_pool_apply_waits_for_the_result)
     long v = 0, v2 = 12345; // a failed apply must leave v2 alone
     int r1 = mp_pool_apply(p, square, 7, &v);
     int r2 = mp_pool_apply(p, fails_with_edom, 7, &v2);
+    int r3 = mp_pool_apply(p, square, 3, NULL); // the result not wanted
     mp_pool_destroy(p);
     ck_assert_msg(r1 == 0 && v == 49,
                   "apply(square, 7) returned %s with %ld; expected 0 with 49",
@@ -1041,6 +1062,9 @@ FL_TEST(test_mp_pool_apply_waits_for_the_result)
                   "*value, which held 12345: a failed apply leaves *value "
                   "untouched (it receives the result only on success)",
                   v2);
+    fl_expect_int(r3, 0, "apply(square, 3, value NULL)",
+                  "value may be NULL: the caller does not want the result. "
+                  "Store it only if value is not NULL.");
 }
 
 // Two tasks that can only both finish if they run at the same time: each
@@ -1937,7 +1961,11 @@ static int
 print_then_pool(void *arg)
 {
     (void)arg;
+    FILE *log = tmpfile(); // a file of the caller's: fully buffered too
+    if (log == NULL)
+        return 4;
     printf("printed once, before the pool\n");
+    fprintf(log, "logged once, before the pool\n");
     mp_pool *p = NULL;
     if (mp_pool_create(&p, 3) != 0)
         return 1;
@@ -1947,7 +1975,9 @@ print_then_pool(void *arg)
     mp_pool_join(p);
     mp_pool_destroy(p);
     fflush(stdout);
-    return r == 0 ? 0 : 2;
+    int logged = lines_in(log, "logged once, before the pool");
+    fclose(log);
+    return r != 0 ? 2 : logged != 1 ? 3 : 0;
 }
 
 FL_TEST(test_mp_pool_workers_do_not_print_the_callers_output_again)
@@ -1956,9 +1986,16 @@ FL_TEST(test_mp_pool_workers_do_not_print_the_callers_output_again)
     fl_run_in_child(print_then_pool, NULL, 5000, 1, &res);
     if (!res.returned)
         fl_kill_children();
+    ck_assert_msg(!res.returned || res.value != 3,
+                  "a line written to a file (tmpfile(), fully buffered by "
+                  "stdio) before mp_pool_create was in it more than once "
+                  "after join: fflush(NULL) before each fork, not "
+                  "fflush(stdout): every stream's buffer is copied into "
+                  "the workers, and each writes it again when it exits");
     ck_assert_msg(res.returned && res.value == 0,
                   "a pool made, used and joined in a child: %s",
-                  res.returned ? "create or map failed" : "it did not return");
+                  res.returned ? "tmpfile, create or map failed"
+                               : "it did not return");
     int count = 0;
     for (const char *q = res.out;
          (q = strstr(q, "printed once, before the pool")) != NULL; q++)
@@ -2226,6 +2263,9 @@ static int
 tasks_print(void *arg)
 {
     (void)arg;
+    task_log = tmpfile(); // a file of the caller's: fully buffered
+    if (task_log == NULL)
+        return 4;
     mp_pool *p = NULL;
     if (mp_pool_create(&p, 2) != 0)
         return 1;
@@ -2234,7 +2274,10 @@ tasks_print(void *arg)
     mp_pool_close(p);
     mp_pool_join(p);
     mp_pool_destroy(p);
-    return r == 0 ? 0 : 2;
+    int logged = lines_in(task_log, "task logged item");
+    fclose(task_log);
+    task_log = NULL;
+    return r != 0 ? 2 : logged != 6 ? 3 : 0;
 }
 
 FL_TEST(test_mp_pool_workers_flush_what_their_tasks_print)
@@ -2243,9 +2286,16 @@ FL_TEST(test_mp_pool_workers_flush_what_their_tasks_print)
     fl_run_in_child(tasks_print, NULL, 5000, 1, &res);
     if (!res.returned)
         fl_kill_children();
+    ck_assert_msg(!res.returned || res.value != 3,
+                  "6 tasks each wrote a line to a file of the caller's "
+                  "(tmpfile(), fully buffered by stdio); after join, not "
+                  "all 6 were in it. _exit does not flush stdio: the worker "
+                  "must fflush(NULL), every stream, not only stdout, "
+                  "before it calls _exit.");
     ck_assert_msg(res.returned && res.value == 0,
                   "a pool made, used and joined in a child: %s",
-                  res.returned ? "create or map failed" : "it did not return");
+                  res.returned ? "tmpfile, create or map failed"
+                               : "it did not return");
     int count = 0;
     for (const char *q = res.out; (q = strstr(q, "task ran item")) != NULL; q++)
         count++;
