@@ -146,13 +146,33 @@ static int started[2] = {-1, -1}; // a task writes a byte here as it starts
 static pid_t *ran_in;             // shared: ran_in[i] = pid that ran item i
 static int via_map_async;         // expect_chunks: map_async, then get
 
-// Print a line: in a worker, into its stdio buffer.
+// A file of the caller's, fully buffered by stdio, or NULL.
+static FILE *task_log;
+
+// Print a line (and log one, if task_log is set): in a worker, into its
+// stdio buffers.
 static int
 prints_its_item(long x, long *result)
 {
     printf("task ran item %ld\n", x);
+    if (task_log != NULL)
+        fprintf(task_log, "task logged item %ld\n", x);
     *result = x;
     return 0;
+}
+
+// How many times line occurs in the file f, read from its start.
+static int
+lines_in(FILE *f, const char *line)
+{
+    char buf[4096];
+    fflush(f);
+    ssize_t got = pread(fileno(f), buf, sizeof buf - 1, 0);
+    buf[got > 0 ? got : 0] = '\0';
+    int count = 0;
+    for (const char *q = buf; (q = strstr(q, line)) != NULL; q++)
+        count++;
+    return count;
 }
 
 // starmap's task: a - b, which tells the members of a pair apart.
@@ -1030,6 +1050,7 @@ FL_TEST(test_mp_pool_apply_waits_for_the_result)
     long v = 0, v2 = 12345; // a failed apply must leave v2 alone
     int r1 = mp_pool_apply(p, square, 7, &v);
     int r2 = mp_pool_apply(p, fails_with_edom, 7, &v2);
+    int r3 = mp_pool_apply(p, square, 3, NULL); // the result not wanted
     mp_pool_destroy(p);
     ck_assert_msg(r1 == 0 && v == 49,
                   "apply(square, 7) returned %s with %ld; expected 0 with 49",
@@ -1041,6 +1062,9 @@ FL_TEST(test_mp_pool_apply_waits_for_the_result)
                   "*value, which held 12345: a failed apply leaves *value "
                   "untouched (it receives the result only on success)",
                   v2);
+    fl_expect_int(r3, 0, "apply(square, 3, value NULL)",
+                  "value may be NULL: the caller does not want the result. "
+                  "Store it only if value is not NULL.");
 }
 
 // Two tasks that can only both finish if they run at the same time: each
@@ -1296,34 +1320,58 @@ FL_TEST(test_mp_pool_map_goes_on_when_signals_interrupt)
                   (int)ticks, fl_ret(r1), fl_ret(r2),
                   ok ? "" : ", with wrong results");
     // The ticks rarely catch a send before it has sent a byte (then it
-    // returns the count, not EINTR): make EINTR certain.  The worker's
-    // first send (its answer), armed before its fork and disarmed in the
-    // pool's process after; then the pool's first send (the chunk).
-    static const char *const sends[4] = {"sendmsg", "send", "write", "writev"};
+    // returns the count, not EINTR), or a read with nothing yet to read:
+    // make EINTR certain.  The worker's first read (its chunk) and send
+    // (its answer), armed before its fork and disarmed in the pool's
+    // process after; then the pool's first send (the chunk) and read.
+    static const char *const sends[6] = {"sendmsg", "send", "write",
+                                         "writev",  "read", "recv"};
     long in3[3] = {1, 2, 3}, o1[3] = {0}, o2[3] = {0};
     fl_fault_reset();
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         fl_fault_eintr(sends[i], 1);
     p = pool_of(1);
     fl_fault_reset();
     int w = mp_pool_map(p, square, in3, o1, 3, 3, NULL);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         fl_fault_eintr(sends[i], 1);
     int q = mp_pool_map(p, square, in3, o2, 3, 3, NULL);
     long forks = fl_fault_calls("fork");
     fl_fault_reset();
     mp_pool_destroy(p);
     ck_assert_msg(w == 0 && o1[2] == 9,
-                  "a worker's first send (its answer) failed with EINTR, and "
-                  "map returned %s%s; expected 0. EINTR is no error: send "
-                  "again (send_all does), do not end the worker.",
+                  "a worker's first read (its chunk) and first send (its "
+                  "answer) failed with EINTR, and map returned %s%s; "
+                  "expected 0. EINTR is no error: read again (read_full "
+                  "does) and send again (send_all does), do not end the "
+                  "worker.",
                   fl_ret(w), w == 0 ? " with wrong results" : "");
     ck_assert_msg(q == 0 && o2[2] == 9 && forks == 0,
-                  "the pool's first send (a chunk) failed with EINTR; map "
-                  "returned %s after %ld fork(s), expected 0 after none. "
-                  "EINTR is no error: send again (send_all does); it does "
-                  "not mean the worker died, to be killed and replaced.",
+                  "the pool's first send (a chunk) and first read (its "
+                  "answer) failed with EINTR; map returned %s after %ld "
+                  "fork(s), expected 0 after none. EINTR is no error: send "
+                  "again (send_all does) and read again (read_full does); "
+                  "it does not mean the worker died, to be killed and "
+                  "replaced.",
                   fl_ret(q), forks);
+    // A signal during a send that has sent some bytes makes it return
+    // that count: the rest must follow, from where it stopped.  The pool's
+    // first sendmsg here sends 32 bytes: the header (three words) and the
+    // first item, and stops inside the items' piece.
+    long in4[3] = {2, 3, 4}, o3[3] = {0};
+    p = pool_of(1);
+    fl_fault_short("sendmsg", 1, 32);
+    int s = mp_pool_map(p, square, in4, o3, 3, 3, NULL);
+    long cut = fl_fault_fired("sendmsg");
+    fl_fault_reset();
+    mp_pool_destroy(p);
+    ck_assert_msg(s == 0 && o3[0] == 4 && o3[1] == 9 && o3[2] == 16,
+                  "the pool's send of a chunk [2, 3, 4] came up short (%ld "
+                  "cut) after the header and one item; map returned %s "
+                  "with [%ld, %ld, %ld], expected 0 with [4, 9, 16]. A "
+                  "short send is no error: send the rest, from the byte "
+                  "after the last one sent, not the whole piece again.",
+                  cut, fl_ret(s), o3[0], o3[1], o3[2]);
 }
 
 /* ------------------------------------------------------- imap_unordered */
@@ -1913,7 +1961,11 @@ static int
 print_then_pool(void *arg)
 {
     (void)arg;
+    FILE *log = tmpfile(); // a file of the caller's: fully buffered too
+    if (log == NULL)
+        return 4;
     printf("printed once, before the pool\n");
+    fprintf(log, "logged once, before the pool\n");
     mp_pool *p = NULL;
     if (mp_pool_create(&p, 3) != 0)
         return 1;
@@ -1923,7 +1975,9 @@ print_then_pool(void *arg)
     mp_pool_join(p);
     mp_pool_destroy(p);
     fflush(stdout);
-    return r == 0 ? 0 : 2;
+    int logged = lines_in(log, "logged once, before the pool");
+    fclose(log);
+    return r != 0 ? 2 : logged != 1 ? 3 : 0;
 }
 
 FL_TEST(test_mp_pool_workers_do_not_print_the_callers_output_again)
@@ -1932,9 +1986,16 @@ FL_TEST(test_mp_pool_workers_do_not_print_the_callers_output_again)
     fl_run_in_child(print_then_pool, NULL, 5000, 1, &res);
     if (!res.returned)
         fl_kill_children();
+    ck_assert_msg(!res.returned || res.value != 3,
+                  "a line written to a file (tmpfile(), fully buffered by "
+                  "stdio) before mp_pool_create was in it more than once "
+                  "after join: fflush(NULL) before each fork, not "
+                  "fflush(stdout): every stream's buffer is copied into "
+                  "the workers, and each writes it again when it exits");
     ck_assert_msg(res.returned && res.value == 0,
                   "a pool made, used and joined in a child: %s",
-                  res.returned ? "create or map failed" : "it did not return");
+                  res.returned ? "tmpfile, create or map failed"
+                               : "it did not return");
     int count = 0;
     for (const char *q = res.out;
          (q = strstr(q, "printed once, before the pool")) != NULL; q++)
@@ -1968,7 +2029,11 @@ FL_TEST(test_mp_pool_workers_hold_only_their_own_channel)
 {
     pipe_or_fail(token);
     pipe_or_fail(started);
-    int mine = fds_of(getpid());
+    int stdin_made = fcntl(0, F_GETFD) < 0; // a stdin for workers to keep
+    if (stdin_made)
+        ck_assert_msg(open("/dev/null", O_RDONLY) == 0,
+                      "the test could not open /dev/null as its stdin");
+    int mine = fds_of(getpid()) - 1; // not the directory fds_of reads
     mp_pool *p = pool_of(4);
     // The first worker dies; its replacement is forked while the three
     // others exist, and must close their ends too.
@@ -1987,11 +2052,12 @@ FL_TEST(test_mp_pool_workers_hold_only_their_own_channel)
                           read(started[0], &c, 1) == 1,
                       "only %d of 4 tasks started on a pool of 4", i);
     pid_t pids[8];
-    int live, zombies, most = 0;
+    int live, zombies, most = 0, least = 1 << 30;
     children(&live, &zombies, pids, 8);
     for (int i = 0; i < live && i < 8; i++) {
         int n = fds_of(pids[i]);
         most = n > most ? n : most;
+        least = n < least ? n : least;
     }
     give_token(token[1]);
     for (int i = 0; i < 4; i++) {
@@ -2001,6 +2067,8 @@ FL_TEST(test_mp_pool_workers_hold_only_their_own_channel)
     mp_pool_destroy(p);
     pipe_close(token);
     pipe_close(started);
+    if (stdin_made)
+        close(0);
     ck_assert_msg(live == 4 && most <= mine + 1,
                   "a worker of a pool of 4 held %d descriptors; the test "
                   "held %d before the pool, so a worker should hold those "
@@ -2009,6 +2077,15 @@ FL_TEST(test_mp_pool_workers_hold_only_their_own_channel)
                   "pool's ends of EVERY other worker that exists, not only "
                   "of those in the slots before it: fork copied them all.",
                   most, mine, mine + 1);
+    ck_assert_msg(least == mine + 1,
+                  "a worker of a pool of 4 held %d descriptors; the test "
+                  "held %d before the pool (stdin at 0 among them), so a "
+                  "worker should hold those and its own end of its channel, "
+                  "%d in all. It closed one that is not a pool's end: a slot "
+                  "with no worker yet (pid 0) has no channel, and its fd is "
+                  "0, the caller's stdin. Close the ends of the workers that "
+                  "exist only.",
+                  least, mine, mine + 1);
 }
 
 // Record each index and value handed to the callback (up to ITEMS).
@@ -2186,6 +2263,9 @@ static int
 tasks_print(void *arg)
 {
     (void)arg;
+    task_log = tmpfile(); // a file of the caller's: fully buffered
+    if (task_log == NULL)
+        return 4;
     mp_pool *p = NULL;
     if (mp_pool_create(&p, 2) != 0)
         return 1;
@@ -2194,7 +2274,10 @@ tasks_print(void *arg)
     mp_pool_close(p);
     mp_pool_join(p);
     mp_pool_destroy(p);
-    return r == 0 ? 0 : 2;
+    int logged = lines_in(task_log, "task logged item");
+    fclose(task_log);
+    task_log = NULL;
+    return r != 0 ? 2 : logged != 6 ? 3 : 0;
 }
 
 FL_TEST(test_mp_pool_workers_flush_what_their_tasks_print)
@@ -2203,9 +2286,16 @@ FL_TEST(test_mp_pool_workers_flush_what_their_tasks_print)
     fl_run_in_child(tasks_print, NULL, 5000, 1, &res);
     if (!res.returned)
         fl_kill_children();
+    ck_assert_msg(!res.returned || res.value != 3,
+                  "6 tasks each wrote a line to a file of the caller's "
+                  "(tmpfile(), fully buffered by stdio); after join, not "
+                  "all 6 were in it. _exit does not flush stdio: the worker "
+                  "must fflush(NULL), every stream, not only stdout, "
+                  "before it calls _exit.");
     ck_assert_msg(res.returned && res.value == 0,
                   "a pool made, used and joined in a child: %s",
-                  res.returned ? "create or map failed" : "it did not return");
+                  res.returned ? "tmpfile, create or map failed"
+                               : "it did not return");
     int count = 0;
     for (const char *q = res.out; (q = strstr(q, "task ran item")) != NULL; q++)
         count++;
@@ -2258,24 +2348,23 @@ FL_TEST(test_mp_result_get_with_timeout_0_collects_an_answer_already_sent)
     int s = mp_pool_apply_async(p, square, 7, NULL, NULL, NULL, &res);
     ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
     // Once the worker sleeps again (it waits for its next chunk), its
-    // answer has been sent: the next get(res, 0) must take it in.
+    // answer has been sent: the first get(res, 0) must take it in, and
+    // give it, not -ETIMEDOUT for a task that is done by then.
+    char st = fl_proc_sleeps_again(pid[0], asleep, WAIT_MS);
     long v = 0;
-    int g, after = 0;
-    while ((g = mp_result_get(res, 0, &v)) == -ETIMEDOUT && fl_now_ms() < end) {
-        after +=
-            fl_proc_sleeps(pid[0]) > asleep && fl_proc_state(pid[0]) == 'S';
-        if (after > 1)
-            break;
-    }
+    int g = mp_result_get(res, 0, &v);
     mp_pool_destroy(p); // (a task still running is cancelled: then free)
     mp_result_free(res);
     ck_assert_msg(g == 0 && v == 49,
                   "apply_async(square, 7) on a pool of 1; once the worker "
-                  "had sent its answer and waited for more, get(res, 0) "
-                  "returned %s with %ld; expected 0 with 49. A timeout of 0 "
-                  "still looks: pump the pool once (poll with 0) and take "
-                  "in what has come back, then give -ETIMEDOUT only if the "
-                  "task is still not done.",
+                  "had %s, the first get(res, 0) returned %s with %ld; "
+                  "expected 0 with 49. A timeout of 0 still looks: pump the "
+                  "pool once (poll with 0) and take in what has come back, "
+                  "then give -ETIMEDOUT only if the task is still not done "
+                  "(look again after the pump).",
+                  st == 'S' ? "sent its answer and waited for more"
+                            : "not been handed the task (apply_async "
+                              "started it on no idle worker)",
                   fl_ret(g), v);
 }
 
@@ -2511,6 +2600,17 @@ FL_TEST(test_mp_pool_imap_and_map_async_fail_cleanly_without_memory)
         ck_assert_msg(n == (fired ? 0 : 3), "imap made %d callbacks", n);
         fl_expect_no_leak(&s, "imap of 3 items");
     }
+    // Room for no results is no room: malloc(0) may give NULL (here, as
+    // any malloc failing), and imap of no items has nothing to hold.
+    fl_fault_reset();
+    fl_fault_fail_from("malloc", 1, ENOMEM);
+    n = 0;
+    int r0 = mp_pool_imap(p, square, in, 0, 0, count_item, &n, NULL);
+    fl_fault_reset();
+    fl_expect_int(r0, 0, "imap of 0 items, with malloc returning NULL",
+                  "malloc(0) may return NULL, which is no failure: there "
+                  "were no results to hold. -ENOMEM only if count > 0.");
+    fl_expect_int(n, 0, "callbacks made by imap of 0 items", "");
     FL_FAULT_WALK ("calloc", ENOMEM, k) {
         fl_snapshot s;
         fl_snapshot_take(&s);
