@@ -2572,6 +2572,9 @@ FL_TEST(test_mp_create_functions_fail_cleanly_when_any_call_they_make_fails)
         "errno): return minus it";
     walk_create("pthread_mutex_init", EAGAIN, pthread_hint);
     walk_create("pthread_cond_init", EAGAIN, pthread_hint);
+    walk_create("sem_init", EINVAL,
+                "sem_init returns -1 and sets errno, unlike the "
+                "pthread_*_init functions: return -errno");
 }
 
 static const fl_case cases[] = {
