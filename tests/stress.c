@@ -85,7 +85,7 @@
     X(pthread_cond_timedwait) X(setsid) X(clock_gettime) X(time)               \
     X(gettimeofday) X(exit) X(_exit) X(fstat) X(pthread_mutex_init)            \
     X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom) X(sysconf)      \
-    X(pthread_mutex_lock)
+    X(pthread_mutex_lock) X(sem_init)
 // clang-format on
 
 enum fn_id {
@@ -867,6 +867,13 @@ fl_wrap_sem_post(sem_t *sem)
 {
     INTERCEPT(sem_post, -1);
     return sem_post(sem);
+}
+
+int
+fl_wrap_sem_init(sem_t *sem, int pshared, unsigned value)
+{
+    INTERCEPT(sem_init, -1);
+    return sem_init(sem, pshared, value);
 }
 
 mqd_t

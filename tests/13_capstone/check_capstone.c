@@ -395,6 +395,24 @@ runs_each_item_once(map_fn map, const char *name)
                             "a write (another worker can read between them)."
                           : "No worker took it: is every chunk handed out?");
     board_free();
+    // Chunks of 7, without the gate: the counter moves on by a whole chunk
+    // each time, or the chunks overlap (even in one worker).
+    enum { N7 = 100 };
+    board_new(N7, 0);
+    items(in, out, N7);
+    r = map(2, count_runs, in, out, N7, 7);
+    fl_expect_int(r, 0, name, "nworkers=2, n=100, chunk=7");
+    for (int i = 0; i < N7; i++)
+        ck_assert_msg(B->runs[i] == 1,
+                      "%s(nworkers=2, n=%d, chunk=7): item %d ran %d times, "
+                      "expected exactly once.%s",
+                      name, N7, i, B->runs[i],
+                      B->runs[i] > 1 ? " The chunks overlap: taking a chunk "
+                                       "moves the counter on by chunk items "
+                                       "(atomic_fetch_add(&next, chunk)), "
+                                       "not by 1."
+                                     : "");
+    board_free();
 }
 
 // k workers on 2k items that each wait until k of them run at once.
@@ -463,6 +481,16 @@ rejects_bad_arguments(map_fn map, const char *name)
         ck_assert_msg(r == -EINVAL,
                       "%s with %s returned %s, expected -EINVAL (-22), "
                       "before starting any worker",
+                      name, bad[i].what, fl_ret(r));
+    }
+    // No items does not make 0 workers or a NULL kernel right: only in and
+    // out may be NULL then (Python's Pool(0) raises ValueError at once).
+    for (size_t i = 0; i < 3; i++) {
+        int r = map(bad[i].k, bad[i].fn, NULL, NULL, 0, 0);
+        ck_assert_msg(r == -EINVAL,
+                      "%s with %s and no items (n = 0) returned %s, "
+                      "expected -EINVAL (-22): check nworkers and fn "
+                      "first, then return 0 for no items",
                       name, bad[i].what, fl_ret(r));
     }
 }
@@ -726,6 +754,24 @@ FL_TEST(test_mp_par_map_flushes_stdio_before_forking)
                   seen, in_file);
 }
 
+// mp_par_map in a caller that ignores SIGCHLD: the kernel reaps the
+// workers itself, and waitpid fails with ECHILD once a worker is gone.
+// Returns mp_par_map's answer, or 1000 with wrong results.
+static int
+map_ignoring_sigchld(void *arg)
+{
+    (void)arg;
+    enum { N = 8 };
+    long in[N], out[N];
+    items(in, out, N);
+    signal(SIGCHLD, SIG_IGN);
+    int r = mp_par_map(2, good, in, out, N, 1);
+    for (int i = 0; i < N && r == 0; i++)
+        if (out[i] != good(i))
+            r = 1000;
+    return r;
+}
+
 FL_TEST(test_mp_par_map_reaps_every_worker)
 {
     enum { N = 40 };
@@ -756,6 +802,18 @@ FL_TEST(test_mp_par_map_reaps_every_worker)
                   "still ran and %d were zombies: waitpid every worker "
                   "before returning",
                   live, zombies);
+    fl_child c;
+    fl_run_in_child(map_ignoring_sigchld, NULL, 2000, 0, &c);
+    ck_assert_msg(c.returned && c.value == 0,
+                  "mp_par_map(nworkers=2, n=8) in a caller that ignores "
+                  "SIGCHLD %s%s. The kernel then reaps the workers itself, "
+                  "and waitpid fails with ECHILD: call it again on EINTR "
+                  "only, any other failure means that worker is gone.",
+                  c.returned    ? "returned "
+                  : c.timed_out ? "never returned (waitpid called again "
+                                  "and again after ECHILD?)"
+                                : "ended the caller",
+                  c.returned ? fl_ret(c.value) : "");
 }
 
 FL_TEST(test_mp_par_map_rejects_bad_arguments)
@@ -1366,14 +1424,19 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
     int r = mp_fetch_all(urls, N, 2, res);
     // Port 65535, the last one, is a port: whatever the fetch gives (no
     // server there, most likely), it is not -EINVAL.
-    const char *last = "http://127.0.0.1:65535/";
-    mp_fetch_result at_last;
-    int r_last = mp_fetch_all(&last, 1, 1, &at_last);
-    ck_assert_msg(r_last >= 0 && at_last.status != -EINVAL,
+    // In one worker, after a host one byte longer (not an address): what
+    // is left of it in host[] past the '\0' is not part of this host.
+    const char *last[2] = {"http://127.0.0.1x:65535/",
+                           "http://127.0.0.1:65535/"};
+    mp_fetch_result at_last[2];
+    int r_last = mp_fetch_all(last, 2, 1, at_last);
+    ck_assert_msg(r_last >= 1 && at_last[1].status != -EINVAL,
                   "%s: mp_fetch_all returned %s, status %s: port 65535 is "
                   "the last port, not past it (parse_url, given: port > "
-                  "65535 is refused, not >=)",
-                  last, fl_ret(r_last), fl_ret(at_last.status));
+                  "65535 is refused, not >=), and the host ends at ':', "
+                  "not where an earlier URL's host \"127.0.0.1x\" ended "
+                  "(parse_url, given: host[len] = '\\0')",
+                  last[1], fl_ret(r_last), fl_ret(at_last[1].status));
     fl_expect_int(r, N,
                   "mp_fetch_all(9 URLs it cannot fetch): failed "
                   "fetches",
@@ -1417,14 +1480,18 @@ FL_TEST(test_mp_fetch_all_rejects_bad_arguments)
 {
     const char *urls[1] = {"http://127.0.0.1:1/"};
     mp_fetch_result res[1];
-    int r[4] = {mp_fetch_all(urls, 1, 0, res), mp_fetch_all(NULL, 1, 1, res),
-                mp_fetch_all(urls, 1, 1, NULL), mp_fetch_all(NULL, 0, 1, NULL)};
+    int r[5] = {mp_fetch_all(urls, 1, 0, res), mp_fetch_all(NULL, 1, 1, res),
+                mp_fetch_all(urls, 1, 1, NULL), mp_fetch_all(NULL, 0, 1, NULL),
+                mp_fetch_all(NULL, 0, 0, NULL)};
     ck_assert_msg(r[0] == -EINVAL && r[1] == -EINVAL && r[2] == -EINVAL &&
-                      r[3] == 0,
+                      r[3] == 0 && r[4] == -EINVAL,
                   "mp_fetch_all returned %s for 0 workers, %s for NULL "
-                  "urls, %s for NULL res, and %s for no URLs; expected "
-                  "-EINVAL (-22) three times, then 0",
-                  fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
+                  "urls, %s for NULL res, %s for no URLs, and %s for no "
+                  "URLs and 0 workers; expected -EINVAL (-22) three times, "
+                  "then 0, then -EINVAL: 0 workers is wrong even with "
+                  "nothing to do (Python's Pool(0) raises ValueError)",
+                  fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]),
+                  fl_ret(r[4]));
 }
 
 /* ------------------------- error paths, EINTR and limits (issue 13) */
@@ -1912,16 +1979,24 @@ FL_TEST(test_mp_fetch_all_reports_a_worker_that_died)
 {
     struct server sv;
     server_start(&sv, 1, 1);
-    const char *url = url_of(sv.port, "/kill");
-    mp_fetch_result res = {0, 0};
-    int r = mp_fetch_all(&url, 1, 1, &res);
+    // First a URL it cannot fetch, done before the worker dies.
+    const char *urls[2] = {"ftp://127.0.0.1/", url_of(sv.port, "/kill")};
+    mp_fetch_result res[2] = {{0, 0}, {0, 0}};
+    int r = mp_fetch_all(urls, 2, 1, res);
     server_stop(&sv);
     fl_expect_int(r, -EPIPE,
-                  "mp_fetch_all(1 URL, 1 worker) whose worker was killed "
-                  "(SIGKILL) while it waited for the answer",
+                  "mp_fetch_all(2 URLs, 1 worker) whose worker was killed "
+                  "(SIGKILL) while it waited for the second answer",
                   "the worker died, and its URL has no result: return the "
                   "-EPIPE of run_processes, not the count of failed "
                   "fetches (which counts only the results that came back)");
+    ck_assert_msg(res[0].status == -EINVAL,
+                  "mp_fetch_all(2 URLs, 1 worker) whose worker was killed "
+                  "at the second URL returned -EPIPE, but res[0], the "
+                  "ftp:// URL it did before dying, has status %s, expected "
+                  "-EINVAL (-22): copy out every result that came back, "
+                  "even when a worker died.",
+                  fl_ret(res[0].status));
 }
 
 FL_TEST(test_mp_fetch_all_refuses_a_header_longer_than_its_buffer)

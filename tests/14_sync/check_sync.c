@@ -1155,6 +1155,10 @@ FL_TEST(test_mp_cond_wait_refuses_a_caller_without_the_lock)
     kid_start(&f, kid_wait_for_unheld, c, 100);
     int got_for = kid_wait(&f, 2000);
     kid_end(&f);
+    struct kid z; // timeout 0 still lets go of the lock, or tries to
+    kid_start(&z, kid_wait_unheld, c, 0);
+    int got_0 = kid_wait(&z, 2000);
+    kid_end(&z);
     forget(c, sizeof *c);
     ck_assert_msg(got && k.rep.value == -EPERM,
                   "mp_cond_wait(c, 100) without holding the lock %s; "
@@ -1168,6 +1172,13 @@ FL_TEST(test_mp_cond_wait_refuses_a_caller_without_the_lock)
                   "has to wait, and the wait said EPERM. Return 0 only for "
                   "ETIMEDOUT; pass any other error on.",
                   said(&f, 2000));
+    ck_assert_msg(got_0 && z.rep.value == -EPERM,
+                  "mp_cond_wait(c, 0) without holding the lock %s; expected "
+                  "-EPERM (-1). A timeout of 0 is a deadline of now: it "
+                  "still lets go of the lock and takes it back "
+                  "(pthread_cond_timedwait), which says EPERM here; do not "
+                  "return 0 before waiting.",
+                  said(&z, 2000));
 }
 
 // In the kid: lock, wait, and whether the lock was held after (kid_extra
@@ -1728,6 +1739,26 @@ FL_TEST(test_mp_barrier_wait_with_timeout_0_gives_up_at_once)
                   "timeout of 0 passes only the last party: it is a "
                   "deadline of now; only -1 waits without a deadline.",
                   said(&k, 2000), broken);
+    // The last party with a timeout of 0 has nobody to wait for: it trips.
+    b = raw_barrier(2);
+    struct kid w, l;
+    kid_asleep(&w, kid_barrier_wait, b, -1, "mp_barrier_wait(b, -1)");
+    kid_start(&l, kid_barrier_wait, b, 0);
+    int got_last = kid_wait(&l, 2000);
+    kid_end(&l);
+    int got_first = kid_wait(&w, 2000);
+    kid_end(&w);
+    forget(b, sizeof *b);
+    ck_assert_msg(got_last && l.rep.value == 1,
+                  "mp_barrier_wait(b, 0) as the second party of a "
+                  "Barrier(2), the first one waiting, %s; expected 1 at "
+                  "once: the last party trips the barrier whatever its "
+                  "timeout (0 gives up only when it would have to wait).",
+                  said(&l, 2000));
+    ck_assert_msg(got_first && w.rep.value == 0,
+                  "the first party of a Barrier(2), waiting with -1, %s "
+                  "once the second came with timeout 0; expected 0",
+                  said(&w, 2000));
 }
 
 // Collect n kids' results, sorted; a kid that never reports gives -999.
@@ -2572,6 +2603,9 @@ FL_TEST(test_mp_create_functions_fail_cleanly_when_any_call_they_make_fails)
         "errno): return minus it";
     walk_create("pthread_mutex_init", EAGAIN, pthread_hint);
     walk_create("pthread_cond_init", EAGAIN, pthread_hint);
+    walk_create("sem_init", EINVAL,
+                "sem_init returns -1 and sets errno, unlike the "
+                "pthread_*_init functions: return -errno");
 }
 
 static const fl_case cases[] = {
