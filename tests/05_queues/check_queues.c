@@ -1192,7 +1192,14 @@ FL_TEST(test_mp_queue_consume_stops_at_its_sentinel)
                "consume must take its own sentinel and leave "
                "the next messages for the next consumer");
     get_expect(q, "", 0, "");
+    char buf[16];
+    ssize_t left = mp_queue_get(q, buf, sizeof buf, 0);
     mp_queue_destroy(q);
+    fl_expect_int(left, -EAGAIN,
+                  "mp_queue_get(timeout 0) once all 5 messages, 2 of them "
+                  "sentinels, were taken",
+                  "a sentinel is a message like any other: taking it counts "
+                  "it out of the queue");
 }
 
 struct consumed {
@@ -1218,21 +1225,37 @@ remembering_consumer(void *arg)
     return 0;
 }
 
+// Its CLOCK_MONOTONIC an hour behind: a get with any finite timeout up to
+// an hour, its deadline taken on that clock, has timed out already.
+// Waiting with -1, consume reads no clock.
+static int
+consumer_an_hour_behind(void *arg)
+{
+    fl_clock_mono_later_at(0, -3600 * 1000LL);
+    return remembering_consumer(arg);
+}
+
 FL_TEST(test_mp_queue_consume_waits_for_the_sentinel_on_an_empty_queue)
 {
     struct consumed *c = shared(sizeof *c);
     c->q = make(4, 16);
     c->ret = -1000;
-    pid_t pid = fl_raw_start(remembering_consumer, c);
+    pid_t pid = fl_raw_start(consumer_an_hour_behind, c);
     char s = await_state(pid, "SZ");
     if (s != 'S') {
         join(pid, 3000);
         FAIL_KILLING("mp_queue_consume on an empty queue returned %s before "
-                     "any sentinel came. An empty queue does not mean the "
-                     "producers are done (they may not have started): "
-                     "wait with timeout -1, and stop only at the sentinel, "
-                     "never on `while not q.empty()`",
-                     fl_ret(c->ret));
+                     "any sentinel came. %s",
+                     fl_ret(c->ret),
+                     c->ret == -ETIMEDOUT
+                         ? "Its get gave up after a finite timeout (an "
+                           "hour at most): consume waits as long as it "
+                           "takes, with timeout -1, like Python's "
+                           "iter(q.get, None)"
+                         : "An empty queue does not mean the producers are "
+                           "done (they may not have started): wait with "
+                           "timeout -1, and stop only at the sentinel, "
+                           "never on `while not q.empty()`");
     }
     put_now(c->q, "x");
     put_now(c->q, "y");
