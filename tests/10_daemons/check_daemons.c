@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -894,6 +895,32 @@ FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
     cleanup();
 }
 
+// The caller of mp_daemonize, and whether it has returned.
+struct waker {
+    pid_t caller;
+    volatile int done;
+};
+
+// Continue the caller's first child, stopped before its setsid(), once
+// the caller sleeps: in waitpid() for that child, or in read() if it has
+// not waited.  The child ends only then, never before the caller looks.
+static int
+continue_the_first_child(void *arg)
+{
+    struct waker *w = arg;
+    long end = fl_now_ms() + 3000;
+    while (!w->done && fl_now_ms() < end) {
+        pid_t kids[8];
+        int n = fl_children_of(w->caller, kids, 8);
+        for (int i = 0; i < n; i++)
+            if (fl_proc_state(kids[i]) == 'T' &&
+                fl_proc_state(w->caller) == 'S')
+                return kill(kids[i], SIGCONT) == 0 ? 0 : 1;
+        sched_yield();
+    }
+    return 1;
+}
+
 FL_TEST(test_mp_daemonize_reaps_its_first_child)
 {
     use_pidfile();
@@ -905,7 +932,22 @@ FL_TEST(test_mp_daemonize_reaps_its_first_child)
     if (mine == 0)
         _exit(3);
     ck_assert_msg(ended_within(mine, 3000), "test setup: child never ended");
+    // The first child stops before its setsid() until the caller sleeps:
+    // a waitpid(WNOHANG) made before it ends then finds it running, on a
+    // fast host as on a slow one.
+    struct waker *w = mmap(NULL, sizeof *w, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(w != MAP_FAILED, "mmap failed: %s", strerror(errno));
+    w->caller = getpid();
+    w->done = 0;
+    pid_t waker = fl_raw_start(continue_the_first_child, w);
+    fl_fault_reset();
+    fl_fault_signal_before("setsid", 1, SIGSTOP);
     pid_t d = daemonize_or_fail(NULL, wait_forever, NULL);
+    fl_fault_reset();
+    w->done = 1;
+    fl_reap(waker);
+    munmap(w, sizeof *w);
     int st = 0;
     pid_t got = waitpid(mine, &st, WNOHANG);
     const char *why = got < 0 ? strerrorname_np(errno) : "0, still running";
