@@ -2105,8 +2105,9 @@ FL_TEST(test_mp_daemon_stop_keeps_its_deadline_when_signals_interrupt)
            : fin.value >= 2000 ? "took 2 s or more"
                                : "returned too early");
     // -1 waits with no limit; INT_MAX ms (24 days) as good as none here.
-    static const int longest[] = {-1, INT_MAX};
-    for (int i = 0; i < 2; i++) {
+    // Any negative timeout waits with no limit, -2 as -1.
+    static const int longest[] = {-1, -2, INT_MAX};
+    for (int i = 0; i < 3; i++) {
         if (i > 0)
             stubborn = fake_daemon(FAKE_IGNORES_TERM);
         int forever = longest[i];
@@ -2118,9 +2119,9 @@ FL_TEST(test_mp_daemon_stop_keeps_its_deadline_when_signals_interrupt)
                "was killed after 50 ms. %s",
                forever, inf.signals, fl_ret(inf.ret), inf.elapsed_ms,
                inf.early ? "before the daemon had ended" : "when it ended",
-               forever < 0 ? "-1 waits with no limit: keep polling with -1 "
-                             "after EINTR; there is no time left to work "
-                             "out."
+               forever < 0 ? "A negative timeout (not only -1) waits with "
+                             "no limit: keep polling with -1 after EINTR; "
+                             "there is no time left to work out."
                            : "A timeout of INT_MAX ms gave up at once: now "
                              "+ timeout overflowed an int. Keep the "
                              "deadline in a long (64 bits).");
