@@ -1736,6 +1736,7 @@ enum fake_kind {
     FAKE_ENDS_SLOWLY,  // on SIGTERM: 100 ms of clean-up, then exit 0
     FAKE_IGNORES_TERM, // SIGTERM does nothing
     FAKE_DIES_OF_TERM, // SIGTERM's default action: it ends at once
+    FAKE_BLOCKS_TERM,  // SIGTERM blocked: once sent, it stays pending
 };
 
 static void
@@ -1763,6 +1764,11 @@ fake_daemon(enum fake_kind kind)
                                                  : end_slowly};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
+        sigset_t term;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        if (kind == FAKE_BLOCKS_TERM)
+            sigprocmask(SIG_BLOCK, &term, NULL);
         int fd = open(pidfile, O_RDWR | O_CREAT | O_TRUNC, 0644);
         struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         char ok = fd >= 0 && fcntl(fd, F_SETLK, &lk) == 0 &&
@@ -1923,6 +1929,73 @@ FL_TEST(test_mp_daemon_stop_reports_running_out_of_descriptors)
            "-EMFILE (pidfd_open()'s -errno) and no signal sent: open the "
            "pidfd before you signal",
            fl_ret(r), alive ? "running" : "gone");
+    cleanup();
+}
+
+// Whether sig is pending for the process pid (ShdPnd in /proc/PID/status):
+// sent, and held back by its signal mask.
+static int
+pending(pid_t pid, int sig)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    const char *line = strstr(buf, "ShdPnd:");
+    unsigned long long mask = 0;
+    if (line != NULL)
+        sscanf(line + 7, "%llx", &mask);
+    return (int)((mask >> (sig - 1)) & 1);
+}
+
+// Stop asks F_GETLK twice: who holds the lock, then, with a pidfd open
+// for it, whether it still does.  Either fcntl() failing ends the stop
+// with nothing signalled and nothing left open; the first one's errno is
+// the answer (an error is not "no daemon": -ESRCH).  The stand-in daemon
+// blocks SIGTERM, so that a signal sent stays pending for the test to see.
+FL_TEST(test_mp_daemon_stop_reports_a_failed_lock_query_and_leaks_nothing)
+{
+    use_pidfile();
+    pid_t f = fake_daemon(FAKE_BLOCKS_TERM);
+    FL_FAULT_WALK ("fcntl", ENOLCK, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        int r = mp_daemon_stop(pidfile, 0);
+        int signalled = pending(f, SIGTERM);
+        char what[128];
+        snprintf(what, sizeof what,
+                 "mp_daemon_stop with its fcntl(F_GETLK) call %d failing "
+                 "with ENOLCK",
+                 k);
+        if (fl_fault_fired("fcntl") == 0) {
+            expect(r == -ETIMEDOUT && signalled,
+                   "mp_daemon_stop(pidfile, 0) on a daemon that blocks "
+                   "SIGTERM returned %s, %s; expected -ETIMEDOUT, SIGTERM "
+                   "sent",
+                   fl_ret(r), signalled ? "SIGTERM sent" : "no SIGTERM sent");
+            continue;
+        }
+        expect(!signalled, "%s returned %s, and sent SIGTERM. %s", what,
+               fl_ret(r),
+               k == 1 ? "Without an answer to who holds the lock, signal "
+                        "no one."
+                      : "Ask F_GETLK again once the pidfd is open, and "
+                        "signal only if the same process still holds the "
+                        "lock: in between it may have ended, and its pid "
+                        "gone to another process.");
+        expect(k > 1 || r == -ENOLCK,
+               "%s returned %s, expected -ENOLCK: return minus fcntl's "
+               "errno; -ESRCH says that no process holds the lock, which "
+               "nobody knows",
+               what, fl_ret(r));
+        expect(r < 0, "%s returned %s, expected an error", what, fl_ret(r));
+        fl_expect_no_leak(&s, what);
+    }
+    fl_fault_reset();
     cleanup();
 }
 
@@ -2284,6 +2357,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_daemon_stop_leaves_alone_a_pid_from_a_stale_pidfile, 10),
     FL_CASE(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm, 5),
     FL_CASE(test_mp_daemon_stop_reports_running_out_of_descriptors, 5),
+    FL_CASE(test_mp_daemon_stop_reports_a_failed_lock_query_and_leaks_nothing,
+            5),
     FL_CASE(test_mp_daemon_stop_reports_a_missing_pidfile, 5),
     FL_CASE(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize, 10),
     FL_CASE(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing, 15),
