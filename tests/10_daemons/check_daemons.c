@@ -1914,24 +1914,6 @@ FL_TEST(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm)
     cleanup();
 }
 
-FL_TEST(test_mp_daemon_stop_reports_running_out_of_descriptors)
-{
-    use_pidfile();
-    pid_t f = fake_daemon(FAKE_ENDS_SLOWLY);
-    struct rlimit old;
-    one_descriptor_left(&old); // the pidfile, but no pidfd
-    int r = mp_daemon_stop(pidfile, 1000);
-    setrlimit(RLIMIT_NOFILE, &old);
-    int alive = fl_alive(f);
-    expect(r == -EMFILE && alive,
-           "with room for one more descriptor (the pidfile's), "
-           "mp_daemon_stop returned %s with the daemon %s, expected "
-           "-EMFILE (pidfd_open()'s -errno) and no signal sent: open the "
-           "pidfd before you signal",
-           fl_ret(r), alive ? "running" : "gone");
-    cleanup();
-}
-
 // Whether sig is pending for the process pid (ShdPnd in /proc/PID/status):
 // sent, and held back by its signal mask.
 static int
@@ -1950,6 +1932,27 @@ pending(pid_t pid, int sig)
     if (line != NULL)
         sscanf(line + 7, "%llx", &mask);
     return (int)((mask >> (sig - 1)) & 1);
+}
+
+// The stand-in daemon blocks SIGTERM: a signal sent before the failed
+// pidfd_open() stays pending, seen at once, however fast or slow the
+// daemon would have been to end.
+FL_TEST(test_mp_daemon_stop_reports_running_out_of_descriptors)
+{
+    use_pidfile();
+    pid_t f = fake_daemon(FAKE_BLOCKS_TERM);
+    struct rlimit old;
+    one_descriptor_left(&old); // the pidfile, but no pidfd
+    int r = mp_daemon_stop(pidfile, 1000);
+    setrlimit(RLIMIT_NOFILE, &old);
+    int signalled = pending(f, SIGTERM);
+    expect(r == -EMFILE && !signalled,
+           "with room for one more descriptor (the pidfile's), "
+           "mp_daemon_stop returned %s and %s, expected -EMFILE "
+           "(pidfd_open()'s -errno) and no signal sent: open the pidfd "
+           "before you signal",
+           fl_ret(r), signalled ? "sent SIGTERM" : "sent no signal");
+    cleanup();
 }
 
 // Stop asks F_GETLK twice: who holds the lock, then, with a pidfd open
