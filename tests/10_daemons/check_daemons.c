@@ -2263,26 +2263,40 @@ FL_TEST(test_mp_daemon_stop_keeps_its_deadline_when_the_wall_clock_jumps)
     cleanup();
 }
 
-// A target that prints a line and returns, leaving it in stdio's buffer.
+static FILE *logged; // a file's stream, not stdout: fully buffered too
+
+// A target that prints a line and logs one, and returns, leaving both in
+// stdio's buffers.
 static int
 print_and_return(void *arg)
 {
     (void)arg;
     printf("printed by the target\n");
+    fputs("logged by the target\n", logged);
     return 3;
 }
 
 // In a child whose stdout is a pipe (full buffering): a line printed and
-// not flushed, then mp_start of a target that prints.
+// one logged, neither flushed, then mp_start of a target that does the
+// same.  What the log file holds then goes to stdout too, for the test.
 static int
 print_then_start(void *arg)
 {
     (void)arg;
+    logged = tmpfile();
+    if (logged == NULL)
+        return 4;
     printf("printed once, before mp_start\n");
+    fputs("logged once, before mp_start\n", logged);
     pid_t pid = mp_start(print_and_return, NULL, 0);
     if (pid < 0)
         return 1;
     int st = reap(pid);
+    fflush(NULL);
+    char buf[512];
+    ssize_t n = pread(fileno(logged), buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    printf("%s", buf);
     fflush(stdout);
     return WIFEXITED(st) && WEXITSTATUS(st) == 3 ? 0 : 2;
 }
@@ -2306,6 +2320,7 @@ FL_TEST(test_mp_start_prints_buffered_output_once)
            "mp_start of a target that returns 3: %s",
            !res.returned    ? "the test's child did not return"
            : res.value == 1 ? "mp_start failed"
+           : res.value == 4 ? "test setup: tmpfile() failed"
                             : "the child did not exit with 3");
     int before = count_of(res.out, "printed once, before mp_start");
     int target = count_of(res.out, "printed by the target");
@@ -2318,6 +2333,19 @@ FL_TEST(test_mp_start_prints_buffered_output_once)
            "the line the target printed (to a pipe) came out %d times, "
            "expected once: the child must fflush(NULL) before _exit(), "
            "which does not flush stdio",
+           target);
+    before = count_of(res.out, "logged once, before mp_start");
+    target = count_of(res.out, "logged by the target");
+    expect(before == 1,
+           "a line written to a file's stream (not stdout, and still in "
+           "its buffer) before mp_start came out %d times in the file: "
+           "fork() copies every stream's buffer, so fflush(NULL) before "
+           "it, not only fflush(stdout)",
+           before);
+    expect(target == 1,
+           "a line the target wrote to a file's stream (not stdout) came "
+           "out %d times in the file, expected once: the child must "
+           "fflush(NULL) before _exit(), every stream, not only stdout",
            target);
 }
 
