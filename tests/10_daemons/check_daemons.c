@@ -1958,9 +1958,10 @@ FL_TEST(test_mp_daemon_stop_reports_running_out_of_descriptors)
 // Stop asks F_GETLK twice: who holds the lock, then, with a pidfd open
 // for it, whether it still does.  Either fcntl() failing ends the stop
 // with nothing signalled and nothing left open; the first one's errno is
-// the answer (an error is not "no daemon": -ESRCH).  The stand-in daemon
+// the answer (an error is not "no daemon": -ESRCH).  Then its poll()
+// fails.  The stand-in daemon
 // blocks SIGTERM, so that a signal sent stays pending for the test to see.
-FL_TEST(test_mp_daemon_stop_reports_a_failed_lock_query_and_leaks_nothing)
+FL_TEST(test_mp_daemon_stop_reports_each_failed_call_and_leaks_nothing)
 {
     use_pidfile();
     pid_t f = fake_daemon(FAKE_BLOCKS_TERM);
@@ -1998,7 +1999,20 @@ FL_TEST(test_mp_daemon_stop_reports_a_failed_lock_query_and_leaks_nothing)
         expect(r < 0, "%s returned %s, expected an error", what, fl_ret(r));
         fl_expect_no_leak(&s, what);
     }
+    // The wait failing (not EINTR): its -errno, the pidfd closed.
+    fl_snapshot s;
+    fl_snapshot_take(&s);
     fl_fault_reset();
+    fl_fault_fail("poll", 1, ENOMEM);
+    int r = mp_daemon_stop(pidfile, 0);
+    long polls = fl_fault_calls("poll");
+    fl_fault_reset();
+    expect(r == -ENOMEM,
+           "mp_daemon_stop with its poll() failing with ENOMEM returned %s "
+           "after %ld poll(s), expected -ENOMEM: only EINTR means poll "
+           "again; any other failure ends the wait with minus poll's errno",
+           fl_ret(r), polls);
+    fl_expect_no_leak(&s, "mp_daemon_stop with its poll() failing");
     cleanup();
 }
 
@@ -2388,8 +2402,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_daemon_stop_leaves_alone_a_pid_from_a_stale_pidfile, 10),
     FL_CASE(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm, 5),
     FL_CASE(test_mp_daemon_stop_reports_running_out_of_descriptors, 5),
-    FL_CASE(test_mp_daemon_stop_reports_a_failed_lock_query_and_leaks_nothing,
-            5),
+    FL_CASE(test_mp_daemon_stop_reports_each_failed_call_and_leaks_nothing, 5),
     FL_CASE(test_mp_daemon_stop_reports_a_missing_pidfile, 5),
     FL_CASE(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize, 10),
     FL_CASE(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing, 15),
