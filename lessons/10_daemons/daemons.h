@@ -148,6 +148,11 @@ pid_t mp_daemonize(const char *pidfile, const char *workdir, mp_target run,
  *                    back as -errno).
  * @retval -ESRCH     no process holds the lock: no daemon runs, whatever
  *                    the file says.  Nothing is signalled.
+ * @retval -ENOLCK    (or another error number) fcntl(F_GETLK) failed:
+ *                    minus its errno, not -ESRCH (nobody knows whether a
+ *                    daemon runs).  Nothing is signalled.
+ * @retval -ENOMEM    (or another error number) poll() failed, other than
+ *                    with EINTR: minus its errno.
  * @retval -ETIMEDOUT the daemon was still running after timeout_ms.
  * @retval -EMFILE    no descriptor left for the pidfd: nothing is
  *                    signalled.

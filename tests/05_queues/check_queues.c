@@ -337,6 +337,7 @@ mismatch(const unsigned char *msg, unsigned i, size_t from, size_t n)
 // length and crash: what went wrong, in shared memory.
 struct verdict {
     mp_queue *q;
+    size_t max; // a max_msg, for the checks that need one
     char msg[1024];
 };
 
@@ -501,6 +502,50 @@ fill_a_page(void *arg)
     return 0;
 }
 
+// The max_msg whose queue of one message fills its mapping to the last
+// byte (a page less the struct and a length header), found by asking
+// /proc/self/maps how long queues of one message are.
+static size_t
+max_msg_filling_a_page(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), lo = 1, hi = page;
+    while (hi - lo > 1) { // a queue for lo fits a page, for hi does not
+        size_t mid = lo + (hi - lo) / 2;
+        mp_queue *q = make(1, mid);
+        uintptr_t start = 0, end = 0;
+        mapping_of(q, &start, &end);
+        mp_queue_destroy(q);
+        if (end - start == page)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+// Two messages of max_msg bytes through a queue of one whose ring ends
+// where its mapping does: the second goes at the ring's start again.
+static int
+wrap_at_the_mapping_end(void *arg)
+{
+    struct verdict *v = arg;
+    size_t max = v->max;
+    static unsigned char buf[1 << 16];
+    for (unsigned i = 0; i < 2; i++) {
+        for (size_t k = 0; k < max; k++)
+            buf[k] = pattern(i, k);
+        int rc = mp_queue_put(v->q, buf, max, 0);
+        ssize_t n = rc == 0 ? mp_queue_get(v->q, buf, max, 0) : rc;
+        if (n != (ssize_t)max || mismatch(buf, i, 0, max) >= 0)
+            return fail_with(v,
+                             "message %u of max_msg (%zu) bytes, put into "
+                             "an empty queue of 1 and got back, came back "
+                             "as %s bytes, not as it went in",
+                             i + 1, max, fl_ret(n));
+    }
+    return 0;
+}
+
 FL_TEST(test_mp_queue_put_holds_maxsize_messages_of_max_msg_bytes)
 {
     judge_in_child(fill_and_drain, HOLD_N, HOLD_SIZE,
@@ -521,6 +566,25 @@ FL_TEST(test_mp_queue_put_holds_maxsize_messages_of_max_msg_bytes)
                      "+ maxsize * (HDR + max_msg) bytes. sizeof *qp is the "
                      "size of a pointer, 8 bytes, not of the struct",
                      page - 16, page - 16,
+                     r.timed_out ? "was still running after" : "was killed by",
+                     r.timed_out ? "4 s" : fl_signame(r.status));
+    ck_assert_msg(r.value == 0, "%s", v->msg);
+    mp_queue_destroy(v->q);
+    munmap(guard, (size_t)page);
+    // A queue whose mapping is exactly a page: a ring taken for longer
+    // than maxsize * (HDR + max_msg) runs into the guard page.
+    v->max = max_msg_filling_a_page();
+    v->q = make_guarded(1, v->max, &guard);
+    fl_run_in_child(wrap_at_the_mapping_end, v, 4000, 0, &r);
+    if (!r.returned)
+        ck_abort_msg("a second message of max_msg (%zu) bytes through "
+                     "mp_queue_create(&q, 1, %zu), whose mapping is one "
+                     "page, was written past the end of the mapping (the "
+                     "child %s %s): the ring is maxsize * (HDR + max_msg) "
+                     "bytes after the struct, and ring_size, where head "
+                     "and tail wrap to 0, is that and no more (not the "
+                     "whole mapping)",
+                     v->max, v->max,
                      r.timed_out ? "was still running after" : "was killed by",
                      r.timed_out ? "4 s" : fl_signame(r.status));
     ck_assert_msg(r.value == 0, "%s", v->msg);
@@ -1192,7 +1256,14 @@ FL_TEST(test_mp_queue_consume_stops_at_its_sentinel)
                "consume must take its own sentinel and leave "
                "the next messages for the next consumer");
     get_expect(q, "", 0, "");
+    char buf[16];
+    ssize_t left = mp_queue_get(q, buf, sizeof buf, 0);
     mp_queue_destroy(q);
+    fl_expect_int(left, -EAGAIN,
+                  "mp_queue_get(timeout 0) once all 5 messages, 2 of them "
+                  "sentinels, were taken",
+                  "a sentinel is a message like any other: taking it counts "
+                  "it out of the queue");
 }
 
 struct consumed {
@@ -1218,21 +1289,37 @@ remembering_consumer(void *arg)
     return 0;
 }
 
+// Its CLOCK_MONOTONIC an hour behind: a get with any finite timeout up to
+// an hour, its deadline taken on that clock, has timed out already.
+// Waiting with -1, consume reads no clock.
+static int
+consumer_an_hour_behind(void *arg)
+{
+    fl_clock_mono_later_at(0, -3600 * 1000LL);
+    return remembering_consumer(arg);
+}
+
 FL_TEST(test_mp_queue_consume_waits_for_the_sentinel_on_an_empty_queue)
 {
     struct consumed *c = shared(sizeof *c);
     c->q = make(4, 16);
     c->ret = -1000;
-    pid_t pid = fl_raw_start(remembering_consumer, c);
+    pid_t pid = fl_raw_start(consumer_an_hour_behind, c);
     char s = await_state(pid, "SZ");
     if (s != 'S') {
         join(pid, 3000);
         FAIL_KILLING("mp_queue_consume on an empty queue returned %s before "
-                     "any sentinel came. An empty queue does not mean the "
-                     "producers are done (they may not have started): "
-                     "wait with timeout -1, and stop only at the sentinel, "
-                     "never on `while not q.empty()`",
-                     fl_ret(c->ret));
+                     "any sentinel came. %s",
+                     fl_ret(c->ret),
+                     c->ret == -ETIMEDOUT
+                         ? "Its get gave up after a finite timeout (an "
+                           "hour at most): consume waits as long as it "
+                           "takes, with timeout -1, like Python's "
+                           "iter(q.get, None)"
+                         : "An empty queue does not mean the producers are "
+                           "done (they may not have started): wait with "
+                           "timeout -1, and stop only at the sentinel, "
+                           "never on `while not q.empty()`");
     }
     put_now(c->q, "x");
     put_now(c->q, "y");

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -894,6 +895,32 @@ FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
     cleanup();
 }
 
+// The caller of mp_daemonize, and whether it has returned.
+struct waker {
+    pid_t caller;
+    volatile int done;
+};
+
+// Continue the caller's first child, stopped before its setsid(), once
+// the caller sleeps: in waitpid() for that child, or in read() if it has
+// not waited.  The child ends only then, never before the caller looks.
+static int
+continue_the_first_child(void *arg)
+{
+    struct waker *w = arg;
+    long end = fl_now_ms() + 3000;
+    while (!w->done && fl_now_ms() < end) {
+        pid_t kids[8];
+        int n = fl_children_of(w->caller, kids, 8);
+        for (int i = 0; i < n; i++)
+            if (fl_proc_state(kids[i]) == 'T' &&
+                fl_proc_state(w->caller) == 'S')
+                return kill(kids[i], SIGCONT) == 0 ? 0 : 1;
+        sched_yield();
+    }
+    return 1;
+}
+
 FL_TEST(test_mp_daemonize_reaps_its_first_child)
 {
     use_pidfile();
@@ -905,7 +932,22 @@ FL_TEST(test_mp_daemonize_reaps_its_first_child)
     if (mine == 0)
         _exit(3);
     ck_assert_msg(ended_within(mine, 3000), "test setup: child never ended");
+    // The first child stops before its setsid() until the caller sleeps:
+    // a waitpid(WNOHANG) made before it ends then finds it running, on a
+    // fast host as on a slow one.
+    struct waker *w = mmap(NULL, sizeof *w, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(w != MAP_FAILED, "mmap failed: %s", strerror(errno));
+    w->caller = getpid();
+    w->done = 0;
+    pid_t waker = fl_raw_start(continue_the_first_child, w);
+    fl_fault_reset();
+    fl_fault_signal_before("setsid", 1, SIGSTOP);
     pid_t d = daemonize_or_fail(NULL, wait_forever, NULL);
+    fl_fault_reset();
+    w->done = 1;
+    fl_reap(waker);
+    munmap(w, sizeof *w);
     int st = 0;
     pid_t got = waitpid(mine, &st, WNOHANG);
     const char *why = got < 0 ? strerrorname_np(errno) : "0, still running";
@@ -1694,6 +1736,7 @@ enum fake_kind {
     FAKE_ENDS_SLOWLY,  // on SIGTERM: 100 ms of clean-up, then exit 0
     FAKE_IGNORES_TERM, // SIGTERM does nothing
     FAKE_DIES_OF_TERM, // SIGTERM's default action: it ends at once
+    FAKE_BLOCKS_TERM,  // SIGTERM blocked: once sent, it stays pending
 };
 
 static void
@@ -1721,6 +1764,11 @@ fake_daemon(enum fake_kind kind)
                                                  : end_slowly};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
+        sigset_t term;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        if (kind == FAKE_BLOCKS_TERM)
+            sigprocmask(SIG_BLOCK, &term, NULL);
         int fd = open(pidfile, O_RDWR | O_CREAT | O_TRUNC, 0644);
         struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         char ok = fd >= 0 && fcntl(fd, F_SETLK, &lk) == 0 &&
@@ -1866,21 +1914,105 @@ FL_TEST(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm)
     cleanup();
 }
 
+// Whether sig is pending for the process pid (ShdPnd in /proc/PID/status):
+// sent, and held back by its signal mask.
+static int
+pending(pid_t pid, int sig)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    const char *line = strstr(buf, "ShdPnd:");
+    unsigned long long mask = 0;
+    if (line != NULL)
+        sscanf(line + 7, "%llx", &mask);
+    return (int)((mask >> (sig - 1)) & 1);
+}
+
+// The stand-in daemon blocks SIGTERM: a signal sent before the failed
+// pidfd_open() stays pending, seen at once, however fast or slow the
+// daemon would have been to end.
 FL_TEST(test_mp_daemon_stop_reports_running_out_of_descriptors)
 {
     use_pidfile();
-    pid_t f = fake_daemon(FAKE_ENDS_SLOWLY);
+    pid_t f = fake_daemon(FAKE_BLOCKS_TERM);
     struct rlimit old;
     one_descriptor_left(&old); // the pidfile, but no pidfd
     int r = mp_daemon_stop(pidfile, 1000);
     setrlimit(RLIMIT_NOFILE, &old);
-    int alive = fl_alive(f);
-    expect(r == -EMFILE && alive,
+    int signalled = pending(f, SIGTERM);
+    expect(r == -EMFILE && !signalled,
            "with room for one more descriptor (the pidfile's), "
-           "mp_daemon_stop returned %s with the daemon %s, expected "
-           "-EMFILE (pidfd_open()'s -errno) and no signal sent: open the "
-           "pidfd before you signal",
-           fl_ret(r), alive ? "running" : "gone");
+           "mp_daemon_stop returned %s and %s, expected -EMFILE "
+           "(pidfd_open()'s -errno) and no signal sent: open the pidfd "
+           "before you signal",
+           fl_ret(r), signalled ? "sent SIGTERM" : "sent no signal");
+    cleanup();
+}
+
+// Stop asks F_GETLK twice: who holds the lock, then, with a pidfd open
+// for it, whether it still does.  Either fcntl() failing ends the stop
+// with nothing signalled and nothing left open; the first one's errno is
+// the answer (an error is not "no daemon": -ESRCH).  Then its poll()
+// fails.  The stand-in daemon
+// blocks SIGTERM, so that a signal sent stays pending for the test to see.
+FL_TEST(test_mp_daemon_stop_reports_each_failed_call_and_leaks_nothing)
+{
+    use_pidfile();
+    pid_t f = fake_daemon(FAKE_BLOCKS_TERM);
+    FL_FAULT_WALK ("fcntl", ENOLCK, k) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        int r = mp_daemon_stop(pidfile, 0);
+        int signalled = pending(f, SIGTERM);
+        char what[128];
+        snprintf(what, sizeof what,
+                 "mp_daemon_stop with its fcntl(F_GETLK) call %d failing "
+                 "with ENOLCK",
+                 k);
+        if (fl_fault_fired("fcntl") == 0) {
+            expect(r == -ETIMEDOUT && signalled,
+                   "mp_daemon_stop(pidfile, 0) on a daemon that blocks "
+                   "SIGTERM returned %s, %s; expected -ETIMEDOUT, SIGTERM "
+                   "sent",
+                   fl_ret(r), signalled ? "SIGTERM sent" : "no SIGTERM sent");
+            continue;
+        }
+        expect(!signalled, "%s returned %s, and sent SIGTERM. %s", what,
+               fl_ret(r),
+               k == 1 ? "Without an answer to who holds the lock, signal "
+                        "no one."
+                      : "Ask F_GETLK again once the pidfd is open, and "
+                        "signal only if the same process still holds the "
+                        "lock: in between it may have ended, and its pid "
+                        "gone to another process.");
+        expect(k > 1 || r == -ENOLCK,
+               "%s returned %s, expected -ENOLCK: return minus fcntl's "
+               "errno; -ESRCH says that no process holds the lock, which "
+               "nobody knows",
+               what, fl_ret(r));
+        expect(r < 0, "%s returned %s, expected an error", what, fl_ret(r));
+        fl_expect_no_leak(&s, what);
+    }
+    // The wait failing (not EINTR): its -errno, the pidfd closed.
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    fl_fault_reset();
+    fl_fault_fail("poll", 1, ENOMEM);
+    int r = mp_daemon_stop(pidfile, 0);
+    long polls = fl_fault_calls("poll");
+    fl_fault_reset();
+    expect(r == -ENOMEM,
+           "mp_daemon_stop with its poll() failing with ENOMEM returned %s "
+           "after %ld poll(s), expected -ENOMEM: only EINTR means poll "
+           "again; any other failure ends the wait with minus poll's errno",
+           fl_ret(r), polls);
+    fl_expect_no_leak(&s, "mp_daemon_stop with its poll() failing");
     cleanup();
 }
 
@@ -2063,8 +2195,9 @@ FL_TEST(test_mp_daemon_stop_keeps_its_deadline_when_signals_interrupt)
            : fin.value >= 2000 ? "took 2 s or more"
                                : "returned too early");
     // -1 waits with no limit; INT_MAX ms (24 days) as good as none here.
-    static const int longest[] = {-1, INT_MAX};
-    for (int i = 0; i < 2; i++) {
+    // Any negative timeout waits with no limit, -2 as -1.
+    static const int longest[] = {-1, -2, INT_MAX};
+    for (int i = 0; i < 3; i++) {
         if (i > 0)
             stubborn = fake_daemon(FAKE_IGNORES_TERM);
         int forever = longest[i];
@@ -2076,9 +2209,9 @@ FL_TEST(test_mp_daemon_stop_keeps_its_deadline_when_signals_interrupt)
                "was killed after 50 ms. %s",
                forever, inf.signals, fl_ret(inf.ret), inf.elapsed_ms,
                inf.early ? "before the daemon had ended" : "when it ended",
-               forever < 0 ? "-1 waits with no limit: keep polling with -1 "
-                             "after EINTR; there is no time left to work "
-                             "out."
+               forever < 0 ? "A negative timeout (not only -1) waits with "
+                             "no limit: keep polling with -1 after EINTR; "
+                             "there is no time left to work out."
                            : "A timeout of INT_MAX ms gave up at once: now "
                              "+ timeout overflowed an int. Keep the "
                              "deadline in a long (64 bits).");
@@ -2144,26 +2277,40 @@ FL_TEST(test_mp_daemon_stop_keeps_its_deadline_when_the_wall_clock_jumps)
     cleanup();
 }
 
-// A target that prints a line and returns, leaving it in stdio's buffer.
+static FILE *logged; // a file's stream, not stdout: fully buffered too
+
+// A target that prints a line and logs one, and returns, leaving both in
+// stdio's buffers.
 static int
 print_and_return(void *arg)
 {
     (void)arg;
     printf("printed by the target\n");
+    fputs("logged by the target\n", logged);
     return 3;
 }
 
 // In a child whose stdout is a pipe (full buffering): a line printed and
-// not flushed, then mp_start of a target that prints.
+// one logged, neither flushed, then mp_start of a target that does the
+// same.  What the log file holds then goes to stdout too, for the test.
 static int
 print_then_start(void *arg)
 {
     (void)arg;
+    logged = tmpfile();
+    if (logged == NULL)
+        return 4;
     printf("printed once, before mp_start\n");
+    fputs("logged once, before mp_start\n", logged);
     pid_t pid = mp_start(print_and_return, NULL, 0);
     if (pid < 0)
         return 1;
     int st = reap(pid);
+    fflush(NULL);
+    char buf[512];
+    ssize_t n = pread(fileno(logged), buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    printf("%s", buf);
     fflush(stdout);
     return WIFEXITED(st) && WEXITSTATUS(st) == 3 ? 0 : 2;
 }
@@ -2187,6 +2334,7 @@ FL_TEST(test_mp_start_prints_buffered_output_once)
            "mp_start of a target that returns 3: %s",
            !res.returned    ? "the test's child did not return"
            : res.value == 1 ? "mp_start failed"
+           : res.value == 4 ? "test setup: tmpfile() failed"
                             : "the child did not exit with 3");
     int before = count_of(res.out, "printed once, before mp_start");
     int target = count_of(res.out, "printed by the target");
@@ -2199,6 +2347,19 @@ FL_TEST(test_mp_start_prints_buffered_output_once)
            "the line the target printed (to a pipe) came out %d times, "
            "expected once: the child must fflush(NULL) before _exit(), "
            "which does not flush stdio",
+           target);
+    before = count_of(res.out, "logged once, before mp_start");
+    target = count_of(res.out, "logged by the target");
+    expect(before == 1,
+           "a line written to a file's stream (not stdout, and still in "
+           "its buffer) before mp_start came out %d times in the file: "
+           "fork() copies every stream's buffer, so fflush(NULL) before "
+           "it, not only fflush(stdout)",
+           before);
+    expect(target == 1,
+           "a line the target wrote to a file's stream (not stdout) came "
+           "out %d times in the file, expected once: the child must "
+           "fflush(NULL) before _exit(), every stream, not only stdout",
            target);
 }
 
@@ -2241,6 +2402,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_daemon_stop_leaves_alone_a_pid_from_a_stale_pidfile, 10),
     FL_CASE(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm, 5),
     FL_CASE(test_mp_daemon_stop_reports_running_out_of_descriptors, 5),
+    FL_CASE(test_mp_daemon_stop_reports_each_failed_call_and_leaks_nothing, 5),
     FL_CASE(test_mp_daemon_stop_reports_a_missing_pidfile, 5),
     FL_CASE(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize, 10),
     FL_CASE(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing, 15),
