@@ -740,7 +740,7 @@ struct watched {
 };
 
 // Watch the test wait for the child on *arg.  Once the test has slept in
-// its wait (parent_sleeps), check for 50 ms that nothing wakes it, let the
+// its wait (parent_sleeps), check for 110 ms that nothing wakes it, let the
 // child exit with 0, and time until it is reaped.  The child exits with 1
 // if the test never slept; the watcher exits with 0, or 2 if the test
 // woke up while the child lived, 3 if it took over 500 ms to reap it.
@@ -753,7 +753,7 @@ watch_parent_wait(void *arg)
     if (!parent_sleeps())
         return write(w->p[1], &c, 1) == 1 ? 0 : 1;
     long slept = fl_proc_sleeps(getppid());
-    poll(NULL, 0, 50); // nothing happens: a blocked waitpid stays asleep
+    poll(NULL, 0, 110); // a sleep of 100 ms between waitpid(WNOHANG)s shows
     int woke = fl_proc_sleeps(getppid()) != slept;
     c = 0;
     if (write(w->p[1], &c, 1) != 1)
