@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -387,6 +388,14 @@ FL_TEST(test_mp_waitpid_rejects_a_non_child)
     int got = mp_waitpid(getppid());
     fl_expect_int(got, -ECHILD, "mp_waitpid of the caller's own parent",
                   "when waitpid fails, return -errno (here -ECHILD)");
+    // errno still says ECHILD: a wait that succeeds must not look at it.
+    got = mp_waitpid(fl_raw_child(3, 0));
+    fl_expect_int(got, 3,
+                  "mp_waitpid of a child that exited with 3, right after a "
+                  "wait that failed with ECHILD",
+                  "errno is only meaningful when waitpid returned -1: it "
+                  "keeps the last failure's value after a success. Test "
+                  "what waitpid returned, then errno.");
 }
 
 FL_TEST(test_mp_waitpid_rejects_pids_that_mean_any_child)
@@ -725,32 +734,61 @@ exit_with_byte(void *arg)
     return c;
 }
 
-// Tell the child on pipe *arg whether the test slept in its wait: 0 if
-// it did, 1 if it never did (parent_sleeps).
+struct watched {
+    int p[2];  // the child's pipe: the watcher holds the only write end
+    pid_t pid; // the child, which exits with the byte it reads
+};
+
+// Watch the test wait for the child on *arg.  Once the test has slept in
+// its wait (parent_sleeps), check for 110 ms that nothing wakes it, let the
+// child exit with 0, and time until it is reaped.  The child exits with 1
+// if the test never slept; the watcher exits with 0, or 2 if the test
+// woke up while the child lived, 3 if it took over 500 ms to reap it.
 static int
-report_parent_sleeps(void *arg)
+watch_parent_wait(void *arg)
 {
-    int *p = arg;
-    unsigned char c = parent_sleeps() ? 0 : 1;
-    return write(p[1], &c, 1) == 1 ? 0 : 1;
+    struct watched *w = arg;
+    unsigned char c = 1;
+    close(w->p[0]);
+    if (!parent_sleeps())
+        return write(w->p[1], &c, 1) == 1 ? 0 : 1;
+    long slept = fl_proc_sleeps(getppid());
+    poll(NULL, 0, 110); // a sleep of 100 ms between waitpid(WNOHANG)s shows
+    int woke = fl_proc_sleeps(getppid()) != slept;
+    c = 0;
+    if (write(w->p[1], &c, 1) != 1)
+        return 1;
+    long t0 = fl_now_ms(); // then look every 2 ms, leaving the CPU to it
+    while (fl_proc_state(w->pid) != 0 && fl_now_ms() - t0 < 500)
+        poll(NULL, 0, 2);
+    return woke ? 2 : fl_proc_state(w->pid) != 0 ? 3 : 0;
 }
 
 FL_TEST(test_mp_waitpid_sleeps_while_it_waits)
 {
-    int p[2];
-    ck_assert_msg(pipe(p) == 0, "pipe failed: %s", strerror(errno));
-    pid_t pid = fl_raw_start(exit_with_byte, p);
-    pid_t watcher = fl_raw_start(report_parent_sleeps, p);
-    close(p[0]);
-    close(p[1]);
-    int got = mp_waitpid(pid);
-    fl_reap(watcher);
+    struct watched w;
+    ck_assert_msg(pipe(w.p) == 0, "pipe failed: %s", strerror(errno));
+    w.pid = fl_raw_start(exit_with_byte, w.p);
+    pid_t watcher = fl_raw_start(watch_parent_wait, &w);
+    close(w.p[0]);
+    close(w.p[1]);
+    int got = mp_waitpid(w.pid);
+    int seen = fl_reap_code(watcher);
     ck_assert_msg(got == 0, "mp_waitpid gave %s; expected 0. %s", fl_ret(got),
                   got == 1 ? "The caller never slept while it waited: it "
                              "kept the CPU busy, as a loop around "
                              "waitpid(WNOHANG) does. waitpid(pid, &status, "
                              "0) sleeps until the child ends."
                            : "waitpid(pid, &status, 0) until the child ends.");
+    ck_assert_msg(seen == 0,
+                  "%s: a loop of waitpid(WNOHANG) and a sleep polls, and "
+                  "returns up to a whole sleep late. waitpid(pid, &status, "
+                  "0) sleeps until the child ends, and returns at once then.",
+                  seen == 2   ? "mp_waitpid woke up while the child was alive "
+                                "and nothing happened"
+                  : seen == 3 ? "the child had ended for 500 ms, yet "
+                                "mp_waitpid had not reaped it"
+                              : "the test's watcher failed");
 }
 
 static const fl_case cases[] = {

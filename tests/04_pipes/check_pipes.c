@@ -218,7 +218,10 @@ FL_TEST(test_mp_pipe_one_way_refuses_the_wrong_direction)
     mp_conn *a, *b;
     pair(0, &a, &b);
     char buf[8];
+    sigset_t before, after;
+    sigprocmask(SIG_BLOCK, NULL, &before);
     int sent = mp_send_bytes(a, "x", 1);
+    sigprocmask(SIG_SETMASK, &before, &after);
     ssize_t got = mp_recv_bytes(b, buf, sizeof buf);
     mp_conn_close(a);
     mp_conn_close(b);
@@ -228,6 +231,11 @@ FL_TEST(test_mp_pipe_one_way_refuses_the_wrong_direction)
                   "Pipe(False) is one-way: use pipe(), whose ends cannot "
                   "be used the wrong way, not a socketpair.",
                   fl_ret(sent), fl_ret(got));
+    ck_assert_msg(!sigismember(&after, SIGPIPE),
+                  "mp_send_bytes failed with EBADF and left SIGPIPE blocked "
+                  "in the caller's mask, which was not blocked before: "
+                  "restore the old mask whatever the write gave, not only "
+                  "after EPIPE.");
 }
 
 FL_TEST(test_mp_pipe_rejects_null_pointers)
@@ -447,32 +455,43 @@ frame_problem(int st)
     }
 }
 
+// Read one 1 MiB frame once the sender (the test) sleeps: it has filled
+// the pipe or socket and waits for room, or it gave up and waits for us.
 static int
 big_frame_reader(void *arg)
 {
     mp_conn **ends = arg;
     child_close(ends[1]);
+    while (fl_proc_state(getppid()) != 'S')
+        sched_yield();
     return check_frame(mp_conn_fileno(ends[0]), MIB, 2);
 }
 
 FL_TEST(test_mp_send_bytes_writes_a_1_mib_message_whole)
 {
-    mp_conn *ends[2];
-    pair(0, &ends[0], &ends[1]);
-    fd_of(ends[0]);
-    pid_t pid = fl_raw_start(big_frame_reader, ends);
-    mp_conn_close(ends[0]); // a reader that gives up gives EPIPE
     unsigned char *msg = xmalloc(MIB);
     fill(msg, MIB, 2);
-    int r = mp_send_bytes(ends[1], msg, MIB);
-    mp_conn_close(ends[1]);
-    int st = fl_reap_code(pid);
-    ck_assert_msg(r == 0 && st == 0,
-                  "mp_send_bytes of 1 MiB through a 64 KiB pipe returned %s, "
-                  "and for the reader in another process %s. Write the "
-                  "header and the message in one writev, and loop until "
-                  "every byte has gone.",
-                  fl_ret(r), frame_problem(st));
+    for (int duplex = 0; duplex < 2; duplex++) {
+        mp_conn *ends[2];
+        pair(duplex, &ends[0], &ends[1]);
+        fd_of(ends[0]);
+        pid_t pid = fl_raw_start(big_frame_reader, ends);
+        mp_conn_close(ends[0]); // a reader that gives up gives EPIPE
+        int r = mp_send_bytes(ends[1], msg, MIB);
+        mp_conn_close(ends[1]);
+        int st = fl_reap_code(pid);
+        ck_assert_msg(r == 0 && st == 0,
+                      "mp_send_bytes of 1 MiB through a %s returned %s, "
+                      "and for the reader in another process %s. Write the "
+                      "header and the message in one writev, and loop until "
+                      "every byte has gone%s.",
+                      duplex ? "socketpair" : "64 KiB pipe", fl_ret(r),
+                      frame_problem(st),
+                      r == -EAGAIN ? ": a send that waits for room in a "
+                                     "full socket (no MSG_DONTWAIT)"
+                                   : "");
+    }
+    free(msg);
 }
 
 /* ---------------------------------------------------------- signals */
@@ -818,11 +837,14 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
     mp_conn *a, *b;
     pair(0, &a, &b);
     ck_assert(raw_frame(fd_of(b), "0123456789", 10) == 0);
+    ck_assert(raw_frame(fd_of(b), "01234", 5) == 0); // cap + 1
     ck_assert(raw_frame(fd_of(b), "zero", 4) == 0);
     ck_assert(raw_frame(fd_of(b), "ok", 2) == 0);
     mp_conn_close(b);
     char buf[4] = "";
     ssize_t n1 = mp_recv_bytes(a, buf, 4);
+    char room[8]; // room for the byte too many: a wrong read is seen
+    ssize_t n5 = mp_recv_bytes(a, room, 4);
     ssize_t n0 = mp_recv_bytes(a, buf, 0); // no room at all: still skipped
     ssize_t n2 = mp_recv_bytes(a, buf, 4);
     mp_conn_close(a);
@@ -830,6 +852,11 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
                   "mp_recv_bytes of a 10-byte message into 4 bytes returned "
                   "%s; expected -EMSGSIZE",
                   fl_ret(n1));
+    ck_assert_msg(n5 == -EMSGSIZE,
+                  "mp_recv_bytes of a 5-byte message into 4 bytes returned "
+                  "%s; expected -EMSGSIZE: one byte over cap does not fit "
+                  "(len > cap), and reading it would write past the buffer",
+                  fl_ret(n5));
     ck_assert_msg(n0 == -EMSGSIZE,
                   "mp_recv_bytes of a 4-byte message with cap 0 returned "
                   "%s; expected -EMSGSIZE: a cap of 0 is no error, every "
@@ -1141,8 +1168,12 @@ static int
 poll_child(void *arg)
 {
     struct poll_result *res = arg;
-    if (res->ticking)
+    if (res->ticking) {
+        // CLOCK_MONOTONIC as on a machine up for 25 days: its seconds
+        // times 1000 no longer fit in an int (now_ms keeps long long).
+        fl_clock_mono_later_at(0, 25LL * 24 * 3600 * 1000);
         fl_ticks_start();
+    }
     if (res->jump) {
         fl_fault_reset();
         fl_fault_eintr("poll", 1);
@@ -1804,6 +1835,24 @@ FL_TEST(test_mp_conn_close_frees_the_handle_even_when_close_fails)
     fl_expect_no_leak(&s, "mp_conn_close with close() failing with EIO "
                           "(free the handle whatever close() says: the "
                           "caller cannot use it again)");
+    // Linux releases the descriptor even when close() fails with EINTR:
+    // a second close() would close whatever took its number meanwhile.
+    pair(0, &a, &b);
+    fd = fd_of(a);
+    fl_fault_reset();
+    fl_fault_fail("close", 1, EINTR);
+    r = mp_conn_close(a);
+    int calls = (int)fl_fault_calls("close");
+    fl_fault_reset();
+    close(fd);
+    mp_conn_close(b);
+    ck_assert_msg(r == -EINTR && calls == 1,
+                  "mp_conn_close with close() failing with EINTR returned "
+                  "%s after %d calls of close(); expected -EINTR after one. "
+                  "Never call close() again on the same descriptor: it is "
+                  "released even when close() fails, EINTR included, and "
+                  "its number may already be another file's.",
+                  fl_ret(r), calls);
 }
 
 static volatile sig_atomic_t sigpipe_caught;
@@ -1988,36 +2037,35 @@ FL_TEST(test_mp_poll_keeps_its_deadline_when_the_wall_clock_jumps)
                   child.returned ? fl_ret(got.r) : "nothing", got.ms);
 }
 
-static void
-note_usr1(int sig)
-{
-    (void)sig;
-}
-
-// The child of the late-signal test: mp_poll(a, 50) with a handler for
-// SIGUSR1, so that the signal interrupts it; a byte into done[1] right
-// before the call (the next sleep is then the poll's), and one as soon as
-// it returns (before the process's exit, which the sanitizer's leak check
-// makes slow), which is closed at exit.
+// The child of the late-signal test: mp_poll(a, 300) whose first poll()
+// fails with EINTR as if it had blocked for 1 s (every later read of
+// CLOCK_MONOTONIC by the lesson's code is 1 s on): its deadline has
+// passed, so it must return 0 at once, without sleeping again.  A byte
+// into done[1] right before the call, and one as soon as it returns
+// (before the process's exit, which the sanitizer's leak check makes
+// slow).  0: returned 0 without a sleep; 1: not 0; 3: it slept again.
 struct late_poll {
     mp_conn *a;
     int done[2];
 };
 
 static int
-poll_with_usr1(void *arg)
+poll_eintr_late(void *arg)
 {
     struct late_poll *lp = arg;
     close(lp->done[0]);
-    struct sigaction sa = {.sa_handler = note_usr1};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, NULL);
     if (write(lp->done[1], "s", 1) < 0)
         return 2;
-    int r = mp_poll(lp->a, 50);
+    fl_fault_reset();
+    fl_fault_eintr_late("poll", 1, 1000);
+    long slept = fl_proc_sleeps(getpid());
+    int r = mp_poll(lp->a, 300);
+    // A sleep is a voluntary context switch: one more, it slept again.
+    int again = fl_proc_sleeps(getpid()) != slept;
+    fl_fault_reset();
     if (write(lp->done[1], "r", 1) < 0)
         return 2;
-    return r == 0 ? 0 : 1;
+    return r != 0 ? 1 : again ? 3 : 0;
 }
 
 FL_TEST(test_mp_poll_returns_when_a_signal_comes_after_its_deadline)
@@ -2026,49 +2074,17 @@ FL_TEST(test_mp_poll_returns_when_a_signal_comes_after_its_deadline)
     pair(0, &a, &b);
     struct late_poll lp = {a, {-1, -1}};
     ck_assert(pipe(lp.done) == 0);
-    pid_t pid = fl_raw_start(poll_with_usr1, &lp);
+    pid_t pid = fl_raw_start(poll_eintr_late, &lp);
     close(lp.done[1]);
-    // Stop the child in its poll(), keep it stopped past the deadline,
-    // then let a signal interrupt the poll as it wakes: the time left is
-    // then below 0.  Its first byte says it is calling mp_poll, so the
-    // next sleep is the poll's (a child stopped before it, as the 1 s
-    // limit alone allowed on a machine at a load of 28, would start its
-    // 50 ms after SIGCONT and be taken for one that slept again).
+    // The signal comes after the deadline, exactly: the wait is over,
+    // whatever the load (an earlier version stopped the child in its
+    // poll with SIGSTOP, which a loaded machine could miss).
     char ready = 0;
     if (fl_readable_within(lp.done[0], 10000) &&
         read(lp.done[0], &ready, 1) != 1)
         ready = 0;
     ck_assert_msg(ready == 's', "the child did not reach mp_poll in 10 s");
-    long until = fl_now_ms() + 10000;
-    while (fl_proc_state(pid) != 'S' && fl_now_ms() < until)
-        sched_yield();
-    long t1 = fl_now_ms(); // its deadline is at most t1 + 50
-    kill(pid, SIGSTOP);
-    while (fl_proc_state(pid) != 'T' && fl_now_ms() < until)
-        sched_yield();
-    long left = t1 + 80 - fl_now_ms();
-    if (left > 0)
-        poll(NULL, 0, (int)left); // let the deadline pass: no sync here
-    kill(pid, SIGUSR1);
-    kill(pid, SIGCONT);
-    // Past its deadline, the child must return at once: one seen asleep
-    // 20 ms in a row before it says it returned went back to sleep in
-    // poll(), with time left from a clock that did not move while it was
-    // stopped, or from a timeout it started again.
-    int slept = 0, ended = 0;
-    long since = -1, stop = fl_now_ms() + 1000;
-    while (!(ended = fl_readable_within(lp.done[0], 0))) {
-        long now = fl_now_ms();
-        if (now > stop)
-            break;
-        if (fl_proc_state(pid) != 'S')
-            since = -1;
-        else if (since < 0)
-            since = now;
-        else if (now - since >= 20)
-            slept = 1;
-        sched_yield();
-    }
+    int ended = fl_readable_within(lp.done[0], 2000);
     if (!ended)
         kill(pid, SIGKILL);
     int code = fl_reap_code(pid);
@@ -2076,12 +2092,12 @@ FL_TEST(test_mp_poll_returns_when_a_signal_comes_after_its_deadline)
     mp_conn_close(a);
     mp_conn_close(b);
     ck_assert_msg(ended,
-                  "mp_poll(a, 50), interrupted by a signal (EINTR) after "
-                  "its deadline had passed, was still waiting 1 s later: "
+                  "mp_poll(a, 300), interrupted by a signal (EINTR) after "
+                  "its deadline had passed, was still waiting 2 s later: "
                   "the time left was below 0, and poll() takes a negative "
                   "timeout for 'wait for ever'. Clamp the time left at 0");
-    ck_assert_msg(!slept,
-                  "mp_poll(a, 50), interrupted by a signal (EINTR) after "
+    ck_assert_msg(code != 3,
+                  "mp_poll(a, 300), interrupted by a signal (EINTR) after "
                   "its deadline had passed, went back to sleep in poll() "
                   "instead of returning 0 at once: it found time left. Keep "
                   "one deadline, taken before the first poll(), and the time "
@@ -2089,7 +2105,7 @@ FL_TEST(test_mp_poll_returns_when_a_signal_comes_after_its_deadline)
                   "and the CPU-time clocks do not move while the process "
                   "sleeps");
     ck_assert_msg(code == 0,
-                  "mp_poll(a, 50) on a pipe where nothing comes, "
+                  "mp_poll(a, 300) on a pipe where nothing comes, "
                   "interrupted after its deadline, did not return 0 (the "
                   "child's code %d)",
                   code);
