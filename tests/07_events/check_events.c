@@ -1126,6 +1126,42 @@ FL_TEST(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes)
                   call, said(&k, 3000));
 }
 
+// The waiter starts while the test holds the lock, and the test keeps it
+// longer than the timeout: the deadline, taken when the call began, has
+// passed once the waiter has the lock, so it looks at the flag and
+// returns 0 at once.  A deadline taken after the lock adds a whole timeout.
+FL_TEST(test_mp_event_wait_counts_the_time_spent_waiting_for_the_lock)
+{
+    enum { TIMEOUT = 150, HOLD = 170, LATE = 90 };
+    mp_event *ev = raw_event();
+    raw_lock(ev);
+    struct kid k;
+    kid_start(&k, kid_wait_for, ev, TIMEOUT);
+    char s = until_asleep(k.pid, -1); // blocked on the lock the test holds
+    long long held = fl_now_us();
+    struct timespec nap = {0, HOLD * 1000000L};
+    while (nanosleep(&nap, &nap) < 0 && errno == EINTR)
+        ; // time that must pass, not a synchronisation
+    long long t0 = fl_now_us();
+    held = t0 - held;
+    raw_unlock(ev);
+    int got = kid_wait(&k, 3000);
+    long long after = fl_now_us() - t0;
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(s == 'S',
+                  "mp_event_wait(ev, %d) did not block on the lock "
+                  "the test held (state %c)",
+                  TIMEOUT, s ? s : '?');
+    ck_assert_msg(got && k.rep.value == 0 && after < LATE * 1000LL,
+                  "mp_event_wait(ev, %d) on a clear event waited %.0f ms for "
+                  "the lock the test held; once the test let go, it %s, "
+                  "%.1f ms later; expected 0 at once. The deadline is fixed "
+                  "when the call starts: take it before the lock, so that "
+                  "the time spent waiting for the lock counts.",
+                  TIMEOUT, ms(held), said(&k, 3000), ms(after));
+}
+
 // The waiter starts while the test holds the lock; the test sets the flag
 // before letting go.  A waiter that looked at the flag without the lock
 // saw it clear, and sleeps through the set.
@@ -1408,7 +1444,8 @@ walk_create(const char *fn, int err, const char *hint)
     FL_FAULT_WALK (fn, err, k) {
         fl_snapshot s;
         fl_snapshot_take(&s);
-        mp_event *ev = NULL;
+        mp_event mine; // what the caller had in ev: a failure keeps it
+        mp_event *ev = &mine;
         int r = mp_event_create(&ev);
         long maps = fl_fault_calls("mmap") - fl_fault_fired("mmap");
         long unmaps = fl_fault_calls("munmap");
@@ -1419,10 +1456,14 @@ walk_create(const char *fn, int err, const char *hint)
                  k, fn, strerrorname_np(err));
         if (fl_fault_fired(fn) > 0) {
             fl_expect_int(r, -err, what, hint);
-            ck_assert_msg(ev == NULL,
-                          "%s: it failed but set *evp (to "
-                          "MAP_FAILED?): set it only on success",
-                          what);
+            ck_assert_msg(ev == &mine,
+                          "%s: it failed but set *evp (to %s): leave the "
+                          "caller's pointer as it was, set it only on "
+                          "success",
+                          what,
+                          ev == NULL         ? "NULL"
+                          : ev == MAP_FAILED ? "MAP_FAILED"
+                                             : "a new address");
             ck_assert_msg(unmaps == maps,
                           "%s: it mapped %ld time(s) and unmapped %ld. When "
                           "init_lock or init_cond fails, munmap the event.",
@@ -1559,6 +1600,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes, 10),
     FL_CASE(test_mp_event_wait_checks_the_flag_under_the_lock, 10),
+    FL_CASE(test_mp_event_wait_counts_the_time_spent_waiting_for_the_lock, 5),
     FL_CASE(test_mp_event_wait_reads_the_flag_before_it_unlocks, 10),
     FL_CASE(test_mp_event_wait_rejects_a_bad_timeout, 5),
     FL_CASE(test_mp_event_calls_reject_a_null_event, 5),
