@@ -372,6 +372,16 @@ kid_set_then_stop(mp_event *ev, int arg)
     return mp_event_set(ev);
 }
 
+// In a kid: stop after the first unlock, then mp_event_clear.
+static int
+kid_clear_then_stop(mp_event *ev, int arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
+    return mp_event_clear(ev);
+}
+
 // In a kid: stop after the first unlock, then mp_event_wait.
 static int
 kid_wait_then_stop(mp_event *ev, int timeout_ms)
@@ -696,6 +706,19 @@ FL_TEST(test_mp_event_clear_lowers_the_flag)
     int f1 = ev->flag;
     int r2 = mp_event_clear(ev);
     int f2 = ev->flag;
+    // A clear in a kid that stops as soon as it has let go of the lock:
+    // the flag must be down by then, or a set made between its unlock and
+    // its late write would be undone.
+    ev->flag = 1;
+    struct kid k;
+    kid_start(&k, kid_clear_then_stop, ev, 0);
+    int stopped = until_stopped(k.pid);
+    raw_lock(ev);
+    int f3 = ev->flag;
+    raw_unlock(ev);
+    kill(k.pid, SIGCONT);
+    int done = kid_wait(&k, 3000);
+    kid_end(&k);
     forget(ev);
     ck_assert_msg(r1 == 0 && f1 == 0,
                   "mp_event_clear on a set event returned %s and left "
@@ -705,6 +728,15 @@ FL_TEST(test_mp_event_clear_lowers_the_flag)
                   "mp_event_clear on a clear event returned %s and left "
                   "ev->flag at %d; expected 0 and 0",
                   fl_ret(r2), f2);
+    ck_assert_msg(done && k.rep.value == 0, "mp_event_clear returned %s",
+                  done ? fl_ret(k.rep.value) : "nothing");
+    ck_assert_msg(!stopped || f3 == 0,
+                  "mp_event_clear had let go of ev->lock, and the flag was "
+                  "still %d: it lowered the flag after its unlock. A set "
+                  "that takes the lock in between is then undone by the "
+                  "late write, and its waiters sleep on. Lower the flag "
+                  "under the lock: lock, flag = 0, unlock.",
+                  f3);
 }
 
 FL_TEST(test_mp_event_clear_makes_wait_time_out_again)
