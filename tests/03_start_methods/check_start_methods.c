@@ -811,11 +811,13 @@ FL_TEST(test_mp_join_gives_pythons_exit_codes_under_forkserver)
                 {"exit_with", "3", 3},
                 {"die_by", "15", -SIGTERM}};
     for (int i = 0; i < 3; i++) {
-        // A heap copy, as a caller's argument often is: the sanitizer pass
-        // sees a read past its end (a literal's it cannot).
+        // Heap copies, as a caller's strings often are: the sanitizer pass
+        // sees a read past the end of either (a literal's it cannot).
+        char *name = strdup(runs[i].name);
         char *arg = strdup(runs[i].arg);
-        ck_assert_msg(arg != NULL, "strdup failed");
-        pid_t pid = start(MP_FORKSERVER, runs[i].name, arg, NULL, 0);
+        ck_assert_msg(name != NULL && arg != NULL, "strdup failed");
+        pid_t pid = start(MP_FORKSERVER, name, arg, NULL, 0);
+        free(name);
         free(arg);
         int got = mp_join(MP_FORKSERVER, pid, -1);
         if (got != runs[i].want) {

@@ -372,6 +372,16 @@ kid_set_then_stop(mp_event *ev, int arg)
     return mp_event_set(ev);
 }
 
+// In a kid: stop after the first unlock, then mp_event_clear.
+static int
+kid_clear_then_stop(mp_event *ev, int arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_stop_after("pthread_mutex_unlock", 1);
+    return mp_event_clear(ev);
+}
+
 // In a kid: stop after the first unlock, then mp_event_wait.
 static int
 kid_wait_then_stop(mp_event *ev, int timeout_ms)
@@ -696,6 +706,19 @@ FL_TEST(test_mp_event_clear_lowers_the_flag)
     int f1 = ev->flag;
     int r2 = mp_event_clear(ev);
     int f2 = ev->flag;
+    // A clear in a kid that stops as soon as it has let go of the lock:
+    // the flag must be down by then, or a set made between its unlock and
+    // its late write would be undone.
+    ev->flag = 1;
+    struct kid k;
+    kid_start(&k, kid_clear_then_stop, ev, 0);
+    int stopped = until_stopped(k.pid);
+    raw_lock(ev);
+    int f3 = ev->flag;
+    raw_unlock(ev);
+    kill(k.pid, SIGCONT);
+    int done = kid_wait(&k, 3000);
+    kid_end(&k);
     forget(ev);
     ck_assert_msg(r1 == 0 && f1 == 0,
                   "mp_event_clear on a set event returned %s and left "
@@ -705,6 +728,15 @@ FL_TEST(test_mp_event_clear_lowers_the_flag)
                   "mp_event_clear on a clear event returned %s and left "
                   "ev->flag at %d; expected 0 and 0",
                   fl_ret(r2), f2);
+    ck_assert_msg(done && k.rep.value == 0, "mp_event_clear returned %s",
+                  done ? fl_ret(k.rep.value) : "nothing");
+    ck_assert_msg(!stopped || f3 == 0,
+                  "mp_event_clear had let go of ev->lock, and the flag was "
+                  "still %d: it lowered the flag after its unlock. A set "
+                  "that takes the lock in between is then undone by the "
+                  "late write, and its waiters sleep on. Lower the flag "
+                  "under the lock: lock, flag = 0, unlock.",
+                  f3);
 }
 
 FL_TEST(test_mp_event_clear_makes_wait_time_out_again)
@@ -1126,6 +1158,47 @@ FL_TEST(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes)
                   call, said(&k, 3000));
 }
 
+// The waiter starts while the test holds the lock, and the test keeps it
+// longer than the timeout: the deadline, taken when the call began, has
+// passed once the waiter has the lock, so it looks at the flag and
+// returns 0 at once.  A deadline taken after the lock adds a whole timeout.
+FL_TEST(test_mp_event_wait_counts_the_time_spent_waiting_for_the_lock)
+{
+    enum { TIMEOUT = 250, HOLD = 270, LATE = 150 };
+    mp_event *ev = raw_event();
+    raw_lock(ev);
+    struct kid k;
+    kid_start(&k, kid_wait_for, ev, TIMEOUT);
+    char s = until_asleep(k.pid, -1); // blocked on the lock the test holds
+    long long held = fl_now_us();
+    struct timespec nap = {0, HOLD * 1000000L};
+    while (nanosleep(&nap, &nap) < 0 && errno == EINTR)
+        ; // time that must pass, not a synchronisation
+    long long t0 = fl_now_us();
+    held = t0 - held;
+    raw_unlock(ev);
+    int got = kid_wait(&k, 3000);
+    long long after = fl_now_us() - t0;
+    kid_end(&k);
+    forget(ev);
+    ck_assert_msg(s == 'S',
+                  "mp_event_wait(ev, %d) did not block on the lock "
+                  "the test held (state %c)",
+                  TIMEOUT, s ? s : '?');
+    // (A kid that slept for another reason before its call, and so began
+    // it late, may wait out its own timeout after the unlock: it then
+    // took no more than about one timeout in all.)
+    ck_assert_msg(
+        got && k.rep.value == 0 &&
+            (after < LATE * 1000LL || k.rep.us < (TIMEOUT + LATE) * 1000LL),
+        "mp_event_wait(ev, %d) on a clear event waited %.0f ms for "
+        "the lock the test held; once the test let go, it %s, "
+        "%.1f ms later; expected 0 at once. The deadline is fixed "
+        "when the call starts: take it before the lock, so that "
+        "the time spent waiting for the lock counts.",
+        TIMEOUT, ms(held), said(&k, 3000), ms(after));
+}
+
 // The waiter starts while the test holds the lock; the test sets the flag
 // before letting go.  A waiter that looked at the flag without the lock
 // saw it clear, and sleeps through the set.
@@ -1408,7 +1481,8 @@ walk_create(const char *fn, int err, const char *hint)
     FL_FAULT_WALK (fn, err, k) {
         fl_snapshot s;
         fl_snapshot_take(&s);
-        mp_event *ev = NULL;
+        mp_event mine; // what the caller had in ev: a failure keeps it
+        mp_event *ev = &mine;
         int r = mp_event_create(&ev);
         long maps = fl_fault_calls("mmap") - fl_fault_fired("mmap");
         long unmaps = fl_fault_calls("munmap");
@@ -1419,10 +1493,14 @@ walk_create(const char *fn, int err, const char *hint)
                  k, fn, strerrorname_np(err));
         if (fl_fault_fired(fn) > 0) {
             fl_expect_int(r, -err, what, hint);
-            ck_assert_msg(ev == NULL,
-                          "%s: it failed but set *evp (to "
-                          "MAP_FAILED?): set it only on success",
-                          what);
+            ck_assert_msg(ev == &mine,
+                          "%s: it failed but set *evp (to %s): leave the "
+                          "caller's pointer as it was, set it only on "
+                          "success",
+                          what,
+                          ev == NULL         ? "NULL"
+                          : ev == MAP_FAILED ? "MAP_FAILED"
+                                             : "a new address");
             ck_assert_msg(unmaps == maps,
                           "%s: it mapped %ld time(s) and unmapped %ld. When "
                           "init_lock or init_cond fails, munmap the event.",
@@ -1559,6 +1637,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes, 10),
     FL_CASE(test_mp_event_wait_checks_the_flag_under_the_lock, 10),
+    FL_CASE(test_mp_event_wait_counts_the_time_spent_waiting_for_the_lock, 5),
     FL_CASE(test_mp_event_wait_reads_the_flag_before_it_unlocks, 10),
     FL_CASE(test_mp_event_wait_rejects_a_bad_timeout, 5),
     FL_CASE(test_mp_event_calls_reject_a_null_event, 5),
