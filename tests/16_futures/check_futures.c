@@ -704,6 +704,34 @@ FL_TEST(test_mp_as_completed_gives_futures_in_the_order_they_end)
                                 : "");
     fl_expect_int(rs[4], 0, "mp_as_completed_next after all four",
                   "once every future is given, return 0 (StopIteration)");
+
+    // A cancelled future ends when it is cancelled: after one that ended
+    // before.  One worker: g[1] ends, g[0] is cancelled in the queue.
+    pipes_make();
+    ex = executor(1);
+    mp_future *g[3] = {NULL, submit(ex, gated, 0), NULL};
+    g[2] = submit(ex, gated, 1); // pending, then running once g[1] ends
+    g[0] = submit(ex, twice, 2); // pending behind g[2]
+    gate_open(0);
+    mp_future_result(g[1], 2000, NULL);
+    int cancelled = mp_future_cancel(g[0]);
+    int first = -1, r1 = mp_as_completed_begin(&it, g, 3, 1000);
+    if (r1 == 0)
+        r1 = mp_as_completed_next(&it, &first);
+    gate_open(1);
+    for (int i = 0; i < 3; i++)
+        mp_future_free(g[i]);
+    mp_executor_free(ex);
+    pipes_close();
+    fl_expect_int(cancelled, 1, "mp_future_cancel of a pending call", "");
+    ck_assert_msg(r1 == 1 && first == 1,
+                  "futs[1] ended, then the pending futs[0] was cancelled; "
+                  "as_completed gave %d first (returned %s). %s",
+                  first, fl_ret(r1),
+                  first == 0 ? "A cancelled future ends when it is "
+                               "cancelled: give it its seq then too, or it "
+                               "comes before futures that ended earlier."
+                             : "");
 }
 
 FL_TEST(test_mp_as_completed_of_no_futures_ends_at_once)
