@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "stress.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1630,6 +1631,127 @@ FL_TEST(test_mp_manager_shutdown_reaps_only_the_server)
                                    : "");
 }
 
+// In a child of the test, which did not start the server: shut it down.
+// 0 if that gave -ECHILD, left *exitcode alone and freed the handle.
+static int
+shutdown_elsewhere(void *m)
+{
+    long before = 0, after = 0;
+    fl_heap_live(&before);
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code);
+    fl_heap_live(&after);
+    if (r != -ECHILD)
+        return r == 0 ? 1 : r;
+    return code != -1000 ? 2 : after >= before ? 3 : 0;
+}
+
+FL_TEST(test_mp_manager_shutdown_from_another_process_gives_echild)
+{
+    mp_manager *m = start();
+    fl_child c;
+    fl_run_in_child(shutdown_elsewhere, m, WAIT_MS, 0, &c);
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code); // the server's parent reaps it
+    unlink(manager_path());
+    ck_assert_msg(c.returned, "mp_manager_shutdown in a child that did not "
+                              "start the server did not return");
+    ck_assert_msg(c.value == 0 || c.value == 2 || c.value == 3,
+                  "mp_manager_shutdown in a child that did not start the "
+                  "server returned %s, expected -ECHILD: only the server's "
+                  "parent can reap it (waitpid fails with ECHILD: return "
+                  "-errno)",
+                  c.value == 1 ? "0" : fl_ret(c.value));
+    ck_assert_msg(c.value != 2,
+                  "mp_manager_shutdown failing with -ECHILD wrote *exitcode: "
+                  "the server was not reaped, so there is no exit code to "
+                  "give; leave it alone");
+    ck_assert_msg(c.value != 3,
+                  "mp_manager_shutdown failing with -ECHILD did not free the "
+                  "handle: it is freed on every way out, errors too");
+    fl_expect_int(r, 0, "mp_manager_shutdown by the server's parent, after",
+                  "");
+}
+
+struct never_answers {
+    pid_t caller, server;
+    int sockets;   // the caller's sockets before shutdown
+    long connects; // its connect() calls before shutdown
+    int gave_up;   // 1 once it closed its connection to the server
+};
+
+// The sockets this process has open.
+static int
+sockets_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+    char path[300], link[64];
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, link, sizeof link - 1);
+        n += len > 7 && strncmp(link, "socket:", 7) == 0;
+    }
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+// Kill the stopped server once the caller has connected, closed that
+// connection (given the handshake up) and sleeps; WAIT_MS at most.
+static void *
+kill_when_caller_gives_up(void *arg)
+{
+    struct never_answers *s = arg;
+    long end = fl_now_ms() + WAIT_MS;
+    while (fl_now_ms() < end && !s->gave_up) {
+        if (fl_fault_calls("connect") > s->connects &&
+            sockets_open() <= s->sockets && fl_proc_state(s->caller) == 'S')
+            s->gave_up = 1;
+        else
+            poll(NULL, 0, 1);
+    }
+    kill(s->server, SIGKILL);
+    return NULL;
+}
+
+// A server that never answers (stopped) must not hold shutdown up: it
+// gives the handshake MP_MANAGER_GRACE_MS.  The code's clock jumps 10 s
+// ahead after its first read, so that a deadline is over at once.
+FL_TEST(test_mp_manager_shutdown_gives_up_a_server_that_never_answers)
+{
+    mp_manager *m = start();
+    pid_t pid = server_of(m);
+    kill(pid, SIGSTOP);
+    long end = fl_now_ms() + WAIT_MS;
+    while (fl_proc_state(pid) != 'T' && fl_now_ms() < end)
+        poll(NULL, 0, 1);
+    fl_fault_reset();
+    struct never_answers s = {(pid_t)syscall(SYS_gettid), pid, sockets_open(),
+                              fl_fault_calls("connect"), 0};
+    fl_clock_mono_later_at(1, 10000);
+    pthread_t t;
+    ck_assert(pthread_create(&t, NULL, kill_when_caller_gives_up, &s) == 0);
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code);
+    fl_fault_reset();
+    pthread_join(t, NULL);
+    unlink(manager_path());
+    ck_assert_msg(s.gave_up,
+                  "mp_manager_shutdown waited for ever for the handshake of "
+                  "a server that never answered (it was stopped): the "
+                  "shutdown connection is authenticated each way within "
+                  "MP_MANAGER_GRACE_MS, not -1, so that a hung server is "
+                  "killed instead of hanging the caller");
+    fl_expect_int(r, 0, "mp_manager_shutdown of a server that never answered",
+                  "");
+    ck_assert_msg(code == -SIGKILL,
+                  "the server that never answered had exit code %d, expected "
+                  "-9 (killed)",
+                  code);
+}
+
 /* ------------------------- error paths, EINTR and limits (issue 13) */
 
 // Start a manager with the nth call of fn failing with err (in the caller
@@ -2009,6 +2131,7 @@ len_ok(mp_proxy *p)
 FL_TEST(test_mp_manager_server_closes_each_client_that_leaves)
 {
     mp_manager *m = start();
+    int mine = fds_of(getpid()); // the server inherited these
     pid_t pid = server_of(m);
     mp_proxy *a = proxy(m);
     OK(len_ok(a));
@@ -2032,6 +2155,13 @@ FL_TEST(test_mp_manager_server_closes_each_client_that_leaves)
                   "from the poll table, or a long-lived server runs out of "
                   "descriptors",
                   before, after);
+    ck_assert_msg(before <= mine + 2,
+                  "the server, serving one client, held %d descriptors: %d "
+                  "more than the caller's %d, which it inherited, its "
+                  "listening socket and the client. Close what it no longer "
+                  "needs: the write end of the ready pipe once the word is "
+                  "written (and the read end at once).",
+                  before, before - mine - 2, mine);
 }
 
 // In a child: mp_dict_len on the proxy.
@@ -3615,6 +3745,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_manager_shutdown_makes_later_requests_fail_with_epipe, 10),
     FL_CASE(test_mp_manager_shutdown_cleans_up_after_a_killed_server, 10),
     FL_CASE(test_mp_manager_shutdown_reaps_only_the_server, 10),
+    FL_CASE(test_mp_manager_shutdown_from_another_process_gives_echild, 10),
+    FL_CASE(test_mp_manager_shutdown_gives_up_a_server_that_never_answers, 10),
     FL_CASE(test_mp_manager_start_leaks_nothing_when_a_step_fails, 10),
     FL_CASE(test_mp_manager_start_reaps_a_failed_server_despite_eintr, 10),
     FL_CASE(test_mp_manager_shutdown_reaps_the_server_despite_eintr, 10),
