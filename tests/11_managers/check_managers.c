@@ -1675,9 +1675,11 @@ FL_TEST(test_mp_manager_shutdown_from_another_process_gives_echild)
 
 struct never_answers {
     pid_t caller, server;
-    int sockets;   // the caller's sockets before shutdown
-    long connects; // its connect() calls before shutdown
-    int gave_up;   // 1 once it closed its connection to the server
+    pthread_t thread; // the caller's
+    int sockets;      // the caller's sockets before shutdown
+    long connects;    // its connect() calls before shutdown
+    int gave_up;      // 1 once it closed its connection to the server
+    int killed;       // 1 if it killed the server itself
 };
 
 // The sockets this process has open.
@@ -1698,10 +1700,20 @@ sockets_open(void)
     return n;
 }
 
-// Kill the stopped server once the caller has connected, closed that
-// connection (given the handshake up) and sleeps; WAIT_MS at most.
+// A handler that does nothing: a signal caught by it interrupts a system
+// call (EINTR) instead of killing the process.
+static void
+on_usr1(int sig)
+{
+    (void)sig;
+}
+
+// Once the caller has connected, closed that connection (given the
+// handshake up) and sleeps, move the code's clock past the grace period
+// and interrupt the caller's wait until it kills the stopped server.
+// WAIT_MS at most; then kill it here.
 static void *
-kill_when_caller_gives_up(void *arg)
+hurry_when_caller_gives_up(void *arg)
 {
     struct never_answers *s = arg;
     long end = fl_now_ms() + WAIT_MS;
@@ -1712,13 +1724,25 @@ kill_when_caller_gives_up(void *arg)
         else
             poll(NULL, 0, 1);
     }
-    kill(s->server, SIGKILL);
+    if (s->gave_up)
+        fl_clock_mono_later_at(0, 30000);
+    char st = fl_proc_state(s->server);
+    while (s->gave_up && st != 'Z' && st != 0 && fl_now_ms() < end) {
+        pthread_kill(s->thread, SIGUSR1);
+        poll(NULL, 0, 2);
+        st = fl_proc_state(s->server);
+    }
+    s->killed = st == 'Z' || st == 0;
+    if (!s->killed)
+        kill(s->server, SIGKILL);
     return NULL;
 }
 
 // A server that never answers (stopped) must not hold shutdown up: it
-// gives the handshake MP_MANAGER_GRACE_MS.  The code's clock jumps 10 s
-// ahead after its first read, so that a deadline is over at once.
+// gives the handshake MP_MANAGER_GRACE_MS, then the server as long to
+// end, then kills it.  The code's clock jumps 10 s ahead after its first
+// read, so that the handshake's deadline is over at once, and 30 s once
+// it waits for the server to end, interrupted by signals.
 FL_TEST(test_mp_manager_shutdown_gives_up_a_server_that_never_answers)
 {
     mp_manager *m = start();
@@ -1727,16 +1751,25 @@ FL_TEST(test_mp_manager_shutdown_gives_up_a_server_that_never_answers)
     long end = fl_now_ms() + WAIT_MS;
     while (fl_proc_state(pid) != 'T' && fl_now_ms() < end)
         poll(NULL, 0, 1);
+    struct sigaction sa = {.sa_handler = on_usr1}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
     fl_fault_reset();
-    struct never_answers s = {(pid_t)syscall(SYS_gettid), pid, sockets_open(),
-                              fl_fault_calls("connect"), 0};
+    struct never_answers s = {(pid_t)syscall(SYS_gettid),
+                              pid,
+                              pthread_self(),
+                              sockets_open(),
+                              fl_fault_calls("connect"),
+                              0,
+                              0};
     fl_clock_mono_later_at(1, 10000);
     pthread_t t;
-    ck_assert(pthread_create(&t, NULL, kill_when_caller_gives_up, &s) == 0);
+    ck_assert(pthread_create(&t, NULL, hurry_when_caller_gives_up, &s) == 0);
     int code = -1000;
     int r = mp_manager_shutdown(m, &code);
     fl_fault_reset();
     pthread_join(t, NULL);
+    sigaction(SIGUSR1, &old, NULL);
     unlink(manager_path());
     ck_assert_msg(s.gave_up,
                   "mp_manager_shutdown waited for ever for the handshake of "
@@ -1744,6 +1777,12 @@ FL_TEST(test_mp_manager_shutdown_gives_up_a_server_that_never_answers)
                   "shutdown connection is authenticated each way within "
                   "MP_MANAGER_GRACE_MS, not -1, so that a hung server is "
                   "killed instead of hanging the caller");
+    ck_assert_msg(s.killed,
+                  "mp_manager_shutdown never killed a server that was still "
+                  "running when MP_MANAGER_GRACE_MS had passed (a signal "
+                  "interrupted the wait): wait_readable on a pidfd for the "
+                  "grace period, then kill(pid, SIGKILL), or a hung server "
+                  "hangs the caller in waitpid for ever");
     fl_expect_int(r, 0, "mp_manager_shutdown of a server that never answered",
                   "");
     ck_assert_msg(code == -SIGKILL,
@@ -2329,14 +2368,6 @@ FL_TEST(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps)
 }
 
 /* ------------------------------------------ the server waits, asleep */
-
-// A handler that does nothing: a signal caught by it interrupts a system
-// call (EINTR) instead of killing the process.
-static void
-on_usr1(int sig)
-{
-    (void)sig;
-}
 
 FL_TEST(test_mp_manager_server_sleeps_while_no_client_asks)
 {
