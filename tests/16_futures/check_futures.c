@@ -1642,6 +1642,10 @@ FL_TEST(test_mp_futures_functions_reject_bad_arguments)
          mp_executor_map(ex, twice, in, out, -1, -1)},
         {"map(ex, fn, in, out, 1, -2)",
          mp_executor_map(ex, twice, in, out, 1, -2)},
+        {"map(NULL, fn, NULL, NULL, 0, -1)",
+         mp_executor_map(NULL, twice, NULL, NULL, 0, -1)},
+        {"map(ex, fn, NULL, NULL, 0, -2)",
+         mp_executor_map(ex, twice, NULL, NULL, 0, -2)},
         {"wait(NULL, 1, -1, ALL, done)",
          mp_futures_wait(NULL, 1, -1, MP_ALL_COMPLETED, done)},
         {"wait(fs, 1, -1, ALL, NULL)",
@@ -1659,8 +1663,8 @@ FL_TEST(test_mp_futures_functions_reject_bad_arguments)
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         fl_expect_int(c[i].got, -EINVAL, c[i].what,
                       "check every argument first, as futures.h lists "
-                      "them: a timeout below -1 is no timeout at all (-2 "
-                      "is not -1, for ever)");
+                      "them, before n == 0 returns 0: a timeout below -1 "
+                      "is no timeout at all (-2 is not -1, for ever)");
 }
 
 static FILE *printed; // a fully buffered stream on the captured stdout
