@@ -478,10 +478,19 @@ FL_TEST(test_mp_manager_start_and_shutdown_reject_a_null_handle)
 {
     int r = mp_manager_start(NULL);
     int s = mp_manager_shutdown(NULL, NULL);
+    pid_t pid = mp_manager_pid(NULL);
+    const char *a = mp_manager_address(NULL);
     fl_expect_int(r, -EINVAL, "mp_manager_start(NULL)",
                   "Check the argument before forking a server nobody "
                   "could stop");
     fl_expect_int(s, -EINVAL, "mp_manager_shutdown(NULL, NULL)", "");
+    fl_expect_int(pid, -EINVAL, "mp_manager_pid(NULL)",
+                  "a NULL handle has no server: -EINVAL, never 0 (kill(0, "
+                  "sig) signals the caller's whole process group)");
+    ck_assert_msg(a == NULL,
+                  "mp_manager_address(NULL) returned \"%s\", "
+                  "expected NULL",
+                  a);
 }
 
 FL_TEST(test_mp_manager_start_refuses_an_address_too_long_for_a_socket)
