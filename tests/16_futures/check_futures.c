@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1213,7 +1215,23 @@ FL_TEST(test_mp_future_result_gives_epipe_when_a_worker_dies)
 struct dead_idle {
     int rf;   // submit, then result
     int left; // workers left
+    int rh;   // a call whose worker died half way through its reply
 };
+
+// In a worker: send the first 4 bytes of a reply (code 0) on its end of
+// the executor's socketpair, its only socket, and die.
+static int
+half_reply(long x, long *result)
+{
+    (void)x;
+    (void)result;
+    for (int fd = 3; fd < 1024; fd++) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+            (void)!send(fd, "\0\0\0\0", 4, MSG_NOSIGNAL);
+    }
+    _exit(0);
+}
 
 // In a child, with SIGPIPE's default action (death) back, as in a program
 // that never touched it (the harness ignores it): the only worker is
@@ -1236,13 +1254,19 @@ dead_idle_in_child(void *arg)
     d->left = children();
     mp_future_free(r == 0 ? f : NULL);
     mp_executor_free(ex);
+    if (mp_executor_create(&ex, 1) < 0)
+        return 1;
+    r = mp_executor_submit(ex, half_reply, 0, &f);
+    d->rh = r == 0 ? mp_future_result(f, 1000, NULL) : r;
+    mp_future_free(r == 0 ? f : NULL);
+    mp_executor_free(ex);
     return 0;
 }
 
 FL_TEST(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe)
 {
     struct dead_idle *d = shared(sizeof *d);
-    *d = (struct dead_idle){1, -1};
+    *d = (struct dead_idle){1, -1, 1};
     fl_child c;
     fl_run_in_child(dead_idle_in_child, d, 2500, 0, &c);
     struct dead_idle got = *d;
@@ -1264,6 +1288,12 @@ FL_TEST(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe)
                   "MSG_NOSIGNAL, or SIGPIPE kills the caller): the "
                   "executor is broken");
     fl_expect_int(got.left, 0, "workers left", "reap the dead worker");
+    fl_expect_int(got.rh, -EPIPE,
+                  "result of a call whose worker died after 4 bytes of its "
+                  "reply",
+                  "anything short of a whole reply is a worker that died: "
+                  "compare what recv_full got with sizeof the reply, not "
+                  "with 0, and break the executor");
 }
 
 /* ------------------------------------------------- create, free, faults */
