@@ -697,6 +697,9 @@ FL_TEST(test_mp_dict_get_gives_enoent_for_a_missing_key)
     // sanitizer pass checks the server's memory when it ends: see
     // stop_unhurried).
     OK(mp_dict_set(p, mp_str("k"), mp_int(1)));
+    // A string value replaced: a server that forgets to free the old one
+    // leaks it.
+    OK(mp_dict_set(p, mp_str("after"), mp_str("replaced")));
     OK(mp_dict_set(p, mp_str("after"), mp_str("kept")));
     // Keys that begin like a stored one, or that a stored one begins
     // like, are other keys.
