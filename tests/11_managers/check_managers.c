@@ -1258,6 +1258,9 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
     // read it as "a", a key the client never sent.
     static const unsigned char inner[] = {'S', 's', 0, 0, 0, 2, 'a', 0, 0, 'N'};
     long long nul_inside = raw_status(fd, inner, sizeof inner);
+    // l.append(None): a value, but not the MP_INT the op takes.
+    static const unsigned char none[] = {'a', 'N'};
+    long long not_int = raw_status(fd, none, sizeof none);
     unsigned char zero[MP_FRAME_HEADER] = {0, 0, 0, 0}; // an empty frame
     ck_assert(raw_send(fd, zero, sizeof zero) == 0);
     char c;
@@ -1286,6 +1289,11 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
                   "got %s, expected -EPROTO: a string with a 0 inside is "
                   "malformed (take_value checks for one with memchr)",
                   fl_ret(nul_inside));
+    ck_assert_msg(not_int == -EPROTO,
+                  "a list append whose argument is None, not an int, got "
+                  "%s, expected -EPROTO: take_int refuses a value of "
+                  "another type",
+                  fl_ret(not_int));
     ck_assert_msg(eof, "after a frame of length 0 the server should close "
                        "the connection: recv_frame returns -EPROTO");
     fl_expect_int(n, 0, "mp_dict_len after the bad requests",
