@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "stress.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -477,10 +478,19 @@ FL_TEST(test_mp_manager_start_and_shutdown_reject_a_null_handle)
 {
     int r = mp_manager_start(NULL);
     int s = mp_manager_shutdown(NULL, NULL);
+    pid_t pid = mp_manager_pid(NULL);
+    const char *a = mp_manager_address(NULL);
     fl_expect_int(r, -EINVAL, "mp_manager_start(NULL)",
                   "Check the argument before forking a server nobody "
                   "could stop");
     fl_expect_int(s, -EINVAL, "mp_manager_shutdown(NULL, NULL)", "");
+    fl_expect_int(pid, -EINVAL, "mp_manager_pid(NULL)",
+                  "a NULL handle has no server: -EINVAL, never 0 (kill(0, "
+                  "sig) signals the caller's whole process group)");
+    ck_assert_msg(a == NULL,
+                  "mp_manager_address(NULL) returned \"%s\", "
+                  "expected NULL",
+                  a);
 }
 
 FL_TEST(test_mp_manager_start_refuses_an_address_too_long_for_a_socket)
@@ -654,6 +664,28 @@ FL_TEST(test_mp_dict_get_keeps_the_types_of_keys_and_values)
     fl_expect_int(n, 4, "mp_dict_len after four keys", "");
 }
 
+// Ask the server to stop, as mp_manager_shutdown does, and wait for it to
+// end without a grace period, 6 s at most; then mp_manager_shutdown
+// reaps it.  In the sanitizer pass a server checks its heap for leaks as
+// it exits, which on a loaded machine outlasts MP_MANAGER_GRACE_MS: the
+// server, killed half way, would report nothing, and a leak in it would
+// be caught only when it was fast.
+static void
+stop_unhurried(mp_manager *m)
+{
+    pid_t pid = server_of(m);
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int fd = raw_client_at(manager_path());
+    unsigned char op = MP_OP_SHUTDOWN;
+    int sent = fl_frame_write(fd, &op, 1);
+    close(fd);
+    if (sent == 0 && pfd >= 0)
+        fl_readable_within(pfd, 6000);
+    if (pfd >= 0)
+        close(pfd);
+    stop(m);
+}
+
 FL_TEST(test_mp_dict_get_gives_enoent_for_a_missing_key)
 {
     mp_manager *m = start();
@@ -662,8 +694,12 @@ FL_TEST(test_mp_dict_get_gives_enoent_for_a_missing_key)
     int never = mp_dict_get(p, mp_str("nope"), &v);
     // A key after "k": deleting "k" moves it down, over "k"'s entry, so
     // a server that forgets to free the deleted key leaks it (the
-    // sanitizer pass checks the server's memory when it ends).
+    // sanitizer pass checks the server's memory when it ends: see
+    // stop_unhurried).
     OK(mp_dict_set(p, mp_str("k"), mp_int(1)));
+    // A string value replaced: a server that forgets to free the old one
+    // leaks it.
+    OK(mp_dict_set(p, mp_str("after"), mp_str("replaced")));
     OK(mp_dict_set(p, mp_str("after"), mp_str("kept")));
     // Keys that begin like a stored one, or that a stored one begins
     // like, are other keys.
@@ -685,7 +721,7 @@ FL_TEST(test_mp_dict_get_gives_enoent_for_a_missing_key)
     int again = mp_dict_del(p, mp_str("k"));
     int null = mp_dict_get(p, mp_str("k"), NULL);
     mp_proxy_close(p);
-    stop(m);
+    stop_unhurried(m);
     ck_assert_msg(never == -ENOENT && gone == -ENOENT && again == -ENOENT,
                   "mp_dict_get of a key never set returned %s, of a deleted "
                   "key %s, and a second del %s; expected -ENOENT each time "
@@ -1222,6 +1258,9 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
     // read it as "a", a key the client never sent.
     static const unsigned char inner[] = {'S', 's', 0, 0, 0, 2, 'a', 0, 0, 'N'};
     long long nul_inside = raw_status(fd, inner, sizeof inner);
+    // l.append(None): a value, but not the MP_INT the op takes.
+    static const unsigned char none[] = {'a', 'N'};
+    long long not_int = raw_status(fd, none, sizeof none);
     unsigned char zero[MP_FRAME_HEADER] = {0, 0, 0, 0}; // an empty frame
     ck_assert(raw_send(fd, zero, sizeof zero) == 0);
     char c;
@@ -1250,6 +1289,11 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
                   "got %s, expected -EPROTO: a string with a 0 inside is "
                   "malformed (take_value checks for one with memchr)",
                   fl_ret(nul_inside));
+    ck_assert_msg(not_int == -EPROTO,
+                  "a list append whose argument is None, not an int, got "
+                  "%s, expected -EPROTO: take_int refuses a value of "
+                  "another type",
+                  fl_ret(not_int));
     ck_assert_msg(eof, "after a frame of length 0 the server should close "
                        "the connection: recv_frame returns -EPROTO");
     fl_expect_int(n, 0, "mp_dict_len after the bad requests",
@@ -1628,6 +1672,166 @@ FL_TEST(test_mp_manager_shutdown_reaps_only_the_server)
                                      "had passed, so it never got (or never "
                                      "obeyed) the shutdown request"
                                    : "");
+}
+
+// In a child of the test, which did not start the server: shut it down.
+// 0 if that gave -ECHILD, left *exitcode alone and freed the handle.
+static int
+shutdown_elsewhere(void *m)
+{
+    long before = 0, after = 0;
+    fl_heap_live(&before);
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code);
+    fl_heap_live(&after);
+    if (r != -ECHILD)
+        return r == 0 ? 1 : r;
+    return code != -1000 ? 2 : after >= before ? 3 : 0;
+}
+
+FL_TEST(test_mp_manager_shutdown_from_another_process_gives_echild)
+{
+    mp_manager *m = start();
+    fl_child c;
+    fl_run_in_child(shutdown_elsewhere, m, WAIT_MS, 0, &c);
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code); // the server's parent reaps it
+    unlink(manager_path());
+    ck_assert_msg(c.returned, "mp_manager_shutdown in a child that did not "
+                              "start the server did not return");
+    ck_assert_msg(c.value == 0 || c.value == 2 || c.value == 3,
+                  "mp_manager_shutdown in a child that did not start the "
+                  "server returned %s, expected -ECHILD: only the server's "
+                  "parent can reap it (waitpid fails with ECHILD: return "
+                  "-errno)",
+                  c.value == 1 ? "0" : fl_ret(c.value));
+    ck_assert_msg(c.value != 2,
+                  "mp_manager_shutdown failing with -ECHILD wrote *exitcode: "
+                  "the server was not reaped, so there is no exit code to "
+                  "give; leave it alone");
+    ck_assert_msg(c.value != 3,
+                  "mp_manager_shutdown failing with -ECHILD did not free the "
+                  "handle: it is freed on every way out, errors too");
+    fl_expect_int(r, 0, "mp_manager_shutdown by the server's parent, after",
+                  "");
+}
+
+struct never_answers {
+    pid_t caller, server;
+    pthread_t thread; // the caller's
+    int sockets;      // the caller's sockets before shutdown
+    long connects;    // its connect() calls before shutdown
+    int gave_up;      // 1 once it closed its connection to the server
+    int killed;       // 1 if it killed the server itself
+};
+
+// The sockets this process has open.
+static int
+sockets_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+    char path[300], link[64];
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, link, sizeof link - 1);
+        n += len > 7 && strncmp(link, "socket:", 7) == 0;
+    }
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+// A handler that does nothing: a signal caught by it interrupts a system
+// call (EINTR) instead of killing the process.
+static void
+on_usr1(int sig)
+{
+    (void)sig;
+}
+
+// Once the caller has connected, closed that connection (given the
+// handshake up) and sleeps, move the code's clock past the grace period
+// and interrupt the caller's wait until it kills the stopped server.
+// WAIT_MS at most; then kill it here.
+static void *
+hurry_when_caller_gives_up(void *arg)
+{
+    struct never_answers *s = arg;
+    long end = fl_now_ms() + WAIT_MS;
+    while (fl_now_ms() < end && !s->gave_up) {
+        if (fl_fault_calls("connect") > s->connects &&
+            sockets_open() <= s->sockets && fl_proc_state(s->caller) == 'S')
+            s->gave_up = 1;
+        else
+            poll(NULL, 0, 1);
+    }
+    if (s->gave_up)
+        fl_clock_mono_later_at(0, 30000);
+    char st = fl_proc_state(s->server);
+    while (s->gave_up && st != 'Z' && st != 0 && fl_now_ms() < end) {
+        pthread_kill(s->thread, SIGUSR1);
+        poll(NULL, 0, 2);
+        st = fl_proc_state(s->server);
+    }
+    s->killed = st == 'Z' || st == 0;
+    if (!s->killed)
+        kill(s->server, SIGKILL);
+    return NULL;
+}
+
+// A server that never answers (stopped) must not hold shutdown up: it
+// gives the handshake MP_MANAGER_GRACE_MS, then the server as long to
+// end, then kills it.  The code's clock jumps 10 s ahead after its first
+// read, so that the handshake's deadline is over at once, and 30 s once
+// it waits for the server to end, interrupted by signals.
+FL_TEST(test_mp_manager_shutdown_gives_up_a_server_that_never_answers)
+{
+    mp_manager *m = start();
+    pid_t pid = server_of(m);
+    kill(pid, SIGSTOP);
+    long end = fl_now_ms() + WAIT_MS;
+    while (fl_proc_state(pid) != 'T' && fl_now_ms() < end)
+        poll(NULL, 0, 1);
+    struct sigaction sa = {.sa_handler = on_usr1}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    fl_fault_reset();
+    struct never_answers s = {(pid_t)syscall(SYS_gettid),
+                              pid,
+                              pthread_self(),
+                              sockets_open(),
+                              fl_fault_calls("connect"),
+                              0,
+                              0};
+    fl_clock_mono_later_at(1, 10000);
+    pthread_t t;
+    ck_assert(pthread_create(&t, NULL, hurry_when_caller_gives_up, &s) == 0);
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code);
+    fl_fault_reset();
+    pthread_join(t, NULL);
+    sigaction(SIGUSR1, &old, NULL);
+    unlink(manager_path());
+    ck_assert_msg(s.gave_up,
+                  "mp_manager_shutdown waited for ever for the handshake of "
+                  "a server that never answered (it was stopped): the "
+                  "shutdown connection is authenticated each way within "
+                  "MP_MANAGER_GRACE_MS, not -1, so that a hung server is "
+                  "killed instead of hanging the caller");
+    ck_assert_msg(s.killed,
+                  "mp_manager_shutdown never killed a server that was still "
+                  "running when MP_MANAGER_GRACE_MS had passed (a signal "
+                  "interrupted the wait): wait_readable on a pidfd for the "
+                  "grace period, then kill(pid, SIGKILL), or a hung server "
+                  "hangs the caller in waitpid for ever");
+    fl_expect_int(r, 0, "mp_manager_shutdown of a server that never answered",
+                  "");
+    ck_assert_msg(code == -SIGKILL,
+                  "the server that never answered had exit code %d, expected "
+                  "-9 (killed)",
+                  code);
 }
 
 /* ------------------------- error paths, EINTR and limits (issue 13) */
@@ -2009,6 +2213,7 @@ len_ok(mp_proxy *p)
 FL_TEST(test_mp_manager_server_closes_each_client_that_leaves)
 {
     mp_manager *m = start();
+    int mine = fds_of(getpid()); // the server inherited these
     pid_t pid = server_of(m);
     mp_proxy *a = proxy(m);
     OK(len_ok(a));
@@ -2032,6 +2237,13 @@ FL_TEST(test_mp_manager_server_closes_each_client_that_leaves)
                   "from the poll table, or a long-lived server runs out of "
                   "descriptors",
                   before, after);
+    ck_assert_msg(before <= mine + 2,
+                  "the server, serving one client, held %d descriptors: %d "
+                  "more than the caller's %d, which it inherited, its "
+                  "listening socket and the client. Close what it no longer "
+                  "needs: the write end of the ready pipe once the word is "
+                  "written (and the read end at once).",
+                  before, before - mine - 2, mine);
 }
 
 // In a child: mp_dict_len on the proxy.
@@ -2199,14 +2411,6 @@ FL_TEST(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps)
 }
 
 /* ------------------------------------------ the server waits, asleep */
-
-// A handler that does nothing: a signal caught by it interrupts a system
-// call (EINTR) instead of killing the process.
-static void
-on_usr1(int sig)
-{
-    (void)sig;
-}
 
 FL_TEST(test_mp_manager_server_sleeps_while_no_client_asks)
 {
@@ -3615,6 +3819,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_manager_shutdown_makes_later_requests_fail_with_epipe, 10),
     FL_CASE(test_mp_manager_shutdown_cleans_up_after_a_killed_server, 10),
     FL_CASE(test_mp_manager_shutdown_reaps_only_the_server, 10),
+    FL_CASE(test_mp_manager_shutdown_from_another_process_gives_echild, 10),
+    FL_CASE(test_mp_manager_shutdown_gives_up_a_server_that_never_answers, 10),
     FL_CASE(test_mp_manager_start_leaks_nothing_when_a_step_fails, 10),
     FL_CASE(test_mp_manager_start_reaps_a_failed_server_despite_eintr, 10),
     FL_CASE(test_mp_manager_shutdown_reaps_the_server_despite_eintr, 10),

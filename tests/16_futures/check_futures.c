@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -704,6 +706,34 @@ FL_TEST(test_mp_as_completed_gives_futures_in_the_order_they_end)
                                 : "");
     fl_expect_int(rs[4], 0, "mp_as_completed_next after all four",
                   "once every future is given, return 0 (StopIteration)");
+
+    // A cancelled future ends when it is cancelled: after one that ended
+    // before.  One worker: g[1] ends, g[0] is cancelled in the queue.
+    pipes_make();
+    ex = executor(1);
+    mp_future *g[3] = {NULL, submit(ex, gated, 0), NULL};
+    g[2] = submit(ex, gated, 1); // pending, then running once g[1] ends
+    g[0] = submit(ex, twice, 2); // pending behind g[2]
+    gate_open(0);
+    mp_future_result(g[1], 2000, NULL);
+    int cancelled = mp_future_cancel(g[0]);
+    int first = -1, r1 = mp_as_completed_begin(&it, g, 3, 1000);
+    if (r1 == 0)
+        r1 = mp_as_completed_next(&it, &first);
+    gate_open(1);
+    for (int i = 0; i < 3; i++)
+        mp_future_free(g[i]);
+    mp_executor_free(ex);
+    pipes_close();
+    fl_expect_int(cancelled, 1, "mp_future_cancel of a pending call", "");
+    ck_assert_msg(r1 == 1 && first == 1,
+                  "futs[1] ended, then the pending futs[0] was cancelled; "
+                  "as_completed gave %d first (returned %s). %s",
+                  first, fl_ret(r1),
+                  first == 0 ? "A cancelled future ends when it is "
+                               "cancelled: give it its seq then too, or it "
+                               "comes before futures that ended earlier."
+                             : "");
 }
 
 FL_TEST(test_mp_as_completed_of_no_futures_ends_at_once)
@@ -1185,7 +1215,23 @@ FL_TEST(test_mp_future_result_gives_epipe_when_a_worker_dies)
 struct dead_idle {
     int rf;   // submit, then result
     int left; // workers left
+    int rh;   // a call whose worker died half way through its reply
 };
+
+// In a worker: send the first 4 bytes of a reply (code 0) on its end of
+// the executor's socketpair, its only socket, and die.
+static int
+half_reply(long x, long *result)
+{
+    (void)x;
+    (void)result;
+    for (int fd = 3; fd < 1024; fd++) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+            (void)!send(fd, "\0\0\0\0", 4, MSG_NOSIGNAL);
+    }
+    _exit(0);
+}
 
 // In a child, with SIGPIPE's default action (death) back, as in a program
 // that never touched it (the harness ignores it): the only worker is
@@ -1208,13 +1254,19 @@ dead_idle_in_child(void *arg)
     d->left = children();
     mp_future_free(r == 0 ? f : NULL);
     mp_executor_free(ex);
+    if (mp_executor_create(&ex, 1) < 0)
+        return 1;
+    r = mp_executor_submit(ex, half_reply, 0, &f);
+    d->rh = r == 0 ? mp_future_result(f, 1000, NULL) : r;
+    mp_future_free(r == 0 ? f : NULL);
+    mp_executor_free(ex);
     return 0;
 }
 
 FL_TEST(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe)
 {
     struct dead_idle *d = shared(sizeof *d);
-    *d = (struct dead_idle){1, -1};
+    *d = (struct dead_idle){1, -1, 1};
     fl_child c;
     fl_run_in_child(dead_idle_in_child, d, 2500, 0, &c);
     struct dead_idle got = *d;
@@ -1236,6 +1288,12 @@ FL_TEST(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe)
                   "MSG_NOSIGNAL, or SIGPIPE kills the caller): the "
                   "executor is broken");
     fl_expect_int(got.left, 0, "workers left", "reap the dead worker");
+    fl_expect_int(got.rh, -EPIPE,
+                  "result of a call whose worker died after 4 bytes of its "
+                  "reply",
+                  "anything short of a whole reply is a worker that died: "
+                  "compare what recv_full got with sizeof the reply, not "
+                  "with 0, and break the executor");
 }
 
 /* ------------------------------------------------- create, free, faults */
@@ -1614,6 +1672,10 @@ FL_TEST(test_mp_futures_functions_reject_bad_arguments)
          mp_executor_map(ex, twice, in, out, -1, -1)},
         {"map(ex, fn, in, out, 1, -2)",
          mp_executor_map(ex, twice, in, out, 1, -2)},
+        {"map(NULL, fn, NULL, NULL, 0, -1)",
+         mp_executor_map(NULL, twice, NULL, NULL, 0, -1)},
+        {"map(ex, fn, NULL, NULL, 0, -2)",
+         mp_executor_map(ex, twice, NULL, NULL, 0, -2)},
         {"wait(NULL, 1, -1, ALL, done)",
          mp_futures_wait(NULL, 1, -1, MP_ALL_COMPLETED, done)},
         {"wait(fs, 1, -1, ALL, NULL)",
@@ -1631,8 +1693,8 @@ FL_TEST(test_mp_futures_functions_reject_bad_arguments)
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         fl_expect_int(c[i].got, -EINVAL, c[i].what,
                       "check every argument first, as futures.h lists "
-                      "them: a timeout below -1 is no timeout at all (-2 "
-                      "is not -1, for ever)");
+                      "them, before n == 0 returns 0: a timeout below -1 "
+                      "is no timeout at all (-2 is not -1, for ever)");
 }
 
 static FILE *printed; // a fully buffered stream on the captured stdout
