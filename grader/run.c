@@ -52,6 +52,31 @@ parse_verdict(const char *verdicts, const char *name, char **message)
     return -1;
 }
 
+// The last sentence the sanitizer hook wrote before any test began
+// (tests/sanitize.c), its length in san_len; NULL if none.
+static int san_len;
+static const char *
+san_line(const sb_result *r)
+{
+    const char *at = NULL, *p = r->out, *end = r->out + r->out_len;
+    size_t k = strlen(FL_SAN_LINE);
+    while (p != NULL && p < end) {
+        if ((size_t)(end - p) > k && memcmp(p, FL_SAN_LINE, k) == 0 &&
+            (p == r->out || p[-1] == '\n'))
+            at = p + k;
+        p = memchr(p, '\n', (size_t)(end - p));
+        if (p != NULL)
+            p++;
+    }
+    if (at == NULL)
+        return NULL;
+    const char *eol = memchr(at, '\n', (size_t)(end - at));
+    san_len = (int)((eol != NULL ? eol : end) - at);
+    if (san_len > 600)
+        san_len = 600;
+    return at;
+}
+
 static char *
 no_verdict(const sb_result *r)
 {
@@ -68,6 +93,12 @@ no_verdict(const sb_result *r)
                      "process group, or every process (kill(-1))? Or "
                      "did the submission use up its memory?",
                      strsignal(r->status));
+    else if (r->status == FL_SAN_EXIT && san_line(r) != NULL)
+        n = asprintf(&msg,
+                     "The test program stopped before its first test: the "
+                     "lesson's own setup "
+                     "calls your code, and %.*s",
+                     san_len, san_line(r));
     else
         n = asprintf(&msg,
                      "The test program ended (status %d) without a "

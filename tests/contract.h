@@ -55,6 +55,10 @@
 /// Exit status of a process that a sanitizer (ASan, UBSan, LSan) ended.
 #define FL_SAN_EXIT 79
 
+/// How a test program's stderr starts the sentence of a sanitizer report
+/// that came before any test began (in the lesson's own setup).
+#define FL_SAN_LINE "sanitize: "
+
 /// The lowest pass status the runner may draw (statuses 0-2 are what
 /// programs commonly exit with); FL_EXIT_STRAY and FL_SAN_EXIT are skipped.
 #define FL_PASS_LOW 3

@@ -150,8 +150,10 @@ fl_san_active(void)
 static void
 post(const char *s)
 {
-    if (area == NULL)
+    if (area == NULL) { // before any test: the lesson's setup called it
+        fprintf(stderr, "\n" FL_SAN_LINE "%s\n", s);
         return;
+    }
     reported = getpid();
     if (__atomic_fetch_add(&area->reports, 1, __ATOMIC_SEQ_CST) >= KEEP)
         return;
@@ -352,6 +354,30 @@ read_asan(const char *rep, struct asan_report *r)
     read_region(rep, r);
 }
 
+// The global a buffer overflow hit, quoted: 'table', or "text" for a
+// string literal ('*.LC6' is ascii string 'text'); its size in r->region.
+static void
+global_variable(const char *rep, struct asan_report *r, char *name, size_t size)
+{
+    char bare[80];
+    quoted(rep, "global variable", bare, sizeof bare);
+    snprintf(name, size, "'%s'", bare);
+    const char *g = strstr(rep, "global variable"), *eol;
+    if (g == NULL)
+        return;
+    eol = strchrnul(g, '\n');
+    const char *of = strstr(g, ") of size ");
+    if (of != NULL && of < eol)
+        r->region = strtoul(of + 10, NULL, 10);
+    if (strncmp(bare, "*.LC", 4) == 0 && *eol == '\n') {
+        const char *a = strstr(eol, "is ascii string '");
+        if (a != NULL && a < strchrnul(eol + 1, '\n')) {
+            quoted(a, "is ascii string", bare, sizeof bare);
+            snprintf(name, size, "\"%s\"", bare);
+        }
+    }
+}
+
 // The name of the local array a stack overflow hit: on the line that ends
 // "<== Memory access at offset N overflows this variable".
 static void
@@ -363,7 +389,9 @@ stack_variable(const char *rep, struct asan_report *r, char *name, size_t size)
         return;
     while (line > rep && line[-1] != '\n')
         line--;
-    quoted(line, "[", name, size);
+    char bare[80];
+    quoted(line, "[", bare, sizeof bare);
+    snprintf(name, size, "'%s'", bare);
     unsigned long from, to; // "[32, 62) 'tiny'": the array's bytes
     const char *b = strchr(line, '[');
     if (b != NULL && b < arrow && sscanf(b, "[%lu, %lu)", &from, &to) == 2 &&
@@ -425,19 +453,21 @@ describe_asan(const char *rep, char *out, size_t size)
         if (local)
             stack_variable(rep, &r, name, sizeof name);
         else
-            quoted(rep, "global variable", name, sizeof name);
+            global_variable(rep, &r, name, sizeof name);
         char whole[48] = "";
-        if (local && r.region > 0)
+        if (r.region > 0)
             snprintf(whole, sizeof whole, "%lu-byte ", r.region);
+        const char *what = local            ? "local array"
+                           : name[0] == '"' ? "string literal"
+                                            : "global";
         if (r.via[0])
-            snprintf(
-                out, size, "a %s of %lu byte%s %s %s the %s%s '%s' (in %s, %s)",
-                r.via, r.size, s, r.verb, r.side, whole,
-                local ? "local array" : "global", name, r.at.func, r.at.loc);
+            snprintf(out, size,
+                     "a %s of %lu byte%s %s %s the %s%s %s (in %s, %s)", r.via,
+                     r.size, s, r.verb, r.side, whole, what, name, r.at.func,
+                     r.at.loc);
         else
-            snprintf(out, size, "%s %lu byte%s %s the %s%s '%s' (in %s, %s)",
-                     r.verb, r.size, s, r.side, whole,
-                     local ? "local array" : "global", name, r.at.func,
+            snprintf(out, size, "%s %lu byte%s %s the %s%s %s (in %s, %s)",
+                     r.verb, r.size, s, r.side, whole, what, name, r.at.func,
                      r.at.loc);
     } else if (strcmp(r.kind, "stack-use-after-scope") == 0 ||
                strcmp(r.kind, "stack-use-after-return") == 0)
@@ -460,6 +490,15 @@ on_asan_report(const char *rep)
     describe_asan(rep, s, sizeof s - 24);
     strcat(s, " (AddressSanitizer).");
     post(s);
+}
+
+// A report before fl_san_setup (the lesson's setup registers targets
+// with the student's code before any test) is read too: to stderr.
+__attribute__((constructor)) static void
+hook_reports_early(void)
+{
+    if (__asan_set_error_report_callback != NULL)
+        __asan_set_error_report_callback(on_asan_report);
 }
 
 // A runtime stopped this process without a report we read (a CHECK such
