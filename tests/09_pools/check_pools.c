@@ -1318,7 +1318,10 @@ FL_TEST(test_mp_pool_map_goes_on_when_signals_interrupt)
                   "error. Poll again for the time left; the I/O helpers "
                   "already retry.",
                   (int)ticks, fl_ret(r1), fl_ret(r2),
-                  ok ? "" : ", with wrong results");
+                  ok ? ""
+                     : ", with wrong results (a signal that cuts a send "
+                       "short makes it return the count it sent: send the "
+                       "rest, from where it stopped)");
     // The ticks rarely catch a send before it has sent a byte (then it
     // returns the count, not EINTR), or a read with nothing yet to read:
     // make EINTR certain.  The worker's first read (its chunk) and send
