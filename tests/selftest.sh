@@ -897,6 +897,7 @@ while IFS= read -r line; do
     case $line in
     "ok   "*) ok "${line#ok   }" ;;
     "FAIL "*) no "${line#FAIL }" ;;
+    "     "*) echo "$line" ;; # what the failure above showed
     esac
 done <"$T/trace.txt"
 

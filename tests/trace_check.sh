@@ -91,12 +91,14 @@ if mutant_demo 10_daemons first_child_not_reaped >"$T/log" 2>&1; then
     done
     cat "$T/norm" >"$T/n"
     cat "$T/short" "$T/tries" >"$T/s" 2>/dev/null
-    if has "$T/n" "P4 child of P1: exit 0; ZOMBIE: never reaped by P1" &&
+    # (P1 may also end before P4 does, with P4 never reaped: an orphan,
+    # as in 01's wnohang; seen once in 70 runs beside two busy loops.)
+    if grep -qE '^P4 child of P1: exit 0; (ZOMBIE: never reaped by P1|ORPHAN: P1 ended first;)' "$T/n" &&
         ! has "$T/n" "  reaps P4" &&
-        grep -q 'P4 ended (exit 0) but P1 never reaped it: a zombie' "$T/s"; then
-        ok "10 first_child_not_reaped: P4 is a zombie, in --norm and --short"
+        grep -qE 'P4 ended \(exit 0\) but P1 never reaped it: a zombie|P4 ORPHAN: P1 ended first' "$T/s"; then
+        ok "10 first_child_not_reaped: P4 is never reaped, in --norm and --short"
     else
-        no "10 first_child_not_reaped: P4 is a zombie, in --norm and --short" \
+        no "10 first_child_not_reaped: P4 is never reaped, in --norm and --short" \
             "$(cat "$T/n" "$T/s")"
     fi
 else
