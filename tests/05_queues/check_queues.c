@@ -1330,8 +1330,12 @@ FL_TEST(test_mp_queue_consume_waits_for_the_sentinel_on_an_empty_queue)
                      "put signal not_empty while a getter waits?");
     ck_assert_msg(c->ret == 2 && strcmp(c->seen, "xy") == 0,
                   "mp_queue_consume returned %s after seeing \"%s\"; "
-                  "expected 2 after \"xy\"",
-                  fl_ret(c->ret), c->seen);
+                  "expected 2 after \"xy\"%s",
+                  fl_ret(c->ret), c->seen,
+                  c->ret == -ETIMEDOUT
+                      ? ". Its get gave up after a finite timeout: consume "
+                        "waits as long as it takes, with timeout -1"
+                      : "");
     mp_queue_destroy(c->q);
 }
 
