@@ -625,27 +625,30 @@ FL_TEST(test_mp_par_map_reports_a_worker_that_died)
 }
 
 // 512 results fill one page exactly: with no room for the struct share in
-// front of them, the last ones land past the mapping.  In a child, as the
-// caller may crash copying them out.
+// front of them, the last ones land past the mapping.  511 results and a
+// room for one more (a mapping of (n + 1) longs, one page) overflow as
+// well, for a struct share of any size over 8 bytes.  A faulting page
+// follows each mapping the code makes (fl_mmap_guard), so that a write
+// past its end faults instead of landing in other memory.  In a child, as
+// the caller may crash copying them out; 1000 for wrong results.
 static int
 map_a_page(void *arg)
 {
     (void)arg;
     enum { N = 4096 / sizeof(long) };
     static long in[N], out[N];
-    items(in, out, N);
-    // A page nobody may touch, mapped last: the next mapping (the call's)
-    // lands just below it, so that a write past its end faults instead of
-    // landing in the harness's memory.
-    void *guard =
-        mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    int r = mp_par_map(2, good, in, out, N, 0);
-    if (guard != MAP_FAILED)
-        munmap(guard, 4096);
-    for (int i = 0; i < (int)N && r == 0; i++)
-        if (out[i] != good(i))
-            r = 1000;
-    return r;
+    for (size_t n = N - 1; n <= N; n++) {
+        items(in, out, (int)n);
+        fl_mmap_guard(1);
+        int r = mp_par_map(2, good, in, out, n, 0);
+        fl_mmap_guard(0);
+        for (size_t i = 0; i < n && r == 0; i++)
+            if (out[i] != good((long)i))
+                r = 1000;
+        if (r != 0)
+            return r;
+    }
+    return 0;
 }
 
 FL_TEST(test_mp_par_map_fills_a_whole_page_of_results)
@@ -653,10 +656,11 @@ FL_TEST(test_mp_par_map_fills_a_whole_page_of_results)
     fl_child c;
     fl_run_in_child(map_a_page, NULL, 5000, 0, &c);
     ck_assert_msg(c.returned && c.value == 0,
-                  "mp_par_map(nworkers=2, n=512, chunk=0), whose 512 longs "
-                  "fill one page exactly, %s%s. Map room for the struct "
-                  "share AND the n results: sizeof(struct share) + n * "
-                  "sizeof(long).",
+                  "mp_par_map(nworkers=2, n=511 then 512, chunk=0), whose "
+                  "longs fill one page but for one, then exactly, %s%s. Map "
+                  "room for the struct share AND the n results: "
+                  "sizeof(struct share) + n * sizeof(long), not n + 1 "
+                  "results.",
                   c.returned    ? "returned "
                   : c.exited    ? "ended the caller"
                   : c.timed_out ? "never returned"
@@ -1932,7 +1936,11 @@ FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
 }
 
 // 256 results of 16 bytes fill one page: room for n longs (8 bytes) is
-// half of it.  In a child, as the caller may crash copying them out.
+// half of it; 255, and room for one more, is one page with no room for
+// the struct share.  Each mapping of the call's is followed by a faulting
+// page (fl_mmap_guard).  In a child, as the caller may crash copying them
+// out.  The count of failed fetches of the last call, 1000 for wrong
+// results, or 2000 when the first call did not fail all 255.
 static int
 fetch_a_page(void *arg)
 {
@@ -1942,14 +1950,18 @@ fetch_a_page(void *arg)
     static mp_fetch_result res[N];
     for (int i = 0; i < (int)N; i++)
         urls[i] = "ftp://127.0.0.1/";
-    void *guard = // as in map_a_page: the call's mapping lands below it
-        mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    int r = mp_fetch_all(urls, N, 2, res);
-    if (guard != MAP_FAILED)
-        munmap(guard, 4096);
-    for (int i = 0; i < (int)N && r == (int)N; i++)
-        if (res[i].status != -EINVAL || res[i].bytes != 0)
-            r = 1000;
+    int r = 0;
+    for (int n = N - 1; n <= (int)N; n++) {
+        memset(res, 0, sizeof res);
+        fl_mmap_guard(1);
+        r = mp_fetch_all(urls, (size_t)n, 2, res);
+        fl_mmap_guard(0);
+        for (int i = 0; i < n && r == n; i++)
+            if (res[i].status != -EINVAL || res[i].bytes != 0)
+                r = 1000;
+        if (n < (int)N && r != n)
+            return r < 0 || r == 1000 ? r : 2000;
+    }
     return r;
 }
 
@@ -1960,19 +1972,20 @@ FL_TEST(test_mp_fetch_all_fills_a_whole_page_of_results)
     enum { N = 4096 / sizeof(mp_fetch_result) };
     ck_assert_msg(
         c.returned && c.value == (int)N,
-        "mp_fetch_all(%d URLs it cannot fetch, 2 workers), whose "
-        "%d results of %zu bytes fill one page exactly, %s%s "
-        "(expected %d failed fetches). Map room for the struct "
+        "mp_fetch_all(%d then %d URLs it cannot fetch, 2 workers), whose "
+        "results of %zu bytes fill one page but for one, then exactly, "
+        "%s%s (expected all to fail). Map room for the struct "
         "share AND n results of sizeof(mp_fetch_result): not n "
-        "longs, as mp_par_map's results are.",
-        (int)N, (int)N, sizeof(mp_fetch_result),
+        "longs, as mp_par_map's results are, nor n + 1 results.",
+        (int)N - 1, (int)N, sizeof(mp_fetch_result),
         c.returned    ? "returned "
         : c.exited    ? "ended the caller"
         : c.timed_out ? "never returned"
                       : "killed the caller with a signal",
-        c.returned ? (c.value == 1000 ? "with wrong results" : fl_ret(c.value))
-                   : "",
-        (int)N);
+        c.returned ? (c.value == 1000   ? "with wrong results"
+                      : c.value == 2000 ? "a wrong count for 255"
+                                        : fl_ret(c.value))
+                   : "");
 }
 
 FL_TEST(test_mp_fetch_all_reports_a_worker_that_died)
