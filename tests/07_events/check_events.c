@@ -669,24 +669,41 @@ FL_TEST(test_mp_event_set_changes_the_flag_under_the_lock)
                   ms(took));
 }
 
+// What a kid's call (fn, which stops right after its unlock) left in the
+// flag, read under the lock while the kid is stopped; then the kid goes
+// on and its return value is collected.
+struct after_unlock {
+    int stopped, flag, done, value;
+};
+
+static struct after_unlock
+flag_after_unlock(mp_event *ev, kid_fn fn)
+{
+    struct after_unlock a;
+    struct kid k;
+    kid_start(&k, fn, ev, 0);
+    a.stopped = until_stopped(k.pid);
+    raw_lock(ev);
+    a.flag = ev->flag;
+    raw_unlock(ev);
+    kill(k.pid, SIGCONT);
+    a.done = kid_wait(&k, 3000);
+    a.value = k.rep.value;
+    kid_end(&k);
+    return a;
+}
+
 // The set stops as soon as it has let go of the lock: by then the flag
 // must be up, for a waiter may take the lock and look at once.
 FL_TEST(test_mp_event_set_raises_the_flag_before_it_unlocks)
 {
     mp_event *ev = raw_event();
-    struct kid k;
-    kid_start(&k, kid_set_then_stop, ev, 0);
-    int stopped = until_stopped(k.pid);
-    raw_lock(ev);
-    int flag = ev->flag;
-    raw_unlock(ev);
-    kill(k.pid, SIGCONT);
-    int done = kid_wait(&k, 3000);
-    kid_end(&k);
+    struct after_unlock a = flag_after_unlock(ev, kid_set_then_stop);
+    int flag = a.flag;
     forget(ev);
-    ck_assert_msg(done && k.rep.value == 0, "mp_event_set returned %s",
-                  done ? fl_ret(k.rep.value) : "nothing");
-    ck_assert_msg(!stopped || flag == 1,
+    ck_assert_msg(a.done && a.value == 0, "mp_event_set returned %s",
+                  a.done ? fl_ret(a.value) : "nothing");
+    ck_assert_msg(!a.stopped || flag == 1,
                   "mp_event_set had let go of ev->lock, and the flag was "
                   "still %d: it raised the flag after its unlock. A waiter "
                   "that takes the lock then sees the flag clear, and the "
@@ -710,15 +727,8 @@ FL_TEST(test_mp_event_clear_lowers_the_flag)
     // the flag must be down by then, or a set made between its unlock and
     // its late write would be undone.
     ev->flag = 1;
-    struct kid k;
-    kid_start(&k, kid_clear_then_stop, ev, 0);
-    int stopped = until_stopped(k.pid);
-    raw_lock(ev);
-    int f3 = ev->flag;
-    raw_unlock(ev);
-    kill(k.pid, SIGCONT);
-    int done = kid_wait(&k, 3000);
-    kid_end(&k);
+    struct after_unlock a = flag_after_unlock(ev, kid_clear_then_stop);
+    int f3 = a.flag;
     forget(ev);
     ck_assert_msg(r1 == 0 && f1 == 0,
                   "mp_event_clear on a set event returned %s and left "
@@ -728,9 +738,9 @@ FL_TEST(test_mp_event_clear_lowers_the_flag)
                   "mp_event_clear on a clear event returned %s and left "
                   "ev->flag at %d; expected 0 and 0",
                   fl_ret(r2), f2);
-    ck_assert_msg(done && k.rep.value == 0, "mp_event_clear returned %s",
-                  done ? fl_ret(k.rep.value) : "nothing");
-    ck_assert_msg(!stopped || f3 == 0,
+    ck_assert_msg(a.done && a.value == 0, "mp_event_clear returned %s",
+                  a.done ? fl_ret(a.value) : "nothing");
+    ck_assert_msg(!a.stopped || f3 == 0,
                   "mp_event_clear had let go of ev->lock, and the flag was "
                   "still %d: it lowered the flag after its unlock. A set "
                   "that takes the lock in between is then undone by the "
