@@ -1105,6 +1105,22 @@ put_from_an_unreadable_page(void *arg)
     return 0;
 }
 
+// A child whose put stops in its copy of the message, holding q's lock
+// until the test continues it (SIGCONT); its pid, and in *put its call
+// (what the put returns).
+static pid_t
+putter_stopped_in_its_copy(mp_queue *q, struct call **put)
+{
+    struct call *p = *put = new_call(q, 0, NULL);
+    pid_t pp = fl_raw_start(put_from_an_unreadable_page, p);
+    if (await_state(pp, "TZ") != 'T')
+        FAIL_KILLING("a put whose message lay on an unreadable page never "
+                     "stopped in its copy (it returned %s): does "
+                     "mp_queue_put copy the message into the ring itself?",
+                     fl_ret(p->rc));
+    return pp;
+}
+
 // Spin until pid sleeps again (more than `slept` sleeps) or ends, at most
 // 3 s; its state letter then.
 static char
@@ -1135,13 +1151,8 @@ FL_TEST(test_mp_queue_get_takes_a_message_that_came_as_it_timed_out)
                      "returned %s at once; expected it to wait",
                      fl_ret(g->rc));
     long slept = fl_proc_sleeps(gp);
-    struct call *p = new_call(q, 0, NULL);
-    pid_t pp = fl_raw_start(put_from_an_unreadable_page, p);
-    if (await_state(pp, "TZ") != 'T')
-        FAIL_KILLING("a put whose message lay on an unreadable page never "
-                     "stopped in its copy (it returned %s): does "
-                     "mp_queue_put copy the message into the ring itself?",
-                     fl_ret(p->rc));
+    struct call *p;
+    pid_t pp = putter_stopped_in_its_copy(q, &p);
     // The getter's deadline passes; it wakes and sleeps again, on the
     // lock the stopped putter holds.  (A getter that ends instead was
     // not waiting for that lock: then there is nothing to judge.)
@@ -2424,13 +2435,8 @@ racing_task_dones(void)
 {
     mp_queue *q = make(4, MSG);
     put_now(q, "job");
-    struct call *p = new_call(q, 0, NULL);
-    pid_t pp = fl_raw_start(put_from_an_unreadable_page, p);
-    if (await_state(pp, "TZ") != 'T')
-        FAIL_KILLING("a put whose message lay on an unreadable page never "
-                     "stopped in its copy (it returned %s): does "
-                     "mp_queue_put copy the message into the ring itself?",
-                     fl_ret(p->rc));
+    struct call *p;
+    pid_t pp = putter_stopped_in_its_copy(q, &p);
     pid_t tp[RACERS];
     for (int i = 0; i < RACERS; i++) {
         tp[i] = fl_raw_start(do_task_done, q);
