@@ -1536,9 +1536,9 @@ struct stopped {
     pid_t caller, server;
 };
 
-// Once the server has stopped, continue it when the caller sleeps (in the
-// poll of the grace period, for a correct shutdown), or when the server
-// was killed; WAIT_MS at most.
+// Once the server has stopped, continue it 200 ms after the caller sleeps
+// (in the poll of the grace period, for a correct shutdown), or when the
+// server was killed; WAIT_MS at most.
 static void *
 continue_when_caller_sleeps(void *arg)
 {
@@ -1550,6 +1550,14 @@ continue_when_caller_sleeps(void *arg)
         poll(NULL, 0, 1);
     while (st == 'T' && fl_proc_state(s->caller) != 'S' && fl_now_ms() < end) {
         poll(NULL, 0, 1);
+        st = fl_proc_state(s->server);
+    }
+    // Time that must pass, not a wait for an event: a grace period of a
+    // few milliseconds (MP_MANAGER_GRACE_MS / 1000, taken for seconds)
+    // kills the server before it is continued; 2 s do not.
+    long hold = fl_now_ms() + 200;
+    while (st == 'T' && fl_now_ms() < hold) {
+        poll(NULL, 0, 5);
         st = fl_proc_state(s->server);
     }
     kill(s->server, SIGCONT);
