@@ -1732,6 +1732,19 @@ FL_TEST(test_mp_queue_put_never_tears_large_messages)
 
 /* ------------------------------------------- join before drain: deadlock */
 
+#define CARRY_HINT                                                             \
+    "The deadline's tv_nsec must stay below 1000000000 (one second): when "    \
+    "now's nanoseconds plus the timeout's reach it, carry one second into "    \
+    "tv_sec and take a billion off tv_nsec, or pthread_cond_timedwait "        \
+    "refuses the deadline with EINVAL"
+
+#define LONGEST_HINT                                                           \
+    "INT_MAX ms is 24 days: compute the deadline in long (or time_t) "         \
+    "arithmetic, seconds and nanoseconds apart (timeout_ms / 1000, then "      \
+    "(long)(timeout_ms % 1000) * 1000000). timeout_ms * 1000000 in int "       \
+    "overflows past 2147 ms: undefined behaviour, in practice a deadline "     \
+    "in the past"
+
 static int
 ten_puts(void *arg)
 {
@@ -1766,6 +1779,12 @@ FL_TEST(test_mp_queue_put_blocks_a_producer_until_the_queue_is_drained)
                          "get made room (signal not_full while a putter "
                          "waits), or get's 3 s deadline is wrong",
                          want);
+        if (n == -EINVAL)
+            FAIL_KILLING("draining message %d of 10: mp_queue_get(timeout "
+                         "3000 ms) on an empty queue returned -EINVAL: the "
+                         "deadline it gave pthread_cond_timedwait was not a "
+                         "time. %s. Or: %s",
+                         want, CARRY_HINT, LONGEST_HINT);
         if (n != sizeof i || i != want)
             FAIL_KILLING("draining message %d of 10: mp_queue_get returned %s "
                          "(value %d), expected 4 bytes (value %d)",
@@ -2115,19 +2134,6 @@ FL_TEST(test_mp_queue_get_keeps_its_timeout_when_the_wall_clock_jumps)
     mp_queue_destroy(q);
 }
 
-#define CARRY_HINT                                                             \
-    "The deadline's tv_nsec must stay below 1000000000 (one second): when "    \
-    "now's nanoseconds plus the timeout's reach it, carry one second into "    \
-    "tv_sec and take a billion off tv_nsec, or pthread_cond_timedwait "        \
-    "refuses the deadline with EINVAL"
-
-#define LONGEST_HINT                                                           \
-    "INT_MAX ms is 24 days: compute the deadline in long (or time_t) "         \
-    "arithmetic, seconds and nanoseconds apart (timeout_ms / 1000, then "      \
-    "(long)(timeout_ms % 1000) * 1000000). timeout_ms * 1000000 in int "       \
-    "overflows past 2147 ms: undefined behaviour, in practice a deadline "     \
-    "in the past"
-
 // In a child: a get whose deadline falls exactly on a second.  The code
 // reads CLOCK_MONOTONIC in whole milliseconds (fl_clock_mono_whole_ms);
 // the child, 60 to 950 ms into a second and early in its millisecond,
@@ -2205,9 +2211,9 @@ FL_TEST(test_mp_queue_get_and_put_wait_with_the_longest_timeout)
     pid_t gp = start_sleeping(do_get, g);
     if (gp == 0)
         FAIL_KILLING("mp_queue_get(timeout INT_MAX) on an empty queue "
-                     "returned %s at once; expected it to wait. %s",
-                     fl_ret(g->rc),
-                     g->rc == -EINVAL ? CARRY_HINT : LONGEST_HINT);
+                     "returned %s at once; expected it to wait. %s%s",
+                     fl_ret(g->rc), g->rc == -EINVAL ? CARRY_HINT ". Or: " : "",
+                     LONGEST_HINT);
     put_now(q, "first");
     if (join(gp, 3000) == -ETIMEDOUT)
         FAIL_KILLING("mp_queue_get(timeout INT_MAX) never woke up for a put");
@@ -2218,9 +2224,9 @@ FL_TEST(test_mp_queue_get_and_put_wait_with_the_longest_timeout)
     pid_t pp = start_sleeping(do_put, p);
     if (pp == 0)
         FAIL_KILLING("mp_queue_put(timeout INT_MAX) on a full queue "
-                     "returned %s at once; expected it to wait. %s",
-                     fl_ret(p->rc),
-                     p->rc == -EINVAL ? CARRY_HINT : LONGEST_HINT);
+                     "returned %s at once; expected it to wait. %s%s",
+                     fl_ret(p->rc), p->rc == -EINVAL ? CARRY_HINT ". Or: " : "",
+                     LONGEST_HINT);
     get_expect(q, "fills it", 0, "");
     if (join(pp, 3000) == -ETIMEDOUT)
         FAIL_KILLING("mp_queue_put(timeout INT_MAX) never woke up for a get");
