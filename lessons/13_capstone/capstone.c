@@ -149,7 +149,7 @@ chunk_size(size_t n, size_t chunk, int nworkers)
 static int
 worker_count(int nworkers, size_t n, size_t chunk)
 {
-    size_t chunks = (n + chunk - 1) / chunk;
+    size_t chunks = n / chunk + (n % chunk != 0); // n + chunk - 1 may wrap
     return chunks < (size_t)nworkers ? (int)chunks : nworkers;
 }
 

@@ -90,8 +90,9 @@ long mp_primes_in_block(long block);
  *                 and their out entries are unspecified.  The other workers
  *                 went on, and every worker was reaped.
  * @retval -ENOMEM no memory for the shared results (mmap failed).
- * @retval -EAGAIN fork() failed: every worker already started was reaped
- *                 first.
+ * @retval -EAGAIN fork() failed (or fork's other -errno, -ENOMEM): every
+ *                 worker already started was reaped first.  The fork's
+ *                 error wins over -EPIPE if one of those workers died too.
  * @note Flushes stdio before forking, and never leaves a zombie.
  */
 int mp_par_map(int nworkers, mp_kernel fn, const long *in, long *out, size_t n,
@@ -151,7 +152,8 @@ typedef struct {
  * @retval -EINVAL nworkers is below 1, or urls or res is NULL with n > 0.
  * @retval -EPIPE  a worker died: the URL it held has no result.
  * @retval -ENOMEM no memory for the shared results (mmap failed).
- * @retval -EAGAIN fork() failed: every worker already started was reaped.
+ * @retval -EAGAIN fork() failed (or its other -errno): every worker
+ *                 already started was reaped; it wins over -EPIPE.
  * @note The per-URL errors, in res[i].status: -EINVAL for a URL this
  *       function cannot fetch, -ECONNREFUSED (and other -errno values) from
  *       connect() or read(), -EPROTO for an answer that is not HTTP or ends

@@ -29,6 +29,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,12 +438,14 @@ run_together(map_fn map, const char *name, int k)
 static void
 hands_out_chunks_dynamically(map_fn map, const char *name)
 {
-    enum { N = 8 };
+    // 9 items: with Python's rule instead of the chunk of 1 asked for,
+    // chunks of 2 would hold item 1 behind item 0.
+    enum { N = 9 };
     long in[N], out[N];
-    board_new(N, N + 1); // the gate opens when items 1..7 are done
+    board_new(N, N + 1); // the gate opens when items 1..8 are done
     items(in, out, N);
     int r = map(2, zero_last, in, out, N, 1);
-    fl_expect_int(r, 0, name, "nworkers=2, n=8, chunk=1");
+    fl_expect_int(r, 0, name, "nworkers=2, n=9, chunk=1");
     ck_assert_msg(out[0] != -1 || B->most > 1,
                   "%s(nworkers=2, n=%d, chunk=1): item 0, which finishes "
                   "only after every other item, gave up after %d ms, and "
@@ -454,8 +457,10 @@ hands_out_chunks_dynamically(map_fn map, const char *name)
                   "only after every other item, gave up after %d ms; the "
                   "other worker was idle while items waited behind item 0. "
                   "A static split: each worker was given its items in "
-                  "advance. Let each worker take the next chunk from a "
-                  "shared counter whenever it is free.",
+                  "advance (let each worker take the next chunk from a "
+                  "shared counter whenever it is free), or chunks larger "
+                  "than the chunk of 1 asked for (only chunk=0 means "
+                  "Python's rule).",
                   name, N, WAIT_MS);
     expect_good(name, out, N);
     board_free();
@@ -894,7 +899,8 @@ FL_TEST(test_mp_thread_map_of_no_items_returns_0)
 //              others are not: then they were held with this one
 //   /status/S  "HTTP/1.0 S x", a blank line, no body: the status line
 //              as it is (S = 99, 100, 999, 1000, abc)
-// A request that is not "GET /path HTTP/1.0" with a Host header gets 400:
+// A request that is not "GET /path HTTP/1.0" with a Host header naming
+// 127.0.0.1 (a port after it or not) gets 400:
 // HTTP/1.1 lets the server keep the connection open, and the body would
 // never end with EOF.
 
@@ -974,8 +980,11 @@ handle(int fd)
     }
     char path[1024];
     int minor;
+    // The Host header names the URL's host, with or without its port.
+    const char *host = strstr(req, "\r\nHost: 127.0.0.1");
     int ok = sscanf(req, "GET %1023s HTTP/1.%d", path, &minor) == 2 &&
-             minor == 0 && strstr(req, "\r\nHost: ") != NULL;
+             minor == 0 && host != NULL &&
+             (host[17] == '\r' || host[17] == ':');
     enter();
     wait_gate();
     long len;
@@ -1216,8 +1225,9 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
         expect_page(urls[i], got[i], 200, sizes[i],
                     "res[i] is the answer to urls[i]; status 400 means the "
                     "request was not \"GET /path HTTP/1.0\\r\\nHost: "
-                    "...\\r\\n\\r\\n\"; the body is what follows the blank "
-                    "line, read until EOF.");
+                    "127.0.0.1\\r\\n\\r\\n\" (the Host header names the "
+                    "URL's host); the body is what follows the blank line, "
+                    "read until EOF.");
     for (int i = 0; i < CUTS; i++) {
         char hint[256];
         snprintf(hint, sizeof hint, cuts[i].hint, cuts[i].nth, cuts[i].max);
@@ -1414,7 +1424,7 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
     snprintf(longurl, sizeof longurl, "http://127.0.0.1:1%s", longpath);
     char longhost[100]; // a host of 64 bytes: one more than host[] holds
     snprintf(longhost, sizeof longhost, "http://%064d/", 1);
-    enum { N = 9 };
+    enum { N = 10 };
     const char *urls[N] = {"ftp://127.0.0.1/",
                            "http://localhost/",
                            "http://127.0.0.1:99999/",
@@ -1423,7 +1433,8 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
                            "http://127.0.0.1:0/",
                            "http://127.0.0.1:65536/",
                            longhost,
-                           "http://127.0.0.1:80x/"};
+                           "http://127.0.0.1:80x/",
+                           "http:/x127.0.0.1:1/"};
     mp_fetch_result res[N];
     int r = mp_fetch_all(urls, N, 2, res);
     // Port 65535, the last one, is a port: whatever the fetch gives (no
@@ -1442,7 +1453,7 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
                   "(parse_url, given: host[len] = '\\0')",
                   last[1], fl_ret(r_last), fl_ret(at_last[1].status));
     fl_expect_int(r, N,
-                  "mp_fetch_all(9 URLs it cannot fetch): failed "
+                  "mp_fetch_all(10 URLs it cannot fetch): failed "
                   "fetches",
                   "");
     const char *what[N] = {"ftp://127.0.0.1/",
@@ -1453,7 +1464,8 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
                            "http://127.0.0.1:0/ (ports run from 1)",
                            "http://127.0.0.1:65536/ (ports end at 65535)",
                            "a URL whose host is 64 bytes long",
-                           "http://127.0.0.1:80x/ (a port, then no /)"};
+                           "http://127.0.0.1:80x/ (a port, then no /)",
+                           "http:/x127.0.0.1:1/ (http:/, not http://)"};
     for (int i = 0; i < N; i++)
         ck_assert_msg(res[i].status == -EINVAL,
                       "%s: status %s, expected -EINVAL (-22): parse_url "
@@ -1544,6 +1556,45 @@ FL_TEST(test_mp_par_map_reaps_the_started_workers_when_a_fork_fails)
             expect_good("mp_par_map", out, N);
         fl_expect_no_leak(&s, what);
     }
+    // Fork 2 failing with ENOMEM while worker 1, doing every item, dies at
+    // item 5; the caller has a child of its own, ended and not reaped (in
+    // its process group: waitpid(0, ...) would take it).
+    items(in, out, N);
+    fflush(NULL);
+    pid_t mine = fork();
+    ck_assert_msg(mine >= 0, "fork failed: %s", strerror(errno));
+    if (mine == 0)
+        _exit(7);
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)mine, &info, WEXITED | WNOWAIT) < 0 &&
+           errno == EINTR)
+        ;
+    fl_fault_reset();
+    fl_fault_fail("fork", 2, ENOMEM);
+    int r = mp_par_map(3, crash_on_5, in, out, N, 1);
+    fl_fault_reset();
+    int st = 0;
+    pid_t got = waitpid(mine, &st, WNOHANG);
+    if (got != mine)
+        fl_kill_children();
+    ck_assert_msg(r == -ENOMEM,
+                  "mp_par_map(3 workers) with fork number 2 failing "
+                  "(ENOMEM) while worker 1 died (SIGSEGV) returned %s, "
+                  "expected -ENOMEM (-12). %s",
+                  fl_ret(r),
+                  r == -EPIPE ? "The fork's error wins over -EPIPE: keep "
+                                "the first error, do not overwrite it when "
+                                "a worker turns out dead."
+                              : "A failed fork gives its -errno, whatever "
+                                "it is (EAGAIN or ENOMEM), not a constant.");
+    ck_assert_msg(got == mine && WIFEXITED(st) && WEXITSTATUS(st) == 7,
+                  "the caller had a child of its own, ended with status 7 "
+                  "and not yet reaped, when it called mp_par_map(3 workers) "
+                  "with fork number 2 failing: afterwards the caller could "
+                  "no longer reap it. Wait only for the workers started "
+                  "(i < started): an unused slot of pids holds 0, and "
+                  "waitpid(0, ...) reaps any child in the caller's process "
+                  "group.");
 }
 
 FL_TEST(test_mp_par_map_and_mp_fetch_all_give_the_errno_of_a_failed_mmap)
@@ -1654,8 +1705,16 @@ starts_one_worker_per_chunk(map_fn map, const char *name, const char *start)
     ck_assert_msg(big == 1,
                   "%s(nworkers=4, n=3, chunk=8) made %ld call(s) of %s, "
                   "expected 1: 3 items make ONE chunk (count the chunks "
-                  "rounded up: (n + chunk - 1) / chunk)",
+                  "rounded up: n / chunk, plus 1 for a short last one)",
                   name, big, start);
+    // The largest chunk is still one chunk: n + chunk - 1 wraps to below
+    // chunk, which makes 0 chunks and no worker.
+    long huge = starts_for(map, name, start, 4, 3, SIZE_MAX);
+    ck_assert_msg(huge == 1,
+                  "%s(nworkers=4, n=3, chunk=SIZE_MAX) made %ld call(s) of "
+                  "%s, expected 1: 3 items make one chunk (worker_count, "
+                  "given, counts them without n + chunk - 1, which wraps)",
+                  name, huge, start);
     // INT_MAX workers asked for: 4 * nworkers overflows an int (undefined
     // behaviour; wrapped, the chunk comes out 0), not a size_t.
     long most = starts_for(map, name, start, INT_MAX, 5, 0);
