@@ -68,6 +68,8 @@ int mp_event_create(mp_event **evp);
  * @param ev the event.
  * @return 0.
  * @retval -EINVAL ev is NULL.
+ * @retval -EAGAIN (or another error number) pthread_mutex_lock() failed:
+ *                 minus what it returned; nothing changed, nothing unlocked.
  */
 int mp_event_set(mp_event *ev);
 
@@ -79,6 +81,8 @@ int mp_event_set(mp_event *ev);
  * @param ev the event.
  * @return 0.
  * @retval -EINVAL ev is NULL.
+ * @retval -EAGAIN (or another error number) pthread_mutex_lock() failed:
+ *                 minus what it returned; nothing changed, nothing unlocked.
  */
 int mp_event_clear(mp_event *ev);
 
@@ -88,6 +92,8 @@ int mp_event_clear(mp_event *ev);
  * @param ev the event.
  * @return 1 if it is set, 0 if it is clear.
  * @retval -EINVAL ev is NULL.
+ * @retval -EAGAIN (or another error number) pthread_mutex_lock() failed:
+ *                 minus what it returned; nothing changed, nothing unlocked.
  * @note The answer may be out of date by the time the caller reads it:
  *       another process may set or clear the event at any moment.
  */
@@ -108,6 +114,8 @@ int mp_event_is_set(mp_event *ev);
  *         even if that was as the deadline passed), 0 if the timeout
  *         expired with the event still clear (Python: False).
  * @retval -EINVAL ev is NULL or timeout_ms is below -1.
+ * @retval -EAGAIN (or another error number) pthread_mutex_lock() failed:
+ *                 minus what it returned; nothing changed, nothing unlocked.
  * @note Signals do not interrupt the wait: there is no EINTR to handle.
  */
 int mp_event_wait(mp_event *ev, int timeout_ms);

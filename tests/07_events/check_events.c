@@ -1307,6 +1307,48 @@ FL_TEST(test_mp_event_calls_reject_a_null_event)
                       names[i], fl_ret(got[i]));
 }
 
+// Each call with its pthread_mutex_lock failing (two error numbers: minus
+// what it returned, not a constant): the error, the flag as it was, and
+// no unlock of a mutex it never took (another process may hold it).
+FL_TEST(test_mp_event_calls_give_the_error_of_a_failed_lock)
+{
+    static const char *const names[] = {"set(ev)", "clear(ev)", "is_set(ev)",
+                                        "wait(ev, 0)"};
+    static const int errs[] = {EINVAL, EAGAIN};
+    mp_event *ev = raw_event();
+    for (int e = 0; e < 2; e++)
+        for (int i = 0; i < 4; i++) {
+            int before = i == 1 || i == 2; // clear and is_set find it set
+            ev->flag = before;
+            fl_fault_reset();
+            fl_fault_fail("pthread_mutex_lock", 1, errs[e]);
+            int r = i == 0   ? mp_event_set(ev)
+                    : i == 1 ? mp_event_clear(ev)
+                    : i == 2 ? mp_event_is_set(ev)
+                             : mp_event_wait(ev, 0);
+            long unlocks = fl_fault_calls("pthread_mutex_unlock");
+            fl_fault_reset();
+            int after = ev->flag, free_now = pthread_mutex_trylock(&ev->lock);
+            if (free_now == 0)
+                raw_unlock(ev);
+            char what[96];
+            snprintf(what, sizeof what,
+                     "mp_event_%s with its pthread_mutex_lock failing (%s)",
+                     names[i], strerrorname_np(errs[e]));
+            fl_expect_int(r, -errs[e], what,
+                          "pthread_mutex_lock RETURNS its error number: "
+                          "return minus it at once, whatever it is");
+            ck_assert_msg(after == before && unlocks == 0 && free_now == 0,
+                          "%s: the flag went from %d to %d, and it called "
+                          "pthread_mutex_unlock %ld time(s)%s. A lock that "
+                          "failed is not held: touch neither the flag nor "
+                          "the mutex, and return at once",
+                          what, before, after, unlocks,
+                          free_now == 0 ? "" : ", leaving the mutex locked");
+        }
+    forget(ev);
+}
+
 /* ---------------------------------------------------- speed: ping-pong */
 
 #define PP_ROUNDS 2000 // round trips per timed run
@@ -1651,6 +1693,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_event_wait_reads_the_flag_before_it_unlocks, 10),
     FL_CASE(test_mp_event_wait_rejects_a_bad_timeout, 5),
     FL_CASE(test_mp_event_calls_reject_a_null_event, 5),
+    FL_CASE(test_mp_event_calls_give_the_error_of_a_failed_lock, 5),
     FL_CASE(test_mp_event_wait_wakes_about_as_fast_as_a_pipe, 20),
     FL_CASE(test_mp_event_destroy_unmaps_the_event, 5),
     FL_CASE(test_mp_event_destroy_rejects_a_pointer_it_did_not_make, 5),
