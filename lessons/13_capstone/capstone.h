@@ -121,6 +121,8 @@ int mp_par_map(int nworkers, mp_kernel fn, const long *in, long *out, size_t n,
  * @note A kernel that crashes takes the whole process with it, the caller
  *       included: threads share one address space, so there is no worker
  *       to lose alone.
+ * @note Each call keeps its state on its own stack: two threads may call
+ *       it at once, as two ThreadPoolExecutors would run apart.
  */
 int mp_thread_map(int nworkers, mp_kernel fn, const long *in, long *out,
                   size_t n, size_t chunk);

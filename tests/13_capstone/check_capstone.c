@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -879,6 +880,72 @@ FL_TEST(test_mp_thread_map_rejects_bad_arguments)
 FL_TEST(test_mp_thread_map_of_no_items_returns_0)
 {
     of_no_items_returns_0(mp_thread_map, "mp_thread_map");
+}
+
+// Two calls of mp_thread_map at once, from two threads: call A's item 0
+// waits until call B, made meanwhile, has returned.  Each call has a
+// share of its own; with one shared by both (static), B's share_init
+// takes A's over, and A's other items are never done.
+static atomic_int two_calls; // 1: A is at its item 0; 2: B has returned
+
+static long
+held_until_b_returns(long x)
+{
+    if (x == 0) {
+        atomic_store(&two_calls, 1);
+        long end = fl_now_ms() + WAIT_MS;
+        while (atomic_load(&two_calls) < 2 && fl_now_ms() < end)
+            poll(NULL, 0, 1);
+    }
+    return good(x);
+}
+
+static long
+plus_1000(long x)
+{
+    return 1000 + x;
+}
+
+struct call_a {
+    long in[4], out[4];
+    int r;
+};
+
+static void *
+make_call_a(void *arg)
+{
+    struct call_a *a = arg;
+    a->r = mp_thread_map(1, held_until_b_returns, a->in, a->out, 4, 1);
+    return NULL;
+}
+
+FL_TEST(test_mp_thread_map_keeps_two_calls_at_once_apart)
+{
+    struct call_a a;
+    long in[4], out[4];
+    items(a.in, a.out, 4);
+    items(in, out, 4);
+    atomic_store(&two_calls, 0);
+    pthread_t t;
+    ck_assert_msg(pthread_create(&t, NULL, make_call_a, &a) == 0,
+                  "the test could not start its thread");
+    long end = fl_now_ms() + WAIT_MS;
+    while (atomic_load(&two_calls) < 1 && fl_now_ms() < end)
+        poll(NULL, 0, 1);
+    int r = mp_thread_map(1, plus_1000, in, out, 4, 1);
+    atomic_store(&two_calls, 2);
+    pthread_join(t, NULL);
+    fl_expect_int(r, 0, "mp_thread_map (call B)", "");
+    fl_expect_int(a.r, 0, "mp_thread_map (call A)", "");
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(a.out[i] == good(i) && out[i] == 1000 + i,
+                      "two threads each called mp_thread_map(1 thread, 4 "
+                      "items), B while A was at its item 0: A's out[%d] is "
+                      "%ld, expected %ld, and B's %ld, expected %d. Each "
+                      "call shares its items out through a struct share of "
+                      "its own, on its stack: a static one is the same for "
+                      "every call, and B's share_init took A's over.",
+                      i, a.out[i], good(i), out[i], 1000 + i);
 }
 
 /* ---------------------------------------------------- the test server */
@@ -2325,6 +2392,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_thread_map_hands_out_chunks_dynamically, 10),
     FL_CASE(test_mp_thread_map_rejects_bad_arguments, 10),
     FL_CASE(test_mp_thread_map_of_no_items_returns_0, 5),
+    FL_CASE(test_mp_thread_map_keeps_two_calls_at_once_apart, 5),
     FL_CASE(test_mp_fetch_all_gets_every_page, 10),
     FL_CASE(test_mp_fetch_all_keeps_8_requests_in_flight_at_once, 10),
     FL_CASE(test_mp_fetch_all_reads_a_large_body_in_full, 10),
