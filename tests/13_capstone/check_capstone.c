@@ -1863,9 +1863,10 @@ FL_TEST(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start)
                   "alone: return minus its return value");
 }
 
-// The ports of fetches_many: one bound but not listening, one served.
+// The ports of fetches_many: one bound but not listening, one served,
+// one listening but never accepting (connections wait in its backlog).
 struct two_ports {
-    int dead, served;
+    int dead, served, quiet;
 };
 
 // What each URL of fetches_many gives: refused, cut short, or a page.
@@ -1873,40 +1874,67 @@ static const struct {
     const char *path;
     int status;
     const char *what;
-} fetch_kinds[3] = {{"/", -ECONNREFUSED, "a closed port"},
+} fetch_kinds[4] = {{"/", -ECONNREFUSED, "a closed port"},
                     {"/cut", -EPROTO, "an answer cut short"},
-                    {"/bytes/3", 200, "a page of 3 bytes"}};
+                    {"/bytes/3", 200, "a page of 3 bytes"},
+                    {"/", -ECONNRESET, "a send failing (ECONNRESET)"}};
+
+// The kind of fetches_many's URL i: 36 in turn of the first three, then
+// 12 whose send fails.
+static int
+fetch_kind(int i)
+{
+    return i < 36 ? i % 3 : 3;
+}
 
 // In a child with room for 8 descriptors more than it has open: one
-// worker fetches 12 URLs of each kind of fetch_kinds, in turn.  Returns
-// the first URL that did not give its kind's status, or -1 if none.
+// worker fetches 12 URLs of each of the first three kinds of fetch_kinds,
+// in turn, then (a second call) 12 whose every send fails.  Returns the
+// first URL that did not give its kind's status, -1 if none, or -2000 or
+// -3000 plus what the first or second call returned, if that was wrong.
 static int
 fetches_many(void *arg)
 {
-    enum { URLS = 36 };
+    enum { URLS = 48, FIRST = 36 };
     const struct two_ports *p = arg;
     unsigned char open_fds[1024];
     fl_open_fds(open_fds, 1024);
-    int top = 0;
-    for (int fd = 0; fd < 1024; fd++)
-        if (open_fds[fd])
+    // The limit just past the 8th free descriptor number: descriptors
+    // open above it stay usable, and a new one takes one of the 8 (after
+    // the last open one would leave a caller's gaps free too).
+    int room = 0, top = 0;
+    for (int fd = 0; fd < 1024 && room < 8; fd++)
+        if (!open_fds[fd]) {
+            room++;
             top = fd + 1;
-    struct rlimit lim = {(rlim_t)top + 8, (rlim_t)top + 8};
+        }
+    struct rlimit lim = {(rlim_t)top, (rlim_t)top};
     if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
         return -1000;
     static char bufs[URLS][64];
     const char *urls[URLS];
     static mp_fetch_result res[URLS];
     for (int i = 0; i < URLS; i++) {
+        int k = fetch_kind(i);
         snprintf(bufs[i], sizeof bufs[i], "http://127.0.0.1:%d%s",
-                 i % 3 == 0 ? p->dead : p->served, fetch_kinds[i % 3].path);
+                 k == 0   ? p->dead
+                 : k == 3 ? p->quiet
+                          : p->served,
+                 fetch_kinds[k].path);
         urls[i] = bufs[i];
     }
-    int r = mp_fetch_all(urls, URLS, 1, res);
+    int r = mp_fetch_all(urls, FIRST, 1, res);
+    fl_fault_reset(); // armed here, it acts in the worker
+    fl_fault_fail_from("send", 1, ECONNRESET);
+    fl_fault_fail_from("write", 1, ECONNRESET);
+    int r2 = mp_fetch_all(urls + FIRST, URLS - FIRST, 1, res + FIRST);
+    fl_fault_reset();
     for (int i = 0; i < URLS; i++)
-        if (res[i].status != fetch_kinds[i % 3].status)
+        if (res[i].status != fetch_kinds[fetch_kind(i)].status)
             return i * 10000 + (res[i].status < 0 ? -res[i].status : 9999);
-    return r == 2 * URLS / 3 ? -1 : -2000 + r;
+    if (r != 2 * FIRST / 3)
+        return -2000 + r;
+    return r2 == URLS - FIRST ? -1 : -3000 + r2;
 }
 
 FL_TEST(test_mp_fetch_all_closes_the_socket_on_every_path)
@@ -1915,29 +1943,34 @@ FL_TEST(test_mp_fetch_all_closes_the_socket_on_every_path)
     server_start(&sv, 24, 1);
     struct two_ports p;
     int dead = bound_socket(&p.dead); // bound, not listening
+    int quiet = bound_socket(&p.quiet);
+    ck_assert_msg(listen(quiet, 64) == 0, "listen failed: %s", strerror(errno));
     p.served = sv.port;
     fl_child res;
     fl_run_in_child(fetches_many, &p, 5000, 0, &res);
     close(dead);
+    close(quiet);
     server_stop(&sv);
     int bad = res.returned ? res.value : -1000;
     char what[160] = "it did not return";
     if (res.returned && bad >= 0)
         snprintf(what, sizeof what, "URL %d, %s, gave %s, expected %s",
-                 bad / 10000, fetch_kinds[bad / 10000 % 3].what,
+                 bad / 10000, fetch_kinds[fetch_kind(bad / 10000)].what,
                  bad % 10000 == 9999 ? "a status that is not an error"
                                      : fl_ret(-(bad % 10000)),
-                 fl_ret(fetch_kinds[bad / 10000 % 3].status));
+                 fl_ret(fetch_kinds[fetch_kind(bad / 10000)].status));
     else if (res.returned && bad != -1)
         snprintf(what, sizeof what,
-                 "it returned %s failed fetches, "
-                 "expected 24",
-                 fl_ret(bad + 2000));
+                 "the %s call returned %s failed fetches, expected %d",
+                 bad > -2500 ? "first" : "second",
+                 fl_ret(bad > -2500 ? bad + 2000 : bad + 3000),
+                 bad > -2500 ? 24 : 12);
     ck_assert_msg(res.returned && bad == -1,
                   "one worker with room for 8 more descriptors fetched 36 "
                   "URLs, in turn of a closed port (-ECONNREFUSED), an "
-                  "answer cut short (-EPROTO) and a page (200): %s. Close "
-                  "the socket on every path of http_get (connect() "
+                  "answer cut short (-EPROTO) and a page (200), then 12 "
+                  "whose send failed (-ECONNRESET): %s. Close the socket "
+                  "on every path of http_get (connect() failing, send_all "
                   "failing, read_answer failing, and success), or each "
                   "fetch leaks a descriptor and the worker runs out of them "
                   "(-EMFILE)",
