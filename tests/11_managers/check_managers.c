@@ -693,10 +693,10 @@ FL_TEST(test_mp_dict_get_gives_enoent_for_a_missing_key)
     mp_value v;
     int never = mp_dict_get(p, mp_str("nope"), &v);
     // A key after "k": deleting "k" moves it down, over "k"'s entry, so
-    // a server that forgets to free the deleted key leaks it (the
-    // sanitizer pass checks the server's memory when it ends: see
-    // stop_unhurried).
-    OK(mp_dict_set(p, mp_str("k"), mp_int(1)));
+    // a server that forgets to free the deleted key, or its string value,
+    // leaks it (the sanitizer pass checks the server's memory when it
+    // ends: see stop_unhurried).
+    OK(mp_dict_set(p, mp_str("k"), mp_str("deleted")));
     // A string value replaced: a server that forgets to free the old one
     // leaks it.
     OK(mp_dict_set(p, mp_str("after"), mp_str("replaced")));
@@ -1154,6 +1154,54 @@ FL_TEST(test_mp_dict_incr_refuses_what_it_cannot_add)
                   "mp_dict_incr returned %s and %s but wrote *now (%lld, "
                   "%lld): store the new value only on success",
                   fl_ret(s), fl_ret(up), now[0], now[1]);
+}
+
+// The server out of memory: a fault armed before mp_manager_start is
+// inherited by the server at fork (stress.h), so its own calls fail.  Its
+// first realloc (the dict's first 8 entries) works, every later one
+// fails, and so does its third strdup: each failed op must be -ENOMEM,
+// store nothing, and free what it had copied (the sanitizer pass checks
+// the server's memory as it ends: stop_unhurried).
+FL_TEST(test_mp_manager_reports_a_server_out_of_memory)
+{
+    fl_fault_reset();
+    fl_fault_fail_from("realloc", 2, ENOMEM);
+    fl_fault_fail("strdup", 3, ENOMEM);
+    mp_manager *m = start();
+    fl_fault_reset(); // this process's calls: no fault
+    mp_proxy *p = proxy(m);
+    for (long long i = 0; i < 8; i++)
+        OK(mp_dict_set(p, mp_int(i), mp_int(i))); // realloc 1: 8 entries
+    long long now = -42;
+    int incr = mp_dict_incr(p, mp_int(8), 5, &now); // realloc 2 fails
+    // The value's copy (strdup 1) is made, then realloc 3 fails.
+    int grow = mp_dict_set(p, mp_int(8), mp_str("value"));
+    int append = mp_list_append(p, 1); // realloc 4 fails
+    OK(mp_dict_del(p, mp_int(0)));     // room for one entry
+    // strdup 2 copies the value, strdup 3 (the key's copy) fails.
+    int key = mp_dict_set(p, mp_str("key"), mp_str("value"));
+    mp_value v = mp_none();
+    int got = mp_dict_get(p, mp_int(8), &v);
+    int dlen = mp_dict_len(p), llen = mp_list_len(p);
+    mp_proxy_close(p);
+    stop_unhurried(m);
+    ck_assert_msg(incr == -ENOMEM && now == -42,
+                  "mp_dict_incr of a new key when the server could not "
+                  "grow its dict returned %s and set *now to %lld; "
+                  "expected -ENOMEM, *now left alone: dict_put failed "
+                  "(out of memory), so return its status, not the sum",
+                  fl_ret(incr), now);
+    ck_assert_msg(grow == -ENOMEM && key == -ENOMEM && append == -ENOMEM,
+                  "when the server ran out of memory, mp_dict_set returned "
+                  "%s (dict full) and %s (no copy of the key), "
+                  "mp_list_append %s; expected -ENOMEM: the op's status is "
+                  "what dict_put or list_push returned",
+                  fl_ret(grow), fl_ret(key), fl_ret(append));
+    ck_assert_msg(got == -ENOENT && dlen == 7 && llen == 0,
+                  "after the failed ops the dict had %d keys (key 8: %s) "
+                  "and the list %d items; expected 7, -ENOENT and 0: a "
+                  "failed op stores nothing",
+                  dlen, fl_ret(got), llen);
 }
 
 /* ------------------------------------------------------- the server */
@@ -3812,6 +3860,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_dict_incr_loses_no_update_when_clients_race, 30),
     FL_CASE(test_mp_dict_incr_counts_a_missing_key_from_0, 10),
     FL_CASE(test_mp_dict_incr_refuses_what_it_cannot_add, 10),
+    FL_CASE(test_mp_manager_reports_a_server_out_of_memory, 10),
     FL_CASE(test_mp_manager_serves_a_second_client_while_the_first_is_connected,
             15),
     FL_CASE(test_mp_manager_answers_two_requests_sent_in_one_write, 10),
