@@ -530,6 +530,33 @@ FL_TEST(test_mp_manager_start_refuses_an_address_too_long_for_a_socket)
 
 /* ----------------------------------------------- mp_manager_connect */
 
+// fl_storm_hold's wait: mp_manager_connect to the path arg, with the
+// code's clock ten minutes late after its first read, so that any finite
+// deadline taken at that read is past at once.
+static int
+connect_late_clock(void *arg)
+{
+    mp_proxy *p = NULL;
+    fl_clock_mono_later_at(1, 600000);
+    int r = mp_manager_connect(arg, &p);
+    fl_fault_reset();
+    if (r == 0)
+        mp_proxy_close(p);
+    return r;
+}
+
+static int silent_lfd = -1; // a listening socket that never accepts
+
+// fl_storm_hold's release: the silent server goes, and the client its
+// backlog held sees EOF.
+static void
+silent_server_goes(void *arg)
+{
+    (void)arg;
+    close(silent_lfd);
+    silent_lfd = -1;
+}
+
 FL_TEST(test_mp_manager_connect_fails_when_no_server_listens)
 {
     const char *path = manager_path();
@@ -544,12 +571,34 @@ FL_TEST(test_mp_manager_connect_fails_when_no_server_listens)
     close(fd);
     int dead = mp_manager_connect(path, &p);
     unlink(path);
+    // A server that listens but has not spoken yet, busy with another
+    // client: the client waits as long as it takes (Python's Client has
+    // no timeout), here until the server goes.
+    silent_lfd = raw_socket_at(path, 1);
+    ck_assert(silent_lfd >= 0);
+    fl_storm_result slow;
+    fl_storm_hold(connect_late_clock, silent_server_goes, (void *)path, 500, 50,
+                  &slow);
+    if (silent_lfd >= 0)
+        close(silent_lfd);
+    unlink(path);
     fl_expect_int(none, -ENOENT, "mp_manager_connect with no socket file",
                   "Return -errno from connect(): ENOENT, no server");
     fl_expect_int(dead, -ECONNREFUSED,
                   "mp_manager_connect to a socket file nobody listens on",
                   "Return -errno from connect(): ECONNREFUSED, the server "
                   "is dead. Close the socket and free the proxy on failure.");
+    ck_assert_msg(!slow.early && slow.ret == -EPIPE,
+                  "mp_manager_connect to a server that had not challenged "
+                  "it yet returned %s %s; expected it to wait until the "
+                  "server went, then -EPIPE. The client's handshake has no "
+                  "deadline (-1), as Python's Client: only the server "
+                  "limits a client's time (MP_AUTH_TIMEOUT_MS), and "
+                  "shutdown its own",
+                  fl_ret(slow.ret),
+                  slow.early ? "at once (its deadline had passed, as its "
+                               "clock saw it)"
+                             : "once the server had gone");
 }
 
 FL_TEST(test_mp_manager_connect_and_requests_reject_null_arguments)
@@ -2524,7 +2573,7 @@ struct bad_replies {
         unsigned char body[32];
         size_t len;      // of body; 0: a frame header announcing 0 bytes
         size_t announce; // the length in the header, if not 0: else len
-    } r[7];
+    } r[8];
 };
 
 // A fake server: for each reply, accept, read one request, answer with
@@ -2564,7 +2613,7 @@ reply_int(struct bad_replies *b, int i, long long x)
 
 FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
 {
-    struct bad_replies b = {.n = 7};
+    struct bad_replies b = {.n = 8};
     reply_int(&b, 0, 0); // status 0, the value 7, and a byte too many
     reply_int(&b, 0, 7);
     b.r[0].body[b.r[0].len++] = MP_NONE;
@@ -2580,12 +2629,14 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     b.r[5].body[b.r[5].len++] = MP_NONE;
     reply_int(&b, 6, 0); // to mp_dict_len: status 0 and a count of -5
     reply_int(&b, 6, -5);
+    reply_int(&b, 7, -(1LL << 32)); // a status whose low 32 bits are 0
+    reply_int(&b, 7, 7);
     char path[108];
     b.lfd = listen_as_fake(path);
     pid_t pid = fl_raw_start(answer_badly, &b);
     close(b.lfd);
-    int r[7], kept = 1;
-    for (int i = 0; i < 7; i++) {
+    int r[8], kept = 1;
+    for (int i = 0; i < 8; i++) {
         mp_proxy *p = proxy_to(path);
         mp_value v = mp_int(-99);
         long long x;
@@ -2621,6 +2672,11 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     fl_expect_int(r[1], -EPROTO, "mp_dict_get when the reply's status was 5",
                   "A status is 0 or a -errno (-4095 to -1): anything else "
                   "is no valid reply, not an answer to pass on");
+    fl_expect_int(r[7], -EPROTO,
+                  "mp_dict_get when the reply's status was -2^32",
+                  "A status is an MP_INT, 8 bytes: check its range as a long "
+                  "long, before any cast to int (which keeps its low 32 "
+                  "bits, 0 here)");
     fl_expect_int(r[2], -EPROTO,
                   "mp_dict_get when the reply was a frame of 0 bytes",
                   "A frame's length is 1 to MP_MANAGER_MSG_MAX: a length of "
@@ -3010,6 +3066,32 @@ FL_TEST(test_mp_deliver_challenge_refuses_a_wrong_answer_with_failure)
                   "in %d rounds no digest had a 0 byte: "
                   "are the challenges random?",
                   NUL_ROUNDS);
+    // A wrong answer whose MP_FAILURE cannot be sent (the second sendmsg
+    // fails, once the challenge went whole with the first): the call
+    // still says the key was wrong.  The answer is in the socket before
+    // the call: no peer process.
+    int sv[2];
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    unsigned char wrong[PLEN + MP_DIGEST_LEN];
+    memcpy(wrong, MP_DIGEST_PREFIX, PLEN);
+    memset(wrong + PLEN, 0x5a, MP_DIGEST_LEN);
+    ck_assert(fl_frame_write(sv[1], wrong, sizeof wrong) == 0);
+    fl_fault_reset();
+    fl_fault_fail("sendmsg", 2, EPIPE);
+    int unsent = mp_deliver_challenge(sv[0], tkey, tkeylen, WAIT_MS);
+    int fired = (int)fl_fault_fired("sendmsg");
+    fl_fault_reset();
+    close(sv[0]);
+    unsigned char c[HS_FRAME];
+    int challenged = hs_read(sv[1], c) > (ssize_t)CHLEN; // then the verdict's
+    close(sv[1]);                                        // send failed
+    ck_assert_msg(!fired || !challenged || unsent == -EACCES,
+                  "answered with a wrong digest, and sending MP_FAILURE "
+                  "failed with EPIPE: mp_deliver_challenge returned %s, "
+                  "expected -EACCES. The verdict is the answer's: return "
+                  "the send's error only when the answer was right (the "
+                  "peer may never learn it failed, but the caller must)",
+                  fl_ret(unsent));
 }
 
 FL_TEST(test_mp_deliver_challenge_refuses_answers_of_the_wrong_size)
@@ -3347,6 +3429,8 @@ challenge_as(enum challenge_how how, unsigned char *c)
 // The peer that challenges: each round, send a challenge as told, and for
 // a valid one read the answer and judge it; report 'R' (the right
 // answer), 'X' (a wrong one), 'N' (none: for an invalid challenge).
+// Then, once the test has closed its end, report how many bytes came that
+// no round read: answers to invalid challenges.
 static int
 challenger(void *arg)
 {
@@ -3376,11 +3460,17 @@ challenger(void *arg)
         if (write(p->report, &seen, 1) != 1)
             return 3;
     }
+    unsigned char rest[HS_FRAME];
+    size_t stray = fl_read_all(p->fd, rest, sizeof rest);
+    if (write(p->report, &stray, sizeof stray) != sizeof stray)
+        return 4;
     return 0;
 }
 
 // Run mp_answer_challenge n times against a peer that challenges as told.
-static void
+// Returns the bytes the peer got that no round read: answers it never
+// asked for.
+static size_t
 answer_rounds(const enum challenge_how *how, int n, int *ret, char *seen)
 {
     int sv[2], p[2];
@@ -3398,7 +3488,11 @@ answer_rounds(const enum challenge_how *how, int n, int *ret, char *seen)
     for (int i = 0; i < n; i++)
         if (read(p[0], &seen[i], 1) != 1)
             seen[i] = '-';
+    size_t stray = 0;
+    if (read(p[0], &stray, sizeof stray) != sizeof stray)
+        stray = 0;
     close(p[0]);
+    return stray;
 }
 
 FL_TEST(test_mp_answer_challenge_answers_python_3_12_and_3_11)
@@ -3460,7 +3554,7 @@ FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
     };
     int ret[4];
     char seen[4];
-    answer_rounds(how, 4, ret, seen);
+    size_t stray = answer_rounds(how, 4, ret, seen);
     for (int i = 0; i < 4; i++)
         ck_assert_msg(ret[i] == -EPROTO,
                       "to %s mp_answer_challenge returned %s, expected "
@@ -3469,6 +3563,15 @@ FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
                       i == 3 ? ": check the length before reading the "
                                "body into a buffer of MP_AUTH_MSG_MAX"
                              : "");
+    ck_assert_msg(stray == 0,
+                  "mp_answer_challenge sent %zu bytes to the four malformed "
+                  "challenges above, and returned -EPROTO only when it read "
+                  "the next one as its verdict: a malformed challenge is "
+                  "answered with nothing. MP_CHALLENGE and 19 bytes is "
+                  "malformed even when they begin with \"{sha256}\": check "
+                  "that at least 20 bytes follow MP_CHALLENGE before "
+                  "answering",
+                  stray);
     // A challenge cut short, then EOF: in its header, and in its body
     // after more than 20 bytes past MP_CHALLENGE (enough to answer, had
     // it been whole).  The peer's bytes are all in the socket before the
