@@ -157,6 +157,16 @@ FL_TEST(test_mp_process_init_names_processes_from_1)
                       "next value (++counter), not its current one.",
                       i + 1, mp_process_name(&p[i]), want);
     }
+    // Python's counter has no end: a counter in a char or a short wraps
+    // back to 0 after 255 or 65535 objects.
+    mp_process q;
+    for (int i = 4; i <= 65537; i++)
+        init_or_fail(&q, return_zero, NULL, NULL);
+    ck_assert_msg(strcmp(mp_process_name(&q), "Process-65537") == 0,
+                  "process object number 65537 is named \"%s\", expected "
+                  "\"Process-65537\": keep the counter in an unsigned int, "
+                  "not a type that wraps after 255 or 65535 objects",
+                  mp_process_name(&q));
 }
 
 struct my_process {
