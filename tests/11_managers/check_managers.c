@@ -3457,18 +3457,26 @@ challenge_as(enum challenge_how how, unsigned char *c)
 // a valid one read the answer and judge it; report 'R' (the right
 // answer), 'X' (a wrong one), 'N' (none: for an invalid challenge).
 // Then, once the test has closed its end, report how many bytes came that
-// no round read: answers to invalid challenges.
+// no round read: answers to invalid challenges.  (The test may close its
+// end with a frame unread, a refused one, while the peer still writes it:
+// that round and the rest are reported '-', and the count still made.)
 static int
 challenger(void *arg)
 {
     struct challenger *p = arg;
     close(p->other);
+    int gone = 0; // the test's end was closed: no more rounds
     for (int i = 0; i < p->n; i++) {
         unsigned char c[HS_FRAME], a[HS_FRAME], want[HS_FRAME];
         size_t len = challenge_as(p->how[i], c);
-        if (fl_frame_write(p->fd, c, len) < 0)
-            return 1;
-        char seen = 'N';
+        char seen = '-';
+        gone = gone || fl_frame_write(p->fd, c, len) < 0;
+        if (gone) {
+            if (write(p->report, &seen, 1) != 1)
+                return 3;
+            continue;
+        }
+        seen = 'N';
         if (p->how[i] <= C_CUT_WORD) {
             ssize_t n = hs_read(p->fd, a);
             size_t w =
@@ -3481,8 +3489,7 @@ challenger(void *arg)
                                : p->how[i] == C_BAD_WORD ? "#WELCOME#!"
                                                          : MP_WELCOME;
             size_t wlen = strlen(word) - (p->how[i] == C_CUT_WORD);
-            if (fl_frame_write(p->fd, word, wlen) < 0)
-                return 2;
+            gone = fl_frame_write(p->fd, word, wlen) < 0;
         }
         if (write(p->report, &seen, 1) != 1)
             return 3;
