@@ -2592,7 +2592,7 @@ struct bad_replies {
         unsigned char body[32];
         size_t len;      // of body; 0: a frame header announcing 0 bytes
         size_t announce; // the length in the header, if not 0: else len
-    } r[8];
+    } r[10];
 };
 
 // A fake server: for each reply, accept, read one request, answer with
@@ -2632,7 +2632,7 @@ reply_int(struct bad_replies *b, int i, long long x)
 
 FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
 {
-    struct bad_replies b = {.n = 8};
+    struct bad_replies b = {.n = 10};
     reply_int(&b, 0, 0); // status 0, the value 7, and a byte too many
     reply_int(&b, 0, 7);
     b.r[0].body[b.r[0].len++] = MP_NONE;
@@ -2650,17 +2650,24 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     reply_int(&b, 6, -5);
     reply_int(&b, 7, -(1LL << 32)); // a status whose low 32 bits are 0
     reply_int(&b, 7, 7);
+    reply_int(&b, 8, 0); // to mp_dict_set: status 0 and a byte too many
+    b.r[8].body[b.r[8].len++] = MP_NONE;
+    reply_int(&b, 9, 0); // to mp_dict_repr: status 0 and an int, no text
+    reply_int(&b, 9, 7);
     char path[108];
     b.lfd = listen_as_fake(path);
     pid_t pid = fl_raw_start(answer_badly, &b);
     close(b.lfd);
-    int r[8], kept = 1;
-    for (int i = 0; i < 8; i++) {
+    int r[10], kept = 1;
+    char text[32];
+    for (int i = 0; i < 10; i++) {
         mp_proxy *p = proxy_to(path);
         mp_value v = mp_int(-99);
         long long x;
         r[i] = i == 5   ? mp_list_get(p, 0, &x)
                : i == 6 ? mp_dict_len(p)
+               : i == 8 ? mp_dict_set(p, mp_str("x"), mp_int(1))
+               : i == 9 ? mp_dict_repr(p, text, sizeof text)
                         : mp_dict_get(p, mp_str("x"), &v);
         if (i == 0)
             kept = v.type == MP_INT && v.i == -99;
@@ -2684,6 +2691,15 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
                   "mp_list_get when the reply held status 0, the value and "
                   "one byte more",
                   "int_result must read the reply whole too");
+    fl_expect_int(r[8], -EPROTO,
+                  "mp_dict_set when the reply held status 0 and one byte "
+                  "more",
+                  "a set's reply is the status alone: no_result must read "
+                  "it whole too");
+    fl_expect_int(r[9], -EPROTO,
+                  "mp_dict_repr when the reply held status 0 and an int",
+                  "a repr's result is an MP_STR: check the value's type "
+                  "before reading its string");
     fl_expect_int(r[6], -EPROTO,
                   "mp_dict_len when the reply held status 0 and the count -5",
                   "a count is 0 to INT_MAX: a negative one would pass for "
@@ -3285,16 +3301,17 @@ FL_TEST(test_mp_deliver_challenge_retries_reads_a_signal_interrupted)
     fl_fault_reset();
     fl_fault_eintr("read", 1);
     fl_fault_eintr("poll", 2);
+    fl_fault_eintr("sendmsg", 1); // the challenge's send, in send_full
     deliver_rounds(how, 1, WAIT_MS, ret, r);
     long fired = fl_fault_fired("read") + fl_fault_fired("poll");
     fl_fault_reset();
     ck_assert_msg(fired > 0, "mp_deliver_challenge called neither read() "
                              "nor poll() to wait for the answer");
     fl_expect_int(ret[0], 0,
-                  "mp_deliver_challenge whose read and poll were "
+                  "mp_deliver_challenge whose sendmsg, read and poll were "
                   "interrupted by a signal (EINTR), the answer right",
-                  "EINTR is no answer and no error: read (or poll) again, "
-                  "against the same deadline");
+                  "EINTR is no answer and no error: send, read (or poll) "
+                  "again, against the same deadline");
 }
 
 // A peer that sends len bytes of an answer's frame, waits for the
