@@ -157,6 +157,18 @@ FL_TEST(test_mp_process_init_names_processes_from_1)
                       "next value (++counter), not its current one.",
                       i + 1, mp_process_name(&p[i]), want);
     }
+    // Python's counter has no end: a counter in a char or a short wraps
+    // back to 0 after 255 or 65535 objects.
+    mp_process q;
+    int failed = 0; // (one check at the end: each ck_assert costs a write)
+    for (int i = 4; i <= 65537; i++)
+        failed |= mp_process_init(&q, return_zero, NULL, NULL) != 0;
+    ck_assert_msg(!failed, "mp_process_init failed within 65537 objects");
+    ck_assert_msg(strcmp(mp_process_name(&q), "Process-65537") == 0,
+                  "process object number 65537 is named \"%s\", expected "
+                  "\"Process-65537\": keep the counter in an unsigned int, "
+                  "not a type that wraps after 255 or 65535 objects",
+                  mp_process_name(&q));
 }
 
 struct my_process {

@@ -458,6 +458,10 @@ FL_TEST(test_mp_manager_start_reports_an_address_in_use)
     if (r == 0)
         mp_manager_shutdown(m, NULL);
     unlink(path);
+    ck_assert_msg(r == 0 || m == NULL,
+                  "mp_manager_start returned %s but set *mgr (to a handle "
+                  "it had freed): set *mgr only once the server listens",
+                  fl_ret(r));
     ck_assert_msg(kept,
                   "mp_manager_start removed the file that was at %s. "
                   "Never unlink() before bind(): the file may be a running "
@@ -530,6 +534,25 @@ FL_TEST(test_mp_manager_start_refuses_an_address_too_long_for_a_socket)
 
 /* ----------------------------------------------- mp_manager_connect */
 
+// A listening socket that never accepts, and the thread whose connect
+// waits on it.
+struct silent {
+    int lfd;
+    pid_t caller;
+};
+
+// Once the caller has slept 20 ms in a row (in its wait for a challenge
+// that never comes), or has returned and waits for this thread, the
+// silent server goes: the client its backlog held sees EOF.
+static void *
+silent_server_goes(void *arg)
+{
+    struct silent *s = arg;
+    fl_proc_idles(s->caller, 20);
+    close(s->lfd);
+    return NULL;
+}
+
 FL_TEST(test_mp_manager_connect_fails_when_no_server_listens)
 {
     const char *path = manager_path();
@@ -544,12 +567,39 @@ FL_TEST(test_mp_manager_connect_fails_when_no_server_listens)
     close(fd);
     int dead = mp_manager_connect(path, &p);
     unlink(path);
+    // A server that listens but has not spoken yet, busy with another
+    // client: the client waits as long as it takes (Python's Client has
+    // no timeout), here until the server goes, once the client sleeps.
+    // The code's clock is ten minutes late after its first read, so that
+    // any finite deadline taken at that read is past at once: a client
+    // with one returns -ETIMEDOUT before it ever sleeps, whatever the
+    // load.
+    struct silent s = {raw_socket_at(path, 1), (pid_t)syscall(SYS_gettid)};
+    ck_assert(s.lfd >= 0);
+    pthread_t t;
+    ck_assert(pthread_create(&t, NULL, silent_server_goes, &s) == 0);
+    fl_fault_reset();
+    fl_clock_mono_later_at(1, 600000);
+    int slow = mp_manager_connect(path, &p);
+    fl_fault_reset();
+    pthread_join(t, NULL);
+    if (slow == 0)
+        mp_proxy_close(p);
+    unlink(path);
     fl_expect_int(none, -ENOENT, "mp_manager_connect with no socket file",
                   "Return -errno from connect(): ENOENT, no server");
     fl_expect_int(dead, -ECONNREFUSED,
                   "mp_manager_connect to a socket file nobody listens on",
                   "Return -errno from connect(): ECONNREFUSED, the server "
                   "is dead. Close the socket and free the proxy on failure.");
+    fl_expect_int(slow, -EPIPE,
+                  "mp_manager_connect to a server that had not challenged "
+                  "it yet, then went",
+                  "wait until the server speaks or goes: the client's "
+                  "handshake has no deadline (-1), as Python's Client. "
+                  "-ETIMEDOUT means a deadline passed (the code's clock "
+                  "was made late): only the server limits a client's time "
+                  "(MP_AUTH_TIMEOUT_MS), and shutdown its own");
 }
 
 FL_TEST(test_mp_manager_connect_and_requests_reject_null_arguments)
@@ -693,10 +743,10 @@ FL_TEST(test_mp_dict_get_gives_enoent_for_a_missing_key)
     mp_value v;
     int never = mp_dict_get(p, mp_str("nope"), &v);
     // A key after "k": deleting "k" moves it down, over "k"'s entry, so
-    // a server that forgets to free the deleted key leaks it (the
-    // sanitizer pass checks the server's memory when it ends: see
-    // stop_unhurried).
-    OK(mp_dict_set(p, mp_str("k"), mp_int(1)));
+    // a server that forgets to free the deleted key, or its string value,
+    // leaks it (the sanitizer pass checks the server's memory when it
+    // ends: see stop_unhurried).
+    OK(mp_dict_set(p, mp_str("k"), mp_str("deleted")));
     // A string value replaced: a server that forgets to free the old one
     // leaks it.
     OK(mp_dict_set(p, mp_str("after"), mp_str("replaced")));
@@ -1156,6 +1206,54 @@ FL_TEST(test_mp_dict_incr_refuses_what_it_cannot_add)
                   fl_ret(s), fl_ret(up), now[0], now[1]);
 }
 
+// The server out of memory: a fault armed before mp_manager_start is
+// inherited by the server at fork (stress.h), so its own calls fail.  Its
+// first realloc (the dict's first 8 entries) works, every later one
+// fails, and so does its third strdup: each failed op must be -ENOMEM,
+// store nothing, and free what it had copied (the sanitizer pass checks
+// the server's memory as it ends: stop_unhurried).
+FL_TEST(test_mp_manager_reports_a_server_out_of_memory)
+{
+    fl_fault_reset();
+    fl_fault_fail_from("realloc", 2, ENOMEM);
+    fl_fault_fail("strdup", 3, ENOMEM);
+    mp_manager *m = start();
+    fl_fault_reset(); // this process's calls: no fault
+    mp_proxy *p = proxy(m);
+    for (long long i = 0; i < 8; i++)
+        OK(mp_dict_set(p, mp_int(i), mp_int(i))); // realloc 1: 8 entries
+    long long now = -42;
+    int incr = mp_dict_incr(p, mp_int(8), 5, &now); // realloc 2 fails
+    // The value's copy (strdup 1) is made, then realloc 3 fails.
+    int grow = mp_dict_set(p, mp_int(8), mp_str("value"));
+    int append = mp_list_append(p, 1); // realloc 4 fails
+    OK(mp_dict_del(p, mp_int(0)));     // room for one entry
+    // strdup 2 copies the value, strdup 3 (the key's copy) fails.
+    int key = mp_dict_set(p, mp_str("key"), mp_str("value"));
+    mp_value v = mp_none();
+    int got = mp_dict_get(p, mp_int(8), &v);
+    int dlen = mp_dict_len(p), llen = mp_list_len(p);
+    mp_proxy_close(p);
+    stop_unhurried(m);
+    ck_assert_msg(incr == -ENOMEM && now == -42,
+                  "mp_dict_incr of a new key when the server could not "
+                  "grow its dict returned %s and set *now to %lld; "
+                  "expected -ENOMEM, *now left alone: dict_put failed "
+                  "(out of memory), so return its status, not the sum",
+                  fl_ret(incr), now);
+    ck_assert_msg(grow == -ENOMEM && key == -ENOMEM && append == -ENOMEM,
+                  "when the server ran out of memory, mp_dict_set returned "
+                  "%s (dict full) and %s (no copy of the key), "
+                  "mp_list_append %s; expected -ENOMEM: the op's status is "
+                  "what dict_put or list_push returned",
+                  fl_ret(grow), fl_ret(key), fl_ret(append));
+    ck_assert_msg(got == -ENOENT && dlen == 7 && llen == 0,
+                  "after the failed ops the dict had %d keys (key 8: %s) "
+                  "and the list %d items; expected 7, -ENOENT and 0: a "
+                  "failed op stores nothing",
+                  dlen, fl_ret(got), llen);
+}
+
 /* ------------------------------------------------------- the server */
 
 FL_TEST(test_mp_manager_serves_a_second_client_while_the_first_is_connected)
@@ -1261,6 +1359,13 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
     // l.append(None): a value, but not the MP_INT the op takes.
     static const unsigned char none[] = {'a', 'N'};
     long long not_int = raw_status(fd, none, sizeof none);
+    // l.append(5), then l[0] = 9 with a byte too many: refused, and the
+    // list keeps 5.
+    static const unsigned char five[] = {'a', 'i', 0, 0, 0, 0, 0, 0, 0, 5};
+    long long appended = raw_status(fd, five, sizeof five);
+    static const unsigned char set_extra[] = {
+        's', 'i', 0, 0, 0, 0, 0, 0, 0, 0, 'i', 0, 0, 0, 0, 0, 0, 0, 9, 'N'};
+    long long set_long = raw_status(fd, set_extra, sizeof set_extra);
     unsigned char zero[MP_FRAME_HEADER] = {0, 0, 0, 0}; // an empty frame
     ck_assert(raw_send(fd, zero, sizeof zero) == 0);
     char c;
@@ -1268,6 +1373,8 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
     close(fd);
     mp_proxy *p = proxy(m);
     int n = mp_dict_len(p);
+    long long item = -1;
+    int got = mp_list_get(p, 0, &item);
     mp_proxy_close(p);
     stop(m);
     for (size_t i = 0; i + 1 < sizeof ops; i++)
@@ -1298,6 +1405,12 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
                        "the connection: recv_frame returns -EPROTO");
     fl_expect_int(n, 0, "mp_dict_len after the bad requests",
                   "Nothing may have been stored");
+    ck_assert_msg(appended == 0 && set_long == -EPROTO && got == 0 && item == 5,
+                  "after l.append(5) (%s) and l[0] = 9 with a byte too many "
+                  "(%s), l[0] is %lld (%s); expected -EPROTO for the set and "
+                  "5 kept: a malformed request changes nothing, so check it "
+                  "whole before storing",
+                  fl_ret(appended), fl_ret(set_long), item, fl_ret(got));
 }
 
 FL_TEST(test_mp_manager_refuses_a_frame_over_the_limit)
@@ -2476,7 +2589,7 @@ struct bad_replies {
         unsigned char body[32];
         size_t len;      // of body; 0: a frame header announcing 0 bytes
         size_t announce; // the length in the header, if not 0: else len
-    } r[7];
+    } r[10];
 };
 
 // A fake server: for each reply, accept, read one request, answer with
@@ -2516,7 +2629,7 @@ reply_int(struct bad_replies *b, int i, long long x)
 
 FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
 {
-    struct bad_replies b = {.n = 7};
+    struct bad_replies b = {.n = 10};
     reply_int(&b, 0, 0); // status 0, the value 7, and a byte too many
     reply_int(&b, 0, 7);
     b.r[0].body[b.r[0].len++] = MP_NONE;
@@ -2532,17 +2645,26 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     b.r[5].body[b.r[5].len++] = MP_NONE;
     reply_int(&b, 6, 0); // to mp_dict_len: status 0 and a count of -5
     reply_int(&b, 6, -5);
+    reply_int(&b, 7, -(1LL << 32)); // a status whose low 32 bits are 0
+    reply_int(&b, 7, 7);
+    reply_int(&b, 8, 0); // to mp_dict_set: status 0 and a byte too many
+    b.r[8].body[b.r[8].len++] = MP_NONE;
+    reply_int(&b, 9, 0); // to mp_dict_repr: status 0 and an int, no text
+    reply_int(&b, 9, 7);
     char path[108];
     b.lfd = listen_as_fake(path);
     pid_t pid = fl_raw_start(answer_badly, &b);
     close(b.lfd);
-    int r[7], kept = 1;
-    for (int i = 0; i < 7; i++) {
+    int r[10], kept = 1;
+    char text[32];
+    for (int i = 0; i < 10; i++) {
         mp_proxy *p = proxy_to(path);
         mp_value v = mp_int(-99);
         long long x;
         r[i] = i == 5   ? mp_list_get(p, 0, &x)
                : i == 6 ? mp_dict_len(p)
+               : i == 8 ? mp_dict_set(p, mp_str("x"), mp_int(1))
+               : i == 9 ? mp_dict_repr(p, text, sizeof text)
                         : mp_dict_get(p, mp_str("x"), &v);
         if (i == 0)
             kept = v.type == MP_INT && v.i == -99;
@@ -2566,6 +2688,15 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
                   "mp_list_get when the reply held status 0, the value and "
                   "one byte more",
                   "int_result must read the reply whole too");
+    fl_expect_int(r[8], -EPROTO,
+                  "mp_dict_set when the reply held status 0 and one byte "
+                  "more",
+                  "a set's reply is the status alone: no_result must read "
+                  "it whole too");
+    fl_expect_int(r[9], -EPROTO,
+                  "mp_dict_repr when the reply held status 0 and an int",
+                  "a repr's result is an MP_STR: check the value's type "
+                  "before reading its string");
     fl_expect_int(r[6], -EPROTO,
                   "mp_dict_len when the reply held status 0 and the count -5",
                   "a count is 0 to INT_MAX: a negative one would pass for "
@@ -2573,6 +2704,11 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     fl_expect_int(r[1], -EPROTO, "mp_dict_get when the reply's status was 5",
                   "A status is 0 or a -errno (-4095 to -1): anything else "
                   "is no valid reply, not an answer to pass on");
+    fl_expect_int(r[7], -EPROTO,
+                  "mp_dict_get when the reply's status was -2^32",
+                  "A status is an MP_INT, 8 bytes: check its range as a long "
+                  "long, before any cast to int (which keeps its low 32 "
+                  "bits, 0 here)");
     fl_expect_int(r[2], -EPROTO,
                   "mp_dict_get when the reply was a frame of 0 bytes",
                   "A frame's length is 1 to MP_MANAGER_MSG_MAX: a length of "
@@ -2625,7 +2761,13 @@ FL_TEST(test_mp_set_authkey_takes_1_to_mp_authkey_max_bytes)
     int n_max = mp_get_authkey(got, sizeof got);
     int same = n_max == MP_AUTHKEY_MAX && memcmp(got, k, MP_AUTHKEY_MAX) == 0;
     int small = mp_get_authkey(got, MP_AUTHKEY_MAX - 1);
-    int one = mp_set_authkey(k + 1, 1);
+    // A 1-byte key alone in its block: a copy of more than len bytes
+    // reads past it (the sanitizer pass).
+    unsigned char *one_byte = malloc(1);
+    ck_assert(one_byte != NULL);
+    *one_byte = k[1];
+    int one = mp_set_authkey(one_byte, 1);
+    free(one_byte);
     int n_one = mp_get_authkey(got, sizeof got);
     int null_buf = mp_get_authkey(NULL, 8);
     fl_expect_int(none, -EINVAL, "mp_set_authkey(NULL, 4)", "no key");
@@ -2648,6 +2790,8 @@ FL_TEST(test_mp_set_authkey_takes_1_to_mp_authkey_max_bytes)
     fl_expect_int(one, 0, "mp_set_authkey of 1 byte", "1 byte is a key");
     fl_expect_int(n_one, 1, "mp_get_authkey after a 1-byte key",
                   "the length is the last key's, not the first's");
+    ck_assert_msg(got[0] == k[1], "after a 1-byte key, mp_get_authkey gave "
+                                  "another byte");
     fl_expect_int(null_buf, -EINVAL, "mp_get_authkey(NULL, 8)", "no buffer");
 }
 
@@ -2962,6 +3106,32 @@ FL_TEST(test_mp_deliver_challenge_refuses_a_wrong_answer_with_failure)
                   "in %d rounds no digest had a 0 byte: "
                   "are the challenges random?",
                   NUL_ROUNDS);
+    // A wrong answer whose MP_FAILURE cannot be sent (the second sendmsg
+    // fails, once the challenge went whole with the first): the call
+    // still says the key was wrong.  The answer is in the socket before
+    // the call: no peer process.
+    int sv[2];
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    unsigned char wrong[PLEN + MP_DIGEST_LEN];
+    memcpy(wrong, MP_DIGEST_PREFIX, PLEN);
+    memset(wrong + PLEN, 0x5a, MP_DIGEST_LEN);
+    ck_assert(fl_frame_write(sv[1], wrong, sizeof wrong) == 0);
+    fl_fault_reset();
+    fl_fault_fail("sendmsg", 2, EPIPE);
+    int unsent = mp_deliver_challenge(sv[0], tkey, tkeylen, WAIT_MS);
+    int fired = (int)fl_fault_fired("sendmsg");
+    fl_fault_reset();
+    close(sv[0]);
+    unsigned char c[HS_FRAME];
+    int challenged = hs_read(sv[1], c) > (ssize_t)CHLEN; // then the verdict's
+    close(sv[1]);                                        // send failed
+    ck_assert_msg(!fired || !challenged || unsent == -EACCES,
+                  "answered with a wrong digest, and sending MP_FAILURE "
+                  "failed with EPIPE: mp_deliver_challenge returned %s, "
+                  "expected -EACCES. The verdict is the answer's: return "
+                  "the send's error only when the answer was right (the "
+                  "peer may never learn it failed, but the caller must)",
+                  fl_ret(unsent));
 }
 
 FL_TEST(test_mp_deliver_challenge_refuses_answers_of_the_wrong_size)
@@ -3128,16 +3298,17 @@ FL_TEST(test_mp_deliver_challenge_retries_reads_a_signal_interrupted)
     fl_fault_reset();
     fl_fault_eintr("read", 1);
     fl_fault_eintr("poll", 2);
+    fl_fault_eintr("sendmsg", 1); // the challenge's send, in send_full
     deliver_rounds(how, 1, WAIT_MS, ret, r);
     long fired = fl_fault_fired("read") + fl_fault_fired("poll");
     fl_fault_reset();
     ck_assert_msg(fired > 0, "mp_deliver_challenge called neither read() "
                              "nor poll() to wait for the answer");
     fl_expect_int(ret[0], 0,
-                  "mp_deliver_challenge whose read and poll were "
+                  "mp_deliver_challenge whose sendmsg, read and poll were "
                   "interrupted by a signal (EINTR), the answer right",
-                  "EINTR is no answer and no error: read (or poll) again, "
-                  "against the same deadline");
+                  "EINTR is no answer and no error: send, read (or poll) "
+                  "again, against the same deadline");
 }
 
 // A peer that sends len bytes of an answer's frame, waits for the
@@ -3299,17 +3470,27 @@ challenge_as(enum challenge_how how, unsigned char *c)
 // The peer that challenges: each round, send a challenge as told, and for
 // a valid one read the answer and judge it; report 'R' (the right
 // answer), 'X' (a wrong one), 'N' (none: for an invalid challenge).
+// Then, once the test has closed its end, report how many bytes came that
+// no round read: answers to invalid challenges.  (The test may close its
+// end with a frame unread, a refused one, while the peer still writes it:
+// that round and the rest are reported '-', and the count still made.)
 static int
 challenger(void *arg)
 {
     struct challenger *p = arg;
     close(p->other);
+    int gone = 0; // the test's end was closed: no more rounds
     for (int i = 0; i < p->n; i++) {
         unsigned char c[HS_FRAME], a[HS_FRAME], want[HS_FRAME];
         size_t len = challenge_as(p->how[i], c);
-        if (fl_frame_write(p->fd, c, len) < 0)
-            return 1;
-        char seen = 'N';
+        char seen = '-';
+        gone = gone || fl_frame_write(p->fd, c, len) < 0;
+        if (gone) {
+            if (write(p->report, &seen, 1) != 1)
+                return 3;
+            continue;
+        }
+        seen = 'N';
         if (p->how[i] <= C_CUT_WORD) {
             ssize_t n = hs_read(p->fd, a);
             size_t w =
@@ -3322,17 +3503,22 @@ challenger(void *arg)
                                : p->how[i] == C_BAD_WORD ? "#WELCOME#!"
                                                          : MP_WELCOME;
             size_t wlen = strlen(word) - (p->how[i] == C_CUT_WORD);
-            if (fl_frame_write(p->fd, word, wlen) < 0)
-                return 2;
+            gone = fl_frame_write(p->fd, word, wlen) < 0;
         }
         if (write(p->report, &seen, 1) != 1)
             return 3;
     }
+    unsigned char rest[HS_FRAME];
+    size_t stray = fl_read_all(p->fd, rest, sizeof rest);
+    if (write(p->report, &stray, sizeof stray) != sizeof stray)
+        return 4;
     return 0;
 }
 
 // Run mp_answer_challenge n times against a peer that challenges as told.
-static void
+// Returns the bytes the peer got that no round read: answers it never
+// asked for.
+static size_t
 answer_rounds(const enum challenge_how *how, int n, int *ret, char *seen)
 {
     int sv[2], p[2];
@@ -3350,7 +3536,11 @@ answer_rounds(const enum challenge_how *how, int n, int *ret, char *seen)
     for (int i = 0; i < n; i++)
         if (read(p[0], &seen[i], 1) != 1)
             seen[i] = '-';
+    size_t stray = 0;
+    if (read(p[0], &stray, sizeof stray) != sizeof stray)
+        stray = 0;
     close(p[0]);
+    return stray;
 }
 
 FL_TEST(test_mp_answer_challenge_answers_python_3_12_and_3_11)
@@ -3412,7 +3602,7 @@ FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
     };
     int ret[4];
     char seen[4];
-    answer_rounds(how, 4, ret, seen);
+    size_t stray = answer_rounds(how, 4, ret, seen);
     for (int i = 0; i < 4; i++)
         ck_assert_msg(ret[i] == -EPROTO,
                       "to %s mp_answer_challenge returned %s, expected "
@@ -3421,6 +3611,15 @@ FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
                       i == 3 ? ": check the length before reading the "
                                "body into a buffer of MP_AUTH_MSG_MAX"
                              : "");
+    ck_assert_msg(stray == 0,
+                  "mp_answer_challenge sent %zu bytes to the four malformed "
+                  "challenges above, and returned -EPROTO only when it read "
+                  "the next one as its verdict: a malformed challenge is "
+                  "answered with nothing. MP_CHALLENGE and 19 bytes is "
+                  "malformed even when they begin with \"{sha256}\": check "
+                  "that at least 20 bytes follow MP_CHALLENGE before "
+                  "answering",
+                  stray);
     // A challenge cut short, then EOF: in its header, and in its body
     // after more than 20 bytes past MP_CHALLENGE (enough to answer, had
     // it been whole).  The peer's bytes are all in the socket before the
@@ -3812,6 +4011,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_dict_incr_loses_no_update_when_clients_race, 30),
     FL_CASE(test_mp_dict_incr_counts_a_missing_key_from_0, 10),
     FL_CASE(test_mp_dict_incr_refuses_what_it_cannot_add, 10),
+    FL_CASE(test_mp_manager_reports_a_server_out_of_memory, 10),
     FL_CASE(test_mp_manager_serves_a_second_client_while_the_first_is_connected,
             15),
     FL_CASE(test_mp_manager_answers_two_requests_sent_in_one_write, 10),
