@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1369,6 +1370,27 @@ consume_full_size(void *arg)
     return 0;
 }
 
+#define HUGE_MSG (64 << 20) // max_msg beyond any stack: 64 MB
+
+static void
+note_huge(const void *msg, size_t len, void *arg)
+{
+    struct consumed *c = arg;
+    c->seen[0] = len == 1 && *(const char *)msg == 'x' ? 'y' : 'n';
+}
+
+// consume of a queue whose max_msg is larger than the stack may grow (a
+// limit of 8 MB, the usual, whatever the grader set).
+static int
+consume_huge(void *arg)
+{
+    struct consumed *c = arg;
+    struct rlimit stack = {8 << 20, 8 << 20};
+    setrlimit(RLIMIT_STACK, &stack);
+    c->ret = mp_queue_consume(c->q, note_huge, c);
+    return 0;
+}
+
 FL_TEST(test_mp_queue_consume_takes_a_message_of_max_msg_bytes)
 {
     struct consumed *c = shared(sizeof *c);
@@ -1388,6 +1410,23 @@ FL_TEST(test_mp_queue_consume_takes_a_message_of_max_msg_bytes)
                   r.returned ? fl_ret(c->ret) : "nothing (it crashed)",
                   c->seen[0] == 'y' ? "saw the 16 bytes"
                                     : "did not see the 16 bytes put");
+    mp_queue_destroy(c->q);
+    // max_msg of 64 MB: a queue of 2 slots maps 128 MB, untouched but its
+    // first page; the buffer must come from malloc, not the stack.
+    c->q = make(2, HUGE_MSG);
+    c->ret = -1000;
+    c->seen[0] = 0;
+    ck_assert(mp_queue_put(c->q, "x", 1, 0) == 0);
+    ck_assert(mp_queue_put(c->q, NULL, 0, 0) == 0);
+    fl_run_in_child(consume_huge, c, 3000, 1, &r);
+    ck_assert_msg(r.returned && c->ret == 1 && c->seen[0] == 'y',
+                  "mp_queue_consume of a queue whose max_msg is 64 MB, with "
+                  "an 8 MB stack, %s %s. Its buffer of max_msg bytes must "
+                  "come from malloc, not the stack (an array sized by "
+                  "max_msg overflows the stack, and there is no -ENOMEM "
+                  "to give)",
+                  r.timed_out ? "never returned," : "returned",
+                  r.returned ? fl_ret(c->ret) : "nothing (it crashed)");
     mp_queue_destroy(c->q);
 }
 
