@@ -2060,24 +2060,27 @@ FL_TEST(test_mp_queue_destroy_unmaps_the_queue)
 // failing in turn: each failure is -err, leaves *qp alone, and leaves
 // nothing behind, every mapping it made unmapped, every page of it (the
 // wrappers count mmap and munmap; /proc/self/maps counts what is left).
+// Its ring is exactly 4 pages, so that the struct before it pushes the
+// mapping into a fifth, which an munmap of the ring's size leaves.
 // hint: the likely mistake.
 static void
 walk_create(const char *fn, int err, const char *hint)
 {
+    size_t msg = (size_t)sysconf(_SC_PAGESIZE) - sizeof(size_t);
     FL_FAULT_WALK (fn, err, k) {
         fl_snapshot s;
         fl_snapshot_take(&s);
         mp_queue *q = NULL;
         int before = mappings();
-        int rc = mp_queue_create(&q, 4, BIG_MSG);
+        int rc = mp_queue_create(&q, 4, msg);
         int after = mappings();
         long maps = fl_fault_calls("mmap") - fl_fault_fired("mmap");
         long unmaps = fl_fault_calls("munmap");
         char what[128];
         snprintf(what, sizeof what,
-                 "mp_queue_create(&q, 4, %d) with its call %d of %s() "
+                 "mp_queue_create(&q, 4, %zu) with its call %d of %s() "
                  "failing with %s",
-                 BIG_MSG, k, fn, strerrorname_np(err));
+                 msg, k, fn, strerrorname_np(err));
         if (fl_fault_fired(fn) > 0) {
             fl_expect_int(rc, -err, what, hint);
             ck_assert_msg(q == NULL,
@@ -2091,10 +2094,11 @@ walk_create(const char *fn, int err, const char *hint)
             ck_assert_msg(after == before,
                           "%s: the process had %d mappings before and %d "
                           "after. munmap the whole mapping, the size given "
-                          "to mmap, not sizeof *q",
+                          "to mmap, not sizeof *q nor the ring's size (the "
+                          "struct comes before the ring)",
                           what, before, after);
         } else {
-            fl_expect_int(rc, 0, "mp_queue_create(&q, 4, 12288)", "");
+            fl_expect_int(rc, 0, "mp_queue_create(&q, 4, page - 8)", "");
             mp_queue_destroy(q);
         }
         fl_expect_no_leak(&s, what);
