@@ -635,6 +635,42 @@ wrap_around(void *arg)
     return 0;
 }
 
+#define SPLIT_SIZE 300 // a length of 2 bytes: 44 and 1
+
+// In a queue of 3 messages of 300 bytes, whose ring is 3 * (HDR + 300)
+// bytes, messages of 300, 300 and 299 bytes leave the next header 1 byte
+// before the ring's end: its low byte there, the others at the start.  A
+// header read in one piece reads those from past the end (44, not 300).
+static int
+header_across_the_end(void *arg)
+{
+    struct verdict *v = arg;
+    static const size_t len[4] = {SPLIT_SIZE, SPLIT_SIZE, SPLIT_SIZE - 1,
+                                  SPLIT_SIZE};
+    unsigned char buf[SPLIT_SIZE];
+    for (unsigned i = 0; i < 4; i++) {
+        for (size_t k = 0; k < len[i]; k++)
+            buf[k] = pattern(i, k);
+        int rc = mp_queue_put(v->q, buf, len[i], 0);
+        ssize_t n = rc == 0 ? mp_queue_get(v->q, buf, SPLIT_SIZE, 0) : rc;
+        long bad = n == (ssize_t)len[i] ? mismatch(buf, i, 0, len[i]) : 0;
+        if (n != (ssize_t)len[i] || bad >= 0)
+            return fail_with(v,
+                             "message %u (%zu bytes), put into an empty queue "
+                             "of 3 messages of 300 bytes and got back, came "
+                             "back as %s bytes%s%ld%s",
+                             i + 1, len[i], fl_ret(n),
+                             bad >= 0 ? ", wrong from byte " : "",
+                             bad >= 0 ? bad : 0L,
+                             i < 3 ? ""
+                                   : ". Its length header started 1 byte "
+                                     "before the ring's end: the header "
+                                     "wraps too, copy it in two parts as "
+                                     "the bytes");
+    }
+    return 0;
+}
+
 FL_TEST(test_mp_queue_get_reassembles_messages_that_wrap_around)
 {
     judge_in_child(wrap_around, 3, WRAP_SIZE,
@@ -642,6 +678,10 @@ FL_TEST(test_mp_queue_get_reassembles_messages_that_wrap_around)
                    "through a queue of 3 crashed: a message or length that "
                    "runs past the end of the ring was read from beyond it. "
                    "Copy in two parts, and wrap head and tail");
+    judge_in_child(header_across_the_end, 3, SPLIT_SIZE,
+                   "a message of 300 bytes whose length header started 1 "
+                   "byte before the ring's end crashed the get: the header "
+                   "wraps too, copy it in two parts as the bytes");
 }
 
 /* ------------------------------------------------------------ timeouts */
