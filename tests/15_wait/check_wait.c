@@ -599,6 +599,24 @@ FL_TEST(test_mp_wait_rejects_bad_arguments)
                   "the limit is fd < 0: descriptor 0 (standard input, or "
                   "any pipe that got number 0) is a descriptor like any "
                   "other. Refuse fd < 0, not fd <= 0.");
+    // Only the field an entry's kind names is read: -1 in the other one
+    // (a caller's "none") is no reason to refuse it.
+    int b[2];
+    make_pipe(b);
+    put_byte(b[1]);
+    pid_t z = zombie(0);
+    mp_waitable other[] = {{.kind = MP_WAIT_FD, .fd = b[0], .pid = -1},
+                           {.kind = MP_WAIT_PROCESS, .fd = -1, .pid = z}};
+    int both[2] = {7, 7};
+    r = mp_wait(other, 2, 0, both);
+    reap_left(z);
+    close_pipe(b);
+    fl_expect_int(r, 2,
+                  "mp_wait on a pipe holding a byte, its entry's pid -1, "
+                  "and a zombie, its entry's fd -1",
+                  "check only the field an entry's kind names: fd for "
+                  "MP_WAIT_FD, pid for MP_WAIT_PROCESS; the other one may "
+                  "hold anything");
 }
 
 // A pipe holding a byte comes first, twice, then a zombie: their flags are
