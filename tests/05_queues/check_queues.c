@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -634,6 +635,42 @@ wrap_around(void *arg)
     return 0;
 }
 
+#define SPLIT_SIZE 300 // a length of 2 bytes: 44 and 1
+
+// In a queue of 3 messages of 300 bytes, whose ring is 3 * (HDR + 300)
+// bytes, messages of 300, 300 and 299 bytes leave the next header 1 byte
+// before the ring's end: its low byte there, the others at the start.  A
+// header read in one piece reads those from past the end (44, not 300).
+static int
+header_across_the_end(void *arg)
+{
+    struct verdict *v = arg;
+    static const size_t len[4] = {SPLIT_SIZE, SPLIT_SIZE, SPLIT_SIZE - 1,
+                                  SPLIT_SIZE};
+    unsigned char buf[SPLIT_SIZE];
+    for (unsigned i = 0; i < 4; i++) {
+        for (size_t k = 0; k < len[i]; k++)
+            buf[k] = pattern(i, k);
+        int rc = mp_queue_put(v->q, buf, len[i], 0);
+        ssize_t n = rc == 0 ? mp_queue_get(v->q, buf, SPLIT_SIZE, 0) : rc;
+        long bad = n == (ssize_t)len[i] ? mismatch(buf, i, 0, len[i]) : 0;
+        if (n != (ssize_t)len[i] || bad >= 0)
+            return fail_with(v,
+                             "message %u (%zu bytes), put into an empty queue "
+                             "of 3 messages of 300 bytes and got back, came "
+                             "back as %s bytes%s%ld%s",
+                             i + 1, len[i], fl_ret(n),
+                             bad >= 0 ? ", wrong from byte " : "",
+                             bad >= 0 ? bad : 0L,
+                             i < 3 ? ""
+                                   : ". Its length header started 1 byte "
+                                     "before the ring's end: the header "
+                                     "wraps too, copy it in two parts as "
+                                     "the bytes");
+    }
+    return 0;
+}
+
 FL_TEST(test_mp_queue_get_reassembles_messages_that_wrap_around)
 {
     judge_in_child(wrap_around, 3, WRAP_SIZE,
@@ -641,6 +678,10 @@ FL_TEST(test_mp_queue_get_reassembles_messages_that_wrap_around)
                    "through a queue of 3 crashed: a message or length that "
                    "runs past the end of the ring was read from beyond it. "
                    "Copy in two parts, and wrap head and tail");
+    judge_in_child(header_across_the_end, 3, SPLIT_SIZE,
+                   "a message of 300 bytes whose length header started 1 "
+                   "byte before the ring's end crashed the get: the header "
+                   "wraps too, copy it in two parts as the bytes");
 }
 
 /* ------------------------------------------------------------ timeouts */
@@ -1369,6 +1410,27 @@ consume_full_size(void *arg)
     return 0;
 }
 
+#define HUGE_MSG (64 << 20) // max_msg beyond any stack: 64 MB
+
+static void
+note_huge(const void *msg, size_t len, void *arg)
+{
+    struct consumed *c = arg;
+    c->seen[0] = len == 1 && *(const char *)msg == 'x' ? 'y' : 'n';
+}
+
+// consume of a queue whose max_msg is larger than the stack may grow (a
+// limit of 8 MB, the usual, whatever the grader set).
+static int
+consume_huge(void *arg)
+{
+    struct consumed *c = arg;
+    struct rlimit stack = {8 << 20, 8 << 20};
+    setrlimit(RLIMIT_STACK, &stack);
+    c->ret = mp_queue_consume(c->q, note_huge, c);
+    return 0;
+}
+
 FL_TEST(test_mp_queue_consume_takes_a_message_of_max_msg_bytes)
 {
     struct consumed *c = shared(sizeof *c);
@@ -1388,6 +1450,23 @@ FL_TEST(test_mp_queue_consume_takes_a_message_of_max_msg_bytes)
                   r.returned ? fl_ret(c->ret) : "nothing (it crashed)",
                   c->seen[0] == 'y' ? "saw the 16 bytes"
                                     : "did not see the 16 bytes put");
+    mp_queue_destroy(c->q);
+    // max_msg of 64 MB: a queue of 2 slots maps 128 MB, untouched but its
+    // first page; the buffer must come from malloc, not the stack.
+    c->q = make(2, HUGE_MSG);
+    c->ret = -1000;
+    c->seen[0] = 0;
+    ck_assert(mp_queue_put(c->q, "x", 1, 0) == 0);
+    ck_assert(mp_queue_put(c->q, NULL, 0, 0) == 0);
+    fl_run_in_child(consume_huge, c, 3000, 1, &r);
+    ck_assert_msg(r.returned && c->ret == 1 && c->seen[0] == 'y',
+                  "mp_queue_consume of a queue whose max_msg is 64 MB, with "
+                  "an 8 MB stack, %s %s. Its buffer of max_msg bytes must "
+                  "come from malloc, not the stack (an array sized by "
+                  "max_msg overflows the stack, and there is no -ENOMEM "
+                  "to give)",
+                  r.timed_out ? "never returned," : "returned",
+                  r.returned ? fl_ret(c->ret) : "nothing (it crashed)");
     mp_queue_destroy(c->q);
 }
 
@@ -2021,24 +2100,27 @@ FL_TEST(test_mp_queue_destroy_unmaps_the_queue)
 // failing in turn: each failure is -err, leaves *qp alone, and leaves
 // nothing behind, every mapping it made unmapped, every page of it (the
 // wrappers count mmap and munmap; /proc/self/maps counts what is left).
+// Its ring is exactly 4 pages, so that the struct before it pushes the
+// mapping into a fifth, which an munmap of the ring's size leaves.
 // hint: the likely mistake.
 static void
 walk_create(const char *fn, int err, const char *hint)
 {
+    size_t msg = (size_t)sysconf(_SC_PAGESIZE) - sizeof(size_t);
     FL_FAULT_WALK (fn, err, k) {
         fl_snapshot s;
         fl_snapshot_take(&s);
         mp_queue *q = NULL;
         int before = mappings();
-        int rc = mp_queue_create(&q, 4, BIG_MSG);
+        int rc = mp_queue_create(&q, 4, msg);
         int after = mappings();
         long maps = fl_fault_calls("mmap") - fl_fault_fired("mmap");
         long unmaps = fl_fault_calls("munmap");
         char what[128];
         snprintf(what, sizeof what,
-                 "mp_queue_create(&q, 4, %d) with its call %d of %s() "
+                 "mp_queue_create(&q, 4, %zu) with its call %d of %s() "
                  "failing with %s",
-                 BIG_MSG, k, fn, strerrorname_np(err));
+                 msg, k, fn, strerrorname_np(err));
         if (fl_fault_fired(fn) > 0) {
             fl_expect_int(rc, -err, what, hint);
             ck_assert_msg(q == NULL,
@@ -2052,10 +2134,11 @@ walk_create(const char *fn, int err, const char *hint)
             ck_assert_msg(after == before,
                           "%s: the process had %d mappings before and %d "
                           "after. munmap the whole mapping, the size given "
-                          "to mmap, not sizeof *q",
+                          "to mmap, not sizeof *q nor the ring's size (the "
+                          "struct comes before the ring)",
                           what, before, after);
         } else {
-            fl_expect_int(rc, 0, "mp_queue_create(&q, 4, 12288)", "");
+            fl_expect_int(rc, 0, "mp_queue_create(&q, 4, page - 8)", "");
             mp_queue_destroy(q);
         }
         fl_expect_no_leak(&s, what);

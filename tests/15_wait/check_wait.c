@@ -599,33 +599,63 @@ FL_TEST(test_mp_wait_rejects_bad_arguments)
                   "the limit is fd < 0: descriptor 0 (standard input, or "
                   "any pipe that got number 0) is a descriptor like any "
                   "other. Refuse fd < 0, not fd <= 0.");
+    // Only the field an entry's kind names is read: -1 in the other one
+    // (a caller's "none") is no reason to refuse it.
+    int b[2];
+    make_pipe(b);
+    put_byte(b[1]);
+    pid_t z = zombie(0);
+    mp_waitable other[] = {{.kind = MP_WAIT_FD, .fd = b[0], .pid = -1},
+                           {.kind = MP_WAIT_PROCESS, .fd = -1, .pid = z}};
+    int both[2] = {7, 7};
+    r = mp_wait(other, 2, 0, both);
+    reap_left(z);
+    close_pipe(b);
+    fl_expect_int(r, 2,
+                  "mp_wait on a pipe holding a byte, its entry's pid -1, "
+                  "and a zombie, its entry's fd -1",
+                  "check only the field an entry's kind names: fd for "
+                  "MP_WAIT_FD, pid for MP_WAIT_PROCESS; the other one may "
+                  "hold anything");
 }
 
-// A pipe holding a byte comes first, twice: its flags are set before the
-// closed descriptor is met, and must all be cleared again when the call
-// fails (each flag an int, not a byte).
+// A pipe holding a byte comes first, twice, then a zombie: their flags are
+// set before the closed descriptor is met, and must all be cleared again
+// when the call fails (each flag an int, not a byte), and the zombie's
+// pidfd closed.
 FL_TEST(test_mp_wait_rejects_a_closed_descriptor)
 {
-    int p[2], q[2];
-    make_pipe(q); // first, so that it cannot take the number closed below
+    int q[2];
+    make_pipe(q);
     put_byte(q[1]);
-    make_pipe(p);
-    int fd = p[0];
-    close_pipe(p); // fd is a number that names nothing now
-    mp_waitable objs[] = {fd_obj(q[0]), fd_obj(q[0]), fd_obj(fd)};
-    int ready[3] = {7, 7, 7};
-    int r = mp_wait(objs, 3, 0, ready);
+    // A number that names nothing, high enough that the pidfd, which takes
+    // the lowest free number, cannot take it.
+    int fd = fcntl(q[1], F_DUPFD_CLOEXEC, 100);
+    ck_assert_msg(fd >= 100, "fcntl(F_DUPFD) failed: %s", strerror(errno));
+    close(fd);
+    pid_t pid = zombie(0);
+    mp_waitable objs[] = {fd_obj(q[0]), fd_obj(q[0]), pid_obj(pid), fd_obj(fd)};
+    int ready[4] = {7, 7, 7, 7};
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    int r = mp_wait(objs, 4, 0, ready);
+    char left[2048];
+    int leaked = fl_snapshot_diff(&s, left, sizeof left);
+    fl_snapshot_restore(&s);
     close_pipe(q);
+    reap_left(pid);
     fl_expect_int(r, -EBADF,
-                  "mp_wait on a pipe holding a byte and a descriptor that "
-                  "was closed",
+                  "mp_wait on a pipe holding a byte, a zombie and a "
+                  "descriptor that was closed",
                   "poll reports POLLNVAL for it: return -EBADF (Python "
                   "counts it ready, and the read then fails)");
-    expect_flags(ready, (int[]){0, 0, 0}, 3, "mp_wait that returned -EBADF",
+    expect_flags(ready, (int[]){0, 0, 0, 0}, 4, "mp_wait that returned -EBADF",
                  "A call that fails leaves every flag 0 (wait.h): the "
-                 "pipe's flags were set before the closed descriptor was "
-                 "met; clear ready again on the way out of a failure, all "
-                 "n flags: n * sizeof *ready bytes, not n.");
+                 "pipe's and the zombie's flags were set before the closed "
+                 "descriptor was met; clear ready again on the way out of a "
+                 "failure, all n flags: n * sizeof *ready bytes, not n.");
+    ck_assert_msg(leaked == 0,
+                  "mp_wait that returned -EBADF, after a POLLNVAL: %s", left);
 }
 
 // n = 63, 64 and 65: entries alternate between a pipe holding a byte and
@@ -1266,6 +1296,21 @@ FL_TEST(test_mp_wait_any_exit_retries_waitpid_after_eintr)
         ck_assert_msg(!left, "mp_wait_any_exit returned 0 but left the "
                              "child unreaped: waitpid it");
     }
+    // Any other failure is the caller's to see: ECHILD when, say, a
+    // SIGCHLD handler reaped the child between the wait and the waitpid.
+    pid_t pid = zombie(5);
+    int code = 12345;
+    fl_fault_reset();
+    fl_fault_fail("waitpid", 1, ECHILD);
+    int r = mp_wait_any_exit(&pid, 1, 1000, &code);
+    fl_fault_reset();
+    reap_left(pid);
+    fl_expect_int(r, -ECHILD,
+                  "mp_wait_any_exit with waitpid failing with ECHILD",
+                  "a waitpid that fails for another reason than EINTR "
+                  "ends the call: return -errno, negative");
+    fl_expect_int(code, 12345, "*exitcode after waitpid failed",
+                  "set it only when a child was reaped");
 }
 
 static const fl_case cases[] = {
