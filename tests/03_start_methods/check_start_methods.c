@@ -131,6 +131,19 @@ print_to_stdout(const char *arg)
     return 0;
 }
 
+// Prints arg to a stream of its own on a copy of stdout, fully buffered
+// and left open: fflush(stdout) does not reach it, fflush(NULL) does.
+static int
+print_to_own_stream(const char *arg)
+{
+    FILE *f = fdopen(dup(STDOUT_FILENO), "w");
+    if (f == NULL)
+        return 1;
+    setvbuf(f, NULL, _IOFBF, BUFSIZ);
+    fputs(arg, f);
+    return 0;
+}
+
 // How many descriptors above 2 the child holds.
 static int
 count_fds(const char *arg)
@@ -178,6 +191,7 @@ static const struct {
     {"wait_forever", wait_forever},
     {"print_to_stream", print_to_stream},
     {"print_to_stdout", print_to_stdout},
+    {"print_to_own_stream", print_to_own_stream},
     {"count_fds", count_fds},
     {"env_inherited", env_inherited},
     {LONGEST_NAME, arg_length},
@@ -185,13 +199,13 @@ static const struct {
 
 #define NREGISTERED ((int)(sizeof registry / sizeof registry[0]))
 
-// Every process runs this first: the test program, each spawned child and
-// the fork server.  A spawned child never comes back from mp_spawn_main.
 // Set in the environment of a fork server being started: its first fork()
 // fails with EAGAIN.  The server is this program executed again, where the
 // test's fault injection cannot reach but through what it inherits.
 #define SERVER_FORK_FAILS "FL_03_SERVER_FORK_FAILS"
 
+// Every process runs this first: the test program, each spawned child and
+// the fork server.  A spawned child never comes back from mp_spawn_main.
 static void
 init(int argc, char **argv)
 {
@@ -1647,9 +1661,10 @@ static int
 spawn_and_serve_prints(void *arg)
 {
     (void)arg;
-    pid_t a = mp_start(MP_SPAWN, "print_to_stdout", "spawned|", NULL, 0);
+    pid_t a = mp_start(MP_SPAWN, "print_to_own_stream", "spawned|", NULL, 0);
     int ra = a > 0 ? mp_join(MP_SPAWN, a, -1) : a;
-    pid_t b = mp_start(MP_FORKSERVER, "print_to_stdout", "served|", NULL, 0);
+    pid_t b =
+        mp_start(MP_FORKSERVER, "print_to_own_stream", "served|", NULL, 0);
     int rb = b > 0 ? mp_join(MP_FORKSERVER, b, -1) : b;
     mp_forkserver_stop();
     return ra != 0 ? ra : rb;
@@ -1663,15 +1678,18 @@ FL_TEST(test_mp_start_spawned_and_served_children_flush_their_output)
                   "a spawned and a forkserver child that print gave %s",
                   r.returned ? code_str(r.value) : "no answer (it died)");
     ck_assert_msg(strstr(r.out, "spawned|") != NULL,
-                  "a spawned child printed \"spawned|\" to stdout, a pipe, "
-                  "yet the output was \"%s\": mp_spawn_main must "
-                  "fflush(NULL) before _exit(), which throws away what "
-                  "stdio holds",
+                  "a spawned child printed \"spawned|\" to a stream of "
+                  "its own on a pipe (an fdopen of stdout, left open), yet "
+                  "the output was \"%s\": mp_spawn_main must fflush(NULL), "
+                  "every stream, not only stdout, before _exit(), which "
+                  "throws away what stdio holds",
                   r.out);
     ck_assert_msg(strstr(r.out, "served|") != NULL,
-                  "a child of the fork server printed \"served|\" to stdout, "
-                  "a pipe, yet the output was \"%s\": the server's child "
-                  "must fflush(NULL) before _exit()",
+                  "a child of the fork server printed \"served|\" to a "
+                  "stream of its own on a pipe (an fdopen of stdout, left "
+                  "open), yet the output was \"%s\": the server's child "
+                  "must fflush(NULL), every stream, not only stdout, before "
+                  "_exit()",
                   r.out);
 }
 
