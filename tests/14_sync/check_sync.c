@@ -2024,15 +2024,16 @@ FL_TEST(test_mp_barrier_wait_timeout_breaks_the_barrier_for_later_parties)
     // ends with ETIMEDOUT on a barrier that broke meanwhile.  The test
     // breaks it under the lock while the party sleeps, waking nobody, as
     // an abort landing at the deadline would; the party can only look
-    // once it has the lock back.  If the party timed out first (it broke
-    // the barrier itself), again with a longer timeout.
+    // once it has the lock back.  If the party was not in its wait yet,
+    // or timed out first (it broke the barrier itself), again with a
+    // longer timeout.
     b = raw_barrier(2);
     int t = 100, raced = 1;
     for (; raced && t <= 3200; t *= 2) {
-        kid_asleep(&k, kid_barrier_wait, b, t,
-                   "mp_barrier_wait(b, timeout) alone at a Barrier(2)");
+        kid_start(&k, kid_barrier_wait, b, t);
+        until_asleep(k.pid, -1);
         raw_lock(&b->lock);
-        raced = b->broken;
+        raced = b->broken || b->count != 1;
         b->broken = 1;
         pthread_mutex_unlock(&b->lock);
         got = kid_wait(&k, t + 2000);
