@@ -406,6 +406,10 @@ FL_TEST(test_mp_register_rejects_a_full_table)
                   "mp_register(\"fill0\", ...) again, with the table full",
                   "the name is taken, whether or not there is room: look "
                   "for it with find() before checking for space");
+    fl_expect_int(mp_register("fill_more", exit_with), -ENOSPC,
+                  "mp_register of one more new name, the table still full",
+                  "a name refused takes no entry: count only those stored, "
+                  "or find() reads past the table");
 }
 
 /* ------------------------------------------------------- mp_spawn_main */
