@@ -2028,7 +2028,7 @@ FL_TEST(test_mp_barrier_wait_timeout_breaks_the_barrier_for_later_parties)
     // or timed out first (it broke the barrier itself), again with a
     // longer timeout.
     b = raw_barrier(2);
-    int t = 100, raced = 1;
+    int t = 50, raced = 1;
     for (; raced && t <= 3200; t *= 2) {
         kid_start(&k, kid_barrier_wait, b, t);
         until_asleep(k.pid, -1);
