@@ -175,7 +175,10 @@ static void
 arm(const char *fn, int kind, int nth, int err, size_t max)
 {
     struct fault *f = &faults[lookup(fn)];
-    ck_assert_msg(nth >= 1, "stress: call numbers start at 1, not %d", nth);
+    // No ck_assert_msg when all is well: its mark point needs a running
+    // test, and a program run again (a fork server) arms a fault first.
+    if (nth < 1)
+        ck_abort_msg("stress: call numbers start at 1, not %d", nth);
     atomic_store(&f->kind, K_NONE);
     f->nth = nth;
     f->err = err;

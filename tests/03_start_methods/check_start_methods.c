@@ -131,6 +131,19 @@ print_to_stdout(const char *arg)
     return 0;
 }
 
+// Prints arg to a stream of its own on a copy of stdout, fully buffered
+// and left open: fflush(stdout) does not reach it, fflush(NULL) does.
+static int
+print_to_own_stream(const char *arg)
+{
+    FILE *f = fdopen(dup(STDOUT_FILENO), "w");
+    if (f == NULL)
+        return 1;
+    setvbuf(f, NULL, _IOFBF, BUFSIZ);
+    fputs(arg, f);
+    return 0;
+}
+
 // How many descriptors above 2 the child holds.
 static int
 count_fds(const char *arg)
@@ -178,12 +191,18 @@ static const struct {
     {"wait_forever", wait_forever},
     {"print_to_stream", print_to_stream},
     {"print_to_stdout", print_to_stdout},
+    {"print_to_own_stream", print_to_own_stream},
     {"count_fds", count_fds},
     {"env_inherited", env_inherited},
     {LONGEST_NAME, arg_length},
 };
 
 #define NREGISTERED ((int)(sizeof registry / sizeof registry[0]))
+
+// Set in the environment of a fork server being started: its first fork()
+// fails with EAGAIN.  The server is this program executed again, where the
+// test's fault injection cannot reach but through what it inherits.
+#define SERVER_FORK_FAILS "FL_03_SERVER_FORK_FAILS"
 
 // Every process runs this first: the test program, each spawned child and
 // the fork server.  A spawned child never comes back from mp_spawn_main.
@@ -192,6 +211,8 @@ init(int argc, char **argv)
 {
     for (int i = 0; i < NREGISTERED; i++)
         mp_register(registry[i].name, registry[i].fn);
+    if (getenv(SERVER_FORK_FAILS) != NULL)
+        fl_fault_fail("fork", 1, EAGAIN);
     mp_spawn_main(argc, argv);
 }
 
@@ -385,12 +406,38 @@ FL_TEST(test_mp_register_rejects_a_full_table)
                   "mp_register(\"fill0\", ...) again, with the table full",
                   "the name is taken, whether or not there is room: look "
                   "for it with find() before checking for space");
+    fl_expect_int(mp_register("fill_more", exit_with), -ENOSPC,
+                  "mp_register of one more new name, the table still full",
+                  "a name refused takes no entry: count only those stored, "
+                  "or find() reads past the table");
 }
 
 /* ------------------------------------------------------- mp_spawn_main */
 
+// In a child of the test: the fork server's flag with no descriptor after
+// it (argc 2, argv[2] NULL), as a user typing the flag by hand could give.
+static int
+act_server_flag_alone(void *arg)
+{
+    (void)arg;
+    char *argv[] = {"check_start_methods", MP_FORKSERVER_FLAG, NULL};
+    return 1000 + mp_spawn_main(2, argv); // the child ends with it
+}
+
 FL_TEST(test_mp_spawn_main_returns_in_a_process_not_spawned)
 {
+    fl_child r;
+    fl_run_in_child(act_server_flag_alone, NULL, 3000, 0, &r);
+    ck_assert_msg(r.returned && r.value == 1000,
+                  "mp_spawn_main(2, {prog, MP_FORKSERVER_FLAG, NULL}) (argc "
+                  "2: no descriptor) should return 0; it %s %d. The fork "
+                  "server's argv has 3 entries: check argc >= 3 before "
+                  "reading argv[2]",
+                  r.returned    ? "returned"
+                  : r.exited    ? "exited with"
+                  : r.timed_out ? "was still running after 3 s, killed by"
+                                : "was killed by signal",
+                  r.returned ? r.value - 1000 : r.status);
     char *plain[] = {"check_start_methods", NULL};
     char *named[] = {"check_start_methods", "test_something", NULL};
     fl_expect_int(mp_spawn_main(1, plain), 0,
@@ -919,6 +966,37 @@ FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
                   "forget the server's pid once it is reaped");
 }
 
+// A child started by MP_FORK after the server holds a copy of the
+// caller's end of the socket (fork copies every descriptor): closing ours
+// then gives the server no EOF.  Only the OP_STOP request ends it.  The
+// stop runs in a thread; the fork child is killed once the server has
+// ended, or after 3 s without (the mistake), which lets the stop return.
+FL_TEST(test_mp_forkserver_stop_ends_the_server_while_a_fork_child_runs)
+{
+    pid_t server = mp_forkserver_start();
+    ck_assert_msg(server > 0, "mp_forkserver_start returned %s",
+                  fl_ret(server));
+    int pfd = (int)syscall(SYS_pidfd_open, server, 0);
+    ck_assert_msg(pfd >= 0, "pidfd_open failed: %s", strerror(errno));
+    pid_t child = start(MP_FORK, "wait_forever", NULL, NULL, 0);
+    int stopped = -1;
+    pthread_t t;
+    ck_assert_msg(pthread_create(&t, NULL, stop_server, &stopped) == 0,
+                  "pthread_create failed");
+    int ended = fl_readable_within(pfd, 3000);
+    close(pfd);
+    kill(child, SIGKILL);
+    pthread_join(t, NULL);
+    fl_reap(child);
+    ck_assert_msg(ended,
+                  "mp_forkserver_stop, while a child started by MP_FORK "
+                  "still ran, did not end the fork server in 3 s. The "
+                  "child holds a copy of the caller's end of the socket "
+                  "(fork copies every descriptor), so closing ours gives "
+                  "the server no EOF: send OP_STOP first, then close");
+    fl_expect_int(stopped, 0, "mp_forkserver_stop", "");
+}
+
 // In a raw child of the test: start the fork server, have it run a
 // child (so that it is up and serving, its start-up CPU time spent), send
 // its pid down the pipe *arg, and end without stopping it.  Its end of
@@ -1339,6 +1417,32 @@ FL_TEST(test_mp_start_forkserver_reports_a_server_that_is_gone)
                   "and reap it");
 }
 
+// The server's fork() fails for the first start, not the second: the
+// caller gets minus its errno, and the server goes on serving.
+FL_TEST(test_mp_start_forkserver_reports_a_fork_failing_in_the_server)
+{
+    ck_assert_msg(setenv(SERVER_FORK_FAILS, "1", 1) == 0, "setenv failed");
+    pid_t server = mp_forkserver_start();
+    unsetenv(SERVER_FORK_FAILS);
+    ck_assert_msg(server > 0, "mp_forkserver_start returned %s",
+                  fl_ret(server));
+    pid_t failed = mp_start(MP_FORKSERVER, "exit_with", "3", NULL, 0);
+    pid_t pid = mp_start(MP_FORKSERVER, "exit_with", "3", NULL, 0);
+    int code = pid > 0 ? mp_join(MP_FORKSERVER, pid, -1) : pid;
+    int stopped = mp_forkserver_stop();
+    fl_kill_children();
+    fl_expect_int(failed, -EAGAIN,
+                  "mp_start(MP_FORKSERVER) while the server's fork() fails "
+                  "with EAGAIN",
+                  "serve_start() returns -errno of the failed fork(), the "
+                  "server sends it back in its reply, and ask() returns it");
+    fl_expect_int(code, 3,
+                  "mp_join of the next child of the server, which exits "
+                  "with 3",
+                  "a failed fork() ends one request, not the server");
+    fl_expect_int(stopped, 0, "mp_forkserver_stop", "");
+}
+
 // Kills the fork server once it has read the join's request (it went from
 // its wait for a request to its wait for the child): the join's recv()
 // then meets EOF, not a reset with a request still unread.
@@ -1561,9 +1665,10 @@ static int
 spawn_and_serve_prints(void *arg)
 {
     (void)arg;
-    pid_t a = mp_start(MP_SPAWN, "print_to_stdout", "spawned|", NULL, 0);
+    pid_t a = mp_start(MP_SPAWN, "print_to_own_stream", "spawned|", NULL, 0);
     int ra = a > 0 ? mp_join(MP_SPAWN, a, -1) : a;
-    pid_t b = mp_start(MP_FORKSERVER, "print_to_stdout", "served|", NULL, 0);
+    pid_t b =
+        mp_start(MP_FORKSERVER, "print_to_own_stream", "served|", NULL, 0);
     int rb = b > 0 ? mp_join(MP_FORKSERVER, b, -1) : b;
     mp_forkserver_stop();
     return ra != 0 ? ra : rb;
@@ -1577,15 +1682,18 @@ FL_TEST(test_mp_start_spawned_and_served_children_flush_their_output)
                   "a spawned and a forkserver child that print gave %s",
                   r.returned ? code_str(r.value) : "no answer (it died)");
     ck_assert_msg(strstr(r.out, "spawned|") != NULL,
-                  "a spawned child printed \"spawned|\" to stdout, a pipe, "
-                  "yet the output was \"%s\": mp_spawn_main must "
-                  "fflush(NULL) before _exit(), which throws away what "
-                  "stdio holds",
+                  "a spawned child printed \"spawned|\" to a stream of "
+                  "its own on a pipe (an fdopen of stdout, left open), yet "
+                  "the output was \"%s\": mp_spawn_main must fflush(NULL), "
+                  "every stream, not only stdout, before _exit(), which "
+                  "throws away what stdio holds",
                   r.out);
     ck_assert_msg(strstr(r.out, "served|") != NULL,
-                  "a child of the fork server printed \"served|\" to stdout, "
-                  "a pipe, yet the output was \"%s\": the server's child "
-                  "must fflush(NULL) before _exit()",
+                  "a child of the fork server printed \"served|\" to a "
+                  "stream of its own on a pipe (an fdopen of stdout, left "
+                  "open), yet the output was \"%s\": the server's child "
+                  "must fflush(NULL), every stream, not only stdout, before "
+                  "_exit()",
                   r.out);
 }
 
@@ -1846,6 +1954,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_join_gives_pythons_exit_codes_under_forkserver, 5),
     FL_CASE(test_mp_join_times_out_under_forkserver, 5),
     FL_CASE(test_mp_forkserver_stop_reaps_children_never_joined, 5),
+    FL_CASE(test_mp_forkserver_stop_ends_the_server_while_a_fork_child_runs, 5),
     FL_CASE(test_mp_forkserver_ends_when_its_caller_is_gone, 5),
     FL_CASE(test_mp_join_gives_pythons_exit_codes, 5),
     FL_CASE(test_mp_join_times_out_while_the_child_runs, 5),
@@ -1857,6 +1966,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_join_under_forkserver_waits_for_ever_under_a_signal_storm,
             5),
     FL_CASE(test_mp_start_forkserver_reports_a_server_that_is_gone, 5),
+    FL_CASE(test_mp_start_forkserver_reports_a_fork_failing_in_the_server, 5),
     FL_CASE(test_mp_join_under_forkserver_reports_a_server_killed_in_the_wait,
             5),
     FL_CASE(test_mp_forkserver_stop_forgets_a_server_reaped_elsewhere, 5),

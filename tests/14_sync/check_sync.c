@@ -2020,6 +2020,37 @@ FL_TEST(test_mp_barrier_wait_timeout_breaks_the_barrier_for_later_parties)
                   "Unlock on every way out of mp_barrier_wait, the early "
                   "-EPIPE one too.",
                   fl_ret(-held));
+    // A timeout and a break at the same instant: the party's timed wait
+    // ends with ETIMEDOUT on a barrier that broke meanwhile.  The test
+    // breaks it under the lock while the party sleeps, waking nobody, as
+    // an abort landing at the deadline would; the party can only look
+    // once it has the lock back.  If the party was not in its wait yet,
+    // or timed out first (it broke the barrier itself), again with a
+    // longer timeout.
+    b = raw_barrier(2);
+    int t = 50, raced = 1;
+    for (; raced && t <= 3200; t *= 2) {
+        kid_start(&k, kid_barrier_wait, b, t);
+        until_asleep(k.pid, -1);
+        raw_lock(&b->lock);
+        raced = b->broken || b->count != 1;
+        b->broken = 1;
+        pthread_mutex_unlock(&b->lock);
+        got = kid_wait(&k, t + 2000);
+        kid_end(&k);
+        b->count = 0;
+        b->broken = 0;
+    }
+    forget(b, sizeof *b);
+    ck_assert_msg(raced || (got && k.rep.value == -EPIPE),
+                  "mp_barrier_wait(b, %d) alone at a Barrier(2), whose wait "
+                  "timed out on a barrier that broke meanwhile (the test set "
+                  "broken under the lock while it slept, as an abort at the "
+                  "deadline would), %s; expected -EPIPE. Once the wait "
+                  "ends, look at broken before ETIMEDOUT: every party of a "
+                  "broken barrier gets -EPIPE, and a timeout breaks only a "
+                  "barrier not broken yet",
+                  t / 2, said(&k, t / 2 + 2000));
 }
 
 static int
