@@ -338,15 +338,37 @@ wait_forever(void *arg)
     return 0;
 }
 
+// Fill the stack below the caller's frame with 0xa5 bytes, where the
+// frames of the next call will lie: a variable it forgets to initialise
+// then holds garbage, not the zeros a fresh stack happens to give.  A
+// struct flock with l_start 0xa5a5... (negative) is refused with EINVAL.
+static __attribute__((noinline)) void
+poison_stack(void)
+{
+    volatile unsigned char junk[16384];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = 0xa5;
+}
+
+// What a struct flock left uninitialised looks like to the caller.
+#define FLOCK_HINT(r)                                                          \
+    ((r) == -EINVAL || (r) == -EOVERFLOW                                       \
+         ? ": fcntl() refuses a struct flock whose l_start or l_len is "       \
+           "garbage. Initialise every field: struct flock lk = {.l_type = "    \
+           "F_WRLCK, .l_whence = SEEK_SET} (l_start 0, l_len 0: the whole "    \
+           "file)"                                                             \
+         : "")
+
 // mp_daemonize(pidfile, workdir, run, arg), failing unless it gave a pid.
 static pid_t
 daemonize_or_fail(const char *workdir, mp_target run, void *arg)
 {
+    poison_stack();
     pid_t d = mp_daemonize(pidfile, workdir, run, arg);
     expect(d > 0,
            "mp_daemonize(\"%s\", ...) returned %s, expected the daemon's "
-           "pid (> 0)",
-           pidfile, fl_ret(d));
+           "pid (> 0)%s",
+           pidfile, fl_ret(d), FLOCK_HINT(d));
     return d;
 }
 
@@ -1126,8 +1148,8 @@ above_3(int fd)
 
 // C: a session leader with a pty for its controlling terminal (when the
 // machine gives us one), pipes on 0, 1 and 2, and other descriptors
-// open (3 too, unless caller_frees_fd_3).  It calls mp_daemonize and
-// stays until the test lets it go.
+// open (3 too, unless caller_frees_fd_3; and the highest it may open).  It
+// calls mp_daemonize and stays until the test lets it go.
 static void
 caller_side(int master, int rep, int go, mp_target run)
 {
@@ -1145,6 +1167,11 @@ caller_side(int master, int rep, int go, mp_target run)
     dup2(io[0], 0);
     dup2(io[1], 1);
     dup2(io[1], 2);
+    // And the highest descriptor it may have (at most 4095, for cheap
+    // forks): a close loop that stops at a bound of its own leaves it open.
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > 64)
+        dup2(io[1], (int)(nofile.rlim_cur < 4096 ? nofile.rlim_cur : 4096) - 1);
     if (caller_closes_stdio) {
         close(0);
         close(1);
@@ -1791,12 +1818,13 @@ FL_TEST(test_mp_daemon_stop_waits_until_the_daemon_has_ended)
 {
     use_pidfile();
     pid_t f = fake_daemon(FAKE_ENDS_SLOWLY);
+    poison_stack();
     int r = mp_daemon_stop(pidfile, 5000);
     int alive = fl_alive(f);
     expect(r == 0,
            "mp_daemon_stop returned %s, expected 0: the daemon %d "
-           "holds the pidfile's lock",
-           fl_ret(r), (int)f);
+           "holds the pidfile's lock%s",
+           fl_ret(r), (int)f, FLOCK_HINT(r));
     expect(!alive,
            "mp_daemon_stop returned while the daemon was still running (it "
            "takes 100 ms to end after SIGTERM): wait until the pidfd you "
@@ -1892,6 +1920,55 @@ FL_TEST(test_mp_daemon_stop_leaves_alone_a_pid_from_a_stale_pidfile)
            "mp_daemon_stop on a pidfile whose lock nobody holds returned "
            "%s, expected -ESRCH: no daemon is running",
            fl_ret(r));
+    cleanup();
+}
+
+// In a child: mp_daemon_stop, stopped (SIGSTOP) right after its first
+// fcntl(), the F_GETLK that named the holder.  Exits with minus what the
+// stop returned (0 for 0, ESRCH for -ESRCH).
+static int
+stop_paused_after_getlk(void *arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_stop_after("fcntl", 1);
+    int r = mp_daemon_stop(pidfile, 1000);
+    return r <= 0 && r > -255 ? -r : 255;
+}
+
+// The daemon ends between stop's first F_GETLK and its signal: stop knows
+// a pid that, by the time it acts, may be anyone's.  Here the daemon stays
+// a zombie until the end (the test reaps it last), so that its pid goes to
+// no one else and the pidfd opens on it: only a second F_GETLK, once the
+// pidfd is open, tells that nobody holds the lock any more.
+FL_TEST(test_mp_daemon_stop_asks_again_who_holds_the_lock)
+{
+    use_pidfile();
+    pid_t f = fake_daemon(FAKE_DIES_OF_TERM); // a stop that never pauses
+    pid_t stopper = fl_raw_start(stop_paused_after_getlk, NULL);
+    char state;
+    while ((state = fl_proc_state(stopper)) != 'T' && state != 'Z' &&
+           state != 0)
+        sched_yield();
+    kill(f, SIGKILL);
+    siginfo_t si;
+    while (waitid(P_PID, f, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+        ; // a zombie now: its lock is gone, its pid still its own
+    kill(stopper, SIGCONT);
+    int code = fl_reap_code(stopper);
+    reap(f);
+    expect(code == ESRCH,
+           "the daemon ended (its lock gone) after mp_daemon_stop's first "
+           "fcntl(F_GETLK) had named it, and the stop then returned %s, "
+           "expected -ESRCH. %s",
+           code == 255 ? "an error"
+           : code < 0  ? "nothing (it was killed)"
+                       : fl_ret(-code),
+           code == 0 ? "It signalled that pid regardless: by then it may "
+                       "belong to another process. Once the pidfd is open, "
+                       "ask F_GETLK again, and signal only if the same "
+                       "process still holds the lock."
+                     : "Nobody holds the lock any more: no daemon runs.");
     cleanup();
 }
 
@@ -2021,11 +2098,19 @@ FL_TEST(test_mp_daemon_stop_reports_a_missing_pidfile)
     use_pidfile();
     int missing = mp_daemon_stop(pidfile, 100);
     int null = mp_daemon_stop(NULL, 100);
-    expect(missing == -ENOENT && null == -EINVAL,
+    // A path through a regular file: open() fails with ENOTDIR.
+    char below[sizeof pidfile + 8];
+    snprintf(below, sizeof below, "%s/pid", pidfile);
+    write_pidfile("1\n");
+    int notdir = mp_daemon_stop(below, 100);
+    unlink(pidfile);
+    expect(missing == -ENOENT && null == -EINVAL && notdir == -ENOTDIR,
            "mp_daemon_stop on a pidfile that does not exist gave %s "
-           "(expected -ENOENT, open()'s -errno), and on NULL %s (expected "
-           "-EINVAL)",
-           fl_ret(missing), fl_ret(null));
+           "(expected -ENOENT, open()'s -errno), on NULL %s (expected "
+           "-EINVAL), and on a path below a regular file %s (expected "
+           "-ENOTDIR: any failure of open() comes back as its own "
+           "-errno, not always -ENOENT)",
+           fl_ret(missing), fl_ret(null), fl_ret(notdir));
 }
 
 FL_TEST(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize)
@@ -2400,6 +2485,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_daemon_stop_keeps_waiting_when_a_signal_interrupts, 10),
     FL_CASE(test_mp_daemon_stop_stops_a_daemon_whose_pidfile_is_read_only, 10),
     FL_CASE(test_mp_daemon_stop_leaves_alone_a_pid_from_a_stale_pidfile, 10),
+    FL_CASE(test_mp_daemon_stop_asks_again_who_holds_the_lock, 10),
     FL_CASE(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm, 5),
     FL_CASE(test_mp_daemon_stop_reports_running_out_of_descriptors, 5),
     FL_CASE(test_mp_daemon_stop_reports_each_failed_call_and_leaks_nothing, 5),
