@@ -2448,6 +2448,64 @@ FL_TEST(test_mp_start_prints_buffered_output_once)
            target);
 }
 
+static char logfile[PATH_MAX]; // the daemon's log, in the run's TMPDIR
+
+// A daemon's work: open its log and put it on descriptor *arg, a number
+// of its choosing, write "run|" there and return; the daemon then flushes
+// stdio before it exits.
+static int
+log_on_fd(void *arg)
+{
+    int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 || dup2(fd, *(int *)arg) < 0)
+        return 1;
+    return write(*(int *)arg, "run|", 4) == 4 ? 0 : 1;
+}
+
+// The caller holds "stale|" in the buffer of a stream on descriptor 20 or
+// up when it calls mp_daemonize.  Unflushed, the buffer is copied into
+// the daemon, which closes the descriptor; when the daemon's work puts
+// its log on that number, the daemon's flush at exit writes the caller's
+// old output into the log.
+FL_TEST(test_mp_daemonize_flushes_stdio_before_forking)
+{
+    use_pidfile();
+    int n = mp_ipc_path(logfile, sizeof logfile, "daemon.log");
+    ck_assert_msg(n > 0, "test setup: mp_ipc_path failed");
+    unlink(logfile);
+    int p[2];
+    ck_assert_msg(pipe(p) == 0, "pipe failed: %s", strerror(errno));
+    int num = fcntl(p[1], F_DUPFD_CLOEXEC, 20);
+    close(p[1]);
+    FILE *f = num >= 0 ? fdopen(num, "w") : NULL;
+    ck_assert_msg(f != NULL, "test setup: fdopen failed: %s", strerror(errno));
+    fputs("stale|", f); // buffered: a pipe's stream is fully buffered
+    pid_t d = mp_daemonize(pidfile, NULL, log_on_fd, &num);
+    int done = d > 0 && ended_within(d, 3000);
+    int st = d > 0 && done ? reap(d) : 0;
+    fclose(f);
+    char caller_out[64], log[64] = "";
+    fl_read_text(p[0], caller_out, sizeof caller_out);
+    close(p[0]);
+    int fd = open(logfile, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        fl_read_text(fd, log, sizeof log);
+        close(fd);
+    }
+    unlink(logfile);
+    expect(d > 0 && done, "mp_daemonize returned %s%s", fl_ret(d),
+           d > 0 ? ", and its work did not end in 3 s" : "");
+    expect(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(log, "run|") == 0,
+           "the daemon's work put its log on descriptor %d and wrote "
+           "\"run|\"; the log holds \"%s\" (the daemon %s). The caller had "
+           "\"stale|\" in the buffer of a stream on that descriptor, and "
+           "fork() copied it into the daemon, whose flush at exit wrote "
+           "it into the log: fflush(NULL) before fork(), in mp_daemonize "
+           "as in mp_start.",
+           num, log, ended(st));
+    cleanup();
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_start_runs_the_target_in_a_child, 5),
     FL_CASE(test_mp_start_rejects_a_null_target, 5),
@@ -2499,6 +2557,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_daemon_stop_keeps_its_deadline_when_the_wall_clock_jumps,
             10),
     FL_CASE(test_mp_start_prints_buffered_output_once, 5),
+    FL_CASE(test_mp_daemonize_flushes_stdio_before_forking, 5),
 };
 
 FL_MAIN("10_daemons", cases)
