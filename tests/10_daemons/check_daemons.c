@@ -1291,6 +1291,8 @@ access_mode_of(pid_t pid, int fd)
     return found ? (int)(flags & O_ACCMODE) : -1;
 }
 
+static int close_on_exec_in(pid_t pid, int fd);
+
 FL_TEST(test_mp_daemonize_puts_dev_null_on_fds_0_1_2)
 {
     use_pidfile();
@@ -1300,10 +1302,12 @@ FL_TEST(test_mp_daemonize_puts_dev_null_on_fds_0_1_2)
     caller_closes_stdio = 1;
     caller_start(&c, wait_forever);
     char bare[3][PATH_MAX];
+    int bare_cloexec[3];
     for (int fd = 0; fd <= 2; fd++) {
         char name[16];
         snprintf(name, sizeof name, "fd/%d", fd);
         snprintf(bare[fd], PATH_MAX, "%s", link_of(c.daemon, name));
+        bare_cloexec[fd] = close_on_exec_in(c.daemon, fd);
     }
     caller_release(&c);
     fl_kill_children(); // the first daemon, before the second starts
@@ -1319,6 +1323,15 @@ FL_TEST(test_mp_daemonize_puts_dev_null_on_fds_0_1_2)
                "pidfile, and a run() that closes its stdin drops the "
                "lock.",
                fd, bare[fd]);
+    for (int fd = 0; fd <= 2; fd++)
+        expect(bare_cloexec[fd] == 0,
+               "the daemon's descriptor %d, /dev/null, is close-on-exec "
+               "(its caller had closed 0, 1 and 2, so the open() of "
+               "/dev/null gave 0, and dup2() of a descriptor onto itself "
+               "changes nothing): a program the daemon runs with exec() "
+               "would start with no stdin. Open /dev/null without "
+               "O_CLOEXEC.",
+               fd);
     caller_start(&c, wait_forever);
     char names[3][PATH_MAX];
     const char *modes[3];
