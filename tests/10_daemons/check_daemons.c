@@ -1953,35 +1953,50 @@ stop_paused_after_getlk(void *arg)
 // a pid that, by the time it acts, may be anyone's.  Here the daemon stays
 // a zombie until the end (the test reaps it last), so that its pid goes to
 // no one else and the pidfd opens on it: only a second F_GETLK, once the
-// pidfd is open, tells that nobody holds the lock any more.
+// pidfd is open, tells that nobody holds the lock any more (first round),
+// or that another process does (second round: a new daemon has started).
 FL_TEST(test_mp_daemon_stop_asks_again_who_holds_the_lock)
 {
     use_pidfile();
-    pid_t f = fake_daemon(FAKE_DIES_OF_TERM); // a stop that never pauses
-    pid_t stopper = fl_raw_start(stop_paused_after_getlk, NULL);
-    char state;
-    while ((state = fl_proc_state(stopper)) != 'T' && state != 'Z' &&
-           state != 0)
-        sched_yield();
-    kill(f, SIGKILL);
-    siginfo_t si;
-    while (waitid(P_PID, f, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
-        ; // a zombie now: its lock is gone, its pid still its own
-    kill(stopper, SIGCONT);
-    int code = fl_reap_code(stopper);
-    reap(f);
-    expect(code == ESRCH,
-           "the daemon ended (its lock gone) after mp_daemon_stop's first "
-           "fcntl(F_GETLK) had named it, and the stop then returned %s, "
-           "expected -ESRCH. %s",
-           code == 255 ? "an error"
-           : code < 0  ? "nothing (it was killed)"
-                       : fl_ret(-code),
-           code == 0 ? "It signalled that pid regardless: by then it may "
-                       "belong to another process. Once the pidfd is open, "
-                       "ask F_GETLK again, and signal only if the same "
-                       "process still holds the lock."
-                     : "Nobody holds the lock any more: no daemon runs.");
+    for (int round = 0; round < 2; round++) {
+        pid_t f = fake_daemon(FAKE_DIES_OF_TERM); // a stop that never pauses
+        pid_t stopper = fl_raw_start(stop_paused_after_getlk, NULL);
+        char state;
+        while ((state = fl_proc_state(stopper)) != 'T' && state != 'Z' &&
+               state != 0)
+            sched_yield();
+        kill(f, SIGKILL);
+        siginfo_t si;
+        while (waitid(P_PID, f, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+            ; // a zombie now: its lock is gone, its pid still its own
+        pid_t next = round == 1 ? fake_daemon(FAKE_BLOCKS_TERM) : 0;
+        kill(stopper, SIGCONT);
+        int code = fl_reap_code(stopper);
+        reap(f);
+        expect(code == ESRCH,
+               "the daemon ended (its lock gone) after mp_daemon_stop's "
+               "first fcntl(F_GETLK) had named it%s, and the stop then "
+               "returned %s, expected -ESRCH. %s",
+               round == 1 ? ", and a new daemon took the lock" : "",
+               code == 255  ? "an error"
+               : code > 128 ? "nothing (it was killed)"
+                            : fl_ret(-code),
+               code != 0    ? "The holder that was named is gone: no daemon "
+                              "that stop knows of runs."
+               : round == 0 ? "It signalled that pid regardless: by then it "
+                              "may belong to another process. Once the "
+                              "pidfd is open, ask F_GETLK again, and signal "
+                              "only if the same process still holds the "
+                              "lock."
+                            : "It signalled the pid it first named, though "
+                              "another process holds the lock now: ask "
+                              "F_GETLK again, and signal only if the same "
+                              "process still holds the lock, not just any.");
+        if (next > 0) {
+            kill(next, SIGKILL);
+            reap(next);
+        }
+    }
     cleanup();
 }
 
