@@ -742,12 +742,14 @@ exit_with_byte(void *arg)
     return c;
 }
 
-// Whether pid sleeps in a timer, as a poll loop's sleep does: its wait
-// channel (/proc/PID/wchan), the kernel function it sleeps in, names one
-// (hrtimer_nanosleep, do_sys_poll, do_select), where waitpid sleeps in
-// do_wait.  0 when the kernel shows no channel ("0"): timing must do.
+// Where pid sleeps, from its wait channel (/proc/PID/wchan), the kernel
+// function it sleeps in: 2 in a timer, hrtimer_nanosleep or do_nanosleep
+// (sleep, usleep, nanosleep), where no wait for a child sleeps; 1 in
+// poll, select or epoll, with or without a timeout (a blocking poll of a
+// pidfd waits there too); 0 elsewhere (waitpid sleeps in do_wait), or
+// when the kernel shows no channel ("0"): then timing must do.
 static int
-asleep_in_a_timer(pid_t pid)
+where_it_sleeps(pid_t pid)
 {
     char path[64], wchan[128] = "";
     snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
@@ -757,8 +759,10 @@ asleep_in_a_timer(pid_t pid)
     ssize_t n = read(fd, wchan, sizeof wchan - 1);
     close(fd);
     wchan[n > 0 ? n : 0] = '\0';
-    return strstr(wchan, "sleep") != NULL || strstr(wchan, "poll") != NULL ||
-           strstr(wchan, "select") != NULL;
+    return strstr(wchan, "nanosleep") != NULL ? 2
+           : strstr(wchan, "poll") != NULL || strstr(wchan, "select") != NULL
+               ? 1
+               : 0;
 }
 
 struct watched {
@@ -768,7 +772,8 @@ struct watched {
 
 // Watch the test wait for the child on *arg.  Once the test has slept in
 // its wait (parent_sleeps), check for 110 ms that nothing wakes it and
-// that it does not sleep in a timer, let the child exit with 0, and time
+// that it does not sleep in a timer (1100 ms if it sleeps in poll or
+// select, which may have a timeout), let the child exit with 0, and time
 // until it is reaped.  The child exits with 1 if the test never slept; the
 // watcher exits with 0, or 2 if the test woke up while the child lived, 3
 // if it took over 500 ms to reap it, 4 if it slept in a timer.
@@ -782,13 +787,17 @@ watch_parent_wait(void *arg)
         return write(w->p[1], &c, 1) == 1 ? 0 : 1;
     long slept = fl_proc_sleeps(getppid());
     // A sleep of 100 ms between waitpid(WNOHANG)s wakes it within 110 ms;
-    // a longer one is seen in its timer (where the kernel names it).
-    int timer = 0;
-    for (long t0 = fl_now_ms(); fl_now_ms() - t0 < 110;) {
-        timer |= asleep_in_a_timer(getppid());
+    // a longer one is seen in its timer (where the kernel names it), and
+    // a poll() with a timeout of up to a second wakes it within 1100 ms.
+    int timer = 0, polls = 0, woke = 0;
+    for (long t0 = fl_now_ms();
+         !woke && fl_now_ms() - t0 < (polls ? 1100 : 110);) {
+        int where = where_it_sleeps(getppid());
+        timer |= where == 2;
+        polls |= where == 1;
         poll(NULL, 0, 2);
+        woke = fl_proc_sleeps(getppid()) != slept;
     }
-    int woke = fl_proc_sleeps(getppid()) != slept;
     c = 0;
     if (write(w->p[1], &c, 1) != 1)
         return 1;
@@ -818,9 +827,9 @@ FL_TEST(test_mp_waitpid_sleeps_while_it_waits)
                   "%s: a loop of waitpid(WNOHANG) and a sleep polls, and "
                   "returns up to a whole sleep late. waitpid(pid, &status, "
                   "0) sleeps until the child ends, and returns at once then.",
-                  seen == 4   ? "mp_waitpid slept in a timer (a sleep, "
-                                "nanosleep or poll with a timeout) while the "
-                                "child was alive, not in waitpid"
+                  seen == 4   ? "mp_waitpid slept in a timer (sleep, "
+                                "usleep or nanosleep) while the child was "
+                                "alive, not in waitpid"
                   : seen == 2 ? "mp_waitpid woke up while the child was alive "
                                 "and nothing happened"
                   : seen == 3 ? "the child had ended for 500 ms, yet "
