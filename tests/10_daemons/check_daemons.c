@@ -917,15 +917,20 @@ FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
     cleanup();
 }
 
-// The caller of mp_daemonize, and whether it has returned.
+// The caller of mp_daemonize, whether it has returned, and whether it
+// spun while its first child was stopped.
 struct waker {
     pid_t caller;
     volatile int done;
+    volatile int spun;
 };
 
 // Continue the caller's first child, stopped before its setsid(), once
-// the caller sleeps: in waitpid() for that child, or in read() if it has
-// not waited.  The child ends only then, never before the caller looks.
+// the caller sleeps (fl_proc_idles: 20 ms asleep on end): in waitpid() for
+// that child, or in read() if it has not waited.  The child ends only
+// then, never before the caller looks.  A caller that spins instead (a
+// loop of waitpid(WNOHANG)) never idles: the child is continued all the
+// same, once the caller has burnt 300 ms of CPU, and spun says so.
 static int
 continue_the_first_child(void *arg)
 {
@@ -935,9 +940,10 @@ continue_the_first_child(void *arg)
         pid_t kids[8];
         int n = fl_children_of(w->caller, kids, 8);
         for (int i = 0; i < n; i++)
-            if (fl_proc_state(kids[i]) == 'T' &&
-                fl_proc_state(w->caller) == 'S')
+            if (fl_proc_state(kids[i]) == 'T') {
+                w->spun = !fl_proc_idles(w->caller, 20);
                 return kill(kids[i], SIGCONT) == 0 ? 0 : 1;
+            }
         sched_yield();
     }
     return 1;
@@ -962,6 +968,7 @@ FL_TEST(test_mp_daemonize_reaps_its_first_child)
     ck_assert_msg(w != MAP_FAILED, "mmap failed: %s", strerror(errno));
     w->caller = getpid();
     w->done = 0;
+    w->spun = 0;
     pid_t waker = fl_raw_start(continue_the_first_child, w);
     fl_fault_reset();
     fl_fault_signal_before("setsid", 1, SIGSTOP);
@@ -969,7 +976,13 @@ FL_TEST(test_mp_daemonize_reaps_its_first_child)
     fl_fault_reset();
     w->done = 1;
     fl_reap(waker);
+    int spun = w->spun;
     munmap(w, sizeof *w);
+    expect(!spun,
+           "while its first child was stopped, mp_daemonize kept the CPU "
+           "busy instead of sleeping: a loop around waitpid(WNOHANG) "
+           "spins. waitpid(pid, NULL, 0) sleeps until the child ends (call "
+           "it again on EINTR).");
     int st = 0;
     pid_t got = waitpid(mine, &st, WNOHANG);
     const char *why = got < 0 ? strerrorname_np(errno) : "0, still running";
