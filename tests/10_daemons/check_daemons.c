@@ -2013,6 +2013,34 @@ FL_TEST(test_mp_daemon_stop_asks_again_who_holds_the_lock)
     cleanup();
 }
 
+// kill(pid) after the second F_GETLK still races with the daemon's end:
+// its pid may go to another process in between, and kill() would signal
+// that one.  No test can make the kernel reuse a pid cheaply, so kill()
+// in the code under test is made to fail as it would for a pid gone to
+// no one (ESRCH): a stop that signals through its pidfd never calls it.
+FL_TEST(test_mp_daemon_stop_signals_through_the_pidfd)
+{
+    use_pidfile();
+    pid_t f = fake_daemon(FAKE_DIES_OF_TERM);
+    fl_fault_reset();
+    fl_fault_fail("kill", 1, ESRCH);
+    int r = mp_daemon_stop(pidfile, 3000);
+    long kills = fl_fault_calls("kill");
+    fl_fault_reset();
+    int alive = fl_alive(f);
+    expect(r == 0 && !alive && kills == 0,
+           "mp_daemon_stop returned %s with the daemon %s, and called "
+           "kill() %ld time(s) (the test makes kill() fail with ESRCH, as "
+           "it does once a pid has gone to no one). Between the second "
+           "F_GETLK and kill(pid) the daemon may end and its pid go to "
+           "another process, which kill() would signal. Signal through "
+           "the pidfd: syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, "
+           "NULL, 0) reaches that process or none.",
+           fl_ret(r), alive ? "still running" : "gone", kills);
+    reap(f);
+    cleanup();
+}
+
 FL_TEST(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm)
 {
     use_pidfile();
@@ -2587,6 +2615,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_daemon_stop_asks_again_who_holds_the_lock, 10),
     FL_CASE(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm, 5),
     FL_CASE(test_mp_daemon_stop_reports_running_out_of_descriptors, 5),
+    FL_CASE(test_mp_daemon_stop_signals_through_the_pidfd, 5),
     FL_CASE(test_mp_daemon_stop_reports_each_failed_call_and_leaks_nothing, 5),
     FL_CASE(test_mp_daemon_stop_reports_a_missing_pidfile, 5),
     FL_CASE(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize, 10),
