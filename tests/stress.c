@@ -109,7 +109,8 @@ static const char *const blocking =
     "accept accept4 connect sem_wait sem_timedwait sigtimedwait nanosleep "
     "mq_send mq_receive mq_timedsend mq_timedreceive ";
 // Functions after whose call the process can stop itself.
-static const char *const stoppable = " pthread_mutex_unlock connect unlink ";
+static const char *const stoppable =
+    " pthread_mutex_unlock connect unlink fcntl ";
 
 enum { K_NONE, K_FAIL, K_FROM, K_SHORT, K_STOP, K_SIGNAL };
 
@@ -633,13 +634,25 @@ fl_wrap_dup2(int fd, int to)
 int
 fl_wrap_fcntl(int fd, int cmd, ...)
 {
-    INTERCEPT(fcntl, -1);
+    int e_;
+    size_t c_ = SIZE_MAX;
+    int hit = intercept(FN_fcntl, &e_, &c_);
+    if (hit && e_ != 0) {
+        errno = e_;
+        return -1;
+    }
     // The third argument is an int or a pointer, as glibc reads it.
     va_list ap;
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    return fcntl(fd, cmd, arg);
+    int r = fcntl(fd, cmd, arg);
+    if (hit) { // a stop after the call, as in fl_wrap_connect
+        int saved = errno;
+        raise(SIGSTOP);
+        errno = saved;
+    }
+    return r;
 }
 
 int

@@ -123,11 +123,13 @@ void fl_fault_eintr_late(const char *fn, int nth, long long ms);
  * written after an unlock instead of before, say, or read after it; or,
  * after a connect, a peer that resets the connection before the code
  * sends anything on it; or, after a server's last unlink, a process
- * that is still cleaning up when its client looks.  The call itself runs
- * as usual (a failed call stops too); SIGCONT lets the code go on.
+ * that is still cleaning up when its client looks; or, after an
+ * fcntl(F_GETLK) that named a lock's holder, a holder that ends before
+ * the code acts on the answer.  The call itself runs as usual (a failed
+ * call stops too); SIGCONT lets the code go on.
  *
- * @param fn  pthread_mutex_unlock, connect or unlink; any other fails the
- *            test.
+ * @param fn  pthread_mutex_unlock, connect, unlink or fcntl; any other
+ *            fails the test.
  * @param nth which call, 1-based.
  */
 void fl_fault_stop_after(const char *fn, int nth);

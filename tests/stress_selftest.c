@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ ssize_t st_read_full(int fd, char *buf, size_t len);
 int st_unlock(pthread_mutex_t *m);
 int st_connect(int fd, const struct sockaddr *addr, socklen_t len);
 int st_unlink(const char *path);
+int st_lock(int fd);
 long long st_mono_ns(void);
 char *st_map(size_t len);
 int st_unmap(char *p, size_t len);
@@ -306,6 +308,39 @@ FL_TEST(test_fault_stop_after_stops_the_process_after_its_unlink)
                   "the child did not go on once continued (status 0x%x)", st);
 }
 
+// A child locks a file with the stop armed: it stops holding the lock
+// (F_GETLK names it), and goes on to exit 0 once continued.
+FL_TEST(test_fault_stop_after_stops_the_process_after_its_fcntl)
+{
+    char path[] = "/tmp/fl-stop-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        fl_fault_reset();
+        fl_fault_stop_after("fcntl", 1);
+        int r = st_lock(fd);
+        _exit(r == 0 && fl_fault_fired("fcntl") == 1 ? 0 : 1);
+    }
+    char s;
+    while ((s = fl_proc_state(pid)) != 'T' && s != 'Z' && s != 0)
+        sched_yield();
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int held = s == 'T' && fcntl(fd, F_GETLK, &lk) == 0 && lk.l_pid == pid;
+    kill(pid, SIGCONT);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        ;
+    close(fd);
+    unlink(path);
+    fl_expect_int(s, 'T', "the child's state after its fcntl", "");
+    ck_assert_msg(held, "the child did not hold the lock while it was stopped");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the child did not go on once continued (status 0x%x)", st);
+}
+
 /* -------------------------------------------------------------- storms */
 
 static int storm_fds[2];
@@ -547,6 +582,7 @@ static const fl_case cases[] = {
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_unlock, 5),
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_connect, 5),
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_unlink, 5),
+    FL_CASE(test_fault_stop_after_stops_the_process_after_its_fcntl, 5),
     FL_CASE(test_fault_signal_before_comes_just_before_the_call, 5),
     FL_CASE(test_storm_interrupts_a_finite_wait_that_keeps_its_deadline, 10),
     FL_CASE(test_storm_catches_a_wait_that_restarts_its_timeout, 10),

@@ -3,6 +3,7 @@
 // tests/stress.c counts and fails.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -163,6 +164,15 @@ int
 st_unlink(const char *path)
 {
     return unlink(path);
+}
+
+// Lock the whole file fd for writing with F_SETLK, as the code under test
+// does (a wrapped call).
+int
+st_lock(int fd)
+{
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    return fcntl(fd, F_SETLK, &lk);
 }
 
 // Nanoseconds on CLOCK_MONOTONIC, as the code under test sees them; -1

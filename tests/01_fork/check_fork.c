@@ -8,6 +8,7 @@
 #include "stress.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <poll.h>
 #include <signal.h>
@@ -429,6 +430,13 @@ FL_TEST(test_mp_fork_call_rejects_a_null_target)
     fl_expect_int(pid, -EINVAL, "mp_fork_call(NULL, NULL)",
                   "check the target before forking: a child that calls a "
                   "NULL function dies of SIGSEGV");
+    int x = 0; // the target alone decides: arg may be anything
+    pid = mp_fork_call(NULL, &x);
+    if (pid > 0)
+        fl_raw_wait(pid, raw_wait_hint);
+    fl_expect_int(pid, -EINVAL, "mp_fork_call(NULL, &x), a NULL target",
+                  "a NULL target is refused whatever arg is: test target "
+                  "alone, not target and arg together");
 }
 
 FL_TEST(test_mp_exitcode_rejects_a_stopped_status)
@@ -734,16 +742,41 @@ exit_with_byte(void *arg)
     return c;
 }
 
+// Where pid sleeps, from its wait channel (/proc/PID/wchan), the kernel
+// function it sleeps in: 2 in a timer, hrtimer_nanosleep or do_nanosleep
+// (sleep, usleep, nanosleep), where no wait for a child sleeps; 1 in
+// poll, select or epoll, with or without a timeout (a blocking poll of a
+// pidfd waits there too); 0 elsewhere (waitpid sleeps in do_wait), or
+// when the kernel shows no channel ("0"): then timing must do.
+static int
+where_it_sleeps(pid_t pid)
+{
+    char path[64], wchan[128] = "";
+    snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, wchan, sizeof wchan - 1);
+    close(fd);
+    wchan[n > 0 ? n : 0] = '\0';
+    return strstr(wchan, "nanosleep") != NULL ? 2
+           : strstr(wchan, "poll") != NULL || strstr(wchan, "select") != NULL
+               ? 1
+               : 0;
+}
+
 struct watched {
     int p[2];  // the child's pipe: the watcher holds the only write end
     pid_t pid; // the child, which exits with the byte it reads
 };
 
 // Watch the test wait for the child on *arg.  Once the test has slept in
-// its wait (parent_sleeps), check for 110 ms that nothing wakes it, let the
-// child exit with 0, and time until it is reaped.  The child exits with 1
-// if the test never slept; the watcher exits with 0, or 2 if the test
-// woke up while the child lived, 3 if it took over 500 ms to reap it.
+// its wait (parent_sleeps), check for 110 ms that nothing wakes it and
+// that it does not sleep in a timer (1100 ms if it sleeps in poll or
+// select, which may have a timeout), let the child exit with 0, and time
+// until it is reaped.  The child exits with 1 if the test never slept; the
+// watcher exits with 0, or 2 if the test woke up while the child lived, 3
+// if it took over 500 ms to reap it, 4 if it slept in a timer.
 static int
 watch_parent_wait(void *arg)
 {
@@ -753,15 +786,25 @@ watch_parent_wait(void *arg)
     if (!parent_sleeps())
         return write(w->p[1], &c, 1) == 1 ? 0 : 1;
     long slept = fl_proc_sleeps(getppid());
-    poll(NULL, 0, 110); // a sleep of 100 ms between waitpid(WNOHANG)s shows
-    int woke = fl_proc_sleeps(getppid()) != slept;
+    // A sleep of 100 ms between waitpid(WNOHANG)s wakes it within 110 ms;
+    // a longer one is seen in its timer (where the kernel names it), and
+    // a poll() with a timeout of up to a second wakes it within 1100 ms.
+    int timer = 0, polls = 0, woke = 0;
+    for (long t0 = fl_now_ms();
+         !woke && fl_now_ms() - t0 < (polls ? 1100 : 110);) {
+        int where = where_it_sleeps(getppid());
+        timer |= where == 2;
+        polls |= where == 1;
+        poll(NULL, 0, 2);
+        woke = fl_proc_sleeps(getppid()) != slept;
+    }
     c = 0;
     if (write(w->p[1], &c, 1) != 1)
         return 1;
     long t0 = fl_now_ms(); // then look every 2 ms, leaving the CPU to it
     while (fl_proc_state(w->pid) != 0 && fl_now_ms() - t0 < 500)
         poll(NULL, 0, 2);
-    return woke ? 2 : fl_proc_state(w->pid) != 0 ? 3 : 0;
+    return timer ? 4 : woke ? 2 : fl_proc_state(w->pid) != 0 ? 3 : 0;
 }
 
 FL_TEST(test_mp_waitpid_sleeps_while_it_waits)
@@ -784,7 +827,10 @@ FL_TEST(test_mp_waitpid_sleeps_while_it_waits)
                   "%s: a loop of waitpid(WNOHANG) and a sleep polls, and "
                   "returns up to a whole sleep late. waitpid(pid, &status, "
                   "0) sleeps until the child ends, and returns at once then.",
-                  seen == 2   ? "mp_waitpid woke up while the child was alive "
+                  seen == 4   ? "mp_waitpid slept in a timer (sleep, "
+                                "usleep or nanosleep) while the child was "
+                                "alive, not in waitpid"
+                  : seen == 2 ? "mp_waitpid woke up while the child was alive "
                                 "and nothing happened"
                   : seen == 3 ? "the child had ended for 500 ms, yet "
                                 "mp_waitpid had not reaped it"

@@ -338,15 +338,37 @@ wait_forever(void *arg)
     return 0;
 }
 
+// Fill the stack below the caller's frame with 0xa5 bytes, where the
+// frames of the next call will lie: a variable it forgets to initialise
+// then holds garbage, not the zeros a fresh stack happens to give.  A
+// struct flock with l_start 0xa5a5... (negative) is refused with EINVAL.
+static __attribute__((noinline)) void
+poison_stack(void)
+{
+    volatile unsigned char junk[16384];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = 0xa5;
+}
+
+// What a struct flock left uninitialised looks like to the caller.
+#define FLOCK_HINT(r)                                                          \
+    ((r) == -EINVAL || (r) == -EOVERFLOW                                       \
+         ? ": fcntl() refuses a struct flock whose l_start or l_len is "       \
+           "garbage. Initialise every field: struct flock lk = {.l_type = "    \
+           "F_WRLCK, .l_whence = SEEK_SET} (l_start 0, l_len 0: the whole "    \
+           "file)"                                                             \
+         : "")
+
 // mp_daemonize(pidfile, workdir, run, arg), failing unless it gave a pid.
 static pid_t
 daemonize_or_fail(const char *workdir, mp_target run, void *arg)
 {
+    poison_stack();
     pid_t d = mp_daemonize(pidfile, workdir, run, arg);
     expect(d > 0,
            "mp_daemonize(\"%s\", ...) returned %s, expected the daemon's "
-           "pid (> 0)",
-           pidfile, fl_ret(d));
+           "pid (> 0)%s",
+           pidfile, fl_ret(d), FLOCK_HINT(d));
     return d;
 }
 
@@ -895,15 +917,20 @@ FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
     cleanup();
 }
 
-// The caller of mp_daemonize, and whether it has returned.
+// The caller of mp_daemonize, whether it has returned, and whether it
+// spun while its first child was stopped.
 struct waker {
     pid_t caller;
     volatile int done;
+    volatile int spun;
 };
 
 // Continue the caller's first child, stopped before its setsid(), once
-// the caller sleeps: in waitpid() for that child, or in read() if it has
-// not waited.  The child ends only then, never before the caller looks.
+// the caller sleeps (fl_proc_idles: 20 ms asleep on end): in waitpid() for
+// that child, or in read() if it has not waited.  The child ends only
+// then, never before the caller looks.  A caller that spins instead (a
+// loop of waitpid(WNOHANG)) never idles: the child is continued all the
+// same, once the caller has burnt 300 ms of CPU, and spun says so.
 static int
 continue_the_first_child(void *arg)
 {
@@ -913,9 +940,10 @@ continue_the_first_child(void *arg)
         pid_t kids[8];
         int n = fl_children_of(w->caller, kids, 8);
         for (int i = 0; i < n; i++)
-            if (fl_proc_state(kids[i]) == 'T' &&
-                fl_proc_state(w->caller) == 'S')
+            if (fl_proc_state(kids[i]) == 'T') {
+                w->spun = !fl_proc_idles(w->caller, 20);
                 return kill(kids[i], SIGCONT) == 0 ? 0 : 1;
+            }
         sched_yield();
     }
     return 1;
@@ -940,6 +968,7 @@ FL_TEST(test_mp_daemonize_reaps_its_first_child)
     ck_assert_msg(w != MAP_FAILED, "mmap failed: %s", strerror(errno));
     w->caller = getpid();
     w->done = 0;
+    w->spun = 0;
     pid_t waker = fl_raw_start(continue_the_first_child, w);
     fl_fault_reset();
     fl_fault_signal_before("setsid", 1, SIGSTOP);
@@ -947,7 +976,13 @@ FL_TEST(test_mp_daemonize_reaps_its_first_child)
     fl_fault_reset();
     w->done = 1;
     fl_reap(waker);
+    int spun = w->spun;
     munmap(w, sizeof *w);
+    expect(!spun,
+           "while its first child was stopped, mp_daemonize kept the CPU "
+           "busy instead of sleeping: a loop around waitpid(WNOHANG) "
+           "spins. waitpid(pid, NULL, 0) sleeps until the child ends (call "
+           "it again on EINTR).");
     int st = 0;
     pid_t got = waitpid(mine, &st, WNOHANG);
     const char *why = got < 0 ? strerrorname_np(errno) : "0, still running";
@@ -1126,8 +1161,8 @@ above_3(int fd)
 
 // C: a session leader with a pty for its controlling terminal (when the
 // machine gives us one), pipes on 0, 1 and 2, and other descriptors
-// open (3 too, unless caller_frees_fd_3).  It calls mp_daemonize and
-// stays until the test lets it go.
+// open (3 too, unless caller_frees_fd_3; and the highest it may open).  It
+// calls mp_daemonize and stays until the test lets it go.
 static void
 caller_side(int master, int rep, int go, mp_target run)
 {
@@ -1145,6 +1180,11 @@ caller_side(int master, int rep, int go, mp_target run)
     dup2(io[0], 0);
     dup2(io[1], 1);
     dup2(io[1], 2);
+    // And the highest descriptor it may have (at most 4095, for cheap
+    // forks): a close loop that stops at a bound of its own leaves it open.
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > 64)
+        dup2(io[1], (int)(nofile.rlim_cur < 4096 ? nofile.rlim_cur : 4096) - 1);
     if (caller_closes_stdio) {
         close(0);
         close(1);
@@ -1264,6 +1304,8 @@ access_mode_of(pid_t pid, int fd)
     return found ? (int)(flags & O_ACCMODE) : -1;
 }
 
+static int close_on_exec_in(pid_t pid, int fd);
+
 FL_TEST(test_mp_daemonize_puts_dev_null_on_fds_0_1_2)
 {
     use_pidfile();
@@ -1273,10 +1315,12 @@ FL_TEST(test_mp_daemonize_puts_dev_null_on_fds_0_1_2)
     caller_closes_stdio = 1;
     caller_start(&c, wait_forever);
     char bare[3][PATH_MAX];
+    int bare_cloexec[3];
     for (int fd = 0; fd <= 2; fd++) {
         char name[16];
         snprintf(name, sizeof name, "fd/%d", fd);
         snprintf(bare[fd], PATH_MAX, "%s", link_of(c.daemon, name));
+        bare_cloexec[fd] = close_on_exec_in(c.daemon, fd);
     }
     caller_release(&c);
     fl_kill_children(); // the first daemon, before the second starts
@@ -1292,6 +1336,15 @@ FL_TEST(test_mp_daemonize_puts_dev_null_on_fds_0_1_2)
                "pidfile, and a run() that closes its stdin drops the "
                "lock.",
                fd, bare[fd]);
+    for (int fd = 0; fd <= 2; fd++)
+        expect(bare_cloexec[fd] == 0,
+               "the daemon's descriptor %d, /dev/null, is close-on-exec "
+               "(its caller had closed 0, 1 and 2, so the open() of "
+               "/dev/null gave 0, and dup2() of a descriptor onto itself "
+               "changes nothing): a program the daemon runs with exec() "
+               "would start with no stdin. Open /dev/null without "
+               "O_CLOEXEC.",
+               fd);
     caller_start(&c, wait_forever);
     char names[3][PATH_MAX];
     const char *modes[3];
@@ -1791,12 +1844,13 @@ FL_TEST(test_mp_daemon_stop_waits_until_the_daemon_has_ended)
 {
     use_pidfile();
     pid_t f = fake_daemon(FAKE_ENDS_SLOWLY);
+    poison_stack();
     int r = mp_daemon_stop(pidfile, 5000);
     int alive = fl_alive(f);
     expect(r == 0,
            "mp_daemon_stop returned %s, expected 0: the daemon %d "
-           "holds the pidfile's lock",
-           fl_ret(r), (int)f);
+           "holds the pidfile's lock%s",
+           fl_ret(r), (int)f, FLOCK_HINT(r));
     expect(!alive,
            "mp_daemon_stop returned while the daemon was still running (it "
            "takes 100 ms to end after SIGTERM): wait until the pidfd you "
@@ -1892,6 +1946,98 @@ FL_TEST(test_mp_daemon_stop_leaves_alone_a_pid_from_a_stale_pidfile)
            "mp_daemon_stop on a pidfile whose lock nobody holds returned "
            "%s, expected -ESRCH: no daemon is running",
            fl_ret(r));
+    cleanup();
+}
+
+// In a child: mp_daemon_stop, stopped (SIGSTOP) right after its first
+// fcntl(), the F_GETLK that named the holder.  Exits with minus what the
+// stop returned (0 for 0, ESRCH for -ESRCH).
+static int
+stop_paused_after_getlk(void *arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_stop_after("fcntl", 1);
+    int r = mp_daemon_stop(pidfile, 1000);
+    return r <= 0 && r > -255 ? -r : 255;
+}
+
+// The daemon ends between stop's first F_GETLK and its signal: stop knows
+// a pid that, by the time it acts, may be anyone's.  Here the daemon stays
+// a zombie until the end (the test reaps it last), so that its pid goes to
+// no one else and the pidfd opens on it: only a second F_GETLK, once the
+// pidfd is open, tells that nobody holds the lock any more (first round),
+// or that another process does (second round: a new daemon has started).
+FL_TEST(test_mp_daemon_stop_asks_again_who_holds_the_lock)
+{
+    use_pidfile();
+    for (int round = 0; round < 2; round++) {
+        pid_t f = fake_daemon(FAKE_DIES_OF_TERM); // a stop that never pauses
+        pid_t stopper = fl_raw_start(stop_paused_after_getlk, NULL);
+        char state;
+        while ((state = fl_proc_state(stopper)) != 'T' && state != 'Z' &&
+               state != 0)
+            sched_yield();
+        kill(f, SIGKILL);
+        siginfo_t si;
+        while (waitid(P_PID, f, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+            ; // a zombie now: its lock is gone, its pid still its own
+        pid_t next = round == 1 ? fake_daemon(FAKE_BLOCKS_TERM) : 0;
+        kill(stopper, SIGCONT);
+        int code = fl_reap_code(stopper);
+        reap(f);
+        expect(code == ESRCH,
+               "the daemon ended (its lock gone) after mp_daemon_stop's "
+               "first fcntl(F_GETLK) had named it%s, and the stop then "
+               "returned %s, expected -ESRCH. %s",
+               round == 1 ? ", and a new daemon took the lock" : "",
+               code == 255  ? "an error"
+               : code > 128 ? "nothing (it was killed)"
+                            : fl_ret(-code),
+               code != 0    ? "The holder that was named is gone: no daemon "
+                              "that stop knows of runs."
+               : round == 0 ? "It signalled that pid regardless: by then it "
+                              "may belong to another process. Once the "
+                              "pidfd is open, ask F_GETLK again, and signal "
+                              "only if the same process still holds the "
+                              "lock."
+                            : "It signalled the pid it first named, though "
+                              "another process holds the lock now: ask "
+                              "F_GETLK again, and signal only if the same "
+                              "process still holds the lock, not just any.");
+        if (next > 0) {
+            kill(next, SIGKILL);
+            reap(next);
+        }
+    }
+    cleanup();
+}
+
+// kill(pid) after the second F_GETLK still races with the daemon's end:
+// its pid may go to another process in between, and kill() would signal
+// that one.  No test can make the kernel reuse a pid cheaply, so kill()
+// in the code under test is made to fail as it would for a pid gone to
+// no one (ESRCH): a stop that signals through its pidfd never calls it.
+FL_TEST(test_mp_daemon_stop_signals_through_the_pidfd)
+{
+    use_pidfile();
+    pid_t f = fake_daemon(FAKE_DIES_OF_TERM);
+    fl_fault_reset();
+    fl_fault_fail("kill", 1, ESRCH);
+    int r = mp_daemon_stop(pidfile, 3000);
+    long kills = fl_fault_calls("kill");
+    fl_fault_reset();
+    int alive = fl_alive(f);
+    expect(r == 0 && !alive && kills == 0,
+           "mp_daemon_stop returned %s with the daemon %s, and called "
+           "kill() %ld time(s) (the test makes kill() fail with ESRCH, as "
+           "it does once a pid has gone to no one). Between the second "
+           "F_GETLK and kill(pid) the daemon may end and its pid go to "
+           "another process, which kill() would signal. Signal through "
+           "the pidfd: syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, "
+           "NULL, 0) reaches that process or none.",
+           fl_ret(r), alive ? "still running" : "gone", kills);
+    reap(f);
     cleanup();
 }
 
@@ -2021,11 +2167,19 @@ FL_TEST(test_mp_daemon_stop_reports_a_missing_pidfile)
     use_pidfile();
     int missing = mp_daemon_stop(pidfile, 100);
     int null = mp_daemon_stop(NULL, 100);
-    expect(missing == -ENOENT && null == -EINVAL,
+    // A path through a regular file: open() fails with ENOTDIR.
+    char below[sizeof pidfile + 8];
+    snprintf(below, sizeof below, "%s/pid", pidfile);
+    write_pidfile("1\n");
+    int notdir = mp_daemon_stop(below, 100);
+    unlink(pidfile);
+    expect(missing == -ENOENT && null == -EINVAL && notdir == -ENOTDIR,
            "mp_daemon_stop on a pidfile that does not exist gave %s "
-           "(expected -ENOENT, open()'s -errno), and on NULL %s (expected "
-           "-EINVAL)",
-           fl_ret(missing), fl_ret(null));
+           "(expected -ENOENT, open()'s -errno), on NULL %s (expected "
+           "-EINVAL), and on a path below a regular file %s (expected "
+           "-ENOTDIR: any failure of open() comes back as its own "
+           "-errno, not always -ENOENT)",
+           fl_ret(missing), fl_ret(null), fl_ret(notdir));
 }
 
 FL_TEST(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize)
@@ -2363,6 +2517,64 @@ FL_TEST(test_mp_start_prints_buffered_output_once)
            target);
 }
 
+static char logfile[PATH_MAX]; // the daemon's log, in the run's TMPDIR
+
+// A daemon's work: open its log and put it on descriptor *arg, a number
+// of its choosing, write "run|" there and return; the daemon then flushes
+// stdio before it exits.
+static int
+log_on_fd(void *arg)
+{
+    int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 || dup2(fd, *(int *)arg) < 0)
+        return 1;
+    return write(*(int *)arg, "run|", 4) == 4 ? 0 : 1;
+}
+
+// The caller holds "stale|" in the buffer of a stream on descriptor 20 or
+// up when it calls mp_daemonize.  Unflushed, the buffer is copied into
+// the daemon, which closes the descriptor; when the daemon's work puts
+// its log on that number, the daemon's flush at exit writes the caller's
+// old output into the log.
+FL_TEST(test_mp_daemonize_flushes_stdio_before_forking)
+{
+    use_pidfile();
+    int n = mp_ipc_path(logfile, sizeof logfile, "daemon.log");
+    ck_assert_msg(n > 0, "test setup: mp_ipc_path failed");
+    unlink(logfile);
+    int p[2];
+    ck_assert_msg(pipe(p) == 0, "pipe failed: %s", strerror(errno));
+    int num = fcntl(p[1], F_DUPFD_CLOEXEC, 20);
+    close(p[1]);
+    FILE *f = num >= 0 ? fdopen(num, "w") : NULL;
+    ck_assert_msg(f != NULL, "test setup: fdopen failed: %s", strerror(errno));
+    fputs("stale|", f); // buffered: a pipe's stream is fully buffered
+    pid_t d = mp_daemonize(pidfile, NULL, log_on_fd, &num);
+    int done = d > 0 && ended_within(d, 3000);
+    int st = d > 0 && done ? reap(d) : 0;
+    fclose(f);
+    char caller_out[64], log[64] = "";
+    fl_read_text(p[0], caller_out, sizeof caller_out);
+    close(p[0]);
+    int fd = open(logfile, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        fl_read_text(fd, log, sizeof log);
+        close(fd);
+    }
+    unlink(logfile);
+    expect(d > 0 && done, "mp_daemonize returned %s%s", fl_ret(d),
+           d > 0 ? ", and its work did not end in 3 s" : "");
+    expect(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(log, "run|") == 0,
+           "the daemon's work put its log on descriptor %d and wrote "
+           "\"run|\"; the log holds \"%s\" (the daemon %s). The caller had "
+           "\"stale|\" in the buffer of a stream on that descriptor, and "
+           "fork() copied it into the daemon, whose flush at exit wrote "
+           "it into the log: fflush(NULL) before fork(), in mp_daemonize "
+           "as in mp_start.",
+           num, log, ended(st));
+    cleanup();
+}
+
 static const fl_case cases[] = {
     FL_CASE(test_mp_start_runs_the_target_in_a_child, 5),
     FL_CASE(test_mp_start_rejects_a_null_target, 5),
@@ -2400,8 +2612,10 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_daemon_stop_keeps_waiting_when_a_signal_interrupts, 10),
     FL_CASE(test_mp_daemon_stop_stops_a_daemon_whose_pidfile_is_read_only, 10),
     FL_CASE(test_mp_daemon_stop_leaves_alone_a_pid_from_a_stale_pidfile, 10),
+    FL_CASE(test_mp_daemon_stop_asks_again_who_holds_the_lock, 10),
     FL_CASE(test_mp_daemon_stop_times_out_on_a_daemon_that_ignores_sigterm, 5),
     FL_CASE(test_mp_daemon_stop_reports_running_out_of_descriptors, 5),
+    FL_CASE(test_mp_daemon_stop_signals_through_the_pidfd, 5),
     FL_CASE(test_mp_daemon_stop_reports_each_failed_call_and_leaks_nothing, 5),
     FL_CASE(test_mp_daemon_stop_reports_a_missing_pidfile, 5),
     FL_CASE(test_mp_daemon_stop_stops_a_daemon_started_by_mp_daemonize, 10),
@@ -2413,6 +2627,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_daemon_stop_keeps_its_deadline_when_the_wall_clock_jumps,
             10),
     FL_CASE(test_mp_start_prints_buffered_output_once, 5),
+    FL_CASE(test_mp_daemonize_flushes_stdio_before_forking, 5),
 };
 
 FL_MAIN("10_daemons", cases)
