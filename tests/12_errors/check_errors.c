@@ -1602,12 +1602,37 @@ stop_hint(int st, int sig)
            "SIG_DFL and raises the same signal";
 }
 
+static char first_name[MP_SHM_NAME_MAX];
+
+// stoppable, with first_name registered before shm_name: both must go.
+static int
+two_names_then_stop(void *arg)
+{
+    if (mp_cleanup_on_signal(first_name) != 0)
+        return CHILD_NO_REGISTER;
+    return stoppable(arg);
+}
+
 FL_TEST(test_mp_signal_check_removes_the_name_on_sigterm)
 {
     default_stop_signals();
+    make_shm("errors-term-first");
+    memcpy(first_name, shm_name, sizeof first_name);
     make_shm("errors-term");
-    int left, st = stop_child(SIGTERM, 1, &left);
-    ck_assert_msg(!left,
+    int left, st = stop_child_with(two_names_then_stop, SIGTERM, 1, &left);
+    int fd = shm_open(first_name, O_RDONLY, 0);
+    int first_left = fd >= 0;
+    if (fd >= 0) {
+        close(fd);
+        shm_unlink(first_name);
+    }
+    ck_assert_msg(!left || first_left,
+                  "a worker that registered two names was sent SIGTERM "
+                  "and %s; the first name was removed, the second (%s) "
+                  "left in /dev/shm: unlink every name this process "
+                  "registered, not only the first",
+                  child_said(st), shm_name);
+    ck_assert_msg(!left && !first_left,
                   "a worker holding %s was sent SIGTERM and %s, and the "
                   "name was left in /dev/shm: install the handler for "
                   "SIGTERM as well as SIGINT, and shm_unlink in "
