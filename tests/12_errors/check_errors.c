@@ -1977,6 +1977,10 @@ term_while_emptying(void *arg)
 
 FL_TEST(test_mp_signal_check_empties_the_self_pipe)
 {
+    // Descriptor 0 free: the self-pipe's reading end is 0, to be emptied
+    // like any other.
+    int stdin_copy = dup(0);
+    close(0);
     int fd = registered_self_pipe();
     // Two pages of bytes: more than one read of any sink up to 4 KiB.
     fcntl(fd, F_SETPIPE_SZ, 8192);
@@ -1990,6 +1994,8 @@ FL_TEST(test_mp_signal_check_empties_the_self_pipe)
     p.revents = 0;
     int after = poll(&p, 1, 0);
     mp_cleanup_cancel();
+    dup2(stdin_copy, 0);
+    close(stdin_copy);
     ck_assert_msg(before == 1,
                   "a forked child that shares the self-pipe got SIGTERM, "
                   "yet mp_signal_fd() was not readable: the handler must "
@@ -2005,8 +2011,10 @@ FL_TEST(test_mp_signal_check_empties_the_self_pipe)
                   "once, for ever (a busy loop). mp_signal_check must "
                   "empty the self-pipe (read in a loop until it fails "
                   "with EAGAIN; one read of a small buffer is not enough) "
-                  "before it looks at the flag.",
-                  size);
+                  "before it looks at the flag. Here the self-pipe's "
+                  "reading end was descriptor %d: a descriptor like any "
+                  "other (test for none with < 0, never <= 0).",
+                  size, fd);
     int st;
     wait_bounded(fl_raw_start(term_while_emptying, NULL), 3000, &st);
     ck_assert_msg(killed_by(st, SIGTERM),
@@ -2310,11 +2318,16 @@ FL_TEST(test_mp_collect_takes_messages_up_to_mp_err_max_minus_1_bytes)
 
 // In a child whose stdout is a pipe (so fully buffered): print a line
 // without flushing, run a worker whose task prints a line too, collect.
+// The same again on side, a second stream on stdout's pipe: fflush(NULL)
+// flushes every stream, fflush(stdout) only one.
+static FILE *side;
+
 static int
 print_run_print(int index, void *arg, char *msg, size_t cap)
 {
     (void)index, (void)arg, (void)msg, (void)cap;
     printf("from the task\n");
+    fprintf(side, "task, on the side\n");
     return 0;
 }
 
@@ -2325,7 +2338,11 @@ buffered_then_worker(void *arg)
     int fds[2];
     if (pipe(fds) < 0)
         return -1;
+    side = fdopen(dup(STDOUT_FILENO), "w");
+    if (side == NULL)
+        return -1;
     printf("before the worker\n");
+    fprintf(side, "before, on the side\n");
     pid_t pid = mp_run_worker(print_run_print, 0, NULL, fds[1]);
     close(fds[1]);
     if (pid < 0)
@@ -2333,6 +2350,7 @@ buffered_then_worker(void *arg)
     int code = 12345;
     int n = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
     close(fds[0]);
+    fclose(side);
     return n < 0 ? n : code;
 }
 
@@ -2365,6 +2383,16 @@ FL_TEST(test_mp_run_worker_prints_buffered_output_once)
                   "once: the worker must fflush(NULL) before _exit, which "
                   "does not flush stdio",
                   task);
+    int side_before = count_of(res.out, "before, on the side");
+    int side_task = count_of(res.out, "task, on the side");
+    ck_assert_msg(side_before == 1 && side_task == 1,
+                  "with a second stream open besides stdout (a FILE on "
+                  "the same pipe), its line printed before mp_run_worker "
+                  "came out %d times and the task's %d times, expected "
+                  "once each: fflush(NULL) flushes every stream, "
+                  "fflush(stdout) only stdout, before fork() and before "
+                  "the worker's _exit alike",
+                  side_before, side_task);
 }
 
 FL_TEST(test_mp_run_worker_gives_the_errno_of_a_failed_fork)
