@@ -868,7 +868,9 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
     int c1, cut = collect_raw(rec, MP_ERR_HEADER + 10, &c1);
     make_record(rec, 5000, 0, "too long"); // longer than MP_ERR_MAX - 1
     int c2, huge = collect_raw(rec, MP_ERR_HEADER + 8, &c2);
-    int c3, head = collect_raw(rec, 5, &c3); // EOF inside the header
+    // EOF inside the header, after a whole length of 0: six bytes.
+    make_record(rec, 0, 0, "");
+    int c3, head = collect_raw(rec, 6, &c3);
     // Exactly MP_ERR_MAX bytes announced and sent: one too many for the
     // message and its NUL.
     fl_put_be32(rec, MP_ERR_MAX);
@@ -883,12 +885,19 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
         fl_put_be32(rec, tops[k]);
         top[k] = collect_raw(rec, MP_ERR_HEADER + 300, &ctop[k]);
     }
-    ck_assert_msg(cut == -EPROTO && huge == -EPROTO && head == -EPROTO,
-                  "mp_collect gave %s for a message cut short, %s for a "
-                  "record announcing 5000 bytes and %s for a header cut "
-                  "short; expected -EPROTO for each: EOF inside a record, "
-                  "or a length over MP_ERR_MAX - 1, is no record",
-                  fl_ret(cut), fl_ret(huge), fl_ret(head));
+    ck_assert_msg(cut == -EPROTO && huge == -EPROTO,
+                  "mp_collect gave %s for a message cut short and %s for a "
+                  "record announcing 5000 bytes; expected -EPROTO for "
+                  "each: EOF inside a record, or a length over "
+                  "MP_ERR_MAX - 1, is no record",
+                  fl_ret(cut), fl_ret(huge));
+    ck_assert_msg(head == -EPROTO,
+                  "mp_collect gave %s for a header cut short: 6 of its %d "
+                  "bytes (a length of 0, half an index), then EOF; "
+                  "expected -EPROTO. When read_full gives some bytes of "
+                  "the header but fewer than MP_ERR_HEADER, EOF came "
+                  "inside the record: no record, and no length to trust",
+                  fl_ret(head), MP_ERR_HEADER);
     ck_assert_msg(one_over == -EPROTO,
                   "mp_collect gave %s for a whole record announcing "
                   "MP_ERR_MAX (%d) bytes; expected -EPROTO: the message "
@@ -1216,13 +1225,34 @@ FL_TEST(test_mp_reaper_install_lets_interrupted_reads_go_on)
 FL_TEST(test_mp_reaper_install_reaps_children_that_ended_before)
 {
     static int four = 4;
+    // A child stopped (Ctrl-Z), not ended: the reaping must pass it by.
+    fl_gate_new(&gate, 0, GATE_LIMIT_MS);
+    pid_t stopped = fl_raw_start(wait_at_gate, NULL);
+    kill(stopped, SIGSTOP);
+    long end = fl_now_ms() + 3000;
+    while (fl_proc_state(stopped) != 'T' && fl_now_ms() < end)
+        nap_ms(1);
     pid_t pid = fl_raw_start(return_code, &four);
     until_zombie(pid, 3000); // its SIGCHLD came and went, uncaught
     install_or_fail();
     int reaped = gone(pid);
     int code = 12345, found = mp_reaper_lookup(pid, &code);
+    int scode = 12345, sfound = mp_reaper_lookup(stopped, &scode);
+    int count = mp_reaper_count();
+    kill(stopped, SIGKILL);
+    until_gone(stopped, 3000);
+    fl_gate_free(&gate);
     if (!reaped)
         fl_reap(pid);
+    fl_kill_children();
+    ck_assert_msg(sfound == 0 && count <= 1,
+                  "a child stopped by SIGSTOP (alive, state T) was recorded "
+                  "as ended by mp_reaper_install, with exit code %s, and "
+                  "mp_reaper_count gave %d; expected no record of it and a "
+                  "count of 1 (the child that ended). Reap with WNOHANG "
+                  "alone: WUNTRACED reports a stopped child too, whose "
+                  "status is no exit code, and leaves it unreaped",
+                  code_str(scode), count);
     ck_assert_msg(reaped,
                   "a child that ended before mp_reaper_install was still a "
                   "zombie after it: its SIGCHLD came when nobody caught it, "
@@ -1325,6 +1355,20 @@ FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
                   "with the table full, the lookup of child %d gave exit "
                   "code %s, expected %d",
                   wrong, code_str(wrong_code), wrong % 100);
+    // The table is full; two more children end behind one SIGCHLD.
+    sigset_t old;
+    block_sigchld(&old);
+    pid_t late[2] = {ended_child(1), ended_child(2)};
+    until_zombies(late, 2, 3000);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    int late_gone = until_gone(late[0], 3000) + until_gone(late[1], 3000);
+    fl_kill_children();
+    ck_assert_msg(late_gone == 2,
+                  "with the table full, two children ended behind one "
+                  "SIGCHLD and %d of them stayed a zombie: a full table "
+                  "stops the recording, never the reaping. Go on with "
+                  "waitpid until it gives 0 or -1",
+                  2 - late_gone);
 }
 
 FL_TEST(test_mp_reaper_lookup_rejects_bad_arguments)
@@ -1360,9 +1404,15 @@ FL_TEST(test_mp_reaper_uninstall_restores_the_previous_action)
     install_or_fail(); // the second must not save the reaper as "before"
     sigaction(SIGCHLD, NULL, &now);
     int ours = now.sa_handler != on_chld_before;
+    static int six = 6;
+    pid_t kid = fl_raw_start(return_code, &six);
+    int kid_gone = until_gone(kid, 3000);
     int r = mp_reaper_uninstall();
     sigaction(SIGCHLD, NULL, &now);
     int again = mp_reaper_uninstall();
+    int code = 12345, found = mp_reaper_lookup(kid, &code);
+    int count = mp_reaper_count();
+    fl_kill_children();
     ck_assert_msg(ours, "mp_reaper_install left SIGCHLD's handler as it was");
     ck_assert_msg(r == 0 && now.sa_handler == on_chld_before &&
                       again == -EINVAL,
@@ -1374,6 +1424,12 @@ FL_TEST(test_mp_reaper_uninstall_restores_the_previous_action)
                   "over it), and -EINVAL",
                   fl_ret(r), now.sa_handler == on_chld_before ? "" : "not",
                   fl_ret(again));
+    ck_assert_msg(!kid_gone || (found == 1 && code == 6 && count == 1),
+                  "after mp_reaper_uninstall, the lookup of a child the "
+                  "handler had reaped gave %s with exit code %s, and "
+                  "mp_reaper_count %d; expected 1, 6 and 1: uninstalling "
+                  "keeps the table (errors.h), only installing empties it",
+                  fl_ret(found), code_str(code), count);
 }
 
 /* ------------------------------------------------- cleanup on signals */
@@ -1546,12 +1602,37 @@ stop_hint(int st, int sig)
            "SIG_DFL and raises the same signal";
 }
 
+static char first_name[MP_SHM_NAME_MAX];
+
+// stoppable, with first_name registered before shm_name: both must go.
+static int
+two_names_then_stop(void *arg)
+{
+    if (mp_cleanup_on_signal(first_name) != 0)
+        return CHILD_NO_REGISTER;
+    return stoppable(arg);
+}
+
 FL_TEST(test_mp_signal_check_removes_the_name_on_sigterm)
 {
     default_stop_signals();
+    make_shm("errors-term-first");
+    memcpy(first_name, shm_name, sizeof first_name);
     make_shm("errors-term");
-    int left, st = stop_child(SIGTERM, 1, &left);
-    ck_assert_msg(!left,
+    int left, st = stop_child_with(two_names_then_stop, SIGTERM, 1, &left);
+    int fd = shm_open(first_name, O_RDONLY, 0);
+    int first_left = fd >= 0;
+    if (fd >= 0) {
+        close(fd);
+        shm_unlink(first_name);
+    }
+    ck_assert_msg(!left || first_left,
+                  "a worker that registered two names was sent SIGTERM "
+                  "and %s; the first name was removed, the second (%s) "
+                  "left in /dev/shm: unlink every name this process "
+                  "registered, not only the first",
+                  child_said(st), shm_name);
+    ck_assert_msg(!left && !first_left,
                   "a worker holding %s was sent SIGTERM and %s, and the "
                   "name was left in /dev/shm: install the handler for "
                   "SIGTERM as well as SIGINT, and shm_unlink in "
@@ -1896,6 +1977,10 @@ term_while_emptying(void *arg)
 
 FL_TEST(test_mp_signal_check_empties_the_self_pipe)
 {
+    // Descriptor 0 free: the self-pipe's reading end is 0, to be emptied
+    // like any other.
+    int stdin_copy = dup(0);
+    close(0);
     int fd = registered_self_pipe();
     // Two pages of bytes: more than one read of any sink up to 4 KiB.
     fcntl(fd, F_SETPIPE_SZ, 8192);
@@ -1909,6 +1994,8 @@ FL_TEST(test_mp_signal_check_empties_the_self_pipe)
     p.revents = 0;
     int after = poll(&p, 1, 0);
     mp_cleanup_cancel();
+    dup2(stdin_copy, 0);
+    close(stdin_copy);
     ck_assert_msg(before == 1,
                   "a forked child that shares the self-pipe got SIGTERM, "
                   "yet mp_signal_fd() was not readable: the handler must "
@@ -1924,8 +2011,10 @@ FL_TEST(test_mp_signal_check_empties_the_self_pipe)
                   "once, for ever (a busy loop). mp_signal_check must "
                   "empty the self-pipe (read in a loop until it fails "
                   "with EAGAIN; one read of a small buffer is not enough) "
-                  "before it looks at the flag.",
-                  size);
+                  "before it looks at the flag. Here the self-pipe's "
+                  "reading end was descriptor %d: a descriptor like any "
+                  "other (test for none with < 0, never <= 0).",
+                  size, fd);
     int st;
     wait_bounded(fl_raw_start(term_while_emptying, NULL), 3000, &st);
     ck_assert_msg(killed_by(st, SIGTERM),
@@ -2229,11 +2318,16 @@ FL_TEST(test_mp_collect_takes_messages_up_to_mp_err_max_minus_1_bytes)
 
 // In a child whose stdout is a pipe (so fully buffered): print a line
 // without flushing, run a worker whose task prints a line too, collect.
+// The same again on side, a second stream on stdout's pipe: fflush(NULL)
+// flushes every stream, fflush(stdout) only one.
+static FILE *side;
+
 static int
 print_run_print(int index, void *arg, char *msg, size_t cap)
 {
     (void)index, (void)arg, (void)msg, (void)cap;
     printf("from the task\n");
+    fprintf(side, "task, on the side\n");
     return 0;
 }
 
@@ -2244,7 +2338,11 @@ buffered_then_worker(void *arg)
     int fds[2];
     if (pipe(fds) < 0)
         return -1;
+    side = fdopen(dup(STDOUT_FILENO), "w");
+    if (side == NULL)
+        return -1;
     printf("before the worker\n");
+    fprintf(side, "before, on the side\n");
     pid_t pid = mp_run_worker(print_run_print, 0, NULL, fds[1]);
     close(fds[1]);
     if (pid < 0)
@@ -2252,6 +2350,7 @@ buffered_then_worker(void *arg)
     int code = 12345;
     int n = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
     close(fds[0]);
+    fclose(side);
     return n < 0 ? n : code;
 }
 
@@ -2284,6 +2383,16 @@ FL_TEST(test_mp_run_worker_prints_buffered_output_once)
                   "once: the worker must fflush(NULL) before _exit, which "
                   "does not flush stdio",
                   task);
+    int side_before = count_of(res.out, "before, on the side");
+    int side_task = count_of(res.out, "task, on the side");
+    ck_assert_msg(side_before == 1 && side_task == 1,
+                  "with a second stream open besides stdout (a FILE on "
+                  "the same pipe), its line printed before mp_run_worker "
+                  "came out %d times and the task's %d times, expected "
+                  "once each: fflush(NULL) flushes every stream, "
+                  "fflush(stdout) only stdout, before fork() and before "
+                  "the worker's _exit alike",
+                  side_before, side_task);
 }
 
 FL_TEST(test_mp_run_worker_gives_the_errno_of_a_failed_fork)
@@ -2357,26 +2466,44 @@ broken_then_flood(void *arg)
 
 FL_TEST(test_mp_collect_drains_the_pipe_after_a_broken_record)
 {
-    int fds[2];
-    pipe_or_fail(fds);
-    pid_t pid = fl_raw_start(broken_then_flood, &fds[1]);
-    close(fds[1]);
-    int code = 12345;
-    int n = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
-    close(fds[0]);
-    if (fl_zombie(pid) || fl_alive(pid))
-        fl_kill_children();
-    fl_expect_int(n, -EPROTO,
-                  "mp_collect after a record announcing 5000 "
-                  "bytes",
-                  "");
-    ck_assert_msg(code == 0, "the worker's exit code is %s, expected 0%s",
-                  code_str(code),
-                  code == 3 ? ": it could not write for 2 s and gave up. "
-                              "After a broken record, drain the pipe to "
-                              "EOF before reaping: a worker blocked on a "
-                              "full pipe never exits"
-                            : "");
+    // The first read after the header's gives 100 bytes, or fails with
+    // EINTR: a pipe read may do either at any time, and neither is EOF.
+    static const char *const how[2] = {"was cut to 100 bytes",
+                                       "failed with EINTR"};
+    for (int k = 0; k < 2; k++) {
+        int fds[2];
+        pipe_or_fail(fds);
+        pid_t pid = fl_raw_start(broken_then_flood, &fds[1]);
+        close(fds[1]);
+        int code = 12345;
+        fl_fault_reset();
+        if (k == 0)
+            fl_fault_short("read", 2, 100);
+        else
+            fl_fault_eintr("read", 2);
+        int n = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
+        fl_fault_reset();
+        close(fds[0]);
+        if (fl_zombie(pid) || fl_alive(pid))
+            fl_kill_children();
+        fl_expect_int(n, -EPROTO,
+                      "mp_collect after a record announcing 5000 "
+                      "bytes",
+                      "");
+        ck_assert_msg(code == 0,
+                      "the worker's exit code is %s, expected 0%s%s%s",
+                      code_str(code),
+                      code == 3 ? ": it could not write for 2 s and gave "
+                                  "up. After a broken record, drain the "
+                                  "pipe to EOF before reaping: a worker "
+                                  "blocked on a full pipe never exits. "
+                                  "Here the first read of the drain "
+                                : "",
+                      code == 3 ? how[k] : "",
+                      code == 3 ? ": a short read, or EINTR, is no EOF; "
+                                  "only a read of 0 bytes is"
+                                : "");
+    }
 }
 
 FL_TEST(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails)
