@@ -764,8 +764,19 @@ FL_TEST(test_mp_as_completed_keeps_one_deadline_for_the_loop)
     long long t1 = fl_now_us();
     int r2 = mp_as_completed_next(&it, &index);
     double last = ms_since(t1), all = ms_since(t0);
+    // A timeout of 0: what is done comes out, then the deadline (now).
+    // h ends only once the caller sleeps, as a wait for ever would.
+    mp_future *h[2] = {f[0], submit(ex, after_sleep, 3)};
+    struct mp_as_completed it0;
+    int z0 = mp_as_completed_begin(&it0, h, 2, 0), i0 = -1, i1 = -1;
+    long long t2 = fl_now_us();
+    int z1 = z0 == 0 ? mp_as_completed_next(&it0, &i0) : z0;
+    int z2 = z0 == 0 ? mp_as_completed_next(&it0, &i1) : z0;
+    double zero = ms_since(t2);
     gate_open(0);
     mp_future_result(f[1], 2000, NULL);
+    mp_future_result(h[1], 2000, NULL);
+    mp_future_free(h[1]);
     mp_future_free(f[0]);
     mp_future_free(f[1]);
     mp_executor_free(ex);
@@ -779,6 +790,13 @@ FL_TEST(test_mp_as_completed_keeps_one_deadline_for_the_loop)
                   "whole loop: take the deadline in begin, once, not in "
                   "each next.",
                   fl_ret(r2), last, all);
+    ck_assert_msg(z1 == 1 && i0 == 0 && z2 == -ETIMEDOUT && zero < 60,
+                  "as_completed(timeout 0) over a finished and a running "
+                  "call: next gave %s (index %d), then %s after %.0f ms; "
+                  "expected 1 (index 0), then -ETIMEDOUT at once. A "
+                  "timeout of 0 is a deadline of now, not no deadline: "
+                  "only -1 waits for ever.",
+                  fl_ret(z1), i0, fl_ret(z2), zero);
 }
 
 FL_TEST(test_mp_as_completed_takes_up_to_64_futures)
@@ -869,6 +887,14 @@ FL_TEST(test_mp_futures_wait_returns_at_the_first_completed)
     long long t0 = fl_now_us();
     int r = mp_futures_wait(f, 2, 2000, MP_FIRST_COMPLETED, done);
     double took = ms_since(t0);
+    // h ends only once the caller sleeps, as a wait for ever would.
+    mp_future *h[2] = {f[1], submit(ex, after_sleep, 6)};
+    int now[2] = {7, 7};
+    long long t1 = fl_now_us();
+    int r0 = mp_futures_wait(h, 2, 0, MP_ALL_COMPLETED, now);
+    double took0 = ms_since(t1);
+    mp_future_result(h[1], 2000, NULL);
+    mp_future_free(h[1]);
     gate_open(0);
     int all[2] = {7, 7};
     int r2 = mp_futures_wait(f, 2, 2000, MP_ALL_COMPLETED, all);
@@ -881,6 +907,14 @@ FL_TEST(test_mp_futures_wait_returns_at_the_first_completed)
                   "first returned %s with done = {%d, %d} after %.0f ms; "
                   "expected 1 with {0, 1}, as soon as it ended",
                   fl_ret(r), done[0], done[1], took);
+    ck_assert_msg(
+        r0 == 1 && now[0] == 1 && now[1] == 0 && took0 < 60,
+        "wait(ALL_COMPLETED, timeout 0) of a finished and a "
+        "running call returned %s with done = {%d, %d} after "
+        "%.0f ms; expected 1 with {1, 0} at once. A timeout of 0 is a "
+        "deadline of now, not no deadline: only -1 waits for "
+        "ever.",
+        fl_ret(r0), now[0], now[1], took0);
     ck_assert_msg(r2 == 2 && all[0] == 1 && all[1] == 1,
                   "wait(ALL_COMPLETED) returned %s with {%d, %d}; "
                   "expected 2 with {1, 1}",
@@ -975,6 +1009,10 @@ FL_TEST(test_mp_executor_map_times_out_and_leaks_nothing)
     int r = mp_executor_map(ex, gated, in, out, 3, 100);
     double took = ms_since(t0);
     gate_open(0);
+    // The call ends only once the caller sleeps, as a wait for ever would.
+    long long t2 = fl_now_us();
+    int r0 = mp_executor_map(ex, after_sleep, in, out, 1, 0);
+    double took0 = ms_since(t2);
     // Eight calls of 15 ms or more each, one after another: each is in
     // time, all of them are not.
     long in8[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out8[8];
@@ -987,6 +1025,12 @@ FL_TEST(test_mp_executor_map_times_out_and_leaks_nothing)
                   "map(a call that waits, 100 ms) returned %s after %.0f "
                   "ms; expected -ETIMEDOUT after about 100 ms",
                   fl_ret(r), took);
+    ck_assert_msg(r0 == -ETIMEDOUT && took0 < 60,
+                  "map(a running call, timeout 0) returned %s after "
+                  "%.0f ms; expected -ETIMEDOUT at once. A timeout of 0 "
+                  "is a deadline of now, not no deadline: only -1 waits "
+                  "for ever.",
+                  fl_ret(r0), took0);
     ck_assert_msg(r8 == -ETIMEDOUT && took8 >= 95 && took8 < 600,
                   "map(8 calls of 15 ms or more each, on 1 worker, 100 ms) "
                   "returned %s after %.0f ms; expected -ETIMEDOUT after "
