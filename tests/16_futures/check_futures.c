@@ -497,6 +497,16 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     fl_fault_fail("poll", 1, ENOMEM);
     int run = mp_future_running(f);
     fl_fault_reset();
+    struct mp_as_completed it;
+    int index = -1, rn = mp_as_completed_begin(&it, &f, 1, -1);
+    fl_fault_fail("poll", 1, ENOMEM);
+    if (rn == 0)
+        rn = mp_as_completed_next(&it, &index);
+    fl_fault_reset();
+    int dn = 7;
+    fl_fault_fail("poll", 1, ENOMEM);
+    int rw = mp_futures_wait(&f, 1, -1, MP_ALL_COMPLETED, &dn);
+    fl_fault_reset();
     gate_open(0);
     long v = 0;
     int r2 = mp_future_result(f, 2000, &v);
@@ -513,6 +523,14 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     fl_expect_int(run, -ENOMEM,
                   "mp_future_running of a running call with poll failing",
                   "running() looks for news too: return the error");
+    fl_expect_int(rn, -ENOMEM,
+                  "mp_as_completed_next of a running call with poll failing",
+                  "a failed wait is the answer, whatever its error, not "
+                  "only -ETIMEDOUT");
+    fl_expect_int(rw, -ENOMEM,
+                  "mp_futures_wait of a running call with poll failing",
+                  "a timeout is no error here, but a failed poll is: "
+                  "return it");
     fl_expect_int(r2, 0, "mp_future_result afterwards", "");
     fl_expect_int(v, 100, "its value", "");
 }
