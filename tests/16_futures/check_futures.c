@@ -507,6 +507,10 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     fl_fault_fail("poll", 1, ENOMEM);
     int rw = mp_futures_wait(&f, 1, -1, MP_ALL_COMPLETED, &dn);
     fl_fault_reset();
+    long in = 4, out = 77; // queued behind the gated call: not done
+    fl_fault_fail("poll", 1, ENOMEM);
+    int rm = mp_executor_map(ex, twice, &in, &out, 1, -1);
+    fl_fault_reset();
     gate_open(0);
     long v = 0;
     int r2 = mp_future_result(f, 2000, &v);
@@ -531,6 +535,12 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
                   "mp_futures_wait of a running call with poll failing",
                   "a timeout is no error here, but a failed poll is: "
                   "return it");
+    ck_assert_msg(rm == -ENOMEM && out == 77,
+                  "mp_executor_map of a queued call with poll failing "
+                  "returned %s with out[0] = %ld; expected -ENOMEM with "
+                  "out[0] untouched: a failed wait is the item's outcome, "
+                  "as mp_future_result() gives it",
+                  fl_ret(rm), out);
     fl_expect_int(r2, 0, "mp_future_result afterwards", "");
     fl_expect_int(v, 100, "its value", "");
 }
