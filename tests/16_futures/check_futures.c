@@ -877,7 +877,7 @@ FL_TEST(test_mp_as_completed_rejects_bad_arguments)
     mp_future *fa = submit(a, gated, 0), *fb = submit(b, gated, 1);
     mp_future *two[2] = {fa, fb}, *hole[2] = {fa, NULL};
     struct mp_as_completed it, it1;
-    int index;
+    int index, dn[2];
     // A good iterator, for a next with a NULL index (timeout 0: a next
     // that does not check index gives up at once, and does not hang).
     int began = mp_as_completed_begin(&it1, two, 1, 0);
@@ -892,6 +892,8 @@ FL_TEST(test_mp_as_completed_rejects_bad_arguments)
         {"begin with a NULL entry", mp_as_completed_begin(&it, hole, 2, -1)},
         {"begin with futures of two executors",
          mp_as_completed_begin(&it, two, 2, -1)},
+        {"wait(futures of two executors, 2, 0, ALL, done)",
+         mp_futures_wait(two, 2, 0, MP_ALL_COMPLETED, dn)},
         {"next(NULL, &index)", mp_as_completed_next(NULL, &index)},
         {"next(it, NULL)",
          began == 0 ? mp_as_completed_next(&it1, NULL) : -EINVAL},
@@ -1448,6 +1450,10 @@ FL_TEST(test_mp_executor_create_cleans_up_when_fork_fails)
                           "return fork's -errno");
         else
             fl_expect_int(r, 0, "mp_executor_create(&ex, 3)", "");
+        ck_assert_msg(r == 0 || ex == NULL,
+                      "mp_executor_create failed (%s), yet set *ex to %p, "
+                      "an executor it freed: set *ex only on success",
+                      fl_ret(r), (void *)ex);
         mp_executor_free(r == 0 ? ex : NULL);
         fl_expect_no_leak(&s, "mp_executor_create with fork failing: close "
                               "the socketpair, and stop and reap the "
@@ -1469,6 +1475,10 @@ FL_TEST(test_mp_executor_create_cleans_up_when_socketpair_fails)
                           "return socketpair's -errno");
         else
             fl_expect_int(r, 0, "mp_executor_create(&ex, 3)", "");
+        ck_assert_msg(r == 0 || ex == NULL,
+                      "mp_executor_create failed (%s), yet set *ex to %p, "
+                      "an executor it freed: set *ex only on success",
+                      fl_ret(r), (void *)ex);
         mp_executor_free(r == 0 ? ex : NULL);
         fl_expect_no_leak(&s, "mp_executor_create with socketpair failing");
     }
@@ -1486,6 +1496,10 @@ FL_TEST(test_mp_executor_submit_fails_cleanly_without_memory)
         long v = 0;
         int r3 = r2 == 0 ? mp_future_result(f, 2000, &v) : r2;
         mp_future_free(r2 == 0 ? f : NULL);
+        ck_assert_msg(r == 0 || ex == NULL,
+                      "mp_executor_create failed (%s), yet set *ex to %p, "
+                      "an executor it freed: set *ex only on success",
+                      fl_ret(r), (void *)ex);
         mp_executor_free(r == 0 ? ex : NULL);
         if (fl_fault_fired("calloc"))
             fl_expect_int(r3, -ENOMEM,
