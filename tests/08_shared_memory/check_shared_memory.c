@@ -1238,9 +1238,11 @@ FL_TEST(test_mp_array_data_takes_atomic_increments_from_8_processes)
 {
     mp_array *a = new_array(MP_INT64, 2, NULL, 0);
     int64_t *data = mp_array_data(a);
-    ck_assert_msg(data != NULL && (uintptr_t)data % sizeof(int64_t) == 0,
+    ck_assert_msg(data != NULL && (uintptr_t)data % 64 == 0,
                   "mp_array_data returned %p: expected an address aligned "
-                  "to 8 bytes, for int64 elements and atomic operations",
+                  "to 64 bytes (DATA_OFFSET past the mapping's start, on "
+                  "the next 64-byte boundary after the header), for int64 "
+                  "elements and atomic operations",
                   (void *)data);
     struct crowd c;
     crowd_run(&c, atomic_adds, data);
@@ -1437,7 +1439,8 @@ FL_TEST(test_mp_shm_create_rejects_bad_arguments)
                   fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
 }
 
-// In a child: mp_shm_create of 1 MiB where files may not pass 4 KiB.
+// In a child: mp_shm_create of 4 GiB and 4 KiB where files may not pass
+// 4 KiB.  Cut to 32 bits (an int), the size is 4 KiB, which fits.
 static int
 create_too_big(void *arg)
 {
@@ -1446,7 +1449,7 @@ create_too_big(void *arg)
     signal(SIGXFSZ, SIG_IGN); // or ftruncate kills the process
     if (setrlimit(RLIMIT_FSIZE, &small) != 0)
         return 1;
-    return mp_shm_create(s, "toobig", 1 << 20);
+    return mp_shm_create(s, "toobig", ((size_t)1 << 32) + 4096);
 }
 
 FL_TEST(test_mp_shm_create_leaves_no_name_when_it_fails)
@@ -1466,8 +1469,9 @@ FL_TEST(test_mp_shm_create_leaves_no_name_when_it_fails)
                   "process (%s)",
                   res.exited ? "it exited" : fl_signame(res.status));
     fl_expect_int(res.value, -EFBIG,
-                  "mp_shm_create of 1 MiB with RLIMIT_FSIZE at 4 KiB",
-                  "ftruncate fails with EFBIG: return -errno");
+                  "mp_shm_create of 4 GiB + 4 KiB with RLIMIT_FSIZE at 4 KiB",
+                  "ftruncate fails with EFBIG: return -errno, and give it "
+                  "the whole size_t (an off_t), never an int");
     ck_assert_msg(!left,
                   "mp_shm_create failed, yet it left %s in /dev/shm: when a "
                   "step after shm_open fails, close the descriptor and "

@@ -497,6 +497,20 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     fl_fault_fail("poll", 1, ENOMEM);
     int run = mp_future_running(f);
     fl_fault_reset();
+    struct mp_as_completed it;
+    int index = -1, rn = mp_as_completed_begin(&it, &f, 1, -1);
+    fl_fault_fail("poll", 1, ENOMEM);
+    if (rn == 0)
+        rn = mp_as_completed_next(&it, &index);
+    fl_fault_reset();
+    int dn = 7;
+    fl_fault_fail("poll", 1, ENOMEM);
+    int rw = mp_futures_wait(&f, 1, -1, MP_ALL_COMPLETED, &dn);
+    fl_fault_reset();
+    long in = 4, out = 77; // queued behind the gated call: not done
+    fl_fault_fail("poll", 1, ENOMEM);
+    int rm = mp_executor_map(ex, twice, &in, &out, 1, -1);
+    fl_fault_reset();
     gate_open(0);
     long v = 0;
     int r2 = mp_future_result(f, 2000, &v);
@@ -513,6 +527,20 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     fl_expect_int(run, -ENOMEM,
                   "mp_future_running of a running call with poll failing",
                   "running() looks for news too: return the error");
+    fl_expect_int(rn, -ENOMEM,
+                  "mp_as_completed_next of a running call with poll failing",
+                  "a failed wait is the answer, whatever its error, not "
+                  "only -ETIMEDOUT");
+    fl_expect_int(rw, -ENOMEM,
+                  "mp_futures_wait of a running call with poll failing",
+                  "a timeout is no error here, but a failed poll is: "
+                  "return it");
+    ck_assert_msg(rm == -ENOMEM && out == 77,
+                  "mp_executor_map of a queued call with poll failing "
+                  "returned %s with out[0] = %ld; expected -ENOMEM with "
+                  "out[0] untouched: a failed wait is the item's outcome, "
+                  "as mp_future_result() gives it",
+                  fl_ret(rm), out);
     fl_expect_int(r2, 0, "mp_future_result afterwards", "");
     fl_expect_int(v, 100, "its value", "");
 }
@@ -672,6 +700,7 @@ FL_TEST(test_mp_as_completed_gives_futures_in_the_order_they_end)
     for (int i = 0; i < 4; i++)
         f[i] = submit(ex, gated, i);
     struct mp_as_completed it;
+    memset(&it, 0xff, sizeof it); // begin sets every field itself
     int r = mp_as_completed_begin(&it, f, 4, 1000);
     fl_expect_int(r, 0, "mp_as_completed_begin of 4 futures", "");
     int got[5] = {-1, -1, -1, -1, -1}, rs[5];
@@ -697,7 +726,12 @@ FL_TEST(test_mp_as_completed_gives_futures_in_the_order_they_end)
                   "%s). %s",
                   got[0], got[1], got[2], got[3], fl_ret(rs[0]), fl_ret(rs[1]),
                   fl_ret(rs[2]), fl_ret(rs[3]),
-                  got[0] != 3   ? "Wait for whichever ends first, not for "
+                  rs[1] == -ETIMEDOUT && rs[2] == -ETIMEDOUT
+                      ? "Three had ended, yet next timed out. The state "
+                        "was filled with 0xff bytes before begin: begin "
+                        "must set every field (out[] all zeros: nothing "
+                        "handed out yet), whatever the memory held."
+                  : got[0] != 3 ? "Wait for whichever ends first, not for "
                                   "futs[0]: the order they end, not the "
                                   "order in futs."
                   : got[1] != 1 ? "1 and 0 had both ended: give the one "
@@ -764,8 +798,19 @@ FL_TEST(test_mp_as_completed_keeps_one_deadline_for_the_loop)
     long long t1 = fl_now_us();
     int r2 = mp_as_completed_next(&it, &index);
     double last = ms_since(t1), all = ms_since(t0);
+    // A timeout of 0: what is done comes out, then the deadline (now).
+    // h ends only once the caller sleeps, as a wait for ever would.
+    mp_future *h[2] = {f[0], submit(ex, after_sleep, 3)};
+    struct mp_as_completed it0;
+    int z0 = mp_as_completed_begin(&it0, h, 2, 0), i0 = -1, i1 = -1;
+    long long t2 = fl_now_us();
+    int z1 = z0 == 0 ? mp_as_completed_next(&it0, &i0) : z0;
+    int z2 = z0 == 0 ? mp_as_completed_next(&it0, &i1) : z0;
+    double zero = ms_since(t2);
     gate_open(0);
     mp_future_result(f[1], 2000, NULL);
+    mp_future_result(h[1], 2000, NULL);
+    mp_future_free(h[1]);
     mp_future_free(f[0]);
     mp_future_free(f[1]);
     mp_executor_free(ex);
@@ -779,6 +824,13 @@ FL_TEST(test_mp_as_completed_keeps_one_deadline_for_the_loop)
                   "whole loop: take the deadline in begin, once, not in "
                   "each next.",
                   fl_ret(r2), last, all);
+    ck_assert_msg(z1 == 1 && i0 == 0 && z2 == -ETIMEDOUT && zero < 60,
+                  "as_completed(timeout 0) over a finished and a running "
+                  "call: next gave %s (index %d), then %s after %.0f ms; "
+                  "expected 1 (index 0), then -ETIMEDOUT at once. A "
+                  "timeout of 0 is a deadline of now, not no deadline: "
+                  "only -1 waits for ever.",
+                  fl_ret(z1), i0, fl_ret(z2), zero);
 }
 
 FL_TEST(test_mp_as_completed_takes_up_to_64_futures)
@@ -825,7 +877,7 @@ FL_TEST(test_mp_as_completed_rejects_bad_arguments)
     mp_future *fa = submit(a, gated, 0), *fb = submit(b, gated, 1);
     mp_future *two[2] = {fa, fb}, *hole[2] = {fa, NULL};
     struct mp_as_completed it, it1;
-    int index;
+    int index, dn[2];
     // A good iterator, for a next with a NULL index (timeout 0: a next
     // that does not check index gives up at once, and does not hang).
     int began = mp_as_completed_begin(&it1, two, 1, 0);
@@ -840,6 +892,8 @@ FL_TEST(test_mp_as_completed_rejects_bad_arguments)
         {"begin with a NULL entry", mp_as_completed_begin(&it, hole, 2, -1)},
         {"begin with futures of two executors",
          mp_as_completed_begin(&it, two, 2, -1)},
+        {"wait(futures of two executors, 2, 0, ALL, done)",
+         mp_futures_wait(two, 2, 0, MP_ALL_COMPLETED, dn)},
         {"next(NULL, &index)", mp_as_completed_next(NULL, &index)},
         {"next(it, NULL)",
          began == 0 ? mp_as_completed_next(&it1, NULL) : -EINVAL},
@@ -869,6 +923,14 @@ FL_TEST(test_mp_futures_wait_returns_at_the_first_completed)
     long long t0 = fl_now_us();
     int r = mp_futures_wait(f, 2, 2000, MP_FIRST_COMPLETED, done);
     double took = ms_since(t0);
+    // h ends only once the caller sleeps, as a wait for ever would.
+    mp_future *h[2] = {f[1], submit(ex, after_sleep, 6)};
+    int now[2] = {7, 7};
+    long long t1 = fl_now_us();
+    int r0 = mp_futures_wait(h, 2, 0, MP_ALL_COMPLETED, now);
+    double took0 = ms_since(t1);
+    mp_future_result(h[1], 2000, NULL);
+    mp_future_free(h[1]);
     gate_open(0);
     int all[2] = {7, 7};
     int r2 = mp_futures_wait(f, 2, 2000, MP_ALL_COMPLETED, all);
@@ -881,6 +943,14 @@ FL_TEST(test_mp_futures_wait_returns_at_the_first_completed)
                   "first returned %s with done = {%d, %d} after %.0f ms; "
                   "expected 1 with {0, 1}, as soon as it ended",
                   fl_ret(r), done[0], done[1], took);
+    ck_assert_msg(
+        r0 == 1 && now[0] == 1 && now[1] == 0 && took0 < 60,
+        "wait(ALL_COMPLETED, timeout 0) of a finished and a "
+        "running call returned %s with done = {%d, %d} after "
+        "%.0f ms; expected 1 with {1, 0} at once. A timeout of 0 is a "
+        "deadline of now, not no deadline: only -1 waits for "
+        "ever.",
+        fl_ret(r0), now[0], now[1], took0);
     ck_assert_msg(r2 == 2 && all[0] == 1 && all[1] == 1,
                   "wait(ALL_COMPLETED) returned %s with {%d, %d}; "
                   "expected 2 with {1, 1}",
@@ -975,6 +1045,10 @@ FL_TEST(test_mp_executor_map_times_out_and_leaks_nothing)
     int r = mp_executor_map(ex, gated, in, out, 3, 100);
     double took = ms_since(t0);
     gate_open(0);
+    // The call ends only once the caller sleeps, as a wait for ever would.
+    long long t2 = fl_now_us();
+    int r0 = mp_executor_map(ex, after_sleep, in, out, 1, 0);
+    double took0 = ms_since(t2);
     // Eight calls of 15 ms or more each, one after another: each is in
     // time, all of them are not.
     long in8[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out8[8];
@@ -987,6 +1061,12 @@ FL_TEST(test_mp_executor_map_times_out_and_leaks_nothing)
                   "map(a call that waits, 100 ms) returned %s after %.0f "
                   "ms; expected -ETIMEDOUT after about 100 ms",
                   fl_ret(r), took);
+    ck_assert_msg(r0 == -ETIMEDOUT && took0 < 60,
+                  "map(a running call, timeout 0) returned %s after "
+                  "%.0f ms; expected -ETIMEDOUT at once. A timeout of 0 "
+                  "is a deadline of now, not no deadline: only -1 waits "
+                  "for ever.",
+                  fl_ret(r0), took0);
     ck_assert_msg(r8 == -ETIMEDOUT && took8 >= 95 && took8 < 600,
                   "map(8 calls of 15 ms or more each, on 1 worker, 100 ms) "
                   "returned %s after %.0f ms; expected -ETIMEDOUT after "
@@ -1370,6 +1450,10 @@ FL_TEST(test_mp_executor_create_cleans_up_when_fork_fails)
                           "return fork's -errno");
         else
             fl_expect_int(r, 0, "mp_executor_create(&ex, 3)", "");
+        ck_assert_msg(r == 0 || ex == NULL,
+                      "mp_executor_create failed (%s), yet set *ex to %p, "
+                      "an executor it freed: set *ex only on success",
+                      fl_ret(r), (void *)ex);
         mp_executor_free(r == 0 ? ex : NULL);
         fl_expect_no_leak(&s, "mp_executor_create with fork failing: close "
                               "the socketpair, and stop and reap the "
@@ -1391,6 +1475,10 @@ FL_TEST(test_mp_executor_create_cleans_up_when_socketpair_fails)
                           "return socketpair's -errno");
         else
             fl_expect_int(r, 0, "mp_executor_create(&ex, 3)", "");
+        ck_assert_msg(r == 0 || ex == NULL,
+                      "mp_executor_create failed (%s), yet set *ex to %p, "
+                      "an executor it freed: set *ex only on success",
+                      fl_ret(r), (void *)ex);
         mp_executor_free(r == 0 ? ex : NULL);
         fl_expect_no_leak(&s, "mp_executor_create with socketpair failing");
     }
@@ -1408,6 +1496,10 @@ FL_TEST(test_mp_executor_submit_fails_cleanly_without_memory)
         long v = 0;
         int r3 = r2 == 0 ? mp_future_result(f, 2000, &v) : r2;
         mp_future_free(r2 == 0 ? f : NULL);
+        ck_assert_msg(r == 0 || ex == NULL,
+                      "mp_executor_create failed (%s), yet set *ex to %p, "
+                      "an executor it freed: set *ex only on success",
+                      fl_ret(r), (void *)ex);
         mp_executor_free(r == 0 ? ex : NULL);
         if (fl_fault_fired("calloc"))
             fl_expect_int(r3, -ENOMEM,
