@@ -1283,7 +1283,7 @@ FL_TEST(test_mp_poll_returns_1_when_a_message_is_waiting)
     pair(0, &a, &b);
     ck_assert(raw_frame(fd_of(b), "x", 1) == 0);
     int now = mp_poll(a, 0), ever = mp_poll(a, -1);
-    int bad = mp_poll(a, -2);
+    int bad = mp_poll(a, -2), null = mp_poll(NULL, 0);
     mp_conn_close(a);
     mp_conn_close(b);
     ck_assert_msg(now == 1 && ever == 1,
@@ -1292,6 +1292,22 @@ FL_TEST(test_mp_poll_returns_1_when_a_message_is_waiting)
                   fl_ret(now), fl_ret(ever));
     fl_expect_int(bad, -EINVAL, "mp_poll(a, -2)",
                   "-1 means for ever; below that is not a timeout");
+    fl_expect_int(null, -EINVAL, "mp_poll(NULL, 0)",
+                  "a NULL end is refused before it is used");
+    // A duplex end can always be written to: only a message (or EOF)
+    // makes it readable.
+    pair(1, &a, &b);
+    int none = mp_poll(a, 0);
+    ck_assert(raw_frame(fd_of(b), "x", 1) == 0);
+    int one = mp_poll(a, 0);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(none == 0 && one == 1,
+                  "on a duplex pair, mp_poll(a, 0) returned %s with nothing "
+                  "sent and %s with a message waiting; expected 0, then 1. "
+                  "Poll for POLLIN only: a socket is nearly always writable, "
+                  "so POLLOUT says nothing about a message to receive.",
+                  fl_ret(none), fl_ret(one));
 }
 
 /* ------------------------------------------------- under stress */
