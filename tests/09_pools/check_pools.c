@@ -555,11 +555,14 @@ FL_TEST(test_mp_pool_map_works_again_after_an_error)
     ck_assert_msg(r1 == -EDOM && r3 == 0 && v == 144,
                   "on a pool of 1 worker, a map whose one chunk fails at "
                   "item 37 returned %s; then apply(square, 12) returned %s "
-                  "with %ld, expected 0 with 144. A worker whose chunk "
-                  "failed answers with the header alone, no results: what "
-                  "it sends after the header is read as the answer to its "
-                  "next chunk.",
-                  fl_ret(r1), fl_ret(r3), v);
+                  "with %ld, expected 0 with 144. %s",
+                  fl_ret(r1), fl_ret(r3), v,
+                  r3 == 0 ? "A worker whose chunk failed answers with the "
+                            "header alone, no results: what it sends after "
+                            "the header is read as the answer to its next "
+                            "chunk."
+                          : "An error belongs to its item: the pool must "
+                            "stay usable.");
     ck_assert_msg(r4 == 0 && out3[0] == 10 && out3[1] == 20 && out3[2] == 30,
                   "map of a task that stores 10 * x and returns 1 returned "
                   "%s with %s, expected 0 with [10, 20, 30]. A task fails "
