@@ -2904,6 +2904,78 @@ FL_TEST(test_mp_pool_map_async_hands_an_items_error_to_get)
                   c.failed, fl_ret(c.err), c.ok);
 }
 
+// A worker killed while it sends a big answer: the pool has part of it.
+#define BIG_ANSWER (1 << 17) // 1 MiB of results: more than a socket holds
+
+// Kill the one worker of a pool of 1 once it is asleep: it has its whole
+// chunk, and nothing else blocks it but the send of its answer, which the
+// socket cannot hold while the pool reads none of it.
+static void
+kill_the_answering_worker(void)
+{
+    pid_t pid = 0;
+    int live, zombies;
+    children(&live, &zombies, &pid, 1);
+    ck_assert_msg(live == 1 && fl_proc_idles(pid, 20),
+                  "the worker of a pool of 1 (%d live) did not settle into "
+                  "the send of its answer",
+                  live);
+    kill(pid, SIGKILL);
+    ck_assert_msg(until_exited(pid, 5000) == 0, "SIGKILL failed");
+}
+
+static void
+kills_at_the_first_item(size_t index, long value, void *ctx)
+{
+    (void)index;
+    (void)value;
+    int *kills = ctx;
+    if ((*kills)++ == 0)
+        kill_the_answering_worker();
+}
+
+FL_TEST(test_mp_pool_reports_a_worker_killed_mid_answer)
+{
+    long *in = malloc(BIG_ANSWER * sizeof *in);
+    long *out = malloc(BIG_ANSWER * sizeof *out);
+    ck_assert_msg(in != NULL && out != NULL, "malloc failed");
+    for (long i = 0; i < BIG_ANSWER; i++)
+        in[i] = i;
+    // map_async: nobody reads the answer until get.
+    mp_pool *p = pool_of(1);
+    mp_result *res = NULL;
+    int s = mp_pool_map_async(p, square, in, out, BIG_ANSWER, BIG_ANSWER, NULL,
+                              NULL, NULL, &res);
+    ck_assert_msg(s == 0, "map_async returned %s", fl_ret(s));
+    kill_the_answering_worker();
+    long v = 0;
+    int g = mp_result_get(res, -1, &v);
+    mp_result_free(res);
+    // imap_unordered: the first item's callback kills the worker.
+    int kills = 0;
+    size_t failed = 0;
+    int r = mp_pool_imap_unordered(p, square, in, BIG_ANSWER, BIG_ANSWER,
+                                   kills_at_the_first_item, &kills, &failed);
+    mp_pool_destroy(p);
+    free(in);
+    free(out);
+    ck_assert_msg(g == -EPIPE,
+                  "a worker was killed while it sent the answer to a chunk "
+                  "of %d items, after the header and part of the results; "
+                  "get of the map_async returned %s, expected -32 "
+                  "(-EPIPE). Fewer bytes than the results' length before "
+                  "EOF is a death, not an answer: read_full returns a "
+                  "short count there, which must be checked.",
+                  BIG_ANSWER, fl_ret(g));
+    ck_assert_msg(r == -EPIPE && failed == BIG_ANSWER - 1,
+                  "a worker was killed while it sent the answer to a chunk "
+                  "of %d items, in imap_unordered's first callback; imap "
+                  "returned %s (failed %zu), expected -32 (-EPIPE) at %d. "
+                  "A piece of results that ends early is a death: check "
+                  "each read_full's count, not only for an error.",
+                  BIG_ANSWER, fl_ret(r), failed, BIG_ANSWER - 1);
+}
+
 FL_TEST(test_mp_result_get_of_a_map_keeps_its_deadline_when_signals_interrupt)
 {
     pipe_or_fail(token);
@@ -3006,6 +3078,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pool_starmap_calls_the_task_with_each_pair_in_order, 10),
     FL_CASE(test_mp_pool_map_async_returns_at_once_and_calls_back_once, 10),
     FL_CASE(test_mp_pool_map_async_hands_an_items_error_to_get, 10),
+    FL_CASE(test_mp_pool_reports_a_worker_killed_mid_answer, 10),
     FL_CASE(
         test_mp_result_get_of_a_map_keeps_its_deadline_when_signals_interrupt,
         10),
