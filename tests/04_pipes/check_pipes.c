@@ -841,8 +841,9 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
     ck_assert(raw_frame(fd_of(b), "zero", 4) == 0);
     ck_assert(raw_frame(fd_of(b), "ok", 2) == 0);
     mp_conn_close(b);
-    char buf[4] = "";
+    char buf[4] = {'x', 'x', 'x', 'x'}, after1[4];
     ssize_t n1 = mp_recv_bytes(a, buf, 4);
+    memcpy(after1, buf, sizeof after1);
     char room[8]; // room for the byte too many: a wrong read is seen
     ssize_t n5 = mp_recv_bytes(a, room, 4);
     ssize_t n0 = mp_recv_bytes(a, buf, 0); // no room at all: still skipped
@@ -852,6 +853,14 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
                   "mp_recv_bytes of a 10-byte message into 4 bytes returned "
                   "%s; expected -EMSGSIZE",
                   fl_ret(n1));
+    ck_assert_msg(memcmp(after1, "xxxx", 4) == 0,
+                  "mp_recv_bytes of a 10-byte message into 4 bytes gave "
+                  "-EMSGSIZE and left \"%.4s\" in the buffer, which held "
+                  "\"xxxx\"; expected it untouched. A message that does "
+                  "not fit is thrown away whole, none of it in buf, as "
+                  "Python's recv_bytes_into leaves its buffer: skip it "
+                  "from its first byte.",
+                  after1);
     ck_assert_msg(n5 == -EMSGSIZE,
                   "mp_recv_bytes of a 5-byte message into 4 bytes returned "
                   "%s; expected -EMSGSIZE: one byte over cap does not fit "
