@@ -1579,12 +1579,17 @@ FL_TEST(test_mp_pool_join_runs_every_queued_task)
 
 FL_TEST(test_mp_pool_join_reaps_every_worker)
 {
+    // A child of the caller's own, ended before the pool is made: the
+    // caller reaps it, not the pool.
+    pid_t mine = fl_raw_child(7, 0);
+    ck_assert_msg(until_exited(mine, 5000) == 0, "a raw child did not end");
     mp_pool *p = pool_of(3);
     pid_t pids[8];
     int live, zombies;
     children(&live, &zombies, pids, 8);
     mp_pool_close(p);
     int j = mp_pool_join(p);
+    int code = fl_reap_code(mine);
     int gone = 0, left_zombie = 0;
     for (int i = 0; i < live && i < 8; i++) {
         gone += !fl_alive(pids[i]) && !fl_zombie(pids[i]);
@@ -1592,6 +1597,14 @@ FL_TEST(test_mp_pool_join_reaps_every_worker)
     }
     mp_pool_destroy(p);
     fl_expect_int(j, 0, "mp_pool_join of a closed pool", "");
+    ck_assert_msg(code == 7,
+                  "the caller had a child of its own (it exited with 7 "
+                  "before the pool was made); after join, the caller's "
+                  "waitpid of it gave %d, expected 7: the pool reaped it. "
+                  "Reap each worker by its own pid, waitpid(w->pid), never "
+                  "waitpid(-1) or wait(): the caller's other children are "
+                  "not the pool's.",
+                  code);
     ck_assert_msg(left_zombie == 0,
                   "after join, %d worker(s) were zombies: waitpid each "
                   "worker once its channel is shut",
