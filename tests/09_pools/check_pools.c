@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -1959,6 +1960,26 @@ FL_TEST(test_mp_result_get_keeps_its_deadline_when_signals_interrupt)
     if (inf.early)
         give_token(token[1]);
     int g2 = mp_result_get(res, -1, &g.value);
+    mp_result_free(res);
+    // The longest finite wait, INT_MAX ms, on a clock 25 days on: its
+    // deadline, now plus INT_MAX, is past what an int holds.  A second
+    // gated task, the token taken back first.
+    char c;
+    struct pollfd pf = {.fd = token[0], .events = POLLIN};
+    while (poll(&pf, 1, 0) == 1 && read(token[0], &c, 1) == 1)
+        ;
+    res = NULL;
+    int s = mp_pool_apply_async(p, gated, 6, NULL, NULL, NULL, &res);
+    ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
+    fl_storm_result big;
+    g.res = res;
+    g.timeout_ms = INT_MAX;
+    fl_clock_mono_later_at(0, 25LL * 24 * 3600 * 1000);
+    fl_storm_hold(get_call, release_gated, &g, 500, 50, &big);
+    fl_fault_reset();
+    if (big.early)
+        give_token(token[1]);
+    mp_result_get(res, -1, NULL);
     gated_done(p, res);
     ck_assert_msg(fin.ret == -ETIMEDOUT && fin.elapsed_ms >= 48 &&
                       fin.elapsed_ms < 1500,
@@ -1976,6 +1997,14 @@ FL_TEST(test_mp_result_get_keeps_its_deadline_when_signals_interrupt)
                   "deadline of it.",
                   inf.signals, fl_ret(inf.ret), inf.elapsed_ms,
                   inf.early ? "before the task was let go" : "when let go");
+    ck_assert_msg(!big.early && big.ret == 0,
+                  "get(res, INT_MAX) under signals (%ld caught), on a "
+                  "monotonic clock 25 days after boot, returned %s after "
+                  "%ld ms, %s; expected 0 once the task was let go after "
+                  "50 ms. now + INT_MAX ms overflows an int: keep the "
+                  "deadline and the time left in a long long.",
+                  big.signals, fl_ret(big.ret), big.elapsed_ms,
+                  big.early ? "before the task was let go" : "when let go");
 }
 
 static void
