@@ -101,7 +101,8 @@ int mp_send_bytes(mp_conn *conn, const void *buf, size_t len);
  *         closed and no message is left.
  * @retval -EINVAL conn or buf is NULL.
  * @retval -EMSGSIZE the message is longer than cap.  It is read and thrown
- *         away, so the next call gets the next message.
+ *         away, so the next call gets the next message; buf is left
+ *         untouched (Python's recv_bytes_into leaves its buffer so too).
  * @retval -EPROTO the sender closed in the middle of a frame (a truncated
  *         message), or the header holds a length of 0 or over #MP_MSG_MAX.
  * @retval -EBADF conn is the sending end of a one-way pipe.

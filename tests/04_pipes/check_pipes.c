@@ -841,8 +841,9 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
     ck_assert(raw_frame(fd_of(b), "zero", 4) == 0);
     ck_assert(raw_frame(fd_of(b), "ok", 2) == 0);
     mp_conn_close(b);
-    char buf[4] = "";
+    char buf[4] = {'x', 'x', 'x', 'x'}, after1[4];
     ssize_t n1 = mp_recv_bytes(a, buf, 4);
+    memcpy(after1, buf, sizeof after1);
     char room[8]; // room for the byte too many: a wrong read is seen
     ssize_t n5 = mp_recv_bytes(a, room, 4);
     ssize_t n0 = mp_recv_bytes(a, buf, 0); // no room at all: still skipped
@@ -852,6 +853,14 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
                   "mp_recv_bytes of a 10-byte message into 4 bytes returned "
                   "%s; expected -EMSGSIZE",
                   fl_ret(n1));
+    ck_assert_msg(memcmp(after1, "xxxx", 4) == 0,
+                  "mp_recv_bytes of a 10-byte message into 4 bytes gave "
+                  "-EMSGSIZE and left \"%.4s\" in the buffer, which held "
+                  "\"xxxx\"; expected it untouched. A message that does "
+                  "not fit is thrown away whole, none of it in buf, as "
+                  "Python's recv_bytes_into leaves its buffer: skip it "
+                  "from its first byte.",
+                  after1);
     ck_assert_msg(n5 == -EMSGSIZE,
                   "mp_recv_bytes of a 5-byte message into 4 bytes returned "
                   "%s; expected -EMSGSIZE: one byte over cap does not fit "
@@ -1283,7 +1292,7 @@ FL_TEST(test_mp_poll_returns_1_when_a_message_is_waiting)
     pair(0, &a, &b);
     ck_assert(raw_frame(fd_of(b), "x", 1) == 0);
     int now = mp_poll(a, 0), ever = mp_poll(a, -1);
-    int bad = mp_poll(a, -2);
+    int bad = mp_poll(a, -2), null = mp_poll(NULL, 0);
     mp_conn_close(a);
     mp_conn_close(b);
     ck_assert_msg(now == 1 && ever == 1,
@@ -1292,6 +1301,22 @@ FL_TEST(test_mp_poll_returns_1_when_a_message_is_waiting)
                   fl_ret(now), fl_ret(ever));
     fl_expect_int(bad, -EINVAL, "mp_poll(a, -2)",
                   "-1 means for ever; below that is not a timeout");
+    fl_expect_int(null, -EINVAL, "mp_poll(NULL, 0)",
+                  "a NULL end is refused before it is used");
+    // A duplex end can always be written to: only a message (or EOF)
+    // makes it readable.
+    pair(1, &a, &b);
+    int none = mp_poll(a, 0);
+    ck_assert(raw_frame(fd_of(b), "x", 1) == 0);
+    int one = mp_poll(a, 0);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(none == 0 && one == 1,
+                  "on a duplex pair, mp_poll(a, 0) returned %s with nothing "
+                  "sent and %s with a message waiting; expected 0, then 1. "
+                  "Poll for POLLIN only: a socket is nearly always writable, "
+                  "so POLLOUT says nothing about a message to receive.",
+                  fl_ret(none), fl_ret(one));
 }
 
 /* ------------------------------------------------- under stress */

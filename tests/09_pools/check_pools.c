@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -529,16 +530,51 @@ FL_TEST(test_mp_pool_map_reports_the_lowest_failing_index)
                   fl_ret(r), failed);
 }
 
+// A task that succeeds with a return above 0: pools.h allows any >= 0.
+static int
+returns_1(long x, long *result)
+{
+    *result = 10 * x;
+    return 1;
+}
+
 FL_TEST(test_mp_pool_map_works_again_after_an_error)
 {
-    mp_pool *p = pool_of(2);
     long in[100], out[100];
     for (int i = 0; i < 100; i++)
         in[i] = i;
-    int r1 = mp_pool_map(p, fails_at_37, in, out, 100, 0, NULL);
-    int r2 = mp_pool_map(p, square, in, out, 100, 0, NULL);
+    // First one worker, one chunk of 100 that fails at item 37: its answer
+    // is the header alone.  Anything sent after it is read as the answer
+    // to the worker's next chunk.  A task's return above 0 is a success.
+    mp_pool *p = pool_of(1);
+    int r1 = mp_pool_map(p, fails_at_37, in, out, 100, 100, NULL);
     long v = 0;
     int r3 = mp_pool_apply(p, square, 12, &v);
+    long in3[3] = {1, 2, 3}, out3[3] = {0};
+    int r4 = mp_pool_map(p, returns_1, in3, out3, 3, 0, NULL);
+    mp_pool_destroy(p);
+    ck_assert_msg(r1 == -EDOM && r3 == 0 && v == 144,
+                  "on a pool of 1 worker, a map whose one chunk fails at "
+                  "item 37 returned %s; then apply(square, 12) returned %s "
+                  "with %ld, expected 0 with 144. %s",
+                  fl_ret(r1), fl_ret(r3), v,
+                  r3 == 0 ? "A worker whose chunk failed answers with the "
+                            "header alone, no results: what it sends after "
+                            "the header is read as the answer to its next "
+                            "chunk."
+                          : "An error belongs to its item: the pool must "
+                            "stay usable.");
+    ck_assert_msg(r4 == 0 && out3[0] == 10 && out3[1] == 20 && out3[2] == 30,
+                  "map of a task that stores 10 * x and returns 1 returned "
+                  "%s with %s, expected 0 with [10, 20, 30]. A task fails "
+                  "only with a negative return: 0 or more is a success.",
+                  fl_ret(r4), show(out3, 3));
+    // Then 2 workers, chunks by Python's rule.
+    p = pool_of(2);
+    r1 = mp_pool_map(p, fails_at_37, in, out, 100, 0, NULL);
+    int r2 = mp_pool_map(p, square, in, out, 100, 0, NULL);
+    v = 0;
+    r3 = mp_pool_apply(p, square, 12, &v);
     mp_pool_destroy(p);
     ck_assert_msg(r1 < 0 && r2 == 0 && out[99] == 99 * 99 && r3 == 0 &&
                       v == 144,
@@ -1375,6 +1411,22 @@ FL_TEST(test_mp_pool_map_goes_on_when_signals_interrupt)
                   "short send is no error: send the rest, from the byte "
                   "after the last one sent, not the whole piece again.",
                   cut, fl_ret(s), o3[0], o3[1], o3[2]);
+    // The pool's first read (an answer's header) comes up short after 4
+    // bytes: the rest of the header and the results are still there.
+    long o4[3] = {0};
+    p = pool_of(1);
+    fl_fault_short("read", 1, 4);
+    s = mp_pool_map(p, square, in4, o4, 3, 3, NULL);
+    cut = fl_fault_fired("read");
+    fl_fault_reset();
+    mp_pool_destroy(p);
+    ck_assert_msg(s == 0 && o4[0] == 4 && o4[1] == 9 && o4[2] == 16,
+                  "the pool's read of an answer's header came up short (%ld "
+                  "cut) after 4 bytes; map of [2, 3, 4] returned %s with "
+                  "[%ld, %ld, %ld], expected 0 with [4, 9, 16]. A short "
+                  "read is no error: read the rest, len - got bytes at buf "
+                  "+ got, never len again (that reads past the buffer).",
+                  cut, fl_ret(s), o4[0], o4[1], o4[2]);
 }
 
 /* ------------------------------------------------------- imap_unordered */
@@ -1528,12 +1580,17 @@ FL_TEST(test_mp_pool_join_runs_every_queued_task)
 
 FL_TEST(test_mp_pool_join_reaps_every_worker)
 {
+    // A child of the caller's own, ended before the pool is made: the
+    // caller reaps it, not the pool.
+    pid_t mine = fl_raw_child(7, 0);
+    ck_assert_msg(until_exited(mine, 5000) == 0, "a raw child did not end");
     mp_pool *p = pool_of(3);
     pid_t pids[8];
     int live, zombies;
     children(&live, &zombies, pids, 8);
     mp_pool_close(p);
     int j = mp_pool_join(p);
+    int code = fl_reap_code(mine);
     int gone = 0, left_zombie = 0;
     for (int i = 0; i < live && i < 8; i++) {
         gone += !fl_alive(pids[i]) && !fl_zombie(pids[i]);
@@ -1541,6 +1598,14 @@ FL_TEST(test_mp_pool_join_reaps_every_worker)
     }
     mp_pool_destroy(p);
     fl_expect_int(j, 0, "mp_pool_join of a closed pool", "");
+    ck_assert_msg(code == 7,
+                  "the caller had a child of its own (it exited with 7 "
+                  "before the pool was made); after join, the caller's "
+                  "waitpid of it gave %d, expected 7: the pool reaped it. "
+                  "Reap each worker by its own pid, waitpid(w->pid), never "
+                  "waitpid(-1) or wait(): the caller's other children are "
+                  "not the pool's.",
+                  code);
     ck_assert_msg(left_zombie == 0,
                   "after join, %d worker(s) were zombies: waitpid each "
                   "worker once its channel is shut",
@@ -1651,6 +1716,8 @@ FL_TEST(test_mp_pool_terminate_cancels_unfinished_tasks)
     mp_result *res[3];
     struct calls c = {0, 0, 0, 0};
     start_gated(p, 3, &c, res); // 2 run, 1 waits in the queue
+    // and one more, without a handle: the pool frees it once it ends
+    int o = mp_pool_apply_async(p, square, 4, on_value, on_error, &c, NULL);
     mp_pool_terminate(p);
     int g[3];
     for (int i = 0; i < 3; i++) {
@@ -1666,11 +1733,61 @@ FL_TEST(test_mp_pool_terminate_cancels_unfinished_tasks)
                       "expected -125 (-ECANCELED) at once. Python's get "
                       "hangs for ever here: end every unfinished job.",
                       i, i < 2 ? "running" : "queued", fl_ret(g[i]));
-    ck_assert_msg(c.failed == 3 && c.err == -ECANCELED && c.ok == 0,
-                  "terminate ended 3 tasks; the error callback ran %d "
-                  "time(s) (last with %s) and the callback %d; expected "
-                  "the error callback 3 times with -ECANCELED",
+    fl_expect_int(o, 0, "apply_async with no handle (res NULL)", "");
+    ck_assert_msg(c.failed == 4 && c.err == -ECANCELED && c.ok == 0,
+                  "terminate ended 4 tasks (the last one queued had no "
+                  "handle); the error callback ran %d time(s) (last with "
+                  "%s) and the callback %d; expected the error callback 4 "
+                  "times with -ECANCELED",
                   c.failed, fl_ret(c.err), c.ok);
+}
+
+// Item 0 succeeds, item 1 fails at once; the others wait for the gate.
+static int
+fails_then_gated(long x, long *result)
+{
+    if (x == 1)
+        return -EDOM;
+    if (x == 0) {
+        *result = 0;
+        return 0;
+    }
+    return gated(x, result);
+}
+
+FL_TEST(test_mp_pool_terminate_keeps_an_items_error)
+{
+    pipe_or_fail(token);
+    pipe_or_fail(started);
+    struct calls c = {0, 0, 0, 0};
+    mp_pool *p = pool_of(1);
+    long in[5] = {0, 1, 2, 3, 4}, out[5];
+    mp_result *res = NULL;
+    int s = mp_pool_map_async(p, fails_then_gated, in, out, 5, 1, on_value,
+                              on_error, &c, &res);
+    ck_assert_msg(s == 0, "map_async returned %s", fl_ret(s));
+    // One worker: item 2 starts only once the pool has taken in item 1's
+    // error.  Then items 3 and 4 wait in the queue.
+    struct pollfd pf = {.fd = started[0], .events = POLLIN};
+    long end = fl_now_ms() + WAIT_MS;
+    while (poll(&pf, 1, 0) == 0 && fl_now_ms() < end)
+        mp_result_get(res, 10, NULL);
+    mp_pool_terminate(p);
+    int g = mp_result_get(res, 0, NULL);
+    mp_result_free(res);
+    mp_pool_destroy(p);
+    pipe_close(token);
+    pipe_close(started);
+    ck_assert_msg(g == -EDOM && c.failed == 1 && c.err == -EDOM,
+                  "item 1 of a map_async of 5 failed with -EDOM, then "
+                  "terminate cancelled item 2 (running) and items 3 and 4 "
+                  "(queued); get returned %s and the error callback ran %d "
+                  "time(s), last with %s; expected -33 (-EDOM) and once "
+                  "with it. A map's error is its LOWEST failing item's: "
+                  "terminate notes -ECANCELED at the items it cancels, "
+                  "after item 1, and must not overwrite the error the job "
+                  "has.",
+                  fl_ret(g), c.failed, fl_ret(c.err));
 }
 
 FL_TEST(test_mp_pool_destroy_ends_a_pool_not_joined)
@@ -1843,6 +1960,26 @@ FL_TEST(test_mp_result_get_keeps_its_deadline_when_signals_interrupt)
     if (inf.early)
         give_token(token[1]);
     int g2 = mp_result_get(res, -1, &g.value);
+    mp_result_free(res);
+    // The longest finite wait, INT_MAX ms, on a clock 25 days on: its
+    // deadline, now plus INT_MAX, is past what an int holds.  A second
+    // gated task, the token taken back first.
+    char c;
+    struct pollfd pf = {.fd = token[0], .events = POLLIN};
+    while (poll(&pf, 1, 0) == 1 && read(token[0], &c, 1) == 1)
+        ;
+    res = NULL;
+    int s = mp_pool_apply_async(p, gated, 6, NULL, NULL, NULL, &res);
+    ck_assert_msg(s == 0, "apply_async returned %s", fl_ret(s));
+    fl_storm_result big;
+    g.res = res;
+    g.timeout_ms = INT_MAX;
+    fl_clock_mono_later_at(0, 25LL * 24 * 3600 * 1000);
+    fl_storm_hold(get_call, release_gated, &g, 500, 50, &big);
+    fl_fault_reset();
+    if (big.early)
+        give_token(token[1]);
+    mp_result_get(res, -1, NULL);
     gated_done(p, res);
     ck_assert_msg(fin.ret == -ETIMEDOUT && fin.elapsed_ms >= 48 &&
                       fin.elapsed_ms < 1500,
@@ -1860,6 +1997,14 @@ FL_TEST(test_mp_result_get_keeps_its_deadline_when_signals_interrupt)
                   "deadline of it.",
                   inf.signals, fl_ret(inf.ret), inf.elapsed_ms,
                   inf.early ? "before the task was let go" : "when let go");
+    ck_assert_msg(!big.early && big.ret == 0,
+                  "get(res, INT_MAX) under signals (%ld caught), on a "
+                  "monotonic clock 25 days after boot, returned %s after "
+                  "%ld ms, %s; expected 0 once the task was let go after "
+                  "50 ms. now + INT_MAX ms overflows an int: keep the "
+                  "deadline and the time left in a long long.",
+                  big.signals, fl_ret(big.ret), big.elapsed_ms,
+                  big.early ? "before the task was let go" : "when let go");
 }
 
 static void
@@ -2801,6 +2946,78 @@ FL_TEST(test_mp_pool_map_async_hands_an_items_error_to_get)
                   c.failed, fl_ret(c.err), c.ok);
 }
 
+// A worker killed while it sends a big answer: the pool has part of it.
+#define BIG_ANSWER (1 << 17) // 1 MiB of results: more than a socket holds
+
+// Kill the one worker of a pool of 1 once it is asleep: it has its whole
+// chunk, and nothing else blocks it but the send of its answer, which the
+// socket cannot hold while the pool reads none of it.
+static void
+kill_the_answering_worker(void)
+{
+    pid_t pid = 0;
+    int live, zombies;
+    children(&live, &zombies, &pid, 1);
+    ck_assert_msg(live == 1 && fl_proc_idles(pid, 20),
+                  "the worker of a pool of 1 (%d live) did not settle into "
+                  "the send of its answer",
+                  live);
+    kill(pid, SIGKILL);
+    ck_assert_msg(until_exited(pid, 5000) == 0, "SIGKILL failed");
+}
+
+static void
+kills_at_the_first_item(size_t index, long value, void *ctx)
+{
+    (void)index;
+    (void)value;
+    int *kills = ctx;
+    if ((*kills)++ == 0)
+        kill_the_answering_worker();
+}
+
+FL_TEST(test_mp_pool_reports_a_worker_killed_mid_answer)
+{
+    long *in = malloc(BIG_ANSWER * sizeof *in);
+    long *out = malloc(BIG_ANSWER * sizeof *out);
+    ck_assert_msg(in != NULL && out != NULL, "malloc failed");
+    for (long i = 0; i < BIG_ANSWER; i++)
+        in[i] = i;
+    // map_async: nobody reads the answer until get.
+    mp_pool *p = pool_of(1);
+    mp_result *res = NULL;
+    int s = mp_pool_map_async(p, square, in, out, BIG_ANSWER, BIG_ANSWER, NULL,
+                              NULL, NULL, &res);
+    ck_assert_msg(s == 0, "map_async returned %s", fl_ret(s));
+    kill_the_answering_worker();
+    long v = 0;
+    int g = mp_result_get(res, -1, &v);
+    mp_result_free(res);
+    // imap_unordered: the first item's callback kills the worker.
+    int kills = 0;
+    size_t failed = 0;
+    int r = mp_pool_imap_unordered(p, square, in, BIG_ANSWER, BIG_ANSWER,
+                                   kills_at_the_first_item, &kills, &failed);
+    mp_pool_destroy(p);
+    free(in);
+    free(out);
+    ck_assert_msg(g == -EPIPE,
+                  "a worker was killed while it sent the answer to a chunk "
+                  "of %d items, after the header and part of the results; "
+                  "get of the map_async returned %s, expected -32 "
+                  "(-EPIPE). Fewer bytes than the results' length before "
+                  "EOF is a death, not an answer: read_full returns a "
+                  "short count there, which must be checked.",
+                  BIG_ANSWER, fl_ret(g));
+    ck_assert_msg(r == -EPIPE && failed == BIG_ANSWER - 1,
+                  "a worker was killed while it sent the answer to a chunk "
+                  "of %d items, in imap_unordered's first callback; imap "
+                  "returned %s (failed %zu), expected -32 (-EPIPE) at %d. "
+                  "A piece of results that ends early is a death: check "
+                  "each read_full's count, not only for an error.",
+                  BIG_ANSWER, fl_ret(r), failed, BIG_ANSWER - 1);
+}
+
 FL_TEST(test_mp_result_get_of_a_map_keeps_its_deadline_when_signals_interrupt)
 {
     pipe_or_fail(token);
@@ -2872,6 +3089,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pool_join_ends_workers_while_another_pool_exists, 15),
     FL_CASE(test_mp_pool_terminate_ends_busy_workers_at_once, 10),
     FL_CASE(test_mp_pool_terminate_cancels_unfinished_tasks, 10),
+    FL_CASE(test_mp_pool_terminate_keeps_an_items_error, 10),
     FL_CASE(test_mp_pool_destroy_ends_a_pool_not_joined, 10),
     FL_CASE(test_mp_pool_workers_exit_when_the_pool_process_dies, 15),
     FL_CASE(test_mp_pool_create_leaks_nothing_when_any_call_it_makes_fails, 15),
@@ -2902,6 +3120,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pool_starmap_calls_the_task_with_each_pair_in_order, 10),
     FL_CASE(test_mp_pool_map_async_returns_at_once_and_calls_back_once, 10),
     FL_CASE(test_mp_pool_map_async_hands_an_items_error_to_get, 10),
+    FL_CASE(test_mp_pool_reports_a_worker_killed_mid_answer, 10),
     FL_CASE(
         test_mp_result_get_of_a_map_keeps_its_deadline_when_signals_interrupt,
         10),
