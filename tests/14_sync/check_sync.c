@@ -277,6 +277,39 @@ kid_asleep(struct kid *k, kid_fn fn, void *obj, int arg, const char *call)
                         : "Sleep in the wait, never in a busy loop.");
 }
 
+// kid_asleep for a wait with a finite timeout: the kid calls fn with
+// timeout_ms.  On a loaded host this process may not run again before the
+// kid has slept its whole timeout out and returned timeout_ret; that kid
+// did nothing wrong, and is tried again with four times the timeout (at
+// most twice).  The timeout the sleeping kid was given; the call for the
+// messages is fmt with that timeout.
+static int
+kid_asleep_within(struct kid *k, kid_fn fn, void *obj, int timeout_ms,
+                  int timeout_ret, const char *fmt)
+{
+    for (int t = timeout_ms;; t *= 4) {
+        kid_start(k, fn, obj, t);
+        char s = until_asleep(k->pid, -1);
+        if (s == 'S' && !kid_wait(k, 0))
+            return t;
+        int got = kid_wait(k, 1000);
+        kid_end(k);
+        int whole =
+            got && k->rep.value == timeout_ret && k->rep.us >= t * 1000LL;
+        if (whole && t < timeout_ms * 16)
+            continue;
+        char call[96];
+        snprintf(call, sizeof call, fmt, t);
+        ck_assert_msg(0,
+                      "%s %s, instead of sleeping until another process "
+                      "let it go. %s",
+                      call, got ? said(k, 0) : "kept running, awake",
+                      !got || whole ? "It was never seen asleep: sleep in "
+                                      "the wait, never in a busy loop."
+                                    : "");
+    }
+}
+
 #define CLOCK_HINT                                                             \
     "Take the deadline from CLOCK_MONOTONIC, once, as now + timeout, and "     \
     "wait on that clock (sem_clockwait, a condition with "                     \
@@ -1435,9 +1468,10 @@ FL_TEST(test_mp_cond_wait_for_keeps_its_deadline_through_wake_ups)
 {
     struct cstate st = new_state();
     struct kid k;
-    kid_asleep(&k, kid_wait_for, &st, 200, "mp_cond_wait_for(..., 200)");
+    int t = kid_asleep_within(&k, kid_wait_for, &st, 200, 0,
+                              "mp_cond_wait_for(..., %d)");
     struct timespec tick = {0, 1000000};
-    long long end = fl_now_us() + 1200000; // 1 s past the deadline
+    long long end = fl_now_us() + t * 1000LL + 1000000; // 1 s past it
     long wakes = 0;
     while (!kid_wait(&k, 0) && fl_now_us() < end) {
         raw_lock(&st.c->lock);
@@ -1449,12 +1483,13 @@ FL_TEST(test_mp_cond_wait_for_keeps_its_deadline_through_wake_ups)
     int got = kid_wait(&k, 3000);
     kid_end(&k);
     end_state(&st);
-    int early = got && k.rep.us < 200000;
-    ck_assert_msg(got && k.rep.value == 0 && !early && k.rep.us < 1000000,
-                  "the test woke mp_cond_wait_for(..., 200) %ld times, the "
+    int early = got && k.rep.us < t * 1000LL;
+    ck_assert_msg(got && k.rep.value == 0 && !early &&
+                      k.rep.us < t * 1000LL + 800000,
+                  "the test woke mp_cond_wait_for(..., %d) %ld times, the "
                   "predicate always false; the wait %s, expected 0 after "
-                  "200 ms. %s",
-                  wakes, said(&k, 3000),
+                  "%d ms. %s",
+                  t, wakes, said(&k, 3000), t,
                   early ? "Sleep again after a wake-up: while, not if."
                         : "Take the deadline once, before the loop: taken "
                           "again after each wake-up, it keeps moving away.");
@@ -1465,7 +1500,8 @@ FL_TEST(
 {
     struct cstate st = new_state();
     struct kid k;
-    kid_asleep(&k, kid_wait_for, &st, 100, "mp_cond_wait_for(..., 100)");
+    int t = kid_asleep_within(&k, kid_wait_for, &st, 100, 0,
+                              "mp_cond_wait_for(..., %d)");
     long slept = fl_proc_sleeps(k.pid);
     raw_lock(&st.c->lock);
     until_asleep(k.pid, slept); // timed out, now waiting for the lock
@@ -1475,11 +1511,11 @@ FL_TEST(
     kid_end(&k);
     end_state(&st);
     ck_assert_msg(got && k.rep.value == 1,
-                  "mp_cond_wait_for(..., 100) timed out, and before it had "
+                  "mp_cond_wait_for(..., %d) timed out, and before it had "
                   "the lock back the state came true; it %s, expected 1. "
                   "After the last wait, test the predicate once more: its "
                   "value is the answer (Python returns it).",
-                  said(&k, 3000));
+                  t, said(&k, 3000));
 }
 
 static int
@@ -1867,9 +1903,10 @@ FL_TEST(test_mp_barrier_wait_keeps_its_deadline_through_wake_ups)
 {
     mp_barrier *b = raw_barrier(2);
     struct kid k;
-    kid_asleep(&k, kid_barrier_wait, b, 150, "mp_barrier_wait(b, 150)");
+    int t = kid_asleep_within(&k, kid_barrier_wait, b, 150, -ETIMEDOUT,
+                              "mp_barrier_wait(b, %d)");
     struct timespec tick = {0, 1000000};
-    long long end = fl_now_us() + 750000; // 600 ms past the deadline
+    long long end = fl_now_us() + t * 1000LL + 600000; // 600 ms past it
     long wakes = 0;
     while (!kid_wait(&k, 0) && fl_now_us() < end) {
         raw_lock(&b->lock);
@@ -1881,13 +1918,13 @@ FL_TEST(test_mp_barrier_wait_keeps_its_deadline_through_wake_ups)
     int got = kid_wait(&k, 2000);
     kid_end(&k);
     forget(b, sizeof *b);
-    int early = got && k.rep.us < 150000;
+    int early = got && k.rep.us < t * 1000LL;
     ck_assert_msg(got && k.rep.value == -ETIMEDOUT && !early &&
-                      k.rep.us < 600000,
-                  "the test woke a party in mp_barrier_wait(b, 150) %ld "
+                      k.rep.us < t * 1000LL + 450000,
+                  "the test woke a party in mp_barrier_wait(b, %d) %ld "
                   "times on a Barrier(2), the generation unchanged; the "
-                  "wait %s, expected -ETIMEDOUT after 150 ms. %s",
-                  wakes, said(&k, 2000),
+                  "wait %s, expected -ETIMEDOUT after %d ms. %s",
+                  t, wakes, said(&k, 2000), t,
                   early ? "Sleep again after a wake-up that ends nothing: "
                           "while, not if."
                         : "Take the deadline once, before the loop: taken "
