@@ -102,6 +102,17 @@ forget(mp_event *ev)
     munmap(ev, sizeof *ev);
 }
 
+// Whether ev->lock is free now (taken and given back at once): a call
+// that returned must have let go of it on every way out.
+static int
+lock_left_free(mp_event *ev)
+{
+    int r = pthread_mutex_trylock(&ev->lock);
+    if (r == 0)
+        pthread_mutex_unlock(&ev->lock);
+    return r == 0;
+}
+
 static void
 raw_lock(mp_event *ev)
 {
@@ -578,9 +589,9 @@ FL_TEST(test_mp_event_set_raises_the_flag)
 {
     mp_event *ev = raw_event();
     int r1 = mp_event_set(ev);
-    int f1 = ev->flag;
+    int f1 = ev->flag, free1 = lock_left_free(ev);
     int r2 = mp_event_set(ev);
-    int f2 = ev->flag;
+    int f2 = ev->flag, free2 = lock_left_free(ev);
     forget(ev);
     ck_assert_msg(r1 == 0 && f1 == 1,
                   "mp_event_set returned %s and left ev->flag at %d; "
@@ -591,6 +602,12 @@ FL_TEST(test_mp_event_set_raises_the_flag)
                   "left ev->flag at %d; expected 0 and 1: setting it again "
                   "changes nothing",
                   fl_ret(r2), f2);
+    ck_assert_msg(free1 && free2,
+                  "mp_event_set on an event %s returned with ev->lock still "
+                  "held: every later call waits for it for ever. Unlock on "
+                  "every way out, the early return for an event already "
+                  "set as well.",
+                  free1 ? "already set" : "clear");
 }
 
 #define WAITERS 8
@@ -720,9 +737,9 @@ FL_TEST(test_mp_event_clear_lowers_the_flag)
     mp_event *ev = raw_event();
     ev->flag = 1;
     int r1 = mp_event_clear(ev);
-    int f1 = ev->flag;
+    int f1 = ev->flag, free1 = lock_left_free(ev);
     int r2 = mp_event_clear(ev);
-    int f2 = ev->flag;
+    int f2 = ev->flag, free2 = lock_left_free(ev);
     // A clear in a kid that stops as soon as it has let go of the lock:
     // the flag must be down by then, or a set made between its unlock and
     // its late write would be undone.
@@ -738,6 +755,12 @@ FL_TEST(test_mp_event_clear_lowers_the_flag)
                   "mp_event_clear on a clear event returned %s and left "
                   "ev->flag at %d; expected 0 and 0",
                   fl_ret(r2), f2);
+    ck_assert_msg(free1 && free2,
+                  "mp_event_clear on a %s event returned with ev->lock "
+                  "still held: every later call waits for it for ever. "
+                  "Unlock on every way out, the early return for an event "
+                  "already clear as well.",
+                  free1 ? "clear" : "set");
     ck_assert_msg(a.done && a.value == 0, "mp_event_clear returned %s",
                   a.done ? fl_ret(a.value) : "nothing");
     ck_assert_msg(!a.stopped || f3 == 0,
