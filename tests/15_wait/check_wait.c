@@ -1030,7 +1030,12 @@ limit_leaving(int nfree)
 FL_TEST(test_mp_wait_gives_emfile_when_no_descriptor_is_free)
 {
     pid_t pid[3] = {zombie(0), zombie(0), zombie(0)};
-    mp_waitable objs[] = {pid_obj(pid[0]), pid_obj(pid[1]), pid_obj(pid[2])};
+    // The caller's pipe comes first: a cleanup that closes every pfd
+    // before the one that failed would close it too.
+    int p[2];
+    make_pipe(p);
+    mp_waitable objs[] = {fd_obj(p[0]), pid_obj(pid[0]), pid_obj(pid[1]),
+                          pid_obj(pid[2])};
     for (int nfree = 0; nfree <= 3; nfree++) {
         fl_snapshot s;
         fl_snapshot_take(&s);
@@ -1039,22 +1044,29 @@ FL_TEST(test_mp_wait_gives_emfile_when_no_descriptor_is_free)
         lim = old;
         lim.rlim_cur = limit_leaving(nfree);
         setrlimit(RLIMIT_NOFILE, &lim);
-        int ready[3] = {7, 7, 7};
-        int r = mp_wait(objs, 3, 0, ready);
+        int ready[4] = {7, 7, 7, 7};
+        int r = mp_wait(objs, 4, 0, ready);
         setrlimit(RLIMIT_NOFILE, &old);
         char what[96];
         snprintf(what, sizeof what,
-                 "mp_wait on 3 zombies with %d descriptor number%s free", nfree,
-                 nfree == 1 ? "" : "s");
+                 "mp_wait on a pipe and 3 zombies with %d descriptor number%s "
+                 "free",
+                 nfree, nfree == 1 ? "" : "s");
+        ck_assert_msg(fcntl(p[0], F_GETFD) >= 0,
+                      "%s: the caller's pipe (objs[0], fd %d) was closed by "
+                      "the call. On a failure close only the pidfds opened "
+                      "before it (close_pidfds skips MP_WAIT_FD entries), "
+                      "never the caller's descriptors",
+                      what, p[0]);
         if (nfree < 3) {
             fl_expect_int(r, -EMFILE, what,
                           r >= 0 ? "pidfd_open failed with EMFILE and "
                                    "returned -1, which poll skips: check "
                                    "its result and return -errno."
                                  : "return pidfd_open's -errno");
-            ck_assert_msg(!ready[0] && !ready[1] && !ready[2],
+            ck_assert_msg(!ready[0] && !ready[1] && !ready[2] && !ready[3],
                           "%s: ready = %s after -EMFILE; expected all 0", what,
-                          flags(ready, 3));
+                          flags(ready, 4));
         } else {
             fl_expect_int(r, 3, what, "");
         }
@@ -1065,6 +1077,7 @@ FL_TEST(test_mp_wait_gives_emfile_when_no_descriptor_is_free)
                  what);
         fl_expect_no_leak(&s, leak);
     }
+    close_pipe(p);
     for (int i = 0; i < 3; i++)
         reap_left(pid[i]);
 }
