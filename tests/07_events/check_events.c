@@ -358,7 +358,8 @@ expect_asleep(struct kid *k, char s, mp_event *ev, const char *call)
         snprintf(did, sizeof did, "%s",
                  s == 0 || s == 'Z'
                      ? "ended without returning"
-                     : "kept running, awake, never settling asleep");
+                     : "never settled asleep (busy, or polling the flag "
+                       "in naps)");
     int at_once = got && k->rep.us < 50000;
     ck_assert_msg(0,
                   "%s on a clear event %s, instead of sleeping until the "
@@ -369,7 +370,7 @@ expect_asleep(struct kid *k, char s, mp_event *ev, const char *call)
                       ? "It gave up at once. " CLOCK_HINT
                   : at_once ? ""
                             : "Sleep in pthread_cond_timedwait, never in a "
-                              "busy loop.");
+                              "busy loop nor polling with naps.");
 }
 
 /* Stopped right after an unlock.  A kid arms fl_fault_stop_after on its
