@@ -96,6 +96,20 @@ await_state(pid_t pid, const char *want)
     }
 }
 
+// Wait until pid settles asleep: 'S' once it is seen asleep 20 ms in a
+// row (fl_proc_idles), 'Z' if it ended, 'R' if it never settled (it spins,
+// or polls in naps).  One 'S' read is not enough: a spinning child reads
+// 'S' now and then for a moment, and a child can sleep for a moment before
+// its call begins (a fork's page faults).
+static char
+await_asleep(pid_t pid)
+{
+    if (fl_proc_idles(pid, 20))
+        return 'S';
+    char s = fl_proc_state(pid);
+    return s == 'Z' || s == 0 ? 'Z' : 'R';
+}
+
 // End every child and fail the test with msg.
 #define FAIL_KILLING(...)                                                      \
     do {                                                                       \
@@ -820,18 +834,33 @@ FL_TEST(test_mp_queue_put_in_a_child_reaches_the_parent)
 }
 
 // Start c's call in a child and wait until it is asleep in the queue.
+// naps_ok: a call that polls in naps is let through once seen asleep (a
+// join may; its tests under signals and clock jumps judge the naps).
+static pid_t
+start_blocked_or_napping(int (*fn)(void *), struct call *c, const char *what,
+                         int naps_ok)
+{
+    pid_t pid = fl_raw_start(fn, c);
+    char s = await_asleep(pid);
+    if (s == 'R' && naps_ok)
+        s = await_state(pid, "SZ");
+    if (s == 'Z') {
+        join(pid, 3000);
+        FAIL_KILLING("%s should block, but it returned at once (returned %s)",
+                     what, fl_ret(c->rc));
+    }
+    if (s != 'S')
+        FAIL_KILLING("%s should block, but it never settled asleep: it "
+                     "spins, or polls in naps, instead of sleeping on the "
+                     "condition variable (pthread_cond_wait, under the lock)",
+                     what);
+    return pid;
+}
+
 static pid_t
 start_blocked(int (*fn)(void *), struct call *c, const char *what)
 {
-    pid_t pid = fl_raw_start(fn, c);
-    char s = await_state(pid, "SZ");
-    if (s != 'S') {
-        join(pid, 3000);
-        FAIL_KILLING("%s should block, but it %s (returned %s)", what,
-                     s == 'Z' ? "returned at once" : "never slept",
-                     fl_ret(c->rc));
-    }
-    return pid;
+    return start_blocked_or_napping(fn, c, what, 0);
 }
 
 FL_TEST(test_mp_queue_get_wakes_when_a_message_arrives)
@@ -890,7 +919,12 @@ steal_wakeup(pid_t pid, struct call *c, mp_queue *q, int getter)
         put_now(q, "stealer");
     }
     kill(pid, SIGCONT);
-    char s = await_state(pid, "SZ");
+    char s = await_asleep(pid);
+    if (s == 'R')
+        FAIL_KILLING("%s never settled asleep again after a wake-up whose "
+                     "%s had been taken by another process: it spins "
+                     "instead of waiting on the condition variable again",
+                     what, getter ? "message" : "room");
     if (s != 'S')
         FAIL_KILLING("%s returned %s after a wake-up whose %s had been "
                      "taken by another process before it ran. Wake-ups are "
@@ -1108,8 +1142,8 @@ static pid_t
 start_sleeping(int (*fn)(void *), struct call *c)
 {
     pid_t pid = fl_raw_start(fn, c);
-    if (await_state(pid, "SZ") == 'S')
-        return pid;
+    if (await_asleep(pid) != 'Z')
+        return pid; // one that spins instead is for start_blocked to name
     join(pid, 3000);
     return 0;
 }
@@ -2529,7 +2563,7 @@ racing_task_dones(void)
     pid_t tp[RACERS];
     for (int i = 0; i < RACERS; i++) {
         tp[i] = fl_raw_start(do_task_done, q);
-        await_state(tp[i], "SZ"); // asleep on the lock, or done
+        await_asleep(tp[i]); // asleep on the lock, or done
     }
     kill(pp, SIGCONT);
     for (int i = 0; i < RACERS; i++)
@@ -2663,10 +2697,12 @@ FL_TEST(test_mp_queue_join_waits_for_messages_no_consumer_has_taken)
     put_now(q, "b");
     put_now(q, "c");
     struct call *c = new_call(q, -1, NULL);
-    pid_t pid = start_blocked(do_join, c,
-                              "mp_queue_join(q, -1), with 3 messages put "
-                              "and none taken yet (no consumer started: "
-                              "count each task in put, not in get),");
+    pid_t pid =
+        start_blocked_or_napping(do_join, c,
+                                 "mp_queue_join(q, -1), with 3 messages put "
+                                 "and none taken yet (no consumer started: "
+                                 "count each task in put, not in get),",
+                                 1);
     get_expect(q, "a", 0, "");
     get_expect(q, "b", 0, "");
     get_expect(q, "c", 0, "");
@@ -2701,8 +2737,9 @@ FL_TEST(test_mp_queue_task_done_wakes_every_joiner)
     long slept[JOINERS];
     int code[JOINERS], hung = 0;
     for (int i = 0; i < JOINERS; i++)
-        pid[i] = start_blocked(do_join, new_call(q, -1, NULL),
-                               "mp_queue_join(q, -1) with a task unfinished");
+        pid[i] = start_blocked_or_napping(
+            do_join, new_call(q, -1, NULL),
+            "mp_queue_join(q, -1) with a task unfinished", 1);
     for (int i = 0; i < JOINERS; i++)
         slept[i] = fl_proc_sleeps(pid[i]);
     task_done_now(q, "of the last task");
@@ -3039,7 +3076,7 @@ FL_TEST(test_mp_queue_put_counts_the_task_before_a_consumer_can_take_it)
     r->cpu = sched_getcpu();
     r->got = r->done = r->rc = -1000000;
     pid_t cons = fl_raw_start(fast_consumer, r);
-    if (await_state(cons, "SZ") != 'S')
+    if (await_asleep(cons) != 'S')
         FAIL_KILLING("mp_queue_get(q, -1) on an empty queue never slept");
     pid_t put = fl_raw_start(slow_putter, r);
     if (join(put, 3000) == -ETIMEDOUT || join(cons, 3000) == -ETIMEDOUT)

@@ -304,10 +304,14 @@ FL_TEST(test_mp_lock_acquire_waits_while_another_process_holds_it)
     }
     // Until the second process is inside, or asleep in the kernel after
     // it started to acquire: asleep is blocked on the lock, by design.
+    // Asleep 20 ms in a row, not seen 'S' once: a process reads 'S' for a
+    // moment on its way in (a page fault, a preemption), and one that got
+    // in a moment later would not be seen intruding.
     long deadline = fl_now_ms() + 3000;
     int asleep = 0;
     while (!atomic_load(&d->entered) && !asleep && fl_now_ms() < deadline) {
-        asleep = atomic_load(&d->trying) && state_of(pid) == 'S';
+        asleep = atomic_load(&d->trying) && state_of(pid) == 'S' &&
+                 fl_proc_idles(pid, 20) && !atomic_load(&d->entered);
         sched_yield();
     }
     int intruded = !asleep && atomic_load(&d->entered);
@@ -977,9 +981,12 @@ FL_TEST(test_mp_lock_release_of_an_rlock_clears_the_owner_before_unlocking)
     int st, ended = 0, hung = 0;
     if (next_stop(giver, deadline, &st, &ended) == 1) { // it holds the lock
         long end = fl_now_ms() + 3000;
-        while (!(atomic_load(&seen->trying) && fl_proc_state(taker) == 'S') &&
+        // until the taker sleeps, waiting for the lock: 20 ms in a row, as
+        // one 'S' read can come before it reached the lock
+        while (!(atomic_load(&seen->trying) && fl_proc_state(taker) == 'S' &&
+                 fl_proc_idles(taker, 20)) &&
                fl_now_ms() < end)
-            sched_yield(); // until the taker sleeps, waiting for the lock
+            sched_yield();
         hold_after_unlock(giver, &h.taken, deadline, &ended);
     }
     fl_gate_free(&h.taken);

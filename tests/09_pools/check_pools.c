@@ -2488,9 +2488,11 @@ FL_TEST(test_mp_result_get_with_timeout_0_collects_an_answer_already_sent)
     int live, zombies;
     children(&live, &zombies, pid, 1);
     ck_assert_msg(live == 1, "a pool of 1 has %d workers", live);
-    long end = fl_now_ms() + WAIT_MS;
-    while (fl_proc_state(pid[0]) != 'S' && fl_now_ms() < end)
-        ; // until the worker waits for its first chunk
+    // Until the worker waits for its first chunk, asleep 20 ms in a row: a
+    // worker seen 'S' once may still be starting (then the sleep counted
+    // below would be that of its first wait, and the get would look before
+    // the worker had the task, and fail a pool that is right).
+    fl_proc_idles(pid[0], 20);
     long asleep = fl_proc_sleeps(pid[0]);
     mp_result *res = NULL;
     int s = mp_pool_apply_async(p, square, 7, NULL, NULL, NULL, &res);
