@@ -304,7 +304,7 @@ kid_asleep_within(struct kid *k, kid_fn fn, void *obj, int timeout_ms,
 {
     for (int t = timeout_ms;; t *= 4) {
         kid_start(k, fn, obj, t);
-        char s = until_asleep(k->pid, -1);
+        char s = until_settled(k->pid);
         if (s == 'S' && !kid_wait(k, 0))
             return t;
         int got = kid_wait(k, 1000);
