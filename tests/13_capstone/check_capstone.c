@@ -505,10 +505,18 @@ static void
 of_no_items_returns_0(map_fn map, const char *name)
 {
     board_new(1, 1);
+    fl_fault_reset();
     int r = map(4, count_runs, NULL, NULL, 0, 0);
+    long maps = fl_fault_calls("mmap"), unmaps = fl_fault_calls("munmap");
+    fl_fault_reset();
     fl_expect_int(r, 0, name,
                   "no items (n = 0, in and out NULL): nothing to "
                   "do, and nothing to check but nworkers and fn");
+    ck_assert_msg(maps == unmaps,
+                  "%s of no items made %ld mmap call(s) and %ld munmap "
+                  "call(s): return 0 before mapping anything, or unmap "
+                  "on that path too, or each call leaks a mapping",
+                  name, maps, unmaps);
     int live, zombies;
     children(&live, &zombies);
     ck_assert_msg(live + zombies == 0,
@@ -1559,13 +1567,28 @@ FL_TEST(test_mp_fetch_all_forks_no_more_workers_than_urls)
                   forks);
 }
 
+// mmap and munmap calls made by one call of the code under test.
+static void
+expect_unmapped(const char *what, long maps, long unmaps)
+{
+    ck_assert_msg(maps == unmaps,
+                  "%s made %ld mmap call(s) and %ld munmap call(s): "
+                  "munmap the shared memory before returning, on every "
+                  "path (a worker that died too), or each call leaks its "
+                  "mapping for as long as the caller runs.",
+                  what, maps, unmaps);
+}
+
 FL_TEST(test_mp_fetch_all_rejects_bad_arguments)
 {
     const char *urls[1] = {"http://127.0.0.1:1/"};
     mp_fetch_result res[1];
+    fl_fault_reset();
     int r[5] = {mp_fetch_all(urls, 1, 0, res), mp_fetch_all(NULL, 1, 1, res),
                 mp_fetch_all(urls, 1, 1, NULL), mp_fetch_all(NULL, 0, 1, NULL),
                 mp_fetch_all(NULL, 0, 0, NULL)};
+    long maps = fl_fault_calls("mmap"), unmaps = fl_fault_calls("munmap");
+    fl_fault_reset();
     ck_assert_msg(r[0] == -EINVAL && r[1] == -EINVAL && r[2] == -EINVAL &&
                       r[3] == 0 && r[4] == -EINVAL,
                   "mp_fetch_all returned %s for 0 workers, %s for NULL "
@@ -1575,6 +1598,7 @@ FL_TEST(test_mp_fetch_all_rejects_bad_arguments)
                   "nothing to do (Python's Pool(0) raises ValueError)",
                   fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]),
                   fl_ret(r[4]));
+    expect_unmapped("mp_fetch_all of no URLs or bad arguments", maps, unmaps);
 }
 
 /* ------------------------- error paths, EINTR and limits (issue 13) */
@@ -2018,18 +2042,6 @@ FL_TEST(test_mp_par_map_reaps_only_its_own_workers)
                   zombies);
     fl_expect_int(r, 0, "mp_par_map(nworkers=2, n=8, chunk=1)", "");
     expect_good("mp_par_map", out, N);
-}
-
-// mmap and munmap calls made by one call of the code under test.
-static void
-expect_unmapped(const char *what, long maps, long unmaps)
-{
-    ck_assert_msg(maps == unmaps,
-                  "%s made %ld mmap call(s) and %ld munmap call(s): "
-                  "munmap the shared memory before returning, on every "
-                  "path (a worker that died too), or each call leaks its "
-                  "mapping for as long as the caller runs.",
-                  what, maps, unmaps);
 }
 
 FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
