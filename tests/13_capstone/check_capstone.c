@@ -1291,6 +1291,18 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
         if (rc < 0)
             cut[i].status = rc;
     }
+    // Then with the caller's stdin closed: the worker's socket is fd 0,
+    // a descriptor like any other (socket fails with -1, not 0).
+    mp_fetch_result on_0 = {0, 0};
+    int saved = dup(0);
+    close(0);
+    int rc0 = mp_fetch_all(&urls[2], 1, 1, &on_0);
+    if (saved >= 0) {
+        dup2(saved, 0);
+        close(saved);
+    }
+    if (rc0 < 0)
+        on_0.status = rc0;
     server_stop(&sv);
     mp_fetch_result got[6];
     memcpy(got, res, sizeof got);
@@ -1310,6 +1322,12 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
                     cuts[i].err ? -cuts[i].err : 200,
                     cuts[i].err ? 0 : sizes[cuts[i].page], hint);
     }
+    ck_assert_msg(on_0.status == 200 && on_0.bytes == sizes[2],
+                  "%s, fetched with the caller's stdin closed: status %s "
+                  "with %ld bytes, expected 200 with %ld. socket() then "
+                  "returns 0, the lowest free descriptor, a valid one: "
+                  "only -1 is its failure (fd < 0, not fd <= 0).",
+                  urls[2], fl_ret(on_0.status), on_0.bytes, sizes[2]);
 }
 
 FL_TEST(test_mp_fetch_all_keeps_8_requests_in_flight_at_once)
