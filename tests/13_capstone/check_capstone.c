@@ -1890,6 +1890,7 @@ FL_TEST(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start)
     errno = 0;
     int r = thread_map_deep(busy, in, out, N);
     int done = atomic_load(&busy_done), left = threads_now() - 1;
+    long creates = fl_fault_calls("pthread_create");
     fl_fault_reset();
     ck_assert_msg(done == N && left == 0,
                   "mp_thread_map returned after its second pthread_create "
@@ -1903,6 +1904,13 @@ FL_TEST(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start)
                   "(EAGAIN)",
                   "pthread_create RETURNS the error number and leaves errno "
                   "alone: return minus its return value");
+    ck_assert_msg(creates == 2,
+                  "mp_thread_map(nworkers=4) called pthread_create %ld "
+                  "times when its second call failed, expected 2: stop "
+                  "creating at the first failure (break), and join only "
+                  "the threads started; t[i] of a failed call is no thread "
+                  "to join",
+                  creates);
 }
 
 // The ports of fetches_many: one bound but not listening, one served,
