@@ -505,10 +505,18 @@ static void
 of_no_items_returns_0(map_fn map, const char *name)
 {
     board_new(1, 1);
+    fl_fault_reset();
     int r = map(4, count_runs, NULL, NULL, 0, 0);
+    long maps = fl_fault_calls("mmap"), unmaps = fl_fault_calls("munmap");
+    fl_fault_reset();
     fl_expect_int(r, 0, name,
                   "no items (n = 0, in and out NULL): nothing to "
                   "do, and nothing to check but nworkers and fn");
+    ck_assert_msg(maps == unmaps,
+                  "%s of no items made %ld mmap call(s) and %ld munmap "
+                  "call(s): return 0 before mapping anything, or unmap "
+                  "on that path too, or each call leaks a mapping",
+                  name, maps, unmaps);
     int live, zombies;
     children(&live, &zombies);
     ck_assert_msg(live + zombies == 0,
@@ -1368,8 +1376,21 @@ FL_TEST(test_mp_fetch_all_reads_a_large_body_in_full)
     server_start(&sv, 1, 1);
     const char *url = url_of(sv.port, "/bytes/1048593");
     mp_fetch_result res;
+    // With the caller's stdin closed: the worker's socket is fd 0, a
+    // descriptor like any other (socket fails with -1, not 0).
+    int saved = dup(0);
+    close(0);
     int r = mp_fetch_all(&url, 1, 1, &res);
+    if (saved >= 0) {
+        dup2(saved, 0);
+        close(saved);
+    }
     server_stop(&sv);
+    ck_assert_msg(r < 0 || res.status > 0,
+                  "%s, fetched with the caller's stdin closed: status %s. "
+                  "socket() then returns 0, the lowest free descriptor, a "
+                  "valid one: only -1 is its failure (fd < 0, not fd <= 0).",
+                  url, fl_ret(res.status));
     fl_expect_int(r, 0, "mp_fetch_all(a 1 MiB page): failed fetches", "");
     expect_page(url, res, 200, 1048593,
                 "A body of 1 MiB arrives in many pieces: read until read() "
@@ -1559,13 +1580,28 @@ FL_TEST(test_mp_fetch_all_forks_no_more_workers_than_urls)
                   forks);
 }
 
+// mmap and munmap calls made by one call of the code under test.
+static void
+expect_unmapped(const char *what, long maps, long unmaps)
+{
+    ck_assert_msg(maps == unmaps,
+                  "%s made %ld mmap call(s) and %ld munmap call(s): "
+                  "munmap the shared memory before returning, on every "
+                  "path (a worker that died too), or each call leaks its "
+                  "mapping for as long as the caller runs.",
+                  what, maps, unmaps);
+}
+
 FL_TEST(test_mp_fetch_all_rejects_bad_arguments)
 {
     const char *urls[1] = {"http://127.0.0.1:1/"};
     mp_fetch_result res[1];
+    fl_fault_reset();
     int r[5] = {mp_fetch_all(urls, 1, 0, res), mp_fetch_all(NULL, 1, 1, res),
                 mp_fetch_all(urls, 1, 1, NULL), mp_fetch_all(NULL, 0, 1, NULL),
                 mp_fetch_all(NULL, 0, 0, NULL)};
+    long maps = fl_fault_calls("mmap"), unmaps = fl_fault_calls("munmap");
+    fl_fault_reset();
     ck_assert_msg(r[0] == -EINVAL && r[1] == -EINVAL && r[2] == -EINVAL &&
                       r[3] == 0 && r[4] == -EINVAL,
                   "mp_fetch_all returned %s for 0 workers, %s for NULL "
@@ -1575,6 +1611,7 @@ FL_TEST(test_mp_fetch_all_rejects_bad_arguments)
                   "nothing to do (Python's Pool(0) raises ValueError)",
                   fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]),
                   fl_ret(r[4]));
+    expect_unmapped("mp_fetch_all of no URLs or bad arguments", maps, unmaps);
 }
 
 /* ------------------------- error paths, EINTR and limits (issue 13) */
@@ -1848,6 +1885,7 @@ FL_TEST(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start)
     errno = 0;
     int r = thread_map_deep(busy, in, out, N);
     int done = atomic_load(&busy_done), left = threads_now() - 1;
+    long creates = fl_fault_calls("pthread_create");
     fl_fault_reset();
     ck_assert_msg(done == N && left == 0,
                   "mp_thread_map returned after its second pthread_create "
@@ -1861,6 +1899,13 @@ FL_TEST(test_mp_thread_map_joins_the_started_threads_when_one_cannot_start)
                   "(EAGAIN)",
                   "pthread_create RETURNS the error number and leaves errno "
                   "alone: return minus its return value");
+    ck_assert_msg(creates == 2,
+                  "mp_thread_map(nworkers=4) called pthread_create %ld "
+                  "times when its second call failed, expected 2: stop "
+                  "creating at the first failure (break), and join only "
+                  "the threads started; t[i] of a failed call is no thread "
+                  "to join",
+                  creates);
 }
 
 // The ports of fetches_many: one bound but not listening, one served,
@@ -2018,18 +2063,6 @@ FL_TEST(test_mp_par_map_reaps_only_its_own_workers)
                   zombies);
     fl_expect_int(r, 0, "mp_par_map(nworkers=2, n=8, chunk=1)", "");
     expect_good("mp_par_map", out, N);
-}
-
-// mmap and munmap calls made by one call of the code under test.
-static void
-expect_unmapped(const char *what, long maps, long unmaps)
-{
-    ck_assert_msg(maps == unmaps,
-                  "%s made %ld mmap call(s) and %ld munmap call(s): "
-                  "munmap the shared memory before returning, on every "
-                  "path (a worker that died too), or each call leaks its "
-                  "mapping for as long as the caller runs.",
-                  what, maps, unmaps);
 }
 
 FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
