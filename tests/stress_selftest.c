@@ -362,8 +362,8 @@ FL_TEST(test_storm_interrupts_a_finite_wait_that_keeps_its_deadline)
     fl_expect_int(r.ret, 0, "a wait of 200 ms on an empty pipe", "");
     ck_assert_msg(r.elapsed_ms >= 195 && r.elapsed_ms < 1000, "took %ld ms",
                   r.elapsed_ms);
-    ck_assert_msg(r.signals >= 20, "only %ld signals", r.signals);
-    fl_expect_int(fl_fault_calls("poll") > 20, 1, "polls retried", "");
+    ck_assert_msg(r.signals >= 5, "only %ld signals", r.signals);
+    fl_expect_int(fl_fault_calls("poll") > 5, 1, "polls retried", "");
 }
 
 static int
@@ -409,7 +409,7 @@ FL_TEST(test_storm_hold_sees_an_infinite_wait_stay_infinite)
     fl_expect_int(r.early, 0, "returned before the release", "");
     fl_expect_int(r.ret, 1, "the wait's result", "");
     ck_assert_msg(r.elapsed_ms >= 145, "took %ld ms", r.elapsed_ms);
-    ck_assert_msg(r.signals >= 20, "only %ld signals", r.signals);
+    ck_assert_msg(r.signals >= 5, "only %ld signals", r.signals);
 }
 
 /* --------------------------------------------------------------- clocks */
