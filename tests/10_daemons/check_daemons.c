@@ -2227,11 +2227,17 @@ FL_TEST(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing)
         {"open", 1, ENFILE, "the daemon's open() of /dev/null"},
         {"open", 2, EACCES, "the daemon's open() of the pidfile"},
         {"dup2", 1, EBADF, "the daemon's dup2() of the report pipe"},
+        {"dup2", 2, EBADF, "the daemon's dup2() of /dev/null onto fd 0"},
         {"dup2", 4, EBADF, "the daemon's dup2() of /dev/null onto fd 2"},
         {"fcntl", 0, ENOLCK,
          "the daemon's fcntl(F_SETLK) of the pidfile, with no lock left "
          "(only EAGAIN or EACCES mean another holder: -EEXIST)"},
         {"ftruncate", 0, EIO, "the daemon's ftruncate() of the pidfile"},
+        {"write", 1, ENOSPC,
+         "the daemon's write() of its pid into the pidfile"},
+        {"read", 1, EIO,
+         "the caller's read() of the report (the daemon runs, but the "
+         "caller cannot know it: -EIO, not 0)"},
         {"sigaction", 0, EINVAL,
          "the daemon's sigaction() for SIGTERM (without its handler, a "
          "stop would leave the pidfile)"},
@@ -2250,6 +2256,9 @@ FL_TEST(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing)
         fl_fault_reset();
         if (d > 0) // it runs, though it should have failed: end it now
             kill(d, SIGKILL);
+        pid_t held = lock_holder();
+        if (strcmp(c->fn, "read") == 0 && held > 0)
+            kill(held, SIGKILL); // it reported: only its report was lost
         int running = reap_all_within(2000);
         char what[320];
         snprintf(what, sizeof what,
