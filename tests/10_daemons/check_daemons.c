@@ -2279,6 +2279,38 @@ FL_TEST(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing)
     cleanup();
 }
 
+// A caller that ignores SIGCHLD (servers often do): the kernel reaps its
+// children itself, so the first child's waitpid() fails with ECHILD once
+// it has ended.  Exits with 0 if mp_daemonize gave the daemon's pid.
+static int
+daemonize_ignoring_sigchld(void *arg)
+{
+    (void)arg;
+    signal(SIGCHLD, SIG_IGN);
+    return mp_daemonize(pidfile, NULL, wait_forever, NULL) > 0 ? 0 : 1;
+}
+
+FL_TEST(test_mp_daemonize_returns_when_the_caller_ignores_sigchld)
+{
+    use_pidfile();
+    pid_t c = fl_raw_start(daemonize_ignoring_sigchld, NULL);
+    int done = ended_within(c, 2000);
+    if (!done)
+        kill(c, SIGKILL);
+    int st = reap(c);
+    pid_t held = lock_holder();
+    if (held > 0)
+        kill(held, SIGKILL); // the daemon came to us, the subreaper
+    reap_all_within(2000);
+    expect(done && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+           "in a caller that ignores SIGCHLD, mp_daemonize %s; expected "
+           "the daemon's pid at once. There the kernel reaps the first "
+           "child, and waitpid() fails with ECHILD: call it again on EINTR "
+           "only, never until it returns the pid.",
+           done ? "failed" : "still had not returned after 2 s");
+    cleanup();
+}
+
 FL_TEST(test_mp_daemonize_goes_on_when_signals_interrupt_its_waits)
 {
     use_pidfile();
@@ -2637,6 +2669,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_start_prints_buffered_output_once, 5),
     FL_CASE(test_mp_daemonize_flushes_stdio_before_forking, 5),
+    FL_CASE(test_mp_daemonize_returns_when_the_caller_ignores_sigchld, 5),
 };
 
 FL_MAIN("10_daemons", cases)
