@@ -1656,6 +1656,7 @@ ident_at_the_limit(int fd)
     mp_process q;
     int first = -1;
     for (int k = 0; k < 1000; k++) {
+        memset(&q, 0x5a, sizeof q); // what a refused init must not touch
         int r = mp_process_init(&q, return_zero, NULL, NULL);
         if (k == 0) // this process made no object yet: its first is 1
             first = r == 0 ? atoi(q.ident + base) : 1;
@@ -1663,8 +1664,17 @@ ident_at_the_limit(int fd)
         int want = (int)base + snprintf(num, sizeof num, "%d", first + k);
         if (want < MP_IDENT_MAX && r == 0 && strlen(q.ident) == (size_t)want)
             continue;
-        if (want >= MP_IDENT_MAX && r == -ENAMETOOLONG)
+        if (want >= MP_IDENT_MAX && r == -ENAMETOOLONG) {
+            pid_t poison;
+            memset(&poison, 0x5a, sizeof poison);
+            if (q.pid != poison) // the field after ident
+                snprintf(msg, sizeof msg,
+                         "a refused identity of %d characters was written "
+                         "past p->ident, over p->pid: the size given to "
+                         "snprintf must be sizeof p->ident",
+                         want);
             break;
+        }
         snprintf(msg, sizeof msg,
                  "an identity of %d characters (\"%s:%s\") gave %s, "
                  "identity \"%.40s\"",

@@ -2227,11 +2227,17 @@ FL_TEST(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing)
         {"open", 1, ENFILE, "the daemon's open() of /dev/null"},
         {"open", 2, EACCES, "the daemon's open() of the pidfile"},
         {"dup2", 1, EBADF, "the daemon's dup2() of the report pipe"},
+        {"dup2", 2, EBADF, "the daemon's dup2() of /dev/null onto fd 0"},
         {"dup2", 4, EBADF, "the daemon's dup2() of /dev/null onto fd 2"},
         {"fcntl", 0, ENOLCK,
          "the daemon's fcntl(F_SETLK) of the pidfile, with no lock left "
          "(only EAGAIN or EACCES mean another holder: -EEXIST)"},
         {"ftruncate", 0, EIO, "the daemon's ftruncate() of the pidfile"},
+        {"write", 1, ENOSPC,
+         "the daemon's write() of its pid into the pidfile"},
+        {"read", 1, EIO,
+         "the caller's read() of the report (the daemon runs, but the "
+         "caller cannot know it: -EIO, not 0)"},
         {"sigaction", 0, EINVAL,
          "the daemon's sigaction() for SIGTERM (without its handler, a "
          "stop would leave the pidfile)"},
@@ -2250,6 +2256,9 @@ FL_TEST(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing)
         fl_fault_reset();
         if (d > 0) // it runs, though it should have failed: end it now
             kill(d, SIGKILL);
+        pid_t held = lock_holder();
+        if (strcmp(c->fn, "read") == 0 && held > 0)
+            kill(held, SIGKILL); // it reported: only its report was lost
         int running = reap_all_within(2000);
         char what[320];
         snprintf(what, sizeof what,
@@ -2267,6 +2276,38 @@ FL_TEST(test_mp_daemonize_reports_each_failed_call_and_leaks_nothing)
         unlink(pidfile);
         fl_expect_no_leak(&s, what);
     }
+    cleanup();
+}
+
+// A caller that ignores SIGCHLD (servers often do): the kernel reaps its
+// children itself, so the first child's waitpid() fails with ECHILD once
+// it has ended.  Exits with 0 if mp_daemonize gave the daemon's pid.
+static int
+daemonize_ignoring_sigchld(void *arg)
+{
+    (void)arg;
+    signal(SIGCHLD, SIG_IGN);
+    return mp_daemonize(pidfile, NULL, wait_forever, NULL) > 0 ? 0 : 1;
+}
+
+FL_TEST(test_mp_daemonize_returns_when_the_caller_ignores_sigchld)
+{
+    use_pidfile();
+    pid_t c = fl_raw_start(daemonize_ignoring_sigchld, NULL);
+    int done = ended_within(c, 2000);
+    if (!done)
+        kill(c, SIGKILL);
+    int st = reap(c);
+    pid_t held = lock_holder();
+    if (held > 0)
+        kill(held, SIGKILL); // the daemon came to us, the subreaper
+    reap_all_within(2000);
+    expect(done && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+           "in a caller that ignores SIGCHLD, mp_daemonize %s; expected "
+           "the daemon's pid at once. There the kernel reaps the first "
+           "child, and waitpid() fails with ECHILD: call it again on EINTR "
+           "only, never until it returns the pid.",
+           done ? "failed" : "still had not returned after 2 s");
     cleanup();
 }
 
@@ -2628,6 +2669,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_start_prints_buffered_output_once, 5),
     FL_CASE(test_mp_daemonize_flushes_stdio_before_forking, 5),
+    FL_CASE(test_mp_daemonize_returns_when_the_caller_ignores_sigchld, 5),
 };
 
 FL_MAIN("10_daemons", cases)
