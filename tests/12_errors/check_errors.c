@@ -1318,8 +1318,9 @@ reuse_in_new_ns(void)
     return mp_reaper_lookup(100, &code) == 1 && code == 11 ? 0 : 1;
 }
 
-// In a child: a user and a pid namespace of its own, where pids can be
-// chosen, and reuse_in_new_ns() in its first process.  Its result, or 77
+// In a child: a pid namespace of its own (in a user namespace of its own
+// unless privileged), where pids can be chosen, and reuse_in_new_ns() in
+// its first process.  Its result, or 77
 // where namespaces are not allowed.
 static int
 reuse_a_pid(void *arg)
@@ -1327,7 +1328,7 @@ reuse_a_pid(void *arg)
     (void)arg;
     struct sigaction dfl = {.sa_handler = SIG_DFL};
     sigaction(SIGCHLD, &dfl, NULL);
-    if (unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0)
+    if (unshare(CLONE_NEWPID) < 0 && unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0)
         return 77;
     pid_t init = fork();
     if (init < 0)
