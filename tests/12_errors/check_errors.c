@@ -1277,6 +1277,71 @@ static pid_t __attribute__((noinline)) ended_child(int code)
     return pid;
 }
 
+// Write the pid the next fork() of this pid namespace is to follow.
+static int
+set_last_pid(int pid)
+{
+    int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char text[16];
+    int len = snprintf(text, sizeof text, "%d", pid);
+    int r = write(fd, text, (size_t)len) == len ? 0 : -1;
+    close(fd);
+    return r;
+}
+
+// Pid 1 of a new pid namespace: two children are given pid 100 in turn,
+// exiting with 10 then 11, and the reaper records both.  Returns 0 if the
+// lookup gives the latest record, 1 if not, 77 if the pids cannot be
+// chosen here.
+static int
+reuse_in_new_ns(void)
+{
+    if (mp_reaper_install() != 0)
+        return 2;
+    for (int k = 0; k < 2; k++) {
+        if (set_last_pid(99) < 0)
+            return 77;
+        pid_t c = fork();
+        if (c == 0)
+            _exit(10 + k);
+        if (c != 100)
+            return 77;
+        long end = fl_now_ms() + 3000;
+        while (mp_reaper_count() < k + 1 && fl_now_ms() < end)
+            nap_ms(1);
+        if (mp_reaper_count() != k + 1)
+            return 2;
+    }
+    int code = 12345;
+    return mp_reaper_lookup(100, &code) == 1 && code == 11 ? 0 : 1;
+}
+
+// In a child: a pid namespace of its own (in a user namespace of its own
+// unless privileged), where pids can be chosen, and reuse_in_new_ns() in
+// its first process.  Its result, or 77
+// where namespaces are not allowed.
+static int
+reuse_a_pid(void *arg)
+{
+    (void)arg;
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigaction(SIGCHLD, &dfl, NULL);
+    if (unshare(CLONE_NEWPID) < 0 && unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0)
+        return 77;
+    pid_t init = fork();
+    if (init < 0)
+        return 77;
+    if (init == 0)
+        _exit(reuse_in_new_ns());
+    int status;
+    while (waitpid(init, &status, 0) < 0)
+        if (errno != EINTR)
+            return 3;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+}
+
 FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
 {
     install_or_fail();
@@ -1369,6 +1434,19 @@ FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
                   "stops the recording, never the reaping. Go on with "
                   "waitpid until it gives 0 or -1",
                   2 - late_gone);
+    // A pid used again by a later child: the latest record counts.  Where
+    // a pid namespace of our own lets us choose pids (else no check).
+    mp_reaper_uninstall();
+    pid_t reuser = fl_raw_start(reuse_a_pid, NULL);
+    int status = 0, got = reuser > 0 ? waitpid(reuser, &status, 0) : -1;
+    int result = got > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : 77;
+    ck_assert_msg(result == 0 || result == 77,
+                  "two children were given the same pid one after the "
+                  "other, exiting with 10 then 11, and mp_reaper_lookup of "
+                  "that pid %s; expected 1 and exit code 11: pids are "
+                  "reused, so search the table from the newest record back",
+                  result == 1 ? "did not give 1 and 11"
+                              : "could not be checked: the reaper failed");
 }
 
 FL_TEST(test_mp_reaper_lookup_rejects_bad_arguments)
