@@ -971,6 +971,17 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
     mp_future *e[2] = {f[0], g};
     gate_open(0); // the error comes first: the worker is busy till here
     int r2 = mp_futures_wait(e, 2, 2000, MP_FIRST_EXCEPTION, done);
+    // A call's own positive code is an exception: the wait ends there,
+    // while the other call is held at its gate (-1: no timeout to hide it).
+    mp_executor *two = executor(2);
+    mp_future *c[2] = {submit(two, gated, 2), submit(two, square_or_fail, -5)};
+    int dc[2] = {7, 7};
+    int rc = mp_futures_wait(c, 2, -1, MP_FIRST_EXCEPTION, dc);
+    gate_open(2);
+    mp_future_result(c[0], 2000, NULL);
+    mp_future_free(c[0]);
+    mp_future_free(c[1]);
+    mp_executor_free(two);
     // A call failed by a broken executor (another one) is an exception too.
     mp_executor *b = executor(1);
     mp_future *dead = submit(b, die, 0);
@@ -999,6 +1010,13 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
                   "wait(FIRST_EXCEPTION) with a failed call returned %s, "
                   "its flag %d; expected it done",
                   fl_ret(r2), done[1]);
+    ck_assert_msg(rc == 1 && dc[0] == 0 && dc[1] == 1,
+                  "wait(FIRST_EXCEPTION, -1) on a call held at its gate and "
+                  "a call that returned its code 5 returned %s with "
+                  "{%d, %d}; expected 1 with {0, 1} as soon as the code came "
+                  "back: a positive code is the call's exception. Count "
+                  "every outcome but 0 and -ECANCELED as failed",
+                  fl_ret(rc), dc[0], dc[1]);
     fl_expect_int(rd, -EPIPE, "the call that killed its worker", "");
     ck_assert_msg(r3 == 1 && dx[0] == 0 && dx[1] == 1 && took3 < 200,
                   "wait(FIRST_EXCEPTION, 300 ms) on a running call and a "
