@@ -1763,6 +1763,61 @@ FL_TEST(test_mp_manager_shutdown_cleans_up_after_a_killed_server)
                   manager_path());
 }
 
+static int lowest_free_fd(pid_t pid);
+
+// The watchdog of the test below: it kills the server unless the test
+// closes its end of the pipe within WAIT_MS / 3, and then returns 1.
+struct watchdog {
+    int fds[2];
+    pid_t server;
+};
+
+static int
+kill_unless_told(void *arg)
+{
+    struct watchdog *w = arg;
+    close(w->fds[1]);
+    if (fl_readable_within(w->fds[0], WAIT_MS / 3))
+        return 0;
+    kill(w->server, SIGKILL);
+    return 1;
+}
+
+FL_TEST(test_mp_manager_shutdown_kills_the_server_when_it_has_no_pidfd)
+{
+    mp_manager *m = start();
+    struct watchdog w = {.server = server_of(m)};
+    ck_assert_msg(pipe(w.fds) == 0, "pipe() failed: %s", strerror(errno));
+    pid_t dog = fl_raw_start(kill_unless_told, &w);
+    close(w.fds[0]);
+    // No descriptor left to this process: shutdown can neither connect nor
+    // open the server's pidfd, so it has no way to ask or to watch it.
+    struct rlimit old, full;
+    getrlimit(RLIMIT_NOFILE, &old);
+    full = (struct rlimit){(rlim_t)lowest_free_fd(getpid()), old.rlim_max};
+    ck_assert_msg(setrlimit(RLIMIT_NOFILE, &full) == 0,
+                  "setrlimit() failed: %s", strerror(errno));
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code);
+    setrlimit(RLIMIT_NOFILE, &old);
+    close(w.fds[1]);
+    int dog_killed = fl_reap_code(dog);
+    unlink(manager_path());
+    ck_assert_msg(dog_killed == 0,
+                  "with no descriptor to spare (neither the connection nor "
+                  "the pidfd could be made), mp_manager_shutdown waited "
+                  "for a server it never asked to stop, until the test "
+                  "killed it %d ms later. No pidfd: kill the server at "
+                  "once, as when its grace is over",
+                  WAIT_MS / 3);
+    fl_expect_int(r, 0, "mp_manager_shutdown with no descriptor to spare",
+                  "no connection, no pidfd: kill the server, then reap it");
+    ck_assert_msg(code == -SIGKILL,
+                  "with no descriptor to spare, the server's exit code was "
+                  "%d, expected -9: no pidfd, so kill it with SIGKILL",
+                  code);
+}
+
 static int
 exit_7(void *arg)
 {
@@ -4045,6 +4100,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_manager_shutdown_makes_later_requests_fail_with_epipe, 10),
     FL_CASE(test_mp_manager_shutdown_cleans_up_after_a_killed_server, 10),
+    FL_CASE(test_mp_manager_shutdown_kills_the_server_when_it_has_no_pidfd, 10),
     FL_CASE(test_mp_manager_shutdown_reaps_only_the_server, 10),
     FL_CASE(test_mp_manager_shutdown_from_another_process_gives_echild, 10),
     FL_CASE(test_mp_manager_shutdown_gives_up_a_server_that_never_answers, 10),
