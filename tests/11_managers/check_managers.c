@@ -1763,6 +1763,61 @@ FL_TEST(test_mp_manager_shutdown_cleans_up_after_a_killed_server)
                   manager_path());
 }
 
+static int lowest_free_fd(pid_t pid);
+
+// The watchdog of the test below: it kills the server unless the test
+// closes its end of the pipe within WAIT_MS / 3, and then returns 1.
+struct watchdog {
+    int fds[2];
+    pid_t server;
+};
+
+static int
+kill_unless_told(void *arg)
+{
+    struct watchdog *w = arg;
+    close(w->fds[1]);
+    if (fl_readable_within(w->fds[0], WAIT_MS / 3))
+        return 0;
+    kill(w->server, SIGKILL);
+    return 1;
+}
+
+FL_TEST(test_mp_manager_shutdown_kills_the_server_when_it_has_no_pidfd)
+{
+    mp_manager *m = start();
+    struct watchdog w = {.server = server_of(m)};
+    ck_assert_msg(pipe(w.fds) == 0, "pipe() failed: %s", strerror(errno));
+    pid_t dog = fl_raw_start(kill_unless_told, &w);
+    close(w.fds[0]);
+    // No descriptor left to this process: shutdown can neither connect nor
+    // open the server's pidfd, so it has no way to ask or to watch it.
+    struct rlimit old, full;
+    getrlimit(RLIMIT_NOFILE, &old);
+    full = (struct rlimit){(rlim_t)lowest_free_fd(getpid()), old.rlim_max};
+    ck_assert_msg(setrlimit(RLIMIT_NOFILE, &full) == 0,
+                  "setrlimit() failed: %s", strerror(errno));
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code);
+    setrlimit(RLIMIT_NOFILE, &old);
+    close(w.fds[1]);
+    int dog_killed = fl_reap_code(dog);
+    unlink(manager_path());
+    ck_assert_msg(dog_killed == 0,
+                  "with no descriptor to spare (neither the connection nor "
+                  "the pidfd could be made), mp_manager_shutdown waited "
+                  "for a server it never asked to stop, until the test "
+                  "killed it %d ms later. No pidfd: kill the server at "
+                  "once, as when its grace is over",
+                  WAIT_MS / 3);
+    fl_expect_int(r, 0, "mp_manager_shutdown with no descriptor to spare",
+                  "no connection, no pidfd: kill the server, then reap it");
+    ck_assert_msg(code == -SIGKILL,
+                  "with no descriptor to spare, the server's exit code was "
+                  "%d, expected -9: no pidfd, so kill it with SIGKILL",
+                  code);
+}
+
 static int
 exit_7(void *arg)
 {
@@ -2589,7 +2644,7 @@ struct bad_replies {
         unsigned char body[32];
         size_t len;      // of body; 0: a frame header announcing 0 bytes
         size_t announce; // the length in the header, if not 0: else len
-    } r[10];
+    } r[14];
 };
 
 // A fake server: for each reply, accept, read one request, answer with
@@ -2629,7 +2684,7 @@ reply_int(struct bad_replies *b, int i, long long x)
 
 FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
 {
-    struct bad_replies b = {.n = 10};
+    struct bad_replies b = {.n = 14};
     reply_int(&b, 0, 0); // status 0, the value 7, and a byte too many
     reply_int(&b, 0, 7);
     b.r[0].body[b.r[0].len++] = MP_NONE;
@@ -2651,21 +2706,28 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     b.r[8].body[b.r[8].len++] = MP_NONE;
     reply_int(&b, 9, 0); // to mp_dict_repr: status 0 and an int, no text
     reply_int(&b, 9, 7);
+    reply_int(&b, 10, -4095); // the lowest -errno: passed on as it is
+    reply_int(&b, 11, -4096); // one below it: no -errno
+    reply_int(&b, 11, 7);
+    reply_int(&b, 12, 0); // to mp_dict_len: INT_MAX, then INT_MAX + 1
+    reply_int(&b, 12, INT_MAX);
+    reply_int(&b, 13, 0);
+    reply_int(&b, 13, (long long)INT_MAX + 1);
     char path[108];
     b.lfd = listen_as_fake(path);
     pid_t pid = fl_raw_start(answer_badly, &b);
     close(b.lfd);
-    int r[10], kept = 1;
+    int r[14], kept = 1;
     char text[32];
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 14; i++) {
         mp_proxy *p = proxy_to(path);
         mp_value v = mp_int(-99);
         long long x;
-        r[i] = i == 5   ? mp_list_get(p, 0, &x)
-               : i == 6 ? mp_dict_len(p)
-               : i == 8 ? mp_dict_set(p, mp_str("x"), mp_int(1))
-               : i == 9 ? mp_dict_repr(p, text, sizeof text)
-                        : mp_dict_get(p, mp_str("x"), &v);
+        r[i] = i == 5              ? mp_list_get(p, 0, &x)
+               : i == 6 || i >= 12 ? mp_dict_len(p)
+               : i == 8            ? mp_dict_set(p, mp_str("x"), mp_int(1))
+               : i == 9            ? mp_dict_repr(p, text, sizeof text)
+                                   : mp_dict_get(p, mp_str("x"), &v);
         if (i == 0)
             kept = v.type == MP_INT && v.i == -99;
         mp_proxy_close(p);
@@ -2704,6 +2766,18 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     fl_expect_int(r[1], -EPROTO, "mp_dict_get when the reply's status was 5",
                   "A status is 0 or a -errno (-4095 to -1): anything else "
                   "is no valid reply, not an answer to pass on");
+    fl_expect_int(r[10], -4095, "mp_dict_get when the reply's status was -4095",
+                  "-4095 is the lowest -errno, a status to pass on as it is");
+    fl_expect_int(r[11], -EPROTO,
+                  "mp_dict_get when the reply's status was -4096",
+                  "A status is 0 or a -errno, -4095 to -1: -4096 is one "
+                  "below them, no valid reply");
+    fl_expect_int(r[12], INT_MAX,
+                  "mp_dict_len when the reply held status 0 and INT_MAX",
+                  "a count is 0 to INT_MAX, INT_MAX included");
+    fl_expect_int(r[13], -EPROTO,
+                  "mp_dict_len when the reply held status 0 and INT_MAX + 1",
+                  "a count over INT_MAX does not fit the int returned");
     fl_expect_int(r[7], -EPROTO,
                   "mp_dict_get when the reply's status was -2^32",
                   "A status is an MP_INT, 8 bytes: check its range as a long "
@@ -4026,6 +4100,7 @@ static const fl_case cases[] = {
             10),
     FL_CASE(test_mp_manager_shutdown_makes_later_requests_fail_with_epipe, 10),
     FL_CASE(test_mp_manager_shutdown_cleans_up_after_a_killed_server, 10),
+    FL_CASE(test_mp_manager_shutdown_kills_the_server_when_it_has_no_pidfd, 10),
     FL_CASE(test_mp_manager_shutdown_reaps_only_the_server, 10),
     FL_CASE(test_mp_manager_shutdown_from_another_process_gives_echild, 10),
     FL_CASE(test_mp_manager_shutdown_gives_up_a_server_that_never_answers, 10),
