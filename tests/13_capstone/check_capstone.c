@@ -1616,6 +1616,23 @@ FL_TEST(test_mp_fetch_all_rejects_bad_arguments)
 
 /* ------------------------- error paths, EINTR and limits (issue 13) */
 
+// A child of the test's own that has ended (exit code 7) and is not
+// reaped: a zombie, for code that must reap only its own workers.
+static pid_t
+zombie_of_my_own(void)
+{
+    fflush(NULL);
+    pid_t mine = fork();
+    ck_assert_msg(mine >= 0, "fork failed: %s", strerror(errno));
+    if (mine == 0)
+        _exit(7);
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)mine, &info, WEXITED | WNOWAIT) < 0 &&
+           errno == EINTR)
+        ;
+    return mine;
+}
+
 // The test process's threads, from /proc/self/task.
 static int
 threads_now(void)
@@ -1664,15 +1681,7 @@ FL_TEST(test_mp_par_map_reaps_the_started_workers_when_a_fork_fails)
     // item 5; the caller has a child of its own, ended and not reaped (in
     // its process group: waitpid(0, ...) would take it).
     items(in, out, N);
-    fflush(NULL);
-    pid_t mine = fork();
-    ck_assert_msg(mine >= 0, "fork failed: %s", strerror(errno));
-    if (mine == 0)
-        _exit(7);
-    siginfo_t info;
-    while (waitid(P_PID, (id_t)mine, &info, WEXITED | WNOWAIT) < 0 &&
-           errno == EINTR)
-        ;
+    pid_t mine = zombie_of_my_own();
     fl_fault_reset();
     fl_fault_fail("fork", 2, ENOMEM);
     int r = mp_par_map(3, crash_on_5, in, out, N, 1);
@@ -2032,15 +2041,7 @@ FL_TEST(test_mp_par_map_reaps_only_its_own_workers)
     enum { N = 8 };
     long in[N], out[N];
     items(in, out, N);
-    fflush(NULL);
-    pid_t mine = fork();
-    ck_assert_msg(mine >= 0, "fork failed: %s", strerror(errno));
-    if (mine == 0)
-        _exit(7);
-    siginfo_t info;
-    while (waitid(P_PID, (id_t)mine, &info, WEXITED | WNOWAIT) < 0 &&
-           errno == EINTR)
-        ; // it has ended, and is not reaped: a zombie
+    pid_t mine = zombie_of_my_own();
     int r = mp_par_map(2, good, in, out, N, 1);
     int st = 0;
     pid_t got = waitpid(mine, &st, WNOHANG);
