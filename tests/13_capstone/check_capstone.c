@@ -963,6 +963,8 @@ FL_TEST(test_mp_thread_map_keeps_two_calls_at_once_apart)
 // itself in (enter), waits at the gate until want requests are in at once
 // (or the deadline), answers, and counts itself out.  Paths:
 //   /bytes/N   200 with a body of N bytes, sent in pieces
+//   /whole/N   200 with a body of N bytes (up to 60000), sent with its
+//              header in one send: a reader finds them all there at once
 //   /missing   404 with "not found\n"
 //   /cut       "HTTP/1.0 2" and the connection closed: cut short
 //   /nothttp   "SSH-2.0-x", a blank line and 3 bytes: not HTTP
@@ -1022,6 +1024,22 @@ answer(int fd, int status, const char *reason, long len)
     }
 }
 
+// 200 with len bytes, header and body in one send: on loopback they reach
+// the reader's socket at once, so that its second read finds more than a
+// buffer's worth waiting.
+static void
+answer_whole(int fd, long len)
+{
+    static char all[61000];
+    int h = snprintf(all, sizeof all, "HTTP/1.0 200 OK\r\n\r\n");
+    if (len < 0 || len > (long)sizeof all - h) {
+        answer(fd, 400, "Bad Request", 0);
+        return;
+    }
+    memset(all + h, 'w', (size_t)len);
+    send_all(fd, all, (size_t)h + (size_t)len);
+}
+
 // Whether a child of the test other than the server has ended (a zombie):
 // a worker that found no URL left.
 static int
@@ -1067,6 +1085,8 @@ handle(int fd)
         answer(fd, 400, "Bad Request", 0);
     else if (sscanf(path, "/bytes/%ld", &len) == 1)
         answer(fd, 200, "OK", len);
+    else if (sscanf(path, "/whole/%ld", &len) == 1)
+        answer_whole(fd, len);
     else if (strcmp(path, "/cut") == 0)
         send_all(fd, "HTTP/1.0 2", 10);
     else if (strncmp(path, "/status/", 8) == 0) {
@@ -1214,15 +1234,24 @@ expect_page(const char *url, mp_fetch_result res, int status, long bytes,
     "read_answer returns it, in the header or in the body alike; the "         \
     "URL's status is that -errno, with 0 bytes."
 
+// A piece of the header, then the rest and more than a buffer's worth of
+// body waiting at once: the hint (read number, bytes).
+#define WHOLE_HINT                                                             \
+    "Its read number %d brought %zu byte(s), and the next one found the "      \
+    "rest of the header and 20000 bytes of body waiting: a read at buf + "     \
+    "have has room for sizeof buf - 1 - have bytes, not sizeof buf - 1."
+
 FL_TEST(test_mp_fetch_all_gets_every_page)
 {
     struct server sv;
     server_start(&sv, 6, 1);
-    long sizes[6] = {0, 1, 100, 5000, 70000, 3};
-    const char *urls[6];
+    // The seventh, for the cuts only, comes with its header in one send.
+    long sizes[7] = {0, 1, 100, 5000, 70000, 3, 20000};
+    const char *urls[7];
     char path[64];
-    for (int i = 0; i < 6; i++) {
-        snprintf(path, sizeof path, "/bytes/%ld", sizes[i]);
+    for (int i = 0; i < 7; i++) {
+        snprintf(path, sizeof path, i < 6 ? "/bytes/%ld" : "/whole/%ld",
+                 sizes[i]);
         urls[i] = url_of(sv.port, path);
     }
     // On the heap, exactly 6: the sanitizer pass sees a result written
@@ -1240,9 +1269,11 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
     // came in one piece), the third for the page of 70000 bytes (in the
     // body, with bytes counted already: 8191 at most came before) and its
     // first send failing (ECONNRESET): that error, with 0 bytes, whatever
-    // was counted before.  (recv and write too, for code that reads or
-    // sends with those.)
-    enum { CUTS = 10 };
+    // was counted before.  Last, 7 bytes of the header, then the rest and
+    // 20000 bytes of body at once: the second read must fit what is left
+    // of buf (the sanitizer pass sees it overflow).  (recv and write too,
+    // for code that reads or sends with those.)
+    enum { CUTS = 11 };
     static const struct {
         int page; // which of urls
         const char *fn, *alt;
@@ -1267,6 +1298,7 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
         {2, "send", "write", 1, 0, ECONNRESET,
          "Its first send failed (ECONNRESET): that -errno is the URL's "
          "status; do not read an answer to a request never sent."},
+        {6, "read", "recv", 1, 7, 0, WHOLE_HINT},
     };
     mp_fetch_result cut[CUTS];
     for (int i = 0; i < CUTS; i++) {
