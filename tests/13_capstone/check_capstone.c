@@ -1786,6 +1786,34 @@ FL_TEST(test_mp_fetch_all_gives_the_errno_of_a_failed_socket)
     }
 }
 
+// A kernel that returns only once the gate opens (or the deadline).
+static long
+after_the_gate(long x)
+{
+    wait_gate();
+    return good(x);
+}
+
+struct held_map {
+    long in[8], out[8];
+    int r;
+};
+
+static int
+held_map_call(void *arg)
+{
+    struct held_map *h = arg;
+    h->r = mp_par_map(2, after_the_gate, h->in, h->out, 8, 1);
+    return h->r;
+}
+
+static void
+open_the_gate(void *arg)
+{
+    (void)arg;
+    open_gate();
+}
+
 FL_TEST(test_mp_par_map_reaps_every_worker_despite_eintr)
 {
     enum { N = 40 };
@@ -1812,6 +1840,27 @@ FL_TEST(test_mp_par_map_reaps_every_worker_despite_eintr)
                   "filled in, and the worker is not reaped)",
                   waits, live, zombies);
     expect_good("mp_par_map", out, N);
+
+    // Then a storm: every waitpid is interrupted, some 100 times in all,
+    // while the workers wait at the gate.
+    struct held_map h;
+    items(h.in, h.out, 8);
+    board_new(8, MAXN);
+    fl_storm_result res;
+    fl_storm_hold(held_map_call, open_the_gate, &h, 500, 50, &res);
+    children(&live, &zombies);
+    if (live + zombies > 0)
+        fl_kill_children();
+    board_free();
+    ck_assert_msg(!res.early && h.r == 0 && live + zombies == 0,
+                  "mp_par_map(2 workers), its workers held for 50 ms "
+                  "while %ld signals interrupted its waitpid (EINTR), "
+                  "returned %s %s the workers could finish, and left %d "
+                  "running and %d zombie(s): after EINTR call waitpid "
+                  "again for the same worker, however many signals come",
+                  res.signals, fl_ret(h.r), res.early ? "before" : "after",
+                  live, zombies);
+    expect_good("mp_par_map under a storm", h.out, 8);
 }
 
 // map with nworkers=4 on n items, counting the starts (fork or
