@@ -977,7 +977,8 @@ FL_TEST(test_mp_thread_map_keeps_two_calls_at_once_apart)
 //   /status/S  "HTTP/1.0 S x", a blank line, no body: the status line
 //              as it is (S = 99, 100, 999, 1000, abc)
 // A request that is not "GET /path HTTP/1.0" with a Host header naming
-// 127.0.0.1 (a port after it or not) gets 400:
+// 127.0.0.1 (a port after it or not), or has bytes after its blank line,
+// gets 400:
 // HTTP/1.1 lets the server keep the connection open, and the body would
 // never end with EOF.
 
@@ -1074,10 +1075,14 @@ handle(int fd)
     char path[1024];
     int minor;
     // The Host header names the URL's host, with or without its port.
+    // Nothing comes after the blank line (a client sending its whole
+    // buffer sends it in one piece: it arrives in the same read).
     const char *host = strstr(req, "\r\nHost: 127.0.0.1");
+    const char *blank = strstr(req, "\r\n\r\n");
     int ok = sscanf(req, "GET %1023s HTTP/1.%d", path, &minor) == 2 &&
              minor == 0 && host != NULL &&
-             (host[17] == '\r' || host[17] == ':');
+             (host[17] == '\r' || host[17] == ':') && blank != NULL &&
+             blank + 4 == req + have;
     enter();
     wait_gate();
     long len;
@@ -1333,8 +1338,9 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
                     "res[i] is the answer to urls[i]; status 400 means the "
                     "request was not \"GET /path HTTP/1.0\\r\\nHost: "
                     "127.0.0.1\\r\\n\\r\\n\" (the Host header names the "
-                    "URL's host); the body is what follows the blank line, "
-                    "read until EOF.");
+                    "URL's host), and nothing after it: send the len bytes "
+                    "snprintf wrote, not sizeof req; the body is what "
+                    "follows the blank line, read until EOF.");
     for (int i = 0; i < CUTS; i++) {
         char hint[256];
         snprintf(hint, sizeof hint, cuts[i].hint, cuts[i].nth, cuts[i].max);
@@ -1464,15 +1470,19 @@ FL_TEST(test_mp_fetch_all_reports_a_refused_connection_for_that_url_only)
     struct server sv;
     server_start(&sv, 3, 1);
     int dead_port, dead = bound_socket(&dead_port); // bound, not listening
-    const char *urls[3] = {url_of(sv.port, "/bytes/5"),
+    // The fourth, at an address of 15 characters, the longest IPv4 has
+    // (a loopback one: all of 127/8 is), where nothing listens either.
+    char longest[64];
+    snprintf(longest, sizeof longest, "http://127.100.100.100:%d/", dead_port);
+    const char *urls[4] = {url_of(sv.port, "/bytes/5"),
                            url_of(dead_port, "/bytes/5"),
-                           url_of(sv.port, "/bytes/6")};
-    mp_fetch_result res[3];
-    int r = mp_fetch_all(urls, 3, 2, res);
+                           url_of(sv.port, "/bytes/6"), longest};
+    mp_fetch_result res[4];
+    int r = mp_fetch_all(urls, 4, 2, res);
     server_stop(&sv);
     close(dead);
-    fl_expect_int(r, 1,
-                  "mp_fetch_all(3 URLs, one to a closed port): "
+    fl_expect_int(r, 2,
+                  "mp_fetch_all(4 URLs, two to a closed port): "
                   "failed fetches",
                   r == -EPIPE
                       ? "-EPIPE says a worker ended with URLs undone: did a "
@@ -1483,6 +1493,10 @@ FL_TEST(test_mp_fetch_all_reports_a_refused_connection_for_that_url_only)
                         "is negative");
     expect_page(urls[1], res[1], -ECONNREFUSED, 0,
                 "connect() failed: its -errno is that URL's status");
+    expect_page(urls[3], res[3], -ECONNREFUSED, 0,
+                "Its address has 15 characters, the most an IPv4 address "
+                "has: the host buffer needs room for 15 and the NUL "
+                "(-EINVAL: parse_url found the host too long for it).");
     expect_page(urls[0], res[0], 200, 5,
                 "One URL failing must not stop the others: give it its "
                 "error and go on to the next URL.");
