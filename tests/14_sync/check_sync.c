@@ -404,6 +404,17 @@ kid_raw_sem_wait(void *obj, int arg)
     return 0;
 }
 
+static int
+kid_raw_lock_unlock(void *obj, int arg)
+{
+    (void)arg;
+    pthread_mutex_t *m = obj;
+    int r = pthread_mutex_lock(m);
+    if (r == 0)
+        pthread_mutex_unlock(m);
+    return r;
+}
+
 FL_TEST(test_mp_sem_create_makes_a_semaphore_other_processes_can_wake)
 {
     mp_sem *s = NULL;
@@ -424,6 +435,27 @@ FL_TEST(test_mp_sem_create_makes_a_semaphore_other_processes_can_wake)
                   "sem_init a pshared of 1: with 0, a post wakes only "
                   "sleepers of its own process.",
                   said(&k, 2000));
+    // Its release_lock too: a child blocked on it while the test holds it
+    // must wake when the test lets go.
+    s = NULL;
+    r = mp_sem_create(&s, 0, 1);
+    ck_assert_msg(r == 0 && s != NULL, "mp_sem_create(&s, 0, 1) returned %s",
+                  fl_ret(r));
+    raw_lock(&s->release_lock);
+    kid_start(&k, kid_raw_lock_unlock, &s->release_lock, 0);
+    char st = until_settled(k.pid); // blocked: the test holds it
+    pthread_mutex_unlock(&s->release_lock);
+    int done = kid_wait(&k, 2000);
+    kid_end(&k);
+    forget(s, sizeof *s);
+    ck_assert_msg(st == 'S' && done && k.rep.value == 0,
+                  "a child blocked on the release_lock of a semaphore made "
+                  "by mp_sem_create while the test held it, and %s. That "
+                  "mutex is not shared by processes: init it as the other "
+                  "locks are (init_lock: PTHREAD_PROCESS_SHARED), not with "
+                  "pthread_mutex_init(&lock, NULL).",
+                  st != 'S' ? "did not even wait for it"
+                            : "still slept 2 s after the test unlocked it");
 }
 
 /* ------------------------------------------------------ mp_sem_acquire */
@@ -1003,17 +1035,6 @@ FL_TEST(test_mp_cond_create_makes_a_condition_other_processes_can_wake)
                   "its mutex must be PTHREAD_PROCESS_SHARED, in MAP_SHARED "
                   "memory, and the condition timed on CLOCK_MONOTONIC.",
                   said(&k, 2000));
-}
-
-static int
-kid_raw_lock_unlock(void *obj, int arg)
-{
-    (void)arg;
-    pthread_mutex_t *m = obj;
-    int r = pthread_mutex_lock(m);
-    if (r == 0)
-        pthread_mutex_unlock(m);
-    return r;
 }
 
 FL_TEST(test_mp_cond_create_makes_a_lock_other_processes_can_wait_for)
