@@ -1125,6 +1125,28 @@ FL_TEST(test_mp_cond_acquire_gives_up_on_a_lock_held_elsewhere)
                   said(&k, 3000));
 }
 
+// The holder asks again: its error-checking lock says EDEADLK, returned
+// negative, for ever and timed alike (timeout 0: trylock, EBUSY).
+FL_TEST(test_mp_cond_acquire_refuses_the_holder_with_edeadlk)
+{
+    mp_cond *c = raw_cond();
+    int first = mp_cond_acquire(c, -1);
+    int again = mp_cond_acquire(c, -1), timed = mp_cond_acquire(c, 30),
+        now = mp_cond_acquire(c, 0);
+    if (first == 0)
+        pthread_mutex_unlock(&c->lock);
+    forget(c, sizeof *c);
+    fl_expect_int(first, 0, "mp_cond_acquire(c, -1) of a free lock", "");
+    ck_assert_msg(again == -EDEADLK && timed == -EDEADLK && now == -EAGAIN,
+                  "the holder of c's lock called mp_cond_acquire again: "
+                  "with -1 it returned %s, with 30 %s and with 0 %s; "
+                  "expected -EDEADLK (-35), -EDEADLK and -EAGAIN (-11). "
+                  "pthread_mutex_lock and pthread_mutex_clocklock RETURN "
+                  "the error number (EDEADLK from an error-checking "
+                  "mutex): return minus it, never it as it is.",
+                  fl_ret(again), fl_ret(timed), fl_ret(now));
+}
+
 static int
 kid_cond_acquire(void *obj, int arg)
 {
@@ -2738,6 +2760,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_cond_create_makes_an_error_checking_lock, 5),
     FL_CASE(test_mp_cond_acquire_gives_up_on_a_lock_held_elsewhere, 10),
     FL_CASE(test_mp_cond_acquire_for_ever_waits_for_the_release, 10),
+    FL_CASE(test_mp_cond_acquire_refuses_the_holder_with_edeadlk, 5),
     FL_CASE(test_mp_cond_acquire_keeps_its_timeout_when_the_wall_clock_jumps,
             10),
     FL_CASE(test_mp_cond_release_lets_go_and_refuses_a_caller_without_it, 5),
