@@ -2246,6 +2246,27 @@ FL_TEST(test_mp_barrier_wait_is_broken_by_a_party_that_died_holding_the_lock)
                   "is unusable for ever (ENOTRECOVERABLE), and so is the "
                   "barrier, even after a reset.",
                   fl_ret(-usable));
+    // Then the party that died was the first of two: the next one is the
+    // last, and the lock it takes has just broken the barrier.
+    b = raw_barrier(2);
+    b->count = 1;
+    kid_start(&dead, kid_lock_and_die, &b->lock, 0);
+    while (waitpid(dead.pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(dead.fd);
+    kid_start(&k, kid_barrier_wait, b, 1000);
+    got = kid_wait(&k, 2000);
+    kid_end(&k);
+    unsigned gen = b->generation;
+    forget(b, sizeof *b);
+    ck_assert_msg(got && k.rep.value == -EPIPE && gen == 0,
+                  "the first party of a 2-party barrier arrived, then died "
+                  "holding b->lock; the last party's mp_barrier_wait(b, "
+                  "1000) %s and left the generation at %u; expected -EPIPE "
+                  "and 0. Look at broken after taking the lock: the "
+                  "EOWNERDEAD it came back with has just broken the "
+                  "barrier, which must not trip.",
+                  said(&k, 2000), gen);
 }
 
 FL_TEST(test_mp_barrier_wait_wakes_the_sleepers_when_a_party_died)
