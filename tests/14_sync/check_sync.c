@@ -2469,6 +2469,29 @@ FL_TEST(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock)
         }
     }
     forget(b, sizeof *b);
+    // A party arrives while a reset waits for the lock: the reset, once
+    // in, must see it waiting and end its generation.  A look at count
+    // taken before the lock saw nobody.
+    b = raw_barrier(2);
+    raw_lock(&b->lock);
+    struct kid rk;
+    kid_start(&rk, kid_reset, b, 0);
+    until_settled(rk.pid); // blocked on the lock
+    b->count = 1;          // the test, a party about to sleep
+    pthread_mutex_unlock(&b->lock);
+    int rgot = kid_wait(&rk, 2000);
+    kid_end(&rk);
+    int left = b->count;
+    unsigned rgen = b->generation, from = b->reset_from;
+    forget(b, sizeof *b);
+    ck_assert_msg(rgot && rk.rep.value == 0 && rgen == 1 && from == 0 &&
+                      left == 0,
+                  "a party arrived (count 1) while mp_barrier_reset waited "
+                  "for b->lock; the reset %s and left generation %u, "
+                  "reset_from %u, count %d; expected 0, then 1, 0 and 0. "
+                  "Look at count and broken after taking the lock: a look "
+                  "before it is out of date once the lock is yours.",
+                  said(&rk, 2000), rgen, from, left);
     // The other half: what they change, they change before letting go.
     // A kid stops itself right after its first unlock; by then the abort
     // must have broken the barrier, and the reset (one party waiting)
