@@ -2206,6 +2206,37 @@ FL_TEST(test_mp_barrier_wait_trips_under_the_lock)
                   "the lock, and its broadcast came before anyone slept: "
                   "a lost wake-up. Change count and generation, and "
                   "broadcast, only while holding b->lock.");
+    // Then the barrier moves on while a party waits for the lock: a
+    // party arrives (count 1), so that the waiting one is the last (it
+    // trips: 1); or a generation ends (generation 1, count 0), so that it
+    // is the first of the next (it waits, and times out).  What it saw
+    // before taking the lock is out of date.
+    static const struct {
+        int count, want;
+        unsigned gen;
+    } moves[2] = {{1, 1, 0}, {0, -ETIMEDOUT, 1}};
+    for (int i = 0; i < 2; i++) {
+        b = raw_barrier(2);
+        raw_lock(&b->lock);
+        kid_start(&k, kid_barrier_wait, b, 100);
+        until_settled(k.pid); // blocked on the lock
+        b->count = moves[i].count;
+        b->generation = moves[i].gen;
+        pthread_mutex_unlock(&b->lock);
+        got = kid_wait(&k, 2000);
+        kid_end(&k);
+        forget(b, sizeof *b);
+        ck_assert_msg(got && k.rep.value == moves[i].want,
+                      "mp_barrier_wait(b, 100) of a 2-party barrier waited "
+                      "for b->lock while %s; it then %s; expected %s. Look "
+                      "at count and generation once you hold the lock: what "
+                      "you read before it is out of date.",
+                      i == 0 ? "a party arrived (count 0 to 1): it was the "
+                               "last"
+                             : "a generation ended (generation 0 to 1, count "
+                               "0): it was the first of the next",
+                      said(&k, 2000), fl_ret(moves[i].want));
+    }
 }
 
 FL_TEST(test_mp_barrier_wait_is_broken_by_a_party_that_died_holding_the_lock)
