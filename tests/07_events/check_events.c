@@ -1167,7 +1167,7 @@ FL_TEST(test_mp_event_wait_keeps_each_threads_own_deadline)
     while (w.tid == 0)
         sched_yield();
     int asleep = fl_proc_idles(w.tid, 20);
-    int mine = asleep ? mp_event_wait(ev, 0) : -1; // (its deadline: now)
+    int mine = asleep ? mp_event_wait(ev, 1) : -1; // (over in 1 ms)
     raw_broadcast(ev); // wake the thread, flag still clear
     int again = asleep && fl_proc_idles(w.tid, 20);
     raw_set(ev);
@@ -1176,19 +1176,20 @@ FL_TEST(test_mp_event_wait_keeps_each_threads_own_deadline)
     ck_assert_msg(asleep, "mp_event_wait(ev, 60000) in a thread did not "
                           "settle asleep on a clear event");
     fl_expect_int(mine, 0,
-                  "mp_event_wait(ev, 0) on a clear event while another "
+                  "mp_event_wait(ev, 1) on a clear event while another "
                   "thread waits",
                   "");
     ck_assert_msg(again && w.value == 1,
                   "a thread waited in mp_event_wait(ev, 60000); another "
-                  "called mp_event_wait(ev, 0); the test then woke the first "
+                  "called mp_event_wait(ev, 1); the test then woke the first "
                   "with the flag still clear, and it %s (then the test set "
-                  "the event; it returned %s, expected 1). Its deadline "
-                  "became the other call's: keep the deadline in a local "
-                  "variable, never a static, which every thread of the "
-                  "process shares.",
+                  "the event; it returned %s, expected 1).%s",
                   again ? "went back to sleep" : "did not go back to sleep",
-                  fl_ret(w.value));
+                  fl_ret(w.value),
+                  again ? ""
+                        : " Its deadline became the other call's: keep the "
+                          "deadline in a local variable, never a static, "
+                          "which every thread of the process shares.");
 }
 
 // A stream of wake-ups, none with the flag set, must not stretch the
