@@ -122,6 +122,7 @@ struct fault {
     atomic_long fired;
     atomic_int kind;
     long nth;
+    long last; // the last call that fails: nth, but for fl_fault_eintr_run
     int err;
     size_t max;
     long long later_ms; // fl_fault_eintr_late: the clock moves when it fires
@@ -172,8 +173,10 @@ listed(const char *list, const char *fn)
     return strstr(list, word) != NULL;
 }
 
+// Arm calls nth to last of fn (a K_FAIL; other kinds fire at nth only,
+// or from it on, K_FROM).
 static void
-arm(const char *fn, int kind, int nth, int err, size_t max)
+arm_calls(const char *fn, int kind, int nth, int last, int err, size_t max)
 {
     struct fault *f = &faults[lookup(fn)];
     // No ck_assert_msg when all is well: its mark point needs a running
@@ -182,11 +185,18 @@ arm(const char *fn, int kind, int nth, int err, size_t max)
         ck_abort_msg("stress: call numbers start at 1, not %d", nth);
     atomic_store(&f->kind, K_NONE);
     f->nth = nth;
+    f->last = last;
     f->err = err;
     f->max = max;
     f->later_ms = 0;
     atomic_store(&f->fired, 0);
     atomic_store(&f->kind, kind);
+}
+
+static void
+arm(const char *fn, int kind, int nth, int err, size_t max)
+{
+    arm_calls(fn, kind, nth, nth, err, max);
 }
 
 void
@@ -238,6 +248,17 @@ fl_fault_eintr(const char *fn, int nth)
                   "(%s) is interrupted by a signal",
                   fn, blocking);
     arm(fn, K_FAIL, nth, EINTR, 0);
+}
+
+void
+fl_fault_eintr_run(const char *fn, int nth, int count)
+{
+    fl_fault_eintr(fn, nth); // (its check of fn)
+    if (count < 1)
+        ck_abort_msg("stress: fl_fault_eintr_run(\"%s\", %d, %d): at least "
+                     "one call",
+                     fn, nth, count);
+    arm_calls(fn, K_FAIL, nth, nth + count - 1, EINTR, 0);
 }
 
 void
@@ -310,7 +331,8 @@ intercept(enum fn_id id, int *err, size_t *cap)
     struct fault *f = &faults[id];
     long n = atomic_fetch_add(&f->calls, 1) + 1;
     int kind = atomic_load(&f->kind);
-    if (kind == K_NONE || n < f->nth || (kind != K_FROM && n != f->nth))
+    if (kind == K_NONE || n < f->nth ||
+        (kind == K_FAIL ? n > f->last : kind != K_FROM && n != f->nth))
         return 0;
     atomic_fetch_add(&f->fired, 1);
     if (f->later_ms > 0) { // fl_fault_eintr_late: every later read moved

@@ -98,6 +98,18 @@ void fl_fault_short(const char *fn, int nth, size_t max);
 void fl_fault_eintr(const char *fn, int nth);
 
 /**
+ * @brief Make count calls of a blocking function in a row, from the nth,
+ *        fail with EINTR at once: a handler that ran during each.
+ *
+ * A loop that calls again only once after EINTR fails the second time.
+ *
+ * @param fn    as for fl_fault_eintr.
+ * @param nth   the first call that fails, 1-based.
+ * @param count how many calls fail, at least 1.
+ */
+void fl_fault_eintr_run(const char *fn, int nth, int count);
+
+/**
  * @brief Make the nth call of a blocking function fail with EINTR as if
  *        it had blocked for ms first: from then on, every read of
  *        CLOCK_MONOTONIC by the code under test is ms later.

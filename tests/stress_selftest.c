@@ -121,6 +121,12 @@ FL_TEST(test_fault_short_and_eintr_make_real_partial_reads)
     fl_fault_eintr("read", 1);
     fl_expect_int(st_read_full(p[0], buf, 5), 5, "bytes read", "");
     fl_expect_int(fl_fault_calls("read"), 2, "reads: EINTR, then 5", "");
+    ck_assert(write(p[1], "third", 5) == 5);
+    fl_fault_reset();
+    fl_fault_eintr_run("read", 1, 3);
+    fl_expect_int(st_read_full(p[0], buf, 5), 5, "bytes read", "");
+    fl_expect_int(fl_fault_calls("read"), 4, "reads: 3 EINTR, then 5", "");
+    fl_expect_int(fl_fault_fired("read"), 3, "reads that failed", "");
     fl_fault_reset();
     close(p[0]);
     close(p[1]);

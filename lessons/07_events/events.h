@@ -117,6 +117,8 @@ int mp_event_is_set(mp_event *ev);
  * @retval -EAGAIN (or another error number) pthread_mutex_lock() failed:
  *                 minus what it returned; nothing changed, nothing unlocked.
  * @note Signals do not interrupt the wait: there is no EINTR to handle.
+ * @note Threads may wait too, several in one process at once, as with
+ *       Python's Event: each wait has its own deadline.
  */
 int mp_event_wait(mp_event *ev, int timeout_ms);
 

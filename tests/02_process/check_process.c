@@ -1441,22 +1441,24 @@ FL_TEST(test_mp_process_join_and_is_alive_retry_an_interrupted_waitpid)
         adopt(&p[i], fl_raw_start(return_code, &codes[i]));
         fl_until_ended(mp_process_pid(&p[i]));
     }
+    // Three in a row: a helper that calls again only once fails too.
     fl_fault_reset();
-    fl_fault_eintr("waitpid", 1);
+    fl_fault_eintr_run("waitpid", 1, 3);
     int alive = mp_process_is_alive(&p[0]);
     fl_fault_reset();
-    fl_fault_eintr("waitpid", 1);
+    fl_fault_eintr_run("waitpid", 1, 3);
     int join = mp_process_join(&p[1], -1);
     fl_fault_reset();
     for (int i = 0; i < 2; i++)
         if (fl_zombie(mp_process_pid(&p[i])))
             fl_raw_wait(mp_process_pid(&p[i]), raw_wait_hint);
     ck_assert_msg(alive == 0 && join == 0,
-                  "with their first waitpid() failing with EINTR, "
+                  "with their first 3 waitpid() calls failing with EINTR, "
                   "mp_process_is_alive of an ended child gave %s (expected "
                   "0) and mp_process_join(p, -1) %s (expected 0). A signal "
-                  "handler can interrupt any waitpid: call it again, in "
-                  "the one helper both use.",
+                  "handler can interrupt any waitpid: call it again, as "
+                  "often as it fails with EINTR, in the one helper both "
+                  "use.",
                   fl_ret(alive), fl_ret(join));
     expect_code(&p[0], 3, "after is_alive", "");
     expect_code(&p[1], 4, "after join", "");

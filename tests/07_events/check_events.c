@@ -1137,6 +1137,61 @@ FL_TEST(test_mp_event_wait_sleeps_again_after_a_spurious_wake_up)
                   said(&k, 3000));
 }
 
+// A thread of this process waiting in mp_event_wait.
+struct waiter {
+    mp_event *ev;
+    int timeout_ms;
+    _Atomic pid_t tid; // set when it starts
+    int value;         // what the wait returned
+};
+
+static void *
+waiter_thread(void *arg)
+{
+    struct waiter *w = arg;
+    w->tid = gettid();
+    w->value = mp_event_wait(w->ev, w->timeout_ms);
+    return NULL;
+}
+
+// Two threads of one process wait at once, as Python's Event allows: the
+// deadline of the second, over at once, must not become the first's.  The
+// first, woken with the flag clear, must go back to sleep.
+FL_TEST(test_mp_event_wait_keeps_each_threads_own_deadline)
+{
+    mp_event *ev = raw_event();
+    struct waiter w = {.ev = ev, .timeout_ms = 60000};
+    pthread_t t;
+    ck_assert_msg(pthread_create(&t, NULL, waiter_thread, &w) == 0,
+                  "the test could not start a thread");
+    while (w.tid == 0)
+        sched_yield();
+    int asleep = fl_proc_idles(w.tid, 20);
+    int mine = asleep ? mp_event_wait(ev, 1) : -1; // (over in 1 ms)
+    raw_broadcast(ev); // wake the thread, flag still clear
+    int again = asleep && fl_proc_idles(w.tid, 20);
+    raw_set(ev);
+    pthread_join(t, NULL);
+    forget(ev);
+    ck_assert_msg(asleep, "mp_event_wait(ev, 60000) in a thread did not "
+                          "settle asleep on a clear event");
+    fl_expect_int(mine, 0,
+                  "mp_event_wait(ev, 1) on a clear event while another "
+                  "thread waits",
+                  "");
+    ck_assert_msg(again && w.value == 1,
+                  "a thread waited in mp_event_wait(ev, 60000); another "
+                  "called mp_event_wait(ev, 1); the test then woke the first "
+                  "with the flag still clear, and it %s (then the test set "
+                  "the event; it returned %s, expected 1).%s",
+                  again ? "went back to sleep" : "did not go back to sleep",
+                  fl_ret(w.value),
+                  again ? ""
+                        : " Its deadline became the other call's: keep the "
+                          "deadline in a local variable, never a static, "
+                          "which every thread of the process shares.");
+}
+
 // A stream of wake-ups, none with the flag set, must not stretch the
 // timeout: the deadline is fixed when the wait begins.
 FL_TEST(test_mp_event_wait_keeps_its_deadline_through_spurious_wake_ups)
@@ -1734,6 +1789,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_event_wait_with_timeout_0_only_looks, 10),
     FL_CASE(test_mp_event_wait_returns_1_when_another_process_sets_it, 10),
     FL_CASE(test_mp_event_wait_sleeps_again_after_a_spurious_wake_up, 10),
+    FL_CASE(test_mp_event_wait_keeps_each_threads_own_deadline, 5),
     FL_CASE(test_mp_event_wait_keeps_its_deadline_through_spurious_wake_ups,
             10),
     FL_CASE(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes, 10),
