@@ -2410,6 +2410,15 @@ print_run_print(int index, void *arg, char *msg, size_t cap)
 }
 
 static int
+print_and_fail(int index, void *arg, char *msg, size_t cap)
+{
+    (void)index, (void)arg;
+    printf("from the failing task\n");
+    snprintf(msg, cap, "failed after printing");
+    return 1;
+}
+
+static int
 buffered_then_worker(void *arg)
 {
     (void)arg;
@@ -2421,15 +2430,22 @@ buffered_then_worker(void *arg)
         return -1;
     printf("before the worker\n");
     fprintf(side, "before, on the side\n");
-    pid_t pid = mp_run_worker(print_run_print, 0, NULL, fds[1]);
+    pid_t pids[2];
+    pids[0] = mp_run_worker(print_run_print, 0, NULL, fds[1]);
+    pids[1] = mp_run_worker(print_and_fail, 1, NULL, fds[1]);
     close(fds[1]);
-    if (pid < 0)
-        return (int)pid;
-    int code = 12345;
-    int n = mp_collect(fds[0], &pid, 1, &code, NULL, 0);
+    if (pids[0] < 0 || pids[1] < 0)
+        return (int)(pids[0] < 0 ? pids[0] : pids[1]);
+    int codes[2] = {12345, 12345};
+    int n = mp_collect(fds[0], pids, 2, codes, NULL, 0);
     close(fds[0]);
     fclose(side);
-    return n < 0 ? n : code;
+    // 0 when the first worker exited with 0 and the second with 1 after
+    // sending its record; else what went wrong.
+    return n < 0           ? n
+           : n != 1        ? 100 + n
+           : codes[0] != 0 ? codes[0]
+                           : codes[1] - 1;
 }
 
 static int
@@ -2447,8 +2463,11 @@ FL_TEST(test_mp_run_worker_prints_buffered_output_once)
     fl_run_in_child(buffered_then_worker, NULL, 3000, 1, &res);
     int before = count_of(res.out, "before the worker");
     int task = count_of(res.out, "from the task");
+    int failing = count_of(res.out, "from the failing task");
     ck_assert_msg(res.returned && res.value == 0,
-                  "printing, then running a worker and collecting it, %s",
+                  "printing, then running a worker that succeeds and one "
+                  "that fails and collecting them, %s (0 expected: exit "
+                  "codes 0 and 1, one record)",
                   res.returned ? fl_ret(res.value) : "did not return");
     ck_assert_msg(before == 1,
                   "a line printed (not yet flushed) before mp_run_worker "
@@ -2461,6 +2480,12 @@ FL_TEST(test_mp_run_worker_prints_buffered_output_once)
                   "once: the worker must fflush(NULL) before _exit, which "
                   "does not flush stdio",
                   task);
+    ck_assert_msg(failing == 1,
+                  "the line printed by a task that then failed came out %d "
+                  "times, expected once: the worker must fflush(NULL) on "
+                  "the failure path too, before sending the record and "
+                  "_exit(1), which does not flush stdio",
+                  failing);
     int side_before = count_of(res.out, "before, on the side");
     int side_task = count_of(res.out, "task, on the side");
     ck_assert_msg(side_before == 1 && side_task == 1,
@@ -2602,6 +2627,25 @@ FL_TEST(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails)
                   "blocked: restore the signal mask on the failure path "
                   "too (one exit from the function, after the "
                   "sigprocmask that puts the old mask back)");
+    // A caller that blocked SIGCHLD itself finds it still blocked after
+    // an install that worked.
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &old);
+    r = mp_reaper_install();
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    blocked = sigismember(&now, SIGCHLD);
+    if (r == 0)
+        mp_reaper_uninstall();
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    fl_expect_int(r, 0, "mp_reaper_install with SIGCHLD blocked by the caller",
+                  "");
+    ck_assert_msg(blocked,
+                  "the caller had SIGCHLD blocked, and after "
+                  "mp_reaper_install it was unblocked: put back the mask "
+                  "as it was (SIG_SETMASK with the old set sigprocmask "
+                  "gave you), do not unblock SIGCHLD");
 }
 
 static const fl_case cases[] = {
