@@ -100,7 +100,10 @@ struct mp_process {
  * default name is the class name, a dash and that number (`MyProcess-1`,
  * `Process-2`).  In a child, numbering starts again at 1 after the child's
  * own number: the first process a child `Process-1` creates is
- * `Process-1:1`.
+ * `Process-1:1`.  A call refused with -EINVAL takes no number.  Whether one
+ * refused with -ENAMETOOLONG has taken its number is left to you (Python's
+ * constructor takes the number first, and refuses no name): the tests do
+ * not look.
  *
  * @param p    the object to set up (the first member of your struct).
  * @param cls  the class name used in the default name: "MyProcess".
