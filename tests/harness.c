@@ -232,6 +232,16 @@ fl_proc_idles(pid_t pid, long quiet_ms)
     return 0;
 }
 
+char
+fl_proc_settles(pid_t pid)
+{
+    char st = fl_proc_sleeps_again(pid, -1, 3000);
+    if (st != 'S' || fl_proc_idles(pid, 20))
+        return st;
+    st = fl_proc_state(pid);
+    return st == 'S' ? 'R' : st;
+}
+
 int
 fl_children_of(pid_t parent, pid_t *kids, int max)
 {

@@ -283,6 +283,21 @@ void fl_cpu_budget(long ms);
 int fl_proc_idles(pid_t pid, long quiet_ms);
 
 /**
+ * @brief Wait until a process settles asleep, or ends: the common case of
+ *        "the child is now blocked in its call".
+ *
+ * Waits (fl_proc_sleeps_again(), at most 3 s) for the first sleep, then
+ * asks fl_proc_idles() that it stays asleep 20 ms in a row: a process that
+ * spins reads 'S' now and then for a moment, and a child can sleep for a
+ * moment before its call begins.
+ *
+ * @param pid the process.
+ * @return 'S' if it settled asleep; 'R' if it is still awake; else its
+ *         state letter ('Z' ended, 0 gone).
+ */
+char fl_proc_settles(pid_t pid);
+
+/**
  * @brief The children of a process, as /proc shows them.
  * @param parent the process whose children to list.
  * @param kids   receives their pids, running or zombie.

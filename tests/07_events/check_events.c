@@ -168,36 +168,6 @@ shared_with_children(mp_event *ev)
     "The event is not in shared memory, so the child used a copy of its "      \
     "own: map it MAP_SHARED | MAP_ANONYMOUS."
 
-// Spin until pid sleeps, having gone to sleep more than `after` times
-// (-1: any sleep), or has ended; at most 3 s.  Its state letter then.
-static char
-until_asleep(pid_t pid, long after)
-{
-    long long end = fl_now_us() + 3000000;
-    for (;;) {
-        long n = fl_proc_sleeps(pid); // first: a sleep counted, then the state
-        char s = fl_proc_state(pid);
-        if ((s == 'S' && n > after) || s == 'Z' || s == 0 || fl_now_us() > end)
-            return s;
-        sched_yield();
-    }
-}
-
-// Wait until pid settles asleep: seen asleep 20 ms in a row
-// (fl_proc_idles), not once.  A process that spins reads 'S' now and then
-// for a moment (preempted, or in a system call), and a kid can sleep for a
-// moment before its call begins.  'S' if it settled, else its state letter,
-// 'R' for one still awake.
-static char
-until_settled(pid_t pid)
-{
-    char s = until_asleep(pid, -1);
-    if (s != 'S' || fl_proc_idles(pid, 20))
-        return s;
-    s = fl_proc_state(pid);
-    return s == 'S' ? 'R' : s;
-}
-
 /* A kid: a child process that runs one function on an event and reports
  * what it returned, and how long it took, through its own pipe. */
 struct report {
@@ -538,7 +508,7 @@ FL_TEST(test_mp_event_create_makes_a_lock_other_processes_can_wait_for)
     raw_lock(ev);
     struct kid k;
     kid_start(&k, kid_raw_raise, ev, 0); // it locks ev->lock too
-    char s = until_settled(k.pid);       // blocked: the test holds it
+    char s = fl_proc_settles(k.pid);     // blocked: the test holds it
     raw_unlock(ev);
     int done = kid_wait(&k, 2000);
     kid_end(&k);
@@ -560,7 +530,7 @@ FL_TEST(test_mp_event_create_makes_a_condition_other_processes_can_wake)
     mp_event *ev = made_event();
     struct kid k;
     kid_start(&k, kid_raw_wait, ev, 0);
-    until_settled(k.pid); // asleep on ev->cond
+    fl_proc_settles(k.pid); // asleep on ev->cond
     raw_lock(ev);
     ev->flag = 1;
     raw_unlock(ev);
@@ -639,7 +609,7 @@ FL_TEST(test_mp_event_set_wakes_all_8_waiting_processes)
         // Seen asleep once is enough: one that had not begun its raw wait
         // finds the flag set and counts as woken, the others still catch
         // a set that wakes one.
-        until_asleep(k[i].pid, -1); // all 8 asleep on ev->cond
+        fl_proc_sleeps_again(k[i].pid, -1, 3000); // all 8 asleep on ev->cond
     int r = mp_event_set(ev);
     long long end = fl_now_us() + (r == 0 ? 3000000 : 0);
     int woke = 0;
@@ -679,7 +649,7 @@ FL_TEST(test_mp_event_set_changes_the_flag_under_the_lock)
     raw_lock(ev); // the test looks: the flag is clear
     struct kid k;
     kid_start(&k, kid_set, ev, 0);
-    until_settled(k.pid); // blocked on the lock, or done without it
+    fl_proc_settles(k.pid); // blocked on the lock, or done without it
     struct timespec d = mono_after(1000);
     long long t0 = fl_now_us();
     int r;
@@ -887,7 +857,7 @@ FL_TEST(test_mp_event_calls_touch_the_flag_only_under_the_lock)
     kid_start(&k[3], kid_wait_for, ev, 0);
     int early[CALLS];
     for (int i = 0; i < CALLS; i++) {
-        until_settled(k[i].pid); // blocked on the lock, or done
+        fl_proc_settles(k[i].pid); // blocked on the lock, or done
         early[i] = kid_wait(&k[i], 0);
     }
     raw_unlock(ev);
@@ -1014,7 +984,7 @@ start_asleep_across_a_second(struct kid *k, kid_fn fn, mp_event *ev,
     // Asleep for 20 ms, not once: a deadline already past puts the wait
     // to sleep too, until the next timer tick (4 ms on a machine with
     // coarse timers), and a set in that window would wake it with 1.
-    char s = until_settled(k->pid);
+    char s = fl_proc_settles(k->pid);
     if (s != 'S' && kid_wait(k, 1000) && k->rep.value == 0 &&
         k->rep.us < 500000) {
         kid_end(k);
@@ -1090,7 +1060,7 @@ FL_TEST(test_mp_event_wait_returns_1_when_another_process_sets_it)
     mp_event *ev = raw_event();
     struct kid k;
     kid_start(&k, kid_wait_for, ev, -1);
-    expect_asleep(&k, until_settled(k.pid), ev, "mp_event_wait(ev, -1)");
+    expect_asleep(&k, fl_proc_settles(k.pid), ev, "mp_event_wait(ev, -1)");
     raw_set(ev); // lock, flag = 1, broadcast, unlock
     int got = kid_wait(&k, 3000);
     kid_end(&k);
@@ -1112,10 +1082,10 @@ FL_TEST(test_mp_event_wait_sleeps_again_after_a_spurious_wake_up)
     mp_event *ev = raw_event();
     struct kid k;
     kid_start(&k, kid_wait_for, ev, 5000);
-    expect_asleep(&k, until_settled(k.pid), ev, "mp_event_wait(ev, 5000)");
+    expect_asleep(&k, fl_proc_settles(k.pid), ev, "mp_event_wait(ev, 5000)");
     long slept = fl_proc_sleeps(k.pid);
     raw_broadcast(ev); // wake it, flag still clear
-    char s = until_asleep(k.pid, slept);
+    char s = fl_proc_sleeps_again(k.pid, slept, 3000);
     int early = kid_wait(&k, 0);
     if (!early && s == 'S')
         raw_set(ev); // now for real
@@ -1199,7 +1169,7 @@ FL_TEST(test_mp_event_wait_keeps_its_deadline_through_spurious_wake_ups)
     mp_event *ev = raw_event();
     struct kid k;
     kid_start(&k, kid_wait_for, ev, 200);
-    expect_asleep(&k, until_settled(k.pid), ev, "mp_event_wait(ev, 200)");
+    expect_asleep(&k, fl_proc_settles(k.pid), ev, "mp_event_wait(ev, 200)");
     struct timespec tick = {0, 1000000};
     long long end = fl_now_us() + 1200000; // 1 s past the deadline
     long wakes = 0;
@@ -1238,7 +1208,7 @@ FL_TEST(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes)
     // out, having slept all along: then it tries again, four times longer.
     for (int tries = 1;; tries++) {
         kid_start(&k, kid_wait_for, ev, timeout);
-        s = until_settled(k.pid);
+        s = fl_proc_settles(k.pid);
         if (s == 'S' || tries == 3 || !kid_wait(&k, 1000) || k.rep.value != 0 ||
             k.rep.us < timeout * 1000LL)
             break;
@@ -1250,7 +1220,8 @@ FL_TEST(test_mp_event_wait_returns_1_when_set_as_the_deadline_passes)
     expect_asleep(&k, s, ev, call);
     long slept = fl_proc_sleeps(k.pid);
     raw_lock(ev);
-    until_asleep(k.pid, slept); // timed out, now waiting for the lock
+    fl_proc_sleeps_again(k.pid, slept,
+                         3000); // timed out, now waiting for the lock
     ev->flag = 1;
     raw_unlock(ev);
     int got = kid_wait(&k, 3000);
@@ -1275,7 +1246,7 @@ FL_TEST(test_mp_event_wait_counts_the_time_spent_waiting_for_the_lock)
     raw_lock(ev);
     struct kid k;
     kid_start(&k, kid_wait_for, ev, TIMEOUT);
-    char s = until_settled(k.pid); // blocked on the lock the test holds
+    char s = fl_proc_settles(k.pid); // blocked on the lock the test holds
     long long held = fl_now_us();
     struct timespec nap = {0, HOLD * 1000000L};
     while (nanosleep(&nap, &nap) < 0 && errno == EINTR)
@@ -1314,7 +1285,7 @@ FL_TEST(test_mp_event_wait_checks_the_flag_under_the_lock)
     raw_lock(ev);
     struct kid k;
     kid_start(&k, kid_wait_for, ev, 2000);
-    until_settled(k.pid); // blocked on the lock the test holds
+    fl_proc_settles(k.pid); // blocked on the lock the test holds
     ev->flag = 1;
     pthread_cond_broadcast(&ev->cond);
     raw_unlock(ev);
@@ -1605,8 +1576,8 @@ FL_TEST(test_mp_event_destroy_returns_after_a_waiter_was_killed)
     mp_event *ev = raw_event();
     struct kid k;
     kid_start(&k, kid_raw_wait, ev, 0);
-    until_settled(k.pid); // asleep on ev->cond
-    kid_end(&k);          // never reported: killed in its wait
+    fl_proc_settles(k.pid); // asleep on ev->cond
+    kid_end(&k);            // never reported: killed in its wait
     fl_child res;
     fl_run_in_child(destroy_in_child, ev, 2000, 0, &res);
     forget(ev); // the child unmapped its own copy of the mapping only
@@ -1717,7 +1688,7 @@ FL_TEST(test_mp_event_wait_waits_out_long_timeouts)
         char call[64];
         snprintf(call, sizeof call, "mp_event_wait(ev, %d)", timeouts[i]);
         kid_start(&k, kid_wait_for, ev, timeouts[i]);
-        expect_asleep(&k, until_settled(k.pid), ev, call);
+        expect_asleep(&k, fl_proc_settles(k.pid), ev, call);
         raw_set(ev);
         int got = kid_wait(&k, 3000);
         kid_end(&k);

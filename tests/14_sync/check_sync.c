@@ -125,36 +125,6 @@ raw_lock(pthread_mutex_t *m)
     ck_assert_msg(r == 0, "the test could not take a lock: %s", strerror(r));
 }
 
-// Spin until pid sleeps, having slept more than `after` times (-1: any),
-// or has ended; at most 3 s.  Its state letter then.
-static char
-until_asleep(pid_t pid, long after)
-{
-    long long end = fl_now_us() + 3000000;
-    for (;;) {
-        long n = fl_proc_sleeps(pid);
-        char s = fl_proc_state(pid);
-        if ((s == 'S' && n > after) || s == 'Z' || s == 0 || fl_now_us() > end)
-            return s;
-        sched_yield();
-    }
-}
-
-// Wait until pid settles asleep: seen asleep 20 ms in a row
-// (fl_proc_idles), not once.  A process that spins reads 'S' now and then
-// for a moment (preempted, or in a system call), and a kid can sleep for a
-// moment before its call begins.  'S' if it settled, else its state letter,
-// 'R' for one still awake.
-static char
-until_settled(pid_t pid)
-{
-    char s = until_asleep(pid, -1);
-    if (s != 'S' || fl_proc_idles(pid, 20))
-        return s;
-    s = fl_proc_state(pid);
-    return s == 'S' ? 'R' : s;
-}
-
 /* A kid: a child that runs one function and reports what it returned, and
  * how long it took, through its own pipe. */
 struct report {
@@ -277,7 +247,7 @@ static void
 kid_asleep(struct kid *k, kid_fn fn, void *obj, int arg, const char *call)
 {
     kid_start(k, fn, obj, arg);
-    char s = until_settled(k->pid);
+    char s = fl_proc_settles(k->pid);
     if (s == 'S' && !kid_wait(k, 0))
         return;
     int got = kid_wait(k, 1000);
@@ -304,7 +274,7 @@ kid_asleep_within(struct kid *k, kid_fn fn, void *obj, int timeout_ms,
 {
     for (int t = timeout_ms;; t *= 4) {
         kid_start(k, fn, obj, t);
-        char s = until_settled(k->pid);
+        char s = fl_proc_settles(k->pid);
         if (s == 'S' && !kid_wait(k, 0))
             return t;
         int got = kid_wait(k, 1000);
@@ -423,7 +393,7 @@ FL_TEST(test_mp_sem_create_makes_a_semaphore_other_processes_can_wake)
                   fl_ret(r));
     struct kid k;
     kid_start(&k, kid_raw_sem_wait, s, 0);
-    until_settled(k.pid);
+    fl_proc_settles(k.pid);
     sem_post(&s->sem);
     int got = kid_wait(&k, 2000);
     kid_end(&k);
@@ -443,7 +413,7 @@ FL_TEST(test_mp_sem_create_makes_a_semaphore_other_processes_can_wake)
                   fl_ret(r));
     raw_lock(&s->release_lock);
     kid_start(&k, kid_raw_lock_unlock, &s->release_lock, 0);
-    char st = until_settled(k.pid); // blocked: the test holds it
+    char st = fl_proc_settles(k.pid); // blocked: the test holds it
     pthread_mutex_unlock(&s->release_lock);
     int done = kid_wait(&k, 2000);
     kid_end(&k);
@@ -529,14 +499,14 @@ FL_TEST(test_mp_sem_acquire_wakes_when_another_process_releases)
     // must carry into tv_sec nearly every time.
     struct kid t;
     kid_start(&t, kid_acquire, s, 999);
-    until_settled(t.pid);
+    fl_proc_settles(t.pid);
     sem_post(&s->sem);
     int timed = kid_wait(&t, 3000);
     kid_end(&t);
     // And with a deadline of exactly tv_nsec 1000000000 before the carry.
     struct kid w;
     kid_start(&w, kid_acquire_to_a_whole_second, s, 0);
-    until_settled(w.pid);
+    fl_proc_settles(w.pid);
     sem_post(&s->sem);
     int whole = kid_wait(&w, 3000);
     kid_end(&w);
@@ -800,7 +770,7 @@ FL_TEST(test_mp_sem_release_checks_the_bound_under_the_lock)
     raw_lock(&s->release_lock);
     struct kid k;
     kid_start(&k, kid_release, s, 0);
-    until_settled(k.pid);
+    fl_proc_settles(k.pid);
     sem_post(&s->sem);
     pthread_mutex_unlock(&s->release_lock);
     int got = kid_wait(&k, 2000);
@@ -932,7 +902,7 @@ timed_wait_in_a_kid(struct timed *t, struct kid *k)
 {
     kid_start(k, kid_timed_wait, t, 0);
     long long end = fl_now_us() + (TIMED_MS + 2000) * 1000LL;
-    while (until_asleep(k->pid, -1) == 'S' && !kid_wait(k, 0) &&
+    while (fl_proc_sleeps_again(k->pid, -1, 3000) == 'S' && !kid_wait(k, 0) &&
            fl_now_us() < end) {
         raw_lock(t->lock);
         *t->flag = 1;
@@ -1023,7 +993,7 @@ FL_TEST(test_mp_cond_create_makes_a_condition_other_processes_can_wake)
     struct cstate st = {made_cond(), page(sizeof(int))};
     struct kid k;
     kid_start(&k, kid_raw_cond_wait, &st, 0);
-    until_settled(k.pid);
+    fl_proc_settles(k.pid);
     set_flag_and_broadcast(&st);
     int got = kid_wait(&k, 2000);
     kid_end(&k);
@@ -1043,7 +1013,7 @@ FL_TEST(test_mp_cond_create_makes_a_lock_other_processes_can_wait_for)
     raw_lock(&c->lock);
     struct kid k;
     kid_start(&k, kid_raw_lock_unlock, &c->lock, 0);
-    char s = until_settled(k.pid); // blocked: the test holds it
+    char s = fl_proc_settles(k.pid); // blocked: the test holds it
     pthread_mutex_unlock(&c->lock);
     int done = kid_wait(&k, 2000);
     kid_end(&k);
@@ -1347,7 +1317,7 @@ FL_TEST(test_mp_cond_notify_all_wakes_all_8_waiters)
     // the flag set and counts as woken; the others still catch a notify
     // that wakes one.
     for (int i = 0; i < WAITERS; i++)
-        until_asleep(k[i].pid, -1);
+        fl_proc_sleeps_again(k[i].pid, -1, 3000);
     raw_lock(&st.c->lock);
     *st.flag = 1;
     int r = mp_cond_notify_all(st.c);
@@ -1398,7 +1368,7 @@ FL_TEST(test_mp_cond_notify_wakes_2_of_4_waiters)
         char s = 'R';
         for (int tries = 0; tries < 3 && s != 'S' && s != 'Z' && s != 0;
              tries++) // 3 s each, under load
-            s = until_settled(k[i].pid);
+            s = fl_proc_settles(k[i].pid);
         slept[i] = fl_proc_sleeps(k[i].pid);
     }
     raw_lock(&c->lock);
@@ -1505,7 +1475,7 @@ FL_TEST(test_mp_cond_wait_for_sleeps_again_after_a_spurious_wake_up)
     raw_lock(&st.c->lock);
     pthread_cond_broadcast(&st.c->cond); // a wake-up, the state still false
     pthread_mutex_unlock(&st.c->lock);
-    char s = until_asleep(k.pid, slept);
+    char s = fl_proc_sleeps_again(k.pid, slept, 3000);
     int early = kid_wait(&k, 0);
     if (!early && s == 'S')
         set_flag_and_broadcast(&st);
@@ -1565,7 +1535,8 @@ FL_TEST(
                               "mp_cond_wait_for(..., %d)");
     long slept = fl_proc_sleeps(k.pid);
     raw_lock(&st.c->lock);
-    until_asleep(k.pid, slept); // timed out, now waiting for the lock
+    fl_proc_sleeps_again(k.pid, slept,
+                         3000); // timed out, now waiting for the lock
     *st.flag = 1;
     pthread_mutex_unlock(&st.c->lock);
     int got = kid_wait(&k, 3000);
@@ -2015,7 +1986,7 @@ FL_TEST(test_mp_barrier_wait_lets_3_of_4_parties_pass)
             fourth = i;
         else if (n < 3)
             idx[n++] = k[i].rep.value;
-    char s = fourth >= 0 ? until_settled(k[fourth].pid) : 0;
+    char s = fourth >= 0 ? fl_proc_settles(k[fourth].pid) : 0;
     raw_abort(b);
     int leftover =
         fourth >= 0 && kid_wait(&k[fourth], 2000) ? k[fourth].rep.value : -999;
@@ -2129,7 +2100,7 @@ FL_TEST(test_mp_barrier_wait_timeout_breaks_the_barrier_for_later_parties)
     int t = 50, raced = 1;
     for (; raced && t <= 3200; t *= 2) {
         kid_start(&k, kid_barrier_wait, b, t);
-        until_asleep(k.pid, -1);
+        fl_proc_sleeps_again(k.pid, -1, 3000);
         raw_lock(&b->lock);
         raced = b->broken || b->count != 1;
         b->broken = 1;
@@ -2186,7 +2157,7 @@ FL_TEST(test_mp_barrier_wait_trips_under_the_lock)
     b->count = 1;
     struct kid k;
     kid_start(&k, kid_barrier_wait, b, 2000);
-    until_settled(k.pid); // blocked on the lock, or done without it
+    fl_proc_settles(k.pid); // blocked on the lock, or done without it
     struct timespec d = mono_after(1000);
     int r = 0;
     if (kid_wait(&k, 0) && k.rep.value < 0) // it failed: nothing to wait for
@@ -2219,7 +2190,7 @@ FL_TEST(test_mp_barrier_wait_trips_under_the_lock)
         b = raw_barrier(2);
         raw_lock(&b->lock);
         kid_start(&k, kid_barrier_wait, b, 100);
-        until_settled(k.pid); // blocked on the lock
+        fl_proc_settles(k.pid); // blocked on the lock
         b->count = moves[i].count;
         b->generation = moves[i].gen;
         pthread_mutex_unlock(&b->lock);
@@ -2482,7 +2453,7 @@ FL_TEST(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock)
         raw_lock(&b->lock);
         struct kid k;
         kid_start(&k, fns[i], b, 0);
-        until_settled(k.pid); // blocked on the lock, or done
+        fl_proc_settles(k.pid); // blocked on the lock, or done
         early[i] = kid_wait(&k, 0);
         pthread_mutex_unlock(&b->lock);
         kid_wait(&k, 2000);
@@ -2507,8 +2478,8 @@ FL_TEST(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock)
     raw_lock(&b->lock);
     struct kid rk;
     kid_start(&rk, kid_reset, b, 0);
-    until_settled(rk.pid); // blocked on the lock
-    b->count = 1;          // the test, a party about to sleep
+    fl_proc_settles(rk.pid); // blocked on the lock
+    b->count = 1;            // the test, a party about to sleep
     pthread_mutex_unlock(&b->lock);
     int rgot = kid_wait(&rk, 2000);
     kid_end(&rk);
@@ -2742,10 +2713,10 @@ FL_TEST(test_mp_cond_destroy_returns_after_a_waiter_was_killed)
     mp_cond *c = raw_cond();
     struct kid w, k;
     kid_start(&w, kid_wait_to_be_killed, c, 0);
-    until_settled(w.pid);
+    fl_proc_settles(w.pid);
     kid_end(&w); // killed in its wait
     kid_start(&k, kid_cond_destroy, c, 0);
-    char st = until_asleep(k.pid, -1);
+    char st = fl_proc_sleeps_again(k.pid, -1, 3000);
     int got = kid_wait(&k, st == 'S' ? 200 : 2000);
     kid_end(&k);
     forget(c, sizeof *c);
