@@ -591,6 +591,40 @@ FL_TEST(test_mp_executor_submit_takes_more_calls_than_workers)
         mp_future_free(f[i]);
     }
     mp_executor_free(ex);
+
+    // Two replies read by one poll free two workers at once: both take a
+    // pending call then, not one now and one only after the next news.
+    pipes_make();
+    ex = executor(2);
+    pid_t kids[2];
+    int nk = fl_children_of(getpid(), kids, 2);
+    mp_future *a = submit(ex, twice, 1), *b = submit(ex, twice, 2);
+    mp_future *g = submit(ex, gated, 0), *h = submit(ex, twice, 3);
+    // Both workers have replied once they sleep again, waiting for a
+    // request: the next poll sees both replies.
+    int quiet =
+        nk == 2 && fl_proc_idles(kids[0], 15) && fl_proc_idles(kids[1], 15);
+    long v = 0;
+    int r = mp_future_result(h, 1000, &v);
+    gate_open(0);
+    mp_future_result(g, 2000, NULL);
+    mp_future_free(a);
+    mp_future_free(b);
+    mp_future_free(g);
+    mp_future_free(h);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(quiet, "the 2 workers did not go back to sleep after "
+                         "their calls; expected them waiting for the next "
+                         "request");
+    fl_expect_int(r, 0,
+                  "mp_future_result of the 2nd of 2 calls queued while "
+                  "both workers were busy, both replies read by one poll "
+                  "and the 1st call blocked",
+                  "dispatch hands a pending call to EVERY idle worker, "
+                  "not to one per pump: the other idle worker waits "
+                  "otherwise until news comes from a busy one");
+    fl_expect_int(v, 6, "its value", "");
 }
 
 /* ----------------------------------------------------- cancel, states */
