@@ -489,7 +489,8 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     mp_future *f = submit(ex, gated, 0);
     fl_fault_reset();
     fl_fault_fail("poll", 1, ENOMEM);
-    int r = mp_future_result(f, -1, NULL);
+    long rv = 55; // what failed calls must leave as it was: 55, 7, 7
+    int r = mp_future_result(f, -1, &rv);
     fl_fault_reset();
     fl_fault_fail("poll", 1, ENOMEM);
     int d = mp_future_done(f);
@@ -498,7 +499,7 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     int run = mp_future_running(f);
     fl_fault_reset();
     struct mp_as_completed it;
-    int index = -1, rn = mp_as_completed_begin(&it, &f, 1, -1);
+    int index = 7, rn = mp_as_completed_begin(&it, &f, 1, -1);
     fl_fault_fail("poll", 1, ENOMEM);
     if (rn == 0)
         rn = mp_as_completed_next(&it, &index);
@@ -519,6 +520,9 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     pipes_close();
     fl_expect_int(r, -ENOMEM, "mp_future_result with poll failing (ENOMEM)",
                   "return -errno when poll fails with anything but EINTR");
+    fl_expect_int(rv, 55, "*value after mp_future_result failed",
+                  "a failed wait leaves *value untouched: set it only on "
+                  "success");
     fl_expect_int(d, -ENOMEM,
                   "mp_future_done of a running call with poll failing",
                   "done() looks for news (pump): when that fails, return "
@@ -531,10 +535,16 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
                   "mp_as_completed_next of a running call with poll failing",
                   "a failed wait is the answer, whatever its error, not "
                   "only -ETIMEDOUT");
+    fl_expect_int(index, 7, "*index after mp_as_completed_next failed",
+                  "a failed wait leaves *index untouched: set it only "
+                  "when a future is given (return 1)");
     fl_expect_int(rw, -ENOMEM,
                   "mp_futures_wait of a running call with poll failing",
                   "a timeout is no error here, but a failed poll is: "
                   "return it");
+    fl_expect_int(dn, 7, "done[0] after mp_futures_wait failed",
+                  "a failed wait leaves done[] untouched: fill it in only "
+                  "when the wait succeeds (or times out)");
     ck_assert_msg(rm == -ENOMEM && out == 77,
                   "mp_executor_map of a queued call with poll failing "
                   "returned %s with out[0] = %ld; expected -ENOMEM with "
