@@ -1025,6 +1025,18 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
     mp_future_result(c[0], 2000, NULL);
     mp_future_free(c[0]);
     mp_future_free(c[1]);
+    // A failed call first in the list, one that succeeded after it, and
+    // one that ends only once the caller sleeps: the failure is enough,
+    // whatever the futures after it did, and the wait never sleeps.
+    mp_future *m[3] = {submit(two, square_or_fail, -4), submit(two, twice, 2)};
+    mp_future_result(m[0], 2000, NULL);
+    mp_future_result(m[1], 2000, NULL);
+    m[2] = submit(two, after_sleep, 3);
+    int dm[3] = {7, 7, 7};
+    int rm = mp_futures_wait(m, 3, -1, MP_FIRST_EXCEPTION, dm);
+    mp_future_result(m[2], 3000, NULL);
+    for (int i = 0; i < 3; i++)
+        mp_future_free(m[i]);
     mp_executor_free(two);
     // A call failed by a broken executor (another one) is an exception too.
     mp_executor *b = executor(1);
@@ -1061,6 +1073,14 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
                   "back: a positive code is the call's exception. Count "
                   "every outcome but 0 and -ECANCELED as failed",
                   fl_ret(rc), dc[0], dc[1]);
+    ck_assert_msg(rm == 2 && dm[0] == 1 && dm[1] == 1 && dm[2] == 0,
+                  "wait(FIRST_EXCEPTION, -1) on {a call that returned 4, "
+                  "a call that succeeded, a call still running} returned "
+                  "%s with {%d, %d, %d}; expected 2 with {1, 1, 0} at "
+                  "once: one failure is enough, whatever the futures after "
+                  "it did. Keep a failure once seen (failed |= ...), not "
+                  "only the last future's",
+                  fl_ret(rm), dm[0], dm[1], dm[2]);
     fl_expect_int(rd, -EPIPE, "the call that killed its worker", "");
     ck_assert_msg(r3 == 1 && dx[0] == 0 && dx[1] == 1 && took3 < 290,
                   "wait(FIRST_EXCEPTION, 300 ms) on a running call and a "
