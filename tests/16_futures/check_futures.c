@@ -978,6 +978,13 @@ FL_TEST(test_mp_futures_wait_returns_at_the_first_completed)
     gate_open(0);
     int all[2] = {7, 7};
     int r2 = mp_futures_wait(f, 2, 2000, MP_ALL_COMPLETED, all);
+    // One future: FIRST_COMPLETED waits for it (only n = 0 returns at
+    // once); it ends once the caller sleeps.
+    mp_future *one = submit(ex, after_sleep, 7);
+    int d1 = 7;
+    int r1 = mp_futures_wait(&one, 1, 2000, MP_FIRST_COMPLETED, &d1);
+    mp_future_result(one, 2000, NULL);
+    mp_future_free(one);
     mp_future_free(f[0]);
     mp_future_free(f[1]);
     mp_executor_free(ex);
@@ -999,6 +1006,11 @@ FL_TEST(test_mp_futures_wait_returns_at_the_first_completed)
                   "wait(ALL_COMPLETED) returned %s with {%d, %d}; "
                   "expected 2 with {1, 1}",
                   fl_ret(r2), all[0], all[1]);
+    ck_assert_msg(r1 == 1 && d1 == 1,
+                  "wait(FIRST_COMPLETED) of 1 running call returned %s "
+                  "with done = {%d}; expected 1 with {1}: it waits until "
+                  "one is done; only a list of 0 futures returns at once",
+                  fl_ret(r1), d1);
 }
 
 FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
