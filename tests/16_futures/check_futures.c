@@ -489,7 +489,8 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     mp_future *f = submit(ex, gated, 0);
     fl_fault_reset();
     fl_fault_fail("poll", 1, ENOMEM);
-    int r = mp_future_result(f, -1, NULL);
+    long rv = 55; // what failed calls must leave as it was: 55, 7, 7
+    int r = mp_future_result(f, -1, &rv);
     fl_fault_reset();
     fl_fault_fail("poll", 1, ENOMEM);
     int d = mp_future_done(f);
@@ -498,7 +499,7 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     int run = mp_future_running(f);
     fl_fault_reset();
     struct mp_as_completed it;
-    int index = -1, rn = mp_as_completed_begin(&it, &f, 1, -1);
+    int index = 7, rn = mp_as_completed_begin(&it, &f, 1, -1);
     fl_fault_fail("poll", 1, ENOMEM);
     if (rn == 0)
         rn = mp_as_completed_next(&it, &index);
@@ -519,6 +520,9 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
     pipes_close();
     fl_expect_int(r, -ENOMEM, "mp_future_result with poll failing (ENOMEM)",
                   "return -errno when poll fails with anything but EINTR");
+    fl_expect_int(rv, 55, "*value after mp_future_result failed",
+                  "a failed wait leaves *value untouched: set it only on "
+                  "success");
     fl_expect_int(d, -ENOMEM,
                   "mp_future_done of a running call with poll failing",
                   "done() looks for news (pump): when that fails, return "
@@ -531,10 +535,16 @@ FL_TEST(test_mp_future_result_fails_cleanly_when_poll_fails)
                   "mp_as_completed_next of a running call with poll failing",
                   "a failed wait is the answer, whatever its error, not "
                   "only -ETIMEDOUT");
+    fl_expect_int(index, 7, "*index after mp_as_completed_next failed",
+                  "a failed wait leaves *index untouched: set it only "
+                  "when a future is given (return 1)");
     fl_expect_int(rw, -ENOMEM,
                   "mp_futures_wait of a running call with poll failing",
                   "a timeout is no error here, but a failed poll is: "
                   "return it");
+    fl_expect_int(dn, 7, "done[0] after mp_futures_wait failed",
+                  "a failed wait leaves done[] untouched: fill it in only "
+                  "when the wait succeeds (or times out)");
     ck_assert_msg(rm == -ENOMEM && out == 77,
                   "mp_executor_map of a queued call with poll failing "
                   "returned %s with out[0] = %ld; expected -ENOMEM with "
@@ -591,6 +601,40 @@ FL_TEST(test_mp_executor_submit_takes_more_calls_than_workers)
         mp_future_free(f[i]);
     }
     mp_executor_free(ex);
+
+    // Two replies read by one poll free two workers at once: both take a
+    // pending call then, not one now and one only after the next news.
+    pipes_make();
+    ex = executor(2);
+    pid_t kids[2];
+    int nk = fl_children_of(getpid(), kids, 2);
+    mp_future *a = submit(ex, twice, 1), *b = submit(ex, twice, 2);
+    mp_future *g = submit(ex, gated, 0), *h = submit(ex, twice, 3);
+    // Both workers have replied once they sleep again, waiting for a
+    // request: the next poll sees both replies.
+    int quiet =
+        nk == 2 && fl_proc_idles(kids[0], 15) && fl_proc_idles(kids[1], 15);
+    long v = 0;
+    int r = mp_future_result(h, 1000, &v);
+    gate_open(0);
+    mp_future_result(g, 2000, NULL);
+    mp_future_free(a);
+    mp_future_free(b);
+    mp_future_free(g);
+    mp_future_free(h);
+    mp_executor_free(ex);
+    pipes_close();
+    ck_assert_msg(quiet, "the 2 workers did not go back to sleep after "
+                         "their calls; expected them waiting for the next "
+                         "request");
+    fl_expect_int(r, 0,
+                  "mp_future_result of the 2nd of 2 calls queued while "
+                  "both workers were busy, both replies read by one poll "
+                  "and the 1st call blocked",
+                  "dispatch hands a pending call to EVERY idle worker, "
+                  "not to one per pump: the other idle worker waits "
+                  "otherwise until news comes from a busy one");
+    fl_expect_int(v, 6, "its value", "");
 }
 
 /* ----------------------------------------------------- cancel, states */
@@ -934,6 +978,13 @@ FL_TEST(test_mp_futures_wait_returns_at_the_first_completed)
     gate_open(0);
     int all[2] = {7, 7};
     int r2 = mp_futures_wait(f, 2, 2000, MP_ALL_COMPLETED, all);
+    // One future: FIRST_COMPLETED waits for it (only n = 0 returns at
+    // once); it ends once the caller sleeps.
+    mp_future *one = submit(ex, after_sleep, 7);
+    int d1 = 7;
+    int r1 = mp_futures_wait(&one, 1, 2000, MP_FIRST_COMPLETED, &d1);
+    mp_future_result(one, 2000, NULL);
+    mp_future_free(one);
     mp_future_free(f[0]);
     mp_future_free(f[1]);
     mp_executor_free(ex);
@@ -955,6 +1006,11 @@ FL_TEST(test_mp_futures_wait_returns_at_the_first_completed)
                   "wait(ALL_COMPLETED) returned %s with {%d, %d}; "
                   "expected 2 with {1, 1}",
                   fl_ret(r2), all[0], all[1]);
+    ck_assert_msg(r1 == 1 && d1 == 1,
+                  "wait(FIRST_COMPLETED) of 1 running call returned %s "
+                  "with done = {%d}; expected 1 with {1}: it waits until "
+                  "one is done; only a list of 0 futures returns at once",
+                  fl_ret(r1), d1);
 }
 
 FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
@@ -981,6 +1037,18 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
     mp_future_result(c[0], 2000, NULL);
     mp_future_free(c[0]);
     mp_future_free(c[1]);
+    // A failed call first in the list, one that succeeded after it, and
+    // one that ends only once the caller sleeps: the failure is enough,
+    // whatever the futures after it did, and the wait never sleeps.
+    mp_future *m[3] = {submit(two, square_or_fail, -4), submit(two, twice, 2)};
+    mp_future_result(m[0], 2000, NULL);
+    mp_future_result(m[1], 2000, NULL);
+    m[2] = submit(two, after_sleep, 3);
+    int dm[3] = {7, 7, 7};
+    int rm = mp_futures_wait(m, 3, -1, MP_FIRST_EXCEPTION, dm);
+    mp_future_result(m[2], 3000, NULL);
+    for (int i = 0; i < 3; i++)
+        mp_future_free(m[i]);
     mp_executor_free(two);
     // A call failed by a broken executor (another one) is an exception too.
     mp_executor *b = executor(1);
@@ -1017,6 +1085,14 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
                   "back: a positive code is the call's exception. Count "
                   "every outcome but 0 and -ECANCELED as failed",
                   fl_ret(rc), dc[0], dc[1]);
+    ck_assert_msg(rm == 2 && dm[0] == 1 && dm[1] == 1 && dm[2] == 0,
+                  "wait(FIRST_EXCEPTION, -1) on {a call that returned 4, "
+                  "a call that succeeded, a call still running} returned "
+                  "%s with {%d, %d, %d}; expected 2 with {1, 1, 0} at "
+                  "once: one failure is enough, whatever the futures after "
+                  "it did. Keep a failure once seen (failed |= ...), not "
+                  "only the last future's",
+                  fl_ret(rm), dm[0], dm[1], dm[2]);
     fl_expect_int(rd, -EPIPE, "the call that killed its worker", "");
     ck_assert_msg(r3 == 1 && dx[0] == 0 && dx[1] == 1 && took3 < 290,
                   "wait(FIRST_EXCEPTION, 300 ms) on a running call and a "
