@@ -2025,6 +2025,67 @@ update_b(void *arg)
     return NULL;
 }
 
+// A thread's mp_array_add to c, made while the test holds c's lock: it
+// sleeps in the lock, its delta given, until the test lets go.
+struct add_held {
+    mp_array *c;
+    sem_t started; // tid is set
+    pid_t tid;
+    int r;
+};
+
+static void *
+add_to_held(void *arg)
+{
+    struct add_held *h = arg;
+    h->tid = gettid();
+    sem_post(&h->started);
+    int64_t one = 1;
+    h->r = mp_array_add(h->c, 0, &one);
+    return NULL;
+}
+
+// The thread's add to c sleeps in c's lock while the test adds 1000 to d:
+// what the thread asked for must still be what it adds.
+static void
+add_while_another_waits(void)
+{
+    int64_t c0 = 100, d0 = 5, c1 = -1, d1 = -1, thousand = 1000;
+    struct add_held h = {.c = new_array(MP_INT64, 1, &c0, 1)};
+    mp_array *d = new_array(MP_INT64, 1, &d0, 1);
+    sem_init(&h.started, 0, 0);
+    int rl = mp_array_lock(h.c);
+    pthread_t th;
+    ck_assert_msg(pthread_create(&th, NULL, add_to_held, &h) == 0,
+                  "pthread_create failed");
+    while (sem_wait(&h.started) < 0 && errno == EINTR)
+        ;
+    int asleep = fl_proc_idles(h.tid, 20); // in c's lock
+    int rd = mp_array_add(d, 0, &thousand);
+    if (rl == 0)
+        mp_array_unlock(h.c);
+    pthread_join(th, NULL);
+    mp_array_get(h.c, 0, &c1);
+    mp_array_get(d, 0, &d1);
+    mp_array_destroy(h.c);
+    mp_array_destroy(d);
+    sem_destroy(&h.started);
+    ck_assert_msg(rl == 0 && asleep,
+                  "a thread's mp_array_add to an array whose lock the test "
+                  "held (mp_array_lock returned %s) did not wait for the "
+                  "lock",
+                  fl_ret(rl));
+    ck_assert_msg(h.r == 0 && rd == 0 && c1 == 101 && d1 == 1005,
+                  "a thread's mp_array_add(c, 0, 1) waited for c's lock "
+                  "while another thread did mp_array_add(d, 0, 1000) on a "
+                  "different array; they returned %s and %s, and c went "
+                  "from 100 to %lld, d from 5 to %lld: expected 101 and "
+                  "1005. What an add is asked to do must stay its own "
+                  "while it waits: a local struct add_arg, not a static "
+                  "one that every add in the process shares.",
+                  fl_ret(h.r), fl_ret(rd), (long long)c1, (long long)d1);
+}
+
 FL_TEST(test_mp_array_update_of_two_arrays_by_two_threads_keeps_each)
 {
     int64_t a0 = 100, b0 = 5, a1 = -1, b1 = -1;
@@ -2061,6 +2122,7 @@ FL_TEST(test_mp_array_update_of_two_arrays_by_two_threads_keeps_each)
                   t.waited ? " (And the update of b waited for a's lock: "
                              "each array has its own.)"
                            : "");
+    add_while_another_waits();
 }
 
 // mp_shm_create with every call of fn failing in turn: each failure is
