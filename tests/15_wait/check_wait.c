@@ -875,6 +875,14 @@ FL_TEST(test_mp_wait_times_out_when_a_handler_outlasts_the_deadline)
     t0 = fl_now_ms();
     int r2 = mp_wait(objs, 1, 300, ready);
     long took2 = fl_now_ms() - t0;
+    // And a signal 290 ms into a 300 ms wait: 10 ms are left.  A wait
+    // that polls again with the whole 300 ms, even if it checks the
+    // deadline after each EINTR, takes 300 ms more.
+    fl_fault_reset();
+    fl_fault_eintr_late("poll", 1, 290);
+    t0 = fl_now_ms();
+    int r3 = mp_wait(objs, 1, 300, ready);
+    long took3 = fl_now_ms() - t0;
     fl_fault_reset();
     close_pipe(p);
     ck_assert_msg(r == 0,
@@ -895,6 +903,14 @@ FL_TEST(test_mp_wait_times_out_when_a_handler_outlasts_the_deadline)
                   "poll: a deadline first taken (or taken again) after the "
                   "EINTR makes a signal late in the wait stretch it",
                   fl_ret(r2), took2);
+    ck_assert_msg(r3 == 0 && took3 < 200,
+                  "mp_wait(empty pipe, 300 ms), its first poll interrupted "
+                  "by a signal 290 ms in (the monotonic clock 290 ms on): "
+                  "expected 0 once the 10 ms left had passed, got %s after "
+                  "%ld ms. After EINTR, poll again for the time LEFT until "
+                  "the deadline, not for the whole timeout again: a signal "
+                  "late in the wait must not stretch it",
+                  fl_ret(r3), took3);
 }
 
 FL_TEST(test_mp_wait_retries_poll_after_eintr)
