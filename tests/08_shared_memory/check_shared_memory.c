@@ -1571,7 +1571,14 @@ FL_TEST(test_mp_shm_open_rejects_names_it_cannot_open)
 {
     mp_shm s;
     memset(&s, 0, sizeof s);
-    char name[MP_SHM_NAME_MAX], longer[MP_SHM_NAME_MAX + 10];
+    // A name longer than the whole mp_shm: copied before its length is
+    // checked, it runs past the struct into the guard after it.
+    char name[MP_SHM_NAME_MAX], longer[sizeof(mp_shm) + 48];
+    struct {
+        mp_shm shm;
+        unsigned char guard[64];
+    } g;
+    memset(&g, 0x7e, sizeof g);
     expected_name(name, sizeof name, "nobody");
     memset(longer, 'x', sizeof longer - 1);
     longer[0] = '/';
@@ -1580,7 +1587,10 @@ FL_TEST(test_mp_shm_open_rejects_names_it_cannot_open)
     if (r1 == 0)
         cleanup(&s, "nobody");
     int r2 = mp_shm_open(NULL, name), r3 = mp_shm_open(&s, NULL);
-    int r4 = mp_shm_open(&s, longer);
+    int r4 = mp_shm_open(&g.shm, longer);
+    int guarded = 1;
+    for (size_t i = 0; i < sizeof g.guard; i++)
+        guarded &= g.guard[i] == 0x7e;
     fl_expect_int(r1, -ENOENT, "mp_shm_open of a name nobody created",
                   "open without O_CREAT: only the creator creates");
     ck_assert_msg(r2 == -EINVAL && r3 == -EINVAL,
@@ -1590,6 +1600,12 @@ FL_TEST(test_mp_shm_open_rejects_names_it_cannot_open)
     fl_expect_int(r4, -ENAMETOOLONG,
                   "mp_shm_open of a name longer than MP_SHM_NAME_MAX",
                   "check the length before copying it into shm->name");
+    ck_assert_msg(guarded,
+                  "mp_shm_open of a name of %zu characters returned %s, but "
+                  "wrote past the end of the mp_shm it was given: check "
+                  "the length BEFORE copying the name into shm->name, not "
+                  "after the copy has overflowed it",
+                  sizeof longer - 1, fl_ret(r4));
 }
 
 static int
