@@ -85,7 +85,7 @@
     X(pthread_cond_timedwait) X(setsid) X(clock_gettime) X(time)               \
     X(gettimeofday) X(exit) X(_exit) X(fstat) X(pthread_mutex_init)            \
     X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom) X(sysconf)      \
-    X(pthread_mutex_lock) X(sem_init)
+    X(pthread_mutex_lock) X(sem_init) X(syscall)
 // clang-format on
 
 enum fn_id {
@@ -1035,6 +1035,22 @@ fl_wrap_getrandom(void *buf, size_t len, unsigned int flags)
 {
     INTERCEPT(getrandom, -1);
     return getrandom(buf, len, flags);
+}
+
+// syscall(2) is variadic: its six argument registers are passed on as
+// they are, unread, as glibc's own syscall() does.  (pidfd_open,
+// close_range, pidfd_send_signal: the calls with no glibc wrapper.)
+long
+fl_wrap_syscall(long nr, ...)
+{
+    INTERCEPT(syscall, -1);
+    va_list ap;
+    va_start(ap, nr);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    return syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 long
