@@ -1093,6 +1093,32 @@ FL_TEST(test_mp_wait_gives_emfile_when_no_descriptor_is_free)
                  what);
         fl_expect_no_leak(&s, leak);
     }
+    // The other errors pidfd_open gives (the system's file table full,
+    // no kernel memory), made by the harness on the second pidfd_open:
+    // each is passed on as it came, not turned into -EMFILE.
+    static const int errs[] = {ENFILE, ENOMEM};
+    for (int e = 0; e < 2; e++) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        int ready[4] = {7, 7, 7, 7};
+        fl_fault_reset();
+        fl_fault_fail("syscall", 2, errs[e]);
+        int r = mp_wait(objs, 4, 0, ready);
+        fl_fault_reset();
+        char what[96];
+        snprintf(what, sizeof what,
+                 "mp_wait on a pipe and 3 zombies, the second pidfd_open "
+                 "failing with %s",
+                 strerrorname_np(errs[e]));
+        fl_expect_int(r, -errs[e], what,
+                      "return minus the errno pidfd_open set: it is not "
+                      "always EMFILE (ENFILE: the system's table is full, "
+                      "ENOMEM: no kernel memory)");
+        ck_assert_msg(!ready[0] && !ready[1] && !ready[2] && !ready[3],
+                      "%s: ready = %s after the failure; expected all 0", what,
+                      flags(ready, 4));
+        fl_expect_no_leak(&s, what);
+    }
     close_pipe(p);
     for (int i = 0; i < 3; i++)
         reap_left(pid[i]);
