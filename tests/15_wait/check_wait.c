@@ -1025,6 +1025,15 @@ FL_TEST(test_mp_wait_fails_cleanly_when_poll_fails)
         fl_expect_no_leak(&s, "mp_wait with poll failing (ENOMEM): close "
                               "every pidfd on the way out, the error's too");
     }
+    // Another errno (EINVAL: more descriptors than RLIMIT_NOFILE allows)
+    // is passed on as it came.
+    fl_fault_reset();
+    fl_fault_fail("poll", 1, EINVAL);
+    int ready[3] = {7, 7, 7};
+    int r = mp_wait(objs, 3, 0, ready);
+    fl_fault_reset();
+    fl_expect_int(r, -EINVAL, "mp_wait with poll failing with EINVAL",
+                  "return minus the errno poll set, not always -ENOMEM");
     reap_left(a);
     reap_left(b);
     close_pipe(p);
