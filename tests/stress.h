@@ -60,7 +60,11 @@ void fl_fault_reset(void);
  * @param nth which call, 1-based, counted since fl_fault_reset.
  * @param err the errno value (or error number) the call reports.
  * @note free, exit, _exit and pthread_mutex_unlock are counted and never
- *       fail.
+ *       fail.  "syscall" counts every syscall(2) the code makes, whatever
+ *       its number (pidfd_open, close_range, pidfd_send_signal), but only
+ *       while a fault is armed on it: unarmed, its wrapper jumps straight
+ *       to syscall() and leaves the stack as it was (it passes on five
+ *       arguments after the number, no more).
  */
 void fl_fault_fail(const char *fn, int nth, int err);
 

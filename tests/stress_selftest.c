@@ -42,6 +42,7 @@ long long st_mono_ns(void);
 char *st_map(size_t len);
 int st_unmap(char *p, size_t len);
 long st_cpus(void);
+int st_pidfd_open(pid_t pid);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -478,6 +479,30 @@ FL_TEST(test_cpus_fake_changes_what_sysconf_says)
     fl_expect_int(st_cpus(), real, "after fl_fault_reset", "the truth");
 }
 
+// syscall is variadic: the wrapper passes its arguments on untouched,
+// and fails the nth call when told to.
+FL_TEST(test_syscall_is_wrapped_with_its_arguments)
+{
+    fl_fault_reset();
+    fl_fault_fail("syscall", 2, ENFILE);
+    int a = st_pidfd_open(getpid());
+    int b = st_pidfd_open(getpid());
+    int eb = errno;
+    int c = st_pidfd_open(-1); // EINVAL from the kernel: pid reached it
+    int ec = errno;
+    fl_fault_reset();
+    if (a >= 0)
+        close(a);
+    ck_assert_msg(a >= 0, "pidfd_open(getpid()) through the wrapper failed: %s",
+                  strerror(errno));
+    ck_assert_msg(b == -1 && eb == ENFILE,
+                  "the second syscall, armed to fail, returned %d (%s)", b,
+                  strerror(eb));
+    ck_assert_msg(c == -1 && ec == EINVAL,
+                  "pidfd_open(-1) returned %d (%s), expected EINVAL", c,
+                  strerror(ec));
+}
+
 FL_TEST(test_clock_mono_just_past_a_second_puts_reads_there)
 {
     fl_fault_reset();
@@ -599,6 +624,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mmap_guard_faults_a_touch_past_the_mapping, 5),
     FL_CASE(test_clock_mono_just_past_a_second_puts_reads_there, 5),
     FL_CASE(test_cpus_fake_changes_what_sysconf_says, 5),
+    FL_CASE(test_syscall_is_wrapped_with_its_arguments, 5),
     FL_CASE(test_fault_eintr_late_moves_the_clock_when_it_fires, 5),
 };
 

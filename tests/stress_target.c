@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -208,4 +209,12 @@ long
 st_cpus(void)
 {
     return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+// A pidfd for pid through syscall(2), as the lessons open one; -1 and
+// errno on failure.
+int
+st_pidfd_open(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
 }

@@ -1571,7 +1571,14 @@ FL_TEST(test_mp_shm_open_rejects_names_it_cannot_open)
 {
     mp_shm s;
     memset(&s, 0, sizeof s);
-    char name[MP_SHM_NAME_MAX], longer[MP_SHM_NAME_MAX + 10];
+    // A name longer than the whole mp_shm: copied before its length is
+    // checked, it runs past the struct into the guard after it.
+    char name[MP_SHM_NAME_MAX], longer[sizeof(mp_shm) + 48];
+    struct {
+        mp_shm shm;
+        unsigned char guard[64];
+    } g;
+    memset(&g, 0x7e, sizeof g);
     expected_name(name, sizeof name, "nobody");
     memset(longer, 'x', sizeof longer - 1);
     longer[0] = '/';
@@ -1580,7 +1587,10 @@ FL_TEST(test_mp_shm_open_rejects_names_it_cannot_open)
     if (r1 == 0)
         cleanup(&s, "nobody");
     int r2 = mp_shm_open(NULL, name), r3 = mp_shm_open(&s, NULL);
-    int r4 = mp_shm_open(&s, longer);
+    int r4 = mp_shm_open(&g.shm, longer);
+    int guarded = 1;
+    for (size_t i = 0; i < sizeof g.guard; i++)
+        guarded &= g.guard[i] == 0x7e;
     fl_expect_int(r1, -ENOENT, "mp_shm_open of a name nobody created",
                   "open without O_CREAT: only the creator creates");
     ck_assert_msg(r2 == -EINVAL && r3 == -EINVAL,
@@ -1590,6 +1600,12 @@ FL_TEST(test_mp_shm_open_rejects_names_it_cannot_open)
     fl_expect_int(r4, -ENAMETOOLONG,
                   "mp_shm_open of a name longer than MP_SHM_NAME_MAX",
                   "check the length before copying it into shm->name");
+    ck_assert_msg(guarded,
+                  "mp_shm_open of a name of %zu characters returned %s, but "
+                  "wrote past the end of the mp_shm it was given: check "
+                  "the length BEFORE copying the name into shm->name, not "
+                  "after the copy has overflowed it",
+                  sizeof longer - 1, fl_ret(r4));
 }
 
 static int
@@ -1603,13 +1619,24 @@ FL_TEST(test_mp_shm_close_unmaps_but_keeps_the_name)
 {
     mp_shm s;
     memset(&s, 0, sizeof s);
-    size_t size = 3 * (size_t)sysconf(_SC_PAGESIZE); // three pages
+    // Two pages and a byte: three pages mapped, the last one for a single
+    // byte, which a length rounded down to whole pages (or one short)
+    // leaves mapped.
+    size_t size = 2 * (size_t)sysconf(_SC_PAGESIZE) + 1;
     int r = mp_shm_create(&s, "closed", size);
     ck_assert_msg(r == 0, "mp_shm_create returned %s", fl_ret(r));
     char *buf = s.buf;
     s.buf = buf + 1; // not a page's start: munmap refuses it
     int bad = mp_shm_close(&s);
     int kept = s.buf == buf + 1;
+    s.buf = buf;
+    // munmap failing with another errno (ENOMEM: splitting a mapping
+    // needs memory), made by the harness: passed on as it came.
+    fl_fault_reset();
+    fl_fault_fail("munmap", 1, ENOMEM);
+    int nomem = mp_shm_close(&s);
+    fl_fault_reset();
+    int kept2 = s.buf == buf;
     s.buf = buf;
     int c = mp_shm_close(&s);
     int still = mapped(buf), last = mapped(buf + size - 1);
@@ -1640,6 +1667,11 @@ FL_TEST(test_mp_shm_close_unmaps_but_keeps_the_name)
                   "or the caller is told the segment is closed while it is "
                   "still mapped.",
                   fl_ret(bad), kept ? "kept" : "changed");
+    ck_assert_msg(nomem == -ENOMEM && kept2,
+                  "mp_shm_close with munmap failing with ENOMEM returned %s "
+                  "and %s buf; expected -ENOMEM with buf kept: return "
+                  "minus the errno munmap set, not always -EINVAL",
+                  fl_ret(nomem), kept2 ? "kept" : "changed");
     fl_child res; // in a child: a close that reads through NULL crashes
     fl_run_in_child(close_null, NULL, 2000, 0, &res);
     ck_assert_msg(res.returned && res.value == -EINVAL,
@@ -1667,6 +1699,10 @@ FL_TEST(test_mp_shm_unlink_removes_the_name_but_not_the_mapping)
     memcpy(s.buf, GREETING, sizeof GREETING); // still ours to use
     int kept = memcmp(s.buf, GREETING, sizeof GREETING) == 0;
     int u2 = mp_shm_unlink(&s);
+    fl_fault_reset();
+    fl_fault_fail("shm_unlink", 1, EACCES); // not the caller's to remove
+    int u3 = mp_shm_unlink(&s);
+    fl_fault_reset();
     int c = mp_shm_close(&s);
     cleanup(&s, "unlinked");
     fl_expect_int(u, 0, "mp_shm_unlink", "");
@@ -1681,6 +1717,11 @@ FL_TEST(test_mp_shm_unlink_removes_the_name_but_not_the_mapping)
                   fl_ret(c));
     fl_expect_int(u2, -ENOENT, "a second mp_shm_unlink",
                   "return -errno when shm_unlink fails");
+    fl_expect_int(u3, -EACCES,
+                  "mp_shm_unlink with shm_unlink failing with "
+                  "EACCES",
+                  "return minus the errno shm_unlink set, not always "
+                  "-ENOENT");
     fl_expect_int(mp_shm_unlink(NULL), -EINVAL, "mp_shm_unlink(NULL)", "");
 }
 
@@ -2025,6 +2066,67 @@ update_b(void *arg)
     return NULL;
 }
 
+// A thread's mp_array_add to c, made while the test holds c's lock: it
+// sleeps in the lock, its delta given, until the test lets go.
+struct add_held {
+    mp_array *c;
+    sem_t started; // tid is set
+    pid_t tid;
+    int r;
+};
+
+static void *
+add_to_held(void *arg)
+{
+    struct add_held *h = arg;
+    h->tid = gettid();
+    sem_post(&h->started);
+    int64_t one = 1;
+    h->r = mp_array_add(h->c, 0, &one);
+    return NULL;
+}
+
+// The thread's add to c sleeps in c's lock while the test adds 1000 to d:
+// what the thread asked for must still be what it adds.
+static void
+add_while_another_waits(void)
+{
+    int64_t c0 = 100, d0 = 5, c1 = -1, d1 = -1, thousand = 1000;
+    struct add_held h = {.c = new_array(MP_INT64, 1, &c0, 1)};
+    mp_array *d = new_array(MP_INT64, 1, &d0, 1);
+    sem_init(&h.started, 0, 0);
+    int rl = mp_array_lock(h.c);
+    pthread_t th;
+    ck_assert_msg(pthread_create(&th, NULL, add_to_held, &h) == 0,
+                  "pthread_create failed");
+    while (sem_wait(&h.started) < 0 && errno == EINTR)
+        ;
+    int asleep = fl_proc_idles(h.tid, 20); // in c's lock
+    int rd = mp_array_add(d, 0, &thousand);
+    if (rl == 0)
+        mp_array_unlock(h.c);
+    pthread_join(th, NULL);
+    mp_array_get(h.c, 0, &c1);
+    mp_array_get(d, 0, &d1);
+    mp_array_destroy(h.c);
+    mp_array_destroy(d);
+    sem_destroy(&h.started);
+    ck_assert_msg(rl == 0 && asleep,
+                  "a thread's mp_array_add to an array whose lock the test "
+                  "held (mp_array_lock returned %s) did not wait for the "
+                  "lock",
+                  fl_ret(rl));
+    ck_assert_msg(h.r == 0 && rd == 0 && c1 == 101 && d1 == 1005,
+                  "a thread's mp_array_add(c, 0, 1) waited for c's lock "
+                  "while another thread did mp_array_add(d, 0, 1000) on a "
+                  "different array; they returned %s and %s, and c went "
+                  "from 100 to %lld, d from 5 to %lld: expected 101 and "
+                  "1005. What an add is asked to do must stay its own "
+                  "while it waits: a local struct add_arg, not a static "
+                  "one that every add in the process shares.",
+                  fl_ret(h.r), fl_ret(rd), (long long)c1, (long long)d1);
+}
+
 FL_TEST(test_mp_array_update_of_two_arrays_by_two_threads_keeps_each)
 {
     int64_t a0 = 100, b0 = 5, a1 = -1, b1 = -1;
@@ -2061,6 +2163,7 @@ FL_TEST(test_mp_array_update_of_two_arrays_by_two_threads_keeps_each)
                   t.waited ? " (And the update of b waited for a's lock: "
                              "each array has its own.)"
                            : "");
+    add_while_another_waits();
 }
 
 // mp_shm_create with every call of fn failing in turn: each failure is

@@ -875,6 +875,14 @@ FL_TEST(test_mp_wait_times_out_when_a_handler_outlasts_the_deadline)
     t0 = fl_now_ms();
     int r2 = mp_wait(objs, 1, 300, ready);
     long took2 = fl_now_ms() - t0;
+    // And a signal 290 ms into a 300 ms wait: 10 ms are left.  A wait
+    // that polls again with the whole 300 ms, even if it checks the
+    // deadline after each EINTR, takes 300 ms more.
+    fl_fault_reset();
+    fl_fault_eintr_late("poll", 1, 290);
+    t0 = fl_now_ms();
+    int r3 = mp_wait(objs, 1, 300, ready);
+    long took3 = fl_now_ms() - t0;
     fl_fault_reset();
     close_pipe(p);
     ck_assert_msg(r == 0,
@@ -895,6 +903,14 @@ FL_TEST(test_mp_wait_times_out_when_a_handler_outlasts_the_deadline)
                   "poll: a deadline first taken (or taken again) after the "
                   "EINTR makes a signal late in the wait stretch it",
                   fl_ret(r2), took2);
+    ck_assert_msg(r3 == 0 && took3 < 200,
+                  "mp_wait(empty pipe, 300 ms), its first poll interrupted "
+                  "by a signal 290 ms in (the monotonic clock 290 ms on): "
+                  "expected 0 once the 10 ms left had passed, got %s after "
+                  "%ld ms. After EINTR, poll again for the time LEFT until "
+                  "the deadline, not for the whole timeout again: a signal "
+                  "late in the wait must not stretch it",
+                  fl_ret(r3), took3);
 }
 
 FL_TEST(test_mp_wait_retries_poll_after_eintr)
@@ -1009,6 +1025,15 @@ FL_TEST(test_mp_wait_fails_cleanly_when_poll_fails)
         fl_expect_no_leak(&s, "mp_wait with poll failing (ENOMEM): close "
                               "every pidfd on the way out, the error's too");
     }
+    // Another errno (EINVAL: more descriptors than RLIMIT_NOFILE allows)
+    // is passed on as it came.
+    fl_fault_reset();
+    fl_fault_fail("poll", 1, EINVAL);
+    int ready[3] = {7, 7, 7};
+    int r = mp_wait(objs, 3, 0, ready);
+    fl_fault_reset();
+    fl_expect_int(r, -EINVAL, "mp_wait with poll failing with EINVAL",
+                  "return minus the errno poll set, not always -ENOMEM");
     reap_left(a);
     reap_left(b);
     close_pipe(p);
@@ -1076,6 +1101,32 @@ FL_TEST(test_mp_wait_gives_emfile_when_no_descriptor_is_free)
                  "before it",
                  what);
         fl_expect_no_leak(&s, leak);
+    }
+    // The other errors pidfd_open gives (the system's file table full,
+    // no kernel memory), made by the harness on the second pidfd_open:
+    // each is passed on as it came, not turned into -EMFILE.
+    static const int errs[] = {ENFILE, ENOMEM};
+    for (int e = 0; e < 2; e++) {
+        fl_snapshot s;
+        fl_snapshot_take(&s);
+        int ready[4] = {7, 7, 7, 7};
+        fl_fault_reset();
+        fl_fault_fail("syscall", 2, errs[e]);
+        int r = mp_wait(objs, 4, 0, ready);
+        fl_fault_reset();
+        char what[96];
+        snprintf(what, sizeof what,
+                 "mp_wait on a pipe and 3 zombies, the second pidfd_open "
+                 "failing with %s",
+                 strerrorname_np(errs[e]));
+        fl_expect_int(r, -errs[e], what,
+                      "return minus the errno pidfd_open set: it is not "
+                      "always EMFILE (ENFILE: the system's table is full, "
+                      "ENOMEM: no kernel memory)");
+        ck_assert_msg(!ready[0] && !ready[1] && !ready[2] && !ready[3],
+                      "%s: ready = %s after the failure; expected all 0", what,
+                      flags(ready, 4));
+        fl_expect_no_leak(&s, what);
     }
     close_pipe(p);
     for (int i = 0; i < 3; i++)
