@@ -1060,28 +1060,30 @@ fl_wrap_getrandom(void *buf, size_t len, unsigned int flags)
 }
 
 // syscall(2), for the calls with no glibc wrapper (pidfd_open,
-// close_range, pidfd_send_signal).  Declared with five arguments, not
-// variadic: on x86-64 and arm64 a variadic call passes them in the same
-// registers, and every call the lessons make has five at most.  Until a
+// close_range, pidfd_send_signal, or a student's futex).  Declared with
+// six arguments, not variadic: on x86-64 and arm64 a variadic call passes
+// them where a plain one does (the sixth on the stack on x86-64; a call
+// with fewer leaves what was there, passed on unread), and six is as many
+// as any system call takes.  Until a
 // fault is armed on it, it touches no stack and counts nothing: it jumps
 // to syscall(), so that code under test that reads an uninitialised
 // local (a mutant of lesson 10 does) finds what it found unwrapped.
 // The slow path of fl_wrap_syscall, apart so that the fast one needs no
 // stack frame: a fault is armed on syscall.
 static __attribute__((noinline)) long
-syscall_watched(long nr, long a1, long a2, long a3, long a4, long a5)
+syscall_watched(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
     INTERCEPT(syscall, -1);
-    return syscall(nr, a1, a2, a3, a4, a5);
+    return syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 
 long
-fl_wrap_syscall(long nr, long a1, long a2, long a3, long a4, long a5)
+fl_wrap_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
     if (atomic_load_explicit(&faults[FN_syscall].kind, memory_order_relaxed) !=
         K_NONE)
-        return syscall_watched(nr, a1, a2, a3, a4, a5);
-    return syscall(nr, a1, a2, a3, a4, a5);
+        return syscall_watched(nr, a1, a2, a3, a4, a5, a6);
+    return syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 
 long

@@ -63,7 +63,7 @@ void fl_fault_reset(void);
  *       fail.  "syscall" counts every syscall(2) the code makes, whatever
  *       its number (pidfd_open, close_range, pidfd_send_signal), but only
  *       while a fault is armed on it: unarmed, its wrapper jumps straight
- *       to syscall() and leaves the stack as it was (it passes on five
+ *       to syscall() and leaves the stack as it was (it passes on six
  *       arguments after the number, no more).
  */
 void fl_fault_fail(const char *fn, int nth, int err);

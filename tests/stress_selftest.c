@@ -43,6 +43,7 @@ char *st_map(size_t len);
 int st_unmap(char *p, size_t len);
 long st_cpus(void);
 int st_pidfd_open(pid_t pid);
+int st_futex_bitset(unsigned val, unsigned bitset);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -503,6 +504,29 @@ FL_TEST(test_syscall_is_wrapped_with_its_arguments)
                   strerror(ec));
 }
 
+// A call with six arguments (a student's futex) reaches the kernel whole,
+// armed or not: the sixth, on the stack on x86-64, is not lost.
+FL_TEST(test_syscall_passes_on_a_sixth_argument)
+{
+    for (int armed = 0; armed < 2; armed++) {
+        fl_fault_reset();
+        if (armed)
+            fl_fault_fail("syscall", 100, ENFILE); // the slow path, no fault
+        int any = st_futex_bitset(0, ~0u);
+        int eany = errno;
+        int none = st_futex_bitset(0, 0);
+        int enone = errno;
+        fl_fault_reset();
+        ck_assert_msg(any == -1 && eany == EAGAIN && none == -1 &&
+                          enone == EINVAL,
+                      "%s: futex(WAIT_BITSET) with bitset ~0 gave %d (%s), "
+                      "expected EAGAIN; with bitset 0 %d (%s), expected "
+                      "EINVAL: the sixth argument did not reach the kernel",
+                      armed ? "armed" : "unarmed", any, strerror(eany), none,
+                      strerror(enone));
+    }
+}
+
 FL_TEST(test_clock_mono_just_past_a_second_puts_reads_there)
 {
     fl_fault_reset();
@@ -625,6 +649,7 @@ static const fl_case cases[] = {
     FL_CASE(test_clock_mono_just_past_a_second_puts_reads_there, 5),
     FL_CASE(test_cpus_fake_changes_what_sysconf_says, 5),
     FL_CASE(test_syscall_is_wrapped_with_its_arguments, 5),
+    FL_CASE(test_syscall_passes_on_a_sixth_argument, 5),
     FL_CASE(test_fault_eintr_late_moves_the_clock_when_it_fires, 5),
 };
 

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -217,4 +218,15 @@ int
 st_pidfd_open(pid_t pid)
 {
     return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+// A futex wait that uses all six arguments: a word that does not hold
+// val, so the kernel answers at once, EAGAIN, or EINVAL when the sixth
+// (the bitset) is 0.  -1 and errno.
+int
+st_futex_bitset(unsigned val, unsigned bitset)
+{
+    static unsigned word = 1;
+    return (int)syscall(SYS_futex, &word, FUTEX_WAIT_BITSET, val, NULL, NULL,
+                        bitset);
 }
