@@ -973,8 +973,16 @@ FL_TEST(test_mp_pool_calls_reject_bad_arguments)
         mp_pool_close(NULL),
         mp_pool_join(NULL),
         mp_pool_terminate(NULL)};
-    mp_pool_destroy(p);
-    mp_result_free(res);
+    // What succeeds returns 0, as pools.h says: a second terminate, which
+    // has nothing left to do, the destroy of a terminated pool, and the
+    // free of a handle, a NULL one too.
+    int ends[] = {mp_pool_terminate(p), mp_pool_terminate(p),
+                  mp_pool_destroy(p), mp_result_free(res),
+                  mp_result_free(NULL)};
+    const char *end_what[] = {
+        "mp_pool_terminate(p)", "mp_pool_terminate(p) again, once terminated",
+        "mp_pool_destroy(p) of a terminated pool",
+        "mp_result_free(res) of its ended task", "mp_result_free(NULL)"};
     fl_expect_int(mp_pool_destroy(NULL), 0, "mp_pool_destroy(NULL)",
                   "Like free(NULL), it does nothing.");
     for (size_t i = 0; i < sizeof got / sizeof got[0]; i++)
@@ -982,6 +990,11 @@ FL_TEST(test_mp_pool_calls_reject_bad_arguments)
                       "%s returned %s; expected -22 (-EINVAL), before "
                       "anything reaches a worker",
                       what[i], fl_ret(got[i]));
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
+        ck_assert_msg(ends[i] == 0,
+                      "%s returned %s; expected 0: it succeeds, and "
+                      "success returns 0 (NULL does nothing, like free)",
+                      end_what[i], fl_ret(ends[i]));
     struct null_calls *f = shared(sizeof *f);
     fl_child c;
     fl_run_in_child(null_calls_refused, f, 1000, 0, &c);
