@@ -447,6 +447,35 @@ FL_TEST(test_mp_pool_map_runs_chunks_bigger_than_the_ones_before)
                       "hand it a chunk: it still holds 3, the last item of "
                       "the chunk before.",
                       2 * FIRST - 1, fl_ret(r2), failed);
+        // The same with items whose bytes, taken for a chunk's header,
+        // ask for more room than realloc gives: a worker that goes on
+        // after its realloc failed reads its items as the headers of
+        // chunks that never come, and never answers.  A timed get sees
+        // it; the worker that ends is seen at once, as -EPIPE.
+        static long minus[2 * FIRST];
+        for (size_t i = 0; i < 2 * FIRST; i++)
+            minus[i] = -1;
+        fl_fault_fail_from("realloc", 2, ENOMEM);
+        p = pool_of(1);
+        fl_fault_reset();
+        mp_result *res = NULL;
+        r1 = mp_pool_map(p, square, in, out, 4, 4, NULL);
+        int s = mp_pool_map_async(p, square, minus, out, 2 * FIRST, 2 * FIRST,
+                                  NULL, NULL, NULL, &res);
+        long t0 = fl_now_ms();
+        int r3 = s == 0 ? mp_result_get(res, 1500, NULL) : s;
+        long ms = fl_now_ms() - t0;
+        mp_pool_destroy(p);
+        mp_result_free(res);
+        fl_expect_int(r1, 0, "map of 4 items, in one chunk", "");
+        ck_assert_msg(r3 == 0 || r3 == -EPIPE,
+                      "map_async of %d items in one chunk, sent to a worker "
+                      "whose realloc failed, gave %s after %ld ms; expected "
+                      "-EPIPE (-32) at once. A worker that cannot make room "
+                      "for a chunk must end (break), not go on: it reads "
+                      "the chunk's items as the headers of chunks that "
+                      "never come, and never answers.",
+                      2 * FIRST, fl_ret(r3), ms);
         return;
     }
     char seen[96] = "";
