@@ -1641,6 +1641,31 @@ FL_TEST(test_mp_daemonize_removes_the_pidfile_on_sigterm)
            "the daemon exited on SIGTERM but left its pidfile %s: the "
            "handler must unlink() it before _exit()",
            pidfile);
+    // Now a SIGTERM that comes while the daemon sets its handler up, the
+    // lock taken: raised just before its sigaction(), it stays pending
+    // (still blocked) until the daemon unblocks SIGTERM.  From then on
+    // the handler must know its pidfile (daemon_pidfile set before), and
+    // be installed (sigaction before the unblock).
+    fl_fault_reset();
+    sigprocmask(SIG_BLOCK, &term, &old);
+    fl_fault_signal_before("sigaction", 1, SIGTERM);
+    d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    fl_fault_reset();
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (d > 0) { // (no sigaction: the fault never fired)
+        kill(d, SIGTERM);
+        ended_within(d, 3000);
+    }
+    reap_all_within(3000);
+    left = access(pidfile, F_OK) == 0;
+    expect(!left,
+           "a SIGTERM came while the daemon set up its handler, the lock "
+           "taken (mp_daemonize returned %s), and the daemon left its "
+           "pidfile %s: set daemon_pidfile before you install the "
+           "handler, and install it (sigaction) before you unblock "
+           "SIGTERM, so that from the unblock on a SIGTERM always "
+           "removes the pidfile",
+           fl_ret(d), pidfile);
     cleanup();
 }
 
