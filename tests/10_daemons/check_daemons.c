@@ -880,6 +880,81 @@ FL_TEST(test_mp_daemonize_refuses_to_run_in_a_daemonic_process)
 
 /* ------------------------------------------------- the daemon's pidfile */
 
+// What the init of a pid namespace of its own saw: the daemon's pid and
+// its pidfile's text (shared memory, written by that init).
+struct largest_pid {
+    pid_t daemon;
+    char text[64];
+};
+
+// Write text into a /proc file of this process: 0, or -1.
+static int
+write_proc(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+// Pid 1 of a new pid namespace: the next pids it hands out are the
+// largest pid_max allows, and the daemon gets one of them, of the most
+// digits any pid can have.  0, or 77 if the pids cannot be chosen here.
+static int
+daemonize_as_init(struct largest_pid *seen)
+{
+    char text[32];
+    int max = 0;
+    int fd = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n > 0) {
+        text[n] = '\0';
+        max = atoi(text);
+    }
+    snprintf(text, sizeof text, "%d", max - 3); // the first child's last
+    if (max < 1000 || write_proc("/proc/sys/kernel/ns_last_pid", text) < 0)
+        return 77;
+    seen->daemon = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    snprintf(seen->text, sizeof seen->text, "%s", pidfile_text());
+    return 0; // (its end kills the daemon: it was the namespace's init)
+}
+
+// In a child: a pid namespace of its own (and a user namespace, unless
+// privileged, where this uid maps to itself), where daemonize_as_init()
+// runs as pid 1.  Its result, or 77 where namespaces are not allowed.
+static int
+daemonize_with_the_largest_pid(void *arg)
+{
+    char map[64];
+    int uid = (int)getuid(), gid = (int)getgid();
+    signal(SIGCHLD, SIG_DFL);
+    if (unshare(CLONE_NEWPID) < 0) {
+        if (unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0)
+            return 77;
+        snprintf(map, sizeof map, "%d %d 1", uid, uid);
+        if (write_proc("/proc/self/uid_map", map) < 0)
+            return 77;
+        snprintf(map, sizeof map, "%d %d 1", gid, gid);
+        if (write_proc("/proc/self/setgroups", "deny") < 0 ||
+            write_proc("/proc/self/gid_map", map) < 0)
+            return 77;
+    }
+    pid_t init = fork();
+    if (init < 0)
+        return 77;
+    if (init == 0)
+        _exit(daemonize_as_init(arg));
+    int st = 0;
+    while (waitpid(init, &st, 0) < 0)
+        if (errno != EINTR)
+            return 77;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 77;
+}
+
 FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
 {
     use_pidfile();
@@ -914,6 +989,32 @@ FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
                ? ". Write the n bytes snprintf counted, not its NUL: the "
                  "pidfile is text, read by cat and kill $(cat ...)"
                : "");
+    // Now a daemon whose pid has the most digits a pid can have (pid_max
+    // - 1), where a pid namespace of our own can choose it.
+    cleanup();
+    use_pidfile();
+    struct largest_pid *seen = mmap(NULL, sizeof *seen, PROT_READ | PROT_WRITE,
+                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(seen != MAP_FAILED, "test setup: mmap failed");
+    seen->daemon = 0;
+    fl_child res;
+    fl_run_in_child(daemonize_with_the_largest_pid, seen, 5000, 0, &res);
+    struct largest_pid got = *seen;
+    munmap(seen, sizeof *seen);
+    snprintf(want, sizeof want, "%d\n", (int)got.daemon);
+    expect(!res.returned || res.value == 77 ||
+               (got.daemon > 0 && strcmp(got.text, want) == 0),
+           "a daemon given the largest pid there is (pid_max - 1, in a pid "
+           "namespace of the test's own): mp_daemonize returned %s, and "
+           "the pidfile held \"%s\", expected \"%d\\n\": make the buffer "
+           "for the pid's text big enough for any pid, its newline and "
+           "snprintf's NUL (char pid[24] holds any int)%s",
+           fl_ret(got.daemon), shown(got.text), (int)got.daemon,
+           got.daemon == -ECHILD ? "; the daemon died before it reported: "
+                                   "did the pid's text overflow it?"
+                                 : "");
+    expect(res.returned, "test setup: the pid namespace's init %s",
+           res.timed_out ? "timed out" : "did not return");
     cleanup();
 }
 
