@@ -880,9 +880,10 @@ FL_TEST(test_mp_daemonize_refuses_to_run_in_a_daemonic_process)
 
 /* ------------------------------------------------- the daemon's pidfile */
 
-// What the init of a pid namespace of its own saw: the daemon's pid and
-// its pidfile's text (shared memory, written by that init).
-struct largest_pid {
+// A run in a pid namespace of the test's own: what its init runs, and
+// what that init saw (in shared memory): a pid and a pidfile's text.
+struct ns_run {
+    int (*init)(struct ns_run *run);
     pid_t daemon;
     char text[64];
 };
@@ -903,7 +904,7 @@ write_proc(const char *path, const char *text)
 // largest pid_max allows, and the daemon gets one of them, of the most
 // digits any pid can have.  0, or 77 if the pids cannot be chosen here.
 static int
-daemonize_as_init(struct largest_pid *seen)
+daemonize_as_init(struct ns_run *seen)
 {
     char text[32];
     int max = 0;
@@ -925,11 +926,12 @@ daemonize_as_init(struct largest_pid *seen)
 }
 
 // In a child: a pid namespace of its own (and a user namespace, unless
-// privileged, where this uid maps to itself), where daemonize_as_init()
-// runs as pid 1.  Its result, or 77 where namespaces are not allowed.
+// privileged, where this uid maps to itself), where run->init(run) runs
+// as pid 1.  Its result, or 77 where namespaces are not allowed.
 static int
-daemonize_with_the_largest_pid(void *arg)
+in_own_pid_namespace(void *arg)
 {
+    struct ns_run *run = arg;
     char map[64];
     int uid = (int)getuid(), gid = (int)getgid();
     signal(SIGCHLD, SIG_DFL);
@@ -948,7 +950,7 @@ daemonize_with_the_largest_pid(void *arg)
     if (init < 0)
         return 77;
     if (init == 0)
-        _exit(daemonize_as_init(arg));
+        _exit(run->init(run));
     int st = 0;
     while (waitpid(init, &st, 0) < 0)
         if (errno != EINTR)
@@ -994,13 +996,13 @@ FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
     // - 1), where a pid namespace of our own can choose it.
     cleanup();
     use_pidfile();
-    struct largest_pid *seen = mmap(NULL, sizeof *seen, PROT_READ | PROT_WRITE,
-                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct ns_run *seen = mmap(NULL, sizeof *seen, PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_msg(seen != MAP_FAILED, "test setup: mmap failed");
-    seen->daemon = 0;
+    *seen = (struct ns_run){.init = daemonize_as_init};
     fl_child res;
-    fl_run_in_child(daemonize_with_the_largest_pid, seen, 5000, 0, &res);
-    struct largest_pid got = *seen;
+    fl_run_in_child(in_own_pid_namespace, seen, 5000, 0, &res);
+    struct ns_run got = *seen;
     munmap(seen, sizeof *seen);
     snprintf(want, sizeof want, "%d\n", (int)got.daemon);
     int skipped = !res.returned || res.value == 77;
@@ -2103,6 +2105,55 @@ stop_paused_after_getlk(void *arg)
 // no one else and the pidfd opens on it: only a second F_GETLK, once the
 // pidfd is open, tells that nobody holds the lock any more (first round),
 // or that another process does (second round: a new daemon has started).
+// In a child: mp_daemon_stop, stopped right after its second fcntl(), the
+// F_GETLK that asks again.  Exits with minus what the stop returned.
+static int
+stop_paused_after_second_getlk(void *arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_stop_after("fcntl", 2);
+    int r = mp_daemon_stop(pidfile, 1000);
+    return r <= 0 && r > -255 ? -r : 255;
+}
+
+// Pid 1 of a pid namespace of the test's own: the daemon ends, and is
+// reaped, while mp_daemon_stop is stopped after its second F_GETLK; its
+// pid then goes to a new process at once (ns_last_pid).  run->daemon gets
+// the stop's exit code.  0 if the new process was left alone, 1 if it was
+// signalled, 77 if the pid could not be given to it.
+static int
+pid_reused_during_stop(struct ns_run *run)
+{
+    pid_t f = fake_daemon(FAKE_DIES_OF_TERM);
+    pid_t stopper = fl_raw_start(stop_paused_after_second_getlk, NULL);
+    char text[32];
+    int st = 0; // (not fl_proc_state: /proc is the test's namespace's)
+    while (waitpid(stopper, &st, WUNTRACED) < 0 && errno == EINTR)
+        ;
+    kill(f, SIGKILL);
+    reap(f);               // its pid is free now
+    if (!WIFSTOPPED(st)) { // no second F_GETLK: another test's concern
+        run->daemon = WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+        return 0;
+    }
+    snprintf(text, sizeof text, "%d", (int)f - 1);
+    int gate[2];
+    if (write_proc("/proc/sys/kernel/ns_last_pid", text) < 0 || pipe(gate) < 0)
+        return 77; // (its end kills the stopper: it is the init)
+    pid_t heir = fork();
+    if (heir == 0)
+        _exit(gate_child(gate)); // SIGTERM kills it
+    close(gate[0]);
+    if (heir != f)
+        return 77;
+    kill(stopper, SIGCONT);
+    run->daemon = fl_reap_code(stopper);
+    close(gate[1]);
+    st = reap(heir);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 7 ? 0 : 1;
+}
+
 FL_TEST(test_mp_daemon_stop_asks_again_who_holds_the_lock)
 {
     use_pidfile();
@@ -2145,14 +2196,40 @@ FL_TEST(test_mp_daemon_stop_asks_again_who_holds_the_lock)
             reap(next);
         }
     }
+    // Third round, where a pid namespace of our own can choose pids: the
+    // daemon ends, is reaped, and its pid goes to another process, while
+    // the stop is paused after its second F_GETLK.  A pidfd opened before
+    // that F_GETLK names the daemon, gone; one opened after it, the heir.
+    cleanup();
+    use_pidfile();
+    struct ns_run *run = mmap(NULL, sizeof *run, PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(run != MAP_FAILED, "test setup: mmap failed");
+    *run = (struct ns_run){.init = pid_reused_during_stop};
+    fl_child res;
+    fl_run_in_child(in_own_pid_namespace, run, 5000, 0, &res);
+    int code = run->daemon;
+    munmap(run, sizeof *run);
+    expect(!res.returned || res.value != 1,
+           "the daemon ended and its pid went to another process while "
+           "mp_daemon_stop was between its second fcntl(F_GETLK) and its "
+           "signal (it returned %s): it signalled that other process. "
+           "Open the pidfd BEFORE you ask F_GETLK again: a pidfd always "
+           "names the process it was opened on, so if the holder is still "
+           "the same after it opened, the pidfd is the holder's",
+           code == 255  ? "an error"
+           : code > 128 ? "nothing (it was killed)"
+                        : fl_ret(-code));
     cleanup();
 }
 
 // kill(pid) after the second F_GETLK still races with the daemon's end:
 // its pid may go to another process in between, and kill() would signal
-// that one.  No test can make the kernel reuse a pid cheaply, so kill()
-// in the code under test is made to fail as it would for a pid gone to
-// no one (ESRCH): a stop that signals through its pidfd never calls it.
+// that one.  The kernel reuses a pid on demand only in a pid namespace
+// the test owns (the stop test above does), which not every host allows,
+// so here kill() in the code under test is made to fail as it would for
+// a pid gone to no one (ESRCH): a stop that signals through its pidfd
+// never calls it.
 FL_TEST(test_mp_daemon_stop_signals_through_the_pidfd)
 {
     use_pidfile();
