@@ -878,6 +878,25 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
                   "that does not fit, so that the next header is where the "
                   "next read starts",
                   fl_ret(n2));
+    // A message far bigger than any buffer skip may read it into: 1 MiB,
+    // from a writer child (the pipe holds 64 KiB), then "end".
+    mp_conn *ends[2];
+    pair(0, &ends[0], &ends[1]);
+    fd_of(ends[1]);
+    pid_t pid = fl_raw_start(big_frame_writer, ends);
+    mp_conn_close(ends[1]);
+    char small[16], end[8] = "";
+    ssize_t nb = mp_recv_bytes(ends[0], small, sizeof small);
+    ssize_t ne = mp_recv_bytes(ends[0], end, sizeof end - 1);
+    mp_conn_close(ends[0]);
+    fl_reap_code(pid);
+    ck_assert_msg(nb == -EMSGSIZE && ne == 3 && strcmp(end, "end") == 0,
+                  "mp_recv_bytes of a 1 MiB message into 16 bytes returned "
+                  "%s, then the next message (\"end\") came as %s; expected "
+                  "-EMSGSIZE, then 3: skip reads the message in pieces no "
+                  "bigger than its own buffer (min(len, sizeof sink)), "
+                  "until all of it is gone",
+                  fl_ret(nb), fl_ret(ne));
 }
 
 FL_TEST(test_mp_send_bytes_rejects_an_empty_or_oversized_message)
@@ -1680,18 +1699,26 @@ FL_TEST(test_mp_conn_fork_closes_the_childs_end_in_the_parent)
                   "parent.");
 }
 
-// Target: once told the parent closed its end, is EOF there at once?
+// Blocks the code under test had on the heap just before mp_conn_fork.
+static long blocks_at_fork;
+
+// Target: once told the parent closed its end, is EOF there at once?  And
+// was the parent's end freed here, not only its descriptor closed?
 static int
 sees_eof(mp_conn *conn, void *arg)
 {
     int *go = arg;
     char c;
+    long blocks = 0;
+    fl_heap_live(&blocks);
     if (read(go[0], &c, 1) != 1)
         return 2;
     int fd = mp_conn_fileno(conn);
     if (!readable_now(fd))
         return 1; // no EOF: somebody still holds the other end
-    return read(fd, &c, 1) == 0 ? 0 : 3;
+    if (read(fd, &c, 1) != 0)
+        return 3;
+    return blocks < blocks_at_fork ? 0 : 4;
 }
 
 FL_TEST(test_mp_conn_fork_closes_the_parents_end_in_the_child)
@@ -1700,6 +1727,7 @@ FL_TEST(test_mp_conn_fork_closes_the_parents_end_in_the_child)
     pair(1, &a, &b);
     int go[2];
     ck_assert(pipe(go) == 0);
+    fl_heap_live(&blocks_at_fork);
     pid_t pid = mp_conn_fork(a, b, sees_eof, go);
     ck_assert_msg(pid > 0, "mp_conn_fork returned %s, expected a pid",
                   fl_ret(pid));
@@ -1709,12 +1737,18 @@ FL_TEST(test_mp_conn_fork_closes_the_parents_end_in_the_child)
     close(go[0]);
     close(go[1]);
     ck_assert_msg(st == 0, "the parent closed its end, yet the child %s. %s",
-                  st == 1 ? "saw no EOF on its own" : "failed",
-                  st == 1 ? "The child still holds a copy of the parent's "
-                            "end: mp_conn_fork must close keep in the "
-                            "child, or a child reading until EOF blocks for "
-                            "ever."
-                          : "");
+                  st == 1   ? "saw no EOF on its own"
+                  : st == 4 ? "still had keep's handle on its heap"
+                            : "failed",
+                  st == 1   ? "The child still holds a copy of the parent's "
+                              "end: mp_conn_fork must close keep in the "
+                              "child, or a child reading until EOF blocks for "
+                              "ever."
+                  : st == 4 ? "A leak in the child, for the target's whole "
+                              "life: close keep with mp_conn_close, which "
+                              "frees the handle too, not with close() of "
+                              "its descriptor alone."
+                            : "");
 }
 
 // mp_conn_fork with fork() failing with err: -err, and both ends still

@@ -880,6 +880,84 @@ FL_TEST(test_mp_daemonize_refuses_to_run_in_a_daemonic_process)
 
 /* ------------------------------------------------- the daemon's pidfile */
 
+// A run in a pid namespace of the test's own: what its init runs, and
+// what that init saw (in shared memory): a pid and a pidfile's text.
+struct ns_run {
+    int (*init)(struct ns_run *run);
+    pid_t daemon;
+    char text[64];
+};
+
+// Write text into a /proc file of this process: 0, or -1.
+static int
+write_proc(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+// Pid 1 of a new pid namespace: the next pids it hands out are the
+// largest pid_max allows, and the daemon gets one of them, of the most
+// digits any pid can have.  0, or 77 if the pids cannot be chosen here.
+static int
+daemonize_as_init(struct ns_run *seen)
+{
+    char text[32];
+    int max = 0;
+    int fd = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n > 0) {
+        text[n] = '\0';
+        max = atoi(text);
+    }
+    snprintf(text, sizeof text, "%d", max - 3); // the first child's last
+    if (max < 1000 || write_proc("/proc/sys/kernel/ns_last_pid", text) < 0)
+        return 77;
+    poison_stack();
+    seen->daemon = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    snprintf(seen->text, sizeof seen->text, "%s", pidfile_text());
+    return 0; // (its end kills the daemon: it was the namespace's init)
+}
+
+// In a child: a pid namespace of its own (and a user namespace, unless
+// privileged, where this uid maps to itself), where run->init(run) runs
+// as pid 1.  Its result, or 77 where namespaces are not allowed.
+static int
+in_own_pid_namespace(void *arg)
+{
+    struct ns_run *run = arg;
+    char map[64];
+    int uid = (int)getuid(), gid = (int)getgid();
+    signal(SIGCHLD, SIG_DFL);
+    if (unshare(CLONE_NEWPID) < 0) {
+        if (unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0)
+            return 77;
+        snprintf(map, sizeof map, "%d %d 1", uid, uid);
+        if (write_proc("/proc/self/uid_map", map) < 0)
+            return 77;
+        snprintf(map, sizeof map, "%d %d 1", gid, gid);
+        if (write_proc("/proc/self/setgroups", "deny") < 0 ||
+            write_proc("/proc/self/gid_map", map) < 0)
+            return 77;
+    }
+    pid_t init = fork();
+    if (init < 0)
+        return 77;
+    if (init == 0)
+        _exit(run->init(run));
+    int st = 0;
+    while (waitpid(init, &st, 0) < 0)
+        if (errno != EINTR)
+            return 77;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 77;
+}
+
 FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
 {
     use_pidfile();
@@ -914,6 +992,42 @@ FL_TEST(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile)
                ? ". Write the n bytes snprintf counted, not its NUL: the "
                  "pidfile is text, read by cat and kill $(cat ...)"
                : "");
+    // Now a daemon whose pid has the most digits a pid can have (pid_max
+    // - 1), where a pid namespace of our own can choose it.
+    cleanup();
+    use_pidfile();
+    struct ns_run *seen = mmap(NULL, sizeof *seen, PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(seen != MAP_FAILED, "test setup: mmap failed");
+    *seen = (struct ns_run){.init = daemonize_as_init};
+    fl_child res;
+    // (8 s: a sanitizer's report from the daemon takes seconds, loaded)
+    fl_run_in_child(in_own_pid_namespace, seen, 8000, 0, &res);
+    struct ns_run got = *seen;
+    munmap(seen, sizeof *seen);
+    snprintf(want, sizeof want, "%d\n", (int)got.daemon);
+    int skipped = !res.returned || res.value == 77;
+    expect(skipped || got.daemon > 0,
+           "mp_daemonize returned %s for a daemon given the largest pid "
+           "there is (pid_max - 1, in a pid namespace of the test's own), "
+           "where smaller pids started%s",
+           fl_ret(got.daemon),
+           got.daemon == -ECHILD
+               ? ": the daemon died before it reported. Did the pid's text "
+                 "run past the end of its buffer? char pid[24] holds any "
+                 "int, its "
+                 "newline and snprintf's NUL"
+           : FLOCK_HINT(got.daemon)[0] != '\0' ? FLOCK_HINT(got.daemon)
+                                               : "");
+    expect(skipped || strcmp(got.text, want) == 0,
+           "a daemon given the largest pid there is (%d: pid_max - 1, in a "
+           "pid namespace of the test's own) left \"%s\" in its pidfile, "
+           "expected \"%d\\n\": make the buffer for the pid's text big "
+           "enough for any pid, its newline and snprintf's NUL (char "
+           "pid[24] holds any int)",
+           (int)got.daemon, shown(got.text), (int)got.daemon);
+    expect(res.returned, "test setup: the pid namespace's init %s",
+           res.timed_out ? "timed out" : "did not return");
     cleanup();
 }
 
@@ -1641,6 +1755,31 @@ FL_TEST(test_mp_daemonize_removes_the_pidfile_on_sigterm)
            "the daemon exited on SIGTERM but left its pidfile %s: the "
            "handler must unlink() it before _exit()",
            pidfile);
+    // Now a SIGTERM that comes while the daemon sets its handler up, the
+    // lock taken: raised just before its sigaction(), it stays pending
+    // (still blocked) until the daemon unblocks SIGTERM.  From then on
+    // the handler must know its pidfile (daemon_pidfile set before), and
+    // be installed (sigaction before the unblock).
+    fl_fault_reset();
+    sigprocmask(SIG_BLOCK, &term, &old);
+    fl_fault_signal_before("sigaction", 1, SIGTERM);
+    d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    fl_fault_reset();
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (d > 0) { // (no sigaction: the fault never fired)
+        kill(d, SIGTERM);
+        ended_within(d, 3000);
+    }
+    reap_all_within(3000);
+    left = access(pidfile, F_OK) == 0;
+    expect(!left,
+           "a SIGTERM came while the daemon set up its handler, the lock "
+           "taken (mp_daemonize returned %s), and the daemon left its "
+           "pidfile %s: set daemon_pidfile before you install the "
+           "handler, and install it (sigaction) before you unblock "
+           "SIGTERM, so that from the unblock on a SIGTERM always "
+           "removes the pidfile",
+           fl_ret(d), pidfile);
     cleanup();
 }
 
@@ -1968,6 +2107,55 @@ stop_paused_after_getlk(void *arg)
 // no one else and the pidfd opens on it: only a second F_GETLK, once the
 // pidfd is open, tells that nobody holds the lock any more (first round),
 // or that another process does (second round: a new daemon has started).
+// In a child: mp_daemon_stop, stopped right after its second fcntl(), the
+// F_GETLK that asks again.  Exits with minus what the stop returned.
+static int
+stop_paused_after_second_getlk(void *arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_stop_after("fcntl", 2);
+    int r = mp_daemon_stop(pidfile, 1000);
+    return r <= 0 && r > -255 ? -r : 255;
+}
+
+// Pid 1 of a pid namespace of the test's own: the daemon ends, and is
+// reaped, while mp_daemon_stop is stopped after its second F_GETLK; its
+// pid then goes to a new process at once (ns_last_pid).  run->daemon gets
+// the stop's exit code.  0 if the new process was left alone, 1 if it was
+// signalled, 77 if the pid could not be given to it.
+static int
+pid_reused_during_stop(struct ns_run *run)
+{
+    pid_t f = fake_daemon(FAKE_DIES_OF_TERM);
+    pid_t stopper = fl_raw_start(stop_paused_after_second_getlk, NULL);
+    char text[32];
+    int st = 0; // (not fl_proc_state: /proc is the test's namespace's)
+    while (waitpid(stopper, &st, WUNTRACED) < 0 && errno == EINTR)
+        ;
+    kill(f, SIGKILL);
+    reap(f);               // its pid is free now
+    if (!WIFSTOPPED(st)) { // no second F_GETLK: another test's concern
+        run->daemon = WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+        return 0;
+    }
+    snprintf(text, sizeof text, "%d", (int)f - 1);
+    int gate[2];
+    if (write_proc("/proc/sys/kernel/ns_last_pid", text) < 0 || pipe(gate) < 0)
+        return 77; // (its end kills the stopper: it is the init)
+    pid_t heir = fork();
+    if (heir == 0)
+        _exit(gate_child(gate)); // SIGTERM kills it
+    close(gate[0]);
+    if (heir != f)
+        return 77;
+    kill(stopper, SIGCONT);
+    run->daemon = fl_reap_code(stopper);
+    close(gate[1]);
+    st = reap(heir);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 7 ? 0 : 1;
+}
+
 FL_TEST(test_mp_daemon_stop_asks_again_who_holds_the_lock)
 {
     use_pidfile();
@@ -2010,14 +2198,40 @@ FL_TEST(test_mp_daemon_stop_asks_again_who_holds_the_lock)
             reap(next);
         }
     }
+    // Third round, where a pid namespace of our own can choose pids: the
+    // daemon ends, is reaped, and its pid goes to another process, while
+    // the stop is paused after its second F_GETLK.  A pidfd opened before
+    // that F_GETLK names the daemon, gone; one opened after it, the heir.
+    cleanup();
+    use_pidfile();
+    struct ns_run *run = mmap(NULL, sizeof *run, PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(run != MAP_FAILED, "test setup: mmap failed");
+    *run = (struct ns_run){.init = pid_reused_during_stop};
+    fl_child res;
+    fl_run_in_child(in_own_pid_namespace, run, 5000, 0, &res);
+    int code = run->daemon;
+    munmap(run, sizeof *run);
+    expect(!res.returned || res.value != 1,
+           "the daemon ended and its pid went to another process while "
+           "mp_daemon_stop was between its second fcntl(F_GETLK) and its "
+           "signal (it returned %s): it signalled that other process. "
+           "Open the pidfd BEFORE you ask F_GETLK again: a pidfd always "
+           "names the process it was opened on, so if the holder is still "
+           "the same after it opened, the pidfd is the holder's",
+           code == 255  ? "an error"
+           : code > 128 ? "nothing (it was killed)"
+                        : fl_ret(-code));
     cleanup();
 }
 
 // kill(pid) after the second F_GETLK still races with the daemon's end:
 // its pid may go to another process in between, and kill() would signal
-// that one.  No test can make the kernel reuse a pid cheaply, so kill()
-// in the code under test is made to fail as it would for a pid gone to
-// no one (ESRCH): a stop that signals through its pidfd never calls it.
+// that one.  The kernel reuses a pid on demand only in a pid namespace
+// the test owns (the stop test above does), which not every host allows,
+// so here kill() in the code under test is made to fail as it would for
+// a pid gone to no one (ESRCH): a stop that signals through its pidfd
+// never calls it.
 FL_TEST(test_mp_daemon_stop_signals_through_the_pidfd)
 {
     use_pidfile();
@@ -2629,7 +2843,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_start_allows_children_in_an_ordinary_process, 5),
     FL_CASE(test_mp_daemonize_refuses_to_run_in_a_daemonic_process, 5),
     FL_CASE(test_mp_daemonize_returns_the_pid_of_the_daemon_holding_the_pidfile,
-            5),
+            10),
     FL_CASE(test_mp_daemonize_reaps_its_first_child, 5),
     FL_CASE(test_mp_daemonize_fails_while_another_process_holds_the_lock, 5),
     FL_CASE(test_mp_daemonize_refuses_a_second_instance, 5),
