@@ -2826,7 +2826,31 @@ FL_TEST(test_mp_set_authkey_takes_1_to_mp_authkey_max_bytes)
     for (size_t i = 0; i < sizeof k; i++)
         k[i] = (unsigned char)(i * 7); // a 0 byte first: keys are bytes
     // No key yet: getrandom failing makes none, and EINTR is no failure.
+    // Nor can a manager start, or a proxy connect, without a key: each
+    // fails with getrandom's errno, before it forks or connects.
     fl_fault_reset();
+    fl_fault_fail("getrandom", 1, EAGAIN);
+    mp_manager *m = NULL;
+    int started = mp_manager_start(&m);
+    fl_fault_reset();
+    if (started == 0)
+        mp_manager_shutdown(m, NULL);
+    fl_fault_fail("getrandom", 1, EAGAIN);
+    mp_proxy *p = NULL;
+    int connected = mp_manager_connect(manager_path(), &p);
+    fl_fault_reset();
+    if (connected == 0)
+        mp_proxy_close(p);
+    fl_expect_int(started, -EAGAIN,
+                  "mp_manager_start with no key yet and getrandom failing "
+                  "(EAGAIN)",
+                  "make_authkey's error is the answer: check it before the "
+                  "fork, and return it");
+    fl_expect_int(connected, -EAGAIN,
+                  "mp_manager_connect with no key yet and getrandom failing "
+                  "(EAGAIN)",
+                  "make_authkey's error is the answer: check it, and return "
+                  "it before connecting");
     fl_fault_fail("getrandom", 1, ENOSYS);
     int failed = mp_get_authkey(got, sizeof got);
     fl_fault_reset();
