@@ -3172,6 +3172,26 @@ FL_TEST(test_mp_deliver_challenge_differs_in_every_process)
                   "challenge: rand() without a seed, or any generator "
                   "whose state fork copies, repeats itself in every "
                   "child. Use getrandom(2)");
+    // getrandom failing (EAGAIN): no challenge goes out, half random or
+    // not at all; the call fails with its errno.
+    int sv[2];
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fl_fault_reset();
+    fl_fault_fail("getrandom", 1, EAGAIN);
+    int r = mp_deliver_challenge(sv[0], tkey, tkeylen, 0);
+    long fired = fl_fault_fired("getrandom");
+    fl_fault_reset();
+    int sent = fl_readable_within(sv[1], 0);
+    close(sv[0]);
+    close(sv[1]);
+    if (fired > 0)
+        ck_assert_msg(r == -EAGAIN && !sent,
+                      "mp_deliver_challenge with getrandom failing (EAGAIN) "
+                      "returned %s%s; expected -EAGAIN and no challenge "
+                      "sent. A challenge whose bytes did not come (zeros, "
+                      "the stack's leftovers) can be guessed: check "
+                      "fill_random's result before sending",
+                      fl_ret(r), sent ? " and sent a challenge" : "");
 }
 
 // Every way of comparing digests wrongly fails one round or another, and
