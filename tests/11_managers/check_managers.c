@@ -2820,6 +2820,36 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
 
 /* ------------------------------------------------------------ authkeys */
 
+// In a child with no key yet: mp_manager_start with getrandom failing.
+static int
+start_with_no_key(void *arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_fail("getrandom", 1, EAGAIN);
+    mp_manager *m = NULL;
+    int r = mp_manager_start(&m);
+    fl_fault_reset();
+    if (r == 0)
+        mp_manager_shutdown(m, NULL);
+    return r;
+}
+
+// In a child with no key yet: mp_manager_connect with getrandom failing.
+static int
+connect_with_no_key(void *arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_fail("getrandom", 1, EAGAIN);
+    mp_proxy *p = NULL;
+    int r = mp_manager_connect(manager_path(), &p);
+    fl_fault_reset();
+    if (r == 0)
+        mp_proxy_close(p);
+    return r;
+}
+
 FL_TEST(test_mp_set_authkey_takes_1_to_mp_authkey_max_bytes)
 {
     unsigned char k[MP_AUTHKEY_MAX + 1], got[MP_AUTHKEY_MAX];
@@ -2827,30 +2857,23 @@ FL_TEST(test_mp_set_authkey_takes_1_to_mp_authkey_max_bytes)
         k[i] = (unsigned char)(i * 7); // a 0 byte first: keys are bytes
     // No key yet: getrandom failing makes none, and EINTR is no failure.
     // Nor can a manager start, or a proxy connect, without a key: each
-    // fails with getrandom's errno, before it forks or connects.
-    fl_fault_reset();
-    fl_fault_fail("getrandom", 1, EAGAIN);
-    mp_manager *m = NULL;
-    int started = mp_manager_start(&m);
-    fl_fault_reset();
-    if (started == 0)
-        mp_manager_shutdown(m, NULL);
-    fl_fault_fail("getrandom", 1, EAGAIN);
-    mp_proxy *p = NULL;
-    int connected = mp_manager_connect(manager_path(), &p);
-    fl_fault_reset();
-    if (connected == 0)
-        mp_proxy_close(p);
-    fl_expect_int(started, -EAGAIN,
+    // fails with getrandom's errno, before it forks or connects.  (Each
+    // in a child of its own, which has no key either: this process's
+    // state stays as it was for the checks below.)
+    fl_child started, connected;
+    fl_run_in_child(start_with_no_key, NULL, 8000, 0, &started);
+    fl_run_in_child(connect_with_no_key, NULL, 8000, 0, &connected);
+    fl_expect_int(started.returned ? started.value : -EIO, -EAGAIN,
                   "mp_manager_start with no key yet and getrandom failing "
                   "(EAGAIN)",
                   "make_authkey's error is the answer: check it before the "
                   "fork, and return it");
-    fl_expect_int(connected, -EAGAIN,
+    fl_expect_int(connected.returned ? connected.value : -EIO, -EAGAIN,
                   "mp_manager_connect with no key yet and getrandom failing "
                   "(EAGAIN)",
                   "make_authkey's error is the answer: check it, and return "
                   "it before connecting");
+    fl_fault_reset();
     fl_fault_fail("getrandom", 1, ENOSYS);
     int failed = mp_get_authkey(got, sizeof got);
     fl_fault_reset();
