@@ -515,6 +515,30 @@ FL_TEST(test_mp_lock_acquire_times_out_on_a_held_lock)
                   "deadline.)",
                   p.timed_out ? "was still waiting after 1 s" : "returned ",
                   p.timed_out ? "" : fl_ret(p.rc));
+    // The clock read that the deadline needs fails (EINVAL): the acquire
+    // fails with it and leaves the lock alone.  lock_mutex returns errno
+    // values, as the pthread calls do; a -errno there comes out of
+    // mp_lock_acquire positive, success to a caller testing < 0.
+    lock = new_lock(0);
+    fl_fault_reset();
+    fl_fault_fail("clock_gettime", 1, EINVAL);
+    int rc = mp_lock_acquire(lock, 300);
+    long fired = fl_fault_fired("clock_gettime");
+    fl_fault_reset();
+    if (rc >= 0)
+        mp_lock_release(lock);
+    mp_lock_destroy(lock);
+    if (fired > 0)
+        fl_expect_int(rc, -EINVAL,
+                      "mp_lock_acquire(lock, 300) of a free lock with "
+                      "clock_gettime() failing with EINVAL",
+                      rc == EINVAL ? "lock_mutex returns an errno value, "
+                                     "positive, as the pthread calls do "
+                                     "(return errno, not -errno): "
+                                     "mp_lock_acquire negates it once"
+                                   : "without the time now there is no "
+                                     "deadline: return clock_gettime's "
+                                     "errno, untouched");
 }
 
 FL_TEST(test_mp_lock_acquire_polls_a_held_lock_without_waiting)

@@ -1425,14 +1425,26 @@ FL_TEST(test_mp_manager_refuses_a_frame_over_the_limit)
     char c;
     int eof = fl_readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
     close(fd);
-    fl_child res = {0};
+    // A header with its top bit set, 2^32 - 1: decoded in size_t, as the
+    // given code does; shifted as an int (head[0] << 24), a byte of 128
+    // or more overflows into the sign bit, undefined behaviour that the
+    // sanitizer pass reports.
+    int eof_top = 0;
     if (eof) {
+        fd = raw_client_at(manager_path());
+        fl_put_be32(msg, 0xffffffffu);
+        ck_assert(raw_send(fd, msg, sizeof msg) == 0);
+        eof_top = fl_readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
+        close(fd);
+    }
+    fl_child res = {0};
+    if (eof && eof_top) {
         mp_proxy *p = proxy(m);
         fl_run_in_child(len_with_sigpipe, p, WAIT_MS, 0, &res);
         mp_proxy_close(p);
     }
     int alive = fl_alive(pid);
-    if (!eof)
+    if (!eof || !eof_top)
         kill(pid, SIGKILL);
     mp_manager_shutdown(m, NULL);
     ck_assert_msg(eof,
@@ -1442,6 +1454,11 @@ FL_TEST(test_mp_manager_refuses_a_frame_over_the_limit)
                   "body. recv_frame: over the limit, return -EMSGSIZE "
                   "before reading on.",
                   MP_MANAGER_MSG_MAX + 1);
+    ck_assert_msg(eof_top,
+                  "a client sent a header announcing 2^32 - 1 bytes, then "
+                  "stopped: the server should close that connection at "
+                  "once. Decode the length in size_t: (size_t)head[0] << "
+                  "24 | ...");
     ck_assert_msg(alive && res.returned && res.value == 0,
                   "after refusing that frame, the server must serve the "
                   "others; a new client's mp_dict_len %s%s",
@@ -2803,12 +2820,59 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
 
 /* ------------------------------------------------------------ authkeys */
 
+// In a child with no key yet: mp_manager_start with getrandom failing.
+static int
+start_with_no_key(void *arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_fail("getrandom", 1, EAGAIN);
+    mp_manager *m = NULL;
+    int r = mp_manager_start(&m);
+    fl_fault_reset();
+    if (r == 0)
+        mp_manager_shutdown(m, NULL);
+    return r;
+}
+
+// In a child with no key yet: mp_manager_connect with getrandom failing.
+static int
+connect_with_no_key(void *arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_fail("getrandom", 1, EAGAIN);
+    mp_proxy *p = NULL;
+    int r = mp_manager_connect(manager_path(), &p);
+    fl_fault_reset();
+    if (r == 0)
+        mp_proxy_close(p);
+    return r;
+}
+
 FL_TEST(test_mp_set_authkey_takes_1_to_mp_authkey_max_bytes)
 {
     unsigned char k[MP_AUTHKEY_MAX + 1], got[MP_AUTHKEY_MAX];
     for (size_t i = 0; i < sizeof k; i++)
         k[i] = (unsigned char)(i * 7); // a 0 byte first: keys are bytes
     // No key yet: getrandom failing makes none, and EINTR is no failure.
+    // Nor can a manager start, or a proxy connect, without a key: each
+    // fails with getrandom's errno, before it forks or connects.  (Each
+    // in a child of its own, which has no key either: this process's
+    // state stays as it was for the checks below.)
+    fl_child started, connected;
+    fl_run_in_child(start_with_no_key, NULL, 8000, 0, &started);
+    fl_run_in_child(connect_with_no_key, NULL, 8000, 0, &connected);
+    fl_expect_int(started.returned ? started.value : -EIO, -EAGAIN,
+                  "mp_manager_start with no key yet and getrandom failing "
+                  "(EAGAIN)",
+                  "make_authkey's error is the answer: check it before the "
+                  "fork, and return it");
+    fl_expect_int(connected.returned ? connected.value : -EIO, -EAGAIN,
+                  "mp_manager_connect with no key yet and getrandom failing "
+                  "(EAGAIN)",
+                  "make_authkey's error is the answer: check it, and return "
+                  "it before connecting");
     fl_fault_reset();
     fl_fault_fail("getrandom", 1, ENOSYS);
     int failed = mp_get_authkey(got, sizeof got);
@@ -3131,6 +3195,26 @@ FL_TEST(test_mp_deliver_challenge_differs_in_every_process)
                   "challenge: rand() without a seed, or any generator "
                   "whose state fork copies, repeats itself in every "
                   "child. Use getrandom(2)");
+    // getrandom failing (EAGAIN): no challenge goes out, half random or
+    // not at all; the call fails with its errno.
+    int sv[2];
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fl_fault_reset();
+    fl_fault_fail("getrandom", 1, EAGAIN);
+    int r = mp_deliver_challenge(sv[0], tkey, tkeylen, 0);
+    long fired = fl_fault_fired("getrandom");
+    fl_fault_reset();
+    int sent = fl_readable_within(sv[1], 0);
+    close(sv[0]);
+    close(sv[1]);
+    if (fired > 0)
+        ck_assert_msg(r == -EAGAIN && !sent,
+                      "mp_deliver_challenge with getrandom failing (EAGAIN) "
+                      "returned %s%s; expected -EAGAIN and no challenge "
+                      "sent. A challenge whose bytes did not come (zeros, "
+                      "the stack's leftovers) can be guessed: check "
+                      "fill_random's result before sending",
+                      fl_ret(r), sent ? " and sent a challenge" : "");
 }
 
 // Every way of comparing digests wrongly fails one round or another, and
@@ -3698,20 +3782,25 @@ FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
     // after more than 20 bytes past MP_CHALLENGE (enough to answer, had
     // it been whole).  The peer's bytes are all in the socket before the
     // call, and its end is closed: no peer process, nothing to wait for.
+    // And a challenge whose header announces 2^32 - 1 bytes: its top
+    // bit set, the length decoded in size_t (an int shifted into its sign
+    // bit is undefined behaviour, which the sanitizer pass reports).
     static const char *where[] = {"its header (2 bytes)",
-                                  "its body (30 bytes after MP_CHALLENGE)"};
-    for (int i = 0; i < 2; i++) {
+                                  "its body (30 bytes after MP_CHALLENGE)", ""};
+    for (int i = 0; i < 3; i++) {
         int sv[2];
         ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
         unsigned char f[MP_FRAME_HEADER + HS_FRAME];
         size_t len = make_challenge(f + MP_FRAME_HEADER);
-        fl_put_be32(f, (uint32_t)len);
-        size_t cut = i == 0 ? 2 : MP_FRAME_HEADER + CHLEN + 30;
+        fl_put_be32(f, i == 2 ? 0xffffffffu : (uint32_t)len);
+        size_t cut = i == 0   ? 2
+                     : i == 1 ? MP_FRAME_HEADER + CHLEN + 30
+                              : MP_FRAME_HEADER + len;
         ck_assert(fl_write_full(sv[1], f, cut) == 0);
         close(sv[1]);
         int r = mp_answer_challenge(sv[0], tkey, tkeylen, WAIT_MS);
         close(sv[0]);
-        ck_assert_msg(r == -EPROTO,
+        ck_assert_msg(r == -EPROTO || i == 2,
                       "to a challenge cut short in %s, after which the peer "
                       "closed, mp_answer_challenge returned %s, expected "
                       "-EPROTO: a frame cut short is malformed (-EPIPE is "
@@ -3719,6 +3808,13 @@ FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
                       "with the length wanted, the header's 4 and the "
                       "body's; never answer what came of a cut frame",
                       where[i], fl_ret(r));
+        ck_assert_msg(r == -EPROTO,
+                      "to a challenge whose header announces 2^32 - 1 "
+                      "bytes, mp_answer_challenge returned %s, expected "
+                      "-EPROTO: over MP_AUTH_MSG_MAX, refused unread. "
+                      "Decode the length in size_t ((size_t)head[0] << 24 "
+                      "| ...), not in an int, which that byte overflows",
+                      fl_ret(r));
     }
 }
 
