@@ -1610,7 +1610,9 @@ walk_create(const char *fn, int err, const char *hint)
         fl_snapshot_take(&s);
         mp_event mine; // what the caller had in ev: a failure keeps it
         mp_event *ev = &mine;
+        long pages = fl_vm_pages();
         int r = mp_event_create(&ev);
+        long kept = fl_vm_pages() - pages;
         long maps = fl_fault_calls("mmap") - fl_fault_fired("mmap");
         long unmaps = fl_fault_calls("munmap");
         char what[128];
@@ -1632,6 +1634,11 @@ walk_create(const char *fn, int err, const char *hint)
                           "%s: it mapped %ld time(s) and unmapped %ld. When "
                           "init_lock or init_cond fails, munmap the event.",
                           what, maps, unmaps);
+            ck_assert_msg(kept == 0,
+                          "%s: it failed with %ld page(s) still mapped: "
+                          "munmap the event with the address and the size "
+                          "it was mapped with (the munmap failed)",
+                          what, kept);
         } else {
             fl_expect_int(r, 0, "mp_event_create(&ev)", "");
             mp_event_destroy(ev);
