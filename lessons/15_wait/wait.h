@@ -88,6 +88,8 @@ typedef struct {
  *       only when something is ready or the deadline has passed.
  * @note A pipe's EOF comes only when every copy of its write end is
  *       closed: close yours after fork(), or a wait for EOF never ends.
+ * @note Threads may call it at once, as with Python's connection.wait:
+ *       each call keeps its own table, nothing shared between calls.
  */
 int mp_wait(const mp_waitable *objs, int n, int timeout_ms, int *ready);
 

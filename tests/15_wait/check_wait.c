@@ -1001,6 +1001,73 @@ FL_TEST(test_mp_wait_sleeps_instead_of_polling_in_a_loop)
                   sleeps, cpu);
 }
 
+/* Another thread's mp_wait, made while the main thread sleeps in its own:
+ * a look at a pipe that has data, then the held child let go. */
+struct second_call {
+    pid_t main_pid;
+    int fd;         // the pipe with data, the second call's one entry
+    struct held *h; // let go after the second call
+    int r;          // what the second call returned
+    int ready;      // and its flag
+};
+
+static void *
+second_call_run(void *arg)
+{
+    struct second_call *c = arg;
+    fl_proc_idles(c->main_pid, 20); // the main thread sleeps in its poll
+    mp_waitable obj = fd_obj(c->fd);
+    c->r = mp_wait(&obj, 1, 0, &c->ready);
+    held_release(c->h);
+    return NULL;
+}
+
+FL_TEST(test_mp_wait_calls_from_two_threads_keep_apart)
+{
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    int p[2];
+    make_pipe(p);
+    put_byte(p[1]);
+    struct held h;
+    held_start(&h, 0);
+    struct second_call c = {.main_pid = getpid(), .fd = p[0], .h = &h};
+    pthread_t t;
+    int e = pthread_create(&t, NULL, second_call_run, &c);
+    ck_assert_msg(e == 0, "pthread_create failed: %s", strerror(e));
+    mp_waitable obj = pid_obj(h.pid);
+    int ready = 7;
+    int r = mp_wait(&obj, 1, 2500, &ready);
+    pthread_join(t, NULL);
+    int open = fcntl(p[0], F_GETFD) != -1;
+    held_end(&h);
+    if (open)
+        close_pipe(p);
+    else
+        close(p[1]);
+    char left[256] = "";
+    int leaked = fl_snapshot_diff(&s, left, sizeof left);
+    fl_snapshot_restore(&s);
+    fl_expect_int(c.r, 1, "mp_wait(a pipe with data, 0) in a second thread",
+                  "");
+    fl_expect_int(r, 1,
+                  "mp_wait(a running child, 2500) in the main thread, the "
+                  "child let go after the second thread's call",
+                  "");
+    ck_assert_msg(open && !leaked,
+                  "mp_wait(a running child, 2500) in one thread while "
+                  "another thread's mp_wait(a pipe, 0) came and went: the "
+                  "first call %s%s. A static table of pollfds is shared by "
+                  "every thread: the second call wrote its pipe over the "
+                  "first call's pidfd. Keep the table on the stack, one for "
+                  "each call, as Python's connection.wait keeps its "
+                  "selector.",
+                  open ? ""
+                       : "closed the second call's pipe (its caller's "
+                         "descriptor) ",
+                  leaked ? left : "");
+}
+
 FL_TEST(test_mp_wait_fails_cleanly_when_poll_fails)
 {
     int p[2];
@@ -1398,6 +1465,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_wait_retries_poll_after_eintr, 5),
     FL_CASE(test_mp_wait_keeps_its_deadline_when_the_wall_clock_jumps, 5),
     FL_CASE(test_mp_wait_sleeps_instead_of_polling_in_a_loop, 5),
+    FL_CASE(test_mp_wait_calls_from_two_threads_keep_apart, 5),
     FL_CASE(test_mp_wait_fails_cleanly_when_poll_fails, 5),
     FL_CASE(test_mp_wait_gives_emfile_when_no_descriptor_is_free, 5),
     FL_CASE(test_mp_wait_any_exit_returns_the_index_of_the_child_that_ended, 5),
