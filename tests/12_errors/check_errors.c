@@ -2659,10 +2659,15 @@ FL_TEST(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails)
     sigset_t now;
     sigprocmask(SIG_BLOCK, NULL, &now);
     int blocked = sigismember(&now, SIGCHLD);
-    if (r == 0)
-        mp_reaper_uninstall();
+    int undo = mp_reaper_uninstall();
     fl_expect_int(r, -EINVAL, "mp_reaper_install with sigaction failing",
                   "return minus sigaction's errno");
+    ck_assert_msg(undo == -EINVAL,
+                  "mp_reaper_uninstall after an install that failed gave "
+                  "%s, expected -EINVAL: the reaper is not installed, and "
+                  "an uninstall would put back an action never saved. Mark "
+                  "it installed only once sigaction has worked",
+                  fl_ret(undo));
     ck_assert_msg(!blocked,
                   "after mp_reaper_install failed, SIGCHLD is still "
                   "blocked: restore the signal mask on the failure path "
