@@ -1735,8 +1735,17 @@ two_names_then_stop(void *arg)
 FL_TEST(test_mp_signal_check_removes_the_name_on_sigterm)
 {
     default_stop_signals();
+    // The first name is the longest that fits: MP_SHM_NAME_MAX - 1 bytes.
     make_shm("errors-term-first");
-    memcpy(first_name, shm_name, sizeof first_name);
+    shm_unlink(shm_name);
+    size_t k = strlen(shm_name);
+    memcpy(first_name, shm_name, k);
+    memset(first_name + k, 'x', sizeof first_name - 1 - k);
+    first_name[sizeof first_name - 1] = '\0';
+    int made = shm_open(first_name, O_CREAT | O_RDWR, 0600);
+    ck_assert_msg(made >= 0, "shm_open of a name of %d bytes failed: %s",
+                  MP_SHM_NAME_MAX - 1, strerror(errno));
+    close(made);
     make_shm("errors-term");
     int left, st = stop_child_with(two_names_then_stop, SIGTERM, 1, &left);
     int fd = shm_open(first_name, O_RDONLY, 0);
@@ -1745,6 +1754,19 @@ FL_TEST(test_mp_signal_check_removes_the_name_on_sigterm)
         close(fd);
         shm_unlink(first_name);
     }
+    ck_assert_msg(!WIFEXITED(st) || WEXITSTATUS(st) != CHILD_NO_REGISTER,
+                  "a worker registering a name of %d bytes, "
+                  "MP_SHM_NAME_MAX - 1, %s; expected 0: the longest name "
+                  "that fits with its NUL (-ENAMETOOLONG only from "
+                  "MP_SHM_NAME_MAX bytes on)",
+                  MP_SHM_NAME_MAX - 1, child_said(st));
+    ck_assert_msg(left || !first_left,
+                  "a worker that registered a name of %d bytes "
+                  "(MP_SHM_NAME_MAX - 1), then another, was sent SIGTERM "
+                  "and %s; the second name was removed, the long one left "
+                  "in /dev/shm: keep the whole name, which fits with its "
+                  "NUL in MP_SHM_NAME_MAX bytes",
+                  MP_SHM_NAME_MAX - 1, child_said(st));
     ck_assert_msg(!left || first_left,
                   "a worker that registered two names was sent SIGTERM "
                   "and %s; the first name was removed, the second (%s) "
