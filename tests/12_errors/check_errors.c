@@ -2672,6 +2672,15 @@ FL_TEST(test_mp_collect_drains_the_pipe_after_a_broken_record)
     }
 }
 
+static volatile sig_atomic_t usr1_seen;
+
+static void
+count_usr1(int sig)
+{
+    (void)sig;
+    usr1_seen++;
+}
+
 FL_TEST(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails)
 {
     fl_fault_reset();
@@ -2696,22 +2705,41 @@ FL_TEST(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails)
                   "too (one exit from the function, after the "
                   "sigprocmask that puts the old mask back)");
     // A caller that blocked SIGCHLD itself finds it still blocked after
-    // an install that worked.
+    // an install that worked, a count and a lookup; and a SIGUSR1 it
+    // blocked, pending, is not let in while SIGCHLD is blocked inside.
+    struct sigaction usr = {.sa_handler = count_usr1}, old_usr;
+    sigemptyset(&usr.sa_mask);
+    sigaction(SIGUSR1, &usr, &old_usr);
     sigset_t chld, old;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
+    sigaddset(&chld, SIGUSR1);
     sigprocmask(SIG_BLOCK, &chld, &old);
+    usr1_seen = 0;
+    raise(SIGUSR1);
     r = mp_reaper_install();
+    int code = 12345;
+    mp_reaper_count();
+    mp_reaper_lookup(getpid(), &code);
+    int usr1_in = usr1_seen;
     sigprocmask(SIG_BLOCK, NULL, &now);
     blocked = sigismember(&now, SIGCHLD);
     if (r == 0)
         mp_reaper_uninstall();
     sigprocmask(SIG_SETMASK, &old, NULL);
+    sigaction(SIGUSR1, &old_usr, NULL);
+    ck_assert_msg(!usr1_in,
+                  "the caller blocked SIGUSR1 and one was pending: a "
+                  "handler ran during mp_reaper_install, count or lookup. "
+                  "Block SIGCHLD by adding it to the mask (SIG_BLOCK), "
+                  "never by setting the mask to SIGCHLD alone "
+                  "(SIG_SETMASK lets in what the caller blocked)");
     fl_expect_int(r, 0, "mp_reaper_install with SIGCHLD blocked by the caller",
                   "");
     ck_assert_msg(blocked,
                   "the caller had SIGCHLD blocked, and after "
-                  "mp_reaper_install it was unblocked: put back the mask "
+                  "mp_reaper_install, mp_reaper_count and mp_reaper_lookup "
+                  "it was unblocked: put back the mask "
                   "as it was (SIG_SETMASK with the old set sigprocmask "
                   "gave you), do not unblock SIGCHLD");
 }
