@@ -456,9 +456,11 @@ FL_TEST(test_mp_run_worker_rejects_bad_arguments)
 // writing end, then its reading end, is 0, a descriptor like any other.
 FL_TEST(test_mp_run_worker_and_mp_collect_take_descriptor_0)
 {
+    int stdin_copy = fcntl(0, F_DUPFD_CLOEXEC, 3); // -1: no stdin
+    if (stdin_copy < 0)
+        open("/dev/null", O_RDONLY); // holds 0, so the pipe goes above
     int fds[2];
     pipe_or_fail(fds);
-    int stdin_copy = dup(0);
     dup2(fds[1], 0);
     close(fds[1]);
     pid_t me = getpid();
@@ -472,8 +474,12 @@ FL_TEST(test_mp_run_worker_and_mp_collect_take_descriptor_0)
     memset(&err, 0, sizeof err);
     if (pid > 0)
         n = mp_collect(0, &pid, 1, &code, &err, 1);
-    dup2(stdin_copy, 0);
-    close(stdin_copy);
+    if (stdin_copy >= 0) {
+        dup2(stdin_copy, 0);
+        close(stdin_copy);
+    } else {
+        close(0);
+    }
     if (pid > 0 && n < 0)
         fl_kill_children();
     ck_assert_msg(pid > 0 && n == 1,
