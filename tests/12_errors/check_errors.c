@@ -452,6 +452,50 @@ FL_TEST(test_mp_run_worker_rejects_bad_arguments)
                   forked ? ", and a child was started" : "");
 }
 
+// Descriptor 0 free, as in a program started without stdin: the pipe's
+// writing end, then its reading end, is 0, a descriptor like any other.
+FL_TEST(test_mp_run_worker_and_mp_collect_take_descriptor_0)
+{
+    int stdin_copy = fcntl(0, F_DUPFD_CLOEXEC, 3); // -1: no stdin
+    if (stdin_copy < 0)
+        open("/dev/null", O_RDONLY); // holds 0, so the pipe goes above
+    int fds[2];
+    pipe_or_fail(fds);
+    dup2(fds[1], 0);
+    close(fds[1]);
+    pid_t me = getpid();
+    pid_t pid = mp_run_worker(fail_with, 7, "zero", 0);
+    if (getpid() != me)
+        exit(FL_EXIT_STRAY);
+    dup2(fds[0], 0); // the last writing end in the parent goes: EOF comes
+    close(fds[0]);
+    int code = 12345, n = -1;
+    mp_error err;
+    memset(&err, 0, sizeof err);
+    if (pid > 0)
+        n = mp_collect(0, &pid, 1, &code, &err, 1);
+    if (stdin_copy >= 0) {
+        dup2(stdin_copy, 0);
+        close(stdin_copy);
+    } else {
+        close(0);
+    }
+    if (pid > 0 && n < 0)
+        fl_kill_children();
+    ck_assert_msg(pid > 0 && n == 1,
+                  "with the error pipe on descriptor 0, mp_run_worker gave "
+                  "%s and mp_collect %s; expected a pid and 1 record: "
+                  "descriptor 0 is a descriptor like any other (test for "
+                  "none with < 0, never <= 0)",
+                  fl_ret(pid), fl_ret(n));
+    ck_assert_msg(code == 1 && err.index == 7 &&
+                      strcmp(err.message, "zero 7.") == 0,
+                  "through descriptor 0, the worker's exit code was %s and "
+                  "its record said %d: \"%.40s\"; expected 1 and 7: "
+                  "\"zero 7.\"",
+                  code_str(code), err.index, err.message);
+}
+
 /* -------------------------------------------------------- mp_collect */
 
 static int
@@ -1375,14 +1419,17 @@ FL_TEST(test_mp_reaper_lookup_gives_each_childs_exit_code)
                   "old mask back on every way out (no return from inside "
                   "the search loop)");
     install_or_fail();
-    int code = 12345, after = mp_reaper_count();
-    int found = mp_reaper_lookup(kids[1], &code);
+    int code = 12345, after = mp_reaper_count(), found = 0;
+    for (int i = 0; i < 3; i++) // the stale records stay behind the count
+        found += mp_reaper_lookup(kids[i], &code) != 0;
     ck_assert_msg(after == 0 && found == 0,
                   "after mp_reaper_install was called again, mp_reaper_count "
-                  "gave %d and a lookup of a child reaped before gave %s; "
-                  "expected 0 and 0: installing again empties the table "
-                  "(set the count back to 0, with SIGCHLD blocked)",
-                  after, fl_ret(found));
+                  "gave %d and lookups found %d of the 3 children reaped "
+                  "before; expected 0 and none: installing again empties "
+                  "the table (set the count back to 0, with SIGCHLD "
+                  "blocked), and a lookup searches only the records below "
+                  "the count, from nreaped - 1 down to 0",
+                  after, found);
     // The table's edge: MP_REAPER_MAX + 1 children end, one after the
     // other, and the handler reaps each.  Not always in that order: vfork
     // returns once the child has let go of our memory, a moment before it
@@ -1694,8 +1741,17 @@ two_names_then_stop(void *arg)
 FL_TEST(test_mp_signal_check_removes_the_name_on_sigterm)
 {
     default_stop_signals();
+    // The first name is the longest that fits: MP_SHM_NAME_MAX - 1 bytes.
     make_shm("errors-term-first");
-    memcpy(first_name, shm_name, sizeof first_name);
+    shm_unlink(shm_name);
+    size_t k = strlen(shm_name);
+    memcpy(first_name, shm_name, k);
+    memset(first_name + k, 'x', sizeof first_name - 1 - k);
+    first_name[sizeof first_name - 1] = '\0';
+    int made = shm_open(first_name, O_CREAT | O_RDWR, 0600);
+    ck_assert_msg(made >= 0, "shm_open of a name of %d bytes failed: %s",
+                  MP_SHM_NAME_MAX - 1, strerror(errno));
+    close(made);
     make_shm("errors-term");
     int left, st = stop_child_with(two_names_then_stop, SIGTERM, 1, &left);
     int fd = shm_open(first_name, O_RDONLY, 0);
@@ -1704,6 +1760,19 @@ FL_TEST(test_mp_signal_check_removes_the_name_on_sigterm)
         close(fd);
         shm_unlink(first_name);
     }
+    ck_assert_msg(!WIFEXITED(st) || WEXITSTATUS(st) != CHILD_NO_REGISTER,
+                  "a worker registering a name of %d bytes, "
+                  "MP_SHM_NAME_MAX - 1, %s; expected 0: the longest name "
+                  "that fits with its NUL (-ENAMETOOLONG only from "
+                  "MP_SHM_NAME_MAX bytes on)",
+                  MP_SHM_NAME_MAX - 1, child_said(st));
+    ck_assert_msg(left || !first_left,
+                  "a worker that registered a name of %d bytes "
+                  "(MP_SHM_NAME_MAX - 1), then another, was sent SIGTERM "
+                  "and %s; the second name was removed, the long one left "
+                  "in /dev/shm: keep the whole name, which fits with its "
+                  "NUL in MP_SHM_NAME_MAX bytes",
+                  MP_SHM_NAME_MAX - 1, child_said(st));
     ck_assert_msg(!left || first_left,
                   "a worker that registered two names was sent SIGTERM "
                   "and %s; the first name was removed, the second (%s) "
@@ -2609,6 +2678,15 @@ FL_TEST(test_mp_collect_drains_the_pipe_after_a_broken_record)
     }
 }
 
+static volatile sig_atomic_t usr1_seen;
+
+static void
+count_usr1(int sig)
+{
+    (void)sig;
+    usr1_seen++;
+}
+
 FL_TEST(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails)
 {
     fl_fault_reset();
@@ -2618,32 +2696,56 @@ FL_TEST(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails)
     sigset_t now;
     sigprocmask(SIG_BLOCK, NULL, &now);
     int blocked = sigismember(&now, SIGCHLD);
-    if (r == 0)
-        mp_reaper_uninstall();
+    int undo = mp_reaper_uninstall();
     fl_expect_int(r, -EINVAL, "mp_reaper_install with sigaction failing",
                   "return minus sigaction's errno");
+    ck_assert_msg(undo == -EINVAL,
+                  "mp_reaper_uninstall after an install that failed gave "
+                  "%s, expected -EINVAL: the reaper is not installed, and "
+                  "an uninstall would put back an action never saved. Mark "
+                  "it installed only once sigaction has worked",
+                  fl_ret(undo));
     ck_assert_msg(!blocked,
                   "after mp_reaper_install failed, SIGCHLD is still "
                   "blocked: restore the signal mask on the failure path "
                   "too (one exit from the function, after the "
                   "sigprocmask that puts the old mask back)");
     // A caller that blocked SIGCHLD itself finds it still blocked after
-    // an install that worked.
+    // an install that worked, a count and a lookup; and a SIGUSR1 it
+    // blocked, pending, is not let in while SIGCHLD is blocked inside.
+    struct sigaction usr = {.sa_handler = count_usr1}, old_usr;
+    sigemptyset(&usr.sa_mask);
+    sigaction(SIGUSR1, &usr, &old_usr);
     sigset_t chld, old;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
+    sigaddset(&chld, SIGUSR1);
     sigprocmask(SIG_BLOCK, &chld, &old);
+    usr1_seen = 0;
+    raise(SIGUSR1);
     r = mp_reaper_install();
+    int code = 12345;
+    mp_reaper_count();
+    mp_reaper_lookup(getpid(), &code);
+    int usr1_in = usr1_seen;
     sigprocmask(SIG_BLOCK, NULL, &now);
     blocked = sigismember(&now, SIGCHLD);
     if (r == 0)
         mp_reaper_uninstall();
     sigprocmask(SIG_SETMASK, &old, NULL);
+    sigaction(SIGUSR1, &old_usr, NULL);
+    ck_assert_msg(!usr1_in,
+                  "the caller blocked SIGUSR1 and one was pending: a "
+                  "handler ran during mp_reaper_install, count or lookup. "
+                  "Block SIGCHLD by adding it to the mask (SIG_BLOCK), "
+                  "never by setting the mask to SIGCHLD alone "
+                  "(SIG_SETMASK lets in what the caller blocked)");
     fl_expect_int(r, 0, "mp_reaper_install with SIGCHLD blocked by the caller",
                   "");
     ck_assert_msg(blocked,
                   "the caller had SIGCHLD blocked, and after "
-                  "mp_reaper_install it was unblocked: put back the mask "
+                  "mp_reaper_install, mp_reaper_count and mp_reaper_lookup "
+                  "it was unblocked: put back the mask "
                   "as it was (SIG_SETMASK with the old set sigprocmask "
                   "gave you), do not unblock SIGCHLD");
 }
@@ -2655,6 +2757,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_run_worker_sends_nothing_when_the_task_succeeds, 5),
     FL_CASE(test_mp_run_worker_writes_each_record_in_one_write, 5),
     FL_CASE(test_mp_run_worker_rejects_bad_arguments, 5),
+    FL_CASE(test_mp_run_worker_and_mp_collect_take_descriptor_0, 5),
     FL_CASE(test_mp_collect_brings_the_classic_error_to_the_parent, 5),
     FL_CASE(test_mp_collect_gives_minus_11_for_a_segfault, 5),
     FL_CASE(test_mp_collect_gives_minus_6_for_an_abort, 5),
