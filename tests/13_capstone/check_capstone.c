@@ -64,6 +64,8 @@ struct board {
     int held_saw;          // answered when /hold was let go (-1: not yet)
     long read_end;         // ms: a request not in by then is dropped (0:
                            // WAIT_MS after the deadline)
+    atomic_int five_held;  // /five: 1 the client closed, 2 it did not
+                           // before the deadline (0: not known yet)
 };
 
 static struct board *B;        // MAP_SHARED: the workers write here
@@ -968,6 +970,8 @@ FL_TEST(test_mp_thread_map_keeps_two_calls_at_once_apart)
 //   /missing   404 with "not found\n"
 //   /cut       "HTTP/1.0 2" and the connection closed: cut short
 //   /nothttp   "SSH-2.0-x", a blank line and 3 bytes: not HTTP
+//   /five      "SSH-2", then nothing until the client closes (or the
+//              deadline): 5 bytes are enough to see it is not HTTP
 //   /longhead  a header line of 9000 bytes, never ended, then closed
 //   /kill      no answer: SIGKILL to every child of the test but the
 //              server, the one worker fetching it among them
@@ -1100,7 +1104,20 @@ handle(int fd)
         send_all(fd, line, (size_t)h);
     } else if (strcmp(path, "/nothttp") == 0)
         send_all(fd, "SSH-2.0-x\r\n\r\nabc", 17);
-    else if (strcmp(path, "/longhead") == 0) {
+    else if (strcmp(path, "/five") == 0) {
+        // The mark is made before this end closes: a client that reads on
+        // sees EOF only after it.
+        char c;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int held = 2;
+        if (send_all(fd, "SSH-2", 5) == 0)
+            for (long left; (left = B->deadline - fl_now_ms()) > 0;)
+                if (poll(&p, 1, (int)left) > 0) {
+                    held = read(fd, &c, 1) <= 0 ? 1 : 2;
+                    break;
+                }
+        atomic_store(&B->five_held, held);
+    } else if (strcmp(path, "/longhead") == 0) {
         static char line[9000];
         memset(line, 'a', sizeof line);
         memcpy(line, "HTTP/1.0 200 OK\r\nX-Pad: ", 24);
@@ -1508,26 +1525,29 @@ FL_TEST(test_mp_fetch_all_reports_a_refused_connection_for_that_url_only)
 FL_TEST(test_mp_fetch_all_reports_an_answer_cut_short)
 {
     struct server sv;
-    enum { N = 7 };
+    enum { N = 8 };
     server_start(&sv, N, 1);
     // Then status lines at the limits of parse_head: 100 to 999 are
-    // statuses, 99, 1000 and a word are not HTTP.
+    // statuses, 99, 1000 and a word are not HTTP.  Last, 5 bytes that are
+    // not "HTTP/" and a server that waits: they are enough to tell.
     static const struct {
         const char *path;
         int status;
-    } lines[N - 2] = {{"/status/99", -EPROTO},
+    } lines[N - 3] = {{"/status/99", -EPROTO},
                       {"/status/100", 100},
                       {"/status/999", 999},
                       {"/status/1000", -EPROTO},
                       {"/status/abc", -EPROTO}};
     const char *urls[N] = {url_of(sv.port, "/cut"),
                            url_of(sv.port, "/nothttp")};
-    for (int i = 2; i < N; i++)
+    for (int i = 2; i < N - 1; i++)
         urls[i] = url_of(sv.port, lines[i - 2].path);
+    urls[N - 1] = url_of(sv.port, "/five");
     mp_fetch_result res[N];
     int r = mp_fetch_all(urls, N, 2, res);
+    int five_held = atomic_load(&B->five_held);
     server_stop(&sv);
-    for (int i = 2; i < N; i++)
+    for (int i = 2; i < N - 1; i++)
         expect_page(urls[i], res[i], lines[i - 2].status, 0,
                     "The server sent \"HTTP/1.0 <status> x\", a blank line "
                     "and no body. parse_head (given) takes 100 to 999 as a "
@@ -1543,8 +1563,16 @@ FL_TEST(test_mp_fetch_all_reports_an_answer_cut_short)
                   "HTTP; parse_head says so (-EPROTO): stop there and give "
                   "its error, do not read on as if the header had ended.",
                   urls[1], fl_ret(res[1].status), res[1].bytes);
-    fl_expect_int(r, 5,
-                  "mp_fetch_all(an answer cut short, an answer that is not "
+    ck_assert_msg(res[N - 1].status == -EPROTO && five_held != 2,
+                  "%s: status %s with %ld bytes, %s. The server sent "
+                  "\"SSH-2\" and waited: 5 bytes that are not \"HTTP/\" "
+                  "are already not HTTP. parse_head (given) says so once "
+                  "have >= 5: give -EPROTO and close, do not wait for more.",
+                  urls[N - 1], fl_ret(res[N - 1].status), res[N - 1].bytes,
+                  five_held == 2 ? "the socket still open 3 s on"
+                                 : "the socket closed at once");
+    fl_expect_int(r, 6,
+                  "mp_fetch_all(an answer cut short, 2 answers that are not "
                   "HTTP, 3 status lines out of range): failed fetches",
                   "");
 }
