@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -717,6 +718,106 @@ FL_TEST(test_mp_pool_map_reports_a_worker_killed_mid_task)
                   "not by a timeout.",
                   seen->ms);
     munmap(seen, sizeof *seen);
+}
+
+/* ------------------------------------- a worker faster than the pool */
+
+// Item 2 tells the test it is running, then kills its own worker.
+static int died_fd = -1;
+
+static int
+tells_and_dies_at_2(long x, long *result)
+{
+    if (x == 2) {
+        give_token(died_fd);
+        raise(SIGKILL);
+    }
+    *result = x;
+    return 0;
+}
+
+struct race {
+    int r;         // the map's return
+    size_t failed; // the index it reported
+    long stops;    // how many times the pool stopped after a send
+};
+
+// In a helper child of the pool's process: once the pool has stopped
+// right after its send (the first sendmsg), and the worker has told that
+// it runs item 2, let the pool go on.  Bounded, so that a pool that never
+// stops, or a worker that never tells, is let go all the same.
+static int
+let_the_pool_go(pid_t pool, int told)
+{
+    long end = fl_now_ms() + GATE_MS;
+    while (fl_proc_state(pool) != 'T' && fl_now_ms() < end)
+        sched_yield();
+    struct pollfd q = {.fd = told, .events = POLLIN};
+    while (poll(&q, 1, GATE_MS) < 0 && errno == EINTR)
+        ;
+    kill(pool, SIGCONT);
+    return 0;
+}
+
+// The pool's process: a map of one chunk whose worker runs items 0 and 1
+// and dies on item 2 while the pool is stopped just after its send.
+static int
+race_scenario(void *arg)
+{
+    struct race *seen_race = arg;
+    int told[2];
+    if (pipe(told) != 0)
+        return 1;
+    died_fd = told[1];
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 1) != 0)
+        return 1;
+    fflush(NULL);
+    pid_t helper = fork();
+    if (helper < 0)
+        return 1;
+    if (helper == 0) {
+        close(told[1]);
+        _exit(let_the_pool_go(getppid(), told[0]));
+    }
+    long in[4] = {0, 1, 2, 3}, out[4] = {0};
+    seen_race->failed = 999;
+    fl_fault_reset();
+    fl_fault_stop_after("sendmsg", 1);
+    seen_race->r =
+        mp_pool_map(p, tells_and_dies_at_2, in, out, 4, 4, &seen_race->failed);
+    seen_race->stops = fl_fault_fired("sendmsg");
+    fl_fault_reset();
+    mp_pool_destroy(p);
+    fl_raw_wait(helper, "the helper");
+    return 0;
+}
+
+// The slot is reset BEFORE the chunk is sent: a worker may run items, note
+// them and die before the pool's next line after the send runs.
+FL_TEST(test_mp_pool_map_blames_the_item_of_a_worker_faster_than_the_pool)
+{
+    struct race *r = shared(sizeof *r);
+    r->r = 1;
+    fl_child res;
+    fl_run_in_child(race_scenario, r, 2 * GATE_MS + 1000, 0, &res);
+    if (res.timed_out || !res.returned)
+        fl_kill_children();
+    struct race got = *r;
+    munmap(r, sizeof *r);
+    ck_assert_msg(!res.timed_out && res.returned && res.value == 0,
+                  "the pool's process %s", res.timed_out ? "hung" : "failed");
+    ck_assert_msg(got.r == -EPIPE && got.failed == 2,
+                  "the pool stopped for a moment right after it sent a "
+                  "chunk of items 0..3 (%ld stop%s); its worker ran items 0 "
+                  "and 1 and died on item 2 meanwhile. map returned %s at "
+                  "index %zu, expected -32 (-EPIPE) at 2.%s",
+                  got.stops, got.stops == 1 ? "" : "s", fl_ret(got.r),
+                  got.failed,
+                  got.failed == 0 ? " Was the worker's slot reset to 0 after "
+                                    "the send? The worker may have run "
+                                    "items by then: reset it before."
+                                  : "");
 }
 
 FL_TEST(test_mp_pool_map_replaces_a_dead_worker)
@@ -3121,6 +3222,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pool_map_reports_the_lowest_failing_index, 10),
     FL_CASE(test_mp_pool_map_works_again_after_an_error, 10),
     FL_CASE(test_mp_pool_map_reports_a_worker_killed_mid_task, 15),
+    FL_CASE(test_mp_pool_map_blames_the_item_of_a_worker_faster_than_the_pool,
+            10),
     FL_CASE(test_mp_pool_map_replaces_a_dead_worker, 15),
     FL_CASE(test_mp_pool_apply_works_after_an_idle_worker_died, 10),
     FL_CASE(test_mp_pool_create_starts_the_workers, 10),
