@@ -820,6 +820,55 @@ FL_TEST(test_mp_pool_map_blames_the_item_of_a_worker_faster_than_the_pool)
                                   : "");
 }
 
+// Item 3 kills its own worker.
+static int
+dies_at_3(long x, long *result)
+{
+    if (x == 3)
+        raise(SIGKILL);
+    *result = x;
+    return 0;
+}
+
+// A pool of 2, chunks of 2: items 2 and 3 go to the second worker, which
+// dies on item 3, noted in ITS slot (slot 1), not the first one's.
+static int
+second_slot_scenario(void *arg)
+{
+    struct race *seen_race = arg;
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 2) != 0)
+        return 1;
+    long in[4] = {0, 1, 2, 3}, out[4] = {0};
+    seen_race->failed = 999;
+    seen_race->r = mp_pool_map(p, dies_at_3, in, out, 4, 2, &seen_race->failed);
+    mp_pool_destroy(p);
+    return 0;
+}
+
+FL_TEST(test_mp_pool_map_blames_the_item_a_second_worker_died_on)
+{
+    struct race *r = shared(sizeof *r);
+    r->r = 1;
+    fl_child res;
+    fl_run_in_child(second_slot_scenario, r, 2500, 0, &res);
+    if (res.timed_out || !res.returned)
+        fl_kill_children();
+    struct race got = *r;
+    munmap(r, sizeof *r);
+    ck_assert_msg(!res.timed_out && res.returned && res.value == 0,
+                  "the pool's process %s", res.timed_out ? "hung" : "failed");
+    ck_assert_msg(got.r == -EPIPE && got.failed == 3,
+                  "a pool of 2, map of items 0..3 in chunks of 2: the "
+                  "second worker ran items 2 and 3 and died on item 3. map "
+                  "returned %s at index %zu, expected -32 (-EPIPE) at 3.%s",
+                  fl_ret(got.r), got.failed,
+                  got.failed == 2 ? " Does each worker note its item in its "
+                                    "own slot, p->slots[i] for worker i? The "
+                                    "pool reads the dead worker's slot."
+                                  : "");
+}
+
 FL_TEST(test_mp_pool_map_replaces_a_dead_worker)
 {
     run_death_scenario();
@@ -3223,9 +3272,10 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pool_map_reports_a_failing_item_with_its_index, 10),
     FL_CASE(test_mp_pool_map_reports_the_lowest_failing_index, 10),
     FL_CASE(test_mp_pool_map_works_again_after_an_error, 10),
-    FL_CASE(test_mp_pool_map_reports_a_worker_killed_mid_task, 15),
     FL_CASE(test_mp_pool_map_blames_the_item_of_a_worker_faster_than_the_pool,
             10),
+    FL_CASE(test_mp_pool_map_blames_the_item_a_second_worker_died_on, 10),
+    FL_CASE(test_mp_pool_map_reports_a_worker_killed_mid_task, 15),
     FL_CASE(test_mp_pool_map_replaces_a_dead_worker, 15),
     FL_CASE(test_mp_pool_apply_works_after_an_idle_worker_died, 10),
     FL_CASE(test_mp_pool_create_starts_the_workers, 10),
