@@ -110,7 +110,7 @@ static const char *const blocking =
     "mq_send mq_receive mq_timedsend mq_timedreceive ";
 // Functions after whose call the process can stop itself.
 static const char *const stoppable =
-    " pthread_mutex_unlock connect unlink fcntl ";
+    " pthread_mutex_unlock connect unlink fcntl sendmsg ";
 
 enum { K_NONE, K_FAIL, K_FROM, K_SHORT, K_STOP, K_SIGNAL };
 
@@ -790,18 +790,32 @@ fl_wrap_recv(int fd, void *buf, size_t len, int flags)
     return recv(fd, buf, MIN(len, cap_), flags);
 }
 
+// May stop the process once sent, as connect's wrapper: the peer has the
+// bytes, and the code has done nothing after the send yet.
 ssize_t
 fl_wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    INTERCEPT_IO(sendmsg);
-    if (cap_ == SIZE_MAX)
-        return sendmsg(fd, msg, flags);
+    int e_;
+    size_t cap_ = SIZE_MAX;
+    int hit = intercept(FN_sendmsg, &e_, &cap_);
+    if (hit && e_ != 0) {
+        errno = e_;
+        return -1;
+    }
     struct iovec v[64];
     struct msghdr m = *msg;
-    m.msg_iov = v;
-    m.msg_iovlen =
-        (size_t)trim_iov(msg->msg_iov, (int)msg->msg_iovlen, cap_, v);
-    return sendmsg(fd, &m, flags);
+    if (cap_ != SIZE_MAX) {
+        m.msg_iov = v;
+        m.msg_iovlen =
+            (size_t)trim_iov(msg->msg_iov, (int)msg->msg_iovlen, cap_, v);
+    }
+    ssize_t r = sendmsg(fd, &m, flags);
+    if (hit) {
+        int saved = errno;
+        raise(SIGSTOP);
+        errno = saved;
+    }
+    return r;
 }
 
 ssize_t

@@ -141,11 +141,12 @@ void fl_fault_eintr_late(const char *fn, int nth, long long ms);
  * sends anything on it; or, after a server's last unlink, a process
  * that is still cleaning up when its client looks; or, after an
  * fcntl(F_GETLK) that named a lock's holder, a holder that ends before
- * the code acts on the answer.  The call itself runs as usual (a failed
- * call stops too); SIGCONT lets the code go on.
+ * the code acts on the answer; or, after a sendmsg, a peer that acts on
+ * the message before the code notes that it sent it.  The call itself
+ * runs as usual (a failed call stops too); SIGCONT lets the code go on.
  *
- * @param fn  pthread_mutex_unlock, connect, unlink or fcntl; any other
- *            fails the test.
+ * @param fn  pthread_mutex_unlock, connect, unlink, fcntl or sendmsg; any
+ *            other fails the test.
  * @param nth which call, 1-based.
  */
 void fl_fault_stop_after(const char *fn, int nth);

@@ -37,6 +37,7 @@ ssize_t st_read_full(int fd, char *buf, size_t len);
 int st_unlock(pthread_mutex_t *m);
 int st_connect(int fd, const struct sockaddr *addr, socklen_t len);
 int st_unlink(const char *path);
+ssize_t st_sendmsg(int fd, const void *buf, size_t len);
 int st_lock(int fd);
 long long st_mono_ns(void);
 char *st_map(size_t len);
@@ -280,6 +281,39 @@ FL_TEST(test_fault_stop_after_stops_the_process_after_its_connect)
     close(lfd);
     fl_expect_int(s, 'T', "the child's state after its connect", "");
     ck_assert_msg(fd >= 0, "no connection to accept while it was stopped");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the child did not go on once continued (status 0x%x)", st);
+}
+
+// A child sends a byte on a socketpair with the stop armed: it stops with
+// the byte there to read, and goes on to exit 0 once continued.
+FL_TEST(test_fault_stop_after_stops_the_process_after_its_sendmsg)
+{
+    int sv[2];
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        fl_fault_reset();
+        fl_fault_stop_after("sendmsg", 1);
+        ssize_t r = st_sendmsg(sv[1], "x", 1);
+        _exit(r == 1 && fl_fault_fired("sendmsg") == 1 ? 0 : 1);
+    }
+    char s;
+    while ((s = fl_proc_state(pid)) != 'T' && s != 'Z' && s != 0)
+        sched_yield();
+    struct pollfd p = {.fd = sv[0], .events = POLLIN};
+    char c = 0;
+    ssize_t got = s == 'T' && poll(&p, 1, 0) == 1 ? read(sv[0], &c, 1) : -1;
+    kill(pid, SIGCONT);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        ;
+    close(sv[0]);
+    close(sv[1]);
+    fl_expect_int(s, 'T', "the child's state after its sendmsg", "");
+    ck_assert_msg(got == 1 && c == 'x', "no byte to read while it was stopped");
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "the child did not go on once continued (status 0x%x)", st);
 }
@@ -636,6 +670,7 @@ static const fl_case cases[] = {
     FL_CASE(test_every_wrapped_name_is_known, 10),
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_unlock, 5),
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_connect, 5),
+    FL_CASE(test_fault_stop_after_stops_the_process_after_its_sendmsg, 5),
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_unlink, 5),
     FL_CASE(test_fault_stop_after_stops_the_process_after_its_fcntl, 5),
     FL_CASE(test_fault_signal_before_comes_just_before_the_call, 5),

@@ -161,6 +161,16 @@ st_connect(int fd, const struct sockaddr *addr, socklen_t len)
     return connect(fd, addr, len);
 }
 
+// Send len bytes of buf on the socket fd with one sendmsg, as the code
+// under test does (a wrapped call).
+ssize_t
+st_sendmsg(int fd, const void *buf, size_t len)
+{
+    struct iovec v = {(void *)buf, len};
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+    return sendmsg(fd, &m, MSG_NOSIGNAL);
+}
+
 // Remove path, as the code under test does (a wrapped call).
 int
 st_unlink(const char *path)

@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -717,6 +718,155 @@ FL_TEST(test_mp_pool_map_reports_a_worker_killed_mid_task)
                   "not by a timeout.",
                   seen->ms);
     munmap(seen, sizeof *seen);
+}
+
+/* ------------------------------------- a worker faster than the pool */
+
+// Item 2 tells the test it is running, then kills its own worker.
+static int died_fd = -1;
+
+static int
+tells_and_dies_at_2(long x, long *result)
+{
+    if (x == 2) {
+        give_token(died_fd);
+        raise(SIGKILL);
+    }
+    *result = x;
+    return 0;
+}
+
+struct race {
+    int r;         // the map's return
+    size_t failed; // the index it reported
+    long stops;    // how many times the pool stopped after a send
+};
+
+// In a helper child of the pool's process: once the pool has stopped
+// right after its send (the first sendmsg), and the worker has told that
+// it runs item 2, let the pool go on.  Bounded, so that a pool that never
+// stops, or a worker that never tells, is let go all the same.
+static int
+let_the_pool_go(pid_t pool, int told)
+{
+    long end = fl_now_ms() + GATE_MS;
+    while (fl_proc_state(pool) != 'T' && fl_now_ms() < end)
+        sched_yield();
+    struct pollfd q = {.fd = told, .events = POLLIN};
+    while (poll(&q, 1, GATE_MS) < 0 && errno == EINTR)
+        ;
+    kill(pool, SIGCONT);
+    return 0;
+}
+
+// The pool's process: a map of one chunk whose worker runs items 0 and 1
+// and dies on item 2 while the pool is stopped just after its send.
+static int
+race_scenario(void *arg)
+{
+    struct race *seen_race = arg;
+    int told[2];
+    if (pipe(told) != 0)
+        return 1;
+    died_fd = told[1];
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 1) != 0)
+        return 1;
+    fflush(NULL);
+    pid_t helper = fork();
+    if (helper < 0)
+        return 1;
+    if (helper == 0) {
+        close(told[1]);
+        _exit(let_the_pool_go(getppid(), told[0]));
+    }
+    long in[4] = {0, 1, 2, 3}, out[4] = {0};
+    seen_race->failed = 999;
+    fl_fault_reset();
+    fl_fault_stop_after("sendmsg", 1);
+    seen_race->r =
+        mp_pool_map(p, tells_and_dies_at_2, in, out, 4, 4, &seen_race->failed);
+    seen_race->stops = fl_fault_fired("sendmsg");
+    fl_fault_reset();
+    mp_pool_destroy(p);
+    fl_raw_wait(helper, "the helper");
+    return 0;
+}
+
+// The slot is reset BEFORE the chunk is sent: a worker may run items, note
+// them and die before the pool's next line after the send runs.
+FL_TEST(test_mp_pool_map_blames_the_item_of_a_worker_faster_than_the_pool)
+{
+    struct race *r = shared(sizeof *r);
+    r->r = 1;
+    fl_child res;
+    fl_run_in_child(race_scenario, r, 2 * GATE_MS + 1000, 0, &res);
+    if (res.timed_out || !res.returned)
+        fl_kill_children();
+    struct race got = *r;
+    munmap(r, sizeof *r);
+    ck_assert_msg(!res.timed_out && res.returned && res.value == 0,
+                  "the pool's process %s", res.timed_out ? "hung" : "failed");
+    ck_assert_msg(got.r == -EPIPE && got.failed == 2,
+                  "the pool stopped for a moment right after it sent a "
+                  "chunk of items 0..3 (%ld stop%s); its worker ran items 0 "
+                  "and 1 and died on item 2 meanwhile. map returned %s at "
+                  "index %zu, expected -32 (-EPIPE) at 2.%s",
+                  got.stops, got.stops == 1 ? "" : "s", fl_ret(got.r),
+                  got.failed,
+                  got.failed == 0 ? " Was the worker's slot reset to 0 after "
+                                    "the send? The worker may have run "
+                                    "items by then: reset it before."
+                                  : "");
+}
+
+// Item 3 kills its own worker.
+static int
+dies_at_3(long x, long *result)
+{
+    if (x == 3)
+        raise(SIGKILL);
+    *result = x;
+    return 0;
+}
+
+// A pool of 2, chunks of 2: items 2 and 3 go to the second worker, which
+// dies on item 3, noted in ITS slot (slot 1), not the first one's.
+static int
+second_slot_scenario(void *arg)
+{
+    struct race *seen_race = arg;
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 2) != 0)
+        return 1;
+    long in[4] = {0, 1, 2, 3}, out[4] = {0};
+    seen_race->failed = 999;
+    seen_race->r = mp_pool_map(p, dies_at_3, in, out, 4, 2, &seen_race->failed);
+    mp_pool_destroy(p);
+    return 0;
+}
+
+FL_TEST(test_mp_pool_map_blames_the_item_a_second_worker_died_on)
+{
+    struct race *r = shared(sizeof *r);
+    r->r = 1;
+    fl_child res;
+    fl_run_in_child(second_slot_scenario, r, 2500, 0, &res);
+    if (res.timed_out || !res.returned)
+        fl_kill_children();
+    struct race got = *r;
+    munmap(r, sizeof *r);
+    ck_assert_msg(!res.timed_out && res.returned && res.value == 0,
+                  "the pool's process %s", res.timed_out ? "hung" : "failed");
+    ck_assert_msg(got.r == -EPIPE && got.failed == 3,
+                  "a pool of 2, map of items 0..3 in chunks of 2: the "
+                  "second worker ran items 2 and 3 and died on item 3. map "
+                  "returned %s at index %zu, expected -32 (-EPIPE) at 3.%s",
+                  fl_ret(got.r), got.failed,
+                  got.failed == 2 ? " Does each worker note its item in its "
+                                    "own slot, p->slots[i] for worker i? The "
+                                    "pool reads the dead worker's slot."
+                                  : "");
 }
 
 FL_TEST(test_mp_pool_map_replaces_a_dead_worker)
@@ -1944,7 +2094,9 @@ FL_TEST(test_mp_pool_create_leaks_nothing_when_any_call_it_makes_fails)
     walk_pool_create("socketpair", EMFILE);
     walk_pool_create("calloc", ENOMEM);
     walk_pool_create("malloc", ENOMEM);
-    walk_pool_create("mmap", ENOMEM);
+    // A shared anonymous mapping is a file of the kernel's own: mmap can
+    // fail with ENFILE as well as ENOMEM, and its errno is the one to give.
+    walk_pool_create("mmap", ENFILE);
     // 65 workers: their slots, 64 bytes each, take two pages, and a munmap
     // of less than the size mapped leaves the second one mapped.  fork
     // fails at once, so no worker starts; the first run may grow the heap.
@@ -3120,6 +3272,9 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_pool_map_reports_a_failing_item_with_its_index, 10),
     FL_CASE(test_mp_pool_map_reports_the_lowest_failing_index, 10),
     FL_CASE(test_mp_pool_map_works_again_after_an_error, 10),
+    FL_CASE(test_mp_pool_map_blames_the_item_of_a_worker_faster_than_the_pool,
+            10),
+    FL_CASE(test_mp_pool_map_blames_the_item_a_second_worker_died_on, 10),
     FL_CASE(test_mp_pool_map_reports_a_worker_killed_mid_task, 15),
     FL_CASE(test_mp_pool_map_replaces_a_dead_worker, 15),
     FL_CASE(test_mp_pool_apply_works_after_an_idle_worker_died, 10),
