@@ -397,6 +397,8 @@ int mp_pool_close(mp_pool *pool);
  * @return 0.
  * @retval -EINVAL pool is NULL, or it was neither closed nor terminated
  *                 (Python raises ValueError).
+ * @retval -EAGAIN every worker died and none could be started again: the
+ *                 pool is terminated, and the tasks left are not done.
  */
 int mp_pool_join(mp_pool *pool);
 

@@ -2751,6 +2751,25 @@ FL_TEST(test_mp_result_get_fails_when_no_worker_is_left)
                   fl_ret(g), ms);
     fl_expect_int(m, -EINVAL, "map after the pool lost its last worker",
                   "A pool with no worker left is terminated: closed.");
+    // The same loss inside join: it must say so, not report every task
+    // done.
+    p = pool_of(1);
+    fl_fault_fail("fork", 2, EAGAIN);
+    mp_result *r7 = NULL, *r3 = NULL;
+    int a7 = mp_pool_apply_async(p, dies_at_7, 7, NULL, NULL, NULL, &r7);
+    int a3 = mp_pool_apply_async(p, square, 3, NULL, NULL, NULL, &r3);
+    int j =
+        a7 == 0 && a3 == 0 && mp_pool_close(p) == 0 ? mp_pool_join(p) : -ENOSYS;
+    fl_fault_reset();
+    mp_pool_destroy(p);
+    mp_result_free(a7 == 0 ? r7 : NULL);
+    mp_result_free(a3 == 0 ? r3 : NULL);
+    ck_assert_msg(j == -EAGAIN,
+                  "join of a closed pool of 1 whose worker died on its first "
+                  "task, fork() failing for the replacement, with a second "
+                  "task queued, returned %s; expected -11 (-EAGAIN): that "
+                  "task never ran. Pass on the error of the wait in join.",
+                  fl_ret(j));
 }
 
 /* ----------------------------------------------- imap, starmap, map_async */
