@@ -794,7 +794,7 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
 {
     static const char want[] =
         "{-7: 1.0, \"it's\": 1e+16, 'a\"b': -0.5, None: 0.1, "
-        "2.5: 'tab\\there', 1e-05: 'back\\\\slash', "
+        "2.5: 'tab\\there\\r\\n', 1e-05: 'back\\\\slash', "
         "'x': 1000000000000000.0, 'y': -inf, 'z': '\\x01\\x7f', "
         "0.30000000000000004: 0.0001, 'q': 'it\\'s \"x\"'}";
     mp_manager *m = start();
@@ -805,7 +805,7 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
     OK(mp_dict_set(p, mp_str("it's"), mp_float(1e16)));
     OK(mp_dict_set(p, mp_str("a\"b"), mp_float(-0.5)));
     OK(mp_dict_set(p, mp_none(), mp_float(0.1)));
-    OK(mp_dict_set(p, mp_float(2.5), mp_str("tab\there")));
+    OK(mp_dict_set(p, mp_float(2.5), mp_str("tab\there\r\n")));
     OK(mp_dict_set(p, mp_float(1e-5), mp_str("back\\slash")));
     OK(mp_dict_set(p, mp_str("x"), mp_float(1e15)));
     OK(mp_dict_set(p, mp_str("y"), mp_float(-HUGE_VAL)));
@@ -823,9 +823,9 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
                   "mp_dict_repr returned %s, the text  %s  where Python "
                   "prints  %s  Floats: say_float, never %%f or %%g (Python "
                   "prints 1.0, %%g prints 1; up to 17 digits, plain from "
-                  "1e-4). Strings: say_str, in quotes, control characters "
-                  "and DEL (0x7f) as \\x escapes; in double quotes only when "
-                  "they hold a ' and no \".",
+                  "1e-4). Strings: say_str, in quotes, \\t \\n \\r as such, "
+                  "other control characters and DEL (0x7f) as \\x escapes; "
+                  "in double quotes only when they hold a ' and no \".",
                   fl_ret(r), got, want);
     fl_expect_int(r2, -ERANGE, "mp_dict_repr into 8 bytes", "");
 }
