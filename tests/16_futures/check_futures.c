@@ -561,25 +561,36 @@ FL_TEST(test_mp_executor_submit_queues_calls_first_in_first_out)
 {
     pipes_make();
     mp_executor *ex = executor(1);
-    mp_future *g = submit(ex, gated, 0), *f[5];
+    mp_future *g = submit(ex, gated, 0), *f[6];
     for (int i = 0; i < 5; i++)
         f[i] = submit(ex, mark, 'a' + i);
+    // One cancelled from the middle of the queue, then one more at its
+    // tail: the calls behind the cancelled one stay queued before it.
+    int c = mp_future_cancel(f[2]);
+    f[5] = submit(ex, mark, 'f');
     gate_open(0);
-    int bad = 0;
+    // One worker runs them in turn: once the last is done, all are.
+    long v = 0;
+    int bad = mp_future_result(f[5], 2000, &v) != 0 || v != 'f';
     for (int i = 0; i < 5; i++) {
-        long v = 0;
-        bad |= mp_future_result(f[i], 2000, &v) != 0 || v != 'a' + i;
-        mp_future_free(f[i]);
+        v = 0;
+        if (i != 2)
+            bad |= mp_future_result(f[i], 0, &v) != 0 || v != 'a' + i;
     }
+    for (int i = 0; i < 6; i++)
+        mp_future_free(f[i]);
     mp_future_result(g, 2000, NULL);
     mp_future_free(g);
     const char *ran = marks_read();
     mp_executor_free(ex);
     pipes_close();
-    ck_assert_msg(!bad && strcmp(ran, "abcde") == 0,
-                  "five calls queued behind a busy worker ran in the order "
-                  "\"%s\"%s; expected \"abcde\": first in, first out (take "
-                  "the head of the queue, append at the tail)",
+    fl_expect_int(c, 1, "mp_future_cancel of the 3rd of 5 queued calls", "");
+    ck_assert_msg(!bad && strcmp(ran, "abdef") == 0,
+                  "five calls queued behind a busy worker, the 3rd "
+                  "cancelled and a 6th added, ran in the order \"%s\"%s; "
+                  "expected \"abdef\": first in, first out (take the head "
+                  "of the queue, append at the tail; taking one out of the "
+                  "middle leaves the tail where it is)",
                   ran, bad ? ", and some result was wrong" : "");
 }
 
