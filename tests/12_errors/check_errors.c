@@ -2689,6 +2689,11 @@ count_usr1(int sig)
 
 FL_TEST(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails)
 {
+    static int five = 5;
+    // A child that ended before: an install that fails must leave it to
+    // the caller's own waitpid, not reap it for a handler never put in.
+    pid_t kid = fl_raw_start(return_code, &five);
+    until_zombie(kid, 3000);
     fl_fault_reset();
     fl_fault_fail("sigaction", 1, EINVAL);
     int r = mp_reaper_install();
@@ -2697,6 +2702,13 @@ FL_TEST(test_mp_reaper_install_leaves_sigchld_unblocked_when_it_fails)
     sigprocmask(SIG_BLOCK, NULL, &now);
     int blocked = sigismember(&now, SIGCHLD);
     int undo = mp_reaper_uninstall();
+    int kid_left = fl_zombie(kid);
+    fl_reap(kid);
+    ck_assert_msg(kid_left,
+                  "a child that had ended (a zombie) was reaped by an "
+                  "mp_reaper_install whose sigaction failed: the caller's "
+                  "waitpid now fails with ECHILD. Reap the children that "
+                  "ended before only once the handler is installed");
     fl_expect_int(r, -EINVAL, "mp_reaper_install with sigaction failing",
                   "return minus sigaction's errno");
     ck_assert_msg(undo == -EINVAL,
