@@ -962,6 +962,11 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
     unsigned char rec[512];
     make_record(rec, 50, 0, "only ten b"); // 50 announced, 10 sent
     int c1, cut = collect_raw(rec, MP_ERR_HEADER + 10, &c1);
+    // A whole record first, then the same cut record: the count of one
+    // good record does not hide the broken one.
+    size_t good = make_record(rec, 4, 1, "good");
+    make_record(rec + good, 50, 0, "only ten b");
+    int c6, cut_after_good = collect_raw(rec, good + MP_ERR_HEADER + 10, &c6);
     make_record(rec, 5000, 0, "too long"); // longer than MP_ERR_MAX - 1
     int c2, huge = collect_raw(rec, MP_ERR_HEADER + 8, &c2);
     // EOF inside the header, after a whole length of 0: six bytes.
@@ -987,6 +992,11 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
                   "each: EOF inside a record, or a length over "
                   "MP_ERR_MAX - 1, is no record",
                   fl_ret(cut), fl_ret(huge));
+    ck_assert_msg(cut_after_good == -EPROTO && c6 == 1,
+                  "mp_collect gave %s (exit code %s) for a whole record "
+                  "followed by one cut short; expected -EPROTO and 1: a "
+                  "broken record is the answer even after good ones",
+                  fl_ret(cut_after_good), code_str(c6));
     ck_assert_msg(head == -EPROTO,
                   "mp_collect gave %s for a header cut short: 6 of its %d "
                   "bytes (a length of 0, half an index), then EOF; "
