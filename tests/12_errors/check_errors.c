@@ -273,6 +273,28 @@ fail_with_1(int index, void *arg, char *msg, size_t cap)
     return 1;
 }
 
+// A task that writes a message yet succeeds (returns 0), and one that
+// fails (returns -1) saying nothing: the return value alone tells failure
+// from success, as in Python a `raise ValueError()` without a message.
+static int
+says_but_succeeds(int index, void *arg, char *msg, size_t cap)
+{
+    (void)index;
+    (void)arg;
+    snprintf(msg, cap, "only a note, no failure");
+    return 0;
+}
+
+static int
+fails_silently(int index, void *arg, char *msg, size_t cap)
+{
+    (void)index;
+    (void)arg;
+    (void)msg;
+    (void)cap;
+    return -1;
+}
+
 // Fill the stack below the caller with junk, so that a buffer a later call
 // forgets to initialise shows it.
 static void __attribute__((noinline)) dirty_stack(void)
@@ -317,6 +339,23 @@ FL_TEST(test_mp_run_worker_sends_the_error_record)
                   n > MP_ERR_HEADER ? (int)(n - MP_ERR_HEADER) : 0,
                   got + MP_ERR_HEADER, MP_ERR_HEADER + len, len,
                   (unsigned)BIG_INDEX, want);
+
+    // A failure with an empty message is still a failure: a record with
+    // length 0, and exit status 1.
+    pipe_or_fail(fds);
+    pid = start_worker(fails_silently, 3, NULL, fds[1]);
+    close(fds[1]);
+    n = fl_read_all(fds[0], got, sizeof got);
+    close(fds[0]);
+    int st = fl_reap(pid);
+    ck_assert_msg(n == MP_ERR_HEADER && fl_get_be32(got) == 0 &&
+                      fl_get_be32(got + 4) == 3 && st != -1 && WIFEXITED(st) &&
+                      WEXITSTATUS(st) == 1,
+                  "a worker whose task returned -1 and left msg empty sent "
+                  "%zu bytes and %s; expected a record of %d bytes (length "
+                  "0, index 3) and exit status 1: the return value alone "
+                  "says the task failed, an empty message is still a record",
+                  n, ended(st), MP_ERR_HEADER);
 }
 
 FL_TEST(test_mp_run_worker_sends_the_record_despite_eintr)
@@ -385,6 +424,19 @@ FL_TEST(test_mp_run_worker_sends_nothing_when_the_task_succeeds)
     ck_assert_msg(n == 0 && st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "a worker whose task returned 0 sent %zu bytes and %s; "
                   "expected no record and exit status 0",
+                  n, ended(st));
+
+    // A task that returns 0 succeeded, whatever it wrote into msg.
+    pipe_or_fail(fds);
+    pid = start_worker(says_but_succeeds, 1, NULL, fds[1]);
+    close(fds[1]);
+    n = fl_read_all(fds[0], got, sizeof got);
+    close(fds[0]);
+    st = fl_reap(pid);
+    ck_assert_msg(n == 0 && st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "a worker whose task wrote a message but returned 0 sent "
+                  "%zu bytes and %s; expected no record and exit status 0: "
+                  "the return value alone says the task failed, not msg",
                   n, ended(st));
 }
 
@@ -910,6 +962,11 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
     unsigned char rec[512];
     make_record(rec, 50, 0, "only ten b"); // 50 announced, 10 sent
     int c1, cut = collect_raw(rec, MP_ERR_HEADER + 10, &c1);
+    // A whole record first, then the same cut record: the count of one
+    // good record does not hide the broken one.
+    size_t good = make_record(rec, 4, 1, "good");
+    make_record(rec + good, 50, 0, "only ten b");
+    int c6, cut_after_good = collect_raw(rec, good + MP_ERR_HEADER + 10, &c6);
     make_record(rec, 5000, 0, "too long"); // longer than MP_ERR_MAX - 1
     int c2, huge = collect_raw(rec, MP_ERR_HEADER + 8, &c2);
     // EOF inside the header, after a whole length of 0: six bytes.
@@ -935,6 +992,11 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
                   "each: EOF inside a record, or a length over "
                   "MP_ERR_MAX - 1, is no record",
                   fl_ret(cut), fl_ret(huge));
+    ck_assert_msg(cut_after_good == -EPROTO && c6 == 1,
+                  "mp_collect gave %s (exit code %s) for a whole record "
+                  "followed by one cut short; expected -EPROTO and 1: a "
+                  "broken record is the answer even after good ones",
+                  fl_ret(cut_after_good), code_str(c6));
     ck_assert_msg(head == -EPROTO,
                   "mp_collect gave %s for a header cut short: 6 of its %d "
                   "bytes (a length of 0, half an index), then EOF; "
