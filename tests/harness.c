@@ -243,6 +243,19 @@ fl_proc_settles(pid_t pid)
 }
 
 int
+fl_set_last_pid(pid_t pid)
+{
+    int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char text[16];
+    int len = snprintf(text, sizeof text, "%d", (int)pid);
+    int r = write(fd, text, (size_t)len) == len ? 0 : -1;
+    close(fd);
+    return r;
+}
+
+int
 fl_children_of(pid_t parent, pid_t *kids, int max)
 {
     DIR *d = opendir("/proc");

@@ -298,6 +298,18 @@ int fl_proc_idles(pid_t pid, long quiet_ms);
 char fl_proc_settles(pid_t pid);
 
 /**
+ * @brief Choose the pid the next fork() of this pid namespace follows:
+ *        write it to /proc/sys/kernel/ns_last_pid.
+ *
+ * Needs CAP_SYS_ADMIN in the namespace's owner: pid 1 of a pid namespace
+ * made in a user namespace of its own has it.
+ *
+ * @param pid the pid the next child is to come after.
+ * @return 0, or -1 if it cannot be written here.
+ */
+int fl_set_last_pid(pid_t pid);
+
+/**
  * @brief The children of a process, as /proc shows them.
  * @param parent the process whose children to list.
  * @param kids   receives their pids, running or zombie.

@@ -909,8 +909,8 @@ daemonize_as_init(struct ns_run *seen)
         text[n] = '\0';
         max = atoi(text);
     }
-    snprintf(text, sizeof text, "%d", max - 3); // the first child's last
-    if (max < 1000 || write_proc("/proc/sys/kernel/ns_last_pid", text) < 0)
+    // (max - 3: the first child's last)
+    if (max < 1000 || fl_set_last_pid(max - 3) < 0)
         return 77;
     poison_stack();
     seen->daemon = mp_daemonize(pidfile, NULL, wait_forever, NULL);
@@ -2141,7 +2141,6 @@ pid_reused_during_stop(struct ns_run *run)
 {
     pid_t f = fake_daemon(FAKE_DIES_OF_TERM);
     pid_t stopper = fl_raw_start(stop_paused_after_second_getlk, NULL);
-    char text[32];
     int st = 0; // (not fl_proc_state: /proc is the test's namespace's)
     while (waitpid(stopper, &st, WUNTRACED) < 0 && errno == EINTR)
         ;
@@ -2151,9 +2150,8 @@ pid_reused_during_stop(struct ns_run *run)
         run->daemon = WIFEXITED(st) ? WEXITSTATUS(st) : 255;
         return 0;
     }
-    snprintf(text, sizeof text, "%d", (int)f - 1);
     int gate[2];
-    if (write_proc("/proc/sys/kernel/ns_last_pid", text) < 0 || pipe(gate) < 0)
+    if (fl_set_last_pid(f - 1) < 0 || pipe(gate) < 0)
         return 77; // (its end kills the stopper: it is the init)
     pid_t heir = fork();
     if (heir == 0)

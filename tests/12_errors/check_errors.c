@@ -1383,20 +1383,6 @@ static pid_t __attribute__((noinline)) ended_child(int code)
     return pid;
 }
 
-// Write the pid the next fork() of this pid namespace is to follow.
-static int
-set_last_pid(int pid)
-{
-    int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    char text[16];
-    int len = snprintf(text, sizeof text, "%d", pid);
-    int r = write(fd, text, (size_t)len) == len ? 0 : -1;
-    close(fd);
-    return r;
-}
-
 // Pid 1 of a new pid namespace: two children are given pid 100 in turn,
 // exiting with 10 then 11, and the reaper records both.  Returns 0 if the
 // lookup gives the latest record, 1 if not, 77 if the pids cannot be
@@ -1407,7 +1393,7 @@ reuse_in_new_ns(void)
     if (mp_reaper_install() != 0)
         return 2;
     for (int k = 0; k < 2; k++) {
-        if (set_last_pid(99) < 0)
+        if (fl_set_last_pid(99) < 0)
             return 77;
         pid_t c = fork();
         if (c == 0)
