@@ -853,6 +853,19 @@ int
 fl_wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     INTERCEPT(poll, -1);
+    // Bits 0x4000 and up are no event a program can ask for (the kernel's
+    // own): events never set holds them (0xfefe, student code's locals).
+    // (An entry with a negative fd is ignored, events and all.)
+    for (nfds_t i = 0; fds != NULL && i < n && i < 4096; i++)
+        if (fds[i].fd >= 0 && (unsigned short)fds[i].events >= 0x4000) {
+            fl_misuse("poll was given a pollfd (entry %lu of %lu) whose "
+                      "events, 0x%hx, was never set: it held whatever the "
+                      "stack held. Set fd and events (POLLIN, POLLOUT) of "
+                      "every entry you pass.",
+                      (unsigned long)i, (unsigned long)n,
+                      (unsigned short)fds[i].events);
+            break;
+        }
     return poll(fds, n, timeout);
 }
 

@@ -46,6 +46,7 @@ long st_cpus(void);
 int st_pidfd_open(pid_t pid);
 int st_futex_bitset(unsigned val, unsigned bitset);
 int st_mask_and_action(int init);
+int st_poll_events(int init);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -562,7 +563,7 @@ FL_TEST(test_syscall_passes_on_a_sixth_argument)
     }
 }
 
-FL_TEST(test_signal_wrappers_see_what_was_never_set)
+FL_TEST(test_wrappers_see_what_was_never_set)
 {
     char why[512];
     ck_assert_int_eq(st_mask_and_action(1), 0);
@@ -577,6 +578,14 @@ FL_TEST(test_signal_wrappers_see_what_was_never_set)
                       strstr(why, "never initialised") != NULL,
                   "a set never emptied was passed to sigprocmask and no "
                   "misuse was recorded");
+    ck_assert_int_eq(st_poll_events(1), 0);
+    ck_assert_msg(!fl_misuse_take(why, sizeof why),
+                  "a pollfd with events POLLIN was called a misuse: %s", why);
+    ck_assert_int_eq(st_poll_events(0), 0);
+    ck_assert_msg(fl_misuse_take(why, sizeof why) &&
+                      strstr(why, "never set") != NULL,
+                  "a pollfd whose events was never set was passed to poll "
+                  "and no misuse was recorded");
 }
 
 FL_TEST(test_clock_mono_just_past_a_second_puts_reads_there)
@@ -681,7 +690,7 @@ FL_TEST(test_fault_eintr_late_moves_the_clock_when_it_fires)
 
 static const fl_case cases[] = {
     FL_CASE(test_fault_walk_finds_nothing_in_careful_code, 20),
-    FL_CASE(test_signal_wrappers_see_what_was_never_set, 10),
+    FL_CASE(test_wrappers_see_what_was_never_set, 10),
     FL_CASE(test_fault_walk_finds_the_leak_in_leaky_code, 20),
     FL_CASE(test_fault_fail_from_fails_every_later_call, 10),
     FL_CASE(test_fault_short_and_eintr_make_real_partial_reads, 10),

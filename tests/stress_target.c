@@ -266,3 +266,14 @@ st_mask_and_action(int init)
     sigaction(SIGUSR2, &was, NULL);
     return 0;
 }
+
+// Poll descriptor 0 for a moment, with events set or (init 0) never set.
+int
+st_poll_events(int init)
+{
+    struct pollfd p;
+    p.fd = 0;
+    if (init)
+        p.events = POLLIN;
+    return poll(&p, 1, 0) < 0 ? -errno : 0;
+}
