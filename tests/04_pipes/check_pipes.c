@@ -819,6 +819,16 @@ FL_TEST(test_mp_recv_bytes_returns_0_at_eof)
     ssize_t n1 = mp_recv_bytes(a, buf, sizeof buf - 1);
     ssize_t n2 = mp_recv_bytes(a, buf, sizeof buf - 1);
     ssize_t n3 = mp_recv_bytes(a, buf, sizeof buf - 1);
+    // A successful read() leaves errno alone: here it still holds the
+    // EINTR of the caller's last interrupted call.  From the 8th read on,
+    // every read fails with EIO, so a loop that takes the EOF for an
+    // EINTR ends instead of spinning for ever.
+    fl_fault_reset();
+    fl_fault_fail_from("read", 8, EIO);
+    errno = EINTR;
+    ssize_t n4 = mp_recv_bytes(a, buf, sizeof buf - 1);
+    long reads = fl_fault_calls("read");
+    fl_fault_reset();
     mp_conn_close(a);
     ck_assert_msg(n1 == 4 && strcmp(buf, "last") == 0,
                   "a message sent before the close must still arrive: "
@@ -830,6 +840,14 @@ FL_TEST(test_mp_recv_bytes_returns_0_at_eof)
                   "each time. read() returns 0 at EOF; no header byte at all "
                   "is EOF, not an error.",
                   fl_ret(n2), fl_ret(n3));
+    ck_assert_msg(n4 == 0 && reads == 1,
+                  "at EOF, called with errno holding EINTR (left by an "
+                  "earlier interrupted call), mp_recv_bytes returned %s "
+                  "after %ld read() calls; expected 0 after one. A read "
+                  "that returns 0 does not set errno: look at errno only "
+                  "when read() returned -1, or the EOF is taken for an "
+                  "EINTR left over and read again for ever.",
+                  fl_ret(n4), reads);
 }
 
 FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
