@@ -733,6 +733,16 @@ FL_TEST(test_mp_recv_bytes_reports_a_truncated_message_too_big_to_fit)
                   "bytes, then 10 bytes and EOF",
                   "skipping a message too big for the buffer also meets "
                   "the EOF: the frame is truncated, -EPROTO");
+    pair(0, &a, &b);
+    ck_assert(raw_write(fd_of(b), part, MP_FRAME_HEADER) == 0);
+    mp_conn_close(b); // the sender dies between header and message
+    n = mp_recv_bytes(a, buf, sizeof buf);
+    mp_conn_close(a);
+    fl_expect_int(n, -EPROTO,
+                  "mp_recv_bytes into 4 bytes of a frame that announced 100 "
+                  "bytes, then EOF before any of them",
+                  "the skip meets the EOF at its very first read: that is "
+                  "a truncated frame too, not the EOF between messages");
 }
 
 FL_TEST(test_mp_recv_bytes_rejects_a_frame_with_a_bad_length)
@@ -857,6 +867,7 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
     ck_assert(raw_frame(fd_of(b), "0123456789", 10) == 0);
     ck_assert(raw_frame(fd_of(b), "01234", 5) == 0); // cap + 1
     ck_assert(raw_frame(fd_of(b), "zero", 4) == 0);
+    ck_assert(raw_frame(fd_of(b), "z", 1) == 0); // its last byte is its first
     ck_assert(raw_frame(fd_of(b), "ok", 2) == 0);
     mp_conn_close(b);
     char buf[4] = {'x', 'x', 'x', 'x'}, after1[4];
@@ -865,6 +876,7 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
     char room[8]; // room for the byte too many: a wrong read is seen
     ssize_t n5 = mp_recv_bytes(a, room, 4);
     ssize_t n0 = mp_recv_bytes(a, buf, 0); // no room at all: still skipped
+    ssize_t n01 = mp_recv_bytes(a, buf, 0);
     ssize_t n2 = mp_recv_bytes(a, buf, 4);
     mp_conn_close(a);
     ck_assert_msg(n1 == -EMSGSIZE,
@@ -890,11 +902,16 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
                   "message is too long for it (read and thrown away); "
                   "-EINVAL is for a NULL conn or buf only",
                   fl_ret(n0));
+    ck_assert_msg(n01 == -EMSGSIZE,
+                  "mp_recv_bytes of a 1-byte message with cap 0 returned "
+                  "%s; expected -EMSGSIZE",
+                  fl_ret(n01));
     ck_assert_msg(n2 == 2 && memcmp(buf, "ok", 2) == 0,
-                  "after the message that did not fit, the next one (\"ok\") "
-                  "came as %s: read and throw away the rest of a message "
-                  "that does not fit, so that the next header is where the "
-                  "next read starts",
+                  "after the messages that did not fit (the last one of a "
+                  "single byte, with cap 0), the next one (\"ok\") came as "
+                  "%s: read and throw away the rest of a message that does "
+                  "not fit, down to its last byte, so that the next header "
+                  "is where the next read starts",
                   fl_ret(n2));
     // A message far bigger than any buffer skip may read it into: 1 MiB,
     // from a writer child (the pipe holds 64 KiB), then "end".
