@@ -314,6 +314,28 @@ FL_TEST(test_mp_send_bytes_frames_each_message_with_its_length)
                   "length the reader cannot tell where a message ends: a "
                   "pipe is a stream of bytes.",
                   n);
+    // Every byte of the header counts: a length of 0x01020304 bytes (16
+    // MiB of zero pages, never touched).  The sending end does not block:
+    // the send stops (EAGAIN) once the pipe is full, the header in front.
+    size_t big = 0x01020304;
+    void *zeros = mmap(NULL, big, PROT_READ,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    ck_assert_msg(zeros != MAP_FAILED, "mmap failed");
+    pair(0, &a, &b);
+    fcntl(fd_of(b), F_SETFL, O_NONBLOCK);
+    int r3 = mp_send_bytes(b, zeros, big);
+    unsigned char head[MP_FRAME_HEADER] = {0};
+    n = read(fd_of(a), head, sizeof head);
+    munmap(zeros, big);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(n == (ssize_t)sizeof head && head[0] == 1 && head[1] == 2 &&
+                      head[2] == 3 && head[3] == 4,
+                  "a message of 0x01020304 bytes (sent to a full pipe, "
+                  "%s) began with the header %02x %02x %02x %02x; expected "
+                  "01 02 03 04, the length most significant byte first: "
+                  "len >> 24, len >> 16, len >> 8, len, each cut to a byte",
+                  fl_ret(r3), head[0], head[1], head[2], head[3]);
 }
 
 FL_TEST(test_mp_recv_bytes_keeps_message_boundaries)
