@@ -826,17 +826,21 @@ FL_TEST(test_mp_recv_bytes_rejects_null_arguments)
 
 FL_TEST(test_mp_recv_bytes_reports_a_truncated_header)
 {
-    mp_conn *a, *b;
-    pair(0, &a, &b);
-    ck_assert(raw_write(fd_of(b), "\0\0", 2) == 0);
-    mp_conn_close(b); // the sender dies after half a header
-    char buf[128];
-    ssize_t n = mp_recv_bytes(a, buf, sizeof buf);
-    mp_conn_close(a);
-    fl_expect_int(n, -EPROTO,
-                  "mp_recv_bytes after 2 of the header's 4 bytes, then EOF",
-                  "EOF is 0 only between messages; in the middle of a "
-                  "header it is a truncated frame");
+    for (size_t cut = 1; cut < MP_FRAME_HEADER; cut++) {
+        mp_conn *a, *b;
+        pair(0, &a, &b);
+        ck_assert(raw_write(fd_of(b), "\0\0\0", cut) == 0);
+        mp_conn_close(b); // the sender dies in the middle of the header
+        char buf[128];
+        ssize_t n = mp_recv_bytes(a, buf, sizeof buf);
+        mp_conn_close(a);
+        ck_assert_msg(n == -EPROTO,
+                      "mp_recv_bytes after %zu of the header's 4 bytes, "
+                      "then EOF, returned %s; expected -71 (-EPROTO). EOF "
+                      "is 0 only between messages; in the middle of a "
+                      "header it is a truncated frame, even after 1 byte",
+                      cut, fl_ret(n));
+    }
 }
 
 /* ---------------------------------------------------------------- EOF */
