@@ -1714,11 +1714,54 @@ send_seed(mp_conn *conn, void *arg)
     return mp_send_bytes(conn, SEED, strlen(SEED)) == 0 ? 7 : 1;
 }
 
+// What the child's end was, for report_at_exit: its descriptor, and the
+// heap blocks live while the target ran.
+static int give_fd = -1, exit_report = -1;
+static long blocks_in_target;
+
+static int
+send_seed_noting_its_end(mp_conn *conn, void *arg)
+{
+    give_fd = mp_conn_fileno(conn);
+    fl_heap_live(&blocks_in_target);
+    return send_seed(conn, arg);
+}
+
+// SIGUSR1 handler, run in the child just before its _exit: 'c' if the
+// child's end is closed and freed, 'o' if its descriptor is still open,
+// 'l' if only its handle is left on the heap.
+static void
+report_at_exit(int sig)
+{
+    (void)sig;
+    long blocks = 0;
+    fl_heap_live(&blocks);
+    char c = fcntl(give_fd, F_GETFD) >= 0 ? 'o'
+             : blocks >= blocks_in_target ? 'l'
+                                          : 'c';
+    (void)!write(exit_report, &c, 1);
+}
+
 FL_TEST(test_mp_conn_fork_runs_the_target_with_the_childs_end)
 {
     mp_conn *a, *b;
     pair(0, &a, &b);
-    pid_t pid = mp_conn_fork(a, b, send_seed, NULL);
+    int rep[2];
+    ck_assert(pipe(rep) == 0);
+    exit_report = rep[1];
+    struct sigaction sa = {.sa_handler = report_at_exit}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    fl_fault_reset();
+    fl_fault_signal_before("_exit", 1, SIGUSR1); // in the child
+    pid_t pid = mp_conn_fork(a, b, send_seed_noting_its_end, NULL);
+    fl_fault_reset();
+    sigaction(SIGUSR1, &old, NULL);
+    close(rep[1]);
+    char at_exit = 0;
+    if (read(rep[0], &at_exit, 1) != 1)
+        at_exit = 0;
+    close(rep[0]);
     ck_assert_msg(pid > 0, "mp_conn_fork returned %s, expected a pid",
                   fl_ret(pid));
     char buf[64] = "";
@@ -1731,6 +1774,14 @@ FL_TEST(test_mp_conn_fork_runs_the_target_with_the_childs_end)
                   SEED, fl_ret(n), buf);
     fl_expect_int(st, 7, "the child's exit status",
                   "the child ends with _exit(target(give, arg))");
+    ck_assert_msg(at_exit != 'o' && at_exit != 'l',
+                  "when the child called _exit, its own end (give) %s. "
+                  "After the target returns, the child closes give with "
+                  "mp_conn_close (descriptor and handle), then flushes "
+                  "stdio: a flush that blocks on a full stdout must not "
+                  "keep the peer from seeing EOF.",
+                  at_exit == 'o' ? "was still open"
+                                 : "was closed but its handle not freed");
 }
 
 static int
