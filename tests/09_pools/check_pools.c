@@ -1501,8 +1501,8 @@ FL_TEST(test_mp_result_get_times_out_on_a_slow_task)
 {
     pipe_or_fail(token);
     pipe_or_fail(started);
-    mp_pool *p = pool_of(1);
-    mp_result *res = NULL;
+    mp_pool *p = pool_of(2);
+    mp_result *res = NULL, *quick = NULL;
     long v = 0;
     long t0 = fl_now_ms();
     int s = mp_pool_apply_async(p, gated, 5, NULL, NULL, NULL, &res);
@@ -1511,6 +1511,12 @@ FL_TEST(test_mp_result_get_times_out_on_a_slow_task)
     t0 = fl_now_ms();
     int g1 = s == 0 ? mp_result_get(res, 100, &v) : s;
     long ms = fl_now_ms() - t0;
+    // A task on the other worker ends while the slow one runs on: its
+    // get does not wait for the slow one.
+    long qv = 0;
+    int qs = mp_pool_apply_async(p, square, 4, NULL, NULL, NULL, &quick);
+    int qg = qs == 0 ? mp_result_get(quick, 1000, &qv) : qs;
+    mp_result_free(qs == 0 ? quick : NULL);
     int busy = s == 0 ? mp_result_free(res) : -EBUSY;
     if (busy == 0)
         res = NULL; // it was freed: touch it no more
@@ -1534,6 +1540,12 @@ FL_TEST(test_mp_result_get_times_out_on_a_slow_task)
                   "1 ms is a timeout like any other: work out the time "
                   "left for every timeout above 0, and give up once it is "
                   "0");
+    ck_assert_msg(qg == 0 && qv == 16,
+                  "in a pool of 2, one task ran until the test let it go; "
+                  "get(res, 1 s) of a square(4) submitted meanwhile gave "
+                  "%s with %ld; expected 0 with 16 at once. get waits for "
+                  "ITS task only, not for every task of the pool.",
+                  fl_ret(qg), qv);
     fl_expect_int(busy, -EBUSY, "mp_result_free of a task still running",
                   "The pool still points at its record: refuse to free it.");
     ck_assert_msg(g2 == 0 && v == 5,
