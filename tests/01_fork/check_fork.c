@@ -389,6 +389,11 @@ FL_TEST(test_mp_waitpid_rejects_a_non_child)
     int got = mp_waitpid(getppid());
     fl_expect_int(got, -ECHILD, "mp_waitpid of the caller's own parent",
                   "when waitpid fails, return -errno (here -ECHILD)");
+    // 1 is a real pid (init), and never a child of ours.
+    got = mp_waitpid(1);
+    fl_expect_int(got, -ECHILD, "mp_waitpid(1), init: not the caller's child",
+                  "only pids <= 0 are invalid (they mean any child); pid 1 "
+                  "is a process like any other: let waitpid say ECHILD");
     // errno still says ECHILD: a wait that succeeds must not look at it.
     got = mp_waitpid(fl_raw_child(3, 0));
     fl_expect_int(got, 3,

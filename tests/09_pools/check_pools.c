@@ -1037,6 +1037,22 @@ create_without_fds(void *arg)
     return after == lowest ? 0 : 4;
 }
 
+// A pool made by a process without stdin: its first channel is fd 0.
+static int
+map_with_stdin_closed(void *arg)
+{
+    (void)arg;
+    close(0);
+    mp_pool *p = NULL;
+    int r = mp_pool_create(&p, 1);
+    if (r != 0)
+        return r;
+    long in[3] = {1, 2, 3}, out[3] = {0};
+    r = mp_pool_map(p, square, in, out, 3, 1, NULL);
+    mp_pool_destroy(p);
+    return r == 0 && out[0] + out[1] + out[2] != 14 ? -10000 : r;
+}
+
 FL_TEST(test_mp_pool_create_fails_cleanly_when_out_of_descriptors)
 {
     fl_child res;
@@ -1055,6 +1071,18 @@ FL_TEST(test_mp_pool_create_fails_cleanly_when_out_of_descriptors)
                   : res.value == 3 ? "workers were left running or as "
                                      "zombies"
                                    : "descriptors were left open");
+    fl_run_in_child(map_with_stdin_closed, NULL, 5000, 0, &res);
+    if (!res.returned)
+        fl_kill_children();
+    ck_assert_msg(res.returned && res.value == 0,
+                  "with descriptor 0 closed (no stdin), a pool of 1 got 0 "
+                  "as its end of the worker's channel; then map of [1, 2, "
+                  "3] %s %s, expected 0 with [1, 4, 9]. 0 is a descriptor "
+                  "like any other: only a negative one (-1) means none.",
+                  res.returned ? "gave" : "never returned",
+                  !res.returned         ? ""
+                  : res.value == -10000 ? "wrong results"
+                                        : fl_ret(res.value));
 }
 
 static void
@@ -1233,6 +1261,15 @@ FL_TEST(test_mp_pool_map_of_no_items_returns_0)
                           &res)};
     int g = r[4] == 0 ? mp_result_get(res, 1000, &v) : r[4];
     mp_result_free(r[4] == 0 ? res : NULL);
+    // One item, the next limit: it is run, like any other count.
+    long one = 7, o1 = 0, o2 = 0;
+    struct mp_pair pair = {9, 2};
+    int n1 = 0;
+    int r1[] = {
+        mp_pool_map(p, square, &one, &o1, 1, 0, NULL),
+        mp_pool_imap_unordered(p, square, &one, 1, 0, count_item, &n1, NULL),
+        mp_pool_imap(p, square, &one, 1, 0, count_item, &n1, NULL),
+        mp_pool_starmap(p, minus, &pair, &o2, 1, 0, NULL)};
     mp_pool_destroy(p);
     const char *what[] = {"map", "imap_unordered", "imap", "starmap",
                           "map_async"};
@@ -1250,6 +1287,16 @@ FL_TEST(test_mp_pool_map_of_no_items_returns_0)
                   "of no items has nothing to hand out: it is done at once, "
                   "callback included.",
                   fl_ret(g), v, c.ok, c.value);
+    ck_assert_msg(r1[0] == 0 && r1[1] == 0 && r1[2] == 0 && r1[3] == 0 &&
+                      o1 == 49 && n1 == 2 && o2 == 7,
+                  "with one item, map of square [7] returned %s with [%ld], "
+                  "imap_unordered and imap %s and %s with %d callbacks in "
+                  "all, starmap of minus [(9, 2)] %s with [%ld]; expected 0 "
+                  "with [49], 0 and 0 with 2 callbacks, 0 with [7]. Only a "
+                  "map of no items returns at once: one item is run as any "
+                  "other count.",
+                  fl_ret(r1[0]), o1, fl_ret(r1[1]), fl_ret(r1[2]), n1,
+                  fl_ret(r1[3]), o2);
     fl_child j;
     fl_run_in_child(empty_map_async_then_join, NULL, 1000, 0, &j);
     ck_assert_msg(j.returned && j.value == 0,
@@ -1454,15 +1501,22 @@ FL_TEST(test_mp_result_get_times_out_on_a_slow_task)
 {
     pipe_or_fail(token);
     pipe_or_fail(started);
-    mp_pool *p = pool_of(1);
-    mp_result *res = NULL;
+    mp_pool *p = pool_of(2);
+    mp_result *res = NULL, *quick = NULL;
     long v = 0;
     long t0 = fl_now_ms();
     int s = mp_pool_apply_async(p, gated, 5, NULL, NULL, NULL, &res);
     long submit_ms = fl_now_ms() - t0;
+    int g0 = s == 0 ? mp_result_get(res, 1, &v) : s; // the least timeout
     t0 = fl_now_ms();
     int g1 = s == 0 ? mp_result_get(res, 100, &v) : s;
     long ms = fl_now_ms() - t0;
+    // A task on the other worker ends while the slow one runs on: its
+    // get does not wait for the slow one.
+    long qv = 0;
+    int qs = mp_pool_apply_async(p, square, 4, NULL, NULL, NULL, &quick);
+    int qg = qs == 0 ? mp_result_get(quick, 1000, &qv) : qs;
+    mp_result_free(qs == 0 ? quick : NULL);
     int busy = s == 0 ? mp_result_free(res) : -EBUSY;
     if (busy == 0)
         res = NULL; // it was freed: touch it no more
@@ -1480,6 +1534,18 @@ FL_TEST(test_mp_result_get_times_out_on_a_slow_task)
                   "(-ETIMEDOUT) after about 100 ms. Wait for the time LEFT "
                   "until a deadline, and give up when it is past.",
                   fl_ret(g1), ms);
+    fl_expect_int(g0, -ETIMEDOUT,
+                  "get(res, 1 ms) of a task that runs until the test lets "
+                  "it go",
+                  "1 ms is a timeout like any other: work out the time "
+                  "left for every timeout above 0, and give up once it is "
+                  "0");
+    ck_assert_msg(qg == 0 && qv == 16,
+                  "in a pool of 2, one task ran until the test let it go; "
+                  "get(res, 1 s) of a square(4) submitted meanwhile gave "
+                  "%s with %ld; expected 0 with 16 at once. get waits for "
+                  "ITS task only, not for every task of the pool.",
+                  fl_ret(qg), qv);
     fl_expect_int(busy, -EBUSY, "mp_result_free of a task still running",
                   "The pool still points at its record: refuse to free it.");
     ck_assert_msg(g2 == 0 && v == 5,
@@ -2018,7 +2084,13 @@ abandon_pool(void *arg)
 {
     pid_t *pids = arg;
     mp_pool *p = NULL;
-    if (mp_pool_create(&p, 2) != 0)
+    // Each worker's first read (its first chunk's header) fails with
+    // EINTR, as if a signal came while it waited: it reads again, and
+    // errno still says EINTR when that read later returns 0, at EOF.
+    fl_fault_eintr("read", 1);
+    int r = mp_pool_create(&p, 2);
+    fl_fault_reset();
+    if (r != 0)
         return 1;
     int live, zombies;
     children(&live, &zombies, pids, 2);
@@ -2046,9 +2118,11 @@ FL_TEST(test_mp_pool_workers_exit_when_the_pool_process_dies)
     munmap(pids, 2 * sizeof *pids);
     ck_assert_msg(stuck == 0,
                   "the pool's process ended without destroying its pool; "
-                  "3 s later %d of its 2 workers still ran. A worker must "
-                  "exit when its channel reaches EOF: the pool's end closes "
-                  "when the pool's process dies.",
+                  "3 s later %d of its 2 workers still ran (each had "
+                  "read again after an EINTR). A worker must exit when its "
+                  "channel reaches EOF: the pool's end closes when the "
+                  "pool's process dies. read() returning 0 is EOF whatever "
+                  "errno says: errno is only meaningful after a -1.",
                   stuck);
 }
 
@@ -2545,7 +2619,18 @@ replacement_fails_scenario(void *arg)
     for (int i = 0; r == 0 && i < 20; i++)
         if (out[i] != (long)i * i)
             r = 3;
+    // A child of the caller's own has ended, unreaped: join must leave it
+    // alone, though one of its slots holds no worker.
+    fl_fault_reset();
+    pid_t mine = fl_raw_child(7, 0);
+    if (until_exited(mine, 3000) != 0)
+        r = r == 0 ? 5 : r;
+    mp_pool_close(p);
+    int j = mp_pool_join(p);
+    int code = fl_reap_code(mine);
     mp_pool_destroy(p);
+    if (r == 0 && (j != 0 || code != 7))
+        r = 4;
     return r;
 }
 
@@ -2568,6 +2653,12 @@ FL_TEST(test_mp_pool_map_goes_on_when_a_dead_worker_cannot_be_replaced)
                   res.returned ? res.value : res.status,
                   res.returned && res.value == 2
                       ? "the apply of the dying task did not give -EPIPE"
+                  : res.returned && res.value == 4
+                      ? "map was fine; then close and join gave an error or "
+                        "reaped a child of the caller's own, which had "
+                        "exited with 7. A slot with no worker (pid 0) has "
+                        "nobody to reap: waitpid(0) means any child of the "
+                        "caller's process group"
                       : "the other worker must run every chunk");
 }
 
@@ -2770,6 +2861,19 @@ FL_TEST(test_mp_result_get_fails_when_no_worker_is_left)
                   "task queued, returned %s; expected -11 (-EAGAIN): that "
                   "task never ran. Pass on the error of the wait in join.",
                   fl_ret(j));
+    // And inside map: item 0 kills the only worker, item 1 has nobody
+    // left to run it.
+    p = pool_of(1);
+    fl_fault_fail("fork", 2, EAGAIN);
+    long in[2] = {7, 3}, out[2] = {0, 0};
+    int m2 = mp_pool_map(p, dies_at_7, in, out, 2, 1, NULL);
+    fl_fault_reset();
+    mp_pool_destroy(p);
+    fl_expect_int(m2, -EAGAIN,
+                  "map of [7, 3] in chunks of 1 on a pool of 1 whose worker "
+                  "died on item 7, fork() failing for the replacement",
+                  "item 3 never ran: pass on the error of the wait (run_job "
+                  "returns it), not the job's outcome");
 }
 
 /* ----------------------------------------------- imap, starmap, map_async */
