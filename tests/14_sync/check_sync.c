@@ -458,6 +458,18 @@ kid_acquire(void *obj, int timeout_ms)
     return mp_sem_acquire(obj, timeout_ms);
 }
 
+// In the kid: mp_sem_acquire(obj, timeout_ms) with the code's
+// CLOCK_MONOTONIC read timeout_ms - 80 ms behind: a deadline of exactly
+// now + timeout_ms is then 80 ms away for the kernel, and one a second
+// off either way shows at once as a wait of 0 or of a second more.
+static int
+kid_acquire_shifted(void *obj, int timeout_ms)
+{
+    fl_fault_reset();
+    fl_clock_mono_later_at(0, -(timeout_ms - 80LL));
+    return mp_sem_acquire(obj, timeout_ms);
+}
+
 FL_TEST(test_mp_sem_acquire_times_out_after_the_timeout)
 {
     mp_sem *s = raw_sem(0, -1);
@@ -465,12 +477,29 @@ FL_TEST(test_mp_sem_acquire_times_out_after_the_timeout)
     kid_start(&k, kid_acquire, s, 50);
     int got = kid_wait(&k, 3000);
     kid_end(&k);
-    forget(s, sizeof *s);
     ck_assert_msg(got && k.rep.value == -ETIMEDOUT && k.rep.us >= 50000 &&
                       k.rep.us < 600000,
                   "mp_sem_acquire(s, 50) with the count at 0 %s; expected "
                   "-ETIMEDOUT (-110) after 50 ms. %s",
                   said(&k, 3000), CLOCK_HINT);
+    // Then timeouts at and past a second, to the millisecond: the code's
+    // clock moved back by all but 80 ms of each, each takes 80 ms.
+    static const int timeouts[] = {999, 1000, 2500};
+    for (int i = 0; i < 3; i++) {
+        kid_start(&k, kid_acquire_shifted, s, timeouts[i]);
+        got = kid_wait(&k, 3000);
+        kid_end(&k);
+        ck_assert_msg(
+            got && k.rep.value == -ETIMEDOUT && k.rep.us >= 75000 &&
+                k.rep.us < 900000,
+            "mp_sem_acquire(s, %d) with the count at 0, the code's "
+            "CLOCK_MONOTONIC moved %d ms back, %s; expected -ETIMEDOUT "
+            "after 80 ms (a deadline of now + %d ms, to the millisecond). "
+            "The deadline is off: add timeout_ms / 1000 to tv_sec and "
+            "(timeout_ms %% 1000) * 1000000 to tv_nsec, then carry.",
+            timeouts[i], timeouts[i] - 80, said(&k, 3000), timeouts[i]);
+    }
+    forget(s, sizeof *s);
 }
 
 // In the kid: an acquire whose deadline falls exactly on a second.  The
