@@ -2644,6 +2644,80 @@ FL_TEST(test_mp_barrier_wait_gives_its_index_to_a_party_that_passed)
                   said(&k, 2000));
 }
 
+// Call i of the calls that take a lock first, on s, c or b.
+static int
+call_taking_a_lock(int i, mp_sem *s, mp_cond *c, mp_barrier *b)
+{
+    switch (i) {
+    case 0:
+        return mp_sem_release(s);
+    case 1:
+        return mp_cond_acquire(c, -1);
+    case 2:
+        return mp_barrier_wait(b, 0);
+    case 3:
+        return mp_barrier_abort(b);
+    case 4:
+        return mp_barrier_reset(b);
+    default:
+        return mp_barrier_broken(b);
+    }
+}
+
+// A pthread_mutex_lock that fails (ENOTRECOVERABLE: a robust mutex whose
+// dead owner's state was never made consistent; EINVAL) is not a lock
+// held: the call returns minus the error at once, touching nothing.
+FL_TEST(test_mp_sync_calls_give_the_error_of_a_failed_lock)
+{
+    static const char *const names[] = {
+        "mp_sem_release(s)",     "mp_cond_acquire(c, -1)",
+        "mp_barrier_wait(b, 0)", "mp_barrier_abort(b)",
+        "mp_barrier_reset(b)",   "mp_barrier_broken(b)"};
+    static const int errs[] = {ENOTRECOVERABLE, EINVAL};
+    mp_sem *s = raw_sem(1, 2);
+    mp_cond *c = raw_cond();
+    mp_barrier *b = raw_barrier(2);
+    for (int e = 0; e < 2; e++)
+        for (int i = 0; i < 6; i++) {
+            b->count = 1; // a party waits (in the test's story)
+            b->broken = i == 4;
+            unsigned gen = b->generation;
+            fl_fault_reset();
+            fl_fault_fail("pthread_mutex_lock", 1, errs[e]);
+            int r = call_taking_a_lock(i, s, c, b);
+            long unlocks = fl_fault_calls("pthread_mutex_unlock");
+            fl_fault_reset();
+            int value = 0;
+            sem_getvalue(&s->sem, &value);
+            int touched = value != 1 || b->count != 1 ||
+                          b->broken != (i == 4) || b->generation != gen;
+            pthread_mutex_t *m = i == 0   ? &s->release_lock
+                                 : i == 1 ? &c->lock
+                                          : &b->lock;
+            int free_now = pthread_mutex_trylock(m);
+            if (free_now == 0)
+                pthread_mutex_unlock(m);
+            char what[96];
+            snprintf(what, sizeof what,
+                     "%s with its pthread_mutex_lock failing (%s)", names[i],
+                     strerrorname_np(errs[e]));
+            fl_expect_int(r, -errs[e], what,
+                          "pthread_mutex_lock RETURNS its error number: "
+                          "return minus it at once, whatever it is");
+            ck_assert_msg(
+                !touched && unlocks == 0 && free_now == 0,
+                "%s: it %s, and called pthread_mutex_unlock %ld "
+                "time(s)%s. A lock that failed is not held: touch "
+                "neither the state nor the mutex, and return at "
+                "once",
+                what, touched ? "changed the state" : "left the state", unlocks,
+                free_now == 0 ? "" : ", leaving the mutex locked");
+        }
+    forget(s, sizeof *s);
+    forget(c, sizeof *c);
+    forget(b, sizeof *b);
+}
+
 FL_TEST(test_mp_barrier_calls_reject_bad_arguments)
 {
     mp_barrier *b = raw_barrier(2);
@@ -2883,6 +2957,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_barrier_broken_reports_the_state, 5),
     FL_CASE(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock, 10),
     FL_CASE(test_mp_barrier_wait_gives_its_index_to_a_party_that_passed, 5),
+    FL_CASE(test_mp_sync_calls_give_the_error_of_a_failed_lock, 5),
     FL_CASE(test_mp_barrier_calls_reject_bad_arguments, 5),
     FL_CASE(test_mp_destroy_functions_unmap_and_accept_null, 5),
     FL_CASE(test_mp_cond_destroy_returns_after_a_waiter_was_killed, 10),
