@@ -1668,12 +1668,14 @@ cond_create_null(void *arg)
 
 FL_TEST(test_mp_cond_calls_reject_bad_arguments)
 {
-    int flag = 0;
+    int flag = 0, up = 1; // up: a pred already true, so -2 cannot hang
     mp_cond *c = raw_cond();
     const char *names[] = {
-        "acquire(NULL, 0)",        "release(NULL)",        "wait(NULL, 0)",
-        "wait_for(NULL, pred, 0)", "wait_for(c, NULL, 0)", "notify(NULL, 1)",
-        "notify(c, -1)",           "notify_all(NULL)",     "wait(c, -2)"};
+        "acquire(NULL, 0)",     "release(NULL)",
+        "wait(NULL, 0)",        "wait_for(NULL, pred, 0)",
+        "wait_for(c, NULL, 0)", "notify(NULL, 1)",
+        "notify(c, -1)",        "notify_all(NULL)",
+        "wait(c, -2)",          "wait_for(c, pred, -2) with pred true"};
     int got[] = {mp_cond_acquire(NULL, 0),
                  mp_cond_release(NULL),
                  mp_cond_wait(NULL, 0),
@@ -1682,7 +1684,8 @@ FL_TEST(test_mp_cond_calls_reject_bad_arguments)
                  mp_cond_notify(NULL, 1),
                  mp_cond_notify(c, -1),
                  mp_cond_notify_all(NULL),
-                 mp_cond_wait(c, -2)};
+                 mp_cond_wait(c, -2),
+                 mp_cond_wait_for(c, flag_set, &up, -2)};
     int none = mp_cond_notify(c, 0);
     int bad = mp_cond_acquire(c, -2);
     forget(c, sizeof *c);
