@@ -2669,8 +2669,9 @@ call_taking_a_lock(int i, mp_sem *s, mp_cond *c, mp_barrier *b)
 
 // A pthread_mutex_lock that fails (ENOTRECOVERABLE: a robust mutex whose
 // dead owner's state was never made consistent; EINVAL) is not a lock
-// held: the call returns minus the error at once, touching nothing.
-FL_TEST(test_mp_sync_calls_give_the_error_of_a_failed_lock)
+// held: the call returns minus the error at once, touching nothing.  A
+// barrier wait whose condition wait fails returns minus its error too.
+FL_TEST(test_mp_sync_calls_pass_on_a_failed_lock_or_wait)
 {
     static const char *const names[] = {
         "mp_sem_release(s)",     "mp_cond_acquire(c, -1)",
@@ -2716,9 +2717,30 @@ FL_TEST(test_mp_sync_calls_give_the_error_of_a_failed_lock)
                 what, touched ? "changed the state" : "left the state", unlocks,
                 free_now == 0 ? "" : ", leaving the mutex locked");
         }
+    // And a barrier wait whose pthread_cond_timedwait fails (EINVAL: a
+    // deadline it refuses) returns minus that error, not an index, and
+    // lets go of the lock.
+    b->count = 0;
+    b->broken = 0;
+    fl_fault_reset();
+    fl_fault_fail("pthread_cond_timedwait", 1, EINVAL);
+    int r = mp_barrier_wait(b, 100);
+    fl_fault_reset();
+    int free_now = pthread_mutex_trylock(&b->lock);
+    if (free_now == 0)
+        pthread_mutex_unlock(&b->lock);
     forget(s, sizeof *s);
     forget(c, sizeof *c);
     forget(b, sizeof *b);
+    fl_expect_int(r, -EINVAL,
+                  "mp_barrier_wait(b, 100) of Barrier(2) with its "
+                  "pthread_cond_timedwait failing (EINVAL)",
+                  "a wait that fails with anything but ETIMEDOUT returns "
+                  "minus that error: a positive number reads as an index");
+    ck_assert_msg(free_now == 0,
+                  "mp_barrier_wait(b, 100) with its pthread_cond_timedwait "
+                  "failing left the barrier's lock held: unlock on every "
+                  "way out");
 }
 
 FL_TEST(test_mp_barrier_calls_reject_bad_arguments)
@@ -2960,7 +2982,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_barrier_broken_reports_the_state, 5),
     FL_CASE(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock, 10),
     FL_CASE(test_mp_barrier_wait_gives_its_index_to_a_party_that_passed, 5),
-    FL_CASE(test_mp_sync_calls_give_the_error_of_a_failed_lock, 5),
+    FL_CASE(test_mp_sync_calls_pass_on_a_failed_lock_or_wait, 5),
     FL_CASE(test_mp_barrier_calls_reject_bad_arguments, 5),
     FL_CASE(test_mp_destroy_functions_unmap_and_accept_null, 5),
     FL_CASE(test_mp_cond_destroy_returns_after_a_waiter_was_killed, 10),
