@@ -36,6 +36,14 @@ CHECK_LIBS   += $(CRYPTO_LIBS)
 # Objects carry no absolute path of this tree (code under test reads its
 # own program, debug info included).
 CFLAGS_ALL    = $(CSTD) $(WARN) $(OPT) -MMD -MP -fdebug-prefix-map=$(CURDIR)=.
+# Student code (stubs, solutions, submissions) is built with every local
+# it never sets filled with 0xfe bytes, not with whatever the stack held
+# (often zeros, which hide the mistake): a count never set starts near
+# -16 million, a pointer never set faults, a sigset_t never emptied holds
+# signals no program can add (the tests' signal wrappers say so).  Code
+# that sets what it reads is unchanged.  GCC 12 or clang 8 and later.
+INIT         := $(shell $(CC) -ftrivial-auto-var-init=pattern -E -x c \
+	/dev/null >/dev/null 2>&1 && echo -ftrivial-auto-var-init=pattern)
 HAVE_CHECK   := $(shell pkg-config --exists check 2>/dev/null && echo yes)
 
 SUBMISSION ?= .
@@ -173,11 +181,11 @@ $(BUILD)/obj/tests/$(1)/%.san.o: tests/$(1)/%.c | need-check
 $(BUILD)/obj/lessons/$(1)/%.o: lessons/$(1)/%.c
 	@mkdir -p $$(@D)
 	@$$(if $(Q),$(SAY) "  CC      $$<")
-	$(Q)$$(CC) $$(CFLAGS_ALL) -Ilessons/$(1) -c $$< -o $$@
+	$(Q)$$(CC) $$(CFLAGS_ALL) $$(INIT) -Ilessons/$(1) -c $$< -o $$@
 $(BUILD)/obj/solutions/$(1)/%.o: solutions/$(1)/%.c
 	@mkdir -p $$(@D)
 	@$$(if $(Q),$(SAY) "  CC      $$<")
-	$(Q)$$(CC) $$(CFLAGS_ALL) -Ilessons/$(1) -c $$< -o $$@
+	$(Q)$$(CC) $$(CFLAGS_ALL) $$(INIT) -Ilessons/$(1) -c $$< -o $$@
 $(BUILD)/bin/%/$(1)/check_$$($(1)_T): $(BUILD)/obj/tests/$(1)/check_$$($(1)_T).o \
 		$(BUILD)/obj/%/$(1)/$$($(1)_T).wrapped.o $(HARNESS_OBJS)
 	@mkdir -p $$(@D)
@@ -228,7 +236,7 @@ SAN_LINK = $(BUILD)/obj/tests/$(1)/check_$(call topic,$(1)).san.o \
 $(BUILD)/obj/san/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),$(SAY) "  CC SAN  $<")
-	$(Q)$(CC) $(CSTD) $(WARN) $(OPT) $(SAN_FLAGS) -MMD -MP \
+	$(Q)$(CC) $(CSTD) $(WARN) $(OPT) $(INIT) $(SAN_FLAGS) -MMD -MP \
 	    -fdebug-prefix-map=$(CURDIR)=. -Ilessons/$(notdir $(*D)) -c $< -o $@
 define san_rules
 $(BUILD)/bin/san/%/$(1)/check_$(call topic,$(1)): $(SAN_LINK)
@@ -254,7 +262,7 @@ GRADER_CFLAGS := $(shell $(CC) -Werror -Wno-format-truncation -E -x c \
 # The student's file gets the flags the course and the demos build with:
 # full marks imply that `make demo` builds.
 GRADER_DEFS := -DFL_CSTD='"$(CSTD)"' -DFL_CHECK_LIBS='"$(CHECK_LIBS)"' \
-	-DFL_STUDENT_CFLAGS='"$(CSTD) $(WARN) $(OPT)"' \
+	-DFL_STUDENT_CFLAGS='"$(CSTD) $(WARN) $(OPT) $(INIT)"' \
 	-DFL_CHECK_CFLAGS='"$(CHECK_CFLAGS)"'
 
 ifneq ($(filter $(REPORT_GOALS),$(MAKECMDGOALS)),)
@@ -263,7 +271,19 @@ $(info Building the course and its tests, once: a minute or so.)
 endif
 endif
 
-$(BUILD)/obj/grader/%.o: grader/%.c
+# The grader's objects are rebuilt when GRADER_DEFS change (a new flag for
+# student code, say): the flags are kept in a file that changes with them.
+GRADER_STAMP := $(BUILD)/obj/grader/defs
+ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
+ifneq ($(file <$(GRADER_STAMP)),$(GRADER_DEFS))
+$(shell mkdir -p $(dir $(GRADER_STAMP)))
+$(file >$(GRADER_STAMP),$(GRADER_DEFS))
+endif
+endif
+$(GRADER_STAMP): # (after a clean in the same run: rebuilt on the next)
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/obj/grader/%.o: grader/%.c $(GRADER_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),$(SAY) "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) $(GRADER_CFLAGS) -Igrader -Itests $(GRADER_DEFS) -c $< -o $@
@@ -465,7 +485,7 @@ test-extra: $(GRADE_DEPS) ## make bench's smoke run and the clang build
 $(BUILD)/obj/tests/stress_target.o: tests/stress_target.c
 	@mkdir -p $(@D)
 	@$(if $(Q),$(SAY) "  CC      $<")
-	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(INIT) -c $< -o $@
 $(BUILD)/obj/tests/stress_selftest.o: tests/stress_selftest.c | need-check
 	@mkdir -p $(@D)
 	@$(if $(Q),$(SAY) "  CC      $<")

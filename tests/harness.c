@@ -38,6 +38,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,8 @@
 // from it: created by the runner, so that it survives both forks.
 struct fl_shared {
     volatile pid_t stray; // a child that came back into the test body
+    atomic_int misused;   // fl_misuse was called: misuse holds why
+    char misuse[512];
 };
 
 #define STRAY_MSG                                                              \
@@ -567,6 +570,27 @@ fl_stray_hint(const char *hint)
     stray_hint = hint;
 }
 
+void
+fl_misuse(const char *fmt, ...)
+{
+    if (shared == NULL || atomic_exchange(&shared->misused, 1) != 0)
+        return; // the first misuse is the one to fix first
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(shared->misuse, sizeof shared->misuse, fmt, ap);
+    va_end(ap);
+}
+
+int
+fl_misuse_take(char *buf, size_t size)
+{
+    if (shared == NULL || !shared->misused)
+        return 0;
+    snprintf(buf, size, "%s", shared->misuse);
+    shared->misused = 0;
+    return 1;
+}
+
 /* -------------------------------------------------- around each test */
 
 static void
@@ -594,6 +618,7 @@ fl_begin(const char *name)
     test_pid = getpid();
     ck_assert_msg(shared != NULL, "harness: run the tests through fl_main");
     shared->stray = 0;
+    shared->misused = 0;
     stray_hint = NULL;
     fl_san_begin();
     atexit(at_exit);
@@ -629,6 +654,8 @@ fl_end(void)
         _exit(FL_EXIT_STRAY);
     }
     char msg[MSG_MAX] = "";
+    if (shared->misused)
+        note(msg, "%s ", shared->misuse);
     if (shared->stray) {
         note(msg, STRAY_MSG, (int)shared->stray);
         if (stray_hint != NULL)
@@ -723,6 +750,7 @@ static int
 run_case(SRunner *sr, const fl_case *c, FILE *results)
 {
     shared->stray = 0;
+    shared->misused = 0;
     int tp[2];
     if (pipe2(tp, O_CLOEXEC) < 0) {
         perror("harness: pipe");
@@ -741,6 +769,10 @@ run_case(SRunner *sr, const fl_case *c, FILE *results)
     // the caller had failed it: say first that a child strayed.
     if (!pass && shared->stray && strstr(tr_msg(tr), "came back") == NULL)
         note(msg, STRAY_MSG "Then: ", (int)shared->stray);
+    // So does a misuse the wrappers saw, which may have made the test
+    // fail some other way (a signal's handler gone after one signal...).
+    if (!pass && shared->misused && strstr(tr_msg(tr), shared->misuse) == NULL)
+        note(msg, "%s Then: ", shared->misuse);
     if (pass)
         snprintf(why, sizeof why, "passed");
     else if (fl_san_explain(tr_msg(tr), why, sizeof why))

@@ -144,6 +144,24 @@ const char *fl_ipc_prefix(void);
 void fl_stray_hint(const char *hint);
 
 /**
+ * @brief Fail the current test for a misuse of a call the harness saw
+ *        (an argument the code under test never set, say), whatever else
+ *        the test finds.  Any process of the test may call it; the first
+ *        call's message is kept.
+ * @param fmt printf-style format of a sentence that teaches.
+ */
+void fl_misuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/**
+ * @brief Take back the misuse fl_misuse recorded, for a test that provokes
+ *        one on purpose (the stress library's selftest).
+ * @param buf  receives the message.
+ * @param size the room in buf.
+ * @return 1 if there was one (now forgotten: the test may pass), else 0.
+ */
+int fl_misuse_take(char *buf, size_t size);
+
+/**
  * @brief Run fn(arg) in a child process and report what happened.
  *
  * The child has its own process group; with capture set, its stdout and

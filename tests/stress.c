@@ -85,7 +85,8 @@
     X(pthread_cond_timedwait) X(setsid) X(clock_gettime) X(time)               \
     X(gettimeofday) X(exit) X(_exit) X(fstat) X(pthread_mutex_init)            \
     X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom) X(sysconf)      \
-    X(pthread_mutex_lock) X(sem_init) X(syscall)
+    X(pthread_mutex_lock) X(sem_init) X(syscall) X(sigprocmask)              \
+    X(pthread_sigmask)
 // clang-format on
 
 enum fn_id {
@@ -852,6 +853,19 @@ int
 fl_wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     INTERCEPT(poll, -1);
+    // Bits 0x4000 and up are no event a program can ask for (the kernel's
+    // own): events never set holds them (0xfefe, student code's locals).
+    // (An entry with a negative fd is ignored, events and all.)
+    for (nfds_t i = 0; fds != NULL && i < n && i < 4096; i++)
+        if (fds[i].fd >= 0 && (unsigned short)fds[i].events >= 0x4000) {
+            fl_misuse("poll was given a pollfd (entry %lu of %lu) whose "
+                      "events, 0x%hx, was never set: it held whatever the "
+                      "stack held. Set fd and events (POLLIN, POLLOUT) of "
+                      "every entry you pass.",
+                      (unsigned long)i, (unsigned long)n,
+                      (unsigned short)fds[i].events);
+            break;
+        }
     return poll(fds, n, timeout);
 }
 
@@ -862,11 +876,35 @@ fl_wrap_nanosleep(const struct timespec *req, struct timespec *rem)
     return nanosleep(req, rem);
 }
 
+// Signals 32 and 33 are the C library's own: sigemptyset, sigfillset and
+// sigaddset never put them in a set, so a set that holds one was never
+// made by them.  Its bytes are what the stack held: the course builds
+// student code with -ftrivial-auto-var-init=pattern (0xfe bytes).
+static int
+unmade_set(const sigset_t *set)
+{
+    unsigned long w;
+    memcpy(&w, set, sizeof w);
+    return (w >> 31 & 3) != 0; // bit n-1 is signal n
+}
+
+static void
+check_set(const char *fn, const char *what, const sigset_t *set)
+{
+    if (set != NULL && unmade_set(set))
+        fl_misuse("%s was given a signal set (%s) that was never "
+                  "initialised: it held whatever the stack held. Start "
+                  "every sigset_t with sigemptyset() (or sigfillset()), "
+                  "then sigaddset() the signals you mean.",
+                  fn, what);
+}
+
 int
 fl_wrap_sigtimedwait(const sigset_t *set, siginfo_t *info,
                      const struct timespec *timeout)
 {
     INTERCEPT(sigtimedwait, -1);
+    check_set("sigtimedwait", "its first argument", set);
     return sigtimedwait(set, info, timeout);
 }
 
@@ -881,7 +919,37 @@ int
 fl_wrap_sigaction(int sig, const struct sigaction *sa, struct sigaction *old)
 {
     INTERCEPT(sigaction, -1);
+    // Every flag a program can mean, and the C library's SA_RESTORER.
+    const unsigned long known = SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO |
+                                SA_ONSTACK | SA_RESTART | SA_NODEFER |
+                                SA_RESETHAND | 0x04000000UL | 0x00000400UL |
+                                0x00000800UL | 0x20000000UL;
+    if (sa != NULL && ((unsigned long)(unsigned)sa->sa_flags & ~known) != 0)
+        fl_misuse("sigaction(%s) was given sa_flags 0x%x, bits that are no "
+                  "flag: the struct sigaction was never initialised, and "
+                  "its sa_flags held whatever the stack held. Set sa_flags "
+                  "(0, or the flags you mean), or start from "
+                  "struct sigaction sa = {0}.",
+                  fl_signame(sig), (unsigned)sa->sa_flags);
+    if (sa != NULL)
+        check_set("sigaction", "sa_mask", &sa->sa_mask);
     return sigaction(sig, sa, old);
+}
+
+int
+fl_wrap_sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    INTERCEPT(sigprocmask, -1);
+    check_set("sigprocmask", "its second argument", set);
+    return sigprocmask(how, set, old);
+}
+
+int
+fl_wrap_pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    INTERCEPT_RET(pthread_sigmask);
+    check_set("pthread_sigmask", "its second argument", set);
+    return pthread_sigmask(how, set, old);
 }
 
 sem_t *

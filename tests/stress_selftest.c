@@ -45,6 +45,8 @@ int st_unmap(char *p, size_t len);
 long st_cpus(void);
 int st_pidfd_open(pid_t pid);
 int st_futex_bitset(unsigned val, unsigned bitset);
+int st_mask_and_action(int init);
+int st_poll_events(int init);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -561,6 +563,31 @@ FL_TEST(test_syscall_passes_on_a_sixth_argument)
     }
 }
 
+FL_TEST(test_wrappers_see_what_was_never_set)
+{
+    char why[512];
+    ck_assert_int_eq(st_mask_and_action(1), 0);
+    ck_assert_msg(!fl_misuse_take(why, sizeof why),
+                  "a set made with sigemptyset and an action with sa_flags "
+                  "set were called a misuse: %s",
+                  why);
+    // The target is built as student code is: what it never sets holds
+    // 0xfe bytes, so the set holds signal 32 and sa_flags bits of no flag.
+    ck_assert_int_eq(st_mask_and_action(0), 0);
+    ck_assert_msg(fl_misuse_take(why, sizeof why) &&
+                      strstr(why, "never initialised") != NULL,
+                  "a set never emptied was passed to sigprocmask and no "
+                  "misuse was recorded");
+    ck_assert_int_eq(st_poll_events(1), 0);
+    ck_assert_msg(!fl_misuse_take(why, sizeof why),
+                  "a pollfd with events POLLIN was called a misuse: %s", why);
+    ck_assert_int_eq(st_poll_events(0), 0);
+    ck_assert_msg(fl_misuse_take(why, sizeof why) &&
+                      strstr(why, "never set") != NULL,
+                  "a pollfd whose events was never set was passed to poll "
+                  "and no misuse was recorded");
+}
+
 FL_TEST(test_clock_mono_just_past_a_second_puts_reads_there)
 {
     fl_fault_reset();
@@ -663,6 +690,7 @@ FL_TEST(test_fault_eintr_late_moves_the_clock_when_it_fires)
 
 static const fl_case cases[] = {
     FL_CASE(test_fault_walk_finds_nothing_in_careful_code, 20),
+    FL_CASE(test_wrappers_see_what_was_never_set, 10),
     FL_CASE(test_fault_walk_finds_the_leak_in_leaky_code, 20),
     FL_CASE(test_fault_fail_from_fails_every_later_call, 10),
     FL_CASE(test_fault_short_and_eintr_make_real_partial_reads, 10),

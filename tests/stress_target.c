@@ -7,6 +7,7 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -239,4 +240,40 @@ st_futex_bitset(unsigned val, unsigned bitset)
     static unsigned word = 1;
     return (int)syscall(SYS_futex, &word, FUTEX_WAIT_BITSET, val, NULL, NULL,
                         bitset);
+}
+
+// Block SIGUSR2 for a moment with sigprocmask, and install SIG_IGN for it
+// with sigaction: with init set, from a set and an action made as they
+// should be; without, from a set never emptied and an action whose
+// sa_flags was never set (what the wrappers must notice).
+int
+st_mask_and_action(int init)
+{
+    sigset_t set, old;
+    struct sigaction sa, was;
+    if (init) {
+        sigemptyset(&set);
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;
+    }
+    sigaddset(&set, SIGUSR2);
+    sa.sa_handler = SIG_IGN;
+    if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
+        return -errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (sigaction(SIGUSR2, &sa, &was) < 0)
+        return -errno;
+    sigaction(SIGUSR2, &was, NULL);
+    return 0;
+}
+
+// Poll descriptor 0 for a moment, with events set or (init 0) never set.
+int
+st_poll_events(int init)
+{
+    struct pollfd p;
+    p.fd = 0;
+    if (init)
+        p.events = POLLIN;
+    return poll(&p, 1, 0) < 0 ? -errno : 0;
 }

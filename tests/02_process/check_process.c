@@ -223,6 +223,19 @@ FL_TEST(test_mp_process_init_keeps_a_given_name)
                       "name itself is no format, a '%%' in it is text.",
                       names[i], fl_ret(r), r == 0 ? mp_process_name(&p) : "");
     }
+    // An empty name fits: snprintf returns 0 for it, which is no error.
+    // Python gives such a process its default name; keeping "" is fine too.
+    mp_process p;
+    int r = mp_process_init(&p, return_zero, NULL, "");
+    const char *got = r == 0 ? mp_process_name(&p) : "";
+    ck_assert_msg(r == 0 &&
+                      (got[0] == '\0' || strncmp(got, "Process-", 8) == 0),
+                  "mp_process_init with the name \"\" returned %s, name "
+                  "\"%s\"; expected 0 and the name \"\" (or the default "
+                  "name). An empty name fits in MP_NAME_MAX: snprintf "
+                  "returns 0 for it, and only a negative result or one of "
+                  "MP_NAME_MAX or more is an error.",
+                  fl_ret(r), got);
 }
 
 FL_TEST(test_mp_process_init_numbers_named_processes_too)

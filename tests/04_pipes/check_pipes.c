@@ -314,6 +314,28 @@ FL_TEST(test_mp_send_bytes_frames_each_message_with_its_length)
                   "length the reader cannot tell where a message ends: a "
                   "pipe is a stream of bytes.",
                   n);
+    // Every byte of the header counts: a length of 0x01020304 bytes (16
+    // MiB of zero pages, never touched).  The sending end does not block:
+    // the send stops (EAGAIN) once the pipe is full, the header in front.
+    size_t big = 0x01020304;
+    void *zeros = mmap(NULL, big, PROT_READ,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    ck_assert_msg(zeros != MAP_FAILED, "mmap failed");
+    pair(0, &a, &b);
+    fcntl(fd_of(b), F_SETFL, O_NONBLOCK);
+    int r3 = mp_send_bytes(b, zeros, big);
+    unsigned char head[MP_FRAME_HEADER] = {0};
+    n = read(fd_of(a), head, sizeof head);
+    munmap(zeros, big);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(n == (ssize_t)sizeof head && head[0] == 1 && head[1] == 2 &&
+                      head[2] == 3 && head[3] == 4,
+                  "a message of 0x01020304 bytes (sent to a full pipe, "
+                  "%s) began with the header %02x %02x %02x %02x; expected "
+                  "01 02 03 04, the length most significant byte first: "
+                  "len >> 24, len >> 16, len >> 8, len, each cut to a byte",
+                  fl_ret(r3), head[0], head[1], head[2], head[3]);
 }
 
 FL_TEST(test_mp_recv_bytes_keeps_message_boundaries)
@@ -733,6 +755,16 @@ FL_TEST(test_mp_recv_bytes_reports_a_truncated_message_too_big_to_fit)
                   "bytes, then 10 bytes and EOF",
                   "skipping a message too big for the buffer also meets "
                   "the EOF: the frame is truncated, -EPROTO");
+    pair(0, &a, &b);
+    ck_assert(raw_write(fd_of(b), part, MP_FRAME_HEADER) == 0);
+    mp_conn_close(b); // the sender dies between header and message
+    n = mp_recv_bytes(a, buf, sizeof buf);
+    mp_conn_close(a);
+    fl_expect_int(n, -EPROTO,
+                  "mp_recv_bytes into 4 bytes of a frame that announced 100 "
+                  "bytes, then EOF before any of them",
+                  "the skip meets the EOF at its very first read: that is "
+                  "a truncated frame too, not the EOF between messages");
 }
 
 FL_TEST(test_mp_recv_bytes_rejects_a_frame_with_a_bad_length)
@@ -794,17 +826,21 @@ FL_TEST(test_mp_recv_bytes_rejects_null_arguments)
 
 FL_TEST(test_mp_recv_bytes_reports_a_truncated_header)
 {
-    mp_conn *a, *b;
-    pair(0, &a, &b);
-    ck_assert(raw_write(fd_of(b), "\0\0", 2) == 0);
-    mp_conn_close(b); // the sender dies after half a header
-    char buf[128];
-    ssize_t n = mp_recv_bytes(a, buf, sizeof buf);
-    mp_conn_close(a);
-    fl_expect_int(n, -EPROTO,
-                  "mp_recv_bytes after 2 of the header's 4 bytes, then EOF",
-                  "EOF is 0 only between messages; in the middle of a "
-                  "header it is a truncated frame");
+    for (size_t cut = 1; cut < MP_FRAME_HEADER; cut++) {
+        mp_conn *a, *b;
+        pair(0, &a, &b);
+        ck_assert(raw_write(fd_of(b), "\0\0\0", cut) == 0);
+        mp_conn_close(b); // the sender dies in the middle of the header
+        char buf[128];
+        ssize_t n = mp_recv_bytes(a, buf, sizeof buf);
+        mp_conn_close(a);
+        ck_assert_msg(n == -EPROTO,
+                      "mp_recv_bytes after %zu of the header's 4 bytes, "
+                      "then EOF, returned %s; expected -71 (-EPROTO). EOF "
+                      "is 0 only between messages; in the middle of a "
+                      "header it is a truncated frame, even after 1 byte",
+                      cut, fl_ret(n));
+    }
 }
 
 /* ---------------------------------------------------------------- EOF */
@@ -819,6 +855,16 @@ FL_TEST(test_mp_recv_bytes_returns_0_at_eof)
     ssize_t n1 = mp_recv_bytes(a, buf, sizeof buf - 1);
     ssize_t n2 = mp_recv_bytes(a, buf, sizeof buf - 1);
     ssize_t n3 = mp_recv_bytes(a, buf, sizeof buf - 1);
+    // A successful read() leaves errno alone: here it still holds the
+    // EINTR of the caller's last interrupted call.  From the 8th read on,
+    // every read fails with EIO, so a loop that takes the EOF for an
+    // EINTR ends instead of spinning for ever.
+    fl_fault_reset();
+    fl_fault_fail_from("read", 8, EIO);
+    errno = EINTR;
+    ssize_t n4 = mp_recv_bytes(a, buf, sizeof buf - 1);
+    long reads = fl_fault_calls("read");
+    fl_fault_reset();
     mp_conn_close(a);
     ck_assert_msg(n1 == 4 && strcmp(buf, "last") == 0,
                   "a message sent before the close must still arrive: "
@@ -830,6 +876,14 @@ FL_TEST(test_mp_recv_bytes_returns_0_at_eof)
                   "each time. read() returns 0 at EOF; no header byte at all "
                   "is EOF, not an error.",
                   fl_ret(n2), fl_ret(n3));
+    ck_assert_msg(n4 == 0 && reads == 1,
+                  "at EOF, called with errno holding EINTR (left by an "
+                  "earlier interrupted call), mp_recv_bytes returned %s "
+                  "after %ld read() calls; expected 0 after one. A read "
+                  "that returns 0 does not set errno: look at errno only "
+                  "when read() returned -1, or the EOF is taken for an "
+                  "EINTR left over and read again for ever.",
+                  fl_ret(n4), reads);
 }
 
 FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
@@ -839,6 +893,7 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
     ck_assert(raw_frame(fd_of(b), "0123456789", 10) == 0);
     ck_assert(raw_frame(fd_of(b), "01234", 5) == 0); // cap + 1
     ck_assert(raw_frame(fd_of(b), "zero", 4) == 0);
+    ck_assert(raw_frame(fd_of(b), "z", 1) == 0); // its last byte is its first
     ck_assert(raw_frame(fd_of(b), "ok", 2) == 0);
     mp_conn_close(b);
     char buf[4] = {'x', 'x', 'x', 'x'}, after1[4];
@@ -847,6 +902,7 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
     char room[8]; // room for the byte too many: a wrong read is seen
     ssize_t n5 = mp_recv_bytes(a, room, 4);
     ssize_t n0 = mp_recv_bytes(a, buf, 0); // no room at all: still skipped
+    ssize_t n01 = mp_recv_bytes(a, buf, 0);
     ssize_t n2 = mp_recv_bytes(a, buf, 4);
     mp_conn_close(a);
     ck_assert_msg(n1 == -EMSGSIZE,
@@ -872,11 +928,16 @@ FL_TEST(test_mp_recv_bytes_skips_a_message_too_big_for_the_buffer)
                   "message is too long for it (read and thrown away); "
                   "-EINVAL is for a NULL conn or buf only",
                   fl_ret(n0));
+    ck_assert_msg(n01 == -EMSGSIZE,
+                  "mp_recv_bytes of a 1-byte message with cap 0 returned "
+                  "%s; expected -EMSGSIZE",
+                  fl_ret(n01));
     ck_assert_msg(n2 == 2 && memcmp(buf, "ok", 2) == 0,
-                  "after the message that did not fit, the next one (\"ok\") "
-                  "came as %s: read and throw away the rest of a message "
-                  "that does not fit, so that the next header is where the "
-                  "next read starts",
+                  "after the messages that did not fit (the last one of a "
+                  "single byte, with cap 0), the next one (\"ok\") came as "
+                  "%s: read and throw away the rest of a message that does "
+                  "not fit, down to its last byte, so that the next header "
+                  "is where the next read starts",
                   fl_ret(n2));
     // A message far bigger than any buffer skip may read it into: 1 MiB,
     // from a writer child (the pipe holds 64 KiB), then "end".
@@ -1653,11 +1714,54 @@ send_seed(mp_conn *conn, void *arg)
     return mp_send_bytes(conn, SEED, strlen(SEED)) == 0 ? 7 : 1;
 }
 
+// What the child's end was, for report_at_exit: its descriptor, and the
+// heap blocks live while the target ran.
+static int give_fd = -1, exit_report = -1;
+static long blocks_in_target;
+
+static int
+send_seed_noting_its_end(mp_conn *conn, void *arg)
+{
+    give_fd = mp_conn_fileno(conn);
+    fl_heap_live(&blocks_in_target);
+    return send_seed(conn, arg);
+}
+
+// SIGUSR1 handler, run in the child just before its _exit: 'c' if the
+// child's end is closed and freed, 'o' if its descriptor is still open,
+// 'l' if only its handle is left on the heap.
+static void
+report_at_exit(int sig)
+{
+    (void)sig;
+    long blocks = 0;
+    fl_heap_live(&blocks);
+    char c = fcntl(give_fd, F_GETFD) >= 0 ? 'o'
+             : blocks >= blocks_in_target ? 'l'
+                                          : 'c';
+    (void)!write(exit_report, &c, 1);
+}
+
 FL_TEST(test_mp_conn_fork_runs_the_target_with_the_childs_end)
 {
     mp_conn *a, *b;
     pair(0, &a, &b);
-    pid_t pid = mp_conn_fork(a, b, send_seed, NULL);
+    int rep[2];
+    ck_assert(pipe(rep) == 0);
+    exit_report = rep[1];
+    struct sigaction sa = {.sa_handler = report_at_exit}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    fl_fault_reset();
+    fl_fault_signal_before("_exit", 1, SIGUSR1); // in the child
+    pid_t pid = mp_conn_fork(a, b, send_seed_noting_its_end, NULL);
+    fl_fault_reset();
+    sigaction(SIGUSR1, &old, NULL);
+    close(rep[1]);
+    char at_exit = 0;
+    if (read(rep[0], &at_exit, 1) != 1)
+        at_exit = 0;
+    close(rep[0]);
     ck_assert_msg(pid > 0, "mp_conn_fork returned %s, expected a pid",
                   fl_ret(pid));
     char buf[64] = "";
@@ -1670,6 +1774,14 @@ FL_TEST(test_mp_conn_fork_runs_the_target_with_the_childs_end)
                   SEED, fl_ret(n), buf);
     fl_expect_int(st, 7, "the child's exit status",
                   "the child ends with _exit(target(give, arg))");
+    ck_assert_msg(at_exit != 'o' && at_exit != 'l',
+                  "when the child called _exit, its own end (give) %s. "
+                  "After the target returns, the child closes give with "
+                  "mp_conn_close (descriptor and handle), then flushes "
+                  "stdio: a flush that blocks on a full stdout must not "
+                  "keep the peer from seeing EOF.",
+                  at_exit == 'o' ? "was still open"
+                                 : "was closed but its handle not freed");
 }
 
 static int

@@ -1463,6 +1463,37 @@ FL_TEST(test_mp_shm_create_rejects_bad_arguments)
                   "\"a/b\" and a size of 0 returned %s, %s, %s, %s; "
                   "expected -EINVAL each time",
                   fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
+    // Just past the limit: 1 byte is a good size.  And descriptor 0 is a
+    // descriptor like any other: with it free, shm_open returns it, to the
+    // create and then to the open.
+    mp_shm one, other;
+    memset(&one, 0, sizeof one);
+    memset(&other, 0, sizeof other);
+    int saved = dup(0);
+    ck_assert(saved >= 0);
+    close(0);
+    int c = mp_shm_create(&one, "one", 1);
+    int o = c == 0 ? mp_shm_open(&other, one.name) : -1;
+    dup2(saved, 0);
+    close(saved);
+    int shared = 0;
+    if (c == 0 && o == 0 && one.size == 1 && other.size == 1) {
+        *(volatile char *)one.buf = 'k';
+        shared = *(volatile char *)other.buf == 'k';
+    }
+    if (o == 0)
+        munmap(other.buf, other.size);
+    cleanup(&one, "one");
+    ck_assert_msg(c == 0 && o == 0 && shared,
+                  "with descriptor 0 free, mp_shm_create of a 1-byte "
+                  "segment returned %s, then mp_shm_open of it %s%s; "
+                  "expected 0 and 0, and one byte both see. Only a size "
+                  "of 0 is refused (st_size too); and shm_open fails with "
+                  "-1, not 0: descriptor 0 is the lowest free one, and "
+                  "good.",
+                  fl_ret(c), c == 0 ? fl_ret(o) : "(not called)",
+                  c == 0 && o == 0 && !shared ? ", but the byte is not shared"
+                                              : "");
 }
 
 // In a child: mp_shm_create of 4 GiB and 4 KiB where files may not pass
@@ -1691,6 +1722,7 @@ FL_TEST(test_mp_shm_unlink_removes_the_name_but_not_the_mapping)
     int r = mp_shm_create(&s, "unlinked", 4096);
     ck_assert_msg(r == 0, "mp_shm_create returned %s", fl_ret(r));
     check_sized(&s, "unlinked");
+    errno = EIO; // left by some earlier call: a success does not clear it
     int u = mp_shm_unlink(&s);
     int named = in_dev_shm(s.name, NULL);
     int fd = shm_open(s.name, O_RDWR, 0);
@@ -1705,7 +1737,10 @@ FL_TEST(test_mp_shm_unlink_removes_the_name_but_not_the_mapping)
     fl_fault_reset();
     int c = mp_shm_close(&s);
     cleanup(&s, "unlinked");
-    fl_expect_int(u, 0, "mp_shm_unlink", "");
+    fl_expect_int(u, 0, "mp_shm_unlink, called with errno holding EIO",
+                  "shm_unlink returns 0 on success and -1 on failure, and "
+                  "a success leaves errno as it was: test the return value "
+                  "(< 0), not errno or <= 0");
     ck_assert_msg(!named && fd < 0,
                   "after mp_shm_unlink, %s is still in /dev/shm: call "
                   "shm_unlink(). The segment outlives every process that "

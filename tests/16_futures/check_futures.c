@@ -22,6 +22,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1139,6 +1141,29 @@ FL_TEST(test_mp_executor_map_keeps_input_order)
     fl_expect_int(r0, 0, "mp_executor_map of 0 items", "");
 }
 
+// While map waits, each time its caller has slept 15 ms: move the code's
+// monotonic clock 200 ms further on, then let one more call on gate 0
+// through.  Each call then ends 200 ms (of the code's clock) after it
+// began, well within a 1000 ms timeout; the eight of them do not.
+struct ticker {
+    atomic_int map_returned;
+    atomic_int opened;
+};
+
+static void *
+tick_and_open(void *p)
+{
+    struct ticker *t = p;
+    while (t->opened < 8 && !atomic_load(&t->map_returned)) {
+        if (!fl_proc_idles(getpid(), 15))
+            continue; // (busy now: map is between two calls)
+        fl_clock_mono_later_at(0, 200LL * (t->opened + 1));
+        gate_open(0);
+        t->opened++;
+    }
+    return NULL;
+}
+
 FL_TEST(test_mp_executor_map_times_out_and_leaks_nothing)
 {
     fl_snapshot s;
@@ -1154,12 +1179,19 @@ FL_TEST(test_mp_executor_map_times_out_and_leaks_nothing)
     long long t2 = fl_now_us();
     int r0 = mp_executor_map(ex, after_sleep, in, out, 1, 0);
     double took0 = ms_since(t2);
-    // Eight calls of 15 ms or more each, one after another: each is in
-    // time, all of them are not.
-    long in8[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out8[8];
-    long long t1 = fl_now_us();
-    int r8 = mp_executor_map(ex, after_sleep, in8, out8, 8, 100);
-    double took8 = ms_since(t1);
+    // Eight calls, each ending 200 ms after it began by the code's clock
+    // (tick_and_open): each is in time, all of them are not.
+    long in8[8] = {0}, out8[8];
+    struct ticker t = {0};
+    pthread_t tid;
+    ck_assert_int_eq(pthread_create(&tid, NULL, tick_and_open, &t), 0);
+    int r8 = mp_executor_map(ex, gated, in8, out8, 8, 1000);
+    int ticks = atomic_load(&t.opened); // (not one the ticker adds late)
+    atomic_store(&t.map_returned, 1);
+    pthread_join(tid, NULL);
+    fl_fault_reset(); // the clock back
+    for (int k = atomic_load(&t.opened); k < 8; k++)
+        gate_open(0); // the calls still queued end at once
     mp_executor_free(ex);
     pipes_close();
     ck_assert_msg(r == -ETIMEDOUT && took >= 95 && took < 600,
@@ -1172,13 +1204,14 @@ FL_TEST(test_mp_executor_map_times_out_and_leaks_nothing)
                   "is a deadline of now, not no deadline: only -1 waits "
                   "for ever.",
                   fl_ret(r0), took0);
-    ck_assert_msg(r8 == -ETIMEDOUT && took8 >= 95 && took8 < 600,
-                  "map(8 calls of 15 ms or more each, on 1 worker, 100 ms) "
-                  "returned %s after %.0f ms; expected -ETIMEDOUT after "
-                  "about 100 ms. The timeout is for the whole map: take "
-                  "the deadline once, before the first item, not for each "
-                  "item",
-                  fl_ret(r8), took8);
+    ck_assert_msg(r8 == -ETIMEDOUT && ticks <= 6,
+                  "map(8 calls on 1 worker, timeout 1000 ms), each call "
+                  "ending 200 ms after it began, returned %s after %d "
+                  "calls ended; expected -ETIMEDOUT once 1000 ms had passed "
+                  "(after 5 or 6 calls). The timeout is for the whole map: "
+                  "take the deadline once, before the first item, not for "
+                  "each item",
+                  fl_ret(r8), ticks);
     fl_expect_no_leak(&s, "mp_executor_map that timed out, then "
                           "mp_executor_free: the running call's future "
                           "must be freed when it ends (settle an orphan)");
