@@ -1708,6 +1708,49 @@ FL_TEST(test_mp_event_wait_waits_out_long_timeouts)
     forget(ev);
 }
 
+// In the kid: mp_event_wait(ev, timeout_ms) with the code's CLOCK_MONOTONIC
+// read timeout_ms - 80 ms behind: a deadline of exactly now + timeout_ms
+// is then 80 ms away for the kernel, and one a second off either way
+// shows at once as a wait of 0 or of a second more.
+static int
+kid_wait_shifted(mp_event *ev, int timeout_ms)
+{
+    fl_fault_reset();
+    fl_clock_mono_later_at(0, -(timeout_ms - 80LL));
+    return mp_event_wait(ev, timeout_ms);
+}
+
+// The deadline is now + timeout_ms to the millisecond, whatever the
+// timeout: its seconds (timeout_ms / 1000) and its milliseconds
+// (timeout_ms % 1000) each counted once.  The code's clock is moved back
+// by all but 80 ms of the timeout, so each wait takes 80 ms, not seconds.
+FL_TEST(test_mp_event_wait_turns_each_timeout_into_its_exact_deadline)
+{
+    static const int timeouts[] = {999, 1000, 2500};
+    mp_event *ev = raw_event();
+    for (int i = 0; i < 3; i++) {
+        struct kid k;
+        kid_start(&k, kid_wait_shifted, ev, timeouts[i]);
+        int got = kid_wait(&k, 3000);
+        if (kid_end(&k)) { // killed in its wait: start again, clean
+            forget(ev);
+            ev = raw_event();
+        }
+        ck_assert_msg(
+            got && k.rep.value == 0 && k.rep.us >= 75000 && k.rep.us < 900000,
+            "mp_event_wait(ev, %d) on a clear event, with the code's "
+            "CLOCK_MONOTONIC moved %d ms back, %s; expected 0 after 80 ms "
+            "(a deadline of now + %d ms, to the millisecond). %s",
+            timeouts[i], timeouts[i] - 80, said(&k, 3000), timeouts[i],
+            got && k.rep.value == -EINVAL
+                ? NSEC_HINT
+                : "The deadline is off by a second or more: add "
+                  "timeout_ms / 1000 to tv_sec and (timeout_ms % 1000) "
+                  "* 1000000 to tv_nsec, then carry.");
+    }
+    forget(ev);
+}
+
 // In the kid: a wait whose pthread_cond_timedwait fails with EINVAL, then
 // a set, which needs the lock; the set's result goes in kid_extra.
 static int
@@ -1784,6 +1827,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_event_create_fails_cleanly_when_any_call_it_makes_fails, 5),
     FL_CASE(test_mp_event_wait_keeps_its_timeout_when_the_wall_clock_jumps, 5),
     FL_CASE(test_mp_event_wait_waits_out_long_timeouts, 10),
+    FL_CASE(test_mp_event_wait_turns_each_timeout_into_its_exact_deadline, 5),
     FL_CASE(test_mp_event_wait_unlocks_when_the_timed_wait_fails, 5),
 };
 

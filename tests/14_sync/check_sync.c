@@ -458,6 +458,18 @@ kid_acquire(void *obj, int timeout_ms)
     return mp_sem_acquire(obj, timeout_ms);
 }
 
+// In the kid: mp_sem_acquire(obj, timeout_ms) with the code's
+// CLOCK_MONOTONIC read timeout_ms - 80 ms behind: a deadline of exactly
+// now + timeout_ms is then 80 ms away for the kernel, and one a second
+// off either way shows at once as a wait of 0 or of a second more.
+static int
+kid_acquire_shifted(void *obj, int timeout_ms)
+{
+    fl_fault_reset();
+    fl_clock_mono_later_at(0, -(timeout_ms - 80LL));
+    return mp_sem_acquire(obj, timeout_ms);
+}
+
 FL_TEST(test_mp_sem_acquire_times_out_after_the_timeout)
 {
     mp_sem *s = raw_sem(0, -1);
@@ -465,12 +477,29 @@ FL_TEST(test_mp_sem_acquire_times_out_after_the_timeout)
     kid_start(&k, kid_acquire, s, 50);
     int got = kid_wait(&k, 3000);
     kid_end(&k);
-    forget(s, sizeof *s);
     ck_assert_msg(got && k.rep.value == -ETIMEDOUT && k.rep.us >= 50000 &&
                       k.rep.us < 600000,
                   "mp_sem_acquire(s, 50) with the count at 0 %s; expected "
                   "-ETIMEDOUT (-110) after 50 ms. %s",
                   said(&k, 3000), CLOCK_HINT);
+    // Then timeouts at and past a second, to the millisecond: the code's
+    // clock moved back by all but 80 ms of each, each takes 80 ms.
+    static const int timeouts[] = {999, 1000, 2500};
+    for (int i = 0; i < 3; i++) {
+        kid_start(&k, kid_acquire_shifted, s, timeouts[i]);
+        got = kid_wait(&k, 3000);
+        kid_end(&k);
+        ck_assert_msg(
+            got && k.rep.value == -ETIMEDOUT && k.rep.us >= 75000 &&
+                k.rep.us < 900000,
+            "mp_sem_acquire(s, %d) with the count at 0, the code's "
+            "CLOCK_MONOTONIC moved %d ms back, %s; expected -ETIMEDOUT "
+            "after 80 ms (a deadline of now + %d ms, to the millisecond). "
+            "The deadline is off: add timeout_ms / 1000 to tv_sec and "
+            "(timeout_ms %% 1000) * 1000000 to tv_nsec, then carry.",
+            timeouts[i], timeouts[i] - 80, said(&k, 3000), timeouts[i]);
+    }
+    forget(s, sizeof *s);
 }
 
 // In the kid: an acquire whose deadline falls exactly on a second.  The
@@ -1639,12 +1668,14 @@ cond_create_null(void *arg)
 
 FL_TEST(test_mp_cond_calls_reject_bad_arguments)
 {
-    int flag = 0;
+    int flag = 0, up = 1; // up: a pred already true, so -2 cannot hang
     mp_cond *c = raw_cond();
     const char *names[] = {
-        "acquire(NULL, 0)",        "release(NULL)",        "wait(NULL, 0)",
-        "wait_for(NULL, pred, 0)", "wait_for(c, NULL, 0)", "notify(NULL, 1)",
-        "notify(c, -1)",           "notify_all(NULL)",     "wait(c, -2)"};
+        "acquire(NULL, 0)",     "release(NULL)",
+        "wait(NULL, 0)",        "wait_for(NULL, pred, 0)",
+        "wait_for(c, NULL, 0)", "notify(NULL, 1)",
+        "notify(c, -1)",        "notify_all(NULL)",
+        "wait(c, -2)",          "wait_for(c, pred, -2) with pred true"};
     int got[] = {mp_cond_acquire(NULL, 0),
                  mp_cond_release(NULL),
                  mp_cond_wait(NULL, 0),
@@ -1653,7 +1684,8 @@ FL_TEST(test_mp_cond_calls_reject_bad_arguments)
                  mp_cond_notify(NULL, 1),
                  mp_cond_notify(c, -1),
                  mp_cond_notify_all(NULL),
-                 mp_cond_wait(c, -2)};
+                 mp_cond_wait(c, -2),
+                 mp_cond_wait_for(c, flag_set, &up, -2)};
     int none = mp_cond_notify(c, 0);
     int bad = mp_cond_acquire(c, -2);
     forget(c, sizeof *c);
@@ -2615,6 +2647,102 @@ FL_TEST(test_mp_barrier_wait_gives_its_index_to_a_party_that_passed)
                   said(&k, 2000));
 }
 
+// Call i of the calls that take a lock first, on s, c or b.
+static int
+call_taking_a_lock(int i, mp_sem *s, mp_cond *c, mp_barrier *b)
+{
+    switch (i) {
+    case 0:
+        return mp_sem_release(s);
+    case 1:
+        return mp_cond_acquire(c, -1);
+    case 2:
+        return mp_barrier_wait(b, 0);
+    case 3:
+        return mp_barrier_abort(b);
+    case 4:
+        return mp_barrier_reset(b);
+    default:
+        return mp_barrier_broken(b);
+    }
+}
+
+// A pthread_mutex_lock that fails (ENOTRECOVERABLE: a robust mutex whose
+// dead owner's state was never made consistent; EINVAL) is not a lock
+// held: the call returns minus the error at once, touching nothing.  A
+// barrier wait whose condition wait fails returns minus its error too.
+FL_TEST(test_mp_sync_calls_pass_on_a_failed_lock_or_wait)
+{
+    static const char *const names[] = {
+        "mp_sem_release(s)",     "mp_cond_acquire(c, -1)",
+        "mp_barrier_wait(b, 0)", "mp_barrier_abort(b)",
+        "mp_barrier_reset(b)",   "mp_barrier_broken(b)"};
+    static const int errs[] = {ENOTRECOVERABLE, EINVAL};
+    mp_sem *s = raw_sem(1, 2);
+    mp_cond *c = raw_cond();
+    mp_barrier *b = raw_barrier(2);
+    for (int e = 0; e < 2; e++)
+        for (int i = 0; i < 6; i++) {
+            b->count = 1; // a party waits (in the test's story)
+            b->broken = i == 4;
+            unsigned gen = b->generation;
+            fl_fault_reset();
+            fl_fault_fail("pthread_mutex_lock", 1, errs[e]);
+            int r = call_taking_a_lock(i, s, c, b);
+            long unlocks = fl_fault_calls("pthread_mutex_unlock");
+            fl_fault_reset();
+            int value = 0;
+            sem_getvalue(&s->sem, &value);
+            int touched = value != 1 || b->count != 1 ||
+                          b->broken != (i == 4) || b->generation != gen;
+            pthread_mutex_t *m = i == 0   ? &s->release_lock
+                                 : i == 1 ? &c->lock
+                                          : &b->lock;
+            int free_now = pthread_mutex_trylock(m);
+            if (free_now == 0)
+                pthread_mutex_unlock(m);
+            char what[96];
+            snprintf(what, sizeof what,
+                     "%s with its pthread_mutex_lock failing (%s)", names[i],
+                     strerrorname_np(errs[e]));
+            fl_expect_int(r, -errs[e], what,
+                          "pthread_mutex_lock RETURNS its error number: "
+                          "return minus it at once, whatever it is");
+            ck_assert_msg(
+                !touched && unlocks == 0 && free_now == 0,
+                "%s: it %s, and called pthread_mutex_unlock %ld "
+                "time(s)%s. A lock that failed is not held: touch "
+                "neither the state nor the mutex, and return at "
+                "once",
+                what, touched ? "changed the state" : "left the state", unlocks,
+                free_now == 0 ? "" : ", leaving the mutex locked");
+        }
+    // And a barrier wait whose pthread_cond_timedwait fails (EINVAL: a
+    // deadline it refuses) returns minus that error, not an index, and
+    // lets go of the lock.
+    b->count = 0;
+    b->broken = 0;
+    fl_fault_reset();
+    fl_fault_fail("pthread_cond_timedwait", 1, EINVAL);
+    int r = mp_barrier_wait(b, 100);
+    fl_fault_reset();
+    int free_now = pthread_mutex_trylock(&b->lock);
+    if (free_now == 0)
+        pthread_mutex_unlock(&b->lock);
+    forget(s, sizeof *s);
+    forget(c, sizeof *c);
+    forget(b, sizeof *b);
+    fl_expect_int(r, -EINVAL,
+                  "mp_barrier_wait(b, 100) of Barrier(2) with its "
+                  "pthread_cond_timedwait failing (EINVAL)",
+                  "a wait that fails with anything but ETIMEDOUT returns "
+                  "minus that error: a positive number reads as an index");
+    ck_assert_msg(free_now == 0,
+                  "mp_barrier_wait(b, 100) with its pthread_cond_timedwait "
+                  "failing left the barrier's lock held: unlock on every "
+                  "way out");
+}
+
 FL_TEST(test_mp_barrier_calls_reject_bad_arguments)
 {
     mp_barrier *b = raw_barrier(2);
@@ -2854,6 +2982,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_barrier_broken_reports_the_state, 5),
     FL_CASE(test_mp_barrier_abort_reset_and_broken_wait_for_the_lock, 10),
     FL_CASE(test_mp_barrier_wait_gives_its_index_to_a_party_that_passed, 5),
+    FL_CASE(test_mp_sync_calls_pass_on_a_failed_lock_or_wait, 5),
     FL_CASE(test_mp_barrier_calls_reject_bad_arguments, 5),
     FL_CASE(test_mp_destroy_functions_unmap_and_accept_null, 5),
     FL_CASE(test_mp_cond_destroy_returns_after_a_waiter_was_killed, 10),
