@@ -491,6 +491,15 @@ rejects_bad_arguments(map_fn map, const char *name)
                       "before starting any worker",
                       name, bad[i].what, fl_ret(r));
     }
+    // One item is items too: a NULL in or out is refused for any n > 0.
+    for (size_t i = 3; i < 5; i++) {
+        int r = map(bad[i].k, bad[i].fn, bad[i].in, bad[i].out, 1, 1);
+        ck_assert_msg(r == -EINVAL,
+                      "%s with %s and one item (n = 1) returned %s, "
+                      "expected -EINVAL (-22): in and out may be NULL only "
+                      "when n == 0, so test n > 0, not n > 1",
+                      name, bad[i].what, fl_ret(r));
+    }
     // No items does not make 0 workers or a NULL kernel right: only in and
     // out may be NULL then (Python's Pool(0) raises ValueError at once).
     for (size_t i = 0; i < 3; i++) {
@@ -646,14 +655,24 @@ FL_TEST(test_mp_par_map_reports_a_worker_that_died)
 // well, for a struct share of any size over 8 bytes.  A faulting page
 // follows each mapping the code makes (fl_mmap_guard), so that a write
 // past its end faults instead of landing in other memory.  In a child, as
-// the caller may crash copying them out; 1000 for wrong results.
+// the caller may crash copying them out; 1000 for wrong results.  Then
+// as many results as end the mapping exactly at two pages behind the
+// given struct share (9 pointers or sizes: 72 bytes on 64-bit): results
+// put anywhere past (s + 1), at (s + 2) or at (long *)s + sizeof *s, run
+// into the guard.  (A struct of another size merely makes it less sharp.)
 static int
 map_a_page(void *arg)
 {
     (void)arg;
     enum { N = 4096 / sizeof(long) };
-    static long in[N], out[N];
-    for (size_t n = N - 1; n <= N; n++) {
+    enum {
+        SHARE = 9 * sizeof(void *),
+        TWO = (2 * 4096 - SHARE) / sizeof(long)
+    };
+    static long in[TWO], out[TWO];
+    const size_t ns[3] = {N - 1, N, TWO};
+    for (int k = 0; k < 3; k++) {
+        size_t n = ns[k];
         items(in, out, (int)n);
         fl_mmap_guard(1);
         int r = mp_par_map(2, good, in, out, n, 0);
@@ -672,11 +691,13 @@ FL_TEST(test_mp_par_map_fills_a_whole_page_of_results)
     fl_child c;
     fl_run_in_child(map_a_page, NULL, 5000, 0, &c);
     ck_assert_msg(c.returned && c.value == 0,
-                  "mp_par_map(nworkers=2, n=511 then 512, chunk=0), whose "
-                  "longs fill one page but for one, then exactly, %s%s. Map "
+                  "mp_par_map(nworkers=2, n=511, 512, then 1015, chunk=0), "
+                  "whose longs fill one page but for one, then exactly, "
+                  "then two pages behind the given struct share, %s%s. Map "
                   "room for the struct share AND the n results: "
                   "sizeof(struct share) + n * sizeof(long), not n + 1 "
-                  "results.",
+                  "results; and put the results right behind the struct, "
+                  "at (long *)(s + 1), not further on.",
                   c.returned    ? "returned "
                   : c.exited    ? "ended the caller"
                   : c.timed_out ? "never returned"
@@ -687,28 +708,35 @@ FL_TEST(test_mp_par_map_fills_a_whole_page_of_results)
 }
 
 // 16 items, 2 workers (or threads), chunk 0: Python's rule gives ceil(16 /
-// 8) = 2.  Which thread ran which item tells the first chunk's size (a
-// worker process is one thread: its tid is its pid).
+// 8) = 2; then 17 items: ceil(17 / 8) = 3, where a remainder of 1 still
+// rounds up, and n / (5 * nworkers) would give 2.  Which thread ran which
+// item tells the first chunk's size (a worker process is one thread: its
+// tid is its pid).
 static void
 takes_pythons_chunksize(map_fn map, const char *name)
 {
-    enum { N = 16, WANT = 2 };
-    long in[N], out[N];
-    board_new(N, WANT);
-    B->deadline = fl_now_ms() + 1000;
-    items(in, out, N);
-    int r = map(2, hold_the_first_chunk, in, out, N, 0);
-    int first = 1;
-    while (first < N && B->tid[first] == B->tid[0])
-        first++;
-    board_free();
-    fl_expect_int(r, 0, name, "");
-    ck_assert_msg(first == WANT,
-                  "%s(nworkers=2, n=16, chunk=0): the first chunk held %d "
-                  "items, expected %d. chunk 0 means Python's rule: n "
-                  "divided by 4 * nworkers, rounded up (16 / 8 = 2; one "
-                  "more only when it does not divide evenly).",
-                  name, first, WANT);
+    enum { MOST = 17 };
+    const int ns[2] = {16, 17}, wants[2] = {2, 3};
+    for (int k = 0; k < 2; k++) {
+        int n = ns[k], want = wants[k];
+        long in[MOST], out[MOST];
+        board_new(n, want);
+        B->deadline = fl_now_ms() + 1000;
+        items(in, out, n);
+        int r = map(2, hold_the_first_chunk, in, out, (size_t)n, 0);
+        int first = 1;
+        while (first < n && B->tid[first] == B->tid[0])
+            first++;
+        board_free();
+        fl_expect_int(r, 0, name, "");
+        ck_assert_msg(first == want,
+                      "%s(nworkers=2, n=%d, chunk=0): the first chunk held "
+                      "%d items, expected %d. chunk 0 means Python's rule: "
+                      "n divided by 4 * nworkers, rounded up (16 / 8 = 2, "
+                      "17 / 8 = 3: one more whenever it does not divide "
+                      "evenly).",
+                      name, n, first, want);
+    }
 }
 
 FL_TEST(test_mp_par_map_takes_pythons_chunksize_by_default)
