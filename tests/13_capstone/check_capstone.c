@@ -1314,7 +1314,8 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
     // read cut short: the header comes in pieces, each added after the ones
     // before it in the buffer.  Then with its first read, then its first
     // send, interrupted by a signal (EINTR): try again.  Then its first
-    // send cut short: send the rest, from where it stopped.  Then its
+    // send cut short: send the rest, from where it stopped, down to the
+    // last byte (a send of all but one leaves one to send).  Then its
     // first read (in the header), its second (in the body: the header
     // came in one piece), the third for the page of 70000 bytes (in the
     // body, with bytes counted already: 8191 at most came before) and its
@@ -1323,7 +1324,7 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
     // 20000 bytes of body at once: the second read must fit what is left
     // of buf (the sanitizer pass sees it overflow).  (recv and write too,
     // for code that reads or sends with those.)
-    enum { CUTS = 11 };
+    enum { CUTS = 12 };
     static const struct {
         int page; // which of urls
         const char *fn, *alt;
@@ -1342,6 +1343,10 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
         {2, "send", "write", 1, 5, 0,
          "Its send number %d sent at most %zu bytes: send the rest, "
          "from buf + the bytes sent."},
+        {2, "send", "write", 1,
+         sizeof "GET /bytes/100 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" - 2, 0,
+         "Its send number %d sent %zu bytes, all but the last one: send "
+         "while len > 0, until no byte is left, not while len > 1."},
         {2, "read", "recv", 1, 0, ECONNRESET, READ_FAILED_HINT},
         {2, "read", "recv", 2, 0, ECONNRESET, READ_FAILED_HINT},
         {4, "read", "recv", 3, 0, ECONNRESET, READ_FAILED_HINT},
@@ -1365,8 +1370,13 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
         }
         // A request never sent: the server stops waiting for it soon, so
         // that code reading an answer anyway gets EOF at once.
+        // A request sent in pieces: the server gives up on one not whole
+        // within 2 s, so that code that never sends the rest gets EOF.
         int unsent = cuts[i].err != 0 && strcmp(cuts[i].fn, "send") == 0;
-        B->read_end = unsent ? fl_now_ms() + 300 : 0;
+        int cut_short = cuts[i].max > 0 && strcmp(cuts[i].fn, "send") == 0;
+        B->read_end = unsent      ? fl_now_ms() + 300
+                      : cut_short ? fl_now_ms() + 2000
+                                  : 0;
         int rc = mp_fetch_all(&urls[cuts[i].page], 1, 1, &cut[i]);
         B->read_end = 0;
         fl_fault_reset();
