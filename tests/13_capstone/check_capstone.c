@@ -1150,6 +1150,15 @@ handle(int fd)
         memset(line, 'a', sizeof line);
         memcpy(line, "HTTP/1.0 200 OK\r\nX-Pad: ", 24);
         send_all(fd, line, sizeof line);
+    } else if (sscanf(path, "/head/%ld", &len) == 1 && len >= 28 &&
+               len <= 8996) {
+        // A header of exactly len bytes, blank line included, then 5
+        // bytes of body.
+        static char line[9001];
+        memset(line, 'a', sizeof line);
+        memcpy(line, "HTTP/1.0 200 OK\r\nX-Pad: ", 24);
+        memcpy(line + len - 4, "\r\n\r\nbody!", 9);
+        send_all(fd, line, (size_t)len + 5);
     } else if (strcmp(path, "/kill") == 0) {
         pid_t kids[16];
         int k = fl_children_of(B->test, kids, 16);
@@ -1324,7 +1333,7 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
     // 20000 bytes of body at once: the second read must fit what is left
     // of buf (the sanitizer pass sees it overflow).  (recv and write too,
     // for code that reads or sends with those.)
-    enum { CUTS = 12 };
+    enum { CUTS = 13 };
     static const struct {
         int page; // which of urls
         const char *fn, *alt;
@@ -1336,6 +1345,7 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
         {2, "read", "recv", 1, 1, 0, PIECES_HINT},
         {2, "read", "recv", 1, 7, 0, PIECES_HINT},
         {2, "read", "recv", 2, 3, 0, PIECES_HINT},
+        {2, "read", "recv", 1, 4, 0, PIECES_HINT},
         {2, "read", "recv", 1, 0, 0,
          "Its first read failed with EINTR (a signal came): read again."},
         {2, "send", "write", 1, 0, 0,
@@ -1645,6 +1655,26 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
                            "http://127.0.0.1:65535/"};
     mp_fetch_result at_last[2];
     int r_last = mp_fetch_all(last, 2, 1, at_last);
+    // In one worker, each right after a page it can fetch: code that goes
+    // on when parse_url failed (its error tested as != 0 or < 0 turned
+    // the wrong way) fetches that page again with what it left behind.
+    struct server sv;
+    server_start(&sv, 4, 1);
+    const char *page = url_of(sv.port, "/bytes/3");
+    const char *after[4] = {page, longhost, page, "http://127.0.0.1:80x/"};
+    mp_fetch_result at_after[4];
+    int r_after = mp_fetch_all(after, 4, 1, at_after);
+    server_stop(&sv);
+    for (int i = 1; i < 4; i += 2)
+        ck_assert_msg(r_after >= 0 && at_after[i].status == -EINVAL,
+                      "%s, right after a page that could be fetched, in "
+                      "the same worker: mp_fetch_all returned %s, status "
+                      "%s, expected -EINVAL (-22). Any failure of "
+                      "parse_url ends that URL with its error: nothing of "
+                      "host, addr or path is set then.",
+                      i == 1 ? "a URL whose host is 64 bytes long"
+                             : "http://127.0.0.1:80x/",
+                      fl_ret(r_after), fl_ret(at_after[i].status));
     ck_assert_msg(r_last >= 1 && at_last[1].status != -EINVAL,
                   "%s: mp_fetch_all returned %s, status %s: port 65535 is "
                   "the last port, not past it (parse_url, given: port > "
@@ -2369,11 +2399,35 @@ FL_TEST(test_mp_fetch_all_reports_a_worker_that_died)
 FL_TEST(test_mp_fetch_all_refuses_a_header_longer_than_its_buffer)
 {
     struct server sv;
-    server_start(&sv, 1, 1);
+    server_start(&sv, 3, 1);
     const char *url = url_of(sv.port, "/longhead");
     mp_fetch_result res = {0, 0};
     int r = mp_fetch_all(&url, 1, 1, &res);
+    // The largest header that fits, 8191 bytes (and the '\0' after it),
+    // then one byte more; each read first as 8190 bytes, then the rest.
+    // (Faults armed here act in the worker.)
+    const char *fits[2] = {url_of(sv.port, "/head/8191"),
+                           url_of(sv.port, "/head/8192")};
+    mp_fetch_result fit[2] = {{0, 0}, {0, 0}};
+    for (int i = 0; i < 2; i++) {
+        fl_fault_reset();
+        fl_fault_short("read", 1, 8190);
+        fl_fault_short("recv", 1, 8190);
+        int rc = mp_fetch_all(&fits[i], 1, 1, &fit[i]);
+        if (rc < 0)
+            fit[i].status = rc;
+    }
+    fl_fault_reset();
     server_stop(&sv);
+    expect_page(fits[0], fit[0], 200, 5,
+                "A header of 8191 bytes, the last one read alone, fills "
+                "char buf[8192] but for its '\\0': read while have < "
+                "sizeof buf - 1, into the room left (sizeof buf - 1 - "
+                "have), and refuse the header only once it is full "
+                "without its blank line.");
+    expect_page(fits[1], fit[1], -EPROTO, 0,
+                "A header of 8192 bytes does not fit in char buf[8192] "
+                "with its '\\0': -EPROTO.");
     fl_expect_int(r, 1,
                   "mp_fetch_all(an answer whose header is 9000 bytes, with "
                   "no blank line): failed fetches",
