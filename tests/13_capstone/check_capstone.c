@@ -1697,11 +1697,12 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
                            "http://127.0.0.1:80x/ (a port, then no /)",
                            "http:/x127.0.0.1:1/ (http:/, not http://)"};
     for (int i = 0; i < N; i++)
-        ck_assert_msg(res[i].status == -EINVAL,
-                      "%s: status %s, expected -EINVAL (-22): parse_url "
-                      "refuses it, or the request does not fit in its "
-                      "buffer",
-                      what[i], fl_ret(res[i].status));
+        ck_assert_msg(res[i].status == -EINVAL && res[i].bytes == 0,
+                      "%s: status %s with %ld bytes, expected -EINVAL (-22) "
+                      "with 0 bytes (a fetch that failed has none): "
+                      "parse_url refuses it, or the request does not fit in "
+                      "its buffer",
+                      what[i], fl_ret(res[i].status), res[i].bytes);
 }
 
 // Two URLs it cannot fetch (no server needed) and 8 workers asked for.
@@ -1885,14 +1886,16 @@ FL_TEST(test_mp_fetch_all_gives_the_errno_of_a_failed_socket)
         fl_fault_fail_from("socket", 1, e); // the workers inherit it
         int r = mp_fetch_all(urls, 2, 1, res);
         fl_fault_reset();
-        ck_assert_msg(r == 2 && res[0].status == -e && res[1].status == -e,
+        ck_assert_msg(r == 2 && res[0].status == -e && res[1].status == -e &&
+                          res[0].bytes == 0 && res[1].bytes == 0,
                       "with socket() failing (%s) in the worker, "
-                      "mp_fetch_all returned %s and the statuses %s and %s; "
-                      "expected 2 failed URLs, each %s: socket() returns -1 "
-                      "and sets errno, so the status is -errno (-1 would "
-                      "read as -EPERM)",
+                      "mp_fetch_all returned %s and the statuses %s and %s "
+                      "(%ld and %ld bytes); expected 2 failed URLs, each %s "
+                      "with 0 bytes: socket() returns -1 and sets errno, so "
+                      "the status is -errno (-1 would read as -EPERM)",
                       strerror(e), fl_ret(r), fl_ret(res[0].status),
-                      fl_ret(res[1].status), fl_ret(-e));
+                      fl_ret(res[1].status), res[0].bytes, res[1].bytes,
+                      fl_ret(-e));
     }
 }
 
@@ -2323,30 +2326,38 @@ FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
 // half of it; 255, and room for one more, is one page with no room for
 // the struct share.  Each mapping of the call's is followed by a faulting
 // page (fl_mmap_guard).  In a child, as the caller may crash copying them
-// out.  The count of failed fetches of the last call, 1000 for wrong
-// results, or 2000 when the first call did not fail all 255.
+// out.  Then as many results as end the mapping closest to two pages
+// behind the given struct share (72 bytes on 64-bit): results put past
+// (s + 1) run into the guard.  0 if every call failed all its URLs;
+// else mp_fetch_all's error, 1000 for wrong results, or 2000 + n when
+// the call of n URLs did not count n failed.
 static int
 fetch_a_page(void *arg)
 {
     (void)arg;
     enum { N = 4096 / sizeof(mp_fetch_result) };
-    static const char *urls[N];
-    static mp_fetch_result res[N];
-    for (int i = 0; i < (int)N; i++)
+    enum {
+        SHARE = 9 * sizeof(void *),
+        TWO = (2 * 4096 - SHARE) / sizeof(mp_fetch_result)
+    };
+    static const char *urls[TWO];
+    static mp_fetch_result res[TWO];
+    for (int i = 0; i < (int)TWO; i++)
         urls[i] = "ftp://127.0.0.1/";
-    int r = 0;
-    for (int n = N - 1; n <= (int)N; n++) {
+    const int ns[3] = {N - 1, N, TWO};
+    for (int k = 0; k < 3; k++) {
+        int n = ns[k];
         memset(res, 0, sizeof res);
         fl_mmap_guard(1);
-        r = mp_fetch_all(urls, (size_t)n, 2, res);
+        int r = mp_fetch_all(urls, (size_t)n, 2, res);
         fl_mmap_guard(0);
         for (int i = 0; i < n && r == n; i++)
             if (res[i].status != -EINVAL || res[i].bytes != 0)
                 r = 1000;
-        if (n < (int)N && r != n)
-            return r < 0 || r == 1000 ? r : 2000;
+        if (r != n)
+            return r < 0 || r == 1000 ? r : 2000 + n;
     }
-    return r;
+    return 0;
 }
 
 FL_TEST(test_mp_fetch_all_fills_a_whole_page_of_results)
@@ -2354,21 +2365,25 @@ FL_TEST(test_mp_fetch_all_fills_a_whole_page_of_results)
     fl_child c;
     fl_run_in_child(fetch_a_page, NULL, 5000, 0, &c);
     enum { N = 4096 / sizeof(mp_fetch_result) };
+    char count[64];
+    snprintf(count, sizeof count, "a wrong count for %d", c.value - 2000);
     ck_assert_msg(
-        c.returned && c.value == (int)N,
-        "mp_fetch_all(%d then %d URLs it cannot fetch, 2 workers), whose "
-        "results of %zu bytes fill one page but for one, then exactly, "
-        "%s%s (expected all to fail). Map room for the struct "
-        "share AND n results of sizeof(mp_fetch_result): not n "
-        "longs, as mp_par_map's results are, nor n + 1 results.",
+        c.returned && c.value == 0,
+        "mp_fetch_all(%d, %d, then 507 URLs it cannot fetch, 2 workers), "
+        "whose results of %zu bytes fill one page but for one, then "
+        "exactly, then two pages behind the given struct share, %s%s "
+        "(expected all to fail). Map room for the struct share AND n "
+        "results of sizeof(mp_fetch_result): not n longs, as mp_par_map's "
+        "results are, nor n + 1 results; and put them right behind the "
+        "struct, at (mp_fetch_result *)(s + 1).",
         (int)N - 1, (int)N, sizeof(mp_fetch_result),
         c.returned    ? "returned "
         : c.exited    ? "ended the caller"
         : c.timed_out ? "never returned"
                       : "killed the caller with a signal",
-        c.returned ? (c.value == 1000   ? "with wrong results"
-                      : c.value == 2000 ? "a wrong count for 255"
-                                        : fl_ret(c.value))
+        c.returned ? (c.value == 1000  ? "with wrong results"
+                      : c.value > 2000 ? count
+                                       : fl_ret(c.value))
                    : "");
 }
 
