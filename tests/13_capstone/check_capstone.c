@@ -1822,11 +1822,14 @@ FL_TEST(test_mp_par_map_reaps_the_started_workers_when_a_fork_fails)
     }
     // Fork 2 failing with ENOMEM while worker 1, doing every item, dies at
     // item 5; the caller has a child of its own, ended and not reaped (in
-    // its process group: waitpid(0, ...) would take it).
+    // its process group: waitpid(0, ...) would take it).  The first
+    // waitpid after it is interrupted (EINTR): errno read after the
+    // reaping is no longer the fork's.
     items(in, out, N);
     pid_t mine = zombie_of_my_own();
     fl_fault_reset();
     fl_fault_fail("fork", 2, ENOMEM);
+    fl_fault_eintr("waitpid", 1);
     int r = mp_par_map(3, crash_on_5, in, out, N, 1);
     fl_fault_reset();
     int st = 0;
@@ -1842,7 +1845,9 @@ FL_TEST(test_mp_par_map_reaps_the_started_workers_when_a_fork_fails)
                                 "the first error, do not overwrite it when "
                                 "a worker turns out dead."
                               : "A failed fork gives its -errno, whatever "
-                                "it is (EAGAIN or ENOMEM), not a constant.");
+                                "it is (EAGAIN or ENOMEM), not a constant: "
+                                "keep it at once, before waitpid (here "
+                                "interrupted: EINTR) changes errno.");
     ck_assert_msg(got == mine && WIFEXITED(st) && WEXITSTATUS(st) == 7,
                   "the caller had a child of its own, ended with status 7 "
                   "and not yet reaped, when it called mp_par_map(3 workers) "
