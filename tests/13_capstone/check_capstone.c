@@ -491,6 +491,15 @@ rejects_bad_arguments(map_fn map, const char *name)
                       "before starting any worker",
                       name, bad[i].what, fl_ret(r));
     }
+    // One item is items too: a NULL in or out is refused for any n > 0.
+    for (size_t i = 3; i < 5; i++) {
+        int r = map(bad[i].k, bad[i].fn, bad[i].in, bad[i].out, 1, 1);
+        ck_assert_msg(r == -EINVAL,
+                      "%s with %s and one item (n = 1) returned %s, "
+                      "expected -EINVAL (-22): in and out may be NULL only "
+                      "when n == 0, so test n > 0, not n > 1",
+                      name, bad[i].what, fl_ret(r));
+    }
     // No items does not make 0 workers or a NULL kernel right: only in and
     // out may be NULL then (Python's Pool(0) raises ValueError at once).
     for (size_t i = 0; i < 3; i++) {
@@ -646,14 +655,24 @@ FL_TEST(test_mp_par_map_reports_a_worker_that_died)
 // well, for a struct share of any size over 8 bytes.  A faulting page
 // follows each mapping the code makes (fl_mmap_guard), so that a write
 // past its end faults instead of landing in other memory.  In a child, as
-// the caller may crash copying them out; 1000 for wrong results.
+// the caller may crash copying them out; 1000 for wrong results.  Then
+// as many results as end the mapping exactly at two pages behind the
+// given struct share (9 pointers or sizes: 72 bytes on 64-bit): results
+// put anywhere past (s + 1), at (s + 2) or at (long *)s + sizeof *s, run
+// into the guard.  (A struct of another size merely makes it less sharp.)
 static int
 map_a_page(void *arg)
 {
     (void)arg;
     enum { N = 4096 / sizeof(long) };
-    static long in[N], out[N];
-    for (size_t n = N - 1; n <= N; n++) {
+    enum {
+        SHARE = 9 * sizeof(void *),
+        TWO = (2 * 4096 - SHARE) / sizeof(long)
+    };
+    static long in[TWO], out[TWO];
+    const size_t ns[3] = {N - 1, N, TWO};
+    for (int k = 0; k < 3; k++) {
+        size_t n = ns[k];
         items(in, out, (int)n);
         fl_mmap_guard(1);
         int r = mp_par_map(2, good, in, out, n, 0);
@@ -672,11 +691,13 @@ FL_TEST(test_mp_par_map_fills_a_whole_page_of_results)
     fl_child c;
     fl_run_in_child(map_a_page, NULL, 5000, 0, &c);
     ck_assert_msg(c.returned && c.value == 0,
-                  "mp_par_map(nworkers=2, n=511 then 512, chunk=0), whose "
-                  "longs fill one page but for one, then exactly, %s%s. Map "
+                  "mp_par_map(nworkers=2, n=511, 512, then 1015, chunk=0), "
+                  "whose longs fill one page but for one, then exactly, "
+                  "then two pages behind the given struct share, %s%s. Map "
                   "room for the struct share AND the n results: "
                   "sizeof(struct share) + n * sizeof(long), not n + 1 "
-                  "results.",
+                  "results; and put the results right behind the struct, "
+                  "at (long *)(s + 1), not further on.",
                   c.returned    ? "returned "
                   : c.exited    ? "ended the caller"
                   : c.timed_out ? "never returned"
@@ -687,28 +708,35 @@ FL_TEST(test_mp_par_map_fills_a_whole_page_of_results)
 }
 
 // 16 items, 2 workers (or threads), chunk 0: Python's rule gives ceil(16 /
-// 8) = 2.  Which thread ran which item tells the first chunk's size (a
-// worker process is one thread: its tid is its pid).
+// 8) = 2; then 17 items: ceil(17 / 8) = 3, where a remainder of 1 still
+// rounds up, and n / (5 * nworkers) would give 2.  Which thread ran which
+// item tells the first chunk's size (a worker process is one thread: its
+// tid is its pid).
 static void
 takes_pythons_chunksize(map_fn map, const char *name)
 {
-    enum { N = 16, WANT = 2 };
-    long in[N], out[N];
-    board_new(N, WANT);
-    B->deadline = fl_now_ms() + 1000;
-    items(in, out, N);
-    int r = map(2, hold_the_first_chunk, in, out, N, 0);
-    int first = 1;
-    while (first < N && B->tid[first] == B->tid[0])
-        first++;
-    board_free();
-    fl_expect_int(r, 0, name, "");
-    ck_assert_msg(first == WANT,
-                  "%s(nworkers=2, n=16, chunk=0): the first chunk held %d "
-                  "items, expected %d. chunk 0 means Python's rule: n "
-                  "divided by 4 * nworkers, rounded up (16 / 8 = 2; one "
-                  "more only when it does not divide evenly).",
-                  name, first, WANT);
+    enum { MOST = 17 };
+    const int ns[2] = {16, 17}, wants[2] = {2, 3};
+    for (int k = 0; k < 2; k++) {
+        int n = ns[k], want = wants[k];
+        long in[MOST], out[MOST];
+        board_new(n, want);
+        B->deadline = fl_now_ms() + 1000;
+        items(in, out, n);
+        int r = map(2, hold_the_first_chunk, in, out, (size_t)n, 0);
+        int first = 1;
+        while (first < n && B->tid[first] == B->tid[0])
+            first++;
+        board_free();
+        fl_expect_int(r, 0, name, "");
+        ck_assert_msg(first == want,
+                      "%s(nworkers=2, n=%d, chunk=0): the first chunk held "
+                      "%d items, expected %d. chunk 0 means Python's rule: "
+                      "n divided by 4 * nworkers, rounded up (16 / 8 = 2, "
+                      "17 / 8 = 3: one more whenever it does not divide "
+                      "evenly).",
+                      name, n, first, want);
+    }
 }
 
 FL_TEST(test_mp_par_map_takes_pythons_chunksize_by_default)
@@ -1122,6 +1150,15 @@ handle(int fd)
         memset(line, 'a', sizeof line);
         memcpy(line, "HTTP/1.0 200 OK\r\nX-Pad: ", 24);
         send_all(fd, line, sizeof line);
+    } else if (sscanf(path, "/head/%ld", &len) == 1 && len >= 28 &&
+               len <= 8996) {
+        // A header of exactly len bytes, blank line included, then 5
+        // bytes of body.
+        static char line[9001];
+        memset(line, 'a', sizeof line);
+        memcpy(line, "HTTP/1.0 200 OK\r\nX-Pad: ", 24);
+        memcpy(line + len - 4, "\r\n\r\nbody!", 9);
+        send_all(fd, line, (size_t)len + 5);
     } else if (strcmp(path, "/kill") == 0) {
         pid_t kids[16];
         int k = fl_children_of(B->test, kids, 16);
@@ -1286,7 +1323,8 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
     // read cut short: the header comes in pieces, each added after the ones
     // before it in the buffer.  Then with its first read, then its first
     // send, interrupted by a signal (EINTR): try again.  Then its first
-    // send cut short: send the rest, from where it stopped.  Then its
+    // send cut short: send the rest, from where it stopped, down to the
+    // last byte (a send of all but one leaves one to send).  Then its
     // first read (in the header), its second (in the body: the header
     // came in one piece), the third for the page of 70000 bytes (in the
     // body, with bytes counted already: 8191 at most came before) and its
@@ -1295,7 +1333,7 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
     // 20000 bytes of body at once: the second read must fit what is left
     // of buf (the sanitizer pass sees it overflow).  (recv and write too,
     // for code that reads or sends with those.)
-    enum { CUTS = 11 };
+    enum { CUTS = 13 };
     static const struct {
         int page; // which of urls
         const char *fn, *alt;
@@ -1307,6 +1345,7 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
         {2, "read", "recv", 1, 1, 0, PIECES_HINT},
         {2, "read", "recv", 1, 7, 0, PIECES_HINT},
         {2, "read", "recv", 2, 3, 0, PIECES_HINT},
+        {2, "read", "recv", 1, 4, 0, PIECES_HINT},
         {2, "read", "recv", 1, 0, 0,
          "Its first read failed with EINTR (a signal came): read again."},
         {2, "send", "write", 1, 0, 0,
@@ -1314,6 +1353,10 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
         {2, "send", "write", 1, 5, 0,
          "Its send number %d sent at most %zu bytes: send the rest, "
          "from buf + the bytes sent."},
+        {2, "send", "write", 1,
+         sizeof "GET /bytes/100 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" - 2, 0,
+         "Its send number %d sent %zu bytes, all but the last one: send "
+         "while len > 0, until no byte is left, not while len > 1."},
         {2, "read", "recv", 1, 0, ECONNRESET, READ_FAILED_HINT},
         {2, "read", "recv", 2, 0, ECONNRESET, READ_FAILED_HINT},
         {4, "read", "recv", 3, 0, ECONNRESET, READ_FAILED_HINT},
@@ -1337,8 +1380,13 @@ FL_TEST(test_mp_fetch_all_gets_every_page)
         }
         // A request never sent: the server stops waiting for it soon, so
         // that code reading an answer anyway gets EOF at once.
+        // A request sent in pieces: the server gives up on one not whole
+        // within 2 s, so that code that never sends the rest gets EOF.
         int unsent = cuts[i].err != 0 && strcmp(cuts[i].fn, "send") == 0;
-        B->read_end = unsent ? fl_now_ms() + 300 : 0;
+        int cut_short = cuts[i].max > 0 && strcmp(cuts[i].fn, "send") == 0;
+        B->read_end = unsent      ? fl_now_ms() + 300
+                      : cut_short ? fl_now_ms() + 2000
+                                  : 0;
         int rc = mp_fetch_all(&urls[cuts[i].page], 1, 1, &cut[i]);
         B->read_end = 0;
         fl_fault_reset();
@@ -1607,6 +1655,26 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
                            "http://127.0.0.1:65535/"};
     mp_fetch_result at_last[2];
     int r_last = mp_fetch_all(last, 2, 1, at_last);
+    // In one worker, each right after a page it can fetch: code that goes
+    // on when parse_url failed (its error tested as != 0 or < 0 turned
+    // the wrong way) fetches that page again with what it left behind.
+    struct server sv;
+    server_start(&sv, 4, 1);
+    const char *page = url_of(sv.port, "/bytes/3");
+    const char *after[4] = {page, longhost, page, "http://127.0.0.1:80x/"};
+    mp_fetch_result at_after[4];
+    int r_after = mp_fetch_all(after, 4, 1, at_after);
+    server_stop(&sv);
+    for (int i = 1; i < 4; i += 2)
+        ck_assert_msg(r_after >= 0 && at_after[i].status == -EINVAL,
+                      "%s, right after a page that could be fetched, in "
+                      "the same worker: mp_fetch_all returned %s, status "
+                      "%s, expected -EINVAL (-22). Any failure of "
+                      "parse_url ends that URL with its error: nothing of "
+                      "host, addr or path is set then.",
+                      i == 1 ? "a URL whose host is 64 bytes long"
+                             : "http://127.0.0.1:80x/",
+                      fl_ret(r_after), fl_ret(at_after[i].status));
     ck_assert_msg(r_last >= 1 && at_last[1].status != -EINVAL,
                   "%s: mp_fetch_all returned %s, status %s: port 65535 is "
                   "the last port, not past it (parse_url, given: port > "
@@ -1629,11 +1697,12 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
                            "http://127.0.0.1:80x/ (a port, then no /)",
                            "http:/x127.0.0.1:1/ (http:/, not http://)"};
     for (int i = 0; i < N; i++)
-        ck_assert_msg(res[i].status == -EINVAL,
-                      "%s: status %s, expected -EINVAL (-22): parse_url "
-                      "refuses it, or the request does not fit in its "
-                      "buffer",
-                      what[i], fl_ret(res[i].status));
+        ck_assert_msg(res[i].status == -EINVAL && res[i].bytes == 0,
+                      "%s: status %s with %ld bytes, expected -EINVAL (-22) "
+                      "with 0 bytes (a fetch that failed has none): "
+                      "parse_url refuses it, or the request does not fit in "
+                      "its buffer",
+                      what[i], fl_ret(res[i].status), res[i].bytes);
 }
 
 // Two URLs it cannot fetch (no server needed) and 8 workers asked for.
@@ -1753,11 +1822,14 @@ FL_TEST(test_mp_par_map_reaps_the_started_workers_when_a_fork_fails)
     }
     // Fork 2 failing with ENOMEM while worker 1, doing every item, dies at
     // item 5; the caller has a child of its own, ended and not reaped (in
-    // its process group: waitpid(0, ...) would take it).
+    // its process group: waitpid(0, ...) would take it).  The first
+    // waitpid after it is interrupted (EINTR): errno read after the
+    // reaping is no longer the fork's.
     items(in, out, N);
     pid_t mine = zombie_of_my_own();
     fl_fault_reset();
     fl_fault_fail("fork", 2, ENOMEM);
+    fl_fault_eintr("waitpid", 1);
     int r = mp_par_map(3, crash_on_5, in, out, N, 1);
     fl_fault_reset();
     int st = 0;
@@ -1773,7 +1845,9 @@ FL_TEST(test_mp_par_map_reaps_the_started_workers_when_a_fork_fails)
                                 "the first error, do not overwrite it when "
                                 "a worker turns out dead."
                               : "A failed fork gives its -errno, whatever "
-                                "it is (EAGAIN or ENOMEM), not a constant.");
+                                "it is (EAGAIN or ENOMEM), not a constant: "
+                                "keep it at once, before waitpid (here "
+                                "interrupted: EINTR) changes errno.");
     ck_assert_msg(got == mine && WIFEXITED(st) && WEXITSTATUS(st) == 7,
                   "the caller had a child of its own, ended with status 7 "
                   "and not yet reaped, when it called mp_par_map(3 workers) "
@@ -1817,14 +1891,16 @@ FL_TEST(test_mp_fetch_all_gives_the_errno_of_a_failed_socket)
         fl_fault_fail_from("socket", 1, e); // the workers inherit it
         int r = mp_fetch_all(urls, 2, 1, res);
         fl_fault_reset();
-        ck_assert_msg(r == 2 && res[0].status == -e && res[1].status == -e,
+        ck_assert_msg(r == 2 && res[0].status == -e && res[1].status == -e &&
+                          res[0].bytes == 0 && res[1].bytes == 0,
                       "with socket() failing (%s) in the worker, "
-                      "mp_fetch_all returned %s and the statuses %s and %s; "
-                      "expected 2 failed URLs, each %s: socket() returns -1 "
-                      "and sets errno, so the status is -errno (-1 would "
-                      "read as -EPERM)",
+                      "mp_fetch_all returned %s and the statuses %s and %s "
+                      "(%ld and %ld bytes); expected 2 failed URLs, each %s "
+                      "with 0 bytes: socket() returns -1 and sets errno, so "
+                      "the status is -errno (-1 would read as -EPERM)",
                       strerror(e), fl_ret(r), fl_ret(res[0].status),
-                      fl_ret(res[1].status), fl_ret(-e));
+                      fl_ret(res[1].status), res[0].bytes, res[1].bytes,
+                      fl_ret(-e));
     }
 }
 
@@ -2255,30 +2331,38 @@ FL_TEST(test_mp_par_map_and_mp_fetch_all_unmap_their_memory)
 // half of it; 255, and room for one more, is one page with no room for
 // the struct share.  Each mapping of the call's is followed by a faulting
 // page (fl_mmap_guard).  In a child, as the caller may crash copying them
-// out.  The count of failed fetches of the last call, 1000 for wrong
-// results, or 2000 when the first call did not fail all 255.
+// out.  Then as many results as end the mapping closest to two pages
+// behind the given struct share (72 bytes on 64-bit): results put past
+// (s + 1) run into the guard.  0 if every call failed all its URLs;
+// else mp_fetch_all's error, 1000 for wrong results, or 2000 + n when
+// the call of n URLs did not count n failed.
 static int
 fetch_a_page(void *arg)
 {
     (void)arg;
     enum { N = 4096 / sizeof(mp_fetch_result) };
-    static const char *urls[N];
-    static mp_fetch_result res[N];
-    for (int i = 0; i < (int)N; i++)
+    enum {
+        SHARE = 9 * sizeof(void *),
+        TWO = (2 * 4096 - SHARE) / sizeof(mp_fetch_result)
+    };
+    static const char *urls[TWO];
+    static mp_fetch_result res[TWO];
+    for (int i = 0; i < (int)TWO; i++)
         urls[i] = "ftp://127.0.0.1/";
-    int r = 0;
-    for (int n = N - 1; n <= (int)N; n++) {
+    const int ns[3] = {N - 1, N, TWO};
+    for (int k = 0; k < 3; k++) {
+        int n = ns[k];
         memset(res, 0, sizeof res);
         fl_mmap_guard(1);
-        r = mp_fetch_all(urls, (size_t)n, 2, res);
+        int r = mp_fetch_all(urls, (size_t)n, 2, res);
         fl_mmap_guard(0);
         for (int i = 0; i < n && r == n; i++)
             if (res[i].status != -EINVAL || res[i].bytes != 0)
                 r = 1000;
-        if (n < (int)N && r != n)
-            return r < 0 || r == 1000 ? r : 2000;
+        if (r != n)
+            return r < 0 || r == 1000 ? r : 2000 + n;
     }
-    return r;
+    return 0;
 }
 
 FL_TEST(test_mp_fetch_all_fills_a_whole_page_of_results)
@@ -2286,21 +2370,25 @@ FL_TEST(test_mp_fetch_all_fills_a_whole_page_of_results)
     fl_child c;
     fl_run_in_child(fetch_a_page, NULL, 5000, 0, &c);
     enum { N = 4096 / sizeof(mp_fetch_result) };
+    char count[64];
+    snprintf(count, sizeof count, "a wrong count for %d", c.value - 2000);
     ck_assert_msg(
-        c.returned && c.value == (int)N,
-        "mp_fetch_all(%d then %d URLs it cannot fetch, 2 workers), whose "
-        "results of %zu bytes fill one page but for one, then exactly, "
-        "%s%s (expected all to fail). Map room for the struct "
-        "share AND n results of sizeof(mp_fetch_result): not n "
-        "longs, as mp_par_map's results are, nor n + 1 results.",
+        c.returned && c.value == 0,
+        "mp_fetch_all(%d, %d, then 507 URLs it cannot fetch, 2 workers), "
+        "whose results of %zu bytes fill one page but for one, then "
+        "exactly, then two pages behind the given struct share, %s%s "
+        "(expected all to fail). Map room for the struct share AND n "
+        "results of sizeof(mp_fetch_result): not n longs, as mp_par_map's "
+        "results are, nor n + 1 results; and put them right behind the "
+        "struct, at (mp_fetch_result *)(s + 1).",
         (int)N - 1, (int)N, sizeof(mp_fetch_result),
         c.returned    ? "returned "
         : c.exited    ? "ended the caller"
         : c.timed_out ? "never returned"
                       : "killed the caller with a signal",
-        c.returned ? (c.value == 1000   ? "with wrong results"
-                      : c.value == 2000 ? "a wrong count for 255"
-                                        : fl_ret(c.value))
+        c.returned ? (c.value == 1000  ? "with wrong results"
+                      : c.value > 2000 ? count
+                                       : fl_ret(c.value))
                    : "");
 }
 
@@ -2331,10 +2419,25 @@ FL_TEST(test_mp_fetch_all_reports_a_worker_that_died)
 FL_TEST(test_mp_fetch_all_refuses_a_header_longer_than_its_buffer)
 {
     struct server sv;
-    server_start(&sv, 1, 1);
+    server_start(&sv, 3, 1);
     const char *url = url_of(sv.port, "/longhead");
     mp_fetch_result res = {0, 0};
     int r = mp_fetch_all(&url, 1, 1, &res);
+    // The largest header that fits, 8191 bytes (and the '\0' after it),
+    // then one byte more; each read first as 8190 bytes, then the rest.
+    // (Faults armed here act in the worker.)
+    const char *fits[2] = {url_of(sv.port, "/head/8191"),
+                           url_of(sv.port, "/head/8192")};
+    mp_fetch_result fit[2] = {{0, 0}, {0, 0}};
+    for (int i = 0; i < 2; i++) {
+        fl_fault_reset();
+        fl_fault_short("read", 1, 8190);
+        fl_fault_short("recv", 1, 8190);
+        int rc = mp_fetch_all(&fits[i], 1, 1, &fit[i]);
+        if (rc < 0)
+            fit[i].status = rc;
+    }
+    fl_fault_reset();
     server_stop(&sv);
     fl_expect_int(r, 1,
                   "mp_fetch_all(an answer whose header is 9000 bytes, with "
@@ -2347,6 +2450,16 @@ FL_TEST(test_mp_fetch_all_refuses_a_header_longer_than_its_buffer)
     expect_page(url, res, -EPROTO, 0,
                 "A header that does not fit in the buffer (less one byte "
                 "for its '\\0') is not an answer we can read: -EPROTO.");
+    expect_page(fits[0], fit[0], 200, 5,
+                "A header of 8191 bytes, the last one read alone, fills "
+                "char buf[8192] but for its '\\0': read while have < "
+                "sizeof buf - 1, into the room left (sizeof buf - 1 - "
+                "have), and refuse the header only once it is full "
+                "without its blank line.");
+    expect_page(fits[1], fit[1], -EPROTO, 0,
+                "A header of 8192 bytes does not fit in the buffer, char "
+                "buf[8192], with its '\\0': keep one byte of the buffer for "
+                "the '\\0', and give -EPROTO once the rest is full.");
 }
 
 /* ------------------------------------------- round 6 of the mistake hunt */

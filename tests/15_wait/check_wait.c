@@ -426,6 +426,19 @@ FL_TEST(test_mp_wait_sees_a_child_that_has_already_ended)
     int r = mp_wait(objs, 1, 2000, ready);
     double took = ms_since(t0);
     int r0 = mp_wait(objs, 1, 0, ready);
+    // With descriptor 0 free, the pidfd takes number 0: a descriptor like
+    // any other, and closed again before the call returns.
+    int saved = fcntl(0, F_DUPFD_CLOEXEC, 3); // -1 if 0 is closed
+    close(0);
+    errno = ENOENT; // as an earlier failure elsewhere would leave it
+    int rz = mp_wait(objs, 1, 0, ready);
+    int zero_left = fcntl(0, F_GETFD) >= 0;
+    if (saved >= 0) {
+        dup2(saved, 0);
+        close(saved);
+    } else if (zero_left) {
+        close(0);
+    }
     int stolen = reap_left(pid);
     ck_assert_msg(!stolen, STOLEN);
     ck_assert_msg(r == 1 && took < 1000,
@@ -434,6 +447,16 @@ FL_TEST(test_mp_wait_sees_a_child_that_has_already_ended)
                   "expected 1 at once. %s",
                   fl_ret(r), took, r == 0 ? ZOMBIE_HINT : "");
     fl_expect_int(r0, 1, "mp_wait(the same zombie, timeout 0)", ZOMBIE_HINT);
+    fl_expect_int(rz, 1,
+                  "mp_wait(the same zombie, timeout 0) with descriptor 0 "
+                  "free, so that its pidfd is number 0",
+                  "pidfd_open failed only if it returned -1: 0 is a "
+                  "descriptor like any other. Test fd < 0, not fd <= 0.");
+    ck_assert_msg(!zero_left,
+                  "mp_wait(a zombie, timeout 0) with descriptor 0 free left "
+                  "descriptor 0 open: its pidfd, number 0, was never "
+                  "closed. Test fd < 0 for a failed pidfd_open, not "
+                  "fd <= 0.");
 }
 
 FL_TEST(test_mp_wait_wakes_when_a_child_ends)
@@ -491,18 +514,20 @@ FL_TEST(test_mp_wait_rejects_a_pid_that_is_not_a_child)
     reap(gone);
     int p[2];
     make_pipe(p);
-    mp_waitable objs[3][3] = {
+    mp_waitable objs[4][3] = {
         {pid_obj(getppid())},
         {pid_obj(gone)},
         {fd_obj(p[0]), pid_obj(mine), pid_obj(getppid())},
+        {pid_obj(1)},
     };
-    const int n[3] = {1, 1, 3};
-    const char *what[3] = {"mp_wait on the caller's parent (timeout 0)",
+    const int n[4] = {1, 1, 3, 1};
+    const char *what[4] = {"mp_wait on the caller's parent (timeout 0)",
                            "mp_wait on a child already reaped (timeout 0)",
                            ("mp_wait on a pipe, a child of the caller's and "
-                            "then the caller's parent (timeout 0)")};
-    int got[3], flags_left[3];
-    for (int i = 0; i < 3; i++) {
+                            "then the caller's parent (timeout 0)"),
+                           "mp_wait on pid 1, init (timeout 0)"};
+    int got[4], flags_left[4];
+    for (int i = 0; i < 4; i++) {
         int ready[3] = {7, 7, 7};
         got[i] = mp_wait(objs[i], n[i], 0, ready);
         flags_left[i] = 0;
@@ -511,17 +536,20 @@ FL_TEST(test_mp_wait_rejects_a_pid_that_is_not_a_child)
     }
     reap_left(mine);
     close_pipe(p);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         fl_expect_int(got[i], -ECHILD, what[i],
-                      i == 2 ? "check EVERY process entry with waitid: "
-                               "skip the descriptors (continue), do not stop "
-                               "at the first one (break), nor at the first "
-                               "child that passes."
-                             : "pidfd_open opens any process that exists, "
-                               "and a pid reaped may already name another: "
-                               "ask waitid(P_PID, pid, ..., WEXITED | "
-                               "WNOHANG | WNOWAIT) first, which fails with "
-                               "ECHILD for a pid that is not your child.");
+                      i == 3   ? "1 is a pid like any other: refuse only "
+                                 "pid < 1 (-EINVAL), and let waitid say "
+                                 "that init is not your child."
+                      : i == 2 ? "check EVERY process entry with waitid: "
+                                 "skip the descriptors (continue), do not stop "
+                                 "at the first one (break), nor at the first "
+                                 "child that passes."
+                               : "pidfd_open opens any process that exists, "
+                                 "and a pid reaped may already name another: "
+                                 "ask waitid(P_PID, pid, ..., WEXITED | "
+                                 "WNOHANG | WNOWAIT) first, which fails with "
+                                 "ECHILD for a pid that is not your child.");
         fl_expect_int(flags_left[i], 0, "ready[] after the failure",
                       "clear the flags before anything can fail");
     }
