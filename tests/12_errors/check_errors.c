@@ -1120,6 +1120,13 @@ FL_TEST(test_mp_collect_reaps_every_pid_whatever_fails)
     int codes[2] = {12345, 12345};
     int lost = mp_collect(fds[0], pids, 2, codes, NULL, 0);
     int reaped = !fl_zombie(pids[1]) && !fl_alive(pids[1]);
+    // Pid 1 is valid (positive), and never our child.
+    int eof[2], init_code = 12345;
+    pipe_or_fail(eof);
+    close(eof[1]);
+    pid_t init = 1;
+    int not_ours = mp_collect(eof[0], &init, 1, &init_code, NULL, 0);
+    close(eof[0]);
     // Now a read that fails: a descriptor that is not open.
     pid_t other = fl_raw_start(return_code, &three);
     int shut = fds[0];
@@ -1147,6 +1154,11 @@ FL_TEST(test_mp_collect_reaps_every_pid_whatever_fails)
                   "-ECHILD, MP_EXITCODE_NONE and 5: report the pid it "
                   "cannot wait for, and still reap the others",
                   fl_ret(lost), code_str(codes[0]), code_str(codes[1]));
+    ck_assert_msg(not_ours == -ECHILD && init_code == MP_EXITCODE_NONE,
+                  "mp_collect of pid 1 returned %s with exit code %s; "
+                  "expected -ECHILD and MP_EXITCODE_NONE: pid 1 is a valid "
+                  "pid (only <= 0 is -EINVAL), just not a child",
+                  fl_ret(not_ours), code_str(init_code));
     ck_assert_msg(unread == -EBADF && code == 3,
                   "mp_collect of a descriptor that is not open returned %s "
                   "and exit code %s; expected -EBADF (read's error) and 3: "
@@ -1638,14 +1650,17 @@ FL_TEST(test_mp_reaper_lookup_rejects_bad_arguments)
     int neg = mp_reaper_lookup(-1, &code);
     int null = mp_reaper_lookup(getpid(), NULL);
     int none = mp_reaper_lookup(getpid(), &code);
+    int init = mp_reaper_lookup(1, &code); // positive: valid, never reaped
     ck_assert_msg(zero == -EINVAL && neg == -EINVAL && null == -EINVAL &&
-                      none == 0 && code == 12345,
+                      none == 0 && init == 0 && code == 12345,
                   "mp_reaper_lookup gave %s for pid 0, %s for pid -1, %s "
-                  "for a NULL exitcode and %s for a pid never reaped, "
-                  "and *exitcode went from 12345 to %d; expected -EINVAL, "
-                  "-EINVAL, -EINVAL and 0, and *exitcode left alone when "
-                  "nothing is found (write it only for a pid found)",
-                  fl_ret(zero), fl_ret(neg), fl_ret(null), fl_ret(none), code);
+                  "for a NULL exitcode, %s for a pid never reaped and %s "
+                  "for pid 1, and *exitcode went from 12345 to %d; "
+                  "expected -EINVAL, -EINVAL, -EINVAL, 0 and 0 (only a pid "
+                  "<= 0 is invalid), and *exitcode left alone when nothing "
+                  "is found (write it only for a pid found)",
+                  fl_ret(zero), fl_ret(neg), fl_ret(null), fl_ret(none),
+                  fl_ret(init), code);
 }
 
 static void
