@@ -1837,17 +1837,17 @@ stop_child(int sig, int register_it, int *left)
     return stop_child_with(stoppable, sig, register_it, left);
 }
 
-static char cancelled_name[MP_SHM_NAME_MAX];
+static char cancelled_first[MP_SHM_NAME_MAX], cancelled_name[MP_SHM_NAME_MAX];
 
-// The child of the cancel test: registers a name never made (longer than
-// any made here) and cancelled_name, the second in the table, and cancels
-// both before it goes on as stoppable.  A check that walks one past the
+// The child of the cancel test: registers cancelled_first (longer than the
+// name registered after) and cancelled_name, the second in the table, and
+// cancels both before it goes on as stoppable.  A cancel that keeps a name
+// in the table removes cancelled_first; a check that walks one past the
 // names it has removes cancelled_name, still in the slot after the last.
 static int
 cancel_then_stop(void *arg)
 {
-    if (mp_cleanup_on_signal("/fl-never-made-and-longer-than-any-name-made-"
-                             "by-this-test") != 0 ||
+    if (mp_cleanup_on_signal(cancelled_first) != 0 ||
         mp_cleanup_on_signal(cancelled_name) != 0 || mp_cleanup_cancel() != 0)
         return CHILD_NO_REGISTER;
     return stoppable(arg);
@@ -2434,22 +2434,32 @@ FL_TEST(test_mp_cleanup_cancel_forgets_the_names)
     default_stop_signals();
     // The cancelled name is the longer: a copy of the second one without
     // its NUL would keep the first one's tail.
+    make_shm("errors-cancelled-first-and-kept");
+    snprintf(cancelled_first, sizeof cancelled_first, "%s", shm_name);
     make_shm("errors-cancelled-and-kept");
     snprintf(cancelled_name, sizeof cancelled_name, "%s", shm_name);
     make_shm("errors-after-cancel");
     int left, st = stop_child_with(cancel_then_stop, SIGTERM, 1, &left);
-    int fd = shm_open(cancelled_name, O_RDONLY, 0);
-    if (fd >= 0) {
-        close(fd);
-        shm_unlink(cancelled_name);
+    int kept[2];
+    const char *cancelled[2] = {cancelled_first, cancelled_name};
+    for (int i = 0; i < 2; i++) {
+        int fd = shm_open(cancelled[i], O_RDONLY, 0);
+        kept[i] = fd >= 0;
+        if (fd >= 0) {
+            close(fd);
+            shm_unlink(cancelled[i]);
+        }
     }
-    ck_assert_msg(fd >= 0,
-                  "a worker registered %s, called mp_cleanup_cancel, "
+    ck_assert_msg(kept[0] && kept[1],
+                  "a worker registered %s and %s, called mp_cleanup_cancel, "
                   "registered another name and was sent SIGTERM (it %s): "
-                  "the cancelled name was removed too. mp_cleanup_cancel "
-                  "forgets every name (empty the list): a cancelled name "
-                  "is the caller's again, to keep or to unlink.",
-                  cancelled_name, child_said(st));
+                  "the cancelled name %s was removed too. "
+                  "mp_cleanup_cancel forgets every name (nnames = 0), and "
+                  "mp_signal_check unlinks only the names below the count: "
+                  "a cancelled name is the caller's again, to keep or to "
+                  "unlink.",
+                  cancelled_first, cancelled_name, child_said(st),
+                  kept[0] ? "second" : "first");
     ck_assert_msg(!left && killed_by(st, SIGTERM),
                   "a worker that registered %s after a cancel was sent "
                   "SIGTERM and %s; the name was %s. Expected it removed and "
