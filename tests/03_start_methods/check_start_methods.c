@@ -1136,6 +1136,18 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
     char diff[512];
     int leaked = fl_snapshot_diff(&s, diff, sizeof diff);
     fl_snapshot_restore(&s);
+    // Descriptor 0 free, as in a program started without stdin: the
+    // pidfd is 0, a descriptor like any other, and is closed again.
+    int stdin_copy = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    close(0);
+    int on_zero = mp_join(MP_FORK, pid, 20);
+    int zero_left = fcntl(0, F_GETFD) >= 0;
+    if (zero_left)
+        close(0);
+    if (stdin_copy >= 0) {
+        dup2(stdin_copy, 0);
+        close(stdin_copy);
+    }
     close(p[1]);
     int ended = mp_join(MP_FORK, pid, -1);
     if (ended != 0)
@@ -1158,6 +1170,13 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
                   "Only poll's 0 is a timeout: when it fails (-1, errno not "
                   "EINTR), return -errno",
                   code_str(failed), fired ? "" : " without calling poll()");
+    ck_assert_msg(on_zero == -ETIMEDOUT && !zero_left,
+                  "with descriptor 0 free, mp_join(pid, 20) of a running "
+                  "child gave %s%s; expected -ETIMEDOUT, the pidfd (0) "
+                  "closed again. pidfd_open may give descriptor 0: only "
+                  "-1 is a failure (test with < 0, never <= 0)",
+                  code_str(on_zero),
+                  zero_left ? ", and descriptor 0 was left open" : "");
     fl_expect_int(ended, 0, "mp_join(pid, -1) once the child could end",
                   "-1 waits for ever");
 }
