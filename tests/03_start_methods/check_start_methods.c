@@ -204,6 +204,12 @@ static const struct {
 // test's fault injection cannot reach but through what it inherits.
 #define SERVER_FORK_FAILS "FL_03_SERVER_FORK_FAILS"
 
+// Set in the environment of a fork server being started: it prints
+// SERVER_LINE to stdout at startup, without flushing, as a program's main
+// may before it calls mp_spawn_main().
+#define SERVER_PRINTS "FL_03_SERVER_PRINTS"
+#define SERVER_LINE "server|"
+
 // The exit code a served child gets if it ends with exit(), not _exit():
 // exit() runs the exit handlers the server registered in init(), and the
 // one below ends the child with this code instead of the target's.
@@ -227,6 +233,8 @@ init(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], MP_FORKSERVER_FLAG) == 0) {
         server_self = getpid();
         atexit(served_child_ran_handlers);
+        if (getenv(SERVER_PRINTS) != NULL)
+            fputs(SERVER_LINE, stdout); // a pipe here: kept in the buffer
     }
     if (getenv(SERVER_FORK_FAILS) != NULL)
         fl_fault_fail("fork", 1, EAGAIN);
@@ -1522,7 +1530,12 @@ FL_TEST(test_mp_join_under_forkserver_reports_a_server_killed_in_the_wait)
     sk.slept = fl_proc_sleeps(sk.server);
     pthread_t t;
     ck_assert(pthread_create(&t, NULL, kill_server_in_its_wait, &sk) == 0);
+    // The reply's first recv() fails with EINTR: errno stays EINTR when
+    // the next one meets EOF (a recv that returns 0 sets no errno).
+    fl_fault_reset();
+    fl_fault_eintr("recv", 1);
     int got = mp_join(MP_FORKSERVER, pid, -1);
+    fl_fault_reset();
     pthread_join(t, NULL);
     int stopped = mp_forkserver_stop();
     fl_kill_children();
@@ -1719,11 +1732,25 @@ spawn_and_serve_prints(void *arg)
     (void)arg;
     pid_t a = mp_start(MP_SPAWN, "print_to_own_stream", "spawned|", NULL, 0);
     int ra = a > 0 ? mp_join(MP_SPAWN, a, -1) : a;
+    // The server started here holds SERVER_LINE in its stdout buffer.
+    setenv(SERVER_PRINTS, "1", 1);
     pid_t b =
         mp_start(MP_FORKSERVER, "print_to_own_stream", "served|", NULL, 0);
+    unsetenv(SERVER_PRINTS);
     int rb = b > 0 ? mp_join(MP_FORKSERVER, b, -1) : b;
+    pid_t c = mp_start(MP_FORKSERVER, "exit_with", "0", NULL, 0);
+    int rc = c > 0 ? mp_join(MP_FORKSERVER, c, -1) : c;
     mp_forkserver_stop();
-    return ra != 0 ? ra : rb;
+    return ra != 0 ? ra : rb != 0 ? rb : rc;
+}
+
+static int
+count_in(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
 }
 
 FL_TEST(test_mp_start_spawned_and_served_children_flush_their_output)
@@ -1747,6 +1774,14 @@ FL_TEST(test_mp_start_spawned_and_served_children_flush_their_output)
                   "must fflush(NULL), every stream, not only stdout, before "
                   "_exit()",
                   r.out);
+    int server_lines = count_in(r.out, SERVER_LINE);
+    ck_assert_msg(server_lines == 1,
+                  "a fork server that had printed \"" SERVER_LINE "\" "
+                  "(still in its stdout buffer) forked two children, and "
+                  "the line came out %d times, expected once: the server "
+                  "must fflush(NULL) before each fork(), or every child "
+                  "inherits the buffer and prints it again",
+                  server_lines);
 }
 
 // With no descriptor number free (RLIMIT_NOFILE): join a running child
