@@ -1591,11 +1591,17 @@ FL_TEST(test_mp_start_forkserver_takes_short_transfers)
     pid_t pid = mp_start(MP_FORKSERVER, "exit_with", "7", NULL, 0);
     int fired = fl_fault_fired("recv") > 0;
     pid_t parent = pid > 0 ? fl_ppid_of(pid) : -1;
-    int got = -1;
+    int got = -1, killed = -1;
     if (parent == server) {
         fl_fault_reset();
         fl_fault_short("send", 1, 3); // the request goes 3 bytes at first
         got = mp_join(MP_FORKSERVER, pid, -1);
+        // A reply of 7 bytes, then 1: with two ints, the last byte is the
+        // top of the exit code, which -15 sets.
+        pid_t term = mp_start(MP_FORKSERVER, "die_by", "15", NULL, 0);
+        fl_fault_reset();
+        fl_fault_short("recv", 1, 7);
+        killed = term > 0 ? mp_join(MP_FORKSERVER, term, -1) : term;
     }
     fl_fault_reset();
     mp_forkserver_stop();
@@ -1611,6 +1617,11 @@ FL_TEST(test_mp_start_forkserver_takes_short_transfers)
                   "mp_join(MP_FORKSERVER) with its first send() taking 3 "
                   "bytes only",
                   "send() again for the rest of the request");
+    fl_expect_int(killed, -SIGTERM,
+                  "mp_join(MP_FORKSERVER) of a child killed by SIGTERM, "
+                  "its first recv() taking 7 bytes only",
+                  "recv() again until no byte is left (while len > 0): "
+                  "the reply's last byte is still to come");
 }
 
 // mp_start(m, "exit_with", "4") with the kth call of fn failing with err,
