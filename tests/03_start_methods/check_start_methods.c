@@ -1205,6 +1205,9 @@ FL_TEST(test_mp_join_rejects_a_process_that_is_not_a_child)
                       "ECHILD, before any pidfd (which any process has) and "
                       "poll");
     }
+    fl_expect_int(mp_join(MP_FORK, 1, 0), -ECHILD, "mp_join(MP_FORK, 1, 0)",
+                  "pid 1 is a valid pid (only <= 0 is -EINVAL), just not a "
+                  "child of the caller");
     fl_expect_int(mp_join(MP_FORK, 0, -1), -EINVAL, "mp_join(MP_FORK, 0)",
                   "to waitpid, 0 means any child of the group");
     fl_expect_int(mp_join(MP_FORK, -1, -1), -EINVAL, "mp_join(MP_FORK, -1)",
