@@ -513,6 +513,14 @@ act_spawned_without_arg(void *arg)
     return 1000 + mp_spawn_main(3, argv); // only if it returned
 }
 
+static int
+act_spawned_without_name(void *arg)
+{
+    (void)arg;
+    char *argv[] = {"check_start_methods", MP_SPAWN_FLAG, NULL};
+    return 1000 + mp_spawn_main(2, argv); // only if it returned
+}
+
 FL_TEST(test_mp_spawn_main_exits_127_for_an_unknown_name)
 {
     fl_child r;
@@ -533,6 +541,16 @@ FL_TEST(test_mp_spawn_main_exits_127_for_an_unknown_name)
                   "argv has 4 entries: with fewer, argv[3] is NULL, and the "
                   "target would run with a NULL argument. Check argc >= 4 "
                   "before find()",
+                  r.returned ? "returned"
+                  : r.exited ? "exited with"
+                             : "was killed by signal",
+                  r.returned ? r.value - 1000 : r.status);
+    fl_run_in_child(act_spawned_without_name, NULL, 3000, 0, &r);
+    ck_assert_msg(!r.returned && r.exited && r.status == MP_EXIT_NO_TARGET,
+                  "with argv {prog, MP_SPAWN_FLAG, NULL} (argc 2: no name) "
+                  "the process should _exit(MP_EXIT_NO_TARGET); it %s %d. "
+                  "argv[1] says it is a spawned child, whatever follows: "
+                  "only argc < 2 is an ordinary start",
                   r.returned ? "returned"
                   : r.exited ? "exited with"
                              : "was killed by signal",
