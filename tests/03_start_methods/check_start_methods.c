@@ -204,6 +204,12 @@ static const struct {
 // test's fault injection cannot reach but through what it inherits.
 #define SERVER_FORK_FAILS "FL_03_SERVER_FORK_FAILS"
 
+// Set in the environment of a fork server being started: it prints
+// SERVER_LINE to stdout at startup, without flushing, as a program's main
+// may before it calls mp_spawn_main().
+#define SERVER_PRINTS "FL_03_SERVER_PRINTS"
+#define SERVER_LINE "server|"
+
 // The exit code a served child gets if it ends with exit(), not _exit():
 // exit() runs the exit handlers the server registered in init(), and the
 // one below ends the child with this code instead of the target's.
@@ -227,6 +233,8 @@ init(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], MP_FORKSERVER_FLAG) == 0) {
         server_self = getpid();
         atexit(served_child_ran_handlers);
+        if (getenv(SERVER_PRINTS) != NULL)
+            fputs(SERVER_LINE, stdout); // a pipe here: kept in the buffer
     }
     if (getenv(SERVER_FORK_FAILS) != NULL)
         fl_fault_fail("fork", 1, EAGAIN);
@@ -505,6 +513,14 @@ act_spawned_without_arg(void *arg)
     return 1000 + mp_spawn_main(3, argv); // only if it returned
 }
 
+static int
+act_spawned_without_name(void *arg)
+{
+    (void)arg;
+    char *argv[] = {"check_start_methods", MP_SPAWN_FLAG, NULL};
+    return 1000 + mp_spawn_main(2, argv); // only if it returned
+}
+
 FL_TEST(test_mp_spawn_main_exits_127_for_an_unknown_name)
 {
     fl_child r;
@@ -525,6 +541,16 @@ FL_TEST(test_mp_spawn_main_exits_127_for_an_unknown_name)
                   "argv has 4 entries: with fewer, argv[3] is NULL, and the "
                   "target would run with a NULL argument. Check argc >= 4 "
                   "before find()",
+                  r.returned ? "returned"
+                  : r.exited ? "exited with"
+                             : "was killed by signal",
+                  r.returned ? r.value - 1000 : r.status);
+    fl_run_in_child(act_spawned_without_name, NULL, 3000, 0, &r);
+    ck_assert_msg(!r.returned && r.exited && r.status == MP_EXIT_NO_TARGET,
+                  "with argv {prog, MP_SPAWN_FLAG, NULL} (argc 2: no name) "
+                  "the process should _exit(MP_EXIT_NO_TARGET); it %s %d. "
+                  "argv[1] says it is a spawned child, whatever follows: "
+                  "only argc < 2 is an ordinary start",
                   r.returned ? "returned"
                   : r.exited ? "exited with"
                              : "was killed by signal",
@@ -1136,6 +1162,18 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
     char diff[512];
     int leaked = fl_snapshot_diff(&s, diff, sizeof diff);
     fl_snapshot_restore(&s);
+    // Descriptor 0 free, as in a program started without stdin: the
+    // pidfd is 0, a descriptor like any other, and is closed again.
+    int stdin_copy = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    close(0);
+    int on_zero = mp_join(MP_FORK, pid, 20);
+    int zero_left = fcntl(0, F_GETFD) >= 0;
+    if (zero_left)
+        close(0);
+    if (stdin_copy >= 0) {
+        dup2(stdin_copy, 0);
+        close(stdin_copy);
+    }
     close(p[1]);
     int ended = mp_join(MP_FORK, pid, -1);
     if (ended != 0)
@@ -1158,6 +1196,13 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
                   "Only poll's 0 is a timeout: when it fails (-1, errno not "
                   "EINTR), return -errno",
                   code_str(failed), fired ? "" : " without calling poll()");
+    ck_assert_msg(on_zero == -ETIMEDOUT && !zero_left,
+                  "with descriptor 0 free, mp_join(pid, 20) of a running "
+                  "child gave %s%s; expected -ETIMEDOUT, the pidfd (0) "
+                  "closed again. pidfd_open may give descriptor 0: only "
+                  "-1 is a failure (test with < 0, never <= 0)",
+                  code_str(on_zero),
+                  zero_left ? ", and descriptor 0 was left open" : "");
     fl_expect_int(ended, 0, "mp_join(pid, -1) once the child could end",
                   "-1 waits for ever");
 }
@@ -1178,6 +1223,9 @@ FL_TEST(test_mp_join_rejects_a_process_that_is_not_a_child)
                       "ECHILD, before any pidfd (which any process has) and "
                       "poll");
     }
+    fl_expect_int(mp_join(MP_FORK, 1, 0), -ECHILD, "mp_join(MP_FORK, 1, 0)",
+                  "pid 1 is a valid pid (only <= 0 is -EINVAL), just not a "
+                  "child of the caller");
     fl_expect_int(mp_join(MP_FORK, 0, -1), -EINVAL, "mp_join(MP_FORK, 0)",
                   "to waitpid, 0 means any child of the group");
     fl_expect_int(mp_join(MP_FORK, -1, -1), -EINVAL, "mp_join(MP_FORK, -1)",
@@ -1503,7 +1551,12 @@ FL_TEST(test_mp_join_under_forkserver_reports_a_server_killed_in_the_wait)
     sk.slept = fl_proc_sleeps(sk.server);
     pthread_t t;
     ck_assert(pthread_create(&t, NULL, kill_server_in_its_wait, &sk) == 0);
+    // The reply's first recv() fails with EINTR: errno stays EINTR when
+    // the next one meets EOF (a recv that returns 0 sets no errno).
+    fl_fault_reset();
+    fl_fault_eintr("recv", 1);
     int got = mp_join(MP_FORKSERVER, pid, -1);
+    fl_fault_reset();
     pthread_join(t, NULL);
     int stopped = mp_forkserver_stop();
     fl_kill_children();
@@ -1559,11 +1612,17 @@ FL_TEST(test_mp_start_forkserver_takes_short_transfers)
     pid_t pid = mp_start(MP_FORKSERVER, "exit_with", "7", NULL, 0);
     int fired = fl_fault_fired("recv") > 0;
     pid_t parent = pid > 0 ? fl_ppid_of(pid) : -1;
-    int got = -1;
+    int got = -1, killed = -1;
     if (parent == server) {
         fl_fault_reset();
         fl_fault_short("send", 1, 3); // the request goes 3 bytes at first
         got = mp_join(MP_FORKSERVER, pid, -1);
+        // A reply of 7 bytes, then 1: with two ints, the last byte is the
+        // top of the exit code, which -15 sets.
+        pid_t term = mp_start(MP_FORKSERVER, "die_by", "15", NULL, 0);
+        fl_fault_reset();
+        fl_fault_short("recv", 1, 7);
+        killed = term > 0 ? mp_join(MP_FORKSERVER, term, -1) : term;
     }
     fl_fault_reset();
     mp_forkserver_stop();
@@ -1579,6 +1638,11 @@ FL_TEST(test_mp_start_forkserver_takes_short_transfers)
                   "mp_join(MP_FORKSERVER) with its first send() taking 3 "
                   "bytes only",
                   "send() again for the rest of the request");
+    fl_expect_int(killed, -SIGTERM,
+                  "mp_join(MP_FORKSERVER) of a child killed by SIGTERM, "
+                  "its first recv() taking 7 bytes only",
+                  "recv() again until no byte is left (while len > 0): "
+                  "the reply's last byte is still to come");
 }
 
 // mp_start(m, "exit_with", "4") with the kth call of fn failing with err,
@@ -1700,11 +1764,25 @@ spawn_and_serve_prints(void *arg)
     (void)arg;
     pid_t a = mp_start(MP_SPAWN, "print_to_own_stream", "spawned|", NULL, 0);
     int ra = a > 0 ? mp_join(MP_SPAWN, a, -1) : a;
+    // The server started here holds SERVER_LINE in its stdout buffer.
+    setenv(SERVER_PRINTS, "1", 1);
     pid_t b =
         mp_start(MP_FORKSERVER, "print_to_own_stream", "served|", NULL, 0);
+    unsetenv(SERVER_PRINTS);
     int rb = b > 0 ? mp_join(MP_FORKSERVER, b, -1) : b;
+    pid_t c = mp_start(MP_FORKSERVER, "exit_with", "0", NULL, 0);
+    int rc = c > 0 ? mp_join(MP_FORKSERVER, c, -1) : c;
     mp_forkserver_stop();
-    return ra != 0 ? ra : rb;
+    return ra != 0 ? ra : rb != 0 ? rb : rc;
+}
+
+static int
+count_in(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
 }
 
 FL_TEST(test_mp_start_spawned_and_served_children_flush_their_output)
@@ -1728,6 +1806,14 @@ FL_TEST(test_mp_start_spawned_and_served_children_flush_their_output)
                   "must fflush(NULL), every stream, not only stdout, before "
                   "_exit()",
                   r.out);
+    int server_lines = count_in(r.out, SERVER_LINE);
+    ck_assert_msg(server_lines == 1,
+                  "a fork server that had printed \"" SERVER_LINE "\" "
+                  "(still in its stdout buffer) forked two children, and "
+                  "the line came out %d times, expected once: the server "
+                  "must fflush(NULL) before each fork(), or every child "
+                  "inherits the buffer and prints it again",
+                  server_lines);
 }
 
 // With no descriptor number free (RLIMIT_NOFILE): join a running child

@@ -363,17 +363,19 @@ FL_TEST(test_mp_run_worker_sends_the_record_despite_eintr)
     static const char *const how_first[] = {
         "failed with EINTR (a signal handler ran: write again)",
         "wrote 3 bytes only (a write may take fewer bytes than asked: "
-        "write the rest)"};
+        "write the rest)",
+        "wrote all but the last byte (write until no byte is left: "
+        "while len > 0)"};
     const char *want = "interrupted in worker 2.";
     size_t len = strlen(want);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         int fds[2];
         pipe_or_fail(fds);
         fl_fault_reset(); // the worker, a fork, inherits what is armed here
         if (i == 0)
             fl_fault_eintr("write", 1);
         else
-            fl_fault_short("write", 1, 3);
+            fl_fault_short("write", 1, i == 1 ? 3 : MP_ERR_HEADER + len - 1);
         pid_t pid = start_worker(fail_with, 2, "interrupted in worker", fds[1]);
         fl_fault_reset();
         close(fds[1]);
@@ -746,6 +748,29 @@ FL_TEST(test_mp_collect_reads_every_record)
                      "followed by one into buf + the count so "
                      "far, not into buf again");
     }
+    // A record with an empty message (a task that failed saying nothing),
+    // then another: both count, the first with message "".
+    pipe_or_fail(fds);
+    unsigned char two[64];
+    size_t len2 = make_record(two, 0, 9, "");
+    len2 += make_record(two + len2, 4, 5, "tail");
+    ck_assert_msg(fl_write_full(fds[1], two, len2) == 0, "write failed");
+    close(fds[1]);
+    mp_error pair[2] = {{12345, "untouched"}, {12345, "untouched"}};
+    int r2 = mp_collect(fds[0], NULL, 0, NULL, pair, 2);
+    close(fds[0]);
+    fl_expect_int(r2, 2,
+                  "mp_collect of a record with an empty message (length 0), "
+                  "then one saying \"tail\"",
+                  "A length of 0 is a whole record: the read of its "
+                  "message gives 0 bytes, all that was announced. Only a "
+                  "header read that gives 0 bytes is EOF.");
+    ck_assert_msg(
+        pair[0].index == 9 && pair[0].message[0] == '\0' &&
+            pair[1].index == 5 && strcmp(pair[1].message, "tail") == 0,
+        "the records read were (%d, \"%s\") and (%d, \"%s\"); "
+        "expected (9, \"\") and (5, \"tail\")",
+        pair[0].index, pair[0].message, pair[1].index, pair[1].message);
     int seen = 0;
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < 3; i++)
@@ -969,9 +994,15 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
     int c6, cut_after_good = collect_raw(rec, good + MP_ERR_HEADER + 10, &c6);
     make_record(rec, 5000, 0, "too long"); // longer than MP_ERR_MAX - 1
     int c2, huge = collect_raw(rec, MP_ERR_HEADER + 8, &c2);
-    // EOF inside the header, after a whole length of 0: six bytes.
+    // EOF right after a whole header announcing 50 bytes: no message.
+    make_record(rec, 50, 0, "");
+    int c7, bare = collect_raw(rec, MP_ERR_HEADER, &c7);
+    // EOF inside the header, after a whole length of 0: six bytes; after
+    // one byte, and after seven.
     make_record(rec, 0, 0, "");
     int c3, head = collect_raw(rec, 6, &c3);
+    int c8, head1 = collect_raw(rec, 1, &c8);
+    int c9, head7 = collect_raw(rec, MP_ERR_HEADER - 1, &c9);
     // Exactly MP_ERR_MAX bytes announced and sent: one too many for the
     // message and its NUL.
     fl_put_be32(rec, MP_ERR_MAX);
@@ -997,13 +1028,21 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
                   "followed by one cut short; expected -EPROTO and 1: a "
                   "broken record is the answer even after good ones",
                   fl_ret(cut_after_good), code_str(c6));
-    ck_assert_msg(head == -EPROTO,
-                  "mp_collect gave %s for a header cut short: 6 of its %d "
-                  "bytes (a length of 0, half an index), then EOF; "
-                  "expected -EPROTO. When read_full gives some bytes of "
-                  "the header but fewer than MP_ERR_HEADER, EOF came "
-                  "inside the record: no record, and no length to trust",
-                  fl_ret(head), MP_ERR_HEADER);
+    ck_assert_msg(bare == -EPROTO,
+                  "mp_collect gave %s for a whole header announcing 50 "
+                  "bytes, then EOF before any byte of the message; "
+                  "expected -EPROTO. A read of the message that gives 0 "
+                  "bytes where 50 were announced is EOF inside the record "
+                  "(fewer than len), not the clean EOF between records",
+                  fl_ret(bare));
+    ck_assert_msg(head == -EPROTO && head1 == -EPROTO && head7 == -EPROTO,
+                  "mp_collect gave %s, %s and %s for a header cut short "
+                  "after 6, 1 and 7 of its %d bytes, then EOF; expected "
+                  "-EPROTO each. When read_full gives some bytes of the "
+                  "header (1 or more) but fewer than MP_ERR_HEADER, EOF "
+                  "came inside the record: no record, and no length to "
+                  "trust; only 0 bytes is the clean EOF",
+                  fl_ret(head), fl_ret(head1), fl_ret(head7), MP_ERR_HEADER);
     ck_assert_msg(one_over == -EPROTO,
                   "mp_collect gave %s for a whole record announcing "
                   "MP_ERR_MAX (%d) bytes; expected -EPROTO: the message "
@@ -1020,12 +1059,13 @@ FL_TEST(test_mp_collect_reports_a_broken_record)
                   "as get32 gives it)",
                   fl_ret(top[0]), fl_ret(top[1]));
     ck_assert_msg(c1 == 1 && c2 == 1 && c3 == 1 && c4 == 1 && ctop[0] == 1 &&
-                      ctop[1] == 1,
+                      ctop[1] == 1 && c7 == 1 && c8 == 1 && c9 == 1,
                   "after the broken records the exit codes were %s, %s, %s, "
-                  "%s, %s and %s, expected 1 each: reap every worker, even "
-                  "after an error",
+                  "%s, %s, %s, %s, %s and %s, expected 1 each: reap every "
+                  "worker, even after an error",
                   code_str(c1), code_str(c2), code_str(c3), code_str(c4),
-                  code_str(ctop[0]), code_str(ctop[1]));
+                  code_str(ctop[0]), code_str(ctop[1]), code_str(c7),
+                  code_str(c8), code_str(c9));
     // A read that fails is not a broken record: its errno is the answer.
     int failed[2], c5;
     make_record(rec, 4, 0, "four");
@@ -1080,6 +1120,13 @@ FL_TEST(test_mp_collect_reaps_every_pid_whatever_fails)
     int codes[2] = {12345, 12345};
     int lost = mp_collect(fds[0], pids, 2, codes, NULL, 0);
     int reaped = !fl_zombie(pids[1]) && !fl_alive(pids[1]);
+    // Pid 1 is valid (positive), and never our child.
+    int eof[2], init_code = 12345;
+    pipe_or_fail(eof);
+    close(eof[1]);
+    pid_t init = 1;
+    int not_ours = mp_collect(eof[0], &init, 1, &init_code, NULL, 0);
+    close(eof[0]);
     // Now a read that fails: a descriptor that is not open.
     pid_t other = fl_raw_start(return_code, &three);
     int shut = fds[0];
@@ -1107,6 +1154,11 @@ FL_TEST(test_mp_collect_reaps_every_pid_whatever_fails)
                   "-ECHILD, MP_EXITCODE_NONE and 5: report the pid it "
                   "cannot wait for, and still reap the others",
                   fl_ret(lost), code_str(codes[0]), code_str(codes[1]));
+    ck_assert_msg(not_ours == -ECHILD && init_code == MP_EXITCODE_NONE,
+                  "mp_collect of pid 1 returned %s with exit code %s; "
+                  "expected -ECHILD and MP_EXITCODE_NONE: pid 1 is a valid "
+                  "pid (only <= 0 is -EINVAL), just not a child",
+                  fl_ret(not_ours), code_str(init_code));
     ck_assert_msg(unread == -EBADF && code == 3,
                   "mp_collect of a descriptor that is not open returned %s "
                   "and exit code %s; expected -EBADF (read's error) and 3: "
@@ -1132,10 +1184,11 @@ FL_TEST(test_mp_collect_rejects_bad_arguments)
     pid_t pid = fl_raw_start(return_code, &four);
     until_zombie(pid, 3000); // ended: a wrong wait would reap it
     close(fds[1]);           // a read, had there been one, would see EOF
-    pid_t zero[2] = {pid, 0};
+    pid_t zero[2] = {pid, 0}, first[2] = {0, pid};
     int codes[2];
     mp_error e;
-    int r[7] = {
+    int r[8] = {
+        mp_collect(fds[0], first, 2, codes, &e, 1),
         mp_collect(-1, &pid, 1, codes, NULL, 0),
         mp_collect(fds[0], &pid, -1, codes, NULL, 0),
         mp_collect(fds[0], NULL, 1, codes, NULL, 0),
@@ -1148,12 +1201,13 @@ FL_TEST(test_mp_collect_rejects_bad_arguments)
     close(fds[0]);
     if (!reaped)
         fl_reap(pid);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         ck_assert_msg(r[i] == -EINVAL,
-                      "bad call %d of mp_collect (a negative fd, a negative "
-                      "n, NULL pids, NULL codes, NULL errs with room, a pid "
-                      "of 0, a negative max_errs) returned %s, expected "
-                      "-EINVAL",
+                      "bad call %d of mp_collect (a pid of 0 first, a "
+                      "negative fd, a negative n, NULL pids, NULL codes, "
+                      "NULL errs with room, a pid of 0 second, a negative "
+                      "max_errs) returned %s, expected -EINVAL: check every "
+                      "pid, from pids[0]",
                       i + 1, fl_ret(r[i]));
     ck_assert_msg(!reaped,
                   "a call with bad arguments reaped a child: check every "
@@ -1251,20 +1305,35 @@ FL_TEST(test_mp_reaper_install_handler_never_blocks_while_children_run)
                   took);
 }
 
+// A child that leaves the test's process group, then exits with *arg.
+static int
+own_group_code(void *arg)
+{
+    setpgid(0, 0);
+    return *(int *)arg;
+}
+
 FL_TEST(test_mp_reaper_install_keeps_reaping_after_the_first_signal)
 {
     install_or_fail();
-    static int one = 1, two = 2;
+    static int one = 1, two = 2, three = 3;
     pid_t first = fl_raw_start(return_code, &one);
     int r1 = until_gone(first, 3000);
     pid_t second = fl_raw_start(return_code, &two);
     int r2 = until_gone(second, 3000);
+    pid_t third = fl_raw_start(own_group_code, &three);
+    int r3 = until_gone(third, 3000);
     fl_kill_children();
     ck_assert_msg(r1, "the SIGCHLD handler did not reap the first child");
     ck_assert_msg(r2, "the handler reaped the first child, but the second one "
                       "stayed a zombie: the handler did not stay installed. "
                       "Use sigaction without SA_RESETHAND (nor signal() with "
                       "System V semantics, which resets the action)");
+    ck_assert_msg(r3, "a child that moved to a process group of its own "
+                      "(setpgid, as a daemon or a shell's job does) stayed "
+                      "a zombie: waitpid(0, ...) waits only for children "
+                      "in the caller's group. Reap with waitpid(-1, "
+                      "&status, WNOHANG): any child");
 }
 
 struct restart {
@@ -1328,6 +1397,18 @@ FL_TEST(test_mp_reaper_install_lets_interrupted_reads_go_on)
                   "SA_RESTART | SA_NOCLDSTOP");
 }
 
+// Whether SIGCHLD was blocked when SIGUSR1 came: -1 before it came.
+static volatile sig_atomic_t chld_blocked_at_usr1 = -1;
+
+static void
+note_sigchld_blocked(int sig)
+{
+    (void)sig;
+    sigset_t now; // the mask of the code the signal interrupted, and more
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    chld_blocked_at_usr1 = sigismember(&now, SIGCHLD);
+}
+
 FL_TEST(test_mp_reaper_install_reaps_children_that_ended_before)
 {
     static int four = 4;
@@ -1340,7 +1421,17 @@ FL_TEST(test_mp_reaper_install_reaps_children_that_ended_before)
         nap_ms(1);
     pid_t pid = fl_raw_start(return_code, &four);
     until_zombie(pid, 3000); // its SIGCHLD came and went, uncaught
+    // SIGUSR1 comes just before install's first waitpid, the reaping of
+    // the children that ended before: SIGCHLD must be blocked there.
+    struct sigaction usr = {.sa_handler = note_sigchld_blocked}, old_usr;
+    sigemptyset(&usr.sa_mask);
+    sigaction(SIGUSR1, &usr, &old_usr);
+    chld_blocked_at_usr1 = -1;
+    fl_fault_reset();
+    fl_fault_signal_before("waitpid", 1, SIGUSR1);
     install_or_fail();
+    fl_fault_reset();
+    sigaction(SIGUSR1, &old_usr, NULL);
     int reaped = gone(pid);
     int code = 12345, found = mp_reaper_lookup(pid, &code);
     int scode = 12345, sfound = mp_reaper_lookup(stopped, &scode);
@@ -1368,6 +1459,13 @@ FL_TEST(test_mp_reaper_install_reaps_children_that_ended_before)
                   "mp_reaper_lookup of that child gave %s with exit code "
                   "%s; expected 1 and 4: record it like any other",
                   fl_ret(found), code_str(code));
+    ck_assert_msg(chld_blocked_at_usr1 != 0,
+                  "mp_reaper_install reaped the children that ended before "
+                  "with SIGCHLD unblocked: the handler could run halfway "
+                  "through and record into the same slot of the table. "
+                  "Reap with SIGCHLD blocked (block_sigchld: sigemptyset, "
+                  "sigaddset SIGCHLD, SIG_BLOCK), and restore the mask "
+                  "only after the reaping");
 }
 
 // A child that ends with code as soon as it starts: vfork lends it our
@@ -1552,14 +1650,17 @@ FL_TEST(test_mp_reaper_lookup_rejects_bad_arguments)
     int neg = mp_reaper_lookup(-1, &code);
     int null = mp_reaper_lookup(getpid(), NULL);
     int none = mp_reaper_lookup(getpid(), &code);
+    int init = mp_reaper_lookup(1, &code); // positive: valid, never reaped
     ck_assert_msg(zero == -EINVAL && neg == -EINVAL && null == -EINVAL &&
-                      none == 0 && code == 12345,
+                      none == 0 && init == 0 && code == 12345,
                   "mp_reaper_lookup gave %s for pid 0, %s for pid -1, %s "
-                  "for a NULL exitcode and %s for a pid never reaped, "
-                  "and *exitcode went from 12345 to %d; expected -EINVAL, "
-                  "-EINVAL, -EINVAL and 0, and *exitcode left alone when "
-                  "nothing is found (write it only for a pid found)",
-                  fl_ret(zero), fl_ret(neg), fl_ret(null), fl_ret(none), code);
+                  "for a NULL exitcode, %s for a pid never reaped and %s "
+                  "for pid 1, and *exitcode went from 12345 to %d; "
+                  "expected -EINVAL, -EINVAL, -EINVAL, 0 and 0 (only a pid "
+                  "<= 0 is invalid), and *exitcode left alone when nothing "
+                  "is found (write it only for a pid found)",
+                  fl_ret(zero), fl_ret(neg), fl_ret(null), fl_ret(none),
+                  fl_ret(init), code);
 }
 
 static void
@@ -1736,17 +1837,17 @@ stop_child(int sig, int register_it, int *left)
     return stop_child_with(stoppable, sig, register_it, left);
 }
 
-static char cancelled_name[MP_SHM_NAME_MAX];
+static char cancelled_first[MP_SHM_NAME_MAX], cancelled_name[MP_SHM_NAME_MAX];
 
-// The child of the cancel test: registers a name never made (longer than
-// any made here) and cancelled_name, the second in the table, and cancels
-// both before it goes on as stoppable.  A check that walks one past the
+// The child of the cancel test: registers cancelled_first (longer than the
+// name registered after) and cancelled_name, the second in the table, and
+// cancels both before it goes on as stoppable.  A cancel that keeps a name
+// in the table removes cancelled_first; a check that walks one past the
 // names it has removes cancelled_name, still in the slot after the last.
 static int
 cancel_then_stop(void *arg)
 {
-    if (mp_cleanup_on_signal("/fl-never-made-and-longer-than-any-name-made-"
-                             "by-this-test") != 0 ||
+    if (mp_cleanup_on_signal(cancelled_first) != 0 ||
         mp_cleanup_on_signal(cancelled_name) != 0 || mp_cleanup_cancel() != 0)
         return CHILD_NO_REGISTER;
     return stoppable(arg);
@@ -2333,22 +2434,32 @@ FL_TEST(test_mp_cleanup_cancel_forgets_the_names)
     default_stop_signals();
     // The cancelled name is the longer: a copy of the second one without
     // its NUL would keep the first one's tail.
+    make_shm("errors-cancelled-first-and-kept");
+    snprintf(cancelled_first, sizeof cancelled_first, "%s", shm_name);
     make_shm("errors-cancelled-and-kept");
     snprintf(cancelled_name, sizeof cancelled_name, "%s", shm_name);
     make_shm("errors-after-cancel");
     int left, st = stop_child_with(cancel_then_stop, SIGTERM, 1, &left);
-    int fd = shm_open(cancelled_name, O_RDONLY, 0);
-    if (fd >= 0) {
-        close(fd);
-        shm_unlink(cancelled_name);
+    int kept[2];
+    const char *cancelled[2] = {cancelled_first, cancelled_name};
+    for (int i = 0; i < 2; i++) {
+        int fd = shm_open(cancelled[i], O_RDONLY, 0);
+        kept[i] = fd >= 0;
+        if (fd >= 0) {
+            close(fd);
+            shm_unlink(cancelled[i]);
+        }
     }
-    ck_assert_msg(fd >= 0,
-                  "a worker registered %s, called mp_cleanup_cancel, "
+    ck_assert_msg(kept[0] && kept[1],
+                  "a worker registered %s and %s, called mp_cleanup_cancel, "
                   "registered another name and was sent SIGTERM (it %s): "
-                  "the cancelled name was removed too. mp_cleanup_cancel "
-                  "forgets every name (empty the list): a cancelled name "
-                  "is the caller's again, to keep or to unlink.",
-                  cancelled_name, child_said(st));
+                  "the cancelled name %s was removed too. "
+                  "mp_cleanup_cancel forgets every name (nnames = 0), and "
+                  "mp_signal_check unlinks only the names below the count: "
+                  "a cancelled name is the caller's again, to keep or to "
+                  "unlink.",
+                  cancelled_first, cancelled_name, child_said(st),
+                  kept[0] ? "second" : "first");
     ck_assert_msg(!left && killed_by(st, SIGTERM),
                   "a worker that registered %s after a cancel was sent "
                   "SIGTERM and %s; the name was %s. Expected it removed and "
