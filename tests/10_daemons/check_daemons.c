@@ -1790,16 +1790,64 @@ start_a_worker(void *arg)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 4 : 7;
 }
 
+// Wait at most ms for pid, a child of ours, to stop or end, with no
+// sleep: 1 and its raw status in *st if it did (reaped if it ended).
+static int
+stopped_or_ended_within(pid_t pid, int ms, int *st)
+{
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD); // blocked, a SIGCHLD stays pending
+    sigprocmask(SIG_BLOCK, &chld, &old);
+    long end = fl_now_ms() + ms;
+    int done = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, st, WUNTRACED | WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR)) {
+            done = w == pid;
+            break;
+        }
+        long left = end - fl_now_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts = {left / 1000, left % 1000 * 1000000L};
+        sigtimedwait(&chld, NULL, &ts);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return done;
+}
+
 FL_TEST(test_mp_daemonize_removes_the_pidfile_when_run_returns)
 {
     use_pidfile();
+    // The daemon stops (SIGSTOP) just before it removes its pidfile: it
+    // must still hold the lock then.  Released first, another daemon may
+    // start in between, and the pidfile removed is the new daemon's.
+    fl_fault_reset();
+    fl_fault_signal_before("unlink", 1, SIGSTOP);
     pid_t d = daemonize_or_fail(NULL, start_a_worker, NULL);
-    int gone = ended_within(d, 3000);
+    fl_fault_reset();
+    int st = 0;
+    int gone = stopped_or_ended_within(d, 3000, &st);
+    if (gone && WIFSTOPPED(st)) {
+        pid_t held = lock_holder();
+        kill(d, SIGCONT);
+        expect(held == d,
+               "when the daemon removed its pidfile, after its run "
+               "function had returned, %s held the lock on it: unlink() "
+               "the pidfile while its lock is still yours, and let "
+               "_exit() release the lock. Released before, the lock lets "
+               "another daemon start in between, and you remove the new "
+               "daemon's pidfile.",
+               held <= 0 ? "nobody" : "another process");
+        gone = ended_within(d, 3000);
+        if (gone)
+            st = reap(d);
+    }
     expect(gone,
            "the daemon %d was still running 3 s after its run "
            "function returned: _exit() with its value",
            (int)d);
-    int st = reap(d);
     int left = access(pidfile, F_OK) == 0;
     expect(!WIFEXITED(st) || WEXITSTATUS(st) != 6,
            "in a daemon started by mp_daemonize, mp_start(target, arg, 0) "
