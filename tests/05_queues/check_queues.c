@@ -300,12 +300,12 @@ FL_TEST(test_mp_queue_put_rejects_bad_arguments)
 {
     mp_queue *q = make(4, MSG);
     int no_q = mp_queue_put(NULL, "x", 1, 0);
-    int no_buf = mp_queue_put(q, NULL, 3, 0);
+    int no_buf = mp_queue_put(q, NULL, 1, 0); // (NULL, 0) is the sentinel
     int bad_t = mp_queue_put(q, "x", 1, -2);
     char buf[MSG];
     ssize_t left = mp_queue_get(q, buf, MSG, 0);
     ck_assert_msg(no_q == -EINVAL && no_buf == -EINVAL && bad_t == -EINVAL,
-                  "mp_queue_put(NULL, \"x\", 1, 0) gave %s, (q, NULL, 3, 0) "
+                  "mp_queue_put(NULL, \"x\", 1, 0) gave %s, (q, NULL, 1, 0) "
                   "gave %s and (q, \"x\", 1, -2) gave %s; expected -EINVAL "
                   "for each (-1 is the only negative timeout)",
                   fl_ret(no_q), fl_ret(no_buf), fl_ret(bad_t));
@@ -321,11 +321,11 @@ FL_TEST(test_mp_queue_get_rejects_bad_arguments)
     char buf[MSG];
     ssize_t no_q = mp_queue_get(NULL, buf, MSG, 0);
     ssize_t no_buf = mp_queue_get(q, NULL, MSG, 0);
-    ssize_t bad_t = mp_queue_get(q, buf, MSG, -7);
+    ssize_t bad_t = mp_queue_get(q, buf, MSG, -2);
     ck_assert_msg(no_q == -EINVAL && no_buf == -EINVAL && bad_t == -EINVAL,
                   "mp_queue_get(NULL, buf, 64, 0) gave %s, (q, NULL, 64, 0) "
-                  "gave %s and (q, buf, 64, -7) gave %s; expected -EINVAL "
-                  "for each",
+                  "gave %s and (q, buf, 64, -2) gave %s; expected -EINVAL "
+                  "for each (-1 is the only negative timeout)",
                   fl_ret(no_q), fl_ret(no_buf), fl_ret(bad_t));
     get_expect(q, "kept", 0, "a refused get must not take a message");
     mp_queue_destroy(q);
