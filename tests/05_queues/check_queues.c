@@ -2015,6 +2015,76 @@ echo_pipe(void *arg)
     return 0;
 }
 
+// In a child: a put that stops (SIGSTOP) just before its unlock, so that
+// it holds the queue's lock until the test lets it go on.
+static int
+put_stopped_holding_the_lock(void *arg)
+{
+    fl_fault_reset();
+    fl_fault_signal_before("pthread_mutex_unlock", 1, SIGSTOP);
+    return do_put(arg);
+}
+
+// What a reader of the queue calls, in a child: c->timeout_ms says which.
+static int
+do_reader(void *arg)
+{
+    struct call *c = arg;
+    switch (c->timeout_ms) {
+    case 0:
+        c->rc = mp_queue_qsize(c->q);
+        break;
+    case 1:
+        c->rc = mp_queue_empty(c->q);
+        break;
+    case 2:
+        c->rc = mp_queue_unfinished(c->q);
+        break;
+    default:
+        c->rc = mp_queue_join(c->q, 0);
+        break;
+    }
+    return 0;
+}
+
+// qsize, empty, unfinished and join read the queue with its lock held:
+// while another process holds it, each waits.  One that skips the lock
+// but unlocks afterwards (its pthread_mutex_lock line lost) returns at
+// once, and its unlock frees the lock of the process that holds it.
+FL_TEST(test_mp_queue_snapshots_and_join_wait_for_the_lock)
+{
+    static const char *names[] = {"mp_queue_qsize", "mp_queue_empty",
+                                  "mp_queue_unfinished", "mp_queue_join"};
+    mp_queue *q = make(4, MSG);
+    put_now(q, "a task"); // unfinished: join(q, 0) would wait
+    struct call *holder = new_call(q, 0, "b");
+    pid_t h = fl_raw_start(put_stopped_holding_the_lock, holder);
+    if (await_state(h, "TZ") != 'T')
+        FAIL_KILLING("test setup: a put never stopped before its unlock");
+    for (int i = 0; i < 4; i++) {
+        struct call *c = new_call(q, i, NULL);
+        pid_t r = fl_raw_start(do_reader, c);
+        char s = await_asleep(r);
+        if (s != 'S') {
+            join(r, 3000);
+            FAIL_KILLING("%s returned %s while another process held the "
+                         "queue's lock; expected it to wait for the lock. "
+                         "Take the lock (pthread_mutex_lock) before you read "
+                         "the queue: an unlock without it frees the lock of "
+                         "the process that holds it",
+                         names[i], fl_ret(c->rc));
+        }
+        kill(r, SIGKILL);
+        join(r, 3000);
+    }
+    kill(h, SIGCONT);
+    if (join(h, 3000) != 0 || holder->rc != 0)
+        FAIL_KILLING("the put that held the lock did not end with 0 once "
+                     "let go on (returned %s)",
+                     fl_ret(holder->rc));
+    mp_queue_destroy(q);
+}
+
 // Milliseconds for ROUNDS round trips through the queues (or pipes).
 static double
 play(struct pingpong *g, int queues)
@@ -3156,6 +3226,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_queue_put_blocks_a_producer_until_the_queue_is_drained, 10),
     FL_CASE(test_mp_queue_qsize_counts_the_messages, 5),
     FL_CASE(test_mp_queue_empty_is_true_only_without_messages, 5),
+    FL_CASE(test_mp_queue_snapshots_and_join_wait_for_the_lock, 5),
     FL_CASE(test_mp_queue_get_wakes_as_fast_as_a_pipe, 15),
     FL_CASE(test_mp_queue_destroy_unmaps_the_queue, 5),
     FL_CASE(test_mp_queue_create_leaks_nothing_when_any_call_it_makes_fails, 5),
