@@ -2809,7 +2809,10 @@ FL_TEST(test_mp_queue_join_waits_for_messages_no_consumer_has_taken)
     get_expect(q, "c", 0, "");
     task_done_now(q, "1 of 3");
     task_done_now(q, "2 of 3");
-    char s = fl_proc_state(pid);
+    // Woken or not (a broadcast at each task_done is no mistake), it must
+    // settle asleep again: one 'S' read would take a joiner that woke only
+    // to wait again for one that returned.
+    char s = await_asleep(pid);
     long slept = fl_proc_sleeps(pid);
     task_done_now(q, "3 of 3");
     if (not_woken(pid, slept) || join(pid, 3000) == -ETIMEDOUT)
