@@ -300,12 +300,12 @@ FL_TEST(test_mp_queue_put_rejects_bad_arguments)
 {
     mp_queue *q = make(4, MSG);
     int no_q = mp_queue_put(NULL, "x", 1, 0);
-    int no_buf = mp_queue_put(q, NULL, 3, 0);
+    int no_buf = mp_queue_put(q, NULL, 1, 0); // (NULL, 0) is the sentinel
     int bad_t = mp_queue_put(q, "x", 1, -2);
     char buf[MSG];
     ssize_t left = mp_queue_get(q, buf, MSG, 0);
     ck_assert_msg(no_q == -EINVAL && no_buf == -EINVAL && bad_t == -EINVAL,
-                  "mp_queue_put(NULL, \"x\", 1, 0) gave %s, (q, NULL, 3, 0) "
+                  "mp_queue_put(NULL, \"x\", 1, 0) gave %s, (q, NULL, 1, 0) "
                   "gave %s and (q, \"x\", 1, -2) gave %s; expected -EINVAL "
                   "for each (-1 is the only negative timeout)",
                   fl_ret(no_q), fl_ret(no_buf), fl_ret(bad_t));
@@ -321,11 +321,11 @@ FL_TEST(test_mp_queue_get_rejects_bad_arguments)
     char buf[MSG];
     ssize_t no_q = mp_queue_get(NULL, buf, MSG, 0);
     ssize_t no_buf = mp_queue_get(q, NULL, MSG, 0);
-    ssize_t bad_t = mp_queue_get(q, buf, MSG, -7);
+    ssize_t bad_t = mp_queue_get(q, buf, MSG, -2);
     ck_assert_msg(no_q == -EINVAL && no_buf == -EINVAL && bad_t == -EINVAL,
                   "mp_queue_get(NULL, buf, 64, 0) gave %s, (q, NULL, 64, 0) "
-                  "gave %s and (q, buf, 64, -7) gave %s; expected -EINVAL "
-                  "for each",
+                  "gave %s and (q, buf, 64, -2) gave %s; expected -EINVAL "
+                  "for each (-1 is the only negative timeout)",
                   fl_ret(no_q), fl_ret(no_buf), fl_ret(bad_t));
     get_expect(q, "kept", 0, "a refused get must not take a message");
     mp_queue_destroy(q);
@@ -2015,6 +2015,76 @@ echo_pipe(void *arg)
     return 0;
 }
 
+// In a child: a put that stops (SIGSTOP) just before its unlock, so that
+// it holds the queue's lock until the test lets it go on.
+static int
+put_stopped_holding_the_lock(void *arg)
+{
+    fl_fault_reset();
+    fl_fault_signal_before("pthread_mutex_unlock", 1, SIGSTOP);
+    return do_put(arg);
+}
+
+// What a reader of the queue calls, in a child: c->timeout_ms says which.
+static int
+do_reader(void *arg)
+{
+    struct call *c = arg;
+    switch (c->timeout_ms) {
+    case 0:
+        c->rc = mp_queue_qsize(c->q);
+        break;
+    case 1:
+        c->rc = mp_queue_empty(c->q);
+        break;
+    case 2:
+        c->rc = mp_queue_unfinished(c->q);
+        break;
+    default:
+        c->rc = mp_queue_join(c->q, 0);
+        break;
+    }
+    return 0;
+}
+
+// qsize, empty, unfinished and join read the queue with its lock held:
+// while another process holds it, each waits.  One that skips the lock
+// but unlocks afterwards (its pthread_mutex_lock line lost) returns at
+// once, and its unlock frees the lock of the process that holds it.
+FL_TEST(test_mp_queue_snapshots_and_join_wait_for_the_lock)
+{
+    static const char *names[] = {"mp_queue_qsize", "mp_queue_empty",
+                                  "mp_queue_unfinished", "mp_queue_join"};
+    mp_queue *q = make(4, MSG);
+    put_now(q, "a task"); // unfinished: join(q, 0) would wait
+    struct call *holder = new_call(q, 0, "b");
+    pid_t h = fl_raw_start(put_stopped_holding_the_lock, holder);
+    if (await_state(h, "TZ") != 'T')
+        FAIL_KILLING("test setup: a put never stopped before its unlock");
+    for (int i = 0; i < 4; i++) {
+        struct call *c = new_call(q, i, NULL);
+        pid_t r = fl_raw_start(do_reader, c);
+        char s = await_asleep(r);
+        if (s != 'S') {
+            join(r, 3000);
+            FAIL_KILLING("%s returned %s while another process held the "
+                         "queue's lock; expected it to wait for the lock. "
+                         "Take the lock (pthread_mutex_lock) before you read "
+                         "the queue: an unlock without it frees the lock of "
+                         "the process that holds it",
+                         names[i], fl_ret(c->rc));
+        }
+        kill(r, SIGKILL);
+        join(r, 3000);
+    }
+    kill(h, SIGCONT);
+    if (join(h, 3000) != 0 || holder->rc != 0)
+        FAIL_KILLING("the put that held the lock did not end with 0 once "
+                     "let go on (returned %s)",
+                     fl_ret(holder->rc));
+    mp_queue_destroy(q);
+}
+
 // Milliseconds for ROUNDS round trips through the queues (or pipes).
 static double
 play(struct pingpong *g, int queues)
@@ -2739,7 +2809,10 @@ FL_TEST(test_mp_queue_join_waits_for_messages_no_consumer_has_taken)
     get_expect(q, "c", 0, "");
     task_done_now(q, "1 of 3");
     task_done_now(q, "2 of 3");
-    char s = fl_proc_state(pid);
+    // Woken or not (a broadcast at each task_done is no mistake), it must
+    // settle asleep again: one 'S' read would take a joiner that woke only
+    // to wait again for one that returned.
+    char s = await_asleep(pid);
     long slept = fl_proc_sleeps(pid);
     task_done_now(q, "3 of 3");
     if (not_woken(pid, slept) || join(pid, 3000) == -ETIMEDOUT)
@@ -3156,6 +3229,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_queue_put_blocks_a_producer_until_the_queue_is_drained, 10),
     FL_CASE(test_mp_queue_qsize_counts_the_messages, 5),
     FL_CASE(test_mp_queue_empty_is_true_only_without_messages, 5),
+    FL_CASE(test_mp_queue_snapshots_and_join_wait_for_the_lock, 5),
     FL_CASE(test_mp_queue_get_wakes_as_fast_as_a_pipe, 15),
     FL_CASE(test_mp_queue_destroy_unmaps_the_queue, 5),
     FL_CASE(test_mp_queue_create_leaks_nothing_when_any_call_it_makes_fails, 5),

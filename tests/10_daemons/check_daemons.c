@@ -1790,16 +1790,64 @@ start_a_worker(void *arg)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 4 : 7;
 }
 
+// Wait at most ms for pid, a child of ours, to stop or end, with no
+// sleep: 1 and its raw status in *st if it did (reaped if it ended).
+static int
+stopped_or_ended_within(pid_t pid, int ms, int *st)
+{
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD); // blocked, a SIGCHLD stays pending
+    sigprocmask(SIG_BLOCK, &chld, &old);
+    long end = fl_now_ms() + ms;
+    int done = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, st, WUNTRACED | WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR)) {
+            done = w == pid;
+            break;
+        }
+        long left = end - fl_now_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts = {left / 1000, left % 1000 * 1000000L};
+        sigtimedwait(&chld, NULL, &ts);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return done;
+}
+
 FL_TEST(test_mp_daemonize_removes_the_pidfile_when_run_returns)
 {
     use_pidfile();
+    // The daemon stops (SIGSTOP) just before it removes its pidfile: it
+    // must still hold the lock then.  Released first, another daemon may
+    // start in between, and the pidfile removed is the new daemon's.
+    fl_fault_reset();
+    fl_fault_signal_before("unlink", 1, SIGSTOP);
     pid_t d = daemonize_or_fail(NULL, start_a_worker, NULL);
-    int gone = ended_within(d, 3000);
+    fl_fault_reset();
+    int st = 0;
+    int gone = stopped_or_ended_within(d, 3000, &st);
+    if (gone && WIFSTOPPED(st)) {
+        pid_t held = lock_holder();
+        kill(d, SIGCONT);
+        expect(held == d,
+               "when the daemon removed its pidfile, after its run "
+               "function had returned, %s held the lock on it: unlink() "
+               "the pidfile while its lock is still yours, and let "
+               "_exit() release the lock. Released before, the lock lets "
+               "another daemon start in between, and you remove the new "
+               "daemon's pidfile.",
+               held <= 0 ? "nobody" : "another process");
+        gone = ended_within(d, 3000);
+        if (gone)
+            st = reap(d);
+    }
     expect(gone,
            "the daemon %d was still running 3 s after its run "
            "function returned: _exit() with its value",
            (int)d);
-    int st = reap(d);
     int left = access(pidfile, F_OK) == 0;
     expect(!WIFEXITED(st) || WEXITSTATUS(st) != 6,
            "in a daemon started by mp_daemonize, mp_start(target, arg, 0) "
@@ -1866,6 +1914,27 @@ FL_TEST(test_mp_daemonize_reports_a_failure_in_the_daemon)
     cleanup();
 }
 
+// In a child: mp_daemonize with a daemon that dies as it writes its pid
+// (SIGXFSZ), the caller's first read() failing with EINTR.  Exits with 0
+// for -ECHILD, 1 for a pid, 2 for anything else.
+static int
+died_after_an_eintr(void *arg)
+{
+    (void)arg;
+    fl_fault_reset();
+    fl_fault_eintr("read", 1);
+    struct rlimit fsize, none = {0, 0};
+    getrlimit(RLIMIT_FSIZE, &fsize);
+    none.rlim_max = fsize.rlim_max;
+    setrlimit(RLIMIT_CORE, &none);
+    // The limit only around the call: this child's own writes (the
+    // harness's, a coverage build's counters at exit) need room too.
+    setrlimit(RLIMIT_FSIZE, &none);
+    pid_t d = mp_daemonize(pidfile, NULL, wait_forever, NULL);
+    setrlimit(RLIMIT_FSIZE, &fsize);
+    return d == -ECHILD ? 0 : d > 0 ? 1 : 2;
+}
+
 FL_TEST(test_mp_daemonize_reports_a_daemon_that_died_before_it_was_ready)
 {
     use_pidfile();
@@ -1887,6 +1956,26 @@ FL_TEST(test_mp_daemonize_reports_a_daemon_that_died_before_it_was_ready)
            "daemon is gone. (%d process(es) still ran.)%s",
            fl_ret(d), running,
            d > 0 ? " It reported a pid before the pidfile was written." : "");
+    // Again, the caller's first read() interrupted (EINTR), in a child
+    // of the test: the EOF that follows sets no errno, and a loop that
+    // reads again while errno is EINTR never ends.
+    pid_t c = fl_raw_start(died_after_an_eintr, NULL);
+    int done = ended_within(c, 2000);
+    if (!done)
+        kill(c, SIGKILL);
+    int st = reap(c);
+    running = reap_all_within(2000);
+    expect(done && WIFEXITED(st) && WEXITSTATUS(st) == 0 && running == 0,
+           "the daemon died before it reported, and the caller's first "
+           "read() of the report had failed with EINTR: mp_daemonize %s "
+           "(%d process(es) still ran), expected -ECHILD. Read again only "
+           "while read() returns -1 with EINTR: EOF (0) leaves errno as "
+           "it was.",
+           !done ? "had not returned after 2 s"
+           : WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "returned -ECHILD"
+           : WIFEXITED(st) && WEXITSTATUS(st) == 1 ? "returned a pid"
+                                                   : "returned another value",
+           running);
     cleanup();
 }
 
@@ -2062,6 +2151,27 @@ FL_TEST(test_mp_daemon_stop_stops_a_daemon_whose_pidfile_is_read_only)
            "fcntl(F_GETLK), which needs no write access: open it "
            "O_RDONLY.",
            fl_ret(r), alive ? "still running" : "gone");
+    reap(f);
+    // Again from a caller whose descriptor 0 is closed: the pidfile then
+    // opens as 0, a descriptor like any other (open() fails with -1).
+    unlink(pidfile);
+    f = fake_daemon(FAKE_DIES_OF_TERM);
+    int in = dup(0);
+    close(0);
+    r = mp_daemon_stop(pidfile, 3000);
+    int zero_open = fcntl(0, F_GETFD) >= 0;
+    if (in >= 0) {
+        dup2(in, 0);
+        close(in);
+    }
+    alive = fl_alive(f);
+    expect(r == 0 && !alive && !zero_open,
+           "mp_daemon_stop called with descriptor 0 closed (so that the "
+           "pidfile opened as 0) returned %s with the daemon %s%s; "
+           "expected 0 once it had ended. 0 is a valid descriptor: only "
+           "-1 means that open() failed.",
+           fl_ret(r), alive ? "still running" : "gone",
+           zero_open ? ", and left descriptor 0 open" : "");
     reap(f);
     cleanup();
 }
@@ -2383,6 +2493,21 @@ FL_TEST(test_mp_daemon_stop_reports_each_failed_call_and_leaks_nothing)
            "again; any other failure ends the wait with minus poll's errno",
            fl_ret(r), polls);
     fl_expect_no_leak(&s, "mp_daemon_stop with its poll() failing");
+    // The signal failing (EPERM: a daemon of another user): its -errno
+    // at once, not a wait for an end that will not come; the pidfd
+    // closed.  Its syscall() is the second, after pidfd_open's.
+    fl_snapshot_take(&s);
+    fl_fault_fail("syscall", 2, EPERM);
+    r = mp_daemon_stop(pidfile, 0);
+    long fired = fl_fault_fired("syscall");
+    fl_fault_reset();
+    expect(fired == 0 || r == -EPERM,
+           "mp_daemon_stop with its pidfd_send_signal() failing with "
+           "EPERM returned %s, expected -EPERM: a signal that could not "
+           "be sent is an error, minus its errno, not a wait",
+           fl_ret(r));
+    fl_expect_no_leak(&s, "mp_daemon_stop with its pidfd_send_signal() "
+                          "failing");
     cleanup();
 }
 
