@@ -2778,17 +2778,32 @@ FL_TEST(test_mp_daemon_stop_times_out_when_a_handler_outlasts_the_deadline)
 {
     use_pidfile();
     stubborn = fake_daemon(FAKE_IGNORES_TERM);
-    fl_late_signal(20, 60, late_rescue, 300); // inside the stop's wait
+    // The stop's first poll fails with EINTR as if its signal's handler
+    // had returned 110 ms into the 50-ms wait (fl_fault_eintr_late: the
+    // code's clock moves, whatever the load).  The time left is then
+    // negative: clamped, the stop times out at once; not clamped, poll
+    // waits for ever, until a real SIGALRM at 600 ms and the rescue that
+    // kills the daemon 10 ms later.
+    fl_fault_reset();
+    fl_fault_eintr_late("poll", 1, 110);
+    fl_late_signal(600, 0, late_rescue, 10);
     long t0 = fl_now_ms();
     int r = mp_daemon_stop(pidfile, 50);
     long took = fl_now_ms() - t0;
     fl_late_signal_off();
+    int fired = fl_fault_fired("poll") > 0;
+    fl_fault_reset();
     kill(stubborn, SIGKILL);
     reap(stubborn);
+    expect(fired,
+           "mp_daemon_stop(pidfile, 50) on a daemon that ignores "
+           "SIGTERM returned %s without calling poll(): wait for "
+           "the daemon's pidfd with poll() for the timeout",
+           fl_ret(r));
     expect(r == -ETIMEDOUT,
            "mp_daemon_stop(pidfile, 50) on a daemon that ignores SIGTERM, "
-           "interrupted at 20 ms by a signal whose handler ran for 60 ms: "
-           "expected -ETIMEDOUT once the handler returned, got %s after "
+           "its wait interrupted by a signal whose handler returned 60 ms "
+           "after the deadline: expected -ETIMEDOUT at once, got %s after "
            "%ld ms. %s",
            fl_ret(r), took,
            r == 0 ? "It went on waiting until the daemon was killed: when "
