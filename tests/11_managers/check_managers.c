@@ -2120,6 +2120,10 @@ FL_TEST(test_mp_manager_start_reaps_a_failed_server_despite_eintr)
     int busy = raw_socket_at(manager_path(), 1);
     ck_assert_msg(busy >= 0, "could not listen at %s: %s", manager_path(),
                   strerror(errno));
+    // The caller's own child, older than the server and already ended:
+    // wait() or waitpid(-1) would take it first.
+    pid_t mine = fl_raw_start(exit_7, NULL);
+    fl_until_ended(mine);
     fl_snapshot s;
     fl_snapshot_take(&s);
     fl_fault_reset();
@@ -2131,6 +2135,14 @@ FL_TEST(test_mp_manager_start_reaps_a_failed_server_despite_eintr)
     fl_fault_reset();
     if (r == 0)
         mp_manager_shutdown(m, NULL);
+    int st;
+    pid_t w = waitpid(mine, &st, WNOHANG);
+    ck_assert_msg(w == mine && WIFEXITED(st) && WEXITSTATUS(st) == 7,
+                  "mp_manager_start, failing, reaped a child of the caller "
+                  "that was not the server (waitpid(%d) then failed: %s). "
+                  "Reap the server's pid only: never wait() or "
+                  "waitpid(-1, ...).",
+                  (int)mine, strerror(errno));
     fl_expect_no_leak(&s, "a failed mp_manager_start with EINTR");
     close(busy);
     unlink(manager_path());
