@@ -1618,23 +1618,26 @@ FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_hangs_up)
                       : "");
 }
 
-// A fake server: accept twice, read the request, and answer with a frame
-// cut short: the first time in its header, the second in its body.
+// A fake server: accept five times, read the request, and answer with a
+// frame cut short: in its header, 3 bytes into its body, right after its
+// header; then twice with the header and 3 bytes, as the client's read
+// fails (the test's fault).
 static int
 cut_short(void *arg)
 {
     int lfd = *(int *)arg;
     unsigned char buf[FRAME_CAP], part[MP_FRAME_HEADER + 3] = {0};
     fl_put_be32(part, 18); // the length of a whole reply to MP_OP_DICT_LEN
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 5; i++) {
         if (!fl_readable_within(lfd, WAIT_MS))
             return 1;
         int c = accept(lfd, NULL, NULL);
         if (c < 0 || hs_server(c) < 0 ||
             fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0)
             return 2;
-        size_t len = i == 0 ? 2 : sizeof part;
-        if (fl_write_full(c, part, len) < 0)
+        size_t len = i == 0 ? 2 : i == 2 ? MP_FRAME_HEADER : sizeof part;
+        // (The client whose read fails may have closed already.)
+        if (fl_write_full(c, part, len) < 0 && i < 3)
             return 3;
         close(c);
     }
@@ -1647,10 +1650,14 @@ FL_TEST(test_mp_dict_len_gives_eproto_when_a_reply_is_cut_short)
     int lfd = listen_as_fake(path);
     pid_t pid = fl_raw_start(cut_short, &lfd);
     close(lfd);
-    int r[2];
-    for (int i = 0; i < 2; i++) {
+    int r[5];
+    for (int i = 0; i < 5; i++) {
         mp_proxy *p = proxy_to(path);
+        fl_fault_reset(); // count from here: the reply's reads
+        if (i >= 3)       // the header's read, then the body's
+            fl_fault_fail("read", i - 2, EIO);
         r[i] = mp_dict_len(p);
+        fl_fault_reset();
         mp_proxy_close(p);
     }
     int st = fl_reap_code(pid);
@@ -1665,6 +1672,18 @@ FL_TEST(test_mp_dict_len_gives_eproto_when_a_reply_is_cut_short)
     fl_expect_int(r[1], -EPROTO,
                   "mp_dict_len when the reply stopped 3 bytes into its body",
                   "Fewer body bytes than the header announced: -EPROTO");
+    fl_expect_int(r[2], -EPROTO,
+                  "mp_dict_len when the reply stopped right after its "
+                  "header",
+                  "A header, then EOF, is a frame cut short too: the body "
+                  "read gave 0 of the bytes announced, -EPROTO, not EOF");
+    ck_assert_msg(r[3] == -EIO && r[4] == -EIO,
+                  "mp_dict_len returned %s when read() failed (EIO) on the "
+                  "reply's header and %s when it failed on its body; "
+                  "expected -EIO both times. A failed read is no EOF: "
+                  "recv_frame passes its -errno on, and request() returns "
+                  "it (only EOF and ECONNRESET mean -EPIPE)",
+                  fl_ret(r[3]), fl_ret(r[4]));
 }
 
 FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_was_killed)
@@ -3674,6 +3693,16 @@ FL_TEST(test_mp_deliver_and_answer_challenge_refuse_bad_arguments)
     }
     int d = mp_deliver_challenge(sv[0], big, MP_AUTHKEY_MAX, WAIT_MS);
     int a = mp_answer_challenge(sv[0], big, MP_AUTHKEY_MAX, WAIT_MS);
+    // The other valid ends: a key of 1 byte, and descriptor 0 (a socket
+    // may get it where stdin is closed); the socket moves to 0 for that.
+    int d1 = mp_deliver_challenge(sv[0], big, 1, WAIT_MS);
+    int a1 = mp_answer_challenge(sv[0], big, 1, WAIT_MS);
+    int in = dup(0);
+    ck_assert(in >= 0 && dup2(sv[0], 0) == 0);
+    int d0 = mp_deliver_challenge(0, tkey, tkeylen, WAIT_MS);
+    int a0 = mp_answer_challenge(0, tkey, tkeylen, WAIT_MS);
+    dup2(in, 0);
+    close(in);
     close(sv[0]);
     ck_assert_msg(d == -EPIPE && a == -EPIPE,
                   "with a key of MP_AUTHKEY_MAX bytes and a peer that has "
@@ -3681,6 +3710,19 @@ FL_TEST(test_mp_deliver_and_answer_challenge_refuse_bad_arguments)
                   "mp_answer_challenge %s; expected -EPIPE from both: a "
                   "key of MP_AUTHKEY_MAX bytes is valid (<=, not <)",
                   fl_ret(d), fl_ret(a));
+    ck_assert_msg(d1 == -EPIPE && a1 == -EPIPE,
+                  "with a key of 1 byte and a peer that has closed, "
+                  "mp_deliver_challenge returned %s and mp_answer_challenge "
+                  "%s; expected -EPIPE from both: a key of 1 byte is valid "
+                  "(keylen > 0, not > 1)",
+                  fl_ret(d1), fl_ret(a1));
+    ck_assert_msg(d0 == -EPIPE && a0 == -EPIPE,
+                  "on descriptor 0, a socket whose peer has closed, "
+                  "mp_deliver_challenge returned %s and mp_answer_challenge "
+                  "%s; expected -EPIPE from both: 0 is a descriptor like "
+                  "any other, only a negative fd is invalid (fd >= 0, not "
+                  "> 0)",
+                  fl_ret(d0), fl_ret(a0));
 }
 
 /* ----------------------------------------------- mp_answer_challenge */
