@@ -1641,6 +1641,24 @@ cut_short(void *arg)
             return 3;
         close(c);
     }
+    // A sixth client: a whole reply of 71 bytes (status 0 and a string of
+    // 56), then, to its next request, a header cut after 2 bytes.
+    unsigned char whole[MP_FRAME_HEADER + 71] = {0};
+    fl_put_be32(whole, 71);
+    whole[MP_FRAME_HEADER] = MP_INT; // the status, 0
+    whole[MP_FRAME_HEADER + 9] = MP_STR;
+    fl_put_be32(whole + MP_FRAME_HEADER + 10, 56);
+    memset(whole + MP_FRAME_HEADER + 14, 'a', 56); // and its NUL
+    if (!fl_readable_within(lfd, WAIT_MS))
+        return 1;
+    int c = accept(lfd, NULL, NULL);
+    if (c < 0 || hs_server(c) < 0 ||
+        fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0 ||
+        fl_write_full(c, whole, sizeof whole) < 0 ||
+        fl_frame_read(c, buf, sizeof buf, WAIT_MS) <= 0 ||
+        fl_write_full(c, part, 2) < 0)
+        return 4;
+    close(c);
     return 0;
 }
 
@@ -1660,6 +1678,11 @@ FL_TEST(test_mp_dict_len_gives_eproto_when_a_reply_is_cut_short)
         fl_fault_reset();
         mp_proxy_close(p);
     }
+    mp_proxy *p = proxy_to(path);
+    mp_value v;
+    int got = mp_dict_get(p, mp_str("x"), &v);
+    int cut = mp_dict_get(p, mp_str("x"), &v);
+    mp_proxy_close(p);
     int st = fl_reap_code(pid);
     unlink(path);
     ck_assert_msg(st == 0, "the fake server got no whole request (%d)", st);
@@ -1684,6 +1707,13 @@ FL_TEST(test_mp_dict_len_gives_eproto_when_a_reply_is_cut_short)
                   "recv_frame passes its -errno on, and request() returns "
                   "it (only EOF and ECONNRESET mean -EPIPE)",
                   fl_ret(r[3]), fl_ret(r[4]));
+    fl_expect_int(got, 0, "mp_dict_get answered a string of 56 bytes", "");
+    fl_expect_int(cut, -EPROTO,
+                  "the next mp_dict_get on that proxy, its reply's header "
+                  "cut after 2 bytes",
+                  "recv_frame returns -EPROTO, minus: a positive EPROTO (71) "
+                  "passes for a frame of 71 bytes, and the last reply, 71 "
+                  "bytes still in the buffer, is taken for this one");
 }
 
 FL_TEST(test_mp_dict_len_gives_epipe_when_the_server_was_killed)
