@@ -383,6 +383,26 @@ window_rounds(mp_lock *lock, struct window *w)
 
 FL_TEST(test_mp_lock_acquire_keeps_two_processes_out_of_the_section)
 {
+    // glibc's robust mutexes happen to work across processes without
+    // PTHREAD_PROCESS_SHARED, so no run shows the attribute missing: the
+    // test asks pthread_mutex_init's wrapper what the attr said.
+    for (int recursive = 0; recursive <= 1; recursive++) {
+        int pshared = -1, robust = -1;
+        mp_lock_destroy(new_lock(recursive));
+        fl_mutex_attrs_seen(&pshared, &robust);
+        ck_assert_msg(pshared == PTHREAD_PROCESS_SHARED,
+                      "mp_lock_create(&lock, %d) initialised its mutex "
+                      "%s. Processes share this one: "
+                      "pthread_mutexattr_setpshared(&attr, "
+                      "PTHREAD_PROCESS_SHARED) before pthread_mutex_init "
+                      "(POSIX leaves a private mutex used by two processes "
+                      "undefined; it works here only by luck)",
+                      recursive,
+                      pshared < 0 ? "without pthread_mutex_init (or with "
+                                    "an attr that cannot be read)"
+                                  : "as private to the process (the "
+                                    "default)");
+    }
     mp_lock *lock = new_lock(0);
     struct window *w = shared(sizeof *w);
     pid_t pids[WINDOW_PROCS];
