@@ -2032,6 +2032,14 @@ print_around_forks(void *arg)
         return 4;
     mp_future_free(f);
     mp_executor_free(ex);
+    // Freed while its call runs: free waits, reads the reply, and then
+    // ends the idle workers, by EOF: a SIGKILL drops the call's buffer.
+    if (mp_executor_create(&ex, 1) < 0)
+        return 5;
+    if (mp_executor_submit(ex, print_call, 8, &f) < 0)
+        return 6;
+    mp_future_free(f);
+    mp_executor_free(ex);
     fclose(printed);
     return 0;
 }
@@ -2054,6 +2062,7 @@ FL_TEST(test_mp_executor_flushes_stdio_around_its_forks)
                   c.returned ? "failed" : "did not return");
     int caller = times_in(c.out, "the caller printed this");
     int call = times_in(c.out, "the call printed 7");
+    int freed = times_in(c.out, "the call printed 8");
     ck_assert_msg(caller == 1,
                   "a line the caller left in a stdio buffer before "
                   "mp_executor_create (2 workers) came out %d times; "
@@ -2067,6 +2076,13 @@ FL_TEST(test_mp_executor_flushes_stdio_around_its_forks)
                   "ends. _exit() does not flush stdio: fflush(NULL) "
                   "before it.",
                   call);
+    ck_assert_msg(freed == 1,
+                  "a line a call left in a stdio buffer, its executor "
+                  "freed while it ran, came out %d times; expected once. "
+                  "Once the last call has ended, end the idle workers by "
+                  "EOF (shutdown, close), not SIGKILL: a killed worker "
+                  "never flushes",
+                  freed);
 }
 
 FL_TEST(test_mp_executor_free_reaps_only_its_own_workers)
