@@ -1994,8 +1994,16 @@ FL_TEST(test_mp_futures_functions_reject_bad_arguments)
         {"wait(fs, 1, -1, 4, done)", mp_futures_wait(fs, 1, -1, 4, done)},
         {"shutdown(NULL, 1, 0)", mp_executor_shutdown(NULL, 1, 0)},
     };
-    mp_future_free(f);
-    mp_executor_free(ex);
+    // The frees return 0, and do nothing with NULL (as free(NULL)).
+    int frees[4] = {mp_future_free(f), mp_executor_free(ex),
+                    mp_future_free(NULL), mp_executor_free(NULL)};
+    ck_assert_msg(
+        frees[0] == 0 && frees[1] == 0 && frees[2] == 0 && frees[3] == 0,
+        "mp_future_free(f), mp_executor_free(ex), "
+        "mp_future_free(NULL), mp_executor_free(NULL) returned "
+        "%s, %s, %s, %s; expected 0 each: NULL does nothing, as "
+        "free(NULL), and is no error",
+        fl_ret(frees[0]), fl_ret(frees[1]), fl_ret(frees[2]), fl_ret(frees[3]));
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         fl_expect_int(c[i].got, -EINVAL, c[i].what,
                       "check every argument first, as futures.h lists "
