@@ -665,6 +665,13 @@ FL_TEST(test_mp_future_cancel_refuses_a_running_call)
     mp_future *f = submit(ex, gated, 0);
     int c = mp_future_cancel(f);
     int cancelled = mp_future_cancelled(f), running = mp_future_running(f);
+    // done() and running() look without waiting: 300 of each on a call
+    // that goes on take far less than the 300 ms one each would take.
+    long long t0 = fl_now_us();
+    int looks = 0;
+    for (int i = 0; i < 300; i++)
+        looks += mp_future_done(f) == 0 && mp_future_running(f) == 1;
+    double took = ms_since(t0);
     gate_open(0);
     long v = 0;
     int r = mp_future_result(f, 2000, &v);
@@ -679,6 +686,12 @@ FL_TEST(test_mp_future_cancel_refuses_a_running_call)
                   "after the refused cancel: cancelled %d, running %d; "
                   "expected 0 and 1",
                   cancelled, running);
+    ck_assert_msg(looks == 300 && took < 300,
+                  "300 mp_future_done() and 300 mp_future_running() of a "
+                  "running call: %d pairs said 0 and 1 (expected 300), in "
+                  "%.0f ms. They look once and never wait: pump with a "
+                  "timeout of 0",
+                  looks, took);
     fl_expect_int(r, 0, "mp_future_result of the call cancel refused", "");
     fl_expect_int(v, 100, "its value", "");
     fl_expect_int(c2, 0, "mp_future_cancel of a finished call", "");
