@@ -844,6 +844,23 @@ FL_TEST(test_mp_as_completed_gives_futures_in_the_order_they_end)
                                "cancelled: give it its seq then too, or it "
                                "comes before futures that ended earlier."
                              : "");
+
+    // futs[0] ended before futs[1], both before the loop: 0 comes first.
+    ex = executor(1);
+    mp_future *h[2] = {submit(ex, twice, 1), submit(ex, twice, 2)};
+    mp_future_result(h[1], 2000, NULL); // one worker: h[0] ended first
+    int order[2] = {-1, -1}, ro = mp_as_completed_begin(&it, h, 2, 1000);
+    for (int i = 0; i < 2 && ro == 0; i++)
+        ro = mp_as_completed_next(&it, &order[i]) == 1 ? 0 : -1;
+    for (int i = 0; i < 2; i++)
+        mp_future_free(h[i]);
+    mp_executor_free(ex);
+    ck_assert_msg(ro == 0 && order[0] == 0 && order[1] == 1,
+                  "futs[0] ended, then futs[1], both before the loop: "
+                  "as_completed gave %d, %d; expected 0, 1. Among the "
+                  "futures done, give the lowest seq: a candidate at index "
+                  "0 is one too (no candidate yet is best < 0, not < 1)",
+                  order[0], order[1]);
 }
 
 FL_TEST(test_mp_as_completed_of_no_futures_ends_at_once)
