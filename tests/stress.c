@@ -1081,9 +1081,25 @@ fl_wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr,
     return pthread_create(t, attr, fn, arg);
 }
 
+// The attributes of the last mutex initialised (fl_mutex_attrs_seen).
+static _Atomic int seen_pshared = -1, seen_robust = -1;
+
+void
+fl_mutex_attrs_seen(int *pshared, int *robust)
+{
+    *pshared = atomic_load(&seen_pshared);
+    *robust = atomic_load(&seen_robust);
+}
+
 int
 fl_wrap_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
 {
+    int ps = PTHREAD_PROCESS_PRIVATE, rb = PTHREAD_MUTEX_STALLED;
+    if (a != NULL && (pthread_mutexattr_getpshared(a, &ps) != 0 ||
+                      pthread_mutexattr_getrobust(a, &rb) != 0))
+        ps = rb = -1;
+    atomic_store(&seen_pshared, ps);
+    atomic_store(&seen_robust, rb);
     INTERCEPT_RET(pthread_mutex_init);
     return pthread_mutex_init(m, a);
 }

@@ -181,6 +181,20 @@ long fl_fault_calls(const char *fn);
 long fl_fault_fired(const char *fn);
 
 /**
+ * @brief The attributes of the last mutex that the code under test gave
+ *        pthread_mutex_init(), read there by its wrapper.
+ *
+ * For what no behaviour shows: glibc's robust mutexes wake waiters in
+ * other processes even without PTHREAD_PROCESS_SHARED, which POSIX
+ * requires all the same.  A NULL attr reads as the defaults.
+ *
+ * @param pshared receives PTHREAD_PROCESS_SHARED or _PRIVATE; -1 if no
+ *                mutex was initialised (or its attr could not be read).
+ * @param robust  receives PTHREAD_MUTEX_ROBUST or _STALLED; -1 likewise.
+ */
+void fl_mutex_attrs_seen(int *pshared, int *robust);
+
+/**
  * @brief Start a fault walk: used by FL_FAULT_WALK.
  * @param fn  the function whose calls fail one after another.
  * @param err the errno value each failed call reports.

@@ -383,6 +383,26 @@ window_rounds(mp_lock *lock, struct window *w)
 
 FL_TEST(test_mp_lock_acquire_keeps_two_processes_out_of_the_section)
 {
+    // glibc's robust mutexes happen to work across processes without
+    // PTHREAD_PROCESS_SHARED, so no run shows the attribute missing: the
+    // test asks pthread_mutex_init's wrapper what the attr said.
+    for (int recursive = 0; recursive <= 1; recursive++) {
+        int pshared = -1, robust = -1;
+        mp_lock_destroy(new_lock(recursive));
+        fl_mutex_attrs_seen(&pshared, &robust);
+        ck_assert_msg(pshared == PTHREAD_PROCESS_SHARED,
+                      "mp_lock_create(&lock, %d) initialised its mutex "
+                      "%s. Processes share this one: "
+                      "pthread_mutexattr_setpshared(&attr, "
+                      "PTHREAD_PROCESS_SHARED) before pthread_mutex_init "
+                      "(POSIX leaves a private mutex used by two processes "
+                      "undefined; it works here only by luck)",
+                      recursive,
+                      pshared < 0 ? "without pthread_mutex_init (or with "
+                                    "an attr that cannot be read)"
+                                  : "as private to the process (the "
+                                    "default)");
+    }
     mp_lock *lock = new_lock(0);
     struct window *w = shared(sizeof *w);
     pid_t pids[WINDOW_PROCS];
@@ -711,6 +731,27 @@ FL_TEST(test_mp_lock_acquire_recovers_an_rlock_for_its_new_owner)
                         "pthread_mutex_consistent() becomes ENOTRECOVERABLE"
                       : "the new owner acquired once, so one release frees "
                         "it: the dead owner's count must not survive it");
+    // Two children of a parent that has used an RLock (its fork watch is
+    // set): the one that recovers must not take the dead one for itself.
+    // A fork that leaves every child the same id (a cache reset to
+    // anything but 0, say) makes them all one owner.
+    lock = new_lock(1);
+    take(lock, "the test");
+    mp_lock_release(lock);
+    owner_killed(lock, 1);
+    struct probe p = other_acquire(lock, 1000, 3000);
+    mp_lock_destroy(lock);
+    ck_assert_msg(!p.timed_out && p.rc == MP_LOCK_RECOVERED &&
+                      p.rc_release == 0,
+                  "the RLock's owner, a child, was killed holding it; "
+                  "another child's mp_lock_acquire(rlock, 1000) returned "
+                  "%s%s (expected MP_LOCK_RECOVERED), then its release %s "
+                  "(expected 0). Each child has its own thread id: after "
+                  "fork(), forget the cached id (0), so that my_tid asks "
+                  "gettid() again",
+                  p.timed_out ? "nothing in 3 s" : fl_ret(p.rc),
+                  p.rc == 0 ? ": it took the dead child for itself" : "",
+                  fl_ret(p.rc_release));
 }
 
 /* ---------------------------------------------------- mp_lock_release */

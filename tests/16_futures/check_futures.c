@@ -20,6 +20,7 @@
 #include "stress.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -563,23 +564,27 @@ FL_TEST(test_mp_executor_submit_queues_calls_first_in_first_out)
 {
     pipes_make();
     mp_executor *ex = executor(1);
-    mp_future *g = submit(ex, gated, 0), *f[6];
+    mp_future *g = submit(ex, gated, 0), *f[7];
     for (int i = 0; i < 5; i++)
         f[i] = submit(ex, mark, 'a' + i);
     // One cancelled from the middle of the queue, then one more at its
     // tail: the calls behind the cancelled one stay queued before it.
+    // Then that new tail cancelled, and a 7th added: the tail moves back
+    // to the call before the one taken out, which then leads to the 7th.
     int c = mp_future_cancel(f[2]);
     f[5] = submit(ex, mark, 'f');
+    int c5 = mp_future_cancel(f[5]);
+    f[6] = submit(ex, mark, 'g');
     gate_open(0);
     // One worker runs them in turn: once the last is done, all are.
     long v = 0;
-    int bad = mp_future_result(f[5], 2000, &v) != 0 || v != 'f';
+    int bad = mp_future_result(f[6], 2000, &v) != 0 || v != 'g';
     for (int i = 0; i < 5; i++) {
         v = 0;
         if (i != 2)
             bad |= mp_future_result(f[i], 0, &v) != 0 || v != 'a' + i;
     }
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         mp_future_free(f[i]);
     mp_future_result(g, 2000, NULL);
     mp_future_free(g);
@@ -587,12 +592,15 @@ FL_TEST(test_mp_executor_submit_queues_calls_first_in_first_out)
     mp_executor_free(ex);
     pipes_close();
     fl_expect_int(c, 1, "mp_future_cancel of the 3rd of 5 queued calls", "");
-    ck_assert_msg(!bad && strcmp(ran, "abdef") == 0,
+    fl_expect_int(c5, 1, "mp_future_cancel of the last queued call", "");
+    ck_assert_msg(!bad && strcmp(ran, "abdeg") == 0,
                   "five calls queued behind a busy worker, the 3rd "
-                  "cancelled and a 6th added, ran in the order \"%s\"%s; "
-                  "expected \"abdef\": first in, first out (take the head "
-                  "of the queue, append at the tail; taking one out of the "
-                  "middle leaves the tail where it is)",
+                  "cancelled, a 6th added and cancelled (the tail), a 7th "
+                  "added: they ran in the order \"%s\"%s; expected "
+                  "\"abdeg\": first in, first out (take the head of the "
+                  "queue, append at the tail; taking one out of the middle "
+                  "leaves the tail where it is, taking the tail out moves "
+                  "it back to the call before it)",
                   ran, bad ? ", and some result was wrong" : "");
 }
 
@@ -659,6 +667,13 @@ FL_TEST(test_mp_future_cancel_refuses_a_running_call)
     mp_future *f = submit(ex, gated, 0);
     int c = mp_future_cancel(f);
     int cancelled = mp_future_cancelled(f), running = mp_future_running(f);
+    // done() and running() look without waiting: 300 of each on a call
+    // that goes on take far less than the 300 ms one each would take.
+    long long t0 = fl_now_us();
+    int looks = 0;
+    for (int i = 0; i < 300; i++)
+        looks += mp_future_done(f) == 0 && mp_future_running(f) == 1;
+    double took = ms_since(t0);
     gate_open(0);
     long v = 0;
     int r = mp_future_result(f, 2000, &v);
@@ -673,6 +688,12 @@ FL_TEST(test_mp_future_cancel_refuses_a_running_call)
                   "after the refused cancel: cancelled %d, running %d; "
                   "expected 0 and 1",
                   cancelled, running);
+    ck_assert_msg(looks == 300 && took < 300,
+                  "300 mp_future_done() and 300 mp_future_running() of a "
+                  "running call: %d pairs said 0 and 1 (expected 300), in "
+                  "%.0f ms. They look once and never wait: pump with a "
+                  "timeout of 0",
+                  looks, took);
     fl_expect_int(r, 0, "mp_future_result of the call cancel refused", "");
     fl_expect_int(v, 100, "its value", "");
     fl_expect_int(c2, 0, "mp_future_cancel of a finished call", "");
@@ -825,6 +846,23 @@ FL_TEST(test_mp_as_completed_gives_futures_in_the_order_they_end)
                                "cancelled: give it its seq then too, or it "
                                "comes before futures that ended earlier."
                              : "");
+
+    // futs[0] ended before futs[1], both before the loop: 0 comes first.
+    ex = executor(1);
+    mp_future *h[2] = {submit(ex, twice, 1), submit(ex, twice, 2)};
+    mp_future_result(h[1], 2000, NULL); // one worker: h[0] ended first
+    int order[2] = {-1, -1}, ro = mp_as_completed_begin(&it, h, 2, 1000);
+    for (int i = 0; i < 2 && ro == 0; i++)
+        ro = mp_as_completed_next(&it, &order[i]) == 1 ? 0 : -1;
+    for (int i = 0; i < 2; i++)
+        mp_future_free(h[i]);
+    mp_executor_free(ex);
+    ck_assert_msg(ro == 0 && order[0] == 0 && order[1] == 1,
+                  "futs[0] ended, then futs[1], both before the loop: "
+                  "as_completed gave %d, %d; expected 0, 1. Among the "
+                  "futures done, give the lowest seq: a candidate at index "
+                  "0 is one too (no candidate yet is best < 0, not < 1)",
+                  order[0], order[1]);
 }
 
 FL_TEST(test_mp_as_completed_of_no_futures_ends_at_once)
@@ -1431,9 +1469,11 @@ FL_TEST(test_mp_future_result_gives_epipe_when_a_worker_dies)
 }
 
 struct dead_idle {
-    int rf;   // submit, then result
-    int left; // workers left
-    int rh;   // a call whose worker died half way through its reply
+    int rf;    // submit, then result
+    int left;  // workers left
+    int rh;    // a call whose worker died half way through its reply
+    int re;    // a call whose worker died, a poll before cut by a signal
+    int stage; // the part the child got to: 1 to 3
 };
 
 // In a worker: send the first 4 bytes of a reply (code 0) on its end of
@@ -1467,6 +1507,7 @@ dead_idle_in_child(void *arg)
     kill(kid, SIGKILL);
     fl_until_ended(kid);
     mp_future *f = NULL;
+    d->stage = 1;
     int r = mp_executor_submit(ex, twice, 1, &f);
     d->rf = r == 0 ? mp_future_result(f, 1000, NULL) : r;
     d->left = children();
@@ -1474,8 +1515,21 @@ dead_idle_in_child(void *arg)
     mp_executor_free(ex);
     if (mp_executor_create(&ex, 1) < 0)
         return 1;
+    d->stage = 2;
     r = mp_executor_submit(ex, half_reply, 0, &f);
     d->rh = r == 0 ? mp_future_result(f, 1000, NULL) : r;
+    mp_future_free(r == 0 ? f : NULL);
+    mp_executor_free(ex);
+    // The first poll cut short by a signal: errno still says EINTR when
+    // the dead worker's EOF is read next, and recv's 0 leaves it alone.
+    if (mp_executor_create(&ex, 1) < 0)
+        return 1;
+    d->stage = 3;
+    r = mp_executor_submit(ex, die, 0, &f);
+    fl_fault_reset();
+    fl_fault_eintr("poll", 1);
+    d->re = r == 0 ? mp_future_result(f, 1000, NULL) : r;
+    fl_fault_reset();
     mp_future_free(r == 0 ? f : NULL);
     mp_executor_free(ex);
     return 0;
@@ -1484,7 +1538,7 @@ dead_idle_in_child(void *arg)
 FL_TEST(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe)
 {
     struct dead_idle *d = shared(sizeof *d);
-    *d = (struct dead_idle){1, -1, 1};
+    *d = (struct dead_idle){1, -1, 1, 1, 0};
     fl_child c;
     fl_run_in_child(dead_idle_in_child, d, 2500, 0, &c);
     struct dead_idle got = *d;
@@ -1496,6 +1550,13 @@ FL_TEST(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe)
                   "Send with MSG_NOSIGNAL: a send to a closed peer then "
                   "fails with EPIPE, and SIGPIPE's disposition, which is "
                   "the caller's, stays as it was");
+    ck_assert_msg(c.returned || got.stage != 3,
+                  "a call killed its worker, and the first poll of "
+                  "result(1000 ms) was cut short by a signal (EINTR): the "
+                  "child %s. recv returns 0 at EOF and leaves errno as it "
+                  "was, EINTR here: retry only when recv returned -1 with "
+                  "errno EINTR; 0 is the end",
+                  c.timed_out ? "hung past 2.5 s" : "did not return");
     ck_assert_msg(c.returned,
                   "submit and result after the only worker was "
                   "killed: the child %s",
@@ -1512,6 +1573,11 @@ FL_TEST(test_mp_executor_submit_to_a_dead_idle_worker_gives_epipe)
                   "anything short of a whole reply is a worker that died: "
                   "compare what recv_full got with sizeof the reply, not "
                   "with 0, and break the executor");
+    fl_expect_int(got.re, -EPIPE,
+                  "result(1000 ms) of a call that killed its worker, its "
+                  "first poll cut short by a signal",
+                  "a signal is no error: poll again, read the EOF, and "
+                  "break the executor");
 }
 
 /* ------------------------------------------------- create, free, faults */
@@ -1529,6 +1595,14 @@ FL_TEST(test_mp_executor_create_takes_1_to_16_workers)
         if (r == 0 && mp_executor_submit(ex, twice, 21, &f) == 0)
             mp_future_result(f, 2000, &v);
         mp_future_free(f);
+        // A worker of the full w[] dies: breaking looks at each of them,
+        // and no further (a loop to <= nworkers reads past w[]).
+        int broke = -EPIPE;
+        if (r == 0 && ns[i] == MP_EXECUTOR_MAX_WORKERS &&
+            mp_executor_submit(ex, die, 0, &f) == 0) {
+            broke = mp_future_result(f, 2000, NULL);
+            mp_future_free(f);
+        }
         mp_executor_free(ex);
         char what[64];
         snprintf(what, sizeof what, "mp_executor_create(&ex, %d)", ns[i]);
@@ -1541,6 +1615,8 @@ FL_TEST(test_mp_executor_create_takes_1_to_16_workers)
                           "per CPU, from 1 to 16",
                           kids);
         fl_expect_int(v, 42, "a call on it", "");
+        fl_expect_int(broke, -EPIPE, "a call that killed one of the 16 workers",
+                      EPIPE_HINT);
     }
     // max_workers 0 on machines of 1, 16 and 17 CPUs, and where sysconf
     // fails (-1): one worker per CPU, from 1 to the 16 w[] holds.
@@ -1724,7 +1800,7 @@ FL_TEST(test_mp_future_free_of_a_running_call_is_safe)
     pipes_make();
     mp_executor *ex = executor(1);
     mp_future *f = submit(ex, gated, 0);
-    mp_future_free(f); // it runs on
+    int rf = mp_future_free(f); // it runs on
     gate_open(0);
     mp_future *g = submit(ex, twice, 5);
     long v = 0;
@@ -1732,6 +1808,8 @@ FL_TEST(test_mp_future_free_of_a_running_call_is_safe)
     mp_future_free(g);
     mp_executor_free(ex);
     pipes_close();
+    fl_expect_int(rf, 0, "mp_future_free of a running call",
+                  "it is given up, not freed yet: that is no error");
     fl_expect_int(r, 0, "a call after a running future was freed", "");
     fl_expect_int(v, 10, "its value", "");
     fl_expect_no_leak(&s, "a running future freed, then its call ended: "
@@ -1766,6 +1844,69 @@ FL_TEST(test_mp_executor_free_ends_workers_whose_end_was_inherited)
     ck_assert_msg(c.returned && c.value == 0,
                   "create and free in a child: it %s",
                   c.returned ? "failed" : "did not return");
+}
+
+struct fd0 {
+    int end0; // 1 if the first worker's end is descriptor 0
+    int rh;   // result(1000) of a call submitted behind a gated one
+    int rg;   // the gated call's result, its gate open
+    int left; // workers left after free
+    int freed;
+};
+
+// In a child whose descriptor 0 is closed: an executor of 2, so that the
+// first worker's end is descriptor 0, a valid one.
+static int
+fd0_in_child(void *arg)
+{
+    struct fd0 *d = arg;
+    close(0);
+    mp_executor *ex;
+    if (mp_executor_create(&ex, 2) < 0)
+        return 1;
+    d->end0 = fcntl(0, F_GETFD) >= 0;
+    mp_future *g = NULL, *h = NULL;
+    if (mp_executor_submit(ex, gated, 0, &g) < 0 ||
+        mp_executor_submit(ex, twice, 3, &h) < 0)
+        return 1;
+    d->rh = mp_future_result(h, 1000, NULL);
+    gate_open(0);
+    d->rg = mp_future_result(g, 2000, NULL);
+    mp_future_free(g);
+    mp_future_free(h);
+    mp_executor_free(ex);
+    d->freed = 1;
+    d->left = children();
+    return 0;
+}
+
+FL_TEST(test_mp_executor_works_when_an_end_is_descriptor_0)
+{
+    pipes_make();
+    struct fd0 *d = shared(sizeof *d);
+    *d = (struct fd0){0, 1, 1, -1, 0};
+    fl_child c;
+    fl_run_in_child(fd0_in_child, d, 2500, 0, &c);
+    struct fd0 got = *d;
+    munmap(d, sizeof *d);
+    pipes_close();
+    ck_assert_msg(!c.returned || (c.value == 0 && got.end0),
+                  "create and submit in a child whose descriptor 0 was "
+                  "closed: %s",
+                  c.value != 0 ? "it failed" : "no end was descriptor 0");
+    ck_assert_msg(got.rh == 0 && got.rg == 0,
+                  "2 workers, the first one's end descriptor 0 (the caller "
+                  "had closed its stdin): a gated call and a quick one "
+                  "behind it gave %s and %s; expected 0 and 0. Descriptor "
+                  "0 is a valid end: -1 is the only \"no end\" (fd < 0, "
+                  "not fd <= 0), when dispatching, polling and stopping",
+                  fl_ret(got.rg), fl_ret(got.rh));
+    ck_assert_msg(got.freed && got.left == 0,
+                  "mp_executor_free of 2 workers, the first one's end "
+                  "descriptor 0: %s. Descriptor 0 is a valid end: shut it "
+                  "down (fd < 0 is the only \"no end\", not fd <= 0), or "
+                  "that worker never sees EOF",
+                  got.freed ? "a worker was left" : "it never returned");
 }
 
 // In a child: an executor of 3 whose last worker runs a gated call; the
@@ -1918,8 +2059,16 @@ FL_TEST(test_mp_futures_functions_reject_bad_arguments)
         {"wait(fs, 1, -1, 4, done)", mp_futures_wait(fs, 1, -1, 4, done)},
         {"shutdown(NULL, 1, 0)", mp_executor_shutdown(NULL, 1, 0)},
     };
-    mp_future_free(f);
-    mp_executor_free(ex);
+    // The frees return 0, and do nothing with NULL (as free(NULL)).
+    int frees[4] = {mp_future_free(f), mp_executor_free(ex),
+                    mp_future_free(NULL), mp_executor_free(NULL)};
+    ck_assert_msg(
+        frees[0] == 0 && frees[1] == 0 && frees[2] == 0 && frees[3] == 0,
+        "mp_future_free(f), mp_executor_free(ex), "
+        "mp_future_free(NULL), mp_executor_free(NULL) returned "
+        "%s, %s, %s, %s; expected 0 each: NULL does nothing, as "
+        "free(NULL), and is no error",
+        fl_ret(frees[0]), fl_ret(frees[1]), fl_ret(frees[2]), fl_ret(frees[3]));
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         fl_expect_int(c[i].got, -EINVAL, c[i].what,
                       "check every argument first, as futures.h lists "
@@ -1956,6 +2105,14 @@ print_around_forks(void *arg)
         return 4;
     mp_future_free(f);
     mp_executor_free(ex);
+    // Freed while its call runs: free waits, reads the reply, and then
+    // ends the idle workers, by EOF: a SIGKILL drops the call's buffer.
+    if (mp_executor_create(&ex, 1) < 0)
+        return 5;
+    if (mp_executor_submit(ex, print_call, 8, &f) < 0)
+        return 6;
+    mp_future_free(f);
+    mp_executor_free(ex);
     fclose(printed);
     return 0;
 }
@@ -1978,6 +2135,7 @@ FL_TEST(test_mp_executor_flushes_stdio_around_its_forks)
                   c.returned ? "failed" : "did not return");
     int caller = times_in(c.out, "the caller printed this");
     int call = times_in(c.out, "the call printed 7");
+    int freed = times_in(c.out, "the call printed 8");
     ck_assert_msg(caller == 1,
                   "a line the caller left in a stdio buffer before "
                   "mp_executor_create (2 workers) came out %d times; "
@@ -1991,6 +2149,13 @@ FL_TEST(test_mp_executor_flushes_stdio_around_its_forks)
                   "ends. _exit() does not flush stdio: fflush(NULL) "
                   "before it.",
                   call);
+    ck_assert_msg(freed == 1,
+                  "a line a call left in a stdio buffer, its executor "
+                  "freed while it ran, came out %d times; expected once. "
+                  "Once the last call has ended, end the idle workers by "
+                  "EOF (shutdown, close), not SIGKILL: a killed worker "
+                  "never flushes",
+                  freed);
 }
 
 FL_TEST(test_mp_executor_free_reaps_only_its_own_workers)
@@ -2142,6 +2307,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_executor_submit_takes_more_calls_than_workers, 5),
     FL_CASE(test_mp_executor_free_ends_workers_whose_end_was_inherited, 5),
     FL_CASE(test_mp_executor_workers_exit_when_the_caller_dies, 5),
+    FL_CASE(test_mp_executor_works_when_an_end_is_descriptor_0, 5),
     FL_CASE(test_mp_future_cancel_refuses_a_running_call, 5),
     FL_CASE(test_mp_future_cancel_cancels_a_pending_call, 5),
     FL_CASE(test_mp_future_done_makes_progress_in_a_loop, 5),
