@@ -2310,6 +2310,57 @@ FL_TEST(test_mp_manager_connect_leaks_nothing_when_a_step_fails)
     stop(m);
 }
 
+// A program started without stdin: descriptor 0 is free, so the first
+// descriptor each step makes (the pipe's read end, the server's socket, a
+// proxy's socket, the pidfd) is 0, one like any other: ">= 0", not "> 0".
+FL_TEST(test_mp_manager_works_with_stdin_closed)
+{
+    int in = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    close(0);
+    start_failing("fork", EAGAIN, 0,
+                  "with stdin closed, the pipe's read end is descriptor 0: "
+                  "close it on failure too (ready[0] >= 0, not > 0)");
+    start_failing("write", EIO, -EPIPE,
+                  "with stdin closed, the server's listening socket is "
+                  "descriptor 0: close it and unlink the file when the word "
+                  "cannot be sent (lfd >= 0, not > 0)");
+    mp_manager *m = start();
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    mp_proxy *p = NULL;
+    int r = mp_manager_connect("/nonexistent/forklings-manager", &p);
+    fl_expect_int(r, -ENOENT, "mp_manager_connect to no socket file", "");
+    fl_expect_no_leak(&s, "mp_manager_connect failing with stdin closed "
+                          "(its socket was descriptor 0: close it)");
+    p = proxy(m); // descriptor 0
+    OK(mp_list_append(p, 7));
+    long long x = 0;
+    OK(mp_list_get(p, -1, &x));
+    fl_expect_int((int)x, 7, "mp_list_get(p, -1) on a proxy at descriptor 0",
+                  "");
+    mp_proxy_close(p);
+    int code = -1000;
+    r = mp_manager_shutdown(m, &code); // its proxy, then its pidfd, are 0
+    int zero_left = fcntl(0, F_GETFD) >= 0;
+    if (zero_left)
+        close(0);
+    if (in >= 0) {
+        dup2(in, 0);
+        close(in);
+    }
+    fl_expect_int(r, 0, "mp_manager_shutdown with stdin closed", "");
+    ck_assert_msg(code == 0,
+                  "with stdin closed, mp_manager_shutdown gave the exit "
+                  "code %d, expected 0: its pidfd is descriptor 0, a valid "
+                  "one (pfd >= 0): wait on it for the grace period before "
+                  "SIGKILL",
+                  code);
+    ck_assert_msg(!zero_left, "with stdin closed, mp_manager_shutdown left "
+                              "descriptor 0 open: its pidfd, or the socket "
+                              "of its own connection, is 0 and must be "
+                              "closed too");
+}
+
 FL_TEST(test_mp_manager_connect_takes_a_path_of_107_bytes_not_108)
 {
     char path[112];
@@ -4399,6 +4450,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_manager_start_reaps_a_failed_server_despite_eintr, 10),
     FL_CASE(test_mp_manager_shutdown_reaps_the_server_despite_eintr, 10),
     FL_CASE(test_mp_manager_connect_leaks_nothing_when_a_step_fails, 10),
+    FL_CASE(test_mp_manager_works_with_stdin_closed, 10),
     FL_CASE(test_mp_manager_connect_takes_a_path_of_107_bytes_not_108, 5),
     FL_CASE(test_mp_manager_takes_a_request_of_exactly_mp_manager_msg_max_bytes,
             10),
