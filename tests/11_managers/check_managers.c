@@ -2791,6 +2791,61 @@ FL_TEST(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps)
                             : "after EINTR, wait for the time left, not 0");
 }
 
+// Continue the stopped server as soon as the caller sleeps: in the grace
+// period's poll, for a shutdown that still has time left.
+static void *
+continue_once_caller_sleeps(void *arg)
+{
+    struct stopped *s = arg;
+    long end = fl_now_ms() + WAIT_MS;
+    char st;
+    while ((st = fl_proc_state(s->server)) != 'T' && st != 'Z' && st != 0 &&
+           fl_now_ms() < end)
+        poll(NULL, 0, 1);
+    while (st == 'T' && fl_proc_state(s->caller) != 'S' && fl_now_ms() < end) {
+        poll(NULL, 0, 1);
+        st = fl_proc_state(s->server);
+    }
+    kill(s->server, SIGCONT);
+    return NULL;
+}
+
+#define GRACE_SPENT_MS 1300 // of MP_MANAGER_GRACE_MS, by a late signal
+
+// The server stops itself after its unlink, still cleaning up; the grace
+// period's first poll is interrupted late, as if 1300 ms had passed: 700 ms
+// of MP_MANAGER_GRACE_MS are left, and a shutdown that waits for them sees
+// the server end.  A grace of 1 s (Python's join) or 500 ms has none left.
+FL_TEST(test_mp_manager_shutdown_gives_the_server_its_whole_grace_period)
+{
+    fl_fault_reset();
+    fl_fault_stop_after("unlink", 1); // in the server: it inherits this
+    mp_manager *m = start();
+    fl_fault_reset();
+    mp_proxy_close(proxy(m)); // count the polls of a handshake
+    long polls = fl_fault_calls("poll");
+    struct stopped s = {(pid_t)syscall(SYS_gettid), server_of(m)};
+    fl_fault_reset();
+    fl_fault_eintr_late("poll", (int)polls + 1, GRACE_SPENT_MS);
+    pthread_t t;
+    ck_assert(pthread_create(&t, NULL, continue_once_caller_sleeps, &s) == 0);
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code);
+    pthread_join(t, NULL);
+    fl_fault_reset();
+    unlink(manager_path());
+    fl_expect_int(r, 0, "mp_manager_shutdown", "");
+    ck_assert_msg(code == 0,
+                  "the server, slow to stop, was %s (exit code %d) when a "
+                  "signal interrupted the grace period %d ms into it: "
+                  "MP_MANAGER_GRACE_MS is %d ms, so %d ms were left. Wait "
+                  "for the whole grace period (not Python's 1 s, nor "
+                  "MP_AUTH_TIMEOUT_MS), and after EINTR for the time left",
+                  code == -SIGKILL ? "killed" : "not stopped cleanly", code,
+                  GRACE_SPENT_MS, MP_MANAGER_GRACE_MS,
+                  MP_MANAGER_GRACE_MS - GRACE_SPENT_MS);
+}
+
 /* ------------------------------------------ the server waits, asleep */
 
 FL_TEST(test_mp_manager_server_sleeps_while_no_client_asks)
@@ -4461,6 +4516,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors,
             10),
     FL_CASE(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps,
+            10),
+    FL_CASE(test_mp_manager_shutdown_gives_the_server_its_whole_grace_period,
             10),
     FL_CASE(test_mp_manager_server_sleeps_while_no_client_asks, 10),
     FL_CASE(test_mp_manager_server_keeps_serving_after_a_signal, 10),
