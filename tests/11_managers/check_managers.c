@@ -2125,6 +2125,9 @@ FL_TEST(test_mp_manager_shutdown_gives_up_a_server_that_never_answers)
 // or, for a call only the server makes, in the server, which inherits the
 // fault at fork).  Fails the test unless start gave -err (or want, when
 // it is not 0), left no descriptor, child, heap block or socket file.
+// Said after what failed: how the test runs start_failing.
+static const char *start_context = "";
+
 static void
 start_failing(const char *fn, int err, int want, const char *hint)
 {
@@ -2140,9 +2143,9 @@ start_failing(const char *fn, int err, int want, const char *hint)
         mp_manager_shutdown(m, NULL);
     int left = exists(manager_path());
     unlink(manager_path());
-    char what[160];
-    snprintf(what, sizeof what, "mp_manager_start with %s() failing (%s)", fn,
-             strerror(err));
+    char what[256];
+    snprintf(what, sizeof what, "mp_manager_start with %s() failing (%s)%s", fn,
+             strerror(err), start_context);
     fl_expect_int(r, want != 0 ? want : -err, what, hint);
     fl_expect_no_leak(&s, what);
     ck_assert_msg(!left,
@@ -2317,6 +2320,8 @@ FL_TEST(test_mp_manager_works_with_stdin_closed)
 {
     int in = fcntl(0, F_DUPFD_CLOEXEC, 3);
     close(0);
+    start_context = ", with stdin closed (descriptor 0 is free, so the "
+                    "first one made is 0: a valid descriptor, >= 0, not > 0)";
     start_failing("fork", EAGAIN, 0,
                   "with stdin closed, the pipe's read end is descriptor 0: "
                   "close it on failure too (ready[0] >= 0, not > 0)");
@@ -2324,6 +2329,7 @@ FL_TEST(test_mp_manager_works_with_stdin_closed)
                   "with stdin closed, the server's listening socket is "
                   "descriptor 0: close it and unlink the file when the word "
                   "cannot be sent (lfd >= 0, not > 0)");
+    start_context = "";
     mp_manager *m = start();
     fl_snapshot s;
     fl_snapshot_take(&s);
