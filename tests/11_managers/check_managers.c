@@ -4158,6 +4158,40 @@ FL_TEST(test_mp_answer_challenge_keeps_one_deadline_for_the_exchange)
                   LATE_MS, TIMEOUT_MS, took, TIMEOUT_MS - LATE_MS);
 }
 
+// Each read of the lesson's side of a handshake, in turn, gets 1 byte: a
+// message comes in pieces, and read_by must ask for what is still
+// missing, len - got bytes at buf + got, never len again.
+FL_TEST(test_mp_handshake_reads_messages_that_come_in_pieces)
+{
+    mp_manager *m = start();
+    load_key();
+    fl_fault_reset();
+    mp_proxy_close(proxy(m)); // count the reads of a handshake
+    long reads = fl_fault_calls("read");
+    for (int k = 1; k <= reads; k++) {
+        int fd = raw_socket_at(manager_path(), 0);
+        ck_assert_msg(fd >= 0, "could not connect: %s", strerror(errno));
+        fl_fault_reset();
+        fl_fault_short("read", k, 1);
+        int r = mp_answer_challenge(fd, tkey, tkeylen, WAIT_MS);
+        if (r == 0)
+            r = mp_deliver_challenge(fd, tkey, tkeylen, WAIT_MS);
+        fl_fault_reset();
+        close(fd);
+        char what[96];
+        snprintf(what, sizeof what,
+                 "the client's side of a handshake, its read %d getting 1 "
+                 "byte",
+                 k);
+        fl_expect_int(r, 0, what,
+                      "a read may return part of a message: read_by loops "
+                      "for the len - got bytes still missing, into buf + "
+                      "got (not len bytes again: that reads into the next "
+                      "message, and past the buffer)");
+    }
+    stop(m);
+}
+
 /* ----------------------------------------- the manager authenticates */
 
 // A client with another key: connect, and return what connect said.
@@ -4542,6 +4576,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_answer_challenge_believes_only_mp_welcome, 10),
     FL_CASE(test_mp_answer_challenge_answers_no_malformed_challenge, 10),
     FL_CASE(test_mp_answer_challenge_keeps_one_deadline_for_the_exchange, 10),
+    FL_CASE(test_mp_handshake_reads_messages_that_come_in_pieces, 10),
     FL_CASE(test_mp_manager_refuses_a_client_with_another_key, 10),
     FL_CASE(test_mp_manager_reads_no_request_before_the_handshake, 10),
     FL_CASE(test_mp_manager_serves_others_while_a_client_never_answers, 10),
