@@ -2125,6 +2125,9 @@ FL_TEST(test_mp_manager_shutdown_gives_up_a_server_that_never_answers)
 // or, for a call only the server makes, in the server, which inherits the
 // fault at fork).  Fails the test unless start gave -err (or want, when
 // it is not 0), left no descriptor, child, heap block or socket file.
+// Said after what failed: how the test runs start_failing.
+static const char *start_context = "";
+
 static void
 start_failing(const char *fn, int err, int want, const char *hint)
 {
@@ -2140,9 +2143,9 @@ start_failing(const char *fn, int err, int want, const char *hint)
         mp_manager_shutdown(m, NULL);
     int left = exists(manager_path());
     unlink(manager_path());
-    char what[160];
-    snprintf(what, sizeof what, "mp_manager_start with %s() failing (%s)", fn,
-             strerror(err));
+    char what[256];
+    snprintf(what, sizeof what, "mp_manager_start with %s() failing (%s)%s", fn,
+             strerror(err), start_context);
     fl_expect_int(r, want != 0 ? want : -err, what, hint);
     fl_expect_no_leak(&s, what);
     ck_assert_msg(!left,
@@ -2308,6 +2311,60 @@ FL_TEST(test_mp_manager_connect_leaks_nothing_when_a_step_fails)
     fl_expect_no_leak(&s, "mp_proxy_close with close() failing: free the "
                           "proxy even then");
     stop(m);
+}
+
+// A program started without stdin: descriptor 0 is free, so the first
+// descriptor each step makes (the pipe's read end, the server's socket, a
+// proxy's socket, the pidfd) is 0, one like any other: ">= 0", not "> 0".
+FL_TEST(test_mp_manager_works_with_stdin_closed)
+{
+    int in = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    close(0);
+    start_context = ", with stdin closed (descriptor 0 is free, so the "
+                    "first one made is 0: a valid descriptor, >= 0, not > 0)";
+    start_failing("fork", EAGAIN, 0,
+                  "with stdin closed, the pipe's read end is descriptor 0: "
+                  "close it on failure too (ready[0] >= 0, not > 0)");
+    start_failing("write", EIO, -EPIPE,
+                  "with stdin closed, the server's listening socket is "
+                  "descriptor 0: close it and unlink the file when the word "
+                  "cannot be sent (lfd >= 0, not > 0)");
+    start_context = "";
+    mp_manager *m = start();
+    fl_snapshot s;
+    fl_snapshot_take(&s);
+    mp_proxy *p = NULL;
+    int r = mp_manager_connect("/nonexistent/forklings-manager", &p);
+    fl_expect_int(r, -ENOENT, "mp_manager_connect to no socket file", "");
+    fl_expect_no_leak(&s, "mp_manager_connect failing with stdin closed "
+                          "(its socket was descriptor 0: close it)");
+    p = proxy(m); // descriptor 0
+    OK(mp_list_append(p, 7));
+    long long x = 0;
+    OK(mp_list_get(p, -1, &x));
+    fl_expect_int((int)x, 7, "mp_list_get(p, -1) on a proxy at descriptor 0",
+                  "");
+    mp_proxy_close(p);
+    int code = -1000;
+    r = mp_manager_shutdown(m, &code); // its proxy, then its pidfd, are 0
+    int zero_left = fcntl(0, F_GETFD) >= 0;
+    if (zero_left)
+        close(0);
+    if (in >= 0) {
+        dup2(in, 0);
+        close(in);
+    }
+    fl_expect_int(r, 0, "mp_manager_shutdown with stdin closed", "");
+    ck_assert_msg(code == 0,
+                  "with stdin closed, mp_manager_shutdown gave the exit "
+                  "code %d, expected 0: its pidfd is descriptor 0, a valid "
+                  "one (pfd >= 0): wait on it for the grace period before "
+                  "SIGKILL",
+                  code);
+    ck_assert_msg(!zero_left, "with stdin closed, mp_manager_shutdown left "
+                              "descriptor 0 open: its pidfd, or the socket "
+                              "of its own connection, is 0 and must be "
+                              "closed too");
 }
 
 FL_TEST(test_mp_manager_connect_takes_a_path_of_107_bytes_not_108)
@@ -2738,6 +2795,61 @@ FL_TEST(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps)
                   reads > 0 ? "the deadline is on CLOCK_REALTIME, which "
                               "jumps; measure it on CLOCK_MONOTONIC"
                             : "after EINTR, wait for the time left, not 0");
+}
+
+// Continue the stopped server as soon as the caller sleeps: in the grace
+// period's poll, for a shutdown that still has time left.
+static void *
+continue_once_caller_sleeps(void *arg)
+{
+    struct stopped *s = arg;
+    long end = fl_now_ms() + WAIT_MS;
+    char st;
+    while ((st = fl_proc_state(s->server)) != 'T' && st != 'Z' && st != 0 &&
+           fl_now_ms() < end)
+        poll(NULL, 0, 1);
+    while (st == 'T' && fl_proc_state(s->caller) != 'S' && fl_now_ms() < end) {
+        poll(NULL, 0, 1);
+        st = fl_proc_state(s->server);
+    }
+    kill(s->server, SIGCONT);
+    return NULL;
+}
+
+#define GRACE_SPENT_MS 1300 // of MP_MANAGER_GRACE_MS, by a late signal
+
+// The server stops itself after its unlink, still cleaning up; the grace
+// period's first poll is interrupted late, as if 1300 ms had passed: 700 ms
+// of MP_MANAGER_GRACE_MS are left, and a shutdown that waits for them sees
+// the server end.  A grace of 1 s (Python's join) or 500 ms has none left.
+FL_TEST(test_mp_manager_shutdown_gives_the_server_its_whole_grace_period)
+{
+    fl_fault_reset();
+    fl_fault_stop_after("unlink", 1); // in the server: it inherits this
+    mp_manager *m = start();
+    fl_fault_reset();
+    mp_proxy_close(proxy(m)); // count the polls of a handshake
+    long polls = fl_fault_calls("poll");
+    struct stopped s = {(pid_t)syscall(SYS_gettid), server_of(m)};
+    fl_fault_reset();
+    fl_fault_eintr_late("poll", (int)polls + 1, GRACE_SPENT_MS);
+    pthread_t t;
+    ck_assert(pthread_create(&t, NULL, continue_once_caller_sleeps, &s) == 0);
+    int code = -1000;
+    int r = mp_manager_shutdown(m, &code);
+    pthread_join(t, NULL);
+    fl_fault_reset();
+    unlink(manager_path());
+    fl_expect_int(r, 0, "mp_manager_shutdown", "");
+    ck_assert_msg(code == 0,
+                  "the server, slow to stop, was %s (exit code %d) when a "
+                  "signal interrupted the grace period %d ms into it: "
+                  "MP_MANAGER_GRACE_MS is %d ms, so %d ms were left. Wait "
+                  "for the whole grace period (not Python's 1 s, nor "
+                  "MP_AUTH_TIMEOUT_MS), and after EINTR for the time left",
+                  code == -SIGKILL ? "killed" : "not stopped cleanly", code,
+                  GRACE_SPENT_MS, MP_MANAGER_GRACE_MS,
+                  MP_MANAGER_GRACE_MS - GRACE_SPENT_MS);
 }
 
 /* ------------------------------------------ the server waits, asleep */
@@ -4046,6 +4158,40 @@ FL_TEST(test_mp_answer_challenge_keeps_one_deadline_for_the_exchange)
                   LATE_MS, TIMEOUT_MS, took, TIMEOUT_MS - LATE_MS);
 }
 
+// Each read of the lesson's side of a handshake, in turn, gets 1 byte: a
+// message comes in pieces, and read_by must ask for what is still
+// missing, len - got bytes at buf + got, never len again.
+FL_TEST(test_mp_handshake_reads_messages_that_come_in_pieces)
+{
+    mp_manager *m = start();
+    load_key();
+    fl_fault_reset();
+    mp_proxy_close(proxy(m)); // count the reads of a handshake
+    long reads = fl_fault_calls("read");
+    for (int k = 1; k <= reads; k++) {
+        int fd = raw_socket_at(manager_path(), 0);
+        ck_assert_msg(fd >= 0, "could not connect: %s", strerror(errno));
+        fl_fault_reset();
+        fl_fault_short("read", k, 1);
+        int r = mp_answer_challenge(fd, tkey, tkeylen, WAIT_MS);
+        if (r == 0)
+            r = mp_deliver_challenge(fd, tkey, tkeylen, WAIT_MS);
+        fl_fault_reset();
+        close(fd);
+        char what[96];
+        snprintf(what, sizeof what,
+                 "the client's side of a handshake, its read %d getting 1 "
+                 "byte",
+                 k);
+        fl_expect_int(r, 0, what,
+                      "a read may return part of a message: read_by loops "
+                      "for the len - got bytes still missing, into buf + "
+                      "got (not len bytes again: that reads into the next "
+                      "message, and past the buffer)");
+    }
+    stop(m);
+}
+
 /* ----------------------------------------- the manager authenticates */
 
 // A client with another key: connect, and return what connect said.
@@ -4399,6 +4545,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_manager_start_reaps_a_failed_server_despite_eintr, 10),
     FL_CASE(test_mp_manager_shutdown_reaps_the_server_despite_eintr, 10),
     FL_CASE(test_mp_manager_connect_leaks_nothing_when_a_step_fails, 10),
+    FL_CASE(test_mp_manager_works_with_stdin_closed, 10),
     FL_CASE(test_mp_manager_connect_takes_a_path_of_107_bytes_not_108, 5),
     FL_CASE(test_mp_manager_takes_a_request_of_exactly_mp_manager_msg_max_bytes,
             10),
@@ -4409,6 +4556,8 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_manager_keeps_serving_when_accept_runs_out_of_descriptors,
             10),
     FL_CASE(test_mp_manager_shutdown_keeps_its_grace_when_the_wall_clock_jumps,
+            10),
+    FL_CASE(test_mp_manager_shutdown_gives_the_server_its_whole_grace_period,
             10),
     FL_CASE(test_mp_manager_server_sleeps_while_no_client_asks, 10),
     FL_CASE(test_mp_manager_server_keeps_serving_after_a_signal, 10),
@@ -4427,6 +4576,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_answer_challenge_believes_only_mp_welcome, 10),
     FL_CASE(test_mp_answer_challenge_answers_no_malformed_challenge, 10),
     FL_CASE(test_mp_answer_challenge_keeps_one_deadline_for_the_exchange, 10),
+    FL_CASE(test_mp_handshake_reads_messages_that_come_in_pieces, 10),
     FL_CASE(test_mp_manager_refuses_a_client_with_another_key, 10),
     FL_CASE(test_mp_manager_reads_no_request_before_the_handshake, 10),
     FL_CASE(test_mp_manager_serves_others_while_a_client_never_answers, 10),
