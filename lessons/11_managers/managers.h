@@ -245,10 +245,11 @@ int mp_get_authkey(void *buf, size_t size);
  * @retval -EACCES    the answer was a digest, but not the right one: the
  *                    peer has another key (Python's AuthenticationError).
  *                    It was sent #MP_FAILURE.
- * @retval -EPROTO    the answer was no digest (a length of neither
- *                    digest, no prefix, over #MP_AUTH_MSG_MAX bytes, an
- *                    empty or cut frame).  #MP_FAILURE was sent unless the
- *                    frame was too long to read.
+ * @retval -EPROTO    the answer was no digest.  A whole frame of the
+ *                    wrong length or without the prefix was sent
+ *                    #MP_FAILURE; a frame that could not be read (empty,
+ *                    cut, or over #MP_AUTH_MSG_MAX bytes) was sent nothing
+ *                    (Python sends #MP_FAILURE for an empty one too).
  * @retval -ETIMEDOUT no whole answer within timeout_ms.
  * @retval -EPIPE     the peer closed the connection (or sending failed
  *                    for that reason; SIGPIPE is never raised).
