@@ -1758,13 +1758,11 @@ struct stopped {
     pid_t caller, server;
 };
 
-// Once the server has stopped, continue it 200 ms after the caller sleeps
-// (in the poll of the grace period, for a correct shutdown), or when the
-// server was killed; WAIT_MS at most.
-static void *
-continue_when_caller_sleeps(void *arg)
+// Wait (WAIT_MS at most) until the server has stopped itself and the
+// caller sleeps, or the server has ended; return the server's state.
+static char
+until_caller_sleeps(const struct stopped *s)
 {
-    struct stopped *s = arg;
     long end = fl_now_ms() + WAIT_MS;
     char st;
     while ((st = fl_proc_state(s->server)) != 'T' && st != 'Z' && st != 0 &&
@@ -1774,6 +1772,17 @@ continue_when_caller_sleeps(void *arg)
         poll(NULL, 0, 1);
         st = fl_proc_state(s->server);
     }
+    return st;
+}
+
+// Once the server has stopped, continue it 200 ms after the caller sleeps
+// (in the poll of the grace period, for a correct shutdown), or when the
+// server was killed; WAIT_MS at most.
+static void *
+continue_when_caller_sleeps(void *arg)
+{
+    struct stopped *s = arg;
+    char st = until_caller_sleeps(s);
     // Time that must pass, not a wait for an event: a grace period of a
     // few milliseconds (MP_MANAGER_GRACE_MS / 1000, taken for seconds)
     // kills the server before it is continued; 2 s do not.
@@ -2803,15 +2812,7 @@ static void *
 continue_once_caller_sleeps(void *arg)
 {
     struct stopped *s = arg;
-    long end = fl_now_ms() + WAIT_MS;
-    char st;
-    while ((st = fl_proc_state(s->server)) != 'T' && st != 'Z' && st != 0 &&
-           fl_now_ms() < end)
-        poll(NULL, 0, 1);
-    while (st == 'T' && fl_proc_state(s->caller) != 'S' && fl_now_ms() < end) {
-        poll(NULL, 0, 1);
-        st = fl_proc_state(s->server);
-    }
+    until_caller_sleeps(s);
     kill(s->server, SIGCONT);
     return NULL;
 }
