@@ -793,20 +793,29 @@ race_scenario(void *arg)
     return 0;
 }
 
-// The slot is reset BEFORE the chunk is sent: a worker may run items, note
-// them and die before the pool's next line after the send runs.
-FL_TEST(test_mp_pool_map_blames_the_item_of_a_worker_faster_than_the_pool)
+// Run a map scenario in a child of the test, bounded by timeout_ms, and
+// give back what it saw; the child itself must return 0.
+static struct race
+race_in_child(int (*scenario)(void *), int timeout_ms)
 {
     struct race *r = shared(sizeof *r);
     r->r = 1;
     fl_child res;
-    fl_run_in_child(race_scenario, r, 2 * GATE_MS + 1000, 0, &res);
+    fl_run_in_child(scenario, r, timeout_ms, 0, &res);
     if (res.timed_out || !res.returned)
         fl_kill_children();
     struct race got = *r;
     munmap(r, sizeof *r);
     ck_assert_msg(!res.timed_out && res.returned && res.value == 0,
                   "the pool's process %s", res.timed_out ? "hung" : "failed");
+    return got;
+}
+
+// The slot is reset BEFORE the chunk is sent: a worker may run items, note
+// them and die before the pool's next line after the send runs.
+FL_TEST(test_mp_pool_map_blames_the_item_of_a_worker_faster_than_the_pool)
+{
+    struct race got = race_in_child(race_scenario, 2 * GATE_MS + 1000);
     ck_assert_msg(got.r == -EPIPE && got.failed == 2,
                   "the pool stopped for a moment right after it sent a "
                   "chunk of items 0..3 (%ld stop%s); its worker ran items 0 "
@@ -848,16 +857,7 @@ second_slot_scenario(void *arg)
 
 FL_TEST(test_mp_pool_map_blames_the_item_a_second_worker_died_on)
 {
-    struct race *r = shared(sizeof *r);
-    r->r = 1;
-    fl_child res;
-    fl_run_in_child(second_slot_scenario, r, 2500, 0, &res);
-    if (res.timed_out || !res.returned)
-        fl_kill_children();
-    struct race got = *r;
-    munmap(r, sizeof *r);
-    ck_assert_msg(!res.timed_out && res.returned && res.value == 0,
-                  "the pool's process %s", res.timed_out ? "hung" : "failed");
+    struct race got = race_in_child(second_slot_scenario, 2500);
     ck_assert_msg(got.r == -EPIPE && got.failed == 3,
                   "a pool of 2, map of items 0..3 in chunks of 2: the "
                   "second worker ran items 2 and 3 and died on item 3. map "
