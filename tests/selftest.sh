@@ -528,7 +528,8 @@ for c in link_shadow:'is a symbolic link' link_dev_zero:'is a symbolic link' \
     dir_link:'symbolic link or not a directory' bad_utf8:error \
     ctor_verdicts:constructor interpose_waitpid:'defines waitpid' \
     interpose_hmac:'defines HMAC' \
-    calls_harness:'uses fl_end' ifunc_resolver:ifunc include_secret:shadow \
+    calls_harness:'uses fl_end' hides_misuse:'uses fl_misuse_take' \
+    ifunc_resolver:ifunc include_secret:shadow \
     lto_section:'for the linker to compile' include_dev_zero:compiler; do
     grep -q "${c#*:}" "$T/hostile-out/${c%%:*}/report.txt" 2>/dev/null ||
         no "hostile ${c%%:*}: the report says why (${c#*:})" \
