@@ -86,7 +86,8 @@
     X(gettimeofday) X(exit) X(_exit) X(fstat) X(pthread_mutex_init)            \
     X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom) X(sysconf)      \
     X(pthread_mutex_lock) X(sem_init) X(syscall) X(sigprocmask)              \
-    X(pthread_sigmask)
+    X(pthread_sigmask) X(pthread_cond_destroy) X(pthread_cond_wait)          \
+    X(pthread_cond_signal) X(pthread_cond_broadcast)
 // clang-format on
 
 enum fn_id {
@@ -1135,10 +1136,68 @@ fl_wrap_pthread_mutex_unlock(pthread_mutex_t *m)
     return r;
 }
 
+// glibc's pthread_cond_destroy leaves a condition working, so one
+// destroyed too early (an error path's cleanup run on success) would go
+// unseen.  It marks the condition, though: bit 2 of __wrefs, which only
+// destroy sets and init clears ("waiters must wake destroy").
+static int
+cond_used_gone(const char *call, pthread_cond_t *c)
+{
+#ifdef __GLIBC__
+    if (c == NULL ||
+        (atomic_load((_Atomic unsigned *)&c->__data.__wrefs) & 4u) == 0)
+        return 0;
+    fl_misuse("%s was given a condition variable already destroyed by "
+              "pthread_cond_destroy. Destroy a condition only when nothing "
+              "will use it again (in the destroy function, or when a later "
+              "step of its init failed), and check which branch runs on "
+              "success.",
+              call);
+    return 1;
+#else
+    (void)call;
+    (void)c;
+    return 0;
+#endif
+}
+
+int
+fl_wrap_pthread_cond_destroy(pthread_cond_t *c)
+{
+    cond_used_gone("pthread_cond_destroy", c);
+    INTERCEPT_RET(pthread_cond_destroy);
+    return pthread_cond_destroy(c);
+}
+
+int
+fl_wrap_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    cond_used_gone("pthread_cond_wait", c);
+    INTERCEPT_RET(pthread_cond_wait);
+    return pthread_cond_wait(c, m);
+}
+
+int
+fl_wrap_pthread_cond_signal(pthread_cond_t *c)
+{
+    cond_used_gone("pthread_cond_signal", c);
+    INTERCEPT_RET(pthread_cond_signal);
+    return pthread_cond_signal(c);
+}
+
+int
+fl_wrap_pthread_cond_broadcast(pthread_cond_t *c)
+{
+    cond_used_gone("pthread_cond_broadcast", c);
+    INTERCEPT_RET(pthread_cond_broadcast);
+    return pthread_cond_broadcast(c);
+}
+
 int
 fl_wrap_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                                const struct timespec *deadline)
 {
+    cond_used_gone("pthread_cond_timedwait", c);
     INTERCEPT_RET(pthread_cond_timedwait);
     return pthread_cond_timedwait(c, m, deadline);
 }

@@ -47,6 +47,7 @@ int st_pidfd_open(pid_t pid);
 int st_futex_bitset(unsigned val, unsigned bitset);
 int st_mask_and_action(int init);
 int st_poll_events(int init);
+int st_cond_after_destroy(int again);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -586,6 +587,16 @@ FL_TEST(test_wrappers_see_what_was_never_set)
                       strstr(why, "never set") != NULL,
                   "a pollfd whose events was never set was passed to poll "
                   "and no misuse was recorded");
+    ck_assert_int_eq(st_cond_after_destroy(1), 0);
+    ck_assert_msg(!fl_misuse_take(why, sizeof why),
+                  "a condition destroyed, initialised again and signalled "
+                  "was called a misuse: %s",
+                  why);
+    ck_assert_int_eq(st_cond_after_destroy(0), 0);
+    ck_assert_msg(fl_misuse_take(why, sizeof why) &&
+                      strstr(why, "already destroyed") != NULL,
+                  "a condition signalled after its destroy was not called a "
+                  "misuse");
 }
 
 FL_TEST(test_clock_mono_just_past_a_second_puts_reads_there)

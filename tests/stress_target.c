@@ -277,3 +277,21 @@ st_poll_events(int init)
         p.events = POLLIN;
     return poll(&p, 1, 0) < 0 ? -errno : 0;
 }
+
+// A condition initialised, destroyed, then (if again) initialised anew
+// before it is signalled, then destroyed: only !again is a misuse.
+int
+st_cond_after_destroy(int again)
+{
+    pthread_cond_t c;
+    int r = pthread_cond_init(&c, NULL);
+    if (r == 0)
+        r = pthread_cond_destroy(&c);
+    if (r == 0 && again)
+        r = pthread_cond_init(&c, NULL);
+    if (r == 0)
+        r = pthread_cond_signal(&c);
+    if (r == 0)
+        r = pthread_cond_destroy(&c);
+    return -r;
+}
