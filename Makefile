@@ -78,7 +78,7 @@ topic = $(patsubst $(firstword $(subst _, ,$(1)))_%,%,$(1))
 .PHONY: all help deps grade check demo hint test test-extra docs docs-solutions coverage bench san golden lint \
 	clean grade-class stress-selftest \
 	progress watch list reset grader gradescope classroom compile_commands.json \
-	need-check need-crypto trace
+	need-check need-crypto trace sweep
 
 help: ## List the targets
 	@echo "forklings - process-based parallelism in C, from fork() up"
@@ -114,6 +114,8 @@ help: ## List the targets
 	@echo "  make coverage     line coverage of solutions and grader (gcovr)"
 	@echo "  make lint         clang-format, shellcheck, cppcheck (make deps LINT=1)"
 	@echo "  make golden       the grader's messages against tests/golden (UPDATE=1)"
+	@echo "  make sweep L=NN   grade every mechanical mutant of a solution, list"
+	@echo "                    what escaped (OPS=swap,var: some operators)"
 	@echo "  make bench        reference code against Python multiprocessing (QUICK=1)"
 	@echo "  make docs-solutions   the docs site with the solutions"
 	@echo "  make clean        remove build/"
@@ -495,6 +497,19 @@ $(STRESS_SELFTEST): $(BUILD)/obj/tests/stress_selftest.o \
 	@mkdir -p $(@D)
 	@$(if $(Q),$(SAY) "  LD      $@")
 	$(Q)$(CC) $^ $(CHECK_LIBS) -o $@
+
+# Every mechanical mutant of a lesson's solution (tests/sweep.py), graded
+# as make test grades a mutant, into build/sweep/NN_topic; what escaped is
+# listed.  OPS=swap,var picks operators; a new solution starts it over.
+SWEEP_DIR = $(BUILD)/sweep/$(LESSONS)
+sweep: $(GRADE_DEPS) ## Grade every mechanical mutant of a solution (L=NN)
+	$(Q)test "$(words $(LESSONS))" = 1 || { echo "make sweep needs one lesson: make sweep L=05"; exit 2; }
+	$(Q)src=$$(ls solutions/$(LESSONS)/*.c); \
+	if [ ! -f $(SWEEP_DIR)/list.tsv ] || [ $$src -nt $(SWEEP_DIR)/list.tsv ] || \
+	   [ "$$(cat $(SWEEP_DIR)/ops 2>/dev/null)" != "$(OPS)" ]; then \
+	    rm -rf $(SWEEP_DIR) && mkdir -p $(SWEEP_DIR) && echo "$(OPS)" >$(SWEEP_DIR)/ops && \
+	    python3 tests/sweep.py $$src $(SWEEP_DIR) $(if $(OPS),--ops $(OPS)); fi
+	$(Q)BUILD=$(BUILD) sh tests/sweep.sh $(LESSONS) $(SWEEP_DIR)
 
 # The grader's reports of tests/golden/cases, pinned; UPDATE=1 writes them.
 golden: $(GRADE_DEPS) ## Compare the grader's messages with the kept ones

@@ -862,6 +862,24 @@ for l in $LESSONS; do
         diff "$T/listed" "$T/pointed"
 done
 
+# make sweep's generator: every operator writes mutants of lesson 05's
+# solution, and each of lesson 01's patches applies (a patch that does
+# not would be graded as "nopatch", never as an escape).
+sweep_writes() {
+    "$python3" tests/sweep.py solutions/05_queues/queues.c "$T/sw05" 2>/dev/null &&
+        for op in del rel neg const flag cond ret swap arith api clause unary var; do
+            grep -q "	$op	" "$T/sw05/list.tsv" || { echo "no $op mutant"; return 1; }
+        done &&
+        "$python3" tests/sweep.py solutions/01_fork/fork.c "$T/sw01" 2>/dev/null &&
+        for p in "$T"/sw01/sw_*.patch; do
+            patch -s --dry-run -o /dev/null solutions/01_fork/fork.c <"$p" >/dev/null ||
+                { echo "$p does not apply"; return 1; }
+        done
+}
+if [ -d solutions/05_queues ] && [ -d solutions/01_fork ]; then
+    check "make sweep's generator writes every operator, patches that apply" sweep_writes
+fi
+
 for h in lessons/*.h; do
     [ -f "$h" ] || continue
     printf '#include "%s"\nint main(void) { return 0; }\n' "$h" >"$T/h.c"
