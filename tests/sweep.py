@@ -25,6 +25,9 @@ Second-order operators (order, look-alikes, the wrong variable):
   unary   a unary minus dropped (r = -errno for r = errno)
   var     an int-like local or parameter read in place of another of the
           same type in the same function
+  size    a buffer one byte short: an array declared [N - 1], a malloc,
+          calloc or realloc of one less or without its '* sizeof', a
+          memcpy, memmove, memset or snprintf of one byte more
 """
 import difflib
 import os
@@ -33,7 +36,7 @@ import re
 import sys
 
 FIRST = ['del', 'rel', 'neg', 'const', 'flag', 'cond', 'ret']
-SECOND = ['swap', 'arith', 'api', 'clause', 'unary', 'var']
+SECOND = ['swap', 'arith', 'api', 'clause', 'unary', 'var', 'size']
 
 DECL = re.compile(
     r'^\s*(const\s+|static\s+|volatile\s+|struct\s+\w+\s*\**\s*\w+\s*[=;\[]|'
@@ -209,6 +212,39 @@ class Sweep:
                 for part in parts:
                     keep = [line[off + x:off + y].strip() for x, y in parts if (x, y) != part]
                     add(ln, 'clause', line[:off] + joint.join(keep) + line[off + len(inner):])
+        if DECL.match(m):
+            for mm in re.finditer(r'\[([^\[\]]+)\](?=\s*(?:[;=,)\[]|$))', m):
+                add(ln, 'size', line[:mm.start(1)] + '%s - 1' % line[mm.start(1):mm.end(1)].strip()
+                    + line[mm.end(1):])
+        for mm in re.finditer(r'\b(malloc|calloc|realloc|memcpy|memmove|memset|snprintf)\(', m):
+            args, d, k, start = [], 0, mm.end(), mm.end()
+            while k < len(m):
+                ch = m[k]
+                if ch in '([':
+                    d += 1
+                elif ch in ')]':
+                    if d == 0:
+                        args.append((start, k))
+                        break
+                    d -= 1
+                elif ch == ',' and d == 0:
+                    args.append((start, k))
+                    start = k + 1
+                k += 1
+            f = mm.group(1)
+            pick = {'malloc': 0, 'calloc': 0, 'realloc': 1, 'memcpy': 2, 'memmove': 2,
+                    'memset': 2, 'snprintf': 1}[f]
+            if len(args) <= pick or k >= len(m):
+                continue
+            a, b = args[pick]
+            arg = line[a:b].strip()
+            lead = line[a:b][:len(line[a:b]) - len(line[a:b].lstrip())]
+            more = f in ('memcpy', 'memmove', 'memset', 'snprintf')
+            add(ln, 'size', line[:a] + lead + '%s %s 1' % (arg, '+' if more else '-') + line[b:])
+            if not more:
+                cut = re.sub(r'\s*\*\s*sizeof\s*(\(\s*[\w\s\*]+\)|\*?\s*[\w>.-]+)', '', arg)
+                if cut != arg and cut:
+                    add(ln, 'size', line[:a] + lead + cut + line[b:])
         if not re.match(r'^\s*return\s+-\w+\s*;\s*$', m):  # (ret's already)
             for mm in re.finditer(r'(?:(?<=[=(,])|(?<=return))\s*(-)(?=[a-zA-Z_(])', m):
                 add(ln, 'unary', line[:mm.start(1)] + line[mm.end(1):])
