@@ -460,10 +460,30 @@ fl_wrap_socket(int domain, int type, int proto)
     return socket(domain, type, proto);
 }
 
+// What an int local holds when the code never set it: student code is
+// built with -ftrivial-auto-var-init=pattern, which fills it with 0xfe
+// bytes (a wider local, cut to an int, too).  A plain build would pass
+// whatever the stack held, another descriptor of the caller's perhaps;
+// the kernel refuses this one, and a close that fails goes unseen.
+#define NEVER_SET ((int)0xfefefefe)
+
+static void
+never_set(const char *call, const char *what, int v)
+{
+    if (v == NEVER_SET)
+        fl_misuse("%s was given the %s %d (0xfefefefe): the bytes a local "
+                  "the code never set holds in this build. Set every %s "
+                  "before it is used, on every path (an error path too): a "
+                  "plain build would pass whatever the stack held, perhaps "
+                  "another descriptor or process of the caller's.",
+                  call, what, v, what);
+}
+
 // May stop the process once connected, as pthread_mutex_unlock's wrapper.
 int
 fl_wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
+    never_set("connect", "descriptor", fd);
     int e_;
     size_t c_ = SIZE_MAX;
     int hit = intercept(FN_connect, &e_, &c_);
@@ -483,6 +503,7 @@ fl_wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
 int
 fl_wrap_accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
+    never_set("accept", "descriptor", fd);
     INTERCEPT(accept, -1);
     return accept(fd, addr, len);
 }
@@ -490,6 +511,7 @@ fl_wrap_accept(int fd, struct sockaddr *addr, socklen_t *len)
 int
 fl_wrap_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
+    never_set("accept4", "descriptor", fd);
     INTERCEPT(accept4, -1);
     return accept4(fd, addr, len, flags);
 }
@@ -497,6 +519,7 @@ fl_wrap_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 int
 fl_wrap_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
+    never_set("bind", "descriptor", fd);
     INTERCEPT(bind, -1);
     return bind(fd, addr, len);
 }
@@ -504,6 +527,7 @@ fl_wrap_bind(int fd, const struct sockaddr *addr, socklen_t len)
 int
 fl_wrap_listen(int fd, int backlog)
 {
+    never_set("listen", "descriptor", fd);
     INTERCEPT(listen, -1);
     return listen(fd, backlog);
 }
@@ -511,6 +535,7 @@ fl_wrap_listen(int fd, int backlog)
 int
 fl_wrap_shutdown(int fd, int how)
 {
+    never_set("shutdown", "descriptor", fd);
     INTERCEPT(shutdown, -1);
     return shutdown(fd, how);
 }
@@ -576,6 +601,7 @@ fl_wrap_munmap(void *addr, size_t len)
 int
 fl_wrap_ftruncate(int fd, off_t len)
 {
+    never_set("ftruncate", "descriptor", fd);
     INTERCEPT(ftruncate, -1);
     return ftruncate(fd, len);
 }
@@ -583,6 +609,7 @@ fl_wrap_ftruncate(int fd, off_t len)
 int
 fl_wrap_fstat(int fd, struct stat *st)
 {
+    never_set("fstat", "descriptor", fd);
     INTERCEPT(fstat, -1);
     return fstat(fd, st);
 }
@@ -637,6 +664,7 @@ fl_wrap_open(const char *path, int flags, ...)
 int
 fl_wrap_close(int fd)
 {
+    never_set("close", "descriptor", fd);
     INTERCEPT(close, -1);
     return close(fd);
 }
@@ -644,6 +672,7 @@ fl_wrap_close(int fd)
 int
 fl_wrap_dup(int fd)
 {
+    never_set("dup", "descriptor", fd);
     INTERCEPT(dup, -1);
     return dup(fd);
 }
@@ -651,6 +680,8 @@ fl_wrap_dup(int fd)
 int
 fl_wrap_dup2(int fd, int to)
 {
+    never_set("dup2", "descriptor", fd);
+    never_set("dup2", "descriptor", to);
     INTERCEPT(dup2, -1);
     return dup2(fd, to);
 }
@@ -658,6 +689,7 @@ fl_wrap_dup2(int fd, int to)
 int
 fl_wrap_fcntl(int fd, int cmd, ...)
 {
+    never_set("fcntl", "descriptor", fd);
     int e_;
     size_t c_ = SIZE_MAX;
     int hit = intercept(FN_fcntl, &e_, &c_);
@@ -747,6 +779,7 @@ fl_wrap_free(void *p)
 ssize_t
 fl_wrap_read(int fd, void *buf, size_t len)
 {
+    never_set("read", "descriptor", fd);
     INTERCEPT_IO(read);
     return read(fd, buf, MIN(len, cap_));
 }
@@ -754,6 +787,7 @@ fl_wrap_read(int fd, void *buf, size_t len)
 ssize_t
 fl_wrap_write(int fd, const void *buf, size_t len)
 {
+    never_set("write", "descriptor", fd);
     INTERCEPT_IO(write);
     return write(fd, buf, MIN(len, cap_));
 }
@@ -761,6 +795,7 @@ fl_wrap_write(int fd, const void *buf, size_t len)
 ssize_t
 fl_wrap_readv(int fd, const struct iovec *iov, int cnt)
 {
+    never_set("readv", "descriptor", fd);
     INTERCEPT_IO(readv);
     struct iovec v[64];
     if (cap_ == SIZE_MAX)
@@ -771,6 +806,7 @@ fl_wrap_readv(int fd, const struct iovec *iov, int cnt)
 ssize_t
 fl_wrap_writev(int fd, const struct iovec *iov, int cnt)
 {
+    never_set("writev", "descriptor", fd);
     INTERCEPT_IO(writev);
     struct iovec v[64];
     if (cap_ == SIZE_MAX)
@@ -781,6 +817,7 @@ fl_wrap_writev(int fd, const struct iovec *iov, int cnt)
 ssize_t
 fl_wrap_send(int fd, const void *buf, size_t len, int flags)
 {
+    never_set("send", "descriptor", fd);
     INTERCEPT_IO(send);
     return send(fd, buf, MIN(len, cap_), flags);
 }
@@ -788,6 +825,7 @@ fl_wrap_send(int fd, const void *buf, size_t len, int flags)
 ssize_t
 fl_wrap_recv(int fd, void *buf, size_t len, int flags)
 {
+    never_set("recv", "descriptor", fd);
     INTERCEPT_IO(recv);
     return recv(fd, buf, MIN(len, cap_), flags);
 }
@@ -797,6 +835,7 @@ fl_wrap_recv(int fd, void *buf, size_t len, int flags)
 ssize_t
 fl_wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+    never_set("sendmsg", "descriptor", fd);
     int e_;
     size_t cap_ = SIZE_MAX;
     int hit = intercept(FN_sendmsg, &e_, &cap_);
@@ -823,6 +862,7 @@ fl_wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
 ssize_t
 fl_wrap_recvmsg(int fd, struct msghdr *msg, int flags)
 {
+    never_set("recvmsg", "descriptor", fd);
     INTERCEPT_IO(recvmsg);
     if (cap_ == SIZE_MAX)
         return recvmsg(fd, msg, flags);
@@ -839,6 +879,7 @@ fl_wrap_recvmsg(int fd, struct msghdr *msg, int flags)
 pid_t
 fl_wrap_waitpid(pid_t pid, int *status, int options)
 {
+    never_set("waitpid", "pid", pid);
     INTERCEPT(waitpid, -1);
     return waitpid(pid, status, options);
 }
@@ -857,6 +898,8 @@ fl_wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
     // Bits 0x4000 and up are no event a program can ask for (the kernel's
     // own): events never set holds them (0xfefe, student code's locals).
     // (An entry with a negative fd is ignored, events and all.)
+    for (nfds_t i = 0; fds != NULL && i < n && i < 4096; i++)
+        never_set("poll", "pollfd fd", fds[i].fd);
     for (nfds_t i = 0; fds != NULL && i < n && i < 4096; i++)
         if (fds[i].fd >= 0 && (unsigned short)fds[i].events >= 0x4000) {
             fl_misuse("poll was given a pollfd (entry %lu of %lu) whose "
@@ -912,6 +955,7 @@ fl_wrap_sigtimedwait(const sigset_t *set, siginfo_t *info,
 int
 fl_wrap_kill(pid_t pid, int sig)
 {
+    never_set("kill", "pid", pid);
     INTERCEPT(kill, -1);
     return kill(pid, sig);
 }

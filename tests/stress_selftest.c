@@ -48,6 +48,7 @@ int st_futex_bitset(unsigned val, unsigned bitset);
 int st_mask_and_action(int init);
 int st_poll_events(int init);
 int st_cond_after_destroy(int again);
+int st_close_never_set(int init);
 
 /* ---------------------------------------------------------- fault walks */
 
@@ -597,6 +598,14 @@ FL_TEST(test_wrappers_see_what_was_never_set)
                       strstr(why, "already destroyed") != NULL,
                   "a condition signalled after its destroy was not called a "
                   "misuse");
+    ck_assert_int_eq(st_close_never_set(1), -EBADF);
+    ck_assert_msg(!fl_misuse_take(why, sizeof why),
+                  "close(-1) was called a misuse: %s", why);
+    ck_assert_int_eq(st_close_never_set(0), -EBADF);
+    ck_assert_msg(fl_misuse_take(why, sizeof why) &&
+                      strstr(why, "never set") != NULL,
+                  "a descriptor never set was passed to close and no "
+                  "misuse was recorded");
 }
 
 FL_TEST(test_clock_mono_just_past_a_second_puts_reads_there)

@@ -278,6 +278,28 @@ st_poll_events(int init)
     return poll(&p, 1, 0) < 0 ? -errno : 0;
 }
 
+// A descriptor closed that (unless init) the code never set.  (Read
+// never set on purpose: a branch that sets it would let the optimiser
+// assume it always does.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+static int
+close_unset(void)
+{
+    int fd;
+    return close(fd) < 0 ? -errno : 0;
+}
+#pragma GCC diagnostic pop
+
+int
+st_close_never_set(int init)
+{
+    if (init)
+        return close(-1) < 0 ? -errno : 0;
+    return close_unset();
+}
+
 // A condition initialised, destroyed, then (if again) initialised anew
 // before it is signalled, then destroyed: only !again is a misuse.
 int
