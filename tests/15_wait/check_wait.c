@@ -650,7 +650,7 @@ FL_TEST(test_mp_wait_rejects_bad_arguments)
 // A pipe holding a byte comes first, twice, then a zombie: their flags are
 // set before the closed descriptor is met, and must all be cleared again
 // when the call fails (each flag an int, not a byte), and the zombie's
-// pidfd closed.
+// pidfd closed.  Then the closed descriptor behind an empty pipe.
 FL_TEST(test_mp_wait_rejects_a_closed_descriptor)
 {
     int q[2];
@@ -670,6 +670,14 @@ FL_TEST(test_mp_wait_rejects_a_closed_descriptor)
     char left[2048];
     int leaked = fl_snapshot_diff(&s, left, sizeof left);
     fl_snapshot_restore(&s);
+    // The closed descriptor behind an empty pipe: no flag set before it,
+    // so a check of the wrong entry's revents never meets the POLLNVAL.
+    int e[2];
+    make_pipe(e);
+    mp_waitable after_empty[] = {fd_obj(e[0]), fd_obj(fd)};
+    int ready2[2] = {7, 7};
+    int r2 = mp_wait(after_empty, 2, 0, ready2);
+    close_pipe(e);
     close_pipe(q);
     reap_left(pid);
     fl_expect_int(r, -EBADF,
@@ -684,6 +692,13 @@ FL_TEST(test_mp_wait_rejects_a_closed_descriptor)
                  "failure, all n flags: n * sizeof *ready bytes, not n.");
     ck_assert_msg(leaked == 0,
                   "mp_wait that returned -EBADF, after a POLLNVAL: %s", left);
+    fl_expect_int(r2, -EBADF,
+                  "mp_wait on an empty pipe, then a descriptor that was "
+                  "closed",
+                  "look for POLLNVAL in pfd[i].revents of every entry i, "
+                  "whether or not the entries before it were ready");
+    expect_flags(ready2, (int[]){0, 0}, 2,
+                 "mp_wait(empty pipe, closed descriptor)", "");
 }
 
 // n = 63, 64 and 65: entries alternate between a pipe holding a byte and
