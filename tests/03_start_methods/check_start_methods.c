@@ -174,6 +174,14 @@ arg_length(const char *arg)
     return (int)strlen(arg);
 }
 
+// Leaves the process group of its parent, then exits with arg: a child
+// that waitpid(0, ...), "any child in my group", no longer sees.
+static int
+own_group(const char *arg)
+{
+    return setpgid(0, 0) == 0 ? atoi(arg) : 99;
+}
+
 // A registered name of MP_NAME_MAX - 1 characters, the longest there is.
 #define LONGEST_NAME "length_of_the_argument_it_takes"
 
@@ -194,6 +202,7 @@ static const struct {
     {"print_to_own_stream", print_to_own_stream},
     {"count_fds", count_fds},
     {"env_inherited", env_inherited},
+    {"own_group", own_group},
     {LONGEST_NAME, arg_length},
 };
 
@@ -209,6 +218,18 @@ static const struct {
 // may before it calls mp_spawn_main().
 #define SERVER_PRINTS "FL_03_SERVER_PRINTS"
 #define SERVER_LINE "server|"
+
+// Set in the environment of a fork server being started: it catches
+// SIGUSR1 with a handler installed without SA_RESTART, as a program's main
+// may before it calls mp_spawn_main(), so that the signal interrupts the
+// server's blocking calls with EINTR.
+#define SERVER_CATCHES "FL_03_SERVER_CATCHES"
+
+static void
+on_usr1(int sig)
+{
+    (void)sig;
+}
 
 // The exit code a served child gets if it ends with exit(), not _exit():
 // exit() runs the exit handlers the server registered in init(), and the
@@ -235,6 +256,9 @@ init(int argc, char **argv)
         atexit(served_child_ran_handlers);
         if (getenv(SERVER_PRINTS) != NULL)
             fputs(SERVER_LINE, stdout); // a pipe here: kept in the buffer
+        if (getenv(SERVER_CATCHES) != NULL)
+            sigaction(SIGUSR1, &(struct sigaction){.sa_handler = on_usr1},
+                      NULL); // no SA_RESTART: EINTR
     }
     if (getenv(SERVER_FORK_FAILS) != NULL)
         fl_fault_fail("fork", 1, EAGAIN);
@@ -973,13 +997,17 @@ fate(pid_t pid)
 // must wait for it (waitpid(-1, 0) until ECHILD, not WNOHANG, which
 // leaves it to the caller as an orphan).  The stop runs in a thread; the
 // running child is killed only once the server sleeps again after the
-// request, in its wait (or has ended, which is the mistake).
+// request, in its wait (or has ended, which is the mistake).  The child
+// that ended left the server's process group first (waitpid(0) misses
+// it), and a signal the server catches interrupts its wait (EINTR).
 FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
 {
+    ck_assert_msg(setenv(SERVER_CATCHES, "1", 1) == 0, "setenv failed");
     pid_t server = mp_forkserver_start();
+    unsetenv(SERVER_CATCHES);
     ck_assert_msg(server > 0, "mp_forkserver_start returned %s",
                   fl_ret(server));
-    pid_t pid = start(MP_FORKSERVER, "exit_with", "0", NULL, 0);
+    pid_t pid = start(MP_FORKSERVER, "own_group", "0", NULL, 0);
     pid_t runs = start(MP_FORKSERVER, "wait_forever", NULL, NULL, 0);
     fl_proc_idles(server, 20); // back in its recv, asleep
     long slept = fl_proc_sleeps(server);
@@ -988,6 +1016,13 @@ FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
     ck_assert_msg(pthread_create(&t, NULL, stop_server, &stopped) == 0,
                   "pthread_create failed");
     char st = fl_proc_sleeps_again(server, slept, 2000);
+    int kept = 1; // the server waits on after a signal in its wait
+    if (st == 'S') {
+        slept = fl_proc_sleeps(server);
+        kill(server, SIGUSR1);
+        kept = fl_proc_sleeps_again(server, slept, 2000) == 'S' &&
+               fl_proc_idles(server, 20);
+    }
     const char *runner = fate(runs);
     kill(runs, SIGKILL);
     pthread_join(t, NULL);
@@ -1001,6 +1036,13 @@ FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
         "must wait for and reap every child before it ends: waitpid(-1, "
         "NULL, 0) until ECHILD, not WNOHANG",
         (int)runs, runner);
+    ck_assert_msg(kept,
+                  "told to stop while a child of it (%d) still ran, the "
+                  "fork server waited for it, until a signal whose handler "
+                  "it had installed came: then it ended, leaving that "
+                  "child %s. waitpid fails with EINTR when a handler runs: "
+                  "wait again (until ECHILD)",
+                  (int)runs, runner);
     ck_assert_msg(strcmp(late, "gone") == 0,
                   "a child of the fork server, running when the server was "
                   "stopped and killed then, is %s after mp_forkserver_stop: "
@@ -1010,9 +1052,11 @@ FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
     ck_assert_msg(stopped == 0 && strcmp(child, "gone") == 0 &&
                       strcmp(srv, "gone") == 0,
                   "after mp_forkserver_stop (which gave %s), the child never "
-                  "joined is %s, and the server %s. Before it ends, the "
-                  "server must reap every child still there (waitpid(-1) "
-                  "until ECHILD); the caller must reap the server",
+                  "joined (it had left the server's process group) is %s, "
+                  "and the server %s. Before it ends, the server must reap "
+                  "every child still there (waitpid(-1) until ECHILD: "
+                  "waitpid(0) waits only for those in its own group); the "
+                  "caller must reap the server",
                   fl_ret(stopped), child, srv);
     fl_expect_int(again, -ESRCH, "mp_forkserver_stop with no server",
                   "forget the server's pid once it is reaped");
