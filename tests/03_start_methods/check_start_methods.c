@@ -1178,6 +1178,18 @@ FL_TEST(test_mp_join_gives_pythons_exit_codes)
     }
 }
 
+// Once the test's main thread sleeps (in a join's wait): make every
+// waitpid of the code under test from then on fail with ECHILD, as if
+// someone else had reaped the child, and close *arg to let it end.
+static void *
+steal_when_asleep(void *arg)
+{
+    fl_proc_idles(getpid(), 20);
+    fl_fault_fail_from("waitpid", (int)fl_fault_calls("waitpid") + 1, ECHILD);
+    close(*(int *)arg);
+    return NULL;
+}
+
 FL_TEST(test_mp_join_times_out_while_the_child_runs)
 {
     int p[2];
@@ -1218,7 +1230,18 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
         dup2(stdin_copy, 0);
         close(stdin_copy);
     }
-    close(p[1]);
+    // The child ends during a timed join (the test's write end closed
+    // once the join sleeps), and someone else reaps it first, a SIGCHLD
+    // handler's waitpid(-1) say: the join's reap after the poll fails with
+    // ECHILD (made by the harness), and that is its answer.  The child
+    // stays a zombie, for the join for ever below.
+    pthread_t t;
+    fl_fault_reset();
+    ck_assert(pthread_create(&t, NULL, steal_when_asleep, &p[1]) == 0);
+    int stolen = mp_join(MP_FORK, pid, 2000);
+    pthread_join(t, NULL);
+    int fired_wait = fl_fault_fired("waitpid") > 0;
+    fl_fault_reset();
     int ended = mp_join(MP_FORK, pid, -1);
     if (ended != 0)
         fl_kill_children();
@@ -1249,6 +1272,13 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
                   zero_left ? ", and descriptor 0 was left open" : "");
     fl_expect_int(ended, 0, "mp_join(pid, -1) once the child could end",
                   "-1 waits for ever");
+    ck_assert_msg(fired_wait && stolen == -ECHILD,
+                  "mp_join(MP_FORK, pid, 2000) of a child that ended during "
+                  "the wait, whose reap after the poll then failed with "
+                  "ECHILD (someone else reaped it), gave %s%s; expected -10 "
+                  "(-ECHILD). When that waitpid fails, return its -errno",
+                  code_str(stolen),
+                  fired_wait ? "" : " without a waitpid after the wait");
 }
 
 FL_TEST(test_mp_join_rejects_a_process_that_is_not_a_child)
@@ -1423,6 +1453,14 @@ FL_TEST(test_mp_join_keeps_its_deadline_after_a_late_signal)
     int got = mp_join(MP_FORK, g.pid, 600);
     long took = fl_now_ms() - t0;
     int fired = fl_fault_fired("poll") > 0;
+    // And a signal 290 ms into a 300-ms wait: 10 ms are left, and the
+    // join times out after them.  A time left worked out wrong (the
+    // deadline itself, say) waits until the child ends, and joins it.
+    fl_fault_reset();
+    fl_fault_eintr_late("poll", 1, 290);
+    long t1 = fl_now_ms();
+    int got2 = mp_join(MP_FORK, g.pid, 300);
+    long took2 = fl_now_ms() - t1;
     fl_fault_reset();
     gate_finish(&g);
     ck_assert_msg(fired,
@@ -1444,6 +1482,13 @@ FL_TEST(test_mp_join_keeps_its_deadline_after_a_late_signal)
                         "deadline once, before the first poll (not at the "
                         "first EINTR), and after EINTR poll for the time "
                         "left until it, not the whole timeout again.");
+    ck_assert_msg(got2 == -ETIMEDOUT && took2 < 250,
+                  "mp_join(MP_FORK, pid, 300) of a running child, whose "
+                  "poll was interrupted by a signal 290 ms in: expected "
+                  "-ETIMEDOUT once the 10 ms left had passed, got %s after "
+                  "%ld ms. After EINTR, poll for the time left: the "
+                  "deadline minus now, in ms",
+                  code_str(got2), took2);
 }
 
 FL_TEST(test_mp_join_keeps_its_deadline_when_the_wall_clock_jumps)
