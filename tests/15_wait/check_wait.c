@@ -806,6 +806,26 @@ FL_TEST(test_mp_wait_keeps_its_deadline_when_signals_interrupt_it)
         fl_run_in_child(storm_rounds, s, 2000, 0, &c2);
         early_us = c2.returned ? s->early_us : 0;
     }
+    // The same, exact, five times: the first poll fails with EINTR as
+    // if 9 ms of a 10-ms wait had passed, so a little under 1 ms is left.
+    // Rounded up, the next poll sleeps 1 ms, and the wait lasts at least
+    // 1 ms of real time; rounded down, poll(0) returns at once.  Only a
+    // wait descheduled for 1 ms in every round hides the mistake.
+    long long least_us = LLONG_MAX;
+    if (c.returned && res.ret == 0) {
+        mp_waitable objs[] = {fd_obj(p[0])};
+        int ready[1];
+        for (int i = 0; i < 5; i++) {
+            fl_fault_reset();
+            fl_fault_eintr_late("poll", 1, 9);
+            long long t0 = fl_now_us();
+            mp_wait(objs, 1, 10, ready);
+            long long took = fl_now_us() - t0;
+            if (took < least_us)
+                least_us = took;
+        }
+        fl_fault_reset();
+    }
     munmap(s, sizeof *s);
     close_pipe(p);
     ck_assert_msg(!c.timed_out,
@@ -832,6 +852,13 @@ FL_TEST(test_mp_wait_keeps_its_deadline_when_signals_interrupt_it)
                   "the time left UP to a whole ms: rounded down, 0.4 ms "
                   "left becomes poll(..., 0), which returns at once.",
                   early_us);
+    ck_assert_msg(least_us >= 1000,
+                  "mp_wait(empty pipe, 10 ms), its first poll interrupted by "
+                  "a signal 9 ms in (under 1 ms left), returned after %lld "
+                  "us of real time. After EINTR, round the time left UP to "
+                  "a whole ms: rounded down, it becomes poll(..., 0), which "
+                  "returns before the deadline.",
+                  least_us);
 }
 
 // A long wait (for ever, or a timeout far beyond the hold), and the byte
