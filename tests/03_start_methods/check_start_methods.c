@@ -174,6 +174,14 @@ arg_length(const char *arg)
     return (int)strlen(arg);
 }
 
+// Leaves the process group of its parent, then exits with arg: a child
+// that waitpid(0, ...), "any child in my group", no longer sees.
+static int
+own_group(const char *arg)
+{
+    return setpgid(0, 0) == 0 ? atoi(arg) : 99;
+}
+
 // A registered name of MP_NAME_MAX - 1 characters, the longest there is.
 #define LONGEST_NAME "length_of_the_argument_it_takes"
 
@@ -194,6 +202,7 @@ static const struct {
     {"print_to_own_stream", print_to_own_stream},
     {"count_fds", count_fds},
     {"env_inherited", env_inherited},
+    {"own_group", own_group},
     {LONGEST_NAME, arg_length},
 };
 
@@ -209,6 +218,18 @@ static const struct {
 // may before it calls mp_spawn_main().
 #define SERVER_PRINTS "FL_03_SERVER_PRINTS"
 #define SERVER_LINE "server|"
+
+// Set in the environment of a fork server being started: it catches
+// SIGUSR1 with a handler installed without SA_RESTART, as a program's main
+// may before it calls mp_spawn_main(), so that the signal interrupts the
+// server's blocking calls with EINTR.
+#define SERVER_CATCHES "FL_03_SERVER_CATCHES"
+
+static void
+on_usr1(int sig)
+{
+    (void)sig;
+}
 
 // The exit code a served child gets if it ends with exit(), not _exit():
 // exit() runs the exit handlers the server registered in init(), and the
@@ -235,6 +256,9 @@ init(int argc, char **argv)
         atexit(served_child_ran_handlers);
         if (getenv(SERVER_PRINTS) != NULL)
             fputs(SERVER_LINE, stdout); // a pipe here: kept in the buffer
+        if (getenv(SERVER_CATCHES) != NULL)
+            sigaction(SIGUSR1, &(struct sigaction){.sa_handler = on_usr1},
+                      NULL); // no SA_RESTART: EINTR
     }
     if (getenv(SERVER_FORK_FAILS) != NULL)
         fl_fault_fail("fork", 1, EAGAIN);
@@ -973,13 +997,17 @@ fate(pid_t pid)
 // must wait for it (waitpid(-1, 0) until ECHILD, not WNOHANG, which
 // leaves it to the caller as an orphan).  The stop runs in a thread; the
 // running child is killed only once the server sleeps again after the
-// request, in its wait (or has ended, which is the mistake).
+// request, in its wait (or has ended, which is the mistake).  The child
+// that ended left the server's process group first (waitpid(0) misses
+// it), and a signal the server catches interrupts its wait (EINTR).
 FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
 {
+    ck_assert_msg(setenv(SERVER_CATCHES, "1", 1) == 0, "setenv failed");
     pid_t server = mp_forkserver_start();
+    unsetenv(SERVER_CATCHES);
     ck_assert_msg(server > 0, "mp_forkserver_start returned %s",
                   fl_ret(server));
-    pid_t pid = start(MP_FORKSERVER, "exit_with", "0", NULL, 0);
+    pid_t pid = start(MP_FORKSERVER, "own_group", "0", NULL, 0);
     pid_t runs = start(MP_FORKSERVER, "wait_forever", NULL, NULL, 0);
     fl_proc_idles(server, 20); // back in its recv, asleep
     long slept = fl_proc_sleeps(server);
@@ -988,6 +1016,13 @@ FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
     ck_assert_msg(pthread_create(&t, NULL, stop_server, &stopped) == 0,
                   "pthread_create failed");
     char st = fl_proc_sleeps_again(server, slept, 2000);
+    int kept = 1; // the server waits on after a signal in its wait
+    if (st == 'S') {
+        slept = fl_proc_sleeps(server);
+        kill(server, SIGUSR1);
+        kept = fl_proc_sleeps_again(server, slept, 2000) == 'S' &&
+               fl_proc_idles(server, 20);
+    }
     const char *runner = fate(runs);
     kill(runs, SIGKILL);
     pthread_join(t, NULL);
@@ -1001,6 +1036,13 @@ FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
         "must wait for and reap every child before it ends: waitpid(-1, "
         "NULL, 0) until ECHILD, not WNOHANG",
         (int)runs, runner);
+    ck_assert_msg(kept,
+                  "told to stop while a child of it (%d) still ran, the "
+                  "fork server waited for it, until a signal whose handler "
+                  "it had installed came: then it ended, leaving that "
+                  "child %s. waitpid fails with EINTR when a handler runs: "
+                  "wait again (until ECHILD)",
+                  (int)runs, runner);
     ck_assert_msg(strcmp(late, "gone") == 0,
                   "a child of the fork server, running when the server was "
                   "stopped and killed then, is %s after mp_forkserver_stop: "
@@ -1010,9 +1052,11 @@ FL_TEST(test_mp_forkserver_stop_reaps_children_never_joined)
     ck_assert_msg(stopped == 0 && strcmp(child, "gone") == 0 &&
                       strcmp(srv, "gone") == 0,
                   "after mp_forkserver_stop (which gave %s), the child never "
-                  "joined is %s, and the server %s. Before it ends, the "
-                  "server must reap every child still there (waitpid(-1) "
-                  "until ECHILD); the caller must reap the server",
+                  "joined (it had left the server's process group) is %s, "
+                  "and the server %s. Before it ends, the server must reap "
+                  "every child still there (waitpid(-1) until ECHILD: "
+                  "waitpid(0) waits only for those in its own group); the "
+                  "caller must reap the server",
                   fl_ret(stopped), child, srv);
     fl_expect_int(again, -ESRCH, "mp_forkserver_stop with no server",
                   "forget the server's pid once it is reaped");
@@ -1134,6 +1178,18 @@ FL_TEST(test_mp_join_gives_pythons_exit_codes)
     }
 }
 
+// Once the test's main thread sleeps (in a join's wait): make every
+// waitpid of the code under test from then on fail with ECHILD, as if
+// someone else had reaped the child, and close *arg to let it end.
+static void *
+steal_when_asleep(void *arg)
+{
+    fl_proc_idles(getpid(), 20);
+    fl_fault_fail_from("waitpid", (int)fl_fault_calls("waitpid") + 1, ECHILD);
+    close(*(int *)arg);
+    return NULL;
+}
+
 FL_TEST(test_mp_join_times_out_while_the_child_runs)
 {
     int p[2];
@@ -1174,7 +1230,18 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
         dup2(stdin_copy, 0);
         close(stdin_copy);
     }
-    close(p[1]);
+    // The child ends during a timed join (the test's write end closed
+    // once the join sleeps), and someone else reaps it first, a SIGCHLD
+    // handler's waitpid(-1) say: the join's reap after the poll fails with
+    // ECHILD (made by the harness), and that is its answer.  The child
+    // stays a zombie, for the join for ever below.
+    pthread_t t;
+    fl_fault_reset();
+    ck_assert(pthread_create(&t, NULL, steal_when_asleep, &p[1]) == 0);
+    int stolen = mp_join(MP_FORK, pid, 2000);
+    pthread_join(t, NULL);
+    int fired_wait = fl_fault_fired("waitpid") > 0;
+    fl_fault_reset();
     int ended = mp_join(MP_FORK, pid, -1);
     if (ended != 0)
         fl_kill_children();
@@ -1205,6 +1272,13 @@ FL_TEST(test_mp_join_times_out_while_the_child_runs)
                   zero_left ? ", and descriptor 0 was left open" : "");
     fl_expect_int(ended, 0, "mp_join(pid, -1) once the child could end",
                   "-1 waits for ever");
+    ck_assert_msg(fired_wait && stolen == -ECHILD,
+                  "mp_join(MP_FORK, pid, 2000) of a child that ended during "
+                  "the wait, whose reap after the poll then failed with "
+                  "ECHILD (someone else reaped it), gave %s%s; expected -10 "
+                  "(-ECHILD). When that waitpid fails, return its -errno",
+                  code_str(stolen),
+                  fired_wait ? "" : " without a waitpid after the wait");
 }
 
 FL_TEST(test_mp_join_rejects_a_process_that_is_not_a_child)
@@ -1379,6 +1453,14 @@ FL_TEST(test_mp_join_keeps_its_deadline_after_a_late_signal)
     int got = mp_join(MP_FORK, g.pid, 600);
     long took = fl_now_ms() - t0;
     int fired = fl_fault_fired("poll") > 0;
+    // And a signal 290 ms into a 300-ms wait: 10 ms are left, and the
+    // join times out after them.  A time left worked out wrong (the
+    // deadline itself, say) waits until the child ends, and joins it.
+    fl_fault_reset();
+    fl_fault_eintr_late("poll", 1, 290);
+    long t1 = fl_now_ms();
+    int got2 = mp_join(MP_FORK, g.pid, 300);
+    long took2 = fl_now_ms() - t1;
     fl_fault_reset();
     gate_finish(&g);
     ck_assert_msg(fired,
@@ -1400,6 +1482,13 @@ FL_TEST(test_mp_join_keeps_its_deadline_after_a_late_signal)
                         "deadline once, before the first poll (not at the "
                         "first EINTR), and after EINTR poll for the time "
                         "left until it, not the whole timeout again.");
+    ck_assert_msg(got2 == -ETIMEDOUT && took2 < 250,
+                  "mp_join(MP_FORK, pid, 300) of a running child, whose "
+                  "poll was interrupted by a signal 290 ms in: expected "
+                  "-ETIMEDOUT once the 10 ms left had passed, got %s after "
+                  "%ld ms. After EINTR, poll for the time left: the "
+                  "deadline minus now, in ms",
+                  code_str(got2), took2);
 }
 
 FL_TEST(test_mp_join_keeps_its_deadline_when_the_wall_clock_jumps)

@@ -650,7 +650,7 @@ FL_TEST(test_mp_wait_rejects_bad_arguments)
 // A pipe holding a byte comes first, twice, then a zombie: their flags are
 // set before the closed descriptor is met, and must all be cleared again
 // when the call fails (each flag an int, not a byte), and the zombie's
-// pidfd closed.
+// pidfd closed.  Then the closed descriptor behind an empty pipe.
 FL_TEST(test_mp_wait_rejects_a_closed_descriptor)
 {
     int q[2];
@@ -670,6 +670,14 @@ FL_TEST(test_mp_wait_rejects_a_closed_descriptor)
     char left[2048];
     int leaked = fl_snapshot_diff(&s, left, sizeof left);
     fl_snapshot_restore(&s);
+    // The closed descriptor behind an empty pipe: no flag set before it,
+    // so a check of the wrong entry's revents never meets the POLLNVAL.
+    int e[2];
+    make_pipe(e);
+    mp_waitable after_empty[] = {fd_obj(e[0]), fd_obj(fd)};
+    int ready2[2] = {7, 7};
+    int r2 = mp_wait(after_empty, 2, 0, ready2);
+    close_pipe(e);
     close_pipe(q);
     reap_left(pid);
     fl_expect_int(r, -EBADF,
@@ -684,6 +692,13 @@ FL_TEST(test_mp_wait_rejects_a_closed_descriptor)
                  "failure, all n flags: n * sizeof *ready bytes, not n.");
     ck_assert_msg(leaked == 0,
                   "mp_wait that returned -EBADF, after a POLLNVAL: %s", left);
+    fl_expect_int(r2, -EBADF,
+                  "mp_wait on an empty pipe, then a descriptor that was "
+                  "closed",
+                  "look for POLLNVAL in pfd[i].revents of every entry i, "
+                  "whether or not the entries before it were ready");
+    expect_flags(ready2, (int[]){0, 0}, 2,
+                 "mp_wait(empty pipe, closed descriptor)", "");
 }
 
 // n = 63, 64 and 65: entries alternate between a pipe holding a byte and
@@ -791,6 +806,26 @@ FL_TEST(test_mp_wait_keeps_its_deadline_when_signals_interrupt_it)
         fl_run_in_child(storm_rounds, s, 2000, 0, &c2);
         early_us = c2.returned ? s->early_us : 0;
     }
+    // The same, exact, five times: the first poll fails with EINTR as
+    // if 9 ms of a 10-ms wait had passed, so a little under 1 ms is left.
+    // Rounded up, the next poll sleeps 1 ms, and the wait lasts at least
+    // 1 ms of real time; rounded down, poll(0) returns at once.  Only a
+    // wait descheduled for 1 ms in every round hides the mistake.
+    long long least_us = LLONG_MAX;
+    if (c.returned && res.ret == 0) {
+        mp_waitable objs[] = {fd_obj(p[0])};
+        int ready[1];
+        for (int i = 0; i < 5; i++) {
+            fl_fault_reset();
+            fl_fault_eintr_late("poll", 1, 9);
+            long long t0 = fl_now_us();
+            mp_wait(objs, 1, 10, ready);
+            long long took = fl_now_us() - t0;
+            if (took < least_us)
+                least_us = took;
+        }
+        fl_fault_reset();
+    }
     munmap(s, sizeof *s);
     close_pipe(p);
     ck_assert_msg(!c.timed_out,
@@ -817,6 +852,13 @@ FL_TEST(test_mp_wait_keeps_its_deadline_when_signals_interrupt_it)
                   "the time left UP to a whole ms: rounded down, 0.4 ms "
                   "left becomes poll(..., 0), which returns at once.",
                   early_us);
+    ck_assert_msg(least_us >= 1000,
+                  "mp_wait(empty pipe, 10 ms), its first poll interrupted by "
+                  "a signal 9 ms in (under 1 ms left), returned after %lld "
+                  "us of real time. After EINTR, round the time left UP to "
+                  "a whole ms: rounded down, it becomes poll(..., 0), which "
+                  "returns before the deadline.",
+                  least_us);
 }
 
 // A long wait (for ever, or a timeout far beyond the hold), and the byte
