@@ -41,6 +41,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <mqueue.h>
 #include <poll.h>
@@ -140,6 +141,7 @@ static atomic_long mono_reads;    // reads of CLOCK_MONOTONIC
 static atomic_long mono_after;    // reads that still see it unmoved
 static atomic_llong mono_ms;      // then it is this many ms later
 static atomic_long fake_cpus;     // what sysconf says of the CPUs, 0: the truth
+static atomic_long poll_longest = -1; // fl_poll_longest, -1: no poll yet
 static atomic_long heap_blocks;
 static atomic_llong heap_bytes;
 
@@ -218,6 +220,7 @@ fl_fault_reset(void)
     atomic_store(&mono_reads, 0);
     atomic_store(&guard_on, 0);
     atomic_store(&fake_cpus, 0);
+    atomic_store(&poll_longest, -1);
 }
 
 void
@@ -300,6 +303,12 @@ long
 fl_fault_fired(const char *fn)
 {
     return atomic_load(&faults[lookup(fn)].fired);
+}
+
+long
+fl_poll_longest(void)
+{
+    return atomic_load(&poll_longest);
 }
 
 int
@@ -894,6 +903,10 @@ fl_wrap_wait(int *status)
 int
 fl_wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
+    long ms = timeout < 0 ? LONG_MAX : timeout;
+    for (long was = atomic_load(&poll_longest);
+         ms > was && !atomic_compare_exchange_weak(&poll_longest, &was, ms);)
+        continue;
     INTERCEPT(poll, -1);
     // Bits 0x4000 and up are no event a program can ask for (the kernel's
     // own): events never set holds them (0xfefe, student code's locals).

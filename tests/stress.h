@@ -181,6 +181,20 @@ long fl_fault_calls(const char *fn);
 long fl_fault_fired(const char *fn);
 
 /**
+ * @brief The longest timeout the code under test gave poll().
+ *
+ * A wait whose time left, worked out right, is 3000 ms must not hand poll
+ * more: a time left clamped to INT_MAX from the wrong variable (the ns,
+ * not the ms), say, waits for ever once more than 2.1 s are left, and
+ * only a test that waits that long would see it otherwise.
+ *
+ * @return the largest timeout (ms) of the code's poll() calls since
+ *         fl_fault_reset, in this process; LONG_MAX if one was negative
+ *         (for ever); -1 if it made none.
+ */
+long fl_poll_longest(void);
+
+/**
  * @brief The attributes of the last mutex that the code under test gave
  *        pthread_mutex_init(), read there by its wrapper.
  *

@@ -410,6 +410,9 @@ FL_TEST(test_storm_interrupts_a_finite_wait_that_keeps_its_deadline)
                   r.elapsed_ms);
     ck_assert_msg(r.signals >= 5, "only %ld signals", r.signals);
     fl_expect_int(fl_fault_calls("poll") > 5, 1, "polls retried", "");
+    fl_expect_int(fl_poll_longest(), 200, "the longest poll timeout", "");
+    fl_fault_reset();
+    fl_expect_int(fl_poll_longest(), -1, "after the reset", "");
 }
 
 static int

@@ -258,7 +258,9 @@ FL_TEST(test_mp_future_result_times_out_and_the_call_goes_on)
     double took1 = ms_since(t1);
     gate_open(0);
     long v = 0;
-    int r2 = mp_future_result(f, 2000, &v);
+    fl_fault_reset();
+    int r2 = mp_future_result(f, 3000, &v); // (it ends at once)
+    long longest = fl_poll_longest();
     mp_future_free(f);
     mp_executor_free(ex);
     pipes_close();
@@ -279,6 +281,15 @@ FL_TEST(test_mp_future_result_times_out_and_the_call_goes_on)
                   fl_ret(r1), took1);
     fl_expect_int(r2, 0, "mp_future_result once the call could end", "");
     fl_expect_int(v, 100, "its value", "");
+    ck_assert_msg(longest <= 3000,
+                  "mp_future_result(f, 3000) gave poll a timeout of %ld "
+                  "ms%s; "
+                  "expected 3000 ms at most, the time left. Clamp the time "
+                  "left IN MS to INT_MAX (not the ns, which pass INT_MAX "
+                  "2.1 s before the deadline): a timeout over 2.1 s then "
+                  "waits for ever when nothing happens",
+                  longest == LONG_MAX ? -1 : longest,
+                  longest == LONG_MAX ? " (for ever)" : "");
 }
 
 FL_TEST(test_mp_future_result_with_timeout_0_only_looks)
@@ -902,6 +913,11 @@ FL_TEST(test_mp_as_completed_keeps_one_deadline_for_the_loop)
     int z1 = z0 == 0 ? mp_as_completed_next(&it0, &i0) : z0;
     int z2 = z0 == 0 ? mp_as_completed_next(&it0, &i1) : z0;
     double zero = ms_since(t2);
+    // -1: no deadline; next waits for h[1], which ends once it sleeps.
+    struct mp_as_completed itf;
+    int f0 = mp_as_completed_begin(&itf, h, 2, -1), j0 = -1, j1 = -1;
+    int f1 = f0 == 0 ? mp_as_completed_next(&itf, &j0) : f0;
+    int f2 = f0 == 0 ? mp_as_completed_next(&itf, &j1) : f0;
     gate_open(0);
     mp_future_result(f[1], 2000, NULL);
     mp_future_result(h[1], 2000, NULL);
@@ -926,6 +942,13 @@ FL_TEST(test_mp_as_completed_keeps_one_deadline_for_the_loop)
                   "timeout of 0 is a deadline of now, not no deadline: "
                   "only -1 waits for ever.",
                   fl_ret(z1), i0, fl_ret(z2), zero);
+    ck_assert_msg(f1 == 1 && j0 == 0 && f2 == 1 && j1 == 1,
+                  "as_completed(timeout -1) over a finished and a running "
+                  "call: next gave %s (index %d), then %s (index %d); "
+                  "expected 1 (index 0), then 1 (index 1) once the call "
+                  "ended: -1 is no deadline at all (begin's deadline comes "
+                  "from its timeout_ms, -1 staying -1)",
+                  fl_ret(f1), j0, fl_ret(f2), j1);
 }
 
 FL_TEST(test_mp_as_completed_takes_up_to_64_futures)
@@ -970,7 +993,8 @@ FL_TEST(test_mp_as_completed_rejects_bad_arguments)
     pipes_make();
     mp_executor *a = executor(1), *b = executor(1);
     mp_future *fa = submit(a, gated, 0), *fb = submit(b, gated, 1);
-    mp_future *two[2] = {fa, fb}, *hole[2] = {fa, NULL};
+    // hole: its entry 1 is NULL, and the one past n = 2 is not.
+    mp_future *two[2] = {fa, fb}, *hole[3] = {fa, NULL, fa};
     struct mp_as_completed it, it1;
     int index, dn[2];
     // A good iterator, for a next with a NULL index (timeout 0: a next
@@ -985,6 +1009,8 @@ FL_TEST(test_mp_as_completed_rejects_bad_arguments)
         {"begin(it, futs, -1, -1)", mp_as_completed_begin(&it, two, -1, -1)},
         {"begin(it, futs, 1, -2)", mp_as_completed_begin(&it, two, 1, -2)},
         {"begin with a NULL entry", mp_as_completed_begin(&it, hole, 2, -1)},
+        {"wait with a NULL entry",
+         mp_futures_wait(hole, 2, 0, MP_ALL_COMPLETED, dn)},
         {"begin with futures of two executors",
          mp_as_completed_begin(&it, two, 2, -1)},
         {"wait(futures of two executors, 2, 0, ALL, done)",
@@ -1097,7 +1123,9 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
     m[2] = submit(two, after_sleep, 3);
     int dm[3] = {7, 7, 7};
     int rm = mp_futures_wait(m, 3, -1, MP_FIRST_EXCEPTION, dm);
-    mp_future_result(m[2], 3000, NULL);
+    // ALL_COMPLETED waits for the third, failure or not.
+    int da[3] = {7, 7, 7};
+    int ra = mp_futures_wait(m, 3, 3000, MP_ALL_COMPLETED, da);
     for (int i = 0; i < 3; i++)
         mp_future_free(m[i]);
     mp_executor_free(two);
@@ -1144,6 +1172,12 @@ FL_TEST(test_mp_futures_wait_first_exception_skips_cancelled_calls)
                   "it did. Keep a failure once seen (failed |= ...), not "
                   "only the last future's",
                   fl_ret(rm), dm[0], dm[1], dm[2]);
+    ck_assert_msg(ra == 3 && da[0] == 1 && da[1] == 1 && da[2] == 1,
+                  "wait(ALL_COMPLETED, 3000 ms) on the same three returned "
+                  "%s with {%d, %d, %d}; expected 3 with {1, 1, 1} once the "
+                  "third ended: a failure ends only a FIRST_EXCEPTION "
+                  "wait; ALL_COMPLETED waits for every future",
+                  fl_ret(ra), da[0], da[1], da[2]);
     fl_expect_int(rd, -EPIPE, "the call that killed its worker", "");
     ck_assert_msg(r3 == 1 && dx[0] == 0 && dx[1] == 1 && took3 < 290,
                   "wait(FIRST_EXCEPTION, 300 ms) on a running call and a "
@@ -1817,10 +1851,13 @@ FL_TEST(test_mp_future_free_of_a_running_call_is_safe)
 }
 
 // In a child: two executors, the first freed first (a wrong free hangs).
+// Then one more, freed with SIGCHLD ignored, as a daemon may have it: the
+// kernel reaps the workers itself, and waitpid fails with ECHILD once
+// each has ended.  *stage (shared) says how far it got.
 static int
 create_free(void *arg)
 {
-    (void)arg;
+    int *stage = arg;
     mp_executor *a, *b;
     if (mp_executor_create(&a, 2) < 0)
         return 1;
@@ -1828,13 +1865,32 @@ create_free(void *arg)
         return 1;
     mp_executor_free(a);
     mp_executor_free(b);
-    return 0;
+    *stage = 1;
+    signal(SIGCHLD, SIG_IGN);
+    mp_future *f;
+    if (mp_executor_create(&a, 2) < 0 ||
+        mp_executor_submit(a, twice, 1, &f) < 0 ||
+        mp_future_result(f, 2000, NULL) != 0)
+        return 2;
+    mp_future_free(f);
+    mp_executor_free(a);
+    *stage = 2;
+    return children() == 0 ? 0 : 3;
 }
 
 FL_TEST(test_mp_executor_free_ends_workers_whose_end_was_inherited)
 {
+    int *stage = shared(sizeof *stage);
     fl_child c;
-    fl_run_in_child(create_free, NULL, 1500, 0, &c);
+    fl_run_in_child(create_free, stage, 1500, 0, &c);
+    int got = *stage;
+    munmap(stage, sizeof *stage);
+    ck_assert_msg(got != 1 || !c.timed_out,
+                  "mp_executor_free with SIGCHLD ignored (SIG_IGN) was "
+                  "still waiting after 1.5 s. The kernel reaps the workers "
+                  "then, and waitpid fails with ECHILD once each has ended: "
+                  "retry waitpid only on EINTR, any other error ends the "
+                  "wait for that worker");
     ck_assert_msg(!c.timed_out,
                   "two executors, the first freed first: free was still "
                   "waiting after 1.5 s. The second executor's workers "
