@@ -240,17 +240,28 @@ same_file(pid_t pid, const char *name, const char *path)
            a.st_ino == b.st_ino;
 }
 
-// Who holds a lock on the pidfile: a pid, 0 for nobody, -1 for no file.
+// Who holds a lock on len bytes of the pidfile from offset start (len 0:
+// up to any size): a pid, 0 for nobody, -1 for no file.
 static pid_t
-lock_holder(void)
+range_holder(off_t start, off_t len)
 {
     int fd = open(pidfile, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    struct flock lk = {.l_type = F_WRLCK,
+                       .l_whence = SEEK_SET,
+                       .l_start = start,
+                       .l_len = len};
     int r = fcntl(fd, F_GETLK, &lk);
     close(fd);
     return r < 0 ? -1 : lk.l_type == F_UNLCK ? 0 : lk.l_pid;
+}
+
+// Who holds a lock on the pidfile: a pid, 0 for nobody, -1 for no file.
+static pid_t
+lock_holder(void)
+{
+    return range_holder(0, 0);
 }
 
 // The pidfile's text ("" if there is none), at most 63 bytes.
@@ -1229,6 +1240,17 @@ FL_TEST(test_mp_daemonize_starts_over_a_stale_pidfile)
            "expected \"%d\\n\": ftruncate() it to 0 once you hold the "
            "lock, then write the pid, all before you report",
            shown(pidfile_text()), (int)d);
+    // The lock covers the whole file, whatever its size: its first byte
+    // (a lock from SEEK_END starts after the stale text) and bytes far
+    // past its end (l_len 0, not the pid's length).
+    pid_t first = range_holder(0, 1), far = range_holder(1 << 20, 1);
+    expect(first == d && far == d,
+           "over a stale pidfile that held \"999999999\\n\", the new "
+           "daemon %d should lock the whole file; the holder of its first "
+           "byte is %d and of the bytes past 1 MiB %d (0: nobody). Lock "
+           "with l_whence SEEK_SET, l_start 0 and l_len 0 (up to any "
+           "size): from SEEK_END, the lock starts after the old text.",
+           (int)d, (int)first, (int)far);
     cleanup();
 }
 
@@ -2040,6 +2062,9 @@ end_slowly(int sig)
     _exit(0);
 }
 
+// How many bytes the next stand-in daemon locks (0: the whole file).
+static off_t fake_lock_len;
+
 // A stand-in daemon, started with the raw fork: it holds the pidfile's
 // lock, has written its pid into it, and answers SIGTERM as kind says.
 static pid_t
@@ -2063,7 +2088,8 @@ fake_daemon(enum fake_kind kind)
         if (kind == FAKE_BLOCKS_TERM)
             sigprocmask(SIG_BLOCK, &term, NULL);
         int fd = open(pidfile, O_RDWR | O_CREAT | O_TRUNC, 0644);
-        struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        struct flock lk = {
+            .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = fake_lock_len};
         char ok = fd >= 0 && fcntl(fd, F_SETLK, &lk) == 0 &&
                   dprintf(fd, "%d\n", (int)getpid()) > 0;
         if (write(ready[1], &ok, 1) != 1)
@@ -2072,6 +2098,7 @@ fake_daemon(enum fake_kind kind)
             pause();
     }
     close(ready[1]);
+    fake_lock_len = 0;
     char ok = 0;
     while (read(ready[0], &ok, 1) < 0 && errno == EINTR)
         ;
@@ -2083,6 +2110,10 @@ fake_daemon(enum fake_kind kind)
 FL_TEST(test_mp_daemon_stop_waits_until_the_daemon_has_ended)
 {
     use_pidfile();
+    // This one locks only the first byte, lockf(fd, F_TLOCK, 1) say: it
+    // holds a lock on the pidfile all the same.  Ask about the whole file
+    // from SEEK_SET (from SEEK_END, the question skips the pid).
+    fake_lock_len = 1;
     pid_t f = fake_daemon(FAKE_ENDS_SLOWLY);
     poison_stack();
     int r = mp_daemon_stop(pidfile, 5000);
@@ -2090,7 +2121,10 @@ FL_TEST(test_mp_daemon_stop_waits_until_the_daemon_has_ended)
     expect(r == 0,
            "mp_daemon_stop returned %s, expected 0: the daemon %d "
            "holds the pidfile's lock%s",
-           fl_ret(r), (int)f, FLOCK_HINT(r));
+           fl_ret(r), (int)f,
+           r == -ESRCH ? " (on its first byte only): ask F_GETLK about the "
+                         "whole file, l_whence SEEK_SET, l_start 0, l_len 0"
+                       : FLOCK_HINT(r));
     expect(!alive,
            "mp_daemon_stop returned while the daemon was still running (it "
            "takes 100 ms to end after SIGTERM): wait until the pidfd you "
@@ -2708,13 +2742,20 @@ kill_stubborn(void *arg)
 
 // In a child, with its own deadline: a finite stop under a storm.  Its
 // elapsed time in ms, capped at 2500, or 2501 for a wrong return value.
+// The code's CLOCK_MONOTONIC starts 40 ms before a whole second, so that
+// the 50-ms wait crosses one: a clock kept in whole seconds jumps past
+// the deadline there (the stop returns early), and one whose seconds
+// count for less than their 1000 ms (tv_sec / 1000) goes back by a
+// second there (the wait lasts a second more).
 static int
 stop_under_storm(void *arg)
 {
     (void)arg;
     int timeout = 50;
     fl_storm_result res;
-    fl_clock_mono_just_past_a_second(); // a clock in whole s shows
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    fl_clock_mono_later_at(0, (1960 - t.tv_nsec / 1000000) % 1000);
     fl_storm_call(stop_call, &timeout, 500, &res);
     fl_fault_reset();
     if (res.ret != -ETIMEDOUT)
@@ -2727,15 +2768,16 @@ FL_TEST(test_mp_daemon_stop_keeps_its_deadline_when_signals_interrupt)
     use_pidfile();
     stubborn = fake_daemon(FAKE_IGNORES_TERM);
     fl_child fin;
-    fl_run_in_child(stop_under_storm, NULL, 3000, 0, &fin);
+    fl_run_in_child(stop_under_storm, NULL, 700, 0, &fin); // 600 fails
     expect(fin.returned && fin.value >= 48 && fin.value < 600,
            "mp_daemon_stop(pidfile, 50) on a daemon that ignores SIGTERM, "
            "with a signal every 0.5 ms, %s; expected -ETIMEDOUT after 50 "
            "ms. After poll() fails with EINTR, poll again for the time "
            "LEFT until the deadline taken before the loop, not for the "
            "whole timeout again, measured on CLOCK_MONOTONIC (a CPU-time "
-           "clock hardly moves while poll() sleeps).",
-           !fin.returned       ? "had not returned after 3 s"
+           "clock hardly moves while poll() sleeps), in ms: tv_sec * 1000 "
+           "+ tv_nsec / 1000000 (this wait crosses a whole second).",
+           !fin.returned       ? "had not returned after 700 ms"
            : fin.value == 2501 ? "did not return -ETIMEDOUT"
            : fin.value >= 600  ? "took 600 ms or more"
                                : "returned too early");
@@ -2960,9 +3002,32 @@ FL_TEST(test_mp_daemonize_flushes_stdio_before_forking)
     FILE *f = num >= 0 ? fdopen(num, "w") : NULL;
     ck_assert_msg(f != NULL, "test setup: fdopen failed: %s", strerror(errno));
     fputs("stale|", f); // buffered: a pipe's stream is fully buffered
+    // The daemon stops (SIGSTOP) just before it removes its pidfile, once
+    // its work has returned: by then its log must hold all it wrote.
+    fl_fault_reset();
+    fl_fault_signal_before("unlink", 1, SIGSTOP);
     pid_t d = mp_daemonize(pidfile, NULL, log_on_fd, &num);
-    int done = d > 0 && ended_within(d, 3000);
-    int st = d > 0 && done ? reap(d) : 0;
+    fl_fault_reset();
+    int st = 0;
+    char at_unlink[64] = "";
+    int done = d > 0 && stopped_or_ended_within(d, 3000, &st);
+    if (done && WIFSTOPPED(st)) {
+        int fd = open(logfile, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            fl_read_text(fd, at_unlink, sizeof at_unlink);
+            close(fd);
+        }
+        kill(d, SIGCONT);
+        done = ended_within(d, 3000);
+        st = done ? reap(d) : 0;
+        expect(strcmp(at_unlink, "run|kept|") == 0,
+               "when the daemon removed its pidfile, after its work had "
+               "returned, its log held \"%s\", expected \"run|kept|\": "
+               "after run() returns, fflush(NULL) before unlink() and "
+               "_exit() (which does not flush stdio). Whoever sees the "
+               "pidfile go takes the daemon for done, and reads its output.",
+               at_unlink);
+    }
     fclose(f);
     char caller_out[64], log[64] = "";
     fl_read_text(p[0], caller_out, sizeof caller_out);
@@ -2973,6 +3038,12 @@ FL_TEST(test_mp_daemonize_flushes_stdio_before_forking)
         close(fd);
     }
     unlink(logfile);
+    expect(count_of(caller_out, "stale|") == 1,
+           "the caller had \"stale|\" in the buffer of a stream on a "
+           "pipe when it called mp_daemonize; the pipe got \"%s\", "
+           "expected it once: fflush(NULL) BEFORE fork(), or the first "
+           "child flushes its copy of the buffer too",
+           caller_out);
     expect(d > 0 && done, "mp_daemonize returned %s%s", fl_ret(d),
            d > 0 ? ", and its work did not end in 3 s" : "");
     expect(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&

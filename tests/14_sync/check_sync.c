@@ -336,11 +336,19 @@ FL_TEST(test_mp_sem_create_rejects_bad_arguments)
 FL_TEST(test_mp_sem_create_starts_at_the_value_and_bound_given)
 {
     mp_sem *s = NULL, *bs = NULL;
-    // bounded is a flag: any non-zero value, 2 say, asks for a bound.
-    int r1 = mp_sem_create(&s, 3, 0), r2 = mp_sem_create(&bs, 2, 2);
+    // bounded is a flag: any non-zero value, -1 say, asks for a bound.
+    // A barrier first: its robust mutex is then the last one initialised,
+    // unless the semaphore initialises its release_lock.
+    mp_barrier *b = NULL;
+    if (mp_barrier_create(&b, 2) == 0 && b != NULL)
+        forget(b, sizeof *b);
+    int r1 = mp_sem_create(&s, 3, 0), pshared = -1, robust = -1;
+    fl_mutex_attrs_seen(&pshared, &robust);
+    int r2 = mp_sem_create(&bs, 2, -1);
     ck_assert_msg(r1 == 0 && r2 == 0 && s && bs,
-                  "mp_sem_create(&s, 3, 0) returned %s, (&s, 2, 2) %s; "
-                  "expected 0 and 0 with s set",
+                  "mp_sem_create(&s, 3, 0) returned %s, (&s, 2, -1) %s; "
+                  "expected 0 and 0 with s set (bounded is a flag: any "
+                  "non-zero value asks for a bound, -1 too)",
                   fl_ret(r1), fl_ret(r2));
     int v1 = -1, v2 = -1;
     sem_getvalue(&s->sem, &v1);
@@ -353,11 +361,18 @@ FL_TEST(test_mp_sem_create_starts_at_the_value_and_bound_given)
                   "3 and -1 (no bound)",
                   v1, b1);
     ck_assert_msg(v2 == 2 && b2 == 2,
-                  "mp_sem_create(&s, 2, 2), a BoundedSemaphore(2): the count "
-                  "is %d and the bound %d; expected 2 and 2: the bound is "
-                  "the initial value, and bounded is a flag, any non-zero "
-                  "value (test it as a truth value, not == 1)",
+                  "mp_sem_create(&s, 2, -1), a BoundedSemaphore(2): the "
+                  "count is %d and the bound %d; expected 2 and 2: the bound "
+                  "is the initial value (not bounded), and bounded is a "
+                  "flag, any non-zero value (test it as a truth value, not "
+                  "== 1 or > 0)",
                   v2, b2);
+    ck_assert_msg(
+        pshared == PTHREAD_PROCESS_SHARED && robust == PTHREAD_MUTEX_STALLED,
+        "mp_sem_create(&s, 3, 0) %s: init_lock() its release_lock "
+        "whatever the value, process-shared and not robust",
+        robust == PTHREAD_MUTEX_ROBUST ? "initialised no mutex"
+                                       : "initialised release_lock private");
 }
 
 static int
@@ -1387,7 +1402,7 @@ kid_wait_once(void *obj, int arg)
     return r == 0 ? 1 : -r;
 }
 
-FL_TEST(test_mp_cond_notify_wakes_2_of_4_waiters)
+FL_TEST(test_mp_cond_notify_wakes_3_of_4_waiters)
 {
     mp_cond *c = raw_cond();
     struct kid k[4];
@@ -1401,7 +1416,7 @@ FL_TEST(test_mp_cond_notify_wakes_2_of_4_waiters)
         slept[i] = fl_proc_sleeps(k[i].pid);
     }
     raw_lock(&c->lock);
-    int r = mp_cond_notify(c, 2);
+    int r = mp_cond_notify(c, 3);
     // A waiter the notify woke is runnable before the notify returns (the
     // kernel's futex wake), or asleep once more, on the lock the test
     // holds; one still asleep, and not once more, was not woken.  Those
@@ -1425,10 +1440,11 @@ FL_TEST(test_mp_cond_notify_wakes_2_of_4_waiters)
         kid_end(&k[i]);
     }
     forget(c, sizeof *c);
-    ck_assert_msg(r == 0 && woke == 2,
-                  "4 processes slept on c->cond; mp_cond_notify(c, 2) "
-                  "returned %s and woke %d of them; expected 0 and 2: "
-                  "pthread_cond_signal once for each of the n to wake%s",
+    ck_assert_msg(r == 0 && woke == 3,
+                  "4 processes slept on c->cond; mp_cond_notify(c, 3) "
+                  "returned %s and woke %d of them; expected 0 and 3: "
+                  "pthread_cond_signal once for each of the n to wake, "
+                  "all n times (return early only when one fails)%s",
                   fl_ret(r), woke, woke == 4 ? ", not a broadcast" : "");
 }
 
@@ -1760,6 +1776,10 @@ FL_TEST(test_mp_barrier_create_makes_a_robust_shared_lock)
     int r = mp_barrier_create(&b, 3);
     ck_assert_msg(r == 0 && b != NULL, "mp_barrier_create(&b, 3) returned %s",
                   fl_ret(r));
+    // glibc's robust mutexes wake other processes even when private, so
+    // no run shows PTHREAD_PROCESS_SHARED missing: ask what the attr said.
+    int pshared = -1, robust = -1;
+    fl_mutex_attrs_seen(&pshared, &robust);
     int fields = b->parties == 3 && b->count == 0 && b->broken == 0;
     struct kid k;
     kid_start(&k, kid_lock_and_die, &b->lock, 0);
@@ -1781,6 +1801,13 @@ FL_TEST(test_mp_barrier_create_makes_a_robust_shared_lock)
                         "so that the kernel hands it on with EOWNERDEAD. (Or "
                         "not shared: PTHREAD_PROCESS_SHARED, MAP_SHARED.)"
                       : "Expected EOWNERDEAD: make the mutex robust.");
+    ck_assert_msg(pshared == PTHREAD_PROCESS_SHARED,
+                  "mp_barrier_create initialised b->lock %s: processes "
+                  "share it, so pthread_mutexattr_setpshared(&attr, "
+                  "PTHREAD_PROCESS_SHARED), robust or not (POSIX leaves a "
+                  "private mutex used by two processes undefined)",
+                  pshared == -1 ? "with an attr that could not be read"
+                                : "private");
 }
 
 FL_TEST(test_mp_barrier_create_makes_a_condition_timed_on_clock_monotonic)
@@ -2942,7 +2969,7 @@ static const fl_case cases[] = {
     FL_CASE(test_mp_cond_wait_times_out_holding_the_lock_again, 10),
     FL_CASE(test_mp_cond_wait_returns_1_when_notified, 10),
     FL_CASE(test_mp_cond_notify_all_wakes_all_10_waiters, 15),
-    FL_CASE(test_mp_cond_notify_wakes_2_of_4_waiters, 15),
+    FL_CASE(test_mp_cond_notify_wakes_3_of_4_waiters, 15),
     FL_CASE(test_mp_cond_wait_for_loses_no_wake_up_sent_before_it, 10),
     FL_CASE(test_mp_cond_wait_for_sleeps_again_after_a_spurious_wake_up, 10),
     FL_CASE(test_mp_cond_wait_for_keeps_its_deadline_through_wake_ups, 10),
