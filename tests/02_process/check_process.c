@@ -1332,6 +1332,27 @@ late_rescue(void)
     fl_gate_open(late_gate);
 }
 
+// First, ONE signal 80 ms into a join(p, 100), whose handler returns at
+// once, with the code's CLOCK_MONOTONIC 50 ms short of a whole second as
+// the join starts: the signal comes after the second has turned, and the
+// join must poll again for the 20 ms left.  A storm hides a wrong time
+// left (the whole timeout again, the deadline itself, a clock that wraps
+// every second), for its next signal after the deadline makes it 0; one
+// signal does not.
+static void
+join_once_interrupted(mp_process *p, int *r, long *took)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    fl_clock_mono_later_at(0, (1950 - t.tv_nsec / 1000000) % 1000);
+    fl_late_signal(80, 0, late_rescue, 400);
+    long t0 = fl_now_ms();
+    *r = mp_process_join(p, 100);
+    *took = fl_now_ms() - t0;
+    fl_late_signal_off();
+    fl_fault_reset();
+}
+
 FL_TEST(test_mp_process_join_times_out_when_a_handler_outlasts_the_deadline)
 {
     fl_gate g;
@@ -1339,6 +1360,28 @@ FL_TEST(test_mp_process_join_times_out_when_a_handler_outlasts_the_deadline)
     mp_process p;
     adopt(&p, fl_raw_start(fl_gate_child, &g));
     late_gate = &g;
+    int r1;
+    long took1;
+    join_once_interrupted(&p, &r1, &took1);
+    if (r1 != -ETIMEDOUT || took1 < 95 || took1 >= 150)
+        gate_finish(&g, &p);
+    ck_assert_msg(
+        r1 == -ETIMEDOUT && took1 >= 95 && took1 < 150,
+        "mp_process_join(p, 100) of a running child, interrupted once at "
+        "80 ms by a signal whose handler returned at once (the second on "
+        "CLOCK_MONOTONIC had just turned): expected -ETIMEDOUT after about "
+        "100 ms, got %s after %ld ms. %s",
+        fl_ret(r1), took1,
+        r1 == -EINTR ? "poll failed with EINTR: poll again."
+        : took1 < 95 && r1 == -ETIMEDOUT
+            ? "It gave up early: your clock jumped by a whole second as "
+              "the second turned (tv_nsec dropped?). Now is tv_sec * 1000 "
+              "+ tv_nsec / 1000000 ms."
+            : "After EINTR, poll for the time left: the deadline (now + "
+              "timeout_ms, taken once) minus now, both in ms on "
+              "CLOCK_MONOTONIC, tv_sec * 1000 + tv_nsec / 1000000. Not the "
+              "whole timeout again, not the deadline itself, not a clock "
+              "that starts again from 0 every second.");
     fl_late_signal(20, 60, late_rescue, 300); // inside the join, then 300 ms on
     long t0 = fl_now_ms();
     int r = mp_process_join(&p, 50);

@@ -1714,6 +1714,7 @@ enum {
     CHILD_NO_FD = 21,       // mp_signal_fd failed
     CHILD_RETURNED = 22,    // mp_signal_check returned after the signal
     CHILD_NO_SIGNAL = 23,   // no signal seen in 6 s
+    CHILD_BYTE_FIRST = 24,  // a check as the byte went found no signal
 };
 
 // What a child's end says, for messages.
@@ -1734,6 +1735,9 @@ child_said(int st)
         return "lived on: mp_signal_check returned after the signal";
     case CHILD_NO_SIGNAL:
         return "exited: mp_signal_check saw no signal in 6 s";
+    case CHILD_BYTE_FIRST:
+        return "lived on: mp_signal_check, run as the handler was about to "
+               "write its byte, found no signal recorded";
     default:
         return ended(st);
     }
@@ -2046,6 +2050,34 @@ FL_TEST(test_mp_signal_check_removes_the_name_and_ends_by_sigint)
                       : stop_hint(st, SIGINT));
 }
 
+// In the child below, SIGUSR1 comes as on_stop is about to write its
+// byte, and its handler calls mp_signal_check: what a thread polling
+// mp_signal_fd() does once the byte lands, while the handler still runs
+// in another thread.  The flag must already say which signal came.
+static void
+check_as_the_byte_goes(int sig)
+{
+    (void)sig;
+    mp_signal_check(); // ends the process by SIGTERM when the flag is set
+    _exit(CHILD_BYTE_FIRST);
+}
+
+static int
+term_as_the_byte_goes(void *arg)
+{
+    (void)arg;
+    if (mp_cleanup_on_signal("/fl-never-made") != 0)
+        return CHILD_NO_REGISTER;
+    struct sigaction sa = {.sa_handler = check_as_the_byte_goes};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    fl_fault_reset();
+    fl_fault_signal_before("write", 1, SIGUSR1);
+    raise(SIGTERM);
+    mp_signal_check(); // (no write() in on_stop: the check comes here)
+    return CHILD_RETURNED;
+}
+
 FL_TEST(test_mp_signal_fd_wakes_a_poll_for_a_signal_that_came_first)
 {
     default_stop_signals();
@@ -2071,6 +2103,18 @@ FL_TEST(test_mp_signal_fd_wakes_a_poll_for_a_signal_that_came_first)
                   "for ever. The handler must write a byte to the "
                   "self-pipe: a flag alone is missed by a poll that starts "
                   "after the signal");
+    int st;
+    wait_bounded(fl_raw_start(term_as_the_byte_goes, NULL), 3000, &st);
+    ck_assert_msg(killed_by(st, SIGTERM),
+                  "a worker got SIGTERM, and as on_stop was about to write "
+                  "its byte to the self-pipe, mp_signal_check ran (as a "
+                  "thread polling mp_signal_fd() does the moment the byte "
+                  "lands, while the handler still runs in another thread); "
+                  "the worker %s; expected it killed by SIGTERM. Record "
+                  "the signal in stop_signal first, then write the byte: "
+                  "a check woken by the byte that finds no signal empties "
+                  "the pipe, returns 0, and the signal is lost.",
+                  child_said(st));
 }
 
 FL_TEST(test_mp_cleanup_on_signal_gives_emfile_when_out_of_descriptors)
