@@ -538,25 +538,31 @@ max_msg_filling_a_page(void)
     return lo;
 }
 
-// Two messages of max_msg bytes through a queue of one whose ring ends
-// where its mapping does: the second goes at the ring's start again.
+// Messages through a queue of one whose ring ends where its mapping does.
+// Two of max_msg bytes: the second goes at the ring's start again.  Then
+// one 3 bytes short leaves the next length header 3 bytes before the
+// ring's end, and one of a byte leaves the next message's bytes running
+// 6 bytes past it: a copy that does not stop at the ring's end (n bytes
+// from head or tail, where only the first part fits) touches the page
+// after the mapping.
 static int
 wrap_at_the_mapping_end(void *arg)
 {
     struct verdict *v = arg;
     size_t max = v->max;
+    const size_t len[6] = {max, max, max - 3, max, 1, max};
     static unsigned char buf[1 << 16];
-    for (unsigned i = 0; i < 2; i++) {
-        for (size_t k = 0; k < max; k++)
+    for (unsigned i = 0; i < 6; i++) {
+        for (size_t k = 0; k < len[i]; k++)
             buf[k] = pattern(i, k);
-        int rc = mp_queue_put(v->q, buf, max, 0);
+        int rc = mp_queue_put(v->q, buf, len[i], 0);
         ssize_t n = rc == 0 ? mp_queue_get(v->q, buf, max, 0) : rc;
-        if (n != (ssize_t)max || mismatch(buf, i, 0, max) >= 0)
+        if (n != (ssize_t)len[i] || mismatch(buf, i, 0, len[i]) >= 0)
             return fail_with(v,
-                             "message %u of max_msg (%zu) bytes, put into "
+                             "message %u (%zu bytes, max_msg %zu), put into "
                              "an empty queue of 1 and got back, came back "
                              "as %s bytes, not as it went in",
-                             i + 1, max, fl_ret(n));
+                             i + 1, len[i], max, fl_ret(n));
     }
     return 0;
 }
@@ -592,14 +598,15 @@ FL_TEST(test_mp_queue_put_holds_maxsize_messages_of_max_msg_bytes)
     v->q = make_guarded(1, v->max, &guard);
     fl_run_in_child(wrap_at_the_mapping_end, v, 4000, 0, &r);
     if (!r.returned)
-        ck_abort_msg("a second message of max_msg (%zu) bytes through "
-                     "mp_queue_create(&q, 1, %zu), whose mapping is one "
-                     "page, was written past the end of the mapping (the "
-                     "child %s %s): the ring is maxsize * (HDR + max_msg) "
-                     "bytes after the struct, and ring_size, where head "
-                     "and tail wrap to 0, is that and no more (not the "
-                     "whole mapping)",
-                     v->max, v->max,
+        ck_abort_msg("messages through mp_queue_create(&q, 1, %zu), "
+                     "whose mapping is one page, were copied past the end "
+                     "of the mapping (the child %s %s): the ring is "
+                     "maxsize * (HDR + max_msg) bytes after the struct, "
+                     "and ring_size, where head and tail wrap to 0, is that "
+                     "and no more (not the whole mapping); a message or "
+                     "header that wraps is copied in two parts, the first "
+                     "stopping at the ring's end, in put and in get",
+                     v->max,
                      r.timed_out ? "was still running after" : "was killed by",
                      r.timed_out ? "4 s" : fl_signame(r.status));
     ck_assert_msg(r.value == 0, "%s", v->msg);

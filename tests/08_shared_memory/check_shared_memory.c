@@ -1454,7 +1454,10 @@ FL_TEST(test_mp_shm_create_rejects_bad_arguments)
     mp_shm s;
     memset(&s, 0, sizeof s);
     int r[4] = {mp_shm_create(NULL, "bad", 10), mp_shm_create(&s, NULL, 10),
-                mp_shm_create(&s, "a/b", 10), mp_shm_create(&s, "zero", 0)};
+                mp_shm_create(&s, "a/b", 10), 0};
+    fl_fault_reset();
+    r[3] = mp_shm_create(&s, "zero", 0);
+    long opens = fl_fault_calls("shm_open");
     cleanup(&s, "bad");
     cleanup(&s, "zero");
     ck_assert_msg(r[0] == -EINVAL && r[1] == -EINVAL && r[2] == -EINVAL &&
@@ -1463,6 +1466,15 @@ FL_TEST(test_mp_shm_create_rejects_bad_arguments)
                   "\"a/b\" and a size of 0 returned %s, %s, %s, %s; "
                   "expected -EINVAL each time",
                   fl_ret(r[0]), fl_ret(r[1]), fl_ret(r[2]), fl_ret(r[3]));
+    ck_assert_msg(opens == 0,
+                  "mp_shm_create with a size of 0 called shm_open %ld "
+                  "time(s): check the arguments before you make a name "
+                  "(Python's "
+                  "SharedMemory(create=True, size=0) raises ValueError "
+                  "before it creates anything); a size of 0 left to mmap "
+                  "puts a name in /dev/shm for a while, and a name that "
+                  "exists gives -EEXIST instead",
+                  opens);
     // Just past the limit: 1 byte is a good size.  And descriptor 0 is a
     // descriptor like any other: with it free, shm_open returns it, to the
     // create and then to the open.
@@ -1859,6 +1871,19 @@ FL_TEST(test_mp_array_create_leaks_nothing_when_its_lock_cannot_be_made)
             fl_expect_no_leak(&s, what);
         }
     }
+    // A RawArray has no lock to make: a failing pthread_mutex_init is no
+    // reason for its create to fail.
+    fl_fault_reset();
+    fl_fault_fail_from("pthread_mutex_init", 1, EAGAIN);
+    mp_array *raw = NULL;
+    int r = mp_array_create(&raw, MP_INT32, 4, NULL, 0);
+    fl_fault_reset();
+    fl_expect_int(r, 0,
+                  "mp_array_create(&a, MP_INT32, 4, NULL, 0), a RawArray, "
+                  "with pthread_mutex_init failing",
+                  "a RawArray has no lock: make one only when with_lock is "
+                  "set");
+    mp_array_destroy(raw);
 }
 
 FL_TEST(test_mp_array_destroy_unmaps_every_page)
