@@ -1258,10 +1258,14 @@ poll_child(void *arg)
 {
     struct poll_result *res = arg;
     if (res->ticking) {
+        fl_ticks_start();
         // CLOCK_MONOTONIC as on a machine up for 25 days: its seconds
         // times 1000 no longer fit in an int (now_ms keeps long long).
-        fl_clock_mono_later_at(0, 25LL * 24 * 3600 * 1000);
-        fl_ticks_start();
+        // And 10 ms past a whole second: a now_ms that runs backwards
+        // within a second (its milliseconds subtracted) moves the
+        // deadline away until the next second, 990 ms on.
+        fl_clock_mono_later_at(0, 25LL * 24 * 3600 * 1000 +
+                                      (1010 - fl_now_ms() % 1000) % 1000);
     }
     if (res->jump) {
         fl_fault_reset();
@@ -1306,11 +1310,18 @@ expect_timeout(int ticking, const char *hint)
     struct poll_result got = poll_in_child(a, 100, ticking, hint);
     mp_conn_close(a);
     mp_conn_close(b);
-    ck_assert_msg(got.r == 0 && got.ms >= 90,
+    ck_assert_msg(got.r == 0 && got.ms >= 90 && got.ms < 800,
                   "mp_poll(a, 100)%s on a pipe where nothing comes returned "
                   "%s after %lld ms; expected 0 after about 100 ms. %s",
                   ticking ? " with signals arriving" : "", fl_ret(got.r),
-                  got.ms, got.r == -EINTR ? EINTR_HINT : hint);
+                  got.ms,
+                  got.r == -EINTR ? EINTR_HINT
+                  : got.ms >= 800 ? "The wait went on past its deadline: "
+                                    "is the time left taken from one "
+                                    "deadline, on a clock that only goes "
+                                    "forward (now_ms, given: seconds times "
+                                    "1000 PLUS the milliseconds)?"
+                                  : hint);
 }
 
 FL_TEST(test_mp_poll_returns_0_when_the_timeout_expires)
@@ -2035,6 +2046,29 @@ note_sigpipe(int sig)
     sigpipe_caught = 1;
 }
 
+// In a child: a caller with a handler for SIGPIPE (not blocked) sends to
+// a pipe whose reader is open; a SIGPIPE comes (from another process, say)
+// right before the writev, while mp_send_bytes has SIGPIPE blocked.  The
+// write succeeds: that SIGPIPE is the caller's, and its handler runs once
+// the old mask is back.  0 if it ran; 2: the send failed; 7: it was taken.
+static int
+sigpipe_during_a_good_send(void *arg)
+{
+    mp_conn *b = arg;
+    struct sigaction sa = {.sa_handler = note_sigpipe};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+    sigpipe_caught = 0;
+    fl_fault_reset();
+    fl_fault_signal_before("writev", 1, SIGPIPE);
+    fl_fault_signal_before("write", 1, SIGPIPE);
+    int r = mp_send_bytes(b, "x", 1);
+    fl_fault_reset();
+    if (r != 0)
+        return 2;
+    return sigpipe_caught ? 0 : 7;
+}
+
 // In a child: a caller with SIGPIPE blocked, a handler, and one SIGPIPE
 // of its own pending, sends to a pipe whose reader has closed.  0 if
 // SIGPIPE is still blocked and pending, unhandled; 2: no EPIPE; 5: the
@@ -2083,6 +2117,25 @@ FL_TEST(test_mp_send_bytes_leaves_a_blocked_pending_sigpipe_alone)
         : res.value == 6 ? "the pending one was taken: it was pending before "
                            "the write (sigpending), so it is not yours to "
                            "take with sigtimedwait"
+                         : "?");
+    // A send that succeeds raised no SIGPIPE: one that came meanwhile is
+    // the caller's, to be handled once the old mask is back.
+    pair(0, &a, &b);
+    fl_run_in_child(sigpipe_during_a_good_send, b, 3000, 0, &res);
+    mp_conn_close(a);
+    mp_conn_close(b);
+    ck_assert_msg(
+        res.returned && res.value == 0,
+        "a program with a handler for SIGPIPE called mp_send_bytes on a "
+        "pipe whose reader was open, and a SIGPIPE came (from another "
+        "process) while the call had SIGPIPE blocked: %s.",
+        !res.returned    ? "the process died"
+        : res.value == 2 ? "mp_send_bytes failed"
+        : res.value == 7 ? "its handler never ran: mp_send_bytes took that "
+                           "SIGPIPE with sigtimedwait though its write "
+                           "succeeded. Take one only when the write failed "
+                           "with EPIPE (the kernel raised it then), and none "
+                           "was pending before"
                          : "?");
 }
 

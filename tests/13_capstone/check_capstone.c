@@ -491,13 +491,16 @@ rejects_bad_arguments(map_fn map, const char *name)
                       "before starting any worker",
                       name, bad[i].what, fl_ret(r));
     }
-    // One item is items too: a NULL in or out is refused for any n > 0.
+    // One item is items too: a NULL in or out is refused for any n > 0,
+    // whatever the chunk (0 here, Python's rule: it is n that says whether
+    // there are items, not chunk).
     for (size_t i = 3; i < 5; i++) {
-        int r = map(bad[i].k, bad[i].fn, bad[i].in, bad[i].out, 1, 1);
+        int r = map(bad[i].k, bad[i].fn, bad[i].in, bad[i].out, 1, 0);
         ck_assert_msg(r == -EINVAL,
-                      "%s with %s and one item (n = 1) returned %s, "
-                      "expected -EINVAL (-22): in and out may be NULL only "
-                      "when n == 0, so test n > 0, not n > 1",
+                      "%s with %s, one item (n = 1) and chunk 0 returned "
+                      "%s, expected -EINVAL (-22): in and out may be NULL "
+                      "only when n == 0, so test n > 0 (not n > 1, nor "
+                      "chunk > 0)",
                       name, bad[i].what, fl_ret(r));
     }
     // No items does not make 0 workers or a NULL kernel right: only in and
@@ -1634,9 +1637,21 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
     snprintf(longurl, sizeof longurl, "http://127.0.0.1:1%s", longpath);
     char longhost[100]; // a host of 64 bytes: one more than host[] holds
     snprintf(longhost, sizeof longhost, "http://%064d/", 1);
+    // "http://localhost/" at the very end of a page that a faulting page
+    // follows: parse_url (given) copies the host's len bytes into host[],
+    // not hostlen bytes, which would read past the URL's end.
+    static const char localhost[] = "http://localhost/";
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    char *pages = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_msg(pages != MAP_FAILED &&
+                      mprotect(pages + pg, pg, PROT_NONE) == 0,
+                  "the test could not map its guarded page");
+    char *at_end = pages + pg - sizeof localhost;
+    memcpy(at_end, localhost, sizeof localhost);
     enum { N = 10 };
     const char *urls[N] = {"ftp://127.0.0.1/",
-                           "http://localhost/",
+                           at_end,
                            "http://127.0.0.1:99999/",
                            NULL,
                            longurl,
@@ -1647,6 +1662,7 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
                            "http:/x127.0.0.1:1/"};
     mp_fetch_result res[N];
     int r = mp_fetch_all(urls, N, 2, res);
+    munmap(pages, 2 * pg);
     // Port 65535, the last one, is a port: whatever the fetch gives (no
     // server there, most likely), it is not -EINVAL.
     // In one worker, after a host one byte longer (not an address): what
@@ -1685,7 +1701,11 @@ FL_TEST(test_mp_fetch_all_gives_einval_for_a_url_it_cannot_fetch)
     fl_expect_int(r, N,
                   "mp_fetch_all(10 URLs it cannot fetch): failed "
                   "fetches",
-                  "");
+                  r == -EPIPE ? "-EPIPE: a worker died. http://localhost/ "
+                                "ends a page, and the next page faults: "
+                                "parse_url (given) copies the len bytes "
+                                "of the host, no more (not hostlen)"
+                              : "");
     const char *what[N] = {"ftp://127.0.0.1/",
                            "http://localhost/",
                            "http://127.0.0.1:99999/",
@@ -2008,6 +2028,8 @@ starts_one_worker_per_chunk(map_fn map, const char *name, const char *start)
 {
     long rule = starts_for(map, name, start, 4, 3, 0);
     long big = starts_for(map, name, start, 4, 3, 8);
+    // As many items as workers or more, but fewer chunks: [0, 4) [4, 6).
+    long two = starts_for(map, name, start, 4, 6, 4);
     ck_assert_msg(rule == 3,
                   "%s(nworkers=4, n=3, chunk=0) made %ld call(s) of %s, "
                   "expected 3: the default chunk is n / (4 * nworkers) "
@@ -2019,6 +2041,11 @@ starts_one_worker_per_chunk(map_fn map, const char *name, const char *start)
                   "expected 1: 3 items make ONE chunk (count the chunks "
                   "rounded up: n / chunk, plus 1 for a short last one)",
                   name, big, start);
+    ck_assert_msg(two == 2,
+                  "%s(nworkers=4, n=6, chunk=4) made %ld call(s) of %s, "
+                  "expected 2: 6 items make 2 chunks, [0, 4) and [4, 6); "
+                  "the workers are capped at the chunks, not at the items",
+                  name, two, start);
     // The largest chunk is still one chunk: n + chunk - 1 wraps to below
     // chunk, which makes 0 chunks and no worker.
     long huge = starts_for(map, name, start, 4, 3, SIZE_MAX);
