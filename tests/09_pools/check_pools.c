@@ -2350,8 +2350,62 @@ FL_TEST(test_mp_result_get_keeps_its_deadline_when_the_wall_clock_jumps)
     fl_expect_int(g2, 0, "get(res, -1) once the task was let go", "");
 }
 
+// In a child with a CPU budget: an apply whose answer cannot be read
+// (read fails with EIO, every time), then a join whose waitpid fails with
+// ECHILD (as when the caller's own SIGCHLD handler reaped the workers).
+// Only EINTR is worth a retry: a loop that retries any failure spins.
+static int
+errors_other_than_eintr(void *arg)
+{
+    volatile int *in_join = arg;
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 2) != 0)
+        return 1;
+    long v = 0;
+    fl_cpu_budget(300);
+    fl_fault_fail_from("read", 1, EIO);
+    int a = mp_pool_apply(p, square, 3, &v);
+    fl_fault_reset();
+    if (a != -EPIPE)
+        return 2;
+    mp_pool_close(p);
+    *in_join = 1;
+    fl_fault_fail_from("waitpid", 1, ECHILD);
+    int j = mp_pool_join(p);
+    fl_fault_reset();
+    fl_cpu_budget(0);
+    mp_pool_destroy(p);
+    return j == 0 ? 0 : 3;
+}
+
 FL_TEST(test_mp_pool_join_reaps_every_worker_when_signals_interrupt)
 {
+    fl_child res;
+    int *in_join = shared(sizeof *in_join);
+    fl_run_in_child(errors_other_than_eintr, in_join, 2500, 0, &res);
+    fl_kill_children(); // the workers join could not reap
+    const char *what = *in_join ? "join with every waitpid failing (ECHILD: "
+                                  "the workers reaped by someone else)"
+                                : "apply(square, 3) with every read of its "
+                                  "answer failing (EIO)";
+    munmap(in_join, sizeof *in_join);
+    ck_assert_msg(res.returned,
+                  "in a pool of 2, %s %s. Call again only after EINTR; any "
+                  "other failure is final, and a loop that retries it "
+                  "spins.",
+                  what,
+                  res.status == SIGPROF ? "spun: 300 ms of CPU, no return"
+                  : res.timed_out       ? "hung: no return after 2.5 s"
+                                        : "made the process die");
+    ck_assert_msg(res.value != 2,
+                  "apply(square, 3) with every read of its answer failing "
+                  "(EIO) did not return -32 (-EPIPE): a read that fails is "
+                  "a broken channel, the worker's loss.");
+    ck_assert_msg(res.value != 3,
+                  "mp_pool_join with every waitpid failing (ECHILD: the "
+                  "workers reaped by someone else) did not return 0: a "
+                  "worker already gone is no error of the join.");
+    ck_assert_msg(res.value == 0, "a pool of 2 could not be made");
     for (int nth = 1; nth <= 3; nth++) {
         mp_pool *p = pool_of(3);
         pid_t pids[8];
