@@ -146,7 +146,8 @@ square(long x, long *result)
 static int token[2] = {-1, -1};   // a byte here lets a waiting task go on
 static int started[2] = {-1, -1}; // a task writes a byte here as it starts
 static pid_t *ran_in;             // shared: ran_in[i] = pid that ran item i
-static int via_map_async;         // expect_chunks: map_async, then get
+static int chunks_via;            // expect_chunks: 0 map, 1 map_async, 2 imap,
+                                  // 3 imap_unordered
 
 // A file of the caller's, fully buffered by stdio, or NULL.
 static FILE *task_log;
@@ -314,6 +315,13 @@ note_pid(long x, long *result)
     return 0;
 }
 
+// imap's callback for expect_chunks: the results in out (ctx).
+static void
+store_item(size_t index, long value, void *ctx)
+{
+    ((long *)ctx)[index] = value;
+}
+
 // Map count items on the pool and check they were cut into chunks of cs:
 // a chunk runs in one worker, and chunks 0 and 1 go to different workers
 // (both are idle at the start), so the worker changes at cs and never
@@ -321,20 +329,27 @@ note_pid(long x, long *result)
 static void
 expect_chunks(mp_pool *p, int n, size_t count, size_t given, size_t cs)
 {
-    const char *map = via_map_async ? "map_async" : "map";
+    static const char *const via[] = {"map", "map_async", "imap",
+                                      "imap_unordered"};
+    const char *map = via[chunks_via];
     long *in = malloc(count * sizeof *in), *out = malloc(count * sizeof *out);
     ck_assert_msg(in != NULL && out != NULL, "malloc failed");
     for (size_t i = 0; i < count; i++)
         in[i] = (long)i;
     memset(ran_in, 0, count * sizeof *ran_in);
     int r;
-    if (via_map_async) { // then get: the same chunks, by the same rule
+    if (chunks_via == 1) { // then get: the same chunks, by the same rule
         mp_result *res = NULL;
         r = mp_pool_map_async(p, note_pid, in, out, count, given, NULL, NULL,
                               NULL, &res);
         if (r == 0)
             r = mp_result_get(res, -1, NULL);
         mp_result_free(r == 0 ? res : NULL);
+    } else if (chunks_via == 2) {
+        r = mp_pool_imap(p, note_pid, in, count, given, store_item, out, NULL);
+    } else if (chunks_via == 3) {
+        r = mp_pool_imap_unordered(p, note_pid, in, count, given, store_item,
+                                   out, NULL);
     } else {
         r = mp_pool_map(p, note_pid, in, out, count, given, NULL);
     }
@@ -376,9 +391,9 @@ FL_TEST(test_mp_pool_map_groups_items_by_the_default_chunksize)
     expect_chunks(p, 2, 96, 0, 12);  // divmod(96, 8) = (12, 0): 12
     expect_chunks(p, 2, 17, 0, 3);   // divmod(17, 8) = (2, 1): 3
     expect_chunks(p, 2, 5, 0, 1);    // divmod(5, 8) = (0, 5): 1
-    via_map_async = 1;               // map_async's chunks are map's
+    chunks_via = 1;                  // map_async's chunks are map's
     expect_chunks(p, 2, 100, 0, 13);
-    via_map_async = 0;
+    chunks_via = 0;
     mp_pool_destroy(p);
     p = pool_of(3);
     expect_chunks(p, 3, 1000, 0, 84); // divmod(1000, 12) = (83, 4): 84
@@ -392,6 +407,9 @@ FL_TEST(test_mp_pool_map_uses_the_chunksize_given)
     mp_pool *p = pool_of(2);
     expect_chunks(p, 2, 23, 5, 5);
     expect_chunks(p, 2, 40, 1, 1);
+    for (chunks_via = 2; chunks_via <= 3; chunks_via++) // the imaps too
+        expect_chunks(p, 2, 23, 5, 5);
+    chunks_via = 0;
     mp_pool_destroy(p);
     munmap(ran_in, 100 * sizeof *ran_in);
 }
@@ -2378,7 +2396,7 @@ errors_other_than_eintr(void *arg)
     if (mp_pool_create(&p, 2) != 0)
         return 1;
     long v = 0;
-    fl_cpu_budget(300);
+    fl_cpu_budget(150);
     fl_fault_fail_from("read", 1, EIO);
     int a = mp_pool_apply(p, square, 3, &v);
     fl_fault_reset();
@@ -2410,7 +2428,7 @@ FL_TEST(test_mp_pool_join_reaps_every_worker_when_signals_interrupt)
                   "other failure is final, and a loop that retries it "
                   "spins.",
                   what,
-                  res.status == SIGPROF ? "spun: 300 ms of CPU, no return"
+                  res.status == SIGPROF ? "spun: 150 ms of CPU, no return"
                   : res.timed_out       ? "hung: no return after 2.5 s"
                                         : "made the process die");
     ck_assert_msg(res.value != 2,
