@@ -146,7 +146,8 @@ square(long x, long *result)
 static int token[2] = {-1, -1};   // a byte here lets a waiting task go on
 static int started[2] = {-1, -1}; // a task writes a byte here as it starts
 static pid_t *ran_in;             // shared: ran_in[i] = pid that ran item i
-static int via_map_async;         // expect_chunks: map_async, then get
+static int chunks_via;            // expect_chunks: 0 map, 1 map_async, 2 imap,
+                                  // 3 imap_unordered
 
 // A file of the caller's, fully buffered by stdio, or NULL.
 static FILE *task_log;
@@ -314,6 +315,13 @@ note_pid(long x, long *result)
     return 0;
 }
 
+// imap's callback for expect_chunks: the results in out (ctx).
+static void
+store_item(size_t index, long value, void *ctx)
+{
+    ((long *)ctx)[index] = value;
+}
+
 // Map count items on the pool and check they were cut into chunks of cs:
 // a chunk runs in one worker, and chunks 0 and 1 go to different workers
 // (both are idle at the start), so the worker changes at cs and never
@@ -321,20 +329,27 @@ note_pid(long x, long *result)
 static void
 expect_chunks(mp_pool *p, int n, size_t count, size_t given, size_t cs)
 {
-    const char *map = via_map_async ? "map_async" : "map";
+    static const char *const via[] = {"map", "map_async", "imap",
+                                      "imap_unordered"};
+    const char *map = via[chunks_via];
     long *in = malloc(count * sizeof *in), *out = malloc(count * sizeof *out);
     ck_assert_msg(in != NULL && out != NULL, "malloc failed");
     for (size_t i = 0; i < count; i++)
         in[i] = (long)i;
     memset(ran_in, 0, count * sizeof *ran_in);
     int r;
-    if (via_map_async) { // then get: the same chunks, by the same rule
+    if (chunks_via == 1) { // then get: the same chunks, by the same rule
         mp_result *res = NULL;
         r = mp_pool_map_async(p, note_pid, in, out, count, given, NULL, NULL,
                               NULL, &res);
         if (r == 0)
             r = mp_result_get(res, -1, NULL);
         mp_result_free(r == 0 ? res : NULL);
+    } else if (chunks_via == 2) {
+        r = mp_pool_imap(p, note_pid, in, count, given, store_item, out, NULL);
+    } else if (chunks_via == 3) {
+        r = mp_pool_imap_unordered(p, note_pid, in, count, given, store_item,
+                                   out, NULL);
     } else {
         r = mp_pool_map(p, note_pid, in, out, count, given, NULL);
     }
@@ -376,9 +391,9 @@ FL_TEST(test_mp_pool_map_groups_items_by_the_default_chunksize)
     expect_chunks(p, 2, 96, 0, 12);  // divmod(96, 8) = (12, 0): 12
     expect_chunks(p, 2, 17, 0, 3);   // divmod(17, 8) = (2, 1): 3
     expect_chunks(p, 2, 5, 0, 1);    // divmod(5, 8) = (0, 5): 1
-    via_map_async = 1;               // map_async's chunks are map's
+    chunks_via = 1;                  // map_async's chunks are map's
     expect_chunks(p, 2, 100, 0, 13);
-    via_map_async = 0;
+    chunks_via = 0;
     mp_pool_destroy(p);
     p = pool_of(3);
     expect_chunks(p, 3, 1000, 0, 84); // divmod(1000, 12) = (83, 4): 84
@@ -392,6 +407,9 @@ FL_TEST(test_mp_pool_map_uses_the_chunksize_given)
     mp_pool *p = pool_of(2);
     expect_chunks(p, 2, 23, 5, 5);
     expect_chunks(p, 2, 40, 1, 1);
+    for (chunks_via = 1; chunks_via <= 3; chunks_via++) // map_async, imaps
+        expect_chunks(p, 2, 23, 5, 5);
+    chunks_via = 0;
     mp_pool_destroy(p);
     munmap(ran_in, 100 * sizeof *ran_in);
 }
@@ -1157,6 +1175,14 @@ FL_TEST(test_mp_pool_calls_reject_bad_arguments)
                           "apply_async(NULL fn)",
                           "map_async(NULL fn)",
                           "map_async(NULL out)",
+                          "starmap(NULL pool)",
+                          "imap_unordered(NULL pool)",
+                          "imap_unordered(NULL fn)",
+                          "imap(NULL pool)",
+                          "imap(NULL fn)",
+                          "apply(NULL pool)",
+                          "apply_async(NULL pool)",
+                          "map_async(NULL pool)",
                           "mp_result_get(NULL)",
                           "mp_result_get(res, -2): a timeout below -1",
                           "close(NULL)",
@@ -1175,6 +1201,14 @@ FL_TEST(test_mp_pool_calls_reject_bad_arguments)
         mp_pool_apply_async(p, NULL, 1, NULL, NULL, NULL, NULL),
         mp_pool_map_async(p, NULL, in, out, 1, 0, NULL, NULL, NULL, NULL),
         mp_pool_map_async(p, square, in, NULL, 1, 0, NULL, NULL, NULL, NULL),
+        mp_pool_starmap(NULL, minus, pair, out, 1, 0, NULL),
+        mp_pool_imap_unordered(NULL, square, in, 1, 0, count_item, &n, NULL),
+        mp_pool_imap_unordered(p, NULL, in, 1, 0, count_item, &n, NULL),
+        mp_pool_imap(NULL, square, in, 1, 0, count_item, &n, NULL),
+        mp_pool_imap(p, NULL, in, 1, 0, count_item, &n, NULL),
+        mp_pool_apply(NULL, square, 1, NULL),
+        mp_pool_apply_async(NULL, square, 1, NULL, NULL, NULL, NULL),
+        mp_pool_map_async(NULL, square, in, out, 1, 0, NULL, NULL, NULL, NULL),
         mp_result_get(NULL, 0, NULL),
         mp_result_get(res, -2, NULL),
         mp_pool_close(NULL),
@@ -1508,9 +1542,16 @@ FL_TEST(test_mp_result_get_times_out_on_a_slow_task)
     int s = mp_pool_apply_async(p, gated, 5, NULL, NULL, NULL, &res);
     long submit_ms = fl_now_ms() - t0;
     int g0 = s == 0 ? mp_result_get(res, 1, &v) : s; // the least timeout
+    // The code's clock 50 ms short of a whole second: a time in ms that
+    // wraps each second (tv_sec / 1000 for tv_sec * 1000) finds 1000 ms
+    // left at every look after it, and never times out.
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    fl_clock_mono_later_at(0, (1950 - now.tv_nsec / 1000000) % 1000);
     t0 = fl_now_ms();
     int g1 = s == 0 ? mp_result_get(res, 100, &v) : s;
     long ms = fl_now_ms() - t0;
+    fl_fault_reset();
     // A task on the other worker ends while the slow one runs on: its
     // get does not wait for the slow one.
     long qv = 0;
@@ -2343,8 +2384,62 @@ FL_TEST(test_mp_result_get_keeps_its_deadline_when_the_wall_clock_jumps)
     fl_expect_int(g2, 0, "get(res, -1) once the task was let go", "");
 }
 
+// In a child with a CPU budget: an apply whose answer cannot be read
+// (read fails with EIO, every time), then a join whose waitpid fails with
+// ECHILD (as when the caller's own SIGCHLD handler reaped the workers).
+// Only EINTR is worth a retry: a loop that retries any failure spins.
+static int
+errors_other_than_eintr(void *arg)
+{
+    volatile int *in_join = arg;
+    mp_pool *p = NULL;
+    if (mp_pool_create(&p, 2) != 0)
+        return 1;
+    long v = 0;
+    fl_cpu_budget(150);
+    fl_fault_fail_from("read", 1, EIO);
+    int a = mp_pool_apply(p, square, 3, &v);
+    fl_fault_reset();
+    if (a != -EPIPE)
+        return 2;
+    mp_pool_close(p);
+    *in_join = 1;
+    fl_fault_fail_from("waitpid", 1, ECHILD);
+    int j = mp_pool_join(p);
+    fl_fault_reset();
+    fl_cpu_budget(0);
+    mp_pool_destroy(p);
+    return j == 0 ? 0 : 3;
+}
+
 FL_TEST(test_mp_pool_join_reaps_every_worker_when_signals_interrupt)
 {
+    fl_child res;
+    int *in_join = shared(sizeof *in_join);
+    fl_run_in_child(errors_other_than_eintr, in_join, 2500, 0, &res);
+    fl_kill_children(); // the workers join could not reap
+    const char *what = *in_join ? "join with every waitpid failing (ECHILD: "
+                                  "the workers reaped by someone else)"
+                                : "apply(square, 3) with every read of its "
+                                  "answer failing (EIO)";
+    munmap(in_join, sizeof *in_join);
+    ck_assert_msg(res.returned,
+                  "in a pool of 2, %s %s. Call again only after EINTR; any "
+                  "other failure is final, and a loop that retries it "
+                  "spins.",
+                  what,
+                  res.status == SIGPROF ? "spun: 150 ms of CPU, no return"
+                  : res.timed_out       ? "hung: no return after 2.5 s"
+                                        : "made the process die");
+    ck_assert_msg(res.value != 2,
+                  "apply(square, 3) with every read of its answer failing "
+                  "(EIO) did not return -32 (-EPIPE): a read that fails is "
+                  "a broken channel, the worker's loss.");
+    ck_assert_msg(res.value != 3,
+                  "mp_pool_join with every waitpid failing (ECHILD: the "
+                  "workers reaped by someone else) did not return 0: a "
+                  "worker already gone is no error of the join.");
+    ck_assert_msg(res.value == 0, "a pool of 2 could not be made");
     for (int nth = 1; nth <= 3; nth++) {
         mp_pool *p = pool_of(3);
         pid_t pids[8];
