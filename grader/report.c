@@ -243,6 +243,8 @@ report_terminal(const gr_lesson *ls, size_t n, int verbose, int color)
     }
     printf("\nGraded in sandbox mode \"%s\": %s.\n", sb_mode_name(),
            sb_mode_text());
+    if (gr_notice != NULL)
+        printf("Note: %s\n", gr_notice);
     printf("\nScore: %d/%d\n", got, max);
     printf("%d passed, %d failed\n", passed, failed);
 }
