@@ -445,6 +445,38 @@ FL_TEST(test_mp_manager_start_returns_once_the_server_listens)
                   a != NULL ? a : "(null)", manager_path());
 }
 
+static void
+say_atexit(void)
+{
+    printf("atexit|");
+}
+
+// In a child whose stdout is a pipe (fully buffered), with an atexit
+// handler: print, then start a manager whose server cannot bind (a file
+// is at the address).  The server is a copy of this process: it must
+// neither print the buffered bytes again nor run the handler.
+static int
+start_after_printf(void *arg)
+{
+    (void)arg;
+    atexit(say_atexit);
+    printf("before|");
+    mp_manager *m = NULL;
+    int r = mp_manager_start(&m);
+    if (r == 0)
+        mp_manager_shutdown(m, NULL);
+    return r;
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
 FL_TEST(test_mp_manager_start_reports_an_address_in_use)
 {
     const char *path = manager_path();
@@ -457,6 +489,9 @@ FL_TEST(test_mp_manager_start_reports_an_address_in_use)
     int kept = exists(path);
     if (r == 0)
         mp_manager_shutdown(m, NULL);
+    fl_child c = {0};
+    if (r == -EADDRINUSE && kept)
+        fl_run_in_child(start_after_printf, NULL, WAIT_MS, 1, &c);
     unlink(path);
     ck_assert_msg(r == 0 || m == NULL,
                   "mp_manager_start returned %s but set *mgr (to a handle "
@@ -476,6 +511,24 @@ FL_TEST(test_mp_manager_start_reports_an_address_in_use)
                   "the address before bind(), taking the address (it may "
                   "be a running server's socket)? Or did the ready word go "
                   "before bind() and listen() had worked?");
+    ck_assert_msg(c.returned && c.value == -EADDRINUSE,
+                  "in a child, mp_manager_start with a file at the address "
+                  "%s, expected -EADDRINUSE",
+                  how(&c));
+    ck_assert_msg(count(c.out, "before|") == 1 && count(c.out, "atexit|") == 0,
+                  "a process printed \"before|\" (stdout a pipe, so "
+                  "buffered) and registered an atexit handler that prints "
+                  "\"atexit|\", then called mp_manager_start, whose server "
+                  "could not bind; the output was \"%s\". %s",
+                  c.out,
+                  count(c.out, "before|") != 1
+                      ? "The server, a copy of the caller, printed the "
+                        "caller's buffered bytes again: fflush(NULL) BEFORE "
+                        "fork(), never after (the child would flush them "
+                        "too)"
+                      : "The server ran the caller's atexit handlers: it "
+                        "must end with _exit(), on its failure path too, "
+                        "never exit()");
 }
 
 FL_TEST(test_mp_manager_start_and_shutdown_reject_a_null_handle)
@@ -1439,26 +1492,30 @@ FL_TEST(test_mp_manager_refuses_a_frame_over_the_limit)
     char c;
     int eof = fl_readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
     close(fd);
-    // A header with its top bit set, 2^32 - 1: decoded in size_t, as the
-    // given code does; shifted as an int (head[0] << 24), a byte of 128
-    // or more overflows into the sign bit, undefined behaviour that the
-    // sanitizer pass reports.
-    int eof_top = 0;
-    if (eof) {
+    // Headers of 2^31 + 16 and 2^16 + 16 bytes, then 16 bytes: a length
+    // decoded from the wrong bytes (head[0] twice, or head[1] twice) is
+    // 16, and those 16 bytes are served as a request.  The first has its
+    // top bit set: decoded in size_t, as the given code does; shifted as
+    // an int (head[0] << 24), a byte of 128 or more overflows into the
+    // sign bit, undefined behaviour that the sanitizer pass reports.
+    static const uint32_t huge[] = {0x80000010u, 0x00010010u};
+    int eof_top = 0, eof_mid = 0;
+    for (int i = 0; eof && i < 2; i++) {
         fd = raw_client_at(manager_path());
-        fl_put_be32(msg, 0xffffffffu);
+        fl_put_be32(msg, huge[i]);
         ck_assert(raw_send(fd, msg, sizeof msg) == 0);
-        eof_top = fl_readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
+        *(i == 0 ? &eof_top : &eof_mid) =
+            fl_readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
         close(fd);
     }
     fl_child res = {0};
-    if (eof && eof_top) {
+    if (eof && eof_top && eof_mid) {
         mp_proxy *p = proxy(m);
         fl_run_in_child(len_with_sigpipe, p, WAIT_MS, 0, &res);
         mp_proxy_close(p);
     }
     int alive = fl_alive(pid);
-    if (!eof || !eof_top)
+    if (!eof || !eof_top || !eof_mid)
         kill(pid, SIGKILL);
     mp_manager_shutdown(m, NULL);
     ck_assert_msg(eof,
@@ -1468,11 +1525,14 @@ FL_TEST(test_mp_manager_refuses_a_frame_over_the_limit)
                   "body. recv_frame: over the limit, return -EMSGSIZE "
                   "before reading on.",
                   MP_MANAGER_MSG_MAX + 1);
-    ck_assert_msg(eof_top,
-                  "a client sent a header announcing 2^32 - 1 bytes, then "
-                  "stopped: the server should close that connection at "
-                  "once. Decode the length in size_t: (size_t)head[0] << "
-                  "24 | ...");
+    ck_assert_msg(eof_top && eof_mid,
+                  "a client sent a header announcing %s bytes, then 16 "
+                  "bytes: the server should close that connection at once. "
+                  "Decode the length in size_t from each of the 4 bytes in "
+                  "turn, (size_t)head[0] << 24 | (size_t)head[1] << 16 | "
+                  "(size_t)head[2] << 8 | head[3]: a byte read twice takes "
+                  "a length over the limit for 16",
+                  eof_top ? "2^16 + 16" : "2^31 + 16");
     ck_assert_msg(alive && res.returned && res.value == 0,
                   "after refusing that frame, the server must serve the "
                   "others; a new client's mp_dict_len %s%s",
@@ -3266,6 +3326,8 @@ enum answer_how {
     A_MAX,        // MP_AUTH_MSG_MAX bytes
     A_PREFIX,     // "{sha999}" and the right HMAC-SHA256
     A_HUGE,       // a header of MP_AUTH_MSG_MAX + 1 bytes, and the bytes
+    A_HUGE16,     // a header of 2^16 + N bytes, then the right answer (N)
+    A_HUGE24,     // a header of 2^24 + N bytes, then the right answer (N)
 };
 
 // What the peer saw in one round.
@@ -3329,6 +3391,12 @@ answerer(void *arg)
             unsigned char big[MP_FRAME_HEADER + MP_AUTH_MSG_MAX + 1] = {0};
             fl_put_be32(big, MP_AUTH_MSG_MAX + 1);
             fl_write_full(a->fd, big, sizeof big);
+        } else if (a->how[i] == A_HUGE16 || a->how[i] == A_HUGE24) {
+            unsigned char big[MP_FRAME_HEADER + HS_FRAME];
+            int shift = a->how[i] == A_HUGE16 ? 16 : 24;
+            fl_put_be32(big, (1u << shift) + (uint32_t)n);
+            memcpy(big + MP_FRAME_HEADER, ans, n);
+            fl_write_full(a->fd, big, MP_FRAME_HEADER + n);
         } else if (fl_frame_write(a->fd, ans, n) == 0) { // else: gone
             ssize_t m = hs_read(a->fd, v);
             r.verdict = is_word(v, m, MP_WELCOME)   ? 'W'
@@ -3572,6 +3640,24 @@ FL_TEST(test_mp_deliver_challenge_refuses_answers_of_the_wrong_size)
                       "and sent %s; expected -EPROTO and %s. %s",
                       what[i], fl_ret(ret[i]), verdict_name(r[i].verdict),
                       verdict_name(want), hint[i < 3 ? 0 : i - 2]);
+    }
+    // Headers of 2^16 + N and 2^24 + N bytes, then the right answer (N
+    // bytes), each the last round of its exchange (the body stays
+    // unread): a length decoded from one header byte twice is N.
+    for (int i = 0; i < 2; i++) {
+        static const enum answer_how big[] = {A_HUGE16, A_HUGE24};
+        deliver_rounds(&big[i], 1, WAIT_MS, ret, r);
+        ck_assert_msg(ret[0] == -EPROTO && r[0].verdict == '-',
+                      "answered with a header announcing 2^%d + %d bytes "
+                      "and then the right answer (%d bytes), "
+                      "mp_deliver_challenge returned %s and sent %s; "
+                      "expected -EPROTO and nothing. Decode the length from "
+                      "each of the 4 header bytes in turn, (size_t)head[0] "
+                      "<< 24 | (size_t)head[1] << 16 | ...: a byte read "
+                      "twice takes that header for %d bytes",
+                      i == 0 ? 16 : 24, (int)(PLEN + MP_DIGEST_LEN),
+                      (int)(PLEN + MP_DIGEST_LEN), fl_ret(ret[0]),
+                      verdict_name(r[0].verdict), (int)(PLEN + MP_DIGEST_LEN));
     }
 }
 
