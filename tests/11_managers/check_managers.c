@@ -574,7 +574,6 @@ FL_TEST(test_mp_manager_start_refuses_an_address_too_long_for_a_socket)
         setenv("TMPDIR", saved, 1);
     else
         unsetenv("TMPDIR");
-    free(saved);
     mp_proxy *p = NULL;
     int c = mp_manager_connect(path, &p);
     fl_expect_int(r, -ENAMETOOLONG, "mp_manager_start with a 160-byte TMPDIR",
@@ -583,6 +582,47 @@ FL_TEST(test_mp_manager_start_refuses_an_address_too_long_for_a_socket)
     fl_expect_int(c, -ENAMETOOLONG, "mp_manager_connect to a 162-byte path",
                   "Check the length against sizeof sun_path before "
                   "copying: strcpy would write past the end");
+    // At the edge: a TMPDIR that makes the address exactly 107 bytes, the
+    // longest that fits with its NUL.  The server listens there.
+    char base[108];
+    const char *parent = saved != NULL ? saved : "/tmp";
+    int tail = mp_ipc_path(base, sizeof base, "manager");
+    ck_assert(tail > 0);
+    tail -= (int)strlen(parent); // "/" PREFIX "manager"
+    int k = 107 - tail - (int)strlen(parent) - 1;
+    if (k < 1) {
+        free(saved);
+        return; // TMPDIR itself is too long to make such a directory
+    }
+    snprintf(dir, sizeof dir, "%s/%.*s", parent, k,
+             "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+             "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd");
+    ck_assert_msg(mkdir(dir, 0700) == 0 || errno == EEXIST,
+                  "could not make %s: %s", dir, strerror(errno));
+    setenv("TMPDIR", dir, 1);
+    ck_assert(mp_ipc_path(path, sizeof path, "manager") == 107);
+    m = NULL;
+    r = mp_manager_start(&m);
+    c = -1;
+    if (r == 0) {
+        p = NULL;
+        c = mp_manager_connect(path, &p);
+        if (c == 0)
+            mp_proxy_close(p);
+        mp_manager_shutdown(m, NULL);
+    }
+    unlink(path);
+    rmdir(dir);
+    if (saved != NULL)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+    fl_expect_int(r, 0, "mp_manager_start at an address of 107 bytes",
+                  "sun_path holds 108 bytes, the NUL included: a path of "
+                  "107 fits (refuse only strlen >= sizeof sun_path), in the "
+                  "server as in the proxy");
+    fl_expect_int(c, 0, "mp_manager_connect to a server at 107 bytes", "");
 }
 
 /* ----------------------------------------------- mp_manager_connect */
