@@ -3366,6 +3366,7 @@ enum answer_how {
     A_MAX,        // MP_AUTH_MSG_MAX bytes
     A_PREFIX,     // "{sha999}" and the right HMAC-SHA256
     A_HUGE,       // a header of MP_AUTH_MSG_MAX + 1 bytes, and the bytes
+    A_EMPTY,      // a frame of 0 bytes
     A_HUGE16,     // a header of 2^16 + N bytes, then the right answer (N)
     A_HUGE24,     // a header of 2^24 + N bytes, then the right answer (N)
 };
@@ -3431,6 +3432,11 @@ answerer(void *arg)
             unsigned char big[MP_FRAME_HEADER + MP_AUTH_MSG_MAX + 1] = {0};
             fl_put_be32(big, MP_AUTH_MSG_MAX + 1);
             fl_write_full(a->fd, big, sizeof big);
+        } else if (a->how[i] == A_EMPTY) {
+            unsigned char empty[MP_FRAME_HEADER] = {0};
+            fl_write_full(a->fd, empty, sizeof empty);
+            ssize_t m = hs_read(a->fd, v); // EOF: nothing was sent
+            r.verdict = is_word(v, m, MP_FAILURE) ? 'F' : m > 0 ? '?' : '-';
         } else if (a->how[i] == A_HUGE16 || a->how[i] == A_HUGE24) {
             unsigned char big[MP_FRAME_HEADER + HS_FRAME];
             int shift = a->how[i] == A_HUGE16 ? 16 : 24;
@@ -3681,12 +3687,20 @@ FL_TEST(test_mp_deliver_challenge_refuses_answers_of_the_wrong_size)
                       what[i], fl_ret(ret[i]), verdict_name(r[i].verdict),
                       verdict_name(want), hint[i < 3 ? 0 : i - 2]);
     }
-    // Headers of 2^16 + N and 2^24 + N bytes, then the right answer (N
+    // An empty frame, which is sent nothing (the peer then sees EOF), and
+    // headers of 2^16 + N and 2^24 + N bytes, then the right answer (N
     // bytes), each the last round of its exchange (the body stays
     // unread): a length decoded from one header byte twice is N.
-    for (int i = 0; i < 2; i++) {
-        static const enum answer_how big[] = {A_HUGE16, A_HUGE24};
-        deliver_rounds(&big[i], 1, WAIT_MS, ret, r);
+    static const enum answer_how last[] = {A_EMPTY, A_HUGE16, A_HUGE24};
+    deliver_rounds(&last[0], 1, WAIT_MS, ret, r);
+    ck_assert_msg(ret[0] == -EPROTO && r[0].verdict == '-',
+                  "answered with a frame of 0 bytes, mp_deliver_challenge "
+                  "returned %s and sent %s; expected -EPROTO and nothing: "
+                  "recv_msg refuses a length of 0 as it refuses one over "
+                  "MP_AUTH_MSG_MAX, a frame that is no message",
+                  fl_ret(ret[0]), verdict_name(r[0].verdict));
+    for (int i = 1; i < 3; i++) {
+        deliver_rounds(&last[i], 1, WAIT_MS, ret, r);
         ck_assert_msg(ret[0] == -EPROTO && r[0].verdict == '-',
                       "answered with a header announcing 2^%d + %d bytes "
                       "and then the right answer (%d bytes), "
@@ -3695,7 +3709,7 @@ FL_TEST(test_mp_deliver_challenge_refuses_answers_of_the_wrong_size)
                       "each of the 4 header bytes in turn, (size_t)head[0] "
                       "<< 24 | (size_t)head[1] << 16 | ...: a byte read "
                       "twice takes that header for %d bytes",
-                      i == 0 ? 16 : 24, (int)(PLEN + MP_DIGEST_LEN),
+                      i == 1 ? 16 : 24, (int)(PLEN + MP_DIGEST_LEN),
                       (int)(PLEN + MP_DIGEST_LEN), fl_ret(ret[0]),
                       verdict_name(r[0].verdict), (int)(PLEN + MP_DIGEST_LEN));
     }
