@@ -4029,6 +4029,8 @@ enum challenge_how {
     C_MAX,      // "{sha256}" and random bytes: MP_AUTH_MSG_MAX in all
     C_FAILURE,  // Python 3.12's; then MP_FAILURE (the peer's key differs)
     C_BAD_WORD, // Python 3.12's; then "#WELCOME#!"
+    C_CUT_FAIL, // Python 3.12's; then "#FAILURE" (MP_FAILURE but its last)
+    C_BYE_WORD, // Python 3.12's; then "#GOODBYE#", as long as either word
     C_CUT_WORD, // Python 3.12's; then "#WELCOME" (MP_WELCOME but its last)
     C_NO_MAGIC, // "#CHALLENGX#" and the rest
     C_SHORT,    // MP_CHALLENGE and 19 bytes
@@ -4100,10 +4102,12 @@ challenger(void *arg)
                                 len - CHLEN, want)
                     : sha_answer(tkey, tkeylen, c + CHLEN, len - CHLEN, want);
             seen = n == (ssize_t)w && memcmp(a, want, w) == 0 ? 'R' : 'X';
-            const char *word = p->how[i] == C_FAILURE    ? MP_FAILURE
-                               : p->how[i] == C_BAD_WORD ? "#WELCOME#!"
-                                                         : MP_WELCOME;
-            size_t wlen = strlen(word) - (p->how[i] == C_CUT_WORD);
+            enum challenge_how h = p->how[i];
+            const char *word = h == C_FAILURE || h == C_CUT_FAIL ? MP_FAILURE
+                               : h == C_BAD_WORD                 ? "#WELCOME#!"
+                               : h == C_BYE_WORD                 ? "#GOODBYE#"
+                                                                 : MP_WELCOME;
+            size_t wlen = strlen(word) - (h == C_CUT_WORD || h == C_CUT_FAIL);
             gone = fl_frame_write(p->fd, word, wlen) < 0;
         }
         if (write(p->report, &seen, 1) != 1)
@@ -4170,10 +4174,11 @@ FL_TEST(test_mp_answer_challenge_answers_python_3_12_and_3_11)
 
 FL_TEST(test_mp_answer_challenge_believes_only_mp_welcome)
 {
-    static const enum challenge_how how[] = {C_FAILURE, C_BAD_WORD, C_CUT_WORD};
-    int ret[3];
-    char seen[3];
-    answer_rounds(how, 3, ret, seen);
+    static const enum challenge_how how[] = {C_FAILURE, C_BAD_WORD, C_CUT_WORD,
+                                             C_CUT_FAIL, C_BYE_WORD};
+    int ret[5];
+    char seen[5];
+    answer_rounds(how, 5, ret, seen);
     fl_expect_int(ret[0], -EACCES,
                   "mp_answer_challenge when the peer answered MP_FAILURE",
                   "the peer has another key: only the side that challenged "
@@ -4189,6 +4194,16 @@ FL_TEST(test_mp_answer_challenge_believes_only_mp_welcome)
                   "compare the verdict's length with strlen(MP_WELCOME) "
                   "too: a memcmp of the n bytes received takes any prefix "
                   "of MP_WELCOME for it");
+    fl_expect_int(ret[3], -EPROTO,
+                  "mp_answer_challenge when the peer answered \"#FAILURE\" "
+                  "(MP_FAILURE without its last byte)",
+                  "only MP_FAILURE exactly is -EACCES: compare its length "
+                  "and all its bytes, as for MP_WELCOME");
+    fl_expect_int(ret[4], -EPROTO,
+                  "mp_answer_challenge when the peer answered \"#GOODBYE#\" "
+                  "(as long as MP_FAILURE)",
+                  "only MP_FAILURE exactly is -EACCES: a word of its length "
+                  "is not it unless its bytes are (memcmp them)");
 }
 
 FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
