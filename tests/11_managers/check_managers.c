@@ -903,7 +903,7 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
         "{-7: 1.0, \"it's\": 1e+16, 'a\"b': -0.5, None: 0.1, "
         "2.5: 'tab\\there\\r\\n', 1e-05: 'back\\\\slash', "
         "'x': 1000000000000000.0, 'y': -inf, 'z': '\\x01\\x7f', "
-        "0.30000000000000004: 0.0001, 'q': 'it\\'s \"x\"'}";
+        "0.30000000000000004: 0.0001, 'q': 'it\\'s \"x\"', 'n': nan}";
     mp_manager *m = start();
     mp_proxy *p = proxy(m);
     char empty[8] = "", got[320] = "", small[8];
@@ -919,6 +919,7 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
     OK(mp_dict_set(p, mp_str("z"), mp_str("\x01\x7f")));
     OK(mp_dict_set(p, mp_float(0.1 + 0.2), mp_float(1e-4)));
     OK(mp_dict_set(p, mp_str("q"), mp_str("it's \"x\"")));
+    OK(mp_dict_set(p, mp_str("n"), mp_float(NAN)));
     int r = mp_dict_repr(p, got, sizeof got);
     int r2 = mp_dict_repr(p, small, sizeof small);
     mp_proxy_close(p);
@@ -1463,6 +1464,23 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
     // read it as "a", a key the client never sent.
     static const unsigned char inner[] = {'S', 's', 0, 0, 0, 2, 'a', 0, 0, 'N'};
     long long nul_inside = raw_status(fd, inner, sizeof inner);
+    // A string whose length says 100, with 2 bytes left in the body: its
+    // bytes cannot be taken (take_bytes gives NULL), so nothing is there
+    // to look at.
+    static const unsigned char cut[] = {'S', 's', 0, 0, 0, 100, 'a', 0};
+    long long cut_str = raw_status(fd, cut, sizeof cut);
+    if (cut_str != -EPROTO) {
+        close(fd);
+        mp_manager_shutdown(m, NULL);
+        ck_abort_msg("a string whose length says 100, with 2 bytes after it in "
+                     "the request, got %s, expected -EPROTO: when take_bytes "
+                     "finds too few bytes it returns NULL, which must not be "
+                     "read (check s != NULL first)",
+                     cut_str == -10000   ? "the connection closed"
+                     : cut_str == -20000 ? "no reply with a status (the "
+                                           "server crashed?)"
+                                         : fl_ret(cut_str));
+    }
     // l.append(None): a value, but not the MP_INT the op takes.
     static const unsigned char none[] = {'a', 'N'};
     long long not_int = raw_status(fd, none, sizeof none);
