@@ -490,8 +490,20 @@ FL_TEST(test_mp_manager_start_reports_an_address_in_use)
     if (r == 0)
         mp_manager_shutdown(m, NULL);
     fl_child c = {0};
-    if (r == -EADDRINUSE && kept)
+    int r_word = -1, kept_word = 0;
+    if (r == -EADDRINUSE && kept) {
         fl_run_in_child(start_after_printf, NULL, WAIT_MS, 1, &c);
+        // The same, with the server's ready word failing too (EIO): its
+        // bind() made no file, so it removes none.
+        fl_fault_reset();
+        fl_fault_fail("write", 1, EIO);
+        m = NULL;
+        r_word = mp_manager_start(&m);
+        fl_fault_reset();
+        if (r_word == 0)
+            mp_manager_shutdown(m, NULL);
+        kept_word = exists(path);
+    }
     unlink(path);
     ck_assert_msg(r == 0 || m == NULL,
                   "mp_manager_start returned %s but set *mgr (to a handle "
@@ -511,6 +523,16 @@ FL_TEST(test_mp_manager_start_reports_an_address_in_use)
                   "the address before bind(), taking the address (it may "
                   "be a running server's socket)? Or did the ready word go "
                   "before bind() and listen() had worked?");
+    fl_expect_int(r_word, -EPIPE,
+                  "mp_manager_start with a file at the address and the "
+                  "server's write of its word failing (EIO)",
+                  "the caller reads EOF where the word was due");
+    ck_assert_msg(kept_word,
+                  "mp_manager_start with a file at the address (bind() "
+                  "failed) and the server's write of its word failing "
+                  "removed the file: the server unlinks the path only when "
+                  "its own bind() made the file (lfd >= 0), never someone "
+                  "else's");
     ck_assert_msg(c.returned && c.value == -EADDRINUSE,
                   "in a child, mp_manager_start with a file at the address "
                   "%s, expected -EADDRINUSE",
