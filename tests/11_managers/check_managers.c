@@ -2327,6 +2327,21 @@ FL_TEST(test_mp_manager_start_leaks_nothing_when_a_step_fails)
                   "-EPIPE");
 }
 
+// In a child that ignores SIGCHLD (its children are reaped for it, and
+// waitpid fails with ECHILD once they end): start a manager whose server
+// fails.
+static int
+start_ignoring_sigchld(void *arg)
+{
+    (void)arg;
+    signal(SIGCHLD, SIG_IGN);
+    mp_manager *m = NULL;
+    int r = mp_manager_start(&m);
+    if (r == 0)
+        mp_manager_shutdown(m, NULL);
+    return r;
+}
+
 FL_TEST(test_mp_manager_start_reaps_a_failed_server_despite_eintr)
 {
     unlink(manager_path());
@@ -2357,6 +2372,8 @@ FL_TEST(test_mp_manager_start_reaps_a_failed_server_despite_eintr)
                   "waitpid(-1, ...).",
                   (int)mine, strerror(errno));
     fl_expect_no_leak(&s, "a failed mp_manager_start with EINTR");
+    fl_child ign;
+    fl_run_in_child(start_ignoring_sigchld, NULL, WAIT_MS, 0, &ign);
     close(busy);
     unlink(manager_path());
     fl_expect_int(r, -EADDRINUSE,
@@ -2370,6 +2387,12 @@ FL_TEST(test_mp_manager_start_reaps_a_failed_server_despite_eintr)
                   "reaped. Loop: while (waitpid(pid, ...) < 0 && errno == "
                   "EINTR);",
                   waits);
+    ck_assert_msg(ign.returned && ign.value == -EADDRINUSE,
+                  "in a process that ignores SIGCHLD, mp_manager_start at an "
+                  "address in use %s; expected -EADDRINUSE. There the "
+                  "server is reaped by the kernel and waitpid fails with "
+                  "ECHILD: retry it only while it fails with EINTR",
+                  how(&ign));
 }
 
 FL_TEST(test_mp_manager_shutdown_reaps_the_server_despite_eintr)
