@@ -3074,7 +3074,7 @@ struct bad_replies {
         unsigned char body[32];
         size_t len;      // of body; 0: a frame header announcing 0 bytes
         size_t announce; // the length in the header, if not 0: else len
-    } r[14];
+    } r[15];
 };
 
 // A fake server: for each reply, accept, read one request, answer with
@@ -3114,7 +3114,7 @@ reply_int(struct bad_replies *b, int i, long long x)
 
 FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
 {
-    struct bad_replies b = {.n = 14};
+    struct bad_replies b = {.n = 15};
     reply_int(&b, 0, 0); // status 0, the value 7, and a byte too many
     reply_int(&b, 0, 7);
     b.r[0].body[b.r[0].len++] = MP_NONE;
@@ -3143,20 +3143,24 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     reply_int(&b, 12, INT_MAX);
     reply_int(&b, 13, 0);
     reply_int(&b, 13, (long long)INT_MAX + 1);
+    reply_int(&b, 14, 0); // to mp_dict_repr: status 0, 'ab', a byte more
+    static const unsigned char ab[] = {MP_STR, 0, 0, 0, 2, 'a', 'b', 0, 'N'};
+    memcpy(b.r[14].body + b.r[14].len, ab, sizeof ab);
+    b.r[14].len += sizeof ab;
     char path[108];
     b.lfd = listen_as_fake(path);
     pid_t pid = fl_raw_start(answer_badly, &b);
     close(b.lfd);
-    int r[14], kept = 1;
+    int r[15], kept = 1;
     char text[32];
-    for (int i = 0; i < 14; i++) {
+    for (int i = 0; i < 15; i++) {
         mp_proxy *p = proxy_to(path);
         mp_value v = mp_int(-99);
         long long x;
-        r[i] = i == 5              ? mp_list_get(p, 0, &x)
-               : i == 6 || i >= 12 ? mp_dict_len(p)
+        r[i] = i == 5                         ? mp_list_get(p, 0, &x)
+               : i == 6 || i == 12 || i == 13 ? mp_dict_len(p)
                : i == 8            ? mp_dict_set(p, mp_str("x"), mp_int(1))
-               : i == 9            ? mp_dict_repr(p, text, sizeof text)
+               : i == 9 || i == 14 ? mp_dict_repr(p, text, sizeof text)
                                    : mp_dict_get(p, mp_str("x"), &v);
         if (i == 0)
             kept = v.type == MP_INT && v.i == -99;
@@ -3189,6 +3193,11 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
                   "mp_dict_repr when the reply held status 0 and an int",
                   "a repr's result is an MP_STR: check the value's type "
                   "before reading its string");
+    fl_expect_int(r[14], -EPROTO,
+                  "mp_dict_repr when the reply held status 0, the text 'ab' "
+                  "and one byte more",
+                  "text_result must read the reply whole too, and check the "
+                  "value's type: both");
     fl_expect_int(r[6], -EPROTO,
                   "mp_dict_len when the reply held status 0 and the count -5",
                   "a count is 0 to INT_MAX: a negative one would pass for "
