@@ -3842,6 +3842,17 @@ deliver_late_interrupted(void *arg)
     return r;
 }
 
+// In a child: deliver (timeout 100 ms) to a peer that never answers, the
+// first wait interrupted by one signal (EINTR) and no other: the wait
+// after it is for the time left.
+static int
+deliver_interrupted_once(void *arg)
+{
+    fl_fault_reset();
+    fl_fault_eintr("poll", 1);
+    return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 100);
+}
+
 FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
 {
     int sv[2];
@@ -3861,6 +3872,8 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
     fl_run_in_child(deliver_late, &sv[0], 500, 0, &late);
     fl_child cut; // a signal, then the time left is below 0
     fl_run_in_child(deliver_late_interrupted, &sv[0], 500, 0, &cut);
+    fl_child once; // one signal, then a wait for the time left
+    fl_run_in_child(deliver_interrupted_once, &sv[0], 1000, 0, &once);
     close(sv[0]);
     close(sv[1]);
     // No deadline: signals must not turn it into one.
@@ -3889,6 +3902,13 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
                   "the time left past the deadline is 0, never negative: "
                   "poll() takes a negative timeout as for ever",
                   how_within(&cut, 500));
+    ck_assert_msg(once.returned && once.value == -ETIMEDOUT,
+                  "mp_deliver_challenge(timeout 100 ms) to a peer that "
+                  "never answers, its first poll interrupted by one signal "
+                  "(EINTR), %s; expected -ETIMEDOUT after 100 ms. After "
+                  "EINTR, poll again for the time left, deadline - now, "
+                  "never for the deadline itself (a time since boot)",
+                  how_within(&once, 1000));
     fl_expect_int(res.ret, -ETIMEDOUT,
                   "mp_deliver_challenge(timeout 300 ms) to a peer that "
                   "never answers, under a signal storm",
