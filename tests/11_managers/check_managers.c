@@ -4248,9 +4248,13 @@ FL_TEST(test_mp_answer_challenge_answers_python_3_12_and_3_11)
         "Python 3.11's challenge (20 bytes, no prefix)",
         "a challenge of MP_AUTH_MSG_MAX bytes",
     };
-    int ret[3];
-    char seen[3];
+    int ret[4];
+    char seen[4];
     answer_rounds(how, 3, ret, seen);
+    // Python 3.12's challenge again, both sides with a key of 1 byte: a
+    // key may be as short as that, shorter than "{sha256}".
+    ck_assert(mp_set_authkey("k", 1) == 0);
+    answer_rounds(how, 1, &ret[3], &seen[3]);
     for (int i = 0; i < 3; i++)
         ck_assert_msg(ret[i] == 0 && seen[i] == 'R',
                       "to %s mp_answer_challenge returned %s, and its "
@@ -4262,6 +4266,13 @@ FL_TEST(test_mp_answer_challenge_answers_python_3_12_and_3_11)
                                        : "missing",
                       i == 1 ? "the bare HMAC-MD5 (16 bytes)"
                              : "\"{sha256}\" and the HMAC-SHA256");
+    ck_assert_msg(ret[3] == 0 && seen[3] == 'R',
+                  "with a key of 1 byte, to Python 3.12's challenge "
+                  "mp_answer_challenge returned %s, and its answer was %s; "
+                  "expected 0 and the right answer. Whether the challenge "
+                  "names its digest depends on the challenge's bytes "
+                  "(clen and its prefix), never on the key's length",
+                  fl_ret(ret[3]), seen[3] == 'R' ? "right" : "not right");
 }
 
 FL_TEST(test_mp_answer_challenge_believes_only_mp_welcome)
