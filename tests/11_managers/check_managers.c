@@ -445,6 +445,38 @@ FL_TEST(test_mp_manager_start_returns_once_the_server_listens)
                   a != NULL ? a : "(null)", manager_path());
 }
 
+static void
+say_atexit(void)
+{
+    printf("atexit|");
+}
+
+// In a child whose stdout is a pipe (fully buffered), with an atexit
+// handler: print, then start a manager whose server cannot bind (a file
+// is at the address).  The server is a copy of this process: it must
+// neither print the buffered bytes again nor run the handler.
+static int
+start_after_printf(void *arg)
+{
+    (void)arg;
+    atexit(say_atexit);
+    printf("before|");
+    mp_manager *m = NULL;
+    int r = mp_manager_start(&m);
+    if (r == 0)
+        mp_manager_shutdown(m, NULL);
+    return r;
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
 FL_TEST(test_mp_manager_start_reports_an_address_in_use)
 {
     const char *path = manager_path();
@@ -457,6 +489,21 @@ FL_TEST(test_mp_manager_start_reports_an_address_in_use)
     int kept = exists(path);
     if (r == 0)
         mp_manager_shutdown(m, NULL);
+    fl_child c = {0};
+    int r_word = -1, kept_word = 0;
+    if (r == -EADDRINUSE && kept) {
+        fl_run_in_child(start_after_printf, NULL, WAIT_MS, 1, &c);
+        // The same, with the server's ready word failing too (EIO): its
+        // bind() made no file, so it removes none.
+        fl_fault_reset();
+        fl_fault_fail("write", 1, EIO);
+        m = NULL;
+        r_word = mp_manager_start(&m);
+        fl_fault_reset();
+        if (r_word == 0)
+            mp_manager_shutdown(m, NULL);
+        kept_word = exists(path);
+    }
     unlink(path);
     ck_assert_msg(r == 0 || m == NULL,
                   "mp_manager_start returned %s but set *mgr (to a handle "
@@ -476,6 +523,34 @@ FL_TEST(test_mp_manager_start_reports_an_address_in_use)
                   "the address before bind(), taking the address (it may "
                   "be a running server's socket)? Or did the ready word go "
                   "before bind() and listen() had worked?");
+    fl_expect_int(r_word, -EPIPE,
+                  "mp_manager_start with a file at the address and the "
+                  "server's write of its word failing (EIO)",
+                  "the caller reads EOF where the word was due");
+    ck_assert_msg(kept_word,
+                  "mp_manager_start with a file at the address (bind() "
+                  "failed) and the server's write of its word failing "
+                  "removed the file: the server unlinks the path only when "
+                  "its own bind() made the file (lfd >= 0), never someone "
+                  "else's");
+    ck_assert_msg(c.returned && c.value == -EADDRINUSE,
+                  "in a child, mp_manager_start with a file at the address "
+                  "%s, expected -EADDRINUSE",
+                  how(&c));
+    ck_assert_msg(count(c.out, "before|") == 1 && count(c.out, "atexit|") == 0,
+                  "a process printed \"before|\" (stdout a pipe, so "
+                  "buffered) and registered an atexit handler that prints "
+                  "\"atexit|\", then called mp_manager_start, whose server "
+                  "could not bind; the output was \"%s\". %s",
+                  c.out,
+                  count(c.out, "before|") != 1
+                      ? "The server, a copy of the caller, printed the "
+                        "caller's buffered bytes again: fflush(NULL) BEFORE "
+                        "fork(), never after (the child would flush them "
+                        "too)"
+                      : "The server ran the caller's atexit handlers: it "
+                        "must end with _exit(), on its failure path too, "
+                        "never exit()");
 }
 
 FL_TEST(test_mp_manager_start_and_shutdown_reject_a_null_handle)
@@ -521,7 +596,6 @@ FL_TEST(test_mp_manager_start_refuses_an_address_too_long_for_a_socket)
         setenv("TMPDIR", saved, 1);
     else
         unsetenv("TMPDIR");
-    free(saved);
     mp_proxy *p = NULL;
     int c = mp_manager_connect(path, &p);
     fl_expect_int(r, -ENAMETOOLONG, "mp_manager_start with a 160-byte TMPDIR",
@@ -530,6 +604,47 @@ FL_TEST(test_mp_manager_start_refuses_an_address_too_long_for_a_socket)
     fl_expect_int(c, -ENAMETOOLONG, "mp_manager_connect to a 162-byte path",
                   "Check the length against sizeof sun_path before "
                   "copying: strcpy would write past the end");
+    // At the edge: a TMPDIR that makes the address exactly 107 bytes, the
+    // longest that fits with its NUL.  The server listens there.
+    char base[108];
+    const char *parent = saved != NULL ? saved : "/tmp";
+    int tail = mp_ipc_path(base, sizeof base, "manager");
+    ck_assert(tail > 0);
+    tail -= (int)strlen(parent); // "/" PREFIX "manager"
+    int k = 107 - tail - (int)strlen(parent) - 1;
+    if (k < 1) {
+        free(saved);
+        return; // TMPDIR itself is too long to make such a directory
+    }
+    snprintf(dir, sizeof dir, "%s/%.*s", parent, k,
+             "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+             "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd");
+    ck_assert_msg(mkdir(dir, 0700) == 0 || errno == EEXIST,
+                  "could not make %s: %s", dir, strerror(errno));
+    setenv("TMPDIR", dir, 1);
+    ck_assert(mp_ipc_path(path, sizeof path, "manager") == 107);
+    m = NULL;
+    r = mp_manager_start(&m);
+    c = -1;
+    if (r == 0) {
+        p = NULL;
+        c = mp_manager_connect(path, &p);
+        if (c == 0)
+            mp_proxy_close(p);
+        mp_manager_shutdown(m, NULL);
+    }
+    unlink(path);
+    rmdir(dir);
+    if (saved != NULL)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+    fl_expect_int(r, 0, "mp_manager_start at an address of 107 bytes",
+                  "sun_path holds 108 bytes, the NUL included: a path of "
+                  "107 fits (refuse only strlen >= sizeof sun_path), in the "
+                  "server as in the proxy");
+    fl_expect_int(c, 0, "mp_manager_connect to a server at 107 bytes", "");
 }
 
 /* ----------------------------------------------- mp_manager_connect */
@@ -810,7 +925,7 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
         "{-7: 1.0, \"it's\": 1e+16, 'a\"b': -0.5, None: 0.1, "
         "2.5: 'tab\\there\\r\\n', 1e-05: 'back\\\\slash', "
         "'x': 1000000000000000.0, 'y': -inf, 'z': '\\x01\\x7f', "
-        "0.30000000000000004: 0.0001, 'q': 'it\\'s \"x\"'}";
+        "0.30000000000000004: 0.0001, 'q': 'it\\'s \"x\"', 'n': nan}";
     mp_manager *m = start();
     mp_proxy *p = proxy(m);
     char empty[8] = "", got[320] = "", small[8];
@@ -826,6 +941,7 @@ FL_TEST(test_mp_dict_repr_prints_floats_and_strings_like_python)
     OK(mp_dict_set(p, mp_str("z"), mp_str("\x01\x7f")));
     OK(mp_dict_set(p, mp_float(0.1 + 0.2), mp_float(1e-4)));
     OK(mp_dict_set(p, mp_str("q"), mp_str("it's \"x\"")));
+    OK(mp_dict_set(p, mp_str("n"), mp_float(NAN)));
     int r = mp_dict_repr(p, got, sizeof got);
     int r2 = mp_dict_repr(p, small, sizeof small);
     mp_proxy_close(p);
@@ -1370,6 +1486,23 @@ FL_TEST(test_mp_manager_answers_a_malformed_request_with_eproto)
     // read it as "a", a key the client never sent.
     static const unsigned char inner[] = {'S', 's', 0, 0, 0, 2, 'a', 0, 0, 'N'};
     long long nul_inside = raw_status(fd, inner, sizeof inner);
+    // A string whose length says 100, with 2 bytes left in the body: its
+    // bytes cannot be taken (take_bytes gives NULL), so nothing is there
+    // to look at.
+    static const unsigned char cut[] = {'S', 's', 0, 0, 0, 100, 'a', 0};
+    long long cut_str = raw_status(fd, cut, sizeof cut);
+    if (cut_str != -EPROTO) {
+        close(fd);
+        mp_manager_shutdown(m, NULL);
+        ck_abort_msg("a string whose length says 100, with 2 bytes after it in "
+                     "the request, got %s, expected -EPROTO: when take_bytes "
+                     "finds too few bytes it returns NULL, which must not be "
+                     "read (check s != NULL first)",
+                     cut_str == -10000   ? "the connection closed"
+                     : cut_str == -20000 ? "no reply with a status (the "
+                                           "server crashed?)"
+                                         : fl_ret(cut_str));
+    }
     // l.append(None): a value, but not the MP_INT the op takes.
     static const unsigned char none[] = {'a', 'N'};
     long long not_int = raw_status(fd, none, sizeof none);
@@ -1439,26 +1572,30 @@ FL_TEST(test_mp_manager_refuses_a_frame_over_the_limit)
     char c;
     int eof = fl_readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
     close(fd);
-    // A header with its top bit set, 2^32 - 1: decoded in size_t, as the
-    // given code does; shifted as an int (head[0] << 24), a byte of 128
-    // or more overflows into the sign bit, undefined behaviour that the
-    // sanitizer pass reports.
-    int eof_top = 0;
-    if (eof) {
+    // Headers of 2^31 + 16 and 2^16 + 16 bytes, then 16 bytes: a length
+    // decoded from the wrong bytes (head[0] twice, or head[1] twice) is
+    // 16, and those 16 bytes are served as a request.  The first has its
+    // top bit set: decoded in size_t, as the given code does; shifted as
+    // an int (head[0] << 24), a byte of 128 or more overflows into the
+    // sign bit, undefined behaviour that the sanitizer pass reports.
+    static const uint32_t huge[] = {0x80000010u, 0x00010010u};
+    int eof_top = 0, eof_mid = 0;
+    for (int i = 0; eof && i < 2; i++) {
         fd = raw_client_at(manager_path());
-        fl_put_be32(msg, 0xffffffffu);
+        fl_put_be32(msg, huge[i]);
         ck_assert(raw_send(fd, msg, sizeof msg) == 0);
-        eof_top = fl_readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
+        *(i == 0 ? &eof_top : &eof_mid) =
+            fl_readable_within(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
         close(fd);
     }
     fl_child res = {0};
-    if (eof && eof_top) {
+    if (eof && eof_top && eof_mid) {
         mp_proxy *p = proxy(m);
         fl_run_in_child(len_with_sigpipe, p, WAIT_MS, 0, &res);
         mp_proxy_close(p);
     }
     int alive = fl_alive(pid);
-    if (!eof || !eof_top)
+    if (!eof || !eof_top || !eof_mid)
         kill(pid, SIGKILL);
     mp_manager_shutdown(m, NULL);
     ck_assert_msg(eof,
@@ -1468,11 +1605,14 @@ FL_TEST(test_mp_manager_refuses_a_frame_over_the_limit)
                   "body. recv_frame: over the limit, return -EMSGSIZE "
                   "before reading on.",
                   MP_MANAGER_MSG_MAX + 1);
-    ck_assert_msg(eof_top,
-                  "a client sent a header announcing 2^32 - 1 bytes, then "
-                  "stopped: the server should close that connection at "
-                  "once. Decode the length in size_t: (size_t)head[0] << "
-                  "24 | ...");
+    ck_assert_msg(eof_top && eof_mid,
+                  "a client sent a header announcing %s bytes, then 16 "
+                  "bytes: the server should close that connection at once. "
+                  "Decode the length in size_t from each of the 4 bytes in "
+                  "turn, (size_t)head[0] << 24 | (size_t)head[1] << 16 | "
+                  "(size_t)head[2] << 8 | head[3]: a byte read twice takes "
+                  "a length over the limit for 16",
+                  eof_top ? "2^16 + 16" : "2^31 + 16");
     ck_assert_msg(alive && res.returned && res.value == 0,
                   "after refusing that frame, the server must serve the "
                   "others; a new client's mp_dict_len %s%s",
@@ -2187,6 +2327,21 @@ FL_TEST(test_mp_manager_start_leaks_nothing_when_a_step_fails)
                   "-EPIPE");
 }
 
+// In a child that ignores SIGCHLD (its children are reaped for it, and
+// waitpid fails with ECHILD once they end): start a manager whose server
+// fails.
+static int
+start_ignoring_sigchld(void *arg)
+{
+    (void)arg;
+    signal(SIGCHLD, SIG_IGN);
+    mp_manager *m = NULL;
+    int r = mp_manager_start(&m);
+    if (r == 0)
+        mp_manager_shutdown(m, NULL);
+    return r;
+}
+
 FL_TEST(test_mp_manager_start_reaps_a_failed_server_despite_eintr)
 {
     unlink(manager_path());
@@ -2217,6 +2372,8 @@ FL_TEST(test_mp_manager_start_reaps_a_failed_server_despite_eintr)
                   "waitpid(-1, ...).",
                   (int)mine, strerror(errno));
     fl_expect_no_leak(&s, "a failed mp_manager_start with EINTR");
+    fl_child ign;
+    fl_run_in_child(start_ignoring_sigchld, NULL, WAIT_MS, 0, &ign);
     close(busy);
     unlink(manager_path());
     fl_expect_int(r, -EADDRINUSE,
@@ -2230,6 +2387,12 @@ FL_TEST(test_mp_manager_start_reaps_a_failed_server_despite_eintr)
                   "reaped. Loop: while (waitpid(pid, ...) < 0 && errno == "
                   "EINTR);",
                   waits);
+    ck_assert_msg(ign.returned && ign.value == -EADDRINUSE,
+                  "in a process that ignores SIGCHLD, mp_manager_start at an "
+                  "address in use %s; expected -EADDRINUSE. There the "
+                  "server is reaped by the kernel and waitpid fails with "
+                  "ECHILD: retry it only while it fails with EINTR",
+                  how(&ign));
 }
 
 FL_TEST(test_mp_manager_shutdown_reaps_the_server_despite_eintr)
@@ -2911,7 +3074,7 @@ struct bad_replies {
         unsigned char body[32];
         size_t len;      // of body; 0: a frame header announcing 0 bytes
         size_t announce; // the length in the header, if not 0: else len
-    } r[14];
+    } r[15];
 };
 
 // A fake server: for each reply, accept, read one request, answer with
@@ -2951,7 +3114,7 @@ reply_int(struct bad_replies *b, int i, long long x)
 
 FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
 {
-    struct bad_replies b = {.n = 14};
+    struct bad_replies b = {.n = 15};
     reply_int(&b, 0, 0); // status 0, the value 7, and a byte too many
     reply_int(&b, 0, 7);
     b.r[0].body[b.r[0].len++] = MP_NONE;
@@ -2980,20 +3143,24 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
     reply_int(&b, 12, INT_MAX);
     reply_int(&b, 13, 0);
     reply_int(&b, 13, (long long)INT_MAX + 1);
+    reply_int(&b, 14, 0); // to mp_dict_repr: status 0, 'ab', a byte more
+    static const unsigned char ab[] = {MP_STR, 0, 0, 0, 2, 'a', 'b', 0, 'N'};
+    memcpy(b.r[14].body + b.r[14].len, ab, sizeof ab);
+    b.r[14].len += sizeof ab;
     char path[108];
     b.lfd = listen_as_fake(path);
     pid_t pid = fl_raw_start(answer_badly, &b);
     close(b.lfd);
-    int r[14], kept = 1;
+    int r[15], kept = 1;
     char text[32];
-    for (int i = 0; i < 14; i++) {
+    for (int i = 0; i < 15; i++) {
         mp_proxy *p = proxy_to(path);
         mp_value v = mp_int(-99);
         long long x;
-        r[i] = i == 5              ? mp_list_get(p, 0, &x)
-               : i == 6 || i >= 12 ? mp_dict_len(p)
+        r[i] = i == 5                         ? mp_list_get(p, 0, &x)
+               : i == 6 || i == 12 || i == 13 ? mp_dict_len(p)
                : i == 8            ? mp_dict_set(p, mp_str("x"), mp_int(1))
-               : i == 9            ? mp_dict_repr(p, text, sizeof text)
+               : i == 9 || i == 14 ? mp_dict_repr(p, text, sizeof text)
                                    : mp_dict_get(p, mp_str("x"), &v);
         if (i == 0)
             kept = v.type == MP_INT && v.i == -99;
@@ -3026,6 +3193,11 @@ FL_TEST(test_mp_dict_get_refuses_a_reply_that_is_not_one_value)
                   "mp_dict_repr when the reply held status 0 and an int",
                   "a repr's result is an MP_STR: check the value's type "
                   "before reading its string");
+    fl_expect_int(r[14], -EPROTO,
+                  "mp_dict_repr when the reply held status 0, the text 'ab' "
+                  "and one byte more",
+                  "text_result must read the reply whole too, and check the "
+                  "value's type: both");
     fl_expect_int(r[6], -EPROTO,
                   "mp_dict_len when the reply held status 0 and the count -5",
                   "a count is 0 to INT_MAX: a negative one would pass for "
@@ -3266,6 +3438,9 @@ enum answer_how {
     A_MAX,        // MP_AUTH_MSG_MAX bytes
     A_PREFIX,     // "{sha999}" and the right HMAC-SHA256
     A_HUGE,       // a header of MP_AUTH_MSG_MAX + 1 bytes, and the bytes
+    A_EMPTY,      // a frame of 0 bytes
+    A_HUGE16,     // a header of 2^16 + N bytes, then the right answer (N)
+    A_HUGE24,     // a header of 2^24 + N bytes, then the right answer (N)
 };
 
 // What the peer saw in one round.
@@ -3329,6 +3504,17 @@ answerer(void *arg)
             unsigned char big[MP_FRAME_HEADER + MP_AUTH_MSG_MAX + 1] = {0};
             fl_put_be32(big, MP_AUTH_MSG_MAX + 1);
             fl_write_full(a->fd, big, sizeof big);
+        } else if (a->how[i] == A_EMPTY) {
+            unsigned char empty[MP_FRAME_HEADER] = {0};
+            fl_write_full(a->fd, empty, sizeof empty);
+            ssize_t m = hs_read(a->fd, v); // EOF: nothing was sent
+            r.verdict = is_word(v, m, MP_FAILURE) ? 'F' : m > 0 ? '?' : '-';
+        } else if (a->how[i] == A_HUGE16 || a->how[i] == A_HUGE24) {
+            unsigned char big[MP_FRAME_HEADER + HS_FRAME];
+            int shift = a->how[i] == A_HUGE16 ? 16 : 24;
+            fl_put_be32(big, (1u << shift) + (uint32_t)n);
+            memcpy(big + MP_FRAME_HEADER, ans, n);
+            fl_write_full(a->fd, big, MP_FRAME_HEADER + n);
         } else if (fl_frame_write(a->fd, ans, n) == 0) { // else: gone
             ssize_t m = hs_read(a->fd, v);
             r.verdict = is_word(v, m, MP_WELCOME)   ? 'W'
@@ -3573,6 +3759,32 @@ FL_TEST(test_mp_deliver_challenge_refuses_answers_of_the_wrong_size)
                       what[i], fl_ret(ret[i]), verdict_name(r[i].verdict),
                       verdict_name(want), hint[i < 3 ? 0 : i - 2]);
     }
+    // An empty frame, which is sent nothing (the peer then sees EOF), and
+    // headers of 2^16 + N and 2^24 + N bytes, then the right answer (N
+    // bytes), each the last round of its exchange (the body stays
+    // unread): a length decoded from one header byte twice is N.
+    static const enum answer_how last[] = {A_EMPTY, A_HUGE16, A_HUGE24};
+    deliver_rounds(&last[0], 1, WAIT_MS, ret, r);
+    ck_assert_msg(ret[0] == -EPROTO && r[0].verdict == '-',
+                  "answered with a frame of 0 bytes, mp_deliver_challenge "
+                  "returned %s and sent %s; expected -EPROTO and nothing: "
+                  "recv_msg refuses a length of 0 as it refuses one over "
+                  "MP_AUTH_MSG_MAX, a frame that is no message",
+                  fl_ret(ret[0]), verdict_name(r[0].verdict));
+    for (int i = 1; i < 3; i++) {
+        deliver_rounds(&last[i], 1, WAIT_MS, ret, r);
+        ck_assert_msg(ret[0] == -EPROTO && r[0].verdict == '-',
+                      "answered with a header announcing 2^%d + %d bytes "
+                      "and then the right answer (%d bytes), "
+                      "mp_deliver_challenge returned %s and sent %s; "
+                      "expected -EPROTO and nothing. Decode the length from "
+                      "each of the 4 header bytes in turn, (size_t)head[0] "
+                      "<< 24 | (size_t)head[1] << 16 | ...: a byte read "
+                      "twice takes that header for %d bytes",
+                      i == 1 ? 16 : 24, (int)(PLEN + MP_DIGEST_LEN),
+                      (int)(PLEN + MP_DIGEST_LEN), fl_ret(ret[0]),
+                      verdict_name(r[0].verdict), (int)(PLEN + MP_DIGEST_LEN));
+    }
 }
 
 // fl_storm_call's function: deliver to a peer that never answers.
@@ -3630,6 +3842,17 @@ deliver_late_interrupted(void *arg)
     return r;
 }
 
+// In a child: deliver (timeout 100 ms) to a peer that never answers, the
+// first wait interrupted by one signal (EINTR) and no other: the wait
+// after it is for the time left.
+static int
+deliver_interrupted_once(void *arg)
+{
+    fl_fault_reset();
+    fl_fault_eintr("poll", 1);
+    return mp_deliver_challenge(*(int *)arg, tkey, tkeylen, 100);
+}
+
 FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
 {
     int sv[2];
@@ -3649,6 +3872,8 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
     fl_run_in_child(deliver_late, &sv[0], 500, 0, &late);
     fl_child cut; // a signal, then the time left is below 0
     fl_run_in_child(deliver_late_interrupted, &sv[0], 500, 0, &cut);
+    fl_child once; // one signal, then a wait for the time left
+    fl_run_in_child(deliver_interrupted_once, &sv[0], 1000, 0, &once);
     close(sv[0]);
     close(sv[1]);
     // No deadline: signals must not turn it into one.
@@ -3677,6 +3902,13 @@ FL_TEST(test_mp_deliver_challenge_keeps_its_deadline_under_signals)
                   "the time left past the deadline is 0, never negative: "
                   "poll() takes a negative timeout as for ever",
                   how_within(&cut, 500));
+    ck_assert_msg(once.returned && once.value == -ETIMEDOUT,
+                  "mp_deliver_challenge(timeout 100 ms) to a peer that "
+                  "never answers, its first poll interrupted by one signal "
+                  "(EINTR), %s; expected -ETIMEDOUT after 100 ms. After "
+                  "EINTR, poll again for the time left, deadline - now, "
+                  "never for the deadline itself (a time since boot)",
+                  how_within(&once, 1000));
     fl_expect_int(res.ret, -ETIMEDOUT,
                   "mp_deliver_challenge(timeout 300 ms) to a peer that "
                   "never answers, under a signal storm",
@@ -3889,6 +4121,8 @@ enum challenge_how {
     C_MAX,      // "{sha256}" and random bytes: MP_AUTH_MSG_MAX in all
     C_FAILURE,  // Python 3.12's; then MP_FAILURE (the peer's key differs)
     C_BAD_WORD, // Python 3.12's; then "#WELCOME#!"
+    C_CUT_FAIL, // Python 3.12's; then "#FAILURE" (MP_FAILURE but its last)
+    C_BYE_WORD, // Python 3.12's; then "#GOODBYE#", as long as either word
     C_CUT_WORD, // Python 3.12's; then "#WELCOME" (MP_WELCOME but its last)
     C_NO_MAGIC, // "#CHALLENGX#" and the rest
     C_SHORT,    // MP_CHALLENGE and 19 bytes
@@ -3960,10 +4194,12 @@ challenger(void *arg)
                                 len - CHLEN, want)
                     : sha_answer(tkey, tkeylen, c + CHLEN, len - CHLEN, want);
             seen = n == (ssize_t)w && memcmp(a, want, w) == 0 ? 'R' : 'X';
-            const char *word = p->how[i] == C_FAILURE    ? MP_FAILURE
-                               : p->how[i] == C_BAD_WORD ? "#WELCOME#!"
-                                                         : MP_WELCOME;
-            size_t wlen = strlen(word) - (p->how[i] == C_CUT_WORD);
+            enum challenge_how h = p->how[i];
+            const char *word = h == C_FAILURE || h == C_CUT_FAIL ? MP_FAILURE
+                               : h == C_BAD_WORD                 ? "#WELCOME#!"
+                               : h == C_BYE_WORD                 ? "#GOODBYE#"
+                                                                 : MP_WELCOME;
+            size_t wlen = strlen(word) - (h == C_CUT_WORD || h == C_CUT_FAIL);
             gone = fl_frame_write(p->fd, word, wlen) < 0;
         }
         if (write(p->report, &seen, 1) != 1)
@@ -4012,9 +4248,13 @@ FL_TEST(test_mp_answer_challenge_answers_python_3_12_and_3_11)
         "Python 3.11's challenge (20 bytes, no prefix)",
         "a challenge of MP_AUTH_MSG_MAX bytes",
     };
-    int ret[3];
-    char seen[3];
+    int ret[4];
+    char seen[4];
     answer_rounds(how, 3, ret, seen);
+    // Python 3.12's challenge again, both sides with a key of 1 byte: a
+    // key may be as short as that, shorter than "{sha256}".
+    ck_assert(mp_set_authkey("k", 1) == 0);
+    answer_rounds(how, 1, &ret[3], &seen[3]);
     for (int i = 0; i < 3; i++)
         ck_assert_msg(ret[i] == 0 && seen[i] == 'R',
                       "to %s mp_answer_challenge returned %s, and its "
@@ -4026,14 +4266,22 @@ FL_TEST(test_mp_answer_challenge_answers_python_3_12_and_3_11)
                                        : "missing",
                       i == 1 ? "the bare HMAC-MD5 (16 bytes)"
                              : "\"{sha256}\" and the HMAC-SHA256");
+    ck_assert_msg(ret[3] == 0 && seen[3] == 'R',
+                  "with a key of 1 byte, to Python 3.12's challenge "
+                  "mp_answer_challenge returned %s, and its answer was %s; "
+                  "expected 0 and the right answer. Whether the challenge "
+                  "names its digest depends on the challenge's bytes "
+                  "(clen and its prefix), never on the key's length",
+                  fl_ret(ret[3]), seen[3] == 'R' ? "right" : "not right");
 }
 
 FL_TEST(test_mp_answer_challenge_believes_only_mp_welcome)
 {
-    static const enum challenge_how how[] = {C_FAILURE, C_BAD_WORD, C_CUT_WORD};
-    int ret[3];
-    char seen[3];
-    answer_rounds(how, 3, ret, seen);
+    static const enum challenge_how how[] = {C_FAILURE, C_BAD_WORD, C_CUT_WORD,
+                                             C_CUT_FAIL, C_BYE_WORD};
+    int ret[5];
+    char seen[5];
+    answer_rounds(how, 5, ret, seen);
     fl_expect_int(ret[0], -EACCES,
                   "mp_answer_challenge when the peer answered MP_FAILURE",
                   "the peer has another key: only the side that challenged "
@@ -4049,6 +4297,16 @@ FL_TEST(test_mp_answer_challenge_believes_only_mp_welcome)
                   "compare the verdict's length with strlen(MP_WELCOME) "
                   "too: a memcmp of the n bytes received takes any prefix "
                   "of MP_WELCOME for it");
+    fl_expect_int(ret[3], -EPROTO,
+                  "mp_answer_challenge when the peer answered \"#FAILURE\" "
+                  "(MP_FAILURE without its last byte)",
+                  "only MP_FAILURE exactly is -EACCES: compare its length "
+                  "and all its bytes, as for MP_WELCOME");
+    fl_expect_int(ret[4], -EPROTO,
+                  "mp_answer_challenge when the peer answered \"#GOODBYE#\" "
+                  "(as long as MP_FAILURE)",
+                  "only MP_FAILURE exactly is -EACCES: a word of its length "
+                  "is not it unless its bytes are (memcmp them)");
 }
 
 FL_TEST(test_mp_answer_challenge_answers_no_malformed_challenge)
