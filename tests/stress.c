@@ -88,7 +88,9 @@
     X(pthread_cond_init) X(pthread_mutex_unlock) X(getrandom) X(sysconf)      \
     X(pthread_mutex_lock) X(sem_init) X(syscall) X(sigprocmask)              \
     X(pthread_sigmask) X(pthread_cond_destroy) X(pthread_cond_wait)          \
-    X(pthread_cond_signal) X(pthread_cond_broadcast)
+    X(pthread_cond_signal) X(pthread_cond_broadcast)                        \
+    X(posix_spawn_file_actions_addclose)                                       \
+    X(posix_spawn_file_actions_adddup2)
 // clang-format on
 
 enum fn_id {
@@ -1108,6 +1110,24 @@ fl_wrap_posix_spawn(pid_t *pid, const char *path,
 {
     INTERCEPT_RET(posix_spawn);
     return posix_spawn(pid, path, actions, attr, argv, envp);
+}
+
+// The file actions return an errno value too (ENOMEM: no room for one
+// more action), which a spawn must not go on without.
+int
+fl_wrap_posix_spawn_file_actions_addclose(posix_spawn_file_actions_t *fa,
+                                          int fd)
+{
+    INTERCEPT_RET(posix_spawn_file_actions_addclose);
+    return posix_spawn_file_actions_addclose(fa, fd);
+}
+
+int
+fl_wrap_posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd,
+                                         int to)
+{
+    INTERCEPT_RET(posix_spawn_file_actions_adddup2);
+    return posix_spawn_file_actions_adddup2(fa, fd, to);
 }
 
 int

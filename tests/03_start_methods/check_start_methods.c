@@ -1785,6 +1785,15 @@ FL_TEST(test_mp_start_leaks_nothing_when_a_call_fails)
     walk_start(MP_SPAWN, "posix_spawn", EAGAIN);
     walk_start(MP_FORKSERVER, "socketpair", EMFILE);
     walk_start(MP_FORKSERVER, "posix_spawn", ENOMEM);
+    // The file actions fail with ENOMEM (an errno value, as posix_spawn's):
+    // a descriptor of the caller's without close-on-exec makes the spawn
+    // add a close for it, and the server's socket a dup2.
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    walk_start(MP_SPAWN, "posix_spawn_file_actions_addclose", ENOMEM);
+    walk_start(MP_FORKSERVER, "posix_spawn_file_actions_adddup2", ENOMEM);
+    close(p[0]);
+    close(p[1]);
 }
 
 FL_TEST(test_mp_start_child_holds_no_descriptor_it_was_not_given)
