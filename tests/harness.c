@@ -305,6 +305,15 @@ fl_ret(long long v)
     return b;
 }
 
+int
+fl_count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
 long
 fl_now_ms(void)
 {

@@ -353,6 +353,15 @@ void fl_open_fds(unsigned char *open_fds, int max);
 const char *fl_fd_target(int fd, char *buf, size_t size);
 
 /**
+ * @brief How many times needle occurs in hay (overlaps counted): a line
+ *        printed once or twice across a fork, say.
+ * @param hay    the text, NUL-terminated.
+ * @param needle what to count, not empty.
+ * @return the count.
+ */
+int fl_count_of(const char *hay, const char *needle);
+
+/**
  * @brief Milliseconds on CLOCK_MONOTONIC.
  * @return the time, from an arbitrary start.
  */

@@ -212,22 +212,13 @@ print_around_fork(void *arg)
     return pid > 0 ? 0 : 1;
 }
 
-static int
-count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
 FL_TEST(test_mp_fork_call_prints_buffered_output_once)
 {
     fl_child r;
     fl_run_in_child(print_around_fork, NULL, 3000, 1, &r);
     ck_assert_msg(r.returned && r.value == 0,
                   "mp_fork_call failed in a process whose stdout is a pipe");
-    ck_assert_msg(count(r.out, "before|") == 1,
+    ck_assert_msg(fl_count_of(r.out, "before|") == 1,
                   "printf(\"before|\") ran once before the fork, yet the "
                   "output was \"%s\": stdio's buffer was copied into the "
                   "child and flushed twice. Call fflush(NULL) before fork().",
@@ -240,7 +231,7 @@ FL_TEST(test_mp_fork_call_keeps_the_childs_output)
     fl_run_in_child(print_around_fork, NULL, 3000, 1, &r);
     ck_assert_msg(r.returned && r.value == 0,
                   "mp_fork_call failed in a process whose stdout is a pipe");
-    ck_assert_msg(count(r.out, "child|") == 1,
+    ck_assert_msg(fl_count_of(r.out, "child|") == 1,
                   "the child printed \"child|\" once, but the output was "
                   "\"%s\": _exit() does not flush stdio, so the child must "
                   "fflush() what it printed before calling _exit().",
@@ -270,7 +261,7 @@ FL_TEST(test_mp_fork_call_child_skips_atexit_handlers)
     fl_child r;
     fl_run_in_child(fork_with_atexit, NULL, 3000, 1, &r);
     ck_assert_msg(r.returned && r.value == 0, "mp_fork_call failed");
-    ck_assert_msg(count(r.out, "atexit|") == 0,
+    ck_assert_msg(fl_count_of(r.out, "atexit|") == 0,
                   "the parent's atexit handler ran in the child (output "
                   "\"%s\"): the child must end with _exit(), which skips "
                   "atexit handlers, not exit().",
@@ -503,7 +494,7 @@ FL_TEST(test_mp_fork_call_flushes_every_stream_before_fork)
     pid_t pid = start(return_zero, NULL);
     fl_raw_wait(pid, raw_wait_hint);
     stream_drain(rd, out, sizeof out);
-    ck_assert_msg(count(out, "before|") == 1,
+    ck_assert_msg(fl_count_of(out, "before|") == 1,
                   "\"before|\" was put once in a stream of the caller (a "
                   "pipe opened with fdopen, not stdout) before the fork, "
                   "yet the pipe got \"%s\": the child flushed its copy of "
@@ -520,7 +511,7 @@ FL_TEST(test_mp_fork_call_child_flushes_every_stream)
     pid_t pid = start(print_to_stream, NULL);
     fl_raw_wait(pid, raw_wait_hint);
     stream_drain(rd, out, sizeof out);
-    ck_assert_msg(count(out, "child|") == 1,
+    ck_assert_msg(fl_count_of(out, "child|") == 1,
                   "the child's target put \"child|\" in a stream of its "
                   "own (a pipe opened with fdopen, not stdout), yet the "
                   "pipe got \"%s\": _exit() throws away what stdio holds. "

@@ -564,15 +564,6 @@ print_around_start(void *arg)
     return r;
 }
 
-static int
-count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
 FL_TEST(test_mp_process_start_prints_buffered_output_once)
 {
     fl_child r;
@@ -581,7 +572,7 @@ FL_TEST(test_mp_process_start_prints_buffered_output_once)
                   "in a process whose stdout is a pipe, mp_process_init "
                   "and mp_process_start gave %s, expected 0",
                   r.returned ? fl_ret(r.value) : "no answer (it died)");
-    ck_assert_msg(count(r.out, "before|") == 1,
+    ck_assert_msg(fl_count_of(r.out, "before|") == 1,
                   "printf(\"before|\") ran once before the start, yet the "
                   "output was \"%s\": stdio's buffer was copied into the "
                   "child and flushed twice. Call fflush(NULL) before "
@@ -597,7 +588,7 @@ FL_TEST(test_mp_process_start_keeps_the_childs_output)
                   "in a process whose stdout is a pipe, mp_process_init "
                   "and mp_process_start gave %s, expected 0",
                   r.returned ? fl_ret(r.value) : "no answer (it died)");
-    ck_assert_msg(count(r.out, "child|") == 1,
+    ck_assert_msg(fl_count_of(r.out, "child|") == 1,
                   "the child printed \"child|\" once, but the output was "
                   "\"%s\": _exit() does not flush stdio, so the child must "
                   "fflush() what run printed before calling _exit().",
@@ -1688,14 +1679,14 @@ FL_TEST(test_mp_process_start_flushes_every_stream)
     char out[64];
     fl_read_text(fds[0], out, sizeof out);
     close(fds[0]);
-    ck_assert_msg(count(out, "before|") == 1,
+    ck_assert_msg(fl_count_of(out, "before|") == 1,
                   "\"before|\" was put once in a stream of the caller (a "
                   "pipe opened with fdopen, not stdout) before the start, "
                   "yet the pipe got \"%s\": the child flushed its copy of "
                   "the buffer too. fflush(NULL) before fork(), not "
                   "fflush(stdout).",
                   out);
-    ck_assert_msg(count(out, "child|") == 1,
+    ck_assert_msg(fl_count_of(out, "child|") == 1,
                   "the child's run put \"child|\" in a stream of its own "
                   "(not stdout), yet the pipe got \"%s\": _exit() throws "
                   "away what stdio holds. The child must fflush(NULL) "

@@ -1884,15 +1884,6 @@ spawn_and_serve_prints(void *arg)
     return ra != 0 ? ra : rb != 0 ? rb : rc;
 }
 
-static int
-count_in(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
 FL_TEST(test_mp_start_spawned_and_served_children_flush_their_output)
 {
     fl_child r;
@@ -1914,7 +1905,7 @@ FL_TEST(test_mp_start_spawned_and_served_children_flush_their_output)
                   "must fflush(NULL), every stream, not only stdout, before "
                   "_exit()",
                   r.out);
-    int server_lines = count_in(r.out, SERVER_LINE);
+    int server_lines = fl_count_of(r.out, SERVER_LINE);
     ck_assert_msg(server_lines == 1,
                   "a fork server that had printed \"" SERVER_LINE "\" "
                   "(still in its stdout buffer) forked two children, and "

@@ -468,15 +468,6 @@ start_after_printf(void *arg)
     return r;
 }
 
-static int
-count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
 FL_TEST(test_mp_manager_start_reports_an_address_in_use)
 {
     const char *path = manager_path();
@@ -537,13 +528,14 @@ FL_TEST(test_mp_manager_start_reports_an_address_in_use)
                   "in a child, mp_manager_start with a file at the address "
                   "%s, expected -EADDRINUSE",
                   how(&c));
-    ck_assert_msg(count(c.out, "before|") == 1 && count(c.out, "atexit|") == 0,
+    ck_assert_msg(fl_count_of(c.out, "before|") == 1 &&
+                      fl_count_of(c.out, "atexit|") == 0,
                   "a process printed \"before|\" (stdout a pipe, so "
                   "buffered) and registered an atexit handler that prints "
                   "\"atexit|\", then called mp_manager_start, whose server "
                   "could not bind; the output was \"%s\". %s",
                   c.out,
-                  count(c.out, "before|") != 1
+                  fl_count_of(c.out, "before|") != 1
                       ? "The server, a copy of the caller, printed the "
                         "caller's buffered bytes again: fflush(NULL) BEFORE "
                         "fork(), never after (the child would flush them "

@@ -2720,22 +2720,13 @@ buffered_then_worker(void *arg)
                            : codes[1] - 1;
 }
 
-static int
-count_of(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
 FL_TEST(test_mp_run_worker_prints_buffered_output_once)
 {
     fl_child res;
     fl_run_in_child(buffered_then_worker, NULL, 3000, 1, &res);
-    int before = count_of(res.out, "before the worker");
-    int task = count_of(res.out, "from the task");
-    int failing = count_of(res.out, "from the failing task");
+    int before = fl_count_of(res.out, "before the worker");
+    int task = fl_count_of(res.out, "from the task");
+    int failing = fl_count_of(res.out, "from the failing task");
     ck_assert_msg(res.returned && res.value == 0,
                   "printing, then running a worker that succeeds and one "
                   "that fails and collecting them, %s (0 expected: exit "
@@ -2758,8 +2749,8 @@ FL_TEST(test_mp_run_worker_prints_buffered_output_once)
                   "the failure path too, before sending the record and "
                   "_exit(1), which does not flush stdio",
                   failing);
-    int side_before = count_of(res.out, "before, on the side");
-    int side_task = count_of(res.out, "task, on the side");
+    int side_before = fl_count_of(res.out, "before, on the side");
+    int side_task = fl_count_of(res.out, "task, on the side");
     ck_assert_msg(side_before == 1 && side_task == 1,
                   "with a second stream open besides stdout (a FILE on "
                   "the same pipe), its line printed before mp_run_worker "
